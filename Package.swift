@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No Swift package dependencies: Foundation plus C libraries from Debian packages,
+// each wrapped as a system-library target (see ARCHITECTURE.md).
+let package = Package(
+    name: "ezflow",
+    products: [
+        .executable(name: "ezc", targets: ["ezc"]),
+        .executable(name: "ezbench", targets: ["ezbench"]),
+        .library(name: "EzflowCompiler", targets: ["EzflowCompiler"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .target(name: "EzflowDiagnostics"),
+        .target(name: "EzflowSyntax", dependencies: ["EzflowDiagnostics"]),
+        .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics"]),
+        .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "CYAML"]),
+        .executableTarget(name: "ezc", dependencies: ["EzflowCompiler"]),
+        .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler"]),
+        .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
+        .testTarget(name: "EzflowSyntaxTests", dependencies: ["EzflowSyntax", "EzflowTestSupport"]),
+        .testTarget(name: "EzflowCheckTests", dependencies: ["EzflowCompiler", "EzflowTestSupport"]),
+        .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport"]),
+        .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
+    ]
+)

@@ -1,0 +1,383 @@
+import EzflowDiagnostics
+import EzflowSyntax
+
+/// Checks modules: validates every declaration against its schema, resolves
+/// references and types, then checks the workflow as a whole. Continues past
+/// errors; the poison type `Ty.error` keeps one mistake to one diagnostic.
+struct WorkflowChecker {
+    let modules: [Module]
+    let sources: SourceMap
+    var diagnostics: [Diagnostic] = []
+
+    var agents: [DeclID: AgentInfo] = [:]
+    var roles: [DeclID: RoleInfo] = [:]
+    var retries: [DeclID: RetryInfo] = [:]
+    var secrets: Set<DeclID> = []
+    var errorClasses: Set<DeclID> = []
+    var records: [DeclID: RecordType] = [:]
+    var enums: [DeclID: [String]] = [:]
+    /// Imports that resolved at least one name, per module.
+    var usedImports: Set<String> = []
+
+    init<L>(session: CheckSession<L>) {
+        modules = session.modules
+        sources = session.sources
+    }
+
+    mutating func checkAll() {
+        // Types, then every declaration, before any workflow: workflows read them all.
+        for m in modules.indices { collectTypes(m) }
+        for m in modules.indices { validateDecls(m) }
+        for m in modules.indices {
+            if let wf = modules[m].workflow {
+                var wc = WorkflowContext(module: m, block: wf)
+                checkWorkflow(&wc)
+            }
+            reportUnusedImports(m)
+        }
+    }
+
+    func error(_ code: String, _ msg: String, _ span: Span, label: String = "", secondary: [Label] = [], notes: [String] = [], help: String? = nil) -> Diagnostic {
+        .error(code, msg, at: span, label: label, secondary: secondary, notes: notes, help: help)
+    }
+
+    mutating func report(_ d: Diagnostic) { diagnostics.append(d) }
+
+    // MARK: - declarations
+
+    mutating func collectTypes(_ m: Int) {
+        for (name, d) in modules[m].decls {
+            let id = DeclID(module: m, name: name)
+            switch d.kind {
+            case .enumeration:
+                if enums[id] != nil { continue }
+                var seen: [String: Span] = [:]
+                for c in d.block.cases {
+                    if let prev = seen[c.text] {
+                        report(error("E0201", "enum case `\(c.text)` is declared twice", c.span, secondary: [Label(prev, "first declared here")]))
+                    }
+                    seen[c.text] = c.span
+                }
+                enums[id] = d.block.cases.map(\.text)
+            case .error:
+                errorClasses.insert(id)
+            default: break
+            }
+        }
+        for (name, d) in modules[m].decls where d.kind == .record {
+            let id = DeclID(module: m, name: name)
+            if records[id] != nil { continue }
+            var r = RecordType(name: name, fields: [:], order: [])
+            for f in d.block.fields {
+                if r.fields[f.name.text] != nil {
+                    report(error("E0201", "field `\(f.name.text)` is declared twice", f.name.span))
+                    continue
+                }
+                r.fields[f.name.text] = resolveType(f.type, module: m)
+                r.order.append(f.name.text)
+            }
+            records[id] = r
+        }
+    }
+
+    /// Validates every declaration of a module that is not a workflow.
+    mutating func validateDecls(_ m: Int) {
+        for (name, d) in modules[m].decls.sorted(by: { $0.value.name.span < $1.value.name.span }) {
+            let id = DeclID(module: m, name: name)
+            switch d.kind {
+            case .agent: agents[id] = validateAgent(d.block, id: id)
+            case .role: roles[id] = validateRole(d.block, id: id)
+            case .retry: retries[id] = validateRetry(d.block, module: m)
+            case .secret:
+                _ = validateAttributes(d.block, module: m)
+                secrets.insert(id)
+            case .policy: validatePolicy(d.block, module: m)
+            case .error, .enumeration, .record:
+                _ = validateAttributes(d.block, module: m)
+            case .workflow, .task, .group: break
+            }
+        }
+        checkRoleCycles(m)
+    }
+
+    /// Checks attribute names (unknown, duplicate, missing) and the shapes the schema
+    /// fixes. Returns attributes by name for kind-specific checks.
+    mutating func validateAttributes(_ b: Block, module m: Int, env: ExprEnv? = nil) -> [String: Attribute] {
+        let kind = b.kind.text
+        let specs = Schema.attributes[kind] ?? []
+        var seen: [String: Attribute] = [:]
+        for a in b.attributes {
+            guard let spec = specs.first(where: { $0.name == a.key.text }) else {
+                let hint = suggest(a.key.text, among: specs.map(\.name))
+                report(error("E0203", "unknown attribute `\(a.key.text)` for `\(kind)`", a.key.span,
+                             help: hint.map { "did you mean `\($0)`?" } ?? (specs.isEmpty ? "`\(kind)` takes no attributes" : "`\(kind)` takes: " + specs.map(\.name).joined(separator: ", "))))
+                continue
+            }
+            if let prev = seen[a.key.text] {
+                report(error("E0205", "attribute `\(a.key.text)` is given twice", a.key.span, label: "given again here",
+                             secondary: [Label(prev.key.span, "first given here")], help: "remove one of them"))
+                continue
+            }
+            seen[a.key.text] = a
+            switch spec.shape {
+            case .value(let ty):
+                var e = env ?? ExprEnv(module: m)
+                checkExpr(a.value, expected: ty, env: &e, what: "`\(a.key.text)`")
+            case .word(let allowed):
+                _ = word(a.value, allowed: allowed, attr: a.key.text)
+            case .words(let allowed):
+                if let allowed { _ = words(a.value, allowed: allowed, attr: a.key.text) }
+            case .ref(let kinds):
+                _ = resolveRef(a.value, kinds: kinds, module: m)
+            case .refs(let kinds):
+                _ = resolveRefs(a.value, kinds: kinds, module: m)
+            case .custom: break
+            }
+        }
+        for r in Schema.required[kind] ?? [] where seen[r] == nil {
+            report(error("E0204", "`\(kind)`\(b.name.map { " `\($0.text)`" } ?? "") is missing `\(r)`", b.name?.span ?? b.kind.span,
+                         help: "add `\(r): ...` to the block"))
+        }
+        let allowedBlocks = Schema.blocks[kind] ?? []
+        for inner in b.blocks where !allowedBlocks.contains(inner.kind.text) {
+            let known = Schema.blocks[inner.kind.text] != nil
+            report(error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
+                         inner.kind.span,
+                         help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", "))
+                             : suggest(inner.kind.text, among: allowedBlocks).map { "did you mean `\($0)`?" }))
+        }
+        return seen
+    }
+
+    mutating func validateAgent(_ b: Block, id: DeclID) -> AgentInfo {
+        let attrs = validateAttributes(b, module: id.module)
+        var a = AgentInfo(id: id, name: b.name!, driver: nil, capabilities: [])
+        if let d = attrs["driver"] { a.driver = word(d.value, allowed: nil, attr: "driver") }
+        if let c = attrs["capabilities"] { a.capabilities = stringList(c.value) }
+        if let v = attrs["cost_per_call"], case .money(let x) = v.value.kind { a.costPerCall = x }
+        if let v = attrs["cost_per_1k_tokens"], case .money(let x) = v.value.kind { a.costPer1kTokens = x }
+        if let v = attrs["cost_per_second"], case .money(let x) = v.value.kind { a.costPerSecond = x }
+        if let v = attrs["concurrency"], case .int(let x) = v.value.kind {
+            a.concurrency = x
+            if x < 1 { report(error("E0306", "`concurrency` must be at least 1", v.value.span)) }
+        }
+        if let v = attrs["failure_rate"] {
+            let x: Double? = switch v.value.kind { case .float(let f): f; case .int(let i): Double(i); default: nil }
+            if let x, !(0...1).contains(x) { report(error("E0306", "`failure_rate` must be between 0 and 1", v.value.span)) }
+        }
+        return a
+    }
+
+    mutating func validateRole(_ b: Block, id: DeclID) -> RoleInfo {
+        let attrs = validateAttributes(b, module: id.module)
+        var r = RoleInfo(id: id, name: b.name!)
+        if let v = attrs["inherits"] { r.inherits = resolveRefs(v.value, kinds: [.role], module: id.module) }
+        if let v = attrs["allow"] {
+            for (w, s) in words(v.value, allowed: ["run", "approve"], attr: "allow") { r.allow[w] = s }
+        }
+        if let v = attrs["agents"] { r.agents = resolveRefs(v.value, kinds: [.agent], module: id.module) }
+        if let v = attrs["secrets"] { r.secrets = resolveRefs(v.value, kinds: [.secret], module: id.module) }
+        return r
+    }
+
+    mutating func validateRetry(_ b: Block, module m: Int) -> RetryInfo {
+        let attrs = validateAttributes(b, module: m)
+        var r = RetryInfo(span: b.name?.span ?? b.kind.span, catchModule: m)
+        if let v = attrs["attempts"], case .int(let n) = v.value.kind {
+            r.attempts = n
+            r.attemptsSpan = v.value.span
+            if n < 1 {
+                report(error("E0602", "retry must allow at least one attempt", v.value.span, label: "\(n) attempts",
+                             help: "`attempts` counts the first try too: write `attempts: 1` for no retries"))
+                r.attempts = 1
+            } else if n > 1000 {
+                report(error("E0306", "`attempts` of \(n) is more than the limit of 1000", v.value.span))
+                r.attempts = 1000
+            }
+        }
+        if let v = attrs["backoff"] { r.backoff = word(v.value, allowed: nil, attr: "backoff") ?? "fixed" }
+        if let v = attrs["jitter"] { r.jitter = word(v.value, allowed: nil, attr: "jitter") ?? "none" }
+        if let v = attrs["delay"], case .duration(let d) = v.value.kind { r.delayMs = d }
+        if let v = attrs["max_delay"], case .duration(let d) = v.value.kind {
+            r.maxDelayMs = d
+            if d < r.delayMs, let dv = attrs["delay"] {
+                report(error("E0603", "backoff is not monotone: `max_delay` is shorter than `delay`", v.value.span,
+                             label: "max_delay \(fmtDuration(d))", secondary: [Label(dv.value.span, "delay \(fmtDuration(r.delayMs))")],
+                             help: "make `max_delay` at least `delay`, or drop it"))
+            }
+        }
+        if let v = attrs["on"] {
+            let builtin = ["timeout", "transient", "agent_error"]
+            for (w, s) in words(v.value, allowed: nil, attr: "on") {
+                if builtin.contains(w) { r.on.append(w); continue }
+                if findDecl(w, kind: .error, module: m) != nil { r.on.append(w); continue }
+                let candidates = builtin + modules[m].decls.values.filter { $0.kind == .error }.map(\.name.text)
+                report(error("E0604", "unknown error class `\(w)`", s,
+                             help: suggest(w, among: candidates).map { "did you mean `\($0)`?" }
+                                 ?? "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
+            }
+        }
+        r.catchExpr = attrs["catch"]?.value
+        return r
+    }
+
+    mutating func validatePolicy(_ b: Block, module m: Int) {
+        let attrs = validateAttributes(b, module: m)
+        if let w = attrs["when"] {
+            var env = ExprEnv(module: m)
+            env.policy = true
+            checkExpr(w.value, expected: .bool, env: &env, what: "`when`")
+        }
+    }
+
+    mutating func checkRoleCycles(_ m: Int) {
+        // Iterative DFS with colours over this module's roles; report each cycle once.
+        let ids = roles.keys.filter { $0.module == m }.sorted()
+        var colour: [DeclID: Int] = [:]
+        for start in ids where colour[start] == nil {
+            var stack: [(DeclID, Int)] = [(start, 0)]
+            var path: [DeclID] = [start]
+            colour[start] = 1
+            while let (node, i) = stack.last {
+                let parents = roles[node]?.inherits ?? []
+                if i < parents.count {
+                    stack[stack.count - 1].1 += 1
+                    let next = parents[i].id
+                    if colour[next] == 1, let at = path.firstIndex(of: next) {
+                        let cycle = Array(path[at...]) + [next]
+                        let names = cycle.map { "`\($0.name)`" }.joined(separator: " → ")
+                        report(error("E0505", "role inheritance cycle: \(names)", parents[i].span,
+                                     label: "`\(node.name)` inherits `\(next.name)` here, closing the cycle",
+                                     secondary: cycle.dropLast().compactMap { r in roles[r].map { Label($0.name.span, "`\(r.name)` declared here") } },
+                                     help: "remove one `inherits` link"))
+                    } else if colour[next] == nil, roles[next] != nil {
+                        colour[next] = 1
+                        stack.append((next, 0))
+                        path.append(next)
+                    }
+                } else {
+                    colour[node] = 2
+                    stack.removeLast()
+                    path.removeLast()
+                }
+            }
+        }
+    }
+
+    // MARK: - references
+
+    func findDecl(_ name: String, kind: DeclKind?, module m: Int) -> Decl? {
+        guard let d = modules[m].decls[name] else { return nil }
+        return kind == nil || d.kind == kind ? d : nil
+    }
+
+    /// Resolves `name` or `alias.name` to a declaration of one of `kinds`.
+    mutating func resolveRef(_ e: Expr, kinds: [DeclKind], module m: Int) -> RefUse? {
+        if case .error = e.kind { return nil }
+        let noun = kinds.map(\.noun).joined(separator: " or ")
+        guard let path = e.path, path.count <= 2 else {
+            report(error("E0212", "expected the name of a \(noun)", e.span, help: "write the \(noun)'s name, e.g. `standard` or `retry.standard`"))
+            return nil
+        }
+        var target = m
+        var name = path[0]
+        if path.count == 2 {
+            guard let imp = modules[m].imports[path[0].text] else {
+                report(error("E0200", "cannot find module `\(path[0].text)` in this scope", path[0].span,
+                             help: suggest(path[0].text, among: modules[m].imports.keys).map { "did you mean `\($0)`?" } ?? "import it first: `import \"std/\(path[0].text)\"`"))
+                return nil
+            }
+            usedImports.insert("\(m):\(path[0].text)")
+            guard let tm = imp.module else { return nil }
+            target = tm
+            name = path[1]
+        }
+        guard let d = modules[target].decls[name.text] else {
+            let candidates = modules[target].decls.values.filter { kinds.contains($0.kind) }.map(\.name.text)
+            let where_ = path.count == 2 ? " in module `\(path[0].text)`" : " in this scope"
+            report(error("E0200", "cannot find \(noun) `\(name.text)`\(where_)", name.span,
+                         help: suggest(name.text, among: candidates).map { "did you mean `\($0)`?" }))
+            return nil
+        }
+        guard kinds.contains(d.kind) else {
+            report(error("E0212", "`\(name.text)` is a \(d.kind.noun), not a \(noun)", name.span,
+                         secondary: [Label(d.name.span, "`\(name.text)` declared here")]))
+            return nil
+        }
+        return RefUse(id: DeclID(module: target, name: name.text), span: e.span)
+    }
+
+    mutating func resolveRefs(_ e: Expr, kinds: [DeclKind], module m: Int) -> [RefUse] {
+        guard case .list(let items) = e.kind else {
+            if case .error = e.kind { return [] }
+            report(error("E0300", "expected a list of \(kinds.map(\.noun).joined(separator: " or ")) names", e.span,
+                         help: "write `[a, b]`"))
+            return []
+        }
+        return items.compactMap { resolveRef($0, kinds: kinds, module: m) }
+    }
+
+    /// A bare word; reports E0209 when not in `allowed` (nil = any word).
+    mutating func word(_ e: Expr, allowed: [String]?, attr: String) -> String? {
+        if case .error = e.kind { return nil }
+        guard case .name(let w) = e.kind else {
+            report(error("E0209", "`\(attr)` takes a bare word", e.span,
+                         help: allowed.map { "write one of: " + $0.joined(separator: ", ") }))
+            return nil
+        }
+        if let allowed, !allowed.contains(w) {
+            report(error("E0209", "invalid value `\(w)` for `\(attr)`", e.span,
+                         help: suggest(w, among: allowed).map { "did you mean `\($0)`?" } ?? "expected one of: " + allowed.joined(separator: ", ")))
+            return nil
+        }
+        return w
+    }
+
+    mutating func words(_ e: Expr, allowed: [String]?, attr: String) -> [(String, Span)] {
+        guard case .list(let items) = e.kind else {
+            if case .error = e.kind { return [] }
+            report(error("E0300", "`\(attr)` takes a list of words", e.span, help: "write `[a, b]`"))
+            return []
+        }
+        return items.compactMap { i in word(i, allowed: allowed, attr: attr).map { ($0, i.span) } }
+    }
+
+    func stringList(_ e: Expr) -> [String] {
+        guard case .list(let items) = e.kind else { return [] }
+        return items.compactMap { if case .string(let p) = $0.kind, p.count <= 1, case .text(let s)? = p.first ?? .text("") { return s } else { return nil } }
+    }
+
+    mutating func reportUnusedImports(_ m: Int) {
+        for (alias, b) in modules[m].imports.sorted(by: { $0.value.span < $1.value.span }) where !usedImports.contains("\(m):\(alias)") && b.module != nil {
+            report(.warning("W0104", "unused import `\(alias)`", at: b.span, help: "remove the import"))
+        }
+    }
+}
+
+func fmtDuration(_ ms: Int64) -> String {
+    if ms == 0 { return "0s" }
+    var rest = ms
+    var out = ""
+    for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] where rest >= size {
+        out += "\(rest / size)\(unit)"
+        rest %= size
+    }
+    if rest > 0 { out += "\(rest)ms" }
+    return out
+}
+
+func fmtMoney(_ micros: Int64) -> String {
+    let dollars = micros / 1_000_000
+    var frac = micros % 1_000_000
+    if frac == 0 { return "$\(dollars)" }
+    var digits = 6
+    while frac % 10 == 0 && digits > 2 { frac /= 10; digits -= 1 }
+    let f = String(frac)
+    return "$\(dollars).\(String(repeating: "0", count: digits - f.count))\(f)"
+}
+
+func fmtTokens(_ n: Int64) -> String {
+    if n >= 1_000_000 && n % 1_000_000 == 0 { return "\(n / 1_000_000)M tokens" }
+    if n >= 1_000 && n % 1_000 == 0 { return "\(n / 1_000)k tokens" }
+    return "\(n) tokens"
+}

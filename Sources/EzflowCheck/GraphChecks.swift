@@ -1,0 +1,251 @@
+import EzflowDiagnostics
+import EzflowSyntax
+
+extension WorkflowChecker {
+    /// Resolves `after` and `catch`, adds the edges, and reports self-dependencies and cycles.
+    mutating func checkGraph(_ w: inout WorkflowContext) {
+        for i in w.tasks.indices {
+            var t = w.tasks[i]
+            for n in t.after {
+                guard let target = w.names[n.text] else {
+                    report(error("E0200", "cannot find task `\(n.text)` in this workflow", n.span,
+                                 help: suggest(n.text, among: w.names.keys).map { "did you mean `\($0)`?" }))
+                    continue
+                }
+                let ids = target.isGroup ? groupTasks(target.index, w) : [target.index]
+                for d in ids {
+                    if d == i {
+                        if !target.isGroup {
+                            report(error("E0401", "task `\(t.name.text)` depends on itself", n.span,
+                                         help: "remove `\(n.text)` from its `after` list"))
+                        }
+                        continue
+                    }
+                    if t.depSpans[d] == nil { t.depSpans[d] = n.span; t.deps.append(d) }
+                }
+            }
+            if let s = t.depSpans[i] {
+                report(error("E0401", "task `\(t.name.text)` depends on itself", s, label: "reads its own output",
+                             help: "a task cannot read its own outputs; split it into two tasks"))
+                t.deps.removeAll { $0 == i }
+                t.depSpans[i] = nil
+            }
+            t.deps.sort()
+            w.tasks[i] = t
+        }
+        // Fallbacks named by `catch` run only when their task fails.
+        for i in w.tasks.indices {
+            guard let r = w.tasks[i].retry, let c = r.catchExpr else { continue }
+            if case .name(let n) = c.kind, let target = w.names[n], !target.isGroup {
+                if target.index == i {
+                    report(error("E0605", "task `\(n)` cannot be its own fallback", c.span))
+                } else {
+                    w.tasks[target.index].isFallback = true
+                }
+            } else if resolveCatchAgent(c, module: r.catchModule) == nil {
+                let name = c.path?.map(\.text).joined(separator: ".") ?? "this"
+                report(error("E0605", "fallback `\(name)` is neither a task of this workflow nor an agent", c.span,
+                             help: suggest(name, among: w.names.keys).map { "did you mean `\($0)`?" }
+                                 ?? "`catch` names a task to run instead, or an agent to retry on"))
+            }
+        }
+        reportCycles(&w)
+    }
+
+    func resolveCatchAgent(_ e: Expr, module m: Int) -> DeclID? {
+        guard let p = e.path else { return nil }
+        if p.count == 1, let d = modules[m].decls[p[0].text], d.kind == .agent { return DeclID(module: m, name: p[0].text) }
+        if p.count == 2, let tm = modules[m].imports[p[0].text]?.module, let d = modules[tm].decls[p[1].text], d.kind == .agent {
+            return DeclID(module: tm, name: p[1].text)
+        }
+        return nil
+    }
+
+    func groupTasks(_ g: Int, _ w: WorkflowContext) -> [Int] {
+        var out = w.groups[g].tasks
+        for (gi, grp) in w.groups.enumerated() where grp.parent == g { out += groupTasks(gi, w) }
+        return out
+    }
+
+    /// Iterative DFS; each cycle is reported once with every task on it. The edges
+    /// of reported cycles are cut so later passes can rely on a DAG.
+    mutating func reportCycles(_ w: inout WorkflowContext) {
+        let n = w.tasks.count
+        var colour = [UInt8](repeating: 0, count: n)
+        var onPathIndex = [Int](repeating: -1, count: n)
+        for start in 0..<n where colour[start] == 0 {
+            var stack: [(node: Int, next: Int)] = [(start, 0)]
+            var path: [Int] = [start]
+            colour[start] = 1
+            onPathIndex[start] = 0
+            while !stack.isEmpty {
+                let (node, k) = stack[stack.count - 1]
+                let deps = w.tasks[node].deps
+                if k < deps.count {
+                    stack[stack.count - 1].next += 1
+                    let d = deps[k]
+                    if colour[d] == 1 {
+                        let cycle = Array(path[onPathIndex[d]...])
+                        let names = (cycle + [d]).map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ")
+                        let secondary = cycle.enumerated().compactMap { j, id -> Label? in
+                            let next = cycle[(j + 1) % cycle.count]
+                            guard let s = w.tasks[id].depSpans[next], id != node || next != d else { return nil }
+                            return Label(s, "`\(w.tasks[id].name.text)` waits for `\(w.tasks[next].name.text)`")
+                        }
+                        report(error("E0400", "dependency cycle: \(names)", w.tasks[node].depSpans[d] ?? w.tasks[node].name.span,
+                                     label: "`\(w.tasks[node].name.text)` waits for `\(w.tasks[d].name.text)`, closing the cycle",
+                                     secondary: secondary,
+                                     notes: cycle.map { id in
+                                         let p = sources[w.tasks[id].name.span.file].position(of: w.tasks[id].name.span.start)
+                                         return "`\(w.tasks[id].name.text)` is declared at \(sources[w.tasks[id].name.span.file].path):\(p.line):\(p.column)"
+                                     },
+                                     help: "remove one of these dependencies"))
+                        w.tasks[node].deps.removeAll { $0 == d }
+                        stack[stack.count - 1].next -= 1
+                    } else if colour[d] == 0 {
+                        colour[d] = 1
+                        onPathIndex[d] = path.count
+                        path.append(d)
+                        stack.append((d, 0))
+                    }
+                } else {
+                    colour[node] = 2
+                    onPathIndex[node] = -1
+                    path.removeLast()
+                    stack.removeLast()
+                }
+            }
+        }
+    }
+
+    /// Kahn's algorithm over the (now acyclic) graph, lowest id first among ready tasks.
+    func topologicalOrder(_ w: WorkflowContext) -> [Int] {
+        let n = w.tasks.count
+        var indegree = [Int](repeating: 0, count: n)
+        var dependents = [[Int]](repeating: [], count: n)
+        for t in w.tasks { for d in t.deps { indegree[t.id] += 1; dependents[d].append(t.id) } }
+        var ready = (0..<n).filter { indegree[$0] == 0 }
+        var order: [Int] = []
+        order.reserveCapacity(n)
+        var head = 0
+        while head < ready.count {
+            let x = ready[head]
+            head += 1
+            order.append(x)
+            for y in dependents[x] {
+                indegree[y] -= 1
+                if indegree[y] == 0 { ready.append(y) }
+            }
+        }
+        return order
+    }
+
+    /// Worst-case wall time of one task: attempts × timeout plus the backoff between them.
+    func worstTime(_ t: TaskInfo) -> Int64? {
+        guard let timeout = t.timeoutMs else { return nil }
+        let r = t.retry
+        let attempts = r?.attempts ?? 1
+        let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
+        if o { return Int64.max }
+        return x.addingReportingOverflow(r?.backoffTotalMs ?? 0).overflow ? Int64.max : x + (r?.backoffTotalMs ?? 0)
+    }
+
+    /// The longest chain by worst-case time; W0600 when it exceeds the deadline.
+    mutating func checkDeadline(_ w: inout WorkflowContext) {
+        guard let deadline = w.deadlineMs, let dspan = w.deadlineSpan, !w.tasks.isEmpty else { return }
+        let order = topologicalOrder(w)
+        var finish = [Int64](repeating: 0, count: w.tasks.count)
+        var via = [Int](repeating: -1, count: w.tasks.count)
+        for id in order where !w.tasks[id].isFallback {
+            let t = w.tasks[id]
+            var start: Int64 = 0
+            for d in t.deps where finish[d] > start || (finish[d] == start && via[id] == -1 && start > 0) {
+                start = finish[d]
+                via[id] = d
+            }
+            let (f, o) = start.addingReportingOverflow(worstTime(t) ?? 0)
+            finish[id] = o ? Int64.max : f
+        }
+        guard let end = finish.indices.max(by: { (finish[$0], -$0) < (finish[$1], -$1) }), finish[end] > deadline else { return }
+        var path: [Int] = []
+        var c = end
+        while c != -1 { path.append(c); c = via[c] }
+        path.reverse()
+        let names = path.map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ")
+        report(.warning("W0600", "critical path worst case \(fmtDuration(finish[end])) exceeds the deadline of \(fmtDuration(deadline))",
+                        at: dspan, label: "deadline",
+                        secondary: path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(worstTime(w.tasks[$0]) ?? 0))") },
+                        notes: ["critical path: \(names)"] + path.compactMap { id in
+                            let t = w.tasks[id]
+                            guard let to = t.timeoutMs else { return nil }
+                            let a = t.retry?.attempts ?? 1
+                            let b = t.retry?.backoffTotalMs ?? 0
+                            return "`\(t.name.text)`: \(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))" + (b > 0 ? " + \(fmtDuration(b)) backoff" : "") + " = \(fmtDuration(worstTime(t) ?? 0))"
+                        },
+                        help: "raise the deadline, shorten timeouts, or run these tasks in parallel"))
+    }
+
+    /// Reports parallel writers of one workflow output that has no `on_conflict`.
+    mutating func checkConflicts(_ w: inout WorkflowContext) {
+        var writers: [String: [(Int, Span)]] = [:]
+        for t in w.tasks {
+            for n in t.writes {
+                guard let out = w.outputs[n.text] else {
+                    report(error("E0200", "cannot find workflow output `\(n.text)`", n.span,
+                                 help: suggest(n.text, among: w.outputs.keys).map { "did you mean `\($0)`?" } ?? "declare it in the workflow: `output \(n.text): string`"))
+                    continue
+                }
+                if let own = t.outputs[n.text] {
+                    if !own.fits(out.ty) {
+                        report(error("E0300", "task `\(t.name.text)` writes `\(own)` to output `\(n.text)` of type `\(out.ty)`", n.span,
+                                     secondary: [Label(out.span, "declared as `\(out.ty)` here")]))
+                    }
+                } else {
+                    report(error("E0211", "task `\(t.name.text)` has no output `\(n.text)` to write", n.span,
+                                 help: "declare it in the task: `output \(n.text): \(out.ty)`"))
+                }
+                writers[n.text, default: []].append((t.id, n.span))
+            }
+        }
+        guard !writers.isEmpty else { return }
+        let reach = Reachability(w)
+        for (name, ws) in writers.sorted(by: { $0.key < $1.key }) where w.outputs[name]?.onConflict == nil {
+            var reported = false
+            for (j, (b, bs)) in ws.enumerated() where !reported {
+                if w.tasks[b].forEach != nil {
+                    report(error("E0700", "every instance of `for_each` task `\(w.tasks[b].name.text)` writes output `\(name)` in parallel", bs,
+                                 secondary: [Label(w.outputs[name]!.span, "output declared here")],
+                                 help: "say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: merge }`"))
+                    reported = true
+                    continue
+                }
+                for (a, asp) in ws[..<j] where !reach.reaches(a, b) && !reach.reaches(b, a) {
+                    report(error("E0700", "tasks `\(w.tasks[a].name.text)` and `\(w.tasks[b].name.text)` may run in parallel and both write output `\(name)`", bs,
+                                 label: "second writer", secondary: [Label(asp, "first writer"), Label(w.outputs[name]!.span, "output declared here")],
+                                 help: "order them with `after`, or say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: merge }`"))
+                    reported = true
+                    break
+                }
+            }
+        }
+    }
+}
+
+/// Answers "must `a` finish before `b` starts?" by walking `b`'s dependencies.
+/// Writers of one output are few, so a walk per pair is cheaper than a closure table.
+struct Reachability {
+    let deps: [[Int]]
+    init(_ w: WorkflowContext) { deps = w.tasks.map(\.deps) }
+
+    func reaches(_ a: Int, _ b: Int) -> Bool {
+        var seen = Set<Int>([b])
+        var stack = [b]
+        while let x = stack.popLast() {
+            for d in deps[x] {
+                if d == a { return true }
+                if seen.insert(d).inserted { stack.append(d) }
+            }
+        }
+        return false
+    }
+}

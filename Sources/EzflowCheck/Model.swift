@@ -1,0 +1,119 @@
+import EzflowDiagnostics
+import EzflowSyntax
+
+/// Identifies a declaration across modules.
+public struct DeclID: Sendable, Hashable, Comparable {
+    public var module: Int
+    public var name: String
+    public static func < (a: DeclID, b: DeclID) -> Bool { (a.module, a.name) < (b.module, b.name) }
+}
+
+/// A reference as written, resolved.
+public struct RefUse: Sendable, Hashable {
+    public var id: DeclID
+    public var span: Span
+}
+
+public struct BudgetInfo: Sendable {
+    public var money: Int64?
+    public var tokens: Int64?
+    public var timeMs: Int64?
+    public var span: Span
+    public var moneySpan: Span?
+    public var tokensSpan: Span?
+    public var timeSpan: Span?
+}
+
+public struct AgentInfo: Sendable {
+    public var id: DeclID
+    public var name: Name
+    public var driver: String?
+    public var capabilities: [String]
+    public var costPerCall: Int64 = 0
+    public var costPer1kTokens: Int64 = 0
+    public var costPerSecond: Int64 = 0
+    public var concurrency: Int64 = 1
+}
+
+public struct RoleInfo: Sendable {
+    public var id: DeclID
+    public var name: Name
+    public var inherits: [RefUse] = []
+    public var allow: [String: Span] = [:]
+    public var agents: [RefUse] = []
+    public var secrets: [RefUse] = []
+}
+
+public struct RetryInfo: Sendable {
+    public var span: Span
+    public var attempts: Int64 = 1
+    public var attemptsSpan: Span?
+    public var backoff: String = "fixed"
+    public var delayMs: Int64 = 0
+    public var maxDelayMs: Int64?
+    public var jitter: String = "none"
+    public var on: [String] = []
+    public var catchExpr: Expr?
+    public var catchModule: Int
+
+    /// Sum of the waits between `attempts` tries, each capped at `maxDelayMs`.
+    /// Jitter only shortens waits (full/equal) or stays within the cap (decorrelated),
+    /// so the un-jittered schedule is the worst case.
+    public var backoffTotalMs: Int64 {
+        var total: Int64 = 0
+        guard attempts > 1 else { return 0 }
+        for k in 1..<min(attempts, 10_000) {
+            var d: Int64
+            switch backoff {
+            case "linear": d = delayMs.multipliedReportingOverflow(by: k).partialValue
+            case "exponential":
+                d = k > 62 ? Int64.max : delayMs.multipliedReportingOverflow(by: Int64(1) << (k - 1)).overflow
+                    ? Int64.max : delayMs << (k - 1)
+            default: d = delayMs
+            }
+            if let cap = maxDelayMs { d = min(d, cap) }
+            total = total.addingReportingOverflow(d).overflow ? Int64.max : total + d
+        }
+        return total
+    }
+}
+
+public struct GroupInfo: Sendable {
+    public var name: Name
+    public var parent: Int?
+    public var budget: BudgetInfo?
+    public var role: RefUse?
+    public var tasks: [Int] = []
+}
+
+/// One task, with every attribute resolved. `id` is its index in declaration order.
+public struct TaskInfo: Sendable {
+    public var id: Int
+    public var name: Name
+    public var block: Block
+    public var group: Int?
+    public var action: String = ""
+    public var actionSpan: Span
+    public var agent: RefUse?
+    public var needs: [String] = []
+    public var needsSpan: Span?
+    public var role: RefUse?
+    public var timeoutMs: Int64?
+    public var retry: RetryInfo?
+    public var budget: BudgetInfo?
+    public var priority: Int64 = 0
+    public var tags: [String] = []
+    public var after: [Name] = []
+    public var writes: [Name] = []
+    public var secrets: [RefUse] = []
+    public var forEach: Ty?
+    public var outputs: [String: Ty] = [:]
+    public var approvers: [RefUse] = []
+    public var maxCost: Int64?
+    public var maxTokens: Int64?
+    /// Tasks this one waits for (explicit and implicit), deduplicated.
+    public var deps: [Int] = []
+    /// Where each dependency came from, for cycle diagnostics.
+    public var depSpans: [Int: Span] = [:]
+    public var isFallback = false
+}

@@ -1,0 +1,311 @@
+import EzflowDiagnostics
+import EzflowSyntax
+
+/// Everything known about the workflow being checked.
+struct WorkflowContext {
+    var module: Int
+    var block: Block
+    var inputs: [String: (ty: Ty, span: Span)] = [:]
+    var outputs: [String: (ty: Ty, span: Span, onConflict: String?)] = [:]
+    var tasks: [TaskInfo] = []
+    var groups: [GroupInfo] = []
+    /// Task and group names share one namespace.
+    var names: [String: (isGroup: Bool, index: Int)] = [:]
+    var budget: BudgetInfo?
+    var deadlineMs: Int64?
+    var deadlineSpan: Span?
+    var pool: [DeclID] = []
+    var usedInputs: Set<String> = []
+}
+
+extension WorkflowChecker {
+    mutating func checkWorkflow(_ w: inout WorkflowContext) {
+        let m = w.module
+        let attrs = validateAttributes(w.block, module: m)
+        if let d = attrs["deadline"], case .duration(let ms) = d.value.kind {
+            w.deadlineMs = ms
+            w.deadlineSpan = d.value.span
+        }
+        // Inputs and outputs.
+        for b in w.block.blocks where b.kind.text == "input" || b.kind.text == "output" {
+            guard let name = b.name, let te = b.type else { continue }
+            _ = validateAttributes(b, module: m)
+            let ty = resolveType(te, module: m)
+            let isInput = b.kind.text == "input"
+            if isInput ? w.inputs[name.text] != nil : w.outputs[name.text] != nil {
+                report(error("E0201", "\(b.kind.text) `\(name.text)` is declared twice", name.span))
+                continue
+            }
+            if isInput {
+                if let dv = b.defaultValue {
+                    var env = ExprEnv(module: m)
+                    checkExpr(dv, expected: ty, env: &env, what: "the default of input `\(name.text)`")
+                }
+                w.inputs[name.text] = (ty, name.span)
+            } else {
+                var oc: String?
+                if let a = b.attributes.first(where: { $0.key.text == "on_conflict" }) { oc = word(a.value, allowed: nil, attr: "on_conflict") }
+                w.outputs[name.text] = (ty, name.span, oc)
+            }
+        }
+        for b in w.block.blocks where b.kind.text == "budget" {
+            if w.budget != nil { report(error("E0205", "`budget` is given twice", b.kind.span)); continue }
+            w.budget = budget(b, module: m)
+        }
+        // Pool: agents of this module plus the workflow's `agents` list.
+        w.pool = modules[m].decls.values.filter { $0.kind == .agent }.map { DeclID(module: m, name: $0.name.text) }
+        if let a = attrs["agents"] {
+            for r in resolveRefs(a.value, kinds: [.agent], module: m) where !w.pool.contains(r.id) { w.pool.append(r.id) }
+        }
+        w.pool.sort()
+
+        collectTasks(w.block, group: nil, &w)
+        for i in w.tasks.indices { resolveTask(i, &w) }
+        checkGraph(&w)
+        checkAgentsAndRoles(&w)
+        checkBudgets(&w)
+        checkDeadline(&w)
+        checkConflicts(&w)
+        for (name, input) in w.inputs.sorted(by: { $0.value.span < $1.value.span }) where !w.usedInputs.contains(name) {
+            report(.warning("W0100", "input `\(name)` is never used", at: input.span,
+                            help: "remove it, or read it as `inputs.\(name)`"))
+        }
+    }
+
+    mutating func budget(_ b: Block, module m: Int) -> BudgetInfo {
+        let attrs = validateAttributes(b, module: m)
+        var info = BudgetInfo(span: b.kind.span)
+        if let a = attrs["money"], case .money(let v) = a.value.kind { info.money = v; info.moneySpan = a.value.span }
+        if let a = attrs["tokens"], case .tokens(let v) = a.value.kind { info.tokens = v; info.tokensSpan = a.value.span }
+        if let a = attrs["time"], case .duration(let v) = a.value.kind { info.timeMs = v; info.timeSpan = a.value.span }
+        return info
+    }
+
+    /// Assigns ids in declaration order and records names, groups and declared outputs,
+    /// so that expressions can then refer to any task regardless of order.
+    mutating func collectTasks(_ b: Block, group: Int?, _ w: inout WorkflowContext) {
+        for inner in b.blocks where inner.kind.text == "task" || inner.kind.text == "group" {
+            guard let name = inner.name else {
+                report(error("E0204", "`\(inner.kind.text)` needs a name", inner.kind.span, help: "write `\(inner.kind.text) NAME { ... }`"))
+                continue
+            }
+            if let prev = w.names[name.text] {
+                let prevSpan = prev.isGroup ? w.groups[prev.index].name.span : w.tasks[prev.index].name.span
+                report(error("E0201", "`\(name.text)` is declared twice in this workflow", name.span, label: "redeclared here",
+                             secondary: [Label(prevSpan, "first declared here")], help: "task and group names must be unique"))
+                continue
+            }
+            if inner.kind.text == "group" {
+                let gi = w.groups.count
+                w.groups.append(GroupInfo(name: name, parent: group))
+                w.names[name.text] = (true, gi)
+                let attrs = validateAttributes(inner, module: w.module)
+                if let r = attrs["role"] { w.groups[gi].role = resolveRef(r.value, kinds: [.role], module: w.module) }
+                for bb in inner.blocks where bb.kind.text == "budget" { w.groups[gi].budget = budget(bb, module: w.module) }
+                collectTasks(inner, group: gi, &w)
+            } else {
+                let id = w.tasks.count
+                var t = TaskInfo(id: id, name: name, block: inner, group: group, actionSpan: name.span)
+                for o in inner.blocks where o.kind.text == "output" {
+                    guard let on = o.name, let te = o.type else { continue }
+                    t.outputs[on.text] = resolveType(te, module: w.module)
+                }
+                let action = inner.attributes.first { Schema.actions.contains($0.key.text) }?.key.text
+                for (k, v) in Self.implicitOutputs[action ?? ""] ?? [:] where t.outputs[k] == nil { t.outputs[k] = v }
+                t.forEach = inner.attributes.contains { $0.key.text == "for_each" } ? .error : nil
+                w.tasks.append(t)
+                w.names[name.text] = (false, id)
+                if let g = group { w.groups[g].tasks.append(id) }
+            }
+        }
+    }
+
+    /// Outputs every task of an action kind has without declaring them.
+    static let implicitOutputs: [String: [String: Ty]] = [
+        "run": ["stdout": .string, "exit_code": .int],
+        "prompt": ["text": .string, "tokens": .tokens],
+        "call": ["body": .json, "status": .int],
+        "approve": ["approved": .bool, "approver": .string],
+    ]
+
+    func env(for w: WorkflowContext) -> ExprEnv {
+        var e = ExprEnv(module: w.module)
+        e.inputs = w.inputs.mapValues(\.ty)
+        e.tasks = w.names.filter { !$0.value.isGroup }.mapValues(\.index)
+        e.taskOutputs = w.tasks.map(\.outputs)
+        e.taskFanned = w.tasks.map { $0.forEach != nil }
+        return e
+    }
+
+    /// Resolves one task's attributes, typing every expression it holds.
+    mutating func resolveTask(_ i: Int, _ w: inout WorkflowContext) {
+        let m = w.module
+        var t = w.tasks[i]
+        var env = env(for: w)
+        if let fe = t.block.attributes.first(where: { $0.key.text == "for_each" }) {
+            let ft = typeOf(fe.value, &env)
+            switch ft {
+            case .list(let el): env.item = el
+            case .error: env.item = .error
+            default:
+                report(error("E0300", "`for_each` expects a list, found `\(ft)`", fe.value.span))
+                env.item = .error
+            }
+            t.forEach = env.item
+        }
+        let attrs = validateAttributes(t.block, module: m, env: env)
+        // Exactly one action.
+        let actions = t.block.attributes.filter { Schema.actions.contains($0.key.text) }
+        if actions.isEmpty {
+            report(error("E0208", "task `\(t.name.text)` has no action", t.name.span,
+                         help: "give it one of: `run: \"...\"`, `prompt: \"...\"`, `call: \"URL\"`, `approve: \"...\"` or `workflow: NAME`"))
+        } else if actions.count > 1 {
+            report(error("E0208", "task `\(t.name.text)` has more than one action", actions[1].key.span,
+                         label: "second action", secondary: [Label(actions[0].key.span, "first action")],
+                         help: "split it into two tasks and order them with `after`"))
+        }
+        if let a = actions.first {
+            t.action = a.key.text
+            t.actionSpan = a.key.span
+            if a.key.text == "workflow" {
+                checkNestedWorkflow(&t, a, attrs["with"], &env, &w)
+            } else {
+                env.secretsAllowed = a.key.text == "run" || a.key.text == "call"
+                checkExpr(a.value, expected: .string, env: &env, what: "`\(a.key.text)`")
+                env.secretsAllowed = false
+            }
+        }
+        if let a = attrs["with"], t.action != "workflow" {
+            report(error("E0203", "`with` passes inputs to a nested workflow; this task has no `workflow` action", a.key.span))
+        }
+        if let a = attrs["env"] {
+            env.secretsAllowed = true
+            checkExpr(a.value, expected: .map(.string), env: &env, what: "`env`")
+            env.secretsAllowed = false
+        }
+        if let a = attrs["agent"] { t.agent = resolveRef(a.value, kinds: [.agent], module: m) }
+        if let a = attrs["needs"] { t.needs = stringList(a.value); t.needsSpan = a.value.span }
+        if let a = attrs["role"] { t.role = resolveRef(a.value, kinds: [.role], module: m) }
+        else if let g = t.group { t.role = inheritedRole(g, w) }
+        if let a = attrs["timeout"], case .duration(let v) = a.value.kind {
+            t.timeoutMs = v
+            if v <= 0 { report(error("E0306", "`timeout` must be longer than zero", a.value.span)) }
+        }
+        if let a = attrs["retry"], let r = resolveRef(a.value, kinds: [.retry], module: m) { t.retry = retries[r.id] }
+        if let rb = t.block.blocks.first(where: { $0.kind.text == "retry" }) {
+            if attrs["retry"] != nil {
+                report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(attrs["retry"]!.key.span, "first given here")]))
+            } else {
+                t.retry = validateRetry(rb, module: m)
+            }
+        }
+        if let bb = t.block.blocks.first(where: { $0.kind.text == "budget" }) { t.budget = budget(bb, module: m) }
+        if let a = attrs["priority"], case .int(let p) = a.value.kind {
+            t.priority = p
+            if !(0...9).contains(p) { report(error("E0306", "`priority` must be between 0 and 9", a.value.span, help: "9 runs first")) }
+        }
+        if let a = attrs["tags"] { t.tags = stringList(a.value) }
+        if let a = attrs["after"] { t.after = taskNames(a.value) }
+        if let g = t.group { t.after += groupAfter(g, w) }
+        if let a = attrs["writes"] { t.writes = taskNames(a.value) }
+        if let a = attrs["secrets"] { t.secrets = resolveRefs(a.value, kinds: [.secret], module: m) }
+        if let a = attrs["approvers"] {
+            t.approvers = resolveRefs(a.value, kinds: [.role], module: m)
+            if t.action != "approve" {
+                report(error("E0203", "`approvers` applies only to `approve` tasks", a.key.span))
+            }
+        } else if t.action == "approve" {
+            report(error("E0204", "approval task `\(t.name.text)` is missing `approvers`", t.name.span,
+                         help: "name the roles that may approve: `approvers: [releaser]`"))
+        }
+        if let a = attrs["max_cost"], case .money(let v) = a.value.kind { t.maxCost = v }
+        if let a = attrs["max_tokens"], case .tokens(let v) = a.value.kind { t.maxTokens = v }
+        for b in t.block.blocks where b.kind.text == "output" { _ = validateAttributes(b, module: m) }
+        // Secrets used in strings count as needed.
+        for s in env.usedSecrets where !t.secrets.contains(where: { $0.id == s.id }) { t.secrets.append(s) }
+        for (dep, span) in env.readTasks where t.depSpans[dep] == nil {
+            t.depSpans[dep] = span
+            t.deps.append(dep)
+        }
+        w.usedInputs.formUnion(env.usedInputs)
+        w.tasks[i] = t
+    }
+
+    func inheritedRole(_ g: Int, _ w: WorkflowContext) -> RefUse? {
+        var g: Int? = g
+        while let gi = g {
+            if let r = w.groups[gi].role { return r }
+            g = w.groups[gi].parent
+        }
+        return nil
+    }
+
+    /// `after` written on enclosing groups applies to every task inside them.
+    func groupAfter(_ g: Int, _ w: WorkflowContext) -> [Name] {
+        var out: [Name] = []
+        var g: Int? = g
+        while let gi = g {
+            let b = findGroupBlock(w.block, name: w.groups[gi].name.text)
+            if let a = b?.attributes.first(where: { $0.key.text == "after" }) { out += taskNames(a.value) }
+            g = w.groups[gi].parent
+        }
+        return out
+    }
+
+    func findGroupBlock(_ b: Block, name: String) -> Block? {
+        for inner in b.blocks where inner.kind.text == "group" {
+            if inner.name?.text == name { return inner }
+            if let f = findGroupBlock(inner, name: name) { return f }
+        }
+        return nil
+    }
+
+    /// A list of bare names (`after: [build, test]`); resolution is the caller's.
+    func taskNames(_ e: Expr) -> [Name] {
+        guard case .list(let items) = e.kind else {
+            if case .name(let n) = e.kind { return [Name(n, e.span)] }
+            return []
+        }
+        return items.compactMap { if case .name(let n) = $0.kind { Name(n, $0.span) } else { nil } }
+    }
+
+    mutating func checkNestedWorkflow(_ t: inout TaskInfo, _ a: Attribute, _ with: Attribute?, _ env: inout ExprEnv, _ w: inout WorkflowContext) {
+        guard let r = resolveRef(a.value, kinds: [.workflow], module: w.module) else { return }
+        guard let target = modules[r.id.module].workflow else { return }
+        if r.id.module == w.module {
+            report(error("E0400", "workflow `\(r.id.name)` cannot run itself as a task", a.value.span))
+            return
+        }
+        var calleeInputs: [String: (Ty, Bool)] = [:]
+        for b in target.blocks where b.kind.text == "input" {
+            if let n = b.name, let te = b.type { calleeInputs[n.text] = (resolveType(te, module: r.id.module), b.defaultValue != nil) }
+        }
+        for b in target.blocks where b.kind.text == "output" {
+            if let n = b.name, let te = b.type { t.outputs[n.text] = resolveType(te, module: r.id.module) }
+        }
+        w.tasks[t.id].outputs = t.outputs
+        var given: Set<String> = []
+        if let with {
+            guard case .record(let entries) = with.value.kind else {
+                report(error("E0300", "`with` expects a record of inputs: `{ name: value }`", with.value.span))
+                return
+            }
+            for en in entries {
+                given.insert(en.key.text)
+                guard let (ty, _) = calleeInputs[en.key.text] else {
+                    report(error("E0305", "workflow `\(r.id.name)` has no input `\(en.key.text)`", en.key.span,
+                                 help: suggest(en.key.text, among: calleeInputs.keys).map { "did you mean `\($0)`?" }
+                                     ?? "its inputs are: " + calleeInputs.keys.sorted().joined(separator: ", ")))
+                    _ = typeOf(en.value, &env)
+                    continue
+                }
+                checkExpr(en.value, expected: ty, env: &env, what: "input `\(en.key.text)`")
+            }
+        }
+        for (name, (ty, hasDefault)) in calleeInputs.sorted(by: { $0.key < $1.key }) where !hasDefault && !given.contains(name) {
+            if case .optional = ty { continue }
+            report(error("E0305", "missing input `\(name)` for workflow `\(r.id.name)`", with?.key.span ?? a.key.span,
+                         help: "pass it: `with: { \(name): ... }`"))
+        }
+    }
+}

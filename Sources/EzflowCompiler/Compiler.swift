@@ -1,0 +1,37 @@
+import EzflowCheck
+import EzflowDiagnostics
+import EzflowSyntax
+import Foundation
+
+/// The result of checking one or more root files and everything they import.
+public struct CompileResult: Sendable {
+    /// Every file read, indexed by `Span.file`.
+    public var sources: SourceMap
+    /// All diagnostics, sorted by position.
+    public var diagnostics: [Diagnostic]
+    public var hasErrors: Bool { diagnostics.errorCount > 0 }
+}
+
+/// The façade `ezc`, the LSP and benchmarks call. Stages below it never touch the disk;
+/// this type chooses the loader.
+public enum Compiler {
+    /// Checks each root file (and its imports). `stdlibRoot` is the directory that
+    /// `import "std/x"` resolves to; nil means the default search (see `StdlibLocator`).
+    public static func check(paths: [String], stdlibRoot: String? = nil) -> CompileResult {
+        let loader = FileSystemLoader(stdlibRoot: stdlibRoot ?? StdlibLocator.find())
+        return check(roots: paths, loader: loader)
+    }
+
+    /// Checks in-memory sources: `files` maps paths to text; imports resolve among them.
+    public static func check(root: String, files: [String: String], stdlibRoot: String? = nil) -> CompileResult {
+        let loader = MemoryLoader(files: files, stdlibRoot: stdlibRoot ?? StdlibLocator.find())
+        return check(roots: [root], loader: loader)
+    }
+
+    static func check(roots: [String], loader: some SourceLoader) -> CompileResult {
+        var session = CheckSession(loader: loader)
+        for root in roots { session.checkRoot(path: root) }
+        session.checkAll()
+        return CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition())
+    }
+}

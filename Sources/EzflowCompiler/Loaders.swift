@@ -1,0 +1,93 @@
+import EzflowCheck
+import Foundation
+
+/// Reads modules from disk. `std/NAME` resolves into the stdlib directory; other
+/// paths are relative to the importing file; `.ezflow` is appended when missing.
+struct FileSystemLoader: SourceLoader {
+    let stdlibRoot: String?
+
+    func resolve(_ path: String, from importer: String?) -> String {
+        var p = path
+        if p.hasPrefix("std/"), let root = stdlibRoot {
+            p = root + "/" + p.dropFirst(4)
+        } else if let importer, !p.hasPrefix("/") {
+            p = (importer as NSString).deletingLastPathComponent + "/" + p
+        }
+        if importer != nil && !p.hasSuffix(".ezflow") && !p.hasSuffix(".yaml") { p += ".ezflow" }
+        // Absolute keys, so a file named on the command line and imported is one module.
+        if !p.hasPrefix("/") { p = FileManager.default.currentDirectoryPath + "/" + p }
+        return (p as NSString).standardizingPath
+    }
+
+    func display(_ key: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath + "/"
+        return key.hasPrefix(cwd) ? String(key.dropFirst(cwd.count)) : key
+    }
+
+    func read(_ key: String) -> Result<[UInt8], LoadError> {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: key, isDirectory: &isDir) else { return .failure(LoadError("no such file")) }
+        if isDir.boolValue { return .failure(LoadError("is a directory")) }
+        guard let fh = FileHandle(forReadingAtPath: key) else { return .failure(LoadError("permission denied")) }
+        defer { try? fh.close() }
+        do {
+            let data = try fh.readToEnd() ?? Data()
+            return .success([UInt8](data))
+        } catch {
+            return .failure(LoadError("read failed"))
+        }
+    }
+}
+
+/// In-memory sources for tests, benchmarks and the language server.
+struct MemoryLoader: SourceLoader {
+    let files: [String: String]
+    let stdlibRoot: String?
+
+    func resolve(_ path: String, from importer: String?) -> String {
+        if path.hasPrefix("std/"), files[path] == nil {
+            return FileSystemLoader(stdlibRoot: stdlibRoot).resolve(path, from: importer)
+        }
+        if files[path] != nil || importer == nil { return path }
+        var p = (importer.map { ($0 as NSString).deletingLastPathComponent + "/" } ?? "") + path
+        if !p.hasSuffix(".ezflow") && !p.hasSuffix(".yaml") { p += ".ezflow" }
+        return (p as NSString).standardizingPath
+    }
+
+    /// Stdlib files show relative to the stdlib's parent (`stdlib/retry.ezflow`).
+    func display(_ key: String) -> String {
+        guard let root = stdlibRoot else { return key }
+        let base = (root as NSString).deletingLastPathComponent + "/"
+        return key.hasPrefix(base) ? String(key.dropFirst(base.count)) : key
+    }
+
+    func read(_ key: String) -> Result<[UInt8], LoadError> {
+        if let t = files[key] { return .success(Array(t.utf8)) }
+        return FileSystemLoader(stdlibRoot: stdlibRoot).read(key)
+    }
+}
+
+/// Finds the stdlib: `$EZFLOW_STDLIB`, then `stdlib/` next to the executable's
+/// ancestors (a source checkout), then `share/ezflow/stdlib` of an install prefix.
+public enum StdlibLocator {
+    public static func find() -> String? {
+        if let env = ProcessInfo.processInfo.environment["EZFLOW_STDLIB"] { return env }
+        let fm = FileManager.default
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let c = dir.appendingPathComponent("stdlib").path
+            if fm.fileExists(atPath: c + "/retry.ezflow") { return c }
+            let s = dir.appendingPathComponent("share/ezflow/stdlib").path
+            if fm.fileExists(atPath: s) { return s }
+            dir = dir.deletingLastPathComponent()
+        }
+        let cwd = fm.currentDirectoryPath + "/stdlib"
+        return fm.fileExists(atPath: cwd) ? cwd : nil
+    }
+
+    /// The stdlib of this source tree, for tests (located from this file's path).
+    public static func sourceTree(_ file: String = #filePath) -> String {
+        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("stdlib").path
+    }
+}

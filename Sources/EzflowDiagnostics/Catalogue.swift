@@ -1,0 +1,1496 @@
+/// The documentation of one diagnostic code: its title (the short name in docs/codes.txt)
+/// and the long explanation that `ezc explain CODE` prints and SARIF rules carry.
+public struct CatalogueEntry: Sendable, Hashable {
+    /// `E0xxx` or `W0xxx`, as in `Diagnostic.code`.
+    public let code: String
+    /// The severity diagnostics with this code are reported at by default.
+    public let severity: Severity
+    /// A short lowercase name for the rule, e.g. "dependency cycle".
+    public let title: String
+    /// Plain text: a paragraph stating the rule and why it exists, then an erroneous and a
+    /// corrected example in ezflow syntax, indented four spaces. Lines fit 80 columns.
+    public let explanation: String
+
+    public init(code: String, severity: Severity, title: String, explanation: String) {
+        self.code = code
+        self.severity = severity
+        self.title = title
+        self.explanation = explanation
+    }
+
+    /// The explanation's first paragraph on one line: the rule and its reason, for
+    /// places that show a description but not the examples (SARIF `fullDescription`).
+    public var summary: String {
+        var words: [Substring] = []
+        for line in explanation.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.allSatisfy({ $0 == " " }) { break }
+            words += line.split(separator: " ")
+        }
+        return words.joined(separator: " ")
+    }
+}
+
+/// Every diagnostic code ezc can report, with its explanation. This file is where the
+/// teaching prose lives: code that finds a problem builds a `Diagnostic` with a terse
+/// headline, and the "why" is written once, here. Entries are sorted by code; codes are
+/// stable and never reused, and docs/codes.txt lists the same codes and titles (a test
+/// keeps the two in step).
+public enum Catalogue {
+    /// All entries, sorted by code.
+    public static let all: [CatalogueEntry] = [
+        entry(
+            "E0100", .error, "invalid character",
+            #"""
+            A character outside a string or comment cannot start any ezflow token.
+            Outside strings and comments ezflow uses only ASCII letters, digits, `_`,
+            whitespace and its own punctuation and operators. The usual culprits are
+            "smart" quotes pasted from a document, a shell-style single quote, or a
+            lone `&` or `|` where `&&` or `||` was meant. The lexer reports the whole
+            run of bad characters once and skips it, so the rest of the file is still
+            checked, rather than guessing what was meant and compiling something else.
+            Any text is welcome inside strings and comments.
+
+            Erroneous example:
+
+                task build {
+                  run: 'make all'
+                }
+
+            Corrected example:
+
+                task build {
+                  run: "make all"
+                }
+            """#),
+        entry(
+            "E0101", .error, "unterminated string literal",
+            #"""
+            A string was opened with `"` and not closed on the same line, or opened
+            with `"""` and never closed. An ordinary string must end on the line where
+            it starts: that keeps one missing quote from swallowing the rest of the
+            file and turning a single mistake into dozens of errors. Text that spans
+            several lines belongs in a `"""` string, whose common leading indentation
+            is removed.
+
+            Erroneous example:
+
+                task greet {
+                  run: "echo hello
+                  timeout: 30s
+                }
+
+            Corrected example:
+
+                task greet {
+                  run: "echo hello"
+                  timeout: 30s
+                }
+
+                task review {
+                  prompt: """
+                    Review this change.
+                    Point out bugs first and style last.
+                    """
+                }
+            """#),
+        entry(
+            "E0102", .error, "invalid escape sequence in string",
+            #"""
+            A backslash in a string is followed by a character that does not make one
+            of ezflow's escapes: `\n` (newline), `\t` (tab), `\r` (carriage return),
+            `\"` (quote), `\\` (backslash) and `\$` (a literal `$`, so that `\${` is
+            not read as an interpolation). Unknown escapes are rejected rather than
+            kept as written, so that every escape means exactly one thing and new ones
+            can be added later without changing the meaning of existing workflows. A
+            literal backslash, common in regular expressions and Windows paths, is
+            written `\\`.
+
+            Erroneous example:
+
+                task count_errors {
+                  run: "grep -cE '\d+ errors' build.log"
+                }
+
+            Corrected example:
+
+                task count_errors {
+                  run: "grep -cE '\\d+ errors' build.log"
+                }
+            """#),
+        entry(
+            "E0103", .error, "invalid number or unit literal",
+            #"""
+            A number is malformed or carries a suffix ezflow does not know. Durations
+            take one of `ms`, `s`, `m`, `h` or `d` directly after the number (`250ms`,
+            `1.5h`); token counts are a number, optionally with `k` or `M`, followed
+            by the word `tokens` (`200k tokens`); money is `$` and an amount (`$2.50`).
+            Units are part of the literal so that the checker can tell a duration from
+            money or a token count (see E0301), and a misspelt unit is an error rather
+            than being read as a bare number or as some other unit. Note that `m`
+            means minutes and `M` means millions.
+
+            Erroneous example:
+
+                task build {
+                  run: "make"
+                  timeout: 10min
+                  max_cost: $
+                }
+
+            Corrected example:
+
+                task build {
+                  run: "make"
+                  timeout: 10m
+                  max_cost: $0.50
+                }
+            """#),
+        entry(
+            "E0104", .error, "unexpected token",
+            #"""
+            The parser met a token that cannot continue what it was reading. Every
+            construct has one of two shapes: an attribute `name: value`, or a block
+            `kind name { ... }`; elements of lists, records and calls are separated by
+            commas. Keeping to these shapes is what lets the text and YAML surfaces,
+            the formatter and error recovery share one tree. The message says what was
+            expected; the parser then skips to the next member or closing brace and
+            carries on, so one typo gives one error rather than a cascade.
+
+            Erroneous example:
+
+                task build {
+                  run = "make"
+                  after: [fetch lint]
+                }
+
+            Corrected example:
+
+                task build {
+                  run: "make"
+                  after: [fetch, lint]
+                }
+            """#),
+        entry(
+            "E0105", .error, "unclosed delimiter",
+            #"""
+            A `{`, `[` or `(` is never closed, or is closed by the wrong kind of
+            bracket. Every block, list, record and call must be closed for the file to
+            have one unambiguous structure. The error points at the opening delimiter,
+            because the place where the parser notices the problem, often the end of
+            the file, is usually far from where the bracket is missing. Indentation is
+            a good guide: the culprit is usually the block whose closing brace does not
+            line up with its start.
+
+            Erroneous example:
+
+                workflow release {
+                  task build {
+                    run: "make"
+
+                  task test {
+                    run: "make test"
+                    after: [build]
+                  }
+                }
+
+            Corrected example:
+
+                workflow release {
+                  task build {
+                    run: "make"
+                  }
+
+                  task test {
+                    run: "make test"
+                    after: [build]
+                  }
+                }
+            """#),
+        entry(
+            "E0106", .error, "nesting too deep",
+            #"""
+            Blocks, lists, records, parentheses or string interpolations are nested
+            deeper than the compiler's fixed limit. The limit is what guarantees that
+            any input, however hostile or badly generated, gives a diagnostic instead
+            of exhausting the stack. Hand-written workflows stay far below it; hitting
+            it usually means a generator emitted one deeply nested value where a flat
+            list, or several named declarations, would do.
+
+            Erroneous example (generated, shortened):
+
+                input matrix: json = [[[[[[[[[[[[[[[[ ... ]]]]]]]]]]]]]]]]
+
+            Corrected example:
+
+                input matrix: list[list[string]] = [
+                  ["linux", "x86_64"],
+                  ["linux", "arm64"],
+                  ["macos", "arm64"],
+                ]
+            """#),
+        entry(
+            "E0107", .error, "file too large",
+            #"""
+            A source file is larger than ezc accepts. Each file is held in memory with
+            an index of its lines, and the limit bounds the time and memory one file
+            can cost, so that a mistaken argument (a log, a binary, a data dump) fails
+            at once instead of exhausting the machine. A workflow that really is this
+            large should be split: put groups of tasks into sub-workflows in files of
+            their own and run them as nested workflows.
+
+            Erroneous example:
+
+                $ ezc check everything.ezflow    # a generated file above the limit
+
+            Corrected example:
+
+                # ingest.ezflow
+                workflow ingest {
+                  input day: string
+                  task fetch { run: "fetch --day ${inputs.day}" }
+                }
+
+                # nightly.ezflow
+                import "./ingest.ezflow"
+
+                workflow nightly {
+                  input day: string
+                  task ingest_day {
+                    workflow: ingest.ingest
+                    with: { day: inputs.day }
+                  }
+                }
+            """#),
+        entry(
+            "E0108", .error, "file is not valid UTF-8",
+            #"""
+            Source files must be encoded as UTF-8. ezc reports the first invalid byte
+            rather than guessing another encoding, because a wrong guess would silently
+            change the text of strings, and every column it reported would be off
+            (columns count Unicode characters). Files saved as Latin-1 or Windows-1252
+            by an older editor are the usual cause: save the file as UTF-8 again, or
+            convert it with `iconv -f latin1 -t utf-8`.
+
+            Erroneous example (the file holds the Latin-1 byte 0xE9 for "é"):
+
+                workflow rapport {
+                  description: "r<0xE9>sum<0xE9> quotidien"
+                }
+
+            Corrected example (the same text saved as UTF-8):
+
+                workflow rapport {
+                  description: "résumé quotidien"
+                }
+            """#),
+        entry(
+            "E0200", .error, "cannot find name in scope",
+            #"""
+            A name is used that no declaration in scope defines. Names are resolved
+            when the workflow is checked, not when it runs, so that a misspelt task,
+            agent, role or import alias fails in `ezc check` rather than an hour into
+            a run. In scope are the declarations of the file (those at top level and
+            those inside the workflow share one namespace), the declarations of
+            imported modules as `alias.name`, and the enum cases as `Enum.case`. When
+            a similar name exists, the help line suggests it.
+
+            Erroneous example:
+
+                workflow ci {
+                  task build { run: "make" }
+                  task test { run: "make test", after: [biuld] }
+                }
+
+            Corrected example:
+
+                workflow ci {
+                  task build { run: "make" }
+                  task test { run: "make test", after: [build] }
+                }
+            """#),
+        entry(
+            "E0201", .error, "duplicate declaration",
+            #"""
+            Two declarations in one file have the same name. Every reference in ezflow
+            is by name, so a second `task test` would make `after: [test]` or an output
+            read such as `test.outputs.report` ambiguous, and ezc will not pick one
+            for you. Declarations at top level and inside the workflow share one
+            namespace, so a top-level declaration also clashes with one of the same
+            name in the workflow. The error points at the second declaration and
+            labels the first.
+
+            Erroneous example:
+
+                workflow ci {
+                  task test { run: "make test" }
+                  task test { run: "make integration-test" }
+                }
+
+            Corrected example:
+
+                workflow ci {
+                  task test { run: "make test" }
+                  task integration_test { run: "make integration-test" }
+                }
+            """#),
+        entry(
+            "E0202", .error, "unknown block kind or block in the wrong place",
+            #"""
+            A block's kind is not one ezflow defines, or the block stands where that
+            kind is not allowed. The syntax accepts any word in block position and the
+            checker gives each kind its meaning: `workflow`, `task`, `group`, `agent`,
+            `role`, `policy`, `secret`, `retry`, `error`, `budget`, `input`, `output`,
+            `enum` and `type`, each in its own places (tasks and groups inside a
+            workflow or group, `budget` inside a workflow, group or task, and so on).
+            Anything else is an error, so that a misspelt kind is caught instead of
+            being ignored together with everything inside it.
+
+            Erroneous example:
+
+                workflow ci {
+                  taks build { run: "make" }
+                  agent runner {
+                    driver: exec
+                    task warm_up { run: "true" }
+                  }
+                }
+
+            Corrected example:
+
+                workflow ci {
+                  task build { run: "make" }
+                  task warm_up { run: "true" }
+                  agent runner { driver: exec }
+                }
+            """#),
+        entry(
+            "E0203", .error, "unknown attribute",
+            #"""
+            An attribute name is not one that the enclosing block accepts. Each block
+            kind has a fixed set of attributes, and an unknown one is an error rather
+            than being ignored, because a misspelt `timout` that was silently dropped
+            would leave the task with no timeout at all, which nobody notices until
+            the day it hangs. The help line suggests the closest valid name.
+
+            Erroneous example:
+
+                task build {
+                  run: "make"
+                  timout: 10m
+                }
+
+            Corrected example:
+
+                task build {
+                  run: "make"
+                  timeout: 10m
+                }
+            """#),
+        entry(
+            "E0204", .error, "missing required attribute",
+            #"""
+            A block lacks an attribute it must have. Most attributes are optional and
+            have a documented default; the required ones are those where any default
+            would be a guess with consequences, such as the `effect` and `action` of a
+            policy: allowing by default would be unsafe and denying by default would
+            be surprising, so the author has to say. The message names the missing
+            attribute.
+
+            Erroneous example:
+
+                policy no_prod_for_developers {
+                  action: run
+                  roles: [developer]
+                  when: "prod" in task.tags
+                }
+
+            Corrected example:
+
+                policy no_prod_for_developers {
+                  effect: deny
+                  action: run
+                  roles: [developer]
+                  when: "prod" in task.tags
+                }
+            """#),
+        entry(
+            "E0205", .error, "attribute given twice",
+            #"""
+            The same attribute appears twice in one block. Whichever one won, the other
+            would be silently ignored, and a reader cannot tell which was meant; ezc
+            reports the second and labels the first. This usually comes from a merge,
+            or from setting an attribute at the bottom of a long block without seeing
+            that it is already set at the top. Keep the one you mean.
+
+            Erroneous example:
+
+                task integration_test {
+                  run: "make integration-test"
+                  timeout: 10m
+                  after: [build]
+                  timeout: 30m
+                }
+
+            Corrected example:
+
+                task integration_test {
+                  run: "make integration-test"
+                  timeout: 30m
+                  after: [build]
+                }
+            """#),
+        entry(
+            "E0206", .error, "import not found",
+            #"""
+            An `import` names a module that does not exist. `import "std/NAME"` loads
+            `NAME.ezflow` from the standard library, and a path starting with `./` or
+            `../` is taken from the directory of the importing file, not from the
+            directory ezc runs in, so that a workflow checks the same wherever it is
+            checked from. Imports are resolved before anything else, so a missing
+            module is reported once, here, rather than at every use of its alias.
+
+            Erroneous example:
+
+                # in ci/release.ezflow; the module is ci/lib/deploy.ezflow
+                import "std/retries"
+                import "./ci/lib/deploy.ezflow"
+
+            Corrected example:
+
+                # in ci/release.ezflow; the module is ci/lib/deploy.ezflow
+                import "std/retry"
+                import "./lib/deploy.ezflow"
+            """#),
+        entry(
+            "E0207", .error, "import cycle",
+            #"""
+            Modules import each other in a loop: one module imports another which,
+            directly or through others, imports the first again. Each module is loaded
+            and checked once, after the modules it imports, so that its declarations
+            have one meaning; a cycle leaves no module to start from. The message
+            lists the whole chain. Move what both modules need into a third module
+            that both import.
+
+            Erroneous example:
+
+                # roles.ezflow
+                import "./agents.ezflow"
+                secret deploy_token { provider: env, key: "DEPLOY_TOKEN" }
+                role deployer { allow: [run], agents: [agents.deploy_hook] }
+
+                # agents.ezflow
+                import "./roles.ezflow"
+                agent deploy_hook {
+                  driver: http
+                  url: "https://deploy.example.com/run"
+                  api_key: roles.deploy_token
+                }
+
+            Corrected example:
+
+                # credentials.ezflow
+                secret deploy_token { provider: env, key: "DEPLOY_TOKEN" }
+
+                # roles.ezflow
+                import "./agents.ezflow"
+                role deployer { allow: [run], agents: [agents.deploy_hook] }
+
+                # agents.ezflow
+                import "./credentials.ezflow"
+                agent deploy_hook {
+                  driver: http
+                  url: "https://deploy.example.com/run"
+                  api_key: credentials.deploy_token
+                }
+            """#),
+        entry(
+            "E0208", .error, "task must have exactly one action",
+            #"""
+            A task has no action, or more than one. The action says what the task does
+            and picks the driver that does it: `run` (a shell command), `prompt` (ask
+            an agent), `call` (POST to a URL), `approve` (wait for a human) or
+            `workflow` (run a nested workflow). A task with no action would do
+            nothing, and one with two would leave unclear which runs first, what a
+            retry repeats and what a timeout covers. Split work that needs two actions
+            into two tasks joined by `after`.
+
+            Erroneous example:
+
+                task release {
+                  run: "make dist"
+                  call: "https://deploy.example.com/hooks/release"
+                }
+
+            Corrected example:
+
+                task package {
+                  run: "make dist"
+                }
+
+                task release {
+                  call: "https://deploy.example.com/hooks/release"
+                  after: [package]
+                }
+            """#),
+        entry(
+            "E0209", .error, "invalid value for attribute (not one of the allowed words)",
+            #"""
+            An attribute that takes a word from a fixed set was given another word.
+            Such attributes (`driver`, `backoff`, `jitter`, `effect`, `action`,
+            `allow`, `provider`, `selector` and `on_conflict`) take bare words, not
+            strings, and each word names a behaviour the runtime implements; any other
+            word would have no defined meaning. The help line lists the allowed words
+            or suggests the closest one.
+
+            Erroneous example:
+
+                retry flaky_network {
+                  attempts: 4
+                  backoff: exponentail
+                  delay: 1s
+                  jitter: random
+                }
+
+            Corrected example:
+
+                retry flaky_network {
+                  attempts: 4
+                  backoff: exponential
+                  delay: 1s
+                  jitter: full
+                }
+            """#),
+        entry(
+            "E0210", .error, "more than one workflow in a file",
+            #"""
+            A file declares a second `workflow`. A file is what `ezc build` compiles
+            into one IR, and its workflow is the entry point `ezrun` starts; with two
+            there would be no saying which one the file means. (A file with no
+            workflow is a library module.) Move the second workflow into a file of its
+            own, and import it if the first should run it as a nested workflow.
+
+            Erroneous example:
+
+                # release.ezflow
+                workflow build {
+                  task compile { run: "make" }
+                }
+
+                workflow release {
+                  task ship { run: "make publish" }
+                }
+
+            Corrected example:
+
+                # build.ezflow
+                workflow build {
+                  task compile { run: "make" }
+                }
+
+                # release.ezflow
+                import "./build.ezflow"
+
+                workflow release {
+                  task build_all { workflow: build.build }
+                  task ship { run: "make publish", after: [build_all] }
+                }
+            """#),
+        entry(
+            "E0211", .error, "no such field",
+            #"""
+            A field access names a field the value does not have: an output the task
+            does not declare, or a field missing from a record type. Every task output
+            and record field is declared with a type, so that each read can be checked;
+            reading one that does not exist could only give null at run time, far from
+            the typo that caused it. The help line suggests the closest field.
+
+            Erroneous example:
+
+                task build {
+                  run: "make dist"
+                  output artifact: path
+                }
+
+                task publish {
+                  run: "upload ${build.outputs.artefact}"
+                }
+
+            Corrected example:
+
+                task build {
+                  run: "make dist"
+                  output artifact: path
+                }
+
+                task publish {
+                  run: "upload ${build.outputs.artifact}"
+                }
+            """#),
+        entry(
+            "E0212", .error, "wrong kind of declaration (e.g. a role where an agent is expected)",
+            #"""
+            A name resolves, but to the wrong kind of declaration: a role where an
+            agent is expected, a task where a retry rule is expected, and so on. Each
+            reference expects one kind (`agent:` an agent, `role:` a role, `retry:` a
+            retry rule, `after:` tasks, `secrets:` secrets), because a declaration of
+            another kind has none of the properties the compiler needs from it there.
+            Names of different kinds can look alike; the message says which kind the
+            name is and which was expected.
+
+            Erroneous example:
+
+                role reviewer { allow: [run] }
+                agent claude {
+                  driver: llm
+                  model: "claude-sonnet"
+                  capabilities: ["review"]
+                }
+
+                workflow code_review {
+                  task review {
+                    prompt: "Review the diff"
+                    agent: reviewer
+                  }
+                }
+
+            Corrected example:
+
+                workflow code_review {
+                  task review {
+                    prompt: "Review the diff"
+                    agent: claude
+                    role: reviewer
+                  }
+                }
+            """#),
+        entry(
+            "E0300", .error, "type mismatch",
+            #"""
+            A value's type is not the type its place requires: a string where an int
+            is expected, a list where a single value is expected, an optional `T?`
+            where a plain `T` is required. Types are checked before the workflow runs
+            so that every task receives the values it was written for, and a mismatch
+            is reported where the value is written rather than where it is eventually
+            used. The message names the expected and the found type. For an optional
+            value, supply a fallback with `??` or `default(x, y)`.
+
+            Erroneous example:
+
+                workflow scale {
+                  input replicas: int = "3"
+                  task apply {
+                    run: "kubectl scale deploy/web --replicas=${inputs.replicas}"
+                    priority: "high"
+                  }
+                }
+
+            Corrected example:
+
+                workflow scale {
+                  input replicas: int = 3
+                  task apply {
+                    run: "kubectl scale deploy/web --replicas=${inputs.replicas}"
+                    priority: 8
+                  }
+                }
+            """#),
+        entry(
+            "E0301", .error, "unit mismatch",
+            #"""
+            A quantity has the wrong unit: money where a duration is expected, a
+            duration added to a token count, and so on. Durations (`30s`, `2h`), money
+            (`$2.50`) and token counts (`200k tokens`) are distinct types so that
+            budgets, timeouts and deadlines can be checked and added up exactly.
+            Mixing them is always a mistake, however natural it reads: a "$5 timeout"
+            was meant as a cost cap.
+
+            Erroneous example:
+
+                task summarize {
+                  prompt: "Summarize the release notes"
+                  timeout: $5
+                }
+
+            Corrected example:
+
+                task summarize {
+                  prompt: "Summarize the release notes"
+                  timeout: 5m
+                  max_cost: $5
+                }
+            """#),
+        entry(
+            "E0302", .error, "unknown type",
+            #"""
+            A type name is neither built in nor an enum or record type in scope. The
+            built-in types are `string`, `int`, `float`, `bool`, `duration`, `money`,
+            `tokens`, `path` and `json`, with `list[T]`, `map[T]` and optional `T?`;
+            any other name must be an `enum` or `type` declared in the file or in an
+            imported module (`alias.Name`). Inputs and outputs have declared types so
+            that every use can be checked against them; an unknown type would leave
+            them unchecked. The help line suggests the closest type.
+
+            Erroneous example:
+
+                workflow report {
+                  input day: date
+                  input retries: integer = 3
+                }
+
+            Corrected example:
+
+                workflow report {
+                  input day: string
+                  input retries: int = 3
+                }
+            """#),
+        entry(
+            "E0303", .error, "operator cannot be applied to these types",
+            #"""
+            An operator is used on operands it does not accept: `&&`, `||` and `!`
+            take `bool`, arithmetic takes numbers and quantities with compatible units,
+            comparisons take two values of one type, and `??` takes an optional on its
+            left. Expressions have no implicit conversions, so that a string can never
+            quietly stand for "is not empty" or a number for "is not zero"; write the
+            comparison you mean.
+
+            Erroneous example:
+
+                policy developers_not_in_prod {
+                  effect: deny
+                  action: run
+                  roles: [developer]
+                  when: inputs.env && "deploy" in task.tags
+                }
+
+            Corrected example:
+
+                policy developers_not_in_prod {
+                  effect: deny
+                  action: run
+                  roles: [developer]
+                  when: inputs.env == "prod" && "deploy" in task.tags
+                }
+            """#),
+        entry(
+            "E0304", .error, "unknown function or wrong number of arguments",
+            #"""
+            A call names a function that does not exist, or passes the wrong number of
+            arguments. Expressions are pure and fully type-checked, so they can call
+            only the built-in functions: `len(x)`, `join(list, sep)`, `upper(s)`,
+            `lower(s)`, `contains(c, x)`, `keys(map)` and `default(x, y)`. There are
+            no user-defined functions and none with side effects; work that needs
+            more belongs in a task.
+
+            Erroneous example:
+
+                task lint {
+                  run: "lint ${join(inputs.files)}"
+                  description: "lint ${length(inputs.files)} files"
+                }
+
+            Corrected example:
+
+                task lint {
+                  run: "lint ${join(inputs.files, " ")}"
+                  description: "lint ${len(inputs.files)} files"
+                }
+            """#),
+        entry(
+            "E0305", .error, "nested workflow input missing or unknown",
+            #"""
+            A task that runs a nested workflow must supply, in `with`, every input of
+            that workflow that has no default, and may supply only inputs it declares.
+            The nested workflow's inputs are its interface: a missing one would leave a
+            value undefined when the nested workflow runs, and an unknown one is almost
+            always a misspelling of an input that then silently keeps its default.
+
+            Erroneous example:
+
+                # deploy.ezflow
+                workflow deploy {
+                  input environment: string
+                  input version: string
+                  input dry_run: bool = false
+                  task apply {
+                    run: "deploy ${inputs.environment} ${inputs.version} ${inputs.dry_run}"
+                  }
+                }
+
+                # release.ezflow
+                import "./deploy.ezflow"
+
+                workflow release {
+                  task ship {
+                    workflow: deploy.deploy
+                    with: { env: "prod" }
+                  }
+                }
+
+            Corrected example:
+
+                workflow release {
+                  task ship {
+                    workflow: deploy.deploy
+                    with: { environment: "prod", version: "1.4.2" }
+                  }
+                }
+            """#),
+        entry(
+            "E0306", .error, "value out of range (zero or negative timeout, priority outside 0-9, ...)",
+            #"""
+            A value has the right type but lies outside the range its attribute
+            allows: for example a zero or negative `timeout`, or a `priority` outside
+            0 to 9. Ranges are checked at compile time because at run time such
+            values would mean a task that times out before it starts, or a scheduler
+            given an order it cannot honour. The message gives the allowed range.
+
+            Erroneous example:
+
+                task build {
+                  run: "make"
+                  timeout: 0s
+                  priority: 10
+                }
+
+            Corrected example:
+
+                task build {
+                  run: "make"
+                  timeout: 15m
+                  priority: 9
+                }
+            """#),
+        entry(
+            "E0400", .error, "dependency cycle",
+            #"""
+            Tasks depend on each other in a loop. A task depends on another when it
+            lists it in `after` or reads one of its outputs (`tag.outputs.version`).
+            A workflow must be a directed acyclic graph: every task in a cycle waits
+            for another task of the same cycle, so none of them could ever start. The
+            error shows the whole cycle, one label per dependency, because which edge
+            to remove is a design decision only the author can make.
+
+            Erroneous example:
+
+                workflow release {
+                  task build { run: "make VERSION=${tag.outputs.version}" }
+                  task test { run: "make test", after: [build] }
+                  task tag {
+                    run: "git describe --tags"
+                    output version: string
+                    after: [test]
+                  }
+                }
+
+            Corrected example:
+
+                workflow release {
+                  task tag {
+                    run: "git describe --tags"
+                    output version: string
+                  }
+                  task build { run: "make VERSION=${tag.outputs.version}" }
+                  task test { run: "make test", after: [build] }
+                }
+            """#),
+        entry(
+            "E0401", .error, "task depends on itself",
+            #"""
+            A task lists itself in `after`, or reads one of its own outputs. A task's
+            outputs exist only once it has finished, so a task waiting for itself
+            could never start. It is reported apart from other cycles (E0400) because
+            it is nearly always a copy-paste slip: an `after` list copied from the
+            task above, or an output read that meant another task. To use a value
+            from an earlier run, pass it in as an input.
+
+            Erroneous example:
+
+                task test {
+                  run: "make test"
+                  after: [test]
+                }
+
+            Corrected example:
+
+                task test {
+                  run: "make test"
+                  after: [build]
+                }
+            """#),
+        entry(
+            "E0500", .error, "no agent has the required capabilities",
+            #"""
+            A task's `needs` lists capabilities that no single agent offers. The
+            runtime gives each task to an agent whose `capabilities` include all of
+            the task's `needs`, chosen from the agents declared in the file and those
+            the workflow adds with `agents`. If no agent qualifies, the task could
+            never be dispatched and the run would stall; checking at compile time
+            turns that stall into an error naming the missing capability.
+
+            Erroneous example:
+
+                agent cpu_box { driver: exec, capabilities: ["shell", "linux"] }
+
+                workflow train {
+                  task fit { run: "python train.py", needs: ["shell", "gpu"] }
+                }
+
+            Corrected example:
+
+                agent cpu_box { driver: exec, capabilities: ["shell", "linux"] }
+                agent gpu_box { driver: exec, capabilities: ["shell", "linux", "gpu"] }
+
+                workflow train {
+                  task fit { run: "python train.py", needs: ["shell", "gpu"] }
+                }
+            """#),
+        entry(
+            "E0501", .error, "role lacks permission to run",
+            #"""
+            A task runs as a role that may not run tasks. A role's `allow` list,
+            together with those of the roles it inherits, says what its holders may
+            do: `run` tasks, `approve` them, or both. The check keeps a workflow from
+            handing work to a role that access policy meant to keep from running
+            anything, such as an auditor or approver role; finding it at compile time
+            is better than having the run refused halfway through.
+
+            Erroneous example:
+
+                role auditor { allow: [approve] }
+
+                workflow nightly {
+                  task export_logs { run: "export-logs", role: auditor }
+                }
+
+            Corrected example:
+
+                role auditor { allow: [approve] }
+                role operator { allow: [run] }
+
+                workflow nightly {
+                  task export_logs { run: "export-logs", role: operator }
+                }
+            """#),
+        entry(
+            "E0502", .error, "role lacks access to a secret the task uses",
+            #"""
+            A task uses a secret that its role has not been granted. A task uses a
+            secret when it lists it in `secrets` or reads `${secrets.NAME}` in its
+            `run`, `env` or `headers` strings; the role it runs as, or a role that
+            role inherits, must list the secret in its own `secrets`. Secrets are
+            resolved at run time only for tasks whose role holds them, so that a
+            careless or compromised task cannot read credentials it was never meant
+            to have; the compiler checks the grant up front so the run does not fail
+            on it later.
+
+            Erroneous example:
+
+                secret npm_token { provider: env, key: "NPM_TOKEN" }
+                role builder { allow: [run] }
+
+                workflow release {
+                  task publish {
+                    run: "npm publish --token ${secrets.npm_token}"
+                    role: builder
+                  }
+                }
+
+            Corrected example:
+
+                secret npm_token { provider: env, key: "NPM_TOKEN" }
+                role builder { allow: [run], secrets: [npm_token] }
+
+                workflow release {
+                  task publish {
+                    run: "npm publish --token ${secrets.npm_token}"
+                    role: builder
+                  }
+                }
+            """#),
+        entry(
+            "E0503", .error, "role may not use the agent the task needs",
+            #"""
+            A task needs an agent its role may not use: it names one with `agent:`
+            that is missing from the role's `agents`, or its `needs` can only be met
+            by such agents. A role's `agents` list, with those of the roles it
+            inherits, limits where its holders' work may go; it is how access policy
+            keeps untrusted prompts away from an agent with production credentials,
+            or expensive models away from routine jobs. Grant the agent to the role,
+            or pick an agent the role may use.
+
+            Erroneous example:
+
+                agent small_model { driver: llm, model: "small", capabilities: ["chat"] }
+                agent large_model { driver: llm, model: "large", capabilities: ["chat"] }
+                role intern { allow: [run], agents: [small_model] }
+
+                workflow digest {
+                  task summarize {
+                    prompt: "Summarize today's tickets"
+                    agent: large_model
+                    role: intern
+                  }
+                }
+
+            Corrected example:
+
+                workflow digest {
+                  task summarize {
+                    prompt: "Summarize today's tickets"
+                    agent: small_model
+                    role: intern
+                  }
+                }
+            """#),
+        entry(
+            "E0504", .error, "approver role lacks permission to approve",
+            #"""
+            An `approve` task lists in `approvers` a role whose `allow` list, with
+            inheritance, does not include `approve`. An approval is a human decision
+            the run waits for: a listed role that may not approve can never give it,
+            and if no listed role may, the run would wait forever. A role named as
+            approver without the permission usually means the access policy and the
+            workflow disagree about who signs off.
+
+            Erroneous example:
+
+                role developer { allow: [run] }
+
+                workflow release {
+                  input version: string
+                  task sign_off {
+                    approve: "Ship ${inputs.version} to production?"
+                    approvers: [developer]
+                  }
+                }
+
+            Corrected example:
+
+                role developer { allow: [run] }
+                role release_manager { allow: [approve] }
+
+                workflow release {
+                  input version: string
+                  task sign_off {
+                    approve: "Ship ${inputs.version} to production?"
+                    approvers: [release_manager]
+                  }
+                }
+            """#),
+        entry(
+            "E0505", .error, "role inheritance cycle",
+            #"""
+            Roles inherit from each other in a loop. A role holds its own permissions
+            and those of every role it `inherits`, transitively; in a cycle every role
+            ends up with the permissions of all the others, which is never what was
+            meant, and there is no longer an order from narrow roles to broad ones for
+            a reader to follow. Let the broader role inherit the narrower one, and
+            put what several roles share in a base role they all inherit.
+
+            Erroneous example:
+
+                role developer { inherits: [maintainer], allow: [run] }
+                role maintainer { inherits: [developer], allow: [approve] }
+
+            Corrected example:
+
+                role developer { allow: [run] }
+                role maintainer { inherits: [developer], allow: [approve] }
+            """#),
+        entry(
+            "E0600", .error, "child budget exceeds parent budget",
+            #"""
+            A budget on a group or task allows more money, tokens or time than the
+            budget of the group or workflow that contains it. Budgets nest: whatever a
+            task spends also counts against every enclosing group and the workflow, so
+            a child limit above its parent's can never be reached and only gives a
+            false idea of what the child may spend. The message names the dimension
+            and both amounts.
+
+            Erroneous example:
+
+                workflow nightly {
+                  budget { money: $20, time: 2h }
+
+                  group analysis {
+                    budget { money: $50 }
+                    task cluster { run: "python cluster.py" }
+                  }
+                }
+
+            Corrected example:
+
+                workflow nightly {
+                  budget { money: $20, time: 2h }
+
+                  group analysis {
+                    budget { money: $15 }
+                    task cluster { run: "python cluster.py" }
+                  }
+                }
+            """#),
+        entry(
+            "E0601", .error, "worst case under the retry rule exceeds the budget",
+            #"""
+            If every attempt its retry rule allows failed at its per-attempt limit,
+            a task (or all the tasks under one budget) would spend more than the
+            budget. The worst case is the number of attempts times the per-attempt
+            cap (`max_cost`, `max_tokens`, `timeout`), plus, for time, the backoff
+            delays between attempts. Retries multiply cost: a per-attempt cap that
+            looks safe can overrun the budget several times over exactly when things
+            go wrong, and the run would then be stopped partway instead of failing
+            cleanly. The notes show the arithmetic.
+
+            Erroneous example (5 attempts at up to $2 each can cost $10):
+
+                task summarize {
+                  prompt: "Summarize the incident report"
+                  max_cost: $2
+                  retry { attempts: 5, backoff: fixed, delay: 10s }
+                  budget { money: $5 }
+                }
+
+            Corrected example:
+
+                task summarize {
+                  prompt: "Summarize the incident report"
+                  max_cost: $1
+                  retry { attempts: 5, backoff: fixed, delay: 10s }
+                  budget { money: $5 }
+                }
+            """#),
+        entry(
+            "E0602", .error, "retry must allow at least one attempt",
+            #"""
+            A retry rule has `attempts` below 1. `attempts` counts every try including
+            the first, so `attempts: 1` means "run once and never retry", and
+            `attempts: 0` would mean a task that never runs at all, which no workflow
+            intends; it usually comes from reading `attempts` as the number of
+            retries. To retry twice after a first failure, write `attempts: 3`.
+
+            Erroneous example:
+
+                retry once { attempts: 0 }
+
+            Corrected example:
+
+                retry once { attempts: 1 }
+            """#),
+        entry(
+            "E0603", .error, "backoff is not monotone (delay exceeds max_delay)",
+            #"""
+            A retry rule's `delay` is longer than its `max_delay`. The wait before
+            each retry starts at `delay` and stays the same (`fixed`) or grows
+            (`linear`, `exponential`), never beyond `max_delay`. With the cap below the
+            first delay the waits could not grow as the backoff says, so the rule does
+            not mean what its author intended, and the worst-case time that budgets
+            and deadlines are checked against would be wrong. Usually the two values
+            are swapped or a unit is off.
+
+            Erroneous example:
+
+                retry api_calls {
+                  attempts: 5
+                  backoff: exponential
+                  delay: 2m
+                  max_delay: 30s
+                }
+
+            Corrected example:
+
+                retry api_calls {
+                  attempts: 5
+                  backoff: exponential
+                  delay: 2s
+                  max_delay: 30s
+                }
+            """#),
+        entry(
+            "E0604", .error, "unknown error class",
+            #"""
+            A retry rule's `on` list names an error class that does not exist. The
+            built-in classes are `timeout`, `transient` and `agent_error`; any other
+            class must be declared with an `error` block (`error rate_limited`) in the
+            file or in an imported module. A misspelt class would never match a
+            failure, so the task would silently not be retried when it should be.
+
+            Erroneous example:
+
+                retry polite {
+                  attempts: 5
+                  backoff: exponential
+                  delay: 1s
+                  on: [timeout, rate_limited]
+                }
+
+            Corrected example:
+
+                error rate_limited
+
+                retry polite {
+                  attempts: 5
+                  backoff: exponential
+                  delay: 1s
+                  on: [timeout, rate_limited]
+                }
+            """#),
+        entry(
+            "E0605", .error, "retry fallback (catch) is not a task or agent",
+            #"""
+            A retry rule's `catch` names something other than a task or an agent.
+            When a task has used up its attempts, `catch` says what happens instead:
+            another task runs (a cleanup, a notification), or the work goes to another
+            agent. Only those two kinds of declaration can take over; a role, secret or
+            input named there has nothing to run.
+
+            Erroneous example:
+
+                role oncall { allow: [run] }
+
+                workflow nightly {
+                  task page_oncall { run: "notify --team oncall" }
+                  task backup {
+                    run: "backup.sh"
+                    retry { attempts: 3, backoff: fixed, delay: 1m, catch: oncall }
+                  }
+                }
+
+            Corrected example:
+
+                workflow nightly {
+                  task page_oncall { run: "notify --team oncall" }
+                  task backup {
+                    run: "backup.sh"
+                    retry { attempts: 3, backoff: fixed, delay: 1m, catch: page_oncall }
+                  }
+                }
+            """#),
+        entry(
+            "E0700", .error, "parallel tasks write one output without on_conflict",
+            #"""
+            Tasks that may run at the same time (neither depends on the other,
+            directly or through others) write the same workflow output, and the output
+            does not say what to do when both write. The result would then depend on
+            which task happened to finish last, and the same workflow could give
+            different results on different runs. Order the writers with `after`, or
+            give the output an `on_conflict` of `fail`, `last_writer`, `merge` or
+            `escalate` (ask a human), so that the choice is written down.
+
+            Erroneous example:
+
+                workflow audit {
+                  output findings: list[string]
+
+                  task lint { run: "lint --json", writes: [findings] }
+                  task scan { run: "scan --json", writes: [findings] }
+                }
+
+            Corrected example:
+
+                workflow audit {
+                  output findings: list[string] {
+                    on_conflict: merge
+                  }
+
+                  task lint { run: "lint --json", writes: [findings] }
+                  task scan { run: "scan --json", writes: [findings] }
+                }
+            """#),
+        entry(
+            "W0100", .warning, "unused input",
+            #"""
+            A workflow input is declared but never read. Whoever starts the workflow,
+            or a task that runs it as a nested workflow, will set the input believing
+            it changes something, and it does not. Usually the input was renamed in
+            one place only, or the task that used it was deleted. Read it where it was
+            meant to be used, or remove it.
+
+            Erroneous example:
+
+                workflow deploy {
+                  input environment: string
+                  input dry_run: bool = false
+                  task apply { run: "deploy --env ${inputs.environment}" }
+                }
+
+            Corrected example:
+
+                workflow deploy {
+                  input environment: string
+                  input dry_run: bool = false
+                  task apply {
+                    run: "deploy --env ${inputs.environment} --dry-run=${inputs.dry_run}"
+                  }
+                }
+            """#),
+        entry(
+            "W0101", .warning, "unused role",
+            #"""
+            A role is declared but nothing refers to it: no task or group runs as it,
+            no `approve` task lists it among its `approvers`, no policy names it, and
+            no other role inherits it. An unused role is dead access policy: readers
+            assume it matters and keep it up to date, and a reviewer cannot tell
+            whether it is left over or whether the task meant to use it forgot to.
+            Use it where it was meant to be used, or remove it.
+
+            Erroneous example:
+
+                role builder { allow: [run] }
+                role deployer { allow: [run] }
+
+                workflow ci {
+                  task build { run: "make", role: builder }
+                  task deploy { run: "make deploy", role: builder, after: [build] }
+                }
+
+            Corrected example:
+
+                role builder { allow: [run] }
+                role deployer { allow: [run] }
+
+                workflow ci {
+                  task build { run: "make", role: builder }
+                  task deploy { run: "make deploy", role: deployer, after: [build] }
+                }
+            """#),
+        entry(
+            "W0102", .warning, "unused grant",
+            #"""
+            A role grants a secret or an agent that no task running as that role, or
+            as a role inheriting from it, uses. Every grant is something a careless or
+            compromised task could misuse, so a grant that nothing needs only widens
+            what could go wrong; this is the principle of least privilege. Unused
+            grants usually outlive the task that once needed them. Remove the grant.
+
+            Erroneous example:
+
+                secret prod_db_password { provider: vault, key: "db/prod/password" }
+                role builder { allow: [run], secrets: [prod_db_password] }
+
+                workflow ci {
+                  task build { run: "make", role: builder }
+                }
+
+            Corrected example:
+
+                role builder { allow: [run] }
+
+                workflow ci {
+                  task build { run: "make", role: builder }
+                }
+            """#),
+        entry(
+            "W0103", .warning, "agent no role may use",
+            #"""
+            An agent is declared, but no role lists it in its `agents`, so no task
+            running as a role can be given to it. Perhaps the role that should use it
+            was never updated, or the agent is left over from an earlier version of
+            the workflow. An agent nothing can use still costs a reader's attention,
+            and an `http` or `llm` agent may hold an API key for nothing. Grant it to
+            the role that should use it, or remove it.
+
+            Erroneous example:
+
+                agent linux_runner { driver: exec, capabilities: ["shell"] }
+                agent mac_runner { driver: exec, capabilities: ["shell", "macos"] }
+                role builder { allow: [run], agents: [linux_runner] }
+
+            Corrected example:
+
+                agent linux_runner { driver: exec, capabilities: ["shell"] }
+                agent mac_runner { driver: exec, capabilities: ["shell", "macos"] }
+                role builder { allow: [run], agents: [linux_runner, mac_runner] }
+            """#),
+        entry(
+            "W0104", .warning, "unused import",
+            #"""
+            A module is imported but none of its declarations is used. Each import
+            costs loading and checking the module on every compile, and a reader takes
+            every import as something the workflow depends on; an unused one is
+            usually left over from a refactoring. Remove it.
+
+            Erroneous example:
+
+                import "./presets.ezflow"
+                import "./roles.ezflow"
+
+                workflow ci {
+                  task build { run: "make", retry: presets.flaky }
+                }
+
+            Corrected example:
+
+                import "./presets.ezflow"
+
+                workflow ci {
+                  task build { run: "make", retry: presets.flaky }
+                }
+            """#),
+        entry(
+            "W0600", .warning, "critical path worst case exceeds the deadline",
+            #"""
+            The longest chain of dependent tasks could, in the worst case, take longer
+            than the workflow's `deadline`. A task's worst case is its `timeout` times
+            its retry `attempts`, plus the backoff delays between attempts; along a
+            chain of dependencies these add up, and the chain with the largest total
+            is the critical path. It is a warning, not an error, because the worst
+            case needs every attempt on the path to time out; but if that happens the
+            run is stopped at the deadline, so the warning shows the path and the
+            arithmetic, to help you raise the deadline or tighten timeouts and
+            retries.
+
+            Erroneous example:
+
+                workflow release {
+                  deadline: 1h
+                  task build {
+                    run: "make"
+                    timeout: 20m
+                    retry { attempts: 3, backoff: fixed, delay: 1m }
+                  }
+                  task test { run: "make test", timeout: 15m, after: [build] }
+                }
+
+            Here `build` may take 3 x 20m + 2 x 1m = 62m and `test` 15m more: 77m.
+
+            Corrected example:
+
+                workflow release {
+                  deadline: 90m
+                  task build {
+                    run: "make"
+                    timeout: 20m
+                    retry { attempts: 3, backoff: fixed, delay: 1m }
+                  }
+                  task test { run: "make test", timeout: 15m, after: [build] }
+                }
+            """#),
+    ]
+
+    /// Entries by code, for lookup.
+    public static let entries: [String: CatalogueEntry] = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.code, $0) })
+
+    /// The entry for `code`, ignoring case and surrounding whitespace (`ezc explain e0400`).
+    public static func entry(_ code: String) -> CatalogueEntry? {
+        entries[normalize(code)]
+    }
+
+    /// What `ezc explain CODE` prints: `E0400: dependency cycle`, a blank line, the
+    /// explanation, and a final newline. Nil for an unknown code.
+    public static func explain(_ code: String) -> String? {
+        guard let e = entry(code) else { return nil }
+        return "\(e.code): \(e.title)\n\n\(e.explanation)\n"
+    }
+
+    private static func normalize(_ code: String) -> String {
+        String(code.unicodeScalars.filter { !$0.properties.isWhitespace }).uppercased()
+    }
+
+    private static func entry(
+        _ code: String, _ severity: Severity, _ title: String, _ explanation: String
+    ) -> CatalogueEntry {
+        CatalogueEntry(code: code, severity: severity, title: title, explanation: explanation)
+    }
+}

@@ -1,0 +1,59 @@
+/// Renders diagnostics as one JSON document for scripts and editors:
+///
+///     {"diagnostics":[{"code":"E0400","column":3,"end_column":8,"end_line":2,
+///       "file":"ci.ezflow","help":null,"labels":[...],"line":2,"message":"...",
+///       "notes":[],"severity":"error"}],"errors":1,"version":1,"warnings":0}
+///
+/// Keys are sorted and every key is always present (`help` is `null` when there is
+/// none), so the bytes are the same for the same diagnostics and consumers need no
+/// existence checks. Positions are 1-based; columns count Unicode scalars and the
+/// end is exclusive. `labels` lists the primary label first, then the secondary ones.
+/// `version` changes only when a field is removed or changes meaning.
+public struct JSONRenderer: DiagnosticRenderer {
+    /// The value of the top-level `version` field.
+    public static let formatVersion = 1
+
+    public init() {}
+
+    /// The document on one line, followed by a newline.
+    public func render(_ diags: [Diagnostic], sources: SourceMap) -> String {
+        let document: JSON = [
+            "diagnostics": .array(diags.map { json($0, sources) }),
+            "errors": .int(diags.errorCount),
+            "warnings": .int(diags.warningCount),
+            "version": .int(Self.formatVersion),
+        ]
+        return document.serialized() + "\n"
+    }
+
+    private func json(_ d: Diagnostic, _ sources: SourceMap) -> JSON {
+        let at = sources.resolve(d.primary.span)
+        let labels = [json(d.primary, primary: true, sources)] + d.secondary.map { json($0, primary: false, sources) }
+        return [
+            "code": .string(d.code),
+            "severity": .string(d.severity.rawValue),
+            "message": .string(d.message),
+            "file": .string(at.path),
+            "line": .int(at.line),
+            "column": .int(at.column),
+            "end_line": .int(at.endLine),
+            "end_column": .int(at.endColumn),
+            "labels": .array(labels),
+            "notes": .array(d.notes.map(JSON.string)),
+            "help": .optional(d.help),
+        ]
+    }
+
+    private func json(_ label: Label, primary: Bool, _ sources: SourceMap) -> JSON {
+        let at = sources.resolve(label.span)
+        return [
+            "file": .string(at.path),
+            "line": .int(at.line),
+            "column": .int(at.column),
+            "end_line": .int(at.endLine),
+            "end_column": .int(at.endColumn),
+            "message": .string(label.message),
+            "primary": .bool(primary),
+        ]
+    }
+}

@@ -1,0 +1,394 @@
+import EzflowDiagnostics
+
+extension Parser {
+    mutating func parseExpr() -> Expr {
+        let open = tokSpan
+        guard enterNesting(open) else { return Expr(.error, open) }
+        defer { depth -= 1 }
+        return parseBinary(0)
+    }
+
+    static func precedence(_ k: TokenKind) -> (Int, BinaryOp)? {
+        switch k {
+        case .coalesce: (1, .coalesce)
+        case .oror: (2, .or)
+        case .andand: (3, .and)
+        case .eqeq: (4, .eq)
+        case .noteq: (4, .ne)
+        case .less: (4, .lt)
+        case .lesseq: (4, .le)
+        case .greater: (4, .gt)
+        case .greatereq: (4, .ge)
+        case .kwIn: (4, .in)
+        case .plus: (5, .add)
+        case .minus: (5, .sub)
+        case .star: (6, .mul)
+        case .slash: (6, .div)
+        case .percent: (6, .mod)
+        default: nil
+        }
+    }
+
+    /// Precedence climbing; comparisons do not chain (`a < b < c` is an error).
+    mutating func parseBinary(_ minPrec: Int) -> Expr {
+        var lhs = parseUnary()
+        while let (prec, op) = Parser.precedence(tok.kind), prec > minPrec {
+            let opSpan = tokSpan
+            advance()
+            let rhs = parseBinary(prec)
+            lhs = Expr(.binary(op, lhs, rhs), lhs.span.to(rhs.span))
+            if prec == 4, let (p2, _) = Parser.precedence(tok.kind), p2 == 4 {
+                error("E0104", "comparison operators cannot be chained", at: tokSpan,
+                      help: "combine comparisons with `&&`")
+                _ = opSpan
+            }
+        }
+        return lhs
+    }
+
+    mutating func parseUnary() -> Expr {
+        let start = tok.start
+        if tok.kind == .bang || tok.kind == .minus {
+            let op: UnaryOp = tok.kind == .bang ? .not : .negate
+            advance()
+            guard depth < Parser.depthMax else {
+                error("E0106", "nesting is too deep (more than \(Parser.depthMax) levels)", at: span(start, prevEnd))
+                while tok.kind == .bang || tok.kind == .minus { advance() }
+                return Expr(.error, span(start, prevEnd))
+            }
+            depth += 1
+            defer { depth -= 1 }
+            let e = parseUnary()
+            return Expr(.unary(op, e), span(start, e.span.end))
+        }
+        return parsePostfix()
+    }
+
+    mutating func parsePostfix() -> Expr {
+        var e = parsePrimary()
+        while true {
+            switch tok.kind {
+            case .dot:
+                advance()
+                guard tok.kind == .ident else {
+                    expected("a field name after `.`")
+                    return e
+                }
+                let n = Name(text(tok), tokSpan)
+                advance()
+                e = Expr(.member(e, n), e.span.to(n.span))
+            case .lbracket:
+                let open = tokSpan
+                advance()
+                let i = parseExpr()
+                var s = e.span
+                closeDelimiter(.rbracket, open: open, into: &s)
+                e = Expr(.index(e, i), s)
+            case .lparen:
+                let open = tokSpan
+                advance()
+                var args: [Expr] = []
+                while tok.kind != .rparen && tok.kind != .eof && !abandoned {
+                    args.append(parseExpr())
+                    if !eat(.comma) { break }
+                }
+                var s = e.span
+                closeDelimiter(.rparen, open: open, into: &s)
+                e = Expr(.call(e, args), s)
+            default:
+                return e
+            }
+        }
+    }
+
+    mutating func parsePrimary() -> Expr {
+        let t = tok
+        let s = tokSpan
+        switch t.kind {
+        case .ident:
+            advance()
+            return Expr(.name(text(t)), s)
+        case .kwTrue: advance(); return Expr(.bool(true), s)
+        case .kwFalse: advance(); return Expr(.bool(false), s)
+        case .kwNull: advance(); return Expr(.null, s)
+        case .int, .float, .number:
+            advance()
+            return numberLiteral(t)
+        case .money:
+            advance()
+            return moneyLiteral(t)
+        case .string:
+            advance()
+            return stringLiteral(t)
+        case .lparen:
+            advance()
+            let e = parseExpr()
+            var sp = s
+            closeDelimiter(.rparen, open: s, into: &sp)
+            return Expr(e.kind, sp)
+        case .lbracket:
+            advance()
+            guard enterNesting(s) else { return Expr(.error, span(s.start, prevEnd)) }
+            defer { depth -= 1 }
+            var items: [Expr] = []
+            while tok.kind != .rbracket && tok.kind != .eof && !abandoned {
+                let before = tok.start
+                items.append(parseExpr())
+                if !eat(.comma) {
+                    if tok.kind != .rbracket && tok.start == before { skipTokenTree() }
+                    if tok.kind != .rbracket { break }
+                }
+            }
+            var sp = s
+            if tok.kind != .rbracket && !recovering && tok.kind != .eof {
+                expected("`,` or `]` in the list")
+            }
+            closeDelimiter(.rbracket, open: s, into: &sp)
+            return Expr(.list(items), sp)
+        case .lbrace:
+            advance()
+            guard enterNesting(s) else { return Expr(.error, span(s.start, prevEnd)) }
+            defer { depth -= 1 }
+            var entries: [RecordEntry] = []
+            while tok.kind != .rbrace && tok.kind != .eof && !abandoned {
+                let key: Name
+                if tok.kind == .ident {
+                    key = Name(text(tok), tokSpan)
+                } else if tok.kind == .string {
+                    key = Name(String(decoding: bytes[(tok.start + 1)..<max(tok.start + 1, tok.end - 1)], as: UTF8.self), tokSpan)
+                } else {
+                    expected("a field name in the record")
+                    skipTokenTree()
+                    continue
+                }
+                advance()
+                guard eat(.colon) else { expected("`:` after field `\(key.text)`"); break }
+                entries.append(RecordEntry(key: key, value: parseExpr()))
+                if !eat(.comma) && tok.kind != .rbrace && tok.kind != .ident { break }
+            }
+            var sp = s
+            closeDelimiter(.rbrace, open: s, into: &sp)
+            return Expr(.record(entries), sp)
+        default:
+            expected("an expression")
+            // Consume stray tokens that cannot start or end anything, so the caller moves on.
+            if ![.rbrace, .rbracket, .rparen, .ident, .eof, .comma, .semicolon].contains(t.kind) {
+                advance()
+            }
+            return Expr(.error, s)
+        }
+    }
+
+    // MARK: - literals
+
+    /// Digits (with `_` separators) as an exact decimal: integer value and the number
+    /// of fraction digits. nil on overflow.
+    func decimal(_ a: Int, _ b: Int) -> (value: Int64, scale: Int)? {
+        var v: Int64 = 0
+        var scale = 0
+        var seenDot = false
+        for i in a..<b {
+            let c = bytes[i]
+            if c == UInt8(ascii: "_") { continue }
+            if c == UInt8(ascii: ".") { seenDot = true; continue }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (n, o2) = m.addingReportingOverflow(Int64(c - 0x30))
+            if o1 || o2 { return nil }
+            v = n
+            if seenDot { scale += 1 }
+        }
+        return (v, scale)
+    }
+
+    /// Scales an exact decimal by `factor / 10^scale`; nil if not whole or overflowing.
+    static func scaled(_ d: (value: Int64, scale: Int), by factor: Int64) -> Int64? {
+        var (v, o) = d.value.multipliedReportingOverflow(by: factor)
+        if o { return nil }
+        for _ in 0..<d.scale {
+            if v % 10 != 0 { return nil }
+            v /= 10
+        }
+        _ = o
+        return v
+    }
+
+    mutating func numberLiteral(_ t: Token) -> Expr {
+        let s = span(t.start, t.end)
+        let suffix = String(decoding: bytes[t.suffixStart..<t.end], as: UTF8.self)
+        guard let d = decimal(t.start, t.suffixStart) else {
+            error("E0103", "number literal is too large", at: s)
+            return Expr(.error, s)
+        }
+        let isTokens = tok.kind == .ident && text(tok) == "tokens"
+        if isTokens {
+            let factor: Int64
+            switch suffix {
+            case "": factor = 1
+            case "k": factor = 1_000
+            case "M": factor = 1_000_000
+            case "m":
+                let ws = span(t.start, tok.end)
+                advance()
+                error("E0103", "`m` means minutes; a million tokens is `M`", at: ws, help: "write `\(String(decoding: bytes[t.start..<t.suffixStart], as: UTF8.self))M tokens`")
+                return Expr(.error, ws)
+            default:
+                let ws = span(t.start, tok.end)
+                advance()
+                error("E0103", "unknown magnitude `\(suffix)` for tokens", at: ws, help: "use `k` (thousands) or `M` (millions): `200k tokens`")
+                return Expr(.error, ws)
+            }
+            let whole = span(t.start, tok.end)
+            advance()
+            guard let n = Parser.scaled(d, by: factor) else {
+                error("E0103", "a token count must be a whole number", at: whole)
+                return Expr(.error, whole)
+            }
+            return Expr(.tokens(n), whole)
+        }
+        switch suffix {
+        case "":
+            if d.scale > 0 {
+                return Expr(.float(Double(String(decoding: bytes[t.start..<t.end], as: UTF8.self).replacingUnderscores()) ?? 0), s)
+            }
+            return Expr(.int(d.value), s)
+        case "ms", "s", "m", "h", "d":
+            let factor: Int64 = ["ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000][suffix]!
+            guard let ms = Parser.scaled(d, by: factor) else {
+                error("E0103", "duration is not a whole number of milliseconds, or too large", at: s)
+                return Expr(.error, s)
+            }
+            return Expr(.duration(ms), s)
+        case "k", "M":
+            error("E0103", "magnitude `\(suffix)` needs a unit", at: s,
+                  help: "only token counts take `k`/`M`: write `\(text(t)) tokens`")
+            return Expr(.error, s)
+        default:
+            error("E0103", "unknown unit `\(suffix)`", at: span(t.suffixStart, t.end),
+                  help: "durations take ms, s, m, h or d (`30s`, `10m`); token counts are written `200k tokens`")
+            return Expr(.error, s)
+        }
+    }
+
+    mutating func moneyLiteral(_ t: Token) -> Expr {
+        let s = span(t.start, t.end)
+        if t.suffixStart != t.end {
+            error("E0103", "money literals take no unit suffix", at: span(t.suffixStart, t.end), help: "write `$2.50`")
+            return Expr(.error, s)
+        }
+        guard let d = decimal(t.start + 1, t.end), d.scale <= 6, let micros = Parser.scaled(d, by: 1_000_000) else {
+            error("E0103", "money must have at most 6 decimal places and fit in 64 bits", at: s)
+            return Expr(.error, s)
+        }
+        return Expr(.money(micros), s)
+    }
+
+    /// Decodes escapes and parses `${...}` parts with a sub-parser over the same bytes,
+    /// so spans inside interpolations point into the file.
+    mutating func stringLiteral(_ t: Token) -> Expr {
+        let s = span(t.start, t.end)
+        let triple = t.end - t.start >= 6 && bytes[t.start + 1] == UInt8(ascii: "\"") && bytes[t.start + 2] == UInt8(ascii: "\"")
+        let q = triple ? 3 : 1
+        var parts: [StringPart] = []
+        var buf: [UInt8] = []
+        var i = t.start + q
+        let end = t.end - q
+        func flush() {
+            if !buf.isEmpty {
+                parts.append(.text(String(decoding: buf, as: UTF8.self)))
+                buf.removeAll(keepingCapacity: true)
+            }
+        }
+        while i < end {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\\") {
+                let e = i + 1 < end ? bytes[i + 1] : 0
+                switch e {
+                case UInt8(ascii: "n"): buf.append(0x0A)
+                case UInt8(ascii: "t"): buf.append(0x09)
+                case UInt8(ascii: "r"): buf.append(0x0D)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "$"): buf.append(e)
+                default:
+                    error("E0102", "invalid escape sequence", at: span(i, min(i + 2, end)),
+                          help: "valid escapes are \\n \\t \\r \\\" \\\\ and \\$")
+                }
+                i += 2
+            } else if c == UInt8(ascii: "$"), i + 1 < end, bytes[i + 1] == UInt8(ascii: "{") {
+                flush()
+                let open = i
+                let close = interpolationEnd(from: i + 2, limit: end)
+                var sub = Parser(bytes: bytes, file: file, start: i + 2, end: close, depth: depth + 1)
+                if sub.tok.kind == .eof {
+                    error("E0104", "empty interpolation", at: span(open, min(close + 1, end)), help: "write `${inputs.name}`")
+                    parts.append(.interpolation(Expr(.error, span(open, close))))
+                } else {
+                    let e = sub.parseExpr()
+                    if sub.tok.kind != .eof { sub.expected("`}` to end the interpolation") }
+                    parts.append(.interpolation(e))
+                }
+                diagnostics.append(contentsOf: sub.diagnostics)
+                diagnostics.append(contentsOf: sub.lexer.diagnostics)
+                i = close + 1
+            } else {
+                buf.append(c)
+                i += 1
+            }
+        }
+        flush()
+        if triple { parts = Parser.dedent(parts) }
+        return Expr(.string(parts), s)
+    }
+
+    /// Index of the `}` closing an interpolation opened just before `from`.
+    func interpolationEnd(from: Int, limit: Int) -> Int {
+        var lx = Lexer(bytes: bytes, file: file, start: from, end: limit)
+        var level = 0
+        while true {
+            let t = lx.next()
+            switch t.kind {
+            case .eof: return limit
+            case .lbrace: level += 1
+            case .rbrace:
+                if level == 0 { return t.start }
+                level -= 1
+            default: break
+            }
+        }
+    }
+
+    /// Triple-quoted strings: drop the first newline and the indentation common to all lines.
+    static func dedent(_ parts: [StringPart]) -> [StringPart] {
+        var texts = parts
+        if case .text(let first)? = texts.first, first.hasPrefix("\n") {
+            texts[0] = .text(String(first.dropFirst()))
+        }
+        var lines: [Substring] = []
+        var atLineStart = true
+        for p in texts {
+            if case .text(let s) = p {
+                let ls = s.split(separator: "\n", omittingEmptySubsequences: false)
+                for (k, l) in ls.enumerated() where (k > 0 || atLineStart) {
+                    if !l.allSatisfy({ $0 == " " }) || k < ls.count - 1 { lines.append(l) }
+                }
+                atLineStart = s.hasSuffix("\n")
+            } else {
+                atLineStart = false
+            }
+        }
+        let indent = lines.filter { !$0.allSatisfy { $0 == " " } }.map { $0.prefix { $0 == " " }.count }.min() ?? 0
+        guard indent > 0 else { return texts }
+        atLineStart = true
+        return texts.map { p in
+            guard case .text(let s) = p else { atLineStart = false; return p }
+            let ls = s.split(separator: "\n", omittingEmptySubsequences: false)
+            let out = ls.enumerated().map { k, l in
+                (k > 0 || atLineStart) ? String(l.dropFirst(min(indent, l.prefix { $0 == " " }.count))) : String(l)
+            }.joined(separator: "\n")
+            atLineStart = s.hasSuffix("\n")
+            return .text(out)
+        }
+    }
+}
+
+extension String {
+    func replacingUnderscores() -> String { filter { $0 != "_" } }
+}

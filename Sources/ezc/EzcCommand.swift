@@ -1,0 +1,112 @@
+import EzflowCompiler
+import EzflowDiagnostics
+import Foundation
+
+/// `ezc` argument handling. Exit codes: 0 clean, 1 errors found (or warnings under
+/// `--deny-warnings`), 2 usage or I/O error.
+enum EzcCommand {
+    static let version = "0.1.0"
+
+    static let usage = """
+        usage: ezc <command> [options]
+
+        commands:
+          check FILE...        report every diagnostic in FILE and its imports
+          explain CODE         print the long explanation of a diagnostic code
+          version              print the version
+
+        check options:
+          --format FORMAT      text (default), json, sarif or github
+          --deny-warnings      exit 1 when there are warnings
+          --color WHEN         auto (default), always or never
+          --stdlib DIR         where `import "std/..."` looks (default: found near ezc)
+
+        exit codes: 0 clean, 1 errors found, 2 usage or I/O error
+        """
+
+    static func fail(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("ezc: error: \(message)\n\(usageHint)\n".utf8))
+        return 2
+    }
+
+    static let usageHint = "run `ezc help` for usage"
+
+    static func main(_ args: [String]) -> Int32 {
+        guard let command = args.first else {
+            FileHandle.standardError.write(Data((usage + "\n").utf8))
+            return 2
+        }
+        let rest = Array(args.dropFirst())
+        switch command {
+        case "check": return check(rest)
+        case "explain": return explain(rest)
+        case "version", "--version": print("ezc \(version)"); return 0
+        case "help", "--help", "-h": print(usage); return 0
+        default: return fail("unknown command `\(command)`")
+        }
+    }
+
+    static func explain(_ args: [String]) -> Int32 {
+        guard args.count == 1 else { return fail("`explain` takes one code, e.g. `ezc explain E0400`") }
+        guard let text = Catalogue.explain(args[0]) else {
+            return fail("no such diagnostic code `\(args[0])`")
+        }
+        print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        return 0
+    }
+
+    static func check(_ args: [String]) -> Int32 {
+        var format = "text", denyWarnings = false, color = "auto", stdlib: String?
+        var files: [String] = []
+        var i = 0
+        func value(_ flag: String) -> String? {
+            i += 1
+            return i < args.count ? args[i] : nil
+        }
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--format":
+                guard let v = value(a), ["text", "json", "sarif", "github"].contains(v) else {
+                    return fail("`--format` takes text, json, sarif or github")
+                }
+                format = v
+            case "--deny-warnings": denyWarnings = true
+            case "--color":
+                guard let v = value(a), ["auto", "always", "never"].contains(v) else { return fail("`--color` takes auto, always or never") }
+                color = v
+            case "--stdlib":
+                guard let v = value(a) else { return fail("`--stdlib` takes a directory") }
+                stdlib = v
+            default:
+                if a.hasPrefix("-") && a != "-" { return fail("unknown option `\(a)`") }
+                files.append(a)
+            }
+            i += 1
+        }
+        guard !files.isEmpty else { return fail("`check` needs at least one file") }
+        // Unreadable roots are usage/I-O errors (exit 2), not diagnostics.
+        for f in files {
+            var isDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: f, isDirectory: &isDir) { return fail("cannot read `\(f)`: no such file") }
+            if isDir.boolValue { return fail("cannot read `\(f)`: is a directory") }
+            if !FileManager.default.isReadableFile(atPath: f) { return fail("cannot read `\(f)`: permission denied") }
+        }
+        let result = Compiler.check(paths: files, stdlibRoot: stdlib)
+        let diags = result.diagnostics
+        switch format {
+        case "json": print(JSONRenderer().render(diags, sources: result.sources), terminator: "")
+        case "sarif": print(SARIFRenderer(toolVersion: version).render(diags, sources: result.sources), terminator: "")
+        case "github": print(GitHubRenderer().render(diags, sources: result.sources), terminator: "")
+        default:
+            let useColor = color == "always" || (color == "auto" && isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+            let r = TextRenderer(color: useColor)
+            var out = r.render(diags, sources: result.sources)
+            if let s = r.summary(diags) { out += s + "\n" }
+            FileHandle.standardError.write(Data(out.utf8))
+        }
+        if diags.errorCount > 0 { return 1 }
+        if denyWarnings && diags.warningCount > 0 { return 1 }
+        return 0
+    }
+}

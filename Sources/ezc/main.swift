@@ -1,0 +1,4 @@
+import EzflowCompiler
+import Foundation
+
+exit(EzcCommand.main(Array(CommandLine.arguments.dropFirst())))
