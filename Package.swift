@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
         .testTarget(name: "EzflowSyntaxTests", dependencies: ["EzflowSyntax", "EzflowTestSupport"]),
         .testTarget(name: "EzflowCheckTests", dependencies: ["EzflowCompiler", "EzflowTestSupport"]),
-        .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport"]),
+        .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport", "EzflowCompiler"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
     ]
 )

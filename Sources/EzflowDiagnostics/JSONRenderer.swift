@@ -28,7 +28,8 @@ public struct JSONRenderer: DiagnosticRenderer {
 
     private func json(_ d: Diagnostic, _ sources: SourceMap) -> JSON {
         let at = sources.resolve(d.primary.span)
-        let labels = [json(d.primary, primary: true, sources)] + d.secondary.map { json($0, primary: false, sources) }
+        let labels =
+            [json(d.primary, primary: true, sources)] + d.secondary.map { json($0, primary: false, sources) }
         return [
             "code": .string(d.code),
             "severity": .string(d.severity.rawValue),

@@ -109,7 +109,11 @@ public struct SARIFRenderer: DiagnosticRenderer {
         var plain = ""
         var depth = 0
         for c in title {
-            if c == "(" { depth += 1 } else if c == ")" { depth = max(0, depth - 1) } else if depth == 0 { plain.append(c) }
+            switch c {
+            case "(": depth += 1
+            case ")": depth = max(0, depth - 1)
+            default: if depth == 0 { plain.append(c) }
+            }
         }
         return plain.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) })
             .map { $0.prefix(1).uppercased() + $0.dropFirst() }

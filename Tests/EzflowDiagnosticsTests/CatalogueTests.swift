@@ -132,7 +132,8 @@ final class CatalogueTests: XCTestCase {
                 if ")]}".contains(c) {
                     let want: Character = c == ")" ? "(" : c == "]" ? "[" : "{"
                     switch stack.popLast() {
-                    case .bracket(want)?, .interpolation? where c == "}": break
+                    case .bracket(want)?: break
+                    case .interpolation? where c == "}": break
                     default: return "unmatched `\(c)`"
                     }
                 }

@@ -28,14 +28,15 @@ final class SARIFRendererTests: XCTestCase {
 
         let (sources, diags) = sample()
         let log = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("ezflow-sarif-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString).json")
+            .appendingPathComponent("ezflow-sarif-\(UUID().uuidString).json")
         try SARIFRenderer(toolVersion: "0.1.0").render(diags, sources: sources).write(
             to: log, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: log) }
 
         let validate = try await Self.run([
             "python3", "-c",
-            "import json,jsonschema,sys; jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
+            "import json,jsonschema,sys; "
+                + "jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
             schema.path, log.path,
         ])
         XCTAssertEqual(validate.status, 0, "schema validation failed:\n\(validate.output)")
@@ -114,7 +115,8 @@ final class SARIFRendererTests: XCTestCase {
         let out = SARIFRenderer(toolVersion: "1").render(diags, sources: s.map)
         let log = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         let run = try XCTUnwrap((log["runs"] as? [[String: Any]])?.first)
-        let rules = try XCTUnwrap(((run["tool"] as? [String: Any])?["driver"] as? [String: Any])?["rules"] as? [[String: Any]])
+        let driver = try XCTUnwrap((run["tool"] as? [String: Any])?["driver"] as? [String: Any])
+        let rules = try XCTUnwrap(driver["rules"] as? [[String: Any]])
         XCTAssertEqual(
             rules.map { $0["name"] as? String },
             ["InvalidValueForAttribute", "RetryFallbackIsNotATaskOrAgent", "AgentNoRoleMayUse"])
@@ -133,7 +135,7 @@ final class SARIFRendererTests: XCTestCase {
     private static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         let outURL = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("ezflow-run-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outURL) }
         let handle = try FileHandle(forWritingTo: outURL)
         defer { try? handle.close() }

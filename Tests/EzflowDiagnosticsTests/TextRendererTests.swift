@@ -102,7 +102,8 @@ final class TextRendererTests: XCTestCase {
     func testTabsAndNonASCIIKeepCaretsAligned() {
         var s = TestSources()
         let f = s.add("t.ezflow", "task résumé {\n\trun: \"é\", timout: 5m\n}\n")
-        let d = Diagnostic.error("E0203", "unknown attribute `timout`", at: s.span(f, "timout"), help: "did you mean `timeout`?")
+        let d = Diagnostic.error(
+            "E0203", "unknown attribute `timout`", at: s.span(f, "timout"), help: "did you mean `timeout`?")
         XCTAssertEqual(
             TextRenderer().render(d, sources: s.map),
             """
