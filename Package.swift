@@ -20,7 +20,7 @@ let package = Package(
         .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
         .testTarget(name: "EzflowSyntaxTests", dependencies: ["EzflowSyntax", "EzflowTestSupport"]),
-        .testTarget(name: "EzflowCheckTests", dependencies: ["EzflowCompiler", "EzflowTestSupport"]),
+        .testTarget(name: "EzflowCheckTests", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowDiagnostics", "EzflowTestSupport"]),
         .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport", "EzflowCompiler"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
     ]

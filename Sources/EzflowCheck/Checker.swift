@@ -100,11 +100,18 @@ struct WorkflowChecker {
         checkRoleCycles(m)
     }
 
+    mutating func validateAttributes(_ b: Block, module m: Int) -> Validated {
+        var env = ExprEnv(module: m)
+        return validateAttributes(b, module: m, env: &env)
+    }
+
     /// Checks attribute names (unknown, duplicate, missing) and the shapes the schema
-    /// fixes. Returns attributes by name for kind-specific checks.
-    mutating func validateAttributes(_ b: Block, module m: Int, env: ExprEnv? = nil) -> [String: Attribute] {
+    /// fixes, resolving each reference and word once. Expressions are typed in `env`,
+    /// so what they read (task outputs, inputs, secrets) is recorded there.
+    mutating func validateAttributes(_ b: Block, module m: Int, env: inout ExprEnv) -> Validated {
         let kind = b.kind.text
         let specs = Schema.attributes[kind] ?? []
+        var v = Validated()
         var seen: [String: Attribute] = [:]
         for a in b.attributes {
             guard let spec = specs.first(where: { $0.name == a.key.text }) else {
@@ -121,21 +128,20 @@ struct WorkflowChecker {
             seen[a.key.text] = a
             switch spec.shape {
             case .value(let ty):
-                var e = env ?? ExprEnv(module: m)
-                checkExpr(a.value, expected: ty, env: &e, what: "`\(a.key.text)`")
+                checkExpr(a.value, expected: ty, env: &env, what: "`\(a.key.text)`")
             case .word(let allowed):
-                _ = word(a.value, allowed: allowed, attr: a.key.text)
+                if let w = word(a.value, allowed: allowed, attr: a.key.text) { v.words[a.key.text] = [(w, a.value.span)] }
             case .words(let allowed):
-                if let allowed { _ = words(a.value, allowed: allowed, attr: a.key.text) }
+                if let allowed { v.words[a.key.text] = words(a.value, allowed: allowed, attr: a.key.text) }
             case .ref(let kinds):
-                _ = resolveRef(a.value, kinds: kinds, module: m)
+                if let r = resolveRef(a.value, kinds: kinds, module: m) { v.refs[a.key.text] = [r] }
             case .refs(let kinds):
-                _ = resolveRefs(a.value, kinds: kinds, module: m)
+                v.refs[a.key.text] = resolveRefs(a.value, kinds: kinds, module: m)
             case .custom: break
             }
         }
         for r in Schema.required[kind] ?? [] where seen[r] == nil {
-            report(error("E0204", "`\(kind)`\(b.name.map { " `\($0.text)`" } ?? "") is missing `\(r)`", b.name?.span ?? b.kind.span,
+            report(error("E0204", "\(kind)\(b.name.map { " `\($0.text)`" } ?? "") is missing `\(r)`", b.name?.span ?? b.kind.span,
                          help: "add `\(r): ...` to the block"))
         }
         let allowedBlocks = Schema.blocks[kind] ?? []
@@ -146,13 +152,14 @@ struct WorkflowChecker {
                          help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", "))
                              : suggest(inner.kind.text, among: allowedBlocks).map { "did you mean `\($0)`?" }))
         }
-        return seen
+        v.attrs = seen
+        return v
     }
 
     mutating func validateAgent(_ b: Block, id: DeclID) -> AgentInfo {
         let attrs = validateAttributes(b, module: id.module)
         var a = AgentInfo(id: id, name: b.name!, driver: nil, capabilities: [])
-        if let d = attrs["driver"] { a.driver = word(d.value, allowed: nil, attr: "driver") }
+        a.driver = attrs.word("driver")
         if let c = attrs["capabilities"] { a.capabilities = stringList(c.value) }
         if let v = attrs["cost_per_call"], case .money(let x) = v.value.kind { a.costPerCall = x }
         if let v = attrs["cost_per_1k_tokens"], case .money(let x) = v.value.kind { a.costPer1kTokens = x }
@@ -171,12 +178,10 @@ struct WorkflowChecker {
     mutating func validateRole(_ b: Block, id: DeclID) -> RoleInfo {
         let attrs = validateAttributes(b, module: id.module)
         var r = RoleInfo(id: id, name: b.name!)
-        if let v = attrs["inherits"] { r.inherits = resolveRefs(v.value, kinds: [.role], module: id.module) }
-        if let v = attrs["allow"] {
-            for (w, s) in words(v.value, allowed: ["run", "approve"], attr: "allow") { r.allow[w] = s }
-        }
-        if let v = attrs["agents"] { r.agents = resolveRefs(v.value, kinds: [.agent], module: id.module) }
-        if let v = attrs["secrets"] { r.secrets = resolveRefs(v.value, kinds: [.secret], module: id.module) }
+        r.inherits = attrs.refs["inherits"] ?? []
+        for (w, s) in attrs.words["allow"] ?? [] { r.allow[w] = s }
+        r.agents = attrs.refs["agents"] ?? []
+        r.secrets = attrs.refs["secrets"] ?? []
         return r
     }
 
@@ -195,8 +200,8 @@ struct WorkflowChecker {
                 r.attempts = 1000
             }
         }
-        if let v = attrs["backoff"] { r.backoff = word(v.value, allowed: nil, attr: "backoff") ?? "fixed" }
-        if let v = attrs["jitter"] { r.jitter = word(v.value, allowed: nil, attr: "jitter") ?? "none" }
+        r.backoff = attrs.word("backoff") ?? "fixed"
+        r.jitter = attrs.word("jitter") ?? "none"
         if let v = attrs["delay"], case .duration(let d) = v.value.kind { r.delayMs = d }
         if let v = attrs["max_delay"], case .duration(let d) = v.value.kind {
             r.maxDelayMs = d
@@ -223,7 +228,8 @@ struct WorkflowChecker {
 
     mutating func validatePolicy(_ b: Block, module m: Int) {
         let attrs = validateAttributes(b, module: m)
-        if let w = attrs["when"] {
+        // With a workflow in the module, `when` is typed against its inputs there.
+        if let w = attrs["when"], modules[m].workflow == nil {
             var env = ExprEnv(module: m)
             env.policy = true
             checkExpr(w.value, expected: .bool, env: &env, what: "`when`")
@@ -275,8 +281,9 @@ struct WorkflowChecker {
     mutating func resolveRef(_ e: Expr, kinds: [DeclKind], module m: Int) -> RefUse? {
         if case .error = e.kind { return nil }
         let noun = kinds.map(\.noun).joined(separator: " or ")
+        let aNoun = withArticle(noun)
         guard let path = e.path, path.count <= 2 else {
-            report(error("E0212", "expected the name of a \(noun)", e.span, help: "write the \(noun)'s name, e.g. `standard` or `retry.standard`"))
+            report(error("E0212", "expected the name of \(aNoun)", e.span, help: "write the \(noun)'s name, e.g. `standard` or `retry.standard`"))
             return nil
         }
         var target = m
@@ -284,7 +291,7 @@ struct WorkflowChecker {
         if path.count == 2 {
             guard let imp = modules[m].imports[path[0].text] else {
                 report(error("E0200", "cannot find module `\(path[0].text)` in this scope", path[0].span,
-                             help: suggest(path[0].text, among: modules[m].imports.keys).map { "did you mean `\($0)`?" } ?? "import it first: `import \"std/\(path[0].text)\"`"))
+                             help: suggest(path[0].text, among: modules[m].imports.keys).map { "did you mean `\($0)`?" } ?? "import the module first: `import \"PATH\" as \(path[0].text)`"))
                 return nil
             }
             usedImports.insert("\(m):\(path[0].text)")
@@ -300,7 +307,7 @@ struct WorkflowChecker {
             return nil
         }
         guard kinds.contains(d.kind) else {
-            report(error("E0212", "`\(name.text)` is a \(d.kind.noun), not a \(noun)", name.span,
+            report(error("E0212", "`\(name.text)` is \(withArticle(d.kind.noun)), not \(aNoun)", name.span,
                          secondary: [Label(d.name.span, "`\(name.text)` declared here")]))
             return nil
         }
@@ -354,6 +361,11 @@ struct WorkflowChecker {
     }
 }
 
+/// "a role", "an agent".
+func withArticle(_ noun: String) -> String {
+    ("aeiou".contains(noun.first ?? "x") ? "an " : "a ") + noun
+}
+
 func fmtDuration(_ ms: Int64) -> String {
     if ms == 0 { return "0s" }
     var rest = ms
@@ -380,4 +392,15 @@ func fmtTokens(_ n: Int64) -> String {
     if n >= 1_000_000 && n % 1_000_000 == 0 { return "\(n / 1_000_000)M tokens" }
     if n >= 1_000 && n % 1_000 == 0 { return "\(n / 1_000)k tokens" }
     return "\(n) tokens"
+}
+
+/// Attributes of one block after validation, with references and words resolved once.
+struct Validated {
+    var attrs: [String: Attribute] = [:]
+    var refs: [String: [RefUse]] = [:]
+    var words: [String: [(String, Span)]] = [:]
+
+    subscript(_ name: String) -> Attribute? { attrs[name] }
+    func ref(_ name: String) -> RefUse? { refs[name]?.first }
+    func word(_ name: String) -> String? { words[name]?.first?.0 }
 }

@@ -340,7 +340,9 @@ extension WorkflowChecker {
         }
         if let tasks = env.tasks, let t = tasks[head.text] {
             guard path.count >= 3, path[1].text == "outputs" else {
-                report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span))
+                let hint = path.count == 2 && env.taskOutputs[t][path[1].text] != nil
+                    ? "did you mean `\(head.text).outputs.\(path[1].text)`?" : "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")
+                report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span, help: hint))
                 return .error
             }
             env.readTasks.append((t, e.span))

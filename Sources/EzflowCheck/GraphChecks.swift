@@ -150,6 +150,15 @@ extension WorkflowChecker {
         return x.addingReportingOverflow(r?.backoffTotalMs ?? 0).overflow ? Int64.max : x + (r?.backoffTotalMs ?? 0)
     }
 
+    /// A task whose rule ends in a `catch` task can run that task after its own
+    /// last attempt, so both count toward the path.
+    func worstTimeWithFallback(_ t: TaskInfo, _ w: WorkflowContext) -> Int64 {
+        let own = worstTime(t) ?? 0
+        guard let c = t.retry?.catchExpr, case .name(let n) = c.kind, let f = w.names[n], !f.isGroup, f.index != t.id else { return own }
+        let (s, o) = own.addingReportingOverflow(worstTime(w.tasks[f.index]) ?? 0)
+        return o ? Int64.max : s
+    }
+
     /// The longest chain by worst-case time; W0600 when it exceeds the deadline.
     mutating func checkDeadline(_ w: inout WorkflowContext) {
         guard let deadline = w.deadlineMs, let dspan = w.deadlineSpan, !w.tasks.isEmpty else { return }
@@ -163,7 +172,7 @@ extension WorkflowChecker {
                 start = finish[d]
                 via[id] = d
             }
-            let (f, o) = start.addingReportingOverflow(worstTime(t) ?? 0)
+            let (f, o) = start.addingReportingOverflow(worstTimeWithFallback(t, w))
             finish[id] = o ? Int64.max : f
         }
         guard let end = finish.indices.max(by: { (finish[$0], -$0) < (finish[$1], -$1) }), finish[end] > deadline else { return }
@@ -174,7 +183,7 @@ extension WorkflowChecker {
         let names = path.map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ")
         report(.warning("W0600", "critical path worst case \(fmtDuration(finish[end])) exceeds the deadline of \(fmtDuration(deadline))",
                         at: dspan, label: "deadline",
-                        secondary: path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(worstTime(w.tasks[$0]) ?? 0))") },
+                        secondary: path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(worstTimeWithFallback(w.tasks[$0], w)))") },
                         notes: ["critical path: \(names)"] + path.compactMap { id in
                             let t = w.tasks[id]
                             guard let to = t.timeoutMs else { return nil }

@@ -93,7 +93,14 @@ public struct CheckSession<Loader: SourceLoader> {
 
     /// Parses a module and, depth first, everything it imports.
     mutating func load(key: String, displayPath: String, bytes: [UInt8]) -> Int? {
-        let file = sources.add(SourceFile(path: displayPath, bytes: bytes))
+        // Refuse huge files before indexing their lines.
+        let file = sources.add(SourceFile(path: displayPath, bytes: bytes.count > Parser.fileBytesMax ? [] : bytes))
+        if bytes.count > Parser.fileBytesMax {
+            diagnostics.append(.error("E0107", "file is too large (\(bytes.count) bytes)", at: Span(file: file, start: 0, end: 0),
+                                      notes: ["ezc reads files of at most \(Parser.fileBytesMax) bytes"],
+                                      help: "split the workflow into modules and `import` them"))
+            return nil
+        }
         let (tree, parseDiags) = Parser.parse(sources[file], file: file)
         diagnostics.append(contentsOf: parseDiags)
         var module = Module(key: key, file: file, tree: tree)
@@ -197,9 +204,10 @@ public struct CheckSession<Loader: SourceLoader> {
         for item in m.tree.items {
             declare(item, allowTasks: false)
             if item.kind.text == "workflow" {
-                for inner in item.blocks {
+                // Unknown kinds in the body are reported by the workflow's own schema check.
+                for inner in item.blocks where DeclKind(rawValue: inner.kind.text) != nil {
                     switch inner.kind.text {
-                    case "input", "output", "budget", "task", "group": continue
+                    case "task", "group": continue
                     default: declare(inner, allowTasks: true)
                     }
                 }

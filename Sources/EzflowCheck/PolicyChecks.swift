@@ -26,7 +26,8 @@ extension WorkflowChecker {
         guard let drivers = Self.drivers[t.action] else { return [] }
         return w.pool.filter { id in
             guard let a = agents[id] else { return false }
-            return drivers.contains(a.driver ?? "") && t.needs.allSatisfy(a.capabilities.contains)
+            // An agent whose driver is invalid was already reported; do not pile on.
+            return (a.driver == nil || drivers.contains(a.driver!)) && t.needs.allSatisfy(a.capabilities.contains)
         }
     }
 
@@ -68,7 +69,7 @@ extension WorkflowChecker {
             let needsAgent = Self.drivers[t.action] != nil
             if let pinned = t.agent {
                 if let a = agents[pinned.id] {
-                    let driverOK = needsAgent && Self.drivers[t.action]!.contains(a.driver ?? "")
+                    let driverOK = needsAgent && (a.driver == nil || Self.drivers[t.action]!.contains(a.driver!))
                     let missing = t.needs.filter { !a.capabilities.contains($0) }
                     if !needsAgent {
                         report(error("E0203", "`\(t.action)` tasks take no `agent`", pinned.span))
@@ -94,7 +95,7 @@ extension WorkflowChecker {
                 if cands.isEmpty {
                     let need = t.needs.isEmpty ? "" : " with capabilities " + t.needs.map { "\"\($0)\"" }.joined(separator: ", ")
                     report(error("E0500", "no agent can run task `\(t.name.text)`", t.needsSpan ?? t.actionSpan,
-                                 label: "needs a \(Self.drivers[t.action]!.sorted().filter { $0 != "sim" }.joined(separator: "/")) agent\(need)",
+                                 label: "needs \(withArticle(Self.drivers[t.action]!.sorted().filter { $0 != "sim" }.joined(separator: "/"))) agent\(need)",
                                  notes: ["the pool has: " + (w.pool.isEmpty ? "no agents" : w.pool.map { id in
                                      let a = agents[id]
                                      return "`\(id.name)` (\(a?.driver ?? "?"): \(a?.capabilities.joined(separator: ", ") ?? ""))" }.joined(separator: "; "))],
@@ -162,7 +163,7 @@ extension WorkflowChecker {
         }
         let grantedAnywhere = Set(roles.values.flatMap { $0.agents.map(\.id) })
         for id in w.pool where id.module == m && !grantedAnywhere.contains(id) {
-            if let a = agents[id], !roles.isEmpty {
+            if let a = agents[id], roles.keys.contains(where: { $0.module == m }) {
                 report(.warning("W0103", "no role may use agent `\(id.name)`", at: a.name.span,
                                 help: "add it to a role's `agents` list, or remove it"))
             }

@@ -29,7 +29,7 @@ extension WorkflowChecker {
         // Inputs and outputs.
         for b in w.block.blocks where b.kind.text == "input" || b.kind.text == "output" {
             guard let name = b.name, let te = b.type else { continue }
-            _ = validateAttributes(b, module: m)
+            let battrs = validateAttributes(b, module: m)
             let ty = resolveType(te, module: m)
             let isInput = b.kind.text == "input"
             if isInput ? w.inputs[name.text] != nil : w.outputs[name.text] != nil {
@@ -44,7 +44,7 @@ extension WorkflowChecker {
                 w.inputs[name.text] = (ty, name.span)
             } else {
                 var oc: String?
-                if let a = b.attributes.first(where: { $0.key.text == "on_conflict" }) { oc = word(a.value, allowed: nil, attr: "on_conflict") }
+                oc = battrs.word("on_conflict")
                 w.outputs[name.text] = (ty, name.span, oc)
             }
         }
@@ -54,13 +54,13 @@ extension WorkflowChecker {
         }
         // Pool: agents of this module plus the workflow's `agents` list.
         w.pool = modules[m].decls.values.filter { $0.kind == .agent }.map { DeclID(module: m, name: $0.name.text) }
-        if let a = attrs["agents"] {
-            for r in resolveRefs(a.value, kinds: [.agent], module: m) where !w.pool.contains(r.id) { w.pool.append(r.id) }
-        }
+        for r in attrs.refs["agents"] ?? [] where !w.pool.contains(r.id) { w.pool.append(r.id) }
         w.pool.sort()
 
         collectTasks(w.block, group: nil, &w)
-        for i in w.tasks.indices { resolveTask(i, &w) }
+        let base = env(for: w)
+        for i in w.tasks.indices { resolveTask(i, base, &w) }
+        checkPolicies(&w)
         checkGraph(&w)
         checkAgentsAndRoles(&w)
         checkBudgets(&w)
@@ -100,7 +100,7 @@ extension WorkflowChecker {
                 w.groups.append(GroupInfo(name: name, parent: group))
                 w.names[name.text] = (true, gi)
                 let attrs = validateAttributes(inner, module: w.module)
-                if let r = attrs["role"] { w.groups[gi].role = resolveRef(r.value, kinds: [.role], module: w.module) }
+                w.groups[gi].role = attrs.ref("role")
                 for bb in inner.blocks where bb.kind.text == "budget" { w.groups[gi].budget = budget(bb, module: w.module) }
                 collectTasks(inner, group: gi, &w)
             } else {
@@ -110,7 +110,9 @@ extension WorkflowChecker {
                     guard let on = o.name, let te = o.type else { continue }
                     t.outputs[on.text] = resolveType(te, module: w.module)
                 }
-                let action = inner.attributes.first { Schema.actions.contains($0.key.text) }?.key.text
+                let actionAttr = inner.attributes.first { Schema.actions.contains($0.key.text) }
+                let action = actionAttr?.key.text
+                if action == "workflow", let e = actionAttr?.value { t.outputs = nestedOutputs(e, module: w.module) }
                 for (k, v) in Self.implicitOutputs[action ?? ""] ?? [:] where t.outputs[k] == nil { t.outputs[k] = v }
                 t.forEach = inner.attributes.contains { $0.key.text == "for_each" } ? .error : nil
                 w.tasks.append(t)
@@ -138,10 +140,10 @@ extension WorkflowChecker {
     }
 
     /// Resolves one task's attributes, typing every expression it holds.
-    mutating func resolveTask(_ i: Int, _ w: inout WorkflowContext) {
+    mutating func resolveTask(_ i: Int, _ base: ExprEnv, _ w: inout WorkflowContext) {
         let m = w.module
         var t = w.tasks[i]
-        var env = env(for: w)
+        var env = base
         if let fe = t.block.attributes.first(where: { $0.key.text == "for_each" }) {
             let ft = typeOf(fe.value, &env)
             switch ft {
@@ -153,7 +155,7 @@ extension WorkflowChecker {
             }
             t.forEach = env.item
         }
-        let attrs = validateAttributes(t.block, module: m, env: env)
+        let attrs = validateAttributes(t.block, module: m, env: &env)
         // Exactly one action.
         let actions = t.block.attributes.filter { Schema.actions.contains($0.key.text) }
         if actions.isEmpty {
@@ -168,7 +170,7 @@ extension WorkflowChecker {
             t.action = a.key.text
             t.actionSpan = a.key.span
             if a.key.text == "workflow" {
-                checkNestedWorkflow(&t, a, attrs["with"], &env, &w)
+                checkNestedWorkflow(&t, a, attrs.ref("workflow"), attrs["with"], &env, &w)
             } else {
                 env.secretsAllowed = a.key.text == "run" || a.key.text == "call"
                 checkExpr(a.value, expected: .string, env: &env, what: "`\(a.key.text)`")
@@ -183,15 +185,15 @@ extension WorkflowChecker {
             checkExpr(a.value, expected: .map(.string), env: &env, what: "`env`")
             env.secretsAllowed = false
         }
-        if let a = attrs["agent"] { t.agent = resolveRef(a.value, kinds: [.agent], module: m) }
+        t.agent = attrs.ref("agent")
         if let a = attrs["needs"] { t.needs = stringList(a.value); t.needsSpan = a.value.span }
-        if let a = attrs["role"] { t.role = resolveRef(a.value, kinds: [.role], module: m) }
+        if attrs["role"] != nil { t.role = attrs.ref("role") }
         else if let g = t.group { t.role = inheritedRole(g, w) }
         if let a = attrs["timeout"], case .duration(let v) = a.value.kind {
             t.timeoutMs = v
             if v <= 0 { report(error("E0306", "`timeout` must be longer than zero", a.value.span)) }
         }
-        if let a = attrs["retry"], let r = resolveRef(a.value, kinds: [.retry], module: m) { t.retry = retries[r.id] }
+        if let r = attrs.ref("retry") { t.retry = retries[r.id] }
         if let rb = t.block.blocks.first(where: { $0.kind.text == "retry" }) {
             if attrs["retry"] != nil {
                 report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(attrs["retry"]!.key.span, "first given here")]))
@@ -208,9 +210,9 @@ extension WorkflowChecker {
         if let a = attrs["after"] { t.after = taskNames(a.value) }
         if let g = t.group { t.after += groupAfter(g, w) }
         if let a = attrs["writes"] { t.writes = taskNames(a.value) }
-        if let a = attrs["secrets"] { t.secrets = resolveRefs(a.value, kinds: [.secret], module: m) }
+        t.secrets = attrs.refs["secrets"] ?? []
         if let a = attrs["approvers"] {
-            t.approvers = resolveRefs(a.value, kinds: [.role], module: m)
+            t.approvers = attrs.refs["approvers"] ?? []
             if t.action != "approve" {
                 report(error("E0203", "`approvers` applies only to `approve` tasks", a.key.span))
             }
@@ -229,6 +231,18 @@ extension WorkflowChecker {
         }
         w.usedInputs.formUnion(env.usedInputs)
         w.tasks[i] = t
+    }
+
+    /// Policy conditions see the workflow's inputs, so reading one there counts as a use.
+    mutating func checkPolicies(_ w: inout WorkflowContext) {
+        for d in modules[w.module].decls.values.sorted(by: { $0.name.span < $1.name.span }) where d.kind == .policy {
+            guard let cond = d.block.attributes.first(where: { $0.key.text == "when" }) else { continue }
+            var env = ExprEnv(module: w.module)
+            env.policy = true
+            env.inputs = w.inputs.mapValues(\.ty)
+            checkExpr(cond.value, expected: .bool, env: &env, what: "`when`")
+            w.usedInputs.formUnion(env.usedInputs)
+        }
     }
 
     func inheritedRole(_ g: Int, _ w: WorkflowContext) -> RefUse? {
@@ -269,8 +283,33 @@ extension WorkflowChecker {
         return items.compactMap { if case .name(let n) = $0.kind { Name(n, $0.span) } else { nil } }
     }
 
-    mutating func checkNestedWorkflow(_ t: inout TaskInfo, _ a: Attribute, _ with: Attribute?, _ env: inout ExprEnv, _ w: inout WorkflowContext) {
-        guard let r = resolveRef(a.value, kinds: [.workflow], module: w.module) else { return }
+    /// The outputs a nested-workflow task exposes: the called workflow's outputs.
+    /// Resolved quietly here; `validateAttributes` reports a bad reference.
+    mutating func nestedOutputs(_ e: Expr, module m: Int) -> [String: Ty] {
+        guard let p = e.path, p.count <= 2 else { return [:] }
+        var target = m
+        if p.count == 2 {
+            guard let tm = modules[m].imports[p[0].text]?.module else { return [:] }
+            target = tm
+        }
+        guard let wf = modules[target].workflow, wf.name?.text == p.last!.text, target != m else { return [:] }
+        var out: [String: Ty] = [:]
+        for b in wf.blocks where b.kind.text == "output" {
+            if let n = b.name, let te = b.type { out[n.text] = quietType(te, module: target) }
+        }
+        return out
+    }
+
+    /// A type without diagnostics (they are reported where the type is declared).
+    mutating func quietType(_ te: TypeExpr, module m: Int) -> Ty {
+        let saved = diagnostics.count
+        let t = resolveType(te, module: m)
+        diagnostics.removeSubrange(saved...)
+        return t
+    }
+
+    mutating func checkNestedWorkflow(_ t: inout TaskInfo, _ a: Attribute, _ ref: RefUse?, _ with: Attribute?, _ env: inout ExprEnv, _ w: inout WorkflowContext) {
+        guard let r = ref else { return }
         guard let target = modules[r.id.module].workflow else { return }
         if r.id.module == w.module {
             report(error("E0400", "workflow `\(r.id.name)` cannot run itself as a task", a.value.span))
@@ -280,10 +319,6 @@ extension WorkflowChecker {
         for b in target.blocks where b.kind.text == "input" {
             if let n = b.name, let te = b.type { calleeInputs[n.text] = (resolveType(te, module: r.id.module), b.defaultValue != nil) }
         }
-        for b in target.blocks where b.kind.text == "output" {
-            if let n = b.name, let te = b.type { t.outputs[n.text] = resolveType(te, module: r.id.module) }
-        }
-        w.tasks[t.id].outputs = t.outputs
         var given: Set<String> = []
         if let with {
             guard case .record(let entries) = with.value.kind else {

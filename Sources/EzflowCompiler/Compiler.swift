@@ -24,7 +24,12 @@ public enum Compiler {
 
     /// Checks in-memory sources: `files` maps paths to text; imports resolve among them.
     public static func check(root: String, files: [String: String], stdlibRoot: String? = nil) -> CompileResult {
-        let loader = MemoryLoader(files: files, stdlibRoot: stdlibRoot ?? StdlibLocator.find())
+        check(root: root, bytes: files.mapValues { Array($0.utf8) }, stdlibRoot: stdlibRoot)
+    }
+
+    /// Like `check(root:files:)` for raw bytes, which may be invalid UTF-8.
+    public static func check(root: String, bytes: [String: [UInt8]], stdlibRoot: String? = nil) -> CompileResult {
+        let loader = MemoryLoader(files: bytes, stdlibRoot: stdlibRoot ?? StdlibLocator.find())
         return check(roots: [root], loader: loader)
     }
 

@@ -41,7 +41,7 @@ struct FileSystemLoader: SourceLoader {
 
 /// In-memory sources for tests, benchmarks and the language server.
 struct MemoryLoader: SourceLoader {
-    let files: [String: String]
+    let files: [String: [UInt8]]
     let stdlibRoot: String?
 
     func resolve(_ path: String, from importer: String?) -> String {
@@ -62,7 +62,7 @@ struct MemoryLoader: SourceLoader {
     }
 
     func read(_ key: String) -> Result<[UInt8], LoadError> {
-        if let t = files[key] { return .success(Array(t.utf8)) }
+        if let t = files[key] { return .success(t) }
         return FileSystemLoader(stdlibRoot: stdlibRoot).read(key)
     }
 }

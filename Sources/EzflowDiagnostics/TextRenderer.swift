@@ -35,7 +35,7 @@ public struct TextRenderer: Sendable {
         let lineNumbers = labels.map { sources[$0.0.span.file].position(of: $0.0.span.start).line }
         let gutter = String(repeating: " ", count: String(lineNumbers.max() ?? line).count)
         let sev = d.severity.rawValue
-        var out = paint("\(sev)[\(d.code)]", d.severity == .error ? .red : .yellow) + paint(": \(d.message)", .bold) + "\n"
+        var out = paint("\(sev)[\(d.code)]", d.severity == .error ? .red : .yellow) + paint(": \(Self.clean(d.message))", .bold) + "\n"
         out += "\(gutter)\(paint("-->", .blue)) \(file.path):\(line):\(col)\n"
         out += "\(gutter) \(paint("|", .blue))\n"
         var currentFile = d.primary.span.file
@@ -49,11 +49,12 @@ public struct TextRenderer: Sendable {
                 currentFile = label.span.file
                 lastLine = -1
             }
-            let (l, c) = f.position(of: label.span.start)
-            let text = f.lineText(l)
+            let (l, col) = f.position(of: label.span.start)
             let (endLine, endCol) = f.position(of: label.span.end)
             // Multi-line spans underline to the end of their first line.
-            let width = max(1, endLine == l ? endCol - c : text.unicodeScalars.count - c + 1)
+            let full = f.lineText(l)
+            let rawWidth = max(1, endLine == l ? endCol - col : full.unicodeScalars.count - col + 1)
+            let (text, c, width) = Self.excerpt(full, column: col, width: rawWidth)
             if lastLine != -1 && l > lastLine + 1 { out += paint("...", .blue) + "\n" }
             if l != lastLine {
                 let num = String(l)
@@ -63,18 +64,46 @@ public struct TextRenderer: Sendable {
             let prefix = expandTabs(String(text.unicodeScalars.prefix(c - 1)))
             let pad = String(repeating: " ", count: prefix.count)
             let mark = String(repeating: isPrimary ? "^" : "-", count: width)
-            let tail = label.message.isEmpty ? "" : " " + label.message
+            let tail = label.message.isEmpty ? "" : " " + Self.clean(label.message)
             out += "\(gutter) \(paint("|", .blue)) \(pad)"
                 + paint(mark + tail, isPrimary ? (d.severity == .error ? .red : .yellow) : .blue) + "\n"
             lastLine = l
         }
         if !d.notes.isEmpty || d.help != nil { out += "\(gutter) \(paint("|", .blue))\n" }
-        for n in d.notes { out += "\(gutter) \(paint("=", .blue)) \(paint("note", .bold)): \(n)\n" }
-        if let h = d.help { out += "\(gutter) \(paint("=", .blue)) \(paint("help", .bold)): \(h)\n" }
+        for n in d.notes { out += "\(gutter) \(paint("=", .blue)) \(paint("note", .bold)): \(Self.clean(n))\n" }
+        if let h = d.help { out += "\(gutter) \(paint("=", .blue)) \(paint("help", .bold)): \(Self.clean(h))\n" }
         return out
     }
 
     private func expandTabs(_ s: String) -> String { s.replacingTabs() }
+
+    /// Longest source line shown whole; longer ones are cut to a window around the span.
+    static let excerptMax = 160
+
+    /// The part of a source line to show, with control characters made harmless
+    /// (a source file must not be able to drive the user's terminal), and the
+    /// column and caret width within that part.
+    static func excerpt(_ line: String, column: Int, width: Int) -> (String, Int, Int) {
+        let scalars = Array(clean(line).unicodeScalars)
+        guard scalars.count > excerptMax else { return (String(String.UnicodeScalarView(scalars)), column, width) }
+        let start = max(0, min(column - 1 - 60, scalars.count - 140))
+        let end = min(scalars.count, start + 140)
+        var text = start > 0 ? "..." : ""
+        text += String(String.UnicodeScalarView(scalars[start..<end]))
+        if end < scalars.count { text += "..." }
+        let c = column - start + (start > 0 ? 3 : 0)
+        return (text, c, max(1, min(width, end - (column - 1))))
+    }
+
+    /// Replaces C0/C1 control characters (but tab) with U+FFFD, one for one, so columns stay put.
+    static func clean(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { isControl($0) ? "\u{FFFD}" : $0 }))
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        (u.value < 0x20 && u.value != 0x09) || (u.value >= 0x7F && u.value < 0xA0)
+    }
 
     enum Tint: String { case red = "31", yellow = "33", blue = "34", bold = "1" }
 

@@ -78,9 +78,28 @@ struct Lexer {
         case UInt8(ascii: ">"): return pair(UInt8(ascii: "="), .greatereq, .greater)
         case UInt8(ascii: "&"): return pair(UInt8(ascii: "&"), .andand, nil)
         case UInt8(ascii: "|"): return pair(UInt8(ascii: "|"), .oror, nil)
+        case 0xE2 where pos + 2 < end && bytes[pos + 1] == 0x80 && (bytes[pos + 2] == 0x9C || bytes[pos + 2] == 0x9D):
+            return smartQuoted()
         default:
             return invalidRun()
         }
+    }
+
+    /// “typographic quotes” pasted from a document: one diagnostic for the whole
+    /// quoted run, which then stands as one invalid token so parsing continues.
+    private mutating func smartQuoted() -> Token {
+        let start = pos
+        pos += 3
+        while pos < end, bytes[pos] != 0x0A {
+            if bytes[pos] == 0xE2, pos + 2 < end, bytes[pos + 1] == 0x80, (bytes[pos + 2] == 0x9D || bytes[pos + 2] == 0x9C) {
+                pos += 3
+                break
+            }
+            pos += 1
+        }
+        diagnostics.append(.error("E0100", "typographic quotes are not string delimiters", at: span(start, pos),
+                                  help: "use straight quotes: \"...\""))
+        return Token(kind: .invalid, start: start, end: pos, suffixStart: pos)
     }
 
     /// One diagnostic for a whole run of bad bytes, so garbage input stays readable.

@@ -1,9 +1,18 @@
 import EzflowDiagnostics
 
 extension Parser {
+    /// Every expression level counts once toward `depthMax`; lists, records and
+    /// parentheses nest through here.
     mutating func parseExpr() -> Expr {
         let open = tokSpan
-        guard enterNesting(open) else { return Expr(.error, open) }
+        if depth + 1 > Parser.depthMax {
+            error("E0106", "nesting is too deep (more than \(Parser.depthMax) levels)", at: open,
+                  help: "flatten the structure or split it into named declarations")
+            // The opener is not consumed yet: skip it with everything up to its match.
+            skipTokenTree()
+            return Expr(.error, span(open.start, prevEnd))
+        }
+        depth += 1
         defer { depth -= 1 }
         return parseBinary(0)
     }
@@ -32,15 +41,32 @@ extension Parser {
     /// Precedence climbing; comparisons do not chain (`a < b < c` is an error).
     mutating func parseBinary(_ minPrec: Int) -> Expr {
         var lhs = parseUnary()
+        // A chain `a + b + c ...` nests to the left; each link counts toward the depth
+        // cap, so later passes (and deallocation) never recurse without bound.
+        var links = 0
         while let (prec, op) = Parser.precedence(tok.kind), prec > minPrec {
             let opSpan = tokSpan
+            links += 1
+            if depth + links > Parser.depthMax {
+                error("E0106", "expression is too long (more than \(Parser.depthMax) operators in a chain)", at: opSpan,
+                      help: "split it into named inputs or use a list")
+                while Parser.precedence(tok.kind) != nil && tok.kind != .eof {
+                    advance()
+                    _ = parseUnary()
+                }
+                return Expr(.error, lhs.span.to(span(prevEnd, prevEnd)))
+            }
             advance()
             let rhs = parseBinary(prec)
             lhs = Expr(.binary(op, lhs, rhs), lhs.span.to(rhs.span))
             if prec == 4, let (p2, _) = Parser.precedence(tok.kind), p2 == 4 {
                 error("E0104", "comparison operators cannot be chained", at: tokSpan,
-                      help: "combine comparisons with `&&`")
+                      help: "combine comparisons with `&&`: `a < b && b < c`")
                 _ = opSpan
+                // Parse the rest so recovery is clean, but give the whole chain no type.
+                advance()
+                let rest = parseBinary(4)
+                return Expr(.error, lhs.span.to(rest.span))
             }
         }
         return lhs
@@ -66,7 +92,16 @@ extension Parser {
 
     mutating func parsePostfix() -> Expr {
         var e = parsePrimary()
+        var links = 0
         while true {
+            if [.dot, .lbracket, .lparen].contains(tok.kind) {
+                links += 1
+                if depth + links > Parser.depthMax {
+                    error("E0106", "expression is too long (more than \(Parser.depthMax) accesses in a chain)", at: tokSpan)
+                    while [.dot, .lbracket, .lparen, .ident].contains(tok.kind) { skipTokenTree() }
+                    return Expr(.error, e.span.to(span(prevEnd, prevEnd)))
+                }
+            }
             switch tok.kind {
             case .dot:
                 advance()
@@ -128,8 +163,6 @@ extension Parser {
             return Expr(e.kind, sp)
         case .lbracket:
             advance()
-            guard enterNesting(s) else { return Expr(.error, span(s.start, prevEnd)) }
-            defer { depth -= 1 }
             var items: [Expr] = []
             while tok.kind != .rbracket && tok.kind != .eof && !abandoned {
                 let before = tok.start
@@ -147,8 +180,6 @@ extension Parser {
             return Expr(.list(items), sp)
         case .lbrace:
             advance()
-            guard enterNesting(s) else { return Expr(.error, span(s.start, prevEnd)) }
-            defer { depth -= 1 }
             var entries: [RecordEntry] = []
             while tok.kind != .rbrace && tok.kind != .eof && !abandoned {
                 let key: Name

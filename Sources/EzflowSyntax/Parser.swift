@@ -216,9 +216,33 @@ public struct Parser {
         guard enterNesting(open) else { return }
         defer { depth -= 1 }
         while tok.kind != .rbrace && tok.kind != .eof {
+            if startsSiblingBlock(of: b.kind.text) {
+                // `task a { ...` left open, then `task b {`: the missing `}` belongs to `a`.
+                if !unclosedReported && !abandoned {
+                    unclosedReported = true
+                    diagnostics.append(.error("E0105", "unclosed `{`", at: open, label: "this `\(b.kind.text)` is never closed",
+                                              help: "add `}` before the next `\(text(tok))`"))
+                }
+                return
+            }
             if let m = parseMember(topLevel: false) { b.members.append(m) }
         }
         closeDelimiter(.rbrace, open: open, into: &b.span)
+    }
+
+    /// True when the next tokens open a block that cannot be inside `kind` but can
+    /// be beside it (`task x {` inside a task), which means a `}` is missing.
+    static let siblingKinds: Set<String> = ["task", "group", "workflow", "agent", "role", "policy", "secret", "input"]
+    static let leafKinds: Set<String> = ["task", "agent", "role", "policy", "secret", "budget", "retry", "input", "output"]
+
+    func startsSiblingBlock(of kind: String) -> Bool {
+        guard tok.kind == .ident, Parser.leafKinds.contains(kind), Parser.siblingKinds.contains(text(tok)) else { return false }
+        let word = text(tok)
+        var look = lexer
+        let next = look.next()
+        guard next.kind == .ident else { return false }
+        let after = look.next()
+        return after.kind == .lbrace || (word == "input" && after.kind == .colon)
     }
 
     mutating func closeDelimiter(_ k: TokenKind, open: Span, into s: inout Span) {

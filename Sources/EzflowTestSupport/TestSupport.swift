@@ -33,14 +33,12 @@ public enum Repo {
 /// Checks a repo-relative file in memory (plus every file it may import from the
 /// same tree) and renders what `ezc check` prints on stderr, without colour.
 public func renderCheck(_ relativePath: String) -> (text: String, result: CompileResult) {
-    let text = (try? String(contentsOf: Repo.url(relativePath), encoding: .utf8)) ?? ""
-    var files = [relativePath: text]
+    func read(_ f: String) -> [UInt8] { (try? Data(contentsOf: Repo.url(f))).map { [UInt8]($0) } ?? [] }
+    var files = [relativePath: read(relativePath)]
     // Sibling files, so fixtures can import each other by relative path.
     let dir = (relativePath as NSString).deletingLastPathComponent
-    for f in Repo.files(in: dir, ext: [".ezflow"]) where files[f] == nil {
-        files[f] = (try? String(contentsOf: Repo.url(f), encoding: .utf8)) ?? ""
-    }
-    let result = Compiler.check(root: relativePath, files: files, stdlibRoot: Repo.url("stdlib").path)
+    for f in Repo.files(in: dir, ext: [".ezflow"]) where files[f] == nil { files[f] = read(f) }
+    let result = Compiler.check(root: relativePath, bytes: files, stdlibRoot: Repo.url("stdlib").path)
     let r = TextRenderer(color: false)
     var out = r.render(result.diagnostics, sources: result.sources)
     if let s = r.summary(result.diagnostics) { out += s + "\n" }

@@ -45,6 +45,7 @@ struct CheckBench {
         print("ezbench check: best of \(options.repeats), Compiler.check(root:files:) on in-memory source")
         print(Self.header)
         print(String(repeating: "-", count: Self.header.count))
+        fflush(nil)
         for shape in options.shapes {
             for size in options.sizes {
                 let workflow = generator.generate(shape: shape, tasks: size)
@@ -76,6 +77,7 @@ struct CheckBench {
                     bestSeconds: best, peakRSSKiB: Self.peakRSSKiB(), diagnostics: diagnostics.count)
                 rows.append(row)
                 print(Self.format(row))
+                fflush(nil) // rows appear as they finish, also through a pipe
                 if !diagnostics.isEmpty {
                     failed = true
                     reportFailure(workflow, diagnostics, sources)

@@ -83,25 +83,34 @@ final class FormatTests: XCTestCase {
         let driver = try XCTUnwrap((run["tool"] as? [String: Any])?["driver"] as? [String: Any])
         XCTAssertEqual(driver["name"] as? String, "ezc")
 
-        try validateSARIF(r.stdout, "unknown_after")
-        try validateSARIF(check(["--format", "sarif", "clean.ezflow"]).stdout, "clean")
-        try validateSARIF(check(["--format", "sarif", "warnings_only.ezflow"]).stdout, "warnings_only")
+        try validateSARIF([
+            "unknown_after": r.stdout,
+            "clean": check(["--format", "sarif", "clean.ezflow"]).stdout,
+            "warnings_only": check(["--format", "sarif", "warnings_only.ezflow"]).stdout,
+        ])
     }
 
-    /// Validates against the official SARIF 2.1.0 schema with python3's jsonschema.
-    func validateSARIF(_ sarif: String, _ label: String) throws {
+    /// Validates each document against the official SARIF 2.1.0 schema with python3's
+    /// jsonschema, in one python run.
+    func validateSARIF(_ documents: [String: String]) throws {
         let schema = Repo.root.appendingPathComponent("../shared/schemas/sarif-schema-2.1.0.json").standardized
         guard FileManager.default.fileExists(atPath: schema.path) else { throw XCTSkip("no SARIF schema at \(schema.path)") }
         let python = URL(fileURLWithPath: "/usr/bin/env")
         let probe = runProcess(python, ["python3", "-c", "import json, jsonschema"], timeout: 30)
         guard probe.status == 0 else { throw XCTSkip("python3 with jsonschema is not available: \(probe.stderr)") }
-        let out = dir.write("\(label).sarif", sarif)
-        let r = runProcess(python, [
-            "python3", "-c",
-            "import json,jsonschema,sys; jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
-            schema.path, out.path,
-        ], timeout: 60)
-        XCTAssertEqual(r.status, 0, "SARIF for \(label) does not validate:\n\(r.stderr)")
+        let paths = documents.keys.sorted().map { dir.write("\($0).sarif", documents[$0]!).path }
+        let script = """
+            import json, jsonschema, sys
+            v = jsonschema.Draft4Validator(json.load(open(sys.argv[1])))
+            bad = 0
+            for p in sys.argv[2:]:
+                for e in v.iter_errors(json.load(open(p))):
+                    bad += 1
+                    print(p, "/".join(map(str, e.absolute_path)), e.message, file=sys.stderr)
+            sys.exit(1 if bad else 0)
+            """
+        let r = runProcess(python, ["python3", "-c", script, schema.path] + paths, timeout: 60)
+        XCTAssertEqual(r.status, 0, "SARIF does not validate:\n\(r.stderr)")
     }
 
     func testGitHub() {

@@ -88,42 +88,61 @@ final class MutationTests: XCTestCase {
     func testMutantsInProcessKeepSpansInsideTheFile() {
         XCTAssertFalse(subjects.isEmpty, "no examples found")
         let stdlib = Repo.url("stdlib").path
-        // If a mutant kills the test process, this file holds it.
-        let current = saveDir.appendingPathComponent("in-process-current.ezflow")
-        print("MutationTests: run seed \(seedText), \(inProcessCount) in-process mutants; a crash leaves the mutant at \(current.path)")
         let first = batches * batchSize  // indices after the batch mutants, so the two sets differ
-        var failures = 0
-        for i in first..<(first + inProcessCount) where failures < 20 {
-            let m = mutant(index: i)
-            try? Data(m.bytes).write(to: current)
-            // The in-memory loader takes text; invalid UTF-8 becomes U+FFFD, which the
-            // batch test covers byte for byte.
-            let text = String(decoding: m.bytes, as: UTF8.self)
-            let t0 = Date()
-            let result = Compiler.check(root: "mutant.ezflow", files: ["mutant.ezflow": text], stdlibRoot: stdlib)
-            let seconds = Date().timeIntervalSince(t0)
-            var problems: [String] = []
-            if seconds >= bound { problems.append("check took \(seconds) s") }
-            let files = result.sources.files
-            for d in result.diagnostics {
-                for label in [d.primary] + d.secondary {
-                    let s = label.span
-                    guard files.indices.contains(s.file) else {
-                        problems.append("\(d.code) span names file \(s.file) of \(files.count)")
-                        continue
-                    }
-                    let size = files[s.file].bytes.count
-                    if !(0 <= s.start && s.start <= s.end && s.end <= size) {
-                        problems.append("\(d.code) `\(d.message)` span \(s.start)..<\(s.end) outside \(files[s.file].path) (\(size) bytes)")
-                    }
-                }
-            }
-            if !problems.isEmpty {
-                failures += 1
-                XCTFail(save(m, problems.joined(separator: "\n")))
+        let mutants = (first..<(first + inProcessCount)).map { mutant(index: $0) }
+        let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+        // If a mutant kills the test process, these files hold the ones in progress.
+        let dir = saveDir
+        print("MutationTests: run seed \(seedText), \(inProcessCount) in-process mutants on \(workers) threads;"
+              + " a crash leaves the mutants in progress at \(dir.path)/in-process-worker-*.ezflow")
+        let bound = self.bound
+        let found = Findings()
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let current = dir.appendingPathComponent("in-process-worker-\(w).ezflow")
+            for i in stride(from: w, to: mutants.count, by: workers) where found.count < 20 {
+                let m = mutants[i]
+                try? Data(m.bytes).write(to: current)
+                if let problems = Self.checkInProcess(m, stdlib: stdlib, bound: bound) { found.add(m, problems) }
             }
         }
-        if failures == 0 { try? FileManager.default.removeItem(at: saveDir) }
+        for (m, problems) in found.all.sorted(by: { $0.0.index < $1.0.index }) { XCTFail(save(m, problems)) }
+        if found.count == 0 { try? FileManager.default.removeItem(at: saveDir) }
+    }
+
+    /// Checks one mutant in memory; nil when it returned in time with every span inside its file.
+    static func checkInProcess(_ m: Mutant, stdlib: String, bound: Double) -> String? {
+        // The in-memory loader takes text; invalid UTF-8 becomes U+FFFD, which the
+        // batch test covers byte for byte.
+        let text = String(decoding: m.bytes, as: UTF8.self)
+        let t0 = Date()
+        let result = Compiler.check(root: "mutant.ezflow", files: ["mutant.ezflow": text], stdlibRoot: stdlib)
+        let seconds = Date().timeIntervalSince(t0)
+        var problems: [String] = []
+        if seconds >= bound { problems.append("check took \(seconds) s") }
+        let files = result.sources.files
+        for d in result.diagnostics {
+            for label in [d.primary] + d.secondary {
+                let s = label.span
+                guard files.indices.contains(s.file) else {
+                    problems.append("\(d.code) span names file \(s.file) of \(files.count)")
+                    continue
+                }
+                let size = files[s.file].bytes.count
+                if !(0 <= s.start && s.start <= s.end && s.end <= size) {
+                    problems.append("\(d.code) `\(d.message)` span \(s.start)..<\(s.end) outside \(files[s.file].path) (\(size) bytes)")
+                }
+            }
+        }
+        return problems.isEmpty ? nil : problems.joined(separator: "\n")
+    }
+
+    /// Failures collected from worker threads.
+    final class Findings: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [(Mutant, String)] = []
+        func add(_ m: Mutant, _ why: String) { lock.lock(); items.append((m, why)); lock.unlock() }
+        var count: Int { lock.lock(); defer { lock.unlock() }; return items.count }
+        var all: [(Mutant, String)] { lock.lock(); defer { lock.unlock() }; return items }
     }
 
     // MARK: - mutation
