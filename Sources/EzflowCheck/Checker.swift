@@ -8,6 +8,8 @@ struct WorkflowChecker {
     let modules: [Module]
     let sources: SourceMap
     var diagnostics: [Diagnostic] = []
+    /// Workflows checked, in module order (lowering uses those without errors).
+    var checked: [CheckedWorkflow] = []
 
     var agents: [DeclID: AgentInfo] = [:]
     var roles: [DeclID: RoleInfo] = [:]

@@ -57,17 +57,27 @@ public struct Decl: Sendable {
     public var module: Int
 }
 
+/// Turns one file into a syntax tree; the façade picks one per file (text or YAML surface).
+public typealias FrontEnd = @Sendable (_ source: SourceFile, _ file: Int) -> (SyntaxTree, [Diagnostic])
+
 /// One `ezc check` invocation: loads modules once each, follows imports, reports cycles.
 public struct CheckSession<Loader: SourceLoader> {
     public let loader: Loader
+    /// Parses a `.ezflow.yaml` file; nil means YAML files are parsed as text (and fail).
+    public var yamlFrontEnd: FrontEnd?
     public private(set) var sources = SourceMap()
     public var diagnostics: [Diagnostic] = []
     public private(set) var modules: [Module] = []
+    /// Every workflow checked, root or imported.
+    public private(set) var workflows: [CheckedWorkflow] = []
     var moduleByKey: [String: Int] = [:]
     /// Keys of modules being loaded, for import-cycle detection.
     var loading: [String] = []
 
-    public init(loader: Loader) { self.loader = loader }
+    public init(loader: Loader, yamlFrontEnd: FrontEnd? = nil) {
+        self.loader = loader
+        self.yamlFrontEnd = yamlFrontEnd
+    }
 
     /// Loads one root file and its imports; `checkAll` then checks everything loaded.
     public mutating func checkRoot(path: String) {
@@ -89,6 +99,7 @@ public struct CheckSession<Loader: SourceLoader> {
         var checker = WorkflowChecker(session: self)
         checker.checkAll()
         diagnostics.append(contentsOf: checker.diagnostics)
+        workflows = checker.checked
     }
 
     /// Parses a module and, depth first, everything it imports.
@@ -101,7 +112,8 @@ public struct CheckSession<Loader: SourceLoader> {
                                       help: "split the workflow into modules and `import` them"))
             return nil
         }
-        let (tree, parseDiags) = Parser.parse(sources[file], file: file)
+        let isYAML = key.hasSuffix(".yaml") || key.hasSuffix(".yml")
+        let (tree, parseDiags) = isYAML && yamlFrontEnd != nil ? yamlFrontEnd!(sources[file], file) : Parser.parse(sources[file], file: file)
         diagnostics.append(contentsOf: parseDiags)
         var module = Module(key: key, file: file, tree: tree)
         let index = modules.count

@@ -116,4 +116,15 @@ public struct TaskInfo: Sendable {
     /// Where each dependency came from, for cycle diagnostics.
     public var depSpans: [Int: Span] = [:]
     public var isFallback = false
+    /// The action's argument: the command, prompt, URL, approval text or workflow name.
+    public var actionValue: Expr?
+    /// `with: {...}` inputs of a nested workflow.
+    public var withValue: Expr?
+    /// `env: {...}` for `run` tasks.
+    public var envValue: Expr?
+    /// `for_each:` list expression.
+    public var forEachValue: Expr?
+    public var model: String?
+    /// The called workflow of a nested-workflow task.
+    public var callee: DeclID?
 }

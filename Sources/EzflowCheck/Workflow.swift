@@ -16,12 +16,16 @@ struct WorkflowContext {
     var deadlineSpan: Span?
     var pool: [DeclID] = []
     var usedInputs: Set<String> = []
+    var selector: String?
+    var maxParallel: Int64?
 }
 
 extension WorkflowChecker {
     mutating func checkWorkflow(_ w: inout WorkflowContext) {
         let m = w.module
         let attrs = validateAttributes(w.block, module: m)
+        w.selector = attrs.word("selector")
+        if let a = attrs["max_parallel"], case .int(let n) = a.value.kind { w.maxParallel = n }
         if let d = attrs["deadline"], case .duration(let ms) = d.value.kind {
             w.deadlineMs = ms
             w.deadlineSpan = d.value.span
@@ -70,6 +74,49 @@ extension WorkflowChecker {
             report(.warning("W0100", "input `\(name)` is never used", at: input.span,
                             help: "remove it, or read it as `inputs.\(name)`"))
         }
+        checked.append(export(w))
+    }
+
+    /// Packages the checked workflow for lowering.
+    func export(_ w: WorkflowContext) -> CheckedWorkflow {
+        let inputs = w.block.blocks.filter { $0.kind.text == "input" }.compactMap { b -> CheckedInput? in
+            guard let n = b.name, let i = w.inputs[n.text] else { return nil }
+            return CheckedInput(name: n.text, type: i.ty, defaultValue: b.defaultValue, span: n.span)
+        }
+        let outputs = w.outputs.map { CheckedOutput(name: $0.key, type: $0.value.ty, onConflict: $0.value.onConflict, span: $0.value.span) }
+            .sorted { $0.name < $1.name }
+        var secretInfos: [SecretInfo] = []
+        for id in secrets.sorted() {
+            guard let d = modules[id.module].decls[id.name] else { continue }
+            let attrs = d.block.attributes
+            let provider = attrs.first { $0.key.text == "provider" }.flatMap { a -> String? in if case .name(let p) = a.value.kind { p } else { nil } } ?? "env"
+            var key = ""
+            if let a = attrs.first(where: { $0.key.text == "key" }), case .string(let parts) = a.value.kind {
+                key = parts.map { if case .text(let t) = $0 { t } else { "" } }.joined()
+            }
+            secretInfos.append(SecretInfo(id: id, provider: provider, key: key))
+        }
+        var policies: [PolicyInfo] = []
+        for (mi, mod) in modules.enumerated() {
+            for d in mod.decls.values where d.kind == .policy {
+                let attrs = d.block.attributes
+                func word(_ k: String) -> String { attrs.first { $0.key.text == k }.flatMap { a -> String? in if case .name(let p) = a.value.kind { p } else { nil } } ?? "" }
+                var rs: [DeclID] = []
+                if let a = attrs.first(where: { $0.key.text == "roles" }), case .list(let items) = a.value.kind {
+                    for i in items { if case .name(let n) = i.kind { rs.append(DeclID(module: mi, name: n)) } }
+                }
+                policies.append(PolicyInfo(id: DeclID(module: mi, name: d.name.text), effect: word("effect"), action: word("action"),
+                                           roles: rs, condition: attrs.first { $0.key.text == "when" }?.value))
+            }
+        }
+        policies.sort { $0.id < $1.id }
+        return CheckedWorkflow(
+            name: w.block.name?.text ?? "", module: w.module, inputs: inputs, outputs: outputs,
+            tasks: w.tasks, order: topologicalOrder(w), groups: w.groups, budget: w.budget, deadlineMs: w.deadlineMs,
+            selector: w.selector, maxParallel: w.maxParallel,
+            pool: w.pool.compactMap { agents[$0] }, roles: roles.values.sorted { $0.id < $1.id },
+            secrets: secretInfos, policies: policies,
+            files: Dictionary(uniqueKeysWithValues: modules.indices.map { ($0, sources[modules[$0].file].path) }))
     }
 
     mutating func budget(_ b: Block, module m: Int) -> BudgetInfo {
@@ -169,6 +216,7 @@ extension WorkflowChecker {
         if let a = actions.first {
             t.action = a.key.text
             t.actionSpan = a.key.span
+            t.actionValue = a.value
             if a.key.text == "workflow" {
                 checkNestedWorkflow(&t, a, attrs.ref("workflow"), attrs["with"], &env, &w)
             } else {
@@ -180,6 +228,11 @@ extension WorkflowChecker {
         if let a = attrs["with"], t.action != "workflow" {
             report(error("E0203", "`with` passes inputs to a nested workflow; this task has no `workflow` action", a.key.span))
         }
+        t.withValue = attrs["with"]?.value
+        t.envValue = attrs["env"]?.value
+        t.forEachValue = attrs["for_each"]?.value
+        if let a = attrs["model"], case .string(let p) = a.value.kind, case .text(let m)? = p.first { t.model = m }
+        if t.action == "workflow" { t.callee = attrs.ref("workflow")?.id }
         if let a = attrs["env"] {
             env.secretsAllowed = true
             checkExpr(a.value, expected: .map(.string), env: &env, what: "`env`")

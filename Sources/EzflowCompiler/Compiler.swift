@@ -9,6 +9,8 @@ public struct CompileResult: Sendable {
     public var sources: SourceMap
     /// All diagnostics, sorted by position.
     public var diagnostics: [Diagnostic]
+    /// Every checked workflow, root first; lowering requires `hasErrors == false`.
+    public var workflows: [CheckedWorkflow]
     public var hasErrors: Bool { diagnostics.errorCount > 0 }
 }
 
@@ -37,6 +39,7 @@ public enum Compiler {
         var session = CheckSession(loader: loader)
         for root in roots { session.checkRoot(path: root) }
         session.checkAll()
-        return CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition())
+        return CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
+                             workflows: session.workflows)
     }
 }

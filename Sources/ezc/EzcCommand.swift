@@ -12,6 +12,9 @@ enum EzcCommand {
 
         commands:
           check FILE...        report every diagnostic in FILE and its imports
+          build FILE -o OUT    compile FILE to IR (JSON, see docs/IR.md)
+          fmt [--check] FILE...  format files in place (canonical layout, comments kept)
+          graph FILE           print the task graph as DOT or Mermaid
           explain CODE         print the long explanation of a diagnostic code
           version              print the version
 
@@ -39,6 +42,9 @@ enum EzcCommand {
         let rest = Array(args.dropFirst())
         switch command {
         case "check": return check(rest)
+        case "build": return BuildCommand.run(rest)
+        case "fmt": return FmtCommand.run(rest)
+        case "graph": return GraphCommand.run(rest)
         case "explain": return explain(rest)
         case "version", "--version": print("ezc \(version)"); return 0
         case "help", "--help", "-h": print(usage); return 0

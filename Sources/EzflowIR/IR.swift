@@ -1,0 +1,2 @@
+/// The IR format version written as `"ezir"`; the runtime accepts only this.
+public let ezirVersion = 1

@@ -1,0 +1,6 @@
+import CYAML
+import EzflowDiagnostics
+import EzflowSyntax
+
+/// The `.ezflow.yaml` surface (see docs/YAML.md once written).
+public enum YAMLSurface {}
