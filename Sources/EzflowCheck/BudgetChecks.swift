@@ -97,7 +97,7 @@ extension WorkflowChecker {
                              help: "lower `attempts` or `max_tokens`, or raise the budget"))
             }
         }
-        if let limit = b.timeMs, let worst = worstTime(t), worst > limit {
+        if let limit = b.timeMs, let worst = CriticalPath.worstTime(t), worst > limit {
             let back = t.retry?.backoffTotalMs ?? 0
             report(error("E0601", "worst case of task `\(t.name.text)` takes \(fmtDuration(worst)), over \(bname) of \(fmtDuration(limit))", anchor,
                          secondary: ruleLabel + (b.timeSpan.map { [Label($0, "budget")] } ?? []),

@@ -140,56 +140,21 @@ extension WorkflowChecker {
         return order
     }
 
-    /// Worst-case wall time of one task: attempts × timeout plus the backoff between them.
-    func worstTime(_ t: TaskInfo) -> Int64? {
-        guard let timeout = t.timeoutMs else { return nil }
-        let r = t.retry
-        let attempts = r?.attempts ?? 1
-        let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
-        if o { return Int64.max }
-        return x.addingReportingOverflow(r?.backoffTotalMs ?? 0).overflow ? Int64.max : x + (r?.backoffTotalMs ?? 0)
-    }
-
-    /// A task whose rule ends in a `catch` task can run that task after its own
-    /// last attempt, so both count toward the path.
-    func worstTimeWithFallback(_ t: TaskInfo, _ w: WorkflowContext) -> Int64 {
-        let own = worstTime(t) ?? 0
-        guard let c = t.retry?.catchExpr, case .name(let n) = c.kind, let f = w.names[n], !f.isGroup, f.index != t.id else { return own }
-        let (s, o) = own.addingReportingOverflow(worstTime(w.tasks[f.index]) ?? 0)
-        return o ? Int64.max : s
-    }
-
     /// The longest chain by worst-case time; W0600 when it exceeds the deadline.
     mutating func checkDeadline(_ w: inout WorkflowContext) {
         guard let deadline = w.deadlineMs, let dspan = w.deadlineSpan, !w.tasks.isEmpty else { return }
-        let order = topologicalOrder(w)
-        var finish = [Int64](repeating: 0, count: w.tasks.count)
-        var via = [Int](repeating: -1, count: w.tasks.count)
-        for id in order where !w.tasks[id].isFallback {
-            let t = w.tasks[id]
-            var start: Int64 = 0
-            for d in t.deps where finish[d] > start || (finish[d] == start && via[id] == -1 && start > 0) {
-                start = finish[d]
-                via[id] = d
-            }
-            let (f, o) = start.addingReportingOverflow(worstTimeWithFallback(t, w))
-            finish[id] = o ? Int64.max : f
-        }
-        guard let end = finish.indices.max(by: { (finish[$0], -$0) < (finish[$1], -$1) }), finish[end] > deadline else { return }
-        var path: [Int] = []
-        var c = end
-        while c != -1 { path.append(c); c = via[c] }
-        path.reverse()
-        let names = path.map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ")
-        report(.warning("W0600", "critical path worst case \(fmtDuration(finish[end])) exceeds the deadline of \(fmtDuration(deadline))",
+        let cp = CriticalPath(tasks: w.tasks, order: topologicalOrder(w))
+        guard cp.totalMs > deadline else { return }
+        let names = cp.path.map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ")
+        report(.warning("W0600", "critical path worst case \(fmtDuration(cp.totalMs)) exceeds the deadline of \(fmtDuration(deadline))",
                         at: dspan, label: "deadline",
-                        secondary: path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(worstTimeWithFallback(w.tasks[$0], w)))") },
-                        notes: ["critical path: \(names)"] + path.compactMap { id in
+                        secondary: cp.path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(cp.taskMs[$0]))") },
+                        notes: ["critical path: \(names)"] + cp.path.compactMap { id in
                             let t = w.tasks[id]
                             guard let to = t.timeoutMs else { return nil }
                             let a = t.retry?.attempts ?? 1
                             let b = t.retry?.backoffTotalMs ?? 0
-                            return "`\(t.name.text)`: \(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))" + (b > 0 ? " + \(fmtDuration(b)) backoff" : "") + " = \(fmtDuration(worstTime(t) ?? 0))"
+                            return "`\(t.name.text)`: \(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))" + (b > 0 ? " + \(fmtDuration(b)) backoff" : "") + " = \(fmtDuration(CriticalPath.worstTime(t) ?? 0))"
                         },
                         help: "raise the deadline, shorten timeouts, or run these tasks in parallel"))
     }
@@ -256,5 +221,59 @@ struct Reachability {
             }
         }
         return false
+    }
+}
+
+/// Worst-case timing of a task graph: per task, attempts × timeout + backoff (plus
+/// its `catch` task's worst case), and the longest chain through the DAG. Shared by
+/// the deadline check and `ezc graph`.
+public struct CriticalPath: Sendable {
+    /// Worst-case time of each task, fallback included.
+    public var taskMs: [Int64]
+    /// Worst-case finish time of each task from the start of the run.
+    public var finishMs: [Int64]
+    /// Task ids along the longest chain, first to last.
+    public var path: [Int]
+    public var totalMs: Int64
+
+    /// `order` must be a topological order of `tasks` (by their `deps`).
+    public init(tasks: [TaskInfo], order: [Int]) {
+        let n = tasks.count
+        var byName: [String: Int] = [:]
+        for t in tasks { byName[t.name.text] = t.id }
+        taskMs = tasks.map { t in
+            let own = Self.worstTime(t) ?? 0
+            guard let c = t.retry?.catchExpr, case .name(let f) = c.kind, let fi = byName[f], fi != t.id else { return own }
+            let (s, o) = own.addingReportingOverflow(Self.worstTime(tasks[fi]) ?? 0)
+            return o ? Int64.max : s
+        }
+        finishMs = [Int64](repeating: 0, count: n)
+        var via = [Int](repeating: -1, count: n)
+        for id in order where !tasks[id].isFallback {
+            var start: Int64 = 0
+            for d in tasks[id].deps where finishMs[d] > start {
+                start = finishMs[d]
+                via[id] = d
+            }
+            let (f, o) = start.addingReportingOverflow(taskMs[id])
+            finishMs[id] = o ? Int64.max : f
+        }
+        path = []
+        totalMs = 0
+        guard let end = finishMs.indices.max(by: { (finishMs[$0], -$0) < (finishMs[$1], -$1) }) else { return }
+        totalMs = finishMs[end]
+        var c = end
+        while c != -1 { path.append(c); c = via[c] }
+        path.reverse()
+    }
+
+    /// attempts × timeout plus the backoff between attempts; nil without a timeout.
+    public static func worstTime(_ t: TaskInfo) -> Int64? {
+        guard let timeout = t.timeoutMs else { return nil }
+        let attempts = t.retry?.attempts ?? 1
+        let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
+        if o { return Int64.max }
+        let b = t.retry?.backoffTotalMs ?? 0
+        return x.addingReportingOverflow(b).overflow ? Int64.max : x + b
     }
 }
