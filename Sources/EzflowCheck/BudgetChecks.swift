@@ -27,7 +27,7 @@ extension WorkflowChecker {
             childSums[pname] = s
         }
         for (gi, g) in w.groups.enumerated() { if let b = g.budget { visit(b, "group `\(g.name.text)`", group: w.groups[gi].parent) } }
-        for t in w.tasks { if let b = t.budget { visit(b, "task `\(t.name.text)`", group: t.group) } }
+        for i in w.tasks.indices { if let b = w.tasks[i].budget { visit(b, "task `\(w.tasks[i].name.text)`", group: w.tasks[i].group) } }
         for (pname, s) in childSums.sorted(by: { $0.value.parent.span < $1.value.parent.span }) where s.names.count > 1 {
             if let pm = s.parent.money, s.money > pm {
                 report(error("E0600", "budgets inside \(pname) add up to \(fmtMoney(s.money)), more than its \(fmtMoney(pm))", s.parent.moneySpan ?? s.parent.span,

@@ -114,8 +114,8 @@ struct WorkflowChecker {
         let kind = b.kind.text
         let specs = Schema.attributes[kind] ?? []
         var v = Validated()
-        var seen: [String: Attribute] = [:]
-        for a in b.attributes {
+        var seen = Validated.Table<Attribute>()
+        for case .attribute(let a) in b.members {
             guard let spec = specs.first(where: { $0.name == a.key.text }) else {
                 let hint = suggest(a.key.text, among: specs.map(\.name))
                 report(error("E0203", "unknown attribute `\(a.key.text)` for `\(kind)`", a.key.span,
@@ -147,7 +147,7 @@ struct WorkflowChecker {
                          help: "add `\(r): ...` to the block"))
         }
         let allowedBlocks = Schema.blocks[kind] ?? []
-        for inner in b.blocks where !allowedBlocks.contains(inner.kind.text) {
+        for case .block(let inner) in b.members where !allowedBlocks.contains(inner.kind.text) {
             let known = Schema.blocks[inner.kind.text] != nil
             report(error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
                          inner.kind.span,
@@ -397,10 +397,32 @@ func fmtTokens(_ n: Int64) -> String {
 }
 
 /// Attributes of one block after validation, with references and words resolved once.
+/// Blocks hold a handful of attributes, so small arrays beat hashing here.
 struct Validated {
-    var attrs: [String: Attribute] = [:]
-    var refs: [String: [RefUse]] = [:]
-    var words: [String: [(String, Span)]] = [:]
+    /// A tiny string-keyed table searched linearly.
+    struct Table<Value> {
+        struct Entry {
+            var key: String
+            var value: Value
+        }
+        var entries: [Entry] = []
+        subscript(_ key: String) -> Value? {
+            get {
+                for i in entries.indices where entries[i].key == key { return entries[i].value }
+                return nil
+            }
+            set {
+                if let i = entries.firstIndex(where: { $0.key == key }) {
+                    if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+                } else if let newValue {
+                    entries.append(Entry(key: key, value: newValue))
+                }
+            }
+        }
+    }
+    var attrs = Table<Attribute>()
+    var refs = Table<[RefUse]>()
+    var words = Table<[(String, Span)]>()
 
     subscript(_ name: String) -> Attribute? { attrs[name] }
     func ref(_ name: String) -> RefUse? { refs[name]?.first }

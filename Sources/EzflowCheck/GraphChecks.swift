@@ -123,7 +123,7 @@ extension WorkflowChecker {
         let n = w.tasks.count
         var indegree = [Int](repeating: 0, count: n)
         var dependents = [[Int]](repeating: [], count: n)
-        for t in w.tasks { for d in t.deps { indegree[t.id] += 1; dependents[d].append(t.id) } }
+        for i in w.tasks.indices { for d in w.tasks[i].deps { indegree[i] += 1; dependents[d].append(i) } }
         var ready = (0..<n).filter { indegree[$0] == 0 }
         var order: [Int] = []
         order.reserveCapacity(n)
@@ -162,7 +162,8 @@ extension WorkflowChecker {
     /// Reports parallel writers of one workflow output that has no `on_conflict`.
     mutating func checkConflicts(_ w: inout WorkflowContext) {
         var writers: [String: [(Int, Span)]] = [:]
-        for t in w.tasks {
+        for i in w.tasks.indices where !w.tasks[i].writes.isEmpty {
+            let t = w.tasks[i]
             for n in t.writes {
                 guard let out = w.outputs[n.text] else {
                     report(error("E0200", "cannot find workflow output `\(n.text)`", n.span,
@@ -240,10 +241,10 @@ public struct CriticalPath: Sendable {
     public init(tasks: [TaskInfo], order: [Int]) {
         let n = tasks.count
         var byName: [String: Int] = [:]
-        for t in tasks { byName[t.name.text] = t.id }
-        taskMs = tasks.map { t in
-            let own = Self.worstTime(t) ?? 0
-            guard let c = t.retry?.catchExpr, case .name(let f) = c.kind, let fi = byName[f], fi != t.id else { return own }
+        for i in tasks.indices where tasks[i].retry?.catchExpr != nil || tasks[i].isFallback { byName[tasks[i].name.text] = i }
+        taskMs = tasks.indices.map { i in
+            let own = Self.worstTime(tasks[i]) ?? 0
+            guard let c = tasks[i].retry?.catchExpr, case .name(let f) = c.kind, let fi = byName[f], fi != i else { return own }
             let (s, o) = own.addingReportingOverflow(Self.worstTime(tasks[fi]) ?? 0)
             return o ? Int64.max : s
         }

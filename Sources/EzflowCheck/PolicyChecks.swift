@@ -38,8 +38,14 @@ extension WorkflowChecker {
         var approvingRoles: Set<DeclID> = []
         var runningRoles: Set<DeclID> = []
         for g in w.groups { if let r = g.role { usedRoles.insert(r.id) } }
+        var cache: [DeclID: (allow: Set<String>, agents: Set<DeclID>, secrets: Set<DeclID>, ancestors: Set<DeclID>)] = [:]
         for t in w.tasks {
-            let eff = t.role.map { effective($0.id) }
+            let eff = t.role.map { r in
+                if let e = cache[r.id] { return e }
+                let e = effective(r.id)
+                cache[r.id] = e
+                return e
+            }
             if let r = t.role {
                 usedRoles.formUnion(eff!.ancestors)
                 runningRoles.insert(r.id)

@@ -61,6 +61,7 @@ extension WorkflowChecker {
         for r in attrs.refs["agents"] ?? [] where !w.pool.contains(r.id) { w.pool.append(r.id) }
         w.pool.sort()
 
+        w.tasks.reserveCapacity(w.block.members.count)
         collectTasks(w.block, group: nil, &w)
         let base = env(for: w)
         for i in w.tasks.indices { resolveTask(i, base, &w) }
@@ -131,7 +132,7 @@ extension WorkflowChecker {
     /// Assigns ids in declaration order and records names, groups and declared outputs,
     /// so that expressions can then refer to any task regardless of order.
     mutating func collectTasks(_ b: Block, group: Int?, _ w: inout WorkflowContext) {
-        for inner in b.blocks where inner.kind.text == "task" || inner.kind.text == "group" {
+        for case .block(let inner) in b.members where inner.kind.text == "task" || inner.kind.text == "group" {
             guard let name = inner.name else {
                 report(error("E0204", "`\(inner.kind.text)` needs a name", inner.kind.span, help: "write `\(inner.kind.text) NAME { ... }`"))
                 continue
@@ -153,15 +154,16 @@ extension WorkflowChecker {
             } else {
                 let id = w.tasks.count
                 var t = TaskInfo(id: id, name: name, block: inner, group: group, actionSpan: name.span)
-                for o in inner.blocks where o.kind.text == "output" {
+                for case .block(let o) in inner.members where o.kind.text == "output" {
                     guard let on = o.name, let te = o.type else { continue }
                     t.outputs[on.text] = resolveType(te, module: w.module)
                 }
-                let actionAttr = inner.attributes.first { Schema.actions.contains($0.key.text) }
+                var actionAttr: Attribute?
+                for case .attribute(let a) in inner.members where Schema.actions.contains(a.key.text) { actionAttr = a; break }
                 let action = actionAttr?.key.text
                 if action == "workflow", let e = actionAttr?.value { t.outputs = nestedOutputs(e, module: w.module) }
                 for (k, v) in Self.implicitOutputs[action ?? ""] ?? [:] where t.outputs[k] == nil { t.outputs[k] = v }
-                t.forEach = inner.attributes.contains { $0.key.text == "for_each" } ? .error : nil
+                t.forEach = inner.attribute("for_each") != nil ? .error : nil
                 w.tasks.append(t)
                 w.names[name.text] = (false, id)
                 if let g = group { w.groups[g].tasks.append(id) }
@@ -191,7 +193,7 @@ extension WorkflowChecker {
         let m = w.module
         var t = w.tasks[i]
         var env = base
-        if let fe = t.block.attributes.first(where: { $0.key.text == "for_each" }) {
+        if let fe = t.block.attribute("for_each") {
             let ft = typeOf(fe.value, &env)
             switch ft {
             case .list(let el): env.item = el
@@ -204,7 +206,8 @@ extension WorkflowChecker {
         }
         let attrs = validateAttributes(t.block, module: m, env: &env)
         // Exactly one action.
-        let actions = t.block.attributes.filter { Schema.actions.contains($0.key.text) }
+        var actions: [Attribute] = []
+        for case .attribute(let a) in t.block.members where Schema.actions.contains(a.key.text) { actions.append(a) }
         if actions.isEmpty {
             report(error("E0208", "task `\(t.name.text)` has no action", t.name.span,
                          help: "give it one of: `run: \"...\"`, `prompt: \"...\"`, `call: \"URL\"`, `approve: \"...\"` or `workflow: NAME`"))
@@ -247,14 +250,14 @@ extension WorkflowChecker {
             if v <= 0 { report(error("E0306", "`timeout` must be longer than zero", a.value.span)) }
         }
         if let r = attrs.ref("retry") { t.retry = retries[r.id] }
-        if let rb = t.block.blocks.first(where: { $0.kind.text == "retry" }) {
+        if let rb = t.block.firstBlock("retry") {
             if attrs["retry"] != nil {
                 report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(attrs["retry"]!.key.span, "first given here")]))
             } else {
                 t.retry = validateRetry(rb, module: m)
             }
         }
-        if let bb = t.block.blocks.first(where: { $0.kind.text == "budget" }) { t.budget = budget(bb, module: m) }
+        if let bb = t.block.firstBlock("budget") { t.budget = budget(bb, module: m) }
         if let a = attrs["priority"], case .int(let p) = a.value.kind {
             t.priority = p
             if !(0...9).contains(p) { report(error("E0306", "`priority` must be between 0 and 9", a.value.span, help: "9 runs first")) }
@@ -275,7 +278,7 @@ extension WorkflowChecker {
         }
         if let a = attrs["max_cost"], case .money(let v) = a.value.kind { t.maxCost = v }
         if let a = attrs["max_tokens"], case .tokens(let v) = a.value.kind { t.maxTokens = v }
-        for b in t.block.blocks where b.kind.text == "output" { _ = validateAttributes(b, module: m) }
+        for case .block(let b) in t.block.members where b.kind.text == "output" { _ = validateAttributes(b, module: m) }
         // Secrets used in strings count as needed.
         for s in env.usedSecrets where !t.secrets.contains(where: { $0.id == s.id }) { t.secrets.append(s) }
         for (dep, span) in env.readTasks where t.depSpans[dep] == nil {

@@ -64,6 +64,18 @@ public struct Block: Sendable {
     public var blocks: [Block] {
         members.compactMap { if case .block(let b) = $0 { return b } else { return nil } }
     }
+
+    /// The first attribute named `key`, without building the `attributes` array.
+    public func attribute(_ key: String) -> Attribute? {
+        for case .attribute(let a) in members where a.key.text == key { return a }
+        return nil
+    }
+
+    /// The first nested block of `kind`, without building the `blocks` array.
+    public func firstBlock(_ kind: String) -> Block? {
+        for case .block(let b) in members where b.kind.text == kind { return b }
+        return nil
+    }
 }
 
 /// A record field in a `type` declaration.
@@ -126,7 +138,8 @@ public struct RecordEntry: Sendable {
 /// Expressions. Literal values are exact: money in micro-dollars, durations in
 /// milliseconds, tokens as a count.
 public struct Expr: Sendable {
-    public indirect enum Kind: Sendable {
+    /// Only the self-recursive cases are boxed, so literals and names cost no allocation.
+    public enum Kind: Sendable {
         case string([StringPart])
         case int(Int64)
         case float(Double)
@@ -136,11 +149,11 @@ public struct Expr: Sendable {
         case bool(Bool)
         case null
         case name(String)
-        case member(Expr, Name)
-        case index(Expr, Expr)
-        case call(Expr, [Expr])
-        case unary(UnaryOp, Expr)
-        case binary(BinaryOp, Expr, Expr)
+        indirect case member(Expr, Name)
+        indirect case index(Expr, Expr)
+        indirect case call(Expr, [Expr])
+        indirect case unary(UnaryOp, Expr)
+        indirect case binary(BinaryOp, Expr, Expr)
         case list([Expr])
         case record([RecordEntry])
         /// Stands where parsing failed; the checker gives it an error type silently.

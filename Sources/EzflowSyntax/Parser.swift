@@ -215,8 +215,9 @@ public struct Parser {
         b.hasBody = true
         guard enterNesting(open) else { return }
         defer { depth -= 1 }
+        let isLeaf = Parser.leafKinds.contains(b.kind.text)
         while tok.kind != .rbrace && tok.kind != .eof {
-            if startsSiblingBlock(of: b.kind.text) {
+            if isLeaf && startsSiblingBlock(of: b.kind.text) {
                 // `task a { ...` left open, then `task b {`: the missing `}` belongs to `a`.
                 if !unclosedReported && !abandoned {
                     unclosedReported = true
@@ -236,7 +237,8 @@ public struct Parser {
     static let leafKinds: Set<String> = ["task", "agent", "role", "policy", "secret", "budget", "retry", "input", "output"]
 
     func startsSiblingBlock(of kind: String) -> Bool {
-        guard tok.kind == .ident, Parser.leafKinds.contains(kind), Parser.siblingKinds.contains(text(tok)) else { return false }
+        // Cheap byte test first: sibling kinds start with one of these letters.
+        guard tok.kind == .ident, "tgwarpsi".utf8.contains(bytes[tok.start]), Parser.siblingKinds.contains(text(tok)) else { return false }
         let word = text(tok)
         var look = lexer
         let next = look.next()

@@ -111,8 +111,9 @@ enum EzcCommand {
             if let s = r.summary(diags) { out += s + "\n" }
             FileHandle.standardError.write(Data(out.utf8))
         }
-        if diags.errorCount > 0 { return 1 }
-        if denyWarnings && diags.warningCount > 0 { return 1 }
-        return 0
+        let code: Int32 = diags.errorCount > 0 || (denyWarnings && diags.warningCount > 0) ? 1 : 0
+        // Exit while the program is still alive: freeing a large tree costs more than the
+        // process teardown that reclaims it anyway (clang's -disable-free, for the same reason).
+        withExtendedLifetime(result) { exit(code) }
     }
 }
