@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics"]),
         .target(name: "EzflowIR", dependencies: ["CCrypto"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics"]),
-        .executableTarget(name: "ezc", dependencies: ["EzflowCompiler"]),
+        .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
         .testTarget(name: "EzflowSyntaxTests", dependencies: ["EzflowSyntax", "EzflowTestSupport"]),

@@ -1,6 +1,7 @@
 import EzflowCheck
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowYAML
 import Foundation
 
 /// The result of checking one or more root files and everything they import.
@@ -36,9 +37,17 @@ public enum Compiler {
     }
 
     static func check(roots: [String], loader: some SourceLoader) -> CompileResult {
-        var session = CheckSession(loader: loader)
+        var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse)
+        // EZFLOW_TIMING=1 prints phase times to stderr (for profiling, not a stable format).
+        let timing = ProcessInfo.processInfo.environment["EZFLOW_TIMING"] == "1"
+        let t0 = DispatchTime.now().uptimeNanoseconds
         for root in roots { session.checkRoot(path: root) }
+        let t1 = DispatchTime.now().uptimeNanoseconds
         session.checkAll()
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        if timing {
+            FileHandle.standardError.write(Data("timing: load+parse \((t1 - t0) / 1_000_000) ms, check \((t2 - t1) / 1_000_000) ms\n".utf8))
+        }
         return CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
                              workflows: session.workflows)
     }

@@ -80,6 +80,8 @@ enum CLI {
         switch arguments.popFirst() {
         case "check":
             exit(CheckBench(options: parseCheckOptions(arguments)).run())
+        case "build":
+            exit(BuildBench(options: parseCheckOptions(arguments)).run())
         case "-h", "--help", "help":
             print(usage)
         case let other?:

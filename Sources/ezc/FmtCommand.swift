@@ -1,6 +1,220 @@
-/// `ezc fmt` (in progress).
+import EzflowDiagnostics
+import EzflowSyntax
+import EzflowYAML
+import Foundation
+
+/// `ezc fmt [--check] FILE...` and `ezc fmt -` (stdin to stdout).
+///
+/// Exit codes: 0 nothing to do (or all written), 1 a file has syntax errors (it is left
+/// untouched and its diagnostics go to stderr) or, under `--check`, a file would change;
+/// 2 usage or I/O error, or the formatter's own pair check failed (see
+/// `Formatter.reformat`), in which case nothing is written.
 enum FmtCommand {
+    static let usage = """
+        usage: ezc fmt [--check] FILE... | ezc fmt -
+               ezc fmt --to yaml|ezflow FILE [-o OUT]   convert between the two surfaces
+        """
+
     static func run(_ args: [String]) -> Int32 {
-        EzcCommand.fail("`fmt` is not available yet")
+        var check = false
+        var files: [String] = []
+        var target: Surface?
+        var output: String?
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--check": check = true
+            case "--to":
+                i += 1
+                guard i < args.count, let s = Surface(rawValue: args[i]) else { return EzcCommand.fail("`--to` takes yaml or ezflow") }
+                target = s
+            case "-o":
+                i += 1
+                guard i < args.count else { return EzcCommand.fail("`-o` takes a file") }
+                output = args[i]
+            case "--help", "-h":
+                print(usage)
+                return 0
+            default:
+                if a.hasPrefix("-") && a != "-" { return EzcCommand.fail("unknown option `\(a)` for `fmt`") }
+                files.append(a)
+            }
+            i += 1
+        }
+        guard !files.isEmpty else { return EzcCommand.fail("`fmt` needs at least one file (or `-` for stdin)") }
+        if let target {
+            guard files.count == 1, !check else { return EzcCommand.fail("`--to` converts one file and takes no `--check`") }
+            return convert(files[0], to: target, output: output)
+        }
+        if output != nil { return EzcCommand.fail("`-o` is only for `--to`") }
+        if files.contains("-") && files.count > 1 { return EzcCommand.fail("`fmt -` reads stdin and takes no other files") }
+
+        var status: Int32 = 0
+        func worst(_ s: Int32) { status = max(status, s) }
+        for path in files {
+            if path == "-" {
+                worst(formatStdin(check: check))
+                continue
+            }
+            worst(formatFile(path, check: check))
+        }
+        return status
+    }
+
+    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+
+    static func ioError(_ message: String) -> Int32 {
+        stderr("ezc: error: \(message)\n")
+        return 2
+    }
+
+    /// Formats one source; prints diagnostics or the internal error. Returns the new text
+    /// or an exit status.
+    static func reformat(_ source: SourceFile) -> Result<String, ExitStatus> {
+        switch Formatter.reformat(source) {
+        case .formatted(let text):
+            return .success(text)
+        case .syntaxErrors(let diags):
+            printDiagnostics(diags, source)
+            return .failure(ExitStatus(code: 1))
+        case .unsafe(let reason):
+            stderr("ezc: internal error: not formatting `\(source.path)`: \(reason); the file is left unchanged (please report this)\n")
+            return .failure(ExitStatus(code: 2))
+        }
+    }
+
+    struct ExitStatus: Error { var code: Int32 }
+
+    static func formatStdin(check: Bool) -> Int32 {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        let source = SourceFile(path: "<stdin>", bytes: [UInt8](data))
+        switch reformat(source) {
+        case .failure(let e): return e.code
+        case .success(let text):
+            if check {
+                if Array(text.utf8) == source.bytes { return 0 }
+                print("would reformat <stdin>")
+                return 1
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return 0
+        }
+    }
+
+    /// The two surfaces of the language.
+    enum Surface: String {
+        case yaml, ezflow
+
+        static func of(_ path: String) -> Surface {
+            path.hasSuffix(".yaml") || path.hasSuffix(".yml") ? .yaml : .ezflow
+        }
+
+        func parse(_ source: SourceFile) -> (SyntaxTree, [Diagnostic]) {
+            self == .yaml ? YAMLSurface.parse(source, file: 0) : Parser.parse(source, file: 0)
+        }
+
+        func print(_ tree: SyntaxTree, _ source: SourceFile) -> String {
+            self == .yaml ? YAMLSurface.print(tree, source: source) : Formatter.format(tree, source: source)
+        }
+    }
+
+    /// Prints a file in one surface or the other. The result is parsed back and must give
+    /// the same tree (by value), so a conversion never changes meaning or the IR hash.
+    /// YAML has no comments in libyaml's event stream, so converting to or from YAML
+    /// drops comments (said on stderr when it happens).
+    static func convert(_ path: String, to target: Surface, output: String?) -> Int32 {
+        guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
+            return ioError("cannot read `\(path)`: no such file")
+        }
+        let from = Surface.of(path)
+        let source = SourceFile(path: path, bytes: [UInt8](data))
+        let (tree, diags) = from.parse(source)
+        if diags.contains(where: { $0.severity == .error }) {
+            printDiagnostics(diags, source)
+            return 1
+        }
+        let text = target.print(tree, source)
+        let (again, diags2) = target.parse(SourceFile(path: "converted." + (target == .yaml ? "ezflow.yaml" : "ezflow"), text: text))
+        if diags2.contains(where: { $0.severity == .error }) || TreeDump.dump(again) != TreeDump.dump(tree) {
+            stderr("ezc: internal error: converting `\(path)` to \(target.rawValue) does not round-trip; nothing written (please report this)\n")
+            return 2
+        }
+        if !tree.comments.isEmpty && from != target {
+            stderr("ezc: note: \(tree.comments.count) comment(s) of `\(path)` are not carried over to \(target.rawValue)\n")
+        }
+        guard let output, output != "-" else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return 0
+        }
+        do { try writeAtomically(Data(text.utf8), to: output) } catch {
+            return ioError("cannot write `\(output)`: \(error.localizedDescription)")
+        }
+        return 0
+    }
+
+    static func printDiagnostics(_ diags: [Diagnostic], _ source: SourceFile) {
+        var map = SourceMap()
+        map.add(source)
+        let useColor = isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        let r = TextRenderer(color: useColor)
+        var out = r.render(diags.sortedByPosition(), sources: map)
+        if let s = r.summary(diags) { out += s + "\n" }
+        stderr(out)
+    }
+
+    static func formatFile(_ path: String, check: Bool) -> Int32 {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            return ioError("cannot read `\(path)`: no such file")
+        }
+        if isDir.boolValue { return ioError("cannot read `\(path)`: is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return ioError("cannot read `\(path)`: permission denied")
+        }
+        let source = SourceFile(path: path, bytes: [UInt8](data))
+        let text: String
+        if Surface.of(path) == .yaml {
+            let (tree, diags) = YAMLSurface.parse(source, file: 0)
+            if diags.contains(where: { $0.severity == .error }) { printDiagnostics(diags, source); return 1 }
+            text = YAMLSurface.print(tree, source: source)
+        } else {
+            switch reformat(source) {
+            case .failure(let e): return e.code
+            case .success(let t): text = t
+            }
+        }
+        if Array(text.utf8) == source.bytes { return 0 }
+        if check {
+            print("would reformat \(path)")
+            return 1
+        }
+        do {
+            try writeAtomically(Data(text.utf8), to: path)
+        } catch {
+            return ioError("cannot write `\(path)`: \(error.localizedDescription)")
+        }
+        return 0
+    }
+
+    /// Writes a sibling temporary file with the original's permissions, then renames it
+    /// over the original, so a crash leaves either the old or the new file.
+    static func writeAtomically(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let tmp = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).ezfmt-\(ProcessInfo.processInfo.processIdentifier)")
+        let fm = FileManager.default
+        guard fm.createFile(atPath: tmp.path, contents: data) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        do {
+            if let perms = try? fm.attributesOfItem(atPath: path)[.posixPermissions] {
+                try fm.setAttributes([.posixPermissions: perms], ofItemAtPath: tmp.path)
+            }
+            guard rename(tmp.path, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw error
+        }
     }
 }

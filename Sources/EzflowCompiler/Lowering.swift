@@ -1,0 +1,660 @@
+import EzflowCheck
+import EzflowDiagnostics
+import EzflowIR
+import EzflowSyntax
+import Foundation
+
+/// The result of `ezc build`: the check result and, when it is clean, the IR.
+public struct BuildResult: Sendable {
+    /// Sources and diagnostics, as `Compiler.check` gives them.
+    public var check: CompileResult
+    /// The canonical IR bytes (see docs/IR.md); nil when there are errors or no workflow.
+    public var ir: [UInt8]?
+    /// The content hash written into the IR (`sha256:...`).
+    public var hash: String?
+    /// Why no IR was produced although checking found no errors (e.g. a library module).
+    public var failure: String?
+}
+
+extension Compiler {
+    /// Checks `path` (and its imports) and lowers its workflow to IR.
+    public static func build(path: String, stdlibRoot: String? = nil) -> BuildResult {
+        build(root: path, loader: FileSystemLoader(stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
+    }
+
+    /// Like `build(path:)` for in-memory sources (tests, benchmarks).
+    public static func build(root: String, files: [String: String], stdlibRoot: String? = nil) -> BuildResult {
+        build(root: root, loader: MemoryLoader(files: files.mapValues { Array($0.utf8) }, stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
+    }
+
+    /// Like `build(root:files:)` for raw bytes.
+    public static func build(root: String, bytes: [String: [UInt8]], stdlibRoot: String? = nil) -> BuildResult {
+        build(root: root, loader: MemoryLoader(files: bytes, stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
+    }
+
+    /// Runs the same session as `check(roots:loader:)`, keeping the modules: lowering
+    /// reads declaration blocks (agent models, URLs) the checked model does not carry.
+    static func build(root: String, loader: some SourceLoader) -> BuildResult {
+        var session = CheckSession(loader: loader)
+        session.checkRoot(path: root)
+        session.checkAll()
+        let result = CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
+                                   workflows: session.workflows)
+        if result.hasErrors { return BuildResult(check: result) }
+        // The root file is loaded first, so its module index is 0.
+        guard let wf = session.workflows.first(where: { $0.module == 0 }) else {
+            return BuildResult(check: result, failure: "`\(root)` declares no workflow; only a file with a `workflow` can be built")
+        }
+        let lowering = Lowering(modules: session.modules, workflows: session.workflows, sources: session.sources)
+        let (content, sourceMap) = lowering.lower(wf)
+        let (bytes, hash) = IRDocument.assemble(content: content, sourceMap: sourceMap)
+        return BuildResult(check: result, ir: bytes, hash: hash)
+    }
+}
+
+/// Lowers checked workflows to IR JSON. Nothing derived from a source span enters the
+/// hashed content: ids come from the topological order, lists that mean sets are
+/// sorted, and source positions go to the separate `source_map`.
+struct Lowering {
+    let modules: [Module]
+    let workflows: [CheckedWorkflow]
+    let sources: SourceMap
+    /// Sub-workflows nest at most this deep (import cycles are already refused).
+    static let nestingMax = 32
+
+    /// The workflow's members (without `ezir`/`hash`) and its source map.
+    func lower(_ w: CheckedWorkflow) -> (content: [(String, JSONValue)], sourceMap: JSONValue) {
+        var wl = WorkflowLowering(lowering: self, w: w, depth: 0)
+        return wl.lower()
+    }
+
+    func workflow(_ id: DeclID) -> CheckedWorkflow? {
+        workflows.first { $0.module == id.module && $0.name == id.name }
+    }
+
+    func loc(_ span: Span) -> String {
+        let f = sources[span.file]
+        let p = f.position(of: span.start)
+        return "\(f.path):\(p.line):\(p.column)"
+    }
+}
+
+/// A declaration's identity (module index, name); `DeclID` cannot be built outside EzflowCheck.
+struct QID: Hashable, Comparable {
+    var module: Int
+    var name: String
+    static func < (a: QID, b: QID) -> Bool { (a.module, a.name) < (b.module, b.name) }
+}
+
+extension DeclID {
+    var q: QID { QID(module: module, name: name) }
+}
+
+/// Lowering of one workflow (the root or a callee): names are qualified relative to
+/// its module, tasks numbered by topological position.
+struct WorkflowLowering {
+    let lowering: Lowering
+    let w: CheckedWorkflow
+    let depth: Int
+    /// Task declaration index → IR id (position in the topological order).
+    var position: [Int]
+    var taskByName: [String: Int] = [:]
+    var roles: [DeclID: RoleInfo] = [:]
+    var modulePrefix: [Int: String] = [:]
+    var types: [String: JSONValue] = [:]
+    var effectiveCache: [DeclID: (allow: [String], agents: [QID], secrets: [QID], ancestors: [DeclID])] = [:]
+    var agentIDs: Set<QID> = []
+    var policyCache: [String: [JSONValue]] = [:]
+    var subCache: [DeclID: (JSONValue, JSONValue)] = [:]
+    var qnameCache: [QID: String] = [:]
+    var permissionCache: [DeclID: JSONValue] = [:]
+    var retryCache: [Span: JSONValue] = [:]
+
+    var modules: [Module] { lowering.modules }
+
+    init(lowering: Lowering, w: CheckedWorkflow, depth: Int) {
+        precondition(depth <= Lowering.nestingMax, "sub-workflows nest deeper than \(Lowering.nestingMax)")
+        precondition(w.order.count == w.tasks.count, "lowering needs an acyclic, fully ordered workflow")
+        self.lowering = lowering
+        self.w = w
+        self.depth = depth
+        position = [Int](repeating: 0, count: w.tasks.count)
+        for (p, id) in w.order.enumerated() { position[id] = p }
+        for t in w.tasks { taskByName[t.name.text] = t.id }
+        for r in w.roles { roles[r.id] = r }
+        // Module name prefixes: the file's base name, made unique with `#index` if two
+        // imported files share one.
+        var byBase: [String: [Int]] = [:]
+        for (m, path) in w.files { byBase[Self.baseName(path), default: []].append(m) }
+        for (base, ms) in byBase {
+            for m in ms { modulePrefix[m] = ms.count == 1 ? base : "\(base)#\(m)" }
+        }
+    }
+
+    static func baseName(_ path: String) -> String {
+        var b = (path as NSString).lastPathComponent
+        for ext in [".ezflow.yaml", ".ezflow.yml", ".ezflow", ".yaml", ".yml"] where b.hasSuffix(ext) {
+            b.removeLast(ext.count)
+            break
+        }
+        return b
+    }
+
+    /// A declaration's IR name: bare in the workflow's own module, `module.name` otherwise.
+    mutating func qname(_ id: DeclID) -> String { qname(id.q) }
+
+    mutating func qname(_ id: QID) -> String {
+        if let q = qnameCache[id] { return q }
+        let q = id.module == w.module ? id.name : "\(modulePrefix[id.module] ?? "m\(id.module)").\(id.name)"
+        qnameCache[id] = q
+        return q
+    }
+
+    func decl(_ id: QID) -> Decl? {
+        guard id.module >= 0, id.module < modules.count else { return nil }
+        return modules[id.module].decls[id.name]
+    }
+
+    /// Resolves `name` or `alias.name` written in module `m`.
+    func resolve(_ e: Expr, from m: Int) -> QID? {
+        guard let p = e.path else { return nil }
+        if p.count == 1 { return QID(module: m, name: p[0].text) }
+        if p.count == 2, let tm = modules[m].imports[p[0].text]?.module { return QID(module: tm, name: p[1].text) }
+        return nil
+    }
+
+    // MARK: - workflow
+
+    mutating func lower() -> (content: [(String, JSONValue)], sourceMap: JSONValue) {
+        // Agents: the pool, everything a role grants, and `catch` agents.
+        agentIDs = Set(w.pool.map(\.id.q))
+        for r in w.roles { for a in r.agents { agentIDs.insert(a.id.q) } }
+        for t in w.tasks {
+            if let c = t.retry?.catchExpr, catchTask(c) == nil, let id = resolve(c, from: t.retry!.catchModule) { agentIDs.insert(id) }
+            if let a = t.agent { agentIDs.insert(a.id.q) }
+        }
+        agentIDs = agentIDs.filter { decl($0)?.kind == .agent }
+        var agentJSON: [(String, JSONValue)] = []
+        for id in agentIDs { agentJSON.append((qname(id), agent(id))) }
+        agentJSON.sort { JSONValue.keyLess($0.0, $1.0) }
+
+        var roleJSON: [(String, JSONValue)] = []
+        for r in w.roles { roleJSON.append((qname(r.id), role(r))) }
+        roleJSON.sort { JSONValue.keyLess($0.0, $1.0) }
+
+        var secretJSON: [(String, JSONValue)] = []
+        for s in w.secrets {
+            secretJSON.append((qname(s.id), .object([("key", .string(s.key)), ("name", .string(qname(s.id))), ("provider", .string(s.provider))])))
+        }
+        secretJSON.sort { JSONValue.keyLess($0.0, $1.0) }
+
+        var policyJSON: [(String, JSONValue)] = []
+        for p in w.policies {
+            var scope = ExprScope(module: p.id.module, policy: true)
+            let when: JSONValue = p.condition.map { expr($0, &scope) } ?? .null
+            policyJSON.append((qname(p.id), .object([
+                ("action", .string(p.action)), ("effect", .string(p.effect)), ("name", .string(qname(p.id))),
+                ("roles", .array(p.roles.map { .string(qname($0)) }.sorted(by: Self.stringLess))), ("when", when),
+            ])))
+        }
+        policyJSON.sort { JSONValue.keyLess($0.0, $1.0) }
+
+        var inputs: [JSONValue] = []
+        for i in w.inputs.sorted(by: { JSONValue.keyLess($0.name, $1.name) }) {
+            var def: JSONValue = .null, defExpr: JSONValue = .null
+            if let d = i.defaultValue {
+                if let c = constant(d, module: w.module) { def = c } else {
+                    var scope = ExprScope(module: w.module, policy: false)
+                    defExpr = expr(d, &scope)
+                }
+            }
+            var required = i.defaultValue == nil
+            if case .optional = i.type { required = false }
+            inputs.append(.object([("default", def), ("default_expr", defExpr), ("name", .string(i.name)),
+                                   ("required", .bool(required)), ("type", .string(typeName(i.type)))]))
+        }
+        let outputs: [JSONValue] = w.outputs.sorted { JSONValue.keyLess($0.name, $1.name) }.map { o in
+            .object([("name", .string(o.name)), ("on_conflict", o.onConflict.map { .string($0) } ?? .null),
+                     ("type", .string(typeName(o.type)))])
+        }
+        var groups: [JSONValue] = []
+        for (gi, g) in w.groups.enumerated() {
+            groups.append(.object([
+                ("budget", budget(g.budget)), ("id", .int(Int64(gi))), ("name", .string(g.name.text)),
+                ("parent", g.parent.map { .int(Int64($0)) } ?? .null), ("role", g.role.map { .string(qname($0.id)) } ?? .null),
+                ("tasks", .array(g.tasks.map { position[$0] }.sorted().map { .int(Int64($0)) })),
+            ]))
+        }
+
+        var tasks = CanonicalStream(capacity: w.tasks.count * 1024)
+        var taskLocs = CanonicalStream(capacity: w.tasks.count * 64)
+        tasks.beginArray()
+        taskLocs.beginArray()
+        for id in w.order { task(w.tasks[id], &tasks, &taskLocs) }
+        tasks.endArray()
+        taskLocs.endArray()
+
+        let content: [(String, JSONValue)] = [
+            ("agents", .array(agentJSON.map(\.1))),
+            ("budget", budget(w.budget)),
+            ("deadline_ms", w.deadlineMs.map { .int($0) } ?? .null),
+            ("groups", .array(groups)),
+            ("inputs", .array(inputs)),
+            ("max_parallel", w.maxParallel.map { .int($0) } ?? .null),
+            ("name", .string(w.name)),
+            ("outputs", .array(outputs)),
+            ("policies", .array(policyJSON.map(\.1))),
+            ("roles", .array(roleJSON.map(\.1))),
+            ("secrets", .array(secretJSON.map(\.1))),
+            ("selector", w.selector.map { .string($0) } ?? .null),
+            ("tasks", .raw(tasks.bytes)),
+            ("types", .object(types.sorted { JSONValue.keyLess($0.key, $1.key) }.map { ($0.key, $0.value) })),
+        ]
+        let wfLoc: JSONValue = modules[w.module].workflow?.name.map { .string(lowering.loc($0.span)) } ?? .null
+        let sourceMap: JSONValue = .object([("tasks", .raw(taskLocs.bytes)), ("workflow", wfLoc)])
+        return (content, sourceMap)
+    }
+
+    static func stringLess(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        guard case .string(let x) = a, case .string(let y) = b else { return false }
+        return JSONValue.keyLess(x, y)
+    }
+
+    mutating func names(_ ids: some Sequence<DeclID>) -> JSONValue { names(ids.map(\.q)) }
+
+    mutating func names(_ ids: some Sequence<QID>) -> JSONValue {
+        var out: [String] = []
+        for id in ids { out.append(qname(id)) }
+        out.sort(by: JSONValue.keyLess)
+        var dedup: [JSONValue] = []
+        for (i, s) in out.enumerated() where i == 0 || out[i - 1] != s { dedup.append(.string(s)) }
+        return .array(dedup)
+    }
+
+    func budget(_ b: BudgetInfo?) -> JSONValue {
+        guard let b else { return .null }
+        return .object([("money_micros", b.money.map { .int($0) } ?? .null), ("time_ms", b.timeMs.map { .int($0) } ?? .null),
+                        ("tokens", b.tokens.map { .int($0) } ?? .null)])
+    }
+
+    /// A role's grants with inheritance flattened (cycle-safe; cycles are errors anyway).
+    mutating func effective(_ r: DeclID) -> (allow: [String], agents: [QID], secrets: [QID], ancestors: [DeclID]) {
+        if let e = effectiveCache[r] { return e }
+        var allow: Set<String> = [], ag: Set<DeclID> = [], sec: Set<DeclID> = [], seen: Set<DeclID> = []
+        var stack = [r]
+        while let x = stack.popLast() {
+            guard seen.insert(x).inserted, let info = roles[x] else { continue }
+            allow.formUnion(info.allow.keys)
+            ag.formUnion(info.agents.map(\.id))
+            sec.formUnion(info.secrets.map(\.id))
+            stack += info.inherits.map(\.id)
+        }
+        seen.remove(r)
+        let e = (allow.sorted(), ag.map(\.q).filter { agentIDs.contains($0) }.sorted(), sec.map(\.q).sorted(), seen.sorted())
+        effectiveCache[r] = e
+        return e
+    }
+
+    mutating func role(_ r: RoleInfo) -> JSONValue {
+        let e = effective(r.id)
+        return .object([
+            ("agents", names(e.agents)), ("allow", .array(e.allow.map { .string($0) })), ("inherits", names(e.ancestors)),
+            ("name", .string(qname(r.id))), ("secrets", names(e.secrets)),
+        ])
+    }
+
+    mutating func agent(_ id: QID) -> JSONValue {
+        let attrs = decl(id)?.block.attributes ?? []
+        func a(_ k: String) -> Expr? { attrs.first { $0.key.text == k }?.value }
+        func money(_ k: String) -> JSONValue {
+            if let e = a(k), case .money(let v) = e.kind { return .int(v) }
+            return .int(0)
+        }
+        func text(_ k: String) -> JSONValue {
+            guard let e = a(k), case .string(let parts) = e.kind else { return .null }
+            return .string(parts.map { if case .text(let t) = $0 { t } else { "" } }.joined())
+        }
+        var driver: JSONValue = .null
+        if let e = a("driver"), case .name(let d) = e.kind { driver = .string(d) }
+        var caps: [JSONValue] = []
+        if let e = a("capabilities"), case .list(let items) = e.kind {
+            for i in items { if case .string(let p) = i.kind { caps.append(.string(p.map { if case .text(let t) = $0 { t } else { "" } }.joined())) } }
+        }
+        var concurrency: Int64 = 1
+        if let e = a("concurrency"), case .int(let n) = e.kind { concurrency = n }
+        var apiKey: JSONValue = .null
+        if let e = a("api_key"), let sid = resolve(e, from: id.module) { apiKey = .string(qname(sid)) }
+        var latency: JSONValue = .null
+        if let e = a("latency"), case .duration(let ms) = e.kind { latency = .int(ms) }
+        var failure: JSONValue = .null
+        if let e = a("failure_rate") {
+            switch e.kind {
+            case .float(let f): failure = .int(Int64((f * 1_000_000).rounded()))
+            case .int(let i): failure = .int(i * 1_000_000)
+            default: break
+            }
+        }
+        return .object([
+            ("api_key", apiKey), ("capabilities", .array(caps)), ("command", text("command")), ("concurrency", .int(concurrency)),
+            ("cost_per_1k_tokens_micros", money("cost_per_1k_tokens")), ("cost_per_call_micros", money("cost_per_call")),
+            ("cost_per_second_micros", money("cost_per_second")), ("driver", driver), ("failure_rate_ppm", failure),
+            ("latency_ms", latency), ("model", text("model")), ("name", .string(qname(id))), ("url", text("url")),
+        ])
+    }
+
+    /// The task a `catch` names, if it names one of this workflow's tasks.
+    func catchTask(_ c: Expr) -> Int? {
+        if case .name(let n) = c.kind, let id = taskByName[n] { return id }
+        return nil
+    }
+
+    static let drivers: [String: Set<String>] = ["run": ["exec", "sim"], "prompt": ["llm", "sim"], "call": ["http", "sim"]]
+
+    // MARK: - tasks
+
+    /// Writes one task (canonical key order) to `out` and its source location to `locs`.
+    /// Streamed rather than built as a tree: this is the part that grows with the workflow.
+    mutating func task(_ t: TaskInfo, _ out: inout CanonicalStream, _ locs: inout CanonicalStream) {
+        let id = position[t.id]
+        var scope = ExprScope(module: w.module, policy: false)
+        var template: JSONValue = .null, sub: JSONValue = .null, subMap: JSONValue = .null, with: JSONValue = .null
+        if t.action == "workflow" {
+            if let callee = t.callee {
+                if let cached = subCache[callee] { (sub, subMap) = cached } else if let cw = lowering.workflow(callee) {
+                    var inner = WorkflowLowering(lowering: lowering, w: cw, depth: depth + 1)
+                    let (c, m) = inner.lower()
+                    sub = .object(c)
+                    subMap = m
+                    subCache[callee] = (sub, subMap)
+                }
+            }
+            if let wv = t.withValue { with = map(wv, &scope) }
+        } else if let v = t.actionValue {
+            template = .array(parts(v, &scope))
+        }
+        var permissions: JSONValue = .null
+        var roleName: String? = nil
+        var allowedAgents: [QID]? = nil
+        if let r = t.role {
+            let e = effective(r.id)
+            roleName = qname(r.id)
+            if let p = permissionCache[r.id] { permissions = p } else {
+                permissions = .object([("agents", names(e.agents)), ("allow", .array(e.allow.map { .string($0) })), ("secrets", names(e.secrets))])
+                permissionCache[r.id] = permissions
+            }
+            allowedAgents = e.agents
+        }
+        var candidates: [String] = []
+        if let pinned = t.agent {
+            candidates = [qname(pinned.id)]
+        } else if let drivers = Self.drivers[t.action] {
+            for a in w.pool where (a.driver == nil || drivers.contains(a.driver!)) && t.needs.allSatisfy(a.capabilities.contains) {
+                if let allowed = allowedAgents, !allowed.contains(a.id.q) { continue }
+                candidates.append(qname(a.id))
+            }
+            candidates.sort(by: JSONValue.keyLess)
+        }
+        var retry: JSONValue = .null
+        if let r = t.retry {
+            if let cached = retryCache[r.span] { retry = cached } else {
+                var c: JSONValue = .null
+                if let ce = r.catchExpr {
+                    if let ct = catchTask(ce) { c = .object([("task", .int(Int64(position[ct])))]) }
+                    else if let aid = resolve(ce, from: r.catchModule) { c = .object([("agent", .string(qname(aid)))]) }
+                }
+                retry = .object([
+                    ("attempts", .int(r.attempts)), ("backoff", .string(r.backoff)), ("catch", c), ("delay_ms", .int(r.delayMs)),
+                    ("jitter", .string(r.jitter)), ("max_delay_ms", r.maxDelayMs.map { .int($0) } ?? .null),
+                    ("on", .array(r.on.map { .string($0) })),
+                ])
+                retryCache[r.span] = retry
+            }
+        }
+        var forEach: JSONValue = .null
+        var itemType: String? = nil
+        if let fe = t.forEachValue {
+            forEach = expr(fe, &scope)
+            if let it = t.forEach { itemType = typeName(it) }
+            scope.item = true
+        }
+        let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
+
+        out.beginObject()
+        out.key("action"); out.string(t.action)
+        out.key("agent"); out.string(t.agent.map { qname($0.id) })
+        out.key("agents"); out.strings(candidates)
+        out.key("approvers"); out.value(names(t.approvers.map(\.id)))
+        out.key("budget"); out.value(budget(t.budget))
+        out.key("deps")
+        out.beginArray()
+        if t.deps.count == 1 { out.int(position[t.deps[0]]) } else { for d in t.deps.map({ position[$0] }).sorted() { out.int(d) } }
+        out.endArray()
+        out.key("env"); out.value(env)
+        out.key("fallback"); out.bool(t.isFallback)
+        out.key("for_each"); out.value(forEach)
+        out.key("group"); out.int(t.group.map { Int64($0) })
+        out.key("id"); out.int(id)
+        out.key("item_type"); out.string(itemType)
+        out.key("max_cost_micros"); out.int(t.maxCost)
+        out.key("max_tokens"); out.int(t.maxTokens)
+        out.key("model"); out.string(t.model)
+        out.key("name"); out.string(t.name.text)
+        out.key("needs"); out.strings(t.needs)
+        out.key("outputs")
+        out.beginArray()
+        for k in t.outputs.keys.sorted(by: JSONValue.keyLess) {
+            out.beginObject()
+            out.key("name"); out.string(k)
+            out.key("type"); out.string(typeName(t.outputs[k]!))
+            out.endObject()
+        }
+        out.endArray()
+        out.key("permissions"); out.value(permissions)
+        out.key("policies"); out.value(policies(for: t))
+        out.key("priority"); out.int(t.priority)
+        out.key("retry"); out.value(retry)
+        out.key("role"); out.string(roleName)
+        out.key("secrets"); out.value(t.secrets.isEmpty ? .array([]) : names(t.secrets.map(\.id)))
+        out.key("tags"); out.strings(t.tags)
+        out.key("template"); out.value(template)
+        out.key("timeout_ms"); out.int(t.timeoutMs)
+        out.key("with"); out.value(with)
+        out.key("workflow"); out.value(sub)
+        out.key("writes"); out.strings(t.writes.isEmpty ? [] : Set(t.writes.map(\.text)).sorted(by: JSONValue.keyLess))
+        out.endObject()
+
+        locs.beginObject()
+        locs.key("loc"); locs.string(lowering.loc(t.name.span))
+        locs.key("workflow"); locs.value(subMap)
+        locs.endObject()
+    }
+
+    /// Policies that apply to a task: `run` policies naming its role (or a role it
+    /// inherits, or no role at all), and for approvals `approve` policies naming an approver.
+    mutating func policies(for t: TaskInfo) -> JSONValue {
+        if w.policies.isEmpty { return .array([]) }
+        let key = "\(t.role.map { "\($0.id.module):\($0.id.name)" } ?? "-")|\(t.action)|" + t.approvers.map { "\($0.id.module):\($0.id.name)" }.joined(separator: ",")
+        if let c = policyCache[key] { return .array(c) }
+        var runRoles: Set<DeclID> = []
+        if let r = t.role { runRoles.insert(r.id); runRoles.formUnion(effective(r.id).ancestors) }
+        var approveRoles: Set<DeclID> = []
+        for a in t.approvers { approveRoles.insert(a.id); approveRoles.formUnion(effective(a.id).ancestors) }
+        var ids: [DeclID] = []
+        for p in w.policies {
+            let applies = p.action == "approve"
+                ? t.action == "approve" && (p.roles.isEmpty || !approveRoles.isDisjoint(with: p.roles))
+                : t.role != nil && (p.roles.isEmpty || !runRoles.isDisjoint(with: p.roles))
+            if applies { ids.append(p.id) }
+        }
+        guard case .array(let out) = names(ids) else { return .array([]) }
+        policyCache[key] = out
+        return .array(out)
+    }
+
+    // MARK: - types
+
+    /// A type as a string (`list[string]`, `Env?`); named enums and records are
+    /// described once in the workflow's `types`.
+    mutating func typeName(_ t: Ty) -> String {
+        switch t {
+        case .list(let e): return "list[\(typeName(e))]"
+        case .map(let e): return "map[\(typeName(e))]"
+        case .optional(let e): return "\(typeName(e))?"
+        case .enumeration(let name, let cases):
+            if types[name] == nil { types[name] = .object([("enum", .array(cases.map { .string($0) }))]) }
+            return name
+        case .record(let r):
+            var fields: [(String, JSONValue)] = []
+            for k in r.fields.keys.sorted(by: JSONValue.keyLess) { fields.append((k, .string(typeName(r.fields[k]!)))) }
+            guard let name = r.name else {
+                return "{" + fields.map { "\($0.0): \(stringValue($0.1))" }.joined(separator: ", ") + "}"
+            }
+            if types[name] == nil { types[name] = .object([("record", .object(fields))]) }
+            return name
+        default: return t.description
+        }
+    }
+
+    func stringValue(_ v: JSONValue) -> String { if case .string(let s) = v { s } else { "" } }
+
+    // MARK: - expressions
+
+    struct ExprScope {
+        var module: Int
+        var policy: Bool
+        var item = false
+    }
+
+    /// A compile-time constant as plain JSON (units converted), or nil.
+    func constant(_ e: Expr, module m: Int) -> JSONValue? {
+        switch e.kind {
+        case .string(let parts):
+            var s = ""
+            for p in parts { guard case .text(let t) = p else { return nil }; s += t }
+            return .string(s)
+        case .int(let v), .duration(let v), .money(let v), .tokens(let v): return .int(v)
+        case .float(let d): return .float(d)
+        case .bool(let b): return .bool(b)
+        case .null: return .null
+        case .list(let items):
+            var out: [JSONValue] = []
+            for i in items { guard let c = constant(i, module: m) else { return nil }; out.append(c) }
+            return .array(out)
+        case .record(let entries):
+            var out: [(String, JSONValue)] = []
+            for en in entries { guard let c = constant(en.value, module: m) else { return nil }; out.append((en.key.text, c)) }
+            return .object(out)
+        case .unary(.negate, let x):
+            switch x.kind {
+            case .int(let v), .duration(let v), .money(let v), .tokens(let v): return .int(-v)
+            case .float(let d): return .float(-d)
+            default: return nil
+            }
+        case .name, .member:
+            if let (_, c) = enumCase(e, module: m) { return .string(c) }
+            return nil
+        default: return nil
+        }
+    }
+
+    /// `Env.prod` or `mod.Env.prod` → the enum's declaration and the case.
+    func enumCase(_ e: Expr, module m: Int) -> (QID, String)? {
+        guard let p = e.path else { return nil }
+        var target = m
+        var rest = p[...]
+        if p.count == 3, let tm = modules[m].imports[p[0].text]?.module {
+            target = tm
+            rest = p.dropFirst()
+        }
+        guard rest.count == 2, let d = modules[target].decls[rest.first!.text], d.kind == .enumeration else { return nil }
+        return (QID(module: target, name: d.name.text), rest.last!.text)
+    }
+
+    /// A string's parts: text pieces merged, empty ones dropped, interpolations as expressions.
+    mutating func parts(_ e: Expr, _ s: inout ExprScope) -> [JSONValue] {
+        guard case .string(let ps) = e.kind else { return [expr(e, &s)] }
+        var out: [JSONValue] = []
+        var text = ""
+        for p in ps {
+            switch p {
+            case .text(let t): text += t
+            case .interpolation(let x):
+                if !text.isEmpty { out.append(.object([("text", .string(text))])); text = "" }
+                out.append(expr(x, &s))
+            }
+        }
+        if !text.isEmpty { out.append(.object([("text", .string(text))])) }
+        return out
+    }
+
+    /// A record literal as an object of expressions; any other map-valued expression
+    /// as `{"*": expr}`.
+    mutating func map(_ e: Expr, _ s: inout ExprScope) -> JSONValue {
+        guard case .record(let entries) = e.kind else { return .object([("*", expr(e, &s))]) }
+        var out: [(String, JSONValue)] = []
+        for en in entries { out.append((en.key.text, expr(en.value, &s))) }
+        return .object(out)
+    }
+
+    mutating func expr(_ e: Expr, _ s: inout ExprScope) -> JSONValue {
+        switch e.kind {
+        case .string(let ps):
+            if ps.allSatisfy({ if case .text = $0 { true } else { false } }) {
+                return .object([("text", .string(ps.map { if case .text(let t) = $0 { t } else { "" } }.joined()))])
+            }
+            return .object([("template", .array(parts(e, &s)))])
+        case .int(let v): return .object([("int", .int(v))])
+        case .float(let d): return .object([("float", .float(d))])
+        case .duration(let v): return .object([("duration_ms", .int(v))])
+        case .money(let v): return .object([("money_micros", .int(v))])
+        case .tokens(let v): return .object([("tokens", .int(v))])
+        case .bool(let b): return .object([("bool", .bool(b))])
+        case .null, .error: return .object([("null", .null)])
+        case .list(let items): return .object([("list", .array(items.map { expr($0, &s) }))])
+        case .record: return .object([("record", map(e, &s))])
+        case .unary(let op, let x):
+            return .object([("args", .array([expr(x, &s)])), ("op", .string(op == .not ? "!" : "neg"))])
+        case .binary(let op, let l, let r):
+            return .object([("args", .array([expr(l, &s), expr(r, &s)])), ("op", .string(op.rawValue))])
+        case .index(let b, let i): return .object([("index", .array([expr(b, &s), expr(i, &s)]))])
+        case .call(let callee, let args):
+            let name: String = if case .name(let n) = callee.kind { n } else { "" }
+            return .object([("args", .array(args.map { expr($0, &s) })), ("call", .string(name))])
+        case .name, .member:
+            return reference(e, &s)
+        }
+    }
+
+    /// Mirrors the checker's name resolution: inputs, secrets, item, principal/task (in
+    /// policies), task outputs, enum cases, then a field of a computed value.
+    mutating func reference(_ e: Expr, _ s: inout ExprScope) -> JSONValue {
+        guard let path = e.path else {
+            guard case .member(let base, let f) = e.kind else { return .object([("null", .null)]) }
+            return .object([("field", .array([expr(base, &s), .string(f.text)]))])
+        }
+        let head = path[0].text
+        let strings: (ArraySlice<Name>) -> [JSONValue] = { $0.map { .string($0.text) } }
+        switch head {
+        case "inputs" where path.count >= 2:
+            return .object([("ref", .array(strings(path[...])))])
+        case "secrets" where path.count == 2:
+            return .object([("secret", .string(qname(QID(module: s.module, name: path[1].text))))])
+        case "item" where s.item:
+            return .object([("item", .array(strings(path.dropFirst())))])
+        case "principal" where s.policy, "task" where s.policy:
+            return .object([("ref", .array(strings(path[...])))])
+        default: break
+        }
+        if !s.policy, let t = taskByName[head], path.count >= 3, path[1].text == "outputs" {
+            return .object([("ref", .array([.string("task"), .int(Int64(position[t]))] + strings(path.dropFirst())))])
+        }
+        if let (id, c) = enumCase(e, module: s.module) {
+            return .object([("enum", .array([.string(id.name), .string(c)]))])
+        }
+        // Not a plain reference after all: a field of a computed value.
+        if case .member(let base, let f) = e.kind {
+            return .object([("field", .array([expr(base, &s), .string(f.text)]))])
+        }
+        return .object([("ref", .array(strings(path[...])))])
+    }
+}
