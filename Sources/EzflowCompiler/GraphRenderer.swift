@@ -1,0 +1,156 @@
+import EzflowCheck
+
+/// Renders a checked workflow's task graph as Graphviz DOT or Mermaid. Nodes show the
+/// task name, its action, required capabilities and timeout; groups become clusters
+/// (subgraphs); the critical path by worst-case time (`CriticalPath`) is drawn bold/red.
+public enum GraphRenderer {
+    public enum Format: String, Sendable { case dot, mermaid }
+
+    public static func render(_ w: CheckedWorkflow, format: Format) -> String {
+        format == .dot ? dot(w) : mermaid(w)
+    }
+
+    static func label(_ t: TaskInfo, worstMs: Int64) -> [String] {
+        var lines = [t.name.text]
+        var detail = t.action.isEmpty ? "" : t.action
+        if !t.needs.isEmpty { detail += (detail.isEmpty ? "" : " · ") + "needs " + t.needs.joined(separator: ", ") }
+        if !detail.isEmpty { lines.append(detail) }
+        if let to = t.timeoutMs {
+            var timing = "timeout " + fmtMs(to)
+            if let a = t.retry?.attempts, a > 1 { timing += " × \(a)" }
+            timing += " (worst \(fmtMs(worstMs)))"
+            lines.append(timing)
+        }
+        if t.forEach != nil { lines.append("for each item") }
+        return lines
+    }
+
+    /// Edges as (from dependency, to dependent), in task order.
+    static func edges(_ w: CheckedWorkflow) -> [(Int, Int)] {
+        w.order.flatMap { id in w.tasks[id].deps.map { ($0, id) } }
+    }
+
+    static func criticalEdges(_ path: [Int]) -> Set<[Int]> {
+        Set(zip(path, path.dropFirst()).map { [$0, $1] })
+    }
+
+    // MARK: DOT
+
+    static func dot(_ w: CheckedWorkflow) -> String {
+        let cp = CriticalPath(tasks: w.tasks, order: w.order)
+        let onPath = Set(cp.path)
+        let hot = criticalEdges(cp.path)
+        var out = "digraph \(quoteDot(w.name)) {\n"
+        out += "  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+        out += "  label=\(quoteDot("\(w.name): critical path \(fmtMs(cp.totalMs))" + (w.deadlineMs.map { " of deadline \(fmtMs($0))" } ?? "")));\n"
+        func node(_ id: Int, indent: String) -> String {
+            let t = w.tasks[id]
+            let text = label(t, worstMs: cp.taskMs[id]).joined(separator: "\\n")
+            var attrs = "label=\(quoteDot(text, escapeNewlines: false))"
+            if onPath.contains(id) { attrs += ", color=red, penwidth=2" }
+            if t.isFallback { attrs += ", style=\"rounded,dashed\"" }
+            if t.action == "approve" { attrs += ", shape=hexagon" }
+            return "\(indent)t\(id) [\(attrs)];\n"
+        }
+        // Groups as nested clusters; tasks outside groups at top level.
+        func cluster(_ g: Int, indent: String) -> String {
+            var s = "\(indent)subgraph cluster_g\(g) {\n\(indent)  label=\(quoteDot(w.groups[g].name.text));\n\(indent)  style=dashed;\n"
+            for id in w.order where w.tasks[id].group == g { s += node(id, indent: indent + "  ") }
+            for (child, grp) in w.groups.enumerated() where grp.parent == g { s += cluster(child, indent: indent + "  ") }
+            return s + "\(indent)}\n"
+        }
+        for (g, grp) in w.groups.enumerated() where grp.parent == nil { out += cluster(g, indent: "  ") }
+        for id in w.order where w.tasks[id].group == nil { out += node(id, indent: "  ") }
+        for (a, b) in edges(w) {
+            out += "  t\(a) -> t\(b)" + (hot.contains([a, b]) ? " [color=red, penwidth=2]" : "") + ";\n"
+        }
+        for t in w.tasks {
+            if let c = t.retry?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
+                out += "  t\(t.id) -> t\(f.id) [style=dashed, label=\"on failure\"];\n"
+            }
+        }
+        return out + "}\n"
+    }
+
+    static func quoteDot(_ s: String, escapeNewlines: Bool = true) -> String {
+        var out = "\""
+        for c in s {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += escapeNewlines ? "\\\\" : "\\"
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out + "\""
+    }
+
+    // MARK: Mermaid
+
+    static func mermaid(_ w: CheckedWorkflow) -> String {
+        let cp = CriticalPath(tasks: w.tasks, order: w.order)
+        let hot = criticalEdges(cp.path)
+        var out = "flowchart LR\n"
+        out += "  %% \(w.name): critical path \(fmtMs(cp.totalMs))" + (w.deadlineMs.map { " of deadline \(fmtMs($0))" } ?? "") + "\n"
+        func node(_ id: Int, indent: String) -> String {
+            let t = w.tasks[id]
+            let text = label(t, worstMs: cp.taskMs[id]).map(quoteMermaid).joined(separator: "<br/>")
+            return t.action == "approve" ? "\(indent)t\(id){{\"\(text)\"}}\n" : "\(indent)t\(id)[\"\(text)\"]\n"
+        }
+        func cluster(_ g: Int, indent: String) -> String {
+            var s = "\(indent)subgraph g\(g)[\"\(quoteMermaid(w.groups[g].name.text))\"]\n"
+            for id in w.order where w.tasks[id].group == g { s += node(id, indent: indent + "  ") }
+            for (child, grp) in w.groups.enumerated() where grp.parent == g { s += cluster(child, indent: indent + "  ") }
+            return s + "\(indent)end\n"
+        }
+        for (g, grp) in w.groups.enumerated() where grp.parent == nil { out += cluster(g, indent: "  ") }
+        for id in w.order where w.tasks[id].group == nil { out += node(id, indent: "  ") }
+        var linkIndex = 0
+        var hotLinks: [Int] = []
+        for (a, b) in edges(w) {
+            out += "  t\(a) --> t\(b)\n"
+            if hot.contains([a, b]) { hotLinks.append(linkIndex) }
+            linkIndex += 1
+        }
+        for t in w.tasks {
+            if let c = t.retry?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
+                out += "  t\(t.id) -. on failure .-> t\(f.id)\n"
+                linkIndex += 1
+            }
+        }
+        if !cp.path.isEmpty {
+            out += "  classDef critical stroke:#d00,stroke-width:3px\n"
+            out += "  class " + cp.path.map { "t\($0)" }.joined(separator: ",") + " critical\n"
+        }
+        if !hotLinks.isEmpty {
+            out += "  linkStyle " + hotLinks.map(String.init).joined(separator: ",") + " stroke:#d00,stroke-width:3px\n"
+        }
+        return out
+    }
+
+    /// Mermaid labels are quoted; `"` and markup characters become entity codes.
+    static func quoteMermaid(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\"": out += "#quot;"
+            case "<": out += "#lt;"
+            case ">": out += "#gt;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func fmtMs(_ ms: Int64) -> String {
+        if ms == 0 { return "0s" }
+        var rest = ms
+        var out = ""
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] where rest >= size {
+            out += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        if rest > 0 { out += "\(rest)ms" }
+        return out
+    }
+}
