@@ -112,49 +112,62 @@ struct WorkflowChecker {
     /// so what they read (task outputs, inputs, secrets) is recorded there.
     mutating func validateAttributes(_ b: Block, module m: Int, env: inout ExprEnv) -> Validated {
         let kind = b.kind.text
-        let specs = Schema.attributes[kind] ?? []
+        let kid = Schema.kindNames.id(kind)
+        let ks = kid.map { Schema.kindSchemas[$0] }
+        let specs = ks?.specs ?? []
         var v = Validated()
-        var seen = Validated.Table<Attribute>()
-        for case .attribute(let a) in b.members {
-            guard let spec = specs.first(where: { $0.name == a.key.text }) else {
-                let hint = suggest(a.key.text, among: specs.map(\.name))
-                report(error("E0203", "unknown attribute `\(a.key.text)` for `\(kind)`", a.key.span,
+        let members = b.members
+        // Spec indexes seen so far (every kind has fewer than 64 attributes).
+        var seenMask: UInt64 = 0
+        var hasBlocks = false
+        for mi in members.indices {
+            guard case .attribute(let a) = members[mi] else { hasBlocks = true; continue }
+            let key = a.key.text
+            let id = Schema.attrNames.id(key)
+            guard let ks, let id, case let si = Int(ks.specByKey[id]), si >= 0 else {
+                let hint = suggest(key, among: specs.map(\.name))
+                report(error("E0203", "unknown attribute `\(key)` for `\(kind)`", a.key.span,
                              help: hint.map { "did you mean `\($0)`?" } ?? (specs.isEmpty ? "`\(kind)` takes no attributes" : "`\(kind)` takes: " + specs.map(\.name).joined(separator: ", "))))
                 continue
             }
-            if let prev = seen[a.key.text] {
-                report(error("E0205", "attribute `\(a.key.text)` is given twice", a.key.span, label: "given again here",
+            if seenMask & (1 << UInt64(si)) != 0, let prev = v.attrs[id: id] {
+                report(error("E0205", "attribute `\(key)` is given twice", a.key.span, label: "given again here",
                              secondary: [Label(prev.key.span, "first given here")], help: "remove one of them"))
                 continue
             }
-            seen[a.key.text] = a
-            switch spec.shape {
+            seenMask |= 1 << UInt64(si)
+            if v.attrs.entries.isEmpty { v.attrs.entries.reserveCapacity(members.count) }
+            v.attrs.entries.append(.init(key: id, value: a))
+            switch specs[si].shape {
             case .value(let ty):
-                checkExpr(a.value, expected: ty, env: &env, what: "`\(a.key.text)`")
+                checkExpr(a.value, expected: ty, env: &env, what: "`\(key)`")
             case .word(let allowed):
-                if let w = word(a.value, allowed: allowed, attr: a.key.text) { v.words[a.key.text] = [(w, a.value.span)] }
+                if let w = word(a.value, allowed: allowed, attr: key) { v.words[id: id] = [(w, a.value.span)] }
             case .words(let allowed):
-                if let allowed { v.words[a.key.text] = words(a.value, allowed: allowed, attr: a.key.text) }
+                if let allowed { v.words[id: id] = words(a.value, allowed: allowed, attr: key) }
             case .ref(let kinds):
-                if let r = resolveRef(a.value, kinds: kinds, module: m) { v.refs[a.key.text] = [r] }
+                if let r = resolveRef(a.value, kinds: kinds, module: m) { v.singleRefs[id: id] = r }
             case .refs(let kinds):
-                v.refs[a.key.text] = resolveRefs(a.value, kinds: kinds, module: m)
+                v.refs[id: id] = resolveRefs(a.value, kinds: kinds, module: m)
             case .custom: break
             }
         }
-        for r in Schema.required[kind] ?? [] where seen[r] == nil {
+        for r in ks?.required ?? [] where v.attrs[r] == nil {
             report(error("E0204", "\(kind)\(b.name.map { " `\($0.text)`" } ?? "") is missing `\(r)`", b.name?.span ?? b.kind.span,
                          help: "add `\(r): ...` to the block"))
         }
-        let allowedBlocks = Schema.blocks[kind] ?? []
-        for case .block(let inner) in b.members where !allowedBlocks.contains(inner.kind.text) {
-            let known = Schema.blocks[inner.kind.text] != nil
+        guard hasBlocks else { return v }
+        let allowedBlocks = ks?.blocks ?? []
+        let blockMask = ks?.blockMask ?? 0
+        for case .block(let inner) in members {
+            let innerID = Schema.kindNames.id(inner.kind.text)
+            if let innerID, blockMask & (1 << UInt64(innerID)) != 0 { continue }
+            let known = innerID != nil
             report(error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
                          inner.kind.span,
                          help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", "))
                              : suggest(inner.kind.text, among: allowedBlocks).map { "did you mean `\($0)`?" }))
         }
-        v.attrs = seen
         return v
     }
 
@@ -282,8 +295,9 @@ struct WorkflowChecker {
     /// Resolves `name` or `alias.name` to a declaration of one of `kinds`.
     mutating func resolveRef(_ e: Expr, kinds: [DeclKind], module m: Int) -> RefUse? {
         if case .error = e.kind { return nil }
-        let noun = kinds.map(\.noun).joined(separator: " or ")
-        let aNoun = withArticle(noun)
+        // Only error messages need the nouns; build them lazily.
+        var noun: String { kinds.map(\.noun).joined(separator: " or ") }
+        var aNoun: String { withArticle(noun) }
         guard let path = e.path, path.count <= 2 else {
             report(error("E0212", "expected the name of \(aNoun)", e.span, help: "write the \(noun)'s name, e.g. `standard` or `retry.standard`"))
             return nil
@@ -397,34 +411,47 @@ func fmtTokens(_ n: Int64) -> String {
 }
 
 /// Attributes of one block after validation, with references and words resolved once.
-/// Blocks hold a handful of attributes, so small arrays beat hashing here.
+/// Keys are attribute ids (`Schema.attrNames`); blocks hold a handful of attributes,
+/// so small arrays searched by integer beat hashing here.
 struct Validated {
-    /// A tiny string-keyed table searched linearly.
+    /// A tiny table keyed by attribute id, searched linearly.
     struct Table<Value> {
         struct Entry {
-            var key: String
+            var key: Int
             var value: Value
         }
         var entries: [Entry] = []
-        subscript(_ key: String) -> Value? {
+        subscript(id id: Int) -> Value? {
             get {
-                for i in entries.indices where entries[i].key == key { return entries[i].value }
+                for i in entries.indices where entries[i].key == id { return entries[i].value }
                 return nil
             }
             set {
-                if let i = entries.firstIndex(where: { $0.key == key }) {
+                if let i = entries.firstIndex(where: { $0.key == id }) {
                     if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
                 } else if let newValue {
-                    entries.append(Entry(key: key, value: newValue))
+                    entries.append(Entry(key: id, value: newValue))
                 }
             }
         }
+        subscript(_ key: String) -> Value? {
+            guard let id = Schema.attrNames.id(key) else { return nil }
+            return self[id: id]
+        }
     }
     var attrs = Table<Attribute>()
+    /// Attributes of shape `.refs`.
     var refs = Table<[RefUse]>()
+    /// Attributes of shape `.ref`, kept apart so a single reference needs no array.
+    var singleRefs = Table<RefUse>()
     var words = Table<[(String, Span)]>()
 
     subscript(_ name: String) -> Attribute? { attrs[name] }
-    func ref(_ name: String) -> RefUse? { refs[name]?.first }
+    subscript(_ id: Int) -> Attribute? { attrs[id: id] }
+    func ref(_ id: Int) -> RefUse? { singleRefs[id: id] ?? refs[id: id]?.first }
+    func ref(_ name: String) -> RefUse? {
+        guard let id = Schema.attrNames.id(name) else { return nil }
+        return singleRefs[id: id] ?? refs[id: id]?.first
+    }
     func word(_ name: String) -> String? { words[name]?.first?.0 }
 }

@@ -24,9 +24,10 @@ struct ExprEnv {
 
 extension WorkflowChecker {
     /// Types `e` and reports when it does not fit `expected` (E0301 for unit clashes).
-    mutating func checkExpr(_ e: Expr, expected: Ty, env: inout ExprEnv, what: String) {
+    mutating func checkExpr(_ e: Expr, expected: Ty, env: inout ExprEnv, what whatText: @autoclosure () -> String) {
         let t = typeOf(e, &env)
         guard !t.fits(expected) else { return }
+        let what = whatText()
         let unitClash = expected.isUnit && (t.isUnit || t.isNumeric) || t.isUnit && expected.isNumeric
         if unitClash {
             report(error("E0301", "\(what) expects \(article(expected)), found \(article(t))", e.span,

@@ -5,7 +5,9 @@ extension WorkflowChecker {
     /// Resolves `after` and `catch`, adds the edges, and reports self-dependencies and cycles.
     mutating func checkGraph(_ w: inout WorkflowContext) {
         for i in w.tasks.indices {
-            var t = w.tasks[i]
+            // Move the task out (leaving a cheap placeholder) instead of copying it.
+            var t = TaskInfo(id: i, name: w.tasks[i].name, block: w.block, group: nil, actionSpan: w.tasks[i].actionSpan)
+            swap(&t, &w.tasks[i])
             for n in t.after {
                 guard let target = w.names[n.text] else {
                     report(error("E0200", "cannot find task `\(n.text)` in this workflow", n.span,

@@ -138,3 +138,116 @@ enum Schema {
         "policy": ["effect", "action", "when"],
     ]
 }
+
+/// A fixed set of names mapped to small integers by an open-addressing table with
+/// an FNV-1a hash over the UTF-8 bytes: cheaper than `Dictionary<String, _>` hashing
+/// for the short, mostly-ASCII identifiers it serves.
+struct NameTable {
+    let names: [String]
+    private let slots: [Int16]
+    private let mask: Int
+
+    init(_ names: [String]) {
+        self.names = names
+        var size = 16
+        while size < names.count * 4 { size *= 2 }
+        var slots = [Int16](repeating: -1, count: size)
+        for (i, n) in names.enumerated() {
+            var h = NameTable.hash(n) & (size - 1)
+            while slots[h] >= 0 { h = (h + 1) & (size - 1) }
+            slots[h] = Int16(i)
+        }
+        self.slots = slots
+        self.mask = size - 1
+    }
+
+    @inline(__always)
+    static func hash(_ s: String) -> Int {
+        var h: UInt32 = 2_166_136_261
+        for b in s.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return Int(h)
+    }
+
+    @inline(__always)
+    func id(_ s: String) -> Int? {
+        var i = NameTable.hash(s) & mask
+        while true {
+            let v = slots[i]
+            if v < 0 { return nil }
+            if names[Int(v)] == s { return Int(v) }
+            i = (i + 1) & mask
+        }
+    }
+}
+
+/// One block kind's schema, precomputed so validation compares integers.
+struct KindSchema {
+    var kind: String
+    var specs: [AttrSpec]
+    /// Spec index by attribute id (`Schema.attrNames`), -1 when the kind lacks it.
+    var specByKey: [Int8]
+    var required: [String]
+    var blocks: Set<String>
+    /// Bit `k` set when the block kind with id `k` (`Schema.kindNames`) may nest here.
+    var blockMask: UInt64
+}
+
+extension Schema {
+    /// Every attribute name any block kind takes.
+    static let attrNames: NameTable = {
+        var all: [String] = []
+        for k in attributes.keys.sorted() {
+            for s in attributes[k]! where !all.contains(s.name) { all.append(s.name) }
+        }
+        return NameTable(all)
+    }()
+
+    static let kindNames = NameTable(attributes.keys.sorted())
+
+    static let kindSchemas: [KindSchema] = kindNames.names.map { k in
+        let specs = attributes[k]!
+        var byKey = [Int8](repeating: -1, count: attrNames.names.count)
+        for (i, s) in specs.enumerated() { byKey[attrNames.id(s.name)!] = Int8(i) }
+        let bl = blocks[k] ?? []
+        var mask: UInt64 = 0
+        for b in bl { if let id = kindNames.id(b) { mask |= 1 << UInt64(id) } }
+        return KindSchema(kind: k, specs: specs, specByKey: byKey, required: required[k] ?? [], blocks: bl, blockMask: mask)
+    }
+
+    /// Attribute ids of the action attributes (`actions`).
+    static let actionMask: [Bool] = {
+        var m = [Bool](repeating: false, count: attrNames.names.count)
+        for a in actions { m[attrNames.id(a)!] = true }
+        return m
+    }()
+
+    static let forEachID = attrNames.id("for_each")!
+
+    @inline(__always)
+    static func isAction(_ key: String) -> Bool {
+        guard let id = attrNames.id(key) else { return false }
+        return actionMask[id]
+    }
+}
+
+/// Attribute ids used by the checker's hot paths, looked up once.
+enum AK {
+    static let after = Schema.attrNames.id("after")!
+    static let agent = Schema.attrNames.id("agent")!
+    static let approvers = Schema.attrNames.id("approvers")!
+    static let env = Schema.attrNames.id("env")!
+    static let for_each = Schema.attrNames.id("for_each")!
+    static let max_cost = Schema.attrNames.id("max_cost")!
+    static let max_tokens = Schema.attrNames.id("max_tokens")!
+    static let model = Schema.attrNames.id("model")!
+    static let needs = Schema.attrNames.id("needs")!
+    static let priority = Schema.attrNames.id("priority")!
+    static let retry = Schema.attrNames.id("retry")!
+    static let role = Schema.attrNames.id("role")!
+    static let secrets = Schema.attrNames.id("secrets")!
+    static let tags = Schema.attrNames.id("tags")!
+    static let timeout = Schema.attrNames.id("timeout")!
+    static let `with` = Schema.attrNames.id("with")!
+    static let workflow = Schema.attrNames.id("workflow")!
+    static let writes = Schema.attrNames.id("writes")!
+}

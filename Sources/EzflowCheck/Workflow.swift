@@ -62,6 +62,7 @@ extension WorkflowChecker {
         w.pool.sort()
 
         w.tasks.reserveCapacity(w.block.members.count)
+        w.names.reserveCapacity(w.block.members.count)
         collectTasks(w.block, group: nil, &w)
         let base = env(for: w)
         for i in w.tasks.indices { resolveTask(i, base, &w) }
@@ -159,11 +160,20 @@ extension WorkflowChecker {
                     t.outputs[on.text] = resolveType(te, module: w.module)
                 }
                 var actionAttr: Attribute?
-                for case .attribute(let a) in inner.members where Schema.actions.contains(a.key.text) { actionAttr = a; break }
+                var hasForEach = false
+                for case .attribute(let a) in inner.members {
+                    guard let id = Schema.attrNames.id(a.key.text) else { continue }
+                    if actionAttr == nil && Schema.actionMask[id] { actionAttr = a }
+                    if id == Schema.forEachID { hasForEach = true }
+                }
                 let action = actionAttr?.key.text
                 if action == "workflow", let e = actionAttr?.value { t.outputs = nestedOutputs(e, module: w.module) }
-                for (k, v) in Self.implicitOutputs[action ?? ""] ?? [:] where t.outputs[k] == nil { t.outputs[k] = v }
-                t.forEach = inner.attribute("for_each") != nil ? .error : nil
+                if let implicit = action.flatMap({ Self.implicitOutputs[$0] }) {
+                    // Without declared outputs the shared table is used as is (no copy).
+                    if t.outputs.isEmpty { t.outputs = implicit }
+                    else { for (k, v) in implicit where t.outputs[k] == nil { t.outputs[k] = v } }
+                }
+                t.forEach = hasForEach ? .error : nil
                 w.tasks.append(t)
                 w.names[name.text] = (false, id)
                 if let g = group { w.groups[g].tasks.append(id) }
@@ -191,9 +201,11 @@ extension WorkflowChecker {
     /// Resolves one task's attributes, typing every expression it holds.
     mutating func resolveTask(_ i: Int, _ base: ExprEnv, _ w: inout WorkflowContext) {
         let m = w.module
-        var t = w.tasks[i]
+        // Move the task out (leaving a cheap placeholder) instead of copying it.
+        var t = TaskInfo(id: i, name: w.tasks[i].name, block: w.block, group: nil, actionSpan: w.tasks[i].actionSpan)
+        swap(&t, &w.tasks[i])
         var env = base
-        if let fe = t.block.attribute("for_each") {
+        if t.forEach != nil, let fe = t.block.attribute("for_each") {
             let ft = typeOf(fe.value, &env)
             switch ft {
             case .list(let el): env.item = el
@@ -207,7 +219,7 @@ extension WorkflowChecker {
         let attrs = validateAttributes(t.block, module: m, env: &env)
         // Exactly one action.
         var actions: [Attribute] = []
-        for case .attribute(let a) in t.block.members where Schema.actions.contains(a.key.text) { actions.append(a) }
+        for case .attribute(let a) in t.block.members where Schema.isAction(a.key.text) { actions.append(a) }
         if actions.isEmpty {
             report(error("E0208", "task `\(t.name.text)` has no action", t.name.span,
                          help: "give it one of: `run: \"...\"`, `prompt: \"...\"`, `call: \"URL\"`, `approve: \"...\"` or `workflow: NAME`"))
@@ -221,54 +233,54 @@ extension WorkflowChecker {
             t.actionSpan = a.key.span
             t.actionValue = a.value
             if a.key.text == "workflow" {
-                checkNestedWorkflow(&t, a, attrs.ref("workflow"), attrs["with"], &env, &w)
+                checkNestedWorkflow(&t, a, attrs.ref(AK.workflow), attrs[AK.with], &env, &w)
             } else {
                 env.secretsAllowed = a.key.text == "run" || a.key.text == "call"
                 checkExpr(a.value, expected: .string, env: &env, what: "`\(a.key.text)`")
                 env.secretsAllowed = false
             }
         }
-        if let a = attrs["with"], t.action != "workflow" {
+        if let a = attrs[AK.with], t.action != "workflow" {
             report(error("E0203", "`with` passes inputs to a nested workflow; this task has no `workflow` action", a.key.span))
         }
-        t.withValue = attrs["with"]?.value
-        t.envValue = attrs["env"]?.value
-        t.forEachValue = attrs["for_each"]?.value
-        if let a = attrs["model"], case .string(let p) = a.value.kind, case .text(let m)? = p.first { t.model = m }
-        if t.action == "workflow" { t.callee = attrs.ref("workflow")?.id }
-        if let a = attrs["env"] {
+        t.withValue = attrs[AK.with]?.value
+        t.envValue = attrs[AK.env]?.value
+        t.forEachValue = attrs[AK.for_each]?.value
+        if let a = attrs[AK.model], case .string(let p) = a.value.kind, case .text(let m)? = p.first { t.model = m }
+        if t.action == "workflow" { t.callee = attrs.ref(AK.workflow)?.id }
+        if let a = attrs[AK.env] {
             env.secretsAllowed = true
             checkExpr(a.value, expected: .map(.string), env: &env, what: "`env`")
             env.secretsAllowed = false
         }
-        t.agent = attrs.ref("agent")
-        if let a = attrs["needs"] { t.needs = stringList(a.value); t.needsSpan = a.value.span }
-        if attrs["role"] != nil { t.role = attrs.ref("role") }
+        t.agent = attrs.ref(AK.agent)
+        if let a = attrs[AK.needs] { t.needs = stringList(a.value); t.needsSpan = a.value.span }
+        if attrs[AK.role] != nil { t.role = attrs.ref(AK.role) }
         else if let g = t.group { t.role = inheritedRole(g, w) }
-        if let a = attrs["timeout"], case .duration(let v) = a.value.kind {
+        if let a = attrs[AK.timeout], case .duration(let v) = a.value.kind {
             t.timeoutMs = v
             if v <= 0 { report(error("E0306", "`timeout` must be longer than zero", a.value.span)) }
         }
-        if let r = attrs.ref("retry") { t.retry = retries[r.id] }
+        if let r = attrs.ref(AK.retry) { t.retry = retries[r.id] }
         if let rb = t.block.firstBlock("retry") {
-            if attrs["retry"] != nil {
-                report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(attrs["retry"]!.key.span, "first given here")]))
+            if attrs[AK.retry] != nil {
+                report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(attrs[AK.retry]!.key.span, "first given here")]))
             } else {
                 t.retry = validateRetry(rb, module: m)
             }
         }
         if let bb = t.block.firstBlock("budget") { t.budget = budget(bb, module: m) }
-        if let a = attrs["priority"], case .int(let p) = a.value.kind {
+        if let a = attrs[AK.priority], case .int(let p) = a.value.kind {
             t.priority = p
             if !(0...9).contains(p) { report(error("E0306", "`priority` must be between 0 and 9", a.value.span, help: "9 runs first")) }
         }
-        if let a = attrs["tags"] { t.tags = stringList(a.value) }
-        if let a = attrs["after"] { t.after = taskNames(a.value) }
+        if let a = attrs[AK.tags] { t.tags = stringList(a.value) }
+        if let a = attrs[AK.after] { t.after = taskNames(a.value) }
         if let g = t.group { t.after += groupAfter(g, w) }
-        if let a = attrs["writes"] { t.writes = taskNames(a.value) }
-        t.secrets = attrs.refs["secrets"] ?? []
-        if let a = attrs["approvers"] {
-            t.approvers = attrs.refs["approvers"] ?? []
+        if let a = attrs[AK.writes] { t.writes = taskNames(a.value) }
+        t.secrets = attrs.refs[id: AK.secrets] ?? []
+        if let a = attrs[AK.approvers] {
+            t.approvers = attrs.refs[id: AK.approvers] ?? []
             if t.action != "approve" {
                 report(error("E0203", "`approvers` applies only to `approve` tasks", a.key.span))
             }
@@ -276,8 +288,8 @@ extension WorkflowChecker {
             report(error("E0204", "approval task `\(t.name.text)` is missing `approvers`", t.name.span,
                          help: "name the roles that may approve: `approvers: [releaser]`"))
         }
-        if let a = attrs["max_cost"], case .money(let v) = a.value.kind { t.maxCost = v }
-        if let a = attrs["max_tokens"], case .tokens(let v) = a.value.kind { t.maxTokens = v }
+        if let a = attrs[AK.max_cost], case .money(let v) = a.value.kind { t.maxCost = v }
+        if let a = attrs[AK.max_tokens], case .tokens(let v) = a.value.kind { t.maxTokens = v }
         for case .block(let b) in t.block.members where b.kind.text == "output" { _ = validateAttributes(b, module: m) }
         // Secrets used in strings count as needed.
         for s in env.usedSecrets where !t.secrets.contains(where: { $0.id == s.id }) { t.secrets.append(s) }

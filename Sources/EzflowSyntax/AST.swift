@@ -29,51 +29,118 @@ public struct Import: Sendable {
 
 /// Every construct of the language is a block: `kind name { members }`, or one of
 /// the special forms `input`/`output` (typed field), `enum`, `type` (record).
+///
+/// The fields live in one shared, copy-on-write box, so copying a `Block` (into a
+/// `Member`, a `TaskInfo`, a loop variable) costs one retain instead of copying
+/// every field.
 public struct Block: Sendable {
-    public var kind: Name
-    public var name: Name?
-    public var members: [Member]
+    @usableFromInline
+    final class Storage: @unchecked Sendable {
+        @exclusivity(unchecked) @usableFromInline var kind: Name
+        @exclusivity(unchecked) @usableFromInline var name: Name?
+        @exclusivity(unchecked) @usableFromInline var members: [Member]
+        @exclusivity(unchecked) @usableFromInline var span: Span
+        @exclusivity(unchecked) @usableFromInline var type: TypeExpr?
+        @exclusivity(unchecked) @usableFromInline var defaultValue: Expr?
+        @exclusivity(unchecked) @usableFromInline var cases: [Name]
+        @exclusivity(unchecked) @usableFromInline var fields: [Field]
+        @exclusivity(unchecked) @usableFromInline var hasBody: Bool
+
+        @usableFromInline init(kind: Name, name: Name?, members: [Member], span: Span, type: TypeExpr?, defaultValue: Expr?,
+             cases: [Name], fields: [Field], hasBody: Bool) {
+            self.kind = kind
+            self.name = name
+            self.members = members
+            self.span = span
+            self.type = type
+            self.defaultValue = defaultValue
+            self.cases = cases
+            self.fields = fields
+            self.hasBody = hasBody
+        }
+
+        @usableFromInline func copy() -> Storage {
+            Storage(kind: kind, name: name, members: members, span: span, type: type, defaultValue: defaultValue,
+                    cases: cases, fields: fields, hasBody: hasBody)
+        }
+    }
+
+    @usableFromInline var _s: Storage
+
+    @inlinable mutating func _unique() {
+        if !isKnownUniquelyReferenced(&_s) { _s = _s.copy() }
+    }
+
+    public var kind: Name {
+        @inlinable get { _s.kind }
+        @inlinable _modify { _unique(); yield &_s.kind }
+    }
+    public var name: Name? {
+        @inlinable get { _s.name }
+        @inlinable _modify { _unique(); yield &_s.name }
+    }
+    public var members: [Member] {
+        @inlinable get { _s.members }
+        @inlinable _modify { _unique(); yield &_s.members }
+    }
     /// The whole block, keyword to closing brace.
-    public var span: Span
+    public var span: Span {
+        @inlinable get { _s.span }
+        @inlinable _modify { _unique(); yield &_s.span }
+    }
     /// `input`/`output`: the declared type.
-    public var type: TypeExpr?
+    public var type: TypeExpr? {
+        @inlinable get { _s.type }
+        @inlinable _modify { _unique(); yield &_s.type }
+    }
     /// `input x: T = default`.
-    public var defaultValue: Expr?
+    public var defaultValue: Expr? {
+        @inlinable get { _s.defaultValue }
+        @inlinable _modify { _unique(); yield &_s.defaultValue }
+    }
     /// `enum E { a, b }`.
-    public var cases: [Name]
+    public var cases: [Name] {
+        @inlinable get { _s.cases }
+        @inlinable _modify { _unique(); yield &_s.cases }
+    }
     /// `type R { f: T }`.
-    public var fields: [Field]
-    public var hasBody: Bool
+    public var fields: [Field] {
+        @inlinable get { _s.fields }
+        @inlinable _modify { _unique(); yield &_s.fields }
+    }
+    public var hasBody: Bool {
+        @inlinable get { _s.hasBody }
+        @inlinable _modify { _unique(); yield &_s.hasBody }
+    }
 
     public init(kind: Name, name: Name?, span: Span) {
-        self.kind = kind
-        self.name = name
-        self.members = []
-        self.span = span
-        self.cases = []
-        self.fields = []
-        self.hasBody = false
+        _s = Storage(kind: kind, name: name, members: [], span: span, type: nil, defaultValue: nil,
+                     cases: [], fields: [], hasBody: false)
     }
 
     /// Attributes in source order.
     public var attributes: [Attribute] {
-        members.compactMap { if case .attribute(let a) = $0 { return a } else { return nil } }
+        var out: [Attribute] = []
+        for case .attribute(let a) in _s.members { out.append(a) }
+        return out
     }
 
     /// Nested blocks in source order.
     public var blocks: [Block] {
-        members.compactMap { if case .block(let b) = $0 { return b } else { return nil } }
+        var out: [Block] = []
+        for case .block(let b) in _s.members { out.append(b) }
+        return out
     }
 
     /// The first attribute named `key`, without building the `attributes` array.
     public func attribute(_ key: String) -> Attribute? {
-        for case .attribute(let a) in members where a.key.text == key { return a }
+        for case .attribute(let a) in _s.members where a.key.text == key { return a }
         return nil
     }
 
     /// The first nested block of `kind`, without building the `blocks` array.
     public func firstBlock(_ kind: String) -> Block? {
-        for case .block(let b) in members where b.kind.text == kind { return b }
+        for case .block(let b) in _s.members where b.kind.text == kind { return b }
         return nil
     }
 }
@@ -169,13 +236,27 @@ public struct Expr: Sendable {
 
     /// The dotted path of a plain reference (`a.b.c`), or nil for anything else.
     public var path: [Name]? {
+        // Iterative, filling one array: a reference costs one allocation.
         switch kind {
         case .name(let n): return [Name(n, span)]
-        case .member(let base, let field):
-            guard var p = base.path else { return nil }
-            p.append(field)
-            return p
+        case .member: break
         default: return nil
+        }
+        var out: [Name] = []
+        out.reserveCapacity(4)
+        var e = self
+        while true {
+            switch e.kind {
+            case .name(let n):
+                out.append(Name(n, e.span))
+                out.reverse()
+                return out
+            case .member(let base, let field):
+                out.append(field)
+                e = base
+            default:
+                return nil
+            }
         }
     }
 }

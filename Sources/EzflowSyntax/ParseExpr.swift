@@ -94,7 +94,7 @@ extension Parser {
         var e = parsePrimary()
         var links = 0
         while true {
-            if [.dot, .lbracket, .lparen].contains(tok.kind) {
+            if tok.kind == .dot || tok.kind == .lbracket || tok.kind == .lparen {
                 links += 1
                 if depth + links > Parser.depthMax {
                     error("E0106", "expression is too long (more than \(Parser.depthMax) accesses in a chain)", at: tokSpan)
@@ -245,12 +245,12 @@ extension Parser {
 
     mutating func numberLiteral(_ t: Token) -> Expr {
         let s = span(t.start, t.end)
-        let suffix = String(decoding: bytes[t.suffixStart..<t.end], as: UTF8.self)
+        let suffix = t.suffixStart == t.end ? "" : String(decoding: bytes[t.suffixStart..<t.end], as: UTF8.self)
         guard let d = decimal(t.start, t.suffixStart) else {
             error("E0103", "number literal is too large", at: s)
             return Expr(.error, s)
         }
-        let isTokens = tok.kind == .ident && text(tok) == "tokens"
+        let isTokens = tokenIs(tok, "tokens")
         if isTokens {
             let factor: Int64
             switch suffix {
@@ -276,19 +276,27 @@ extension Parser {
             }
             return Expr(.tokens(n), whole)
         }
+        // Durations by bytes first: they are the common case and need no String compare.
+        let ss = t.suffixStart, se = t.end
+        var durationFactor: Int64?
+        if bytesEqual(ss, se, "s") { durationFactor = 1_000 }
+        else if bytesEqual(ss, se, "m") { durationFactor = 60_000 }
+        else if bytesEqual(ss, se, "h") { durationFactor = 3_600_000 }
+        else if bytesEqual(ss, se, "d") { durationFactor = 86_400_000 }
+        else if bytesEqual(ss, se, "ms") { durationFactor = 1 }
+        if let factor = durationFactor {
+            guard let ms = Parser.scaled(d, by: factor) else {
+                error("E0103", "duration is not a whole number of milliseconds, or too large", at: s)
+                return Expr(.error, s)
+            }
+            return Expr(.duration(ms), s)
+        }
         switch suffix {
         case "":
             if d.scale > 0 {
                 return Expr(.float(Double(String(decoding: bytes[t.start..<t.end], as: UTF8.self).replacingUnderscores()) ?? 0), s)
             }
             return Expr(.int(d.value), s)
-        case "ms", "s", "m", "h", "d":
-            let factor: Int64 = ["ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000][suffix]!
-            guard let ms = Parser.scaled(d, by: factor) else {
-                error("E0103", "duration is not a whole number of milliseconds, or too large", at: s)
-                return Expr(.error, s)
-            }
-            return Expr(.duration(ms), s)
         case "k", "M":
             error("E0103", "magnitude `\(suffix)` needs a unit", at: s,
                   help: "only token counts take `k`/`M`: write `\(text(t)) tokens`")
@@ -320,11 +328,18 @@ extension Parser {
         let triple = t.end - t.start >= 6 && bytes[t.start + 1] == UInt8(ascii: "\"") && bytes[t.start + 2] == UInt8(ascii: "\"")
         let q = triple ? 3 : 1
         var parts: [StringPart] = []
+        // Decoded text so far is `buf` followed by the plain bytes `[runStart, i)`;
+        // `buf` is only used once an escape is seen, so most strings are one slice.
         var buf: [UInt8] = []
         var i = t.start + q
         let end = t.end - q
-        func flush() {
-            if !buf.isEmpty {
+        var runStart = i
+        let src = self.bytes
+        func flush(_ upTo: Int) {
+            if buf.isEmpty {
+                if upTo > runStart { parts.append(.text(String(decoding: src[runStart..<upTo], as: UTF8.self))) }
+            } else {
+                buf.append(contentsOf: src[runStart..<upTo])
                 parts.append(.text(String(decoding: buf, as: UTF8.self)))
                 buf.removeAll(keepingCapacity: true)
             }
@@ -332,6 +347,8 @@ extension Parser {
         while i < end {
             let c = bytes[i]
             if c == UInt8(ascii: "\\") {
+                buf.append(contentsOf: bytes[runStart..<i])
+                runStart = min(i + 2, end)
                 let e = i + 1 < end ? bytes[i + 1] : 0
                 switch e {
                 case UInt8(ascii: "n"): buf.append(0x0A)
@@ -344,7 +361,7 @@ extension Parser {
                 }
                 i += 2
             } else if c == UInt8(ascii: "$"), i + 1 < end, bytes[i + 1] == UInt8(ascii: "{") {
-                flush()
+                flush(i)
                 let open = i
                 let close = interpolationEnd(from: i + 2, limit: end)
                 var sub = Parser(bytes: bytes, file: file, start: i + 2, end: close, depth: depth + 1)
@@ -359,12 +376,12 @@ extension Parser {
                 diagnostics.append(contentsOf: sub.diagnostics)
                 diagnostics.append(contentsOf: sub.lexer.diagnostics)
                 i = close + 1
+                runStart = min(i, end)
             } else {
-                buf.append(c)
                 i += 1
             }
         }
-        flush()
+        flush(max(runStart, min(i, end)))
         if triple { parts = Parser.dedent(parts) }
         return Expr(.string(parts), s)
     }

@@ -66,6 +66,22 @@ public struct Parser {
     var tokSpan: Span { span(tok.start, tok.end) }
     func text(_ t: Token) -> String { String(decoding: bytes[t.start..<t.end], as: UTF8.self) }
 
+    /// Whether the bytes `[a, b)` spell `word`, without making a String.
+    @inline(__always)
+    func bytesEqual(_ a: Int, _ b: Int, _ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard b - a == n else { return false }
+        let p = word.utf8Start
+        for i in 0..<n where bytes[a + i] != p[i] { return false }
+        return true
+    }
+
+    /// Whether token `t` is the identifier `word`.
+    @inline(__always)
+    func tokenIs(_ t: Token, _ word: StaticString) -> Bool {
+        t.kind == .ident && bytesEqual(t.start, t.end, word)
+    }
+
     func describe(_ t: Token) -> String {
         switch t.kind {
         case .ident: "identifier `\(text(t))`"
@@ -122,6 +138,8 @@ public struct Parser {
     mutating func parseFile() -> SyntaxTree {
         var imports: [Import] = []
         var items: [Block] = []
+        // Comments are rare; a rough guess avoids regrowing for commented files.
+        lexer.comments.reserveCapacity(16)
         while tok.kind != .eof {
             if tok.kind == .kwImport {
                 if let i = parseImport() { imports.append(i) }
@@ -188,15 +206,15 @@ public struct Parser {
             let name = Name(text(tok), tokSpan)
             advance()
             var b = Block(kind: first, name: name, span: first.span.to(name.span))
-            switch first.text {
-            case "input", "output":
+            let fs = first.span
+            if bytesEqual(fs.start, fs.end, "input") || bytesEqual(fs.start, fs.end, "output") {
                 parseTypedField(into: &b)
-            case "enum":
+            } else if bytesEqual(fs.start, fs.end, "enum") {
                 parseEnumBody(into: &b)
-            case "type":
+            } else if bytesEqual(fs.start, fs.end, "type") {
                 parseRecordBody(into: &b)
-            default:
-                if tok.kind == .lbrace { parseBody(into: &b) }
+            } else if tok.kind == .lbrace {
+                parseBody(into: &b)
             }
             recovering = false
             return .block(b)
@@ -215,7 +233,7 @@ public struct Parser {
         b.hasBody = true
         guard enterNesting(open) else { return }
         defer { depth -= 1 }
-        let isLeaf = Parser.leafKinds.contains(b.kind.text)
+        let isLeaf = isLeafKind(b.kind.span)
         while tok.kind != .rbrace && tok.kind != .eof {
             if isLeaf && startsSiblingBlock(of: b.kind.text) {
                 // `task a { ...` left open, then `task b {`: the missing `}` belongs to `a`.
@@ -236,15 +254,48 @@ public struct Parser {
     static let siblingKinds: Set<String> = ["task", "group", "workflow", "agent", "role", "policy", "secret", "input"]
     static let leafKinds: Set<String> = ["task", "agent", "role", "policy", "secret", "budget", "retry", "input", "output"]
 
+    /// `leafKinds.contains(kind)` on the bytes of the kind keyword.
+    func isLeafKind(_ s: Span) -> Bool {
+        let a = s.start, b = s.end
+        guard a < b else { return false }
+        switch bytes[a] {
+        case UInt8(ascii: "t"): return bytesEqual(a, b, "task")
+        case UInt8(ascii: "a"): return bytesEqual(a, b, "agent")
+        case UInt8(ascii: "r"): return bytesEqual(a, b, "role") || bytesEqual(a, b, "retry")
+        case UInt8(ascii: "p"): return bytesEqual(a, b, "policy")
+        case UInt8(ascii: "s"): return bytesEqual(a, b, "secret")
+        case UInt8(ascii: "b"): return bytesEqual(a, b, "budget")
+        case UInt8(ascii: "i"): return bytesEqual(a, b, "input")
+        case UInt8(ascii: "o"): return bytesEqual(a, b, "output")
+        default: return false
+        }
+    }
+
+    /// `siblingKinds.contains(text(t))` on the token's bytes.
+    func isSiblingKind(_ t: Token) -> Bool {
+        guard t.kind == .ident else { return false }
+        let a = t.start, b = t.end
+        switch bytes[a] {
+        case UInt8(ascii: "t"): return bytesEqual(a, b, "task")
+        case UInt8(ascii: "g"): return bytesEqual(a, b, "group")
+        case UInt8(ascii: "w"): return bytesEqual(a, b, "workflow")
+        case UInt8(ascii: "a"): return bytesEqual(a, b, "agent")
+        case UInt8(ascii: "r"): return bytesEqual(a, b, "role")
+        case UInt8(ascii: "p"): return bytesEqual(a, b, "policy")
+        case UInt8(ascii: "s"): return bytesEqual(a, b, "secret")
+        case UInt8(ascii: "i"): return bytesEqual(a, b, "input")
+        default: return false
+        }
+    }
+
     func startsSiblingBlock(of kind: String) -> Bool {
-        // Cheap byte test first: sibling kinds start with one of these letters.
-        guard tok.kind == .ident, "tgwarpsi".utf8.contains(bytes[tok.start]), Parser.siblingKinds.contains(text(tok)) else { return false }
-        let word = text(tok)
+        guard isSiblingKind(tok) else { return false }
+        let isInput = tokenIs(tok, "input")
         var look = lexer
         let next = look.next()
         guard next.kind == .ident else { return false }
         let after = look.next()
-        return after.kind == .lbrace || (word == "input" && after.kind == .colon)
+        return after.kind == .lbrace || (isInput && after.kind == .colon)
     }
 
     mutating func closeDelimiter(_ k: TokenKind, open: Span, into s: inout Span) {
