@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "ezc", targets: ["ezc"]),
         .executable(name: "ezbench", targets: ["ezbench"]),
+        .executable(name: "ezrun", targets: ["ezrun"]),
         .library(name: "EzflowCompiler", targets: ["EzflowCompiler"]),
     ],
     targets: [
@@ -20,12 +21,17 @@ let package = Package(
         .target(name: "EzflowIR", dependencies: ["CCrypto"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
-        .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler"]),
+        .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost"]),
+        .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler"]),
+        .executableTarget(name: "ezrun", dependencies: ["EzflowHost", "EzflowCompiler"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
+        .target(name: "EzflowRuntime", dependencies: ["EzflowIR"]),
+        .testTarget(name: "EzflowRuntimeTests", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowSyntaxTests", dependencies: ["EzflowSyntax", "EzflowTestSupport"]),
         .testTarget(name: "EzflowCheckTests", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowDiagnostics", "EzflowTestSupport"]),
         .testTarget(name: "EzflowIRTests", dependencies: ["EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowYAMLTests", dependencies: ["EzflowYAML", "EzflowCompiler", "EzflowTestSupport"]),
+        .testTarget(name: "EzflowSimTests", dependencies: ["EzflowHost", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport", "EzflowCompiler"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
     ]

@@ -52,9 +52,26 @@ extension WorkflowChecker {
 
     /// Per-attempt money cap: `max_cost`, else what the pinned agent's cost model
     /// charges for one attempt that runs to its timeout and token cap.
-    func attemptCost(_ t: TaskInfo) -> (Int64, String)? {
+    func attemptCost(_ t: TaskInfo, _ w: WorkflowContext) -> (Int64, String)? {
         if let c = t.maxCost { return (c, "`max_cost` \(fmtMoney(c))") }
-        guard let pinned = t.agent, let a = agents[pinned.id] else { return nil }
+        if let pinned = t.agent { return agentAttemptCost(t, pinned.id) }
+        // Unpinned: the selector may pick any agent the task's role allows, so the
+        // worst case is the dearest of them. Unknown when any of them cannot be priced.
+        let allowed = t.role.map { effective($0.id).agents }
+        var worst: (Int64, String)?
+        for id in candidates(t, w) where allowed?.contains(id) ?? true {
+            guard let c = agentAttemptCost(t, id) else {
+                if let a = agents[id], a.costPerCall == 0 && a.costPerSecond == 0 && a.costPer1kTokens == 0 { continue }
+                return nil
+            }
+            if worst == nil || c.0 > worst!.0 { worst = c }
+        }
+        return worst.map { ($0.0, $0.1 + " (the dearest agent that may run it)") }
+    }
+
+    /// One attempt that runs to its timeout and token cap on agent `id`.
+    func agentAttemptCost(_ t: TaskInfo, _ id: DeclID) -> (Int64, String)? {
+        guard let a = agents[id] else { return nil }
         var total = a.costPerCall
         var parts: [String] = a.costPerCall > 0 ? ["\(fmtMoney(a.costPerCall)) per call"] : []
         if a.costPerSecond > 0 {
@@ -67,7 +84,7 @@ extension WorkflowChecker {
             total += a.costPer1kTokens * mt / 1000
             parts.append("\(fmtMoney(a.costPer1kTokens))/1k × \(fmtTokens(mt))")
         }
-        return parts.isEmpty ? nil : (total, "agent `\(pinned.id.name)`: " + parts.joined(separator: " + "))
+        return parts.isEmpty ? nil : (total, "agent `\(id.name)`: " + parts.joined(separator: " + "))
     }
 
     /// E0601: attempts × per-attempt cap (plus backoff, for time) must fit the budget
@@ -79,7 +96,7 @@ extension WorkflowChecker {
         let attemptsText = "\(attempts) attempt\(attempts == 1 ? "" : "s")"
         let anchor = t.name.span
         let ruleLabel = t.retry.map { [Label($0.attemptsSpan ?? $0.span, "retry rule allows \(attemptsText)")] } ?? []
-        if let limit = b.money, let (per, why) = attemptCost(t) {
+        if let limit = b.money, let (per, why) = attemptCost(t, w) {
             let worst = per.multipliedReportingOverflow(by: attempts)
             if worst.overflow || worst.partialValue > limit {
                 report(error("E0601", "worst case of task `\(t.name.text)` costs \(fmtMoney(worst.partialValue)), over \(bname) of \(fmtMoney(limit))", anchor,

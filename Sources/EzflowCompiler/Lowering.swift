@@ -2,6 +2,7 @@ import EzflowCheck
 import EzflowDiagnostics
 import EzflowIR
 import EzflowSyntax
+import EzflowYAML
 import Foundation
 
 /// The result of `ezc build`: the check result and, when it is clean, the IR.
@@ -35,11 +36,15 @@ extension Compiler {
     /// Runs the same session as `check(roots:loader:)`, keeping the modules: lowering
     /// reads declaration blocks (agent models, URLs) the checked model does not carry.
     static func build(root: String, loader: some SourceLoader) -> BuildResult {
-        var session = CheckSession(loader: loader)
+        var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse)
+        // EZFLOW_TIMING=1 prints phase times to stderr (for profiling, not a stable format).
+        let timing = ProcessInfo.processInfo.environment["EZFLOW_TIMING"] == "1"
+        let t0 = DispatchTime.now().uptimeNanoseconds
         session.checkRoot(path: root)
         session.checkAll()
         let result = CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
                                    workflows: session.workflows)
+        let t1 = DispatchTime.now().uptimeNanoseconds
         if result.hasErrors { return BuildResult(check: result) }
         // The root file is loaded first, so its module index is 0.
         guard let wf = session.workflows.first(where: { $0.module == 0 }) else {
@@ -47,7 +52,12 @@ extension Compiler {
         }
         let lowering = Lowering(modules: session.modules, workflows: session.workflows, sources: session.sources)
         let (content, sourceMap) = lowering.lower(wf)
+        let t2 = DispatchTime.now().uptimeNanoseconds
         let (bytes, hash) = IRDocument.assemble(content: content, sourceMap: sourceMap)
+        if timing {
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            FileHandle.standardError.write(Data("timing: check \((t1 - t0) / 1_000_000) ms, lower \((t2 - t1) / 1_000_000) ms, serialize+hash \((t3 - t2) / 1_000_000) ms\n".utf8))
+        }
         return BuildResult(check: result, ir: bytes, hash: hash)
     }
 }
@@ -109,6 +119,8 @@ struct WorkflowLowering {
     var qnameCache: [QID: String] = [:]
     var permissionCache: [DeclID: JSONValue] = [:]
     var retryCache: [Span: JSONValue] = [:]
+    /// Tags written on each group (by group index).
+    var groupTags: [[String]] = []
 
     var modules: [Module] { lowering.modules }
 
@@ -218,10 +230,19 @@ struct WorkflowLowering {
                      ("type", .string(typeName(o.type)))])
         }
         var groups: [JSONValue] = []
+        groupTags = w.groups.map { g in
+            guard let wb = modules[w.module].workflow, let b = Self.groupBlock(wb, g.name.text),
+                  let a = b.attributes.first(where: { $0.key.text == "tags" }), case .list(let items) = a.value.kind else { return [] }
+            return items.compactMap { i -> String? in
+                guard case .string(let p) = i.kind else { return nil }
+                return p.map { if case .text(let t) = $0 { t } else { "" } }.joined()
+            }
+        }
         for (gi, g) in w.groups.enumerated() {
             groups.append(.object([
                 ("budget", budget(g.budget)), ("id", .int(Int64(gi))), ("name", .string(g.name.text)),
                 ("parent", g.parent.map { .int(Int64($0)) } ?? .null), ("role", g.role.map { .string(qname($0.id)) } ?? .null),
+                ("tags", .array(groupTags[gi].map { .string($0) })),
                 ("tasks", .array(g.tasks.map { position[$0] }.sorted().map { .int(Int64($0)) })),
             ]))
         }
@@ -230,7 +251,10 @@ struct WorkflowLowering {
         var taskLocs = CanonicalStream(capacity: w.tasks.count * 64)
         tasks.beginArray()
         taskLocs.beginArray()
-        for id in w.order { task(w.tasks[id], &tasks, &taskLocs) }
+        // A local copy of the array, so each task is borrowed rather than copied while
+        // `self` is mutated.
+        let taskInfos = w.tasks
+        for id in w.order { task(taskInfos[id], &tasks, &taskLocs) }
         tasks.endArray()
         taskLocs.endArray()
 
@@ -253,6 +277,27 @@ struct WorkflowLowering {
         let wfLoc: JSONValue = modules[w.module].workflow?.name.map { .string(lowering.loc($0.span)) } ?? .null
         let sourceMap: JSONValue = .object([("tasks", .raw(taskLocs.bytes)), ("workflow", wfLoc)])
         return (content, sourceMap)
+    }
+
+    /// The block of group `name` anywhere inside `b`.
+    static func groupBlock(_ b: Block, _ name: String) -> Block? {
+        for inner in b.blocks where inner.kind.text == "group" {
+            if inner.name?.text == name { return inner }
+            if let f = groupBlock(inner, name) { return f }
+        }
+        return nil
+    }
+
+    /// A task's own tags, then those of its enclosing groups (innermost first), without repeats.
+    func tags(_ t: TaskInfo) -> [String] {
+        guard var g = t.group else { return t.tags }
+        var out = t.tags
+        while true {
+            for tag in groupTags[g] where !out.contains(tag) { out.append(tag) }
+            guard let p = w.groups[g].parent else { break }
+            g = p
+        }
+        return out
     }
 
     static func stringLess(_ a: JSONValue, _ b: JSONValue) -> Bool {
@@ -423,8 +468,8 @@ struct WorkflowLowering {
         out.key("action"); out.string(t.action)
         out.key("agent"); out.string(t.agent.map { qname($0.id) })
         out.key("agents"); out.strings(candidates)
-        out.key("approvers"); out.value(names(t.approvers.map(\.id)))
-        out.key("budget"); out.value(budget(t.budget))
+        out.key("approvers"); out.value(t.approvers.isEmpty ? .array([]) : names(t.approvers.map(\.id)))
+        out.key("budget"); if t.budget == nil { out.null() } else { out.value(budget(t.budget)) }
         out.key("deps")
         out.beginArray()
         if t.deps.count == 1 { out.int(position[t.deps[0]]) } else { for d in t.deps.map({ position[$0] }).sorted() { out.int(d) } }
@@ -455,7 +500,7 @@ struct WorkflowLowering {
         out.key("retry"); out.value(retry)
         out.key("role"); out.string(roleName)
         out.key("secrets"); out.value(t.secrets.isEmpty ? .array([]) : names(t.secrets.map(\.id)))
-        out.key("tags"); out.strings(t.tags)
+        out.key("tags"); out.strings(tags(t))
         out.key("template"); out.value(template)
         out.key("timeout_ms"); out.int(t.timeoutMs)
         out.key("with"); out.value(with)

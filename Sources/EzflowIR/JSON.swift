@@ -450,6 +450,15 @@ public struct JSONParser {
 
     mutating func string() throws(JSONParseError) -> String {
         pos += 1  // opening quote
+        // Fast path: no escapes, so the string is a slice of the input.
+        var end = pos
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let s = bytes.withUnsafeBufferPointer { String(validating: UnsafeBufferPointer(rebasing: $0[pos..<end]), as: UTF8.self) }
+            guard let s else { throw fail("invalid UTF-8 in string") }
+            pos = end + 1
+            return s
+        }
         var buf: [UInt8] = []
         var plainStart = pos
         while true {

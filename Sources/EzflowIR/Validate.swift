@@ -326,13 +326,14 @@ struct IRValidator {
         if case .object = try field(o, "types") {} else { throw fail(o.sub("types"), "expected object, found \(try field(o, "types").typeName)") }
 
         for (i, x) in groupItems.enumerated() {
-            let g = try object(x, "\(o.sub("groups"))[\(i)]", allowed: ["id", "name", "parent", "budget", "role", "tasks"])
+            let g = try object(x, "\(o.sub("groups"))[\(i)]", allowed: ["id", "name", "parent", "budget", "role", "tags", "tasks"])
             let id = try int(g, "id")
             guard id == Int64(i) else { throw fail(g.sub("id"), "must be \(i) (its position), found \(id)") }
             _ = try string(g, "name")
             if let p = try optInt(g, "parent", min: 0), p >= id { throw fail(g.sub("parent"), "must name an earlier group (< \(id)), found \(p)") }
             _ = try budget(try nullable(g, "budget"), g.sub("budget"))
             if let r = try optString(g, "role"), !roleNames.contains(r) { throw fail(g.sub("role"), "unknown role `\(r)`") }
+            _ = try strings(g, "tags")
             for (k, t) in try array(g, "tasks").enumerated() {
                 guard case .int(let tid) = t, tid >= 0, tid < Int64(taskItems.count) else {
                     throw fail("\(g.sub("tasks"))[\(k)]", "no task \(t.typeName == "int" ? "\(t)" : t.typeName) (the workflow has \(taskItems.count))")

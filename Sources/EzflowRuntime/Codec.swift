@@ -1,0 +1,328 @@
+// The journal's stable JSON encoding: hand-written with CanonicalStream (no Codable),
+// parsed with JSONParser. Keys are written in canonical (UTF-8 byte) order.
+import EzflowIR
+
+/// Why a journal line could not be decoded.
+public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based line number in the file (0 when decoding a single value).
+    public var line: Int
+    public var message: String
+    public var description: String { line > 0 ? "journal line \(line): \(message)" : "journal: \(message)" }
+}
+
+/// One journal line: the event and the commands the core answered with. Replay checks
+/// the recorded commands against a fresh fold.
+public struct JournalRecord: Sendable, Equatable {
+    /// 0-based index of the event (`RunState.seq` before it).
+    public var seq: Int
+    public var event: Event
+    public var commands: [Command]
+    public init(seq: Int, event: Event, commands: [Command]) {
+        self.seq = seq
+        self.event = event
+        self.commands = commands
+    }
+}
+
+// MARK: - Decoding helpers
+
+struct Fields {
+    let value: JSONValue
+    let what: String
+    func err(_ m: String) -> JournalError { JournalError(line: 0, message: "\(what): \(m)") }
+    func int(_ k: String) throws(JournalError) -> Int64 {
+        guard case .int(let i)? = value[k] else { throw err("`\(k)` must be an integer") }
+        return i
+    }
+    func small(_ k: String) throws(JournalError) -> Int {
+        let i = try int(k)
+        guard i >= -1 && i <= Int64(Int32.max) else { throw err("`\(k)` out of range: \(i)") }
+        return Int(i)
+    }
+    func string(_ k: String) throws(JournalError) -> String {
+        guard case .string(let s)? = value[k] else { throw err("`\(k)` must be a string") }
+        return s
+    }
+    func bool(_ k: String) throws(JournalError) -> Bool {
+        guard case .bool(let b)? = value[k] else { throw err("`\(k)` must be a boolean") }
+        return b
+    }
+    func any(_ k: String) throws(JournalError) -> JSONValue {
+        guard let v = value[k] else { throw err("`\(k)` is missing") }
+        return v
+    }
+}
+
+extension TimerID {
+    /// Parses the journal text form (`timeout/3/1`, `retry/3/2`, `deadline`, `budget`, `wake`).
+    public init?(text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1:
+            switch parts[0] {
+            case "deadline": self = .deadline
+            case "budget": self = .budgetTime
+            case "wake": self = .wake
+            default: return nil
+            }
+        case 3:
+            guard let t = Int(parts[1]), let a = Int(parts[2]), t >= 0, a >= 0 else { return nil }
+            switch parts[0] {
+            case "timeout": self = .attemptTimeout(task: t, attempt: a)
+            case "retry": self = .retryDue(task: t, attempt: a)
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+}
+
+// MARK: - Event
+
+extension Event {
+    /// The `type` of the event in the journal.
+    public var typeName: String {
+        switch self {
+        case .runStarted: "run_started"
+        case .taskSucceeded: "task_succeeded"
+        case .taskFailed: "task_failed"
+        case .timerFired: "timer_fired"
+        case .approvalGiven: "approval_given"
+        case .agentHealth: "agent_health"
+        case .cancelRequested: "cancel_requested"
+        case .resumed: "resumed"
+        }
+    }
+
+    /// Writes the event as one canonical JSON object.
+    public func encode(into s: inout CanonicalStream) {
+        s.beginObject()
+        switch self {
+        case .runStarted(let run, let seed, let hash, let limits, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("plan"); s.string(hash)
+            s.key("run"); s.string(run)
+            s.key("seed"); s.string(String(seed))
+            s.key("tag_limits"); s.beginObject()
+            for k in limits.keys.sorted(by: JSONValue.keyLess) { s.key(k); s.int(limits[k]!) }
+            s.endObject()
+        case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("attempt"); s.int(a)
+            s.key("cost_micros"); s.int(cost)
+            s.key("outputs"); s.value(outputs)
+            s.key("task"); s.int(t)
+            s.key("tokens"); s.int(tokens)
+        case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("attempt"); s.int(a)
+            s.key("class"); s.string(cls)
+            s.key("cost_micros"); s.int(cost)
+            s.key("message"); s.string(message)
+            s.key("task"); s.int(t)
+            s.key("tokens"); s.int(tokens)
+        case .timerFired(let id, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("timer"); s.string(id.description)
+        case .approvalGiven(let t, let principal, let approved, let at):
+            s.key("approved"); s.bool(approved)
+            s.key("at_ms"); s.int(at)
+            s.key("principal"); s.string(principal)
+            s.key("task"); s.int(t)
+        case .agentHealth(let g, let healthy, let at):
+            s.key("agent"); s.int(g)
+            s.key("at_ms"); s.int(at)
+            s.key("healthy"); s.bool(healthy)
+        case .cancelRequested(let reason, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("reason"); s.string(reason)
+        case .resumed(let at):
+            s.key("at_ms"); s.int(at)
+        }
+        s.key("type"); s.string(typeName)
+        s.endObject()
+    }
+
+    /// Reads an event written by `encode(into:)`.
+    public static func decode(_ v: JSONValue) throws(JournalError) -> Event {
+        let f = Fields(value: v, what: "event")
+        let at = try f.int("at_ms")
+        switch try f.string("type") {
+        case "run_started":
+            guard let seed = UInt64(try f.string("seed")) else { throw f.err("`seed` must be a decimal UInt64 string") }
+            guard case .object(let m) = try f.any("tag_limits") else { throw f.err("`tag_limits` must be an object") }
+            var limits: [String: Int] = [:]
+            for (k, x) in m {
+                guard case .int(let i) = x, i >= 0, i <= Int64(Int32.max) else { throw f.err("tag limit `\(k)` must be an integer >= 0") }
+                limits[k] = Int(i)
+            }
+            return .runStarted(runID: try f.string("run"), seed: seed, planHash: try f.string("plan"), tagLimits: limits, atMs: at)
+        case "task_succeeded":
+            return .taskSucceeded(task: try f.small("task"), attempt: try f.small("attempt"), outputs: try f.any("outputs"),
+                                  costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
+        case "task_failed":
+            return .taskFailed(task: try f.small("task"), attempt: try f.small("attempt"), errorClass: try f.string("class"),
+                               message: try f.string("message"), costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
+        case "timer_fired":
+            let text = try f.string("timer")
+            guard let id = TimerID(text: text) else { throw f.err("unknown timer `\(text)`") }
+            return .timerFired(id, atMs: at)
+        case "approval_given":
+            return .approvalGiven(task: try f.small("task"), principal: try f.string("principal"), approved: try f.bool("approved"), atMs: at)
+        case "agent_health":
+            return .agentHealth(agent: try f.small("agent"), healthy: try f.bool("healthy"), atMs: at)
+        case "cancel_requested":
+            return .cancelRequested(reason: try f.string("reason"), atMs: at)
+        case "resumed":
+            return .resumed(atMs: at)
+        case let t:
+            throw f.err("unknown type `\(t)`")
+        }
+    }
+}
+
+// MARK: - Command
+
+extension AttemptRecord {
+    func encode(into s: inout CanonicalStream) {
+        s.beginObject()
+        s.key("agent"); s.int(agent)
+        s.key("attempt"); s.int(attempt)
+        s.key("class"); s.string(errorClass)
+        s.key("cost_micros"); s.int(costMicros)
+        s.key("ended_ms"); s.int(endedAtMs)
+        s.key("message"); s.string(message)
+        s.key("started_ms"); s.int(startedAtMs)
+        s.key("tokens"); s.int(tokens)
+        s.endObject()
+    }
+
+    static func decode(_ v: JSONValue) throws(JournalError) -> AttemptRecord {
+        let f = Fields(value: v, what: "attempt record")
+        var cls: String? = nil
+        if case .string(let c)? = v["class"] { cls = c }
+        return AttemptRecord(attempt: try f.small("attempt"), agent: try f.small("agent"), errorClass: cls, message: try f.string("message"),
+                             startedAtMs: try f.int("started_ms"), endedAtMs: try f.int("ended_ms"),
+                             costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"))
+    }
+}
+
+extension Command {
+    /// Writes the command as one canonical JSON object (`type` names the case).
+    public func encode(into s: inout CanonicalStream) {
+        s.beginObject()
+        switch self {
+        case .dispatch(let t, let a, let g, let key):
+            s.key("agent"); s.int(g)
+            s.key("attempt"); s.int(a)
+            s.key("key"); s.string(key)
+            s.key("task"); s.int(t)
+            s.key("type"); s.string("dispatch")
+        case .setTimer(let id, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("timer"); s.string(id.description)
+            s.key("type"); s.string("set_timer")
+        case .cancel(let t, let a):
+            s.key("attempt"); s.int(a)
+            s.key("task"); s.int(t)
+            s.key("type"); s.string("cancel")
+        case .requestApproval(let t, let reason):
+            if case .conflict(let o) = reason { s.key("output"); s.string(o) }
+            s.key("task"); s.int(t)
+            s.key("type"); s.string("request_approval")
+        case .deadLetter(let t, let history):
+            s.key("history"); s.beginArray()
+            for r in history { r.encode(into: &s) }
+            s.endArray()
+            s.key("task"); s.int(t)
+            s.key("type"); s.string("dead_letter")
+        case .finishRun(let v):
+            s.key("type"); s.string("finish_run")
+            s.key("verdict"); s.string(v.rawValue)
+        }
+        s.endObject()
+    }
+
+    /// Reads a command written by `encode(into:)`.
+    public static func decode(_ v: JSONValue) throws(JournalError) -> Command {
+        let f = Fields(value: v, what: "command")
+        switch try f.string("type") {
+        case "dispatch":
+            return .dispatch(task: try f.small("task"), attempt: try f.small("attempt"), agent: try f.small("agent"), idempotencyKey: try f.string("key"))
+        case "set_timer":
+            let text = try f.string("timer")
+            guard let id = TimerID(text: text) else { throw f.err("unknown timer `\(text)`") }
+            return .setTimer(id, atMs: try f.int("at_ms"))
+        case "cancel":
+            return .cancel(task: try f.small("task"), attempt: try f.small("attempt"))
+        case "request_approval":
+            if v["output"] != nil { return .requestApproval(task: try f.small("task"), reason: .conflict(output: try f.string("output"))) }
+            return .requestApproval(task: try f.small("task"), reason: .gate)
+        case "dead_letter":
+            guard case .array(let xs) = try f.any("history") else { throw f.err("`history` must be an array") }
+            var h: [AttemptRecord] = []
+            for x in xs { h.append(try AttemptRecord.decode(x)) }
+            return .deadLetter(task: try f.small("task"), history: h)
+        case "finish_run":
+            let text = try f.string("verdict")
+            guard let verdict = Verdict(rawValue: text) else { throw f.err("unknown verdict `\(text)`") }
+            return .finishRun(verdict)
+        case let t:
+            throw f.err("unknown type `\(t)`")
+        }
+    }
+}
+
+// MARK: - Journal
+
+/// The journal file: JSON lines, one `JournalRecord` per line
+/// (`{"commands":[…],"event":{…},"seq":n}`), canonical, `\n`-terminated.
+public enum Journal {
+    /// Appends one record as a canonical line (with its `\n`).
+    public static func append(_ r: JournalRecord, to bytes: inout [UInt8]) {
+        var s = CanonicalStream(capacity: 256)
+        s.beginObject()
+        s.key("commands"); s.beginArray()
+        for c in r.commands { c.encode(into: &s) }
+        s.endArray()
+        s.key("event"); r.event.encode(into: &s)
+        s.key("seq"); s.int(r.seq)
+        s.endObject()
+        bytes.append(contentsOf: s.bytes)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// The whole journal as bytes.
+    public static func encode(_ records: [JournalRecord]) -> [UInt8] {
+        var out: [UInt8] = []
+        for r in records { append(r, to: &out) }
+        return out
+    }
+
+    /// Parses a journal; blank lines are skipped, anything else must be a record.
+    public static func decode(_ bytes: [UInt8]) throws(JournalError) -> [JournalRecord] {
+        var records: [JournalRecord] = []
+        var line = 0
+        var start = 0
+        while start < bytes.count {
+            line += 1
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let slice = Array(bytes[start..<end])
+            start = end + 1
+            if slice.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+            do throws(JournalError) {
+                let v: JSONValue
+                do { v = try JSONParser.parse(slice) } catch { throw JournalError(line: 0, message: error.description) }
+                let f = Fields(value: v, what: "record")
+                guard case .array(let cs) = try f.any("commands") else { throw f.err("`commands` must be an array") }
+                var commands: [Command] = []
+                for c in cs { commands.append(try Command.decode(c)) }
+                records.append(JournalRecord(seq: try f.small("seq"), event: try Event.decode(try f.any("event")), commands: commands))
+            } catch {
+                throw JournalError(line: line, message: error.message)
+            }
+        }
+        return records
+    }
+}

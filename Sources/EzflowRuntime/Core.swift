@@ -1,0 +1,603 @@
+// The pure transition function of a run: `state + event → state + commands`.
+//
+// Legal task transitions (anything else is `TransitionError` R0002):
+//
+//   waiting          → ready             last dependency satisfied (fallbacks: also triggered)
+//   waiting          → skipped           a dependency ended without success; untriggered fallback at the end
+//   ready            → running(a, g)     scheduler: limits, agent and budget allow
+//   ready            → awaitingApproval  scheduler, `approve` task (requestApproval .gate)
+//   ready            → deadLettered      run stalled: no agent can ever take it (class no_agent)
+//   running(a)       → succeeded         taskSucceeded(a), outputs written without conflict
+//   running(a)       → awaitingApproval  taskSucceeded(a) with an `escalate` conflict
+//   running(a)       → backoff(a+1, u)   taskFailed(a) / timeout, class in `on`, attempts left
+//   running(a)       → ready             rule exhausted, `catch: agent` not used yet
+//   running(a)       → failed            rule exhausted, `catch: task` (the fallback runs instead)
+//   running(a)       → deadLettered      rule exhausted, no catch
+//   running(a)       → failed            failure while the run drains (no retries)
+//   backoff(a, u)    → ready             timer retry/t/a fired
+//   awaitingApproval → succeeded|failed  approvalGiven (gate: approved | denied)
+//   awaitingApproval → succeeded         approvalGiven (conflict: approved takes the new value)
+//   any non-terminal → cancelled         deadline, budget time, overrun, cancelRequested, drain end
+//
+// Deliberate no-ops: a result for an attempt the core abandoned (timed out or cancelled)
+// is charged and otherwise ignored; timers whose attempt/backoff is over are ignored;
+// an approval for a task already terminal (answered twice, or cancelled) is ignored; events after the run finished are
+// ignored except results and approvals (charged / ignored the same way).
+import EzflowIR
+
+/// The pure transition function of a run.
+public enum Core {
+    /// Transitions kept per task for error reports.
+    public static let historyMax = 32
+
+    /// Folds one event into the state and returns the commands it causes. An illegal
+    /// event leaves the state unchanged and throws a `TransitionError`.
+    public static func step(_ state: inout RunState, _ event: Event) throws(TransitionError) -> [Command] {
+        var out: [Command] = []
+        try check(state, event)
+        state.nowMs = event.atMs
+        switch event {
+        case .runStarted(let runID, let seed, _, let tagLimits, let at):
+            state.runID = runID
+            state.rng = SeededRandom(seed: seed)
+            state.startedAtMs = at
+            state.phase = .running
+            for (name, limit) in tagLimits {
+                if let id = state.plan.tagNames.firstIndex(of: name) { state.tagLimit[id] = max(0, limit) }
+            }
+            if state.plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: at + state.plan.deadlineMs)) }
+            if state.plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: at + state.plan.budgetTimeMs)) }
+            for t in 0..<state.plan.taskCount where state.pendingDeps[t] == 0 && !state.plan.isFallback[t] {
+                state.makeReady(t)
+            }
+        case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, _):
+            state.charge(cost, tokens)
+            if case .running(a, let agent) = state.tasks[t] {
+                state.endAttempt(t, agent: agent, errorClass: nil, message: "", cost: cost, tokens: tokens)
+                state.succeed(t, outputs: outputs, &out)
+            } else {
+                state.forgetAbandoned(t, a)  // deliberate no-op beyond the charge
+            }
+            state.checkOverrun(&out)
+        case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, _):
+            state.charge(cost, tokens)
+            if case .running(a, let agent) = state.tasks[t] {
+                state.endAttempt(t, agent: agent, errorClass: cls, message: message, cost: cost, tokens: tokens)
+                state.fail(t, errorClass: cls, &out)
+            } else {
+                state.forgetAbandoned(t, a)
+            }
+            state.checkOverrun(&out)
+        case .timerFired(let id, _):
+            switch id {
+            case .attemptTimeout(let t, let a):
+                if case .running(a, let agent) = state.tasks[t], state.isActive {
+                    out.append(.cancel(task: t, attempt: a))
+                    state.abandoned[t].append(a)
+                    state.endAttempt(t, agent: agent, errorClass: "timeout",
+                                     message: "timed out after \(state.plan.timeoutMs[t]) ms", cost: 0, tokens: 0)
+                    state.fail(t, errorClass: "timeout", &out)
+                }
+            case .retryDue(let t, let a):
+                if case .backoff(a, _) = state.tasks[t], state.phase == .running { state.makeReady(t) }
+            case .deadline:
+                if state.isActive { state.abort(.deadlineExceeded, &out) }
+            case .budgetTime:
+                if state.isActive { state.abort(.budgetExceeded, &out) }
+            case .wake:
+                state.wakeAtMs = -1
+            }
+        case .approvalGiven(let t, let principal, let approved, _):
+            if state.tasks[t] == .awaitingApproval {
+                state.announcedWaiting = false
+                state.approve(t, principal: principal, approved: approved)
+            }
+        case .agentHealth(let g, let healthy, _):
+            state.agentHealth[g].healthy = healthy
+        case .cancelRequested:
+            if state.isActive { state.abort(.cancelled, &out) }
+        case .resumed(let at):
+            state.resume(at: at, &out)
+        }
+        if state.phase == .running { state.schedule(&out) }
+        state.settle(&out)
+        state.seq += 1
+        return out
+    }
+
+    /// Validates `event` against `state` without changing anything.
+    static func check(_ s: RunState, _ e: Event) throws(TransitionError) {
+        func err(_ code: String, _ msg: String, task: Int? = nil) -> TransitionError {
+            TransitionError(code: code, message: msg, task: task, history: task.map { s.transitions[$0] } ?? [])
+        }
+        if case .runStarted(_, _, let hash, _, _) = e {
+            guard s.phase == .notStarted else { throw err("R0003", "a second `run_started` at event \(s.seq)") }
+            guard hash == s.plan.hash else { throw err("R0004", "the journal is for plan \(hash), not \(s.plan.hash)") }
+            return
+        }
+        guard s.phase != .notStarted else { throw err("R0003", "event before `run_started`") }
+        guard e.atMs >= s.nowMs else { throw err("R0004", "time went backwards: \(e.atMs) < \(s.nowMs)") }
+        let n = s.plan.taskCount
+        switch e {
+        case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _):
+            guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
+            guard c >= 0 && k >= 0 else { throw err("R0004", "negative cost or tokens", task: t) }
+            if case .running(a, _) = s.tasks[t] { return }
+            if s.abandoned[t].contains(a) { return }
+            throw err("R0002", "illegal transition: result of attempt \(a) of task \(t) (`\(s.plan.taskNames[t])`) in state \(s.tasks[t])", task: t)
+        case .timerFired(let id, _):
+            switch id {
+            case .attemptTimeout(let t, let a), .retryDue(let t, let a):
+                guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
+                guard a >= 1 && a <= s.attempts[t] + 1 else {
+                    throw err("R0002", "illegal transition: timer \(id) for an attempt never scheduled, state \(s.tasks[t])", task: t)
+                }
+            case .deadline, .budgetTime, .wake: return
+            }
+        case .approvalGiven(let t, _, _, _):
+            guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
+            switch s.tasks[t] {
+            case .awaitingApproval: return
+            case let st where st.isTerminal: return  // a duplicate or late answer: no-op
+            default: throw err("R0002", "illegal transition: approval for task \(t) (`\(s.plan.taskNames[t])`) in state \(s.tasks[t])", task: t)
+            }
+        case .agentHealth(let g, _, _):
+            guard g >= 0 && g < s.plan.agentNames.count else { throw err("R0001", "no agent \(g)") }
+        case .runStarted, .cancelRequested, .resumed: return
+        }
+    }
+}
+
+extension RunState {
+    /// Running or draining: attempts may still be in flight.
+    var isActive: Bool {
+        switch phase {
+        case .running, .draining: true
+        default: false
+        }
+    }
+
+    /// The single place a task's state changes; records the transition.
+    mutating func set(_ t: Int, _ new: TaskState) {
+        let old = tasks[t]
+        precondition(!old.isTerminal || old == new, "task \(t) left terminal state \(old) for \(new)")
+        tasks[t] = new
+        if transitions[t].count >= Core.historyMax { transitions[t].removeFirst() }
+        transitions[t].append(TransitionRecord(seq: seq, from: old, to: new))
+    }
+
+    mutating func makeReady(_ t: Int) {
+        set(t, .ready)
+        let r = plan.rank[t]
+        var lo = 0, hi = readyQueue.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if plan.rank[readyQueue[mid]] < r { lo = mid + 1 } else { hi = mid }
+        }
+        readyQueue.insert(t, at: lo)
+    }
+
+    mutating func charge(_ cost: Int64, _ tokens: Int64) {
+        chargedMicros = Plan.saturatingAdd(chargedMicros, cost)
+        chargedTokens = Plan.saturatingAdd(chargedTokens, tokens)
+    }
+
+    mutating func forgetAbandoned(_ t: Int, _ a: Int) {
+        if let i = abandoned[t].firstIndex(of: a) { abandoned[t].remove(at: i) }
+    }
+
+    /// A real (over-the-estimate) overrun stops everything at once.
+    mutating func checkOverrun(_ out: inout [Command]) {
+        guard isActive else { return }
+        let money = plan.budgetMoneyMicros >= 0 && chargedMicros > plan.budgetMoneyMicros
+        let tokens = plan.budgetTokens >= 0 && chargedTokens > plan.budgetTokens
+        if money || tokens { abort(.budgetExceeded, &out) }
+    }
+
+    /// Releases the running attempt's capacity and reservation and records its outcome.
+    mutating func endAttempt(_ t: Int, agent: Int, errorClass: String?, message: String, cost: Int64, tokens: Int64) {
+        runningCount -= 1
+        if agent >= 0 { agentLoad[agent] -= 1 }
+        for k in plan.tagStart[t]..<plan.tagStart[t + 1] { tagLoad[plan.tags[k]] -= 1 }
+        reservedMicros -= reservedCost[t]
+        reservedTokens -= reservedTok[t]
+        reservedCost[t] = 0
+        reservedTok[t] = 0
+        let latency = nowMs - attemptStartMs[t]
+        history[t].append(AttemptRecord(attempt: attempts[t], agent: agent, errorClass: errorClass, message: message,
+                                        startedAtMs: attemptStartMs[t], endedAtMs: nowMs, costMicros: cost, tokens: tokens))
+        if agent >= 0 {
+            if errorClass == nil {
+                agentHealth[agent].successes += 1
+                agentHealth[agent].consecutiveFailures = 0
+            } else {
+                agentHealth[agent].failures += 1
+                agentHealth[agent].consecutiveFailures += 1
+            }
+            agentHealth[agent].totalLatencyMs += latency
+            agentHealth[agent].totalCostMicros += cost
+            environment.breaker.record(AttemptOutcome(task: t, agent: agent, errorClass: errorClass, latencyMs: latency, costMicros: cost),
+                                       nowMs: nowMs, health: &agentHealth[agent])
+        }
+        assert(runningCount >= 0 && reservedMicros >= 0 && reservedTokens >= 0)
+    }
+
+    /// A live success: write outputs per `on_conflict`, then succeed (or escalate / fail).
+    mutating func succeed(_ t: Int, outputs: JSONValue, _ out: inout [Command]) {
+        var updates: [(Int, JSONValue)] = []
+        var escalated: [(String, JSONValue)] = []
+        for k in plan.writeStart[t]..<plan.writeStart[t + 1] {
+            let o = plan.writes[k]
+            guard let v = outputs[plan.outputNames[o]] else { continue }
+            guard let old = self.outputs[o], outputWriter[o] != t else { updates.append((o, v)); continue }
+            switch plan.onConflict[o] {
+            case .fail:
+                conflict(t, output: o, &out)
+                return
+            case .lastWriter:
+                updates.append((o, v))
+            case .merge:
+                switch (old, v) {
+                case (.object(let a), .object(let b)):
+                    var m = a.filter { kv in !b.contains { $0.0 == kv.0 } }
+                    m.append(contentsOf: b)
+                    updates.append((o, .object(m)))
+                case (.array(let a), .array(let b)):
+                    updates.append((o, .array(a + b)))
+                default:
+                    conflict(t, output: o, &out)
+                    return
+                }
+            case .escalate:
+                escalated.append((plan.outputNames[o], v))
+            }
+        }
+        for (o, v) in updates {
+            self.outputs[o] = v
+            outputWriter[o] = t
+        }
+        if escalated.isEmpty {
+            set(t, .succeeded)
+            finalize(t, ok: true)
+        } else {
+            pendingConflict[t] = .object(escalated)
+            set(t, .awaitingApproval)
+            out.append(.requestApproval(task: t, reason: .conflict(output: escalated[0].0)))
+        }
+    }
+
+    /// A write that `on_conflict` refuses turns the attempt into a failure of class `conflict`.
+    mutating func conflict(_ t: Int, output o: Int, _ out: inout [Command]) {
+        let last = history[t].count - 1
+        history[t][last].errorClass = "conflict"
+        history[t][last].message = "output `\(plan.outputNames[o])` was already written by task \(outputWriter[o])"
+        fail(t, errorClass: "conflict", &out)
+    }
+
+    /// A live failure of the current attempt (already ended): retry, catch or dead-letter.
+    mutating func fail(_ t: Int, errorClass cls: String, _ out: inout [Command]) {
+        guard phase == .running else {
+            set(t, .failed)
+            finalize(t, ok: false)
+            return
+        }
+        let n = attempts[t]
+        if !usedCatchAgent[t] && n < plan.attemptsMax[t] && plan.retries(task: t, errorClass: cls) {
+            let delay = nextDelay(t, failedAttempt: n)
+            let until = Plan.saturatingAdd(nowMs, delay)
+            set(t, .backoff(attempt: n + 1, untilMs: until))
+            out.append(.setTimer(.retryDue(task: t, attempt: n + 1), atMs: until))
+            return
+        }
+        if plan.catchAgent[t] >= 0 && !usedCatchAgent[t] {
+            usedCatchAgent[t] = true
+            makeReady(t)
+            return
+        }
+        let f = plan.catchTask[t]
+        if f >= 0 {
+            set(t, .failed)
+            substitute[t] = f
+            switch tasks[f] {
+            case .waiting where standsInFor[f] < 0:
+                standsInFor[f] = t
+                if pendingDeps[f] == 0 { makeReady(f) }
+            case let s where s.isTerminal && finalized[f]:
+                finalize(t, ok: s == .succeeded)
+            case let s where s.isTerminal:
+                // The fallback failed and waits on its own fallback; a chain leading back
+                // here is a catch cycle that can never succeed.
+                var x = f, steps = 0
+                while substitute[x] >= 0 && x != t && steps <= plan.taskCount { x = substitute[x]; steps += 1 }
+                if x == t { finalize(t, ok: false) }
+            default:
+                break  // the fallback is already running for another task; wait for it
+            }
+            return
+        }
+        deadLetter(t, &out)
+    }
+
+    mutating func deadLetter(_ t: Int, _ out: inout [Command]) {
+        set(t, .deadLettered)
+        out.append(.deadLetter(task: t, history: history[t]))
+        finalize(t, ok: false)
+    }
+
+    /// The documented backoff: base delay (fixed/linear/exponential, capped), then jitter
+    /// drawn from the run's generator. Decorrelated: `min(cap, uniform(delay…3 × previous))`.
+    mutating func nextDelay(_ t: Int, failedAttempt n: Int) -> Int64 {
+        let base = plan.baseDelayMs(task: t, failedAttempt: n)
+        let d: Int64
+        switch plan.jitter[t] {
+        case .none: d = base
+        case .full: d = rng.uniform(base)
+        case .equal: d = base / 2 + rng.uniform(base - base / 2)
+        case .decorrelated:
+            let lo = plan.delayMs[t]
+            let prev = prevDelayMs[t] > 0 ? prevDelayMs[t] : lo
+            let hi = max(lo, Plan.saturatingMul(prev, 3))
+            var v = lo + rng.uniform(hi - lo)
+            if plan.maxDelayMs[t] >= 0 { v = min(v, plan.maxDelayMs[t]) }
+            d = v
+        }
+        prevDelayMs[t] = d
+        return d
+    }
+
+    /// An answered approval (gate or escalated conflict).
+    mutating func approve(_ t: Int, principal: String, approved: Bool) {
+        if let pending = pendingConflict.removeValue(forKey: t) {
+            if approved, case .object(let members) = pending {
+                for (name, v) in members {
+                    if let o = plan.outputNames.firstIndex(of: name) {
+                        outputs[o] = v
+                        outputWriter[o] = t
+                    }
+                }
+            }
+            set(t, .succeeded)
+            finalize(t, ok: true)
+            return
+        }
+        attempts[t] += 1
+        history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: approved ? nil : "denied",
+                                        message: (approved ? "approved by " : "denied by ") + principal,
+                                        startedAtMs: attemptStartMs[t], endedAtMs: nowMs, costMicros: 0, tokens: 0))
+        set(t, approved ? .succeeded : .failed)
+        finalize(t, ok: approved)
+    }
+
+    /// Settles a task's effect on others once its outcome is final: dependents become
+    /// ready (or are skipped), and tasks this one stands in for settle the same way.
+    mutating func finalize(_ t: Int, ok: Bool) {
+        var work = [(t, ok)]
+        var guardCount = 0
+        while let (x, good) = work.popLast() {
+            guardCount += 1
+            precondition(guardCount <= 4 * plan.taskCount + 4, "finalize did not converge")
+            if finalized[x] { continue }
+            finalized[x] = true
+            for k in plan.dependentStart[x]..<plan.dependentStart[x + 1] {
+                let d = plan.dependents[k]
+                guard tasks[d] == .waiting else { continue }
+                if good {
+                    pendingDeps[d] -= 1
+                    if pendingDeps[d] == 0 && (!plan.isFallback[d] || standsInFor[d] >= 0) { makeReady(d) }
+                } else {
+                    set(d, .skipped)
+                    work.append((d, false))
+                }
+            }
+            for o in 0..<plan.taskCount where substitute[o] == x && !finalized[o] { work.append((o, good)) }
+        }
+    }
+
+    /// Stops everything now: running attempts are cancelled, every open task cancelled.
+    mutating func abort(_ verdict: Verdict, _ out: inout [Command]) {
+        for t in 0..<plan.taskCount where !tasks[t].isTerminal {
+            if case .running(let a, let agent) = tasks[t] {
+                out.append(.cancel(task: t, attempt: a))
+                abandoned[t].append(a)
+                endAttempt(t, agent: agent, errorClass: "cancelled", message: "run stopped: \(verdict.rawValue)", cost: 0, tokens: 0)
+            }
+            set(t, .cancelled)
+            finalized[t] = true
+        }
+        readyQueue.removeAll()
+        pendingConflict.removeAll()
+        phase = .finished(verdict)
+        out.append(.finishRun(verdict))
+    }
+
+    /// After a crash: re-dispatch in-flight attempts with the same key, set timers again.
+    mutating func resume(at: Millis, _ out: inout [Command]) {
+        guard isActive else { return }
+        if plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: startedAtMs + plan.deadlineMs)) }
+        if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: startedAtMs + plan.budgetTimeMs)) }
+        if wakeAtMs >= 0 { out.append(.setTimer(.wake, atMs: wakeAtMs)) }
+        for t in 0..<plan.taskCount {
+            switch tasks[t] {
+            case .running(let a, let agent):
+                out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
+                if plan.timeoutMs[t] > 0 {
+                    out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: attemptStartMs[t] + plan.timeoutMs[t]))
+                }
+            case .backoff(let a, let until):
+                out.append(.setTimer(.retryDue(task: t, attempt: a), atMs: until))
+            case .awaitingApproval:
+                out.append(.requestApproval(task: t, reason: pendingConflict[t].flatMap { p -> ApprovalReason? in
+                    if case .object(let m) = p, let first = m.first { return .conflict(output: first.0) }
+                    return nil
+                } ?? .gate))
+            default: break
+            }
+        }
+    }
+
+    func idempotencyKey(_ t: Int) -> String { "\(runID)/\(plan.taskNames[t])" }
+
+    /// Dispatches ready tasks in rank order while limits, agents and budget allow.
+    mutating func schedule(_ out: inout [Command]) {
+        var i = 0
+        while i < readyQueue.count {
+            let t = readyQueue[i]
+            if plan.isApproval[t] {
+                readyQueue.remove(at: i)
+                attemptStartMs[t] = nowMs
+                set(t, .awaitingApproval)
+                out.append(.requestApproval(task: t, reason: .gate))
+                continue
+            }
+            if plan.maxParallel >= 0 && runningCount >= plan.maxParallel { i += 1; continue }
+            var tagFull = false
+            for k in plan.tagStart[t]..<plan.tagStart[t + 1] where tagLimit[plan.tags[k]] >= 0 && tagLoad[plan.tags[k]] >= tagLimit[plan.tags[k]] {
+                tagFull = true
+            }
+            if tagFull { i += 1; continue }
+            // Agent choice.
+            var agent = -1
+            let pool: ArraySlice<Int> = usedCatchAgent[t]
+                ? [plan.catchAgent[t]][...] : plan.candidates[plan.candidateStart[t]..<plan.candidateStart[t + 1]]
+            if !pool.isEmpty {
+                var free: [Int] = []
+                for g in pool where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] {
+                    if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
+                }
+                guard !free.isEmpty else { i += 1; continue }
+                let view = SelectorView(plan: plan, load: agentLoad, health: agentHealth, nowMs: nowMs)
+                guard let g = environment.selector.choose(task: t, candidates: free, view: view, rng: &rng), free.contains(g) else {
+                    i += 1; continue
+                }
+                agent = g
+            }
+            // Budget: refuse what can never fit; wait while in-flight reservations might free room.
+            let worst = plan.worstCostMicros(task: t, agent: agent)
+            let worstTok = plan.worstTokens(task: t)
+            let moneyNever = plan.budgetMoneyMicros >= 0 && Plan.saturatingAdd(chargedMicros, worst) > plan.budgetMoneyMicros
+            let tokNever = plan.budgetTokens >= 0 && Plan.saturatingAdd(chargedTokens, worstTok) > plan.budgetTokens
+            if moneyNever || tokNever {
+                phase = .draining(.budgetExceeded)
+                refusedTask = t
+                return
+            }
+            let moneyWait = plan.budgetMoneyMicros >= 0
+                && Plan.saturatingAdd(Plan.saturatingAdd(chargedMicros, reservedMicros), worst) > plan.budgetMoneyMicros
+            let tokWait = plan.budgetTokens >= 0
+                && Plan.saturatingAdd(Plan.saturatingAdd(chargedTokens, reservedTokens), worstTok) > plan.budgetTokens
+            if moneyWait || tokWait { i += 1; continue }
+            // Dispatch.
+            readyQueue.remove(at: i)
+            attempts[t] += 1
+            let a = attempts[t]
+            precondition(a <= plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0), "attempt beyond the rule")
+            set(t, .running(attempt: a, agent: agent))
+            runningCount += 1
+            if agent >= 0 { agentLoad[agent] += 1 }
+            for k in plan.tagStart[t]..<plan.tagStart[t + 1] { tagLoad[plan.tags[k]] += 1 }
+            reservedCost[t] = worst
+            reservedTok[t] = worstTok
+            reservedMicros = Plan.saturatingAdd(reservedMicros, worst)
+            reservedTokens = Plan.saturatingAdd(reservedTokens, worstTok)
+            attemptStartMs[t] = nowMs
+            out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
+            if plan.timeoutMs[t] > 0 {
+                out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(nowMs, plan.timeoutMs[t])))
+            }
+        }
+    }
+
+    /// Ends the run when nothing can happen any more; handles stalls and approval pauses.
+    mutating func settle(_ out: inout [Command]) {
+        switch phase {
+        case .draining(let v):
+            guard runningCount == 0 else { return }
+            for t in 0..<plan.taskCount where !tasks[t].isTerminal {
+                set(t, tasks[t] == .waiting || tasks[t] == .ready ? .skipped : .cancelled)
+                finalized[t] = true
+            }
+            readyQueue.removeAll()
+            pendingConflict.removeAll()
+            phase = .finished(v)
+            out.append(.finishRun(v))
+        case .running:
+            guard runningCount == 0 else { return }
+            var backoffs = 0, approvals = 0
+            for t in 0..<plan.taskCount {
+                switch tasks[t] {
+                case .backoff: backoffs += 1
+                case .awaitingApproval: approvals += 1
+                default: break
+                }
+            }
+            if backoffs > 0 { return }
+            if !readyQueue.isEmpty {
+                // Stalled: nothing runs, yet ready tasks cannot go. Wait for a breaker
+                // cool-down if one ends; otherwise no agent will ever take them.
+                var wake = Int64.max
+                for t in readyQueue {
+                    for k in plan.candidateStart[t]..<plan.candidateStart[t + 1] {
+                        if case .open(let until) = agentHealth[plan.candidates[k]].breaker, until > nowMs { wake = min(wake, until) }
+                    }
+                }
+                if wake != Int64.max {
+                    if wakeAtMs != wake {
+                        wakeAtMs = wake
+                        out.append(.setTimer(.wake, atMs: wake))
+                    }
+                    return
+                }
+                if approvals > 0 { return }  // an agent may recover while a human answers
+                let stuck = readyQueue
+                readyQueue.removeAll()
+                for t in stuck {
+                    history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: "no_agent",
+                                                    message: "no healthy agent with capacity can run it", startedAtMs: nowMs,
+                                                    endedAtMs: nowMs, costMicros: 0, tokens: 0))
+                    if !tasks[t].isTerminal { deadLetter(t, &out) }
+                }
+                settle(&out)
+                return
+            }
+            if approvals > 0 {
+                if !announcedWaiting {
+                    announcedWaiting = true
+                    out.append(.finishRun(.waitingForApproval))
+                }
+                return
+            }
+            // Only untriggered fallbacks (and tasks waiting on them) are left: skip them.
+            for t in 0..<plan.taskCount where tasks[t] == .waiting && plan.isFallback[t] && standsInFor[t] < 0 {
+                set(t, .skipped)
+                finalize(t, ok: false)
+            }
+            var ok = true
+            for t in 0..<plan.taskCount {
+                switch tasks[t] {
+                case .succeeded, .skipped: break
+                case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) { ok = false }
+                case let s:
+                    precondition(s.isTerminal, "task \(t) is \(s) but nothing can move it")
+                    ok = false
+                }
+            }
+            let v: Verdict = ok ? .success : .failed
+            phase = .finished(v)
+            out.append(.finishRun(v))
+        case .notStarted, .finished:
+            return
+        }
+    }
+
+    /// Whether the chain of fallbacks standing in for `t` ended in a success.
+    func substituteSucceeded(_ t: Int) -> Bool {
+        var x = t
+        var steps = 0
+        while substitute[x] >= 0 && steps <= plan.taskCount {
+            x = substitute[x]
+            steps += 1
+            if tasks[x] == .succeeded { return true }
+        }
+        return false
+    }
+}

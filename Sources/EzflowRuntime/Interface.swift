@@ -1,0 +1,550 @@
+// The public vocabulary of the runtime core: the plan it runs, the events it folds,
+// the commands it emits, the state it keeps, and the two extension points (agent
+// selection and circuit breaking) other files plug into. Behaviour lives in Core.swift;
+// encoding in Codec.swift; replay in Replay.swift. See docs/RUNTIME.md.
+import EzflowIR
+
+// MARK: - Time, ids, randomness
+
+/// Milliseconds on the run's clock (virtual or wall; the shell decides). The core never
+/// reads a clock: every event carries its own `atMs`.
+public typealias Millis = Int64
+
+/// A deterministic pseudo-random generator kept inside `RunState`, so that replaying a
+/// journal draws the same numbers. Algorithm: SplitMix64 (Steele, Lea, Flood 2014):
+/// `state &+= 0x9E3779B97F4A7C15; z = state; z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9;
+/// z = (z ^ (z >> 27)) &* 0x94D049BB133111EB; return z ^ (z >> 31)`. Seeding: the
+/// initial `state` is the run's 64-bit seed, unchanged.
+public struct SeededRandom: Sendable, Equatable {
+    /// The generator's whole state: one 64-bit word.
+    public var state: UInt64
+
+    /// A generator whose first output is SplitMix64's first output for `seed`.
+    public init(seed: UInt64) { self.state = seed }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform integer in `0...bound` (inclusive) as `next() % (bound + 1)`; the
+    /// modulo bias is below 2^-40 for bounds under 2^24 ms and is part of the contract,
+    /// so every implementation draws the same delays. `bound <= 0` gives 0 and draws nothing.
+    public mutating func uniform(_ bound: Int64) -> Int64 {
+        guard bound > 0 else { return 0 }
+        return Int64(next() % UInt64(bound + 1))
+    }
+}
+
+/// A timer the core asks the shell to set; when it fires the shell sends
+/// `Event.timerFired(id, atMs)`. Timers are never cancelled: a stale one is a no-op.
+/// Journal text: `timeout/<task>/<attempt>`, `retry/<task>/<attempt>`, `deadline`,
+/// `budget`, `wake`.
+public enum TimerID: Sendable, Hashable, CustomStringConvertible {
+    /// The per-attempt timeout of `task`'s attempt `attempt`.
+    case attemptTimeout(task: Int, attempt: Int)
+    /// The backoff before `task`'s attempt `attempt` is over.
+    case retryDue(task: Int, attempt: Int)
+    /// The workflow's `deadline_ms`.
+    case deadline
+    /// The workflow budget's `time_ms` (wall time).
+    case budgetTime
+    /// Re-run scheduling (e.g. when an agent's breaker cool-down ends).
+    case wake
+
+    public var description: String {
+        switch self {
+        case .attemptTimeout(let t, let a): "timeout/\(t)/\(a)"
+        case .retryDue(let t, let a): "retry/\(t)/\(a)"
+        case .deadline: "deadline"
+        case .budgetTime: "budget"
+        case .wake: "wake"
+        }
+    }
+}
+
+// MARK: - Plan
+
+/// How the delay between attempts grows.
+public enum Backoff: String, Sendable, Equatable {
+    case fixed, linear, exponential
+}
+
+/// How the delay is randomized (drawn from the run's `SeededRandom`).
+public enum Jitter: String, Sendable, Equatable {
+    case none, full, equal, decorrelated
+}
+
+/// What a workflow output does when a second task writes it.
+public enum ConflictPolicy: String, Sendable, Equatable {
+    /// The second writer fails with error class `conflict` (also the default).
+    case fail
+    /// The later value replaces the earlier.
+    case lastWriter = "last_writer"
+    /// Objects merge key by key (later wins), arrays concatenate; anything else fails.
+    case merge
+    /// The core emits `requestApproval(task, .conflict(output))`; approval takes the new value.
+    case escalate
+}
+
+/// The validated IR flattened for the scheduler: tasks, agents, tags, error classes and
+/// outputs are dense `Int` ids; per-task lists are CSR (`xStart[t]..<xStart[t+1]` indexes
+/// `x`). Built once per run by `Plan.init(_:)`; immutable afterwards.
+public struct Plan: Sendable {
+    /// The IR `hash`, recorded in the journal's `run_started` event and checked on replay.
+    public var hash: String
+    /// Number of tasks; ids are `0..<taskCount` in topological order.
+    public var taskCount: Int
+    public var taskNames: [String]
+    /// True for `approve` tasks: no agent, wait for `approvalGiven`.
+    public var isApproval: [Bool]
+    /// True for tasks that run only as another task's `catch`.
+    public var isFallback: [Bool]
+    /// Dependencies (CSR).
+    public var depStart: [Int]
+    public var deps: [Int]
+    /// Dependents, the reverse of `deps` (CSR).
+    public var dependentStart: [Int]
+    public var dependents: [Int]
+    /// 0…9, higher dispatches first.
+    public var priority: [Int]
+    /// Longest worst-case path (ms) from the task's start to the end of the workflow,
+    /// this task included; ties in priority dispatch the longer path first.
+    public var criticalPathMs: [Int64]
+    /// The static dispatch order: priority desc, critical path desc, id asc.
+    /// `rank[t]` is `t`'s position in it.
+    public var rank: [Int]
+    /// Per-attempt timeout; 0 = none.
+    public var timeoutMs: [Int64]
+    /// Retry rule per task (a task without one has `attemptsMax` 1).
+    public var attemptsMax: [Int]
+    public var backoff: [Backoff]
+    public var delayMs: [Int64]
+    /// Cap on the delay; -1 = none.
+    public var maxDelayMs: [Int64]
+    public var jitter: [Jitter]
+    /// Error classes the rule retries (CSR of ids into `errorClassNames`).
+    public var retryOnStart: [Int]
+    public var retryOn: [Int]
+    /// Interned error class names (`timeout`, `transient`, `agent_error`, user classes).
+    public var errorClassNames: [String]
+    /// Fallback task (`catch: task`), -1 = none.
+    public var catchTask: [Int]
+    /// Fallback agent (`catch: agent`), -1 = none.
+    public var catchAgent: [Int]
+    /// Candidate agents (CSR); empty for approval/workflow tasks and for tasks the shell
+    /// runs locally (they dispatch to agent -1).
+    public var candidateStart: [Int]
+    public var candidates: [Int]
+    /// Tag ids (CSR into `tagNames`).
+    public var tagStart: [Int]
+    public var tags: [Int]
+    public var tagNames: [String]
+    /// Per-attempt caps from the IR; -1 = not given.
+    public var maxCostMicros: [Int64]
+    public var maxTokens: [Int64]
+    /// Workflow outputs each task writes (CSR of ids into `outputNames`).
+    public var writeStart: [Int]
+    public var writes: [Int]
+    public var outputNames: [String]
+    public var onConflict: [ConflictPolicy]
+    /// Agents.
+    public var agentNames: [String]
+    public var agentConcurrency: [Int]
+    public var agentCostPerCallMicros: [Int64]
+    public var agentCostPer1kTokensMicros: [Int64]
+    public var agentCostPerSecondMicros: [Int64]
+    /// Workflow limits; -1 = none.
+    public var maxParallel: Int
+    public var budgetMoneyMicros: Int64
+    public var budgetTokens: Int64
+    public var budgetTimeMs: Int64
+    public var deadlineMs: Int64
+    /// The IR's `selector` (null → nil: the shell's default).
+    public var selectorName: String?
+}
+
+// MARK: - Events and commands
+
+/// Something that happened, as the shell saw it. Every event is journaled (one canonical
+/// JSON line); folding the events reproduces the state and the commands.
+public enum Event: Sendable, Equatable {
+    /// First event of every journal: the run's identity, seed, plan hash and options.
+    case runStarted(runID: String, seed: UInt64, planHash: String, tagLimits: [String: Int], atMs: Millis)
+    /// An attempt finished well; `outputs` is an object keyed by workflow output name
+    /// (only the outputs the task `writes` are read). Cost and tokens are charged.
+    case taskSucceeded(task: Int, attempt: Int, outputs: JSONValue, costMicros: Int64, tokens: Int64, atMs: Millis)
+    /// An attempt failed with an error class (`transient`, `agent_error`, a user class…).
+    case taskFailed(task: Int, attempt: Int, errorClass: String, message: String, costMicros: Int64, tokens: Int64, atMs: Millis)
+    /// A timer set by `Command.setTimer` fired.
+    case timerFired(TimerID, atMs: Millis)
+    /// A principal answered an approval (an `approve` task or an escalated conflict).
+    /// The shell checks the principal's role before sending it.
+    case approvalGiven(task: Int, principal: String, approved: Bool, atMs: Millis)
+    /// A health check changed an agent's health.
+    case agentHealth(agent: Int, healthy: Bool, atMs: Millis)
+    /// The user cancelled the run.
+    case cancelRequested(reason: String, atMs: Millis)
+    /// The shell restarted after a crash: in-flight attempts are dispatched again with the
+    /// same idempotency key and their timers set again.
+    case resumed(atMs: Millis)
+
+    /// The event's timestamp.
+    public var atMs: Millis {
+        switch self {
+        case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t),
+             .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
+             .cancelRequested(_, let t), .resumed(let t):
+            t
+        }
+    }
+}
+
+/// Why an approval is requested.
+public enum ApprovalReason: Sendable, Equatable {
+    /// An `approve` task is ready.
+    case gate
+    /// A write to an output whose `on_conflict` is `escalate` conflicts with an earlier one.
+    case conflict(output: String)
+}
+
+/// The run's outcome.
+public enum Verdict: String, Sendable, Equatable {
+    case success, failed, budgetExceeded = "budget_exceeded", deadlineExceeded = "deadline_exceeded"
+    case waitingForApproval = "waiting_for_approval", cancelled
+
+    /// The process exit code `ezrun` uses (DESIGN.md §4).
+    public var exitCode: Int32 {
+        switch self {
+        case .success: 0
+        case .failed, .cancelled: 1
+        case .budgetExceeded, .deadlineExceeded: 3
+        case .waitingForApproval: 4
+        }
+    }
+}
+
+/// One attempt as it ended, for the dead-letter record and the selector's statistics.
+public struct AttemptRecord: Sendable, Equatable {
+    public var attempt: Int
+    /// -1 for the shell's local executor.
+    public var agent: Int
+    /// Error class, or nil for a success.
+    public var errorClass: String?
+    public var message: String
+    public var startedAtMs: Millis
+    public var endedAtMs: Millis
+    public var costMicros: Int64
+    public var tokens: Int64
+
+    public init(attempt: Int, agent: Int, errorClass: String?, message: String, startedAtMs: Millis, endedAtMs: Millis,
+                costMicros: Int64, tokens: Int64) {
+        self.attempt = attempt
+        self.agent = agent
+        self.errorClass = errorClass
+        self.message = message
+        self.startedAtMs = startedAtMs
+        self.endedAtMs = endedAtMs
+        self.costMicros = costMicros
+        self.tokens = tokens
+    }
+}
+
+/// Something the shell must do. Commands are a pure function of the journal so far.
+public enum Command: Sendable, Equatable {
+    /// Run attempt `attempt` of `task` on `agent` (-1: the shell's local executor; the
+    /// shell runs `workflow` tasks itself). `idempotencyKey` (`<run>/<task name>`) is the
+    /// same for every attempt, so a driver can deduplicate work after a resume.
+    case dispatch(task: Int, attempt: Int, agent: Int, idempotencyKey: String)
+    /// Send `timerFired(id)` at `atMs`.
+    case setTimer(TimerID, atMs: Millis)
+    /// Stop a running attempt (timeout, deadline, cancel); its late result is ignored.
+    case cancel(task: Int, attempt: Int)
+    /// Ask for an approval; the answer comes as `approvalGiven`.
+    case requestApproval(task: Int, reason: ApprovalReason)
+    /// `task` exhausted its rule; `history` has every attempt.
+    case deadLetter(task: Int, history: [AttemptRecord])
+    /// The run ended with `verdict` (`waitingForApproval` is not final: a later
+    /// `approvalGiven` continues the run).
+    case finishRun(Verdict)
+}
+
+// MARK: - State
+
+/// A task's lifecycle state. Legal transitions are listed in Core.swift and docs/RUNTIME.md.
+public enum TaskState: Sendable, Equatable, CustomStringConvertible {
+    case waiting
+    case ready
+    case running(attempt: Int, agent: Int)
+    case backoff(attempt: Int, untilMs: Millis)
+    case awaitingApproval
+    case succeeded
+    case failed
+    case skipped
+    case deadLettered
+    case cancelled
+
+    /// Succeeded, failed, skipped, dead-lettered or cancelled: never changes again.
+    public var isTerminal: Bool {
+        switch self {
+        case .succeeded, .failed, .skipped, .deadLettered, .cancelled: true
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .waiting: "waiting"
+        case .ready: "ready"
+        case .running(let a, let g): "running(attempt: \(a), agent: \(g))"
+        case .backoff(let a, let u): "backoff(attempt: \(a), until: \(u))"
+        case .awaitingApproval: "awaiting_approval"
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .skipped: "skipped"
+        case .deadLettered: "dead_lettered"
+        case .cancelled: "cancelled"
+        }
+    }
+}
+
+/// An agent's circuit-breaker position (maintained by a `BreakerPolicy`).
+public enum BreakerState: Sendable, Equatable {
+    case closed
+    /// No new attempts before `untilMs`.
+    case open(untilMs: Millis)
+    /// Cool-down over: a probe attempt may go.
+    case halfOpen
+}
+
+/// Per-agent health and statistics the core keeps and selectors read.
+public struct AgentHealth: Sendable, Equatable {
+    /// Set by `Event.agentHealth`; an unhealthy agent gets nothing.
+    public var healthy: Bool = true
+    public var breaker: BreakerState = .closed
+    public var consecutiveFailures: Int = 0
+    public var successes: Int = 0
+    public var failures: Int = 0
+    /// Sum of ended attempts' durations, for mean latency.
+    public var totalLatencyMs: Int64 = 0
+    public var totalCostMicros: Int64 = 0
+    public init() {}
+}
+
+/// An ended attempt as a `BreakerPolicy` sees it.
+public struct AttemptOutcome: Sendable, Equatable {
+    public var task: Int
+    public var agent: Int
+    /// nil for a success.
+    public var errorClass: String?
+    public var latencyMs: Int64
+    public var costMicros: Int64
+    public init(task: Int, agent: Int, errorClass: String?, latencyMs: Int64, costMicros: Int64) {
+        self.task = task
+        self.agent = agent
+        self.errorClass = errorClass
+        self.latencyMs = latencyMs
+        self.costMicros = costMicros
+    }
+}
+
+/// A read-only view of the agents for a selector: load, limits, cost model, health.
+public struct SelectorView: Sendable {
+    let plan: Plan
+    let load: [Int]
+    let health: [AgentHealth]
+    /// The time of the event being handled.
+    public let nowMs: Millis
+
+    init(plan: Plan, load: [Int], health: [AgentHealth], nowMs: Millis) {
+        self.plan = plan
+        self.load = load
+        self.health = health
+        self.nowMs = nowMs
+    }
+
+    public var agentCount: Int { plan.agentNames.count }
+    public func name(_ agent: Int) -> String { plan.agentNames[agent] }
+    /// Attempts running on `agent` now.
+    public func load(_ agent: Int) -> Int { load[agent] }
+    /// The agent's `concurrency` (bulkhead).
+    public func concurrency(_ agent: Int) -> Int { plan.agentConcurrency[agent] }
+    public func hasCapacity(_ agent: Int) -> Bool { load[agent] < plan.agentConcurrency[agent] }
+    public func costPerCallMicros(_ agent: Int) -> Int64 { plan.agentCostPerCallMicros[agent] }
+    public func costPer1kTokensMicros(_ agent: Int) -> Int64 { plan.agentCostPer1kTokensMicros[agent] }
+    public func costPerSecondMicros(_ agent: Int) -> Int64 { plan.agentCostPerSecondMicros[agent] }
+    public func health(_ agent: Int) -> AgentHealth { health[agent] }
+    /// The worst-case cost of one attempt of `task` on `agent` (what budgets reserve).
+    public func worstCostMicros(task: Int, agent: Int) -> Int64 { plan.worstCostMicros(task: task, agent: agent) }
+    public func taskName(_ task: Int) -> String { plan.taskNames[task] }
+    public func taskTimeoutMs(_ task: Int) -> Int64 { plan.timeoutMs[task] }
+}
+
+/// Chooses the agent for an attempt. `candidates` are the task's agents that are healthy,
+/// admitted by the breaker and have free capacity, in id order (never empty when called).
+/// Return one of them, or nil to leave the task ready for now. Must be a pure function
+/// of its arguments: draw randomness only from `rng` (it is journaled state).
+public protocol AgentSelector: Sendable {
+    func choose(task: Int, candidates: [Int], view: SelectorView, rng: inout SeededRandom) -> Int?
+}
+
+/// Updates an agent's breaker from attempt outcomes and decides admission. Pure: state
+/// lives in `AgentHealth` inside `RunState`.
+public protocol BreakerPolicy: Sendable {
+    /// Called once per ended attempt on a real agent (not for stale results).
+    func record(_ outcome: AttemptOutcome, nowMs: Millis, health: inout AgentHealth)
+    /// Whether `agent` may take a new attempt now; may move `open` → `halfOpen`.
+    func admit(agent: Int, nowMs: Millis, health: inout AgentHealth) -> Bool
+}
+
+/// The code half of a run's configuration (the data half is in `runStarted`): which
+/// selector and breaker the core calls. Replay must use the same environment.
+public struct RunEnvironment: Sendable {
+    public var selector: any AgentSelector
+    public var breaker: any BreakerPolicy
+    public init(selector: any AgentSelector = FirstFitSelector(), breaker: any BreakerPolicy = NoBreaker()) {
+        self.selector = selector
+        self.breaker = breaker
+    }
+}
+
+/// Run-level phase.
+public enum RunPhase: Sendable, Equatable {
+    /// Before `runStarted`.
+    case notStarted
+    case running
+    /// No new dispatches; finish with the verdict when the running attempts end.
+    case draining(Verdict)
+    case finished(Verdict)
+}
+
+/// One recorded state change of a task, for illegal-transition reports.
+public struct TransitionRecord: Sendable, Equatable, CustomStringConvertible {
+    /// Index of the event in the journal.
+    public var seq: Int
+    public var from: TaskState
+    public var to: TaskState
+    public var description: String { "#\(seq) \(from) -> \(to)" }
+}
+
+/// An event that is not legal in the current state: a bug in the shell or a journal
+/// that does not belong to this plan. The state is left unchanged.
+public struct TransitionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Stable code: `R0001` unknown task/agent, `R0002` illegal task transition,
+    /// `R0003` event before `runStarted` or a second `runStarted`, `R0004` bad values.
+    public var code: String
+    public var message: String
+    public var task: Int?
+    public var history: [TransitionRecord]
+    public var description: String {
+        var s = "error[\(code)]: \(message)"
+        if !history.isEmpty { s += "\n  history: " + history.map(\.description).joined(separator: ", ") }
+        return s
+    }
+}
+
+/// Everything the core knows about a run: a value, rebuilt exactly by folding the journal.
+/// Mutated only by `Core.step`. Fields are readable for shells, reports and tests.
+public struct RunState: Sendable {
+    public let plan: Plan
+    public let environment: RunEnvironment
+    public internal(set) var runID: String = ""
+    public internal(set) var phase: RunPhase = .notStarted
+    public internal(set) var rng: SeededRandom = SeededRandom(seed: 0)
+    /// Time of the last event.
+    public internal(set) var nowMs: Millis = 0
+    public internal(set) var startedAtMs: Millis = 0
+    /// Number of events folded so far (the next event's journal index).
+    public internal(set) var seq: Int = 0
+    public internal(set) var tasks: [TaskState]
+    /// Attempts started per task (the current or last attempt number).
+    public internal(set) var attempts: [Int]
+    /// Ended attempts per task, oldest first.
+    public internal(set) var history: [[AttemptRecord]]
+    /// Last state changes per task (bounded by `Core.historyMax`).
+    public internal(set) var transitions: [[TransitionRecord]]
+    /// Attempts running per agent.
+    public internal(set) var agentLoad: [Int]
+    public internal(set) var agentHealth: [AgentHealth]
+    /// Attempts running per tag id, and the limit per tag id (-1 none).
+    public internal(set) var tagLoad: [Int]
+    public internal(set) var tagLimit: [Int]
+    public internal(set) var runningCount: Int = 0
+    /// Money and tokens charged from results so far.
+    public internal(set) var chargedMicros: Int64 = 0
+    public internal(set) var chargedTokens: Int64 = 0
+    /// Worst-case money and tokens reserved by running attempts.
+    public internal(set) var reservedMicros: Int64 = 0
+    public internal(set) var reservedTokens: Int64 = 0
+    /// Workflow output values by output id (nil: not written yet) and who wrote them.
+    public internal(set) var outputs: [JSONValue?]
+    public internal(set) var outputWriter: [Int]
+    /// Escalated conflicts waiting for approval: task → its pending outputs object.
+    public internal(set) var pendingConflict: [Int: JSONValue]
+    /// For a task whose `catch: task` fallback was started: the fallback's id (else -1).
+    public internal(set) var substitute: [Int]
+    /// The task a fallback task stands in for (else -1).
+    public internal(set) var standsInFor: [Int]
+    /// Start time of the running attempt, per task.
+    public internal(set) var attemptStartMs: [Millis]
+    /// Agent of the running attempt's reservation, per task.
+    public internal(set) var reservedCost: [Int64]
+    public internal(set) var reservedTok: [Int64]
+    /// Previous backoff delay per task (decorrelated jitter).
+    public internal(set) var prevDelayMs: [Int64]
+    /// True after a task's `catch: agent` attempt was used.
+    public internal(set) var usedCatchAgent: [Bool]
+    /// Ready tasks in dispatch order (sorted by `plan.rank`).
+    public internal(set) var readyQueue: [Int] = []
+    /// Unfinished dependencies per task.
+    public internal(set) var pendingDeps: [Int]
+    /// Whether `finishRun(.waitingForApproval)` was already emitted for the current pause.
+    public internal(set) var announcedWaiting = false
+    /// The latest `wake` timer set, to avoid setting it twice.
+    public internal(set) var wakeAtMs: Millis = -1
+    /// Attempts the core stopped (timeout, cancel) whose late result may still arrive.
+    public internal(set) var abandoned: [[Int]]
+    /// Whether a task's outcome has been passed on to its dependents (and to the tasks
+    /// it stands in for).
+    public internal(set) var finalized: [Bool]
+    /// The task whose worst case could never fit the budget (drain reason), else -1.
+    public internal(set) var refusedTask: Int = -1
+
+    /// A fresh state for `plan`; the run begins with `Event.runStarted`.
+    public init(plan: Plan, environment: RunEnvironment = RunEnvironment()) {
+        self.plan = plan
+        self.environment = environment
+        let n = plan.taskCount
+        tasks = Array(repeating: .waiting, count: n)
+        attempts = Array(repeating: 0, count: n)
+        history = Array(repeating: [], count: n)
+        transitions = Array(repeating: [], count: n)
+        agentLoad = Array(repeating: 0, count: plan.agentNames.count)
+        agentHealth = Array(repeating: AgentHealth(), count: plan.agentNames.count)
+        tagLoad = Array(repeating: 0, count: plan.tagNames.count)
+        tagLimit = Array(repeating: -1, count: plan.tagNames.count)
+        outputs = Array(repeating: nil, count: plan.outputNames.count)
+        outputWriter = Array(repeating: -1, count: plan.outputNames.count)
+        pendingConflict = [:]
+        substitute = Array(repeating: -1, count: n)
+        standsInFor = Array(repeating: -1, count: n)
+        attemptStartMs = Array(repeating: 0, count: n)
+        reservedCost = Array(repeating: 0, count: n)
+        reservedTok = Array(repeating: 0, count: n)
+        prevDelayMs = Array(repeating: 0, count: n)
+        usedCatchAgent = Array(repeating: false, count: n)
+        abandoned = Array(repeating: [], count: n)
+        finalized = Array(repeating: false, count: n)
+        pendingDeps = (0..<n).map { plan.depStart[$0 + 1] - plan.depStart[$0] }
+    }
+
+    /// The verdict once the run finished (or paused for approval), else nil.
+    public var verdict: Verdict? {
+        if case .finished(let v) = phase { return v }
+        return nil
+    }
+}

@@ -1,0 +1,99 @@
+// Replay: folding a journal reproduces the state and the commands; a difference is a
+// named determinism violation at the first divergent event.
+import EzflowIR
+
+/// The journal and the code disagree: the workflow, the runtime or the journal changed.
+public struct DeterminismViolation: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: String, Sendable, Equatable {
+        /// The core answered the event with other commands than the journal recorded.
+        case commandsDiffer = "commands_differ"
+        /// The event is illegal in the replayed state (`transition` has the details).
+        case illegalEvent = "illegal_event"
+        /// `seq` is not the record's position.
+        case sequenceGap = "sequence_gap"
+    }
+
+    public var kind: Kind
+    /// 0-based index of the first divergent record.
+    public var index: Int
+    public var event: Event
+    /// Commands the journal recorded, and the commands the core produced now.
+    public var expected: [Command]
+    public var actual: [Command]
+    public var transition: TransitionError?
+
+    public var description: String {
+        var s = "determinism violation (\(kind.rawValue)) at event #\(index) `\(event.typeName)`"
+        if let transition { s += ": \(transition)" }
+        if kind == .commandsDiffer {
+            s += "\n  expected: " + Replay.render(expected) + "\n  actual:   " + Replay.render(actual)
+        }
+        return s
+    }
+}
+
+/// A run being journaled: every event goes through `apply`, which steps the core and
+/// records the event with its commands. What a shell keeps in memory (and appends to disk).
+public struct JournaledRun: Sendable {
+    public private(set) var state: RunState
+    public private(set) var records: [JournalRecord] = []
+
+    public init(plan: Plan, environment: RunEnvironment = RunEnvironment()) {
+        state = RunState(plan: plan, environment: environment)
+    }
+
+    /// Steps the core; an illegal event is not journaled.
+    public mutating func apply(_ event: Event) throws(TransitionError) -> [Command] {
+        let seq = state.seq
+        let commands = try Core.step(&state, event)
+        records.append(JournalRecord(seq: seq, event: event, commands: commands))
+        return commands
+    }
+}
+
+/// Folding and verifying journals.
+public enum Replay {
+    /// Folds `events` from a fresh state and journals them (commands computed now).
+    public static func fold(plan: Plan, events: [Event], environment: RunEnvironment = RunEnvironment())
+        throws(DeterminismViolation) -> JournaledRun
+    {
+        var run = JournaledRun(plan: plan, environment: environment)
+        for (i, e) in events.enumerated() {
+            do { _ = try run.apply(e) } catch {
+                throw DeterminismViolation(kind: .illegalEvent, index: i, event: e, expected: [], actual: [], transition: error)
+            }
+        }
+        return run
+    }
+
+    /// Re-folds the journal's events and checks each recorded command list; returns the
+    /// final state, or throws at the first divergent record.
+    public static func verify(plan: Plan, journal: [JournalRecord], environment: RunEnvironment = RunEnvironment())
+        throws(DeterminismViolation) -> RunState
+    {
+        var state = RunState(plan: plan, environment: environment)
+        for (i, r) in journal.enumerated() {
+            guard r.seq == i else {
+                throw DeterminismViolation(kind: .sequenceGap, index: i, event: r.event, expected: r.commands, actual: [], transition: nil)
+            }
+            let actual: [Command]
+            do { actual = try Core.step(&state, r.event) } catch {
+                throw DeterminismViolation(kind: .illegalEvent, index: i, event: r.event, expected: r.commands, actual: [], transition: error)
+            }
+            guard actual == r.commands else {
+                throw DeterminismViolation(kind: .commandsDiffer, index: i, event: r.event, expected: r.commands, actual: actual, transition: nil)
+            }
+        }
+        return state
+    }
+
+    /// Commands as canonical JSON, for messages.
+    public static func render(_ commands: [Command]) -> String {
+        var s = CanonicalStream()
+        s.beginArray()
+        for c in commands { c.encode(into: &s) }
+        s.endArray()
+        return String(decoding: s.bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,143 @@
+// ezrun: argument parsing and printing only; the work is in EzflowHost.
+import EzflowHost
+import EzflowRuntime
+import Foundation
+
+enum CLI {
+    static let usage = """
+        usage: ezrun simulate FILE --seed N --runs K [--faults SPEC] [--scenario FILE.json]
+                                   [--selector cheapest|fastest|learned|auction]
+                                   [--journal-dir DIR] [--breaker-failures N] [--breaker-cooldown MS]
+
+          FILE            an .ezflow source (compiled) or an .ezir document (validated)
+          --seed N        master seed (unsigned 64-bit); run i uses a seed derived from it
+          --runs K        number of runs (1…1000000)
+          --faults SPEC   injected faults, clauses separated by `;`:
+                            agent=NAME:fail=P,class=C,latency=xF,down=FROM-TO
+                            task=NAME:fail=P,class=C
+                          P in 0…1; C agent_error|transient|timeout; F > 0; FROM-TO in ms
+                          e.g. 'agent=coder:fail=0.3,latency=x2;task=deploy:fail=1'
+          --scenario F    JSON with per-agent model overrides and faults (see docs/SIMULATION.md)
+          --selector S    override the workflow's selector (default: the workflow's, else cheapest)
+          --journal-dir D write run i's journal to D/run-<i>.jsonl (JSON lines)
+
+        Same arguments, same output, byte for byte. Exit status: 0 every run succeeded,
+        1 some run failed, 2 invalid input, 3 some run exceeded its budget or deadline.
+        """
+
+    static func fail(_ message: String, code: Int32 = 2) -> Never {
+        FileHandle.standardError.write(Data("ezrun: \(message)\n".utf8))
+        exit(code)
+    }
+
+    static func usageError(_ message: String) -> Never { fail("\(message)\n\n\(usage)") }
+
+    static func quote(_ s: String) -> String {
+        let safe = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,".unicodeScalars.contains($0) }
+        return safe && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func simulate(_ args: ArraySlice<String>) -> Int32 {
+        var rest = args
+        var file: String? = nil, seed: UInt64? = nil, runs: Int? = nil, faults: String? = nil
+        var scenarioPath: String? = nil, selector: SelectorName? = nil, journalDir: String? = nil
+        var breaker = (failures: 5, coolDown: Int64(30_000))
+        var echo: [String] = []
+        while let arg = rest.popFirst() {
+            var flag = arg, inline: String? = nil
+            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
+                flag = String(arg[..<eq])
+                inline = String(arg[arg.index(after: eq)...])
+            }
+            func value() -> String {
+                if let inline { return inline }
+                guard let v = rest.popFirst() else { usageError("\(flag) needs a value") }
+                return v
+            }
+            switch flag {
+            case "--seed":
+                guard let v = UInt64(value()) else { usageError("--seed needs an unsigned 64-bit integer") }
+                seed = v
+            case "--runs":
+                guard let v = Int(value()), (1...1_000_000).contains(v) else { usageError("--runs needs an integer in 1…1000000") }
+                runs = v
+            case "--faults": faults = value(); echo += ["--faults", quote(faults!)]
+            case "--scenario": scenarioPath = value(); echo += ["--scenario", quote(scenarioPath!)]
+            case "--selector":
+                let v = value()
+                guard let s = SelectorName(rawValue: v) else { usageError("unknown selector `\(v)` (expected cheapest, fastest, learned, auction)") }
+                selector = s
+                echo += ["--selector", v]
+            case "--journal-dir": journalDir = value()
+            case "--breaker-failures":
+                guard let v = Int(value()), v >= 1 else { usageError("--breaker-failures needs an integer >= 1") }
+                breaker.failures = v
+                echo += ["--breaker-failures", String(v)]
+            case "--breaker-cooldown":
+                guard let v = Int64(value()), v >= 0 else { usageError("--breaker-cooldown needs milliseconds >= 0") }
+                breaker.coolDown = v
+                echo += ["--breaker-cooldown", String(v)]
+            case "-h", "--help":
+                print(usage)
+                return 0
+            default:
+                if arg.hasPrefix("-") || file != nil { usageError("unknown argument `\(arg)`") }
+                file = arg
+            }
+        }
+        guard let file else { usageError("missing FILE") }
+        guard let seed else { usageError("missing --seed N (every simulation is seeded; pick any number)") }
+        let runCount = runs ?? 1
+
+        let input: SimInput
+        do { input = try SimInput.load(path: file) } catch { fail(error.description) }
+        var scenario = SimScenario()
+        if let scenarioPath {
+            guard let d = FileManager.default.contents(atPath: scenarioPath) else { fail("\(scenarioPath): cannot read the file") }
+            do { scenario = try SimScenario.parse([UInt8](d)) } catch { fail("\(scenarioPath): \(error)") }
+        }
+        let faultList: [SimFault]
+        do { faultList = try SimFault.parse(spec: faults ?? "") } catch { fail("--faults: \(error)") }
+        let world: SimWorld
+        do { world = try SimWorld(program: input.program, plan: input.plan, scenario: scenario, faults: faultList) } catch { fail(error.description) }
+
+        let options = SimulationOptions(seed: seed, runs: runCount, selector: selector,
+                                        breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown),
+                                        keepJournals: journalDir != nil)
+        var sim = Simulator(world: world, options: options)
+        let command = (["ezrun", "simulate", quote(file), "--seed", String(seed), "--runs", String(runCount)] + echo).joined(separator: " ")
+        let results: [SimRunResult]
+        do { results = try sim.runAll() } catch {
+            fail("\(error)\nreproduce: \(command)", code: 1)
+        }
+        if let journalDir {
+            do {
+                try FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
+                let width = String(results.count - 1).count
+                for r in results {
+                    let i = String(r.index)
+                    let name = "run-" + String(repeating: "0", count: width - i.count) + i + ".jsonl"
+                    try Data(Journal.encode(r.journal)).write(to: URL(fileURLWithPath: journalDir).appendingPathComponent(name))
+                }
+            } catch { fail("--journal-dir \(journalDir): \(error.localizedDescription)") }
+        }
+        let report = SimReport(workflow: file, options: options, selector: sim.selectorName, faultsSpec: faults,
+                               runs: results, plan: input.plan)
+        FileHandle.standardOutput.write(Data(report.render(command: command).utf8))
+        return report.exitCode
+    }
+
+    static func main() -> Never {
+        var arguments = CommandLine.arguments.dropFirst()
+        switch arguments.popFirst() {
+        case "simulate": exit(simulate(arguments))
+        case "-h", "--help", "help":
+            print(usage)
+            exit(0)
+        case let other?: usageError("unknown command `\(other)`")
+        case nil: usageError("missing command")
+        }
+    }
+}
+
+CLI.main()

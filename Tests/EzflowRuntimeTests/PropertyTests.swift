@@ -1,0 +1,201 @@
+import EzflowIR
+import EzflowRuntime
+import XCTest
+
+/// Seeded random DAGs with random faults, driven by a tiny deterministic fake agent loop
+/// on a virtual clock. Invariants are checked after every step, and every journal must
+/// replay. A failure prints the seed; rerun one case with `EZFLOW_PROPERTY_SEED=<seed>`.
+final class PropertyTests: XCTestCase {
+    static let runs = 1_000
+
+    func testRandomDAGsKeepInvariantsAndReplay() throws {
+        let base = try makePlan(workflow("""
+          task only {
+            agent: v
+            run: "echo"
+          }
+        """))
+        var seeds = Array(UInt64(1)...UInt64(Self.runs))
+        if let s = ProcessInfo.processInfo.environment["EZFLOW_PROPERTY_SEED"], let seed = UInt64(s) { seeds = [seed] }
+        var verdicts: [Verdict: Int] = [:]
+        for seed in seeds {
+            do {
+                let v = try simulate(base: base, seed: seed)
+                verdicts[v, default: 0] += 1
+            } catch {
+                XCTFail("seed \(seed): \(error)\n  reproduce: EZFLOW_PROPERTY_SEED=\(seed) swift test --scratch-path .build-rt --filter PropertyTests")
+                return
+            }
+        }
+        print("property verdicts over \(seeds.count) seeds: \(verdicts.sorted { $0.key.rawValue < $1.key.rawValue })")
+        if seeds.count > 1 {
+            for v in [Verdict.success, .failed, .budgetExceeded, .deadlineExceeded] { XCTAssertGreaterThan(verdicts[v] ?? 0, 0, "no run ended \(v)") }
+        }
+    }
+
+    struct Violation: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A random plan: 2…12 tasks, random deps, priorities, retry rules, agents, tags,
+    /// limits, budgets, deadlines, approvals and fallbacks.
+    func randomPlan(base: Plan, _ r: inout SeededRandom) throws -> Plan {
+        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
+        func chance(_ pct: Int) -> Bool { pick(100) < pct }
+        var p = base
+        let n = 2 + pick(11)
+        p.hash = "sha256:property"
+        p.taskCount = n
+        p.taskNames = (0..<n).map { "t\($0)" }
+        p.errorClassNames = ["timeout", "transient", "agent_error", "fatal"]
+        p.tagNames = ["a", "b"]
+        p.agentConcurrency = (0..<3).map { _ in 1 + pick(2) }
+        p.agentCostPerCallMicros = (0..<3).map { _ in Int64(pick(6)) }
+        p.agentCostPerSecondMicros = [0, 0, 0]
+        p.agentCostPer1kTokensMicros = [0, 0, 0]
+        p.outputNames = []
+        p.onConflict = []
+        var fallback = Array(repeating: false, count: n)
+        for t in 1..<n where chance(12) { fallback[t] = true }
+        p.isFallback = fallback
+        p.isApproval = (0..<n).map { t in !fallback[t] && chance(6) }
+        p.depStart = [0]; p.deps = []
+        p.candidateStart = [0]; p.candidates = []
+        p.tagStart = [0]; p.tags = []
+        p.retryOnStart = [0]; p.retryOn = []
+        p.writeStart = [0]; p.writes = []
+        p.priority = []; p.timeoutMs = []; p.attemptsMax = []; p.backoff = []; p.delayMs = []; p.maxDelayMs = []
+        p.jitter = []; p.catchTask = []; p.catchAgent = []; p.maxCostMicros = []; p.maxTokens = []
+        for t in 0..<n {
+            if !fallback[t] { for d in 0..<t where !fallback[d] && chance(30) { p.deps.append(d) } }
+            p.depStart.append(p.deps.count)
+            if !p.isApproval[t] && !chance(10) { for g in 0..<3 where chance(60) { p.candidates.append(g) } }
+            p.candidateStart.append(p.candidates.count)
+            for g in 0..<2 where chance(25) { p.tags.append(g) }
+            p.tagStart.append(p.tags.count)
+            for c in 0..<3 where chance(50) { p.retryOn.append(c) }
+            p.retryOnStart.append(p.retryOn.count)
+            p.writeStart.append(0)
+            p.priority.append(pick(10))
+            p.timeoutMs.append(chance(50) ? Int64(20 + pick(80)) : 0)
+            p.attemptsMax.append(1 + pick(3))
+            p.backoff.append([Backoff.fixed, .linear, .exponential][pick(3)])
+            p.delayMs.append(Int64(pick(50)))
+            p.maxDelayMs.append(chance(50) ? 100 : -1)
+            p.jitter.append([Jitter.none, .full, .equal, .decorrelated][pick(4)])
+            let fallbacks = (0..<n).filter { fallback[$0] && $0 != t }
+            p.catchTask.append(!fallback[t] && !fallbacks.isEmpty && chance(30) ? fallbacks[pick(fallbacks.count)] : -1)
+            p.catchAgent.append(p.catchTask[t] < 0 && chance(15) ? pick(3) : -1)
+            p.maxCostMicros.append(chance(30) ? Int64(pick(8)) : -1)
+            p.maxTokens.append(-1)
+        }
+        p.maxParallel = chance(50) ? 1 + pick(3) : -1
+        p.budgetMoneyMicros = chance(40) ? Int64(5 + pick(40)) : -1
+        p.budgetTokens = -1
+        p.budgetTimeMs = -1
+        p.deadlineMs = chance(30) ? Int64(100 + pick(1500)) : -1
+        try p.derive()
+        return p
+    }
+
+    /// Runs one seeded case to the end; returns its verdict.
+    func simulate(base: Plan, seed: UInt64) throws -> Verdict {
+        var r = SeededRandom(seed: seed &* 0x9E37_79B9)
+        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
+        let plan = try randomPlan(base: base, &r)
+        var run = JournaledRun(plan: plan)
+        var limits: [String: Int] = [:]
+        if pick(2) == 0 { limits["a"] = 1 + pick(2) }
+        // Pending inputs to the core: (time, order, event).
+        var agenda: [(Int64, Int, Event)] = []
+        var order = 0
+        var inFlight: Set<[Int]> = []
+        var now: Int64 = 0
+        var finished = false
+        func add(_ at: Int64, _ e: Event) { order += 1; agenda.append((at, order, e)) }
+        func react(_ cs: [Command]) {
+            for c in cs {
+                switch c {
+                case .dispatch(let t, let a, let g, let key):
+                    precondition(key == "s\(seed)/\(plan.taskNames[t])")
+                    guard !inFlight.contains([t, a]) else { continue }  // re-dispatch after resume: idempotent
+                    inFlight.insert([t, a])
+                    let at = now + Int64(1 + pick(150))
+                    let worst = plan.worstCostMicros(task: t, agent: g)
+                    let cost = worst > 0 ? Int64(pick(Int(worst) + 1)) : 0
+                    switch pick(10) {
+                    case 0..<6: add(at, .taskSucceeded(task: t, attempt: a, outputs: .object([]), costMicros: cost, tokens: 0, atMs: at))
+                    default:
+                        let cls = ["timeout", "transient", "agent_error", "fatal"][pick(4)]
+                        add(at, .taskFailed(task: t, attempt: a, errorClass: cls, message: "fault", costMicros: cost, tokens: 0, atMs: at))
+                    }
+                case .setTimer(let id, let at): add(max(at, now), .timerFired(id, atMs: max(at, now)))
+                case .cancel(let t, let a):
+                    // Usually the attempt dies; sometimes its result still arrives late.
+                    if pick(3) != 0 { agenda.removeAll { e in
+                        switch e.2 {
+                        case .taskSucceeded(t, a, _, _, _, _), .taskFailed(t, a, _, _, _, _, _): true
+                        default: false
+                        }
+                    } }
+                case .requestApproval(let t, _):
+                    let at = now + Int64(pick(300))
+                    add(at, .approvalGiven(task: t, principal: "p", approved: pick(5) != 0, atMs: at))
+                case .deadLetter(let t, let h):
+                    if h.isEmpty || h.count > plan.attemptsMax[t] + 1 { preconditionFailure("bad dead-letter history for t\(t)") }
+                case .finishRun(let v):
+                    if v != .waitingForApproval { finished = true }
+                }
+            }
+        }
+        react(try run.apply(.runStarted(runID: "s\(seed)", seed: seed, planHash: plan.hash, tagLimits: limits, atMs: 0)))
+        try check(run.state, seed)
+        var steps = 0
+        while !finished {
+            steps += 1
+            guard steps < 5_000, !agenda.isEmpty else { throw Violation(description: "run did not finish (steps \(steps), agenda \(agenda.count))") }
+            let i = agenda.indices.min { (agenda[$0].0, agenda[$0].1) < (agenda[$1].0, agenda[$1].1) }!
+            var (at, _, e) = agenda.remove(at: i)
+            now = max(now, at)
+            if pick(200) == 0 { add(now, e); e = pick(2) == 0 ? .resumed(atMs: now) : .cancelRequested(reason: "user", atMs: now) }
+            react(try run.apply(e))
+            try check(run.state, seed)
+        }
+        // Every task ends in exactly one terminal state.
+        for t in 0..<plan.taskCount where !run.state.tasks[t].isTerminal {
+            throw Violation(description: "task \(t) ended \(run.state.tasks[t])")
+        }
+        guard let verdict = run.state.verdict else { throw Violation(description: "no verdict") }
+        // Replay reproduces every journal (through the byte encoding every 10th seed).
+        let journal = seed % 10 == 0 ? try Journal.decode(Journal.encode(run.records)) : run.records
+        let replayed = try Replay.verify(plan: plan, journal: journal)
+        guard replayed.tasks == run.state.tasks, replayed.chargedMicros == run.state.chargedMicros, replayed.rng == run.state.rng else {
+            throw Violation(description: "replay reached another state")
+        }
+        return verdict
+    }
+
+    func check(_ s: RunState, _ seed: UInt64) throws {
+        let p = s.plan
+        func fail(_ m: String) -> Violation { Violation(description: "after event #\(s.seq - 1): \(m)") }
+        var running = 0
+        for t in 0..<p.taskCount {
+            let bound = p.isApproval[t] ? 1 : p.attemptsMax[t] + (p.catchAgent[t] >= 0 ? 1 : 0)
+            if s.attempts[t] > bound { throw fail("t\(t) has \(s.attempts[t]) attempts, rule allows \(bound)") }
+            if case .running = s.tasks[t] {
+                running += 1
+                for k in p.depStart[t]..<p.depStart[t + 1] {
+                    let d = p.deps[k]
+                    let ok = s.tasks[d] == .succeeded || (s.tasks[d] == .failed && s.substitute[d] >= 0 && s.tasks[s.substitute[d]] == .succeeded)
+                    if !ok { throw fail("t\(t) running before dep t\(d) succeeded (\(s.tasks[d]))") }
+                }
+            }
+        }
+        if running != s.runningCount { throw fail("running count \(s.runningCount) != \(running)") }
+        if p.maxParallel >= 0 && running > p.maxParallel { throw fail("max_parallel exceeded") }
+        for g in 0..<p.agentNames.count where s.agentLoad[g] > p.agentConcurrency[g] { throw fail("bulkhead of agent \(g) exceeded") }
+        for g in 0..<p.tagNames.count where s.tagLimit[g] >= 0 && s.tagLoad[g] > s.tagLimit[g] { throw fail("tag limit \(g) exceeded") }
+        if p.budgetMoneyMicros >= 0 && s.chargedMicros > p.budgetMoneyMicros { throw fail("charged \(s.chargedMicros) > budget \(p.budgetMoneyMicros)") }
+        if p.budgetMoneyMicros >= 0 && s.chargedMicros + s.reservedMicros > p.budgetMoneyMicros { throw fail("reserved beyond the budget") }
+    }
+}

@@ -1,0 +1,113 @@
+import EzflowCompiler
+import EzflowIR
+import EzflowRuntime
+import EzflowTestSupport
+import Foundation
+import XCTest
+
+/// Replay goldens in `Tests/Fixtures/replay/` (see the README there): good journals
+/// reproduce; tampered ones fail with a named determinism violation at the right index.
+final class ReplayTests: XCTestCase {
+    static let dir = "Tests/Fixtures/replay"
+
+    func fixturePlan(_ name: String) throws -> Plan {
+        let text = try String(contentsOf: Repo.url("\(Self.dir)/\(name).ezflow"), encoding: .utf8)
+        return try makePlan(text)
+    }
+
+    func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: Repo.url(path))) }
+
+    /// The scripted scenarios that made the good journals; each reacts to the core's commands.
+    func record(_ name: String) throws -> [JournalRecord] {
+        var h = Harness(try fixturePlan(name))
+        func timerAt(_ cs: [String], _ prefix: String) -> Int64 {
+            Int64(cs.first { $0.hasPrefix("timer \(prefix)") }!.split(separator: "@").last!)!
+        }
+        switch name {
+        case "retry_approval":
+            var cs = try h.start(seed: 7)
+            cs = try h.fail("build", 1, "transient", at: 50, cost: 10_000)
+            var at = timerAt(cs, "retry/0/2")
+            cs = try h.timer(.retryDue(task: 0, attempt: 2), at: at)
+            at = timerAt(cs, "timeout/0/2")
+            cs = try h.timer(.attemptTimeout(task: 0, attempt: 2), at: at)
+            at = timerAt(cs, "retry/0/3")
+            try h.ok("build", 2, at: at, cost: 10_000)  // the late result of the timed-out attempt
+            try h.timer(.retryDue(task: 0, attempt: 3), at: at)
+            try h.ok("build", 3, at: at + 300, cost: 10_000)
+            try h.approval("gate", true, at: at + 5_000)
+            try h.ok("deploy", at: at + 6_000, cost: 10_000)
+        case "fanout_budget":
+            try h.start(seed: 1)
+            try h.ok("left", at: 10, cost: 20_000, outputs: .object([("stats", .object([("left", .string("ok"))]))]))
+            try h.ok("right", at: 20, cost: 20_000, outputs: .object([("stats", .object([("right", .string("ok"))]))]))
+        default:
+            XCTFail("no scenario \(name)")
+        }
+        return h.run.records
+    }
+
+    func testGoodJournalsReproduce() throws {
+        var failures: [String] = []
+        for name in ["retry_approval", "fanout_budget"] {
+            let path = "\(Self.dir)/\(name).journal.jsonl"
+            let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
+            if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
+            let plan = try fixturePlan(name)
+            let state = try Replay.verify(plan: plan, journal: try Journal.decode(try read(path)))
+            XCTAssertNotNil(state.verdict, name)
+            if name == "retry_approval" {
+                XCTAssertEqual(state.verdict, .success)
+                XCTAssertEqual(state.chargedMicros, 40_000)
+            } else {
+                XCTAssertEqual(state.verdict, .budgetExceeded)
+                XCTAssertEqual(state.outputs[0], .object([("left", .string("ok")), ("right", .string("ok"))]))
+            }
+        }
+        XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
+    }
+
+    func testTamperedJournalsFailWithANamedViolation() throws {
+        let bad = Repo.files(in: Self.dir, ext: [".jsonl"]).filter { ($0 as NSString).lastPathComponent.hasPrefix("bad-") }
+        XCTAssertGreaterThanOrEqual(bad.count, 3)
+        var failures: [String] = []
+        for path in bad {
+            let file = (path as NSString).lastPathComponent
+            let scenario = String(file.dropFirst(4).prefix { $0 != "." && $0 != "-" && $0 != "+" }).replacingOccurrences(of: "#", with: "")
+            let name = scenario.hasPrefix("retry") ? "retry_approval" : "fanout_budget"
+            let plan = try fixturePlan(name)
+            var message = "no violation"
+            do { _ = try Replay.verify(plan: plan, journal: try Journal.decode(try read(path))) } catch {
+                message = "\(error)"
+            }
+            XCTAssertTrue(message.hasPrefix("determinism violation"), "\(file): \(message)")
+            let expected = path.replacingOccurrences(of: ".journal.jsonl", with: ".expected")
+            if let f = compareGolden(actual: message + "\n", expectedPath: expected) { failures.append(f) }
+        }
+        XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
+    }
+
+    /// Replay with other code (here: another selector) diverges at the first dispatch.
+    func testChangedBehaviourIsReportedAtTheFirstDivergentEvent() throws {
+        struct LastFit: AgentSelector {
+            func choose(task: Int, candidates: [Int], view: SelectorView, rng: inout SeededRandom) -> Int? { candidates.last }
+        }
+        let p = try makePlan(workflow("""
+          agents: [v, x]
+          task a {
+            run: "echo"
+          }
+        """))
+        var h = Harness(p)
+        try h.start()
+        try h.ok("a", at: 1)
+        XCTAssertNoThrow(try Replay.verify(plan: p, journal: h.run.records))
+        XCTAssertThrowsError(try Replay.verify(plan: p, journal: h.run.records, environment: RunEnvironment(selector: LastFit()))) { error in
+            let v = error as! DeterminismViolation
+            XCTAssertEqual(v.kind, .commandsDiffer)
+            XCTAssertEqual(v.index, 0)
+            XCTAssertEqual(v.expected, [.dispatch(task: 0, attempt: 1, agent: 0, idempotencyKey: "r1/a")])
+            XCTAssertEqual(v.actual, [.dispatch(task: 0, attempt: 1, agent: 2, idempotencyKey: "r1/a")])
+        }
+    }
+}
