@@ -382,7 +382,8 @@ func withArticle(_ noun: String) -> String {
     ("aeiou".contains(noun.first ?? "x") ? "an " : "a ") + noun
 }
 
-func fmtDuration(_ ms: Int64) -> String {
+/// A duration as ezflow writes it, largest units first (`1h30m`, `250ms`).
+public func fmtDuration(_ ms: Int64) -> String {
     if ms == 0 { return "0s" }
     var rest = ms
     var out = ""

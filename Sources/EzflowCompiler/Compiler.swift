@@ -37,6 +37,12 @@ public enum Compiler {
     }
 
     static func check(roots: [String], loader: some SourceLoader) -> CompileResult {
+        result(of: session(roots: roots, loader: loader))
+    }
+
+    /// Loads and checks `roots` with both surfaces' front ends. `build` keeps the session
+    /// because lowering reads declaration blocks the checked model does not carry.
+    static func session<L: SourceLoader>(roots: [String], loader: L) -> CheckSession<L> {
         var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse)
         // EZFLOW_TIMING=1 prints phase times to stderr (for profiling, not a stable format).
         let timing = ProcessInfo.processInfo.environment["EZFLOW_TIMING"] == "1"
@@ -48,7 +54,11 @@ public enum Compiler {
         if timing {
             FileHandle.standardError.write(Data("timing: load+parse \((t1 - t0) / 1_000_000) ms, check \((t2 - t1) / 1_000_000) ms\n".utf8))
         }
-        return CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
-                             workflows: session.workflows)
+        return session
+    }
+
+    static func result(of session: CheckSession<some SourceLoader>) -> CompileResult {
+        CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
+                      workflows: session.workflows)
     }
 }

@@ -142,15 +142,5 @@ public enum GraphRenderer {
         return out
     }
 
-    static func fmtMs(_ ms: Int64) -> String {
-        if ms == 0 { return "0s" }
-        var rest = ms
-        var out = ""
-        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] where rest >= size {
-            out += "\(rest / size)\(unit)"
-            rest %= size
-        }
-        if rest > 0 { out += "\(rest)ms" }
-        return out
-    }
+    static func fmtMs(_ ms: Int64) -> String { fmtDuration(ms) }
 }

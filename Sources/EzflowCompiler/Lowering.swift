@@ -36,14 +36,10 @@ extension Compiler {
     /// Runs the same session as `check(roots:loader:)`, keeping the modules: lowering
     /// reads declaration blocks (agent models, URLs) the checked model does not carry.
     static func build(root: String, loader: some SourceLoader) -> BuildResult {
-        var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse)
-        // EZFLOW_TIMING=1 prints phase times to stderr (for profiling, not a stable format).
         let timing = ProcessInfo.processInfo.environment["EZFLOW_TIMING"] == "1"
         let t0 = DispatchTime.now().uptimeNanoseconds
-        session.checkRoot(path: root)
-        session.checkAll()
-        let result = CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
-                                   workflows: session.workflows)
+        let session = Compiler.session(roots: [root], loader: loader)
+        let result = Compiler.result(of: session)
         let t1 = DispatchTime.now().uptimeNanoseconds
         if result.hasErrors { return BuildResult(check: result) }
         // The root file is loaded first, so its module index is 0.

@@ -3,13 +3,16 @@
 // order they were scheduled — never in hash or address order.
 import EzflowRuntime
 
-/// What the simulator delivers at a virtual time: a core event, or a shell-side wake-up.
+/// What the simulator delivers at a virtual time. Compact on purpose (no strings or
+/// JSON inside): the heap moves these around, and the `Event` is built on delivery.
 enum SimItem: Sendable {
-    /// An event for the core.
-    case event(Event)
-    /// A sim agent finished attempt `attempt` of `task` (checked against cancellations
-    /// before it becomes an `Event`).
-    case completion(task: Int, attempt: Int, event: Event)
+    /// A timer the core set.
+    case timer(TimerID)
+    /// The simulated approver answers yes.
+    case approval(task: Int)
+    /// A sim agent finished attempt `attempt` of `task` (checked against the task's
+    /// current attempt before it becomes an `Event`). `error` nil is a success.
+    case completion(task: Int32, attempt: Int32, error: SimErrorClass?, costMicros: Int64, tokens: Int64)
     /// Run the agents' health checks.
     case healthCheck
 }

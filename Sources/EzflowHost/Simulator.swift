@@ -2,6 +2,9 @@
 // The only place simulation time and randomness are created: the core gets its seed in
 // `runStarted`, the sim driver draws from its own `SeededRandom` derived from the same
 // run seed, and time is the `EventQueue`'s clock. Memory only; nothing touches the disk.
+#if canImport(Glibc)
+import Glibc
+#endif
 import EzflowIR
 import EzflowRuntime
 
@@ -28,6 +31,8 @@ public struct SimulationOptions: Sendable {
     public var checkInvariants: Bool
     /// Bound on events per run (a run that needs more is reported as stuck).
     public var eventsMaxPerRun: Int?
+    /// Measure the thread CPU time of every core step that dispatches (benchmarks).
+    public var measureDispatchCPU: Bool = false
 
     public init(seed: UInt64, runs: Int, selector: SelectorName? = nil, breaker: CircuitBreaker = CircuitBreaker(),
                 healthCheckEveryMs: Millis = 5_000, approvalDelayMs: Millis = 1_000, keepJournals: Bool = false,
@@ -89,6 +94,8 @@ public struct SimRunResult: Sendable {
     public var journal: [JournalRecord]
     /// The journal as JSON lines (only with `keepJournalBytes`).
     public var journalBytes: [UInt8]
+    /// CPU time of the core steps that made dispatch decisions (with `measureDispatchCPU`).
+    public var dispatchCPU: CPUHistogram
     /// The core's state at the end (attempt history, charges).
     public var history: [[AttemptRecord]]
 }
@@ -97,7 +104,8 @@ public struct SimRunResult: Sendable {
 public struct Simulator: Sendable {
     public let world: SimWorld
     public let options: SimulationOptions
-    /// The `learned` selector's model, refitted after every run from that run's attempts.
+    /// The `learned` selector's model, refitted after every run from that run's attempts
+    /// (only when the strategy is `learned`).
     public private(set) var predictor = PerformancePredictor()
 
     public init(world: SimWorld, options: SimulationOptions) {
@@ -137,7 +145,7 @@ public struct Simulator: Sendable {
         let env = RunEnvironment(selector: makeSelector(), breaker: options.breaker)
         var loop = SimLoop(world: world, options: options, index: index, seed: seed, environment: env)
         let r = try loop.run()
-        predictor.observe(history: r.history, plan: world.plan)
+        if selectorName == .learned { predictor.observe(history: r.history, plan: world.plan) }
         return r
     }
 }
@@ -162,6 +170,7 @@ struct SimLoop {
     var endMs: [Millis]
     var dispatches: [Int], failures: [Int], breakerOpens: [Int]
     var lastHealthy: [Bool]
+    var dispatchCPU = CPUHistogram()
 
     init(world: SimWorld, options: SimulationOptions, index: Int, seed: UInt64, environment: RunEnvironment) {
         self.world = world
@@ -191,12 +200,20 @@ struct SimLoop {
                 throw failure("run stalled: no event pending and no verdict (\(state.runningCount) attempts running)")
             }
             switch item {
-            case .event(let e):
-                try feed(e)
-            case .completion(let task, let attempt, let e):
+            case .timer(let id):
+                try feed(.timerFired(id, atMs: at))
+            case .approval(let task):
+                try feed(.approvalGiven(task: task, principal: "sim", approved: true, atMs: at))
+            case .completion(let t32, let a32, let error, let cost, let tokens):
                 // A result of an attempt the core cancelled or timed out is dropped here.
+                let task = Int(t32), attempt = Int(a32)
                 guard case .running(let a, _) = state.tasks[task], a == attempt else { continue }
-                try feed(e)
+                if let error {
+                    try feed(.taskFailed(task: task, attempt: attempt, errorClass: error.rawValue, message: "sim: \(error.rawValue)",
+                                         costMicros: cost, tokens: tokens, atMs: at))
+                } else {
+                    try feed(success(task, attempt, cost: cost, tokens: tokens, at: at))
+                }
             case .healthCheck:
                 for a in world.agentsWithWindows {
                     let ok = world.models[a].isHealthy(atMs: at)
@@ -212,7 +229,7 @@ struct SimLoop {
         return SimRunResult(index: index, seed: seed, verdict: finished!, makespanMs: queue.nowMs, costMicros: state.chargedMicros,
                             tokens: state.chargedTokens, deadLetters: deadLetters, criticalPath: criticalPath(),
                             dispatches: dispatches, failures: failures, breakerOpens: breakerOpens, steps: steps,
-                            journal: journal, journalBytes: journalBytes, history: state.history)
+                            journal: journal, journalBytes: journalBytes, dispatchCPU: dispatchCPU, history: state.history)
     }
 
     /// The agent whose attempt `e` ends, if it ends one (for breaker statistics).
@@ -233,7 +250,14 @@ struct SimLoop {
         if let a = ended, case .open = state.agentHealth[a].breaker { wasOpen = true }
         let commands: [Command]
         let seq = state.seq
-        do { commands = try Core.step(&state, e) } catch { throw failure("core refused \(e): \(error)") }
+        if options.measureDispatchCPU {
+            let t0 = CPUHistogram.threadCPUNanos()
+            do { commands = try Core.step(&state, e) } catch { throw failure("core refused \(e): \(error)") }
+            let t1 = CPUHistogram.threadCPUNanos()
+            if commands.contains(where: { if case .dispatch = $0 { true } else { false } }) { dispatchCPU.add(t1 - t0) }
+        } else {
+            do { commands = try Core.step(&state, e) } catch { throw failure("core refused \(e): \(error)") }
+        }
         if options.keepJournals { journal.append(JournalRecord(seq: seq, event: e, commands: commands)) }
         if options.keepJournalBytes { Journal.append(JournalRecord(seq: seq, event: e, commands: commands), to: &journalBytes) }
         steps += 1
@@ -265,10 +289,14 @@ struct SimLoop {
             }
             guard agent >= 0 else {
                 // The shell's local executor: sub-workflows and untyped tasks finish at once.
-                queue.push(.completion(task: task, attempt: attempt, event: success(task, attempt, cost: 0, tokens: 0, at: now + 1)), atMs: now + 1)
+                queue.push(.completion(task: Int32(task), attempt: Int32(attempt), error: nil, costMicros: 0, tokens: 0), atMs: now + 1)
                 return
             }
             if options.checkInvariants {
+                // Bulkhead: loads only grow by dispatches, so checking here checks always.
+                if state.agentLoad[agent] > plan.agentConcurrency[agent] {
+                    throw failure("agent \(plan.agentNames[agent]) has \(state.agentLoad[agent]) attempts running, its concurrency is \(plan.agentConcurrency[agent])")
+                }
                 let h = state.agentHealth[agent]
                 if case .open(let until) = h.breaker, now < until {
                     throw failure("task \(task) dispatched to agent \(plan.agentNames[agent]) whose breaker is open until \(until)")
@@ -281,22 +309,14 @@ struct SimLoop {
             let timeout = plan.timeoutMs[task]
             let hangs = o.error == .timeout || (timeout > 0 && o.latencyMs >= timeout)
             if hangs && timeout > 0 { return } // the core's attempt timer ends it
-            let at = now + o.latencyMs
-            let e: Event
-            if let err = o.error {
-                e = .taskFailed(task: task, attempt: attempt, errorClass: err.rawValue, message: "sim: \(err.rawValue)",
-                                costMicros: o.costMicros, tokens: o.tokens, atMs: at)
-            } else {
-                e = success(task, attempt, cost: o.costMicros, tokens: o.tokens, at: at)
-            }
-            queue.push(.completion(task: task, attempt: attempt, event: e), atMs: at)
+            queue.push(.completion(task: Int32(task), attempt: Int32(attempt), error: o.error, costMicros: o.costMicros, tokens: o.tokens),
+                       atMs: now + o.latencyMs)
         case .setTimer(let id, let at):
-            queue.push(.event(.timerFired(id, atMs: max(at, now))), atMs: at)
+            queue.push(.timer(id), atMs: at)
         case .cancel:
             break // the pending completion, if any, is dropped when it pops
         case .requestApproval(let task, _):
-            let at = now + options.approvalDelayMs
-            queue.push(.event(.approvalGiven(task: task, principal: "sim", approved: true, atMs: at)), atMs: at)
+            queue.push(.approval(task: task), atMs: now + options.approvalDelayMs)
         case .deadLetter(let task, _):
             deadLetters.append(task)
         case .finishRun(let v):
@@ -316,16 +336,12 @@ struct SimLoop {
         return .taskSucceeded(task: task, attempt: attempt, outputs: .object(members), costMicros: cost, tokens: tokens, atMs: at)
     }
 
-    /// Invariants after every step: the clock, the bulkheads, the run's parallelism.
+    /// Invariants after every step: the clock and the run's parallelism (bulkheads,
+    /// breakers and health are checked at each dispatch).
     func checkInvariants(after e: Event) throws(SimulationFailure) {
         guard state.nowMs == e.atMs else { throw failure("core time \(state.nowMs) differs from the event's \(e.atMs)") }
         if plan.maxParallel >= 0, state.runningCount > plan.maxParallel {
             throw failure("\(state.runningCount) attempts running, max_parallel is \(plan.maxParallel)")
-        }
-        // Bulkheads: only agents a command of this step touched can have changed, but the
-        // check is cheap for the workflow sizes `simulate` sees; benchmarks turn it off.
-        for a in state.agentLoad.indices where state.agentLoad[a] > plan.agentConcurrency[a] || state.agentLoad[a] < 0 {
-            throw failure("agent \(plan.agentNames[a]) has \(state.agentLoad[a]) attempts running, its concurrency is \(plan.agentConcurrency[a])")
         }
     }
 
@@ -348,5 +364,54 @@ struct SimLoop {
             t = best
         }
         return path.reversed()
+    }
+}
+
+/// A histogram of CPU times with 100 ns buckets up to 10 ms (beyond: one overflow
+/// bucket holding the maximum), so millions of samples cost 800 KB, not a sorted array.
+public struct CPUHistogram: Sendable {
+    public static let bucketNanos: Int64 = 100
+    public static let bucketsMax = 100_000
+    private var buckets: [Int64] = []
+    public private(set) var count: Int64 = 0
+    public private(set) var maxNanos: Int64 = 0
+    public private(set) var totalNanos: Int64 = 0
+
+    public init() {}
+
+    public mutating func add(_ nanos: Int64) {
+        if buckets.isEmpty { buckets = Array(repeating: 0, count: CPUHistogram.bucketsMax + 1) }
+        buckets[Int(min(max(nanos, 0) / CPUHistogram.bucketNanos, Int64(CPUHistogram.bucketsMax)))] += 1
+        count += 1
+        totalNanos += nanos
+        maxNanos = max(maxNanos, nanos)
+    }
+
+    public mutating func merge(_ other: CPUHistogram) {
+        guard other.count > 0 else { return }
+        if buckets.isEmpty { buckets = Array(repeating: 0, count: CPUHistogram.bucketsMax + 1) }
+        for i in other.buckets.indices { buckets[i] += other.buckets[i] }
+        count += other.count
+        totalNanos += other.totalNanos
+        maxNanos = max(maxNanos, other.maxNanos)
+    }
+
+    /// The upper edge of the bucket holding the p-th percentile (p in 0…100).
+    public func percentileNanos(_ p: Double) -> Int64 {
+        guard count > 0 else { return 0 }
+        let target = Int64((p / 100 * Double(count)).rounded(.up))
+        var seen: Int64 = 0
+        for (i, c) in buckets.enumerated() {
+            seen += c
+            if seen >= max(target, 1) { return i == CPUHistogram.bucketsMax ? maxNanos : Int64(i + 1) * CPUHistogram.bucketNanos }
+        }
+        return maxNanos
+    }
+
+    /// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID), nanoseconds.
+    public static func threadCPUNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

@@ -234,6 +234,7 @@ public struct CanonicalStream {
     var lastKeys: [String] = []
     #endif
 
+    /// An empty stream with room for `capacity` bytes.
     public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     mutating func separate() {
@@ -242,6 +243,7 @@ public struct CanonicalStream {
         if first[first.count - 1] { first[first.count - 1] = false } else { bytes.append(UInt8(ascii: ",")) }
     }
 
+    /// Opens an object; members follow as `key` then one value each.
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
@@ -251,6 +253,7 @@ public struct CanonicalStream {
         #endif
     }
 
+    /// Closes the innermost object.
     public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         first.removeLast()
@@ -259,6 +262,7 @@ public struct CanonicalStream {
         #endif
     }
 
+    /// Opens an array.
     public mutating func beginArray() {
         separate()
         bytes.append(UInt8(ascii: "["))
@@ -268,6 +272,7 @@ public struct CanonicalStream {
         #endif
     }
 
+    /// Closes the innermost array.
     public mutating func endArray() {
         bytes.append(UInt8(ascii: "]"))
         first.removeLast()
@@ -276,6 +281,7 @@ public struct CanonicalStream {
         #endif
     }
 
+    /// The next member's key; keys of one object must come in canonical order.
     public mutating func key(_ k: String) {
         #if DEBUG
         let last = lastKeys[lastKeys.count - 1]
@@ -288,15 +294,23 @@ public struct CanonicalStream {
         afterKey = true
     }
 
+    /// A string value (escaped per RFC 8259).
     public mutating func string(_ s: String) { separate(); CanonicalJSON.writeString(s, into: &bytes) }
+    /// An integer value.
     public mutating func int(_ i: Int64) { separate(); CanonicalJSON.writeInt(i, into: &bytes) }
+    /// An integer value.
     public mutating func int(_ i: Int) { int(Int64(i)) }
+    /// A boolean value.
     public mutating func bool(_ b: Bool) { separate(); bytes.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8)) }
+    /// `null`.
     public mutating func null() { separate(); bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+    /// A whole value, written canonically (its object keys are sorted here).
     public mutating func value(_ v: JSONValue) { separate(); CanonicalJSON.write(v, into: &bytes) }
     /// An optional integer, null when absent.
     public mutating func int(_ i: Int64?) { if let i { int(i) } else { null() } }
+    /// An optional string, null when absent.
     public mutating func string(_ s: String?) { if let s { string(s) } else { null() } }
+    /// An array of strings, in the given order.
     public mutating func strings(_ ss: [String]) {
         beginArray()
         for s in ss { string(s) }

@@ -441,7 +441,8 @@ extension TokenKind {
 }
 
 /// Offset of the first byte that breaks UTF-8, or nil if the bytes are valid.
-func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+/// Shared by both surfaces so they report E0108 at the same place.
+public func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
     var i = 0
     let n = bytes.count
     while i < n {

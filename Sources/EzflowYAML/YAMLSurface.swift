@@ -33,30 +33,3 @@ public enum YAMLSurface {
         return (tree, diags)
     }
 }
-
-/// Offset of the first byte that breaks UTF-8, or nil (same rules as the text surface).
-func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
-    var i = 0
-    let n = bytes.count
-    while i < n {
-        let b = bytes[i]
-        if b < 0x80 { i += 1; continue }
-        let len: Int
-        if b & 0xE0 == 0xC0 && b >= 0xC2 { len = 2 }
-        else if b & 0xF0 == 0xE0 { len = 3 }
-        else if b & 0xF8 == 0xF0 && b <= 0xF4 { len = 4 }
-        else { return i }
-        if i + len > n { return i }
-        for k in 1..<len where bytes[i + k] & 0xC0 != 0x80 { return i }
-        if len == 3 {
-            if b == 0xE0 && bytes[i + 1] < 0xA0 { return i }
-            if b == 0xED && bytes[i + 1] >= 0xA0 { return i }
-        }
-        if len == 4 {
-            if b == 0xF0 && bytes[i + 1] < 0x90 { return i }
-            if b == 0xF4 && bytes[i + 1] >= 0x90 { return i }
-        }
-        i += len
-    }
-    return nil
-}

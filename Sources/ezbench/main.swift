@@ -82,6 +82,8 @@ enum CLI {
             exit(CheckBench(options: parseCheckOptions(arguments)).run())
         case "build":
             exit(BuildBench(options: parseCheckOptions(arguments)).run())
+        case "schedule":
+            exit(ScheduleBench(options: ScheduleBench.parse(arguments)).run())
         case "-h", "--help", "help":
             print(usage)
         case let other?:
