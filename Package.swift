@@ -14,6 +14,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "EzflowDiagnostics"),
         .target(name: "EzflowSyntax", dependencies: ["EzflowDiagnostics"]),
         .target(name: "EzflowYAML", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "CYAML"]),
@@ -21,11 +22,14 @@ let package = Package(
         .target(name: "EzflowIR", dependencies: ["CCrypto"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
-        .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost"]),
+        .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler"]),
         .executableTarget(name: "ezrun", dependencies: ["EzflowHost", "EzflowCompiler"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
         .target(name: "EzflowRuntime", dependencies: ["EzflowIR"]),
+        .target(name: "EzflowAgents", dependencies: ["EzflowRuntime", "EzflowIR"]),
+        .target(name: "EzflowStore", dependencies: ["EzflowRuntime", "EzflowIR", "CSQLite"]),
+        .testTarget(name: "EzflowStoreTests", dependencies: ["EzflowStore", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowRuntimeTests", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowSyntaxTests", dependencies: ["EzflowSyntax", "EzflowTestSupport"]),
         .testTarget(name: "EzflowCheckTests", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowDiagnostics", "EzflowTestSupport"]),
@@ -34,5 +38,6 @@ let package = Package(
         .testTarget(name: "EzflowSimTests", dependencies: ["EzflowHost", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport", "EzflowCompiler"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
+        .testTarget(name: "EzflowAgentsTests", dependencies: ["EzflowAgents", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
     ]
 )

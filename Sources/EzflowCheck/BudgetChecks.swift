@@ -40,7 +40,20 @@ extension WorkflowChecker {
                              help: "raise the parent's `tokens` or lower the children's"))
             }
         }
-        for t in w.tasks { checkRetryWorstCase(t, w) }
+        var costs: [CostKey: (Int64, String)?] = [:]
+        for i in w.tasks.indices { checkRetryWorstCase(w.tasks[i], w, &costs) }
+    }
+
+    /// Everything `attemptCost` reads from a task: tasks that agree on it cost the same,
+    /// so each distinct combination is priced (and its explanation built) once.
+    struct CostKey: Hashable {
+        var maxCost: Int64?
+        var pinned: DeclID?
+        var role: DeclID?
+        var action: String
+        var needs: [String]
+        var timeoutMs: Int64?
+        var maxTokens: Int64?
     }
 
     mutating func compare(_ child: Int64?, _ cs: Span?, _ parent: Int64?, _ ps: Span?, _ what: String, _ pname: String, _ fmt: (Int64) -> String) {
@@ -89,20 +102,44 @@ extension WorkflowChecker {
 
     /// E0601: attempts × per-attempt cap (plus backoff, for time) must fit the budget
     /// the task answers to.
-    mutating func checkRetryWorstCase(_ t: TaskInfo, _ w: WorkflowContext) {
-        let own = t.budget.map { ($0, "its budget") }
-        guard let (b, bname) = own ?? parentBudget(group: t.group, w).map({ ($0.0, "\($0.1)'s budget") }) else { return }
+    mutating func checkRetryWorstCase(_ t: TaskInfo, _ w: WorkflowContext, _ costs: inout [CostKey: (Int64, String)?]) {
+        // The budget and every text below are only needed when something is reported.
+        let b: BudgetInfo
+        let bnameOwn: Bool
+        let parent: (BudgetInfo, String)?
+        if let own = t.budget {
+            b = own
+            bnameOwn = true
+            parent = nil
+        } else if let p = parentBudget(group: t.group, w) {
+            b = p.0
+            bnameOwn = false
+            parent = p
+        } else { return }
+        var bname: String { bnameOwn ? "its budget" : "\(parent!.1)'s budget" }
         let attempts = t.retry?.attempts ?? 1
-        let attemptsText = "\(attempts) attempt\(attempts == 1 ? "" : "s")"
+        var attemptsText: String { "\(attempts) attempt\(attempts == 1 ? "" : "s")" }
         let anchor = t.name.span
-        let ruleLabel = t.retry.map { [Label($0.attemptsSpan ?? $0.span, "retry rule allows \(attemptsText)")] } ?? []
-        if let limit = b.money, let (per, why) = attemptCost(t, w) {
-            let worst = per.multipliedReportingOverflow(by: attempts)
-            if worst.overflow || worst.partialValue > limit {
-                report(error("E0601", "worst case of task `\(t.name.text)` costs \(fmtMoney(worst.partialValue)), over \(bname) of \(fmtMoney(limit))", anchor,
-                             secondary: ruleLabel + (b.moneySpan.map { [Label($0, "budget")] } ?? []),
-                             notes: ["\(attemptsText) × \(fmtMoney(per)) per attempt = \(fmtMoney(worst.partialValue)) > \(fmtMoney(limit))", "per attempt: \(why)"],
-                             help: "lower `attempts` or the per-attempt cost, or raise the budget"))
+        var ruleLabel: [Label] { t.retry.map { [Label($0.attemptsSpan ?? $0.span, "retry rule allows \(attemptsText)")] } ?? [] }
+        if let limit = b.money {
+            let key = CostKey(maxCost: t.maxCost, pinned: t.maxCost == nil ? t.agent?.id : nil,
+                              role: t.maxCost == nil && t.agent == nil ? t.role?.id : nil,
+                              action: t.maxCost == nil && t.agent == nil ? t.action : "",
+                              needs: t.maxCost == nil && t.agent == nil ? t.needs : [],
+                              timeoutMs: t.maxCost == nil ? t.timeoutMs : nil, maxTokens: t.maxCost == nil ? t.maxTokens : nil)
+            let cost: (Int64, String)?
+            if let c = costs[key] { cost = c } else {
+                cost = attemptCost(t, w)
+                costs[key] = cost
+            }
+            if let (per, why) = cost {
+                let worst = per.multipliedReportingOverflow(by: attempts)
+                if worst.overflow || worst.partialValue > limit {
+                    report(error("E0601", "worst case of task `\(t.name.text)` costs \(fmtMoney(worst.partialValue)), over \(bname) of \(fmtMoney(limit))", anchor,
+                                 secondary: ruleLabel + (b.moneySpan.map { [Label($0, "budget")] } ?? []),
+                                 notes: ["\(attemptsText) × \(fmtMoney(per)) per attempt = \(fmtMoney(worst.partialValue)) > \(fmtMoney(limit))", "per attempt: \(why)"],
+                                 help: "lower `attempts` or the per-attempt cost, or raise the budget"))
+                }
             }
         }
         if let limit = b.tokens, let per = t.maxTokens {

@@ -1,6 +1,8 @@
 import EzflowDiagnostics
 import EzflowSyntax
 
+typealias EffectiveRole = (allow: Set<String>, agents: Set<DeclID>, secrets: Set<DeclID>, ancestors: Set<DeclID>)
+
 /// Checks modules: validates every declaration against its schema, resolves
 /// references and types, then checks the workflow as a whole. Continues past
 /// errors; the poison type `Ty.error` keeps one mistake to one diagnostic.
@@ -20,6 +22,8 @@ struct WorkflowChecker {
     var enums: [DeclID: [String]] = [:]
     /// Imports that resolved at least one name, per module.
     var usedImports: Set<String> = []
+    /// Each role's grants with inheritance, computed once after validation.
+    var effectiveRoles: [DeclID: EffectiveRole] = [:]
 
     init<L>(session: CheckSession<L>) {
         modules = session.modules
@@ -30,6 +34,7 @@ struct WorkflowChecker {
         // Types, then every declaration, before any workflow: workflows read them all.
         for m in modules.indices { collectTypes(m) }
         for m in modules.indices { validateDecls(m) }
+        cacheEffectiveRoles()
         for m in modules.indices {
             if let wf = modules[m].workflow {
                 var wc = WorkflowContext(module: m, block: wf)
@@ -294,6 +299,10 @@ struct WorkflowChecker {
 
     /// Resolves `name` or `alias.name` to a declaration of one of `kinds`.
     mutating func resolveRef(_ e: Expr, kinds: [DeclKind], module m: Int) -> RefUse? {
+        // Fast path: a plain name of a local declaration of the right kind (no path array).
+        if case .name(let n) = e.kind, let d = modules[m].decls[n], kinds.contains(d.kind) {
+            return RefUse(id: DeclID(module: m, name: n), span: e.span)
+        }
         if case .error = e.kind { return nil }
         // Only error messages need the nouns; build them lazily.
         var noun: String { kinds.map(\.noun).joined(separator: " or ") }

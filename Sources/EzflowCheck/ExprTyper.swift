@@ -272,6 +272,12 @@ extension WorkflowChecker {
 
     /// `inputs.x`, `TASK.outputs.x`, `secrets.x`, `item`, `principal.x`, `task.x`, `Enum.case`.
     mutating func reference(_ e: Expr, _ env: inout ExprEnv) -> Ty {
+        // Fast path: `inputs.NAME` of a declared input (no path array).
+        if case .member(let base, let f) = e.kind, case .name(let head) = base.kind, head == "inputs",
+           let t = env.inputs?[f.text] {
+            env.usedInputs.insert(f.text)
+            return t
+        }
         guard let path = e.path else {
             // A member access on a computed value: type the base, then the field.
             guard case .member(let base, let fieldName) = e.kind else { return .error }

@@ -5,35 +5,36 @@ extension WorkflowChecker {
     /// Resolves `after` and `catch`, adds the edges, and reports self-dependencies and cycles.
     mutating func checkGraph(_ w: inout WorkflowContext) {
         for i in w.tasks.indices {
-            // Move the task out (leaving a cheap placeholder) instead of copying it.
-            var t = TaskInfo(id: i, name: w.tasks[i].name, block: w.block, group: nil, actionSpan: w.tasks[i].actionSpan)
-            swap(&t, &w.tasks[i])
-            for n in t.after {
+            // Edits go straight into the array element: no TaskInfo is copied or rebuilt.
+            let after = w.tasks[i].after
+            for n in after {
                 guard let target = w.names[n.text] else {
                     report(error("E0200", "cannot find task `\(n.text)` in this workflow", n.span,
                                  help: suggest(n.text, among: w.names.keys).map { "did you mean `\($0)`?" }))
                     continue
                 }
-                let ids = target.isGroup ? groupTasks(target.index, w) : [target.index]
-                for d in ids {
+                if !target.isGroup {
+                    let d = target.index
                     if d == i {
-                        if !target.isGroup {
-                            report(error("E0401", "task `\(t.name.text)` depends on itself", n.span,
-                                         help: "remove `\(n.text)` from its `after` list"))
-                        }
+                        report(error("E0401", "task `\(w.tasks[i].name.text)` depends on itself", n.span,
+                                     help: "remove `\(n.text)` from its `after` list"))
                         continue
                     }
-                    if t.depSpans[d] == nil { t.depSpans[d] = n.span; t.deps.append(d) }
+                    if w.tasks[i].depSpans[d] == nil { w.tasks[i].depSpans[d] = n.span; w.tasks[i].deps.append(d) }
+                    continue
+                }
+                for d in groupTasks(target.index, w) {
+                    if d == i { continue }
+                    if w.tasks[i].depSpans[d] == nil { w.tasks[i].depSpans[d] = n.span; w.tasks[i].deps.append(d) }
                 }
             }
-            if let s = t.depSpans[i] {
-                report(error("E0401", "task `\(t.name.text)` depends on itself", s, label: "reads its own output",
+            if let s = w.tasks[i].depSpans[i] {
+                report(error("E0401", "task `\(w.tasks[i].name.text)` depends on itself", s, label: "reads its own output",
                              help: "a task cannot read its own outputs; split it into two tasks"))
-                t.deps.removeAll { $0 == i }
-                t.depSpans[i] = nil
+                w.tasks[i].deps.removeAll { $0 == i }
+                w.tasks[i].depSpans[i] = nil
             }
-            t.deps.sort()
-            w.tasks[i] = t
+            w.tasks[i].deps.sort()
         }
         // Fallbacks named by `catch` run only when their task fails.
         for i in w.tasks.indices {

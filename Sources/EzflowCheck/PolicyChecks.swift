@@ -3,7 +3,20 @@ import EzflowSyntax
 
 extension WorkflowChecker {
     /// A role's grants including everything it inherits (cycle-safe).
-    func effective(_ r: DeclID) -> (allow: Set<String>, agents: Set<DeclID>, secrets: Set<DeclID>, ancestors: Set<DeclID>) {
+    func effective(_ r: DeclID) -> EffectiveRole {
+        if let e = effectiveRoles[r] { return e }
+        return computeEffective(r)
+    }
+
+    /// Fills `effectiveRoles` once every role is validated (roles never change after).
+    mutating func cacheEffectiveRoles() {
+        effectiveRoles.removeAll()
+        var out: [DeclID: EffectiveRole] = [:]
+        for id in roles.keys { out[id] = computeEffective(id) }
+        effectiveRoles = out
+    }
+
+    func computeEffective(_ r: DeclID) -> EffectiveRole {
         var allow: Set<String> = [], ag: Set<DeclID> = [], sec: Set<DeclID> = [], seen: Set<DeclID> = []
         var stack = [r]
         while let x = stack.popLast() {
@@ -31,6 +44,12 @@ extension WorkflowChecker {
         }
     }
 
+    struct AgentQuery: Hashable {
+        var role: DeclID?
+        var action: String
+        var needs: [String]
+    }
+
     mutating func checkAgentsAndRoles(_ w: inout WorkflowContext) {
         var usedRoles: Set<DeclID> = []
         var usedAgentsByRole: [DeclID: Set<DeclID>] = [:]
@@ -38,18 +57,23 @@ extension WorkflowChecker {
         var approvingRoles: Set<DeclID> = []
         var runningRoles: Set<DeclID> = []
         for g in w.groups { if let r = g.role { usedRoles.insert(r.id) } }
-        var cache: [DeclID: (allow: Set<String>, agents: Set<DeclID>, secrets: Set<DeclID>, ancestors: Set<DeclID>)] = [:]
-        for t in w.tasks {
-            let eff = t.role.map { r in
-                if let e = cache[r.id] { return e }
+        // Per distinct role: its grants and whether it may run; per distinct
+        // (role, action, needs): the agents able to run it and those the role allows.
+        var roleCache: [DeclID: (eff: EffectiveRole, mayRun: Bool)] = [:]
+        var agentCache: [AgentQuery: (cands: [DeclID], allowed: [DeclID])] = [:]
+        for ti in w.tasks.indices {
+            let t = w.tasks[ti]
+            let cached = t.role.map { r in
+                if let e = roleCache[r.id] { return e }
                 let e = effective(r.id)
-                cache[r.id] = e
-                return e
+                let v = (eff: e, mayRun: e.allow.contains("run"))
+                roleCache[r.id] = v
+                return v
             }
+            let eff = cached?.eff
             if let r = t.role {
-                usedRoles.formUnion(eff!.ancestors)
-                runningRoles.insert(r.id)
-                if eff!.allow.contains("run") == false {
+                if runningRoles.insert(r.id).inserted { usedRoles.formUnion(eff!.ancestors) }
+                if cached!.mayRun == false {
                     report(error("E0501", "role `\(r.id.name)` may not run tasks", r.span,
                                  label: "task `\(t.name.text)` runs as this role",
                                  secondary: roles[r.id].map { [Label($0.name.span, "role declared here")] } ?? [],
@@ -97,7 +121,19 @@ extension WorkflowChecker {
                     }
                 }
             } else if needsAgent {
-                let cands = candidates(t, w)
+                let q = AgentQuery(role: t.role?.id, action: t.action, needs: t.needs)
+                let cands: [DeclID]
+                var allowedCached: [DeclID]?
+                if let c = agentCache[q] {
+                    cands = c.cands
+                    allowedCached = c.allowed
+                } else {
+                    cands = candidates(t, w)
+                    let allowed = t.role != nil ? cands.filter(eff!.agents.contains) : []
+                    agentCache[q] = (cands, allowed)
+                    if let r = t.role, !cands.isEmpty { usedAgentsByRole[r.id, default: []].formUnion(allowed) }
+                    allowedCached = allowed
+                }
                 if cands.isEmpty {
                     let need = t.needs.isEmpty ? "" : " with capabilities " + t.needs.map { "\"\($0)\"" }.joined(separator: ", ")
                     report(error("E0500", "no agent can run task `\(t.name.text)`", t.needsSpan ?? t.actionSpan,
@@ -107,8 +143,7 @@ extension WorkflowChecker {
                                      return "`\(id.name)` (\(a?.driver ?? "?"): \(a?.capabilities.joined(separator: ", ") ?? ""))" }.joined(separator: "; "))],
                                  help: "declare an agent with these capabilities, or add one to the workflow's `agents` list"))
                 } else if let r = t.role {
-                    let allowed = cands.filter(eff!.agents.contains)
-                    usedAgentsByRole[r.id, default: []].formUnion(allowed)
+                    let allowed = allowedCached!
                     if allowed.isEmpty {
                         report(error("E0503", "role `\(r.id.name)` may use none of the agents able to run task `\(t.name.text)`", r.span,
                                      notes: ["able to run it: " + cands.map { "`\($0.name)`" }.joined(separator: ", ")],

@@ -106,7 +106,7 @@ public struct Simulator: Sendable {
     public let options: SimulationOptions
     /// The `learned` selector's model, refitted after every run from that run's attempts
     /// (only when the strategy is `learned`).
-    public private(set) var predictor = PerformancePredictor()
+    public internal(set) var predictor = PerformancePredictor()
 
     public init(world: SimWorld, options: SimulationOptions) {
         self.world = world

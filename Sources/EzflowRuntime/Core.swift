@@ -298,6 +298,7 @@ extension RunState {
         if f >= 0 {
             set(t, .failed)
             substitute[t] = f
+            substituteWaiters[f, default: []].append(t)
             switch tasks[f] {
             case .waiting where standsInFor[f] < 0:
                 standsInFor[f] = t
@@ -389,7 +390,7 @@ extension RunState {
                     work.append((d, false))
                 }
             }
-            for o in 0..<plan.taskCount where substitute[o] == x && !finalized[o] { work.append((o, good)) }
+            for o in substituteWaiters[x] ?? [] where !finalized[o] { work.append((o, good)) }
         }
     }
 

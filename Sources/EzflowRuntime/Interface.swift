@@ -487,6 +487,9 @@ public struct RunState: Sendable {
     public internal(set) var pendingConflict: [Int: JSONValue]
     /// For a task whose `catch: task` fallback was started: the fallback's id (else -1).
     public internal(set) var substitute: [Int]
+    /// Reverse of `substitute`: the failed tasks waiting on each fallback, so settling a
+    /// fallback does not scan every task.
+    var substituteWaiters: [Int: [Int]] = [:]
     /// The task a fallback task stands in for (else -1).
     public internal(set) var standsInFor: [Int]
     /// Start time of the running attempt, per task.

@@ -99,7 +99,6 @@ public struct PerformancePredictor: Sendable, Equatable {
         if s.attempts < 3, let a = agentStats[agent] { s = a }
         let w = priorWeight
         let p0 = min(max(priorSuccess, 0.001), 0.999)
-        let n = Double(s.attempts)
         func shrink(_ m: RunningMoments, prior: Double) -> (mean: Double, error: Double) {
             let k = Double(m.count)
             let mean = (m.mean * k + prior * w) / (k + w)
@@ -108,7 +107,6 @@ public struct PerformancePredictor: Sendable, Equatable {
             return (mean, spread / (k + w).squareRoot())
         }
         let lat = shrink(s.latency, prior: priorLatencyMs), cost = shrink(s.cost, prior: priorCostMicros)
-        _ = n
         return AgentEstimate(alpha: 1 + w * p0 + Double(s.successes), beta: 1 + w * (1 - p0) + Double(s.failures),
                              latencyMeanMs: lat.mean, latencyErrorMs: lat.error,
                              costMeanMicros: cost.mean, costErrorMicros: cost.error, observations: s.attempts)

@@ -6,7 +6,7 @@ struct Lexer {
     let bytes: [UInt8]
     let file: Int
     var pos: Int
-    let end: Int
+    var end: Int
     var comments: [Comment] = []
     var diagnostics: [Diagnostic] = []
     /// Whether a token has been produced since the last newline (for trailing comments).

@@ -364,17 +364,16 @@ extension Parser {
                 flush(i)
                 let open = i
                 let close = interpolationEnd(from: i + 2, limit: end)
-                var sub = Parser(bytes: bytes, file: file, start: i + 2, end: close, depth: depth + 1)
-                if sub.tok.kind == .eof {
+                // Parse the interpolation in place, as a fresh sub-parser over `[i+2, close)`
+                // would: own diagnostics, flags and error cap; the outer state is restored after.
+                let sub = parseInterpolation(start: i + 2, end: close)
+                if let e = sub.expr {
+                    parts.append(.interpolation(e))
+                } else {
                     error("E0104", "empty interpolation", at: span(open, min(close + 1, end)), help: "write `${inputs.name}`")
                     parts.append(.interpolation(Expr(.error, span(open, close))))
-                } else {
-                    let e = sub.parseExpr()
-                    if sub.tok.kind != .eof { sub.expected("`}` to end the interpolation") }
-                    parts.append(.interpolation(e))
                 }
                 diagnostics.append(contentsOf: sub.diagnostics)
-                diagnostics.append(contentsOf: sub.lexer.diagnostics)
                 i = close + 1
                 runStart = min(i, end)
             } else {
@@ -384,6 +383,45 @@ extension Parser {
         flush(max(runStart, min(i, end)))
         if triple { parts = Parser.dedent(parts) }
         return Expr(.string(parts), s)
+    }
+
+    /// Parses the expression in `[start, end)` with this parser's machinery, in the state a
+    /// new `Parser(bytes:file:start:end:depth: depth + 1)` would start in, and restores the
+    /// outer state afterwards. nil when the range holds no token (an empty interpolation).
+    /// The diagnostics are the sub-parse's own, then its lexer's, as a sub-parser reports them.
+    mutating func parseInterpolation(start: Int, end: Int) -> (expr: Expr?, diagnostics: [Diagnostic]) {
+        let savedLexer = lexer
+        let savedTok = tok, savedPrevEnd = prevEnd, savedDepth = depth
+        let savedRecovering = recovering, savedUnclosed = unclosedReported, savedAbandoned = abandoned
+        var savedDiagnostics: [Diagnostic] = []
+        swap(&savedDiagnostics, &diagnostics)
+        lexer.diagnostics = []
+        lexer.pos = start
+        lexer.end = end
+        depth = savedDepth + 1
+        recovering = false
+        unclosedReported = false
+        abandoned = false
+        prevEnd = start
+        tok = Token(kind: .eof, start: start, end: start, suffixStart: start)
+        advance()
+        var e: Expr?
+        if tok.kind != .eof {
+            e = parseExpr()
+            if tok.kind != .eof { expected("`}` to end the interpolation") }
+        }
+        var out: [Diagnostic] = []
+        swap(&out, &diagnostics)
+        out.append(contentsOf: lexer.diagnostics)
+        diagnostics = savedDiagnostics
+        lexer = savedLexer
+        tok = savedTok
+        prevEnd = savedPrevEnd
+        depth = savedDepth
+        recovering = savedRecovering
+        unclosedReported = savedUnclosed
+        abandoned = savedAbandoned
+        return (e, out)
     }
 
     /// Index of the `}` closing an interpolation opened just before `from`.

@@ -19,14 +19,14 @@ struct ScheduleBench {
         var sizes = [10_000, 100_000, 1_000_000]
         var agents = 10_000
         var selector = SelectorName.cheapest
-        var journal = "bytes"
+        var journal = "records"
         var one: Int? = nil
         var seed: UInt64 = 1
     }
 
     static let usage = """
         usage: ezbench schedule [--sizes 10k,100k,1M] [--agents 10000] [--selector cheapest|fastest|learned|auction]
-                                [--journal bytes|records|none] [--seed N]
+                                [--journal records|bytes|none] [--seed N]
         """
 
     var options: Options

@@ -84,6 +84,8 @@ enum CLI {
             exit(BuildBench(options: parseCheckOptions(arguments)).run())
         case "schedule":
             exit(ScheduleBench(options: ScheduleBench.parse(arguments)).run())
+        case "durable":
+            exit(DurableBench(options: DurableBench.parse(arguments)).run())
         case "-h", "--help", "help":
             print(usage)
         case let other?:

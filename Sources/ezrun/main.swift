@@ -23,6 +23,15 @@ enum CLI {
 
         Same arguments, same output, byte for byte. Exit status: 0 every run succeeded,
         1 some run failed, 2 invalid input, 3 some run exceeded its budget or deadline.
+
+               ezrun replay JOURNAL --workflow FILE [--selector S] [--scenario F] [--faults SPEC]
+                                    [--breaker-failures N] [--breaker-cooldown MS] [--prior JOURNAL]...
+
+          Folds JOURNAL through the core and checks every event gives the recorded commands;
+          reports the first divergent event otherwise. Pass the same workflow, selector,
+          scenario, faults and breaker settings the run had; for `learned`, also the journals
+          of the earlier runs of the same simulation, in order, with --prior.
+          Exit status: 0 reproduced, 1 determinism violation, 2 invalid input.
         """
 
     static func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -127,10 +136,66 @@ enum CLI {
         return report.exitCode
     }
 
+    static func readJournal(_ path: String) -> [JournalRecord] {
+        guard let d = FileManager.default.contents(atPath: path) else { fail("\(path): cannot read the file") }
+        do { return try Journal.decode([UInt8](d)) } catch { fail("\(path): \(error)") }
+    }
+
+    static func replay(_ args: ArraySlice<String>) -> Int32 {
+        var rest = args
+        var journalPath: String?, workflow: String?, selector: SelectorName?, scenarioPath: String?, faults: String?
+        var priors: [String] = []
+        var breaker = (failures: 5, coolDown: Int64(30_000))
+        while let arg = rest.popFirst() {
+            func value() -> String {
+                guard let v = rest.popFirst() else { usageError("\(arg) needs a value") }
+                return v
+            }
+            switch arg {
+            case "--workflow": workflow = value()
+            case "--selector":
+                let v = value()
+                guard let s = SelectorName(rawValue: v) else { usageError("unknown selector `\(v)`") }
+                selector = s
+            case "--scenario": scenarioPath = value()
+            case "--faults": faults = value()
+            case "--prior": priors.append(value())
+            case "--breaker-failures":
+                guard let v = Int(value()), v >= 1 else { usageError("--breaker-failures needs an integer >= 1") }
+                breaker.failures = v
+            case "--breaker-cooldown":
+                guard let v = Int64(value()), v >= 0 else { usageError("--breaker-cooldown needs milliseconds >= 0") }
+                breaker.coolDown = v
+            default:
+                if arg.hasPrefix("-") || journalPath != nil { usageError("unknown argument `\(arg)`") }
+                journalPath = arg
+            }
+        }
+        guard let journalPath else { usageError("missing JOURNAL") }
+        guard let workflow else { usageError("missing --workflow FILE (the .ezflow or .ezir the run used)") }
+        let input: SimInput
+        do { input = try SimInput.load(path: workflow) } catch { fail(error.description) }
+        var scenario = SimScenario()
+        if let scenarioPath {
+            guard let d = FileManager.default.contents(atPath: scenarioPath) else { fail("\(scenarioPath): cannot read the file") }
+            do { scenario = try SimScenario.parse([UInt8](d)) } catch { fail("\(scenarioPath): \(error)") }
+        }
+        let faultList: [SimFault]
+        do { faultList = try SimFault.parse(spec: faults ?? "") } catch { fail("--faults: \(error)") }
+        let world: SimWorld
+        do { world = try SimWorld(program: input.program, plan: input.plan, scenario: scenario, faults: faultList) } catch { fail(error.description) }
+        let tool = ReplayTool(world: world, selector: selector,
+                              breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown))
+        let outcome = tool.replay(readJournal(journalPath), priors: priors.map(readJournal))
+        FileHandle.standardOutput.write(Data(outcome.report.utf8))
+        return outcome.exitCode
+    }
+
     static func main() -> Never {
         var arguments = CommandLine.arguments.dropFirst()
         switch arguments.popFirst() {
         case "simulate": exit(simulate(arguments))
+        case "replay": exit(replay(arguments))
         case "-h", "--help", "help":
             print(usage)
             exit(0)

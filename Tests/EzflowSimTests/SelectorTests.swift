@@ -147,6 +147,7 @@ final class SelectorTests: XCTestCase {
         XCTAssertGreaterThan(early.count { $0 == flaky }, 0, "the prior favours flaky at first")
         let share = Double(late.count { $0 == steady }) / Double(late.count)
         XCTAssertGreaterThanOrEqual(share, 0.9, "late first attempts on steady: \(share)")
+        print("learned: first attempts on flaky in runs 0-19: \(early.count { $0 == flaky })/\(early.count); on steady in runs 150-199: \(late.count { $0 == steady })/\(late.count)")
         // The fitted model agrees: steady is reliable, flaky is not.
         let e = sim.predictor.estimate(agent: "flaky", kind: "t0", priorSuccess: 1, priorLatencyMs: 200, priorCostMicros: 1000)
         XCTAssertLessThan(e.successMean, 0.6)

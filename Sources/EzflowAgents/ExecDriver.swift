@@ -1,0 +1,344 @@
+// The `exec` agent driver: turns `Command.dispatch(task, attempt, agent, key)` into a
+// subprocess and its outcome into the `Event` the core folds (docs/RUNTIME.md).
+//
+// What runs: a `run` task's rendered template as `/bin/sh -c TEMPLATE`; any other action
+// dispatched to an exec agent runs the agent's `command` (also through the shell) with
+// the rendered template in the stdin JSON as `text`.
+// Stdin: one JSON object `{attempt, deps, idempotency_key, inputs, item, run_id, task,
+// task_id, text}` (`deps`: the outputs of the task's dependencies by task name).
+// Environment: PATH, HOME, LANG, the task's `env`, `EZFLOW_RUN_ID`, `EZFLOW_TASK`,
+// `EZFLOW_ATTEMPT`, `EZFLOW_IDEMPOTENCY_KEY`, and each granted secret as
+// `EZFLOW_SECRET_<NAME>`; nothing else of the parent's environment.
+// Result: exit 0 with a JSON object on stdout → success, outputs = that object plus
+// `stdout` and `exit_code` unless it sets them; exit 0 with other stdout → outputs
+// `{stdout, exit_code}` (`stdout` without trailing newlines); `{"error": {"class", "message"}}` on stdout → that class (any
+// exit code); exit 75 (EX_TEMPFAIL) → `transient`; other non-zero or a signal →
+// `agent_error`; the timeout → `timeout`; a cancel → `cancelled`. Everything returned
+// (outputs, messages, stdout, stderr) is redacted.
+import EzflowIR
+import EzflowRuntime
+import Foundation
+
+/// Error classes the drivers produce (user classes come from the agent's own reports).
+public enum ErrorClass {
+    public static let timeout = "timeout"
+    public static let transient = "transient"
+    public static let agentError = "agent_error"
+    public static let cancelled = "cancelled"
+    /// A secret could not be given to the task (not granted, missing, refused).
+    public static let secretError = "secret_error"
+    /// The template or env referenced a value that is not there.
+    public static let renderError = "render_error"
+    /// The agent cannot run this task (no command, wrong driver).
+    public static let configError = "config_error"
+}
+
+/// Settings of the exec driver for a run.
+public struct ExecOptions: Sendable {
+    /// PATH, HOME and LANG given to every task (a task's `env` may override them).
+    public var path: String
+    public var home: String
+    public var lang: String
+    /// Names of further parent variables to pass through (empty by default).
+    public var passEnvironment: [String]
+    public var shell: String
+    public var workingDirectory: String?
+    /// Used when the task has no `timeout_ms`; nil: no limit.
+    public var defaultTimeoutMs: Int64?
+    public var killGraceMs: Int64
+    public var stdoutLimit: Int
+    public var stderrLimit: Int
+    public var killGroupOnExit: Bool
+    public var secretEnvPrefix: String
+
+    public init(path: String = "/usr/local/bin:/usr/bin:/bin", home: String? = nil, lang: String = "C.UTF-8",
+                passEnvironment: [String] = [], shell: String = "/bin/sh", workingDirectory: String? = nil,
+                defaultTimeoutMs: Int64? = nil, killGraceMs: Int64 = 2000, stdoutLimit: Int = 4 << 20,
+                stderrLimit: Int = 1 << 20, killGroupOnExit: Bool = true, secretEnvPrefix: String = "EZFLOW_SECRET_") {
+        self.path = path
+        self.home = home ?? ProcessInfo.processInfo.environment["HOME"] ?? "/"
+        self.lang = lang
+        self.passEnvironment = passEnvironment
+        self.shell = shell
+        self.workingDirectory = workingDirectory
+        self.defaultTimeoutMs = defaultTimeoutMs
+        self.killGraceMs = killGraceMs
+        self.stdoutLimit = stdoutLimit
+        self.stderrLimit = stderrLimit
+        self.killGroupOnExit = killGroupOnExit
+        self.secretEnvPrefix = secretEnvPrefix
+    }
+}
+
+/// What one attempt came to, already redacted.
+public struct DriverResult: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case success(outputs: JSONValue)
+        case failure(errorClass: String, message: String)
+    }
+
+    public var outcome: Outcome
+    public var costMicros: Int64
+    public var tokens: Int64
+    public var durationMs: Int64
+    /// nil when the process did not run or was killed by a signal.
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var pid: Int32?
+    /// Captured output (capped, redacted), for the log.
+    public var stdout: String
+    public var stderr: String
+    public var stdoutTruncated: Bool
+    public var stderrTruncated: Bool
+
+    public var errorClass: String? { if case .failure(let c, _) = outcome { c } else { nil } }
+    public var outputs: JSONValue? { if case .success(let o) = outcome { o } else { nil } }
+
+    /// The event the shell journals for this result.
+    public func event(task: Int, attempt: Int, atMs: Millis) -> Event {
+        switch outcome {
+        case .success(let o):
+            .taskSucceeded(task: task, attempt: attempt, outputs: o, costMicros: costMicros, tokens: tokens, atMs: atMs)
+        case .failure(let c, let m):
+            .taskFailed(task: task, attempt: attempt, errorClass: c, message: m, costMicros: costMicros, tokens: tokens, atMs: atMs)
+        }
+    }
+
+    static func failed(_ cls: String, _ message: String) -> DriverResult {
+        DriverResult(outcome: .failure(errorClass: cls, message: message), costMicros: 0, tokens: 0, durationMs: 0, exitCode: nil,
+                     signal: nil, pid: nil, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false)
+    }
+}
+
+/// An exec agent as the IR describes it.
+public struct ExecAgent: Sendable {
+    public var name: String
+    public var command: String?
+    public var costPerCallMicros: Int64
+    public var costPerSecondMicros: Int64
+
+    public init(name: String, command: String? = nil, costPerCallMicros: Int64 = 0, costPerSecondMicros: Int64 = 0) {
+        self.name = name
+        self.command = command
+        self.costPerCallMicros = costPerCallMicros
+        self.costPerSecondMicros = costPerSecondMicros
+    }
+
+    init(ir a: JSONValue) {
+        func int(_ k: String) -> Int64 { if case .int(let i)? = a[k] { i } else { 0 } }
+        var cmd: String?
+        if case .string(let c)? = a["command"] { cmd = c }
+        var name = ""
+        if case .string(let n)? = a["name"] { name = n }
+        self.init(name: name, command: cmd, costPerCallMicros: int("cost_per_call_micros"),
+                  costPerSecondMicros: int("cost_per_second_micros"))
+    }
+
+    /// cost_per_call + cost_per_second prorated by the millisecond, rounded up.
+    public func cost(durationMs: Int64) -> Int64 {
+        let (p, o) = costPerSecondMicros.multipliedReportingOverflow(by: max(0, durationMs))
+        return costPerCallMicros &+ (o ? .max / 2 : (p + 999) / 1000)
+    }
+}
+
+/// Runs tasks of one IR workflow as subprocesses.
+public struct ExecDriver: Sendable {
+    /// IR task objects by id and exec agents by IR agent index.
+    public let tasks: [JSONValue]
+    public let agents: [ExecAgent]
+    public let secrets: SecretResolver
+    public var redactor: Redactor { secrets.redactor }
+    public var options: ExecOptions
+
+    /// `workflow`: the IR document (root workflow object).
+    public init(workflow: JSONValue, secrets: SecretResolver, options: ExecOptions = ExecOptions()) {
+        if case .array(let ts)? = workflow["tasks"] { tasks = ts } else { tasks = [] }
+        if case .array(let ags)? = workflow["agents"] { agents = ags.map(ExecAgent.init(ir:)) } else { agents = [] }
+        self.secrets = secrets
+        self.options = options
+    }
+
+    /// The driver for a validated IR program, with a resolver for its declared secrets.
+    public init(program: IRProgram, redactor: Redactor = Redactor(), secretConfig: SecretConfig = SecretConfig(),
+                options: ExecOptions = ExecOptions()) {
+        let resolver = SecretResolver(specs: SecretSpec.fromIR(program.document), config: secretConfig, redactor: redactor)
+        self.init(workflow: program.document, secrets: resolver, options: options)
+    }
+
+    /// Carries out a `Command.dispatch`; other commands give nil.
+    public func perform(_ command: Command, runID: String, values: RenderValues, cancel: CancelToken? = nil) async -> DriverResult? {
+        guard case .dispatch(let task, let attempt, let agent, let key) = command else { return nil }
+        return await run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
+    }
+
+    /// Runs attempt `attempt` of task `task` on agent `agent` (-1: the local executor).
+    /// `values` carries inputs, finished tasks' outputs and the fan-out item; the granted
+    /// secrets are resolved here and any secrets already in `values` are ignored.
+    public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
+                    cancel: CancelToken? = nil) async -> DriverResult {
+        guard task >= 0, task < tasks.count else { return .failed(ErrorClass.configError, "no task \(task) in the workflow") }
+        let t = tasks[task]
+        let taskName: String = if case .string(let n)? = t["name"] { n } else { "task\(task)" }
+        let action: String = if case .string(let a)? = t["action"] { a } else { "run" }
+        let ag: ExecAgent? = agent >= 0 && agent < agents.count ? agents[agent] : nil
+
+        // Secrets: only the granted ones, resolved before anything is rendered.
+        var vals = values
+        let granted = grantedSecrets(task: t)
+        do throws(SecretError) {
+            vals.secrets = try await secrets.resolve(granted, granted: Set(granted))
+        } catch {
+            return .failed(error.errorClass, redactor.redact("task `\(taskName)`: \(error.description)"))
+        }
+        let renderer = TemplateRenderer(values: vals)
+
+        // The command line and environment.
+        let text: String?
+        let commandLine: String
+        var env: [String: String]
+        do throws(RenderError) {
+            var rendered: String?
+            if case .array(let parts)? = t["template"] { rendered = try renderer.render(parts) }
+            if action == "run" {
+                guard let r = rendered else { return .failed(ErrorClass.configError, "task `\(taskName)` has no command") }
+                commandLine = r
+                text = nil
+            } else {
+                guard let c = ag?.command else {
+                    return .failed(ErrorClass.configError, "task `\(taskName)` (\(action)) needs an exec agent with a `command`")
+                }
+                commandLine = c
+                text = rendered
+            }
+            env = try taskEnvironment(t, renderer)
+        } catch {
+            return .failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: \(error.message)"))
+        }
+        var full: [String: String] = ["PATH": options.path, "HOME": options.home, "LANG": options.lang]
+        let parent = ProcessInfo.processInfo.environment
+        for n in options.passEnvironment { if let v = parent[n] { full[n] = v } }
+        for (k, v) in env { full[k] = v }
+        for name in granted { if let v = vals.secrets[name] { full[options.secretEnvPrefix + Self.envName(name)] = v } }
+        full["EZFLOW_RUN_ID"] = runID
+        full["EZFLOW_TASK"] = taskName
+        full["EZFLOW_ATTEMPT"] = String(attempt)
+        full["EZFLOW_IDEMPOTENCY_KEY"] = idempotencyKey
+        for (k, v) in full where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
+            return .failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: invalid environment variable `\(k)`"))
+        }
+
+        // The task JSON on stdin.
+        var deps: [(String, JSONValue)] = []
+        if case .array(let ds)? = t["deps"] {
+            for case .int(let d) in ds {
+                guard let o = values.taskOutputs[Int(d)], d >= 0, Int(d) < tasks.count, case .string(let dn)? = tasks[Int(d)]["name"] else { continue }
+                deps.append((dn, o))
+            }
+        }
+        let stdinDoc: JSONValue = .object([
+            ("attempt", .int(Int64(attempt))), ("deps", .object(deps)), ("idempotency_key", .string(idempotencyKey)),
+            ("inputs", .object(values.inputs.map { ($0.key, $0.value) })), ("item", values.item ?? .null),
+            ("run_id", .string(runID)), ("task", .string(taskName)), ("task_id", .int(Int64(task))),
+            ("text", text.map { .string($0) } ?? .null),
+        ])
+        var stdin = CanonicalJSON.encode(stdinDoc)
+        stdin.append(0x0A)
+
+        var timeout = options.defaultTimeoutMs
+        if case .int(let ms)? = t["timeout_ms"] { timeout = ms }
+        let req = SpawnRequest(executable: options.shell, arguments: [options.shell, "-c", commandLine], environment: full,
+                               workingDirectory: options.workingDirectory, stdin: stdin, timeoutMs: timeout,
+                               killGraceMs: options.killGraceMs, stdoutLimit: options.stdoutLimit, stderrLimit: options.stderrLimit,
+                               killGroupOnExit: options.killGroupOnExit)
+        let res: SpawnResult
+        do throws(SpawnError) {
+            res = try await Subprocess.run(req, cancel: cancel)
+        } catch {
+            return .failed(ErrorClass.agentError, redactor.redact("task `\(taskName)`: cannot start \(options.shell): \(error.description)"))
+        }
+        return interpret(res, taskName: taskName, agent: ag, timeoutMs: timeout)
+    }
+
+    /// `github_token` → `GITHUB_TOKEN` (anything but letters, digits and `_` becomes `_`).
+    public static func envName(_ name: String) -> String {
+        String(name.uppercased().unicodeScalars.map { s -> Character in
+            (s.value < 128 && (CharacterSet.alphanumerics.contains(s) || s == "_")) ? Character(s) : "_"
+        })
+    }
+
+    /// The task's declared `env`, rendered. `{"*": expr}` is one map expression.
+    func taskEnvironment(_ t: JSONValue, _ r: TemplateRenderer) throws(RenderError) -> [String: String] {
+        guard case .object(let members)? = t["env"] else { return [:] }
+        var env: [String: String] = [:]
+        if members.count == 1, members[0].0 == "*" {
+            let v = try r.evaluate(members[0].1)
+            guard case .object(let m) = v else { throw RenderError("`env` must evaluate to a map, found \(v.typeName)") }
+            for (k, x) in m { env[k] = TemplateRenderer.text(x) }
+            return env
+        }
+        for (k, e) in members { env[k] = try r.renderText(e) }
+        return env
+    }
+
+    /// Maps a finished subprocess to a result (see the file comment for the rules).
+    public func interpret(_ res: SpawnResult, taskName: String, agent: ExecAgent?, timeoutMs: Int64?) -> DriverResult {
+        let durationMs = Int64(res.durationNs / 1_000_000)
+        let stdoutBytes = redactor.redact(bytes: res.stdout)
+        let stdoutText = String(decoding: stdoutBytes, as: UTF8.self)
+        let stderrText = redactor.redact(String(decoding: res.stderr, as: UTF8.self))
+        var result = DriverResult(outcome: .failure(errorClass: ErrorClass.agentError, message: ""),
+                                  costMicros: agent?.cost(durationMs: durationMs) ?? 0, tokens: 0, durationMs: durationMs,
+                                  exitCode: res.exitCode, signal: nil, pid: res.pid, stdout: stdoutText, stderr: stderrText,
+                                  stdoutTruncated: res.stdoutTruncated, stderrTruncated: res.stderrTruncated)
+        if case .signaled(let s) = res.termination { result.signal = s }
+        func fail(_ cls: String, _ msg: String) -> DriverResult {
+            var r = result
+            r.outcome = .failure(errorClass: cls, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            return r
+        }
+        if res.cancelled { return fail(ErrorClass.cancelled, "cancelled") }
+        if res.timedOut { return fail(ErrorClass.timeout, "timed out after \(timeoutMs ?? 0) ms; process group killed") }
+
+        // A JSON object on stdout (parsed from the redacted bytes: values never re-enter).
+        var object: [(String, JSONValue)]?
+        if !res.stdoutTruncated, let first = stdoutBytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+           first == UInt8(ascii: "{"), case .object(let m)? = try? JSONParser.parse(stdoutBytes) {
+            object = m
+        }
+        if let m = object, let e = m.first(where: { $0.0 == "error" })?.1, case .object = e {
+            let cls: String = if case .string(let c)? = e["class"], !c.isEmpty { c } else { ErrorClass.agentError }
+            let msg: String = if case .string(let s)? = e["message"] { s } else { "reported an error" }
+            return fail(cls, msg)
+        }
+        let tail = Self.tail(stderrText)
+        switch res.termination {
+        case .exited(0):
+            break
+        case .exited(75):
+            return fail(ErrorClass.transient, "exit code 75 (temporary failure)" + tail)
+        case .exited(let c):
+            return fail(ErrorClass.agentError, "exit code \(c)" + tail)
+        case .signaled(let s):
+            return fail(ErrorClass.agentError, "killed by signal \(s)" + tail)
+        }
+        var outputs: [(String, JSONValue)] = object ?? []
+        if !outputs.contains(where: { $0.0 == "stdout" }) {
+            // Trailing newlines trimmed, as shell command substitution does.
+            var s = Substring(stdoutText)
+            while s.last == "\n" || s.last == "\r\n" { s.removeLast() }
+            outputs.append(("stdout", .string(String(s))))
+        }
+        if !outputs.contains(where: { $0.0 == "exit_code" }) { outputs.append(("exit_code", .int(0))) }
+        result.outcome = .success(outputs: redactor.redact(.object(outputs)))
+        return result
+    }
+
+    /// The last line(s) of stderr for an error message.
+    static func tail(_ s: String) -> String {
+        let lines = s.split(separator: "\n", omittingEmptySubsequences: true)
+        guard !lines.isEmpty else { return "" }
+        var t = lines.suffix(3).joined(separator: " | ")
+        if t.count > 500 { t = "…" + t.suffix(500) }
+        return ": " + t
+    }
+}

@@ -1,0 +1,207 @@
+// A thin, non-Sendable wrapper over one sqlite3 connection: open/close, prepared
+// statements kept for the connection's lifetime, typed errors naming the file.
+// Only `DurableStore` touches it, always under its Mutex (SWIFT-NOTES §5).
+import CSQLite
+
+/// `SQLITE_TRANSIENT`: SQLite copies bound text/blobs (the macro is a cast, not imported).
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A store failure. `path` is the database file; `code` is SQLite's extended result
+/// code (0 when the error did not come from SQLite).
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable {
+        /// The database is locked by another connection past the busy timeout.
+        case busy
+        /// Not a database, a malformed page, or a journal row that does not decode.
+        case corrupt
+        /// Cannot open, read, write or sync the file; disk full; read-only.
+        case io
+        /// The schema is newer than this build, or the file is not an ezflow store.
+        case schema
+        /// A constraint: duplicate run, a journal batch that does not continue the run's sequence.
+        case conflict
+        /// No such run.
+        case notFound = "not_found"
+        /// The store was closed, or SQLite was misused.
+        case misuse
+    }
+
+    public var kind: Kind
+    public var path: String
+    public var code: Int32
+    public var message: String
+
+    public init(_ kind: Kind, path: String, code: Int32 = 0, message: String) {
+        self.kind = kind
+        self.path = path
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String {
+        "ezflow store \(path): \(kind.rawValue) error: \(message)" + (code != 0 ? " (sqlite code \(code))" : "")
+    }
+
+    /// Classifies an SQLite (extended) result code.
+    static func kind(ofSQLiteCode code: Int32) -> Kind {
+        switch code & 0xFF {
+        case SQLITE_BUSY, SQLITE_LOCKED: .busy
+        case SQLITE_CORRUPT, SQLITE_NOTADB: .corrupt
+        case SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM, SQLITE_NOLFS, SQLITE_PROTOCOL: .io
+        case SQLITE_CONSTRAINT: .conflict
+        case SQLITE_SCHEMA: .schema
+        default: .misuse
+        }
+    }
+}
+
+/// One prepared statement, reset after every use.
+struct Statement {
+    let handle: OpaquePointer
+
+    func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(handle, i, v) }
+    func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(handle, i, Int64(v)) }
+    func bind(_ i: Int32, _ s: String) {
+        var s = s
+        s.withUTF8 { b in bindText(i, UnsafeRawBufferPointer(b)) }
+    }
+    func bind(_ i: Int32, text bytes: [UInt8]) {
+        bytes.withUnsafeBytes { b in bindText(i, b) }
+    }
+    private func bindText(_ i: Int32, _ b: UnsafeRawBufferPointer) {
+        if let p = b.baseAddress, b.count > 0 {
+            sqlite3_bind_text(handle, i, p.assumingMemoryBound(to: CChar.self), Int32(b.count), sqliteTransient)
+        } else {
+            sqlite3_bind_text(handle, i, "", 0, sqliteTransient)
+        }
+    }
+    func bind(_ i: Int32, blob bytes: [UInt8]) {
+        bytes.withUnsafeBytes { b in _ = sqlite3_bind_blob(handle, i, b.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(b.count), sqliteTransient) }
+    }
+    func bindNull(_ i: Int32) { sqlite3_bind_null(handle, i) }
+    func bind(_ i: Int32, _ s: String?) { if let s { bind(i, s) } else { bindNull(i) } }
+
+    func int(_ col: Int32) -> Int64 { sqlite3_column_int64(handle, col) }
+    func isNull(_ col: Int32) -> Bool { sqlite3_column_type(handle, col) == SQLITE_NULL }
+    func bytes(_ col: Int32) -> [UInt8] {
+        let n = Int(sqlite3_column_bytes(handle, col))
+        guard n > 0, let p = sqlite3_column_blob(handle, col) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+    func text(_ col: Int32) -> String {
+        guard let p = sqlite3_column_text(handle, col) else { return "" }
+        let n = Int(sqlite3_column_bytes(handle, col))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+    func optionalText(_ col: Int32) -> String? { isNull(col) ? nil : text(col) }
+}
+
+/// The connection: owns the sqlite3 handle and its cached statements.
+final class Connection {
+    let path: String
+    private(set) var db: OpaquePointer?
+    private var cache: [String: OpaquePointer] = [:]
+
+    init(path: String, flags: Int32) throws(StoreError) {
+        self.path = path
+        var handle: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
+        if rc != SQLITE_OK {
+            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close_v2(handle)
+            throw StoreError(StoreError.kind(ofSQLiteCode: rc), path: path, code: rc, message: "cannot open: \(msg)")
+        }
+        db = handle
+        sqlite3_extended_result_codes(handle, 1)
+    }
+
+    deinit { close() }
+
+    func close() {
+        for (_, s) in cache { sqlite3_finalize(s) }
+        cache = [:]
+        if let db { sqlite3_close_v2(db) }
+        db = nil
+    }
+
+    func error(_ rc: Int32, _ context: String) -> StoreError {
+        let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
+        return StoreError(StoreError.kind(ofSQLiteCode: rc), path: path, code: rc, message: "\(context): \(msg)")
+    }
+
+    private func handle() throws(StoreError) -> OpaquePointer {
+        guard let db else { throw StoreError(.misuse, path: path, message: "the store is closed") }
+        return db
+    }
+
+    /// Runs SQL without results (several statements allowed).
+    func exec(_ sql: String) throws(StoreError) {
+        let db = try handle()
+        var err: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &err)
+        if rc != SQLITE_OK {
+            let msg = err.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(db))
+            sqlite3_free(err)
+            throw StoreError(StoreError.kind(ofSQLiteCode: rc), path: path, code: rc, message: "\(sql.prefix(60)): \(msg)")
+        }
+    }
+
+    /// The cached prepared statement for `sql` (prepared once per connection).
+    func statement(_ sql: String) throws(StoreError) -> Statement {
+        if let s = cache[sql] { return Statement(handle: s) }
+        let db = try handle()
+        var s: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+        guard rc == SQLITE_OK, let s else { throw error(rc, "prepare `\(sql.prefix(60))`") }
+        cache[sql] = s
+        return Statement(handle: s)
+    }
+
+    /// Binds with `bind`, steps to completion (no rows expected), resets.
+    func run(_ sql: String, _ bind: (Statement) -> Void = { _ in }) throws(StoreError) {
+        let st = try statement(sql)
+        defer { sqlite3_reset(st.handle); sqlite3_clear_bindings(st.handle) }
+        bind(st)
+        let rc = sqlite3_step(st.handle)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, String(sql.prefix(60))) }
+    }
+
+    /// Binds with `bind`, then calls `row` for each result row; resets.
+    func query(_ sql: String, _ bind: (Statement) -> Void = { _ in }, row: (Statement) throws(StoreError) -> Void) throws(StoreError) {
+        let st = try statement(sql)
+        defer { sqlite3_reset(st.handle); sqlite3_clear_bindings(st.handle) }
+        bind(st)
+        while true {
+            let rc = sqlite3_step(st.handle)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw error(rc, String(sql.prefix(60))) }
+            try row(st)
+        }
+    }
+
+    /// The first column of the first row as an integer (nil: no row or NULL).
+    func scalarInt(_ sql: String, _ bind: (Statement) -> Void = { _ in }) throws(StoreError) -> Int64? {
+        var out: Int64?
+        try query(sql, bind) { st in if out == nil && !st.isNull(0) { out = st.int(0) } }
+        return out
+    }
+
+    func scalarText(_ sql: String) throws(StoreError) -> String? {
+        var out: String?
+        try query(sql) { st in if out == nil { out = st.optionalText(0) } }
+        return out
+    }
+
+    /// `BEGIN IMMEDIATE` … `COMMIT`; rolls back if `body` throws.
+    func transaction<R>(_ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+        try run("BEGIN IMMEDIATE")
+        do {
+            let r = try body()
+            try run("COMMIT")
+            return r
+        } catch {
+            if let db, sqlite3_get_autocommit(db) == 0 { try? run("ROLLBACK") }
+            throw error
+        }
+    }
+}

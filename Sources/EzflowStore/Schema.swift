@@ -1,0 +1,85 @@
+// Schema versions (`PRAGMA user_version`) and the migration from any older version.
+import CSQLite
+
+enum Schema {
+    /// `migrations[i]` takes a file from version `i` to `i + 1`.
+    static let migrations: [String] = [
+        // 0 → 1
+        """
+        CREATE TABLE runs(
+            run_id     TEXT PRIMARY KEY NOT NULL,
+            workflow   TEXT NOT NULL,
+            ir_hash    TEXT NOT NULL,
+            ir         BLOB NOT NULL,
+            seed       INTEGER NOT NULL,   -- UInt64 bit pattern
+            status     TEXT NOT NULL,      -- created | running | waiting | finished
+            verdict    TEXT,               -- Verdict raw value
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE journal(
+            run_id   TEXT NOT NULL,
+            seq      INTEGER NOT NULL,
+            event    TEXT NOT NULL,        -- canonical JSON
+            commands TEXT NOT NULL,        -- canonical JSON array
+            PRIMARY KEY(run_id, seq)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE attempts(
+            run_id          TEXT NOT NULL,
+            task            INTEGER NOT NULL,
+            attempt         INTEGER NOT NULL,
+            agent           INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            dispatched_seq  INTEGER NOT NULL,
+            PRIMARY KEY(run_id, task, attempt)
+        ) STRICT, WITHOUT ROWID;
+        """,
+    ]
+
+    static var current: Int { migrations.count }
+
+    /// Sets the connection up (WAL, synchronous) and brings the schema to `current`;
+    /// refuses a newer schema and files that are not ezflow stores.
+    static func prepare(_ c: Connection, options: StoreOptions) throws(StoreError) {
+        // The first read of the header: a non-database file fails here as `corrupt`.
+        let version = Int(try c.scalarInt("PRAGMA user_version") ?? 0)
+        let appID = Int32(truncatingIfNeeded: try c.scalarInt("PRAGMA application_id") ?? 0)
+        if version > current {
+            throw StoreError(.schema, path: c.path,
+                             message: "schema version \(version) is newer than this ezflow supports (\(current)); upgrade ezflow or use another file")
+        }
+        if appID != 0 && appID != DurableStore.applicationID {
+            throw StoreError(.schema, path: c.path, message: "not an ezflow store (application_id \(appID))")
+        }
+        if version == 0 {
+            let tables = try c.scalarInt("SELECT count(*) FROM sqlite_schema") ?? 0
+            if tables > 0 && appID != DurableStore.applicationID {
+                throw StoreError(.schema, path: c.path, message: "not an ezflow store (it has \(tables) schema objects and no ezflow version)")
+            }
+        }
+        if !options.readOnly {
+            let mode = try c.scalarText("PRAGMA journal_mode=WAL")
+            guard mode?.lowercased() == "wal" else {
+                throw StoreError(.io, path: c.path, message: "cannot switch to WAL mode (journal_mode is \(mode ?? "unknown"))")
+            }
+        }
+        try c.exec("PRAGMA synchronous=\(options.synchronous == .full ? "FULL" : "NORMAL")")
+        if version < current {
+            if options.readOnly {
+                throw StoreError(.schema, path: c.path, message: "schema version \(version) needs a migration to \(current); open read-write")
+            }
+            try migrate(c, from: version)
+        }
+    }
+
+    /// Applies `migrations[from...]` in one transaction (re-checking the version under
+    /// the write lock: another process may have migrated meanwhile).
+    static func migrate(_ c: Connection, from: Int) throws(StoreError) {
+        try c.transaction { () throws(StoreError) in
+            let v = Int(try c.scalarInt("PRAGMA user_version") ?? 0)
+            guard v < current else { return }
+            for i in v..<current { try c.exec(migrations[i]) }
+            try c.exec("PRAGMA application_id=\(DurableStore.applicationID); PRAGMA user_version=\(current)")
+        }
+    }
+}

@@ -1,0 +1,502 @@
+// The embedded durable backend: one SQLite file (WAL) with, per run, the run row, the
+// journal and the queue of dispatched-but-unfinished attempts. Journal records and queue
+// updates are appended in one `BEGIN IMMEDIATE … COMMIT` transaction, so every event is
+// on disk before its commands take effect. No clock inside: the shell passes times.
+import CSQLite
+import EzflowIR
+import EzflowRuntime
+import Foundation
+import Synchronization
+
+/// A run's lifecycle as stored.
+public enum RunStatus: String, Sendable, Equatable {
+    /// Created; no event journaled yet.
+    case created
+    /// Started (running or draining).
+    case running
+    /// Paused: only approvals are pending (`finishRun(.waitingForApproval)`).
+    case waiting
+    /// Finished with a final verdict.
+    case finished
+
+    /// The status a core phase maps to.
+    public init(_ phase: RunPhase) {
+        switch phase {
+        case .notStarted: self = .created
+        case .running, .draining: self = .running
+        case .finished(.waitingForApproval): self = .waiting
+        case .finished: self = .finished
+        }
+    }
+}
+
+/// What `createRun` stores about a new run.
+public struct NewRun: Sendable, Equatable {
+    public var runID: String
+    public var workflow: String
+    /// The IR `hash`, checked again on resume.
+    public var irHash: String
+    /// The IR bytes the run executes (so a resume runs exactly this program).
+    public var ir: [UInt8]
+    public var seed: UInt64
+    /// The shell's clock.
+    public var createdMs: Millis
+
+    public init(runID: String, workflow: String, irHash: String, ir: [UInt8], seed: UInt64, createdMs: Millis) {
+        self.runID = runID
+        self.workflow = workflow
+        self.irHash = irHash
+        self.ir = ir
+        self.seed = seed
+        self.createdMs = createdMs
+    }
+}
+
+/// A run row (without the IR bytes; see `DurableStore.ir(run:)`).
+public struct RunInfo: Sendable, Equatable {
+    public var runID: String
+    public var workflow: String
+    public var irHash: String
+    public var seed: UInt64
+    public var status: RunStatus
+    public var verdict: Verdict?
+    public var createdMs: Millis
+    public var updatedMs: Millis
+    /// Journal records stored (the next record's `seq`).
+    public var journalCount: Int
+    /// Attempts dispatched and not finished.
+    public var openAttempts: Int
+}
+
+/// A dispatched attempt that has not finished: on resume it is dispatched again with
+/// the same idempotency key.
+public struct OpenAttempt: Sendable, Equatable, Hashable {
+    public var task: Int
+    public var attempt: Int
+    /// -1: the shell's local executor.
+    public var agent: Int
+    public var idempotencyKey: String
+    /// The journal record whose commands dispatched it.
+    public var dispatchedSeq: Int
+
+    public init(task: Int, attempt: Int, agent: Int, idempotencyKey: String, dispatchedSeq: Int) {
+        self.task = task
+        self.attempt = attempt
+        self.agent = agent
+        self.idempotencyKey = idempotencyKey
+        self.dispatchedSeq = dispatchedSeq
+    }
+}
+
+/// A change to the queue of open attempts.
+public enum QueueOp: Sendable, Equatable {
+    /// Insert (or replace: a resume re-dispatches the same attempt).
+    case open(OpenAttempt)
+    /// The attempt ended (result, cancel, timeout).
+    case close(task: Int, attempt: Int)
+
+    /// The queue changes a journal record implies: its event closes the attempt it
+    /// reports on (`taskSucceeded`/`taskFailed`); its `cancel` commands close, its
+    /// `dispatch` commands open. In order.
+    public static func derived(from r: JournalRecord) -> [QueueOp] {
+        var ops: [QueueOp] = []
+        switch r.event {
+        case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
+            ops.append(.close(task: t, attempt: a))
+        default: break
+        }
+        for c in r.commands {
+            switch c {
+            case .dispatch(let t, let a, let g, let key):
+                ops.append(.open(OpenAttempt(task: t, attempt: a, agent: g, idempotencyKey: key, dispatchedSeq: r.seq)))
+            case .cancel(let t, let a):
+                ops.append(.close(task: t, attempt: a))
+            default: break
+            }
+        }
+        return ops
+    }
+
+    public static func derived(from records: [JournalRecord]) -> [QueueOp] { records.flatMap { derived(from: $0) } }
+}
+
+/// A change of the run row written with a batch.
+public struct RunUpdate: Sendable, Equatable {
+    public var status: RunStatus
+    public var verdict: Verdict?
+    public var updatedMs: Millis
+    public init(status: RunStatus, verdict: Verdict?, updatedMs: Millis) {
+        self.status = status
+        self.verdict = verdict
+        self.updatedMs = updatedMs
+    }
+}
+
+/// How `DurableStore` opens its file.
+public struct StoreOptions: Sendable, Equatable {
+    public enum Sync: String, Sendable, Equatable {
+        /// fsync on every commit: a committed batch survives power loss (the default).
+        case full
+        /// WAL `NORMAL`: survives a process crash; the last commits may be lost on power loss.
+        case normal
+    }
+    public var synchronous: Sync = .full
+    /// How long a writer waits for another connection's lock before `busy`.
+    public var busyTimeoutMs: Int = 5_000
+    /// Create the file (and its directory) if missing.
+    public var create = true
+    public var readOnly = false
+    public init(synchronous: Sync = .full, busyTimeoutMs: Int = 5_000, create: Bool = true, readOnly: Bool = false) {
+        self.synchronous = synchronous
+        self.busyTimeoutMs = busyTimeoutMs
+        self.create = create
+        self.readOnly = readOnly
+    }
+}
+
+/// The SQLite store. One connection, owned by a `Mutex` (calls are serialized; open a
+/// second `DurableStore` on the same file for a concurrent reader: WAL lets it read
+/// while this one writes). Never crashes on a bad file: every failure is a `StoreError`.
+public final class DurableStore: Sendable {
+    /// The schema version this build writes (`PRAGMA user_version`).
+    public static let schemaVersion = 1
+    /// `PRAGMA application_id` of an ezflow store ("ezfl").
+    public static let applicationID: Int32 = 0x657A_666C
+    /// `ezrun`'s default location, relative to the working directory.
+    public static let defaultPath = ".ezflow/ezflow.db"
+
+    /// The SQLite library version in use.
+    public static var sqliteVersion: String { String(cString: sqlite3_libversion()) }
+
+    public let path: String
+    public let options: StoreOptions
+    private let conn: Mutex<Connection?>
+
+    /// Opens (creating and migrating if needed) the store at `path`.
+    public init(path: String = DurableStore.defaultPath, options: StoreOptions = StoreOptions()) throws(StoreError) {
+        self.path = path
+        self.options = options
+        if options.create && !options.readOnly {
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
+                do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                    throw StoreError(.io, path: path, message: "cannot create directory \(dir): \(error.localizedDescription)")
+                }
+            }
+        }
+        let flags = options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0))
+        let c = try Connection(path: path, flags: flags)
+        do {
+            sqlite3_busy_timeout(c.db, Int32(clamping: options.busyTimeoutMs))
+            try Schema.prepare(c, options: options)
+        } catch {
+            c.close()
+            throw error
+        }
+        conn = Mutex(c)
+    }
+
+    /// Closes the connection; later calls fail with `misuse`. Also done on deinit.
+    public func close() {
+        conn.withLock { c in
+            c?.close()
+            c = nil
+        }
+    }
+
+    private func with<R: Sendable>(_ body: (Connection) throws(StoreError) -> R) throws(StoreError) -> R {
+        let r: Result<R, StoreError> = conn.withLock { c in
+            guard let c else { return .failure(StoreError(.misuse, path: path, message: "the store is closed")) }
+            do throws(StoreError) { return .success(try body(c)) } catch { return .failure(error) }
+        }
+        return try r.get()
+    }
+
+    // MARK: Writes
+
+    /// Creates a run row; `conflict` if the id is taken.
+    public func createRun(_ r: NewRun) throws(StoreError) {
+        try with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                if try c.scalarInt("SELECT 1 FROM runs WHERE run_id = ?1", { $0.bind(1, r.runID) }) != nil {
+                    throw StoreError(.conflict, path: path, message: "run `\(r.runID)` already exists")
+                }
+                try c.run("""
+                    INSERT INTO runs(run_id, workflow, ir_hash, ir, seed, status, verdict, created_ms, updated_ms)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7)
+                    """) { st in
+                    st.bind(1, r.runID); st.bind(2, r.workflow); st.bind(3, r.irHash); st.bind(4, blob: r.ir)
+                    st.bind(5, Int64(bitPattern: r.seed)); st.bind(6, RunStatus.created.rawValue); st.bind(7, r.createdMs)
+                }
+            }
+        }
+    }
+
+    /// Appends `records` (which must continue the run's journal: the first `seq` is the
+    /// number of records stored) with the queue changes and the run-row update, all in
+    /// ONE transaction: either everything is durable (per `synchronous`) when this
+    /// returns, or nothing was written. Carry out the records' commands only afterwards.
+    public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil) throws(StoreError) {
+        guard !records.isEmpty || !queue.isEmpty || update != nil else { return }
+        // Encode outside the lock.
+        var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
+        rows.reserveCapacity(records.count)
+        for r in records { rows.append((r.seq, Self.encodeEvent(r.event), Self.encodeCommands(r.commands))) }
+        let net = Self.net(queue)
+        try with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update)
+            }
+        }
+    }
+
+    /// `append` with the queue changes derived from the records (`QueueOp.derived`).
+    public func append(run runID: String, records: [JournalRecord], update: RunUpdate? = nil) throws(StoreError) {
+        try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update)
+    }
+
+    /// A test hook: runs `append`'s writes inside the transaction, then throws `failure`
+    /// after `afterRecords` journal rows, so the transaction must roll back.
+    func appendFailing(run runID: String, records: [JournalRecord], afterRecords: Int, failure: StoreError) throws(StoreError) {
+        let rows = records.map { ($0.seq, Self.encodeEvent($0.event), Self.encodeCommands($0.commands)) }
+        let net = Self.net(QueueOp.derived(from: records))
+        try with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                try self.appendLocked(c, runID: runID, rows: Array(rows.prefix(afterRecords)), queue: net, update: nil)
+                throw failure
+            }
+        }
+    }
+
+    private func appendLocked(_ c: Connection, runID: String, rows: [(seq: Int, event: [UInt8], commands: [UInt8])],
+                              queue: [QueueOp], update: RunUpdate?) throws(StoreError) {
+        guard try c.scalarInt("SELECT 1 FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) != nil else {
+            throw StoreError(.notFound, path: path, message: "no run `\(runID)`")
+        }
+        if let first = rows.first {
+            let next = try c.scalarInt("SELECT seq FROM journal WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1", { $0.bind(1, runID) }).map { Int($0) + 1 } ?? 0
+            guard first.seq == next else {
+                throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch starts at seq \(first.seq), the journal has \(next) records")
+            }
+            for (i, r) in rows.enumerated() where r.seq != first.seq + i {
+                throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
+            }
+        }
+        for r in rows {
+            try c.run("INSERT INTO journal(run_id, seq, event, commands) VALUES (?1, ?2, ?3, ?4)") { st in
+                st.bind(1, runID); st.bind(2, r.seq); st.bind(3, text: r.event); st.bind(4, text: r.commands)
+            }
+        }
+        for op in queue {
+            switch op {
+            case .open(let a):
+                try c.run("""
+                    INSERT OR REPLACE INTO attempts(run_id, task, attempt, agent, idempotency_key, dispatched_seq)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    """) { st in
+                    st.bind(1, runID); st.bind(2, a.task); st.bind(3, a.attempt); st.bind(4, a.agent)
+                    st.bind(5, a.idempotencyKey); st.bind(6, a.dispatchedSeq)
+                }
+            case .close(let t, let a):
+                try c.run("DELETE FROM attempts WHERE run_id = ?1 AND task = ?2 AND attempt = ?3") { st in
+                    st.bind(1, runID); st.bind(2, t); st.bind(3, a)
+                }
+            }
+        }
+        if let u = update {
+            try c.run("UPDATE runs SET status = ?2, verdict = ?3, updated_ms = ?4 WHERE run_id = ?1") { st in
+                st.bind(1, runID); st.bind(2, u.status.rawValue); st.bind(3, u.verdict?.rawValue); st.bind(4, u.updatedMs)
+            }
+        }
+    }
+
+    /// Sets a run's status, verdict and update time on its own.
+    public func update(run runID: String, _ u: RunUpdate) throws(StoreError) {
+        try append(run: runID, records: [], queue: [], update: u)
+    }
+
+    /// Deletes a run with its journal and queue.
+    public func deleteRun(_ runID: String) throws(StoreError) {
+        try with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                for t in ["journal", "attempts", "runs"] {
+                    try c.run("DELETE FROM \(t) WHERE run_id = ?1") { $0.bind(1, runID) }
+                }
+            }
+        }
+    }
+
+    // MARK: Reads
+
+    private static let runColumns = """
+        r.run_id, r.workflow, r.ir_hash, r.seed, r.status, r.verdict, r.created_ms, r.updated_ms,
+        (SELECT count(*) FROM journal j WHERE j.run_id = r.run_id),
+        (SELECT count(*) FROM attempts a WHERE a.run_id = r.run_id)
+        """
+
+    private func runInfo(_ st: Statement) throws(StoreError) -> RunInfo {
+        let statusText = st.text(4)
+        guard let status = RunStatus(rawValue: statusText) else {
+            throw StoreError(.corrupt, path: path, message: "run `\(st.text(0))`: unknown status `\(statusText)`")
+        }
+        var verdict: Verdict?
+        if let v = st.optionalText(5) {
+            guard let parsed = Verdict(rawValue: v) else { throw StoreError(.corrupt, path: path, message: "run `\(st.text(0))`: unknown verdict `\(v)`") }
+            verdict = parsed
+        }
+        return RunInfo(runID: st.text(0), workflow: st.text(1), irHash: st.text(2), seed: UInt64(bitPattern: st.int(3)),
+                       status: status, verdict: verdict, createdMs: st.int(6), updatedMs: st.int(7),
+                       journalCount: Int(st.int(8)), openAttempts: Int(st.int(9)))
+    }
+
+    /// Every run, oldest first (by creation time, then id).
+    public func runs() throws(StoreError) -> [RunInfo] {
+        try with { c throws(StoreError) in
+            var out: [RunInfo] = []
+            try c.query("SELECT \(Self.runColumns) FROM runs r ORDER BY r.created_ms, r.run_id") { st throws(StoreError) in out.append(try self.runInfo(st)) }
+            return out
+        }
+    }
+
+    /// One run's status, or nil.
+    public func run(_ runID: String) throws(StoreError) -> RunInfo? {
+        try with { c throws(StoreError) in
+            var out: RunInfo?
+            try c.query("SELECT \(Self.runColumns) FROM runs r WHERE r.run_id = ?1", { $0.bind(1, runID) }) { st throws(StoreError) in
+                out = try self.runInfo(st)
+            }
+            return out
+        }
+    }
+
+    /// The IR bytes a run executes, or nil if there is no such run.
+    public func ir(run runID: String) throws(StoreError) -> [UInt8]? {
+        try with { c throws(StoreError) in
+            var out: [UInt8]?
+            try c.query("SELECT ir FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) { st in out = st.bytes(0) }
+            return out
+        }
+    }
+
+    /// The run's journal from `seq` on, in order (feed it to `Replay.verify` on resume).
+    /// A row that does not decode is a `corrupt` error naming the run and seq.
+    public func journal(run runID: String, from seq: Int = 0) throws(StoreError) -> [JournalRecord] {
+        let raw: [(Int, [UInt8], [UInt8])] = try with { c throws(StoreError) in
+            var out: [(Int, [UInt8], [UInt8])] = []
+            try c.query("SELECT seq, event, commands FROM journal WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq", { st in
+                st.bind(1, runID); st.bind(2, seq)
+            }) { st in out.append((Int(st.int(0)), st.bytes(1), st.bytes(2))) }
+            return out
+        }
+        var records: [JournalRecord] = []
+        records.reserveCapacity(raw.count)
+        for (s, e, cs) in raw {
+            do throws(DecodeError) {
+                records.append(JournalRecord(seq: s, event: try Self.decodeEvent(e), commands: try Self.decodeCommands(cs)))
+            } catch {
+                throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal seq \(s): \(error.message)")
+            }
+        }
+        return records
+    }
+
+    /// The run's journal as canonical JSON lines (the `Journal.encode` format).
+    public func journalLines(run runID: String) throws(StoreError) -> [UInt8] {
+        Journal.encode(try journal(run: runID))
+    }
+
+    /// Attempts dispatched and not finished, by task then attempt.
+    public func openAttempts(run runID: String) throws(StoreError) -> [OpenAttempt] {
+        try with { c throws(StoreError) in
+            var out: [OpenAttempt] = []
+            try c.query("""
+                SELECT task, attempt, agent, idempotency_key, dispatched_seq FROM attempts
+                WHERE run_id = ?1 ORDER BY task, attempt
+                """, { $0.bind(1, runID) }) { st in
+                out.append(OpenAttempt(task: Int(st.int(0)), attempt: Int(st.int(1)), agent: Int(st.int(2)),
+                                       idempotencyKey: st.text(3), dispatchedSeq: Int(st.int(4))))
+            }
+            return out
+        }
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound file, else SQLite's findings.
+    public func integrityCheck() throws(StoreError) -> [String] {
+        try with { c throws(StoreError) in
+            var out: [String] = []
+            try c.query("PRAGMA integrity_check") { st in out.append(st.text(0)) }
+            return out
+        }
+    }
+
+    /// Copies the WAL into the main file (`PRAGMA wal_checkpoint(TRUNCATE)`).
+    public func checkpoint() throws(StoreError) {
+        try with { c throws(StoreError) in try c.exec("PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
+    /// The file's `user_version`.
+    public func storedSchemaVersion() throws(StoreError) -> Int {
+        try with { c throws(StoreError) in Int(try c.scalarInt("PRAGMA user_version") ?? 0) }
+    }
+
+    /// Runs raw SQL on `path` through a fresh connection, outside schema checks (tests:
+    /// forging versions and foreign files).
+    static func rawExec(path: String, sql: String) throws(StoreError) {
+        let c = try Connection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        defer { c.close() }
+        try c.exec(sql)
+    }
+
+    // MARK: Encoding
+
+    static func encodeEvent(_ e: Event) -> [UInt8] {
+        var s = CanonicalStream(capacity: 128)
+        e.encode(into: &s)
+        return s.bytes
+    }
+
+    static func encodeCommands(_ cs: [Command]) -> [UInt8] {
+        var s = CanonicalStream(capacity: 64)
+        s.beginArray()
+        for c in cs { c.encode(into: &s) }
+        s.endArray()
+        return s.bytes
+    }
+
+    struct DecodeError: Error { var message: String }
+
+    static func decodeEvent(_ bytes: [UInt8]) throws(DecodeError) -> Event {
+        do {
+            return try Event.decode(try JSONParser.parse(bytes))
+        } catch let e as JSONParseError { throw DecodeError(message: "event: \(e.description)") }
+        catch let e as JournalError { throw DecodeError(message: e.message) }
+        catch { throw DecodeError(message: "event: \(error)") }
+    }
+
+    static func decodeCommands(_ bytes: [UInt8]) throws(DecodeError) -> [Command] {
+        let v: JSONValue
+        do { v = try JSONParser.parse(bytes) } catch { throw DecodeError(message: "commands: \(error.description)") }
+        guard case .array(let xs) = v else { throw DecodeError(message: "commands must be an array") }
+        var out: [Command] = []
+        out.reserveCapacity(xs.count)
+        do throws(JournalError) {
+            for x in xs { out.append(try Command.decode(x)) }
+        } catch { throw DecodeError(message: error.message) }
+        return out
+    }
+
+    /// Keeps the last change per attempt (an attempt opened and closed in one batch is
+    /// one DELETE); order between different attempts does not matter.
+    static func net(_ ops: [QueueOp]) -> [QueueOp] {
+        guard ops.count > 1 else { return ops }
+        struct Key: Hashable { var t: Int, a: Int }
+        var last: [Key: Int] = [:]
+        for (i, op) in ops.enumerated() {
+            switch op {
+            case .open(let a): last[Key(t: a.task, a: a.attempt)] = i
+            case .close(let t, let a): last[Key(t: t, a: a)] = i
+            }
+        }
+        return last.values.sorted().map { ops[$0] }
+    }
+}
