@@ -215,8 +215,10 @@ public struct ExecDriver: Sendable {
             return .failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: \(error.message)"))
         }
         var full: [String: String] = ["PATH": options.path, "HOME": options.home, "LANG": options.lang]
-        let parent = ProcessInfo.processInfo.environment
-        for n in options.passEnvironment { if let v = parent[n] { full[n] = v } }
+        if !options.passEnvironment.isEmpty {
+            let parent = ProcessInfo.processInfo.environment
+            for n in options.passEnvironment { if let v = parent[n] { full[n] = v } }
+        }
         for (k, v) in env { full[k] = v }
         for name in granted { if let v = vals.secrets[name] { full[options.secretEnvPrefix + Self.envName(name)] = v } }
         full["EZFLOW_RUN_ID"] = runID
@@ -320,6 +322,8 @@ public struct ExecDriver: Sendable {
             return fail(ErrorClass.agentError, "exit code \(c)" + tail)
         case .signaled(let s):
             return fail(ErrorClass.agentError, "killed by signal \(s)" + tail)
+        case .unknown:
+            return fail(ErrorClass.agentError, "exit status lost (the process was reaped elsewhere)" + tail)
         }
         var outputs: [(String, JSONValue)] = object ?? []
         if !outputs.contains(where: { $0.0 == "stdout" }) {

@@ -3,6 +3,7 @@
 // is registered here together with its common encodings (base64, base64url, URL/percent
 // encoding, form encoding, JSON string escaping), each replaced by `[REDACTED:name]`.
 import EzflowIR
+import EzflowRuntime
 import Foundation
 import Synchronization
 
@@ -139,5 +140,21 @@ public final class Redactor: Sendable {
             if matched { out.append(contentsOf: sb[copied..<n]) }
         }
         return matched ? out : nil
+    }
+}
+
+extension Redactor {
+    /// An event as it may be journaled or logged: outputs and failure messages redacted.
+    public func redact(_ event: Event) -> Event {
+        switch event {
+        case .taskSucceeded(let t, let a, let o, let c, let k, let at):
+            .taskSucceeded(task: t, attempt: a, outputs: redact(o), costMicros: c, tokens: k, atMs: at)
+        case .taskFailed(let t, let a, let cls, let m, let c, let k, let at):
+            .taskFailed(task: t, attempt: a, errorClass: redact(cls), message: redact(m), costMicros: c, tokens: k, atMs: at)
+        case .cancelRequested(let r, let at):
+            .cancelRequested(reason: redact(r), atMs: at)
+        default:
+            event
+        }
     }
 }

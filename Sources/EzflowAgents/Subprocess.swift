@@ -55,6 +55,8 @@ public struct SpawnResult: Sendable {
     public enum Termination: Sendable, Equatable {
         case exited(Int32)
         case signaled(Int32)
+        /// The status was lost: something else in the process reaped the child.
+        case unknown
     }
 
     public var pid: Int32
@@ -234,9 +236,12 @@ public enum Subprocess {
         var io = ChildIO(pid: pid, request: request, stdinFD: inW, stdoutFD: outR, stderrFD: errR, startNs: t0)
         io.pidfd = lib.pidfdOpen.map { $0(pid, 0) } ?? -1
         io.loop(cancel: cancel)
-        let status = io.finish()
         let term: SpawnResult.Termination
-        if status & 0x7F == 0 { term = .exited((status >> 8) & 0xFF) } else { term = .signaled(status & 0x7F) }
+        if let status = io.finish() {
+            term = status & 0x7F == 0 ? .exited((status >> 8) & 0xFF) : .signaled(status & 0x7F)
+        } else {
+            term = .unknown
+        }
         return SpawnResult(pid: pid, termination: term, stdout: io.out, stdoutTotal: io.outTotal, stderr: io.err,
                            stderrTotal: io.errTotal, timedOut: io.timedOut, cancelled: io.cancelled,
                            durationNs: LibC.monotonicNs() - t0)
@@ -287,7 +292,8 @@ struct ChildIO {
     mutating func pollExit() -> Bool {
         if exited { return true }
         var info = siginfo_t()
-        if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0, info._sifields._kill.si_pid == pid {
+        let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+        if (rc == 0 && info._sifields._kill.si_pid == pid) || (rc < 0 && errno == ECHILD) {
             exited = true
             exitedAtNs = LibC.monotonicNs()
         }
@@ -387,8 +393,8 @@ struct ChildIO {
     }
 
     /// Closes what is still open, clears the process group if asked (or on timeout),
-    /// and reaps the child. Returns the raw wait status.
-    mutating func finish() -> Int32 {
+    /// and reaps the child. Returns the raw wait status (nil: reaped by someone else).
+    mutating func finish() -> Int32? {
         closeStdin()
         if stdoutFD >= 0 { close(stdoutFD); stdoutFD = -1 }
         if stderrFD >= 0 { close(stderrFD); stderrFD = -1 }
@@ -399,7 +405,9 @@ struct ChildIO {
             killpg(pid, SIGKILL)
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
+        while true {
+            if waitpid(pid, &status, 0) == pid { return status }
+            if errno != EINTR { return nil }
+        }
     }
 }

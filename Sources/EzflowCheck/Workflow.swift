@@ -297,7 +297,7 @@ extension WorkflowChecker {
             t.depSpans[dep] = span
             t.deps.append(dep)
         }
-        w.usedInputs.formUnion(env.usedInputs)
+        if !env.usedInputs.isEmpty { w.usedInputs.formUnion(env.usedInputs) }
         w.tasks[i] = t
     }
 

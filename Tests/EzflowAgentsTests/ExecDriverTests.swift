@@ -144,7 +144,8 @@ final class ExecDriverTests: XCTestCase {
     func testLargeStdinAndStdoutThroughCat() throws {
         // 10 MB in and out concurrently: a writer that waited for all input to be consumed
         // before reading would deadlock on the 64 KB pipe buffers.
-        let input = (0..<(10 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var input = [UInt8](repeating: 0, count: 10 << 20)
+        input.withUnsafeMutableBufferPointer { b in for i in 0..<b.count { b[i] = UInt8(truncatingIfNeeded: i &* 31) } }
         let r = try Subprocess.runBlocking(SpawnRequest(executable: "/bin/cat", arguments: ["cat"], stdin: input,
                                                         timeoutMs: 15_000, stdoutLimit: 16 << 20))
         XCTAssertEqual(r.termination, .exited(0))

@@ -70,7 +70,6 @@ final class SecretsTests: XCTestCase {
 
     func testVaultSecretFromLoopbackStandIn() async throws {
         let vault = try VaultStandIn(token: "s.test-token-42", secrets: ["secret/ezflow/llm": ["api_key": "vault-llm-key-777"]])
-        defer { vault.stop() }
         let specs = [SecretSpec(name: "llm_key", provider: .vault, key: "secret/ezflow/llm#api_key"),
                      SecretSpec(name: "llm_key_api_form", provider: .vault, key: "secret/data/ezflow/llm#api_key"),
                      SecretSpec(name: "missing", provider: .vault, key: "secret/nope#x"),
@@ -79,9 +78,9 @@ final class SecretsTests: XCTestCase {
         let resolver = SecretResolver(specs: specs, config: SecretConfig(environment: [:], vaultAddress: vault.address,
                                                                          vaultToken: "s.test-token-42", vaultTimeout: 3),
                                       redactor: redactor)
-        let v = try await resolver.resolve("llm_key")
+        let v = try? await resolver.resolve("llm_key")
         XCTAssertEqual(v, "vault-llm-key-777")
-        let v2 = try await resolver.resolve("llm_key_api_form")
+        let v2 = try? await resolver.resolve("llm_key_api_form")
         XCTAssertEqual(v2, "vault-llm-key-777")
         do { _ = try await resolver.resolve("missing"); XCTFail("404 accepted") } catch { XCTAssertEqual(error.kind, .notFound) }
         do { _ = try await resolver.resolve("no_field"); XCTFail("missing field accepted") } catch { XCTAssertEqual(error.kind, .notFound) }
@@ -96,6 +95,7 @@ final class SecretsTests: XCTestCase {
         let d = driver([irTask("t", [text(#"echo "key=$EZFLOW_SECRET_LLM_KEY""#)], secrets: ["llm_key"], granted: ["llm_key"])],
                        specs: specs, vault: (vault.address, "s.test-token-42"))
         let r = await runTask(d)
+        await vault.stop()
         XCTAssertEqual(r.out["stdout"], .string("key=[REDACTED:llm_key]"), r.message)
     }
 

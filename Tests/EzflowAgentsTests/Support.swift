@@ -67,20 +67,30 @@ func tempDir() -> String {
 }
 
 /// A loopback stand-in for Vault's KV v2 read API (python3 http.server on 127.0.0.1,
-/// port chosen by the OS). Serves `secrets[path] = {field: value}` to the right token.
+/// port chosen by the OS). Serves `secrets["mount/path"] = {field: value}` to the right token.
+/// Started with our own `Subprocess` (own pipes, clean signal mask, own process group)
+/// so it never holds the test runner's stdout; it also exits when its parent goes away.
 final class VaultStandIn {
-    let process = Process()
     let address: String
     let dir: String
+    let token = CancelToken()
+    let done: Task<Void, Never>
 
-    init(token: String, secrets: [String: [String: String]]) throws {
+    init(token vaultToken: String, secrets: [String: [String: String]]) throws {
         dir = tempDir()
         let script = dir + "/vault.py"
         let data = try JSONSerialization.data(withJSONObject: secrets)
         try """
-        import http.server, json, sys
-        TOKEN = \(String(reflecting: token))
+        import http.server, json, os, sys, threading, time
+        TOKEN = \(String(reflecting: vaultToken))
         SECRETS = json.loads(\(String(reflecting: String(decoding: data, as: UTF8.self))))
+        PARENT = os.getppid()
+        def watchdog():
+            t0 = time.time()
+            while os.getppid() == PARENT and time.time() - t0 < 60:
+                time.sleep(0.2)
+            os._exit(0)
+        threading.Thread(target=watchdog, daemon=True).start()
         class H(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a): pass
             def send(self, code, body):
@@ -102,13 +112,16 @@ final class VaultStandIn {
                 self.send(200, {"data": {"data": SECRETS[key], "metadata": {"version": 1}}})
         s = http.server.HTTPServer(("127.0.0.1", 0), H)
         with open(sys.argv[1] + ".tmp", "w") as f: f.write(str(s.server_address[1]))
-        import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
         s.serve_forever()
         """.write(toFile: script, atomically: true, encoding: .utf8)
         let portFile = dir + "/port"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, portFile]
-        try process.run()
+        let env = ProcessInfo.processInfo.environment
+        let req = SpawnRequest(executable: "/usr/bin/env", arguments: ["env", "python3", script, portFile],
+                               environment: env,
+                               timeoutMs: 60_000, killGraceMs: 500)
+        let cancel = token
+        done = Task.detached { _ = try? await Subprocess.run(req, cancel: cancel) }
         let until = Date().addingTimeInterval(10)
         var port: String?
         while Date() < until {
@@ -116,14 +129,16 @@ final class VaultStandIn {
             usleep(20_000)
         }
         guard let port else {
-            process.terminate()
+            token.cancel()
             throw XCTSkip("python3 vault stand-in did not start")
         }
         address = "http://127.0.0.1:\(port)"
     }
 
-    func stop() {
-        if process.isRunning { process.terminate() }
+    /// Stops the server (SIGTERM to its group, SIGKILL after the grace) and waits for it.
+    func stop() async {
+        token.cancel()
+        await done.value
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
