@@ -10,8 +10,9 @@ source scripts/lib.sh
 ez_require_swift
 ez_ensure_packages
 
-ez_log "swift build -c release --product ezc"
+ez_log "swift build -c release --product ezc --product ezrun"
 swift build -c release --product ezc
+swift build -c release --product ezrun
 BIN="$(swift build -c release --show-bin-path)"
 
 EXAMPLE=examples/ci_pipeline.ezflow
@@ -24,10 +25,16 @@ if [ "$status" -ne 0 ]; then
 fi
 ez_log "ezc check $EXAMPLE: clean"
 
-# --- later: run the example end to end with ezrun ----------------------------------
-# Once ezrun exists, build it and run the same example here, e.g.:
-#   swift build -c release --product ezrun
-#   "$BIN/ezrun" run "$EXAMPLE"
-# -----------------------------------------------------------------------------------
+OUT="$(mktemp -d)"
+ez_log "ezc build $EXAMPLE -o $OUT/ci_pipeline.ezir"
+"$BIN/ezc" build "$EXAMPLE" -o "$OUT/ci_pipeline.ezir"
+
+# `ezrun run` (real agents on the SQLite journal) is not there yet; until it is, the
+# example runs end to end against simulated agents on a virtual clock, and one of the
+# journals is verified by replaying it through the core.
+ez_log "ezrun simulate $OUT/ci_pipeline.ezir --seed 1 --runs 20"
+"$BIN/ezrun" simulate "$OUT/ci_pipeline.ezir" --seed 1 --runs 20 --journal-dir "$OUT/journals"
+ez_log "ezrun replay $OUT/journals/run-00.jsonl"
+"$BIN/ezrun" replay "$OUT/journals/run-00.jsonl" --workflow "$OUT/ci_pipeline.ezir"
 
 ez_log "setup done; ezc is at $BIN/ezc"

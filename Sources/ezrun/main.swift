@@ -98,17 +98,7 @@ enum CLI {
         guard let seed else { usageError("missing --seed N (every simulation is seeded; pick any number)") }
         let runCount = runs ?? 1
 
-        let input: SimInput
-        do { input = try SimInput.load(path: file) } catch { fail(error.description) }
-        var scenario = SimScenario()
-        if let scenarioPath {
-            guard let d = FileManager.default.contents(atPath: scenarioPath) else { fail("\(scenarioPath): cannot read the file") }
-            do { scenario = try SimScenario.parse([UInt8](d)) } catch { fail("\(scenarioPath): \(error)") }
-        }
-        let faultList: [SimFault]
-        do { faultList = try SimFault.parse(spec: faults ?? "") } catch { fail("--faults: \(error)") }
-        let world: SimWorld
-        do { world = try SimWorld(program: input.program, plan: input.plan, scenario: scenario, faults: faultList) } catch { fail(error.description) }
+        let (input, world) = loadWorld(file, scenarioPath: scenarioPath, faults: faults)
 
         let options = SimulationOptions(seed: seed, runs: runCount, selector: selector,
                                         breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown),
@@ -134,6 +124,20 @@ enum CLI {
                                runs: results, plan: input.plan)
         FileHandle.standardOutput.write(Data(report.render(command: command).utf8))
         return report.exitCode
+    }
+
+    /// The workflow, scenario and faults a simulation (or its replay) runs against.
+    static func loadWorld(_ file: String, scenarioPath: String?, faults: String?) -> (SimInput, SimWorld) {
+        let input: SimInput
+        do { input = try SimInput.load(path: file) } catch { fail(error.description) }
+        var scenario = SimScenario()
+        if let scenarioPath {
+            guard let d = FileManager.default.contents(atPath: scenarioPath) else { fail("\(scenarioPath): cannot read the file") }
+            do { scenario = try SimScenario.parse([UInt8](d)) } catch { fail("\(scenarioPath): \(error)") }
+        }
+        let faultList: [SimFault]
+        do { faultList = try SimFault.parse(spec: faults ?? "") } catch { fail("--faults: \(error)") }
+        do { return (input, try SimWorld(program: input.program, plan: input.plan, scenario: scenario, faults: faultList)) } catch { fail(error.description) }
     }
 
     static func readJournal(_ path: String) -> [JournalRecord] {
@@ -173,17 +177,7 @@ enum CLI {
         }
         guard let journalPath else { usageError("missing JOURNAL") }
         guard let workflow else { usageError("missing --workflow FILE (the .ezflow or .ezir the run used)") }
-        let input: SimInput
-        do { input = try SimInput.load(path: workflow) } catch { fail(error.description) }
-        var scenario = SimScenario()
-        if let scenarioPath {
-            guard let d = FileManager.default.contents(atPath: scenarioPath) else { fail("\(scenarioPath): cannot read the file") }
-            do { scenario = try SimScenario.parse([UInt8](d)) } catch { fail("\(scenarioPath): \(error)") }
-        }
-        let faultList: [SimFault]
-        do { faultList = try SimFault.parse(spec: faults ?? "") } catch { fail("--faults: \(error)") }
-        let world: SimWorld
-        do { world = try SimWorld(program: input.program, plan: input.plan, scenario: scenario, faults: faultList) } catch { fail(error.description) }
+        let (_, world) = loadWorld(workflow, scenarioPath: scenarioPath, faults: faults)
         let tool = ReplayTool(world: world, selector: selector,
                               breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown))
         let outcome = tool.replay(readJournal(journalPath), priors: priors.map(readJournal))
