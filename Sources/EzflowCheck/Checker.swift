@@ -1,7 +1,23 @@
 import EzflowDiagnostics
 import EzflowSyntax
 
-typealias EffectiveRole = (allow: Set<String>, agents: Set<DeclID>, secrets: Set<DeclID>, ancestors: Set<DeclID>)
+/// A role's grants with inheritance flattened; `ancestors` includes the role itself.
+public typealias EffectiveRole = (allow: Set<String>, agents: Set<DeclID>, secrets: Set<DeclID>, ancestors: Set<DeclID>)
+
+/// Flattens role `r` over `inherits` (cycle-safe: cycles are reported as E0505 anyway).
+/// The one definition of role inheritance, used by the checker and by lowering.
+public func flattenRole(_ r: DeclID, roles: [DeclID: RoleInfo]) -> EffectiveRole {
+    var allow: Set<String> = [], ag: Set<DeclID> = [], sec: Set<DeclID> = [], seen: Set<DeclID> = []
+    var stack = [r]
+    while let x = stack.popLast() {
+        guard seen.insert(x).inserted, let info = roles[x] else { continue }
+        allow.formUnion(info.allow.keys)
+        ag.formUnion(info.agents.map(\.id))
+        sec.formUnion(info.secrets.map(\.id))
+        stack += info.inherits.map(\.id)
+    }
+    return (allow, ag, sec, seen)
+}
 
 /// Checks modules: validates every declaration against its schema, resolves
 /// references and types, then checks the workflow as a whole. Continues past

@@ -16,18 +16,7 @@ extension WorkflowChecker {
         effectiveRoles = out
     }
 
-    func computeEffective(_ r: DeclID) -> EffectiveRole {
-        var allow: Set<String> = [], ag: Set<DeclID> = [], sec: Set<DeclID> = [], seen: Set<DeclID> = []
-        var stack = [r]
-        while let x = stack.popLast() {
-            guard seen.insert(x).inserted, let info = roles[x] else { continue }
-            allow.formUnion(info.allow.keys)
-            ag.formUnion(info.agents.map(\.id))
-            sec.formUnion(info.secrets.map(\.id))
-            stack += info.inherits.map(\.id)
-        }
-        return (allow, ag, sec, seen)
-    }
+    func computeEffective(_ r: DeclID) -> EffectiveRole { flattenRole(r, roles: roles) }
 
     static let drivers: [String: Set<String>] = [
         "run": ["exec", "sim"], "prompt": ["llm", "sim"], "call": ["http", "sim"],

@@ -321,17 +321,9 @@ struct WorkflowLowering {
     /// A role's grants with inheritance flattened (cycle-safe; cycles are errors anyway).
     mutating func effective(_ r: DeclID) -> (allow: [String], agents: [QID], secrets: [QID], ancestors: [DeclID]) {
         if let e = effectiveCache[r] { return e }
-        var allow: Set<String> = [], ag: Set<DeclID> = [], sec: Set<DeclID> = [], seen: Set<DeclID> = []
-        var stack = [r]
-        while let x = stack.popLast() {
-            guard seen.insert(x).inserted, let info = roles[x] else { continue }
-            allow.formUnion(info.allow.keys)
-            ag.formUnion(info.agents.map(\.id))
-            sec.formUnion(info.secrets.map(\.id))
-            stack += info.inherits.map(\.id)
-        }
-        seen.remove(r)
-        let e = (allow.sorted(), ag.map(\.q).filter { agentIDs.contains($0) }.sorted(), sec.map(\.q).sorted(), seen.sorted())
+        let flat = flattenRole(r, roles: roles)
+        let e = (flat.allow.sorted(), flat.agents.map(\.q).filter { agentIDs.contains($0) }.sorted(), flat.secrets.map(\.q).sorted(),
+                 flat.ancestors.subtracting([r]).sorted())
         effectiveCache[r] = e
         return e
     }
