@@ -189,6 +189,19 @@ public enum BinaryOp: String, Sendable {
     case add = "+", sub = "-", mul = "*", div = "/", mod = "%"
     case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
     case and = "&&", or = "||", coalesce = "??", `in` = "in"
+
+    /// Binding strength, loosest 1 to tightest 6; the one table the parser and both
+    /// printers (formatter, YAML) use. Comparisons (4) do not chain.
+    public var precedence: Int {
+        switch self {
+        case .coalesce: 1
+        case .or: 2
+        case .and: 3
+        case .eq, .ne, .lt, .le, .gt, .ge, .in: 4
+        case .add, .sub: 5
+        case .mul, .div, .mod: 6
+        }
+    }
 }
 
 /// One piece of a string literal: text (escapes decoded) or an interpolated expression.

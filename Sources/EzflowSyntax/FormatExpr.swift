@@ -16,16 +16,7 @@ extension FormatPrinter {
         }
     }
 
-    static func precedence(_ op: BinaryOp) -> Int {
-        switch op {
-        case .coalesce: 1
-        case .or: 2
-        case .and: 3
-        case .eq, .ne, .lt, .le, .gt, .ge, .in: 4
-        case .add, .sub: 5
-        case .mul, .div, .mod: 6
-        }
-    }
+    static func precedence(_ op: BinaryOp) -> Int { op.precedence }
 
     /// Operands that need parentheses: a looser left side (or any comparison under a
     /// comparison, which does not chain), and a right side that is not strictly tighter
@@ -253,7 +244,7 @@ extension FormatPrinter {
             switch p {
             case .text(let t):
                 let u = Array(t.unicodeScalars)
-                for (i, c) in u.enumerated() {
+                for c in u {
                     switch c {
                     case "\"": out += "\\\""
                     case "\\": out += "\\\\"

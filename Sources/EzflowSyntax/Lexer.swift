@@ -204,18 +204,34 @@ struct Lexer {
 
 /// Finds the byte just past the closing quote(s) of a string body starting at `from`,
 /// skipping escapes and `${...}` interpolations (which may hold strings themselves).
-/// Returns nil when the string is unterminated. Iterative over a small stack, so
-/// deeply nested interpolations cannot overflow the call stack.
+/// Returns nil when the string is unterminated.
 func scanStringBody(_ bytes: [UInt8], from: Int, end: Int, triple: Bool) -> Int? {
-    // Each frame: true = inside a string (triple?) , false = inside an interpolation.
-    var stack: [(inString: Bool, triple: Bool, braces: Int)] = [(true, triple, 0)]
+    scanNested(bytes, from: from, end: end, inString: true, triple: triple, singleLineStrings: true)
+}
+
+/// Index of the `}` closing an interpolation whose body starts at `from` (just after
+/// `${`), skipping nested braces and strings with their own interpolations; nil when
+/// unclosed. The YAML surface uses it on scalar text, where newlines are content.
+public func interpolationClose(_ bytes: [UInt8], from: Int) -> Int? {
+    guard let after = scanNested(bytes, from: from, end: bytes.count, inString: false, triple: false,
+                                 singleLineStrings: false) else { return nil }
+    return after - 1
+}
+
+/// The one scanner for nested strings and interpolations. It starts inside a string
+/// (`inString`) or inside an interpolation and returns the index just past whatever
+/// closes that first frame. With `singleLineStrings`, a newline inside a `"..."` string
+/// (at any depth) means unterminated, as in source text. Iterative over a small stack
+/// capped at 256 frames, so deep nesting cannot overflow the call stack.
+func scanNested(_ bytes: [UInt8], from: Int, end: Int, inString: Bool, triple: Bool, singleLineStrings: Bool) -> Int? {
+    var stack: [(inString: Bool, triple: Bool, braces: Int)] = [(inString, triple, 0)]
     var i = from
     while i < end {
         let b = bytes[i]
         let top = stack[stack.count - 1]
         if top.inString {
             if b == UInt8(ascii: "\\") { i += 2; continue }
-            if b == 0x0A && !top.triple { return nil }
+            if b == 0x0A && singleLineStrings && !top.triple { return nil }
             if b == UInt8(ascii: "$"), i + 1 < end, bytes[i + 1] == UInt8(ascii: "{") {
                 stack.append((false, false, 0))
                 i += 2
@@ -236,13 +252,16 @@ func scanStringBody(_ bytes: [UInt8], from: Int, end: Int, triple: Bool) -> Int?
         } else {
             if b == UInt8(ascii: "{") { stack[stack.count - 1].braces += 1 }
             else if b == UInt8(ascii: "}") {
-                if top.braces == 0 { stack.removeLast() } else { stack[stack.count - 1].braces -= 1 }
+                if top.braces == 0 {
+                    stack.removeLast()
+                    if stack.isEmpty { return i + 1 }
+                } else { stack[stack.count - 1].braces -= 1 }
             } else if b == UInt8(ascii: "\"") {
                 let t = i + 2 < end && bytes[i + 1] == UInt8(ascii: "\"") && bytes[i + 2] == UInt8(ascii: "\"")
                 stack.append((true, t, 0))
                 i += t ? 3 : 1
                 continue
-            } else if b == 0x0A && stack.contains(where: { $0.inString && !$0.triple }) {
+            } else if b == 0x0A && singleLineStrings && stack.contains(where: { $0.inString && !$0.triple }) {
                 return nil
             }
             i += 1

@@ -18,24 +18,26 @@ extension Parser {
     }
 
     static func precedence(_ k: TokenKind) -> (Int, BinaryOp)? {
+        let op: BinaryOp
         switch k {
-        case .coalesce: (1, .coalesce)
-        case .oror: (2, .or)
-        case .andand: (3, .and)
-        case .eqeq: (4, .eq)
-        case .noteq: (4, .ne)
-        case .less: (4, .lt)
-        case .lesseq: (4, .le)
-        case .greater: (4, .gt)
-        case .greatereq: (4, .ge)
-        case .kwIn: (4, .in)
-        case .plus: (5, .add)
-        case .minus: (5, .sub)
-        case .star: (6, .mul)
-        case .slash: (6, .div)
-        case .percent: (6, .mod)
-        default: nil
+        case .coalesce: op = .coalesce
+        case .oror: op = .or
+        case .andand: op = .and
+        case .eqeq: op = .eq
+        case .noteq: op = .ne
+        case .less: op = .lt
+        case .lesseq: op = .le
+        case .greater: op = .gt
+        case .greatereq: op = .ge
+        case .kwIn: op = .in
+        case .plus: op = .add
+        case .minus: op = .sub
+        case .star: op = .mul
+        case .slash: op = .div
+        case .percent: op = .mod
+        default: return nil
         }
+        return (op.precedence, op)
     }
 
     /// Precedence climbing; comparisons do not chain (`a < b < c` is an error).

@@ -213,53 +213,6 @@ extension String {
     }
 }
 
-/// Index of the `}` closing an interpolation whose body starts at `from`, skipping
-/// nested braces and strings (with their own interpolations); nil when unclosed.
-/// Mirrors the text surface's string scanner.
-func interpolationClose(_ v: [UInt8], from: Int) -> Int? {
-    var stack: [(inString: Bool, triple: Bool, braces: Int)] = [(false, false, 0)]
-    var i = from
-    let end = v.count
-    while i < end {
-        let b = v[i]
-        let top = stack[stack.count - 1]
-        if top.inString {
-            if b == UInt8(ascii: "\\") { i += 2; continue }
-            if b == UInt8(ascii: "$"), i + 1 < end, v[i + 1] == UInt8(ascii: "{") {
-                stack.append((false, false, 0))
-                i += 2
-                continue
-            }
-            if b == UInt8(ascii: "\"") {
-                if !top.triple {
-                    stack.removeLast()
-                    i += 1
-                } else if i + 2 < end, v[i + 1] == UInt8(ascii: "\""), v[i + 2] == UInt8(ascii: "\"") {
-                    stack.removeLast()
-                    i += 3
-                } else { i += 1 }
-                continue
-            }
-            i += 1
-        } else {
-            if b == UInt8(ascii: "{") { stack[stack.count - 1].braces += 1 }
-            else if b == UInt8(ascii: "}") {
-                if top.braces == 0 {
-                    stack.removeLast()
-                    if stack.isEmpty { return i }
-                } else { stack[stack.count - 1].braces -= 1 }
-            } else if b == UInt8(ascii: "\"") {
-                let t = i + 2 < end && v[i + 1] == UInt8(ascii: "\"") && v[i + 2] == UInt8(ascii: "\"")
-                stack.append((true, t, 0))
-                i += t ? 3 : 1
-                continue
-            }
-            i += 1
-        }
-        if stack.count > 256 { return nil }
-    }
-    return nil
-}
 
 /// EzflowSyntax's tree types have public properties but internal memberwise
 /// initialisers, so values are made by copying templates taken from a parse of a

@@ -16,16 +16,7 @@ public enum ExprPrinter {
         }
     }
 
-    static func precedence(_ op: BinaryOp) -> Int {
-        switch op {
-        case .coalesce: 1
-        case .or: 2
-        case .and: 3
-        case .eq, .ne, .lt, .le, .gt, .ge, .in: 4
-        case .add, .sub: 5
-        case .mul, .div, .mod: 6
-        }
-    }
+    static func precedence(_ op: BinaryOp) -> Int { op.precedence }
 
     static func precedence(_ e: Expr) -> Int {
         switch e.kind {
