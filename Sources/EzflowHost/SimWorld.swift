@@ -20,11 +20,25 @@ public struct SimWorld: Sendable {
     /// Builds the world. Unknown agent or task names in `faults` or the scenario are errors.
     public init(program: IRProgram, plan: Plan, scenario: SimScenario, faults: [SimFault]) throws(SimSpecError) {
         self.plan = plan
-        var agentJSON: [String: JSONValue] = [:]
-        if case .array(let items)? = program.workflow.json["agents"] {
-            for a in items { if case .string(let n)? = a["name"] { agentJSON[n] = a } }
+        // Agents of the root and of every nested workflow (the plan merges them by name;
+        // a differing same-named nested agent is `<workflow task>/<name>`: matched by its IR object).
+        var pool: [(IRAgent, JSONValue)] = []
+        func collect(_ w: IRWorkflow) {
+            var objects: [JSONValue] = []
+            if case .array(let items)? = w.json["agents"] { objects = items }
+            for (i, a) in w.agents.enumerated() { pool.append((a, i < objects.count ? objects[i] : .null)) }
+            for t in w.tasks { if let n = t.workflow { collect(n) } }
         }
-        let irAgents = Dictionary(program.workflow.agents.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        collect(program.workflow)
+        var irAgents: [String: IRAgent] = [:]
+        var agentJSON: [String: JSONValue] = [:]
+        for (i, name) in plan.agentNames.enumerated() {
+            let json = i < plan.agentJSON.count ? plan.agentJSON[i] : .null
+            if let hit = pool.first(where: { $0.1 == json && json != .null }) ?? pool.first(where: { $0.0.name == name }) {
+                irAgents[name] = hit.0
+                agentJSON[name] = hit.1
+            }
+        }
         let agentIndex = Dictionary(plan.agentNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         for name in scenario.agents.keys.sorted() where agentIndex[name] == nil {
             throw SimSpecError("scenario: unknown agent `\(name)` (the workflow has \(plan.agentNames.joined(separator: ", ")))")

@@ -288,7 +288,8 @@ struct SimLoop {
                 }
             }
             guard agent >= 0 else {
-                // The shell's local executor: sub-workflows and untyped tasks finish at once.
+                // The shell's local executor: tasks without agents finish at once (sub-workflow
+                // tasks are joins inside the core and are never dispatched).
                 queue.push(.completion(task: Int32(task), attempt: Int32(attempt), error: nil, costMicros: 0, tokens: 0), atMs: now + 1)
                 return
             }
@@ -331,7 +332,9 @@ struct SimLoop {
         for k in plan.writeStart[task]..<plan.writeStart[task + 1] {
             let o = plan.writes[k], value = JSONValue.string("sim:\(plan.taskNames[task])")
             // A merged output gets an object keyed by the writer, so parallel writers merge.
-            members.append((plan.outputNames[o], plan.onConflict[o] == .merge ? .object([(plan.taskNames[task], value)]) : value))
+            // Keyed by the output's name in the task's own workflow (nested outputs are
+            // `<workflow task>.<name>` in the plan, `<name>` in a result).
+            members.append((plan.outputLocalName[o], plan.onConflict[o] == .merge ? .object([(plan.taskNames[task], value)]) : value))
         }
         return .taskSucceeded(task: task, attempt: attempt, outputs: .object(members), costMicros: cost, tokens: tokens, atMs: at)
     }

@@ -7,8 +7,12 @@
 //   closed   --failure, failures+1 >= threshold-->  open(now + coolDown)
 //   open(t)  --admit at now >= t----------------->  halfOpen          (admitted: the probe)
 //   open(t)  --admit at now <  t----------------->  open(t)           (refused)
-//   halfOpen --success--------------------------->  closed            (failures := 0)
-//   halfOpen --failure--------------------------->  open(now + coolDown)
+//   halfOpen --admit, no probe running----------->  halfOpen          (admitted: the probe)
+//   halfOpen --admit, probe running-------------->  halfOpen          (refused: one probe at a time)
+//   halfOpen --probe's success------------------->  closed            (failures := 0)
+//   halfOpen --probe's failure------------------->  open(now + coolDown)
+//   halfOpen --another attempt's result---------->  halfOpen          deliberate no-op: only the
+//                                                    probe speaks for the agent now
 //   open(t)  --success--------------------------->  open(t)           deliberate no-op: a late
 //                                                    result of an attempt dispatched before the
 //                                                    breaker opened says nothing about now
@@ -18,8 +22,10 @@
 // and the core offers no task to an unhealthy agent, whatever its breaker says.
 
 /// Opens an agent's breaker after `failuresToOpen` consecutive failed attempts, keeps it
-/// open for `coolDownMs`, then lets probes through (half-open) until one ends: a success
-/// closes it, a failure opens it again. Pure: all state is in `AgentHealth`.
+/// open for `coolDownMs`, then lets exactly one probe through at a time (half-open; the
+/// core records the probe in `AgentHealth.probeTask` when it dispatches to a half-open
+/// agent): the probe's success closes it, its failure opens it again. Pure: all state is
+/// in `AgentHealth`.
 public struct CircuitBreaker: BreakerPolicy, Equatable {
     /// Consecutive failures that open a closed breaker (≥ 1).
     public var failuresToOpen: Int
@@ -44,6 +50,8 @@ public struct CircuitBreaker: BreakerPolicy, Equatable {
         case (.closed, true):
             health.consecutiveFailures += 1
             if health.consecutiveFailures >= failuresToOpen { health.breaker = .open(untilMs: nowMs + coolDownMs) }
+        case (.halfOpen, _) where health.probeTask != outcome.task:
+            break // not the probe: an attempt dispatched before the breaker opened
         case (.halfOpen, false):
             health.consecutiveFailures = 0
             health.breaker = .closed
@@ -57,8 +65,10 @@ public struct CircuitBreaker: BreakerPolicy, Equatable {
 
     public func admit(agent: Int, nowMs: Millis, health: inout AgentHealth) -> Bool {
         switch health.breaker {
-        case .closed, .halfOpen:
+        case .closed:
             return true
+        case .halfOpen:
+            return health.probeTask < 0
         case .open(let until):
             guard nowMs >= until else { return false }
             health.breaker = .halfOpen

@@ -54,7 +54,8 @@ struct Fields {
 }
 
 extension TimerID {
-    /// Parses the journal text form (`timeout/3/1`, `retry/3/2`, `deadline`, `budget`, `wake`).
+    /// Parses the journal text form (`timeout/3/1`, `retry/3/2`, `deadline`, `budget`,
+    /// `budget/<group>`, `wake`).
     public init?(text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         switch parts.count {
@@ -65,6 +66,9 @@ extension TimerID {
             case "wake": self = .wake
             default: return nil
             }
+        case 2:
+            guard parts[0] == "budget", let g = Int(parts[1]), g >= 0, String(g) == parts[1] else { return nil }
+            self = .groupBudgetTime(group: g)
         case 3:
             guard let t = Int(parts[1]), let a = Int(parts[2]), t >= 0, a >= 0 else { return nil }
             switch parts[0] {
@@ -91,6 +95,7 @@ extension Event {
         case .agentHealth: "agent_health"
         case .cancelRequested: "cancel_requested"
         case .resumed: "resumed"
+        case .approvalRefused: "approval_refused"
         }
     }
 
@@ -128,6 +133,11 @@ extension Event {
             s.key("approved"); s.bool(approved)
             s.key("at_ms"); s.int(at)
             s.key("principal"); s.string(principal)
+            s.key("task"); s.int(t)
+        case .approvalRefused(let t, let principal, let reason, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("principal"); s.string(principal)
+            s.key("reason"); s.string(reason)
             s.key("task"); s.int(t)
         case .agentHealth(let g, let healthy, let at):
             s.key("agent"); s.int(g)
@@ -169,6 +179,8 @@ extension Event {
             return .timerFired(id, atMs: at)
         case "approval_given":
             return .approvalGiven(task: try f.small("task"), principal: try f.string("principal"), approved: try f.bool("approved"), atMs: at)
+        case "approval_refused":
+            return .approvalRefused(task: try f.small("task"), principal: try f.string("principal"), reason: try f.string("reason"), atMs: at)
         case "agent_health":
             return .agentHealth(agent: try f.small("agent"), healthy: try f.bool("healthy"), atMs: at)
         case "cancel_requested":

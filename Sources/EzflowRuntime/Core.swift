@@ -18,6 +18,14 @@
 //   awaitingApproval → succeeded|failed  approvalGiven (gate: approved | denied)
 //   awaitingApproval → succeeded         approvalGiven (conflict: approved takes the new value)
 //   any non-terminal → cancelled         deadline, budget time, overrun, cancelRequested, drain end
+//   waiting          → ready → succeeded join (a `workflow` task): its last nested task succeeded, at once
+//   waiting          → failed            join: a nested task ended without success (skipped if only
+//                                        the workflow task's own dependencies failed)
+//
+// Budgets: a result is charged to the workflow, to the task's own budget and to every
+// enclosing group up the chain (`Plan.taskBudgetScope`, `groupBudgetParent`); an attempt
+// is dispatched only if its worst case fits every one of them (see `schedule`).
+// `approvalRefused` is an audit record: it changes nothing but `seq` and `nowMs`.
 //
 // Deliberate no-ops: a result for an attempt the core abandoned (timed out or cancelled)
 // is charged and otherwise ignored; timers whose attempt/backoff is over are ignored;
@@ -47,27 +55,29 @@ public enum Core {
             }
             if state.plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: at + state.plan.deadlineMs)) }
             if state.plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: at + state.plan.budgetTimeMs)) }
-            for t in 0..<state.plan.taskCount where state.pendingDeps[t] == 0 && !state.plan.isFallback[t] {
+            // A join made ready here may finish at once and ready its dependents, so
+            // only tasks still waiting are readied.
+            for t in 0..<state.plan.taskCount where state.pendingDeps[t] == 0 && !state.plan.isFallback[t] && state.tasks[t] == .waiting {
                 state.makeReady(t)
             }
         case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, _):
-            state.charge(cost, tokens)
+            state.charge(t, cost, tokens)
             if case .running(a, let agent) = state.tasks[t] {
                 state.endAttempt(t, agent: agent, errorClass: nil, message: "", cost: cost, tokens: tokens)
                 state.succeed(t, outputs: outputs, &out)
             } else {
                 state.forgetAbandoned(t, a)  // deliberate no-op beyond the charge
             }
-            state.checkOverrun(&out)
+            state.checkOverrun(t, &out)
         case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, _):
-            state.charge(cost, tokens)
+            state.charge(t, cost, tokens)
             if case .running(a, let agent) = state.tasks[t] {
                 state.endAttempt(t, agent: agent, errorClass: cls, message: message, cost: cost, tokens: tokens)
                 state.fail(t, errorClass: cls, &out)
             } else {
                 state.forgetAbandoned(t, a)
             }
-            state.checkOverrun(&out)
+            state.checkOverrun(t, &out)
         case .timerFired(let id, _):
             switch id {
             case .attemptTimeout(let t, let a):
@@ -84,6 +94,11 @@ public enum Core {
                 if state.isActive { state.abort(.deadlineExceeded, &out) }
             case .budgetTime:
                 if state.isActive { state.abort(.budgetExceeded, &out) }
+            case .groupBudgetTime(let g):
+                if state.isActive {
+                    state.refusedGroup = g
+                    state.abort(.budgetExceeded, &out)
+                }
             case .wake:
                 state.wakeAtMs = -1
             }
@@ -96,6 +111,10 @@ public enum Core {
             state.agentHealth[g].healthy = healthy
         case .cancelRequested:
             if state.isActive { state.abort(.cancelled, &out) }
+        case .approvalRefused:
+            // Audit only: no scheduling pass either, so the record provably changes nothing.
+            state.seq += 1
+            return out
         case .resumed(let at):
             state.resume(at: at, &out)
         }
@@ -133,6 +152,8 @@ public enum Core {
                     throw err("R0002", "illegal transition: timer \(id) for an attempt never scheduled, state \(s.tasks[t])", task: t)
                 }
             case .deadline, .budgetTime, .wake: return
+            case .groupBudgetTime(let g):
+                guard g >= 0 && g < s.plan.groupNames.count else { throw err("R0001", "no group \(g) (the plan has \(s.plan.groupNames.count))") }
             }
         case .approvalGiven(let t, _, _, _):
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
@@ -141,6 +162,8 @@ public enum Core {
             case let st where st.isTerminal: return  // a duplicate or late answer: no-op
             default: throw err("R0002", "illegal transition: approval for task \(t) (`\(s.plan.taskNames[t])`) in state \(s.tasks[t])", task: t)
             }
+        case .approvalRefused(let t, _, _, _):
+            guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
         case .agentHealth(let g, _, _):
             guard g >= 0 && g < s.plan.agentNames.count else { throw err("R0001", "no agent \(g)") }
         case .runStarted, .cancelRequested, .resumed: return
@@ -168,6 +191,12 @@ extension RunState {
 
     mutating func makeReady(_ t: Int) {
         set(t, .ready)
+        if plan.joinStart[t] >= 0 {
+            // A join never dispatches: readiness means every nested task succeeded.
+            set(t, .succeeded)
+            finalize(t, ok: true)
+            return
+        }
         let r = plan.rank[t]
         var lo = 0, hi = readyQueue.count
         while lo < hi {
@@ -177,9 +206,16 @@ extension RunState {
         readyQueue.insert(t, at: lo)
     }
 
-    mutating func charge(_ cost: Int64, _ tokens: Int64) {
+    /// Charges a result to the workflow and to every budget scope of `t` up the chain.
+    mutating func charge(_ t: Int, _ cost: Int64, _ tokens: Int64) {
         chargedMicros = Plan.saturatingAdd(chargedMicros, cost)
         chargedTokens = Plan.saturatingAdd(chargedTokens, tokens)
+        var g = plan.taskBudgetScope[t]
+        while g >= 0 {
+            groupChargedMicros[g] = Plan.saturatingAdd(groupChargedMicros[g], cost)
+            groupChargedTokens[g] = Plan.saturatingAdd(groupChargedTokens[g], tokens)
+            g = plan.groupBudgetParent[g]
+        }
     }
 
     mutating func forgetAbandoned(_ t: Int, _ a: Int) {
@@ -187,8 +223,21 @@ extension RunState {
     }
 
     /// A real (over-the-estimate) overrun stops everything at once.
-    mutating func checkOverrun(_ out: inout [Command]) {
+    /// Checks the workflow budget and every budget scope of `t` (the only ones its
+    /// result changed); the innermost overrun group is recorded in `refusedGroup`.
+    mutating func checkOverrun(_ t: Int, _ out: inout [Command]) {
         guard isActive else { return }
+        var g = plan.taskBudgetScope[t]
+        while g >= 0 {
+            let money = plan.groupBudgetMoneyMicros[g] >= 0 && groupChargedMicros[g] > plan.groupBudgetMoneyMicros[g]
+            let tokens = plan.groupBudgetTokens[g] >= 0 && groupChargedTokens[g] > plan.groupBudgetTokens[g]
+            if money || tokens {
+                refusedGroup = g
+                abort(.budgetExceeded, &out)
+                return
+            }
+            g = plan.groupBudgetParent[g]
+        }
         let money = plan.budgetMoneyMicros >= 0 && chargedMicros > plan.budgetMoneyMicros
         let tokens = plan.budgetTokens >= 0 && chargedTokens > plan.budgetTokens
         if money || tokens { abort(.budgetExceeded, &out) }
@@ -201,6 +250,12 @@ extension RunState {
         for k in plan.tagStart[t]..<plan.tagStart[t + 1] { tagLoad[plan.tags[k]] -= 1 }
         reservedMicros -= reservedCost[t]
         reservedTokens -= reservedTok[t]
+        var g = plan.taskBudgetScope[t]
+        while g >= 0 {
+            groupReservedMicros[g] -= reservedCost[t]
+            groupReservedTokens[g] -= reservedTok[t]
+            g = plan.groupBudgetParent[g]
+        }
         reservedCost[t] = 0
         reservedTok[t] = 0
         let latency = nowMs - attemptStartMs[t]
@@ -218,6 +273,8 @@ extension RunState {
             agentHealth[agent].totalCostMicros += cost
             environment.breaker.record(AttemptOutcome(task: t, agent: agent, errorClass: errorClass, latencyMs: latency, costMicros: cost),
                                        nowMs: nowMs, health: &agentHealth[agent])
+            // The probe is over whatever the policy made of it: the agent may take the next one.
+            if agentHealth[agent].probeTask == t { agentHealth[agent].probeTask = -1 }
         }
         assert(runningCount >= 0 && reservedMicros >= 0 && reservedTokens >= 0)
     }
@@ -228,7 +285,7 @@ extension RunState {
         var escalated: [(String, JSONValue)] = []
         for k in plan.writeStart[t]..<plan.writeStart[t + 1] {
             let o = plan.writes[k]
-            guard let v = outputs[plan.outputNames[o]] else { continue }
+            guard let v = outputs[plan.outputLocalName[o]] else { continue }
             guard let old = self.outputs[o], outputWriter[o] != t else { updates.append((o, v)); continue }
             switch plan.onConflict[o] {
             case .fail:
@@ -385,12 +442,35 @@ extension RunState {
                 if good {
                     pendingDeps[d] -= 1
                     if pendingDeps[d] == 0 && (!plan.isFallback[d] || standsInFor[d] >= 0) { makeReady(d) }
+                } else if plan.joinStart[d] >= 0 && x >= plan.joinStart[d] && x < d && tasks[x] != .skipped {
+                    // A nested task failed terminally: the workflow task fails (its
+                    // `catch: task` fallback, if any, stands in for it).
+                    failJoin(d, &work)
                 } else {
                     set(d, .skipped)
                     work.append((d, false))
                 }
             }
             for o in substituteWaiters[x] ?? [] where !finalized[o] { work.append((o, good)) }
+        }
+    }
+
+    /// A join whose nested workflow failed: `failed`, then its `catch: task` fallback
+    /// (readied like any fallback) or its failure passed on to its dependents.
+    mutating func failJoin(_ d: Int, _ work: inout [(Int, Bool)]) {
+        set(d, .failed)
+        let f = plan.catchTask[d]
+        guard f >= 0, phase == .running else { work.append((d, false)); return }
+        substitute[d] = f
+        substituteWaiters[f, default: []].append(d)
+        switch tasks[f] {
+        case .waiting where standsInFor[f] < 0:
+            standsInFor[f] = d
+            if pendingDeps[f] == 0 { makeReady(f) }
+        case let st where st.isTerminal && finalized[f]:
+            work.append((d, st == .succeeded))
+        default:
+            break
         }
     }
 
@@ -417,6 +497,9 @@ extension RunState {
         if plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: startedAtMs + plan.deadlineMs)) }
         if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: startedAtMs + plan.budgetTimeMs)) }
         if wakeAtMs >= 0 { out.append(.setTimer(.wake, atMs: wakeAtMs)) }
+        for g in 0..<plan.groupNames.count where groupStartedAtMs[g] >= 0 && plan.groupBudgetTimeMs[g] >= 0 {
+            out.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(groupStartedAtMs[g], plan.groupBudgetTimeMs[g])))
+        }
         for t in 0..<plan.taskCount {
             switch tasks[t] {
             case .running(let a, let agent):
@@ -463,10 +546,12 @@ extension RunState {
             if !pool.isEmpty {
                 var free: [Int] = []
                 for g in pool where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] {
+                    // Half-open admits one probe at a time: none while it runs.
+                    if agentHealth[g].probeTask >= 0 && agentHealth[g].breaker == .halfOpen { continue }
                     if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
                 }
                 guard !free.isEmpty else { i += 1; continue }
-                let view = SelectorView(plan: plan, load: agentLoad, health: agentHealth, nowMs: nowMs)
+                let view = SelectorView(plan: plan, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t))
                 guard let g = environment.selector.choose(task: t, candidates: free, view: view, rng: &rng), free.contains(g) else {
                     i += 1; continue
                 }
@@ -480,13 +565,32 @@ extension RunState {
             if moneyNever || tokNever {
                 phase = .draining(.budgetExceeded)
                 refusedTask = t
+                refusedGroup = -1
                 return
+            }
+            // The same two checks for every enclosing group / task budget, innermost first.
+            var scopeWait = false
+            var g = plan.taskBudgetScope[t]
+            while g >= 0 {
+                let lm = plan.groupBudgetMoneyMicros[g], lt = plan.groupBudgetTokens[g]
+                if (lm >= 0 && Plan.saturatingAdd(groupChargedMicros[g], worst) > lm)
+                    || (lt >= 0 && Plan.saturatingAdd(groupChargedTokens[g], worstTok) > lt) {
+                    phase = .draining(.budgetExceeded)
+                    refusedTask = t
+                    refusedGroup = g
+                    return
+                }
+                if (lm >= 0 && Plan.saturatingAdd(Plan.saturatingAdd(groupChargedMicros[g], groupReservedMicros[g]), worst) > lm)
+                    || (lt >= 0 && Plan.saturatingAdd(Plan.saturatingAdd(groupChargedTokens[g], groupReservedTokens[g]), worstTok) > lt) {
+                    scopeWait = true
+                }
+                g = plan.groupBudgetParent[g]
             }
             let moneyWait = plan.budgetMoneyMicros >= 0
                 && Plan.saturatingAdd(Plan.saturatingAdd(chargedMicros, reservedMicros), worst) > plan.budgetMoneyMicros
             let tokWait = plan.budgetTokens >= 0
                 && Plan.saturatingAdd(Plan.saturatingAdd(chargedTokens, reservedTokens), worstTok) > plan.budgetTokens
-            if moneyWait || tokWait { i += 1; continue }
+            if moneyWait || tokWait || scopeWait { i += 1; continue }
             // Dispatch.
             readyQueue.remove(at: i)
             attempts[t] += 1
@@ -500,12 +604,68 @@ extension RunState {
             reservedTok[t] = worstTok
             reservedMicros = Plan.saturatingAdd(reservedMicros, worst)
             reservedTokens = Plan.saturatingAdd(reservedTokens, worstTok)
+            if agent >= 0 && agentHealth[agent].breaker == .halfOpen { agentHealth[agent].probeTask = t }
+            var timers: [Command] = []
+            g = plan.taskBudgetScope[t]
+            while g >= 0 {
+                groupReservedMicros[g] = Plan.saturatingAdd(groupReservedMicros[g], worst)
+                groupReservedTokens[g] = Plan.saturatingAdd(groupReservedTokens[g], worstTok)
+                if groupStartedAtMs[g] < 0 {
+                    // First dispatch inside the scope starts its `time_ms`.
+                    groupStartedAtMs[g] = nowMs
+                    if plan.groupBudgetTimeMs[g] >= 0 {
+                        timers.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(nowMs, plan.groupBudgetTimeMs[g])))
+                    }
+                }
+                g = plan.groupBudgetParent[g]
+            }
             attemptStartMs[t] = nowMs
             out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
             if plan.timeoutMs[t] > 0 {
                 out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(nowMs, plan.timeoutMs[t])))
             }
+            out.append(contentsOf: timers)
         }
+    }
+
+    /// What a selector is told about the run's clock and the room left for `t`: the
+    /// tightest `limit − charged − reserved` over the workflow and `t`'s budget scopes,
+    /// and the earliest stop (deadline, workflow time, started scopes' time).
+    func selectorLimits(_ t: Int) -> SelectorLimits {
+        var l = SelectorLimits()
+        l.runStartedAtMs = startedAtMs
+        l.deadlineAtMs = plan.deadlineMs >= 0 ? Plan.saturatingAdd(startedAtMs, plan.deadlineMs) : -1
+        l.chargedMicros = chargedMicros
+        l.chargedTokens = chargedTokens
+        l.reservedMicros = reservedMicros
+        l.reservedTokens = reservedTokens
+        l.budgetMoneyMicros = plan.budgetMoneyMicros
+        l.budgetTokens = plan.budgetTokens
+        func tighter(_ cur: Int64, _ limit: Int64, _ used: Int64) -> Int64 {
+            guard limit >= 0 else { return cur }
+            let room = max(0, limit - used)
+            return cur < 0 ? room : min(cur, room)
+        }
+        func earlier(_ cur: Int64, _ at: Int64) -> Int64 { cur < 0 ? at : min(cur, at) }
+        l.remainingMoneyMicros = tighter(-1, plan.budgetMoneyMicros, Plan.saturatingAdd(chargedMicros, reservedMicros))
+        l.remainingTokens = tighter(-1, plan.budgetTokens, Plan.saturatingAdd(chargedTokens, reservedTokens))
+        var stop = l.deadlineAtMs
+        if plan.budgetTimeMs >= 0 { stop = earlier(stop, Plan.saturatingAdd(startedAtMs, plan.budgetTimeMs)) }
+        var g = plan.taskBudgetScope[t]
+        while g >= 0 {
+            l.remainingMoneyMicros = tighter(l.remainingMoneyMicros, plan.groupBudgetMoneyMicros[g],
+                                             Plan.saturatingAdd(groupChargedMicros[g], groupReservedMicros[g]))
+            l.remainingTokens = tighter(l.remainingTokens, plan.groupBudgetTokens[g],
+                                        Plan.saturatingAdd(groupChargedTokens[g], groupReservedTokens[g]))
+            if plan.groupBudgetTimeMs[g] >= 0 {
+                // A scope not started yet would start now.
+                let from = groupStartedAtMs[g] >= 0 ? groupStartedAtMs[g] : nowMs
+                stop = earlier(stop, Plan.saturatingAdd(from, plan.groupBudgetTimeMs[g]))
+            }
+            g = plan.groupBudgetParent[g]
+        }
+        l.stopAtMs = stop
+        return l
     }
 
     /// Ends the run when nothing can happen any more; handles stalls and approval pauses.

@@ -55,6 +55,9 @@ public enum TimerID: Sendable, Hashable, CustomStringConvertible {
     case budgetTime
     /// Re-run scheduling (e.g. when an agent's breaker cool-down ends).
     case wake
+    /// A group's (or a task's own) budget `time_ms`, counted from the first dispatch of
+    /// a task inside it. Journal text `budget/<group id>`.
+    case groupBudgetTime(group: Int)
 
     public var description: String {
         switch self {
@@ -63,6 +66,7 @@ public enum TimerID: Sendable, Hashable, CustomStringConvertible {
         case .deadline: "deadline"
         case .budgetTime: "budget"
         case .wake: "wake"
+        case .groupBudgetTime(let g): "budget/\(g)"
         }
     }
 }
@@ -96,76 +100,153 @@ public enum ConflictPolicy: String, Sendable, Equatable {
 /// `x`). Built once per run by `Plan.init(_:)`; immutable afterwards.
 public struct Plan: Sendable {
     /// The IR `hash`, recorded in the journal's `run_started` event and checked on replay.
-    public var hash: String
+    public var hash: String = ""
     /// Number of tasks; ids are `0..<taskCount` in topological order.
-    public var taskCount: Int
-    public var taskNames: [String]
+    public var taskCount: Int = 0
+    public var taskNames: [String] = []
     /// True for `approve` tasks: no agent, wait for `approvalGiven`.
-    public var isApproval: [Bool]
+    public var isApproval: [Bool] = []
     /// True for tasks that run only as another task's `catch`.
-    public var isFallback: [Bool]
+    public var isFallback: [Bool] = []
     /// Dependencies (CSR).
-    public var depStart: [Int]
-    public var deps: [Int]
+    public var depStart: [Int] = []
+    public var deps: [Int] = []
     /// Dependents, the reverse of `deps` (CSR).
-    public var dependentStart: [Int]
-    public var dependents: [Int]
+    public var dependentStart: [Int] = []
+    public var dependents: [Int] = []
     /// 0…9, higher dispatches first.
-    public var priority: [Int]
+    public var priority: [Int] = []
     /// Longest worst-case path (ms) from the task's start to the end of the workflow,
     /// this task included; ties in priority dispatch the longer path first.
-    public var criticalPathMs: [Int64]
+    public var criticalPathMs: [Int64] = []
     /// The static dispatch order: priority desc, critical path desc, id asc.
     /// `rank[t]` is `t`'s position in it.
-    public var rank: [Int]
+    public var rank: [Int] = []
     /// Per-attempt timeout; 0 = none.
-    public var timeoutMs: [Int64]
+    public var timeoutMs: [Int64] = []
     /// Retry rule per task (a task without one has `attemptsMax` 1).
-    public var attemptsMax: [Int]
-    public var backoff: [Backoff]
-    public var delayMs: [Int64]
+    public var attemptsMax: [Int] = []
+    public var backoff: [Backoff] = []
+    public var delayMs: [Int64] = []
     /// Cap on the delay; -1 = none.
-    public var maxDelayMs: [Int64]
-    public var jitter: [Jitter]
+    public var maxDelayMs: [Int64] = []
+    public var jitter: [Jitter] = []
     /// Error classes the rule retries (CSR of ids into `errorClassNames`).
-    public var retryOnStart: [Int]
-    public var retryOn: [Int]
+    public var retryOnStart: [Int] = []
+    public var retryOn: [Int] = []
     /// Interned error class names (`timeout`, `transient`, `agent_error`, user classes).
-    public var errorClassNames: [String]
+    public var errorClassNames: [String] = []
     /// Fallback task (`catch: task`), -1 = none.
-    public var catchTask: [Int]
+    public var catchTask: [Int] = []
     /// Fallback agent (`catch: agent`), -1 = none.
-    public var catchAgent: [Int]
+    public var catchAgent: [Int] = []
     /// Candidate agents (CSR); empty for approval/workflow tasks and for tasks the shell
     /// runs locally (they dispatch to agent -1).
-    public var candidateStart: [Int]
-    public var candidates: [Int]
+    public var candidateStart: [Int] = []
+    public var candidates: [Int] = []
     /// Tag ids (CSR into `tagNames`).
-    public var tagStart: [Int]
-    public var tags: [Int]
-    public var tagNames: [String]
+    public var tagStart: [Int] = []
+    public var tags: [Int] = []
+    public var tagNames: [String] = []
     /// Per-attempt caps from the IR; -1 = not given.
-    public var maxCostMicros: [Int64]
-    public var maxTokens: [Int64]
+    public var maxCostMicros: [Int64] = []
+    public var maxTokens: [Int64] = []
     /// Workflow outputs each task writes (CSR of ids into `outputNames`).
-    public var writeStart: [Int]
-    public var writes: [Int]
-    public var outputNames: [String]
-    public var onConflict: [ConflictPolicy]
+    public var writeStart: [Int] = []
+    public var writes: [Int] = []
+    public var outputNames: [String] = []
+    public var onConflict: [ConflictPolicy] = []
     /// Agents.
-    public var agentNames: [String]
-    public var agentConcurrency: [Int]
-    public var agentCostPerCallMicros: [Int64]
-    public var agentCostPer1kTokensMicros: [Int64]
-    public var agentCostPerSecondMicros: [Int64]
+    public var agentNames: [String] = []
+    public var agentConcurrency: [Int] = []
+    public var agentCostPerCallMicros: [Int64] = []
+    public var agentCostPer1kTokensMicros: [Int64] = []
+    public var agentCostPerSecondMicros: [Int64] = []
     /// Workflow limits; -1 = none.
-    public var maxParallel: Int
-    public var budgetMoneyMicros: Int64
-    public var budgetTokens: Int64
-    public var budgetTimeMs: Int64
-    public var deadlineMs: Int64
+    public var maxParallel: Int = -1
+    public var budgetMoneyMicros: Int64 = -1
+    public var budgetTokens: Int64 = -1
+    public var budgetTimeMs: Int64 = -1
+    public var deadlineMs: Int64 = -1
     /// The IR's `selector` (null → nil: the shell's default).
-    public var selectorName: String?
+    public var selectorName: String? = nil
+
+    // MARK: Budget scopes (groups)
+    //
+    // Every budget below the workflow's is a *group*: the IR's groups (of the root and of
+    // every nested workflow), one per `workflow` task (its task budget, timeout and the
+    // nested workflow's own budget and deadline, whichever is tighter), and one per task
+    // with a `budget` of its own (named like the task). Ids are dense; a parent id is
+    // always smaller than its child's.
+
+    /// Group names: the IR name for root groups, `<workflow task>.<name>` inside nested
+    /// workflows, the task name for a task's or a workflow task's own scope.
+    public var groupNames: [String] = []
+    /// Enclosing group, -1 = none (directly in the workflow).
+    public var groupParent: [Int] = []
+    /// Limits per group; -1 = none.
+    public var groupBudgetMoneyMicros: [Int64] = []
+    public var groupBudgetTokens: [Int64] = []
+    public var groupBudgetTimeMs: [Int64] = []
+    /// The task a group stands for (a task's own budget, or a workflow task's scope),
+    /// -1 for an IR group.
+    public var groupTask: [Int] = []
+    /// The nearest enclosing group that has some limit (-1 none): the chain the core
+    /// charges, reserves and checks, skipping groups without a budget.
+    public var groupBudgetParent: [Int] = []
+    /// Innermost group of each task in the IR's sense (its IR group, else the scope of
+    /// the workflow task it is nested in), -1 = none.
+    public var taskGroup: [Int] = []
+    /// The first budget-bearing group charged for each task (its own task scope when it
+    /// has a budget), then `groupBudgetParent` up to -1. The workflow budget is separate.
+    public var taskBudgetScope: [Int] = []
+    /// The task's own `budget` limits; -1 = none (mirrors its own group's limits).
+    public var taskBudgetMoneyMicros: [Int64] = []
+    public var taskBudgetTokens: [Int64] = []
+    public var taskBudgetTimeMs: [Int64] = []
+
+    // MARK: Sub-workflows and for_each instances
+    //
+    // A plan task is one instance of one IR task of one *workflow scope*: scope 0 is the
+    // root workflow; every `workflow` task instance opens a scope for its nested workflow.
+    // The arrays from `taskWorkflow` to `irInstances` (and the `taskBudget*` mirrors) are
+    // for the runner; a plan built without IR (`Plan.synthetic`) leaves them empty.
+
+    /// For a `workflow` task (a join: it never dispatches and succeeds when its nested
+    /// tasks do): the first plan id of its nested tasks, which are `joinStart[t]..<t`.
+    /// -1 for every other task.
+    public var joinStart: [Int] = []
+    /// The workflow scope that declares each task (0 = root).
+    public var taskWorkflow: [Int] = []
+    /// The task's index in its scope's IR `tasks`.
+    public var taskIRIndex: [Int] = []
+    /// The `for_each` instance index, -1 for a task without `for_each`.
+    public var taskItemIndex: [Int] = []
+    /// The `item` bound for a `for_each` instance (nil without `for_each`).
+    public var taskItem: [JSONValue?] = []
+    /// The IR task object each plan task comes from (shared by a fan-out's instances).
+    public var taskJSON: [JSONValue] = []
+    /// Per workflow scope: the IR workflow object, the join task that opened it (-1 for
+    /// the root) and the enclosing scope (-1 for the root).
+    public var workflowJSON: [JSONValue] = []
+    public var workflowTask: [Int] = []
+    public var workflowParent: [Int] = []
+    /// Per workflow scope: the input values known at plan time (the run's inputs for the
+    /// root; `with` values and defaults that are constants for nested scopes), sorted by name.
+    public var workflowInputs: [[(String, JSONValue)]] = []
+    /// CSR: `workflowIRStart[w] + i` indexes `irInstanceStart` for IR task `i` of scope
+    /// `w`; `irInstanceStart[k]..<irInstanceStart[k+1]` indexes `irInstances` (plan ids).
+    public var workflowIRStart: [Int] = []
+    public var irInstanceStart: [Int] = []
+    public var irInstances: [Int] = []
+    /// Per workflow output: the scope that declares it (0 = root) and its name there
+    /// (`outputNames` are `<workflow task>.<name>` for nested outputs). Task results are
+    /// read by the local name.
+    public var outputWorkflow: [Int] = []
+    public var outputLocalName: [String] = []
+    /// Per agent: its IR object (agents of nested workflows are merged by name; a nested
+    /// agent whose definition differs from a same-named one is `<workflow task>/<name>`).
+    public var agentJSON: [JSONValue] = []
 }
 
 // MARK: - Events and commands
@@ -187,6 +268,9 @@ public enum Event: Sendable, Equatable {
     case approvalGiven(task: Int, principal: String, approved: Bool, atMs: Millis)
     /// A health check changed an agent's health.
     case agentHealth(agent: Int, healthy: Bool, atMs: Millis)
+    /// The shell refused an approval answer (the principal may not approve, a policy
+    /// denied it…); journaled for audit only: changes nothing but `seq` and `nowMs`.
+    case approvalRefused(task: Int, principal: String, reason: String, atMs: Millis)
     /// The user cancelled the run.
     case cancelRequested(reason: String, atMs: Millis)
     /// The shell restarted after a crash: in-flight attempts are dispatched again with the
@@ -198,7 +282,7 @@ public enum Event: Sendable, Equatable {
         switch self {
         case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
-             .cancelRequested(_, let t), .resumed(let t):
+             .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t):
             t
         }
     }
@@ -332,6 +416,10 @@ public struct AgentHealth: Sendable, Equatable {
     /// Sum of ended attempts' durations, for mean latency.
     public var totalLatencyMs: Int64 = 0
     public var totalCostMicros: Int64 = 0
+    /// The task whose attempt is the half-open probe (-1 none). The core sets it when it
+    /// dispatches to a half-open agent and admits no other attempt to that agent until
+    /// the probe ends; a policy may read it to tell the probe's result from late ones.
+    public var probeTask: Int = -1
     public init() {}
 }
 
@@ -352,19 +440,48 @@ public struct AttemptOutcome: Sendable, Equatable {
     }
 }
 
-/// A read-only view of the agents for a selector: load, limits, cost model, health.
+/// What a selector may plan against besides the agents: the run's clock, deadline and
+/// budgets, as the core sees them when it chooses an agent for one task.
+public struct SelectorLimits: Sendable, Equatable {
+    /// When `runStarted` happened.
+    public var runStartedAtMs: Millis = 0
+    /// `runStartedAtMs + deadline_ms`, -1 = no deadline.
+    public var deadlineAtMs: Millis = -1
+    /// The workflow's money and tokens charged by results and reserved by running attempts.
+    public var chargedMicros: Int64 = 0
+    public var chargedTokens: Int64 = 0
+    public var reservedMicros: Int64 = 0
+    public var reservedTokens: Int64 = 0
+    /// The workflow budget's limits, -1 = none.
+    public var budgetMoneyMicros: Int64 = -1
+    public var budgetTokens: Int64 = -1
+    /// The tightest room left for the task being placed over the workflow and every
+    /// enclosing group/task budget: `limit − charged − reserved` (≥ 0), -1 = unlimited.
+    public var remainingMoneyMicros: Int64 = -1
+    public var remainingTokens: Int64 = -1
+    /// The earliest instant the run or an enclosing budget scope is stopped (deadline,
+    /// workflow `time_ms`, started groups' `time_ms`), -1 = none.
+    public var stopAtMs: Millis = -1
+    public init() {}
+}
+
+/// A read-only view of the agents for a selector: load, limits, cost model, health,
+/// and the run's clock and remaining budget for the task (`limits`).
 public struct SelectorView: Sendable {
     let plan: Plan
     let load: [Int]
     let health: [AgentHealth]
     /// The time of the event being handled.
     public let nowMs: Millis
+    /// Deadline and budget room for the task being placed.
+    public let limits: SelectorLimits
 
-    init(plan: Plan, load: [Int], health: [AgentHealth], nowMs: Millis) {
+    init(plan: Plan, load: [Int], health: [AgentHealth], nowMs: Millis, limits: SelectorLimits = SelectorLimits()) {
         self.plan = plan
         self.load = load
         self.health = health
         self.nowMs = nowMs
+        self.limits = limits
     }
 
     public var agentCount: Int { plan.agentNames.count }
@@ -382,6 +499,23 @@ public struct SelectorView: Sendable {
     public func worstCostMicros(task: Int, agent: Int) -> Int64 { plan.worstCostMicros(task: task, agent: agent) }
     public func taskName(_ task: Int) -> String { plan.taskNames[task] }
     public func taskTimeoutMs(_ task: Int) -> Int64 { plan.timeoutMs[task] }
+
+    /// When `runStarted` happened.
+    public var runStartedAtMs: Millis { limits.runStartedAtMs }
+    /// The workflow deadline as an instant, -1 = none.
+    public var deadlineAtMs: Millis { limits.deadlineAtMs }
+    /// Milliseconds until the run or an enclosing budget scope stops (nil: never).
+    public var timeLeftMs: Int64? { limits.stopAtMs >= 0 ? max(0, limits.stopAtMs - nowMs) : nil }
+    /// Money the task may still plan on (nil: unlimited); see `SelectorLimits.remainingMoneyMicros`.
+    public var remainingMoneyMicros: Int64? { limits.remainingMoneyMicros >= 0 ? limits.remainingMoneyMicros : nil }
+    public var remainingTokens: Int64? { limits.remainingTokens >= 0 ? limits.remainingTokens : nil }
+    /// Whether the worst case of one attempt of `task` on `agent` fits the remaining
+    /// money and tokens (what the core checks before dispatching; a misfit drains the run).
+    public func worstCaseFits(task: Int, agent: Int) -> Bool {
+        if let m = remainingMoneyMicros, plan.worstCostMicros(task: task, agent: agent) > m { return false }
+        if let k = remainingTokens, plan.worstTokens(task: task) > k { return false }
+        return true
+    }
 }
 
 /// Chooses the agent for an attempt. `candidates` are the task's agents that are healthy,
@@ -516,6 +650,16 @@ public struct RunState: Sendable {
     public internal(set) var finalized: [Bool]
     /// The task whose worst case could never fit the budget (drain reason), else -1.
     public internal(set) var refusedTask: Int = -1
+    /// The budget that stopped the run: a group id (refusal, overrun or group `time_ms`),
+    /// -1 = the workflow's budget (or no budget stop).
+    public internal(set) var refusedGroup: Int = -1
+    /// Per group: money and tokens charged by results, reserved by running attempts, and
+    /// the time of the first dispatch inside it (-1: none yet; starts its `time_ms`).
+    public internal(set) var groupChargedMicros: [Int64]
+    public internal(set) var groupChargedTokens: [Int64]
+    public internal(set) var groupReservedMicros: [Int64]
+    public internal(set) var groupReservedTokens: [Int64]
+    public internal(set) var groupStartedAtMs: [Millis]
 
     /// A fresh state for `plan`; the run begins with `Event.runStarted`.
     public init(plan: Plan, environment: RunEnvironment = RunEnvironment()) {
@@ -543,6 +687,12 @@ public struct RunState: Sendable {
         abandoned = Array(repeating: [], count: n)
         finalized = Array(repeating: false, count: n)
         pendingDeps = (0..<n).map { plan.depStart[$0 + 1] - plan.depStart[$0] }
+        let g = plan.groupNames.count
+        groupChargedMicros = Array(repeating: 0, count: g)
+        groupChargedTokens = Array(repeating: 0, count: g)
+        groupReservedMicros = Array(repeating: 0, count: g)
+        groupReservedTokens = Array(repeating: 0, count: g)
+        groupStartedAtMs = Array(repeating: -1, count: g)
     }
 
     /// The verdict once the run finished (or paused for approval), else nil.

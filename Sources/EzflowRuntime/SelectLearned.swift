@@ -7,10 +7,15 @@
 /// and shrinks as 1/√n as evidence accumulates, and an agent whose optimistic value is
 /// worse than another's pessimistic one is never tried. With p the drawn success
 /// probability, an agent's expected cost to succeed is cost/p and its expected time to
-/// succeed latency/p (geometric retries). Among candidates whose expected time fits the
-/// remaining deadline (and task timeout) and whose expected cost fits the budget, the
+/// succeed latency/p (geometric retries). Candidates whose worst case would not fit the
+/// remaining budget are left out when another fits (the core would drain the run).
+/// Among the rest, those whose expected time fits the time left (deadline, workflow and
+/// enclosing groups' `time_ms`, and the task timeout) and whose expected cost fits the
+/// remaining budget (the tightest of the workflow's and the task's groups') compete: the
 /// lowest expected cost wins (ties: expected time, then agent id); when none fits, the
-/// lowest expected time wins. Setting `spreadMax` to 0 gives the greedy choice.
+/// lowest expected time wins. Every candidate is drawn for, in id order, whatever is
+/// left out, so the generator advances the same way. Setting `spreadMax` to 0 gives the
+/// greedy choice.
 public struct LearnedSelector: AgentSelector {
     public var predictor: PerformancePredictor
     /// Declared or modelled figures per agent id: the prior.
@@ -36,12 +41,14 @@ public struct LearnedSelector: AgentSelector {
         let budget = limits.budgetMicros(view)
         var best: (agent: Int, cost: Double, time: Double)? = nil
         var bestLate: (agent: Int, time: Double, cost: Double)? = nil
+        let affordable = view.affordable(task: task, candidates)
         for a in candidates {
             let prior = profiles?[a] ?? view.fallbackProfile(task: task, agent: a)
             let e = predictor.estimate(agent: view.name(a), kind: kind, priorSuccess: prior.successRate,
                                        priorLatencyMs: prior.latencyMeanMs, priorCostMicros: prior.costMeanMicros)
             let (p, latency, cost) = draw(e, &rng)
             let expCost = cost / p, expTime = latency / p
+            guard affordable.count == candidates.count || affordable.contains(a) else { continue }
             if (deadline.map { expTime <= $0 } ?? true) && (budget.map { expCost <= $0 } ?? true) {
                 if best == nil || (expCost, expTime, a) < (best!.cost, best!.time, best!.agent) { best = (a, expCost, expTime) }
             } else if bestLate == nil || (expTime, expCost, a) < (bestLate!.time, bestLate!.cost, bestLate!.agent) {

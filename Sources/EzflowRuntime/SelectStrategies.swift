@@ -30,24 +30,39 @@ public struct AgentProfile: Sendable, Equatable {
     }
 }
 
-/// The deadline and budget a selector plans against. `SelectorView` carries neither the
-/// run's start time nor the money already charged, so the shell passes what it knows when
-/// it builds the selector (the run starts at `runStartMs`).
+/// The deadline and budget a selector plans against. The core fills `SelectorView.limits`
+/// (run start, deadline, the tightest remaining budget over the workflow and the task's
+/// groups); `runStartMs` is only the fallback for a view built without them (tests).
 public struct SelectionLimits: Sendable, Equatable {
     public var runStartMs: Millis
     public init(runStartMs: Millis = 0) { self.runStartMs = runStartMs }
 
-    /// Milliseconds left before the workflow deadline (nil: no deadline).
+    /// Milliseconds left before the run or an enclosing budget scope stops: the
+    /// deadline, the workflow's `time_ms`, started groups' `time_ms` (nil: none).
     public func remainingDeadlineMs(_ view: SelectorView) -> Double? {
+        if let left = view.timeLeftMs { return Double(left) }
         let d = view.plan.deadlineMs
         guard d >= 0 else { return nil }
         return Double(d - (view.nowMs - runStartMs))
     }
 
-    /// Money a selector may plan to spend on one task: the workflow budget (nil: none).
+    /// Money a selector may plan to spend on the task: the tightest remaining room over
+    /// the workflow and every enclosing group/task budget (nil: unlimited).
     public func budgetMicros(_ view: SelectorView) -> Double? {
+        if let m = view.remainingMoneyMicros { return Double(m) }
         let b = view.plan.budgetMoneyMicros
         return b >= 0 ? Double(b) : nil
+    }
+}
+
+extension SelectorView {
+    /// The candidates whose worst case fits the remaining budget, or all of them when
+    /// none does: the core drains the run rather than dispatch a misfit, so a selector
+    /// avoids one whenever it has a choice.
+    public func affordable(task: Int, _ candidates: [Int]) -> [Int] {
+        guard remainingMoneyMicros != nil || remainingTokens != nil else { return candidates }
+        let fit = candidates.filter { worstCaseFits(task: task, agent: $0) }
+        return fit.isEmpty ? candidates : fit
     }
 }
 
@@ -140,10 +155,13 @@ public struct SimBidder: AgentBidder {
     }
 }
 
-/// Asks every candidate for a bid (in id order, so the draws are deterministic). Among the
-/// bids whose ETA meets the deadline (the workflow's remaining time and the task's
-/// timeout), the lowest price wins; ties go to the earlier ETA, then the lower agent id.
-/// When no bid meets the deadline, the earliest ETA wins (same tie-breaks by price, id).
+/// Asks every candidate for a bid (in id order, so the draws are deterministic). Bids
+/// above the remaining budget (the tightest of the workflow's and the task's groups'), or
+/// from agents whose worst case would not fit it, are dropped when another bid remains.
+/// Among the rest, the bids whose ETA meets the deadline (the time left before the run or
+/// an enclosing budget scope stops, and the task's timeout) compete: the lowest price
+/// wins; ties go to the earlier ETA, then the lower agent id. When no bid meets the
+/// deadline, the earliest ETA wins (same tie-breaks by price, id).
 public struct AuctionSelector: AgentSelector {
     public var bidder: any AgentBidder
     public var limits: SelectionLimits
@@ -156,7 +174,10 @@ public struct AuctionSelector: AgentSelector {
         var bids: [(agent: Int, bid: Bid)] = []
         bids.reserveCapacity(candidates.count)
         for a in candidates { if let b = bidder.bid(task: task, agent: a, view: view, rng: &rng) { bids.append((a, b)) } }
-        return AuctionSelector.winner(bids: bids, deadlineMs: deadline(task: task, view: view))
+        let affordable = view.affordable(task: task, bids.map(\.agent))
+        if affordable.count < bids.count { bids = bids.filter { affordable.contains($0.agent) } }
+        let budget = limits.budgetMicros(view).map { Int64($0) }
+        return AuctionSelector.winner(bids: bids, deadlineMs: deadline(task: task, view: view), budgetMicros: budget)
     }
 
     /// The time a bid must finish within: the remaining workflow time and the task timeout.
@@ -166,6 +187,14 @@ public struct AuctionSelector: AgentSelector {
         let t = view.taskTimeoutMs(task)
         if t > 0 { d = min(d ?? t, t) }
         return d
+    }
+
+    /// The auction rule with a budget: bids priced above `budgetMicros` are dropped
+    /// when another bid remains, then `winner(bids:deadlineMs:)`.
+    public static func winner(bids: [(agent: Int, bid: Bid)], deadlineMs: Int64?, budgetMicros: Int64?) -> Int? {
+        guard let budgetMicros else { return winner(bids: bids, deadlineMs: deadlineMs) }
+        let within = bids.filter { $0.bid.priceMicros <= budgetMicros }
+        return winner(bids: within.isEmpty ? bids : within, deadlineMs: deadlineMs)
     }
 
     /// The auction rule on given bids (exposed for tests).

@@ -98,7 +98,7 @@ extension Plan {
         }
         candidateStart[n] = candidates.count
         let width = String(s.agents - 1).count
-        return Plan(
+        var plan = Plan(
             hash: "sha256:synthetic-\(n)-\(s.agents)-\(s.seed)", taskCount: n,
             taskNames: (0..<n).map { "t\($0)" },
             isApproval: [Bool](repeating: false, count: n), isFallback: [Bool](repeating: false, count: n),
@@ -120,5 +120,7 @@ extension Plan {
             agentCostPer1kTokensMicros: [Int64](repeating: 0, count: s.agents),
             agentCostPerSecondMicros: [Int64](repeating: 0, count: s.agents),
             maxParallel: -1, budgetMoneyMicros: -1, budgetTokens: -1, budgetTimeMs: -1, deadlineMs: -1, selectorName: nil)
+        plan.fillDefaults()
+        return plan
     }
 }

@@ -34,6 +34,49 @@ enum Schema {
             PRIMARY KEY(run_id, task, attempt)
         ) STRICT, WITHOUT ROWID;
         """,
+        // 1 → 2: what `ezrun run` keeps beside the journal. Attempt logs are written in
+        // the same transaction as the completion they belong to; the inbox is how other
+        // processes (`ezrun approve`, `ezrun cancel`) reach the single writer of a run;
+        // the audit table keeps every access decision, including refusals of runs that
+        // never got a journal.
+        """
+        ALTER TABLE runs ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+        CREATE TABLE logs(
+            run_id      TEXT NOT NULL,
+            task        INTEGER NOT NULL,
+            attempt     INTEGER NOT NULL,
+            seq         INTEGER NOT NULL,  -- journal seq of the completion
+            agent       INTEGER NOT NULL,
+            exit_code   INTEGER,
+            duration_ms INTEGER NOT NULL,
+            stdout      TEXT NOT NULL,     -- redacted
+            stderr      TEXT NOT NULL,     -- redacted
+            PRIMARY KEY(run_id, task, attempt, seq)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE inbox(
+            id         INTEGER PRIMARY KEY,
+            run_id     TEXT NOT NULL,
+            kind       TEXT NOT NULL,      -- approval | cancel
+            task       TEXT,               -- task name (approval)
+            principal  TEXT NOT NULL,
+            approved   INTEGER NOT NULL,   -- 1 approve, 0 reject
+            refusal    TEXT,               -- non-null: the access check refused it
+            comment    TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            consumed   INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE INDEX inbox_open ON inbox(run_id, consumed);
+        CREATE TABLE audit(
+            id        INTEGER PRIMARY KEY,
+            run_id    TEXT,
+            principal TEXT NOT NULL,
+            action    TEXT NOT NULL,       -- run | approve | resume | cancel
+            target    TEXT NOT NULL,
+            allowed   INTEGER NOT NULL,
+            reason    TEXT NOT NULL,
+            at_ms     INTEGER NOT NULL
+        ) STRICT;
+        """,
     ]
 
     static var current: Int { migrations.count }

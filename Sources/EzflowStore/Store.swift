@@ -159,7 +159,7 @@ public struct StoreOptions: Sendable, Equatable {
 /// while this one writes). Never crashes on a bad file: every failure is a `StoreError`.
 public final class DurableStore: Sendable {
     /// The schema version this build writes (`PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// `PRAGMA application_id` of an ezflow store ("ezfl").
     public static let applicationID: Int32 = 0x657A_666C
     /// `ezrun`'s default location, relative to the working directory.
@@ -204,7 +204,7 @@ public final class DurableStore: Sendable {
         }
     }
 
-    private func with<R: Sendable>(_ body: (Connection) throws(StoreError) -> R) throws(StoreError) -> R {
+    func with<R: Sendable>(_ body: (Connection) throws(StoreError) -> R) throws(StoreError) -> R {
         let r: Result<R, StoreError> = conn.withLock { c in
             guard let c else { return .failure(StoreError(.misuse, path: path, message: "the store is closed")) }
             do throws(StoreError) { return .success(try body(c)) } catch { return .failure(error) }
@@ -236,8 +236,9 @@ public final class DurableStore: Sendable {
     /// number of records stored) with the queue changes and the run-row update, all in
     /// ONE transaction: either everything is durable (per `synchronous`) when this
     /// returns, or nothing was written. Carry out the records' commands only afterwards.
-    public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil) throws(StoreError) {
-        guard !records.isEmpty || !queue.isEmpty || update != nil else { return }
+    public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil,
+                       logs: [AttemptLogRow] = [], consumedInbox: [Int64] = []) throws(StoreError) {
+        guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty else { return }
         // Encode outside the lock.
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
         rows.reserveCapacity(records.count)
@@ -246,13 +247,16 @@ public final class DurableStore: Sendable {
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
                 try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update)
+                try self.appendExtrasLocked(c, runID: runID, logs: logs, consumedInbox: consumedInbox)
             }
         }
     }
 
     /// `append` with the queue changes derived from the records (`QueueOp.derived`).
-    public func append(run runID: String, records: [JournalRecord], update: RunUpdate? = nil) throws(StoreError) {
-        try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update)
+    public func append(run runID: String, records: [JournalRecord], update: RunUpdate? = nil, logs: [AttemptLogRow] = [],
+                       consumedInbox: [Int64] = []) throws(StoreError) {
+        try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update, logs: logs,
+                   consumedInbox: consumedInbox)
     }
 
     /// A test hook: runs `append`'s writes inside the transaction, then throws `failure`
@@ -319,7 +323,7 @@ public final class DurableStore: Sendable {
     public func deleteRun(_ runID: String) throws(StoreError) {
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                for t in ["journal", "attempts", "runs"] {
+                for t in ["journal", "attempts", "logs", "inbox", "audit", "runs"] {
                     try c.run("DELETE FROM \(t) WHERE run_id = ?1") { $0.bind(1, runID) }
                 }
             }

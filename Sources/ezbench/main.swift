@@ -11,6 +11,9 @@ enum CLI {
           --repeat  runs per (shape, size); the best wall time is reported
           --emit    also write each generated workflow to DIR (for `ezc check DIR/*.ezflow`)
 
+               ezbench exec [--sizes 1k,10k] [--jobs 2] [--repeat 3] [--sync full,normal]
+          (also: ezbench build, schedule, durable; each takes --help)
+
         Exit status: 0 all workflows checked clean, 1 a workflow had diagnostics, 2 usage error.
         """
 
@@ -86,6 +89,8 @@ enum CLI {
             exit(ScheduleBench(options: ScheduleBench.parse(arguments)).run())
         case "durable":
             exit(DurableBench(options: DurableBench.parse(arguments)).run())
+        case "exec":
+            exit(ExecBench(options: ExecBench.parse(arguments)).run())
         case "-h", "--help", "help":
             print(usage)
         case let other?:

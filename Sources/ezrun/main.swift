@@ -39,7 +39,7 @@ enum CLI {
         exit(code)
     }
 
-    static func usageError(_ message: String) -> Never { fail("\(message)\n\n\(usage)") }
+    static func usageError(_ message: String, _ text: String = usage) -> Never { fail("\(message)\n\n\(text)") }
 
     static func quote(_ s: String) -> String {
         let safe = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,".unicodeScalars.contains($0) }
@@ -190,8 +190,15 @@ enum CLI {
         switch arguments.popFirst() {
         case "simulate": exit(simulate(arguments))
         case "replay": exit(replay(arguments))
+        case "run": exit(run(arguments))
+        case "resume": exit(resume(arguments))
+        case "approve": exit(approve(arguments))
+        case "cancel": exit(cancel(arguments))
+        case "status": exit(status(arguments))
+        case "runs": exit(runs(arguments))
+        case "logs": exit(logs(arguments))
         case "-h", "--help", "help":
-            print(usage)
+            print(runUsage + "\n\n" + usage)
             exit(0)
         case let other?: usageError("unknown command `\(other)`")
         case nil: usageError("missing command")

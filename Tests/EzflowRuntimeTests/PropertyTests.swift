@@ -94,6 +94,34 @@ final class PropertyTests: XCTestCase {
         p.budgetTokens = -1
         p.budgetTimeMs = -1
         p.deadlineMs = chance(30) ? Int64(100 + pick(1500)) : -1
+        // Budget groups: a few nested groups with money and time limits, tasks in them,
+        // and some tasks with a money budget of their own.
+        p.groupNames = []; p.groupParent = []; p.groupBudgetMoneyMicros = []; p.groupBudgetTokens = []
+        p.groupBudgetTimeMs = []; p.groupTask = []
+        p.taskGroup = Array(repeating: -1, count: n)
+        p.taskBudgetMoneyMicros = Array(repeating: -1, count: n)
+        p.taskBudgetTokens = Array(repeating: -1, count: n)
+        p.taskBudgetTimeMs = Array(repeating: -1, count: n)
+        if chance(50) {
+            for g in 0..<(1 + pick(3)) {
+                p.groupNames.append("g\(g)")
+                p.groupParent.append(g > 0 && chance(50) ? pick(g) : -1)
+                p.groupBudgetMoneyMicros.append(chance(70) ? Int64(3 + pick(30)) : -1)
+                p.groupBudgetTokens.append(-1)
+                p.groupBudgetTimeMs.append(chance(30) ? Int64(50 + pick(500)) : -1)
+                p.groupTask.append(-1)
+            }
+            for t in 0..<n where chance(60) { p.taskGroup[t] = pick(p.groupNames.count) }
+        }
+        for t in 0..<n where chance(15) {
+            p.taskBudgetMoneyMicros[t] = Int64(2 + pick(15))
+            p.groupNames.append("t\(t)")
+            p.groupParent.append(p.taskGroup[t])
+            p.groupBudgetMoneyMicros.append(p.taskBudgetMoneyMicros[t])
+            p.groupBudgetTokens.append(-1)
+            p.groupBudgetTimeMs.append(-1)
+            p.groupTask.append(t)
+        }
         try p.derive()
         return p
     }
@@ -159,7 +187,14 @@ final class PropertyTests: XCTestCase {
             now = max(now, at)
             if pick(200) == 0 { add(now, e); e = pick(2) == 0 ? .resumed(atMs: now) : .cancelRequested(reason: "user", atMs: now) }
             react(try run.apply(e))
-            try check(run.state, seed)
+            do { try check(run.state, seed) } catch {
+                if ProcessInfo.processInfo.environment["EZFLOW_PROPERTY_DUMP"] != nil {
+                    print(String(decoding: Journal.encode(run.records), as: UTF8.self))
+                    print(plan.groupNames, plan.groupParent, plan.groupBudgetMoneyMicros, plan.taskBudgetScope, plan.groupBudgetParent,
+                          run.state.groupChargedMicros, run.state.groupReservedMicros)
+                }
+                throw error
+            }
         }
         // Every task ends in exactly one terminal state.
         for t in 0..<plan.taskCount where !run.state.tasks[t].isTerminal {
@@ -195,7 +230,32 @@ final class PropertyTests: XCTestCase {
         if p.maxParallel >= 0 && running > p.maxParallel { throw fail("max_parallel exceeded") }
         for g in 0..<p.agentNames.count where s.agentLoad[g] > p.agentConcurrency[g] { throw fail("bulkhead of agent \(g) exceeded") }
         for g in 0..<p.tagNames.count where s.tagLimit[g] >= 0 && s.tagLoad[g] > s.tagLimit[g] { throw fail("tag limit \(g) exceeded") }
-        if p.budgetMoneyMicros >= 0 && s.chargedMicros > p.budgetMoneyMicros { throw fail("charged \(s.chargedMicros) > budget \(p.budgetMoneyMicros)") }
-        if p.budgetMoneyMicros >= 0 && s.chargedMicros + s.reservedMicros > p.budgetMoneyMicros { throw fail("reserved beyond the budget") }
+        // A late result of an abandoned attempt is charged after its reservation was
+        // released (it may land on room another attempt reserved meanwhile), so the bound
+        // is on live charges (the attempt history) + reservations; a real overrun stops the run.
+        let live = s.history.reduce(Int64(0)) { $0 + $1.reduce(Int64(0)) { $0 + $1.costMicros } }
+        if p.budgetMoneyMicros >= 0 && s.chargedMicros > p.budgetMoneyMicros, case .running = s.phase {
+            throw fail("charged \(s.chargedMicros) > budget \(p.budgetMoneyMicros) and the run goes on")
+        }
+        if p.budgetMoneyMicros >= 0 && live + s.reservedMicros > p.budgetMoneyMicros { throw fail("reserved beyond the budget") }
+        // Groups: the same two bounds, and the charges add up along every chain.
+        var charged = Array(repeating: Int64(0), count: p.groupNames.count)
+        for t in 0..<p.taskCount {
+            let c = s.history[t].reduce(Int64(0)) { $0 + $1.costMicros }
+            var g = p.taskBudgetScope[t]
+            while g >= 0 { charged[g] += c; g = p.groupBudgetParent[g] }
+        }
+        // (A late result of an abandoned attempt is charged after its reservation was
+        // released, so only live charges + reservations are bounded; a real overrun must
+        // have stopped the run.)
+        for g in 0..<p.groupNames.count where p.groupBudgetMoneyMicros[g] >= 0 {
+            if charged[g] + s.groupReservedMicros[g] > p.groupBudgetMoneyMicros[g] { throw fail("group \(g) reserved beyond its budget") }
+            if s.groupChargedMicros[g] > p.groupBudgetMoneyMicros[g], case .running = s.phase {
+                throw fail("group \(g) charged \(s.groupChargedMicros[g]) > \(p.groupBudgetMoneyMicros[g]) and the run goes on")
+            }
+        }
+        for g in 0..<p.groupNames.count where s.groupChargedMicros[g] < charged[g] {
+            throw fail("group \(g) charged \(s.groupChargedMicros[g]) < its tasks' \(charged[g])")
+        }
     }
 }

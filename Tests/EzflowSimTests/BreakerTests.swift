@@ -57,11 +57,19 @@ final class BreakerTests: XCTestCase {
         // Cool-down over: half-open admits a probe; its failure re-opens.
         XCTAssertTrue(b.admit(agent: 0, nowMs: 106, health: &h))
         XCTAssertEqual(h.breaker, .halfOpen)
+        h.probeTask = 0  // what the core records when it dispatches the probe
+        XCTAssertFalse(b.admit(agent: 0, nowMs: 107, health: &h), "one probe at a time")
+        // Another task's (late) result says nothing while the probe runs.
+        b.record(AttemptOutcome(task: 7, agent: 0, errorClass: nil, latencyMs: 1, costMicros: 0), nowMs: 120, health: &h)
+        XCTAssertEqual(h.breaker, .halfOpen)
         b.record(outcome(true), nowMs: 150, health: &h)
+        h.probeTask = -1  // the core clears it when the probe ends
         XCTAssertEqual(h.breaker, .open(untilMs: 250))
         // The next probe succeeds: closed, count reset.
         XCTAssertTrue(b.admit(agent: 0, nowMs: 300, health: &h))
+        h.probeTask = 0
         b.record(outcome(false), nowMs: 310, health: &h)
+        h.probeTask = -1
         XCTAssertEqual(h.breaker, .closed)
         XCTAssertEqual(h.consecutiveFailures, 0)
         XCTAssertTrue(b.admit(agent: 0, nowMs: 311, health: &h))

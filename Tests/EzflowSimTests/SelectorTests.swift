@@ -170,4 +170,96 @@ final class SelectorTests: XCTestCase {
         XCTAssertEqual(PerformancePredictor.kind("build[12]"), "build")
         XCTAssertEqual(PerformancePredictor.kind("build"), "build")
     }
+
+    // MARK: remaining budget and deadline
+
+    /// `metered` is cheaper on average but its worst case (10 s at $0.01/s) is $0.101;
+    /// `flat` always costs $0.005. With $0.05 left only `flat` can be dispatched without
+    /// draining the run, so `learned` (greedy) and `auction` pick it; with no budget
+    /// they pick `metered`.
+    func testLearnedAndAuctionStayWithinTheRemainingBudget() throws {
+        let source = """
+        agent flat {
+          driver: sim
+          capabilities: ["shell"]
+          concurrency: 4
+          cost_per_call: $0.005
+          latency: 100ms
+        }
+
+        agent metered {
+          driver: sim
+          capabilities: ["shell"]
+          concurrency: 4
+          cost_per_call: $0.001
+          cost_per_second: $0.01
+          latency: 100ms
+        }
+
+        role ops {
+          allow: [run]
+          agents: [flat, metered]
+        }
+
+        workflow main {
+
+        """ + tasks(1, extra: "    timeout: 10s\n") + "}\n"
+        let input = try simInput(source)
+        let plan = input.plan
+        let flat = plan.agentNames.firstIndex(of: "flat")!, metered = plan.agentNames.firstIndex(of: "metered")!
+        let world = try SimWorld(program: input.program, plan: plan, scenario: SimScenario(), faults: [])
+        XCTAssertEqual(plan.worstCostMicros(task: 0, agent: metered), 101_000)
+        let learned = LearnedSelector(predictor: PerformancePredictor(), profiles: world.profiles, spreadMax: 0)
+        let auction = AuctionSelector(bidder: SimBidder(profiles: world.profiles, noise: 0))
+        func pick(_ s: any AgentSelector, _ limits: SelectorLimits) -> Int? {
+            var r = SeededRandom(seed: 1)
+            let v = SelectorView(plan: plan, load: [0, 0], health: [AgentHealth(), AgentHealth()], nowMs: 0, limits: limits)
+            return s.choose(task: 0, candidates: [0, 1], view: v, rng: &r)
+        }
+        XCTAssertEqual(pick(learned, SelectorLimits()), metered)
+        XCTAssertEqual(pick(auction, SelectorLimits()), metered)
+        var tight = SelectorLimits()
+        tight.remainingMoneyMicros = 50_000
+        XCTAssertEqual(pick(learned, tight), flat)
+        XCTAssertEqual(pick(auction, tight), flat)
+        // Nobody fits: keep the usual choice rather than refuse (the core decides).
+        tight.remainingMoneyMicros = 1_000
+        XCTAssertEqual(pick(learned, tight), metered)
+        let v = SelectorView(plan: plan, load: [0, 0], health: [AgentHealth(), AgentHealth()], nowMs: 0, limits: tight)
+        XCTAssertEqual(v.affordable(task: 0, [0, 1]), [0, 1])
+    }
+
+    /// The time left comes from the core's view (deadline, started groups' time), not
+    /// from the selector's own settings.
+    func testLearnedAndAuctionMeetTheTimeLeft() throws {
+        let source = pool + "workflow main {\n" + tasks(1) + "}\n"
+        let input = try simInput(source)
+        let world = try SimWorld(program: input.program, plan: input.plan, scenario: SimScenario(), faults: [])
+        let n = input.plan.agentNames.count
+        let learned = LearnedSelector(predictor: PerformancePredictor(), profiles: world.profiles, spreadMax: 0)
+        let auction = AuctionSelector(bidder: SimBidder(profiles: world.profiles, noise: 0))
+        var limits = SelectorLimits()
+        func pick(_ s: any AgentSelector) -> Int? {
+            var r = SeededRandom(seed: 1)
+            let v = SelectorView(plan: input.plan, load: Array(repeating: 0, count: n), health: Array(repeating: AgentHealth(), count: n),
+                                 nowMs: 5_000, limits: limits)
+            return s.choose(task: 0, candidates: Array(0..<n), view: v, rng: &r)
+        }
+        let name = { (g: Int?) in g.map { input.plan.agentNames[$0] } ?? "none" }
+        XCTAssertEqual(name(pick(learned)), "cheap")
+        XCTAssertEqual(name(pick(auction)), "cheap")
+        // Stop 1 s from now: `cheap` (2 s) would miss it; `mid` is the cheapest in time.
+        limits.stopAtMs = 6_000
+        XCTAssertEqual(name(pick(learned)), "mid")
+        XCTAssertEqual(name(pick(auction)), "mid")
+    }
+
+    func testAuctionBudgetRule() {
+        let bids = [(agent: 0, bid: Bid(priceMicros: 1_000, etaMs: 100)), (agent: 1, bid: Bid(priceMicros: 2_000, etaMs: 50))]
+        XCTAssertEqual(AuctionSelector.winner(bids: bids, deadlineMs: 80), 1)
+        // Only `1` meets the deadline but it is over budget: the affordable late bid wins.
+        XCTAssertEqual(AuctionSelector.winner(bids: bids, deadlineMs: 80, budgetMicros: 1_500), 0)
+        // Nothing affordable: the budget is ignored.
+        XCTAssertEqual(AuctionSelector.winner(bids: bids, deadlineMs: 80, budgetMicros: 500), 1)
+    }
 }

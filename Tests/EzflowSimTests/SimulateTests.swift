@@ -47,6 +47,35 @@ final class SimulateTests: XCTestCase {
         XCTAssertNotEqual(r1.stdout, r3.stdout)
     }
 
+    /// Sub-workflows (inlined) and `for_each` (expanded) run in the simulator: the
+    /// nested tasks are dispatched to the nested workflow's agents, the join never is,
+    /// the same seed gives the same journals, and every journal replays.
+    func testNestedAndForEachWorkflowsSimulate() throws {
+        for (example, nested) in [("examples/stdlib_pipeline.ezflow", ["btr.build", "btr.test", "btr.review", "btr"]),
+                                  ("examples/fanout_data_job.ezflow", ["process[0]", "process[1]", "process[2]"])] {
+            let input = try SimInput.load(path: Repo.url(example).path)
+            for name in nested { XCTAssertNotNil(input.plan.taskNames.firstIndex(of: name), "\(example): \(name) in \(input.plan.taskNames)") }
+            func runs() throws -> [SimRunResult] {
+                let world = try SimWorld(program: input.program, plan: input.plan, scenario: SimScenario(), faults: [])
+                var sim = Simulator(world: world, options: SimulationOptions(seed: 5, runs: 10, keepJournals: true))
+                return try sim.runAll()
+            }
+            let a = try runs(), b = try runs()
+            XCTAssertEqual(a.map { Journal.encode($0.journal) }, b.map { Journal.encode($0.journal) })
+            for r in a {
+                XCTAssertEqual(r.verdict, .success, "\(example) run \(r.index)")
+                for rec in r.journal {
+                    for c in rec.commands {
+                        if case .dispatch(let t, _, _, _) = c { XCTAssertLessThan(input.plan.joinStart[t], 0, "a join was dispatched") }
+                    }
+                }
+                let world = try SimWorld(program: input.program, plan: input.plan, scenario: SimScenario(), faults: [])
+                let env = RunEnvironment(selector: CheapestSelector(profiles: world.profiles), breaker: CircuitBreaker())
+                XCTAssertEqual(try Replay.verify(plan: input.plan, journal: r.journal, environment: env).verdict, .success)
+            }
+        }
+    }
+
     func testJournalsReplay() throws {
         var sim = try simulator(pair + "workflow main {\n  selector: auction\n" + tasks(8, extra: retrying) + "}\n",
                                 seed: 99, runs: 3, faults: "agent=a:fail=0.5", keepJournals: true)

@@ -1,0 +1,179 @@
+// The `llm` agent driver: a `prompt` task is one OpenAI-compatible chat completion
+// (docs/DRIVERS.md).
+//
+// Request: `POST {agent.url}/chat/completions` (a `url` already ending in
+// `/chat/completions` is used as is) with `{"max_tokens"?, "messages": [{"role": "user",
+// "content": PROMPT}], "model"}`, `model` = the task's `model` ?? the agent's, `max_tokens`
+// = the task's per-attempt cap when given; `Authorization: Bearer KEY` where KEY is the
+// agent's `api_key` secret (resolved through the run's `SecretResolver`, so registered
+// with its redactor), plus the headers of the http driver (Idempotency-Key, X-Ezflow-*).
+// Response: `choices[0].message.content` → output `text`; `usage.total_tokens` (else
+// prompt + completion) → `DriverResult.tokens` and output `tokens`; when the content is a
+// JSON object (optionally inside a ``` fence) its members become outputs too, so a task
+// can declare structured outputs. Cost = cost_per_call + tokens × cost_per_1k_tokens /
+// 1000 + cost_per_second prorated, each rounded up.
+// Errors: 401/403 → `agent_error` ("authentication failed"); 408/409/425/429/5xx,
+// refused or reset connections → `transient`; other statuses and malformed responses →
+// `agent_error`; the attempt's `timeout_ms` → `timeout`; a cancel → `cancelled`; an
+// unresolvable key → the SecretError's class. The body is redacted before it is parsed:
+// the key (and every other resolved secret) never reaches an output or a message.
+import EzflowIR
+import EzflowRuntime
+import Foundation
+
+/// Runs `prompt` tasks on `llm` agents (OpenAI-compatible chat completions).
+public struct LLMDriver: Sendable {
+    public let tasks: [JSONValue]
+    public let agents: [RemoteAgent]
+    public let secrets: SecretResolver
+    public var redactor: Redactor { secrets.redactor }
+    public var options: HTTPOptions
+
+    /// `workflow`: the IR document (root workflow object).
+    public init(workflow: JSONValue, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
+        if case .array(let ts)? = workflow["tasks"] { tasks = ts } else { tasks = [] }
+        if case .array(let ags)? = workflow["agents"] { agents = ags.map(RemoteAgent.init(ir:)) } else { agents = [] }
+        self.secrets = secrets
+        self.options = options
+    }
+
+    /// The driver for a validated IR program.
+    public init(program: IRProgram, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
+        self.init(workflow: program.document, secrets: secrets, options: options)
+    }
+
+    /// Carries out a `Command.dispatch`; other commands give nil.
+    public func perform(_ command: Command, runID: String, values: RenderValues, cancel: CancelToken? = nil) async -> DriverResult? {
+        guard case .dispatch(let task, let attempt, let agent, let key) = command else { return nil }
+        return await run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
+    }
+
+    /// The chat completions endpoint for an agent base URL.
+    public static func endpoint(base: String) -> String {
+        var b = base.trimmingCharacters(in: .whitespacesAndNewlines)
+        while b.hasSuffix("/") { b.removeLast() }
+        return b.hasSuffix("/chat/completions") ? b : b + "/chat/completions"
+    }
+
+    /// Runs attempt `attempt` of `prompt` task `task` on agent `agent` (an IR agent index).
+    public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
+                    cancel: CancelToken? = nil) async -> DriverResult {
+        let (prepared, failed) = await NetworkTask.prepare(tasks: tasks, agents: agents, secrets: secrets, options: options,
+                                                           task: task, agent: agent, values: values, action: "prompt", driver: "llm")
+        guard let nt = prepared else { return failed! }
+        func fail(_ cls: String, _ msg: String) -> DriverResult {
+            .failed(cls, redactor.redact("task `\(nt.name)`: \(msg)"))
+        }
+        guard let ag = nt.agent else { return fail(ErrorClass.configError, "the llm driver needs an agent (got index \(agent))") }
+        guard let base = ag.url, !base.isEmpty else { return fail(ErrorClass.configError, "agent `\(ag.name)` has no `url`") }
+        let taskModel: String? = if case .string(let m)? = nt.ir["model"] { m } else { nil }
+        guard let model = taskModel ?? ag.model else {
+            return fail(ErrorClass.configError, "no `model` on the task or on agent `\(ag.name)`")
+        }
+        guard let prompt = nt.rendered else { return fail(ErrorClass.configError, "no prompt") }
+        guard let url = URL(string: Self.endpoint(base: base)) else { return fail(ErrorClass.configError, "agent `\(ag.name)` has an invalid `url`") }
+        if let refused = NetworkTask.checkHost(url, options) { return fail(ErrorClass.configError, refused) }
+
+        var headers = NetworkTask.standardHeaders(runID: runID, task: nt.name, attempt: attempt, idempotencyKey: idempotencyKey,
+                                                  options: options)
+        switch await nt.apiKey(secrets) {
+        case .success(let key?): headers.append(("Authorization", "Bearer " + key))
+        case .success(nil): break  // a local server without authentication
+        case .failure(let e): return fail(e.errorClass, "agent `\(ag.name)` api_key: \(e.description)")
+        }
+        var members: [(String, JSONValue)] = []
+        if case .int(let mt)? = nt.ir["max_tokens"] { members.append(("max_tokens", .int(mt))) }
+        members.append(("messages", .array([.object([("content", .string(prompt)), ("role", .string("user"))])])))
+        members.append(("model", .string(model)))
+        let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(.object(members)), timeoutMs: nt.timeoutMs,
+                              idleTimeoutMs: options.idleTimeoutMs, responseLimit: options.responseLimit)
+        let t0 = HTTPClient.nowNs()
+        let sent = await HTTPClient.send(req, cancel: cancel)
+        let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
+        return interpret(sent, taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+    }
+
+    /// Maps an exchange to a result (see the file comment for the rules).
+    func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, taskName: String, agent: RemoteAgent, timeoutMs: Int64?,
+                   durationMs: Int64) -> DriverResult {
+        let response: HTTPResponse
+        switch sent {
+        case .success(let r): response = r
+        case .failure(let e):
+            var r = DriverResult.failed(e.errorClass, "")
+            r.durationMs = durationMs
+            // A provider bills what it received; a refused connection received nothing.
+            if case .connect = e {} else if case .badURL = e {} else { r.costMicros = agent.cost(durationMs: durationMs, tokens: 0) }
+            let msg = e == .timeout ? "timed out after \(timeoutMs ?? 0) ms" : e.message
+            r.outcome = .failure(errorClass: e.errorClass, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            return r
+        }
+        let body = redactor.redact(bytes: response.body)
+        let parsed = HTTPText.json(body)
+        let tokens = Self.tokens(parsed?["usage"])
+        let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
+        var result = DriverResult.network(durationMs: durationMs, costMicros: agent.cost(durationMs: durationMs, tokens: tokens),
+                                          tokens: tokens, log: logText, logTruncated: body.count > options.logBodyLimit)
+        func fail(_ cls: String, _ msg: String) -> DriverResult {
+            var r = result
+            r.outcome = .failure(errorClass: cls, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            return r
+        }
+        let status = response.status
+        if !(200..<300).contains(status) {
+            // OpenAI-style `{"error": {"message", "type", "code"}}`; else the raw body.
+            var detail = ""
+            if case .string(let m)? = parsed?["error"]?["message"] { detail = HTTPText.excerpt(Array(m.utf8)) }
+            else if case .string(let m)? = parsed?["error"] { detail = HTTPText.excerpt(Array(m.utf8)) }
+            else { detail = HTTPText.excerpt(body) }
+            let suffix = detail.isEmpty ? "" : ": " + detail
+            switch status {
+            case 401, 403:
+                return fail(ErrorClass.agentError, "authentication failed (HTTP \(status)) at agent `\(agent.name)`" + suffix)
+            case 408, 409, 425, 429, 500...599:
+                return fail(ErrorClass.transient, "HTTP \(status)" + suffix)
+            default:
+                return fail(ErrorClass.agentError, "HTTP \(status)" + suffix)
+            }
+        }
+        guard case .object? = parsed else {
+            return fail(ErrorClass.agentError, "malformed response: not a JSON object: " + HTTPText.excerpt(body, limit: 120))
+        }
+        guard case .array(let choices)? = parsed?["choices"], let first = choices.first else {
+            return fail(ErrorClass.agentError, "malformed response: no `choices`")
+        }
+        guard case .string(let content)? = first["message"]?["content"] else {
+            return fail(ErrorClass.agentError, "malformed response: `choices[0].message.content` is not a string")
+        }
+        // Structured outputs first; `text` and `tokens` are the driver's and typed
+        // (string, tokens), so members of those names do not replace them.
+        var outputs: [(String, JSONValue)] = []
+        if case .object(let m)? = Self.jsonObject(in: content) { outputs = m.filter { $0.0 != "text" && $0.0 != "tokens" } }
+        outputs.append(("text", .string(content)))
+        outputs.append(("tokens", .int(tokens)))
+        result.outcome = .success(outputs: redactor.redact(.object(outputs)))
+        return result
+    }
+
+    /// `usage.total_tokens`, else `prompt_tokens + completion_tokens`, else 0.
+    static func tokens(_ usage: JSONValue?) -> Int64 {
+        if case .int(let t)? = usage?["total_tokens"], t >= 0 { return t }
+        var sum: Int64 = 0
+        for k in ["prompt_tokens", "completion_tokens"] { if case .int(let t)? = usage?[k], t >= 0 { sum = sum.addingReportingOverflow(t).overflow ? sum : sum + t } }
+        return sum
+    }
+
+    /// The content as a JSON object: the whole text, or the inside of one ``` fence
+    /// (models often wrap JSON in ```json … ```).
+    static func jsonObject(in content: String) -> JSONValue? {
+        var s = content.trimmingCharacters(in: .whitespacesAndNewlines)
+        if s.hasPrefix("```") && s.hasSuffix("```") && s.count >= 6 {
+            s = String(s.dropFirst(3).dropLast(3))
+            // Drop the info string (`json`) on the fence line.
+            if let nl = s.firstIndex(of: "\n") { s = String(s[s.index(after: nl)...]) }
+            s = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard s.hasPrefix("{"), case .object? = try? JSONParser.parse(Array(s.utf8)) else { return nil }
+        return try? JSONParser.parse(Array(s.utf8))
+    }
+}

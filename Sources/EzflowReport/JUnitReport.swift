@@ -1,0 +1,151 @@
+// JUnit XML for CI systems (GitHub, GitLab, Jenkins): the run is a test suite, each task
+// a test case. Tasks whose failure a `catch: task` fallback absorbed pass (the run's
+// verdict did not depend on them), with the rescue noted in their output, so the report
+// never shows red for a green run.
+import EzflowRuntime
+
+public enum JUnitReport {
+    /// The report as a complete XML document (UTF-8, ends with a newline).
+    public static func render(_ snapshot: RunSnapshot, redact: @Sendable (String) -> String = { $0 }) -> String {
+        let tasks = snapshot.taskViews()
+        var failures = 0, skipped = 0
+        for t in tasks {
+            switch classify(t, snapshot) {
+            case .failure: failures += 1
+            case .skipped: skipped += 1
+            case .passed: break
+            }
+        }
+        let wf = snapshot.workflowName
+        let time = Format.seconds3(snapshot.durationMs)
+        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        x += "<testsuites name=\"ezflow\" tests=\"\(tasks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\" time=\"\(time)\">\n"
+        x += "  <testsuite name=\"\(XML.attr(wf))\" tests=\"\(tasks.count)\" failures=\"\(failures)\" errors=\"0\""
+        x += " skipped=\"\(skipped)\" time=\"\(time)\" timestamp=\"\(Format.rfc3339(ms: snapshot.startedAtMs).dropLast(5))\">\n"
+        x += "    <properties>\n"
+        for (k, v) in [("ezflow.run_id", snapshot.runID), ("ezflow.verdict", snapshot.verdictText),
+                       ("ezflow.exit_code", snapshot.state.verdict.map { String($0.exitCode) } ?? ""),
+                       ("ezflow.cost_micros", String(snapshot.state.chargedMicros)),
+                       ("ezflow.tokens", String(snapshot.state.chargedTokens)), ("ezflow.ir_hash", snapshot.plan.hash)] {
+            x += "      <property name=\"\(k)\" value=\"\(XML.attr(v))\"/>\n"
+        }
+        x += "    </properties>\n"
+        for t in tasks {
+            x += "    <testcase classname=\"\(XML.attr(wf))\" name=\"\(XML.attr(t.name))\" time=\"\(Format.seconds3(t.durationMs))\""
+            let out = systemOut(t, snapshot, redact)
+            switch classify(t, snapshot) {
+            case .passed:
+                if out.isEmpty { x += "/>\n"; continue }
+                x += ">\n"
+            case .skipped(let why):
+                x += ">\n      <skipped message=\"\(XML.attr(why))\"/>\n"
+            case .failure(let type):
+                let f = t.lastFailure
+                let message = f.map { redact($0.message) } ?? stateName(t.state)
+                x += ">\n      <failure message=\"\(XML.attr(message))\" type=\"\(XML.attr(type))\">"
+                x += XML.text(failureBody(t, snapshot, redact)) + "</failure>\n"
+            }
+            if !out.isEmpty { x += "      <system-out>" + XML.text(out) + "</system-out>\n" }
+            x += "    </testcase>\n"
+        }
+        x += "  </testsuite>\n</testsuites>\n"
+        return x
+    }
+
+    enum Outcome { case passed, skipped(String), failure(type: String) }
+
+    static func classify(_ t: TaskView, _ s: RunSnapshot) -> Outcome {
+        switch t.state {
+        case .succeeded: return .passed
+        case .failed where t.rescued: return .passed
+        case .failed, .deadLettered: return .failure(type: t.lastFailure?.errorClass ?? "failed")
+        case .skipped: return .skipped("skipped: a dependency did not succeed")
+        case .cancelled: return .skipped("cancelled: run stopped (\(s.verdictText))")
+        case .awaitingApproval: return .skipped("awaiting approval")
+        case .waiting, .ready: return .skipped("never ran (run \(s.verdictText))")
+        case .running, .backoff: return .skipped("not finished (\(stateName(t.state)))")
+        }
+    }
+
+    /// Every attempt's error, then the tail of the last attempt's stderr.
+    static func failureBody(_ t: TaskView, _ s: RunSnapshot, _ redact: (String) -> String) -> String {
+        var lines: [String] = []
+        for a in t.attempts {
+            let what = a.errorClass.map { "\($0): \(redact(a.message))" } ?? a.outcome
+            lines.append("attempt \(a.attempt) on \(a.agentName) after \(Format.duration(a.durationMs(now: s.endedAtMs))): \(what)")
+        }
+        if let fb = t.fallback { lines.append("fallback \(fb) ran instead and did not succeed") }
+        if let log = t.lastAttempt?.log, !log.stderr.isEmpty {
+            lines.append("stderr (attempt \(log.attempt), last lines):")
+            lines.append(Format.tail(redact(log.stderr)))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One line per attempt: attempt, agent, duration, cost, tokens, outcome; then the
+    /// last attempt's stdout tail.
+    static func systemOut(_ t: TaskView, _ s: RunSnapshot, _ redact: (String) -> String) -> String {
+        var lines: [String] = []
+        for a in t.attempts {
+            var l = "attempt \(a.attempt): agent=\(a.agentName) duration=\(Format.duration(a.durationMs(now: s.endedAtMs)))"
+            l += " cost=\(Format.money(a.costMicros)) tokens=\(a.tokens) outcome=\(a.outcome)"
+            if let code = a.log?.exitCode { l += " exit=\(code)" }
+            lines.append(l)
+        }
+        if t.rescued, let fb = t.fallback { lines.append("failed; fallback \(fb) succeeded in its place") }
+        if let log = t.lastAttempt?.log, !log.stdout.isEmpty {
+            lines.append("stdout (attempt \(log.attempt), last lines):")
+            lines.append(Format.tail(redact(log.stdout)))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// XML 1.0 escaping. Characters XML cannot carry at all (C0 controls but tab/newline/CR,
+/// U+FFFE/U+FFFF) are dropped: a stray escape sequence in an agent's stderr must not make
+/// the whole report unparseable.
+enum XML {
+    static func allowed(_ u: Unicode.Scalar) -> Bool {
+        let v = u.value
+        if v == 0x9 || v == 0xA || v == 0xD { return true }
+        if v < 0x20 { return false }
+        if v >= 0x7F && v < 0xA0 { return false }  // C1: legal in XML 1.0 but discouraged, and terminal garbage
+        if v == 0xFFFE || v == 0xFFFF { return false }
+        return true
+    }
+
+    static func text(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for u in Format.stripControls(s).unicodeScalars where allowed(u) {
+            switch u {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\r": out += "&#13;"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    /// Attribute values: quotes escaped, and whitespace as character references so
+    /// attribute-value normalization does not turn newlines into spaces.
+    static func attr(_ s: String) -> String {
+        var out = ""
+        for u in Format.stripControls(s).unicodeScalars where allowed(u) {
+            switch u {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n": out += "&#10;"
+            case "\r": out += "&#13;"
+            case "\t": out += "&#9;"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,185 @@
+// Human progress output. `line(for:)` turns each journal record into plain lines for logs
+// and non-TTY CI output; `statusLine` is a one-line live display for terminals (the
+// caller redraws it with `\r` and clears the line). Lines are derived from the record
+// and the state right after it, so replaying a journal prints the same progress.
+import EzflowIR
+import EzflowRuntime
+import Foundation
+
+public struct Progress: Sendable {
+    /// Applied to every message that came from an agent.
+    public var redact: @Sendable (String) -> String
+    /// Maximum characters of `statusLine`.
+    public var width: Int
+
+    public init(width: Int = 80, redact: @escaping @Sendable (String) -> String = { $0 }) {
+        self.width = width
+        self.redact = redact
+    }
+
+    /// The lines `record` deserves (joined with `\n`), or nil for bookkeeping events.
+    /// `state` is the state after folding `record`.
+    public func line(for record: JournalRecord, plan: Plan, state: RunState) -> String? {
+        var lines: [String] = []
+        let seq = record.seq
+        let at = record.event.atMs
+        switch record.event {
+        case .runStarted(let run, _, _, _, _):
+            lines.append("run \(run) started: \(plan.taskCount) tasks")
+        case .taskSucceeded(let t, let a, _, _, _, _):
+            if let tr = liveTransition(t, attempt: a, seq: seq, state) {
+                if tr.to == .succeeded {
+                    let h = attemptRecord(of: t, attempt: a, state)
+                    let dur = h.map { Format.duration($0.endedAtMs - $0.startedAtMs) } ?? "?"
+                    lines.append("\(counter(state)) \(plan.taskNames[t]) succeeded in \(dur) (attempt \(a), \(agent(tr.from, t, plan)))")
+                } else if let f = failure(t, a, tr, at: at, plan: plan, state: state) {
+                    lines.append(f)
+                }
+            } else {
+                lines.append("task \(plan.taskNames[t]): late result of abandoned attempt \(a) ignored")
+            }
+        case .taskFailed(let t, let a, _, _, _, _, _):
+            if let tr = liveTransition(t, attempt: a, seq: seq, state) {
+                if let f = failure(t, a, tr, at: at, plan: plan, state: state) { lines.append(f) }
+            } else {
+                lines.append("task \(plan.taskNames[t]): late failure of abandoned attempt \(a) ignored")
+            }
+        case .timerFired(let id, _):
+            if case .attemptTimeout(let t, let a) = id, let tr = liveTransition(t, attempt: a, seq: seq, state),
+               let f = failure(t, a, tr, at: at, plan: plan, state: state) {
+                lines.append(f)
+            }
+        case .approvalGiven(let t, let principal, let approved, _):
+            if state.transitions[t].last?.seq == seq {
+                lines.append("\(counter(state)) \(plan.taskNames[t]) \(approved ? "approved" : "denied") by \(principal)")
+            }
+        case .agentHealth(let g, let healthy, _):
+            lines.append("agent \(plan.agentNames[g]) is \(healthy ? "healthy again" : "unhealthy")")
+        case .cancelRequested(let reason, _):
+            lines.append("run cancel requested: \(clean(redact(reason)))")
+        case .resumed:
+            lines.append("run resumed: \(state.runningCount) attempts in flight")
+        case .approvalRefused(let t, let principal, let reason, _):
+            lines.append("approval of \(plan.taskNames[t]) by \(principal) refused: \(clean(redact(reason)))")
+        }
+        // Tasks skipped because of this record.
+        var skipped: [String] = []
+        for t in 0..<plan.taskCount where state.tasks[t] == .skipped && state.transitions[t].last?.seq == seq {
+            skipped.append(plan.taskNames[t])
+        }
+        // Skips are reported after dead letters (their cause) and before the run's end.
+        var skipLine = skipped.isEmpty ? nil : "skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")
+        for c in record.commands {
+            if case .finishRun = c, let l = skipLine { lines.append(l); skipLine = nil }
+            switch c {
+            case .dispatch(let t, let a, let g, _):
+                let of = plan.attemptsMax[t] > 1 ? "\(a)/\(plan.attemptsMax[t])" : "\(a)"
+                lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan)))")
+            case .deadLetter(let t, let history):
+                let last = history.last
+                let what = last.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
+                let on = last.map { " (last on \(agentName($0.agent, t, plan)))" } ?? ""
+                let n = history.count
+                lines.append("\(counter(state)) \(plan.taskNames[t]) dead-lettered after \(n) attempt\(n == 1 ? "" : "s")\(on): \(what)")
+            case .requestApproval(let t, .gate):
+                lines.append("task \(plan.taskNames[t]) waiting for approval")
+            case .requestApproval(let t, .conflict(let o)):
+                lines.append("task \(plan.taskNames[t]) conflicts on output \(o): waiting for approval")
+            case .finishRun(.waitingForApproval):
+                let waiting = (0..<plan.taskCount).filter { state.tasks[$0] == .awaitingApproval }.map { plan.taskNames[$0] }
+                lines.append("run paused: waiting for approval of \(waiting.joined(separator: ", ")) (exit code 4)")
+            case .finishRun(let v):
+                let d = Format.duration(at - state.startedAtMs)
+                lines.append("run finished: \(v.rawValue) in \(d), \(Format.money(state.chargedMicros)), \(Format.grouped(state.chargedTokens)) tokens")
+            case .cancel, .setTimer:
+                break
+            }
+        }
+        if let l = skipLine { lines.append(l) }
+        return lines.isEmpty ? nil : lines.joined(separator: "\n")
+    }
+
+    /// One line for a terminal: elapsed time, counts per state, cost, running task names;
+    /// at most `width` characters.
+    public func statusLine(state: RunState, nowMs: Int64) -> String {
+        let plan = state.plan
+        var counts: [String: Int] = [:]
+        var running: [String] = []
+        for t in 0..<plan.taskCount {
+            counts[stateName(state.tasks[t]), default: 0] += 1
+            if case .running = state.tasks[t] { running.append(plan.taskNames[t]) }
+        }
+        let done = state.tasks.filter(\.isTerminal).count
+        var s = "\(pad(done, plan.taskCount))/\(plan.taskCount) \(Format.duration(nowMs - state.startedAtMs))"
+        let parts = allStateNames.compactMap { n -> String? in
+            guard let c = counts[n], c > 0, n != "waiting" else { return nil }
+            return "\(c) \(n.replacingOccurrences(of: "_", with: " "))"
+        }
+        if !parts.isEmpty { s += " | " + parts.joined(separator: ", ") }
+        s += " | " + Format.money(state.chargedMicros)
+        if !running.isEmpty { s += " | " + running.joined(separator: ", ") }
+        return Format.truncate(s, width)
+    }
+
+    // MARK: - Helpers
+
+    /// `[ 3/12]`: terminal tasks so far over all tasks.
+    func counter(_ state: RunState) -> String {
+        let done = state.tasks.filter(\.isTerminal).count
+        return "[\(pad(done, state.plan.taskCount))/\(state.plan.taskCount)]"
+    }
+
+    func pad(_ v: Int, _ total: Int) -> String {
+        let s = String(v), w = String(total).count
+        return String(repeating: " ", count: max(0, w - s.count)) + s
+    }
+
+    /// The transition this record made out of `running(attempt)`, if the attempt was live.
+    func liveTransition(_ t: Int, attempt a: Int, seq: Int, _ state: RunState) -> TransitionRecord? {
+        state.transitions[t].first { tr in
+            if tr.seq == seq, case .running(a, _) = tr.from { return true }
+            return false
+        }
+    }
+
+    func attemptRecord(of t: Int, attempt a: Int, _ state: RunState) -> AttemptRecord? {
+        state.history[t].last { $0.attempt == a }
+    }
+
+    func agent(_ s: TaskState, _ t: Int, _ plan: Plan) -> String {
+        if case .running(_, let g) = s { return agentName(g, t, plan) }
+        return "?"
+    }
+
+    func agentName(_ g: Int, _ t: Int, _ plan: Plan) -> String {
+        g >= 0 && g < plan.agentNames.count ? plan.agentNames[g] : (plan.isApproval[t] ? "approval" : "local")
+    }
+
+    func clean(_ s: String) -> String {
+        Format.truncate(Format.stripControls(s, keepNewlines: false), 300)
+    }
+
+    /// A failed attempt and what happens next. Dead-lettering is reported from the
+    /// `deadLetter` command instead, and a stopped run from `finishRun`.
+    func failure(_ t: Int, _ a: Int, _ tr: TransitionRecord, at: Int64, plan: Plan, state: RunState) -> String? {
+        let name = plan.taskNames[t]
+        let h = attemptRecord(of: t, attempt: a, state)
+        let what = h.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
+        let head = "task \(name) failed (attempt \(a)/\(plan.attemptsMax[t]), \(agent(tr.from, t, plan))): \(what)"
+        switch tr.to {
+        case .backoff(_, let until):
+            return head + ", retrying in \(Format.duration(until - at))"
+        case .ready:
+            let g = plan.catchAgent[t]
+            return head + ", retrying on \(g >= 0 ? plan.agentNames[g] : "another agent")"
+        case .failed where state.substitute[t] >= 0:
+            return head + ", fallback \(plan.taskNames[state.substitute[t]]) runs instead"
+        case .failed:
+            return "\(counter(state)) \(head), not retried: the run is stopping"
+        case .awaitingApproval:
+            return nil
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// Routes a dispatch to the driver its agent names: the local executor (agent -1) and
+// `exec` agents run subprocesses; `http` and `llm` agents talk to services. `sim` agents
+// belong to `ezrun simulate` and are refused here with a clear error class.
+import EzflowAgents
+import EzflowIR
+import EzflowRuntime
+
+struct DriverSet: Sendable {
+    let exec: ExecDriver
+    let http: HTTPDriver
+    let llm: LLMDriver
+    /// IR driver name per agent id.
+    let kinds: [String]
+
+    init(program: IRProgram, redactor: Redactor, secretConfig: SecretConfig, exec options: ExecOptions) {
+        let resolver = SecretResolver(specs: SecretSpec.fromIR(program.document), config: secretConfig, redactor: redactor)
+        exec = ExecDriver(workflow: program.document, secrets: resolver, options: options)
+        http = HTTPDriver(program: program, secrets: resolver)
+        llm = LLMDriver(program: program, secrets: resolver)
+        var ks: [String] = []
+        if case .array(let ags)? = program.document["agents"] {
+            for a in ags {
+                let d: String = if case .string(let d)? = a["driver"] { d } else { "exec" }
+                ks.append(d)
+            }
+        }
+        kinds = ks
+    }
+
+    var redactor: Redactor { exec.redactor }
+
+    func run(task: Int, attempt: Int, agent: Int, key: String, runID: String, values: RenderValues, cancel: CancelToken) async -> DriverResult {
+        let kind = agent >= 0 && agent < kinds.count ? kinds[agent] : "exec"
+        switch kind {
+        case "http":
+            return await http.run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
+        case "llm":
+            return await llm.run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
+        case "sim":
+            return .failed(ErrorClass.configError, "agent `\(exec.agents[agent].name)` uses the `sim` driver, which only `ezrun simulate` runs")
+        default:
+            return await exec.run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
+        }
+    }
+}

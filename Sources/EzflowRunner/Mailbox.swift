@@ -1,0 +1,88 @@
+// The coordinator's inbox: driver tasks (on the cooperative pool) post finished attempts,
+// the coordinator (one plain thread, never the pool) waits with a timeout. A semaphore and
+// a mutex-guarded array keep the wait cheap: no task group per wake-up.
+import Dispatch
+import EzflowAgents
+import EzflowRuntime
+import Synchronization
+
+/// An attempt that ended (or was refused before it started), as the coordinator sees it.
+struct Completion: Sendable {
+    var task: Int
+    var attempt: Int
+    var agent: Int
+    var result: DriverResult
+}
+
+final class Mailbox: Sendable {
+    private let items = Mutex<[Completion]>([])
+    private let signal = DispatchSemaphore(value: 0)
+
+    func post(_ c: Completion) {
+        items.withLock { $0.append(c) }
+        signal.signal()
+    }
+
+    /// Everything posted so far; waits up to `timeoutMs` when nothing is there yet.
+    func take(timeoutMs: Int64) -> [Completion] {
+        var got = items.withLock { xs -> [Completion] in
+            let out = xs
+            xs.removeAll(keepingCapacity: true)
+            return out
+        }
+        if !got.isEmpty || timeoutMs <= 0 { return got }
+        _ = signal.wait(timeout: .now() + .milliseconds(Int(min(timeoutMs, 60_000))))
+        got = items.withLock { xs -> [Completion] in
+            let out = xs
+            xs.removeAll(keepingCapacity: true)
+            return out
+        }
+        return got
+    }
+}
+
+/// Pending timers, earliest first. Timers are never cancelled (the core treats a stale
+/// one as a no-op), so a plain binary heap is enough.
+struct TimerHeap {
+    private var heap: [(atMs: Millis, order: Int, id: TimerID)] = []
+    private var counter = 0
+
+    var isEmpty: Bool { heap.isEmpty }
+    var count: Int { heap.count }
+    var nextAtMs: Millis? { heap.first?.atMs }
+
+    mutating func push(_ id: TimerID, atMs: Millis) {
+        counter += 1
+        heap.append((atMs, counter, id))
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard less(i, p) else { break }
+            heap.swapAt(i, p)
+            i = p
+        }
+    }
+
+    /// Removes and returns the timers due at `nowMs`, in (time, insertion) order.
+    mutating func popDue(nowMs: Millis) -> [(TimerID, Millis)] {
+        var out: [(TimerID, Millis)] = []
+        while let top = heap.first, top.atMs <= nowMs {
+            out.append((top.id, top.atMs))
+            heap.swapAt(0, heap.count - 1)
+            heap.removeLast()
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && less(l, m) { m = l }
+                if r < heap.count && less(r, m) { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        return out
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool { (heap[a].atMs, heap[a].order) < (heap[b].atMs, heap[b].order) }
+}

@@ -1,0 +1,142 @@
+// Turning `--input k=v` strings into typed input values (the IR's input types, with the
+// same units the language has: `90s`, `$2.50`, `200k`), then applying defaults.
+import EzflowAgents
+import EzflowIR
+import Foundation
+
+/// Why `ezrun` cannot go on; `exitCode` follows DESIGN.md §4 (2 = invalid input).
+public enum RunnerError: Error, Sendable, CustomStringConvertible {
+    case invalid(String)
+    case store(String)
+    case refused(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let m), .store(let m): m
+        case .refused(let m): "access refused: \(m)"
+        }
+    }
+
+    public var exitCode: Int32 { 2 }
+}
+
+public enum RunInputs {
+    /// Parses `k=v` pairs against the workflow's declared inputs and applies defaults
+    /// (constant ones, then computed ones, which may read the others).
+    public static func resolve(_ pairs: [String], workflow doc: JSONValue) throws(RunnerError) -> [String: JSONValue] {
+        var declared: [String: JSONValue] = [:]
+        var order: [String] = []
+        if case .array(let xs)? = doc["inputs"] {
+            for x in xs { if case .string(let n)? = x["name"] { declared[n] = x; order.append(n) } }
+        }
+        var values: [String: JSONValue] = [:]
+        for pair in pairs {
+            guard let eq = pair.firstIndex(of: "=") else { throw .invalid("--input `\(pair)`: expected NAME=VALUE") }
+            let name = String(pair[..<eq]), text = String(pair[pair.index(after: eq)...])
+            guard let decl = declared[name] else {
+                let known = order.isEmpty ? "it declares none" : "it declares " + order.joined(separator: ", ")
+                throw .invalid("--input `\(name)`: the workflow has no such input (\(known))")
+            }
+            guard case .string(let type)? = decl["type"] else { throw .invalid("input `\(name)` has no type in the IR") }
+            do throws(RunnerError) { values[name] = try parse(text, type: type, types: doc["types"]) } catch {
+                throw .invalid("--input \(name)=\(text): \(error.description)")
+            }
+        }
+        for n in order where values[n] == nil {
+            if let d = declared[n]?["default"], d != .null { values[n] = d }
+        }
+        for n in order where values[n] == nil {
+            if let e = declared[n]?["default_expr"], e != .null {
+                do throws(RenderError) { values[n] = try TemplateRenderer(values: RenderValues(inputs: values)).evaluate(e) } catch {
+                    throw .invalid("input `\(n)`: cannot compute its default: \(error.message)")
+                }
+            }
+        }
+        for n in order where values[n] == nil {
+            if declared[n]?["required"] == .bool(true) {
+                throw .invalid("input `\(n)` is required: pass --input \(n)=VALUE")
+            }
+            values[n] = .null
+        }
+        return values
+    }
+
+    /// One value of IR type `type` from its command-line text.
+    static func parse(_ text: String, type: String, types: JSONValue?) throws(RunnerError) -> JSONValue {
+        if type.hasSuffix("?") {
+            return text == "null" ? .null : try parse(text, type: String(type.dropLast()), types: types)
+        }
+        switch type {
+        case "string", "path": return .string(text)
+        case "int":
+            guard let i = Int64(text) else { throw .invalid("expected an integer") }
+            return .int(i)
+        case "float":
+            guard let f = Double(text), f.isFinite else { throw .invalid("expected a number") }
+            return .float(f)
+        case "bool":
+            guard text == "true" || text == "false" else { throw .invalid("expected true or false") }
+            return .bool(text == "true")
+        case "duration":
+            guard let ms = durationMs(text) else { throw .invalid("expected a duration such as 90s, 10m, 1h30m or 250ms") }
+            return .int(ms)
+        case "money":
+            guard let m = moneyMicros(text) else { throw .invalid("expected money such as $2.50") }
+            return .int(m)
+        case "tokens":
+            guard let t = tokenCount(text) else { throw .invalid("expected a token count such as 2000 or 200k") }
+            return .int(t)
+        default:
+            if let e = types?[type]?["enum"], case .array(let cases) = e {
+                guard cases.contains(.string(text)) else {
+                    throw .invalid("expected one of \(cases.compactMap { if case .string(let s) = $0 { s } else { nil } }.joined(separator: ", "))")
+                }
+                return .string(text)
+            }
+            // Lists, maps, records and json: JSON text.
+            do { return try JSONParser.parse(Array(text.utf8)) } catch { throw .invalid("expected JSON for type \(type): \(error.description)") }
+        }
+    }
+
+    static func durationMs(_ s: String) -> Int64? {
+        if let n = Int64(s) { return n }
+        var total: Int64 = 0, digits = "", rest = Substring(s)
+        guard !rest.isEmpty else { return nil }
+        while let c = rest.first {
+            if c.isASCII && c.isNumber { digits.append(c); rest.removeFirst(); continue }
+            guard let n = Int64(digits) else { return nil }
+            digits = ""
+            let unit: Int64
+            if rest.hasPrefix("ms") { unit = 1; rest.removeFirst(2) }
+            else if c == "s" { unit = 1_000; rest.removeFirst() }
+            else if c == "m" { unit = 60_000; rest.removeFirst() }
+            else if c == "h" { unit = 3_600_000; rest.removeFirst() }
+            else if c == "d" { unit = 86_400_000; rest.removeFirst() }
+            else { return nil }
+            total += n * unit
+        }
+        return digits.isEmpty ? total : nil
+    }
+
+    static func moneyMicros(_ s: String) -> Int64? {
+        let t = s.hasPrefix("$") ? String(s.dropFirst()) : s
+        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = Int64(parts[0]) else { return nil }
+        var micros = whole * 1_000_000
+        if parts.count == 2 {
+            let frac = parts[1]
+            guard !frac.isEmpty, frac.count <= 6, frac.allSatisfy(\.isNumber), let f = Int64(frac) else { return nil }
+            var scale: Int64 = 1
+            for _ in 0..<(6 - frac.count) { scale *= 10 }
+            micros += f * scale
+        }
+        return micros
+    }
+
+    static func tokenCount(_ s: String) -> Int64? {
+        let t = s.hasSuffix(" tokens") ? String(s.dropLast(7)) : s
+        if t.hasSuffix("k"), let n = Int64(t.dropLast()) { return n * 1_000 }
+        if t.hasSuffix("M"), let n = Int64(t.dropLast()) { return n * 1_000_000 }
+        return Int64(t)
+    }
+}

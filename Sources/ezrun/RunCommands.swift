@@ -1,0 +1,352 @@
+// `ezrun run`, `resume`, `approve`, `cancel`, `status`, `runs`, `logs`: parsing and
+// printing; the work is in EzflowRunner (the loop), EzflowStore (the file) and
+// EzflowReport (what CI reads).
+import EzflowAgents
+import EzflowCompiler
+import EzflowDiagnostics
+import EzflowIR
+import EzflowReport
+import EzflowRunner
+import EzflowRuntime
+import EzflowStore
+import Foundation
+import Synchronization
+
+/// `--flag value` / `--flag=value` parsing shared by the run commands.
+struct Args {
+    var rest: ArraySlice<String>
+    var positional: [String] = []
+    var values: [String: [String]] = [:]
+    var flags: Set<String> = []
+
+    /// `valued`: flags that take a value; `switches`: flags that do not.
+    init(_ args: ArraySlice<String>, valued: Set<String>, switches: Set<String>) {
+        rest = args
+        while let arg = rest.popFirst() {
+            if arg == "-h" || arg == "--help" { flags.insert("--help"); continue }
+            var flag = arg, inline: String? = nil
+            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
+                flag = String(arg[..<eq])
+                inline = String(arg[arg.index(after: eq)...])
+            }
+            if valued.contains(flag) {
+                guard let v = inline ?? rest.popFirst() else { CLI.usageError("\(flag) needs a value") }
+                values[flag, default: []].append(v)
+            } else if switches.contains(flag) {
+                flags.insert(flag)
+            } else if arg.hasPrefix("-") && arg != "-" {
+                CLI.usageError("unknown option `\(arg)`")
+            } else {
+                positional.append(arg)
+            }
+        }
+    }
+
+    func value(_ f: String) -> String? { values[f]?.last }
+    func all(_ f: String) -> [String] { values[f] ?? [] }
+}
+
+/// What the run commands share: the store path, the principal, report files.
+struct RunFlags {
+    static let valued: Set<String> = ["--db", "--as", "--principals", "--junit", "--summary", "--summary-md", "--otlp", "--log",
+                                      "--metrics-port", "--metrics-file", "--selector"]
+    static let switches: Set<String> = ["--wait", "--quiet", "--no-progress", "--sync-normal"]
+
+    var config = RunConfig()
+    var junit: String?, summary: String?, summaryMD: String?, otlp: String?, logPath: String?, metricsFile: String?
+    var metricsPort: UInt16?
+    var quiet = false
+
+    init(_ a: Args) {
+        if let db = a.value("--db") { config.storePath = db }
+        else if let env = ProcessInfo.processInfo.environment["EZFLOW_DB"], !env.isEmpty { config.storePath = env }
+        let principals = a.value("--principals") ?? ProcessInfo.processInfo.environment["EZFLOW_PRINCIPALS"]
+            ?? (FileManager.default.fileExists(atPath: ".ezflow/principals.json") ? ".ezflow/principals.json" : nil)
+        if let spec = a.value("--as") ?? ProcessInfo.processInfo.environment["EZFLOW_AS"] {
+            do { config.principal = try Principal.resolve(spec, principalsFile: principals) } catch { CLI.fail(error.description) }
+        }
+        if let s = a.value("--selector") {
+            guard let n = SelectorName(rawValue: s) else { CLI.usageError("unknown selector `\(s)` (expected cheapest, fastest, learned, auction)") }
+            config.selector = n
+        }
+        config.waitForApproval = a.flags.contains("--wait")
+        if a.flags.contains("--sync-normal") { config.synchronous = .normal }
+        junit = a.value("--junit")
+        summary = a.value("--summary")
+        summaryMD = a.value("--summary-md") ?? ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"].flatMap { $0.isEmpty ? nil : $0 }
+        otlp = a.value("--otlp")
+        logPath = a.value("--log")
+        metricsFile = a.value("--metrics-file")
+        if let p = a.value("--metrics-port") {
+            guard let v = UInt16(p) else { CLI.usageError("--metrics-port needs a port number (0 picks a free one)") }
+            metricsPort = v
+        }
+        quiet = a.flags.contains("--quiet")
+    }
+}
+
+/// Progress lines, JSON-lines logs and metrics, fed after every committed batch.
+final class CLIObserver: RunObserver, @unchecked Sendable {
+    let runID: String
+    let plan: Plan
+    let progress: EzflowReport.Progress
+    let quiet: Bool
+    let log: FileHandle?
+    let metrics = RunMetrics()
+    let redact: @Sendable (String) -> String
+
+    init(runID: String, plan: Plan, redactor: Redactor, quiet: Bool, logPath: String?) {
+        self.runID = runID
+        self.plan = plan
+        self.quiet = quiet
+        redact = { redactor.redact($0) }
+        progress = EzflowReport.Progress(redact: redact)
+        if let logPath {
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            log = FileHandle(forWritingAtPath: logPath)
+            if log == nil { CLI.fail("--log \(logPath): cannot open the file for writing") }
+            log?.seekToEndOfFile()
+        } else {
+            log = nil
+        }
+    }
+
+    /// The latest state, for scrapes: gauges are computed when read, not after every batch
+    /// (that would cost O(tasks) per commit).
+    let latest = Mutex<RunState?>(nil)
+
+    func scrape() -> String {
+        latest.withLock { if let s = $0 { metrics.update(from: s) } }
+        return metrics.exposition()
+    }
+
+    func committed(_ records: [JournalRecord], logs: [AttemptLogRow], state: RunState) {
+        latest.withLock { $0 = state }
+        var text = ""
+        var lines = ""
+        for r in records {
+            if !quiet, let l = progress.line(for: r, plan: plan, state: state) { text += l + "\n" }
+            if log != nil { lines += logLine(r, state: state) + "\n" }
+            switch r.event {
+            case .taskSucceeded(let t, let a, _, _, _, _):
+                metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: "succeeded")
+            case .taskFailed(let t, let a, let cls, _, _, _, _):
+                metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
+            default: break
+            }
+        }
+        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+        if let log, !lines.isEmpty { log.write(Data(lines.utf8)) }
+    }
+
+    func notice(_ message: String) {
+        if !quiet { FileHandle.standardError.write(Data("ezrun: \(redact(message))\n".utf8)) }
+        log?.write(Data((JSONLog.line(atMs: Int64(Date().timeIntervalSince1970 * 1000), level: .info, runID: runID, message: message,
+                                      redact: redact) + "\n").utf8))
+    }
+
+    func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
+
+    func logLine(_ r: JournalRecord, state: RunState) -> String {
+        var task: String? = nil, attempt: Int? = nil, level = LogLevel.info
+        var fields: [String: JSONValue] = ["seq": .int(Int64(r.seq))]
+        let message: String
+        switch r.event {
+        case .runStarted(_, let seed, let hash, _, _):
+            message = "run started"
+            fields["seed"] = .string(String(seed)); fields["ir_hash"] = .string(hash)
+        case .taskSucceeded(let t, let a, _, let cost, let tokens, _):
+            task = plan.taskNames[t]; attempt = a
+            message = "attempt succeeded"
+            fields["cost_micros"] = .int(cost); fields["tokens"] = .int(tokens)
+        case .taskFailed(let t, let a, let cls, let msg, let cost, _, _):
+            task = plan.taskNames[t]; attempt = a; level = .warn
+            message = "attempt failed: \(msg)"
+            fields["error_class"] = .string(cls); fields["cost_micros"] = .int(cost)
+        case .timerFired(let id, _):
+            message = "timer fired"; fields["timer"] = .string(id.description)
+        case .approvalGiven(let t, let p, let ok, _):
+            task = plan.taskNames[t]
+            message = ok ? "approved by \(p)" : "rejected by \(p)"
+        case .agentHealth(let a, let h, _):
+            message = "agent \(agentName(a)) \(h ? "healthy" : "unhealthy")"
+        case .cancelRequested(let reason, _):
+            message = "cancel requested: \(reason)"; level = .warn
+        case .resumed:
+            message = "run resumed"
+        default:
+            message = "event"
+        }
+        var dispatches: [JSONValue] = []
+        for c in r.commands {
+            switch c {
+            case .dispatch(let t, let a, let ag, _):
+                dispatches.append(.object([("agent", .string(agentName(ag))), ("attempt", .int(Int64(a))), ("task", .string(plan.taskNames[t]))]))
+            case .finishRun(let v): fields["verdict"] = .string(v.rawValue)
+            case .deadLetter(let t, _): fields["dead_letter"] = .string(plan.taskNames[t]); level = .error
+            default: break
+            }
+        }
+        if !dispatches.isEmpty { fields["dispatched"] = .array(dispatches) }
+        return JSONLog.line(atMs: r.event.atMs, level: level, runID: runID, task: task, attempt: attempt, message: message,
+                            fields: fields, redact: redact)
+    }
+}
+
+extension CLI {
+    static let runUsage = """
+        usage: ezrun run FILE|IR [--input NAME=VALUE]... [--as PRINCIPAL] [--db PATH] [--run-id ID] [--seed N]
+                                 [--junit F] [--summary F] [--summary-md F] [--otlp F] [--log F]
+                                 [--metrics-port N] [--metrics-file F] [--selector S] [--wait] [--quiet]
+               ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR] [same report options]
+               ezrun approve RUN TASK --as PRINCIPAL [--reject] [--comment TEXT] [--db PATH]
+               ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
+               ezrun status RUN [--db PATH] [--json]
+               ezrun runs [--db PATH]
+               ezrun logs RUN [TASK] [--db PATH]
+
+          The journal, queue and logs live in one SQLite file (default .ezflow/ezflow.db, or $EZFLOW_DB).
+          --as NAME[:ROLE,...]  the principal (roles from --principals FILE / $EZFLOW_PRINCIPALS /
+                                .ezflow/principals.json unless given inline); without it the local
+                                operator runs unrestricted
+          --wait                keep waiting for approvals instead of exiting with 4
+        Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
+                     3 budget or deadline exceeded, 4 waiting for approval.
+        """
+
+    static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
+        if readOnly && !FileManager.default.fileExists(atPath: path) { fail("\(path): no ezflow store here (pass --db PATH)") }
+        do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error.description) }
+    }
+
+    /// Compiles a source or validates an IR file; diagnostics go to stderr (exit 2).
+    static func loadProgram(_ path: String) -> (IRProgram, [UInt8]) {
+        guard FileManager.default.isReadableFile(atPath: path) else { fail("\(path): cannot read the file") }
+        let bytes: [UInt8]
+        if path.hasSuffix(".ezir") || path.hasSuffix(".json") {
+            guard let d = FileManager.default.contents(atPath: path) else { fail("\(path): cannot read the file") }
+            bytes = [UInt8](d)
+        } else {
+            let r = Compiler.build(path: path)
+            if r.check.hasErrors || r.ir == nil {
+                // Errors only: warnings are `ezc check`'s to report.
+                let text = TextRenderer(color: false).render(r.check.diagnostics.filter { $0.severity == .error }, sources: r.check.sources)
+                fail(text.isEmpty ? "\(path): \(r.failure ?? "no IR produced")" : text.trimmingCharacters(in: .newlines))
+            }
+            bytes = r.ir!
+        }
+        do { return (try validate(bytes), bytes) } catch { fail("\(path): invalid IR: \(error)") }
+    }
+
+    static func newRunID(_ workflow: String) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        var g = SystemRandomNumberGenerator()
+        let safe = String(workflow.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
+        return "\(safe)-\(f.string(from: Date()))-\(String(g.next() & 0xFFFF, radix: 16))"
+    }
+
+    static func run(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: RunFlags.valued.union(["--input", "--run-id", "--seed"]), switches: RunFlags.switches)
+        if a.flags.contains("--help") { print(runUsage); return 0 }
+        guard a.positional.count == 1 else { usageError(a.positional.isEmpty ? "missing FILE" : "one FILE at a time", runUsage) }
+        let flags = RunFlags(a)
+        let (program, bytes) = loadProgram(a.positional[0])
+        let inputs: [String: JSONValue]
+        do { inputs = try RunInputs.resolve(a.all("--input"), workflow: program.document) } catch { fail(error.description) }
+        var seed: UInt64
+        if let s = a.value("--seed") {
+            guard let v = UInt64(s) else { usageError("--seed needs an unsigned 64-bit integer", runUsage) }
+            seed = v
+        } else {
+            var g = SystemRandomNumberGenerator()
+            seed = g.next()
+        }
+        let runID = a.value("--run-id") ?? newRunID(program.workflow.name)
+        guard !runID.isEmpty, runID.utf8.count <= 200, !runID.contains(where: { $0.isWhitespace || $0 == "/" }) else {
+            usageError("--run-id must be 1…200 characters without spaces or `/`", runUsage)
+        }
+        let runner: Runner
+        do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
+            fail(error.description)
+        }
+        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(runner.plan.taskCount) tasks, journal \(flags.config.storePath))\n".utf8)) }
+        return drive(runner, flags)
+    }
+
+    static func resume(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: RunFlags.valued.union(["--workflow"]), switches: RunFlags.switches.union(["--allow-compatible"]))
+        if a.flags.contains("--help") { print(runUsage); return 0 }
+        guard a.positional.count == 1 else { usageError("usage: ezrun resume RUN", runUsage) }
+        let flags = RunFlags(a)
+        let offered = a.value("--workflow").map { loadProgram($0).0 }
+        let runner: Runner
+        do { runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered) } catch { fail(error.description) }
+        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
+        return drive(runner, flags)
+    }
+
+    /// Runs to the end, then writes the reports.
+    static func drive(_ runner: Runner, _ flags: RunFlags) -> Int32 {
+        let observer = CLIObserver(runID: runner.runID, plan: runner.plan, redactor: runner.redactor, quiet: flags.quiet, logPath: flags.logPath)
+        runner.observer = observer
+        var server: MetricsServer? = nil
+        if let port = flags.metricsPort {
+            do { server = try MetricsServer(port: port, render: { observer.scrape() }) } catch { fail(error.description) }
+            if !flags.quiet { FileHandle.standardError.write(Data("ezrun: metrics on http://127.0.0.1:\(server!.port)/metrics\n".utf8)) }
+        }
+        defer { server?.stop() }
+        let outcome: RunOutcome
+        do { outcome = try runner.execute() } catch {
+            fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)", code: 1)
+        }
+        observer.metrics.update(from: outcome.state)
+        writeReports(runner: runner, state: outcome.state, flags: flags, observer: observer)
+        if !flags.quiet, outcome.verdict == .waitingForApproval {
+            FileHandle.standardError.write(Data("ezrun: run \(runner.runID) is waiting for approval; approve with `ezrun approve \(runner.runID) TASK --as PRINCIPAL`, then `ezrun resume \(runner.runID)`\n".utf8))
+        }
+        return outcome.verdict.exitCode
+    }
+
+    static func snapshot(store: DurableStore, runID: String, plan: Plan, state: RunState, workflow: String) -> RunSnapshot {
+        let journal = (try? store.journal(run: runID)) ?? []
+        let logs = ((try? store.logs(run: runID)) ?? []).map {
+            AttemptLog(task: $0.task, attempt: $0.attempt, agent: $0.agent, stdout: $0.stdout, stderr: $0.stderr, exitCode: $0.exitCode, durationMs: $0.durationMs)
+        }
+        let started = journal.first?.event.atMs ?? state.startedAtMs
+        return RunSnapshot(runID: runID, workflowName: workflow, plan: plan, state: state, journal: journal, logs: logs,
+                           startedAtMs: started, endedAtMs: journal.last?.event.atMs ?? state.nowMs)
+    }
+
+    static func writeReports(runner: Runner, state: RunState, flags: RunFlags, observer: CLIObserver) {
+        let needed = [flags.junit, flags.summary, flags.summaryMD, flags.otlp].contains { $0 != nil }
+        let redact = observer.redact
+        if needed {
+            let snap = snapshot(store: runner.store, runID: runner.runID, plan: runner.plan, state: state, workflow: runner.program.workflow.name)
+            func write(_ path: String?, _ bytes: [UInt8], append: Bool = false) {
+                guard let path else { return }
+                if append, let h = FileHandle(forWritingAtPath: path) {
+                    h.seekToEndOfFile()
+                    h.write(Data(bytes))
+                    try? h.close()
+                    return
+                }
+                do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
+                    FileHandle.standardError.write(Data("ezrun: \(path): cannot write: \(error.localizedDescription)\n".utf8))
+                }
+            }
+            write(flags.junit, Array(JUnitReport.render(snap, redact: redact).utf8))
+            write(flags.summary, SummaryReport.json(snap, redact: redact))
+            write(flags.summaryMD, Array(SummaryReport.markdown(snap, redact: redact).utf8),
+                  append: flags.summaryMD == ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"])
+            write(flags.otlp, OTLPExport.json(snap, redact: redact))
+        }
+        if let m = flags.metricsFile {
+            do { try Data(observer.metrics.exposition().utf8).write(to: URL(fileURLWithPath: m)) } catch {
+                FileHandle.standardError.write(Data("ezrun: \(m): cannot write: \(error.localizedDescription)\n".utf8))
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+// The commands that read or post to a store without running anything: `approve`,
+// `cancel`, `status`, `runs`, `logs`.
+import EzflowIR
+import EzflowRunner
+import EzflowRuntime
+import EzflowStore
+import Foundation
+
+extension CLI {
+    static func nowMs() -> Millis { Millis((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    static func approve(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db", "--as", "--principals", "--comment"], switches: ["--reject"])
+        if a.flags.contains("--help") { print(runUsage); return 0 }
+        guard a.positional.count == 2 else { usageError("usage: ezrun approve RUN TASK --as PRINCIPAL", runUsage) }
+        let flags = RunFlags(a)
+        guard let principal = flags.config.principal else { usageError("approve needs --as PRINCIPAL (who approves)", runUsage) }
+        let (runID, taskName) = (a.positional[0], a.positional[1])
+        let store = openStore(flags.config.storePath, readOnly: false)
+        let stored: StoredRun
+        do { stored = try StoredRun.load(store: store, runID: runID) } catch { fail(error.description) }
+        guard let t = stored.plan.taskNames.firstIndex(of: taskName), let task = stored.irTask(t) else {
+            fail("run `\(runID)` has no task `\(taskName)`")
+        }
+        let waiting = stored.state.tasks[t] == .awaitingApproval || stored.state.pendingConflict[t] != nil
+        guard waiting else { fail("task `\(taskName)` of run `\(runID)` is not waiting for approval (it is \(stored.state.tasks[t]))") }
+        let decision = Access(workflow: stored.program.document).canApprove(principal, task: task, inputs: stored.inputs)
+        let approved = !a.flags.contains("--reject")
+        let comment = a.value("--comment") ?? ""
+        do {
+            try store.audit(AuditEntry(runID: runID, principal: principal.name, action: approved ? "approve" : "reject", target: taskName,
+                                       allowed: decision.allowed, reason: decision.reason, atMs: nowMs()))
+            // A refused request still goes to the inbox: the run's writer journals it.
+            try store.post(InboxItem(runID: runID, kind: .approval, task: taskName, principal: principal.name, approved: approved,
+                                     refusal: decision.allowed ? nil : decision.reason, comment: comment, createdMs: nowMs()))
+        } catch { fail(error.description) }
+        guard decision.allowed else { fail("access refused: \(decision.reason)") }
+        print("\(approved ? "approved" : "rejected") `\(taskName)` of run \(runID) as \(principal.name); continue with: ezrun resume \(runID)" +
+              (flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"))
+        return 0
+    }
+
+    static func cancel(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db", "--as", "--principals", "--comment"], switches: [])
+        guard a.positional.count == 1 else { usageError("usage: ezrun cancel RUN", runUsage) }
+        let flags = RunFlags(a)
+        let store = openStore(flags.config.storePath, readOnly: false)
+        let who = flags.config.principal?.name ?? ProcessInfo.processInfo.environment["USER"] ?? "local"
+        do {
+            try store.post(InboxItem(runID: a.positional[0], kind: .cancel, task: nil, principal: who, approved: false, refusal: nil,
+                                     comment: a.value("--comment") ?? "", createdMs: nowMs()))
+        } catch { fail(error.description) }
+        print("cancellation of run \(a.positional[0]) requested; a running `ezrun` stops it, or `ezrun resume` does")
+        return 0
+    }
+
+    static func status(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db"], switches: ["--json"])
+        guard a.positional.count == 1 else { usageError("usage: ezrun status RUN", runUsage) }
+        let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
+        let store = openStore(path, readOnly: true)
+        let s: StoredRun
+        do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error.description) }
+        let open = (try? store.openAttempts(run: s.info.runID)) ?? []
+        var rows: [JSONValue] = []
+        for t in 0..<s.plan.taskCount {
+            let h = s.state.history[t]
+            rows.append(.object([("attempts", .int(Int64(s.state.attempts[t]))), ("name", .string(s.plan.taskNames[t])),
+                                 ("state", .string(stateName(s.state.tasks[t]))),
+                                 ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]))
+        }
+        if a.flags.contains("--json") {
+            let doc: JSONValue = .object([
+                ("charged_micros", .int(s.state.chargedMicros)), ("charged_tokens", .int(s.state.chargedTokens)),
+                ("events", .int(Int64(s.info.journalCount))), ("ir_hash", .string(s.info.irHash)),
+                ("open_attempts", .int(Int64(open.count))), ("run_id", .string(s.info.runID)), ("status", .string(s.info.status.rawValue)),
+                ("tasks", .array(rows)), ("verdict", s.info.verdict.map { .string($0.rawValue) } ?? .null),
+                ("workflow", .string(s.info.workflow)),
+            ])
+            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            return 0
+        }
+        var out = "run       \(s.info.runID)\nworkflow  \(s.info.workflow) (\(s.info.irHash.prefix(19))…)\n"
+        out += "status    \(s.info.status.rawValue)\(s.info.verdict.map { " (\($0.rawValue))" } ?? "")\n"
+        out += "events    \(s.info.journalCount)   in flight \(open.count)   charged \(money(s.state.chargedMicros)), \(s.state.chargedTokens) tokens\n"
+        let width = max(4, s.plan.taskNames.map(\.count).max() ?? 4)
+        out += "\n" + "TASK".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATE            ATTEMPTS\n"
+        for t in 0..<s.plan.taskCount {
+            out += s.plan.taskNames[t].padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+            out += stateName(s.state.tasks[t]).padding(toLength: 16, withPad: " ", startingAt: 0) + " \(s.state.attempts[t])"
+            if let e = s.state.history[t].last?.errorClass { out += "   last error: \(e)" }
+            out += "\n"
+        }
+        let waiting = (0..<s.plan.taskCount).filter { s.state.tasks[$0] == .awaitingApproval }
+        for t in waiting { out += "\nwaiting for approval: \(s.plan.taskNames[t]) — ezrun approve \(s.info.runID) \(s.plan.taskNames[t]) --as PRINCIPAL" }
+        if !waiting.isEmpty { out += "\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        return 0
+    }
+
+    static func stateName(_ s: TaskState) -> String {
+        switch s {
+        case .running: "running"
+        case .backoff: "backoff"
+        default: s.description
+        }
+    }
+
+    static func money(_ micros: Int64) -> String {
+        let cents = (micros + 5_000) / 10_000
+        return "$\(cents / 100).\(String(format: "%02d", cents % 100))"
+    }
+
+    static func runs(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db"], switches: [])
+        let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
+        let store = openStore(path, readOnly: true)
+        let all: [RunInfo]
+        do { all = try store.runs() } catch { fail(error.description) }
+        let f = ISO8601DateFormatter()
+        var out = "RUN\tWORKFLOW\tSTATUS\tVERDICT\tCREATED\tEVENTS\n"
+        for r in all {
+            out += "\(r.runID)\t\(r.workflow)\t\(r.status.rawValue)\t\(r.verdict?.rawValue ?? "-")\t"
+            out += f.string(from: Date(timeIntervalSince1970: Double(r.createdMs) / 1000)) + "\t\(r.journalCount)\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        return 0
+    }
+
+    static func logs(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db"], switches: [])
+        guard (1...2).contains(a.positional.count) else { usageError("usage: ezrun logs RUN [TASK]", runUsage) }
+        let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
+        let store = openStore(path, readOnly: true)
+        let s: StoredRun
+        do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error.description) }
+        var task: Int? = nil
+        if a.positional.count == 2 {
+            guard let t = s.plan.taskNames.firstIndex(of: a.positional[1]) else { fail("run `\(s.info.runID)` has no task `\(a.positional[1])`") }
+            task = t
+        }
+        let rows: [AttemptLogRow]
+        do { rows = try store.logs(run: s.info.runID, task: task) } catch { fail(error.description) }
+        var out = ""
+        for r in rows {
+            let agent = r.agent >= 0 && r.agent < s.plan.agentNames.count ? s.plan.agentNames[r.agent] : "local"
+            out += "== \(s.plan.taskNames[r.task]) attempt \(r.attempt) on \(agent): exit \(r.exitCode.map(String.init) ?? "-"), \(r.durationMs) ms ==\n"
+            if !r.stdout.isEmpty { out += r.stdout + (r.stdout.hasSuffix("\n") ? "" : "\n") }
+            if !r.stderr.isEmpty { out += "-- stderr --\n" + r.stderr + (r.stderr.hasSuffix("\n") ? "" : "\n") }
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        return 0
+    }
+}

@@ -1,0 +1,223 @@
+import EzflowAgents
+import EzflowIR
+import EzflowRuntime
+import Foundation
+import XCTest
+
+final class LLMDriverTests: XCTestCase {
+    static let key = "sk-test-Zq81xPwLm3"
+
+    /// A workflow with one `prompt` task on an llm agent at `base` (…/v1).
+    func program(base: String, taskModel: String? = nil, timeout: String = "2s", apiKey: Bool = true) throws -> IRProgram {
+        try buildProgram("""
+            secret llm_key {
+              provider: env
+              key: "LLM_KEY"
+            }
+            agent reviewer_model {
+              driver: llm
+              capabilities: ["llm"]
+              model: "gpt-test"
+              url: "\(base)"
+              \(apiKey ? "api_key: llm_key" : "")
+              cost_per_call: $0.001
+              cost_per_1k_tokens: $0.01
+            }
+            role reviewer {
+              allow: [run]
+              agents: [reviewer_model]
+              secrets: [llm_key]
+            }
+            workflow review {
+              input repo: string = "example/app"
+              task review {
+                role: reviewer
+                agent: reviewer_model
+                secrets: [llm_key]
+                prompt: "Review ${inputs.repo}. Answer in JSON."
+                max_tokens: 800 tokens
+                \(taskModel.map { "model: \"\($0)\"" } ?? "")
+                timeout: \(timeout)
+                output verdict: string
+              }
+            }
+            """)
+    }
+
+    func driver(_ p: IRProgram, env: [String: String] = ["LLM_KEY": LLMDriverTests.key]) -> LLMDriver {
+        let resolver = SecretResolver(specs: SecretSpec.fromIR(p.document), config: SecretConfig(environment: env), redactor: Redactor())
+        return LLMDriver(program: p, secrets: resolver)
+    }
+
+    func ask(_ d: LLMDriver, _ p: IRProgram) async -> DriverResult {
+        await d.run(task: taskIndex(p, "review"), attempt: 1, agent: agentIndex(p, "reviewer_model"), idempotencyKey: "run3/review",
+                    runID: "run3", values: RenderValues(inputs: ["repo": .string("acme/api")]))
+    }
+
+    static func completion(_ content: String, usage: String = #"{"prompt_tokens": 1200, "completion_tokens": 345, "total_tokens": 1545}"#) -> CannedResponse {
+        let c = String(decoding: CanonicalJSON.encode(.string(content)), as: UTF8.self)
+        return .json(200, #"{"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": \#(c)}, "finish_reason": "stop"}], "usage": \#(usage)}"#)
+    }
+
+    func testRequestShapeTokensAndCost() async throws {
+        let server = try LoopbackServer { _ in Self.completion(#"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#) }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p)
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertEqual(r.tokens, 1545)
+        // $0.001 + 1545 tokens × $0.01 / 1k = 1000 + 15450 µ$.
+        XCTAssertEqual(r.costMicros, 16450)
+        XCTAssertEqual(r.out, .object([
+            ("verdict", .string("APPROVE")), ("notes", .array([.string("tests")])),
+            ("text", .string(#"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#)), ("tokens", .int(1545)),
+        ]))
+        let q = try XCTUnwrap(server.requests.first)
+        XCTAssertEqual(q.method, "POST")
+        XCTAssertEqual(q.target, "/v1/chat/completions")
+        XCTAssertEqual(q.headers["authorization"], "Bearer " + Self.key)
+        XCTAssertEqual(q.headers["content-type"], "application/json")
+        XCTAssertEqual(q.headers["idempotency-key"], "run3/review")
+        XCTAssertEqual(String(decoding: q.body, as: UTF8.self),
+                       #"{"max_tokens":800,"messages":[{"content":"Review acme/api. Answer in JSON.","role":"user"}],"model":"gpt-test"}"#)
+        if case .taskSucceeded(_, _, _, let c, let k, _) = r.event(task: 0, attempt: 1, atMs: 0) {
+            XCTAssertEqual([c, k], [16450, 1545])
+        } else { XCTFail("expected taskSucceeded") }
+    }
+
+    func testModelOverrideFullEndpointAndPlainText() async throws {
+        let server = try LoopbackServer { _ in
+            Self.completion("Looks fine.\nAPPROVE", usage: #"{"prompt_tokens": 10, "completion_tokens": 991}"#)
+        }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1/chat/completions/", taskModel: "gpt-big")
+        let r = await ask(driver(p), p)
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertEqual(r.out, .object([("text", .string("Looks fine.\nAPPROVE")), ("tokens", .int(1001))]))
+        XCTAssertEqual(r.tokens, 1001)
+        XCTAssertEqual(r.costMicros, 1000 + 10010)  // 1001 × 10 µ$ per token, exactly
+        XCTAssertEqual(server.requests.first?.target, "/v1/chat/completions")
+        XCTAssertEqual(server.requests.first?.json?["model"], .string("gpt-big"))
+    }
+
+    func testFencedJSONContent() async throws {
+        let server = try LoopbackServer { _ in Self.completion("```json\n{\"verdict\": \"REQUEST_CHANGES\"}\n```", usage: #"{"total_tokens": 1}"#) }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p)
+        XCTAssertEqual(r.out["verdict"], .string("REQUEST_CHANGES"))
+        XCTAssertEqual(r.costMicros, 1010)  // 1 token × $0.01/1k = 10 µ$
+    }
+
+    func testKeyIsRedactedEvenWhenEchoed() async throws {
+        // A hostile or buggy server echoes the Authorization header in content, in a
+        // structured member, and in an error body.
+        let server = try LoopbackServer { req in
+            let auth = req.headers["authorization"] ?? ""
+            if req.json?["model"] == .string("fail") { return .json(400, #"{"error": {"message": "bad header \#(auth)"}}"#) }
+            return Self.completion(#"{"verdict": "leak \#(auth)"}"#)
+        }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p)
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertEqual(r.out["verdict"], .string("leak Bearer [REDACTED:llm_key]"))
+        let all = String(decoding: CanonicalJSON.encode(r.out), as: UTF8.self) + r.stdout + r.stderr + r.message
+        XCTAssertFalse(all.contains(Self.key), all)
+        XCTAssertEqual(server.requests.first?.headers["authorization"], "Bearer " + Self.key)
+
+        let p2 = try program(base: server.base + "/v1", taskModel: "fail")
+        let r2 = await ask(driver(p2), p2)
+        XCTAssertEqual(r2.errorClass, "agent_error")
+        XCTAssertEqual(r2.message, "task `review`: HTTP 400: bad header Bearer [REDACTED:llm_key]")
+        XCTAssertFalse((r2.message + r2.stdout).contains(Self.key))
+    }
+
+    func testErrorMapping() async throws {
+        let server = try LoopbackServer { req in
+            switch req.json?["model"] {
+            case .string("unauth"): .json(401, #"{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}"#)
+            case .string("busy"): .json(429, #"{"error": {"message": "Rate limit reached"}}"#)
+            case .string("down"): .json(503, "upstream unavailable")
+            case .string("broken"): .json(200, #"{"choices": []}"#)
+            case .string("html"): CannedResponse(status: 200, body: Array("<html>hi</html>".utf8), headers: [("Content-Type", "text/html")])
+            case .string("slow"): .json(200, "{}", delayMs: 3000)
+            default: Self.completion("ok")
+            }
+        }
+        defer { server.stop() }
+        func run(_ model: String, timeout: String = "2s") async throws -> DriverResult {
+            let p = try program(base: server.base + "/v1", taskModel: model, timeout: timeout)
+            return await ask(driver(p), p)
+        }
+        var r = try await run("unauth")
+        XCTAssertEqual(r.errorClass, "agent_error")
+        XCTAssertEqual(r.message, "task `review`: authentication failed (HTTP 401) at agent `reviewer_model`: Incorrect API key provided")
+        XCTAssertEqual(r.tokens, 0)
+        r = try await run("busy")
+        XCTAssertEqual(r.errorClass, "transient")
+        XCTAssertEqual(r.message, "task `review`: HTTP 429: Rate limit reached")
+        r = try await run("down")
+        XCTAssertEqual(r.errorClass, "transient")
+        XCTAssertEqual(r.message, "task `review`: HTTP 503: upstream unavailable")
+        r = try await run("broken")
+        XCTAssertEqual(r.errorClass, "agent_error")
+        XCTAssertEqual(r.message, "task `review`: malformed response: no `choices`")
+        r = try await run("html")
+        XCTAssertEqual(r.errorClass, "agent_error")
+        XCTAssertEqual(r.message, "task `review`: malformed response: not a JSON object: <html>hi</html>")
+        let t0 = Date()
+        r = try await run("slow", timeout: "250ms")
+        XCTAssertEqual(r.errorClass, "timeout")
+        XCTAssertEqual(r.message, "task `review`: timed out after 250 ms")
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 1.5)
+        r = try await run("fine")
+        XCTAssertEqual(r.out, .object([("text", .string("ok")), ("tokens", .int(1545))]))
+    }
+
+    func testConnectionRefusedAndMissingKey() async throws {
+        let p = try program(base: "http://127.0.0.1:\(closedPort())/v1")
+        let r = await ask(driver(p), p)
+        XCTAssertEqual(r.errorClass, "transient", r.message)
+        XCTAssertEqual(r.costMicros, 0)
+        // The key must be resolvable: nothing is sent without it.
+        let r2 = await ask(driver(p, env: [:]), p)
+        XCTAssertEqual(r2.errorClass, "secret_error")
+        XCTAssertEqual(r2.message, "task `review`: secret `llm_key`: environment variable LLM_KEY is not set")
+    }
+
+    func testNoAPIKeySendsNoAuthorization() async throws {
+        let server = try LoopbackServer { _ in Self.completion("hi") }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1", apiKey: false)
+        let r = await ask(driver(p), p)
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertNil(server.requests.first?.headers["authorization"])
+    }
+
+    func testWrongActionIsConfigError() async throws {
+        let p = try program(base: "http://127.0.0.1:1/v1")
+        let resolver = SecretResolver(specs: [], config: SecretConfig(environment: [:]), redactor: Redactor())
+        let http = HTTPDriver(program: p, secrets: resolver)
+        let r = await http.run(task: 0, attempt: 1, agent: 0, idempotencyKey: "k", runID: "r",
+                               values: RenderValues(inputs: ["repo": .string("x")]))
+        // Checked before anything is resolved (this resolver has no secrets at all).
+        XCTAssertEqual(r.errorClass, "config_error")
+        XCTAssertEqual(r.message, "task `review`: the http driver runs `call` tasks, not `prompt`")
+        let d = driver(p)
+        let r2 = await d.run(task: 0, attempt: 1, agent: -1, idempotencyKey: "k", runID: "r",
+                             values: RenderValues(inputs: ["repo": .string("x")]))
+        XCTAssertEqual(r2.errorClass, "config_error")
+        XCTAssertEqual(r2.message, "task `review`: the llm driver needs an agent (got index -1)")
+    }
+
+    func testCostModel() {
+        let a = RemoteAgent(name: "m", costPerCallMicros: 100, costPer1kTokensMicros: 10_000, costPerSecondMicros: 1000)
+        // 100 + 1234 ms × 1000 µ$/s + 1545 tokens × 10 µ$ = 100 + 1234 + 15450.
+        XCTAssertEqual(a.cost(durationMs: 1234, tokens: 1545), 16784)
+        // Rounded up per component: 1 ms of 1 µ$/s and 1 token of 1 µ$/1k are 1 µ$ each.
+        XCTAssertEqual(RemoteAgent(name: "m", costPer1kTokensMicros: 1, costPerSecondMicros: 1).cost(durationMs: 1, tokens: 1), 2)
+        // Saturates instead of trapping.
+        XCTAssertEqual(RemoteAgent(name: "m", costPer1kTokensMicros: .max).cost(durationMs: 0, tokens: .max), Int64.max / 4)
+    }
+}

@@ -1,0 +1,281 @@
+// `ezrun run` end to end: the built binary, real subprocesses, a real SQLite file.
+import EzflowIR
+import EzflowRunner
+import EzflowRuntime
+import EzflowStore
+import EzflowTestSupport
+import Foundation
+import XCTest
+
+final class RunCLITests: XCTestCase {
+    static let hello = """
+        agent sh {
+          driver: exec
+          capabilities: ["shell"]
+          concurrency: 4
+        }
+        workflow hello {
+          input name: string = "world"
+          output shout: string
+
+          task greet {
+            env: { NAME: inputs.name }
+            run: "echo hello \\$NAME"
+          }
+
+          task shout {
+            env: { G: greet.outputs.stdout }
+            run: "printf '{\\"shout\\": \\"%s!\\"}' \\"\\$G\\" | tr a-z A-Z | sed 's/SHOUT/shout/'"
+            output shout: string
+            writes: [shout]
+          }
+        }
+        """
+
+    func testRunSucceedsWritesJournalLogsAndReports() throws {
+        let dir = tempDir()
+        write(Self.hello, to: dir + "/hello.ezflow")
+        let r = ezrun(["run", "hello.ezflow", "--input", "name=ezflow", "--run-id", "r1", "--seed", "7",
+                       "--junit", "junit.xml", "--summary", "summary.json", "--summary-md", "summary.md", "--otlp", "spans.json",
+                       "--log", "run.jsonl", "--metrics-file", "metrics.prom"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/.ezflow/ezflow.db"), "default store location")
+
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let run = try StoredRun.load(store: store, runID: "r1")  // replays the journal
+        XCTAssertEqual(run.info.status, .finished)
+        XCTAssertEqual(run.info.verdict, .success)
+        XCTAssertEqual(run.state.tasks, [.succeeded, .succeeded])
+        XCTAssertEqual(run.state.outputs.first ?? nil, .string("HELLO EZFLOW!"))
+        let logs = try store.logs(run: "r1")
+        XCTAssertEqual(logs.map(\.stdout), ["hello ezflow\n", "{\"shout\": \"HELLO EZFLOW!\"}"])
+        XCTAssertEqual(logs.map(\.exitCode), [0, 0])
+
+        XCTAssertTrue(read(dir + "/junit.xml").contains("<testcase classname=\"hello\" name=\"greet\""), read(dir + "/junit.xml"))
+        let summary = try JSONParser.parse(Array(read(dir + "/summary.json").utf8))
+        XCTAssertEqual(summary["verdict"], .string("success"))
+        XCTAssertEqual(summary["exit_code"], .int(0))
+        XCTAssertTrue(read(dir + "/summary.md").contains("greet"))
+        XCTAssertTrue(read(dir + "/spans.json").contains("\"resourceSpans\""))
+        XCTAssertTrue(read(dir + "/metrics.prom").contains("ezflow_tasks{state=\"succeeded\"} 2"), read(dir + "/metrics.prom"))
+        let lines = read(dir + "/run.jsonl").split(separator: "\n")
+        XCTAssertGreaterThanOrEqual(lines.count, 3)
+        for l in lines {
+            let v = try JSONParser.parse(Array(l.utf8))
+            XCTAssertEqual(v["run_id"], .string("r1"))
+        }
+
+        // status, runs and logs read the same file.
+        let st = ezrun(["status", "r1"], in: dir)
+        XCTAssertEqual(st.status, 0, st.stderr)
+        XCTAssertTrue(st.stdout.contains("status    finished (success)"), st.stdout)
+        XCTAssertTrue(st.stdout.contains("shout  succeeded        1"), st.stdout)
+        let runs = ezrun(["runs"], in: dir)
+        XCTAssertTrue(runs.stdout.contains("r1\thello\tfinished\tsuccess"), runs.stdout)
+        let lg = ezrun(["logs", "r1", "greet"], in: dir)
+        XCTAssertEqual(lg.stdout, "== greet attempt 1 on sh: exit 0, \(logs[0].durationMs) ms ==\nhello ezflow\n")
+    }
+
+    func testFailedTaskExitsOneAndRetriesTransient() throws {
+        let dir = tempDir()
+        write("""
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+            }
+            retry twice {
+              attempts: 2
+              backoff: fixed
+              delay: 10ms
+              on: [transient]
+            }
+            workflow flaky {
+              task once_transient {
+                run: "if [ \\"\\$EZFLOW_ATTEMPT\\" = 1 ]; then exit 75; fi; echo ok"
+                retry: twice
+              }
+              task broken {
+                after: [once_transient]
+                run: "echo boom >&2; exit 3"
+              }
+            }
+            """, to: dir + "/flaky.ezflow")
+        let r = ezrun(["run", "flaky.ezflow", "--run-id", "f1", "--junit", "j.xml"], in: dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let run = try StoredRun.load(store: try DurableStore(path: dir + "/.ezflow/ezflow.db"), runID: "f1")
+        XCTAssertEqual(run.state.attempts, [2, 1])
+        XCTAssertEqual(run.state.history[0].map(\.errorClass), ["transient", nil])
+        XCTAssertEqual(run.state.history[1].last?.errorClass, "agent_error")
+        XCTAssertTrue(run.state.history[1].last?.message.contains("exit code 3: boom") ?? false, run.state.history[1].last?.message ?? "")
+        let junit = read(dir + "/j.xml")
+        XCTAssertTrue(junit.contains("<failure"), junit)
+        XCTAssertTrue(junit.contains("boom"), junit)
+    }
+
+    func testDeadlineExceededExitsThree() throws {
+        let dir = tempDir()
+        write("""
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+            }
+            workflow slow {
+              deadline: 1s
+              task nap { run: "sleep 5" }
+            }
+            """, to: dir + "/slow.ezflow")
+        let t0 = Date()
+        let r = ezrun(["run", "slow.ezflow", "--run-id", "s1"], in: dir, timeout: 30)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 4.5, "the attempt was stopped at the deadline")
+        let info = try DurableStore(path: dir + "/.ezflow/ezflow.db").run("s1")
+        XCTAssertEqual(info?.verdict, .deadlineExceeded)
+    }
+
+    func testInvalidInputExitsTwoWithoutCreatingARun() {
+        let dir = tempDir()
+        write(Self.hello, to: dir + "/hello.ezflow")
+        let r = ezrun(["run", "hello.ezflow", "--input", "nam=x"], in: dir)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "ezrun: --input `nam`: the workflow has no such input (it declares name)\n")
+        write("workflow bad { task a { after: [nope] run: \"true\" } }", to: dir + "/bad.ezflow")
+        let b = ezrun(["run", "bad.ezflow"], in: dir)
+        XCTAssertEqual(b.status, 2)
+        XCTAssertTrue(b.stderr.contains("bad.ezflow:1:"), b.stderr)
+        XCTAssertTrue(b.stderr.contains("error[E0"), b.stderr)
+        let s = ezrun(["status", "nope"], in: dir)
+        XCTAssertEqual(s.status, 2)
+    }
+
+    static let gated = """
+        agent sh {
+          driver: exec
+          capabilities: ["shell"]
+          concurrency: 4
+        }
+        role ci {
+          allow: [run]
+          agents: [sh]
+        }
+        role releaser {
+          inherits: [ci]
+          allow: [approve]
+        }
+        role viewer {
+          allow: []
+        }
+        workflow gated {
+          task build {
+            role: ci
+            run: "echo built"
+          }
+          task approve_deploy {
+            role: ci
+            after: [build]
+            approve: "Deploy?"
+            approvers: [releaser]
+          }
+          task deploy {
+            role: ci
+            after: [approve_deploy]
+            run: "echo deployed"
+          }
+        }
+        """
+
+    func testApprovalGateRBACAndResume() throws {
+        let dir = tempDir()
+        write(Self.gated, to: dir + "/gated.ezflow")
+        // A principal without `run` is refused before anything runs (and audited).
+        let refused = ezrun(["run", "gated.ezflow", "--run-id", "g0", "--as", "vic:viewer"], in: dir)
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(refused.stderr, "ezrun: access refused: no role of `vic` (viewer) allows `run`\n")
+
+        let r = ezrun(["run", "gated.ezflow", "--run-id", "g1", "--as", "carol:ci"], in: dir)
+        XCTAssertEqual(r.status, 4, r.stderr)
+        XCTAssertTrue(r.stderr.contains("ezrun approve g1 approve_deploy --as PRINCIPAL"), r.stderr)
+
+        // ci may not approve; the refusal is reported, audited and journalled by the writer.
+        let no = ezrun(["approve", "g1", "approve_deploy", "--as", "carol:ci"], in: dir)
+        XCTAssertEqual(no.status, 2)
+        XCTAssertTrue(no.stderr.contains("may not approve `approve_deploy`: it needs one of the roles `releaser`"), no.stderr)
+        let yes = ezrun(["approve", "g1", "approve_deploy", "--as", "rita:releaser"], in: dir)
+        XCTAssertEqual(yes.status, 0, yes.stderr)
+
+        let resumed = ezrun(["resume", "g1", "--as", "carol:ci"], in: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let run = try StoredRun.load(store: store, runID: "g1")
+        XCTAssertEqual(run.state.tasks, [.succeeded, .succeeded, .succeeded])
+        let journal = try store.journal(run: "g1")
+        let approvals = journal.compactMap { r -> String? in
+            switch r.event {
+            case .approvalGiven(_, let p, let ok, _): "given \(p) \(ok)"
+            case .approvalRefused(_, let p, _, _): "refused \(p)"
+            default: nil
+            }
+        }
+        XCTAssertEqual(approvals, ["refused carol", "given rita true"])
+        let audit = try store.auditLog().map { "\($0.principal) \($0.action) \($0.allowed)" }
+        XCTAssertEqual(audit, ["vic run false", "carol run true", "carol approve false", "rita approve true", "carol resume true"])
+    }
+
+    func testSecretsAreRedactedEverywhere() throws {
+        let dir = tempDir()
+        write("""
+            secret token {
+              provider: env
+              key: "EZ_TEST_TOKEN"
+            }
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+            }
+            role builder {
+              allow: [run]
+              agents: [sh]
+              secrets: [token]
+            }
+            workflow leaky {
+              task leak {
+                role: builder
+                secrets: [token]
+                run: "echo the token is \\$EZFLOW_SECRET_TOKEN; echo \\"\\$EZFLOW_SECRET_TOKEN\\" >&2; exit 1"
+              }
+            }
+            """, to: dir + "/leaky.ezflow")
+        let secret = "s3cr3t-value-42"
+        let exe = Repo.executable("ezrun")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["run", "leaky.ezflow", "--run-id", "l1", "--summary", "s.json", "--junit", "j.xml", "--log", "log.jsonl"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.environment = ["EZ_TEST_TOKEN": secret, "PATH": "/usr/bin:/bin"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1, errText)
+        XCTAssertFalse(errText.contains(secret))
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let logs = try store.logs(run: "l1")
+        XCTAssertTrue(logs.first?.stdout.contains("the token is") ?? false, "\(logs)")
+        var everything = logs.map { $0.stdout + $0.stderr }.joined()
+        everything += String(decoding: try store.journalLines(run: "l1"), as: UTF8.self)
+        for f in ["s.json", "j.xml", "log.jsonl"] { everything += read(dir + "/" + f) }
+        XCTAssertFalse(everything.contains(secret), "a secret leaked")
+        XCTAssertTrue(everything.contains("[REDACTED"), everything)
+    }
+
+    func testResumeWithAnotherWorkflowIsRefused() throws {
+        let dir = tempDir()
+        write(Self.gated, to: dir + "/gated.ezflow")
+        XCTAssertEqual(ezrun(["run", "gated.ezflow", "--run-id", "v1"], in: dir).status, 4)
+        write(Self.gated.replacingOccurrences(of: "echo deployed", with: "echo shipped"), to: dir + "/gated2.ezflow")
+        let r = ezrun(["resume", "v1", "--workflow", "gated2.ezflow"], in: dir)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("run `v1` was started with IR sha256:"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("deploy"), "names what changed: \(r.stderr)")
+    }
+}
