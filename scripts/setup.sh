@@ -37,4 +37,20 @@ ez_log "ezrun simulate $OUT/ci_pipeline.ezir --seed 1 --runs 20"
 ez_log "ezrun replay $OUT/journals/run-00.jsonl"
 "$BIN/ezrun" replay "$OUT/journals/run-00.jsonl" --workflow "$OUT/ci_pipeline.ezir"
 
-ez_log "setup done; ezc is at $BIN/ezc"
+# The real thing on the embedded default (SQLite journal under $OUT/.ezflow): exec tasks
+# run, the approval gate pauses the run (exit 4), a releaser approves, resume finishes.
+DB="$OUT/.ezflow/ezflow.db"
+ez_log "ezrun run $EXAMPLE --as ana:ci --db $DB (pauses at the approval gate: exit 4)"
+status=0
+"$BIN/ezrun" run "$EXAMPLE" --run-id setup-demo --as ana:ci --db "$DB" || status=$?
+if [ "$status" -ne 4 ]; then
+    ez_log "ezrun run: expected exit 4 (waiting for approval), got $status"
+    exit 1
+fi
+ez_log "ezrun approve setup-demo approve_deploy --as rob:releaser"
+"$BIN/ezrun" approve setup-demo approve_deploy --as rob:releaser --db "$DB"
+ez_log "ezrun resume setup-demo --junit $OUT/junit.xml --summary-md $OUT/summary.md"
+"$BIN/ezrun" resume setup-demo --as ana:ci --db "$DB" --junit "$OUT/junit.xml" --summary-md "$OUT/summary.md"
+"$BIN/ezrun" status setup-demo --db "$DB"
+
+ez_log "setup done; ezc and ezrun are in $BIN (outputs in $OUT)"

@@ -142,7 +142,7 @@ public struct ExecAgent: Sendable {
 }
 
 /// Runs tasks of one IR workflow as subprocesses.
-public struct ExecDriver: Sendable {
+public struct ExecDriver: AgentDriver {
     /// IR task objects by id and exec agents by IR agent index.
     public let tasks: [JSONValue]
     public let agents: [ExecAgent]
@@ -163,12 +163,6 @@ public struct ExecDriver: Sendable {
                 options: ExecOptions = ExecOptions()) {
         let resolver = SecretResolver(specs: SecretSpec.fromIR(program.document), config: secretConfig, redactor: redactor)
         self.init(workflow: program.document, secrets: resolver, options: options)
-    }
-
-    /// Carries out a `Command.dispatch`; other commands give nil.
-    public func perform(_ command: Command, runID: String, values: RenderValues, cancel: CancelToken? = nil) async -> DriverResult? {
-        guard case .dispatch(let task, let attempt, let agent, let key) = command else { return nil }
-        return await run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
     }
 
     /// Runs attempt `attempt` of task `task` on agent `agent` (-1: the local executor).

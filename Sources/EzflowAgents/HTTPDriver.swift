@@ -19,7 +19,7 @@ import EzflowRuntime
 import Foundation
 
 /// Runs `call` tasks of one IR workflow as HTTP POSTs.
-public struct HTTPDriver: Sendable {
+public struct HTTPDriver: AgentDriver {
     /// IR task objects by id and agents by IR agent index.
     public let tasks: [JSONValue]
     public let agents: [RemoteAgent]
@@ -29,8 +29,9 @@ public struct HTTPDriver: Sendable {
 
     /// `workflow`: the IR document (root workflow object).
     public init(workflow: JSONValue, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
-        if case .array(let ts)? = workflow["tasks"] { tasks = ts } else { tasks = [] }
-        if case .array(let ags)? = workflow["agents"] { agents = ags.map(RemoteAgent.init(ir:)) } else { agents = [] }
+        let context = RemoteContext(workflow: workflow)
+        tasks = context.tasks
+        agents = context.agents
         self.secrets = secrets
         self.options = options
     }
@@ -38,12 +39,6 @@ public struct HTTPDriver: Sendable {
     /// The driver for a validated IR program.
     public init(program: IRProgram, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
         self.init(workflow: program.document, secrets: secrets, options: options)
-    }
-
-    /// Carries out a `Command.dispatch`; other commands give nil.
-    public func perform(_ command: Command, runID: String, values: RenderValues, cancel: CancelToken? = nil) async -> DriverResult? {
-        guard case .dispatch(let task, let attempt, let agent, let key) = command else { return nil }
-        return await run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
     }
 
     /// Runs attempt `attempt` of task `task` on agent `agent` (an IR agent index; -1: no

@@ -22,7 +22,7 @@ import EzflowRuntime
 import Foundation
 
 /// Runs `prompt` tasks on `llm` agents (OpenAI-compatible chat completions).
-public struct LLMDriver: Sendable {
+public struct LLMDriver: AgentDriver {
     public let tasks: [JSONValue]
     public let agents: [RemoteAgent]
     public let secrets: SecretResolver
@@ -31,8 +31,9 @@ public struct LLMDriver: Sendable {
 
     /// `workflow`: the IR document (root workflow object).
     public init(workflow: JSONValue, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
-        if case .array(let ts)? = workflow["tasks"] { tasks = ts } else { tasks = [] }
-        if case .array(let ags)? = workflow["agents"] { agents = ags.map(RemoteAgent.init(ir:)) } else { agents = [] }
+        let context = RemoteContext(workflow: workflow)
+        tasks = context.tasks
+        agents = context.agents
         self.secrets = secrets
         self.options = options
     }
@@ -40,12 +41,6 @@ public struct LLMDriver: Sendable {
     /// The driver for a validated IR program.
     public init(program: IRProgram, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
         self.init(workflow: program.document, secrets: secrets, options: options)
-    }
-
-    /// Carries out a `Command.dispatch`; other commands give nil.
-    public func perform(_ command: Command, runID: String, values: RenderValues, cancel: CancelToken? = nil) async -> DriverResult? {
-        guard case .dispatch(let task, let attempt, let agent, let key) = command else { return nil }
-        return await run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
     }
 
     /// The chat completions endpoint for an agent base URL.

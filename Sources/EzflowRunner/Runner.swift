@@ -328,6 +328,8 @@ public final class Runner {
         case .cancel(let task, let attempt):
             if let f = inflight[task], f.attempt == attempt { f.token.cancel() }
         case .requestApproval(let task, let reason):
+            // Answered in the same batch (an approval waiting in the inbox on resume).
+            guard run.state.tasks[task] == .awaitingApproval || run.state.pendingConflict[task] != nil else { return }
             let why = if case .conflict(let o) = reason { "conflicting write to output `\(o)`" } else { "approval gate" }
             observer?.notice("waiting for approval of `\(plan.taskNames[task])` (\(why)): ezrun approve \(runID) \(plan.taskNames[task]) --as PRINCIPAL")
         case .deadLetter, .finishRun:

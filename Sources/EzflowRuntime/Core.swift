@@ -191,7 +191,7 @@ extension RunState {
 
     mutating func makeReady(_ t: Int) {
         set(t, .ready)
-        if plan.joinStart[t] >= 0 {
+        if plan.isJoin(t) {
             // A join never dispatches: readiness means every nested task succeeded.
             set(t, .succeeded)
             finalize(t, ok: true)
@@ -210,7 +210,7 @@ extension RunState {
     mutating func charge(_ t: Int, _ cost: Int64, _ tokens: Int64) {
         chargedMicros = Plan.saturatingAdd(chargedMicros, cost)
         chargedTokens = Plan.saturatingAdd(chargedTokens, tokens)
-        var g = plan.taskBudgetScope[t]
+        var g = plan.budgetScope(t)
         while g >= 0 {
             groupChargedMicros[g] = Plan.saturatingAdd(groupChargedMicros[g], cost)
             groupChargedTokens[g] = Plan.saturatingAdd(groupChargedTokens[g], tokens)
@@ -227,7 +227,7 @@ extension RunState {
     /// result changed); the innermost overrun group is recorded in `refusedGroup`.
     mutating func checkOverrun(_ t: Int, _ out: inout [Command]) {
         guard isActive else { return }
-        var g = plan.taskBudgetScope[t]
+        var g = plan.budgetScope(t)
         while g >= 0 {
             let money = plan.groupBudgetMoneyMicros[g] >= 0 && groupChargedMicros[g] > plan.groupBudgetMoneyMicros[g]
             let tokens = plan.groupBudgetTokens[g] >= 0 && groupChargedTokens[g] > plan.groupBudgetTokens[g]
@@ -250,7 +250,7 @@ extension RunState {
         for k in plan.tagStart[t]..<plan.tagStart[t + 1] { tagLoad[plan.tags[k]] -= 1 }
         reservedMicros -= reservedCost[t]
         reservedTokens -= reservedTok[t]
-        var g = plan.taskBudgetScope[t]
+        var g = plan.budgetScope(t)
         while g >= 0 {
             groupReservedMicros[g] -= reservedCost[t]
             groupReservedTokens[g] -= reservedTok[t]
@@ -442,7 +442,7 @@ extension RunState {
                 if good {
                     pendingDeps[d] -= 1
                     if pendingDeps[d] == 0 && (!plan.isFallback[d] || standsInFor[d] >= 0) { makeReady(d) }
-                } else if plan.joinStart[d] >= 0 && x >= plan.joinStart[d] && x < d && tasks[x] != .skipped {
+                } else if plan.isJoin(d) && x >= plan.joinStart[d] && x < d && tasks[x] != .skipped {
                     // A nested task failed terminally: the workflow task fails (its
                     // `catch: task` fallback, if any, stands in for it).
                     failJoin(d, &work)
@@ -551,7 +551,7 @@ extension RunState {
                     if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
                 }
                 guard !free.isEmpty else { i += 1; continue }
-                let view = SelectorView(plan: plan, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t))
+                let view = SelectorView(box: planBox, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t))
                 guard let g = environment.selector.choose(task: t, candidates: free, view: view, rng: &rng), free.contains(g) else {
                     i += 1; continue
                 }
@@ -570,7 +570,7 @@ extension RunState {
             }
             // The same two checks for every enclosing group / task budget, innermost first.
             var scopeWait = false
-            var g = plan.taskBudgetScope[t]
+            var g = plan.budgetScope(t)
             while g >= 0 {
                 let lm = plan.groupBudgetMoneyMicros[g], lt = plan.groupBudgetTokens[g]
                 if (lm >= 0 && Plan.saturatingAdd(groupChargedMicros[g], worst) > lm)
@@ -606,7 +606,7 @@ extension RunState {
             reservedTokens = Plan.saturatingAdd(reservedTokens, worstTok)
             if agent >= 0 && agentHealth[agent].breaker == .halfOpen { agentHealth[agent].probeTask = t }
             var timers: [Command] = []
-            g = plan.taskBudgetScope[t]
+            g = plan.budgetScope(t)
             while g >= 0 {
                 groupReservedMicros[g] = Plan.saturatingAdd(groupReservedMicros[g], worst)
                 groupReservedTokens[g] = Plan.saturatingAdd(groupReservedTokens[g], worstTok)
@@ -651,7 +651,7 @@ extension RunState {
         l.remainingTokens = tighter(-1, plan.budgetTokens, Plan.saturatingAdd(chargedTokens, reservedTokens))
         var stop = l.deadlineAtMs
         if plan.budgetTimeMs >= 0 { stop = earlier(stop, Plan.saturatingAdd(startedAtMs, plan.budgetTimeMs)) }
-        var g = plan.taskBudgetScope[t]
+        var g = plan.budgetScope(t)
         while g >= 0 {
             l.remainingMoneyMicros = tighter(l.remainingMoneyMicros, plan.groupBudgetMoneyMicros[g],
                                              Plan.saturatingAdd(groupChargedMicros[g], groupReservedMicros[g]))
@@ -733,7 +733,14 @@ extension RunState {
                 finalize(t, ok: false)
             }
             var ok = true
-            for t in 0..<plan.taskCount {
+            // A workflow task rescued by its `catch: task` fallback stands for its nested
+            // tasks: their failures do not fail the run.
+            var forgiven: [Bool] = []
+            for j in 0..<plan.taskCount where plan.isJoin(j) && tasks[j] == .failed && substitute[j] >= 0 && substituteSucceeded(j) {
+                if forgiven.isEmpty { forgiven = Array(repeating: false, count: plan.taskCount) }
+                for x in plan.joinStart[j]..<j { forgiven[x] = true }
+            }
+            for t in 0..<plan.taskCount where forgiven.isEmpty || !forgiven[t] {
                 switch tasks[t] {
                 case .succeeded, .skipped: break
                 case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) { ok = false }

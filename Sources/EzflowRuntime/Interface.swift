@@ -199,6 +199,7 @@ public struct Plan: Sendable {
     public var taskGroup: [Int] = []
     /// The first budget-bearing group charged for each task (its own task scope when it
     /// has a budget), then `groupBudgetParent` up to -1. The workflow budget is separate.
+    /// Empty in a plan without groups built without IR; use `budgetScope(_:)`.
     public var taskBudgetScope: [Int] = []
     /// The task's own `budget` limits; -1 = none (mirrors its own group's limits).
     public var taskBudgetMoneyMicros: [Int64] = []
@@ -214,7 +215,8 @@ public struct Plan: Sendable {
 
     /// For a `workflow` task (a join: it never dispatches and succeeds when its nested
     /// tasks do): the first plan id of its nested tasks, which are `joinStart[t]..<t`.
-    /// -1 for every other task.
+    /// -1 for every other task. Empty (no joins) in a plan built without IR and without
+    /// groups; use `isJoin(_:)`.
     public var joinStart: [Int] = []
     /// The workflow scope that declares each task (0 = root).
     public var taskWorkflow: [Int] = []
@@ -340,8 +342,8 @@ public struct AttemptRecord: Sendable, Equatable {
 
 /// Something the shell must do. Commands are a pure function of the journal so far.
 public enum Command: Sendable, Equatable {
-    /// Run attempt `attempt` of `task` on `agent` (-1: the shell's local executor; the
-    /// shell runs `workflow` tasks itself). `idempotencyKey` (`<run>/<task name>`) is the
+    /// Run attempt `attempt` of `task` on `agent` (-1: the shell's local executor).
+    /// `workflow` tasks are joins (their nested tasks are plan tasks) and never dispatched. `idempotencyKey` (`<run>/<task name>`) is the
     /// same for every attempt, so a driver can deduplicate work after a resume.
     case dispatch(task: Int, attempt: Int, agent: Int, idempotencyKey: String)
     /// Send `timerFired(id)` at `atMs`.
@@ -465,10 +467,18 @@ public struct SelectorLimits: Sendable, Equatable {
     public init() {}
 }
 
+/// The plan behind one reference: a `Plan` is ~100 arrays, and copying it into every
+/// `SelectorView` (one per dispatch) would cost a retain and a release per array.
+final class PlanBox: Sendable {
+    let plan: Plan
+    init(_ plan: Plan) { self.plan = plan }
+}
+
 /// A read-only view of the agents for a selector: load, limits, cost model, health,
 /// and the run's clock and remaining budget for the task (`limits`).
 public struct SelectorView: Sendable {
-    let plan: Plan
+    let box: PlanBox
+    var plan: Plan { box.plan }
     let load: [Int]
     let health: [AgentHealth]
     /// The time of the event being handled.
@@ -477,7 +487,11 @@ public struct SelectorView: Sendable {
     public let limits: SelectorLimits
 
     init(plan: Plan, load: [Int], health: [AgentHealth], nowMs: Millis, limits: SelectorLimits = SelectorLimits()) {
-        self.plan = plan
+        self.init(box: PlanBox(plan), load: load, health: health, nowMs: nowMs, limits: limits)
+    }
+
+    init(box: PlanBox, load: [Int], health: [AgentHealth], nowMs: Millis, limits: SelectorLimits) {
+        self.box = box
         self.load = load
         self.health = health
         self.nowMs = nowMs
@@ -504,6 +518,14 @@ public struct SelectorView: Sendable {
     public var runStartedAtMs: Millis { limits.runStartedAtMs }
     /// The workflow deadline as an instant, -1 = none.
     public var deadlineAtMs: Millis { limits.deadlineAtMs }
+    /// The workflow's money and tokens charged so far and reserved by running attempts,
+    /// and its limits (-1 = none).
+    public var chargedMicros: Int64 { limits.chargedMicros }
+    public var chargedTokens: Int64 { limits.chargedTokens }
+    public var reservedMicros: Int64 { limits.reservedMicros }
+    public var reservedTokens: Int64 { limits.reservedTokens }
+    public var budgetMoneyMicros: Int64 { limits.budgetMoneyMicros }
+    public var budgetTokens: Int64 { limits.budgetTokens }
     /// Milliseconds until the run or an enclosing budget scope stops (nil: never).
     public var timeLeftMs: Int64? { limits.stopAtMs >= 0 ? max(0, limits.stopAtMs - nowMs) : nil }
     /// Money the task may still plan on (nil: unlimited); see `SelectorLimits.remainingMoneyMicros`.
@@ -585,6 +607,8 @@ public struct TransitionError: Error, Sendable, Equatable, CustomStringConvertib
 /// Mutated only by `Core.step`. Fields are readable for shells, reports and tests.
 public struct RunState: Sendable {
     public let plan: Plan
+    /// The same plan behind one reference, for the selector views.
+    let planBox: PlanBox
     public let environment: RunEnvironment
     public internal(set) var runID: String = ""
     public internal(set) var phase: RunPhase = .notStarted
@@ -664,6 +688,7 @@ public struct RunState: Sendable {
     /// A fresh state for `plan`; the run begins with `Event.runStarted`.
     public init(plan: Plan, environment: RunEnvironment = RunEnvironment()) {
         self.plan = plan
+        self.planBox = PlanBox(plan)
         self.environment = environment
         let n = plan.taskCount
         tasks = Array(repeating: .waiting, count: n)

@@ -59,9 +59,19 @@ extension Plan {
         return irInstances[irInstanceStart[k]..<irInstanceStart[k + 1]]
     }
 
+    /// Whether `t` is a join (a `workflow` task). `joinStart` is empty in a plan built
+    /// without IR and without groups (`Plan.synthetic`): no task is a join there.
+    @inline(__always)
+    public func isJoin(_ t: Int) -> Bool { t < joinStart.count && joinStart[t] >= 0 }
+
+    /// The first budget-bearing group charged for `t` (-1 none); `taskBudgetScope` may
+    /// be empty (no groups at all).
+    @inline(__always)
+    public func budgetScope(_ t: Int) -> Int { t < taskBudgetScope.count ? taskBudgetScope[t] : -1 }
+
     /// The workflow scope a join task opened (its nested workflow), or nil.
     public func nestedWorkflow(ofTask t: Int) -> Int? {
-        guard joinStart[t] >= 0 else { return nil }
+        guard isJoin(t) else { return nil }
         return workflowTask.firstIndex(of: t)
     }
     /// Recomputes what is derived from the per-task arrays: dependents (CSR), critical
@@ -313,6 +323,9 @@ struct PlanBuilder {
                     if PlanBuilder.readsTaskOutputs(fe) {
                         throw PlanError(path: tpath + ".for_each", message: "the list is only known at run time (it reads task outputs); this runtime expands `for_each` when the plan is built: pass the list as a workflow input")
                     }
+                    if let missing = PlanBuilder.missingInput(fe, known) {
+                        throw PlanError(path: tpath + ".for_each", message: "input `\(missing)` has no value when the plan is built: pass it in `Plan(_:inputs:)`")
+                    }
                     throw PlanError(path: tpath + ".for_each", message: "the list cannot be computed when the plan is built (only literals, `inputs` and `item` are evaluated)")
                 }
                 guard case .array(let xs) = v else { throw PlanError(path: tpath + ".for_each", message: "must be a list, found \(v.typeName)") }
@@ -539,6 +552,23 @@ struct PlanBuilder {
         }
     }
 
+    /// The first `inputs.<name>` the expression reads that has no known value.
+    static func missingInput(_ e: JSONValue, _ known: [String: JSONValue]) -> String? {
+        switch e {
+        case .object(let m):
+            for (k, v) in m {
+                if k == "ref", case .array(let parts) = v, parts.count >= 2, case .string("inputs") = parts[0],
+                   case .string(let name) = parts[1], known[name] == nil { return name }
+                if let x = missingInput(v, known) { return x }
+            }
+            return nil
+        case .array(let xs):
+            for x in xs { if let y = missingInput(x, known) { return y } }
+            return nil
+        default: return nil
+        }
+    }
+
     /// Whether an expression reads a task's outputs anywhere.
     static func readsTaskOutputs(_ e: JSONValue) -> Bool {
         switch e {
@@ -559,6 +589,21 @@ extension Plan {
     /// to its neutral value: no joins, no groups, one root scope, outputs named locally.
     public mutating func fillDefaults() {
         let n = taskCount
+        // A plan without IR and without groups (`Plan.synthetic`) keeps the per-task
+        // `joinStart`, `taskGroup` and `taskBudgetScope` empty: 24 bytes a task saved where
+        // they could only say "none" (`isJoin`, `budgetScope` read them safely).
+        let bare = joinStart.isEmpty && taskGroup.isEmpty && groupNames.isEmpty && taskWorkflow.isEmpty && taskJSON.isEmpty
+            && workflowJSON.isEmpty
+        if bare {
+            taskBudgetScope = []
+            groupBudgetParent = []
+            if agentJSON.count != agentNames.count { agentJSON = Array(repeating: .null, count: agentNames.count) }
+            if outputLocalName.count != outputNames.count || outputWorkflow.count != outputNames.count {
+                outputLocalName = outputNames
+                outputWorkflow = Array(repeating: 0, count: outputNames.count)
+            }
+            return
+        }
         if joinStart.count != n { joinStart = Array(repeating: -1, count: n) }
         if taskGroup.count != n || taskGroup.contains(where: { $0 >= groupNames.count }) { taskGroup = Array(repeating: -1, count: n) }
         // The runner-only arrays (IR origin, item, budget mirrors) stay empty in a plan built
@@ -609,7 +654,7 @@ extension Plan {
         }
         for g in 0..<gn { groupBudgetParent[g] = nearest(groupParent[g]) }
         taskBudgetScope = Array(repeating: -1, count: n)
-        for g in 0..<gn where groupTask[g] >= 0 && groupTask[g] < n && joinStart[groupTask[g]] < 0 && hasLimit(g) {
+        for g in 0..<gn where groupTask[g] >= 0 && groupTask[g] < n && !isJoin(groupTask[g]) && hasLimit(g) {
             taskBudgetScope[groupTask[g]] = g
         }
         for t in 0..<n where taskBudgetScope[t] < 0 { taskBudgetScope[t] = nearest(taskGroup[t]) }

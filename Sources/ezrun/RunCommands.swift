@@ -95,12 +95,19 @@ final class CLIObserver: RunObserver, @unchecked Sendable {
     let metrics = RunMetrics()
     let redact: @Sendable (String) -> String
 
+    /// A terminal on stderr: a live status line instead of plain lines only.
+    let tty: Bool
+    var lastStatusMs: Int64 = 0
+
     init(runID: String, plan: Plan, redactor: Redactor, quiet: Bool, logPath: String?) {
         self.runID = runID
         self.plan = plan
         self.quiet = quiet
         redact = { redactor.redact($0) }
-        progress = EzflowReport.Progress(redact: redact)
+        tty = !quiet && isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        var ws = winsize()
+        let width = tty && ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) - 1 : 100
+        progress = EzflowReport.Progress(width: width, redact: redact)
         if let logPath {
             FileManager.default.createFile(atPath: logPath, contents: nil)
             log = FileHandle(forWritingAtPath: logPath)
@@ -135,12 +142,27 @@ final class CLIObserver: RunObserver, @unchecked Sendable {
             default: break
             }
         }
-        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+        if tty {
+            // Lines scroll above one status line that is redrawn at most 10 times a second.
+            let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+            if !text.isEmpty || nowMs - lastStatusMs >= 100 {
+                lastStatusMs = nowMs
+                let status = progress.statusLine(state: state, nowMs: max(nowMs, state.nowMs))
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + text + status).utf8))
+            }
+        } else if !text.isEmpty {
+            FileHandle.standardError.write(Data(text.utf8))
+        }
         if let log, !lines.isEmpty { log.write(Data(lines.utf8)) }
     }
 
+    /// Clears the live status line before the final messages.
+    func finish() {
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
     func notice(_ message: String) {
-        if !quiet { FileHandle.standardError.write(Data("ezrun: \(redact(message))\n".utf8)) }
+        if !quiet { FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + "ezrun: \(redact(message))\n").utf8)) }
         log?.write(Data((JSONLog.line(atMs: Int64(Date().timeIntervalSince1970 * 1000), level: .info, runID: runID, message: message,
                                       redact: redact) + "\n").utf8))
     }
@@ -302,6 +324,7 @@ extension CLI {
         do { outcome = try runner.execute() } catch {
             fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)", code: 1)
         }
+        observer.finish()
         observer.metrics.update(from: outcome.state)
         writeReports(runner: runner, state: outcome.state, flags: flags, observer: observer)
         if !flags.quiet, outcome.verdict == .waitingForApproval {

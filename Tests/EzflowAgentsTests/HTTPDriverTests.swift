@@ -1,6 +1,7 @@
 import EzflowAgents
 import EzflowIR
 import EzflowRuntime
+import EzflowTestSupport
 import Foundation
 import XCTest
 

@@ -152,6 +152,31 @@ final class NestingTests: XCTestCase {
         XCTAssertEqual(h.run.state.groupChargedMicros, [20_000])
     }
 
+    /// A `catch: task` on the workflow task: when the nested workflow fails, the
+    /// fallback stands in for the join and its dependents run.
+    func testAFailedJoinIsRescuedByItsFallback() throws {
+        let main = mainFile.replacingOccurrences(of: "$0.02", with: "$1")
+            .replacingOccurrences(of: "    workflow: inner.inner\n", with: "    workflow: inner.inner\n    retry {\n      attempts: 1\n      catch: rescue\n    }\n")
+            + "" 
+        let withRescue = main.replacingOccurrences(of: "  task post {", with: """
+          task rescue {
+            role: inner.ops
+            agent: inner.v
+            run: "echo rescue"
+          }
+          task post {
+        """)
+        var h = Harness(try makePlan(files: ["main.ezflow": withRescue, "inner": innerFile]))
+        XCTAssertEqual(h.plan.catchTask[h.id("sub")], h.id("rescue"))
+        XCTAssertEqual(try h.start(), ["dispatch pre#1@inner.v"])
+        XCTAssertEqual(try h.ok("pre", at: 1), ["dispatch sub.one#1@inner.v"])
+        XCTAssertEqual(try h.fail("sub.one", at: 2), ["dead sub.one [transient]", "dispatch rescue#1@inner.v"])
+        XCTAssertEqual(h.state("sub"), "failed")
+        XCTAssertEqual(try h.ok("rescue", at: 3), ["dispatch post#1@inner.v"])
+        XCTAssertEqual(try h.ok("post", at: 4), ["finish success"], "the rescued workflow task stands for its nested failure")
+        XCTAssertNoThrow(try Replay.verify(plan: h.plan, journal: h.run.records))
+    }
+
     static let fanOut = workflow("""
       input files: list[string] = ["a", "b"]
       task each {
@@ -216,5 +241,20 @@ final class NestingTests: XCTestCase {
             XCTAssertEqual(err.path, "tasks[1].for_each")
             XCTAssertTrue(err.message.contains("only known at run time"), err.message)
         }
+        // A required list input without a value: named.
+        let r2 = Compiler.build(root: "main.ezflow", files: ["main.ezflow": workflow("""
+          input files: list[string]
+          task fan {
+            agent: v
+            for_each: inputs.files
+            env: { F: item }
+            run: "echo"
+          }
+        """)])
+        let p2 = try EzflowIR.validate(try XCTUnwrap(r2.ir, "\(r2.check.diagnostics.map(\.message))"))
+        XCTAssertThrowsError(try Plan(p2)) { e in
+            XCTAssertEqual((e as! PlanError).description, "tasks[0].for_each: input `files` has no value when the plan is built: pass it in `Plan(_:inputs:)`")
+        }
+        XCTAssertEqual(try Plan(p2, inputs: ["files": .array([.string("a")])]).taskNames, ["fan[0]"])
     }
 }

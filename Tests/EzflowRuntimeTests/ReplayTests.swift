@@ -41,6 +41,12 @@ final class ReplayTests: XCTestCase {
             try h.start(seed: 1)
             try h.ok("left", at: 10, cost: 20_000, outputs: .object([("stats", .object([("left", .string("ok"))]))]))
             try h.ok("right", at: 20, cost: 20_000, outputs: .object([("stats", .object([("right", .string("ok"))]))]))
+        case "group_fanout":
+            try h.start(seed: 3)
+            try h.ok("each[0]", at: 100, cost: 10_000)
+            try h.send(.approvalRefused(task: h.id("gate"), principal: "mallory", reason: "not an approver", atMs: 150))
+            try h.ok("each[1]", at: 200, cost: 10_000)
+            try h.ok("each[2]", at: 300, cost: 10_000)
         default:
             XCTFail("no scenario \(name)")
         }
@@ -49,7 +55,7 @@ final class ReplayTests: XCTestCase {
 
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
-        for name in ["retry_approval", "fanout_budget"] {
+        for name in ["retry_approval", "fanout_budget", "group_fanout"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -59,6 +65,11 @@ final class ReplayTests: XCTestCase {
             if name == "retry_approval" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 40_000)
+            } else if name == "group_fanout" {
+                XCTAssertEqual(state.verdict, .budgetExceeded)
+                XCTAssertEqual(state.refusedTask, plan.taskNames.firstIndex(of: "each[3]"))
+                XCTAssertEqual(state.refusedGroup, plan.groupNames.firstIndex(of: "batch"))
+                XCTAssertEqual(state.groupChargedMicros, [30_000])
             } else {
                 XCTAssertEqual(state.verdict, .budgetExceeded)
                 XCTAssertEqual(state.outputs[0], .object([("left", .string("ok")), ("right", .string("ok"))]))
