@@ -227,7 +227,7 @@ public struct ExecDriver: AgentDriver {
         var deps: [(String, JSONValue)] = []
         if case .array(let ds)? = t["deps"] {
             for case .int(let d) in ds {
-                guard let o = values.taskOutputs[Int(d)], d >= 0, Int(d) < tasks.count, case .string(let dn)? = tasks[Int(d)]["name"] else { continue }
+                guard let o = values.taskOutputs[Int(d)], let dn = values.depName(Int(d), tasks: tasks) else { continue }
                 deps.append((dn, o))
             }
         }

@@ -285,7 +285,7 @@ enum TaskDocument {
         var deps: [(String, JSONValue)] = []
         if case .array(let ds)? = tasks[task]["deps"] {
             for case .int(let d) in ds {
-                guard d >= 0, Int(d) < tasks.count, let o = values.taskOutputs[Int(d)], case .string(let dn)? = tasks[Int(d)]["name"] else {
+                guard let o = values.taskOutputs[Int(d)], let dn = values.depName(Int(d), tasks: tasks) else {
                     continue
                 }
                 deps.append((dn, o))

@@ -24,13 +24,26 @@ public struct RenderValues: Sendable {
     public var item: JSONValue?
     /// Resolved secret values by secret name: only the ones granted to the task.
     public var secrets: [String: String]
+    /// Names of the ids in `taskOutputs` (the `deps` member drivers send), when the ids
+    /// are not positions in the driver's task list (tasks of a sub-workflow scope).
+    public var taskNames: [Int: String] = [:]
 
     public init(inputs: [String: JSONValue] = [:], taskOutputs: [Int: JSONValue] = [:], item: JSONValue? = nil,
-                secrets: [String: String] = [:]) {
+                secrets: [String: String] = [:], taskNames: [Int: String] = [:]) {
+        self.taskNames = taskNames
         self.inputs = inputs
         self.taskOutputs = taskOutputs
         self.item = item
         self.secrets = secrets
+    }
+}
+
+extension RenderValues {
+    /// The name of dependency `id`: from `taskNames`, else the task at that position.
+    func depName(_ id: Int, tasks: [JSONValue]) -> String? {
+        if let n = taskNames[id] { return n }
+        guard id >= 0, id < tasks.count, case .string(let n)? = tasks[id]["name"] else { return nil }
+        return n
     }
 }
 

@@ -61,6 +61,8 @@ public struct Progress: Sendable {
             lines.append("run resumed: \(state.runningCount) attempts in flight")
         case .approvalRefused(let t, let principal, let reason, _):
             lines.append("approval of \(plan.taskNames[t]) by \(principal) refused: \(clean(redact(reason)))")
+        case .planUpgraded(let from, let to, _):
+            lines.append("run continues on plan \(to) (was \(from))")
         }
         // Tasks skipped because of this record.
         var skipped: [String] = []

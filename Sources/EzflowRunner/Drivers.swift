@@ -12,13 +12,14 @@ struct DriverSet: Sendable {
     /// IR driver name per agent id.
     let kinds: [String]
 
-    init(program: IRProgram, redactor: Redactor, secretConfig: SecretConfig, exec options: ExecOptions) {
-        let resolver = SecretResolver(specs: SecretSpec.fromIR(program.document), config: secretConfig, redactor: redactor)
-        exec = ExecDriver(workflow: program.document, secrets: resolver, options: options)
-        http = HTTPDriver(program: program, secrets: resolver)
-        llm = LLMDriver(program: program, secrets: resolver)
+    /// `document`: tasks by plan id and agents by plan agent id (`PlanScope.driverDocument`).
+    init(document: JSONValue, redactor: Redactor, secretConfig: SecretConfig, exec options: ExecOptions) {
+        let resolver = SecretResolver(specs: SecretSpec.fromIR(document), config: secretConfig, redactor: redactor)
+        exec = ExecDriver(workflow: document, secrets: resolver, options: options)
+        http = HTTPDriver(workflow: document, secrets: resolver)
+        llm = LLMDriver(workflow: document, secrets: resolver)
         var ks: [String] = []
-        if case .array(let ags)? = program.document["agents"] {
+        if case .array(let ags)? = document["agents"] {
             for a in ags {
                 let d: String = if case .string(let d)? = a["driver"] { d } else { "exec" }
                 ks.append(d)

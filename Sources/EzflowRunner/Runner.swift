@@ -30,6 +30,10 @@ public struct RunConfig: Sendable {
 /// What the runner tells the outside after each committed batch (progress, logs, metrics).
 public protocol RunObserver: AnyObject {
     func committed(_ records: [JournalRecord], logs: [AttemptLogRow], state: RunState)
+    /// CPU seconds the core spent choosing each dispatched attempt (ready → dispatch decision).
+    func assigned(seconds: [Double])
+    /// Called once per loop turn (at least every `inboxPollMs`), for throttled work.
+    func tick(state: RunState)
     func notice(_ message: String)
 }
 
@@ -50,7 +54,7 @@ public final class Runner {
     public private(set) var run: DurableRun
     let drivers: DriverSet
     let access: Access
-    let irTasks: [JSONValue]
+    let scope: PlanScope
     public weak var observer: RunObserver?
 
     let mailbox = Mailbox()
@@ -63,6 +67,9 @@ public final class Runner {
     var lastInboxMs: Millis = 0
     /// Events that must be folded in the next batch (e.g. a dispatch refused by policy).
     var deferred: [Event] = []
+    /// Commands of records stepped before the loop (a plan upgrade), carried out after
+    /// the first commit.
+    var carried: [Command] = []
 
     init(program: IRProgram, plan: Plan, store: DurableStore, run: DurableRun, inputs: [String: JSONValue], config: RunConfig) {
         self.program = program
@@ -72,9 +79,9 @@ public final class Runner {
         self.runID = run.runID
         self.inputs = inputs
         self.config = config
-        drivers = DriverSet(program: program, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
+        scope = PlanScope(plan: plan, rootInputs: inputs)
+        drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         access = Access(workflow: program.document)
-        irTasks = if case .array(let ts)? = program.document["tasks"] { ts } else { [] }
     }
 
     public var redactor: Redactor { drivers.redactor }
@@ -108,7 +115,7 @@ public final class Runner {
     public static func start(program: IRProgram, irBytes: [UInt8], inputs: [String: JSONValue], runID: String, seed: UInt64,
                              config: RunConfig) throws(RunnerError) -> Runner {
         let plan: Plan
-        do { plan = try Plan(program) } catch { throw .invalid("\(error)") }
+        do { plan = try Plan(program, inputs: inputs) } catch { throw .invalid("\(error)") }
         let store = try openStore(config)
         let nowMs = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
         try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: nil, store: store, nowMs: nowMs,
@@ -128,42 +135,55 @@ public final class Runner {
 
     /// Reopens a run: the IR and inputs come from the store; the journal is replayed;
     /// timers still pending are set again and in-flight attempts re-dispatched (same
-    /// idempotency keys) by the core's `resumed` event.
-    public static func resume(runID: String, config: RunConfig, offered: IRProgram? = nil) throws(RunnerError) -> Runner {
+    /// idempotency keys) by the core's `resumed` event. `offered` (a workflow given on the
+    /// command line) must be the run's IR, unless `allowCompatible` and it only adds tasks
+    /// downstream of unfinished ones: then the run moves to it (`plan_upgraded`).
+    public static func resume(runID: String, config: RunConfig, offered: (program: IRProgram, bytes: [UInt8])? = nil,
+                              allowCompatible: Bool = false) throws(RunnerError) -> Runner {
         let store = try openStore(config)
-        let irBytes: [UInt8]
-        let metaDoc: JSONValue
-        do {
-            guard let b = try store.ir(run: runID) else {
-                let known = (try? store.runs().suffix(5).map(\.runID)) ?? []
-                throw RunnerError.invalid("\(store.path): no run `\(runID)`" + (known.isEmpty ? "" : " (latest: \(known.joined(separator: ", ")))"))
-            }
-            irBytes = b
-            metaDoc = try store.meta(run: runID) ?? .object([])
-        } catch let e as RunnerError { throw e } catch { throw .store("\(error)") }
-        let program: IRProgram
-        do { program = try validate(irBytes) } catch { throw .invalid("run `\(runID)`: stored IR is invalid: \(error)") }
-        if let offered, offered.hash != program.hash {
-            let diff = IRDiff.describe(old: program.document, new: offered.document)
-            throw .invalid("run `\(runID)` was started with IR \(program.hash), the workflow given is \(offered.hash); refusing to resume.\n"
-                + "what changed:\n" + (diff.isEmpty ? "  (only the hash)" : diff.map { "  " + $0 }.joined(separator: "\n")))
-        }
-        let plan: Plan
-        do { plan = try Plan(program) } catch { throw .invalid("\(error)") }
-        var inputs: [String: JSONValue] = [:]
-        if case .object(let m)? = metaDoc["inputs"] { for (k, v) in m { inputs[k] = v } }
-        var cfg = config
-        if cfg.selector == nil, case .string(let s)? = metaDoc["selector"] { cfg.selector = SelectorName(rawValue: s) }
+        var versions = try RunVersions.load(store: store, runID: runID)
+        let cfg = versions.config(config)
         let nowMs = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: runID, store: store,
-                      nowMs: nowMs, target: program.workflow.name, action: "resume")
-        let durable: DurableRun
+        var durable: DurableRun
         do {
-            durable = try DurableRun.resume(store: store, runID: runID, plan: plan, environment: environment(plan, config: cfg)).run
+            durable = try DurableRun.resume(store: store, runID: runID, plans: versions.plans,
+                                            environment: environment(versions.plans[0], config: cfg)).run
         } catch { throw .invalid(error.description) }
-        let r = Runner(program: program, plan: plan, store: store, run: durable, inputs: inputs, config: cfg)
+        var upgrade: (Plan, IRProgram)? = nil
+        if let offered, offered.program.hash != versions.current.hash {
+            let old = versions.current
+            let diff = IRDiff.describe(old: old.document, new: offered.program.document)
+            let listing = "what changed:\n" + (diff.isEmpty ? "  (only the hash)" : diff.map { "  " + $0 }.joined(separator: "\n"))
+            let unfinished = Self.unfinishedRootTasks(durable.state)
+            let compatible = IRDiff.onlyAddsDownstream(old: old.document, new: offered.program.document, unfinished: unfinished)
+            guard allowCompatible else {
+                throw .invalid("run `\(runID)` was started with IR \(old.hash), the workflow given is \(offered.program.hash); refusing to resume.\n"
+                    + listing + (compatible ? "\nthe change only adds tasks after unfinished ones: pass --allow-compatible to continue on it" : ""))
+            }
+            guard compatible else {
+                throw .invalid("run `\(runID)`: the new workflow is not compatible (only tasks depending on unfinished tasks may be added).\n" + listing)
+            }
+            let plan: Plan
+            do { plan = try Plan(offered.program, inputs: versions.inputs) } catch { throw .invalid("\(error)") }
+            upgrade = (plan, offered.program)
+        }
+        let program = upgrade?.1 ?? versions.current
+        try authorize(config.principal, access: Access(workflow: program.document), inputs: versions.inputs, runID: runID, store: store,
+                      nowMs: nowMs, target: program.workflow.name, action: "resume")
+        var carried: [Command] = []
+        if let (plan, prog) = upgrade {
+            do {
+                try store.addVersion(run: runID, fromSeq: durable.state.seq, irHash: prog.hash, ir: offered!.bytes)
+                carried = try durable.upgrade(to: plan, atMs: max(nowMs, durable.state.nowMs))
+            } catch let e as MigrationError { throw .invalid("run `\(runID)`: cannot move to the new workflow: \(e.message)") }
+            catch { throw .store("\(error)") }
+            versions.programs.append(prog)
+            versions.plans.append(plan)
+        }
+        let r = Runner(program: program, plan: versions.plan, store: store, run: durable, inputs: versions.inputs, config: cfg)
         r.lastNow = max(nowMs, durable.state.nowMs)
-        r.restoreFromJournal()
+        r.restoreFromJournal(versions: versions)
+        r.carried = carried
         switch durable.state.phase {
         case .finished(let v) where v != .waitingForApproval: return r
         case .notStarted:
@@ -175,6 +195,24 @@ public final class Runner {
             r.deferred.append(.resumed(atMs: r.now()))
         }
         return r
+    }
+
+    /// Names of the root workflow's IR tasks with an instance that has not succeeded.
+    static func unfinishedRootTasks(_ state: RunState) -> Set<String> {
+        let plan = state.plan
+        var out = Set<String>()
+        for t in 0..<plan.taskCount where state.tasks[t] != .succeeded {
+            let w = t < plan.taskWorkflow.count ? plan.taskWorkflow[t] : 0
+            if w == 0, t < plan.taskJSON.count, case .string(let n)? = plan.taskJSON[t]["name"] { out.insert(n) }
+            // A nested task belongs to its root join: that join is unfinished too.
+            var scope = w
+            while scope > 0 {
+                let join = plan.workflowTask[scope]
+                if plan.workflowParent[scope] == 0, case .string(let n)? = plan.taskJSON[join]["name"] { out.insert(n) }
+                scope = plan.workflowParent[scope]
+            }
+        }
+        return out
     }
 
     static func openStore(_ config: RunConfig) throws(RunnerError) -> DurableStore {
@@ -198,18 +236,27 @@ public final class Runner {
         guard d.allowed else { throw .refused(d.reason) }
     }
 
-    /// Pending timers and finished tasks' outputs, from the stored journal.
-    func restoreFromJournal() {
+    /// Pending timers and finished tasks' outputs, from the stored journal. Task ids
+    /// before a `plan_upgraded` record are the older plan's: outputs are carried by task
+    /// name, and only timers set from the last upgrade on count (it sets the live ones
+    /// again under the new ids).
+    func restoreFromJournal(versions: RunVersions) {
         let journal = (try? store.journal(run: runID)) ?? []
+        let which = versions.versionIndex(journal: journal)
+        var index: [String: Int] = [:]
+        for (i, n) in plan.taskNames.enumerated() { index[n] = i }
+        let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
         var fired = Set<String>()
-        for r in journal {
+        for (i, r) in journal.enumerated() {
             switch r.event {
-            case .timerFired(let id, _): fired.insert(id.description)
-            case .taskSucceeded(let t, _, let outputs, _, _, _): taskOutputs[t] = outputs
+            case .timerFired(let id, _) where i >= lastUpgrade: fired.insert(id.description)
+            case .taskSucceeded(let t, _, let outputs, _, _, _):
+                let names = versions.plans[which[i]].taskNames
+                if t < names.count, let now = index[names[t]] { taskOutputs[now] = outputs }
             default: break
             }
         }
-        for r in journal {
+        for r in journal[lastUpgrade...] {
             for c in r.commands {
                 if case .setTimer(let id, let at) = c, !fired.contains(id.description) { timers.push(id, atMs: at) }
             }
@@ -240,20 +287,30 @@ public final class Runner {
                 for e in readInbox(nowMs: nowMs) { events.append((e, nil)) }
             }
 
-            var commands: [Command] = []
-            var records: [JournalRecord] = []
+            var commands: [Command] = carried
+            var records: [JournalRecord] = run.pending
+            carried.removeAll()
+            var assignments: [Double] = []
             for (e, log) in events {
                 let seq = run.state.seq
+                let t0 = Self.threadCPUNs()
+                let before = commands.count
                 do { commands += try run.step(e) } catch {
                     throw .invalid("internal error: the core refused event #\(seq) of run `\(runID)`: \(error)")
                 }
                 records.append(run.pending.last!)
+                // Assignment latency: the core's CPU time for a step that dispatched.
+                let dispatched = commands[before...].reduce(0) { if case .dispatch = $1 { $0 + 1 } else { $0 } }
+                if dispatched > 0 {
+                    let seconds = Double(Self.threadCPUNs() &- t0) / 1e9
+                    for _ in 0..<dispatched { assignments.append(seconds / Double(dispatched)) }
+                }
                 if var log {
                     log.seq = seq
                     pendingLogs.append(log)
                 }
             }
-            if !records.isEmpty || !consumedInbox.isEmpty {
+            if !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty {
                 do throws(StoreError) {
                     try run.commit(logs: pendingLogs, consumedInbox: consumedInbox)
                 } catch { throw .store(error.description) }
@@ -261,8 +318,10 @@ public final class Runner {
                 pendingLogs.removeAll()
                 consumedInbox.removeAll()
                 observer?.committed(records, logs: logs, state: run.state)
+                if !assignments.isEmpty { observer?.assigned(seconds: assignments) }
             }
             for c in commands { perform(c) }
+            observer?.tick(state: run.state)
 
             switch run.state.phase {
             case .finished(let v) where v != .waitingForApproval:
@@ -317,6 +376,12 @@ public final class Runner {
         return out
     }
 
+    static func threadCPUNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
     // MARK: Commands
 
     func perform(_ c: Command) {
@@ -340,20 +405,15 @@ public final class Runner {
     func dispatch(task: Int, attempt: Int, agent: Int, key: String) {
         let token = CancelToken()
         inflight[task] = (attempt, token)
-        if let p = config.principal, task < irTasks.count {
-            let d = access.canDispatch(p, task: irTasks[task], inputs: inputs)
+        if let p = config.principal, task < plan.taskJSON.count {
+            let d = access.canDispatch(p, task: plan.taskJSON[task], inputs: inputs)
             if !d.allowed {
                 mailbox.post(Completion(task: task, attempt: attempt, agent: agent,
                                         result: .failed("forbidden", "task `\(plan.taskNames[task])`: \(d.reason)")))
                 return
             }
         }
-        var deps: [Int: JSONValue] = [:]
-        for i in plan.depStart[task]..<plan.depStart[task + 1] {
-            let d = plan.deps[i]
-            if let o = taskOutputs[d] { deps[d] = o }
-        }
-        let values = RenderValues(inputs: inputs, taskOutputs: deps)
+        let values = scope.values(for: task, outputs: taskOutputs, state: run.state)
         let drivers = self.drivers, mailbox = self.mailbox, runID = self.runID
         Task.detached {
             let r = await drivers.run(task: task, attempt: attempt, agent: agent, key: key, runID: runID, values: values, cancel: token)
@@ -373,38 +433,27 @@ public struct StoredRun: Sendable {
 
     /// Reads and replays run `runID` (the journal must replay with this build).
     public static func load(store: DurableStore, runID: String) throws(RunnerError) -> StoredRun {
+        let versions = try RunVersions.load(store: store, runID: runID)
         let info: RunInfo
-        let irBytes: [UInt8]
-        let metaDoc: JSONValue
         let journal: [JournalRecord]
         do {
-            guard let i = try store.run(runID), let b = try store.ir(run: runID) else {
-                throw RunnerError.invalid("\(store.path): no run `\(runID)`")
-            }
+            guard let i = try store.run(runID) else { throw RunnerError.invalid("\(store.path): no run `\(runID)`") }
             info = i
-            irBytes = b
-            metaDoc = try store.meta(run: runID) ?? .object([])
             journal = try store.journal(run: runID)
         } catch let e as RunnerError { throw e } catch { throw .store("\(error)") }
-        let program: IRProgram
-        do { program = try validate(irBytes) } catch { throw .invalid("run `\(runID)`: stored IR is invalid: \(error)") }
-        let plan: Plan
-        do { plan = try Plan(program) } catch { throw .invalid("\(error)") }
-        var config = RunConfig()
-        if case .string(let s)? = metaDoc["selector"] { config.selector = SelectorName(rawValue: s) }
+        let config = versions.config(RunConfig())
         let state: RunState
-        do { state = try Replay.verify(plan: plan, journal: journal, environment: Runner.environment(plan, config: config)) } catch {
+        do {
+            state = try Replay.verify(plans: versions.plans, journal: journal, environment: Runner.environment(versions.plans[0], config: config))
+        } catch {
             throw .invalid("run `\(runID)`: \(error)")
         }
-        var inputs: [String: JSONValue] = [:]
-        if case .object(let m)? = metaDoc["inputs"] { for (k, v) in m { inputs[k] = v } }
-        let principal: String? = if case .string(let p)? = metaDoc["principal"] { p } else { nil }
-        return StoredRun(info: info, program: program, plan: plan, state: state, inputs: inputs, principal: principal)
+        let principal: String? = if case .string(let p)? = versions.meta["principal"] { p } else { nil }
+        return StoredRun(info: info, program: versions.current, plan: state.plan, state: state, inputs: versions.inputs, principal: principal)
     }
 
     /// The IR task object of plan task `t`.
     public func irTask(_ t: Int) -> JSONValue? {
-        guard case .array(let ts)? = program.document["tasks"], t >= 0, t < ts.count else { return nil }
-        return ts[t]
+        t >= 0 && t < plan.taskJSON.count ? plan.taskJSON[t] : nil
     }
 }

@@ -96,6 +96,7 @@ extension Event {
         case .cancelRequested: "cancel_requested"
         case .resumed: "resumed"
         case .approvalRefused: "approval_refused"
+        case .planUpgraded: "plan_upgraded"
         }
     }
 
@@ -148,6 +149,10 @@ extension Event {
             s.key("reason"); s.string(reason)
         case .resumed(let at):
             s.key("at_ms"); s.int(at)
+        case .planUpgraded(let from, let to, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("from"); s.string(from)
+            s.key("to"); s.string(to)
         }
         s.key("type"); s.string(typeName)
         s.endObject()
@@ -187,6 +192,8 @@ extension Event {
             return .cancelRequested(reason: try f.string("reason"), atMs: at)
         case "resumed":
             return .resumed(atMs: at)
+        case "plan_upgraded":
+            return .planUpgraded(fromHash: try f.string("from"), toHash: try f.string("to"), atMs: at)
         case let t:
             throw f.err("unknown type `\(t)`")
         }

@@ -50,6 +50,7 @@ public enum Core {
             state.rng = SeededRandom(seed: seed)
             state.startedAtMs = at
             state.phase = .running
+            state.runTagLimits = tagLimits
             for (name, limit) in tagLimits {
                 if let id = state.plan.tagNames.firstIndex(of: name) { state.tagLimit[id] = max(0, limit) }
             }
@@ -117,6 +118,9 @@ public enum Core {
             return out
         case .resumed(let at):
             state.resume(at: at, &out)
+        case .planUpgraded:
+            state.upgradePending = false
+            state.rearmTimers(&out)
         }
         if state.phase == .running { state.schedule(&out) }
         state.settle(&out)
@@ -136,6 +140,18 @@ public enum Core {
         }
         guard s.phase != .notStarted else { throw err("R0003", "event before `run_started`") }
         guard e.atMs >= s.nowMs else { throw err("R0004", "time went backwards: \(e.atMs) < \(s.nowMs)") }
+        if case .planUpgraded(let from, let to, _) = e {
+            guard s.upgradePending, let previous = s.previousPlanHash else {
+                throw err("R0004", "`plan_upgraded` without a migration: the run is on plan \(s.plan.hash)")
+            }
+            guard from == previous && to == s.plan.hash else {
+                throw err("R0004", "`plan_upgraded` from \(from) to \(to), but the run was migrated from \(previous) to \(s.plan.hash)")
+            }
+            return
+        }
+        guard !s.upgradePending else {
+            throw err("R0004", "the run was migrated to plan \(s.plan.hash): the next event must be `plan_upgraded`, not `\(e.typeName)`")
+        }
         let n = s.plan.taskCount
         switch e {
         case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _):
@@ -166,7 +182,7 @@ public enum Core {
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
         case .agentHealth(let g, _, _):
             guard g >= 0 && g < s.plan.agentNames.count else { throw err("R0001", "no agent \(g)") }
-        case .runStarted, .cancelRequested, .resumed: return
+        case .runStarted, .cancelRequested, .resumed, .planUpgraded: return
         }
     }
 }
@@ -430,6 +446,11 @@ extension RunState {
     /// ready (or are skipped), and tasks this one stands in for settle the same way.
     mutating func finalize(_ t: Int, ok: Bool) {
         var work = [(t, ok)]
+        drainFinalize(&work)
+    }
+
+    /// Finalizes every `(task, ok)` in `work` and whatever that settles in turn.
+    mutating func drainFinalize(_ work: inout [(Int, Bool)]) {
         var guardCount = 0
         while let (x, good) = work.popLast() {
             guardCount += 1
@@ -437,21 +458,25 @@ extension RunState {
             if finalized[x] { continue }
             finalized[x] = true
             for k in plan.dependentStart[x]..<plan.dependentStart[x + 1] {
-                let d = plan.dependents[k]
-                guard tasks[d] == .waiting else { continue }
-                if good {
-                    pendingDeps[d] -= 1
-                    if pendingDeps[d] == 0 && (!plan.isFallback[d] || standsInFor[d] >= 0) { makeReady(d) }
-                } else if plan.isJoin(d) && x >= plan.joinStart[d] && x < d && tasks[x] != .skipped {
-                    // A nested task failed terminally: the workflow task fails (its
-                    // `catch: task` fallback, if any, stands in for it).
-                    failJoin(d, &work)
-                } else {
-                    set(d, .skipped)
-                    work.append((d, false))
-                }
+                passOn(x, ok: good, to: plan.dependents[k], &work)
             }
             for o in substituteWaiters[x] ?? [] where !finalized[o] { work.append((o, good)) }
+        }
+    }
+
+    /// The effect of `x`'s final outcome on one waiting dependent `d`.
+    mutating func passOn(_ x: Int, ok good: Bool, to d: Int, _ work: inout [(Int, Bool)]) {
+        guard tasks[d] == .waiting else { return }
+        if good {
+            pendingDeps[d] -= 1
+            if pendingDeps[d] == 0 && (!plan.isFallback[d] || standsInFor[d] >= 0) { makeReady(d) }
+        } else if plan.isJoin(d) && x >= plan.joinStart[d] && x < d && tasks[x] != .skipped {
+            // A nested task failed terminally: the workflow task fails (its
+            // `catch: task` fallback, if any, stands in for it).
+            failJoin(d, &work)
+        } else {
+            set(d, .skipped)
+            work.append((d, false))
         }
     }
 
@@ -514,6 +539,27 @@ extension RunState {
                     if case .object(let m) = p, let first = m.first { return .conflict(output: first.0) }
                     return nil
                 } ?? .gate))
+            default: break
+            }
+        }
+    }
+
+    /// After a plan upgrade: every live timer again under the new plan's ids (timers set
+    /// before the upgrade name the old ids and are superseded).
+    mutating func rearmTimers(_ out: inout [Command]) {
+        guard isActive else { return }
+        if plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: startedAtMs + plan.deadlineMs)) }
+        if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: startedAtMs + plan.budgetTimeMs)) }
+        if wakeAtMs >= 0 { out.append(.setTimer(.wake, atMs: wakeAtMs)) }
+        for g in 0..<plan.groupNames.count where groupStartedAtMs[g] >= 0 && plan.groupBudgetTimeMs[g] >= 0 {
+            out.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(groupStartedAtMs[g], plan.groupBudgetTimeMs[g])))
+        }
+        for t in 0..<plan.taskCount {
+            switch tasks[t] {
+            case .running(let a, _) where plan.timeoutMs[t] > 0:
+                out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(attemptStartMs[t], plan.timeoutMs[t])))
+            case .backoff(let a, let until):
+                out.append(.setTimer(.retryDue(task: t, attempt: a), atMs: until))
             default: break
             }
         }

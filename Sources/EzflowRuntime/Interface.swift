@@ -278,13 +278,18 @@ public enum Event: Sendable, Equatable {
     /// The shell restarted after a crash: in-flight attempts are dispatched again with the
     /// same idempotency key and their timers set again.
     case resumed(atMs: Millis)
+    /// The run continues on a compatible new plan (`RunState.migrated(to:)`): `fromHash`
+    /// is the plan the run was on, `toHash` the plan it is on now. Legal only right after
+    /// the migration; changes nothing but `seq` and `nowMs`, then re-arms the live timers
+    /// under the new plan's ids and runs a scheduling pass.
+    case planUpgraded(fromHash: String, toHash: String, atMs: Millis)
 
     /// The event's timestamp.
     public var atMs: Millis {
         switch self {
         case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
-             .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t):
+             .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t):
             t
         }
     }
@@ -684,6 +689,15 @@ public struct RunState: Sendable {
     public internal(set) var groupReservedMicros: [Int64]
     public internal(set) var groupReservedTokens: [Int64]
     public internal(set) var groupStartedAtMs: [Millis]
+    /// The hash of the plan the run was on before its last migration (`migrated(to:)`),
+    /// nil if it never changed plans.
+    public internal(set) var previousPlanHash: String? = nil
+    /// True between `migrated(to:)` and the `planUpgraded` event that journals it: no
+    /// other event is legal meanwhile.
+    public internal(set) var upgradePending = false
+    /// The run's `tag_limits` by name, as `runStarted` gave them (a migration applies
+    /// them to tags the new plan adds).
+    var runTagLimits: [String: Int] = [:]
 
     /// A fresh state for `plan`; the run begins with `Event.runStarted`.
     public init(plan: Plan, environment: RunEnvironment = RunEnvironment()) {

@@ -50,6 +50,21 @@ public struct JournaledRun: Sendable {
         records.append(JournalRecord(seq: seq, event: event, commands: commands))
         return commands
     }
+
+    /// Moves the run onto `newPlan` (`RunState.migrated(to:)`) and journals
+    /// `planUpgraded(fromHash:toHash:atMs:)`; returns that record's commands. On error the
+    /// run is unchanged (a refused `planUpgraded`, e.g. time going backwards, is reported
+    /// as a `MigrationError` too).
+    public mutating func upgrade(to newPlan: Plan, atMs: Millis) throws(MigrationError) -> [Command] {
+        var next = try state.migrated(to: newPlan)
+        let seq = next.seq
+        let event = Event.planUpgraded(fromHash: state.plan.hash, toHash: newPlan.hash, atMs: atMs)
+        let commands: [Command]
+        do { commands = try Core.step(&next, event) } catch { throw MigrationError(message: error.description) }
+        state = next
+        records.append(JournalRecord(seq: seq, event: event, commands: commands))
+        return commands
+    }
 }
 
 /// Folding and verifying journals.
@@ -72,10 +87,33 @@ public enum Replay {
     public static func verify(plan: Plan, journal: [JournalRecord], environment: RunEnvironment = RunEnvironment())
         throws(DeterminismViolation) -> RunState
     {
-        var state = RunState(plan: plan, environment: environment)
+        try verify(plans: [plan], journal: journal, environment: environment)
+    }
+
+    /// `verify(plan:journal:environment:)` for a run that moved to new plans: folds from
+    /// `plans[0]` (the plan of `run_started`) and, at each `plan_upgraded` record, first
+    /// migrates the state to the plan of `plans` whose hash is the record's `to` (an
+    /// unknown hash or a refused migration is an `illegal_event` violation at that
+    /// record, code R0004), then checks the record's commands as usual.
+    public static func verify(plans: [Plan], journal: [JournalRecord], environment: RunEnvironment = RunEnvironment())
+        throws(DeterminismViolation) -> RunState
+    {
+        precondition(!plans.isEmpty, "Replay.verify needs at least one plan")
+        var state = RunState(plan: plans[0], environment: environment)
         for (i, r) in journal.enumerated() {
             guard r.seq == i else {
                 throw DeterminismViolation(kind: .sequenceGap, index: i, event: r.event, expected: r.commands, actual: [], transition: nil)
+            }
+            if case .planUpgraded(_, let to, _) = r.event, state.plan.hash != to || !state.upgradePending {
+                func refuse(_ m: String) -> DeterminismViolation {
+                    DeterminismViolation(kind: .illegalEvent, index: i, event: r.event, expected: r.commands, actual: [],
+                                         transition: TransitionError(code: "R0004", message: m, task: nil, history: []))
+                }
+                guard let next = plans.first(where: { $0.hash == to }) else {
+                    throw refuse("`plan_upgraded` to plan \(to), which is not among the plans given to replay ("
+                                 + plans.map(\.hash).joined(separator: ", ") + ")")
+                }
+                do { state = try state.migrated(to: next) } catch { throw refuse(error.description) }
             }
             let actual: [Command]
             do { actual = try Core.step(&state, r.event) } catch {

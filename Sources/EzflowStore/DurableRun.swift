@@ -53,6 +53,15 @@ public struct DurableRun: Sendable {
     public static func resume(store: DurableStore, runID: String, plan: Plan, environment: RunEnvironment = RunEnvironment())
         throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt])
     {
+        try resume(store: store, runID: runID, plans: [plan], environment: environment)
+    }
+
+    /// `resume` for a run that moved to other IR versions (`plan_upgraded` records):
+    /// `plans[0]` is the IR the run started with, then each version in order.
+    public static func resume(store: DurableStore, runID: String, plans: [Plan], environment: RunEnvironment = RunEnvironment())
+        throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt])
+    {
+        let plan = plans[0]
         let info: RunInfo?
         let journal: [JournalRecord]
         let open: [OpenAttempt]
@@ -64,7 +73,7 @@ public struct DurableRun: Sendable {
         guard let info else { throw .notFound(runID: runID, path: store.path) }
         guard info.irHash == plan.hash else { throw .planMismatch(runID: runID, stored: info.irHash, given: plan.hash) }
         let state: RunState
-        do { state = try Replay.verify(plan: plan, journal: journal, environment: environment) } catch { throw .determinism(error) }
+        do { state = try Replay.verify(plans: plans, journal: journal, environment: environment) } catch { throw .determinism(error) }
         let run = DurableRun(store: store, runID: runID, state: state)
         return (run, open)
     }
@@ -73,6 +82,20 @@ public struct DurableRun: Sendable {
     public mutating func step(_ event: Event) throws(TransitionError) -> [Command] {
         let seq = state.seq
         let commands = try Core.step(&state, event)
+        pending.append(JournalRecord(seq: seq, event: event, commands: commands))
+        return commands
+    }
+
+    /// Moves the run to `newPlan` (state migrated by task name) and steps its
+    /// `planUpgraded` event; the commands take effect after the next `commit`. Record the
+    /// new IR with `DurableStore.addVersion` (at `state.seq` before this) first.
+    public mutating func upgrade(to newPlan: Plan, atMs: Millis) throws(MigrationError) -> [Command] {
+        var next = try state.migrated(to: newPlan)
+        let seq = next.seq
+        let event = Event.planUpgraded(fromHash: state.plan.hash, toHash: newPlan.hash, atMs: atMs)
+        let commands: [Command]
+        do { commands = try Core.step(&next, event) } catch { throw MigrationError(message: error.description) }
+        state = next
         pending.append(JournalRecord(seq: seq, event: event, commands: commands))
         return commands
     }

@@ -199,4 +199,29 @@ extension DurableStore {
             return out
         }
     }
+
+    /// Records that the run continues on another IR from journal seq `fromSeq` (the seq
+    /// its `plan_upgraded` event will have). A row at or past the journal's end without
+    /// that event is a leftover of a crash and is replaced.
+    public func addVersion(run runID: String, fromSeq: Int, irHash: String, ir: [UInt8]) throws(StoreError) {
+        try with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                try c.run("DELETE FROM run_versions WHERE run_id = ?1 AND from_seq >= ?2") { st in st.bind(1, runID); st.bind(2, fromSeq) }
+                try c.run("INSERT INTO run_versions(run_id, from_seq, ir_hash, ir) VALUES (?1, ?2, ?3, ?4)") { st in
+                    st.bind(1, runID); st.bind(2, fromSeq); st.bind(3, irHash); st.bind(4, blob: ir)
+                }
+            }
+        }
+    }
+
+    /// The IR versions a run moved to, in order: (seq of the upgrade, hash, IR bytes).
+    public func versions(run runID: String) throws(StoreError) -> [(fromSeq: Int, irHash: String, ir: [UInt8])] {
+        try with { c throws(StoreError) in
+            var out: [(fromSeq: Int, irHash: String, ir: [UInt8])] = []
+            try c.query("SELECT from_seq, ir_hash, ir FROM run_versions WHERE run_id = ?1 ORDER BY from_seq", { $0.bind(1, runID) }) { st in
+                out.append((Int(st.int(0)), st.text(1), st.bytes(2)))
+            }
+            return out
+        }
+    }
 }

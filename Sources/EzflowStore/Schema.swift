@@ -37,6 +37,7 @@ enum Schema {
         // 1 → 2: what `ezrun run` keeps beside the journal. Attempt logs are written in
         // the same transaction as the completion they belong to; the inbox is how other
         // processes (`ezrun approve`, `ezrun cancel`) reach the single writer of a run;
+        // run_versions holds the IR a run was upgraded to (`resume --allow-compatible`);
         // the audit table keeps every access decision, including refusals of runs that
         // never got a journal.
         """
@@ -66,6 +67,13 @@ enum Schema {
             consumed   INTEGER NOT NULL DEFAULT 0
         ) STRICT;
         CREATE INDEX inbox_open ON inbox(run_id, consumed);
+        CREATE TABLE run_versions(
+            run_id   TEXT NOT NULL,
+            from_seq INTEGER NOT NULL,     -- the journal seq of its `plan_upgraded` event
+            ir_hash  TEXT NOT NULL,
+            ir       BLOB NOT NULL,
+            PRIMARY KEY(run_id, from_seq)
+        ) STRICT, WITHOUT ROWID;
         CREATE TABLE audit(
             id        INTEGER PRIMARY KEY,
             run_id    TEXT,

@@ -323,7 +323,7 @@ public final class DurableStore: Sendable {
     public func deleteRun(_ runID: String) throws(StoreError) {
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                for t in ["journal", "attempts", "logs", "inbox", "audit", "runs"] {
+                for t in ["journal", "attempts", "logs", "inbox", "audit", "run_versions", "runs"] {
                     try c.run("DELETE FROM \(t) WHERE run_id = ?1") { $0.bind(1, runID) }
                 }
             }

@@ -10,7 +10,6 @@ import EzflowRunner
 import EzflowRuntime
 import EzflowStore
 import Foundation
-import Synchronization
 
 /// `--flag value` / `--flag=value` parsing shared by the run commands.
 struct Args {
@@ -86,7 +85,7 @@ struct RunFlags {
 }
 
 /// Progress lines, JSON-lines logs and metrics, fed after every committed batch.
-final class CLIObserver: RunObserver, @unchecked Sendable {
+final class CLIObserver: RunObserver {
     let runID: String
     let plan: Plan
     let progress: EzflowReport.Progress
@@ -118,17 +117,26 @@ final class CLIObserver: RunObserver, @unchecked Sendable {
         }
     }
 
-    /// The latest state, for scrapes: gauges are computed when read, not after every batch
-    /// (that would cost O(tasks) per commit).
-    let latest = Mutex<RunState?>(nil)
+    /// Gauges cost O(tasks) to compute, so they are refreshed at most twice a second, on
+    /// the coordinator's thread. Keeping a copy of the state instead would make the core's
+    /// next step copy every array (copy-on-write): O(tasks) per batch.
+    var gaugesWanted = false
+    var lastGaugesMs: Int64 = 0
 
-    func scrape() -> String {
-        latest.withLock { if let s = $0 { metrics.update(from: s) } }
-        return metrics.exposition()
+    var gaugesStale = true
+
+    func tick(state: RunState) {
+        guard gaugesWanted && gaugesStale else { return }
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        if nowMs - lastGaugesMs >= 500 {
+            lastGaugesMs = nowMs
+            gaugesStale = false
+            metrics.update(from: state)
+        }
     }
 
     func committed(_ records: [JournalRecord], logs: [AttemptLogRow], state: RunState) {
-        latest.withLock { $0 = state }
+        gaugesStale = true
         var text = ""
         var lines = ""
         for r in records {
@@ -154,6 +162,10 @@ final class CLIObserver: RunObserver, @unchecked Sendable {
             FileHandle.standardError.write(Data(text.utf8))
         }
         if let log, !lines.isEmpty { log.write(Data(lines.utf8)) }
+    }
+
+    func assigned(seconds: [Double]) {
+        for s in seconds { metrics.observeAssignment(seconds: s) }
     }
 
     /// Clears the live status line before the final messages.
@@ -220,7 +232,7 @@ extension CLI {
         usage: ezrun run FILE|IR [--input NAME=VALUE]... [--as PRINCIPAL] [--db PATH] [--run-id ID] [--seed N]
                                  [--junit F] [--summary F] [--summary-md F] [--otlp F] [--log F]
                                  [--metrics-port N] [--metrics-file F] [--selector S] [--wait] [--quiet]
-               ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR] [same report options]
+               ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR [--allow-compatible]] [same report options]
                ezrun approve RUN TASK --as PRINCIPAL [--reject] [--comment TEXT] [--db PATH]
                ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
                ezrun status RUN [--db PATH] [--json]
@@ -303,9 +315,12 @@ extension CLI {
         if a.flags.contains("--help") { print(runUsage); return 0 }
         guard a.positional.count == 1 else { usageError("usage: ezrun resume RUN", runUsage) }
         let flags = RunFlags(a)
-        let offered = a.value("--workflow").map { loadProgram($0).0 }
+        let offered = a.value("--workflow").map { loadProgram($0) }.map { (program: $0.0, bytes: $0.1) }
         let runner: Runner
-        do { runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered) } catch { fail(error.description) }
+        do {
+            runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
+                                       allowCompatible: a.flags.contains("--allow-compatible"))
+        } catch { fail(error.description) }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
         return drive(runner, flags)
     }
@@ -314,9 +329,11 @@ extension CLI {
     static func drive(_ runner: Runner, _ flags: RunFlags) -> Int32 {
         let observer = CLIObserver(runID: runner.runID, plan: runner.plan, redactor: runner.redactor, quiet: flags.quiet, logPath: flags.logPath)
         runner.observer = observer
+        observer.gaugesWanted = flags.metricsPort != nil
         var server: MetricsServer? = nil
         if let port = flags.metricsPort {
-            do { server = try MetricsServer(port: port, render: { observer.scrape() }) } catch { fail(error.description) }
+            let metrics = observer.metrics
+            do { server = try MetricsServer(port: port, render: { metrics.exposition() }) } catch { fail(error.description) }
             if !flags.quiet { FileHandle.standardError.write(Data("ezrun: metrics on http://127.0.0.1:\(server!.port)/metrics\n".utf8)) }
         }
         defer { server?.stop() }

@@ -278,4 +278,114 @@ final class RunCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("run `v1` was started with IR sha256:"), r.stderr)
         XCTAssertTrue(r.stderr.contains("deploy"), "names what changed: \(r.stderr)")
     }
+
+    /// A sub-workflow whose input comes from a parent task's output at run time, a
+    /// fan-out over an input list, and a task reading the sub-workflow's output.
+    func testSubWorkflowAndForEachRunForReal() throws {
+        let dir = tempDir()
+        write(#"""
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+            }
+            
+            workflow greet {
+              input who: string
+              output line: string
+            
+              task say {
+                env: { WHO: inputs.who }
+                run: "printf '{\"line\": \"hello %s\"}' \"\$WHO\""
+                output line: string
+                writes: [line]
+              }
+            }
+            """#, to: dir + "/greet.ezflow")
+        write(#"""
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+            }
+            
+            import "./greet"
+            
+            workflow outer {
+              input names: list[string] = ["ann", "bo"]
+            
+              task pick {
+                run: "printf '{\"name\": \"zed\"}'"
+                output name: string
+              }
+            
+              task inner {
+                workflow: greet.greet
+                with: { who: pick.outputs.name }
+              }
+            
+              task each {
+                for_each: inputs.names
+                env: { N: item }
+                run: "echo each \$N"
+              }
+            
+              task last {
+                env: { L: inner.outputs.line }
+                after: [each]
+                run: "echo got \$L"
+              }
+            }
+            """#, to: dir + "/sub.ezflow")
+        let r = ezrun(["run", "sub.ezflow", "--run-id", "n1", "--input", #"names=["ann", "bo", "cy"]"#], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let run = try StoredRun.load(store: store, runID: "n1")
+        XCTAssertEqual(run.plan.taskNames.sorted(), ["each[0]", "each[1]", "each[2]", "inner", "inner.say", "last", "pick"])
+        let out = Dictionary(uniqueKeysWithValues: try store.logs(run: "n1").map { (run.plan.taskNames[$0.task], $0.stdout) })
+        XCTAssertEqual(out["inner.say"], #"{"line": "hello zed"}"#)
+        XCTAssertEqual(out["each[2]"], "each cy\n")
+        XCTAssertEqual(out["last"], "got hello zed\n")
+        XCTAssertEqual(out["inner"], nil, "a sub-workflow task is a join: it runs nothing itself")
+    }
+
+    /// A paused run continues on a new version that only adds a task after an unfinished
+    /// one; a version that changes a task is refused even with --allow-compatible.
+    func testResumeOnACompatibleNewVersion() throws {
+        let dir = tempDir()
+        write(Self.gated, to: dir + "/gated.ezflow")
+        XCTAssertEqual(ezrun(["run", "gated.ezflow", "--run-id", "u1"], in: dir).status, 4)
+        XCTAssertEqual(ezrun(["approve", "u1", "approve_deploy", "--as", "rita:releaser"], in: dir).status, 0)
+        let added = Self.gated.replacingOccurrences(of: "    run: \"echo deployed\"\n  }\n", with: """
+                run: "echo deployed"
+              }
+              task notify {
+                role: ci
+                after: [deploy]
+                run: "echo notified"
+              }
+
+            """)
+        XCTAssertTrue(added.contains("task notify"), added)
+        write(added, to: dir + "/gated2.ezflow")
+        let plain = ezrun(["resume", "u1", "--workflow", "gated2.ezflow"], in: dir)
+        XCTAssertEqual(plain.status, 2)
+        XCTAssertTrue(plain.stderr.contains("+ task `notify` (added)"), plain.stderr)
+        XCTAssertTrue(plain.stderr.contains("pass --allow-compatible"), plain.stderr)
+
+        write(Self.gated.replacingOccurrences(of: "echo built", with: "echo rebuilt"), to: dir + "/gated3.ezflow")
+        let changed = ezrun(["resume", "u1", "--workflow", "gated3.ezflow", "--allow-compatible"], in: dir)
+        XCTAssertEqual(changed.status, 2)
+        XCTAssertTrue(changed.stderr.contains("not compatible"), changed.stderr)
+        XCTAssertTrue(changed.stderr.contains("~ task `build`: template changed"), changed.stderr)
+
+        let ok = ezrun(["resume", "u1", "--workflow", "gated2.ezflow", "--allow-compatible"], in: dir)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let run = try StoredRun.load(store: store, runID: "u1")  // replays across both versions
+        XCTAssertEqual(run.plan.taskNames, ["build", "approve_deploy", "deploy", "notify"])
+        XCTAssertTrue(run.state.tasks.allSatisfy { $0 == .succeeded })
+        let upgrades = try store.journal(run: "u1").filter { if case .planUpgraded = $0.event { true } else { false } }
+        XCTAssertEqual(upgrades.count, 1)
+        XCTAssertEqual(try store.logs(run: "u1").map(\.stdout), ["built\n", "deployed\n", "notified\n"])
+        XCTAssertEqual(ezrun(["status", "u1"], in: dir).status, 0)
+    }
 }

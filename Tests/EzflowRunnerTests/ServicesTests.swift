@@ -165,7 +165,10 @@ final class ServicesTests: XCTestCase {
         }
         XCTAssertTrue(body.contains("ezflow_tasks{state=\"running\"} 1"), body)
         XCTAssertTrue(body.contains("ezflow_tasks{state=\"succeeded\"} 1"), body)
-        XCTAssertTrue(body.contains("# TYPE ezflow_assignment_latency_seconds histogram") || body.contains("ezflow_attempts_total"), body)
+        XCTAssertTrue(body.contains("# TYPE ezflow_assignment_latency_seconds histogram"), body)
+        XCTAssertTrue(body.contains("ezflow_assignment_latency_seconds_count 2"), "two dispatches so far: \(body)")
+        XCTAssertTrue(body.contains("ezflow_attempts_total{agent=\"sh\",outcome=\"succeeded\"} 1"), body)
+        XCTAssertTrue(body.contains("ezflow_queue_depth 0"), body)
         XCTAssertEqual(self.body(port: p0, path: "/nope"), "", "only /metrics is served")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
