@@ -172,18 +172,55 @@ public struct ExecDriver: AgentDriver {
                     cancel: CancelToken? = nil) async -> DriverResult {
         guard task >= 0, task < tasks.count else { return .failed(ErrorClass.configError, "no task \(task) in the workflow") }
         let t = tasks[task]
-        let taskName: String = if case .string(let n)? = t["name"] { n } else { "task\(task)" }
-        let action: String = if case .string(let a)? = t["action"] { a } else { "run" }
-        let ag: ExecAgent? = agent >= 0 && agent < agents.count ? agents[agent] : nil
-
         // Secrets: only the granted ones, resolved before anything is rendered.
         var vals = values
         let granted = grantedSecrets(task: t)
         do throws(SecretError) {
             vals.secrets = try await secrets.resolve(granted, granted: Set(granted))
         } catch {
-            return .failed(error.errorClass, redactor.redact("task `\(taskName)`: \(error.description)"))
+            return .failed(error.errorClass, redactor.redact("task `\(Self.name(t, task))`: \(error.description)"))
         }
+        switch prepare(task: task, attempt: attempt, agent: agent, idempotencyKey: idempotencyKey, runID: runID, values: vals) {
+        case .failed(let r): return r
+        case .ready(let p):
+            let res: SpawnResult
+            do throws(SpawnError) {
+                res = try await Subprocess.run(p.request, cancel: cancel)
+            } catch {
+                return spawnFailed(p, error)
+            }
+            return interpret(res, taskName: p.taskName, agent: p.agent, timeoutMs: p.request.timeoutMs)
+        }
+    }
+
+    /// Whether `task` can be prepared without awaiting anything (it is granted no secrets),
+    /// so a shell may run it on a plain thread with `prepare` + `runPrepared`.
+    public func isSynchronous(task: Int) -> Bool {
+        task >= 0 && task < tasks.count && grantedSecrets(task: tasks[task]).isEmpty
+    }
+
+    /// A rendered attempt, ready to spawn.
+    public struct Prepared: Sendable {
+        public var request: SpawnRequest
+        public var taskName: String
+        public var agent: ExecAgent?
+    }
+
+    public enum Preparation: Sendable {
+        case ready(Prepared)
+        case failed(DriverResult)
+    }
+
+    /// Renders the command line, environment and stdin of an attempt. `values.secrets`
+    /// must already hold the granted secrets (see `run`).
+    public func prepare(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values vals: RenderValues) -> Preparation {
+        guard task >= 0, task < tasks.count else { return .failed(.failed(ErrorClass.configError, "no task \(task) in the workflow")) }
+        let t = tasks[task]
+        let taskName = Self.name(t, task)
+        let action: String = if case .string(let a)? = t["action"] { a } else { "run" }
+        let ag: ExecAgent? = agent >= 0 && agent < agents.count ? agents[agent] : nil
+        let granted = grantedSecrets(task: t)
+        let values = vals
         let renderer = TemplateRenderer(values: vals)
 
         // The command line and environment.
@@ -194,19 +231,19 @@ public struct ExecDriver: AgentDriver {
             var rendered: String?
             if case .array(let parts)? = t["template"] { rendered = try renderer.render(parts) }
             if action == "run" {
-                guard let r = rendered else { return .failed(ErrorClass.configError, "task `\(taskName)` has no command") }
+                guard let r = rendered else { return .failed(.failed(ErrorClass.configError, "task `\(taskName)` has no command")) }
                 commandLine = r
                 text = nil
             } else {
                 guard let c = ag?.command else {
-                    return .failed(ErrorClass.configError, "task `\(taskName)` (\(action)) needs an exec agent with a `command`")
+                    return .failed(.failed(ErrorClass.configError, "task `\(taskName)` (\(action)) needs an exec agent with a `command`"))
                 }
                 commandLine = c
                 text = rendered
             }
             env = try taskEnvironment(t, renderer)
         } catch {
-            return .failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: \(error.message)"))
+            return .failed(.failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: \(error.message)")))
         }
         var full: [String: String] = ["PATH": options.path, "HOME": options.home, "LANG": options.lang]
         if !options.passEnvironment.isEmpty {
@@ -220,7 +257,7 @@ public struct ExecDriver: AgentDriver {
         full["EZFLOW_ATTEMPT"] = String(attempt)
         full["EZFLOW_IDEMPOTENCY_KEY"] = idempotencyKey
         for (k, v) in full where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
-            return .failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: invalid environment variable `\(k)`"))
+            return .failed(.failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: invalid environment variable `\(k)`")))
         }
 
         // The task JSON on stdin.
@@ -247,14 +284,25 @@ public struct ExecDriver: AgentDriver {
                                workingDirectory: options.workingDirectory, stdin: stdin, timeoutMs: timeout,
                                killGraceMs: options.killGraceMs, stdoutLimit: options.stdoutLimit, stderrLimit: options.stderrLimit,
                                killGroupOnExit: options.killGroupOnExit)
+        return .ready(Prepared(request: req, taskName: taskName, agent: ag))
+    }
+
+    /// Runs a prepared attempt on the calling thread (blocking) and interprets it.
+    public func runPrepared(_ p: Prepared, cancel: CancelToken?) -> DriverResult {
         let res: SpawnResult
         do throws(SpawnError) {
-            res = try await Subprocess.run(req, cancel: cancel)
+            res = try Subprocess.runBlocking(p.request, cancel: cancel)
         } catch {
-            return .failed(ErrorClass.agentError, redactor.redact("task `\(taskName)`: cannot start \(options.shell): \(error.description)"))
+            return spawnFailed(p, error)
         }
-        return interpret(res, taskName: taskName, agent: ag, timeoutMs: timeout)
+        return interpret(res, taskName: p.taskName, agent: p.agent, timeoutMs: p.request.timeoutMs)
     }
+
+    func spawnFailed(_ p: Prepared, _ error: SpawnError) -> DriverResult {
+        .failed(ErrorClass.agentError, redactor.redact("task `\(p.taskName)`: cannot start \(p.request.executable): \(error.description)"))
+    }
+
+    static func name(_ t: JSONValue, _ id: Int) -> String { if case .string(let n)? = t["name"] { n } else { "task\(id)" } }
 
     /// A command line the shell would only split into words (no quotes, variables, globs,
     /// redirections or operators), as an executable path and argv — so it runs without a

@@ -30,6 +30,12 @@ struct DriverSet: Sendable {
 
     var redactor: Redactor { exec.redactor }
 
+    /// Whether `agent` (-1: local) runs subprocesses.
+    func isExec(agent: Int) -> Bool {
+        let kind = agent >= 0 && agent < kinds.count ? kinds[agent] : "exec"
+        return kind != "http" && kind != "llm" && kind != "sim"
+    }
+
     func run(task: Int, attempt: Int, agent: Int, key: String, runID: String, values: RenderValues, cancel: CancelToken) async -> DriverResult {
         let kind = agent >= 0 && agent < kinds.count ? kinds[agent] : "exec"
         switch kind {

@@ -58,6 +58,7 @@ public final class Runner {
     public weak var observer: RunObserver?
 
     let mailbox = Mailbox()
+    let workers = WorkerPool()
     var timers = TimerHeap()
     var inflight: [Int: (attempt: Int, token: CancelToken)] = [:]
     var taskOutputs: [Int: JSONValue] = [:]
@@ -415,6 +416,20 @@ public final class Runner {
         }
         let values = scope.values(for: task, outputs: taskOutputs, state: run.state)
         let drivers = self.drivers, mailbox = self.mailbox, runID = self.runID
+        if drivers.isExec(agent: agent), drivers.exec.isSynchronous(task: task) {
+            // The common case (a subprocess, no secret to fetch): render here, then spawn
+            // and wait on a pooled thread — no async hops between completion and journal.
+            switch drivers.exec.prepare(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values) {
+            case .failed(let r):
+                mailbox.post(Completion(task: task, attempt: attempt, agent: agent, result: r))
+            case .ready(let p):
+                let exec = drivers.exec
+                workers.submit {
+                    mailbox.post(Completion(task: task, attempt: attempt, agent: agent, result: exec.runPrepared(p, cancel: token)))
+                }
+            }
+            return
+        }
         Task.detached {
             let r = await drivers.run(task: task, attempt: attempt, agent: agent, key: key, runID: runID, values: values, cancel: token)
             mailbox.post(Completion(task: task, attempt: attempt, agent: agent, result: r))

@@ -102,7 +102,7 @@ extension DurableStore {
     public func meta(run runID: String) throws(StoreError) -> JSONValue? {
         let text: String? = try with { c throws(StoreError) in
             var out: String?
-            try c.query("SELECT meta FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) { st in out = st.text(0) }
+            try c.query("SELECT meta FROM run_data WHERE run_id = ?1", { $0.bind(1, runID) }) { st in out = st.text(0) }
             return out
         }
         guard let text else { return nil }
@@ -115,7 +115,7 @@ extension DurableStore {
     public func setMeta(run runID: String, _ meta: JSONValue) throws(StoreError) {
         let text = String(decoding: CanonicalJSON.encode(meta), as: UTF8.self)
         try with { c throws(StoreError) in
-            try c.run("UPDATE runs SET meta = ?2 WHERE run_id = ?1") { st in st.bind(1, runID); st.bind(2, text) }
+            try c.run("UPDATE run_data SET meta = ?2 WHERE run_id = ?1") { st in st.bind(1, runID); st.bind(2, text) }
         }
     }
 

@@ -34,14 +34,23 @@ enum Schema {
             PRIMARY KEY(run_id, task, attempt)
         ) STRICT, WITHOUT ROWID;
         """,
-        // 1 → 2: what `ezrun run` keeps beside the journal. Attempt logs are written in
+        // 1 → 2: the IR moves out of `runs` into `run_data`: SQLite rewrites a whole row
+        // on UPDATE, and the status update of every commit then copied the IR (megabytes
+        // for a large workflow: O(tasks) per commit). And what `ezrun run` keeps beside
+        // the journal. Attempt logs are written in
         // the same transaction as the completion they belong to; the inbox is how other
         // processes (`ezrun approve`, `ezrun cancel`) reach the single writer of a run;
         // run_versions holds the IR a run was upgraded to (`resume --allow-compatible`);
         // the audit table keeps every access decision, including refusals of runs that
         // never got a journal.
         """
-        ALTER TABLE runs ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+        CREATE TABLE run_data(
+            run_id TEXT PRIMARY KEY NOT NULL,
+            ir     BLOB NOT NULL,
+            meta   TEXT NOT NULL DEFAULT '{}'  -- inputs, principal, selector
+        ) STRICT;
+        INSERT INTO run_data(run_id, ir) SELECT run_id, ir FROM runs;
+        ALTER TABLE runs DROP COLUMN ir;
         CREATE TABLE logs(
             run_id      TEXT NOT NULL,
             task        INTEGER NOT NULL,

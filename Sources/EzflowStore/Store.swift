@@ -222,12 +222,13 @@ public final class DurableStore: Sendable {
                     throw StoreError(.conflict, path: path, message: "run `\(r.runID)` already exists")
                 }
                 try c.run("""
-                    INSERT INTO runs(run_id, workflow, ir_hash, ir, seed, status, verdict, created_ms, updated_ms)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?7)
+                    INSERT INTO runs(run_id, workflow, ir_hash, seed, status, verdict, created_ms, updated_ms)
+                    VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?6)
                     """) { st in
-                    st.bind(1, r.runID); st.bind(2, r.workflow); st.bind(3, r.irHash); st.bind(4, blob: r.ir)
-                    st.bind(5, Int64(bitPattern: r.seed)); st.bind(6, RunStatus.created.rawValue); st.bind(7, r.createdMs)
+                    st.bind(1, r.runID); st.bind(2, r.workflow); st.bind(3, r.irHash)
+                    st.bind(4, Int64(bitPattern: r.seed)); st.bind(5, RunStatus.created.rawValue); st.bind(6, r.createdMs)
                 }
+                try c.run("INSERT INTO run_data(run_id, ir) VALUES (?1, ?2)") { st in st.bind(1, r.runID); st.bind(2, blob: r.ir) }
             }
         }
     }
@@ -323,7 +324,7 @@ public final class DurableStore: Sendable {
     public func deleteRun(_ runID: String) throws(StoreError) {
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                for t in ["journal", "attempts", "logs", "inbox", "audit", "run_versions", "runs"] {
+                for t in ["journal", "attempts", "logs", "inbox", "audit", "run_versions", "run_data", "runs"] {
                     try c.run("DELETE FROM \(t) WHERE run_id = ?1") { $0.bind(1, runID) }
                 }
             }
@@ -377,7 +378,7 @@ public final class DurableStore: Sendable {
     public func ir(run runID: String) throws(StoreError) -> [UInt8]? {
         try with { c throws(StoreError) in
             var out: [UInt8]?
-            try c.query("SELECT ir FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) { st in out = st.bytes(0) }
+            try c.query("SELECT ir FROM run_data WHERE run_id = ?1", { $0.bind(1, runID) }) { st in out = st.bytes(0) }
             return out
         }
     }

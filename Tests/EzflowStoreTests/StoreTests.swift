@@ -181,6 +181,21 @@ final class StoreTests: XCTestCase {
         try DurableStore.rawExec(path: empty, sql: "PRAGMA user_version=0")
         XCTAssertEqual(try DurableStore(path: empty).storedSchemaVersion(), DurableStore.schemaVersion)
 
+        // A version-1 file (the first release: the IR inside `runs`) keeps its runs: the
+        // IR moves to `run_data`, the journal stays, and the run can be appended to.
+        let v1 = dir + "/v1.db"
+        try DurableStore.rawExec(path: v1, sql: Schema.migrations[0] + """
+            PRAGMA application_id=\(DurableStore.applicationID); PRAGMA user_version=1;
+            INSERT INTO runs VALUES ('old', 'wf', 'sha256:ab', x'7b7d', 7, 'finished', 'success', 1, 2);
+            INSERT INTO journal VALUES ('old', 0, '{}', '[]');
+            """)
+        let migrated = try DurableStore(path: v1)
+        XCTAssertEqual(try migrated.storedSchemaVersion(), DurableStore.schemaVersion)
+        XCTAssertEqual(try migrated.ir(run: "old"), Array("{}".utf8))
+        XCTAssertEqual(try migrated.run("old")?.verdict, .success)
+        XCTAssertEqual(try migrated.run("old")?.journalCount, 1)
+        XCTAssertEqual(try migrated.meta(run: "old"), .object([]))
+
         // Someone else's SQLite file is not taken over.
         let foreign = dir + "/foreign.db"
         try DurableStore.rawExec(path: foreign, sql: "CREATE TABLE t(x)")
