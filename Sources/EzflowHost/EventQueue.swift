@@ -17,52 +17,25 @@ enum SimItem: Sendable {
     case healthCheck
 }
 
-/// A binary min-heap of `(atMs, seq, item)`; `seq` breaks ties deterministically.
+/// The simulation's clock: a `TimeQueue` whose time never runs backwards.
 struct EventQueue {
-    private var heap: [(at: Millis, seq: UInt64, item: SimItem)] = []
-    private var nextSeq: UInt64 = 0
+    private var queue: TimeQueue<SimItem>
     /// The virtual clock: the time of the last item popped.
     private(set) var nowMs: Millis = 0
 
-    var isEmpty: Bool { heap.isEmpty }
-    var count: Int { heap.count }
+    var isEmpty: Bool { queue.isEmpty }
+    var count: Int { queue.count }
 
-    init(capacity: Int = 0) { heap.reserveCapacity(capacity) }
+    init(capacity: Int = 0) { queue = TimeQueue(capacity: capacity) }
 
     /// Schedules `item` at `atMs` (never before now: the clock does not run backwards).
-    mutating func push(_ item: SimItem, atMs: Millis) {
-        heap.append((max(atMs, nowMs), nextSeq, item))
-        nextSeq &+= 1
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if less(i, p) { heap.swapAt(i, p); i = p } else { break }
-        }
-    }
+    mutating func push(_ item: SimItem, atMs: Millis) { queue.push(item, atMs: max(atMs, nowMs)) }
 
     /// Removes the earliest item and advances the clock to it.
     mutating func pop() -> (at: Millis, item: SimItem)? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var i = 0
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && less(l, m) { m = l }
-            if r < n && less(r, m) { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
+        guard let top = queue.pop() else { return nil }
         precondition(top.at >= nowMs, "virtual clock ran backwards")
         nowMs = top.at
-        return (top.at, top.item)
-    }
-
-    @inline(__always)
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        heap[a].at < heap[b].at || (heap[a].at == heap[b].at && heap[a].seq < heap[b].seq)
+        return top
     }
 }

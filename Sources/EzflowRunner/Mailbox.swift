@@ -42,52 +42,6 @@ final class Mailbox: Sendable {
     }
 }
 
-/// Pending timers, earliest first. Timers are never cancelled (the core treats a stale
-/// one as a no-op), so a plain binary heap is enough.
-struct TimerHeap {
-    private var heap: [(atMs: Millis, order: Int, id: TimerID)] = []
-    private var counter = 0
-
-    var isEmpty: Bool { heap.isEmpty }
-    var count: Int { heap.count }
-    var nextAtMs: Millis? { heap.first?.atMs }
-
-    mutating func push(_ id: TimerID, atMs: Millis) {
-        counter += 1
-        heap.append((atMs, counter, id))
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard less(i, p) else { break }
-            heap.swapAt(i, p)
-            i = p
-        }
-    }
-
-    /// Removes and returns the timers due at `nowMs`, in (time, insertion) order.
-    mutating func popDue(nowMs: Millis) -> [(TimerID, Millis)] {
-        var out: [(TimerID, Millis)] = []
-        while let top = heap.first, top.atMs <= nowMs {
-            out.append((top.id, top.atMs))
-            heap.swapAt(0, heap.count - 1)
-            heap.removeLast()
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && less(l, m) { m = l }
-                if r < heap.count && less(r, m) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        return out
-    }
-
-    private func less(_ a: Int, _ b: Int) -> Bool { (heap[a].atMs, heap[a].order) < (heap[b].atMs, heap[b].order) }
-}
-
 /// Long-lived threads that run blocking jobs (a subprocess from spawn to reap). A job
 /// never waits for a free thread: when every thread is busy a new one starts, so the
 /// pool is as large as the run's peak concurrency. Saves a thread creation and two

@@ -59,7 +59,8 @@ public final class Runner {
 
     let mailbox = Mailbox()
     let workers = WorkerPool()
-    var timers = TimerHeap()
+    /// Pending timers. Never cancelled: the core treats a stale one as a no-op.
+    var timers = TimeQueue<TimerID>()
     var inflight: [Int: (attempt: Int, token: CancelToken)] = [:]
     var taskOutputs: [Int: JSONValue] = [:]
     var pendingLogs: [AttemptLogRow] = []

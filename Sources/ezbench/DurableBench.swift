@@ -229,13 +229,12 @@ struct DurableBench {
 /// (seed, task, attempt); 1 % fail with `transient`. Timers fire when due. Events come
 /// out in (time, arrival) order, so the whole run is a function of the seed.
 struct FakeAgents {
-    private var heap: [(at: Int64, order: Int, event: Event)] = []
-    private var order = 0
+    private var queue = TimeQueue<Event>()
     let seed: UInt64
 
     init(seed: UInt64) { self.seed = seed }
 
-    var isEmpty: Bool { heap.isEmpty }
+    var isEmpty: Bool { queue.isEmpty }
 
     mutating func take(_ commands: [Command], now: Int64) {
         for c in commands {
@@ -254,37 +253,7 @@ struct FakeAgents {
         }
     }
 
-    private mutating func push(_ at: Int64, _ e: Event) {
-        heap.append((at, order, e))
-        order += 1
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard less(i, p) else { break }
-            heap.swapAt(i, p)
-            i = p
-        }
-    }
+    private mutating func push(_ at: Int64, _ e: Event) { queue.push(e, atMs: at) }
 
-    private func less(_ i: Int, _ j: Int) -> Bool { heap[i].at != heap[j].at ? heap[i].at < heap[j].at : heap[i].order < heap[j].order }
-
-    mutating func next() -> Event? {
-        guard !heap.isEmpty else { return nil }
-        let top = heap[0].event
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && less(l, m) { m = l }
-                if r < heap.count && less(r, m) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        return top
-    }
+    mutating func next() -> Event? { queue.pop()?.item }
 }
