@@ -56,14 +56,23 @@ public struct JournaledRun: Sendable {
     /// run is unchanged (a refused `planUpgraded`, e.g. time going backwards, is reported
     /// as a `MigrationError` too).
     public mutating func upgrade(to newPlan: Plan, atMs: Millis) throws(MigrationError) -> [Command] {
-        var next = try state.migrated(to: newPlan)
+        let (next, record) = try state.upgraded(to: newPlan, atMs: atMs)
+        state = next
+        records.append(record)
+        return record.commands
+    }
+}
+
+extension RunState {
+    /// The state migrated to `newPlan` with its `planUpgraded` event folded, and that
+    /// event's journal record. `self` is left as it was.
+    public func upgraded(to newPlan: Plan, atMs: Millis) throws(MigrationError) -> (RunState, JournalRecord) {
+        var next = try migrated(to: newPlan)
         let seq = next.seq
-        let event = Event.planUpgraded(fromHash: state.plan.hash, toHash: newPlan.hash, atMs: atMs)
+        let event = Event.planUpgraded(fromHash: plan.hash, toHash: newPlan.hash, atMs: atMs)
         let commands: [Command]
         do { commands = try Core.step(&next, event) } catch { throw MigrationError(message: error.description) }
-        state = next
-        records.append(JournalRecord(seq: seq, event: event, commands: commands))
-        return commands
+        return (next, JournalRecord(seq: seq, event: event, commands: commands))
     }
 }
 

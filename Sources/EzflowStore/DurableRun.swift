@@ -90,14 +90,10 @@ public struct DurableRun: Sendable {
     /// `planUpgraded` event; the commands take effect after the next `commit`. Record the
     /// new IR with `DurableStore.addVersion` (at `state.seq` before this) first.
     public mutating func upgrade(to newPlan: Plan, atMs: Millis) throws(MigrationError) -> [Command] {
-        var next = try state.migrated(to: newPlan)
-        let seq = next.seq
-        let event = Event.planUpgraded(fromHash: state.plan.hash, toHash: newPlan.hash, atMs: atMs)
-        let commands: [Command]
-        do { commands = try Core.step(&next, event) } catch { throw MigrationError(message: error.description) }
+        let (next, record) = try state.upgraded(to: newPlan, atMs: atMs)
         state = next
-        pending.append(JournalRecord(seq: seq, event: event, commands: commands))
-        return commands
+        pending.append(record)
+        return record.commands
     }
 
     /// Writes the pending records, their queue changes and the run row (status, verdict,

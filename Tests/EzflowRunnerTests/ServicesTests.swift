@@ -200,6 +200,22 @@ final class ServicesTests: XCTestCase {
         XCTAssertTrue(logs.contains { $0.stdout.contains("deploying \"app:HEAD\" to \"staging\"") || $0.stdout.contains("deploying app:HEAD to staging") },
                       logs.map(\.stdout).joined(separator: "|"))
     }
+
+    /// The fan-out example for real: one instance per input file, their outputs merged
+    /// into a workflow output and read back as a list by the fan-in task.
+    func testFanoutExampleEndToEnd() throws {
+        let dir = tempDir("example")
+        let src = Repo.url("examples/fanout_data_job.ezflow").path
+        let r = ezrun(["run", src, "--run-id", "fo", "--summary", "s.json",
+                       "--input", #"files=["a.csv", "b.csv"]"#], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try JSONParser.parse(Array(read(dir + "/s.json").utf8))
+        XCTAssertEqual(summary["outputs"]?["report"], .string("2 files, rows per file: 1000 1000"))
+        XCTAssertEqual(summary["outputs"]?["stats"]?["b.csv"], .string("ok"))
+        let run = try StoredRun.load(store: try DurableStore(path: dir + "/.ezflow/ezflow.db"), runID: "fo")
+        XCTAssertTrue(run.plan.taskNames.contains("process[1]"))
+        XCTAssertFalse(run.plan.taskNames.contains("process[2]"))
+    }
 }
 
 extension JSONValue {
