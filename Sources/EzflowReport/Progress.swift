@@ -58,7 +58,7 @@ public struct Progress: Sendable {
         case .cancelRequested(let reason, _):
             lines.append("run cancel requested: \(clean(redact(reason)))")
         case .resumed:
-            lines.append("run resumed: \(state.runningCount) attempts in flight")
+            lines.append("run resumed: \(state.runningCount) \(state.runningCount == 1 ? "attempt" : "attempts") in flight")
         case .approvalRefused(let t, let principal, let reason, _):
             lines.append("approval of \(plan.taskNames[t]) by \(principal) refused: \(clean(redact(reason)))")
         case .planUpgraded(let from, let to, _):

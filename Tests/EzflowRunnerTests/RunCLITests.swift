@@ -388,4 +388,23 @@ final class RunCLITests: XCTestCase {
         XCTAssertEqual(try store.logs(run: "u1").map(\.stdout), ["built\n", "deployed\n", "notified\n"])
         XCTAssertEqual(ezrun(["status", "u1"], in: dir).status, 0)
     }
+
+    /// On a terminal (a pseudo-terminal from util-linux `script`), progress lines scroll
+    /// above a status line redrawn in place; on a pipe there are plain lines only.
+    func testLiveStatusLineOnATerminalPlainLinesOnAPipe() throws {
+        let script = "/usr/bin/script"
+        guard FileManager.default.isExecutableFile(atPath: script) else { throw XCTSkip("no util-linux script(1)") }
+        let dir = tempDir()
+        write(Self.hello, to: dir + "/hello.ezflow")
+        let exe = Repo.executable("ezrun").path
+        let tty = runProcess(URL(fileURLWithPath: script), ["-qec", "\(exe) run hello.ezflow --run-id t1", "/dev/null"],
+                             cwd: URL(fileURLWithPath: dir))
+        XCTAssertEqual(tty.status, 0, tty.stdout)
+        XCTAssertTrue(tty.stdout.contains("\r\u{1B}[K"), "status line redrawn in place: \(tty.stdout.debugDescription)")
+        XCTAssertTrue(tty.stdout.contains("2/2"), tty.stdout)
+        let pipe = ezrun(["run", "hello.ezflow", "--run-id", "t2"], in: dir)
+        XCTAssertEqual(pipe.status, 0)
+        XCTAssertFalse(pipe.stderr.contains("\u{1B}"), "no escape codes on a pipe")
+        XCTAssertTrue(pipe.stderr.contains("greet succeeded"), pipe.stderr)
+    }
 }
