@@ -59,6 +59,8 @@ public final class Runner {
 
     let mailbox = Mailbox()
     let workers = WorkerPool()
+    /// The run's writer lock (see `lockRun`), released with the process or `deinit`.
+    var lockFD: Int32 = -1
     /// Pending timers. Never cancelled: the core treats a stale one as a no-op.
     var timers = TimeQueue<TimerID>()
     var inflight: [Int: (attempt: Int, token: CancelToken)] = [:]
@@ -85,6 +87,8 @@ public final class Runner {
         drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         access = Access(workflow: program.document)
     }
+
+    deinit { if lockFD >= 0 { close(lockFD) } }
 
     public var redactor: Redactor { drivers.redactor }
 
@@ -122,6 +126,7 @@ public final class Runner {
         let nowMs = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
         try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: nil, store: store, nowMs: nowMs,
                       target: program.workflow.name)
+        let lock = try lockRun(runID, storePath: config.storePath)
         let durable: DurableRun
         do {
             durable = try DurableRun.create(store: store, run: NewRun(runID: runID, workflow: program.workflow.name, irHash: program.hash,
@@ -130,6 +135,7 @@ public final class Runner {
             try store.setMeta(run: runID, meta(inputs: inputs, config: config))
         } catch { throw .store(error.description) }
         let r = Runner(program: program, plan: plan, store: store, run: durable, inputs: inputs, config: config)
+        r.lockFD = lock
         r.lastNow = nowMs
         r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs))
         return r
@@ -144,6 +150,7 @@ public final class Runner {
                               allowCompatible: Bool = false) throws(RunnerError) -> Runner {
         let store = try openStore(config)
         var versions = try RunVersions.load(store: store, runID: runID)
+        let lock = try lockRun(runID, storePath: config.storePath)
         let cfg = versions.config(config)
         let nowMs = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
         var durable: DurableRun
@@ -183,6 +190,7 @@ public final class Runner {
             versions.plans.append(plan)
         }
         let r = Runner(program: program, plan: versions.plan, store: store, run: durable, inputs: versions.inputs, config: cfg)
+        r.lockFD = lock
         r.lastNow = max(nowMs, durable.state.nowMs)
         r.restoreFromJournal(versions: versions)
         r.carried = carried
@@ -215,6 +223,26 @@ public final class Runner {
             }
         }
         return out
+    }
+
+    /// One writer per run: an exclusive `flock` on `<db>.locks/<run>`, held until this
+    /// process exits (the kernel drops it on kill -9, so a crash never leaves it stuck).
+    static func lockRun(_ runID: String, storePath: String) throws(RunnerError) -> Int32 {
+        let dir = storePath + ".locks"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let safe = String(runID.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+        let path = dir + "/" + safe
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .store("\(path): cannot open the run lock: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(fd)
+            throw .invalid("run `\(runID)` is being run by another ezrun\(holder.isEmpty ? "" : " (pid \(holder))"); wait for it or stop it first")
+        }
+        _ = ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
     }
 
     static func openStore(_ config: RunConfig) throws(RunnerError) -> DurableStore {

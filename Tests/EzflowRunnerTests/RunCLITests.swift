@@ -407,4 +407,37 @@ final class RunCLITests: XCTestCase {
         XCTAssertFalse(pipe.stderr.contains("\u{1B}"), "no escape codes on a pipe")
         XCTAssertTrue(pipe.stderr.contains("greet succeeded"), pipe.stderr)
     }
+
+    /// One writer per run: a second `ezrun` on a run that is being run is refused; after
+    /// the first is killed (-9) the lock is gone and the run resumes.
+    func testSecondWriterIsRefusedUntilTheFirstDies() throws {
+        let dir = tempDir()
+        write("""
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+            }
+            workflow long {
+              task nap { run: "sleep 3" }
+            }
+            """, to: dir + "/long.ezflow")
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = ["run", "long.ezflow", "--run-id", "w1", "--quiet"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        var second = (status: Int32(0), stdout: "", stderr: "")
+        for _ in 0..<100 {
+            second = ezrun(["resume", "w1"], in: dir)
+            if second.stderr.contains("being run by another ezrun") { break }
+            usleep(50_000)  // until the first has created the run
+        }
+        XCTAssertEqual(second.status, 2)
+        XCTAssertEqual(second.stderr, "ezrun: run `w1` is being run by another ezrun (pid \(p.processIdentifier)); wait for it or stop it first\n")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let resumed = ezrun(["resume", "w1", "--quiet"], in: dir, timeout: 30)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    }
 }
