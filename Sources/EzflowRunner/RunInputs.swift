@@ -4,7 +4,8 @@ import EzflowAgents
 import EzflowIR
 import Foundation
 
-/// Why `ezrun` cannot go on; `exitCode` follows DESIGN.md §4 (2 = invalid input).
+/// Why `ezrun` cannot go on (the CLI exits with 2, invalid input, for all of them but a
+/// store failure mid-run).
 public enum RunnerError: Error, Sendable, CustomStringConvertible {
     case invalid(String)
     case store(String)
@@ -17,7 +18,6 @@ public enum RunnerError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var exitCode: Int32 { 2 }
 }
 
 public enum RunInputs {
