@@ -199,20 +199,7 @@ extension RunSnapshot {
 }
 
 /// Stable snake_case name of a task state (no attempt numbers), for reports and metrics.
-func stateName(_ s: TaskState) -> String {
-    switch s {
-    case .waiting: "waiting"
-    case .ready: "ready"
-    case .running: "running"
-    case .backoff: "backoff"
-    case .awaitingApproval: "awaiting_approval"
-    case .succeeded: "succeeded"
-    case .failed: "failed"
-    case .skipped: "skipped"
-    case .deadLettered: "dead_lettered"
-    case .cancelled: "cancelled"
-    }
-}
+func stateName(_ s: TaskState) -> String { s.name }
 
 /// Every state name, in lifecycle order (metrics emit all of them, zeros included).
 let allStateNames = ["waiting", "ready", "running", "backoff", "awaiting_approval", "succeeded", "failed", "skipped",

@@ -516,15 +516,20 @@ extension RunState {
         out.append(.finishRun(verdict))
     }
 
-    /// After a crash: re-dispatch in-flight attempts with the same key, set timers again.
-    mutating func resume(at: Millis, _ out: inout [Command]) {
-        guard isActive else { return }
+    /// The run-level timers that are live: deadline, workflow time, wake, group times.
+    func rearmRunTimers(_ out: inout [Command]) {
         if plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: startedAtMs + plan.deadlineMs)) }
         if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: startedAtMs + plan.budgetTimeMs)) }
         if wakeAtMs >= 0 { out.append(.setTimer(.wake, atMs: wakeAtMs)) }
         for g in 0..<plan.groupNames.count where groupStartedAtMs[g] >= 0 && plan.groupBudgetTimeMs[g] >= 0 {
             out.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(groupStartedAtMs[g], plan.groupBudgetTimeMs[g])))
         }
+    }
+
+    /// After a crash: re-dispatch in-flight attempts with the same key, set timers again.
+    mutating func resume(at: Millis, _ out: inout [Command]) {
+        guard isActive else { return }
+        rearmRunTimers(&out)
         for t in 0..<plan.taskCount {
             switch tasks[t] {
             case .running(let a, let agent):
@@ -548,12 +553,7 @@ extension RunState {
     /// before the upgrade name the old ids and are superseded).
     mutating func rearmTimers(_ out: inout [Command]) {
         guard isActive else { return }
-        if plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: startedAtMs + plan.deadlineMs)) }
-        if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: startedAtMs + plan.budgetTimeMs)) }
-        if wakeAtMs >= 0 { out.append(.setTimer(.wake, atMs: wakeAtMs)) }
-        for g in 0..<plan.groupNames.count where groupStartedAtMs[g] >= 0 && plan.groupBudgetTimeMs[g] >= 0 {
-            out.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(groupStartedAtMs[g], plan.groupBudgetTimeMs[g])))
-        }
+        rearmRunTimers(&out)
         for t in 0..<plan.taskCount {
             switch tasks[t] {
             case .running(let a, _) where plan.timeoutMs[t] > 0:

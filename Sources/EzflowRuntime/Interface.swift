@@ -387,18 +387,27 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    /// The stable snake_case name (no attempt numbers), for reports, metrics and the CLI.
+    public var name: String {
         switch self {
         case .waiting: "waiting"
         case .ready: "ready"
-        case .running(let a, let g): "running(attempt: \(a), agent: \(g))"
-        case .backoff(let a, let u): "backoff(attempt: \(a), until: \(u))"
+        case .running: "running"
+        case .backoff: "backoff"
         case .awaitingApproval: "awaiting_approval"
         case .succeeded: "succeeded"
         case .failed: "failed"
         case .skipped: "skipped"
         case .deadLettered: "dead_lettered"
         case .cancelled: "cancelled"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .running(let a, let g): "running(attempt: \(a), agent: \(g))"
+        case .backoff(let a, let u): "backoff(attempt: \(a), until: \(u))"
+        default: name
         }
     }
 }

@@ -66,7 +66,7 @@ extension CLI {
         for t in 0..<s.plan.taskCount {
             let h = s.state.history[t]
             rows.append(.object([("attempts", .int(Int64(s.state.attempts[t]))), ("name", .string(s.plan.taskNames[t])),
-                                 ("state", .string(stateName(s.state.tasks[t]))),
+                                 ("state", .string(s.state.tasks[t].name)),
                                  ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]))
         }
         if a.flags.contains("--json") {
@@ -87,7 +87,7 @@ extension CLI {
         out += "\n" + "TASK".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATE            ATTEMPTS\n"
         for t in 0..<s.plan.taskCount {
             out += s.plan.taskNames[t].padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-            out += stateName(s.state.tasks[t]).padding(toLength: 16, withPad: " ", startingAt: 0) + " \(s.state.attempts[t])"
+            out += s.state.tasks[t].name.padding(toLength: 16, withPad: " ", startingAt: 0) + " \(s.state.attempts[t])"
             if let e = s.state.history[t].last?.errorClass { out += "   last error: \(e)" }
             out += "\n"
         }
@@ -96,14 +96,6 @@ extension CLI {
         if !waiting.isEmpty { out += "\n" }
         FileHandle.standardOutput.write(Data(out.utf8))
         return 0
-    }
-
-    static func stateName(_ s: TaskState) -> String {
-        switch s {
-        case .running: "running"
-        case .backoff: "backoff"
-        default: s.description
-        }
     }
 
     static func money(_ micros: Int64) -> String {
