@@ -4,7 +4,7 @@
 // access use the last.
 import EzflowIR
 import EzflowRuntime
-import EzflowStore
+import EzflowPorts
 
 struct RunVersions {
     var programs: [IRProgram]
@@ -16,14 +16,14 @@ struct RunVersions {
     var current: IRProgram { programs[programs.count - 1] }
     var plan: Plan { plans[plans.count - 1] }
 
-    static func load(store: DurableStore, runID: String) throws(RunnerError) -> RunVersions {
+    static func load(store: any JournalStore, runID: String) throws(RunnerError) -> RunVersions {
         var raw: [[UInt8]] = []
         let metaDoc: JSONValue
         let journalCount: Int
         do {
             guard let b = try store.ir(run: runID), let info = try store.run(runID) else {
                 let known = (try? store.runs().suffix(5).map(\.runID)) ?? []
-                throw RunnerError.invalid("\(store.path): no run `\(runID)`" + (known.isEmpty ? "" : " (latest: \(known.joined(separator: ", ")))"))
+                throw RunnerError.invalid("\(store.location): no run `\(runID)`" + (known.isEmpty ? "" : " (latest: \(known.joined(separator: ", ")))"))
             }
             raw.append(b)
             journalCount = info.journalCount

@@ -1,11 +1,16 @@
-// The shell of a real run: one coordinator thread folds events through the pure core,
-// commits them (with attempt logs and consumed inbox requests) in ONE SQLite transaction
-// per batch, and only then carries out the commands: dispatches go to drivers on the
-// cooperative pool, timers into a heap, cancels to the attempt's token. Completions come
-// back through the mailbox and form the next batch (group commit: every completion that
-// arrived while the previous transaction was being written goes into the next one).
+// The shell of a run: the coordinator. It folds events through the pure core, commits
+// them (with attempt logs and consumed inbox requests) in ONE journal append per batch,
+// and only then carries out the commands: dispatches are offered on the work queue and
+// handed to the executor, timers go into a heap, cancels to the executor. It reaches the
+// world only through `RunPorts`, so the same code runs `ezrun run` (SQLite, wall clock,
+// worker threads) and `ezrun simulate` (memory, virtual time, simulated agents, faults).
+//
+// `turn()` is one batch; `execute()` is the real loop around it (wait for a completion,
+// a timer or the inbox poll, then turn). Group commit: every completion that arrived
+// while the previous batch was being written goes into the next one.
 import EzflowAgents
 import EzflowIR
+import EzflowPorts
 import EzflowRuntime
 import EzflowStore
 import Foundation
@@ -44,60 +49,82 @@ public struct RunOutcome: Sendable {
     public var state: RunState
 }
 
+/// What one `turn` came to.
+public enum TurnResult: Sendable {
+    /// The run goes on: call `turn` again when a completion arrives, at `nextTimerAtMs`,
+    /// or after the inbox poll interval.
+    case running(nextTimerAtMs: Millis?)
+    /// Finished, or paused for an approval (`verdict == .waitingForApproval`).
+    case stopped(RunOutcome)
+}
+
 public final class Runner {
     public let program: IRProgram
     public let plan: Plan
-    public let store: DurableStore
+    public let ports: RunPorts
     public let runID: String
     public let inputs: [String: JSONValue]
     public let config: RunConfig
     public private(set) var run: DurableRun
+    /// The run lease epoch this coordinator holds.
+    public let epoch: Int
     let drivers: DriverSet
     let access: Access
     let scope: PlanScope
+    let writer: JournalWriter
     public weak var observer: RunObserver?
+    /// Carries out attempts (the local worker threads unless a simulation sets its own).
+    public var executor: (any AttemptExecutor)?
+    public var mutations = RunnerMutations.none
 
-    let mailbox = Mailbox()
-    let workers = WorkerPool()
-    /// The run's writer lock (see `lockRun`), released with the process or `deinit`.
-    var lockFD: Int32 = -1
+    /// Wakes `execute` when a completion arrives (set with the local workers).
+    var wakeSource: Wakeup?
     /// Pending timers. Never cancelled: the core treats a stale one as a no-op.
     var timers = TimeQueue<TimerID>()
-    var inflight: [Int: (attempt: Int, token: CancelToken)] = [:]
+    /// Finished tasks' outputs by plan task id (redacted, as journalled).
     var taskOutputs: [Int: JSONValue] = [:]
     var pendingLogs: [AttemptLogRow] = []
     var consumedInbox: [Int64] = []
-    var lastNow: Millis = 0
-    var lastInboxMs: Millis = 0
+    var lastInboxMs: Millis = Millis.min
     /// Events that must be folded in the next batch (e.g. a dispatch refused by policy).
     var deferred: [Event] = []
     /// Commands of records stepped before the loop (a plan upgrade), carried out after
     /// the first commit.
     var carried: [Command] = []
+    /// Completions the queue handed over that the core no longer waits for (duplicates,
+    /// stale attempts): acknowledged, never folded.
+    public private(set) var completionsRefused = 0
+    var released = false
 
-    init(program: IRProgram, plan: Plan, store: DurableStore, run: DurableRun, inputs: [String: JSONValue], config: RunConfig) {
+    init(program: IRProgram, plan: Plan, ports: RunPorts, run: DurableRun, epoch: Int, inputs: [String: JSONValue], config: RunConfig) {
         self.program = program
         self.plan = plan
-        self.store = store
+        self.ports = ports
         self.run = run
+        self.epoch = epoch
         self.runID = run.runID
         self.inputs = inputs
         self.config = config
         scope = PlanScope(plan: plan, rootInputs: inputs)
         drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         access = Access(workflow: program.document)
+        writer = JournalWriter(redactor: drivers.redactor)
     }
 
-    deinit { if lockFD >= 0 { close(lockFD) } }
+    deinit { releaseLease() }
+
+    /// Gives the run lease back (also done when the runner goes away).
+    public func releaseLease() {
+        guard !released else { return }
+        released = true
+        ports.lease.release(run: runID, owner: ports.owner)
+    }
 
     public var redactor: Redactor { drivers.redactor }
+    public var store: any JournalStore { ports.store }
 
-    /// The wall clock in epoch milliseconds, never going backwards within a run.
-    func now() -> Millis {
-        let t = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        lastNow = max(lastNow, t)
-        return lastNow
-    }
+    /// The run's time: the clock, never behind the last folded event.
+    func now() -> Millis { max(ports.clock.nowMs(), run.state.nowMs) }
 
     static func environment(_ plan: Plan, config: RunConfig) -> RunEnvironment {
         let name = config.selector ?? plan.selectorName.flatMap(SelectorName.init(rawValue:)) ?? .cheapest
@@ -116,65 +143,88 @@ public final class Runner {
 
     // MARK: Starting and resuming
 
+    /// `start` on the embedded ports (SQLite at `config.storePath`, local workers).
+    public static func start(program: IRProgram, irBytes: [UInt8], inputs: [String: JSONValue], runID: String, seed: UInt64,
+                             config: RunConfig) throws(RunnerError) -> Runner {
+        let wake = Wakeup()
+        let r = try start(program: program, irBytes: irBytes, inputs: inputs, runID: runID, seed: seed, config: config,
+                          ports: .embedded(config, wake: wake))
+        r.useLocalWorkers(wake)
+        return r
+    }
+
     /// Creates the run in the store and folds `runStarted`. The principal's `run`
     /// permission is checked (and audited) before anything is written.
     public static func start(program: IRProgram, irBytes: [UInt8], inputs: [String: JSONValue], runID: String, seed: UInt64,
-                             config: RunConfig) throws(RunnerError) -> Runner {
+                             config: RunConfig, ports: RunPorts) throws(RunnerError) -> Runner {
         let plan: Plan
         do { plan = try Plan(program, inputs: inputs) } catch { throw .invalid("\(error)") }
-        let store = try openStore(config)
-        let nowMs = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: nil, store: store, nowMs: nowMs,
-                      target: program.workflow.name)
-        let lock = try lockRun(runID, storePath: config.storePath)
+        let nowMs = ports.clock.nowMs()
+        try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: nil, store: ports.store,
+                      nowMs: nowMs, target: program.workflow.name)
+        let epoch = try acquire(ports, runID: runID, nowMs: nowMs)
         let durable: DurableRun
         do {
-            durable = try DurableRun.create(store: store, run: NewRun(runID: runID, workflow: program.workflow.name, irHash: program.hash,
-                                                                        ir: irBytes, seed: seed, createdMs: nowMs),
+            durable = try DurableRun.create(store: ports.store, run: NewRun(runID: runID, workflow: program.workflow.name,
+                                                                              irHash: program.hash, ir: irBytes, seed: seed, createdMs: nowMs),
                                             plan: plan, environment: environment(plan, config: config))
-            try store.setMeta(run: runID, meta(inputs: inputs, config: config))
-        } catch { throw .store(error.description) }
-        let r = Runner(program: program, plan: plan, store: store, run: durable, inputs: inputs, config: config)
-        r.lockFD = lock
-        r.lastNow = nowMs
+            try ports.store.setMeta(run: runID, meta(inputs: inputs, config: config))
+        } catch {
+            ports.lease.release(run: runID, owner: ports.owner)
+            throw .store(error.description)
+        }
+        let r = Runner(program: program, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: inputs, config: config)
         r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs))
         return r
     }
 
-    /// Reopens a run: the IR and inputs come from the store; the journal is replayed;
-    /// timers still pending are set again and in-flight attempts re-dispatched (same
-    /// idempotency keys) by the core's `resumed` event. `offered` (a workflow given on the
-    /// command line) must be the run's IR, unless `allowCompatible` and it only adds tasks
-    /// downstream of unfinished ones: then the run moves to it (`plan_upgraded`).
+    /// `resume` on the embedded ports.
     public static func resume(runID: String, config: RunConfig, offered: (program: IRProgram, bytes: [UInt8])? = nil,
                               allowCompatible: Bool = false) throws(RunnerError) -> Runner {
-        let store = try openStore(config)
+        let wake = Wakeup()
+        let r = try resume(runID: runID, config: config, ports: .embedded(config, wake: wake), offered: offered,
+                           allowCompatible: allowCompatible)
+        r.useLocalWorkers(wake)
+        return r
+    }
+
+    /// Reopens a run: the IR and inputs come from the store; the journal is replayed;
+    /// timers still pending are set again and in-flight attempts re-offered (same
+    /// idempotency keys) by the core's `resumed` event. `offered` (a workflow given on the
+    /// command line) must be the run's IR, unless `allowCompatible` and it only adds tasks
+    /// downstream of unfinished ones: then the run moves to it (`plan_upgraded`). A
+    /// journal that cannot be read or replayed refuses the resume.
+    public static func resume(runID: String, config: RunConfig, ports: RunPorts, offered: (program: IRProgram, bytes: [UInt8])? = nil,
+                              allowCompatible: Bool = false, mutations: RunnerMutations = .none) throws(RunnerError) -> Runner {
+        let store = ports.store
         var versions = try RunVersions.load(store: store, runID: runID)
-        let lock = try lockRun(runID, storePath: config.storePath)
+        let nowMs0 = ports.clock.nowMs()
+        let epoch = try acquire(ports, runID: runID, nowMs: nowMs0)
+        do {
+            let r = try reopen(runID: runID, config: config, ports: ports, versions: &versions, epoch: epoch, offered: offered,
+                               allowCompatible: allowCompatible, mutations: mutations)
+            return r
+        } catch {
+            ports.lease.release(run: runID, owner: ports.owner)
+            throw error
+        }
+    }
+
+    static func reopen(runID: String, config: RunConfig, ports: RunPorts, versions: inout RunVersions, epoch: Int,
+                       offered: (program: IRProgram, bytes: [UInt8])?, allowCompatible: Bool,
+                       mutations: RunnerMutations) throws(RunnerError) -> Runner {
+        let store = ports.store
         let cfg = versions.config(config)
-        let nowMs = Millis((Date().timeIntervalSince1970 * 1000).rounded(.down))
         var durable: DurableRun
         do {
             durable = try DurableRun.resume(store: store, runID: runID, plans: versions.plans,
                                             environment: environment(versions.plans[0], config: cfg)).run
         } catch { throw .invalid(error.description) }
+        let nowMs = max(ports.clock.nowMs(), durable.state.nowMs)
         var upgrade: (Plan, IRProgram)? = nil
         if let offered, offered.program.hash != versions.current.hash {
-            let old = versions.current
-            let diff = IRDiff.describe(old: old.document, new: offered.program.document)
-            let listing = "what changed:\n" + (diff.isEmpty ? "  (only the hash)" : diff.map { "  " + $0 }.joined(separator: "\n"))
-            let unfinished = Self.unfinishedRootTasks(durable.state)
-            let compatible = IRDiff.onlyAddsDownstream(old: old.document, new: offered.program.document, unfinished: unfinished)
-            guard allowCompatible else {
-                throw .invalid("run `\(runID)` was started with IR \(old.hash), the workflow given is \(offered.program.hash); refusing to resume.\n"
-                    + listing + (compatible ? "\nthe change only adds tasks after unfinished ones: pass --allow-compatible to continue on it" : ""))
-            }
-            guard compatible else {
-                throw .invalid("run `\(runID)`: the new workflow is not compatible (only tasks depending on unfinished tasks may be added).\n" + listing)
-            }
-            let plan: Plan
-            do { plan = try Plan(offered.program, inputs: versions.inputs) } catch { throw .invalid("\(error)") }
-            upgrade = (plan, offered.program)
+            upgrade = try upgradePlan(runID: runID, versions: versions, state: durable.state, offered: offered.program,
+                                      allowCompatible: allowCompatible)
         }
         let program = upgrade?.1 ?? versions.current
         try authorize(config.principal, access: Access(workflow: program.document), inputs: versions.inputs, runID: runID, store: store,
@@ -183,16 +233,15 @@ public final class Runner {
         if let (plan, prog) = upgrade {
             do {
                 try store.addVersion(run: runID, fromSeq: durable.state.seq, irHash: prog.hash, ir: offered!.bytes)
-                carried = try durable.upgrade(to: plan, atMs: max(nowMs, durable.state.nowMs))
+                carried = try durable.upgrade(to: plan, atMs: nowMs)
             } catch let e as MigrationError { throw .invalid("run `\(runID)`: cannot move to the new workflow: \(e.message)") }
             catch { throw .store("\(error)") }
             versions.programs.append(prog)
             versions.plans.append(plan)
         }
-        let r = Runner(program: program, plan: versions.plan, store: store, run: durable, inputs: versions.inputs, config: cfg)
-        r.lockFD = lock
-        r.lastNow = max(nowMs, durable.state.nowMs)
-        r.restoreFromJournal(versions: versions)
+        let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, epoch: epoch, inputs: versions.inputs, config: cfg)
+        r.mutations = mutations
+        try r.restoreFromJournal(versions: versions)
         r.carried = carried
         switch durable.state.phase {
         case .finished(let v) where v != .waitingForApproval: return r
@@ -200,11 +249,33 @@ public final class Runner {
             // Killed between creating the run row and journaling its first event.
             let seed: UInt64
             do { seed = try store.run(runID)?.seed ?? 0 } catch { throw .store(error.description) }
-            r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: r.now()))
+            r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs))
         default:
-            r.deferred.append(.resumed(atMs: r.now()))
+            r.deferred.append(.resumed(atMs: nowMs))
         }
         return r
+    }
+
+    /// The plan of `offered`, if the run may move to it; else a refusal listing the diff.
+    static func upgradePlan(runID: String, versions: RunVersions, state: RunState, offered: IRProgram,
+                            allowCompatible: Bool) throws(RunnerError) -> (Plan, IRProgram) {
+        let old = versions.current
+        let diff = IRDiff.describe(old: old.document, new: offered.document)
+        let listing = "what changed:\n" + (diff.isEmpty ? "  (only the hash)" : diff.map { "  " + $0 }.joined(separator: "\n"))
+        let compatible = IRDiff.onlyAddsDownstream(old: old.document, new: offered.document, unfinished: unfinishedRootTasks(state))
+        guard allowCompatible else {
+            throw .invalid("run `\(runID)` was started with IR \(old.hash), the workflow given is \(offered.hash); refusing to resume.\n"
+                + listing + (compatible ? "\nthe change only adds tasks after unfinished ones: pass --allow-compatible to continue on it" : ""))
+        }
+        guard compatible else {
+            throw .invalid("run `\(runID)`: the new workflow is not compatible (only tasks depending on unfinished tasks may be added).\n" + listing)
+        }
+        do { return (try Plan(offered, inputs: versions.inputs), offered) } catch { throw .invalid("\(error)") }
+    }
+
+    /// Takes the run's single-writer lease.
+    static func acquire(_ ports: RunPorts, runID: String, nowMs: Millis) throws(RunnerError) -> Int {
+        do { return try ports.lease.acquire(run: runID, owner: ports.owner, nowMs: nowMs) } catch { throw .invalid(error.message) }
     }
 
     /// Names of the root workflow's IR tasks with an instance that has not succeeded.
@@ -225,32 +296,6 @@ public final class Runner {
         return out
     }
 
-    /// One writer per run: an exclusive `flock` on `<db>.locks/<run>`, held until this
-    /// process exits (the kernel drops it on kill -9, so a crash never leaves it stuck).
-    static func lockRun(_ runID: String, storePath: String) throws(RunnerError) -> Int32 {
-        let dir = storePath + ".locks"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let safe = String(runID.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
-        let path = dir + "/" + safe
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .store("\(path): cannot open the run lock: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(fd)
-            throw .invalid("run `\(runID)` is being run by another ezrun\(holder.isEmpty ? "" : " (pid \(holder))"); wait for it or stop it first")
-        }
-        _ = ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        return fd
-    }
-
-    static func openStore(_ config: RunConfig) throws(RunnerError) -> DurableStore {
-        do { return try DurableStore(path: config.storePath, options: StoreOptions(synchronous: config.synchronous)) } catch {
-            throw .store(error.description)
-        }
-    }
-
     static func meta(inputs: [String: JSONValue], config: RunConfig) -> JSONValue {
         var m: [(String, JSONValue)] = [("inputs", .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))]
         m.append(("principal", config.principal.map { .string($0.name) } ?? .null))
@@ -258,11 +303,16 @@ public final class Runner {
         return .object(m)
     }
 
-    static func authorize(_ p: Principal?, access: Access, inputs: [String: JSONValue], runID: String?, store: DurableStore,
+    /// Checks the principal's permission and audits the decision. An audit that cannot be
+    /// written refuses the action: an unaudited decision is not taken.
+    static func authorize(_ p: Principal?, access: Access, inputs: [String: JSONValue], runID: String?, store: any JournalStore,
                           nowMs: Millis, target: String, action: String = "run") throws(RunnerError) {
         guard let p else { return }
         let d = access.canRun(p, inputs: inputs)
-        try? store.audit(AuditEntry(runID: runID, principal: p.name, action: action, target: target, allowed: d.allowed, reason: d.reason, atMs: nowMs))
+        do {
+            try store.audit(AuditEntry(runID: runID, principal: p.name, action: action, target: target, allowed: d.allowed, reason: d.reason,
+                                       atMs: nowMs))
+        } catch { throw .store("cannot record the access decision: \(error.description)") }
         guard d.allowed else { throw .refused(d.reason) }
     }
 
@@ -270,21 +320,25 @@ public final class Runner {
     /// before a `plan_upgraded` record are the older plan's: outputs are carried by task
     /// name, and only timers set from the last upgrade on count (it sets the live ones
     /// again under the new ids).
-    func restoreFromJournal(versions: RunVersions) {
-        let journal = (try? store.journal(run: runID)) ?? []
+    func restoreFromJournal(versions: RunVersions) throws(RunnerError) {
+        let journal: [JournalRecord]
+        do { journal = try ports.store.journal(run: runID, from: 0) } catch {
+            throw .store("run `\(runID)`: cannot read the journal to resume: \(error.description)")
+        }
         let which = versions.versionIndex(journal: journal)
         var index: [String: Int] = [:]
         for (i, n) in plan.taskNames.enumerated() { index[n] = i }
-        let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
-        var fired = Set<String>()
         for (i, r) in journal.enumerated() {
-            switch r.event {
-            case .timerFired(let id, _) where i >= lastUpgrade: fired.insert(id.description)
-            case .taskSucceeded(let t, _, let outputs, _, _, _):
+            if case .taskSucceeded(let t, _, let outputs, _, _, _) = r.event {
                 let names = versions.plans[which[i]].taskNames
                 if t < names.count, let now = index[names[t]] { taskOutputs[now] = outputs }
-            default: break
             }
+        }
+        guard !mutations.skipTimerRearm else { return }
+        let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
+        var fired = Set<String>()
+        for r in journal[lastUpgrade...] {
+            if case .timerFired(let id, _) = r.event { fired.insert(id.description) }
         }
         for r in journal[lastUpgrade...] {
             for c in r.commands {
@@ -299,90 +353,139 @@ public final class Runner {
     /// `waitForApproval`). Throws only for store failures and core refusals (bugs).
     public func execute() throws(RunnerError) -> RunOutcome {
         while true {
-            var events: [(Event, AttemptLogRow?)] = deferred.map { ($0, nil) }
-            deferred.removeAll()
-            // Wait for something to do: a completion, a timer, or the inbox poll.
-            var wait: Millis = 0
-            if events.isEmpty {
-                wait = config.inboxPollMs
-                if let t = timers.nextAtMs { wait = min(wait, max(0, t - now())) }
-            }
-            for c in mailbox.take(timeoutMs: wait) { events.append(complete(c)) }
-            let nowMs = now()
-            for (id, _) in timers.popDue(nowMs: nowMs) { events.append((.timerFired(id, atMs: nowMs), nil)) }
-            // The inbox is another process's channel; reading it once per poll interval
-            // keeps a query off every batch of a busy run.
-            if nowMs - lastInboxMs >= config.inboxPollMs || events.isEmpty {
-                lastInboxMs = nowMs
-                for e in readInbox(nowMs: nowMs) { events.append((e, nil)) }
-            }
-
-            var commands: [Command] = carried
-            var records: [JournalRecord] = run.pending
-            carried.removeAll()
-            var assignments: [Double] = []
-            for (e, log) in events {
-                let seq = run.state.seq
-                let t0 = Self.threadCPUNs()
-                let before = commands.count
-                do { commands += try run.step(e) } catch {
-                    throw .invalid("internal error: the core refused event #\(seq) of run `\(runID)`: \(error)")
-                }
-                records.append(run.pending.last!)
-                // Assignment latency: the core's CPU time for a step that dispatched.
-                let dispatched = commands[before...].reduce(0) { if case .dispatch = $1 { $0 + 1 } else { $0 } }
-                if dispatched > 0 {
-                    let seconds = Double(Self.threadCPUNs() &- t0) / 1e9
-                    for _ in 0..<dispatched { assignments.append(seconds / Double(dispatched)) }
-                }
-                if var log {
-                    log.seq = seq
-                    pendingLogs.append(log)
-                }
-            }
-            if !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty {
-                do throws(StoreError) {
-                    try run.commit(logs: pendingLogs, consumedInbox: consumedInbox)
-                } catch { throw .store(error.description) }
-                let logs = pendingLogs
-                pendingLogs.removeAll()
-                consumedInbox.removeAll()
-                observer?.committed(records, logs: logs, state: run.state)
-                if !assignments.isEmpty { observer?.assigned(seconds: assignments) }
-            }
-            for c in commands { perform(c) }
-            observer?.tick(state: run.state)
-
-            switch run.state.phase {
-            case .finished(let v) where v != .waitingForApproval:
-                // Attempts the core abandoned (timeouts, cancellation) may still run: stop them.
-                for f in inflight.values { f.token.cancel() }
-                return RunOutcome(runID: runID, verdict: v, state: run.state)
-            case .running where run.state.announcedWaiting && run.state.runningCount == 0 && inflight.isEmpty && deferred.isEmpty:
-                // Only approvals can move the run on: record the pause and hand back (exit 4).
-                guard !config.waitForApproval else { break }
-                do throws(StoreError) {
-                    try store.update(run: runID, RunUpdate(status: .waiting, verdict: .waitingForApproval, updatedMs: run.state.nowMs))
-                } catch { throw .store(error.description) }
-                return RunOutcome(runID: runID, verdict: .waitingForApproval, state: run.state)
-            default: break
+            switch try turn() {
+            case .stopped(let outcome):
+                if case .finished(let v) = outcome.state.phase, v != .waitingForApproval { stopAll() }
+                return outcome
+            case .running(let next):
+                guard deferred.isEmpty else { continue }
+                var wait = config.inboxPollMs
+                if let t = next { wait = min(wait, max(0, t - now())) }
+                if let w = wakeSource { w.wait(timeoutMs: wait) }
             }
         }
     }
 
-    /// The event for a finished attempt; its log row is written with it.
-    func complete(_ c: Completion) -> (Event, AttemptLogRow?) {
-        if inflight[c.task]?.attempt == c.attempt { inflight[c.task] = nil }
-        let e = c.result.event(task: c.task, attempt: c.attempt, atMs: now())
+    /// Attempts the core abandoned (timeouts, cancellation) may still run: stop them.
+    func stopAll() {
+        for t in 0..<plan.taskCount {
+            if case .running(let a, _) = run.state.tasks[t] {
+                executor?.cancel(task: t, attempt: a)
+            }
+            for a in run.state.abandoned[t] {
+                executor?.cancel(task: t, attempt: a)
+            }
+        }
+    }
+
+    /// One batch: collect what happened (deferred events, completions on the queue, due
+    /// timers, the inbox), fold it, commit it in one append, then carry out the commands.
+    public func turn() throws(RunnerError) -> TurnResult {
+        let nowMs = now()
+        var events: [(Event, AttemptLogRow?, WorkItem?)] = deferred.map { ($0, nil, nil) }
+        deferred.removeAll()
+        let completions: [WorkCompletion]
+        do { completions = try ports.queue.completions(run: runID, reader: ports.owner) } catch {
+            throw .store("run `\(runID)`: cannot read completions: \(error.description)")
+        }
+        for c in completions { events.append((c.outcome.event(task: c.item.task, attempt: c.item.attempt, atMs: nowMs), c.log, c.item)) }
+        for (id, _) in timers.popDue(nowMs: nowMs) { events.append((.timerFired(id, atMs: nowMs), nil, nil)) }
+        // The inbox is another process's channel; reading it once per poll interval
+        // keeps a query off every batch of a busy run.
+        if lastInboxMs == Millis.min || nowMs - lastInboxMs >= config.inboxPollMs || events.isEmpty {
+            lastInboxMs = nowMs
+            for e in try readInbox(nowMs: nowMs) { events.append((e, nil, nil)) }
+        }
+        var commands: [Command] = carried
+        carried.removeAll()
+        var records: [JournalRecord] = run.pending
+        var assignments: [Double] = []
+        for (e, log, item) in events {
+            if let item, !mutations.skipCompletionFence, !awaitsResult(item) {
+                completionsRefused += 1
+                continue
+            }
+            let before = commands.count
+            let t0 = Self.threadCPUNs()
+            commands += try fold(e, log: log)
+            records.append(run.pending.last!)
+            // Assignment latency: the core's CPU time for a step that dispatched.
+            let dispatched = commands[before...].reduce(0) { if case .dispatch = $1 { $0 + 1 } else { $0 } }
+            if dispatched > 0 {
+                let seconds = Double(Self.threadCPUNs() &- t0) / 1e9
+                for _ in 0..<dispatched { assignments.append(seconds / Double(dispatched)) }
+            }
+        }
+        try commit(records: records, assignments: assignments)
+        if !completions.isEmpty {
+            do { try ports.queue.acknowledge(run: runID, completions.map(\.item)) } catch {
+                throw .store("run `\(runID)`: cannot acknowledge completions: \(error.description)")
+            }
+        }
+        try perform(commands)
+        observer?.tick(state: run.state)
+        return try verdictAfterTurn()
+    }
+
+    /// Whether the core still waits for a result of `item`'s attempt: it runs, or was
+    /// abandoned and its result not yet charged. Anything else is a duplicate or stale.
+    func awaitsResult(_ item: WorkItem) -> Bool {
+        let t = item.task
+        guard t >= 0 && t < plan.taskCount else { return false }
+        if case .running(let a, _) = run.state.tasks[t], a == item.attempt { return true }
+        return run.state.abandoned[t].contains(item.attempt)
+    }
+
+    /// Steps one event, redacted first: the journal, the state and every report see the
+    /// same redacted values, so a resumed run renders what the live one did.
+    func fold(_ raw: Event, log: AttemptLogRow?) throws(RunnerError) -> [Command] {
+        let seq = run.state.seq
+        let e = writer.redact(raw)
+        let out: [Command]
+        do { out = try run.step(e) } catch {
+            throw .invalid("internal error: the core refused event #\(seq) of run `\(runID)`: \(error)")
+        }
+        precondition(run.state.seq == seq + 1 && run.pending.last?.seq == seq, "the journal sequence must advance by one per event")
         if case .taskSucceeded(let t, _, let outputs, _, _, _) = e { taskOutputs[t] = outputs }
-        guard c.result.pid != nil || !c.result.stdout.isEmpty || !c.result.stderr.isEmpty else { return (e, nil) }
-        return (e, AttemptLogRow(task: c.task, attempt: c.attempt, seq: -1, agent: c.agent, exitCode: c.result.exitCode,
-                                 durationMs: c.result.durationMs, stdout: c.result.stdout, stderr: c.result.stderr))
+        if let log { pendingLogs.append(writer.redact(log, seq: seq)) }
+        return out
+    }
+
+    func commit(records: [JournalRecord], assignments: [Double]) throws(RunnerError) {
+        guard !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty else { return }
+        do throws(StoreError) {
+            try run.commit(logs: pendingLogs, consumedInbox: consumedInbox)
+        } catch { throw .store(error.description) }
+        let logs = pendingLogs
+        pendingLogs.removeAll()
+        consumedInbox.removeAll()
+        observer?.committed(records, logs: logs, state: run.state)
+        if !assignments.isEmpty { observer?.assigned(seconds: assignments) }
+    }
+
+    /// After a turn: finished, paused for an approval, or running.
+    func verdictAfterTurn() throws(RunnerError) -> TurnResult {
+        switch run.state.phase {
+        case .finished(let v) where v != .waitingForApproval:
+            return .stopped(RunOutcome(runID: runID, verdict: v, state: run.state))
+        case .running where run.state.announcedWaiting && run.state.runningCount == 0 && deferred.isEmpty:
+            // Only approvals can move the run on: record the pause and hand back (exit 4).
+            guard !config.waitForApproval else { break }
+            do throws(StoreError) {
+                try ports.store.update(run: runID, RunUpdate(status: .waiting, verdict: .waitingForApproval, updatedMs: run.state.nowMs))
+            } catch { throw .store(error.description) }
+            return .stopped(RunOutcome(runID: runID, verdict: .waitingForApproval, state: run.state))
+        default: break
+        }
+        return .running(nextTimerAtMs: timers.nextAtMs)
     }
 
     /// Approvals and cancellations other processes posted.
-    func readInbox(nowMs: Millis) -> [Event] {
-        guard let items = try? store.inbox(run: runID), !items.isEmpty else { return [] }
+    func readInbox(nowMs: Millis) throws(RunnerError) -> [Event] {
+        let items: [InboxItem]
+        do { items = try ports.inbox.inbox(run: runID) } catch {
+            throw .store("run `\(runID)`: cannot read the inbox: \(error.description)")
+        }
         var out: [Event] = []
         for item in items {
             consumedInbox.append(item.id)
@@ -393,11 +496,10 @@ public final class Runner {
                 guard let name = item.task, let t = plan.taskNames.firstIndex(of: name) else { continue }
                 if let refusal = item.refusal {
                     out.append(.approvalRefused(task: t, principal: item.principal, reason: refusal, atMs: nowMs))
-
                     continue
                 }
                 guard run.state.tasks[t] == .awaitingApproval || run.state.pendingConflict[t] != nil else {
-                    observer?.notice("ignored approval of `\(name)` by \(item.principal): the task is \(run.state.tasks[t])")
+                    observer?.notice("ignored approval of `\(name)` by \(item.principal): the task is \(run.state.tasks[t].name)")
                     continue
                 }
                 out.append(.approvalGiven(task: t, principal: item.principal, approved: item.approved, atMs: nowMs))
@@ -414,90 +516,45 @@ public final class Runner {
 
     // MARK: Commands
 
-    func perform(_ c: Command) {
-        switch c {
-        case .dispatch(let task, let attempt, let agent, let key):
-            dispatch(task: task, attempt: attempt, agent: agent, key: key)
-        case .setTimer(let id, let at):
-            timers.push(id, atMs: at)
-        case .cancel(let task, let attempt):
-            if let f = inflight[task], f.attempt == attempt { f.token.cancel() }
-        case .requestApproval(let task, let reason):
-            // Answered in the same batch (an approval waiting in the inbox on resume).
-            guard run.state.tasks[task] == .awaitingApproval || run.state.pendingConflict[task] != nil else { return }
-            let why = if case .conflict(let o) = reason { "conflicting write to output `\(o)`" } else { "approval gate" }
-            observer?.notice("waiting for approval of `\(plan.taskNames[task])` (\(why)): ezrun approve \(runID) \(plan.taskNames[task]) --as PRINCIPAL")
-        case .deadLetter, .finishRun:
-            break
-        }
-    }
-
-    func dispatch(task: Int, attempt: Int, agent: Int, key: String) {
-        let token = CancelToken()
-        inflight[task] = (attempt, token)
-        if let p = config.principal, task < plan.taskJSON.count {
-            let d = access.canDispatch(p, task: plan.taskJSON[task], inputs: inputs)
-            if !d.allowed {
-                mailbox.post(Completion(task: task, attempt: attempt, agent: agent,
-                                        result: .failed("forbidden", "task `\(plan.taskNames[task])`: \(d.reason)")))
-                return
-            }
-        }
-        let values = scope.values(for: task, outputs: taskOutputs, state: run.state)
-        let drivers = self.drivers, mailbox = self.mailbox, runID = self.runID
-        if drivers.isExec(agent: agent), drivers.exec.isSynchronous(task: task) {
-            // The common case (a subprocess, no secret to fetch): render here, then spawn
-            // and wait on a pooled thread — no async hops between completion and journal.
-            switch drivers.exec.prepare(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values) {
-            case .failed(let r):
-                mailbox.post(Completion(task: task, attempt: attempt, agent: agent, result: r))
-            case .ready(let p):
-                let exec = drivers.exec
-                workers.submit {
-                    mailbox.post(Completion(task: task, attempt: attempt, agent: agent, result: exec.runPrepared(p, cancel: token)))
+    /// Carries out a committed batch's commands: dispatches are offered on the queue in
+    /// one call, then handed to the executor.
+    func perform(_ commands: [Command]) throws(RunnerError) {
+        var offered: [WorkItem] = []
+        for c in commands {
+            switch c {
+            case .dispatch(let task, let attempt, let agent, let key):
+                offered.append(WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key))
+            case .setTimer(let id, let at):
+                timers.push(id, atMs: at)
+            case .cancel(let task, let attempt):
+                do { try ports.queue.cancel(run: runID, task: task, attempt: attempt) } catch { throw .store(error.description) }
+                executor?.cancel(task: task, attempt: attempt)
+            case .requestApproval(let task, let reason):
+                // Answered in the same batch (an approval waiting in the inbox on resume).
+                guard run.state.tasks[task] == .awaitingApproval || run.state.pendingConflict[task] != nil else { continue }
+                let why = switch reason {
+                case .conflict(let o): "conflicting write to output `\(o)`"
+                case .gate: "approval gate"
                 }
+                observer?.notice("waiting for approval of `\(plan.taskNames[task])` (\(why)): ezrun approve \(runID) \(plan.taskNames[task]) --as PRINCIPAL")
+            case .deadLetter, .finishRun:
+                break
             }
-            return
         }
-        Task.detached {
-            let r = await drivers.run(task: task, attempt: attempt, agent: agent, key: key, runID: runID, values: values, cancel: token)
-            mailbox.post(Completion(task: task, attempt: attempt, agent: agent, result: r))
-        }
-    }
-}
-
-/// A stored run, replayed for `ezrun status`, `approve` and reports.
-public struct StoredRun: Sendable {
-    public var info: RunInfo
-    public var program: IRProgram
-    public var plan: Plan
-    public var state: RunState
-    public var inputs: [String: JSONValue]
-    public var principal: String?
-
-    /// Reads and replays run `runID` (the journal must replay with this build).
-    public static func load(store: DurableStore, runID: String) throws(RunnerError) -> StoredRun {
-        let versions = try RunVersions.load(store: store, runID: runID)
-        let info: RunInfo
-        let journal: [JournalRecord]
-        do {
-            guard let i = try store.run(runID) else { throw RunnerError.invalid("\(store.path): no run `\(runID)`") }
-            info = i
-            journal = try store.journal(run: runID)
-        } catch let e as RunnerError { throw e } catch { throw .store("\(error)") }
-        let config = versions.config(RunConfig())
-        let state: RunState
-        do {
-            state = try Replay.verify(plans: versions.plans, journal: journal, environment: Runner.environment(versions.plans[0], config: config))
-        } catch {
-            throw .invalid("run `\(runID)`: \(error)")
-        }
-        let principal: String? = if case .string(let p)? = versions.meta["principal"] { p } else { nil }
-        return StoredRun(info: info, program: versions.current, plan: state.plan, state: state, inputs: versions.inputs, principal: principal)
+        guard !offered.isEmpty else { return }
+        do { try ports.queue.offer(offered, nowMs: now()) } catch { throw .store("run `\(runID)`: cannot offer work: \(error.description)") }
+        do { try executor?.start(offered, runner: self) } catch { throw .store("run `\(runID)`: cannot claim work: \(error.description)") }
     }
 
-    /// The IR task object of plan task `t`.
-    public func irTask(_ t: Int) -> JSONValue? {
-        t >= 0 && t < plan.taskJSON.count ? plan.taskJSON[t] : nil
+    /// The values task `task` is rendered with now (inputs, its dependencies' outputs).
+    public func renderValues(task: Int) -> RenderValues {
+        scope.values(for: task, outputs: taskOutputs, state: run.state)
+    }
+
+    /// Whether `principal` may have `task` dispatched; nil: yes.
+    func dispatchRefusal(task: Int) -> String? {
+        guard let p = config.principal, task < plan.taskJSON.count else { return nil }
+        let d = access.canDispatch(p, task: plan.taskJSON[task], inputs: inputs)
+        return d.allowed ? nil : "task `\(plan.taskNames[task])`: \(d.reason)"
     }
 }

@@ -4,82 +4,8 @@
 // run's state; these tables are for people and for the shell.
 import CSQLite
 import EzflowIR
+import EzflowPorts
 import EzflowRuntime
-
-/// An ended attempt's captured output, written with the completion's journal record.
-public struct AttemptLogRow: Sendable, Equatable {
-    public var task: Int
-    public var attempt: Int
-    /// The journal seq of the completion event.
-    public var seq: Int
-    public var agent: Int
-    public var exitCode: Int32?
-    public var durationMs: Int64
-    /// Redacted before they reach the store.
-    public var stdout: String
-    public var stderr: String
-
-    public init(task: Int, attempt: Int, seq: Int, agent: Int, exitCode: Int32?, durationMs: Int64, stdout: String, stderr: String) {
-        self.task = task
-        self.attempt = attempt
-        self.seq = seq
-        self.agent = agent
-        self.exitCode = exitCode
-        self.durationMs = durationMs
-        self.stdout = stdout
-        self.stderr = stderr
-    }
-}
-
-/// A request for a run's writer: an approval answer or a cancellation.
-public struct InboxItem: Sendable, Equatable {
-    public enum Kind: String, Sendable { case approval, cancel }
-    public var id: Int64
-    public var runID: String
-    public var kind: Kind
-    /// Task name (approvals).
-    public var task: String?
-    public var principal: String
-    public var approved: Bool
-    /// Non-nil when the access check refused the request; the writer journals the refusal.
-    public var refusal: String?
-    public var comment: String
-    public var createdMs: Millis
-
-    public init(id: Int64 = 0, runID: String, kind: Kind, task: String?, principal: String, approved: Bool, refusal: String?,
-                comment: String, createdMs: Millis) {
-        self.id = id
-        self.runID = runID
-        self.kind = kind
-        self.task = task
-        self.principal = principal
-        self.approved = approved
-        self.refusal = refusal
-        self.comment = comment
-        self.createdMs = createdMs
-    }
-}
-
-/// One access decision.
-public struct AuditEntry: Sendable, Equatable {
-    public var runID: String?
-    public var principal: String
-    public var action: String
-    public var target: String
-    public var allowed: Bool
-    public var reason: String
-    public var atMs: Millis
-
-    public init(runID: String?, principal: String, action: String, target: String, allowed: Bool, reason: String, atMs: Millis) {
-        self.runID = runID
-        self.principal = principal
-        self.action = action
-        self.target = target
-        self.allowed = allowed
-        self.reason = reason
-        self.atMs = atMs
-    }
-}
 
 extension DurableStore {
     func appendExtrasLocked(_ c: Connection, runID: String, logs: [AttemptLogRow], consumedInbox: [Int64]) throws(StoreError) {

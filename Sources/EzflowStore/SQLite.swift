@@ -2,46 +2,12 @@
 // statements kept for the connection's lifetime, typed errors naming the file.
 // Only `DurableStore` touches it, always under its Mutex (SWIFT-NOTES §5).
 import CSQLite
+import EzflowPorts
 
 /// `SQLITE_TRANSIENT`: SQLite copies bound text/blobs (the macro is a cast, not imported).
 let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-/// A store failure. `path` is the database file; `code` is SQLite's extended result
-/// code (0 when the error did not come from SQLite).
-public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Equatable {
-        /// The database is locked by another connection past the busy timeout.
-        case busy
-        /// Not a database, a malformed page, or a journal row that does not decode.
-        case corrupt
-        /// Cannot open, read, write or sync the file; disk full; read-only.
-        case io
-        /// The schema is newer than this build, or the file is not an ezflow store.
-        case schema
-        /// A constraint: duplicate run, a journal batch that does not continue the run's sequence.
-        case conflict
-        /// No such run.
-        case notFound = "not_found"
-        /// The store was closed, or SQLite was misused.
-        case misuse
-    }
-
-    public var kind: Kind
-    public var path: String
-    public var code: Int32
-    public var message: String
-
-    public init(_ kind: Kind, path: String, code: Int32 = 0, message: String) {
-        self.kind = kind
-        self.path = path
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String {
-        "ezflow store \(path): \(kind.rawValue) error: \(message)" + (code != 0 ? " (sqlite code \(code))" : "")
-    }
-
+extension StoreError {
     /// Classifies an SQLite (extended) result code.
     static func kind(ofSQLiteCode code: Int32) -> Kind {
         switch code & 0xFF {

@@ -1,4 +1,5 @@
 // Schema versions (`PRAGMA user_version`) and the migration from any older version.
+import EzflowPorts
 import CSQLite
 
 enum Schema {

@@ -4,133 +4,10 @@
 // on disk before its commands take effect. No clock inside: the shell passes times.
 import CSQLite
 import EzflowIR
+import EzflowPorts
 import EzflowRuntime
 import Foundation
 import Synchronization
-
-/// A run's lifecycle as stored.
-public enum RunStatus: String, Sendable, Equatable {
-    /// Created; no event journaled yet.
-    case created
-    /// Started (running or draining).
-    case running
-    /// Paused: only approvals are pending (`finishRun(.waitingForApproval)`).
-    case waiting
-    /// Finished with a final verdict.
-    case finished
-
-    /// The status a core phase maps to.
-    public init(_ phase: RunPhase) {
-        switch phase {
-        case .notStarted: self = .created
-        case .running, .draining: self = .running
-        case .finished(.waitingForApproval): self = .waiting
-        case .finished: self = .finished
-        }
-    }
-}
-
-/// What `createRun` stores about a new run.
-public struct NewRun: Sendable, Equatable {
-    public var runID: String
-    public var workflow: String
-    /// The IR `hash`, checked again on resume.
-    public var irHash: String
-    /// The IR bytes the run executes (so a resume runs exactly this program).
-    public var ir: [UInt8]
-    public var seed: UInt64
-    /// The shell's clock.
-    public var createdMs: Millis
-
-    public init(runID: String, workflow: String, irHash: String, ir: [UInt8], seed: UInt64, createdMs: Millis) {
-        self.runID = runID
-        self.workflow = workflow
-        self.irHash = irHash
-        self.ir = ir
-        self.seed = seed
-        self.createdMs = createdMs
-    }
-}
-
-/// A run row (without the IR bytes; see `DurableStore.ir(run:)`).
-public struct RunInfo: Sendable, Equatable {
-    public var runID: String
-    public var workflow: String
-    public var irHash: String
-    public var seed: UInt64
-    public var status: RunStatus
-    public var verdict: Verdict?
-    public var createdMs: Millis
-    public var updatedMs: Millis
-    /// Journal records stored (the next record's `seq`).
-    public var journalCount: Int
-    /// Attempts dispatched and not finished.
-    public var openAttempts: Int
-}
-
-/// A dispatched attempt that has not finished: on resume it is dispatched again with
-/// the same idempotency key.
-public struct OpenAttempt: Sendable, Equatable, Hashable {
-    public var task: Int
-    public var attempt: Int
-    /// -1: the shell's local executor.
-    public var agent: Int
-    public var idempotencyKey: String
-    /// The journal record whose commands dispatched it.
-    public var dispatchedSeq: Int
-
-    public init(task: Int, attempt: Int, agent: Int, idempotencyKey: String, dispatchedSeq: Int) {
-        self.task = task
-        self.attempt = attempt
-        self.agent = agent
-        self.idempotencyKey = idempotencyKey
-        self.dispatchedSeq = dispatchedSeq
-    }
-}
-
-/// A change to the queue of open attempts.
-public enum QueueOp: Sendable, Equatable {
-    /// Insert (or replace: a resume re-dispatches the same attempt).
-    case open(OpenAttempt)
-    /// The attempt ended (result, cancel, timeout).
-    case close(task: Int, attempt: Int)
-
-    /// The queue changes a journal record implies: its event closes the attempt it
-    /// reports on (`taskSucceeded`/`taskFailed`); its `cancel` commands close, its
-    /// `dispatch` commands open. In order.
-    public static func derived(from r: JournalRecord) -> [QueueOp] {
-        var ops: [QueueOp] = []
-        switch r.event {
-        case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
-            ops.append(.close(task: t, attempt: a))
-        default: break
-        }
-        for c in r.commands {
-            switch c {
-            case .dispatch(let t, let a, let g, let key):
-                ops.append(.open(OpenAttempt(task: t, attempt: a, agent: g, idempotencyKey: key, dispatchedSeq: r.seq)))
-            case .cancel(let t, let a):
-                ops.append(.close(task: t, attempt: a))
-            default: break
-            }
-        }
-        return ops
-    }
-
-    public static func derived(from records: [JournalRecord]) -> [QueueOp] { records.flatMap { derived(from: $0) } }
-}
-
-/// A change of the run row written with a batch.
-public struct RunUpdate: Sendable, Equatable {
-    public var status: RunStatus
-    public var verdict: Verdict?
-    public var updatedMs: Millis
-    public init(status: RunStatus, verdict: Verdict?, updatedMs: Millis) {
-        self.status = status
-        self.verdict = verdict
-        self.updatedMs = updatedMs
-    }
-}
 
 /// How `DurableStore` opens its file.
 public struct StoreOptions: Sendable, Equatable {
@@ -238,7 +115,7 @@ public final class DurableStore: Sendable {
     /// ONE transaction: either everything is durable (per `synchronous`) when this
     /// returns, or nothing was written. Carry out the records' commands only afterwards.
     public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil,
-                       logs: [AttemptLogRow] = [], consumedInbox: [Int64] = []) throws(StoreError) {
+                       logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil) throws(StoreError) {
         guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty else { return }
         // Encode outside the lock.
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
@@ -247,7 +124,7 @@ public final class DurableStore: Sendable {
         let net = Self.net(queue)
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update)
+                try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update, expectedSeq: expectedSeq)
                 try self.appendExtrasLocked(c, runID: runID, logs: logs, consumedInbox: consumedInbox)
             }
         }
@@ -274,9 +151,16 @@ public final class DurableStore: Sendable {
     }
 
     private func appendLocked(_ c: Connection, runID: String, rows: [(seq: Int, event: [UInt8], commands: [UInt8])],
-                              queue: [QueueOp], update: RunUpdate?) throws(StoreError) {
+                              queue: [QueueOp], update: RunUpdate?, expectedSeq: Int? = nil) throws(StoreError) {
         guard try c.scalarInt("SELECT 1 FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) != nil else {
             throw StoreError(.notFound, path: path, message: "no run `\(runID)`")
+        }
+        // A writer that fell behind (a stale holder) is fenced even when it only writes logs.
+        if rows.isEmpty, let expectedSeq {
+            let next = try c.scalarInt("SELECT seq FROM journal WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1", { $0.bind(1, runID) }).map { Int($0) + 1 } ?? 0
+            guard next == expectedSeq else {
+                throw StoreError(.conflict, path: path, message: "run `\(runID)`: the writer expects seq \(expectedSeq), the journal has \(next) records")
+            }
         }
         if let first = rows.first {
             let next = try c.scalarInt("SELECT seq FROM journal WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1", { $0.bind(1, runID) }).map { Int($0) + 1 } ?? 0
@@ -503,5 +387,18 @@ public final class DurableStore: Sendable {
             }
         }
         return last.values.sorted().map { ops[$0] }
+    }
+}
+
+extension DurableStore: JournalStore, RunInbox {
+    public var location: String { path }
+
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64]) throws(StoreError) {
+        if let first = records.first, first.seq != expectedSeq {
+            throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch starts at seq \(first.seq), expected \(expectedSeq)")
+        }
+        try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update, logs: logs,
+                   consumedInbox: consumedInbox, expectedSeq: expectedSeq)
     }
 }

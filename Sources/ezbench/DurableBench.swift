@@ -1,4 +1,5 @@
 import EzflowRuntime
+import EzflowPorts
 import EzflowStore
 import Foundation
 

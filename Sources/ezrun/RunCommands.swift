@@ -5,6 +5,7 @@ import EzflowAgents
 import EzflowCompiler
 import EzflowDiagnostics
 import EzflowIR
+import EzflowPorts
 import EzflowReport
 import EzflowRunner
 import EzflowRuntime
@@ -350,9 +351,9 @@ extension CLI {
         return outcome.verdict.exitCode
     }
 
-    static func snapshot(store: DurableStore, runID: String, plan: Plan, state: RunState, workflow: String) -> RunSnapshot {
-        let journal = (try? store.journal(run: runID)) ?? []
-        let logs = ((try? store.logs(run: runID)) ?? []).map {
+    static func snapshot(store: any JournalStore, runID: String, plan: Plan, state: RunState, workflow: String) -> RunSnapshot {
+        let journal = (try? store.journal(run: runID, from: 0)) ?? []
+        let logs = ((try? store.logs(run: runID, task: nil)) ?? []).map {
             AttemptLog(task: $0.task, attempt: $0.attempt, agent: $0.agent, stdout: $0.stdout, stderr: $0.stderr, exitCode: $0.exitCode, durationMs: $0.durationMs)
         }
         let started = journal.first?.event.atMs ?? state.startedAtMs

@@ -3,6 +3,7 @@
 import EzflowIR
 import EzflowRunner
 import EzflowRuntime
+import EzflowPorts
 import EzflowStore
 import Foundation
 

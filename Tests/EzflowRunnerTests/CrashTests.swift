@@ -3,6 +3,7 @@
 // exactly once per attempt, and the final journal replays.
 import EzflowRunner
 import EzflowRuntime
+import EzflowPorts
 import EzflowStore
 import EzflowTestSupport
 import Foundation

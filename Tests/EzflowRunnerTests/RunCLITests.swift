@@ -2,6 +2,7 @@
 import EzflowIR
 import EzflowRunner
 import EzflowRuntime
+import EzflowPorts
 import EzflowStore
 import EzflowTestSupport
 import Foundation

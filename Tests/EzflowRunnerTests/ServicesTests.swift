@@ -4,6 +4,7 @@
 import EzflowIR
 import EzflowRunner
 import EzflowRuntime
+import EzflowPorts
 import EzflowStore
 import EzflowTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import EzflowIR
 import EzflowRuntime
+import EzflowPorts
 @testable import EzflowStore
 import Foundation
 import XCTest

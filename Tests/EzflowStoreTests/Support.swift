@@ -1,6 +1,7 @@
 import EzflowCompiler
 import EzflowIR
 import EzflowRuntime
+import EzflowPorts
 @testable import EzflowStore
 import Foundation
 import XCTest

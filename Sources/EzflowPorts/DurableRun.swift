@@ -2,6 +2,8 @@
 // (with the queue changes and the run status) in one transaction, and only then let
 // the commands take effect. Resume = read the journal, `Replay.verify` it, list the
 // open attempts.
+//
+// It talks to any `JournalStore`: SQLite for `ezrun run`, memory for `ezrun simulate`.
 import EzflowIR
 import EzflowRuntime
 
@@ -25,21 +27,21 @@ public enum ResumeError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// A run whose journal lives in a `DurableStore`.
+/// A run whose journal lives in a `JournalStore`.
 ///
 /// `step` folds an event and returns its commands, which must not take effect before
 /// `commit` returns; `commit` writes every pending record in one transaction. Commit
 /// after each step (the strict rule), or after several steps when the caller holds the
 /// commands of all of them until the commit (group commit).
 public struct DurableRun: Sendable {
-    public let store: DurableStore
+    public let store: any JournalStore
     public let runID: String
     public private(set) var state: RunState
     /// Records stepped but not yet committed.
     public private(set) var pending: [JournalRecord] = []
 
     /// Creates the run row (status `created`); then `step(.runStarted(…))` and `commit`.
-    public static func create(store: DurableStore, run: NewRun, plan: Plan, environment: RunEnvironment = RunEnvironment())
+    public static func create(store: any JournalStore, run: NewRun, plan: Plan, environment: RunEnvironment = RunEnvironment())
         throws(StoreError) -> DurableRun
     {
         try store.createRun(run)
@@ -50,7 +52,7 @@ public struct DurableRun: Sendable {
     /// `Replay.verify`, and returns the run with the attempts that were in flight.
     /// The caller then steps `.resumed(atMs:)`, which re-dispatches them with the same
     /// idempotency keys.
-    public static func resume(store: DurableStore, runID: String, plan: Plan, environment: RunEnvironment = RunEnvironment())
+    public static func resume(store: any JournalStore, runID: String, plan: Plan, environment: RunEnvironment = RunEnvironment())
         throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt])
     {
         try resume(store: store, runID: runID, plans: [plan], environment: environment)
@@ -58,7 +60,7 @@ public struct DurableRun: Sendable {
 
     /// `resume` for a run that moved to other IR versions (`plan_upgraded` records):
     /// `plans[0]` is the IR the run started with, then each version in order.
-    public static func resume(store: DurableStore, runID: String, plans: [Plan], environment: RunEnvironment = RunEnvironment())
+    public static func resume(store: any JournalStore, runID: String, plans: [Plan], environment: RunEnvironment = RunEnvironment())
         throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt])
     {
         let plan = plans[0]
@@ -67,10 +69,10 @@ public struct DurableRun: Sendable {
         let open: [OpenAttempt]
         do throws(StoreError) {
             info = try store.run(runID)
-            journal = try store.journal(run: runID)
-            open = try store.openAttempts(run: runID)
+            journal = try store.journal(run: runID, from: 0)
         } catch { throw .store(error) }
-        guard let info else { throw .notFound(runID: runID, path: store.path) }
+        open = OpenAttempt.open(in: journal)
+        guard let info else { throw .notFound(runID: runID, path: store.location) }
         guard info.irHash == plan.hash else { throw .planMismatch(runID: runID, stored: info.irHash, given: plan.hash) }
         let state: RunState
         do { state = try Replay.verify(plans: plans, journal: journal, environment: environment) } catch { throw .determinism(error) }
@@ -103,7 +105,8 @@ public struct DurableRun: Sendable {
         guard !pending.isEmpty || !logs.isEmpty || !consumedInbox.isEmpty else { return }
         let status = RunStatus(state.phase)
         let verdict = state.verdict
-        try store.append(run: runID, records: pending, update: RunUpdate(status: status, verdict: verdict, updatedMs: updatedMs ?? state.nowMs),
+        try store.append(run: runID, expectedSeq: pending.first?.seq ?? state.seq, records: pending,
+                         update: RunUpdate(status: status, verdict: verdict, updatedMs: updatedMs ?? state.nowMs),
                          logs: logs, consumedInbox: consumedInbox)
         pending.removeAll(keepingCapacity: true)
     }

@@ -1,44 +1,22 @@
-// The coordinator's inbox: driver tasks (on the cooperative pool) post finished attempts,
-// the coordinator (one plain thread, never the pool) waits with a timeout. A semaphore and
-// a mutex-guarded array keep the wait cheap: no task group per wake-up.
+// What the local workers and the coordinator share besides the queue: the wake-up of the
+// coordinator's wait, and the pool of long-lived threads that run subprocesses.
 import Dispatch
 import Foundation
 import EzflowAgents
 import EzflowRuntime
 import Synchronization
 
-/// An attempt that ended (or was refused before it started), as the coordinator sees it.
-struct Completion: Sendable {
-    var task: Int
-    var attempt: Int
-    var agent: Int
-    var result: DriverResult
-}
+/// Wakes the coordinator's wait when a completion arrives. A semaphore: a signal given
+/// before the wait is not lost, and extra signals only cost an empty turn.
+final class Wakeup: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
 
-final class Mailbox: Sendable {
-    private let items = Mutex<[Completion]>([])
-    private let signal = DispatchSemaphore(value: 0)
+    func signal() { semaphore.signal() }
 
-    func post(_ c: Completion) {
-        items.withLock { $0.append(c) }
-        signal.signal()
-    }
-
-    /// Everything posted so far; waits up to `timeoutMs` when nothing is there yet.
-    func take(timeoutMs: Int64) -> [Completion] {
-        var got = items.withLock { xs -> [Completion] in
-            let out = xs
-            xs.removeAll(keepingCapacity: true)
-            return out
-        }
-        if !got.isEmpty || timeoutMs <= 0 { return got }
-        _ = signal.wait(timeout: .now() + .milliseconds(Int(min(timeoutMs, 60_000))))
-        got = items.withLock { xs -> [Completion] in
-            let out = xs
-            xs.removeAll(keepingCapacity: true)
-            return out
-        }
-        return got
+    /// Waits up to `timeoutMs` for a signal.
+    func wait(timeoutMs: Int64) {
+        guard timeoutMs > 0 else { return }
+        _ = semaphore.wait(timeout: .now() + .milliseconds(Int(min(timeoutMs, 60_000))))
     }
 }
 

@@ -1,0 +1,141 @@
+// The in-memory work queue: the embedded runner's queue (its workers are threads of the
+// same process) and the simulation's. Items are keyed by (run, task, attempt), so a
+// resumed coordinator's second offer of a running attempt is a no-op, and completions
+// are fenced by the lease owner.
+import EzflowIR
+import EzflowRuntime
+import Synchronization
+
+/// A `WorkQueue` in memory. Thread-safe; `onOffer` and `onComplete` let the embedded
+/// runner wake its workers and its coordinator without polling.
+public final class MemoryWorkQueue: WorkQueue {
+    struct Key: Hashable { var run: String; var task: Int; var attempt: Int }
+    enum Phase { case queued, leased(owner: String, untilMs: Millis), completed }
+    struct Entry {
+        var item: WorkItem
+        var phase: Phase
+        var deliveries = 0
+        var cancelled = false
+        var order: Int
+    }
+    struct Done { var completion: WorkCompletion; var readers: Set<String>; var order: Int }
+    struct State {
+        var entries: [Key: Entry] = [:]
+        var queued: [Key] = []
+        var done: [Key: Done] = [:]
+        var order = 0
+    }
+    private let state = Mutex(State())
+    private let onOffer: (@Sendable () -> Void)?
+    private let onComplete: (@Sendable () -> Void)?
+
+    public init(onOffer: (@Sendable () -> Void)? = nil, onComplete: (@Sendable () -> Void)? = nil) {
+        self.onOffer = onOffer
+        self.onComplete = onComplete
+    }
+
+    static func key(_ i: WorkItem) -> Key { Key(run: i.runID, task: i.task, attempt: i.attempt) }
+
+    public func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError) {
+        let added = state.withLock { s -> Bool in
+            var any = false
+            for i in items {
+                let k = Self.key(i)
+                guard s.entries[k] == nil else { continue }
+                s.order += 1
+                s.entries[k] = Entry(item: i, phase: .queued, order: s.order)
+                s.queued.append(k)
+                any = true
+            }
+            return any
+        }
+        if added { onOffer?() }
+    }
+
+    public func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
+        state.withLock { s in
+            var out: [Lease] = []
+            var rest: [Key] = []
+            for k in s.queued {
+                guard var e = s.entries[k], case .queued = e.phase, !e.cancelled else { continue }
+                guard out.count < max else {
+                    rest.append(k)
+                    continue
+                }
+                e.deliveries += 1
+                e.phase = .leased(owner: owner, untilMs: nowMs + leaseMs)
+                s.entries[k] = e
+                out.append(Lease(item: e.item, owner: owner, expiresAtMs: nowMs + leaseMs, deliveries: e.deliveries))
+            }
+            s.queued = rest
+            return out
+        }
+    }
+
+    public func complete(_ c: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
+        let accepted = state.withLock { s -> Bool in
+            let k = Self.key(c.item)
+            guard var e = s.entries[k], case .leased(let owner, _) = e.phase, owner == c.owner else { return false }
+            e.phase = .completed
+            s.entries[k] = e
+            s.order += 1
+            s.done[k] = Done(completion: c, readers: [], order: s.order)
+            return true
+        }
+        if accepted { onComplete?() }
+        return accepted
+    }
+
+    public func expire(nowMs: Millis) throws(StoreError) -> [WorkItem] {
+        state.withLock { s in
+            var out: [WorkItem] = []
+            for (k, e) in s.entries.sorted(by: { $0.value.order < $1.value.order }) {
+                guard case .leased(_, let until) = e.phase, until <= nowMs else { continue }
+                s.entries[k]!.phase = .queued
+                s.queued.append(k)
+                out.append(e.item)
+            }
+            return out
+        }
+    }
+
+    public func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError) {
+        state.withLock { s in
+            let k = Key(run: runID, task: task, attempt: attempt)
+            guard var e = s.entries[k] else { return }
+            e.cancelled = true
+            if case .queued = e.phase { s.entries[k] = nil } else { s.entries[k] = e }
+        }
+    }
+
+    public func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {
+        state.withLock { s in
+            var out: [(Int, WorkCompletion)] = []
+            for (k, d) in s.done where k.run == runID && !d.readers.contains(reader) {
+                s.done[k]!.readers.insert(reader)
+                out.append((d.order, d.completion))
+            }
+            return out.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    public func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError) {
+        state.withLock { s in
+            for i in items {
+                let k = Self.key(i)
+                s.done[k] = nil
+            }
+        }
+    }
+
+    /// Items leased and not cancelled, per task (the simulation's oracle: at most one).
+    public func liveLeases(run runID: String) -> [Int: [WorkItem]] {
+        state.withLock { s in
+            var out: [Int: [WorkItem]] = [:]
+            for (k, e) in s.entries where k.run == runID && !e.cancelled {
+                if case .leased = e.phase { out[k.task, default: []].append(e.item) }
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// The ports between the runner and the world. `Runner` holds only these protocols: it
+// opens no database, reads no wall clock and takes no file lock itself. SQLite (plus a
+// `flock` run lease) is one implementation, memory the second; the distributed backends
+// add PostgreSQL and Redis behind the same contracts. Each contract is a numbered list,
+// and `Tests/EzflowPortsTests` runs one conformance suite per port against every
+// implementation.
+import EzflowIR
+import EzflowRuntime
+
+/// Where a run's journal (the only truth of a run) and its companions live.
+///
+/// 1. `append` is all or nothing: the records, the logs, the consumed inbox ids and the
+///    run-row update are stored together or not at all.
+/// 2. `append` is fenced by sequence: `expectedSeq` must equal the number of records
+///    stored, and the records must be numbered `expectedSeq, expectedSeq+1, …`;
+///    otherwise it throws `conflict` and stores nothing (a stale writer cannot append).
+/// 3. `journal(run:from:)` returns exactly the committed records from `from` on, in
+///    order, with consecutive `seq`.
+/// 4. A failure is a `StoreError`; after `unavailable` the caller may not assume either
+///    outcome and must re-read the journal.
+public protocol JournalStore: AnyObject, Sendable {
+    /// The store's name in messages (a file path, a URL).
+    var location: String { get }
+    /// Creates the run row; `conflict` if the id is taken.
+    func createRun(_ run: NewRun) throws(StoreError)
+    /// The run row, or nil.
+    func run(_ runID: String) throws(StoreError) -> RunInfo?
+    /// Every run row, oldest first.
+    func runs() throws(StoreError) -> [RunInfo]
+    /// The IR bytes the run was created with.
+    func ir(run runID: String) throws(StoreError) -> [UInt8]?
+    /// Committed records from `seq` on.
+    func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord]
+    /// Appends a batch (see the contract above).
+    func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                consumedInbox: [Int64]) throws(StoreError)
+    /// Sets the run row's status on its own.
+    func update(run runID: String, _ u: RunUpdate) throws(StoreError)
+    func meta(run runID: String) throws(StoreError) -> JSONValue?
+    func setMeta(run runID: String, _ meta: JSONValue) throws(StoreError)
+    /// IR versions the run moved to (`plan_upgraded`), in order.
+    func versions(run runID: String) throws(StoreError) -> [(fromSeq: Int, irHash: String, ir: [UInt8])]
+    func addVersion(run runID: String, fromSeq: Int, irHash: String, ir: [UInt8]) throws(StoreError)
+    /// Records an access decision.
+    func audit(_ entry: AuditEntry) throws(StoreError)
+    /// Attempt logs written with the journal (one task's when `task` is set), by seq.
+    func logs(run runID: String, task: Int?) throws(StoreError) -> [AttemptLogRow]
+}
+
+/// How other processes (`ezrun approve`, `ezrun cancel`) reach a run's single writer.
+///
+/// 1. Every posted request is returned by `inbox(run:)`, oldest first, until a journal
+///    `append` lists its id in `consumedInbox` (at least once; the writer dedupes).
+/// 2. Requests are never lost: a post that returned an id is durable.
+public protocol RunInbox: AnyObject, Sendable {
+    func inbox(run runID: String) throws(StoreError) -> [InboxItem]
+    func post(_ item: InboxItem) throws(StoreError) -> Int64
+}
+
+/// The run's clock: wall time in epoch milliseconds, as the runner sees it.
+///
+/// 1. `nowMs` never goes backwards for one clock instance (a wall clock that steps back
+///    is held at its last value; a forward jump is passed on: deadlines are wall time).
+public protocol RunClock: AnyObject, Sendable {
+    func nowMs() -> Millis
+}
+
+/// Why the single-writer lease of a run was not granted.
+public struct LeaseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var runID: String
+    /// Who holds it (a pid, a worker id), when known.
+    public var holder: String
+    public var message: String
+    public init(runID: String, holder: String, message: String) {
+        self.runID = runID
+        self.holder = holder
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// One writer per run.
+///
+/// 1. At most one owner holds a run's lease at a time.
+/// 2. Each grant returns an epoch greater than every earlier grant of the same run.
+/// 3. A holder that dies without releasing keeps the lease until it expires (a `flock`
+///    expires with the process); then another owner may take it.
+public protocol RunLease: AnyObject, Sendable {
+    func acquire(run runID: String, owner: String, nowMs: Millis) throws(LeaseError) -> Int
+    func release(run runID: String, owner: String)
+}
+
+/// One attempt to carry out: what a `dispatch` command names.
+public struct WorkItem: Sendable, Equatable, Hashable {
+    public var runID: String
+    public var task: Int
+    public var attempt: Int
+    /// -1: the shell's local executor.
+    public var agent: Int
+    public var idempotencyKey: String
+    public init(runID: String, task: Int, attempt: Int, agent: Int, idempotencyKey: String) {
+        self.runID = runID
+        self.task = task
+        self.attempt = attempt
+        self.agent = agent
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// A claimed item: `owner` may work on it until `expiresAtMs`.
+public struct Lease: Sendable, Equatable {
+    public var item: WorkItem
+    public var owner: String
+    public var expiresAtMs: Millis
+    /// How many times the item was claimed (1 on the first claim).
+    public var deliveries: Int
+    public init(item: WorkItem, owner: String, expiresAtMs: Millis, deliveries: Int) {
+        self.item = item
+        self.owner = owner
+        self.expiresAtMs = expiresAtMs
+        self.deliveries = deliveries
+    }
+}
+
+/// What an attempt came to, without a time: the coordinator stamps it when it folds it.
+public enum WorkOutcome: Sendable, Equatable {
+    case succeeded(outputs: JSONValue, costMicros: Int64, tokens: Int64)
+    case failed(errorClass: String, message: String, costMicros: Int64, tokens: Int64)
+
+    /// The journal event for attempt `attempt` of `task`.
+    public func event(task: Int, attempt: Int, atMs: Millis) -> Event {
+        switch self {
+        case .succeeded(let o, let c, let k): .taskSucceeded(task: task, attempt: attempt, outputs: o, costMicros: c, tokens: k, atMs: atMs)
+        case .failed(let e, let m, let c, let k):
+            .taskFailed(task: task, attempt: attempt, errorClass: e, message: m, costMicros: c, tokens: k, atMs: atMs)
+        }
+    }
+}
+
+/// A finished attempt handed back by the lease holder.
+public struct WorkCompletion: Sendable, Equatable {
+    public var item: WorkItem
+    public var owner: String
+    public var outcome: WorkOutcome
+    /// The attempt's captured output (raw: the journal writer redacts it).
+    public var log: AttemptLogRow?
+    public init(item: WorkItem, owner: String, outcome: WorkOutcome, log: AttemptLogRow? = nil) {
+        self.item = item
+        self.owner = owner
+        self.outcome = outcome
+        self.log = log
+    }
+}
+
+/// The work queue between the coordinator (the run's single writer) and the workers.
+///
+/// 1. `offer` is idempotent per (run, task, attempt): an item already queued, leased or
+///    completed is left as it is (a resumed coordinator offers its running attempts again).
+/// 2. `claim` hands out queued items in offer order, at most `max`, each leased to
+///    `owner` until `nowMs + leaseMs`.
+/// 3. `complete` is fenced: it is accepted only from the current lease owner of that
+///    attempt, once; anything else (a stale owner, an expired lease re-claimed by someone
+///    else, a duplicate) returns false and changes nothing.
+/// 4. `expire` puts every lease past its expiry back in the queue (deliveries + 1); the
+///    old owner's completion is refused from then on.
+/// 5. `cancel` drops a queued item; a leased one stays leased (its holder is told through
+///    its own channel) and may still complete, so an abandoned attempt is charged.
+/// 6. Accepted completions are handed to the coordinator by `completions(run:reader:)`
+///    until it `acknowledge`s them after its journal commit; a new `reader` (a resumed
+///    coordinator) gets every unacknowledged one again. Nothing accepted is ever lost.
+public protocol WorkQueue: AnyObject, Sendable {
+    func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
+    func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
+    func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool
+    func expire(nowMs: Millis) throws(StoreError) -> [WorkItem]
+    func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError)
+    func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion]
+    func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError)
+}

@@ -1,0 +1,40 @@
+// The one place redaction happens on the way into the journal: every event is redacted
+// before the core folds it, and every attempt log before it is appended, so drivers may
+// hand over raw results and no secret reaches the store, the state or a report.
+import EzflowAgents
+import EzflowIR
+import EzflowPorts
+import EzflowRuntime
+
+struct JournalWriter: Sendable {
+    let redactor: Redactor
+
+    /// `event` with every field that can carry text from outside redacted. Exhaustive on
+    /// purpose: a new event kind must decide here what of it can hold a secret.
+    func redact(_ event: Event) -> Event {
+        switch event {
+        case .taskSucceeded(let t, let a, let o, let c, let k, let at):
+            .taskSucceeded(task: t, attempt: a, outputs: redactor.redact(o), costMicros: c, tokens: k, atMs: at)
+        case .taskFailed(let t, let a, let cls, let m, let c, let k, let at):
+            .taskFailed(task: t, attempt: a, errorClass: redactor.redact(cls), message: redactor.redact(m), costMicros: c, tokens: k, atMs: at)
+        case .cancelRequested(let r, let at):
+            .cancelRequested(reason: redactor.redact(r), atMs: at)
+        case .approvalGiven(let t, let p, let ok, let at):
+            .approvalGiven(task: t, principal: redactor.redact(p), approved: ok, atMs: at)
+        case .approvalRefused(let t, let p, let r, let at):
+            .approvalRefused(task: t, principal: redactor.redact(p), reason: redactor.redact(r), atMs: at)
+        case .runStarted, .timerFired, .agentHealth, .resumed, .planUpgraded:
+            // Ids, hashes, seeds and times only: produced by ezflow, never by a task.
+            event
+        }
+    }
+
+    /// An attempt's captured output as stored, numbered with its completion's seq.
+    func redact(_ log: AttemptLogRow, seq: Int) -> AttemptLogRow {
+        var l = log
+        l.seq = seq
+        l.stdout = redactor.redact(l.stdout)
+        l.stderr = redactor.redact(l.stderr)
+        return l
+    }
+}

@@ -1,0 +1,89 @@
+// The embedded runner's workers: threads of this process that claim the attempts the
+// coordinator offered on its in-memory queue, run them through the drivers and complete
+// them on the queue (fenced by owner), which wakes the coordinator.
+import EzflowAgents
+import EzflowIR
+import EzflowPorts
+import EzflowRuntime
+import Synchronization
+
+final class LocalExecutor: AttemptExecutor, Sendable {
+    struct Key: Hashable { var task: Int; var attempt: Int }
+    let queue: any WorkQueue
+    let clock: any RunClock
+    let owner: String
+    let drivers: DriverSet
+    let workers = WorkerPool()
+    let tokens = Mutex<[Key: CancelToken]>([:])
+    /// Local workers die with the process, so their leases never need to expire.
+    static let leaseMs: Millis = Millis.max / 4
+
+    init(queue: any WorkQueue, clock: any RunClock, owner: String, drivers: DriverSet) {
+        self.queue = queue
+        self.clock = clock
+        self.owner = owner
+        self.drivers = drivers
+    }
+
+    func start(_ items: [WorkItem], runner: Runner) throws(StoreError) {
+        let leases = try queue.claim(owner: owner, max: items.count, nowMs: clock.nowMs(), leaseMs: Self.leaseMs)
+        for lease in leases { begin(lease.item, runner: runner) }
+    }
+
+    func cancel(task: Int, attempt: Int) {
+        tokens.withLock { $0[Key(task: task, attempt: attempt)] }?.cancel()
+    }
+
+    func begin(_ item: WorkItem, runner: Runner) {
+        if let refusal = runner.dispatchRefusal(task: item.task) {
+            finish(item, .failed("forbidden", refusal))
+            return
+        }
+        let token = CancelToken()
+        tokens.withLock { $0[Key(task: item.task, attempt: item.attempt)] = token }
+        let values = runner.renderValues(task: item.task)
+        let drivers = self.drivers, runID = runner.runID
+        if drivers.isExec(agent: item.agent), drivers.exec.isSynchronous(task: item.task) {
+            // The common case (a subprocess, no secret to fetch): render here, then spawn
+            // and wait on a pooled thread — no async hops between completion and journal.
+            switch drivers.exec.prepare(task: item.task, attempt: item.attempt, agent: item.agent, idempotencyKey: item.idempotencyKey,
+                                        runID: runID, values: values) {
+            case .failed(let r):
+                finish(item, r)
+            case .ready(let p):
+                let exec = drivers.exec
+                workers.submit { [self] in finish(item, exec.runPrepared(p, cancel: token)) }
+            }
+            return
+        }
+        Task.detached { [self] in
+            let r = await drivers.run(task: item.task, attempt: item.attempt, agent: item.agent, key: item.idempotencyKey, runID: runID,
+                                      values: values, cancel: token)
+            finish(item, r)
+        }
+    }
+
+    /// Hands the result to the queue. A refused completion (the attempt is no longer
+    /// this worker's) is dropped: the coordinator has moved on without it.
+    func finish(_ item: WorkItem, _ r: DriverResult) {
+        tokens.withLock { _ = $0.removeValue(forKey: Key(task: item.task, attempt: item.attempt)) }
+        let outcome: WorkOutcome = switch r.outcome {
+        case .success(let o): .succeeded(outputs: o, costMicros: r.costMicros, tokens: r.tokens)
+        case .failure(let c, let m): .failed(errorClass: c, message: m, costMicros: r.costMicros, tokens: r.tokens)
+        }
+        let log: AttemptLogRow? = r.pid != nil || !r.stdout.isEmpty || !r.stderr.isEmpty
+            ? AttemptLogRow(task: item.task, attempt: item.attempt, seq: -1, agent: item.agent, exitCode: r.exitCode,
+                            durationMs: r.durationMs, stdout: r.stdout, stderr: r.stderr)
+            : nil
+        // The in-memory queue cannot fail; a queue that can is a backend with workers of its own.
+        _ = try? queue.complete(WorkCompletion(item: item, owner: owner, outcome: outcome, log: log), nowMs: clock.nowMs())
+    }
+}
+
+extension Runner {
+    /// Carries out attempts on this process's threads.
+    func useLocalWorkers(_ wake: Wakeup) {
+        self.wakeSource = wake
+        executor = LocalExecutor(queue: ports.queue, clock: ports.clock, owner: ports.owner, drivers: drivers)
+    }
+}
