@@ -81,8 +81,6 @@ public final class Runner {
     var wakeSource: Wakeup?
     /// Pending timers. Never cancelled: the core treats a stale one as a no-op.
     var timers = TimeQueue<TimerID>()
-    /// Finished tasks' outputs by plan task id (redacted, as journalled).
-    var taskOutputs: [Int: JSONValue] = [:]
     var pendingLogs: [AttemptLogRow] = []
     var consumedInbox: [Int64] = []
     var lastInboxMs: Millis = Millis.min
@@ -316,23 +314,13 @@ public final class Runner {
         guard d.allowed else { throw .refused(d.reason) }
     }
 
-    /// Pending timers and finished tasks' outputs, from the stored journal. Task ids
-    /// before a `plan_upgraded` record are the older plan's: outputs are carried by task
-    /// name, and only timers set from the last upgrade on count (it sets the live ones
-    /// again under the new ids).
+    /// Pending timers, from the stored journal (finished tasks' outputs are in the
+    /// replayed `RunState`). Only timers set from the last `plan_upgraded` on count (it
+    /// sets the live ones again under the new ids).
     func restoreFromJournal(versions: RunVersions) throws(RunnerError) {
         let journal: [JournalRecord]
         do { journal = try ports.store.journal(run: runID, from: 0) } catch {
             throw .store("run `\(runID)`: cannot read the journal to resume: \(error.description)")
-        }
-        let which = versions.versionIndex(journal: journal)
-        var index: [String: Int] = [:]
-        for (i, n) in plan.taskNames.enumerated() { index[n] = i }
-        for (i, r) in journal.enumerated() {
-            if case .taskSucceeded(let t, _, let outputs, _, _, _) = r.event {
-                let names = versions.plans[which[i]].taskNames
-                if t < names.count, let now = index[names[t]] { taskOutputs[now] = outputs }
-            }
         }
         guard !mutations.skipTimerRearm else { return }
         let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
@@ -446,7 +434,6 @@ public final class Runner {
             throw .invalid("internal error: the core refused event #\(seq) of run `\(runID)`: \(error)")
         }
         precondition(run.state.seq == seq + 1 && run.pending.last?.seq == seq, "the journal sequence must advance by one per event")
-        if case .taskSucceeded(let t, _, let outputs, _, _, _) = e { taskOutputs[t] = outputs }
         if let log { pendingLogs.append(writer.redact(log, seq: seq)) }
         return out
     }
@@ -548,7 +535,7 @@ public final class Runner {
 
     /// The values task `task` is rendered with now (inputs, its dependencies' outputs).
     public func renderValues(task: Int) -> RenderValues {
-        scope.values(for: task, outputs: taskOutputs, state: run.state)
+        scope.values(for: task, state: run.state)
     }
 
     /// Whether `principal` may have `task` dispatched; nil: yes.

@@ -58,7 +58,7 @@ public enum Core {
             if state.plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: at + state.plan.budgetTimeMs)) }
             // A join made ready here may finish at once and ready its dependents, so
             // only tasks still waiting are readied.
-            for t in 0..<state.plan.taskCount where state.pendingDeps[t] == 0 && !state.plan.isFallback[t] && state.tasks[t] == .waiting {
+            for t in 0..<state.plan.taskCount where state.pendingDeps[t] == 0 && state.triggered(t) && state.tasks[t] == .waiting {
                 state.makeReady(t)
             }
         case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, _):
@@ -205,14 +205,29 @@ extension RunState {
         transitions[t].append(TransitionRecord(seq: seq, from: old, to: new))
     }
 
+    /// Whether `t` may become ready once its dependencies are done: a fallback only after
+    /// a task it stands in for failed.
+    func triggered(_ t: Int) -> Bool {
+        switch plan.kind(t) {
+        case .task, .approval, .join: true
+        case .fallback, .fallbackApproval: standsInFor[t] >= 0
+        }
+    }
+
     mutating func makeReady(_ t: Int) {
         set(t, .ready)
-        if plan.isJoin(t) {
+        switch plan.kind(t) {
+        case .join:
             // A join never dispatches: readiness means every nested task succeeded.
             set(t, .succeeded)
             finalize(t, ok: true)
-            return
+        case .task, .approval, .fallback, .fallbackApproval:
+            enqueue(t)
         }
+    }
+
+    /// Inserts `t` into the ready queue at its rank.
+    mutating func enqueue(_ t: Int) {
         let r = plan.rank[t]
         var lo = 0, hi = readyQueue.count
         while lo < hi {
@@ -297,6 +312,9 @@ extension RunState {
 
     /// A live success: write outputs per `on_conflict`, then succeed (or escalate / fail).
     mutating func succeed(_ t: Int, outputs: JSONValue, _ out: inout [Command]) {
+        // An empty object is the common case and reads back as one (`readOutputs`):
+        // not keeping it saves a retained value per task.
+        if case .object(let m) = outputs, m.isEmpty { taskOutputs[t] = nil } else { taskOutputs[t] = outputs }
         var updates: [(Int, JSONValue)] = []
         var escalated: [(String, JSONValue)] = []
         for k in plan.writeStart[t]..<plan.writeStart[t + 1] {
@@ -469,12 +487,15 @@ extension RunState {
         guard tasks[d] == .waiting else { return }
         if good {
             pendingDeps[d] -= 1
-            if pendingDeps[d] == 0 && (!plan.isFallback[d] || standsInFor[d] >= 0) { makeReady(d) }
-        } else if plan.isJoin(d) && x >= plan.joinStart[d] && x < d && tasks[x] != .skipped {
+            if pendingDeps[d] == 0 && triggered(d) { makeReady(d) }
+            return
+        }
+        switch plan.kind(d) {
+        case .join where plan.isNested(x, in: d) && tasks[x] != .skipped:
             // A nested task failed terminally: the workflow task fails (its
             // `catch: task` fallback, if any, stands in for it).
             failJoin(d, &work)
-        } else {
+        case .join, .task, .approval, .fallback, .fallbackApproval:
             set(d, .skipped)
             work.append((d, false))
         }
@@ -567,111 +588,136 @@ extension RunState {
 
     func idempotencyKey(_ t: Int) -> String { "\(runID)/\(plan.taskNames[t])" }
 
-    /// Dispatches ready tasks in rank order while limits, agents and budget allow.
+    /// Dispatches ready tasks in rank order while limits, agents and budget allow; opens
+    /// approval gates. A task that cannot go now stays queued; one whose worst case can
+    /// never fit a budget drains the run.
     mutating func schedule(_ out: inout [Command]) {
         var i = 0
         while i < readyQueue.count {
             let t = readyQueue[i]
-            if plan.isApproval[t] {
+            switch plan.kind(t) {
+            case .approval, .fallbackApproval:
                 readyQueue.remove(at: i)
                 attemptStartMs[t] = nowMs
                 set(t, .awaitingApproval)
                 out.append(.requestApproval(task: t, reason: .gate))
-                continue
-            }
-            if plan.maxParallel >= 0 && runningCount >= plan.maxParallel { i += 1; continue }
-            var tagFull = false
-            for k in plan.tagStart[t]..<plan.tagStart[t + 1] where tagLimit[plan.tags[k]] >= 0 && tagLoad[plan.tags[k]] >= tagLimit[plan.tags[k]] {
-                tagFull = true
-            }
-            if tagFull { i += 1; continue }
-            // Agent choice.
-            var agent = -1
-            let pool: ArraySlice<Int> = usedCatchAgent[t]
-                ? [plan.catchAgent[t]][...] : plan.candidates[plan.candidateStart[t]..<plan.candidateStart[t + 1]]
-            if !pool.isEmpty {
-                var free: [Int] = []
-                for g in pool where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] {
-                    // Half-open admits one probe at a time: none while it runs.
-                    if agentHealth[g].probeTask >= 0 && agentHealth[g].breaker == .halfOpen { continue }
-                    if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
-                }
-                guard !free.isEmpty else { i += 1; continue }
-                let view = SelectorView(box: planBox, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t))
-                guard let g = environment.selector.choose(task: t, candidates: free, view: view, rng: &rng), free.contains(g) else {
-                    i += 1; continue
-                }
-                agent = g
-            }
-            // Budget: refuse what can never fit; wait while in-flight reservations might free room.
-            let worst = plan.worstCostMicros(task: t, agent: agent)
-            let worstTok = plan.worstTokens(task: t)
-            let moneyNever = plan.budgetMoneyMicros >= 0 && Plan.saturatingAdd(chargedMicros, worst) > plan.budgetMoneyMicros
-            let tokNever = plan.budgetTokens >= 0 && Plan.saturatingAdd(chargedTokens, worstTok) > plan.budgetTokens
-            if moneyNever || tokNever {
-                phase = .draining(.budgetExceeded)
-                refusedTask = t
-                refusedGroup = -1
-                return
-            }
-            // The same two checks for every enclosing group / task budget, innermost first.
-            var scopeWait = false
-            var g = plan.budgetScope(t)
-            while g >= 0 {
-                let lm = plan.groupBudgetMoneyMicros[g], lt = plan.groupBudgetTokens[g]
-                if (lm >= 0 && Plan.saturatingAdd(groupChargedMicros[g], worst) > lm)
-                    || (lt >= 0 && Plan.saturatingAdd(groupChargedTokens[g], worstTok) > lt) {
+            case .task, .fallback:
+                guard hasRoom(t), let agent = chooseAgent(t) else { i += 1; continue }
+                let worst = plan.worstCostMicros(task: t, agent: agent), worstTok = plan.worstTokens(task: t)
+                switch budgetFit(t, worst: worst, worstTok: worstTok) {
+                case .fits:
+                    readyQueue.remove(at: i)
+                    dispatch(t, agent: agent, worst: worst, worstTok: worstTok, &out)
+                case .wait:
+                    i += 1
+                case .never(let group):
                     phase = .draining(.budgetExceeded)
                     refusedTask = t
-                    refusedGroup = g
+                    refusedGroup = group
                     return
                 }
-                if (lm >= 0 && Plan.saturatingAdd(Plan.saturatingAdd(groupChargedMicros[g], groupReservedMicros[g]), worst) > lm)
-                    || (lt >= 0 && Plan.saturatingAdd(Plan.saturatingAdd(groupChargedTokens[g], groupReservedTokens[g]), worstTok) > lt) {
-                    scopeWait = true
-                }
-                g = plan.groupBudgetParent[g]
+            case .join:
+                preconditionFailure("join \(t) was queued: joins succeed when readied")
             }
-            let moneyWait = plan.budgetMoneyMicros >= 0
-                && Plan.saturatingAdd(Plan.saturatingAdd(chargedMicros, reservedMicros), worst) > plan.budgetMoneyMicros
-            let tokWait = plan.budgetTokens >= 0
-                && Plan.saturatingAdd(Plan.saturatingAdd(chargedTokens, reservedTokens), worstTok) > plan.budgetTokens
-            if moneyWait || tokWait || scopeWait { i += 1; continue }
-            // Dispatch.
-            readyQueue.remove(at: i)
-            attempts[t] += 1
-            let a = attempts[t]
-            precondition(a <= plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0), "attempt beyond the rule")
-            set(t, .running(attempt: a, agent: agent))
-            runningCount += 1
-            if agent >= 0 { agentLoad[agent] += 1 }
-            for k in plan.tagStart[t]..<plan.tagStart[t + 1] { tagLoad[plan.tags[k]] += 1 }
-            reservedCost[t] = worst
-            reservedTok[t] = worstTok
-            reservedMicros = Plan.saturatingAdd(reservedMicros, worst)
-            reservedTokens = Plan.saturatingAdd(reservedTokens, worstTok)
-            if agent >= 0 && agentHealth[agent].breaker == .halfOpen { agentHealth[agent].probeTask = t }
-            var timers: [Command] = []
-            g = plan.budgetScope(t)
-            while g >= 0 {
-                groupReservedMicros[g] = Plan.saturatingAdd(groupReservedMicros[g], worst)
-                groupReservedTokens[g] = Plan.saturatingAdd(groupReservedTokens[g], worstTok)
-                if groupStartedAtMs[g] < 0 {
-                    // First dispatch inside the scope starts its `time_ms`.
-                    groupStartedAtMs[g] = nowMs
-                    if plan.groupBudgetTimeMs[g] >= 0 {
-                        timers.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(nowMs, plan.groupBudgetTimeMs[g])))
-                    }
-                }
-                g = plan.groupBudgetParent[g]
-            }
-            attemptStartMs[t] = nowMs
-            out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
-            if plan.timeoutMs[t] > 0 {
-                out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(nowMs, plan.timeoutMs[t])))
-            }
-            out.append(contentsOf: timers)
         }
+    }
+
+    /// Whether the workflow's `max_parallel` and `t`'s tag limits leave a slot.
+    func hasRoom(_ t: Int) -> Bool {
+        if plan.maxParallel >= 0 && runningCount >= plan.maxParallel { return false }
+        for k in plan.tagStart[t]..<plan.tagStart[t + 1] where tagLimit[plan.tags[k]] >= 0 && tagLoad[plan.tags[k]] >= tagLimit[plan.tags[k]] {
+            return false
+        }
+        return true
+    }
+
+    /// The agent for `t`'s next attempt: -1 when it has no pool (the shell runs it), nil
+    /// when no candidate is healthy, admitted, free and chosen by the selector now.
+    mutating func chooseAgent(_ t: Int) -> Int? {
+        let pool: ArraySlice<Int> = usedCatchAgent[t]
+            ? [plan.catchAgent[t]][...] : plan.candidates[plan.candidateStart[t]..<plan.candidateStart[t + 1]]
+        if pool.isEmpty { return -1 }
+        var free: [Int] = []
+        for g in pool where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] {
+            // Half-open admits one probe at a time: none while it runs.
+            if agentHealth[g].probeTask >= 0 && agentHealth[g].breaker == .halfOpen { continue }
+            if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
+        }
+        guard !free.isEmpty else { return nil }
+        let view = SelectorView(box: planBox, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t))
+        guard let g = environment.selector.choose(task: t, candidates: free, view: view, rng: &rng), free.contains(g) else { return nil }
+        return g
+    }
+
+    /// Whether a worst-case attempt fits every budget over `t`.
+    enum BudgetFit {
+        case fits
+        /// Not with the running attempts' reservations; maybe once they end.
+        case wait
+        /// Never, even with nothing reserved: the budget of `group` (-1: the workflow's).
+        case never(group: Int)
+    }
+
+    /// Refuses what can never fit (the workflow first, then every enclosing group / task
+    /// budget, innermost first); waits while in-flight reservations might free room.
+    func budgetFit(_ t: Int, worst: Int64, worstTok: Int64) -> BudgetFit {
+        func over(_ used: Int64, _ extra: Int64, _ limit: Int64) -> Bool { limit >= 0 && Plan.saturatingAdd(used, extra) > limit }
+        if over(chargedMicros, worst, plan.budgetMoneyMicros) || over(chargedTokens, worstTok, plan.budgetTokens) {
+            return .never(group: -1)
+        }
+        var wait = false
+        var g = plan.budgetScope(t)
+        while g >= 0 {
+            let lm = plan.groupBudgetMoneyMicros[g], lt = plan.groupBudgetTokens[g]
+            if over(groupChargedMicros[g], worst, lm) || over(groupChargedTokens[g], worstTok, lt) { return .never(group: g) }
+            if over(Plan.saturatingAdd(groupChargedMicros[g], groupReservedMicros[g]), worst, lm)
+                || over(Plan.saturatingAdd(groupChargedTokens[g], groupReservedTokens[g]), worstTok, lt) {
+                wait = true
+            }
+            g = plan.groupBudgetParent[g]
+        }
+        if over(Plan.saturatingAdd(chargedMicros, reservedMicros), worst, plan.budgetMoneyMicros)
+            || over(Plan.saturatingAdd(chargedTokens, reservedTokens), worstTok, plan.budgetTokens) {
+            wait = true
+        }
+        return wait ? .wait : .fits
+    }
+
+    /// Starts the next attempt of `t` on `agent`: capacity, reservations up the budget
+    /// chain (starting a scope's `time_ms` at its first dispatch), then the commands.
+    mutating func dispatch(_ t: Int, agent: Int, worst: Int64, worstTok: Int64, _ out: inout [Command]) {
+        attempts[t] += 1
+        let a = attempts[t]
+        precondition(a <= plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0), "attempt beyond the rule")
+        set(t, .running(attempt: a, agent: agent))
+        runningCount += 1
+        if agent >= 0 { agentLoad[agent] += 1 }
+        for k in plan.tagStart[t]..<plan.tagStart[t + 1] { tagLoad[plan.tags[k]] += 1 }
+        reservedCost[t] = worst
+        reservedTok[t] = worstTok
+        reservedMicros = Plan.saturatingAdd(reservedMicros, worst)
+        reservedTokens = Plan.saturatingAdd(reservedTokens, worstTok)
+        if agent >= 0 && agentHealth[agent].breaker == .halfOpen { agentHealth[agent].probeTask = t }
+        var timers: [Command] = []
+        var g = plan.budgetScope(t)
+        while g >= 0 {
+            groupReservedMicros[g] = Plan.saturatingAdd(groupReservedMicros[g], worst)
+            groupReservedTokens[g] = Plan.saturatingAdd(groupReservedTokens[g], worstTok)
+            if groupStartedAtMs[g] < 0 {
+                // First dispatch inside the scope starts its `time_ms`.
+                groupStartedAtMs[g] = nowMs
+                if plan.groupBudgetTimeMs[g] >= 0 {
+                    timers.append(.setTimer(.groupBudgetTime(group: g), atMs: Plan.saturatingAdd(nowMs, plan.groupBudgetTimeMs[g])))
+                }
+            }
+            g = plan.groupBudgetParent[g]
+        }
+        attemptStartMs[t] = nowMs
+        out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
+        if plan.timeoutMs[t] > 0 {
+            out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(nowMs, plan.timeoutMs[t])))
+        }
+        out.append(contentsOf: timers)
     }
 
     /// What a selector is told about the run's clock and the room left for `t`: the
@@ -716,9 +762,9 @@ extension RunState {
 
     /// Ends the run when nothing can happen any more; handles stalls and approval pauses.
     mutating func settle(_ out: inout [Command]) {
+        guard runningCount == 0 else { return }
         switch phase {
         case .draining(let v):
-            guard runningCount == 0 else { return }
             for t in 0..<plan.taskCount where !tasks[t].isTerminal {
                 set(t, tasks[t] == .waiting || tasks[t] == .ready ? .skipped : .cancelled)
                 finalized[t] = true
@@ -728,79 +774,99 @@ extension RunState {
             phase = .finished(v)
             out.append(.finishRun(v))
         case .running:
-            guard runningCount == 0 else { return }
-            var backoffs = 0, approvals = 0
-            for t in 0..<plan.taskCount {
-                switch tasks[t] {
-                case .backoff: backoffs += 1
-                case .awaitingApproval: approvals += 1
-                default: break
-                }
-            }
-            if backoffs > 0 { return }
-            if !readyQueue.isEmpty {
-                // Stalled: nothing runs, yet ready tasks cannot go. Wait for a breaker
-                // cool-down if one ends; otherwise no agent will ever take them.
-                var wake = Int64.max
-                for t in readyQueue {
-                    for k in plan.candidateStart[t]..<plan.candidateStart[t + 1] {
-                        if case .open(let until) = agentHealth[plan.candidates[k]].breaker, until > nowMs { wake = min(wake, until) }
-                    }
-                }
-                if wake != Int64.max {
-                    if wakeAtMs != wake {
-                        wakeAtMs = wake
-                        out.append(.setTimer(.wake, atMs: wake))
-                    }
-                    return
-                }
-                if approvals > 0 { return }  // an agent may recover while a human answers
-                let stuck = readyQueue
-                readyQueue.removeAll()
-                for t in stuck {
-                    history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: "no_agent",
-                                                    message: "no healthy agent with capacity can run it", startedAtMs: nowMs,
-                                                    endedAtMs: nowMs, costMicros: 0, tokens: 0))
-                    if !tasks[t].isTerminal { deadLetter(t, &out) }
-                }
-                settle(&out)
-                return
-            }
-            if approvals > 0 {
-                if !announcedWaiting {
-                    announcedWaiting = true
-                    out.append(.finishRun(.waitingForApproval))
-                }
-                return
-            }
-            // Only untriggered fallbacks (and tasks waiting on them) are left: skip them.
-            for t in 0..<plan.taskCount where tasks[t] == .waiting && plan.isFallback[t] && standsInFor[t] < 0 {
-                set(t, .skipped)
-                finalize(t, ok: false)
-            }
-            var ok = true
-            // A workflow task rescued by its `catch: task` fallback stands for its nested
-            // tasks: their failures do not fail the run.
-            var forgiven: [Bool] = []
-            for j in 0..<plan.taskCount where plan.isJoin(j) && tasks[j] == .failed && substitute[j] >= 0 && substituteSucceeded(j) {
-                if forgiven.isEmpty { forgiven = Array(repeating: false, count: plan.taskCount) }
-                for x in plan.joinStart[j]..<j { forgiven[x] = true }
-            }
-            for t in 0..<plan.taskCount where forgiven.isEmpty || !forgiven[t] {
-                switch tasks[t] {
-                case .succeeded, .skipped: break
-                case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) { ok = false }
-                case let s:
-                    precondition(s.isTerminal, "task \(t) is \(s) but nothing can move it")
-                    ok = false
-                }
-            }
-            let v: Verdict = ok ? .success : .failed
-            phase = .finished(v)
-            out.append(.finishRun(v))
+            settleIdle(&out)
         case .notStarted, .finished:
             return
         }
+    }
+
+    /// Nothing runs: wait for backoffs, a breaker cool-down or an approval; dead-letter
+    /// what no agent will ever take; or finish with the verdict.
+    mutating func settleIdle(_ out: inout [Command]) {
+        var backoffs = 0, approvals = 0
+        for t in 0..<plan.taskCount {
+            switch tasks[t] {
+            case .backoff: backoffs += 1
+            case .awaitingApproval: approvals += 1
+            default: break
+            }
+        }
+        if backoffs > 0 { return }
+        if !readyQueue.isEmpty {
+            // Stalled: nothing runs, yet ready tasks cannot go. Wait for a breaker
+            // cool-down if one ends; otherwise no agent will ever take them.
+            if wakeForCooldown(&out) { return }
+            if approvals > 0 { return }  // an agent may recover while a human answers
+            let stuck = readyQueue
+            readyQueue.removeAll()
+            for t in stuck {
+                history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: "no_agent",
+                                                message: "no healthy agent with capacity can run it", startedAtMs: nowMs,
+                                                endedAtMs: nowMs, costMicros: 0, tokens: 0))
+                if !tasks[t].isTerminal { deadLetter(t, &out) }
+            }
+            settle(&out)
+            return
+        }
+        if approvals > 0 {
+            if !announcedWaiting {
+                announcedWaiting = true
+                out.append(.finishRun(.waitingForApproval))
+            }
+            return
+        }
+        // Only untriggered fallbacks (and tasks waiting on them) are left: skip them.
+        for t in 0..<plan.taskCount where tasks[t] == .waiting && !triggered(t) {
+            set(t, .skipped)
+            finalize(t, ok: false)
+        }
+        let v: Verdict = allEndedWell() ? .success : .failed
+        phase = .finished(v)
+        out.append(.finishRun(v))
+    }
+
+    /// Sets a `wake` timer for the earliest breaker cool-down among the ready tasks'
+    /// candidates; false when none is pending.
+    mutating func wakeForCooldown(_ out: inout [Command]) -> Bool {
+        var wake = Int64.max
+        for t in readyQueue {
+            for k in plan.candidateStart[t]..<plan.candidateStart[t + 1] {
+                if case .open(let until) = agentHealth[plan.candidates[k]].breaker, until > nowMs { wake = min(wake, until) }
+            }
+        }
+        guard wake != Int64.max else { return false }
+        if wakeAtMs != wake {
+            wakeAtMs = wake
+            out.append(.setTimer(.wake, atMs: wake))
+        }
+        return true
+    }
+
+    /// Whether every task ended succeeded or skipped, counting a failure its fallback
+    /// chain made good. A workflow task rescued by its `catch: task` fallback stands for
+    /// its nested tasks: their failures do not count.
+    func allEndedWell() -> Bool {
+        var forgiven: [Bool] = []
+        for j in 0..<plan.taskCount where tasks[j] == .failed && substitute[j] >= 0 {
+            switch plan.kind(j) {
+            case .join where substituteSucceeded(j):
+                if forgiven.isEmpty { forgiven = Array(repeating: false, count: plan.taskCount) }
+                for x in plan.joinStart[j]..<j { forgiven[x] = true }
+            case .join, .task, .approval, .fallback, .fallbackApproval:
+                break
+            }
+        }
+        var ok = true
+        for t in 0..<plan.taskCount where forgiven.isEmpty || !forgiven[t] {
+            switch tasks[t] {
+            case .succeeded, .skipped: break
+            case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) { ok = false }
+            case let s:
+                precondition(s.isTerminal, "task \(t) is \(s) but nothing can move it")
+                ok = false
+            }
+        }
+        return ok
     }
 
     /// Whether the chain of fallbacks standing in for `t` ended in a success.

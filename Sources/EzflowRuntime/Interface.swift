@@ -95,6 +95,25 @@ public enum ConflictPolicy: String, Sendable, Equatable {
     case escalate
 }
 
+/// What a plan node is, for the core: every kind-specific step of `Core.step` is one
+/// exhaustive switch over it (readying, scheduling, passing an outcome on, reading
+/// outputs), so a new construct is a new case the compiler walks you through, plus rows in
+/// Core.swift's transition table. Fan-out instances are plain nodes of their task's kind:
+/// `for_each` is expanded when the plan is built.
+public enum NodeKind: UInt8, Sendable, Equatable {
+    /// Dispatched to an agent (or the shell's local executor), retried by its rule.
+    case task
+    /// An `approve` gate: asks for `approvalGiven` instead of dispatching.
+    case approval
+    /// A `workflow` task: never dispatched; succeeds when its nested tasks
+    /// (`joinStart[t]..<t`) have, fails when one of them fails.
+    case join
+    /// A task that runs only as another task's `catch: task`, once that one failed.
+    case fallback
+    /// An `approve` gate that is another task's `catch: task`.
+    case fallbackApproval
+}
+
 /// The validated IR flattened for the scheduler: tasks, agents, tags, error classes and
 /// outputs are dense `Int` ids; per-task lists are CSR (`xStart[t]..<xStart[t+1]` indexes
 /// `x`). Built once per run by `Plan.init(_:)`; immutable afterwards.
@@ -104,10 +123,14 @@ public struct Plan: Sendable {
     /// Number of tasks; ids are `0..<taskCount` in topological order.
     public var taskCount: Int = 0
     public var taskNames: [String] = []
-    /// True for `approve` tasks: no agent, wait for `approvalGiven`.
+    /// True for `approve` tasks: no agent, wait for `approvalGiven`. What a plan builder
+    /// sets (with `isFallback` and `joinStart`); the core reads `nodeKind`.
     public var isApproval: [Bool] = []
     /// True for tasks that run only as another task's `catch`.
     public var isFallback: [Bool] = []
+    /// Each task's kind, derived from `isApproval`, `isFallback` and `joinStart` by
+    /// `fillDefaults()` (so by `derive()` and `init(_:)`); use `kind(_:)`.
+    public internal(set) var nodeKind: [NodeKind] = []
     /// Dependencies (CSR).
     public var depStart: [Int] = []
     public var deps: [Int] = []
@@ -655,6 +678,11 @@ public struct RunState: Sendable {
     /// Workflow output values by output id (nil: not written yet) and who wrote them.
     public internal(set) var outputs: [JSONValue?]
     public internal(set) var outputWriter: [Int]
+    /// The outputs object of each task's last accepted success (`taskSucceeded` of a live
+    /// attempt), as journalled; nil before one, and for an empty object. Read them with
+    /// `readOutputs(ofTask:)` (which also answers for joins); carried across plan
+    /// upgrades by task name.
+    public internal(set) var taskOutputs: [JSONValue?]
     /// Escalated conflicts waiting for approval: task → its pending outputs object.
     public internal(set) var pendingConflict: [Int: JSONValue]
     /// For a task whose `catch: task` fallback was started: the fallback's id (else -1).
@@ -724,6 +752,8 @@ public struct RunState: Sendable {
         tagLimit = Array(repeating: -1, count: plan.tagNames.count)
         outputs = Array(repeating: nil, count: plan.outputNames.count)
         outputWriter = Array(repeating: -1, count: plan.outputNames.count)
+        precondition(plan.nodeKind.count == n, "a plan's node kinds are derived by `fillDefaults()`")
+        taskOutputs = Array(repeating: nil, count: n)
         pendingConflict = [:]
         substitute = Array(repeating: -1, count: n)
         standsInFor = Array(repeating: -1, count: n)

@@ -109,8 +109,7 @@ extension RunState {
             let oldCatchAgent = old.catchAgent[t] >= 0 ? old.agentNames[old.catchAgent[t]] : ""
             let newCatchAgent = newPlan.catchAgent[n] >= 0 ? newPlan.agentNames[newPlan.catchAgent[n]] : ""
             guard oldCatch == newCatch && oldCatchAgent == newCatchAgent else { throw refuse("task `\(name)` has another `catch`") }
-            guard old.isFallback[t] == newPlan.isFallback[n] && old.isApproval[t] == newPlan.isApproval[n]
-                && old.isJoin(t) == newPlan.isJoin(n) else {
+            guard old.kind(t) == newPlan.kind(n) else {
                 throw refuse("task `\(name)` is another kind of task in the new plan")
             }
             guard old.attemptsMax[t] == newPlan.attemptsMax[n] else { throw refuse("task `\(name)` has another retry rule") }
@@ -186,6 +185,7 @@ extension RunState {
             s.reservedTok[n] = reservedTok[t]
             s.prevDelayMs[n] = prevDelayMs[t]
             s.usedCatchAgent[n] = usedCatchAgent[t]
+            s.taskOutputs[n] = taskOutputs[t]
             s.abandoned[n] = abandoned[t]
             s.finalized[n] = finalized[t]
             s.pendingDeps[n] = pendingDeps[t]
@@ -207,7 +207,7 @@ extension RunState {
             }
         }
         s.drainFinalize(&work)
-        for t in 0..<newPlan.taskCount where !isOld[t] && s.tasks[t] == .waiting && s.pendingDeps[t] == 0 && !newPlan.isFallback[t] {
+        for t in 0..<newPlan.taskCount where !isOld[t] && s.tasks[t] == .waiting && s.pendingDeps[t] == 0 && s.triggered(t) {
             s.makeReady(t)
         }
         return s

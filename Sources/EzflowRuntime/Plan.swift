@@ -64,6 +64,13 @@ extension Plan {
     @inline(__always)
     public func isJoin(_ t: Int) -> Bool { t < joinStart.count && joinStart[t] >= 0 }
 
+    /// The kind of task `t` (see `NodeKind`).
+    @inline(__always)
+    public func kind(_ t: Int) -> NodeKind { nodeKind[t] }
+
+    /// Whether `x` is one of the nested tasks of join `j`.
+    public func isNested(_ x: Int, in j: Int) -> Bool { isJoin(j) && x >= joinStart[j] && x < j }
+
     /// The first budget-bearing group charged for `t` (-1 none); `taskBudgetScope` may
     /// be empty (no groups at all).
     @inline(__always)
@@ -585,6 +592,23 @@ struct PlanBuilder {
 }
 
 extension Plan {
+    /// `nodeKind` from the builder's flags: a join is a join; otherwise approval or task,
+    /// as a fallback when another task's `catch` names it.
+    mutating func deriveKinds() {
+        let n = taskCount
+        if isApproval.count != n { isApproval = Array(repeating: false, count: n) }
+        if isFallback.count != n { isFallback = Array(repeating: false, count: n) }
+        nodeKind = (0..<n).map { t in
+            if isJoin(t) { return .join }
+            switch (isApproval[t], isFallback[t]) {
+            case (false, false): return .task
+            case (true, false): return .approval
+            case (false, true): return .fallback
+            case (true, true): return .fallbackApproval
+            }
+        }
+    }
+
     /// Sizes every array a hand-built plan (tests, synthetic benchmarks) may leave empty
     /// to its neutral value: no joins, no groups, one root scope, outputs named locally.
     public mutating func fillDefaults() {
@@ -594,6 +618,7 @@ extension Plan {
         // they could only say "none" (`isJoin`, `budgetScope` read them safely).
         let bare = joinStart.isEmpty && taskGroup.isEmpty && groupNames.isEmpty && taskWorkflow.isEmpty && taskJSON.isEmpty
             && workflowJSON.isEmpty
+        defer { deriveKinds() }
         if bare {
             taskBudgetScope = []
             groupBudgetParent = []
