@@ -49,14 +49,4 @@ struct RunVersions {
         if c.selector == nil, case .string(let s)? = meta["selector"] { c.selector = SelectorName(rawValue: s) }
         return c
     }
-
-    /// Names of the current plan's tasks, by the plan id each version gave them: record
-    /// `r` of the journal uses `plans[version(at: r)]`.
-    func versionIndex(journal: [JournalRecord]) -> [Int] {
-        var v = 0
-        return journal.map { r in
-            if case .planUpgraded(_, let to, _) = r.event, let i = plans.firstIndex(where: { $0.hash == to }) { v = i }
-            return v
-        }
-    }
 }

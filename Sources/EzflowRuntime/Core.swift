@@ -22,6 +22,16 @@
 //   waiting          → failed            join: a nested task ended without success (skipped if only
 //                                        the workflow task's own dependencies failed)
 //
+// Node kinds (`NodeKind`): `task` and `fallback` dispatch, `approval` and
+// `fallbackApproval` ask for `approvalGiven`, `join` never runs; a fallback is readied
+// only once triggered. Every kind-specific step is one exhaustive switch (`triggered`,
+// `makeReady`, `schedule`, `passOn`, `allEndedWell`, `readOutputs`): a new construct is a
+// new case, rows in this table and a replay golden.
+//
+// Outputs: a live `taskSucceeded` keeps its outputs object in `RunState.taskOutputs`
+// (also when the write then conflicts), so the core can evaluate an expression over
+// inputs and finished tasks' outputs (`RunState.evaluate`, `decide`: TaskValues.swift).
+//
 // Budgets: a result is charged to the workflow, to the task's own budget and to every
 // enclosing group up the chain (`Plan.taskBudgetScope`, `groupBudgetParent`); an attempt
 // is dispatched only if its worst case fits every one of them (see `schedule`).
@@ -46,21 +56,7 @@ public enum Core {
         state.nowMs = event.atMs
         switch event {
         case .runStarted(let runID, let seed, _, let tagLimits, let at):
-            state.runID = runID
-            state.rng = SeededRandom(seed: seed)
-            state.startedAtMs = at
-            state.phase = .running
-            state.runTagLimits = tagLimits
-            for (name, limit) in tagLimits {
-                if let id = state.plan.tagNames.firstIndex(of: name) { state.tagLimit[id] = max(0, limit) }
-            }
-            if state.plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: at + state.plan.deadlineMs)) }
-            if state.plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: at + state.plan.budgetTimeMs)) }
-            // A join made ready here may finish at once and ready its dependents, so
-            // only tasks still waiting are readied.
-            for t in 0..<state.plan.taskCount where state.pendingDeps[t] == 0 && state.triggered(t) && state.tasks[t] == .waiting {
-                state.makeReady(t)
-            }
+            state.start(runID: runID, seed: seed, tagLimits: tagLimits, at: at, &out)
         case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, _):
             state.charge(t, cost, tokens)
             if case .running(a, let agent) = state.tasks[t] {
@@ -80,29 +76,7 @@ public enum Core {
             }
             state.checkOverrun(t, &out)
         case .timerFired(let id, _):
-            switch id {
-            case .attemptTimeout(let t, let a):
-                if case .running(a, let agent) = state.tasks[t], state.isActive {
-                    out.append(.cancel(task: t, attempt: a))
-                    state.abandoned[t].append(a)
-                    state.endAttempt(t, agent: agent, errorClass: "timeout",
-                                     message: "timed out after \(state.plan.timeoutMs[t]) ms", cost: 0, tokens: 0)
-                    state.fail(t, errorClass: "timeout", &out)
-                }
-            case .retryDue(let t, let a):
-                if case .backoff(a, _) = state.tasks[t], state.phase == .running { state.makeReady(t) }
-            case .deadline:
-                if state.isActive { state.abort(.deadlineExceeded, &out) }
-            case .budgetTime:
-                if state.isActive { state.abort(.budgetExceeded, &out) }
-            case .groupBudgetTime(let g):
-                if state.isActive {
-                    state.refusedGroup = g
-                    state.abort(.budgetExceeded, &out)
-                }
-            case .wake:
-                state.wakeAtMs = -1
-            }
+            state.fired(id, &out)
         case .approvalGiven(let t, let principal, let approved, _):
             if state.tasks[t] == .awaitingApproval {
                 state.announcedWaiting = false
@@ -188,6 +162,52 @@ public enum Core {
 }
 
 extension RunState {
+    /// `runStarted`: identity, generator, tag limits, run-level timers, then the roots.
+    mutating func start(runID: String, seed: UInt64, tagLimits: [String: Int], at: Millis, _ out: inout [Command]) {
+        self.runID = runID
+        rng = SeededRandom(seed: seed)
+        startedAtMs = at
+        phase = .running
+        runTagLimits = tagLimits
+        for (name, limit) in tagLimits {
+            if let id = plan.tagNames.firstIndex(of: name) { tagLimit[id] = max(0, limit) }
+        }
+        if plan.deadlineMs >= 0 { out.append(.setTimer(.deadline, atMs: at + plan.deadlineMs)) }
+        if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: at + plan.budgetTimeMs)) }
+        // A join made ready here may finish at once and ready its dependents, so
+        // only tasks still waiting are readied.
+        for t in 0..<plan.taskCount where pendingDeps[t] == 0 && triggered(t) && tasks[t] == .waiting {
+            makeReady(t)
+        }
+    }
+
+    /// `timerFired`: a timer whose attempt, backoff or run is over is a no-op.
+    mutating func fired(_ id: TimerID, _ out: inout [Command]) {
+        switch id {
+        case .attemptTimeout(let t, let a):
+            if case .running(a, let agent) = tasks[t], isActive {
+                out.append(.cancel(task: t, attempt: a))
+                abandoned[t].append(a)
+                endAttempt(t, agent: agent, errorClass: "timeout",
+                           message: "timed out after \(plan.timeoutMs[t]) ms", cost: 0, tokens: 0)
+                fail(t, errorClass: "timeout", &out)
+            }
+        case .retryDue(let t, let a):
+            if case .backoff(a, _) = tasks[t], phase == .running { makeReady(t) }
+        case .deadline:
+            if isActive { abort(.deadlineExceeded, &out) }
+        case .budgetTime:
+            if isActive { abort(.budgetExceeded, &out) }
+        case .groupBudgetTime(let g):
+            if isActive {
+                refusedGroup = g
+                abort(.budgetExceeded, &out)
+            }
+        case .wake:
+            wakeAtMs = -1
+        }
+    }
+
     /// Running or draining: attempts may still be in flight.
     var isActive: Bool {
         switch phase {

@@ -387,3 +387,31 @@ final class CanonicalJSONTests: XCTestCase {
         XCTAssertThrowsError(try JSONParser.parse([0x22, 0xFF, 0x22]))
     }
 }
+
+/// The one expression evaluator (`IRExpr`), over an environment of its own.
+final class ExprEvaluatorTests: XCTestCase {
+    struct Env: ExprEnvironment {
+        var outputs: [Int: JSONValue] = [0: .object([("n", .int(4))])]
+        var item: JSONValue? = nil
+        func input(_ name: String) -> JSONValue? { name == "min" ? .int(3) : nil }
+        func outputs(ofTask id: Int) -> JSONValue? { outputs[id] }
+        func secret(_ name: String) -> String? { nil }
+    }
+
+    func ref(_ parts: JSONValue...) -> JSONValue { .object([("ref", .array(parts))]) }
+
+    func testAConditionAndATypedMissingOutput() throws {
+        let cond: JSONValue = .object([("op", .string(">")), ("args", .array([ref(.string("task"), .int(0), .string("outputs"), .string("n")),
+                                                                              ref(.string("inputs"), .string("min"))]))])
+        XCTAssertEqual(try IRExpr.evaluate(cond, in: Env()), .bool(true))
+        XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("task"), .int(1), .string("outputs"), .string("n")), in: Env())) { e in
+            XCTAssertEqual(e as? ExprError, ExprError("task 1 has no outputs (it has not succeeded)", kind: .noOutputs(task: 1)))
+        }
+        XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("inputs"), .string("max")), in: Env())) { e in
+            XCTAssertEqual((e as? ExprError)?.kind, .invalid)
+        }
+        XCTAssertEqual(try IRExpr.render([.object([("text", .string("n="))]), ref(.string("task"), .int(0), .string("outputs"), .string("n"))],
+                                         in: Env()), "n=4")
+        XCTAssertEqual(IRExpr.text(.array([.int(1), .null])), "[1,null]")
+    }
+}

@@ -47,6 +47,12 @@ final class ReplayTests: XCTestCase {
             try h.send(.approvalRefused(task: h.id("gate"), principal: "mallory", reason: "not an approver", atMs: 150))
             try h.ok("each[1]", at: 200, cost: 10_000)
             try h.ok("each[2]", at: 300, cost: 10_000)
+        case "outputs_condition":
+            try h.start(seed: 5)
+            try h.fail("check", 1, "fatal", at: 10)
+            try h.ok("build", at: 20, outputs: .object([("image", .string("app:7")), ("score", .int(5))]))
+            try h.ok("rescue", at: 30)
+            try h.ok("deploy", at: 40)
         default:
             XCTFail("no scenario \(name)")
         }
@@ -55,7 +61,7 @@ final class ReplayTests: XCTestCase {
 
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
-        for name in ["retry_approval", "fanout_budget", "group_fanout"] {
+        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -70,12 +76,29 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.refusedTask, plan.taskNames.firstIndex(of: "each[3]"))
                 XCTAssertEqual(state.refusedGroup, plan.groupNames.firstIndex(of: "batch"))
                 XCTAssertEqual(state.groupChargedMicros, [30_000])
+            } else if name == "outputs_condition" {
+                try checkOutputsCondition(plan, state)
             } else {
                 XCTAssertEqual(state.verdict, .budgetExceeded)
                 XCTAssertEqual(state.outputs[0], .object([("left", .string("ok")), ("right", .string("ok"))]))
             }
         }
         XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
+    }
+
+    /// Replayed from disk: `build`'s outputs are in the state, and the core decides
+    /// `deploy`'s condition over them and the inputs; the fallback rescued `check`.
+    func checkOutputsCondition(_ plan: Plan, _ state: RunState) throws {
+        XCTAssertEqual(state.verdict, .success)
+        let build = try XCTUnwrap(plan.taskNames.firstIndex(of: "build")), deploy = try XCTUnwrap(plan.taskNames.firstIndex(of: "deploy"))
+        XCTAssertEqual(plan.nodeKind[try XCTUnwrap(plan.taskNames.firstIndex(of: "rescue"))], .fallback)
+        XCTAssertEqual(state.readOutputs(ofTask: build), .object([("image", .string("app:7")), ("score", .int(5))]))
+        guard case .array(let parts)? = plan.taskJSON[deploy]["env"]?["GO"]?["template"], let go = parts.first else {
+            return XCTFail("no GO condition in the plan")
+        }
+        XCTAssertEqual(state.decide(go, for: deploy), .yes)
+        XCTAssertEqual(state.decide(go, for: deploy, rootInputs: ["env": .string("prod"), "min": .int(6)]), .no)
+        XCTAssertEqual(state.evaluate(try XCTUnwrap(plan.taskJSON[deploy]["env"]?["IMG"]), for: deploy), .value(.string("app:7")))
     }
 
     func testTamperedJournalsFailWithANamedViolation() throws {
