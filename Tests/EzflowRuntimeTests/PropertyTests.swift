@@ -152,7 +152,10 @@ final class PropertyTests: XCTestCase {
                     let worst = plan.worstCostMicros(task: t, agent: g)
                     let cost = worst > 0 ? Int64(pick(Int(worst) + 1)) : 0
                     switch pick(10) {
-                    case 0..<6: add(at, .taskSucceeded(task: t, attempt: a, outputs: .object([]), costMicros: cost, tokens: 0, atMs: at))
+                    case 0..<6:
+                        // Odd tasks succeed with an empty object (not stored, reads back as one).
+                        let outputs: JSONValue = t % 2 == 0 ? .object([("attempt", .int(Int64(a))), ("at", .int(at))]) : .object([])
+                        add(at, .taskSucceeded(task: t, attempt: a, outputs: outputs, costMicros: cost, tokens: 0, atMs: at))
                     default:
                         let cls = ["timeout", "transient", "agent_error", "fatal"][pick(4)]
                         add(at, .taskFailed(task: t, attempt: a, errorClass: cls, message: "fault", costMicros: cost, tokens: 0, atMs: at))
@@ -204,7 +207,8 @@ final class PropertyTests: XCTestCase {
         // Replay reproduces every journal (through the byte encoding every 10th seed).
         let journal = seed % 10 == 0 ? try Journal.decode(Journal.encode(run.records)) : run.records
         let replayed = try Replay.verify(plan: plan, journal: journal)
-        guard replayed.tasks == run.state.tasks, replayed.chargedMicros == run.state.chargedMicros, replayed.rng == run.state.rng else {
+        guard replayed.tasks == run.state.tasks, replayed.chargedMicros == run.state.chargedMicros, replayed.rng == run.state.rng,
+              replayed.taskOutputs == run.state.taskOutputs else {
             throw Violation(description: "replay reached another state")
         }
         return verdict
@@ -227,6 +231,17 @@ final class PropertyTests: XCTestCase {
             }
         }
         if running != s.runningCount { throw fail("running count \(s.runningCount) != \(running)") }
+        // Outputs: exactly the succeeded dispatched tasks have them, from their last (live) attempt.
+        for t in 0..<p.taskCount {
+            let o = s.readOutputs(ofTask: t)
+            switch (s.tasks[t], p.kind(t)) {
+            case (.succeeded, .task), (.succeeded, .fallback):
+                let want: JSONValue? = t % 2 == 0 ? .int(Int64(s.attempts[t])) : nil
+                if o == nil || o?["attempt"] != want { throw fail("t\(t) succeeded with outputs \(String(describing: o))") }
+            default:
+                if o != nil { throw fail("t\(t) is \(s.tasks[t]) (\(p.kind(t))) yet has outputs") }
+            }
+        }
         if p.maxParallel >= 0 && running > p.maxParallel { throw fail("max_parallel exceeded") }
         for g in 0..<p.agentNames.count where s.agentLoad[g] > p.agentConcurrency[g] { throw fail("bulkhead of agent \(g) exceeded") }
         for g in 0..<p.tagNames.count where s.tagLimit[g] >= 0 && s.tagLoad[g] > s.tagLimit[g] { throw fail("tag limit \(g) exceeded") }
