@@ -106,6 +106,10 @@ public struct SimReport: Sendable {
             line("  \(plan.agentNames[a]): \(d) / \(f) / \(o)")
         }
         line("invariants: checked after each of \(steps) steps: \(options.checkInvariants ? "all held" : "not checked")")
+        let crashes = runs.reduce(0) { $0 + $1.crashes }, storeFailures = runs.reduce(0) { $0 + $1.storeFailures }
+        let duplicates = runs.reduce(0) { $0 + $1.duplicates }, refused = runs.reduce(0) { $0 + $1.completionsRefused }
+        line("crashes injected: \(crashes)  store failures injected: \(storeFailures)  duplicate completions: \(duplicates)  completions refused: \(refused)")
+        line("oracle: \(options.oracle ? "\(n)/\(n) runs held" : "not checked")")
         line("exit: \(exitCode)")
         line("reproduce: \(command)")
         return out

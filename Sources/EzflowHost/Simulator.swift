@@ -1,11 +1,16 @@
-// `ezrun simulate`: seeded runs of a workflow against sim agents on a virtual clock.
-// The only place simulation time and randomness are created: the core gets its seed in
-// `runStarted`, the sim driver draws from its own `SeededRandom` derived from the same
-// run seed, and time is the `EventQueue`'s clock. Memory only; nothing touches the disk.
+// `ezrun simulate`: seeded runs of a workflow against sim agents on a virtual clock,
+// driven through the REAL runner (`Runner`: coordinator, group commit, resume, timers,
+// inbox, approvals, budgets) on the in-memory ports, with infrastructure faults injected
+// between its port calls and an oracle checking every run. The only place simulation
+// time and randomness are created: the core gets its seed in `runStarted`, the sim agents
+// and every fault kind draw from their own `SeededRandom` derived from the same run seed,
+// and time is the `EventQueue`'s clock. Memory only; nothing touches the disk.
 #if canImport(Glibc)
 import Glibc
 #endif
 import EzflowIR
+import EzflowPorts
+import EzflowRunner
 import EzflowRuntime
 
 /// Settings of a simulation. Every knob that changes the output is here, and the report
@@ -33,6 +38,12 @@ public struct SimulationOptions: Sendable {
     public var eventsMaxPerRun: Int?
     /// Measure the thread CPU time of every core step that dispatches (benchmarks).
     public var measureDispatchCPU: Bool = false
+    /// Ceilings of the infrastructure faults (`runner:`, `store:`, `completion:`, `clock:`).
+    public var infra = InfraFaultSpec()
+    /// Planted runner bugs (tests of the oracle only).
+    public var mutations = RunnerMutations.none
+    /// Check every run with the oracle (replays each journal: about twice the core's work).
+    public var oracle = true
 
     public init(seed: UInt64, runs: Int, selector: SelectorName? = nil, breaker: CircuitBreaker = CircuitBreaker(),
                 healthCheckEveryMs: Millis = 5_000, approvalDelayMs: Millis = 1_000, keepJournals: Bool = false,
@@ -65,6 +76,9 @@ public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
     public var step: Int
     public var atMs: Millis
     public var message: String
+    /// Exit status, as TigerBeetle's VOPR: 127 the runner failed (an error that was not
+    /// injected), 128 liveness (the run stalled), 129 correctness (the oracle).
+    public var exitCode: Int32 = 129
     public var description: String {
         "invariant violated in run \(runIndex) (run seed \(runSeed)) at step \(step), t=\(atMs) ms: \(message)"
     }
@@ -98,6 +112,13 @@ public struct SimRunResult: Sendable {
     public var dispatchCPU: CPUHistogram
     /// The core's state at the end (attempt history, charges).
     public var history: [[AttemptRecord]]
+    /// Runner crashes injected (each followed by a restart from the committed journal).
+    public var crashes: Int = 0
+    /// Journal appends failed on purpose.
+    public var storeFailures: Int = 0
+    /// Completions delivered twice, and those the queue or the runner refused.
+    public var duplicates: Int = 0
+    public var completionsRefused: Int = 0
 }
 
 /// Runs simulations of one world.
@@ -143,42 +164,68 @@ public struct Simulator: Sendable {
     public mutating func runOne(index: Int) throws(SimulationFailure) -> SimRunResult {
         let seed = SimulationOptions.runSeed(options.seed, index)
         let env = RunEnvironment(selector: makeSelector(), breaker: options.breaker)
-        var loop = SimLoop(world: world, options: options, index: index, seed: seed, environment: env)
+        let me = self
+        let loop = SimRun(world: world, options: options, index: index, seed: seed, environment: env,
+                          replayEnvironment: { RunEnvironment(selector: me.makeSelector(), breaker: me.options.breaker) })
         let r = try loop.run()
         if selectorName == .learned { predictor.observe(history: r.history, plan: world.plan) }
         return r
     }
 }
 
-/// The event loop of one run: feeds the core, carries out its commands against sim
-/// agents, checks invariants after every step.
-struct SimLoop {
+/// One simulated run: the real `Runner` on memory ports and virtual time, simulated
+/// workers (the agents' models) completing its attempts on the queue, a simulated
+/// approver answering through the inbox, and the infrastructure faults of the options.
+/// A crash throws the runner away; a new one resumes from what the store committed.
+final class SimRun: RunObserver, AttemptExecutor {
     let world: SimWorld
     let options: SimulationOptions
     let index: Int
     let seed: UInt64
     var plan: Plan { world.plan }
-    var state: RunState
-    var queue: EventQueue
-    /// The sim driver's own stream (latencies, failures), independent of the core's.
+    let runID: String
+    let store = MemoryStore()
+    let queue = MemoryWorkQueue()
+    let lease: MemoryRunLease
+    let clock = ManualClock()
+    let faults: FaultSwitch
+    let environment: RunEnvironment
+    let replayEnvironment: () -> RunEnvironment
+    var runner: Runner?
+    var events = EventQueue(capacity: 64)
+    /// How far the wall clock is ahead of virtual time (`clock:jump`).
+    var clockOffsetMs: Millis = 0
+    /// The sim agents' own stream (latencies, failures), independent of the core's.
     var driverRandom: SeededRandom
-    var journal: [JournalRecord] = []
-    var journalBytes: [UInt8] = []
     var steps = 0
-    var finished: Verdict? = nil
     var deadLetters: [Int] = []
     var endMs: [Millis]
     var dispatches: [Int], failures: [Int], breakerOpens: [Int]
     var lastHealthy: [Bool]
     var dispatchCPU = CPUHistogram()
+    var duplicates = 0
+    var queueRefused = 0
+    var restarts = 0
+    /// Attempts a simulated worker is running, by task (the oracle: at most one live).
+    var live: [Int: Int] = [:]
+    /// The agent of each attempt in flight, and whether its breaker was open, noted before
+    /// the core folds the attempt's end.
+    var ending: (agent: Int, wasOpen: Bool)?
+    var failure: SimulationFailure?
+    static let workerID = "sim-workers"
 
-    init(world: SimWorld, options: SimulationOptions, index: Int, seed: UInt64, environment: RunEnvironment) {
+    init(world: SimWorld, options: SimulationOptions, index: Int, seed: UInt64, environment: RunEnvironment,
+         replayEnvironment: @escaping () -> RunEnvironment) {
         self.world = world
         self.options = options
         self.index = index
         self.seed = seed
-        state = RunState(plan: world.plan, environment: environment)
-        queue = EventQueue(capacity: 64)
+        self.environment = environment
+        self.replayEnvironment = replayEnvironment
+        runID = "sim-\(index)"
+        var streams = FaultStreams(runSeed: seed)
+        faults = FaultSwitch(rates: options.infra.swarm(&streams.swarm), streams: streams)
+        lease = MemoryRunLease(ttlMs: 1_000)
         driverRandom = SeededRandom(seed: seed ^ 0x5349_4D5F_4452_4956) // "SIM_DRIV"
         endMs = Array(repeating: -1, count: world.plan.taskCount)
         dispatches = Array(repeating: 0, count: world.plan.agentNames.count)
@@ -187,147 +234,203 @@ struct SimLoop {
         lastHealthy = Array(repeating: true, count: world.plan.agentNames.count)
     }
 
-    func failure(_ message: String) -> SimulationFailure {
-        SimulationFailure(runIndex: index, runSeed: seed, step: steps, atMs: queue.nowMs, message: message)
+    func fail(_ message: String, code: Int32) -> SimulationFailure {
+        SimulationFailure(runIndex: index, runSeed: seed, step: steps, atMs: events.nowMs, message: message, exitCode: code)
     }
 
-    mutating func run() throws(SimulationFailure) -> SimRunResult {
+    var ports: RunPorts {
+        RunPorts(store: FaultyStore(base: store, faults: faults), inbox: FaultyStore(base: store, faults: faults), clock: clock, lease: lease,
+                 queue: FaultyQueue(base: queue, faults: faults), owner: "sim-coordinator-\(restarts)")
+    }
+
+    var config: RunConfig {
+        var c = RunConfig()
+        c.selector = nil
+        c.breaker = options.breaker
+        c.waitForApproval = true
+        c.inboxPollMs = 0
+        return c
+    }
+
+    // MARK: The loop
+
+    func run() throws(SimulationFailure) -> SimRunResult {
         let eventsMax = options.eventsMaxPerRun ?? (plan.taskCount * 64 + 100_000)
-        try feed(.runStarted(runID: "sim-\(index)", seed: seed, planHash: plan.hash, tagLimits: [:], atMs: 0))
-        if !world.agentsWithWindows.isEmpty { queue.push(.healthCheck, atMs: 0) }
-        while finished == nil {
-            guard let (at, item) = queue.pop() else {
-                throw failure("run stalled: no event pending and no verdict (\(state.runningCount) attempts running)")
-            }
-            switch item {
-            case .timer(let id):
-                try feed(.timerFired(id, atMs: at))
-            case .approval(let task):
-                try feed(.approvalGiven(task: task, principal: "sim", approved: true, atMs: at))
-            case .completion(let t32, let a32, let error, let cost, let tokens):
-                // A result of an attempt the core cancelled or timed out is dropped here.
-                let task = Int(t32), attempt = Int(a32)
-                guard case .running(let a, _) = state.tasks[task], a == attempt else { continue }
-                if let error {
-                    try feed(.taskFailed(task: task, attempt: attempt, errorClass: error.rawValue, message: "sim: \(error.rawValue)",
-                                         costMicros: cost, tokens: tokens, atMs: at))
-                } else {
-                    try feed(success(task, attempt, cost: cost, tokens: tokens, at: at))
+        if !world.agentsWithWindows.isEmpty { events.push(.healthCheck, atMs: 0) }
+        var verdict: Verdict? = nil
+        try boot(first: true)
+        while verdict == nil {
+            if let f = failure { throw f }
+            if let r = runner {
+                do {
+                    if case .stopped(let o) = try r.turn() { verdict = o.verdict; break }
+                } catch {
+                    guard faults.crashed else { throw fail("the runner failed: \(error)", code: 127) }
+                    try crash()
+                    continue
                 }
-            case .healthCheck:
-                for a in world.agentsWithWindows {
-                    let ok = world.models[a].isHealthy(atMs: at)
-                    if ok != lastHealthy[a] {
-                        lastHealthy[a] = ok
-                        try feed(.agentHealth(agent: a, healthy: ok, atMs: at))
-                    }
-                }
-                if finished == nil { queue.push(.healthCheck, atMs: at + max(1, options.healthCheckEveryMs)) }
+                if let f = failure { throw f }
+                if !r.isIdle { continue }
             }
-            if steps > eventsMax { throw failure("more than \(eventsMax) events: the run does not converge") }
+            maybeJumpClock()
+            guard let next = nextWake() else {
+                throw fail("run stalled: nothing pending and no verdict (\(runner?.run.state.runningCount ?? -1) attempts running)", code: 128)
+            }
+            deliver(events.popDue(until: next))
+            clock.advance(to: next + clockOffsetMs)
+            if runner == nil { try boot(first: false) }
+            if steps > eventsMax { throw fail("more than \(eventsMax) events: the run does not converge", code: 128) }
         }
-        return SimRunResult(index: index, seed: seed, verdict: finished!, makespanMs: queue.nowMs, costMicros: state.chargedMicros,
+        let state = runner!.run.state
+        var journal: [JournalRecord] = []
+        do { journal = try store.journal(run: runID, from: 0) } catch { throw fail("cannot read the journal: \(error)", code: 127) }
+        if options.oracle, let m = SimOracle.check(journal: journal, finalState: state, plan: plan, verdict: verdict!,
+                                                    replayEnvironment: replayEnvironment()) {
+            throw fail("oracle: \(m)", code: 129)
+        }
+        return SimRunResult(index: index, seed: seed, verdict: verdict!, makespanMs: events.nowMs, costMicros: state.chargedMicros,
                             tokens: state.chargedTokens, deadLetters: deadLetters, criticalPath: criticalPath(),
                             dispatches: dispatches, failures: failures, breakerOpens: breakerOpens, steps: steps,
-                            journal: journal, journalBytes: journalBytes, dispatchCPU: dispatchCPU, history: state.history)
+                            journal: options.keepJournals ? journal : [],
+                            journalBytes: options.keepJournalBytes ? Journal.encode(journal) : [], dispatchCPU: dispatchCPU,
+                            history: state.history, crashes: faults.crashes, storeFailures: faults.storeFailures,
+                            duplicates: duplicates, completionsRefused: queueRefused + (runner?.completionsRefused ?? 0))
     }
 
-    /// The agent whose attempt `e` ends, if it ends one (for breaker statistics).
-    func agentEnded(by e: Event) -> Int? {
-        let task: Int, attempt: Int
-        switch e {
-        case .taskSucceeded(let t, let n, _, _, _, _), .taskFailed(let t, let n, _, _, _, _, _): (task, attempt) = (t, n)
-        case .timerFired(.attemptTimeout(let t, let n), _): (task, attempt) = (t, n)
-        default: return nil
+    /// Starts (or, after a crash, resumes) a runner once the old one's lease has expired.
+    func boot(first: Bool) throws(SimulationFailure) {
+        if let until = lease.heldUntil(run: runID), until > clock.nowMs() { return } // wait for the lease to expire
+        faults.crashed = false
+        do {
+            let r = first
+                ? try Runner.attach(plan: plan, runID: runID, seed: seed, config: config, ports: ports, environment: environment)
+                : try Runner.reattach(runID: runID, plan: plan, config: config, ports: ports, environment: replayEnvironment(),
+                                      mutations: options.mutations)
+            r.mutations = options.mutations
+            r.observer = self
+            r.executor = self
+            runner = r
+        } catch {
+            guard faults.crashed else { throw fail("the runner failed to \(first ? "start" : "resume"): \(error)", code: 127) }
+            if first, (try? store.run(runID)) == nil { faults.crashed = false; return try boot(first: true) }
+            try crash()
         }
-        if case .running(let n, let agent) = state.tasks[task], n == attempt, agent >= 0 { return agent }
-        return nil
     }
 
-    mutating func feed(_ e: Event) throws(SimulationFailure) {
-        let ended = agentEnded(by: e)
-        var wasOpen = false
-        if let a = ended, case .open = state.agentHealth[a].breaker { wasOpen = true }
-        let commands: [Command]
-        let seq = state.seq
-        if options.measureDispatchCPU {
-            let t0 = CPUHistogram.threadCPUNanos()
-            do { commands = try Core.step(&state, e) } catch { throw failure("core refused \(e): \(error)") }
-            let t1 = CPUHistogram.threadCPUNanos()
-            if commands.contains(where: { if case .dispatch = $0 { true } else { false } }) { dispatchCPU.add(t1 - t0) }
+    /// The runner died: drop it (its lease lingers until it expires, as a killed
+    /// process's would until the kernel noticed) and restart when the lease is free.
+    func crash() throws(SimulationFailure) {
+        runner = nil
+        restarts += 1
+        ending = nil
+        if restarts > faults.crashesMax * 2 + 4 { throw fail("the runner cannot restart (\(restarts) restarts)", code: 128) }
+        // Wake at the lease's expiry if nothing else is pending before it.
+        if let until = lease.heldUntil(run: runID), until - clockOffsetMs > events.nowMs, events.nextAtMs.map({ $0 > until - clockOffsetMs }) ?? true {
+            events.push(.healthCheck, atMs: until - clockOffsetMs)
+        }
+        if lease.heldUntil(run: runID) == nil || lease.heldUntil(run: runID)! <= clock.nowMs() {
+            try boot(first: (try? store.run(runID)) == nil)
+        }
+    }
+
+    /// The next virtual time anything happens: a world event or a runner timer.
+    func nextWake() -> Millis? {
+        var next = events.nextAtMs
+        if let t = runner?.nextTimerAtMs {
+            let v = max(t - clockOffsetMs, events.nowMs)
+            next = min(next ?? v, v)
+        }
+        return next
+    }
+
+    func maybeJumpClock() {
+        let j = faults.rates.clockJumpMs
+        guard j > 0, clockOffsetMs == 0, SimDraw.unit(&faults.streams.clock) < 0.05 else { return }
+        clockOffsetMs = 1 + Millis(SimDraw.unit(&faults.streams.clock) * Double(j))
+    }
+
+    /// What the world does at this instant.
+    func deliver(_ items: [SimItem]) {
+        for item in items {
+            switch item {
+            case .completion(let work, let outcome):
+                live[work.task] = live[work.task] == work.attempt ? nil : live[work.task]
+                let c = WorkCompletion(item: work, owner: Self.workerID, outcome: outcome)
+                if (try? queue.complete(c, nowMs: events.nowMs)) != true { queueRefused += 1 }
+            case .approval(let task):
+                _ = try? store.post(InboxItem(runID: runID, kind: .approval, task: plan.taskNames[task], principal: "sim", approved: true,
+                                              refusal: nil, comment: "", createdMs: events.nowMs))
+            case .healthCheck:
+                healthCheck()
+            }
+        }
+    }
+
+    func healthCheck() {
+        let at = events.nowMs
+        guard !world.agentsWithWindows.isEmpty else { return }
+        for a in world.agentsWithWindows {
+            let ok = world.models[a].isHealthy(atMs: at)
+            if ok != lastHealthy[a], let r = runner {
+                lastHealthy[a] = ok
+                r.post(.agentHealth(agent: a, healthy: ok, atMs: max(at + clockOffsetMs, r.run.state.nowMs)))
+            }
+        }
+        events.push(.healthCheck, atMs: at + max(1, options.healthCheckEveryMs))
+    }
+
+    // MARK: Executor: simulated workers
+
+    func start(_ items: [WorkItem], runner: Runner) throws(StoreError) {
+        let now = events.nowMs
+        let leases = try queue.claim(owner: Self.workerID, max: items.count, nowMs: now, leaseMs: Millis.max / 4)
+        for l in leases { begin(l.item, now: now) }
+    }
+
+    func cancel(task: Int, attempt: Int) {
+        if live[task] == attempt { live[task] = nil }
+    }
+
+    func begin(_ item: WorkItem, now: Millis) {
+        let task = item.task, attempt = item.attempt, agent = item.agent
+        if let other = live[task], other != attempt, failure == nil {
+            failure = fail("oracle: task `\(plan.taskNames[task])` has two live attempts (\(other) and \(attempt))", code: 129)
+        }
+        live[task] = attempt
+        guard agent >= 0 else {
+            // The shell's local executor: tasks without agents finish at once.
+            schedule(item, .succeeded(outputs: successOutputs(task), costMicros: 0, tokens: 0), at: now + 1)
+            return
+        }
+        dispatches[agent] += 1
+        var o = world.models[agent].sample(startMs: now, &driverRandom)
+        if let p = world.taskFail[task], SimDraw.unit(&driverRandom) < p { o.error = world.taskFailClass[task] }
+        let timeout = plan.timeoutMs[task]
+        let hangs = o.error == .timeout || (timeout > 0 && o.latencyMs >= timeout)
+        if hangs && timeout > 0 { return } // the core's attempt timer ends it
+        var latency = o.latencyMs
+        if faults.rates.late > 0, SimDraw.unit(&faults.streams.completion) < faults.rates.late {
+            latency = Millis(Double(latency) * faults.rates.delayFactor)
+        }
+        let outcome: WorkOutcome = if let e = o.error {
+            .failed(errorClass: e.rawValue, message: "sim: \(e.rawValue)", costMicros: o.costMicros, tokens: o.tokens)
         } else {
-            do { commands = try Core.step(&state, e) } catch { throw failure("core refused \(e): \(error)") }
+            .succeeded(outputs: successOutputs(task), costMicros: o.costMicros, tokens: o.tokens)
         }
-        if options.keepJournals { journal.append(JournalRecord(seq: seq, event: e, commands: commands)) }
-        if options.keepJournalBytes { Journal.append(JournalRecord(seq: seq, event: e, commands: commands), to: &journalBytes) }
-        steps += 1
-        switch e {
-        case .taskSucceeded(let t, _, _, _, _, let at): endMs[t] = at
-        case .taskFailed(let t, _, _, _, _, _, let at):
-            endMs[t] = at
-            if let a = ended { failures[a] += 1 }
-        case .timerFired(.attemptTimeout(let t, _), let at):
-            if let a = ended {
-                failures[a] += 1
-                endMs[t] = at
-            }
-        default: break
-        }
-        if let a = ended, !wasOpen, case .open = state.agentHealth[a].breaker { breakerOpens[a] += 1 }
-        for c in commands { try carryOut(c) }
-        if options.checkInvariants { try checkInvariants(after: e) }
+        schedule(item, outcome, at: now + latency)
     }
 
-    mutating func carryOut(_ c: Command) throws(SimulationFailure) {
-        let now = queue.nowMs
-        switch c {
-        case .dispatch(let task, let attempt, let agent, _):
-            if options.checkInvariants {
-                guard case .running(let a, let g) = state.tasks[task], a == attempt, g == agent else {
-                    throw failure("dispatch of task \(task) attempt \(attempt) but the task is \(state.tasks[task])")
-                }
-            }
-            guard agent >= 0 else {
-                // The shell's local executor: tasks without agents finish at once (sub-workflow
-                // tasks are joins inside the core and are never dispatched).
-                queue.push(.completion(task: Int32(task), attempt: Int32(attempt), error: nil, costMicros: 0, tokens: 0), atMs: now + 1)
-                return
-            }
-            if options.checkInvariants {
-                // Bulkhead: loads only grow by dispatches, so checking here checks always.
-                if state.agentLoad[agent] > plan.agentConcurrency[agent] {
-                    throw failure("agent \(plan.agentNames[agent]) has \(state.agentLoad[agent]) attempts running, its concurrency is \(plan.agentConcurrency[agent])")
-                }
-                let h = state.agentHealth[agent]
-                if case .open(let until) = h.breaker, now < until {
-                    throw failure("task \(task) dispatched to agent \(plan.agentNames[agent]) whose breaker is open until \(until)")
-                }
-                if !h.healthy { throw failure("task \(task) dispatched to unhealthy agent \(plan.agentNames[agent])") }
-            }
-            dispatches[agent] += 1
-            var o = world.models[agent].sample(startMs: now, &driverRandom)
-            if let p = world.taskFail[task], SimDraw.unit(&driverRandom) < p { o.error = world.taskFailClass[task] }
-            let timeout = plan.timeoutMs[task]
-            let hangs = o.error == .timeout || (timeout > 0 && o.latencyMs >= timeout)
-            if hangs && timeout > 0 { return } // the core's attempt timer ends it
-            queue.push(.completion(task: Int32(task), attempt: Int32(attempt), error: o.error, costMicros: o.costMicros, tokens: o.tokens),
-                       atMs: now + o.latencyMs)
-        case .setTimer(let id, let at):
-            queue.push(.timer(id), atMs: at)
-        case .cancel:
-            break // the pending completion, if any, is dropped when it pops
-        case .requestApproval(let task, _):
-            queue.push(.approval(task: task), atMs: now + options.approvalDelayMs)
-        case .deadLetter(let task, _):
-            deadLetters.append(task)
-        case .finishRun(let v):
-            if v != .waitingForApproval { finished = v }
+    func schedule(_ item: WorkItem, _ outcome: WorkOutcome, at: Millis) {
+        events.push(.completion(item, outcome), atMs: at)
+        if faults.rates.duplicate > 0, SimDraw.unit(&faults.streams.completion) < faults.rates.duplicate {
+            duplicates += 1
+            events.push(.completion(item, outcome), atMs: at + 1 + Millis(SimDraw.unit(&faults.streams.completion) * 100))
         }
     }
 
     /// A success writing a placeholder value to each workflow output the task writes
     /// (`"sim:<task>"`; `{"<task>": "sim:<task>"}` for `merge` outputs).
-    func success(_ task: Int, _ attempt: Int, cost: Int64, tokens: Int64, at: Millis) -> Event {
+    func successOutputs(_ task: Int) -> JSONValue {
         var members: [(String, JSONValue)] = []
         for k in plan.writeStart[task]..<plan.writeStart[task + 1] {
             let o = plan.writes[k], value = JSONValue.string("sim:\(plan.taskNames[task])")
@@ -336,15 +439,78 @@ struct SimLoop {
             // `<workflow task>.<name>` in the plan, `<name>` in a result).
             members.append((plan.outputLocalName[o], plan.onConflict[o] == .merge ? .object([(plan.taskNames[task], value)]) : value))
         }
-        return .taskSucceeded(task: task, attempt: attempt, outputs: .object(members), costMicros: cost, tokens: tokens, atMs: at)
+        return .object(members)
     }
 
-    /// Invariants after every step: the clock and the run's parallelism (bulkheads,
-    /// breakers and health are checked at each dispatch).
-    func checkInvariants(after e: Event) throws(SimulationFailure) {
-        guard state.nowMs == e.atMs else { throw failure("core time \(state.nowMs) differs from the event's \(e.atMs)") }
-        if plan.maxParallel >= 0, state.runningCount > plan.maxParallel {
-            throw failure("\(state.runningCount) attempts running, max_parallel is \(plan.maxParallel)")
+    // MARK: Observer: statistics and per-step invariants
+
+    func committed(_ records: [JournalRecord], logs: [AttemptLogRow], state: RunState) {}
+    func tick(state: RunState) {}
+    func notice(_ message: String) {}
+
+    func assigned(seconds: [Double]) {
+        guard options.measureDispatchCPU else { return }
+        for s in seconds { dispatchCPU.add(Int64(s * 1e9)) }
+    }
+
+    func willFold(_ e: Event, state: RunState) {
+        ending = nil
+        let task: Int, attempt: Int
+        switch e {
+        case .taskSucceeded(let t, let n, _, _, _, _), .taskFailed(let t, let n, _, _, _, _, _): (task, attempt) = (t, n)
+        case .timerFired(.attemptTimeout(let t, let n), _): (task, attempt) = (t, n)
+        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded: return
+        }
+        if case .running(let n, let agent) = state.tasks[task], n == attempt, agent >= 0 {
+            let open = if case .open = state.agentHealth[agent].breaker { true } else { false }
+            ending = (agent, open)
+        }
+    }
+
+    func didFold(_ r: JournalRecord, state: RunState) {
+        steps += 1
+        let ended = ending
+        ending = nil
+        switch r.event {
+        case .taskSucceeded(let t, _, _, _, _, let at): endMs[t] = at
+        case .taskFailed(let t, _, _, _, _, _, let at):
+            endMs[t] = at
+            if let a = ended?.agent { failures[a] += 1 }
+        case .timerFired(.attemptTimeout(let t, _), let at):
+            if let a = ended?.agent {
+                failures[a] += 1
+                endMs[t] = at
+            }
+        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded: break
+        }
+        if let e = ended, !e.wasOpen, case .open = state.agentHealth[e.agent].breaker { breakerOpens[e.agent] += 1 }
+        for c in r.commands { note(c, state: state) }
+        if options.checkInvariants, failure == nil {
+            if plan.maxParallel >= 0, state.runningCount > plan.maxParallel {
+                failure = fail("\(state.runningCount) attempts running, max_parallel is \(plan.maxParallel)", code: 129)
+            }
+        }
+    }
+
+    func note(_ c: Command, state: RunState) {
+        switch c {
+        case .dispatch(let task, _, let agent, _):
+            guard options.checkInvariants, agent >= 0, failure == nil else { return }
+            // Bulkhead: loads only grow by dispatches, so checking here checks always.
+            if state.agentLoad[agent] > plan.agentConcurrency[agent] {
+                failure = fail("agent \(plan.agentNames[agent]) has \(state.agentLoad[agent]) attempts running, its concurrency is \(plan.agentConcurrency[agent])", code: 129)
+            }
+            let h = state.agentHealth[agent]
+            if case .open(let until) = h.breaker, state.nowMs < until {
+                failure = fail("task `\(plan.taskNames[task])` dispatched to agent \(plan.agentNames[agent]) whose breaker is open until \(until)", code: 129)
+            }
+            if !h.healthy { failure = fail("task `\(plan.taskNames[task])` dispatched to unhealthy agent \(plan.agentNames[agent])", code: 129) }
+        case .requestApproval(let task, _):
+            events.push(.approval(task: task), atMs: events.nowMs + options.approvalDelayMs)
+        case .deadLetter(let task, _):
+            deadLetters.append(task)
+        case .setTimer, .cancel, .finishRun:
+            break
         }
     }
 

@@ -40,6 +40,15 @@ public protocol RunObserver: AnyObject {
     /// Called once per loop turn (at least every `inboxPollMs`), for throttled work.
     func tick(state: RunState)
     func notice(_ message: String)
+    /// Just before the core folds `event` (the state is the one it folds into).
+    func willFold(_ event: Event, state: RunState)
+    /// Just after: the record (event and commands) and the new state. Not yet committed.
+    func didFold(_ record: JournalRecord, state: RunState)
+}
+
+extension RunObserver {
+    public func willFold(_ event: Event, state: RunState) {}
+    public func didFold(_ record: JournalRecord, state: RunState) {}
 }
 
 /// The outcome of `Runner.execute`.
@@ -59,7 +68,9 @@ public enum TurnResult: Sendable {
 }
 
 public final class Runner {
-    public let program: IRProgram
+    /// The IR the run executes; nil for a plan simulated without one (`attach`).
+    public let program: IRProgram?
+    public let workflowName: String
     public let plan: Plan
     public let ports: RunPorts
     public let runID: String
@@ -94,8 +105,9 @@ public final class Runner {
     public private(set) var completionsRefused = 0
     var released = false
 
-    init(program: IRProgram, plan: Plan, ports: RunPorts, run: DurableRun, epoch: Int, inputs: [String: JSONValue], config: RunConfig) {
+    init(program: IRProgram?, plan: Plan, ports: RunPorts, run: DurableRun, epoch: Int, inputs: [String: JSONValue], config: RunConfig) {
         self.program = program
+        workflowName = program?.workflow.name ?? "simulated"
         self.plan = plan
         self.ports = ports
         self.run = run
@@ -105,7 +117,7 @@ public final class Runner {
         self.config = config
         scope = PlanScope(plan: plan, rootInputs: inputs)
         drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
-        access = Access(workflow: program.document)
+        access = Access(workflow: program?.document ?? .object([]))
         writer = JournalWriter(redactor: drivers.redactor)
     }
 
@@ -176,6 +188,60 @@ public final class Runner {
         return r
     }
 
+    /// Starts a run of a plan that has no IR program behind it (simulations of synthetic
+    /// plans and of compiled workflows): no access checks, an empty IR in the store.
+    public static func attach(plan: Plan, runID: String, seed: UInt64, config: RunConfig, ports: RunPorts,
+                              environment env: RunEnvironment) throws(RunnerError) -> Runner {
+        let nowMs = ports.clock.nowMs()
+        let epoch = try acquire(ports, runID: runID, nowMs: nowMs)
+        let durable: DurableRun
+        do {
+            durable = try DurableRun.create(store: ports.store, run: NewRun(runID: runID, workflow: "simulated", irHash: plan.hash, ir: [],
+                                                                              seed: seed, createdMs: nowMs),
+                                            plan: plan, environment: env)
+        } catch {
+            ports.lease.release(run: runID, owner: ports.owner)
+            throw .store(error.description)
+        }
+        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: [:], config: config)
+        r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: plan.hash, tagLimits: [:], atMs: nowMs))
+        return r
+    }
+
+    /// Resumes a run `attach` started, from what its store committed.
+    public static func reattach(runID: String, plan: Plan, config: RunConfig, ports: RunPorts, environment env: RunEnvironment,
+                                mutations: RunnerMutations = .none) throws(RunnerError) -> Runner {
+        let epoch = try acquire(ports, runID: runID, nowMs: ports.clock.nowMs())
+        let durable: DurableRun
+        do { durable = try DurableRun.resume(store: ports.store, runID: runID, plans: [plan], environment: env).run } catch {
+            ports.lease.release(run: runID, owner: ports.owner)
+            throw .invalid(error.description)
+        }
+        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: [:], config: config)
+        r.mutations = mutations
+        try r.restoreTimers()
+        switch durable.state.phase {
+        case .finished(let v) where v != .waitingForApproval: break
+        case .notStarted:
+            let seed: UInt64
+            do { seed = try ports.store.run(runID)?.seed ?? 0 } catch { throw .store(error.description) }
+            r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: plan.hash, tagLimits: [:], atMs: r.now()))
+        default:
+            r.deferred.append(.resumed(atMs: r.now()))
+        }
+        return r
+    }
+
+    /// Nothing is waiting to be folded: the next turn needs a completion, a timer or the inbox.
+    public var isIdle: Bool { deferred.isEmpty && carried.isEmpty }
+
+    /// When the earliest pending timer is due (run clock), if any.
+    public var nextTimerAtMs: Millis? { timers.nextAtMs }
+
+    /// An event from the world outside the queue and the inbox (an agent's health), folded
+    /// in the next turn.
+    public func post(_ event: Event) { deferred.append(event) }
+
     /// `resume` on the embedded ports.
     public static func resume(runID: String, config: RunConfig, offered: (program: IRProgram, bytes: [UInt8])? = nil,
                               allowCompatible: Bool = false) throws(RunnerError) -> Runner {
@@ -239,7 +305,7 @@ public final class Runner {
         }
         let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, epoch: epoch, inputs: versions.inputs, config: cfg)
         r.mutations = mutations
-        try r.restoreFromJournal(versions: versions)
+        try r.restoreTimers()
         r.carried = carried
         switch durable.state.phase {
         case .finished(let v) where v != .waitingForApproval: return r
@@ -317,7 +383,7 @@ public final class Runner {
     /// Pending timers, from the stored journal (finished tasks' outputs are in the
     /// replayed `RunState`). Only timers set from the last `plan_upgraded` on count (it
     /// sets the live ones again under the new ids).
-    func restoreFromJournal(versions: RunVersions) throws(RunnerError) {
+    func restoreTimers() throws(RunnerError) {
         let journal: [JournalRecord]
         do { journal = try ports.store.journal(run: runID, from: 0) } catch {
             throw .store("run `\(runID)`: cannot read the journal to resume: \(error.description)")
@@ -430,10 +496,12 @@ public final class Runner {
         let seq = run.state.seq
         let e = writer.redact(raw)
         let out: [Command]
+        observer?.willFold(e, state: run.state)
         do { out = try run.step(e) } catch {
             throw .invalid("internal error: the core refused event #\(seq) of run `\(runID)`: \(error)")
         }
         precondition(run.state.seq == seq + 1 && run.pending.last?.seq == seq, "the journal sequence must advance by one per event")
+        if let o = observer { o.didFold(run.pending[run.pending.count - 1], state: run.state) }
         if let log { pendingLogs.append(writer.redact(log, seq: seq)) }
         return out
     }

@@ -365,7 +365,7 @@ extension CLI {
         let needed = [flags.junit, flags.summary, flags.summaryMD, flags.otlp].contains { $0 != nil }
         let redact = observer.redact
         if needed {
-            let snap = snapshot(store: runner.store, runID: runner.runID, plan: runner.plan, state: state, workflow: runner.program.workflow.name)
+            let snap = snapshot(store: runner.store, runID: runner.runID, plan: runner.plan, state: state, workflow: runner.workflowName)
             func write(_ path: String?, _ bytes: [UInt8], append: Bool = false) {
                 guard let path else { return }
                 if append, let h = FileHandle(forWritingAtPath: path) {

@@ -15,14 +15,23 @@ enum CLI {
           --faults SPEC   injected faults, clauses separated by `;`:
                             agent=NAME:fail=P,class=C,latency=xF,down=FROM-TO
                             task=NAME:fail=P,class=C
-                          P in 0…1; C agent_error|transient|timeout; F > 0; FROM-TO in ms
-                          e.g. 'agent=coder:fail=0.3,latency=x2;task=deploy:fail=1'
+                            runner:crash=P          the runner dies between port calls and resumes
+                            store:fail=P            a journal append fails (before or after writing)
+                            completion:duplicate=P,delay=xF[,late=P]   completions twice, or late
+                            clock:jump=MS           the wall clock jumps forward
+                          P in 0…1; C agent_error|transient|timeout; F > 0; FROM-TO in ms.
+                          Infrastructure rates are ceilings: per run each kind is on with
+                          probability 1/2 at a rate drawn from [0, P] (swarm testing).
+                          e.g. 'agent=coder:fail=0.3,latency=x2;task=deploy:fail=1;runner:crash=0.05'
           --scenario F    JSON with per-agent model overrides and faults (see docs/SIMULATION.md)
           --selector S    override the workflow's selector (default: the workflow's, else cheapest)
           --journal-dir D write run i's journal to D/run-<i>.jsonl (JSON lines)
 
-        Same arguments, same output, byte for byte. Exit status: 0 every run succeeded,
-        1 some run failed, 2 invalid input, 3 some run exceeded its budget or deadline.
+        Every run goes through the real runner on memory ports; an oracle checks each one
+        (results journalled once, no re-run of a finished task, budgets, terminal states,
+        byte-for-byte replay). Same arguments, same output, byte for byte. Exit status:
+        0 every run succeeded, 1 some run failed, 2 invalid input, 3 some run exceeded its
+        budget or deadline; 127 the runner failed, 128 a run stalled, 129 the oracle.
 
                ezrun replay JOURNAL --workflow FILE [--selector S] [--scenario F] [--faults SPEC]
                                     [--breaker-failures N] [--breaker-cooldown MS] [--prior JOURNAL]...
@@ -98,16 +107,19 @@ enum CLI {
         guard let seed else { usageError("missing --seed N (every simulation is seeded; pick any number)") }
         let runCount = runs ?? 1
 
-        let (input, world) = loadWorld(file, scenarioPath: scenarioPath, faults: faults)
+        let infra: InfraFaultSpec, agentFaults: String
+        do { (infra, agentFaults) = try InfraFaultSpec.split(spec: faults ?? "") } catch { fail("--faults: \(error)") }
+        let (input, world) = loadWorld(file, scenarioPath: scenarioPath, faults: agentFaults)
 
-        let options = SimulationOptions(seed: seed, runs: runCount, selector: selector,
+        var options = SimulationOptions(seed: seed, runs: runCount, selector: selector,
                                         breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown),
                                         keepJournals: journalDir != nil)
+        options.infra = infra
         var sim = Simulator(world: world, options: options)
         let command = (["ezrun", "simulate", quote(file), "--seed", String(seed), "--runs", String(runCount)] + echo).joined(separator: " ")
         let results: [SimRunResult]
         do { results = try sim.runAll() } catch {
-            fail("\(error)\nreproduce: \(command)", code: 1)
+            fail("\(error)\nreproduce: \(command)", code: error.exitCode)
         }
         if let journalDir {
             do {
@@ -177,7 +189,9 @@ enum CLI {
         }
         guard let journalPath else { usageError("missing JOURNAL") }
         guard let workflow else { usageError("missing --workflow FILE (the .ezflow or .ezir the run used)") }
-        let (_, world) = loadWorld(workflow, scenarioPath: scenarioPath, faults: faults)
+        let agentFaults: String
+        do { agentFaults = try InfraFaultSpec.split(spec: faults ?? "").1 } catch { fail("--faults: \(error)") }
+        let (_, world) = loadWorld(workflow, scenarioPath: scenarioPath, faults: agentFaults)
         let tool = ReplayTool(world: world, selector: selector,
                               breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown))
         let outcome = tool.replay(readJournal(journalPath), priors: priors.map(readJournal))

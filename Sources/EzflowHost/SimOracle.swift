@@ -1,0 +1,103 @@
+// The simulation's oracle: what must hold after every simulated run, whatever faults
+// were injected. A violation is a bug in the runner (or the core), reported with the
+// seed that reproduces it.
+import EzflowIR
+import EzflowRuntime
+
+enum SimOracle {
+    /// Checks the committed journal and the final state. `replayEnvironment` must be a
+    /// fresh environment equal to the one the run started with.
+    static func check(journal: [JournalRecord], finalState: RunState, plan: Plan, verdict: Verdict,
+                      replayEnvironment: RunEnvironment) -> String? {
+        if let m = sequence(journal) { return m }
+        if let m = completions(journal) { return m }
+        if let m = noRerun(journal, plan: plan) { return m }
+        if let m = terminal(finalState, plan: plan, verdict: verdict) { return m }
+        if let m = budgets(finalState, plan: plan) { return m }
+        return replay(journal, plan: plan, finalState: finalState, environment: replayEnvironment)
+    }
+
+    /// Every record numbered by its position: no gap, no repeat.
+    static func sequence(_ journal: [JournalRecord]) -> String? {
+        for (i, r) in journal.enumerated() where r.seq != i { return "journal record \(i) has seq \(r.seq): a gap or a repeat" }
+        return nil
+    }
+
+    /// Each (task, attempt) has at most one result journalled.
+    static func completions(_ journal: [JournalRecord]) -> String? {
+        var seen = Set<Int64>()
+        for r in journal {
+            switch r.event {
+            case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
+                guard seen.insert(Int64(t) << 32 | Int64(a)).inserted else {
+                    return "attempt \(a) of a task (plan id \(t)) has two results journalled (seq \(r.seq))"
+                }
+            case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded:
+                break
+            }
+        }
+        return nil
+    }
+
+    /// No task is dispatched again after its success is journalled; at most one attempt of
+    /// a task runs at a time (a new attempt only after the previous one ended or was
+    /// abandoned).
+    static func noRerun(_ journal: [JournalRecord], plan: Plan) -> String? {
+        var succeeded = Set<Int>()
+        for r in journal {
+            for c in r.commands {
+                if case .dispatch(let t, let a, _, _) = c, succeeded.contains(t) {
+                    // A resumed run re-dispatches only what is still running: never a success.
+                    return "task `\(plan.taskNames[t])` dispatched again (attempt \(a), seq \(r.seq)) after it succeeded"
+                }
+            }
+            if case .taskSucceeded(let t, _, _, _, _, _) = r.event { succeeded.insert(t) }
+        }
+        return nil
+    }
+
+    /// A finished run leaves no task in flight.
+    static func terminal(_ state: RunState, plan: Plan, verdict: Verdict) -> String? {
+        guard verdict != .waitingForApproval else { return nil }
+        for t in 0..<plan.taskCount where !state.tasks[t].isTerminal {
+            return "the run ended \(verdict.rawValue) with task `\(plan.taskNames[t])` \(state.tasks[t].name)"
+        }
+        return nil
+    }
+
+    /// Money and tokens charged stay within every budget, in integer units.
+    static func budgets(_ s: RunState, plan: Plan) -> String? {
+        if plan.budgetMoneyMicros >= 0 && s.chargedMicros > plan.budgetMoneyMicros {
+            return "charged \(s.chargedMicros) µ$, the workflow budget is \(plan.budgetMoneyMicros) µ$"
+        }
+        if plan.budgetTokens >= 0 && s.chargedTokens > plan.budgetTokens {
+            return "charged \(s.chargedTokens) tokens, the workflow budget is \(plan.budgetTokens)"
+        }
+        for g in 0..<plan.groupNames.count where g < plan.groupBudgetMoneyMicros.count {
+            if plan.groupBudgetMoneyMicros[g] >= 0 && s.groupChargedMicros[g] > plan.groupBudgetMoneyMicros[g] {
+                return "group `\(plan.groupNames[g])` charged \(s.groupChargedMicros[g]) µ$, its budget is \(plan.groupBudgetMoneyMicros[g]) µ$"
+            }
+            if plan.groupBudgetTokens[g] >= 0 && s.groupChargedTokens[g] > plan.groupBudgetTokens[g] {
+                return "group `\(plan.groupNames[g])` charged \(s.groupChargedTokens[g]) tokens, its budget is \(plan.groupBudgetTokens[g])"
+            }
+        }
+        return nil
+    }
+
+    /// The journal replays through a fresh core to the same state, and its encoding
+    /// round-trips byte for byte.
+    static func replay(_ journal: [JournalRecord], plan: Plan, finalState: RunState, environment: RunEnvironment) -> String? {
+        let replayed: RunState
+        do { replayed = try Replay.verify(plans: [plan], journal: journal, environment: environment) } catch {
+            return "the journal does not replay: \(error)"
+        }
+        guard replayed.seq == finalState.seq, replayed.tasks == finalState.tasks, replayed.chargedMicros == finalState.chargedMicros,
+              replayed.chargedTokens == finalState.chargedTokens
+        else { return "replaying the journal gives another state than the run's" }
+        let bytes = Journal.encode(journal)
+        let decoded: [JournalRecord]
+        do { decoded = try Journal.decode(bytes) } catch { return "the journal does not decode: \(error)" }
+        guard decoded == journal, Journal.encode(decoded) == bytes else { return "the journal's encoding does not round-trip byte for byte" }
+        return nil
+    }
+}
