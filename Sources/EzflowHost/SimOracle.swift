@@ -44,14 +44,27 @@ enum SimOracle {
     /// abandoned).
     static func noRerun(_ journal: [JournalRecord], plan: Plan) -> String? {
         var succeeded = Set<Int>()
+        // The attempt the core runs per task: a success counts only for it (a late result
+        // of an abandoned attempt is charged and ignored).
+        var current: [Int: Int] = [:]
         for r in journal {
+            if case .taskSucceeded(let t, let a, _, _, _, _) = r.event, current[t] == a { succeeded.insert(t) }
             for c in r.commands {
-                if case .dispatch(let t, let a, _, _) = c, succeeded.contains(t) {
+                switch c {
+                case .dispatch(let t, let a, _, _):
                     // A resumed run re-dispatches only what is still running: never a success.
-                    return "task `\(plan.taskNames[t])` dispatched again (attempt \(a), seq \(r.seq)) after it succeeded"
+                    if succeeded.contains(t) { return "task `\(plan.taskNames[t])` dispatched again (attempt \(a), seq \(r.seq)) after it succeeded" }
+                    if let c = current[t], c != a { return "task `\(plan.taskNames[t])` dispatched attempt \(a) while attempt \(c) runs (seq \(r.seq))" }
+                    current[t] = a
+                case .cancel(let t, let a) where current[t] == a: current[t] = nil
+                case .cancel, .setTimer, .requestApproval, .deadLetter, .finishRun: break
                 }
             }
-            if case .taskSucceeded(let t, _, _, _, _, _) = r.event { succeeded.insert(t) }
+            switch r.event {
+            case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
+                if current[t] == a { current[t] = nil }
+            case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded: break
+            }
         }
         return nil
     }

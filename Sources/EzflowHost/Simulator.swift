@@ -79,6 +79,8 @@ public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
     /// Exit status, as TigerBeetle's VOPR: 127 the runner failed (an error that was not
     /// injected), 128 liveness (the run stalled), 129 correctness (the oracle).
     public var exitCode: Int32 = 129
+    /// What the store had committed when the run failed (for `--journal-dir`).
+    public var journal: [JournalRecord] = []
     public var description: String {
         "invariant violated in run \(runIndex) (run seed \(runSeed)) at step \(step), t=\(atMs) ms: \(message)"
     }
@@ -235,7 +237,9 @@ final class SimRun: RunObserver, AttemptExecutor {
     }
 
     func fail(_ message: String, code: Int32) -> SimulationFailure {
-        SimulationFailure(runIndex: index, runSeed: seed, step: steps, atMs: events.nowMs, message: message, exitCode: code)
+        let journal = (try? store.journal(run: runID, from: 0)) ?? []
+        return SimulationFailure(runIndex: index, runSeed: seed, step: steps, atMs: events.nowMs, message: message, exitCode: code,
+                                 journal: journal)
     }
 
     var ports: RunPorts {

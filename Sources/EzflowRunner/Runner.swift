@@ -220,6 +220,7 @@ public final class Runner {
         let r = Runner(program: nil, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: [:], config: config)
         r.mutations = mutations
         try r.restoreTimers()
+        r.carried = r.abandonedCancels()
         switch durable.state.phase {
         case .finished(let v) where v != .waitingForApproval: break
         case .notStarted:
@@ -306,7 +307,7 @@ public final class Runner {
         let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, epoch: epoch, inputs: versions.inputs, config: cfg)
         r.mutations = mutations
         try r.restoreTimers()
-        r.carried = carried
+        r.carried = carried + r.abandonedCancels()
         switch durable.state.phase {
         case .finished(let v) where v != .waitingForApproval: return r
         case .notStarted:
@@ -399,6 +400,16 @@ public final class Runner {
                 if case .setTimer(let id, let at) = c, !fired.contains(id.description) { timers.push(id, atMs: at) }
             }
         }
+    }
+
+    /// Cancels for every attempt the journal abandoned. The crashed runner may have
+    /// committed a cancel and died before carrying it out: without these, the abandoned
+    /// attempt would keep running next to its retry (found by `ezrun simulate` with
+    /// `runner:crash` and `clock:jump`; regression test `SimFaultTests`).
+    func abandonedCancels() -> [Command] {
+        var out: [Command] = []
+        for t in 0..<plan.taskCount { for a in run.state.abandoned[t] { out.append(.cancel(task: t, attempt: a)) } }
+        return out
     }
 
     // MARK: The loop
@@ -582,6 +593,9 @@ public final class Runner {
             case .setTimer(let id, let at):
                 timers.push(id, atMs: at)
             case .cancel(let task, let attempt):
+                // Dispatched and abandoned in the same batch (a resume whose attempt timed
+                // out at once): never start it. Found by `ezrun simulate` (clock:jump).
+                offered.removeAll { $0.task == task && $0.attempt == attempt }
                 do { try ports.queue.cancel(run: runID, task: task, attempt: attempt) } catch { throw .store(error.description) }
                 executor?.cancel(task: task, attempt: attempt)
             case .requestApproval(let task, let reason):

@@ -119,6 +119,13 @@ enum CLI {
         let command = (["ezrun", "simulate", quote(file), "--seed", String(seed), "--runs", String(runCount)] + echo).joined(separator: " ")
         let results: [SimRunResult]
         do { results = try sim.runAll() } catch {
+            if let journalDir {
+                let path = URL(fileURLWithPath: journalDir).appendingPathComponent("failed-run-\(error.runIndex).jsonl")
+                try? FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
+                if (try? Data(Journal.encode(error.journal)).write(to: path)) != nil {
+                    FileHandle.standardError.write(Data("ezrun: the failed run's journal: \(path.path)\n".utf8))
+                }
+            }
             fail("\(error)\nreproduce: \(command)", code: error.exitCode)
         }
         if let journalDir {
