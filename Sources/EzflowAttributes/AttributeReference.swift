@@ -14,7 +14,7 @@ extension AttributeTable {
         for (kind, facts) in blocks where !facts.isEmpty {
             md += "\n## `\(kind)`\n\n| attribute | takes | range | default | IR field | meaning |\n|---|---|---|---|---|---|\n"
             for f in facts {
-                let cells = ["`\(f.name)`", takes(f.value), f.rangeText ?? "", f.defaultText.map { "`\($0)`" } ?? "",
+                let cells = ["`\(f.name)`", takes(f.value), f.rangeText ?? "", f.required ? "required" : f.defaultText.map { "`\($0)`" } ?? "",
                              f.irKey.map { "`\($0)`" } ?? "", f.doc]
                 md += "| " + cells.map { $0.replacingBars() }.joined(separator: " | ") + " |\n"
             }

@@ -38,9 +38,11 @@ public struct AttrFact: Sendable {
     public let doc: String
     /// Extra help shown with a range diagnostic.
     public let rangeHelp: String?
+    /// Whether every block of this kind must give it (E0204 otherwise).
+    public let required: Bool
 
     init(_ block: String, _ name: String, _ value: AttrValue, min: Int64? = nil, max: Int64? = nil, default d: String? = nil,
-         ir: String? = nil, _ doc: String, rangeHelp: String? = nil) {
+         ir: String? = nil, required: Bool = false, _ doc: String, rangeHelp: String? = nil) {
         self.block = block
         self.name = name
         self.value = value
@@ -50,6 +52,7 @@ public struct AttrFact: Sendable {
         self.irKey = ir
         self.doc = doc
         self.rangeHelp = rangeHelp
+        self.required = required
     }
 
     /// Whether the value must be a constant the compiler can fold (it has a range or is

@@ -58,8 +58,8 @@ public enum AttributeTable {
     ]
 
     static let agent: [AttrFact] = [
-        .init("agent", "driver", .word(["exec", "http", "llm", "sim"]), ir: "driver", "how the agent is reached"),
-        .init("agent", "capabilities", .strings, ir: "capabilities", "what it can do (matched against a task's `needs`)"),
+        .init("agent", "driver", .word(["exec", "http", "llm", "sim"]), ir: "driver", required: true, "how the agent is reached"),
+        .init("agent", "capabilities", .strings, ir: "capabilities", required: true, "what it can do (matched against a task's `needs`)"),
         .init("agent", "cost_per_call", .money, min: 0, default: "$0", ir: "cost_per_call_micros", "price of one attempt"),
         .init("agent", "cost_per_1k_tokens", .money, min: 0, default: "$0", ir: "cost_per_1k_tokens_micros", "price per 1000 tokens"),
         .init("agent", "cost_per_second", .money, min: 0, default: "$0", ir: "cost_per_second_micros", "price per second of an attempt"),
@@ -82,21 +82,21 @@ public enum AttributeTable {
     ]
 
     static let policy: [AttrFact] = [
-        .init("policy", "effect", .word(["allow", "deny"]), ir: "effect", "what the policy does when it applies"),
-        .init("policy", "action", .word(["run", "approve"]), ir: "action", "the action it governs"),
+        .init("policy", "effect", .word(["allow", "deny"]), ir: "effect", required: true, "what the policy does when it applies"),
+        .init("policy", "action", .word(["run", "approve"]), ir: "action", required: true, "the action it governs"),
         .init("policy", "roles", .refs(["role"]), ir: "roles", "roles it applies to (default: every role)"),
-        .init("policy", "when", .custom("a bool expression over inputs, `principal` and `task`"), ir: "when", "the condition"),
+        .init("policy", "when", .custom("a bool expression over inputs, `principal` and `task`"), ir: "when", required: true, "the condition"),
         description("policy"),
     ]
 
     static let secret: [AttrFact] = [
-        .init("secret", "provider", .word(["env", "file", "vault"]), ir: "provider", "where the value is read at run time"),
-        .init("secret", "key", .string, ir: "key", "the variable, path or vault key"),
+        .init("secret", "provider", .word(["env", "file", "vault"]), ir: "provider", required: true, "where the value is read at run time"),
+        .init("secret", "key", .string, ir: "key", required: true, "the variable, path or vault key"),
         description("secret"),
     ]
 
     static let retry: [AttrFact] = [
-        .init("retry", "attempts", .int, min: 1, max: 1_000, ir: "attempts", "tries in all, the first included"),
+        .init("retry", "attempts", .int, min: 1, max: 1_000, ir: "attempts", required: true, "tries in all, the first included"),
         .init("retry", "backoff", .word(["fixed", "linear", "exponential"]), default: "fixed", ir: "backoff", "how the delay grows"),
         .init("retry", "delay", .duration, min: 0, default: "0s", ir: "delay_ms", "wait before the first retry"),
         .init("retry", "max_delay", .duration, min: 0, ir: "max_delay_ms", "the delay never grows past this"),
@@ -131,7 +131,7 @@ public enum AttributeTable {
     }
 
     /// The fact for an attribute the caller knows exists (a programming error otherwise).
-    public static func required(_ block: String, _ name: String) -> AttrFact {
+    public static func declared(_ block: String, _ name: String) -> AttrFact {
         guard let f = fact(block, name) else { preconditionFailure("no attribute `\(name)` in `\(block)`") }
         return f
     }
@@ -141,6 +141,11 @@ public enum AttributeTable {
         for (kind, facts) in blocks { for f in facts { out[kind + "." + f.name] = f } }
         return out
     }()
+
+    /// The attributes of `block` written to the IR as one number each.
+    public static func numeric(_ block: String) -> [AttrFact] {
+        (blocks.first { $0.kind == block }?.attributes ?? []).filter { $0.needsConstant && $0.irKey != nil }
+    }
 
     /// The IR keys the attributes of `block` are written to.
     public static func irKeys(_ block: String) -> Set<String> {

@@ -69,12 +69,8 @@ enum Schema {
         "input": [], "output": [], "error": [], "enum": [], "type": [],
     ]
 
-    static let required: [String: [String]] = [
-        "agent": ["driver", "capabilities"],
-        "secret": ["provider", "key"],
-        "retry": ["attempts"],
-        "policy": ["effect", "action", "when"],
-    ]
+    /// Attributes every block of a kind must give, in declaration order.
+    static let required: [String: [String]] = attributes.mapValues { $0.filter(\.fact.required).map(\.name) }
 }
 
 /// A fixed set of names mapped to small integers by an open-addressing table with

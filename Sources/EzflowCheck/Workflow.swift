@@ -309,19 +309,15 @@ extension WorkflowChecker {
     }
 
     /// The `priority` of the innermost enclosing group that gives one.
-    func inheritedPriority(_ g: Int, _ w: WorkflowContext) -> Int64? {
-        var g: Int? = g
-        while let gi = g {
-            if let p = w.groups[gi].priority { return p }
-            g = w.groups[gi].parent
-        }
-        return nil
-    }
+    func inheritedPriority(_ g: Int, _ w: WorkflowContext) -> Int64? { inherited(g, w, \.priority) }
 
-    func inheritedRole(_ g: Int, _ w: WorkflowContext) -> RefUse? {
+    func inheritedRole(_ g: Int, _ w: WorkflowContext) -> RefUse? { inherited(g, w, \.role) }
+
+    /// A group attribute as seen from inside group `g`: the innermost group that sets it.
+    func inherited<T>(_ g: Int, _ w: WorkflowContext, _ field: KeyPath<GroupInfo, T?>) -> T? {
         var g: Int? = g
         while let gi = g {
-            if let r = w.groups[gi].role { return r }
+            if let v = w.groups[gi][keyPath: field] { return v }
             g = w.groups[gi].parent
         }
         return nil

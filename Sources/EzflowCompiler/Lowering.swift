@@ -341,7 +341,7 @@ struct WorkflowLowering {
         let attrs = decl(id)?.block.attributes ?? []
         func a(_ k: String) -> Expr? { attrs.first { $0.key.text == k }?.value }
         /// A numeric attribute in IR units, folded as the checker folded it.
-        func number(_ k: String) -> Int64? { a(k).flatMap { Constant.number($0, AttributeTable.required("agent", k)) } }
+        func number(_ k: String) -> Int64? { a(k).flatMap { Constant.number($0, AttributeTable.declared("agent", k)) } }
         func money(_ k: String) -> JSONValue { .int(number(k) ?? 0) }
         func text(_ k: String) -> JSONValue {
             guard let e = a(k), case .string(let parts) = e.kind else { return .null }

@@ -202,20 +202,26 @@ struct IRValidator {
 
     /// The field of attribute `attr` of `block`, an int in the attribute's range.
     func attr(_ o: IRObject, _ block: String, _ attr: String) throws(IRValidationError) -> Int64 {
-        let f = AttributeTable.required(block, attr)
+        let f = AttributeTable.declared(block, attr)
         return try int(o, f.irKey!, min: f.min, max: f.max)
     }
 
     /// Like `attr`, or nil when the field is null (the attribute was left out).
     func optAttr(_ o: IRObject, _ block: String, _ attr: String) throws(IRValidationError) -> Int64? {
-        let f = AttributeTable.required(block, attr)
+        let f = AttributeTable.declared(block, attr)
         if case .null = try field(o, f.irKey!) { return nil }
         return try int(o, f.irKey!, min: f.min, max: f.max)
     }
 
+    /// Every numeric attribute of `block` that `o` carries, checked against its range: a
+    /// new attribute in the table is validated without a line here.
+    func numbers(_ o: IRObject, _ block: String) throws(IRValidationError) {
+        for f in AttributeTable.numeric(block) { _ = try optAttr(o, block, f.name) }
+    }
+
     /// The words attribute `attr` of `block` allows.
     func words(_ block: String, _ attr: String) -> Set<String> {
-        switch AttributeTable.required(block, attr).value {
+        switch AttributeTable.declared(block, attr).value {
         case .word(let ws), .words(let ws?): return Set(ws)
         default: preconditionFailure("`\(block).\(attr)` takes no fixed words")
         }
@@ -298,8 +304,7 @@ struct IRValidator {
             let apiKey = try optString(a, "api_key")
             if let k = apiKey, !secretNames.contains(k) { throw fail(a.sub("api_key"), "unknown secret `\(k)`") }
             _ = try optString(a, "model"); _ = try optString(a, "url"); _ = try optString(a, "command")
-            _ = try optAttr(a, "agent", "latency")
-            _ = try optAttr(a, "agent", "failure_rate")
+            try numbers(a, "agent")
             agents.append(IRAgent(
                 name: try string(a, "name"), driver: try optString(a, "driver", oneOf: words("agent", "driver")),
                 capabilities: try strings(a, "capabilities"), concurrency: try attr(a, "agent", "concurrency"),
@@ -442,8 +447,7 @@ struct IRValidator {
             _ = try strings(t, "secrets", known: secretNames, what: "secret")
             _ = try strings(t, "approvers", known: roleNames, what: "role")
             _ = try strings(t, "policies", known: policyNames, what: "policy")
-            _ = try optAttr(t, "task", "max_cost")
-            _ = try optAttr(t, "task", "max_tokens")
+            try numbers(t, "task")
             _ = try optString(t, "model")
             tasks.append(IRTask(id: i, name: tname, action: action, deps: deps, priority: priority, timeoutMs: timeout,
                                 retry: retry, budget: tb, role: role, agents: candidates, tags: tags,
