@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowRunner"]),
-        .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner"]),
+        .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits"]),
         .executableTarget(name: "ezrun", dependencies: ["EzflowHost", "EzflowCompiler", "EzflowRunner", "EzflowReport", "EzflowStore", "EzflowPorts", "EzflowAgents", "EzflowUnits"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler"]),
         .target(name: "EzflowRuntime", dependencies: ["EzflowIR"]),

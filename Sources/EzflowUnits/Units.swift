@@ -145,9 +145,12 @@ public enum Units {
         case literal
         /// With cents always shown, for reports: `$10.00`, `$2.50`, `$0.0123`.
         case cents
+        /// Every micro-dollar digit, for aligned columns: `$1.234500`.
+        case micros
     }
 
-    /// Exact from micro-dollars: at least two decimals when any are shown, trailing zeros dropped.
+    /// Exact from micro-dollars: at least two decimals when any are shown, trailing zeros
+    /// dropped (except in the `micros` style).
     public static func money(_ micros: Int64, style: MoneyStyle = .literal) -> String {
         let sign = micros < 0 ? "-" : ""
         let m = micros.magnitude
@@ -155,7 +158,7 @@ public enum Units {
         if frac == 0 && style == .literal { return "\(sign)$\(whole)" }
         var f = Array(String(frac))
         f = Array(repeating: "0", count: 6 - f.count) + f
-        while f.count > 2 && f.last == "0" { f.removeLast() }
+        while style != .micros && f.count > 2 && f.last == "0" { f.removeLast() }
         return "\(sign)$\(whole).\(String(f))"
     }
 

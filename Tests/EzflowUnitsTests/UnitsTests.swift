@@ -40,6 +40,8 @@ final class UnitsTests: XCTestCase {
         XCTAssertEqual(Units.money(10_000_000, style: .cents), "$10.00")
         XCTAssertEqual(Units.money(12_300, style: .cents), "$0.0123")
         XCTAssertEqual(Units.money(-1), "-$0.000001")
+        XCTAssertEqual(Units.money(1_234_500, style: .micros), "$1.234500")
+        XCTAssertEqual(Units.money(2_000_000, style: .micros), "$2.000000")
         XCTAssertEqual(Units.parseTokens("200k"), 200_000)
         XCTAssertEqual(Units.parseTokens("2M tokens"), 2_000_000)
         XCTAssertEqual(Units.tokens(200_000), "200k tokens")
