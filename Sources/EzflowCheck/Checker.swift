@@ -1,3 +1,5 @@
+import EzflowUnits
+import EzflowAttributes
 import EzflowDiagnostics
 import EzflowSyntax
 
@@ -161,7 +163,10 @@ struct WorkflowChecker {
             v.attrs.entries.append(.init(key: id, value: a))
             switch specs[si].shape {
             case .value(let ty):
-                checkExpr(a.value, expected: ty, env: &env, what: "`\(key)`")
+                if checkExpr(a.value, expected: ty, env: &env, what: "`\(key)`"), specs[si].fact.needsConstant,
+                   let n = constantNumber(a.value, specs[si].fact) {
+                    v.numbers[id: id] = n
+                }
             case .word(let allowed):
                 if let w = word(a.value, allowed: allowed, attr: key) { v.words[id: id] = [(w, a.value.span)] }
             case .words(let allowed):
@@ -197,17 +202,10 @@ struct WorkflowChecker {
         var a = AgentInfo(id: id, name: b.name!, driver: nil, capabilities: [])
         a.driver = attrs.word("driver")
         if let c = attrs["capabilities"] { a.capabilities = stringList(c.value) }
-        if let v = attrs["cost_per_call"], case .money(let x) = v.value.kind { a.costPerCall = x }
-        if let v = attrs["cost_per_1k_tokens"], case .money(let x) = v.value.kind { a.costPer1kTokens = x }
-        if let v = attrs["cost_per_second"], case .money(let x) = v.value.kind { a.costPerSecond = x }
-        if let v = attrs["concurrency"], case .int(let x) = v.value.kind {
-            a.concurrency = x
-            if x < 1 { report(error("E0306", "`concurrency` must be at least 1", v.value.span)) }
-        }
-        if let v = attrs["failure_rate"] {
-            let x: Double? = switch v.value.kind { case .float(let f): f; case .int(let i): Double(i); default: nil }
-            if let x, !(0...1).contains(x) { report(error("E0306", "`failure_rate` must be between 0 and 1", v.value.span)) }
-        }
+        if let x = attrs.number("cost_per_call") { a.costPerCall = x }
+        if let x = attrs.number("cost_per_1k_tokens") { a.costPer1kTokens = x }
+        if let x = attrs.number("cost_per_second") { a.costPerSecond = x }
+        if let x = attrs.number("concurrency") { a.concurrency = x }
         return a
     }
 
@@ -224,22 +222,14 @@ struct WorkflowChecker {
     mutating func validateRetry(_ b: Block, module m: Int) -> RetryInfo {
         let attrs = validateAttributes(b, module: m)
         var r = RetryInfo(span: b.name?.span ?? b.kind.span, catchModule: m)
-        if let v = attrs["attempts"], case .int(let n) = v.value.kind {
+        if let n = attrs.number("attempts") {
             r.attempts = n
-            r.attemptsSpan = v.value.span
-            if n < 1 {
-                report(error("E0602", "retry must allow at least one attempt", v.value.span, label: "\(n) attempts",
-                             help: "`attempts` counts the first try too: write `attempts: 1` for no retries"))
-                r.attempts = 1
-            } else if n > 1000 {
-                report(error("E0306", "`attempts` of \(n) is more than the limit of 1000", v.value.span))
-                r.attempts = 1000
-            }
+            r.attemptsSpan = attrs["attempts"]?.value.span
         }
         r.backoff = attrs.word("backoff") ?? "fixed"
         r.jitter = attrs.word("jitter") ?? "none"
-        if let v = attrs["delay"], case .duration(let d) = v.value.kind { r.delayMs = d }
-        if let v = attrs["max_delay"], case .duration(let d) = v.value.kind {
+        if let d = attrs.number("delay") { r.delayMs = d }
+        if let d = attrs.number("max_delay"), let v = attrs["max_delay"] {
             r.maxDelayMs = d
             if d < r.delayMs, let dv = attrs["delay"] {
                 report(error("E0603", "backoff is not monotone: `max_delay` is shorter than `delay`", v.value.span,
@@ -408,33 +398,11 @@ func withArticle(_ noun: String) -> String {
 }
 
 /// A duration as ezflow writes it, largest units first (`1h30m`, `250ms`).
-public func fmtDuration(_ ms: Int64) -> String {
-    if ms == 0 { return "0s" }
-    var rest = ms
-    var out = ""
-    for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] where rest >= size {
-        out += "\(rest / size)\(unit)"
-        rest %= size
-    }
-    if rest > 0 { out += "\(rest)ms" }
-    return out
-}
+public func fmtDuration(_ ms: Int64) -> String { Units.durationCompound(ms) }
 
-func fmtMoney(_ micros: Int64) -> String {
-    let dollars = micros / 1_000_000
-    var frac = micros % 1_000_000
-    if frac == 0 { return "$\(dollars)" }
-    var digits = 6
-    while frac % 10 == 0 && digits > 2 { frac /= 10; digits -= 1 }
-    let f = String(frac)
-    return "$\(dollars).\(String(repeating: "0", count: digits - f.count))\(f)"
-}
+func fmtMoney(_ micros: Int64) -> String { Units.money(micros) }
 
-func fmtTokens(_ n: Int64) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 { return "\(n / 1_000_000)M tokens" }
-    if n >= 1_000 && n % 1_000 == 0 { return "\(n / 1_000)k tokens" }
-    return "\(n) tokens"
-}
+func fmtTokens(_ n: Int64) -> String { Units.tokens(n) }
 
 /// Attributes of one block after validation, with references and words resolved once.
 /// Keys are attribute ids (`Schema.attrNames`); blocks hold a handful of attributes,
@@ -471,6 +439,9 @@ struct Validated {
     /// Attributes of shape `.ref`, kept apart so a single reference needs no array.
     var singleRefs = Table<RefUse>()
     var words = Table<[(String, Span)]>()
+    /// Numeric attributes folded to constants in IR units (`AttrFact.min`/`max` units),
+    /// present only when in range.
+    var numbers = Table<Int64>()
 
     subscript(_ name: String) -> Attribute? { attrs[name] }
     subscript(_ id: Int) -> Attribute? { attrs[id: id] }
@@ -480,4 +451,6 @@ struct Validated {
         return singleRefs[id: id] ?? refs[id: id]?.first
     }
     func word(_ name: String) -> String? { words[name]?.first?.0 }
+    func number(_ id: Int) -> Int64? { numbers[id: id] }
+    func number(_ name: String) -> Int64? { numbers[name] }
 }

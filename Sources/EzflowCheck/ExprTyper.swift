@@ -24,9 +24,11 @@ struct ExprEnv {
 
 extension WorkflowChecker {
     /// Types `e` and reports when it does not fit `expected` (E0301 for unit clashes).
-    mutating func checkExpr(_ e: Expr, expected: Ty, env: inout ExprEnv, what whatText: @autoclosure () -> String) {
+    /// True when `e` is well typed.
+    @discardableResult
+    mutating func checkExpr(_ e: Expr, expected: Ty, env: inout ExprEnv, what whatText: @autoclosure () -> String) -> Bool {
         let t = typeOf(e, &env)
-        guard !t.fits(expected) else { return }
+        guard !t.fits(expected) else { return t != .error }
         let what = whatText()
         let unitClash = expected.isUnit && (t.isUnit || t.isNumeric) || t.isUnit && expected.isNumeric
         if unitClash {
@@ -37,6 +39,7 @@ extension WorkflowChecker {
             report(error("E0300", "\(what) expects `\(expected)`, found `\(t)`", e.span,
                          label: "this is `\(t)`", help: "write \(expected.example)"))
         }
+        return false
     }
 
     func article(_ t: Ty) -> String {

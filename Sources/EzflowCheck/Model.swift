@@ -83,6 +83,8 @@ public struct GroupInfo: Sendable {
     public var parent: Int?
     public var budget: BudgetInfo?
     public var role: RefUse?
+    /// `priority` written on the group; tasks inside without their own take the innermost.
+    public var priority: Int64?
     public var tasks: [Int] = []
 }
 

@@ -25,8 +25,8 @@ extension WorkflowChecker {
         let m = w.module
         let attrs = validateAttributes(w.block, module: m)
         w.selector = attrs.word("selector")
-        if let a = attrs["max_parallel"], case .int(let n) = a.value.kind { w.maxParallel = n }
-        if let d = attrs["deadline"], case .duration(let ms) = d.value.kind {
+        w.maxParallel = attrs.number("max_parallel")
+        if let ms = attrs.number("deadline"), let d = attrs["deadline"] {
             w.deadlineMs = ms
             w.deadlineSpan = d.value.span
         }
@@ -124,9 +124,9 @@ extension WorkflowChecker {
     mutating func budget(_ b: Block, module m: Int) -> BudgetInfo {
         let attrs = validateAttributes(b, module: m)
         var info = BudgetInfo(span: b.kind.span)
-        if let a = attrs["money"], case .money(let v) = a.value.kind { info.money = v; info.moneySpan = a.value.span }
-        if let a = attrs["tokens"], case .tokens(let v) = a.value.kind { info.tokens = v; info.tokensSpan = a.value.span }
-        if let a = attrs["time"], case .duration(let v) = a.value.kind { info.timeMs = v; info.timeSpan = a.value.span }
+        if let v = attrs.number("money") { info.money = v; info.moneySpan = attrs["money"]?.value.span }
+        if let v = attrs.number("tokens") { info.tokens = v; info.tokensSpan = attrs["tokens"]?.value.span }
+        if let v = attrs.number("time") { info.timeMs = v; info.timeSpan = attrs["time"]?.value.span }
         return info
     }
 
@@ -150,6 +150,7 @@ extension WorkflowChecker {
                 w.names[name.text] = (true, gi)
                 let attrs = validateAttributes(inner, module: w.module)
                 w.groups[gi].role = attrs.ref("role")
+                w.groups[gi].priority = attrs.number(AK.priority)
                 for bb in inner.blocks where bb.kind.text == "budget" { w.groups[gi].budget = budget(bb, module: w.module) }
                 collectTasks(inner, group: gi, &w)
             } else {
@@ -257,10 +258,7 @@ extension WorkflowChecker {
         if let a = attrs[AK.needs] { t.needs = stringList(a.value); t.needsSpan = a.value.span }
         if attrs[AK.role] != nil { t.role = attrs.ref(AK.role) }
         else if let g = t.group { t.role = inheritedRole(g, w) }
-        if let a = attrs[AK.timeout], case .duration(let v) = a.value.kind {
-            t.timeoutMs = v
-            if v <= 0 { report(error("E0306", "`timeout` must be longer than zero", a.value.span)) }
-        }
+        t.timeoutMs = attrs.number(AK.timeout)
         if let r = attrs.ref(AK.retry) { t.retry = retries[r.id] }
         if let rb = t.block.firstBlock("retry") {
             if attrs[AK.retry] != nil {
@@ -270,10 +268,7 @@ extension WorkflowChecker {
             }
         }
         if let bb = t.block.firstBlock("budget") { t.budget = budget(bb, module: m) }
-        if let a = attrs[AK.priority], case .int(let p) = a.value.kind {
-            t.priority = p
-            if !(0...9).contains(p) { report(error("E0306", "`priority` must be between 0 and 9", a.value.span, help: "9 runs first")) }
-        }
+        t.priority = attrs.number(AK.priority) ?? t.group.flatMap { inheritedPriority($0, w) } ?? 0
         if let a = attrs[AK.tags] { t.tags = stringList(a.value) }
         if let a = attrs[AK.after] { t.after = taskNames(a.value) }
         if let g = t.group { t.after += groupAfter(g, w) }
@@ -288,8 +283,8 @@ extension WorkflowChecker {
             report(error("E0204", "approval task `\(t.name.text)` is missing `approvers`", t.name.span,
                          help: "name the roles that may approve: `approvers: [releaser]`"))
         }
-        if let a = attrs[AK.max_cost], case .money(let v) = a.value.kind { t.maxCost = v }
-        if let a = attrs[AK.max_tokens], case .tokens(let v) = a.value.kind { t.maxTokens = v }
+        t.maxCost = attrs.number(AK.max_cost)
+        t.maxTokens = attrs.number(AK.max_tokens)
         for case .block(let b) in t.block.members where b.kind.text == "output" { _ = validateAttributes(b, module: m) }
         // Secrets used in strings count as needed.
         for s in env.usedSecrets where !t.secrets.contains(where: { $0.id == s.id }) { t.secrets.append(s) }
@@ -313,10 +308,16 @@ extension WorkflowChecker {
         }
     }
 
-    func inheritedRole(_ g: Int, _ w: WorkflowContext) -> RefUse? {
+    /// The `priority` of the innermost enclosing group that gives one.
+    func inheritedPriority(_ g: Int, _ w: WorkflowContext) -> Int64? { inherited(g, w, \.priority) }
+
+    func inheritedRole(_ g: Int, _ w: WorkflowContext) -> RefUse? { inherited(g, w, \.role) }
+
+    /// A group attribute as seen from inside group `g`: the innermost group that sets it.
+    func inherited<T>(_ g: Int, _ w: WorkflowContext, _ field: KeyPath<GroupInfo, T?>) -> T? {
         var g: Int? = g
         while let gi = g {
-            if let r = w.groups[gi].role { return r }
+            if let v = w.groups[gi][keyPath: field] { return v }
             g = w.groups[gi].parent
         }
         return nil

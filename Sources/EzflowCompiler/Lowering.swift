@@ -1,3 +1,4 @@
+import EzflowAttributes
 import EzflowCheck
 import EzflowDiagnostics
 import EzflowIR
@@ -339,10 +340,9 @@ struct WorkflowLowering {
     mutating func agent(_ id: QID) -> JSONValue {
         let attrs = decl(id)?.block.attributes ?? []
         func a(_ k: String) -> Expr? { attrs.first { $0.key.text == k }?.value }
-        func money(_ k: String) -> JSONValue {
-            if let e = a(k), case .money(let v) = e.kind { return .int(v) }
-            return .int(0)
-        }
+        /// A numeric attribute in IR units, folded as the checker folded it.
+        func number(_ k: String) -> Int64? { a(k).flatMap { Constant.number($0, AttributeTable.declared("agent", k)) } }
+        func money(_ k: String) -> JSONValue { .int(number(k) ?? 0) }
         func text(_ k: String) -> JSONValue {
             guard let e = a(k), case .string(let parts) = e.kind else { return .null }
             return .string(parts.map { if case .text(let t) = $0 { t } else { "" } }.joined())
@@ -353,20 +353,11 @@ struct WorkflowLowering {
         if let e = a("capabilities"), case .list(let items) = e.kind {
             for i in items { if case .string(let p) = i.kind { caps.append(.string(p.map { if case .text(let t) = $0 { t } else { "" } }.joined())) } }
         }
-        var concurrency: Int64 = 1
-        if let e = a("concurrency"), case .int(let n) = e.kind { concurrency = n }
+        let concurrency = number("concurrency") ?? 1
         var apiKey: JSONValue = .null
         if let e = a("api_key"), let sid = resolve(e, from: id.module) { apiKey = .string(qname(sid)) }
-        var latency: JSONValue = .null
-        if let e = a("latency"), case .duration(let ms) = e.kind { latency = .int(ms) }
-        var failure: JSONValue = .null
-        if let e = a("failure_rate") {
-            switch e.kind {
-            case .float(let f): failure = .int(Int64((f * 1_000_000).rounded()))
-            case .int(let i): failure = .int(i * 1_000_000)
-            default: break
-            }
-        }
+        let latency: JSONValue = number("latency").map { .int($0) } ?? .null
+        let failure: JSONValue = number("failure_rate").map { .int($0) } ?? .null
         return .object([
             ("api_key", apiKey), ("capabilities", .array(caps)), ("command", text("command")), ("concurrency", .int(concurrency)),
             ("cost_per_1k_tokens_micros", money("cost_per_1k_tokens")), ("cost_per_call_micros", money("cost_per_call")),
@@ -560,33 +551,18 @@ struct WorkflowLowering {
 
     /// A compile-time constant as plain JSON (units converted), or nil.
     func constant(_ e: Expr, module m: Int) -> JSONValue? {
-        switch e.kind {
-        case .string(let parts):
-            var s = ""
-            for p in parts { guard case .text(let t) = p else { return nil }; s += t }
-            return .string(s)
-        case .int(let v), .duration(let v), .money(let v), .tokens(let v): return .int(v)
-        case .float(let d): return .float(d)
-        case .bool(let b): return .bool(b)
-        case .null: return .null
-        case .list(let items):
-            var out: [JSONValue] = []
-            for i in items { guard let c = constant(i, module: m) else { return nil }; out.append(c) }
-            return .array(out)
-        case .record(let entries):
-            var out: [(String, JSONValue)] = []
-            for en in entries { guard let c = constant(en.value, module: m) else { return nil }; out.append((en.key.text, c)) }
-            return .object(out)
-        case .unary(.negate, let x):
-            switch x.kind {
-            case .int(let v), .duration(let v), .money(let v), .tokens(let v): return .int(-v)
-            case .float(let d): return .float(-d)
-            default: return nil
-            }
-        case .name, .member:
-            if let (_, c) = enumCase(e, module: m) { return .string(c) }
-            return nil
-        default: return nil
+        Constant.fold(e) { enumCase($0, module: m).map { .enumCase($0.1) } }.map(Self.json)
+    }
+
+    static func json(_ c: ConstValue) -> JSONValue {
+        switch c {
+        case .int(let v), .duration(let v), .money(let v), .tokens(let v): .int(v)
+        case .float(let d): .float(d)
+        case .string(let s), .enumCase(let s): .string(s)
+        case .bool(let b): .bool(b)
+        case .null: .null
+        case .list(let xs): .array(xs.map(json))
+        case .record(let es): .object(es.map { ($0.key, json($0.value)) })
         }
     }
 

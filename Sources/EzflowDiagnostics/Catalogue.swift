@@ -840,10 +840,13 @@ public enum Catalogue {
             "E0306", .error, "value out of range (zero or negative timeout, priority outside 0-9, ...)",
             #"""
             A value has the right type but lies outside the range its attribute
-            allows: for example a zero or negative `timeout`, or a `priority` outside
-            0 to 9. Ranges are checked at compile time because at run time such
-            values would mean a task that times out before it starts, or a scheduler
-            given an order it cannot honour. The message gives the allowed range.
+            allows: for example a zero or negative `timeout`, a `priority` outside
+            0 to 9 (on a task or a group), `max_parallel: 0` or a negative cost.
+            Ranges are checked at compile time because at run time such values
+            would mean a task that times out before it starts, or a scheduler given
+            an order it cannot honour. Signs and units are folded first, so
+            `timeout: -5s` is caught too. The message gives the allowed range;
+            docs/ATTRIBUTES.md lists every attribute's range.
 
             Erroneous example:
 
@@ -859,6 +862,36 @@ public enum Catalogue {
                   run: "make"
                   timeout: 15m
                   priority: 9
+                }
+            """#),
+        entry(
+            "E0307", .error, "attribute value must be a constant",
+            #"""
+            A numeric attribute (a `timeout`, a `priority`, `max_parallel`, a cost,
+            a budget, ...) was given an expression the compiler cannot evaluate,
+            such as an input or a task output. These values shape the plan itself:
+            the scheduler, the budgets and the deadline checks need them before the
+            run starts, so they must be literals (a leading `-` is allowed, and then
+            the range check decides). Pass a different value per run by writing a
+            different file, or move the decision into the task's command.
+
+            Erroneous example:
+
+                workflow ci {
+                  input limit: duration
+                  task test {
+                    run: "pytest -q"
+                    timeout: inputs.limit
+                  }
+                }
+
+            Corrected example:
+
+                workflow ci {
+                  task test {
+                    run: "pytest -q"
+                    timeout: 10m
+                  }
                 }
             """#),
         entry(

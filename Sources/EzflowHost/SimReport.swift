@@ -2,6 +2,7 @@
 // wall-clock figures, no dictionary iteration order, integer arithmetic for numbers).
 import EzflowIR
 import EzflowRuntime
+import EzflowUnits
 
 /// Aggregates of a simulation, as printed.
 public struct SimReport: Sendable {
@@ -49,11 +50,7 @@ public struct SimReport: Sendable {
     }
 
     /// `$1.234567`.
-    public static func dollars(_ micros: Int64) -> String {
-        let neg = micros < 0, v = abs(micros)
-        let frac = String(v % 1_000_000)
-        return (neg ? "-$" : "$") + "\(v / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
-    }
+    public static func dollars(_ micros: Int64) -> String { Units.money(micros, style: .micros) }
 
     /// `97.5%` with one decimal, rounded half up.
     public static func percent(_ part: Int, _ whole: Int) -> String {

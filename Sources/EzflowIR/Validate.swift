@@ -1,3 +1,5 @@
+import EzflowAttributes
+
 /// Why an IR document was refused: the JSON path of the bad field and what is wrong,
 /// rendered as `tasks[3].retry.attempts: must be >= 1, found 0`.
 public struct IRValidationError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -151,12 +153,11 @@ struct IRValidator {
         "name", "inputs", "outputs", "budget", "deadline_ms", "selector", "max_parallel",
         "agents", "roles", "secrets", "policies", "types", "groups", "tasks",
     ]
-    static let taskKeys: Set<String> = [
-        "id", "name", "group", "action", "template", "workflow", "with", "deps", "role", "permissions",
-        "agent", "agents", "needs", "timeout_ms", "retry", "budget", "priority", "tags", "for_each",
-        "item_type", "env", "outputs", "writes", "secrets", "approvers", "policies", "max_cost_micros",
-        "max_tokens", "model", "fallback",
-    ]
+    /// A task's fields: those its attributes are written to (`AttributeTable`), plus the
+    /// ones lowering derives.
+    static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
+        "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
+    ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Sub-workflows nest at most this deep (the compiler never gets close).
     static let nestingMax = 64
@@ -199,6 +200,33 @@ struct IRValidator {
         return s
     }
 
+    /// The field of attribute `attr` of `block`, an int in the attribute's range.
+    func attr(_ o: IRObject, _ block: String, _ attr: String) throws(IRValidationError) -> Int64 {
+        let f = AttributeTable.declared(block, attr)
+        return try int(o, f.irKey!, min: f.min, max: f.max)
+    }
+
+    /// Like `attr`, or nil when the field is null (the attribute was left out).
+    func optAttr(_ o: IRObject, _ block: String, _ attr: String) throws(IRValidationError) -> Int64? {
+        let f = AttributeTable.declared(block, attr)
+        if case .null = try field(o, f.irKey!) { return nil }
+        return try int(o, f.irKey!, min: f.min, max: f.max)
+    }
+
+    /// Every numeric attribute of `block` that `o` carries, checked against its range: a
+    /// new attribute in the table is validated without a line here.
+    func numbers(_ o: IRObject, _ block: String) throws(IRValidationError) {
+        for f in AttributeTable.numeric(block) { _ = try optAttr(o, block, f.name) }
+    }
+
+    /// The words attribute `attr` of `block` allows.
+    func words(_ block: String, _ attr: String) -> Set<String> {
+        switch AttributeTable.declared(block, attr).value {
+        case .word(let ws), .words(let ws?): return Set(ws)
+        default: preconditionFailure("`\(block).\(attr)` takes no fixed words")
+        }
+    }
+
     func optString(_ o: IRObject, _ key: String, oneOf: Set<String>? = nil) throws(IRValidationError) -> String? {
         if case .null = try field(o, key) { return nil }
         return try string(o, key, oneOf: oneOf)
@@ -235,8 +263,8 @@ struct IRValidator {
     func budget(_ v: JSONValue?, _ path: String) throws(IRValidationError) -> IRBudget? {
         guard let v else { return nil }
         let o = try object(v, path, allowed: ["money_micros", "tokens", "time_ms"])
-        return IRBudget(moneyMicros: try optInt(o, "money_micros", min: 0), tokens: try optInt(o, "tokens", min: 0),
-                        timeMs: try optInt(o, "time_ms", min: 0))
+        return IRBudget(moneyMicros: try optAttr(o, "budget", "money"), tokens: try optAttr(o, "budget", "tokens"),
+                        timeMs: try optAttr(o, "budget", "time"))
     }
 
     /// Names of an array of named objects, checking uniqueness.
@@ -276,34 +304,31 @@ struct IRValidator {
             let apiKey = try optString(a, "api_key")
             if let k = apiKey, !secretNames.contains(k) { throw fail(a.sub("api_key"), "unknown secret `\(k)`") }
             _ = try optString(a, "model"); _ = try optString(a, "url"); _ = try optString(a, "command")
-            _ = try optInt(a, "latency_ms", min: 0)
-            if let p = try optInt(a, "failure_rate_ppm", min: 0), p > 1_000_000 {
-                throw fail(a.sub("failure_rate_ppm"), "must be <= 1000000, found \(p)")
-            }
+            try numbers(a, "agent")
             agents.append(IRAgent(
-                name: try string(a, "name"), driver: try optString(a, "driver", oneOf: ["exec", "http", "llm", "sim"]),
-                capabilities: try strings(a, "capabilities"), concurrency: try int(a, "concurrency", min: 1),
-                costPerCallMicros: try int(a, "cost_per_call_micros", min: 0),
-                costPer1kTokensMicros: try int(a, "cost_per_1k_tokens_micros", min: 0),
-                costPerSecondMicros: try int(a, "cost_per_second_micros", min: 0)))
+                name: try string(a, "name"), driver: try optString(a, "driver", oneOf: words("agent", "driver")),
+                capabilities: try strings(a, "capabilities"), concurrency: try attr(a, "agent", "concurrency"),
+                costPerCallMicros: try attr(a, "agent", "cost_per_call"),
+                costPer1kTokensMicros: try attr(a, "agent", "cost_per_1k_tokens"),
+                costPerSecondMicros: try attr(a, "agent", "cost_per_second")))
         }
         for (i, x) in roleItems.enumerated() {
             let r = try object(x, "\(o.sub("roles"))[\(i)]", allowed: ["name", "inherits", "allow", "agents", "secrets"])
             _ = try strings(r, "inherits", known: roleNames, what: "role")
-            _ = try strings(r, "allow", known: ["run", "approve"], what: "permission")
+            _ = try strings(r, "allow", known: words("role", "allow"), what: "permission")
             _ = try strings(r, "agents", known: agentNames, what: "agent")
             _ = try strings(r, "secrets", known: secretNames, what: "secret")
         }
         for (i, x) in secretItems.enumerated() {
             let s = try object(x, "\(o.sub("secrets"))[\(i)]", allowed: ["name", "provider", "key"])
-            _ = try string(s, "provider", oneOf: ["env", "file", "vault"])
+            _ = try string(s, "provider", oneOf: words("secret", "provider"))
             _ = try string(s, "key")
         }
         let policyScope = ExprScope(taskCount: 0, deps: [], policy: true)
         for (i, x) in policyItems.enumerated() {
             let p = try object(x, "\(o.sub("policies"))[\(i)]", allowed: ["name", "effect", "action", "roles", "when"])
-            _ = try string(p, "effect", oneOf: ["allow", "deny"])
-            _ = try string(p, "action", oneOf: ["run", "approve"])
+            _ = try string(p, "effect", oneOf: words("policy", "effect"))
+            _ = try string(p, "action", oneOf: words("policy", "action"))
             _ = try strings(p, "roles", known: roleNames, what: "role")
             if let w = try nullable(p, "when") { try expr(w, p.sub("when"), policyScope) }
         }
@@ -316,13 +341,13 @@ struct IRValidator {
         for (i, x) in try array(o, "outputs").enumerated() {
             let out = try object(x, "\(o.sub("outputs"))[\(i)]", allowed: ["name", "type", "on_conflict"])
             _ = try string(out, "name"); _ = try string(out, "type")
-            _ = try optString(out, "on_conflict", oneOf: ["fail", "last_writer", "merge", "escalate"])
+            _ = try optString(out, "on_conflict", oneOf: words("output", "on_conflict"))
         }
         let outputNames = try names(try array(o, "outputs"), o.sub("outputs"))
         let wfBudget = try budget(try nullable(o, "budget"), o.sub("budget"))
-        let deadline = try optInt(o, "deadline_ms", min: 0)
-        let selector = try optString(o, "selector", oneOf: ["cheapest", "fastest", "learned", "auction"])
-        let maxParallel = try optInt(o, "max_parallel", min: 1)
+        let deadline = try optAttr(o, "workflow", "deadline")
+        let selector = try optString(o, "selector", oneOf: words("workflow", "selector"))
+        let maxParallel = try optAttr(o, "workflow", "max_parallel")
         if case .object = try field(o, "types") {} else { throw fail(o.sub("types"), "expected object, found \(try field(o, "types").typeName)") }
 
         for (i, x) in groupItems.enumerated() {
@@ -377,21 +402,21 @@ struct IRValidator {
             if let r = role, !roleNames.contains(r) { throw fail(t.sub("role"), "unknown role `\(r)`") }
             if let pv = try nullable(t, "permissions") {
                 let p = try object(pv, t.sub("permissions"), allowed: ["allow", "agents", "secrets"])
-                _ = try strings(p, "allow", known: ["run", "approve"], what: "permission")
+                _ = try strings(p, "allow", known: words("role", "allow"), what: "permission")
                 _ = try strings(p, "agents", known: agentNames, what: "agent")
                 _ = try strings(p, "secrets", known: secretNames, what: "secret")
             }
             if let a = try optString(t, "agent"), !agentNames.contains(a) { throw fail(t.sub("agent"), "unknown agent `\(a)`") }
             let candidates = try strings(t, "agents", known: agentNames, what: "agent")
             _ = try strings(t, "needs")
-            let timeout = try optInt(t, "timeout_ms", min: 0)
+            let timeout = try optAttr(t, "task", "timeout")
             var retry: IRRetry? = nil
             if let rv = try nullable(t, "retry") {
                 let r = try object(rv, t.sub("retry"), allowed: ["attempts", "backoff", "delay_ms", "max_delay_ms", "jitter", "on", "catch"])
                 var rr = IRRetry(
-                    attempts: try int(r, "attempts", min: 1), backoff: try string(r, "backoff", oneOf: ["fixed", "linear", "exponential"]),
-                    delayMs: try int(r, "delay_ms", min: 0), maxDelayMs: try optInt(r, "max_delay_ms", min: 0),
-                    jitter: try string(r, "jitter", oneOf: ["none", "full", "equal", "decorrelated"]), on: try strings(r, "on"))
+                    attempts: try attr(r, "retry", "attempts"), backoff: try string(r, "backoff", oneOf: words("retry", "backoff")),
+                    delayMs: try attr(r, "retry", "delay"), maxDelayMs: try optAttr(r, "retry", "max_delay"),
+                    jitter: try string(r, "jitter", oneOf: words("retry", "jitter")), on: try strings(r, "on"))
                 if let cv = try nullable(r, "catch") {
                     let c = try object(cv, r.sub("catch"), allowed: ["task", "agent"])
                     if c.members.count != 1 { throw fail(r.sub("catch"), "must have exactly one of `task` or `agent`") }
@@ -409,7 +434,7 @@ struct IRValidator {
                 retry = rr
             }
             let tb = try budget(try nullable(t, "budget"), t.sub("budget"))
-            let priority = try int(t, "priority", min: 0, max: 9)
+            let priority = try attr(t, "task", "priority")
             let tags = try strings(t, "tags")
             if let fe = try nullable(t, "for_each") { try expr(fe, t.sub("for_each"), scope) }
             _ = try optString(t, "item_type")
@@ -422,8 +447,7 @@ struct IRValidator {
             _ = try strings(t, "secrets", known: secretNames, what: "secret")
             _ = try strings(t, "approvers", known: roleNames, what: "role")
             _ = try strings(t, "policies", known: policyNames, what: "policy")
-            _ = try optInt(t, "max_cost_micros", min: 0)
-            _ = try optInt(t, "max_tokens", min: 0)
+            try numbers(t, "task")
             _ = try optString(t, "model")
             tasks.append(IRTask(id: i, name: tname, action: action, deps: deps, priority: priority, timeoutMs: timeout,
                                 retry: retry, budget: tb, role: role, agents: candidates, tags: tags,

@@ -1,17 +1,11 @@
 // Number, time and text formatting shared by the renderers. Integer arithmetic only, so
 // output never depends on floating-point printing or the locale.
 import EzflowIR
+import EzflowUnits
 
 enum Format {
     /// `12300` micros → `$0.0123`; at least two decimals, trailing zeros dropped.
-    static func money(_ micros: Int64) -> String {
-        let neg = micros < 0
-        let m = micros.magnitude
-        var frac = String(m % 1_000_000)
-        frac = String(repeating: "0", count: 6 - frac.count) + frac
-        while frac.count > 2 && frac.hasSuffix("0") { frac.removeLast() }
-        return (neg ? "-$" : "$") + String(m / 1_000_000) + "." + frac
-    }
+    static func money(_ micros: Int64) -> String { Units.money(micros, style: .cents) }
 
     /// Seconds with exactly three decimals (`1234` → `1.234`), as JUnit `time` expects.
     static func seconds3(_ ms: Int64) -> String {

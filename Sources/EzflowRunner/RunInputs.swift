@@ -2,6 +2,7 @@
 // same units the language has: `90s`, `$2.50`, `200k`), then applying defaults.
 import EzflowAgents
 import EzflowIR
+import EzflowUnits
 import Foundation
 
 /// Why `ezrun` cannot go on (the CLI exits with 2, invalid input, for all of them but a
@@ -78,13 +79,17 @@ public enum RunInputs {
             guard text == "true" || text == "false" else { throw .invalid("expected true or false") }
             return .bool(text == "true")
         case "duration":
-            guard let ms = durationMs(text) else { throw .invalid("expected a duration such as 90s, 10m, 1h30m or 250ms") }
+            guard let ms = Units.parseDuration(text) else {
+                throw .invalid("expected a duration such as 90s, 10m, 1h30m or 250ms, at most \(Units.duration(Int64.max / 86_400_000 * 86_400_000))")
+            }
             return .int(ms)
         case "money":
-            guard let m = moneyMicros(text) else { throw .invalid("expected money such as $2.50") }
+            guard let m = Units.parseMoney(text) else {
+                throw .invalid("expected money such as $2.50 (at most 6 decimals), at most \(Units.money(Int64.max / 1_000_000 * 1_000_000))")
+            }
             return .int(m)
         case "tokens":
-            guard let t = tokenCount(text) else { throw .invalid("expected a token count such as 2000 or 200k") }
+            guard let t = Units.parseTokens(text) else { throw .invalid("expected a token count such as 2000 or 200k, at most \(Int64.max)") }
             return .int(t)
         default:
             if let e = types?[type]?["enum"], case .array(let cases) = e {
@@ -96,47 +101,5 @@ public enum RunInputs {
             // Lists, maps, records and json: JSON text.
             do { return try JSONParser.parse(Array(text.utf8)) } catch { throw .invalid("expected JSON for type \(type): \(error.description)") }
         }
-    }
-
-    static func durationMs(_ s: String) -> Int64? {
-        if let n = Int64(s) { return n }
-        var total: Int64 = 0, digits = "", rest = Substring(s)
-        guard !rest.isEmpty else { return nil }
-        while let c = rest.first {
-            if c.isASCII && c.isNumber { digits.append(c); rest.removeFirst(); continue }
-            guard let n = Int64(digits) else { return nil }
-            digits = ""
-            let unit: Int64
-            if rest.hasPrefix("ms") { unit = 1; rest.removeFirst(2) }
-            else if c == "s" { unit = 1_000; rest.removeFirst() }
-            else if c == "m" { unit = 60_000; rest.removeFirst() }
-            else if c == "h" { unit = 3_600_000; rest.removeFirst() }
-            else if c == "d" { unit = 86_400_000; rest.removeFirst() }
-            else { return nil }
-            total += n * unit
-        }
-        return digits.isEmpty ? total : nil
-    }
-
-    static func moneyMicros(_ s: String) -> Int64? {
-        let t = s.hasPrefix("$") ? String(s.dropFirst()) : s
-        let parts = t.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = Int64(parts[0]) else { return nil }
-        var micros = whole * 1_000_000
-        if parts.count == 2 {
-            let frac = parts[1]
-            guard !frac.isEmpty, frac.count <= 6, frac.allSatisfy(\.isNumber), let f = Int64(frac) else { return nil }
-            var scale: Int64 = 1
-            for _ in 0..<(6 - frac.count) { scale *= 10 }
-            micros += f * scale
-        }
-        return micros
-    }
-
-    static func tokenCount(_ s: String) -> Int64? {
-        let t = s.hasSuffix(" tokens") ? String(s.dropLast(7)) : s
-        if t.hasSuffix("k"), let n = Int64(t.dropLast()) { return n * 1_000 }
-        if t.hasSuffix("M"), let n = Int64(t.dropLast()) { return n * 1_000_000 }
-        return Int64(t)
     }
 }

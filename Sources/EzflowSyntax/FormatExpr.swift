@@ -1,4 +1,5 @@
 import EzflowDiagnostics
+import EzflowUnits
 
 /// Expressions and literals for `Formatter`: canonical literal forms, minimal
 /// parentheses, and list/record layout (one line if it fits, else one element per line).
@@ -163,32 +164,9 @@ extension FormatPrinter {
         }
     }
 
-    /// The largest unit that divides exactly: `90m`, `2h`, `250ms`, `1d`; zero is `0s`.
-    static func durationText(_ ms: Int64) -> String {
-        if ms == 0 { return "0s" }
-        let units: [(String, Int64)] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)]
-        for (u, f) in units where ms % f == 0 { return "\(ms / f)\(u)" }
-        return "\(ms)ms"
-    }
-
-    /// Exact from micro-dollars: `$10`, `$2.50`, `$0.000001` (two decimals at least when fractional).
-    static func moneyText(_ micros: Int64) -> String {
-        let sign = micros < 0 ? "-" : ""
-        let m = micros.magnitude
-        let whole = m / 1_000_000, frac = m % 1_000_000
-        if frac == 0 { return "\(sign)$\(whole)" }
-        var f = Array(String(frac))
-        f = Array(repeating: "0", count: 6 - f.count) + f
-        while f.count > 2 && f.last == "0" { f.removeLast() }
-        return "\(sign)$\(whole).\(String(f))"
-    }
-
-    /// `2M tokens`, `200k tokens`, `1500 tokens`.
-    static func tokensText(_ n: Int64) -> String {
-        if n != 0 && n % 1_000_000 == 0 { return "\(n / 1_000_000)M tokens" }
-        if n != 0 && n % 1_000 == 0 { return "\(n / 1_000)k tokens" }
-        return "\(n) tokens"
-    }
+    static func durationText(_ ms: Int64) -> String { Units.duration(ms) }
+    static func moneyText(_ micros: Int64) -> String { Units.money(micros) }
+    static func tokensText(_ n: Int64) -> String { Units.tokens(n) }
 
     /// Shortest decimal that reads back as the same `Double`, in plain notation (the
     /// grammar has no exponents): `0.05`, `1.0`, `0.00001`.
@@ -227,8 +205,8 @@ extension FormatPrinter {
         return s.utf8.allSatisfy(isIdentContinue) && !reservedWords.contains(s)
     }
 
-    /// A record key: bare when it is an identifier, else quoted (keys are kept as written).
-    static func recordKey(_ k: String) -> String { isIdentifier(k) ? k : "\"" + k + "\"" }
+    /// A record key: bare when it is an identifier, else a string literal with the same escapes.
+    static func recordKey(_ k: String) -> String { isIdentifier(k) ? k : singleLine([.text(k)]) }
 
     // MARK: - strings
 

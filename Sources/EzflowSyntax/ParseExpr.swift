@@ -1,4 +1,5 @@
 import EzflowDiagnostics
+import EzflowUnits
 
 extension Parser {
     /// Every expression level counts once toward `depthMax`; lists, records and
@@ -188,7 +189,7 @@ extension Parser {
                 if tok.kind == .ident {
                     key = Name(text(tok), tokSpan)
                 } else if tok.kind == .string {
-                    key = Name(String(decoding: bytes[(tok.start + 1)..<max(tok.start + 1, tok.end - 1)], as: UTF8.self), tokSpan)
+                    key = quotedKey(tok)
                 } else {
                     expected("a field name in the record")
                     skipTokenTree()
@@ -216,34 +217,7 @@ extension Parser {
 
     /// Digits (with `_` separators) as an exact decimal: integer value and the number
     /// of fraction digits. nil on overflow.
-    func decimal(_ a: Int, _ b: Int) -> (value: Int64, scale: Int)? {
-        var v: Int64 = 0
-        var scale = 0
-        var seenDot = false
-        for i in a..<b {
-            let c = bytes[i]
-            if c == UInt8(ascii: "_") { continue }
-            if c == UInt8(ascii: ".") { seenDot = true; continue }
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (n, o2) = m.addingReportingOverflow(Int64(c - 0x30))
-            if o1 || o2 { return nil }
-            v = n
-            if seenDot { scale += 1 }
-        }
-        return (v, scale)
-    }
-
-    /// Scales an exact decimal by `factor / 10^scale`; nil if not whole or overflowing.
-    static func scaled(_ d: (value: Int64, scale: Int), by factor: Int64) -> Int64? {
-        var (v, o) = d.value.multipliedReportingOverflow(by: factor)
-        if o { return nil }
-        for _ in 0..<d.scale {
-            if v % 10 != 0 { return nil }
-            v /= 10
-        }
-        _ = o
-        return v
-    }
+    func decimal(_ a: Int, _ b: Int) -> (value: Int64, scale: Int)? { Units.decimal(bytes[a..<b]) }
 
     mutating func numberLiteral(_ t: Token) -> Expr {
         let s = span(t.start, t.end)
@@ -272,7 +246,7 @@ extension Parser {
             }
             let whole = span(t.start, tok.end)
             advance()
-            guard let n = Parser.scaled(d, by: factor) else {
+            guard let n = Units.scaled(d, by: factor) else {
                 error("E0103", "a token count must be a whole number", at: whole)
                 return Expr(.error, whole)
             }
@@ -280,14 +254,8 @@ extension Parser {
         }
         // Durations by bytes first: they are the common case and need no String compare.
         let ss = t.suffixStart, se = t.end
-        var durationFactor: Int64?
-        if bytesEqual(ss, se, "s") { durationFactor = 1_000 }
-        else if bytesEqual(ss, se, "m") { durationFactor = 60_000 }
-        else if bytesEqual(ss, se, "h") { durationFactor = 3_600_000 }
-        else if bytesEqual(ss, se, "d") { durationFactor = 86_400_000 }
-        else if bytesEqual(ss, se, "ms") { durationFactor = 1 }
-        if let factor = durationFactor {
-            guard let ms = Parser.scaled(d, by: factor) else {
+        if let factor = Units.durationFactor(bytes[ss..<se]) {
+            guard let ms = Units.scaled(d, by: factor) else {
                 error("E0103", "duration is not a whole number of milliseconds, or too large", at: s)
                 return Expr(.error, s)
             }
@@ -316,11 +284,27 @@ extension Parser {
             error("E0103", "money literals take no unit suffix", at: span(t.suffixStart, t.end), help: "write `$2.50`")
             return Expr(.error, s)
         }
-        guard let d = decimal(t.start + 1, t.end), d.scale <= 6, let micros = Parser.scaled(d, by: 1_000_000) else {
+        guard let d = decimal(t.start + 1, t.end), d.scale <= 6, let micros = Units.scaled(d, by: 1_000_000) else {
             error("E0103", "money must have at most 6 decimal places and fit in 64 bits", at: s)
             return Expr(.error, s)
         }
         return Expr(.money(micros), s)
+    }
+
+    /// A quoted record key, its escapes decoded like any string's (so `"a\\b"` is the key
+    /// `a\b`, and printers escape keys as they escape strings). A key is plain text.
+    mutating func quotedKey(_ t: Token) -> Name {
+        let s = span(t.start, t.end)
+        guard case .string(let parts) = stringLiteral(t).kind else { return Name("", s) }
+        var text = ""
+        for p in parts {
+            switch p {
+            case .text(let x): text += x
+            case .interpolation:
+                error("E0104", "a record key cannot contain `${...}`", at: s, help: "write the key as plain text")
+            }
+        }
+        return Name(text, s)
     }
 
     /// Decodes escapes and parses `${...}` parts with a sub-parser over the same bytes,

@@ -103,7 +103,7 @@ struct YAMLPrinter {
     // MARK: - values
 
     static func string(_ parts: [StringPart], allowBlock: Bool) -> YOut {
-        let content = ExprPrinter.stringContent(parts, quote: false)
+        let content = ExprPrinter.stringContent(parts)
         if allowBlock, let l = literal(content) { return l }
         return .scalar(doubleQuoted(content), flowOK: true)
     }

@@ -5,6 +5,7 @@ import EzflowRunner
 import EzflowRuntime
 import EzflowPorts
 import EzflowStore
+import EzflowUnits
 import Foundation
 
 extension CLI {
@@ -99,10 +100,7 @@ extension CLI {
         return 0
     }
 
-    static func money(_ micros: Int64) -> String {
-        let cents = (micros + 5_000) / 10_000
-        return "$\(cents / 100).\(String(format: "%02d", cents % 100))"
-    }
+    static func money(_ micros: Int64) -> String { Units.money(micros, style: .cents) }
 
     static func runs(_ argv: ArraySlice<String>) -> Int32 {
         let a = Args(argv, valued: ["--db"], switches: [])

@@ -353,7 +353,7 @@ final class ValidatorTests: XCTestCase {
     }
 
     func testNegativeQuantities() {
-        check(set(.key("tasks"), .index(0), .key("timeout_ms"), to: .int(-1)), "tasks[0].timeout_ms: must be >= 0, found -1")
+        check(set(.key("tasks"), .index(0), .key("timeout_ms"), to: .int(0)), "tasks[0].timeout_ms: must be >= 1, found 0")
         check(set(.key("budget"), .key("money_micros"), to: .int(-5)), "budget.money_micros: must be >= 0, found -5")
     }
 

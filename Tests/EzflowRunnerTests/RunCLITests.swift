@@ -148,6 +148,36 @@ final class RunCLITests: XCTestCase {
         XCTAssertEqual(s.status, 2)
     }
 
+    /// Unit values on the command line go through the units module's overflow checks:
+    /// a duration beyond 64 bits of milliseconds is a usage error, not a trap (SIGILL).
+    func testOverflowingUnitInputsAreUsageErrors() {
+        let dir = tempDir()
+        write("""
+        agent sh { driver: exec, capabilities: ["shell"] }
+        workflow w {
+          input t: duration
+          input m: money
+          input k: tokens
+          task a { run: "echo ${inputs.t} ${inputs.m} ${inputs.k}" }
+        }
+        """, to: dir + "/w.ezflow")
+        let good = ["t=90s", "m=$1", "k=2k"]
+        func run(_ bad: String) -> (status: Int32, stdout: String, stderr: String) {
+            let key = bad.prefix(1)
+            let inputs = good.filter { !$0.hasPrefix(key) } + [bad]
+            return ezrun(["run", "w.ezflow"] + inputs.flatMap { ["--input", $0] }, in: dir)
+        }
+        let t = run("t=9999999999999999d")
+        XCTAssertEqual(t.status, 2, t.stderr)
+        XCTAssertEqual(t.stderr, "ezrun: --input t=9999999999999999d: expected a duration such as 90s, 10m, 1h30m or 250ms, at most 106751991167d\n")
+        let m = run("m=$99999999999999")
+        XCTAssertEqual(m.status, 2, m.stderr)
+        XCTAssertTrue(m.stderr.hasPrefix("ezrun: --input m=$99999999999999: expected money such as $2.50"), m.stderr)
+        let k = run("k=99999999999999999M")
+        XCTAssertEqual(k.status, 2, k.stderr)
+        XCTAssertTrue(k.stderr.hasPrefix("ezrun: --input k=99999999999999999M: expected a token count"), k.stderr)
+    }
+
     static let gated = """
         agent sh {
           driver: exec

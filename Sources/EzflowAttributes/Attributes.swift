@@ -1,0 +1,154 @@
+/// Every attribute of every block kind, declared once. The checker's `Schema`, its range
+/// checks, lowering's IR keys, the IR validator and docs/ATTRIBUTES.md all read this
+/// table (grammar/ezflow.ebnf gives the shape of blocks, not their attributes).
+public enum AttributeTable {
+    /// Block kinds in reference order, each with its attributes in declaration order
+    /// (the order "`task` takes: ..." lists them).
+    public static let blocks: [(kind: String, attributes: [AttrFact])] = [
+        ("workflow", workflow), ("task", task), ("group", group), ("agent", agent), ("role", role), ("policy", policy),
+        ("secret", secret), ("retry", retry), ("budget", budget), ("input", input), ("output", output), ("error", error),
+        ("enum", []), ("type", []),
+    ]
+
+    static let hour: Int64 = 3_600_000
+
+    static let workflow: [AttrFact] = [
+        .init("workflow", "deadline", .duration, min: 1, ir: "deadline_ms", "the whole run must finish within this time"),
+        .init("workflow", "agents", .refs(["agent"]), "imported agents added to the pool this workflow picks from"),
+        description("workflow"),
+        .init("workflow", "selector", .word(["cheapest", "fastest", "learned", "auction"]), ir: "selector",
+              "how an agent is picked among a task's candidates (default: the first free one by name)"),
+        .init("workflow", "max_parallel", .int, min: 1, ir: "max_parallel", "at most this many tasks run at once (default: no limit)"),
+    ]
+
+    static let task: [AttrFact] = [
+        .init("task", "run", .custom("a command line (string)"), ir: "template", "action: run a command"),
+        .init("task", "prompt", .custom("a prompt (string)"), ir: "template", "action: ask a language model"),
+        .init("task", "call", .custom("a URL (string)"), ir: "template", "action: call an HTTP endpoint"),
+        .init("task", "approve", .custom("a question (string)"), ir: "template", "action: wait for a person to approve"),
+        .init("task", "workflow", .ref(["workflow"]), ir: "workflow", "action: run an imported workflow"),
+        .init("task", "with", .custom("a record of the nested workflow's inputs"), ir: "with", "inputs passed to a `workflow` action"),
+        .init("task", "agent", .ref(["agent"]), ir: "agent", "pin the task to one agent"),
+        .init("task", "needs", .strings, ir: "needs", "capabilities a candidate agent must have"),
+        .init("task", "role", .ref(["role"]), ir: "role", "the role the task runs as (default: its group's)"),
+        .init("task", "timeout", .duration, min: 1, ir: "timeout_ms", "each attempt is stopped after this long"),
+        .init("task", "retry", .ref(["retry"]), ir: "retry", "the retry rule (or write a nested `retry { }` block)"),
+        .init("task", "priority", .int, min: 0, max: 9, default: "0", ir: "priority",
+              "among ready tasks, higher runs first (default: the enclosing group's, else 0)", rangeHelp: "9 runs first"),
+        .init("task", "tags", .strings, ir: "tags", "labels for reports and policies (groups' tags are added)"),
+        .init("task", "after", .custom("a list of task or group names"), ir: "deps", "run only after these tasks finish"),
+        .init("task", "writes", .custom("a list of workflow output names"), ir: "writes", "workflow outputs this task sets"),
+        .init("task", "secrets", .refs(["secret"]), ir: "secrets", "secrets the task may read"),
+        .init("task", "for_each", .custom("a list expression"), ir: "for_each", "run once per item (`item` names it)"),
+        .init("task", "env", .custom("a map of strings"), ir: "env", "environment variables of a `run` action"),
+        .init("task", "approvers", .refs(["role"]), ir: "approvers", "roles that may approve an `approve` task"),
+        .init("task", "model", .string, ir: "model", "the model a `prompt` action asks for"),
+        .init("task", "max_tokens", .tokens, min: 0, ir: "max_tokens", "at most this many tokens per attempt"),
+        .init("task", "max_cost", .money, min: 0, ir: "max_cost_micros", "at most this much money per attempt"),
+        description("task"),
+    ]
+
+    static let group: [AttrFact] = [
+        .init("group", "role", .ref(["role"]), ir: "role", "the role of tasks inside that name none"),
+        .init("group", "tags", .strings, ir: "tags", "tags added to every task inside"),
+        .init("group", "after", .custom("a list of task or group names"), "every task inside runs after these"),
+        .init("group", "priority", .int, min: 0, max: 9, "priority of tasks inside that give none (innermost group wins)",
+              rangeHelp: "9 runs first"),
+        description("group"),
+    ]
+
+    static let agent: [AttrFact] = [
+        .init("agent", "driver", .word(["exec", "http", "llm", "sim"]), ir: "driver", required: true, "how the agent is reached"),
+        .init("agent", "capabilities", .strings, ir: "capabilities", required: true, "what it can do (matched against a task's `needs`)"),
+        .init("agent", "cost_per_call", .money, min: 0, default: "$0", ir: "cost_per_call_micros", "price of one attempt"),
+        .init("agent", "cost_per_1k_tokens", .money, min: 0, default: "$0", ir: "cost_per_1k_tokens_micros", "price per 1000 tokens"),
+        .init("agent", "cost_per_second", .money, min: 0, default: "$0", ir: "cost_per_second_micros", "price per second of an attempt"),
+        .init("agent", "concurrency", .int, min: 1, default: "1", ir: "concurrency", "attempts it runs at once"),
+        .init("agent", "command", .string, ir: "command", "command line template of an `exec` agent"),
+        .init("agent", "url", .string, ir: "url", "endpoint of an `http` or `llm` agent"),
+        .init("agent", "model", .string, ir: "model", "model of an `llm` agent"),
+        .init("agent", "api_key", .ref(["secret"]), ir: "api_key", "the secret holding its API key"),
+        .init("agent", "latency", .duration, min: 0, ir: "latency_ms", "simulated time per attempt (`sim` driver)"),
+        .init("agent", "failure_rate", .float, min: 0, max: 1_000_000, ir: "failure_rate_ppm", "simulated share of failed attempts"),
+        description("agent"),
+    ]
+
+    static let role: [AttrFact] = [
+        .init("role", "inherits", .refs(["role"]), ir: "inherits", "roles whose grants this one has too"),
+        .init("role", "allow", .words(["run", "approve"]), ir: "allow", "what holders may do"),
+        .init("role", "agents", .refs(["agent"]), ir: "agents", "agents holders may use"),
+        .init("role", "secrets", .refs(["secret"]), ir: "secrets", "secrets holders may read"),
+        description("role"),
+    ]
+
+    static let policy: [AttrFact] = [
+        .init("policy", "effect", .word(["allow", "deny"]), ir: "effect", required: true, "what the policy does when it applies"),
+        .init("policy", "action", .word(["run", "approve"]), ir: "action", required: true, "the action it governs"),
+        .init("policy", "roles", .refs(["role"]), ir: "roles", "roles it applies to (default: every role)"),
+        .init("policy", "when", .custom("a bool expression over inputs, `principal` and `task`"), ir: "when", required: true, "the condition"),
+        description("policy"),
+    ]
+
+    static let secret: [AttrFact] = [
+        .init("secret", "provider", .word(["env", "file", "vault"]), ir: "provider", required: true, "where the value is read at run time"),
+        .init("secret", "key", .string, ir: "key", required: true, "the variable, path or vault key"),
+        description("secret"),
+    ]
+
+    static let retry: [AttrFact] = [
+        .init("retry", "attempts", .int, min: 1, max: 1_000, ir: "attempts", required: true, "tries in all, the first included"),
+        .init("retry", "backoff", .word(["fixed", "linear", "exponential"]), default: "fixed", ir: "backoff", "how the delay grows"),
+        .init("retry", "delay", .duration, min: 0, default: "0s", ir: "delay_ms", "wait before the first retry"),
+        .init("retry", "max_delay", .duration, min: 0, ir: "max_delay_ms", "the delay never grows past this"),
+        .init("retry", "jitter", .word(["none", "full", "equal", "decorrelated"]), default: "none", ir: "jitter", "randomness added to delays"),
+        .init("retry", "on", .words(nil), ir: "on", "error classes retried: timeout, transient, agent_error or declared ones"),
+        .init("retry", "catch", .custom("a task or agent name"), ir: "catch", "the fallback after the last attempt fails"),
+    ]
+
+    static let budget: [AttrFact] = [
+        .init("budget", "money", .money, min: 0, ir: "money_micros", "money the scope may spend"),
+        .init("budget", "tokens", .tokens, min: 0, ir: "tokens", "tokens the scope may use"),
+        .init("budget", "time", .duration, min: 0, ir: "time_ms", "time the scope may take"),
+    ]
+
+    static let input: [AttrFact] = [description("input")]
+
+    static let output: [AttrFact] = [
+        description("output"),
+        .init("output", "on_conflict", .word(["fail", "last_writer", "merge", "escalate"]), ir: "on_conflict",
+              "what happens when two tasks write it"),
+    ]
+
+    static let error: [AttrFact] = [description("error")]
+
+    static func description(_ block: String) -> AttrFact {
+        .init(block, "description", .string, "documentation; not used at run time")
+    }
+
+    /// The fact for `name` in block kind `block`; nil when the block has no such attribute.
+    public static func fact(_ block: String, _ name: String) -> AttrFact? {
+        index[block + "." + name]
+    }
+
+    /// The fact for an attribute the caller knows exists (a programming error otherwise).
+    public static func declared(_ block: String, _ name: String) -> AttrFact {
+        guard let f = fact(block, name) else { preconditionFailure("no attribute `\(name)` in `\(block)`") }
+        return f
+    }
+
+    static let index: [String: AttrFact] = {
+        var out: [String: AttrFact] = [:]
+        for (kind, facts) in blocks { for f in facts { out[kind + "." + f.name] = f } }
+        return out
+    }()
+
+    /// The attributes of `block` written to the IR as one number each.
+    public static func numeric(_ block: String) -> [AttrFact] {
+        (blocks.first { $0.kind == block }?.attributes ?? []).filter { $0.needsConstant && $0.irKey != nil }
+    }
+
+    /// The IR keys the attributes of `block` are written to.
+    public static func irKeys(_ block: String) -> Set<String> {
+        Set((blocks.first { $0.kind == block }?.attributes ?? []).compactMap(\.irKey))
+    }
+}
