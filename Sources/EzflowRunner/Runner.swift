@@ -506,13 +506,14 @@ public final class Runner {
     func fold(_ raw: Event, log: AttemptLogRow?) throws(RunnerError) -> [Command] {
         let seq = run.state.seq
         let e = writer.redact(raw)
-        let out: [Command]
+        var out: [Command]
         observer?.willFold(e, state: run.state)
         do { out = try run.step(e) } catch {
             throw .invalid("internal error: the core refused event #\(seq) of run `\(runID)`: \(error)")
         }
         precondition(run.state.seq == seq + 1 && run.pending.last?.seq == seq, "the journal sequence must advance by one per event")
         if let o = observer { o.didFold(run.pending[run.pending.count - 1], state: run.state) }
+        if mutations.skipTimerRearm, case .resumed = e { out.removeAll { if case .setTimer = $0 { true } else { false } } }
         if let log { pendingLogs.append(writer.redact(log, seq: seq)) }
         return out
     }
