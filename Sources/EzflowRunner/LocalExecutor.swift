@@ -63,8 +63,7 @@ final class LocalExecutor: AttemptExecutor, Sendable {
         }
     }
 
-    /// Hands the result to the queue. A refused completion (the attempt is no longer
-    /// this worker's) is dropped: the coordinator has moved on without it.
+    /// Hands the result to the queue.
     func finish(_ item: WorkItem, _ r: DriverResult) {
         tokens.withLock { _ = $0.removeValue(forKey: Key(task: item.task, attempt: item.attempt)) }
         let outcome: WorkOutcome = switch r.outcome {
@@ -75,8 +74,12 @@ final class LocalExecutor: AttemptExecutor, Sendable {
             ? AttemptLogRow(task: item.task, attempt: item.attempt, seq: -1, agent: item.agent, exitCode: r.exitCode,
                             durationMs: r.durationMs, stdout: r.stdout, stderr: r.stderr)
             : nil
-        // The in-memory queue cannot fail; a queue that can is a backend with workers of its own.
-        _ = try? queue.complete(WorkCompletion(item: item, owner: owner, outcome: outcome, log: log), nowMs: clock.nowMs())
+        // A refused completion (the attempt is no longer this worker's) is dropped: the
+        // coordinator moved on without it. The in-memory queue cannot fail; a queue that
+        // can is a backend with workers of their own, not these threads.
+        do { _ = try queue.complete(WorkCompletion(item: item, owner: owner, outcome: outcome, log: log), nowMs: clock.nowMs()) } catch {
+            preconditionFailure("the embedded work queue failed: \(error)")
+        }
     }
 }
 
