@@ -62,22 +62,23 @@ public final class MemoryStore: JournalStore, RunInbox {
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64]) throws(StoreError) {
         let failure: StoreError? = state.withLock { s in
-            guard var run = s.runs[runID] else { return error(.notFound, "no run `\(runID)`") }
-            guard expectedSeq == run.journal.count else {
-                return error(.conflict, "run `\(runID)`: batch expects seq \(expectedSeq), the journal has \(run.journal.count) records")
+            guard let count = s.runs[runID]?.journal.count else { return error(.notFound, "no run `\(runID)`") }
+            guard expectedSeq == count else {
+                return error(.conflict, "run `\(runID)`: batch expects seq \(expectedSeq), the journal has \(count) records")
             }
             for (i, r) in records.enumerated() where r.seq != expectedSeq + i {
                 return error(.conflict, "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
             }
-            run.journal += records
-            run.logs += logs
-            run.info.journalCount = run.journal.count
+            // Mutated in place: copying the run out of the dictionary would copy its journal
+            // on every append (quadratic in the run's length).
+            s.runs[runID]!.journal += records
+            s.runs[runID]!.logs += logs
+            s.runs[runID]!.info.journalCount = count + records.count
             if let u = update {
-                run.info.status = u.status
-                run.info.verdict = u.verdict
-                run.info.updatedMs = u.updatedMs
+                s.runs[runID]!.info.status = u.status
+                s.runs[runID]!.info.verdict = u.verdict
+                s.runs[runID]!.info.updatedMs = u.updatedMs
             }
-            s.runs[runID] = run
             s.consumed.formUnion(consumedInbox)
             return nil
         }
