@@ -42,6 +42,9 @@ struct WorkflowChecker {
     var usedImports: Set<String> = []
     /// Each role's grants with inheritance, computed once after validation.
     var effectiveRoles: [DeclID: EffectiveRole] = [:]
+    /// What each reference resolved to, and each expression's type (see `SemanticModel`).
+    var bindings = Bindings()
+    var types: [Span: Ty] = [:]
 
     init<L>(session: CheckSession<L>) {
         modules = session.modules
@@ -50,6 +53,9 @@ struct WorkflowChecker {
 
     mutating func checkAll() {
         // Types, then every declaration, before any workflow: workflows read them all.
+        for m in modules.indices {
+            for (alias, b) in modules[m].imports { if let tm = b.module { bindings.record(b.span, alias, .module(tm)) } }
+        }
         for m in modules.indices { collectTypes(m) }
         for m in modules.indices { validateDecls(m) }
         cacheEffectiveRoles()
@@ -60,6 +66,8 @@ struct WorkflowChecker {
             }
             reportUnusedImports(m)
         }
+        // Bindings are complete only now; every workflow shares the one table.
+        for i in checked.indices { checked[i].bindings = bindings }
     }
 
     func error(_ code: String, _ msg: String, _ span: Span, label: String = "", secondary: [Label] = [], notes: [String] = [], help: String? = nil) -> Diagnostic {
@@ -206,6 +214,12 @@ struct WorkflowChecker {
         if let x = attrs.number("cost_per_1k_tokens") { a.costPer1kTokens = x }
         if let x = attrs.number("cost_per_second") { a.costPerSecond = x }
         if let x = attrs.number("concurrency") { a.concurrency = x }
+        a.failureRatePPM = attrs.number("failure_rate")
+        a.latencyMs = attrs.number("latency")
+        a.apiKey = attrs.ref("api_key")?.id
+        a.command = attrs["command"].flatMap { literalText($0.value) }
+        a.model = attrs["model"].flatMap { literalText($0.value) }
+        a.url = attrs["url"].flatMap { literalText($0.value) }
         return a
     }
 
@@ -240,8 +254,12 @@ struct WorkflowChecker {
         if let v = attrs["on"] {
             let builtin = ["timeout", "transient", "agent_error"]
             for (w, s) in words(v.value, allowed: nil, attr: "on") {
-                if builtin.contains(w) { r.on.append(w); continue }
-                if findDecl(w, kind: .error, module: m) != nil { r.on.append(w); continue }
+                if builtin.contains(w) { r.on.append(w); bindings.record(s, w, .builtin(w)); continue }
+                if findDecl(w, kind: .error, module: m) != nil {
+                    r.on.append(w)
+                    bindings.record(s, w, .decl(.error, DeclID(module: m, name: w)))
+                    continue
+                }
                 let candidates = builtin + modules[m].decls.values.filter { $0.kind == .error }.map(\.name.text)
                 report(error("E0604", "unknown error class `\(w)`", s,
                              help: suggest(w, among: candidates).map { "did you mean `\($0)`?" }
@@ -307,7 +325,9 @@ struct WorkflowChecker {
     mutating func resolveRef(_ e: Expr, kinds: [DeclKind], module m: Int) -> RefUse? {
         // Fast path: a plain name of a local declaration of the right kind (no path array).
         if case .name(let n) = e.kind, let d = modules[m].decls[n], kinds.contains(d.kind) {
-            return RefUse(id: DeclID(module: m, name: n), span: e.span)
+            let id = DeclID(module: m, name: n)
+            bind(e, .decl(d.kind, id))
+            return RefUse(id: id, span: e.span)
         }
         if case .error = e.kind { return nil }
         // Only error messages need the nouns; build them lazily.
@@ -327,6 +347,7 @@ struct WorkflowChecker {
             }
             usedImports.insert("\(m):\(path[0].text)")
             guard let tm = imp.module else { return nil }
+            bind(path[0], .module(tm))
             target = tm
             name = path[1]
         }
@@ -342,7 +363,10 @@ struct WorkflowChecker {
                          secondary: [Label(d.name.span, "`\(name.text)` declared here")]))
             return nil
         }
-        return RefUse(id: DeclID(module: target, name: name.text), span: e.span)
+        let id = DeclID(module: target, name: name.text)
+        bind(e, .decl(d.kind, id))
+        if path.count == 2 { bind(name, .decl(d.kind, id)) }
+        return RefUse(id: id, span: e.span)
     }
 
     mutating func resolveRefs(_ e: Expr, kinds: [DeclKind], module m: Int) -> [RefUse] {
@@ -378,6 +402,12 @@ struct WorkflowChecker {
             return []
         }
         return items.compactMap { i in word(i, allowed: allowed, attr: attr).map { ($0, i.span) } }
+    }
+
+    /// A string literal's text, interpolations left out; nil for any other expression.
+    func literalText(_ e: Expr) -> String? {
+        guard case .string(let parts) = e.kind else { return nil }
+        return parts.map { if case .text(let t) = $0 { t } else { "" } }.joined()
     }
 
     func stringList(_ e: Expr) -> [String] {

@@ -79,6 +79,7 @@ extension WorkflowChecker {
             if path.count == 2, let imp = modules[m].imports[path[0].text] {
                 usedImports.insert("\(m):\(path[0].text)")
                 guard let tm = imp.module else { return .error }
+                bind(path[0], .module(tm))
                 target = tm
                 name = path[1]
             } else if path.count != 1 {
@@ -87,6 +88,7 @@ extension WorkflowChecker {
             }
             if let d = modules[target].decls[name.text] {
                 let id = DeclID(module: target, name: name.text)
+                if d.kind == .enumeration || d.kind == .record { bind(name, .decl(d.kind, id)) }
                 if d.kind == .enumeration { return .enumeration(name: name.text, cases: d.block.cases.map(\.text)) }
                 if d.kind == .record { return records[id].map { .record($0) } ?? .error }
             }
@@ -99,8 +101,15 @@ extension WorkflowChecker {
         }
     }
 
-    /// Infers the type of an expression, reporting what does not resolve or type.
+    /// Infers the type of an expression, reporting what does not resolve or type, and
+    /// records it for lowering and the IDE queries.
     mutating func typeOf(_ e: Expr, _ env: inout ExprEnv) -> Ty {
+        let t = infer(e, &env)
+        types[e.span] = t
+        return t
+    }
+
+    mutating func infer(_ e: Expr, _ env: inout ExprEnv) -> Ty {
         switch e.kind {
         case .error: return .error
         case .string(let parts):
@@ -243,6 +252,7 @@ extension WorkflowChecker {
             for a in args { _ = typeOf(a, &env) }
             return .error
         }
+        bind(callee, .builtin(f))
         let ts = args.map { typeOf($0, &env) }
         guard ts.count == arity else {
             report(error("E0304", "`\(f)` takes \(arity) argument\(arity == 1 ? "" : "s"), found \(ts.count)", span, help: "`\(sig)`"))
@@ -279,6 +289,7 @@ extension WorkflowChecker {
         if case .member(let base, let f) = e.kind, case .name(let head) = base.kind, head == "inputs",
            let t = env.inputs?[f.text] {
             env.usedInputs.insert(f.text)
+            bind(e, .input(module: env.module, name: f.text))
             return t
         }
         guard let path = e.path else {
@@ -300,6 +311,7 @@ extension WorkflowChecker {
                 return .error
             }
             env.usedInputs.insert(path[1].text)
+            bind(e, .input(module: env.module, name: path[1].text))
             return fields(t, path.dropFirst(2))
         case "secrets":
             guard path.count == 2 else {
@@ -317,15 +329,24 @@ extension WorkflowChecker {
                              help: "secret values never enter prompts, outputs or the IR"))
                 return .error
             }
-            env.usedSecrets.append(RefUse(id: DeclID(module: env.module, name: d.name.text), span: e.span))
+            let id = DeclID(module: env.module, name: d.name.text)
+            env.usedSecrets.append(RefUse(id: id, span: e.span))
+            bind(e, .decl(.secret, id))
+            bind(path[1], .decl(.secret, id))
             return .string
         case "item" where env.item != nil:
+            bind(e, .item)
+            if path.count > 1 { bind(head, .item) }
             return fields(env.item!, path.dropFirst())
         case "principal" where env.policy:
             guard path.count == 2 else { report(error("E0211", "write `principal.ATTRIBUTE`", e.span)); return .error }
             switch path[1].text {
-            case "name", "team", "role": return .string
-            case "groups": return .list(.string)
+            case "name", "team", "role":
+                bind(e, .principal(path[1].text))
+                return .string
+            case "groups":
+                bind(e, .principal(path[1].text))
+                return .list(.string)
             default:
                 report(error("E0211", "principals have no attribute `\(path[1].text)`", path[1].span,
                              help: "principal attributes: name, team, role, groups"))
@@ -334,9 +355,9 @@ extension WorkflowChecker {
         case "task" where env.policy:
             guard path.count == 2 else { report(error("E0211", "write `task.ATTRIBUTE`", e.span)); return .error }
             switch path[1].text {
-            case "name": return .string
-            case "tags": return .list(.string)
-            case "priority": return .int
+            case "name", "tags", "priority":
+                bind(e, .policyTask(path[1].text))
+                return path[1].text == "name" ? .string : path[1].text == "tags" ? .list(.string) : .int
             default:
                 report(error("E0211", "tasks have no attribute `\(path[1].text)` in policies", path[1].span,
                              help: "task attributes: name, tags, priority"))
@@ -345,6 +366,7 @@ extension WorkflowChecker {
         case "inputs" where env.policy:
             guard path.count >= 2 else { return .error }
             env.usedInputs.insert(path[1].text)
+            bind(e, .input(module: env.module, name: path[1].text))
             return .json
         default: break
         }
@@ -356,6 +378,7 @@ extension WorkflowChecker {
                 return .error
             }
             env.readTasks.append((t, e.span))
+            bind(head, .task(module: env.module, index: t))
             guard let out = env.taskOutputs[t][path[2].text] else {
                 report(error("E0211", "task `\(head.text)` has no output `\(path[2].text)`", path[2].span,
                              help: suggest(path[2].text, among: env.taskOutputs[t].keys).map { "did you mean `\($0)`?" }
@@ -363,6 +386,8 @@ extension WorkflowChecker {
                 return .error
             }
             let base: Ty = env.taskFanned[t] ? .list(out) : out
+            bind(e, .taskOutput(module: env.module, task: t, name: path[2].text))
+            bind(path[2], .taskOutput(module: env.module, task: t, name: path[2].text))
             return fields(base, path.dropFirst(3))
         }
         // Enum cases: `Env.prod` or `mod.Env.prod`.
@@ -371,6 +396,7 @@ extension WorkflowChecker {
         if path.count >= 3, let imp = modules[m].imports[head.text] {
             usedImports.insert("\(m):\(head.text)")
             guard let tm = imp.module else { return .error }
+            bind(head, .module(tm))
             m = tm
             rest = path.dropFirst()
         }
@@ -386,6 +412,10 @@ extension WorkflowChecker {
                              help: suggest(c.text, among: cases).map { "did you mean `\($0)`?" } ?? "cases: " + cases.joined(separator: ", ")))
                 return .error
             }
+            let id = DeclID(module: m, name: d.name.text)
+            bind(e, .enumCase(id, c.text))
+            bind(rest.first!, .decl(.enumeration, id))
+            bind(c, .enumCase(id, c.text))
             return .enumeration(name: d.name.text, cases: cases)
         }
         var candidates = Array(env.tasks?.keys ?? [:].keys)

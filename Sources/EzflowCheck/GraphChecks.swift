@@ -13,6 +13,7 @@ extension WorkflowChecker {
                                  help: suggest(n.text, among: w.names.keys).map { "did you mean `\($0)`?" }))
                     continue
                 }
+                bind(n, target.isGroup ? .group(module: w.module, index: target.index) : .task(module: w.module, index: target.index))
                 if !target.isGroup {
                     let d = target.index
                     if d == i {
@@ -44,8 +45,13 @@ extension WorkflowChecker {
                     report(error("E0605", "task `\(n)` cannot be its own fallback", c.span))
                 } else {
                     w.tasks[target.index].isFallback = true
+                    w.tasks[i].fallback = .task(target.index)
+                    bind(c, .task(module: w.module, index: target.index))
                 }
-            } else if resolveCatchAgent(c, module: r.catchModule) == nil {
+            } else if let agent = resolveCatchAgent(c, module: r.catchModule) {
+                w.tasks[i].fallback = .agent(agent)
+                bind(c, .decl(.agent, agent))
+            } else {
                 let name = c.path?.map(\.text).joined(separator: ".") ?? "this"
                 report(error("E0605", "fallback `\(name)` is neither a task of this workflow nor an agent", c.span,
                              help: suggest(name, among: w.names.keys).map { "did you mean `\($0)`?" }
@@ -173,6 +179,7 @@ extension WorkflowChecker {
                                  help: suggest(n.text, among: w.outputs.keys).map { "did you mean `\($0)`?" } ?? "declare it in the workflow: `output \(n.text): string`"))
                     continue
                 }
+                bind(n, .output(module: w.module, name: n.text))
                 if let own = t.outputs[n.text] {
                     if !own.fits(out.ty) {
                         report(error("E0300", "task `\(t.name.text)` writes `\(own)` to output `\(n.text)` of type `\(out.ty)`", n.span,

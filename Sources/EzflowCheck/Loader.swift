@@ -70,6 +70,8 @@ public struct CheckSession<Loader: SourceLoader> {
     public private(set) var modules: [Module] = []
     /// Every workflow checked, root or imported.
     public private(set) var workflows: [CheckedWorkflow] = []
+    /// What the checker resolved: bindings, types, modules (filled by `checkAll`).
+    public private(set) var semantics = SemanticModel()
     var moduleByKey: [String: Int] = [:]
     /// Keys of modules being loaded, for import-cycle detection.
     var loading: [String] = []
@@ -100,6 +102,10 @@ public struct CheckSession<Loader: SourceLoader> {
         checker.checkAll()
         diagnostics.append(contentsOf: checker.diagnostics)
         workflows = checker.checked
+        semantics.bindings = checker.bindings
+        semantics.types = checker.types
+        semantics.modules = modules
+        semantics.workflows = workflows
     }
 
     /// Parses a module and, depth first, everything it imports.

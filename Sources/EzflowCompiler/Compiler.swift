@@ -12,6 +12,8 @@ public struct CompileResult: Sendable {
     public var diagnostics: [Diagnostic]
     /// Every checked workflow, root first; lowering requires `hasErrors == false`.
     public var workflows: [CheckedWorkflow]
+    /// What the checker resolved (bindings, types, modules), for lowering and `EzflowIDE`.
+    public var semantics: SemanticModel
     public var hasErrors: Bool { diagnostics.errorCount > 0 }
 }
 
@@ -40,8 +42,7 @@ public enum Compiler {
         result(of: session(roots: roots, loader: loader))
     }
 
-    /// Loads and checks `roots` with both surfaces' front ends. `build` keeps the session
-    /// because lowering reads declaration blocks the checked model does not carry.
+    /// Loads and checks `roots` with both surfaces' front ends.
     static func session<L: SourceLoader>(roots: [String], loader: L) -> CheckSession<L> {
         var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse)
         // EZFLOW_TIMING=1 prints phase times to stderr (for profiling, not a stable format).
@@ -59,6 +60,6 @@ public enum Compiler {
 
     static func result(of session: CheckSession<some SourceLoader>) -> CompileResult {
         CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
-                      workflows: session.workflows)
+                      workflows: session.workflows, semantics: session.semantics)
     }
 }

@@ -1,0 +1,111 @@
+import EzflowDiagnostics
+import EzflowSyntax
+
+/// What one reference, as written, resolved to. The checker records one for every name it
+/// resolves, so lowering and the IDE queries read the answer instead of resolving again.
+/// Module and task numbers are indices of this compilation (`Module`, `CheckedWorkflow.tasks`).
+public enum Binding: Sendable, Hashable {
+    /// A top-level declaration: agent, role, secret, retry, policy, workflow, enum, type or error class.
+    case decl(DeclKind, DeclID)
+    /// Task `index` of the workflow declared in `module`.
+    case task(module: Int, index: Int)
+    /// Group `index` of the workflow declared in `module`.
+    case group(module: Int, index: Int)
+    /// `inputs.NAME` (and fields below it) of the workflow in `module`.
+    case input(module: Int, name: String)
+    /// A workflow output named by `writes`.
+    case output(module: Int, name: String)
+    /// `TASK.outputs.NAME` (and fields below it).
+    case taskOutput(module: Int, task: Int, name: String)
+    /// `Enum.case`, possibly through an import alias.
+    case enumCase(DeclID, String)
+    /// An import alias: the module it names.
+    case module(Int)
+    /// `item` inside a `for_each` task.
+    case item
+    /// `principal.ATTR` in a policy condition.
+    case principal(String)
+    /// `task.ATTR` in a policy condition.
+    case policyTask(String)
+    /// A built-in function (`len`) or error class (`timeout`).
+    case builtin(String)
+}
+
+/// Bindings keyed by the span of the reference. Spans identify references, except in a
+/// YAML scalar that is not verbatim in its file (escaped or folded): every reference in it
+/// shares the scalar's span, so there the reference's dotted text tells them apart.
+public struct Bindings: Sendable {
+    /// One binding per span.
+    public private(set) var bySpan: [Span: Binding] = [:]
+    /// Spans written more than once with different meanings, by the reference's text.
+    public private(set) var shared: [Span: [String: Binding]] = [:]
+    /// The text each span was first recorded with, to tell a repeat from a clash.
+    private var texts: [Span: String] = [:]
+
+    public init() {}
+
+    /// Records that the reference `text` written at `span` means `binding`.
+    public mutating func record(_ span: Span, _ text: String, _ binding: Binding) {
+        if var s = shared[span] {
+            s[text] = binding
+            shared[span] = s
+        } else if let prevText = texts[span], prevText != text, let prev = bySpan[span] {
+            shared[span] = [prevText: prev, text: binding]
+            bySpan[span] = nil
+            texts[span] = nil
+        } else {
+            bySpan[span] = binding
+            texts[span] = text
+        }
+    }
+
+    /// The binding of the reference `text` at `span`.
+    public func binding(at span: Span, text: String) -> Binding? {
+        if let b = bySpan[span] { return b }
+        return shared[span]?[text]
+    }
+
+    /// The binding of a name or dotted path expression.
+    public func binding(of e: Expr) -> Binding? {
+        if let b = bySpan[e.span] { return b }
+        guard let s = shared[e.span] else { return nil }
+        return e.path.flatMap { s[$0.map(\.text).joined(separator: ".")] }
+    }
+
+    /// Every binding whose span contains `offset` in `file`, smallest span first.
+    public func bindings(file: Int, containing offset: Int) -> [(span: Span, binding: Binding)] {
+        var out: [(span: Span, binding: Binding)] = []
+        for (span, b) in bySpan where span.file == file && span.start <= offset && offset <= span.end { out.append((span, b)) }
+        for (span, s) in shared where span.file == file && span.start <= offset && offset <= span.end {
+            for key in s.keys.sorted() { out.append((span, s[key]!)) }
+        }
+        return out.sorted { ($0.span.end - $0.span.start, $0.span) < ($1.span.end - $1.span.start, $1.span) }
+    }
+}
+
+/// What the checker resolved across a whole compilation: every binding, every expression's
+/// type and the modules (trees and declaration tables) they point into.
+public struct SemanticModel: Sendable {
+    public var bindings = Bindings()
+    /// The type of each expression, keyed by its span (the outermost expression wins when
+    /// two share a span).
+    public var types: [Span: Ty] = [:]
+    /// Every module loaded, indexed as `DeclID.module` and `Binding` module numbers.
+    public var modules: [Module] = []
+    /// Every checked workflow, in module order.
+    public var workflows: [CheckedWorkflow] = []
+
+    public init() {}
+}
+
+extension WorkflowChecker {
+    /// Records what `e` (a name or dotted path) resolved to.
+    mutating func bind(_ e: Expr, _ b: Binding) {
+        bindings.record(e.span, e.path?.map(\.text).joined(separator: ".") ?? "", b)
+    }
+
+    /// Records what one name (a path segment, a task name in `after`) resolved to.
+    mutating func bind(_ n: Name, _ b: Binding) {
+        bindings.record(n.span, n.text, b)
+    }
+}
