@@ -157,13 +157,14 @@ struct WorkflowChecker {
             let id = Schema.attrNames.id(key)
             guard let ks, let id, case let si = Int(ks.specByKey[id]), si >= 0 else {
                 let hint = suggest(key, among: specs.map(\.name))
-                report(error("E0203", "unknown attribute `\(key)` for `\(kind)`", a.key.span,
-                             help: hint.map { "did you mean `\($0)`?" } ?? (specs.isEmpty ? "`\(kind)` takes no attributes" : "`\(kind)` takes: " + specs.map(\.name).joined(separator: ", "))))
+                report(error("E0203", "unknown attribute `\(key)` for `\(kind)`", a.key.span)
+                    .suggesting(hint, at: a.key.span, otherwise: specs.isEmpty ? "`\(kind)` takes no attributes" : "`\(kind)` takes: " + specs.map(\.name).joined(separator: ", ")))
                 continue
             }
             if seenMask & (1 << UInt64(si)) != 0, let prev = v.attrs[id: id] {
                 report(error("E0205", "attribute `\(key)` is given twice", a.key.span, label: "given again here",
-                             secondary: [Label(prev.key.span, "first given here")], help: "remove one of them"))
+                             secondary: [Label(prev.key.span, "first given here")], help: "remove one of them")
+                    .fixing(.remove(a.span, "this `\(key)`")))
                 continue
             }
             seenMask |= 1 << UInt64(si)
@@ -197,10 +198,10 @@ struct WorkflowChecker {
             let innerID = Schema.kindNames.id(inner.kind.text)
             if let innerID, blockMask & (1 << UInt64(innerID)) != 0 { continue }
             let known = innerID != nil
-            report(error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
-                         inner.kind.span,
-                         help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", "))
-                             : suggest(inner.kind.text, among: allowedBlocks).map { "did you mean `\($0)`?" }))
+            let d = error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
+                          inner.kind.span,
+                          help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", ")) : nil)
+            report(known ? d : d.suggesting(suggest(inner.kind.text, among: allowedBlocks), at: inner.kind.span))
         }
         return v
     }
@@ -261,9 +262,9 @@ struct WorkflowChecker {
                     continue
                 }
                 let candidates = builtin + modules[m].decls.values.filter { $0.kind == .error }.map(\.name.text)
-                report(error("E0604", "unknown error class `\(w)`", s,
-                             help: suggest(w, among: candidates).map { "did you mean `\($0)`?" }
-                                 ?? "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
+                report(error("E0604", "unknown error class `\(w)`", s)
+                    .suggesting(suggest(w, among: candidates), at: s,
+                                otherwise: "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
             }
         }
         r.catchExpr = attrs["catch"]?.value
@@ -341,8 +342,9 @@ struct WorkflowChecker {
         var name = path[0]
         if path.count == 2 {
             guard let imp = modules[m].imports[path[0].text] else {
-                report(error("E0200", "cannot find module `\(path[0].text)` in this scope", path[0].span,
-                             help: suggest(path[0].text, among: modules[m].imports.keys).map { "did you mean `\($0)`?" } ?? "import the module first: `import \"PATH\" as \(path[0].text)`"))
+                report(error("E0200", "cannot find module `\(path[0].text)` in this scope", path[0].span)
+                    .suggesting(suggest(path[0].text, among: modules[m].imports.keys), at: path[0].span,
+                                otherwise: "import the module first: `import \"PATH\" as \(path[0].text)`"))
                 return nil
             }
             usedImports.insert("\(m):\(path[0].text)")
@@ -354,8 +356,8 @@ struct WorkflowChecker {
         guard let d = modules[target].decls[name.text] else {
             let candidates = modules[target].decls.values.filter { kinds.contains($0.kind) }.map(\.name.text)
             let where_ = path.count == 2 ? " in module `\(path[0].text)`" : " in this scope"
-            report(error("E0200", "cannot find \(noun) `\(name.text)`\(where_)", name.span,
-                         help: suggest(name.text, among: candidates).map { "did you mean `\($0)`?" }))
+            report(error("E0200", "cannot find \(noun) `\(name.text)`\(where_)", name.span)
+                .suggesting(suggest(name.text, among: candidates), at: name.span))
             return nil
         }
         guard kinds.contains(d.kind) else {
@@ -388,8 +390,8 @@ struct WorkflowChecker {
             return nil
         }
         if let allowed, !allowed.contains(w) {
-            report(error("E0209", "invalid value `\(w)` for `\(attr)`", e.span,
-                         help: suggest(w, among: allowed).map { "did you mean `\($0)`?" } ?? "expected one of: " + allowed.joined(separator: ", ")))
+            report(error("E0209", "invalid value `\(w)` for `\(attr)`", e.span)
+                .suggesting(suggest(w, among: allowed), at: e.span, otherwise: "expected one of: " + allowed.joined(separator: ", ")))
             return nil
         }
         return w
@@ -417,7 +419,8 @@ struct WorkflowChecker {
 
     mutating func reportUnusedImports(_ m: Int) {
         for (alias, b) in modules[m].imports.sorted(by: { $0.value.span < $1.value.span }) where !usedImports.contains("\(m):\(alias)") && b.module != nil {
-            report(.warning("W0104", "unused import `\(alias)`", at: b.span, help: "remove the import"))
+            report(Diagnostic.warning("W0104", "unused import `\(alias)`", at: b.span, help: "remove the import")
+                .fixing(.remove(b.declSpan, "the import")))
         }
     }
 }

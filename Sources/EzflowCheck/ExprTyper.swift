@@ -94,9 +94,9 @@ extension WorkflowChecker {
             }
             let builtins = ["string", "int", "float", "bool", "duration", "money", "tokens", "path", "json", "list", "map"]
             let declared = modules[target].decls.values.filter { $0.kind == .enumeration || $0.kind == .record }.map(\.name.text)
-            report(error("E0302", "unknown type `\(name.text)`", name.span,
-                         help: suggest(name.text, among: builtins + declared).map { "did you mean `\($0)`?" }
-                             ?? "types are \(builtins.dropLast(2).joined(separator: ", ")), list[T], map[T], or a declared enum or type"))
+            report(error("E0302", "unknown type `\(name.text)`", name.span)
+                .suggesting(suggest(name.text, among: builtins + declared), at: name.span,
+                            otherwise: "types are \(builtins.dropLast(2).joined(separator: ", ")), list[T], map[T], or a declared enum or type"))
             return .error
         }
     }
@@ -246,9 +246,9 @@ extension WorkflowChecker {
     mutating func call(_ callee: Expr, _ args: [Expr], _ span: Span, _ env: inout ExprEnv) -> Ty {
         guard case .name(let f) = callee.kind, let (arity, sig) = Self.functions[f] else {
             let name = callee.path?.map(\.text).joined(separator: ".") ?? "this expression"
-            report(error("E0304", "unknown function `\(name)`", callee.span,
-                         help: suggest(name, among: Self.functions.keys).map { "did you mean `\($0)`?" }
-                             ?? "built-in functions: " + Self.functions.keys.sorted().joined(separator: ", ")))
+            report(error("E0304", "unknown function `\(name)`", callee.span)
+                .suggesting(suggest(name, among: Self.functions.keys), at: callee.span,
+                            otherwise: "built-in functions: " + Self.functions.keys.sorted().joined(separator: ", ")))
             for a in args { _ = typeOf(a, &env) }
             return .error
         }
@@ -305,9 +305,9 @@ extension WorkflowChecker {
                 return .error
             }
             guard let t = env.inputs![path[1].text] else {
-                report(error("E0200", "cannot find input `\(path[1].text)` in this workflow", path[1].span,
-                             help: suggest(path[1].text, among: env.inputs!.keys).map { "did you mean `\($0)`?" }
-                                 ?? "declare it: `input \(path[1].text): string`"))
+                report(error("E0200", "cannot find input `\(path[1].text)` in this workflow", path[1].span)
+                    .suggesting(suggest(path[1].text, among: env.inputs!.keys), at: path[1].span,
+                                otherwise: "declare it: `input \(path[1].text): string`"))
                 return .error
             }
             env.usedInputs.insert(path[1].text)
@@ -320,8 +320,8 @@ extension WorkflowChecker {
             }
             guard let d = findDecl(path[1].text, kind: .secret, module: env.module) else {
                 let candidates = modules[env.module].decls.values.filter { $0.kind == .secret }.map(\.name.text)
-                report(error("E0200", "cannot find secret `\(path[1].text)` in this scope", path[1].span,
-                             help: suggest(path[1].text, among: candidates).map { "did you mean `\($0)`?" }))
+                report(error("E0200", "cannot find secret `\(path[1].text)` in this scope", path[1].span)
+                    .suggesting(suggest(path[1].text, among: candidates), at: path[1].span))
                 return .error
             }
             if !env.secretsAllowed {
@@ -372,17 +372,18 @@ extension WorkflowChecker {
         }
         if let tasks = env.tasks, let t = tasks[head.text] {
             guard path.count >= 3, path[1].text == "outputs" else {
-                let hint = path.count == 2 && env.taskOutputs[t][path[1].text] != nil
-                    ? "did you mean `\(head.text).outputs.\(path[1].text)`?" : "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")
-                report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span, help: hint))
+                let fixable = path.count == 2 && env.taskOutputs[t][path[1].text] != nil
+                report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span)
+                    .suggesting(fixable ? "\(head.text).outputs.\(path[1].text)" : nil, at: e.span,
+                                otherwise: "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
                 return .error
             }
             env.readTasks.append((t, e.span))
             bind(head, .task(module: env.module, index: t))
             guard let out = env.taskOutputs[t][path[2].text] else {
-                report(error("E0211", "task `\(head.text)` has no output `\(path[2].text)`", path[2].span,
-                             help: suggest(path[2].text, among: env.taskOutputs[t].keys).map { "did you mean `\($0)`?" }
-                                 ?? "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
+                report(error("E0211", "task `\(head.text)` has no output `\(path[2].text)`", path[2].span)
+                    .suggesting(suggest(path[2].text, among: env.taskOutputs[t].keys), at: path[2].span,
+                                otherwise: "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
                 return .error
             }
             let base: Ty = env.taskFanned[t] ? .list(out) : out
@@ -408,8 +409,8 @@ extension WorkflowChecker {
             }
             let c = rest[rest.startIndex + 1]
             guard cases.contains(c.text) else {
-                report(error("E0211", "enum `\(d.name.text)` has no case `\(c.text)`", c.span,
-                             help: suggest(c.text, among: cases).map { "did you mean `\($0)`?" } ?? "cases: " + cases.joined(separator: ", ")))
+                report(error("E0211", "enum `\(d.name.text)` has no case `\(c.text)`", c.span)
+                    .suggesting(suggest(c.text, among: cases), at: c.span, otherwise: "cases: " + cases.joined(separator: ", ")))
                 return .error
             }
             let id = DeclID(module: m, name: d.name.text)
@@ -421,11 +422,14 @@ extension WorkflowChecker {
         var candidates = Array(env.tasks?.keys ?? [:].keys)
         if env.inputs != nil { candidates.append("inputs") }
         if env.item != nil { candidates.append("item") }
-        let hint: String?
-        if env.inputs?[head.text] != nil { hint = "to read the input, write `inputs.\(head.text)`" }
-        else if head.text == "item" { hint = "`item` exists only inside a task with `for_each`" }
-        else { hint = suggest(head.text, among: candidates).map { "did you mean `\($0)`?" } }
-        report(error("E0200", "cannot find `\(head.text)` in this scope", head.span, help: hint))
+        let d = error("E0200", "cannot find `\(head.text)` in this scope", head.span)
+        if env.inputs?[head.text] != nil {
+            report(d.fixing(.replace(head.span, with: "inputs.\(head.text)")).with(help: "to read the input, write `inputs.\(head.text)`"))
+        } else if head.text == "item" {
+            report(d.with(help: "`item` exists only inside a task with `for_each`"))
+        } else {
+            report(d.suggesting(suggest(head.text, among: candidates), at: head.span))
+        }
         return .error
     }
 
@@ -441,8 +445,8 @@ extension WorkflowChecker {
         case .error, .json: return t
         case .record(let r):
             if let ft = r.fields[f.text] { return ft }
-            report(error("E0211", "`\(t)` has no field `\(f.text)`", f.span,
-                         help: suggest(f.text, among: r.order).map { "did you mean `\($0)`?" }))
+            report(error("E0211", "`\(t)` has no field `\(f.text)`", f.span)
+                .suggesting(suggest(f.text, among: r.order), at: f.span))
             return .error
         case .optional(let inner):
             report(error("E0300", "cannot read `\(f.text)` of an optional `\(t)`", f.span,

@@ -34,6 +34,8 @@ public struct ImportBinding: Sendable {
     public var module: Int?
     public var span: Span
     public var alias: String
+    /// The whole `import` statement.
+    public var declSpan: Span
 }
 
 /// The kinds of named declarations.
@@ -138,7 +140,7 @@ public struct CheckSession<Loader: SourceLoader> {
                 continue
             }
             let target = loader.resolve(imp.path, from: key)
-            var binding = ImportBinding(module: nil, span: aliasSpan, alias: alias)
+            var binding = ImportBinding(module: nil, span: aliasSpan, alias: alias, declSpan: imp.span)
             if let cycleStart = loading.firstIndex(of: target) {
                 let chain = (loading[cycleStart...] + [target]).map { Self.shortName($0) }.joined(separator: " → ")
                 diagnostics.append(.error("E0207", "import cycle: \(chain)", at: imp.pathSpan,
@@ -184,8 +186,8 @@ public struct CheckSession<Loader: SourceLoader> {
                 case "input", "output", "budget":
                     diagnostics.append(.error("E0202", "`\(b.kind.text)` must be inside a `workflow`", at: b.kind.span))
                 default:
-                    diagnostics.append(.error("E0202", "unknown declaration `\(b.kind.text)`", at: b.kind.span,
-                                              help: suggest(b.kind.text, among: DeclKind.allCases.map(\.rawValue)).map { "did you mean `\($0)`?" }))
+                    diagnostics.append(Diagnostic.error("E0202", "unknown declaration `\(b.kind.text)`", at: b.kind.span)
+                        .suggesting(suggest(b.kind.text, among: DeclKind.allCases.map(\.rawValue)), at: b.kind.span))
                 }
                 return
             }

@@ -399,9 +399,9 @@ extension WorkflowChecker {
             for en in entries {
                 given.insert(en.key.text)
                 guard let (ty, _) = calleeInputs[en.key.text] else {
-                    report(error("E0305", "workflow `\(r.id.name)` has no input `\(en.key.text)`", en.key.span,
-                                 help: suggest(en.key.text, among: calleeInputs.keys).map { "did you mean `\($0)`?" }
-                                     ?? "its inputs are: " + calleeInputs.keys.sorted().joined(separator: ", ")))
+                    report(error("E0305", "workflow `\(r.id.name)` has no input `\(en.key.text)`", en.key.span)
+                        .suggesting(suggest(en.key.text, among: calleeInputs.keys), at: en.key.span,
+                                    otherwise: "its inputs are: " + calleeInputs.keys.sorted().joined(separator: ", ")))
                     _ = typeOf(en.value, &env)
                     continue
                 }

@@ -30,10 +30,12 @@ public struct Diagnostic: Sendable, Hashable {
     public var notes: [String]
     /// The fix or a "did you mean", when one is known.
     public var help: String?
+    /// The edits `help` proposes, as data (empty when there is no mechanical fix).
+    public var fixes: [Fix] = []
 
     public init(
         _ code: String, _ severity: Severity, _ message: String, at primary: Label,
-        secondary: [Label] = [], notes: [String] = [], help: String? = nil
+        secondary: [Label] = [], notes: [String] = [], help: String? = nil, fixes: [Fix] = []
     ) {
         self.code = code
         self.severity = severity
@@ -42,6 +44,7 @@ public struct Diagnostic: Sendable, Hashable {
         self.secondary = secondary
         self.notes = notes
         self.help = help
+        self.fixes = fixes
     }
 
     public static func error(

@@ -1,13 +1,15 @@
 /// Renders diagnostics as one JSON document for scripts and editors:
 ///
 ///     {"diagnostics":[{"code":"E0400","column":3,"end_column":8,"end_line":2,
-///       "file":"ci.ezflow","help":null,"labels":[...],"line":2,"message":"...",
+///       "file":"ci.ezflow","fixes":[],"help":null,"labels":[...],"line":2,"message":"...",
 ///       "notes":[],"severity":"error"}],"errors":1,"version":1,"warnings":0}
 ///
 /// Keys are sorted and every key is always present (`help` is `null` when there is
 /// none), so the bytes are the same for the same diagnostics and consumers need no
 /// existence checks. Positions are 1-based; columns count Unicode scalars and the
 /// end is exclusive. `labels` lists the primary label first, then the secondary ones.
+/// `fixes` lists the edits `help` proposes: each a `title` and `edits` (a range, also as
+/// byte offsets, and its `replacement` text), for editors and scripts to apply.
 /// `version` changes only when a field is removed or changes meaning.
 public struct JSONRenderer: DiagnosticRenderer {
     /// The value of the top-level `version` field.
@@ -42,6 +44,24 @@ public struct JSONRenderer: DiagnosticRenderer {
             "labels": .array(labels),
             "notes": .array(d.notes.map(JSON.string)),
             "help": .optional(d.help),
+            "fixes": .array(d.fixes.map { fix in
+                ["title": .string(fix.title), "edits": .array(fix.edits.map { json($0, sources) })]
+            }),
+        ]
+    }
+
+    /// An edit: its range as positions (end exclusive) and as byte offsets, and the new text.
+    private func json(_ edit: TextEdit, _ sources: SourceMap) -> JSON {
+        let at = sources.resolve(edit.span)
+        return [
+            "file": .string(at.path),
+            "line": .int(at.line),
+            "column": .int(at.column),
+            "end_line": .int(at.endLine),
+            "end_column": .int(at.endColumn),
+            "start_offset": .int(edit.span.start),
+            "end_offset": .int(edit.span.end),
+            "replacement": .string(edit.replacement),
         ]
     }
 
