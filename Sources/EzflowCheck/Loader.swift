@@ -78,9 +78,13 @@ public struct CheckSession<Loader: SourceLoader> {
     /// Keys of modules being loaded, for import-cycle detection.
     var loading: [String] = []
 
-    public init(loader: Loader, yamlFrontEnd: FrontEnd? = nil) {
+    /// Parses by file and content; pass one cache to several sessions to reuse parses.
+    public let parseCache: ParseCache
+
+    public init(loader: Loader, yamlFrontEnd: FrontEnd? = nil, parseCache: ParseCache = ParseCache()) {
         self.loader = loader
         self.yamlFrontEnd = yamlFrontEnd
+        self.parseCache = parseCache
     }
 
     /// Loads one root file and its imports; `checkAll` then checks everything loaded.
@@ -90,7 +94,7 @@ public struct CheckSession<Loader: SourceLoader> {
         switch loader.read(key) {
         case .failure(let e):
             // No file to point into: an empty pseudo-file carries the position.
-            let f = sources.add(SourceFile(path: path, bytes: []))
+            let f = sources.add(SourceFile(path: path, bytes: []), key: key)
             diagnostics.append(.error("E0206", "cannot read `\(path)`: \(e.reason)", at: Span(file: f, start: 0, end: 0)))
         case .success(let bytes):
             _ = load(key: key, displayPath: path, bytes: bytes)
@@ -113,7 +117,7 @@ public struct CheckSession<Loader: SourceLoader> {
     /// Parses a module and, depth first, everything it imports.
     mutating func load(key: String, displayPath: String, bytes: [UInt8]) -> Int? {
         // Refuse huge files before indexing their lines.
-        let file = sources.add(SourceFile(path: displayPath, bytes: bytes.count > Parser.fileBytesMax ? [] : bytes))
+        let file = sources.add(SourceFile(path: displayPath, bytes: bytes.count > Parser.fileBytesMax ? [] : bytes), key: key)
         if bytes.count > Parser.fileBytesMax {
             diagnostics.append(.error("E0107", "file is too large (\(bytes.count) bytes)", at: Span(file: file, start: 0, end: 0),
                                       notes: ["ezc reads files of at most \(Parser.fileBytesMax) bytes"],
@@ -121,7 +125,10 @@ public struct CheckSession<Loader: SourceLoader> {
             return nil
         }
         let isYAML = key.hasSuffix(".yaml") || key.hasSuffix(".yml")
-        let (tree, parseDiags) = isYAML && yamlFrontEnd != nil ? yamlFrontEnd!(sources[file], file) : Parser.parse(sources[file], file: file)
+        let source = sources[file]
+        let (tree, parseDiags) = parseCache.parse(file: file, bytes: bytes, yaml: isYAML && yamlFrontEnd != nil) {
+            isYAML && yamlFrontEnd != nil ? yamlFrontEnd!(source, file) : Parser.parse(source, file: file)
+        }
         diagnostics.append(contentsOf: parseDiags)
         var module = Module(key: key, file: file, tree: tree)
         let index = modules.count

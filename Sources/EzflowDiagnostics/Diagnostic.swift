@@ -72,6 +72,16 @@ extension Array where Element == Diagnostic {
         }
     }
 
+    /// Sorted by file (in the order `sources` loaded them), position, then code.
+    public func sortedByPosition(in sources: SourceMap) -> [Diagnostic] {
+        func key(_ d: Diagnostic) -> (Int, Int, Int) { (sources.rank(d.primary.span.file), d.primary.span.start, d.primary.span.end) }
+        return sorted { a, b in
+            if key(a) != key(b) { return key(a) < key(b) }
+            if a.code != b.code { return a.code < b.code }
+            return a.message < b.message
+        }
+    }
+
     public var errorCount: Int { lazy.filter { $0.severity == .error }.count }
     public var warningCount: Int { lazy.filter { $0.severity == .warning }.count }
 }

@@ -66,7 +66,7 @@ final class BindingTests: XCTestCase {
         XCTAssertEqual(binding(r, m, "9️⃣"), .decl(.agent, DeclID(module: lib, name: "remote")))
         XCTAssertEqual(binding(r, m, "🔟"), .decl(.workflow, DeclID(module: lib, name: "sub")))
         // The whole `a.outputs.v` binds to the output, its head to the task.
-        let all = r.semantics.bindings.bindings(file: 0, containing: m["6️⃣"]).map(\.binding)
+        let all = r.semantics.bindings.bindings(file: r.semantics.modules[0].file, containing: m["6️⃣"]).map(\.binding)
         XCTAssertEqual(all, [.task(module: 0, index: 0), .taskOutput(module: 0, task: 0, name: "v")])
         // The fallback is resolved once, in the checked task.
         XCTAssertEqual(r.workflows.first { $0.module == 0 }?.tasks[1].fallback, .agent(DeclID(module: lib, name: "remote")))
@@ -84,7 +84,7 @@ final class BindingTests: XCTestCase {
         let r = check(m)
         func type(_ marker: String) -> Ty? {
             let o = m[marker]
-            return r.semantics.types.filter { $0.key.file == 0 && $0.key.start == o }.max { $0.key.end < $1.key.end }?.value
+            return r.semantics.types.filter { $0.key.file == r.semantics.modules[0].file && $0.key.start == o }.max { $0.key.end < $1.key.end }?.value
         }
         XCTAssertEqual(type("1️⃣"), .int)
         XCTAssertEqual(type("2️⃣"), .list(.string))
