@@ -35,47 +35,71 @@ public enum Binding: Sendable, Hashable {
 /// YAML scalar that is not verbatim in its file (escaped or folded): every reference in it
 /// shares the scalar's span, so there the reference's dotted text tells them apart.
 public struct Bindings: Sendable {
+    /// How a reference was written; its text is built only when two share a span.
+    enum Written: Sendable {
+        case expr(Expr)
+        case name(Name)
+        case text(String)
+
+        var text: String {
+            switch self {
+            case .expr(let e): e.path?.map(\.text).joined(separator: ".") ?? ""
+            case .name(let n): n.text
+            case .text(let t): t
+            }
+        }
+    }
+
+    struct Entry: Sendable {
+        var binding: Binding
+        var written: Written
+    }
+
     /// One binding per span.
-    public private(set) var bySpan: [Span: Binding] = [:]
-    /// Spans written more than once with different meanings, by the reference's text.
-    public private(set) var shared: [Span: [String: Binding]] = [:]
-    /// The text each span was first recorded with, to tell a repeat from a clash.
-    private var texts: [Span: String] = [:]
+    private var entries: [Span: Entry] = [:]
+    /// Spans written more than once with different texts, by the reference's text.
+    private var shared: [Span: [String: Binding]] = [:]
 
     public init() {}
 
     /// Records that the reference `text` written at `span` means `binding`.
     public mutating func record(_ span: Span, _ text: String, _ binding: Binding) {
-        if var s = shared[span] {
-            s[text] = binding
-            shared[span] = s
-        } else if let prevText = texts[span], prevText != text, let prev = bySpan[span] {
-            shared[span] = [prevText: prev, text: binding]
-            bySpan[span] = nil
-            texts[span] = nil
+        record(span, .text(text), binding)
+    }
+
+    mutating func record(_ span: Span, _ written: Written, _ binding: Binding) {
+        if shared[span] != nil {
+            shared[span]![written.text] = binding
+        } else if let prev = entries[span] {
+            let (a, b) = (prev.written.text, written.text)
+            if a == b {
+                entries[span] = Entry(binding: binding, written: written)
+            } else {
+                shared[span] = [a: prev.binding, b: binding]
+                entries[span] = nil
+            }
         } else {
-            bySpan[span] = binding
-            texts[span] = text
+            entries[span] = Entry(binding: binding, written: written)
         }
     }
 
     /// The binding of the reference `text` at `span`.
     public func binding(at span: Span, text: String) -> Binding? {
-        if let b = bySpan[span] { return b }
+        if let e = entries[span] { return e.binding }
         return shared[span]?[text]
     }
 
     /// The binding of a name or dotted path expression.
     public func binding(of e: Expr) -> Binding? {
-        if let b = bySpan[e.span] { return b }
+        if let b = entries[e.span] { return b.binding }
         guard let s = shared[e.span] else { return nil }
-        return e.path.flatMap { s[$0.map(\.text).joined(separator: ".")] }
+        return s[Written.expr(e).text]
     }
 
     /// Every binding whose span contains `offset` in `file`, smallest span first.
     public func bindings(file: Int, containing offset: Int) -> [(span: Span, binding: Binding)] {
         var out: [(span: Span, binding: Binding)] = []
-        for (span, b) in bySpan where span.file == file && span.start <= offset && offset <= span.end { out.append((span, b)) }
+        for (span, e) in entries where span.file == file && span.start <= offset && offset <= span.end { out.append((span, e.binding)) }
         for (span, s) in shared where span.file == file && span.start <= offset && offset <= span.end {
             for key in s.keys.sorted() { out.append((span, s[key]!)) }
         }
@@ -101,11 +125,11 @@ public struct SemanticModel: Sendable {
 extension WorkflowChecker {
     /// Records what `e` (a name or dotted path) resolved to.
     mutating func bind(_ e: Expr, _ b: Binding) {
-        bindings.record(e.span, e.path?.map(\.text).joined(separator: ".") ?? "", b)
+        bindings.record(e.span, .expr(e), b)
     }
 
     /// Records what one name (a path segment, a task name in `after`) resolved to.
     mutating func bind(_ n: Name, _ b: Binding) {
-        bindings.record(n.span, n.text, b)
+        bindings.record(n.span, .name(n), b)
     }
 }

@@ -485,7 +485,8 @@ struct WorkflowLowering {
 
     // MARK: - expressions
 
-    /// Where an expression is written (kept for the lowering of nested scopes).
+    /// Where an expression is written. Names are lowered from their bindings, so nothing
+    /// here steers resolution.
     struct ExprScope {
         var module: Int
         var policy: Bool
