@@ -29,52 +29,43 @@ public struct JSONRenderer: DiagnosticRenderer {
     }
 
     private func json(_ d: Diagnostic, _ sources: SourceMap) -> JSON {
-        let at = sources.resolve(d.primary.span)
         let labels =
             [json(d.primary, primary: true, sources)] + d.secondary.map { json($0, primary: false, sources) }
-        return [
+        return range(d.primary.span, sources, [
             "code": .string(d.code),
             "severity": .string(d.severity.rawValue),
             "message": .string(d.message),
-            "file": .string(at.path),
-            "line": .int(at.line),
-            "column": .int(at.column),
-            "end_line": .int(at.endLine),
-            "end_column": .int(at.endColumn),
             "labels": .array(labels),
             "notes": .array(d.notes.map(JSON.string)),
             "help": .optional(d.help),
             "fixes": .array(d.fixes.map { fix in
                 ["title": .string(fix.title), "edits": .array(fix.edits.map { json($0, sources) })]
             }),
-        ]
+        ])
     }
 
     /// An edit: its range as positions (end exclusive) and as byte offsets, and the new text.
     private func json(_ edit: TextEdit, _ sources: SourceMap) -> JSON {
-        let at = sources.resolve(edit.span)
-        return [
-            "file": .string(at.path),
-            "line": .int(at.line),
-            "column": .int(at.column),
-            "end_line": .int(at.endLine),
-            "end_column": .int(at.endColumn),
+        range(edit.span, sources, [
             "start_offset": .int(edit.span.start),
             "end_offset": .int(edit.span.end),
             "replacement": .string(edit.replacement),
-        ]
+        ])
     }
 
     private func json(_ label: Label, primary: Bool, _ sources: SourceMap) -> JSON {
-        let at = sources.resolve(label.span)
-        return [
-            "file": .string(at.path),
-            "line": .int(at.line),
-            "column": .int(at.column),
-            "end_line": .int(at.endLine),
-            "end_column": .int(at.endColumn),
-            "message": .string(label.message),
-            "primary": .bool(primary),
-        ]
+        range(label.span, sources, ["message": .string(label.message), "primary": .bool(primary)])
+    }
+
+    /// `fields` plus the span's file and 1-based start and end positions.
+    private func range(_ span: Span, _ sources: SourceMap, _ fields: [String: JSON]) -> JSON {
+        let at = sources.resolve(span)
+        var out = fields
+        out["file"] = .string(at.path)
+        out["line"] = .int(at.line)
+        out["column"] = .int(at.column)
+        out["end_line"] = .int(at.endLine)
+        out["end_column"] = .int(at.endColumn)
+        return .object(out)
     }
 }

@@ -68,20 +68,15 @@ final class SARIFRendererTests: XCTestCase {
             try? FileManager.default.removeItem(at: fixLog)
         }
 
-        let validate = try await Self.run([
-            "python3", "-c",
-            "import json,jsonschema,sys; "
-                + "jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
-            schema.path, log.path,
-        ])
-        XCTAssertEqual(validate.status, 0, "schema validation failed:\n\(validate.output)")
-        let validateFixes = try await Self.run([
-            "python3", "-c",
-            "import json,jsonschema,sys; "
-                + "jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
-            schema.path, fixLog.path,
-        ])
-        XCTAssertEqual(validateFixes.status, 0, "schema validation of fixes failed:\n\(validateFixes.output)")
+        for file in [log, fixLog] {
+            let validate = try await Self.run([
+                "python3", "-c",
+                "import json,jsonschema,sys; "
+                    + "jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
+                schema.path, file.path,
+            ])
+            XCTAssertEqual(validate.status, 0, "schema validation of \(file.lastPathComponent) failed:\n\(validate.output)")
+        }
     }
 
     func testContent() throws {
