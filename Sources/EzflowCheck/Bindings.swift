@@ -62,6 +62,8 @@ public struct Bindings: Sendable {
 
     public init() {}
 
+    mutating func reserveCapacity(_ n: Int) { entries.reserveCapacity(n) }
+
     /// Records that the reference `text` written at `span` means `binding`.
     public mutating func record(_ span: Span, _ text: String, _ binding: Binding) {
         record(span, .text(text), binding)
@@ -111,8 +113,8 @@ public struct Bindings: Sendable {
 /// type and the modules (trees and declaration tables) they point into.
 public struct SemanticModel: Sendable {
     public var bindings = Bindings()
-    /// The type of each expression, keyed by its span (the outermost expression wins when
-    /// two share a span).
+    /// The type of each expression that needed inference, keyed by its span (the outermost
+    /// wins when two share a span). Literals are left out: their type is their kind.
     public var types: [Span: Ty] = [:]
     /// Every module loaded, indexed as `DeclID.module` and `Binding` module numbers.
     public var modules: [Module] = []

@@ -49,6 +49,11 @@ struct WorkflowChecker {
     init<L>(session: CheckSession<L>) {
         modules = session.modules
         sources = session.sources
+        // About one typed expression and one reference per 24 bytes of source: growing
+        // the tables once beats rehashing them as they fill.
+        let bytes = sources.files.reduce(0) { $0 + $1.bytes.count }
+        types.reserveCapacity(bytes / 24)
+        bindings.reserveCapacity(bytes / 24)
     }
 
     mutating func checkAll() {

@@ -105,7 +105,13 @@ extension WorkflowChecker {
     /// records it for lowering and the IDE queries.
     mutating func typeOf(_ e: Expr, _ env: inout ExprEnv) -> Ty {
         let t = infer(e, &env)
-        types[e.span] = t
+        switch e.kind {
+        // A literal's type is its kind (`SemanticModel.types` says so); not storing them
+        // keeps the table to the expressions that needed inference.
+        case .int, .float, .duration, .money, .tokens, .bool, .null, .error: break
+        case .string(let parts) where parts.count <= 1: if case .interpolation? = parts.first { types[e.span] = t }
+        default: types[e.span] = t
+        }
         return t
     }
 
@@ -332,7 +338,6 @@ extension WorkflowChecker {
             let id = DeclID(module: env.module, name: d.name.text)
             env.usedSecrets.append(RefUse(id: id, span: e.span))
             bind(e, .decl(.secret, id))
-            bind(path[1], .decl(.secret, id))
             return .string
         case "item" where env.item != nil:
             bind(e, .item)
@@ -388,7 +393,6 @@ extension WorkflowChecker {
             }
             let base: Ty = env.taskFanned[t] ? .list(out) : out
             bind(e, .taskOutput(module: env.module, task: t, name: path[2].text))
-            bind(path[2], .taskOutput(module: env.module, task: t, name: path[2].text))
             return fields(base, path.dropFirst(3))
         }
         // Enum cases: `Env.prod` or `mod.Env.prod`.
@@ -416,7 +420,6 @@ extension WorkflowChecker {
             let id = DeclID(module: m, name: d.name.text)
             bind(e, .enumCase(id, c.text))
             bind(rest.first!, .decl(.enumeration, id))
-            bind(c, .enumCase(id, c.text))
             return .enumeration(name: d.name.text, cases: cases)
         }
         var candidates = Array(env.tasks?.keys ?? [:].keys)
