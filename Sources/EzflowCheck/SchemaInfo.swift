@@ -38,10 +38,6 @@ public enum SchemaInfo {
         }
     }
 
-    /// The attribute's doc line: what it is and what it takes.
-    static func doc(_ kind: String, _ spec: AttrSpec) -> String {
-        Schema.actions.contains(spec.name) && kind == "task"
-            ? "`\(spec.name)`: the task's action (exactly one per task)"
-            : "`\(spec.name)` of `\(kind)`: takes \(takes(spec.shape))"
-    }
+    /// The attribute's doc line, from `AttributeTable`.
+    static func doc(_ kind: String, _ spec: AttrSpec) -> String { spec.fact.doc }
 }

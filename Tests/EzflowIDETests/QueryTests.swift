@@ -77,7 +77,7 @@ final class QueryTests: XCTestCase {
     func testHoverOnAnAttributeShowsItsDoc() throws {
         let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("5️⃣")))
         XCTAssertEqual(h.title, "attribute `timeout` of `task`")
-        XCTAssertEqual(h.doc, "`timeout` of `task`: takes `duration`")
+        XCTAssertEqual(h.doc, "each attempt is stopped after this long")
     }
 
     func testDefinitionInTheFileAnImportAndTheStdlib() throws {
