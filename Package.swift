@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "ezbench", targets: ["ezbench"]),
         .executable(name: "ezrun", targets: ["ezrun"]),
         .library(name: "EzflowCompiler", targets: ["EzflowCompiler"]),
+        .library(name: "EzflowIDE", targets: ["EzflowIDE"]),
     ],
     targets: [
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
@@ -23,6 +24,7 @@ let package = Package(
         .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "EzflowAttributes", "EzflowUnits"]),
         .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes"]),
+        .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowRunner"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "EzflowYAMLTests", dependencies: ["EzflowYAML", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowSimTests", dependencies: ["EzflowHost", "EzflowPorts", "EzflowRunner", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport", "EzflowCompiler"]),
+        .testTarget(name: "EzflowIDETests", dependencies: ["EzflowIDE", "EzflowCompiler", "EzflowCheck", "EzflowTestSupport"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
         .testTarget(name: "EzflowReportTests", dependencies: ["EzflowReport", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowPortsTests", dependencies: ["EzflowPorts", "EzflowStore", "EzflowRuntime", "EzflowIR", "EzflowTestSupport"]),

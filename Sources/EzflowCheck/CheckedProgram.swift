@@ -59,4 +59,11 @@ public struct CheckedWorkflow: Sendable {
     public var policies: [PolicyInfo]
     /// Module index → file path, for source locations in the IR.
     public var files: [Int: String]
+    /// The span of the workflow's name, for the IR's source map.
+    public var nameSpan: Span?
+    /// Every agent declared in the compilation, by id (pool, role, pinned and `catch`
+    /// agents are looked up here).
+    public var agents: [DeclID: AgentInfo] = [:]
+    /// What every reference of the compilation resolved to (shared by all workflows).
+    public var bindings = Bindings()
 }

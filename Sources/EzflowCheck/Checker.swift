@@ -42,14 +42,25 @@ struct WorkflowChecker {
     var usedImports: Set<String> = []
     /// Each role's grants with inheritance, computed once after validation.
     var effectiveRoles: [DeclID: EffectiveRole] = [:]
+    /// What each reference resolved to, and each expression's type (see `SemanticModel`).
+    var bindings = Bindings()
+    var types: [Span: Ty] = [:]
 
     init<L>(session: CheckSession<L>) {
         modules = session.modules
         sources = session.sources
+        // About one typed expression and one reference per 24 bytes of source: growing
+        // the tables once beats rehashing them as they fill.
+        let bytes = sources.files.reduce(0) { $0 + $1.bytes.count }
+        types.reserveCapacity(bytes / 24)
+        bindings.reserveCapacity(bytes / 24)
     }
 
     mutating func checkAll() {
         // Types, then every declaration, before any workflow: workflows read them all.
+        for m in modules.indices {
+            for (alias, b) in modules[m].imports { if let tm = b.module { bindings.record(b.span, alias, .module(tm)) } }
+        }
         for m in modules.indices { collectTypes(m) }
         for m in modules.indices { validateDecls(m) }
         cacheEffectiveRoles()
@@ -60,6 +71,8 @@ struct WorkflowChecker {
             }
             reportUnusedImports(m)
         }
+        // Bindings are complete only now; every workflow shares the one table.
+        for i in checked.indices { checked[i].bindings = bindings }
     }
 
     func error(_ code: String, _ msg: String, _ span: Span, label: String = "", secondary: [Label] = [], notes: [String] = [], help: String? = nil) -> Diagnostic {
@@ -149,13 +162,14 @@ struct WorkflowChecker {
             let id = Schema.attrNames.id(key)
             guard let ks, let id, case let si = Int(ks.specByKey[id]), si >= 0 else {
                 let hint = suggest(key, among: specs.map(\.name))
-                report(error("E0203", "unknown attribute `\(key)` for `\(kind)`", a.key.span,
-                             help: hint.map { "did you mean `\($0)`?" } ?? (specs.isEmpty ? "`\(kind)` takes no attributes" : "`\(kind)` takes: " + specs.map(\.name).joined(separator: ", "))))
+                report(error("E0203", "unknown attribute `\(key)` for `\(kind)`", a.key.span)
+                    .suggesting(hint, at: a.key.span, otherwise: specs.isEmpty ? "`\(kind)` takes no attributes" : "`\(kind)` takes: " + specs.map(\.name).joined(separator: ", ")))
                 continue
             }
             if seenMask & (1 << UInt64(si)) != 0, let prev = v.attrs[id: id] {
                 report(error("E0205", "attribute `\(key)` is given twice", a.key.span, label: "given again here",
-                             secondary: [Label(prev.key.span, "first given here")], help: "remove one of them"))
+                             secondary: [Label(prev.key.span, "first given here")], help: "remove one of them")
+                    .fixing(.remove(a.span, "this `\(key)`")))
                 continue
             }
             seenMask |= 1 << UInt64(si)
@@ -189,10 +203,10 @@ struct WorkflowChecker {
             let innerID = Schema.kindNames.id(inner.kind.text)
             if let innerID, blockMask & (1 << UInt64(innerID)) != 0 { continue }
             let known = innerID != nil
-            report(error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
-                         inner.kind.span,
-                         help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", "))
-                             : suggest(inner.kind.text, among: allowedBlocks).map { "did you mean `\($0)`?" }))
+            let d = error("E0202", known ? "`\(inner.kind.text)` cannot appear inside `\(kind)`" : "unknown block `\(inner.kind.text)`",
+                          inner.kind.span,
+                          help: known ? (allowedBlocks.isEmpty ? "`\(kind)` takes no nested blocks" : "`\(kind)` may contain: " + allowedBlocks.sorted().joined(separator: ", ")) : nil)
+            report(known ? d : d.suggesting(suggest(inner.kind.text, among: allowedBlocks), at: inner.kind.span))
         }
         return v
     }
@@ -206,6 +220,12 @@ struct WorkflowChecker {
         if let x = attrs.number("cost_per_1k_tokens") { a.costPer1kTokens = x }
         if let x = attrs.number("cost_per_second") { a.costPerSecond = x }
         if let x = attrs.number("concurrency") { a.concurrency = x }
+        a.failureRatePPM = attrs.number("failure_rate")
+        a.latencyMs = attrs.number("latency")
+        a.apiKey = attrs.ref("api_key")?.id
+        a.command = attrs["command"].flatMap { literalText($0.value) }
+        a.model = attrs["model"].flatMap { literalText($0.value) }
+        a.url = attrs["url"].flatMap { literalText($0.value) }
         return a
     }
 
@@ -240,12 +260,16 @@ struct WorkflowChecker {
         if let v = attrs["on"] {
             let builtin = ["timeout", "transient", "agent_error"]
             for (w, s) in words(v.value, allowed: nil, attr: "on") {
-                if builtin.contains(w) { r.on.append(w); continue }
-                if findDecl(w, kind: .error, module: m) != nil { r.on.append(w); continue }
+                if builtin.contains(w) { r.on.append(w); bindings.record(s, w, .builtin(w)); continue }
+                if findDecl(w, kind: .error, module: m) != nil {
+                    r.on.append(w)
+                    bindings.record(s, w, .decl(.error, DeclID(module: m, name: w)))
+                    continue
+                }
                 let candidates = builtin + modules[m].decls.values.filter { $0.kind == .error }.map(\.name.text)
-                report(error("E0604", "unknown error class `\(w)`", s,
-                             help: suggest(w, among: candidates).map { "did you mean `\($0)`?" }
-                                 ?? "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
+                report(error("E0604", "unknown error class `\(w)`", s)
+                    .suggesting(suggest(w, among: candidates), at: s,
+                                otherwise: "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
             }
         }
         r.catchExpr = attrs["catch"]?.value
@@ -307,7 +331,9 @@ struct WorkflowChecker {
     mutating func resolveRef(_ e: Expr, kinds: [DeclKind], module m: Int) -> RefUse? {
         // Fast path: a plain name of a local declaration of the right kind (no path array).
         if case .name(let n) = e.kind, let d = modules[m].decls[n], kinds.contains(d.kind) {
-            return RefUse(id: DeclID(module: m, name: n), span: e.span)
+            let id = DeclID(module: m, name: n)
+            bind(e, .decl(d.kind, id))
+            return RefUse(id: id, span: e.span)
         }
         if case .error = e.kind { return nil }
         // Only error messages need the nouns; build them lazily.
@@ -321,20 +347,22 @@ struct WorkflowChecker {
         var name = path[0]
         if path.count == 2 {
             guard let imp = modules[m].imports[path[0].text] else {
-                report(error("E0200", "cannot find module `\(path[0].text)` in this scope", path[0].span,
-                             help: suggest(path[0].text, among: modules[m].imports.keys).map { "did you mean `\($0)`?" } ?? "import the module first: `import \"PATH\" as \(path[0].text)`"))
+                report(error("E0200", "cannot find module `\(path[0].text)` in this scope", path[0].span)
+                    .suggesting(suggest(path[0].text, among: modules[m].imports.keys), at: path[0].span,
+                                otherwise: "import the module first: `import \"PATH\" as \(path[0].text)`"))
                 return nil
             }
             usedImports.insert("\(m):\(path[0].text)")
             guard let tm = imp.module else { return nil }
+            bind(path[0], .module(tm))
             target = tm
             name = path[1]
         }
         guard let d = modules[target].decls[name.text] else {
             let candidates = modules[target].decls.values.filter { kinds.contains($0.kind) }.map(\.name.text)
             let where_ = path.count == 2 ? " in module `\(path[0].text)`" : " in this scope"
-            report(error("E0200", "cannot find \(noun) `\(name.text)`\(where_)", name.span,
-                         help: suggest(name.text, among: candidates).map { "did you mean `\($0)`?" }))
+            report(error("E0200", "cannot find \(noun) `\(name.text)`\(where_)", name.span)
+                .suggesting(suggest(name.text, among: candidates), at: name.span))
             return nil
         }
         guard kinds.contains(d.kind) else {
@@ -342,7 +370,10 @@ struct WorkflowChecker {
                          secondary: [Label(d.name.span, "`\(name.text)` declared here")]))
             return nil
         }
-        return RefUse(id: DeclID(module: target, name: name.text), span: e.span)
+        let id = DeclID(module: target, name: name.text)
+        bind(e, .decl(d.kind, id))
+        if path.count == 2 { bind(name, .decl(d.kind, id)) }
+        return RefUse(id: id, span: e.span)
     }
 
     mutating func resolveRefs(_ e: Expr, kinds: [DeclKind], module m: Int) -> [RefUse] {
@@ -364,8 +395,8 @@ struct WorkflowChecker {
             return nil
         }
         if let allowed, !allowed.contains(w) {
-            report(error("E0209", "invalid value `\(w)` for `\(attr)`", e.span,
-                         help: suggest(w, among: allowed).map { "did you mean `\($0)`?" } ?? "expected one of: " + allowed.joined(separator: ", ")))
+            report(error("E0209", "invalid value `\(w)` for `\(attr)`", e.span)
+                .suggesting(suggest(w, among: allowed), at: e.span, otherwise: "expected one of: " + allowed.joined(separator: ", ")))
             return nil
         }
         return w
@@ -380,6 +411,12 @@ struct WorkflowChecker {
         return items.compactMap { i in word(i, allowed: allowed, attr: attr).map { ($0, i.span) } }
     }
 
+    /// A string literal's text, interpolations left out; nil for any other expression.
+    func literalText(_ e: Expr) -> String? {
+        guard case .string(let parts) = e.kind else { return nil }
+        return parts.map { if case .text(let t) = $0 { t } else { "" } }.joined()
+    }
+
     func stringList(_ e: Expr) -> [String] {
         guard case .list(let items) = e.kind else { return [] }
         return items.compactMap { if case .string(let p) = $0.kind, p.count <= 1, case .text(let s)? = p.first ?? .text("") { return s } else { return nil } }
@@ -387,7 +424,8 @@ struct WorkflowChecker {
 
     mutating func reportUnusedImports(_ m: Int) {
         for (alias, b) in modules[m].imports.sorted(by: { $0.value.span < $1.value.span }) where !usedImports.contains("\(m):\(alias)") && b.module != nil {
-            report(.warning("W0104", "unused import `\(alias)`", at: b.span, help: "remove the import"))
+            report(Diagnostic.warning("W0104", "unused import `\(alias)`", at: b.span, help: "remove the import")
+                .fixing(.remove(b.declSpan, "the import")))
         }
     }
 }

@@ -100,7 +100,8 @@ extension WorkflowChecker {
         guard f.allows(n) else {
             if f.block == "retry" && f.name == "attempts" && n < 1 {
                 report(error("E0602", "retry must allow at least one attempt", e.span, label: "\(n) attempts",
-                             help: "`attempts` counts the first try too: write `attempts: 1` for no retries"))
+                             help: "`attempts` counts the first try too: write `attempts: 1` for no retries")
+                    .fixing(.replace(e.span, with: "1")))
             } else {
                 report(error("E0306", "`\(f.name)` must be \(f.rangeText ?? "")", e.span,
                              help: f.rangeHelp))

@@ -79,6 +79,7 @@ extension WorkflowChecker {
             if path.count == 2, let imp = modules[m].imports[path[0].text] {
                 usedImports.insert("\(m):\(path[0].text)")
                 guard let tm = imp.module else { return .error }
+                bind(path[0], .module(tm))
                 target = tm
                 name = path[1]
             } else if path.count != 1 {
@@ -87,20 +88,34 @@ extension WorkflowChecker {
             }
             if let d = modules[target].decls[name.text] {
                 let id = DeclID(module: target, name: name.text)
+                if d.kind == .enumeration || d.kind == .record { bind(name, .decl(d.kind, id)) }
                 if d.kind == .enumeration { return .enumeration(name: name.text, cases: d.block.cases.map(\.text)) }
                 if d.kind == .record { return records[id].map { .record($0) } ?? .error }
             }
             let builtins = ["string", "int", "float", "bool", "duration", "money", "tokens", "path", "json", "list", "map"]
             let declared = modules[target].decls.values.filter { $0.kind == .enumeration || $0.kind == .record }.map(\.name.text)
-            report(error("E0302", "unknown type `\(name.text)`", name.span,
-                         help: suggest(name.text, among: builtins + declared).map { "did you mean `\($0)`?" }
-                             ?? "types are \(builtins.dropLast(2).joined(separator: ", ")), list[T], map[T], or a declared enum or type"))
+            report(error("E0302", "unknown type `\(name.text)`", name.span)
+                .suggesting(suggest(name.text, among: builtins + declared), at: name.span,
+                            otherwise: "types are \(builtins.dropLast(2).joined(separator: ", ")), list[T], map[T], or a declared enum or type"))
             return .error
         }
     }
 
-    /// Infers the type of an expression, reporting what does not resolve or type.
+    /// Infers the type of an expression, reporting what does not resolve or type, and
+    /// records it for lowering and the IDE queries.
     mutating func typeOf(_ e: Expr, _ env: inout ExprEnv) -> Ty {
+        let t = infer(e, &env)
+        switch e.kind {
+        // A literal's type is its kind (`SemanticModel.types` says so); not storing them
+        // keeps the table to the expressions that needed inference.
+        case .int, .float, .duration, .money, .tokens, .bool, .null, .error: break
+        case .string(let parts) where parts.count <= 1: if case .interpolation? = parts.first { types[e.span] = t }
+        default: types[e.span] = t
+        }
+        return t
+    }
+
+    mutating func infer(_ e: Expr, _ env: inout ExprEnv) -> Ty {
         switch e.kind {
         case .error: return .error
         case .string(let parts):
@@ -237,12 +252,13 @@ extension WorkflowChecker {
     mutating func call(_ callee: Expr, _ args: [Expr], _ span: Span, _ env: inout ExprEnv) -> Ty {
         guard case .name(let f) = callee.kind, let (arity, sig) = Self.functions[f] else {
             let name = callee.path?.map(\.text).joined(separator: ".") ?? "this expression"
-            report(error("E0304", "unknown function `\(name)`", callee.span,
-                         help: suggest(name, among: Self.functions.keys).map { "did you mean `\($0)`?" }
-                             ?? "built-in functions: " + Self.functions.keys.sorted().joined(separator: ", ")))
+            report(error("E0304", "unknown function `\(name)`", callee.span)
+                .suggesting(suggest(name, among: Self.functions.keys), at: callee.span,
+                            otherwise: "built-in functions: " + Self.functions.keys.sorted().joined(separator: ", ")))
             for a in args { _ = typeOf(a, &env) }
             return .error
         }
+        bind(callee, .builtin(f))
         let ts = args.map { typeOf($0, &env) }
         guard ts.count == arity else {
             report(error("E0304", "`\(f)` takes \(arity) argument\(arity == 1 ? "" : "s"), found \(ts.count)", span, help: "`\(sig)`"))
@@ -279,6 +295,7 @@ extension WorkflowChecker {
         if case .member(let base, let f) = e.kind, case .name(let head) = base.kind, head == "inputs",
            let t = env.inputs?[f.text] {
             env.usedInputs.insert(f.text)
+            bind(e, .input(module: env.module, name: f.text))
             return t
         }
         guard let path = e.path else {
@@ -294,12 +311,13 @@ extension WorkflowChecker {
                 return .error
             }
             guard let t = env.inputs![path[1].text] else {
-                report(error("E0200", "cannot find input `\(path[1].text)` in this workflow", path[1].span,
-                             help: suggest(path[1].text, among: env.inputs!.keys).map { "did you mean `\($0)`?" }
-                                 ?? "declare it: `input \(path[1].text): string`"))
+                report(error("E0200", "cannot find input `\(path[1].text)` in this workflow", path[1].span)
+                    .suggesting(suggest(path[1].text, among: env.inputs!.keys), at: path[1].span,
+                                otherwise: "declare it: `input \(path[1].text): string`"))
                 return .error
             }
             env.usedInputs.insert(path[1].text)
+            bind(e, .input(module: env.module, name: path[1].text))
             return fields(t, path.dropFirst(2))
         case "secrets":
             guard path.count == 2 else {
@@ -308,8 +326,8 @@ extension WorkflowChecker {
             }
             guard let d = findDecl(path[1].text, kind: .secret, module: env.module) else {
                 let candidates = modules[env.module].decls.values.filter { $0.kind == .secret }.map(\.name.text)
-                report(error("E0200", "cannot find secret `\(path[1].text)` in this scope", path[1].span,
-                             help: suggest(path[1].text, among: candidates).map { "did you mean `\($0)`?" }))
+                report(error("E0200", "cannot find secret `\(path[1].text)` in this scope", path[1].span)
+                    .suggesting(suggest(path[1].text, among: candidates), at: path[1].span))
                 return .error
             }
             if !env.secretsAllowed {
@@ -317,15 +335,23 @@ extension WorkflowChecker {
                              help: "secret values never enter prompts, outputs or the IR"))
                 return .error
             }
-            env.usedSecrets.append(RefUse(id: DeclID(module: env.module, name: d.name.text), span: e.span))
+            let id = DeclID(module: env.module, name: d.name.text)
+            env.usedSecrets.append(RefUse(id: id, span: e.span))
+            bind(e, .decl(.secret, id))
             return .string
         case "item" where env.item != nil:
+            bind(e, .item)
+            if path.count > 1 { bind(head, .item) }
             return fields(env.item!, path.dropFirst())
         case "principal" where env.policy:
             guard path.count == 2 else { report(error("E0211", "write `principal.ATTRIBUTE`", e.span)); return .error }
             switch path[1].text {
-            case "name", "team", "role": return .string
-            case "groups": return .list(.string)
+            case "name", "team", "role":
+                bind(e, .principal(path[1].text))
+                return .string
+            case "groups":
+                bind(e, .principal(path[1].text))
+                return .list(.string)
             default:
                 report(error("E0211", "principals have no attribute `\(path[1].text)`", path[1].span,
                              help: "principal attributes: name, team, role, groups"))
@@ -334,9 +360,9 @@ extension WorkflowChecker {
         case "task" where env.policy:
             guard path.count == 2 else { report(error("E0211", "write `task.ATTRIBUTE`", e.span)); return .error }
             switch path[1].text {
-            case "name": return .string
-            case "tags": return .list(.string)
-            case "priority": return .int
+            case "name", "tags", "priority":
+                bind(e, .policyTask(path[1].text))
+                return path[1].text == "name" ? .string : path[1].text == "tags" ? .list(.string) : .int
             default:
                 report(error("E0211", "tasks have no attribute `\(path[1].text)` in policies", path[1].span,
                              help: "task attributes: name, tags, priority"))
@@ -345,24 +371,28 @@ extension WorkflowChecker {
         case "inputs" where env.policy:
             guard path.count >= 2 else { return .error }
             env.usedInputs.insert(path[1].text)
+            bind(e, .input(module: env.module, name: path[1].text))
             return .json
         default: break
         }
         if let tasks = env.tasks, let t = tasks[head.text] {
             guard path.count >= 3, path[1].text == "outputs" else {
-                let hint = path.count == 2 && env.taskOutputs[t][path[1].text] != nil
-                    ? "did you mean `\(head.text).outputs.\(path[1].text)`?" : "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")
-                report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span, help: hint))
+                let fixable = path.count == 2 && env.taskOutputs[t][path[1].text] != nil
+                report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span)
+                    .suggesting(fixable ? "\(head.text).outputs.\(path[1].text)" : nil, at: e.span,
+                                otherwise: "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
                 return .error
             }
             env.readTasks.append((t, e.span))
+            bind(head, .task(module: env.module, index: t))
             guard let out = env.taskOutputs[t][path[2].text] else {
-                report(error("E0211", "task `\(head.text)` has no output `\(path[2].text)`", path[2].span,
-                             help: suggest(path[2].text, among: env.taskOutputs[t].keys).map { "did you mean `\($0)`?" }
-                                 ?? "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
+                report(error("E0211", "task `\(head.text)` has no output `\(path[2].text)`", path[2].span)
+                    .suggesting(suggest(path[2].text, among: env.taskOutputs[t].keys), at: path[2].span,
+                                otherwise: "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
                 return .error
             }
             let base: Ty = env.taskFanned[t] ? .list(out) : out
+            bind(e, .taskOutput(module: env.module, task: t, name: path[2].text))
             return fields(base, path.dropFirst(3))
         }
         // Enum cases: `Env.prod` or `mod.Env.prod`.
@@ -371,6 +401,7 @@ extension WorkflowChecker {
         if path.count >= 3, let imp = modules[m].imports[head.text] {
             usedImports.insert("\(m):\(head.text)")
             guard let tm = imp.module else { return .error }
+            bind(head, .module(tm))
             m = tm
             rest = path.dropFirst()
         }
@@ -382,20 +413,26 @@ extension WorkflowChecker {
             }
             let c = rest[rest.startIndex + 1]
             guard cases.contains(c.text) else {
-                report(error("E0211", "enum `\(d.name.text)` has no case `\(c.text)`", c.span,
-                             help: suggest(c.text, among: cases).map { "did you mean `\($0)`?" } ?? "cases: " + cases.joined(separator: ", ")))
+                report(error("E0211", "enum `\(d.name.text)` has no case `\(c.text)`", c.span)
+                    .suggesting(suggest(c.text, among: cases), at: c.span, otherwise: "cases: " + cases.joined(separator: ", ")))
                 return .error
             }
+            let id = DeclID(module: m, name: d.name.text)
+            bind(e, .enumCase(id, c.text))
+            bind(rest.first!, .decl(.enumeration, id))
             return .enumeration(name: d.name.text, cases: cases)
         }
         var candidates = Array(env.tasks?.keys ?? [:].keys)
         if env.inputs != nil { candidates.append("inputs") }
         if env.item != nil { candidates.append("item") }
-        let hint: String?
-        if env.inputs?[head.text] != nil { hint = "to read the input, write `inputs.\(head.text)`" }
-        else if head.text == "item" { hint = "`item` exists only inside a task with `for_each`" }
-        else { hint = suggest(head.text, among: candidates).map { "did you mean `\($0)`?" } }
-        report(error("E0200", "cannot find `\(head.text)` in this scope", head.span, help: hint))
+        let d = error("E0200", "cannot find `\(head.text)` in this scope", head.span)
+        if env.inputs?[head.text] != nil {
+            report(d.fixing(.replace(head.span, with: "inputs.\(head.text)")).with(help: "to read the input, write `inputs.\(head.text)`"))
+        } else if head.text == "item" {
+            report(d.with(help: "`item` exists only inside a task with `for_each`"))
+        } else {
+            report(d.suggesting(suggest(head.text, among: candidates), at: head.span))
+        }
         return .error
     }
 
@@ -411,8 +448,8 @@ extension WorkflowChecker {
         case .error, .json: return t
         case .record(let r):
             if let ft = r.fields[f.text] { return ft }
-            report(error("E0211", "`\(t)` has no field `\(f.text)`", f.span,
-                         help: suggest(f.text, among: r.order).map { "did you mean `\($0)`?" }))
+            report(error("E0211", "`\(t)` has no field `\(f.text)`", f.span)
+                .suggesting(suggest(f.text, among: r.order), at: f.span))
             return .error
         case .optional(let inner):
             report(error("E0300", "cannot read `\(f.text)` of an optional `\(t)`", f.span,

@@ -9,10 +9,11 @@ extension WorkflowChecker {
             let after = w.tasks[i].after
             for n in after {
                 guard let target = w.names[n.text] else {
-                    report(error("E0200", "cannot find task `\(n.text)` in this workflow", n.span,
-                                 help: suggest(n.text, among: w.names.keys).map { "did you mean `\($0)`?" }))
+                    report(error("E0200", "cannot find task `\(n.text)` in this workflow", n.span)
+                        .suggesting(suggest(n.text, among: w.names.keys), at: n.span))
                     continue
                 }
+                bind(n, target.isGroup ? .group(module: w.module, index: target.index) : .task(module: w.module, index: target.index))
                 if !target.isGroup {
                     let d = target.index
                     if d == i {
@@ -44,12 +45,17 @@ extension WorkflowChecker {
                     report(error("E0605", "task `\(n)` cannot be its own fallback", c.span))
                 } else {
                     w.tasks[target.index].isFallback = true
+                    w.tasks[i].fallback = .task(target.index)
+                    bind(c, .task(module: w.module, index: target.index))
                 }
-            } else if resolveCatchAgent(c, module: r.catchModule) == nil {
+            } else if let agent = resolveCatchAgent(c, module: r.catchModule) {
+                w.tasks[i].fallback = .agent(agent)
+                bind(c, .decl(.agent, agent))
+            } else {
                 let name = c.path?.map(\.text).joined(separator: ".") ?? "this"
-                report(error("E0605", "fallback `\(name)` is neither a task of this workflow nor an agent", c.span,
-                             help: suggest(name, among: w.names.keys).map { "did you mean `\($0)`?" }
-                                 ?? "`catch` names a task to run instead, or an agent to retry on"))
+                report(error("E0605", "fallback `\(name)` is neither a task of this workflow nor an agent", c.span)
+                    .suggesting(suggest(name, among: w.names.keys), at: c.span,
+                                otherwise: "`catch` names a task to run instead, or an agent to retry on"))
             }
         }
         reportCycles(&w)
@@ -169,10 +175,12 @@ extension WorkflowChecker {
             let t = w.tasks[i]
             for n in t.writes {
                 guard let out = w.outputs[n.text] else {
-                    report(error("E0200", "cannot find workflow output `\(n.text)`", n.span,
-                                 help: suggest(n.text, among: w.outputs.keys).map { "did you mean `\($0)`?" } ?? "declare it in the workflow: `output \(n.text): string`"))
+                    report(error("E0200", "cannot find workflow output `\(n.text)`", n.span)
+                        .suggesting(suggest(n.text, among: w.outputs.keys), at: n.span,
+                                    otherwise: "declare it in the workflow: `output \(n.text): string`"))
                     continue
                 }
+                bind(n, .output(module: w.module, name: n.text))
                 if let own = t.outputs[n.text] {
                     if !own.fits(out.ty) {
                         report(error("E0300", "task `\(t.name.text)` writes `\(own)` to output `\(n.text)` of type `\(out.ty)`", n.span,

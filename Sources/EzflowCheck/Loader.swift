@@ -34,6 +34,8 @@ public struct ImportBinding: Sendable {
     public var module: Int?
     public var span: Span
     public var alias: String
+    /// The whole `import` statement.
+    public var declSpan: Span
 }
 
 /// The kinds of named declarations.
@@ -70,13 +72,19 @@ public struct CheckSession<Loader: SourceLoader> {
     public private(set) var modules: [Module] = []
     /// Every workflow checked, root or imported.
     public private(set) var workflows: [CheckedWorkflow] = []
+    /// What the checker resolved: bindings, types, modules (filled by `checkAll`).
+    public private(set) var semantics = SemanticModel()
     var moduleByKey: [String: Int] = [:]
     /// Keys of modules being loaded, for import-cycle detection.
     var loading: [String] = []
 
-    public init(loader: Loader, yamlFrontEnd: FrontEnd? = nil) {
+    /// Parses by file and content; pass one cache to several sessions to reuse parses.
+    public let parseCache: ParseCache
+
+    public init(loader: Loader, yamlFrontEnd: FrontEnd? = nil, parseCache: ParseCache = ParseCache()) {
         self.loader = loader
         self.yamlFrontEnd = yamlFrontEnd
+        self.parseCache = parseCache
     }
 
     /// Loads one root file and its imports; `checkAll` then checks everything loaded.
@@ -86,7 +94,7 @@ public struct CheckSession<Loader: SourceLoader> {
         switch loader.read(key) {
         case .failure(let e):
             // No file to point into: an empty pseudo-file carries the position.
-            let f = sources.add(SourceFile(path: path, bytes: []))
+            let f = sources.add(SourceFile(path: path, bytes: []), key: key)
             diagnostics.append(.error("E0206", "cannot read `\(path)`: \(e.reason)", at: Span(file: f, start: 0, end: 0)))
         case .success(let bytes):
             _ = load(key: key, displayPath: path, bytes: bytes)
@@ -100,12 +108,16 @@ public struct CheckSession<Loader: SourceLoader> {
         checker.checkAll()
         diagnostics.append(contentsOf: checker.diagnostics)
         workflows = checker.checked
+        semantics.bindings = checker.bindings
+        semantics.types = checker.types
+        semantics.modules = modules
+        semantics.workflows = workflows
     }
 
     /// Parses a module and, depth first, everything it imports.
     mutating func load(key: String, displayPath: String, bytes: [UInt8]) -> Int? {
         // Refuse huge files before indexing their lines.
-        let file = sources.add(SourceFile(path: displayPath, bytes: bytes.count > Parser.fileBytesMax ? [] : bytes))
+        let file = sources.add(SourceFile(path: displayPath, bytes: bytes.count > Parser.fileBytesMax ? [] : bytes), key: key)
         if bytes.count > Parser.fileBytesMax {
             diagnostics.append(.error("E0107", "file is too large (\(bytes.count) bytes)", at: Span(file: file, start: 0, end: 0),
                                       notes: ["ezc reads files of at most \(Parser.fileBytesMax) bytes"],
@@ -113,7 +125,10 @@ public struct CheckSession<Loader: SourceLoader> {
             return nil
         }
         let isYAML = key.hasSuffix(".yaml") || key.hasSuffix(".yml")
-        let (tree, parseDiags) = isYAML && yamlFrontEnd != nil ? yamlFrontEnd!(sources[file], file) : Parser.parse(sources[file], file: file)
+        let source = sources[file]
+        let (tree, parseDiags) = parseCache.parse(file: file, bytes: bytes, yaml: isYAML && yamlFrontEnd != nil) {
+            isYAML && yamlFrontEnd != nil ? yamlFrontEnd!(source, file) : Parser.parse(source, file: file)
+        }
         diagnostics.append(contentsOf: parseDiags)
         var module = Module(key: key, file: file, tree: tree)
         let index = modules.count
@@ -132,7 +147,7 @@ public struct CheckSession<Loader: SourceLoader> {
                 continue
             }
             let target = loader.resolve(imp.path, from: key)
-            var binding = ImportBinding(module: nil, span: aliasSpan, alias: alias)
+            var binding = ImportBinding(module: nil, span: aliasSpan, alias: alias, declSpan: imp.span)
             if let cycleStart = loading.firstIndex(of: target) {
                 let chain = (loading[cycleStart...] + [target]).map { Self.shortName($0) }.joined(separator: " → ")
                 diagnostics.append(.error("E0207", "import cycle: \(chain)", at: imp.pathSpan,
@@ -178,8 +193,8 @@ public struct CheckSession<Loader: SourceLoader> {
                 case "input", "output", "budget":
                     diagnostics.append(.error("E0202", "`\(b.kind.text)` must be inside a `workflow`", at: b.kind.span))
                 default:
-                    diagnostics.append(.error("E0202", "unknown declaration `\(b.kind.text)`", at: b.kind.span,
-                                              help: suggest(b.kind.text, among: DeclKind.allCases.map(\.rawValue)).map { "did you mean `\($0)`?" }))
+                    diagnostics.append(Diagnostic.error("E0202", "unknown declaration `\(b.kind.text)`", at: b.kind.span)
+                        .suggesting(suggest(b.kind.text, among: DeclKind.allCases.map(\.rawValue)), at: b.kind.span))
                 }
                 return
             }

@@ -5,6 +5,10 @@ import EzflowSyntax
 public struct DeclID: Sendable, Hashable, Comparable {
     public var module: Int
     public var name: String
+    public init(module: Int, name: String) {
+        self.module = module
+        self.name = name
+    }
     public static func < (a: DeclID, b: DeclID) -> Bool { (a.module, a.name) < (b.module, b.name) }
 }
 
@@ -33,6 +37,14 @@ public struct AgentInfo: Sendable {
     public var costPer1kTokens: Int64 = 0
     public var costPerSecond: Int64 = 0
     public var concurrency: Int64 = 1
+    /// The secret holding the API key, resolved.
+    public var apiKey: DeclID?
+    public var command: String?
+    public var model: String?
+    public var url: String?
+    public var latencyMs: Int64?
+    /// `failure_rate` in parts per million.
+    public var failureRatePPM: Int64?
 }
 
 public struct RoleInfo: Sendable {
@@ -86,6 +98,15 @@ public struct GroupInfo: Sendable {
     /// `priority` written on the group; tasks inside without their own take the innermost.
     public var priority: Int64?
     public var tasks: [Int] = []
+    /// Tags written on the group itself (enclosing groups' tags are not repeated).
+    public var tags: [String] = []
+}
+
+/// The target of a retry's `catch`: a task of the same workflow to run instead, or an
+/// agent to retry on.
+public enum Fallback: Sendable, Hashable {
+    case task(Int)
+    case agent(DeclID)
 }
 
 /// One task, with every attribute resolved. `id` is its index in declaration order.
@@ -118,6 +139,8 @@ public struct TaskInfo: Sendable {
     /// Where each dependency came from, for cycle diagnostics.
     public var depSpans: [Int: Span] = [:]
     public var isFallback = false
+    /// What `catch` of this task's retry names, resolved in this workflow.
+    public var fallback: Fallback?
     /// The action's argument: the command, prompt, URL, approval text or workflow name.
     public var actionValue: Expr?
     /// `with: {...}` inputs of a nested workflow.

@@ -118,7 +118,8 @@ extension WorkflowChecker {
             selector: w.selector, maxParallel: w.maxParallel,
             pool: w.pool.compactMap { agents[$0] }, roles: roles.values.sorted { $0.id < $1.id },
             secrets: secretInfos, policies: policies,
-            files: Dictionary(uniqueKeysWithValues: modules.indices.map { ($0, sources[modules[$0].file].path) }))
+            files: Dictionary(uniqueKeysWithValues: modules.indices.map { ($0, sources[modules[$0].file].path) }),
+            nameSpan: w.block.name?.span, agents: agents)
     }
 
     mutating func budget(_ b: Block, module m: Int) -> BudgetInfo {
@@ -151,6 +152,7 @@ extension WorkflowChecker {
                 let attrs = validateAttributes(inner, module: w.module)
                 w.groups[gi].role = attrs.ref("role")
                 w.groups[gi].priority = attrs.number(AK.priority)
+                if let a = attrs["tags"], case .list(let items) = a.value.kind { w.groups[gi].tags = items.compactMap { literalText($0) } }
                 for bb in inner.blocks where bb.kind.text == "budget" { w.groups[gi].budget = budget(bb, module: w.module) }
                 collectTasks(inner, group: gi, &w)
             } else {
@@ -397,9 +399,9 @@ extension WorkflowChecker {
             for en in entries {
                 given.insert(en.key.text)
                 guard let (ty, _) = calleeInputs[en.key.text] else {
-                    report(error("E0305", "workflow `\(r.id.name)` has no input `\(en.key.text)`", en.key.span,
-                                 help: suggest(en.key.text, among: calleeInputs.keys).map { "did you mean `\($0)`?" }
-                                     ?? "its inputs are: " + calleeInputs.keys.sorted().joined(separator: ", ")))
+                    report(error("E0305", "workflow `\(r.id.name)` has no input `\(en.key.text)`", en.key.span)
+                        .suggesting(suggest(en.key.text, among: calleeInputs.keys), at: en.key.span,
+                                    otherwise: "its inputs are: " + calleeInputs.keys.sorted().joined(separator: ", ")))
                     _ = typeOf(en.value, &env)
                     continue
                 }

@@ -6,12 +6,14 @@ import Foundation
 
 /// The result of checking one or more root files and everything they import.
 public struct CompileResult: Sendable {
-    /// Every file read, indexed by `Span.file`.
+    /// Every file read, by `Span.file` (an id derived from the file's path).
     public var sources: SourceMap
     /// All diagnostics, sorted by position.
     public var diagnostics: [Diagnostic]
     /// Every checked workflow, root first; lowering requires `hasErrors == false`.
     public var workflows: [CheckedWorkflow]
+    /// What the checker resolved (bindings, types, modules), for lowering and `EzflowIDE`.
+    public var semantics: SemanticModel
     public var hasErrors: Bool { diagnostics.errorCount > 0 }
 }
 
@@ -26,24 +28,26 @@ public enum Compiler {
     }
 
     /// Checks in-memory sources: `files` maps paths to text; imports resolve among them.
-    public static func check(root: String, files: [String: String], stdlibRoot: String? = nil) -> CompileResult {
-        check(root: root, bytes: files.mapValues { Array($0.utf8) }, stdlibRoot: stdlibRoot)
+    /// A `cache` kept across calls (an editor's) re-parses only files whose text changed.
+    public static func check(root: String, files: [String: String], stdlibRoot: String? = nil,
+                             cache: ParseCache = ParseCache()) -> CompileResult {
+        check(root: root, bytes: files.mapValues { Array($0.utf8) }, stdlibRoot: stdlibRoot, cache: cache)
     }
 
     /// Like `check(root:files:)` for raw bytes, which may be invalid UTF-8.
-    public static func check(root: String, bytes: [String: [UInt8]], stdlibRoot: String? = nil) -> CompileResult {
+    public static func check(root: String, bytes: [String: [UInt8]], stdlibRoot: String? = nil,
+                             cache: ParseCache = ParseCache()) -> CompileResult {
         let loader = MemoryLoader(files: bytes, stdlibRoot: stdlibRoot ?? StdlibLocator.find())
-        return check(roots: [root], loader: loader)
+        return check(roots: [root], loader: loader, cache: cache)
     }
 
-    static func check(roots: [String], loader: some SourceLoader) -> CompileResult {
-        result(of: session(roots: roots, loader: loader))
+    static func check(roots: [String], loader: some SourceLoader, cache: ParseCache = ParseCache()) -> CompileResult {
+        result(of: session(roots: roots, loader: loader, cache: cache))
     }
 
-    /// Loads and checks `roots` with both surfaces' front ends. `build` keeps the session
-    /// because lowering reads declaration blocks the checked model does not carry.
-    static func session<L: SourceLoader>(roots: [String], loader: L) -> CheckSession<L> {
-        var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse)
+    /// Loads and checks `roots` with both surfaces' front ends.
+    static func session<L: SourceLoader>(roots: [String], loader: L, cache: ParseCache = ParseCache()) -> CheckSession<L> {
+        var session = CheckSession(loader: loader, yamlFrontEnd: YAMLSurface.parse, parseCache: cache)
         // EZFLOW_TIMING=1 prints phase times to stderr (for profiling, not a stable format).
         let timing = ProcessInfo.processInfo.environment["EZFLOW_TIMING"] == "1"
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -58,7 +62,7 @@ public enum Compiler {
     }
 
     static func result(of session: CheckSession<some SourceLoader>) -> CompileResult {
-        CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(),
-                      workflows: session.workflows)
+        CompileResult(sources: session.sources, diagnostics: session.diagnostics.sortedByPosition(in: session.sources),
+                      workflows: session.workflows, semantics: session.semantics)
     }
 }

@@ -34,8 +34,7 @@ extension Compiler {
         build(root: root, loader: MemoryLoader(files: bytes, stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
     }
 
-    /// Runs the same session as `check(roots:loader:)`, keeping the modules: lowering
-    /// reads declaration blocks (agent models, URLs) the checked model does not carry.
+    /// Runs the same session as `check(roots:loader:)` and lowers its root workflow.
     static func build(root: String, loader: some SourceLoader) -> BuildResult {
         let timing = ProcessInfo.processInfo.environment["EZFLOW_TIMING"] == "1"
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -47,7 +46,7 @@ extension Compiler {
         guard let wf = session.workflows.first(where: { $0.module == 0 }) else {
             return BuildResult(check: result, failure: "`\(root)` declares no workflow; only a file with a `workflow` can be built")
         }
-        let lowering = Lowering(modules: session.modules, workflows: session.workflows, sources: session.sources)
+        let lowering = Lowering(workflows: session.workflows, sources: session.sources)
         let (content, sourceMap) = lowering.lower(wf)
         let t2 = DispatchTime.now().uptimeNanoseconds
         let (bytes, hash) = IRDocument.assemble(content: content, sourceMap: sourceMap)
@@ -61,9 +60,9 @@ extension Compiler {
 
 /// Lowers checked workflows to IR JSON. Nothing derived from a source span enters the
 /// hashed content: ids come from the topological order, lists that mean sets are
-/// sorted, and source positions go to the separate `source_map`.
+/// sorted, and source positions go to the separate `source_map`. Lowering reads only
+/// `CheckedWorkflow`s: every name was resolved by the checker (`Bindings`).
 struct Lowering {
-    let modules: [Module]
     let workflows: [CheckedWorkflow]
     let sources: SourceMap
     /// Sub-workflows nest at most this deep (import cycles are already refused).
@@ -86,7 +85,7 @@ struct Lowering {
     }
 }
 
-/// A declaration's identity (module index, name); `DeclID` cannot be built outside EzflowCheck.
+/// A declaration's identity (module index, name), as lowering keys its caches.
 struct QID: Hashable, Comparable {
     var module: Int
     var name: String
@@ -95,6 +94,7 @@ struct QID: Hashable, Comparable {
 
 extension DeclID {
     var q: QID { QID(module: module, name: name) }
+    init(_ q: QID) { self.init(module: q.module, name: q.name) }
 }
 
 /// Lowering of one workflow (the root or a callee): names are qualified relative to
@@ -105,7 +105,6 @@ struct WorkflowLowering {
     let depth: Int
     /// Task declaration index → IR id (position in the topological order).
     var position: [Int]
-    var taskByName: [String: Int] = [:]
     var roles: [DeclID: RoleInfo] = [:]
     var modulePrefix: [Int: String] = [:]
     var types: [String: JSONValue] = [:]
@@ -116,10 +115,6 @@ struct WorkflowLowering {
     var qnameCache: [QID: String] = [:]
     var permissionCache: [DeclID: JSONValue] = [:]
     var retryCache: [Span: JSONValue] = [:]
-    /// Tags written on each group (by group index).
-    var groupTags: [[String]] = []
-
-    var modules: [Module] { lowering.modules }
 
     init(lowering: Lowering, w: CheckedWorkflow, depth: Int) {
         precondition(depth <= Lowering.nestingMax, "sub-workflows nest deeper than \(Lowering.nestingMax)")
@@ -129,7 +124,6 @@ struct WorkflowLowering {
         self.depth = depth
         position = [Int](repeating: 0, count: w.tasks.count)
         for (p, id) in w.order.enumerated() { position[id] = p }
-        for t in w.tasks { taskByName[t.name.text] = t.id }
         for r in w.roles { roles[r.id] = r }
         // Module name prefixes: the file's base name, made unique with `#index` if two
         // imported files share one.
@@ -159,19 +153,6 @@ struct WorkflowLowering {
         return q
     }
 
-    func decl(_ id: QID) -> Decl? {
-        guard id.module >= 0, id.module < modules.count else { return nil }
-        return modules[id.module].decls[id.name]
-    }
-
-    /// Resolves `name` or `alias.name` written in module `m`.
-    func resolve(_ e: Expr, from m: Int) -> QID? {
-        guard let p = e.path else { return nil }
-        if p.count == 1 { return QID(module: m, name: p[0].text) }
-        if p.count == 2, let tm = modules[m].imports[p[0].text]?.module { return QID(module: tm, name: p[1].text) }
-        return nil
-    }
-
     // MARK: - workflow
 
     mutating func lower() -> (content: [(String, JSONValue)], sourceMap: JSONValue) {
@@ -179,10 +160,10 @@ struct WorkflowLowering {
         agentIDs = Set(w.pool.map(\.id.q))
         for r in w.roles { for a in r.agents { agentIDs.insert(a.id.q) } }
         for t in w.tasks {
-            if let c = t.retry?.catchExpr, catchTask(c) == nil, let id = resolve(c, from: t.retry!.catchModule) { agentIDs.insert(id) }
+            if case .agent(let id)? = t.fallback { agentIDs.insert(id.q) }
             if let a = t.agent { agentIDs.insert(a.id.q) }
         }
-        agentIDs = agentIDs.filter { decl($0)?.kind == .agent }
+        agentIDs = agentIDs.filter { w.agents[DeclID($0)] != nil }
         var agentJSON: [(String, JSONValue)] = []
         for id in agentIDs { agentJSON.append((qname(id), agent(id))) }
         agentJSON.sort { JSONValue.keyLess($0.0, $1.0) }
@@ -227,19 +208,11 @@ struct WorkflowLowering {
                      ("type", .string(typeName(o.type)))])
         }
         var groups: [JSONValue] = []
-        groupTags = w.groups.map { g in
-            guard let wb = modules[w.module].workflow, let b = Self.groupBlock(wb, g.name.text),
-                  let a = b.attributes.first(where: { $0.key.text == "tags" }), case .list(let items) = a.value.kind else { return [] }
-            return items.compactMap { i -> String? in
-                guard case .string(let p) = i.kind else { return nil }
-                return p.map { if case .text(let t) = $0 { t } else { "" } }.joined()
-            }
-        }
         for (gi, g) in w.groups.enumerated() {
             groups.append(.object([
                 ("budget", budget(g.budget)), ("id", .int(Int64(gi))), ("name", .string(g.name.text)),
                 ("parent", g.parent.map { .int(Int64($0)) } ?? .null), ("role", g.role.map { .string(qname($0.id)) } ?? .null),
-                ("tags", .array(groupTags[gi].map { .string($0) })),
+                ("tags", .array(g.tags.map { .string($0) })),
                 ("tasks", .array(g.tasks.map { position[$0] }.sorted().map { .int(Int64($0)) })),
             ]))
         }
@@ -271,18 +244,9 @@ struct WorkflowLowering {
             ("tasks", .raw(tasks.bytes)),
             ("types", .object(types.sorted { JSONValue.keyLess($0.key, $1.key) }.map { ($0.key, $0.value) })),
         ]
-        let wfLoc: JSONValue = modules[w.module].workflow?.name.map { .string(lowering.loc($0.span)) } ?? .null
+        let wfLoc: JSONValue = w.nameSpan.map { .string(lowering.loc($0)) } ?? .null
         let sourceMap: JSONValue = .object([("tasks", .raw(taskLocs.bytes)), ("workflow", wfLoc)])
         return (content, sourceMap)
-    }
-
-    /// The block of group `name` anywhere inside `b`.
-    static func groupBlock(_ b: Block, _ name: String) -> Block? {
-        for inner in b.blocks where inner.kind.text == "group" {
-            if inner.name?.text == name { return inner }
-            if let f = groupBlock(inner, name) { return f }
-        }
-        return nil
     }
 
     /// A task's own tags, then those of its enclosing groups (innermost first), without repeats.
@@ -290,7 +254,7 @@ struct WorkflowLowering {
         guard var g = t.group else { return t.tags }
         var out = t.tags
         while true {
-            for tag in groupTags[g] where !out.contains(tag) { out.append(tag) }
+            for tag in w.groups[g].tags where !out.contains(tag) { out.append(tag) }
             guard let p = w.groups[g].parent else { break }
             g = p
         }
@@ -338,38 +302,16 @@ struct WorkflowLowering {
     }
 
     mutating func agent(_ id: QID) -> JSONValue {
-        let attrs = decl(id)?.block.attributes ?? []
-        func a(_ k: String) -> Expr? { attrs.first { $0.key.text == k }?.value }
-        /// A numeric attribute in IR units, folded as the checker folded it.
-        func number(_ k: String) -> Int64? { a(k).flatMap { Constant.number($0, AttributeTable.declared("agent", k)) } }
-        func money(_ k: String) -> JSONValue { .int(number(k) ?? 0) }
-        func text(_ k: String) -> JSONValue {
-            guard let e = a(k), case .string(let parts) = e.kind else { return .null }
-            return .string(parts.map { if case .text(let t) = $0 { t } else { "" } }.joined())
-        }
-        var driver: JSONValue = .null
-        if let e = a("driver"), case .name(let d) = e.kind { driver = .string(d) }
-        var caps: [JSONValue] = []
-        if let e = a("capabilities"), case .list(let items) = e.kind {
-            for i in items { if case .string(let p) = i.kind { caps.append(.string(p.map { if case .text(let t) = $0 { t } else { "" } }.joined())) } }
-        }
-        let concurrency = number("concurrency") ?? 1
-        var apiKey: JSONValue = .null
-        if let e = a("api_key"), let sid = resolve(e, from: id.module) { apiKey = .string(qname(sid)) }
-        let latency: JSONValue = number("latency").map { .int($0) } ?? .null
-        let failure: JSONValue = number("failure_rate").map { .int($0) } ?? .null
+        guard let a = w.agents[DeclID(id)] else { return .null }
+        func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         return .object([
-            ("api_key", apiKey), ("capabilities", .array(caps)), ("command", text("command")), ("concurrency", .int(concurrency)),
-            ("cost_per_1k_tokens_micros", money("cost_per_1k_tokens")), ("cost_per_call_micros", money("cost_per_call")),
-            ("cost_per_second_micros", money("cost_per_second")), ("driver", driver), ("failure_rate_ppm", failure),
-            ("latency_ms", latency), ("model", text("model")), ("name", .string(qname(id))), ("url", text("url")),
+            ("api_key", a.apiKey.map { .string(qname($0)) } ?? .null), ("capabilities", .array(a.capabilities.map { .string($0) })),
+            ("command", text(a.command)), ("concurrency", .int(a.concurrency)),
+            ("cost_per_1k_tokens_micros", .int(a.costPer1kTokens)), ("cost_per_call_micros", .int(a.costPerCall)),
+            ("cost_per_second_micros", .int(a.costPerSecond)), ("driver", text(a.driver)),
+            ("failure_rate_ppm", a.failureRatePPM.map { .int($0) } ?? .null), ("latency_ms", a.latencyMs.map { .int($0) } ?? .null),
+            ("model", text(a.model)), ("name", .string(qname(id))), ("url", text(a.url)),
         ])
-    }
-
-    /// The task a `catch` names, if it names one of this workflow's tasks.
-    func catchTask(_ c: Expr) -> Int? {
-        if case .name(let n) = c.kind, let id = taskByName[n] { return id }
-        return nil
     }
 
     static let drivers: [String: Set<String>] = ["run": ["exec", "sim"], "prompt": ["llm", "sim"], "call": ["http", "sim"]]
@@ -422,9 +364,10 @@ struct WorkflowLowering {
         if let r = t.retry {
             if let cached = retryCache[r.span] { retry = cached } else {
                 var c: JSONValue = .null
-                if let ce = r.catchExpr {
-                    if let ct = catchTask(ce) { c = .object([("task", .int(Int64(position[ct])))]) }
-                    else if let aid = resolve(ce, from: r.catchModule) { c = .object([("agent", .string(qname(aid)))]) }
+                switch t.fallback {
+                case .task(let ct)?: c = .object([("task", .int(Int64(position[ct])))])
+                case .agent(let aid)?: c = .object([("agent", .string(qname(aid)))])
+                case nil: break
                 }
                 retry = .object([
                     ("attempts", .int(r.attempts)), ("backoff", .string(r.backoff)), ("catch", c), ("delay_ms", .int(r.delayMs)),
@@ -439,7 +382,6 @@ struct WorkflowLowering {
         if let fe = t.forEachValue {
             forEach = expr(fe, &scope)
             if let it = t.forEach { itemType = typeName(it) }
-            scope.item = true
         }
         let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
 
@@ -543,15 +485,19 @@ struct WorkflowLowering {
 
     // MARK: - expressions
 
+    /// Where an expression is written. Names are lowered from their bindings, so nothing
+    /// here steers resolution.
     struct ExprScope {
         var module: Int
         var policy: Bool
-        var item = false
     }
 
     /// A compile-time constant as plain JSON (units converted), or nil.
     func constant(_ e: Expr, module m: Int) -> JSONValue? {
-        Constant.fold(e) { enumCase($0, module: m).map { .enumCase($0.1) } }.map(Self.json)
+        Constant.fold(e) { x -> ConstValue? in
+            if case .enumCase(_, let c)? = w.bindings.binding(of: x) { return .enumCase(c) }
+            return nil
+        }.map(Self.json)
     }
 
     static func json(_ c: ConstValue) -> JSONValue {
@@ -564,19 +510,6 @@ struct WorkflowLowering {
         case .list(let xs): .array(xs.map(json))
         case .record(let es): .object(es.map { ($0.key, json($0.value)) })
         }
-    }
-
-    /// `Env.prod` or `mod.Env.prod` → the enum's declaration and the case.
-    func enumCase(_ e: Expr, module m: Int) -> (QID, String)? {
-        guard let p = e.path else { return nil }
-        var target = m
-        var rest = p[...]
-        if p.count == 3, let tm = modules[m].imports[p[0].text]?.module {
-            target = tm
-            rest = p.dropFirst()
-        }
-        guard rest.count == 2, let d = modules[target].decls[rest.first!.text], d.kind == .enumeration else { return nil }
-        return (QID(module: target, name: d.name.text), rest.last!.text)
     }
 
     /// A string's parts: text pieces merged, empty ones dropped, interpolations as expressions.
@@ -634,36 +567,30 @@ struct WorkflowLowering {
         }
     }
 
-    /// Mirrors the checker's name resolution: inputs, secrets, item, principal/task (in
-    /// policies), task outputs, enum cases, then a field of a computed value.
+    /// A name or dotted path, by what the checker resolved it to (`Bindings`); a path
+    /// with no binding is a field of a computed value.
     mutating func reference(_ e: Expr, _ s: inout ExprScope) -> JSONValue {
         guard let path = e.path else {
             guard case .member(let base, let f) = e.kind else { return .object([("null", .null)]) }
             return .object([("field", .array([expr(base, &s), .string(f.text)]))])
         }
-        let head = path[0].text
         let strings: (ArraySlice<Name>) -> [JSONValue] = { $0.map { .string($0.text) } }
-        switch head {
-        case "inputs" where path.count >= 2:
+        switch w.bindings.binding(of: e) {
+        case .input?, .principal?, .policyTask?:
             return .object([("ref", .array(strings(path[...])))])
-        case "secrets" where path.count == 2:
-            return .object([("secret", .string(qname(QID(module: s.module, name: path[1].text))))])
-        case "item" where s.item:
+        case .decl(.secret, let id)?:
+            return .object([("secret", .string(qname(id)))])
+        case .item?:
             return .object([("item", .array(strings(path.dropFirst())))])
-        case "principal" where s.policy, "task" where s.policy:
-            return .object([("ref", .array(strings(path[...])))])
-        default: break
-        }
-        if !s.policy, let t = taskByName[head], path.count >= 3, path[1].text == "outputs" {
+        case .taskOutput(_, let t, _)?:
             return .object([("ref", .array([.string("task"), .int(Int64(position[t]))] + strings(path.dropFirst())))])
-        }
-        if let (id, c) = enumCase(e, module: s.module) {
+        case .enumCase(let id, let c)?:
             return .object([("enum", .array([.string(id.name), .string(c)]))])
+        default:
+            if case .member(let base, let f) = e.kind {
+                return .object([("field", .array([expr(base, &s), .string(f.text)]))])
+            }
+            return .object([("ref", .array(strings(path[...])))])
         }
-        // Not a plain reference after all: a field of a computed value.
-        if case .member(let base, let f) = e.kind {
-            return .object([("field", .array([expr(base, &s), .string(f.text)]))])
-        }
-        return .object([("ref", .array(strings(path[...])))])
     }
 }

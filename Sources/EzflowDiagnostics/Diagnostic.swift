@@ -30,10 +30,12 @@ public struct Diagnostic: Sendable, Hashable {
     public var notes: [String]
     /// The fix or a "did you mean", when one is known.
     public var help: String?
+    /// The edits `help` proposes, as data (empty when there is no mechanical fix).
+    public var fixes: [Fix] = []
 
     public init(
         _ code: String, _ severity: Severity, _ message: String, at primary: Label,
-        secondary: [Label] = [], notes: [String] = [], help: String? = nil
+        secondary: [Label] = [], notes: [String] = [], help: String? = nil, fixes: [Fix] = []
     ) {
         self.code = code
         self.severity = severity
@@ -42,6 +44,7 @@ public struct Diagnostic: Sendable, Hashable {
         self.secondary = secondary
         self.notes = notes
         self.help = help
+        self.fixes = fixes
     }
 
     public static func error(
@@ -64,6 +67,16 @@ extension Array where Element == Diagnostic {
     public func sortedByPosition() -> [Diagnostic] {
         sorted { a, b in
             if a.primary.span != b.primary.span { return a.primary.span < b.primary.span }
+            if a.code != b.code { return a.code < b.code }
+            return a.message < b.message
+        }
+    }
+
+    /// Sorted by file (in the order `sources` loaded them), position, then code.
+    public func sortedByPosition(in sources: SourceMap) -> [Diagnostic] {
+        func key(_ d: Diagnostic) -> (Int, Int, Int) { (sources.rank(d.primary.span.file), d.primary.span.start, d.primary.span.end) }
+        return sorted { a, b in
+            if key(a) != key(b) { return key(a) < key(b) }
             if a.code != b.code { return a.code < b.code }
             return a.message < b.message
         }

@@ -75,16 +75,44 @@ public struct SARIFRenderer: DiagnosticRenderer {
                     return .object(loc)
                 })
         }
+        if !d.fixes.isEmpty { fields["fixes"] = .array(d.fixes.map { fix($0, sources) }) }
         return .object(fields)
+    }
+
+    /// A SARIF `fix`: one `artifactChange` per file touched, each with its replacements.
+    private func fix(_ f: Fix, _ sources: SourceMap) -> JSON {
+        var files: [Int] = []
+        for e in f.edits where !files.contains(e.span.file) { files.append(e.span.file) }
+        let changes: [JSON] = files.map { file in
+            let edits = f.edits.filter { $0.span.file == file }
+            return [
+                "artifactLocation": .object(artifact(sources[file].path)),
+                "replacements": .array(edits.map { e in
+                    let at = sources.resolve(e.span)
+                    return [
+                        "deletedRegion": [
+                            "startLine": .int(at.line), "startColumn": .int(at.column),
+                            "endLine": .int(at.endLine), "endColumn": .int(at.endColumn),
+                        ],
+                        "insertedContent": ["text": .string(e.replacement)],
+                    ]
+                }),
+            ]
+        }
+        return ["description": ["text": .string(f.title)], "artifactChanges": .array(changes)]
+    }
+
+    private func artifact(_ path: String) -> [String: JSON] {
+        var artifact: [String: JSON] = ["uri": .string(Self.uri(path))]
+        if !path.hasPrefix("/") { artifact["uriBaseId"] = "%SRCROOT%" }
+        return artifact
     }
 
     private func location(_ span: Span, _ sources: SourceMap) -> [String: JSON] {
         let at = sources.resolve(span)
-        var artifact: [String: JSON] = ["uri": .string(Self.uri(at.path))]
-        if !at.path.hasPrefix("/") { artifact["uriBaseId"] = "%SRCROOT%" }
         return [
             "physicalLocation": [
-                "artifactLocation": .object(artifact),
+                "artifactLocation": .object(artifact(at.path)),
                 "region": [
                     "startLine": .int(at.line),
                     "startColumn": .int(at.column),

@@ -29,7 +29,7 @@ public struct TextRenderer: Sendable {
         // The primary's file first, then other files in map order, each by position: a
         // total order, so labels of one file stay together under one `:::` header.
         func order(_ l: (Label, Bool)) -> (Int, Int, Int, Int) {
-            (l.0.span.file == d.primary.span.file ? 0 : 1, l.0.span.file, l.0.span.start, l.1 ? 0 : 1)
+            (l.0.span.file == d.primary.span.file ? 0 : 1, sources.rank(l.0.span.file), l.0.span.start, l.1 ? 0 : 1)
         }
         labels.sort { order($0) < order($1) }
         let lineNumbers = labels.map { sources[$0.0.span.file].position(of: $0.0.span.start).line }

@@ -155,7 +155,7 @@ enum FmtCommand {
 
     static func printDiagnostics(_ diags: [Diagnostic], _ source: SourceFile) {
         var map = SourceMap()
-        map.add(source)
+        map.add(source, id: 0)  // fmt parses one file with id 0
         let useColor = isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         let r = TextRenderer(color: useColor)
         var out = r.render(diags.sortedByPosition(), sources: map)

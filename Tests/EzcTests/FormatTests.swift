@@ -12,6 +12,7 @@ final class FormatTests: XCTestCase {
         dir = TempDir("ezc-format")
         dir.write("unknown_after.ezflow", cleanWorkflow.replacingOccurrences(of: "after: [a]", with: "after: [nope]"))
         dir.write("clean.ezflow", cleanWorkflow)
+        dir.write("typo_after.ezflow", cleanWorkflow.replacingOccurrences(of: "after: [a]", with: "after: [aa]"))
         dir.write("warnings_only.ezflow", cleanWorkflow.replacingOccurrences(
             of: "workflow w {\n", with: "workflow w {\n  input unused_one: string = \"x\"\n"))
     }
@@ -88,6 +89,33 @@ final class FormatTests: XCTestCase {
             "clean": check(["--format", "sarif", "clean.ezflow"]).stdout,
             "warnings_only": check(["--format", "sarif", "warnings_only.ezflow"]).stdout,
         ])
+    }
+
+    /// A "did you mean" is a fix in JSON (range, offsets, replacement) and in SARIF
+    /// (`fixes`, valid against the schema); applying it gives a clean file.
+    func testFixesInJSONAndSARIF() throws {
+        let json = check(["--format", "json", "typo_after.ezflow"])
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], json.stdout)
+        let d = try XCTUnwrap((doc["diagnostics"] as? [[String: Any]])?.first)
+        XCTAssertEqual(d["help"] as? String, "did you mean `a`?")
+        let fix = try XCTUnwrap((d["fixes"] as? [[String: Any]])?.first)
+        XCTAssertEqual(fix["title"] as? String, "replace with `a`")
+        let edit = try XCTUnwrap((fix["edits"] as? [[String: Any]])?.first)
+        XCTAssertEqual(edit["replacement"] as? String, "a")
+        XCTAssertEqual(edit["line"] as? Int, 9)
+        XCTAssertEqual(edit["column"] as? Int, 13)
+        let source = try Data(contentsOf: dir.url.appendingPathComponent("typo_after.ezflow"))
+        let (lo, hi) = (try XCTUnwrap(edit["start_offset"] as? Int), try XCTUnwrap(edit["end_offset"] as? Int))
+        XCTAssertEqual(String(decoding: source[lo..<hi], as: UTF8.self), "aa")
+        var fixed = [UInt8](source)
+        fixed.replaceSubrange(lo..<hi, with: Array("a".utf8))
+        dir.write("typo_fixed.ezflow", String(decoding: fixed, as: UTF8.self))
+        XCTAssertEqual(check(["typo_fixed.ezflow"]).status, 0)
+
+        let sarif = check(["--format", "sarif", "typo_after.ezflow"]).stdout
+        XCTAssertTrue(sarif.contains("\"artifactChanges\""), sarif)
+        XCTAssertTrue(sarif.contains("\"insertedContent\""), sarif)
+        try validateSARIF(["typo_after": sarif])
     }
 
     /// Validates each document against the official SARIF 2.1.0 schema with python3's

@@ -123,13 +123,13 @@ final class MutationTests: XCTestCase {
         for d in result.diagnostics {
             for label in [d.primary] + d.secondary {
                 let s = label.span
-                guard files.indices.contains(s.file) else {
+                guard result.sources.contains(s.file) else {
                     problems.append("\(d.code) span names file \(s.file) of \(files.count)")
                     continue
                 }
-                let size = files[s.file].bytes.count
+                let size = result.sources[s.file].bytes.count
                 if !(0 <= s.start && s.start <= s.end && s.end <= size) {
-                    problems.append("\(d.code) `\(d.message)` span \(s.start)..<\(s.end) outside \(files[s.file].path) (\(size) bytes)")
+                    problems.append("\(d.code) `\(d.message)` span \(s.start)..<\(s.end) outside \(result.sources[s.file].path) (\(size) bytes)")
                 }
             }
         }

@@ -7,7 +7,7 @@ final class JSONRendererTests: XCTestCase {
         let (s, diags) = CycleFixture.make()
         let expected =
             #"{"diagnostics":["#
-            + #"{"code":"E0400","column":37,"end_column":41,"end_line":3,"file":"ci.ezflow","#
+            + #"{"code":"E0400","column":37,"end_column":41,"end_line":3,"file":"ci.ezflow","fixes":[],"#
             + #""help":"remove one of the two `after` entries","labels":["#
             + #"{"column":37,"end_column":41,"end_line":3,"file":"ci.ezflow","line":3,"#
             + #""message":"`build` waits for `test`","primary":true},"#
@@ -15,7 +15,7 @@ final class JSONRendererTests: XCTestCase {
             + #""message":"`test` waits for `build`","primary":false}],"#
             + #""line":3,"message":"dependency cycle between `build` and `test`","#
             + #""notes":["every task waits for the tasks in its `after` list"],"severity":"error"},"#
-            + #"{"code":"W0100","column":9,"end_column":16,"end_line":2,"file":"ci.ezflow","#
+            + #"{"code":"W0100","column":9,"end_column":16,"end_line":2,"file":"ci.ezflow","fixes":[],"#
             + #""help":"remove it, or read it as `inputs.verbose`","labels":["#
             + #"{"column":9,"end_column":16,"end_line":2,"file":"ci.ezflow","line":2,"#
             + #""message":"never read","primary":true}],"#
@@ -43,7 +43,7 @@ final class JSONRendererTests: XCTestCase {
         XCTAssertEqual(
             out,
             #"{"diagnostics":[{"code":"E0100","column":1,"end_column":2,"end_line":1,"#
-                + #""file":"dir/\"odd\" name.ezflow","help":null,"labels":[{"column":1,"end_column":2,"#
+                + #""file":"dir/\"odd\" name.ezflow","fixes":[],"help":null,"labels":[{"column":1,"end_column":2,"#
                 + #""end_line":1,"file":"dir/\"odd\" name.ezflow","line":1,"message":"","primary":true}],"#
                 + #""line":1,"message":"quote \" backslash \\ newline \n tab \t cr \r bell \u0007 ls \u2028 "#
                 + #"del \u007f é 🙂 /","notes":["a\u0000b"],"severity":"error"}],"#
@@ -55,6 +55,20 @@ final class JSONRendererTests: XCTestCase {
         XCTAssertEqual(first["message"] as? String, message)
         XCTAssertEqual(first["notes"] as? [String], ["a\u{0}b"])
         XCTAssertTrue(first["help"] is NSNull)
+    }
+
+    /// A fix is data: its title, and each edit's range (positions and byte offsets) and text.
+    func testFixesCarryTheirEdits() {
+        var s = TestSources()
+        let f = s.add("w.ezflow", "task a { after: [biuld] }\n")
+        let d = Diagnostic.error("E0200", "cannot find task `biuld` in this workflow", at: s.span(f, "biuld"))
+            .suggesting("build", at: s.span(f, "biuld"))
+        XCTAssertEqual(d.help, "did you mean `build`?")
+        let out = JSONRenderer().render([d], sources: s.map)
+        XCTAssertTrue(
+            out.contains(
+                #""fixes":[{"edits":[{"column":18,"end_column":23,"end_line":1,"end_offset":22,"file":"w.ezflow","#
+                    + #""line":1,"replacement":"build","start_offset":17}],"title":"replace with `build`"}]"#), out)
     }
 
     /// Columns count Unicode scalars; the end is exclusive and may be on a later line.

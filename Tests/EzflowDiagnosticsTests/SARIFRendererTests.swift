@@ -18,6 +18,34 @@ final class SARIFRendererTests: XCTestCase {
         return (s.map, diags)
     }
 
+    /// The sample plus a diagnostic with two fixes: one edit in each of two files, and a deletion.
+    private func sampleWithFixes() -> (SourceMap, [Diagnostic]) {
+        var s = TestSources()
+        let a = s.add("/work/my flows/deploy.ezflow", "role deployer { allow: [run] }\n")
+        let b = s.add("./lib/roles.ezflow", "role deployer { allow: [approve] }\n")
+        let d = Diagnostic.error("E0200", "cannot find role `deployr`", at: s.span(a, "role"))
+            .fixing(Fix("rename", [TextEdit(s.span(a, "deployer"), "deploy"), TextEdit(s.span(b, "deployer"), "deploy")]))
+            .fixing(.remove(s.span(b, "role "), "the keyword"))
+        return (s.map, [d])
+    }
+
+    /// Fixes are SARIF `fixes`: one `artifactChange` per file, each with its replacements.
+    func testFixes() throws {
+        let (sources, diags) = sampleWithFixes()
+        let out = SARIFRenderer(toolVersion: "0.1.0").render(diags, sources: sources)
+        let log = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let run = try XCTUnwrap((log["runs"] as? [[String: Any]])?.first)
+        let result = try XCTUnwrap((run["results"] as? [[String: Any]])?.first)
+        let fixes = try XCTUnwrap(result["fixes"] as? [[String: Any]])
+        XCTAssertEqual(fixes.map { ($0["description"] as? [String: Any])?["text"] as? String }, ["rename", "remove the keyword"])
+        let changes = try XCTUnwrap(fixes[0]["artifactChanges"] as? [[String: Any]])
+        XCTAssertEqual(changes.map { ($0["artifactLocation"] as? [String: Any])?["uri"] as? String },
+                       ["file:///work/my%20flows/deploy.ezflow", "lib/roles.ezflow"])
+        let replacement = try XCTUnwrap((changes[0]["replacements"] as? [[String: Any]])?.first)
+        XCTAssertEqual(replacement["deletedRegion"] as? [String: Int], ["startLine": 1, "startColumn": 6, "endLine": 1, "endColumn": 14])
+        XCTAssertEqual((replacement["insertedContent"] as? [String: Any])?["text"] as? String, "deploy")
+    }
+
     func testValidatesAgainstTheSARIFSchema() async throws {
         let schema = Repo.shared.appendingPathComponent("schemas/sarif-schema-2.1.0.json")
         guard FileManager.default.fileExists(atPath: schema.path) else {
@@ -27,19 +55,28 @@ final class SARIFRendererTests: XCTestCase {
         guard probe.status == 0 else { throw XCTSkip("python3 with jsonschema is not available: \(probe.output)") }
 
         let (sources, diags) = sample()
+        let (fixSources, fixDiags) = sampleWithFixes()
         let log = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("ezflow-sarif-\(UUID().uuidString).json")
         try SARIFRenderer(toolVersion: "0.1.0").render(diags, sources: sources).write(
             to: log, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: log) }
+        let fixLog = log.deletingPathExtension().appendingPathExtension("fixes.json")
+        try SARIFRenderer(toolVersion: "0.1.0").render(fixDiags, sources: fixSources).write(
+            to: fixLog, atomically: true, encoding: .utf8)
+        defer {
+            try? FileManager.default.removeItem(at: log)
+            try? FileManager.default.removeItem(at: fixLog)
+        }
 
-        let validate = try await Self.run([
-            "python3", "-c",
-            "import json,jsonschema,sys; "
-                + "jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
-            schema.path, log.path,
-        ])
-        XCTAssertEqual(validate.status, 0, "schema validation failed:\n\(validate.output)")
+        for file in [log, fixLog] {
+            let validate = try await Self.run([
+                "python3", "-c",
+                "import json,jsonschema,sys; "
+                    + "jsonschema.Draft4Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))",
+                schema.path, file.path,
+            ])
+            XCTAssertEqual(validate.status, 0, "schema validation of \(file.lastPathComponent) failed:\n\(validate.output)")
+        }
     }
 
     func testContent() throws {

@@ -5,17 +5,18 @@ import Foundation
 /// labelled ("the second `build`") instead of counting bytes.
 struct TestSources {
     private(set) var map = SourceMap()
-    private var texts: [[UInt8]] = []
+    private var texts: [Int: [UInt8]] = [:]
 
     @discardableResult
     mutating func add(_ path: String, _ text: String) -> Int {
-        texts.append(Array(text.utf8))
-        return map.add(SourceFile(path: path, text: text))
+        let id = map.add(SourceFile(path: path, text: text))
+        texts[id] = Array(text.utf8)
+        return id
     }
 
     /// The span of the `nth` (1-based) occurrence of `needle` in `file`.
     func span(_ file: Int, _ needle: String, _ nth: Int = 1) -> Span {
-        let hay = texts[file]
+        let hay = texts[file] ?? []
         let n = Array(needle.utf8)
         var seen = 0
         for i in 0..<max(0, hay.count - n.count + 1) where hay[i..<i + n.count].elementsEqual(n) {

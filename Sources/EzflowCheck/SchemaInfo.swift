@@ -1,0 +1,43 @@
+/// A read-only view of the checker's tables for editors (`EzflowIDE`): which attributes
+/// and nested blocks each block kind takes, and the built-in functions and error classes.
+public enum SchemaInfo {
+    /// One attribute of a block kind.
+    public struct Attribute: Sendable, Hashable {
+        public var name: String
+        /// What the value must be, in words (`duration`, `one of: exec, llm`).
+        public var takes: String
+        /// One line on what the attribute does.
+        public var doc: String
+    }
+
+    /// The attributes block kind `kind` takes, in declaration order.
+    public static func attributes(of kind: String) -> [Attribute] {
+        (Schema.attributes[kind] ?? []).map { Attribute(name: $0.name, takes: takes($0.shape), doc: doc(kind, $0)) }
+    }
+
+    /// The block kinds that may nest inside `kind`, sorted.
+    public static func blocks(in kind: String) -> [String] { (Schema.blocks[kind] ?? []).sorted() }
+
+    /// Top-level declaration keywords.
+    public static var declarations: [String] { DeclKind.allCases.map(\.rawValue) }
+
+    /// Built-in functions and their signatures, by name.
+    public static var functions: [String: String] { WorkflowChecker.functions.mapValues(\.1) }
+
+    /// Error classes every retry's `on` knows without a declaration.
+    public static let builtinErrorClasses = ["timeout", "transient", "agent_error"]
+
+    static func takes(_ s: Shape) -> String {
+        switch s {
+        case .value(let t): "`\(t)`"
+        case .word(let ws): "one of: " + ws.joined(separator: ", ")
+        case .words(let ws): ws.map { "a list of: " + $0.joined(separator: ", ") } ?? "a list of words"
+        case .ref(let ks): "the name of " + withArticle(ks.map(\.noun).joined(separator: " or "))
+        case .refs(let ks): "a list of " + ks.map(\.noun).joined(separator: " or ") + " names"
+        case .custom: "see the reference"
+        }
+    }
+
+    /// The attribute's doc line, from `AttributeTable`.
+    static func doc(_ kind: String, _ spec: AttrSpec) -> String { spec.fact.doc }
+}

@@ -1,0 +1,95 @@
+import EzflowCheck
+import EzflowDiagnostics
+import EzflowSyntax
+
+extension Analysis {
+    /// What is at `offset` in `path`: a reference or declaration (its kind, type and doc),
+    /// an attribute name (its doc from the schema), else the type of the expression there.
+    public func hover(path: String, offset: Int) -> Hover? {
+        guard let m = module(path) else { return nil }
+        if let (span, b) = binding(m, offset) {
+            var h = describe(b)
+            h.range = location(span)
+            if h.type == nil, let t = model.types[span] { h.type = t.description }
+            return h
+        }
+        if let h = attributeHover(m, offset) { return h }
+        guard let (span, t) = type(model.modules[m].file, offset) else { return nil }
+        return Hover(range: location(span), title: "expression", type: t.description, doc: "")
+    }
+
+    func attributeHover(_ m: Int, _ offset: Int) -> Hover? {
+        guard let block = blocks(m, offset).last,
+              let a = block.attributes.first(where: { $0.key.span.start <= offset && offset <= $0.key.span.end }),
+              let info = SchemaInfo.attributes(of: block.kind.text).first(where: { $0.name == a.key.text })
+        else { return nil }
+        return Hover(range: location(a.key.span), title: "attribute `\(a.key.text)` of `\(block.kind.text)`", type: nil, doc: info.doc)
+    }
+
+    /// Title, type and doc of what a binding names.
+    func describe(_ b: Binding) -> Hover {
+        let none = Location(path: "", start: 0, end: 0)
+        func h(_ title: String, _ type: String? = nil, _ doc: String = "") -> Hover { Hover(range: none, title: title, type: type, doc: doc) }
+        switch b {
+        case .decl(let kind, let id): return h("\(kind.noun) `\(id.name)`", nil, declDoc(kind, id))
+        case .task(let m, let i):
+            guard let t = workflow(m)?.tasks[i] else { return h("task") }
+            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t)].filter { !$0.isEmpty }.joined(separator: "\n"))
+        case .group(let m, let i): return h("group `\(workflow(m)?.groups[i].name.text ?? "")`")
+        case .input(let m, let name):
+            let i = workflow(m)?.inputs.first { $0.name == name }
+            return h("input `\(name)`", i?.type.description, i.map { comment(above: $0.span) } ?? "")
+        case .output(let m, let name):
+            return h("output `\(name)`", workflow(m)?.outputs.first { $0.name == name }?.type.description)
+        case .taskOutput(let m, let t, let name):
+            let task = workflow(m)?.tasks[t]
+            return h("output `\(name)` of task `\(task?.name.text ?? "")`", task?.outputs[name]?.description)
+        case .enumCase(let id, let c): return h("case `\(c)` of enum `\(id.name)`", id.name)
+        case .module(let m): return h("module `\(result.sources[model.modules[m].file].path)`")
+        case .item: return h("`item`: the element of this task's `for_each` list")
+        case .principal(let a): return h("principal attribute `\(a)`")
+        case .policyTask(let a): return h("task attribute `\(a)`")
+        case .builtin(let name):
+            if let sig = SchemaInfo.functions[name] { return h("function `\(name)`", nil, "`\(sig)`") }
+            return h("built-in error class `\(name)`")
+        }
+    }
+
+    /// The comment block directly above a declaration, without `#`.
+    func comment(above span: Span) -> String {
+        let file = result.sources[span.file]
+        let line = file.position(of: span.start).line
+        let comments = model.modules.first { $0.file == span.file }?.tree.comments ?? []
+        var lines: [String] = []
+        var want = line - 1
+        for c in comments.reversed() where !c.trailing {
+            let l = file.position(of: c.span.start).line
+            if l > want { continue }
+            if l < want { break }
+            var text = file.text(c.span).drop { $0 == "#" }
+            if text.first == " " { text = text.dropFirst() }
+            lines.insert(String(text), at: 0)
+            want -= 1
+        }
+        return lines.joined(separator: " ")
+    }
+
+    func declDoc(_ kind: DeclKind, _ id: DeclID) -> String {
+        guard let d = model.modules[id.module].decls[id.name] else { return "" }
+        var parts = [comment(above: d.block.span)]
+        if kind == .agent, let a = result.workflows.lazy.compactMap({ $0.agents[id] }).first {
+            parts.append("driver \(a.driver ?? "?"); capabilities: \(a.capabilities.joined(separator: ", "))")
+        }
+        if kind == .enumeration { parts.append("cases: " + d.block.cases.map(\.text).joined(separator: ", ")) }
+        return parts.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+
+    /// A task's action, agent (pinned or picked from the pool) and retry rule.
+    func taskDetails(_ t: TaskInfo) -> String {
+        var out = ["action `\(t.action)`", "agent: " + (t.agent.map { "`\($0.id.name)`" } ?? "picked from the pool")]
+        if let r = t.retry {
+            out.append("retry: \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff")
+        }
+        return out.joined(separator: "; ")
+    }
+}

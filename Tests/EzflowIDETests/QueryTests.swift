@@ -1,0 +1,140 @@
+import EzflowCompiler
+import EzflowIDE
+import EzflowTestSupport
+import Foundation
+import XCTest
+
+/// Hover, go to definition and completions at marked offsets of small sources.
+final class QueryTests: XCTestCase {
+    static let lib = """
+        enum Tier { low, high }
+        # Calls the deploy service.
+        agent remote { driver: http capabilities: ["web"] }
+        """
+
+    static let main = Marked("""
+        import "lib.ezflow" as l
+        import "std/retry"
+
+        # Runs shell steps.
+        agent sh { driver: exec capabilities: ["sh"] }
+
+        workflow w {
+          input files: list[string] = ["a"]
+          input tier: l.Tier = l.Tier.h1️⃣igh
+
+          # Compiles everything.
+          task bu2️⃣ild {
+            run: "make ${len(3️⃣inputs.files) 4️⃣+ 1}"
+            t5️⃣imeout: 5m
+            retry: retry.stan6️⃣dard
+            output bin: string
+          }
+          task ship {
+            call: "http://x/${bu7️⃣ild.outputs.bin}"
+            agent: l.rem8️⃣ote
+            after: [build]
+          }
+          task each {
+            for_each: inputs.files
+            run: "echo ${item} ${inputs.tier}"
+            9️⃣
+          }
+        }
+        """)
+
+    let analysis = Analysis(root: "main.ezflow", files: ["main.ezflow": QueryTests.main.text, "lib.ezflow": QueryTests.lib],
+                            stdlibRoot: Repo.url("stdlib").path)
+
+    func at(_ marker: String) -> Int { Self.main[marker] }
+
+    func testTheSourcesCheckClean() {
+        XCTAssertEqual(analysis.result.diagnostics.filter { $0.severity == .error }.map(\.message), [])
+    }
+
+    func testHoverOnATaskShowsItsDocAgentAndRetry() throws {
+        let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("7️⃣")))
+        XCTAssertEqual(h.title, "task `build`")
+        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff")
+        XCTAssertEqual(h.range.path, "main.ezflow")
+        // The declaration's own name hovers the same.
+        XCTAssertEqual(analysis.hover(path: "main.ezflow", offset: at("2️⃣"))?.title, "task `build`")
+    }
+
+    func testHoverShowsTypes() throws {
+        let input = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("3️⃣")))
+        XCTAssertEqual(input.title, "input `files`")
+        XCTAssertEqual(input.type, "list[string]")
+        let sum = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("4️⃣")))
+        XCTAssertEqual(sum.type, "int")
+        let agent = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("8️⃣")))
+        XCTAssertEqual(agent.title, "agent `remote`")
+        XCTAssertEqual(agent.doc, "Calls the deploy service.\ndriver http; capabilities: web")
+        let enumCase = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("1️⃣")))
+        XCTAssertEqual(enumCase.title, "case `high` of enum `Tier`")
+    }
+
+    func testHoverOnAnAttributeShowsItsDoc() throws {
+        let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("5️⃣")))
+        XCTAssertEqual(h.title, "attribute `timeout` of `task`")
+        XCTAssertEqual(h.doc, "each attempt is stopped after this long")
+    }
+
+    func testDefinitionInTheFileAnImportAndTheStdlib() throws {
+        let text = Self.main.text
+        let task = try XCTUnwrap(analysis.definition(path: "main.ezflow", offset: at("7️⃣")))
+        XCTAssertEqual(task, Location(path: "main.ezflow", start: at("2️⃣") - 2, end: at("2️⃣") + 3))
+        XCTAssertEqual(Self.slice(text, task), "build")
+
+        let agent = try XCTUnwrap(analysis.definition(path: "main.ezflow", offset: at("8️⃣")))
+        XCTAssertEqual(agent.path, "lib.ezflow")
+        XCTAssertEqual(Self.slice(Self.lib, agent), "remote")
+
+        let preset = try XCTUnwrap(analysis.definition(path: "main.ezflow", offset: at("6️⃣")))
+        XCTAssertEqual(preset.path, "stdlib/retry.ezflow")
+        let stdlib = try String(contentsOf: Repo.url("stdlib/retry.ezflow"), encoding: .utf8)
+        XCTAssertEqual(Self.slice(stdlib, preset), "standard")
+        XCTAssertTrue(stdlib.prefix(preset.start).hasSuffix("retry "))
+
+        let enumCase = try XCTUnwrap(analysis.definition(path: "main.ezflow", offset: at("1️⃣")))
+        XCTAssertEqual(enumCase.path, "lib.ezflow")
+        XCTAssertEqual(Self.slice(Self.lib, enumCase), "high")
+        // Built-ins have no declaration.
+        XCTAssertNil(analysis.definition(path: "main.ezflow", offset: at("4️⃣")))
+    }
+
+    func testCompletionsOfAttributesInTheCurrentBlock() {
+        let labels = analysis.completions(path: "main.ezflow", offset: at("9️⃣")).map(\.label)
+        XCTAssertTrue(labels.contains("timeout"))
+        XCTAssertTrue(labels.contains("retry"))
+        XCTAssertTrue(labels.contains("output"), "nested blocks too")
+        XCTAssertFalse(labels.contains("run"), "already given")
+        XCTAssertFalse(labels.contains("deadline"), "a workflow attribute")
+    }
+
+    func testCompletionsOfMembersAndNamesInScope() {
+        func complete(_ source: String) -> [String] {
+            let m = Marked(source)
+            let a = Analysis(root: "c.ezflow", files: ["c.ezflow": m.text, "lib.ezflow": Self.lib], stdlibRoot: Repo.url("stdlib").path)
+            return a.completions(path: "c.ezflow", offset: m["1️⃣"]).map(\.label)
+        }
+        let wf = { (body: String) in
+            "import \"lib.ezflow\" as l\nagent sh { driver: exec capabilities: [] }\nworkflow w {\n  input files: list[string] = []\n  input name: string = \"x\"\n"
+                + "  task a { run: \"x\" output bin: string }\n  task b { run: \"\(body)\" }\n}\n"
+        }
+        XCTAssertEqual(complete(wf("${inputs.1️⃣}")), ["files", "name"])
+        XCTAssertEqual(complete(wf("${inputs.n1️⃣}")), ["name"])
+        XCTAssertEqual(complete(wf("${a.1️⃣}")), ["outputs"])
+        XCTAssertEqual(complete(wf("${a.outputs.1️⃣}")), ["bin", "exit_code", "stdout"])
+        XCTAssertEqual(complete(wf("${l.1️⃣}")), ["Tier", "remote"])
+        XCTAssertEqual(complete(wf("${l.Tier.1️⃣}")), ["high", "low"])
+        let scope = complete(wf("${1️⃣}"))
+        for name in ["a", "b", "inputs", "secrets", "len", "l", "sh"] { XCTAssertTrue(scope.contains(name), name) }
+        XCTAssertFalse(scope.contains("item"), "no for_each here")
+        XCTAssertEqual(complete("ag1️⃣"), ["agent"])
+    }
+
+    static func slice(_ text: String, _ l: Location) -> String {
+        String(decoding: Array(text.utf8)[l.start..<l.end], as: UTF8.self)
+    }
+}
