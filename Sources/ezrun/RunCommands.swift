@@ -148,7 +148,8 @@ final class CLIObserver: RunObserver {
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: "succeeded")
             case .taskFailed(let t, let a, let cls, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
-            default: break
+            case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded:
+                break  // not an attempt's end
             }
         }
         if tty {
@@ -183,48 +184,7 @@ final class CLIObserver: RunObserver {
     func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
 
     func logLine(_ r: JournalRecord, state: RunState) -> String {
-        var task: String? = nil, attempt: Int? = nil, level = LogLevel.info
-        var fields: [String: JSONValue] = ["seq": .int(Int64(r.seq))]
-        let message: String
-        switch r.event {
-        case .runStarted(_, let seed, let hash, _, _):
-            message = "run started"
-            fields["seed"] = .string(String(seed)); fields["ir_hash"] = .string(hash)
-        case .taskSucceeded(let t, let a, _, let cost, let tokens, _):
-            task = plan.taskNames[t]; attempt = a
-            message = "attempt succeeded"
-            fields["cost_micros"] = .int(cost); fields["tokens"] = .int(tokens)
-        case .taskFailed(let t, let a, let cls, let msg, let cost, _, _):
-            task = plan.taskNames[t]; attempt = a; level = .warn
-            message = "attempt failed: \(msg)"
-            fields["error_class"] = .string(cls); fields["cost_micros"] = .int(cost)
-        case .timerFired(let id, _):
-            message = "timer fired"; fields["timer"] = .string(id.description)
-        case .approvalGiven(let t, let p, let ok, _):
-            task = plan.taskNames[t]
-            message = ok ? "approved by \(p)" : "rejected by \(p)"
-        case .agentHealth(let a, let h, _):
-            message = "agent \(agentName(a)) \(h ? "healthy" : "unhealthy")"
-        case .cancelRequested(let reason, _):
-            message = "cancel requested: \(reason)"; level = .warn
-        case .resumed:
-            message = "run resumed"
-        default:
-            message = "event"
-        }
-        var dispatches: [JSONValue] = []
-        for c in r.commands {
-            switch c {
-            case .dispatch(let t, let a, let ag, _):
-                dispatches.append(.object([("agent", .string(agentName(ag))), ("attempt", .int(Int64(a))), ("task", .string(plan.taskNames[t]))]))
-            case .finishRun(let v): fields["verdict"] = .string(v.rawValue)
-            case .deadLetter(let t, _): fields["dead_letter"] = .string(plan.taskNames[t]); level = .error
-            default: break
-            }
-        }
-        if !dispatches.isEmpty { fields["dispatched"] = .array(dispatches) }
-        return JSONLog.line(atMs: r.event.atMs, level: level, runID: runID, task: task, attempt: attempt, message: message,
-                            fields: fields, redact: redact)
+        JSONLog.record(r, runID: runID, plan: plan).render(redact: redact)
     }
 }
 
