@@ -118,6 +118,7 @@ public final class DurableStore: Sendable {
                        logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil) throws(StoreError) {
         guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty else { return }
         // Encode outside the lock.
+        try checkRunIdentity(runID, records)
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
         rows.reserveCapacity(records.count)
         for r in records { rows.append((r.seq, Self.encodeEvent(r.event), Self.encodeCommands(r.commands))) }
@@ -135,6 +136,29 @@ public final class DurableStore: Sendable {
                        consumedInbox: [Int64] = []) throws(StoreError) {
         try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update, logs: logs,
                    consumedInbox: consumedInbox)
+    }
+
+    /// The run-id half of the journal boundary (`appendLocked` checks the sequence): the
+    /// `run_started` record opens the journal, at seq 0 and only there, and names this run.
+    /// A journal of another run, or a second start, is refused before anything is written.
+    func checkRunIdentity(_ runID: String, _ records: [JournalRecord]) throws(StoreError) {
+        for r in records {
+            let isStart: Bool
+            switch r.event {
+            case .runStarted(let id, _, _, _, _):
+                guard id == runID else {
+                    throw StoreError(.conflict, path: path, message: "run `\(runID)`: record \(r.seq) starts run `\(id)`, not this one")
+                }
+                isStart = true
+            case .taskSucceeded, .taskFailed, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed,
+                 .planUpgraded:
+                isStart = false
+            }
+            guard isStart == (r.seq == 0) else {
+                throw StoreError(.conflict, path: path, message: "run `\(runID)`: record \(r.seq) is `\(r.event.typeName)`; "
+                                 + "a journal starts with `run_started` at seq 0 and has it nowhere else")
+            }
+        }
     }
 
     /// A test hook: runs `append`'s writes inside the transaction, then throws `failure`
@@ -268,7 +292,9 @@ public final class DurableStore: Sendable {
     }
 
     /// The run's journal from `seq` on, in order (feed it to `Replay.verify` on resume).
-    /// A row that does not decode is a `corrupt` error naming the run and seq.
+    /// A row that does not decode, a missing seq, or a start record of another run (or at
+    /// another place than seq 0) is a `corrupt` error naming the run and seq: a journal is
+    /// never returned with a hole in it.
     public func journal(run runID: String, from seq: Int = 0) throws(StoreError) -> [JournalRecord] {
         let raw: [(Int, [UInt8], [UInt8])] = try with { c throws(StoreError) in
             var out: [(Int, [UInt8], [UInt8])] = []
@@ -280,11 +306,19 @@ public final class DurableStore: Sendable {
         var records: [JournalRecord] = []
         records.reserveCapacity(raw.count)
         for (s, e, cs) in raw {
+            // Rows come back in seq order; each must be the one after the previous.
+            let expected = seq + records.count
+            guard s == expected else {
+                throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal: record \(expected) is missing (the next stored is \(s))")
+            }
             do throws(DecodeError) {
                 records.append(JournalRecord(seq: s, event: try Self.decodeEvent(e), commands: try Self.decodeCommands(cs)))
             } catch {
                 throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal seq \(s): \(error.message)")
             }
+        }
+        do { try checkRunIdentity(runID, records) } catch {
+            throw StoreError(.corrupt, path: path, message: error.message)
         }
         return records
     }

@@ -206,12 +206,13 @@ extension CLI {
                                 operator runs unrestricted
           --wait                keep waiting for approvals instead of exiting with 4
         Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
-                     3 budget or deadline exceeded, 4 waiting for approval.
+                     3 budget or deadline exceeded, 4 waiting for approval,
+                     5 the store cannot be read or written (corrupt journal, locked or unreadable file).
         """
 
     static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
         if readOnly && !FileManager.default.fileExists(atPath: path) { fail("\(path): no ezflow store here (pass --db PATH)") }
-        do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error.description) }
+        do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error) }
     }
 
     /// Compiles a source or validates an IR file; diagnostics go to stderr (exit 2).
@@ -265,7 +266,7 @@ extension CLI {
         }
         let runner: Runner
         do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
-            fail(error.description)
+            fail(error)
         }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(runner.plan.taskCount) tasks, journal \(flags.config.storePath))\n".utf8)) }
         return drive(runner, flags)
@@ -281,7 +282,7 @@ extension CLI {
         do {
             runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
                                        allowCompatible: a.flags.contains("--allow-compatible"))
-        } catch { fail(error.description) }
+        } catch { fail(error) }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
         return drive(runner, flags)
     }
@@ -311,9 +312,15 @@ extension CLI {
         return outcome.verdict.exitCode
     }
 
+    /// What the reports are made of; a store that cannot be read stops `ezrun` with the
+    /// store's exit status rather than writing reports of an empty run.
     static func snapshot(store: any JournalStore, runID: String, plan: Plan, state: RunState, workflow: String) -> RunSnapshot {
-        let journal = (try? store.journal(run: runID, from: 0)) ?? []
-        let logs = ((try? store.logs(run: runID, task: nil)) ?? []).map {
+        let journal: [JournalRecord], rows: [AttemptLogRow]
+        do {
+            journal = try store.journal(run: runID, from: 0)
+            rows = try store.logs(run: runID, task: nil)
+        } catch { fail(StoreError(error.kind, path: error.path, code: error.code, message: "reports not written: \(error.message)")) }
+        let logs = rows.map {
             AttemptLog(task: $0.task, attempt: $0.attempt, agent: $0.agent, stdout: $0.stdout, stderr: $0.stderr, exitCode: $0.exitCode, durationMs: $0.durationMs)
         }
         let started = journal.first?.event.atMs ?? state.startedAtMs
@@ -331,7 +338,9 @@ extension CLI {
                 if append, let h = FileHandle(forWritingAtPath: path) {
                     h.seekToEndOfFile()
                     h.write(Data(bytes))
-                    try? h.close()
+                    do { try h.close() } catch {
+                        FileHandle.standardError.write(Data("ezrun: \(path): cannot write: \(error.localizedDescription)\n".utf8))
+                    }
                     return
                 }
                 do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {

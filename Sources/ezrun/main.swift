@@ -1,6 +1,9 @@
 // ezrun: argument parsing and printing only; the work is in EzflowHost.
 import EzflowHost
+import EzflowPorts
+import EzflowRunner
 import EzflowRuntime
+import EzflowStore
 import Foundation
 
 enum CLI {
@@ -49,6 +52,20 @@ enum CLI {
     }
 
     static func usageError(_ message: String, _ text: String = usage) -> Never { fail("\(message)\n\n\(text)") }
+
+    /// Exit status when the store cannot be read or written: a corrupt journal row, a gap
+    /// in a journal, a locked or unreadable file (RUNNING.md, "Exit codes").
+    static let storeFailureStatus: Int32 = 5
+
+    static func fail(_ error: StoreError) -> Never { fail(error.description, code: storeFailureStatus) }
+
+    /// A runner error's message, with the store's exit status for store failures.
+    static func fail(_ error: RunnerError) -> Never {
+        switch error {
+        case .store: fail(error.description, code: storeFailureStatus)
+        case .invalid, .refused: fail(error.description)
+        }
+    }
 
     static func quote(_ s: String) -> String {
         let safe = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,".unicodeScalars.contains($0) }
