@@ -3,6 +3,7 @@ import EzflowHost
 import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
+import EzflowSim
 import EzflowStore
 import Foundation
 
