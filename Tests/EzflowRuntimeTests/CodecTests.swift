@@ -92,33 +92,30 @@ final class CodecTests: XCTestCase {
         return s.bytes
     }
 
+    /// For each sample of `kind`: it is filed under `kind`, encode → decode gives it back,
+    /// encoding that gives the same bytes, and the JSON `type` is the kind's name.
+    func assertRoundTrips<T: Equatable>(_ kind: String, _ samples: [T], kindOf: (T) -> String, encode: (T) -> [UInt8],
+                                        decode: (JSONValue) throws -> T) throws {
+        XCTAssertFalse(samples.isEmpty, "no sample for \(kind)")
+        for value in samples {
+            XCTAssertEqual(kindOf(value), kind, "sample \(value) is filed under \(kind)")
+            let bytes = encode(value)
+            let back = try decode(try JSONParser.parse(bytes))
+            XCTAssertEqual(back, value, "\(kind) did not round-trip")
+            XCTAssertEqual(encode(back), bytes, "\(kind): re-encoding changed the bytes")
+            XCTAssertEqual(try JSONParser.parse(bytes)["type"], .string(kind))
+        }
+    }
+
     func testEveryEventKindRoundTrips() throws {
         for kind in EventKind.allCases {
-            let samples = Self.samples(kind)
-            XCTAssertFalse(samples.isEmpty, "no sample for \(kind)")
-            for e in samples {
-                XCTAssertEqual(e.kind, kind, "sample \(e) is filed under \(kind)")
-                let bytes = encoded(e)
-                let back = try Event.decode(try JSONParser.parse(bytes))
-                XCTAssertEqual(back, e, "\(kind) did not round-trip")
-                XCTAssertEqual(encoded(back), bytes, "\(kind): re-encoding changed the bytes")
-                XCTAssertEqual(try JSONParser.parse(bytes)["type"], .string(kind.rawValue))
-            }
+            try assertRoundTrips(kind.rawValue, Self.samples(kind), kindOf: \.kind.rawValue, encode: encoded, decode: { try Event.decode($0) })
         }
     }
 
     func testEveryCommandKindRoundTrips() throws {
         for kind in CommandKind.allCases {
-            let samples = Self.samples(kind)
-            XCTAssertFalse(samples.isEmpty, "no sample for \(kind)")
-            for c in samples {
-                XCTAssertEqual(c.kind, kind, "sample \(c) is filed under \(kind)")
-                let bytes = encoded(c)
-                let back = try Command.decode(try JSONParser.parse(bytes))
-                XCTAssertEqual(back, c, "\(kind) did not round-trip")
-                XCTAssertEqual(encoded(back), bytes, "\(kind): re-encoding changed the bytes")
-                XCTAssertEqual(try JSONParser.parse(bytes)["type"], .string(kind.rawValue))
-            }
+            try assertRoundTrips(kind.rawValue, Self.samples(kind), kindOf: \.kind.rawValue, encode: encoded, decode: { try Command.decode($0) })
         }
     }
 

@@ -39,7 +39,7 @@ final class LoopProgressTests: XCTestCase {
         let pieces = ["workflow", "task", "agent", "input", "output", "enum", "type", "import", "as", "x", "{", "}", "[", "]",
                       "(", ")", ":", ",", ";", ".", "?", "=", "!", "-", "+", "*", "<", "==", "&&", "||", "\"s\"", "\"${\"",
                       "\"\"\"", "${", "1", "1.5", "$2", "5s", "10k tokens", "true", "null", "#", "@", "\u{7F}", "\n", " "]
-        var rng = SplitMix(seed: 18)
+        var rng = SoupRandom(seed: 18)
         for _ in 0..<400 {
             var text = ""
             for _ in 0..<Int(rng.next() % 120) { text += pieces[Int(rng.next() % UInt64(pieces.count))] + " " }
@@ -49,15 +49,13 @@ final class LoopProgressTests: XCTestCase {
     }
 }
 
-/// SplitMix64, so the soups are the same on every run.
-struct SplitMix {
+/// A 64-bit linear congruential generator (Knuth's MMIX constants), so the soups are the
+/// same on every run; the high bits are the good ones.
+struct SoupRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state >> 33
     }
 }
