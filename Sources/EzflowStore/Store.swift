@@ -117,8 +117,8 @@ public final class DurableStore: Sendable {
     public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil,
                        logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil) throws(StoreError) {
         guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty else { return }
-        // Encode outside the lock.
         try checkRunIdentity(runID, records)
+        // Encode outside the lock.
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
         rows.reserveCapacity(records.count)
         for r in records { rows.append((r.seq, Self.encodeEvent(r.event), Self.encodeCommands(r.commands))) }
