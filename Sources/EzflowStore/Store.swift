@@ -138,27 +138,10 @@ public final class DurableStore: Sendable {
                    consumedInbox: consumedInbox)
     }
 
-    /// The run-id half of the journal boundary (`appendLocked` checks the sequence): the
-    /// `run_started` record opens the journal, at seq 0 and only there, and names this run.
-    /// A journal of another run, or a second start, is refused before anything is written.
+    /// The run-id half of the journal boundary (`appendLocked` checks the sequence):
+    /// `JournalBoundary`, refused before anything is written.
     func checkRunIdentity(_ runID: String, _ records: [JournalRecord]) throws(StoreError) {
-        for r in records {
-            let isStart: Bool
-            switch r.event {
-            case .runStarted(let id, _, _, _, _):
-                guard id == runID else {
-                    throw StoreError(.conflict, path: path, message: "run `\(runID)`: record \(r.seq) starts run `\(id)`, not this one")
-                }
-                isStart = true
-            case .taskSucceeded, .taskFailed, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed,
-                 .planUpgraded:
-                isStart = false
-            }
-            guard isStart == (r.seq == 0) else {
-                throw StoreError(.conflict, path: path, message: "run `\(runID)`: record \(r.seq) is `\(r.event.typeName)`; "
-                                 + "a journal starts with `run_started` at seq 0 and has it nowhere else")
-            }
-        }
+        if let why = JournalBoundary.identityViolation(run: runID, records) { throw StoreError(.conflict, path: path, message: why) }
     }
 
     /// A test hook: runs `append`'s writes inside the transaction, then throws `failure`

@@ -1,4 +1,5 @@
 import EzflowIR
+import EzflowPorts
 import EzflowRuntime
 @testable import EzflowStore
 import Foundation
@@ -34,6 +35,26 @@ final class JournalBoundaryTests: XCTestCase {
         }
         XCTAssertEqual(restart?.message, "run `run-1`: record 1 is `run_started`; a journal starts with `run_started` at seq 0 and has it nowhere else")
         XCTAssertEqual(try store.journal(run: "run-1").count, 1)
+    }
+
+    /// Both `JournalStore`s refuse the same foreign and misplaced starts, with the same words.
+    func testEveryJournalStoreHoldsTheIdentityBoundary() throws {
+        let (ir, plan) = try compiledSnippet()
+        let stores: [any JournalStore] = [try DurableStore(path: try tempDir(self) + "/a.db"), MemoryStore()]
+        for store in stores {
+            try store.createRun(newRun("run-1", plan: plan, ir: ir))
+            for (seq, event, why) in [
+                (0, start("run-2", plan), "record 0 starts run `run-2`, not this one"),
+                (0, Event.resumed(atMs: 1), "record 0 is `resumed`; a journal starts with `run_started` at seq 0 and has it nowhere else"),
+            ] {
+                let e = assertThrowsStore(.conflict) {
+                    try store.append(run: "run-1", expectedSeq: 0, records: [JournalRecord(seq: seq, event: event, commands: [])],
+                                     update: nil, logs: [], consumedInbox: [])
+                }
+                XCTAssertEqual(e?.message, "run `run-1`: " + why, store.location)
+            }
+            XCTAssertEqual(try store.journal(run: "run-1", from: 0), [], store.location)
+        }
     }
 
     /// Rows edited behind the store's back: a missing seq, a start of another run. Each is
