@@ -139,9 +139,13 @@ enum CLI {
         do { results = try sim.runAll() } catch {
             if let journalDir {
                 let path = URL(fileURLWithPath: journalDir).appendingPathComponent("failed-run-\(error.runIndex).jsonl")
-                try? FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
-                if (try? Data(Journal.encode(error.journal)).write(to: path)) != nil {
+                do {
+                    try FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
+                    try Data(Journal.encode(error.journal)).write(to: path)
                     FileHandle.standardError.write(Data("ezrun: the failed run's journal: \(path.path)\n".utf8))
+                } catch let write {
+                    // The run's own failure below is the news; say why its journal is missing.
+                    FileHandle.standardError.write(Data("ezrun: --journal-dir \(journalDir): the failed run's journal was not kept: \(write.localizedDescription)\n".utf8))
                 }
             }
             fail("\(error)\nreproduce: \(command)", code: error.exitCode)
