@@ -144,7 +144,7 @@ public final class Redactor: Sendable {
 }
 
 extension Redactor {
-    /// An event as it may be journaled or logged: outputs and failure messages redacted.
+    /// An event as it may be journaled or logged: outputs, failure messages and reasons redacted.
     public func redact(_ event: Event) -> Event {
         switch event {
         case .taskSucceeded(let t, let a, let o, let c, let k, let at):
@@ -153,8 +153,10 @@ extension Redactor {
             .taskFailed(task: t, attempt: a, errorClass: redact(cls), message: redact(m), costMicros: c, tokens: k, atMs: at)
         case .cancelRequested(let r, let at):
             .cancelRequested(reason: redact(r), atMs: at)
-        default:
-            event
+        case .approvalRefused(let t, let p, let r, let at):
+            .approvalRefused(task: t, principal: p, reason: redact(r), atMs: at)
+        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .resumed, .planUpgraded:
+            event  // ids, hashes, principals and times: no free text from outside
         }
     }
 }

@@ -3,6 +3,7 @@
 // order they were scheduled — never in hash or address order.
 import EzflowPorts
 import EzflowRuntime
+import EzflowSim
 
 /// What the simulated world does at a virtual time.
 enum SimItem: Sendable {

@@ -6,6 +6,7 @@
 // probability ½ and its rate drawn from [0, ceiling], so some runs see only crashes, some
 // only duplicates, some nothing, and rare combinations are not crowded out.
 import EzflowRuntime
+import EzflowSim
 import Foundation
 
 /// The ceilings from the spec.

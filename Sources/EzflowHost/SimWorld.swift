@@ -3,6 +3,7 @@
 // `--faults` spec; plus per-task injected failure rates.
 import EzflowIR
 import EzflowRuntime
+import EzflowSim
 
 /// Everything the sim driver needs to answer a dispatch, fixed for a whole simulation.
 public struct SimWorld: Sendable {

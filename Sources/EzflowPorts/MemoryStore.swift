@@ -69,6 +69,7 @@ public final class MemoryStore: JournalStore, RunInbox {
             for (i, r) in records.enumerated() where r.seq != expectedSeq + i {
                 return error(.conflict, "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
             }
+            if let why = JournalBoundary.identityViolation(run: runID, records) { return error(.conflict, why) }
             // Mutated in place: copying the run out of the dictionary would copy its journal
             // on every append (quadratic in the run's length).
             s.runs[runID]!.journal += records

@@ -241,7 +241,8 @@ public enum QueueOp: Sendable, Equatable {
         switch r.event {
         case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
             ops.append(.close(task: t, attempt: a))
-        default: break
+        case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded:
+            break  // a timeout closes its attempt through the `cancel` command it causes
         }
         for c in r.commands {
             switch c {
@@ -249,7 +250,8 @@ public enum QueueOp: Sendable, Equatable {
                 ops.append(.open(OpenAttempt(task: t, attempt: a, agent: g, idempotencyKey: key, dispatchedSeq: r.seq)))
             case .cancel(let t, let a):
                 ops.append(.close(task: t, attempt: a))
-            default: break
+            case .setTimer, .requestApproval, .deadLetter, .finishRun:
+                break
             }
         }
         return ops

@@ -25,8 +25,8 @@ public enum OTLPExport {
         var runStatus: (Int64, String?) = (0, nil)
         switch s.state.phase {
         case .finished(.success): runStatus = (1, nil)
-        case .finished(let v) where v != .waitingForApproval: runStatus = (2, "run \(v.rawValue)")
-        default: break
+        case .finished(.waitingForApproval), .notStarted, .running, .draining: break  // not over: status unset
+        case .finished(let v): runStatus = (2, "run \(v.rawValue)")
         }
         spans.append(span(trace: trace, id: runSpan, parent: nil, name: s.workflowName, start: s.startedAtMs, end: s.endedAtMs,
                           attributes: [
@@ -50,7 +50,7 @@ public enum OTLPExport {
                 status = (2, f.map { "\($0.errorClass ?? "failed"): \(redact($0.message))" } ?? stateName(t.state))
                 if let c = f?.errorClass { attrs.append(("ezflow.error_class", .string(c))) }
             case .cancelled: status = (2, "cancelled")
-            default: break
+            case .waiting, .ready, .running, .backoff, .awaitingApproval, .skipped: break  // not an outcome: status unset
             }
             if let fb = t.fallback { attrs.append(("ezflow.fallback", .string(fb))) }
             spans.append(span(trace: trace, id: taskSpan, parent: runSpan, name: t.name, start: t.startMs, end: t.endMs,

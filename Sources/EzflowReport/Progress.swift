@@ -179,9 +179,9 @@ public struct Progress: Sendable {
         case .failed:
             return "\(counter(state)) \(head), not retried: the run is stopping"
         case .awaitingApproval:
-            return nil
-        default:
-            return nil
+            return nil  // the `requestApproval` command says it
+        case .waiting, .running, .succeeded, .skipped, .deadLettered, .cancelled:
+            return nil  // dead letters and stops are reported from their commands
         }
     }
 }

@@ -22,7 +22,7 @@ struct RunVersions {
         let journalCount: Int
         do {
             guard let b = try store.ir(run: runID), let info = try store.run(runID) else {
-                let known = (try? store.runs().suffix(5).map(\.runID)) ?? []
+                let known = try store.runs().suffix(5).map(\.runID)
                 throw RunnerError.invalid("\(store.location): no run `\(runID)`" + (known.isEmpty ? "" : " (latest: \(known.joined(separator: ", ")))"))
             }
             raw.append(b)

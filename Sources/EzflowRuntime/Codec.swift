@@ -83,22 +83,41 @@ extension TimerID {
 
 // MARK: - Event
 
+/// The closed vocabulary of events, spelled as in the journal's `type` field. `Event.kind`
+/// is an exhaustive switch, so a new `Event` case cannot compile without a kind here, and
+/// the codec tests iterate `allCases`, so it cannot pass without a round-trip case there.
+public enum EventKind: String, Sendable, CaseIterable {
+    case runStarted = "run_started"
+    case taskSucceeded = "task_succeeded"
+    case taskFailed = "task_failed"
+    case timerFired = "timer_fired"
+    case approvalGiven = "approval_given"
+    case agentHealth = "agent_health"
+    case cancelRequested = "cancel_requested"
+    case resumed
+    case approvalRefused = "approval_refused"
+    case planUpgraded = "plan_upgraded"
+}
+
 extension Event {
-    /// The `type` of the event in the journal.
-    public var typeName: String {
+    /// The event's kind (its case without the payload).
+    public var kind: EventKind {
         switch self {
-        case .runStarted: "run_started"
-        case .taskSucceeded: "task_succeeded"
-        case .taskFailed: "task_failed"
-        case .timerFired: "timer_fired"
-        case .approvalGiven: "approval_given"
-        case .agentHealth: "agent_health"
-        case .cancelRequested: "cancel_requested"
-        case .resumed: "resumed"
-        case .approvalRefused: "approval_refused"
-        case .planUpgraded: "plan_upgraded"
+        case .runStarted: .runStarted
+        case .taskSucceeded: .taskSucceeded
+        case .taskFailed: .taskFailed
+        case .timerFired: .timerFired
+        case .approvalGiven: .approvalGiven
+        case .agentHealth: .agentHealth
+        case .cancelRequested: .cancelRequested
+        case .resumed: .resumed
+        case .approvalRefused: .approvalRefused
+        case .planUpgraded: .planUpgraded
         }
     }
+
+    /// The `type` of the event in the journal.
+    public var typeName: String { kind.rawValue }
 
     /// Writes the event as one canonical JSON object.
     public func encode(into s: inout CanonicalStream) {
@@ -162,8 +181,10 @@ extension Event {
     public static func decode(_ v: JSONValue) throws(JournalError) -> Event {
         let f = Fields(value: v, what: "event")
         let at = try f.int("at_ms")
-        switch try f.string("type") {
-        case "run_started":
+        let type = try f.string("type")
+        guard let kind = EventKind(rawValue: type) else { throw f.err("unknown type `\(type)`") }
+        switch kind {
+        case .runStarted:
             guard let seed = UInt64(try f.string("seed")) else { throw f.err("`seed` must be a decimal UInt64 string") }
             guard case .object(let m) = try f.any("tag_limits") else { throw f.err("`tag_limits` must be an object") }
             var limits: [String: Int] = [:]
@@ -172,30 +193,28 @@ extension Event {
                 limits[k] = Int(i)
             }
             return .runStarted(runID: try f.string("run"), seed: seed, planHash: try f.string("plan"), tagLimits: limits, atMs: at)
-        case "task_succeeded":
+        case .taskSucceeded:
             return .taskSucceeded(task: try f.small("task"), attempt: try f.small("attempt"), outputs: try f.any("outputs"),
                                   costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
-        case "task_failed":
+        case .taskFailed:
             return .taskFailed(task: try f.small("task"), attempt: try f.small("attempt"), errorClass: try f.string("class"),
                                message: try f.string("message"), costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
-        case "timer_fired":
+        case .timerFired:
             let text = try f.string("timer")
             guard let id = TimerID(text: text) else { throw f.err("unknown timer `\(text)`") }
             return .timerFired(id, atMs: at)
-        case "approval_given":
+        case .approvalGiven:
             return .approvalGiven(task: try f.small("task"), principal: try f.string("principal"), approved: try f.bool("approved"), atMs: at)
-        case "approval_refused":
+        case .approvalRefused:
             return .approvalRefused(task: try f.small("task"), principal: try f.string("principal"), reason: try f.string("reason"), atMs: at)
-        case "agent_health":
+        case .agentHealth:
             return .agentHealth(agent: try f.small("agent"), healthy: try f.bool("healthy"), atMs: at)
-        case "cancel_requested":
+        case .cancelRequested:
             return .cancelRequested(reason: try f.string("reason"), atMs: at)
-        case "resumed":
+        case .resumed:
             return .resumed(atMs: at)
-        case "plan_upgraded":
+        case .planUpgraded:
             return .planUpgraded(fromHash: try f.string("from"), toHash: try f.string("to"), atMs: at)
-        case let t:
-            throw f.err("unknown type `\(t)`")
         }
     }
 }
@@ -226,7 +245,30 @@ extension AttemptRecord {
     }
 }
 
+/// The closed vocabulary of commands, spelled as in the journal's `type` field; see
+/// `EventKind` for why it exists.
+public enum CommandKind: String, Sendable, CaseIterable {
+    case dispatch
+    case setTimer = "set_timer"
+    case cancel
+    case requestApproval = "request_approval"
+    case deadLetter = "dead_letter"
+    case finishRun = "finish_run"
+}
+
 extension Command {
+    /// The command's kind (its case without the payload).
+    public var kind: CommandKind {
+        switch self {
+        case .dispatch: .dispatch
+        case .setTimer: .setTimer
+        case .cancel: .cancel
+        case .requestApproval: .requestApproval
+        case .deadLetter: .deadLetter
+        case .finishRun: .finishRun
+        }
+    }
+
     /// Writes the command as one canonical JSON object (`type` names the case).
     public func encode(into s: inout CanonicalStream) {
         s.beginObject()
@@ -236,27 +278,27 @@ extension Command {
             s.key("attempt"); s.int(a)
             s.key("key"); s.string(key)
             s.key("task"); s.int(t)
-            s.key("type"); s.string("dispatch")
+            s.key("type"); s.string(CommandKind.dispatch.rawValue)
         case .setTimer(let id, let at):
             s.key("at_ms"); s.int(at)
             s.key("timer"); s.string(id.description)
-            s.key("type"); s.string("set_timer")
+            s.key("type"); s.string(CommandKind.setTimer.rawValue)
         case .cancel(let t, let a):
             s.key("attempt"); s.int(a)
             s.key("task"); s.int(t)
-            s.key("type"); s.string("cancel")
+            s.key("type"); s.string(CommandKind.cancel.rawValue)
         case .requestApproval(let t, let reason):
             if case .conflict(let o) = reason { s.key("output"); s.string(o) }
             s.key("task"); s.int(t)
-            s.key("type"); s.string("request_approval")
+            s.key("type"); s.string(CommandKind.requestApproval.rawValue)
         case .deadLetter(let t, let history):
             s.key("history"); s.beginArray()
             for r in history { r.encode(into: &s) }
             s.endArray()
             s.key("task"); s.int(t)
-            s.key("type"); s.string("dead_letter")
+            s.key("type"); s.string(CommandKind.deadLetter.rawValue)
         case .finishRun(let v):
-            s.key("type"); s.string("finish_run")
+            s.key("type"); s.string(CommandKind.finishRun.rawValue)
             s.key("verdict"); s.string(v.rawValue)
         }
         s.endObject()
@@ -265,29 +307,29 @@ extension Command {
     /// Reads a command written by `encode(into:)`.
     public static func decode(_ v: JSONValue) throws(JournalError) -> Command {
         let f = Fields(value: v, what: "command")
-        switch try f.string("type") {
-        case "dispatch":
+        let type = try f.string("type")
+        guard let kind = CommandKind(rawValue: type) else { throw f.err("unknown type `\(type)`") }
+        switch kind {
+        case .dispatch:
             return .dispatch(task: try f.small("task"), attempt: try f.small("attempt"), agent: try f.small("agent"), idempotencyKey: try f.string("key"))
-        case "set_timer":
+        case .setTimer:
             let text = try f.string("timer")
             guard let id = TimerID(text: text) else { throw f.err("unknown timer `\(text)`") }
             return .setTimer(id, atMs: try f.int("at_ms"))
-        case "cancel":
+        case .cancel:
             return .cancel(task: try f.small("task"), attempt: try f.small("attempt"))
-        case "request_approval":
+        case .requestApproval:
             if v["output"] != nil { return .requestApproval(task: try f.small("task"), reason: .conflict(output: try f.string("output"))) }
             return .requestApproval(task: try f.small("task"), reason: .gate)
-        case "dead_letter":
+        case .deadLetter:
             guard case .array(let xs) = try f.any("history") else { throw f.err("`history` must be an array") }
             var h: [AttemptRecord] = []
             for x in xs { h.append(try AttemptRecord.decode(x)) }
             return .deadLetter(task: try f.small("task"), history: h)
-        case "finish_run":
+        case .finishRun:
             let text = try f.string("verdict")
             guard let verdict = Verdict(rawValue: text) else { throw f.err("unknown verdict `\(text)`") }
             return .finishRun(verdict)
-        case let t:
-            throw f.err("unknown type `\(t)`")
         }
     }
 }

@@ -406,7 +406,7 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
     public var isTerminal: Bool {
         switch self {
         case .succeeded, .failed, .skipped, .deadLettered, .cancelled: true
-        default: false
+        case .waiting, .ready, .running, .backoff, .awaitingApproval: false
         }
     }
 
@@ -430,7 +430,7 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .running(let a, let g): "running(attempt: \(a), agent: \(g))"
         case .backoff(let a, let u): "backoff(attempt: \(a), until: \(u))"
-        default: name
+        case .waiting, .ready, .awaitingApproval, .succeeded, .failed, .skipped, .deadLettered, .cancelled: name
         }
     }
 }

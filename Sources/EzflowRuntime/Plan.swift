@@ -685,3 +685,9 @@ extension Plan {
         for t in 0..<n where taskBudgetScope[t] < 0 { taskBudgetScope[t] = nearest(taskGroup[t]) }
     }
 }
+
+extension Plan {
+    /// An empty plan (no tasks, agents or limits) for builders outside the core, such as
+    /// `Plan.synthetic` in EzflowSim; they set the arrays, then call `fillDefaults()`.
+    public static var empty: Plan { Plan() }
+}

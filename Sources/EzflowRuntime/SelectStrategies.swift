@@ -23,11 +23,6 @@ public struct AgentProfile: Sendable, Equatable {
         self.successRate = successRate
         self.costMeanMicros = costMeanMicros
     }
-
-    /// The profile of a sim model.
-    public init(_ m: SimAgentModel) {
-        self.init(latencyMeanMs: m.latencyMeanMs, successRate: 1 - m.failureRate, costMeanMicros: m.expectedCostMicros)
-    }
 }
 
 /// The deadline and budget a selector plans against. The core fills `SelectorView.limits`

@@ -166,7 +166,13 @@ final class Connection {
             try run("COMMIT")
             return r
         } catch {
-            if let db, sqlite3_get_autocommit(db) == 0 { try? run("ROLLBACK") }
+            if let db, sqlite3_get_autocommit(db) == 0 {
+                do { try run("ROLLBACK") } catch let rollback {
+                    // SQLite rolls back on close or on the next open anyway; say that both failed.
+                    throw StoreError(error.kind, path: error.path, code: error.code,
+                                     message: "\(error.message); the rollback failed too: \(rollback.message)")
+                }
+            }
             throw error
         }
     }

@@ -117,6 +117,7 @@ public final class DurableStore: Sendable {
     public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil,
                        logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil) throws(StoreError) {
         guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty else { return }
+        try checkRunIdentity(runID, records)
         // Encode outside the lock.
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
         rows.reserveCapacity(records.count)
@@ -135,6 +136,12 @@ public final class DurableStore: Sendable {
                        consumedInbox: [Int64] = []) throws(StoreError) {
         try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update, logs: logs,
                    consumedInbox: consumedInbox)
+    }
+
+    /// The run-id half of the journal boundary (`appendLocked` checks the sequence):
+    /// `JournalBoundary`, refused before anything is written.
+    func checkRunIdentity(_ runID: String, _ records: [JournalRecord]) throws(StoreError) {
+        if let why = JournalBoundary.identityViolation(run: runID, records) { throw StoreError(.conflict, path: path, message: why) }
     }
 
     /// A test hook: runs `append`'s writes inside the transaction, then throws `failure`
@@ -268,7 +275,9 @@ public final class DurableStore: Sendable {
     }
 
     /// The run's journal from `seq` on, in order (feed it to `Replay.verify` on resume).
-    /// A row that does not decode is a `corrupt` error naming the run and seq.
+    /// A row that does not decode, a missing seq, or a start record of another run (or at
+    /// another place than seq 0) is a `corrupt` error naming the run and seq: a journal is
+    /// never returned with a hole in it.
     public func journal(run runID: String, from seq: Int = 0) throws(StoreError) -> [JournalRecord] {
         let raw: [(Int, [UInt8], [UInt8])] = try with { c throws(StoreError) in
             var out: [(Int, [UInt8], [UInt8])] = []
@@ -280,11 +289,19 @@ public final class DurableStore: Sendable {
         var records: [JournalRecord] = []
         records.reserveCapacity(raw.count)
         for (s, e, cs) in raw {
+            // Rows come back in seq order; each must be the one after the previous.
+            let expected = seq + records.count
+            guard s == expected else {
+                throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal: record \(expected) is missing (the next stored is \(s))")
+            }
             do throws(DecodeError) {
                 records.append(JournalRecord(seq: s, event: try Self.decodeEvent(e), commands: try Self.decodeCommands(cs)))
             } catch {
                 throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal seq \(s): \(error.message)")
             }
+        }
+        do { try checkRunIdentity(runID, records) } catch {
+            throw StoreError(.corrupt, path: path, message: error.message)
         }
         return records
     }

@@ -47,13 +47,15 @@ extension Parser {
         // A chain `a + b + c ...` nests to the left; each link counts toward the depth
         // cap, so later passes (and deallocation) never recurse without bound.
         var links = 0
-        while let (prec, op) = Parser.precedence(tok.kind), prec > minPrec {
+        var progress = LoopProgress()
+        while let (prec, op) = Parser.precedence(tok.kind), prec > minPrec, progress.evaluate(consumed) {
             let opSpan = tokSpan
             links += 1
             if depth + links > Parser.depthMax {
                 error("E0106", "expression is too long (more than \(Parser.depthMax) operators in a chain)", at: opSpan,
                       help: "split it into named inputs or use a list")
-                while Parser.precedence(tok.kind) != nil && tok.kind != .eof {
+                var skipping = LoopProgress()
+                while Parser.precedence(tok.kind) != nil && tok.kind != .eof && skipping.evaluate(consumed) {
                     advance()
                     _ = parseUnary()
                 }
@@ -82,7 +84,8 @@ extension Parser {
             advance()
             guard depth < Parser.depthMax else {
                 error("E0106", "nesting is too deep (more than \(Parser.depthMax) levels)", at: span(start, prevEnd))
-                while tok.kind == .bang || tok.kind == .minus { advance() }
+                var progress = LoopProgress()
+                while (tok.kind == .bang || tok.kind == .minus) && progress.evaluate(consumed) { advance() }
                 return Expr(.error, span(start, prevEnd))
             }
             depth += 1
@@ -96,12 +99,14 @@ extension Parser {
     mutating func parsePostfix() -> Expr {
         var e = parsePrimary()
         var links = 0
-        while true {
+        var progress = LoopProgress()
+        while progress.evaluate(consumed) {
             if tok.kind == .dot || tok.kind == .lbracket || tok.kind == .lparen {
                 links += 1
                 if depth + links > Parser.depthMax {
                     error("E0106", "expression is too long (more than \(Parser.depthMax) accesses in a chain)", at: tokSpan)
-                    while [.dot, .lbracket, .lparen, .ident].contains(tok.kind) { skipTokenTree() }
+                    var skipping = LoopProgress()
+                    while [.dot, .lbracket, .lparen, .ident].contains(tok.kind) && skipping.evaluate(consumed) { skipTokenTree() }
                     return Expr(.error, e.span.to(span(prevEnd, prevEnd)))
                 }
             }
@@ -126,7 +131,8 @@ extension Parser {
                 let open = tokSpan
                 advance()
                 var args: [Expr] = []
-                while tok.kind != .rparen && tok.kind != .eof && !abandoned {
+                var inner = LoopProgress()
+                while tok.kind != .rparen && tok.kind != .eof && !abandoned && inner.evaluate(consumed) {
                     args.append(parseExpr())
                     if !eat(.comma) { break }
                 }
@@ -137,6 +143,7 @@ extension Parser {
                 return e
             }
         }
+        return e  // only when a stalled loop was stopped (release builds)
     }
 
     mutating func parsePrimary() -> Expr {
@@ -167,7 +174,8 @@ extension Parser {
         case .lbracket:
             advance()
             var items: [Expr] = []
-            while tok.kind != .rbracket && tok.kind != .eof && !abandoned {
+            var progress = LoopProgress()
+            while tok.kind != .rbracket && tok.kind != .eof && !abandoned && progress.evaluate(consumed) {
                 let before = tok.start
                 items.append(parseExpr())
                 if !eat(.comma) {
@@ -184,7 +192,8 @@ extension Parser {
         case .lbrace:
             advance()
             var entries: [RecordEntry] = []
-            while tok.kind != .rbrace && tok.kind != .eof && !abandoned {
+            var progress = LoopProgress()
+            while tok.kind != .rbrace && tok.kind != .eof && !abandoned && progress.evaluate(consumed) {
                 let key: Name
                 if tok.kind == .ident {
                     key = Name(text(tok), tokSpan)
@@ -330,7 +339,7 @@ extension Parser {
                 buf.removeAll(keepingCapacity: true)
             }
         }
-        while i < end {
+        while i < end {  // loop-progress: bytes of one string token; every branch moves `i` forward
             let c = bytes[i]
             if c == UInt8(ascii: "\\") {
                 buf.append(contentsOf: bytes[runStart..<i])
@@ -414,7 +423,7 @@ extension Parser {
     func interpolationEnd(from: Int, limit: Int) -> Int {
         var lx = Lexer(bytes: bytes, file: file, start: from, end: limit)
         var level = 0
-        while true {
+        while true {  // loop-progress: a private lexer, which always moves on and ends with `eof`
             let t = lx.next()
             switch t.kind {
             case .eof: return limit

@@ -1,9 +1,10 @@
 import EzflowDiagnostics
 
 /// Recursive-descent parser with error recovery. Parsing never fails: it returns a
-/// tree and diagnostics. Invariants: every loop consumes a token or exits; nesting
-/// is capped at `Parser.depthMax`; after `errorsMax` syntax errors a file is abandoned
-/// with one final note, so garbage input stays fast and readable.
+/// tree and diagnostics. Invariants: every loop consumes a token or exits (checked by
+/// `LoopProgress` in each loop's condition); nesting is capped at `Parser.depthMax`;
+/// after `errorsMax` syntax errors a file is abandoned with one final note, so garbage
+/// input stays fast and readable.
 public struct Parser {
     public static let depthMax = 128
     public static let errorsMax = 50
@@ -21,6 +22,8 @@ public struct Parser {
     var recovering = false
     var unclosedReported = false
     var abandoned = false
+    /// Tokens consumed so far (never decreases): what `LoopProgress` watches.
+    var consumed = 0
 
     init(bytes: [UInt8], file: Int, start: Int = 0, end: Int? = nil, depth: Int = 0) {
         self.bytes = bytes
@@ -56,6 +59,7 @@ public struct Parser {
     // MARK: - token plumbing
 
     mutating func advance() {
+        consumed += 1
         prevEnd = tok.end
         tok = lexer.next()
         // Lexer errors count toward the cap too.
@@ -107,6 +111,7 @@ public struct Parser {
     mutating func abandon() {
         guard !abandoned else { return }
         abandoned = true
+        consumed += 1  // the rest of the file counts as consumed
         let at = span(tok.start, tok.start)
         diagnostics.append(Diagnostic("E0104", .error, "too many syntax errors; the rest of the file was not read",
                                       at: Label(at), help: "fix the errors above and run `ezc check` again"))
@@ -122,6 +127,7 @@ public struct Parser {
     /// Skips one token; an opening delimiter is skipped with everything up to its match.
     mutating func skipTokenTree() {
         var level = 0
+        var progress = LoopProgress()
         repeat {
             switch tok.kind {
             case .lbrace, .lbracket, .lparen: level += 1
@@ -130,7 +136,7 @@ public struct Parser {
             default: break
             }
             advance()
-        } while level > 0
+        } while level > 0 && progress.evaluate(consumed)
     }
 
     // MARK: - file and blocks
@@ -140,7 +146,8 @@ public struct Parser {
         var items: [Block] = []
         // Comments are rare; a rough guess avoids regrowing for commented files.
         lexer.comments.reserveCapacity(16)
-        while tok.kind != .eof {
+        var progress = LoopProgress()
+        while tok.kind != .eof && progress.evaluate(consumed) {
             if tok.kind == .kwImport {
                 if let i = parseImport() { imports.append(i) }
                 continue
@@ -234,7 +241,8 @@ public struct Parser {
         guard enterNesting(open) else { return }
         defer { depth -= 1 }
         let isLeaf = isLeafKind(b.kind.span)
-        while tok.kind != .rbrace && tok.kind != .eof {
+        var progress = LoopProgress()
+        while tok.kind != .rbrace && tok.kind != .eof && progress.evaluate(consumed) {
             if isLeaf && startsSiblingBlock(of: b.kind.text) {
                 // `task a { ...` left open, then `task b {`: the missing `}` belongs to `a`.
                 if !unclosedReported && !abandoned {
@@ -319,7 +327,8 @@ public struct Parser {
               help: "flatten the structure or split it into named declarations")
         // Skip to the matching close without recursion.
         var level = 1
-        while level > 0 && tok.kind != .eof {
+        var progress = LoopProgress()
+        while level > 0 && tok.kind != .eof && progress.evaluate(consumed) {
             switch tok.kind {
             case .lbrace, .lbracket, .lparen: level += 1
             case .rbrace, .rbracket, .rparen: level -= 1
@@ -354,7 +363,8 @@ public struct Parser {
         let open = tokSpan
         advance()
         b.hasBody = true
-        while tok.kind != .rbrace && tok.kind != .eof {
+        var progress = LoopProgress()
+        while tok.kind != .rbrace && tok.kind != .eof && progress.evaluate(consumed) {
             if tok.kind == .ident {
                 b.cases.append(Name(text(tok), tokSpan))
                 advance()
@@ -374,7 +384,8 @@ public struct Parser {
         let open = tokSpan
         advance()
         b.hasBody = true
-        while tok.kind != .rbrace && tok.kind != .eof {
+        var progress = LoopProgress()
+        while tok.kind != .rbrace && tok.kind != .eof && progress.evaluate(consumed) {
             if tok.kind == .ident {
                 let n = Name(text(tok), tokSpan)
                 advance()
@@ -410,7 +421,8 @@ public struct Parser {
                 t = TypeExpr(kind: n.text == "list" ? .list(inner) : .map(inner), span: span(start, prevEnd))
             } else {
                 var path = [n]
-                while tok.kind == .dot {
+                var progress = LoopProgress()
+                while tok.kind == .dot && progress.evaluate(consumed) {
                     advance()
                     guard tok.kind == .ident else { expected("a type name after `.`"); break }
                     path.append(Name(text(tok), tokSpan))
@@ -422,7 +434,8 @@ public struct Parser {
             expected("a type", help: "types are string, int, float, bool, duration, money, tokens, path, json, list[T], map[T], or a declared enum or record")
             return TypeExpr(kind: .error, span: span(tok.start, tok.start))
         }
-        while tok.kind == .question {
+        var progress = LoopProgress()
+        while tok.kind == .question && progress.evaluate(consumed) {
             advance()
             t = TypeExpr(kind: .optional(t), span: span(start, prevEnd))
         }
@@ -445,7 +458,7 @@ extension TokenKind {
 public func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
     var i = 0
     let n = bytes.count
-    while i < n {
+    while i < n {  // loop-progress: bytes, not tokens; every branch moves `i` forward
         let b = bytes[i]
         if b < 0x80 { i += 1; continue }
         let len: Int

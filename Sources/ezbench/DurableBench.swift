@@ -1,5 +1,6 @@
-import EzflowRuntime
 import EzflowPorts
+import EzflowRuntime
+import EzflowSim
 import EzflowStore
 import Foundation
 
@@ -249,7 +250,8 @@ struct FakeAgents {
                 push(at, e)
             case .setTimer(let id, let at):
                 push(max(at, now), .timerFired(id, atMs: max(at, now)))
-            default: break
+            case .cancel, .requestApproval, .deadLetter, .finishRun:
+                break  // the synthetic plan has no approvals; cancels and run ends need no answer
             }
         }
     }

@@ -1,5 +1,6 @@
 import EzflowHost
 import EzflowRuntime
+import EzflowSim
 import Foundation
 
 /// `ezbench schedule`: in-process scheduling throughput with sim agents.

@@ -148,7 +148,8 @@ final class CLIObserver: RunObserver {
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: "succeeded")
             case .taskFailed(let t, let a, let cls, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
-            default: break
+            case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded:
+                break  // not an attempt's end
             }
         }
         if tty {
@@ -183,48 +184,7 @@ final class CLIObserver: RunObserver {
     func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
 
     func logLine(_ r: JournalRecord, state: RunState) -> String {
-        var task: String? = nil, attempt: Int? = nil, level = LogLevel.info
-        var fields: [String: JSONValue] = ["seq": .int(Int64(r.seq))]
-        let message: String
-        switch r.event {
-        case .runStarted(_, let seed, let hash, _, _):
-            message = "run started"
-            fields["seed"] = .string(String(seed)); fields["ir_hash"] = .string(hash)
-        case .taskSucceeded(let t, let a, _, let cost, let tokens, _):
-            task = plan.taskNames[t]; attempt = a
-            message = "attempt succeeded"
-            fields["cost_micros"] = .int(cost); fields["tokens"] = .int(tokens)
-        case .taskFailed(let t, let a, let cls, let msg, let cost, _, _):
-            task = plan.taskNames[t]; attempt = a; level = .warn
-            message = "attempt failed: \(msg)"
-            fields["error_class"] = .string(cls); fields["cost_micros"] = .int(cost)
-        case .timerFired(let id, _):
-            message = "timer fired"; fields["timer"] = .string(id.description)
-        case .approvalGiven(let t, let p, let ok, _):
-            task = plan.taskNames[t]
-            message = ok ? "approved by \(p)" : "rejected by \(p)"
-        case .agentHealth(let a, let h, _):
-            message = "agent \(agentName(a)) \(h ? "healthy" : "unhealthy")"
-        case .cancelRequested(let reason, _):
-            message = "cancel requested: \(reason)"; level = .warn
-        case .resumed:
-            message = "run resumed"
-        default:
-            message = "event"
-        }
-        var dispatches: [JSONValue] = []
-        for c in r.commands {
-            switch c {
-            case .dispatch(let t, let a, let ag, _):
-                dispatches.append(.object([("agent", .string(agentName(ag))), ("attempt", .int(Int64(a))), ("task", .string(plan.taskNames[t]))]))
-            case .finishRun(let v): fields["verdict"] = .string(v.rawValue)
-            case .deadLetter(let t, _): fields["dead_letter"] = .string(plan.taskNames[t]); level = .error
-            default: break
-            }
-        }
-        if !dispatches.isEmpty { fields["dispatched"] = .array(dispatches) }
-        return JSONLog.line(atMs: r.event.atMs, level: level, runID: runID, task: task, attempt: attempt, message: message,
-                            fields: fields, redact: redact)
+        JSONLog.record(r, runID: runID, plan: plan).render(redact: redact)
     }
 }
 
@@ -246,12 +206,13 @@ extension CLI {
                                 operator runs unrestricted
           --wait                keep waiting for approvals instead of exiting with 4
         Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
-                     3 budget or deadline exceeded, 4 waiting for approval.
+                     3 budget or deadline exceeded, 4 waiting for approval,
+                     5 the store cannot be read or written (corrupt journal, locked or unreadable file).
         """
 
     static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
         if readOnly && !FileManager.default.fileExists(atPath: path) { fail("\(path): no ezflow store here (pass --db PATH)") }
-        do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error.description) }
+        do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error) }
     }
 
     /// Compiles a source or validates an IR file; diagnostics go to stderr (exit 2).
@@ -305,7 +266,7 @@ extension CLI {
         }
         let runner: Runner
         do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
-            fail(error.description)
+            fail(error)
         }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(runner.plan.taskCount) tasks, journal \(flags.config.storePath))\n".utf8)) }
         return drive(runner, flags)
@@ -321,7 +282,7 @@ extension CLI {
         do {
             runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
                                        allowCompatible: a.flags.contains("--allow-compatible"))
-        } catch { fail(error.description) }
+        } catch { fail(error) }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
         return drive(runner, flags)
     }
@@ -351,9 +312,15 @@ extension CLI {
         return outcome.verdict.exitCode
     }
 
+    /// What the reports are made of; a store that cannot be read stops `ezrun` with the
+    /// store's exit status rather than writing reports of an empty run.
     static func snapshot(store: any JournalStore, runID: String, plan: Plan, state: RunState, workflow: String) -> RunSnapshot {
-        let journal = (try? store.journal(run: runID, from: 0)) ?? []
-        let logs = ((try? store.logs(run: runID, task: nil)) ?? []).map {
+        let journal: [JournalRecord], rows: [AttemptLogRow]
+        do {
+            journal = try store.journal(run: runID, from: 0)
+            rows = try store.logs(run: runID, task: nil)
+        } catch { fail(StoreError(error.kind, path: error.path, code: error.code, message: "reports not written: \(error.message)")) }
+        let logs = rows.map {
             AttemptLog(task: $0.task, attempt: $0.attempt, agent: $0.agent, stdout: $0.stdout, stderr: $0.stderr, exitCode: $0.exitCode, durationMs: $0.durationMs)
         }
         let started = journal.first?.event.atMs ?? state.startedAtMs
@@ -371,7 +338,9 @@ extension CLI {
                 if append, let h = FileHandle(forWritingAtPath: path) {
                     h.seekToEndOfFile()
                     h.write(Data(bytes))
-                    try? h.close()
+                    do { try h.close() } catch {
+                        FileHandle.standardError.write(Data("ezrun: \(path): cannot write: \(error.localizedDescription)\n".utf8))
+                    }
                     return
                 }
                 do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {

@@ -20,7 +20,7 @@ extension CLI {
         let (runID, taskName) = (a.positional[0], a.positional[1])
         let store = openStore(flags.config.storePath, readOnly: false)
         let stored: StoredRun
-        do { stored = try StoredRun.load(store: store, runID: runID) } catch { fail(error.description) }
+        do { stored = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
         guard let t = stored.plan.taskNames.firstIndex(of: taskName), let task = stored.irTask(t) else {
             fail("run `\(runID)` has no task `\(taskName)`")
         }
@@ -35,7 +35,7 @@ extension CLI {
             // A refused request still goes to the inbox: the run's writer journals it.
             try store.post(InboxItem(runID: runID, kind: .approval, task: taskName, principal: principal.name, approved: approved,
                                      refusal: decision.allowed ? nil : decision.reason, comment: comment, createdMs: nowMs()))
-        } catch { fail(error.description) }
+        } catch { fail(error) }
         guard decision.allowed else { fail("access refused: \(decision.reason)") }
         print("\(approved ? "approved" : "rejected") `\(taskName)` of run \(runID) as \(principal.name); continue with: ezrun resume \(runID)" +
               (flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"))
@@ -51,7 +51,7 @@ extension CLI {
         do {
             try store.post(InboxItem(runID: a.positional[0], kind: .cancel, task: nil, principal: who, approved: false, refusal: nil,
                                      comment: a.value("--comment") ?? "", createdMs: nowMs()))
-        } catch { fail(error.description) }
+        } catch { fail(error) }
         print("cancellation of run \(a.positional[0]) requested; a running `ezrun` stops it, or `ezrun resume` does")
         return 0
     }
@@ -62,8 +62,9 @@ extension CLI {
         let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
         let store = openStore(path, readOnly: true)
         let s: StoredRun
-        do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error.description) }
-        let open = (try? store.openAttempts(run: s.info.runID)) ?? []
+        do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error) }
+        let open: [OpenAttempt]
+        do { open = try store.openAttempts(run: s.info.runID) } catch { fail(error) }
         var rows: [JSONValue] = []
         for t in 0..<s.plan.taskCount {
             let h = s.state.history[t]
@@ -107,7 +108,7 @@ extension CLI {
         let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
         let store = openStore(path, readOnly: true)
         let all: [RunInfo]
-        do { all = try store.runs() } catch { fail(error.description) }
+        do { all = try store.runs() } catch { fail(error) }
         let f = ISO8601DateFormatter()
         var out = "RUN\tWORKFLOW\tSTATUS\tVERDICT\tCREATED\tEVENTS\n"
         for r in all {
@@ -124,14 +125,14 @@ extension CLI {
         let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
         let store = openStore(path, readOnly: true)
         let s: StoredRun
-        do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error.description) }
+        do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error) }
         var task: Int? = nil
         if a.positional.count == 2 {
             guard let t = s.plan.taskNames.firstIndex(of: a.positional[1]) else { fail("run `\(s.info.runID)` has no task `\(a.positional[1])`") }
             task = t
         }
         let rows: [AttemptLogRow]
-        do { rows = try store.logs(run: s.info.runID, task: task) } catch { fail(error.description) }
+        do { rows = try store.logs(run: s.info.runID, task: task) } catch { fail(error) }
         var out = ""
         for r in rows {
             let agent = r.agent >= 0 && r.agent < s.plan.agentNames.count ? s.plan.agentNames[r.agent] : "local"

@@ -1,6 +1,10 @@
 // ezrun: argument parsing and printing only; the work is in EzflowHost.
 import EzflowHost
+import EzflowPorts
+import EzflowRunner
 import EzflowRuntime
+import EzflowSim
+import EzflowStore
 import Foundation
 
 enum CLI {
@@ -49,6 +53,20 @@ enum CLI {
     }
 
     static func usageError(_ message: String, _ text: String = usage) -> Never { fail("\(message)\n\n\(text)") }
+
+    /// Exit status when the store cannot be read or written: a corrupt journal row, a gap
+    /// in a journal, a locked or unreadable file (RUNNING.md, "Exit codes").
+    static let storeFailureStatus: Int32 = 5
+
+    static func fail(_ error: StoreError) -> Never { fail(error.description, code: storeFailureStatus) }
+
+    /// A runner error's message, with the store's exit status for store failures.
+    static func fail(_ error: RunnerError) -> Never {
+        switch error {
+        case .store: fail(error.description, code: storeFailureStatus)
+        case .invalid, .refused: fail(error.description)
+        }
+    }
 
     static func quote(_ s: String) -> String {
         let safe = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,".unicodeScalars.contains($0) }
@@ -121,9 +139,13 @@ enum CLI {
         do { results = try sim.runAll() } catch {
             if let journalDir {
                 let path = URL(fileURLWithPath: journalDir).appendingPathComponent("failed-run-\(error.runIndex).jsonl")
-                try? FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
-                if (try? Data(Journal.encode(error.journal)).write(to: path)) != nil {
+                do {
+                    try FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
+                    try Data(Journal.encode(error.journal)).write(to: path)
                     FileHandle.standardError.write(Data("ezrun: the failed run's journal: \(path.path)\n".utf8))
+                } catch let write {
+                    // The run's own failure below is the news; say why its journal is missing.
+                    FileHandle.standardError.write(Data("ezrun: --journal-dir \(journalDir): the failed run's journal was not kept: \(write.localizedDescription)\n".utf8))
                 }
             }
             fail("\(error)\nreproduce: \(command)", code: error.exitCode)

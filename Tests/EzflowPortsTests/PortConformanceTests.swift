@@ -25,8 +25,12 @@ final class PortConformanceTests: XCTestCase {
 
     func newRun(_ id: String) -> NewRun { NewRun(runID: id, workflow: "w", irHash: "h", ir: [1, 2], seed: 7, createdMs: 10) }
 
+    /// Record `seq` of run `r`: the journal boundary wants `run_started` (naming the run)
+    /// at seq 0 and only there.
     func record(_ seq: Int, at: Millis = 0) -> JournalRecord {
-        JournalRecord(seq: seq, event: .agentHealth(agent: 0, healthy: seq % 2 == 0, atMs: at + Millis(seq)), commands: [])
+        let e: Event = seq == 0 ? .runStarted(runID: "r", seed: 7, planHash: "h", tagLimits: [:], atMs: at)
+            : .agentHealth(agent: 0, healthy: seq % 2 == 0, atMs: at + Millis(seq))
+        return JournalRecord(seq: seq, event: e, commands: [])
     }
 
     func append(_ s: any JournalStore, _ run: String, expected: Int, _ seqs: [Int], consumed: [Int64] = [],

@@ -233,8 +233,13 @@ final class RunCLITests: XCTestCase {
         let yes = ezrun(["approve", "g1", "approve_deploy", "--as", "rita:releaser"], in: dir)
         XCTAssertEqual(yes.status, 0, yes.stderr)
 
-        let resumed = ezrun(["resume", "g1", "--as", "carol:ci"], in: dir)
+        let resumed = ezrun(["resume", "g1", "--as", "carol:ci", "--log", "resume.jsonl"], in: dir)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        // The refusal has its own log line (JSONLog.record), not a generic "event".
+        let refusal = read(dir + "/resume.jsonl").split(separator: "\n").filter { $0.contains("refused") }
+        XCTAssertEqual(refusal.count, 1, read(dir + "/resume.jsonl"))
+        XCTAssertTrue(refusal.first?.contains(#""level":"warn","msg":"approval by carol refused: "#) ?? false, "\(refusal)")
+        XCTAssertTrue(refusal.first?.contains(#""principal":"carol""#) ?? false, "\(refusal)")
         let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
         let run = try StoredRun.load(store: store, runID: "g1")
         XCTAssertEqual(run.state.tasks, [.succeeded, .succeeded, .succeeded])

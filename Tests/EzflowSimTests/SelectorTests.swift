@@ -1,5 +1,6 @@
 import EzflowHost
 @testable import EzflowRuntime
+import EzflowSim
 import XCTest
 
 /// Three sim agents: `cheap` ($0.001, 2 s), `mid` ($0.002, 500 ms), `quick` ($0.003, 100 ms).

@@ -6,6 +6,7 @@ import EzflowHost
 import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
+import EzflowSim
 import EzflowTestSupport
 import Foundation
 import XCTest

@@ -1,5 +1,6 @@
 import EzflowHost
 import EzflowRuntime
+import EzflowSim
 import EzflowTestSupport
 import Foundation
 import XCTest

@@ -1,6 +1,7 @@
 import EzflowCompiler
 import EzflowHost
 @testable import EzflowRuntime
+import EzflowSim
 import EzflowTestSupport
 import Foundation
 import XCTest

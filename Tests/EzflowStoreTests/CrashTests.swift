@@ -1,5 +1,6 @@
-import EzflowRuntime
 import EzflowPorts
+import EzflowRuntime
+import EzflowSim
 import EzflowStore
 import EzflowTestSupport
 import Foundation

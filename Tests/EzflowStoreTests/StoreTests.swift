@@ -253,8 +253,10 @@ final class StoreTests: XCTestCase {
             defer { done.signal() }
             do {
                 for i in 0..<total {
-                    // Any well-formed records will do here: cancel requests carry no task.
-                    let r = JournalRecord(seq: i, event: .cancelRequested(reason: "r\(i)", atMs: Int64(i)), commands: [])
+                    // Any well-formed records will do after the start: cancel requests carry no task.
+                    let e: Event = i == 0 ? .runStarted(runID: "w", seed: 7, planHash: plan.hash, tagLimits: [:], atMs: 0)
+                        : .cancelRequested(reason: "r\(i)", atMs: Int64(i))
+                    let r = JournalRecord(seq: i, event: e, commands: [])
                     try writer.append(run: "w", records: [r])
                 }
             } catch { failure.withLock { $0 = "\(error)" } }

@@ -1,5 +1,6 @@
 // Synthetic plans for scheduling benchmarks: built directly as arrays (no IR, no JSON),
 // so a 1,000,000-task plan costs what the scheduler's own arrays cost.
+import EzflowRuntime
 
 /// The shape of a synthetic plan.
 public struct SyntheticPlanSpec: Sendable, Equatable {
@@ -98,28 +99,42 @@ extension Plan {
         }
         candidateStart[n] = candidates.count
         let width = String(s.agents - 1).count
-        var plan = Plan(
-            hash: "sha256:synthetic-\(n)-\(s.agents)-\(s.seed)", taskCount: n,
-            taskNames: (0..<n).map { "t\($0)" },
-            isApproval: [Bool](repeating: false, count: n), isFallback: [Bool](repeating: false, count: n),
-            depStart: depStart, deps: deps, dependentStart: dependentStart, dependents: dependents,
-            priority: priority, criticalPathMs: critical, rank: rank,
-            timeoutMs: [Int64](repeating: 0, count: n), attemptsMax: [Int](repeating: s.attempts, count: n),
-            backoff: [Backoff](repeating: .fixed, count: n), delayMs: [Int64](repeating: s.retryDelayMs, count: n),
-            maxDelayMs: [Int64](repeating: -1, count: n), jitter: [Jitter](repeating: .none, count: n),
-            retryOnStart: (0...n).map { $0 }, retryOn: [Int](repeating: 0, count: n),
-            errorClassNames: ["transient", "agent_error", "timeout"],
-            catchTask: [Int](repeating: -1, count: n), catchAgent: [Int](repeating: -1, count: n),
-            candidateStart: candidateStart, candidates: candidates,
-            tagStart: [Int](repeating: 0, count: n + 1), tags: [], tagNames: [],
-            maxCostMicros: [Int64](repeating: -1, count: n), maxTokens: [Int64](repeating: -1, count: n),
-            writeStart: [Int](repeating: 0, count: n + 1), writes: [], outputNames: [], onConflict: [],
-            agentNames: (0..<s.agents).map { let i = String($0); return "a" + String(repeating: "0", count: width - i.count) + i },
-            agentConcurrency: [Int](repeating: s.concurrency, count: s.agents),
-            agentCostPerCallMicros: (0..<s.agents).map { Int64(100 + $0 % 900) },
-            agentCostPer1kTokensMicros: [Int64](repeating: 0, count: s.agents),
-            agentCostPerSecondMicros: [Int64](repeating: 0, count: s.agents),
-            maxParallel: -1, budgetMoneyMicros: -1, budgetTokens: -1, budgetTimeMs: -1, deadlineMs: -1, selectorName: nil)
+        // No tags, outputs, limits or selector: those keep `Plan`'s defaults.
+        var plan = Plan.empty
+        plan.hash = "sha256:synthetic-\(n)-\(s.agents)-\(s.seed)"
+        plan.taskCount = n
+        plan.taskNames = (0..<n).map { "t\($0)" }
+        plan.isApproval = [Bool](repeating: false, count: n)
+        plan.isFallback = [Bool](repeating: false, count: n)
+        plan.depStart = depStart
+        plan.deps = deps
+        plan.dependentStart = dependentStart
+        plan.dependents = dependents
+        plan.priority = priority
+        plan.criticalPathMs = critical
+        plan.rank = rank
+        plan.timeoutMs = [Int64](repeating: 0, count: n)
+        plan.attemptsMax = [Int](repeating: s.attempts, count: n)
+        plan.backoff = [Backoff](repeating: .fixed, count: n)
+        plan.delayMs = [Int64](repeating: s.retryDelayMs, count: n)
+        plan.maxDelayMs = [Int64](repeating: -1, count: n)
+        plan.jitter = [Jitter](repeating: .none, count: n)
+        plan.retryOnStart = (0...n).map { $0 }
+        plan.retryOn = [Int](repeating: 0, count: n)
+        plan.errorClassNames = ["transient", "agent_error", "timeout"]
+        plan.catchTask = [Int](repeating: -1, count: n)
+        plan.catchAgent = [Int](repeating: -1, count: n)
+        plan.candidateStart = candidateStart
+        plan.candidates = candidates
+        plan.tagStart = [Int](repeating: 0, count: n + 1)
+        plan.maxCostMicros = [Int64](repeating: -1, count: n)
+        plan.maxTokens = [Int64](repeating: -1, count: n)
+        plan.writeStart = [Int](repeating: 0, count: n + 1)
+        plan.agentNames = (0..<s.agents).map { let i = String($0); return "a" + String(repeating: "0", count: width - i.count) + i }
+        plan.agentConcurrency = [Int](repeating: s.concurrency, count: s.agents)
+        plan.agentCostPerCallMicros = (0..<s.agents).map { Int64(100 + $0 % 900) }
+        plan.agentCostPer1kTokensMicros = [Int64](repeating: 0, count: s.agents)
+        plan.agentCostPerSecondMicros = [Int64](repeating: 0, count: s.agents)
         plan.fillDefaults()
         return plan
     }

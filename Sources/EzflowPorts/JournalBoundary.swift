@@ -1,0 +1,25 @@
+// What every `JournalStore` checks about the records themselves, besides the expected
+// sequence: a journal opens with `run_started` at seq 0, only there, naming its own run.
+import EzflowRuntime
+
+/// The record-level half of the journal boundary, shared by every `JournalStore`.
+public enum JournalBoundary {
+    /// Why `records` cannot belong to run `runID`'s journal, or nil when they can.
+    public static func identityViolation(run runID: String, _ records: [JournalRecord]) -> String? {
+        for r in records {
+            let isStart: Bool
+            switch r.event {
+            case .runStarted(let id, _, _, _, _):
+                if id != runID { return "run `\(runID)`: record \(r.seq) starts run `\(id)`, not this one" }
+                isStart = true
+            case .taskSucceeded, .taskFailed, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed,
+                 .planUpgraded:
+                isStart = false
+            }
+            if isStart != (r.seq == 0) {
+                return "run `\(runID)`: record \(r.seq) is `\(r.event.typeName)`; a journal starts with `run_started` at seq 0 and has it nowhere else"
+            }
+        }
+        return nil
+    }
+}
