@@ -284,7 +284,11 @@ public final class Runner {
         do {
             durable = try DurableRun.resume(store: store, runID: runID, plans: versions.plans,
                                             environment: environment(versions.plans[0], config: cfg)).run
-        } catch { throw .invalid(error.description) }
+        } catch {
+            // A journal the store cannot read refuses the resume as a store failure (exit 5).
+            if case .store(let e) = error { throw .store(e.description) }
+            throw .invalid(error.description)
+        }
         let nowMs = max(ports.clock.nowMs(), durable.state.nowMs)
         var upgrade: (Plan, IRProgram)? = nil
         if let offered, offered.program.hash != versions.current.hash {

@@ -11,7 +11,7 @@ enum CLI {
     static let usage = """
         usage: ezrun simulate FILE --seed N --runs K [--faults SPEC] [--scenario FILE.json]
                                    [--selector cheapest|fastest|learned|auction]
-                                   [--journal-dir DIR] [--breaker-failures N] [--breaker-cooldown MS]
+                                   [--journal-dir DIR] [--oracle on|off] [--breaker-failures N] [--breaker-cooldown MS]
 
           FILE            an .ezflow source (compiled) or an .ezir document (validated)
           --seed N        master seed (unsigned 64-bit); run i uses a seed derived from it
@@ -29,7 +29,10 @@ enum CLI {
                           e.g. 'agent=coder:fail=0.3,latency=x2;task=deploy:fail=1;runner:crash=0.05'
           --scenario F    JSON with per-agent model overrides and faults (see docs/SIMULATION.md)
           --selector S    override the workflow's selector (default: the workflow's, else cheapest)
-          --journal-dir D write run i's journal to D/run-<i>.jsonl (JSON lines)
+          --journal-dir D write run i's journal to D/run-<i>.jsonl (JSON lines); a failed
+                          run's journal to D/failed-run-<i>.jsonl
+          --oracle off    skip the per-run oracle (it replays every journal: about twice
+                          the core's work; for benchmarks of very large workflows)
 
         Every run goes through the real runner on memory ports; an oracle checks each one
         (results journalled once, no re-run of a finished task, budgets, terminal states,
@@ -76,7 +79,7 @@ enum CLI {
     static func simulate(_ args: ArraySlice<String>) -> Int32 {
         var rest = args
         var file: String? = nil, seed: UInt64? = nil, runs: Int? = nil, faults: String? = nil
-        var scenarioPath: String? = nil, selector: SelectorName? = nil, journalDir: String? = nil
+        var scenarioPath: String? = nil, selector: SelectorName? = nil, journalDir: String? = nil, oracle = true
         var breaker = (failures: 5, coolDown: Int64(30_000))
         var echo: [String] = []
         while let arg = rest.popFirst() {
@@ -105,6 +108,12 @@ enum CLI {
                 selector = s
                 echo += ["--selector", v]
             case "--journal-dir": journalDir = value()
+            case "--oracle":
+                switch value() {
+                case "on": oracle = true
+                case "off": oracle = false; echo += ["--oracle", "off"]
+                case let v: usageError("--oracle takes on or off, not `\(v)`")
+                }
             case "--breaker-failures":
                 guard let v = Int(value()), v >= 1 else { usageError("--breaker-failures needs an integer >= 1") }
                 breaker.failures = v
@@ -133,6 +142,7 @@ enum CLI {
                                         breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown),
                                         keepJournals: journalDir != nil)
         options.infra = infra
+        options.oracle = oracle
         var sim = Simulator(world: world, options: options)
         let command = (["ezrun", "simulate", quote(file), "--seed", String(seed), "--runs", String(runCount)] + echo).joined(separator: " ")
         let results: [SimRunResult]
