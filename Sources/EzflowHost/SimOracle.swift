@@ -110,7 +110,9 @@ enum SimOracle {
         let bytes = Journal.encode(journal)
         let decoded: [JournalRecord]
         do { decoded = try Journal.decode(bytes) } catch { return "the journal does not decode: \(error)" }
-        guard decoded == journal, Journal.encode(decoded) == bytes else { return "the journal's encoding does not round-trip byte for byte" }
+        // Equal values encode to equal bytes (the codec is canonical; `CodecTests` checks
+        // each kind), so one encode and one decode prove the round trip.
+        guard decoded == journal else { return "the journal's encoding does not round-trip byte for byte" }
         return nil
     }
 }
