@@ -12,7 +12,7 @@ enum CLI {
           --emit    also write each generated workflow to DIR (for `ezc check DIR/*.ezflow`)
 
                ezbench exec [--sizes 1k,10k] [--jobs 2] [--repeat 3] [--sync full,normal]
-          (also: ezbench build, schedule, durable; each takes --help)
+          (also: ezbench build, schedule, durable, sweep; each takes --help)
 
         Exit status: 0 all workflows checked clean, 1 a workflow had diagnostics, 2 usage error.
         """
@@ -91,6 +91,8 @@ enum CLI {
             exit(DurableBench(options: DurableBench.parse(arguments)).run())
         case "exec":
             exit(ExecBench(options: ExecBench.parse(arguments)).run())
+        case "sweep":
+            exit(SweepBench(options: SweepBench.parse(arguments)).run())
         case "-h", "--help", "help":
             print(usage)
         case let other?:
