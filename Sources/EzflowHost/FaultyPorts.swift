@@ -34,6 +34,14 @@ final class FaultSwitch: @unchecked Sendable {
         throw error("injected crash at \(call)")
     }
 
+    /// A port call with a chance to die before it and after it.
+    func around<R>(_ call: String, _ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+        try gate(call)
+        let r = try body()
+        try gate(call)
+        return r
+    }
+
     /// For a journal append: nil, or whether the failure comes after the write.
     func appendFailure() -> Bool? {
         guard rates.storeFail > 0, storeFailures < crashesMax, SimDraw.unit(&streams.store) < rates.storeFail else { return nil }
@@ -52,20 +60,13 @@ final class FaultyStore: JournalStore, RunInbox, @unchecked Sendable {
         self.faults = faults
     }
 
-    func around<R>(_ call: String, _ body: () throws(StoreError) -> R) throws(StoreError) -> R {
-        try faults.gate(call)
-        let r = try body()
-        try faults.gate(call)
-        return r
-    }
-
     var location: String { base.location }
-    func createRun(_ run: NewRun) throws(StoreError) { try around("createRun") { () throws(StoreError) in try base.createRun(run) } }
-    func run(_ runID: String) throws(StoreError) -> RunInfo? { try around("run") { () throws(StoreError) in try base.run(runID) } }
-    func runs() throws(StoreError) -> [RunInfo] { try around("runs") { () throws(StoreError) in try base.runs() } }
-    func ir(run runID: String) throws(StoreError) -> [UInt8]? { try around("ir") { () throws(StoreError) in try base.ir(run: runID) } }
+    func createRun(_ run: NewRun) throws(StoreError) { try faults.around("createRun") { () throws(StoreError) in try base.createRun(run) } }
+    func run(_ runID: String) throws(StoreError) -> RunInfo? { try faults.around("run") { () throws(StoreError) in try base.run(runID) } }
+    func runs() throws(StoreError) -> [RunInfo] { try faults.around("runs") { () throws(StoreError) in try base.runs() } }
+    func ir(run runID: String) throws(StoreError) -> [UInt8]? { try faults.around("ir") { () throws(StoreError) in try base.ir(run: runID) } }
     func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {
-        try around("journal") { () throws(StoreError) in try base.journal(run: runID, from: seq) }
+        try faults.around("journal") { () throws(StoreError) in try base.journal(run: runID, from: seq) }
     }
     func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                 consumedInbox: [Int64]) throws(StoreError) {
@@ -76,23 +77,23 @@ final class FaultyStore: JournalStore, RunInbox, @unchecked Sendable {
         if failure == true { throw faults.error("injected store failure after the append (indeterminate)") }
         try faults.gate("append")
     }
-    func update(run runID: String, _ u: RunUpdate) throws(StoreError) { try around("update") { () throws(StoreError) in try base.update(run: runID, u) } }
-    func meta(run runID: String) throws(StoreError) -> JSONValue? { try around("meta") { () throws(StoreError) in try base.meta(run: runID) } }
+    func update(run runID: String, _ u: RunUpdate) throws(StoreError) { try faults.around("update") { () throws(StoreError) in try base.update(run: runID, u) } }
+    func meta(run runID: String) throws(StoreError) -> JSONValue? { try faults.around("meta") { () throws(StoreError) in try base.meta(run: runID) } }
     func setMeta(run runID: String, _ meta: JSONValue) throws(StoreError) {
-        try around("setMeta") { () throws(StoreError) in try base.setMeta(run: runID, meta) }
+        try faults.around("setMeta") { () throws(StoreError) in try base.setMeta(run: runID, meta) }
     }
     func versions(run runID: String) throws(StoreError) -> [(fromSeq: Int, irHash: String, ir: [UInt8])] {
-        try around("versions") { () throws(StoreError) in try base.versions(run: runID) }
+        try faults.around("versions") { () throws(StoreError) in try base.versions(run: runID) }
     }
     func addVersion(run runID: String, fromSeq: Int, irHash: String, ir: [UInt8]) throws(StoreError) {
-        try around("addVersion") { () throws(StoreError) in try base.addVersion(run: runID, fromSeq: fromSeq, irHash: irHash, ir: ir) }
+        try faults.around("addVersion") { () throws(StoreError) in try base.addVersion(run: runID, fromSeq: fromSeq, irHash: irHash, ir: ir) }
     }
-    func audit(_ entry: AuditEntry) throws(StoreError) { try around("audit") { () throws(StoreError) in try base.audit(entry) } }
+    func audit(_ entry: AuditEntry) throws(StoreError) { try faults.around("audit") { () throws(StoreError) in try base.audit(entry) } }
     func logs(run runID: String, task: Int?) throws(StoreError) -> [AttemptLogRow] {
-        try around("logs") { () throws(StoreError) in try base.logs(run: runID, task: task) }
+        try faults.around("logs") { () throws(StoreError) in try base.logs(run: runID, task: task) }
     }
-    func inbox(run runID: String) throws(StoreError) -> [InboxItem] { try around("inbox") { () throws(StoreError) in try base.inbox(run: runID) } }
-    func post(_ item: InboxItem) throws(StoreError) -> Int64 { try around("post") { () throws(StoreError) in try base.post(item) } }
+    func inbox(run runID: String) throws(StoreError) -> [InboxItem] { try faults.around("inbox") { () throws(StoreError) in try base.inbox(run: runID) } }
+    func post(_ item: InboxItem) throws(StoreError) -> Int64 { try faults.around("post") { () throws(StoreError) in try base.post(item) } }
 }
 
 /// The coordinator's side of a `MemoryWorkQueue`, with faults.
@@ -104,30 +105,23 @@ final class FaultyQueue: WorkQueue, @unchecked Sendable {
         self.faults = faults
     }
 
-    func around<R>(_ call: String, _ body: () throws(StoreError) -> R) throws(StoreError) -> R {
-        try faults.gate(call)
-        let r = try body()
-        try faults.gate(call)
-        return r
-    }
-
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError) {
-        try around("offer") { () throws(StoreError) in try base.offer(items, nowMs: nowMs) }
+        try faults.around("offer") { () throws(StoreError) in try base.offer(items, nowMs: nowMs) }
     }
     func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
-        try around("claim") { () throws(StoreError) in try base.claim(owner: owner, max: max, nowMs: nowMs, leaseMs: leaseMs) }
+        try faults.around("claim") { () throws(StoreError) in try base.claim(owner: owner, max: max, nowMs: nowMs, leaseMs: leaseMs) }
     }
     func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
-        try around("complete") { () throws(StoreError) in try base.complete(completion, nowMs: nowMs) }
+        try faults.around("complete") { () throws(StoreError) in try base.complete(completion, nowMs: nowMs) }
     }
-    func expire(nowMs: Millis) throws(StoreError) -> [WorkItem] { try around("expire") { () throws(StoreError) in try base.expire(nowMs: nowMs) } }
+    func expire(nowMs: Millis) throws(StoreError) -> [WorkItem] { try faults.around("expire") { () throws(StoreError) in try base.expire(nowMs: nowMs) } }
     func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError) {
-        try around("cancel") { () throws(StoreError) in try base.cancel(run: runID, task: task, attempt: attempt) }
+        try faults.around("cancel") { () throws(StoreError) in try base.cancel(run: runID, task: task, attempt: attempt) }
     }
     func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {
-        try around("completions") { () throws(StoreError) in try base.completions(run: runID, reader: reader) }
+        try faults.around("completions") { () throws(StoreError) in try base.completions(run: runID, reader: reader) }
     }
     func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError) {
-        try around("acknowledge") { () throws(StoreError) in try base.acknowledge(run: runID, items) }
+        try faults.around("acknowledge") { () throws(StoreError) in try base.acknowledge(run: runID, items) }
     }
 }
