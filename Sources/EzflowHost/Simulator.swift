@@ -243,8 +243,9 @@ final class SimRun: RunObserver, AttemptExecutor {
     }
 
     var ports: RunPorts {
-        RunPorts(store: FaultyStore(base: store, faults: faults), inbox: FaultyStore(base: store, faults: faults), clock: clock, lease: lease,
-                 queue: FaultyQueue(base: queue, faults: faults), owner: "sim-coordinator-\(restarts)")
+        let faulty = FaultyStore(base: store, faults: faults)
+        return RunPorts(store: faulty, inbox: faulty, clock: clock, lease: lease, queue: FaultyQueue(base: queue, faults: faults),
+                        owner: "sim-coordinator-\(restarts)")
     }
 
     var config: RunConfig {

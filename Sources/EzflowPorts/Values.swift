@@ -263,17 +263,14 @@ public enum QueueOp: Sendable, Equatable {
 extension OpenAttempt {
     /// The attempts a journal leaves open (dispatched, not ended), by task then attempt.
     public static func open(in journal: [JournalRecord]) -> [OpenAttempt] {
-        var open: [Int: OpenAttempt] = [:]
-        var order: [Int] = []
+        struct Key: Hashable { var task: Int; var attempt: Int }
+        var open: [Key: OpenAttempt] = [:]
         for op in QueueOp.derived(from: journal) {
             switch op {
-            case .open(let a):
-                let k = a.task << 20 | a.attempt
-                if open[k] == nil { order.append(k) }
-                open[k] = a
-            case .close(let t, let a): open[t << 20 | a] = nil
+            case .open(let a): open[Key(task: a.task, attempt: a.attempt)] = a
+            case .close(let t, let a): open[Key(task: t, attempt: a)] = nil
             }
         }
-        return order.compactMap { open[$0] }.sorted { ($0.task, $0.attempt) < ($1.task, $1.attempt) }
+        return open.values.sorted { ($0.task, $0.attempt) < ($1.task, $1.attempt) }
     }
 }

@@ -77,8 +77,6 @@ public final class Runner {
     public let inputs: [String: JSONValue]
     public let config: RunConfig
     public private(set) var run: DurableRun
-    /// The run lease epoch this coordinator holds.
-    public let epoch: Int
     let drivers: DriverSet
     let access: Access
     let scope: PlanScope
@@ -105,13 +103,12 @@ public final class Runner {
     public private(set) var completionsRefused = 0
     var released = false
 
-    init(program: IRProgram?, plan: Plan, ports: RunPorts, run: DurableRun, epoch: Int, inputs: [String: JSONValue], config: RunConfig) {
+    init(program: IRProgram?, plan: Plan, ports: RunPorts, run: DurableRun, inputs: [String: JSONValue], config: RunConfig) {
         self.program = program
         workflowName = program?.workflow.name ?? "simulated"
         self.plan = plan
         self.ports = ports
         self.run = run
-        self.epoch = epoch
         self.runID = run.runID
         self.inputs = inputs
         self.config = config
@@ -172,7 +169,7 @@ public final class Runner {
         let nowMs = ports.clock.nowMs()
         try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: nil, store: ports.store,
                       nowMs: nowMs, target: program.workflow.name)
-        let epoch = try acquire(ports, runID: runID, nowMs: nowMs)
+        try acquire(ports, runID: runID, nowMs: nowMs)
         let durable: DurableRun
         do {
             durable = try DurableRun.create(store: ports.store, run: NewRun(runID: runID, workflow: program.workflow.name,
@@ -183,7 +180,7 @@ public final class Runner {
             ports.lease.release(run: runID, owner: ports.owner)
             throw .store(error.description)
         }
-        let r = Runner(program: program, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: inputs, config: config)
+        let r = Runner(program: program, plan: plan, ports: ports, run: durable, inputs: inputs, config: config)
         r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs))
         return r
     }
@@ -193,7 +190,7 @@ public final class Runner {
     public static func attach(plan: Plan, runID: String, seed: UInt64, config: RunConfig, ports: RunPorts,
                               environment env: RunEnvironment) throws(RunnerError) -> Runner {
         let nowMs = ports.clock.nowMs()
-        let epoch = try acquire(ports, runID: runID, nowMs: nowMs)
+        try acquire(ports, runID: runID, nowMs: nowMs)
         let durable: DurableRun
         do {
             durable = try DurableRun.create(store: ports.store, run: NewRun(runID: runID, workflow: "simulated", irHash: plan.hash, ir: [],
@@ -203,7 +200,7 @@ public final class Runner {
             ports.lease.release(run: runID, owner: ports.owner)
             throw .store(error.description)
         }
-        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: [:], config: config)
+        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, inputs: [:], config: config)
         r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: plan.hash, tagLimits: [:], atMs: nowMs))
         return r
     }
@@ -211,26 +208,37 @@ public final class Runner {
     /// Resumes a run `attach` started, from what its store committed.
     public static func reattach(runID: String, plan: Plan, config: RunConfig, ports: RunPorts, environment env: RunEnvironment,
                                 mutations: RunnerMutations = .none) throws(RunnerError) -> Runner {
-        let epoch = try acquire(ports, runID: runID, nowMs: ports.clock.nowMs())
+        try acquire(ports, runID: runID, nowMs: ports.clock.nowMs())
         let durable: DurableRun
         do { durable = try DurableRun.resume(store: ports.store, runID: runID, plans: [plan], environment: env).run } catch {
             ports.lease.release(run: runID, owner: ports.owner)
             throw .invalid(error.description)
         }
-        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, epoch: epoch, inputs: [:], config: config)
-        r.mutations = mutations
-        try r.restoreTimers()
-        r.carried = r.abandonedCancels()
-        switch durable.state.phase {
-        case .finished(let v) where v != .waitingForApproval: break
-        case .notStarted:
-            let seed: UInt64
-            do { seed = try ports.store.run(runID)?.seed ?? 0 } catch { throw .store(error.description) }
-            r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: plan.hash, tagLimits: [:], atMs: r.now()))
-        default:
-            r.deferred.append(.resumed(atMs: r.now()))
+        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, inputs: [:], config: config)
+        do { try r.prepareResume(carried: [], planHash: plan.hash, nowMs: r.now(), mutations: mutations) } catch {
+            r.releaseLease()
+            throw error
         }
         return r
+    }
+
+    /// What every resume does once the journal is replayed: re-arm the pending timers,
+    /// re-issue the cancels of abandoned attempts, and fold `resumed` (or `runStarted`
+    /// for a run killed before its first event) in the first turn.
+    func prepareResume(carried upgrade: [Command], planHash: String, nowMs: Millis, mutations: RunnerMutations) throws(RunnerError) {
+        self.mutations = mutations
+        try restoreTimers()
+        carried = upgrade + abandonedCancels()
+        switch run.state.phase {
+        case .finished(let v) where v != .waitingForApproval: break
+        case .notStarted:
+            // Killed between creating the run row and journaling its first event.
+            let seed: UInt64
+            do { seed = try ports.store.run(runID)?.seed ?? 0 } catch { throw .store(error.description) }
+            deferred.append(.runStarted(runID: runID, seed: seed, planHash: planHash, tagLimits: [:], atMs: nowMs))
+        default:
+            deferred.append(.resumed(atMs: nowMs))
+        }
     }
 
     /// Nothing is waiting to be folded: the next turn needs a completion, a timer or the inbox.
@@ -264,9 +272,9 @@ public final class Runner {
         let store = ports.store
         var versions = try RunVersions.load(store: store, runID: runID)
         let nowMs0 = ports.clock.nowMs()
-        let epoch = try acquire(ports, runID: runID, nowMs: nowMs0)
+        try acquire(ports, runID: runID, nowMs: nowMs0)
         do {
-            let r = try reopen(runID: runID, config: config, ports: ports, versions: &versions, epoch: epoch, offered: offered,
+            let r = try reopen(runID: runID, config: config, ports: ports, versions: &versions, offered: offered,
                                allowCompatible: allowCompatible, mutations: mutations)
             return r
         } catch {
@@ -275,7 +283,7 @@ public final class Runner {
         }
     }
 
-    static func reopen(runID: String, config: RunConfig, ports: RunPorts, versions: inout RunVersions, epoch: Int,
+    static func reopen(runID: String, config: RunConfig, ports: RunPorts, versions: inout RunVersions,
                        offered: (program: IRProgram, bytes: [UInt8])?, allowCompatible: Bool,
                        mutations: RunnerMutations) throws(RunnerError) -> Runner {
         let store = ports.store
@@ -308,20 +316,8 @@ public final class Runner {
             versions.programs.append(prog)
             versions.plans.append(plan)
         }
-        let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, epoch: epoch, inputs: versions.inputs, config: cfg)
-        r.mutations = mutations
-        try r.restoreTimers()
-        r.carried = carried + r.abandonedCancels()
-        switch durable.state.phase {
-        case .finished(let v) where v != .waitingForApproval: return r
-        case .notStarted:
-            // Killed between creating the run row and journaling its first event.
-            let seed: UInt64
-            do { seed = try store.run(runID)?.seed ?? 0 } catch { throw .store(error.description) }
-            r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs))
-        default:
-            r.deferred.append(.resumed(atMs: nowMs))
-        }
+        let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, inputs: versions.inputs, config: cfg)
+        try r.prepareResume(carried: carried, planHash: program.hash, nowMs: nowMs, mutations: mutations)
         return r
     }
 
@@ -342,9 +338,10 @@ public final class Runner {
         do { return (try Plan(offered, inputs: versions.inputs), offered) } catch { throw .invalid("\(error)") }
     }
 
-    /// Takes the run's single-writer lease.
-    static func acquire(_ ports: RunPorts, runID: String, nowMs: Millis) throws(RunnerError) -> Int {
-        do { return try ports.lease.acquire(run: runID, owner: ports.owner, nowMs: nowMs) } catch { throw .invalid(error.message) }
+    /// Takes the run's single-writer lease. Its epoch is not kept: the journal's expected
+    /// seq already fences a stale writer here; backends with workers fence on it.
+    static func acquire(_ ports: RunPorts, runID: String, nowMs: Millis) throws(RunnerError) {
+        do { _ = try ports.lease.acquire(run: runID, owner: ports.owner, nowMs: nowMs) } catch { throw .invalid(error.message) }
     }
 
     /// Names of the root workflow's IR tasks with an instance that has not succeeded.
@@ -467,7 +464,6 @@ public final class Runner {
         }
         var commands: [Command] = carried
         carried.removeAll()
-        var records: [JournalRecord] = run.pending
         var assignments: [Double] = []
         for (e, log, item) in events {
             if let item, !mutations.skipCompletionFence, !awaitsResult(item) {
@@ -477,7 +473,6 @@ public final class Runner {
             let before = commands.count
             let t0 = Self.threadCPUNs()
             commands += try fold(e, log: log)
-            records.append(run.pending.last!)
             // Assignment latency: the core's CPU time for a step that dispatched.
             let dispatched = commands[before...].reduce(0) { if case .dispatch = $1 { $0 + 1 } else { $0 } }
             if dispatched > 0 {
@@ -485,7 +480,7 @@ public final class Runner {
                 for _ in 0..<dispatched { assignments.append(seconds / Double(dispatched)) }
             }
         }
-        try commit(records: records, assignments: assignments)
+        try commit(assignments: assignments)
         if !completions.isEmpty {
             do { try ports.queue.acknowledge(run: runID, completions.map(\.item)) } catch {
                 throw .store("run `\(runID)`: cannot acknowledge completions: \(error.description)")
@@ -522,8 +517,10 @@ public final class Runner {
         return out
     }
 
-    func commit(records: [JournalRecord], assignments: [Double]) throws(RunnerError) {
+    func commit(assignments: [Double]) throws(RunnerError) {
         guard !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty else { return }
+        // What this commit writes: the records of the batch and of a plan upgrade before it.
+        let records = run.pending
         do throws(StoreError) {
             try run.commit(logs: pendingLogs, consumedInbox: consumedInbox)
         } catch { throw .store(error.description) }
