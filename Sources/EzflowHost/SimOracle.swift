@@ -11,6 +11,7 @@ enum SimOracle {
                       replayEnvironment: RunEnvironment) -> String? {
         if let m = sequence(journal) { return m }
         if let m = completions(journal) { return m }
+        if let m = timersFireOnce(journal) { return m }
         if let m = noRerun(journal, plan: plan) { return m }
         if let m = terminal(finalState, plan: plan, verdict: verdict) { return m }
         if let m = budgets(finalState, plan: plan) { return m }
@@ -33,6 +34,22 @@ enum SimOracle {
                     return "attempt \(a) of a task (plan id \(t)) has two results journalled (seq \(r.seq))"
                 }
             case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded:
+                break
+            }
+        }
+        return nil
+    }
+
+    /// Each timer fires at most once per plan version: a second `timer_fired` would be a
+    /// record that decides nothing (a resumed runner that armed a timer twice).
+    static func timersFireOnce(_ journal: [JournalRecord]) -> String? {
+        var fired = Set<String>()
+        for r in journal {
+            switch r.event {
+            case .timerFired(let id, _):
+                guard fired.insert(id.description).inserted else { return "timer \(id) fired twice (seq \(r.seq))" }
+            case .planUpgraded: fired.removeAll()
+            case .runStarted, .taskSucceeded, .taskFailed, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed:
                 break
             }
         }

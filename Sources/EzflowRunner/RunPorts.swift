@@ -66,3 +66,20 @@ extension RunPorts {
                         queue: queue, owner: "\(getpid())")
     }
 }
+
+/// Settings of `ezrun run` / `ezrun resume` that are not part of the workflow.
+public struct RunConfig: Sendable {
+    public var storePath: String = DurableStore.defaultPath
+    public var synchronous: StoreOptions.Sync = .full
+    /// nil: the local operator (no `--as`), not restricted by roles.
+    public var principal: Principal?
+    public var selector: SelectorName?
+    /// Keep waiting for approvals (polling the inbox) instead of exiting with code 4.
+    public var waitForApproval = false
+    /// How often the inbox (approvals, cancellation) is read while the run waits.
+    public var inboxPollMs: Int64 = 200
+    public var exec = ExecOptions()
+    public var secrets = SecretConfig()
+    public var breaker = CircuitBreaker()
+    public init() {}
+}

@@ -12,25 +12,7 @@ import EzflowAgents
 import EzflowIR
 import EzflowPorts
 import EzflowRuntime
-import EzflowStore
 import Foundation
-
-/// Settings of `ezrun run` / `ezrun resume` that are not part of the workflow.
-public struct RunConfig: Sendable {
-    public var storePath: String = DurableStore.defaultPath
-    public var synchronous: StoreOptions.Sync = .full
-    /// nil: the local operator (no `--as`), not restricted by roles.
-    public var principal: Principal?
-    public var selector: SelectorName?
-    /// Keep waiting for approvals (polling the inbox) instead of exiting with code 4.
-    public var waitForApproval = false
-    /// How often the inbox (approvals, cancellation) is read while the run waits.
-    public var inboxPollMs: Int64 = 200
-    public var exec = ExecOptions()
-    public var secrets = SecretConfig()
-    public var breaker = CircuitBreaker()
-    public init() {}
-}
 
 /// What the runner tells the outside after each committed batch (progress, logs, metrics).
 public protocol RunObserver: AnyObject {
@@ -90,6 +72,12 @@ public final class Runner {
     var wakeSource: Wakeup?
     /// Pending timers. Never cancelled: the core treats a stale one as a no-op.
     var timers = TimeQueue<TimerID>()
+    /// When each pending timer is due, and which fired (in this plan version): a resumed
+    /// run arms a timer from the journal and again from the core's `resumed` (twice after
+    /// two crashes), and it must fire once. Timer ids are one-shot per plan version. Found
+    /// by `ezrun simulate` with `runner:crash`; the oracle checks each timer fires once.
+    var armed: [TimerID: Millis] = [:]
+    var firedTimers = Set<TimerID>()
     var pendingLogs: [AttemptLogRow] = []
     var consumedInbox: [Int64] = []
     var lastInboxMs: Millis = Millis.min
@@ -392,15 +380,21 @@ public final class Runner {
         }
         guard !mutations.skipTimerRearm else { return }
         let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
-        var fired = Set<String>()
         for r in journal[lastUpgrade...] {
-            if case .timerFired(let id, _) = r.event { fired.insert(id.description) }
+            if case .timerFired(let id, _) = r.event { firedTimers.insert(id) }
         }
         for r in journal[lastUpgrade...] {
             for c in r.commands {
-                if case .setTimer(let id, let at) = c, !fired.contains(id.description) { timers.push(id, atMs: at) }
+                if case .setTimer(let id, let at) = c { arm(id, atMs: at) }
             }
         }
+    }
+
+    /// Arms `id` unless it is already armed for the same time.
+    func arm(_ id: TimerID, atMs at: Millis) {
+        guard !firedTimers.contains(id), armed[id] != at else { return }
+        armed[id] = at
+        timers.push(id, atMs: at)
     }
 
     /// Cancels for every attempt the journal abandoned. The crashed runner may have
@@ -455,7 +449,10 @@ public final class Runner {
             throw .store("run `\(runID)`: cannot read completions: \(error.description)")
         }
         for c in completions { events.append((c.outcome.event(task: c.item.task, attempt: c.item.attempt, atMs: nowMs), c.log, c.item)) }
-        for (id, _) in timers.popDue(nowMs: nowMs) { events.append((.timerFired(id, atMs: nowMs), nil, nil)) }
+        for (id, at) in timers.popDue(nowMs: nowMs) {
+            if armed[id] == at { armed[id] = nil }
+            if firedTimers.insert(id).inserted { events.append((.timerFired(id, atMs: nowMs), nil, nil)) }
+        }
         // The inbox is another process's channel; reading it once per poll interval
         // keeps a query off every batch of a busy run.
         if lastInboxMs == Millis.min || nowMs - lastInboxMs >= config.inboxPollMs || events.isEmpty {
@@ -514,6 +511,7 @@ public final class Runner {
         if let o = observer { o.didFold(run.pending[run.pending.count - 1], state: run.state) }
         if mutations.skipTimerRearm, case .resumed = e { out.removeAll { if case .setTimer = $0 { true } else { false } } }
         if let log { pendingLogs.append(writer.redact(log, seq: seq)) }
+        if case .planUpgraded = e { firedTimers.removeAll() }
         return out
     }
 
@@ -593,7 +591,7 @@ public final class Runner {
             case .dispatch(let task, let attempt, let agent, let key):
                 offered.append(WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key))
             case .setTimer(let id, let at):
-                timers.push(id, atMs: at)
+                arm(id, atMs: at)
             case .cancel(let task, let attempt):
                 // Dispatched and abandoned in the same batch (a resume whose attempt timed
                 // out at once): never start it. Found by `ezrun simulate` (clock:jump).

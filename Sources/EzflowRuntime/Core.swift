@@ -612,6 +612,7 @@ extension RunState {
     /// approval gates. A task that cannot go now stays queued; one whose worst case can
     /// never fit a budget drains the run.
     mutating func schedule(_ out: inout [Command]) {
+        var agentsFull = noAgentFree()
         var i = 0
         while i < readyQueue.count {
             let t = readyQueue[i]
@@ -622,7 +623,12 @@ extension RunState {
                 set(t, .awaitingApproval)
                 out.append(.requestApproval(task: t, reason: .gate))
             case .task, .fallback:
+                // With every agent busy or down, asking a pool would decide nothing and
+                // change nothing (no breaker is consulted): skip it without the scan, so a
+                // long ready queue behind a saturated pool costs one check per task.
+                if agentsFull && needsAgent(t) { i += 1; continue }
                 guard hasRoom(t), let agent = chooseAgent(t) else { i += 1; continue }
+                defer { if agent >= 0 { agentsFull = noAgentFree() } }
                 let worst = plan.worstCostMicros(task: t, agent: agent), worstTok = plan.worstTokens(task: t)
                 switch budgetFit(t, worst: worst, worstTok: worstTok) {
                 case .fits:
@@ -650,6 +656,16 @@ extension RunState {
         }
         return true
     }
+
+    /// Whether no agent passes `chooseAgent`'s first filter (healthy, below its
+    /// concurrency): then every pool answers nil before any breaker is asked.
+    func noAgentFree() -> Bool {
+        for g in 0..<agentLoad.count where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] { return false }
+        return true
+    }
+
+    /// Whether `t`'s next attempt goes to an agent (not the shell).
+    func needsAgent(_ t: Int) -> Bool { usedCatchAgent[t] || plan.candidateStart[t] < plan.candidateStart[t + 1] }
 
     /// The agent for `t`'s next attempt: -1 when it has no pool (the shell runs it), nil
     /// when no candidate is healthy, admitted, free and chosen by the selector now.

@@ -96,7 +96,8 @@ final class SimFaultTests: XCTestCase {
 
     /// Seeds that found runner bugs (each failed before its fix):
     /// run 77: a cancel committed just before a crash was never carried out after resume;
-    /// run 289: an attempt re-dispatched and timed out in the same batch was still started.
+    /// run 289: an attempt re-dispatched and timed out in the same batch was still started;
+    /// both: a resumed runner armed a timer twice and journalled it firing twice.
     func testRegressionSeeds() throws {
         var sim = try simulator(example: "stdlib_pipeline.ezflow", seed: 11, runs: 500, faults: Self.allFaults)
         for i in [77, 289] { XCTAssertNoThrow(try sim.runOne(index: i), "run \(i)") }
