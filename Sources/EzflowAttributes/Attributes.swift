@@ -42,6 +42,8 @@ public enum AttributeTable {
         .init("task", "for_each", .custom("a list expression"), ir: "for_each", "run once per item (`item` names it)"),
         .init("task", "env", .custom("a map of strings"), ir: "env", "environment variables of a `run` action"),
         .init("task", "approvers", .refs(["role"]), ir: "approvers", "roles that may approve an `approve` task"),
+        .init("task", "self_approval", .word(["refused", "allowed"]), default: "refused", ir: "self_approval",
+              "whether the principal who started the run may approve this gate"),
         .init("task", "model", .string, ir: "model", "the model a `prompt` action asks for"),
         .init("task", "max_tokens", .tokens, min: 0, ir: "max_tokens", "at most this many tokens per attempt"),
         .init("task", "max_cost", .money, min: 0, ir: "max_cost_micros", "at most this much money per attempt"),

@@ -132,6 +132,9 @@ public struct TaskInfo: Sendable {
     public var forEach: Ty?
     public var outputs: [String: Ty] = [:]
     public var approvers: [RefUse] = []
+    /// `self_approval: allowed`: the run's starter may approve this gate (separation of
+    /// duties is the default).
+    public var selfApproval = false
     public var maxCost: Int64?
     public var maxTokens: Int64?
     /// Tasks this one waits for (explicit and implicit), deduplicated.

@@ -169,6 +169,7 @@ enum AK {
     static let after = Schema.attrNames.id("after")!
     static let agent = Schema.attrNames.id("agent")!
     static let approvers = Schema.attrNames.id("approvers")!
+    static let self_approval = Schema.attrNames.id("self_approval")!
     static let env = Schema.attrNames.id("env")!
     static let for_each = Schema.attrNames.id("for_each")!
     static let max_cost = Schema.attrNames.id("max_cost")!

@@ -285,6 +285,10 @@ extension WorkflowChecker {
             report(error("E0204", "approval task `\(t.name.text)` is missing `approvers`", t.name.span,
                          help: "name the roles that may approve: `approvers: [releaser]`"))
         }
+        if let a = attrs[AK.self_approval] {
+            t.selfApproval = attrs.word("self_approval") == "allowed"
+            if t.action != "approve" { report(error("E0203", "`self_approval` applies only to `approve` tasks", a.key.span)) }
+        }
         t.maxCost = attrs.number(AK.max_cost)
         t.maxTokens = attrs.number(AK.max_tokens)
         for case .block(let b) in t.block.members where b.kind.text == "output" { _ = validateAttributes(b, module: m) }

@@ -421,6 +421,9 @@ struct WorkflowLowering {
         out.key("retry"); out.value(retry)
         out.key("role"); out.string(roleName)
         out.key("secrets"); out.value(t.secrets.isEmpty ? .array([]) : names(t.secrets.map(\.id)))
+        // Written only when allowed: absent means refused, so earlier IR stays valid and
+        // keeps its hash (stored runs resume across the upgrade).
+        if t.selfApproval { out.key("self_approval"); out.bool(true) }
         out.key("tags"); out.strings(tags(t))
         out.key("template"); out.value(template)
         out.key("timeout_ms"); out.int(t.timeoutMs)

@@ -446,6 +446,7 @@ struct IRValidator {
             _ = try strings(t, "writes", known: outputNames, what: "workflow output")
             _ = try strings(t, "secrets", known: secretNames, what: "secret")
             _ = try strings(t, "approvers", known: roleNames, what: "role")
+            if t["self_approval"] != nil { _ = try bool(t, "self_approval") }
             _ = try strings(t, "policies", known: policyNames, what: "policy")
             try numbers(t, "task")
             _ = try optString(t, "model")

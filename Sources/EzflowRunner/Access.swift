@@ -73,7 +73,11 @@ public struct Decision: Sendable, Equatable {
 /// The access rules of one IR workflow.
 public struct Access: Sendable {
     struct Role: Sendable { var name: String; var inherits: [String]; var allow: [String] }
-    struct Policy: Sendable { var name: String; var deny: Bool; var action: String; var roles: [String]; var when: JSONValue? }
+    struct Policy: Sendable {
+        var name: String; var deny: Bool; var action: String; var roles: [String]; var when: JSONValue?
+        /// Whether the condition reads `task.*` (then it can only be decided per task).
+        var readsTask: Bool { when.map(Access.readsTask) ?? false }
+    }
     let roles: [String: Role]
     let policies: [String: Policy]
     let workflowName: String
@@ -109,7 +113,16 @@ public struct Access: Sendable {
         }
     }
 
-    /// May `p` start (or resume) a run of this workflow?
+    /// The `run` policies that apply to `p` through the roles it holds, by name.
+    func runPolicies(of p: Principal) -> [Policy] {
+        let held = held(p)
+        return policies.values.filter { $0.action == "run" && ($0.roles.isEmpty || $0.roles.contains { n in held.contains { $0.name == n || $0.inherits.contains(n) } }) }
+            .sorted { $0.name < $1.name }
+    }
+
+    /// May `p` start (or resume) a run of this workflow? The `run` policies that apply to
+    /// its roles are evaluated now, except those whose condition reads `task.*`: they are
+    /// rules about tasks and are evaluated before each dispatch (`canDispatch`).
     public func canRun(_ p: Principal, inputs: [String: JSONValue]) -> Decision {
         let held = held(p)
         guard !held.isEmpty else {
@@ -119,13 +132,14 @@ public struct Access: Sendable {
         guard let r = held.first(where: { $0.allow.contains("run") }) else {
             return .deny("no role of `\(p.name)` (\(held.map(\.name).joined(separator: ", "))) allows `run`")
         }
-        let applicable = policies.values.filter { $0.action == "run" && ($0.roles.isEmpty || $0.roles.contains { n in held.contains { $0.name == n || $0.inherits.contains(n) } }) }
-        return evaluate(applicable.sorted { $0.name < $1.name }, principal: p, task: nil, inputs: inputs,
+        return evaluate(runPolicies(of: p).filter { !$0.readsTask }, principal: p, task: nil, inputs: inputs,
                         granted: "role `\(r.name)` allows `run`")
     }
 
-    /// May `p` approve `task` (an IR task object)?
-    public func canApprove(_ p: Principal, task: JSONValue, inputs: [String: JSONValue]) -> Decision {
+    /// May `p` approve `task` (an IR task object) of a run `startedBy` started (nil: the
+    /// local operator, who is not subject to roles)? The starter may not approve its own
+    /// gates unless the gate says `self_approval: allowed` (separation of duties).
+    public func canApprove(_ p: Principal, task: JSONValue, inputs: [String: JSONValue], startedBy: String?) -> Decision {
         let approvers = Self.strings(task["approvers"])
         let taskName = Self.string(task["name"]) ?? "?"
         let held = held(p)
@@ -134,14 +148,20 @@ public struct Access: Sendable {
             let list = approvers.isEmpty ? "a role that allows `approve`" : "one of the roles " + approvers.map { "`\($0)`" }.joined(separator: ", ")
             return .deny("principal `\(p.name)` may not approve `\(taskName)`: it needs \(list), and holds \(held.isEmpty ? "none of the workflow's roles" : held.map { "`\($0.name)`" }.joined(separator: ", "))")
         }
+        if let starter = startedBy, starter == p.name, task["self_approval"] != .bool(true) {
+            return .deny("principal `\(p.name)` started this run and may not approve its gate `\(taskName)` (separation of duties; "
+                         + "the gate would need `self_approval: allowed`)")
+        }
         let named = Self.strings(task["policies"]).compactMap { policies[$0] }.filter { $0.action == "approve" }
         return evaluate(named, principal: p, task: task, inputs: inputs, granted: "role `\(r.name)` may approve `\(taskName)`")
     }
 
-    /// The `run` policies a task lists, checked before each dispatch.
+    /// Checked before each dispatch: the `run` policies the task lists (by its role), and
+    /// the principal's `run` policies that read `task.*` (deferred from `canRun`).
     public func canDispatch(_ p: Principal, task: JSONValue, inputs: [String: JSONValue]) -> Decision {
         let named = Self.strings(task["policies"]).compactMap { policies[$0] }.filter { $0.action == "run" }
-        return evaluate(named, principal: p, task: task, inputs: inputs, granted: "allowed")
+        let deferred = runPolicies(of: p).filter { q in q.readsTask && !named.contains { $0.name == q.name } }
+        return evaluate(named + deferred, principal: p, task: task, inputs: inputs, granted: "allowed")
     }
 
     /// Deny wins; when allow policies apply, one of them must hold.
@@ -195,6 +215,17 @@ public struct Access: Sendable {
             return .object(m.map { ($0.0, bind($0.1, principal: principal, task: task)) })
         case .array(let xs): return .array(xs.map { bind($0, principal: principal, task: task) })
         default: return e
+        }
+    }
+
+    /// Whether IR expression `e` has a `{"ref": ["task", …]}` anywhere.
+    static func readsTask(_ e: JSONValue) -> Bool {
+        switch e {
+        case .object(let m):
+            if m.count == 1, m[0].0 == "ref", case .array(let path) = m[0].1, path.first == .string("task") { return true }
+            return m.contains { readsTask($0.1) }
+        case .array(let xs): return xs.contains(where: readsTask)
+        default: return false
         }
     }
 

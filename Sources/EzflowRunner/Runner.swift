@@ -155,7 +155,7 @@ public final class Runner {
         let plan: Plan
         do { plan = try Plan(program, inputs: inputs) } catch { throw .invalid("\(error)") }
         let nowMs = ports.clock.nowMs()
-        try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: nil, store: ports.store,
+        try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: runID, store: ports.store,
                       nowMs: nowMs, target: program.workflow.name)
         try acquire(ports, runID: runID, nowMs: nowMs)
         let durable: DurableRun

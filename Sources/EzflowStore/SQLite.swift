@@ -159,6 +159,13 @@ final class Connection {
     }
 
     /// `BEGIN IMMEDIATE` … `COMMIT`; rolls back if `body` throws.
+    /// Runs `body`'s reads in one read transaction (one snapshot of the file).
+    func snapshot<R>(_ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+        try run("BEGIN DEFERRED")
+        defer { if let db, sqlite3_get_autocommit(db) == 0 { _ = sqlite3_exec(db, "COMMIT", nil, nil, nil) } }
+        return try body()
+    }
+
     func transaction<R>(_ body: () throws(StoreError) -> R) throws(StoreError) -> R {
         try run("BEGIN IMMEDIATE")
         do {

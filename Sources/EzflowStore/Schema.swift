@@ -102,9 +102,13 @@ enum Schema {
     /// Sets the connection up (WAL, synchronous) and brings the schema to `current`;
     /// refuses a newer schema and files that are not ezflow stores.
     static func prepare(_ c: Connection, options: StoreOptions) throws(StoreError) {
-        // The first read of the header: a non-database file fails here as `corrupt`.
-        let version = Int(try c.scalarInt("PRAGMA user_version") ?? 0)
-        let appID = Int32(truncatingIfNeeded: try c.scalarInt("PRAGMA application_id") ?? 0)
+        // The first read of the header: a non-database file fails here as `corrupt`. One
+        // read transaction, so the version, id and table count are one snapshot: another
+        // process creating the store between two reads looked like a foreign database.
+        let (version, appID, tables) = try c.snapshot { () throws(StoreError) in
+            (Int(try c.scalarInt("PRAGMA user_version") ?? 0), Int32(truncatingIfNeeded: try c.scalarInt("PRAGMA application_id") ?? 0),
+             try c.scalarInt("SELECT count(*) FROM sqlite_schema") ?? 0)
+        }
         if version > current {
             throw StoreError(.schema, path: c.path,
                              message: "schema version \(version) is newer than this ezflow supports (\(current)); upgrade ezflow or use another file")
@@ -113,7 +117,6 @@ enum Schema {
             throw StoreError(.schema, path: c.path, message: "not an ezflow store (application_id \(appID))")
         }
         if version == 0 {
-            let tables = try c.scalarInt("SELECT count(*) FROM sqlite_schema") ?? 0
             if tables > 0 && appID != DurableStore.applicationID {
                 throw StoreError(.schema, path: c.path, message: "not an ezflow store (it has \(tables) schema objects and no ezflow version)")
             }

@@ -26,7 +26,8 @@ extension CLI {
         }
         let waiting = stored.state.tasks[t] == .awaitingApproval || stored.state.pendingConflict[t] != nil
         guard waiting else { fail("task `\(taskName)` of run `\(runID)` is not waiting for approval (it is \(stored.state.tasks[t]))") }
-        let decision = Access(workflow: stored.program.document).canApprove(principal, task: task, inputs: stored.inputs)
+        let decision = Access(workflow: stored.program.document).canApprove(principal, task: task, inputs: stored.inputs,
+                                                                                startedBy: stored.principal)
         let approved = !a.flags.contains("--reject")
         let comment = a.value("--comment") ?? ""
         do {
