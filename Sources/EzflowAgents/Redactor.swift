@@ -2,6 +2,8 @@
 // summary, an error message or a task output. Every value the `SecretResolver` resolves
 // is registered here together with its common encodings (base64, base64url, URL/percent
 // encoding, form encoding, JSON string escaping), each replaced by `[REDACTED:name]`.
+// Drivers do not call it: they hand raw results to the runner's `JournalWriter`, the one
+// place records are redacted before they are stored.
 import EzflowIR
 import EzflowRuntime
 import Foundation
@@ -102,7 +104,13 @@ public final class Redactor: Sendable {
         case .array(let a): return .array(a.map(redactValue))
         case .object(let m): return .object(m.map { (redact($0.0), redactValue($0.1)) })
         case .raw(let b): return .raw(redact(bytes: b))
-        default: return v
+        case .int, .float:
+            // Parsed from raw output, a numeric secret (a PIN) is a number: it becomes
+            // the redacted text, as it would have in the bytes.
+            let text = String(decoding: CanonicalJSON.encode(v), as: UTF8.self)
+            let r = redact(text)
+            return r == text ? v : .string(r)
+        case .null, .bool: return v
         }
     }
 
@@ -140,23 +148,5 @@ public final class Redactor: Sendable {
             if matched { out.append(contentsOf: sb[copied..<n]) }
         }
         return matched ? out : nil
-    }
-}
-
-extension Redactor {
-    /// An event as it may be journaled or logged: outputs, failure messages and reasons redacted.
-    public func redact(_ event: Event) -> Event {
-        switch event {
-        case .taskSucceeded(let t, let a, let o, let c, let k, let at):
-            .taskSucceeded(task: t, attempt: a, outputs: redact(o), costMicros: c, tokens: k, atMs: at)
-        case .taskFailed(let t, let a, let cls, let m, let c, let k, let at):
-            .taskFailed(task: t, attempt: a, errorClass: redact(cls), message: redact(m), costMicros: c, tokens: k, atMs: at)
-        case .cancelRequested(let r, let at):
-            .cancelRequested(reason: redact(r), atMs: at)
-        case .approvalRefused(let t, let p, let r, let at):
-            .approvalRefused(task: t, principal: p, reason: redact(r), atMs: at)
-        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .resumed, .planUpgraded:
-            event  // ids, hashes, principals and times: no free text from outside
-        }
     }
 }
