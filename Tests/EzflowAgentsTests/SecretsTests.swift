@@ -173,6 +173,35 @@ final class SecretsTests: XCTestCase {
         XCTAssertEqual(r.redact(v), .object([("pin", .string("[REDACTED:pin]")), ("n", .int(7)), ("f", .float(1.5)), ("b", .bool(true))]))
     }
 
+    /// Text a driver cut (a capped capture, a stderr tail, a body excerpt) can hold part
+    /// of a secret at either end or next to the `…` the cut left: it goes too.
+    func testRedactCutRemovesASecretCutShort() {
+        let r = Redactor()
+        r.add(name: "tok", value: "tk-9Aw2-hush-0451")
+        XCTAssertEqual(r.redactCut("log ends tk-9Aw2"), "log ends [REDACTED:tok]")
+        XCTAssertEqual(r.redactCut("sh-0451 starts"), "[REDACTED:tok] starts")
+        XCTAssertEqual(r.redactCut("x: …hush-0451 tail | tk-9A…", marks: true), "x: …[REDACTED:tok] tail | [REDACTED:tok]…")
+        // Without marks, only the ends; parts shorter than minimumPartLength stay.
+        XCTAssertEqual(r.redactCut("a …hush-0451 b"), "a …hush-0451 b")
+        XCTAssertEqual(r.redactCut("ends tk-"), "ends tk-")
+        XCTAssertEqual(r.redactCut("whole tk-9Aw2-hush-0451 and tk-9Aw"), "whole [REDACTED:tok] and [REDACTED:tok]")
+        XCTAssertEqual(Redactor().redactCut("nothing registered tk-9"), "nothing registered tk-9")
+    }
+
+    /// A JSON document (a task's stdout, as a log or the implicit `stdout` output) whose
+    /// escape hides a secret from the byte patterns is re-encoded, redacted; one with
+    /// nothing hidden keeps its bytes.
+    func testRedactDocumentFindsASecretBehindAnEscape() {
+        let r = Redactor()
+        r.add(name: "tok", value: "tk-9Aw2-hush-0451")
+        let hidden = #"{"a": "tk-9\u0041w2-hush-0451", "b": "x\ny"}"# + "\n"
+        XCTAssertEqual(r.redactDocument(hidden), #"{"a":"[REDACTED:tok]","b":"x\ny"}"# + "\n")
+        XCTAssertEqual(r.redact(.object([("stdout", .string(hidden))])), .object([("stdout", .string(#"{"a":"[REDACTED:tok]","b":"x\ny"}"# + "\n"))]))
+        let plain = #"{"a":  "tk-9Aw2-hush-0451", "b": "x\ny"}"#
+        XCTAssertEqual(r.redactDocument(plain), #"{"a":  "[REDACTED:tok]", "b": "x\ny"}"#)
+        XCTAssertEqual(r.redactDocument(#"not json tk-9\u0041w2"#), #"not json tk-9\u0041w2"#)
+    }
+
     func testRedactorEncodings() {
         let r = Redactor()
         r.add(name: "s", value: "a b/c?d&e=f")

@@ -87,7 +87,8 @@ final class JournalWriterTests: XCTestCase {
         let tok = "tk-9Aw2-hush-0451", pin = "73914582", key = "sk-e2e-Zq81xPwLm3"
         let server = try LoopbackServer { req in
             if req.target.hasPrefix("/api/ok") { return .json(200, #"{"seen": "\#(req.target)", "echo": "\#(tok)"}"#) }
-            if req.target.hasPrefix("/api/err") { return .json(400, "denied " + req.target) }
+            // The excerpt in the message is cut 8 bytes into the secret.
+            if req.target.hasPrefix("/api/err") { return .json(400, String(repeating: "d", count: 192) + tok) }
             let auth = req.headers["authorization"] ?? ""
             if req.json?["model"] == .string("fail") { return .json(400, #"{"error": {"message": "bad header \#(auth)"}}"#) }
             let content = String(decoding: CanonicalJSON.encode(.string(#"{"verdict": "leak \#(auth)"}"#)), as: UTF8.self)
@@ -101,7 +102,8 @@ final class JournalWriterTests: XCTestCase {
             printf '{"plain": "v=%s", "split": "%s\\u0041%s", "%s": "as a key", "pin": %s}\n' "$S" "${S%%A*}" "${S#*A}" "$S" "$EZFLOW_SECRET_PIN"
             echo "stderr says $S" >&2
             """#, to: dir + "/out.sh")
-        write(#"echo "cannot log in with $EZFLOW_SECRET_TOK" >&2; exit 3"#, to: dir + "/fail.sh")
+        // The stderr tail in the message keeps the last 500 characters: 9 of the secret.
+        write(#"printf 'xxx%s%0491d\n' "$EZFLOW_SECRET_TOK" 0 >&2; exit 3"#, to: dir + "/fail.sh")
         write(#"printf '{"error": {"class": "auth-%s", "message": "bad key %s"}}' "$EZFLOW_SECRET_TOK" "$EZFLOW_SECRET_TOK""#,
               to: dir + "/report.sh")
         func shell(_ name: String, _ script: String) -> String {
@@ -163,21 +165,33 @@ final class JournalWriterTests: XCTestCase {
         // Every task ran to an outcome that carried the secrets in (checked raw, then gone).
         let store = try DurableStore(path: config.storePath)
         let journal = try store.journal(run: "leak", from: 0)
-        var finished: [String: String] = [:]
+        var finished: [String: String] = [:], messages: [String: String] = [:]
         for r in journal {
             switch r.event {
             case .taskSucceeded(let t, _, _, _, _, _): finished[runner.plan.taskNames[t]] = "ok"
-            case .taskFailed(let t, _, let cls, _, _, _, _): finished[runner.plan.taskNames[t]] = cls
+            case .taskFailed(let t, _, let cls, let m, _, _, _):
+                finished[runner.plan.taskNames[t]] = cls
+                messages[runner.plan.taskNames[t]] = m
             default: break
             }
         }
         XCTAssertEqual(finished, ["out": "ok", "fails": "agent_error", "reports": "auth-[REDACTED:tok]", "hook_ok": "ok",
                                   "hook_err": "agent_error", "ask": "ok", "ask_err": "agent_error"], "\(outcome.verdict)")
+        // A secret cut by a driver (stderr tail, body excerpt) leaves no part behind.
+        XCTAssertEqual(messages["fails"], "task `fails`: exit code 3: …[REDACTED:tok]" + String(repeating: "0", count: 491))
+        XCTAssertEqual(messages["hook_err"], "task `hook_err`: HTTP 400: " + String(repeating: "d", count: 192) + "[REDACTED:tok]…")
+        XCTAssertEqual(messages["reports"], "task `reports`: bad key [REDACTED:tok]")
+        XCTAssertEqual(messages["ask_err"], "task `ask_err`: HTTP 400: bad header Bearer [REDACTED:llm_key]")
         let out = outcome.state.taskOutputs[runner.plan.taskNames.firstIndex(of: "out")!]
         XCTAssertEqual(out?["split"], .string("[REDACTED:tok]"))
         XCTAssertEqual(out?["pin"], .string("[REDACTED:pin]"))
         XCTAssertEqual(server.requests.filter { $0.headers["authorization"] == "Bearer " + key }.count, 2)
-        XCTAssertEqual(try store.logs(run: "leak", task: nil).count, 7)
+        let logs = try store.logs(run: "leak", task: nil)
+        XCTAssertEqual(logs.count, 7)
+        // The stdout that hid the secret behind `\u0041` is stored re-encoded, redacted.
+        let outLog = logs.first { $0.task == runner.plan.taskNames.firstIndex(of: "out") }
+        XCTAssertEqual(outLog?.stderr, "stderr says [REDACTED:tok]\n")
+        XCTAssertTrue(outLog?.stdout.contains(#""split":"[REDACTED:tok]""#) ?? false, outLog?.stdout ?? "")
         store.close()
 
         // The whole file and its WAL, byte for byte: journal, logs, attempts, run data, audit.
@@ -186,8 +200,9 @@ final class JournalWriterTests: XCTestCase {
             if let d = FileManager.default.contents(atPath: config.storePath + suffix) { raw += d }
         }
         XCTAssertGreaterThan(raw.count, 4096)
-        for secret in [tok, pin, key] {
-            XCTAssertNil(raw.firstRange(of: Array(secret.utf8)), "`\(secret)` is in the store")
+        for secret in [tok, pin, key, "tk-9Aw2-", "hush-0451"] {
+            let at = raw.firstRange(of: Array(secret.utf8))
+            XCTAssertNil(at, "`\(secret)` is in the store: " + String(decoding: raw[max(0, (at?.lowerBound ?? 0) - 80)..<min(raw.count, (at?.upperBound ?? 0) + 40)], as: UTF8.self))
         }
         XCTAssertNotNil(raw.firstRange(of: Array("[REDACTED:tok]".utf8)))
         XCTAssertNotNil(raw.firstRange(of: Array("[REDACTED:llm_key]".utf8)))
