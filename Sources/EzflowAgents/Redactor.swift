@@ -158,6 +158,7 @@ public final class Redactor: Sendable {
     /// whole in the parsed strings, and such a document is stored re-encoded, redacted.
     /// Only text that starts like a document and has a backslash is parsed.
     public func redactDocument(_ text: String, cut: Bool = false) -> String {
+        if patterns.withLock({ $0.isEmpty }) { return text }
         let direct = cut ? redactCut(text) : redact(text)
         guard text.utf8.contains(UInt8(ascii: "\\")),
               let first = text.utf8.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
