@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
         .testTarget(name: "EzflowReportTests", dependencies: ["EzflowReport", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowPortsTests", dependencies: ["EzflowPorts", "EzflowStore", "EzflowRuntime", "EzflowIR", "EzflowTestSupport"]),
-        .testTarget(name: "EzflowRunnerTests", dependencies: ["EzflowRunner", "EzflowPorts", "EzflowStore", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
+        .testTarget(name: "EzflowRunnerTests", dependencies: ["EzflowRunner", "EzflowAgents", "EzflowPorts", "EzflowStore", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowAgentsTests", dependencies: ["EzflowAgents", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
     ]
 )

@@ -14,7 +14,7 @@
 // `{stdout, exit_code}` (`stdout` without trailing newlines); `{"error": {"class", "message"}}` on stdout → that class (any
 // exit code); exit 75 (EX_TEMPFAIL) → `transient`; other non-zero or a signal →
 // `agent_error`; the timeout → `timeout`; a cancel → `cancelled`. Everything returned
-// (outputs, messages, stdout, stderr) is redacted.
+// (outputs, messages, stdout, stderr) is raw: the runner's journal writer redacts it.
 import EzflowIR
 import EzflowRuntime
 import Foundation
@@ -70,7 +70,8 @@ public struct ExecOptions: Sendable {
     }
 }
 
-/// What one attempt came to, already redacted.
+/// What one attempt came to, raw: secrets a task echoed are still in it, so it goes to the
+/// runner's journal writer (which redacts) and nowhere else.
 public struct DriverResult: Sendable {
     public enum Outcome: Sendable, Equatable {
         case success(outputs: JSONValue)
@@ -85,7 +86,7 @@ public struct DriverResult: Sendable {
     public var exitCode: Int32?
     public var signal: Int32?
     public var pid: Int32?
-    /// Captured output (capped, redacted), for the log.
+    /// Captured output (capped, raw), for the log.
     public var stdout: String
     public var stderr: String
     public var stdoutTruncated: Bool
@@ -178,7 +179,7 @@ public struct ExecDriver: AgentDriver {
         do throws(SecretError) {
             vals.secrets = try await secrets.resolve(granted, granted: Set(granted))
         } catch {
-            return .failed(error.errorClass, redactor.redact("task `\(Self.name(t, task))`: \(error.description)"))
+            return .failed(error.errorClass, "task `\(Self.name(t, task))`: \(error.description)")
         }
         switch prepare(task: task, attempt: attempt, agent: agent, idempotencyKey: idempotencyKey, runID: runID, values: vals) {
         case .failed(let r): return r
@@ -243,7 +244,7 @@ public struct ExecDriver: AgentDriver {
             }
             env = try taskEnvironment(t, renderer)
         } catch {
-            return .failed(.failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: \(error.message)")))
+            return .failed(.failed(ErrorClass.renderError, "task `\(taskName)`: \(error.message)"))
         }
         var full: [String: String] = ["PATH": options.path, "HOME": options.home, "LANG": options.lang]
         if !options.passEnvironment.isEmpty {
@@ -257,7 +258,7 @@ public struct ExecDriver: AgentDriver {
         full["EZFLOW_ATTEMPT"] = String(attempt)
         full["EZFLOW_IDEMPOTENCY_KEY"] = idempotencyKey
         for (k, v) in full where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
-            return .failed(.failed(ErrorClass.renderError, redactor.redact("task `\(taskName)`: invalid environment variable `\(k)`")))
+            return .failed(.failed(ErrorClass.renderError, "task `\(taskName)`: invalid environment variable `\(k)`"))
         }
 
         // The task JSON on stdin.
@@ -299,7 +300,7 @@ public struct ExecDriver: AgentDriver {
     }
 
     func spawnFailed(_ p: Prepared, _ error: SpawnError) -> DriverResult {
-        .failed(ErrorClass.agentError, redactor.redact("task `\(p.taskName)`: cannot start \(p.request.executable): \(error.description)"))
+        .failed(ErrorClass.agentError, "task `\(p.taskName)`: cannot start \(p.request.executable): \(error.description)")
     }
 
     static func name(_ t: JSONValue, _ id: Int) -> String { if case .string(let n)? = t["name"] { n } else { "task\(id)" } }
@@ -355,9 +356,9 @@ public struct ExecDriver: AgentDriver {
     /// Maps a finished subprocess to a result (see the file comment for the rules).
     public func interpret(_ res: SpawnResult, taskName: String, agent: ExecAgent?, timeoutMs: Int64?) -> DriverResult {
         let durationMs = Int64(res.durationNs / 1_000_000)
-        let stdoutBytes = redactor.redact(bytes: res.stdout)
+        let stdoutBytes = res.stdout
         let stdoutText = String(decoding: stdoutBytes, as: UTF8.self)
-        let stderrText = redactor.redact(String(decoding: res.stderr, as: UTF8.self))
+        let stderrText = String(decoding: res.stderr, as: UTF8.self)
         var result = DriverResult(outcome: .failure(errorClass: ErrorClass.agentError, message: ""),
                                   costMicros: agent?.cost(durationMs: durationMs) ?? 0, tokens: 0, durationMs: durationMs,
                                   exitCode: res.exitCode, signal: nil, pid: res.pid, stdout: stdoutText, stderr: stderrText,
@@ -365,13 +366,14 @@ public struct ExecDriver: AgentDriver {
         if case .signaled(let s) = res.termination { result.signal = s }
         func fail(_ cls: String, _ msg: String) -> DriverResult {
             var r = result
-            r.outcome = .failure(errorClass: cls, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            r.outcome = .failure(errorClass: cls, message: "task `\(taskName)`: \(msg)")
             return r
         }
         if res.cancelled { return fail(ErrorClass.cancelled, "cancelled") }
         if res.timedOut { return fail(ErrorClass.timeout, "timed out after \(timeoutMs ?? 0) ms; process group killed") }
 
-        // A JSON object on stdout (parsed from the redacted bytes: values never re-enter).
+        // A JSON object on stdout, parsed from the raw bytes: a secret split by an escape
+        // (`\u0041`) is whole again in the parsed strings, where the writer finds it.
         var object: [(String, JSONValue)]?
         if !res.stdoutTruncated, let first = stdoutBytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
            first == UInt8(ascii: "{"), case .object(let m)? = try? JSONParser.parse(stdoutBytes) {
@@ -403,7 +405,7 @@ public struct ExecDriver: AgentDriver {
             outputs.append(("stdout", .string(String(s))))
         }
         if !outputs.contains(where: { $0.0 == "exit_code" }) { outputs.append(("exit_code", .int(0))) }
-        result.outcome = .success(outputs: redactor.redact(.object(outputs)))
+        result.outcome = .success(outputs: .object(outputs))
         return result
     }
 

@@ -302,7 +302,7 @@ enum TaskDocument {
 
 /// Helpers both network drivers use to shape messages.
 enum HTTPText {
-    /// A short, single-line excerpt of a body for an error message (redact it after).
+    /// A short, single-line excerpt of a body for an error message (raw: the writer redacts it).
     static func excerpt(_ body: [UInt8], limit: Int = 200) -> String {
         var s = String(decoding: body.prefix(limit * 4), as: UTF8.self)
         s = String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
@@ -340,7 +340,7 @@ public struct HTTPOptions: Sendable {
     /// hardcodes none: deployments that want "loopback only" say `["127.0.0.1", "localhost", "::1"]`.
     public var allowedHosts: Set<String>?
     public var userAgent: String
-    /// Bytes of the (redacted) response body kept in `DriverResult.stdout` for the log.
+    /// Bytes of the raw response body kept in `DriverResult.stdout` for the log.
     public var logBodyLimit: Int
 
     public init(defaultTimeoutMs: Int64? = nil, idleTimeoutMs: Int64 = 300_000, responseLimit: Int = 16 << 20,
@@ -383,13 +383,13 @@ struct NetworkTask {
         do throws(SecretError) {
             vals.secrets = try await secrets.resolve(granted, granted: Set(granted))
         } catch {
-            return (nil, .failed(error.errorClass, secrets.redactor.redact("task `\(name)`: \(error.description)")))
+            return (nil, .failed(error.errorClass, "task `\(name)`: \(error.description)"))
         }
         var rendered: String?
         do throws(RenderError) {
             if case .array(let parts)? = t["template"] { rendered = try TemplateRenderer(values: vals).render(parts) }
         } catch {
-            return (nil, .failed(ErrorClass.renderError, secrets.redactor.redact("task `\(name)`: \(error.message)")))
+            return (nil, .failed(ErrorClass.renderError, "task `\(name)`: \(error.message)"))
         }
         var timeout = options.defaultTimeoutMs
         if case .int(let ms)? = t["timeout_ms"] { timeout = ms }

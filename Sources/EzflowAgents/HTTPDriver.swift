@@ -12,8 +12,8 @@
 // members of a JSON object body plus the implicit `status` (int) and `body` (the parsed
 // JSON, or the text); 408/425/429/502/503/504, connection refused or reset → `transient`;
 // other statuses → `agent_error` with a short excerpt; the attempt's `timeout_ms` →
-// `timeout`; a cancel → `cancelled`. The body is redacted before it is parsed, so a
-// secret a server echoes back never reaches an output, a message or the log.
+// `timeout`; a cancel → `cancelled`. The result is raw (a secret a server echoes back is
+// still in it): the runner's journal writer redacts outputs, messages and the log.
 import EzflowIR
 import EzflowRuntime
 import Foundation
@@ -49,7 +49,7 @@ public struct HTTPDriver: AgentDriver {
                                                            task: task, agent: agent, values: values, action: "call", driver: "http")
         guard let nt = prepared else { return failed! }
         func fail(_ cls: String, _ msg: String) -> DriverResult {
-            .failed(cls, redactor.redact("task `\(nt.name)`: \(msg)"))
+            .failed(cls, "task `\(nt.name)`: \(msg)")
         }
         guard let target = nt.rendered else { return fail(ErrorClass.configError, "no URL to call") }
         let url: URL
@@ -91,17 +91,17 @@ public struct HTTPDriver: AgentDriver {
             r.durationMs = durationMs
             if case .connect = e {} else if case .badURL = e {} else { r.costMicros = agent?.cost(durationMs: durationMs, tokens: 0) ?? 0 }
             let msg = e == .timeout ? "timed out after \(timeoutMs ?? 0) ms" : e.message
-            r.outcome = .failure(errorClass: e.errorClass, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            r.outcome = .failure(errorClass: e.errorClass, message: "task `\(taskName)`: \(msg)")
             return r
         }
-        // Redacted before parsing: a secret echoed back never re-enters as a value.
-        let body = redactor.redact(bytes: response.body)
+        // Raw: the runner's journal writer redacts outputs, messages and the log.
+        let body = response.body
         let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
         var result = DriverResult.network(durationMs: durationMs, costMicros: agent?.cost(durationMs: durationMs, tokens: 0) ?? 0,
                                           tokens: 0, log: logText, logTruncated: body.count > options.logBodyLimit)
         func fail(_ cls: String, _ msg: String) -> DriverResult {
             var r = result
-            r.outcome = .failure(errorClass: cls, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            r.outcome = .failure(errorClass: cls, message: "task `\(taskName)`: \(msg)")
             return r
         }
         let status = response.status
@@ -125,7 +125,7 @@ public struct HTTPDriver: AgentDriver {
         if case .object(let m)? = parsed { outputs = m.filter { $0.0 != "status" && $0.0 != "body" } }
         outputs.append(("status", .int(Int64(status))))
         outputs.append(("body", parsed ?? .string(String(decoding: body, as: UTF8.self))))
-        result.outcome = .success(outputs: redactor.redact(.object(outputs)))
+        result.outcome = .success(outputs: .object(outputs))
         return result
     }
 }

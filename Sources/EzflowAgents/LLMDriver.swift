@@ -15,8 +15,8 @@
 // Errors: 401/403 → `agent_error` ("authentication failed"); 408/409/425/429/5xx,
 // refused or reset connections → `transient`; other statuses and malformed responses →
 // `agent_error`; the attempt's `timeout_ms` → `timeout`; a cancel → `cancelled`; an
-// unresolvable key → the SecretError's class. The body is redacted before it is parsed:
-// the key (and every other resolved secret) never reaches an output or a message.
+// unresolvable key → the SecretError's class. The result is raw (a key a server echoes is
+// still in it): the runner's journal writer redacts it before anything is stored.
 import EzflowIR
 import EzflowRuntime
 import Foundation
@@ -57,7 +57,7 @@ public struct LLMDriver: AgentDriver {
                                                            task: task, agent: agent, values: values, action: "prompt", driver: "llm")
         guard let nt = prepared else { return failed! }
         func fail(_ cls: String, _ msg: String) -> DriverResult {
-            .failed(cls, redactor.redact("task `\(nt.name)`: \(msg)"))
+            .failed(cls, "task `\(nt.name)`: \(msg)")
         }
         guard let ag = nt.agent else { return fail(ErrorClass.configError, "the llm driver needs an agent (got index \(agent))") }
         guard let base = ag.url, !base.isEmpty else { return fail(ErrorClass.configError, "agent `\(ag.name)` has no `url`") }
@@ -100,10 +100,10 @@ public struct LLMDriver: AgentDriver {
             // A provider bills what it received; a refused connection received nothing.
             if case .connect = e {} else if case .badURL = e {} else { r.costMicros = agent.cost(durationMs: durationMs, tokens: 0) }
             let msg = e == .timeout ? "timed out after \(timeoutMs ?? 0) ms" : e.message
-            r.outcome = .failure(errorClass: e.errorClass, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            r.outcome = .failure(errorClass: e.errorClass, message: "task `\(taskName)`: \(msg)")
             return r
         }
-        let body = redactor.redact(bytes: response.body)
+        let body = response.body
         let parsed = HTTPText.json(body)
         let tokens = Self.tokens(parsed?["usage"])
         let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
@@ -111,7 +111,7 @@ public struct LLMDriver: AgentDriver {
                                           tokens: tokens, log: logText, logTruncated: body.count > options.logBodyLimit)
         func fail(_ cls: String, _ msg: String) -> DriverResult {
             var r = result
-            r.outcome = .failure(errorClass: cls, message: redactor.redact("task `\(taskName)`: \(msg)"))
+            r.outcome = .failure(errorClass: cls, message: "task `\(taskName)`: \(msg)")
             return r
         }
         let status = response.status
@@ -146,7 +146,7 @@ public struct LLMDriver: AgentDriver {
         if case .object(let m)? = Self.jsonObject(in: content) { outputs = m.filter { $0.0 != "text" && $0.0 != "tokens" } }
         outputs.append(("text", .string(content)))
         outputs.append(("tokens", .int(tokens)))
-        result.outcome = .success(outputs: redactor.redact(.object(outputs)))
+        result.outcome = .success(outputs: .object(outputs))
         return result
     }
 

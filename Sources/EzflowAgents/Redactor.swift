@@ -2,6 +2,8 @@
 // summary, an error message or a task output. Every value the `SecretResolver` resolves
 // is registered here together with its common encodings (base64, base64url, URL/percent
 // encoding, form encoding, JSON string escaping), each replaced by `[REDACTED:name]`.
+// Drivers do not call it: they hand raw results to the runner's `JournalWriter`, the one
+// place records are redacted before they are stored.
 import EzflowIR
 import EzflowRuntime
 import Foundation
@@ -83,6 +85,67 @@ public final class Redactor: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Shortest part of a value that counts as a leak where text was cut.
+    public static let minimumPartLength = 4
+
+    /// `redact(text)` for text a driver may have cut (a capture at its cap, a body at the
+    /// log limit, a stderr tail or body excerpt in a message): a value cut short at either
+    /// end of the text is replaced too, and with `marks`, one cut short next to a `…` (the
+    /// first and last few: a driver's cut leaves one), so no part of a secret survives.
+    public func redactCut(_ text: String, marks: Bool = false) -> String {
+        let ps = patterns.withLock { $0 }
+        if ps.isEmpty { return text }
+        var bytes = Array(redact(text).utf8)
+        var ends = [bytes.count], starts = [0]
+        if marks {
+            var found: [Int] = []
+            var i = 0
+            while i + 3 <= bytes.count {
+                if bytes[i] == 0xE2 && bytes[i + 1] == 0x80 && bytes[i + 2] == 0xA6 { found.append(i); i += 3 } else { i += 1 }
+            }
+            for m in found.count <= 8 ? found : Array(found.prefix(4) + found.suffix(4)) {
+                ends.append(m)
+                starts.append(m + 3)
+            }
+        }
+        var cuts = ends.compactMap { Self.part(of: ps, in: bytes, endingAt: $0) }
+        cuts += starts.compactMap { Self.part(of: ps, in: bytes, startingAt: $0) }
+        guard !cuts.isEmpty else { return String(decoding: bytes, as: UTF8.self) }
+        // Right to left, so earlier ranges stay valid; an overlapping one is already gone.
+        var last = Int.max
+        for (r, rep) in cuts.sorted(by: { $0.0.lowerBound > $1.0.lowerBound }) where r.upperBound <= last {
+            bytes.replaceSubrange(r, with: rep)
+            last = r.lowerBound
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The longest start of a value (not all of it) that ends at `end`.
+    static func part(of ps: [Pattern], in b: [UInt8], endingAt end: Int) -> (Range<Int>, [UInt8])? {
+        var best: (Range<Int>, [UInt8])?
+        for p in ps {
+            var k = min(p.bytes.count - 1, end)
+            while k >= minimumPartLength, k > (best?.0.count ?? 0) {
+                if b[(end - k)..<end].elementsEqual(p.bytes[0..<k]) { best = ((end - k)..<end, p.replacement); break }
+                k -= 1
+            }
+        }
+        return best
+    }
+
+    /// The longest end of a value (not all of it) that starts at `start`.
+    static func part(of ps: [Pattern], in b: [UInt8], startingAt start: Int) -> (Range<Int>, [UInt8])? {
+        var best: (Range<Int>, [UInt8])?
+        for p in ps {
+            var k = min(p.bytes.count - 1, b.count - start)
+            while k >= minimumPartLength, k > (best?.0.count ?? 0) {
+                if b[start..<(start + k)].elementsEqual(p.bytes[(p.bytes.count - k)...]) { best = (start..<(start + k), p.replacement); break }
+                k -= 1
+            }
+        }
+        return best
+    }
+
     /// Byte form of `redact(_:)` (captured output before decoding).
     public func redact(bytes: [UInt8]) -> [UInt8] {
         let ps = patterns.withLock { $0 }
@@ -90,7 +153,23 @@ public final class Redactor: Sendable {
         return Self.replace(bytes, ps) ?? bytes
     }
 
-    /// A JSON value with every string (and object key) redacted.
+    /// `redact(text)` (`redactCut` with `cut`) for text that may be a JSON document, such
+    /// as a task's stdout: a secret an escape hides from the byte patterns (`\u0041`) is
+    /// whole in the parsed strings, and such a document is stored re-encoded, redacted.
+    /// Only text that starts like a document and has a backslash is parsed.
+    public func redactDocument(_ text: String, cut: Bool = false) -> String {
+        if patterns.withLock({ $0.isEmpty }) { return text }
+        let direct = cut ? redactCut(text) : redact(text)
+        guard text.utf8.contains(UInt8(ascii: "\\")),
+              let first = text.utf8.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+              first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
+              let value = try? JSONParser.parse(Array(text.utf8)) else { return direct }
+        if let after = try? JSONParser.parse(Array(direct.utf8)), redactValue(after) == after { return direct }
+        return String(decoding: CanonicalJSON.encode(redactValue(value)), as: UTF8.self) + (text.hasSuffix("\n") ? "\n" : "")
+    }
+
+    /// A JSON value with every string (and object key) redacted; a string that is itself
+    /// a JSON document (an implicit `stdout` output) as `redactDocument` does.
     public func redact(_ value: JSONValue) -> JSONValue {
         if patterns.withLock({ $0.isEmpty }) { return value }
         return redactValue(value)
@@ -98,11 +177,17 @@ public final class Redactor: Sendable {
 
     private func redactValue(_ v: JSONValue) -> JSONValue {
         switch v {
-        case .string(let s): return .string(redact(s))
+        case .string(let s): return .string(redactDocument(s))
         case .array(let a): return .array(a.map(redactValue))
         case .object(let m): return .object(m.map { (redact($0.0), redactValue($0.1)) })
         case .raw(let b): return .raw(redact(bytes: b))
-        default: return v
+        case .int, .float:
+            // Parsed from raw output, a numeric secret (a PIN) is a number: it becomes
+            // the redacted text, as it would have in the bytes.
+            let text = String(decoding: CanonicalJSON.encode(v), as: UTF8.self)
+            let r = redact(text)
+            return r == text ? v : .string(r)
+        case .null, .bool: return v
         }
     }
 
@@ -140,23 +225,5 @@ public final class Redactor: Sendable {
             if matched { out.append(contentsOf: sb[copied..<n]) }
         }
         return matched ? out : nil
-    }
-}
-
-extension Redactor {
-    /// An event as it may be journaled or logged: outputs, failure messages and reasons redacted.
-    public func redact(_ event: Event) -> Event {
-        switch event {
-        case .taskSucceeded(let t, let a, let o, let c, let k, let at):
-            .taskSucceeded(task: t, attempt: a, outputs: redact(o), costMicros: c, tokens: k, atMs: at)
-        case .taskFailed(let t, let a, let cls, let m, let c, let k, let at):
-            .taskFailed(task: t, attempt: a, errorClass: redact(cls), message: redact(m), costMicros: c, tokens: k, atMs: at)
-        case .cancelRequested(let r, let at):
-            .cancelRequested(reason: redact(r), atMs: at)
-        case .approvalRefused(let t, let p, let r, let at):
-            .approvalRefused(task: t, principal: p, reason: redact(r), atMs: at)
-        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .resumed, .planUpgraded:
-            event  // ids, hashes, principals and times: no free text from outside
-        }
     }
 }

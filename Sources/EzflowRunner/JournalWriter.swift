@@ -1,6 +1,8 @@
 // The one place redaction happens on the way into the journal: every event is redacted
-// before the core folds it, and every attempt log before it is appended, so drivers may
-// hand over raw results and no secret reaches the store, the state or a report.
+// before the core folds it, and every attempt log before it is appended, so drivers
+// hand over raw results and no secret reaches the store, the state or a report. Failure
+// messages and logs may hold text a driver cut (a stderr tail, a body excerpt, a capped
+// capture): they go through `redactCut`, which also removes a secret cut in two.
 import EzflowAgents
 import EzflowIR
 import EzflowPorts
@@ -16,7 +18,7 @@ struct JournalWriter: Sendable {
         case .taskSucceeded(let t, let a, let o, let c, let k, let at):
             .taskSucceeded(task: t, attempt: a, outputs: redactor.redact(o), costMicros: c, tokens: k, atMs: at)
         case .taskFailed(let t, let a, let cls, let m, let c, let k, let at):
-            .taskFailed(task: t, attempt: a, errorClass: redactor.redact(cls), message: redactor.redact(m), costMicros: c, tokens: k, atMs: at)
+            .taskFailed(task: t, attempt: a, errorClass: redactor.redact(cls), message: redactor.redactCut(m, marks: true), costMicros: c, tokens: k, atMs: at)
         case .cancelRequested(let r, let at):
             .cancelRequested(reason: redactor.redact(r), atMs: at)
         case .approvalGiven(let t, let p, let ok, let at):
@@ -33,8 +35,11 @@ struct JournalWriter: Sendable {
     func redact(_ log: AttemptLogRow, seq: Int) -> AttemptLogRow {
         var l = log
         l.seq = seq
-        l.stdout = redactor.redact(l.stdout)
-        l.stderr = redactor.redact(l.stderr)
+        // Captures are cut at their caps and bodies at the log limit, raw: a secret
+        // split by the cut must not leave its first half behind. Stdout is often a JSON
+        // document, whose escapes can hide a secret from the byte patterns.
+        l.stdout = redactor.redactDocument(l.stdout, cut: true)
+        l.stderr = redactor.redactCut(l.stderr)
         return l
     }
 }

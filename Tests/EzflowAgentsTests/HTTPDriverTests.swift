@@ -207,26 +207,34 @@ final class HTTPDriverTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(t0), 2)
     }
 
-    func testSecretsInURLAndEchoesAreRedacted() async throws {
+    /// A secret in the URL that the server echoes comes back raw (the journal writer
+    /// redacts it), and the value is registered with the run's redactor.
+    func testSecretsInURLAndEchoesComeBackRawAndRegistered() async throws {
         // The server echoes everything it got, including the token in the query.
         let server = try LoopbackServer { req in
             .json(400, "bad request " + req.target + " " + String(decoding: req.body, as: UTF8.self))
         }
         defer { server.stop() }
         let p = try program(base: server.base, call: "hooks?token=${secrets.hook_token}")
-        let r = await call(driver(p), p)
+        let d = driver(p)
+        let r = await call(d, p)
         XCTAssertEqual(server.requests.first?.target, "/api/hooks?token=hk-very-secret-42")
         XCTAssertEqual(r.errorClass, "agent_error")
-        XCTAssertFalse(r.message.contains("hk-very-secret-42"), r.message)
-        XCTAssertFalse(r.stdout.contains("hk-very-secret-42"), r.stdout)
-        XCTAssertTrue(r.message.hasPrefix("task `notify`: HTTP 400: bad request /api/hooks?token=[REDACTED:hook_token] "), r.message)
+        XCTAssertTrue(r.message.hasPrefix("task `notify`: HTTP 400: bad request /api/hooks?token=hk-very-secret-42 "), r.message)
+        XCTAssertTrue(r.stdout.hasPrefix("bad request /api/hooks?token=hk-very-secret-42 "), r.stdout)
+        let redactor = d.redactor
+        XCTAssertTrue(redactor.redact(r.message).hasPrefix("task `notify`: HTTP 400: bad request /api/hooks?token=[REDACTED:hook_token] "))
+        XCTAssertFalse(redactor.redact(r.stdout).contains("hk-very-secret-42"))
 
         let echo = try LoopbackServer { req in .json(200, #"{"seen": "\#(req.target)"}"#) }
         defer { echo.stop() }
         let p2 = try program(base: echo.base, call: "hooks?token=${secrets.hook_token}")
-        let r2 = await call(driver(p2), p2)
-        XCTAssertEqual(r2.out["seen"], .string("/api/hooks?token=[REDACTED:hook_token]"))
-        XCTAssertEqual(r2.out["body"], .object([("seen", .string("/api/hooks?token=[REDACTED:hook_token]"))]))
+        let d2 = driver(p2)
+        let r2 = await call(d2, p2)
+        XCTAssertEqual(r2.out["seen"], .string("/api/hooks?token=hk-very-secret-42"))
+        XCTAssertEqual(r2.out["body"], .object([("seen", .string("/api/hooks?token=hk-very-secret-42"))]))
+        let redacted = d2.redactor.redact(r2.out)
+        XCTAssertEqual(redacted["body"], .object([("seen", .string("/api/hooks?token=[REDACTED:hook_token]"))]))
     }
 
     func testConfigErrors() async throws {

@@ -110,9 +110,10 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(r.costMicros, 1010)  // 1 token × $0.01/1k = 10 µ$
     }
 
-    func testKeyIsRedactedEvenWhenEchoed() async throws {
+    func testEchoedKeyComesBackRawAndRegistered() async throws {
         // A hostile or buggy server echoes the Authorization header in content, in a
-        // structured member, and in an error body.
+        // structured member, and in an error body. The driver hands it back raw; the key
+        // is registered, so the journal writer redacts it (JournalWriterTests, end to end).
         let server = try LoopbackServer { req in
             let auth = req.headers["authorization"] ?? ""
             if req.json?["model"] == .string("fail") { return .json(400, #"{"error": {"message": "bad header \#(auth)"}}"#) }
@@ -120,18 +121,21 @@ final class LLMDriverTests: XCTestCase {
         }
         defer { server.stop() }
         let p = try program(base: server.base + "/v1")
-        let r = await ask(driver(p), p)
+        let d = driver(p)
+        let r = await ask(d, p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out["verdict"], .string("leak Bearer [REDACTED:llm_key]"))
-        let all = String(decoding: CanonicalJSON.encode(r.out), as: UTF8.self) + r.stdout + r.stderr + r.message
+        XCTAssertEqual(r.out["verdict"], .string("leak Bearer \(Self.key)"))
+        XCTAssertEqual(d.redactor.redact(r.out)["verdict"], .string("leak Bearer [REDACTED:llm_key]"))
+        let all = String(decoding: CanonicalJSON.encode(d.redactor.redact(r.out)), as: UTF8.self) + d.redactor.redact(r.stdout)
         XCTAssertFalse(all.contains(Self.key), all)
         XCTAssertEqual(server.requests.first?.headers["authorization"], "Bearer " + Self.key)
 
         let p2 = try program(base: server.base + "/v1", taskModel: "fail")
-        let r2 = await ask(driver(p2), p2)
+        let d2 = driver(p2)
+        let r2 = await ask(d2, p2)
         XCTAssertEqual(r2.errorClass, "agent_error")
-        XCTAssertEqual(r2.message, "task `review`: HTTP 400: bad header Bearer [REDACTED:llm_key]")
-        XCTAssertFalse((r2.message + r2.stdout).contains(Self.key))
+        XCTAssertEqual(r2.message, "task `review`: HTTP 400: bad header Bearer \(Self.key)")
+        XCTAssertEqual(d2.redactor.redact(r2.message), "task `review`: HTTP 400: bad header Bearer [REDACTED:llm_key]")
     }
 
     func testErrorMapping() async throws {

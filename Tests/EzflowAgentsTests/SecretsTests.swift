@@ -60,12 +60,14 @@ final class SecretsTests: XCTestCase {
             XCTFail("world-readable file accepted")
         } catch { XCTAssertEqual(error.kind, .forbidden) }
 
-        // Through the driver, interpolated into the command line: works, output redacted.
+        // Through the driver, interpolated into the command line: works; the output is raw
+        // and the value registered, so the runner's journal writer redacts it.
         chmod(path, 0o600)
         let d = driver([irTask("t", [text("echo password is "), secretRef("db_password")], secrets: ["db_password"],
                                granted: ["db_password"])], specs: specs)
         let r = await runTask(d)
-        XCTAssertEqual(r.out["stdout"], .string("password is [REDACTED:db_password]"))
+        XCTAssertEqual(r.out["stdout"], .string("password is hunter2-file-secret"))
+        XCTAssertEqual(d.redactor.redact(r.out), .object([("stdout", .string("password is [REDACTED:db_password]")), ("exit_code", .int(0))]))
     }
 
     func testVaultSecretFromLoopbackStandIn() async throws {
@@ -96,7 +98,8 @@ final class SecretsTests: XCTestCase {
                        specs: specs, vault: (vault.address, "s.test-token-42"))
         let r = await runTask(d)
         await vault.stop()
-        XCTAssertEqual(r.out["stdout"], .string("key=[REDACTED:llm_key]"), r.message)
+        XCTAssertEqual(r.out["stdout"], .string("key=vault-llm-key-777"), r.message)
+        XCTAssertEqual(d.redactor.redact("key=vault-llm-key-777"), "key=[REDACTED:llm_key]")
     }
 
     func testVaultUnreachableIsTransient() async throws {
@@ -107,7 +110,9 @@ final class SecretsTests: XCTestCase {
         XCTAssertEqual(r.errorClass, "transient", r.message)
     }
 
-    func testRedactionOfStdoutStderrAndErrors() async {
+    /// The driver hands over raw stdout, stderr, messages and outputs; every form of the
+    /// value it resolved is registered, so the journal writer's redaction finds them all.
+    func testRawStdoutStderrAndErrorsWithTheSecretRegistered() async {
         let secret = "p@ss w/rd+42=="
         let specs = [SecretSpec(name: "api_key", provider: .env, key: "K")]
         let script = #"""
@@ -118,27 +123,83 @@ final class SecretsTests: XCTestCase {
         let d = driver([irTask("leaky", [text(script)], secrets: ["api_key"], granted: ["api_key"])], specs: specs, env: ["K": secret])
         let r = await runTask(d)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out["stdout"], .string("raw: [REDACTED:api_key]\n[REDACTED:api_key]"))
-        XCTAssertEqual(r.stderr, "stderr: [REDACTED:api_key]\n")
-        XCTAssertFalse(r.stdout.contains(secret))
+        XCTAssertEqual(r.out["stdout"], .string("raw: \(secret)\ncEBzcyB3L3JkKzQyPT0="))
+        XCTAssertEqual(r.stderr, "stderr: \(secret)\n")
+        XCTAssertEqual(d.redactor.redact(r.out)["stdout"], .string("raw: [REDACTED:api_key]\n[REDACTED:api_key]"))
+        XCTAssertEqual(d.redactor.redact(r.stderr), "stderr: [REDACTED:api_key]\n")
+        XCTAssertEqual(d.redactor.redact(r.stdout), "raw: [REDACTED:api_key]\n[REDACTED:api_key]\n")
 
         // Error messages: from stderr on a non-zero exit, and from a JSON error report.
         let d2 = driver([irTask("leaky", [text(#"echo "could not log in with $EZFLOW_SECRET_API_KEY" >&2; exit 1"#)],
                                 secrets: ["api_key"], granted: ["api_key"])], specs: specs, env: ["K": secret])
         let r2 = await runTask(d2)
         XCTAssertEqual(r2.errorClass, "agent_error")
-        XCTAssertTrue(r2.message.contains("[REDACTED:api_key]"), r2.message)
-        XCTAssertFalse(r2.message.contains(secret))
+        XCTAssertEqual(r2.message, "task `leaky`: exit code 1: could not log in with \(secret)")
+        XCTAssertEqual(d2.redactor.redact(r2.message), "task `leaky`: exit code 1: could not log in with [REDACTED:api_key]")
         let d3 = driver([irTask("leaky", [text(#"printf '{"error": {"class": "auth", "message": "bad key %s"}}' "$EZFLOW_SECRET_API_KEY""#)],
                                 secrets: ["api_key"], granted: ["api_key"])], specs: specs, env: ["K": secret])
         let r3 = await runTask(d3)
         XCTAssertEqual(r3.errorClass, "auth")
-        XCTAssertEqual(r3.message, "task `leaky`: bad key [REDACTED:api_key]")
-        // JSON outputs: the value inside a string field is redacted.
+        XCTAssertEqual(r3.message, "task `leaky`: bad key \(secret)")
+        XCTAssertEqual(d3.redactor.redact(r3.message), "task `leaky`: bad key [REDACTED:api_key]")
+        // JSON outputs: parsed from the raw bytes, so the value is whole in its string.
         let d4 = driver([irTask("leaky", [text(#"printf '{"token": "%s"}' "$EZFLOW_SECRET_API_KEY""#)],
                                 secrets: ["api_key"], granted: ["api_key"])], specs: specs, env: ["K": secret])
         let r4 = await runTask(d4)
-        XCTAssertEqual(r4.out["token"], .string("[REDACTED:api_key]"))
+        XCTAssertEqual(r4.out["token"], .string(secret))
+        XCTAssertEqual(d4.redactor.redact(r4.out)["token"], .string("[REDACTED:api_key]"))
+    }
+
+    /// Outputs are parsed from the raw bytes: a secret split by a JSON escape is whole in
+    /// the parsed string, where the writer's redaction finds it (in the redacted bytes
+    /// the escape would have hidden it).
+    func testSecretSplitByAJSONEscapeIsWholeInTheOutputs() async {
+        let secret = "zk-7Aq9-sealed"
+        let specs = [SecretSpec(name: "api_key", provider: .env, key: "K")]
+        let d = driver([irTask("split", [text(#"printf '{"token": "zk-7\\u0041q9-sealed"}'"#)], secrets: ["api_key"], granted: ["api_key"])],
+                       specs: specs, env: ["K": secret])
+        let r = await runTask(d)
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertEqual(r.out["token"], .string(secret))
+        XCTAssertEqual(d.redactor.redact(r.out)["token"], .string("[REDACTED:api_key]"))
+    }
+
+    /// A numeric secret parsed from raw output is a number: redacting the value turns it
+    /// into the redacted text, as redacting the bytes did.
+    func testNumericSecretInAJSONValueIsRedacted() {
+        let r = Redactor()
+        r.add(name: "pin", value: "73914582")
+        let v: JSONValue = .object([("pin", .int(73_914_582)), ("n", .int(7)), ("f", .float(1.5)), ("b", .bool(true))])
+        XCTAssertEqual(r.redact(v), .object([("pin", .string("[REDACTED:pin]")), ("n", .int(7)), ("f", .float(1.5)), ("b", .bool(true))]))
+    }
+
+    /// Text a driver cut (a capped capture, a stderr tail, a body excerpt) can hold part
+    /// of a secret at either end or next to the `…` the cut left: it goes too.
+    func testRedactCutRemovesASecretCutShort() {
+        let r = Redactor()
+        r.add(name: "tok", value: "tk-9Aw2-hush-0451")
+        XCTAssertEqual(r.redactCut("log ends tk-9Aw2"), "log ends [REDACTED:tok]")
+        XCTAssertEqual(r.redactCut("sh-0451 starts"), "[REDACTED:tok] starts")
+        XCTAssertEqual(r.redactCut("x: …hush-0451 tail | tk-9A…", marks: true), "x: …[REDACTED:tok] tail | [REDACTED:tok]…")
+        // Without marks, only the ends; parts shorter than minimumPartLength stay.
+        XCTAssertEqual(r.redactCut("a …hush-0451 b"), "a …hush-0451 b")
+        XCTAssertEqual(r.redactCut("ends tk-"), "ends tk-")
+        XCTAssertEqual(r.redactCut("whole tk-9Aw2-hush-0451 and tk-9Aw"), "whole [REDACTED:tok] and [REDACTED:tok]")
+        XCTAssertEqual(Redactor().redactCut("nothing registered tk-9"), "nothing registered tk-9")
+    }
+
+    /// A JSON document (a task's stdout, as a log or the implicit `stdout` output) whose
+    /// escape hides a secret from the byte patterns is re-encoded, redacted; one with
+    /// nothing hidden keeps its bytes.
+    func testRedactDocumentFindsASecretBehindAnEscape() {
+        let r = Redactor()
+        r.add(name: "tok", value: "tk-9Aw2-hush-0451")
+        let hidden = #"{"a": "tk-9\u0041w2-hush-0451", "b": "x\ny"}"# + "\n"
+        XCTAssertEqual(r.redactDocument(hidden), #"{"a":"[REDACTED:tok]","b":"x\ny"}"# + "\n")
+        XCTAssertEqual(r.redact(.object([("stdout", .string(hidden))])), .object([("stdout", .string(#"{"a":"[REDACTED:tok]","b":"x\ny"}"# + "\n"))]))
+        let plain = #"{"a":  "tk-9Aw2-hush-0451", "b": "x\ny"}"#
+        XCTAssertEqual(r.redactDocument(plain), #"{"a":  "[REDACTED:tok]", "b": "x\ny"}"#)
+        XCTAssertEqual(r.redactDocument(#"not json tk-9\u0041w2"#), #"not json tk-9\u0041w2"#)
     }
 
     func testRedactorEncodings() {
@@ -218,7 +279,8 @@ final class SecretsTests: XCTestCase {
         XCTAssertEqual(o1["image"], .string("app:prod"))
         let r2 = await d.perform(.dispatch(task: deploy, attempt: 1, agent: 0, idempotencyKey: "run/deploy"), runID: "run",
                                  values: RenderValues(inputs: inputs, taskOutputs: [build: o1]))
-        XCTAssertEqual(r2?.outputs?["stdout"], .string("deploying app:prod with [REDACTED:deploy_token]\n0"), r2?.message ?? "")
+        XCTAssertEqual(r2?.outputs?["stdout"], .string("deploying app:prod with dt-secret-1\n0"), r2?.message ?? "")
+        XCTAssertEqual(d.redactor.redact("with dt-secret-1 not ot-secret-2"), "with [REDACTED:deploy_token] not ot-secret-2")
         let none = await d.perform(.finishRun(.success), runID: "run", values: RenderValues())
         XCTAssertNil(none)
     }
