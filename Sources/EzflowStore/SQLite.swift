@@ -1,6 +1,7 @@
 // A thin, non-Sendable wrapper over one sqlite3 connection: open/close, prepared
 // statements kept for the connection's lifetime, typed errors naming the file.
-// Only `DurableStore` touches it, always under its Mutex (SWIFT-NOTES §5).
+// Only `DurableStore` touches it (and `SQLiteWorkQueue` through it), always under its
+// Mutex (SWIFT-NOTES §5).
 import CSQLite
 import EzflowPorts
 

@@ -95,6 +95,55 @@ enum Schema {
             at_ms     INTEGER NOT NULL
         ) STRICT;
         """,
+        // 2 → 3: the work queue (`SQLiteWorkQueue`), so workers in other processes can
+        // share the store's file. An item row stays after completion (state 2) so a
+        // resumed coordinator's second offer is still a no-op; a completion row lives
+        // until the coordinator acknowledges it after its journal commit, and
+        // `work_reads` says which readers (coordinators) were handed it already.
+        """
+        CREATE TABLE work_items(
+            id              INTEGER PRIMARY KEY,  -- offer order
+            run_id          TEXT NOT NULL,
+            task            INTEGER NOT NULL,
+            attempt         INTEGER NOT NULL,
+            agent           INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            state           INTEGER NOT NULL DEFAULT 0,  -- 0 queued, 1 leased, 2 completed
+            owner           TEXT,                        -- the lease holder (state 1)
+            lease_until     INTEGER,                     -- epoch ms (state 1)
+            deliveries      INTEGER NOT NULL DEFAULT 0,  -- claims so far
+            cancelled       INTEGER NOT NULL DEFAULT 0,  -- never claimed again
+            UNIQUE(run_id, task, attempt)
+        ) STRICT;
+        CREATE INDEX work_items_queued ON work_items(id) WHERE state = 0 AND cancelled = 0;
+        CREATE INDEX work_items_leased ON work_items(lease_until) WHERE state = 1;
+        CREATE TABLE work_completions(
+            id              INTEGER PRIMARY KEY,  -- acceptance order
+            run_id          TEXT NOT NULL,
+            task            INTEGER NOT NULL,
+            attempt         INTEGER NOT NULL,
+            agent           INTEGER NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            owner           TEXT NOT NULL,
+            outcome         TEXT NOT NULL,        -- the journal event it becomes (canonical JSON, at_ms 0)
+            log_task        INTEGER,              -- NULL: no attempt log
+            log_attempt     INTEGER,
+            log_seq         INTEGER,
+            log_agent       INTEGER,
+            log_exit_code   INTEGER,
+            log_duration_ms INTEGER,
+            log_stdout      TEXT,                 -- raw: the journal writer redacts
+            log_stderr      TEXT,
+            UNIQUE(run_id, task, attempt)
+        ) STRICT;
+        CREATE TABLE work_reads(
+            run_id  TEXT NOT NULL,
+            task    INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            reader  TEXT NOT NULL,
+            PRIMARY KEY(run_id, task, attempt, reader)
+        ) STRICT, WITHOUT ROWID;
+        """,
     ]
 
     static var current: Int { migrations.count }

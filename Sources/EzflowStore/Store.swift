@@ -36,7 +36,7 @@ public struct StoreOptions: Sendable, Equatable {
 /// while this one writes). Never crashes on a bad file: every failure is a `StoreError`.
 public final class DurableStore: Sendable {
     /// The schema version this build writes (`PRAGMA user_version`).
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     /// `PRAGMA application_id` of an ezflow store ("ezfl").
     public static let applicationID: Int32 = 0x657A_666C
     /// `ezrun`'s default location, relative to the working directory.
@@ -215,7 +215,8 @@ public final class DurableStore: Sendable {
     public func deleteRun(_ runID: String) throws(StoreError) {
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                for t in ["journal", "attempts", "logs", "inbox", "audit", "run_versions", "run_data", "runs"] {
+                for t in ["journal", "attempts", "logs", "inbox", "audit", "run_versions", "run_data", "runs", "work_items",
+                          "work_completions", "work_reads"] {
                     try c.run("DELETE FROM \(t) WHERE run_id = ?1") { $0.bind(1, runID) }
                 }
             }

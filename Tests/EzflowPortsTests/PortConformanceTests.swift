@@ -1,5 +1,7 @@
 // One conformance suite per port, run against every implementation: the contracts
-// numbered in Sources/EzflowPorts/Ports.swift. PostgreSQL and Redis join these lists.
+// numbered in Sources/EzflowPorts/Ports.swift. Each test is one contract point; its body
+// takes the implementation and runs once per entry of the port's list, and every
+// assertion names the implementation. PostgreSQL and Redis join these lists.
 import EzflowIR
 import EzflowPorts
 import EzflowRuntime
@@ -18,10 +20,35 @@ final class PortConformanceTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// Every `JournalStore` + `RunInbox` implementation, fresh.
+    // MARK: Implementations, fresh for each test
+
     func stores() throws -> [(String, any JournalStore & RunInbox)] {
         [("memory", MemoryStore()), ("sqlite", try DurableStore(path: dir + "/\(UUID().uuidString).db"))]
     }
+
+    func leases() -> [(String, any RunLease)] {
+        [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/\(UUID().uuidString).db"))]
+    }
+
+    /// Each clock with a way to move the time under it (a manual clock's `advance`; the
+    /// system clock moves by itself).
+    func clocks() -> [(String, (clock: any RunClock, move: (Millis) -> Void))] {
+        let manual = ManualClock(startMs: 1_000)
+        return [("system", (SystemClock(), { _ in })), ("manual", (manual, { manual.advance(to: $0) }))]
+    }
+
+    func queues() throws -> [(String, any WorkQueue)] {
+        [("memory", MemoryWorkQueue()), ("sqlite", try SQLiteWorkQueue(path: dir + "/\(UUID().uuidString).db"))]
+    }
+
+    /// Runs `body` once per implementation; an error thrown out of it names the implementation.
+    func forEach<P>(_ impls: [(String, P)], _ body: (String, P) throws -> Void, file: StaticString = #filePath, line: UInt = #line) {
+        for (name, p) in impls {
+            do { try body(name, p) } catch { XCTFail("\(name): \(error)", file: file, line: line) }
+        }
+    }
+
+    // MARK: JournalStore + RunInbox
 
     func newRun(_ id: String) -> NewRun { NewRun(runID: id, workflow: "w", irHash: "h", ir: [1, 2], seed: 7, createdMs: 10) }
 
@@ -44,123 +71,227 @@ final class PortConformanceTests: XCTestCase {
         }
     }
 
-    // JournalStore 2: fenced by sequence; 3: reads back the committed prefix in order.
-    func testAppendIsFencedBySequence() throws {
-        for (name, s) in try stores() {
-            try s.createRun(newRun("r"))
-            assertConflict({ try s.createRun(self.newRun("r")) }, "\(name): duplicate run")
-            try append(s, "r", expected: 0, [0, 1, 2])
-            assertConflict({ try self.append(s, "r", expected: 2, [2]) }, "\(name): a stale writer's batch")
-            assertConflict({ try self.append(s, "r", expected: 3, [4]) }, "\(name): a batch that skips a seq")
-            assertConflict({ try self.append(s, "r", expected: 3, [3, 5]) }, "\(name): a batch with a gap")
-            assertConflict({ try self.append(s, "r", expected: 1, [], logs: [self.log(1)]) }, "\(name): a stale writer's logs")
-            XCTAssertEqual(try s.journal(run: "r", from: 0).map(\.seq), [0, 1, 2], name)
-            try append(s, "r", expected: 3, [3, 4])
-            XCTAssertEqual(try s.journal(run: "r", from: 0), (0...4).map { record($0) }, "\(name): records round-trip")
-            XCTAssertEqual(try s.journal(run: "r", from: 3).map(\.seq), [3, 4], name)
-            XCTAssertEqual(try s.run("r")?.journalCount, 5, name)
-        }
-    }
-
     func log(_ task: Int) -> AttemptLogRow {
         AttemptLogRow(task: task, attempt: 1, seq: 0, agent: 0, exitCode: 0, durationMs: 5, stdout: "out", stderr: "err")
     }
 
+    // JournalStore 2: fenced by sequence; 3: reads back the committed prefix in order.
+    func testJournalStore2And3AppendIsFencedBySequence() throws { forEach(try stores(), appendIsFencedBySequence) }
+
+    func appendIsFencedBySequence(_ name: String, _ s: any JournalStore & RunInbox) throws {
+        try s.createRun(newRun("r"))
+        assertConflict({ try s.createRun(self.newRun("r")) }, "\(name): duplicate run")
+        try append(s, "r", expected: 0, [0, 1, 2])
+        assertConflict({ try self.append(s, "r", expected: 2, [2]) }, "\(name): a stale writer's batch")
+        assertConflict({ try self.append(s, "r", expected: 3, [4]) }, "\(name): a batch that skips a seq")
+        assertConflict({ try self.append(s, "r", expected: 3, [3, 5]) }, "\(name): a batch with a gap")
+        assertConflict({ try self.append(s, "r", expected: 1, [], logs: [self.log(1)]) }, "\(name): a stale writer's logs")
+        XCTAssertEqual(try s.journal(run: "r", from: 0).map(\.seq), [0, 1, 2], name)
+        try append(s, "r", expected: 3, [3, 4])
+        XCTAssertEqual(try s.journal(run: "r", from: 0), (0...4).map { record($0) }, "\(name): records round-trip")
+        XCTAssertEqual(try s.journal(run: "r", from: 3).map(\.seq), [3, 4], name)
+        XCTAssertEqual(try s.run("r")?.journalCount, 5, name)
+    }
+
     // JournalStore 1 + RunInbox 1: logs and consumed requests go with the batch; a consumed
     // request is never handed out again; a refused batch consumes nothing.
-    func testInboxIsConsumedWithTheBatch() throws {
-        for (name, s) in try stores() {
-            try s.createRun(newRun("r"))
-            let a = try s.post(InboxItem(runID: "r", kind: .cancel, task: nil, principal: "ann", approved: false, refusal: nil,
-                                         comment: "stop", createdMs: 1))
-            let b = try s.post(InboxItem(runID: "r", kind: .approval, task: "deploy", principal: "bob", approved: true, refusal: nil,
-                                         comment: "", createdMs: 2))
-            XCTAssertEqual(try s.inbox(run: "r").map(\.id), [a, b], "\(name): oldest first")
-            assertConflict({ try self.append(s, "r", expected: 5, [5], consumed: [a]) }, name)
-            XCTAssertEqual(try s.inbox(run: "r").map(\.id), [a, b], "\(name): a refused batch consumes nothing")
-            try append(s, "r", expected: 0, [0], consumed: [a], logs: [log(3)])
-            XCTAssertEqual(try s.inbox(run: "r").map(\.id), [b], name)
-            XCTAssertEqual(try s.inbox(run: "r").first?.principal, "bob", name)
-            XCTAssertEqual(try s.logs(run: "r", task: 3).map(\.stdout), ["out"], name)
-            XCTAssertEqual(try s.logs(run: "r", task: 4).count, 0, name)
-        }
+    func testJournalStore1AndInbox1ConsumedWithTheBatch() throws { forEach(try stores(), inboxIsConsumedWithTheBatch) }
+
+    func inboxIsConsumedWithTheBatch(_ name: String, _ s: any JournalStore & RunInbox) throws {
+        try s.createRun(newRun("r"))
+        let a = try s.post(InboxItem(runID: "r", kind: .cancel, task: nil, principal: "ann", approved: false, refusal: nil,
+                                     comment: "stop", createdMs: 1))
+        let b = try s.post(InboxItem(runID: "r", kind: .approval, task: "deploy", principal: "bob", approved: true, refusal: nil,
+                                     comment: "", createdMs: 2))
+        XCTAssertEqual(try s.inbox(run: "r").map(\.id), [a, b], "\(name): oldest first")
+        assertConflict({ try self.append(s, "r", expected: 5, [5], consumed: [a]) }, name)
+        XCTAssertEqual(try s.inbox(run: "r").map(\.id), [a, b], "\(name): a refused batch consumes nothing")
+        try append(s, "r", expected: 0, [0], consumed: [a], logs: [log(3)])
+        XCTAssertEqual(try s.inbox(run: "r").map(\.id), [b], name)
+        XCTAssertEqual(try s.inbox(run: "r").first?.principal, "bob", name)
+        XCTAssertEqual(try s.logs(run: "r", task: 3).map(\.stdout), ["out"], name)
+        XCTAssertEqual(try s.logs(run: "r", task: 4).count, 0, name)
     }
 
-    func testRunRowMetaVersionsAndAudit() throws {
-        for (name, s) in try stores() {
-            try s.createRun(newRun("r"))
-            XCTAssertEqual(try s.ir(run: "r"), [1, 2], name)
-            XCTAssertNil(try s.run("nope"), name)
-            try s.update(run: "r", RunUpdate(status: .finished, verdict: .failed, updatedMs: 99))
-            let info = try XCTUnwrap(try s.run("r"))
-            XCTAssertEqual([info.status.rawValue, info.verdict?.rawValue], ["finished", "failed"], name)
-            try s.setMeta(run: "r", .object([("inputs", .object([]))]))
-            XCTAssertEqual(try s.meta(run: "r"), .object([("inputs", .object([]))]), name)
-            try s.addVersion(run: "r", fromSeq: 4, irHash: "h2", ir: [9])
-            XCTAssertEqual(try s.versions(run: "r").map(\.irHash), ["h2"], name)
-            try s.audit(AuditEntry(runID: "r", principal: "p", action: "run", target: "w", allowed: true, reason: "ok", atMs: 1))
-            XCTAssertEqual(try s.runs().map(\.runID), ["r"], name)
-        }
+    func testJournalStoreRunRowMetaVersionsAndAudit() throws { forEach(try stores(), runRowMetaVersionsAndAudit) }
+
+    func runRowMetaVersionsAndAudit(_ name: String, _ s: any JournalStore & RunInbox) throws {
+        try s.createRun(newRun("r"))
+        XCTAssertEqual(try s.ir(run: "r"), [1, 2], name)
+        XCTAssertNil(try s.run("nope"), name)
+        try s.update(run: "r", RunUpdate(status: .finished, verdict: .failed, updatedMs: 99))
+        let info = try XCTUnwrap(try s.run("r"), name)
+        XCTAssertEqual([info.status.rawValue, info.verdict?.rawValue], ["finished", "failed"], name)
+        try s.setMeta(run: "r", .object([("inputs", .object([]))]))
+        XCTAssertEqual(try s.meta(run: "r"), .object([("inputs", .object([]))]), name)
+        try s.addVersion(run: "r", fromSeq: 4, irHash: "h2", ir: [9])
+        XCTAssertEqual(try s.versions(run: "r").map(\.irHash), ["h2"], name)
+        try s.audit(AuditEntry(runID: "r", principal: "p", action: "run", target: "w", allowed: true, reason: "ok", atMs: 1))
+        XCTAssertEqual(try s.runs().map(\.runID), ["r"], name)
     }
 
-    // RunLease 1–3.
-    func testRunLeaseHasOneHolderAndGrowingEpochs() throws {
-        let leases: [(String, any RunLease)] = [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/l.db"))]
-        for (name, l) in leases {
-            let e1 = try l.acquire(run: "r", owner: "a", nowMs: 0)
-            XCTAssertThrowsError(try l.acquire(run: "r", owner: "b", nowMs: 10), "\(name): a second holder")
-            _ = try l.acquire(run: "other", owner: "b", nowMs: 10)
-            l.release(run: "r", owner: "a")
-            let e2 = try l.acquire(run: "r", owner: "b", nowMs: 20)
-            XCTAssertGreaterThan(e2, e1, "\(name): epochs grow")
-        }
-        // A holder that never releases (a crashed runner) keeps a memory lease until it expires.
+    // MARK: RunLease
+
+    // RunLease 1–2: one holder; epochs grow.
+    func testRunLease1And2OneHolderGrowingEpochs() { forEach(leases(), oneHolderGrowingEpochs) }
+
+    func oneHolderGrowingEpochs(_ name: String, _ l: any RunLease) throws {
+        let e1 = try l.acquire(run: "r", owner: "a", nowMs: 0)
+        XCTAssertThrowsError(try l.acquire(run: "r", owner: "b", nowMs: 10), "\(name): a second holder")
+        _ = try l.acquire(run: "other", owner: "b", nowMs: 10)
+        l.release(run: "r", owner: "a")
+        let e2 = try l.acquire(run: "r", owner: "b", nowMs: 20)
+        XCTAssertGreaterThan(e2, e1, "\(name): epochs grow")
+    }
+
+    // RunLease 3: a holder that never releases (a crashed runner) keeps a memory lease until
+    // it expires. (A `flock` expires with its process: EzflowRunnerTests' kill -9 test.)
+    func testRunLease3MemoryLeaseExpires() throws {
         let m = MemoryRunLease(ttlMs: 1_000)
         _ = try m.acquire(run: "r", owner: "dead", nowMs: 0)
         XCTAssertThrowsError(try m.acquire(run: "r", owner: "next", nowMs: 999))
         XCTAssertEqual(try m.acquire(run: "r", owner: "next", nowMs: 1_000), 2)
     }
 
-    func item(_ task: Int, _ attempt: Int = 1) -> WorkItem {
-        WorkItem(runID: "r", task: task, attempt: attempt, agent: 0, idempotencyKey: "r/t\(task)")
-    }
+    // MARK: RunClock
 
-    func done(_ i: WorkItem, by owner: String) -> WorkCompletion {
-        WorkCompletion(item: i, owner: owner, outcome: .succeeded(outputs: .object([]), costMicros: 1, tokens: 0))
-    }
+    // RunClock 1: never backwards, whatever the time under it does.
+    func testRunClock1IsMonotonic() { forEach(clocks(), clockIsMonotonic) }
 
-    // WorkQueue 1–6 (memory today; the distributed backends join this list).
-    func testWorkQueueLeasesAndFencing() throws {
-        let queues: [(String, any WorkQueue)] = [("memory", MemoryWorkQueue())]
-        for (name, q) in queues {
-            try q.offer([item(0), item(1), item(2)], nowMs: 0)
-            try q.offer([item(0)], nowMs: 0) // 1: idempotent
-            let first = try q.claim(owner: "w1", max: 2, nowMs: 0, leaseMs: 100)
-            XCTAssertEqual(first.map(\.item.task), [0, 1], "\(name): 2: offer order, at most max")
-            XCTAssertEqual(first.map(\.expiresAtMs), [100, 100], name)
-            XCTAssertFalse(try q.complete(done(item(0), by: "w2"), nowMs: 1), "\(name): 3: not the owner")
-            XCTAssertTrue(try q.complete(done(item(0), by: "w1"), nowMs: 1), name)
-            XCTAssertFalse(try q.complete(done(item(0), by: "w1"), nowMs: 2), "\(name): 3: a duplicate")
-            try q.offer([item(0)], nowMs: 2)
-            XCTAssertEqual(try q.claim(owner: "w3", max: 9, nowMs: 2, leaseMs: 100).map(\.item.task), [2], "\(name): a completed item is not re-offered")
-            // 4: an expired lease goes back to the queue; its old owner is fenced off.
-            XCTAssertEqual(try q.expire(nowMs: 100).map(\.task), [1], name)
-            let again = try q.claim(owner: "w4", max: 9, nowMs: 101, leaseMs: 100)
-            XCTAssertEqual(again.map(\.item.task), [1], name)
-            XCTAssertEqual(again.first?.deliveries, 2, name)
-            XCTAssertFalse(try q.complete(done(item(1), by: "w1"), nowMs: 102), "\(name): 4: the expired owner")
-            // 5: a cancelled queued item is never claimed; a leased one may still complete.
-            try q.offer([item(5)], nowMs: 103)
-            try q.cancel(run: "r", task: 5, attempt: 1)
-            try q.cancel(run: "r", task: 1, attempt: 1)
-            XCTAssertEqual(try q.claim(owner: "w5", max: 9, nowMs: 104, leaseMs: 100).count, 0, name)
-            XCTAssertTrue(try q.complete(done(item(1), by: "w4"), nowMs: 105), "\(name): 5: an abandoned attempt is charged")
-            // 6: completions until acknowledged; a new reader gets the unacknowledged again.
-            XCTAssertEqual(try q.completions(run: "r", reader: "c1").map(\.item.task), [0, 1], name)
-            XCTAssertEqual(try q.completions(run: "r", reader: "c1").count, 0, "\(name): once per reader")
-            try q.acknowledge(run: "r", [item(0)])
-            XCTAssertEqual(try q.completions(run: "r", reader: "c2").map(\.item.task), [1], "\(name): 6: a resumed reader")
-            XCTAssertEqual(try q.completions(run: "other", reader: "c3").count, 0, name)
+    func clockIsMonotonic(_ name: String, _ c: (clock: any RunClock, move: (Millis) -> Void)) throws {
+        var last = c.clock.nowMs()
+        for i in 0..<1_000 {
+            // Forward, then back: a clock that follows the step back fails here.
+            c.move(i % 2 == 0 ? last + 7 : last - 500)
+            let now = c.clock.nowMs()
+            XCTAssertGreaterThanOrEqual(now, last, "\(name): read \(i) went backwards")
+            last = now
         }
+    }
+
+    // MARK: WorkQueue
+
+    func item(_ task: Int, _ attempt: Int = 1, run: String = "r") -> WorkItem {
+        WorkItem(runID: run, task: task, attempt: attempt, agent: task % 3, idempotencyKey: "\(run)/t\(task)")
+    }
+
+    func done(_ i: WorkItem, by owner: String, log: AttemptLogRow? = nil) -> WorkCompletion {
+        WorkCompletion(item: i, owner: owner, outcome: .succeeded(outputs: .object([]), costMicros: 1, tokens: 0), log: log)
+    }
+
+    // WorkQueue 1: `offer` is idempotent per (run, task, attempt), whatever the item's state.
+    func testWorkQueue1OfferIsIdempotent() throws { forEach(try queues(), offerIsIdempotent) }
+
+    func offerIsIdempotent(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1)], nowMs: 0)
+        try q.offer([item(0), item(1, 2), item(1, run: "s")], nowMs: 0)
+        let all = try q.claim(owner: "w", max: 9, nowMs: 0, leaseMs: 100)
+        XCTAssertEqual(all.map(\.item), [item(0), item(1), item(1, 2), item(1, run: "s")], "\(name): queued once each")
+        XCTAssertEqual(all.map(\.deliveries), [1, 1, 1, 1], name)
+        try q.offer([item(0), item(1)], nowMs: 1)
+        XCTAssertEqual(try q.claim(owner: "w", max: 9, nowMs: 1, leaseMs: 100).count, 0, "\(name): a leased item is not queued again")
+        XCTAssertTrue(try q.complete(done(item(0), by: "w"), nowMs: 2), name)
+        try q.acknowledge(run: "r", [item(0)])
+        try q.offer([item(0)], nowMs: 3)
+        XCTAssertEqual(try q.claim(owner: "w", max: 9, nowMs: 3, leaseMs: 100).count, 0, "\(name): a completed item is not queued again")
+        XCTAssertFalse(try q.complete(done(item(0), by: "w"), nowMs: 4), name)
+    }
+
+    // WorkQueue 2: offer order, at most `max`, leased to the owner until now + lease.
+    func testWorkQueue2ClaimInOfferOrder() throws { forEach(try queues(), claimInOfferOrder) }
+
+    func claimInOfferOrder(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(7), item(2)], nowMs: 0)
+        try q.offer([item(5, run: "s"), item(1)], nowMs: 0)
+        XCTAssertEqual(try q.claim(owner: "w1", max: 0, nowMs: 10, leaseMs: 50).count, 0, "\(name): max 0")
+        let first = try q.claim(owner: "w1", max: 3, nowMs: 10, leaseMs: 50)
+        XCTAssertEqual(first, [item(7), item(2), item(5, run: "s")].map { Lease(item: $0, owner: "w1", expiresAtMs: 60, deliveries: 1) },
+                       "\(name): offer order, at most max, leased until now + lease")
+        XCTAssertEqual(try q.claim(owner: "w2", max: 3, nowMs: 20, leaseMs: 5), [Lease(item: item(1), owner: "w2", expiresAtMs: 25, deliveries: 1)],
+                       name)
+        XCTAssertEqual(try q.claim(owner: "w3", max: 3, nowMs: 30, leaseMs: 5).count, 0, "\(name): each item once")
+    }
+
+    // WorkQueue 3: `complete` only from the current owner of that attempt, once.
+    func testWorkQueue3CompleteIsFenced() throws { forEach(try queues(), completeIsFenced) }
+
+    func completeIsFenced(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1)], nowMs: 0)
+        XCTAssertEqual(try q.claim(owner: "w1", max: 1, nowMs: 0, leaseMs: 100).map(\.item), [item(0)], name)
+        XCTAssertFalse(try q.complete(done(item(1), by: "w1"), nowMs: 1), "\(name): 3: an item still queued")
+        XCTAssertFalse(try q.complete(done(item(9), by: "w1"), nowMs: 1), "\(name): 3: an item never offered")
+        XCTAssertFalse(try q.complete(done(item(0, 2), by: "w1"), nowMs: 1), "\(name): 3: another attempt")
+        XCTAssertFalse(try q.complete(done(item(0, run: "s"), by: "w1"), nowMs: 1), "\(name): 3: another run")
+        XCTAssertFalse(try q.complete(done(item(0), by: "w2"), nowMs: 1), "\(name): 3: not the owner")
+        XCTAssertTrue(try q.complete(done(item(0), by: "w1"), nowMs: 1), name)
+        XCTAssertFalse(try q.complete(done(item(0), by: "w1"), nowMs: 2), "\(name): 3: a duplicate")
+        XCTAssertEqual(try q.completions(run: "r", reader: "c").map(\.item), [item(0)], "\(name): refused completions change nothing")
+    }
+
+    // WorkQueue 4: `expire` puts every lease past its expiry back; the old owner is fenced off.
+    func testWorkQueue4ExpireRequeuesAndFences() throws { forEach(try queues(), expireRequeuesAndFences) }
+
+    func expireRequeuesAndFences(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1), item(2)], nowMs: 0)
+        _ = try q.claim(owner: "w1", max: 2, nowMs: 0, leaseMs: 100)
+        _ = try q.claim(owner: "w2", max: 1, nowMs: 50, leaseMs: 100)
+        XCTAssertEqual(try q.expire(nowMs: 99).count, 0, "\(name): 4: nothing is past its expiry")
+        XCTAssertEqual(try q.expire(nowMs: 100), [item(0), item(1)], "\(name): 4: the expired leases, in offer order")
+        XCTAssertEqual(try q.expire(nowMs: 100).count, 0, "\(name): 4: once")
+        XCTAssertFalse(try q.complete(done(item(0), by: "w1"), nowMs: 101), "\(name): 4: the expired owner, before a new claim")
+        let again = try q.claim(owner: "w3", max: 9, nowMs: 101, leaseMs: 100)
+        XCTAssertEqual(again, [item(0), item(1)].map { Lease(item: $0, owner: "w3", expiresAtMs: 201, deliveries: 2) },
+                       "\(name): 4: back in the queue, delivered a second time")
+        XCTAssertFalse(try q.complete(done(item(1), by: "w1"), nowMs: 102), "\(name): 4: the expired owner, after a new claim")
+        XCTAssertTrue(try q.complete(done(item(1), by: "w3"), nowMs: 102), name)
+        XCTAssertTrue(try q.complete(done(item(2), by: "w2"), nowMs: 102), "\(name): a lease not yet expired is kept")
+    }
+
+    // WorkQueue 5: `cancel` drops a queued item; a leased one stays leased and may complete.
+    func testWorkQueue5CancelDropsQueuedOnly() throws { forEach(try queues(), cancelDropsQueuedOnly) }
+
+    func cancelDropsQueuedOnly(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1), item(2)], nowMs: 0)
+        XCTAssertEqual(try q.claim(owner: "w1", max: 2, nowMs: 0, leaseMs: 100).map(\.item), [item(0), item(1)], name)
+        try q.cancel(run: "r", task: 2, attempt: 1)
+        try q.cancel(run: "r", task: 0, attempt: 1)
+        try q.cancel(run: "r", task: 1, attempt: 1)
+        try q.cancel(run: "r", task: 9, attempt: 1)
+        XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 1, leaseMs: 100).count, 0, "\(name): 5: a cancelled queued item is dropped")
+        XCTAssertTrue(try q.complete(done(item(0), by: "w1"), nowMs: 2), "\(name): 5: an abandoned attempt still completes (and is charged)")
+        // A cancelled attempt whose lease runs out is never handed out again.
+        XCTAssertEqual(try q.expire(nowMs: 100), [item(1)], name)
+        XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 101, leaseMs: 100).count, 0, "\(name): 5: no second life after expiry")
+        XCTAssertEqual(try q.completions(run: "r", reader: "c").map(\.item), [item(0)], name)
+    }
+
+    // WorkQueue 6: completions until acknowledged, once per reader, all again for a new
+    // reader; what was accepted comes back intact (outcome and log).
+    func testWorkQueue6CompletionsUntilAcknowledged() throws { forEach(try queues(), completionsUntilAcknowledged) }
+
+    func completionsUntilAcknowledged(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1), item(2), item(0, run: "s")], nowMs: 0)
+        _ = try q.claim(owner: "w", max: 9, nowMs: 0, leaseMs: 100)
+        let failed = WorkCompletion(item: item(1), owner: "w",
+                                    outcome: .failed(errorClass: "exit", message: "code 3 — \"bad\"\n", costMicros: 12, tokens: 40),
+                                    log: AttemptLogRow(task: 1, attempt: 1, seq: 0, agent: 1, exitCode: nil, durationMs: 7, stdout: "", stderr: "é\u{1}"))
+        let succeeded = WorkCompletion(item: item(0), owner: "w",
+                                       outcome: .succeeded(outputs: .object([("b", .int(2)), ("a", .array([.string("x"), .null, .bool(true)]))]),
+                                                           costMicros: 5, tokens: 9),
+                                       log: log(0))
+        XCTAssertTrue(try q.complete(failed, nowMs: 1), name)
+        XCTAssertTrue(try q.complete(succeeded, nowMs: 2), name)
+        XCTAssertTrue(try q.complete(done(item(0, run: "s"), by: "w"), nowMs: 2), name)
+        XCTAssertEqual(try q.completions(run: "r", reader: "c1"), [failed, succeeded], "\(name): 6: intact, in acceptance order")
+        XCTAssertEqual(try q.completions(run: "r", reader: "c1").count, 0, "\(name): 6: once per reader")
+        XCTAssertTrue(try q.complete(done(item(2), by: "w"), nowMs: 3), name)
+        XCTAssertEqual(try q.completions(run: "r", reader: "c1").map(\.item), [item(2)], "\(name): 6: only the new one")
+        try q.acknowledge(run: "r", [item(1)])
+        XCTAssertEqual(try q.completions(run: "r", reader: "c2"), [succeeded, done(item(2), by: "w")],
+                       "\(name): 6: a resumed reader gets every unacknowledged one")
+        try q.acknowledge(run: "r", [item(0), item(2)])
+        XCTAssertEqual(try q.completions(run: "r", reader: "c3").count, 0, "\(name): 6: acknowledged ones are gone")
+        XCTAssertEqual(try q.completions(run: "s", reader: "c1").map(\.item), [item(0, run: "s")], "\(name): 6: per run")
+        XCTAssertEqual(try q.completions(run: "other", reader: "c1").count, 0, name)
     }
 }

@@ -1,0 +1,211 @@
+// The work queue in the store's SQLite file (schema version 3), so workers in other
+// processes can claim a run's attempts. Every call is one `BEGIN IMMEDIATE` transaction
+// (the write lock is taken up front, so a second process waits for the busy timeout
+// instead of failing on a stale WAL snapshot), and a claim is one
+// `UPDATE … WHERE id IN (SELECT … LIMIT ?) RETURNING …`: two workers never get the same
+// item. Completions are fenced by (owner, leased state) in the UPDATE itself.
+import CSQLite
+import EzflowIR
+import EzflowPorts
+import EzflowRuntime
+
+/// `WorkQueue` over a `DurableStore`'s file: the contract of `WorkQueue`, durable, and
+/// shared by every process that opens the same file.
+public final class SQLiteWorkQueue: WorkQueue {
+    /// The store whose connection (and lock) this queue uses.
+    public let store: DurableStore
+
+    /// A queue on `store`'s connection (the coordinator's process).
+    public init(store: DurableStore) { self.store = store }
+
+    /// A queue on its own connection to `path` (a worker process), opened and migrated
+    /// like the store.
+    public convenience init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+        self.init(store: try DurableStore(path: path, options: options))
+    }
+
+    enum State: Int64 { case queued = 0, leased = 1, completed = 2 }
+
+    public func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError) {
+        guard !items.isEmpty else { return }
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                for i in items {
+                    try c.run("""
+                        INSERT INTO work_items(run_id, task, attempt, agent, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5)
+                        ON CONFLICT(run_id, task, attempt) DO NOTHING
+                        """) { st in
+                        st.bind(1, i.runID); st.bind(2, i.task); st.bind(3, i.attempt); st.bind(4, i.agent); st.bind(5, i.idempotencyKey)
+                    }
+                }
+            }
+        }
+    }
+
+    public func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
+        // SQLite reads a negative LIMIT as "no limit".
+        guard max > 0 else { return [] }
+        let until = nowMs + leaseMs
+        let rows: [(Int64, Lease)] = try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                var out: [(Int64, Lease)] = []
+                try c.query("""
+                    UPDATE work_items SET state = 1, owner = ?1, lease_until = ?2, deliveries = deliveries + 1
+                    WHERE id IN (SELECT id FROM work_items WHERE state = 0 AND cancelled = 0 ORDER BY id LIMIT ?3)
+                    RETURNING id, run_id, task, attempt, agent, idempotency_key, deliveries
+                    """, { st in st.bind(1, owner); st.bind(2, until); st.bind(3, max) }) { st in
+                    out.append((st.int(0), Lease(item: Self.item(st, from: 1), owner: owner, expiresAtMs: until, deliveries: Int(st.int(6)))))
+                }
+                return out
+            }
+        }
+        // RETURNING gives no order; offer order is the row id.
+        return rows.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    public func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
+        let i = completion.item
+        let outcome = DurableStore.encodeEvent(completion.outcome.event(task: i.task, attempt: i.attempt, atMs: 0))
+        return try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) -> Bool in
+                let fenced = try c.scalarInt("""
+                    UPDATE work_items SET state = 2, owner = NULL, lease_until = NULL
+                    WHERE run_id = ?1 AND task = ?2 AND attempt = ?3 AND state = 1 AND owner = ?4 RETURNING id
+                    """) { st in st.bind(1, i.runID); st.bind(2, i.task); st.bind(3, i.attempt); st.bind(4, completion.owner) }
+                guard fenced != nil else { return false }
+                try Self.insert(completion, outcome: outcome, into: c)
+                return true
+            }
+        }
+    }
+
+    public func expire(nowMs: Millis) throws(StoreError) -> [WorkItem] {
+        let rows: [(Int64, WorkItem)] = try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                var out: [(Int64, WorkItem)] = []
+                try c.query("""
+                    UPDATE work_items SET state = 0, owner = NULL, lease_until = NULL WHERE state = 1 AND lease_until <= ?1
+                    RETURNING id, run_id, task, attempt, agent, idempotency_key
+                    """, { $0.bind(1, nowMs) }) { st in out.append((st.int(0), Self.item(st, from: 1))) }
+                return out
+            }
+        }
+        return rows.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    public func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError) {
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                let bind = { (st: Statement) in st.bind(1, runID); st.bind(2, task); st.bind(3, attempt) }
+                try c.run("DELETE FROM work_items WHERE run_id = ?1 AND task = ?2 AND attempt = ?3 AND state = 0", bind)
+                try c.run("UPDATE work_items SET cancelled = 1 WHERE run_id = ?1 AND task = ?2 AND attempt = ?3", bind)
+            }
+        }
+    }
+
+    public func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {
+        let rows: [StoredCompletion] = try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                var out: [StoredCompletion] = []
+                try c.query("""
+                    SELECT \(StoredCompletion.columns) FROM work_completions w
+                    WHERE run_id = ?1 AND NOT EXISTS (SELECT 1 FROM work_reads r WHERE r.run_id = w.run_id AND r.task = w.task
+                                                      AND r.attempt = w.attempt AND r.reader = ?2)
+                    ORDER BY id
+                    """, { st in st.bind(1, runID); st.bind(2, reader) }) { st in out.append(StoredCompletion(st)) }
+                for r in out {
+                    try c.run("INSERT INTO work_reads(run_id, task, attempt, reader) VALUES (?1, ?2, ?3, ?4)") { st in
+                        st.bind(1, runID); st.bind(2, r.task); st.bind(3, r.attempt); st.bind(4, reader)
+                    }
+                }
+                return out
+            }
+        }
+        var out: [WorkCompletion] = []
+        out.reserveCapacity(rows.count)
+        for r in rows { out.append(try r.completion(runID: runID, path: store.path)) }
+        return out
+    }
+
+    public func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError) {
+        guard !items.isEmpty else { return }
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                for i in items {
+                    let bind = { (st: Statement) in st.bind(1, runID); st.bind(2, i.task); st.bind(3, i.attempt) }
+                    try c.run("DELETE FROM work_completions WHERE run_id = ?1 AND task = ?2 AND attempt = ?3", bind)
+                    try c.run("DELETE FROM work_reads WHERE run_id = ?1 AND task = ?2 AND attempt = ?3", bind)
+                }
+            }
+        }
+    }
+
+    /// The item in columns `from…from+4` (run, task, attempt, agent, key).
+    static func item(_ st: Statement, from i: Int32) -> WorkItem {
+        WorkItem(runID: st.text(i), task: Int(st.int(i + 1)), attempt: Int(st.int(i + 2)), agent: Int(st.int(i + 3)),
+                 idempotencyKey: st.text(i + 4))
+    }
+
+    static func insert(_ w: WorkCompletion, outcome: [UInt8], into c: Connection) throws(StoreError) {
+        try c.run("""
+            INSERT INTO work_completions(run_id, task, attempt, agent, idempotency_key, owner, outcome, log_task, log_attempt,
+                                         log_seq, log_agent, log_exit_code, log_duration_ms, log_stdout, log_stderr)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            """) { st in
+            let i = w.item
+            st.bind(1, i.runID); st.bind(2, i.task); st.bind(3, i.attempt); st.bind(4, i.agent); st.bind(5, i.idempotencyKey)
+            st.bind(6, w.owner); st.bind(7, text: outcome)
+            guard let l = w.log else { return }
+            st.bind(8, l.task); st.bind(9, l.attempt); st.bind(10, l.seq); st.bind(11, l.agent)
+            if let e = l.exitCode { st.bind(12, Int64(e)) }
+            st.bind(13, l.durationMs); st.bind(14, l.stdout); st.bind(15, l.stderr)
+        }
+    }
+}
+
+/// A `work_completions` row as read, decoded outside the connection's lock.
+struct StoredCompletion: Sendable {
+    static let columns = """
+        task, attempt, agent, idempotency_key, owner, outcome, log_task, log_attempt, log_seq, log_agent, log_exit_code,
+        log_duration_ms, log_stdout, log_stderr
+        """
+    var task: Int
+    var attempt: Int
+    var agent: Int
+    var key: String
+    var owner: String
+    var outcome: [UInt8]
+    var log: AttemptLogRow?
+
+    init(_ st: Statement) {
+        task = Int(st.int(0))
+        attempt = Int(st.int(1))
+        agent = Int(st.int(2))
+        key = st.text(3)
+        owner = st.text(4)
+        outcome = st.bytes(5)
+        log = st.isNull(6) ? nil
+            : AttemptLogRow(task: Int(st.int(6)), attempt: Int(st.int(7)), seq: Int(st.int(8)), agent: Int(st.int(9)),
+                            exitCode: st.isNull(10) ? nil : Int32(truncatingIfNeeded: st.int(10)), durationMs: st.int(11),
+                            stdout: st.text(12), stderr: st.text(13))
+    }
+
+    /// Decodes the outcome with the journal codec; anything but a task's end is `corrupt`.
+    func completion(runID: String, path: String) throws(StoreError) -> WorkCompletion {
+        let what = "run `\(runID)` work completion of task \(task) attempt \(attempt)"
+        let event: Event
+        do throws(DurableStore.DecodeError) { event = try DurableStore.decodeEvent(outcome) } catch {
+            throw StoreError(.corrupt, path: path, message: "\(what): \(error.message)")
+        }
+        let result: WorkOutcome
+        if case .taskSucceeded(_, _, let o, let cost, let tokens, _) = event {
+            result = .succeeded(outputs: o, costMicros: cost, tokens: tokens)
+        } else if case .taskFailed(_, _, let e, let m, let cost, let tokens, _) = event {
+            result = .failed(errorClass: e, message: m, costMicros: cost, tokens: tokens)
+        } else {
+            throw StoreError(.corrupt, path: path, message: "\(what): the outcome is not a task's end")
+        }
+        let item = WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key)
+        return WorkCompletion(item: item, owner: owner, outcome: result, log: log)
+    }
+}
