@@ -39,6 +39,7 @@ public final class MemoryStore: JournalStore, RunInbox {
             s.runs[r.runID] = Run(info: RunInfo(runID: r.runID, workflow: r.workflow, irHash: r.irHash, seed: r.seed, status: .created,
                                                 verdict: nil, createdMs: r.createdMs, updatedMs: r.createdMs, journalCount: 0,
                                                 openAttempts: 0), ir: r.ir)
+            if let m = r.meta { s.runs[r.runID]?.meta = m }
             return false
         }
         if taken { throw error(.conflict, "run `\(r.runID)` already exists") }

@@ -21,7 +21,7 @@ import EzflowRuntime
 public protocol JournalStore: AnyObject, Sendable {
     /// The store's name in messages (a file path, a URL).
     var location: String { get }
-    /// Creates the run row; `conflict` if the id is taken.
+    /// Creates the run row with its IR and meta, all or nothing; `conflict` if the id is taken.
     func createRun(_ run: NewRun) throws(StoreError)
     /// The run row, or nil.
     func run(_ runID: String) throws(StoreError) -> RunInfo?

@@ -37,14 +37,18 @@ public struct NewRun: Sendable, Equatable {
     public var seed: UInt64
     /// The shell's clock.
     public var createdMs: Millis
+    /// The run's settings (inputs, principal), stored with the row: a run never exists
+    /// without them (a crash between two writes left runs whose inputs were lost).
+    public var meta: JSONValue?
 
-    public init(runID: String, workflow: String, irHash: String, ir: [UInt8], seed: UInt64, createdMs: Millis) {
+    public init(runID: String, workflow: String, irHash: String, ir: [UInt8], seed: UInt64, createdMs: Millis, meta: JSONValue? = nil) {
         self.runID = runID
         self.workflow = workflow
         self.irHash = irHash
         self.ir = ir
         self.seed = seed
         self.createdMs = createdMs
+        self.meta = meta
     }
 }
 

@@ -161,9 +161,9 @@ public final class Runner {
         let durable: DurableRun
         do {
             durable = try DurableRun.create(store: ports.store, run: NewRun(runID: runID, workflow: program.workflow.name,
-                                                                              irHash: program.hash, ir: irBytes, seed: seed, createdMs: nowMs),
+                                                                              irHash: program.hash, ir: irBytes, seed: seed, createdMs: nowMs,
+                                                                              meta: meta(inputs: inputs, config: config)),
                                             plan: plan, environment: environment(plan, config: config))
-            try ports.store.setMeta(run: runID, meta(inputs: inputs, config: config))
         } catch {
             ports.lease.release(run: runID, owner: ports.owner)
             throw .store(error.description)

@@ -106,6 +106,10 @@ public final class DurableStore: Sendable {
                     st.bind(4, Int64(bitPattern: r.seed)); st.bind(5, RunStatus.created.rawValue); st.bind(6, r.createdMs)
                 }
                 try c.run("INSERT INTO run_data(run_id, ir) VALUES (?1, ?2)") { st in st.bind(1, r.runID); st.bind(2, blob: r.ir) }
+                if let meta = r.meta {
+                    let text = String(decoding: CanonicalJSON.encode(meta), as: UTF8.self)
+                    try c.run("UPDATE run_data SET meta = ?2 WHERE run_id = ?1") { st in st.bind(1, r.runID); st.bind(2, text) }
+                }
             }
         }
     }

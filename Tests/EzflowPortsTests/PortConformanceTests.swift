@@ -128,6 +128,16 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertEqual(try s.versions(run: "r").map(\.irHash), ["h2"], name)
         try s.audit(AuditEntry(runID: "r", principal: "p", action: "run", target: "w", allowed: true, reason: "ok", atMs: 1))
         XCTAssertEqual(try s.runs().map(\.runID), ["r"], name)
+        // The meta is created with the row (a run never exists without its inputs), and a
+        // refused create changes nothing.
+        var withMeta = newRun("m")
+        withMeta.meta = .object([("inputs", .object([("dir", .string("/tmp"))]))])
+        try s.createRun(withMeta)
+        XCTAssertEqual(try s.meta(run: "m"), withMeta.meta, name)
+        var again = newRun("m")
+        again.meta = .object([])
+        XCTAssertThrowsError(try s.createRun(again), name)
+        XCTAssertEqual(try s.meta(run: "m"), withMeta.meta, name)
     }
 
     // MARK: RunLease
