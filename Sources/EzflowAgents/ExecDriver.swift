@@ -1,7 +1,8 @@
 // The `exec` agent driver: turns `Command.dispatch(task, attempt, agent, key)` into a
 // subprocess and its outcome into the `Event` the core folds (docs/RUNTIME.md).
 //
-// What runs: a `run` task's rendered template as `/bin/sh -c TEMPLATE`; any other action
+// What runs: a `run` task's template as `/bin/sh -c SCRIPT`, where each interpolation is a
+// reference to a variable `EZFLOW_V<n>` holding its value (`renderScript`); any other action
 // dispatched to an exec agent runs the agent's `command` (also through the shell) with
 // the rendered template in the stdin JSON as `text`.
 // Stdin: one JSON object `{attempt, deps, idempotency_key, inputs, item, run_id, task,
@@ -224,23 +225,26 @@ public struct ExecDriver: AgentDriver {
         let values = vals
         let renderer = TemplateRenderer(values: vals)
 
-        // The command line and environment.
+        // The command line and environment. A `run:` script holds no value: each
+        // interpolation reads a variable (`renderScript`), set after the task's `env`.
         let text: String?
         let commandLine: String
         var env: [String: String]
+        var valueVars: [(String, String)] = []
         do throws(RenderError) {
-            var rendered: String?
-            if case .array(let parts)? = t["template"] { rendered = try renderer.render(parts) }
+            let parts: [JSONValue]? = if case .array(let ps)? = t["template"] { ps } else { nil }
             if action == "run" {
-                guard let r = rendered else { return .failed(.failed(ErrorClass.configError, "task `\(taskName)` has no command")) }
-                commandLine = r
+                guard let parts else { return .failed(.failed(ErrorClass.configError, "task `\(taskName)` has no command")) }
+                let command = try renderer.renderScript(parts, tasks: tasks)
+                commandLine = command.script
+                valueVars = command.environment
                 text = nil
             } else {
                 guard let c = ag?.command else {
                     return .failed(.failed(ErrorClass.configError, "task `\(taskName)` (\(action)) needs an exec agent with a `command`"))
                 }
                 commandLine = c
-                text = rendered
+                if let parts { text = try renderer.render(parts) } else { text = nil }
             }
             env = try taskEnvironment(t, renderer)
         } catch {
@@ -253,12 +257,14 @@ public struct ExecDriver: AgentDriver {
         }
         for (k, v) in env { full[k] = v }
         for name in granted { if let v = vals.secrets[name] { full[options.secretEnvPrefix + Self.envName(name)] = v } }
+        for (k, v) in valueVars { full[k] = v }
         full["EZFLOW_RUN_ID"] = runID
         full["EZFLOW_TASK"] = taskName
         full["EZFLOW_ATTEMPT"] = String(attempt)
         full["EZFLOW_IDEMPOTENCY_KEY"] = idempotencyKey
         for (k, v) in full where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
-            return .failed(.failed(ErrorClass.renderError, "task `\(taskName)`: invalid environment variable `\(k)`"))
+            let why = v.utf8.contains(0) ? ": its value contains a NUL byte, which no environment variable can carry" : ""
+            return .failed(.failed(ErrorClass.renderError, "task `\(taskName)`: invalid environment variable `\(k)`\(why)"))
         }
 
         // The task JSON on stdin.

@@ -241,6 +241,7 @@ extension WorkflowChecker {
                 env.secretsAllowed = a.key.text == "run" || a.key.text == "call"
                 checkExpr(a.value, expected: .string, env: &env, what: "`\(a.key.text)`")
                 env.secretsAllowed = false
+                if a.key.text == "run" { checkShellInjection(a.value) }
             }
         }
         if let a = attrs[AK.with], t.action != "workflow" {

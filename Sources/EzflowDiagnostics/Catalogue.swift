@@ -1499,6 +1499,37 @@ public enum Catalogue {
                   task test { run: "make test", timeout: 15m, after: [build] }
                 }
             """#),
+        entry(
+            "W0800", .warning, "untrusted value runs as shell code",
+            #"""
+            A value that whoever starts the run, another task (an LLM reply too) or
+            a `for_each` list controls reaches the shell of a `run:` as code. ezrun
+            passes every `${…}` in a `run:` as data: the script reads it from an
+            environment variable, so quotes, `;`, `$(…)` or newlines in it are
+            only text, and `echo ${inputs.x}` is safe. What no quoting can make
+            safe is a script that runs the value itself: as the command name,
+            through `eval` or `trap`, as the file `.` runs, as the script of
+            `sh -c`, or inside `$((…))`. Pass the value as an argument instead. A
+            value starting with `-` is still one argument, but a command that
+            parses options takes it for one: put `--` before it. Numbers, units,
+            booleans and enum cases are never reported. The same warning marks a
+            value inside a here-document with a quoted delimiter, which cannot be
+            passed at all: the task fails there.
+
+            Erroneous example:
+
+                workflow deploy {
+                  input target: string
+                  task ship { run: "sh -c 'deploy --to ${inputs.target}'" }
+                }
+
+            Corrected example:
+
+                workflow deploy {
+                  input target: string
+                  task ship { run: "sh -c 'deploy --to \"$1\"' sh ${inputs.target}" }
+                }
+            """#),
     ]
 
     /// Entries by code, for lookup.
