@@ -19,6 +19,9 @@ extension WorkflowChecker {
                 script.append(text: t)
             case .interpolation(let x):
                 let slot = script.appendValue(variable: "V")
+                if slot.reachesArgv, let secret = reference(in: x, where: { if case .decl(.secret, _) = $0 { true } else { false } }) {
+                    report(secretOnCommandLine(secret, slot, x.span))
+                }
                 guard let use = slot.codeUse else { continue }
                 if use == .quotedHereDocument {
                     report(.warning("W0800", "a value cannot be passed into a here-document whose delimiter is quoted", at: x.span,
@@ -70,26 +73,49 @@ extension WorkflowChecker {
 
     /// The first reference in `e` to an input, a task output or the fan-out item, as written.
     func untrustedSource(_ e: Expr) -> String? {
-        switch e.kind {
-        case .name, .member:
-            if let path = e.path, let b = bindings.binding(of: e) {
-                switch b {
-                case .input, .taskOutput, .item: return path.map(\.text).joined(separator: ".")
-                default: break
-                }
+        reference(in: e) { b in
+            switch b {
+            case .input, .taskOutput, .item: true
+            default: false
             }
-            if case .member(let base, _) = e.kind { return untrustedSource(base) }
-            return nil
-        case .index(let a, let b): return untrustedSource(a) ?? untrustedSource(b)
-        case .call(_, let args): return args.lazy.compactMap { untrustedSource($0) }.first
-        case .unary(_, let x): return untrustedSource(x)
-        case .binary(_, let l, let r): return untrustedSource(l) ?? untrustedSource(r)
-        case .list(let items): return items.lazy.compactMap { untrustedSource($0) }.first
-        case .record(let entries): return entries.lazy.compactMap { untrustedSource($0.value) }.first
-        case .string(let parts):
-            for case .interpolation(let x) in parts { if let s = untrustedSource(x) { return s } }
-            return nil
-        case .int, .float, .duration, .money, .tokens, .bool, .null, .error: return nil
         }
+    }
+
+    /// The first reference in `e` whose binding `matches`, as written.
+    func reference(in e: Expr, where matches: (Binding) -> Bool) -> String? {
+        func first(_ es: [Expr]) -> String? {
+            for x in es { if let s = find(x) { return s } }
+            return nil
+        }
+        func find(_ e: Expr) -> String? {
+            switch e.kind {
+            case .name, .member:
+                if let path = e.path, let b = bindings.binding(of: e), matches(b) { return path.map(\.text).joined(separator: ".") }
+                if case .member(let base, _) = e.kind { return find(base) }
+                return nil
+            case .index(let a, let b): return find(a) ?? find(b)
+            case .call(_, let args): return first(args)
+            case .unary(_, let x): return find(x)
+            case .binary(_, let l, let r): return find(l) ?? find(r)
+            case .list(let items): return first(items)
+            case .record(let entries): return first(entries.map(\.value))
+            case .string(let parts):
+                for case .interpolation(let x) in parts { if let s = find(x) { return s } }
+                return nil
+            case .int, .float, .duration, .money, .tokens, .bool, .null, .error: return nil
+            }
+        }
+        return find(e)
+    }
+
+    /// W0801: a secret in the argument list of a program the script starts.
+    func secretOnCommandLine(_ secret: String, _ slot: ShellSlot, _ span: Span) -> Diagnostic {
+        let program = ShellSlot.droppingKeywords(slot.words[...]).first.flatMap { $0 }
+        let whose = program.map { "the command line of `\($0)`" } ?? "a command line"
+        let env = "EZFLOW_SECRET_" + String(secret.split(separator: ".").last ?? "").uppercased()
+        return .warning("W0801", "secret `\(secret)` is passed on \(whose)", at: span,
+                        label: "every local user can read it there (`ps`, /proc/PID/cmdline)",
+                        help: "let the program read it from its environment (`$\(env)`) or stdin, e.g. "
+                            + "`printf 'Authorization: Bearer %s\\n' ${\(secret)} | curl -H @- URL`")
     }
 }

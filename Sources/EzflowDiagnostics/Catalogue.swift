@@ -1530,6 +1530,35 @@ public enum Catalogue {
                   task ship { run: "sh -c 'deploy --to \"$1\"' sh ${inputs.target}" }
                 }
             """#),
+        entry(
+            "W0801", .warning, "secret on a command line",
+            #"""
+            A secret reaches the argument list of a program that a `run:` script
+            starts. ezrun never puts a secret into the script or its command line:
+            `${secrets.tok}` becomes a reference to an environment variable. But
+            when the script hands that value to another program as an argument,
+            it is in that program's command line, which every local user can read
+            while it runs (`ps`, /proc/PID/cmdline). Shell builtins (`echo`,
+            `printf`, `test`, `export`, ...) start no program and are not
+            reported, nor is an assignment before a command (`TOKEN=... cmd`),
+            which goes to the command's environment. Let the program read the
+            secret from its environment (`$EZFLOW_SECRET_TOK`), from stdin, or
+            from a file.
+
+            Erroneous example:
+
+                task publish {
+                  secrets: [tok]
+                  run: "curl -H 'Authorization: Bearer ${secrets.tok}' $URL"
+                }
+
+            Corrected example:
+
+                task publish {
+                  secrets: [tok]
+                  run: "printf 'Authorization: Bearer %s' ${secrets.tok} | curl -H @- $URL"
+                }
+            """#),
     ]
 
     /// Entries by code, for lookup.

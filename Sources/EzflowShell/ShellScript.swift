@@ -491,7 +491,7 @@ extension ShellSlot {
         guard inCommandWord else { return nil }
         // Wrappers run their operand as the command; their options and `env`'s
         // assignments come first.
-        var rest = words[...]
+        var rest = Self.droppingKeywords(words[...])
         while let w = rest.first, let word = w, Self.wrappers.contains(Self.base(word)) {
             rest = rest.dropFirst()
             while let o = rest.first, let opt = o, opt.hasPrefix("-") || (Self.base(word) == "env" && opt.contains("=")) {
@@ -521,6 +521,43 @@ extension ShellSlot {
             if !word.hasPrefix("--") && word.dropFirst().contains("c") { sawC = true }
         }
         return sawC ? .shellScript(shell: name) : nil
+    }
+
+    /// Reserved words that start a command list (`if`, `then`, `while`, `!`, …) are not
+    /// the command.
+    public static func droppingKeywords(_ words: ArraySlice<String?>) -> ArraySlice<String?> {
+        var rest = words
+        while let w = rest.first, let word = w, keywords.contains(word) { rest = rest.dropFirst() }
+        return rest
+    }
+
+    static let keywords: Set<String> = ["if", "then", "elif", "else", "while", "until", "do", "!", "{"]
+
+    /// Commands every POSIX shell runs itself, without a new program: their arguments
+    /// never appear in a process's command line.
+    static let builtins: Set<String> = [
+        ":", ".", "break", "continue", "eval", "exit", "export", "readonly", "return", "set", "shift", "times", "trap",
+        "unset", "alias", "cd", "echo", "printf", "false", "true", "getopts", "hash", "kill", "read", "test", "[", "type",
+        "ulimit", "umask", "unalias", "wait", "local", "source", "case", "for",
+    ]
+
+    /// Whether the value lands in the argument list of a program the script starts (not a
+    /// shell builtin), where every local user can read it (`ps`, /proc/PID/cmdline).
+    public var reachesArgv: Bool {
+        switch context {
+        case .unquoted, .doubleQuoted, .singleQuoted, .dollarSingleQuoted: break
+        case .hereDocument, .quotedHereDocument, .arithmetic, .comment: return false
+        }
+        guard inCommandWord else { return false }
+        var rest = Self.droppingKeywords(words[...])
+        // `exec` and `command` are builtins that start their operand.
+        while let w = rest.first, let word = w, word == "exec" || word == "command" {
+            rest = rest.dropFirst()
+            while let o = rest.first, let opt = o, opt.hasPrefix("-") { rest = rest.dropFirst() }
+        }
+        guard let first = rest.first else { return true }  // the value is the program itself
+        guard let name = first else { return false }  // a computed command: not known here
+        return name.contains("/") || !Self.builtins.contains(name)
     }
 
     static func base(_ word: String) -> String {

@@ -146,18 +146,35 @@ final class ShellTemplateTests: XCTestCase {
         XCTAssertEqual(p.request.environment["EZFLOW_V1"], secret)
     }
 
+    /// The last value's slot in a template where `{v}` stands for a value.
+    func slot(_ template: String) -> ShellSlot? {
+        var s = ShellScript()
+        let pieces = template.components(separatedBy: "{v}")
+        var last: ShellSlot?
+        for (i, p) in pieces.enumerated() {
+            s.append(text: p)
+            if i < pieces.count - 1 { last = s.appendValue(variable: "V") }
+        }
+        return last
+    }
+
+    /// W0801's rule: a value in the argument list of a program, not of a builtin.
+    func testReachesArgv() {
+        for t in ["curl -H 'Authorization: {v}' u", "/bin/echo {v}", "{v}", "env T={v} cmd", "sh -c 'x' sh {v}",
+                  "if ./login {v}; then :; fi", "if true; then curl {v}; fi", "exec ./run {v}", "x=$(./up \"{v}\")",
+                  "echo `./up {v}`"] {
+            XCTAssertEqual(slot(t)?.reachesArgv, true, t)
+        }
+        for t in ["echo {v}", "printf '%s' {v} | curl -H @- u", "T={v} ./up", "test -n {v}", "cat <<EOF\n{v}\nEOF",
+                  "export T={v}", "./up > {v}", "case {v} in *) ;; esac", "for x in {v}; do :; done", "echo x # {v}",
+                  "echo $(({v}))"] {
+            XCTAssertEqual(slot(t)?.reachesArgv, false, t)
+        }
+    }
+
     /// The checker's rule: values run as code are found; values used as data are not.
     func testCodeUse() {
-        func use(_ template: String) -> ShellCodeUse? {
-            var s = ShellScript()
-            let pieces = template.components(separatedBy: "{v}")
-            var last: ShellSlot?
-            for (i, p) in pieces.enumerated() {
-                s.append(text: p)
-                if i < pieces.count - 1 { last = s.appendValue(variable: "V") }
-            }
-            return last?.codeUse
-        }
+        func use(_ template: String) -> ShellCodeUse? { slot(template)?.codeUse }
         XCTAssertEqual(use("{v} --version"), .commandName)
         XCTAssertEqual(use("X=1 {v}"), .commandName)
         XCTAssertEqual(use("env -i A=b {v}"), .commandName)
@@ -170,6 +187,8 @@ final class ShellTemplateTests: XCTestCase {
         XCTAssertEqual(use("/bin/bash -o pipefail -ec \"x {v}\""), .shellScript(shell: "bash"))
         XCTAssertEqual(use("xargs sh -c 'echo {v}'"), .shellScript(shell: "sh"))
         XCTAssertEqual(use("echo $(({v}))"), .arithmetic)
+        XCTAssertEqual(use("if {v}; then :; fi"), .commandName)
+        XCTAssertEqual(use("while true; do eval {v}; done"), .evaluated(command: "eval"))
         for data in ["echo {v}", "git checkout -- {v}", "X={v} make", "make BRANCH={v}", "sh -c 'echo \"$1\"' sh {v}",
                      "cat > {v}", "echo $(cat {v})", "echo `cat {v}`", "printf '%s' '{v}'", "trap 'rm x' EXIT {v}",
                      ". ./lib.sh {v}", "echo x # {v}", "cat <<EOF\n{v}\nEOF", "bash script.sh {v}", "sh -e {v}"] {
