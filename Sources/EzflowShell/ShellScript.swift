@@ -123,7 +123,7 @@ public struct ShellScript: Sendable {
 
     // MARK: - the reader
 
-    private enum Pending: Sendable { case none, backslash, dollar }
+    private enum Pending: Sendable, Equatable { case none, backslash, dollar }
 
     private enum Closer: Sendable, Equatable { case none, paren, backquote }
 
@@ -184,24 +184,7 @@ public struct ShellScript: Sendable {
     private mutating func step(_ b: [UInt8], _ i: Int) -> Int {
         let c = b[i]
         bytes.append(c)
-        switch pending {
-        case .backslash:
-            pending = .none
-            if case .hereDoc(var h) = frames[frames.count - 1] {
-                h.line.append(c)
-                frames[frames.count - 1] = .hereDoc(h)
-            } else {
-                addToWord(c)
-            }
-            return i + 1
-        case .dollar:
-            // The `$` that ended the previous text: read it again with what follows.
-            pending = .none
-            bytes.removeLast(2)
-            return dollar(b, i - 1)
-        case .none:
-            break
-        }
+        if pending != .none { return resume(b, i) }
         switch frames[frames.count - 1] {
         case .singleQuote:
             if c == UInt8(ascii: "'") { frames.removeLast() } else { addToWord(c) }
@@ -216,50 +199,97 @@ public struct ShellScript: Sendable {
             default: addToWord(c)
             }
         case .brace(let dq, let depth):
-            switch c {
-            case UInt8(ascii: "}"):
-                if depth == 0 { frames.removeLast() } else { frames[frames.count - 1] = .brace(inDoubleQuotes: dq, depth: depth - 1) }
-            case UInt8(ascii: "{"): frames[frames.count - 1] = .brace(inDoubleQuotes: dq, depth: depth + 1)
-            case UInt8(ascii: "'"): if !dq { frames.append(.singleQuote) }
-            case UInt8(ascii: "\""): frames.append(.doubleQuote)
-            case UInt8(ascii: "\\"): pending = .backslash
-            case UInt8(ascii: "$"): bytes.removeLast(); return dollar(b, i)
-            default: break
-            }
+            return brace(dq, depth, b, i)
         case .arithmetic(let depth):
-            if c == UInt8(ascii: "(") {
-                frames[frames.count - 1] = .arithmetic(depth: depth + 1)
-            } else if c == UInt8(ascii: ")") {
-                if depth > 0 {
-                    frames[frames.count - 1] = .arithmetic(depth: depth - 1)
-                } else if i + 1 < b.count, b[i + 1] == UInt8(ascii: ")") {
-                    bytes.append(c)
-                    frames.removeLast()
-                    return i + 2
-                }
-            }
+            return arithmetic(depth, b, i)
         case .comment:
             if c == UInt8(ascii: "\n") {
                 frames.removeLast()
                 bytes.removeLast()
                 return i  // the newline ends the command in the frame below
             }
-        case .hereDoc(var h):
-            if c == UInt8(ascii: "\n") {
-                var line = h.line[...]
-                if h.stripTabs { while line.first == UInt8(ascii: "\t") { line.removeFirst() } }
-                if !h.lineHasValue && Array(line) == h.delimiter { frames.removeLast(); return i + 1 }
-                h.line = []
-                h.lineHasValue = false
-            } else {
-                h.line.append(c)
-                if !h.quoted && c == UInt8(ascii: "\\") { pending = .backslash }
-                if !h.quoted && c == UInt8(ascii: "$") && i + 1 == b.count { pending = .dollar }
-            }
-            frames[frames.count - 1] = .hereDoc(h)
+        case .hereDoc(let h):
+            return hereDoc(h, b, i)
         case .command(var cmd):
             return command(&cmd, b, i)
         }
+        return i + 1
+    }
+
+    /// The byte at `i` (already written) after a `\` or a `$` that ended the previous text.
+    private mutating func resume(_ b: [UInt8], _ i: Int) -> Int {
+        let c = b[i]
+        switch pending {
+        case .backslash:
+            pending = .none
+            if case .hereDoc(var h) = frames[frames.count - 1] {
+                h.line.append(c)
+                frames[frames.count - 1] = .hereDoc(h)
+            } else {
+                addToWord(c)
+            }
+            return i + 1
+        case .dollar:
+            // Read the `$` again with what follows it.
+            pending = .none
+            bytes.removeLast(2)
+            return dollar(b, i - 1)
+        case .none:
+            return i
+        }
+    }
+
+    /// A byte inside `${…}`.
+    private mutating func brace(_ dq: Bool, _ depth: Int, _ b: [UInt8], _ i: Int) -> Int {
+        switch b[i] {
+        case UInt8(ascii: "}"):
+            if depth == 0 { frames.removeLast() } else { frames[frames.count - 1] = .brace(inDoubleQuotes: dq, depth: depth - 1) }
+        case UInt8(ascii: "{"): frames[frames.count - 1] = .brace(inDoubleQuotes: dq, depth: depth + 1)
+        case UInt8(ascii: "'"): if !dq { frames.append(.singleQuote) }  // inside "…", `'` is literal
+        case UInt8(ascii: "\""): frames.append(.doubleQuote)
+        case UInt8(ascii: "\\"): pending = .backslash
+        case UInt8(ascii: "$"): bytes.removeLast(); return dollar(b, i)
+        default: break
+        }
+        return i + 1
+    }
+
+    /// A byte inside `$((…))`: only parentheses matter.
+    private mutating func arithmetic(_ depth: Int, _ b: [UInt8], _ i: Int) -> Int {
+        if b[i] == UInt8(ascii: "(") {
+            frames[frames.count - 1] = .arithmetic(depth: depth + 1)
+        } else if b[i] == UInt8(ascii: ")") {
+            if depth > 0 {
+                frames[frames.count - 1] = .arithmetic(depth: depth - 1)
+            } else if i + 1 < b.count, b[i + 1] == UInt8(ascii: ")") {
+                bytes.append(b[i + 1])
+                frames.removeLast()
+                return i + 2
+            }
+        }
+        return i + 1
+    }
+
+    /// A byte of a here-document body: a line equal to the delimiter (and holding no
+    /// value) ends it.
+    private mutating func hereDoc(_ body: HereDoc, _ b: [UInt8], _ i: Int) -> Int {
+        var h = body
+        let c = b[i]
+        if c == UInt8(ascii: "\n") {
+            var line = h.line[...]
+            if h.stripTabs { while line.first == UInt8(ascii: "\t") { line.removeFirst() } }
+            if !h.lineHasValue && Array(line) == h.delimiter {
+                frames.removeLast()
+                return i + 1
+            }
+            h.line = []
+            h.lineHasValue = false
+        } else {
+            h.line.append(c)
+            if !h.quoted && c == UInt8(ascii: "\\") { pending = .backslash }
+            if !h.quoted && c == UInt8(ascii: "$") && i + 1 == b.count { pending = .dollar }
+        }
+        frames[frames.count - 1] = .hereDoc(h)
         return i + 1
     }
 
@@ -281,28 +311,8 @@ public struct ShellScript: Sendable {
         case UInt8(ascii: ";"), UInt8(ascii: "&"), UInt8(ascii: "|"):
             endWord(&cmd)
             endCommand(&cmd)
-        case UInt8(ascii: "("):
-            endWord(&cmd)
-            endCommand(&cmd)
-            cmd.parens += 1
-        case UInt8(ascii: ")"):
-            endWord(&cmd)
-            if cmd.closer == .paren && cmd.parens == 0 {
-                frames.removeLast()
-                return i + 1
-            }
-            cmd.parens = max(0, cmd.parens - 1)
-            endCommand(&cmd)
-        case UInt8(ascii: "`"):
-            if cmd.closer == .backquote {
-                endWord(&cmd)
-                frames.removeLast()
-                return i + 1
-            }
-            cmd.word.started = true
-            cmd.word.literal = false
-            store(cmd)
-            frames.append(.command(Command(closer: .backquote)))
+        case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "`"):
+            nesting(&cmd, c, top)
             return i + 1
         case UInt8(ascii: "<"), UInt8(ascii: ">"):
             let j = redirection(&cmd, b, i)
@@ -337,6 +347,31 @@ public struct ShellScript: Sendable {
         }
         store(cmd)
         return i + 1
+    }
+
+    /// `(`, `)` or a backquote outside quotes: a subshell, the end of the `$(…)` or
+    /// backquote substitution this command frame reads, or the start of a backquote one.
+    private mutating func nesting(_ cmd: inout Command, _ c: UInt8, _ top: Int) {
+        endWord(&cmd)
+        let closes = c == UInt8(ascii: ")") ? cmd.closer == .paren && cmd.parens == 0 : c == UInt8(ascii: "`") && cmd.closer == .backquote
+        if closes {
+            frames.removeLast()
+            return
+        }
+        switch c {
+        case UInt8(ascii: "("):
+            endCommand(&cmd)
+            cmd.parens += 1
+            frames[top] = .command(cmd)
+        case UInt8(ascii: ")"):
+            cmd.parens = max(0, cmd.parens - 1)
+            endCommand(&cmd)
+            frames[top] = .command(cmd)
+        default:
+            frames[top] = .command(cmd)
+            markExpansion()
+            frames.append(.command(Command(closer: .backquote)))
+        }
     }
 
     /// A redirection operator at `i` (already written): the next word is its target, and

@@ -52,6 +52,17 @@ final class ShellTemplateTests: XCTestCase {
             XCTAssertFalse(c.script.contains("x\u{0}"), template)
         }
         XCTAssertEqual(try script("echo {v} {v}", "a b").environment.map(\.0), ["EZFLOW_V1", "EZFLOW_V2"])
+        // Two here-documents announced on one line, the second with a quoted delimiter
+        // and `<<-` (tabs before its delimiter), then a command again.
+        var s = ShellScript()
+        s.append(text: "cat <<A; cat <<-'B'\n")
+        let a = s.appendValue(variable: "X")
+        s.append(text: "\nA\n")
+        let b = s.appendValue(variable: "Y")
+        s.append(text: "\n\tB\necho ")
+        let c = s.appendValue(variable: "Z")
+        XCTAssertEqual([a.context, b.context, c.context], [.hereDocument, .quotedHereDocument, .unquoted])
+        XCTAssertEqual(c.words, ["echo"])
         XCTAssertEqual(try script("echo {v}", "a b").environment.map(\.1), ["a b"])
     }
 
