@@ -41,7 +41,7 @@ extension TemplateRenderer {
             }
             let value = try renderText(p)
             let name = Self.valuePrefix + String(env.count + 1)
-            let what = Self.describe(p, tasks: tasks)
+            let what = describe(p, tasks: tasks)
             if value.utf8.contains(0) {
                 throw RenderError("the value of `${\(what)}` contains a NUL byte, which no environment variable or argument can carry")
             }
@@ -73,7 +73,7 @@ extension TemplateRenderer {
 
     /// How the author wrote an interpolation, near enough to find it: `inputs.branch`,
     /// `fetch.outputs.body`, `item.path`, `secrets.token`; otherwise "an expression".
-    static func describe(_ e: JSONValue, tasks: [JSONValue]) -> String {
+    func describe(_ e: JSONValue, tasks: [JSONValue]) -> String {
         guard case .object(let m) = e, let (kind, arg) = m.first(where: { $0.0 != "args" }) else { return "an expression" }
         func fields(_ xs: ArraySlice<JSONValue>) -> [String] { xs.compactMap { if case .string(let s) = $0 { s } else { nil } } }
         switch (kind, arg) {
@@ -83,7 +83,7 @@ extension TemplateRenderer {
             return (["item"] + fields(f[...])).joined(separator: ".")
         case ("ref", .array(let path)):
             if path.count >= 2, case .string("task") = path[0], case .int(let id) = path[1] {
-                let name: String = if id >= 0, id < tasks.count, case .string(let n)? = tasks[Int(id)]["name"] { n } else { "task" }
+                let name = values.depName(Int(id), tasks: tasks) ?? "task"
                 return ([name] + fields(path.dropFirst(2))).joined(separator: ".")
             }
             return fields(path[...]).joined(separator: ".")

@@ -119,6 +119,10 @@ final class ShellTemplateTests: XCTestCase {
         XCTAssertEqual(r.errorClass, "render_error")
         XCTAssertEqual(r.message, "task `t`: the value of `${inputs.v}` contains a NUL byte, which no environment variable or argument can carry")
         XCTAssertNil(r.pid, "nothing ran")
+        // An upstream task's output (an LLM reply, say) is named as the author wrote it.
+        let o = driver([irTask("t", [text("echo "), outputRef(1, "text")], deps: [1]), irTask("ask", [text("x")])])
+        let r1 = await runTask(o, values: RenderValues(taskOutputs: [1: .object([("text", .string("a\u{0}b"))])]))
+        XCTAssertEqual(r1.message, "task `t`: the value of `${ask.outputs.text}` contains a NUL byte, which no environment variable or argument can carry")
         let e = driver([irTask("t", [text("echo $V")], env: [("V", inputRef("v"))])])
         let r2 = await runTask(e, values: RenderValues(inputs: ["v": .string("a\u{0}b")]))
         XCTAssertEqual(r2.errorClass, "render_error")
