@@ -30,9 +30,7 @@ public enum JournalChain {
 
     /// The hash of a record whose predecessor's hash is `previous`.
     public static func link(_ previous: String, _ recordBytes: [UInt8]) -> String {
-        var input = Array(previous.utf8)
-        input.append(contentsOf: recordBytes)
-        return IRDocument.sha256(input)
+        IRDocument.sha256(Array(previous.utf8), recordBytes)
     }
 
     /// The hashes of `records` (consecutive, from any seq) after `previous`.
