@@ -72,7 +72,7 @@ final class ChainTests: XCTestCase {
     /// nothing on stdout, and nothing downstream of the forgery ran.
     func assertRefused(_ dir: String, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
         for command in [["status", "c1"], ["status", "c1", "--json"], ["replay", "c1"], ["replay", "c1", "--db", ".ezflow/ezflow.db"],
-                        ["resume", "c1", "--as", "carol:ci", "--quiet"]] {
+                        ["resume", "c1", "--as", "carol:ci", "--quiet"], ["logs", "c1"], ["approve", "c1", "approve_deploy", "--as", "rita:releaser"]] {
             let r = ezrun(command, in: dir)
             XCTAssertEqual(r.status, 6, "\(command): \(r.stderr)", file: file, line: line)
             XCTAssertEqual(r.stderr, Self.prefix + message + "\n", "\(command)", file: file, line: line)
