@@ -68,6 +68,7 @@ final class FaultyStore: JournalStore, RunInbox, @unchecked Sendable {
     func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {
         try faults.around("journal") { () throws(StoreError) in try base.journal(run: runID, from: seq) }
     }
+    func chainHash(run runID: String, seq: Int) throws(StoreError) -> String? { try base.chainHash(run: runID, seq: seq) }
     func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                 consumedInbox: [Int64]) throws(StoreError) {
         try faults.gate("append")

@@ -12,18 +12,25 @@ public enum IRDocument {
     public static let unhashedKeys: Set<String> = ["hash", "source_map"]
 
     /// `sha256:` + lowercase hex SHA-256 of `bytes`.
-    public static func sha256(_ bytes: [UInt8]) -> String {
+    public static func sha256(_ bytes: [UInt8]) -> String { sha256(bytes, []) }
+
+    /// `sha256:` + lowercase hex SHA-256 of `first` followed by `second` (without joining
+    /// them: the journal chain hashes a previous hash and a record this way).
+    public static func sha256(_ first: [UInt8], _ second: [UInt8]) -> String {
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        bytes.withUnsafeBufferPointer { p in
-            digest.withUnsafeMutableBufferPointer { d in _ = SHA256(p.baseAddress, p.count, d.baseAddress) }
-        }
-        var s = "sha256:"
-        s.reserveCapacity(71)
+        let c = EVP_MD_CTX_new()
+        defer { EVP_MD_CTX_free(c) }
+        EVP_DigestInit_ex(c, EVP_sha256(), nil)
+        first.withUnsafeBufferPointer { p in _ = EVP_DigestUpdate(c, p.baseAddress, p.count) }
+        second.withUnsafeBufferPointer { p in _ = EVP_DigestUpdate(c, p.baseAddress, p.count) }
+        digest.withUnsafeMutableBufferPointer { d in _ = EVP_DigestFinal_ex(c, d.baseAddress, nil) }
+        var out = Array("sha256:".utf8)
+        out.reserveCapacity(71)
         for b in digest {
-            s.append(Character(Unicode.Scalar(CanonicalJSON.hex[Int(b >> 4)])))
-            s.append(Character(Unicode.Scalar(CanonicalJSON.hex[Int(b & 0xF)])))
+            out.append(CanonicalJSON.hex[Int(b >> 4)])
+            out.append(CanonicalJSON.hex[Int(b & 0xF)])
         }
-        return s
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The content hash of a document's members: the SHA-256 of the canonical bytes of

@@ -15,6 +15,8 @@ public final class MemoryStore: JournalStore, RunInbox {
         var info: RunInfo
         var ir: [UInt8]
         var journal: [JournalRecord] = []
+        /// `chain[seq]`: record seq's chain hash (`JournalChain`).
+        var chain: [String] = []
         var meta: JSONValue? = .object([])
         var versions: [(fromSeq: Int, irHash: String, ir: [UInt8])] = []
         var logs: [AttemptLogRow] = []
@@ -54,14 +56,34 @@ public final class MemoryStore: JournalStore, RunInbox {
     public func ir(run runID: String) throws(StoreError) -> [UInt8]? { state.withLock { $0.runs[runID]?.ir } }
 
     public func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {
-        state.withLock { s in
-            guard let j = s.runs[runID]?.journal, seq < j.count else { return [] }
-            return Array(j[max(0, seq)...])
+        let (records, previous, stored): ([JournalRecord], String, ArraySlice<String>) = state.withLock { s in
+            guard let r = s.runs[runID], seq < r.journal.count else { return ([], "", []) }
+            let from = max(0, seq)
+            return (Array(r.journal[from...]), from == 0 ? r.info.irHash : r.chain[from - 1], r.chain[from...])
         }
+        // Recomputed outside the lock: the records are values, a concurrent append cannot change them.
+        for (i, h) in zip(stored.indices, JournalChain.hashes(after: previous, records)) where stored[i] != h {
+            throw StoreError.chainBroken(path: location, run: runID, ChainBreak(seq: i, event: records[i - stored.startIndex].event))
+        }
+        return records
+    }
+
+    public func chainHash(run runID: String, seq: Int) throws(StoreError) -> String? {
+        state.withLock { s in
+            guard let r = s.runs[runID] else { return nil }
+            if seq == -1 { return r.info.irHash }
+            return seq >= 0 && seq < r.chain.count ? r.chain[seq] : nil
+        }
+    }
+
+    /// A test hook: replaces a stored record as an edit of the store would, keeping its hash.
+    func tamper(run runID: String, _ record: JournalRecord) {
+        state.withLock { s in s.runs[runID]?.journal[record.seq] = record }
     }
 
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64]) throws(StoreError) {
+        let encoded = records.map(JournalChain.recordBytes)  // outside the lock
         let failure: StoreError? = state.withLock { s in
             guard let count = s.runs[runID]?.journal.count else { return error(.notFound, "no run `\(runID)`") }
             guard expectedSeq == count else {
@@ -71,6 +93,11 @@ public final class MemoryStore: JournalStore, RunInbox {
                 return error(.conflict, "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
             }
             if let why = JournalBoundary.identityViolation(run: runID, records) { return error(.conflict, why) }
+            var h = count == 0 ? s.runs[runID]!.info.irHash : s.runs[runID]!.chain[count - 1]
+            for b in encoded {
+                h = JournalChain.link(h, b)
+                s.runs[runID]!.chain.append(h)
+            }
             // Mutated in place: copying the run out of the dictionary would copy its journal
             // on every append (quadratic in the run's length).
             s.runs[runID]!.journal += records

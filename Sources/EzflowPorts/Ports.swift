@@ -18,6 +18,13 @@ import EzflowRuntime
 ///    order, with consecutive `seq`.
 /// 4. A failure is a `StoreError`; after `unavailable` the caller may not assume either
 ///    outcome and must re-read the journal.
+/// 5. The journal is hash-chained (`JournalChain`): `append` stores each record's hash,
+///    hash(seq) = SHA-256(hash(seq-1) ‖ the record's canonical bytes), hash(-1) = the
+///    run's IR hash, in the same transaction as the record (no extra write). `journal`
+///    recomputes the chain from `from` (starting at the stored hash of `from - 1`) and
+///    throws an `integrity` error with the first record that does not match
+///    (`StoreError.chainBreak`); `chainHash(run:seq:)` is the stored hash of record `seq`
+///    (-1: the IR hash), so `chainHash(run:seq: count - 1)` is the head an operator pins.
 public protocol JournalStore: AnyObject, Sendable {
     /// The store's name in messages (a file path, a URL).
     var location: String { get }
@@ -29,8 +36,10 @@ public protocol JournalStore: AnyObject, Sendable {
     func runs() throws(StoreError) -> [RunInfo]
     /// The IR bytes the run was created with.
     func ir(run runID: String) throws(StoreError) -> [UInt8]?
-    /// Committed records from `seq` on.
+    /// Committed records from `seq` on, their chain verified (point 5).
     func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord]
+    /// The stored chain hash of record `seq` (-1: the run's IR hash); nil if there is none.
+    func chainHash(run runID: String, seq: Int) throws(StoreError) -> String?
     /// Appends a batch (see the contract above).
     func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                 consumedInbox: [Int64]) throws(StoreError)

@@ -190,12 +190,18 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The store could not be reached or refused the write (a lost connection, an
         /// injected fault): nothing may be assumed about the write; resume to find out.
         case unavailable
+        /// A stored record (or the IR under a run) does not match the journal's hash chain:
+        /// the file was edited outside ezflow (`JournalChain`).
+        case integrity
     }
 
     public var kind: Kind
     public var path: String
     public var code: Int32
     public var message: String
+    /// For `integrity`: the first record that does not match its chain hash (callers that
+    /// know the plan re-render `message` with the task's name: `named(taskName:)`).
+    public var chainBreak: ChainBreak?
 
     public init(_ kind: Kind, path: String, code: Int32 = 0, message: String) {
         self.kind = kind
@@ -206,6 +212,21 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         "ezflow store \(path): \(kind.rawValue) error: \(message)" + (code != 0 ? " (sqlite code \(code))" : "")
+    }
+
+    /// A chain break in run `runID` at `brk`: the store names the record by seq and kind.
+    public static func chainBroken(path: String, run runID: String, _ brk: ChainBreak) -> StoreError {
+        var e = StoreError(.integrity, path: path, message: "run `\(runID)`: " + brk.message { _ in nil })
+        e.chainBreak = brk
+        return e
+    }
+
+    /// This error with its chain break's record named by task (`taskName`: index → name).
+    public func named(run runID: String, taskName: (Int) -> String?) -> StoreError {
+        guard let brk = chainBreak else { return self }
+        var e = self
+        e.message = "run `\(runID)`: " + brk.message(taskName: taskName)
+        return e
     }
 }
 

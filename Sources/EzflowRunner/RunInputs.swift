@@ -6,15 +6,18 @@ import EzflowUnits
 import Foundation
 
 /// Why `ezrun` cannot go on (the CLI exits with 2, invalid input, for all of them but a
-/// store failure mid-run).
+/// store failure and an edited store).
 public enum RunnerError: Error, Sendable, CustomStringConvertible {
     case invalid(String)
     case store(String)
     case refused(String)
+    /// The journal or the IR does not match the run's hash chain (`JournalChain`): the
+    /// store was edited outside ezflow.
+    case integrity(String)
 
     public var description: String {
         switch self {
-        case .invalid(let m), .store(let m): m
+        case .invalid(let m), .store(let m), .integrity(let m): m
         case .refused(let m): "access refused: \(m)"
         }
     }

@@ -12,6 +12,9 @@ struct RunVersions {
     var plans: [Plan]
     var inputs: [String: JSONValue]
     var meta: JSONValue
+    /// `fromSeqs[i]`: the seq of the `plan_upgraded` record that moved the run to `plans[i + 1]`.
+    var fromSeqs: [Int] = []
+    var runID = ""
 
     var current: IRProgram { programs[programs.count - 1] }
     var plan: Plan { plans[plans.count - 1] }
@@ -20,15 +23,21 @@ struct RunVersions {
         var raw: [[UInt8]] = []
         let metaDoc: JSONValue
         let journalCount: Int
+        var fromSeqs: [Int] = []
         do {
             guard let b = try store.ir(run: runID), let info = try store.run(runID) else {
                 let known = try store.runs().suffix(5).map(\.runID)
                 throw RunnerError.invalid("\(store.location): no run `\(runID)`" + (known.isEmpty ? "" : " (latest: \(known.joined(separator: ", ")))"))
             }
+            try checkIR(b, hash: info.irHash, runID: runID, store: store)
             raw.append(b)
             journalCount = info.journalCount
             // A version at or past the journal's end lost its `plan_upgraded` in a crash.
-            raw += try store.versions(run: runID).filter { $0.fromSeq < journalCount }.map(\.ir)
+            for v in try store.versions(run: runID) where v.fromSeq < journalCount {
+                try checkIR(v.ir, hash: v.irHash, runID: runID, store: store)
+                raw.append(v.ir)
+                fromSeqs.append(v.fromSeq)
+            }
             metaDoc = try store.meta(run: runID) ?? .object([])
         } catch let e as RunnerError { throw e } catch { throw .store("\(error)") }
         var inputs: [String: JSONValue] = [:]
@@ -40,7 +49,32 @@ struct RunVersions {
             do { plans.append(try Plan(p, inputs: inputs)) } catch { throw .invalid("run `\(runID)`: \(error)") }
             programs.append(p)
         }
-        return RunVersions(programs: programs, bytes: raw, plans: plans, inputs: inputs, meta: metaDoc)
+        return RunVersions(programs: programs, bytes: raw, plans: plans, inputs: inputs, meta: metaDoc, fromSeqs: fromSeqs, runID: runID)
+    }
+
+    /// Stored IR bytes must hash to the hash the run (and so its journal's chain) was
+    /// started with: other IR under the same run is an edit of the store.
+    static func checkIR(_ bytes: [UInt8], hash: String, runID: String, store: any JournalStore) throws(RunnerError) {
+        // Bytes that do not parse match no hash: they are reported like any other edit.
+        var content: String? = nil
+        do { if case .object(let members) = try JSONParser.parse(bytes) { content = IRDocument.hash(of: members) } } catch {}
+        guard content != hash else { return }
+        let e = StoreError(.integrity, path: store.location,
+                           message: "run `\(runID)`: the stored IR does not match its hash \(hash): the store was edited")
+        throw .integrity(e.description)
+    }
+
+    /// The name of task `t` in the plan in force at record `seq`.
+    func taskName(_ t: Int, at seq: Int) -> String? {
+        let names = plans[fromSeqs.filter { $0 < seq }.count].taskNames
+        return t >= 0 && t < names.count ? names[t] : nil
+    }
+
+    /// A store failure as `ezrun` reports it: a chain break names the record's task.
+    func failure(_ e: StoreError, context: String = "") -> RunnerError {
+        guard e.kind == .integrity else { return .store(context + e.description) }
+        let seq = e.chainBreak?.seq ?? 0
+        return .integrity(e.named(run: runID) { taskName($0, at: seq) }.description)
     }
 
     /// The config's selector, else the one the run was started with.

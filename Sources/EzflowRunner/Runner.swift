@@ -281,8 +281,9 @@ public final class Runner {
             durable = try DurableRun.resume(store: store, runID: runID, plans: versions.plans,
                                             environment: environment(versions.plans[0], config: cfg)).run
         } catch {
-            // A journal the store cannot read refuses the resume as a store failure (exit 5).
-            if case .store(let e) = error { throw .store(e.description) }
+            // A journal the store cannot read refuses the resume as a store failure (exit 5),
+            // one that does not match its chain as an edited store (exit 6).
+            if case .store(let e) = error { throw versions.failure(e) }
             throw .invalid(error.description)
         }
         let nowMs = max(ports.clock.nowMs(), durable.state.nowMs)
@@ -376,6 +377,7 @@ public final class Runner {
     func restoreTimers() throws(RunnerError) {
         let journal: [JournalRecord]
         do { journal = try ports.store.journal(run: runID, from: 0) } catch {
+            if error.kind == .integrity { throw .integrity(error.description) }
             throw .store("run `\(runID)`: cannot read the journal to resume: \(error.description)")
         }
         guard !mutations.skipTimerRearm else { return }

@@ -341,16 +341,24 @@ extension Command {
 public enum Journal {
     /// Appends one record as a canonical line (with its `\n`).
     public static func append(_ r: JournalRecord, to bytes: inout [UInt8]) {
-        var s = CanonicalStream(capacity: 256)
-        s.beginObject()
-        s.key("commands"); s.beginArray()
-        for c in r.commands { c.encode(into: &s) }
-        s.endArray()
-        s.key("event"); r.event.encode(into: &s)
-        s.key("seq"); s.int(r.seq)
-        s.endObject()
-        bytes.append(contentsOf: s.bytes)
+        bytes.append(contentsOf: JournalChain.recordBytes(r))
         bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// The canonical bytes of an event (a journal row's `event` column).
+    public static func eventBytes(_ e: Event) -> [UInt8] {
+        var s = CanonicalStream(capacity: 128)
+        e.encode(into: &s)
+        return s.bytes
+    }
+
+    /// The canonical bytes of a record's commands (a journal row's `commands` column).
+    public static func commandBytes(_ cs: [Command]) -> [UInt8] {
+        var s = CanonicalStream(capacity: 64)
+        s.beginArray()
+        for c in cs { c.encode(into: &s) }
+        s.endArray()
+        return s.bytes
     }
 
     /// The whole journal as bytes.
@@ -360,9 +368,32 @@ public enum Journal {
         return out
     }
 
+    /// The journal as an export: each line is the record's members plus `chain`, its
+    /// chain hash from `chainSeed` (the run's IR hash), so a replay of the file checks it.
+    public static func encode(_ records: [JournalRecord], chainSeed: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var h = chainSeed
+        for r in records {
+            let bytes = JournalChain.recordBytes(r)
+            h = JournalChain.link(h, bytes)
+            // `chain` sorts before `commands`: the line stays canonical.
+            out.append(contentsOf: Array(#"{"chain":"#.utf8))
+            CanonicalJSON.write(.string(h), into: &out)
+            out.append(UInt8(ascii: ","))
+            out.append(contentsOf: bytes.dropFirst())
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
     /// Parses a journal; blank lines are skipped, anything else must be a record.
     public static func decode(_ bytes: [UInt8]) throws(JournalError) -> [JournalRecord] {
-        var records: [JournalRecord] = []
+        try decodeChained(bytes).map(\.record)
+    }
+
+    /// `decode`, with each line's `chain` hash when it has one (an export).
+    public static func decodeChained(_ bytes: [UInt8]) throws(JournalError) -> [(record: JournalRecord, chain: String?)] {
+        var records: [(record: JournalRecord, chain: String?)] = []
         var line = 0
         var start = 0
         while start < bytes.count {
@@ -379,7 +410,8 @@ public enum Journal {
                 guard case .array(let cs) = try f.any("commands") else { throw f.err("`commands` must be an array") }
                 var commands: [Command] = []
                 for c in cs { commands.append(try Command.decode(c)) }
-                records.append(JournalRecord(seq: try f.small("seq"), event: try Event.decode(try f.any("event")), commands: commands))
+                let chain: String? = v["chain"] == nil ? nil : try f.string("chain")
+                records.append((JournalRecord(seq: try f.small("seq"), event: try Event.decode(try f.any("event")), commands: commands), chain))
             } catch {
                 throw JournalError(line: line, message: error.message)
             }

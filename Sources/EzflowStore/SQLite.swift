@@ -153,9 +153,9 @@ final class Connection {
         return out
     }
 
-    func scalarText(_ sql: String) throws(StoreError) -> String? {
+    func scalarText(_ sql: String, _ bind: (Statement) -> Void = { _ in }) throws(StoreError) -> String? {
         var out: String?
-        try query(sql) { st in if out == nil { out = st.optionalText(0) } }
+        try query(sql, bind) { st in if out == nil { out = st.optionalText(0) } }
         return out
     }
 

@@ -1,6 +1,7 @@
 // Schema versions (`PRAGMA user_version`) and the migration from any older version.
-import EzflowPorts
 import CSQLite
+import EzflowPorts
+import EzflowRuntime
 
 enum Schema {
     /// `migrations[i]` takes a file from version `i` to `i + 1`.
@@ -144,7 +145,37 @@ enum Schema {
             PRIMARY KEY(run_id, task, attempt, reader)
         ) STRICT, WITHOUT ROWID;
         """,
+        // 3 → 4: the journal's hash chain (`JournalChain`), one hash per record in the
+        // record's own row. Records stored before are chained by `fillChains` in the same
+        // migration transaction: an edit made before the upgrade is sealed, not detected.
+        """
+        ALTER TABLE journal ADD COLUMN chain TEXT;  -- sha256:hex of (previous chain ‖ record)
+        """,
     ]
+
+    /// Swift steps after `migrations[i]` (SQLite has no SHA-256).
+    static func afterMigration(_ c: Connection, to version: Int) throws(StoreError) {
+        if version == 4 { try fillChains(c) }
+    }
+
+    /// Chains every stored journal (from each run's IR hash), as `append` would have.
+    static func fillChains(_ c: Connection) throws(StoreError) {
+        var runs: [(String, String)] = []
+        try c.query("SELECT run_id, ir_hash FROM runs ORDER BY run_id") { st in runs.append((st.text(0), st.text(1))) }
+        for (runID, irHash) in runs {
+            var rows: [(Int, [UInt8], [UInt8])] = []
+            try c.query("SELECT seq, event, commands FROM journal WHERE run_id = ?1 ORDER BY seq", { $0.bind(1, runID) }) { st in
+                rows.append((Int(st.int(0)), st.bytes(1), st.bytes(2)))
+            }
+            var chain = irHash
+            for (seq, event, commands) in rows {
+                chain = JournalChain.link(chain, JournalChain.recordBytes(seq: seq, event: event, commands: commands))
+                try c.run("UPDATE journal SET chain = ?3 WHERE run_id = ?1 AND seq = ?2") { st in
+                    st.bind(1, runID); st.bind(2, seq); st.bind(3, chain)
+                }
+            }
+        }
+    }
 
     static var current: Int { migrations.count }
 
@@ -191,7 +222,10 @@ enum Schema {
         try c.transaction { () throws(StoreError) in
             let v = Int(try c.scalarInt("PRAGMA user_version") ?? 0)
             guard v < current else { return }
-            for i in v..<current { try c.exec(migrations[i]) }
+            for i in v..<current {
+                try c.exec(migrations[i])
+                try afterMigration(c, to: i + 1)
+            }
             try c.exec("PRAGMA application_id=\(DurableStore.applicationID); PRAGMA user_version=\(current)")
         }
     }

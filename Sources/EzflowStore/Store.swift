@@ -36,7 +36,7 @@ public struct StoreOptions: Sendable, Equatable {
 /// while this one writes). Never crashes on a bad file: every failure is a `StoreError`.
 public final class DurableStore: Sendable {
     /// The schema version this build writes (`PRAGMA user_version`).
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     /// `PRAGMA application_id` of an ezflow store ("ezfl").
     public static let applicationID: Int32 = 0x657A_666C
     /// `ezrun`'s default location, relative to the working directory.
@@ -173,18 +173,22 @@ public final class DurableStore: Sendable {
                 throw StoreError(.conflict, path: path, message: "run `\(runID)`: the writer expects seq \(expectedSeq), the journal has \(next) records")
             }
         }
+        var chain = ""
         if let first = rows.first {
-            let next = try c.scalarInt("SELECT seq FROM journal WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1", { $0.bind(1, runID) }).map { Int($0) + 1 } ?? 0
+            let (next, previous) = try lastLink(c, runID: runID)
             guard first.seq == next else {
                 throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch starts at seq \(first.seq), the journal has \(next) records")
             }
             for (i, r) in rows.enumerated() where r.seq != first.seq + i {
                 throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
             }
+            chain = previous
         }
         for r in rows {
-            try c.run("INSERT INTO journal(run_id, seq, event, commands) VALUES (?1, ?2, ?3, ?4)") { st in
-                st.bind(1, runID); st.bind(2, r.seq); st.bind(3, text: r.event); st.bind(4, text: r.commands)
+            // The chain hash goes in the record's own row: no extra write, no extra sync.
+            chain = JournalChain.link(chain, JournalChain.recordBytes(seq: r.seq, event: r.event, commands: r.commands))
+            try c.run("INSERT INTO journal(run_id, seq, event, commands, chain) VALUES (?1, ?2, ?3, ?4, ?5)") { st in
+                st.bind(1, runID); st.bind(2, r.seq); st.bind(3, text: r.event); st.bind(4, text: r.commands); st.bind(5, chain)
             }
         }
         for op in queue {
@@ -208,6 +212,17 @@ public final class DurableStore: Sendable {
                 st.bind(1, runID); st.bind(2, u.status.rawValue); st.bind(3, u.verdict?.rawValue); st.bind(4, u.updatedMs)
             }
         }
+    }
+
+    /// The next seq of the run's journal and the hash the next record chains to (the IR
+    /// hash for an empty journal).
+    private func lastLink(_ c: Connection, runID: String) throws(StoreError) -> (next: Int, chain: String) {
+        var last: (Int, String?)? = nil
+        try c.query("SELECT seq, chain FROM journal WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1", { $0.bind(1, runID) }) { st in
+            last = (Int(st.int(0)), st.optionalText(1))
+        }
+        if let (seq, chain) = last { return (seq + 1, chain ?? "") }
+        return (0, try c.scalarText("SELECT ir_hash FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) ?? "")
     }
 
     /// Sets a run's status, verdict and update time on its own.
@@ -284,18 +299,23 @@ public final class DurableStore: Sendable {
     /// another place than seq 0) is a `corrupt` error naming the run and seq: a journal is
     /// never returned with a hole in it.
     public func journal(run runID: String, from seq: Int = 0) throws(StoreError) -> [JournalRecord] {
-        let raw: [(Int, [UInt8], [UInt8])] = try with { c throws(StoreError) in
-            var out: [(Int, [UInt8], [UInt8])] = []
-            try c.query("SELECT seq, event, commands FROM journal WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq", { st in
-                st.bind(1, runID); st.bind(2, seq)
-            }) { st in out.append((Int(st.int(0)), st.bytes(1), st.bytes(2))) }
-            return out
+        let from = max(0, seq)
+        let (raw, previous): ([(Int, [UInt8], [UInt8], String?)], String?) = try with { c throws(StoreError) in
+            var out: [(Int, [UInt8], [UInt8], String?)] = []
+            try c.query("SELECT seq, event, commands, chain FROM journal WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq", { st in
+                st.bind(1, runID); st.bind(2, from)
+            }) { st in out.append((Int(st.int(0)), st.bytes(1), st.bytes(2), st.optionalText(3))) }
+            return (out, try self.chainHashLocked(c, runID: runID, seq: from - 1))
+        }
+        if from > 0 && previous == nil && !raw.isEmpty {
+            // The chain cannot be checked from a record whose predecessor is gone.
+            throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal: record \(from - 1) is missing (the next stored is \(raw[0].0))")
         }
         var records: [JournalRecord] = []
         records.reserveCapacity(raw.count)
-        for (s, e, cs) in raw {
+        for (s, e, cs, _) in raw {
             // Rows come back in seq order; each must be the one after the previous.
-            let expected = seq + records.count
+            let expected = from + records.count
             guard s == expected else {
                 throw StoreError(.corrupt, path: path, message: "run `\(runID)` journal: record \(expected) is missing (the next stored is \(s))")
             }
@@ -308,7 +328,22 @@ public final class DurableStore: Sendable {
         do { try checkRunIdentity(runID, records) } catch {
             throw StoreError(.corrupt, path: path, message: error.message)
         }
+        // The stored bytes are hashed as they are: an edit that still decodes breaks the chain.
+        var chain = previous ?? ""
+        for (i, (s, e, cs, stored)) in raw.enumerated() {
+            chain = JournalChain.link(chain, JournalChain.recordBytes(seq: s, event: e, commands: cs))
+            guard stored == chain else { throw StoreError.chainBroken(path: path, run: runID, ChainBreak(seq: s, event: records[i].event)) }
+        }
         return records
+    }
+
+    public func chainHash(run runID: String, seq: Int) throws(StoreError) -> String? {
+        try with { c throws(StoreError) in try self.chainHashLocked(c, runID: runID, seq: seq) }
+    }
+
+    private func chainHashLocked(_ c: Connection, runID: String, seq: Int) throws(StoreError) -> String? {
+        if seq < 0 { return try c.scalarText("SELECT ir_hash FROM runs WHERE run_id = ?1", { $0.bind(1, runID) }) }
+        return try c.scalarText("SELECT chain FROM journal WHERE run_id = ?1 AND seq = ?2", { $0.bind(1, runID); $0.bind(2, seq) })
     }
 
     /// The run's journal as canonical JSON lines (the `Journal.encode` format).
@@ -360,19 +395,9 @@ public final class DurableStore: Sendable {
 
     // MARK: Encoding
 
-    static func encodeEvent(_ e: Event) -> [UInt8] {
-        var s = CanonicalStream(capacity: 128)
-        e.encode(into: &s)
-        return s.bytes
-    }
+    static func encodeEvent(_ e: Event) -> [UInt8] { Journal.eventBytes(e) }
 
-    static func encodeCommands(_ cs: [Command]) -> [UInt8] {
-        var s = CanonicalStream(capacity: 64)
-        s.beginArray()
-        for c in cs { c.encode(into: &s) }
-        s.endArray()
-        return s.bytes
-    }
+    static func encodeCommands(_ cs: [Command]) -> [UInt8] { Journal.commandBytes(cs) }
 
     struct DecodeError: Error { var message: String }
 

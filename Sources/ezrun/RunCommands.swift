@@ -197,6 +197,7 @@ extension CLI {
                ezrun approve RUN TASK --as PRINCIPAL [--reject] [--comment TEXT] [--db PATH]
                ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
                ezrun status RUN [--db PATH] [--json]
+               ezrun replay RUN [--db PATH] [--export FILE]
                ezrun runs [--db PATH]
                ezrun logs RUN [TASK] [--db PATH]
 
@@ -207,7 +208,8 @@ extension CLI {
           --wait                keep waiting for approvals instead of exiting with 4
         Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
                      3 budget or deadline exceeded, 4 waiting for approval,
-                     5 the store cannot be read or written (corrupt journal, locked or unreadable file).
+                     5 the store cannot be read or written (corrupt journal, locked or unreadable file),
+                     6 a journal record or the IR does not match the run's hash chain (the store was edited).
         """
 
     static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {

@@ -75,8 +75,9 @@ extension CLI {
         }
         if a.flags.contains("--json") {
             let doc: JSONValue = .object([
-                ("charged_micros", .int(s.state.chargedMicros)), ("charged_tokens", .int(s.state.chargedTokens)),
-                ("events", .int(Int64(s.info.journalCount))), ("ir_hash", .string(s.info.irHash)),
+                ("chain_head", .string(s.head)), ("charged_micros", .int(s.state.chargedMicros)),
+                ("charged_tokens", .int(s.state.chargedTokens)),
+                ("events", .int(Int64(s.records))), ("ir_hash", .string(s.info.irHash)),
                 ("open_attempts", .int(Int64(open.count))), ("run_id", .string(s.info.runID)), ("status", .string(s.info.status.rawValue)),
                 ("tasks", .array(rows)), ("verdict", s.info.verdict.map { .string($0.rawValue) } ?? .null),
                 ("workflow", .string(s.info.workflow)),
@@ -86,7 +87,8 @@ extension CLI {
         }
         var out = "run       \(s.info.runID)\nworkflow  \(s.info.workflow) (\(s.info.irHash.prefix(19))…)\n"
         out += "status    \(s.info.status.rawValue)\(s.info.verdict.map { " (\($0.rawValue))" } ?? "")\n"
-        out += "events    \(s.info.journalCount)   in flight \(open.count)   charged \(money(s.state.chargedMicros)), \(s.state.chargedTokens) tokens\n"
+        out += "events    \(s.records)   in flight \(open.count)   charged \(money(s.state.chargedMicros)), \(s.state.chargedTokens) tokens\n"
+        out += "head      \(s.head)   (chain verified; pin it to detect a rewritten store)\n"
         let width = max(4, s.plan.taskNames.map(\.count).max() ?? 4)
         out += "\n" + "TASK".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATE            ATTEMPTS\n"
         for t in 0..<s.plan.taskCount {

@@ -42,12 +42,18 @@ enum CLI {
 
                ezrun replay JOURNAL --workflow FILE [--selector S] [--scenario F] [--faults SPEC]
                                     [--breaker-failures N] [--breaker-cooldown MS] [--prior JOURNAL]...
+               ezrun replay RUN [--db PATH] [--export FILE]
 
           Folds JOURNAL through the core and checks every event gives the recorded commands;
           reports the first divergent event otherwise. Pass the same workflow, selector,
           scenario, faults and breaker settings the run had; for `learned`, also the journals
-          of the earlier runs of the same simulation, in order, with --prior.
-          Exit status: 0 reproduced, 1 determinism violation, 2 invalid input.
+          of the earlier runs of the same simulation, in order, with --prior. A line's `chain`
+          hash (exports carry one) is checked from the workflow's IR hash first.
+          RUN (a stored run: with --db or $EZFLOW_DB, or an argument that is not a file and
+          does not end in .jsonl) is read from the store, its IR and hash chain checked, and
+          replayed as the run itself did; --export writes it as JSON lines with chain hashes.
+          Exit status: 0 reproduced, 1 determinism violation, 2 invalid input, 5 the store
+          cannot be read, 6 a record or the IR does not match the hash chain (an edited journal).
         """
 
     static func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -61,12 +67,19 @@ enum CLI {
     /// in a journal, a locked or unreadable file (RUNNING.md, "Exit codes").
     static let storeFailureStatus: Int32 = 5
 
-    static func fail(_ error: StoreError) -> Never { fail(error.description, code: storeFailureStatus) }
+    /// Exit status when the journal or the IR does not match the run's hash chain: the
+    /// store was edited outside ezflow (RUNNING.md, "A journal that cannot be edited quietly").
+    static let integrityFailureStatus: Int32 = 6
+
+    static func fail(_ error: StoreError) -> Never {
+        fail(error.description, code: error.kind == .integrity ? integrityFailureStatus : storeFailureStatus)
+    }
 
     /// A runner error's message, with the store's exit status for store failures.
     static func fail(_ error: RunnerError) -> Never {
         switch error {
         case .store: fail(error.description, code: storeFailureStatus)
+        case .integrity: fail(error.description, code: integrityFailureStatus)
         case .invalid, .refused: fail(error.description)
         }
     }
@@ -151,7 +164,7 @@ enum CLI {
                 let path = URL(fileURLWithPath: journalDir).appendingPathComponent("failed-run-\(error.runIndex).jsonl")
                 do {
                     try FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
-                    try Data(Journal.encode(error.journal)).write(to: path)
+                    try Data(Journal.encode(error.journal, chainSeed: input.plan.hash)).write(to: path)
                     FileHandle.standardError.write(Data("ezrun: the failed run's journal: \(path.path)\n".utf8))
                 } catch let write {
                     // The run's own failure below is the news; say why its journal is missing.
@@ -167,7 +180,7 @@ enum CLI {
                 for r in results {
                     let i = String(r.index)
                     let name = "run-" + String(repeating: "0", count: width - i.count) + i + ".jsonl"
-                    try Data(Journal.encode(r.journal)).write(to: URL(fileURLWithPath: journalDir).appendingPathComponent(name))
+                    try Data(Journal.encode(r.journal, chainSeed: input.plan.hash)).write(to: URL(fileURLWithPath: journalDir).appendingPathComponent(name))
                 }
             } catch { fail("--journal-dir \(journalDir): \(error.localizedDescription)") }
         }
@@ -199,6 +212,7 @@ enum CLI {
     static func replay(_ args: ArraySlice<String>) -> Int32 {
         var rest = args
         var journalPath: String?, workflow: String?, selector: SelectorName?, scenarioPath: String?, faults: String?
+        var db: String?, export: String?
         var priors: [String] = []
         var breaker = (failures: 5, coolDown: Int64(30_000))
         while let arg = rest.popFirst() {
@@ -215,6 +229,8 @@ enum CLI {
             case "--scenario": scenarioPath = value()
             case "--faults": faults = value()
             case "--prior": priors.append(value())
+            case "--db": db = value()
+            case "--export": export = value()
             case "--breaker-failures":
                 guard let v = Int(value()), v >= 1 else { usageError("--breaker-failures needs an integer >= 1") }
                 breaker.failures = v
@@ -227,15 +243,59 @@ enum CLI {
             }
         }
         guard let journalPath else { usageError("missing JOURNAL") }
+        let envDB = ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 }
+        let isFile = FileManager.default.fileExists(atPath: journalPath) || journalPath.hasSuffix(".jsonl")
+        if db != nil || (workflow == nil && (envDB != nil || !isFile)) {
+            guard workflow == nil, scenarioPath == nil, faults == nil, priors.isEmpty, selector == nil else {
+                usageError("a stored run replays with its own IR and settings: drop --workflow, --selector, --scenario, --faults and --prior")
+            }
+            return replayStored(runID: journalPath, db: db ?? envDB ?? DurableStore.defaultPath, export: export)
+        }
+        guard export == nil else { usageError("--export writes a stored run (ezrun replay RUN --db PATH --export FILE)") }
         guard let workflow else { usageError("missing --workflow FILE (the .ezflow or .ezir the run used)") }
         let agentFaults: String
         do { agentFaults = try InfraFaultSpec.split(spec: faults ?? "").1 } catch { fail("--faults: \(error)") }
         let (_, world) = loadWorld(workflow, scenarioPath: scenarioPath, faults: agentFaults)
+        let lines = readChainedJournal(journalPath)
+        if let brk = JournalChain.firstBreak(seed: world.plan.hash, lines) {
+            let names = world.plan.taskNames
+            fail("\(journalPath): " + brk.message(holder: "the file") { $0 >= 0 && $0 < names.count ? names[$0] : nil },
+                 code: integrityFailureStatus)
+        }
         let tool = ReplayTool(world: world, selector: selector,
                               breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown))
-        let outcome = tool.replay(readJournal(journalPath), priors: priors.map(readJournal))
+        let outcome = tool.replay(lines.map(\.record), priors: priors.map(readJournal))
         FileHandle.standardOutput.write(Data(outcome.report.utf8))
         return outcome.exitCode
+    }
+
+    static func readChainedJournal(_ path: String) -> [(record: JournalRecord, chain: String?)] {
+        guard let d = FileManager.default.contents(atPath: path) else { fail("\(path): cannot read the file") }
+        do { return try Journal.decodeChained([UInt8](d)) } catch { fail("\(path): \(error)") }
+    }
+
+    /// `replay RUN`: the stored run's IR and chain are checked, then its journal is folded
+    /// with the run's own plans and settings (what `status` and `resume` do).
+    static func replayStored(runID: String, db: String, export: String?) -> Int32 {
+        let store = openStore(db, readOnly: true)
+        let replayed: StoredRun.Replayed
+        do { replayed = try StoredRun.replay(store: store, runID: runID) } catch { fail(error) }
+        switch replayed {
+        case .diverged(let v):
+            FileHandle.standardOutput.write(Data(ReplayTool.Outcome.diverged(v).report.utf8))
+            return 1
+        case .reproduced(let run):
+            if let export {
+                let journal: [JournalRecord]
+                do { journal = try store.journal(run: runID, from: 0) } catch { fail(error) }
+                do { try Data(Journal.encode(journal, chainSeed: run.info.irHash)).write(to: URL(fileURLWithPath: export)) } catch {
+                    fail("--export \(export): \(error.localizedDescription)")
+                }
+            }
+            let report = ReplayTool.Outcome.reproduced(records: run.records, phase: run.state.phase).report
+            FileHandle.standardOutput.write(Data((report + "chain verified from the IR hash; head \(run.head)\n").utf8))
+            return 0
+        }
     }
 
     static func main() -> Never {

@@ -3,9 +3,9 @@
 // takes the implementation and runs once per entry of the port's list, and every
 // assertion names the implementation. PostgreSQL and Redis join these lists.
 import EzflowIR
-import EzflowPorts
+@testable import EzflowPorts
 import EzflowRuntime
-import EzflowStore
+@testable import EzflowStore
 import EzflowTestSupport
 import Foundation
 import XCTest
@@ -111,6 +111,57 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertEqual(try s.inbox(run: "r").first?.principal, "bob", name)
         XCTAssertEqual(try s.logs(run: "r", task: 3).map(\.stdout), ["out"], name)
         XCTAssertEqual(try s.logs(run: "r", task: 4).count, 0, name)
+    }
+
+    /// Each store with a way to edit a stored record behind its back (as a person with
+    /// the file would), keeping the record's stored hash.
+    func tamperableStores() throws -> [(String, (store: any JournalStore & RunInbox, tamper: (String, JournalRecord) throws -> Void))] {
+        let memory = MemoryStore()
+        let path = dir + "/\(UUID().uuidString).db"
+        let sqlite = try DurableStore(path: path)
+        return [
+            ("memory", (memory, { run, r in memory.tamper(run: run, r) })),
+            ("sqlite", (sqlite, { run, r in
+                let event = String(decoding: Journal.eventBytes(r.event), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
+                try DurableStore.rawExec(path: path, sql: "UPDATE journal SET event = '\(event)' WHERE run_id = '\(run)' AND seq = \(r.seq)")
+            })),
+        ]
+    }
+
+    // JournalStore 5: every record is chained to the one before it, the first to the IR
+    // hash; the stored hashes are the same in every store; an edited record is found by
+    // `journal` (by seq and kind), and a read from after it still works.
+    func testJournalStore5RecordsAreHashChained() throws { forEach(try tamperableStores(), recordsAreHashChained) }
+
+    func recordsAreHashChained(_ name: String, _ s: (store: any JournalStore & RunInbox, tamper: (String, JournalRecord) throws -> Void)) throws {
+        try s.store.createRun(newRun("r"))
+        XCTAssertEqual(try s.store.chainHash(run: "r", seq: -1), "h", "\(name): the head of an empty journal is the IR hash")
+        XCTAssertNil(try s.store.chainHash(run: "r", seq: 0), name)
+        try append(s.store, "r", expected: 0, [0, 1])
+        try append(s.store, "r", expected: 2, [2, 3, 4])
+        let records = (0...4).map { record($0) }
+        let expected = JournalChain.hashes(after: "h", records)
+        XCTAssertEqual(try (0...4).map { try s.store.chainHash(run: "r", seq: $0) }, expected, "\(name): one chain, whatever the batches")
+        XCTAssertEqual(expected[0], JournalChain.link("h", Array(#"{"commands":[],"event":{"at_ms":0,"plan":"h","run":"r","seed":"7","tag_limits":{},"type":"run_started"},"seq":0}"#.utf8)),
+                       "\(name): hash(0) = SHA-256(IR hash ‖ the record's canonical line)")
+        XCTAssertEqual(try s.store.journal(run: "r", from: 0), records, name)
+
+        var forged = record(2)
+        forged.event = .agentHealth(agent: 0, healthy: false, atMs: 2)
+        try s.tamper("r", forged)
+        XCTAssertThrowsError(try s.store.journal(run: "r", from: 0), name) { e in
+            let e = e as? StoreError
+            XCTAssertEqual(e?.kind, .integrity, "\(name): \(String(describing: e))")
+            XCTAssertEqual(e?.chainBreak, ChainBreak(seq: 2, event: forged.event), name)
+            XCTAssertEqual(e?.message, "run `r`: journal record 2 (agent_health) does not match its chain hash: the store was edited", name)
+        }
+        XCTAssertThrowsError(try s.store.journal(run: "r", from: 1), "\(name): a read that covers the edit") { e in
+            XCTAssertEqual((e as? StoreError)?.chainBreak?.seq, 2, name)
+        }
+        XCTAssertEqual(try s.store.journal(run: "r", from: 3), Array(records[3...]), "\(name): a read from after the edit starts at its stored hash")
+        // A writer goes on from the stored chain: the edit stays visible.
+        try append(s.store, "r", expected: 5, [5])
+        XCTAssertEqual(try s.store.chainHash(run: "r", seq: 5), JournalChain.link(expected[4], JournalChain.recordBytes(record(5))), name)
     }
 
     func testJournalStoreRunRowMetaVersionsAndAudit() throws { forEach(try stores(), runRowMetaVersionsAndAudit) }

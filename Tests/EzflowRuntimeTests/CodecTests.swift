@@ -131,6 +131,34 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(Journal.encode(back), bytes)
     }
 
+    /// The chain hashes a record's canonical line (the bytes `Journal.encode` writes, and
+    /// what the JSON parser and canonical writer give back); an export adds each hash as
+    /// `chain` beside the record's members, and a file replay finds the first edited line.
+    func testExportCarriesTheChainBesideCanonicalRecords() throws {
+        let records = EventKind.allCases.flatMap(Self.samples).enumerated().map { i, e in
+            JournalRecord(seq: i, event: e, commands: CommandKind.allCases.flatMap(Self.samples))
+        }
+        let plain = Journal.encode(records).split(separator: UInt8(ascii: "\n")).map(Array.init)
+        for (r, line) in zip(records, plain) {
+            XCTAssertEqual(JournalChain.recordBytes(r), line)
+            XCTAssertEqual(CanonicalJSON.encode(try JSONParser.parse(line)), line, "record \(r.seq) is not canonical")
+        }
+        let exported = Journal.encode(records, chainSeed: "sha256:ir")
+        let back = try Journal.decodeChained(exported)
+        XCTAssertEqual(back.map(\.record), records)
+        XCTAssertEqual(back.map(\.chain), JournalChain.hashes(after: "sha256:ir", records))
+        XCTAssertEqual(try Journal.decode(exported), records, "a plain decode ignores the chain")
+        XCTAssertNil(JournalChain.firstBreak(seed: "sha256:ir", back))
+        XCTAssertNil(JournalChain.firstBreak(seed: "sha256:ir", records.map { ($0, nil) }), "a file without hashes has nothing to check")
+        XCTAssertEqual(JournalChain.firstBreak(seed: "sha256:other", back)?.seq, 0, "the head is bound to the IR hash")
+        var forged = back
+        forged[3].record.event = .resumed(atMs: 1)
+        XCTAssertEqual(JournalChain.firstBreak(seed: "sha256:ir", forged), ChainBreak(seq: 3, event: .resumed(atMs: 1)))
+        forged = back
+        forged.swapAt(1, 2)
+        XCTAssertEqual(JournalChain.firstBreak(seed: "sha256:ir", forged)?.seq, back[2].record.seq)
+    }
+
     func testUnknownKindsAreNamedErrors() {
         XCTAssertThrowsError(try Event.decode(try JSONParser.parse(Array(#"{"at_ms":1,"type":"task_exploded"}"#.utf8)))) { e in
             XCTAssertEqual((e as? JournalError)?.message, "event: unknown type `task_exploded`")

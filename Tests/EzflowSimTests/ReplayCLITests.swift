@@ -35,9 +35,17 @@ final class ReplayCLITests: XCTestCase {
         let i = try XCTUnwrap(lines.firstIndex { $0.contains("\"type\":\"task_succeeded\"") })
         lines[i] = lines[i].replacingOccurrences(of: "\"attempt\":1", with: "\"attempt\":2")
         try (lines.joined(separator: "\n") + "\n").write(to: path, atomically: true, encoding: .utf8)
+        // The export's chain hash catches the edit first (exit 6)…
         let r = runProcess(exe, ["replay", path.path, "--workflow", example])
-        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.hasPrefix("determinism violation (illegal_event) at event #\(i) `task_succeeded`"), r.stdout)
+        XCTAssertEqual(r.status, 6, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("ezrun: \(path.path): journal record \(i) (task_succeeded of task `"), r.stderr)
+        XCTAssertTrue(r.stderr.hasSuffix("`) does not match its chain hash: the file was edited\n"), r.stderr)
+        // …and without the hashes, replay finds the first divergence.
+        let plain = lines.map { $0.replacingOccurrences(of: #"^\{"chain":"sha256:[0-9a-f]{64}","#, with: "{", options: .regularExpression) }
+        try (plain.joined(separator: "\n") + "\n").write(to: path, atomically: true, encoding: .utf8)
+        let unchained = runProcess(exe, ["replay", path.path, "--workflow", example])
+        XCTAssertEqual(unchained.status, 1, unchained.stdout + unchained.stderr)
+        XCTAssertTrue(unchained.stdout.hasPrefix("determinism violation (illegal_event) at event #\(i) `task_succeeded`"), unchained.stdout)
     }
 
     func testLearnedRunReplaysWithItsPriors() throws {
