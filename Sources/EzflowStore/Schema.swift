@@ -142,6 +142,20 @@ enum Schema {
             attempt INTEGER NOT NULL,
             reader  TEXT NOT NULL,
             PRIMARY KEY(run_id, task, attempt, reader)
+        ) STRICT;
+        """,
+        // 3 → 4: the OS process of each running attempt (its group leader), written with
+        // the next group commit after the spawn and deleted once its group is gone, so
+        // `ezrun resume` can end a survivor it proves is that attempt (pid + start time).
+        """
+        CREATE TABLE attempt_processes(
+            run_id      TEXT NOT NULL,
+            task        INTEGER NOT NULL,
+            attempt     INTEGER NOT NULL,
+            pid         INTEGER NOT NULL,
+            pgid        INTEGER NOT NULL,
+            start_ticks INTEGER NOT NULL,  -- field 22 of /proc/PID/stat
+            PRIMARY KEY(run_id, task, attempt, pid)
         ) STRICT, WITHOUT ROWID;
         """,
     ]

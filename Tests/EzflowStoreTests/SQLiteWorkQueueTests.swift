@@ -103,7 +103,7 @@ final class SQLiteWorkQueueTests: XCTestCase {
             INSERT INTO runs VALUES ('old', 'wf', 'sha256:ab', 7, 'finished', 'success', 1, 2);
             """)
         let q = try SQLiteWorkQueue(path: path)
-        XCTAssertEqual(try q.store.storedSchemaVersion(), 3)
+        XCTAssertEqual(try q.store.storedSchemaVersion(), DurableStore.schemaVersion)
         XCTAssertEqual(try q.store.run("old")?.verdict, .success)
         try q.offer([Self.item(0)], nowMs: 0)
         _ = try q.claim(owner: "w", max: 1, nowMs: 0, leaseMs: 100)
