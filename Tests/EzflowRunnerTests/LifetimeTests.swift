@@ -156,6 +156,23 @@ final class LifetimeTests: XCTestCase {
         XCTAssertEqual(try status(s, "si")?.verdict, .success)
     }
 
+    /// A task that ignores SIGTERM would hold `ezrun` for the 2 s grace; a second SIGINT
+    /// kills it at once.
+    func testSecondSIGINTKillsAtOnce() throws {
+        let script = "trap '' TERM; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
+        let s = setup(Self.workflow(script), runID: "s2")
+        let p = try start(s, s.args)
+        p.interrupt()
+        usleep(300_000)
+        XCTAssertTrue(p.isRunning, "the first SIGINT waits for the grace period")
+        let t0 = Date()
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 1.2)
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [])
+    }
+
     func testSIGTERMWithDrainLetsTasksInFlightFinish() throws {
         let script = Self.longTask.replacingOccurrences(of: "sleep 301", with: "sleep 1; echo done >> \\\"$D/ran\\\"")
         let s = setup(Self.workflow(script), runID: "dr")
