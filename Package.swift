@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "ezc", targets: ["ezc"]),
         .executable(name: "ezbench", targets: ["ezbench"]),
         .executable(name: "ezrun", targets: ["ezrun"]),
+        .executable(name: "ezguard", targets: ["ezguard"]),
         .library(name: "EzflowCompiler", targets: ["EzflowCompiler"]),
         .library(name: "EzflowIDE", targets: ["EzflowIDE"]),
     ],
@@ -29,6 +30,9 @@ let package = Package(
         .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowDiagnostics", "EzflowSim"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits", "EzflowDiagnostics", "EzflowSim"]),
+        // C, libc only: one per `ezrun run`/`resume`, ends its task groups when it dies
+        // (docs/RUNNING.md, "Process lifetimes").
+        .executableTarget(name: "ezguard"),
         .executableTarget(name: "ezrun", dependencies: ["EzflowHost", "EzflowCompiler", "EzflowRunner", "EzflowReport", "EzflowStore", "EzflowPorts", "EzflowAgents", "EzflowUnits", "EzflowDiagnostics", "EzflowIR", "EzflowRuntime", "EzflowSim"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler", "EzflowDiagnostics", "EzflowIR"]),
         .target(name: "EzflowRuntime", dependencies: ["EzflowIR"]),

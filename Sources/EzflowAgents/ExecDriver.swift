@@ -294,11 +294,12 @@ public struct ExecDriver: AgentDriver {
         return .ready(Prepared(request: req, taskName: taskName, agent: ag))
     }
 
-    /// Runs a prepared attempt on the calling thread (blocking) and interprets it.
-    public func runPrepared(_ p: Prepared, cancel: CancelToken?) -> DriverResult {
+    /// Runs a prepared attempt on the calling thread (blocking) and interprets it;
+    /// `started` learns the process right after the spawn.
+    public func runPrepared(_ p: Prepared, cancel: CancelToken?, started: ((SpawnedProcess) -> Void)? = nil) -> DriverResult {
         let res: SpawnResult
         do throws(SpawnError) {
-            res = try Subprocess.runBlocking(p.request, cancel: cancel)
+            res = try Subprocess.runBlocking(p.request, cancel: cancel, started: started)
         } catch {
             return spawnFailed(p, error)
         }

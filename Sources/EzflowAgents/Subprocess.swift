@@ -4,6 +4,11 @@
 // with poll() (no deadlock on large output in either direction), capped capture, and a
 // timeout that signals the whole process group (SIGTERM, then SIGKILL after a grace).
 // The blocking call runs on a dedicated thread; `run` is the async wrapper.
+//
+// Lifetimes (docs/RUNNING.md, "Process lifetimes"): each child leads its own group; the
+// group is registered with the `TaskGuard` (which ends it if this process dies) from
+// the spawn until it is gone. An attempt is over only when its group is gone: the
+// leader reaped, `kill(-pgid, 0)` → ESRCH (bounded).
 import Foundation
 import Glibc
 import Synchronization
@@ -88,9 +93,31 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Stops a running child from another thread or task (SIGTERM to its group, then SIGKILL).
 public final class CancelToken: Sendable {
     private let flag = Atomic<Bool>(false)
+    private let forced = Atomic<Bool>(false)
     public init() {}
     public func cancel() { flag.store(true, ordering: .releasing) }
+    /// Cancels without the grace period: SIGKILL to the group at once.
+    public func kill() {
+        forced.store(true, ordering: .releasing)
+        cancel()
+    }
     public var isCancelled: Bool { flag.load(ordering: .acquiring) }
+    public var isForced: Bool { forced.load(ordering: .acquiring) }
+}
+
+/// A started child as the kernel knows it: enough to prove later that a process is this
+/// one (a pid alone may have been reused; pid + start time may not).
+public struct SpawnedProcess: Sendable, Equatable {
+    public var pid: Int32
+    /// The child leads its own group: the pgid is its pid.
+    public var pgid: Int32
+    /// Field 22 of /proc/PID/stat (clock ticks after boot); 0 if it could not be read.
+    public var startTicks: UInt64
+    public init(pid: Int32, pgid: Int32, startTicks: UInt64) {
+        self.pid = pid
+        self.pgid = pgid
+        self.startTicks = startTicks
+    }
 }
 
 /// libc functions Swift's Glibc module does not export (GNU extensions), looked up once.
@@ -162,8 +189,10 @@ public enum Subprocess {
         return try r.get()
     }
 
-    /// Runs the request on the calling thread until the child is reaped.
-    public static func runBlocking(_ request: SpawnRequest, cancel: CancelToken? = nil) throws(SpawnError) -> SpawnResult {
+    /// Runs the request on the calling thread until the child is reaped and its process
+    /// group is gone; `started` is told the child's identity right after the spawn.
+    public static func runBlocking(_ request: SpawnRequest, cancel: CancelToken? = nil,
+                                   started: ((SpawnedProcess) -> Void)? = nil) throws(SpawnError) -> SpawnResult {
         let lib = LibC.resolved
         var opened: [Int32] = []
         func closeAll() { for fd in opened where fd >= 0 { close(fd) } }
@@ -212,8 +241,9 @@ public enum Subprocess {
         posix_spawnattr_setsigdefault(&attr, &all)
 
         let argv: [UnsafeMutablePointer<CChar>?] = request.arguments.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] =
-            request.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        var env = request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        if let mark = TaskGuard.environmentEntry { env.append(mark) }
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer {
             for p in argv { free(p) }
             for p in envp { free(p) }
@@ -232,6 +262,10 @@ public enum Subprocess {
         close(inR)
         close(outW)
         close(errW)
+        let spawned = SpawnedProcess(pid: pid, pgid: pid, startTicks: ProcessTable.startTicks(pid) ?? 0)
+        TaskGuard.register(spawned)
+        defer { TaskGuard.unregister(spawned) }  // after `finish`: the group is gone
+        started?(spawned)
 
         var io = ChildIO(pid: pid, request: request, stdinFD: inW, stdoutFD: outR, stderrFD: errR, startNs: t0)
         io.pidfd = lib.pidfdOpen.map { $0(pid, 0) } ?? -1
@@ -319,6 +353,7 @@ struct ChildIO {
                 cancelled = true
                 beginTermination(now: now)
             }
+            if let cancel, terminating, !killed, cancel.isForced { killAtNs = now }
             if let d = deadline, !terminating, now >= d {
                 timedOut = true
                 beginTermination(now: now)
@@ -399,15 +434,189 @@ struct ChildIO {
         if stdoutFD >= 0 { close(stdoutFD); stdoutFD = -1 }
         if stderrFD >= 0 { close(stderrFD); stderrFD = -1 }
         if pidfd >= 0 { close(pidfd); pidfd = -1 }
-        if terminating || request.killGroupOnExit {
+        let clear = terminating || request.killGroupOnExit
+        if clear {
             // The main process is a zombie or still running: its pid (= the group id)
             // cannot have been reused yet.
             killpg(pid, SIGKILL)
         }
         var status: Int32 = 0
+        var reaped: Int32? = nil
         while true {
-            if waitpid(pid, &status, 0) == pid { return status }
-            if errno != EINTR { return nil }
+            if waitpid(pid, &status, 0) == pid { reaped = status; break }
+            if errno != EINTR { break }
+        }
+        if clear { ProcessTable.clearGroup(pid, limitMs: max(1000, request.killGraceMs)) }
+        return reaped
+    }
+}
+
+/// What this process can learn and do about other processes through /proc and signals.
+public enum ProcessTable {
+    /// Field 22 of /proc/PID/stat (start time in clock ticks after boot), or nil.
+    public static func startTicks(_ pid: Int32) -> UInt64? {
+        // Read once per spawn: the bytes are scanned in place.
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buf -> UInt64? in
+            let n = read(fd, buf.baseAddress, buf.count)
+            guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            var field = 2, value: UInt64 = 0, i = close + 1
+            while i < n && field < 22 {
+                if buf[i] == 0x20 { field += 1 }
+                i += 1
+            }
+            while i < n, buf[i] >= 0x30, buf[i] <= 0x39 {
+                value = value &* 10 &+ UInt64(buf[i] - 0x30)
+                i += 1
+            }
+            return field == 22 ? value : nil
+        }
+    }
+
+    /// The fields of /proc/PID/stat after the command name: [0] state, [2] pgrp, [19] starttime.
+    static func statFields(_ pid: Int32) -> [Substring]? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let text = String(decoding: buf[0..<n], as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+
+    /// Whether a process that is not a zombie is in group `pgid` (a /proc walk).
+    public static func groupHasLiveMembers(_ pgid: Int32) -> Bool {
+        guard let dir = opendir("/proc") else { return kill(-pgid, 0) == 0 }
+        defer { closedir(dir) }
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name), let f = statFields(pid), f.count > 2 else { continue }
+            if f[2] == "\(pgid)" && f[0] != "Z" && f[0] != "X" { return true }
+        }
+        return false
+    }
+
+    /// Ends process group `pgid` and waits until it is gone: reaps the members this
+    /// process inherited (it is a subreaper in `ezrun`), SIGKILLs stragglers, and counts
+    /// zombies another parent has yet to reap as gone. Gives up after `limitMs`.
+    @discardableResult
+    public static func clearGroup(_ pgid: Int32, limitMs: Int64) -> Bool {
+        let end = LibC.monotonicNs() + UInt64(max(0, limitMs)) * 1_000_000
+        var pauseUs: UInt32 = 100
+        var rounds = 0
+        while true {
+            while waitpid(-pgid, nil, WNOHANG) > 0 {}
+            if kill(-pgid, 0) != 0 && errno == ESRCH { return true }
+            rounds += 1
+            if rounds > 3 && !groupHasLiveMembers(pgid) { return true }
+            if LibC.monotonicNs() >= end { return false }
+            killpg(pgid, SIGKILL)
+            usleep(pauseUs)
+            pauseUs = min(pauseUs * 2, 10_000)
+        }
+    }
+
+    /// Ends the process group of a recorded attempt if its leader is still the process
+    /// that was recorded (same pid and start time): SIGTERM, `graceMs`, SIGKILL, then
+    /// waits for the group to be gone. Returns whether it found (and ended) one.
+    public static func endSurvivor(_ p: SpawnedProcess, graceMs: Int64) -> Bool {
+        guard p.pid > 0, p.startTicks != 0, startTicks(p.pid) == p.startTicks,
+              let f = statFields(p.pid), f.count > 2, f[2] == "\(p.pgid)", f[0] != "Z" else { return false }
+        killpg(p.pgid, SIGTERM)
+        kill(p.pid, SIGTERM)
+        let end = LibC.monotonicNs() + UInt64(max(0, graceMs)) * 1_000_000
+        while LibC.monotonicNs() < end {
+            while waitpid(-p.pgid, nil, WNOHANG) > 0 {}
+            if kill(-p.pgid, 0) != 0 && errno == ESRCH { return true }
+            if !groupHasLiveMembers(p.pgid) { return true }
+            usleep(2_000)
+        }
+        clearGroup(p.pgid, limitMs: 2_000)
+        return true
+    }
+
+    typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+
+    /// Makes this process the subreaper of its descendants (PR_SET_CHILD_SUBREAPER): an
+    /// orphan of a task re-parents here, not to init, so `clearGroup` can reap it.
+    public static func becomeSubreaper() {
+        guard let prctl = LibC.symbol("prctl", Prctl.self) else { return }
+        _ = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
+    }
+}
+
+
+/// The `ezguard` process of this process: it ends every registered task group when this
+/// process dies, even by SIGKILL (it reads EOF on a pipe only this process writes).
+/// Started once by `start`; without it registration does nothing.
+public enum TaskGuard {
+    private static let writeFD = Atomic<Int32>(-1)
+    /// `EZFLOW_RUNNER`'s value in every task's environment: random per process, so the
+    /// guard can find a task spawned in the instant before it was registered.
+    public static let token: String = {
+        var g = SystemRandomNumberGenerator()
+        return "\(getpid())-\(String(g.next(), radix: 16))"
+    }()
+    static var environmentEntry: String? { writeFD.load(ordering: .acquiring) >= 0 ? "EZFLOW_RUNNER=\(token)" : nil }
+
+    /// `ezguard` next to the running binary (`EZFLOW_GUARD` overrides; empty: none).
+    public static var path: String? {
+        if let s = ProcessInfo.processInfo.environment["EZFLOW_GUARD"] { return s.isEmpty ? nil : s }
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let guardPath = (exe as NSString).deletingLastPathComponent + "/ezguard"
+        return access(guardPath, X_OK) == 0 ? guardPath : nil
+    }
+
+    /// Starts the guard (in a process group of its own, so terminal signals do not reach
+    /// it); false when there is none to start.
+    @discardableResult
+    public static func start(graceMs: Int64) -> Bool {
+        guard writeFD.load(ordering: .acquiring) < 0, let path, let (r, w) = LibC.pipe() else { return false }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, r, 0)
+        if let cf = LibC.resolved.closeFrom { _ = cf(&actions, 3) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), strdup(String(max(0, graceMs))), strdup(token), nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let rc = argv.withUnsafeBufferPointer { posix_spawn(&pid, path, &actions, &attr, $0.baseAddress!, environ) }
+        close(r)
+        guard rc == 0 else {
+            close(w)
+            return false
+        }
+        writeFD.store(w, ordering: .releasing)
+        return true
+    }
+
+    static func register(_ p: SpawnedProcess) { send("+\(p.pgid) \(p.startTicks)\n") }
+    static func unregister(_ p: SpawnedProcess) { send("-\(p.pgid)\n") }
+
+    /// One write per line: a pipe write of at most PIPE_BUF bytes is atomic.
+    private static func send(_ line: String) {
+        let fd = writeFD.load(ordering: .acquiring)
+        guard fd >= 0 else { return }
+        var bytes = Array(line.utf8)
+        while true {
+            let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            return  // a dead guard (EPIPE) leaves the other defences
         }
     }
 }

@@ -101,13 +101,14 @@ public struct DurableRun: Sendable {
     /// Writes the pending records, their queue changes and the run row (status, verdict,
     /// `updated_ms`) in one transaction. `updatedMs` defaults to the last event's time. On
     /// failure nothing was written and the records stay pending.
-    public mutating func commit(updatedMs: Millis? = nil, logs: [AttemptLogRow] = [], consumedInbox: [Int64] = []) throws(StoreError) {
-        guard !pending.isEmpty || !logs.isEmpty || !consumedInbox.isEmpty else { return }
+    public mutating func commit(updatedMs: Millis? = nil, logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [],
+                                processes: ProcessChanges = ProcessChanges()) throws(StoreError) {
+        guard !pending.isEmpty || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
         let status = RunStatus(state.phase)
         let verdict = state.verdict
         try store.append(run: runID, expectedSeq: pending.first?.seq ?? state.seq, records: pending,
                          update: RunUpdate(status: status, verdict: verdict, updatedMs: updatedMs ?? state.nowMs),
-                         logs: logs, consumedInbox: consumedInbox)
+                         logs: logs, consumedInbox: consumedInbox, processes: processes)
         pending.removeAll(keepingCapacity: true)
     }
 }

@@ -54,6 +54,22 @@ public protocol JournalStore: AnyObject, Sendable {
     func audit(_ entry: AuditEntry) throws(StoreError)
     /// Attempt logs written with the journal (one task's when `task` is set), by seq.
     func logs(run runID: String, task: Int?) throws(StoreError) -> [AttemptLogRow]
+    /// `append` that also records and forgets attempt processes, in the same transaction
+    /// (no commit of its own: the process rows ride on the next group commit).
+    func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError)
+    /// The attempt processes recorded and not yet forgotten.
+    func processes(run runID: String) throws(StoreError) -> [AttemptProcess]
+}
+
+extension JournalStore {
+    /// A store of runs without OS processes (memory, simulation) keeps none.
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
+        try append(run: runID, expectedSeq: expectedSeq, records: records, update: update, logs: logs, consumedInbox: consumedInbox)
+    }
+
+    public func processes(run runID: String) throws(StoreError) -> [AttemptProcess] { [] }
 }
 
 /// How other processes (`ezrun approve`, `ezrun cancel`) reach a run's single writer.

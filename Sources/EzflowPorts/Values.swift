@@ -14,6 +14,9 @@ public enum RunStatus: String, Sendable, Equatable {
     case waiting
     /// Finished with a final verdict.
     case finished
+    /// Stopped by SIGINT/SIGTERM to `ezrun` with its attempts ended and left open in the
+    /// journal; `ezrun resume` continues it (the next commit sets `running` again).
+    case interrupted
 
     /// The status a core phase maps to.
     public init(_ phase: RunPhase) {
@@ -116,6 +119,45 @@ public struct AttemptLogRow: Sendable, Equatable {
         self.durationMs = durationMs
         self.stdout = stdout
         self.stderr = stderr
+    }
+}
+
+/// An attempt's OS process (its group leader), recorded with the next commit after the
+/// spawn so that a resume can end a survivor it can prove is that attempt: the same pid
+/// with the same start time (a pid alone may have been reused).
+public struct AttemptProcess: Sendable, Equatable, Hashable {
+    public var task: Int
+    public var attempt: Int
+    public var pid: Int32
+    public var pgid: Int32
+    /// Field 22 of /proc/PID/stat: clock ticks after boot.
+    public var startTicks: UInt64
+    public init(task: Int, attempt: Int, pid: Int32, pgid: Int32, startTicks: UInt64) {
+        self.task = task
+        self.attempt = attempt
+        self.pid = pid
+        self.pgid = pgid
+        self.startTicks = startTicks
+    }
+}
+
+/// Attempt processes to record (started) and to forget (their group is gone), written
+/// with a journal append. A process started and gone between two commits is neither.
+public struct ProcessChanges: Sendable, Equatable {
+    public var started: [AttemptProcess] = []
+    public var ended: [AttemptProcess] = []
+    public init(started: [AttemptProcess] = [], ended: [AttemptProcess] = []) {
+        self.started = started
+        self.ended = ended
+    }
+    public var isEmpty: Bool { started.isEmpty && ended.isEmpty }
+
+    /// Adds `other`; a process both started and ended since the last commit drops out.
+    public mutating func merge(_ other: ProcessChanges) {
+        started += other.started
+        for p in other.ended {
+            if let i = started.firstIndex(of: p) { started.remove(at: i) } else { ended.append(p) }
+        }
     }
 }
 

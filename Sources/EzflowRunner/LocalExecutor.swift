@@ -1,6 +1,9 @@
 // The embedded runner's workers: threads of this process that claim the attempts the
 // coordinator offered on its in-memory queue, run them through the drivers and complete
-// them on the queue (fenced by owner), which wakes the coordinator.
+// them on the queue (fenced by owner), which wakes the coordinator. An attempt is handed
+// back only once its process group is gone (`Subprocess`), so `awaitIdle` means no task
+// process is left; the processes started and gone are reported for the next commit.
+import Dispatch
 import EzflowAgents
 import EzflowIR
 import EzflowPorts
@@ -15,6 +18,10 @@ final class LocalExecutor: AttemptExecutor, Sendable {
     let drivers: DriverSet
     let workers = WorkerPool()
     let tokens = Mutex<[Key: CancelToken]>([:])
+    let processes = Mutex(ProcessChanges())
+    /// Signalled whenever an attempt is handed back (`awaitIdle`).
+    let handedBack = DispatchSemaphore(value: 0)
+    let graceMs: Int64
     /// Local workers die with the process, so their leases never need to expire.
     static let leaseMs: Millis = Millis.max / 4
 
@@ -23,6 +30,37 @@ final class LocalExecutor: AttemptExecutor, Sendable {
         self.clock = clock
         self.owner = owner
         self.drivers = drivers
+        graceMs = drivers.exec.options.killGraceMs
+    }
+
+    var inFlight: Int { tokens.withLock { $0.count } }
+
+    func stopAll(force: Bool) {
+        for t in tokens.withLock({ Array($0.values) }) { if force { t.kill() } else { t.cancel() } }
+    }
+
+    func awaitIdle(timeoutMs: Int64) -> Bool {
+        let end = DispatchTime.now() + .milliseconds(Int(min(timeoutMs, 3_600_000)))
+        while inFlight > 0 {
+            if handedBack.wait(timeout: end) == .timedOut { return inFlight == 0 }
+        }
+        return true
+    }
+
+    func takeProcessChanges() -> ProcessChanges {
+        processes.withLock { p in
+            defer { p = ProcessChanges() }
+            return p
+        }
+    }
+
+    func endSurvivors(_ recorded: [AttemptProcess]) -> Int {
+        var ended = 0
+        for p in recorded where ProcessTable.endSurvivor(SpawnedProcess(pid: p.pid, pgid: p.pgid, startTicks: p.startTicks), graceMs: graceMs) {
+            ended += 1
+        }
+        processes.withLock { $0.merge(ProcessChanges(ended: recorded)) }
+        return ended
     }
 
     func start(_ items: [WorkItem], runner: Runner) throws(StoreError) {
@@ -52,7 +90,16 @@ final class LocalExecutor: AttemptExecutor, Sendable {
                 finish(item, r)
             case .ready(let p):
                 let exec = drivers.exec
-                workers.submit { [self] in finish(item, exec.runPrepared(p, cancel: token)) }
+                workers.submit { [self] in
+                    var spawned: AttemptProcess?
+                    let r = exec.runPrepared(p, cancel: token) { s in
+                        let a = AttemptProcess(task: item.task, attempt: item.attempt, pid: s.pid, pgid: s.pgid, startTicks: s.startTicks)
+                        spawned = a
+                        self.processes.withLock { $0.started.append(a) }
+                    }
+                    if let spawned { processes.withLock { $0.merge(ProcessChanges(ended: [spawned])) } }
+                    finish(item, r)
+                }
             }
             return
         }
@@ -65,7 +112,6 @@ final class LocalExecutor: AttemptExecutor, Sendable {
 
     /// Hands the result to the queue.
     func finish(_ item: WorkItem, _ r: DriverResult) {
-        tokens.withLock { _ = $0.removeValue(forKey: Key(task: item.task, attempt: item.attempt)) }
         let outcome: WorkOutcome = switch r.outcome {
         case .success(let o): .succeeded(outputs: o, costMicros: r.costMicros, tokens: r.tokens)
         case .failure(let c, let m): .failed(errorClass: c, message: m, costMicros: r.costMicros, tokens: r.tokens)
@@ -80,6 +126,9 @@ final class LocalExecutor: AttemptExecutor, Sendable {
         do { _ = try queue.complete(WorkCompletion(item: item, owner: owner, outcome: outcome, log: log), nowMs: clock.nowMs()) } catch {
             preconditionFailure("the embedded work queue failed: \(error)")
         }
+        // Out of flight only once the completion is on the queue (`Runner.honourStop`).
+        tokens.withLock { _ = $0.removeValue(forKey: Key(task: item.task, attempt: item.attempt)) }
+        handedBack.signal()
     }
 }
 
@@ -87,6 +136,7 @@ extension Runner {
     /// Carries out attempts on this process's threads.
     func useLocalWorkers(_ wake: Wakeup) {
         self.wakeSource = wake
+        stopRequest = StopRequest(wake: wake)
         executor = LocalExecutor(queue: ports.queue, clock: ports.clock, owner: ports.owner, drivers: drivers)
     }
 }

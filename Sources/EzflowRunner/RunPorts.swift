@@ -8,6 +8,7 @@ import EzflowPorts
 import EzflowRuntime
 import EzflowStore
 import Foundation
+import Synchronization
 
 /// The world a `Runner` sees.
 public struct RunPorts: Sendable {
@@ -37,6 +38,56 @@ public protocol AttemptExecutor: AnyObject {
     func start(_ items: [WorkItem], runner: Runner) throws(StoreError)
     /// The core gave up on an attempt (timeout, cancellation): stop it if it still runs.
     func cancel(task: Int, attempt: Int)
+    /// Attempts started and not yet handed back (their process groups may be alive).
+    var inFlight: Int { get }
+    /// Stops every attempt in flight (`force`: SIGKILL at once, no grace period).
+    func stopAll(force: Bool)
+    /// Waits until nothing is in flight, at most `timeoutMs`; whether that was reached.
+    func awaitIdle(timeoutMs: Int64) -> Bool
+    /// Attempt processes started and ended since the last call (for the next commit).
+    func takeProcessChanges() -> ProcessChanges
+    /// Ends the recorded processes of a crashed runner that are provably still those
+    /// attempts (same pid and start time), whole groups; returns how many it ended.
+    func endSurvivors(_ processes: [AttemptProcess]) -> Int
+}
+
+extension AttemptExecutor {
+    /// Executors without OS processes (simulated workers) have nothing to wait for or end.
+    public var inFlight: Int { 0 }
+    public func stopAll(force: Bool) {}
+    public func awaitIdle(timeoutMs: Int64) -> Bool { true }
+    public func takeProcessChanges() -> ProcessChanges { ProcessChanges() }
+    public func endSurvivors(_ processes: [AttemptProcess]) -> Int { 0 }
+}
+
+/// What `ezrun` does on SIGINT/SIGTERM (`--on-signal`).
+public enum SignalPolicy: String, Sendable {
+    /// End the attempts in flight (SIGTERM to their groups, grace, SIGKILL) (default).
+    case stop
+    /// Let the attempts in flight finish and journal them; start nothing new.
+    case drain
+}
+
+/// A stop asked of a running `Runner` from another thread (ezrun's signal thread).
+/// The first request stops (or drains) the run; each further one escalates: drain →
+/// stop → SIGKILL at once.
+public final class StopRequest: Sendable {
+    private let count = Atomic<Int>(0)
+    private let signalNumber = Atomic<Int32>(0)
+    let wake: Wakeup?
+
+    init(wake: Wakeup?) { self.wake = wake }
+
+    public func request(signal: Int32) {
+        _ = signalNumber.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
+        count.add(1, ordering: .releasing)
+        wake?.signal()
+    }
+
+    /// How many requests arrived (0: none).
+    public var requests: Int { count.load(ordering: .acquiring) }
+    /// The first request's signal.
+    public var signal: Int32 { signalNumber.load(ordering: .relaxed) }
 }
 
 /// Deliberate bugs, switched on only by tests and the simulation's mutation check, to
@@ -79,6 +130,8 @@ public struct RunConfig: Sendable {
     /// How often the inbox (approvals, cancellation) is read while the run waits.
     public var inboxPollMs: Int64 = 200
     public var exec = ExecOptions()
+    /// What SIGINT/SIGTERM to `ezrun` does to the attempts in flight.
+    public var onSignal = SignalPolicy.stop
     public var secrets = SecretConfig()
     public var breaker = CircuitBreaker()
     public init() {}

@@ -36,8 +36,12 @@ extension RunObserver {
 /// The outcome of `Runner.execute`.
 public struct RunOutcome: Sendable {
     public var runID: String
+    /// The run's verdict; `.cancelled` when `interruptedBy` is set (the run is not over).
     public var verdict: Verdict
     public var state: RunState
+    /// The signal that interrupted `ezrun` (`StopRequest`): the run's attempts were ended
+    /// or drained and it is left for `ezrun resume`.
+    public var interruptedBy: Int32? = nil
 }
 
 /// What one `turn` came to.
@@ -79,6 +83,10 @@ public final class Runner {
     var armed: [TimerID: Millis] = [:]
     var firedTimers = Set<TimerID>()
     var pendingLogs: [AttemptLogRow] = []
+    /// Attempt processes to record or forget with the next commit (no commit of their own).
+    var pendingProcesses = ProcessChanges()
+    /// Set from ezrun's signal thread: stop dispatching, then end or drain what runs.
+    public internal(set) var stopRequest = StopRequest(wake: nil)
     var consumedInbox: [Int64] = []
     var lastInboxMs: Millis = Millis.min
     /// Events that must be folded in the next batch (e.g. a dispatch refused by policy).
@@ -229,6 +237,19 @@ public final class Runner {
         }
     }
 
+    /// Processes of a crashed runner's attempts that this resume found alive and ended.
+    public private(set) var survivorsEnded = 0
+
+    /// A runner killed with `kill -9` may leave attempts running (its `ezguard` normally
+    /// ends them within the grace period): end every recorded one the store
+    /// proves is still that attempt, whole group, before anything is dispatched again.
+    func endSurvivors() throws(RunnerError) {
+        let recorded: [AttemptProcess]
+        do { recorded = try ports.store.processes(run: runID) } catch { throw .store(error.description) }
+        guard !recorded.isEmpty, let executor else { return }
+        survivorsEnded = executor.endSurvivors(recorded)
+    }
+
     /// Nothing is waiting to be folded: the next turn needs a completion, a timer or the inbox.
     public var isIdle: Bool { deferred.isEmpty && carried.isEmpty }
 
@@ -246,6 +267,10 @@ public final class Runner {
         let r = try resume(runID: runID, config: config, ports: .embedded(config, wake: wake), offered: offered,
                            allowCompatible: allowCompatible)
         r.useLocalWorkers(wake)
+        do { try r.endSurvivors() } catch {
+            r.releaseLease()
+            throw error
+        }
         return r
     }
 
@@ -415,9 +440,10 @@ public final class Runner {
     /// `waitForApproval`). Throws only for store failures and core refusals (bugs).
     public func execute() throws(RunnerError) -> RunOutcome {
         while true {
+            if stopRequest.requests > 0, let outcome = try honourStop() { return outcome }
             switch try turn() {
             case .stopped(let outcome):
-                if case .finished(let v) = outcome.state.phase, v != .waitingForApproval { stopAll() }
+                if case .finished(let v) = outcome.state.phase, v != .waitingForApproval { try endInFlight() }
                 return outcome
             case .running(let next):
                 guard deferred.isEmpty else { continue }
@@ -426,6 +452,60 @@ public final class Runner {
                 if let w = wakeSource { w.wait(timeoutMs: wait) }
             }
         }
+    }
+
+    /// How long to wait for attempts being ended: the grace period, SIGKILL, and the
+    /// bounded wait for their groups to be gone.
+    var endWaitMs: Int64 { 2 * max(0, config.exec.killGraceMs) + 3_000 }
+
+    /// The run is over: end what still runs (abandoned attempts: timeouts, deadline,
+    /// cancel, budget stop), wait until their process groups are gone, and forget their
+    /// processes in the store.
+    func endInFlight() throws(RunnerError) {
+        stopAll()
+        if let executor, !executor.awaitIdle(timeoutMs: endWaitMs) {
+            observer?.notice("\(executor.inFlight) attempt(s) did not end within \(endWaitMs) ms")
+        }
+        try flushProcesses()
+    }
+
+    /// Commits the process changes not yet written, if any (one commit, at the end).
+    func flushProcesses() throws(RunnerError) {
+        if let changes = executor?.takeProcessChanges() { pendingProcesses.merge(changes) }
+        guard !pendingProcesses.isEmpty else { return }
+        try commit(assignments: [])
+    }
+
+    /// SIGINT/SIGTERM (`StopRequest`): nothing new starts (`perform`); by default the
+    /// attempts in flight are ended now, with `--on-signal drain` they finish and are
+    /// journalled first. Each further request escalates: drain → stop → SIGKILL. nil:
+    /// keep turning (draining).
+    func honourStop() throws(RunnerError) -> RunOutcome? {
+        let drainFirst = config.onSignal == .drain ? 1 : 0
+        let inFlight = executor?.inFlight ?? 0
+        if stopRequest.requests <= drainFirst {
+            if inFlight > 0 { return nil }
+            // Drained: journal the results handed back since the last turn (an attempt
+            // leaves `inFlight` only once its completion is on the queue).
+            if case .stopped(let outcome) = try turn() {
+                try endInFlight()
+                return outcome
+            }
+        } else if inFlight > 0 {
+            // The results of ended attempts are not folded: the attempts stay open and
+            // `ezrun resume` offers them again, as after a crash.
+            observer?.notice("stopping: ending \(inFlight) attempt(s) in flight (again to kill them at once)")
+            executor?.stopAll(force: stopRequest.requests > drainFirst + 1)
+            let deadline = ports.clock.nowMs() + endWaitMs
+            while let executor, !executor.awaitIdle(timeoutMs: 100), ports.clock.nowMs() < deadline {
+                if stopRequest.requests > drainFirst + 1 { executor.stopAll(force: true) }
+            }
+        }
+        try flushProcesses()
+        do { try ports.store.update(run: runID, RunUpdate(status: .interrupted, verdict: nil, updatedMs: now())) } catch {
+            throw .store(error.description)
+        }
+        return RunOutcome(runID: runID, verdict: .cancelled, state: run.state, interruptedBy: stopRequest.signal)
     }
 
     /// Attempts the core abandoned (timeouts, cancellation) may still run: stop them.
@@ -479,6 +559,7 @@ public final class Runner {
                 for _ in 0..<dispatched { assignments.append(seconds / Double(dispatched)) }
             }
         }
+        if let changes = executor?.takeProcessChanges() { pendingProcesses.merge(changes) }
         try commit(assignments: assignments)
         if !completions.isEmpty {
             do { try ports.queue.acknowledge(run: runID, completions.map(\.item)) } catch {
@@ -518,12 +599,13 @@ public final class Runner {
     }
 
     func commit(assignments: [Double]) throws(RunnerError) {
-        guard !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty else { return }
+        guard !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty || !pendingProcesses.isEmpty else { return }
         // What this commit writes: the records of the batch and of a plan upgrade before it.
         let records = run.pending
         do throws(StoreError) {
-            try run.commit(logs: pendingLogs, consumedInbox: consumedInbox)
+            try run.commit(logs: pendingLogs, consumedInbox: consumedInbox, processes: pendingProcesses)
         } catch { throw .store(error.description) }
+        pendingProcesses = ProcessChanges()
         let logs = pendingLogs
         pendingLogs.removeAll()
         consumedInbox.removeAll()
@@ -612,7 +694,9 @@ public final class Runner {
                 break
             }
         }
-        guard !offered.isEmpty else { return }
+        // Stopping on a signal: the dispatch is journalled, the attempt stays open and
+        // `ezrun resume` offers it again.
+        guard !offered.isEmpty, stopRequest.requests == 0 else { return }
         do { try ports.queue.offer(offered, nowMs: now()) } catch { throw .store("run `\(runID)`: cannot offer work: \(error.description)") }
         do { try executor?.start(offered, runner: self) } catch { throw .store("run `\(runID)`: cannot claim work: \(error.description)") }
     }

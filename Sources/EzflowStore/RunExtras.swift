@@ -24,6 +24,36 @@ extension DurableStore {
         }
     }
 
+    func appendProcessesLocked(_ c: Connection, runID: String, _ p: ProcessChanges) throws(StoreError) {
+        for a in p.started {
+            try c.run("""
+                INSERT OR REPLACE INTO attempt_processes(run_id, task, attempt, pid, pgid, start_ticks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """) { st in
+                st.bind(1, runID); st.bind(2, a.task); st.bind(3, a.attempt); st.bind(4, Int64(a.pid)); st.bind(5, Int64(a.pgid))
+                st.bind(6, Int64(bitPattern: a.startTicks))
+            }
+        }
+        for a in p.ended {
+            try c.run("DELETE FROM attempt_processes WHERE run_id = ?1 AND task = ?2 AND attempt = ?3 AND pid = ?4") { st in
+                st.bind(1, runID); st.bind(2, a.task); st.bind(3, a.attempt); st.bind(4, Int64(a.pid))
+            }
+        }
+    }
+
+    /// The attempt processes recorded for a run and not yet forgotten, by task and attempt.
+    public func processes(run runID: String) throws(StoreError) -> [AttemptProcess] {
+        try with { c throws(StoreError) in
+            var out: [AttemptProcess] = []
+            try c.query("""
+                SELECT task, attempt, pid, pgid, start_ticks FROM attempt_processes WHERE run_id = ?1 ORDER BY task, attempt, pid
+                """, { $0.bind(1, runID) }) { st in
+                out.append(AttemptProcess(task: Int(st.int(0)), attempt: Int(st.int(1)), pid: Int32(truncatingIfNeeded: st.int(2)),
+                                          pgid: Int32(truncatingIfNeeded: st.int(3)), startTicks: UInt64(bitPattern: st.int(4))))
+            }
+            return out
+        }
+    }
+
     /// The run's metadata object (inputs, principal, options), `{}` when none was set.
     public func meta(run runID: String) throws(StoreError) -> JSONValue? {
         let text: String? = try with { c throws(StoreError) in

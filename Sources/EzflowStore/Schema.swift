@@ -143,13 +143,27 @@ enum Schema {
             attempt INTEGER NOT NULL,
             reader  TEXT NOT NULL,
             PRIMARY KEY(run_id, task, attempt, reader)
-        ) STRICT, WITHOUT ROWID;
+        ) STRICT;
         """,
         // 3 → 4: the journal's hash chain (`JournalChain`), one hash per record in the
         // record's own row. Records stored before are chained by `fillChains` in the same
         // migration transaction: an edit made before the upgrade is sealed, not detected.
         """
         ALTER TABLE journal ADD COLUMN chain TEXT;  -- sha256:hex of (previous chain ‖ record)
+        """,
+        // 4 → 5: the OS process of each running attempt (its group leader), written with
+        // the next group commit after the spawn and deleted once its group is gone, so
+        // `ezrun resume` can end a survivor it proves is that attempt (pid + start time).
+        """
+        CREATE TABLE attempt_processes(
+            run_id      TEXT NOT NULL,
+            task        INTEGER NOT NULL,
+            attempt     INTEGER NOT NULL,
+            pid         INTEGER NOT NULL,
+            pgid        INTEGER NOT NULL,
+            start_ticks INTEGER NOT NULL,  -- field 22 of /proc/PID/stat
+            PRIMARY KEY(run_id, task, attempt, pid)
+        ) STRICT, WITHOUT ROWID;
         """,
     ]
 

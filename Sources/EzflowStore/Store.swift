@@ -119,8 +119,9 @@ public final class DurableStore: Sendable {
     /// ONE transaction: either everything is durable (per `synchronous`) when this
     /// returns, or nothing was written. Carry out the records' commands only afterwards.
     public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil,
-                       logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil) throws(StoreError) {
-        guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty else { return }
+                       logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil,
+                       processes: ProcessChanges = ProcessChanges()) throws(StoreError) {
+        guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
         try checkRunIdentity(runID, records)
         // Encode outside the lock.
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
@@ -131,6 +132,7 @@ public final class DurableStore: Sendable {
             try c.transaction { () throws(StoreError) in
                 try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update, expectedSeq: expectedSeq)
                 try self.appendExtrasLocked(c, runID: runID, logs: logs, consumedInbox: consumedInbox)
+                try self.appendProcessesLocked(c, runID: runID, processes)
             }
         }
     }
@@ -234,7 +236,7 @@ public final class DurableStore: Sendable {
     public func deleteRun(_ runID: String) throws(StoreError) {
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                for t in ["journal", "attempts", "logs", "inbox", "audit", "run_versions", "run_data", "runs", "work_items",
+                for t in ["journal", "attempts", "attempt_processes", "logs", "inbox", "audit", "run_versions", "run_data", "runs", "work_items",
                           "work_completions", "work_reads"] {
                     try c.run("DELETE FROM \(t) WHERE run_id = ?1") { $0.bind(1, runID) }
                 }
@@ -445,7 +447,16 @@ extension DurableStore: JournalStore, RunInbox {
         if let first = records.first, first.seq != expectedSeq {
             throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch starts at seq \(first.seq), expected \(expectedSeq)")
         }
+        try append(run: runID, expectedSeq: expectedSeq, records: records, update: update, logs: logs, consumedInbox: consumedInbox,
+                   processes: ProcessChanges())
+    }
+
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
+        if let first = records.first, first.seq != expectedSeq {
+            throw StoreError(.conflict, path: path, message: "run `\(runID)`: batch starts at seq \(first.seq), expected \(expectedSeq)")
+        }
         try append(run: runID, records: records, queue: QueueOp.derived(from: records), update: update, logs: logs,
-                   consumedInbox: consumedInbox, expectedSeq: expectedSeq)
+                   consumedInbox: consumedInbox, expectedSeq: expectedSeq, processes: processes)
     }
 }

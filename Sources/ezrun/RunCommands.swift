@@ -49,7 +49,7 @@ struct Args {
 /// What the run commands share: the store path, the principal, report files.
 struct RunFlags {
     static let valued: Set<String> = ["--db", "--as", "--principals", "--junit", "--summary", "--summary-md", "--otlp", "--log",
-                                      "--metrics-port", "--metrics-file", "--selector"]
+                                      "--metrics-port", "--metrics-file", "--selector", "--on-signal"]
     static let switches: Set<String> = ["--wait", "--quiet", "--no-progress", "--sync-normal"]
 
     var config = RunConfig()
@@ -68,6 +68,10 @@ struct RunFlags {
         if let s = a.value("--selector") {
             guard let n = SelectorName(rawValue: s) else { CLI.usageError("unknown selector `\(s)` (expected cheapest, fastest, learned, auction)") }
             config.selector = n
+        }
+        if let s = a.value("--on-signal") {
+            guard let p = SignalPolicy(rawValue: s) else { CLI.usageError("--on-signal takes stop or drain, not `\(s)`", CLI.runUsage) }
+            config.onSignal = p
         }
         config.waitForApproval = a.flags.contains("--wait")
         if a.flags.contains("--sync-normal") { config.synchronous = .normal }
@@ -193,6 +197,7 @@ extension CLI {
         usage: ezrun run FILE|IR [--input NAME=VALUE]... [--as PRINCIPAL] [--db PATH] [--run-id ID] [--seed N]
                                  [--junit F] [--summary F] [--summary-md F] [--otlp F] [--log F]
                                  [--metrics-port N] [--metrics-file F] [--selector S] [--wait] [--quiet]
+                                 [--on-signal stop|drain]
                ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR [--allow-compatible]] [same report options]
                ezrun approve RUN TASK --as PRINCIPAL [--reject] [--comment TEXT] [--db PATH]
                ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
@@ -206,10 +211,16 @@ extension CLI {
                                 .ezflow/principals.json unless given inline); without it the local
                                 operator runs unrestricted
           --wait                keep waiting for approvals instead of exiting with 4
+          --on-signal stop|drain  on SIGINT/SIGTERM nothing new starts; `stop` (default) ends the
+                                tasks in flight (SIGTERM to each task's process group, grace, SIGKILL),
+                                `drain` lets them finish first; a second signal escalates (drain → stop
+                                → SIGKILL at once). The run is left resumable (`ezrun resume RUN`).
+          Every task runs in its own process group, ended with ezrun even on kill -9 (docs/RUNNING.md).
         Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
                      3 budget or deadline exceeded, 4 waiting for approval,
                      5 the store cannot be read or written (corrupt journal, locked or unreadable file),
-                     6 a journal record or the IR does not match the run's hash chain (the store was edited).
+                     6 a journal record or the IR does not match the run's hash chain (the store was edited),
+                     130 interrupted by SIGINT, 143 interrupted by SIGTERM (the run is left resumable).
         """
 
     static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
@@ -286,6 +297,9 @@ extension CLI {
                                        allowCompatible: a.flags.contains("--allow-compatible"))
         } catch { fail(error) }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
+        if !flags.quiet, runner.survivorsEnded > 0 {
+            FileHandle.standardError.write(Data("ezrun: ended \(runner.survivorsEnded) task process group(s) the crashed runner left running\n".utf8))
+        }
         return drive(runner, flags)
     }
 
@@ -301,11 +315,17 @@ extension CLI {
             if !flags.quiet { FileHandle.standardError.write(Data("ezrun: metrics on http://127.0.0.1:\(server!.port)/metrics\n".utf8)) }
         }
         defer { server?.stop() }
+        Signals.listen(runner.stopRequest)
         let outcome: RunOutcome
         do { outcome = try runner.execute() } catch {
             fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)", code: 1)
         }
         observer.finish()
+        if let sig = outcome.interruptedBy {
+            let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
+            FileHandle.standardError.write(Data("ezrun: interrupted by \(name): no task of run \(runner.runID) is running; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)\n".utf8))
+            return 128 + sig
+        }
         observer.metrics.update(from: outcome.state)
         writeReports(runner: runner, state: outcome.state, flags: flags, observer: observer)
         if !flags.quiet, outcome.verdict == .waitingForApproval {

@@ -303,8 +303,12 @@ enum CLI {
         switch arguments.popFirst() {
         case "simulate": exit(simulate(arguments))
         case "replay": exit(replay(arguments))
-        case "run": exit(run(arguments))
-        case "resume": exit(resume(arguments))
+        case "run":
+            Signals.prepareRunner()
+            exit(run(arguments))
+        case "resume":
+            Signals.prepareRunner()
+            exit(resume(arguments))
         case "approve": exit(approve(arguments))
         case "cancel": exit(cancel(arguments))
         case "status": exit(status(arguments))

@@ -1,6 +1,10 @@
-// kill -9 of the whole runner at seeded random moments, then `ezrun resume`, until the
-// run ends: no task that the journal shows finished starts again, every effect appears
-// exactly once per attempt, and the final journal replays.
+// The crash matrix: kill -9 of the whole runner at 20 seeded moments of a 50-task DAG of
+// real exec tasks, then `ezrun resume`, until the run ends. Asserts: no two attempts of
+// one task ever run at once (a per-task `flock` held by the attempt and everything it
+// starts, and the start/end intervals of the shared log), no process of the run is left
+// afterwards (/proc walk for the run's marker), no task lost, no finished task started
+// again, every succeeded attempt's effect made (once: a marker file), and the final
+// journal replays.
 import EzflowRunner
 import EzflowRuntime
 import EzflowPorts
@@ -10,20 +14,22 @@ import Foundation
 import XCTest
 
 final class CrashTests: XCTestCase {
-    /// 24 exec tasks in 4 layers, each depending on 2 of the previous layer. A task logs
-    /// every start (with the runner's pid, its parent) and writes its effect once per
-    /// attempt, deduplicated by a marker named after its idempotency key and attempt — the
-    /// way a real task uses `EZFLOW_IDEMPOTENCY_KEY`.
-    static func workflow(layers: Int = 4, width: Int = 6) -> String {
+    /// `layers` × `width` exec tasks, each depending on 2 of the previous layer. A task
+    /// takes its task's lock (held by everything it starts: a second holder at the same
+    /// time is an overlap), logs `start`/`end` with its attempt, its pid and its runner's
+    /// pid, leaves a `sleep 300` behind in its group, and writes its
+    /// effect once per attempt, deduplicated by a marker named after its idempotency key
+    /// and attempt — the way a real task uses `EZFLOW_IDEMPOTENCY_KEY`.
+    static func workflow(layers: Int = 5, width: Int = 10) -> String {
         var s = """
             agent sh {
               driver: exec
               capabilities: ["shell"]
-              concurrency: 3
+              concurrency: 4
             }
             workflow crashy {
               input dir: string
-              max_parallel: 3
+              max_parallel: 4
 
             """
         for l in 0..<layers {
@@ -32,7 +38,7 @@ final class CrashTests: XCTestCase {
                 s += """
                       task t\(l)_\(i) {
                     \(after)    env: { D: inputs.dir }
-                        run: "echo \\"\\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$PPID\\" >> \\"\\$D/starts\\"; sleep 0.0\(2 + (l * width + i) % 5); M=\\"\\$D/m/\\$(echo \\"\\$EZFLOW_IDEMPOTENCY_KEY\\" | tr / _).\\$EZFLOW_ATTEMPT\\"; if (set -C; : > \\"\\$M\\") 2>/dev/null; then echo \\"\\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/effects\\"; fi"
+                        run: "exec 9>>\\"\\$D/lock.\\$EZFLOW_TASK\\"; flock -n 9 || echo \\"overlap \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/log\\"; R=\\$PPID; echo \\"start \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$\\$ \\$R\\" >> \\"\\$D/log\\"; sleep 300 >/dev/null 2>&1 & sleep 0.0\((l * width + i) % 4 + 1); M=\\"\\$D/m/\\$(echo \\"\\$EZFLOW_IDEMPOTENCY_KEY\\" | tr / _).\\$EZFLOW_ATTEMPT\\"; if (set -C; : > \\"\\$M\\") 2>/dev/null; then echo \\"\\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/effects\\"; fi; echo \\"end \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$\\$ \\$R\\" >> \\"\\$D/log\\""
                       }
 
                     """
@@ -41,11 +47,13 @@ final class CrashTests: XCTestCase {
         return s + "}\n"
     }
 
-    func testKillNineAtSeededMomentsAndResume() throws {
+    func testCrashMatrixKillNineAtSeededMomentsAndResume() throws {
         let dir = tempDir("crash")
         write(Self.workflow(), to: dir + "/crashy.ezflow")
         let exe = Repo.executable("ezrun")
-        var rng = SeededRandom(seed: 20261125)
+        let taskCount = 50
+        // EZFLOW_CRASH_SEED: another seed, for soak runs.
+        var rng = SeededRandom(seed: ProcessInfo.processInfo.environment["EZFLOW_CRASH_SEED"].flatMap { UInt64($0) } ?? 20261203)
         var kills = 0, runs = 0, resumes = 0, resumedMidway = 0
         while kills < 20 || runs == 0 {
             runs += 1
@@ -68,7 +76,7 @@ final class CrashTests: XCTestCase {
                 p.standardError = FileHandle.nullDevice
                 try p.run()
                 finishedBefore[p.processIdentifier] = finished
-                if !finished.isEmpty && finished.count < 24 { resumedMidway += 1 }
+                if !finished.isEmpty && finished.count < taskCount { resumedMidway += 1 }
                 // Kill after a seeded delay (0–400 ms), unless the run ends first.
                 let delayMs = Int(rng.uniform(400))
                 let deadline = Date().addingTimeInterval(Double(delayMs) / 1000)
@@ -86,34 +94,59 @@ final class CrashTests: XCTestCase {
                 if try runExists(dir + "/crash.db", runID) { args = ["resume", runID, "--db", "crash.db", "--quiet"] }
                 if !done { resumes += 1 }
             }
-            // Let orphaned attempts of killed runners finish their writes.
-            usleep(300_000)
+            // Nothing of the run is left: no task outlives its runner, none its run.
+            XCTAssertEqual(liveProcesses(marker: "D=\(work)"), [], "processes of run \(runID) left after it ended")
 
             let store = try DurableStore(path: dir + "/crash.db")
             let run = try StoredRun.load(store: store, runID: runID)  // the final journal replays
             XCTAssertEqual(run.info.verdict, .success)
-            XCTAssertTrue(run.state.tasks.allSatisfy { $0 == .succeeded })
+            XCTAssertEqual(run.plan.taskCount, taskCount)
+            XCTAssertTrue(run.state.tasks.allSatisfy { $0 == .succeeded }, "lost tasks in run \(runID)")
             XCTAssertEqual(try store.integrityCheck(), ["ok"])
+            XCTAssertEqual(try store.processes(run: runID), [], "process rows left of run \(runID)")
 
-            // Every effect exactly once per attempt the journal shows succeeded.
-            let effects = read(work + "/effects").split(separator: "\n").map(String.init)
-            var expected: [String] = []
+            // Every succeeded attempt's effect happened (its marker exists: at most once).
+            let markers = Set((try FileManager.default.contentsOfDirectory(atPath: work + "/m")))
             for t in 0..<run.plan.taskCount {
-                for h in run.state.history[t] where h.errorClass == nil { expected.append("\(run.plan.taskNames[t]) \(h.attempt)") }
+                for h in run.state.history[t] where h.errorClass == nil {
+                    let marker = "\(runID)_\(run.plan.taskNames[t]).\(h.attempt)"  // idempotency key, `/` → `_`
+                    XCTAssertTrue(markers.contains(marker), "no effect of `\(run.plan.taskNames[t])` attempt \(h.attempt) (run \(runID))")
+                }
             }
-            XCTAssertEqual(effects.sorted(), expected.sorted(), "run \(runID)")
+
+            let log = read(work + "/log").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            // No two attempts of one task at the same time: the lock, and the intervals.
+            XCTAssertEqual(log.filter { $0.first == "overlap" }.map { $0.joined(separator: " ") }, [], "run \(runID)")
+            var open: [String: String] = [:]  // task → the pid of its attempt between start and end
+            var ended: [String] = []          // tasks whose success was logged (an end line)
+            for f in log where f.count == 5 {
+                let (kind, task, pid) = (f[0], f[1], f[3])
+                if kind == "start" {
+                    // An attempt still open here never logged its end: it was killed (with
+                    // its dead runner or at resume); the lock shows it was gone by now.
+                    open[task] = pid
+                } else if kind == "end" {
+                    XCTAssertEqual(open[task], pid, "`\(task)`: another attempt started between \(pid)'s start and end (run \(runID))")
+                    open[task] = nil
+                    ended.append(task)
+                }
+            }
+            // No task lost: each one's succeeded attempt logged its end.
+            XCTAssertEqual(Set(ended), Set(run.plan.taskNames), "run \(runID)")
 
             // No task the journal had finished was started again by a later runner.
-            for line in read(work + "/starts").split(separator: "\n") {
-                let f = line.split(separator: " ")
-                guard f.count == 3, let pid = Int32(f[2]), let before = finishedBefore[pid] else { continue }
-                XCTAssertFalse(before.contains(String(f[0])), "`\(f[0])` ran again under runner \(pid) after it had finished")
+            for f in log where f.count == 5 && f[0] == "start" {
+                guard let runner = Int32(f[4]), let before = finishedBefore[runner] else {
+                    XCTFail("start line without a known runner: \(f)")
+                    continue
+                }
+                XCTAssertFalse(before.contains(f[1]), "`\(f[1])` ran again under runner \(runner) after it had finished")
             }
         }
         XCTAssertGreaterThanOrEqual(kills, 20)
         XCTAssertGreaterThanOrEqual(resumes, 20)
         XCTAssertGreaterThanOrEqual(resumedMidway, 10, "resumes that found some but not all tasks finished")
-        print("crash test: \(kills) kills over \(runs) runs, \(resumes) resumes, \(resumedMidway) of them midway")
+        print("crash matrix: \(kills) kills over \(runs) runs, \(resumes) resumes, \(resumedMidway) of them midway")
     }
 
     func runExists(_ db: String, _ runID: String) throws -> Bool {

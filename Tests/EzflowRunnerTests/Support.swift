@@ -22,3 +22,35 @@ func write(_ text: String, to path: String) {
 func read(_ path: String) -> String {
     (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
 }
+
+/// Processes (not zombies) whose environment holds `marker` (e.g. `D=/tmp/dir`): a
+/// task's whole tree inherits its environment, so this finds grandchildren too.
+func liveProcesses(marker: String) -> [String] {
+    var out: [String] = []
+    let me = getpid()
+    let items = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for name in items {
+        guard let pid = Int32(name), pid != me,
+              let env = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
+        let vars = env.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard vars.contains(marker) else { continue }
+        let stat = read("/proc/\(name)/stat")
+        guard let close = stat.lastIndex(of: ")") else { continue }
+        let f = stat[stat.index(after: close)...].split(separator: " ")
+        guard f.count > 2, f[0] != "Z", f[0] != "X" else { continue }
+        let cmd = read("/proc/\(name)/cmdline").replacingOccurrences(of: "\0", with: " ")
+        out.append("\(pid) [\(f[0]) ppid \(f[1]) pgid \(f[2])] \(cmd)")
+    }
+    return out.sorted()
+}
+
+/// `liveProcesses` once it is empty, or what is left after `seconds`.
+func liveProcesses(marker: String, within seconds: Double) -> [String] {
+    let end = Date().addingTimeInterval(seconds)
+    var left = liveProcesses(marker: marker)
+    while !left.isEmpty && Date() < end {
+        usleep(20_000)
+        left = liveProcesses(marker: marker)
+    }
+    return left
+}

@@ -26,7 +26,7 @@ final class ChainMigrationTests: XCTestCase {
         }
         try DurableStore.rawExec(path: path, sql: sql)
         let store = try DurableStore(path: path)
-        XCTAssertEqual(try store.storedSchemaVersion(), 4)
+        XCTAssertEqual(try store.storedSchemaVersion(), DurableStore.schemaVersion)
         XCTAssertEqual(try store.journal(run: "old"), records)
         let chain = JournalChain.hashes(after: "sha256:ab", records)
         XCTAssertEqual(try store.chainHash(run: "old", seq: 1), chain[1])

@@ -1,0 +1,190 @@
+// No task outlives its run: every way an attempt ends (deadline, timeout, cancel, SIGINT
+// and SIGTERM to ezrun, kill -9 of ezrun) ends its whole process tree — grandchildren
+// started with `&` included, found through the marker in their environment — and a run
+// stopped by a signal resumes to success.
+import EzflowPorts
+import EzflowStore
+import EzflowTestSupport
+import Foundation
+import XCTest
+
+final class LifetimeTests: XCTestCase {
+    /// One workflow: `first` runs `script` (with `M` = the marker and `D` = the test
+    /// directory in its environment), `second` runs after it. `extra`: workflow attributes.
+    static func workflow(_ script: String, extra: String = "", taskExtra: String = "") -> String {
+        """
+        agent sh {
+          driver: exec
+          capabilities: ["shell"]
+        }
+        workflow life {
+          input mark: string
+          input dir: string
+        \(extra)
+          task first {
+            env: { M: inputs.mark, D: inputs.dir }
+        \(taskExtra)
+            run: "\(script)"
+          }
+          task second {
+            after: [first]
+            env: { M: inputs.mark, D: inputs.dir }
+            run: "echo second >> \\"$D/ran\\""
+          }
+        }
+
+        """
+    }
+
+    /// Starts `touch $D/started`, leaves a grandchild behind, then sleeps.
+    static let longTask = "echo first >> \\\"$D/ran\\\"; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
+
+    struct Setup {
+        var dir: String
+        var mark: String
+        var args: [String]
+    }
+
+    func setup(_ text: String, runID: String) -> Setup {
+        let dir = tempDir("life")
+        write(text, to: dir + "/life.ezflow")
+        let mark = "M=\(UUID().uuidString)"
+        return Setup(dir: dir, mark: mark, args: ["run", "life.ezflow", "--run-id", runID, "--db", "life.db", "--input",
+                                                  "mark=\(mark.dropFirst(2))", "--input", "dir=\(dir)"])
+    }
+
+    func start(_ s: Setup, _ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: s.dir)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let end = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < end { usleep(10_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: s.dir + "/started"), "the task never started")
+        return p
+    }
+
+    func status(_ s: Setup, _ runID: String) throws -> RunInfo? {
+        let store = try DurableStore(path: s.dir + "/life.db")
+        defer { store.close() }
+        return try store.run(runID)
+    }
+
+    func testDeadlineEndsTheWholeTreeBeforeEzrunExits() {
+        let s = setup(Self.workflow(Self.longTask, extra: "  deadline: 1s"), runID: "dl")
+        let r = ezrun(s.args, in: s.dir)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [], "the deadline left task processes behind")
+    }
+
+    func testTimeoutEndsATreeThatIgnoresSIGTERMAfterTheGrace() {
+        let script = "trap '' TERM; sleep 300 & sleep 301"
+        let s = setup(Self.workflow(script, taskExtra: "    timeout: 500ms"), runID: "to")
+        let t0 = Date()
+        let r = ezrun(s.args, in: s.dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("timed out"), r.stderr)
+        // SIGTERM at 0.5 s is ignored; SIGKILL after the 2 s grace.
+        XCTAssertGreaterThan(Date().timeIntervalSince(t0), 2.4)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [], "the timeout left task processes behind")
+    }
+
+    func testCancelEndsTheWholeTreeBeforeEzrunExits() throws {
+        let s = setup(Self.workflow(Self.longTask), runID: "cx")
+        let p = try start(s, s.args)
+        let c = ezrun(["cancel", "cx", "--db", "life.db"], in: s.dir)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [], "the cancel left task processes behind")
+    }
+
+    func testKillNineOfEzrunTakesItsTasksAlong() throws {
+        let script = "trap '' TERM; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
+        let s = setup(Self.workflow(script), runID: "k9")
+        let p = try start(s, s.args)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // The guard reads EOF: SIGTERM to the group (ignored here), 2 s grace, SIGKILL.
+        XCTAssertEqual(liveProcesses(marker: s.mark, within: 4), [], "tasks outlived their kill -9'd runner")
+    }
+
+    /// The second line of defence: a task of an ezrun without its guard survives kill -9;
+    /// the resume finds it by its recorded pid and start time and ends its group first.
+    func testResumeEndsASurvivorItCanProveIsTheAttempt() throws {
+        let s = setup(Self.workflow(Self.longTask), runID: "sv")
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = s.args
+        p.currentDirectoryURL = URL(fileURLWithPath: s.dir)
+        p.environment = ProcessInfo.processInfo.environment.merging(["EZFLOW_GUARD": ""]) { $1 }
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let end = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < end { usleep(10_000) }
+        usleep(600_000)  // the next group commit (at most one inbox poll later) records the process
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertNotEqual(liveProcesses(marker: s.mark), [], "without the guard the task survives (the old behaviour)")
+        let store = try DurableStore(path: s.dir + "/life.db")
+        XCTAssertEqual(try store.processes(run: "sv").count, 1)
+        store.close()
+        // The resume ends the survivor before dispatching `first` again; kill that one too.
+        try? FileManager.default.removeItem(atPath: s.dir + "/started")
+        let q = try start(s, ["resume", "sv", "--db", "life.db"])
+        XCTAssertEqual(read(s.dir + "/ran"), "first\nfirst\n")
+        q.interrupt()
+        q.waitUntilExit()
+        XCTAssertEqual(q.terminationStatus, 130)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [], "the resume left the crashed runner's task running")
+    }
+
+    func testSIGINTEndsTasksInFlightAndResumeFinishes() throws {
+        let s = setup(Self.workflow(Self.longTask.replacingOccurrences(of: "sleep 301", with: "sleep 1")), runID: "si")
+        let p = try start(s, s.args)
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [], "SIGINT left task processes behind")
+        XCTAssertEqual(try status(s, "si")?.status, .interrupted)
+        let r = ezrun(["resume", "si", "--db", "life.db"], in: s.dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(read(s.dir + "/ran"), "first\nfirst\nsecond\n", "the ended attempt runs again, then the rest")
+        XCTAssertEqual(try status(s, "si")?.verdict, .success)
+    }
+
+    /// A task that ignores SIGTERM would hold `ezrun` for the 2 s grace; a second SIGINT
+    /// kills it at once.
+    func testSecondSIGINTKillsAtOnce() throws {
+        let script = "trap '' TERM; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
+        let s = setup(Self.workflow(script), runID: "s2")
+        let p = try start(s, s.args)
+        p.interrupt()
+        usleep(300_000)
+        XCTAssertTrue(p.isRunning, "the first SIGINT waits for the grace period")
+        let t0 = Date()
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 1.2)
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(liveProcesses(marker: s.mark), [])
+    }
+
+    func testSIGTERMWithDrainLetsTasksInFlightFinish() throws {
+        let script = Self.longTask.replacingOccurrences(of: "sleep 301", with: "sleep 1; echo done >> \\\"$D/ran\\\"")
+        let s = setup(Self.workflow(script), runID: "dr")
+        let p = try start(s, s.args + ["--on-signal", "drain"])
+        p.terminate()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 143)
+        XCTAssertEqual(read(s.dir + "/ran"), "first\ndone\n", "the attempt in flight finished; nothing new started")
+        XCTAssertEqual(liveProcesses(marker: s.mark), [])
+        let r = ezrun(["resume", "dr", "--db", "life.db"], in: s.dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(read(s.dir + "/ran"), "first\ndone\nsecond\n", "the drained task is not run again")
+    }
+}
