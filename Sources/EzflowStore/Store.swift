@@ -36,7 +36,7 @@ public struct StoreOptions: Sendable, Equatable {
 /// while this one writes). Never crashes on a bad file: every failure is a `StoreError`.
 public final class DurableStore: Sendable {
     /// The schema version this build writes (`PRAGMA user_version`).
-    public static let schemaVersion = 4
+    public static var schemaVersion: Int { Schema.current }
     /// `PRAGMA application_id` of an ezflow store ("ezfl").
     public static let applicationID: Int32 = 0x657A_666C
     /// `ezrun`'s default location, relative to the working directory.
