@@ -17,7 +17,8 @@ final class CrashTests: XCTestCase {
     /// `layers` × `width` exec tasks, each depending on 2 of the previous layer. A task
     /// takes its task's lock (held by everything it starts: a second holder at the same
     /// time is an overlap), logs `start`/`end` with its attempt, its pid and its runner's
-    /// pid, leaves a `sleep 300` behind in its group, and writes its
+    /// pid (from `EZFLOW_RUNNER`, not `$PPID`: a task whose runner was killed as it
+    /// spawned it has already been re-parented when its shell reads `$PPID`), leaves a `sleep 300` behind in its group, and writes its
     /// effect once per attempt, deduplicated by a marker named after its idempotency key
     /// and attempt — the way a real task uses `EZFLOW_IDEMPOTENCY_KEY`.
     static func workflow(layers: Int = 5, width: Int = 10) -> String {
@@ -38,7 +39,7 @@ final class CrashTests: XCTestCase {
                 s += """
                       task t\(l)_\(i) {
                     \(after)    env: { D: inputs.dir }
-                        run: "exec 9>>\\"\\$D/lock.\\$EZFLOW_TASK\\"; flock -n 9 || echo \\"overlap \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/log\\"; R=\\$PPID; echo \\"start \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$\\$ \\$R\\" >> \\"\\$D/log\\"; sleep 300 >/dev/null 2>&1 & sleep 0.0\((l * width + i) % 4 + 1); M=\\"\\$D/m/\\$(echo \\"\\$EZFLOW_IDEMPOTENCY_KEY\\" | tr / _).\\$EZFLOW_ATTEMPT\\"; if (set -C; : > \\"\\$M\\") 2>/dev/null; then echo \\"\\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/effects\\"; fi; echo \\"end \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$\\$ \\$R\\" >> \\"\\$D/log\\""
+                        run: "exec 9>>\\"\\$D/lock.\\$EZFLOW_TASK\\"; flock -n 9 || echo \\"overlap \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/log\\"; R=\\${EZFLOW_RUNNER%%-*}; echo \\"start \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$\\$ \\$R\\" >> \\"\\$D/log\\"; sleep 300 >/dev/null 2>&1 & sleep 0.0\((l * width + i) % 4 + 1); M=\\"\\$D/m/\\$(echo \\"\\$EZFLOW_IDEMPOTENCY_KEY\\" | tr / _).\\$EZFLOW_ATTEMPT\\"; if (set -C; : > \\"\\$M\\") 2>/dev/null; then echo \\"\\$EZFLOW_TASK \\$EZFLOW_ATTEMPT\\" >> \\"\\$D/effects\\"; fi; echo \\"end \\$EZFLOW_TASK \\$EZFLOW_ATTEMPT \\$\\$ \\$R\\" >> \\"\\$D/log\\""
                       }
 
                     """
