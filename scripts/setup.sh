@@ -10,9 +10,10 @@ source scripts/lib.sh
 ez_require_swift
 ez_ensure_packages
 
-ez_log "swift build -c release --product ezc --product ezrun"
+ez_log "swift build -c release --product ezc --product ezrun --product ezguard"
 swift build -c release --product ezc
 swift build -c release --product ezrun
+swift build -c release --product ezguard
 BIN="$(swift build -c release --show-bin-path)"
 
 EXAMPLE=examples/ci_pipeline.ezflow

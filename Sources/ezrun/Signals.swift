@@ -27,7 +27,13 @@ enum Signals {
     static func prepareRunner() {
         block()
         ProcessTable.becomeSubreaper()
-        TaskGuard.start(graceMs: ExecOptions().killGraceMs)
+        // EZFLOW_GUARD set empty turns the guard off on purpose; a missing binary is a
+        // broken install and must not silently drop the guarantee.
+        if !TaskGuard.start(graceMs: ExecOptions().killGraceMs), ProcessInfo.processInfo.environment["EZFLOW_GUARD"] == nil {
+            FileHandle.standardError.write(Data(("ezrun: warning: cannot start ezguard (it belongs next to the ezrun binary; "
+                + "`swift build -c release --product ezguard`): if ezrun is killed with -9, its tasks are ended only by the "
+                + "next `ezrun resume`\n").utf8))
+        }
     }
 
     /// Hands every SIGINT/SIGTERM to `stop`, from a thread of its own.

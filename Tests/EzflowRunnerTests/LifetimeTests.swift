@@ -79,6 +79,17 @@ final class LifetimeTests: XCTestCase {
         XCTAssertEqual(liveProcesses(marker: s.mark), [], "the deadline left task processes behind")
     }
 
+    /// An `ezrun` installed without its `ezguard` says so instead of silently losing the
+    /// kill -9 guarantee.
+    func testAMissingGuardIsAWarningNotSilence() throws {
+        let dir = tempDir("noguard")
+        try FileManager.default.copyItem(atPath: Repo.executable("ezrun").path, toPath: dir + "/ezrun")
+        write(Self.workflow("true"), to: dir + "/w.ezflow")
+        let r = runProcess(URL(fileURLWithPath: dir + "/ezrun"), ["run", "w.ezflow", "--input", "mark=x", "--input", "dir=\(dir)", "--quiet"],
+                           cwd: URL(fileURLWithPath: dir), timeout: 60)
+        XCTAssertTrue(r.stderr.hasPrefix("ezrun: warning: cannot start ezguard (it belongs next to the ezrun binary; "), r.stderr)
+    }
+
     func testTimeoutEndsATreeThatIgnoresSIGTERMAfterTheGrace() {
         let script = "trap '' TERM; sleep 300 & sleep 301"
         let s = setup(Self.workflow(script, taskExtra: "    timeout: 500ms"), runID: "to")
