@@ -113,7 +113,7 @@ final class CLIObserver: RunObserver {
         let width = tty && ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) - 1 : 100
         progress = EzflowReport.Progress(width: width, redact: redact)
         if let logPath {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             log = FileHandle(forWritingAtPath: logPath)
             if log == nil { CLI.fail("--log \(logPath): cannot open the file for writing") }
             log?.seekToEndOfFile()
