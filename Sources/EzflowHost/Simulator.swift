@@ -208,6 +208,9 @@ final class SimRun: RunObserver, AttemptExecutor {
     var duplicates = 0
     var queueRefused = 0
     var restarts = 0
+    /// (task, attempt) of every dispatch seen: a resumed runner offers its attempts in
+    /// flight again, which admits nothing (the breaker was asked when they first went out).
+    var offered = Set<Int64>()
     /// Attempts a simulated worker is running, by task (the oracle: at most one live).
     var live: [Int: Int] = [:]
     /// The agent of each attempt in flight, and whether its breaker was open, noted before
@@ -499,13 +502,15 @@ final class SimRun: RunObserver, AttemptExecutor {
 
     func note(_ c: Command, state: RunState) {
         switch c {
-        case .dispatch(let task, _, let agent, _):
+        case .dispatch(let task, let attempt, let agent, _):
+            let admitted = offered.insert(Int64(task) << 32 | Int64(attempt)).inserted
             guard options.checkInvariants, agent >= 0, failure == nil else { return }
             // Bulkhead: loads only grow by dispatches, so checking here checks always.
             if state.agentLoad[agent] > plan.agentConcurrency[agent] {
                 failure = fail("agent \(plan.agentNames[agent]) has \(state.agentLoad[agent]) attempts running, its concurrency is \(plan.agentConcurrency[agent])", code: 129)
             }
             let h = state.agentHealth[agent]
+            guard admitted else { return }
             if case .open(let until) = h.breaker, state.nowMs < until {
                 failure = fail("task `\(plan.taskNames[task])` dispatched to agent \(plan.agentNames[agent]) whose breaker is open until \(until)", code: 129)
             }
