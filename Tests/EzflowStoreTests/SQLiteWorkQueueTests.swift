@@ -37,9 +37,14 @@ final class SQLiteWorkQueueTests: XCTestCase {
                 ready.add(1, ordering: .sequentiallyConsistent)
                 while ready.load(ordering: .sequentiallyConsistent) < 4 { usleep(100) }
                 do {
-                    while true {
+                    // At most ~100 per thread: SQLite's busy handler is not fair (below), and
+                    // under load one connection could take everything; capped, the other
+                    // must claim the rest, concurrently with it.
+                    var mine = 0
+                    while mine < 100 {
                         let got = try q.claim(owner: owner, max: 1 + n, nowMs: 1, leaseMs: 60_000)
                         if got.isEmpty { break }
+                        mine += got.count
                         usleep(2_000) // the work, outside the database lock (see below)
                         for l in got {
                             if try !q.complete(Self.done(l.item, by: owner), nowMs: 2) {
