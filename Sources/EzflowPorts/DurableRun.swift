@@ -53,7 +53,7 @@ public struct DurableRun: Sendable {
     /// The caller then steps `.resumed(atMs:)`, which re-dispatches them with the same
     /// idempotency keys.
     public static func resume(store: any JournalStore, runID: String, plan: Plan, environment: RunEnvironment = RunEnvironment())
-        throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt])
+        throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt], journal: [JournalRecord])
     {
         try resume(store: store, runID: runID, plans: [plan], environment: environment)
     }
@@ -61,7 +61,7 @@ public struct DurableRun: Sendable {
     /// `resume` for a run that moved to other IR versions (`plan_upgraded` records):
     /// `plans[0]` is the IR the run started with, then each version in order.
     public static func resume(store: any JournalStore, runID: String, plans: [Plan], environment: RunEnvironment = RunEnvironment())
-        throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt])
+        throws(ResumeError) -> (run: DurableRun, openAttempts: [OpenAttempt], journal: [JournalRecord])
     {
         let plan = plans[0]
         let info: RunInfo?
@@ -77,7 +77,7 @@ public struct DurableRun: Sendable {
         let state: RunState
         do { state = try Replay.verify(plans: plans, journal: journal, environment: environment) } catch { throw .determinism(error) }
         let run = DurableRun(store: store, runID: runID, state: state)
-        return (run, open)
+        return (run, open, journal)
     }
 
     /// Folds `event`; its commands take effect only after the next `commit`.

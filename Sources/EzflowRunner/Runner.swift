@@ -205,13 +205,13 @@ public final class Runner {
     public static func reattach(runID: String, plan: Plan, config: RunConfig, ports: RunPorts, environment env: RunEnvironment,
                                 mutations: RunnerMutations = .none) throws(RunnerError) -> Runner {
         try acquire(ports, runID: runID, nowMs: ports.clock.nowMs())
-        let durable: DurableRun
-        do { durable = try DurableRun.resume(store: ports.store, runID: runID, plans: [plan], environment: env).run } catch {
+        let resumed: (run: DurableRun, openAttempts: [OpenAttempt], journal: [JournalRecord])
+        do { resumed = try DurableRun.resume(store: ports.store, runID: runID, plans: [plan], environment: env) } catch {
             ports.lease.release(run: runID, owner: ports.owner)
             throw .invalid(error.description)
         }
-        let r = Runner(program: nil, plan: plan, ports: ports, run: durable, inputs: [:], config: config)
-        do { try r.prepareResume(carried: [], planHash: plan.hash, nowMs: r.now(), mutations: mutations) } catch {
+        let r = Runner(program: nil, plan: plan, ports: ports, run: resumed.run, inputs: [:], config: config)
+        do { try r.prepareResume(journal: resumed.journal, carried: [], planHash: plan.hash, nowMs: r.now(), mutations: mutations) } catch {
             r.releaseLease()
             throw error
         }
@@ -221,9 +221,10 @@ public final class Runner {
     /// What every resume does once the journal is replayed: re-arm the pending timers,
     /// re-issue the cancels of abandoned attempts, and fold `resumed` (or `runStarted`
     /// for a run killed before its first event) in the first turn.
-    func prepareResume(carried upgrade: [Command], planHash: String, nowMs: Millis, mutations: RunnerMutations) throws(RunnerError) {
+    func prepareResume(journal: [JournalRecord], carried upgrade: [Command], planHash: String, nowMs: Millis,
+                       mutations: RunnerMutations) throws(RunnerError) {
         self.mutations = mutations
-        try restoreTimers()
+        restoreTimers(from: journal)
         carried = upgrade + abandonedCancels()
         switch run.state.phase {
         case .finished(let v) where v != .waitingForApproval: break
@@ -302,9 +303,10 @@ public final class Runner {
         let store = ports.store
         let cfg = versions.config(config)
         var durable: DurableRun
+        let journal: [JournalRecord]
         do {
-            durable = try DurableRun.resume(store: store, runID: runID, plans: versions.plans,
-                                            environment: environment(versions.plans[0], config: cfg)).run
+            (durable, _, journal) = try DurableRun.resume(store: store, runID: runID, plans: versions.plans,
+                                                          environment: environment(versions.plans[0], config: cfg))
         } catch {
             // A journal the store cannot read refuses the resume as a store failure (exit 5),
             // one that does not match its chain as an edited store (exit 6).
@@ -331,7 +333,7 @@ public final class Runner {
             versions.plans.append(plan)
         }
         let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, inputs: versions.inputs, config: cfg)
-        try r.prepareResume(carried: carried, planHash: program.hash, nowMs: nowMs, mutations: mutations)
+        try r.prepareResume(journal: journal, carried: carried, planHash: program.hash, nowMs: nowMs, mutations: mutations)
         return r
     }
 
@@ -396,15 +398,10 @@ public final class Runner {
         guard d.allowed else { throw .refused(d.reason) }
     }
 
-    /// Pending timers, from the stored journal (finished tasks' outputs are in the
-    /// replayed `RunState`). Only timers set from the last `plan_upgraded` on count (it
+    /// Pending timers, from the journal the resume replayed (read once: each read decodes
+    /// and re-verifies the chain; finished tasks' outputs are in the replayed `RunState`). Only timers set from the last `plan_upgraded` on count (it
     /// sets the live ones again under the new ids).
-    func restoreTimers() throws(RunnerError) {
-        let journal: [JournalRecord]
-        do { journal = try ports.store.journal(run: runID, from: 0) } catch {
-            if error.kind == .integrity { throw .integrity(error.description) }
-            throw .store("run `\(runID)`: cannot read the journal to resume: \(error.description)")
-        }
+    func restoreTimers(from journal: [JournalRecord]) {
         guard !mutations.skipTimerRearm else { return }
         let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
         for r in journal[lastUpgrade...] {

@@ -196,7 +196,7 @@ struct DurableBench {
             var run: DurableRun
             var held: [Command]
             if try store.run("probe") != nil {
-                let resumed: (run: DurableRun, openAttempts: [OpenAttempt])
+                let resumed: (run: DurableRun, openAttempts: [OpenAttempt], journal: [JournalRecord])
                 do { resumed = try DurableRun.resume(store: store, runID: "probe", plan: plan) } catch { throw BenchError(error.description) }
                 run = resumed.run
                 if run.state.verdict != nil && run.state.verdict != .waitingForApproval { print("finished"); return 0 }

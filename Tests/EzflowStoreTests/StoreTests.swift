@@ -132,7 +132,7 @@ final class StoreTests: XCTestCase {
         }
         let store = try DurableStore(path: path)
         XCTAssertEqual(try store.run("run-1")?.status, .running)
-        var (run, open) = try DurableRun.resume(store: store, runID: "run-1", plan: plan)
+        var (run, open, _) = try DurableRun.resume(store: store, runID: "run-1", plan: plan)
         XCTAssertEqual(run.state.tasks, expectedState.tasks)
         XCTAssertEqual(run.state.seq, expectedState.seq)
         XCTAssertEqual(run.state.rng, expectedState.rng)
