@@ -62,8 +62,8 @@ public final class MemoryStore: JournalStore, RunInbox {
             return (Array(r.journal[from...]), from == 0 ? r.info.irHash : r.chain[from - 1], r.chain[from...])
         }
         // Recomputed outside the lock: the records are values, a concurrent append cannot change them.
-        for (i, h) in zip(stored.indices, JournalChain.hashes(after: previous, records)) where stored[i] != h {
-            throw StoreError.chainBroken(path: location, run: runID, ChainBreak(seq: i, event: records[i - stored.startIndex].event))
+        if let brk = JournalChain.firstBreak(seed: previous, zip(records, stored).map { ($0, $1) }) {
+            throw StoreError.chainBroken(path: location, run: runID, brk)
         }
         return records
     }

@@ -50,10 +50,8 @@ extension JournalChain {
     /// The first record of `lines` whose `chain` hash (when the line has one) is not the
     /// chain's from `seed`; nil when every present hash matches.
     public static func firstBreak(seed: String, _ lines: [(record: JournalRecord, chain: String?)]) -> ChainBreak? {
-        var h = seed
-        for (r, stored) in lines {
-            h = link(h, recordBytes(r))
-            if let stored, stored != h { return ChainBreak(seq: r.seq, event: r.event) }
+        for (line, h) in zip(lines, hashes(after: seed, lines.map(\.record))) where line.chain.map({ $0 != h }) ?? false {
+            return ChainBreak(seq: line.record.seq, event: line.record.event)
         }
         return nil
     }
