@@ -308,7 +308,8 @@ public enum QueueOp: Sendable, Equatable {
         switch r.event {
         case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
             ops.append(.close(task: t, attempt: a))
-        case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded:
+        case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
+             .interrupted:
             break  // a timeout closes its attempt through the `cancel` command it causes
         }
         for c in r.commands {

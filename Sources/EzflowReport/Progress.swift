@@ -63,6 +63,10 @@ public struct Progress: Sendable {
             lines.append("approval of \(plan.taskNames[t]) by \(principal) refused: \(clean(redact(reason)))")
         case .planUpgraded(let from, let to, _):
             lines.append("run continues on plan \(to) (was \(from))")
+        case .interrupted(let signal, let drain, _):
+            let n = state.runningCount
+            lines.append("run interrupted by \(signal): " + (drain ? "draining \(n) \(n == 1 ? "attempt" : "attempts") in flight"
+                                                                  : "ending \(n) \(n == 1 ? "attempt" : "attempts") in flight"))
         }
         // Tasks skipped because of this record.
         var skipped: [String] = []

@@ -39,6 +39,9 @@ extension JSONLog {
         case .planUpgraded(let from, let to, _):
             line.message = "plan upgraded"
             line.fields["from_ir_hash"] = .string(from); line.fields["ir_hash"] = .string(to)
+        case .interrupted(let signal, let drain, _):
+            line.message = "run interrupted by \(signal)"; line.level = .warn
+            line.fields["signal"] = .string(signal); line.fields["drain"] = .bool(drain)
         }
         var dispatches: [JSONValue] = []
         for c in r.commands {

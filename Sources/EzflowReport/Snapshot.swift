@@ -129,7 +129,8 @@ extension RunSnapshot {
             case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _):
                 let old = charged[Key(task: t, attempt: a)] ?? (0, 0)
                 charged[Key(task: t, attempt: a)] = (old.0 + c, old.1 + k)
-            case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded:
+            case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
+                 .interrupted:
                 break  // charge nothing
             }
         }

@@ -25,8 +25,8 @@ struct JournalWriter: Sendable {
             .approvalGiven(task: t, principal: redactor.redact(p), approved: ok, atMs: at)
         case .approvalRefused(let t, let p, let r, let at):
             .approvalRefused(task: t, principal: redactor.redact(p), reason: redactor.redact(r), atMs: at)
-        case .runStarted, .timerFired, .agentHealth, .resumed, .planUpgraded:
-            // Ids, hashes, seeds and times only: produced by ezflow, never by a task.
+        case .runStarted, .timerFired, .agentHealth, .resumed, .planUpgraded, .interrupted:
+            // Ids, hashes, seeds, signal names and times only: produced by ezflow, never by a task.
             event
         }
     }

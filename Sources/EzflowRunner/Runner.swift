@@ -87,6 +87,7 @@ public final class Runner {
     var pendingProcesses = ProcessChanges()
     /// Set from ezrun's signal thread: stop dispatching, then end or drain what runs.
     public internal(set) var stopRequest = StopRequest(wake: nil)
+    var interruptionJournalled = false
     var consumedInbox: [Int64] = []
     var lastInboxMs: Millis = Millis.min
     /// Events that must be folded in the next batch (e.g. a dispatch refused by policy).
@@ -457,13 +458,27 @@ public final class Runner {
 
     /// The run is over: end what still runs (abandoned attempts: timeouts, deadline,
     /// cancel, budget stop), wait until their process groups are gone, and forget their
-    /// processes in the store.
+    /// processes in the store. (`turn` already did this before committing the verdict;
+    /// here it catches what a stop request left.)
     func endInFlight() throws(RunnerError) {
-        stopAll()
-        if let executor, !executor.awaitIdle(timeoutMs: endWaitMs) {
-            observer?.notice("\(executor.inFlight) attempt(s) did not end within \(endWaitMs) ms")
-        }
+        endAll(forceAfter: stopRequest.requests)
         try flushProcesses()
+    }
+
+    /// Ends every attempt in flight (SIGTERM to their groups, the grace, SIGKILL) and
+    /// waits, at most `endWaitMs`, until their process groups are gone. Once more than
+    /// `forceAfter` stop requests arrived, they are killed at once.
+    func endAll(forceAfter: Int) {
+        guard let executor, executor.inFlight > 0 else { return }
+        executor.stopAll(force: stopRequest.requests > forceAfter)
+        let deadline = ports.clock.nowMs() + endWaitMs
+        while !executor.awaitIdle(timeoutMs: 100) {
+            guard ports.clock.nowMs() < deadline else {
+                observer?.notice("\(executor.inFlight) attempt(s) did not end within \(endWaitMs) ms")
+                return
+            }
+            if stopRequest.requests > forceAfter { executor.stopAll(force: true) }
+        }
     }
 
     /// Commits the process changes not yet written, if any (one commit, at the end).
@@ -479,6 +494,18 @@ public final class Runner {
     /// keep turning (draining).
     func honourStop() throws(RunnerError) -> RunOutcome? {
         let drainFirst = config.onSignal == .drain ? 1 : 0
+        if !interruptionJournalled {
+            // Journalled first: from this record on the core dispatches nothing, and the
+            // results drained after it are folded behind it.
+            interruptionJournalled = true
+            if run.state.isActive {
+                deferred.append(.interrupted(signal: Self.signalName(stopRequest.signal), drain: drainFirst == 1, atMs: now()))
+                if case .stopped(let outcome) = try turn() {
+                    try endInFlight()
+                    return outcome
+                }
+            }
+        }
         let inFlight = executor?.inFlight ?? 0
         if stopRequest.requests <= drainFirst {
             if inFlight > 0 { return nil }
@@ -492,11 +519,7 @@ public final class Runner {
             // The results of ended attempts are not folded: the attempts stay open and
             // `ezrun resume` offers them again, as after a crash.
             observer?.notice("stopping: ending \(inFlight) attempt(s) in flight (again to kill them at once)")
-            executor?.stopAll(force: stopRequest.requests > drainFirst + 1)
-            let deadline = ports.clock.nowMs() + endWaitMs
-            while let executor, !executor.awaitIdle(timeoutMs: 100), ports.clock.nowMs() < deadline {
-                if stopRequest.requests > drainFirst + 1 { executor.stopAll(force: true) }
-            }
+            endAll(forceAfter: drainFirst + 1)
         }
         try flushProcesses()
         do { try ports.store.update(run: runID, RunUpdate(status: .interrupted, verdict: nil, updatedMs: now())) } catch {
@@ -505,15 +528,11 @@ public final class Runner {
         return RunOutcome(runID: runID, verdict: .cancelled, state: run.state, interruptedBy: stopRequest.signal)
     }
 
-    /// Attempts the core abandoned (timeouts, cancellation) may still run: stop them.
-    func stopAll() {
-        for t in 0..<plan.taskCount {
-            if case .running(let a, _) = run.state.tasks[t] {
-                executor?.cancel(task: t, attempt: a)
-            }
-            for a in run.state.abandoned[t] {
-                executor?.cancel(task: t, attempt: a)
-            }
+    static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        default: "signal \(signal)"
         }
     }
 
@@ -556,6 +575,9 @@ public final class Runner {
                 for _ in 0..<dispatched { assignments.append(seconds / Double(dispatched)) }
             }
         }
+        // A verdict (deadline, budget stop, cancel, a last failure) is journalled only once
+        // the process trees of the attempts still in flight are gone.
+        if case .finished(let v) = run.state.phase, v != .waitingForApproval { endAll(forceAfter: stopRequest.requests) }
         if let changes = executor?.takeProcessChanges() { pendingProcesses.merge(changes) }
         try commit(assignments: assignments)
         if !completions.isEmpty {
@@ -691,8 +713,9 @@ public final class Runner {
                 break
             }
         }
-        // Stopping on a signal: the dispatch is journalled, the attempt stays open and
-        // `ezrun resume` offers it again.
+        // Stopping on a signal (a request that arrived after the `interrupted` record was
+        // folded): the dispatch is journalled, the attempt stays open and `ezrun resume`
+        // offers it again.
         guard !offered.isEmpty, stopRequest.requests == 0 else { return }
         do { try ports.queue.offer(offered, nowMs: now()) } catch { throw .store("run `\(runID)`: cannot offer work: \(error.description)") }
         do { try executor?.start(offered, runner: self) } catch { throw .store("run `\(runID)`: cannot claim work: \(error.description)") }

@@ -97,6 +97,7 @@ public enum EventKind: String, Sendable, CaseIterable {
     case resumed
     case approvalRefused = "approval_refused"
     case planUpgraded = "plan_upgraded"
+    case interrupted
 }
 
 extension Event {
@@ -113,6 +114,7 @@ extension Event {
         case .resumed: .resumed
         case .approvalRefused: .approvalRefused
         case .planUpgraded: .planUpgraded
+        case .interrupted: .interrupted
         }
     }
 
@@ -172,6 +174,10 @@ extension Event {
             s.key("at_ms"); s.int(at)
             s.key("from"); s.string(from)
             s.key("to"); s.string(to)
+        case .interrupted(let signal, let drain, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("drain"); s.bool(drain)
+            s.key("signal"); s.string(signal)
         }
         s.key("type"); s.string(typeName)
         s.endObject()
@@ -215,6 +221,8 @@ extension Event {
             return .resumed(atMs: at)
         case .planUpgraded:
             return .planUpgraded(fromHash: try f.string("from"), toHash: try f.string("to"), atMs: at)
+        case .interrupted:
+            return .interrupted(signal: try f.string("signal"), drain: try f.bool("drain"), atMs: at)
         }
     }
 }

@@ -18,6 +18,7 @@
 //   awaitingApproval → succeeded|failed  approvalGiven (gate: approved | denied)
 //   awaitingApproval → succeeded         approvalGiven (conflict: approved takes the new value)
 //   any non-terminal → cancelled         deadline, budget time, overrun, cancelRequested, drain end
+//   (no task changes)                    interrupted: no dispatch, no stall verdict until `resumed`
 //   waiting          → ready → succeeded join (a `workflow` task): its last nested task succeeded, at once
 //   waiting          → failed            join: a nested task ended without success (skipped if only
 //                                        the workflow task's own dependencies failed)
@@ -36,6 +37,8 @@
 // enclosing group up the chain (`Plan.taskBudgetScope`, `groupBudgetParent`); an attempt
 // is dispatched only if its worst case fits every one of them (see `schedule`).
 // `approvalRefused` is an audit record: it changes nothing but `seq` and `nowMs`.
+// `interrupted` (SIGINT/SIGTERM to the runner) only stops scheduling: ready tasks wait,
+// results of attempts in flight are still folded (a drain), and `resumed` schedules again.
 //
 // Deliberate no-ops: a result for an attempt the core abandoned (timed out or cancelled)
 // is charged and otherwise ignored; timers whose attempt/backoff is over are ignored;
@@ -95,8 +98,10 @@ public enum Core {
         case .planUpgraded:
             state.upgradePending = false
             state.rearmTimers(&out)
+        case .interrupted:
+            state.interrupted = true
         }
-        if state.phase == .running { state.schedule(&out) }
+        if state.phase == .running && !state.interrupted { state.schedule(&out) }
         state.settle(&out)
         state.seq += 1
         return out
@@ -156,7 +161,7 @@ public enum Core {
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
         case .agentHealth(let g, _, _):
             guard g >= 0 && g < s.plan.agentNames.count else { throw err("R0001", "no agent \(g)") }
-        case .runStarted, .cancelRequested, .resumed, .planUpgraded: return
+        case .runStarted, .cancelRequested, .resumed, .planUpgraded, .interrupted: return
         }
     }
 }
@@ -209,7 +214,7 @@ extension RunState {
     }
 
     /// Running or draining: attempts may still be in flight.
-    var isActive: Bool {
+    public var isActive: Bool {
         switch phase {
         case .running, .draining: true
         default: false
@@ -569,6 +574,7 @@ extension RunState {
 
     /// After a crash: re-dispatch in-flight attempts with the same key, set timers again.
     mutating func resume(at: Millis, _ out: inout [Command]) {
+        interrupted = false
         guard isActive else { return }
         rearmRunTimers(&out)
         for t in 0..<plan.taskCount {
@@ -829,6 +835,7 @@ extension RunState {
         }
         if backoffs > 0 { return }
         if !readyQueue.isEmpty {
+            if interrupted { return }  // not stalled: the runner stopped dispatching
             // Stalled: nothing runs, yet ready tasks cannot go. Wait for a breaker
             // cool-down if one ends; otherwise no agent will ever take them.
             if wakeForCooldown(&out) { return }

@@ -306,13 +306,18 @@ public enum Event: Sendable, Equatable {
     /// the migration; changes nothing but `seq` and `nowMs`, then re-arms the live timers
     /// under the new plan's ids and runs a scheduling pass.
     case planUpgraded(fromHash: String, toHash: String, atMs: Millis)
+    /// `ezrun` was asked to stop (SIGINT/SIGTERM, named in `signal`): nothing new is
+    /// dispatched until `resumed`; with `drain` the attempts in flight finish and their
+    /// results are folded, else they are ended and stay open for the resume to offer again.
+    case interrupted(signal: String, drain: Bool, atMs: Millis)
 
     /// The event's timestamp.
     public var atMs: Millis {
         switch self {
         case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
-             .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t):
+             .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
+             .interrupted(_, _, let t):
             t
         }
     }
@@ -707,6 +712,9 @@ public struct RunState: Sendable {
     public internal(set) var pendingDeps: [Int]
     /// Whether `finishRun(.waitingForApproval)` was already emitted for the current pause.
     public internal(set) var announcedWaiting = false
+    /// Between `interrupted` and the next `resumed`: the runner is stopping, so nothing is
+    /// dispatched and ready tasks are not taken for stalled.
+    public internal(set) var interrupted = false
     /// The latest `wake` timer set, to avoid setting it twice.
     public internal(set) var wakeAtMs: Millis = -1
     /// Attempts the core stopped (timeout, cancel) whose late result may still arrive.

@@ -90,7 +90,7 @@ extension Event {
             case .attemptTimeout(let t, _), .retryDue(let t, _): t
             case .deadline, .budgetTime, .wake, .groupBudgetTime: nil
             }
-        case .runStarted, .agentHealth, .cancelRequested, .resumed, .planUpgraded: nil
+        case .runStarted, .agentHealth, .cancelRequested, .resumed, .planUpgraded, .interrupted: nil
         }
     }
 }

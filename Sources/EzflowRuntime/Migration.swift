@@ -137,6 +137,7 @@ extension RunState {
         s.reservedMicros = reservedMicros
         s.reservedTokens = reservedTokens
         s.announcedWaiting = announcedWaiting
+        s.interrupted = interrupted
         s.wakeAtMs = wakeAtMs
         s.refusedTask = mapTask(refusedTask)
         s.refusedGroup = mapGroup(refusedGroup)

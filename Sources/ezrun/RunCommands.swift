@@ -152,7 +152,8 @@ final class CLIObserver: RunObserver {
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: "succeeded")
             case .taskFailed(let t, let a, let cls, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
-            case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded:
+            case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
+                 .interrupted:
                 break  // not an attempt's end
             }
         }

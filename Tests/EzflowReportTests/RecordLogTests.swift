@@ -33,6 +33,8 @@ final class RecordLogTests: XCTestCase {
                     "approval by bob refused: role `dev` may not approve", .warn, "test")
         case .planUpgraded:
             return (.planUpgraded(fromHash: "sha256:aa", toHash: "sha256:bb", atMs: t0), "plan upgraded", .info, nil)
+        case .interrupted:
+            return (.interrupted(signal: "SIGTERM", drain: true, atMs: t0), "run interrupted by SIGTERM", .warn, nil)
         }
     }
 

@@ -3,6 +3,7 @@
 // started with `&` included, found through the marker in their environment — and a run
 // stopped by a signal resumes to success.
 import EzflowPorts
+import EzflowRuntime
 import EzflowStore
 import EzflowTestSupport
 import Foundation
@@ -70,6 +71,44 @@ final class LifetimeTests: XCTestCase {
         let store = try DurableStore(path: s.dir + "/life.db")
         defer { store.close() }
         return try store.run(runID)
+    }
+
+    func journal(_ s: Setup, _ runID: String) throws -> [JournalRecord] {
+        let store = try DurableStore(path: s.dir + "/life.db")
+        defer { store.close() }
+        return try store.journal(run: runID, from: 0)
+    }
+
+    /// Watches the store while `ezrun` runs: the first moment the run is journalled as
+    /// over (its status leaves `running`), the task processes still alive then.
+    func aliveWhenJournalledOver(_ s: Setup, _ runID: String, while p: Process) -> [String]? {
+        while p.isRunning {
+            if let st = try? status(s, runID), st.status != .running { return liveProcesses(marker: s.mark) }
+            usleep(5_000)
+        }
+        return nil
+    }
+
+    /// The order the issue asks for: the trees of the attempts in flight are gone before
+    /// the journal says the run is over (a task that ignores SIGTERM holds the grace).
+    func testTheTreeIsGoneBeforeTheDeadlineIsJournalled() throws {
+        let script = "trap '' TERM; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
+        let s = setup(Self.workflow(script, extra: "  deadline: 1s"), runID: "do")
+        let p = try start(s, s.args)
+        XCTAssertEqual(aliveWhenJournalledOver(s, "do", while: p), [], "the run was journalled over while its task still ran")
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 3)
+        XCTAssertEqual(try status(s, "do")?.verdict, .deadlineExceeded)
+    }
+
+    func testTheTreeIsGoneBeforeTheCancelIsJournalled() throws {
+        let script = "trap '' TERM; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
+        let s = setup(Self.workflow(script), runID: "co")
+        let p = try start(s, s.args)
+        XCTAssertEqual(ezrun(["cancel", "co", "--db", "life.db"], in: s.dir).status, 0)
+        XCTAssertEqual(aliveWhenJournalledOver(s, "co", while: p), [], "the run was journalled over while its task still ran")
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
     }
 
     func testDeadlineEndsTheWholeTreeBeforeEzrunExits() {
@@ -161,6 +200,9 @@ final class LifetimeTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 130)
         XCTAssertEqual(liveProcesses(marker: s.mark), [], "SIGINT left task processes behind")
         XCTAssertEqual(try status(s, "si")?.status, .interrupted)
+        let stop = try journal(s, "si").last
+        XCTAssertEqual(stop?.event, .interrupted(signal: "SIGINT", drain: false, atMs: stop?.event.atMs ?? 0),
+                       "the interruption is journalled")
         let r = ezrun(["resume", "si", "--db", "life.db"], in: s.dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(read(s.dir + "/ran"), "first\nfirst\nsecond\n", "the ended attempt runs again, then the rest")
@@ -193,9 +235,16 @@ final class LifetimeTests: XCTestCase {
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 143)
         XCTAssertEqual(read(s.dir + "/ran"), "first\ndone\n", "the attempt in flight finished; nothing new started")
+        // Journalled when the signal came, then the drained result; nothing dispatched after.
+        let records = try journal(s, "dr")
+        let stop = try XCTUnwrap(records.firstIndex { $0.event.kind == .interrupted }, "no interruption in the journal")
+        XCTAssertEqual(records[stop].event, .interrupted(signal: "SIGTERM", drain: true, atMs: records[stop].event.atMs))
+        XCTAssertEqual(records[(stop + 1)...].map(\.event.kind), [.taskSucceeded])
+        XCTAssertEqual(records[stop...].flatMap(\.commands).filter { $0.kind == .dispatch }.count, 0)
         XCTAssertEqual(liveProcesses(marker: s.mark), [])
         let r = ezrun(["resume", "dr", "--db", "life.db"], in: s.dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(read(s.dir + "/ran"), "first\ndone\nsecond\n", "the drained task is not run again")
+        XCTAssertEqual(try journal(s, "dr").filter { $0.event.kind == .resumed }.count, 1)
     }
 }

@@ -36,6 +36,8 @@ final class CodecTests: XCTestCase {
             [.approvalRefused(task: 2, principal: "bob", reason: "role `viewer` may not approve", atMs: 3)]
         case .planUpgraded:
             [.planUpgraded(fromHash: "sha256:aa", toHash: "sha256:bb", atMs: 4)]
+        case .interrupted:
+            [.interrupted(signal: "SIGINT", drain: false, atMs: 5), .interrupted(signal: "SIGTERM", drain: true, atMs: 6)]
         }
     }
 

@@ -567,6 +567,32 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(again, first)
     }
 
+    /// SIGINT/SIGTERM to the runner: from `interrupted` on nothing is dispatched and a
+    /// ready task is not taken for stalled; a drained result is still folded; `resumed`
+    /// dispatches what waited.
+    func testInterruptedStopsDispatchUntilResumed() throws {
+        var h = Harness(try makePlan(workflow("""
+          task a {
+            agent: v
+            run: "echo"
+          }
+          task b {
+            agent: v
+            after: [a]
+            run: "echo"
+          }
+        """)))
+        try h.start()
+        XCTAssertEqual(try h.send(.interrupted(signal: "SIGTERM", drain: true, atMs: 1)), [])
+        XCTAssertTrue(h.run.state.interrupted)
+        XCTAssertEqual(try h.ok("a", at: 2), [], "b is ready but not dispatched, and the run is not stalled")
+        XCTAssertEqual(h.run.state.tasks[h.id("b")], .ready)
+        XCTAssertNil(h.run.state.verdict)
+        XCTAssertEqual(try h.send(.resumed(atMs: 3)), ["dispatch b#1@v"])
+        XCTAssertFalse(h.run.state.interrupted)
+        XCTAssertEqual(try h.ok("b", at: 4), ["finish success"])
+    }
+
     func testCancelRequested() throws {
         var h = Harness(try makePlan(workflow("""
           task a {

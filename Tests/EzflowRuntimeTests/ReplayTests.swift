@@ -10,8 +10,12 @@ import XCTest
 final class ReplayTests: XCTestCase {
     static let dir = "Tests/Fixtures/replay"
 
+    /// Scenarios recorded over another scenario's workflow.
+    static let planOf = ["interrupt_resume": "retry_approval"]
+
     func fixturePlan(_ name: String) throws -> Plan {
-        let text = try String(contentsOf: Repo.url("\(Self.dir)/\(name).ezflow"), encoding: .utf8)
+        let file = Self.planOf[name] ?? name
+        let text = try String(contentsOf: Repo.url("\(Self.dir)/\(file).ezflow"), encoding: .utf8)
         return try makePlan(text)
     }
 
@@ -37,6 +41,21 @@ final class ReplayTests: XCTestCase {
             try h.ok("build", 3, at: at + 300, cost: 10_000)
             try h.approval("gate", true, at: at + 5_000)
             try h.ok("deploy", at: at + 6_000, cost: 10_000)
+        case "interrupt_resume":
+            var cs = try h.start(seed: 7)
+            try h.send(.interrupted(signal: "SIGINT", drain: false, atMs: 40))
+            // `build`'s attempt 1 was ended, never reported; the resume offers it again
+            // (same key) and sets its timeout anew from its start.
+            cs = try h.send(.resumed(atMs: 900))
+            precondition(cs.contains { $0.hasPrefix("dispatch build#1") }, "\(cs)")
+            try h.ok("build", 1, at: 950, cost: 10_000)
+            try h.send(.interrupted(signal: "SIGTERM", drain: true, atMs: 960))
+            // Approved while interrupted: `deploy` is ready, dispatched only by the resume.
+            cs = try h.approval("gate", true, at: 1_000)
+            precondition(cs.isEmpty, "\(cs)")
+            cs = try h.send(.resumed(atMs: 2_000))
+            precondition(cs.contains { $0.hasPrefix("dispatch deploy#1") }, "\(cs)")
+            try h.ok("deploy", at: 2_100, cost: 10_000)
         case "fanout_budget":
             try h.start(seed: 1)
             try h.ok("left", at: 10, cost: 20_000, outputs: .object([("stats", .object([("left", .string("ok"))]))]))
@@ -61,7 +80,7 @@ final class ReplayTests: XCTestCase {
 
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
-        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition"] {
+        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -78,6 +97,10 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.groupChargedMicros, [30_000])
             } else if name == "outputs_condition" {
                 try checkOutputsCondition(plan, state)
+            } else if name == "interrupt_resume" {
+                XCTAssertEqual(state.verdict, .success)
+                XCTAssertEqual(state.chargedMicros, 20_000)
+                XCTAssertEqual(state.attempts[plan.taskNames.firstIndex(of: "build")!], 1, "the interrupted attempt is not a new one")
             } else {
                 XCTAssertEqual(state.verdict, .budgetExceeded)
                 XCTAssertEqual(state.outputs[0], .object([("left", .string("ok")), ("right", .string("ok"))]))
