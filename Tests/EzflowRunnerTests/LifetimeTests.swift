@@ -79,12 +79,16 @@ final class LifetimeTests: XCTestCase {
         return try store.journal(run: runID, from: 0)
     }
 
-    /// Watches the store while `ezrun` runs: the first moment the run is journalled as
-    /// over (its status leaves `running`), the task processes still alive then.
-    func aliveWhenJournalledOver(_ s: Setup, _ runID: String, while p: Process) -> [String]? {
+    /// Watches the store while `ezrun` runs: the task processes alive at the first moment
+    /// the run is seen journalled as over (its status leaves `running`); nil if `ezrun`
+    /// exited before the poll saw it. The old order left a whole grace period (2 s) in
+    /// which the run was over and its task alive, so a poll every few ms cannot miss it.
+    func aliveWhenJournalledOver(_ s: Setup, _ runID: String, while p: Process) throws -> [String]? {
+        let store = try DurableStore(path: s.dir + "/life.db")
+        defer { store.close() }
         while p.isRunning {
-            if let st = try? status(s, runID), st.status != .running { return liveProcesses(marker: s.mark) }
-            usleep(5_000)
+            if let st = try? store.run(runID), st.status != .running { return liveProcesses(marker: s.mark) }
+            usleep(2_000)
         }
         return nil
     }
@@ -95,7 +99,7 @@ final class LifetimeTests: XCTestCase {
         let script = "trap '' TERM; sleep 300 & touch \\\"$D/started\\\"; sleep 301"
         let s = setup(Self.workflow(script, extra: "  deadline: 1s"), runID: "do")
         let p = try start(s, s.args)
-        XCTAssertEqual(aliveWhenJournalledOver(s, "do", while: p), [], "the run was journalled over while its task still ran")
+        XCTAssertEqual(try aliveWhenJournalledOver(s, "do", while: p) ?? [], [], "the run was journalled over while its task still ran")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 3)
         XCTAssertEqual(try status(s, "do")?.verdict, .deadlineExceeded)
@@ -106,7 +110,7 @@ final class LifetimeTests: XCTestCase {
         let s = setup(Self.workflow(script), runID: "co")
         let p = try start(s, s.args)
         XCTAssertEqual(ezrun(["cancel", "co", "--db", "life.db"], in: s.dir).status, 0)
-        XCTAssertEqual(aliveWhenJournalledOver(s, "co", while: p), [], "the run was journalled over while its task still ran")
+        XCTAssertEqual(try aliveWhenJournalledOver(s, "co", while: p) ?? [], [], "the run was journalled over while its task still ran")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 1)
     }
