@@ -331,23 +331,12 @@ struct FormatPrinter {
         }
         guard b.hasBody else { return head }
         var pieces: [FormatPiece] = []
-        for (i, m) in b.members.enumerated() {
+        for m in b.members {
             switch m {
             case .attribute(let a):
-                var p = attributePiece(a, indent: inner)
-                // `x: 30m` then `tokens: ...` on the next line would read as `30m tokens`.
-                if i + 1 < b.members.count, case .attribute(let n) = b.members[i + 1], n.key.text == "tokens",
-                   FormatPrinter.endsWithNumber(a.value) {
-                    p.separator = ","
-                }
-                pieces.append(p)
+                pieces.append(attributePiece(a, indent: inner))
             case .block(let nb):
-                var p = blockPiece(nb, indent: inner)
-                if i + 1 < b.members.count, case .attribute(let n) = b.members[i + 1], n.key.text == "tokens",
-                   !nb.hasBody, let d = nb.defaultValue, FormatPrinter.endsWithNumber(d) {
-                    p.separator = ","
-                }
-                pieces.append(p)
+                pieces.append(blockPiece(nb, indent: inner))
             }
         }
         return head + bracketed("{", "}", pieces, lo: hEnd, hi: b.span.end, indent: indent, kind: .body)
@@ -377,17 +366,6 @@ struct FormatPrinter {
         case .map(let e): "map[\(type(e))]"
         case .optional(let e): type(e) + "?"
         case .error: "<error>"
-        }
-    }
-
-    /// Whether the printed expression ends in a bare number (so a following `tokens`
-    /// word would join it).
-    static func endsWithNumber(_ e: Expr) -> Bool {
-        switch e.kind {
-        case .int, .float, .duration: true
-        case .binary(_, _, let r): endsWithNumber(r)
-        case .unary(_, let x): endsWithNumber(x)
-        default: false
         }
     }
 }

@@ -173,8 +173,20 @@ struct Lexer {
                 let s = pos
                 while pos < end, bytes[pos] != 0x0A { pos += 1 }
                 comments.append(Comment(span: span(s, pos), trailing: codeOnLine))
+            } else if b == UInt8(ascii: "/"), pos + 1 < end, bytes[pos + 1] == UInt8(ascii: "/") {
+                slashComment()
             } else { return }
         }
+    }
+
+    /// A `//` comment from another language: one diagnostic (with the fix to `#`), and
+    /// the rest of the line is skipped as a comment, so its words raise nothing more.
+    private mutating func slashComment() {
+        let s = pos
+        while pos < end, bytes[pos] != 0x0A { pos += 1 }
+        diagnostics.append(.error("E0100", "`//` does not start a comment in ezflow", at: span(s, s + 2),
+                                  label: "not a comment", help: "comments start with `#`")
+            .fixing(.replace(span(s, s + 2), with: "#")))
     }
 
     private func keyword(_ a: Int, _ b: Int) -> TokenKind {

@@ -235,7 +235,9 @@ extension Parser {
             error("E0103", "number literal is too large", at: s)
             return Expr(.error, s)
         }
-        let isTokens = tokenIs(tok, "tokens")
+        // A unit belongs to its number on the same line only: `time: 1h` then a
+        // `tokens: ...` member on the next line are two members, not `1h tokens`.
+        let isTokens = tokenIs(tok, "tokens") && sameLine(t.end, tok.start)
         if isTokens {
             let factor: Int64
             switch suffix {
@@ -278,7 +280,9 @@ extension Parser {
             return Expr(.int(d.value), s)
         case "k", "M":
             error("E0103", "magnitude `\(suffix)` needs a unit", at: s,
-                  help: "only token counts take `k`/`M`: write `\(text(t)) tokens`")
+                  help: tokenIs(tok, "tokens")
+                    ? "a unit belongs to its number on the same line: write `\(text(t)) tokens`"
+                    : "only token counts take `k`/`M`: write `\(text(t)) tokens`")
             return Expr(.error, s)
         default:
             error("E0103", "unknown unit `\(suffix)`", at: span(t.suffixStart, t.end),

@@ -80,6 +80,11 @@ public struct Parser {
         return true
     }
 
+    /// Whether no newline lies in the bytes `[a, b)` (a unit suffix must share its number's line).
+    func sameLine(_ a: Int, _ b: Int) -> Bool {
+        !bytes[a..<b].contains(0x0A)
+    }
+
     /// Whether token `t` is the identifier `word`.
     @inline(__always)
     func tokenIs(_ t: Token, _ word: StaticString) -> Bool {

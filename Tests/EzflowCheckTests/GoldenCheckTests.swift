@@ -5,7 +5,8 @@ import EzflowTestSupport
 import XCTest
 
 /// Every `Tests/Fixtures/check/CODE_name.ezflow` must render exactly its `.stderr`
-/// and report CODE; every code in the catalogue must have such a fixture.
+/// and report CODE (a `clean_name.ezflow` reports nothing: valid code that once drew
+/// errors); every code in the catalogue must have such a fixture.
 final class GoldenCheckTests: XCTestCase {
     static let dir = "Tests/Fixtures/check"
 
@@ -18,6 +19,9 @@ final class GoldenCheckTests: XCTestCase {
             let code = String(name.prefix { $0 != "_" })
             if code.first == "E" || code.first == "W" {
                 XCTAssertTrue(result.diagnostics.contains { $0.code == code }, "\(f) does not report \(code):\n\(text)")
+            } else {
+                XCTAssertEqual(code, "clean", "\(f): a fixture is named CODE_name or clean_name")
+                XCTAssertTrue(result.diagnostics.isEmpty, "\(f) must check clean:\n\(text)")
             }
             if let failure = compareGolden(actual: text, expectedPath: String(f.dropLast(".ezflow".count)) + ".stderr") {
                 XCTFail(failure)

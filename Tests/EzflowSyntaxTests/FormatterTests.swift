@@ -195,10 +195,13 @@ final class FormatterTests: XCTestCase {
               "workflow w {\n  a: 1\n\n  b: 2\n  c: 3\n\n  task t {\n    run: \"x\"\n  }\n\n  d: 4\n}\n")
     }
 
-    /// `time: 30m` followed by `tokens: ...` on the next line would lex as `30m tokens`.
-    func testNumberBeforeTokensKeyKeepsASeparator() {
+    /// A unit belongs to its number on the same line only, so `time: 30m` followed by
+    /// `tokens: ...` on the next line needs no separator to stay two members.
+    func testNumberBeforeTokensKeyNeedsNoSeparator() {
         check("workflow w { budget { time: 30m, tokens: 5k tokens } }",
-              "workflow w {\n  budget {\n    time: 30m,\n    tokens: 5k tokens\n  }\n}\n")
+              "workflow w {\n  budget {\n    time: 30m\n    tokens: 5k tokens\n  }\n}\n")
+        check("workflow w { budget { money: $5, time: 1h\n tokens: 200k tokens } }",
+              "workflow w {\n  budget {\n    money: $5\n    time: 1h\n    tokens: 200k tokens\n  }\n}\n")
     }
 
     func testCommentPlacement() {
