@@ -430,11 +430,6 @@ struct WorkflowChecker {
     }
 }
 
-/// "a role", "an agent".
-func withArticle(_ noun: String) -> String {
-    ("aeiou".contains(noun.first ?? "x") ? "an " : "a ") + noun
-}
-
 /// A duration as ezflow writes it, largest units first (`1h30m`, `250ms`).
 public func fmtDuration(_ ms: Int64) -> String { Units.durationCompound(ms) }
 

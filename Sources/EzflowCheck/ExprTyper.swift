@@ -14,6 +14,10 @@ struct ExprEnv {
     /// The element type bound to `item` inside a `for_each` task.
     var item: Ty?
     var secretsAllowed = false
+    /// Inside a `run:` script, where `${NAME}` may be a shell variable written unescaped.
+    var shellScript = false
+    /// The span of a bare `${NAME}` interpolation of a `run:` being typed (for E0200's help).
+    var bareShellName: Span?
 
     var usedInputs: Set<String> = []
     var readTasks: [(Int, Span)] = []
@@ -121,7 +125,9 @@ extension WorkflowChecker {
         case .string(let parts):
             for p in parts {
                 if case .interpolation(let x) = p {
+                    if env.shellScript, case .name = x.kind { env.bareShellName = x.span }
                     let t = typeOf(x, &env)
+                    env.bareShellName = nil
                     switch t {
                     case .list, .map, .record:
                         report(error("E0300", "cannot interpolate a value of type `\(t)` into a string", x.span,
@@ -431,9 +437,26 @@ extension WorkflowChecker {
         } else if head.text == "item" {
             report(d.with(help: "`item` exists only inside a task with `for_each`"))
         } else {
-            report(d.suggesting(suggest(head.text, among: candidates), at: head.span))
+            let hint = suggest(head.text, among: candidates)
+            if env.bareShellName == e.span, hint == nil || head.text.allSatisfy({ $0.isUppercase || $0.isNumber || $0 == "_" }),
+               let dollar = interpolationDollar(before: head.span) {
+                report(d.with(help: "a shell variable is written `\\${\(head.text)}` in a `run:` (an unescaped `${…}` is an ezflow interpolation)")
+                    .fixing(Fix("escape the `$`", [TextEdit(Span(file: head.span.file, start: dollar, end: dollar), "\\")])))
+            } else {
+                report(d.suggesting(hint, at: head.span))
+            }
         }
         return .error
+    }
+
+    /// The offset of the `$` of the `${` just before `name` (blanks allowed inside the
+    /// braces), or nil when the bytes do not read so.
+    func interpolationDollar(before name: Span) -> Int? {
+        let bytes = sources[name.file].bytes
+        var i = name.start - 1
+        while i >= 0, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i -= 1 }
+        guard i >= 1, bytes[i] == UInt8(ascii: "{"), bytes[i - 1] == UInt8(ascii: "$") else { return nil }
+        return i - 1
     }
 
     /// Follows `.a.b` through record fields.

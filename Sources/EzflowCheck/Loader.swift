@@ -249,18 +249,29 @@ enum StdlibNames {
     static let list = "`std/retry`, `std/roles`, `std/agents`, `std/build_test_review`"
 }
 
-/// The closest candidate by edit distance, for "did you mean" help.
+/// The closest candidate by edit distance, for "did you mean" help. A plural counts
+/// as its singular (`retries` → `retry`, `agents` → `agent`), which plain distance
+/// misses for short words.
 public func suggest(_ name: String, among candidates: some Sequence<String>) -> String? {
     let a = Array(name.lowercased().utf8)
+    let one = singular(a)
     var best: (String, Int)?
     for c in candidates where c != name {
         let b = Array(c.lowercased().utf8)
         if abs(a.count - b.count) > 3 { continue }
-        let d = editDistance(a, b)
+        let d = Swift.min(editDistance(a, b), one.map { editDistance($0, b) } ?? .max)
         let limit = max(1, min(3, max(a.count, b.count) / 3))
         if d <= limit, best == nil || d < best!.1 || (d == best!.1 && c < best!.0) { best = (c, d) }
     }
     return best?.0
+}
+
+/// The English singular of a lowercase plural (`retries` → `retry`, `needs` → `need`);
+/// nil when the word does not end in `s`.
+func singular(_ w: [UInt8]) -> [UInt8]? {
+    guard w.count > 3, w.last == UInt8(ascii: "s") else { return nil }
+    if w.suffix(3).elementsEqual("ies".utf8) { return w.dropLast(3) + Array("y".utf8) }
+    return Array(w.dropLast())
 }
 
 /// Optimal-string-alignment distance: edits plus adjacent transpositions (`biuld` → `build` is 1).

@@ -95,7 +95,7 @@ extension WorkflowChecker {
                     } else if !driverOK || !missing.isEmpty {
                         report(error("E0500", "agent `\(pinned.id.name)` cannot run task `\(t.name.text)`", pinned.span,
                                      secondary: [Label(a.name.span, "agent declared here")],
-                                     notes: (!driverOK ? ["a `\(t.action)` task needs a driver among \(Self.drivers[t.action]!.sorted().joined(separator: ", ")); `\(pinned.id.name)` uses `\(a.driver ?? "?")`"] : [])
+                                     notes: (!driverOK ? [withArticle("`\(t.action)`") + " task needs a driver among \(Self.drivers[t.action]!.sorted().joined(separator: ", ")); `\(pinned.id.name)` uses `\(a.driver ?? "?")`"] : [])
                                          + (missing.isEmpty ? [] : ["missing capabilities: " + missing.map { "\"\($0)\"" }.joined(separator: ", ")]),
                                      help: "pick another agent or drop `agent` and let the selector choose"))
                     }

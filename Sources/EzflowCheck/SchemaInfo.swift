@@ -1,3 +1,5 @@
+import EzflowDiagnostics
+
 /// A read-only view of the checker's tables for editors (`EzflowIDE`): which attributes
 /// and nested blocks each block kind takes, and the built-in functions and error classes.
 public enum SchemaInfo {

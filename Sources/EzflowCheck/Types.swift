@@ -1,3 +1,4 @@
+import EzflowDiagnostics
 import EzflowSyntax
 
 /// A record type: named (`type Report {...}`) or the shape of a record literal.
@@ -72,7 +73,7 @@ public indirect enum Ty: Sendable, Hashable, CustomStringConvertible {
         case .int: "`3`"
         case .float: "`0.5`"
         case .bool: "`true`"
-        default: "a `\(self)` value"
+        default: withArticle("`\(self)`") + " value"
         }
     }
 

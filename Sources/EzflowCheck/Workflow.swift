@@ -239,8 +239,10 @@ extension WorkflowChecker {
                 checkNestedWorkflow(&t, a, attrs.ref(AK.workflow), attrs[AK.with], &env, &w)
             } else {
                 env.secretsAllowed = a.key.text == "run" || a.key.text == "call"
+                env.shellScript = a.key.text == "run"
                 checkExpr(a.value, expected: .string, env: &env, what: "`\(a.key.text)`")
                 env.secretsAllowed = false
+                env.shellScript = false
                 if a.key.text == "run" { checkShellInjection(a.value) }
             }
         }

@@ -44,8 +44,10 @@ public enum Catalogue {
             A character outside a string or comment cannot start any ezflow token.
             Outside strings and comments ezflow uses only ASCII letters, digits, `_`,
             whitespace and its own punctuation and operators. The usual culprits are
-            "smart" quotes pasted from a document, a shell-style single quote, or a
-            lone `&` or `|` where `&&` or `||` was meant. The lexer reports the whole
+            "smart" quotes pasted from a document, a shell-style single quote, a
+            lone `&` or `|` where `&&` or `||` was meant, or a `//` comment from
+            another language: comments start with `#` (the fix replaces `//` with `#`,
+            and the rest of that line is skipped as a comment). The lexer reports the whole
             run of bad characters once and skips it, so the rest of the file is still
             checked, rather than guessing what was meant and compiling something else.
             Any text is welcome inside strings and comments.
@@ -294,6 +296,12 @@ public enum Catalogue {
             imported modules as `alias.name`, and the enum cases as `Enum.case`. When
             a similar name exists, the help line suggests it.
 
+            A `${NAME}` inside a string is an ezflow interpolation, also in a `run:`
+            script. A shell variable such as `${HOME}` is therefore read as an ezflow
+            name; to hand it to the shell, escape the dollar: `\${HOME}` (the help
+            line and the fix say so when the name is in no scope and looks like a
+            shell variable).
+
             Erroneous example:
 
                 workflow ci {
@@ -370,7 +378,8 @@ public enum Catalogue {
             kind has a fixed set of attributes, and an unknown one is an error rather
             than being ignored, because a misspelt `timout` that was silently dropped
             would leave the task with no timeout at all, which nobody notices until
-            the day it hangs. The help line suggests the closest valid name.
+            the day it hangs. The help line suggests the closest valid name, also
+            for a plural such as `retries` (the attribute is `retry`).
 
             Erroneous example:
 

@@ -393,7 +393,7 @@ struct IRValidator {
                 if try nullable(t, "template") != nil { throw fail(t.sub("template"), "must be null for a `workflow` task") }
                 if let with = try nullable(t, "with") { try exprMap(with, t.sub("with"), scope) }
             } else {
-                guard let tpl = try nullable(t, "template") else { throw fail(t.sub("template"), "required for a `\(action)` task") }
+                guard let tpl = try nullable(t, "template") else { throw fail(t.sub("template"), "required when `action` is `\(action)`") }
                 try parts(tpl, t.sub("template"), scope)
                 if try nullable(t, "workflow") != nil { throw fail(t.sub("workflow"), "only a `workflow` task has a sub-workflow") }
                 if try nullable(t, "with") != nil { throw fail(t.sub("with"), "only a `workflow` task takes `with`") }
