@@ -22,8 +22,13 @@ public struct CompileResult: Sendable {
 public enum Compiler {
     /// Checks each root file (and its imports). `stdlibRoot` is the directory that
     /// `import "std/x"` resolves to; nil means the default search (see `StdlibLocator`).
-    public static func check(paths: [String], stdlibRoot: String? = nil) -> CompileResult {
-        let loader = FileSystemLoader(stdlibRoot: stdlibRoot ?? StdlibLocator.find())
+    /// The root path that stands for standard input (`ezc check -`), and its display name.
+    public static let stdinPath = "<stdin>"
+
+    /// The path `<stdin>` stands for `stdin` (the bytes `ezc check -` read from standard
+    /// input); its relative imports resolve from the working directory.
+    public static func check(paths: [String], stdlibRoot: String? = nil, stdin: [UInt8]? = nil) -> CompileResult {
+        let loader = FileSystemLoader(stdlibRoot: stdlibRoot ?? StdlibLocator.find(), stdin: stdin)
         return check(roots: paths, loader: loader)
     }
 

@@ -5,11 +5,19 @@ import Foundation
 /// paths are relative to the importing file; `.ezflow` is appended when missing.
 struct FileSystemLoader: SourceLoader {
     let stdlibRoot: String?
+    /// The text of the root `-` (standard input), if one was given.
+    var stdin: [UInt8]? = nil
+
+    /// The key of standard input: its root path and display name (actionlint's too).
+    static let stdinKey = Compiler.stdinPath
 
     func resolve(_ path: String, from importer: String?) -> String {
+        if importer == nil, path == Self.stdinKey, stdin != nil { return Self.stdinKey }
         var p = path
         if p.hasPrefix("std/"), let root = stdlibRoot {
             p = root + "/" + p.dropFirst(4)
+        } else if importer == Self.stdinKey, !p.hasPrefix("/") {
+            p = FileManager.default.currentDirectoryPath + "/" + p
         } else if let importer, !p.hasPrefix("/") {
             p = (importer as NSString).deletingLastPathComponent + "/" + p
         }
@@ -25,6 +33,7 @@ struct FileSystemLoader: SourceLoader {
     }
 
     func read(_ key: String) -> Result<[UInt8], LoadError> {
+        if key == Self.stdinKey, let stdin { return .success(stdin) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: key, isDirectory: &isDir) else { return .failure(LoadError("no such file")) }
         if isDir.boolValue { return .failure(LoadError("is a directory")) }

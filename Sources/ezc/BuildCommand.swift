@@ -87,6 +87,7 @@ enum BuildCommand {
         return 0
     }
 
+    /// Why `path` cannot be read as a file (`build`, `check`), or nil when it can.
     static func unreadable(_ path: String) -> String? {
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) { return "no such file" }

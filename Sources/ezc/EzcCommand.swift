@@ -3,7 +3,8 @@ import EzflowDiagnostics
 import Foundation
 
 /// `ezc` argument handling. Exit codes: 0 clean, 1 errors found (or warnings under
-/// `--deny-warnings`), 2 usage or I/O error.
+/// `--deny-warnings`), 2 usage or I/O error (an unreadable file among several: the
+/// others are still checked, and 2 wins).
 enum EzcCommand {
     static let version = "0.1.0"
 
@@ -11,7 +12,7 @@ enum EzcCommand {
         usage: ezc <command> [options]
 
         commands:
-          check FILE...        report every diagnostic in FILE and its imports
+          check FILE...        report every diagnostic in FILE and its imports (`-`: standard input)
           build FILE -o OUT    compile FILE to IR (JSON, see docs/IR.md)
           fmt [--check] FILE...  format files in place (canonical layout, comments kept)
           graph FILE           print the task graph as DOT or Mermaid
@@ -24,7 +25,8 @@ enum EzcCommand {
           --color WHEN         auto (default), always or never
           --stdlib DIR         where `import "std/..."` looks (default: found near ezc)
 
-        exit codes: 0 clean, 1 errors found, 2 usage or I/O error
+        exit codes: 0 clean, 1 errors found, 2 usage or I/O error (a file that cannot be
+        read is reported and the other files are still checked; the exit code is then 2)
         """
 
     static func fail(_ message: String) -> Int32 {
@@ -91,14 +93,10 @@ enum EzcCommand {
             i += 1
         }
         guard !files.isEmpty else { return fail("`check` needs at least one file") }
-        // Unreadable roots are usage/I-O errors (exit 2), not diagnostics.
-        for f in files {
-            var isDir: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: f, isDirectory: &isDir) { return fail("cannot read `\(f)`: no such file") }
-            if isDir.boolValue { return fail("cannot read `\(f)`: is a directory") }
-            if !FileManager.default.isReadableFile(atPath: f) { return fail("cannot read `\(f)`: permission denied") }
-        }
-        let result = Compiler.check(paths: files, stdlibRoot: stdlib)
+        // Unreadable roots are I/O errors (exit 2), not diagnostics; the others are still checked.
+        let inputs = CheckInputs(files)
+        guard !inputs.paths.isEmpty else { return 2 }
+        let result = Compiler.check(paths: inputs.paths, stdlibRoot: stdlib, stdin: inputs.stdin)
         let diags = result.diagnostics
         switch format {
         case "json": print(JSONRenderer().render(diags, sources: result.sources), terminator: "")
@@ -111,7 +109,7 @@ enum EzcCommand {
             if let s = r.summary(diags) { out += s + "\n" }
             FileHandle.standardError.write(Data(out.utf8))
         }
-        let code: Int32 = diags.errorCount > 0 || (denyWarnings && diags.warningCount > 0) ? 1 : 0
+        let code: Int32 = inputs.ioFailed ? 2 : diags.errorCount > 0 || (denyWarnings && diags.warningCount > 0) ? 1 : 0
         // Exit while the program is still alive: freeing a large tree costs more than the
         // process teardown that reclaims it anyway (clang's -disable-free, for the same reason).
         withExtendedLifetime(result) { exit(code) }
