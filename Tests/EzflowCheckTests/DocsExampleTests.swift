@@ -33,12 +33,21 @@ final class DocsExampleTests: XCTestCase {
         let lines = markdown.components(separatedBy: "\n")
         var fences: [(line: Int, info: [String], body: String)] = []
         var i = 0
+        // A fence may be indented (inside a list item); its lines lose that indentation.
+        func fence(_ line: String) -> (indent: Int, rest: Substring)? {
+            let indent = line.prefix { $0 == " " }.count
+            let rest = line.dropFirst(indent)
+            return rest.hasPrefix("```") ? (indent, rest.dropFirst(3)) : nil
+        }
         while i < lines.count {
-            guard lines[i].hasPrefix("```") else { i += 1; continue }
-            let info = lines[i].dropFirst(3).split(separator: " ").map(String.init)
+            guard let open = fence(lines[i]) else { i += 1; continue }
+            let info = open.rest.split(separator: " ").map(String.init)
             var body: [String] = []
             var j = i + 1
-            while j < lines.count, !lines[j].hasPrefix("```") { body.append(lines[j]); j += 1 }
+            while j < lines.count, fence(lines[j]) == nil {
+                body.append(String(lines[j].dropFirst(min(open.indent, lines[j].prefix { $0 == " " }.count))))
+                j += 1
+            }
             fences.append((i + 1, info, body.joined(separator: "\n") + "\n"))
             i = j + 1
         }
@@ -97,7 +106,7 @@ final class DocsExampleTests: XCTestCase {
                 checked += 1
             }
         }
-        XCTAssertGreaterThanOrEqual(checked, 2, "the README's examples were not found")
+        XCTAssertGreaterThanOrEqual(checked, 4, "the examples of README.md and docs/DRIVERS.md were not found")
     }
 
     /// The marker grammar itself: a marker naming an unknown code, or an error code under
@@ -113,5 +122,7 @@ final class DocsExampleTests: XCTestCase {
         XCTAssertEqual(b.count, 1)
         XCTAssertEqual(b.first?.line, 2)
         XCTAssertEqual(b.first?.output, "error[E0301]: x\n")
+        let indented = Self.blocks(of: "t.md", "- item:\n\n  ```ezflow\n  workflow w {\n    task t {}\n  }\n  ```\n")
+        XCTAssertEqual(indented.map(\.text), ["workflow w {\n  task t {}\n}\n"])
     }
 }
