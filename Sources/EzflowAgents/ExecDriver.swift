@@ -172,6 +172,14 @@ public struct ExecDriver: AgentDriver {
     /// secrets are resolved here and any secrets already in `values` are ignored.
     public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
                     cancel: CancelToken? = nil) async -> DriverResult {
+        await run(task: task, attempt: attempt, agent: agent, idempotencyKey: idempotencyKey, runID: runID, values: values,
+                  cancel: cancel, started: nil)
+    }
+
+    /// `run`, telling `started` the attempt's process right after the spawn (the runner
+    /// records it for `ezrun resume`, as for attempts run with `runPrepared`).
+    public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
+                    cancel: CancelToken?, started: (@Sendable (SpawnedProcess) -> Void)?) async -> DriverResult {
         guard task >= 0, task < tasks.count else { return .failed(ErrorClass.configError, "no task \(task) in the workflow") }
         let t = tasks[task]
         // Secrets: only the granted ones, resolved before anything is rendered.
@@ -187,7 +195,7 @@ public struct ExecDriver: AgentDriver {
         case .ready(let p):
             let res: SpawnResult
             do throws(SpawnError) {
-                res = try await Subprocess.run(p.request, cancel: cancel)
+                res = try await Subprocess.run(p.request, cancel: cancel, started: started)
             } catch {
                 return spawnFailed(p, error)
             }

@@ -171,12 +171,14 @@ enum LibC {
 
 public enum Subprocess {
     /// Runs the request on a dedicated thread; Swift task cancellation cancels the child.
-    public static func run(_ request: SpawnRequest, cancel: CancelToken? = nil) async throws(SpawnError) -> SpawnResult {
+    /// `started` is told the child's identity right after the spawn.
+    public static func run(_ request: SpawnRequest, cancel: CancelToken? = nil,
+                           started: (@Sendable (SpawnedProcess) -> Void)? = nil) async throws(SpawnError) -> SpawnResult {
         let token = cancel ?? CancelToken()
         let r: Result<SpawnResult, SpawnError> = await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Result<SpawnResult, SpawnError>, Never>) in
                 let t = Thread {
-                    do throws(SpawnError) { c.resume(returning: .success(try runBlocking(request, cancel: token))) } catch {
+                    do throws(SpawnError) { c.resume(returning: .success(try runBlocking(request, cancel: token, started: started))) } catch {
                         c.resume(returning: .failure(error))
                     }
                 }

@@ -36,7 +36,8 @@ struct DriverSet: Sendable {
         return kind != "http" && kind != "llm" && kind != "sim"
     }
 
-    func run(task: Int, attempt: Int, agent: Int, key: String, runID: String, values: RenderValues, cancel: CancelToken) async -> DriverResult {
+    func run(task: Int, attempt: Int, agent: Int, key: String, runID: String, values: RenderValues, cancel: CancelToken,
+             started: (@Sendable (SpawnedProcess) -> Void)? = nil) async -> DriverResult {
         let kind = agent >= 0 && agent < kinds.count ? kinds[agent] : "exec"
         switch kind {
         case "http":
@@ -46,7 +47,8 @@ struct DriverSet: Sendable {
         case "sim":
             return .failed(ErrorClass.configError, "agent `\(exec.agents[agent].name)` uses the `sim` driver, which only `ezrun simulate` runs")
         default:
-            return await exec.run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
+            return await exec.run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel,
+                                  started: started)
         }
     }
 }

@@ -91,21 +91,21 @@ final class LocalExecutor: AttemptExecutor, Sendable {
             case .ready(let p):
                 let exec = drivers.exec
                 workers.submit { [self] in
-                    var spawned: AttemptProcess?
-                    let r = exec.runPrepared(p, cancel: token) { s in
-                        let a = AttemptProcess(task: item.task, attempt: item.attempt, pid: s.pid, pgid: s.pgid, startTicks: s.startTicks)
-                        spawned = a
-                        self.processes.withLock { $0.started.append(a) }
-                    }
-                    if let spawned { processes.withLock { $0.merge(ProcessChanges(ended: [spawned])) } }
+                    let spawned = SpawnRecord(item)
+                    let r = exec.runPrepared(p, cancel: token) { spawned.started($0, in: self.processes) }
+                    spawned.ended(in: processes)
                     finish(item, r)
                 }
             }
             return
         }
+        // Attempts that await something first (a secret, an HTTP or LLM call): their
+        // processes, if any, are recorded the same way.
         Task.detached { [self] in
+            let spawned = SpawnRecord(item)
             let r = await drivers.run(task: item.task, attempt: item.attempt, agent: item.agent, key: item.idempotencyKey, runID: runID,
-                                      values: values, cancel: token)
+                                      values: values, cancel: token, started: { spawned.started($0, in: self.processes) })
+            spawned.ended(in: processes)
             finish(item, r)
         }
     }
@@ -129,6 +129,26 @@ final class LocalExecutor: AttemptExecutor, Sendable {
         // Out of flight only once the completion is on the queue (`Runner.honourStop`).
         tokens.withLock { _ = $0.removeValue(forKey: Key(task: item.task, attempt: item.attempt)) }
         handedBack.signal()
+    }
+}
+
+/// The process an attempt spawned, reported to the next commit when it starts and again
+/// when the attempt is over (its group gone), so `ezrun resume` can end a survivor.
+final class SpawnRecord: Sendable {
+    let item: WorkItem
+    let process = Mutex<AttemptProcess?>(nil)
+
+    init(_ item: WorkItem) { self.item = item }
+
+    func started(_ s: SpawnedProcess, in changes: borrowing Mutex<ProcessChanges>) {
+        let a = AttemptProcess(task: item.task, attempt: item.attempt, pid: s.pid, pgid: s.pgid, startTicks: s.startTicks)
+        process.withLock { $0 = a }
+        changes.withLock { $0.started.append(a) }
+    }
+
+    func ended(in changes: borrowing Mutex<ProcessChanges>) {
+        guard let a = process.withLock({ $0 }) else { return }
+        changes.withLock { $0.merge(ProcessChanges(ended: [a])) }
     }
 }
 

@@ -195,6 +195,63 @@ final class LifetimeTests: XCTestCase {
         XCTAssertEqual(liveProcesses(marker: s.mark), [], "the resume left the crashed runner's task running")
     }
 
+    /// A task granted a secret is resolved and spawned on the async path: its process is
+    /// recorded all the same, so the resume's second line of defence covers it too.
+    func testATaskWithASecretIsRecordedAndEndedByResume() throws {
+        let text = Self.workflow(Self.longTask, taskExtra: "    role: builder")
+            .replacingOccurrences(of: "workflow life {", with: """
+            secret tok {
+              provider: env
+              key: "EZ_LIFE_TOK"
+            }
+            role builder {
+              allow: [run]
+              agents: [sh]
+              secrets: [tok]
+            }
+            workflow life {
+            """)
+            .replacingOccurrences(of: "env: { M: inputs.mark, D: inputs.dir }\n    role: builder", with: "env: { M: inputs.mark, D: inputs.dir, T: secrets.tok }\n    role: builder")
+        let s = setup(text, runID: "sc")
+        XCTAssertTrue(text.contains("T: secrets.tok"), text)
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = s.args
+        p.currentDirectoryURL = URL(fileURLWithPath: s.dir)
+        p.environment = ProcessInfo.processInfo.environment.merging(["EZFLOW_GUARD": "", "EZ_LIFE_TOK": "t0k"]) { $1 }
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let end = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < end { usleep(10_000) }
+        usleep(600_000)  // the next group commit records the process
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let store = try DurableStore(path: s.dir + "/life.db")
+        XCTAssertEqual(try store.processes(run: "sc").count, 1, "the secret task's process is not in the store")
+        store.close()
+        let old = liveProcesses(marker: s.mark)
+        XCTAssertFalse(old.isEmpty, "without the guard the task survives")
+        // Resume: the survivor must be gone by the time `first` has started again.
+        try? FileManager.default.removeItem(atPath: s.dir + "/started")
+        let q = Process()
+        q.executableURL = Repo.executable("ezrun")
+        q.arguments = ["resume", "sc", "--db", "life.db"]
+        q.currentDirectoryURL = URL(fileURLWithPath: s.dir)
+        q.environment = ProcessInfo.processInfo.environment.merging(["EZ_LIFE_TOK": "t0k"]) { $1 }
+        q.standardError = FileHandle.nullDevice
+        try q.run()
+        let again = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < again { usleep(10_000) }
+        func pid(_ line: String) -> Substring { line.prefix { $0 != " " } }
+        let oldPids = Set(old.map(pid))
+        let survivors = liveProcesses(marker: s.mark).filter { oldPids.contains(pid($0)) }
+        q.interrupt()
+        q.waitUntilExit()
+        XCTAssertEqual(read(s.dir + "/ran"), "first\nfirst\n")
+        XCTAssertEqual(survivors, [], "the resume left the crashed runner's secret task running")
+        XCTAssertEqual(liveProcesses(marker: s.mark), [])
+    }
+
     func testSIGINTEndsTasksInFlightAndResumeFinishes() throws {
         let s = setup(Self.workflow(Self.longTask.replacingOccurrences(of: "sleep 301", with: "sleep 1")), runID: "si")
         let p = try start(s, s.args)
