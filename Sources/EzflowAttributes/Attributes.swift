@@ -103,7 +103,7 @@ public enum AttributeTable {
         .init("retry", "delay", .duration, min: 0, default: "0s", ir: "delay_ms", "wait before the first retry"),
         .init("retry", "max_delay", .duration, min: 0, ir: "max_delay_ms", "the delay never grows past this"),
         .init("retry", "jitter", .word(["none", "full", "equal", "decorrelated"]), default: "none", ir: "jitter", "randomness added to delays"),
-        .init("retry", "on", .words(nil), ir: "on", "error classes retried: timeout, transient, agent_error or declared ones"),
+        .init("retry", "on", .words(nil), ir: "on", "error classes retried: timeout, transient, agent_error, declared ones, or imported ones as `module.name`"),
         .init("retry", "catch", .custom("a task or agent name"), ir: "catch", "the fallback after the last attempt fails"),
     ]
 

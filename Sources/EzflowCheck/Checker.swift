@@ -180,6 +180,8 @@ struct WorkflowChecker {
                 if checkExpr(a.value, expected: ty, env: &env, what: "`\(key)`"), specs[si].fact.needsConstant,
                    let n = constantNumber(a.value, specs[si].fact) {
                     v.numbers[id: id] = n
+                } else if specs[si].fact.value == .strings {
+                    checkConstantStrings(a.value, specs[si].fact)
                 }
             case .word(let allowed):
                 if let w = word(a.value, allowed: allowed, attr: key) { v.words[id: id] = [(w, a.value.span)] }
@@ -191,6 +193,7 @@ struct WorkflowChecker {
                 v.refs[id: id] = resolveRefs(a.value, kinds: kinds, module: m)
             case .custom: break
             }
+            if case .list = a.value.kind { checkDuplicateEntries(a.value, specs[si].fact) }
         }
         for r in ks?.required ?? [] where v.attrs[r] == nil {
             report(error("E0204", "\(kind)\(b.name.map { " `\($0.text)`" } ?? "") is missing `\(r)`", b.name?.span ?? b.kind.span,
@@ -257,21 +260,7 @@ struct WorkflowChecker {
                              help: "make `max_delay` at least `delay`, or drop it"))
             }
         }
-        if let v = attrs["on"] {
-            let builtin = ["timeout", "transient", "agent_error"]
-            for (w, s) in words(v.value, allowed: nil, attr: "on") {
-                if builtin.contains(w) { r.on.append(w); bindings.record(s, w, .builtin(w)); continue }
-                if findDecl(w, kind: .error, module: m) != nil {
-                    r.on.append(w)
-                    bindings.record(s, w, .decl(.error, DeclID(module: m, name: w)))
-                    continue
-                }
-                let candidates = builtin + modules[m].decls.values.filter { $0.kind == .error }.map(\.name.text)
-                report(error("E0604", "unknown error class `\(w)`", s)
-                    .suggesting(suggest(w, among: candidates), at: s,
-                                otherwise: "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
-            }
-        }
+        if let v = attrs["on"] { r.on = errorClasses(v.value, module: m) }
         r.catchExpr = attrs["catch"]?.value
         return r
     }

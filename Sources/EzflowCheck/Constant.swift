@@ -110,4 +110,35 @@ extension WorkflowChecker {
         }
         return n
     }
+
+    /// Checks that a list-of-strings attribute (`needs`, `tags`, `capabilities`) is written
+    /// out as literals: these shape the plan (agent matching, tag limits) before any input
+    /// or `for_each` item is known, and anything else would be dropped (E0307).
+    mutating func checkConstantStrings(_ e: Expr, _ f: AttrFact) {
+        let items: [Expr]
+        switch e.kind {
+        case .list(let xs): items = xs
+        case .error: return
+        default: items = [e]
+        }
+        for i in items {
+            // Lists and records in such a list are type errors (or poison), reported already.
+            if case .list = i.kind { continue }
+            if case .record = i.kind { continue }
+            guard case .string? = Constant.fold(i) else {
+                let fanOut = f.name == "needs" && i.path?.first?.text == "item"
+                report(error("E0307", "`\(f.name)` must be a constant", i.span, label: "known only when the run starts",
+                             help: fanOut
+                                 ? "agents are chosen before any item is known: split the fan-out into one task per value, each with its own `needs: [\"...\"]`"
+                                 : "write the strings out, e.g. `\(f.name): [\"linux\"]`: \(Self.constantStringsWhy[f.name] ?? "they are read before the run starts")"))
+                return
+            }
+        }
+    }
+
+    static let constantStringsWhy: [String: String] = [
+        "needs": "agents are chosen from them when the run is planned",
+        "capabilities": "tasks are matched against them when the run is planned",
+        "tags": "tag limits and policies read them when the run is planned",
+    ]
 }

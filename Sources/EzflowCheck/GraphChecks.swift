@@ -201,14 +201,14 @@ extension WorkflowChecker {
                 if w.tasks[b].forEach != nil {
                     report(error("E0700", "every instance of `for_each` task `\(w.tasks[b].name.text)` writes output `\(name)` in parallel", bs,
                                  secondary: [Label(w.outputs[name]!.span, "output declared here")],
-                                 help: "say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: merge }`"))
+                                 help: "say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`"))
                     reported = true
                     continue
                 }
                 for (a, asp) in ws[..<j] where !reach.reaches(a, b) && !reach.reaches(b, a) {
                     report(error("E0700", "tasks `\(w.tasks[a].name.text)` and `\(w.tasks[b].name.text)` may run in parallel and both write output `\(name)`", bs,
                                  label: "second writer", secondary: [Label(asp, "first writer"), Label(w.outputs[name]!.span, "output declared here")],
-                                 help: "order them with `after`, or say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: merge }`"))
+                                 help: "order them with `after`, or say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`"))
                     reported = true
                     break
                 }

@@ -108,6 +108,25 @@ public indirect enum Ty: Sendable, Hashable, CustomStringConvertible {
         if other.fits(self) { return self }
         if self == .null { return .optional(other) }
         if other == .null { return .optional(self) }
+        if case .record(let a) = self, case .record(let b) = other, a.name == nil, b.name == nil { return Self.joinShapes(a, b) }
         return nil
+    }
+
+    /// Two record literals' shapes as one (`[{ image: "a" }, { image: "b", tag: null }]`):
+    /// a field missing on one side is optional, so a list of records may leave an optional
+    /// field out or set it to `null`; nil when a field's types do not agree.
+    static func joinShapes(_ a: RecordType, _ b: RecordType) -> Ty? {
+        var out = RecordType(name: nil, fields: [:], order: a.order + b.order.filter { a.fields[$0] == nil })
+        for k in out.order {
+            switch (a.fields[k], b.fields[k]) {
+            case (let x?, let y?):
+                guard let j = x.join(y) else { return nil }
+                out.fields[k] = j
+            case (let x?, nil), (nil, let x?):
+                if case .optional = x { out.fields[k] = x } else { out.fields[k] = x == .null ? .null : .optional(x) }
+            case (nil, nil): break
+            }
+        }
+        return .record(out)
     }
 }

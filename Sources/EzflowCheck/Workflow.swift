@@ -49,6 +49,7 @@ extension WorkflowChecker {
             } else {
                 var oc: String?
                 oc = battrs.word("on_conflict")
+                checkMergeable(ty, onConflict: oc, at: battrs["on_conflict"]?.value.span, output: name)
                 w.outputs[name.text] = (ty, name.span, oc)
             }
         }
@@ -68,6 +69,7 @@ extension WorkflowChecker {
         for i in w.tasks.indices { resolveTask(i, base, &w) }
         checkPolicies(&w)
         checkGraph(&w)
+        checkFallbackTargets(w)
         checkAgentsAndRoles(&w)
         checkBudgets(&w)
         checkDeadline(&w)
@@ -211,7 +213,9 @@ extension WorkflowChecker {
         if t.forEach != nil, let fe = t.block.attribute("for_each") {
             let ft = typeOf(fe.value, &env)
             switch ft {
-            case .list(let el): env.item = el
+            case .list(let el):
+                env.item = el
+                checkPlanTimeForEach(fe.value)
             case .error: env.item = .error
             default:
                 report(error("E0300", "`for_each` expects a list, found `\(ft)`", fe.value.span))
@@ -364,13 +368,7 @@ extension WorkflowChecker {
     /// The outputs a nested-workflow task exposes: the called workflow's outputs.
     /// Resolved quietly here; `validateAttributes` reports a bad reference.
     mutating func nestedOutputs(_ e: Expr, module m: Int) -> [String: Ty] {
-        guard let p = e.path, p.count <= 2 else { return [:] }
-        var target = m
-        if p.count == 2 {
-            guard let tm = modules[m].imports[p[0].text]?.module else { return [:] }
-            target = tm
-        }
-        guard let wf = modules[target].workflow, wf.name?.text == p.last!.text, target != m else { return [:] }
+        guard let (wf, target) = calleeBlock(e, module: m) else { return [:] }
         var out: [String: Ty] = [:]
         for b in wf.blocks where b.kind.text == "output" {
             if let n = b.name, let te = b.type { out[n.text] = quietType(te, module: target) }
@@ -404,7 +402,11 @@ extension WorkflowChecker {
                 return
             }
             for en in entries {
-                given.insert(en.key.text)
+                // The IR carries `with` as one object: a second value would be a duplicate key.
+                guard given.insert(en.key.text).inserted else {
+                    report(error("E0205", "field `\(en.key.text)` is given twice", en.key.span))
+                    continue
+                }
                 guard let (ty, _) = calleeInputs[en.key.text] else {
                     report(error("E0305", "workflow `\(r.id.name)` has no input `\(en.key.text)`", en.key.span)
                         .suggesting(suggest(en.key.text, among: calleeInputs.keys), at: en.key.span,
@@ -412,7 +414,9 @@ extension WorkflowChecker {
                     _ = typeOf(en.value, &env)
                     continue
                 }
-                checkExpr(en.value, expected: ty, env: &env, what: "input `\(en.key.text)`")
+                if checkExpr(en.value, expected: ty, env: &env, what: "input `\(en.key.text)`") {
+                    checkPlanTimeWith(en, callee: target, module: r.id.module)
+                }
             }
         }
         for (name, (ty, hasDefault)) in calleeInputs.sorted(by: { $0.key < $1.key }) where !hasDefault && !given.contains(name) {

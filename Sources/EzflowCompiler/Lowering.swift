@@ -193,9 +193,9 @@ struct WorkflowLowering {
         for i in w.inputs.sorted(by: { JSONValue.keyLess($0.name, $1.name) }) {
             var def: JSONValue = .null, defExpr: JSONValue = .null
             if let d = i.defaultValue {
-                if let c = constant(d, module: w.module) { def = c } else {
+                if let c = constant(d, module: w.module) { def = Self.withOptionalFields(c, i.type) } else {
                     var scope = ExprScope(module: w.module, policy: false)
-                    defExpr = expr(d, &scope)
+                    defExpr = Self.withOptionalFields(expr: expr(d, &scope), i.type)
                 }
             }
             var required = i.defaultValue == nil
@@ -381,7 +381,10 @@ struct WorkflowLowering {
         var itemType: String? = nil
         if let fe = t.forEachValue {
             forEach = expr(fe, &scope)
-            if let it = t.forEach { itemType = typeName(it) }
+            if let it = t.forEach {
+                itemType = typeName(it)
+                forEach = Self.withOptionalFields(expr: forEach, .list(it))
+            }
         }
         let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
 

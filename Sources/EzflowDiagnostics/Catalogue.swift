@@ -877,12 +877,16 @@ public enum Catalogue {
             "E0307", .error, "attribute value must be a constant",
             #"""
             A numeric attribute (a `timeout`, a `priority`, `max_parallel`, a cost,
-            a budget, ...) was given an expression the compiler cannot evaluate,
-            such as an input or a task output. These values shape the plan itself:
-            the scheduler, the budgets and the deadline checks need them before the
-            run starts, so they must be literals (a leading `-` is allowed, and then
-            the range check decides). Pass a different value per run by writing a
-            different file, or move the decision into the task's command.
+            a budget, ...) or a list of strings that the plan is built from
+            (`needs`, `tags`, an agent's `capabilities`) was given an expression the
+            compiler cannot evaluate, such as an input, a task output or the `item`
+            of a `for_each`. These values shape the plan itself: the scheduler, the
+            agent choice, the budgets and the deadline checks need them before the
+            run starts, so they must be literals (a leading `-` is allowed on
+            numbers, and then the range check decides). Pass a different value per
+            run by writing a different file, or move the decision into the task's
+            command. A fan-out whose items need different agents is written as one
+            task per kind of agent, each with its own `needs`.
 
             Erroneous example:
 
@@ -900,6 +904,40 @@ public enum Catalogue {
                   task test {
                     run: "pytest -q"
                     timeout: 10m
+                  }
+                }
+            """#),
+        entry(
+            "E0308", .error, "for_each list not known when the run starts",
+            #"""
+            The list a `for_each` fans out over is expanded into one task instance
+            per item when the run's plan is built, before any task has run: the
+            plan's task ids, budgets and journal are fixed then, so the runtime can
+            resume and replay a run exactly. The list may therefore be made only of
+            literals, enum cases, workflow inputs and (in a nested workflow) the
+            `item` of the task that runs it. A list read from a task's outputs, or
+            computed by an operator or a function call, is known only while the run
+            is under way, and the run would be refused when it starts. The same
+            holds for a `with` value that a nested workflow fans out over. Pass the
+            list as a workflow input instead.
+
+            Erroneous example:
+
+                workflow data_job {
+                  task list_files { run: "ls-files --json" }
+                  task process {
+                    for_each: list_files.outputs.files
+                    run: "process ${item}"
+                  }
+                }
+
+            Corrected example:
+
+                workflow data_job {
+                  input files: list[string]
+                  task process {
+                    for_each: inputs.files
+                    run: "process ${item}"
                   }
                 }
             """#),
@@ -1284,7 +1322,10 @@ public enum Catalogue {
             When a task has used up its attempts, `catch` says what happens instead:
             another task runs (a cleanup, a notification), or the work goes to another
             agent. Only those two kinds of declaration can take over; a role, secret or
-            input named there has nothing to run.
+            input named there has nothing to run. A task named there must be one plain
+            task that does not run after the task it replaces: not a `for_each`
+            fan-out, not a nested `workflow` task, since the plan keeps exactly one
+            task ready to run instead.
 
             Erroneous example:
 
@@ -1337,6 +1378,40 @@ public enum Catalogue {
 
                   task lint { run: "lint --json", writes: [findings] }
                   task scan { run: "scan --json", writes: [findings] }
+                }
+            """#),
+        entry(
+            "E0701", .error, "on_conflict: merge on an output that cannot be merged",
+            #"""
+            An output says `on_conflict: merge`, but its type is not one that two
+            writes can be merged into. When a second task writes an output that
+            already has a value, `merge` combines the two: records and maps key by
+            key (the later write wins for a key both give), lists by appending the
+            later list to the earlier one. A string, a number or a bool has no such
+            combination, so the run would stop with a conflict at the second write.
+            Use `last_writer` (the later write wins), `fail` or `escalate` instead,
+            or make the output a list that collects every write.
+
+            Erroneous example:
+
+                workflow release {
+                  output version: string {
+                    on_conflict: merge
+                  }
+
+                  task tag { run: "git describe", writes: [version] }
+                  task bump { run: "bump --print", writes: [version] }
+                }
+
+            Corrected example:
+
+                workflow release {
+                  output version: string {
+                    on_conflict: last_writer
+                  }
+
+                  task tag { run: "git describe", writes: [version] }
+                  task bump { run: "bump --print", writes: [version] }
                 }
             """#),
         entry(
@@ -1467,6 +1542,32 @@ public enum Catalogue {
 
                 workflow ci {
                   task build { run: "make", retry: presets.flaky }
+                }
+            """#),
+        entry(
+            "W0105", .warning, "entry listed twice",
+            #"""
+            A list of names or words (`after`, `writes`, `needs`, `tags`, `secrets`,
+            `approvers`, a role's `agents`, a retry rule's `on`, ...) names the same
+            entry twice. These lists are sets: the second entry adds nothing, and
+            the run behaves as if it were written once. A repeat usually means that
+            another name was meant (`after: [build, build]` where `test` was meant
+            too), so ezc points at it; the fix removes the repeat.
+
+            Erroneous example:
+
+                workflow ci {
+                  task build { run: "make" }
+                  task lint { run: "make lint" }
+                  task test { run: "make test", after: [build, build] }
+                }
+
+            Corrected example:
+
+                workflow ci {
+                  task build { run: "make" }
+                  task lint { run: "make lint" }
+                  task test { run: "make test", after: [build, lint] }
                 }
             """#),
         entry(

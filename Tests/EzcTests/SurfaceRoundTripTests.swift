@@ -12,7 +12,7 @@ final class SurfaceRoundTripTests: XCTestCase {
       input opts: map[int] = { "a\\b": 1, "say \"hi\"": 2, plain: 3 }
       task t {
         run: "echo hi"
-        for_each: [inputs.opts] + [{ "k\\1": 5, "q\"x": 6 }]
+        for_each: [inputs.opts, { "k\\1": 5, "q\"x": 6 }]
         env: { "BACK\\SLASH": "1", "QUO\"TE": "2", "DOLLAR$": "3" }
         timeout: 90s
         max_cost: $0.5
@@ -36,7 +36,7 @@ final class SurfaceRoundTripTests: XCTestCase {
         XCTAssertTrue(backText.contains(#""QUO\"TE": "2""#), backText)
         XCTAssertTrue(backText.contains(#""a\\b": 1"#), backText)
         // Inside an expression the record goes through the YAML printer as `!expr` text.
-        XCTAssertTrue(backText.contains(#"[{ "k\\1": 5, "q\"x": 6 }]"#), backText)
+        XCTAssertTrue(backText.contains(#"[inputs.opts, { "k\\1": 5, "q\"x": 6 }]"#), backText)
         // Both surfaces build to the same IR, with the keys decoded.
         let irs = ["w.ezflow", "w.ezflow.yaml"].map { runEzc(["build", $0, "-o", "-"], cwd: dir.url) }
         for r in irs { XCTAssertEqual(r.status, 0, r.stderr) }

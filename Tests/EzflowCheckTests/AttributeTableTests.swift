@@ -55,6 +55,31 @@ final class AttributeTableTests: XCTestCase {
         }
     }
 
+    /// No numeric attribute is unbounded below: a negative count, cost, duration or limit
+    /// is refused by the range check (issue 10: `max_parallel: -4` and `timeout: -3m` were
+    /// dropped before ranges were read from the table).
+    func testEveryNumericAttributeHasALowerBound() {
+        for (_, facts) in AttributeTable.blocks {
+            for f in facts where f.needsConstant { XCTAssertNotNil(f.min, "\(f.block).\(f.name) has no minimum") }
+        }
+    }
+
+    /// Lists of strings the plan is built from (`needs`, `tags`, `capabilities`) must be
+    /// written out: a reference in them was dropped without a word (`needs: [item.os]`
+    /// compiled to `needs: []`). Now E0307, like a numeric attribute.
+    func testStringListAttributesMustBeConstants() {
+        var walked = 0
+        for (_, facts) in AttributeTable.blocks {
+            for f in facts where f.value == .strings {
+                let src = Self.file(f, "[\"a\", inputs.x]", input: true).replacingOccurrences(of: "input x: int", with: "input x: string")
+                let codes = Compiler.check(root: "t.ezflow", files: ["t.ezflow": src]).diagnostics.filter { $0.severity == .error }.map(\.code)
+                XCTAssertTrue(codes.contains("E0307") || (f.block == "agent" && !codes.isEmpty), "\(f.block).\(f.name): \(codes)\n\(src)")
+                walked += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(walked, 3)
+    }
+
     /// A group's `priority` is honoured: tasks inside that give none take the innermost one.
     func testGroupPriorityReachesItsTasks() throws {
         let src = """

@@ -222,7 +222,8 @@ final class NestingTests: XCTestCase {
     }
 
     func testForEachOverTaskOutputsIsRefusedAtPlanTime() throws {
-        let r = Compiler.build(root: "main.ezflow", files: ["main.ezflow": workflow("""
+        let source = workflow("""
+          input files: list[string] = ["a"]
           task pre {
             agent: v
             run: "echo"
@@ -230,12 +231,25 @@ final class NestingTests: XCTestCase {
           }
           task fan {
             agent: v
-            for_each: pre.outputs.items
+            for_each: FAN
             env: { F: item }
             run: "echo"
           }
-        """)])
-        let program = try EzflowIR.validate(try XCTUnwrap(r.ir, "\(r.check.diagnostics.map(\.message))"))
+        """)
+        // `ezc check` refuses it (E0308), so only hand-written IR reaches the plan.
+        let refused = Compiler.build(root: "main.ezflow", files: ["main.ezflow": source.replacingOccurrences(of: "FAN", with: "pre.outputs.items")])
+        XCTAssertEqual(refused.check.diagnostics.filter { $0.severity == .error }.map(\.code), ["E0308"])
+        let r = Compiler.build(root: "main.ezflow", files: ["main.ezflow": source.replacingOccurrences(of: "FAN", with: "inputs.files")])
+        guard case .object(var members) = try JSONParser.parse(try XCTUnwrap(r.ir, "\(r.check.diagnostics.map(\.message))")),
+              let ti = members.firstIndex(where: { $0.0 == "tasks" }), case .array(var tasks) = members[ti].1,
+              case .object(var fan) = tasks[1], let fi = fan.firstIndex(where: { $0.0 == "for_each" }) else { return XCTFail("unexpected IR") }
+        fan[fi].1 = .object([("ref", .array([.string("task"), .int(0), .string("outputs"), .string("items")]))])
+        if let di = fan.firstIndex(where: { $0.0 == "deps" }) { fan[di].1 = .array([.int(0)]) }
+        tasks[1] = .object(fan)
+        members[ti].1 = .array(tasks)
+        let content = members.filter { !["ezir", "hash", "source_map"].contains($0.0) }
+        let sourceMap = members.first { $0.0 == "source_map" }?.1 ?? .null
+        let program = try EzflowIR.validate(IRDocument.assemble(content: content, sourceMap: sourceMap).bytes)
         XCTAssertThrowsError(try Plan(program)) { e in
             let err = e as! PlanError
             XCTAssertEqual(err.path, "tasks[1].for_each")
