@@ -102,7 +102,32 @@ public enum RunInputs {
                 return .string(text)
             }
             // Lists, maps, records and json: JSON text.
-            do { return try JSONParser.parse(Array(text.utf8)) } catch { throw .invalid("expected JSON for type \(type): \(error.description)") }
+            let v: JSONValue
+            do { v = try JSONParser.parse(Array(text.utf8)) } catch { throw .invalid("expected JSON for type \(type): \(error.description)") }
+            return withOptionalFields(v, type: type, types: types)
+        }
+    }
+
+    /// `v` with the optional fields its records leave out written as null, as lowering
+    /// writes input defaults: `${item.tag ?? "latest"}` then reads null, not a missing field.
+    static func withOptionalFields(_ v: JSONValue, type: String, types: JSONValue?) -> JSONValue {
+        if type.hasSuffix("?") { return v == .null ? v : withOptionalFields(v, type: String(type.dropLast()), types: types) }
+        switch v {
+        case .array(let xs) where type.hasPrefix("list[") && type.hasSuffix("]"):
+            return .array(xs.map { withOptionalFields($0, type: String(type.dropFirst(5).dropLast()), types: types) })
+        case .object(let es) where type.hasPrefix("map[") && type.hasSuffix("]"):
+            return .object(es.map { ($0.0, withOptionalFields($0.1, type: String(type.dropFirst(4).dropLast()), types: types)) })
+        case .object(let es):
+            guard case .object(let fields)? = types?[type]?["record"] else { return v }
+            var out: [(String, JSONValue)] = es.map { e in
+                guard case .string(let ft)? = fields.first(where: { $0.0 == e.0 })?.1 else { return e }
+                return (e.0, withOptionalFields(e.1, type: ft, types: types))
+            }
+            for (k, ft) in fields where !es.contains(where: { $0.0 == k }) {
+                if case .string(let t) = ft, t.hasSuffix("?") { out.append((k, .null)) }
+            }
+            return .object(out)
+        default: return v
         }
     }
 }

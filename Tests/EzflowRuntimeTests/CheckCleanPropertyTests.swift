@@ -18,7 +18,7 @@ import XCTest
 final class CheckCleanPropertyTests: XCTestCase {
     static let defaultSeed: UInt64 = 0xC1EA_0B11_D500_0001
     /// Mutants that check clean, at least (mutants with errors are drawn and dropped).
-    static let cleanMutants = 3_000
+    static let cleanMutants = 2_500
     /// Draws at most this many mutants to find them.
     static let drawsMax = 10_000
 
