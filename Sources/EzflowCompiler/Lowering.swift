@@ -334,7 +334,7 @@ struct WorkflowLowering {
                     subCache[callee] = (sub, subMap)
                 }
             }
-            if let wv = t.withValue { with = map(wv, &scope) }
+            if let wv = t.withValue { with = Self.withOptionalFields(with: map(wv, &scope), callee: t.callee.flatMap(lowering.workflow)) }
         } else if let v = t.actionValue {
             template = .array(parts(v, &scope))
         }

@@ -35,4 +35,10 @@ extension WorkflowLowering {
         default: return v
         }
     }
+
+    /// A lowered `with` object with each value completed for the callee input it sets.
+    static func withOptionalFields(with: JSONValue, callee: CheckedWorkflow?) -> JSONValue {
+        guard let callee, case .object(let es) = with else { return with }
+        return .object(es.map { e in (e.0, callee.inputs.first { $0.name == e.0 }.map { withOptionalFields(expr: e.1, $0.type) } ?? e.1) })
+    }
 }

@@ -81,6 +81,27 @@ final class CheckCleanBuildsTests: XCTestCase {
         XCTAssertEqual(try rendered(plan, "inline"), ["docker build d:latest", "docker build e:v2"])
     }
 
+    // The same through `with`: a nested workflow fans out over records its caller wrote.
+    func testOptionalRecordFieldsMayBeMissingInWith() throws {
+        let lib = Self.agent + """
+            type Cell { image: string, tag: string? }
+            workflow inner {
+              input cells: list[Cell]
+              task build {
+                for_each: inputs.cells
+                run: "docker build ${item.image}:${item.tag ?? "latest"}"
+              }
+            }
+            """
+        let r = build("import \"./lib.ezflow\"\n" + """
+            workflow ci {
+              task call { workflow: lib.inner, with: { cells: [{ image: "a" }, { image: "b", tag: "v1" }] } }
+            }
+            """, extra: ["lib.ezflow": lib])
+        let plan = try Plan(EzflowIR.validate(XCTUnwrap(r.ir, "\(r.check.diagnostics.map(\.message))")))
+        XCTAssertEqual(try rendered(plan, "call.build"), ["docker build a:latest", "docker build b:v1"])
+    }
+
     // The same input twice in `with:` (was: a crash in `ezc build`, duplicate key).
     func testInputGivenTwiceInWithIsADiagnostic() {
         let lib = Self.agent + "workflow inner {\n  input a: string\n  task t { run: \"echo ${inputs.a}\" }\n}\n"
