@@ -17,10 +17,11 @@ import XCTest
 /// mutant's text and how to reproduce it.
 final class CheckCleanPropertyTests: XCTestCase {
     static let defaultSeed: UInt64 = 0xC1EA_0B11_D500_0001
-    /// Mutants that check clean, at least (mutants with errors are drawn and dropped).
-    static let cleanMutants = 2_500
-    /// Draws at most this many mutants to find them.
-    static let drawsMax = 10_000
+    /// Mutants that check clean, at least (mutants with errors are drawn and dropped);
+    /// `EZFLOW_CHECK_CLEAN_MUTANTS=N` asks for more in a deeper run.
+    static let cleanMutants = ProcessInfo.processInfo.environment["EZFLOW_CHECK_CLEAN_MUTANTS"].flatMap { Int($0) } ?? 2_000
+    /// Draws at most this many mutants to find them (about a third check clean).
+    static let drawsMax = cleanMutants * 4
 
     var seed: UInt64 {
         guard let s = ProcessInfo.processInfo.environment["EZFLOW_CHECK_CLEAN_SEED"] else { return Self.defaultSeed }
