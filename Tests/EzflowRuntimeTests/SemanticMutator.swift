@@ -31,6 +31,9 @@ enum SemanticMutator {
         "group|priority: 3", "group|after: [NAME]", "group|budget { tokens: 1k tokens }",
         "agent|concurrency: 0", "agent|failure_rate: 1", "agent|latency: -1s", "agent|cost_per_call: $0.01",
         "retry|catch: NAME", "retry|on: [timeout, timeout]", "retry|max_delay: 1h", "role|agents: [NAME, NAME]",
+        "task|approvers: [NAME]", "task|retry: NAME", "task|workflow: NAME", "task|with: { NAME: inputs.NAME }",
+        "task|with: { NAME: item }", "task|for_each: [item]", "task|self_approval: allowed", "task|model: \"m\"",
+        "task|retry { attempts: 2, catch: NAME }", "task|env: { NAME: NAME.outputs.stdout }",
     ]
     /// Replacements for literal `lit` of its own kind, so that most mutants keep their types.
     static func sameKind(_ lit: String) -> [String] {
