@@ -54,17 +54,29 @@ final class LifetimeTests: XCTestCase {
                                                   "mark=\(mark.dropFirst(2))", "--input", "dir=\(dir)"])
     }
 
-    func start(_ s: Setup, _ args: [String]) throws -> Process {
+    /// Starts `ezrun args` (with `env` added to the environment) and waits for the task's
+    /// `started` marker.
+    func start(_ s: Setup, _ args: [String], env: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = Repo.executable("ezrun")
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: s.dir)
+        if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         p.standardError = FileHandle.nullDevice
         try p.run()
         let end = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < end { usleep(10_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: s.dir + "/started"), "the task never started")
         return p
+    }
+
+    /// Runs `ezrun` without its guard until the task started and its process was recorded
+    /// (the next group commit, at most one inbox poll later), then kills it with -9.
+    func killNineWithoutGuard(_ s: Setup, env: [String: String] = [:]) throws {
+        let p = try start(s, s.args, env: env.merging(["EZFLOW_GUARD": ""]) { $1 })
+        usleep(600_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
     }
 
     func status(_ s: Setup, _ runID: String) throws -> RunInfo? {
@@ -169,18 +181,7 @@ final class LifetimeTests: XCTestCase {
     /// the resume finds it by its recorded pid and start time and ends its group first.
     func testResumeEndsASurvivorItCanProveIsTheAttempt() throws {
         let s = setup(Self.workflow(Self.longTask), runID: "sv")
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = s.args
-        p.currentDirectoryURL = URL(fileURLWithPath: s.dir)
-        p.environment = ProcessInfo.processInfo.environment.merging(["EZFLOW_GUARD": ""]) { $1 }
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let end = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < end { usleep(10_000) }
-        usleep(600_000)  // the next group commit (at most one inbox poll later) records the process
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        try killNineWithoutGuard(s)
         XCTAssertNotEqual(liveProcesses(marker: s.mark), [], "without the guard the task survives (the old behaviour)")
         let store = try DurableStore(path: s.dir + "/life.db")
         XCTAssertEqual(try store.processes(run: "sv").count, 1)
@@ -214,18 +215,7 @@ final class LifetimeTests: XCTestCase {
             .replacingOccurrences(of: "env: { M: inputs.mark, D: inputs.dir }\n    role: builder", with: "env: { M: inputs.mark, D: inputs.dir, T: secrets.tok }\n    role: builder")
         let s = setup(text, runID: "sc")
         XCTAssertTrue(text.contains("T: secrets.tok"), text)
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = s.args
-        p.currentDirectoryURL = URL(fileURLWithPath: s.dir)
-        p.environment = ProcessInfo.processInfo.environment.merging(["EZFLOW_GUARD": "", "EZ_LIFE_TOK": "t0k"]) { $1 }
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let end = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < end { usleep(10_000) }
-        usleep(600_000)  // the next group commit records the process
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        try killNineWithoutGuard(s, env: ["EZ_LIFE_TOK": "t0k"])
         let store = try DurableStore(path: s.dir + "/life.db")
         XCTAssertEqual(try store.processes(run: "sc").count, 1, "the secret task's process is not in the store")
         store.close()
@@ -233,15 +223,7 @@ final class LifetimeTests: XCTestCase {
         XCTAssertFalse(old.isEmpty, "without the guard the task survives")
         // Resume: the survivor must be gone by the time `first` has started again.
         try? FileManager.default.removeItem(atPath: s.dir + "/started")
-        let q = Process()
-        q.executableURL = Repo.executable("ezrun")
-        q.arguments = ["resume", "sc", "--db", "life.db"]
-        q.currentDirectoryURL = URL(fileURLWithPath: s.dir)
-        q.environment = ProcessInfo.processInfo.environment.merging(["EZ_LIFE_TOK": "t0k"]) { $1 }
-        q.standardError = FileHandle.nullDevice
-        try q.run()
-        let again = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: s.dir + "/started") && Date() < again { usleep(10_000) }
+        let q = try start(s, ["resume", "sc", "--db", "life.db"], env: ["EZ_LIFE_TOK": "t0k"])
         func pid(_ line: String) -> Substring { line.prefix { $0 != " " } }
         let oldPids = Set(old.map(pid))
         let survivors = liveProcesses(marker: s.mark).filter { oldPids.contains(pid($0)) }
