@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "ezguard"),
         .executableTarget(name: "ezrun", dependencies: ["EzflowHost", "EzflowCompiler", "EzflowRunner", "EzflowReport", "EzflowStore", "EzflowPorts", "EzflowAgents", "EzflowUnits", "EzflowDiagnostics", "EzflowIR", "EzflowRuntime", "EzflowSim"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler", "EzflowDiagnostics", "EzflowIR"]),
-        .target(name: "EzflowRuntime", dependencies: ["EzflowIR"]),
+        .target(name: "EzflowRuntime", dependencies: ["EzflowIR", "EzflowUnits"]),
         .target(name: "EzflowSim", dependencies: ["EzflowRuntime", "EzflowIR"]),
         .target(name: "EzflowAgents", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowShell"]),
         .target(name: "EzflowPorts", dependencies: ["EzflowRuntime", "EzflowIR"]),

@@ -30,6 +30,7 @@ extension AttributeTable {
         case .duration: return "duration"
         case .money: return "money"
         case .tokens: return "tokens"
+        case .bool: return "`true` or `false`"
         case .strings: return "list of strings"
         case .word(let ws): return "one of " + ws.map { "`\($0)`" }.joined(separator: ", ")
         case .words(let ws?): return "list of " + ws.map { "`\($0)`" }.joined(separator: ", ")

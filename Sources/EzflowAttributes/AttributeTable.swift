@@ -4,6 +4,8 @@ import EzflowUnits
 /// to its types, the IR validator to JSON checks, the docs to words).
 public enum AttrValue: Sendable, Equatable {
     case int, float, string, duration, money, tokens
+    /// `true` or `false`, a literal.
+    case bool
     /// A list of strings.
     case strings
     /// A bare word from a fixed set (`driver: exec`).
@@ -71,6 +73,7 @@ public struct AttrFact: Sendable {
         case .money: return "$1"
         case .tokens: return "10k tokens"
         case .float: return "0.5"
+        case .bool: return "true"
         default: return String(min ?? 1)
         }
     }

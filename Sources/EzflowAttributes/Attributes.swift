@@ -111,6 +111,8 @@ public enum AttributeTable {
         .init("budget", "money", .money, min: 0, ir: "money_micros", "money the scope may spend"),
         .init("budget", "tokens", .tokens, min: 0, ir: "tokens", "tokens the scope may use"),
         .init("budget", "time", .duration, min: 0, ir: "time_ms", "time the scope may take"),
+        .init("budget", "strict", .bool, default: "false", ir: "strict",
+              "a worst case over a limit is an error, not a warning (the workflow's also covers its `deadline`)"),
     ]
 
     static let input: [AttrFact] = [description("input")]

@@ -12,14 +12,18 @@ extension WorkflowChecker {
         return w.budget.map { ($0, "the workflow") }
     }
 
+    /// E0600 (limits of children against their parent), then the proofs of every budget
+    /// and the deadline (`proveBudgets`), reported by `reportProofs`.
     mutating func checkBudgets(_ w: inout WorkflowContext) {
         // Each child fits its parent, and children's money and tokens add up within it.
         var childSums: [String: (money: Int64, tokens: Int64, parent: BudgetInfo, names: [String])] = [:]
+        // A limit already reported by E0600 is not reported again by its proof.
+        var limitReported: Set<String> = []
         func visit(_ b: BudgetInfo, _ what: String, group: Int?) {
             guard let (p, pname) = parentBudget(group: group, w) else { return }
-            compare(b.money, b.moneySpan, p.money, p.moneySpan, what, pname, fmtMoney)
-            compare(b.tokens, b.tokensSpan, p.tokens, p.tokensSpan, what, pname, fmtTokens)
-            compare(b.timeMs, b.timeSpan, p.timeMs, p.timeSpan, what, pname, fmtDuration)
+            if compare(b.money, b.moneySpan, p.money, p.moneySpan, what, pname, fmtMoney) { limitReported.insert(pname + "|money") }
+            if compare(b.tokens, b.tokensSpan, p.tokens, p.tokensSpan, what, pname, fmtTokens) { limitReported.insert(pname + "|tokens") }
+            if compare(b.timeMs, b.timeSpan, p.timeMs, p.timeSpan, what, pname, fmtDuration) { limitReported.insert(pname + "|time") }
             var s = childSums[pname] ?? (0, 0, p, [])
             s.money = s.money.addingReportingOverflow(b.money ?? 0).partialValue
             s.tokens = s.tokens.addingReportingOverflow(b.tokens ?? 0).partialValue
@@ -30,133 +34,81 @@ extension WorkflowChecker {
         for i in w.tasks.indices { if let b = w.tasks[i].budget { visit(b, "task `\(w.tasks[i].name.text)`", group: w.tasks[i].group) } }
         for (pname, s) in childSums.sorted(by: { $0.value.parent.span < $1.value.parent.span }) where s.names.count > 1 {
             if let pm = s.parent.money, s.money > pm {
+                limitReported.insert(pname + "|money")
                 report(error("E0600", "budgets inside \(pname) add up to \(fmtMoney(s.money)), more than its \(fmtMoney(pm))", s.parent.moneySpan ?? s.parent.span,
                              notes: ["children with budgets: " + s.names.joined(separator: ", ")],
                              help: "raise the parent's `money` or lower the children's"))
             }
             if let pt = s.parent.tokens, s.tokens > pt {
+                limitReported.insert(pname + "|tokens")
                 report(error("E0600", "budgets inside \(pname) add up to \(fmtTokens(s.tokens)), more than its \(fmtTokens(pt))", s.parent.tokensSpan ?? s.parent.span,
                              notes: ["children with budgets: " + s.names.joined(separator: ", ")],
                              help: "raise the parent's `tokens` or lower the children's"))
             }
         }
-        var costs: [CostKey: (Int64, String)?] = [:]
-        for i in w.tasks.indices { checkRetryWorstCase(w.tasks[i], w, &costs) }
+        let (proofs, costs) = proveBudgets(w)
+        reportProofs(proofs, w, skip: limitReported)
+        w.proofs = proofs.map(\.proof)
+        w.reservations = costs.map {
+            AttemptReservation(moneyWorstMicros: $0.money, moneyFirstMicros: $0.firstReserve, tokens: $0.tokens, catchAgentMicros: $0.catchMoney)
+        }
     }
 
-    /// Everything `attemptCost` reads from a task: tasks that agree on it cost the same,
-    /// so each distinct combination is priced (and its explanation built) once.
-    struct CostKey: Hashable {
-        var maxCost: Int64?
-        var pinned: DeclID?
-        var role: DeclID?
-        var action: String
-        var needs: [String]
-        var timeoutMs: Int64?
-        var maxTokens: Int64?
-    }
-
-    mutating func compare(_ child: Int64?, _ cs: Span?, _ parent: Int64?, _ ps: Span?, _ what: String, _ pname: String, _ fmt: (Int64) -> String) {
-        guard let c = child, let p = parent, let cs, c > p else { return }
+    /// Reports E0600 when the child's limit is above its parent's; returns whether it did.
+    mutating func compare(_ child: Int64?, _ cs: Span?, _ parent: Int64?, _ ps: Span?, _ what: String, _ pname: String,
+                          _ fmt: (Int64) -> String) -> Bool {
+        guard let c = child, let p = parent, let cs, c > p else { return false }
         report(error("E0600", "\(what) has a budget of \(fmt(c)), more than \(pname)'s \(fmt(p))", cs,
                      secondary: ps.map { [Label($0, "\(pname)'s budget")] } ?? [],
                      help: "a child's budget must fit inside its parent's"))
+        return true
     }
+}
 
-    /// Per-attempt money cap: `max_cost`, else what the pinned agent's cost model
-    /// charges for one attempt that runs to its timeout and token cap.
-    func attemptCost(_ t: TaskInfo, _ w: WorkflowContext) -> (Int64, String)? {
-        if let c = t.maxCost { return (c, "`max_cost` \(fmtMoney(c))") }
-        if let pinned = t.agent { return agentAttemptCost(t, pinned.id) }
-        // Unpinned: the selector may pick any agent the task's role allows, so the
-        // worst case is the dearest of them. Unknown when any of them cannot be priced.
-        let allowed = t.role.map { effective($0.id).agents }
-        var worst: (Int64, String)?
-        for id in candidates(t, w) where allowed?.contains(id) ?? true {
-            guard let c = agentAttemptCost(t, id) else {
-                if let a = agents[id], a.costPerCall == 0 && a.costPerSecond == 0 && a.costPer1kTokens == 0 { continue }
-                return nil
-            }
-            if worst == nil || c.0 > worst!.0 { worst = c }
-        }
-        return worst.map { ($0.0, $0.1 + " (the dearest agent that may run it)") }
-    }
-
-    /// One attempt that runs to its timeout and token cap on agent `id`.
-    func agentAttemptCost(_ t: TaskInfo, _ id: DeclID) -> (Int64, String)? {
-        guard let a = agents[id] else { return nil }
-        var total = a.costPerCall
-        var parts: [String] = a.costPerCall > 0 ? ["\(fmtMoney(a.costPerCall)) per call"] : []
-        if a.costPerSecond > 0 {
-            guard let to = t.timeoutMs else { return nil }
-            total += a.costPerSecond * (to / 1000)
-            parts.append("\(fmtMoney(a.costPerSecond))/s × \(to / 1000)s")
-        }
-        if a.costPer1kTokens > 0 {
-            guard let mt = t.maxTokens else { return nil }
-            total += a.costPer1kTokens * mt / 1000
-            parts.append("\(fmtMoney(a.costPer1kTokens))/1k × \(fmtTokens(mt))")
-        }
-        return parts.isEmpty ? nil : (total, "agent `\(id.name)`: " + parts.joined(separator: " + "))
-    }
-
-    /// E0601: attempts × per-attempt cap (plus backoff, for time) must fit the budget
-    /// the task answers to.
-    mutating func checkRetryWorstCase(_ t: TaskInfo, _ w: WorkflowContext, _ costs: inout [CostKey: (Int64, String)?]) {
-        // The budget and every text below are only needed when something is reported.
-        let b: BudgetInfo
-        let bnameOwn: Bool
-        let parent: (BudgetInfo, String)?
-        if let own = t.budget {
-            b = own
-            bnameOwn = true
-            parent = nil
-        } else if let p = parentBudget(group: t.group, w) {
-            b = p.0
-            bnameOwn = false
-            parent = p
-        } else { return }
-        var bname: String { bnameOwn ? "its budget" : "\(parent!.1)'s budget" }
-        let attempts = t.retry?.attempts ?? 1
-        var attemptsText: String { "\(attempts) attempt\(attempts == 1 ? "" : "s")" }
-        let anchor = t.name.span
-        var ruleLabel: [Label] { t.retry.map { [Label($0.attemptsSpan ?? $0.span, "retry rule allows \(attemptsText)")] } ?? [] }
-        if let limit = b.money {
-            let key = CostKey(maxCost: t.maxCost, pinned: t.maxCost == nil ? t.agent?.id : nil,
-                              role: t.maxCost == nil && t.agent == nil ? t.role?.id : nil,
-                              action: t.maxCost == nil && t.agent == nil ? t.action : "",
-                              needs: t.maxCost == nil && t.agent == nil ? t.needs : [],
-                              timeoutMs: t.maxCost == nil ? t.timeoutMs : nil, maxTokens: t.maxCost == nil ? t.maxTokens : nil)
-            let cost: (Int64, String)?
-            if let c = costs[key] { cost = c } else {
-                cost = attemptCost(t, w)
-                costs[key] = cost
-            }
-            if let (per, why) = cost {
-                let worst = per.multipliedReportingOverflow(by: attempts)
-                if worst.overflow || worst.partialValue > limit {
-                    report(error("E0601", "worst case of task `\(t.name.text)` costs \(fmtMoney(worst.partialValue)), over \(bname) of \(fmtMoney(limit))", anchor,
-                                 secondary: ruleLabel + (b.moneySpan.map { [Label($0, "budget")] } ?? []),
-                                 notes: ["\(attemptsText) × \(fmtMoney(per)) per attempt = \(fmtMoney(worst.partialValue)) > \(fmtMoney(limit))", "per attempt: \(why)"],
-                                 help: "lower `attempts` or the per-attempt cost, or raise the budget"))
+extension WorkflowChecker {
+    /// Best case over a limit: E0606 (the run cannot succeed). Worst case only: W0601
+    /// (W0600 for the deadline), an error (E0601, E0607) when the budget is `strict`.
+    mutating func reportProofs(_ proofs: [ProvenBound], _ w: WorkflowContext, skip: Set<String>) {
+        for p in proofs {
+            let owner = p.proof.scope
+            for b in p.proof.bounds where !skip.contains("\(owner)|\(b.dimension.rawValue)") {
+                guard let span = p.spans[b.dimension] else { continue }
+                let labels = p.labels[b.dimension] ?? []
+                let fmt = { (v: Int64) in BudgetProof.fmt(v, b.dimension) }
+                let verb = b.dimension == .money ? "costs" : b.dimension == .tokens ? "uses" : "takes"
+                let notCounted = b.unknown.map { "not counted: \($0)" }
+                if b.best > b.limit {
+                    report(error("E0606", "best case of \(owner) \(verb) \(fmt(b.best)), over its budget of \(fmt(b.limit)): the run cannot succeed",
+                                 span, label: "budget",
+                                 notes: ["\(b.bestWhy) > \(fmt(b.limit))",
+                                         b.bestWhy.hasPrefix("the first attempt")
+                                            ? "the runtime reserves an attempt's worst case before it dispatches it, and ends the run with `budget_exceeded` when that can never fit"
+                                            : "these are paid even if every attempt succeeds the first time and no fallback runs"],
+                                 help: "raise the budget, or lower the price or `max_cost` of the tasks under it"))
+                    continue
                 }
+                guard b.worst > b.limit else { continue }
+                let atLeast = b.unknown.isEmpty ? "" : "at least "
+                let notes = ["\(b.worstWhy) > \(fmt(b.limit))"] + b.worstDetail + notCounted
+                if b.dimension == .deadline {
+                    let msg = "critical path worst case \(atLeast)\(fmt(b.worst)) exceeds the deadline of \(fmt(b.limit))"
+                    let help = "raise the deadline, shorten timeouts, or run these tasks in parallel"
+                    report(b.strict
+                        ? error("E0607", msg, span, label: "deadline", secondary: labels,
+                                notes: notes + ["the workflow's budget is `strict: true`, which covers its deadline"], help: help)
+                        : .warning("W0600", msg, at: span, label: "deadline", secondary: labels, notes: notes, help: help))
+                    continue
+                }
+                let msg = "worst case of \(owner) \(verb) \(atLeast)\(fmt(b.worst)), over its budget of \(fmt(b.limit))"
+                let help = switch b.dimension {
+                case .money: "lower `attempts` or the per-attempt cost (`max_cost`, `timeout`), or raise the budget"
+                case .tokens: "lower `attempts` or `max_tokens`, or raise the budget"
+                case .time, .deadline: "lower `attempts` or `timeout`, cap the backoff with `max_delay`, run tasks in parallel, or raise the budget"
+                }
+                report(b.strict
+                    ? error("E0601", msg, span, label: "budget", secondary: labels, notes: notes + ["the budget is `strict: true`"], help: help)
+                    : .warning("W0601", msg, at: span, label: "budget", secondary: labels, notes: notes, help: help))
             }
-        }
-        if let limit = b.tokens, let per = t.maxTokens {
-            let worst = per.multipliedReportingOverflow(by: attempts)
-            if worst.overflow || worst.partialValue > limit {
-                report(error("E0601", "worst case of task `\(t.name.text)` uses \(fmtTokens(worst.partialValue)), over \(bname) of \(fmtTokens(limit))", anchor,
-                             secondary: ruleLabel + (b.tokensSpan.map { [Label($0, "budget")] } ?? []),
-                             notes: ["\(attemptsText) × \(fmtTokens(per)) (`max_tokens`) = \(fmtTokens(worst.partialValue)) > \(fmtTokens(limit))"],
-                             help: "lower `attempts` or `max_tokens`, or raise the budget"))
-            }
-        }
-        if let limit = b.timeMs, let worst = CriticalPath.worstTime(t), worst > limit {
-            let back = t.retry?.backoffTotalMs ?? 0
-            report(error("E0601", "worst case of task `\(t.name.text)` takes \(fmtDuration(worst)), over \(bname) of \(fmtDuration(limit))", anchor,
-                         secondary: ruleLabel + (b.timeSpan.map { [Label($0, "budget")] } ?? []),
-                         notes: ["\(attemptsText) × \(fmtDuration(t.timeoutMs ?? 0)) timeout" + (back > 0 ? " + \(fmtDuration(back)) backoff" : "") + " = \(fmtDuration(worst)) > \(fmtDuration(limit))"],
-                         help: "lower `attempts` or `timeout`, cap the backoff with `max_delay`, or raise the budget"))
         }
     }
 }

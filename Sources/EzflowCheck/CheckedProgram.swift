@@ -64,6 +64,10 @@ public struct CheckedWorkflow: Sendable {
     /// Every agent declared in the compilation, by id (pool, role, pinned and `catch`
     /// agents are looked up here).
     public var agents: [DeclID: AgentInfo] = [:]
+    /// The proven bounds of every budget and the deadline (`ezc check --explain-budget`).
+    public var budgetProofs: [BudgetProof] = []
+    /// Per task (by id): what one attempt reserves before dispatch, as the proofs count it.
+    public var reservations: [AttemptReservation] = []
     /// What every reference of the compilation resolved to (shared by all workflows).
     public var bindings = Bindings()
 }

@@ -149,25 +149,6 @@ extension WorkflowChecker {
         return order
     }
 
-    /// The longest chain by worst-case time; W0600 when it exceeds the deadline.
-    mutating func checkDeadline(_ w: inout WorkflowContext) {
-        guard let deadline = w.deadlineMs, let dspan = w.deadlineSpan, !w.tasks.isEmpty else { return }
-        let cp = CriticalPath(tasks: w.tasks, order: topologicalOrder(w))
-        guard cp.totalMs > deadline else { return }
-        let names = cp.path.map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ")
-        report(.warning("W0600", "critical path worst case \(fmtDuration(cp.totalMs)) exceeds the deadline of \(fmtDuration(deadline))",
-                        at: dspan, label: "deadline",
-                        secondary: cp.path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(cp.taskMs[$0]))") },
-                        notes: ["critical path: \(names)"] + cp.path.compactMap { id in
-                            let t = w.tasks[id]
-                            guard let to = t.timeoutMs else { return nil }
-                            let a = t.retry?.attempts ?? 1
-                            let b = t.retry?.backoffTotalMs ?? 0
-                            return "`\(t.name.text)`: \(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))" + (b > 0 ? " + \(fmtDuration(b)) backoff" : "") + " = \(fmtDuration(CriticalPath.worstTime(t) ?? 0))"
-                        },
-                        help: "raise the deadline, shorten timeouts, or run these tasks in parallel"))
-    }
-
     /// Reports parallel writers of one workflow output that has no `on_conflict`.
     mutating func checkConflicts(_ w: inout WorkflowContext) {
         var writers: [String: [(Int, Span)]] = [:]
@@ -236,53 +217,60 @@ struct Reachability {
     }
 }
 
-/// Worst-case timing of a task graph: per task, attempts × timeout + backoff (plus
-/// its `catch` task's worst case), and the longest chain through the DAG. Shared by
-/// the deadline check and `ezc graph`.
+/// Worst-case timing of a task graph: per task, attempts × timeout + backoff (plus one
+/// attempt on a `catch` agent, or its `catch` task's worst case), and the longest chain
+/// through the DAG. Shared by the budget and deadline proofs and `ezc graph`.
 public struct CriticalPath: Sendable {
     /// Worst-case time of each task, fallback included.
     public var taskMs: [Int64]
-    /// Worst-case finish time of each task from the start of the run.
+    /// Worst-case finish time of each task from the first start of a task `within`
+    /// (-1: no chain from such a task reaches it).
     public var finishMs: [Int64]
     /// Task ids along the longest chain, first to last.
     public var path: [Int]
     public var totalMs: Int64
 
-    /// `order` must be a topological order of `tasks` (by their `deps`).
-    public init(tasks: [TaskInfo], order: [Int]) {
+    /// `order` must be a topological order of `tasks` (by their `deps`). With `within`,
+    /// only chains that start and end at a task inside count (tasks outside may lie
+    /// between: time passes while they run), and a `catch` task outside is not added:
+    /// the span a group's or a budget's clock can measure.
+    public init(tasks: [TaskInfo], order: [Int], within: [Bool]? = nil) {
         let n = tasks.count
-        var byName: [String: Int] = [:]
-        for i in tasks.indices where tasks[i].retry?.catchExpr != nil || tasks[i].isFallback { byName[tasks[i].name.text] = i }
+        func inside(_ i: Int) -> Bool { within?[i] ?? true }
         taskMs = tasks.indices.map { i in
             let own = Self.worstTime(tasks[i]) ?? 0
-            guard let c = tasks[i].retry?.catchExpr, case .name(let f) = c.kind, let fi = byName[f], fi != i else { return own }
+            guard case .task(let fi)? = tasks[i].fallback, fi != i, inside(fi) else { return own }
             let (s, o) = own.addingReportingOverflow(Self.worstTime(tasks[fi]) ?? 0)
             return o ? Int64.max : s
         }
-        finishMs = [Int64](repeating: 0, count: n)
+        finishMs = [Int64](repeating: -1, count: n)
         var via = [Int](repeating: -1, count: n)
         for id in order where !tasks[id].isFallback {
-            var start: Int64 = 0
+            var start: Int64 = inside(id) ? 0 : -1
             for d in tasks[id].deps where finishMs[d] > start {
                 start = finishMs[d]
                 via[id] = d
             }
+            guard start >= 0 else { continue }
             let (f, o) = start.addingReportingOverflow(taskMs[id])
             finishMs[id] = o ? Int64.max : f
         }
         path = []
         totalMs = 0
-        guard let end = finishMs.indices.max(by: { (finishMs[$0], -$0) < (finishMs[$1], -$1) }) else { return }
+        guard let end = finishMs.indices.filter({ inside($0) && finishMs[$0] >= 0 })
+            .max(by: { (finishMs[$0], -$0) < (finishMs[$1], -$1) }) else { return }
         totalMs = finishMs[end]
         var c = end
         while c != -1 { path.append(c); c = via[c] }
         path.reverse()
     }
 
-    /// attempts × timeout plus the backoff between attempts; nil without a timeout.
+    /// attempts × timeout plus the backoff between attempts, plus the one attempt a
+    /// `catch` agent adds; nil without a timeout.
     public static func worstTime(_ t: TaskInfo) -> Int64? {
         guard let timeout = t.timeoutMs else { return nil }
-        let attempts = t.retry?.attempts ?? 1
+        var attempts = t.retry?.attempts ?? 1
+        if case .agent? = t.fallback { attempts += 1 }
         let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
         if o { return Int64.max }
         let b = t.retry?.backoffTotalMs ?? 0

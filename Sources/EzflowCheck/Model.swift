@@ -26,6 +26,8 @@ public struct BudgetInfo: Sendable {
     public var moneySpan: Span?
     public var tokensSpan: Span?
     public var timeSpan: Span?
+    /// `strict: true`: a worst case over one of its limits is an error (E0601, E0607).
+    public var strict = false
 }
 
 public struct AgentInfo: Sendable {

@@ -46,6 +46,7 @@ enum Schema {
         case .duration: .value(.duration)
         case .money: .value(.money)
         case .tokens: .value(.tokens)
+        case .bool: .value(.bool)
         case .strings: .value(.list(.string))
         case .word(let ws): .word(ws)
         case .words(let ws): .words(ws)

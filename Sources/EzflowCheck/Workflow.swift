@@ -18,6 +18,10 @@ struct WorkflowContext {
     var usedInputs: Set<String> = []
     var selector: String?
     var maxParallel: Int64?
+    /// The proven bounds of every budget and the deadline (`checkBudgets`).
+    var proofs: [BudgetProof] = []
+    /// Per task (by id): what one attempt reserves.
+    var reservations: [AttemptReservation] = []
 }
 
 extension WorkflowChecker {
@@ -72,7 +76,6 @@ extension WorkflowChecker {
         checkFallbackTargets(w)
         checkAgentsAndRoles(&w)
         checkBudgets(&w)
-        checkDeadline(&w)
         checkConflicts(&w)
         for (name, input) in w.inputs.sorted(by: { $0.value.span < $1.value.span }) where !w.usedInputs.contains(name) {
             report(.warning("W0100", "input `\(name)` is never used", at: input.span,
@@ -121,7 +124,7 @@ extension WorkflowChecker {
             pool: w.pool.compactMap { agents[$0] }, roles: roles.values.sorted { $0.id < $1.id },
             secrets: secretInfos, policies: policies,
             files: Dictionary(uniqueKeysWithValues: modules.indices.map { ($0, sources[modules[$0].file].path) }),
-            nameSpan: w.block.name?.span, agents: agents)
+            nameSpan: w.block.name?.span, agents: agents, budgetProofs: w.proofs, reservations: w.reservations)
     }
 
     mutating func budget(_ b: Block, module m: Int) -> BudgetInfo {
@@ -130,6 +133,15 @@ extension WorkflowChecker {
         if let v = attrs.number("money") { info.money = v; info.moneySpan = attrs["money"]?.value.span }
         if let v = attrs.number("tokens") { info.tokens = v; info.tokensSpan = attrs["tokens"]?.value.span }
         if let v = attrs.number("time") { info.timeMs = v; info.timeSpan = attrs["time"]?.value.span }
+        if let s = attrs["strict"] {
+            // A switch of the proof, decided when checking: only a literal is known then.
+            // Not reported again when its type was already wrong (E0300).
+            let typed = !diagnostics.contains { $0.primary.span == s.value.span }
+            if case .bool(let on) = s.value.kind { info.strict = on } else if case .error = s.value.kind {} else if typed {
+                report(error("E0307", "`strict` must be a constant", s.value.span, label: "known only when the run starts",
+                             help: "write `strict: true` or `strict: false`"))
+            }
+        }
         return info
     }
 

@@ -15,6 +15,13 @@ public struct CompileResult: Sendable {
     /// What the checker resolved (bindings, types, modules), for lowering and `EzflowIDE`.
     public var semantics: SemanticModel
     public var hasErrors: Bool { diagnostics.errorCount > 0 }
+
+    /// `ezc check --explain-budget`: the proven bounds of every budget and the deadline of
+    /// the workflows declared in `roots` (all workflows when none is), one block each.
+    public func budgetReport(roots: [String]) -> String {
+        let own = workflows.filter { roots.contains($0.files[$0.module] ?? "") }
+        return (own.isEmpty ? workflows : own).map { BudgetProof.render(workflow: $0.name, $0.budgetProofs) }.joined(separator: "\n")
+    }
 }
 
 /// The façade `ezc`, the LSP and benchmarks call. Stages below it never touch the disk;

@@ -279,8 +279,9 @@ struct WorkflowLowering {
 
     func budget(_ b: BudgetInfo?) -> JSONValue {
         guard let b else { return .null }
-        return .object([("money_micros", b.money.map { .int($0) } ?? .null), ("time_ms", b.timeMs.map { .int($0) } ?? .null),
-                        ("tokens", b.tokens.map { .int($0) } ?? .null)])
+        // `strict` is written only when set (absent = false), so earlier IR keeps its hash.
+        return .object([("money_micros", b.money.map { .int($0) } ?? .null)] + (b.strict ? [("strict", .bool(true))] : [])
+                       + [("time_ms", b.timeMs.map { .int($0) } ?? .null), ("tokens", b.tokens.map { .int($0) } ?? .null)])
     }
 
     /// A role's grants with inheritance flattened (cycle-safe; cycles are errors anyway).

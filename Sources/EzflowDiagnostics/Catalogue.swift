@@ -1211,33 +1211,41 @@ public enum Catalogue {
                 }
             """#),
         entry(
-            "E0601", .error, "worst case under the retry rule exceeds the budget",
+            "E0601", .error, "worst case exceeds a strict budget",
             #"""
-            If every attempt its retry rule allows failed at its per-attempt limit,
-            a task (or all the tasks under one budget) would spend more than the
-            budget. The worst case is the number of attempts times the per-attempt
-            cap (`max_cost`, `max_tokens`, `timeout`), plus, for time, the backoff
-            delays between attempts. Retries multiply cost: a per-attempt cap that
-            looks safe can overrun the budget several times over exactly when things
-            go wrong, and the run would then be stopped partway instead of failing
-            cleanly. The notes show the arithmetic.
+            A budget marked `strict: true` could be overrun in the worst case: if
+            every attempt that every task under it may make failed at its per-attempt
+            limit, and every fallback ran, the tasks under it would reserve more money
+            or tokens, or take more time, than the budget allows. Without `strict`
+            this is warning W0601; `strict` makes it an error, for budgets that must
+            never stop a run partway. The worst case counts each attempt at what the
+            runtime reserves before dispatching it (`max_cost`, else the agent's
+            prices for the whole `timeout` and `max_tokens`), every attempt the retry
+            rule allows, an attempt on a `catch` agent, `catch` tasks and `for_each`
+            instances; for time, the longest chain of tasks by attempts × timeout
+            plus backoff. The notes show the arithmetic; `ezc check
+            --explain-budget FILE` prints every bound.
 
             Erroneous example (5 attempts at up to $2 each can cost $10):
 
-                task summarize {
-                  prompt: "Summarize the incident report"
-                  max_cost: $2
-                  retry { attempts: 5, backoff: fixed, delay: 10s }
-                  budget { money: $5 }
+                workflow incident {
+                  budget { money: $5, strict: true }
+                  task summarize {
+                    prompt: "Summarize the incident report"
+                    max_cost: $2
+                    retry { attempts: 5, backoff: fixed, delay: 10s }
+                  }
                 }
 
             Corrected example:
 
-                task summarize {
-                  prompt: "Summarize the incident report"
-                  max_cost: $1
-                  retry { attempts: 5, backoff: fixed, delay: 10s }
-                  budget { money: $5 }
+                workflow incident {
+                  budget { money: $5, strict: true }
+                  task summarize {
+                    prompt: "Summarize the incident report"
+                    max_cost: $1
+                    retry { attempts: 5, backoff: fixed, delay: 10s }
+                  }
                 }
             """#),
         entry(
@@ -1347,6 +1355,68 @@ public enum Catalogue {
                     run: "backup.sh"
                     retry { attempts: 3, backoff: fixed, delay: 1m, catch: page_oncall }
                   }
+                }
+            """#),
+        entry(
+            "E0606", .error, "the budget cannot be met even if every attempt succeeds",
+            #"""
+            Even the best run, where every task succeeds at its first attempt and no
+            fallback runs, needs more than the budget allows, so the run cannot
+            succeed. Two things are unavoidable: before it dispatches an attempt the
+            runtime reserves the attempt's worst case (`max_cost`, else the agent's
+            prices for the whole `timeout` and `max_tokens`) and refuses, ending the
+            run with `budget_exceeded`, an attempt whose reservation can never fit;
+            and every task that must run pays at least its agent's `cost_per_call`.
+            The note shows which of the two is over the limit.
+
+            Erroneous example (one attempt reserves $8, the budget is $5):
+
+                workflow report {
+                  budget { money: $5 }
+                  task draft { prompt: "Draft the weekly report", max_cost: $8 }
+                }
+
+            Corrected example:
+
+                workflow report {
+                  budget { money: $10 }
+                  task draft { prompt: "Draft the weekly report", max_cost: $8 }
+                }
+            """#),
+        entry(
+            "E0607", .error, "critical path worst case exceeds the deadline of a strict budget",
+            #"""
+            The longest chain of dependent tasks could, in the worst case, take longer
+            than the workflow's `deadline`, and the workflow's budget is marked
+            `strict: true`, which covers its deadline too. Without `strict` this is
+            warning W0600. A task's worst case is its `timeout` times its retry
+            `attempts` (plus one attempt on a `catch` agent), plus the backoff delays
+            and a `catch` task's worst case; along a chain these add up.
+
+            Erroneous example (3 x 20m + 2 x 1m + 15m = 77m):
+
+                workflow release {
+                  deadline: 1h
+                  budget { strict: true }
+                  task build {
+                    run: "make"
+                    timeout: 20m
+                    retry { attempts: 3, backoff: fixed, delay: 1m }
+                  }
+                  task test { run: "make test", timeout: 15m, after: [build] }
+                }
+
+            Corrected example:
+
+                workflow release {
+                  deadline: 90m
+                  budget { strict: true }
+                  task build {
+                    run: "make"
+                    timeout: 20m
+                    retry { attempts: 3, backoff: fixed, delay: 1m }
+                  }
+                  task test { run: "make test", timeout: 15m, after: [build] }
                 }
             """#),
         entry(
@@ -1581,7 +1651,8 @@ public enum Catalogue {
             case needs every attempt on the path to time out; but if that happens the
             run is stopped at the deadline, so the warning shows the path and the
             arithmetic, to help you raise the deadline or tighten timeouts and
-            retries.
+            retries. `--deny-warnings` fails on it; `strict: true` on the workflow's
+            budget makes it error E0607.
 
             Erroneous example:
 
@@ -1607,6 +1678,39 @@ public enum Catalogue {
                     retry { attempts: 3, backoff: fixed, delay: 1m }
                   }
                   task test { run: "make test", timeout: 15m, after: [build] }
+                }
+            """#),
+        entry(
+            "W0601", .warning, "worst case exceeds the budget",
+            #"""
+            If every attempt that every task under a budget may make failed at its
+            per-attempt limit, and every fallback ran, the tasks would reserve more
+            money or tokens, or take more time, than the budget allows; the run would
+            then be stopped partway with `budget_exceeded` instead of finishing. Each
+            attempt counts at what the runtime reserves before dispatching it
+            (`max_cost`, else the agent's prices for the whole `timeout` and
+            `max_tokens`); the worst case adds every attempt the retry rule allows,
+            one attempt on a `catch` agent, `catch` tasks and every `for_each`
+            instance, and a child budget at most at its limit. For time it is the
+            longest chain of tasks by attempts × timeout plus backoff. The notes show
+            the arithmetic. It is a warning because it needs everything to fail;
+            `--deny-warnings` fails on it, and `strict: true` on the budget makes it
+            error E0601.
+
+            Erroneous example (2 tasks × 1 attempt × $30 = $60 > $50):
+
+                workflow review {
+                  budget { money: $50 }
+                  task first { prompt: "Review the design", max_cost: $30 }
+                  task second { prompt: "Review the code", max_cost: $30 }
+                }
+
+            Corrected example:
+
+                workflow review {
+                  budget { money: $60 }
+                  task first { prompt: "Review the design", max_cost: $30 }
+                  task second { prompt: "Review the code", max_cost: $30 }
                 }
             """#),
         entry(

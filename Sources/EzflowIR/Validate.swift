@@ -14,11 +14,15 @@ public struct IRBudget: Sendable, Equatable {
     public var moneyMicros: Int64?
     public var tokens: Int64?
     public var timeMs: Int64?
+    /// `strict: true`: the checker made a worst case over a limit an error. The runtime
+    /// enforces every budget the same way; it is carried so no attribute is dropped.
+    public var strict: Bool
 
-    public init(moneyMicros: Int64?, tokens: Int64?, timeMs: Int64?) {
+    public init(moneyMicros: Int64?, tokens: Int64?, timeMs: Int64?, strict: Bool = false) {
         self.moneyMicros = moneyMicros
         self.tokens = tokens
         self.timeMs = timeMs
+        self.strict = strict
     }
 }
 
@@ -262,9 +266,11 @@ struct IRValidator {
 
     func budget(_ v: JSONValue?, _ path: String) throws(IRValidationError) -> IRBudget? {
         guard let v else { return nil }
-        let o = try object(v, path, allowed: ["money_micros", "tokens", "time_ms"])
-        return IRBudget(moneyMicros: try optAttr(o, "budget", "money"), tokens: try optAttr(o, "budget", "tokens"),
-                        timeMs: try optAttr(o, "budget", "time"))
+        let o = try object(v, path, allowed: ["money_micros", "tokens", "time_ms", "strict"])
+        var b = IRBudget(moneyMicros: try optAttr(o, "budget", "money"), tokens: try optAttr(o, "budget", "tokens"),
+                         timeMs: try optAttr(o, "budget", "time"))
+        if o["strict"] != nil { b.strict = try bool(o, "strict") }
+        return b
     }
 
     /// Names of an array of named objects, checking uniqueness.

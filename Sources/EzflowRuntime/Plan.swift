@@ -1,5 +1,6 @@
 // Flattening a validated IRProgram into the scheduler's Int-indexed arrays.
 import EzflowIR
+import EzflowUnits
 
 /// Why a validated IR cannot be run by this runtime (a value it does not understand).
 public struct PlanError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -153,22 +154,17 @@ extension Plan {
     }
 
     /// Worst-case money of one attempt of `task` on `agent` (-1: local, costs nothing but
-    /// `max_cost_micros`): `max_cost_micros` when given, else the agent's cost model —
-    /// per call + per second × timeout + per 1k tokens × `max_tokens` (missing timeout or
-    /// max_tokens count as 0).
+    /// `max_cost_micros`): what `Reservation.moneyMicros` says (the checker's budget proofs
+    /// read the same function).
     public func worstCostMicros(task t: Int, agent a: Int) -> Int64 {
-        if maxCostMicros[t] >= 0 { return maxCostMicros[t] }
-        guard a >= 0 else { return 0 }
-        var c = agentCostPerCallMicros[a]
-        c = Plan.saturatingAdd(c, Plan.saturatingMul(agentCostPerSecondMicros[a], (timeoutMs[t] + 999) / 1000))
-        if maxTokens[t] > 0 {
-            c = Plan.saturatingAdd(c, Plan.saturatingMul(agentCostPer1kTokensMicros[a], (maxTokens[t] + 999) / 1000))
-        }
-        return c
+        let rates = a >= 0 ? Reservation.Rates(perCallMicros: agentCostPerCallMicros[a], perSecondMicros: agentCostPerSecondMicros[a],
+                                               per1kTokensMicros: agentCostPer1kTokensMicros[a]) : nil
+        return Reservation.moneyMicros(maxCostMicros: maxCostMicros[t] >= 0 ? maxCostMicros[t] : nil, agent: rates,
+                                       timeoutMs: timeoutMs[t], maxTokens: maxTokens[t])
     }
 
     /// Worst-case tokens of one attempt: `max_tokens`, else 0.
-    public func worstTokens(task t: Int) -> Int64 { max(0, maxTokens[t]) }
+    public func worstTokens(task t: Int) -> Int64 { Reservation.tokens(maxTokens: maxTokens[t]) }
 
     /// Whether the rule of `task` retries error class `name`.
     public func retries(task t: Int, errorClass name: String) -> Bool {
@@ -176,15 +172,9 @@ extension Plan {
         return false
     }
 
-    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
-        let (r, o) = a.addingReportingOverflow(b)
-        return o ? Int64.max : r
-    }
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 { Reservation.add(a, b) }
 
-    static func saturatingMul(_ a: Int64, _ b: Int64) -> Int64 {
-        let (r, o) = a.multipliedReportingOverflow(by: b)
-        return o ? Int64.max : r
-    }
+    static func saturatingMul(_ a: Int64, _ b: Int64) -> Int64 { Reservation.mul(a, b) }
 }
 
 /// The default selector: the lowest agent id among the candidates (which all have free

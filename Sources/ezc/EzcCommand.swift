@@ -22,6 +22,8 @@ enum EzcCommand {
         check options:
           --format FORMAT      text (default), json, sarif or github
           --deny-warnings      exit 1 when there are warnings
+          --explain-budget     also print, per budget and the deadline, the proven
+                               worst and best case and the tasks or path behind them
           --color WHEN         auto (default), always or never
           --stdlib DIR         where `import "std/..."` looks (default: found near ezc)
 
@@ -64,7 +66,7 @@ enum EzcCommand {
     }
 
     static func check(_ args: [String]) -> Int32 {
-        var format = "text", denyWarnings = false, color = "auto", stdlib: String?
+        var format = "text", denyWarnings = false, explainBudget = false, color = "auto", stdlib: String?
         var files: [String] = []
         var i = 0
         func value(_ flag: String) -> String? {
@@ -80,6 +82,7 @@ enum EzcCommand {
                 }
                 format = v
             case "--deny-warnings": denyWarnings = true
+            case "--explain-budget": explainBudget = true
             case "--color":
                 guard let v = value(a), ["auto", "always", "never"].contains(v) else { return fail("`--color` takes auto, always or never") }
                 color = v
@@ -98,6 +101,8 @@ enum EzcCommand {
         guard !inputs.paths.isEmpty else { return 2 }
         let result = Compiler.check(paths: inputs.paths, stdlibRoot: stdlib, stdin: inputs.stdin)
         let diags = result.diagnostics
+        // The proofs go to stdout; the diagnostics stay on stderr.
+        if explainBudget { print(result.budgetReport(roots: files), terminator: "") }
         switch format {
         case "json": print(JSONRenderer().render(diags, sources: result.sources), terminator: "")
         case "sarif": print(SARIFRenderer(toolVersion: version).render(diags, sources: result.sources), terminator: "")

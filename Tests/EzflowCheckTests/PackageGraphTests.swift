@@ -114,10 +114,10 @@ final class PackageGraphTests: XCTestCase {
     /// The reader must see drift, not just agree with itself.
     func testTheReadersSeeTheRealGraph() throws {
         let targets = try packageTargets()
-        XCTAssertEqual(targets["EzflowRuntime"]?.dependencies, ["EzflowIR"])
+        XCTAssertEqual(targets["EzflowRuntime"]?.dependencies, ["EzflowIR", "EzflowUnits"])
         XCTAssertEqual(targets["CSQLite"]?.kind, "systemLibrary")
         XCTAssertEqual(targets["EzflowRunnerTests"]?.isTest, true)
-        XCTAssertEqual(try architectureTable()["EzflowRuntime"], ["EzflowIR"])
+        XCTAssertEqual(try architectureTable()["EzflowRuntime"], ["EzflowIR", "EzflowUnits"])
         XCTAssertEqual(try imports(in: "Sources/EzflowStore", among: ["CSQLite", "EzflowIR", "EzflowCompiler"]), ["CSQLite", "EzflowIR"])
     }
 }

@@ -396,9 +396,11 @@ final class CoreTests: XCTestCase {
     }
 
     func testBudgetRefusalStopsTheRunCleanly() throws {
-        let p = try makePlan(workflow("""
+        // The checker refuses $0.015 (two calls at $0.01 can never fit: E0606), so the
+        // test tightens the budget the way a run-time-only limit would be.
+        var p = try makePlan(workflow("""
           budget {
-            money: $0.015
+            money: $0.02
           }
           task a {
             agent: w
@@ -410,6 +412,7 @@ final class CoreTests: XCTestCase {
             run: "echo"
           }
         """))
+        p.budgetMoneyMicros = 15_000
         XCTAssertEqual(p.worstCostMicros(task: 1, agent: 1), 10_000)
         var h = Harness(p)
         XCTAssertEqual(try h.start(), ["dispatch a#1@w"])
@@ -420,9 +423,10 @@ final class CoreTests: XCTestCase {
     }
 
     func testBudgetReservationWaitsForInFlightResults() throws {
-        var h = Harness(try makePlan(workflow("""
+        // Tightened after checking, as above (real results cost at least the $0.01 call).
+        var p = try makePlan(workflow("""
           budget {
-            money: $0.015
+            money: $0.02
           }
           task a {
             agent: w
@@ -432,7 +436,9 @@ final class CoreTests: XCTestCase {
             agent: w
             run: "echo"
           }
-        """)))
+        """))
+        p.budgetMoneyMicros = 15_000
+        var h = Harness(p)
         XCTAssertEqual(try h.start(), ["dispatch a#1@w"], "b waits: a's worst case is reserved")
         XCTAssertEqual(try h.ok("a", at: 4, cost: 2_000), ["dispatch b#1@w"])
         XCTAssertEqual(try h.ok("b", at: 5, cost: 2_000), ["finish success"])

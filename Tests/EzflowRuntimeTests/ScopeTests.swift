@@ -106,14 +106,15 @@ final class ScopeTests: XCTestCase {
     // MARK: group and task budgets
 
     func testGroupBudgetRefusalDrainsAndNamesTaskAndGroup() throws {
-        let p = try makePlan(workflow("""
+        // The checker refuses $0.015 for two $0.01 calls (E0606); tightened after checking.
+        var p = try makePlan(workflow("""
           group outer {
             budget {
               money: $0.05
             }
             group inner {
               budget {
-                money: $0.015
+                money: $0.02
               }
               task a {
                 agent: w
@@ -132,6 +133,7 @@ final class ScopeTests: XCTestCase {
           }
         """))
         let inner = try XCTUnwrap(p.groupNames.firstIndex(of: "inner")), outer = try XCTUnwrap(p.groupNames.firstIndex(of: "outer"))
+        p.groupBudgetMoneyMicros[inner] = 15_000
         XCTAssertEqual(p.groupParent[inner], outer)
         XCTAssertEqual(p.taskGroup[p.taskNames.firstIndex(of: "a")!], inner)
         XCTAssertEqual(p.taskBudgetScope[p.taskNames.firstIndex(of: "a")!], inner)
@@ -154,10 +156,11 @@ final class ScopeTests: XCTestCase {
     }
 
     func testGroupReservationWaitsAndOverrunAborts() throws {
-        let p = try makePlan(workflow("""
+        // Tightened after checking, as above.
+        var p = try makePlan(workflow("""
           group g {
             budget {
-              money: $0.015
+              money: $0.02
               tokens: 100 tokens
             }
             task a {
@@ -170,6 +173,7 @@ final class ScopeTests: XCTestCase {
             }
           }
         """))
+        p.groupBudgetMoneyMicros[0] = 15_000
         var h = Harness(p)
         XCTAssertEqual(try h.start(), ["dispatch a#1@w"], "b waits: a's worst case is reserved in g")
         XCTAssertEqual(try h.ok("a", at: 4, cost: 2_000), ["dispatch b#1@w"])

@@ -1,0 +1,204 @@
+import EzflowDiagnostics
+import EzflowSyntax
+
+/// Budget scopes: -1 the workflow, g ≥ 0 group g, -2 - t the own budget of task t.
+extension WorkflowChecker {
+    /// The budget scope `t` is charged to first (its own budget, else its nearest group
+    /// with a budget, else the workflow).
+    func scopeOf(task t: TaskInfo, _ w: WorkflowContext) -> Int { t.budget != nil ? -2 - t.id : scopeOf(group: t.group, w) }
+
+    func scopeOf(group: Int?, _ w: WorkflowContext) -> Int {
+        var g = group
+        while let gi = g {
+            if w.groups[gi].budget != nil { return gi }
+            g = w.groups[gi].parent
+        }
+        return -1
+    }
+
+    func budgetOf(scope s: Int, _ w: WorkflowContext) -> BudgetInfo? {
+        s == -1 ? w.budget : s >= 0 ? w.groups[s].budget : w.tasks[-2 - s].budget
+    }
+
+    /// The bounds of one scope's limits (and of the deadline for the workflow).
+    func prove(scope: String, _ b: BudgetInfo?, members: [Bool]?, group s: Int, deadline: (Int64, Span)?,
+               _ w: WorkflowContext, _ costs: [TaskCost], _ order: [Int]) -> ProvenBound {
+        var proof = BudgetProof(scope: scope, bounds: [])
+        var spans: [BudgetBound.Dimension: Span] = [:]
+        var labels: [BudgetBound.Dimension: [Label]] = [:]
+        let strict = b?.strict ?? false
+        for (dim, limit, span) in [(BudgetBound.Dimension.money, b?.money, b?.moneySpan), (.tokens, b?.tokens, b?.tokensSpan)] {
+            guard let limit else { continue }
+            var unknown: [String] = []
+            let terms = sumTerms(scope: s, dim, w, costs, &unknown)
+            let total = terms.reduce(Int64(0)) { sat($0, $1.value) }
+            let shown = terms.filter { $0.value > 0 }
+            let arithmetic = shown.isEmpty ? "nothing under it reserves \(dim == .money ? "money" : "tokens")"
+                : shown.map { $0.cap ?? "\($0.count) task\($0.count == 1 ? "" : "s") × \($0.attempts) attempt\($0.attempts == 1 ? "" : "s") × \(amount($0.per, dim))\($0.what)" }
+                    .joined(separator: " + ") + " = \(amount(total, dim))"
+            let detail = shown.compactMap { t -> String? in t.names.isEmpty ? nil : "\(listNames(t.names)): per attempt\(t.what), \(t.why)" }
+            let (best, bestWhy) = bestCase(dim, members: members, w, costs)
+            proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: total, worstWhy: arithmetic, worstDetail: detail,
+                                            best: best, bestWhy: bestWhy, unknown: unknown, strict: strict))
+            spans[dim] = span
+            labels[dim] = shown.count <= 4 ? termLabels(shown, dim, w) : []
+        }
+        for (dim, limit, span) in [(BudgetBound.Dimension.time, b?.timeMs, b?.timeSpan), (.deadline, deadline?.0, deadline?.1)] {
+            guard let limit else { continue }
+            let cp = CriticalPath(tasks: w.tasks, order: order, within: members)
+            let names = cp.path.map { "`\(w.tasks[$0].name.text)`" }
+            let why = cp.path.count == 1 ? timeLine(w.tasks[cp.path[0]], cp.taskMs[cp.path[0]], w, named: false)
+                : cp.path.isEmpty ? "no task under it has a `timeout`"
+                : cp.path.map { "\(names[cp.path.firstIndex(of: $0)!]) \(fmtDuration(cp.taskMs[$0]))" }.joined(separator: " + ") + " = \(fmtDuration(cp.totalMs))"
+            let detail = cp.path.count <= 1 ? [] : ["critical path: " + names.joined(separator: " → ")]
+                + cp.path.map { timeLine(w.tasks[$0], cp.taskMs[$0], w, named: true) }
+            let untimed = w.tasks.filter { (members?[$0.id] ?? true) && !$0.isFallback && $0.timeoutMs == nil }.map { "`\($0.name.text)`" }
+            let unknown = untimed.isEmpty ? [] : ["\(untimed.count) task\(untimed.count == 1 ? " has" : "s have") no `timeout`: \(listNames(untimed))"]
+            proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: cp.totalMs, worstWhy: why, worstDetail: detail, best: 0,
+                                            bestWhy: "0: an attempt may succeed at once; backoff and fallbacks wait only after failures",
+                                            unknown: unknown, strict: strict))
+            spans[dim] = span
+            labels[dim] = cp.path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(cp.taskMs[$0]))") }
+        }
+        return ProvenBound(proof: proof, spans: spans, labels: labels)
+    }
+
+    /// One label per task named alone in a term, its terms joined: `3 attempts × $1 + …`.
+    func termLabels(_ terms: [SumTerm], _ dim: BudgetBound.Dimension, _ w: WorkflowContext) -> [Label] {
+        var texts: [(String, [String])] = []
+        for t in terms where t.names.count == 1 {
+            let text = "\(t.attempts) attempt\(t.attempts == 1 ? "" : "s") × \(amount(t.per, dim))\(t.what)"
+            if let i = texts.firstIndex(where: { $0.0 == t.names[0] }) { texts[i].1.append(text) } else { texts.append((t.names[0], [text])) }
+        }
+        return texts.compactMap { name, parts in
+            w.tasks.first { "`\($0.name.text)`" == name }.map { Label($0.name.span, parts.joined(separator: " + ")) }
+        }
+    }
+
+    /// `` `build`: 3 attempts × 20m + 2m backoff = 1h2m ``, with a `catch` agent's attempt
+    /// and a fallback task.
+    func timeLine(_ t: TaskInfo, _ total: Int64, _ w: WorkflowContext, named: Bool) -> String {
+        guard let to = t.timeoutMs else { return (named ? "`\(t.name.text)`: " : "") + "no `timeout`" }
+        var a = t.retry?.attempts ?? 1
+        var extra = ""
+        if case .agent(let id)? = t.fallback {
+            a += 1
+            extra = " (the last on the `catch` agent `\(id.name)`)"
+        }
+        let back = t.retry?.backoffTotalMs ?? 0
+        var text = "\(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))\(named ? "" : " timeout")\(extra)" + (back > 0 ? " + \(fmtDuration(back)) backoff" : "")
+        if case .task(let f)? = t.fallback, total > (CriticalPath.worstTime(t) ?? 0) {
+            text += " + fallback `\(w.tasks[f].name.text)` \(fmtDuration(total - (CriticalPath.worstTime(t) ?? 0)))"
+        }
+        return (named ? "`\(t.name.text)`: " : "") + text + " = \(fmtDuration(total))"
+    }
+
+    /// The worst-case sum of scope `s` in money or tokens: its own tasks' attempts, and
+    /// each child budget at most at its limit.
+    func sumTerms(scope s: Int, _ dim: BudgetBound.Dimension, _ w: WorkflowContext, _ costs: [TaskCost], _ unknown: inout [String]) -> [SumTerm] {
+        var terms: [SumTerm] = []
+        func add(_ t: SumTerm) {
+            if let i = terms.firstIndex(where: { $0.cap == nil && t.cap == nil && $0.attempts == t.attempts && $0.per == t.per && $0.what == t.what }) {
+                terms[i].count = sat(terms[i].count, t.count)
+                terms[i].names += t.names
+            } else { terms.append(t) }
+        }
+        func limit(_ b: BudgetInfo?) -> Int64? { dim == .money ? b?.money : b?.tokens }
+        // Own tasks (for a task scope: the task itself, one instance).
+        for t in w.tasks {
+            let own = s <= -2 ? t.id == -2 - s : scopeOf(task: t, w) == s
+            let child = s > -2 && t.budget != nil && scopeOf(group: t.group, w) == s
+            guard own || child else { continue }
+            let c = costs[t.id]
+            let name = "`\(t.name.text)`"
+            var taskTerms: [SumTerm] = []
+            var taskUnknown: String?
+            if c.nested {
+                taskUnknown = "\(name) runs a nested workflow (its own budget holds it)"
+            } else if dim == .money {
+                if let m = c.money { taskTerms.append(SumTerm(count: 1, attempts: c.attempts, per: m, what: "", names: [name], why: c.moneyWhy)) } else { taskUnknown = "\(name): \(c.moneyWhy)" }
+                if let cm = c.catchMoney {
+                    taskTerms.append(SumTerm(count: 1, attempts: 1, per: cm, what: " on the `catch` agent", names: [name], why: c.catchWhy))
+                }
+                else if case .agent? = t.fallback { taskUnknown = taskUnknown ?? "\(name): its `catch` agent's attempt is not bounded" }
+            } else {
+                if t.maxTokens == nil && t.action == "prompt" { taskUnknown = "\(name) has no `max_tokens`" }
+                let extra: Int64 = if case .agent? = t.fallback { 1 } else { 0 }
+                taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.tokens, what: "", names: [name],
+                                         why: "`max_tokens` \(fmtTokens(c.tokens))" + (extra > 0 ? " (the last on the `catch` agent)" : "")))
+            }
+            let instances = own && s <= -2 ? 1 : c.instances
+            if child, let cap = limit(t.budget) {
+                // Its own budget holds each instance to `cap`.
+                let own = taskTerms.reduce(Int64(0)) { sat($0, $1.value) }
+                if taskUnknown != nil || own > cap {
+                    guard let n = instances else { unknown.append("\(name): `for_each` over a list known only when the run starts"); continue }
+                    add(SumTerm(count: n, attempts: 1, per: sat(cap, n, mul: true), what: "", names: [],
+                                cap: "\(name) \(n == 1 ? "" : "\(n) × ")at most \(amount(cap, dim)) (its budget)"))
+                    continue
+                }
+            }
+            if let u = taskUnknown { unknown.append(u) }
+            guard let n = instances else {
+                if taskTerms.contains(where: { $0.per > 0 }) { unknown.append("\(name): `for_each` over a list known only when the run starts") }
+                continue
+            }
+            for var x in taskTerms where n > 0 {
+                x.count = n
+                if n != 1 { x.names = ["\(name) (\(n) instances)"] }
+                add(x)
+            }
+        }
+        // Child groups with a budget: their sum, at most their limit.
+        guard s > -2 else { return terms }
+        for (gi, g) in w.groups.enumerated() where g.budget != nil && scopeOf(group: g.parent, w) == s {
+            var childUnknown: [String] = []
+            let inner = sumTerms(scope: gi, dim, w, costs, &childUnknown)
+            let v = inner.reduce(Int64(0)) { sat($0, $1.value) }
+            if let cap = limit(g.budget), !childUnknown.isEmpty || v > cap {
+                add(SumTerm(count: 1, attempts: 1, per: cap, what: "", cap: "group `\(g.name.text)` at most \(amount(cap, dim)) (its budget)"))
+            } else {
+                unknown += childUnknown
+                for t in inner { add(t) }
+            }
+        }
+        return terms
+    }
+
+    /// What even a run where every attempt succeeds the first time needs: for money, the
+    /// larger of the per-call prices of every required task (charged) and the largest
+    /// first reservation (refused if it cannot fit); for tokens, the largest reservation.
+    func bestCase(_ dim: BudgetBound.Dimension, members: [Bool]?, _ w: WorkflowContext, _ costs: [TaskCost]) -> (Int64, String) {
+        var charges: [(String, Int64, Int64)] = []
+        var first: (Int64, String)?
+        for t in w.tasks where (members?[t.id] ?? true) {
+            let c = costs[t.id]
+            guard c.required, !c.nested, let n = c.instances, n > 0 else { continue }
+            let r = dim == .money ? c.firstReserve : c.tokens
+            if r > (first?.0 ?? 0) { first = (r, "`\(t.name.text)`") }
+            if dim == .money && c.minCharge > 0 { charges.append(("`\(t.name.text)`", n, c.minCharge)) }
+        }
+        let sum = charges.reduce(Int64(0)) { sat($0, sat($1.1, $1.2, mul: true)) }
+        if sum > 0 && sum >= (first?.0 ?? 0) {
+            let parts = charges.map { "\($0.0)\($0.1 == 1 ? "" : " \($0.1) ×") \(fmtMoney($0.2))" }
+            return (sum, "per-call prices every required task pays: " + (parts.count > 6 ? "\(charges.count) tasks" : parts.joined(separator: " + ")) + " = \(fmtMoney(sum))")
+        }
+        guard let (v, name) = first else {
+            return (0, "no required attempt reserves or pays \(dim == .money ? "money" : "tokens")")
+        }
+        return (v, "the first attempt of \(name) reserves \(amount(v, dim))")
+    }
+
+    func amount(_ v: Int64, _ dim: BudgetBound.Dimension) -> String {
+        switch dim {
+        case .money: fmtMoney(v)
+        case .tokens: fmtTokens(v)
+        case .time, .deadline: fmtDuration(v)
+        }
+    }
+
+    /// At most five names, then how many more.
+    func listNames(_ names: [String]) -> String {
+        names.count <= 5 ? names.joined(separator: ", ") : names.prefix(4).joined(separator: ", ") + " and \(names.count - 4) more"
+    }
+}

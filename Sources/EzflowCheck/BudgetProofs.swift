@@ -1,0 +1,180 @@
+import EzflowDiagnostics
+import EzflowSyntax
+import EzflowUnits
+
+/// What one task can spend, per instance, in the figures the runtime reserves
+/// (`Reservation`): the input of every budget proof.
+struct TaskCost {
+    /// `for_each` instances; nil when the list is only known when the run starts.
+    var instances: Int64?
+    var attempts: Int64
+    /// Reservation of one attempt on the dearest agent it may run on; nil when it is
+    /// not bounded (an agent bills per second or per token with no cap).
+    var money: Int64?
+    var moneyWhy: String
+    /// One more attempt on a `catch` agent, and its reservation.
+    var catchMoney: Int64?
+    var catchWhy = ""
+    /// The first attempt's reservation on the cheapest agent, and its per-call price:
+    /// what even a first-time success needs.
+    var firstReserve: Int64
+    var minCharge: Int64
+    var tokens: Int64
+    var required: Bool
+    var nested: Bool
+}
+
+/// What one attempt of a task reserves before dispatch, as the checker counts it (the
+/// runtime's `Plan.worstCostMicros`/`worstTokens` read the same `Reservation`).
+public struct AttemptReservation: Sendable, Equatable {
+    /// On the dearest agent the task may run on; nil when not bounded.
+    public var moneyWorstMicros: Int64?
+    /// On the cheapest: what the first attempt needs at least.
+    public var moneyFirstMicros: Int64
+    public var tokens: Int64
+    /// On the `catch` agent, when the task has one.
+    public var catchAgentMicros: Int64?
+}
+
+/// One line of a sum: `count` task instances × `attempts` attempts × `per`.
+struct SumTerm {
+    var count: Int64
+    var attempts: Int64
+    var per: Int64
+    var what: String
+    var names: [String] = []
+    /// What one attempt's figure is made of (the first task's, when several agree).
+    var why = ""
+    /// A child budget's cap stands for its tasks.
+    var cap: String?
+    var value: Int64 { cap != nil ? per : sat(sat(count, attempts, mul: true), per, mul: true) }
+}
+
+func sat(_ a: Int64, _ b: Int64, mul: Bool = false) -> Int64 { mul ? Reservation.mul(a, b) : Reservation.add(a, b) }
+
+/// A bound with what reporting it needs.
+struct ProvenBound {
+    var proof: BudgetProof
+    var spans: [BudgetBound.Dimension: Span]
+    var labels: [BudgetBound.Dimension: [Label]]
+}
+
+extension WorkflowChecker {
+    /// The bounds of every budget (workflow, groups, tasks; money, tokens, time) and of the
+    /// deadline. See docs/BUDGETS.md for what is counted and why.
+    func proveBudgets(_ w: WorkflowContext) -> ([ProvenBound], [TaskCost]) {
+        var costs: [TaskCost] = []
+        costs.reserveCapacity(w.tasks.count)
+        var priced: [CostKey: (Int64?, String, Int64, Int64)] = [:]
+        for t in w.tasks { costs.append(taskCost(t, w, &priced)) }
+        let order = topologicalOrder(w)
+        var out: [ProvenBound] = []
+        if w.budget != nil || w.deadlineMs != nil {
+            out.append(prove(scope: "the workflow", w.budget, members: nil, group: -1, deadline: w.deadlineMs.map { ($0, w.deadlineSpan!) },
+                             w, costs, order))
+        }
+        for (gi, g) in w.groups.enumerated() where g.budget != nil {
+            var inside = [Bool](repeating: false, count: w.tasks.count)
+            for t in groupTasks(gi, w) { inside[t] = true }
+            out.append(prove(scope: "group `\(g.name.text)`", g.budget, members: inside, group: gi, deadline: nil, w, costs, order))
+        }
+        for t in w.tasks where t.budget != nil {
+            var inside = [Bool](repeating: false, count: w.tasks.count)
+            inside[t.id] = true
+            out.append(prove(scope: "task `\(t.name.text)`", t.budget, members: inside, group: -2 - t.id, deadline: nil, w, costs, order))
+        }
+        return (out, costs)
+    }
+
+    /// Everything `attemptCost` reads from a task: tasks that agree on it cost the same,
+    /// so each distinct combination is priced once.
+    struct CostKey: Hashable {
+        var maxCost: Int64?
+        var pinned: DeclID?
+        var role: DeclID?
+        var action: String
+        var needs: [String]
+        var timeoutMs: Int64?
+        var maxTokens: Int64?
+    }
+
+    func taskCost(_ t: TaskInfo, _ w: WorkflowContext, _ priced: inout [CostKey: (Int64?, String, Int64, Int64)]) -> TaskCost {
+        var instances: Int64? = 1
+        if t.forEach != nil {
+            if let fe = t.forEachValue, case .list(let items) = fe.kind { instances = Int64(items.count) } else { instances = nil }
+        }
+        var c = TaskCost(instances: instances, attempts: t.retry?.attempts ?? 1, money: 0, moneyWhy: "", catchMoney: nil,
+                         firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),
+                         required: !t.isFallback, nested: t.action == "workflow")
+        if c.nested { c.tokens = 0 }
+        guard !c.nested else { return c }
+        let key = CostKey(maxCost: t.maxCost, pinned: t.agent?.id, role: t.agent == nil ? t.role?.id : nil, action: t.action,
+                          needs: t.agent == nil ? t.needs : [], timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
+        let p: (Int64?, String, Int64, Int64)
+        if let known = priced[key] { p = known } else {
+            p = attemptCost(t, w)
+            priced[key] = p
+        }
+        (c.money, c.moneyWhy, c.firstReserve, c.minCharge) = p
+        if case .agent(let id)? = t.fallback, let a = agents[id] {
+            let r = rates(a)
+            c.catchWhy = priceWhy(t, id)
+            c.catchMoney = Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
+                ? Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) : nil
+        }
+        return c
+    }
+
+    func rates(_ a: AgentInfo) -> Reservation.Rates {
+        Reservation.Rates(perCallMicros: a.costPerCall, perSecondMicros: a.costPerSecond, per1kTokensMicros: a.costPer1kTokens)
+    }
+
+    /// One attempt's reservation on the dearest agent the task may run on (nil: not
+    /// bounded), why, the first attempt's reservation on the cheapest, and the cheapest
+    /// per-call price.
+    func attemptCost(_ t: TaskInfo, _ w: WorkflowContext) -> (Int64?, String, Int64, Int64) {
+        var pool: [DeclID]
+        if let pinned = t.agent { pool = [pinned.id] } else {
+            // Unpinned: the selector may pick any agent the task's role allows.
+            let allowed = t.role.map { effective($0.id).agents }
+            pool = candidates(t, w).filter { allowed?.contains($0) ?? true }
+        }
+        pool = pool.filter { agents[$0] != nil }
+        func reserve(_ id: DeclID?) -> Int64 {
+            Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: id.flatMap { agents[$0] }.map(rates), timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
+        }
+        if pool.isEmpty {
+            let r = reserve(nil)
+            return (r, t.maxCost != nil ? "`max_cost` \(fmtMoney(r))" : "no agent: the shell runs it", r, 0)
+        }
+        var worst: (Int64, DeclID)?
+        var unbounded: DeclID?
+        var first = Int64.max, call = Int64.max
+        for id in pool {
+            let r = rates(agents[id]!)
+            if !Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) { unbounded = unbounded ?? id }
+            let v = reserve(id)
+            if worst == nil || v > worst!.0 { worst = (v, id) }
+            first = min(first, v)
+            call = min(call, r.perCallMicros)
+        }
+        if let u = unbounded {
+            let a = agents[u]!
+            let why = a.costPerSecond > 0 && (t.timeoutMs ?? 0) <= 0 ? "bills per second and the task has no `timeout`" : "bills per token and the task has no `max_tokens`"
+            return (nil, "agent `\(u.name)` \(why)", first, call)
+        }
+        let (v, id) = worst!
+        if t.maxCost != nil { return (v, "`max_cost` \(fmtMoney(v))", first, call) }
+        return (v, priceWhy(t, id) + (t.agent == nil && pool.count > 1 ? " (the dearest agent that may run it)" : ""), first, call)
+    }
+
+    /// `` agent `gpu`: $0.005/s × 1200s ``: what one attempt of `t` on agent `id` reserves.
+    func priceWhy(_ t: TaskInfo, _ id: DeclID) -> String {
+        guard t.maxCost == nil else { return "`max_cost` \(fmtMoney(t.maxCost!))" }
+        guard let a = agents[id] else { return "agent `\(id.name)`" }
+        var parts: [String] = a.costPerCall > 0 ? ["\(fmtMoney(a.costPerCall)) per call"] : []
+        if a.costPerSecond > 0 { parts.append("\(fmtMoney(a.costPerSecond))/s × \(Reservation.wholeUnits(t.timeoutMs ?? 0))s") }
+        if a.costPer1kTokens > 0 { parts.append("\(fmtMoney(a.costPer1kTokens))/1k × \(fmtTokens(t.maxTokens ?? 0))") }
+        return "agent `\(id.name)`: " + (parts.isEmpty ? "free" : parts.joined(separator: " + "))
+    }
+}
