@@ -20,7 +20,9 @@ extension WorkflowChecker {
         s == -1 ? w.budget : s >= 0 ? w.groups[s].budget : w.tasks[-2 - s].budget
     }
 
-    /// The bounds of one scope's limits (and of the deadline for the workflow).
+    /// The bounds of one scope's limits (and of the deadline for the workflow). `members`:
+    /// the tasks of a group scope (nil for the workflow and for a task scope, whose only
+    /// member is its task).
     func prove(scope: String, _ b: BudgetInfo?, members: [Bool]?, group s: Int, deadline: (Int64, Span)?,
                _ w: WorkflowContext, _ costs: [TaskCost], _ order: [Int]) -> ProvenBound {
         var proof = BudgetProof(scope: scope, bounds: [])
@@ -37,7 +39,7 @@ extension WorkflowChecker {
                 : shown.map { $0.cap ?? "\($0.count) task\($0.count == 1 ? "" : "s") × \($0.attempts) attempt\($0.attempts == 1 ? "" : "s") × \(amount($0.per, dim))\($0.what)" }
                     .joined(separator: " + ") + " = \(amount(total, dim))"
             let detail = shown.compactMap { t -> String? in t.names.isEmpty ? nil : "\(listNames(t.names)): per attempt\(t.what), \(t.why)" }
-            let (best, bestWhy) = bestCase(dim, members: members, w, costs)
+            let (best, bestWhy) = bestCase(dim, scoped(s, members, w), costs)
             proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: total, worstWhy: arithmetic, worstDetail: detail,
                                             best: best, bestWhy: bestWhy, unknown: unknown, strict: strict))
             spans[dim] = span
@@ -45,34 +47,53 @@ extension WorkflowChecker {
         }
         for (dim, limit, span) in [(BudgetBound.Dimension.time, b?.timeMs, b?.timeSpan), (.deadline, deadline?.0, deadline?.1)] {
             guard let limit else { continue }
-            let cp = CriticalPath(tasks: w.tasks, order: order, within: members)
-            let names = cp.path.map { "`\(w.tasks[$0].name.text)`" }
-            let why = cp.path.count == 1 ? timeLine(w.tasks[cp.path[0]], cp.taskMs[cp.path[0]], w, named: false)
-                : cp.path.isEmpty ? "no task under it has a `timeout`"
-                : cp.path.map { "\(names[cp.path.firstIndex(of: $0)!]) \(fmtDuration(cp.taskMs[$0]))" }.joined(separator: " + ") + " = \(fmtDuration(cp.totalMs))"
-            let detail = cp.path.count <= 1 ? [] : ["critical path: " + names.joined(separator: " → ")]
-                + cp.path.map { timeLine(w.tasks[$0], cp.taskMs[$0], w, named: true) }
-            let untimed = w.tasks.filter { (members?[$0.id] ?? true) && !$0.isFallback && $0.timeoutMs == nil }.map { "`\($0.name.text)`" }
+            let (path, ms, total) = longestChain(s, members, w, order)
+            let names = path.map { "`\(w.tasks[$0].name.text)`" }
+            let why = path.count == 1 ? timeLine(w.tasks[path[0]], ms(path[0]), w, named: false)
+                : path.isEmpty ? "no task under it has a `timeout`"
+                : zip(names, path).map { "\($0) \(fmtDuration(ms($1)))" }.joined(separator: " + ") + " = \(fmtDuration(total))"
+            let detail = path.count <= 1 ? [] : ["critical path: " + names.joined(separator: " → ")]
+                + path.map { timeLine(w.tasks[$0], ms($0), w, named: true) }
+            let untimed = scoped(s, members, w).filter { (s <= -2 || !$0.isFallback) && $0.timeoutMs == nil }.map { "`\($0.name.text)`" }
             let unknown = untimed.isEmpty ? [] : ["\(untimed.count) task\(untimed.count == 1 ? " has" : "s have") no `timeout`: \(listNames(untimed))"]
-            proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: cp.totalMs, worstWhy: why, worstDetail: detail, best: 0,
+            proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: total, worstWhy: why, worstDetail: detail, best: 0,
                                             bestWhy: "0: an attempt may succeed at once; backoff and fallbacks wait only after failures",
                                             unknown: unknown, strict: strict))
             spans[dim] = span
-            labels[dim] = cp.path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(cp.taskMs[$0]))") }
+            labels[dim] = path.map { Label(w.tasks[$0].name.span, "worst case \(fmtDuration(ms($0)))") }
         }
         return ProvenBound(proof: proof, spans: spans, labels: labels)
     }
 
-    /// One label per task named alone in a term, its terms joined: `3 attempts × $1 + …`.
+    /// The tasks of scope `s`: all, a group's members, or a task budget's task.
+    func scoped(_ s: Int, _ members: [Bool]?, _ w: WorkflowContext) -> [TaskInfo] {
+        s <= -2 ? [w.tasks[-2 - s]] : members.map { m in w.tasks.filter { m[$0.id] } } ?? w.tasks
+    }
+
+    /// The longest chain of worst task times under scope `s` (task ids), each task's time,
+    /// and the total. A task budget measures its task alone: no fallback task, no graph.
+    func longestChain(_ s: Int, _ members: [Bool]?, _ w: WorkflowContext, _ order: [Int]) -> ([Int], (Int) -> Int64, Int64) {
+        guard s <= -2 else {
+            let cp = CriticalPath(tasks: w.tasks, order: order, within: members)
+            return (cp.path, { cp.taskMs[$0] }, cp.totalMs)
+        }
+        var one = w.tasks[-2 - s]
+        one.deps = []
+        one.isFallback = false
+        if case .task? = one.fallback { one.fallback = nil }
+        let cp = CriticalPath(tasks: [one], order: [0])
+        return (cp.path.map { _ in one.id }, { _ in cp.taskMs[0] }, cp.totalMs)
+    }
+
+    /// One label per task that a term stands for alone, its terms joined: `3 attempts × $1 + …`.
     func termLabels(_ terms: [SumTerm], _ dim: BudgetBound.Dimension, _ w: WorkflowContext) -> [Label] {
-        var texts: [(String, [String])] = []
-        for t in terms where t.names.count == 1 {
+        var texts: [(Int, [String])] = []
+        for t in terms {
+            guard let id = t.task else { continue }
             let text = "\(t.attempts) attempt\(t.attempts == 1 ? "" : "s") × \(amount(t.per, dim))\(t.what)"
-            if let i = texts.firstIndex(where: { $0.0 == t.names[0] }) { texts[i].1.append(text) } else { texts.append((t.names[0], [text])) }
+            if let i = texts.firstIndex(where: { $0.0 == id }) { texts[i].1.append(text) } else { texts.append((id, [text])) }
         }
-        return texts.compactMap { name, parts in
-            w.tasks.first { "`\($0.name.text)`" == name }.map { Label($0.name.span, parts.joined(separator: " + ")) }
-        }
+        return texts.map { Label(w.tasks[$0.0].name.span, $0.1.joined(separator: " + ")) }
     }
 
     /// `` `build`: 3 attempts × 20m + 2m backoff = 1h2m ``, with a `catch` agent's attempt
@@ -101,11 +122,12 @@ extension WorkflowChecker {
             if let i = terms.firstIndex(where: { $0.cap == nil && t.cap == nil && $0.attempts == t.attempts && $0.per == t.per && $0.what == t.what }) {
                 terms[i].count = sat(terms[i].count, t.count)
                 terms[i].names += t.names
+                terms[i].task = nil
             } else { terms.append(t) }
         }
         func limit(_ b: BudgetInfo?) -> Int64? { dim == .money ? b?.money : b?.tokens }
         // Own tasks (for a task scope: the task itself, one instance).
-        for t in w.tasks {
+        for t in s <= -2 ? [w.tasks[-2 - s]] : w.tasks {
             let own = s <= -2 ? t.id == -2 - s : scopeOf(task: t, w) == s
             let child = s > -2 && t.budget != nil && scopeOf(group: t.group, w) == s
             guard own || child else { continue }
@@ -116,15 +138,15 @@ extension WorkflowChecker {
             if c.nested {
                 taskUnknown = "\(name) runs a nested workflow (its own budget holds it)"
             } else if dim == .money {
-                if let m = c.money { taskTerms.append(SumTerm(count: 1, attempts: c.attempts, per: m, what: "", names: [name], why: c.moneyWhy)) } else { taskUnknown = "\(name): \(c.moneyWhy)" }
+                if let m = c.money { taskTerms.append(SumTerm(count: 1, attempts: c.attempts, per: m, what: "", names: [name], task: t.id, why: c.moneyWhy)) } else { taskUnknown = "\(name): \(c.moneyWhy)" }
                 if let cm = c.catchMoney {
-                    taskTerms.append(SumTerm(count: 1, attempts: 1, per: cm, what: " on the `catch` agent", names: [name], why: c.catchWhy))
+                    taskTerms.append(SumTerm(count: 1, attempts: 1, per: cm, what: " on the `catch` agent", names: [name], task: t.id, why: c.catchWhy))
                 }
                 else if case .agent? = t.fallback { taskUnknown = taskUnknown ?? "\(name): its `catch` agent's attempt is not bounded" }
             } else {
                 if t.maxTokens == nil && t.action == "prompt" { taskUnknown = "\(name) has no `max_tokens`" }
                 let extra: Int64 = if case .agent? = t.fallback { 1 } else { 0 }
-                taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.tokens, what: "", names: [name],
+                taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.tokens, what: "", names: [name], task: t.id,
                                          why: "`max_tokens` \(fmtTokens(c.tokens))" + (extra > 0 ? " (the last on the `catch` agent)" : "")))
             }
             let instances = own && s <= -2 ? 1 : c.instances
@@ -145,7 +167,7 @@ extension WorkflowChecker {
             }
             for var x in taskTerms where n > 0 {
                 x.count = n
-                if n != 1 { x.names = ["\(name) (\(n) instances)"] }
+                if n != 1 { x.names = ["\(name) (\(n) instances)"]; x.task = nil }
                 add(x)
             }
         }
@@ -168,10 +190,10 @@ extension WorkflowChecker {
     /// What even a run where every attempt succeeds the first time needs: for money, the
     /// larger of the per-call prices of every required task (charged) and the largest
     /// first reservation (refused if it cannot fit); for tokens, the largest reservation.
-    func bestCase(_ dim: BudgetBound.Dimension, members: [Bool]?, _ w: WorkflowContext, _ costs: [TaskCost]) -> (Int64, String) {
+    func bestCase(_ dim: BudgetBound.Dimension, _ tasks: [TaskInfo], _ costs: [TaskCost]) -> (Int64, String) {
         var charges: [(String, Int64, Int64)] = []
         var first: (Int64, String)?
-        for t in w.tasks where (members?[t.id] ?? true) {
+        for t in tasks {
             let c = costs[t.id]
             guard c.required, !c.nested, let n = c.instances, n > 0 else { continue }
             let r = dim == .money ? c.firstReserve : c.tokens
@@ -180,8 +202,8 @@ extension WorkflowChecker {
         }
         let sum = charges.reduce(Int64(0)) { sat($0, sat($1.1, $1.2, mul: true)) }
         if sum > 0 && sum >= (first?.0 ?? 0) {
-            let parts = charges.map { "\($0.0)\($0.1 == 1 ? "" : " \($0.1) ×") \(fmtMoney($0.2))" }
-            return (sum, "per-call prices every required task pays: " + (parts.count > 6 ? "\(charges.count) tasks" : parts.joined(separator: " + ")) + " = \(fmtMoney(sum))")
+            let parts = charges.count > 6 ? ["\(charges.count) tasks"] : charges.map { "\($0.0)\($0.1 == 1 ? "" : " \($0.1) ×") \(fmtMoney($0.2))" }
+            return (sum, "per-call prices every required task pays: " + parts.joined(separator: " + ") + " = \(fmtMoney(sum))")
         }
         guard let (v, name) = first else {
             return (0, "no required attempt reserves or pays \(dim == .money ? "money" : "tokens")")

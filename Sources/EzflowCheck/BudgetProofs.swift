@@ -43,6 +43,8 @@ struct SumTerm {
     var per: Int64
     var what: String
     var names: [String] = []
+    /// The task of a term that stands for one task alone (for its label), else nil.
+    var task: Int?
     /// What one attempt's figure is made of (the first task's, when several agree).
     var why = ""
     /// A child budget's cap stands for its tasks.
@@ -78,10 +80,9 @@ extension WorkflowChecker {
             for t in groupTasks(gi, w) { inside[t] = true }
             out.append(prove(scope: "group `\(g.name.text)`", g.budget, members: inside, group: gi, deadline: nil, w, costs, order))
         }
+        // A task's budget looks at the task alone: no scan of the workflow per task budget.
         for t in w.tasks where t.budget != nil {
-            var inside = [Bool](repeating: false, count: w.tasks.count)
-            inside[t.id] = true
-            out.append(prove(scope: "task `\(t.name.text)`", t.budget, members: inside, group: -2 - t.id, deadline: nil, w, costs, order))
+            out.append(prove(scope: "task `\(t.name.text)`", t.budget, members: nil, group: -2 - t.id, deadline: nil, w, costs, order))
         }
         return (out, costs)
     }
