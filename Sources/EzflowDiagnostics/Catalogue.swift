@@ -1645,7 +1645,8 @@ public enum Catalogue {
             #"""
             The longest chain of dependent tasks could, in the worst case, take longer
             than the workflow's `deadline`. A task's worst case is its `timeout` times
-            its retry `attempts`, plus the backoff delays between attempts; along a
+            its retry `attempts` (plus one attempt on a `catch` agent), plus the
+            backoff delays between attempts and a `catch` task's worst case; along a
             chain of dependencies these add up, and the chain with the largest total
             is the critical path. It is a warning, not an error, because the worst
             case needs every attempt on the path to time out; but if that happens the
