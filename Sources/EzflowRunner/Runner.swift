@@ -518,7 +518,7 @@ public final class Runner {
         } else if inFlight > 0 {
             // The results of ended attempts are not folded: the attempts stay open and
             // `ezrun resume` offers them again, as after a crash.
-            observer?.notice("stopping: ending \(inFlight) attempt(s) in flight (again to kill them at once)")
+            observer?.notice("stopping: the same signal again kills them at once")
             endAll(forceAfter: drainFirst + 1)
         }
         try flushProcesses()
