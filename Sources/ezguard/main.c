@@ -134,6 +134,15 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/// How long after EOF, and how often, the marked processes are looked for again.
+#define RESCAN_MS 500
+#define RESCAN_EVERY_MS 50
+
+/// SIGTERM to the groups found since the last call.
+static void term_new(size_t *signalled) {
+    for (; *signalled < count; (*signalled)++) kill(-groups[*signalled].pgid, SIGTERM);
+}
+
 int main(int argc, char **argv) {
     long long grace = argc > 1 ? atoll(argv[1]) : 2000;
     const char *token = argc > 2 ? argv[2] : NULL;
@@ -162,12 +171,23 @@ int main(int argc, char **argv) {
         if (alive(groups[i].pgid)) groups[kept++] = groups[i];
     }
     count = kept;
-    for (size_t i = 0; i < count; i++) kill(-groups[i].pgid, SIGTERM);
-    long long kill_at = now_ms() + (grace > 0 ? grace : 0);
-    while (now_ms() < kill_at) {
+    size_t signalled = 0;
+    term_new(&signalled);
+    // A task ezrun was spawning when it died may exec (and take on its marked
+    // environment) just after the scan above: scan again for a short while.
+    long long eof_at = now_ms(), last_scan = eof_at;
+    long long kill_at = eof_at + (grace > 0 ? grace : 0);
+    while (1) {
+        long long now = now_ms();
+        if (token && *token && now < eof_at + RESCAN_MS && now - last_scan >= RESCAN_EVERY_MS) {
+            last_scan = now;
+            add_marked(token);
+            term_new(&signalled);
+        }
         int any = 0;
         for (size_t i = 0; i < count && !any; i++) any = alive(groups[i].pgid);
-        if (!any) return 0;
+        if (!any && (!token || !*token || now >= eof_at + RESCAN_MS)) return 0;
+        if (now >= kill_at) break;
         usleep(5000);
     }
     for (size_t i = 0; i < count; i++) kill(-groups[i].pgid, SIGKILL);
