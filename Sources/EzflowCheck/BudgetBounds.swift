@@ -135,6 +135,7 @@ extension WorkflowChecker {
             let name = "`\(t.name.text)`"
             var taskTerms: [SumTerm] = []
             var taskUnknown: String?
+            let extra: Int64 = if case .agent? = t.fallback { 1 } else { 0 }
             if c.nested {
                 taskUnknown = "\(name) runs a nested workflow (its own budget holds it)"
             } else if dim == .money {
@@ -143,11 +144,19 @@ extension WorkflowChecker {
                     taskTerms.append(SumTerm(count: 1, attempts: 1, per: cm, what: " on the `catch` agent", names: [name], task: t.id, why: c.catchWhy))
                 }
                 else if case .agent? = t.fallback { taskUnknown = taskUnknown ?? "\(name): its `catch` agent's attempt is not bounded" }
+                if c.promptMoney > 0 {
+                    taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.promptMoney, what: " (prompt)", names: [name], task: t.id, why: c.promptMoneyWhy))
+                } else if c.promptTokens == nil && c.money != nil && t.maxCost == nil && dearestTokenPrice(t, w) != nil {
+                    taskUnknown = taskUnknown ?? promptUnknown(name)
+                }
             } else {
                 if t.maxTokens == nil && t.action == "prompt" { taskUnknown = "\(name) has no `max_tokens`" }
-                let extra: Int64 = if case .agent? = t.fallback { 1 } else { 0 }
                 taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.tokens, what: "", names: [name], task: t.id,
                                          why: "`max_tokens` \(fmtTokens(c.tokens))" + (extra > 0 ? " (the last on the `catch` agent)" : "")))
+                if let p = c.promptTokens, p > 0 {
+                    taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: p, what: " (prompt)", names: [name], task: t.id,
+                                             why: "its text is \(p) UTF-8 byte\(p == 1 ? "" : "s") and a token is at least one byte"))
+                } else if c.promptTokens == nil { taskUnknown = taskUnknown ?? promptUnknown(name) }
             }
             let instances = own && s <= -2 ? 1 : c.instances
             if child, let cap = limit(t.budget) {
@@ -185,6 +194,11 @@ extension WorkflowChecker {
             }
         }
         return terms
+    }
+
+    /// Why an interpolated prompt's tokens are left out of the worst case.
+    func promptUnknown(_ name: String) -> String {
+        "\(name)'s prompt tokens: its prompt interpolates run-time values; the runtime bounds them before sending"
     }
 
     /// What even a run where every attempt succeeds the first time needs: for money, the

@@ -12,9 +12,10 @@ extension WorkflowChecker {
         return w.budget.map { ($0, "the workflow") }
     }
 
-    /// E0600 (limits of children against their parent), then the proofs of every budget
+    /// E0608 (an `llm` task without a completion cap), E0600 (limits of children against their parent), then the proofs of every budget
     /// and the deadline (`proveBudgets`), reported by `reportProofs`.
     mutating func checkBudgets(_ w: inout WorkflowContext) {
+        checkCompletionCaps(w)
         // Each child fits its parent, and children's money and tokens add up within it.
         var childSums: [String: (money: Int64, tokens: Int64, parent: BudgetInfo, names: [String])] = [:]
         // A limit already reported by E0600 is not reported again by its proof.

@@ -20,6 +20,14 @@ struct TaskCost {
     var firstReserve: Int64
     var minCharge: Int64
     var tokens: Int64
+    /// Tokens one attempt's prompt can hold: 0 without a prompt, its UTF-8 byte length
+    /// when its text is all literal (a token is at least one byte), nil when it
+    /// interpolates run-time values (the runtime bounds it before sending).
+    var promptTokens: Int64? = 0
+    /// Money the prompt's tokens add to one attempt on the agent that prices tokens
+    /// dearest (0 when no agent prices tokens or `max_cost` holds the attempt).
+    var promptMoney: Int64 = 0
+    var promptMoneyWhy = ""
     var required: Bool
     var nested: Bool
 }
@@ -106,6 +114,7 @@ extension WorkflowChecker {
         }
         var c = TaskCost(instances: instances, attempts: t.retry?.attempts ?? 1, money: 0, moneyWhy: "", catchMoney: nil,
                          firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),
+                         promptTokens: t.action == "prompt" ? Self.promptBound(t.actionValue) : 0,
                          required: !t.isFallback, nested: t.action == "workflow")
         if c.nested { c.tokens = 0 }
         guard !c.nested else { return c }
@@ -123,7 +132,49 @@ extension WorkflowChecker {
             c.catchMoney = Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
                 ? Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) : nil
         }
+        if t.action == "prompt", t.maxCost == nil, let p = c.promptTokens, p > 0, let (per1k, id) = dearestTokenPrice(t, w) {
+            // The reservation counts `max_tokens` in whole thousands; the prompt's tokens
+            // are charged too, so count the thousands they add to it.
+            let cap = t.maxTokens ?? 0
+            let more = Reservation.wholeUnits(sat(cap, p)) - Reservation.wholeUnits(cap)
+            c.promptMoney = sat(per1k, more, mul: true)
+            c.promptMoneyWhy = "agent `\(id.name)`: \(fmtMoney(per1k))/1k × \(more)k more: `max_tokens` \(fmtTokens(cap)) + \(fmtTokens(p)) of prompt, in whole thousands"
+        }
         return c
+    }
+
+    /// The tokens a prompt can hold when its text is all literal: its UTF-8 byte length
+    /// (a token is at least one byte, the runtime's assumption too); nil when it
+    /// interpolates values known only at run time.
+    static func promptBound(_ e: Expr?) -> Int64? {
+        guard case .string(let parts)? = e?.kind else { return nil }
+        var n: Int64 = 0
+        for p in parts {
+            guard case .text(let s) = p else { return nil }
+            n = sat(n, Int64(s.utf8.count))
+        }
+        return n
+    }
+
+    /// The highest per-1k-tokens price among the agents that may run `t` (its `catch`
+    /// agent too), and that agent; nil when none prices tokens.
+    func dearestTokenPrice(_ t: TaskInfo, _ w: WorkflowContext) -> (Int64, DeclID)? {
+        var ids = agentPool(t, w)
+        if case .agent(let id)? = t.fallback { ids.append(id) }
+        var best: (Int64, DeclID)?
+        for id in ids { if let a = agents[id], a.costPer1kTokens > (best?.0 ?? 0) { best = (a.costPer1kTokens, id) } }
+        return best
+    }
+
+    /// The agents the selector may pick for `t`: its pinned agent, else every candidate
+    /// its role allows.
+    func agentPool(_ t: TaskInfo, _ w: WorkflowContext) -> [DeclID] {
+        var pool: [DeclID]
+        if let pinned = t.agent { pool = [pinned.id] } else {
+            let allowed = t.role.map { effective($0.id).agents }
+            pool = candidates(t, w).filter { allowed?.contains($0) ?? true }
+        }
+        return pool.filter { agents[$0] != nil }
     }
 
     func rates(_ a: AgentInfo) -> Reservation.Rates {
@@ -134,13 +185,7 @@ extension WorkflowChecker {
     /// bounded), why, the first attempt's reservation on the cheapest, and the cheapest
     /// per-call price.
     func attemptCost(_ t: TaskInfo, _ w: WorkflowContext) -> (Int64?, String, Int64, Int64) {
-        var pool: [DeclID]
-        if let pinned = t.agent { pool = [pinned.id] } else {
-            // Unpinned: the selector may pick any agent the task's role allows.
-            let allowed = t.role.map { effective($0.id).agents }
-            pool = candidates(t, w).filter { allowed?.contains($0) ?? true }
-        }
-        pool = pool.filter { agents[$0] != nil }
+        let pool = agentPool(t, w)
         func reserve(_ id: DeclID?) -> Int64 {
             Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: id.flatMap { agents[$0] }.map(rates), timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
         }

@@ -1420,6 +1420,37 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0608", .error, "an llm task under a budget has no max_tokens",
+            #"""
+            A `prompt:` task sends its prompt to a model, and without `max_tokens`
+            the server may answer with as many tokens as it likes: one reply could
+            use the whole budget several times over, and no check before the run
+            could bound it. So a `prompt:` task under a budget in tokens (its own,
+            a group's or the workflow's), or under a budget in money when an agent
+            that may run it has `cost_per_1k_tokens`, must give `max_tokens`, the
+            most tokens one reply may use. The runtime sends it to the server as
+            the reply's cap and reserves it before each attempt; the budget proofs
+            count it for every attempt, plus the prompt's own tokens (its UTF-8
+            byte length when its text is all literal).
+
+            Erroneous example:
+
+                workflow digest {
+                  budget { tokens: 10k tokens }
+                  task summarize { prompt: "Summarize the open incidents" }
+                }
+
+            Corrected example:
+
+                workflow digest {
+                  budget { tokens: 10k tokens }
+                  task summarize {
+                    prompt: "Summarize the open incidents"
+                    max_tokens: 4k tokens
+                  }
+                }
+            """#),
+        entry(
             "E0700", .error, "parallel tasks write one output without on_conflict",
             #"""
             Tasks that may run at the same time (neither depends on the other,

@@ -33,7 +33,7 @@ final class FixTests: XCTestCase {
         XCTAssertEqual(failures, [])
         print("fixes applied per code: \(applied.sorted { $0.key < $1.key })")
         // The fixtures exercise the fixes of these codes (so this test cannot pass empty).
-        for code in ["E0200", "E0202", "E0203", "E0205", "E0209", "E0211", "E0602", "E0604", "W0104"] {
+        for code in ["E0200", "E0202", "E0203", "E0205", "E0209", "E0211", "E0602", "E0604", "E0608", "W0104"] {
             XCTAssertNotNil(applied[code], "no fixture exercises a fix of \(code)")
         }
     }
