@@ -146,7 +146,7 @@ extension WorkflowChecker {
                 else if case .agent? = t.fallback { taskUnknown = taskUnknown ?? "\(name): its `catch` agent's attempt is not bounded" }
                 if c.promptMoney > 0 {
                     taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.promptMoney, what: " (prompt)", names: [name], task: t.id, why: c.promptMoneyWhy))
-                } else if c.promptTokens == nil && c.money != nil && t.maxCost == nil && dearestTokenPrice(t, w) != nil {
+                } else if c.promptTokens == nil && c.money != nil && c.promptPriced {
                     taskUnknown = taskUnknown ?? promptUnknown(name)
                 }
             } else {

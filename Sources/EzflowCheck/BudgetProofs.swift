@@ -28,6 +28,9 @@ struct TaskCost {
     /// dearest (0 when no agent prices tokens or `max_cost` holds the attempt).
     var promptMoney: Int64 = 0
     var promptMoneyWhy = ""
+    /// Whether an agent that may run it prices the prompt's tokens (and no `max_cost`
+    /// holds the attempt): an interpolated prompt then leaves money uncounted.
+    var promptPriced = false
     var required: Bool
     var nested: Bool
 }
@@ -132,7 +135,9 @@ extension WorkflowChecker {
             c.catchMoney = Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
                 ? Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) : nil
         }
-        if t.action == "prompt", t.maxCost == nil, let p = c.promptTokens, p > 0, let (per1k, id) = dearestTokenPrice(t, w) {
+        guard t.action == "prompt", t.maxCost == nil, let (per1k, id) = dearestTokenPrice(t, w) else { return c }
+        c.promptPriced = true
+        if let p = c.promptTokens, p > 0 {
             // The reservation counts `max_tokens` in whole thousands; the prompt's tokens
             // are charged too, so count the thousands they add to it.
             let cap = t.maxTokens ?? 0

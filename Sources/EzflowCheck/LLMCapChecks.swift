@@ -25,6 +25,15 @@ extension WorkflowChecker {
     /// The nearest budget over `t` (its own, its groups', the workflow's) that an uncapped
     /// reply can overrun, its owner, and whether it is the tokens limit (else money).
     func uncappedBudget(_ t: TaskInfo, _ w: WorkflowContext) -> (BudgetInfo, String, Bool)? {
+        let chain = budgetChain(t, w)
+        if let (b, o) = chain.first(where: { $0.0.tokens != nil && $0.0.tokensSpan != nil }) { return (b, o, true) }
+        guard dearestTokenPrice(t, w) != nil, let (b, o) = chain.first(where: { $0.0.money != nil && $0.0.moneySpan != nil }) else { return nil }
+        return (b, o, false)
+    }
+
+    /// Every budget over `t`, innermost first (its own, its groups', the workflow's), with
+    /// its owner's name.
+    func budgetChain(_ t: TaskInfo, _ w: WorkflowContext) -> [(BudgetInfo, String)] {
         var chain: [(BudgetInfo, String)] = t.budget.map { [($0, "task `\(t.name.text)`")] } ?? []
         var g = t.group
         while let gi = g {
@@ -32,20 +41,13 @@ extension WorkflowChecker {
             g = w.groups[gi].parent
         }
         if let b = w.budget { chain.append((b, "the workflow")) }
-        if let (b, o) = chain.first(where: { $0.0.tokens != nil && $0.0.tokensSpan != nil }) { return (b, o, true) }
-        guard dearestTokenPrice(t, w) != nil, let (b, o) = chain.first(where: { $0.0.money != nil && $0.0.moneySpan != nil }) else { return nil }
-        return (b, o, false)
+        return chain
     }
 
     /// 4k tokens, or less when the tightest token budget over `t` cannot hold that and the
     /// prompt for every attempt.
     func suggestedCap(_ t: TaskInfo, _ w: WorkflowContext) -> String {
-        var limits: [Int64] = [t.budget?.tokens, w.budget?.tokens].compactMap { $0 }
-        var g = t.group
-        while let gi = g {
-            if let l = w.groups[gi].budget?.tokens { limits.append(l) }
-            g = w.groups[gi].parent
-        }
+        let limits = budgetChain(t, w).compactMap(\.0.tokens)
         let attempts = max(1, t.retry?.attempts ?? 1)
         let prompt = Self.promptBound(t.actionValue) ?? 0
         let fit = limits.map { $0 / attempts - prompt }.min() ?? 4000
