@@ -11,7 +11,7 @@ public protocol AgentDriver: Sendable {
 extension AgentDriver {
     /// Carries out a `Command.dispatch`; other commands give nil.
     public func perform(_ command: Command, runID: String, values: RenderValues, cancel: CancelToken? = nil) async -> DriverResult? {
-        guard case .dispatch(let task, let attempt, let agent, let key) = command else { return nil }
+        guard case .dispatch(let task, let attempt, let agent, let key, _) = command else { return nil }
         return await run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel)
     }
 }

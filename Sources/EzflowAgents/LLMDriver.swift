@@ -4,7 +4,10 @@
 // Request: `POST {agent.url}/chat/completions` (a `url` already ending in
 // `/chat/completions` is used as is) with `{"max_tokens"?, "messages": [{"role": "user",
 // "content": PROMPT}], "model"}`, `model` = the task's `model` ?? the agent's, `max_tokens`
-// = the task's per-attempt cap when given; `Authorization: Bearer KEY` where KEY is the
+// = the attempt's token cap (decided by the core at dispatch, `RenderValues.tokenCap`)
+// minus the prompt's bound (its messages' UTF-8 bytes), when capped; a prompt whose bound
+// leaves no completion is not sent (`prompt_too_large`), a reply over the cap is charged
+// and fails `cap_exceeded`; `Authorization: Bearer KEY` where KEY is the
 // agent's `api_key` secret (resolved through the run's `SecretResolver`, so registered
 // with its redactor), plus the headers of the http driver (Idempotency-Key, X-Ezflow-*).
 // Response: `choices[0].message.content` → output `text`; `usage.total_tokens` (else
@@ -76,16 +79,48 @@ public struct LLMDriver: AgentDriver {
         case .success(nil): break  // a local server without authentication
         case .failure(let e): return fail(e.errorClass, "agent `\(ag.name)` api_key: \(e.description)")
         }
+        let messages = JSONValue.array([.object([("content", .string(prompt)), ("role", .string("user"))])])
         var members: [(String, JSONValue)] = []
-        if case .int(let mt)? = nt.ir["max_tokens"] { members.append(("max_tokens", .int(mt))) }
-        members.append(("messages", .array([.object([("content", .string(prompt)), ("role", .string("user"))])])))
+        var completionCap: Int64? = nil
+        if let cap = values.tokenCap {
+            let bound = Self.promptBound(messages)
+            guard bound < cap else {
+                return fail(ErrorClass.promptTooLarge, "the prompt may use up to \(bound) tokens (its \(bound) bytes), but the attempt's "
+                            + "token cap is \(cap) tokens: nothing would be left for the answer; the prompt was not sent")
+            }
+            completionCap = cap - bound
+            members.append(("max_tokens", .int(cap - bound)))
+        }
+        members.append(("messages", messages))
         members.append(("model", .string(model)))
         let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(.object(members)), timeoutMs: nt.timeoutMs,
                               idleTimeoutMs: options.idleTimeoutMs, responseLimit: options.responseLimit)
         let t0 = HTTPClient.nowNs()
         let sent = await HTTPClient.send(req, cancel: cancel)
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
-        return interpret(sent, taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        let result = interpret(sent, taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        guard let cap = values.tokenCap, let completionCap, case .success(let r) = sent else { return result }
+        return Self.enforce(cap: cap, completionCap: completionCap, response: r, result: result, taskName: nt.name, agent: ag.name)
+    }
+
+    /// A sound bound on the tokens of the prompt: the UTF-8 bytes of the `messages` JSON
+    /// sent (every real tokenizer spends at least one byte per token, and the JSON framing
+    /// of each message outweighs the chat template's; docs/DRIVERS.md).
+    static func promptBound(_ messages: JSONValue) -> Int64 { Int64(CanonicalJSON.encode(messages).count) }
+
+    /// A server that reports more than the attempt's cap (`usage.completion_tokens` above
+    /// the `max_tokens` sent, or more tokens in all than the cap) broke it: the attempt is
+    /// charged what was reported and fails `cap_exceeded`.
+    static func enforce(cap: Int64, completionCap: Int64, response: HTTPResponse, result: DriverResult, taskName: String,
+                        agent: String) -> DriverResult {
+        let usage = HTTPText.json(response.body)?["usage"]
+        let completion: Int64 = if case .int(let c)? = usage?["completion_tokens"] { c } else { 0 }
+        guard completion > completionCap || result.tokens > cap else { return result }
+        var r = result
+        r.outcome = .failure(errorClass: ErrorClass.capExceeded, message: "task `\(taskName)`: agent `\(agent)` broke the token cap: "
+                             + "it reported \(result.tokens) tokens (\(completion) completion) for a cap of \(cap) tokens "
+                             + "(\(completionCap) completion sent as `max_tokens`); charged as reported")
+        return r
     }
 
     /// Maps an exchange to a result (see the file comment for the rules).

@@ -26,6 +26,9 @@ public struct RenderValues: Sendable {
     /// Names of the ids in `taskOutputs` (the `deps` member drivers send), when the ids
     /// are not positions in the driver's task list (tasks of a sub-workflow scope).
     public var taskNames: [Int: String] = [:]
+    /// The attempt's token cap from its dispatch (prompt + completion), for the llm driver;
+    /// nil: uncapped.
+    public var tokenCap: Int64? = nil
 
     public init(inputs: [String: JSONValue] = [:], taskOutputs: [Int: JSONValue] = [:], item: JSONValue? = nil,
                 secrets: [String: String] = [:], taskNames: [Int: String] = [:]) {

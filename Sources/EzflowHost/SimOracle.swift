@@ -68,7 +68,7 @@ enum SimOracle {
             if case .taskSucceeded(let t, let a, _, _, _, _) = r.event, current[t] == a { succeeded.insert(t) }
             for c in r.commands {
                 switch c {
-                case .dispatch(let t, let a, _, _):
+                case .dispatch(let t, let a, _, _, _):
                     // A resumed run re-dispatches only what is still running: never a success.
                     if succeeded.contains(t) { return "task `\(plan.taskNames[t])` dispatched again (attempt \(a), seq \(r.seq)) after it succeeded" }
                     if let c = current[t], c != a { return "task `\(plan.taskNames[t])` dispatched attempt \(a) while attempt \(c) runs (seq \(r.seq))" }

@@ -502,7 +502,7 @@ final class SimRun: RunObserver, AttemptExecutor {
 
     func note(_ c: Command, state: RunState) {
         switch c {
-        case .dispatch(let task, let attempt, let agent, _):
+        case .dispatch(let task, let attempt, let agent, _, _):
             let admitted = offered.insert(Int64(task) << 32 | Int64(attempt)).inserted
             guard options.checkInvariants, agent >= 0, failure == nil else { return }
             // Bulkhead: loads only grow by dispatches, so checking here checks always.

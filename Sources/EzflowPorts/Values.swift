@@ -314,7 +314,7 @@ public enum QueueOp: Sendable, Equatable {
         }
         for c in r.commands {
             switch c {
-            case .dispatch(let t, let a, let g, let key):
+            case .dispatch(let t, let a, let g, let key, _):
                 ops.append(.open(OpenAttempt(task: t, attempt: a, agent: g, idempotencyKey: key, dispatchedSeq: r.seq)))
             case .cancel(let t, let a):
                 ops.append(.close(task: t, attempt: a))

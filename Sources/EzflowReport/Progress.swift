@@ -78,7 +78,7 @@ public struct Progress: Sendable {
         for c in record.commands {
             if case .finishRun = c, let l = skipLine { lines.append(l); skipLine = nil }
             switch c {
-            case .dispatch(let t, let a, let g, _):
+            case .dispatch(let t, let a, let g, _, _):
                 let of = plan.attemptsMax[t] > 1 ? "\(a)/\(plan.attemptsMax[t])" : "\(a)"
                 lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan)))")
             case .deadLetter(let t, let history):

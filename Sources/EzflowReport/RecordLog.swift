@@ -46,7 +46,7 @@ extension JSONLog {
         var dispatches: [JSONValue] = []
         for c in r.commands {
             switch c {
-            case .dispatch(let t, let a, let ag, _):
+            case .dispatch(let t, let a, let ag, _, _):
                 dispatches.append(.object([("agent", .string(agentName(ag))), ("attempt", .int(Int64(a))), ("task", .string(plan.taskNames[t]))]))
             case .finishRun(let v): line.fields["verdict"] = .string(v.rawValue)
             case .deadLetter(let t, _): line.fields["dead_letter"] = .string(plan.taskNames[t]); line.level = .error

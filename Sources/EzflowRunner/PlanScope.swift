@@ -43,7 +43,9 @@ struct PlanScope: Sendable {
     func values(for t: Int, state: RunState) -> RenderValues {
         let w = plan.scope(ofTask: t)
         let item = t < plan.taskItem.count ? plan.taskItem[t] : nil
-        return RenderValues(inputs: state.scopeInputs(w, rootInputs: rootInputs), taskOutputs: state.dependencyOutputs(ofTask: t),
-                            item: item, taskNames: w < names.count ? names[w] : [:])
+        var v = RenderValues(inputs: state.scopeInputs(w, rootInputs: rootInputs), taskOutputs: state.dependencyOutputs(ofTask: t),
+                             item: item, taskNames: w < names.count ? names[w] : [:])
+        v.tokenCap = state.tokenCap(t)
+        return v
     }
 }

@@ -691,7 +691,7 @@ public final class Runner {
         var offered: [WorkItem] = []
         for c in commands {
             switch c {
-            case .dispatch(let task, let attempt, let agent, let key):
+            case .dispatch(let task, let attempt, let agent, let key, _):
                 offered.append(WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key))
             case .setTimer(let id, let at):
                 arm(id, atMs: at)

@@ -281,9 +281,11 @@ extension Command {
     public func encode(into s: inout CanonicalStream) {
         s.beginObject()
         switch self {
-        case .dispatch(let t, let a, let g, let key):
+        case .dispatch(let t, let a, let g, let key, let cap):
             s.key("agent"); s.int(g)
             s.key("attempt"); s.int(a)
+            // Only a capped attempt names its cap, so journals without one read as before.
+            if let cap { s.key("cap_tokens"); s.int(cap) }
             s.key("key"); s.string(key)
             s.key("task"); s.int(t)
             s.key("type"); s.string(CommandKind.dispatch.rawValue)
@@ -319,7 +321,9 @@ extension Command {
         guard let kind = CommandKind(rawValue: type) else { throw f.err("unknown type `\(type)`") }
         switch kind {
         case .dispatch:
-            return .dispatch(task: try f.small("task"), attempt: try f.small("attempt"), agent: try f.small("agent"), idempotencyKey: try f.string("key"))
+            let cap: Int64? = v["cap_tokens"] == nil ? nil : try f.int("cap_tokens")
+            return .dispatch(task: try f.small("task"), attempt: try f.small("attempt"), agent: try f.small("agent"), idempotencyKey: try f.string("key"),
+                             tokenCap: cap)
         case .setTimer:
             let text = try f.string("timer")
             guard let id = TimerID(text: text) else { throw f.err("unknown timer `\(text)`") }

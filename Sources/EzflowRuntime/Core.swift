@@ -50,6 +50,9 @@ import EzflowIR
 public enum Core {
     /// Transitions kept per task for error reports.
     public static let historyMax = 32
+    /// The smallest completion a capped attempt is dispatched with: 1 token. The driver
+    /// adds the prompt's bound and refuses to send what does not fit (docs/DRIVERS.md).
+    public static let capMinTokens: Int64 = 1
 
     /// Folds one event into the state and returns the commands it causes. An illegal
     /// event leaves the state unchanged and throws a `TransitionError`.
@@ -580,7 +583,7 @@ extension RunState {
         for t in 0..<plan.taskCount {
             switch tasks[t] {
             case .running(let a, let agent):
-                out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
+                out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t), tokenCap: tokenCap(t)))
                 if plan.timeoutMs[t] > 0 {
                     out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: attemptStartMs[t] + plan.timeoutMs[t]))
                 }
@@ -614,6 +617,9 @@ extension RunState {
 
     func idempotencyKey(_ t: Int) -> String { "\(runID)/\(plan.taskNames[t])" }
 
+    /// The token cap of `t`'s running attempt: a capped attempt reserves exactly its cap.
+    public func tokenCap(_ t: Int) -> Int64? { plan.capsTokens(task: t) && reservedTok[t] > 0 ? reservedTok[t] : nil }
+
     /// Dispatches ready tasks in rank order while limits, agents and budget allow; opens
     /// approval gates. A task that cannot go now stays queued; one whose worst case can
     /// never fit a budget drains the run.
@@ -635,11 +641,11 @@ extension RunState {
                 if agentsFull && needsAgent(t) { i += 1; continue }
                 guard hasRoom(t), let agent = chooseAgent(t) else { i += 1; continue }
                 defer { if agent >= 0 { agentsFull = noAgentFree() } }
-                let worst = plan.worstCostMicros(task: t, agent: agent), worstTok = plan.worstTokens(task: t)
-                switch budgetFit(t, worst: worst, worstTok: worstTok) {
+                let ask = reservation(t, agent: agent)
+                switch ask.fit {
                 case .fits:
                     readyQueue.remove(at: i)
-                    dispatch(t, agent: agent, worst: worst, worstTok: worstTok, &out)
+                    dispatch(t, agent: agent, worst: ask.worst, worstTok: ask.tokens, cap: ask.cap, &out)
                 case .wait:
                     i += 1
                 case .never(let group):
@@ -725,9 +731,39 @@ extension RunState {
         return wait ? .wait : .fits
     }
 
+    /// What the next attempt of `t` on `agent` reserves, its token cap and whether that fits.
+    /// A `prompt` task's cap is the smallest of its `max_tokens` and the room every
+    /// enclosing token budget has left after charges and in-flight reservations (the
+    /// selector's `remainingTokens`), and, when the agent prices tokens and the task has no
+    /// `max_cost`, the whole thousands of tokens the tightest money budget still pays for
+    /// after the call's fixed prices. The core is the one journal writer, so two attempts
+    /// never share a remainder. A cap below `capMinTokens` waits for in-flight attempts,
+    /// or stops the run when even without them it could not be had.
+    func reservation(_ t: Int, agent: Int) -> (worst: Int64, tokens: Int64, cap: Int64?, fit: BudgetFit) {
+        let worst = plan.worstCostMicros(task: t, agent: agent), worstTok = plan.worstTokens(task: t)
+        guard plan.capsTokens(task: t) else { return (worst, worstTok, nil, budgetFit(t, worst: worst, worstTok: worstTok)) }
+        var cap: Int64? = plan.maxTokens[t] > 0 ? plan.maxTokens[t] : nil
+        func tighten(_ room: Int64) { cap = min(cap ?? room, room) }
+        let limits = selectorLimits(t)
+        if limits.remainingTokens >= 0 { tighten(limits.remainingTokens) }
+        if agent >= 0, plan.maxCostMicros[t] < 0, plan.agentCostPer1kTokensMicros[agent] > 0, limits.remainingMoneyMicros >= 0 {
+            let left = limits.remainingMoneyMicros - plan.worstCostMicros(task: t, agent: agent, tokens: 0)
+            tighten(left <= 0 ? 0 : Plan.saturatingMul(left / plan.agentCostPer1kTokensMicros[agent], 1000))
+        }
+        guard let c = cap else { return (worst, worstTok, nil, budgetFit(t, worst: worst, worstTok: worstTok)) }
+        if c < Core.capMinTokens {
+            let m = Core.capMinTokens
+            let fit = budgetFit(t, worst: plan.worstCostMicros(task: t, agent: agent, tokens: m), worstTok: m)
+            if case .fits = fit { return (worst, worstTok, nil, .wait) }
+            return (worst, worstTok, nil, fit)
+        }
+        let w = plan.worstCostMicros(task: t, agent: agent, tokens: c)
+        return (w, c, c, budgetFit(t, worst: w, worstTok: c))
+    }
+
     /// Starts the next attempt of `t` on `agent`: capacity, reservations up the budget
     /// chain (starting a scope's `time_ms` at its first dispatch), then the commands.
-    mutating func dispatch(_ t: Int, agent: Int, worst: Int64, worstTok: Int64, _ out: inout [Command]) {
+    mutating func dispatch(_ t: Int, agent: Int, worst: Int64, worstTok: Int64, cap: Int64?, _ out: inout [Command]) {
         attempts[t] += 1
         let a = attempts[t]
         precondition(a <= plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0), "attempt beyond the rule")
@@ -755,7 +791,7 @@ extension RunState {
             g = plan.groupBudgetParent[g]
         }
         attemptStartMs[t] = nowMs
-        out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t)))
+        out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t), tokenCap: cap))
         if plan.timeoutMs[t] > 0 {
             out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(nowMs, plan.timeoutMs[t])))
         }

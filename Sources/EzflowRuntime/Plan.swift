@@ -156,12 +156,17 @@ extension Plan {
     /// Worst-case money of one attempt of `task` on `agent` (-1: local, costs nothing but
     /// `max_cost_micros`): what `Reservation.moneyMicros` says (the checker's budget proofs
     /// read the same function).
-    public func worstCostMicros(task t: Int, agent a: Int) -> Int64 {
+    /// `tokens`: the attempt's token cap when the core decided one (`Core.tokenCap`), else
+    /// the task's `max_tokens`.
+    public func worstCostMicros(task t: Int, agent a: Int, tokens: Int64? = nil) -> Int64 {
         let rates = a >= 0 ? Reservation.Rates(perCallMicros: agentCostPerCallMicros[a], perSecondMicros: agentCostPerSecondMicros[a],
                                                per1kTokensMicros: agentCostPer1kTokensMicros[a]) : nil
         return Reservation.moneyMicros(maxCostMicros: maxCostMicros[t] >= 0 ? maxCostMicros[t] : nil, agent: rates,
-                                       timeoutMs: timeoutMs[t], maxTokens: maxTokens[t])
+                                       timeoutMs: timeoutMs[t], maxTokens: tokens ?? maxTokens[t])
     }
+
+    /// Whether `task` is a `prompt` task: its attempts get a token cap at dispatch.
+    public func capsTokens(task t: Int) -> Bool { t < taskJSON.count && taskJSON[t]["action"] == .string("prompt") }
 
     /// Worst-case tokens of one attempt: `max_tokens`, else 0.
     public func worstTokens(task t: Int) -> Int64 { Reservation.tokens(maxTokens: maxTokens[t]) }

@@ -241,7 +241,7 @@ struct FakeAgents {
     mutating func take(_ commands: [Command], now: Int64) {
         for c in commands {
             switch c {
-            case .dispatch(let t, let a, _, _):
+            case .dispatch(let t, let a, _, _, _):
                 var r = SeededRandom(seed: seed ^ (UInt64(t) &* 0x9E37_79B9) ^ (UInt64(a) << 48))
                 let at = now + 50 + Int64(r.next() % 200)
                 let e: Event = r.next() % 100 == 0

@@ -50,9 +50,12 @@ final class LLMDriverTests: XCTestCase {
         return LLMDriver(program: p, secrets: resolver)
     }
 
-    func ask(_ d: LLMDriver, _ p: IRProgram) async -> DriverResult {
-        await d.run(task: taskIndex(p, "review"), attempt: 1, agent: agentIndex(p, "reviewer_model"), idempotencyKey: "run3/review",
-                    runID: "run3", values: RenderValues(inputs: ["repo": .string("acme/api")]))
+    /// `cap`: the attempt's token cap as the core hands it over (`RenderValues.tokenCap`).
+    func ask(_ d: LLMDriver, _ p: IRProgram, cap: Int64? = 2_000) async -> DriverResult {
+        var values = RenderValues(inputs: ["repo": .string("acme/api")])
+        values.tokenCap = cap
+        return await d.run(task: taskIndex(p, "review"), attempt: 1, agent: agentIndex(p, "reviewer_model"), idempotencyKey: "run3/review",
+                           runID: "run3", values: values)
     }
 
     static func completion(_ content: String, usage: String = #"{"prompt_tokens": 1200, "completion_tokens": 345, "total_tokens": 1545}"#) -> CannedResponse {
@@ -80,10 +83,64 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(q.headers["content-type"], "application/json")
         XCTAssertEqual(q.headers["idempotency-key"], "run3/review")
         XCTAssertEqual(String(decoding: q.body, as: UTF8.self),
-                       #"{"max_tokens":800,"messages":[{"content":"Review acme/api. Answer in JSON.","role":"user"}],"model":"gpt-test"}"#)
+                       // The cap of 2,000 tokens less the prompt's bound: the 62 bytes of `messages`.
+                       #"{"max_tokens":1938,"messages":[{"content":"Review acme/api. Answer in JSON.","role":"user"}],"model":"gpt-test"}"#)
         if case .taskSucceeded(_, _, _, let c, let k, _) = r.event(task: 0, attempt: 1, atMs: 0) {
             XCTAssertEqual([c, k], [16450, 1545])
         } else { XCTFail("expected taskSucceeded") }
+    }
+
+    func testUncappedAttemptSendsNoMaxTokens() async throws {
+        let server = try LoopbackServer { _ in Self.completion("fine") }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p, cap: nil)
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertNil(try XCTUnwrap(server.requests.first).json?["max_tokens"])
+    }
+
+    /// The prompt's bound (62 bytes) leaves nothing of a 62-token cap: nothing is sent.
+    func testPromptLargerThanTheCapIsNotSent() async throws {
+        let server = try LoopbackServer { _ in
+            Self.completion("y", usage: #"{"prompt_tokens": 62, "completion_tokens": 1, "total_tokens": 63}"#)
+        }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p, cap: 62)
+        XCTAssertEqual(r.errorClass, "prompt_too_large")
+        XCTAssertEqual(r.message, "task `review`: the prompt may use up to 62 tokens (its 62 bytes), but the attempt's token cap is "
+                       + "62 tokens: nothing would be left for the answer; the prompt was not sent")
+        XCTAssertEqual(r.tokens, 0)
+        XCTAssertTrue(server.requests.isEmpty)
+        // One token of answer is the least an attempt is sent with.
+        let one = await ask(driver(p), p, cap: 63)
+        XCTAssertNil(one.errorClass, one.message)
+        XCTAssertEqual(try XCTUnwrap(server.requests.first).json?["max_tokens"], .int(1))
+    }
+
+    /// A server that answers more than it was sent is charged what it reports and fails
+    /// `cap_exceeded`: more completion than `max_tokens`, or more in all than the cap.
+    func testServerOverTheCapIsChargedAndFails() async throws {
+        let server = try LoopbackServer { _ in
+            Self.completion("long", usage: #"{"prompt_tokens": 10, "completion_tokens": 1939, "total_tokens": 1949}"#)
+        }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p)
+        XCTAssertEqual(r.errorClass, "cap_exceeded")
+        XCTAssertEqual(r.tokens, 1949)
+        XCTAssertEqual(r.message, "task `review`: agent `reviewer_model` broke the token cap: it reported 1949 tokens (1939 completion) "
+                       + "for a cap of 2000 tokens (1938 completion sent as `max_tokens`); charged as reported")
+        // $0.001 + 1949 tokens × $0.01 / 1k, rounded up.
+        XCTAssertEqual(r.costMicros, 1000 + 19490)
+        let total = try LoopbackServer { _ in
+            Self.completion("long", usage: #"{"prompt_tokens": 1500, "completion_tokens": 600, "total_tokens": 2100}"#)
+        }
+        defer { total.stop() }
+        let p2 = try program(base: total.base + "/v1")
+        let r2 = await ask(driver(p2), p2)
+        XCTAssertEqual(r2.errorClass, "cap_exceeded")
+        XCTAssertEqual(r2.tokens, 2100)
     }
 
     func testModelOverrideFullEndpointAndPlainText() async throws {

@@ -45,7 +45,7 @@ final class ServicesTests: XCTestCase {
             role: writer
             needs: ["llm"]
             prompt: "Write one line about ${inputs.topic}."
-            max_tokens: 50 tokens
+            max_tokens: 100 tokens
           }
           task publish {
             role: writer
@@ -108,9 +108,11 @@ final class ServicesTests: XCTestCase {
         }
         defer { server.stop() }
         let dir = tempDir("llm")
-        // 60 tokens of budget: the worst case of `write` (max_tokens 50) fits, but the
-        // model spends 900, so `publish` is never dispatched.
-        write(llmWorkflow(base: server.base, tokensBudget: 60), to: dir + "/poem.ezflow")
+        // 100 tokens of budget: the worst case of `write` (max_tokens 100) fits and the
+        // driver sends what its prompt leaves of it, but the model ignores that and spends
+        // 900: charged as reported, the attempt fails `cap_exceeded`, the run stops on the
+        // budget and `publish` is never dispatched.
+        write(llmWorkflow(base: server.base, tokensBudget: 100), to: dir + "/poem.ezflow")
         let r = runWithKey(["run", "poem.ezflow", "--run-id", "p2"], in: dir)
         XCTAssertEqual(r.status, 3, r.stderr)
         let run = try StoredRun.load(store: try DurableStore(path: dir + "/.ezflow/ezflow.db"), runID: "p2")

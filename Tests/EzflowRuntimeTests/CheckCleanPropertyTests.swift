@@ -210,7 +210,7 @@ enum SimulatedRun {
         func take(_ cs: [Command]) -> Bool {
             for c in cs {
                 switch c {
-                case .dispatch(let t, let a, _, _):
+                case .dispatch(let t, let a, _, _, _):
                     pending.append(.taskSucceeded(task: t, attempt: a, outputs: outputs(plan, t), costMicros: 0, tokens: 0, atMs: now))
                 case .setTimer(let id, let at): timers.append((id, at))
                 case .cancel: break

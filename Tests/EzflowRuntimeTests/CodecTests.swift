@@ -45,7 +45,8 @@ final class CodecTests: XCTestCase {
         switch kind {
         case .dispatch:
             [.dispatch(task: 0, attempt: 1, agent: -1, idempotencyKey: "r/t"),
-             .dispatch(task: 7, attempt: 2, agent: 3, idempotencyKey: "r-ü/a.b[0]")]
+             .dispatch(task: 7, attempt: 2, agent: 3, idempotencyKey: "r-ü/a.b[0]"),
+             .dispatch(task: 2, attempt: 1, agent: 0, idempotencyKey: "r/llm", tokenCap: 1_990)]
         case .setTimer:
             timers.map { .setTimer($0, atMs: 1_000) }
         case .cancel:

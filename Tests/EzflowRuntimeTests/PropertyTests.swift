@@ -144,7 +144,7 @@ final class PropertyTests: XCTestCase {
         func react(_ cs: [Command]) {
             for c in cs {
                 switch c {
-                case .dispatch(let t, let a, let g, let key):
+                case .dispatch(let t, let a, let g, let key, _):
                     precondition(key == "s\(seed)/\(plan.taskNames[t])")
                     guard !inFlight.contains([t, a]) else { continue }  // re-dispatch after resume: idempotent
                     inFlight.insert([t, a])

@@ -19,7 +19,7 @@ func makePlan(_ source: String, file: StaticString = #filePath, line: UInt = #li
 func show(_ c: Command, _ plan: Plan) -> String {
     func task(_ t: Int) -> String { plan.taskNames[t] }
     switch c {
-    case .dispatch(let t, let a, let g, _): return "dispatch \(task(t))#\(a)@\(g >= 0 ? plan.agentNames[g] : "local")"
+    case .dispatch(let t, let a, let g, _, _): return "dispatch \(task(t))#\(a)@\(g >= 0 ? plan.agentNames[g] : "local")"
     case .setTimer(let id, let at): return "timer \(id)@\(at)"
     case .cancel(let t, let a): return "cancel \(task(t))#\(a)"
     case .requestApproval(let t, .gate): return "approve \(task(t))"

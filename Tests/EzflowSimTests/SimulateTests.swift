@@ -67,7 +67,7 @@ final class SimulateTests: XCTestCase {
                 XCTAssertEqual(r.verdict, .success, "\(example) run \(r.index)")
                 for rec in r.journal {
                     for c in rec.commands {
-                        if case .dispatch(let t, _, _, _) = c { XCTAssertLessThan(input.plan.joinStart[t], 0, "a join was dispatched") }
+                        if case .dispatch(let t, _, _, _, _) = c { XCTAssertLessThan(input.plan.joinStart[t], 0, "a join was dispatched") }
                     }
                 }
                 let world = try SimWorld(program: input.program, plan: input.plan, scenario: SimScenario(), faults: [])

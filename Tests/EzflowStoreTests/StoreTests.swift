@@ -142,7 +142,7 @@ final class StoreTests: XCTestCase {
         // The resumed event re-dispatches exactly the open attempts, same keys.
         let cs = try run.step(.resumed(atMs: run.state.nowMs + 10_000))
         let redispatched = cs.compactMap { c -> OpenAttempt? in
-            if case .dispatch(let t, let a, let g, let k) = c { return OpenAttempt(task: t, attempt: a, agent: g, idempotencyKey: k, dispatchedSeq: run.state.seq - 1) }
+            if case .dispatch(let t, let a, let g, let k, _) = c { return OpenAttempt(task: t, attempt: a, agent: g, idempotencyKey: k, dispatchedSeq: run.state.seq - 1) }
             return nil
         }
         XCTAssertEqual(Set(redispatched.map { [$0.task, $0.attempt, $0.agent] }), Set(open.map { [$0.task, $0.attempt, $0.agent] }))

@@ -98,7 +98,7 @@ struct FakeLoop {
     mutating func take(_ commands: [Command], now: Int64) {
         for c in commands {
             switch c {
-            case .dispatch(let t, let a, _, _):
+            case .dispatch(let t, let a, _, _, _):
                 let latency = Int64(20 + (t * 37 + a * 11) % 90) + (slow.contains(t) && a == 1 ? 5_000 : 0)
                 let at = now + latency
                 let e: Event = failFirst.contains(t) && a == 1
