@@ -33,7 +33,7 @@ public enum ErrorClass {
     /// The agent cannot run this task (no command, wrong driver).
     public static let configError = "config_error"
     /// An llm prompt's bound leaves no completion within the attempt's token cap: not sent.
-    public static let promptTooLarge = "prompt_too_large"
+    public static let promptTooLarge = Core.promptTooLarge
     /// An llm agent reported more tokens than the cap it was sent.
     public static let capExceeded = "cap_exceeded"
 }

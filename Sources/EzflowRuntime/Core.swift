@@ -53,6 +53,8 @@ public enum Core {
     /// The smallest completion a capped attempt is dispatched with: 1 token. The driver
     /// adds the prompt's bound and refuses to send what does not fit (docs/DRIVERS.md).
     public static let capMinTokens: Int64 = 1
+    /// The llm driver's class for a prompt whose bound leaves no completion within the cap.
+    public static let promptTooLarge = "prompt_too_large"
 
     /// Folds one event into the state and returns the commands it causes. An illegal
     /// event leaves the state unchanged and throws a `TransitionError`.
@@ -75,8 +77,12 @@ public enum Core {
         case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, _):
             state.charge(t, cost, tokens)
             if case .running(a, let agent) = state.tasks[t] {
+                let budgetCut = cls == Core.promptTooLarge && state.capIsBudgets(t)
                 state.endAttempt(t, agent: agent, errorClass: cls, message: message, cost: cost, tokens: tokens)
                 state.fail(t, errorClass: cls, &out)
+                // The budgets left less room than the prompt needs: stop on the budget, as
+                // for a reservation that can never fit (docs/DRIVERS.md, "The token cap").
+                if budgetCut && state.isActive { state.abort(.budgetExceeded, &out) }
             } else {
                 state.forgetAbandoned(t, a)
             }
@@ -619,6 +625,13 @@ extension RunState {
 
     /// The token cap of `t`'s running attempt: a capped attempt reserves exactly its cap.
     public func tokenCap(_ t: Int) -> Int64? { plan.capsTokens(task: t) && reservedTok[t] > 0 ? reservedTok[t] : nil }
+
+    /// Whether the running attempt's cap is below what `max_tokens` alone would give: a
+    /// budget (token or money) set it.
+    func capIsBudgets(_ t: Int) -> Bool {
+        guard let c = tokenCap(t) else { return false }
+        return plan.maxTokens[t] <= 0 || c < plan.maxTokens[t]
+    }
 
     /// Dispatches ready tasks in rank order while limits, agents and budget allow; opens
     /// approval gates. A task that cannot go now stays queued; one whose worst case can

@@ -111,6 +111,22 @@ final class TokenCapTests: XCTestCase {
         XCTAssertEqual(out.state.chargedTokens, a.tokens)
     }
 
+    /// A budget with less room than the prompt's bound: the prompt is not sent and the run
+    /// stops on the budget. A `max_tokens` too small for the prompt fails the task instead.
+    func testPromptLargerThanTheRoomStopsOnTheBudget() throws {
+        let server = try Self.greedyServer()
+        defer { server.stop() }
+        let out = try run(Self.workflow(base: server.base, budget: "tokens: 50 tokens", tasks: 1, maxTokens: nil))
+        XCTAssertEqual(out.verdict, .budgetExceeded)
+        XCTAssertEqual(out.state.history[0].first?.errorClass, "prompt_too_large")
+        XCTAssertEqual(out.state.chargedTokens, 0)
+        XCTAssertTrue(server.requests.isEmpty)
+        let own = try run(Self.workflow(base: server.base, budget: "tokens: 10k tokens", tasks: 1, maxTokens: "50 tokens"))
+        XCTAssertEqual(own.verdict, .failed)
+        XCTAssertEqual(own.state.history[0].first?.errorClass, "prompt_too_large")
+        XCTAssertTrue(server.requests.isEmpty)
+    }
+
     /// A money budget over an agent that prices tokens caps them too: $0.05 at $0.01 per
     /// 1k tokens (and $0.001 per call) leaves 4 whole thousands.
     func testMoneyBudgetCapsTokens() throws {
