@@ -118,29 +118,29 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(server.requests.first).json?["max_tokens"], .int(1))
     }
 
+    /// The result of one attempt (cap 2,000 tokens) against a server reporting `usage`.
+    func answered(usage: String) async throws -> DriverResult {
+        let server = try LoopbackServer { _ in Self.completion("long", usage: usage) }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        return await ask(driver(p), p)
+    }
+
     /// A server that answers more than it was sent is charged what it reports and fails
     /// `cap_exceeded`: more completion than `max_tokens`, or more in all than the cap.
     func testServerOverTheCapIsChargedAndFails() async throws {
-        let server = try LoopbackServer { _ in
-            Self.completion("long", usage: #"{"prompt_tokens": 10, "completion_tokens": 1939, "total_tokens": 1949}"#)
-        }
-        defer { server.stop() }
-        let p = try program(base: server.base + "/v1")
-        let r = await ask(driver(p), p)
+        let r = try await answered(usage: #"{"prompt_tokens": 10, "completion_tokens": 1939, "total_tokens": 1949}"#)
         XCTAssertEqual(r.errorClass, "cap_exceeded")
         XCTAssertEqual(r.tokens, 1949)
         XCTAssertEqual(r.message, "task `review`: agent `reviewer_model` broke the token cap: it reported 1949 tokens (1939 completion) "
                        + "for a cap of 2000 tokens (1938 completion sent as `max_tokens`); charged as reported")
         // $0.001 + 1949 tokens × $0.01 / 1k, rounded up.
         XCTAssertEqual(r.costMicros, 1000 + 19490)
-        let total = try LoopbackServer { _ in
-            Self.completion("long", usage: #"{"prompt_tokens": 1500, "completion_tokens": 600, "total_tokens": 2100}"#)
-        }
-        defer { total.stop() }
-        let p2 = try program(base: total.base + "/v1")
-        let r2 = await ask(driver(p2), p2)
-        XCTAssertEqual(r2.errorClass, "cap_exceeded")
-        XCTAssertEqual(r2.tokens, 2100)
+        let total = try await answered(usage: #"{"prompt_tokens": 1500, "completion_tokens": 600, "total_tokens": 2100}"#)
+        XCTAssertEqual(total.errorClass, "cap_exceeded")
+        XCTAssertEqual(total.tokens, 2100)
+        let within = try await answered(usage: #"{"prompt_tokens": 62, "completion_tokens": 1938, "total_tokens": 2000}"#)
+        XCTAssertNil(within.errorClass, within.message)
     }
 
     func testModelOverrideFullEndpointAndPlainText() async throws {
