@@ -25,16 +25,19 @@ final class TokenCapTests: XCTestCase {
         }
     }
 
-    /// `tasks` prompt tasks (`after` the previous one when `chain`) on one llm agent.
+    /// `tasks` prompt tasks (`after` the previous one when `chain`) on one llm agent. No
+    /// `maxTokens`: `ezc check` refuses that under a budget (E0608), so the source says
+    /// 1 token and `run(uncapped:)` sets `max_tokens` to null in the IR, as an IR that never
+    /// went through the check would be: the runtime must hold the budget on its own.
     static func workflow(base: String, budget: String, tasks: Int, maxTokens: String?, chain: Bool = false,
-                         parallel: Int? = nil, agentPrice: String = "") -> String {
+                         parallel: Int? = nil, agentPrice: String = "", prompt: String = "Say something short, number ") -> String {
         var body = ""
         for i in 0..<tasks {
             body += """
                   task t\(i) {
                     agent: model
-                    prompt: "Say something short, number \(i)."
-                    \(maxTokens.map { "max_tokens: \($0)" } ?? "")
+                    prompt: "\(prompt)\(i)."
+                    max_tokens: \(maxTokens ?? "1 tokens")
                     \(chain && i > 0 ? "after: [t\(i - 1)]" : "")
                   }
 
@@ -49,6 +52,7 @@ final class TokenCapTests: XCTestCase {
               \(agentPrice)
             }
             workflow w {
+              input topic: string = "something"
               \(parallel.map { "max_parallel: \($0)" } ?? "")
               budget { \(budget) }
             \(body)
@@ -56,16 +60,27 @@ final class TokenCapTests: XCTestCase {
             """
     }
 
-    func run(_ source: String, seed: UInt64 = 1) throws -> RunOutcome {
+    /// Runs `source` in process on SQLite with the real drivers; `uncapped`: the tasks'
+    /// `max_tokens` null in the IR.
+    func run(_ source: String, seed: UInt64 = 1, uncapped: Bool = false) throws -> RunOutcome {
         let built = Compiler.build(root: "main.ezflow", files: ["main.ezflow": source])
-        let bytes = try XCTUnwrap(built.ir, "\(built.failure ?? "") \(built.check.diagnostics.map(\.message))")
+        var bytes = try XCTUnwrap(built.ir, "\(built.failure ?? "") \(built.check.diagnostics.map(\.message))")
+        if uncapped, case .object(var doc) = try JSONParser.parse(bytes), let k = doc.firstIndex(where: { $0.0 == "tasks" }),
+           case .array(let tasks) = doc[k].1 {
+            doc[k].1 = .array(tasks.map { t in
+                guard case .object(let m) = t else { return t }
+                return .object(m.map { $0.0 == "max_tokens" ? ($0.0, .null) : $0 })
+            })
+            if let h = doc.firstIndex(where: { $0.0 == "hash" }) { doc[h].1 = .string(IRDocument.hash(of: doc)) }
+            bytes = CanonicalJSON.encode(.object(doc))
+        }
         let program = try validate(bytes)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ezcap-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var config = RunConfig()
         config.storePath = dir + "/ezflow.db"
-        let runner = try Runner.start(program: program, irBytes: bytes, inputs: [:], runID: "cap", seed: seed, config: config)
+        let runner = try Runner.start(program: program, irBytes: bytes, inputs: ["topic": .string("something")], runID: "cap", seed: seed, config: config)
         defer { runner.releaseLease() }
         return try runner.execute()
     }
@@ -76,7 +91,7 @@ final class TokenCapTests: XCTestCase {
     func testUncappedTaskUnderATokenBudgetIsCappedByTheBudget() throws {
         let server = try Self.greedyServer()
         defer { server.stop() }
-        let out = try run(Self.workflow(base: server.base, budget: "tokens: 10k tokens", tasks: 1, maxTokens: nil))
+        let out = try run(Self.workflow(base: server.base, budget: "tokens: 10k tokens", tasks: 1, maxTokens: nil), uncapped: true)
         XCTAssertEqual(out.verdict, .success)
         XCTAssertEqual(out.state.chargedTokens, 10_000)
         let sent = try XCTUnwrap(server.requests.first?.json)
@@ -116,7 +131,9 @@ final class TokenCapTests: XCTestCase {
     func testPromptLargerThanTheRoomStopsOnTheBudget() throws {
         let server = try Self.greedyServer()
         defer { server.stop() }
-        let out = try run(Self.workflow(base: server.base, budget: "tokens: 50 tokens", tasks: 1, maxTokens: nil))
+        // An interpolated prompt: the check cannot count it (docs/BUDGETS.md), the driver can.
+        let out = try run(Self.workflow(base: server.base, budget: "tokens: 50 tokens", tasks: 1, maxTokens: nil,
+                                        prompt: "Say ${inputs.topic} short, number "), uncapped: true)
         XCTAssertEqual(out.verdict, .budgetExceeded)
         XCTAssertEqual(out.state.history[0].first?.errorClass, "prompt_too_large")
         XCTAssertEqual(out.state.chargedTokens, 0)
@@ -133,7 +150,7 @@ final class TokenCapTests: XCTestCase {
         let server = try Self.greedyServer()
         defer { server.stop() }
         let out = try run(Self.workflow(base: server.base, budget: "money: $0.05", tasks: 1, maxTokens: nil,
-                                        agentPrice: "cost_per_call: $0.001\n  cost_per_1k_tokens: $0.01"))
+                                        agentPrice: "cost_per_call: $0.001\n  cost_per_1k_tokens: $0.01"), uncapped: true)
         XCTAssertEqual(out.verdict, .success)
         XCTAssertEqual(out.state.chargedTokens, 4_000)
         XCTAssertLessThanOrEqual(out.state.chargedMicros, 50_000)
@@ -147,7 +164,7 @@ final class TokenCapTests: XCTestCase {
         for seed in UInt64(1)...100 {
             let maxTokens = seed % 2 == 0 ? "3k tokens" : nil
             let out = try run(Self.workflow(base: server.base, budget: "tokens: 10k tokens", tasks: 6, maxTokens: maxTokens, parallel: 3),
-                              seed: seed)
+                              seed: seed, uncapped: maxTokens == nil)
             XCTAssertLessThanOrEqual(out.state.chargedTokens, 10_000, "seed \(seed)")
             XCTAssertGreaterThan(out.state.chargedTokens, 0, "seed \(seed)")
         }
