@@ -174,6 +174,9 @@ public struct Plan: Sendable {
     /// Per-attempt caps from the IR; -1 = not given.
     public var maxCostMicros: [Int64] = []
     public var maxTokens: [Int64] = []
+    /// Whether each task is a `prompt` task: its attempts get a token cap at dispatch
+    /// (read per scheduling step, so kept here rather than looked up in `taskJSON`).
+    public var promptTask: [Bool] = []
     /// Workflow outputs each task writes (CSR of ids into `outputNames`).
     public var writeStart: [Int] = []
     public var writes: [Int] = []

@@ -166,7 +166,7 @@ extension Plan {
     }
 
     /// Whether `task` is a `prompt` task: its attempts get a token cap at dispatch.
-    public func capsTokens(task t: Int) -> Bool { t < taskJSON.count && taskJSON[t]["action"] == .string("prompt") }
+    public func capsTokens(task t: Int) -> Bool { t < promptTask.count && promptTask[t] }
 
     /// Worst-case tokens of one attempt: `max_tokens`, else 0.
     public func worstTokens(task t: Int) -> Int64 { Reservation.tokens(maxTokens: maxTokens[t]) }
@@ -445,6 +445,7 @@ struct PlanBuilder {
         p.tagStart.append(p.tags.count)
         if !isJoin, case .int(let c)? = t.json["max_cost_micros"] { p.maxCostMicros.append(c) } else { p.maxCostMicros.append(-1) }
         if !isJoin, case .int(let c)? = t.json["max_tokens"] { p.maxTokens.append(c) } else { p.maxTokens.append(-1) }
+        p.promptTask.append(!isJoin && t.json["action"] == .string("prompt"))
         if !isJoin, case .array(let ws)? = t.json["writes"] {
             for case .string(let o) in ws {
                 guard let oid = outputs[o] else { throw PlanError(path: path + ".writes", message: "no output `\(o)`") }
