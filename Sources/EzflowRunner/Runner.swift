@@ -400,8 +400,9 @@ public final class Runner {
     }
 
     /// Pending timers, from the journal the resume replayed (read once: each read decodes
-    /// and re-verifies the chain; finished tasks' outputs are in the replayed `RunState`). Only timers set from the last `plan_upgraded` on count (it
-    /// sets the live ones again under the new ids).
+    /// and re-verifies the chain; finished tasks' outputs are in the replayed `RunState`).
+    /// Only timers set from the last `plan_upgraded` on count (it sets the live ones again
+    /// under the new ids).
     func restoreTimers(from journal: [JournalRecord]) {
         guard !mutations.skipTimerRearm else { return }
         let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
