@@ -1,17 +1,16 @@
-// The `llm` agent driver: a `prompt` task is one OpenAI-compatible chat completion
-// (docs/DRIVERS.md).
+// The `llm` agent driver: a `prompt` task is one model call in the agent's wire format
+// (`LLMWire`: OpenAIWire; docs/DRIVERS.md).
 //
-// Request: `POST {agent.url}/chat/completions` (a `url` already ending in
-// `/chat/completions` is used as is) with `{"max_tokens"?, "messages": [{"role": "user",
-// "content": PROMPT}], "model"}`, `model` = the task's `model` ?? the agent's, `max_tokens`
+// Request: the format's endpoint and body for the `LLMCall` decided here:
+// `model` = the task's `model` ?? the agent's, `max_tokens`
 // = the attempt's token cap (decided by the core at dispatch, `RenderValues.tokenCap`)
 // minus the prompt's bound (its messages' UTF-8 bytes), when capped; a prompt whose bound
 // leaves no completion is not sent (`prompt_too_large`), a reply over the cap is charged
 // and fails `cap_exceeded`; `Authorization: Bearer KEY` where KEY is the
 // agent's `api_key` secret (resolved through the run's `SecretResolver`, so registered
 // with its redactor), plus the headers of the http driver (Idempotency-Key, X-Ezflow-*).
-// Response: `choices[0].message.content` → output `text`; `usage.total_tokens` (else
-// prompt + completion) → `DriverResult.tokens` and output `tokens`; when the content is a
+// Response: the format's answer text → output `text`; the tokens it reports in all →
+// `DriverResult.tokens` and output `tokens`; when the content is a
 // JSON object (optionally inside a ``` fence) its members become outputs too, so a task
 // can declare structured outputs. Cost = cost_per_call + tokens × cost_per_1k_tokens /
 // 1000 + cost_per_second prorated, each rounded up.
@@ -47,11 +46,10 @@ public struct LLMDriver: AgentDriver {
     }
 
     /// The chat completions endpoint for an agent base URL.
-    public static func endpoint(base: String) -> String {
-        var b = base.trimmingCharacters(in: .whitespacesAndNewlines)
-        while b.hasSuffix("/") { b.removeLast() }
-        return b.hasSuffix("/chat/completions") ? b : b + "/chat/completions"
-    }
+    public static func endpoint(base: String) -> String { OpenAIWire().endpoint(base: base) }
+
+    /// The wire format of agent `ag` (`format:` on the agent; OpenAI-compatible by default).
+    func wire(_ ag: RemoteAgent) -> any LLMWire { OpenAIWire() }
 
     /// Runs attempt `attempt` of `prompt` task `task` on agent `agent` (an IR agent index).
     public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
@@ -68,53 +66,42 @@ public struct LLMDriver: AgentDriver {
         guard let model = taskModel ?? ag.model else {
             return fail(ErrorClass.configError, "no `model` on the task or on agent `\(ag.name)`")
         }
-        guard let prompt = nt.rendered else { return fail(ErrorClass.configError, "no prompt") }
-        guard let url = URL(string: Self.endpoint(base: base)) else { return fail(ErrorClass.configError, "agent `\(ag.name)` has an invalid `url`") }
+        guard let text = nt.rendered else { return fail(ErrorClass.configError, "no prompt") }
+        let wire = wire(ag)
+        guard let url = URL(string: wire.endpoint(base: base)) else { return fail(ErrorClass.configError, "agent `\(ag.name)` has an invalid `url`") }
         if let refused = NetworkTask.checkHost(url, options) { return fail(ErrorClass.configError, refused) }
 
         var headers = NetworkTask.standardHeaders(runID: runID, task: nt.name, attempt: attempt, idempotencyKey: idempotencyKey,
                                                   options: options)
         switch await nt.apiKey(secrets) {
-        case .success(let key?): headers.append(("Authorization", "Bearer " + key))
-        case .success(nil): break  // a local server without authentication
+        case .success(let key): headers.append(contentsOf: wire.headers(apiKey: key))
         case .failure(let e): return fail(e.errorClass, "agent `\(ag.name)` api_key: \(e.description)")
         }
-        let messages = JSONValue.array([.object([("content", .string(prompt)), ("role", .string("user"))])])
-        var members: [(String, JSONValue)] = []
-        var completionCap: Int64? = nil
+        var call = LLMCall(model: model, prompt: LLMPrompt(messages: [LLMMessage(role: "user", content: text)]))
         if let cap = values.tokenCap {
-            let bound = Self.promptBound(messages)
+            let bound = call.prompt.bound()
             guard bound < cap else {
                 return fail(ErrorClass.promptTooLarge, "the prompt may use up to \(bound) tokens (its \(bound) bytes), but the attempt's "
                             + "token cap is \(cap) tokens: nothing would be left for the answer; the prompt was not sent")
             }
-            completionCap = cap - bound
-            members.append(("max_tokens", .int(cap - bound)))
+            call.maxTokens = cap - bound
         }
-        members.append(("messages", messages))
-        members.append(("model", .string(model)))
-        let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(.object(members)), timeoutMs: nt.timeoutMs,
+        let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(wire.body(call)), timeoutMs: nt.timeoutMs,
                               idleTimeoutMs: options.idleTimeoutMs, responseLimit: options.responseLimit)
         let t0 = HTTPClient.nowNs()
         let sent = await HTTPClient.send(req, cancel: cancel)
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
-        let result = interpret(sent, taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
-        guard let cap = values.tokenCap, let completionCap, case .success(let r) = sent else { return result }
-        return Self.enforce(cap: cap, completionCap: completionCap, response: r, result: result, taskName: nt.name, agent: ag.name)
+        let result = interpret(sent, wire: wire, taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent else { return result }
+        return Self.enforce(cap: cap, completionCap: completionCap, completion: wire.usage(HTTPText.json(r.body)).output,
+                            result: result, taskName: nt.name, agent: ag.name)
     }
 
-    /// A sound bound on the tokens of the prompt: the UTF-8 bytes of the `messages` JSON
-    /// sent (every real tokenizer spends at least one byte per token, and the JSON framing
-    /// of each message outweighs the chat template's; docs/DRIVERS.md).
-    static func promptBound(_ messages: JSONValue) -> Int64 { Int64(CanonicalJSON.encode(messages).count) }
-
-    /// A server that reports more than the attempt's cap (`usage.completion_tokens` above
-    /// the `max_tokens` sent, or more tokens in all than the cap) broke it: the attempt is
+    /// A server that reports more than the attempt's cap (completion tokens above the
+    /// `max_tokens` sent, or more tokens in all than the cap) broke it: the attempt is
     /// charged what was reported and fails `cap_exceeded`.
-    static func enforce(cap: Int64, completionCap: Int64, response: HTTPResponse, result: DriverResult, taskName: String,
+    static func enforce(cap: Int64, completionCap: Int64, completion: Int64, result: DriverResult, taskName: String,
                         agent: String) -> DriverResult {
-        let usage = HTTPText.json(response.body)?["usage"]
-        let completion: Int64 = if case .int(let c)? = usage?["completion_tokens"] { c } else { 0 }
         guard completion > completionCap || result.tokens > cap else { return result }
         var r = result
         r.outcome = .failure(errorClass: ErrorClass.capExceeded, message: "task `\(taskName)`: agent `\(agent)` broke the token cap: "
@@ -124,8 +111,8 @@ public struct LLMDriver: AgentDriver {
     }
 
     /// Maps an exchange to a result (see the file comment for the rules).
-    func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, taskName: String, agent: RemoteAgent, timeoutMs: Int64?,
-                   durationMs: Int64) -> DriverResult {
+    func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, wire: any LLMWire, taskName: String, agent: RemoteAgent,
+                   timeoutMs: Int64?, durationMs: Int64) -> DriverResult {
         let response: HTTPResponse
         switch sent {
         case .success(let r): response = r
@@ -140,7 +127,7 @@ public struct LLMDriver: AgentDriver {
         }
         let body = response.body
         let parsed = HTTPText.json(body)
-        let tokens = Self.tokens(parsed?["usage"])
+        let tokens = wire.usage(parsed).total
         let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
         var result = DriverResult.network(durationMs: durationMs, costMicros: agent.cost(durationMs: durationMs, tokens: tokens),
                                           tokens: tokens, log: logText, logTruncated: body.count > options.logBodyLimit)
@@ -151,11 +138,8 @@ public struct LLMDriver: AgentDriver {
         }
         let status = response.status
         if !(200..<300).contains(status) {
-            // OpenAI-style `{"error": {"message", "type", "code"}}`; else the raw body.
-            var detail = ""
-            if case .string(let m)? = parsed?["error"]?["message"] { detail = HTTPText.excerpt(Array(m.utf8)) }
-            else if case .string(let m)? = parsed?["error"] { detail = HTTPText.excerpt(Array(m.utf8)) }
-            else { detail = HTTPText.excerpt(body) }
+            // The format's error message; else the raw body.
+            let detail = wire.errorMessage(parsed).map { HTTPText.excerpt(Array($0.utf8)) } ?? HTTPText.excerpt(body)
             let suffix = detail.isEmpty ? "" : ": " + detail
             switch status {
             case 401, 403:
@@ -166,14 +150,13 @@ public struct LLMDriver: AgentDriver {
                 return fail(ErrorClass.agentError, "HTTP \(status)" + suffix)
             }
         }
-        guard case .object? = parsed else {
+        guard let parsed, case .object = parsed else {
             return fail(ErrorClass.agentError, "malformed response: not a JSON object: " + HTTPText.excerpt(body, limit: 120))
         }
-        guard case .array(let choices)? = parsed?["choices"], let first = choices.first else {
-            return fail(ErrorClass.agentError, "malformed response: no `choices`")
-        }
-        guard case .string(let content)? = first["message"]?["content"] else {
-            return fail(ErrorClass.agentError, "malformed response: `choices[0].message.content` is not a string")
+        let content: String
+        switch wire.reply(parsed) {
+        case .success(let reply): content = reply.text
+        case .failure(let e): return fail(ErrorClass.agentError, "malformed response: " + e.message)
         }
         // Structured outputs first; `text` and `tokens` are the driver's and typed
         // (string, tokens), so members of those names do not replace them.
@@ -183,14 +166,6 @@ public struct LLMDriver: AgentDriver {
         outputs.append(("tokens", .int(tokens)))
         result.outcome = .success(outputs: .object(outputs))
         return result
-    }
-
-    /// `usage.total_tokens`, else `prompt_tokens + completion_tokens`, else 0.
-    static func tokens(_ usage: JSONValue?) -> Int64 {
-        if case .int(let t)? = usage?["total_tokens"], t >= 0 { return t }
-        var sum: Int64 = 0
-        for k in ["prompt_tokens", "completion_tokens"] { if case .int(let t)? = usage?[k], t >= 0 { sum = sum.addingReportingOverflow(t).overflow ? sum : sum + t } }
-        return sum
     }
 
     /// The content as a JSON object: the whole text, or the inside of one ``` fence
