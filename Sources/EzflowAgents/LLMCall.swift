@@ -11,11 +11,24 @@ public struct LLMCall: Sendable {
     public var prompt: LLMPrompt
     /// The completion cap sent as `max_tokens`; nil: none sent (an uncapped task).
     public var maxTokens: Int64?
+    /// Sampling temperature passed through; nil: the server's default.
+    public var temperature: Double?
+    /// Stop sequences passed through (OpenAI `stop`, Anthropic `stop_sequences`).
+    public var stop: [String]
+    /// The JSON schema of the task's declared outputs (structured outputs); nil: free text.
+    public var outputSchema: JSONValue?
+    /// Ask for the answer as server-sent events (`stream: true` on the agent).
+    public var stream: Bool
 
-    public init(model: String, prompt: LLMPrompt, maxTokens: Int64? = nil) {
+    public init(model: String, prompt: LLMPrompt, maxTokens: Int64? = nil, temperature: Double? = nil, stop: [String] = [],
+                outputSchema: JSONValue? = nil, stream: Bool = false) {
         self.model = model
         self.prompt = prompt
         self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.stop = stop
+        self.outputSchema = outputSchema
+        self.stream = stream
     }
 }
 
