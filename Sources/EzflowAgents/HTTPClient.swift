@@ -363,6 +363,8 @@ struct NetworkTask {
     /// The rendered template (URL for `call`, prompt for `prompt`).
     var rendered: String?
     var timeoutMs: Int64?
+    /// What the task's expressions read, its granted secrets resolved.
+    var values: RenderValues
 
     /// nil and a failed result when the task cannot be prepared.
     /// `action`: the one action the driver runs (checked first: nothing is resolved for a
@@ -393,7 +395,7 @@ struct NetworkTask {
         }
         var timeout = options.defaultTimeoutMs
         if case .int(let ms)? = t["timeout_ms"] { timeout = ms }
-        return (NetworkTask(ir: t, name: name, action: action, agent: ag, rendered: rendered, timeoutMs: timeout), nil)
+        return (NetworkTask(ir: t, name: name, action: action, agent: ag, rendered: rendered, timeoutMs: timeout, values: vals), nil)
     }
 
     /// The agent's API key, if it has one (registered with the redactor by the resolver).

@@ -66,7 +66,6 @@ public struct LLMDriver: AgentDriver {
         guard let model = taskModel ?? ag.model else {
             return fail(ErrorClass.configError, "no `model` on the task or on agent `\(ag.name)`")
         }
-        guard let text = nt.rendered else { return fail(ErrorClass.configError, "no prompt") }
         let wire = wire(ag)
         guard let url = URL(string: wire.endpoint(base: base)) else { return fail(ErrorClass.configError, "agent `\(ag.name)` has an invalid `url`") }
         if let refused = NetworkTask.checkHost(url, options) { return fail(ErrorClass.configError, refused) }
@@ -77,14 +76,21 @@ public struct LLMDriver: AgentDriver {
         case .success(let key): headers.append(contentsOf: wire.headers(apiKey: key))
         case .failure(let e): return fail(e.errorClass, "agent `\(ag.name)` api_key: \(e.description)")
         }
-        var call = LLMCall(model: model, prompt: LLMPrompt(messages: [LLMMessage(role: "user", content: text)]))
+        let prompt: LLMPrompt
+        do throws(ExprError) { prompt = try LLMPrompt.render(task: nt.ir, in: nt.values) } catch {
+            return fail(ErrorClass.renderError, error.message)
+        }
+        var call = LLMCall(model: model, prompt: prompt)
         if let cap = values.tokenCap {
-            let bound = call.prompt.bound()
+            // The core reserved `cap` = the prompt's bound + `max_tokens` (or less, when a
+            // budget is tighter); measured again here from the same bytes.
+            let bound = prompt.bound()
             guard bound < cap else {
                 return fail(ErrorClass.promptTooLarge, "the prompt may use up to \(bound) tokens (its \(bound) bytes), but the attempt's "
                             + "token cap is \(cap) tokens: nothing would be left for the answer; the prompt was not sent")
             }
             call.maxTokens = cap - bound
+            if case .int(let m)? = nt.ir["max_tokens"], m > 0 { call.maxTokens = min(m, cap - bound) }
         }
         let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(wire.body(call)), timeoutMs: nt.timeoutMs,
                               idleTimeoutMs: options.idleTimeoutMs, responseLimit: options.responseLimit)

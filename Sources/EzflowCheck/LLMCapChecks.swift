@@ -13,7 +13,7 @@ extension WorkflowChecker {
             let priced = tokens ? nil : dearestTokenPrice(t, w)
             var notes = ["the server may answer with as many tokens as it likes, so the worst case of \(owner)'s \(tokens ? "tokens" : "money") has no bound"]
             if let (per1k, id) = priced { notes.append("agent `\(id.name)` bills \(fmtMoney(per1k)) per 1k tokens") }
-            notes.append("the runtime reserves at most `max_tokens` per attempt, prompt included, before it starts, and fails an attempt whose reply goes over")
+            notes.append("the runtime reserves the prompt's bound plus `max_tokens` per attempt before it starts, and fails an attempt whose reply goes over `max_tokens`")
             var d = error("E0608", "`llm` task `\(t.name.text)` has no `max_tokens` under a budget in \(tokens ? "tokens" : "money")", t.name.span,
                           label: "no `max_tokens`", secondary: [Label(span, "\(owner)'s budget")], notes: notes,
                           help: "add `max_tokens: \(suggested)` to task `\(t.name.text)`, the most tokens one reply may use")

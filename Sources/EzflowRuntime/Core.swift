@@ -626,11 +626,11 @@ extension RunState {
     /// The token cap of `t`'s running attempt: a capped attempt reserves exactly its cap.
     public func tokenCap(_ t: Int) -> Int64? { plan.capsTokens(task: t) && reservedTok[t] > 0 ? reservedTok[t] : nil }
 
-    /// Whether the running attempt's cap is below what `max_tokens` alone would give: a
-    /// budget (token or money) set it.
+    /// Whether the running attempt's cap is below what its prompt and `max_tokens` alone
+    /// would give: a budget (token or money) set it.
     func capIsBudgets(_ t: Int) -> Bool {
         guard let c = tokenCap(t) else { return false }
-        return plan.maxTokens[t] <= 0 || c < plan.maxTokens[t]
+        return plan.maxTokens[t] <= 0 || c < Plan.saturatingAdd(llmPromptBound(t), plan.maxTokens[t])
     }
 
     /// Dispatches ready tasks in rank order while limits, agents and budget allow; opens
@@ -745,18 +745,25 @@ extension RunState {
     }
 
     /// What the next attempt of `t` on `agent` reserves, its token cap and whether that fits.
-    /// A `prompt` task's cap is the smallest of its `max_tokens` and the room every
-    /// enclosing token budget has left after charges and in-flight reservations (the
-    /// selector's `remainingTokens`), and, when the agent prices tokens and the task has no
-    /// `max_cost`, the whole thousands of tokens the tightest money budget still pays for
-    /// after the call's fixed prices. The core is the one journal writer, so two attempts
-    /// never share a remainder. A cap below `capMinTokens` waits for in-flight attempts,
-    /// or stops the run when even without them it could not be had.
+    /// A `prompt` task's cap covers its prompt and its answer: the prompt's bound (measured
+    /// here, `llmPromptBound`) plus its `max_tokens`, tightened to the room every enclosing
+    /// token budget has left after charges and in-flight reservations (the selector's
+    /// `remainingTokens`), and, when the agent prices tokens and the task has no `max_cost`,
+    /// to the whole thousands of tokens the tightest money budget still pays for after the
+    /// call's fixed prices. The core is the one journal writer, so two attempts never share
+    /// a remainder. A cap that leaves the prompt less than `capMinTokens` of answer waits
+    /// for in-flight attempts, or stops the run when even without them it could not be had.
     func reservation(_ t: Int, agent: Int) -> (worst: Int64, tokens: Int64, cap: Int64?, fit: BudgetFit) {
         let worst = plan.worstCostMicros(task: t, agent: agent), worstTok = plan.worstTokens(task: t)
         guard plan.capsTokens(task: t) else { return (worst, worstTok, nil, budgetFit(t, worst: worst, worstTok: worstTok)) }
-        var cap: Int64? = plan.maxTokens[t] > 0 ? plan.maxTokens[t] : nil
-        func tighten(_ room: Int64) { cap = min(cap ?? room, room) }
+        let bound = llmPromptBound(t)
+        var cap: Int64? = plan.maxTokens[t] > 0 ? Plan.saturatingAdd(bound, plan.maxTokens[t]) : nil
+        var budgetsCut = false
+        func tighten(_ room: Int64) {
+            if let c = cap, c <= room { return }
+            cap = room
+            budgetsCut = true
+        }
         let limits = selectorLimits(t)
         if limits.remainingTokens >= 0 { tighten(limits.remainingTokens) }
         if agent >= 0, plan.maxCostMicros[t] < 0, plan.agentCostPer1kTokensMicros[agent] > 0, limits.remainingMoneyMicros >= 0 {
@@ -764,9 +771,9 @@ extension RunState {
             tighten(left <= 0 ? 0 : Plan.saturatingMul(left / plan.agentCostPer1kTokensMicros[agent], 1000))
         }
         guard let c = cap else { return (worst, worstTok, nil, budgetFit(t, worst: worst, worstTok: worstTok)) }
-        if c < Core.capMinTokens {
-            let m = Core.capMinTokens
-            let fit = budgetFit(t, worst: plan.worstCostMicros(task: t, agent: agent, tokens: m), worstTok: m)
+        let least = Plan.saturatingAdd(bound, Core.capMinTokens)
+        if c < least && budgetsCut {
+            let fit = budgetFit(t, worst: plan.worstCostMicros(task: t, agent: agent, tokens: least), worstTok: least)
             if case .fits = fit { return (worst, worstTok, nil, .wait) }
             return (worst, worstTok, nil, fit)
         }

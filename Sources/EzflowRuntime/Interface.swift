@@ -381,9 +381,10 @@ public enum Command: Sendable, Equatable {
     /// Run attempt `attempt` of `task` on `agent` (-1: the shell's local executor).
     /// `workflow` tasks are joins (their nested tasks are plan tasks) and never dispatched. `idempotencyKey` (`<run>/<task name>`) is the
     /// same for every attempt, so a driver can deduplicate work after a resume.
-    /// `tokenCap`: for a `prompt` task under a token cap (its `max_tokens`, a token budget,
-    /// a money budget over an agent that prices tokens), the tokens the attempt may be
-    /// charged in all, prompt and completion (the core's reservation; docs/DRIVERS.md).
+    /// `tokenCap`: for a `prompt` task under a token cap (its prompt's bound plus its
+    /// `max_tokens`, a token budget, a money budget over an agent that prices tokens), the
+    /// tokens the attempt may be charged in all, prompt and completion (the core's
+    /// reservation; docs/DRIVERS.md).
     case dispatch(task: Int, attempt: Int, agent: Int, idempotencyKey: String, tokenCap: Int64? = nil)
     /// Send `timerFired(id)` at `atMs`.
     case setTimer(TimerID, atMs: Millis)

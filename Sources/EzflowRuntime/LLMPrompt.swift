@@ -44,3 +44,14 @@ public struct LLMPrompt: Sendable, Equatable {
         return n
     }
 }
+
+extension LLMPrompt {
+    /// The prompt of `prompt:` task `task` (its IR object) rendered over `env`: the core
+    /// measures it at dispatch (`RunState.llmPrompt`), the llm driver sends it, so the two
+    /// bounds are one computation.
+    public static func render(task: JSONValue, in env: some ExprEnvironment) throws(ExprError) -> LLMPrompt {
+        guard case .array(let parts)? = task["template"] else { throw ExprError("the task has no prompt") }
+        let text = try IRExpr.render(parts, in: env)
+        return LLMPrompt(messages: [LLMMessage(role: "user", content: text)])
+    }
+}

@@ -33,8 +33,7 @@ extension RunState {
     /// never read here (the core does not hold them).
     public func evaluate(_ expr: JSONValue, for t: Int, rootInputs: [String: JSONValue]? = nil) -> ExprOutcome {
         let w = plan.scope(ofTask: t)
-        let env = ScopeReader(state: self, scope: w, inputs: scopeInputs(w, rootInputs: rootInputs ?? plan.rootInputs),
-                              item: t < plan.taskItem.count ? plan.taskItem[t] : nil)
+        let env = reader(for: t, rootInputs: rootInputs)
         do throws(ExprError) {
             return .value(try IRExpr.evaluate(expr, in: env))
         } catch {
@@ -46,6 +45,14 @@ extension RunState {
             }
             return .invalid(error.message)
         }
+    }
+
+    /// What an expression of plan task `t` reads: its scope's inputs, its item, finished
+    /// tasks' outputs (never a secret).
+    func reader(for t: Int, rootInputs: [String: JSONValue]? = nil) -> ScopeReader {
+        let w = plan.scope(ofTask: t)
+        return ScopeReader(state: self, scope: w, inputs: scopeInputs(w, rootInputs: rootInputs ?? plan.rootInputs),
+                           item: t < plan.taskItem.count ? plan.taskItem[t] : nil)
     }
 
     /// `condition` for plan task `t` as a yes/no answer (see `evaluate`).

@@ -50,15 +50,17 @@ final class LLMDriverTests: XCTestCase {
         return LLMDriver(program: p, secrets: resolver)
     }
 
-    /// `cap`: the attempt's token cap as the core hands it over (`RenderValues.tokenCap`).
-    func ask(_ d: LLMDriver, _ p: IRProgram, cap: Int64? = 2_000) async -> DriverResult {
+    /// `cap`: the attempt's token cap as the core hands it over (`RenderValues.tokenCap`);
+    /// by default what the core reserves without budgets: the prompt's 62-byte bound plus
+    /// its `max_tokens` of 800.
+    func ask(_ d: LLMDriver, _ p: IRProgram, cap: Int64? = 862) async -> DriverResult {
         var values = RenderValues(inputs: ["repo": .string("acme/api")])
         values.tokenCap = cap
         return await d.run(task: taskIndex(p, "review"), attempt: 1, agent: agentIndex(p, "reviewer_model"), idempotencyKey: "run3/review",
                            runID: "run3", values: values)
     }
 
-    static func completion(_ content: String, usage: String = #"{"prompt_tokens": 1200, "completion_tokens": 345, "total_tokens": 1545}"#) -> CannedResponse {
+    static func completion(_ content: String, usage: String = #"{"prompt_tokens": 12, "completion_tokens": 345, "total_tokens": 357}"#) -> CannedResponse {
         let c = String(decoding: CanonicalJSON.encode(.string(content)), as: UTF8.self)
         return .json(200, #"{"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": \#(c)}, "finish_reason": "stop"}], "usage": \#(usage)}"#)
     }
@@ -69,12 +71,12 @@ final class LLMDriverTests: XCTestCase {
         let p = try program(base: server.base + "/v1")
         let r = await ask(driver(p), p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.tokens, 1545)
-        // $0.001 + 1545 tokens × $0.01 / 1k = 1000 + 15450 µ$.
-        XCTAssertEqual(r.costMicros, 16450)
+        XCTAssertEqual(r.tokens, 357)
+        // $0.001 + 357 tokens × $0.01 / 1k = 1000 + 3570 µ$.
+        XCTAssertEqual(r.costMicros, 4570)
         XCTAssertEqual(r.out, .object([
             ("verdict", .string("APPROVE")), ("notes", .array([.string("tests")])),
-            ("text", .string(#"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#)), ("tokens", .int(1545)),
+            ("text", .string(#"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#)), ("tokens", .int(357)),
         ]))
         let q = try XCTUnwrap(server.requests.first)
         XCTAssertEqual(q.method, "POST")
@@ -83,10 +85,10 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(q.headers["content-type"], "application/json")
         XCTAssertEqual(q.headers["idempotency-key"], "run3/review")
         XCTAssertEqual(String(decoding: q.body, as: UTF8.self),
-                       // The cap of 2,000 tokens less the prompt's bound: the 62 bytes of `messages`.
-                       #"{"max_tokens":1938,"messages":[{"content":"Review acme/api. Answer in JSON.","role":"user"}],"model":"gpt-test"}"#)
+                       // The task's `max_tokens`: the cap of 862 tokens less the prompt's bound (the 62 bytes of `messages`).
+                       #"{"max_tokens":800,"messages":[{"content":"Review acme/api. Answer in JSON.","role":"user"}],"model":"gpt-test"}"#)
         if case .taskSucceeded(_, _, _, let c, let k, _) = r.event(task: 0, attempt: 1, atMs: 0) {
-            XCTAssertEqual([c, k], [16450, 1545])
+            XCTAssertEqual([c, k], [4570, 357])
         } else { XCTFail("expected taskSucceeded") }
     }
 
@@ -118,7 +120,7 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(server.requests.first).json?["max_tokens"], .int(1))
     }
 
-    /// The result of one attempt (cap 2,000 tokens) against a server reporting `usage`.
+    /// The result of one attempt (cap 862 tokens) against a server reporting `usage`.
     func answered(usage: String) async throws -> DriverResult {
         let server = try LoopbackServer { _ in Self.completion("long", usage: usage) }
         defer { server.stop() }
@@ -129,31 +131,31 @@ final class LLMDriverTests: XCTestCase {
     /// A server that answers more than it was sent is charged what it reports and fails
     /// `cap_exceeded`: more completion than `max_tokens`, or more in all than the cap.
     func testServerOverTheCapIsChargedAndFails() async throws {
-        let r = try await answered(usage: #"{"prompt_tokens": 10, "completion_tokens": 1939, "total_tokens": 1949}"#)
+        let r = try await answered(usage: #"{"prompt_tokens": 10, "completion_tokens": 801, "total_tokens": 811}"#)
         XCTAssertEqual(r.errorClass, "cap_exceeded")
-        XCTAssertEqual(r.tokens, 1949)
-        XCTAssertEqual(r.message, "task `review`: agent `reviewer_model` broke the token cap: it reported 1949 tokens (1939 completion) "
-                       + "for a cap of 2000 tokens (1938 completion sent as `max_tokens`); charged as reported")
-        // $0.001 + 1949 tokens × $0.01 / 1k, rounded up.
-        XCTAssertEqual(r.costMicros, 1000 + 19490)
-        let total = try await answered(usage: #"{"prompt_tokens": 1500, "completion_tokens": 600, "total_tokens": 2100}"#)
+        XCTAssertEqual(r.tokens, 811)
+        XCTAssertEqual(r.message, "task `review`: agent `reviewer_model` broke the token cap: it reported 811 tokens (801 completion) "
+                       + "for a cap of 862 tokens (800 completion sent as `max_tokens`); charged as reported")
+        // $0.001 + 811 tokens × $0.01 / 1k, rounded up.
+        XCTAssertEqual(r.costMicros, 1000 + 8110)
+        let total = try await answered(usage: #"{"prompt_tokens": 500, "completion_tokens": 400, "total_tokens": 900}"#)
         XCTAssertEqual(total.errorClass, "cap_exceeded")
-        XCTAssertEqual(total.tokens, 2100)
-        let within = try await answered(usage: #"{"prompt_tokens": 62, "completion_tokens": 1938, "total_tokens": 2000}"#)
+        XCTAssertEqual(total.tokens, 900)
+        let within = try await answered(usage: #"{"prompt_tokens": 62, "completion_tokens": 800, "total_tokens": 862}"#)
         XCTAssertNil(within.errorClass, within.message)
     }
 
     func testModelOverrideFullEndpointAndPlainText() async throws {
         let server = try LoopbackServer { _ in
-            Self.completion("Looks fine.\nAPPROVE", usage: #"{"prompt_tokens": 10, "completion_tokens": 991}"#)
+            Self.completion("Looks fine.\nAPPROVE", usage: #"{"prompt_tokens": 10, "completion_tokens": 791}"#)
         }
         defer { server.stop() }
         let p = try program(base: server.base + "/v1/chat/completions/", taskModel: "gpt-big")
         let r = await ask(driver(p), p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out, .object([("text", .string("Looks fine.\nAPPROVE")), ("tokens", .int(1001))]))
-        XCTAssertEqual(r.tokens, 1001)
-        XCTAssertEqual(r.costMicros, 1000 + 10010)  // 1001 × 10 µ$ per token, exactly
+        XCTAssertEqual(r.out, .object([("text", .string("Looks fine.\nAPPROVE")), ("tokens", .int(801))]))
+        XCTAssertEqual(r.tokens, 801)
+        XCTAssertEqual(r.costMicros, 1000 + 8010)  // 801 × 10 µ$ per token, exactly
         XCTAssertEqual(server.requests.first?.target, "/v1/chat/completions")
         XCTAssertEqual(server.requests.first?.json?["model"], .string("gpt-big"))
     }
@@ -234,7 +236,7 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(r.message, "task `review`: timed out after 250 ms")
         XCTAssertLessThan(Date().timeIntervalSince(t0), 1.5)
         r = try await run("fine")
-        XCTAssertEqual(r.out, .object([("text", .string("ok")), ("tokens", .int(1545))]))
+        XCTAssertEqual(r.out, .object([("text", .string("ok")), ("tokens", .int(357))]))
     }
 
     func testConnectionRefusedAndMissingKey() async throws {
