@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "EzflowAttributes", "EzflowUnits", "EzflowShell"]),
         .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes"]),
-        .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics"]),
+        .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "EzflowUnits"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowDiagnostics", "EzflowSim"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits", "EzflowDiagnostics", "EzflowSim"]),

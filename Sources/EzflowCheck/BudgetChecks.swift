@@ -51,7 +51,8 @@ extension WorkflowChecker {
         reportProofs(proofs, w, skip: limitReported)
         w.proofs = proofs.map(\.proof)
         w.reservations = costs.map {
-            AttemptReservation(moneyWorstMicros: $0.money, moneyFirstMicros: $0.firstReserve, tokens: $0.tokens, catchAgentMicros: $0.catchMoney)
+            AttemptReservation(moneyWorstMicros: $0.money, moneyFirstMicros: $0.firstReserve, tokens: $0.tokens, catchAgentMicros: $0.catchMoney,
+                               promptTokens: $0.promptTokens, promptMicros: $0.promptMoney, attempts: $0.attempts, instances: $0.instances)
         }
     }
 

@@ -45,6 +45,14 @@ public struct AttemptReservation: Sendable, Equatable {
     public var tokens: Int64
     /// On the `catch` agent, when the task has one.
     public var catchAgentMicros: Int64?
+    /// Tokens its prompt can hold (counted with `tokens`); nil: the prompt interpolates
+    /// run-time values, so only the runtime can bound it.
+    public var promptTokens: Int64? = 0
+    /// Money the prompt's tokens add to one attempt (see `TaskCost.promptMoney`).
+    public var promptMicros: Int64 = 0
+    /// Attempts its retry rule allows, and `for_each` instances (nil: known at run start).
+    public var attempts: Int64 = 1
+    public var instances: Int64? = 1
 }
 
 /// One line of a sum: `count` task instances × `attempts` attempts × `per`.

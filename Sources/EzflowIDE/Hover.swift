@@ -1,6 +1,7 @@
 import EzflowCheck
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 extension Analysis {
     /// What is at `offset` in `path`: a reference or declaration (its kind, type and doc),
@@ -34,7 +35,8 @@ extension Analysis {
         case .decl(let kind, let id): return h("\(kind.noun) `\(id.name)`", nil, declDoc(kind, id))
         case .task(let m, let i):
             guard let t = workflow(m)?.tasks[i] else { return h("task") }
-            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t)].filter { !$0.isEmpty }.joined(separator: "\n"))
+            let cost = workflow(m).flatMap { $0.reservations.indices.contains(i) ? worstCase($0.reservations[i]) : nil } ?? ""
+            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t), cost].filter { !$0.isEmpty }.joined(separator: "\n"))
         case .group(let m, let i): return h("group `\(workflow(m)?.groups[i].name.text ?? "")`")
         case .input(let m, let name):
             let i = workflow(m)?.inputs.first { $0.name == name }
@@ -91,5 +93,40 @@ extension Analysis {
             out.append("retry: \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff")
         }
         return out.joined(separator: "; ")
+    }
+
+    /// What the task may spend, as the budget proofs count it: one attempt (prompt and
+    /// `max_tokens` apart), then all its attempts; empty for a task that spends nothing
+    /// the proofs count.
+    func worstCase(_ r: AttemptReservation) -> String {
+        let open = r.promptTokens == nil  // a prompt with run-time values: bounded when it runs
+        let prompt = r.promptTokens ?? 0
+        let tokens = Reservation.add(prompt, r.tokens)
+        let money = r.moneyWorstMicros.map { Reservation.add($0, r.promptMicros) }
+        let least = open ? "at least " : ""
+        var per: [String] = []
+        if open {
+            per.append("at least \(Units.tokens(r.tokens)) (a prompt with run-time values, bounded when it runs, + `max_tokens` \(Units.tokens(r.tokens)))")
+        } else if prompt > 0 {
+            per.append("\(Units.tokens(tokens)) (prompt \(Units.tokens(prompt)) + `max_tokens` \(Units.tokens(r.tokens)))")
+        } else if tokens > 0 {
+            per.append(Units.tokens(tokens))
+        }
+        if let m = money { if m > 0 { per.append(least + Units.money(m)) } } else { per.append("money unbounded") }
+        guard !per.isEmpty else { return "" }
+        var line = "worst case per attempt: " + per.joined(separator: ", ")
+        guard r.attempts > 1 || r.instances != 1 else { return line }
+        let count = Reservation.mul(r.instances ?? 1, r.attempts)
+        var all: [String] = []
+        if tokens > 0 || open { all.append(least + Units.tokens(Reservation.mul(count, tokens))) }
+        if let m = money, m > 0 { all.append(least + Units.money(Reservation.mul(count, m))) }
+        guard !all.isEmpty else { return line }
+        let instances = switch r.instances {
+        case 1?: ""
+        case let n?: "\(n) instances × "
+        case nil: "each instance (the list is known when the run starts) × "
+        }
+        line += "; \(instances)\(r.attempts) attempt\(r.attempts == 1 ? "" : "s"): " + all.joined(separator: ", ")
+        return line
     }
 }

@@ -74,6 +74,38 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(enumCase.title, "case `high` of enum `Tier`")
     }
 
+    /// A `prompt:` task's hover shows its worst case as the budget proofs count it: the
+    /// prompt's bound (its UTF-8 bytes when literal) plus `max_tokens`, per attempt and
+    /// under its retry rule.
+    func testHoverOnAPromptTaskShowsItsWorstCase() throws {
+        let src = Marked("""
+            agent model { driver: llm, capabilities: ["llm"], cost_per_1k_tokens: $0.01 }
+            workflow w {
+              input topic: string = "x"
+              budget { tokens: 20k tokens }
+              task sum1️⃣marize {
+                prompt: "Summarize every open incident."
+                max_tokens: 3k tokens
+                retry { attempts: 3 }
+              }
+              task ask2️⃣ {
+                prompt: "About ${inputs.topic}"
+                max_tokens: 1k tokens
+              }
+            }
+            """)
+        let a = Analysis(root: "main.ezflow", files: ["main.ezflow": src.text], stdlibRoot: Repo.url("stdlib").path)
+        XCTAssertEqual(a.result.diagnostics.filter { $0.severity == .error }.map(\.message), [])
+        let h = try XCTUnwrap(a.hover(path: "main.ezflow", offset: src["1️⃣"]))
+        XCTAssertEqual(h.doc, "action `prompt`; agent: picked from the pool; retry: 3 attempts, fixed backoff\n"
+                       + "worst case per attempt: 3030 tokens (prompt 30 tokens + `max_tokens` 3k tokens), $0.04; "
+                       + "3 attempts: 9090 tokens, $0.12")
+        let open = try XCTUnwrap(a.hover(path: "main.ezflow", offset: src["2️⃣"]))
+        XCTAssertEqual(open.doc, "action `prompt`; agent: picked from the pool\n"
+                       + "worst case per attempt: at least 1k tokens (a prompt with run-time values, bounded when it runs, "
+                       + "+ `max_tokens` 1k tokens), at least $0.01")
+    }
+
     func testHoverOnAnAttributeShowsItsDoc() throws {
         let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("5️⃣")))
         XCTAssertEqual(h.title, "attribute `timeout` of `task`")
