@@ -19,10 +19,15 @@ extension AgentDriver {
 /// The IR tasks and agents a network driver (http, llm) works from.
 public struct RemoteContext: Sendable {
     public let tasks: [JSONValue]
+    /// The named types (`types`) of each task's workflow: `task_types` of a driver
+    /// document (one per task, `PlanScope.driverDocument`), else the IR's root `types`.
+    public let types: [JSONValue?]
     public let agents: [RemoteAgent]
 
     public init(workflow: JSONValue) {
         if case .array(let ts)? = workflow["tasks"] { tasks = ts } else { tasks = [] }
+        if case .array(let tt)? = workflow["task_types"] { types = tt.map { $0 == .null ? nil : $0 } }
+        else { types = Array(repeating: workflow["types"], count: tasks.count) }
         if case .array(let ags)? = workflow["agents"] { agents = ags.map(RemoteAgent.init(ir:)) } else { agents = [] }
     }
 }

@@ -26,6 +26,8 @@ import Foundation
 /// Runs `prompt` tasks on `llm` agents (OpenAI-compatible chat completions).
 public struct LLMDriver: AgentDriver {
     public let tasks: [JSONValue]
+    /// The named types of each task's workflow (`RemoteContext.types`).
+    public let types: [JSONValue?]
     public let agents: [RemoteAgent]
     public let secrets: SecretResolver
     public var redactor: Redactor { secrets.redactor }
@@ -35,6 +37,7 @@ public struct LLMDriver: AgentDriver {
     public init(workflow: JSONValue, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
         let context = RemoteContext(workflow: workflow)
         tasks = context.tasks
+        types = context.types
         agents = context.agents
         self.secrets = secrets
         self.options = options
@@ -76,15 +79,15 @@ public struct LLMDriver: AgentDriver {
         case .success(let key): headers.append(contentsOf: wire.headers(apiKey: key))
         case .failure(let e): return fail(e.errorClass, "agent `\(ag.name)` api_key: \(e.description)")
         }
-        let prompt: LLMPrompt
-        do throws(ExprError) { prompt = try LLMPrompt.render(task: nt.ir, in: nt.values) } catch {
-            return fail(ErrorClass.renderError, error.message)
+        var call: LLMCall
+        switch Self.call(task: nt.ir, model: model, types: taskTypes(task), values: nt.values) {
+        case .success(let c): call = c
+        case .failure(let e): return fail(ErrorClass.renderError, e.message)
         }
-        var call = LLMCall(model: model, prompt: prompt)
         if let cap = values.tokenCap {
-            // The core reserved `cap` = the prompt's bound + `max_tokens` (or less, when a
+            // The core reserved `cap` = the input's bound + `max_tokens` (or less, when a
             // budget is tighter); measured again here from the same bytes.
-            let bound = prompt.bound()
+            let bound = call.prompt.bound(task: nt.ir, types: taskTypes(task))
             guard bound < cap else {
                 return fail(ErrorClass.promptTooLarge, "the prompt may use up to \(bound) tokens (its \(bound) bytes), but the attempt's "
                             + "token cap is \(cap) tokens: nothing would be left for the answer; the prompt was not sent")
@@ -97,11 +100,26 @@ public struct LLMDriver: AgentDriver {
         let t0 = HTTPClient.nowNs()
         let sent = await HTTPClient.send(req, cancel: cancel)
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
-        let result = interpret(sent, wire: wire, taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        let result = interpret(sent, wire: wire, call: call, declared: OutputSchema.declared(task: nt.ir, types: taskTypes(task)),
+                               taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
         guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent else { return result }
         return Self.enforce(cap: cap, completionCap: completionCap, completion: wire.usage(HTTPText.json(r.body)).output,
                             result: result, taskName: nt.name, agent: ag.name)
     }
+
+    /// The call for IR task `task` without its cap: the prompt (`LLMPrompt.render`, as the core
+    /// measures it), `temperature`, `stop` and the schema of its declared outputs.
+    static func call(task: JSONValue, model: String, types: JSONValue?, values: RenderValues) -> Result<LLMCall, ExprError> {
+        let prompt: LLMPrompt
+        do throws(ExprError) { prompt = try LLMPrompt.render(task: task, in: values) } catch { return .failure(error) }
+        var call = LLMCall(model: model, prompt: prompt, outputSchema: OutputSchema.of(task: task, types: types))
+        if case .int(let ppm)? = task["temperature_ppm"] { call.temperature = Double(ppm) / 1_000_000 }
+        if case .array(let stop)? = task["stop"] { call.stop = stop.compactMap { if case .string(let s) = $0 { s } else { nil } } }
+        return .success(call)
+    }
+
+    /// The named types task `task`'s outputs may use (its workflow's `types`).
+    func taskTypes(_ task: Int) -> JSONValue? { task >= 0 && task < types.count ? types[task] : nil }
 
     /// A server that reports more than the attempt's cap (completion tokens above the
     /// `max_tokens` sent, or more tokens in all than the cap) broke it: the attempt is
@@ -117,8 +135,8 @@ public struct LLMDriver: AgentDriver {
     }
 
     /// Maps an exchange to a result (see the file comment for the rules).
-    func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, wire: any LLMWire, taskName: String, agent: RemoteAgent,
-                   timeoutMs: Int64?, durationMs: Int64) -> DriverResult {
+    func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, wire: any LLMWire, call: LLMCall, declared: [OutputField]?,
+                   taskName: String, agent: RemoteAgent, timeoutMs: Int64?, durationMs: Int64) -> DriverResult {
         let response: HTTPResponse
         switch sent {
         case .success(let r): response = r
@@ -164,10 +182,24 @@ public struct LLMDriver: AgentDriver {
         case .success(let reply): content = reply.text
         case .failure(let e): return fail(ErrorClass.agentError, "malformed response: " + e.message)
         }
-        // Structured outputs first; `text` and `tokens` are the driver's and typed
-        // (string, tokens), so members of those names do not replace them.
-        var outputs: [(String, JSONValue)] = []
-        if case .object(let m)? = Self.jsonObject(in: content) { outputs = m.filter { $0.0 != "text" && $0.0 != "tokens" } }
+        var outputs: [(String, JSONValue)]
+        if let declared {
+            // Structured outputs: the reply must be exactly what the task declares.
+            switch OutputContract.check(task: taskName, fields: declared, reply: Self.jsonObject(in: content)) {
+            case .success(let checked): outputs = checked
+            case .failure(let m):
+                var r = result
+                r.outcome = .failure(errorClass: OutputContract.errorClass, message: m.message)
+                return r
+            }
+        } else {
+            // No declared outputs: the members of a JSON answer are offered as they are.
+            outputs = []
+            if case .object(let m)? = Self.jsonObject(in: content) { outputs = m.filter { !OutputSchema.implicitNames.contains($0.0) } }
+        }
+        // `text`, `tokens` and `messages` are the driver's and typed, so members of those
+        // names never replace them.
+        outputs.append(("messages", call.prompt.conversation(answer: content)))
         outputs.append(("text", .string(content)))
         outputs.append(("tokens", .int(tokens)))
         result.outcome = .success(outputs: .object(outputs))

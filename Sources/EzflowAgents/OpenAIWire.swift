@@ -17,13 +17,21 @@ public struct OpenAIWire: LLMWire {
         apiKey.map { [("Authorization", "Bearer " + $0)] } ?? []
     }
 
-    /// `{"max_tokens"?, "messages": [{"content", "role"}…], "model"}`; the system prompt is
-    /// the first message.
+    /// `{"max_tokens"?, "messages": [{"content", "role"}…], "model", "response_format"?,
+    /// "stop"?, "temperature"?}`; the system prompt is the first message; a schema of
+    /// declared outputs is `response_format` `json_schema` named `outputs`, strict when
+    /// OpenAI's strict mode can say it (`OutputSchema.isStrict`).
     public func body(_ call: LLMCall) -> JSONValue {
         var members: [(String, JSONValue)] = []
         if let cap = call.maxTokens { members.append(("max_tokens", .int(cap))) }
         members.append(("messages", call.prompt.json))
         members.append(("model", .string(call.model)))
+        if let schema = call.outputSchema {
+            let spec: JSONValue = .object([("name", .string("outputs")), ("schema", schema), ("strict", .bool(OutputSchema.isStrict(schema)))])
+            members.append(("response_format", .object([("json_schema", spec), ("type", .string("json_schema"))])))
+        }
+        if !call.stop.isEmpty { members.append(("stop", .array(call.stop.map { .string($0) }))) }
+        if let t = call.temperature { members.append(("temperature", .float(t))) }
         return .object(members)
     }
 

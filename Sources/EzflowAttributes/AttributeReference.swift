@@ -15,7 +15,7 @@ extension AttributeTable {
             md += "\n## `\(kind)`\n\n| attribute | takes | range | default | IR field | meaning |\n|---|---|---|---|---|---|\n"
             for f in facts {
                 let cells = ["`\(f.name)`", takes(f.value), f.rangeText ?? "", f.required ? "required" : f.defaultText.map { "`\($0)`" } ?? "",
-                             f.irKey.map { "`\($0)`" } ?? "", f.doc]
+                             f.irKey.map { "`\($0)`" } ?? "", f.doc + (f.action.map { " (`\($0)` tasks only)" } ?? "")]
                 md += "| " + cells.map { $0.replacingBars() }.joined(separator: " | ") + " |\n"
             }
         }

@@ -42,9 +42,11 @@ public struct AttrFact: Sendable {
     public let rangeHelp: String?
     /// Whether every block of this kind must give it (E0204 otherwise).
     public let required: Bool
+    /// The one task action it applies to (`prompt`); nil: any. Elsewhere it is E0203.
+    public let action: String?
 
     init(_ block: String, _ name: String, _ value: AttrValue, min: Int64? = nil, max: Int64? = nil, default d: String? = nil,
-         ir: String? = nil, required: Bool = false, _ doc: String, rangeHelp: String? = nil) {
+         ir: String? = nil, required: Bool = false, action: String? = nil, _ doc: String, rangeHelp: String? = nil) {
         self.block = block
         self.name = name
         self.value = value
@@ -55,6 +57,7 @@ public struct AttrFact: Sendable {
         self.doc = doc
         self.rangeHelp = rangeHelp
         self.required = required
+        self.action = action
     }
 
     /// Whether the value must be a constant the compiler can fold (it has a range or is

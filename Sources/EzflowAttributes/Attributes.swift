@@ -12,6 +12,10 @@ public enum AttributeTable {
 
     static let hour: Int64 = 3_600_000
 
+    /// At most this many `stop` sequences (OpenAI's limit; Anthropic takes more, the
+    /// smaller holds for both formats).
+    public static let stopSequencesMax = 4
+
     static let workflow: [AttrFact] = [
         .init("workflow", "deadline", .duration, min: 1, ir: "deadline_ms", "the whole run must finish within this time"),
         .init("workflow", "agents", .refs(["agent"]), "imported agents added to the pool this workflow picks from"),
@@ -41,11 +45,18 @@ public enum AttributeTable {
         .init("task", "secrets", .refs(["secret"]), ir: "secrets", "secrets the task may read"),
         .init("task", "for_each", .custom("a list expression"), ir: "for_each", "run once per item (`item` names it)"),
         .init("task", "env", .custom("a map of strings"), ir: "env", "environment variables of a `run` action"),
-        .init("task", "approvers", .refs(["role"]), ir: "approvers", "roles that may approve an `approve` task"),
-        .init("task", "self_approval", .word(["refused", "allowed"]), default: "refused", ir: "self_approval",
+        .init("task", "approvers", .refs(["role"]), ir: "approvers", action: "approve", "roles that may approve an `approve` task"),
+        .init("task", "self_approval", .word(["refused", "allowed"]), default: "refused", ir: "self_approval", action: "approve",
               "whether the principal who started the run may approve this gate"),
         .init("task", "model", .string, ir: "model", "the model a `prompt` action asks for"),
         .init("task", "max_tokens", .tokens, min: 0, ir: "max_tokens", "at most this many tokens per attempt"),
+        .init("task", "system", .custom("a prompt (string)"), ir: "system", action: "prompt",
+              "the system prompt of a `prompt` action (interpolations allowed, rendered like the prompt)"),
+        .init("task", "messages", .custom("a list of `{role, content}` records"), ir: "messages", action: "prompt",
+              "the conversation before the prompt (roles `user` and `assistant`), e.g. `draft.outputs.messages`"),
+        .init("task", "temperature", .float, min: 0, max: 2_000_000, ir: "temperature_ppm", action: "prompt",
+              "sampling temperature passed to the model (default: the server's)"),
+        .init("task", "stop", .strings, ir: "stop", action: "prompt", "at most 4 sequences that end the model's answer"),
         .init("task", "max_cost", .money, min: 0, ir: "max_cost_micros", "at most this much money per attempt"),
         description("task"),
     ]
@@ -103,7 +114,7 @@ public enum AttributeTable {
         .init("retry", "delay", .duration, min: 0, default: "0s", ir: "delay_ms", "wait before the first retry"),
         .init("retry", "max_delay", .duration, min: 0, ir: "max_delay_ms", "the delay never grows past this"),
         .init("retry", "jitter", .word(["none", "full", "equal", "decorrelated"]), default: "none", ir: "jitter", "randomness added to delays"),
-        .init("retry", "on", .words(nil), ir: "on", "error classes retried: timeout, transient, agent_error, declared ones, or imported ones as `module.name`"),
+        .init("retry", "on", .words(nil), ir: "on", "error classes retried: timeout, transient, agent_error, output_error, declared ones, or imported ones as `module.name`"),
         .init("retry", "catch", .custom("a task or agent name"), ir: "catch", "the fallback after the last attempt fails"),
     ]
 

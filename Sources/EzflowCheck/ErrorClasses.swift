@@ -2,7 +2,7 @@ import EzflowDiagnostics
 import EzflowSyntax
 
 extension WorkflowChecker {
-    static let builtinErrorClasses = ["timeout", "transient", "agent_error"]
+    static var builtinErrorClasses: [String] { SchemaInfo.builtinErrorClasses }
 
     /// The classes a retry rule's `on` names: built-in words, `error` declarations of this
     /// module, and those of imported modules as `alias.name` (resolved like any imported
@@ -49,6 +49,6 @@ extension WorkflowChecker {
         let candidates = Self.builtinErrorClasses + modules[m].decls.values.filter { $0.kind == .error }.map(\.name.text)
         report(error("E0604", "unknown error class `\(w)`", span)
             .suggesting(suggest(w, among: candidates), at: span,
-                        otherwise: "built-in classes are timeout, transient and agent_error; declare others with `error \(w)`"))
+                        otherwise: "built-in classes are timeout, transient, agent_error and output_error; declare others with `error \(w)`"))
     }
 }

@@ -155,6 +155,14 @@ public struct TaskInfo: Sendable {
     /// `for_each:` list expression.
     public var forEachValue: Expr?
     public var model: String?
+    /// `system:` of a `prompt` task: a string template, rendered like the prompt.
+    public var systemValue: Expr?
+    /// `messages:` of a `prompt` task: a list of `{role, content}` records.
+    public var messagesValue: Expr?
+    /// `temperature:` in parts per million.
+    public var temperaturePPM: Int64?
+    /// `stop:` sequences.
+    public var stop: [String] = []
     /// The called workflow of a nested-workflow task.
     public var callee: DeclID?
 }

@@ -175,13 +175,17 @@ enum AK {
     static let for_each = Schema.attrNames.id("for_each")!
     static let max_cost = Schema.attrNames.id("max_cost")!
     static let max_tokens = Schema.attrNames.id("max_tokens")!
+    static let messages = Schema.attrNames.id("messages")!
     static let model = Schema.attrNames.id("model")!
     static let needs = Schema.attrNames.id("needs")!
     static let priority = Schema.attrNames.id("priority")!
     static let retry = Schema.attrNames.id("retry")!
     static let role = Schema.attrNames.id("role")!
     static let secrets = Schema.attrNames.id("secrets")!
+    static let stop = Schema.attrNames.id("stop")!
+    static let system = Schema.attrNames.id("system")!
     static let tags = Schema.attrNames.id("tags")!
+    static let temperature = Schema.attrNames.id("temperature")!
     static let timeout = Schema.attrNames.id("timeout")!
     static let `with` = Schema.attrNames.id("with")!
     static let workflow = Schema.attrNames.id("workflow")!

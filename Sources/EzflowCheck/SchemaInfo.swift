@@ -26,8 +26,9 @@ public enum SchemaInfo {
     /// Built-in functions and their signatures, by name.
     public static var functions: [String: String] { WorkflowChecker.functions.mapValues(\.1) }
 
-    /// Error classes every retry's `on` knows without a declaration.
-    public static let builtinErrorClasses = ["timeout", "transient", "agent_error"]
+    /// Error classes every retry's `on` knows without a declaration (`output_error`: a
+    /// reply that does not match the task's declared outputs).
+    public static let builtinErrorClasses = ["timeout", "transient", "agent_error", "output_error"]
 
     static func takes(_ s: Shape) -> String {
         switch s {

@@ -201,7 +201,7 @@ extension WorkflowChecker {
     /// Outputs every task of an action kind has without declaring them.
     static let implicitOutputs: [String: [String: Ty]] = [
         "run": ["stdout": .string, "exit_code": .int],
-        "prompt": ["text": .string, "tokens": .tokens],
+        "prompt": ["text": .string, "tokens": .tokens, "messages": .list(messageType)],
         "call": ["body": .json, "status": .int],
         "approve": ["approved": .bool, "approver": .string],
     ]
@@ -295,21 +295,17 @@ extension WorkflowChecker {
         if let g = t.group { t.after += groupAfter(g, w) }
         if let a = attrs[AK.writes] { t.writes = taskNames(a.value) }
         t.secrets = attrs.refs[id: AK.secrets] ?? []
-        if let a = attrs[AK.approvers] {
+        checkActionOnly(attrs, action: t.action)
+        if attrs[AK.approvers] != nil {
             t.approvers = attrs.refs[id: AK.approvers] ?? []
-            if t.action != "approve" {
-                report(error("E0203", "`approvers` applies only to `approve` tasks", a.key.span))
-            }
         } else if t.action == "approve" {
             report(error("E0204", "approval task `\(t.name.text)` is missing `approvers`", t.name.span,
                          help: "name the roles that may approve: `approvers: [releaser]`"))
         }
-        if let a = attrs[AK.self_approval] {
-            t.selfApproval = attrs.word("self_approval") == "allowed"
-            if t.action != "approve" { report(error("E0203", "`self_approval` applies only to `approve` tasks", a.key.span)) }
-        }
+        if attrs[AK.self_approval] != nil { t.selfApproval = attrs.word("self_approval") == "allowed" }
         t.maxCost = attrs.number(AK.max_cost)
         t.maxTokens = attrs.number(AK.max_tokens)
+        checkPromptAttributes(&t, attrs, &env)
         for case .block(let b) in t.block.members where b.kind.text == "output" { _ = validateAttributes(b, module: m) }
         // Secrets used in strings count as needed.
         for s in env.usedSecrets where !t.secrets.contains(where: { $0.id == s.id }) { t.secrets.append(s) }

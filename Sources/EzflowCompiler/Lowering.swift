@@ -388,6 +388,8 @@ struct WorkflowLowering {
             }
         }
         let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
+        let system: JSONValue? = t.systemValue.map { .array(parts($0, &scope)) }
+        let messages: JSONValue? = t.messagesValue.map { expr($0, &scope) }
 
         out.beginObject()
         out.key("action"); out.string(t.action)
@@ -407,6 +409,8 @@ struct WorkflowLowering {
         out.key("item_type"); out.string(itemType)
         out.key("max_cost_micros"); out.int(t.maxCost)
         out.key("max_tokens"); out.int(t.maxTokens)
+        // The prompt's extras are written only when given, so earlier IR keeps its hash.
+        if let messages { out.key("messages"); out.value(messages) }
         out.key("model"); out.string(t.model)
         out.key("name"); out.string(t.name.text)
         out.key("needs"); out.strings(t.needs)
@@ -428,7 +432,10 @@ struct WorkflowLowering {
         // Written only when allowed: absent means refused, so earlier IR stays valid and
         // keeps its hash (stored runs resume across the upgrade).
         if t.selfApproval { out.key("self_approval"); out.bool(true) }
+        if !t.stop.isEmpty { out.key("stop"); out.strings(t.stop) }
+        if let system { out.key("system"); out.value(system) }
         out.key("tags"); out.strings(tags(t))
+        if let ppm = t.temperaturePPM { out.key("temperature_ppm"); out.int(ppm) }
         out.key("template"); out.value(template)
         out.key("timeout_ms"); out.int(t.timeoutMs)
         out.key("with"); out.value(with)

@@ -379,7 +379,10 @@ public enum Catalogue {
             than being ignored, because a misspelt `timout` that was silently dropped
             would leave the task with no timeout at all, which nobody notices until
             the day it hangs. The help line suggests the closest valid name, also
-            for a plural such as `retries` (the attribute is `retry`).
+            for a plural such as `retries` (the attribute is `retry`). An attribute
+            that belongs to one action (`approvers` to `approve`, `system`,
+            `messages`, `temperature` and `stop` to `prompt`) is refused on a task
+            with another action for the same reason: nothing would read it.
 
             Erroneous example:
 
@@ -549,7 +552,10 @@ public enum Catalogue {
             `allow`, `provider`, `selector` and `on_conflict`) take bare words, not
             strings, and each word names a behaviour the runtime implements; any other
             word would have no defined meaning. The help line lists the allowed words
-            or suggests the closest one.
+            or suggests the closest one. The `role` of a message in a prompt task's
+            `messages` is such a word too: `user` or `assistant` (the system prompt
+            is the task's `system`); a role computed at run time is checked when the
+            task runs (`render_error`).
 
             Erroneous example:
 
@@ -850,7 +856,8 @@ public enum Catalogue {
             #"""
             A value has the right type but lies outside the range its attribute
             allows: for example a zero or negative `timeout`, a `priority` outside
-            0 to 9 (on a task or a group), `max_parallel: 0` or a negative cost.
+            0 to 9 (on a task or a group), `max_parallel: 0`, a negative cost, a
+            `temperature` above 2 or more than 4 `stop` sequences.
             Ranges are checked at compile time because at run time such values
             would mean a task that times out before it starts, or a scheduler given
             an order it cannot honour. Signs and units are folded first, so
@@ -1298,8 +1305,9 @@ public enum Catalogue {
             "E0604", .error, "unknown error class",
             #"""
             A retry rule's `on` list names an error class that does not exist. The
-            built-in classes are `timeout`, `transient` and `agent_error`; any other
-            class must be declared with an `error` block (`error rate_limited`) in the
+            built-in classes are `timeout`, `transient`, `agent_error` and
+            `output_error` (a model's reply that does not match the task's declared
+            outputs); any other class must be declared with an `error` block (`error rate_limited`) in the
             file or in an imported module. A misspelt class would never match a
             failure, so the task would silently not be retried when it should be.
 

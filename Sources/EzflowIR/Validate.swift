@@ -163,6 +163,9 @@ struct IRValidator {
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
     ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
+    /// Task fields lowering writes only when the attribute is given (absent: not given),
+    /// so IR from before they existed keeps its hash.
+    static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop"]
     /// Sub-workflows nest at most this deep (the compiler never gets close).
     static let nestingMax = 64
 
@@ -220,7 +223,10 @@ struct IRValidator {
     /// Every numeric attribute of `block` that `o` carries, checked against its range: a
     /// new attribute in the table is validated without a line here.
     func numbers(_ o: IRObject, _ block: String) throws(IRValidationError) {
-        for f in AttributeTable.numeric(block) { _ = try optAttr(o, block, f.name) }
+        for f in AttributeTable.numeric(block) {
+            if block == "task", Self.optionalTaskKeys.contains(f.irKey!), o[f.irKey!] == nil { continue }
+            _ = try optAttr(o, block, f.name)
+        }
     }
 
     /// The words attribute `attr` of `block` allows.
@@ -456,12 +462,28 @@ struct IRValidator {
             _ = try strings(t, "policies", known: policyNames, what: "policy")
             try numbers(t, "task")
             _ = try optString(t, "model")
+            try promptExtras(t, action: action, scope)
             tasks.append(IRTask(id: i, name: tname, action: action, deps: deps, priority: priority, timeoutMs: timeout,
                                 retry: retry, budget: tb, role: role, agents: candidates, tags: tags,
                                 fallback: try bool(t, "fallback"), workflow: sub, json: x))
         }
         return IRWorkflow(name: name, tasks: tasks, agents: agents, budget: wfBudget, deadlineMs: deadline,
                           maxParallel: maxParallel, selector: selector, json: v)
+    }
+
+    /// `system` (template parts), `messages` (an expression), `stop` (strings): only on a
+    /// `prompt` task, as the checker refuses them elsewhere (E0203).
+    func promptExtras(_ t: IRObject, action: String, _ scope: ExprScope) throws(IRValidationError) {
+        for k in ["system", "messages", "temperature_ppm", "stop"] where t[k] != nil && action != "prompt" {
+            throw fail(t.sub(k), "only a `prompt` task takes `\(k)`")
+        }
+        if let sys = t["system"] { try parts(sys, t.sub("system"), scope) }
+        if let m = t["messages"] { try expr(m, t.sub("messages"), scope) }
+        if t["stop"] != nil {
+            let stop = try strings(t, "stop")
+            let most = AttributeTable.stopSequencesMax
+            if stop.count > most { throw fail(t.sub("stop"), "at most \(most) sequences, found \(stop.count)") }
+        }
     }
 
     /// What an expression may refer to where it stands.

@@ -35,7 +35,10 @@ struct PlanScope: Sendable {
                 secrets.append(s)
             }
         }
-        return .object([("agents", .array(plan.agentJSON)), ("secrets", .array(secrets)), ("tasks", .array(plan.taskJSON))])
+        // Each task's named types, from its own workflow scope (structured outputs).
+        let types: [JSONValue] = (0..<plan.taskJSON.count).map { plan.types(ofTask: $0) ?? .null }
+        return .object([("agents", .array(plan.agentJSON)), ("secrets", .array(secrets)), ("task_types", .array(types)),
+                        ("tasks", .array(plan.taskJSON))])
     }
 
     /// Everything task `t` may read: the values the core derives from the run's state

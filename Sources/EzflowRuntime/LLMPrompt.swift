@@ -46,12 +46,52 @@ public struct LLMPrompt: Sendable, Equatable {
 }
 
 extension LLMPrompt {
-    /// The prompt of `prompt:` task `task` (its IR object) rendered over `env`: the core
-    /// measures it at dispatch (`RunState.llmPrompt`), the llm driver sends it, so the two
-    /// bounds are one computation.
+    /// The roles a message of `messages:` may take (the system prompt has its own field).
+    public static let messageRoles: Set<String> = ["user", "assistant"]
+
+    /// The prompt of `prompt:` task `task` (its IR object) rendered over `env`: its `system`
+    /// rendered, its `messages` evaluated, its template rendered last as a `user` message.
+    /// The core measures it at dispatch (`RunState.llmPrompt`), the llm driver sends it, so
+    /// the two bounds are one computation. A message that is not `{role: user|assistant,
+    /// content: string}` is an error (the checker sees only literal ones).
     public static func render(task: JSONValue, in env: some ExprEnvironment) throws(ExprError) -> LLMPrompt {
         guard case .array(let parts)? = task["template"] else { throw ExprError("the task has no prompt") }
-        let text = try IRExpr.render(parts, in: env)
-        return LLMPrompt(messages: [LLMMessage(role: "user", content: text)])
+        var system: String? = nil
+        if case .array(let sp)? = task["system"] { system = try IRExpr.render(sp, in: env) }
+        var messages: [LLMMessage] = []
+        if let m = task["messages"] { messages = try Self.messages(IRExpr.evaluate(m, in: env)) }
+        messages.append(LLMMessage(role: "user", content: try IRExpr.render(parts, in: env)))
+        return LLMPrompt(system: system, messages: messages)
+    }
+
+    /// The bound of one attempt's input for `prompt:` task `task`: this prompt and the JSON
+    /// schema of the task's declared outputs (`OutputSchema.of`, sent with it), whose named
+    /// types are `types`. The core's reservation and the llm driver's `max_tokens` both
+    /// come from here.
+    public func bound(task: JSONValue, types: JSONValue?) -> Int64 {
+        bound(extra: OutputSchema.of(task: task, types: types))
+    }
+
+    /// A `messages` value as messages, each checked.
+    static func messages(_ v: JSONValue) throws(ExprError) -> [LLMMessage] {
+        guard case .array(let items) = v else { throw ExprError("`messages` should be a list of {role, content} records, got \(v.typeName)") }
+        var out: [LLMMessage] = []
+        for (i, x) in items.enumerated() {
+            guard case .string(let role)? = x["role"], messageRoles.contains(role) else {
+                let got = x["role"].map { IRExpr.text($0) } ?? "none"
+                throw ExprError("`messages[\(i)]`: a message's role must be `user` or `assistant`, found `\(got)`")
+            }
+            guard case .string(let content)? = x["content"] else { throw ExprError("`messages[\(i)]`: its `content` should be a string") }
+            out.append(LLMMessage(role: role, content: content))
+        }
+        return out
+    }
+
+    /// The conversation to carry forward: the messages sent (the system prompt left out)
+    /// and the assistant's `answer`, as a prompt task's output `messages`.
+    public func conversation(answer: String) -> JSONValue {
+        var list: [JSONValue] = messages.map { .object([("content", .string($0.content)), ("role", .string($0.role))]) }
+        list.append(.object([("content", .string(answer)), ("role", .string("assistant"))]))
+        return .array(list)
     }
 }

@@ -13,7 +13,20 @@ extension RunState {
         return try? LLMPrompt.render(task: plan.taskJSON[t], in: reader(for: t))
     }
 
-    /// The sound token bound of `t`'s prompt (0 when the core cannot render it: the driver
-    /// then measures it alone, and the completion it sends shrinks by it).
-    public func llmPromptBound(_ t: Int) -> Int64 { llmPrompt(t)?.bound() ?? 0 }
+    /// The sound token bound of `t`'s input: its prompt (system prompt and messages
+    /// included) and the schema of its declared outputs, `LLMPrompt.bound(task:types:)` as
+    /// the driver measures it (0 when the core cannot render it: the driver then measures
+    /// it alone, and the completion it sends shrinks by it).
+    public func llmPromptBound(_ t: Int) -> Int64 {
+        llmPrompt(t)?.bound(task: plan.taskJSON[t], types: plan.types(ofTask: t)) ?? 0
+    }
+}
+
+extension Plan {
+    /// The named types (`types`) of the workflow scope plan task `t` belongs to: what its
+    /// declared outputs' types refer to.
+    public func types(ofTask t: Int) -> JSONValue? {
+        let w = scope(ofTask: t)
+        return w < workflowJSON.count ? workflowJSON[w]["types"] : nil
+    }
 }

@@ -8,8 +8,9 @@ import XCTest
 final class LLMDriverTests: XCTestCase {
     static let key = "sk-test-Zq81xPwLm3"
 
-    /// A workflow with one `prompt` task on an llm agent at `base` (…/v1).
-    func program(base: String, taskModel: String? = nil, timeout: String = "2s", apiKey: Bool = true) throws -> IRProgram {
+    /// A workflow with one `prompt` task on an llm agent at `base` (…/v1); `extra`: more
+    /// lines of the task (declared outputs, `system`, `messages`, …).
+    func program(base: String, taskModel: String? = nil, timeout: String = "2s", apiKey: Bool = true, extra: String = "") throws -> IRProgram {
         try buildProgram("""
             secret llm_key {
               provider: env
@@ -39,9 +40,10 @@ final class LLMDriverTests: XCTestCase {
                 max_tokens: 800 tokens
                 \(taskModel.map { "model: \"\($0)\"" } ?? "")
                 timeout: \(timeout)
-                output verdict: string
+                \(extra)
               }
             }
+            enum Verdict { APPROVE, REQUEST_CHANGES }
             """)
     }
 
@@ -65,6 +67,11 @@ final class LLMDriverTests: XCTestCase {
         return .json(200, #"{"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": \#(c)}, "finish_reason": "stop"}], "usage": \#(usage)}"#)
     }
 
+    /// Messages as a prompt task's output `messages` holds them: `[role, content]` pairs.
+    static func conversation(_ pairs: [String]...) -> JSONValue {
+        .array(pairs.map { .object([("content", .string($0[1])), ("role", .string($0[0]))]) })
+    }
+
     func testRequestShapeTokensAndCost() async throws {
         let server = try LoopbackServer { _ in Self.completion(#"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#) }
         defer { server.stop() }
@@ -74,9 +81,11 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(r.tokens, 357)
         // $0.001 + 357 tokens × $0.01 / 1k = 1000 + 3570 µ$.
         XCTAssertEqual(r.costMicros, 4570)
+        let answer = #"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#
         XCTAssertEqual(r.out, .object([
             ("verdict", .string("APPROVE")), ("notes", .array([.string("tests")])),
-            ("text", .string(#"{"verdict": "APPROVE", "text": "ignored", "notes": ["tests"]}"#)), ("tokens", .int(357)),
+            ("messages", Self.conversation(["user", "Review acme/api. Answer in JSON."], ["assistant", answer])),
+            ("text", .string(answer)), ("tokens", .int(357)),
         ]))
         let q = try XCTUnwrap(server.requests.first)
         XCTAssertEqual(q.method, "POST")
@@ -153,7 +162,10 @@ final class LLMDriverTests: XCTestCase {
         let p = try program(base: server.base + "/v1/chat/completions/", taskModel: "gpt-big")
         let r = await ask(driver(p), p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out, .object([("text", .string("Looks fine.\nAPPROVE")), ("tokens", .int(801))]))
+        XCTAssertEqual(r.out, .object([
+            ("messages", Self.conversation(["user", "Review acme/api. Answer in JSON."], ["assistant", "Looks fine.\nAPPROVE"])),
+            ("text", .string("Looks fine.\nAPPROVE")), ("tokens", .int(801)),
+        ]))
         XCTAssertEqual(r.tokens, 801)
         XCTAssertEqual(r.costMicros, 1000 + 8010)  // 801 × 10 µ$ per token, exactly
         XCTAssertEqual(server.requests.first?.target, "/v1/chat/completions")
@@ -236,7 +248,10 @@ final class LLMDriverTests: XCTestCase {
         XCTAssertEqual(r.message, "task `review`: timed out after 250 ms")
         XCTAssertLessThan(Date().timeIntervalSince(t0), 1.5)
         r = try await run("fine")
-        XCTAssertEqual(r.out, .object([("text", .string("ok")), ("tokens", .int(357))]))
+        XCTAssertEqual(r.out, .object([
+            ("messages", Self.conversation(["user", "Review acme/api. Answer in JSON."], ["assistant", "ok"])),
+            ("text", .string("ok")), ("tokens", .int(357)),
+        ]))
     }
 
     func testConnectionRefusedAndMissingKey() async throws {

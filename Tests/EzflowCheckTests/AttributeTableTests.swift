@@ -113,7 +113,7 @@ final class AttributeTableTests: XCTestCase {
         guard case .array(let tasks)? = doc["tasks"], case .object(let task)? = tasks.first else { return XCTFail("no tasks") }
         let keys = Set(task.map(\.0))
         // Written only when set (absent = the default), so earlier IR keeps its hash.
-        let optional: Set<String> = ["self_approval"]
+        let optional: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop"]
         let required = AttributeTable.irKeys("task").subtracting(optional)
         XCTAssertTrue(required.isSubset(of: keys), "missing: \(required.subtracting(keys))")
         guard case .object(let wf) = doc else { return XCTFail() }
@@ -130,7 +130,10 @@ final class AttributeTableTests: XCTestCase {
         let agent = "agent a { driver: sim, capabilities: [\"x\"] }\n"
         switch f.block {
         case "workflow": return agent + "workflow w {\n\(inp)  \(attr)\n\(task)}\n"
-        case "task": return agent + "workflow w {\n\(inp)  task t {\n    run: \"x\"\n    \(attr)\n  }\n}\n"
+        case "task":
+            // An attribute of one action (`temperature`: `prompt`) on a task of that action.
+            let action = f.action ?? "run"
+            return agent + "workflow w {\n\(inp)  task t {\n    \(action): \"x\"\n    \(attr)\n  }\n}\n"
         case "group": return agent + "workflow w {\n\(inp)  group g {\n    \(attr)\n  \(task)  }\n}\n"
         case "agent":
             return "agent a {\n  driver: sim\n  capabilities: [\"x\"]\n  \(attr)\n}\nworkflow w {\n\(inp)\(task)}\n"
