@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "EzflowAttributes", dependencies: ["EzflowUnits"]),
         .target(name: "EzflowSyntax", dependencies: ["EzflowDiagnostics", "EzflowUnits"]),
         .target(name: "EzflowYAML", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "CYAML"]),
-        .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "EzflowAttributes", "EzflowUnits", "EzflowShell"]),
+        .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "EzflowAttributes", "EzflowUnits", "EzflowShell", "EzflowIR"]),
         .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes"]),
         .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "EzflowUnits"]),

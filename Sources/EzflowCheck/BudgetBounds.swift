@@ -147,7 +147,7 @@ extension WorkflowChecker {
                 if c.promptMoney > 0 {
                     taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: c.promptMoney, what: " (prompt)", names: [name], task: t.id, why: c.promptMoneyWhy))
                 } else if c.promptTokens == nil && c.money != nil && c.promptPriced {
-                    taskUnknown = taskUnknown ?? promptUnknown(name)
+                    taskUnknown = taskUnknown ?? promptUnknown(name, t)
                 }
             } else {
                 if t.maxTokens == nil && t.action == "prompt" { taskUnknown = "\(name) has no `max_tokens`" }
@@ -155,8 +155,8 @@ extension WorkflowChecker {
                                          why: "`max_tokens` \(fmtTokens(c.tokens))" + (extra > 0 ? " (the last on the `catch` agent)" : "")))
                 if let p = c.promptTokens, p > 0 {
                     taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: p, what: " (prompt)", names: [name], task: t.id,
-                                             why: "its text is \(p) UTF-8 byte\(p == 1 ? "" : "s") and a token is at least one byte"))
-                } else if c.promptTokens == nil { taskUnknown = taskUnknown ?? promptUnknown(name) }
+                                             why: "\(Self.inputWords(t)) \(p) UTF-8 byte\(p == 1 ? "" : "s") and a token is at least one byte"))
+                } else if c.promptTokens == nil { taskUnknown = taskUnknown ?? promptUnknown(name, t) }
             }
             let instances = own && s <= -2 ? 1 : c.instances
             if child, let cap = limit(t.budget) {
@@ -197,8 +197,9 @@ extension WorkflowChecker {
     }
 
     /// Why an interpolated prompt's tokens are left out of the worst case.
-    func promptUnknown(_ name: String) -> String {
-        "\(name)'s prompt tokens: its prompt interpolates run-time values; the runtime bounds them before sending"
+    func promptUnknown(_ name: String, _ t: TaskInfo) -> String {
+        let what = t.systemValue == nil && t.messagesValue == nil ? "its prompt interpolates" : "its prompt, `system` or `messages` read"
+        return "\(name)'s prompt tokens: \(what) run-time values; the runtime bounds them before sending"
     }
 
     /// What even a run where every attempt succeeds the first time needs: for money, the

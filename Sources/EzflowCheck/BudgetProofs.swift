@@ -125,7 +125,7 @@ extension WorkflowChecker {
         }
         var c = TaskCost(instances: instances, attempts: t.retry?.attempts ?? 1, money: 0, moneyWhy: "", catchMoney: nil,
                          firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),
-                         promptTokens: t.action == "prompt" ? Self.promptBound(t.actionValue) : 0,
+                         promptTokens: t.action == "prompt" ? Self.promptInputBound(t) : 0,
                          required: !t.isFallback, nested: t.action == "workflow")
         if c.nested { c.tokens = 0 }
         guard !c.nested else { return c }
