@@ -2,17 +2,21 @@
 // (`LLMWire`: OpenAIWire; docs/DRIVERS.md).
 //
 // Request: the format's endpoint and body for the `LLMCall` decided here:
-// `model` = the task's `model` ?? the agent's, `max_tokens`
-// = the attempt's token cap (decided by the core at dispatch, `RenderValues.tokenCap`)
-// minus the prompt's bound (its messages' UTF-8 bytes), when capped; a prompt whose bound
-// leaves no completion is not sent (`prompt_too_large`), a reply over the cap is charged
-// and fails `cap_exceeded`; `Authorization: Bearer KEY` where KEY is the
+// `model` = the task's `model` ?? the agent's; the prompt (`LLMPrompt.render`: `system`,
+// `messages`, the prompt last), `temperature`, `stop` and the schema of the declared
+// outputs (`OutputSchema`); `max_tokens` = the task's, at most the attempt's token cap
+// (decided by the core at dispatch, `RenderValues.tokenCap`) minus the input's bound
+// (`LLMPrompt.bound(task:types:)`, as the core measured it), when capped; an input whose
+// bound leaves no completion is not sent (`prompt_too_large`), a reply over the cap is
+// charged and fails `cap_exceeded`; `Authorization: Bearer KEY` where KEY is the
 // agent's `api_key` secret (resolved through the run's `SecretResolver`, so registered
 // with its redactor), plus the headers of the http driver (Idempotency-Key, X-Ezflow-*).
 // Response: the format's answer text → output `text`; the tokens it reports in all →
-// `DriverResult.tokens` and output `tokens`; when the content is a
-// JSON object (optionally inside a ``` fence) its members become outputs too, so a task
-// can declare structured outputs. Cost = cost_per_call + tokens × cost_per_1k_tokens /
+// `DriverResult.tokens` and output `tokens`; the conversation (messages sent without the
+// system prompt, then the answer) → output `messages`. Declared outputs are read from the
+// answer as a JSON object (optionally inside a ``` fence) and held to their types
+// (`OutputContract`: `output_error` otherwise); without them the members of a JSON answer
+// are offered as outputs as they are. Cost = cost_per_call + tokens × cost_per_1k_tokens /
 // 1000 + cost_per_second prorated, each rounded up.
 // Errors: 401/403 → `agent_error` ("authentication failed"); 408/409/425/429/5xx,
 // refused or reset connections → `transient`; other statuses and malformed responses →

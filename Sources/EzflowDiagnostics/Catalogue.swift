@@ -1307,9 +1307,10 @@ public enum Catalogue {
             A retry rule's `on` list names an error class that does not exist. The
             built-in classes are `timeout`, `transient`, `agent_error` and
             `output_error` (a model's reply that does not match the task's declared
-            outputs); any other class must be declared with an `error` block (`error rate_limited`) in the
-            file or in an imported module. A misspelt class would never match a
-            failure, so the task would silently not be retried when it should be.
+            outputs); any other class must be declared with an `error` block
+            (`error rate_limited`) in the file or in an imported module. A misspelt
+            class would never match a failure, so the task would silently not be
+            retried when it should be.
 
             Erroneous example:
 
