@@ -54,8 +54,9 @@ public enum OutputContract {
         case (.json, _): return .success(v)
         case (.optional, .null): return .success(.null)
         case (.optional(let inner), _):
-            if case .failure = value(v, inner, path: path, depth: depth + 1) { return wrong() }
-            return value(v, inner, path: path, depth: depth + 1)
+            // Named as the optional type ("a string or null"), not its inner one.
+            guard case .success(let c) = value(v, inner, path: path, depth: depth + 1) else { return wrong() }
+            return .success(c)
         case (.string, .string), (.bool, .bool), (.int, .int), (.unit, .int), (.float, .int), (.float, .float): return .success(v)
         case (.int, .float(let d)), (.unit, .float(let d)):
             guard d.rounded() == d, abs(d) < 9.0e15 else { return wrong() }
