@@ -46,6 +46,26 @@ ez_missing_packages() {
     if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
         printf '%s\n' python3-jsonschema
     fi
+    # The SDK venv (ez_sdk_venv) needs python's venv module with pip.
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        printf '%s\n' python3-venv
+    fi
+}
+
+# Makes .build/sdk-venv with the pinned official LLM SDKs (Tests/Fixtures/llm/requirements.txt)
+# unless it already holds exactly those, and exports its python as EZFLOW_SDK_PYTHON: the
+# llm request-body tests (SDKValidationTests) run only with it. Any failure stops the run.
+ez_sdk_venv() {
+    local venv=.build/sdk-venv req=Tests/Fixtures/llm/requirements.txt
+    if ! cmp -s "$req" "$venv/requirements.txt" || ! "$venv/bin/python" -c 'import openai, anthropic' >/dev/null 2>&1; then
+        ez_log "python venv with the official LLM SDKs ($venv)"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || ez_die "could not make $venv (python3 -m venv)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" || ez_die "could not install $req into $venv"
+        cp "$req" "$venv/requirements.txt"
+    fi
+    EZFLOW_SDK_PYTHON="$PWD/$venv/bin/python"
+    export EZFLOW_SDK_PYTHON
 }
 
 # Installs whatever is missing: one `apt-get update`, then one noninteractive install.

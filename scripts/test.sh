@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Second command: installs missing Debian packages (like setup.sh), builds the tests and
-# runs them. The output ends with the XCTest and the Swift Testing summaries; the exit
-# status is swift test's (non-zero if either framework has a failure).
+# Second command: installs missing Debian packages (like setup.sh) and the venv of the
+# official LLM SDKs (.build/sdk-venv, EZFLOW_SDK_PYTHON), builds the tests and runs them.
+# The output ends with the XCTest and the Swift Testing summaries; the exit status is
+# swift test's (non-zero if either framework has a failure, or if the venv cannot be made).
 #   bash scripts/test.sh             (EZ_DRY_RUN=1 to only print the apt-get commands)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +33,8 @@ ez_ensure_packages
 # export EZ_REDIS="127.0.0.1:63799"
 # (with the trap in place, run `swift test` below without exec so the servers get stopped)
 # -----------------------------------------------------------------------------------
+
+ez_sdk_venv
 
 ez_log "swift build --build-tests"
 swift build --build-tests

@@ -243,9 +243,17 @@ public struct RemoteAgent: Sendable {
     public var costPerCallMicros: Int64
     public var costPer1kTokensMicros: Int64
     public var costPerSecondMicros: Int64
+    /// `format`: `openai` (nil) or `anthropic`.
+    public var format: String?
+    /// Prices per 1k input and output tokens of models without a `prices` entry.
+    public var costPer1kInputTokensMicros: Int64 = 0
+    public var costPer1kOutputTokensMicros: Int64 = 0
+    /// `prices`: per-model input and output prices per 1k tokens.
+    public var prices: [String: IRModelPrice] = [:]
 
     public init(name: String, driver: String? = nil, url: String? = nil, model: String? = nil, apiKey: String? = nil,
-                costPerCallMicros: Int64 = 0, costPer1kTokensMicros: Int64 = 0, costPerSecondMicros: Int64 = 0) {
+                costPerCallMicros: Int64 = 0, costPer1kTokensMicros: Int64 = 0, costPerSecondMicros: Int64 = 0,
+                format: String? = nil) {
         self.name = name
         self.driver = driver
         self.url = url
@@ -254,6 +262,7 @@ public struct RemoteAgent: Sendable {
         self.costPerCallMicros = costPerCallMicros
         self.costPer1kTokensMicros = costPer1kTokensMicros
         self.costPerSecondMicros = costPerSecondMicros
+        self.format = format
     }
 
     public init(ir a: JSONValue) {
@@ -261,20 +270,42 @@ public struct RemoteAgent: Sendable {
         func str(_ k: String) -> String? { if case .string(let s)? = a[k] { s } else { nil } }
         self.init(name: str("name") ?? "", driver: str("driver"), url: str("url"), model: str("model"), apiKey: str("api_key"),
                   costPerCallMicros: int("cost_per_call_micros"), costPer1kTokensMicros: int("cost_per_1k_tokens_micros"),
-                  costPerSecondMicros: int("cost_per_second_micros"))
+                  costPerSecondMicros: int("cost_per_second_micros"), format: str("format"))
+        costPer1kInputTokensMicros = int("cost_per_1k_input_tokens_micros")
+        costPer1kOutputTokensMicros = int("cost_per_1k_output_tokens_micros")
+        if case .array(let ps)? = a["prices"] {
+            for p in ps {
+                guard case .string(let m)? = p["model"], case .int(let i)? = p["input_micros"], case .int(let o)? = p["output_micros"] else { continue }
+                prices[m] = IRModelPrice(inputMicros: i, outputMicros: o)
+            }
+        }
+    }
+
+    /// The input and output prices per 1k tokens of `model` (the task's, else the agent's).
+    public func splitPrices(model m: String?) -> IRModelPrice {
+        if let m = m ?? model, let p = prices[m] { return p }
+        return IRModelPrice(inputMicros: costPer1kInputTokensMicros, outputMicros: costPer1kOutputTokensMicros)
     }
 
     /// cost_per_call + cost_per_second prorated by the millisecond + cost_per_1k_tokens
-    /// prorated by the token, each rounded up and saturating (the same model as
-    /// `Plan.worstCostMicros`, which bounds it).
-    public func cost(durationMs: Int64, tokens: Int64) -> Int64 {
+    /// prorated by the token (`tokens` in all) + input tokens × the model's input price and
+    /// output tokens × its output price per 1k (rounded up together), each part rounded
+    /// up and saturating (the same model as `Plan.worstCostMicros`, which bounds it with
+    /// the dearer of the two prices per token of the cap).
+    public func cost(durationMs: Int64, tokens: Int64, input: Int64 = 0, output: Int64 = 0, model: String? = nil) -> Int64 {
         func prorated(_ rate: Int64, _ n: Int64, _ per: Int64) -> Int64 {
             let (p, o) = rate.multipliedReportingOverflow(by: max(0, n))
             return o ? .max / 4 : (p + per - 1) / per
         }
+        let split = splitPrices(model: model)
+        let (pi, oi) = split.inputMicros.multipliedReportingOverflow(by: max(0, input))
+        let (po, oo) = split.outputMicros.multipliedReportingOverflow(by: max(0, output))
+        let (pio, os) = pi.addingReportingOverflow(po)
+        let inOut = oi || oo || os ? Int64.max / 4 : (pio + 999) / 1000
         let (s1, o1) = costPerCallMicros.addingReportingOverflow(prorated(costPerSecondMicros, durationMs, 1000))
         let (s2, o2) = s1.addingReportingOverflow(prorated(costPer1kTokensMicros, tokens, 1000))
-        return o1 || o2 ? .max / 2 : s2
+        let (s3, o3) = s2.addingReportingOverflow(inOut)
+        return o1 || o2 || o3 ? .max / 2 : s3
     }
 }
 

@@ -40,9 +40,13 @@ public struct LLMReply: Sendable, Equatable {
     public var inputTokens: Int64
     public var outputTokens: Int64
     public var totalTokens: Int64
+    /// A structured answer given apart from the text (Anthropic: the forced tool's
+    /// `input`); nil when the format gives it in the text (OpenAI) or there is none.
+    public var structured: JSONValue?
 
-    public init(text: String, inputTokens: Int64, outputTokens: Int64, totalTokens: Int64? = nil) {
+    public init(text: String, inputTokens: Int64, outputTokens: Int64, totalTokens: Int64? = nil, structured: JSONValue? = nil) {
         self.text = text
+        self.structured = structured
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.totalTokens = totalTokens ?? Self.sum(inputTokens, outputTokens)

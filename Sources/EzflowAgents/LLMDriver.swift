@@ -1,5 +1,5 @@
 // The `llm` agent driver: a `prompt` task is one model call in the agent's wire format
-// (`LLMWire`: OpenAIWire; docs/DRIVERS.md).
+// (`LLMWire`: OpenAIWire, AnthropicWire by the agent's `format`; docs/DRIVERS.md).
 //
 // Request: the format's endpoint and body for the `LLMCall` decided here:
 // `model` = the task's `model` ?? the agent's; the prompt (`LLMPrompt.render`: `system`,
@@ -8,16 +8,19 @@
 // (decided by the core at dispatch, `RenderValues.tokenCap`) minus the input's bound
 // (`LLMPrompt.bound(task:types:)`, as the core measured it), when capped; an input whose
 // bound leaves no completion is not sent (`prompt_too_large`), a reply over the cap is
-// charged and fails `cap_exceeded`; `Authorization: Bearer KEY` where KEY is the
-// agent's `api_key` secret (resolved through the run's `SecretResolver`, so registered
+// charged and fails `cap_exceeded`; what the format cannot send (Anthropic: no cap, a
+// temperature) is not sent (`config_error`); the format's key header (`Authorization:
+// Bearer KEY`, `x-api-key: KEY`) where KEY is the agent's `api_key` secret (resolved through the run's `SecretResolver`, so registered
 // with its redactor), plus the headers of the http driver (Idempotency-Key, X-Ezflow-*).
 // Response: the format's answer text → output `text`; the tokens it reports in all →
 // `DriverResult.tokens` and output `tokens`; the conversation (messages sent without the
 // system prompt, then the answer) → output `messages`. Declared outputs are read from the
-// answer as a JSON object (optionally inside a ``` fence) and held to their types
+// format's structured answer (`LLMReply.structured`: Anthropic's forced tool), else from the
+// answer as a JSON object (optionally inside a ``` fence), and held to their types
 // (`OutputContract`: `output_error` otherwise); without them the members of a JSON answer
 // are offered as outputs as they are. Cost = cost_per_call + tokens × cost_per_1k_tokens /
-// 1000 + cost_per_second prorated, each rounded up.
+// 1000 + (input × input price + output × output price of the model) / 1000 +
+// cost_per_second prorated, each rounded up (RemoteAgent.cost).
 // Errors: 401/403 → `agent_error` ("authentication failed"); 408/409/425/429/5xx,
 // refused or reset connections → `transient`; other statuses and malformed responses →
 // `agent_error`; the attempt's `timeout_ms` → `timeout`; a cancel → `cancelled`; an
@@ -56,7 +59,7 @@ public struct LLMDriver: AgentDriver {
     public static func endpoint(base: String) -> String { OpenAIWire().endpoint(base: base) }
 
     /// The wire format of agent `ag` (`format:` on the agent; OpenAI-compatible by default).
-    func wire(_ ag: RemoteAgent) -> any LLMWire { OpenAIWire() }
+    public static func wire(_ ag: RemoteAgent) -> any LLMWire { ag.format == "anthropic" ? AnthropicWire() : OpenAIWire() }
 
     /// Runs attempt `attempt` of `prompt` task `task` on agent `agent` (an IR agent index).
     public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
@@ -73,7 +76,7 @@ public struct LLMDriver: AgentDriver {
         guard let model = taskModel ?? ag.model else {
             return fail(ErrorClass.configError, "no `model` on the task or on agent `\(ag.name)`")
         }
-        let wire = wire(ag)
+        let wire = Self.wire(ag)
         guard let url = URL(string: wire.endpoint(base: base)) else { return fail(ErrorClass.configError, "agent `\(ag.name)` has an invalid `url`") }
         if let refused = NetworkTask.checkHost(url, options) { return fail(ErrorClass.configError, refused) }
 
@@ -99,13 +102,14 @@ public struct LLMDriver: AgentDriver {
             call.maxTokens = cap - bound
             if case .int(let m)? = nt.ir["max_tokens"], m > 0 { call.maxTokens = min(m, cap - bound) }
         }
+        if let refused = Self.refusedByFormat(call, wire: wire, agent: ag.name) { return fail(ErrorClass.configError, refused) }
         let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(wire.body(call)), timeoutMs: nt.timeoutMs,
                               idleTimeoutMs: options.idleTimeoutMs, responseLimit: options.responseLimit)
         let t0 = HTTPClient.nowNs()
         let sent = await HTTPClient.send(req, cancel: cancel)
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
         let result = interpret(sent, wire: wire, call: call, declared: OutputSchema.declared(task: nt.ir, types: taskTypes(task)),
-                               taskName: nt.name, agent: ag, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+                               taskName: nt.name, agent: ag, model: model, timeoutMs: nt.timeoutMs, durationMs: durationMs)
         guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent else { return result }
         return Self.enforce(cap: cap, completionCap: completionCap, completion: wire.usage(HTTPText.json(r.body)).output,
                             result: result, taskName: nt.name, agent: ag.name)
@@ -125,6 +129,21 @@ public struct LLMDriver: AgentDriver {
     /// The named types task `task`'s outputs may use (its workflow's `types`).
     func taskTypes(_ task: Int) -> JSONValue? { task >= 0 && task < types.count ? types[task] : nil }
 
+    /// What the agent's format cannot send, so the call is not sent (`config_error`): the
+    /// Anthropic Messages API requires `max_tokens` (E0609 refuses the task before the
+    /// run) and has no `temperature` (its SDK's request type has none).
+    public static func refusedByFormat(_ call: LLMCall, wire: any LLMWire, agent: String) -> String? {
+        guard wire is AnthropicWire else { return nil }
+        if call.maxTokens == nil {
+            return "agent `\(agent)` speaks the Anthropic format, which requires `max_tokens`, and the task has none "
+                + "(`ezc check` refuses this, E0609); the prompt was not sent"
+        }
+        if call.temperature != nil {
+            return "agent `\(agent)` speaks the Anthropic format, whose requests take no `temperature`; the prompt was not sent"
+        }
+        return nil
+    }
+
     /// A server that reports more than the attempt's cap (completion tokens above the
     /// `max_tokens` sent, or more tokens in all than the cap) broke it: the attempt is
     /// charged what was reported and fails `cap_exceeded`.
@@ -140,7 +159,7 @@ public struct LLMDriver: AgentDriver {
 
     /// Maps an exchange to a result (see the file comment for the rules).
     func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, wire: any LLMWire, call: LLMCall, declared: [OutputField]?,
-                   taskName: String, agent: RemoteAgent, timeoutMs: Int64?, durationMs: Int64) -> DriverResult {
+                   taskName: String, agent: RemoteAgent, model: String? = nil, timeoutMs: Int64?, durationMs: Int64) -> DriverResult {
         let response: HTTPResponse
         switch sent {
         case .success(let r): response = r
@@ -155,9 +174,11 @@ public struct LLMDriver: AgentDriver {
         }
         let body = response.body
         let parsed = HTTPText.json(body)
-        let tokens = wire.usage(parsed).total
+        let usage = wire.usage(parsed)
+        let tokens = usage.total
         let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
-        var result = DriverResult.network(durationMs: durationMs, costMicros: agent.cost(durationMs: durationMs, tokens: tokens),
+        let cost = agent.cost(durationMs: durationMs, tokens: tokens, input: usage.input, output: usage.output, model: model)
+        var result = DriverResult.network(durationMs: durationMs, costMicros: cost,
                                           tokens: tokens, log: logText, logTruncated: body.count > options.logBodyLimit)
         func fail(_ cls: String, _ msg: String) -> DriverResult {
             var r = result
@@ -172,7 +193,7 @@ public struct LLMDriver: AgentDriver {
             switch status {
             case 401, 403:
                 return fail(ErrorClass.agentError, "authentication failed (HTTP \(status)) at agent `\(agent.name)`" + suffix)
-            case 408, 409, 425, 429, 500...599:
+            case 408, 409, 425, 429, 500...599: // 529: Anthropic's "overloaded"
                 return fail(ErrorClass.transient, "HTTP \(status)" + suffix)
             default:
                 return fail(ErrorClass.agentError, "HTTP \(status)" + suffix)
@@ -181,15 +202,16 @@ public struct LLMDriver: AgentDriver {
         guard let parsed, case .object = parsed else {
             return fail(ErrorClass.agentError, "malformed response: not a JSON object: " + HTTPText.excerpt(body, limit: 120))
         }
-        let content: String
+        let reply: LLMReply
         switch wire.reply(parsed) {
-        case .success(let reply): content = reply.text
+        case .success(let r): reply = r
         case .failure(let e): return fail(ErrorClass.agentError, "malformed response: " + e.message)
         }
+        let content = reply.text
         var outputs: [(String, JSONValue)]
         if let declared {
             // Structured outputs: the reply must be exactly what the task declares.
-            switch OutputContract.check(task: taskName, fields: declared, reply: Self.jsonObject(in: content)) {
+            switch OutputContract.check(task: taskName, fields: declared, reply: reply.structured ?? Self.jsonObject(in: content)) {
             case .success(let checked): outputs = checked
             case .failure(let m):
                 var r = result
@@ -199,7 +221,7 @@ public struct LLMDriver: AgentDriver {
         } else {
             // No declared outputs: the members of a JSON answer are offered as they are.
             outputs = []
-            if case .object(let m)? = Self.jsonObject(in: content) { outputs = m.filter { !OutputSchema.implicitNames.contains($0.0) } }
+            if case .object(let m)? = reply.structured ?? Self.jsonObject(in: content) { outputs = m.filter { !OutputSchema.implicitNames.contains($0.0) } }
         }
         // `text`, `tokens` and `messages` are the driver's and typed, so members of those
         // names never replace them.

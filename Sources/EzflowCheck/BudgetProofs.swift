@@ -116,6 +116,8 @@ extension WorkflowChecker {
         var needs: [String]
         var timeoutMs: Int64?
         var maxTokens: Int64?
+        /// The task's `model`: an agent's `prices` entry for it sets the token price.
+        var model: String?
     }
 
     func taskCost(_ t: TaskInfo, _ w: WorkflowContext, _ priced: inout [CostKey: (Int64?, String, Int64, Int64)]) -> TaskCost {
@@ -130,7 +132,7 @@ extension WorkflowChecker {
         if c.nested { c.tokens = 0 }
         guard !c.nested else { return c }
         let key = CostKey(maxCost: t.maxCost, pinned: t.agent?.id, role: t.agent == nil ? t.role?.id : nil, action: t.action,
-                          needs: t.agent == nil ? t.needs : [], timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
+                          needs: t.agent == nil ? t.needs : [], timeoutMs: t.timeoutMs, maxTokens: t.maxTokens, model: t.model)
         let p: (Int64?, String, Int64, Int64)
         if let known = priced[key] { p = known } else {
             p = attemptCost(t, w)
@@ -138,7 +140,7 @@ extension WorkflowChecker {
         }
         (c.money, c.moneyWhy, c.firstReserve, c.minCharge) = p
         if case .agent(let id)? = t.fallback, let a = agents[id] {
-            let r = rates(a)
+            let r = rates(a, model: t.model)
             c.catchWhy = priceWhy(t, id)
             c.catchMoney = Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
                 ? Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) : nil
@@ -175,7 +177,7 @@ extension WorkflowChecker {
         var ids = agentPool(t, w)
         if case .agent(let id)? = t.fallback { ids.append(id) }
         var best: (Int64, DeclID)?
-        for id in ids { if let a = agents[id], a.costPer1kTokens > (best?.0 ?? 0) { best = (a.costPer1kTokens, id) } }
+        for id in ids { if let a = agents[id], a.tokenRate(model: t.model) > (best?.0 ?? 0) { best = (a.tokenRate(model: t.model), id) } }
         return best
     }
 
@@ -190,8 +192,10 @@ extension WorkflowChecker {
         return pool.filter { agents[$0] != nil }
     }
 
-    func rates(_ a: AgentInfo) -> Reservation.Rates {
-        Reservation.Rates(perCallMicros: a.costPerCall, perSecondMicros: a.costPerSecond, per1kTokensMicros: a.costPer1kTokens)
+    /// An agent's prices for a task asking for `model`: per-token prices of every kind are
+    /// reserved at the dearest (`AgentInfo.tokenRate`), as the runtime's `Plan` does.
+    func rates(_ a: AgentInfo, model: String?) -> Reservation.Rates {
+        Reservation.Rates(perCallMicros: a.costPerCall, perSecondMicros: a.costPerSecond, per1kTokensMicros: a.tokenRate(model: model))
     }
 
     /// One attempt's reservation on the dearest agent the task may run on (nil: not
@@ -200,7 +204,7 @@ extension WorkflowChecker {
     func attemptCost(_ t: TaskInfo, _ w: WorkflowContext) -> (Int64?, String, Int64, Int64) {
         let pool = agentPool(t, w)
         func reserve(_ id: DeclID?) -> Int64 {
-            Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: id.flatMap { agents[$0] }.map(rates), timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
+            Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: id.flatMap { agents[$0] }.map { rates($0, model: t.model) }, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
         }
         if pool.isEmpty {
             let r = reserve(nil)
@@ -210,7 +214,7 @@ extension WorkflowChecker {
         var unbounded: DeclID?
         var first = Int64.max, call = Int64.max
         for id in pool {
-            let r = rates(agents[id]!)
+            let r = rates(agents[id]!, model: t.model)
             if !Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) { unbounded = unbounded ?? id }
             let v = reserve(id)
             if worst == nil || v > worst!.0 { worst = (v, id) }
@@ -233,7 +237,19 @@ extension WorkflowChecker {
         guard let a = agents[id] else { return "agent `\(id.name)`" }
         var parts: [String] = a.costPerCall > 0 ? ["\(fmtMoney(a.costPerCall)) per call"] : []
         if a.costPerSecond > 0 { parts.append("\(fmtMoney(a.costPerSecond))/s × \(Reservation.wholeUnits(t.timeoutMs ?? 0))s") }
-        if a.costPer1kTokens > 0 { parts.append("\(fmtMoney(a.costPer1kTokens))/1k × \(fmtTokens(t.maxTokens ?? 0))") }
+        let rate = a.tokenRate(model: t.model)
+        if rate > 0 { parts.append("\(fmtMoney(rate))/1k\(splitWhy(a, t)) × \(fmtTokens(t.maxTokens ?? 0))") }
         return "agent `\(id.name)`: " + (parts.isEmpty ? "free" : parts.joined(separator: " + "))
+    }
+
+    /// ` (per token: $0.001 + output $0.005)`: how a token price with input/output prices
+    /// was made; empty when the agent has only `cost_per_1k_tokens`.
+    func splitWhy(_ a: AgentInfo, _ t: TaskInfo) -> String {
+        let (i, o) = a.splitPrices(model: t.model)
+        guard i > 0 || o > 0 else { return "" }
+        let dear = o >= i ? "output \(fmtMoney(o))" : "input \(fmtMoney(i))"
+        let model = t.model ?? a.model
+        let of = (a.prices ?? []).contains(where: { $0.model == model }) ? " of `\(model!)`" : ""
+        return a.costPer1kTokens > 0 ? " (\(fmtMoney(a.costPer1kTokens)) + \(dear)\(of))" : " (\(dear)\(of))"
     }
 }

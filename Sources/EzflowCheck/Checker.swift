@@ -221,6 +221,10 @@ struct WorkflowChecker {
         if let c = attrs["capabilities"] { a.capabilities = stringList(c.value) }
         if let x = attrs.number("cost_per_call") { a.costPerCall = x }
         if let x = attrs.number("cost_per_1k_tokens") { a.costPer1kTokens = x }
+        if let x = attrs.number("cost_per_1k_input_tokens") { a.costPer1kInput = x }
+        if let x = attrs.number("cost_per_1k_output_tokens") { a.costPer1kOutput = x }
+        if let p = attrs["prices"] { a.prices = modelPrices(p.value) }
+        a.format = attrs.word("format")
         if let x = attrs.number("cost_per_second") { a.costPerSecond = x }
         if let x = attrs.number("concurrency") { a.concurrency = x }
         a.failureRatePPM = attrs.number("failure_rate")

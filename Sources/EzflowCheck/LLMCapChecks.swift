@@ -7,7 +7,7 @@ extension WorkflowChecker {
     /// tokens, so no proof can bound the budget's worst case.
     mutating func checkCompletionCaps(_ w: WorkflowContext) {
         for t in w.tasks where t.action == "prompt" && t.maxTokens == nil {
-            guard let (b, owner, tokens) = uncappedBudget(t, w) else { continue }
+            guard let (b, owner, tokens) = uncappedBudget(t, w) else { checkAnthropicCap(t, w); continue }
             let span = tokens ? b.tokensSpan! : b.moneySpan!
             let suggested = suggestedCap(t, w)
             let priced = tokens ? nil : dearestTokenPrice(t, w)
@@ -20,6 +20,22 @@ extension WorkflowChecker {
             if let fix = capFix(t, suggested) { d = d.fixing(fix) }
             report(d)
         }
+    }
+
+    /// E0609: a `prompt:` task without `max_tokens` that may run on an agent with
+    /// `format: anthropic`: the Messages API requires `max_tokens` on every request.
+    /// (Under a budget E0608 says it already.)
+    mutating func checkAnthropicCap(_ t: TaskInfo, _ w: WorkflowContext) {
+        var ids = agentPool(t, w)
+        if case .agent(let id)? = t.fallback { ids.append(id) }
+        guard let id = ids.first(where: { agents[$0]?.format == "anthropic" && agents[$0]?.driver == "llm" }) else { return }
+        var d = error("E0609", "`llm` task `\(t.name.text)` has no `max_tokens` but may run on agent `\(id.name)`, which speaks the Anthropic format",
+                      t.name.span, label: "no `max_tokens`",
+                      secondary: agents[id].map { [Label($0.name.span, "`format: anthropic` agent")] } ?? [],
+                      notes: ["the Anthropic Messages API requires `max_tokens` on every request"],
+                      help: "add `max_tokens: 4k tokens` to task `\(t.name.text)`, the most tokens one reply may use")
+        if let fix = capFix(t, "4k tokens") { d = d.fixing(fix) }
+        report(d)
     }
 
     /// The nearest budget over `t` (its own, its groups', the workflow's) that an uncapped

@@ -37,6 +37,15 @@ public struct AgentInfo: Sendable {
     public var capabilities: [String]
     public var costPerCall: Int64 = 0
     public var costPer1kTokens: Int64 = 0
+    /// `cost_per_1k_input_tokens` / `cost_per_1k_output_tokens`: the prices of models
+    /// without a `prices` entry; nil when not written ($0).
+    public var costPer1kInput: Int64?
+    public var costPer1kOutput: Int64?
+    /// `prices`: per-model input and output prices per 1k tokens, sorted by model; nil
+    /// when not written.
+    public var prices: [ModelPrice]?
+    /// `format`: `openai` (also when absent) or `anthropic`.
+    public var format: String?
     public var costPerSecond: Int64 = 0
     public var concurrency: Int64 = 1
     /// The secret holding the API key, resolved.
@@ -47,6 +56,32 @@ public struct AgentInfo: Sendable {
     public var latencyMs: Int64?
     /// `failure_rate` in parts per million.
     public var failureRatePPM: Int64?
+}
+
+/// One entry of an agent's `prices`: a model's prices per 1k input and output tokens.
+public struct ModelPrice: Sendable, Equatable {
+    public var model: String
+    public var inputMicros: Int64
+    public var outputMicros: Int64
+}
+
+extension AgentInfo {
+    /// The input and output prices per 1k tokens of `model` (a task's `model`, else the
+    /// agent's): its `prices` entry, else `cost_per_1k_input_tokens`/`…_output_tokens`.
+    public func splitPrices(model: String?) -> (input: Int64, output: Int64) {
+        let m = model ?? self.model
+        if let m, let p = prices?.first(where: { $0.model == m }) { return (p.inputMicros, p.outputMicros) }
+        return (costPer1kInput ?? 0, costPer1kOutput ?? 0)
+    }
+
+    /// The most one token can cost on `model`: `cost_per_1k_tokens` plus the dearer of its
+    /// input and output prices (per 1k). A reservation of this per 1k tokens of the cap
+    /// bounds what the driver charges (docs/DRIVERS.md, "Prices").
+    public func tokenRate(model: String?) -> Int64 {
+        let (i, o) = splitPrices(model: model)
+        let (s, over) = costPer1kTokens.addingReportingOverflow(max(i, o))
+        return over ? .max : s
+    }
 }
 
 public struct RoleInfo: Sendable {

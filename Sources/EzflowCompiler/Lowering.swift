@@ -305,14 +305,31 @@ struct WorkflowLowering {
     mutating func agent(_ id: QID) -> JSONValue {
         guard let a = w.agents[DeclID(id)] else { return .null }
         func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("api_key", a.apiKey.map { .string(qname($0)) } ?? .null), ("capabilities", .array(a.capabilities.map { .string($0) })),
             ("command", text(a.command)), ("concurrency", .int(a.concurrency)),
             ("cost_per_1k_tokens_micros", .int(a.costPer1kTokens)), ("cost_per_call_micros", .int(a.costPerCall)),
             ("cost_per_second_micros", .int(a.costPerSecond)), ("driver", text(a.driver)),
             ("failure_rate_ppm", a.failureRatePPM.map { .int($0) } ?? .null), ("latency_ms", a.latencyMs.map { .int($0) } ?? .null),
             ("model", text(a.model)), ("name", .string(qname(id))), ("url", text(a.url)),
-        ])
+        ]
+        members += Self.priceMembers(a)
+        return .object(members.sorted { $0.0 < $1.0 })
+    }
+
+    /// The format and token prices of an llm agent, each written only when the file gives
+    /// it, so the IR (and hash) of a workflow that uses none of them is unchanged.
+    static func priceMembers(_ a: AgentInfo) -> [(String, JSONValue)] {
+        var m: [(String, JSONValue)] = []
+        if let f = a.format { m.append(("format", .string(f))) }
+        if let p = a.costPer1kInput { m.append(("cost_per_1k_input_tokens_micros", .int(p))) }
+        if let p = a.costPer1kOutput { m.append(("cost_per_1k_output_tokens_micros", .int(p))) }
+        if let prices = a.prices {
+            m.append(("prices", .array(prices.map {
+                .object([("input_micros", .int($0.inputMicros)), ("model", .string($0.model)), ("output_micros", .int($0.outputMicros))])
+            })))
+        }
+        return m
     }
 
     static let drivers: [String: Set<String>] = ["run": ["exec", "sim"], "prompt": ["llm", "sim"], "call": ["http", "sim"]]

@@ -1460,6 +1460,33 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0609", .error, "an llm task that may run on an anthropic agent has no max_tokens",
+            #"""
+            The Anthropic Messages API refuses a request without `max_tokens`, so
+            every attempt of a `prompt:` task on an agent with `format: anthropic`
+            would fail. Give the task `max_tokens`, the most tokens one reply may
+            use; the runtime sends it as the request's `max_tokens` (less the
+            prompt's bound when a budget caps the attempt). An IR that skipped this
+            check fails such an attempt with `config_error` before anything is sent.
+
+            Erroneous example:
+
+                agent claude { driver: llm, format: anthropic, capabilities: ["llm"] }
+                workflow digest {
+                  task summarize { prompt: "Summarize the open incidents", agent: claude }
+                }
+
+            Corrected example:
+
+                agent claude { driver: llm, format: anthropic, capabilities: ["llm"] }
+                workflow digest {
+                  task summarize {
+                    prompt: "Summarize the open incidents", agent: claude
+                    max_tokens: 4k tokens
+                  }
+                }
+            """#),
+        entry(
             "E0700", .error, "parallel tasks write one output without on_conflict",
             #"""
             Tasks that may run at the same time (neither depends on the other,

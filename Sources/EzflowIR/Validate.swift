@@ -60,6 +60,30 @@ public struct IRAgent: Sendable, Equatable {
     public var costPerCallMicros: Int64
     public var costPer1kTokensMicros: Int64
     public var costPerSecondMicros: Int64
+    /// Prices per 1k input (prompt) and output (completion) tokens of models without a
+    /// `prices` entry (0 when the IR leaves them out).
+    public var costPer1kInputTokensMicros: Int64 = 0
+    public var costPer1kOutputTokensMicros: Int64 = 0
+    /// The agent's own `model`.
+    public var model: String? = nil
+    /// `prices`: per-model input and output prices, by model.
+    public var prices: [String: IRModelPrice] = [:]
+
+    /// The input and output prices per 1k tokens of `model` (the task's, else the agent's).
+    public func splitPrices(model m: String?) -> IRModelPrice {
+        if let m = m ?? model, let p = prices[m] { return p }
+        return IRModelPrice(inputMicros: costPer1kInputTokensMicros, outputMicros: costPer1kOutputTokensMicros)
+    }
+}
+
+/// One model's prices per 1k input and output tokens (an agent's `prices` entry).
+public struct IRModelPrice: Sendable, Equatable {
+    public var inputMicros: Int64
+    public var outputMicros: Int64
+    public init(inputMicros: Int64, outputMicros: Int64) {
+        self.inputMicros = inputMicros
+        self.outputMicros = outputMicros
+    }
 }
 
 /// One task, with the fields the scheduler reads typed; everything else is in `json`.
@@ -166,6 +190,8 @@ struct IRValidator {
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop"]
+    /// Agent fields written the same way: the format and the input/output prices.
+    static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices"]
     /// Sub-workflows nest at most this deep (the compiler never gets close).
     static let nestingMax = 64
 
@@ -220,14 +246,30 @@ struct IRValidator {
         return try int(o, f.irKey!, min: f.min, max: f.max)
     }
 
+    /// An agent's `prices` (absent: none): `[{"input_micros", "model", "output_micros"}…]`,
+    /// each model once, prices ≥ 0.
+    func modelPrices(_ a: IRObject) throws(IRValidationError) -> [String: IRModelPrice] {
+        guard a["prices"] != nil else { return [:] }
+        var out: [String: IRModelPrice] = [:]
+        for (i, x) in try array(a, "prices").enumerated() {
+            let p = try object(x, "\(a.sub("prices"))[\(i)]", allowed: ["input_micros", "model", "output_micros"])
+            let m = try string(p, "model")
+            guard out[m] == nil else { throw fail(p.sub("model"), "model `\(m)` is priced twice") }
+            out[m] = IRModelPrice(inputMicros: try int(p, "input_micros", min: 0), outputMicros: try int(p, "output_micros", min: 0))
+        }
+        return out
+    }
+
     /// Every numeric attribute of `block` that `o` carries, checked against its range: a
     /// new attribute in the table is validated without a line here.
     func numbers(_ o: IRObject, _ block: String) throws(IRValidationError) {
         for f in AttributeTable.numeric(block) {
-            if block == "task", Self.optionalTaskKeys.contains(f.irKey!), o[f.irKey!] == nil { continue }
+            let optional = block == "task" ? Self.optionalTaskKeys : block == "agent" ? Self.optionalAgentKeys : []
+            if optional.contains(f.irKey!), o[f.irKey!] == nil { continue }
             _ = try optAttr(o, block, f.name)
         }
     }
+
 
     /// The words attribute `attr` of `block` allows.
     func words(_ block: String, _ attr: String) -> Set<String> {
@@ -312,7 +354,10 @@ struct IRValidator {
             let a = try object(x, "\(o.sub("agents"))[\(i)]", allowed: [
                 "name", "driver", "capabilities", "concurrency", "cost_per_call_micros", "cost_per_1k_tokens_micros",
                 "cost_per_second_micros", "model", "url", "command", "api_key", "latency_ms", "failure_rate_ppm",
+                "cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
             ])
+            if a["format"] != nil { _ = try optString(a, "format", oneOf: words("agent", "format")) }
+            let prices = try modelPrices(a)
             let apiKey = try optString(a, "api_key")
             if let k = apiKey, !secretNames.contains(k) { throw fail(a.sub("api_key"), "unknown secret `\(k)`") }
             _ = try optString(a, "model"); _ = try optString(a, "url"); _ = try optString(a, "command")
@@ -322,7 +367,10 @@ struct IRValidator {
                 capabilities: try strings(a, "capabilities"), concurrency: try attr(a, "agent", "concurrency"),
                 costPerCallMicros: try attr(a, "agent", "cost_per_call"),
                 costPer1kTokensMicros: try attr(a, "agent", "cost_per_1k_tokens"),
-                costPerSecondMicros: try attr(a, "agent", "cost_per_second")))
+                costPerSecondMicros: try attr(a, "agent", "cost_per_second"),
+                costPer1kInputTokensMicros: a["cost_per_1k_input_tokens_micros"] == nil ? 0 : try attr(a, "agent", "cost_per_1k_input_tokens"),
+                costPer1kOutputTokensMicros: a["cost_per_1k_output_tokens_micros"] == nil ? 0 : try attr(a, "agent", "cost_per_1k_output_tokens"),
+                model: try optString(a, "model"), prices: prices))
         }
         for (i, x) in roleItems.enumerated() {
             let r = try object(x, "\(o.sub("roles"))[\(i)]", allowed: ["name", "inherits", "allow", "agents", "secrets"])

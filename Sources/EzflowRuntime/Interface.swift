@@ -188,6 +188,13 @@ public struct Plan: Sendable {
     public var agentCostPerCallMicros: [Int64] = []
     public var agentCostPer1kTokensMicros: [Int64] = []
     public var agentCostPerSecondMicros: [Int64] = []
+    /// Per agent: its `model`, its input/output prices per 1k tokens and its per-model
+    /// `prices` (empty for plans made without them: no split prices).
+    public var agentModel: [String?] = []
+    public var agentSplitPrices: [IRModelPrice] = []
+    public var agentModelPrices: [[String: IRModelPrice]] = []
+    /// Per task: its `model` (an llm task's choice, which picks the agent's price).
+    public var taskModel: [String?] = []
     /// Workflow limits; -1 = none.
     public var maxParallel: Int = -1
     public var budgetMoneyMicros: Int64 = -1

@@ -160,9 +160,21 @@ extension Plan {
     /// the task's `max_tokens`.
     public func worstCostMicros(task t: Int, agent a: Int, tokens: Int64? = nil) -> Int64 {
         let rates = a >= 0 ? Reservation.Rates(perCallMicros: agentCostPerCallMicros[a], perSecondMicros: agentCostPerSecondMicros[a],
-                                               per1kTokensMicros: agentCostPer1kTokensMicros[a]) : nil
+                                               per1kTokensMicros: tokenRate(task: t, agent: a)) : nil
         return Reservation.moneyMicros(maxCostMicros: maxCostMicros[t] >= 0 ? maxCostMicros[t] : nil, agent: rates,
                                        timeoutMs: timeoutMs[t], maxTokens: tokens ?? maxTokens[t])
+    }
+
+    /// The most one token of `task` can cost on agent `a`, per 1k: `cost_per_1k_tokens`
+    /// plus the dearer of the input and output prices of the task's model (its `model`,
+    /// else the agent's; its `prices` entry, else `cost_per_1k_input/output_tokens`). The
+    /// driver charges reported input × input price + output × output price, rounded up
+    /// together, so this per 1k tokens of the cap bounds it (docs/DRIVERS.md, "Prices").
+    public func tokenRate(task t: Int, agent a: Int) -> Int64 {
+        guard a < agentSplitPrices.count else { return agentCostPer1kTokensMicros[a] }
+        let model = (t < taskModel.count ? taskModel[t] : nil) ?? agentModel[a]
+        let split = model.flatMap { agentModelPrices[a][$0] } ?? agentSplitPrices[a]
+        return Reservation.add(agentCostPer1kTokensMicros[a], max(split.inputMicros, split.outputMicros))
     }
 
     /// Whether `task` is a `prompt` task: its attempts get a token cap at dispatch.
@@ -268,6 +280,9 @@ struct PlanBuilder {
             p.agentCostPerCallMicros.append(a.costPerCallMicros)
             p.agentCostPer1kTokensMicros.append(a.costPer1kTokensMicros)
             p.agentCostPerSecondMicros.append(a.costPerSecondMicros)
+            p.agentModel.append(a.model)
+            p.agentSplitPrices.append(IRModelPrice(inputMicros: a.costPer1kInputTokensMicros, outputMicros: a.costPer1kOutputTokensMicros))
+            p.agentModelPrices.append(a.prices)
         }
         // Outputs.
         var localOutput: [String: Int] = [:]
@@ -446,6 +461,7 @@ struct PlanBuilder {
         if !isJoin, case .int(let c)? = t.json["max_cost_micros"] { p.maxCostMicros.append(c) } else { p.maxCostMicros.append(-1) }
         if !isJoin, case .int(let c)? = t.json["max_tokens"] { p.maxTokens.append(c) } else { p.maxTokens.append(-1) }
         p.promptTask.append(!isJoin && t.json["action"] == .string("prompt"))
+        if !isJoin, case .string(let m)? = t.json["model"] { p.taskModel.append(m) } else { p.taskModel.append(nil) }
         if !isJoin, case .array(let ws)? = t.json["writes"] {
             for case .string(let o) in ws {
                 guard let oid = outputs[o] else { throw PlanError(path: path + ".writes", message: "no output `\(o)`") }

@@ -1,0 +1,70 @@
+// Input and output prices per 1k tokens (per model on the agent) under money budgets: the
+// real LLMDriver charges what the greedy server reports at the split prices, and the
+// core's reservation (the dearest price per token of the cap) keeps every run within its
+// money budget. Uses TokenCapTests' server and runner.
+import EzflowIR
+import EzflowRuntime
+import Foundation
+import XCTest
+
+extension TokenCapTests {
+    /// `tasks` prompt tasks on agent `model` (model `tiny-1`, priced by its `prices`
+    /// entry; odd tasks ask for `tiny-2`, priced by the agent's input/output prices).
+    static func splitPriceWorkflow(base: String, money: String, tasks: Int, maxTokens: String, parallel: Int) -> String {
+        var body = ""
+        for i in 0..<tasks {
+            body += """
+                  task t\(i) {
+                    agent: model
+                    prompt: "Say something short, number \(i)."
+                    max_tokens: \(maxTokens)
+                    \(i % 2 == 1 ? "model: \"tiny-2\"" : "")
+                  }
+
+                """
+        }
+        return """
+            agent model {
+              driver: llm
+              capabilities: ["llm"]
+              model: "tiny-1"
+              url: "\(base)/v1"
+              cost_per_call: $0.001
+              cost_per_1k_input_tokens: $0.001
+              cost_per_1k_output_tokens: $0.004
+              prices: { "tiny-1": { input: $0.002, output: $0.008 } }
+            }
+            workflow w {
+              max_parallel: \(parallel)
+              budget { money: \(money) }
+            \(body)
+            }
+            """
+    }
+
+    /// One attempt is charged its reported prompt and completion at its model's prices:
+    /// `tiny-1`: $0.001 + 60 × $0.002/1k + 2,940 × $0.008/1k = 1000 + ⌈120 + 23520⌉ µ$;
+    /// `tiny-2`: $0.001 + 60 × $0.001/1k + 2,940 × $0.004/1k = 1000 + ⌈60 + 11760⌉ µ$.
+    func testSplitPricesAreChargedPerModel() throws {
+        let server = try Self.greedyServer()
+        defer { server.stop() }
+        let out = try run(Self.splitPriceWorkflow(base: server.base, money: "$1", tasks: 2, maxTokens: "3k tokens", parallel: 1))
+        XCTAssertEqual(out.verdict, .success)
+        XCTAssertEqual(out.state.history.flatMap { $0 }.map(\.costMicros), [24_640, 12_820])
+        XCTAssertEqual(server.requests.map { $0.json?["model"] }, [.string("tiny-1"), .string("tiny-2")])
+    }
+
+    /// Six tasks, three at a time, under $0.05, against a server that uses every cap: across
+    /// 50 seeds and three `max_tokens` the money charged never exceeds the budget.
+    func testConcurrentSplitPricedTasksNeverOverspendAcrossSeeds() throws {
+        let server = try Self.greedyServer()
+        defer { server.stop() }
+        for seed in UInt64(1)...50 {
+            let maxTokens = ["1k tokens", "2k tokens", "3k tokens"][Int(seed % 3)]
+            let out = try run(Self.splitPriceWorkflow(base: server.base, money: "$0.05", tasks: 6, maxTokens: maxTokens, parallel: 3),
+                              seed: seed)
+            XCTAssertLessThanOrEqual(out.state.chargedMicros, 50_000, "seed \(seed), max_tokens \(maxTokens)")
+            XCTAssertGreaterThan(out.state.chargedMicros, 0, "seed \(seed)")
+        }
+    }
+}
