@@ -290,8 +290,9 @@ public struct RemoteAgent: Sendable {
     /// cost_per_call + cost_per_second prorated by the millisecond + cost_per_1k_tokens
     /// prorated by the token (`tokens` in all) + input tokens × the model's input price and
     /// output tokens × its output price per 1k (rounded up together), each part rounded
-    /// up and saturating (the same model as `Plan.worstCostMicros`, which bounds it with
-    /// the dearer of the two prices per token of the cap).
+    /// up and saturating (the same model as `Plan.worstCostMicros`, which bounds it: input
+    /// ≤ the prompt's bound at the input price, output ≤ the answer's cap at the output
+    /// price, else the attempt fails `cap_exceeded`).
     public func cost(durationMs: Int64, tokens: Int64, input: Int64 = 0, output: Int64 = 0, model: String? = nil) -> Int64 {
         func prorated(_ rate: Int64, _ n: Int64, _ per: Int64) -> Int64 {
             let (p, o) = rate.multipliedReportingOverflow(by: max(0, n))

@@ -111,8 +111,25 @@ public struct LLMDriver: AgentDriver {
         let result = interpret(sent, wire: wire, call: call, declared: OutputSchema.declared(task: nt.ir, types: taskTypes(task)),
                                taskName: nt.name, agent: ag, model: model, timeoutMs: nt.timeoutMs, durationMs: durationMs)
         guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent else { return result }
-        return Self.enforce(cap: cap, completionCap: completionCap, completion: wire.usage(HTTPText.json(r.body)).output,
-                            result: result, taskName: nt.name, agent: ag.name)
+        let usage = wire.usage(HTTPText.json(r.body))
+        // With input and output priced apart the reservation counts the input's bound at
+        // the input price: more input than that breaks it as surely as a long answer.
+        let split = ag.splitPrices(model: model)
+        if split.inputMicros > 0 || split.outputMicros > 0 {
+            let bound = call.prompt.bound(task: nt.ir, types: taskTypes(task))
+            if usage.input > bound { return Self.inputOverBound(result, input: usage.input, bound: bound, taskName: nt.name, agent: ag.name) }
+        }
+        return Self.enforce(cap: cap, completionCap: completionCap, completion: usage.output, result: result, taskName: nt.name, agent: ag.name)
+    }
+
+    /// A reply reporting more input tokens than the input has bytes broke the cap (a token
+    /// is at least one byte): charged as reported, failed `cap_exceeded`.
+    static func inputOverBound(_ result: DriverResult, input: Int64, bound: Int64, taskName: String, agent: String) -> DriverResult {
+        var r = result
+        r.outcome = .failure(errorClass: ErrorClass.capExceeded, message: "task `\(taskName)`: agent `\(agent)` broke the token cap: "
+                             + "it reported \(input) input tokens for a prompt of \(bound) bytes (a token is at least one byte); "
+                             + "charged as reported")
+        return r
     }
 
     /// The call for IR task `task` without its cap: the prompt (`LLMPrompt.render`, as the core

@@ -145,17 +145,35 @@ extension WorkflowChecker {
             c.catchMoney = Reservation.bounded(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens)
                 ? Reservation.moneyMicros(maxCostMicros: t.maxCost, agent: r, timeoutMs: t.timeoutMs, maxTokens: t.maxTokens) : nil
         }
-        guard t.action == "prompt", t.maxCost == nil, let (per1k, id) = dearestTokenPrice(t, w) else { return c }
+        guard t.action == "prompt", t.maxCost == nil, dearestTokenPrice(t, w) != nil else { return c }
         c.promptPriced = true
-        if let p = c.promptTokens, p > 0 {
-            // The reservation counts `max_tokens` in whole thousands; the prompt's tokens
-            // are charged too, so count the thousands they add to it.
-            let cap = t.maxTokens ?? 0
-            let more = Reservation.wholeUnits(sat(cap, p)) - Reservation.wholeUnits(cap)
-            c.promptMoney = sat(per1k, more, mul: true)
-            c.promptMoneyWhy = "agent `\(id.name)`: \(fmtMoney(per1k))/1k × \(more)k more: `max_tokens` \(fmtTokens(cap)) + \(fmtTokens(p)) of prompt, in whole thousands"
-        }
+        if let p = c.promptTokens, p > 0 { (c.promptMoney, c.promptMoneyWhy) = promptMoney(t, w, prompt: p) }
         return c
+    }
+
+    /// What the prompt's `p` tokens add to one attempt's reservation on the agent where
+    /// they cost most (the runtime reserves `Reservation.moneyMicros` with the prompt's
+    /// bound), and why: with one price per token, the thousands they add to `max_tokens`;
+    /// with input/output prices, the prompt's thousands at the input price.
+    func promptMoney(_ t: TaskInfo, _ w: WorkflowContext, prompt p: Int64) -> (Int64, String) {
+        var ids = agentPool(t, w)
+        if case .agent(let id)? = t.fallback { ids.append(id) }
+        let cap = t.maxTokens ?? 0
+        var best: (Int64, DeclID, Reservation.Rates)?
+        for id in ids {
+            guard let a = agents[id] else { continue }
+            let r = rates(a, model: t.model)
+            let more = Reservation.moneyMicros(maxCostMicros: nil, agent: r, timeoutMs: nil, maxTokens: cap, promptTokens: p)
+                - Reservation.moneyMicros(maxCostMicros: nil, agent: r, timeoutMs: nil, maxTokens: cap)
+            if more > (best?.0 ?? 0) { best = (more, id, r) }
+        }
+        guard let (money, id, r) = best else { return (0, "") }
+        if r.split {
+            let per1k = sat(r.per1kTokensMicros, r.per1kInputMicros)
+            return (money, "agent `\(id.name)`: \(fmtMoney(per1k))/1k input × \(Reservation.wholeUnits(p))k: \(fmtTokens(p)) of prompt, in whole thousands")
+        }
+        let more = Reservation.wholeUnits(sat(cap, p)) - Reservation.wholeUnits(cap)
+        return (money, "agent `\(id.name)`: \(fmtMoney(r.per1kTokensMicros))/1k × \(more)k more: `max_tokens` \(fmtTokens(cap)) + \(fmtTokens(p)) of prompt, in whole thousands")
     }
 
     /// The tokens a prompt can hold when its text is all literal: its UTF-8 byte length
@@ -192,10 +210,12 @@ extension WorkflowChecker {
         return pool.filter { agents[$0] != nil }
     }
 
-    /// An agent's prices for a task asking for `model`: per-token prices of every kind are
-    /// reserved at the dearest (`AgentInfo.tokenRate`), as the runtime's `Plan` does.
+    /// An agent's prices for a task asking for `model` (its `prices` entry, else the
+    /// agent's input/output prices), as the runtime's `Plan.rates` gives them.
     func rates(_ a: AgentInfo, model: String?) -> Reservation.Rates {
-        Reservation.Rates(perCallMicros: a.costPerCall, perSecondMicros: a.costPerSecond, per1kTokensMicros: a.tokenRate(model: model))
+        let (i, o) = a.splitPrices(model: model)
+        return Reservation.Rates(perCallMicros: a.costPerCall, perSecondMicros: a.costPerSecond, per1kTokensMicros: a.costPer1kTokens,
+                                 per1kInputMicros: i, per1kOutputMicros: o)
     }
 
     /// One attempt's reservation on the dearest agent the task may run on (nil: not
@@ -237,19 +257,14 @@ extension WorkflowChecker {
         guard let a = agents[id] else { return "agent `\(id.name)`" }
         var parts: [String] = a.costPerCall > 0 ? ["\(fmtMoney(a.costPerCall)) per call"] : []
         if a.costPerSecond > 0 { parts.append("\(fmtMoney(a.costPerSecond))/s × \(Reservation.wholeUnits(t.timeoutMs ?? 0))s") }
-        let rate = a.tokenRate(model: t.model)
-        if rate > 0 { parts.append("\(fmtMoney(rate))/1k\(splitWhy(a, t)) × \(fmtTokens(t.maxTokens ?? 0))") }
+        let r = rates(a, model: t.model)
+        if r.split {
+            let model = t.model ?? a.model
+            let of = (a.prices ?? []).contains(where: { $0.model == model }) ? " (`\(model!)`)" : ""
+            parts.append("\(fmtMoney(sat(r.per1kTokensMicros, r.per1kOutputMicros)))/1k output\(of) × \(fmtTokens(t.maxTokens ?? 0))")
+        } else if r.per1kTokensMicros > 0 {
+            parts.append("\(fmtMoney(r.per1kTokensMicros))/1k × \(fmtTokens(t.maxTokens ?? 0))")
+        }
         return "agent `\(id.name)`: " + (parts.isEmpty ? "free" : parts.joined(separator: " + "))
-    }
-
-    /// ` (per token: $0.001 + output $0.005)`: how a token price with input/output prices
-    /// was made; empty when the agent has only `cost_per_1k_tokens`.
-    func splitWhy(_ a: AgentInfo, _ t: TaskInfo) -> String {
-        let (i, o) = a.splitPrices(model: t.model)
-        guard i > 0 || o > 0 else { return "" }
-        let dear = o >= i ? "output \(fmtMoney(o))" : "input \(fmtMoney(i))"
-        let model = t.model ?? a.model
-        let of = (a.prices ?? []).contains(where: { $0.model == model }) ? " of `\(model!)`" : ""
-        return a.costPer1kTokens > 0 ? " (\(fmtMoney(a.costPer1kTokens)) + \(dear)\(of))" : " (\(dear)\(of))"
     }
 }

@@ -74,9 +74,8 @@ extension AgentInfo {
         return (costPer1kInput ?? 0, costPer1kOutput ?? 0)
     }
 
-    /// The most one token can cost on `model`: `cost_per_1k_tokens` plus the dearer of its
-    /// input and output prices (per 1k). A reservation of this per 1k tokens of the cap
-    /// bounds what the driver charges (docs/DRIVERS.md, "Prices").
+    /// The most one token can cost on `model`, per 1k: `cost_per_1k_tokens` plus the dearer
+    /// of its input and output prices; above 0 when the agent prices tokens at all (E0608).
     public func tokenRate(model: String?) -> Int64 {
         let (i, o) = splitPrices(model: model)
         let (s, over) = costPer1kTokens.addingReportingOverflow(max(i, o))

@@ -749,8 +749,9 @@ extension RunState {
     /// here, `llmPromptBound`) plus its `max_tokens`, tightened to the room every enclosing
     /// token budget has left after charges and in-flight reservations (the selector's
     /// `remainingTokens`), and, when the agent prices tokens and the task has no `max_cost`,
-    /// to the whole thousands of tokens the tightest money budget still pays for after the
-    /// call's fixed prices. The core is the one journal writer, so two attempts never share
+    /// to what the tightest money budget still pays for (`Reservation.answerTokens`: the
+    /// prompt's bound at the input price, the answer in whole thousands at the output price,
+    /// after the call's fixed prices). The core is the one journal writer, so two attempts never share
     /// a remainder. A cap that leaves the prompt less than `capMinTokens` of answer waits
     /// for in-flight attempts, or stops the run when even without them it could not be had.
     func reservation(_ t: Int, agent: Int) -> (worst: Int64, tokens: Int64, cap: Int64?, fit: BudgetFit) {
@@ -766,18 +767,18 @@ extension RunState {
         }
         let limits = selectorLimits(t)
         if limits.remainingTokens >= 0 { tighten(limits.remainingTokens) }
-        if agent >= 0, plan.maxCostMicros[t] < 0, plan.agentCostPer1kTokensMicros[agent] > 0, limits.remainingMoneyMicros >= 0 {
-            let left = limits.remainingMoneyMicros - plan.worstCostMicros(task: t, agent: agent, tokens: 0)
-            tighten(left <= 0 ? 0 : Plan.saturatingMul(left / plan.agentCostPer1kTokensMicros[agent], 1000))
+        if plan.maxCostMicros[t] < 0, limits.remainingMoneyMicros >= 0,
+           let answer = plan.answerTokens(task: t, agent: agent, affordable: limits.remainingMoneyMicros, prompt: bound) {
+            tighten(Plan.saturatingAdd(bound, answer))
         }
         guard let c = cap else { return (worst, worstTok, nil, budgetFit(t, worst: worst, worstTok: worstTok)) }
         let least = Plan.saturatingAdd(bound, Core.capMinTokens)
         if c < least && budgetsCut {
-            let fit = budgetFit(t, worst: plan.worstCostMicros(task: t, agent: agent, tokens: least), worstTok: least)
+            let fit = budgetFit(t, worst: plan.worstCostMicros(task: t, agent: agent, tokens: least, prompt: bound), worstTok: least)
             if case .fits = fit { return (worst, worstTok, nil, .wait) }
             return (worst, worstTok, nil, fit)
         }
-        let w = plan.worstCostMicros(task: t, agent: agent, tokens: c)
+        let w = plan.worstCostMicros(task: t, agent: agent, tokens: c, prompt: bound)
         return (w, c, c, budgetFit(t, worst: w, worstTok: c))
     }
 

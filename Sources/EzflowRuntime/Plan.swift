@@ -156,25 +156,35 @@ extension Plan {
     /// Worst-case money of one attempt of `task` on `agent` (-1: local, costs nothing but
     /// `max_cost_micros`): what `Reservation.moneyMicros` says (the checker's budget proofs
     /// read the same function).
-    /// `tokens`: the attempt's token cap when the core decided one (`Core.tokenCap`), else
-    /// the task's `max_tokens`.
-    public func worstCostMicros(task t: Int, agent a: Int, tokens: Int64? = nil) -> Int64 {
-        let rates = a >= 0 ? Reservation.Rates(perCallMicros: agentCostPerCallMicros[a], perSecondMicros: agentCostPerSecondMicros[a],
-                                               per1kTokensMicros: tokenRate(task: t, agent: a)) : nil
-        return Reservation.moneyMicros(maxCostMicros: maxCostMicros[t] >= 0 ? maxCostMicros[t] : nil, agent: rates,
-                                       timeoutMs: timeoutMs[t], maxTokens: tokens ?? maxTokens[t])
+    /// `tokens`: the attempt's token cap when the core decided one (`Core.tokenCap`), of
+    /// which `prompt` is the prompt's bound; else the task's `max_tokens`.
+    public func worstCostMicros(task t: Int, agent a: Int, tokens: Int64? = nil, prompt: Int64 = 0) -> Int64 {
+        let all = tokens ?? maxTokens[t]
+        return Reservation.moneyMicros(maxCostMicros: maxCostMicros[t] >= 0 ? maxCostMicros[t] : nil, agent: rates(task: t, agent: a),
+                                       timeoutMs: timeoutMs[t], maxTokens: all < 0 ? all : max(0, all - prompt), promptTokens: prompt)
     }
 
-    /// The most one token of `task` can cost on agent `a`, per 1k: `cost_per_1k_tokens`
-    /// plus the dearer of the input and output prices of the task's model (its `model`,
-    /// else the agent's; its `prices` entry, else `cost_per_1k_input/output_tokens`). The
-    /// driver charges reported input × input price + output × output price, rounded up
-    /// together, so this per 1k tokens of the cap bounds it (docs/DRIVERS.md, "Prices").
-    public func tokenRate(task t: Int, agent a: Int) -> Int64 {
-        guard a < agentSplitPrices.count else { return agentCostPer1kTokensMicros[a] }
+    /// The most answer tokens an attempt of `task` on agent `a` with a prompt of `prompt`
+    /// tokens can reserve within `money` (`Reservation.answerTokens`); nil when the task has
+    /// `max_cost`, runs locally or its tokens cost nothing.
+    public func answerTokens(task t: Int, agent a: Int, affordable money: Int64, prompt: Int64) -> Int64? {
+        guard maxCostMicros[t] < 0, let r = rates(task: t, agent: a) else { return nil }
+        return Reservation.answerTokens(affordable: money, agent: r, timeoutMs: timeoutMs[t], promptTokens: prompt)
+    }
+
+    /// The prices of one attempt of `task` on agent `a` (nil: local): per call, per
+    /// second, per 1k tokens, and the input and output prices of the task's model (its
+    /// `model`, else the agent's; its `prices` entry, else `cost_per_1k_input/output_tokens`).
+    public func rates(task t: Int, agent a: Int) -> Reservation.Rates? {
+        guard a >= 0 else { return nil }
+        var r = Reservation.Rates(perCallMicros: agentCostPerCallMicros[a], perSecondMicros: agentCostPerSecondMicros[a],
+                                  per1kTokensMicros: agentCostPer1kTokensMicros[a])
+        guard a < agentSplitPrices.count else { return r }
         let model = (t < taskModel.count ? taskModel[t] : nil) ?? agentModel[a]
         let split = model.flatMap { agentModelPrices[a][$0] } ?? agentSplitPrices[a]
-        return Reservation.add(agentCostPer1kTokensMicros[a], max(split.inputMicros, split.outputMicros))
+        r.per1kInputMicros = split.inputMicros
+        r.per1kOutputMicros = split.outputMicros
+        return r
     }
 
     /// Whether `task` is a `prompt` task: its attempts get a token cap at dispatch.

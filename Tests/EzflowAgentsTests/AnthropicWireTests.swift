@@ -49,7 +49,7 @@ final class AnthropicWireTests: XCTestCase {
                                                                    idempotencyKey: "r/ask", runID: "r", values: values)
     }
 
-    static func message(_ content: String, usage: String = #"{"input_tokens": 1000, "output_tokens": 200}"#) -> CannedResponse {
+    static func message(_ content: String, usage: String = #"{"input_tokens": 40, "output_tokens": 200}"#) -> CannedResponse {
         .json(200, #"{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": \#(content), "stop_reason": "end_turn", "stop_sequence": null, "usage": \#(usage)}"#)
     }
 
@@ -68,33 +68,47 @@ final class AnthropicWireTests: XCTestCase {
         let r = await run(p)
         XCTAssertNil(r.errorClass, r.message)
         XCTAssertEqual(r.out["text"], .string("Seven is prime."))
-        XCTAssertEqual(r.tokens, 1200)
-        // $0.001 + 1000 × $0.003/1k + 200 × $0.015/1k = 1000 + 3000 + 3000 µ$.
-        XCTAssertEqual(r.costMicros, 7000)
+        XCTAssertEqual(r.tokens, 240)
+        // $0.001 + ⌈(40 × $0.003 + 200 × $0.015) / 1k⌉ = 1000 + ⌈120 + 3000⌉ µ$.
+        XCTAssertEqual(r.costMicros, 4120)
         let q = try XCTUnwrap(server.requests.first)
         XCTAssertEqual(q.target, "/v1/messages")
         XCTAssertEqual(q.headers["x-api-key"], Self.key)
         XCTAssertEqual(q.headers["anthropic-version"], "2023-06-01")
         XCTAssertNil(q.headers["authorization"])
-        // The cap of 2,000 less the prompt's 45-byte bound.
+        // The task's `max_tokens`: the cap of 2,000 less the prompt's 45-byte bound is more.
         XCTAssertEqual(String(decoding: q.body, as: UTF8.self),
-                       #"{"max_tokens":1955,"messages":[{"content":"Name one prime.","role":"user"}],"model":"claude-sonnet-4-5"}"#)
+                       #"{"max_tokens":800,"messages":[{"content":"Name one prime.","role":"user"}],"model":"claude-sonnet-4-5"}"#)
     }
 
     /// A task's `model` picks its `prices` entry; cache tokens are billed as input.
     func testModelPriceAndCacheTokens() async throws {
         let server = try LoopbackServer { _ in
             Self.message(#"[{"type": "text", "text": "2"}]"#,
-                         usage: #"{"input_tokens": 100, "cache_creation_input_tokens": 400, "cache_read_input_tokens": 500, "output_tokens": 300}"#)
+                         usage: #"{"input_tokens": 5, "cache_creation_input_tokens": 10, "cache_read_input_tokens": 20, "output_tokens": 300}"#)
         }
         defer { server.stop() }
         let p = try program(base: server.base + "/v1", taskModel: "claude-haiku-4-5")
         let r = await run(p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.tokens, 1300)
-        // $0.001 + 1000 × $0.001/1k + 300 × $0.005/1k = 1000 + 1000 + 1500 µ$.
-        XCTAssertEqual(r.costMicros, 3500)
+        XCTAssertEqual(r.tokens, 335)
+        // $0.001 + ⌈(35 × $0.001 + 300 × $0.005) / 1k⌉ = 1000 + ⌈35 + 1500⌉ µ$.
+        XCTAssertEqual(r.costMicros, 2535)
         XCTAssertEqual(try XCTUnwrap(server.requests.first).json?["model"], .string("claude-haiku-4-5"))
+    }
+
+    /// With input and output priced apart the reservation counts the prompt's bound at the
+    /// input price: a server reporting more input tokens than the prompt has bytes broke
+    /// the cap (charged as reported).
+    func testMoreInputThanThePromptsBytesBreaksTheCap() async throws {
+        let server = try LoopbackServer { _ in Self.message(#"[{"type": "text", "text": "2"}]"#, usage: #"{"input_tokens": 46, "output_tokens": 1}"#) }
+        defer { server.stop() }
+        let r = await run(try program(base: server.base))
+        XCTAssertEqual(r.errorClass, "cap_exceeded")
+        XCTAssertEqual(r.message, "task `ask`: agent `claude` broke the token cap: it reported 46 input tokens for a prompt of 45 bytes "
+                       + "(a token is at least one byte); charged as reported")
+        // $0.001 + ⌈(46 × $0.003 + 1 × $0.015) / 1k⌉ = 1000 + ⌈138 + 15⌉ µ$.
+        XCTAssertEqual(r.costMicros, 1153)
     }
 
     /// Input and output parts are prorated together and rounded up once.
@@ -150,7 +164,7 @@ final class AnthropicWireTests: XCTestCase {
         let p = try program(base: server.base)
         let r = await run(p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out, .object([("n", .int(7)), ("why", .string("only divisors 1 and 7")), ("text", .string("")), ("tokens", .int(1200))]))
+        XCTAssertEqual(r.out, .object([("n", .int(7)), ("why", .string("only divisors 1 and 7")), ("text", .string("")), ("tokens", .int(240))]))
         XCTAssertEqual(AnthropicWire().reply(.object([("content", .array([]))])).map(\.structured), .success(nil))
     }
 

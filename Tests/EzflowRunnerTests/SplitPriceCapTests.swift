@@ -1,7 +1,7 @@
 // Input and output prices per 1k tokens (per model on the agent) under money budgets: the
 // real LLMDriver charges what the greedy server reports at the split prices, and the
-// core's reservation (the dearest price per token of the cap) keeps every run within its
-// money budget. Uses TokenCapTests' server and runner.
+// core's reservation (the prompt's bound at the input price, the answer's cap at the output
+// price) keeps every run within its money budget. Uses TokenCapTests' server and runner.
 import EzflowIR
 import EzflowRuntime
 import Foundation
@@ -43,15 +43,30 @@ extension TokenCapTests {
     }
 
     /// One attempt is charged its reported prompt and completion at its model's prices:
-    /// `tiny-1`: $0.001 + 60 × $0.002/1k + 2,940 × $0.008/1k = 1000 + ⌈120 + 23520⌉ µ$;
-    /// `tiny-2`: $0.001 + 60 × $0.001/1k + 2,940 × $0.004/1k = 1000 + ⌈60 + 11760⌉ µ$.
+    /// `tiny-1`: $0.001 + 60 × $0.002/1k + 3,000 × $0.008/1k = 1000 + 120 + 24000 µ$;
+    /// `tiny-2`: $0.001 + 60 × $0.001/1k + 3,000 × $0.004/1k = 1000 + 60 + 12000 µ$.
     func testSplitPricesAreChargedPerModel() throws {
         let server = try Self.greedyServer()
         defer { server.stop() }
         let out = try run(Self.splitPriceWorkflow(base: server.base, money: "$1", tasks: 2, maxTokens: "3k tokens", parallel: 1))
         XCTAssertEqual(out.verdict, .success)
-        XCTAssertEqual(out.state.history.flatMap { $0 }.map(\.costMicros), [24_640, 12_820])
+        XCTAssertEqual(out.state.history.flatMap { $0 }.map(\.costMicros), [25_120, 13_060])
         XCTAssertEqual(server.requests.map { $0.json?["model"] }, [.string("tiny-1"), .string("tiny-2")])
+    }
+
+    /// A money budget caps the answer at the output price once the prompt's bound is paid
+    /// at the input price: $0.02 − $0.001 per call − 60 bytes of prompt at $0.002/1k (one
+    /// whole thousand) leaves ⌊17000 / 8000⌋ = 2 thousand answer tokens.
+    func testMoneyBudgetCapsTheAnswerAtTheOutputPrice() throws {
+        let server = try Self.greedyServer()
+        defer { server.stop() }
+        let out = try run(Self.splitPriceWorkflow(base: server.base, money: "$0.02", tasks: 1, maxTokens: "1 tokens", parallel: 1),
+                          uncapped: true)
+        XCTAssertEqual(out.verdict, .success)
+        XCTAssertEqual(server.requests.map { $0.json?["max_tokens"] }, [.int(2_000)])
+        XCTAssertEqual(out.state.chargedTokens, 2_060)
+        // $0.001 + 60 × $0.002/1k + 2,000 × $0.008/1k.
+        XCTAssertEqual(out.state.chargedMicros, 17_120)
     }
 
     /// Six tasks, three at a time, under $0.05, against a server that uses every cap: across
