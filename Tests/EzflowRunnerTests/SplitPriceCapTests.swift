@@ -29,6 +29,7 @@ extension TokenCapTests {
               capabilities: ["llm"]
               model: "tiny-1"
               url: "\(base)/v1"
+              concurrency: \(parallel)
               cost_per_call: $0.001
               cost_per_1k_input_tokens: $0.001
               cost_per_1k_output_tokens: $0.004
