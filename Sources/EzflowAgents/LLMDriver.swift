@@ -224,7 +224,9 @@ public struct LLMDriver: AgentDriver {
         case .success(let r): reply = r
         case .failure(let e): return fail(ErrorClass.agentError, "malformed response: " + e.message)
         }
-        let content = reply.text
+        // A structured answer given apart from the text (Anthropic's tool input) is the
+        // answer's text too when there is no other, so `text` and `messages` carry it.
+        let content = reply.text.isEmpty ? reply.structured.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) } ?? "" : reply.text
         var outputs: [(String, JSONValue)]
         if let declared {
             // Structured outputs: the reply must be exactly what the task declares.

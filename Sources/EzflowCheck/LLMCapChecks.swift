@@ -6,6 +6,7 @@ extension WorkflowChecker {
     /// with an agent that prices tokens. The server may then answer with any number of
     /// tokens, so no proof can bound the budget's worst case.
     mutating func checkCompletionCaps(_ w: WorkflowContext) {
+        for t in w.tasks where t.action == "prompt" && t.temperaturePPM != nil { checkAnthropicTemperature(t, w) }
         for t in w.tasks where t.action == "prompt" && t.maxTokens == nil {
             guard let (b, owner, tokens) = uncappedBudget(t, w) else { checkAnthropicCap(t, w); continue }
             let span = tokens ? b.tokensSpan! : b.moneySpan!
@@ -22,13 +23,30 @@ extension WorkflowChecker {
         }
     }
 
+    /// An agent with `format: anthropic` that may run `t` (its `catch` agent too).
+    func anthropicAgent(_ t: TaskInfo, _ w: WorkflowContext) -> DeclID? {
+        var ids = agentPool(t, w)
+        if case .agent(let id)? = t.fallback { ids.append(id) }
+        return ids.first(where: { agents[$0]?.format == "anthropic" && agents[$0]?.driver == "llm" })
+    }
+
+    /// E0610: `temperature` on a `prompt:` task that may run on an agent with `format:
+    /// anthropic`: the Messages API's request has no `temperature` (its official SDK's
+    /// type has none), so the driver would refuse every attempt.
+    mutating func checkAnthropicTemperature(_ t: TaskInfo, _ w: WorkflowContext) {
+        guard let id = anthropicAgent(t, w), let a = t.block.attribute("temperature") else { return }
+        report(error("E0610", "`llm` task `\(t.name.text)` sets `temperature` but may run on agent `\(id.name)`, which speaks the Anthropic format",
+                     a.value.span, label: "not sent in the Anthropic format",
+                     secondary: agents[id].map { [Label($0.name.span, "`format: anthropic` agent")] } ?? [],
+                     notes: ["the Anthropic Messages API's request has no `temperature`; an attempt with one fails `config_error` before it is sent"],
+                     help: "remove `temperature` from task `\(t.name.text)`, or run it on an agent with `format: openai`"))
+    }
+
     /// E0609: a `prompt:` task without `max_tokens` that may run on an agent with
     /// `format: anthropic`: the Messages API requires `max_tokens` on every request.
     /// (Under a budget E0608 says it already.)
     mutating func checkAnthropicCap(_ t: TaskInfo, _ w: WorkflowContext) {
-        var ids = agentPool(t, w)
-        if case .agent(let id)? = t.fallback { ids.append(id) }
-        guard let id = ids.first(where: { agents[$0]?.format == "anthropic" && agents[$0]?.driver == "llm" }) else { return }
+        guard let id = anthropicAgent(t, w) else { return }
         var d = error("E0609", "`llm` task `\(t.name.text)` has no `max_tokens` but may run on agent `\(id.name)`, which speaks the Anthropic format",
                       t.name.span, label: "no `max_tokens`",
                       secondary: agents[id].map { [Label($0.name.span, "`format: anthropic` agent")] } ?? [],

@@ -1487,6 +1487,35 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0610", .error, "temperature on an llm task that may run on an anthropic agent",
+            #"""
+            The Anthropic Messages API (as its official SDK describes the request
+            today) takes no `temperature`. ezflow does not drop an attribute without a
+            word, so the llm driver refuses such an attempt with `config_error`
+            before sending it; the check says so first. Remove `temperature`, or run
+            the task on an agent with `format: openai`.
+
+            Erroneous example:
+
+                agent claude { driver: llm, format: anthropic, capabilities: ["llm"] }
+                workflow digest {
+                  task summarize {
+                    prompt: "Summarize the open incidents", agent: claude
+                    max_tokens: 1k tokens, temperature: 0.2
+                  }
+                }
+
+            Corrected example:
+
+                agent claude { driver: llm, format: anthropic, capabilities: ["llm"] }
+                workflow digest {
+                  task summarize {
+                    prompt: "Summarize the open incidents", agent: claude
+                    max_tokens: 1k tokens
+                  }
+                }
+            """#),
+        entry(
             "E0700", .error, "parallel tasks write one output without on_conflict",
             #"""
             Tasks that may run at the same time (neither depends on the other,

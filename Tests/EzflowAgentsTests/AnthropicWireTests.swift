@@ -164,7 +164,13 @@ final class AnthropicWireTests: XCTestCase {
         let p = try program(base: server.base)
         let r = await run(p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out, .object([("n", .int(7)), ("why", .string("only divisors 1 and 7")), ("text", .string("")), ("tokens", .int(240))]))
+        let answer = #"{"n":7,"why":"only divisors 1 and 7"}"#
+        XCTAssertEqual(r.out, .object([
+            ("n", .int(7)), ("why", .string("only divisors 1 and 7")),
+            ("messages", .array([.object([("content", .string("Name one prime.")), ("role", .string("user"))]),
+                                 .object([("content", .string(answer)), ("role", .string("assistant"))])])),
+            ("text", .string(answer)), ("tokens", .int(240)),
+        ]))
         XCTAssertEqual(AnthropicWire().reply(.object([("content", .array([]))])).map(\.structured), .success(nil))
     }
 
