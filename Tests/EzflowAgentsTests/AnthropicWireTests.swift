@@ -11,7 +11,7 @@ final class AnthropicWireTests: XCTestCase {
     static let key = "sk-ant-test-Qw9v2"
 
     /// One `prompt` task `ask` on agent `claude` (anthropic, at `base`), `max_tokens` 800.
-    func program(base: String, taskModel: String? = nil) throws -> IRProgram {
+    func program(base: String, taskModel: String? = nil, outputs: String = "") throws -> IRProgram {
         try buildProgram("""
             secret claude_key { provider: env, key: "CLAUDE_KEY" }
             agent claude {
@@ -34,6 +34,7 @@ final class AnthropicWireTests: XCTestCase {
                 secrets: [claude_key]
                 prompt: "Name one prime."
                 max_tokens: 800 tokens
+                \(outputs)
                 \(taskModel.map { "model: \"\($0)\"" } ?? "")
               }
             }
@@ -172,6 +173,26 @@ final class AnthropicWireTests: XCTestCase {
             ("text", .string(answer)), ("tokens", .int(240)),
         ]))
         XCTAssertEqual(AnthropicWire().reply(.object([("content", .array([]))])).map(\.structured), .success(nil))
+    }
+
+    /// Declared outputs go as the forced tool's `input_schema`, and the tool's `input` is
+    /// held to them like any structured answer (`output_error` when it does not match).
+    func testDeclaredOutputsGoThroughTheForcedTool() async throws {
+        let server = try LoopbackServer { q in
+            let n = q.json?["model"] == .string("claude-haiku-4-5") ? #""seven""# : "7"
+            return Self.message(#"[{"type": "tool_use", "id": "toolu_1", "name": "respond", "input": {"n": \#(n)}}]"#)
+        }
+        defer { server.stop() }
+        let r = await run(try program(base: server.base, outputs: "output n: int"))
+        XCTAssertNil(r.errorClass, r.message)
+        XCTAssertEqual(r.out["n"], .int(7))
+        let sent = try XCTUnwrap(server.requests.first?.json)
+        XCTAssertEqual(sent["tool_choice"], .object([("name", .string("respond")), ("type", .string("tool"))]))
+        guard case .array(let tools)? = sent["tools"], let tool = tools.first else { return XCTFail("no tools sent") }
+        XCTAssertEqual(tool["name"], .string("respond"))
+        XCTAssertEqual(tool["input_schema"]?["properties"]?["n"]?["type"], .string("integer"))
+        let bad = await run(try program(base: server.base, taskModel: "claude-haiku-4-5", outputs: "output n: int"))
+        XCTAssertEqual(bad.errorClass, "output_error", bad.message)
     }
 
     func testErrorsAndOverloaded() async throws {
