@@ -96,6 +96,9 @@ public struct DriverResult: Sendable {
     public var stderr: String
     public var stdoutTruncated: Bool
     public var stderrTruncated: Bool
+    /// How long the server asked to wait before another attempt (`Retry-After` or
+    /// `retry-after-ms` on a 429/503/529, in ms); nil: it did not say.
+    public var retryAfterMs: Int64? = nil
 
     public var errorClass: String? { if case .failure(let c, _) = outcome { c } else { nil } }
     public var outputs: JSONValue? { if case .success(let o) = outcome { o } else { nil } }
@@ -106,7 +109,8 @@ public struct DriverResult: Sendable {
         case .success(let o):
             .taskSucceeded(task: task, attempt: attempt, outputs: o, costMicros: costMicros, tokens: tokens, atMs: atMs)
         case .failure(let c, let m):
-            .taskFailed(task: task, attempt: attempt, errorClass: c, message: m, costMicros: costMicros, tokens: tokens, atMs: atMs)
+            .taskFailed(task: task, attempt: attempt, errorClass: c, message: m, costMicros: costMicros, tokens: tokens, atMs: atMs,
+                        retryAfterMs: retryAfterMs)
         }
     }
 

@@ -10,7 +10,8 @@
 // Result: a body `{"error": {"class", "message"}}` → that class (any status; without a
 // class: `agent_error` on 2xx, the status rule otherwise); 2xx → success, outputs = the
 // members of a JSON object body plus the implicit `status` (int) and `body` (the parsed
-// JSON, or the text); 408/425/429/502/503/504, connection refused or reset → `transient`;
+// JSON, or the text); 408/425/429/502/503/504/529, connection refused or reset → `transient`
+// (on 429/503/529 a `Retry-After` or `retry-after-ms` becomes `DriverResult.retryAfterMs`);
 // other statuses → `agent_error` with a short excerpt; the attempt's `timeout_ms` →
 // `timeout`; a cancel → `cancelled`. The result is raw (a secret a server echoes back is
 // still in it): the runner's journal writer redacts outputs, messages and the log.
@@ -77,7 +78,7 @@ public struct HTTPDriver: AgentDriver {
     }
 
     /// Statuses worth a retry: the server says "not now", not "never".
-    public static let transientStatuses: Set<Int> = [408, 425, 429, 502, 503, 504]
+    public static let transientStatuses: Set<Int> = [408, 425, 429, 502, 503, 504, 529]
 
     /// Maps an exchange to a result (see the file comment for the rules).
     func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, taskName: String, agent: RemoteAgent?, timeoutMs: Int64?,
@@ -117,7 +118,9 @@ public struct HTTPDriver: AgentDriver {
             if let ra = response.headers["retry-after"] { msg += " (retry after \(HTTPText.excerpt(Array(ra.utf8), limit: 40)))" }
             let ex = HTTPText.excerpt(body)
             if !ex.isEmpty { msg += ": " + ex }
-            return fail(cls, msg)
+            var r = fail(cls, msg)
+            r.retryAfterMs = RetryAfter.ms(status: status, headers: response.headers)
+            return r
         }
         // The implicit outputs are the driver's: `status` is typed int and `body` json,
         // so members of the same name do not replace them (they stay in `body`).

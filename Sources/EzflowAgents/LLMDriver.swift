@@ -21,8 +21,9 @@
 // are offered as outputs as they are. Cost = cost_per_call + tokens × cost_per_1k_tokens /
 // 1000 + (input × input price + output × output price of the model) / 1000 +
 // cost_per_second prorated, each rounded up (RemoteAgent.cost).
-// Errors: 401/403 → `agent_error` ("authentication failed"); 408/409/425/429/5xx,
-// refused or reset connections → `transient`; other statuses and malformed responses →
+// Errors: 401/403 → `agent_error` ("authentication failed"); 408/409/425/429/5xx (529:
+// overloaded), refused or reset connections → `transient`, with the server's
+// `Retry-After`/`retry-after-ms` on 429/503/529 as `DriverResult.retryAfterMs`; other statuses and malformed responses →
 // `agent_error`; the attempt's `timeout_ms` → `timeout`; a cancel → `cancelled`; an
 // unresolvable key → the SecretError's class. The result is raw (a key a server echoes is
 // still in it): the runner's journal writer redacts it before anything is stored.
@@ -211,7 +212,9 @@ public struct LLMDriver: AgentDriver {
             case 401, 403:
                 return fail(ErrorClass.agentError, "authentication failed (HTTP \(status)) at agent `\(agent.name)`" + suffix)
             case 408, 409, 425, 429, 500...599: // 529: Anthropic's "overloaded"
-                return fail(ErrorClass.transient, "HTTP \(status)" + suffix)
+                var r = fail(ErrorClass.transient, "HTTP \(status)" + suffix)
+                r.retryAfterMs = RetryAfter.ms(status: status, headers: response.headers)
+                return r
             default:
                 return fail(ErrorClass.agentError, "HTTP \(status)" + suffix)
             }

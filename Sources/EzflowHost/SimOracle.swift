@@ -29,7 +29,7 @@ enum SimOracle {
         var seen = Set<Int64>()
         for r in journal {
             switch r.event {
-            case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
+            case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _, _):
                 guard seen.insert(Int64(t) << 32 | Int64(a)).inserted else {
                     return "attempt \(a) of a task (plan id \(t)) has two results journalled (seq \(r.seq))"
                 }
@@ -78,7 +78,7 @@ enum SimOracle {
                 }
             }
             switch r.event {
-            case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
+            case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _, _):
                 if current[t] == a { current[t] = nil }
             case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted: break
             }

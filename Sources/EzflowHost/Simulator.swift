@@ -465,7 +465,7 @@ final class SimRun: RunObserver, AttemptExecutor {
         ending = nil
         let task: Int, attempt: Int
         switch e {
-        case .taskSucceeded(let t, let n, _, _, _, _), .taskFailed(let t, let n, _, _, _, _, _): (task, attempt) = (t, n)
+        case .taskSucceeded(let t, let n, _, _, _, _), .taskFailed(let t, let n, _, _, _, _, _, _): (task, attempt) = (t, n)
         case .timerFired(.attemptTimeout(let t, let n), _): (task, attempt) = (t, n)
         case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted: return
         }
@@ -481,7 +481,7 @@ final class SimRun: RunObserver, AttemptExecutor {
         ending = nil
         switch r.event {
         case .taskSucceeded(let t, _, _, _, _, let at): endMs[t] = at
-        case .taskFailed(let t, _, _, _, _, _, let at):
+        case .taskFailed(let t, _, _, _, _, _, let at, _):
             endMs[t] = at
             if let a = ended?.agent { failures[a] += 1 }
         case .timerFired(.attemptTimeout(let t, _), let at):

@@ -150,14 +150,15 @@ public struct Lease: Sendable, Equatable {
 /// What an attempt came to, without a time: the coordinator stamps it when it folds it.
 public enum WorkOutcome: Sendable, Equatable {
     case succeeded(outputs: JSONValue, costMicros: Int64, tokens: Int64)
-    case failed(errorClass: String, message: String, costMicros: Int64, tokens: Int64)
+    /// `retryAfterMs`: the server's wait before another attempt (`Event.taskFailed`).
+    case failed(errorClass: String, message: String, costMicros: Int64, tokens: Int64, retryAfterMs: Int64? = nil)
 
     /// The journal event for attempt `attempt` of `task`.
     public func event(task: Int, attempt: Int, atMs: Millis) -> Event {
         switch self {
         case .succeeded(let o, let c, let k): .taskSucceeded(task: task, attempt: attempt, outputs: o, costMicros: c, tokens: k, atMs: atMs)
-        case .failed(let e, let m, let c, let k):
-            .taskFailed(task: task, attempt: attempt, errorClass: e, message: m, costMicros: c, tokens: k, atMs: atMs)
+        case .failed(let e, let m, let c, let k, let wait):
+            .taskFailed(task: task, attempt: attempt, errorClass: e, message: m, costMicros: c, tokens: k, atMs: atMs, retryAfterMs: wait)
         }
     }
 }

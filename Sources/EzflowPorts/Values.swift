@@ -306,7 +306,7 @@ public enum QueueOp: Sendable, Equatable {
     public static func derived(from r: JournalRecord) -> [QueueOp] {
         var ops: [QueueOp] = []
         switch r.event {
-        case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _):
+        case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _, _):
             ops.append(.close(task: t, attempt: a))
         case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
              .interrupted:

@@ -38,7 +38,7 @@ public struct Progress: Sendable {
             } else {
                 lines.append("task \(plan.taskNames[t]): late result of abandoned attempt \(a) ignored")
             }
-        case .taskFailed(let t, let a, _, _, _, _, _):
+        case .taskFailed(let t, let a, _, _, _, _, _, _):
             if let tr = liveTransition(t, attempt: a, seq: seq, state) {
                 if let f = failure(t, a, tr, at: at, plan: plan, state: state) { lines.append(f) }
             } else {

@@ -17,7 +17,7 @@ extension JSONLog {
             line.task = plan.taskNames[t]; line.attempt = a
             line.message = "attempt succeeded"
             line.fields["cost_micros"] = .int(cost); line.fields["tokens"] = .int(tokens)
-        case .taskFailed(let t, let a, let cls, let msg, let cost, _, _):
+        case .taskFailed(let t, let a, let cls, let msg, let cost, _, _, _):
             line.task = plan.taskNames[t]; line.attempt = a; line.level = .warn
             line.message = "attempt failed: \(msg)"
             line.fields["error_class"] = .string(cls); line.fields["cost_micros"] = .int(cost)

@@ -126,7 +126,7 @@ extension RunSnapshot {
         for r in journal {
             eventTime[r.seq] = r.event.atMs
             switch r.event {
-            case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _):
+            case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _, _):
                 let old = charged[Key(task: t, attempt: a)] ?? (0, 0)
                 charged[Key(task: t, attempt: a)] = (old.0 + c, old.1 + k)
             case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,

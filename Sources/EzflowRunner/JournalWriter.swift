@@ -17,8 +17,9 @@ struct JournalWriter: Sendable {
         switch event {
         case .taskSucceeded(let t, let a, let o, let c, let k, let at):
             .taskSucceeded(task: t, attempt: a, outputs: redactor.redact(o), costMicros: c, tokens: k, atMs: at)
-        case .taskFailed(let t, let a, let cls, let m, let c, let k, let at):
-            .taskFailed(task: t, attempt: a, errorClass: redactor.redact(cls), message: redactor.redactCut(m, marks: true), costMicros: c, tokens: k, atMs: at)
+        case .taskFailed(let t, let a, let cls, let m, let c, let k, let at, let wait):
+            .taskFailed(task: t, attempt: a, errorClass: redactor.redact(cls), message: redactor.redactCut(m, marks: true), costMicros: c,
+                        tokens: k, atMs: at, retryAfterMs: wait)
         case .cancelRequested(let r, let at):
             .cancelRequested(reason: redactor.redact(r), atMs: at)
         case .approvalGiven(let t, let p, let ok, let at):

@@ -114,7 +114,7 @@ final class LocalExecutor: AttemptExecutor, Sendable {
     func finish(_ item: WorkItem, _ r: DriverResult) {
         let outcome: WorkOutcome = switch r.outcome {
         case .success(let o): .succeeded(outputs: o, costMicros: r.costMicros, tokens: r.tokens)
-        case .failure(let c, let m): .failed(errorClass: c, message: m, costMicros: r.costMicros, tokens: r.tokens)
+        case .failure(let c, let m): .failed(errorClass: c, message: m, costMicros: r.costMicros, tokens: r.tokens, retryAfterMs: r.retryAfterMs)
         }
         let log: AttemptLogRow? = r.pid != nil || !r.stdout.isEmpty || !r.stderr.isEmpty
             ? AttemptLogRow(task: item.task, attempt: item.attempt, seq: -1, agent: item.agent, exitCode: r.exitCode,

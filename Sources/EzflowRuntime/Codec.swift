@@ -140,12 +140,14 @@ extension Event {
             s.key("outputs"); s.value(outputs)
             s.key("task"); s.int(t)
             s.key("tokens"); s.int(tokens)
-        case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, let at):
+        case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, let at, let retryAfter):
             s.key("at_ms"); s.int(at)
             s.key("attempt"); s.int(a)
             s.key("class"); s.string(cls)
             s.key("cost_micros"); s.int(cost)
             s.key("message"); s.string(message)
+            // Omitted when absent: journals without it stay byte-identical.
+            if let retryAfter { s.key("retry_after_ms"); s.int(retryAfter) }
             s.key("task"); s.int(t)
             s.key("tokens"); s.int(tokens)
         case .timerFired(let id, let at):
@@ -204,7 +206,8 @@ extension Event {
                                   costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
         case .taskFailed:
             return .taskFailed(task: try f.small("task"), attempt: try f.small("attempt"), errorClass: try f.string("class"),
-                               message: try f.string("message"), costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
+                               message: try f.string("message"), costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at,
+                               retryAfterMs: v["retry_after_ms"] == nil ? nil : try f.int("retry_after_ms"))
         case .timerFired:
             let text = try f.string("timer")
             guard let id = TimerID(text: text) else { throw f.err("unknown timer `\(text)`") }

@@ -9,7 +9,9 @@
 //   ready            → deadLettered      run stalled: no agent can ever take it (class no_agent)
 //   running(a)       → succeeded         taskSucceeded(a), outputs written without conflict
 //   running(a)       → awaitingApproval  taskSucceeded(a) with an `escalate` conflict
-//   running(a)       → backoff(a+1, u)   taskFailed(a) / timeout, class in `on`, attempts left
+//   running(a)       → backoff(a+1, u)   taskFailed(a) / timeout, class in `on`, attempts left; with the
+//                                        server's `retry_after_ms`, u = max(backoff, now + retry_after)
+//   running(a)       → (rule exhausted)  retry_after_ms puts u at or past the deadline or a time budget
 //   running(a)       → ready             rule exhausted, `catch: agent` not used yet
 //   running(a)       → failed            rule exhausted, `catch: task` (the fallback runs instead)
 //   running(a)       → deadLettered      rule exhausted, no catch
@@ -45,6 +47,7 @@
 // an approval for a task already terminal (answered twice, or cancelled) is ignored; events after the run finished are
 // ignored except results and approvals (charged / ignored the same way).
 import EzflowIR
+import EzflowUnits
 
 /// The pure transition function of a run.
 public enum Core {
@@ -74,12 +77,12 @@ public enum Core {
                 state.forgetAbandoned(t, a)  // deliberate no-op beyond the charge
             }
             state.checkOverrun(t, &out)
-        case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, _):
+        case .taskFailed(let t, let a, let cls, let message, let cost, let tokens, _, let retryAfter):
             state.charge(t, cost, tokens)
             if case .running(a, let agent) = state.tasks[t] {
                 let budgetCut = cls == Core.promptTooLarge && state.capIsBudgets(t)
                 state.endAttempt(t, agent: agent, errorClass: cls, message: message, cost: cost, tokens: tokens)
-                state.fail(t, errorClass: cls, &out)
+                state.fail(t, errorClass: cls, retryAfterMs: retryAfter, &out)
                 // The budgets left less room than the prompt needs: stop on the budget, as
                 // for a reservation that can never fit (docs/DRIVERS.md, "The token cap").
                 if budgetCut && state.isActive { state.abort(.budgetExceeded, &out) }
@@ -142,7 +145,7 @@ public enum Core {
         }
         let n = s.plan.taskCount
         switch e {
-        case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _):
+        case .taskSucceeded(let t, let a, _, let c, let k, _), .taskFailed(let t, let a, _, _, let c, let k, _, _):
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
             guard c >= 0 && k >= 0 else { throw err("R0004", "negative cost or tokens", task: t) }
             if case .running(a, _) = s.tasks[t] { return }
@@ -400,7 +403,9 @@ extension RunState {
     }
 
     /// A live failure of the current attempt (already ended): retry, catch or dead-letter.
-    mutating func fail(_ t: Int, errorClass cls: String, _ out: inout [Command]) {
+    /// `retryAfterMs`: the server's wait; the retry is not due before it, and a wait that
+    /// reaches the deadline or a time budget is no retry at all (the rule ends here).
+    mutating func fail(_ t: Int, errorClass cls: String, retryAfterMs: Int64? = nil, _ out: inout [Command]) {
         guard phase == .running else {
             set(t, .failed)
             finalize(t, ok: false)
@@ -409,11 +414,31 @@ extension RunState {
         let n = attempts[t]
         if !usedCatchAgent[t] && n < plan.attemptsMax[t] && plan.retries(task: t, errorClass: cls) {
             let delay = nextDelay(t, failedAttempt: n)
-            let until = Plan.saturatingAdd(nowMs, delay)
+            var until = Plan.saturatingAdd(nowMs, delay)
+            if let wait = retryAfterMs {
+                until = max(until, Plan.saturatingAdd(nowMs, max(0, wait)))
+                if let stop = stopAt(t), until >= stop.atMs {
+                    noteRetryRefused(t, waitMs: wait, stop: stop.what)
+                    return exhausted(t, &out)
+                }
+            }
             set(t, .backoff(attempt: n + 1, untilMs: until))
             out.append(.setTimer(.retryDue(task: t, attempt: n + 1), atMs: until))
             return
         }
+        exhausted(t, &out)
+    }
+
+    /// The failed attempt's message says why no retry follows: the server's wait reaches `stop`.
+    mutating func noteRetryRefused(_ t: Int, waitMs: Int64, stop: String) {
+        guard let last = history[t].indices.last else { return }
+        let note = "not retried: the server asked to wait \(Units.durationCompound(max(0, waitMs))), past \(stop)"
+        let m = history[t][last].message
+        history[t][last].message = m.isEmpty ? note : m + "; " + note
+    }
+
+    /// The retry rule is over for `t`: the catch agent, the catch task, or the dead letter.
+    mutating func exhausted(_ t: Int, _ out: inout [Command]) {
         if plan.catchAgent[t] >= 0 && !usedCatchAgent[t] {
             usedCatchAgent[t] = true
             makeReady(t)
@@ -837,26 +862,38 @@ extension RunState {
             let room = max(0, limit - used)
             return cur < 0 ? room : min(cur, room)
         }
-        func earlier(_ cur: Int64, _ at: Int64) -> Int64 { cur < 0 ? at : min(cur, at) }
         l.remainingMoneyMicros = tighter(-1, plan.budgetMoneyMicros, Plan.saturatingAdd(chargedMicros, reservedMicros))
         l.remainingTokens = tighter(-1, plan.budgetTokens, Plan.saturatingAdd(chargedTokens, reservedTokens))
-        var stop = l.deadlineAtMs
-        if plan.budgetTimeMs >= 0 { stop = earlier(stop, Plan.saturatingAdd(startedAtMs, plan.budgetTimeMs)) }
         var g = plan.budgetScope(t)
         while g >= 0 {
             l.remainingMoneyMicros = tighter(l.remainingMoneyMicros, plan.groupBudgetMoneyMicros[g],
                                              Plan.saturatingAdd(groupChargedMicros[g], groupReservedMicros[g]))
             l.remainingTokens = tighter(l.remainingTokens, plan.groupBudgetTokens[g],
                                         Plan.saturatingAdd(groupChargedTokens[g], groupReservedTokens[g]))
+            g = plan.groupBudgetParent[g]
+        }
+        l.stopAtMs = stopAt(t)?.atMs ?? -1
+        return l
+    }
+
+    /// The earliest stop of `t`'s run: the deadline, the workflow's time budget, the time
+    /// budgets of its enclosing groups (one not started yet would start now), with what
+    /// it is for a message; nil: none.
+    func stopAt(_ t: Int) -> (atMs: Int64, what: String)? {
+        var stop: (atMs: Int64, what: String)?
+        func earlier(_ at: Int64, _ what: String) { if stop == nil || at < stop!.atMs { stop = (at, what) } }
+        if plan.deadlineMs >= 0 { earlier(Plan.saturatingAdd(startedAtMs, plan.deadlineMs), "the run's deadline") }
+        if plan.budgetTimeMs >= 0 { earlier(Plan.saturatingAdd(startedAtMs, plan.budgetTimeMs), "the workflow's time budget") }
+        var g = plan.budgetScope(t)
+        while g >= 0 {
             if plan.groupBudgetTimeMs[g] >= 0 {
-                // A scope not started yet would start now.
                 let from = groupStartedAtMs[g] >= 0 ? groupStartedAtMs[g] : nowMs
-                stop = earlier(stop, Plan.saturatingAdd(from, plan.groupBudgetTimeMs[g]))
+                let owner = plan.groupTask[g] >= 0 ? "task" : "group"
+                earlier(Plan.saturatingAdd(from, plan.groupBudgetTimeMs[g]), "the time budget of \(owner) `\(plan.groupNames[g])`")
             }
             g = plan.groupBudgetParent[g]
         }
-        l.stopAtMs = stop
-        return l
+        return stop
     }
 
     /// Ends the run when nothing can happen any more; handles stalls and approval pauses.

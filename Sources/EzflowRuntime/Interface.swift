@@ -295,7 +295,10 @@ public enum Event: Sendable, Equatable {
     /// (only the outputs the task `writes` are read). Cost and tokens are charged.
     case taskSucceeded(task: Int, attempt: Int, outputs: JSONValue, costMicros: Int64, tokens: Int64, atMs: Millis)
     /// An attempt failed with an error class (`transient`, `agent_error`, a user class…).
-    case taskFailed(task: Int, attempt: Int, errorClass: String, message: String, costMicros: Int64, tokens: Int64, atMs: Millis)
+    /// `retryAfterMs`: how long the server asked to wait (`Retry-After` on a 429/503/529,
+    /// converted by the driver); a retry is not due before it (docs/RUNTIME.md, "Retries").
+    case taskFailed(task: Int, attempt: Int, errorClass: String, message: String, costMicros: Int64, tokens: Int64, atMs: Millis,
+                    retryAfterMs: Int64? = nil)
     /// A timer set by `Command.setTimer` fired.
     case timerFired(TimerID, atMs: Millis)
     /// A principal answered an approval (an `approve` task or an escalated conflict).
@@ -324,7 +327,7 @@ public enum Event: Sendable, Equatable {
     /// The event's timestamp.
     public var atMs: Millis {
         switch self {
-        case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t),
+        case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
              .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
              .interrupted(_, _, let t):

@@ -82,7 +82,7 @@ extension Event {
     /// The task an event is about, if any (the chain's messages name it).
     var chainTask: Int? {
         switch self {
-        case .taskSucceeded(let t, _, _, _, _, _), .taskFailed(let t, _, _, _, _, _, _), .approvalGiven(let t, _, _, _),
+        case .taskSucceeded(let t, _, _, _, _, _), .taskFailed(let t, _, _, _, _, _, _, _), .approvalGiven(let t, _, _, _),
              .approvalRefused(let t, _, _, _):
             t
         case .timerFired(let id, _):

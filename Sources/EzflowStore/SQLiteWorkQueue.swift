@@ -200,8 +200,8 @@ struct StoredCompletion: Sendable {
         let result: WorkOutcome
         if case .taskSucceeded(_, _, let o, let cost, let tokens, _) = event {
             result = .succeeded(outputs: o, costMicros: cost, tokens: tokens)
-        } else if case .taskFailed(_, _, let e, let m, let cost, let tokens, _) = event {
-            result = .failed(errorClass: e, message: m, costMicros: cost, tokens: tokens)
+        } else if case .taskFailed(_, _, let e, let m, let cost, let tokens, _, let wait) = event {
+            result = .failed(errorClass: e, message: m, costMicros: cost, tokens: tokens, retryAfterMs: wait)
         } else {
             throw StoreError(.corrupt, path: path, message: "\(what): the outcome is not a task's end")
         }

@@ -150,7 +150,7 @@ final class CLIObserver: RunObserver {
             switch r.event {
             case .taskSucceeded(let t, let a, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: "succeeded")
-            case .taskFailed(let t, let a, let cls, _, _, _, _):
+            case .taskFailed(let t, let a, let cls, _, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
             case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
                  .interrupted:

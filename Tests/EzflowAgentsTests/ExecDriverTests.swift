@@ -34,7 +34,7 @@ final class ExecDriverTests: XCTestCase {
         let r = await runTask(d)
         XCTAssertEqual(r.errorClass, "transient")
         XCTAssertTrue(r.message.contains("try later"), r.message)
-        if case .taskFailed(_, _, let c, _, _, _, _) = r.event(task: 0, attempt: 1, atMs: 0) { XCTAssertEqual(c, "transient") }
+        if case .taskFailed(_, _, let c, _, _, _, _, _) = r.event(task: 0, attempt: 1, atMs: 0) { XCTAssertEqual(c, "transient") }
         else { XCTFail("expected taskFailed") }
     }
 

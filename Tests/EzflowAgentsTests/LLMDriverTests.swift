@@ -299,4 +299,20 @@ final class LLMDriverTests: XCTestCase {
         // Saturates instead of trapping.
         XCTAssertEqual(RemoteAgent(name: "m", costPer1kTokensMicros: .max).cost(durationMs: 0, tokens: .max), Int64.max / 4)
     }
+
+    /// 529 (Anthropic's "overloaded") is transient in the llm driver; its wait is read.
+    func testLLMDriver529IsTransientWithTheServersWait() async throws {
+        let server = try LoopbackServer { _ in
+            CannedResponse(status: 529, body: Array(#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#.utf8),
+                           headers: [("Content-Type", "application/json"), ("Retry-After", "3")])
+        }
+        defer { server.stop() }
+        let p = try program(base: server.base + "/v1")
+        let r = await ask(driver(p), p)
+        XCTAssertEqual(r.errorClass, ErrorClass.transient)
+        XCTAssertEqual(r.retryAfterMs, 3_000)
+        XCTAssertEqual(r.event(task: 0, attempt: 1, atMs: 7),
+                       Event.taskFailed(task: 0, attempt: 1, errorClass: "transient", message: "task `review`: HTTP 529: Overloaded",
+                                   costMicros: r.costMicros, tokens: 0, atMs: 7, retryAfterMs: 3_000))
+    }
 }

@@ -169,7 +169,7 @@ final class JournalWriterTests: XCTestCase {
         for r in journal {
             switch r.event {
             case .taskSucceeded(let t, _, _, _, _, _): finished[runner.plan.taskNames[t]] = "ok"
-            case .taskFailed(let t, _, let cls, let m, _, _, _):
+            case .taskFailed(let t, _, let cls, let m, _, _, _, _):
                 finished[runner.plan.taskNames[t]] = cls
                 messages[runner.plan.taskNames[t]] = m
             default: break

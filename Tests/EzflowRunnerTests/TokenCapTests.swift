@@ -63,6 +63,10 @@ final class TokenCapTests: XCTestCase {
     /// Runs `source` in process on SQLite with the real drivers; `uncapped`: the tasks'
     /// `max_tokens` null in the IR.
     func run(_ source: String, seed: UInt64 = 1, uncapped: Bool = false) throws -> RunOutcome {
+        try Self.run(source, seed: seed, uncapped: uncapped)
+    }
+
+    static func run(_ source: String, seed: UInt64 = 1, uncapped: Bool = false) throws -> RunOutcome {
         let built = Compiler.build(root: "main.ezflow", files: ["main.ezflow": source])
         var bytes = try XCTUnwrap(built.ir, "\(built.failure ?? "") \(built.check.diagnostics.map(\.message))")
         if uncapped, case .object(var doc) = try JSONParser.parse(bytes), let k = doc.firstIndex(where: { $0.0 == "tasks" }),

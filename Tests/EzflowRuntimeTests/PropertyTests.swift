@@ -165,7 +165,7 @@ final class PropertyTests: XCTestCase {
                     // Usually the attempt dies; sometimes its result still arrives late.
                     if pick(3) != 0 { agenda.removeAll { e in
                         switch e.2 {
-                        case .taskSucceeded(t, a, _, _, _, _), .taskFailed(t, a, _, _, _, _, _): true
+                        case .taskSucceeded(t, a, _, _, _, _), .taskFailed(t, a, _, _, _, _, _, _): true
                         default: false
                         }
                     } }

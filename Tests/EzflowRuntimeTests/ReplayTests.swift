@@ -66,6 +66,15 @@ final class ReplayTests: XCTestCase {
             try h.send(.approvalRefused(task: h.id("gate"), principal: "mallory", reason: "not an approver", atMs: 150))
             try h.ok("each[1]", at: 200, cost: 10_000)
             try h.ok("each[2]", at: 300, cost: 10_000)
+        case "retry_after":
+            // 429 with `Retry-After: 2`: due at 2 050, not at the 150 of the backoff; then
+            // a wait of 60 s, past the 10 s deadline: no retry, dead letter now.
+            try h.start(seed: 11)
+            try h.send(.taskFailed(task: 0, attempt: 1, errorClass: "transient", message: "HTTP 429", costMicros: 10_000, tokens: 0,
+                                   atMs: 50, retryAfterMs: 2_000))
+            try h.timer(.retryDue(task: 0, attempt: 2), at: 2_050)
+            try h.send(.taskFailed(task: 0, attempt: 2, errorClass: "transient", message: "HTTP 529", costMicros: 10_000, tokens: 0,
+                                   atMs: 2_100, retryAfterMs: 60_000))
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -80,7 +89,7 @@ final class ReplayTests: XCTestCase {
 
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
-        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume"] {
+        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -97,6 +106,11 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.groupChargedMicros, [30_000])
             } else if name == "outputs_condition" {
                 try checkOutputsCondition(plan, state)
+            } else if name == "retry_after" {
+                XCTAssertEqual(state.verdict, .failed)
+                XCTAssertEqual(state.attempts[0], 2)
+                XCTAssertEqual(state.history[0].last?.message,
+                               "HTTP 529; not retried: the server asked to wait 1m, past the run's deadline")
             } else if name == "interrupt_resume" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 20_000)
