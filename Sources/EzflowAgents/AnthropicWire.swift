@@ -85,6 +85,9 @@ public struct AnthropicWire: LLMWire {
     }
 
     /// `{"type": "error", "error": {"type", "message"}}` → `type: message`.
+    /// `stream: true`: Anthropic's events (`message_start`, `content_block_delta`, …).
+    public func streamDecoder() -> any LLMStreamDecoder { AnthropicStreamDecoder() }
+
     public func errorMessage(_ body: JSONValue?) -> String? {
         guard case .string(let m)? = body?["error"]?["message"] else { return nil }
         if case .string(let t)? = body?["error"]?["type"] { return t + ": " + m }

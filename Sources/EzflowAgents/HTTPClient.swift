@@ -48,6 +48,8 @@ public struct HTTPResponse: Sendable {
     public var headers: [String: String]
     public var body: [UInt8]
     public var durationNs: UInt64
+    /// A streamed 2xx body whose reader asked to stop: the request was cancelled there.
+    public var stoppedEarly = false
 }
 
 /// Why no response arrived.
@@ -98,6 +100,19 @@ public enum HTTPClient {
 
     /// Sends `request`; a response with any status is `.success`.
     public static func send(_ request: HTTPRequest, cancel: CancelToken? = nil) async -> Result<HTTPResponse, HTTPClientError> {
+        await exchange(request, cancel: cancel, onBytes: nil)
+    }
+
+    /// Sends `request` and hands each piece of a 2xx body to `onBytes` as it arrives; when
+    /// that answers false the request is cancelled at once and the response so far is
+    /// `.success` with `stoppedEarly`. Other statuses are read whole, as by `send`.
+    public static func stream(_ request: HTTPRequest, cancel: CancelToken? = nil,
+                              onBytes: @escaping @Sendable ([UInt8]) -> Bool) async -> Result<HTTPResponse, HTTPClientError> {
+        await exchange(request, cancel: cancel, onBytes: onBytes)
+    }
+
+    static func exchange(_ request: HTTPRequest, cancel: CancelToken?,
+                         onBytes: (@Sendable ([UInt8]) -> Bool)?) async -> Result<HTTPResponse, HTTPClientError> {
         guard let scheme = request.url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             return .failure(.badURL("only http and https URLs can be called"))
         }
@@ -114,7 +129,12 @@ public enum HTTPClient {
         cfg.httpShouldSetCookies = false
         cfg.httpCookieAcceptPolicy = .never
         cfg.urlCache = nil
-        let session = URLSession(configuration: cfg)
+        // Streaming reads through a delegate (pieces as they arrive); a whole body through
+        // the completion handler, as before.
+        let streamer = onBytes.map { StreamReader(limit: request.responseLimit, onBytes: $0) }
+        let queue = OperationQueue()
+        queue.maxConcurrentOperationCount = 1
+        let session = streamer.map { URLSession(configuration: cfg, delegate: $0, delegateQueue: queue) } ?? URLSession(configuration: cfg)
         defer { session.finishTasksAndInvalidate() }
 
         let state = Exchange()
@@ -124,7 +144,8 @@ public enum HTTPClient {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>) in
                 state.install(c)
-                let task = session.dataTask(with: req) { data, response, error in
+                streamer?.begin(state, start: start)
+                let task = streamer != nil ? session.dataTask(with: req) : session.dataTask(with: req) { data, response, error in
                     let dur = DispatchTime.now().uptimeNanoseconds &- start
                     if let error { return state.finish(.failure(classify(error))) }
                     guard let http = response as? HTTPURLResponse else {
@@ -132,26 +153,36 @@ public enum HTTPClient {
                     }
                     let body = data.map { [UInt8]($0) } ?? []
                     if body.count > limit { return state.finish(.failure(.tooLarge(limit))) }
-                    var headers: [String: String] = [:]
-                    for (k, v) in http.allHeaderFields {
-                        if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
-                    }
-                    state.finish(.success(HTTPResponse(status: http.statusCode, headers: headers, body: body, durationNs: dur)))
+                    let (status, headers) = head(http)
+                    state.finish(.success(HTTPResponse(status: status, headers: headers, body: body, durationNs: dur)))
                 }
                 state.setTask(task)
                 task.resume()
-                // The watchdog: ends with the exchange; enforces the deadline and the token.
-                Task.detached {
-                    while !state.isFinished {
-                        if cancel?.isCancelled == true { state.finish(.failure(.cancelled)); break }
-                        if let d = deadline, DispatchTime.now().uptimeNanoseconds >= d { state.finish(.failure(.timeout)); break }
-                        try? await Task.sleep(nanoseconds: pollNs)
-                    }
-                }
+                watch(state, cancel: cancel, deadline: deadline)
             }
         } onCancel: {
             state.finish(.failure(.cancelled))
         }
+    }
+
+    /// The watchdog: ends with the exchange; enforces the deadline and the token.
+    static func watch(_ state: Exchange, cancel: CancelToken?, deadline: UInt64?) {
+        Task.detached {
+            while !state.isFinished {
+                if cancel?.isCancelled == true { state.finish(.failure(.cancelled)); break }
+                if let d = deadline, DispatchTime.now().uptimeNanoseconds >= d { state.finish(.failure(.timeout)); break }
+                try? await Task.sleep(nanoseconds: pollNs)
+            }
+        }
+    }
+
+    /// The response head's status and lowercased headers.
+    static func head(_ http: HTTPURLResponse) -> (Int, [String: String]) {
+        var headers: [String: String] = [:]
+        for (k, v) in http.allHeaderFields {
+            if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
+        }
+        return (http.statusCode, headers)
     }
 
     static func classify(_ error: any Error) -> HTTPClientError {
@@ -226,8 +257,9 @@ final class Exchange: Sendable {
             return (true, c, st.s.task)
         }
         guard first else { return }
-        // Timeout or cancel: stop the transfer so the connection does not linger.
-        if case .failure = r { t?.cancel() }
+        // Timeout, cancel, or a reader that stopped: end the transfer so the connection
+        // does not linger (and a server streaming forever is cut off).
+        if case .failure = r { t?.cancel() } else if case .success(let x) = r, x.stoppedEarly { t?.cancel() }
         c?.resume(returning: r)
     }
 }
@@ -250,6 +282,8 @@ public struct RemoteAgent: Sendable {
     public var costPer1kOutputTokensMicros: Int64 = 0
     /// `prices`: per-model input and output prices per 1k tokens.
     public var prices: [String: IRModelPrice] = [:]
+    /// `stream: true`: an llm agent's answers are asked for as server-sent events.
+    public var stream = false
 
     public init(name: String, driver: String? = nil, url: String? = nil, model: String? = nil, apiKey: String? = nil,
                 costPerCallMicros: Int64 = 0, costPer1kTokensMicros: Int64 = 0, costPerSecondMicros: Int64 = 0,
@@ -273,6 +307,7 @@ public struct RemoteAgent: Sendable {
                   costPerSecondMicros: int("cost_per_second_micros"), format: str("format"))
         costPer1kInputTokensMicros = int("cost_per_1k_input_tokens_micros")
         costPer1kOutputTokensMicros = int("cost_per_1k_output_tokens_micros")
+        stream = a["stream"] == .bool(true)
         if case .array(let ps)? = a["prices"] {
             for p in ps {
                 guard case .string(let m)? = p["model"], case .int(let i)? = p["input_micros"], case .int(let o)? = p["output_micros"] else { continue }
@@ -480,5 +515,54 @@ extension DriverResult {
         DriverResult(outcome: .failure(errorClass: ErrorClass.agentError, message: ""), costMicros: costMicros, tokens: tokens,
                      durationMs: durationMs, exitCode: nil, signal: nil, pid: nil, stdout: log, stderr: "",
                      stdoutTruncated: logTruncated, stderrTruncated: false)
+    }
+}
+
+/// The delegate of a streamed exchange: hands each piece of a 2xx body to the reader as it
+/// arrives and keeps the whole body (within the limit) for the result and the log. Its
+/// delegate queue is serial, so its fields are only touched there.
+final class StreamReader: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let limit: Int
+    let onBytes: @Sendable ([UInt8]) -> Bool
+    private var exchange: Exchange?
+    private var start: UInt64 = 0
+    private var status = 0
+    private var headers: [String: String] = [:]
+    private var body: [UInt8] = []
+
+    init(limit: Int, onBytes: @escaping @Sendable ([UInt8]) -> Bool) {
+        self.limit = limit
+        self.onBytes = onBytes
+    }
+
+    func begin(_ exchange: Exchange, start: UInt64) {
+        self.exchange = exchange
+        self.start = start
+    }
+
+    private func response(stopped: Bool) -> HTTPResponse {
+        HTTPResponse(status: status, headers: headers, body: body, durationNs: DispatchTime.now().uptimeNanoseconds &- start,
+                     stoppedEarly: stopped)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        if let http = response as? HTTPURLResponse { (status, headers) = HTTPClient.head(http) }
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard let exchange, !exchange.isFinished else { return }
+        let piece = [UInt8](data)
+        body.append(contentsOf: piece)
+        if body.count > limit { return exchange.finish(.failure(.tooLarge(limit))) }
+        if (200..<300).contains(status) && !onBytes(piece) { exchange.finish(.success(response(stopped: true))) }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        guard let exchange else { return }
+        if let error { return exchange.finish(.failure(HTTPClient.classify(error))) }
+        guard status > 0 else { return exchange.finish(.failure(.network("no HTTP response"))) }
+        exchange.finish(.success(response(stopped: false)))
     }
 }

@@ -72,6 +72,8 @@ public protocol LLMWire: Sendable {
     func usage(_ body: JSONValue?) -> (input: Int64, output: Int64, total: Int64)
     /// The provider's message in an error body, if any.
     func errorMessage(_ body: JSONValue?) -> String?
+    /// Reads the format's server-sent events when the call streams (LLMStream.swift).
+    func streamDecoder() -> any LLMStreamDecoder
 }
 
 /// A 2xx answer the driver cannot read: its message says which field is wrong.

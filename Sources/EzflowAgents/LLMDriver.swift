@@ -92,6 +92,7 @@ public struct LLMDriver: AgentDriver {
         case .success(let c): call = c
         case .failure(let e): return fail(ErrorClass.renderError, e.message)
         }
+        call.stream = ag.stream
         if let cap = values.tokenCap {
             // The core reserved `cap` = the input's bound + `max_tokens` (or less, when a
             // budget is tighter); measured again here from the same bytes.
@@ -107,12 +108,16 @@ public struct LLMDriver: AgentDriver {
         let req = HTTPRequest(url: url, headers: headers, body: CanonicalJSON.encode(wire.body(call)), timeoutMs: nt.timeoutMs,
                               idleTimeoutMs: options.idleTimeoutMs, responseLimit: options.responseLimit)
         let t0 = HTTPClient.nowNs()
-        let sent = await HTTPClient.send(req, cancel: cancel)
+        let feed = call.stream ? LLMStreamFeed(decoder: wire.streamDecoder(), completionCap: call.maxTokens, cap: values.tokenCap) : nil
+        let sent = if let feed { await HTTPClient.stream(req, cancel: cancel, onBytes: feed.receive) } else { await HTTPClient.send(req, cancel: cancel) }
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
         let result = interpret(sent, wire: wire, call: call, declared: OutputSchema.declared(task: nt.ir, types: taskTypes(task)),
-                               taskName: nt.name, agent: ag, model: model, timeoutMs: nt.timeoutMs, durationMs: durationMs)
-        guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent else { return result }
-        let usage = wire.usage(HTTPText.json(r.body))
+                               feed: feed, taskName: nt.name, agent: ag, model: model, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent, feed?.overCap != true else {
+            return result
+        }
+        let usage = feed.map { (input: $0.state.inputTokens, output: $0.state.completionSeen) }
+            ?? { let u = wire.usage(HTTPText.json(r.body)); return (input: u.input, output: u.output) }()
         // With input and output priced apart the reservation counts the input's bound at
         // the input price: more input than that breaks it as surely as a long answer.
         let split = ag.splitPrices(model: model)
@@ -176,8 +181,10 @@ public struct LLMDriver: AgentDriver {
     }
 
     /// Maps an exchange to a result (see the file comment for the rules).
+    /// `feed`: the streamed answer's reader, when the call streamed.
     func interpret(_ sent: Result<HTTPResponse, HTTPClientError>, wire: any LLMWire, call: LLMCall, declared: [OutputField]?,
-                   taskName: String, agent: RemoteAgent, model: String? = nil, timeoutMs: Int64?, durationMs: Int64) -> DriverResult {
+                   feed: LLMStreamFeed? = nil, taskName: String, agent: RemoteAgent, model: String? = nil, timeoutMs: Int64?,
+                   durationMs: Int64) -> DriverResult {
         let response: HTTPResponse
         switch sent {
         case .success(let r): response = r
@@ -185,14 +192,22 @@ public struct LLMDriver: AgentDriver {
             var r = DriverResult.failed(e.errorClass, "")
             r.durationMs = durationMs
             // A provider bills what it received; a refused connection received nothing.
-            if case .connect = e {} else if case .badURL = e {} else { r.costMicros = agent.cost(durationMs: durationMs, tokens: 0) }
+            if case .connect = e {} else if case .badURL = e {} else {
+                // A stream cut by a timeout or a dropped connection: what was seen was spent.
+                r.tokens = feed?.state.chargedIfCut ?? 0
+                r.costMicros = agent.cost(durationMs: durationMs, tokens: r.tokens, input: feed?.state.inputTokens ?? 0,
+                                          output: feed?.state.completionSeen ?? 0, model: model)
+            }
             let msg = e == .timeout ? "timed out after \(timeoutMs ?? 0) ms" : e.message
             r.outcome = .failure(errorClass: e.errorClass, message: "task `\(taskName)`: \(msg)")
             return r
         }
         let body = response.body
         let parsed = HTTPText.json(body)
-        let usage = wire.usage(parsed)
+        // A 2xx stream: its events, charged at least what was seen (docs/DRIVERS.md, "Streaming").
+        let streamed = (200..<300).contains(response.status) ? feed?.state : nil
+        let usage = streamed.map { (input: $0.inputTokens, output: $0.completionSeen, total: max($0.reply.totalTokens, $0.chargedIfCut)) }
+            ?? wire.usage(parsed)
         let tokens = usage.total
         let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
         let cost = agent.cost(durationMs: durationMs, tokens: tokens, input: usage.input, output: usage.output, model: model)
@@ -219,13 +234,18 @@ public struct LLMDriver: AgentDriver {
                 return fail(ErrorClass.agentError, "HTTP \(status)" + suffix)
             }
         }
-        guard let parsed, case .object = parsed else {
-            return fail(ErrorClass.agentError, "malformed response: not a JSON object: " + HTTPText.excerpt(body, limit: 120))
-        }
         let reply: LLMReply
-        switch wire.reply(parsed) {
-        case .success(let r): reply = r
-        case .failure(let e): return fail(ErrorClass.agentError, "malformed response: " + e.message)
+        if let s = streamed, let feed {
+            if let (cls, msg) = Self.streamStop(s, feed, charged: tokens, agent: agent.name) { return fail(cls, msg) }
+            reply = s.reply
+        } else {
+            guard let parsed, case .object = parsed else {
+                return fail(ErrorClass.agentError, "malformed response: not a JSON object: " + HTTPText.excerpt(body, limit: 120))
+            }
+            switch wire.reply(parsed) {
+            case .success(let r): reply = r
+            case .failure(let e): return fail(ErrorClass.agentError, "malformed response: " + e.message)
+            }
         }
         // A structured answer given apart from the text (Anthropic's tool input) is the
         // answer's text too when there is no other, so `text` and `messages` carry it.
@@ -252,6 +272,23 @@ public struct LLMDriver: AgentDriver {
         outputs.append(("tokens", .int(tokens)))
         result.outcome = .success(outputs: .object(outputs))
         return result
+    }
+
+    /// Why a 2xx stream gives no answer, if it does not: over the cap (reading stopped), an
+    /// error event, or an end that never came (the connection closed mid-answer).
+    static func streamStop(_ s: LLMStreamState, _ feed: LLMStreamFeed, charged: Int64, agent: String) -> (String, String)? {
+        if feed.overCap {
+            let sent = feed.completionCap.map { "\($0) completion tokens sent as `max_tokens`" } ?? "no `max_tokens`"
+            return (ErrorClass.capExceeded, "agent `\(agent)` broke the token cap while streaming: \(s.completionSeen) completion "
+                    + "tokens seen for \(sent) (a cap of \(feed.cap ?? 0) tokens); reading stopped and the request was cancelled; "
+                    + "charged the \(charged) tokens seen")
+        }
+        if let f = s.failure { return (f.cls, "the stream reported an error: " + HTTPText.excerpt(Array(f.message.utf8))) }
+        if !s.finished {
+            return (ErrorClass.transient, "the stream ended before the answer did (the connection closed after \(s.deltas) "
+                    + "pieces of it); charged the \(charged) tokens seen")
+        }
+        return nil
     }
 
     /// The content as a JSON object: the whole text, or the inside of one ``` fence

@@ -18,9 +18,10 @@ public struct OpenAIWire: LLMWire {
     }
 
     /// `{"max_tokens"?, "messages": [{"content", "role"}…], "model", "response_format"?,
-    /// "stop"?, "temperature"?}`; the system prompt is the first message; a schema of
-    /// declared outputs is `response_format` `json_schema` named `outputs`, strict when
-    /// OpenAI's strict mode can say it (`OutputSchema.isStrict`).
+    /// "stop"?, "stream"?, "stream_options"?, "temperature"?}`; the system prompt is the
+    /// first message; a schema of declared outputs is `response_format` `json_schema` named
+    /// `outputs`, strict when OpenAI's strict mode can say it (`OutputSchema.isStrict`); a
+    /// streamed call asks for the usage chunk (`include_usage`): the tokens are charged from it.
     public func body(_ call: LLMCall) -> JSONValue {
         var members: [(String, JSONValue)] = []
         if let cap = call.maxTokens { members.append(("max_tokens", .int(cap))) }
@@ -31,9 +32,15 @@ public struct OpenAIWire: LLMWire {
             members.append(("response_format", .object([("json_schema", spec), ("type", .string("json_schema"))])))
         }
         if !call.stop.isEmpty { members.append(("stop", .array(call.stop.map { .string($0) }))) }
+        if call.stream {
+            members.append(("stream", .bool(true)))
+            members.append(("stream_options", .object([("include_usage", .bool(true))])))
+        }
         if let t = call.temperature { members.append(("temperature", .float(t))) }
         return .object(members)
     }
+
+    public func streamDecoder() -> any LLMStreamDecoder { OpenAIStreamDecoder() }
 
     /// `choices[0].message.content`, and `usage`.
     public func reply(_ body: JSONValue) -> Result<LLMReply, LLMWireError> {

@@ -89,6 +89,8 @@ public enum AttributeTable {
         .init("agent", "format", .word(["openai", "anthropic"]), default: "openai", ir: "format",
               "wire format of an `llm` agent: OpenAI-compatible chat completions or the Anthropic Messages API"),
         .init("agent", "api_key", .ref(["secret"]), ir: "api_key", "the secret holding its API key"),
+        .init("agent", "stream", .bool, default: "false", ir: "stream",
+              "an `llm` agent asks for its answers as server-sent events (the token cap is enforced while they arrive)"),
         .init("agent", "latency", .duration, min: 0, ir: "latency_ms", "simulated time per attempt (`sim` driver)"),
         .init("agent", "failure_rate", .float, min: 0, max: 1_000_000, ir: "failure_rate_ppm", "simulated share of failed attempts"),
         description("agent"),

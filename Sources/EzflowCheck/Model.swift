@@ -53,6 +53,8 @@ public struct AgentInfo: Sendable {
     public var command: String?
     public var model: String?
     public var url: String?
+    /// `stream: true`: an llm agent's answers are asked for as server-sent events.
+    public var stream = false
     public var latencyMs: Int64?
     /// `failure_rate` in parts per million.
     public var failureRatePPM: Int64?

@@ -317,11 +317,12 @@ struct WorkflowLowering {
         return .object(members.sorted { $0.0 < $1.0 })
     }
 
-    /// The format and token prices of an llm agent, each written only when the file gives
-    /// it, so the IR (and hash) of a workflow that uses none of them is unchanged.
+    /// The format, token prices and `stream` of an llm agent, each written only when the
+    /// file gives it, so the IR (and hash) of a workflow that uses none of them is unchanged.
     static func priceMembers(_ a: AgentInfo) -> [(String, JSONValue)] {
         var m: [(String, JSONValue)] = []
         if let f = a.format { m.append(("format", .string(f))) }
+        if a.stream { m.append(("stream", .bool(true))) }
         if let p = a.costPer1kInput { m.append(("cost_per_1k_input_tokens_micros", .int(p))) }
         if let p = a.costPer1kOutput { m.append(("cost_per_1k_output_tokens_micros", .int(p))) }
         if let prices = a.prices {

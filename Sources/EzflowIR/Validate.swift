@@ -354,13 +354,14 @@ struct IRValidator {
             let a = try object(x, "\(o.sub("agents"))[\(i)]", allowed: [
                 "name", "driver", "capabilities", "concurrency", "cost_per_call_micros", "cost_per_1k_tokens_micros",
                 "cost_per_second_micros", "model", "url", "command", "api_key", "latency_ms", "failure_rate_ppm",
-                "cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
+                "cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices", "stream",
             ])
             if a["format"] != nil { _ = try optString(a, "format", oneOf: words("agent", "format")) }
             let prices = try modelPrices(a)
             let apiKey = try optString(a, "api_key")
             if let k = apiKey, !secretNames.contains(k) { throw fail(a.sub("api_key"), "unknown secret `\(k)`") }
             _ = try optString(a, "model"); _ = try optString(a, "url"); _ = try optString(a, "command")
+            if a["stream"] != nil { _ = try bool(a, "stream") }
             try numbers(a, "agent")
             agents.append(IRAgent(
                 name: try string(a, "name"), driver: try optString(a, "driver", oneOf: words("agent", "driver")),

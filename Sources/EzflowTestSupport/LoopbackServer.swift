@@ -27,6 +27,10 @@ public struct CannedResponse: Sendable {
     public var headers: [(String, String)] = [("Content-Type", "application/json")]
     /// Wait this long before answering (timeout tests).
     public var delayMs: Int = 0
+    /// A streamed body: called after the head (sent without `Content-Length`) with a
+    /// function that writes a piece and says whether the client still reads; the
+    /// connection closes when it returns (a stream that never ends, or drops mid-way).
+    public var stream: (@Sendable (_ send: ([UInt8]) -> Bool) -> Void)?
 
     public init(status: Int, body: [UInt8], headers: [(String, String)] = [("Content-Type", "application/json")], delayMs: Int = 0) {
         self.status = status
@@ -37,6 +41,13 @@ public struct CannedResponse: Sendable {
 
     public static func json(_ status: Int, _ text: String, delayMs: Int = 0) -> CannedResponse {
         CannedResponse(status: status, body: Array(text.utf8), delayMs: delayMs)
+    }
+
+    /// A `text/event-stream` answer written by `write`.
+    public static func events(_ write: @escaping @Sendable (_ send: ([UInt8]) -> Bool) -> Void) -> CannedResponse {
+        var r = CannedResponse(status: 200, body: [], headers: [("Content-Type", "text/event-stream")])
+        r.stream = write
+        return r
     }
 }
 
@@ -131,15 +142,22 @@ public final class LoopbackServer: Sendable {
         if resp.delayMs > 0 { usleep(UInt32(resp.delayMs) * 1000) }
         var out = "HTTP/1.1 \(resp.status) \(resp.status == 200 ? "OK" : "Status")\r\n"
         for (k, v) in resp.headers { out += "\(k): \(v)\r\n" }
-        out += "Content-Length: \(resp.body.count)\r\nConnection: close\r\n\r\n"
-        let bytes = Array(out.utf8) + resp.body
+        if resp.stream == nil { out += "Content-Length: \(resp.body.count)\r\n" }
+        out += "Connection: close\r\n\r\n"
+        guard write(c, Array(out.utf8) + resp.body) else { return }
+        resp.stream?({ write(c, $0) })
+    }
+
+    /// Writes all of `bytes`; false when the client is gone.
+    private func write(_ c: Int32, _ bytes: [UInt8]) -> Bool {
         var sent = 0
         while sent < bytes.count {
             // MSG_NOSIGNAL: a client that gave up (timeout test) must not SIGPIPE the test runner.
             let n = bytes[sent...].withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
+            if n <= 0 { return false }
             sent += n
         }
+        return true
     }
 }
 

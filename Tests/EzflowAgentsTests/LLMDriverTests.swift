@@ -10,7 +10,8 @@ final class LLMDriverTests: XCTestCase {
 
     /// A workflow with one `prompt` task on an llm agent at `base` (…/v1); `extra`: more
     /// lines of the task (declared outputs, `system`, `messages`, …).
-    func program(base: String, taskModel: String? = nil, timeout: String = "2s", apiKey: Bool = true, extra: String = "") throws -> IRProgram {
+    func program(base: String, taskModel: String? = nil, timeout: String = "2s", apiKey: Bool = true, extra: String = "",
+                 stream: Bool = false) throws -> IRProgram {
         try buildProgram("""
             secret llm_key {
               provider: env
@@ -24,6 +25,7 @@ final class LLMDriverTests: XCTestCase {
               \(apiKey ? "api_key: llm_key" : "")
               cost_per_call: $0.001
               cost_per_1k_tokens: $0.01
+              \(stream ? "stream: true" : "")
             }
             role reviewer {
               allow: [run]
