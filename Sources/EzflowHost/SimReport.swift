@@ -86,6 +86,15 @@ public struct SimReport: Sendable {
         line("failures by verdict: \(SimReport.ranked(verdicts, limit: 10))")
         line("makespan: p50 \(SimReport.seconds(SimReport.percentile(makespans, 50)))  p95 \(SimReport.seconds(SimReport.percentile(makespans, 95)))  max \(SimReport.seconds(makespans.last ?? 0))")
         line("cost: p50 \(SimReport.dollars(SimReport.percentile(costs, 50)))  p95 \(SimReport.dollars(SimReport.percentile(costs, 95)))  max \(SimReport.dollars(costs.last ?? 0))")
+        let tokens = runs.map(\.tokens).sorted()
+        if plan.budgetTokens >= 0 || (tokens.last ?? 0) > 0 {
+            // Token use per run: each simulated call stays within the cap on its dispatch,
+            // so a token budget is never overshot (docs/SIMULATION.md).
+            func t(_ n: Int64) -> String { Units.tokens(n) }
+            let limit = plan.budgetTokens >= 0 ? "budget \(t(plan.budgetTokens)), runs over it: \(tokens.count { $0 > plan.budgetTokens })"
+                : "no token budget"
+            line("tokens: p50 \(t(SimReport.percentile(tokens, 50)))  p95 \(t(SimReport.percentile(tokens, 95)))  max \(t(tokens.last ?? 0))  (\(limit))")
+        }
         let budget = plan.budgetMoneyMicros >= 0 ? SimReport.dollars(plan.budgetMoneyMicros) : "none"
         let deadline = plan.deadlineMs >= 0 ? SimReport.seconds(plan.deadlineMs) : "none"
         line("budget violations: \(budgetViolations) (budget \(budget))  deadline violations: \(deadlineViolations) (deadline \(deadline))")

@@ -392,14 +392,15 @@ final class SimRun: RunObserver, AttemptExecutor {
     func start(_ items: [WorkItem], runner: Runner) throws(StoreError) {
         let now = events.nowMs
         let leases = try queue.claim(owner: Self.workerID, max: items.count, nowMs: now, leaseMs: Millis.max / 4)
-        for l in leases { begin(l.item, now: now) }
+        // The attempt's token cap, as the core journalled it on the dispatch just committed.
+        for l in leases { begin(l.item, now: now, tokenCap: runner.run.state.tokenCap(l.item.task)) }
     }
 
     func cancel(task: Int, attempt: Int) {
         if live[task] == attempt { live[task] = nil }
     }
 
-    func begin(_ item: WorkItem, now: Millis) {
+    func begin(_ item: WorkItem, now: Millis, tokenCap: Int64? = nil) {
         let task = item.task, attempt = item.attempt, agent = item.agent
         if let other = live[task], other != attempt, failure == nil {
             failure = fail("oracle: task `\(plan.taskNames[task])` has two live attempts (\(other) and \(attempt))", code: 129)
@@ -411,7 +412,7 @@ final class SimRun: RunObserver, AttemptExecutor {
             return
         }
         dispatches[agent] += 1
-        var o = world.models[agent].sample(startMs: now, &driverRandom)
+        var o = world.models[agent].sample(startMs: now, tokenCap: tokenCap, &driverRandom)
         if let p = world.taskFail[task], SimDraw.unit(&driverRandom) < p { o.error = world.taskFailClass[task] }
         let timeout = plan.timeoutMs[task]
         let hangs = o.error == .timeout || (timeout > 0 && o.latencyMs >= timeout)

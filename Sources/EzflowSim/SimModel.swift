@@ -93,8 +93,11 @@ public struct SimAgentModel: Sendable, Equatable {
             + latencyMeanMs * Double(costPerSecondMicros) / 1000
     }
 
-    /// Draws one call started at `startMs` (run time).
-    public func sample(startMs: Int64, _ r: inout some DrawSource) -> SimOutcome {
+    /// Draws one call started at `startMs` (run time). `tokenCap`: the cap the core put on
+    /// the attempt's dispatch (`RunState.tokenCap`): the call uses no more tokens than that,
+    /// as the llm driver's `max_tokens` makes a real server do. The draw is taken either way,
+    /// so a cap never shifts the rest of the run's random sequence.
+    public func sample(startMs: Int64, tokenCap: Int64? = nil, _ r: inout some DrawSource) -> SimOutcome {
         let z = SimDraw.normal(&r)
         let latency = Int64(min(max(1, (latencyMedianMs * exp(latencySigma * z)).rounded()), 1e12))
         let u = SimDraw.unit(&r)
@@ -107,6 +110,7 @@ public struct SimAgentModel: Sendable, Equatable {
         if downWindows.contains(where: { $0.contains(startMs) }) { error = .agentError }
         var tokens: Int64 = 0
         if tokensMean > 0 { tokens = Int64((Double(tokensMean) * (0.5 + SimDraw.unit(&r))).rounded()) }
+        if let cap = tokenCap { tokens = min(tokens, max(0, cap)) }
         let cost = costPerCallMicros + tokens * costPer1kTokensMicros / 1000 + latency * costPerSecondMicros / 1000
         return SimOutcome(latencyMs: latency, error: error, tokens: tokens, costMicros: cost)
     }
