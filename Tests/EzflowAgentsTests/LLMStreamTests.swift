@@ -115,6 +115,24 @@ final class LLMStreamTests: XCTestCase {
                        + "charged the 3 tokens seen")
     }
 
+    /// A stream that stalls past the attempt's timeout: `timeout`, charged the pieces seen.
+    func testAStreamThatStallsTimesOutChargedWhatWasSeen() async throws {
+        let events = Array(Self.openAIEvents(Self.answer).prefix(3))  // the role chunk and 2 pieces
+        let server = try LoopbackServer { _ in
+            .events { send in
+                _ = send(Array((events.joined(separator: "\n\n") + "\n\n").utf8))
+                usleep(3_000_000)
+            }
+        }
+        defer { server.stop() }
+        let t = LLMDriverTests(name: "stall", testClosure: { _ in })
+        let p = try t.program(base: server.base + "/v1", timeout: "500ms", stream: true)
+        let r = await t.ask(t.driver(p), p)
+        XCTAssertEqual(r.errorClass, ErrorClass.timeout)
+        XCTAssertEqual(r.tokens, 2)
+        XCTAssertEqual(r.message, "task `review`: timed out after 500 ms")
+    }
+
     /// An error chunk in an OpenAI stream fails the attempt with the provider's message.
     func testAnErrorChunkFailsTheAttempt() async throws {
         let server = try Self.server([#"data: {"error": {"message": "model overloaded, try later"}}"#])
