@@ -100,6 +100,8 @@ public struct HTTPDriver: AgentDriver {
         let logText = String(decoding: body.prefix(options.logBodyLimit), as: UTF8.self)
         var result = DriverResult.network(durationMs: durationMs, costMicros: agent?.cost(durationMs: durationMs, tokens: 0) ?? 0,
                                           tokens: 0, log: logText, logTruncated: body.count > options.logBodyLimit)
+        // The server's wait rides on every failure of this answer (a reported class too).
+        result.retryAfterMs = RetryAfter.ms(status: response.status, headers: response.headers)
         func fail(_ cls: String, _ msg: String) -> DriverResult {
             var r = result
             r.outcome = .failure(errorClass: cls, message: "task `\(taskName)`: \(msg)")
@@ -118,9 +120,7 @@ public struct HTTPDriver: AgentDriver {
             if let ra = response.headers["retry-after"] { msg += " (retry after \(HTTPText.excerpt(Array(ra.utf8), limit: 40)))" }
             let ex = HTTPText.excerpt(body)
             if !ex.isEmpty { msg += ": " + ex }
-            var r = fail(cls, msg)
-            r.retryAfterMs = RetryAfter.ms(status: status, headers: response.headers)
-            return r
+            return fail(cls, msg)
         }
         // The implicit outputs are the driver's: `status` is typed int and `body` json,
         // so members of the same name do not replace them (they stay in `body`).

@@ -32,8 +32,10 @@ final class RetryAfterHeaderTests: XCTestCase {
 
     /// The http driver reads the same headers on a 429.
     func testHTTPDriverReadsTheWait() async throws {
-        let server = try LoopbackServer { _ in
-            CannedResponse(status: 429, body: [], headers: [("retry-after-ms", "1500")])
+        let server = try LoopbackServer { req in
+            // The second call's body reports its own class: the wait still rides on it.
+            let body = req.headers["x-ezflow-attempt"] == "2" ? #"{"error": {"class": "rate_limited", "message": "slow down"}}"# : ""
+            return CannedResponse(status: 429, body: Array(body.utf8), headers: [("retry-after-ms", "1500")])
         }
         defer { server.stop() }
         let p = try buildProgram("""
@@ -53,5 +55,8 @@ final class RetryAfterHeaderTests: XCTestCase {
         let r = await d.run(task: 0, attempt: 1, agent: 0, idempotencyKey: "k", runID: "r", values: RenderValues(inputs: [:]))
         XCTAssertEqual(r.errorClass, ErrorClass.transient)
         XCTAssertEqual(r.retryAfterMs, 1_500)
+        let r2 = await d.run(task: 0, attempt: 2, agent: 0, idempotencyKey: "k", runID: "r", values: RenderValues(inputs: [:]))
+        XCTAssertEqual(r2.errorClass, "rate_limited")
+        XCTAssertEqual(r2.retryAfterMs, 1_500)
     }
 }
