@@ -6,7 +6,8 @@
 // - OpenAI chat completions: each `data:` is a chunk; `choices[0].delta.content` appends
 //   text, the last chunk (asked for with `stream_options.include_usage`) carries `usage`,
 //   `data: [DONE]` ends the stream; a chunk `{"error": …}` fails it.
-// - Anthropic Messages: `message_start` (`message.usage.input_tokens`), `content_block_delta`
+// - Anthropic Messages: `message_start` (`message.usage.input_tokens`, plus the cache
+//   reads and writes, billed as input), `content_block_delta`
 //   (`delta.text_delta.text` appends text, `input_json_delta.partial_json` the forced tool's
 //   JSON), `message_delta` (`usage.output_tokens`, cumulative), `message_stop` ends it;
 //   `error` fails it (`overloaded_error`/`api_error` → `transient`).
@@ -99,9 +100,14 @@ public struct AnthropicStreamDecoder: LLMStreamDecoder {
         }
         let type: String = if case .string(let t)? = e["type"] { t } else { event.name ?? "" }
         func count(_ v: JSONValue?) -> Int64? { if case .int(let n)? = v, n >= 0 { n } else { nil } }
+        // Input as the whole body counts it: cache writes and reads are billed as input too.
+        func input(_ u: JSONValue?) -> Int64? {
+            let parts = ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"].compactMap { count(u?[$0]) }
+            return parts.isEmpty ? nil : parts.reduce(0, LLMReply.sum)
+        }
         switch type {
         case "message_start":
-            if let n = count(e["message"]?["usage"]?["input_tokens"]) { s.inputTokens = n }
+            if let n = input(e["message"]?["usage"]) { s.inputTokens = n }
             if let n = count(e["message"]?["usage"]?["output_tokens"]) { s.outputTokens = max(s.outputTokens, n) }
         case "content_block_delta":
             let d = e["delta"]
@@ -114,7 +120,7 @@ public struct AnthropicStreamDecoder: LLMStreamDecoder {
             }
         case "message_delta":
             if let n = count(e["usage"]?["output_tokens"]) { s.outputTokens = max(s.outputTokens, n) }
-            if let n = count(e["usage"]?["input_tokens"]) { s.inputTokens = n }
+            if let n = input(e["usage"]) { s.inputTokens = n }
         case "message_stop":
             s.finished = true
         case "error":
