@@ -63,6 +63,10 @@ final class LLMStreamTests: XCTestCase {
         let r = await t.ask(t.driver(p), p)
         XCTAssertNil(r.errorClass, r.message)
         let pw = try t.program(base: whole.base + "/v1")
+        // `stream: true` is lowered onto the agent in the IR; an agent without it has no key.
+        guard case .array(let ags)? = p.document["agents"], case .array(let wags)? = pw.document["agents"] else { return XCTFail("no agents") }
+        XCTAssertEqual(ags.first?["stream"], .bool(true))
+        XCTAssertNil(wags.first?["stream"])
         let w = await t.ask(t.driver(pw), pw)
         XCTAssertEqual(r.out, w.out)
         XCTAssertEqual([r.tokens, r.costMicros], [w.tokens, w.costMicros])
