@@ -62,9 +62,12 @@ final class SDKValidationTests: XCTestCase {
 
     func testOpenAIBodiesAreWhatTheSDKSends() async throws {
         let s = try sdk()
-        for (what, call) in Self.calls() {
+        var calls = Self.calls()
+        calls.append(("stream", LLMCall(model: "m-1", prompt: LLMPrompt(messages: Self.messages), maxTokens: 100, stream: true)))
+        for (what, call) in calls {
             let (status, body, reply) = try await send(s, format: nil, call)
             XCTAssertEqual(status, 200, "\(what): \(body.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) } ?? "")")
+            guard !call.stream else { continue }  // request validation only: LLMStreamTests read the events
             // With an output schema the body carries `response_format` and the server answers JSON.
             let echo = "echo: " + (call.prompt.messages.last?.content ?? "")
             let text = call.outputSchema == nil ? echo : #"{"answer": "\#(echo)"}"#
@@ -85,7 +88,7 @@ final class SDKValidationTests: XCTestCase {
         for (what, call) in calls {
             let (status, body, reply) = try await send(s, format: "anthropic", call)
             XCTAssertEqual(status, 200, "\(what): \(body.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) } ?? "")")
-            guard !call.stream else { continue }  // request validation only: the stream helper reads the events
+            guard !call.stream else { continue }  // request validation only: LLMStreamTests read the events
             // input 11 + cache 2 + 3; output 7.
             XCTAssertEqual(reply.map { [$0.inputTokens, $0.outputTokens, $0.totalTokens] }, [16, 7, 23], what)
             if call.outputSchema != nil {
