@@ -58,12 +58,12 @@ final class ServicesTests: XCTestCase {
         """
     }
 
-    func runWithKey(_ args: [String], in dir: String) -> (status: Int32, stderr: String) {
+    func runWithKey(_ args: [String], in dir: String, key: String = "EZ_TEST_LLM_KEY") -> (status: Int32, stderr: String) {
         let p = Process()
         p.executableURL = Repo.executable("ezrun")
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.environment = ["EZ_TEST_LLM_KEY": "sk-test-0123456789", "PATH": "/usr/bin:/bin"]
+        p.environment = [key: "sk-test-0123456789", "PATH": "/usr/bin:/bin"]
         let err = Pipe()
         p.standardError = err
         do { try p.run() } catch { return (-1, "\(error)") }
@@ -204,6 +204,48 @@ final class ServicesTests: XCTestCase {
                       logs.map(\.stdout).joined(separator: "|"))
     }
 
+    /// The LLM review example for real, against a loopback OpenAI-compatible server: the
+    /// review is asked for with its system prompt and its declared outputs as a strict
+    /// JSON schema; a first answer that misses `verdict` fails `output_error` and is
+    /// retried; the approval gate, then the post with the checked review.
+    func testLLMCodeReviewExampleEndToEnd() throws {
+        let answers = LockedCounter()
+        let server = try LoopbackServer { req in
+            let first = answers.next() == 0
+            let content = first ? #"{"review_comment": "LGTM"}"# : #"{"review_comment": "Add a test for --dry-run.", "verdict": "REQUEST_CHANGES"}"#
+            let c = String(decoding: CanonicalJSON.encode(.string(content)), as: UTF8.self)
+            return .json(200, #"{"choices":[{"message":{"role":"assistant","content":\#(c)}}],"usage":{"prompt_tokens":300,"completion_tokens":40,"total_tokens":340}}"#)
+        }
+        defer { server.stop() }
+        let dir = tempDir("example")
+        let text = read(Repo.url("examples/llm_code_review.ezflow").path)
+        XCTAssertTrue(text.contains("http://127.0.0.1:8080/v1"))
+        // Faster retries than the example's 2 s, same rule otherwise.
+        write(text.replacingOccurrences(of: "http://127.0.0.1:8080", with: server.base).replacingOccurrences(of: "delay: 2s", with: "delay: 10ms"),
+              to: dir + "/review.ezflow")
+        let me = "--as", who = "ana:author,code_reviewer"
+        let r = runWithKey(["run", "review.ezflow", "--run-id", "rv", me, who], in: dir, key: "OPENAI_API_KEY")
+        XCTAssertEqual(r.status, 4, r.stderr)
+        XCTAssertEqual(server.requests.count, 2)
+        let body = try XCTUnwrap(server.requests.first?.json)
+        XCTAssertEqual(body["messages"]?.array?.first?["role"], .string("system"))
+        XCTAssertEqual(body["max_tokens"], .int(8_000))
+        let format = try XCTUnwrap(body["response_format"])
+        XCTAssertEqual(format["type"], .string("json_schema"))
+        XCTAssertEqual(format["json_schema"]?["strict"], .bool(true))
+        XCTAssertEqual(format["json_schema"]?["schema"]?["properties"]?["verdict"]?["enum"], .array([.string("APPROVE"), .string("REQUEST_CHANGES")]))
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let run = try StoredRun.load(store: store, runID: "rv")
+        let review = try XCTUnwrap(run.plan.taskNames.firstIndex(of: "review"))
+        XCTAssertEqual(run.state.history[review].map(\.errorClass), ["output_error", nil])
+        XCTAssertTrue(run.state.history[review][0].message.contains("output `verdict`"), run.state.history[review][0].message)
+        XCTAssertEqual(ezrun(["approve", "rv", "approve_review", "--as", "mia:maintainer"], in: dir).status, 0)
+        let done = runWithKey(["resume", "rv", me, who], in: dir, key: "OPENAI_API_KEY")
+        XCTAssertEqual(done.status, 0, done.stderr)
+        let logs = try DurableStore(path: dir + "/.ezflow/ezflow.db").logs(run: "rv")
+        XCTAssertTrue(logs.contains { $0.stdout.contains("Add a test for --dry-run.") }, logs.map(\.stdout).joined(separator: "|"))
+    }
+
     /// The fan-out example for real: one instance per input file, their outputs merged
     /// into a workflow output and read back as a list by the fan-in task.
     func testFanoutExampleEndToEnd() throws {
@@ -223,4 +265,12 @@ final class ServicesTests: XCTestCase {
 
 extension JSONValue {
     var array: [JSONValue]? { if case .array(let xs) = self { xs } else { nil } }
+}
+
+/// A counter the loopback server's handler threads share.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    /// The count before this call.
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; n += 1; return n - 1 }
 }
