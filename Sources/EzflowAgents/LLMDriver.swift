@@ -275,7 +275,8 @@ public struct LLMDriver: AgentDriver {
     }
 
     /// Why a 2xx stream gives no answer, if it does not: over the cap (reading stopped), an
-    /// error event, or an end that never came (the connection closed mid-answer).
+    /// error event, an end that never came (the connection closed mid-answer), or a tool
+    /// input that is not a JSON object.
     static func streamStop(_ s: LLMStreamState, _ feed: LLMStreamFeed, charged: Int64, agent: String) -> (String, String)? {
         if feed.overCap {
             let sent = feed.completionCap.map { "\($0) completion tokens sent as `max_tokens`" } ?? "no `max_tokens`"
@@ -287,6 +288,10 @@ public struct LLMDriver: AgentDriver {
         if !s.finished {
             return (ErrorClass.transient, "the stream ended before the answer did (the connection closed after \(s.deltas) "
                     + "pieces of it); charged the \(charged) tokens seen")
+        }
+        if s.malformedTool {
+            return (ErrorClass.agentError, "malformed stream: the `\(AnthropicWire.toolName)` tool's input is not a JSON object: "
+                    + HTTPText.excerpt(Array(s.toolJSON.utf8), limit: 120))
         }
         return nil
     }

@@ -9,7 +9,8 @@
 // - Anthropic Messages: `message_start` (`message.usage.input_tokens`, plus the cache
 //   reads and writes, billed as input), `content_block_delta`
 //   (`delta.text_delta.text` appends text, `input_json_delta.partial_json` the forced tool's
-//   JSON), `message_delta` (`usage.output_tokens`, cumulative), `message_stop` ends it;
+//   JSON, whose `content_block_start` begins it afresh: the last tool block is the answer,
+//   as in the whole body), `message_delta` (`usage.output_tokens`, cumulative), `message_stop` ends it;
 //   `error` fails it (`overloaded_error`/`api_error` → `transient`).
 //
 // The cap: completion tokens seen = the largest cumulative count reported, or one per
@@ -26,6 +27,8 @@ public struct LLMStreamState: Sendable, Equatable {
     public var text = ""
     /// The forced tool's input JSON, in pieces (Anthropic structured outputs).
     public var toolJSON = ""
+    /// A tool block arrived (its start or a piece of its JSON).
+    public var toolBlock = false
     public var inputTokens: Int64 = 0
     /// The largest cumulative completion count the server reported.
     public var outputTokens: Int64 = 0
@@ -43,17 +46,27 @@ public struct LLMStreamState: Sendable, Equatable {
     /// Completion tokens certainly spent: the count reported, or one per delta if more.
     public var completionSeen: Int64 { max(outputTokens, deltas) }
 
-    /// The answer as the whole body would give it: the reported usage, its text (or the
-    /// forced tool's JSON when there is no text).
+    /// The answer as the whole body would give it: the reported usage, its text, and the
+    /// forced tool's input as `structured` (nil when that JSON is not an object:
+    /// `malformedTool`), so the driver reads both alike.
     public var reply: LLMReply {
-        LLMReply(text: text.isEmpty ? toolJSON : text, inputTokens: inputTokens, outputTokens: outputTokens, totalTokens: totalTokens)
+        LLMReply(text: text, inputTokens: inputTokens, outputTokens: outputTokens, totalTokens: totalTokens, structured: toolInput)
     }
+
+    /// The tool block's input: its JSON (a block without pieces has the empty input `{}`).
+    var toolInput: JSONValue? {
+        guard toolBlock, let v = try? JSONParser.parse(Array((toolJSON.isEmpty ? "{}" : toolJSON).utf8)), case .object = v else { return nil }
+        return v
+    }
+
+    /// A tool block whose JSON is not an object (the whole body's `input` must be one).
+    public var malformedTool: Bool { toolBlock && toolInput == nil }
 
     /// What a stream cut short is charged: the input reported so far plus the completion seen.
     public var chargedIfCut: Int64 { LLMReply.sum(inputTokens, completionSeen) }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.text == b.text && a.toolJSON == b.toolJSON && a.inputTokens == b.inputTokens && a.outputTokens == b.outputTokens
+        a.text == b.text && a.toolJSON == b.toolJSON && a.toolBlock == b.toolBlock && a.inputTokens == b.inputTokens && a.outputTokens == b.outputTokens
             && a.totalTokens == b.totalTokens && a.deltas == b.deltas && a.finished == b.finished
             && a.failure?.cls == b.failure?.cls && a.failure?.message == b.failure?.message
     }
@@ -109,6 +122,8 @@ public struct AnthropicStreamDecoder: LLMStreamDecoder {
         case "message_start":
             if let n = input(e["message"]?["usage"]) { s.inputTokens = n }
             if let n = count(e["message"]?["usage"]?["output_tokens"]) { s.outputTokens = max(s.outputTokens, n) }
+        case "content_block_start":
+            if case .string("tool_use")? = e["content_block"]?["type"] { s.toolBlock = true; s.toolJSON = "" }
         case "content_block_delta":
             let d = e["delta"]
             if case .string("text_delta")? = d?["type"], case .string(let piece)? = d?["text"] {
@@ -116,6 +131,7 @@ public struct AnthropicStreamDecoder: LLMStreamDecoder {
                 s.deltas += 1
             } else if case .string("input_json_delta")? = d?["type"], case .string(let piece)? = d?["partial_json"] {
                 s.toolJSON += piece
+                s.toolBlock = true
                 s.deltas += 1
             }
         case "message_delta":
@@ -129,7 +145,7 @@ public struct AnthropicStreamDecoder: LLMStreamDecoder {
             let transient = kind == "overloaded_error" || kind == "api_error" || kind == "rate_limit_error"
             s.failure = (transient ? ErrorClass.transient : ErrorClass.agentError, "\(kind): \(msg)")
         default:
-            break  // ping, content_block_start/stop
+            break  // ping, content_block_stop
         }
     }
 }

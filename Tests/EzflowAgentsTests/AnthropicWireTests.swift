@@ -10,8 +10,10 @@ import XCTest
 final class AnthropicWireTests: XCTestCase {
     static let key = "sk-ant-test-Qw9v2"
 
-    /// One `prompt` task `ask` on agent `claude` (anthropic, at `base`), `max_tokens` 800.
-    func program(base: String, taskModel: String? = nil, outputs: String = "") throws -> IRProgram {
+    /// One `prompt` task `ask` on agent `claude` (anthropic, at `base`), `max_tokens` 800;
+    /// `stream`: the agent streams; `timeout`: the task's.
+    func program(base: String, taskModel: String? = nil, outputs: String = "", stream: Bool = false,
+                 timeout: String? = nil) throws -> IRProgram {
         try buildProgram("""
             secret claude_key { provider: env, key: "CLAUDE_KEY" }
             agent claude {
@@ -25,6 +27,7 @@ final class AnthropicWireTests: XCTestCase {
               cost_per_1k_input_tokens: $0.003
               cost_per_1k_output_tokens: $0.015
               prices: { "claude-haiku-4-5": { input: $0.001, output: $0.005 } }
+              \(stream ? "stream: true" : "")
             }
             role asker { allow: [run], agents: [claude], secrets: [claude_key] }
             workflow w {
@@ -36,6 +39,7 @@ final class AnthropicWireTests: XCTestCase {
                 max_tokens: 800 tokens
                 \(outputs)
                 \(taskModel.map { "model: \"\($0)\"" } ?? "")
+                \(timeout.map { "timeout: \($0)" } ?? "")
               }
             }
             """)

@@ -196,7 +196,7 @@ final class LLMStreamTests: XCTestCase {
         let d = AnthropicStreamDecoder()
         d.fold(SSEEvent(name: "content_block_delta", data: #"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"verdict\": "}}"#), into: &s)
         d.fold(SSEEvent(name: "content_block_delta", data: #"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\"OK\"}"}}"#), into: &s)
-        XCTAssertEqual(s.reply.text, #"{"verdict": "OK"}"#)
+        XCTAssertEqual(s.reply, LLMReply(text: "", inputTokens: 0, outputTokens: 0, structured: .object([("verdict", .string("OK"))])))
         XCTAssertEqual(s.deltas, 2)
         d.fold(SSEEvent(name: "error", data: #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#), into: &s)
         XCTAssertEqual(s.failure?.cls, ErrorClass.transient)
