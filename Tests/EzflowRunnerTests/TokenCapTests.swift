@@ -49,6 +49,7 @@ final class TokenCapTests: XCTestCase {
               capabilities: ["llm"]
               model: "tiny-1"
               url: "\(base)/v1"
+              concurrency: \(parallel ?? 1)
               \(agentPrice)
             }
             workflow w {
