@@ -87,16 +87,19 @@ public struct LLMDriver: AgentDriver {
         case .success(let key): headers.append(contentsOf: wire.headers(apiKey: key))
         case .failure(let e): return fail(e.errorClass, "agent `\(ag.name)` api_key: \(e.description)")
         }
+        let types = taskTypes(task)
         var call: LLMCall
-        switch Self.call(task: nt.ir, model: model, types: taskTypes(task), values: nt.values) {
+        switch Self.call(task: nt.ir, model: model, types: types, values: nt.values) {
         case .success(let c): call = c
         case .failure(let e): return fail(ErrorClass.renderError, e.message)
         }
         call.stream = ag.stream
+        // The input's bound, as `LLMPrompt.bound(task:types:)` measures it for the core:
+        // the call's schema is `OutputSchema.of(task:types:)` (`Self.call`).
+        let bound = call.prompt.bound(extra: call.outputSchema)
         if let cap = values.tokenCap {
             // The core reserved `cap` = the input's bound + `max_tokens` (or less, when a
             // budget is tighter); measured again here from the same bytes.
-            let bound = call.prompt.bound(task: nt.ir, types: taskTypes(task))
             guard bound < cap else {
                 return fail(ErrorClass.promptTooLarge, "the prompt may use up to \(bound) tokens (its \(bound) bytes), but the attempt's "
                             + "token cap is \(cap) tokens: nothing would be left for the answer; the prompt was not sent")
@@ -111,7 +114,7 @@ public struct LLMDriver: AgentDriver {
         let feed = call.stream ? LLMStreamFeed(decoder: wire.streamDecoder(), completionCap: call.maxTokens, cap: values.tokenCap) : nil
         let sent = if let feed { await HTTPClient.stream(req, cancel: cancel, onBytes: feed.receive) } else { await HTTPClient.send(req, cancel: cancel) }
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
-        let result = interpret(sent, wire: wire, call: call, declared: OutputSchema.declared(task: nt.ir, types: taskTypes(task)),
+        let result = interpret(sent, wire: wire, call: call, declared: OutputSchema.declared(task: nt.ir, types: types),
                                feed: feed, taskName: nt.name, agent: ag, model: model, timeoutMs: nt.timeoutMs, durationMs: durationMs)
         guard let cap = values.tokenCap, let completionCap = call.maxTokens, case .success(let r) = sent, feed?.overCap != true else {
             return result
@@ -122,7 +125,6 @@ public struct LLMDriver: AgentDriver {
         // the input price: more input than that breaks it as surely as a long answer.
         let split = ag.splitPrices(model: model)
         if split.inputMicros > 0 || split.outputMicros > 0 {
-            let bound = call.prompt.bound(task: nt.ir, types: taskTypes(task))
             if usage.input > bound { return Self.inputOverBound(result, input: usage.input, bound: bound, taskName: nt.name, agent: ag.name) }
         }
         return Self.enforce(cap: cap, completionCap: completionCap, completion: usage.output, result: result, taskName: nt.name, agent: ag.name)
