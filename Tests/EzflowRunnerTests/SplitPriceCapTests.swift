@@ -11,36 +11,14 @@ extension TokenCapTests {
     /// `tasks` prompt tasks on agent `model` (model `tiny-1`, priced by its `prices`
     /// entry; odd tasks ask for `tiny-2`, priced by the agent's input/output prices).
     static func splitPriceWorkflow(base: String, money: String, tasks: Int, maxTokens: String, parallel: Int) -> String {
-        var body = ""
-        for i in 0..<tasks {
-            body += """
-                  task t\(i) {
-                    agent: model
-                    prompt: "Say something short, number \(i)."
-                    max_tokens: \(maxTokens)
-                    \(i % 2 == 1 ? "model: \"tiny-2\"" : "")
-                  }
-
-                """
-        }
-        return """
-            agent model {
-              driver: llm
-              capabilities: ["llm"]
-              model: "tiny-1"
-              url: "\(base)/v1"
-              concurrency: \(parallel)
-              cost_per_call: $0.001
-              cost_per_1k_input_tokens: $0.001
-              cost_per_1k_output_tokens: $0.004
-              prices: { "tiny-1": { input: $0.002, output: $0.008 } }
-            }
-            workflow w {
-              max_parallel: \(parallel)
-              budget { money: \(money) }
-            \(body)
-            }
-            """
+        workflow(base: base, budget: "money: \(money)", tasks: tasks, maxTokens: maxTokens, parallel: parallel,
+                 agentPrice: """
+                    cost_per_call: $0.001
+                      cost_per_1k_input_tokens: $0.001
+                      cost_per_1k_output_tokens: $0.004
+                      prices: { "tiny-1": { input: $0.002, output: $0.008 } }
+                    """,
+                 taskExtra: { $0 % 2 == 1 ? "model: \"tiny-2\"" : "" })
     }
 
     /// One attempt is charged its reported prompt and completion at its model's prices:

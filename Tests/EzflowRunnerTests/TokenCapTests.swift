@@ -30,7 +30,8 @@ final class TokenCapTests: XCTestCase {
     /// 1 token and `run(uncapped:)` sets `max_tokens` to null in the IR, as an IR that never
     /// went through the check would be: the runtime must hold the budget on its own.
     static func workflow(base: String, budget: String, tasks: Int, maxTokens: String?, chain: Bool = false,
-                         parallel: Int? = nil, agentPrice: String = "", prompt: String = "Say something short, number ") -> String {
+                         parallel: Int? = nil, agentPrice: String = "", prompt: String = "Say something short, number ",
+                         taskExtra: (Int) -> String = { _ in "" }) -> String {
         var body = ""
         for i in 0..<tasks {
             body += """
@@ -39,6 +40,7 @@ final class TokenCapTests: XCTestCase {
                     prompt: "\(prompt)\(i)."
                     max_tokens: \(maxTokens ?? "1 tokens")
                     \(chain && i > 0 ? "after: [t\(i - 1)]" : "")
+                    \(taskExtra(i))
                   }
 
                 """
