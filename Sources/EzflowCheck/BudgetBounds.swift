@@ -99,7 +99,7 @@ extension WorkflowChecker {
     /// `` `build`: 3 attempts × 20m + 2m backoff = 1h2m ``, with a `catch` agent's attempt
     /// and a fallback task.
     func timeLine(_ t: TaskInfo, _ total: Int64, _ w: WorkflowContext, named: Bool) -> String {
-        guard let to = t.timeoutMs else { return (named ? "`\(t.name.text)`: " : "") + "no `timeout`" }
+        guard let to = CriticalPath.attemptTime(t) else { return (named ? "`\(t.name.text)`: " : "") + "no `timeout`" }
         var a = t.retry?.attempts ?? 1
         var extra = ""
         if case .agent(let id)? = t.fallback {

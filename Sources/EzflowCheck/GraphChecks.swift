@@ -266,14 +266,25 @@ public struct CriticalPath: Sendable {
     }
 
     /// attempts × timeout plus the backoff between attempts, plus the one attempt a
-    /// `catch` agent adds; nil without a timeout.
+    /// `catch` agent adds; nil without a timeout. A gate's attempt is its wait for one
+    /// answer (`attemptTime`).
     public static func worstTime(_ t: TaskInfo) -> Int64? {
-        guard let timeout = t.timeoutMs else { return nil }
+        guard let timeout = attemptTime(t) else { return nil }
         var attempts = t.retry?.attempts ?? 1
         if case .agent? = t.fallback { attempts += 1 }
         let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
         if o { return Int64.max }
         let b = t.retry?.backoffTotalMs ?? 0
         return x.addingReportingOverflow(b).overflow ? Int64.max : x + b
+    }
+
+    /// The longest one attempt takes: its `timeout`; for an `approve` gate that escalates,
+    /// its `timeout` and then the escalation's (`escalate_timeout`, else the same again),
+    /// as the runtime times it out (docs/RUNTIME.md, "Approval gates").
+    public static func attemptTime(_ t: TaskInfo) -> Int64? {
+        guard let timeout = t.timeoutMs else { return nil }
+        guard t.action == "approve", t.onTimeout == "escalate" else { return timeout }
+        let (x, o) = timeout.addingReportingOverflow(t.escalateTimeoutMs ?? timeout)
+        return o ? Int64.max : x
     }
 }

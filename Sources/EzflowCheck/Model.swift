@@ -173,6 +173,11 @@ public struct TaskInfo: Sendable {
     /// `self_approval: allowed`: the run's starter may approve this gate (separation of
     /// duties is the default).
     public var selfApproval = false
+    /// `on_timeout:` of an `approve` task (nil: not given, `reject`).
+    public var onTimeout: String?
+    /// `escalate_to:` roles and `escalate_timeout:` of an escalating gate.
+    public var escalateTo: [RefUse] = []
+    public var escalateTimeoutMs: Int64?
     public var maxCost: Int64?
     public var maxTokens: Int64?
     /// Tasks this one waits for (explicit and implicit), deduplicated.

@@ -140,13 +140,13 @@ extension WorkflowChecker {
                     }
                 }
             }
-            // Approvals.
-            for ap in t.approvers {
+            // Approvals, and the roles an escalated gate asks.
+            for (ap, how) in t.approvers.map({ ($0, "an approver") }) + t.escalateTo.map({ ($0, "an escalation role") }) {
                 usedRoles.formUnion(effective(ap.id).ancestors)
                 approvingRoles.insert(ap.id)
                 if !effective(ap.id).allow.contains("approve") {
                     report(error("E0504", "role `\(ap.id.name)` may not approve", ap.span,
-                                 label: "named as an approver of `\(t.name.text)`",
+                                 label: "named as \(how) of `\(t.name.text)`",
                                  help: "add `approve` to role `\(ap.id.name)`'s `allow` list"))
                 }
             }

@@ -171,6 +171,9 @@ enum AK {
     static let agent = Schema.attrNames.id("agent")!
     static let approvers = Schema.attrNames.id("approvers")!
     static let self_approval = Schema.attrNames.id("self_approval")!
+    static let on_timeout = Schema.attrNames.id("on_timeout")!
+    static let escalate_to = Schema.attrNames.id("escalate_to")!
+    static let escalate_timeout = Schema.attrNames.id("escalate_timeout")!
     static let env = Schema.attrNames.id("env")!
     static let for_each = Schema.attrNames.id("for_each")!
     static let max_cost = Schema.attrNames.id("max_cost")!

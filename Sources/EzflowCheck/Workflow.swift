@@ -303,6 +303,7 @@ extension WorkflowChecker {
                          help: "name the roles that may approve: `approvers: [releaser]`"))
         }
         if attrs[AK.self_approval] != nil { t.selfApproval = attrs.word("self_approval") == "allowed" }
+        checkGateTimeout(&t, attrs)
         t.maxCost = attrs.number(AK.max_cost)
         t.maxTokens = attrs.number(AK.max_tokens)
         checkPromptAttributes(&t, attrs, &env)

@@ -420,6 +420,10 @@ struct WorkflowLowering {
         if t.deps.count == 1 { out.int(position[t.deps[0]]) } else { for d in t.deps.map({ position[$0] }).sorted() { out.int(d) } }
         out.endArray()
         out.key("env"); out.value(env)
+        // A gate's timeout settings are written only when given (absent: reject), so
+        // earlier IR keeps its hash.
+        if let ms = t.escalateTimeoutMs { out.key("escalate_timeout_ms"); out.int(ms) }
+        if !t.escalateTo.isEmpty { out.key("escalate_to"); out.value(names(t.escalateTo.map(\.id))) }
         out.key("fallback"); out.bool(t.isFallback)
         out.key("for_each"); out.value(forEach)
         out.key("group"); out.int(t.group.map { Int64($0) })
@@ -432,6 +436,7 @@ struct WorkflowLowering {
         out.key("model"); out.string(t.model)
         out.key("name"); out.string(t.name.text)
         out.key("needs"); out.strings(t.needs)
+        if let w = t.onTimeout { out.key("on_timeout"); out.string(w) }
         out.key("outputs")
         out.beginArray()
         for k in t.outputs.keys.sorted(by: JSONValue.keyLess) {
@@ -471,12 +476,13 @@ struct WorkflowLowering {
     /// inherits, or no role at all), and for approvals `approve` policies naming an approver.
     mutating func policies(for t: TaskInfo) -> JSONValue {
         if w.policies.isEmpty { return .array([]) }
-        let key = "\(t.role.map { "\($0.id.module):\($0.id.name)" } ?? "-")|\(t.action)|" + t.approvers.map { "\($0.id.module):\($0.id.name)" }.joined(separator: ",")
+        let approvers = t.approvers + t.escalateTo
+        let key = "\(t.role.map { "\($0.id.module):\($0.id.name)" } ?? "-")|\(t.action)|" + approvers.map { "\($0.id.module):\($0.id.name)" }.joined(separator: ",")
         if let c = policyCache[key] { return .array(c) }
         var runRoles: Set<DeclID> = []
         if let r = t.role { runRoles.insert(r.id); runRoles.formUnion(effective(r.id).ancestors) }
         var approveRoles: Set<DeclID> = []
-        for a in t.approvers { approveRoles.insert(a.id); approveRoles.formUnion(effective(a.id).ancestors) }
+        for a in approvers { approveRoles.insert(a.id); approveRoles.formUnion(effective(a.id).ancestors) }
         var ids: [DeclID] = []
         for p in w.policies {
             let applies = p.action == "approve"

@@ -1186,6 +1186,64 @@ public enum Catalogue {
                 role maintainer { inherits: [developer], allow: [approve] }
             """#),
         entry(
+            "E0506", .error, "an escalating gate names no roles to escalate to",
+            #"""
+            An `approve` task says `on_timeout: escalate` but has no `escalate_to`.
+            When the gate's `timeout` passes unanswered, an escalating gate stops
+            waiting for its `approvers` and asks the roles in `escalate_to` instead
+            (for `escalate_timeout`, by default the same `timeout`, after which it is
+            rejected). Without those roles nobody could be asked, so ezc refuses the
+            gate rather than guess; name the roles, or choose another `on_timeout`
+            (`reject`, the default, `approve` or `fail`).
+
+            Erroneous example:
+
+                task approve_deploy {
+                  approve: "Deploy?"
+                  approvers: [releaser]
+                  timeout: 4h
+                  on_timeout: escalate
+                }
+
+            Corrected example:
+
+                task approve_deploy {
+                  approve: "Deploy?"
+                  approvers: [releaser]
+                  timeout: 4h
+                  on_timeout: escalate
+                  escalate_to: [oncall]
+                }
+            """#),
+        entry(
+            "E0507", .error, "escalation settings on a gate that does not escalate",
+            #"""
+            An `approve` task has `escalate_to` or `escalate_timeout` but its
+            `on_timeout` is not `escalate` (without `on_timeout` the gate is rejected
+            when its `timeout` passes). The escalation settings would never be used,
+            so ezc refuses them instead of dropping them: add `on_timeout: escalate`,
+            or remove them (the fix removes the attribute).
+
+            Erroneous example:
+
+                task approve_deploy {
+                  approve: "Deploy?"
+                  approvers: [releaser]
+                  timeout: 4h
+                  escalate_to: [oncall]
+                }
+
+            Corrected example:
+
+                task approve_deploy {
+                  approve: "Deploy?"
+                  approvers: [releaser]
+                  timeout: 4h
+                  on_timeout: escalate
+                  escalate_to: [oncall]
+                }
+            """#),
+        entry(
             "E0600", .error, "child budget exceeds parent budget",
             #"""
             A budget on a group or task allows more money, tokens or time than the
@@ -1734,6 +1792,32 @@ public enum Catalogue {
                   task build { run: "make" }
                   task lint { run: "make lint" }
                   task test { run: "make test", after: [build, lint] }
+                }
+            """#),
+        entry(
+            "W0106", .warning, "`on_timeout` on a gate without `timeout`",
+            #"""
+            An `approve` task says what to do when its `timeout` passes unanswered
+            (`on_timeout`), but has no `timeout`: the gate waits for an answer as long
+            as the run lasts, and `on_timeout` never applies. Give the gate a
+            `timeout` (counted from the moment it asks for approval), or remove
+            `on_timeout`.
+
+            Erroneous example:
+
+                task approve_deploy {
+                  approve: "Deploy?"
+                  approvers: [releaser]
+                  on_timeout: approve
+                }
+
+            Corrected example:
+
+                task approve_deploy {
+                  approve: "Deploy?"
+                  approvers: [releaser]
+                  timeout: 30m
+                  on_timeout: approve
                 }
             """#),
         entry(

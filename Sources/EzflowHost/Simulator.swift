@@ -516,7 +516,7 @@ final class SimRun: RunObserver, AttemptExecutor {
                 failure = fail("task `\(plan.taskNames[task])` dispatched to agent \(plan.agentNames[agent]) whose breaker is open until \(until)", code: 129)
             }
             if !h.healthy { failure = fail("task `\(plan.taskNames[task])` dispatched to unhealthy agent \(plan.agentNames[agent])", code: 129) }
-        case .requestApproval(let task, _):
+        case .requestApproval(let task, _, _):
             events.push(.approval(task: task), atMs: events.nowMs + options.approvalDelayMs)
         case .deadLetter(let task, _):
             deadLetters.append(task)

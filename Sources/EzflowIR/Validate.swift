@@ -189,7 +189,8 @@ struct IRValidator {
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
-    static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop"]
+    static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
+                                                "escalate_timeout_ms"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices"]
     /// Sub-workflows nest at most this deep (the compiler never gets close).
@@ -508,6 +509,7 @@ struct IRValidator {
             _ = try strings(t, "secrets", known: secretNames, what: "secret")
             _ = try strings(t, "approvers", known: roleNames, what: "role")
             if t["self_approval"] != nil { _ = try bool(t, "self_approval") }
+            try gateTimeout(t, action: action, roleNames: roleNames)
             _ = try strings(t, "policies", known: policyNames, what: "policy")
             try numbers(t, "task")
             _ = try optString(t, "model")
@@ -518,6 +520,28 @@ struct IRValidator {
         }
         return IRWorkflow(name: name, tasks: tasks, agents: agents, budget: wfBudget, deadlineMs: deadline,
                           maxParallel: maxParallel, selector: selector, json: v)
+    }
+
+    /// An `approve` task's `on_timeout` (one of the table's words), `escalate_to` (known
+    /// roles, only with `on_timeout: escalate`, which needs them) and `escalate_timeout_ms`
+    /// (read with the other numbers, only on an escalating gate), as the checker's
+    /// E0203/E0506/E0507 leave them.
+    func gateTimeout(_ t: IRObject, action: String, roleNames: Set<String>) throws(IRValidationError) {
+        for k in ["on_timeout", "escalate_to", "escalate_timeout_ms"] where t[k] != nil && action != "approve" {
+            throw fail(t.sub(k), "only an `approve` task takes `\(k)`")
+        }
+        var escalates = false
+        if t["on_timeout"] != nil {
+            escalates = try string(t, "on_timeout", oneOf: words("task", "on_timeout")) == "escalate"
+        }
+        let roles = t["escalate_to"] == nil ? [] : try strings(t, "escalate_to", known: roleNames, what: "role")
+        guard escalates == !roles.isEmpty else {
+            throw fail(t.sub(escalates ? "on_timeout" : "escalate_to"),
+                       escalates ? "`on_timeout: escalate` needs `escalate_to` roles" : "`escalate_to` needs `on_timeout: escalate`")
+        }
+        if t["escalate_timeout_ms"] != nil && !escalates {
+            throw fail(t.sub("escalate_timeout_ms"), "`escalate_timeout_ms` needs `on_timeout: escalate`")
+        }
     }
 
     /// `system` (template parts), `messages` (an expression), `stop` (strings): only on a

@@ -87,9 +87,11 @@ public struct Progress: Sendable {
                 let on = last.map { " (last on \(agentName($0.agent, t, plan)))" } ?? ""
                 let n = history.count
                 lines.append("\(counter(state)) \(plan.taskNames[t]) dead-lettered after \(n) attempt\(n == 1 ? "" : "s")\(on): \(what)")
-            case .requestApproval(let t, .gate):
-                lines.append("task \(plan.taskNames[t]) waiting for approval")
-            case .requestApproval(let t, .conflict(let o)):
+            case .requestApproval(let t, .gate, let text):
+                let note = state.gateTimeoutNote(t).map { " (\($0))" } ?? ""
+                let question = text.map { ": \(clean(redact($0)))" } ?? ""
+                lines.append("task \(plan.taskNames[t]) waiting for approval\(note)\(question)")
+            case .requestApproval(let t, .conflict(let o), _):
                 lines.append("task \(plan.taskNames[t]) conflicts on output \(o): waiting for approval")
             case .finishRun(.waitingForApproval):
                 let waiting = (0..<plan.taskCount).filter { state.tasks[$0] == .awaitingApproval }.map { plan.taskNames[$0] }

@@ -50,8 +50,9 @@ extension JSONLog {
                 dispatches.append(.object([("agent", .string(agentName(ag))), ("attempt", .int(Int64(a))), ("task", .string(plan.taskNames[t]))]))
             case .finishRun(let v): line.fields["verdict"] = .string(v.rawValue)
             case .deadLetter(let t, _): line.fields["dead_letter"] = .string(plan.taskNames[t]); line.level = .error
-            case .requestApproval(let t, _):
+            case .requestApproval(let t, _, let text):
                 line.fields["approval_requested"] = .string(plan.taskNames[t])
+                if let text { line.fields["question"] = .string(text) }
             case .setTimer, .cancel:
                 break  // bookkeeping: the timer's firing and the attempt's end are logged when they happen
             }

@@ -192,7 +192,7 @@ extension RunSnapshot {
         switch state.phase {
         case .finished(let v): v.rawValue
         case .draining: "draining"
-        case .running: "running"
+        case .running: state.pausedForApproval ? Verdict.waitingForApproval.rawValue : "running"
         case .notStarted: "not_started"
         }
     }

@@ -80,12 +80,35 @@ public enum SummaryReport {
             }
         }
         o.set("dead_letters", .array(dead))
+        // Written only at an approval pause, so other summaries keep their shape.
+        let gates = WaitingGate.all(state)
+        if !gates.isEmpty {
+            o.set("waiting_for_approval", .array(gates.map { g in
+                var j = JSONObject()
+                j.set("task", g.name)
+                j.set("question", g.question.map(redact))
+                j.set("on_timeout", g.onTimeout)
+                return j.value
+            }))
+        }
         var outs: [(String, JSONValue)] = []
         for (i, name) in plan.outputNames.enumerated() {
             outs.append((name, state.outputs[i].map { redactJSON($0, redact) } ?? .null))
         }
         o.set("outputs", .object(outs))
         return o.value
+    }
+
+    /// The gates an approval pause waits for: each one's question and what its timeout does.
+    static func waitingMarkdown(_ gates: [WaitingGate], runID: String, redact: (String) -> String) -> String {
+        guard !gates.isEmpty else { return "" }
+        var md = "\n### Waiting for approval\n"
+        for g in gates {
+            md += "\n**\(MD.cell(g.name))**" + (g.onTimeout.map { " (\(MD.cell($0)))" } ?? "") + ": "
+            md += "`ezrun approve \(MD.code(runID)) \(MD.code(g.name)) --as PRINCIPAL`\n\n"
+            if let q = g.question { md += MD.fence(redact(q)) }
+        }
+        return md
     }
 
     /// GitHub step summary Markdown: verdict header, totals, a task table, failures.
@@ -119,6 +142,7 @@ public enum SummaryReport {
             md += "| \(MD.cell(t.name)) | \(MD.cell(st)) | \(state.attempts[t.id]) | \(MD.cell(t.lastAttempt?.agentName ?? "-")) | "
             md += "\(t.attempts.isEmpty ? "-" : Format.duration(t.durationMs)) | \(Format.money(t.costMicros)) |\n"
         }
+        md += waitingMarkdown(WaitingGate.all(state), runID: s.runID, redact: redact)
         let failed = tasks.filter { ($0.state == .failed && !$0.rescued) || $0.state == .deadLettered }
         if !failed.isEmpty {
             md += "\n### Failures\n"

@@ -139,8 +139,11 @@ public struct Access: Sendable {
     /// May `p` approve `task` (an IR task object) of a run `startedBy` started (nil: the
     /// local operator, who is not subject to roles)? The starter may not approve its own
     /// gates unless the gate says `self_approval: allowed` (separation of duties).
-    public func canApprove(_ p: Principal, task: JSONValue, inputs: [String: JSONValue], startedBy: String?) -> Decision {
-        let approvers = Self.strings(task["approvers"])
+    /// `escalatedTo`: the roles an escalated gate now waits for (`RunState.escalatedApprovers`),
+    /// which replace its `approvers`.
+    public func canApprove(_ p: Principal, task: JSONValue, inputs: [String: JSONValue], startedBy: String?,
+                           escalatedTo: [String]? = nil) -> Decision {
+        let approvers = escalatedTo ?? Self.strings(task["approvers"])
         let taskName = Self.string(task["name"]) ?? "?"
         let held = held(p)
         let qualifying = held.filter { r in r.allow.contains("approve") && (approvers.isEmpty || approvers.contains { r.name == $0 || r.inherits.contains($0) }) }

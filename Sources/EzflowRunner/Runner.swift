@@ -702,12 +702,12 @@ public final class Runner {
                 offered.removeAll { $0.task == task && $0.attempt == attempt }
                 do { try ports.queue.cancel(run: runID, task: task, attempt: attempt) } catch { throw .store(error.description) }
                 executor?.cancel(task: task, attempt: attempt)
-            case .requestApproval(let task, let reason):
+            case .requestApproval(let task, let reason, _):
                 // Answered in the same batch (an approval waiting in the inbox on resume).
                 guard run.state.tasks[task] == .awaitingApproval || run.state.pendingConflict[task] != nil else { continue }
                 let why = switch reason {
                 case .conflict(let o): "conflicting write to output `\(o)`"
-                case .gate: "approval gate"
+                case .gate: ["approval gate", run.state.gateTimeoutNote(task)].compactMap { $0 }.joined(separator: "; ")
                 }
                 observer?.notice("waiting for approval of `\(plan.taskNames[task])` (\(why)): ezrun approve \(runID) \(plan.taskNames[task]) --as PRINCIPAL")
             case .deadLetter, .finishRun:

@@ -54,7 +54,7 @@ struct Fields {
 }
 
 extension TimerID {
-    /// Parses the journal text form (`timeout/3/1`, `retry/3/2`, `deadline`, `budget`,
+    /// Parses the journal text form (`timeout/3/1`, `retry/3/2`, `approval/3/1/0`, `deadline`, `budget`,
     /// `budget/<group>`, `wake`).
     public init?(text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -69,6 +69,10 @@ extension TimerID {
         case 2:
             guard parts[0] == "budget", let g = Int(parts[1]), g >= 0, String(g) == parts[1] else { return nil }
             self = .groupBudgetTime(group: g)
+        case 4:
+            guard parts[0] == "approval", let t = Int(parts[1]), let a = Int(parts[2]), let s = Int(parts[3]), t >= 0, a >= 0, s >= 0
+            else { return nil }
+            self = .approvalTimeout(task: t, attempt: a, stage: s)
         case 3:
             guard let t = Int(parts[1]), let a = Int(parts[2]), t >= 0, a >= 0 else { return nil }
             switch parts[0] {
@@ -300,9 +304,10 @@ extension Command {
             s.key("attempt"); s.int(a)
             s.key("task"); s.int(t)
             s.key("type"); s.string(CommandKind.cancel.rawValue)
-        case .requestApproval(let t, let reason):
+        case .requestApproval(let t, let reason, let text):
             if case .conflict(let o) = reason { s.key("output"); s.string(o) }
             s.key("task"); s.int(t)
+            if let text { s.key("text"); s.string(text) }
             s.key("type"); s.string(CommandKind.requestApproval.rawValue)
         case .deadLetter(let t, let history):
             s.key("history"); s.beginArray()
@@ -334,8 +339,11 @@ extension Command {
         case .cancel:
             return .cancel(task: try f.small("task"), attempt: try f.small("attempt"))
         case .requestApproval:
-            if v["output"] != nil { return .requestApproval(task: try f.small("task"), reason: .conflict(output: try f.string("output"))) }
-            return .requestApproval(task: try f.small("task"), reason: .gate)
+            let text: String? = v["text"] == nil ? nil : try f.string("text")
+            if v["output"] != nil {
+                return .requestApproval(task: try f.small("task"), reason: .conflict(output: try f.string("output")), text: text)
+            }
+            return .requestApproval(task: try f.small("task"), reason: .gate, text: text)
         case .deadLetter:
             guard case .array(let xs) = try f.any("history") else { throw f.err("`history` must be an array") }
             var h: [AttemptRecord] = []

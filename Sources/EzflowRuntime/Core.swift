@@ -18,6 +18,13 @@
 //   running(a)       → failed            failure while the run drains (no retries)
 //   backoff(a, u)    → ready             timer retry/t/a fired
 //   awaitingApproval → succeeded|failed  approvalGiven (gate: approved | denied)
+//   awaitingApproval → failed            timer approval/t/a/s fired, `on_timeout: reject` (default), or
+//                                        an escalated gate's second timeout (class denied)
+//   awaitingApproval → succeeded         timer approval/t/a/0 fired, `on_timeout: approve`
+//   awaitingApproval → (as a failure)    timer approval/t/a/0 fired, `on_timeout: fail`: class timeout,
+//                                        through the retry rule (a retry reopens the gate), catch, dead letter
+//   awaitingApproval → awaitingApproval  timer approval/t/a/0 fired, `on_timeout: escalate`: asked again
+//                                        of `escalate_to`, timer approval/t/a/1 armed (ApprovalGate.swift)
 //   awaitingApproval → succeeded         approvalGiven (conflict: approved takes the new value)
 //   any non-terminal → cancelled         deadline, budget time, overrun, cancelRequested, drain end
 //   (no task changes)                    interrupted: no dispatch, no stall verdict until `resumed`
@@ -158,6 +165,11 @@ public enum Core {
                 guard a >= 1 && a <= s.attempts[t] + 1 else {
                     throw err("R0002", "illegal transition: timer \(id) for an attempt never scheduled, state \(s.tasks[t])", task: t)
                 }
+            case .approvalTimeout(let t, let a, let stage):
+                guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
+                guard a >= 1 && a <= s.attempts[t] + 1 && (stage == 0 || stage == 1) else {
+                    throw err("R0002", "illegal transition: timer \(id) for a gate never opened, state \(s.tasks[t])", task: t)
+                }
             case .deadline, .budgetTime, .wake: return
             case .groupBudgetTime(let g):
                 guard g >= 0 && g < s.plan.groupNames.count else { throw err("R0001", "no group \(g) (the plan has \(s.plan.groupNames.count))") }
@@ -211,6 +223,8 @@ extension RunState {
             }
         case .retryDue(let t, let a):
             if case .backoff(a, _) = tasks[t], phase == .running { makeReady(t) }
+        case .approvalTimeout(let t, let a, let stage):
+            gateTimedOut(t, attempt: a, stage: stage, &out)
         case .deadline:
             if isActive { abort(.deadlineExceeded, &out) }
         case .budgetTime:
@@ -511,6 +525,7 @@ extension RunState {
             finalize(t, ok: true)
             return
         }
+        escalatedAtMs[t] = nil
         attempts[t] += 1
         history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: approved ? nil : "denied",
                                         message: (approved ? "approved by " : "denied by ") + principal,
@@ -621,10 +636,12 @@ extension RunState {
             case .backoff(let a, let until):
                 out.append(.setTimer(.retryDue(task: t, attempt: a), atMs: until))
             case .awaitingApproval:
-                out.append(.requestApproval(task: t, reason: pendingConflict[t].flatMap { p -> ApprovalReason? in
-                    if case .object(let m) = p, let first = m.first { return .conflict(output: first.0) }
-                    return nil
-                } ?? .gate))
+                guard let p = pendingConflict[t] else { requestGate(t, &out); continue }
+                if case .object(let m) = p, let first = m.first {
+                    out.append(.requestApproval(task: t, reason: .conflict(output: first.0)))
+                } else {
+                    out.append(.requestApproval(task: t, reason: .gate))
+                }
             default: break
             }
         }
@@ -641,6 +658,10 @@ extension RunState {
                 out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(attemptStartMs[t], plan.timeoutMs[t])))
             case .backoff(let a, let until):
                 out.append(.setTimer(.retryDue(task: t, attempt: a), atMs: until))
+            case .awaitingApproval where pendingConflict[t] == nil:
+                if let at = gateDeadlineMs(t) {
+                    out.append(.setTimer(.approvalTimeout(task: t, attempt: attempts[t] + 1, stage: gateStage(t)), atMs: at))
+                }
             default: break
             }
         }
@@ -671,7 +692,7 @@ extension RunState {
                 readyQueue.remove(at: i)
                 attemptStartMs[t] = nowMs
                 set(t, .awaitingApproval)
-                out.append(.requestApproval(task: t, reason: .gate))
+                requestGate(t, &out)
             case .task, .fallback:
                 // With every agent busy or down, asking a pool would decide nothing and
                 // change nothing (no breaker is consulted): skip it without the scan, so a

@@ -42,13 +42,17 @@ public struct SeededRandom: Sendable, Equatable {
 
 /// A timer the core asks the shell to set; when it fires the shell sends
 /// `Event.timerFired(id, atMs)`. Timers are never cancelled: a stale one is a no-op.
-/// Journal text: `timeout/<task>/<attempt>`, `retry/<task>/<attempt>`, `deadline`,
-/// `budget`, `wake`.
+/// Journal text: `timeout/<task>/<attempt>`, `retry/<task>/<attempt>`,
+/// `approval/<task>/<attempt>/<stage>`, `deadline`, `budget`, `wake`.
 public enum TimerID: Sendable, Hashable, CustomStringConvertible {
     /// The per-attempt timeout of `task`'s attempt `attempt`.
     case attemptTimeout(task: Int, attempt: Int)
     /// The backoff before `task`'s attempt `attempt` is over.
     case retryDue(task: Int, attempt: Int)
+    /// An open approval gate's `timeout` (stage 0, counted from the request) or, once
+    /// escalated, its `escalate_timeout` (stage 1). `attempt` is the answer it waits for
+    /// (a gate reopened by its retry rule waits for the next), so ids never repeat.
+    case approvalTimeout(task: Int, attempt: Int, stage: Int)
     /// The workflow's `deadline_ms`.
     case deadline
     /// The workflow budget's `time_ms` (wall time).
@@ -63,6 +67,7 @@ public enum TimerID: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .attemptTimeout(let t, let a): "timeout/\(t)/\(a)"
         case .retryDue(let t, let a): "retry/\(t)/\(a)"
+        case .approvalTimeout(let t, let a, let s): "approval/\(t)/\(a)/\(s)"
         case .deadline: "deadline"
         case .budgetTime: "budget"
         case .wake: "wake"
@@ -400,8 +405,11 @@ public enum Command: Sendable, Equatable {
     case setTimer(TimerID, atMs: Millis)
     /// Stop a running attempt (timeout, deadline, cancel); its late result is ignored.
     case cancel(task: Int, attempt: Int)
-    /// Ask for an approval; the answer comes as `approvalGiven`.
-    case requestApproval(task: Int, reason: ApprovalReason)
+    /// Ask for an approval; the answer comes as `approvalGiven` (or the gate's timeout
+    /// fires). `text`: a gate's `approve:` question rendered from the state's (redacted)
+    /// values, journalled so the approver sees what was asked; nil for a conflict, and
+    /// in journals written before it existed.
+    case requestApproval(task: Int, reason: ApprovalReason, text: String? = nil)
     /// `task` exhausted its rule; `history` has every attempt.
     case deadLetter(task: Int, history: [AttemptRecord])
     /// The run ended with `verdict` (`waitingForApproval` is not final: a later
@@ -729,6 +737,9 @@ public struct RunState: Sendable {
     public internal(set) var pendingDeps: [Int]
     /// Whether `finishRun(.waitingForApproval)` was already emitted for the current pause.
     public internal(set) var announcedWaiting = false
+    /// Escalated approval gates (`on_timeout: escalate` fired): task → when the
+    /// escalation was asked, which starts its second timeout.
+    public internal(set) var escalatedAtMs: [Int: Millis] = [:]
     /// Between `interrupted` and the next `resumed`: the runner is stopping, so nothing is
     /// dispatched and ready tasks are not taken for stalled.
     public internal(set) var interrupted = false
@@ -798,9 +809,14 @@ public struct RunState: Sendable {
         groupStartedAtMs = Array(repeating: -1, count: g)
     }
 
-    /// The verdict once the run finished (or paused for approval), else nil.
+    /// The verdict once the run finished, or `waitingForApproval` while it is paused for
+    /// approval (reports written at the pause say so, exit code 4), else nil.
     public var verdict: Verdict? {
         if case .finished(let v) = phase { return v }
-        return nil
+        return pausedForApproval ? .waitingForApproval : nil
     }
+
+    /// Only approvals can move the run on: the core announced the pause
+    /// (`finishRun(.waitingForApproval)`) and nothing has happened since.
+    public var pausedForApproval: Bool { phase == .running && announcedWaiting && runningCount == 0 }
 }

@@ -87,7 +87,7 @@ extension Event {
             t
         case .timerFired(let id, _):
             switch id {
-            case .attemptTimeout(let t, _), .retryDue(let t, _): t
+            case .attemptTimeout(let t, _), .retryDue(let t, _), .approvalTimeout(let t, _, _): t
             case .deadline, .budgetTime, .wake, .groupBudgetTime: nil
             }
         case .runStarted, .agentHealth, .cancelRequested, .resumed, .planUpgraded, .interrupted: nil

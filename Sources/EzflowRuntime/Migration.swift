@@ -195,6 +195,7 @@ extension RunState {
         }
         for (f, waiters) in substituteWaiters { s.substituteWaiters[tmap[f]] = waiters.map { tmap[$0] } }
         for (t, v) in pendingConflict { s.pendingConflict[tmap[t]] = v }
+        for (t, at) in escalatedAtMs { s.escalatedAtMs[tmap[t]] = at }
         s.readyQueue = readyQueue.map { tmap[$0] }.sorted { newPlan.rank[$0] < newPlan.rank[$1] }
 
         // Added tasks: pass on the outcomes already final, then ready the ones left

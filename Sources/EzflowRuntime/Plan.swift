@@ -132,7 +132,9 @@ extension Plan {
     /// A task's worst-case duration: every attempt runs to its timeout and every backoff
     /// takes its un-jittered delay (at least 1 ms, so untimed tasks still count).
     public func worstDurationMs(_ t: Int) -> Int64 {
-        var total = Plan.saturatingMul(timeoutMs[t], Int64(attemptsMax[t]))
+        // A gate waits at most its timeout, and its escalation's (ApprovalGate.swift).
+        let each = t < isApproval.count && isApproval[t] ? gateWorstMs(t) : timeoutMs[t]
+        var total = Plan.saturatingMul(each, Int64(attemptsMax[t]))
         if attemptsMax[t] > 1 {
             for a in 1..<attemptsMax[t] { total = Plan.saturatingAdd(total, baseDelayMs(task: t, failedAttempt: a)) }
         }

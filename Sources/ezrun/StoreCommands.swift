@@ -4,6 +4,7 @@ import EzflowIR
 import EzflowRunner
 import EzflowRuntime
 import EzflowPorts
+import EzflowReport
 import EzflowStore
 import EzflowUnits
 import Foundation
@@ -12,9 +13,9 @@ extension CLI {
     static func nowMs() -> Millis { Millis((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
     static func approve(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db", "--as", "--principals", "--comment"], switches: ["--reject"])
+        let a = Args(argv, valued: ["--db", "--as", "--principals", "--comment"], switches: ["--reject", "--yes"])
         if a.flags.contains("--help") { print(runUsage); return 0 }
-        guard a.positional.count == 2 else { usageError("usage: ezrun approve RUN TASK --as PRINCIPAL", runUsage) }
+        guard a.positional.count == 2 else { usageError("usage: ezrun approve RUN TASK --as PRINCIPAL [--yes]", runUsage) }
         let flags = RunFlags(a)
         guard let principal = flags.config.principal else { usageError("approve needs --as PRINCIPAL (who approves)", runUsage) }
         let (runID, taskName) = (a.positional[0], a.positional[1])
@@ -27,8 +28,11 @@ extension CLI {
         let waiting = stored.state.tasks[t] == .awaitingApproval || stored.state.pendingConflict[t] != nil
         guard waiting else { fail("task `\(taskName)` of run `\(runID)` is not waiting for approval (it is \(stored.state.tasks[t]))") }
         let decision = Access(workflow: stored.program.document).canApprove(principal, task: task, inputs: stored.inputs,
-                                                                                startedBy: stored.principal)
+                                                                                startedBy: stored.principal,
+                                                                                escalatedTo: stored.state.escalatedApprovers(t))
         let approved = !a.flags.contains("--reject")
+        if decision.allowed { confirm(WaitingGate.all(stored.state).first { $0.task == t }, runID: runID, approved: approved,
+                                          yes: a.flags.contains("--yes")) }
         let comment = a.value("--comment") ?? ""
         do {
             try store.audit(AuditEntry(runID: runID, principal: principal.name, action: approved ? "approve" : "reject", target: taskName,
@@ -41,6 +45,26 @@ extension CLI {
         print("\(approved ? "approved" : "rejected") `\(taskName)` of run \(runID) as \(principal.name); continue with: ezrun resume \(runID)" +
               (flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"))
         return 0
+    }
+
+    /// Shows what the gate asks (its rendered question and what its timeout does), then
+    /// asks "y/N" on a terminal; `--yes` answers without asking. Without a terminal and
+    /// without `--yes` nothing is answered (exit 2); declined at the prompt: exit 1.
+    static func confirm(_ gate: WaitingGate?, runID: String, approved: Bool, yes: Bool) {
+        let name = gate?.name ?? "?"
+        var text = "run \(runID): `\(name)` asks:\n" + (gate?.questionLines() ?? "  (an output conflict: approving takes the new value)") + "\n"
+        if let note = gate?.onTimeout { text += "(\(note))\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+        if yes { return }
+        guard isatty(0) != 0 else {
+            fail("not answered: `ezrun approve` asks for confirmation on a terminal; pass --yes to answer without asking")
+        }
+        FileHandle.standardError.write(Data("\(approved ? "approve" : "reject") `\(name)`? [y/N] ".utf8))
+        let reply = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard reply == "y" || reply == "yes" else {
+            FileHandle.standardError.write(Data("ezrun: not answered\n".utf8))
+            exit(1)
+        }
     }
 
     static func cancel(_ argv: ArraySlice<String>) -> Int32 {
@@ -80,6 +104,10 @@ extension CLI {
                 ("events", .int(Int64(s.records))), ("ir_hash", .string(s.info.irHash)),
                 ("open_attempts", .int(Int64(open.count))), ("run_id", .string(s.info.runID)), ("status", .string(s.info.status.rawValue)),
                 ("tasks", .array(rows)), ("verdict", s.info.verdict.map { .string($0.rawValue) } ?? .null),
+                ("waiting_for_approval", .array(WaitingGate.all(s.state).map { g in
+                    .object([("on_timeout", g.onTimeout.map { .string($0) } ?? .null), ("question", g.question.map { .string($0) } ?? .null),
+                             ("task", .string(g.name))])
+                })),
                 ("workflow", .string(s.info.workflow)),
             ])
             print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
@@ -97,9 +125,13 @@ extension CLI {
             if let e = s.state.history[t].last?.errorClass { out += "   last error: \(e)" }
             out += "\n"
         }
-        let waiting = (0..<s.plan.taskCount).filter { s.state.tasks[$0] == .awaitingApproval }
-        for t in waiting { out += "\nwaiting for approval: \(s.plan.taskNames[t]) — ezrun approve \(s.info.runID) \(s.plan.taskNames[t]) --as PRINCIPAL" }
-        if !waiting.isEmpty { out += "\n" }
+        let gates = WaitingGate.all(s.state)
+        for g in gates {
+            out += "\nwaiting for approval: \(g.name) — ezrun approve \(s.info.runID) \(g.name) --as PRINCIPAL"
+            if let note = g.onTimeout { out += "\n  (\(note))" }
+            if let q = g.questionLines(indent: "  > ") { out += "\n" + q }
+        }
+        if !gates.isEmpty { out += "\n" }
         FileHandle.standardOutput.write(Data(out.utf8))
         return 0
     }

@@ -113,7 +113,8 @@ final class AttributeTableTests: XCTestCase {
         guard case .array(let tasks)? = doc["tasks"], case .object(let task)? = tasks.first else { return XCTFail("no tasks") }
         let keys = Set(task.map(\.0))
         // Written only when set (absent = the default), so earlier IR keeps its hash.
-        let optional: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop"]
+        let optional: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
+                                     "escalate_timeout_ms"]
         let required = AttributeTable.irKeys("task").subtracting(optional)
         XCTAssertTrue(required.isSubset(of: keys), "missing: \(required.subtracting(keys))")
         guard case .object(let wf) = doc else { return XCTFail() }
@@ -133,7 +134,10 @@ final class AttributeTableTests: XCTestCase {
         case "task":
             // An attribute of one action (`temperature`: `prompt`) on a task of that action.
             let action = f.action ?? "run"
-            return agent + "workflow w {\n\(inp)  task t {\n    \(action): \"x\"\n    \(attr)\n  }\n}\n"
+            // A gate's settings need a gate that escalates (E0204, E0507 otherwise).
+            let gate = action == "approve" ? "    approvers: [r]\n    timeout: 1s\n    on_timeout: escalate\n    escalate_to: [r]\n" : ""
+            let role = action == "approve" ? "role r { allow: [approve] }\n" : ""
+            return role + agent + "workflow w {\n\(inp)  task t {\n    \(action): \"x\"\n\(gate)    \(attr)\n  }\n}\n"
         case "group": return agent + "workflow w {\n\(inp)  group g {\n    \(attr)\n  \(task)  }\n}\n"
         case "agent":
             return "agent a {\n  driver: sim\n  capabilities: [\"x\"]\n  \(attr)\n}\nworkflow w {\n\(inp)\(task)}\n"

@@ -128,12 +128,12 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(own.status, 2)
         XCTAssertEqual(own.stderr, "ezrun: access refused: principal `rita` started this run and may not approve its gate "
                        + "`approve_deploy` (separation of duties; the gate would need `self_approval: allowed`)\n")
-        XCTAssertEqual(ezrun(["approve", "s1", "approve_deploy", "--as", "rob:releaser"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["approve", "s1", "approve_deploy", "--as", "rob:releaser", "--yes"], in: dir).status, 0)
         let done = ezrun(["resume", "s1", "--as", "rita:releaser"], in: dir)
         XCTAssertEqual(done.status, 0, done.stderr)
 
         XCTAssertEqual(ezrun(["run", "relaxed.ezflow", "--run-id", "s2", "--as", "rita:releaser"], in: dir).status, 4)
-        XCTAssertEqual(ezrun(["approve", "s2", "approve_deploy", "--as", "rita:releaser"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["approve", "s2", "approve_deploy", "--as", "rita:releaser", "--yes"], in: dir).status, 0)
         XCTAssertEqual(ezrun(["resume", "s2", "--as", "rita:releaser"], in: dir).status, 0)
 
         let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")

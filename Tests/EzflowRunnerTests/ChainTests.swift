@@ -59,7 +59,7 @@ final class ChainTests: XCTestCase {
         write(workflow, to: dir + "/chained.ezflow")
         let r = ezrun(["run", "chained.ezflow", "--run-id", "c1", "--seed", "7", "--quiet", "--as", "carol:ci"], in: dir)
         XCTAssertEqual(r.status, 4, r.stderr)
-        let a = ezrun(["approve", "c1", "approve_deploy", "--as", "rita:releaser"], in: dir)
+        let a = ezrun(["approve", "c1", "approve_deploy", "--as", "rita:releaser", "--yes"], in: dir)
         XCTAssertEqual(a.status, 0, a.stderr)
         return dir
     }

@@ -230,7 +230,7 @@ final class RunCLITests: XCTestCase {
         let no = ezrun(["approve", "g1", "approve_deploy", "--as", "carol:ci"], in: dir)
         XCTAssertEqual(no.status, 2)
         XCTAssertTrue(no.stderr.contains("may not approve `approve_deploy`: it needs one of the roles `releaser`"), no.stderr)
-        let yes = ezrun(["approve", "g1", "approve_deploy", "--as", "rita:releaser"], in: dir)
+        let yes = ezrun(["approve", "g1", "approve_deploy", "--as", "rita:releaser", "--yes"], in: dir)
         XCTAssertEqual(yes.status, 0, yes.stderr)
 
         let resumed = ezrun(["resume", "g1", "--as", "carol:ci", "--log", "resume.jsonl"], in: dir)
@@ -389,7 +389,7 @@ final class RunCLITests: XCTestCase {
         let dir = tempDir()
         write(Self.gated, to: dir + "/gated.ezflow")
         XCTAssertEqual(ezrun(["run", "gated.ezflow", "--run-id", "u1"], in: dir).status, 4)
-        XCTAssertEqual(ezrun(["approve", "u1", "approve_deploy", "--as", "rita:releaser"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["approve", "u1", "approve_deploy", "--as", "rita:releaser", "--yes"], in: dir).status, 0)
         let added = Self.gated.replacingOccurrences(of: "    run: \"echo deployed\"\n  }\n", with: """
                 run: "echo deployed"
               }

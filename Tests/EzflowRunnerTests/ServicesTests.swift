@@ -191,7 +191,7 @@ final class ServicesTests: XCTestCase {
         let src = Repo.url("examples/ci_pipeline.ezflow").path
         let r = ezrun(["run", src, "--run-id", "ci", "--as", "ana:ci", "--junit", "junit.xml"], in: dir)
         XCTAssertEqual(r.status, 4, r.stderr)
-        XCTAssertEqual(ezrun(["approve", "ci", "approve_deploy", "--as", "rob:releaser"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["approve", "ci", "approve_deploy", "--as", "rob:releaser", "--yes"], in: dir).status, 0)
         let done = ezrun(["resume", "ci", "--as", "ana:ci", "--junit", "junit.xml"], in: dir)
         XCTAssertEqual(done.status, 0, done.stderr)
         let junit = read(dir + "/junit.xml")
@@ -239,7 +239,7 @@ final class ServicesTests: XCTestCase {
         let review = try XCTUnwrap(run.plan.taskNames.firstIndex(of: "review"))
         XCTAssertEqual(run.state.history[review].map(\.errorClass), ["output_error", nil])
         XCTAssertTrue(run.state.history[review][0].message.contains("output `verdict`"), run.state.history[review][0].message)
-        XCTAssertEqual(ezrun(["approve", "rv", "approve_review", "--as", "mia:maintainer"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["approve", "rv", "approve_review", "--as", "mia:maintainer", "--yes"], in: dir).status, 0)
         let done = runWithKey(["resume", "rv", me, who], in: dir, key: "OPENAI_API_KEY")
         XCTAssertEqual(done.status, 0, done.stderr)
         let logs = try DurableStore(path: dir + "/.ezflow/ezflow.db").logs(run: "rv")

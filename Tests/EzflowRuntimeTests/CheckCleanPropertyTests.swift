@@ -214,7 +214,7 @@ enum SimulatedRun {
                     pending.append(.taskSucceeded(task: t, attempt: a, outputs: outputs(plan, t), costMicros: 0, tokens: 0, atMs: now))
                 case .setTimer(let id, let at): timers.append((id, at))
                 case .cancel: break
-                case .requestApproval(let t, _): pending.append(.approvalGiven(task: t, principal: "alice", approved: true, atMs: now))
+                case .requestApproval(let t, _, _): pending.append(.approvalGiven(task: t, principal: "alice", approved: true, atMs: now))
                 case .deadLetter: break
                 case .finishRun: return true
                 }

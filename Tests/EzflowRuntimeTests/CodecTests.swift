@@ -52,7 +52,8 @@ final class CodecTests: XCTestCase {
         case .cancel:
             [.cancel(task: 1, attempt: 2)]
         case .requestApproval:
-            [.requestApproval(task: 1, reason: .gate), .requestApproval(task: 2, reason: .conflict(output: "report"))]
+            [.requestApproval(task: 1, reason: .gate), .requestApproval(task: 2, reason: .conflict(output: "report")),
+             .requestApproval(task: 1, reason: .gate, text: "Deploy \"v2\"?\nThe reviewer said: ok")]
         case .deadLetter:
             [.deadLetter(task: 1, history: []),
              .deadLetter(task: 2, history: [
@@ -68,9 +69,10 @@ final class CodecTests: XCTestCase {
     /// Every `TimerID` shape (the switch makes a new one fail to compile until listed).
     static let timers: [TimerID] = {
         let all: [TimerID] = [.attemptTimeout(task: 2, attempt: 3), .retryDue(task: 0, attempt: 1), .deadline, .budgetTime, .wake,
-                              .groupBudgetTime(group: 4)]
+                              .groupBudgetTime(group: 4), .approvalTimeout(task: 1, attempt: 1, stage: 0),
+                              .approvalTimeout(task: 3, attempt: 2, stage: 1)]
         for t in all {
-            switch t { case .attemptTimeout, .retryDue, .deadline, .budgetTime, .wake, .groupBudgetTime: break }
+            switch t { case .attemptTimeout, .retryDue, .deadline, .budgetTime, .wake, .groupBudgetTime, .approvalTimeout: break }
         }
         return all
     }()

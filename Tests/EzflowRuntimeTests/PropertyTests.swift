@@ -169,7 +169,7 @@ final class PropertyTests: XCTestCase {
                         default: false
                         }
                     } }
-                case .requestApproval(let t, _):
+                case .requestApproval(let t, _, _):
                     let at = now + Int64(pick(300))
                     add(at, .approvalGiven(task: t, principal: "p", approved: pick(5) != 0, atMs: at))
                 case .deadLetter(let t, let h):

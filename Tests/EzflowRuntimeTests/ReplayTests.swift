@@ -11,7 +11,7 @@ final class ReplayTests: XCTestCase {
     static let dir = "Tests/Fixtures/replay"
 
     /// Scenarios recorded over another scenario's workflow.
-    static let planOf = ["interrupt_resume": "retry_approval"]
+    static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval"]
 
     func fixturePlan(_ name: String) throws -> Plan {
         let file = Self.planOf[name] ?? name
@@ -56,6 +56,15 @@ final class ReplayTests: XCTestCase {
             cs = try h.send(.resumed(atMs: 2_000))
             precondition(cs.contains { $0.hasPrefix("dispatch deploy#1") }, "\(cs)")
             try h.ok("deploy", at: 2_100, cost: 10_000)
+        case "gate_escalate":
+            // The gate times out after 200 ms and asks `oncall`; nobody answers within the
+            // escalation's 1 s either: rejected, `deploy` skipped → `failed`.
+            try h.start(seed: 2)
+            var cs = try h.ok("build", at: 100, outputs: .object([("version", .string("v2"))]))
+            precondition(cs.contains("timer approval/1/1/0@300"), "\(cs)")
+            cs = try h.timer(.approvalTimeout(task: 1, attempt: 1, stage: 0), at: 300)
+            precondition(cs.contains("timer approval/1/1/1@1300"), "\(cs)")
+            try h.timer(.approvalTimeout(task: 1, attempt: 1, stage: 1), at: 1_300)
         case "fanout_budget":
             try h.start(seed: 1)
             try h.ok("left", at: 10, cost: 20_000, outputs: .object([("stats", .object([("left", .string("ok"))]))]))
@@ -87,9 +96,20 @@ final class ReplayTests: XCTestCase {
         return h.run.records
     }
 
+    /// A journal written before gates had timeouts and questions (no `text`, no gate
+    /// timer) still replays, so a run paused across the upgrade resumes.
+    func testJournalsWrittenBeforeGateTimeoutsReplay() throws {
+        let old = try Journal.decode(try read("\(Self.dir)/before_gate_timeouts.journal.jsonl"))
+        let texts = old.flatMap(\.commands).filter { if case .requestApproval(_, _, let text) = $0 { text != nil } else { false } }
+        XCTAssertTrue(texts.isEmpty, "the fixture must be an old journal")
+        let state = try Replay.verify(plan: try fixturePlan("before_gate_timeouts"), journal: old)
+        XCTAssertEqual(state.verdict, .success)
+    }
+
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
-        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after"] {
+        for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
+                     "gate_escalate"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -111,6 +131,10 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.attempts[0], 2)
                 XCTAssertEqual(state.history[0].last?.message,
                                "HTTP 529; not retried: the server asked to wait 1m, past the run's deadline")
+            } else if name == "gate_escalate" {
+                XCTAssertEqual(state.verdict, .failed)
+                XCTAssertEqual(state.tasks, [.succeeded, .failed, .skipped])
+                XCTAssertEqual(state.history[1].map(\.message), ["no answer within 1s: rejected after the escalation"])
             } else if name == "interrupt_resume" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 20_000)

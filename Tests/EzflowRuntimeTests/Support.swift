@@ -22,8 +22,8 @@ func show(_ c: Command, _ plan: Plan) -> String {
     case .dispatch(let t, let a, let g, _, _): return "dispatch \(task(t))#\(a)@\(g >= 0 ? plan.agentNames[g] : "local")"
     case .setTimer(let id, let at): return "timer \(id)@\(at)"
     case .cancel(let t, let a): return "cancel \(task(t))#\(a)"
-    case .requestApproval(let t, .gate): return "approve \(task(t))"
-    case .requestApproval(let t, .conflict(let o)): return "approve \(task(t)) conflict \(o)"
+    case .requestApproval(let t, .gate, _): return "approve \(task(t))"
+    case .requestApproval(let t, .conflict(let o), _): return "approve \(task(t)) conflict \(o)"
     case .deadLetter(let t, let h): return "dead \(task(t)) [\(h.map { $0.errorClass ?? "ok" }.joined(separator: " "))]"
     case .finishRun(let v): return "finish \(v.rawValue)"
     }
