@@ -200,7 +200,7 @@ extension CLI {
                                  [--metrics-port N] [--metrics-file F] [--selector S] [--wait] [--quiet]
                                  [--on-signal stop|drain]
                ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR [--allow-compatible]] [same report options]
-               ezrun approve RUN TASK --as PRINCIPAL [--reject] [--comment TEXT] [--db PATH]
+               ezrun approve RUN TASK --as PRINCIPAL [--reject] [--yes] [--comment TEXT] [--db PATH]
                ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
                ezrun status RUN [--db PATH] [--json]
                ezrun replay RUN [--db PATH] [--export FILE]
@@ -212,6 +212,8 @@ extension CLI {
                                 .ezflow/principals.json unless given inline); without it the local
                                 operator runs unrestricted
           --wait                keep waiting for approvals instead of exiting with 4
+          --yes                 (approve) answer without the y/N question; it is asked on a terminal,
+                                and without one nothing is answered (exit 2)
           --on-signal stop|drain  on SIGINT/SIGTERM nothing new starts; `stop` (default) ends the
                                 tasks in flight (SIGTERM to each task's process group, grace, SIGKILL),
                                 `drain` lets them finish first; a second signal escalates (drain → stop

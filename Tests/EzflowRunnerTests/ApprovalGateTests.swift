@@ -155,6 +155,9 @@ final class ApprovalGateTests: XCTestCase {
         XCTAssertTrue(status.stdout.contains("waiting for approval: gate — ezrun approve e1 gate --as PRINCIPAL\n"
                                              + "  (escalated to `oncall` if nobody answers within 200ms)\n  > \(Self.question)\n"), status.stdout)
 
+        let json = try JSONParser.parse(Array(run(["status", "e1", "--json"], in: dir).stdout.utf8))
+        XCTAssertEqual(json["waiting_for_approval"], summary["waiting_for_approval"])
+
         Thread.sleep(forTimeInterval: 0.3)
         let resumed = run(["resume", "e1", "--as", "carl:ci"], in: dir)
         XCTAssertEqual(resumed.status, 4, resumed.stderr)

@@ -34,6 +34,7 @@ enum SemanticMutator {
         "task|approvers: [NAME]", "task|retry: NAME", "task|workflow: NAME", "task|with: { NAME: inputs.NAME }",
         "task|with: { NAME: item }", "task|for_each: [item]", "task|self_approval: allowed", "task|model: \"m\"",
         "task|retry { attempts: 2, catch: NAME }", "task|env: { NAME: NAME.outputs.stdout }",
+        "task|on_timeout: escalate", "task|on_timeout: fail", "task|escalate_to: [NAME]", "task|escalate_timeout: 1h",
     ]
     /// Replacements for literal `lit` of its own kind, so that most mutants keep their types.
     static func sameKind(_ lit: String) -> [String] {
