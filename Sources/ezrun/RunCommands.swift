@@ -332,7 +332,10 @@ extension CLI {
         observer.metrics.update(from: outcome.state)
         writeReports(runner: runner, state: outcome.state, flags: flags, observer: observer)
         if !flags.quiet, outcome.verdict == .waitingForApproval {
-            FileHandle.standardError.write(Data("ezrun: run \(runner.runID) is waiting for approval; approve with `ezrun approve \(runner.runID) TASK --as PRINCIPAL`, then `ezrun resume \(runner.runID)`\n".utf8))
+            let gates = WaitingGate.all(outcome.state).map(\.name)
+            let task = gates.count == 1 ? gates[0] : "TASK"
+            FileHandle.standardError.write(Data(("ezrun: run \(runner.runID) is waiting for approval of \(gates.joined(separator: ", ")); "
+                + "approve with `ezrun approve \(runner.runID) \(task) --as PRINCIPAL`, then `ezrun resume \(runner.runID)`\n").utf8))
         }
         return outcome.verdict.exitCode
     }

@@ -90,7 +90,7 @@ final class ApprovalGateTests: XCTestCase {
     func testUnansweredGateIsRejected() throws {
         let dir = tempDir("gate")
         write(Self.workflow("timeout: 200ms"), to: dir + "/g.ezflow")
-        let r = run(["run", "g.ezflow", "--run-id", "r1", "--as", "carl:ci", "--wait", "--summary", "s.json"], in: dir)
+        let r = run(["run", "g.ezflow", "--run-id", "r1", "--as", "carl:ci", "--wait", "--summary", "s.json", "--log", "l.jsonl"], in: dir)
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("task gate waiting for approval (rejected if nobody answers within 200ms): \(Self.question)"), r.stderr)
         let s = try stored(dir, "r1")
@@ -104,6 +104,9 @@ final class ApprovalGateTests: XCTestCase {
             if case .requestApproval(1, .gate, let text) = c { text } else { nil }
         }
         XCTAssertEqual(asked, [Self.question])
+        XCTAssertTrue(read(dir + "/l.jsonl").contains(#""approval_requested":"gate""#), read(dir + "/l.jsonl"))
+        XCTAssertTrue(read(dir + "/l.jsonl").contains(#""question":"\#(Self.question)""#), read(dir + "/l.jsonl"))
+        XCTAssertFalse(read(dir + "/l.jsonl").contains(Self.secret))
         XCTAssertTrue(read(dir + "/s.json").contains(#""verdict":"failed""#))
         XCTAssertFalse(read(dir + "/s.json").contains(Self.secret))
     }
@@ -138,6 +141,8 @@ final class ApprovalGateTests: XCTestCase {
                      "--junit", "j.xml"], in: dir)
         XCTAssertEqual(r.status, 4, r.stderr)
         XCTAssertTrue(r.stderr.contains("(escalated to `oncall` if nobody answers within 200ms): \(Self.question)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("ezrun: run e1 is waiting for approval of gate; approve with `ezrun approve e1 gate --as PRINCIPAL`"),
+                      r.stderr)
         // Reports written at the pause: waiting for approval, exit code 4, the question.
         let summary = try JSONParser.parse(Array(read(dir + "/s.json").utf8))
         XCTAssertEqual(summary["verdict"], .string("waiting_for_approval"))
