@@ -10,10 +10,13 @@
 // Environment: PATH, HOME, LANG, the task's `env`, `EZFLOW_RUN_ID`, `EZFLOW_TASK`,
 // `EZFLOW_ATTEMPT`, `EZFLOW_IDEMPOTENCY_KEY`, and each granted secret as
 // `EZFLOW_SECRET_<NAME>`; nothing else of the parent's environment.
-// Result: exit 0 with a JSON object on stdout → success, outputs = that object plus
-// `stdout` and `exit_code` unless it sets them; exit 0 with other stdout → outputs
-// `{stdout, exit_code}` (`stdout` without trailing newlines); `{"error": {"class", "message"}}` on stdout → that class (any
-// exit code); exit 75 (EX_TEMPFAIL) → `transient`; other non-zero or a signal →
+// Result: the result object is stdout when the whole of it is one JSON object, else its
+// last non-blank line when that is one (lines before it are log; `resultObject`). Exit 0
+// with a result object → success, outputs = that object plus `stdout` and `exit_code`
+// unless it sets them; exit 0 without one → outputs `{stdout, exit_code}` (`stdout`
+// without trailing newlines); a result object `{"error": {"class", "message"}}` → that
+// class (any exit code); a success of a task with declared outputs is held to them
+// (`holding`, OutputCheck.swift: `output_error` when one is missing or mistyped); exit 75 (EX_TEMPFAIL) → `transient`; other non-zero or a signal →
 // `agent_error`; the timeout → `timeout`; a cancel → `cancelled`. Everything returned
 // (outputs, messages, stdout, stderr) is raw: the runner's journal writer redacts it.
 import EzflowIR
@@ -156,13 +159,17 @@ public struct ExecDriver: AgentDriver {
     /// IR task objects by id and exec agents by IR agent index.
     public let tasks: [JSONValue]
     public let agents: [ExecAgent]
+    /// The named types of each task's workflow (`RemoteContext.types`), for its declared outputs.
+    public let types: [JSONValue?]
     public let secrets: SecretResolver
     public var redactor: Redactor { secrets.redactor }
     public var options: ExecOptions
 
     /// `workflow`: the IR document (root workflow object).
     public init(workflow: JSONValue, secrets: SecretResolver, options: ExecOptions = ExecOptions()) {
-        if case .array(let ts)? = workflow["tasks"] { tasks = ts } else { tasks = [] }
+        let context = RemoteContext(workflow: workflow)
+        tasks = context.tasks
+        types = context.types
         if case .array(let ags)? = workflow["agents"] { agents = ags.map(ExecAgent.init(ir:)) } else { agents = [] }
         self.secrets = secrets
         self.options = options
@@ -207,7 +214,7 @@ public struct ExecDriver: AgentDriver {
             } catch {
                 return spawnFailed(p, error)
             }
-            return interpret(res, taskName: p.taskName, agent: p.agent, timeoutMs: p.request.timeoutMs)
+            return finished(res, p)
         }
     }
 
@@ -222,6 +229,8 @@ public struct ExecDriver: AgentDriver {
         public var request: SpawnRequest
         public var taskName: String
         public var agent: ExecAgent?
+        /// The task's declared outputs (nil: none), which its result is held to.
+        public var declared: [OutputField]?
     }
 
     public enum Preparation: Sendable {
@@ -307,7 +316,8 @@ public struct ExecDriver: AgentDriver {
                                workingDirectory: options.workingDirectory, stdin: stdin, timeoutMs: timeout,
                                killGraceMs: options.killGraceMs, stdoutLimit: options.stdoutLimit, stderrLimit: options.stderrLimit,
                                killGroupOnExit: options.killGroupOnExit)
-        return .ready(Prepared(request: req, taskName: taskName, agent: ag))
+        return .ready(Prepared(request: req, taskName: taskName, agent: ag,
+                               declared: OutputSchema.declared(task: t, types: task < types.count ? types[task] : nil)))
     }
 
     /// Runs a prepared attempt on the calling thread (blocking) and interprets it;
@@ -319,7 +329,18 @@ public struct ExecDriver: AgentDriver {
         } catch {
             return spawnFailed(p, error)
         }
-        return interpret(res, taskName: p.taskName, agent: p.agent, timeoutMs: p.request.timeoutMs)
+        return finished(res, p)
+    }
+
+    /// A finished attempt's result, held to the task's declared outputs (`holding`).
+    func finished(_ res: SpawnResult, _ p: Prepared) -> DriverResult {
+        interpret(res, taskName: p.taskName, agent: p.agent, timeoutMs: p.request.timeoutMs).holding(to: p.declared, task: p.taskName) {
+            guard !res.stdoutTruncated else { return "stdout was cut at its limit, so no JSON object was read from it" }
+            guard Self.resultObject(res.stdout) == nil else { return nil }
+            let line = Self.lastLine(String(decoding: res.stdout, as: UTF8.self))
+            return line.isEmpty ? "stdout was empty (print the outputs as one JSON object on its last line)"
+                : "stdout's last line is not a JSON object: `\(line)`"
+        }
     }
 
     func spawnFailed(_ p: Prepared, _ error: SpawnError) -> DriverResult {
@@ -395,13 +416,9 @@ public struct ExecDriver: AgentDriver {
         if res.cancelled { return fail(ErrorClass.cancelled, "cancelled") }
         if res.timedOut { return fail(ErrorClass.timeout, "timed out after \(timeoutMs ?? 0) ms; process group killed") }
 
-        // A JSON object on stdout, parsed from the raw bytes: a secret split by an escape
+        // The result object, parsed from the raw bytes: a secret split by an escape
         // (`\u0041`) is whole again in the parsed strings, where the writer finds it.
-        var object: [(String, JSONValue)]?
-        if !res.stdoutTruncated, let first = stdoutBytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
-           first == UInt8(ascii: "{"), case .object(let m)? = try? JSONParser.parse(stdoutBytes) {
-            object = m
-        }
+        let object = res.stdoutTruncated ? nil : Self.resultObject(stdoutBytes)
         if let m = object, let e = m.first(where: { $0.0 == "error" })?.1, case .object = e {
             let cls: String = if case .string(let c)? = e["class"], !c.isEmpty { c } else { ErrorClass.agentError }
             let msg: String = if case .string(let s)? = e["message"] { s } else { "reported an error" }
@@ -430,6 +447,29 @@ public struct ExecDriver: AgentDriver {
         if !outputs.contains(where: { $0.0 == "exit_code" }) { outputs.append(("exit_code", .int(0))) }
         result.outcome = .success(outputs: .object(outputs))
         return result
+    }
+
+    /// The JSON object a task's stdout holds as its result: the whole of stdout, or else
+    /// its last non-blank line, so a script may log lines before its result (as a step
+    /// logs freely in GitHub Actions and hands outputs over apart from its log). nil: none.
+    static func resultObject(_ bytes: [UInt8]) -> [(String, JSONValue)]? {
+        func object(_ b: ArraySlice<UInt8>) -> [(String, JSONValue)]? {
+            guard let first = b.first(where: { !isBlank($0) }), first == UInt8(ascii: "{"),
+                  case .object(let m)? = try? JSONParser.parse(Array(b)) else { return nil }
+            return m
+        }
+        if let whole = object(bytes[...]) { return whole }
+        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: true)
+        guard let last = lines.last(where: { $0.contains { !isBlank($0) } }), lines.count > 1 else { return nil }
+        return object(last)
+    }
+
+    static func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+
+    /// The last non-blank line of stdout, for a message saying what the task printed.
+    static func lastLine(_ stdout: String) -> String {
+        let last = stdout.split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) }
+        return HTTPText.excerpt(Array((last ?? "").utf8), limit: 80)
     }
 
     /// The last line(s) of stderr for an error message.

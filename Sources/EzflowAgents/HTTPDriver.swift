@@ -13,7 +13,9 @@
 // JSON, or the text); 408/425/429/502/503/504/529, connection refused or reset → `transient`
 // (on 429/503/529 a `Retry-After` or `retry-after-ms` becomes `DriverResult.retryAfterMs`);
 // other statuses → `agent_error` with a short excerpt; the attempt's `timeout_ms` →
-// `timeout`; a cancel → `cancelled`. The result is raw (a secret a server echoes back is
+// `timeout`; a cancel → `cancelled`. A task's declared outputs are held to their types
+// (`holding`, OutputCheck.swift): one missing or mistyped fails the attempt `output_error`;
+// the implicit `status` and `body` and other members stay. The result is raw (a secret a server echoes back is
 // still in it): the runner's journal writer redacts outputs, messages and the log.
 import EzflowIR
 import EzflowRuntime
@@ -24,6 +26,8 @@ public struct HTTPDriver: AgentDriver {
     /// IR task objects by id and agents by IR agent index.
     public let tasks: [JSONValue]
     public let agents: [RemoteAgent]
+    /// The named types of each task's workflow (`RemoteContext.types`), for its declared outputs.
+    public let types: [JSONValue?]
     public let secrets: SecretResolver
     public var redactor: Redactor { secrets.redactor }
     public var options: HTTPOptions
@@ -32,6 +36,7 @@ public struct HTTPDriver: AgentDriver {
     public init(workflow: JSONValue, secrets: SecretResolver, options: HTTPOptions = HTTPOptions()) {
         let context = RemoteContext(workflow: workflow)
         tasks = context.tasks
+        types = context.types
         agents = context.agents
         self.secrets = secrets
         self.options = options
@@ -74,7 +79,15 @@ public struct HTTPDriver: AgentDriver {
         let t0 = HTTPClient.nowNs()
         let sent = await HTTPClient.send(req, cancel: cancel)
         let durationMs = Int64((HTTPClient.nowNs() &- t0) / 1_000_000)
-        return interpret(sent, taskName: nt.name, agent: nt.agent, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        let result = interpret(sent, taskName: nt.name, agent: nt.agent, timeoutMs: nt.timeoutMs, durationMs: durationMs)
+        let declared = OutputSchema.declared(task: nt.ir, types: task < types.count ? types[task] : nil)
+        return result.holding(to: declared, task: nt.name) {
+            guard case .success(let response) = sent, case .object? = HTTPText.json(response.body) else {
+                let body: [UInt8] = if case .success(let response) = sent { response.body } else { [] }
+                return body.isEmpty ? "the response body was empty" : "the response body is not a JSON object: `\(HTTPText.excerpt(body, limit: 80))`"
+            }
+            return nil
+        }
     }
 
     /// Statuses worth a retry: the server says "not now", not "never".

@@ -255,11 +255,13 @@ public struct LLMDriver: AgentDriver {
         var outputs: [(String, JSONValue)]
         if let declared {
             // Structured outputs: the reply must be exactly what the task declares.
-            switch OutputContract.check(task: taskName, fields: declared, reply: reply.structured ?? Self.jsonObject(in: content)) {
+            let answer = reply.structured ?? Self.jsonObject(in: content)
+            switch OutputContract.check(task: taskName, fields: declared, reply: answer) {
             case .success(let checked): outputs = checked
             case .failure(let m):
                 var r = result
-                r.outcome = .failure(errorClass: OutputContract.errorClass, message: m.message)
+                let prose = answer == nil && !content.isEmpty ? ": `\(HTTPText.excerpt(Array(content.utf8), limit: 80))`" : ""
+                r.outcome = .failure(errorClass: OutputContract.errorClass, message: m.message + prose)
                 return r
             }
         } else {

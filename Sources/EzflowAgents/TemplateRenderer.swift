@@ -79,4 +79,5 @@ extension RenderValues: ExprEnvironment {
     public func input(_ name: String) -> JSONValue? { inputs[name] }
     public func outputs(ofTask id: Int) -> JSONValue? { taskOutputs[id] }
     public func secret(_ name: String) -> String? { secrets[name] }
+    public func taskName(_ id: Int) -> String? { taskNames[id] }
 }

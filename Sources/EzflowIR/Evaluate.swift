@@ -18,6 +18,13 @@ public protocol ExprEnvironment {
     var item: JSONValue? { get }
     /// A resolved secret granted to the reader, nil when not granted.
     func secret(_ name: String) -> String?
+    /// The declared name of IR task `id`, for messages: a person never reads a task's id.
+    func taskName(_ id: Int) -> String?
+}
+
+extension ExprEnvironment {
+    /// No names known: messages then say "an upstream task", never its id.
+    public func taskName(_ id: Int) -> String? { nil }
 }
 
 /// Why an expression has no value. Messages name references and secrets by name only,
@@ -205,10 +212,11 @@ struct Evaluator<E: ExprEnvironment> {
         case "task":
             guard path.count >= 4, case .int(let id) = path[1], case .string("outputs") = path[2],
                   case .string(let name) = path[3] else { throw ExprError("malformed task output reference") }
+            let task = env.taskName(Int(id)).map { "task `\($0)`" } ?? "an upstream task"
             guard let outs = env.outputs(ofTask: Int(id)) else {
-                throw ExprError("task \(id) has no outputs (it has not succeeded)", kind: .noOutputs(task: Int(id)))
+                throw ExprError("\(task) has no outputs (it has not succeeded)", kind: .noOutputs(task: Int(id)))
             }
-            let what = "task \(id) output `\(name)`"
+            let what = "\(task)'s output `\(name)`"
             if case .array(let instances) = outs {
                 var list: [JSONValue] = []
                 for inst in instances {

@@ -17,15 +17,27 @@ public enum OutputContract {
     /// The class of the failure (`retry { on: [output_error] }` retries it).
     public static let errorClass = "output_error"
 
-    /// The declared outputs `fields` read from `reply` (a JSON object), in `fields`' order;
-    /// an optional output left out is null, as lowering spells out omitted optional fields.
-    public static func check(task: String, fields: [OutputField], reply: JSONValue?) -> Result<[(String, JSONValue)], OutputMismatch> {
+    /// What happens to members of a reply that are not declared outputs.
+    public enum Undeclared: Sendable {
+        /// They break the contract (a model answering a strict schema).
+        case refused
+        /// They stay, after the declared ones: a script's or a service's other members and
+        /// the driver's implicit outputs (`stdout`, `exit_code`, `status`, `body`).
+        case kept
+    }
+
+    /// The declared outputs `fields` read from `reply` (a JSON object), in `fields`' order
+    /// (then, when `undeclared` is `.kept`, the other members as they came); an optional
+    /// output left out is null, as lowering spells out omitted optional fields.
+    public static func check(task: String, fields: [OutputField], reply: JSONValue?,
+                             undeclared: Undeclared = .refused) -> Result<[(String, JSONValue)], OutputMismatch> {
         guard case .object(let members)? = reply else {
             let got = reply.map { "got " + excerpt($0) } ?? "got no JSON object"
             return .failure(OutputMismatch("task `\(task)`: the reply should be a JSON object with its outputs ("
                                            + fields.map(\.name).joined(separator: ", ") + "), " + got))
         }
-        for (k, _) in members where !fields.contains(where: { $0.name == k }) {
+        let others = members.filter { m in !fields.contains(where: { $0.name == m.0 }) }
+        if undeclared == .refused, let (k, _) = others.first {
             return .failure(OutputMismatch("task `\(task)`: the reply has `\(k)`, which is not a declared output (declared: "
                                            + fields.map(\.name).joined(separator: ", ") + ")"))
         }
@@ -40,7 +52,7 @@ public enum OutputContract {
             case .failure(let m): return .failure(OutputMismatch("task `\(task)`: " + m.message))
             }
         }
-        return .success(out)
+        return .success(out + others)
     }
 
     /// `v` as a value of type `t` (an integral float where an int is due becomes the int;

@@ -8,9 +8,10 @@ public enum JUnitReport {
     /// The report as a complete XML document (UTF-8, ends with a newline).
     public static func render(_ snapshot: RunSnapshot, redact: @Sendable (String) -> String = { $0 }) -> String {
         let tasks = snapshot.taskViews()
+        let outcomes = classifyAll(tasks, snapshot)
         var failures = 0, skipped = 0
-        for t in tasks {
-            switch classify(t, snapshot) {
+        for o in outcomes {
+            switch o {
             case .failure: failures += 1
             case .skipped: skipped += 1
             case .passed: break
@@ -30,18 +31,18 @@ public enum JUnitReport {
             x += "      <property name=\"\(k)\" value=\"\(XML.attr(v))\"/>\n"
         }
         x += "    </properties>\n"
-        for t in tasks {
+        for (t, outcome) in zip(tasks, outcomes) {
             x += "    <testcase classname=\"\(XML.attr(wf))\" name=\"\(XML.attr(t.name))\" time=\"\(Format.seconds3(t.durationMs))\""
             let out = systemOut(t, snapshot, redact)
-            switch classify(t, snapshot) {
+            switch outcome {
             case .passed:
                 if out.isEmpty { x += "/>\n"; continue }
                 x += ">\n"
             case .skipped(let why):
                 x += ">\n      <skipped message=\"\(XML.attr(why))\"/>\n"
-            case .failure(let type):
+            case .failure(let type, let why):
                 let f = t.lastFailure
-                let message = f.map { redact($0.message) } ?? stateName(t.state)
+                let message = why ?? f.map { redact($0.message) } ?? stateName(t.state)
                 x += ">\n      <failure message=\"\(XML.attr(message))\" type=\"\(XML.attr(type))\">"
                 x += XML.text(failureBody(t, snapshot, redact)) + "</failure>\n"
             }
@@ -52,13 +53,32 @@ public enum JUnitReport {
         return x
     }
 
-    enum Outcome { case passed, skipped(String), failure(type: String) }
+    /// `failure`'s `message`: nil, the last failed attempt's message.
+    enum Outcome { case passed, skipped(String), failure(type: String, message: String?) }
+
+    /// Every task's outcome. A run that failed (exit code 1 or 3) has at least one
+    /// failure, so CI shows it red: the refused task of a budget stop is one, attempts the
+    /// stop cut short are others, and when no task failed on its own (a deadline between
+    /// attempts) the first task that did not finish carries the run's verdict.
+    static func classifyAll(_ tasks: [TaskView], _ s: RunSnapshot) -> [Outcome] {
+        var out = tasks.map { classify($0, s) }
+        guard case .finished(let v) = s.state.phase, v.exitCode != 0, v != .waitingForApproval,
+              !out.contains(where: { if case .failure = $0 { true } else { false } }) else { return out }
+        if let i = out.firstIndex(where: { if case .skipped = $0 { true } else { false } }) {
+            out[i] = .failure(type: v.rawValue, message: "the run ended \(v.rawValue) before this task finished")
+        }
+        return out
+    }
 
     static func classify(_ t: TaskView, _ s: RunSnapshot) -> Outcome {
+        if s.budgetRefused(t.id) { return .failure(type: "budget_refused", message: s.budgetRefusal) }
         switch t.state {
         case .succeeded: return .passed
         case .failed where t.rescued: return .passed
-        case .failed, .deadLettered: return .failure(type: t.lastFailure?.errorClass ?? "failed")
+        case .failed, .deadLettered: return .failure(type: t.lastFailure?.errorClass ?? "failed", message: nil)
+        case .cancelled where !t.attempts.isEmpty && s.verdictText != "cancelled":
+            // An attempt the run's stop (deadline, budget) cut short.
+            return .failure(type: s.verdictText, message: "stopped: the run ended \(s.verdictText) while it ran")
         case .skipped: return .skipped("skipped: a dependency did not succeed")
         case .cancelled: return .skipped("cancelled: run stopped (\(s.verdictText))")
         case .awaitingApproval: return .skipped("awaiting approval")

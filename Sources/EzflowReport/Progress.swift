@@ -70,11 +70,15 @@ public struct Progress: Sendable {
         }
         // Tasks skipped because of this record.
         var skipped: [String] = []
+        var refused: String?
         for t in 0..<plan.taskCount where state.tasks[t] == .skipped && state.transitions[t].last?.seq == seq {
-            skipped.append(plan.taskNames[t])
+            if state.refusedTask == t { refused = plan.taskNames[t] } else { skipped.append(plan.taskNames[t]) }
         }
-        // Skips are reported after dead letters (their cause) and before the run's end.
-        var skipLine = skipped.isEmpty ? nil : "skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")
+        // Skips are reported after dead letters (their cause) and before the run's end;
+        // the task a budget stop refused first, as the cause of the rest.
+        var skips = refused.map { ["\(counter(state)) \($0): \(refusalText(state))"] } ?? []
+        if !skipped.isEmpty { skips.append("skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")) }
+        var skipLine = skips.isEmpty ? nil : skips.joined(separator: "\n")
         for c in record.commands {
             if case .finishRun = c, let l = skipLine { lines.append(l); skipLine = nil }
             switch c {

@@ -187,6 +187,17 @@ extension RunSnapshot {
         return plan.isApproval[t] ? "approval" : "local"
     }
 
+    /// Whether `t` is the task the run's budget refused (the core's `refusedTask`): it never
+    /// ran, and the reason is the budget, not a dependency.
+    func budgetRefused(_ t: Int) -> Bool { isBudgetRefused(state, task: t) }
+
+    /// Why the budget refused `refusedTask` (`refusalText`).
+    var budgetRefusal: String { refusalText(state) }
+
+    /// A task's state as reports name it: `budget_refused` for the refused task, else the
+    /// core's state name.
+    func stateText(_ t: TaskView) -> String { reportedState(state, task: t.id) }
+
     /// `success`, `failed`… once finished; `running`/`draining` before.
     var verdictText: String {
         switch state.phase {
@@ -198,6 +209,27 @@ extension RunSnapshot {
     }
 
     var durationMs: Int64 { max(0, endedAtMs - startedAtMs) }
+}
+
+/// Whether `t` is the task the run's budget refused (the core's `refusedTask`, not run).
+func isBudgetRefused(_ state: RunState, task t: Int) -> Bool { state.refusedTask == t && state.tasks[t] != .succeeded }
+
+/// Task `t`'s state as every report and `ezrun status` names it: `budget_refused` for the
+/// task a budget stop refused (the core keeps it `skipped`), else the core's state name.
+public func reportedState(_ state: RunState, task t: Int) -> String {
+    isBudgetRefused(state, task: t) ? "budget_refused" : state.tasks[t].name
+}
+
+/// Why the budget refused the run's `refusedTask`, naming the budget, never its id.
+func refusalText(_ state: RunState) -> String {
+    let plan = state.plan, g = state.refusedGroup
+    let budget: String
+    if g >= 0 && g < plan.groupNames.count {
+        budget = plan.groupTask[g] == state.refusedTask ? "its own budget" : "the budget of `\(plan.groupNames[g])`"
+    } else {
+        budget = "the workflow's budget"
+    }
+    return "budget refused: the worst case of its next attempt does not fit \(budget)"
 }
 
 /// Stable snake_case name of a task state (no attempt numbers), for reports and metrics.

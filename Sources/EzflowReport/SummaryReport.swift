@@ -51,8 +51,9 @@ public enum SummaryReport {
             j.set("cost_micros", t.costMicros)
             j.set("tokens", t.tokens)
             let f = t.state == .succeeded ? nil : t.lastFailure
-            j.set("error_class", f?.errorClass)
-            j.set("message", f.map { redact($0.message) })
+            let refused = s.budgetRefused(t.id)
+            j.set("error_class", refused ? "budget_refused" : f?.errorClass)
+            j.set("message", refused ? s.budgetRefusal : f.map { redact($0.message) })
             j.set("fallback", t.fallback)
             if t.fallback != nil { j.set("rescued", .bool(t.rescued)) }
             tasks.append(j.value)
@@ -120,8 +121,10 @@ public enum SummaryReport {
         md += "| `\(MD.code(s.runID))` | \(s.verdictText) | \(state.verdict.map { String($0.exitCode) } ?? "-") | "
         md += "\(Format.duration(s.durationMs)) | \(Format.money(state.chargedMicros)) | \(Format.grouped(state.chargedTokens)) |\n\n"
         var counts: [String: Int] = [:]
-        for t in tasks { counts[stateName(t.state), default: 0] += 1 }
-        let parts = allStateNames.compactMap { n in counts[n].map { "\($0) \(n.replacingOccurrences(of: "_", with: " "))" } }
+        for t in tasks { counts[s.stateText(t), default: 0] += 1 }
+        let parts = (allStateNames + ["budget_refused"]).compactMap { n in
+            counts[n].map { "\($0) \(n.replacingOccurrences(of: "_", with: " "))" }
+        }
         md += "Tasks: " + parts.joined(separator: ", ") + " (of \(tasks.count))\n"
         var budget: [String] = []
         if plan.budgetMoneyMicros >= 0 {
@@ -133,11 +136,11 @@ public enum SummaryReport {
         if plan.budgetTimeMs >= 0 { budget.append("\(Format.duration(s.durationMs)) of \(Format.duration(plan.budgetTimeMs))") }
         if !budget.isEmpty { md += "\nBudget used: " + budget.joined(separator: "; ") + "\n" }
         if state.refusedTask >= 0 {
-            md += "\nBudget exhausted: task `\(MD.code(plan.taskNames[state.refusedTask]))` could not fit its worst case.\n"
+            md += "\nBudget exhausted: task `\(MD.code(plan.taskNames[state.refusedTask]))`: \(s.budgetRefusal).\n"
         }
         md += "\n| task | state | attempts | agent | duration | cost |\n|---|---|---|---|---:|---:|\n"
         for t in tasks {
-            var st = stateName(t.state)
+            var st = s.stateText(t)
             if t.rescued, let fb = t.fallback { st += " (fallback \(fb) succeeded)" }
             md += "| \(MD.cell(t.name)) | \(MD.cell(st)) | \(state.attempts[t.id]) | \(MD.cell(t.lastAttempt?.agentName ?? "-")) | "
             md += "\(t.attempts.isEmpty ? "-" : Format.duration(t.durationMs)) | \(Format.money(t.costMicros)) |\n"

@@ -16,6 +16,10 @@ public struct StoredRun: Sendable {
     public var head: String
     /// How many records the journal has (verified: chain and replay).
     public var records: Int
+    /// Per plan task: how many times an attempt of it was started (its `dispatch`
+    /// commands), so an attempt run again after a resume counts twice where `attempts`
+    /// (attempt numbers) counts it once.
+    public var dispatches: [Int] = []
 
     /// Reads and replays run `runID` (the journal must replay with this build).
     public static func load(store: any JournalStore, runID: String) throws(RunnerError) -> StoredRun {
@@ -53,8 +57,12 @@ public struct StoredRun: Sendable {
             return .diverged(error)
         }
         let principal: String? = if case .string(let p)? = versions.meta["principal"] { p } else { nil }
+        var dispatches = Array(repeating: 0, count: state.plan.taskCount)
+        for r in journal {
+            for case .dispatch(let t, _, _, _, _) in r.commands where t >= 0 && t < dispatches.count { dispatches[t] += 1 }
+        }
         return .reproduced(StoredRun(info: info, program: versions.current, plan: state.plan, state: state, inputs: versions.inputs,
-                                     principal: principal, head: head ?? "", records: journal.count))
+                                     principal: principal, head: head ?? "", records: journal.count, dispatches: dispatches))
     }
 
     /// The IR task object of plan task `t`.

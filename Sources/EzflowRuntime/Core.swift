@@ -129,7 +129,7 @@ public enum Core {
     /// Validates `event` against `state` without changing anything.
     static func check(_ s: RunState, _ e: Event) throws(TransitionError) {
         func err(_ code: String, _ msg: String, task: Int? = nil) -> TransitionError {
-            TransitionError(code: code, message: msg, task: task, history: task.map { s.transitions[$0] } ?? [])
+            TransitionError(code: code, message: msg, task: task, history: task.map { s.transitions[$0] } ?? [], agents: s.plan.agentNames)
         }
         if case .runStarted(_, _, let hash, _, _) = e {
             guard s.phase == .notStarted else { throw err("R0003", "a second `run_started` at event \(s.seq)") }
@@ -157,13 +157,15 @@ public enum Core {
             guard c >= 0 && k >= 0 else { throw err("R0004", "negative cost or tokens", task: t) }
             if case .running(a, _) = s.tasks[t] { return }
             if s.abandoned[t].contains(a) { return }
-            throw err("R0002", "illegal transition: result of attempt \(a) of task \(t) (`\(s.plan.taskNames[t])`) in state \(s.tasks[t])", task: t)
+            throw err("R0002", "illegal transition: result of attempt \(a) of task `\(s.plan.taskNames[t])` in state \(s.tasks[t].text(agents: s.plan.agentNames))", task: t)
         case .timerFired(let id, _):
             switch id {
             case .attemptTimeout(let t, let a), .retryDue(let t, let a):
                 guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
                 guard a >= 1 && a <= s.attempts[t] + 1 else {
-                    throw err("R0002", "illegal transition: timer \(id) for an attempt never scheduled, state \(s.tasks[t])", task: t)
+                    let kind = if case .retryDue = id { "retry" } else { "timeout" }
+                    throw err("R0002", "illegal transition: \(kind) timer of attempt \(a) of task `\(s.plan.taskNames[t])`, never scheduled, "
+                              + "state \(s.tasks[t].text(agents: s.plan.agentNames))", task: t)
                 }
             case .approvalTimeout(let t, let a, let stage):
                 guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
@@ -179,7 +181,7 @@ public enum Core {
             switch s.tasks[t] {
             case .awaitingApproval: return
             case let st where st.isTerminal: return  // a duplicate or late answer: no-op
-            default: throw err("R0002", "illegal transition: approval for task \(t) (`\(s.plan.taskNames[t])`) in state \(s.tasks[t])", task: t)
+            default: throw err("R0002", "illegal transition: approval for task `\(s.plan.taskNames[t])` in state \(s.tasks[t].text(agents: s.plan.agentNames))", task: t)
             }
         case .approvalRefused(let t, _, _, _):
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
@@ -412,7 +414,7 @@ extension RunState {
     mutating func conflict(_ t: Int, output o: Int, _ out: inout [Command]) {
         let last = history[t].count - 1
         history[t][last].errorClass = "conflict"
-        history[t][last].message = "output `\(plan.outputNames[o])` was already written by task \(outputWriter[o])"
+        history[t][last].message = "output `\(plan.outputNames[o])` was already written by task `\(plan.taskNames[outputWriter[o]])`"
         fail(t, errorClass: "conflict", &out)
     }
 

@@ -456,6 +456,13 @@ public enum TaskState: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The state as a person reads it: the agent by its name (`running(attempt: 2, agent: `sh`)`,
+    /// `local` for the runner's own executor), never its id.
+    public func text(agents: [String]) -> String {
+        guard case .running(let a, let g) = self else { return description }
+        return "running(attempt: \(a), agent: \(g >= 0 && g < agents.count ? "`\(agents[g])`" : "local"))"
+    }
+
     public var description: String {
         switch self {
         case .running(let a, let g): "running(attempt: \(a), agent: \(g))"
@@ -652,6 +659,9 @@ public struct TransitionRecord: Sendable, Equatable, CustomStringConvertible {
     public var from: TaskState
     public var to: TaskState
     public var description: String { "#\(seq) \(from) -> \(to)" }
+
+    /// `description` with agents named (`TaskState.text(agents:)`).
+    public func text(agents: [String]) -> String { "#\(seq) \(from.text(agents: agents)) -> \(to.text(agents: agents))" }
 }
 
 /// An event that is not legal in the current state: a bug in the shell or a journal
@@ -663,9 +673,20 @@ public struct TransitionError: Error, Sendable, Equatable, CustomStringConvertib
     public var message: String
     public var task: Int?
     public var history: [TransitionRecord]
+    /// The plan's agent names, so the history a person reads names agents, never their ids.
+    public var agents: [String]
+
+    public init(code: String, message: String, task: Int?, history: [TransitionRecord], agents: [String] = []) {
+        self.code = code
+        self.message = message
+        self.task = task
+        self.history = history
+        self.agents = agents
+    }
+
     public var description: String {
         var s = "error[\(code)]: \(message)"
-        if !history.isEmpty { s += "\n  history: " + history.map(\.description).joined(separator: ", ") }
+        if !history.isEmpty { s += "\n  history: " + history.map { $0.text(agents: agents) }.joined(separator: ", ") }
         return s
     }
 }

@@ -148,6 +148,13 @@ struct ScopeReader: ExprEnvironment {
     }
 
     func secret(_ name: String) -> String? { nil }
+
+    func taskName(_ id: Int) -> String? {
+        let w = state.plan.workflowJSON
+        guard scope >= 0, scope < w.count, case .array(let ts)? = w[scope]["tasks"], id >= 0, id < ts.count,
+              case .string(let n)? = ts[id]["name"] else { return nil }
+        return n
+    }
 }
 
 extension Plan {

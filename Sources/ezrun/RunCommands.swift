@@ -54,6 +54,9 @@ struct RunFlags {
 
     var config = RunConfig()
     var junit: String?, summary: String?, summaryMD: String?, otlp: String?, logPath: String?, metricsFile: String?
+    /// `$GITHUB_STEP_SUMMARY` when set: the Markdown summary is appended to it, with or
+    /// without `--summary-md` (docs/RUNNING.md), as every step of a job appends its own.
+    var stepSummary: String?
     var metricsPort: UInt16?
     var quiet = false
 
@@ -77,7 +80,8 @@ struct RunFlags {
         if a.flags.contains("--sync-normal") { config.synchronous = .normal }
         junit = a.value("--junit")
         summary = a.value("--summary")
-        summaryMD = a.value("--summary-md") ?? ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"].flatMap { $0.isEmpty ? nil : $0 }
+        summaryMD = a.value("--summary-md")
+        stepSummary = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"].flatMap { $0.isEmpty ? nil : $0 }
         otlp = a.value("--otlp")
         logPath = a.value("--log")
         metricsFile = a.value("--metrics-file")
@@ -113,7 +117,8 @@ final class CLIObserver: RunObserver {
         let width = tty && ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) - 1 : 100
         progress = EzflowReport.Progress(width: width, redact: redact)
         if let logPath {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            // Appended to, never truncated: `ezrun resume --log F` continues the run's log.
+            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
             log = FileHandle(forWritingAtPath: logPath)
             if log == nil { CLI.fail("--log \(logPath): cannot open the file for writing") }
             log?.seekToEndOfFile()
@@ -357,7 +362,7 @@ extension CLI {
     }
 
     static func writeReports(runner: Runner, state: RunState, flags: RunFlags, observer: CLIObserver) {
-        let needed = [flags.junit, flags.summary, flags.summaryMD, flags.otlp].contains { $0 != nil }
+        let needed = [flags.junit, flags.summary, flags.summaryMD, flags.stepSummary, flags.otlp].contains { $0 != nil }
         let redact = observer.redact
         if needed {
             let snap = snapshot(store: runner.store, runID: runner.runID, plan: runner.plan, state: state, workflow: runner.workflowName)
@@ -377,8 +382,9 @@ extension CLI {
             }
             write(flags.junit, Array(JUnitReport.render(snap, redact: redact).utf8))
             write(flags.summary, SummaryReport.json(snap, redact: redact))
-            write(flags.summaryMD, Array(SummaryReport.markdown(snap, redact: redact).utf8),
-                  append: flags.summaryMD == ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"])
+            let markdown = Array(SummaryReport.markdown(snap, redact: redact).utf8)
+            if flags.summaryMD != flags.stepSummary { write(flags.summaryMD, markdown) }
+            write(flags.stepSummary, markdown, append: true)
             write(flags.otlp, OTLPExport.json(snap, redact: redact))
         }
         if let m = flags.metricsFile {

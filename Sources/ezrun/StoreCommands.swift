@@ -90,11 +90,14 @@ extension CLI {
         do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error) }
         let open: [OpenAttempt]
         do { open = try store.openAttempts(run: s.info.runID) } catch { fail(error) }
+        // Attempts started again after a resume (same attempt number, one more process).
+        func reruns(_ t: Int) -> Int { t < s.dispatches.count ? max(0, s.dispatches[t] - s.state.attempts[t]) : 0 }
         var rows: [JSONValue] = []
         for t in 0..<s.plan.taskCount {
             let h = s.state.history[t]
             rows.append(.object([("attempts", .int(Int64(s.state.attempts[t]))), ("name", .string(s.plan.taskNames[t])),
-                                 ("state", .string(s.state.tasks[t].name)),
+                                 ("reruns", .int(Int64(reruns(t)))),
+                                 ("state", .string(reportedState(s.state, task: t))),
                                  ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]))
         }
         if a.flags.contains("--json") {
@@ -117,11 +120,16 @@ extension CLI {
         out += "status    \(s.info.status.rawValue)\(s.info.verdict.map { " (\($0.rawValue))" } ?? "")\n"
         out += "events    \(s.records)   in flight \(open.count)   charged \(money(s.state.chargedMicros)), \(s.state.chargedTokens) tokens\n"
         out += "head      \(s.head)   (chain verified; pin it to detect a rewritten store)\n"
+        // Columns as wide as their widest cell: `padding(toLength:)` would cut a longer one.
         let width = max(4, s.plan.taskNames.map(\.count).max() ?? 4)
-        out += "\n" + "TASK".padding(toLength: width, withPad: " ", startingAt: 0) + "  STATE            ATTEMPTS\n"
+        let states = (0..<s.plan.taskCount).map { reportedState(s.state, task: $0) }
+        let stateWidth = max(16, (states.map(\.count).max() ?? 0) + 1)
+        func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
+        out += "\n" + pad("TASK", width) + "  " + pad("STATE", stateWidth) + " ATTEMPTS\n"
         for t in 0..<s.plan.taskCount {
-            out += s.plan.taskNames[t].padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-            out += s.state.tasks[t].name.padding(toLength: 16, withPad: " ", startingAt: 0) + " \(s.state.attempts[t])"
+            out += pad(s.plan.taskNames[t], width) + "  " + pad(states[t], stateWidth) + " \(s.state.attempts[t])"
+            let again = reruns(t)
+            if again > 0 { out += " (\(again) run again after a resume)" }
             if let e = s.state.history[t].last?.errorClass { out += "   last error: \(e)" }
             out += "\n"
         }

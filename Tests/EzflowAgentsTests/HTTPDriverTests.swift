@@ -42,7 +42,7 @@ final class HTTPDriverTests: XCTestCase {
                 secrets: [hook_token]
                 call: "\(call)"
                 timeout: \(timeout)
-                output accepted: bool
+                output accepted: bool?
               }
             }
             """)
@@ -105,7 +105,8 @@ final class HTTPDriverTests: XCTestCase {
         let p = try program(base: "http://127.0.0.1:1", call: "\(server.base)/direct")
         let r = await call(driver(p), p)
         XCTAssertNil(r.errorClass, r.message)
-        XCTAssertEqual(r.out, .object([("status", .int(202)), ("body", .string("queued\n"))]))
+        // `accepted` is optional: a body without it reads as null (OutputContract).
+        XCTAssertEqual(r.out, .object([("accepted", .null), ("status", .int(202)), ("body", .string("queued\n"))]))
         XCTAssertEqual(server.requests.map(\.target), ["/direct"])
     }
 

@@ -62,7 +62,8 @@ extension LLMDriverTests {
             (#"{"verdict": "APPROVE", "reasons": [], "note": 3}"#, "task `review`: output `note` should be a string or null, got 3"),
             (#"{"verdict": "APPROVE", "reasons": [], "score": 3}"#,
              "task `review`: the reply has `score`, which is not a declared output (declared: note, reasons, verdict)"),
-            ("Looks good to me.", "task `review`: the reply should be a JSON object with its outputs (note, reasons, verdict), got no JSON object"),
+            ("Looks good to me.", "task `review`: the reply should be a JSON object with its outputs (note, reasons, verdict), got no JSON object: "
+             + "`Looks good to me.`"),
             ("```json\n{\"verdict\": \"REQUEST_CHANGES\", \"reasons\": [\"no tests\"], \"note\": \"soon\"}\n```", nil),
         ]
         for (answer, failure) in cases {

@@ -398,14 +398,36 @@ final class ExprEvaluatorTests: XCTestCase {
         func secret(_ name: String) -> String? { nil }
     }
 
+    /// `Env` that knows its tasks' declared names, as every real run's environment does.
+    struct NamedEnv: ExprEnvironment {
+        let item: JSONValue? = nil
+        func input(_ name: String) -> JSONValue? { nil }
+        func outputs(ofTask id: Int) -> JSONValue? { id == 0 ? .object([("n", .int(5))]) : nil }
+        func secret(_ name: String) -> String? { nil }
+        func taskName(_ id: Int) -> String? { ["build", "lint"][id] }
+    }
+
     func ref(_ parts: JSONValue...) -> JSONValue { .object([("ref", .array(parts))]) }
+
+    func testMessagesNameTasksNeverTheirIds() {
+        XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("task"), .int(1), .string("outputs"), .string("n")), in: NamedEnv())) { e in
+            XCTAssertEqual(e as? ExprError, ExprError("task `lint` has no outputs (it has not succeeded)", kind: .noOutputs(task: 1)))
+        }
+        XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("task"), .int(0), .string("outputs"), .string("patch")), in: NamedEnv())) { e in
+            XCTAssertEqual((e as? ExprError)?.message, "task `build`'s output `patch` is missing")
+        }
+        // Without names (a bare environment) the message still says no number.
+        XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("task"), .int(0), .string("outputs"), .string("patch")), in: Env())) { e in
+            XCTAssertEqual((e as? ExprError)?.message, "an upstream task's output `patch` is missing")
+        }
+    }
 
     func testAConditionAndATypedMissingOutput() throws {
         let cond: JSONValue = .object([("op", .string(">")), ("args", .array([ref(.string("task"), .int(0), .string("outputs"), .string("n")),
                                                                               ref(.string("inputs"), .string("min"))]))])
         XCTAssertEqual(try IRExpr.evaluate(cond, in: Env()), .bool(true))
         XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("task"), .int(1), .string("outputs"), .string("n")), in: Env())) { e in
-            XCTAssertEqual(e as? ExprError, ExprError("task 1 has no outputs (it has not succeeded)", kind: .noOutputs(task: 1)))
+            XCTAssertEqual(e as? ExprError, ExprError("an upstream task has no outputs (it has not succeeded)", kind: .noOutputs(task: 1)))
         }
         XCTAssertThrowsError(try IRExpr.evaluate(ref(.string("inputs"), .string("max")), in: Env())) { e in
             XCTAssertEqual((e as? ExprError)?.kind, .invalid)

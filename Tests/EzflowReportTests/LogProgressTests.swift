@@ -48,7 +48,9 @@ final class LogProgressTests: XCTestCase {
         XCTAssertEqual(s["cost_micros"], .int(5))
         XCTAssertEqual(s["exit_code"], .int(1))
         let xml = JUnitReport.render(snap)
-        XCTAssertTrue(xml.contains("skipped=\"6\""), xml)
+        // A run that exits non-zero is red in JUnit: the task the cancel cut short carries the verdict.
+        XCTAssertTrue(xml.contains("failures=\"1\" errors=\"0\" skipped=\"5\""), xml)
+        XCTAssertTrue(xml.contains(#"<failure message="the run ended cancelled before this task finished" type="cancelled">"#), xml)
     }
 
     func testStatusLine() throws {

@@ -167,6 +167,6 @@ final class ConditionTests: XCTestCase {
         XCTAssertEqual(h.state("gate"), "succeeded")
         XCTAssertNil(h.run.state.readOutputs(ofTask: h.id("gate")))
         let read: JSONValue = .object([("ref", .array([.string("task"), .int(0), .string("outputs"), .string("x")]))])
-        XCTAssertEqual(h.run.state.evaluate(read, for: h.id("after_gate")), .invalid("task 0 has no outputs (it has not succeeded)"))
+        XCTAssertEqual(h.run.state.evaluate(read, for: h.id("after_gate")), .invalid("task `gate` has no outputs (it has not succeeded)"))
     }
 }

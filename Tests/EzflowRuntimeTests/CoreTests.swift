@@ -544,7 +544,7 @@ final class CoreTests: XCTestCase {
             let e = error as! TransitionError
             XCTAssertEqual(e.code, "R0002")
             XCTAssertEqual(e.task, 1)
-            XCTAssertTrue(e.description.contains("result of attempt 1 of task 1 (`b`) in state waiting"), e.description)
+            XCTAssertTrue(e.description.contains("result of attempt 1 of task `b` in state waiting"), e.description)
         }
         XCTAssertEqual(h.run.state.seq, before, "state unchanged")
         try h.ok("a", at: 2)
@@ -552,6 +552,10 @@ final class CoreTests: XCTestCase {
             let e = error as! TransitionError
             XCTAssertEqual(e.code, "R0002")
             XCTAssertEqual(e.history.map(\.description), ["#0 waiting -> ready", "#0 ready -> running(attempt: 1, agent: 0)", "#1 running(attempt: 1, agent: 0) -> succeeded"])
+            // What a person reads names the agent, never its id.
+            let agent = "`\(h.run.state.plan.agentNames[0])`"
+            XCTAssertTrue(e.description.hasSuffix("history: #0 waiting -> ready, #0 ready -> running(attempt: 1, agent: \(agent)), "
+                                                  + "#1 running(attempt: 1, agent: \(agent)) -> succeeded"), e.description)
         }
         XCTAssertThrowsError(try h.send(.taskSucceeded(task: 9, attempt: 1, outputs: .null, costMicros: 0, tokens: 0, atMs: 4))) {
             XCTAssertEqual(($0 as! TransitionError).code, "R0001")
