@@ -25,25 +25,8 @@ final class OutputNamingTests: XCTestCase {
         let dir = tempDir("names")
         write(OutputContractRunTests.workflow(retry: "", always: true), to: dir + "/outs.ezflow")
         write(ReportTruthTests.budgeted, to: dir + "/bud.ezflow")
-        write("""
-            agent sh {
-              driver: exec
-              capabilities: ["shell"]
-            }
-            workflow slow {
-              deadline: 1s
-              task nap { run: "sleep 5" }
-              task after_nap {
-                after: [nap]
-                run: "echo late"
-              }
-            }
-            """, to: dir + "/slow.ezflow")
-        write("""
-            agent sh {
-              driver: exec
-              capabilities: ["shell"]
-            }
+        write(ReportTruthTests.deadlined, to: dir + "/slow.ezflow")
+        write(ReportTruthTests.shellAgent + """
             workflow fe {
               input items: list[string] = ["a", "b"]
               task each {

@@ -62,22 +62,29 @@ final class ReportTruthTests: XCTestCase {
         XCTAssertTrue(st.stdout.contains("second  budget_refused   0\n"), st.stdout)
     }
 
+    static let shellAgent = """
+        agent sh {
+          driver: exec
+          capabilities: ["shell"]
+        }
+
+        """
+
+    /// `nap` is stopped by the deadline; `after_nap` never runs.
+    static let deadlined = shellAgent + """
+        workflow slow {
+          deadline: 1s
+          task nap { run: "sleep 5" }
+          task after_nap {
+            after: [nap]
+            run: "echo late"
+          }
+        }
+        """
+
     func testARunStoppedAtItsDeadlineIsAFailureInJUnit() throws {
         let dir = tempDir("truth")
-        write("""
-            agent sh {
-              driver: exec
-              capabilities: ["shell"]
-            }
-            workflow slow {
-              deadline: 1s
-              task nap { run: "sleep 5" }
-              task after_nap {
-                after: [nap]
-                run: "echo late"
-              }
-            }
-            """, to: dir + "/slow.ezflow")
+        write(Self.deadlined, to: dir + "/slow.ezflow")
         let r = ezrun(["run", "slow.ezflow", "--run-id", "d1", "--junit", "j.xml"], in: dir, timeout: 30)
         XCTAssertEqual(r.status, 3, r.stderr)
         let junit = read(dir + "/j.xml")
@@ -88,11 +95,7 @@ final class ReportTruthTests: XCTestCase {
 
     func testLogIsAppendedOnResumeAndStatusCountsTheAttemptRunAgain() throws {
         let dir = tempDir("truth")
-        write("""
-            agent sh {
-              driver: exec
-              capabilities: ["shell"]
-            }
+        write(Self.shellAgent + """
             workflow slow {
               task a { run: "echo a" }
               task nap {
