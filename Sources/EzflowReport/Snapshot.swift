@@ -227,7 +227,10 @@ func refusalText(_ state: RunState) -> String {
     if g >= 0 && g < plan.groupNames.count {
         budget = plan.groupTask[g] == state.refusedTask ? "its own budget" : "the budget of `\(plan.groupNames[g])`"
     } else {
-        budget = "the workflow's budget"
+        var used: [String] = []
+        if plan.budgetMoneyMicros >= 0 { used.append("\(Format.money(state.chargedMicros)) of \(Format.money(plan.budgetMoneyMicros))") }
+        if plan.budgetTokens >= 0 { used.append("\(Format.grouped(state.chargedTokens)) of \(Format.grouped(plan.budgetTokens)) tokens") }
+        budget = "the workflow's budget" + (used.isEmpty ? "" : " (" + used.joined(separator: ", ") + " charged)")
     }
     return "budget refused: the worst case of its next attempt does not fit \(budget)"
 }

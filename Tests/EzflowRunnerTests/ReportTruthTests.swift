@@ -41,15 +41,17 @@ final class ReportTruthTests: XCTestCase {
         write(Self.budgeted, to: dir + "/bud.ezflow")
         let r = ezrun(["run", "bud.ezflow", "--run-id", "b1", "--junit", "j.xml", "--summary-md", "s.md", "--summary", "s.json"], in: dir)
         XCTAssertEqual(r.status, 3, r.stderr)
-        let refusal = "budget refused: the worst case of its next attempt does not fit the workflow's budget"
+        // `first` is charged by the millisecond it ran: $1.20 and a little.
+        let charged = try XCTUnwrap(r.stderr.firstMatch(of: /run finished: budget_exceeded in [0-9.]+s, (\$[0-9.]+),/)?.1)
+        let refusal = "budget refused: the worst case of its next attempt does not fit the workflow's budget (\(charged) of $3.00 charged)"
         XCTAssertTrue(r.stderr.contains("[3/3] second: \(refusal)\nskipped (a dependency did not succeed): third\n"), r.stderr)
         XCTAssertFalse(r.stderr.contains("skipped (a dependency did not succeed): second"), r.stderr)
 
         let junit = read(dir + "/j.xml")
         XCTAssertTrue(junit.contains(#"<testsuites name="ezflow" tests="3" failures="1" errors="0" skipped="1""#), junit)
         XCTAssertTrue(junit.contains(#"<testcase classname="bud" name="second" time="0.000">"#
-                                     + "\n      <failure message=\"budget refused: the worst case of its next attempt does not fit the "
-                                     + "workflow&apos;s budget\" type=\"budget_refused\">"), junit)
+                                     + "\n      <failure message=\"\(refusal.replacingOccurrences(of: "'", with: "&apos;"))\" "
+                                     + "type=\"budget_refused\">"), junit)
 
         let md = read(dir + "/s.md")
         XCTAssertTrue(md.contains("Tasks: 1 succeeded, 1 skipped, 1 budget refused (of 3)"), md)
