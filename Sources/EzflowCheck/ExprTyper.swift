@@ -21,6 +21,8 @@ struct ExprEnv {
 
     var usedInputs: Set<String> = []
     var readTasks: [(Int, Span)] = []
+    /// Every `TASK.outputs.NAME` read: the task, the output's name, the reference's span.
+    var readOutputs: [OutputRead] = []
     var usedSecrets: [RefUse] = []
 
     init(module: Int) { self.module = module }
@@ -399,6 +401,7 @@ extension WorkflowChecker {
             }
             let base: Ty = env.taskFanned[t] ? .list(out) : out
             bind(e, .taskOutput(module: env.module, task: t, name: path[2].text))
+            env.readOutputs.append(OutputRead(task: t, output: path[2].text, span: e.span))
             return fields(base, path.dropFirst(3))
         }
         // Enum cases: `Env.prod` or `mod.Env.prod`.

@@ -22,6 +22,8 @@ struct WorkflowContext {
     var proofs: [BudgetProof] = []
     /// Per task (by id): what one attempt reserves.
     var reservations: [AttemptReservation] = []
+    /// Every task output some task of this workflow reads (`checkFallbackOutputs`).
+    var outputReads: [OutputRead] = []
 }
 
 extension WorkflowChecker {
@@ -74,6 +76,7 @@ extension WorkflowChecker {
         checkPolicies(&w)
         checkGraph(&w)
         checkFallbackTargets(w)
+        checkFallbackOutputs(w)
         checkAgentsAndRoles(&w)
         checkBudgets(&w)
         checkConflicts(&w)
@@ -315,6 +318,7 @@ extension WorkflowChecker {
             t.deps.append(dep)
         }
         if !env.usedInputs.isEmpty { w.usedInputs.formUnion(env.usedInputs) }
+        w.outputReads.append(contentsOf: env.readOutputs)
         w.tasks[i] = t
     }
 

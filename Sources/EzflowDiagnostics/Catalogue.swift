@@ -1400,7 +1400,10 @@ public enum Catalogue {
             input named there has nothing to run. A task named there must be one plain
             task that does not run after the task it replaces: not a `for_each`
             fan-out, not a nested `workflow` task, since the plan keeps exactly one
-            task ready to run instead.
+            task ready to run instead. Nor may it wait for another fallback (that one
+            runs only when its own task fails, so this one would be skipped whenever
+            it is not needed), or be part of a cycle of fallbacks (none would ever
+            run). A fallback may have its own `catch`: a chain of fallbacks.
 
             Erroneous example:
 
@@ -1571,6 +1574,44 @@ public enum Catalogue {
                     prompt: "Summarize the open incidents", agent: claude
                     max_tokens: 1k tokens
                   }
+                }
+            """#),
+        entry(
+            "E0615", .error, "a fallback does not provide an output read from the task it replaces",
+            #"""
+            When a task fails and its `catch` fallback succeeds, the tasks after it
+            still run, and `TASK.outputs.NAME` reads the fallback's output of that
+            name: the fallback stands in for the task. So every output of the task
+            that some task reads must be declared by its fallback too, with the same
+            type (and by the fallback's own fallback, down a chain). Otherwise the
+            reader would find nothing when the fallback ran. Declare the output in
+            the fallback, and make it write it.
+
+            Erroneous example:
+
+                workflow ship {
+                  task build {
+                    run: "make image"
+                    output image: string
+                    retry { attempts: 2, catch: use_cached }
+                  }
+                  task use_cached { run: "echo cached" }
+                  task deploy { run: "deploy ${build.outputs.image}" }
+                }
+
+            Corrected example:
+
+                workflow ship {
+                  task build {
+                    run: "make image"
+                    output image: string
+                    retry { attempts: 2, catch: use_cached }
+                  }
+                  task use_cached {
+                    run: "echo '{\"image\": \"app:cached\"}'"
+                    output image: string
+                  }
+                  task deploy { run: "deploy ${build.outputs.image}" }
                 }
             """#),
         entry(

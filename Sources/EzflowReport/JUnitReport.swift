@@ -1,7 +1,7 @@
 // JUnit XML for CI systems (GitHub, GitLab, Jenkins): the run is a test suite, each task
 // a test case. Tasks whose failure a `catch: task` fallback absorbed pass (the run's
-// verdict did not depend on them), with the rescue noted in their output, so the report
-// never shows red for a green run.
+// verdict did not depend on them), with "recovered by fallback NAME" in their
+// system-out, so the report never shows red for a green run.
 import EzflowRuntime
 
 public enum JUnitReport {
@@ -112,7 +112,7 @@ public enum JUnitReport {
             if let code = a.log?.exitCode { l += " exit=\(code)" }
             lines.append(l)
         }
-        if t.rescued, let fb = t.fallback { lines.append("failed; fallback \(fb) succeeded in its place") }
+        if let fb = t.recoveredBy { lines.append("recovered by fallback \(fb)") }
         if let log = t.lastAttempt?.log, !log.stdout.isEmpty {
             lines.append("stdout (attempt \(log.attempt), last lines):")
             lines.append(Format.tail(redact(log.stdout)))

@@ -68,6 +68,7 @@ public struct Progress: Sendable {
             lines.append("run interrupted by \(signal): " + (drain ? "draining \(n) \(n == 1 ? "attempt" : "attempts") in flight"
                                                                   : "ending \(n) \(n == 1 ? "attempt" : "attempts") in flight"))
         }
+        lines.append(contentsOf: recovered(seq: seq, plan: plan, state: state))
         // Tasks skipped because of this record.
         var skipped: [String] = []
         var refused: String?
@@ -134,6 +135,18 @@ public struct Progress: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// "task build recovered by fallback spare" for each failed task whose fallback chain
+    /// succeeded in this record (the run's verdict no longer counts its failure).
+    func recovered(seq: Int, plan: Plan, state: RunState) -> [String] {
+        var out: [String] = []
+        for t in 0..<plan.taskCount where state.tasks[t] == .failed && state.substitute[t] >= 0 {
+            guard let f = state.recoveredBy(t),
+                  state.transitions[f].last?.seq == seq || state.transitions[t].last?.seq == seq else { continue }
+            out.append("task \(plan.taskNames[t]) recovered by fallback \(plan.taskNames[f])")
+        }
+        return out
+    }
 
     /// `[ 3/12]`: terminal tasks so far over all tasks.
     func counter(_ state: RunState) -> String {

@@ -106,8 +106,11 @@ struct TaskView {
     var durationMs: Int64
     /// The fallback that ran instead of this task (`catch: task`), if any.
     var fallback: String?
+    /// The fallback of the chain standing in for a failed task that succeeded
+    /// (`RunState.recoveredBy`): the task is "recovered by fallback" it.
+    var recoveredBy: String?
     /// Whether the fallback chain standing in for a failed task succeeded.
-    var rescued: Bool
+    var rescued: Bool { recoveredBy != nil }
     /// First attempt start, else the time the task reached its state.
     var startMs: Int64
     var endMs: Int64
@@ -164,20 +167,10 @@ extension RunSnapshot {
             out.append(TaskView(
                 id: t, name: plan.taskNames[t], state: state.tasks[t], attempts: attempts, costMicros: cost, tokens: tokens,
                 durationMs: duration, fallback: sub >= 0 ? plan.taskNames[sub] : nil,
-                rescued: state.tasks[t] == .failed && fallbackSucceeded(t), startMs: start, endMs: max(end, start)))
+                recoveredBy: state.tasks[t] == .failed ? state.recoveredBy(t).map { plan.taskNames[$0] } : nil,
+                startMs: start, endMs: max(end, start)))
         }
         return out
-    }
-
-    /// Whether the chain of `catch: task` fallbacks standing in for `t` ended in a success.
-    func fallbackSucceeded(_ t: Int) -> Bool {
-        var x = t, steps = 0
-        while state.substitute[x] >= 0 && steps <= plan.taskCount {
-            x = state.substitute[x]
-            steps += 1
-            if state.tasks[x] == .succeeded { return true }
-        }
-        return false
     }
 
     /// Display name of an attempt's agent: approvals and the shell's local executor

@@ -55,7 +55,10 @@ public enum SummaryReport {
             j.set("error_class", refused ? "budget_refused" : f?.errorClass)
             j.set("message", refused ? s.budgetRefusal : f.map { redact($0.message) })
             j.set("fallback", t.fallback)
-            if t.fallback != nil { j.set("rescued", .bool(t.rescued)) }
+            if t.fallback != nil {
+                j.set("rescued", .bool(t.rescued))
+                j.set("recovered_by", t.recoveredBy)
+            }
             tasks.append(j.value)
         }
         o.set("tasks", .array(tasks))
@@ -141,7 +144,7 @@ public enum SummaryReport {
         md += "\n| task | state | attempts | agent | duration | cost |\n|---|---|---|---|---:|---:|\n"
         for t in tasks {
             var st = s.stateText(t)
-            if t.rescued, let fb = t.fallback { st += " (fallback \(fb) succeeded)" }
+            if let fb = t.recoveredBy { st += ", recovered by fallback \(fb)" }
             md += "| \(MD.cell(t.name)) | \(MD.cell(st)) | \(state.attempts[t.id]) | \(MD.cell(t.lastAttempt?.agentName ?? "-")) | "
             md += "\(t.attempts.isEmpty ? "-" : Format.duration(t.durationMs)) | \(Format.money(t.costMicros)) |\n"
         }

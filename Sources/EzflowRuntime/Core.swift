@@ -13,7 +13,8 @@
 //                                        server's `retry_after_ms`, u = max(backoff, now + retry_after)
 //   running(a)       → (rule exhausted)  retry_after_ms puts u at or past the deadline or a time budget
 //   running(a)       → ready             rule exhausted, `catch: agent` not used yet
-//   running(a)       → failed            rule exhausted, `catch: task` (the fallback runs instead)
+//   running(a)       → failed            rule exhausted, `catch: task` (the fallback is readied in this
+//                                        step and stands in: `recoveredBy`, read by `readOutputs`)
 //   running(a)       → deadLettered      rule exhausted, no catch
 //   running(a)       → failed            failure while the run drains (no retries)
 //   backoff(a, u)    → ready             timer retry/t/a fired
@@ -1030,14 +1031,19 @@ extension RunState {
     }
 
     /// Whether the chain of fallbacks standing in for `t` ended in a success.
-    func substituteSucceeded(_ t: Int) -> Bool {
+    func substituteSucceeded(_ t: Int) -> Bool { recoveredBy(t) != nil }
+
+    /// The fallback that made good `t`'s failure: the first task of `t`'s chain of
+    /// `catch: task` fallbacks (a fallback's own fallback, and so on) that succeeded; nil
+    /// while none has, or when `t` has no fallback. Its outputs are what `t` reads as.
+    public func recoveredBy(_ t: Int) -> Int? {
         var x = t
         var steps = 0
         while substitute[x] >= 0 && steps <= plan.taskCount {
             x = substitute[x]
             steps += 1
-            if tasks[x] == .succeeded { return true }
+            if tasks[x] == .succeeded { return x }
         }
-        return false
+        return nil
     }
 }

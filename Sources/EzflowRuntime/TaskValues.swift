@@ -40,7 +40,7 @@ extension RunState {
             guard case .noOutputs(let d) = error.kind else { return .invalid(error.message) }
             let ids = plan.irInstances(scope: w, irTask: d)
             if let open = ids.first(where: { !tasks[$0].isTerminal }) { return .notYet(task: open) }
-            if let bad = ids.first(where: { tasks[$0] != .succeeded }) {
+            if let bad = ids.first(where: { readOutputs(ofTask: $0) == nil && tasks[$0] != .succeeded }) {
                 return .invalid("task `\(plan.taskNames[bad])` ended \(tasks[bad].name): it has no outputs")
             }
             return .invalid(error.message)
@@ -66,9 +66,12 @@ extension RunState {
     }
 
     /// The outputs plan task `t` reads as: its accepted success's outputs object; for a
-    /// join, its nested workflow's outputs by local name. Nil until it succeeded, and for
-    /// an approval (it has none).
+    /// join, its nested workflow's outputs by local name; for a task that failed and whose
+    /// `catch: task` fallback chain succeeded, that fallback's (`recoveredBy`: its
+    /// dependents ran, so they read what stood in for it). Nil until it succeeded or was
+    /// recovered, and for an approval (it has none).
     public func readOutputs(ofTask t: Int) -> JSONValue? {
+        if tasks[t] == .failed, let f = recoveredBy(t) { return readOutputs(ofTask: f) }
         guard tasks[t] == .succeeded else { return nil }
         switch plan.kind(t) {
         case .task, .fallback: return taskOutputs[t] ?? .object([])

@@ -163,6 +163,7 @@ final class NestingTests: XCTestCase {
             role: inner.ops
             agent: inner.v
             run: "echo rescue"
+            output result: map[string]
           }
           task post {
         """)
@@ -172,7 +173,9 @@ final class NestingTests: XCTestCase {
         XCTAssertEqual(try h.ok("pre", at: 1), ["dispatch sub.one#1@inner.v"])
         XCTAssertEqual(try h.fail("sub.one", at: 2), ["dead sub.one [transient]", "dispatch rescue#1@inner.v"])
         XCTAssertEqual(h.state("sub"), "failed")
-        XCTAssertEqual(try h.ok("rescue", at: 3), ["dispatch post#1@inner.v"])
+        let result = JSONValue.object([("result", .object([("from", .string("rescue"))]))])
+        XCTAssertEqual(try h.ok("rescue", at: 3, outputs: result), ["dispatch post#1@inner.v"])
+        XCTAssertEqual(h.run.state.readOutputs(ofTask: h.id("sub")), result, "`sub.outputs.result` reads the fallback's")
         XCTAssertEqual(try h.ok("post", at: 4), ["finish success"], "the rescued workflow task stands for its nested failure")
         XCTAssertNoThrow(try Replay.verify(plan: h.plan, journal: h.run.records))
     }

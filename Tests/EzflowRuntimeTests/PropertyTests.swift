@@ -231,13 +231,16 @@ final class PropertyTests: XCTestCase {
             }
         }
         if running != s.runningCount { throw fail("running count \(s.runningCount) != \(running)") }
-        // Outputs: exactly the succeeded dispatched tasks have them, from their last (live) attempt.
+        // Outputs: exactly the succeeded dispatched tasks have them, from their last (live)
+        // attempt, and the failed tasks a fallback recovered, the fallback's.
         for t in 0..<p.taskCount {
             let o = s.readOutputs(ofTask: t)
             switch (s.tasks[t], p.kind(t)) {
             case (.succeeded, .task), (.succeeded, .fallback):
                 let want: JSONValue? = t % 2 == 0 ? .int(Int64(s.attempts[t])) : nil
                 if o == nil || o?["attempt"] != want { throw fail("t\(t) succeeded with outputs \(String(describing: o))") }
+            case (.failed, _) where s.recoveredBy(t) != nil:
+                if o != s.readOutputs(ofTask: s.recoveredBy(t)!) { throw fail("t\(t) was recovered but reads \(String(describing: o))") }
             default:
                 if o != nil { throw fail("t\(t) is \(s.tasks[t]) (\(p.kind(t))) yet has outputs") }
             }
