@@ -234,6 +234,12 @@ struct WorkflowChecker {
         a.model = attrs["model"].flatMap { literalText($0.value) }
         a.url = attrs["url"].flatMap { literalText($0.value) }
         if let s = attrs["stream"], case .bool(let on) = s.value.kind { a.stream = on }
+        a.breakerFailures = attrs.number("breaker_failures")
+        a.breakerCoolDownMs = attrs.number("breaker_cool_down")
+        a.healthURL = attrs["health"].flatMap { literalText($0.value) }
+        a.healthCommand = attrs["health_command"].flatMap { literalText($0.value) }
+        a.healthIntervalMs = attrs.number("health_interval")
+        checkHealthDriver(attrs, a)
         return a
     }
 
@@ -265,7 +271,11 @@ struct WorkflowChecker {
                              help: "make `max_delay` at least `delay`, or drop it"))
             }
         }
-        if let v = attrs["on"] { r.on = errorClasses(v.value, module: m) }
+        r.factorPPM = attrs.number("factor")
+        if let v = attrs["on"] {
+            r.on = errorClasses(v.value, module: m)
+            r.onSpan = v.value.span
+        }
         r.catchExpr = attrs["catch"]?.value
         return r
     }

@@ -1,5 +1,6 @@
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 /// Identifies a declaration across modules.
 public struct DeclID: Sendable, Hashable, Comparable {
@@ -58,6 +59,13 @@ public struct AgentInfo: Sendable {
     public var latencyMs: Int64?
     /// `failure_rate` in parts per million.
     public var failureRatePPM: Int64?
+    /// `breaker_failures` / `breaker_cool_down`; nil: not written (the run's defaults).
+    public var breakerFailures: Int64?
+    public var breakerCoolDownMs: Int64?
+    /// `health` (http/llm), `health_command` (exec), `health_interval`; nil: not written.
+    public var healthURL: String?
+    public var healthCommand: String?
+    public var healthIntervalMs: Int64?
 }
 
 /// One entry of an agent's `prices`: a model's prices per 1k input and output tokens.
@@ -102,7 +110,12 @@ public struct RetryInfo: Sendable {
     public var delayMs: Int64 = 0
     public var maxDelayMs: Int64?
     public var jitter: String = "none"
-    public var on: [String] = []
+    /// `exponential`'s factor in parts per million; nil: not written (2).
+    public var factorPPM: Int64?
+    /// The classes `on` names; nil: `on` left out, every class a retry can fix (`RetryClasses`).
+    public var on: [String]?
+    /// Where `on` is written (for E0611), when it is.
+    public var onSpan: Span?
     public var catchExpr: Expr?
     public var catchModule: Int
 
@@ -112,19 +125,14 @@ public struct RetryInfo: Sendable {
     public var backoffTotalMs: Int64 {
         var total: Int64 = 0
         guard attempts > 1 else { return 0 }
-        for k in 1..<min(attempts, 10_000) {
-            var d: Int64
-            switch backoff {
-            case "linear": d = delayMs.multipliedReportingOverflow(by: k).partialValue
-            case "exponential":
-                d = k > 62 ? Int64.max : delayMs.multipliedReportingOverflow(by: Int64(1) << (k - 1)).overflow
-                    ? Int64.max : delayMs << (k - 1)
-            default: d = delayMs
-            }
-            if let cap = maxDelayMs { d = min(d, cap) }
-            total = total.addingReportingOverflow(d).overflow ? Int64.max : total + d
-        }
+        for k in 1..<min(attempts, 10_000) { total = Reservation.add(total, delayMs(afterAttempt: Int(k))) }
         return total
+    }
+
+    /// The un-jittered delay after failed attempt `n` (`RetryDelay`, as the runtime waits).
+    public func delayMs(afterAttempt n: Int) -> Int64 {
+        RetryDelay.ms(kind: backoff, delayMs: delayMs, failedAttempt: n, factorPPM: factorPPM ?? RetryDelay.defaultFactorPPM,
+                      maxDelayMs: maxDelayMs ?? -1)
     }
 }
 

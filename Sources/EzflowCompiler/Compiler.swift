@@ -19,8 +19,21 @@ public struct CompileResult: Sendable {
     /// `ezc check --explain-budget`: the proven bounds of every budget and the deadline of
     /// the workflows declared in `roots` (all workflows when none is), one block each.
     public func budgetReport(roots: [String]) -> String {
+        rootWorkflows(roots).map { BudgetProof.render(workflow: $0.name, $0.budgetProofs) }.joined(separator: "\n")
+    }
+
+    /// `ezc check --explain-retry`: per task of the workflows declared in `roots`, its
+    /// attempts, delays and the error classes its rule retries, then the classes a rule
+    /// without `on:` leaves alone.
+    public func retryReport(roots: [String]) -> String {
+        let blocks = rootWorkflows(roots).map { RetryReport.render(workflow: $0.name, tasks: $0.tasks) }
+        return (blocks + [RetryReport.notRetriedLegend]).joined(separator: "\n")
+    }
+
+    /// The workflows declared in `roots` (all workflows when none is).
+    func rootWorkflows(_ roots: [String]) -> [CheckedWorkflow] {
         let own = workflows.filter { roots.contains($0.files[$0.module] ?? "") }
-        return (own.isEmpty ? workflows : own).map { BudgetProof.render(workflow: $0.name, $0.budgetProofs) }.joined(separator: "\n")
+        return own.isEmpty ? workflows : own
     }
 }
 

@@ -313,7 +313,7 @@ struct WorkflowLowering {
             ("failure_rate_ppm", a.failureRatePPM.map { .int($0) } ?? .null), ("latency_ms", a.latencyMs.map { .int($0) } ?? .null),
             ("model", text(a.model)), ("name", .string(qname(id))), ("url", text(a.url)),
         ]
-        members += Self.priceMembers(a)
+        members += Self.priceMembers(a) + Self.healthMembers(a)
         return .object(members.sorted { $0.0 < $1.0 })
     }
 
@@ -333,9 +333,33 @@ struct WorkflowLowering {
         return m
     }
 
+    /// The breaker settings and health check of an agent, each written only when the file
+    /// gives it (as `priceMembers`), so earlier IR keeps its hash.
+    static func healthMembers(_ a: AgentInfo) -> [(String, JSONValue)] {
+        var m: [(String, JSONValue)] = []
+        if let n = a.breakerFailures { m.append(("breaker_failures", .int(n))) }
+        if let d = a.breakerCoolDownMs { m.append(("breaker_cool_down_ms", .int(d))) }
+        if let u = a.healthURL { m.append(("health_url", .string(u))) }
+        if let c = a.healthCommand { m.append(("health_command", .string(c))) }
+        if let d = a.healthIntervalMs { m.append(("health_interval_ms", .int(d))) }
+        return m
+    }
+
     static let drivers: [String: Set<String>] = ["run": ["exec", "sim"], "prompt": ["llm", "sim"], "call": ["http", "sim"]]
 
     // MARK: - tasks
+
+    /// One retry rule's IR object: `on` null when left out (the default classes,
+    /// `RetryClasses`), `factor_ppm` only when written.
+    static func retryRule(_ r: RetryInfo, catch c: JSONValue) -> JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("attempts", .int(r.attempts)), ("backoff", .string(r.backoff)), ("catch", c), ("delay_ms", .int(r.delayMs)),
+            ("jitter", .string(r.jitter)), ("max_delay_ms", r.maxDelayMs.map { .int($0) } ?? .null),
+            ("on", r.on.map { .array($0.map { .string($0) }) } ?? .null),
+        ]
+        if let f = r.factorPPM { m.append(("factor_ppm", .int(f))) }
+        return .object(m.sorted { $0.0 < $1.0 })
+    }
 
     /// Writes one task (canonical key order) to `out` and its source location to `locs`.
     /// Streamed rather than built as a tree: this is the part that grows with the workflow.
@@ -388,11 +412,7 @@ struct WorkflowLowering {
                 case .agent(let aid)?: c = .object([("agent", .string(qname(aid)))])
                 case nil: break
                 }
-                retry = .object([
-                    ("attempts", .int(r.attempts)), ("backoff", .string(r.backoff)), ("catch", c), ("delay_ms", .int(r.delayMs)),
-                    ("jitter", .string(r.jitter)), ("max_delay_ms", r.maxDelayMs.map { .int($0) } ?? .null),
-                    ("on", .array(r.on.map { .string($0) })),
-                ])
+                retry = Self.retryRule(r, catch: c)
                 retryCache[r.span] = retry
             }
         }

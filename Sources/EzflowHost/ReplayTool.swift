@@ -51,11 +51,11 @@ public struct ReplayTool {
         var sim = Simulator(world: world, options: options)
         for p in priors {
             // A prior that does not itself replay cannot train the model faithfully.
-            let env = RunEnvironment(selector: sim.makeSelector(), breaker: breaker)
+            let env = RunEnvironment(selector: sim.makeSelector(), breaker: breaker.withAgents(of: world.plan))
             guard let state = try? Replay.verify(plan: world.plan, journal: p, environment: env) else { continue }
             sim.predictor.observe(history: state.history, plan: world.plan)
         }
-        let env = RunEnvironment(selector: sim.makeSelector(), breaker: breaker)
+        let env = RunEnvironment(selector: sim.makeSelector(), breaker: breaker.withAgents(of: world.plan))
         do {
             let state = try Replay.verify(plan: world.plan, journal: journal, environment: env)
             return .reproduced(records: journal.count, phase: state.phase)

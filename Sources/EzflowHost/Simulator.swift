@@ -165,10 +165,10 @@ public struct Simulator: Sendable {
     /// Runs run `index` and feeds its attempts to the predictor.
     public mutating func runOne(index: Int) throws(SimulationFailure) -> SimRunResult {
         let seed = SimulationOptions.runSeed(options.seed, index)
-        let env = RunEnvironment(selector: makeSelector(), breaker: options.breaker)
+        let env = RunEnvironment(selector: makeSelector(), breaker: options.breaker.withAgents(of: world.plan))
         let me = self
         let loop = SimRun(world: world, options: options, index: index, seed: seed, environment: env,
-                          replayEnvironment: { RunEnvironment(selector: me.makeSelector(), breaker: me.options.breaker) })
+                          replayEnvironment: { RunEnvironment(selector: me.makeSelector(), breaker: me.options.breaker.withAgents(of: me.world.plan)) })
         let r = try loop.run()
         if selectorName == .learned { predictor.observe(history: r.history, plan: world.plan) }
         return r
@@ -254,7 +254,6 @@ final class SimRun: RunObserver, AttemptExecutor {
     var config: RunConfig {
         var c = RunConfig()
         c.selector = nil
-        c.breaker = options.breaker
         c.waitForApproval = true
         c.inboxPollMs = 0
         return c

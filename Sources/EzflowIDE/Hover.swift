@@ -91,6 +91,7 @@ extension Analysis {
         var out = ["action `\(t.action)`", "agent: " + (t.agent.map { "`\($0.id.name)`" } ?? "picked from the pool")]
         if let r = t.retry {
             out.append("retry: \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff")
+            if r.attempts > 1 { out.append("retries \(r.classesText)") }
         }
         return out.joined(separator: "; ")
     }

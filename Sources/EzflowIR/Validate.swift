@@ -33,13 +33,17 @@ public struct IRRetry: Sendable, Equatable {
     public var delayMs: Int64
     public var maxDelayMs: Int64?
     public var jitter: String
-    public var on: [String]
+    /// The classes retried; nil: `on` left out, every class a retry can fix (`RetryClasses`).
+    public var on: [String]?
+    /// `exponential`'s factor in parts per million; nil: 2.
+    public var factorPPM: Int64?
     /// The fallback: a task id of the same workflow, or an agent name; at most one is set.
     public var catchTask: Int?
     public var catchAgent: String?
 
-    public init(attempts: Int64, backoff: String, delayMs: Int64, maxDelayMs: Int64?, jitter: String, on: [String],
-                catchTask: Int? = nil, catchAgent: String? = nil) {
+    public init(attempts: Int64, backoff: String, delayMs: Int64, maxDelayMs: Int64?, jitter: String, on: [String]?,
+                catchTask: Int? = nil, catchAgent: String? = nil, factorPPM: Int64? = nil) {
+        self.factorPPM = factorPPM
         self.attempts = attempts
         self.backoff = backoff
         self.delayMs = delayMs
@@ -68,6 +72,13 @@ public struct IRAgent: Sendable, Equatable {
     public var model: String? = nil
     /// `prices`: per-model input and output prices, by model.
     public var prices: [String: IRModelPrice] = [:]
+    /// `breaker_failures` / `breaker_cool_down`; nil: the run's defaults.
+    public var breakerFailures: Int64? = nil
+    public var breakerCoolDownMs: Int64? = nil
+    /// The health check: a URL (http/llm) or a command line (exec), and its period; nil: none.
+    public var healthURL: String? = nil
+    public var healthCommand: String? = nil
+    public var healthIntervalMs: Int64? = nil
 
     /// The input and output prices per 1k tokens of `model` (the task's, else the agent's).
     public func splitPrices(model m: String?) -> IRModelPrice {
@@ -192,7 +203,8 @@ struct IRValidator {
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
                                                 "escalate_timeout_ms"]
     /// Agent fields written the same way: the format and the input/output prices.
-    static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices"]
+    static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
+                                                 "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
     /// Sub-workflows nest at most this deep (the compiler never gets close).
     static let nestingMax = 64
 
@@ -245,6 +257,18 @@ struct IRValidator {
         let f = AttributeTable.declared(block, attr)
         if case .null = try field(o, f.irKey!) { return nil }
         return try int(o, f.irKey!, min: f.min, max: f.max)
+    }
+
+    /// An agent's breaker settings and health check (each absent: not written).
+    func agentHealth(_ a: IRObject, into g: inout IRAgent) throws(IRValidationError) {
+        func opt(_ attr: String) throws(IRValidationError) -> Int64? {
+            a[AttributeTable.declared("agent", attr).irKey!] == nil ? nil : try optAttr(a, "agent", attr)
+        }
+        g.breakerFailures = try opt("breaker_failures")
+        g.breakerCoolDownMs = try opt("breaker_cool_down")
+        g.healthIntervalMs = try opt("health_interval")
+        g.healthURL = a["health_url"] == nil ? nil : try optString(a, "health_url")
+        g.healthCommand = a["health_command"] == nil ? nil : try optString(a, "health_command")
     }
 
     /// An agent's `prices` (absent: none): `[{"input_micros", "model", "output_micros"}…]`,
@@ -356,6 +380,7 @@ struct IRValidator {
                 "name", "driver", "capabilities", "concurrency", "cost_per_call_micros", "cost_per_1k_tokens_micros",
                 "cost_per_second_micros", "model", "url", "command", "api_key", "latency_ms", "failure_rate_ppm",
                 "cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices", "stream",
+                "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms",
             ])
             if a["format"] != nil { _ = try optString(a, "format", oneOf: words("agent", "format")) }
             let prices = try modelPrices(a)
@@ -373,6 +398,7 @@ struct IRValidator {
                 costPer1kInputTokensMicros: a["cost_per_1k_input_tokens_micros"] == nil ? 0 : try attr(a, "agent", "cost_per_1k_input_tokens"),
                 costPer1kOutputTokensMicros: a["cost_per_1k_output_tokens_micros"] == nil ? 0 : try attr(a, "agent", "cost_per_1k_output_tokens"),
                 model: try optString(a, "model"), prices: prices))
+            try agentHealth(a, into: &agents[agents.count - 1])
         }
         for (i, x) in roleItems.enumerated() {
             let r = try object(x, "\(o.sub("roles"))[\(i)]", allowed: ["name", "inherits", "allow", "agents", "secrets"])
@@ -474,11 +500,13 @@ struct IRValidator {
             let timeout = try optAttr(t, "task", "timeout")
             var retry: IRRetry? = nil
             if let rv = try nullable(t, "retry") {
-                let r = try object(rv, t.sub("retry"), allowed: ["attempts", "backoff", "delay_ms", "max_delay_ms", "jitter", "on", "catch"])
+                let r = try object(rv, t.sub("retry"), allowed: ["attempts", "backoff", "delay_ms", "max_delay_ms", "jitter", "on", "catch", "factor_ppm"])
                 var rr = IRRetry(
                     attempts: try attr(r, "retry", "attempts"), backoff: try string(r, "backoff", oneOf: words("retry", "backoff")),
                     delayMs: try attr(r, "retry", "delay"), maxDelayMs: try optAttr(r, "retry", "max_delay"),
-                    jitter: try string(r, "jitter", oneOf: words("retry", "jitter")), on: try strings(r, "on"))
+                    jitter: try string(r, "jitter", oneOf: words("retry", "jitter")),
+                    on: try nullable(r, "on") == nil ? nil : try strings(r, "on"))
+                if r["factor_ppm"] != nil { rr.factorPPM = try optAttr(r, "retry", "factor") }
                 if let cv = try nullable(r, "catch") {
                     let c = try object(cv, r.sub("catch"), allowed: ["task", "agent"])
                     if c.members.count != 1 { throw fail(r.sub("catch"), "must have exactly one of `task` or `agent`") }

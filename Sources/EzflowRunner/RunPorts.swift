@@ -133,6 +133,9 @@ public struct RunConfig: Sendable {
     /// What SIGINT/SIGTERM to `ezrun` does to the attempts in flight.
     public var onSignal = SignalPolicy.stop
     public var secrets = SecretConfig()
-    public var breaker = CircuitBreaker()
+    /// `--breaker-failures` / `--breaker-cool-down`: every agent's breaker settings, over
+    /// its own `breaker_failures` / `breaker_cool_down` (nil: the agent's, else 5 and 30 s).
+    public var breakerFailures: Int?
+    public var breakerCoolDownMs: Int64?
     public init() {}
 }

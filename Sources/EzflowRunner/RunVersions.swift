@@ -81,6 +81,8 @@ struct RunVersions {
     func config(_ base: RunConfig) -> RunConfig {
         var c = base
         if c.selector == nil, case .string(let s)? = meta["selector"] { c.selector = SelectorName(rawValue: s) }
+        if case .int(let n)? = meta["breaker_failures"] { c.breakerFailures = Int(n) }
+        if case .int(let d)? = meta["breaker_cool_down_ms"] { c.breakerCoolDownMs = d }
         return c
     }
 }

@@ -142,7 +142,7 @@ public final class Runner {
         case .learned: LearnedSelector(predictor: PerformancePredictor(), profiles: profiles)
         case .auction: AuctionSelector(bidder: SimBidder(profiles: profiles, noise: 0))
         }
-        return RunEnvironment(selector: selector, breaker: config.breaker)
+        return RunEnvironment(selector: selector, breaker: CircuitBreaker.of(plan, failures: config.breakerFailures, coolDownMs: config.breakerCoolDownMs))
     }
 
     // MARK: Starting and resuming
@@ -383,6 +383,9 @@ public final class Runner {
         var m: [(String, JSONValue)] = [("inputs", .object(inputs.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))]
         m.append(("principal", config.principal.map { .string($0.name) } ?? .null))
         if let s = config.selector { m.append(("selector", .string(s.rawValue))) }
+        // The breaker decides what the core dispatches: a resume and a replay need the same.
+        if let n = config.breakerFailures { m.append(("breaker_failures", .int(Int64(n)))) }
+        if let d = config.breakerCoolDownMs { m.append(("breaker_cool_down_ms", .int(d))) }
         return .object(m)
     }
 

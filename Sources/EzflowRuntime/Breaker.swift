@@ -31,19 +31,61 @@ public struct CircuitBreaker: BreakerPolicy, Equatable {
     public var failuresToOpen: Int
     /// How long an open breaker refuses work before a probe may go (≥ 0).
     public var coolDownMs: Millis
-    /// Error classes that do not count against the agent (the task's fault, not the agent's).
-    public var ignoredClasses: Set<String>
+    /// The error classes that say the agent is down (`outageClasses` by default); any other
+    /// failure is the task's own (a script's exit code, a reply that breaks the output
+    /// contract, a conflict) and neither counts nor resets the count.
+    public var countedClasses: Set<String>
 
-    public init(failuresToOpen: Int = 5, coolDownMs: Millis = 30_000, ignoredClasses: Set<String> = ["conflict"]) {
+    /// The classes that count by default: the agent did not answer in time, or answered
+    /// "not now" (connection refused or reset, 408/425/429/5xx, exit 75).
+    public static let outageClasses: Set<String> = ["timeout", "transient"]
+
+    public init(failuresToOpen: Int = 5, coolDownMs: Millis = 30_000, countedClasses: Set<String> = CircuitBreaker.outageClasses) {
         precondition(failuresToOpen >= 1 && coolDownMs >= 0, "invalid breaker settings")
         self.failuresToOpen = failuresToOpen
         self.coolDownMs = coolDownMs
-        self.ignoredClasses = ignoredClasses
+        self.countedClasses = countedClasses
+    }
+
+    /// Per agent: its own `breaker_failures` / `breaker_cool_down` (-1, or past the end:
+    /// `failuresToOpen` / `coolDownMs`).
+    public var agentFailures: [Int] = []
+    public var agentCoolDownMs: [Millis] = []
+
+    /// The breaker of a run of `plan`: each agent's own settings, else 5 failures and 30 s;
+    /// `failures` / `coolDownMs` (`ezrun run --breaker-failures`, `--breaker-cool-down`)
+    /// override them for every agent.
+    public static func of(_ plan: Plan, failures: Int? = nil, coolDownMs: Millis? = nil) -> CircuitBreaker {
+        var b = CircuitBreaker(failuresToOpen: failures ?? 5, coolDownMs: coolDownMs ?? 30_000)
+        if failures == nil { b.agentFailures = plan.agentBreakerFailures }
+        if coolDownMs == nil { b.agentCoolDownMs = plan.agentBreakerCoolDownMs }
+        return b
+    }
+
+    /// This breaker with each agent's own settings from `plan` where it has none per agent
+    /// yet (`ezrun simulate`, `replay`: their flags set the default of the others).
+    public func withAgents(of plan: Plan) -> CircuitBreaker {
+        var b = self
+        if b.agentFailures.isEmpty { b.agentFailures = plan.agentBreakerFailures }
+        if b.agentCoolDownMs.isEmpty { b.agentCoolDownMs = plan.agentBreakerCoolDownMs }
+        return b
+    }
+
+    func threshold(_ agent: Int) -> Int {
+        agent >= 0 && agent < agentFailures.count && agentFailures[agent] >= 1 ? agentFailures[agent] : failuresToOpen
+    }
+
+    func coolDown(_ agent: Int) -> Millis {
+        agent >= 0 && agent < agentCoolDownMs.count && agentCoolDownMs[agent] >= 0 ? agentCoolDownMs[agent] : coolDownMs
     }
 
     public func record(_ outcome: AttemptOutcome, nowMs: Millis, health: inout AgentHealth) {
+        let failuresToOpen = threshold(outcome.agent), coolDownMs = coolDown(outcome.agent)
         let failed: Bool
-        if let c = outcome.errorClass { failed = !ignoredClasses.contains(c) } else { failed = false }
+        if let c = outcome.errorClass {
+            guard countedClasses.contains(c) else { return }  // the task's fault: not a word about the agent
+            failed = true
+        } else { failed = false }
         switch (health.breaker, failed) {
         case (.closed, false):
             health.consecutiveFailures = 0

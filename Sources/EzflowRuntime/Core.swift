@@ -347,13 +347,9 @@ extension RunState {
         history[t].append(AttemptRecord(attempt: attempts[t], agent: agent, errorClass: errorClass, message: message,
                                         startedAtMs: attemptStartMs[t], endedAtMs: nowMs, costMicros: cost, tokens: tokens))
         if agent >= 0 {
-            if errorClass == nil {
-                agentHealth[agent].successes += 1
-                agentHealth[agent].consecutiveFailures = 0
-            } else {
-                agentHealth[agent].failures += 1
-                agentHealth[agent].consecutiveFailures += 1
-            }
+            // `consecutiveFailures` is the breaker's count: its policy alone moves it, so a
+            // failure is counted once (it was counted here too, opening after 3, not 5).
+            if errorClass == nil { agentHealth[agent].successes += 1 } else { agentHealth[agent].failures += 1 }
             agentHealth[agent].totalLatencyMs += latency
             agentHealth[agent].totalCostMicros += cost
             environment.breaker.record(AttemptOutcome(task: t, agent: agent, errorClass: errorClass, latencyMs: latency, costMicros: cost),

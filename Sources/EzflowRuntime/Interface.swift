@@ -159,6 +159,11 @@ public struct Plan: Sendable {
     /// Cap on the delay; -1 = none.
     public var maxDelayMs: [Int64] = []
     public var jitter: [Jitter] = []
+    /// `exponential`'s factor per task in parts per million (empty or -1: 2).
+    public var factorPPM: [Int64] = []
+    /// Per task: the rule left `on` out and retries every class a retry can fix
+    /// (`RetryClasses`); `retryOn` is then empty. Empty in hand-built plans: `retryOn` alone.
+    public var retryOnDefault: [Bool] = []
     /// Error classes the rule retries (CSR of ids into `errorClassNames`).
     public var retryOnStart: [Int] = []
     public var retryOn: [Int] = []
@@ -198,6 +203,9 @@ public struct Plan: Sendable {
     public var agentModel: [String?] = []
     public var agentSplitPrices: [IRModelPrice] = []
     public var agentModelPrices: [[String: IRModelPrice]] = []
+    /// Per agent: `breaker_failures` and `breaker_cool_down` (-1, or empty: the run's default).
+    public var agentBreakerFailures: [Int] = []
+    public var agentBreakerCoolDownMs: [Int64] = []
     /// Per task: its `model` (an llm task's choice, which picks the agent's price).
     public var taskModel: [String?] = []
     /// Workflow limits; -1 = none.

@@ -142,17 +142,11 @@ extension Plan {
     }
 
     /// The un-jittered delay after attempt `failedAttempt` (1-based) failed:
-    /// fixed `d`, linear `d × n`, exponential `d × 2^(n-1)`, each capped by `max_delay_ms`.
+    /// fixed `d`, linear `d × n`, exponential `d × factor^(n-1)` (`RetryDelay`, which the
+    /// checker's proofs read too), each capped by `max_delay_ms`.
     public func baseDelayMs(task t: Int, failedAttempt n: Int) -> Int64 {
-        let d = delayMs[t]
-        var v: Int64
-        switch backoff[t] {
-        case .fixed: v = d
-        case .linear: v = Plan.saturatingMul(d, Int64(n))
-        case .exponential: v = n - 1 >= 62 ? (d == 0 ? 0 : Int64.max) : Plan.saturatingMul(d, Int64(1) << Int64(n - 1))
-        }
-        if maxDelayMs[t] >= 0 { v = min(v, maxDelayMs[t]) }
-        return v
+        let f = t < factorPPM.count && factorPPM[t] > 0 ? factorPPM[t] : RetryDelay.defaultFactorPPM
+        return RetryDelay.ms(kind: backoff[t].rawValue, delayMs: delayMs[t], failedAttempt: n, factorPPM: f, maxDelayMs: maxDelayMs[t])
     }
 
     /// Worst-case money of one attempt of `task` on `agent` (-1: local, costs nothing but
@@ -197,6 +191,7 @@ extension Plan {
 
     /// Whether the rule of `task` retries error class `name`.
     public func retries(task t: Int, errorClass name: String) -> Bool {
+        if t < retryOnDefault.count && retryOnDefault[t] { return RetryClasses.retries(on: nil, errorClass: name) }
         for k in retryOnStart[t]..<retryOnStart[t + 1] where errorClassNames[retryOn[k]] == name { return true }
         return false
     }
@@ -215,10 +210,13 @@ public struct FirstFitSelector: AgentSelector {
     }
 }
 
-/// A breaker that never opens; it only counts failures in a row.
+/// A breaker that never opens; it only counts outage failures in a row (as `CircuitBreaker` does).
 public struct NoBreaker: BreakerPolicy {
     public init() {}
-    public func record(_ outcome: AttemptOutcome, nowMs: Millis, health: inout AgentHealth) {}
+    public func record(_ outcome: AttemptOutcome, nowMs: Millis, health: inout AgentHealth) {
+        guard let c = outcome.errorClass else { health.consecutiveFailures = 0; return }
+        if CircuitBreaker.outageClasses.contains(c) { health.consecutiveFailures += 1 }
+    }
     public func admit(agent: Int, nowMs: Millis, health: inout AgentHealth) -> Bool { true }
 }
 
@@ -295,6 +293,8 @@ struct PlanBuilder {
             p.agentModel.append(a.model)
             p.agentSplitPrices.append(IRModelPrice(inputMicros: a.costPer1kInputTokensMicros, outputMicros: a.costPer1kOutputTokensMicros))
             p.agentModelPrices.append(a.prices)
+            p.agentBreakerFailures.append(a.breakerFailures.map { Int($0) } ?? -1)
+            p.agentBreakerCoolDownMs.append(a.breakerCoolDownMs ?? -1)
         }
         // Outputs.
         var localOutput: [String: Int] = [:]
@@ -443,7 +443,9 @@ struct PlanBuilder {
             p.jitter.append(j)
             p.delayMs.append(r.delayMs)
             p.maxDelayMs.append(r.maxDelayMs ?? -1)
-            for c in r.on {
+            p.factorPPM.append(r.factorPPM ?? -1)
+            p.retryOnDefault.append(r.on == nil)
+            for c in r.on ?? [] {
                 if let cid = classID[c] { p.retryOn.append(cid) } else {
                     classID[c] = p.errorClassNames.count
                     p.retryOn.append(p.errorClassNames.count)
@@ -456,6 +458,8 @@ struct PlanBuilder {
             p.jitter.append(.none)
             p.delayMs.append(0)
             p.maxDelayMs.append(-1)
+            p.factorPPM.append(-1)
+            p.retryOnDefault.append(false)
         }
         p.catchTask.append(-1)
         p.catchAgent.append(-1)

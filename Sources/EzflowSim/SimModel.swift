@@ -34,7 +34,7 @@ public struct SimAgentModel: Sendable, Equatable {
     /// Mean tokens per call (drawn uniformly in [0.5, 1.5]·mean); 0 for non-LLM agents.
     public var tokensMean: Int64
     /// Windows `[start, end)` in run milliseconds when the agent is down: every call and
-    /// health check fails with `agent_error`.
+    /// health check fails (a call with `transient`: the agent is unreachable).
     public var downWindows: [ClosedRange<Int64>]
 
     /// The default shape: p95 ≈ 2.3 × median.
@@ -107,7 +107,7 @@ public struct SimAgentModel: Sendable, Equatable {
             acc += failure[c] ?? 0
             if u < acc { error = c; break }
         }
-        if downWindows.contains(where: { $0.contains(startMs) }) { error = .agentError }
+        if downWindows.contains(where: { $0.contains(startMs) }) { error = .transient }
         var tokens: Int64 = 0
         if tokensMean > 0 { tokens = Int64((Double(tokensMean) * (0.5 + SimDraw.unit(&r))).rounded()) }
         if let cap = tokenCap { tokens = min(tokens, max(0, cap)) }

@@ -24,6 +24,9 @@ enum EzcCommand {
           --deny-warnings      exit 1 when there are warnings
           --explain-budget     also print, per budget and the deadline, the proven
                                worst and best case and the tasks or path behind them
+          --explain-retry      also print, per task, its attempts, delays and the error
+                               classes its retry rule retries (`on` left out: every class
+                               a retry can fix)
           --color WHEN         auto (default), always or never
           --stdlib DIR         where `import "std/..."` looks (default: found near ezc)
 
@@ -66,7 +69,7 @@ enum EzcCommand {
     }
 
     static func check(_ args: [String]) -> Int32 {
-        var format = "text", denyWarnings = false, explainBudget = false, color = "auto", stdlib: String?
+        var format = "text", denyWarnings = false, explainBudget = false, explainRetry = false, color = "auto", stdlib: String?
         var files: [String] = []
         var i = 0
         func value(_ flag: String) -> String? {
@@ -83,6 +86,7 @@ enum EzcCommand {
                 format = v
             case "--deny-warnings": denyWarnings = true
             case "--explain-budget": explainBudget = true
+            case "--explain-retry": explainRetry = true
             case "--color":
                 guard let v = value(a), ["auto", "always", "never"].contains(v) else { return fail("`--color` takes auto, always or never") }
                 color = v
@@ -103,6 +107,7 @@ enum EzcCommand {
         let diags = result.diagnostics
         // The proofs go to stdout; the diagnostics stay on stderr.
         if explainBudget { print(result.budgetReport(roots: files), terminator: "") }
+        if explainRetry { print(result.retryReport(roots: files), terminator: "") }
         switch format {
         case "json": print(JSONRenderer().render(diags, sources: result.sources), terminator: "")
         case "sarif": print(SARIFRenderer(toolVersion: version).render(diags, sources: result.sources), terminator: "")

@@ -10,6 +10,7 @@ import EzflowReport
 import EzflowRunner
 import EzflowRuntime
 import EzflowStore
+import EzflowUnits
 import Foundation
 
 /// `--flag value` / `--flag=value` parsing shared by the run commands.
@@ -49,7 +50,8 @@ struct Args {
 /// What the run commands share: the store path, the principal, report files.
 struct RunFlags {
     static let valued: Set<String> = ["--db", "--as", "--principals", "--junit", "--summary", "--summary-md", "--otlp", "--log",
-                                      "--metrics-port", "--metrics-file", "--selector", "--on-signal"]
+                                      "--metrics-port", "--metrics-file", "--selector", "--on-signal",
+                                      "--breaker-failures", "--breaker-cool-down"]
     static let switches: Set<String> = ["--wait", "--quiet", "--no-progress", "--sync-normal"]
 
     var config = RunConfig()
@@ -75,6 +77,16 @@ struct RunFlags {
         if let s = a.value("--on-signal") {
             guard let p = SignalPolicy(rawValue: s) else { CLI.usageError("--on-signal takes stop or drain, not `\(s)`", CLI.runUsage) }
             config.onSignal = p
+        }
+        if let s = a.value("--breaker-failures") {
+            guard let n = Int(s), (1...1_000).contains(n) else { CLI.usageError("--breaker-failures needs an integer in 1…1000, not `\(s)`", CLI.runUsage) }
+            config.breakerFailures = n
+        }
+        if let s = a.value("--breaker-cool-down") {
+            guard let d = Units.parseDuration(s), (0...86_400_000).contains(d) else {
+                CLI.usageError("--breaker-cool-down needs a duration from 0s to 24h (e.g. 30s), not `\(s)`", CLI.runUsage)
+            }
+            config.breakerCoolDownMs = d
         }
         config.waitForApproval = a.flags.contains("--wait")
         if a.flags.contains("--sync-normal") { config.synchronous = .normal }
@@ -203,7 +215,7 @@ extension CLI {
         usage: ezrun run FILE|IR [--input NAME=VALUE]... [--as PRINCIPAL] [--db PATH] [--run-id ID] [--seed N]
                                  [--junit F] [--summary F] [--summary-md F] [--otlp F] [--log F]
                                  [--metrics-port N] [--metrics-file F] [--selector S] [--wait] [--quiet]
-                                 [--on-signal stop|drain]
+                                 [--on-signal stop|drain] [--breaker-failures N] [--breaker-cool-down D]
                ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR [--allow-compatible]] [same report options]
                ezrun approve RUN TASK --as PRINCIPAL [--reject] [--yes] [--comment TEXT] [--db PATH]
                ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
@@ -223,6 +235,9 @@ extension CLI {
                                 tasks in flight (SIGTERM to each task's process group, grace, SIGKILL),
                                 `drain` lets them finish first; a second signal escalates (drain → stop
                                 → SIGKILL at once). The run is left resumable (`ezrun resume RUN`).
+          --breaker-failures N, --breaker-cool-down D  every agent's circuit breaker: open after N
+                                outage failures in a row (timeout, transient), refuse work for D
+                                (default: each agent's breaker_failures / breaker_cool_down, else 5 and 30s)
           Every task runs in its own process group, ended with ezrun even on kill -9 (docs/RUNNING.md).
         Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
                      3 budget or deadline exceeded, 4 waiting for approval,

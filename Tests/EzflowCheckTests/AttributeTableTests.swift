@@ -140,7 +140,9 @@ final class AttributeTableTests: XCTestCase {
             return role + agent + "workflow w {\n\(inp)  task t {\n    \(action): \"x\"\n\(gate)    \(attr)\n  }\n}\n"
         case "group": return agent + "workflow w {\n\(inp)  group g {\n    \(attr)\n  \(task)  }\n}\n"
         case "agent":
-            return "agent a {\n  driver: sim\n  capabilities: [\"x\"]\n  \(attr)\n}\nworkflow w {\n\(inp)\(task)}\n"
+            // `health_interval` paces a health check, which a `sim` agent has none of.
+            let driver = f.name == "health_interval" ? "exec\n  health_command: \"true\"" : "sim"
+            return "agent a {\n  driver: \(driver)\n  capabilities: [\"x\"]\n  \(attr)\n}\nworkflow w {\n\(inp)\(task)}\n"
         case "retry":
             let attempts = f.name == "attempts" ? "" : "      attempts: 2\n"
             return agent + "workflow w {\n\(inp)  task t {\n    run: \"x\"\n    retry {\n\(attempts)      \(attr)\n    }\n  }\n}\n"

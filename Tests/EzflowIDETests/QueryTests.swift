@@ -55,7 +55,7 @@ final class QueryTests: XCTestCase {
     func testHoverOnATaskShowsItsDocAgentAndRetry() throws {
         let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("7️⃣")))
         XCTAssertEqual(h.title, "task `build`")
-        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff")
+        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff; retries timeout, transient")
         XCTAssertEqual(h.range.path, "main.ezflow")
         // The declaration's own name hovers the same.
         XCTAssertEqual(analysis.hover(path: "main.ezflow", offset: at("2️⃣"))?.title, "task `build`")
@@ -97,7 +97,9 @@ final class QueryTests: XCTestCase {
         let a = Analysis(root: "main.ezflow", files: ["main.ezflow": src.text], stdlibRoot: Repo.url("stdlib").path)
         XCTAssertEqual(a.result.diagnostics.filter { $0.severity == .error }.map(\.message), [])
         let h = try XCTUnwrap(a.hover(path: "main.ezflow", offset: src["1️⃣"]))
-        XCTAssertEqual(h.doc, "action `prompt`; agent: picked from the pool; retry: 3 attempts, fixed backoff\n"
+        XCTAssertEqual(h.doc, "action `prompt`; agent: picked from the pool; retry: 3 attempts, fixed backoff; retries every class except "
+                       + "cancelled, cap_exceeded, config_error, conflict, denied, forbidden, no_agent, prompt_too_large, render_error, "
+                       + "secret_error (`on` left out)\n"
                        + "worst case per attempt: 3030 tokens (prompt 30 tokens + `max_tokens` 3k tokens), $0.04; "
                        + "3 attempts: 9090 tokens, $0.12")
         let open = try XCTUnwrap(a.hover(path: "main.ezflow", offset: src["2️⃣"]))

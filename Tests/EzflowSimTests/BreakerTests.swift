@@ -31,7 +31,7 @@ let retrying = "    retry {\n      attempts: 5\n      backoff: fixed\n      dela
 
 final class BreakerTests: XCTestCase {
     func outcome(_ failed: Bool) -> AttemptOutcome {
-        AttemptOutcome(task: 0, agent: 0, errorClass: failed ? "agent_error" : nil, latencyMs: 10, costMicros: 0)
+        AttemptOutcome(task: 0, agent: 0, errorClass: failed ? "transient" : nil, latencyMs: 10, costMicros: 0)
     }
 
     func testTransitions() {
@@ -84,7 +84,7 @@ final class BreakerTests: XCTestCase {
     /// `a` while its breaker is open (the simulator checks that after every step).
     func testOpenAgentGetsNoTasks() throws {
         var sim = try simulator(pair + "workflow main {\n  selector: cheapest\n" + tasks(20, extra: retrying) + "}\n",
-                                seed: 5, runs: 10, faults: "agent=a:fail=1",
+                                seed: 5, runs: 10, faults: "agent=a:fail=1,class=transient",
                                 breaker: CircuitBreaker(failuresToOpen: 3, coolDownMs: 60_000))
         let runs = try sim.runAll()
         for r in runs {
