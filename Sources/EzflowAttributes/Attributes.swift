@@ -104,7 +104,7 @@ public enum AttributeTable {
         .init("agent", "health", .string, ir: "health_url",
               "URL of an `http` or `llm` agent's health check: a GET, healthy on 2xx; an unhealthy agent gets no work"),
         .init("agent", "health_command", .string, ir: "health_command",
-              "an `exec` agent's health check: a plain command line (no shell), healthy on exit 0"),
+              "an `exec` agent's health check: a command line (run as an exec agent's `command`), healthy on exit 0"),
         .init("agent", "health_interval", .duration, min: 100, max: hour, default: "10s", ir: "health_interval_ms",
               "how often the health check runs"),
         .init("agent", "latency", .duration, min: 0, ir: "latency_ms", "simulated time per attempt (`sim` driver)"),

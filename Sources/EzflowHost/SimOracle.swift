@@ -41,10 +41,12 @@ enum SimOracle {
     }
 
     /// Each timer fires at most once per plan version: a second `timer_fired` would be a
-    /// record that decides nothing (a resumed runner that armed a timer twice).
+    /// record that decides nothing (a resumed runner that armed a timer twice). `wake` fires
+    /// at most once per `setTimer` (a second cool-down or health wait sets it again).
     static func timersFireOnce(_ journal: [JournalRecord]) -> String? {
         var fired = Set<String>()
         for r in journal {
+            defer { for c in r.commands { if case .setTimer(.wake, _) = c { fired.remove(TimerID.wake.description) } } }
             switch r.event {
             case .timerFired(let id, _):
                 guard fired.insert(id.description).inserted else { return "timer \(id) fired twice (seq \(r.seq))" }

@@ -24,7 +24,7 @@ public struct Progress: Sendable {
         let seq = record.seq
         let at = record.event.atMs
         switch record.event {
-        case .runStarted(let run, _, _, _, _):
+        case .runStarted(let run, _, _, _, _, _):
             lines.append("run \(run) started: \(plan.taskCount) tasks")
         case .taskSucceeded(let t, let a, _, _, _, _):
             if let tr = liveTransition(t, attempt: a, seq: seq, state) {

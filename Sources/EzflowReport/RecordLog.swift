@@ -10,7 +10,7 @@ extension JSONLog {
         func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
         var line = LogLine(atMs: r.event.atMs, level: .info, runID: runID, message: "", fields: ["seq": .int(Int64(r.seq))])
         switch r.event {
-        case .runStarted(_, let seed, let hash, _, _):
+        case .runStarted(_, let seed, let hash, _, _, _):
             line.message = "run started"
             line.fields["seed"] = .string(String(seed)); line.fields["ir_hash"] = .string(hash)
         case .taskSucceeded(let t, let a, _, let cost, let tokens, _):

@@ -71,6 +71,9 @@ public final class Runner {
     /// Carries out attempts (the local worker threads unless a simulation sets its own).
     public var executor: (any AttemptExecutor)?
     public var mutations = RunnerMutations.none
+    /// The agents' health checks (`HealthMonitor` in a real run; nil: none, or a simulation,
+    /// which feeds `agent_health` itself).
+    public var health: (any HealthProbe)?
 
     /// Wakes `execute` when a completion arrives (set with the local workers).
     var wakeSource: Wakeup?
@@ -119,6 +122,7 @@ public final class Runner {
 
     /// Gives the run lease back (also done when the runner goes away).
     public func releaseLease() {
+        health?.stop()
         guard !released else { return }
         released = true
         ports.lease.release(run: runID, owner: ports.owner)
@@ -154,6 +158,7 @@ public final class Runner {
         let r = try start(program: program, irBytes: irBytes, inputs: inputs, runID: runID, seed: seed, config: config,
                           ports: .embedded(config, wake: wake))
         r.useLocalWorkers(wake)
+        r.useHealthChecks(HealthMonitor.start(plan: r.plan, exec: config.exec, wake: wake))
         return r
     }
 
@@ -269,6 +274,7 @@ public final class Runner {
         let r = try resume(runID: runID, config: config, ports: .embedded(config, wake: wake), offered: offered,
                            allowCompatible: allowCompatible)
         r.useLocalWorkers(wake)
+        r.useHealthChecks(HealthMonitor.start(plan: r.plan, exec: config.exec, wake: wake))
         do { try r.endSurvivors() } catch {
             r.releaseLease()
             throw error
@@ -409,19 +415,25 @@ public final class Runner {
     func restoreTimers(from journal: [JournalRecord]) {
         guard !mutations.skipTimerRearm else { return }
         let lastUpgrade = journal.lastIndex { if case .planUpgraded = $0.event { true } else { false } } ?? 0
+        var wake: Millis?
         for r in journal[lastUpgrade...] {
-            if case .timerFired(let id, _) = r.event { firedTimers.insert(id) }
+            if case .timerFired(let id, _) = r.event {
+                if id == .wake { wake = nil } else { firedTimers.insert(id) }
+            }
+            for c in r.commands { if case .setTimer(.wake, let at) = c { wake = at } }
         }
         for r in journal[lastUpgrade...] {
             for c in r.commands {
-                if case .setTimer(let id, let at) = c { arm(id, atMs: at) }
+                if case .setTimer(let id, let at) = c, id != .wake { arm(id, atMs: at) }
             }
         }
+        if let wake { arm(.wake, atMs: wake) }
     }
 
-    /// Arms `id` unless it is already armed for the same time.
+    /// Arms `id` unless it is already armed for the same time (`wake` may be armed again
+    /// after it fired: each `setTimer` is a new wake-up).
     func arm(_ id: TimerID, atMs at: Millis) {
-        guard !firedTimers.contains(id), armed[id] != at else { return }
+        guard id == .wake || !firedTimers.contains(id), armed[id] != at else { return }
         armed[id] = at
         timers.push(id, atMs: at)
     }
@@ -552,6 +564,14 @@ public final class Runner {
         }
         for c in completions { events.append((c.outcome.event(task: c.item.task, attempt: c.item.attempt, atMs: nowMs), c.log, c.item)) }
         for (id, at) in timers.popDue(nowMs: nowMs) {
+            if id == .wake {
+                // `wake` is armed anew by each `setTimer` (a breaker cool-down, a wait for
+                // health): only its latest arming fires, once.
+                guard armed[id] == at else { continue }
+                armed[id] = nil
+                events.append((.timerFired(id, atMs: nowMs), nil, nil))
+                continue
+            }
             if armed[id] == at { armed[id] = nil }
             if firedTimers.insert(id).inserted { events.append((.timerFired(id, atMs: nowMs), nil, nil)) }
         }
@@ -561,6 +581,7 @@ public final class Runner {
             lastInboxMs = nowMs
             for e in try readInbox(nowMs: nowMs) { events.append((e, nil, nil)) }
         }
+        for e in healthChanges(nowMs: nowMs) { events.append((e, nil, nil)) }
         var commands: [Command] = carried
         carried.removeAll()
         var assignments: [Double] = []
@@ -592,6 +613,24 @@ public final class Runner {
         try perform(commands)
         observer?.tick(state: run.state)
         return try verdictAfterTurn()
+    }
+
+    /// Probes the agents' health from now on; a run not started yet starts with the agents
+    /// whose first check failed as `unhealthy` (in `run_started`, before anything is dispatched).
+    func useHealthChecks(_ probe: (any HealthProbe)?) {
+        health = probe
+        guard let probe, case .runStarted(let id, let seed, let hash, let limits, let at, _)? = deferred.first else { return }
+        let down = probe.current().filter { !$0.value }.map(\.key).sorted()
+        deferred[0] = .runStarted(runID: id, seed: seed, planHash: hash, tagLimits: limits, atMs: at, unhealthy: down)
+    }
+
+    /// `agent_health` for each probed agent whose latest check differs from the run's
+    /// state: journalled on change only, so a steady agent adds no records.
+    func healthChanges(nowMs: Millis) -> [Event] {
+        guard let health, run.state.isActive else { return [] }
+        return health.current().sorted { $0.key < $1.key }.compactMap { g, ok in
+            g < run.state.agentHealth.count && run.state.agentHealth[g].healthy != ok ? .agentHealth(agent: g, healthy: ok, atMs: nowMs) : nil
+        }
     }
 
     /// Whether the core still waits for a result of `item`'s attempt: it runs, or was

@@ -129,7 +129,7 @@ extension Event {
     public func encode(into s: inout CanonicalStream) {
         s.beginObject()
         switch self {
-        case .runStarted(let run, let seed, let hash, let limits, let at):
+        case .runStarted(let run, let seed, let hash, let limits, let at, let unhealthy):
             s.key("at_ms"); s.int(at)
             s.key("plan"); s.string(hash)
             s.key("run"); s.string(run)
@@ -186,6 +186,12 @@ extension Event {
             s.key("signal"); s.string(signal)
         }
         s.key("type"); s.string(typeName)
+        // After `type` in the canonical key order; omitted when empty, as old journals are.
+        if case .runStarted(_, _, _, _, _, let unhealthy) = self, !unhealthy.isEmpty {
+            s.key("unhealthy"); s.beginArray()
+            for g in unhealthy { s.int(Int64(g)) }
+            s.endArray()
+        }
         s.endObject()
     }
 
@@ -204,7 +210,15 @@ extension Event {
                 guard case .int(let i) = x, i >= 0, i <= Int64(Int32.max) else { throw f.err("tag limit `\(k)` must be an integer >= 0") }
                 limits[k] = Int(i)
             }
-            return .runStarted(runID: try f.string("run"), seed: seed, planHash: try f.string("plan"), tagLimits: limits, atMs: at)
+            var unhealthy: [Int] = []
+            if case .array(let xs)? = v["unhealthy"] {
+                for x in xs {
+                    guard case .int(let g) = x, g >= 0, g <= Int64(Int32.max) else { throw f.err("`unhealthy` must list agent ids") }
+                    unhealthy.append(Int(g))
+                }
+            } else if v["unhealthy"] != nil { throw f.err("`unhealthy` must be an array") }
+            return .runStarted(runID: try f.string("run"), seed: seed, planHash: try f.string("plan"), tagLimits: limits, atMs: at,
+                               unhealthy: unhealthy)
         case .taskSucceeded:
             return .taskSucceeded(task: try f.small("task"), attempt: try f.small("attempt"), outputs: try f.any("outputs"),
                                   costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)

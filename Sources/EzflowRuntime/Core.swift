@@ -64,6 +64,10 @@ public enum Core {
     /// The smallest completion a capped attempt is dispatched with: 1 token. The driver
     /// adds the prompt's bound and refuses to send what does not fit (docs/DRIVERS.md).
     public static let capMinTokens: Int64 = 1
+    /// How long a run without a deadline waits for an unhealthy agent to recover when
+    /// ready tasks have no other: then they dead-letter with `no_agent` (with a deadline,
+    /// the deadline ends the wait).
+    public static let unhealthyWaitMs: Int64 = 600_000
     /// The llm driver's class for a prompt whose bound leaves no completion within the cap.
     public static let promptTooLarge = "prompt_too_large"
 
@@ -74,7 +78,8 @@ public enum Core {
         try check(state, event)
         state.nowMs = event.atMs
         switch event {
-        case .runStarted(let runID, let seed, _, let tagLimits, let at):
+        case .runStarted(let runID, let seed, _, let tagLimits, let at, let unhealthy):
+            for g in unhealthy { state.agentHealth[g].healthy = false }
             state.start(runID: runID, seed: seed, tagLimits: tagLimits, at: at, &out)
         case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, _):
             state.charge(t, cost, tokens)
@@ -132,9 +137,10 @@ public enum Core {
         func err(_ code: String, _ msg: String, task: Int? = nil) -> TransitionError {
             TransitionError(code: code, message: msg, task: task, history: task.map { s.transitions[$0] } ?? [], agents: s.plan.agentNames)
         }
-        if case .runStarted(_, _, let hash, _, _) = e {
+        if case .runStarted(_, _, let hash, _, _, let unhealthy) = e {
             guard s.phase == .notStarted else { throw err("R0003", "a second `run_started` at event \(s.seq)") }
             guard hash == s.plan.hash else { throw err("R0004", "the journal is for plan \(hash), not \(s.plan.hash)") }
+            for g in unhealthy where g < 0 || g >= s.plan.agentNames.count { throw err("R0001", "no agent \(g)") }
             return
         }
         guard s.phase != .notStarted else { throw err("R0003", "event before `run_started`") }
@@ -734,14 +740,18 @@ extension RunState {
         return true
     }
 
+    /// The agents `t`'s next attempt may go to: its candidates, or its `catch` agent once used.
+    func pool(_ t: Int) -> ArraySlice<Int> {
+        usedCatchAgent[t] ? [plan.catchAgent[t]][...] : plan.candidates[plan.candidateStart[t]..<plan.candidateStart[t + 1]]
+    }
+
     /// Whether `t`'s next attempt goes to an agent (not the shell).
     func needsAgent(_ t: Int) -> Bool { usedCatchAgent[t] || plan.candidateStart[t] < plan.candidateStart[t + 1] }
 
     /// The agent for `t`'s next attempt: -1 when it has no pool (the shell runs it), nil
     /// when no candidate is healthy, admitted, free and chosen by the selector now.
     mutating func chooseAgent(_ t: Int) -> Int? {
-        let pool: ArraySlice<Int> = usedCatchAgent[t]
-            ? [plan.catchAgent[t]][...] : plan.candidates[plan.candidateStart[t]..<plan.candidateStart[t + 1]]
+        let pool = pool(t)
         if pool.isEmpty { return -1 }
         var free: [Int] = []
         for g in pool where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] {
@@ -857,6 +867,7 @@ extension RunState {
             g = plan.groupBudgetParent[g]
         }
         attemptStartMs[t] = nowMs
+        unhealthySinceMs = -1
         out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t), tokenCap: cap))
         if plan.timeoutMs[t] > 0 {
             out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(nowMs, plan.timeoutMs[t])))
@@ -953,6 +964,7 @@ extension RunState {
             // Stalled: nothing runs, yet ready tasks cannot go. Wait for a breaker
             // cool-down if one ends; otherwise no agent will ever take them.
             if wakeForCooldown(&out) { return }
+            if waitForHealth(&out) { return }
             if approvals > 0 { return }  // an agent may recover while a human answers
             let stuck = readyQueue
             readyQueue.removeAll()
@@ -995,6 +1007,24 @@ extension RunState {
         if wakeAtMs != wake {
             wakeAtMs = wake
             out.append(.setTimer(.wake, atMs: wake))
+        }
+        return true
+    }
+
+    /// Whether the stalled ready tasks wait for an agent the health checks took out: a
+    /// candidate is unhealthy (its recovery, an `agent_health` event, schedules again).
+    /// Until the deadline ends the run, or, without one, `Core.unhealthyWaitMs` after the
+    /// wait began (a `wake` timer), when the tasks dead-letter with `no_agent`.
+    mutating func waitForHealth(_ out: inout [Command]) -> Bool {
+        let waiting = readyQueue.contains { t in pool(t).contains { !agentHealth[$0].healthy } }
+        guard waiting else { return false }
+        if plan.deadlineMs >= 0 { return true }
+        if unhealthySinceMs < 0 { unhealthySinceMs = nowMs }
+        let until = Plan.saturatingAdd(unhealthySinceMs, Core.unhealthyWaitMs)
+        guard nowMs < until else { return false }
+        if wakeAtMs != until {
+            wakeAtMs = until
+            out.append(.setTimer(.wake, atMs: until))
         }
         return true
     }

@@ -302,8 +302,10 @@ public struct Plan: Sendable {
 /// Something that happened, as the shell saw it. Every event is journaled (one canonical
 /// JSON line); folding the events reproduces the state and the commands.
 public enum Event: Sendable, Equatable {
-    /// First event of every journal: the run's identity, seed, plan hash and options.
-    case runStarted(runID: String, seed: UInt64, planHash: String, tagLimits: [String: Int], atMs: Millis)
+    /// First event of every journal: the run's identity, seed, plan hash and options;
+    /// `unhealthy`: agents whose first health check failed before the run started (they get
+    /// no work until an `agent_health` says they recovered; journalled only when not empty).
+    case runStarted(runID: String, seed: UInt64, planHash: String, tagLimits: [String: Int], atMs: Millis, unhealthy: [Int] = [])
     /// An attempt finished well; `outputs` is an object keyed by workflow output name
     /// (only the outputs the task `writes` are read). Cost and tokens are charged.
     case taskSucceeded(task: Int, attempt: Int, outputs: JSONValue, costMicros: Int64, tokens: Int64, atMs: Millis)
@@ -340,7 +342,7 @@ public enum Event: Sendable, Equatable {
     /// The event's timestamp.
     public var atMs: Millis {
         switch self {
-        case .runStarted(_, _, _, _, let t), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
+        case .runStarted(_, _, _, _, let t, _), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
              .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
              .interrupted(_, _, let t):
@@ -774,6 +776,9 @@ public struct RunState: Sendable {
     public internal(set) var interrupted = false
     /// The latest `wake` timer set, to avoid setting it twice.
     public internal(set) var wakeAtMs: Millis = -1
+    /// Since when ready tasks wait only for an unhealthy agent to recover (-1: they do not):
+    /// without a deadline the wait ends `Core.unhealthyWaitMs` later (docs/RUNTIME.md).
+    public internal(set) var unhealthySinceMs: Millis = -1
     /// Attempts the core stopped (timeout, cancel) whose late result may still arrive.
     public internal(set) var abandoned: [[Int]]
     /// Whether a task's outcome has been passed on to its dependents (and to the tasks

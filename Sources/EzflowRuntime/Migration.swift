@@ -139,6 +139,7 @@ extension RunState {
         s.announcedWaiting = announcedWaiting
         s.interrupted = interrupted
         s.wakeAtMs = wakeAtMs
+        s.unhealthySinceMs = unhealthySinceMs
         s.refusedTask = mapTask(refusedTask)
         s.refusedGroup = mapGroup(refusedGroup)
         s.runTagLimits = runTagLimits

@@ -615,6 +615,8 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(Verdict.cancelled.exitCode, 1)
     }
 
+    /// Without a deadline the run waits `Core.unhealthyWaitMs` for the agent to recover
+    /// (before issue 11 it dead-lettered at once), then dead-letters with `no_agent`.
     func testUnhealthyAgentsStallIntoNoAgentDeadLetter() throws {
         var h = Harness(try makePlan(workflow("""
           task b {
@@ -629,12 +631,14 @@ final class CoreTests: XCTestCase {
         """)))
         try h.start()
         XCTAssertEqual(try h.send(.agentHealth(agent: 0, healthy: false, atMs: 1)), [])
-        XCTAssertEqual(try h.ok("b", at: 2), ["dead a [no_agent]", "finish failed"])
+        XCTAssertEqual(try h.ok("b", at: 2), ["timer wake@600002"])
+        XCTAssertEqual(try h.timer(.wake, at: 600_002), ["dead a [no_agent]", "finish failed"])
     }
 
     func testEventsRoundTripThroughTheJournalEncoding() throws {
         let events: [Event] = [
             .runStarted(runID: "r", seed: UInt64.max, planHash: "sha256:x", tagLimits: ["b": 1, "a": 2], atMs: 0),
+            .runStarted(runID: "r", seed: 1, planHash: "sha256:x", tagLimits: [:], atMs: 0, unhealthy: [2]),
             .taskSucceeded(task: 1, attempt: 2, outputs: .object([("k", .string("v\n"))]), costMicros: 3, tokens: 4, atMs: 5),
             .taskFailed(task: 1, attempt: 2, errorClass: "flaky", message: "m \"q\"", costMicros: 0, tokens: 0, atMs: 6),
             .timerFired(.attemptTimeout(task: 3, attempt: 4), atMs: 7), .timerFired(.retryDue(task: 3, attempt: 5), atMs: 7),
