@@ -8,7 +8,8 @@
 // Stdin: one JSON object `{attempt, deps, idempotency_key, inputs, item, run_id, task,
 // task_id, text}` (`deps`: the outputs of the task's dependencies by task name).
 // Environment: PATH, HOME, LANG, the task's `env`, `EZFLOW_RUN_ID`, `EZFLOW_TASK`,
-// `EZFLOW_ATTEMPT`, `EZFLOW_IDEMPOTENCY_KEY`, and each granted secret as
+// `EZFLOW_ATTEMPT`, `EZFLOW_IDEMPOTENCY_KEY`, `EZFLOW_AGENT` (the agent's name, when the
+// attempt went to an agent), and each granted secret as
 // `EZFLOW_SECRET_<NAME>`; nothing else of the parent's environment.
 // Result: the result object is stdout when the whole of it is one JSON object, else its
 // last non-blank line when that is one (lines before it are log; `resultObject`). Exit 0
@@ -287,6 +288,8 @@ public struct ExecDriver: AgentDriver {
         full["EZFLOW_TASK"] = taskName
         full["EZFLOW_ATTEMPT"] = String(attempt)
         full["EZFLOW_IDEMPOTENCY_KEY"] = idempotencyKey
+        // Which of a pool's agents took the attempt (`selector`), for scripts that depend on it.
+        if let ag { full["EZFLOW_AGENT"] = ag.name }
         for (k, v) in full where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
             let why = v.utf8.contains(0) ? ": its value contains a NUL byte, which no environment variable can carry" : ""
             return .failed(.failed(ErrorClass.renderError, "task `\(taskName)`: invalid environment variable `\(k)`\(why)"))

@@ -9,11 +9,11 @@ public enum JournalBoundary {
         for r in records {
             let isStart: Bool
             switch r.event {
-            case .runStarted(let id, _, _, _, _, _):
+            case .runStarted(let id, _, _, _, _, _, _):
                 if id != runID { return "run `\(runID)`: record \(r.seq) starts run `\(id)`, not this one" }
                 isStart = true
             case .taskSucceeded, .taskFailed, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed,
-                 .planUpgraded, .interrupted:
+                 .planUpgraded, .interrupted, .taskRedriven:
                 isStart = false
             }
             if isStart != (r.seq == 0) {

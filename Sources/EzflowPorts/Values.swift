@@ -161,13 +161,14 @@ public struct ProcessChanges: Sendable, Equatable {
     }
 }
 
-/// A request for a run's writer: an approval answer or a cancellation.
+/// A request for a run's writer: an approval answer, a cancellation, or the re-drive of a
+/// dead-lettered task (`ezrun dlq retry`).
 public struct InboxItem: Sendable, Equatable {
-    public enum Kind: String, Sendable { case approval, cancel }
+    public enum Kind: String, Sendable { case approval, cancel, redrive }
     public var id: Int64
     public var runID: String
     public var kind: Kind
-    /// Task name (approvals).
+    /// Task name (approvals, re-drives).
     public var task: String?
     public var principal: String
     public var approved: Bool
@@ -309,7 +310,7 @@ public enum QueueOp: Sendable, Equatable {
         case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _, _):
             ops.append(.close(task: t, attempt: a))
         case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
-             .interrupted:
+             .interrupted, .taskRedriven:
             break  // a timeout closes its attempt through the `cancel` command it causes
         }
         for c in r.commands {

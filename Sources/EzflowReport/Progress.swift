@@ -24,7 +24,7 @@ public struct Progress: Sendable {
         let seq = record.seq
         let at = record.event.atMs
         switch record.event {
-        case .runStarted(let run, _, _, _, _, _):
+        case .runStarted(let run, _, _, _, _, _, _):
             lines.append("run \(run) started: \(plan.taskCount) tasks")
         case .taskSucceeded(let t, let a, _, _, _, _):
             if let tr = liveTransition(t, attempt: a, seq: seq, state) {
@@ -67,6 +67,12 @@ public struct Progress: Sendable {
             let n = state.runningCount
             lines.append("run interrupted by \(signal): " + (drain ? "draining \(n) \(n == 1 ? "attempt" : "attempts") in flight"
                                                                   : "ending \(n) \(n == 1 ? "attempt" : "attempts") in flight"))
+        case .taskRedriven(let t, let principal, _):
+            if state.transitions[t].last?.seq == seq {
+                lines.append("\(plan.taskNames[t]) re-driven by \(principal): a fresh retry rule")
+            } else {
+                lines.append("re-drive of \(plan.taskNames[t]) by \(principal) changed nothing (the task is \(state.tasks[t].name))")
+            }
         }
         lines.append(contentsOf: recovered(seq: seq, plan: plan, state: state))
         // Tasks skipped because of this record.
@@ -84,7 +90,7 @@ public struct Progress: Sendable {
             if case .finishRun = c, let l = skipLine { lines.append(l); skipLine = nil }
             switch c {
             case .dispatch(let t, let a, let g, _, _):
-                let of = plan.attemptsMax[t] > 1 ? "\(a)/\(plan.attemptsMax[t])" : "\(a)"
+                let of = ruleAttempt(t, a, plan: plan, state: state)
                 lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan)))")
             case .deadLetter(let t, let history):
                 let last = history.last
@@ -184,13 +190,21 @@ public struct Progress: Sendable {
         Format.truncate(Format.stripControls(s, keepNewlines: false), 300)
     }
 
+    /// Attempt `a` of `t` as `n/max` of its retry rule (`n` counted from the task's last
+    /// re-drive, which starts a fresh rule), or `a` alone for a task without retries.
+    func ruleAttempt(_ t: Int, _ a: Int, plan: Plan, state: RunState, always: Bool = false) -> String {
+        guard always || plan.attemptsMax[t] > 1 else { return "\(a)" }
+        let base = state.attemptBase[t]
+        return base > 0 && a > base ? "\(a - base)/\(plan.attemptsMax[t]) after a re-drive" : "\(a)/\(plan.attemptsMax[t])"
+    }
+
     /// A failed attempt and what happens next. Dead-lettering is reported from the
     /// `deadLetter` command instead, and a stopped run from `finishRun`.
     func failure(_ t: Int, _ a: Int, _ tr: TransitionRecord, at: Int64, plan: Plan, state: RunState) -> String? {
         let name = plan.taskNames[t]
         let h = attemptRecord(of: t, attempt: a, state)
         let what = h.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
-        let head = "task \(name) failed (attempt \(a)/\(plan.attemptsMax[t]), \(agent(tr.from, t, plan))): \(what)"
+        let head = "task \(name) failed (attempt \(ruleAttempt(t, a, plan: plan, state: state, always: true)), \(agent(tr.from, t, plan))): \(what)"
         switch tr.to {
         case .backoff(_, let until):
             return head + ", retrying in \(Format.duration(until - at))"

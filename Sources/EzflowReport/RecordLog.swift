@@ -10,7 +10,7 @@ extension JSONLog {
         func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
         var line = LogLine(atMs: r.event.atMs, level: .info, runID: runID, message: "", fields: ["seq": .int(Int64(r.seq))])
         switch r.event {
-        case .runStarted(_, let seed, let hash, _, _, _):
+        case .runStarted(_, let seed, let hash, _, _, _, _):
             line.message = "run started"
             line.fields["seed"] = .string(String(seed)); line.fields["ir_hash"] = .string(hash)
         case .taskSucceeded(let t, let a, _, let cost, let tokens, _):
@@ -42,6 +42,10 @@ extension JSONLog {
         case .interrupted(let signal, let drain, _):
             line.message = "run interrupted by \(signal)"; line.level = .warn
             line.fields["signal"] = .string(signal); line.fields["drain"] = .bool(drain)
+        case .taskRedriven(let t, let p, _):
+            line.task = plan.taskNames[t]
+            line.message = "re-driven by \(p)"
+            line.fields["principal"] = .string(p)
         }
         var dispatches: [JSONValue] = []
         for c in r.commands {

@@ -26,6 +26,8 @@ struct JournalWriter: Sendable {
             .approvalGiven(task: t, principal: redactor.redact(p), approved: ok, atMs: at)
         case .approvalRefused(let t, let p, let r, let at):
             .approvalRefused(task: t, principal: redactor.redact(p), reason: redactor.redact(r), atMs: at)
+        case .taskRedriven(let t, let p, let at):
+            .taskRedriven(task: t, principal: redactor.redact(p), atMs: at)
         case .runStarted, .timerFired, .agentHealth, .resumed, .planUpgraded, .interrupted:
             // Ids, hashes, seeds, signal names and times only: produced by ezflow, never by a task.
             event

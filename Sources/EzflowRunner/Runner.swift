@@ -135,7 +135,7 @@ public final class Runner {
     func now() -> Millis { max(ports.clock.nowMs(), run.state.nowMs) }
 
     static func environment(_ plan: Plan, config: RunConfig) -> RunEnvironment {
-        let name = config.selector ?? plan.selectorName.flatMap(SelectorName.init(rawValue:)) ?? .cheapest
+        let name = selectorName(plan, config: config)
         let profiles = (0..<plan.agentNames.count).map { a in
             AgentProfile(latencyMeanMs: Double(max(plan.timeoutMs.max() ?? 0, 1_000)) / 2, successRate: 1,
                          costMeanMicros: Double(plan.agentCostPerCallMicros[a]))
@@ -172,6 +172,11 @@ public final class Runner {
         try authorize(config.principal, access: Access(workflow: program.document), inputs: inputs, runID: runID, store: ports.store,
                       nowMs: nowMs, target: program.workflow.name)
         try acquire(ports, runID: runID, nowMs: nowMs)
+        let prior: LearnedPrior?
+        do { prior = try learnedPrior(plan, config: config, store: ports.store, workflow: program.workflow.name, runID: runID) } catch {
+            ports.lease.release(run: runID, owner: ports.owner)
+            throw error
+        }
         let durable: DurableRun
         do {
             durable = try DurableRun.create(store: ports.store, run: NewRun(runID: runID, workflow: program.workflow.name,
@@ -183,7 +188,7 @@ public final class Runner {
             throw .store(error.description)
         }
         let r = Runner(program: program, plan: plan, ports: ports, run: durable, inputs: inputs, config: config)
-        r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs))
+        r.deferred.append(.runStarted(runID: runID, seed: seed, planHash: program.hash, tagLimits: [:], atMs: nowMs, prior: prior))
         return r
     }
 
@@ -238,7 +243,9 @@ public final class Runner {
             // Killed between creating the run row and journaling its first event.
             let seed: UInt64
             do { seed = try ports.store.run(runID)?.seed ?? 0 } catch { throw .store(error.description) }
-            deferred.append(.runStarted(runID: runID, seed: seed, planHash: planHash, tagLimits: [:], atMs: nowMs))
+            let prior = program == nil ? nil
+                : try Self.learnedPrior(plan, config: config, store: ports.store, workflow: workflowName, runID: runID)
+            deferred.append(.runStarted(runID: runID, seed: seed, planHash: planHash, tagLimits: [:], atMs: nowMs, prior: prior))
         default:
             deferred.append(.resumed(atMs: nowMs))
         }
@@ -619,9 +626,9 @@ public final class Runner {
     /// whose first check failed as `unhealthy` (in `run_started`, before anything is dispatched).
     func useHealthChecks(_ probe: (any HealthProbe)?) {
         health = probe
-        guard let probe, case .runStarted(let id, let seed, let hash, let limits, let at, _)? = deferred.first else { return }
+        guard let probe, case .runStarted(let id, let seed, let hash, let limits, let at, _, let prior)? = deferred.first else { return }
         let down = probe.current().filter { !$0.value }.map(\.key).sorted()
-        deferred[0] = .runStarted(runID: id, seed: seed, planHash: hash, tagLimits: limits, atMs: at, unhealthy: down)
+        deferred[0] = .runStarted(runID: id, seed: seed, planHash: hash, tagLimits: limits, atMs: at, unhealthy: down, prior: prior)
     }
 
     /// `agent_health` for each probed agent whose latest check differs from the run's
@@ -704,6 +711,8 @@ public final class Runner {
             switch item.kind {
             case .cancel:
                 out.append(.cancelRequested(reason: "cancelled by \(item.principal)" + (item.comment.isEmpty ? "" : ": \(item.comment)"), atMs: nowMs))
+            case .redrive:
+                if let e = redriveEvent(item, nowMs: nowMs) { out.append(e) }
             case .approval:
                 guard let name = item.task, let t = plan.taskNames.firstIndex(of: name) else { continue }
                 if let refusal = item.refusal {
@@ -718,6 +727,21 @@ public final class Runner {
             }
         }
         return out
+    }
+
+    /// A re-drive request as the event to fold, or nil (with a notice) when it would
+    /// change nothing: the task is not dead-lettered, the run was stopped or is past its
+    /// deadline (`RunState.redriveRefusal`), or the access check refused it.
+    func redriveEvent(_ item: InboxItem, nowMs: Millis) -> Event? {
+        guard let name = item.task, let t = plan.taskNames.firstIndex(of: name) else {
+            observer?.notice("ignored re-drive of `\(item.task ?? "")` by \(item.principal): the run has no such task")
+            return nil
+        }
+        if let why = item.refusal ?? run.state.redriveRefusal(t, at: nowMs) {
+            observer?.notice("ignored re-drive of `\(name)` by \(item.principal): \(why)")
+            return nil
+        }
+        return .taskRedriven(task: t, principal: item.principal, atMs: nowMs)
     }
 
     static func threadCPUNs() -> UInt64 {

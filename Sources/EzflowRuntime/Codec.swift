@@ -102,6 +102,7 @@ public enum EventKind: String, Sendable, CaseIterable {
     case approvalRefused = "approval_refused"
     case planUpgraded = "plan_upgraded"
     case interrupted
+    case taskRedriven = "task_redriven"
 }
 
 extension Event {
@@ -119,6 +120,7 @@ extension Event {
         case .approvalRefused: .approvalRefused
         case .planUpgraded: .planUpgraded
         case .interrupted: .interrupted
+        case .taskRedriven: .taskRedriven
         }
     }
 
@@ -129,9 +131,11 @@ extension Event {
     public func encode(into s: inout CanonicalStream) {
         s.beginObject()
         switch self {
-        case .runStarted(let run, let seed, let hash, let limits, let at, let unhealthy):
+        case .runStarted(let run, let seed, let hash, let limits, let at, _, let prior):
             s.key("at_ms"); s.int(at)
             s.key("plan"); s.string(hash)
+            // Omitted when absent: journals without it stay byte-identical.
+            if let prior { s.key("prior"); prior.encode(into: &s) }
             s.key("run"); s.string(run)
             s.key("seed"); s.string(String(seed))
             s.key("tag_limits"); s.beginObject()
@@ -184,10 +188,14 @@ extension Event {
             s.key("at_ms"); s.int(at)
             s.key("drain"); s.bool(drain)
             s.key("signal"); s.string(signal)
+        case .taskRedriven(let t, let principal, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("principal"); s.string(principal)
+            s.key("task"); s.int(t)
         }
         s.key("type"); s.string(typeName)
         // After `type` in the canonical key order; omitted when empty, as old journals are.
-        if case .runStarted(_, _, _, _, _, let unhealthy) = self, !unhealthy.isEmpty {
+        if case .runStarted(_, _, _, _, _, let unhealthy, _) = self, !unhealthy.isEmpty {
             s.key("unhealthy"); s.beginArray()
             for g in unhealthy { s.int(Int64(g)) }
             s.endArray()
@@ -218,7 +226,7 @@ extension Event {
                 }
             } else if v["unhealthy"] != nil { throw f.err("`unhealthy` must be an array") }
             return .runStarted(runID: try f.string("run"), seed: seed, planHash: try f.string("plan"), tagLimits: limits, atMs: at,
-                               unhealthy: unhealthy)
+                               unhealthy: unhealthy, prior: v["prior"] == nil ? nil : try LearnedPrior.decode(try f.any("prior")))
         case .taskSucceeded:
             return .taskSucceeded(task: try f.small("task"), attempt: try f.small("attempt"), outputs: try f.any("outputs"),
                                   costMicros: try f.int("cost_micros"), tokens: try f.int("tokens"), atMs: at)
@@ -244,6 +252,8 @@ extension Event {
             return .planUpgraded(fromHash: try f.string("from"), toHash: try f.string("to"), atMs: at)
         case .interrupted:
             return .interrupted(signal: try f.string("signal"), drain: try f.bool("drain"), atMs: at)
+        case .taskRedriven:
+            return .taskRedriven(task: try f.small("task"), principal: try f.string("principal"), atMs: at)
         }
     }
 }

@@ -78,8 +78,9 @@ public enum Core {
         try check(state, event)
         state.nowMs = event.atMs
         switch event {
-        case .runStarted(let runID, let seed, _, let tagLimits, let at, let unhealthy):
+        case .runStarted(let runID, let seed, _, let tagLimits, let at, let unhealthy, let prior):
             for g in unhealthy { state.agentHealth[g].healthy = false }
+            state.learned = prior.map(PerformancePredictor.init(prior:))
             state.start(runID: runID, seed: seed, tagLimits: tagLimits, at: at, &out)
         case .taskSucceeded(let t, let a, let outputs, let cost, let tokens, _):
             state.charge(t, cost, tokens)
@@ -125,6 +126,8 @@ public enum Core {
             state.rearmTimers(&out)
         case .interrupted:
             state.interrupted = true
+        case .taskRedriven(let t, _, _):
+            state.redrive(t, &out)
         }
         if state.phase == .running && !state.interrupted { state.schedule(&out) }
         state.settle(&out)
@@ -137,7 +140,7 @@ public enum Core {
         func err(_ code: String, _ msg: String, task: Int? = nil) -> TransitionError {
             TransitionError(code: code, message: msg, task: task, history: task.map { s.transitions[$0] } ?? [], agents: s.plan.agentNames)
         }
-        if case .runStarted(_, _, let hash, _, _, let unhealthy) = e {
+        if case .runStarted(_, _, let hash, _, _, let unhealthy, _) = e {
             guard s.phase == .notStarted else { throw err("R0003", "a second `run_started` at event \(s.seq)") }
             guard hash == s.plan.hash else { throw err("R0004", "the journal is for plan \(hash), not \(s.plan.hash)") }
             for g in unhealthy where g < 0 || g >= s.plan.agentNames.count { throw err("R0001", "no agent \(g)") }
@@ -190,7 +193,7 @@ public enum Core {
             case let st where st.isTerminal: return  // a duplicate or late answer: no-op
             default: throw err("R0002", "illegal transition: approval for task `\(s.plan.taskNames[t])` in state \(s.tasks[t].text(agents: s.plan.agentNames))", task: t)
             }
-        case .approvalRefused(let t, _, _, _):
+        case .approvalRefused(let t, _, _, _), .taskRedriven(let t, _, _):
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
         case .agentHealth(let g, _, _):
             guard g >= 0 && g < s.plan.agentNames.count else { throw err("R0001", "no agent \(g)") }
@@ -258,8 +261,14 @@ extension RunState {
 
     /// The single place a task's state changes; records the transition.
     mutating func set(_ t: Int, _ new: TaskState) {
+        precondition(!tasks[t].isTerminal || tasks[t] == new, "task \(t) left terminal state \(tasks[t]) for \(new)")
+        move(t, new)
+    }
+
+    /// Changes `t`'s state and records the transition, terminal or not: only `set` and a
+    /// re-drive (`reopen`, Redrive.swift) call it.
+    mutating func move(_ t: Int, _ new: TaskState) {
         let old = tasks[t]
-        precondition(!old.isTerminal || old == new, "task \(t) left terminal state \(old) for \(new)")
         tasks[t] = new
         if transitions[t].count >= Core.historyMax { transitions[t].removeFirst() }
         transitions[t].append(TransitionRecord(seq: seq, from: old, to: new))
@@ -430,7 +439,7 @@ extension RunState {
             finalize(t, ok: false)
             return
         }
-        let n = attempts[t]
+        let n = attempts[t] - attemptBase[t]
         if !usedCatchAgent[t] && n < plan.attemptsMax[t] && plan.retries(task: t, errorClass: cls) {
             let delay = nextDelay(t, failedAttempt: n)
             var until = Plan.saturatingAdd(nowMs, delay)
@@ -441,8 +450,9 @@ extension RunState {
                     return exhausted(t, &out)
                 }
             }
-            set(t, .backoff(attempt: n + 1, untilMs: until))
-            out.append(.setTimer(.retryDue(task: t, attempt: n + 1), atMs: until))
+            // Attempt numbers keep growing across re-drives; `n` counts only this rule's.
+            set(t, .backoff(attempt: attempts[t] + 1, untilMs: until))
+            out.append(.setTimer(.retryDue(task: t, attempt: attempts[t] + 1), atMs: until))
             return
         }
         exhausted(t, &out)
@@ -760,7 +770,7 @@ extension RunState {
             if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
         }
         guard !free.isEmpty else { return nil }
-        let view = SelectorView(box: planBox, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t))
+        let view = SelectorView(box: planBox, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t), learned: learned)
         guard let g = environment.selector.choose(task: t, candidates: free, view: view, rng: &rng), free.contains(g) else { return nil }
         return g
     }
@@ -842,7 +852,7 @@ extension RunState {
     mutating func dispatch(_ t: Int, agent: Int, worst: Int64, worstTok: Int64, cap: Int64?, _ out: inout [Command]) {
         attempts[t] += 1
         let a = attempts[t]
-        precondition(a <= plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0), "attempt beyond the rule")
+        precondition(a - attemptBase[t] <= plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0), "attempt beyond the rule")
         set(t, .running(attempt: a, agent: agent))
         runningCount += 1
         if agent >= 0 { agentLoad[agent] += 1 }

@@ -304,8 +304,11 @@ public struct Plan: Sendable {
 public enum Event: Sendable, Equatable {
     /// First event of every journal: the run's identity, seed, plan hash and options;
     /// `unhealthy`: agents whose first health check failed before the run started (they get
-    /// no work until an `agent_health` says they recovered; journalled only when not empty).
-    case runStarted(runID: String, seed: UInt64, planHash: String, tagLimits: [String: Int], atMs: Millis, unhealthy: [Int] = [])
+    /// no work until an `agent_health` says they recovered; journalled only when not empty);
+    /// `prior`: what a `learned` selector starts from, fitted by the shell from the
+    /// store's earlier runs (`LearnedPrior`); journalled so replay chooses the same agents.
+    case runStarted(runID: String, seed: UInt64, planHash: String, tagLimits: [String: Int], atMs: Millis,
+                    unhealthy: [Int] = [], prior: LearnedPrior? = nil)
     /// An attempt finished well; `outputs` is an object keyed by workflow output name
     /// (only the outputs the task `writes` are read). Cost and tokens are charged.
     case taskSucceeded(task: Int, attempt: Int, outputs: JSONValue, costMicros: Int64, tokens: Int64, atMs: Millis)
@@ -338,14 +341,20 @@ public enum Event: Sendable, Equatable {
     /// dispatched until `resumed`; with `drain` the attempts in flight finish and their
     /// results are folded, else they are ended and stay open for the resume to offer again.
     case interrupted(signal: String, drain: Bool, atMs: Millis)
+    /// An operator re-drove a dead-lettered task (`ezrun dlq retry`, through the inbox):
+    /// it is ready again with a fresh retry rule, and the tasks skipped because of it
+    /// wait again (docs/RUNTIME.md, "Dead letters"). A finished run runs again. A no-op
+    /// when the task is not dead-lettered, the run was stopped (budget, deadline,
+    /// cancel) or it is past its deadline or a time budget.
+    case taskRedriven(task: Int, principal: String, atMs: Millis)
 
     /// The event's timestamp.
     public var atMs: Millis {
         switch self {
-        case .runStarted(_, _, _, _, let t, _), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
+        case .runStarted(_, _, _, _, let t, _, _), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
              .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
-             .interrupted(_, _, let t):
+             .interrupted(_, _, let t), .taskRedriven(_, _, let t):
             t
         }
     }
@@ -569,17 +578,22 @@ public struct SelectorView: Sendable {
     public let nowMs: Millis
     /// Deadline and budget room for the task being placed.
     public let limits: SelectorLimits
+    /// The model fitted from earlier runs that `run_started` journalled (`RunState.learned`),
+    /// nil in a run without one: a `learned` selector prefers it to its own predictor.
+    public let learned: PerformancePredictor?
 
     init(plan: Plan, load: [Int], health: [AgentHealth], nowMs: Millis, limits: SelectorLimits = SelectorLimits()) {
         self.init(box: PlanBox(plan), load: load, health: health, nowMs: nowMs, limits: limits)
     }
 
-    init(box: PlanBox, load: [Int], health: [AgentHealth], nowMs: Millis, limits: SelectorLimits) {
+    init(box: PlanBox, load: [Int], health: [AgentHealth], nowMs: Millis, limits: SelectorLimits,
+         learned: PerformancePredictor? = nil) {
         self.box = box
         self.load = load
         self.health = health
         self.nowMs = nowMs
         self.limits = limits
+        self.learned = learned
     }
 
     public var agentCount: Int { plan.agentNames.count }
@@ -721,6 +735,11 @@ public struct RunState: Sendable {
     public internal(set) var attempts: [Int]
     /// Ended attempts per task, oldest first.
     public internal(set) var history: [[AttemptRecord]]
+    /// Attempts started before the task's last re-drive (`taskRedriven`): its retry rule
+    /// counts only the attempts after it. Attempt numbers keep growing across re-drives.
+    public internal(set) var attemptBase: [Int]
+    /// The `learned` selector's model from `run_started`'s prior (nil: none journalled).
+    public internal(set) var learned: PerformancePredictor? = nil
     /// Last state changes per task (bounded by `Core.historyMax`).
     public internal(set) var transitions: [[TransitionRecord]]
     /// Attempts running per agent.
@@ -815,6 +834,7 @@ public struct RunState: Sendable {
         tasks = Array(repeating: .waiting, count: n)
         attempts = Array(repeating: 0, count: n)
         history = Array(repeating: [], count: n)
+        attemptBase = Array(repeating: 0, count: n)
         transitions = Array(repeating: [], count: n)
         agentLoad = Array(repeating: 0, count: plan.agentNames.count)
         agentHealth = Array(repeating: AgentHealth(), count: plan.agentNames.count)

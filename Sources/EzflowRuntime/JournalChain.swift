@@ -83,7 +83,8 @@ extension Event {
     var chainTask: Int? {
         switch self {
         case .taskSucceeded(let t, _, _, _, _, _), .taskFailed(let t, _, _, _, _, _, _, _), .approvalGiven(let t, _, _, _),
-             .approvalRefused(let t, _, _, _):
+             .approvalRefused(let t, _, _, _),
+             .taskRedriven(let t, _, _):
             t
         case .timerFired(let id, _):
             switch id {

@@ -143,6 +143,7 @@ extension RunState {
         s.refusedTask = mapTask(refusedTask)
         s.refusedGroup = mapGroup(refusedGroup)
         s.runTagLimits = runTagLimits
+        s.learned = learned
         s.previousPlanHash = old.hash
         s.upgradePending = true
         for g in 0..<old.agentNames.count {
@@ -174,6 +175,7 @@ extension RunState {
             let n = tmap[t]
             s.tasks[n] = mapState(tasks[t])
             s.attempts[n] = attempts[t]
+            s.attemptBase[n] = attemptBase[t]
             s.history[n] = history[t].map { r in
                 var r = r
                 r.agent = mapAgent(r.agent)

@@ -35,6 +35,9 @@ public struct LearnedSelector: AgentSelector {
 
     public func choose(task: Int, candidates: [Int], view: SelectorView, rng: inout SeededRandom) -> Int? {
         let kind = PerformancePredictor.kind(view.taskName(task))
+        // A real run's model is the one its `run_started` journalled (fitted from the
+        // store's earlier runs); a simulation feeds `predictor` between runs instead.
+        let model = view.learned ?? predictor
         var deadline = limits.remainingDeadlineMs(view)
         let timeout = view.taskTimeoutMs(task)
         if timeout > 0 { deadline = min(deadline ?? Double(timeout), Double(timeout)) }
@@ -44,7 +47,7 @@ public struct LearnedSelector: AgentSelector {
         let affordable = view.affordable(task: task, candidates)
         for a in candidates {
             let prior = profiles?[a] ?? view.fallbackProfile(task: task, agent: a)
-            let e = predictor.estimate(agent: view.name(a), kind: kind, priorSuccess: prior.successRate,
+            let e = model.estimate(agent: view.name(a), kind: kind, priorSuccess: prior.successRate,
                                        priorLatencyMs: prior.latencyMeanMs, priorCostMicros: prior.costMeanMicros)
             let (p, latency, cost) = draw(e, &rng)
             let expCost = cost / p, expTime = latency / p

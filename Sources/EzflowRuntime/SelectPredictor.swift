@@ -15,6 +15,16 @@ public struct RunningMoments: Sendable, Equatable {
 
     public init() {}
 
+    /// The moments of `count` observations from their sum and sum of squares (a
+    /// journalled `LearnedPrior`): the same for any order they were added in.
+    init(count: Int64, sum: Int64, sumSq: Int64) {
+        self.count = max(0, count)
+        guard count > 0 else { return }
+        let n = Double(count), s = Double(sum)
+        mean = s / n
+        m2 = max(0, Double(sumSq) - s * s / n)
+    }
+
     public mutating func add(_ x: Double) {
         count += 1
         let d = x - mean
@@ -82,6 +92,27 @@ public struct PerformancePredictor: Sendable, Equatable {
     public var priorWeight: Double = 2
 
     public init() {}
+
+    /// The model a journalled prior describes (`run_started`'s `prior`): each (agent,
+    /// kind) cell, and per agent the cells added up (the fallback for a rare kind).
+    public init(prior: LearnedPrior) {
+        var byAgent: [String: LearnedPrior.Entry] = [:]
+        for e in prior.entries where e.attempts > 0 {
+            stats[e.agent, default: [:]][e.kind] = Self.cell(e)
+            observations += e.attempts
+            byAgent[e.agent, default: LearnedPrior.Entry(agent: e.agent, kind: "")].absorb(e)
+        }
+        for (name, e) in byAgent { agentStats[name] = Self.cell(e) }
+    }
+
+    private static func cell(_ e: LearnedPrior.Entry) -> AgentTaskStats {
+        var cell = AgentTaskStats()
+        cell.successes = e.successes
+        cell.failures = e.failures
+        cell.latency = RunningMoments(count: e.attempts, sum: e.latencySumMs, sumSq: e.latencySumSq)
+        cell.cost = RunningMoments(count: e.attempts, sum: e.costSumMicros, sumSq: e.costSumSq)
+        return cell
+    }
 
     /// Records one finished attempt.
     public mutating func observe(agent: String, kind: String, success: Bool, latencyMs: Int64, costMicros: Int64) {

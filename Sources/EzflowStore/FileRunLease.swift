@@ -49,6 +49,20 @@ public final class FileRunLease: RunLease {
         }
     }
 
+    /// Who holds run `runID`'s lease now (the pid in its file, or "" when unknown), nil
+    /// when nobody does. Takes nothing: a probe for `ezrun dlq retry`, which hands a
+    /// request to a live writer and otherwise resumes the run itself.
+    public func holder(run runID: String) -> String? {
+        let fd = open(path(runID), O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return nil }  // never locked: no lock file yet
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        return Self.read(fd).first ?? ""
+    }
+
     /// The lock file's lines: holder, epoch.
     static func read(_ fd: Int32) -> [String] {
         var buf = [UInt8](repeating: 0, count: 256)

@@ -170,7 +170,7 @@ final class CLIObserver: RunObserver {
             case .taskFailed(let t, let a, let cls, _, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
             case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
-                 .interrupted:
+                 .interrupted, .taskRedriven:
                 break  // not an attempt's end
             }
         }
@@ -223,6 +223,7 @@ extension CLI {
                ezrun replay RUN [--db PATH] [--export FILE]
                ezrun runs [--db PATH]
                ezrun logs RUN [TASK] [--db PATH]
+               ezrun dlq list|show|retry …   dead-lettered tasks (ezrun dlq --help)
 
           The journal, queue and logs live in one SQLite file (default .ezflow/ezflow.db, or $EZFLOW_DB).
           --as NAME[:ROLE,...]  the principal (roles from --principals FILE / $EZFLOW_PRINCIPALS /

@@ -314,8 +314,9 @@ enum CLI {
         case "status": exit(status(arguments))
         case "runs": exit(runs(arguments))
         case "logs": exit(logs(arguments))
+        case "dlq": exit(dlq(arguments))
         case "-h", "--help", "help":
-            print(runUsage + "\n\n" + usage)
+            print(runUsage + "\n\n" + dlqUsage + "\n\n" + usage)
             exit(0)
         case let other?: usageError("unknown command `\(other)`")
         case nil: usageError("missing command")

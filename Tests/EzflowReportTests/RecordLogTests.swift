@@ -35,6 +35,8 @@ final class RecordLogTests: XCTestCase {
             return (.planUpgraded(fromHash: "sha256:aa", toHash: "sha256:bb", atMs: t0), "plan upgraded", .info, nil)
         case .interrupted:
             return (.interrupted(signal: "SIGTERM", drain: true, atMs: t0), "run interrupted by SIGTERM", .warn, nil)
+        case .taskRedriven:
+            return (.taskRedriven(task: test, principal: "ops", atMs: t0), "re-driven by ops", .info, "test")
         }
     }
 

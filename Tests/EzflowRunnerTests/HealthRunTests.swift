@@ -20,7 +20,7 @@ final class HealthRunTests: XCTestCase {
         var unhealthy: [Int] = [], health: [Bool] = [], start: Int64 = 0
         for r in records {
             switch r.event {
-            case .runStarted(_, _, _, _, let at, let down): unhealthy = down; start = at
+            case .runStarted(_, _, _, _, let at, let down, _): unhealthy = down; start = at
             case .agentHealth(_, let ok, _): health.append(ok)
             default: break
             }

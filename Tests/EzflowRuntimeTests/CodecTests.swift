@@ -13,7 +13,9 @@ final class CodecTests: XCTestCase {
         switch kind {
         case .runStarted:
             [.runStarted(runID: "r-1", seed: 0, planHash: "sha256:ab", tagLimits: [:], atMs: 0),
-             .runStarted(runID: "é \"q\"\n", seed: .max, planHash: "", tagLimits: ["gpu": 2, "b\u{0}": 0, "ä": 7], atMs: 12)]
+             .runStarted(runID: "é \"q\"\n", seed: .max, planHash: "", tagLimits: ["gpu": 2, "b\u{0}": 0, "ä": 7], atMs: 12),
+             .runStarted(runID: "r-2", seed: 1, planHash: "sha256:cd", tagLimits: [:], atMs: 3, prior: LearnedPrior(runs: 0, entries: [])),
+             .runStarted(runID: "r-3", seed: 2, planHash: "sha256:cd", tagLimits: [:], atMs: 4, prior: Self.prior)]
         case .taskSucceeded:
             [.taskSucceeded(task: 0, attempt: 1, outputs: .object([]), costMicros: 0, tokens: 0, atMs: 5),
              .taskSucceeded(task: 3, attempt: 2, outputs: .object([("z", .array([.int(-1), .float(1.5), .null])), ("a", .string("ü"))]),
@@ -38,8 +40,19 @@ final class CodecTests: XCTestCase {
             [.planUpgraded(fromHash: "sha256:aa", toHash: "sha256:bb", atMs: 4)]
         case .interrupted:
             [.interrupted(signal: "SIGINT", drain: false, atMs: 5), .interrupted(signal: "SIGTERM", drain: true, atMs: 6)]
+        case .taskRedriven:
+            [.taskRedriven(task: 0, principal: "ops", atMs: 7), .taskRedriven(task: 9, principal: "ö \"x\"", atMs: .max)]
         }
     }
+
+    /// The replay golden's prior and a cell with sums at the top of their range.
+    static let prior: LearnedPrior = {
+        var top = LearnedPrior.Entry(agent: "bad ü", kind: "build")
+        top.failures = .max
+        top.latencySumSq = .max
+        top.costSumSq = .max
+        return LearnedPrior(runs: 4, entries: ReplayTests.redrivePrior.entries + [top])
+    }()
 
     static func samples(_ kind: CommandKind) -> [Command] {
         switch kind {

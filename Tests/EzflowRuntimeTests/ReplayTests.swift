@@ -13,6 +13,11 @@ final class ReplayTests: XCTestCase {
     /// Scenarios recorded over another scenario's workflow.
     static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval"]
 
+    /// The selector a scenario was recorded with: `learned` reads the journalled prior.
+    static func environment(_ name: String) -> RunEnvironment {
+        name == "redrive" ? RunEnvironment(selector: LearnedSelector(predictor: PerformancePredictor())) : RunEnvironment()
+    }
+
     func fixturePlan(_ name: String) throws -> Plan {
         let file = Self.planOf[name] ?? name
         let text = try String(contentsOf: Repo.url("\(Self.dir)/\(file).ezflow"), encoding: .utf8)
@@ -23,7 +28,7 @@ final class ReplayTests: XCTestCase {
 
     /// The scripted scenarios that made the good journals; each reacts to the core's commands.
     func record(_ name: String) throws -> [JournalRecord] {
-        var h = Harness(try fixturePlan(name))
+        var h = Harness(try fixturePlan(name), environment: Self.environment(name))
         func timerAt(_ cs: [String], _ prefix: String) -> Int64 {
             Int64(cs.first { $0.hasPrefix("timer \(prefix)") }!.split(separator: "@").last!)!
         }
@@ -84,6 +89,25 @@ final class ReplayTests: XCTestCase {
             try h.timer(.retryDue(task: 0, attempt: 2), at: 2_050)
             try h.send(.taskFailed(task: 0, attempt: 2, errorClass: "transient", message: "HTTP 529", costMicros: 10_000, tokens: 0,
                                    atMs: 2_100, retryAfterMs: 60_000))
+        case "redrive":
+            // The journalled prior says `spare` succeeds at `prepare` and `sh` fails: the
+            // learned selector takes the dearer `spare`. `flaky` dead-letters, its
+            // dependents are skipped, the run fails; the re-drive reopens all three with a
+            // fresh rule (attempt 3, a retry would be attempt 4) and the run succeeds.
+            var cs = try h.start(seed: 13, prior: Self.redrivePrior)
+            precondition(cs.contains("dispatch prepare#1@spare"), "\(cs)")
+            try h.ok("prepare", at: 10, cost: 20_000)
+            cs = try h.fail("flaky", 1, "transient", at: 20, cost: 10_000)
+            try h.timer(.retryDue(task: 1, attempt: 2), at: timerAt(cs, "retry/1/2"))
+            cs = try h.fail("flaky", 2, "transient", at: 150, cost: 10_000)
+            precondition(cs.contains("finish failed"), "\(cs)")
+            cs = try h.send(.taskRedriven(task: h.id("flaky"), principal: "ops", atMs: 1_000))
+            precondition(cs.contains("dispatch flaky#3@sh"), "\(cs)")
+            cs = try h.fail("flaky", 3, "transient", at: 1_050, cost: 10_000)
+            try h.timer(.retryDue(task: 1, attempt: 4), at: timerAt(cs, "retry/1/4"))
+            try h.ok("flaky", 4, at: 1_200, cost: 10_000)
+            try h.ok("publish", at: 1_300, cost: 10_000)
+            try h.ok("notify", at: 1_400, cost: 10_000)
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -109,12 +133,12 @@ final class ReplayTests: XCTestCase {
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
-                     "gate_escalate"] {
+                     "gate_escalate", "redrive"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
             let plan = try fixturePlan(name)
-            let state = try Replay.verify(plan: plan, journal: try Journal.decode(try read(path)))
+            let state = try Replay.verify(plan: plan, journal: try Journal.decode(try read(path)), environment: Self.environment(name))
             XCTAssertNotNil(state.verdict, name)
             if name == "retry_approval" {
                 XCTAssertEqual(state.verdict, .success)
@@ -135,6 +159,8 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.verdict, .failed)
                 XCTAssertEqual(state.tasks, [.succeeded, .failed, .skipped])
                 XCTAssertEqual(state.history[1].map(\.message), ["no answer within 1s: rejected after the escalation"])
+            } else if name == "redrive" {
+                try checkRedrive(plan, state)
             } else if name == "interrupt_resume" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 20_000)
@@ -145,6 +171,37 @@ final class ReplayTests: XCTestCase {
             }
         }
         XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
+    }
+
+    /// Per (agent, kind) for `prepare`: `spare` 9 of 9, `sh` 1 of 10.
+    static let redrivePrior: LearnedPrior = {
+        var spare = LearnedPrior.Entry(agent: "spare", kind: "prepare")
+        spare.successes = 9
+        spare.latencySumMs = 900
+        spare.latencySumSq = 90_000
+        spare.costSumMicros = 180_000
+        spare.costSumSq = 3_600_000_000
+        var sh = LearnedPrior.Entry(agent: "sh", kind: "prepare")
+        sh.successes = 1
+        sh.failures = 9
+        sh.latencySumMs = 1_000
+        sh.latencySumSq = 100_000
+        sh.costSumMicros = 100_000
+        sh.costSumSq = 1_000_000_000
+        return LearnedPrior(runs: 5, entries: [sh, spare])
+    }()
+
+    /// Replayed from disk: the prior is back in the state, `flaky` ran a fresh rule after
+    /// its re-drive, and its skipped dependents ran.
+    func checkRedrive(_ plan: Plan, _ state: RunState) throws {
+        XCTAssertEqual(state.verdict, .success)
+        let flaky = try XCTUnwrap(plan.taskNames.firstIndex(of: "flaky"))
+        XCTAssertEqual(state.attempts[flaky], 4)
+        XCTAssertEqual(state.attemptBase[flaky], 2)
+        XCTAssertEqual(state.history[flaky].map(\.errorClass), ["transient", "transient", "transient", nil])
+        XCTAssertEqual(state.history[0].first?.agent, plan.agentNames.firstIndex(of: "spare"))
+        XCTAssertEqual(state.learned, PerformancePredictor(prior: Self.redrivePrior))
+        XCTAssertEqual(state.tasks, [.succeeded, .succeeded, .succeeded, .succeeded])
     }
 
     /// Replayed from disk: `build`'s outputs are in the state, and the core decides

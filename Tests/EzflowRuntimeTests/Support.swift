@@ -51,8 +51,8 @@ struct Harness {
     }
 
     @discardableResult
-    mutating func start(seed: UInt64 = 1, tagLimits: [String: Int] = [:], at: Int64 = 0) throws -> [String] {
-        try send(.runStarted(runID: "r1", seed: seed, planHash: plan.hash, tagLimits: tagLimits, atMs: at))
+    mutating func start(seed: UInt64 = 1, tagLimits: [String: Int] = [:], at: Int64 = 0, prior: LearnedPrior? = nil) throws -> [String] {
+        try send(.runStarted(runID: "r1", seed: seed, planHash: plan.hash, tagLimits: tagLimits, atMs: at, prior: prior))
     }
 
     @discardableResult

@@ -1,0 +1,193 @@
+// `ezrun dlq list|show|retry`: the dead-lettered tasks of a store, one task's whole
+// attempt history, and the re-drive of a dead-lettered task (posted to the run's inbox:
+// only the run's writer appends; docs/RUNNING.md, "Dead letters").
+import EzflowIR
+import EzflowPorts
+import EzflowRunner
+import EzflowRuntime
+import EzflowStore
+import Foundation
+
+extension CLI {
+    static let dlqUsage = """
+        usage: ezrun dlq list [--run RUN] [--json] [--db PATH]
+               ezrun dlq show RUN TASK [--json] [--db PATH]
+               ezrun dlq retry RUN TASK [--as PRINCIPAL] [--no-resume] [--db PATH] [report options of ezrun resume]
+
+          list   the dead-lettered tasks of every run in the store (or of RUN): run, task,
+                 error class, last message, attempts, when the last attempt ended
+          show   every attempt of TASK in RUN from the journal: agent, error class, message,
+                 duration, cost, tokens, and each re-drive
+          retry  re-drives a dead-lettered TASK: it runs again with a fresh retry rule, and the
+                 tasks skipped because of it wait for it again, within the run's budgets and
+                 deadline. The request goes to the run's inbox; when no ezrun is running the
+                 run, retry then resumes it itself, to its new verdict (exit status as
+                 `ezrun resume`); when one is, that ezrun folds it (exit 0). --no-resume only
+                 posts it (the next `ezrun resume RUN` folds it). Needs the `run` permission.
+        """
+
+    static func dlq(_ argv: ArraySlice<String>) -> Int32 {
+        var rest = argv
+        switch rest.popFirst() {
+        case "list": return dlqList(rest)
+        case "show": return dlqShow(rest)
+        case "retry": return dlqRetry(rest)
+        case "-h", "--help":
+            print(dlqUsage)
+            return 0
+        case let other?: usageError("unknown dlq command `\(other)` (expected list, show or retry)", dlqUsage)
+        case nil: usageError("missing dlq command (list, show or retry)", dlqUsage)
+        }
+    }
+
+    static func storePath(_ a: Args) -> String {
+        a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
+    }
+
+    static func iso(_ ms: Millis) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    /// The first line of a message, for one-line listings.
+    static func oneLine(_ s: String) -> String {
+        String(s.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+    }
+
+    static func dlqList(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db", "--run"], switches: ["--json"])
+        if a.flags.contains("--help") { print(dlqUsage); return 0 }
+        guard a.positional.isEmpty else { usageError("usage: ezrun dlq list [--run RUN] [--json]", dlqUsage) }
+        let store = openStore(storePath(a), readOnly: true)
+        var ids: [String]
+        if let r = a.value("--run") { ids = [r] } else {
+            do { ids = try store.runs().map(\.runID) } catch { fail(error) }
+        }
+        var rows: [JSONValue] = []
+        var text = ""
+        for id in ids {
+            let run: StoredRun
+            do {
+                switch try StoredRun.replay(store: store, runID: id) {
+                case .reproduced(let r): run = r
+                case .diverged(let v):
+                    FileHandle.standardError.write(Data("ezrun: run \(id) left out: this build does not replay it (\(v))\n".utf8))
+                    continue
+                }
+            } catch { fail(error) }
+            for t in 0..<run.plan.taskCount where run.state.tasks[t] == .deadLettered {
+                let last = run.state.history[t].last
+                let name = run.plan.taskNames[t], cls = last?.errorClass ?? "-", msg = oneLine(last?.message ?? "")
+                let when = last?.endedAtMs ?? run.state.nowMs
+                rows.append(.object([("attempts", .int(Int64(run.state.attempts[t]))), ("class", .string(cls)),
+                                     ("ended_at", .string(iso(when))), ("message", .string(last?.message ?? "")),
+                                     ("run", .string(id)), ("task", .string(name))]))
+                text += "\(id)\t\(name)\t\(cls)\t\(run.state.attempts[t])\t\(iso(when))\t\(msg)\n"
+            }
+        }
+        if a.flags.contains("--json") {
+            print(String(decoding: CanonicalJSON.encode(.object([("dead_letters", .array(rows))])), as: UTF8.self))
+        } else if rows.isEmpty {
+            print("no dead-lettered tasks")
+        } else {
+            FileHandle.standardOutput.write(Data(("RUN\tTASK\tCLASS\tATTEMPTS\tENDED\tMESSAGE\n" + text).utf8))
+        }
+        return 0
+    }
+
+    /// The run and task a `dlq show`/`retry` names, or exit 2.
+    static func dlqTask(_ store: DurableStore, _ runID: String, _ taskName: String) -> (StoredRun, Int) {
+        let run: StoredRun
+        do { run = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
+        guard let t = run.plan.taskNames.firstIndex(of: taskName) else { fail("run `\(runID)` has no task `\(taskName)`") }
+        return (run, t)
+    }
+
+    static func dlqShow(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: ["--db"], switches: ["--json"])
+        if a.flags.contains("--help") { print(dlqUsage); return 0 }
+        guard a.positional.count == 2 else { usageError("usage: ezrun dlq show RUN TASK [--json]", dlqUsage) }
+        let store = openStore(storePath(a), readOnly: true)
+        let (run, t) = dlqTask(store, a.positional[0], a.positional[1])
+        let journal: [JournalRecord]
+        do { journal = try store.journal(run: run.info.runID, from: 0) } catch { fail(error) }
+        let redrives = journal.compactMap { r -> (principal: String, atMs: Millis)? in
+            if case .taskRedriven(t, let p, let at) = r.event { (p, at) } else { nil }
+        }
+        let plan = run.plan
+        func agent(_ g: Int) -> String { g >= 0 && g < plan.agentNames.count ? plan.agentNames[g] : "local" }
+        if a.flags.contains("--json") {
+            let attempts: [JSONValue] = run.state.history[t].map { h in
+                .object([("agent", .string(agent(h.agent))), ("attempt", .int(Int64(h.attempt))), ("class", h.errorClass.map { .string($0) } ?? .null),
+                         ("cost_micros", .int(h.costMicros)), ("duration_ms", .int(h.endedAtMs - h.startedAtMs)),
+                         ("ended_at", .string(iso(h.endedAtMs))), ("message", .string(h.message)), ("tokens", .int(h.tokens))])
+            }
+            let doc: JSONValue = .object([
+                ("attempts", .array(attempts)),
+                ("redrives", .array(redrives.map { .object([("at", .string(iso($0.atMs))), ("principal", .string($0.principal))]) })),
+                ("run", .string(run.info.runID)), ("state", .string(run.state.tasks[t].name)), ("task", .string(plan.taskNames[t])),
+            ])
+            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            return 0
+        }
+        var out = "task \(plan.taskNames[t]) of run \(run.info.runID): \(run.state.tasks[t].name), \(run.state.history[t].count) attempt(s)\n"
+        var pending = redrives[...]
+        for h in run.state.history[t] {
+            while let r = pending.first, r.atMs <= h.startedAtMs {
+                out += "  re-driven by \(r.principal) at \(iso(r.atMs))\n"
+                pending = pending.dropFirst()
+            }
+            out += "  attempt \(h.attempt) on \(agent(h.agent)): \(h.errorClass ?? "succeeded"), \(h.endedAtMs - h.startedAtMs) ms, "
+            out += "\(money(h.costMicros)), \(h.tokens) tokens\n"
+            for line in h.message.split(separator: "\n", omittingEmptySubsequences: false) where !h.message.isEmpty {
+                out += "    \(line)\n"
+            }
+        }
+        for r in pending { out += "  re-driven by \(r.principal) at \(iso(r.atMs))\n" }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        return 0
+    }
+
+    static func dlqRetry(_ argv: ArraySlice<String>) -> Int32 {
+        let a = Args(argv, valued: RunFlags.valued, switches: RunFlags.switches.union(["--no-resume"]))
+        if a.flags.contains("--help") { print(dlqUsage); return 0 }
+        guard a.positional.count == 2 else { usageError("usage: ezrun dlq retry RUN TASK", dlqUsage) }
+        let flags = RunFlags(a)
+        let store = openStore(flags.config.storePath, readOnly: false)
+        let (run, t) = dlqTask(store, a.positional[0], a.positional[1])
+        let (runID, taskName) = (run.info.runID, a.positional[1])
+        if let why = run.state.redriveRefusal(t, at: nowMs()) { fail("cannot re-drive `\(taskName)` of run \(runID): \(why)") }
+        let who: String
+        if let p = flags.config.principal {
+            // Re-driving runs the workflow again: the `run` permission, as for resume.
+            let d = Access(workflow: run.program.document).canRun(p, inputs: run.inputs)
+            do {
+                try store.audit(AuditEntry(runID: runID, principal: p.name, action: "redrive", target: taskName, allowed: d.allowed,
+                                           reason: d.reason, atMs: nowMs()))
+            } catch { fail(error) }
+            guard d.allowed else { fail("access refused: \(d.reason)") }
+            who = p.name
+        } else {
+            who = ProcessInfo.processInfo.environment["USER"] ?? "local"
+        }
+        do {
+            _ = try store.post(InboxItem(runID: runID, kind: .redrive, task: taskName, principal: who, approved: false, refusal: nil,
+                                         comment: "", createdMs: nowMs()))
+        } catch { fail(error) }
+        let db = flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"
+        if a.flags.contains("--no-resume") {
+            print("re-drive of `\(taskName)` of run \(runID) posted; continue with: ezrun resume \(runID)\(db)")
+            return 0
+        }
+        if let pid = FileRunLease(storePath: flags.config.storePath).holder(run: runID) {
+            print("re-drive of `\(taskName)` of run \(runID) posted; the ezrun running it\(pid.isEmpty ? "" : " (pid \(pid))") folds it")
+            return 0
+        }
+        Signals.prepareRunner()
+        let runner: Runner
+        do { runner = try Runner.resume(runID: runID, config: flags.config) } catch { fail(error) }
+        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: re-driving `\(taskName)` of run \(runID)\n".utf8)) }
+        return drive(runner, flags)
+    }
+}
