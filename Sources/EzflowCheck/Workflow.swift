@@ -31,6 +31,13 @@ extension WorkflowChecker {
         let m = w.module
         let attrs = validateAttributes(w.block, module: m)
         w.selector = attrs.word("selector")
+        if w.selector == "auction", let a = attrs["selector"] {
+            // Real runs have no bid protocol: say so where the choice is made (docs/RUNTIME.md).
+            report(Diagnostic.warning("W0107", "the `auction` selector only bids in `ezrun simulate`", at: a.value.span,
+                                      label: "simulation only",
+                                      notes: ["in `ezrun run` every bid is priced from the agent's declared cost, and no agent is asked"],
+                                      help: "use `cheapest`, `fastest` or `learned` for real runs"))
+        }
         w.maxParallel = attrs.number("max_parallel")
         if let ms = attrs.number("deadline"), let d = attrs["deadline"] {
             w.deadlineMs = ms

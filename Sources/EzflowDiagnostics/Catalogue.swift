@@ -1862,6 +1862,30 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "W0107", .warning, "selector that only works in simulation",
+            #"""
+            The workflow picks its agents with `selector: auction`. An auction asks
+            every candidate agent for a bid (price and time) and takes the best one.
+            Only `ezrun simulate` has bidders: there each simulated agent bids from its
+            model. In `ezrun run` no agent is asked: every bid is priced from the
+            agent's declared cost and a fixed profile, so the auction is a static
+            price list, not a market. ezc says so, and so does `ezrun run`.
+
+            Erroneous example:
+
+                workflow ci {
+                  selector: auction
+                  task build { run: "make" }
+                }
+
+            Corrected example:
+
+                workflow ci {
+                  selector: learned
+                  task build { run: "make" }
+                }
+            """#),
+        entry(
             "W0600", .warning, "critical path worst case exceeds the deadline",
             #"""
             The longest chain of dependent tasks could, in the worst case, take longer

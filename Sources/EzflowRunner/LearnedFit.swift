@@ -10,7 +10,7 @@ extension Runner {
     public static let learnedRunsMax = 100
 
     /// The selector a run uses: `--selector`, else the workflow's, else `cheapest`.
-    static func selectorName(_ plan: Plan, config: RunConfig) -> SelectorName {
+    public static func selectorName(_ plan: Plan, config: RunConfig) -> SelectorName {
         config.selector ?? plan.selectorName.flatMap(SelectorName.init(rawValue:)) ?? .cheapest
     }
 

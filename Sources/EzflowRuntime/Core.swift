@@ -32,6 +32,9 @@
 //   waiting          → ready → succeeded join (a `workflow` task): its last nested task succeeded, at once
 //   waiting          → failed            join: a nested task ended without success (skipped if only
 //                                        the workflow task's own dependencies failed)
+//   deadLettered     → waiting → ready   taskRedriven: a fresh retry rule (`attemptBase`); a finished
+//                                        run runs again (Redrive.swift); refused → no-op
+//   skipped          → waiting           taskRedriven of what it waited on (also a join it failed)
 //
 // Node kinds (`NodeKind`): `task` and `fallback` dispatch, `approval` and
 // `fallbackApproval` ask for `approvalGiven`, `join` never runs; a fallback is readied

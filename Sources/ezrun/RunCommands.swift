@@ -306,6 +306,10 @@ extension CLI {
             fail(error)
         }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(runner.plan.taskCount) tasks, journal \(flags.config.storePath))\n".utf8)) }
+        if !flags.quiet, Runner.selectorName(runner.plan, config: flags.config) == .auction {
+            // W0107 at check time; said again where it takes effect.
+            FileHandle.standardError.write(Data("ezrun: warning: the `auction` selector only bids in `ezrun simulate`; here every bid is priced from the agent's declared cost, and no agent is asked\n".utf8))
+        }
         return drive(runner, flags)
     }
 

@@ -102,4 +102,15 @@ final class LearnedRunTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(first.filter { $0 == "cheap" }.count, 3, "\(first)")
     }
+
+    /// A real run has no bid protocol: `ezrun run` says the auction is simulation-only.
+    func testAuctionSaysItIsSimulationOnly() throws {
+        let dir = prepare()
+        write(Self.workflow.replacingOccurrences(of: "selector: learned", with: "selector: auction"), to: dir + "/auction.ezflow")
+        let r = ezrun(["run", "auction.ezflow", "--run-id", "a1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("ezrun: warning: the `auction` selector only bids in `ezrun simulate`; here every bid is priced from the agent's declared cost, and no agent is asked\n"), r.stderr)
+        let learned = ezrun(["run", "learn.ezflow", "--run-id", "l1"], in: dir)
+        XCTAssertFalse(learned.stderr.contains("warning"), learned.stderr)
+    }
 }
