@@ -36,7 +36,7 @@ public enum AttributeTable {
         .init("task", "needs", .strings, ir: "needs", "capabilities a candidate agent must have"),
         .init("task", "role", .ref(["role"]), ir: "role", "the role the task runs as (default: its group's)"),
         .init("task", "timeout", .duration, min: 1, ir: "timeout_ms", "each attempt is stopped after this long"),
-        .init("task", "retry", .ref(["retry"]), ir: "retry", "the retry rule (or write a nested `retry { }` block)"),
+        .init("task", "retry", .ref(["retry"]), ir: "retry", "the retry rule (or nested `retry { }` blocks, one per rule: a failure goes to the first that retries its class)"),
         .init("task", "priority", .int, min: 0, max: 9, default: "0", ir: "priority",
               "among ready tasks, higher runs first (default: the enclosing group's, else 0)", rangeHelp: "9 runs first"),
         .init("task", "tags", .strings, ir: "tags", "labels for reports and policies (groups' tags are added)"),
@@ -143,7 +143,7 @@ public enum AttributeTable {
               "`exponential` backoff: each delay is the previous one times this (`delay × factor^(n-1)`)"),
         .init("retry", "jitter", .word(["none", "full", "equal", "decorrelated"]), default: "none", ir: "jitter", "randomness added to delays"),
         .init("retry", "on", .words(nil), ir: "on", "error classes retried: timeout, transient, agent_error, output_error, declared ones, or imported ones as `module.name` (default: every class a retry can fix; `ezc check --explain-retry`)"),
-        .init("retry", "catch", .custom("a task or agent name"), ir: "catch", "the fallback after the last attempt fails"),
+        .init("retry", "catch", .custom("a task or agent name"), ir: "catch", "the task's fallback once its retries end (in one of its rules)"),
     ]
 
     static let budget: [AttrFact] = [

@@ -100,13 +100,13 @@ extension WorkflowChecker {
     /// and a fallback task.
     func timeLine(_ t: TaskInfo, _ total: Int64, _ w: WorkflowContext, named: Bool) -> String {
         guard let to = CriticalPath.attemptTime(t) else { return (named ? "`\(t.name.text)`: " : "") + "no `timeout`" }
-        var a = t.retry?.attempts ?? 1
+        var a = t.maxAttempts
         var extra = ""
         if case .agent(let id)? = t.fallback {
             a += 1
             extra = " (the last on the `catch` agent `\(id.name)`)"
         }
-        let back = t.retry?.backoffTotalMs ?? 0
+        let back = t.backoffTotalMs
         var text = "\(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))\(named ? "" : " timeout")\(extra)" + (back > 0 ? " + \(fmtDuration(back)) backoff" : "")
         if case .task(let f)? = t.fallback, total > (CriticalPath.worstTime(t) ?? 0) {
             text += " + fallback `\(w.tasks[f].name.text)` \(fmtDuration(total - (CriticalPath.worstTime(t) ?? 0)))"

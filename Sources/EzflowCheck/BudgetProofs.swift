@@ -125,7 +125,7 @@ extension WorkflowChecker {
         if t.forEach != nil {
             if let fe = t.forEachValue, case .list(let items) = fe.kind { instances = Int64(items.count) } else { instances = nil }
         }
-        var c = TaskCost(instances: instances, attempts: t.retry?.attempts ?? 1, money: 0, moneyWhy: "", catchMoney: nil,
+        var c = TaskCost(instances: instances, attempts: t.maxAttempts, money: 0, moneyWhy: "", catchMoney: nil,
                          firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),
                          promptTokens: t.action == "prompt" ? Self.promptInputBound(t) : 0,
                          required: !t.isFallback, nested: t.action == "workflow")

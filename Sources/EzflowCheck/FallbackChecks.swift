@@ -18,7 +18,7 @@ extension WorkflowChecker {
     mutating func checkFallbackTargets(_ w: WorkflowContext) {
         let reach = Reachability(w)
         for t in w.tasks {
-            guard case .task(let c)? = t.fallback, let span = t.retry?.catchExpr?.span else { continue }
+            guard case .task(let c)? = t.fallback, let span = t.catchRule?.catchExpr?.span else { continue }
             let f = w.tasks[c]
             var help = "a fallback is one plain task that does not depend on the task it replaces; "
                 + "add such a task (it may do the same work) and name it in `catch`"
@@ -87,7 +87,7 @@ extension WorkflowChecker {
     /// E0615: fallback `f` (of `via`, on the chain from `t`) lacks `t`'s output `name`, or declares another type.
     mutating func reportFallbackOutput(t: TaskInfo, via: TaskInfo, fallback f: TaskInfo, output name: String, want: Ty, have: Ty?,
                                        read: Span) {
-        guard let span = via.retry?.catchExpr?.span else { return }
+        guard let span = via.catchRule?.catchExpr?.span else { return }
         let ref = "`\(t.name.text).outputs.\(name)`"
         let message = have == nil
             ? "fallback `\(f.name.text)` has no output `\(name)`, which is read from `\(t.name.text)`"

@@ -39,7 +39,7 @@ extension WorkflowChecker {
         }
         // Fallbacks named by `catch` run only when their task fails.
         for i in w.tasks.indices {
-            guard let r = w.tasks[i].retry, let c = r.catchExpr else { continue }
+            guard let r = w.tasks[i].catchRule, let c = r.catchExpr else { continue }
             if case .name(let n) = c.kind, let target = w.names[n], !target.isGroup {
                 if target.index == i {
                     report(error("E0605", "task `\(n)` cannot be its own fallback", c.span))
@@ -270,11 +270,11 @@ public struct CriticalPath: Sendable {
     /// answer (`attemptTime`).
     public static func worstTime(_ t: TaskInfo) -> Int64? {
         guard let timeout = attemptTime(t) else { return nil }
-        var attempts = t.retry?.attempts ?? 1
+        var attempts = t.maxAttempts
         if case .agent? = t.fallback { attempts += 1 }
         let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
         if o { return Int64.max }
-        let b = t.retry?.backoffTotalMs ?? 0
+        let b = t.backoffTotalMs
         return x.addingReportingOverflow(b).overflow ? Int64.max : x + b
     }
 

@@ -82,7 +82,7 @@ extension WorkflowChecker {
     /// prompt for every attempt.
     func suggestedCap(_ t: TaskInfo, _ w: WorkflowContext) -> String {
         let limits = budgetChain(t, w).compactMap(\.0.tokens)
-        let attempts = max(1, t.retry?.attempts ?? 1)
+        let attempts = max(1, t.maxAttempts)
         let prompt = Self.promptInputBound(t) ?? 0
         let fit = limits.map { $0 / attempts - prompt }.min() ?? 4000
         let cap = max(1, min(4000, fit >= 1000 ? fit / 1000 * 1000 : fit))

@@ -168,7 +168,9 @@ public struct TaskInfo: Sendable {
     public var needsSpan: Span?
     public var role: RefUse?
     public var timeoutMs: Int64?
-    public var retry: RetryInfo?
+    /// The task's retry rules in the order written: a failure is handled by the first rule
+    /// whose classes include its class, and each rule counts its own retries (empty: none).
+    public var retries: [RetryInfo] = []
     public var budget: BudgetInfo?
     public var priority: Int64 = 0
     public var tags: [String] = []
@@ -214,4 +216,17 @@ public struct TaskInfo: Sendable {
     public var stop: [String] = []
     /// The called workflow of a nested-workflow task.
     public var callee: DeclID?
+}
+
+extension TaskInfo {
+    /// The rule that names `catch`: a task has one fallback, taken whichever rule ends.
+    public var catchRule: RetryInfo? { retries.first { $0.catchExpr != nil } }
+
+    /// The most attempts the task makes, before a `catch: agent` one: the first try plus
+    /// every rule's retries (`attempts - 1` each), as the runtime's `Plan.attemptsMax`.
+    public var maxAttempts: Int64 { retries.reduce(1) { Reservation.add($0, max(0, $1.attempts - 1)) } }
+
+    /// The waits of every rule's whole schedule, un-jittered: the worst case of the
+    /// backoff between the task's attempts.
+    public var backoffTotalMs: Int64 { retries.reduce(0) { Reservation.add($0, $1.backoffTotalMs) } }
 }

@@ -43,13 +43,22 @@ public enum RetryReport {
     public static func render(workflow name: String, tasks: [TaskInfo]) -> String {
         var out = "workflow `\(name)`\n"
         for t in tasks where t.action != "approve" && t.action != "workflow" {
-            guard let r = t.retry, r.attempts > 1 else {
+            guard t.maxAttempts > 1 else {
                 out += "  task `\(t.name.text)`: 1 attempt, no retry\n"
                 continue
             }
-            out += "  task `\(t.name.text)`: \(r.attempts) attempts\n"
-            out += "    retries: \(r.classesText)\n"
-            out += "    delays: \(r.delaysText)\n"
+            if t.retries.count == 1, let r = t.retries.first {
+                out += "  task `\(t.name.text)`: \(r.attempts) attempts\n"
+                out += "    retries: \(r.classesText)\n"
+                out += "    delays: \(r.delaysText)\n"
+                continue
+            }
+            out += "  task `\(t.name.text)`: at most \(t.maxAttempts) attempts, \(t.retries.count) rules (a failure goes to the first rule that retries its class; each counts its own)\n"
+            for (k, r) in t.retries.enumerated() {
+                out += "    rule \(k + 1): \(r.attempts) attempt\(r.attempts == 1 ? "" : "s")\n"
+                out += "      retries: \(r.classesText)\n"
+                out += "      delays: \(r.delaysText)\n"
+            }
         }
         return out
     }

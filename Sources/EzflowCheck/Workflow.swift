@@ -290,13 +290,14 @@ extension WorkflowChecker {
         if attrs[AK.role] != nil { t.role = attrs.ref(AK.role) }
         else if let g = t.group { t.role = inheritedRole(g, w) }
         t.timeoutMs = attrs.number(AK.timeout)
-        if let r = attrs.ref(AK.retry) { t.retry = retries[r.id] }
-        if let rb = t.block.firstBlock("retry") {
-            if attrs[AK.retry] != nil {
-                report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(attrs[AK.retry]!.key.span, "first given here")]))
-            } else {
-                t.retry = validateRetry(rb, module: m)
-            }
+        if let r = attrs.ref(AK.retry), let rule = retries[r.id] { t.retries = [rule] }
+        let ruleBlocks = t.block.blocks.filter { $0.kind.text == "retry" }
+        if let rb = ruleBlocks.first, let a = attrs[AK.retry] {
+            report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(a.key.span, "first given here")],
+                         help: "write every rule as a `retry { }` block, or name one rule with `retry:`"))
+        } else if !ruleBlocks.isEmpty {
+            t.retries = ruleBlocks.map { validateRetry($0, module: m) }
+            checkRetryRules(t.retries)
         }
         if let bb = t.block.firstBlock("budget") { t.budget = budget(bb, module: m) }
         t.priority = attrs.number(AK.priority) ?? t.group.flatMap { inheritedPriority($0, w) } ?? 0

@@ -17,7 +17,7 @@ public enum GraphRenderer {
         if !detail.isEmpty { lines.append(detail) }
         if let to = t.timeoutMs {
             var timing = "timeout " + fmtMs(to)
-            if let a = t.retry?.attempts, a > 1 { timing += " × \(a)" }
+            if t.maxAttempts > 1 { timing += " × \(t.maxAttempts)" }
             timing += " (worst \(fmtMs(worstMs)))"
             lines.append(timing)
         }
@@ -65,7 +65,7 @@ public enum GraphRenderer {
             out += "  t\(a) -> t\(b)" + (hot.contains([a, b]) ? " [color=red, penwidth=2]" : "") + ";\n"
         }
         for t in w.tasks {
-            if let c = t.retry?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
+            if let c = t.catchRule?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
                 out += "  t\(t.id) -> t\(f.id) [style=dashed, label=\"on failure\"];\n"
             }
         }
@@ -113,7 +113,7 @@ public enum GraphRenderer {
             linkIndex += 1
         }
         for t in w.tasks {
-            if let c = t.retry?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
+            if let c = t.catchRule?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
                 out += "  t\(t.id) -. on failure .-> t\(f.id)\n"
                 linkIndex += 1
             }

@@ -404,8 +404,9 @@ struct WorkflowLowering {
             candidates.sort(by: JSONValue.keyLess)
         }
         var retry: JSONValue = .null
-        if let r = t.retry {
+        if let r = t.retries.first {
             if let cached = retryCache[r.span] { retry = cached } else {
+                // The task's one fallback is written on its first rule, whichever rule names it.
                 var c: JSONValue = .null
                 switch t.fallback {
                 case .task(let ct)?: c = .object([("task", .int(Int64(position[ct])))])
@@ -416,6 +417,8 @@ struct WorkflowLowering {
                 retryCache[r.span] = retry
             }
         }
+        // Further rules in source order; absent for one rule or none, so older IR keeps its hash.
+        let retryMore = t.retries.dropFirst().map { Self.retryRule($0, catch: .null) }
         var forEach: JSONValue = .null
         var itemType: String? = nil
         if let fe = t.forEachValue {
@@ -470,6 +473,7 @@ struct WorkflowLowering {
         out.key("policies"); out.value(policies(for: t))
         out.key("priority"); out.int(t.priority)
         out.key("retry"); out.value(retry)
+        if !retryMore.isEmpty { out.key("retry_more"); out.value(.array(retryMore)) }
         out.key("role"); out.string(roleName)
         out.key("secrets"); out.value(t.secrets.isEmpty ? .array([]) : names(t.secrets.map(\.id)))
         // Written only when allowed: absent means refused, so earlier IR stays valid and

@@ -432,7 +432,9 @@ public enum Catalogue {
             would be silently ignored, and a reader cannot tell which was meant; ezc
             reports the second and labels the first. This usually comes from a merge,
             or from setting an attribute at the bottom of a long block without seeing
-            that it is already set at the top. Keep the one you mean.
+            that it is already set at the top. Keep the one you mean. The same holds
+            for a task's one fallback: `catch` in two of its `retry` rules, and for
+            `retry: NAME` next to `retry { }` blocks (write every rule as a block).
 
             Erroneous example:
 
@@ -1883,6 +1885,33 @@ public enum Catalogue {
                 workflow ci {
                   selector: learned
                   task build { run: "make" }
+                }
+            """#),
+        entry(
+            "W0108", .warning, "retry rule an earlier rule shadows",
+            #"""
+            A task may have several `retry` rules. A failure goes to the first rule
+            whose classes include the failure's class (a rule without `on:` takes
+            every class a retry can fix), and each rule counts its own retries. So a
+            class that an earlier rule already takes never reaches a later rule that
+            names it, and a rule without `on:` after another one without `on:` never
+            applies: the later rule's `attempts`, delays and backoff are dead text.
+            Put the specific rules first and the catch-all rule last.
+
+            Erroneous example:
+
+                task fetch {
+                  run: "curl -fsS https://example.com"
+                  retry { attempts: 3 }
+                  retry { on: [timeout], attempts: 10, backoff: exponential, delay: 1s }
+                }
+
+            Corrected example:
+
+                task fetch {
+                  run: "curl -fsS https://example.com"
+                  retry { on: [timeout], attempts: 10, backoff: exponential, delay: 1s }
+                  retry { attempts: 3 }
                 }
             """#),
         entry(

@@ -89,9 +89,15 @@ extension Analysis {
     /// A task's action, agent (pinned or picked from the pool) and retry rule.
     func taskDetails(_ t: TaskInfo) -> String {
         var out = ["action `\(t.action)`", "agent: " + (t.agent.map { "`\($0.id.name)`" } ?? "picked from the pool")]
-        if let r = t.retry {
+        if t.retries.count == 1, let r = t.retries.first {
             out.append("retry: \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff")
             if r.attempts > 1 { out.append("retries \(r.classesText)") }
+        } else if !t.retries.isEmpty {
+            // The first rule whose classes include a failure's class takes it.
+            out.append("retry: at most \(t.maxAttempts) attempts, \(t.retries.count) rules")
+            for (k, r) in t.retries.enumerated() {
+                out.append("rule \(k + 1): \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff, retries \(r.classesText)")
+            }
         }
         return out.joined(separator: "; ")
     }

@@ -108,6 +108,8 @@ public struct IRTask: Sendable {
     public var priority: Int64
     public var timeoutMs: Int64?
     public var retry: IRRetry?
+    /// The task's further rules after `retry`, in order (`retry_more`; empty: one rule or none).
+    public var retryMore: [IRRetry] = []
     public var budget: IRBudget?
     public var role: String?
     /// Agents that may run this task (capabilities, driver and role all allow them).
@@ -196,12 +198,13 @@ struct IRValidator {
     /// ones lowering derives.
     static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
+        "retry_more",
     ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                                "escalate_timeout_ms"]
+                                                "escalate_timeout_ms", "retry_more"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -499,29 +502,17 @@ struct IRValidator {
             _ = try strings(t, "needs")
             let timeout = try optAttr(t, "task", "timeout")
             var retry: IRRetry? = nil
-            if let rv = try nullable(t, "retry") {
-                let r = try object(rv, t.sub("retry"), allowed: ["attempts", "backoff", "delay_ms", "max_delay_ms", "jitter", "on", "catch", "factor_ppm"])
-                var rr = IRRetry(
-                    attempts: try attr(r, "retry", "attempts"), backoff: try string(r, "backoff", oneOf: words("retry", "backoff")),
-                    delayMs: try attr(r, "retry", "delay"), maxDelayMs: try optAttr(r, "retry", "max_delay"),
-                    jitter: try string(r, "jitter", oneOf: words("retry", "jitter")),
-                    on: try nullable(r, "on") == nil ? nil : try strings(r, "on"))
-                if r["factor_ppm"] != nil { rr.factorPPM = try optAttr(r, "retry", "factor") }
-                if let cv = try nullable(r, "catch") {
-                    let c = try object(cv, r.sub("catch"), allowed: ["task", "agent"])
-                    if c.members.count != 1 { throw fail(r.sub("catch"), "must have exactly one of `task` or `agent`") }
-                    if c["task"] != nil {
-                        let ct = try int(c, "task", min: 0)
-                        guard ct < Int64(taskItems.count) else { throw fail(c.sub("task"), "no task \(ct) (the workflow has \(taskItems.count))") }
-                        guard ct != Int64(i) else { throw fail(c.sub("task"), "a task cannot be its own fallback") }
-                        rr.catchTask = Int(ct)
-                    } else {
-                        let ca = try string(c, "agent")
-                        guard agentNames.contains(ca) else { throw fail(c.sub("agent"), "unknown agent `\(ca)`") }
-                        rr.catchAgent = ca
-                    }
+            if let rv = try nullable(t, "retry") { retry = try retryRule(rv, t.sub("retry"), task: i, taskCount: taskItems.count, agentNames: agentNames) }
+            var retryMore: [IRRetry] = []
+            if t["retry_more"] != nil {
+                guard retry != nil else { throw fail(t.sub("retry_more"), "further rules need a first one in `retry`") }
+                let more = try array(t, "retry_more")
+                if more.isEmpty { throw fail(t.sub("retry_more"), "must not be empty (leave it out)") }
+                for (k, x) in more.enumerated() {
+                    let r = try retryRule(x, "\(t.sub("retry_more"))[\(k)]", task: i, taskCount: taskItems.count, agentNames: agentNames)
+                    if r.catchTask != nil || r.catchAgent != nil { throw fail("\(t.sub("retry_more"))[\(k)].catch", "must be null: the task's fallback is on `retry`") }
+                    retryMore.append(r)
                 }
-                retry = rr
             }
             let tb = try budget(try nullable(t, "budget"), t.sub("budget"))
             let priority = try attr(t, "task", "priority")
@@ -543,11 +534,37 @@ struct IRValidator {
             _ = try optString(t, "model")
             try promptExtras(t, action: action, scope)
             tasks.append(IRTask(id: i, name: tname, action: action, deps: deps, priority: priority, timeoutMs: timeout,
-                                retry: retry, budget: tb, role: role, agents: candidates, tags: tags,
+                                retry: retry, retryMore: retryMore, budget: tb, role: role, agents: candidates, tags: tags,
                                 fallback: try bool(t, "fallback"), workflow: sub, json: x))
         }
         return IRWorkflow(name: name, tasks: tasks, agents: agents, budget: wfBudget, deadlineMs: deadline,
                           maxParallel: maxParallel, selector: selector, json: v)
+    }
+
+    /// One retry rule object (`retry`, or an entry of `retry_more`).
+    func retryRule(_ rv: JSONValue, _ path: String, task: Int, taskCount: Int, agentNames: Set<String>) throws(IRValidationError) -> IRRetry {
+        let r = try object(rv, path, allowed: ["attempts", "backoff", "delay_ms", "max_delay_ms", "jitter", "on", "catch", "factor_ppm"])
+        var rr = IRRetry(
+            attempts: try attr(r, "retry", "attempts"), backoff: try string(r, "backoff", oneOf: words("retry", "backoff")),
+            delayMs: try attr(r, "retry", "delay"), maxDelayMs: try optAttr(r, "retry", "max_delay"),
+            jitter: try string(r, "jitter", oneOf: words("retry", "jitter")),
+            on: try nullable(r, "on") == nil ? nil : try strings(r, "on"))
+        if r["factor_ppm"] != nil { rr.factorPPM = try optAttr(r, "retry", "factor") }
+        if let cv = try nullable(r, "catch") {
+            let c = try object(cv, r.sub("catch"), allowed: ["task", "agent"])
+            if c.members.count != 1 { throw fail(r.sub("catch"), "must have exactly one of `task` or `agent`") }
+            if c["task"] != nil {
+                let ct = try int(c, "task", min: 0)
+                guard ct < Int64(taskCount) else { throw fail(c.sub("task"), "no task \(ct) (the workflow has \(taskCount))") }
+                guard ct != Int64(task) else { throw fail(c.sub("task"), "a task cannot be its own fallback") }
+                rr.catchTask = Int(ct)
+            } else {
+                let ca = try string(c, "agent")
+                guard agentNames.contains(ca) else { throw fail(c.sub("agent"), "unknown agent `\(ca)`") }
+                rr.catchAgent = ca
+            }
+        }
+        return rr
     }
 
     /// An `approve` task's `on_timeout` (one of the table's words), `escalate_to` (known

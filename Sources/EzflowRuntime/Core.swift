@@ -443,8 +443,9 @@ extension RunState {
             return
         }
         let n = attempts[t] - attemptBase[t]
-        if !usedCatchAgent[t] && n < plan.attemptsMax[t] && plan.retries(task: t, errorClass: cls) {
-            let delay = nextDelay(t, failedAttempt: n)
+        if !usedCatchAgent[t] && n < plan.attemptsMax[t], let r = plan.rule(task: t, errorClass: cls),
+           case let k = plan.rules(task: t).count == 1 ? n : failures(t, rule: r), k < plan.ruleAttempts[r] {
+            let delay = nextDelay(t, rule: r, failedAttempt: k)
             var until = Plan.saturatingAdd(nowMs, delay)
             if let wait = retryAfterMs {
                 until = max(until, Plan.saturatingAdd(nowMs, max(0, wait)))
@@ -459,6 +460,17 @@ extension RunState {
             return
         }
         exhausted(t, &out)
+    }
+
+    /// How many failures of `t` since its rule began (a re-drive starts it again), this
+    /// one included, rule `r` took: each rule counts its own. With one rule that is every
+    /// attempt, which `fail` reads directly.
+    func failures(_ t: Int, rule r: Int) -> Int {
+        var k = 0
+        for h in history[t] where h.attempt > attemptBase[t] {
+            if let c = h.errorClass, plan.rule(task: t, errorClass: c) == r { k += 1 }
+        }
+        return k
     }
 
     /// The failed attempt's message says why no retry follows: the server's wait reaches `stop`.
@@ -509,19 +521,21 @@ extension RunState {
 
     /// The documented backoff: base delay (fixed/linear/exponential, capped), then jitter
     /// drawn from the run's generator. Decorrelated: `min(cap, uniform(delay…3 × previous))`.
-    mutating func nextDelay(_ t: Int, failedAttempt n: Int) -> Int64 {
-        let base = plan.baseDelayMs(task: t, failedAttempt: n)
+    /// With several rules, the rule that took the failure decides; `n` counts its failures,
+    /// and decorrelated jitter grows from the task's previous wait, whichever rule it was.
+    mutating func nextDelay(_ t: Int, rule r: Int, failedAttempt n: Int) -> Int64 {
+        let base = plan.baseDelayMs(rule: r, failedAttempt: n)
         let d: Int64
-        switch plan.jitter[t] {
+        switch plan.jitter[r] {
         case .none: d = base
         case .full: d = rng.uniform(base)
         case .equal: d = base / 2 + rng.uniform(base - base / 2)
         case .decorrelated:
-            let lo = plan.delayMs[t]
+            let lo = plan.delayMs[r]
             let prev = prevDelayMs[t] > 0 ? prevDelayMs[t] : lo
             let hi = max(lo, Plan.saturatingMul(prev, 3))
             var v = lo + rng.uniform(hi - lo)
-            if plan.maxDelayMs[t] >= 0 { v = min(v, plan.maxDelayMs[t]) }
+            if plan.maxDelayMs[r] >= 0 { v = min(v, plan.maxDelayMs[r]) }
             d = v
         }
         prevDelayMs[t] = d

@@ -152,19 +152,26 @@ public struct Plan: Sendable {
     public var rank: [Int] = []
     /// Per-attempt timeout; 0 = none.
     public var timeoutMs: [Int64] = []
-    /// Retry rule per task (a task without one has `attemptsMax` 1).
+    /// Per task: the most attempts in all, the first try plus every rule's retries (1
+    /// without a rule); a `catch: agent` adds one more.
     public var attemptsMax: [Int] = []
+    /// A task's retry rules in the order written (CSR: `ruleStart[t]..<ruleStart[t + 1]`,
+    /// rule ids); a failure goes to the first rule that retries its class, and each rule
+    /// counts its own retries (docs/RUNTIME.md "Retries"). The arrays below are per rule.
+    public var ruleStart: [Int] = []
+    /// Tries a rule allows, the first included (its `attempts`).
+    public var ruleAttempts: [Int] = []
     public var backoff: [Backoff] = []
     public var delayMs: [Int64] = []
     /// Cap on the delay; -1 = none.
     public var maxDelayMs: [Int64] = []
     public var jitter: [Jitter] = []
-    /// `exponential`'s factor per task in parts per million (empty or -1: 2).
+    /// `exponential`'s factor per rule in parts per million (empty or -1: 2).
     public var factorPPM: [Int64] = []
-    /// Per task: the rule left `on` out and retries every class a retry can fix
+    /// Per rule: it left `on` out and retries every class a retry can fix
     /// (`RetryClasses`); `retryOn` is then empty. Empty in hand-built plans: `retryOn` alone.
     public var retryOnDefault: [Bool] = []
-    /// Error classes the rule retries (CSR of ids into `errorClassNames`).
+    /// Error classes each rule retries (CSR over rules of ids into `errorClassNames`).
     public var retryOnStart: [Int] = []
     public var retryOn: [Int] = []
     /// Interned error class names (`timeout`, `transient`, `agent_error`, user classes).

@@ -96,6 +96,15 @@ extension RunState {
             while g >= 0 && out.count <= p.groupNames.count { out.append(groupKey(p, g)); g = p.groupBudgetParent[g] }
             return out
         }
+        // What decides which rule counts a failure and how many it allows (a rule's waits
+        // may change, as a single rule's may): its attempts and classes, in order.
+        func retryRules(_ p: Plan, _ t: Int) -> [String] {
+            p.rules(task: t).map { r in
+                let on = p.retryOnDefault.indices.contains(r) && p.retryOnDefault[r] ? "default"
+                    : p.retryOn[p.retryOnStart[r]..<p.retryOnStart[r + 1]].map { p.errorClassNames[$0] }.joined(separator: ",")
+                return "\(p.ruleAttempts[r]):\(on)"
+            }
+        }
         for t in 0..<old.taskCount {
             let n = tmap[t]
             let name = old.taskNames[t]
@@ -112,7 +121,9 @@ extension RunState {
             guard old.kind(t) == newPlan.kind(n) else {
                 throw refuse("task `\(name)` is another kind of task in the new plan")
             }
-            guard old.attemptsMax[t] == newPlan.attemptsMax[n] else { throw refuse("task `\(name)` has another retry rule") }
+            guard old.attemptsMax[t] == newPlan.attemptsMax[n] && retryRules(old, t) == retryRules(newPlan, n) else {
+                throw refuse("task `\(name)` has another retry rule")
+            }
             let oldTags = old.tags[old.tagStart[t]..<old.tagStart[t + 1]].map { old.tagNames[$0] }.sorted()
             let newTags = newPlan.tags[newPlan.tagStart[n]..<newPlan.tagStart[n + 1]].map { newPlan.tagNames[$0] }.sorted()
             guard oldTags == newTags else { throw refuse("task `\(name)` has other tags") }

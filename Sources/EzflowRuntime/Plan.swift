@@ -33,6 +33,7 @@ extension Plan {
         tagStart = [0]
         writeStart = [0]
         retryOnStart = [0]
+        ruleStart = [0]
         var b = PlanBuilder()
         b.classID = ["timeout": 0, "transient": 1, "agent_error": 2]
         var known: [String: JSONValue] = [:]
@@ -129,25 +130,28 @@ extension Plan {
         }
     }
 
-    /// A task's worst-case duration: every attempt runs to its timeout and every backoff
-    /// takes its un-jittered delay (at least 1 ms, so untimed tasks still count).
+    /// A task's worst-case duration: every attempt runs to its timeout and every rule's
+    /// backoff schedule takes its un-jittered delays (at least 1 ms, so untimed tasks still count).
     public func worstDurationMs(_ t: Int) -> Int64 {
         // A gate waits at most its timeout, and its escalation's (ApprovalGate.swift).
         let each = t < isApproval.count && isApproval[t] ? gateWorstMs(t) : timeoutMs[t]
         var total = Plan.saturatingMul(each, Int64(attemptsMax[t]))
-        if attemptsMax[t] > 1 {
-            for a in 1..<attemptsMax[t] { total = Plan.saturatingAdd(total, baseDelayMs(task: t, failedAttempt: a)) }
+        for r in rules(task: t) where ruleAttempts[r] > 1 {
+            for a in 1..<ruleAttempts[r] { total = Plan.saturatingAdd(total, baseDelayMs(rule: r, failedAttempt: a)) }
         }
         return max(total, 1)
     }
 
-    /// The un-jittered delay after attempt `failedAttempt` (1-based) failed:
+    /// The un-jittered delay after a rule's `failedAttempt`-th failure (1-based):
     /// fixed `d`, linear `d × n`, exponential `d × factor^(n-1)` (`RetryDelay`, which the
     /// checker's proofs read too), each capped by `max_delay_ms`.
-    public func baseDelayMs(task t: Int, failedAttempt n: Int) -> Int64 {
-        let f = t < factorPPM.count && factorPPM[t] > 0 ? factorPPM[t] : RetryDelay.defaultFactorPPM
-        return RetryDelay.ms(kind: backoff[t].rawValue, delayMs: delayMs[t], failedAttempt: n, factorPPM: f, maxDelayMs: maxDelayMs[t])
+    public func baseDelayMs(rule r: Int, failedAttempt n: Int) -> Int64 {
+        let f = r < factorPPM.count && factorPPM[r] > 0 ? factorPPM[r] : RetryDelay.defaultFactorPPM
+        return RetryDelay.ms(kind: backoff[r].rawValue, delayMs: delayMs[r], failedAttempt: n, factorPPM: f, maxDelayMs: maxDelayMs[r])
     }
+
+    /// The ids of `task`'s retry rules, in the order written.
+    public func rules(task t: Int) -> Range<Int> { ruleStart[t]..<ruleStart[t + 1] }
 
     /// Worst-case money of one attempt of `task` on `agent` (-1: local, costs nothing but
     /// `max_cost_micros`): what `Reservation.moneyMicros` says (the checker's budget proofs
@@ -189,11 +193,20 @@ extension Plan {
     /// Worst-case tokens of one attempt: `max_tokens`, else 0.
     public func worstTokens(task t: Int) -> Int64 { Reservation.tokens(maxTokens: maxTokens[t]) }
 
-    /// Whether the rule of `task` retries error class `name`.
-    public func retries(task t: Int, errorClass name: String) -> Bool {
-        if t < retryOnDefault.count && retryOnDefault[t] { return RetryClasses.retries(on: nil, errorClass: name) }
-        for k in retryOnStart[t]..<retryOnStart[t + 1] where errorClassNames[retryOn[k]] == name { return true }
-        return false
+    /// Whether some rule of `task` retries error class `name`.
+    public func retries(task t: Int, errorClass name: String) -> Bool { rule(task: t, errorClass: name) != nil }
+
+    /// The rule of `task` that takes a failure of class `name`: the first whose classes
+    /// include it; nil when no rule retries it.
+    public func rule(task t: Int, errorClass name: String) -> Int? {
+        for r in rules(task: t) {
+            if r < retryOnDefault.count && retryOnDefault[r] {
+                if RetryClasses.retries(on: nil, errorClass: name) { return r }
+                continue
+            }
+            for k in retryOnStart[r]..<retryOnStart[r + 1] where errorClassNames[retryOn[k]] == name { return r }
+        }
+        return nil
     }
 
     static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 { Reservation.add(a, b) }
@@ -435,10 +448,14 @@ struct PlanBuilder {
         p.timeoutMs.append(isJoin ? 0 : (t.timeoutMs ?? 0))
         p.deps.append(contentsOf: deps)
         p.depStart.append(p.deps.count)
-        if let r = t.retry, !isJoin {
-            p.attemptsMax.append(Int(min(r.attempts, 1_000)))
+        let rules = isJoin ? [] : (t.retry.map { [$0] } ?? []) + t.retryMore
+        var most = 1
+        for r in rules {
+            let a = Int(min(r.attempts, 1_000))
+            most = min(most + a - 1, Int(Int32.max))
             guard let b = Backoff(rawValue: r.backoff) else { throw PlanError(path: path + ".retry.backoff", message: "unknown backoff `\(r.backoff)`") }
             guard let j = Jitter(rawValue: r.jitter) else { throw PlanError(path: path + ".retry.jitter", message: "unknown jitter `\(r.jitter)`") }
+            p.ruleAttempts.append(a)
             p.backoff.append(b)
             p.jitter.append(j)
             p.delayMs.append(r.delayMs)
@@ -452,18 +469,12 @@ struct PlanBuilder {
                     p.errorClassNames.append(c)
                 }
             }
-        } else {
-            p.attemptsMax.append(1)
-            p.backoff.append(.fixed)
-            p.jitter.append(.none)
-            p.delayMs.append(0)
-            p.maxDelayMs.append(-1)
-            p.factorPPM.append(-1)
-            p.retryOnDefault.append(false)
+            p.retryOnStart.append(p.retryOn.count)
         }
+        p.attemptsMax.append(most)
+        p.ruleStart.append(p.ruleAttempts.count)
         p.catchTask.append(-1)
         p.catchAgent.append(-1)
-        p.retryOnStart.append(p.retryOn.count)
         if !isJoin { for a in t.agents { if let g = agents[a] { p.candidates.append(g) } } }
         p.candidateStart.append(p.candidates.count)
         for g in tagList {

@@ -115,6 +115,8 @@ extension Plan {
         plan.rank = rank
         plan.timeoutMs = [Int64](repeating: 0, count: n)
         plan.attemptsMax = [Int](repeating: s.attempts, count: n)
+        plan.ruleStart = Array(0...n)
+        plan.ruleAttempts = plan.attemptsMax
         plan.backoff = [Backoff](repeating: .fixed, count: n)
         plan.delayMs = [Int64](repeating: s.retryDelayMs, count: n)
         plan.maxDelayMs = [Int64](repeating: -1, count: n)

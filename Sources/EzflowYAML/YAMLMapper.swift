@@ -258,6 +258,17 @@ struct YAMLMapper {
         guard case .mapping(let pairs) = value.kind else { return }
         b.hasBody = true
         for (k, v) in pairs {
+            // `retry: [{...}, {...}]`: a task's several rules, one block each, in order.
+            if let w = k.scalarText, YAMLMapper.anonymousKinds.contains(w), case .sequence(let items) = v.kind, !items.isEmpty,
+               items.allSatisfy({ if case .mapping = $0.kind { return true } else { return false } }),
+               let words = keyWords(k), words.count == 1 {
+                for it in items {
+                    var r = Block(kind: words[0], name: nil, span: span(k).to(span(it)))
+                    body(it, into: &r)
+                    b.members.append(.block(r))
+                }
+                continue
+            }
             if let m = member(key: k, value: v, topLevel: false) { b.members.append(m) }
         }
     }

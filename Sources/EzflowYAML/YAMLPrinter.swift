@@ -173,7 +173,7 @@ struct YAMLPrinter {
         guard let name = b.name else {
             let tag = YAMLMapper.anonymousKinds.contains(b.kind.text) ? nil : YAMLMapper.blockTag
             if b.members.isEmpty { return (b.kind.text, .scalar((tag.map { $0 + " " } ?? "") + "{}", flowOK: false)) }
-            return (b.kind.text, .map(b.members.map(member), tag: tag))
+            return (b.kind.text, .map(members(b.members), tag: tag))
         }
         let k = b.kind.text + " " + name.text
         switch b.kind.text {
@@ -190,8 +190,36 @@ struct YAMLPrinter {
             return (k, .map(b.fields.map { ($0.name.text, typeScalar($0.type)) }, tag: nil))
         default:
             if b.members.isEmpty { return (k, .scalar(b.hasBody ? "{}" : "", flowOK: false)) }
-            return (k, .map(b.members.map(member), tag: nil))
+            return (k, .map(members(b.members), tag: nil))
         }
+    }
+
+    /// A block's members as key–value pairs. Several anonymous blocks of one kind (a
+    /// task's `retry` rules) would repeat a key, so they print as one sequence of
+    /// mappings where the first stands, in order.
+    static func members(_ ms: [Member]) -> [(String, YOut)] {
+        var repeated: [String: Int] = [:]
+        for case .block(let b) in ms where b.name == nil && YAMLMapper.anonymousKinds.contains(b.kind.text) {
+            repeated[b.kind.text, default: 0] += 1
+        }
+        var out: [(String, YOut)] = []
+        var seqAt: [String: Int] = [:]
+        for m in ms {
+            guard case .block(let b) = m, b.name == nil, (repeated[b.kind.text] ?? 0) > 1 else {
+                out.append(member(m))
+                continue
+            }
+            let (_, v) = block(b)
+            let item: YOut = b.members.isEmpty ? .map([], tag: nil) : v
+            if let i = seqAt[b.kind.text], case .seq(var items) = out[i].1 {
+                items.append(item)
+                out[i].1 = .seq(items)
+            } else {
+                seqAt[b.kind.text] = out.count
+                out.append((b.kind.text, .seq([item])))
+            }
+        }
+        return out
     }
 
     // MARK: - layout

@@ -24,9 +24,9 @@ enum EzcCommand {
           --deny-warnings      exit 1 when there are warnings
           --explain-budget     also print, per budget and the deadline, the proven
                                worst and best case and the tasks or path behind them
-          --explain-retry      also print, per task, its attempts, delays and the error
-                               classes its retry rule retries (`on` left out: every class
-                               a retry can fix)
+          --explain-retry      also print, per task and retry rule, its attempts, delays
+                               and the error classes it retries (`on` left out: every
+                               class a retry can fix)
           --color WHEN         auto (default), always or never
           --stdlib DIR         where `import "std/..."` looks (default: found near ezc)
 

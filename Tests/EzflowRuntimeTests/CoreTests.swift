@@ -188,7 +188,7 @@ final class CoreTests: XCTestCase {
                 }
               }
             """))
-            XCTAssertEqual((1...4).map { Int(p.baseDelayMs(task: 0, failedAttempt: $0)) }, expected, backoff)
+            XCTAssertEqual((1...4).map { Int(p.baseDelayMs(rule: 0, failedAttempt: $0)) }, expected, backoff)
         }
     }
 

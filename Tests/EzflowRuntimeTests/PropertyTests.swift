@@ -62,7 +62,7 @@ final class PropertyTests: XCTestCase {
         p.depStart = [0]; p.deps = []
         p.candidateStart = [0]; p.candidates = []
         p.tagStart = [0]; p.tags = []
-        p.retryOnStart = [0]; p.retryOn = []
+        p.retryOnStart = [0]; p.retryOn = []; p.ruleStart = [0]; p.ruleAttempts = []
         p.writeStart = [0]; p.writes = []
         p.priority = []; p.timeoutMs = []; p.attemptsMax = []; p.backoff = []; p.delayMs = []; p.maxDelayMs = []
         p.jitter = []; p.catchTask = []; p.catchAgent = []; p.maxCostMicros = []; p.maxTokens = []
@@ -73,6 +73,7 @@ final class PropertyTests: XCTestCase {
             p.candidateStart.append(p.candidates.count)
             for g in 0..<2 where chance(25) { p.tags.append(g) }
             p.tagStart.append(p.tags.count)
+            let firstOn = p.retryOn.count
             for c in 0..<3 where chance(50) { p.retryOn.append(c) }
             p.retryOnStart.append(p.retryOn.count)
             p.writeStart.append(0)
@@ -83,6 +84,22 @@ final class PropertyTests: XCTestCase {
             p.delayMs.append(Int64(pick(50)))
             p.maxDelayMs.append(chance(50) ? 100 : -1)
             p.jitter.append([Jitter.none, .full, .equal, .decorrelated][pick(4)])
+            p.ruleAttempts.append(p.attemptsMax[t])
+            // Every fourth task gets a second rule for the classes the first leaves alone
+            // (derived, not drawn, so the draws above stay what they were for every seed).
+            let taken = Set(p.retryOn[firstOn...])
+            if (t + n) % 4 == 0, taken.count < 3 {
+                for c in 0..<3 where !taken.contains(c) { p.retryOn.append(c) }
+                p.retryOnStart.append(p.retryOn.count)
+                let more = 1 + (t % 3)
+                p.ruleAttempts.append(more)
+                p.attemptsMax[t] += more - 1
+                p.backoff.append(.linear)
+                p.delayMs.append(Int64(5 * (t % 4)))
+                p.maxDelayMs.append(-1)
+                p.jitter.append(t % 2 == 0 ? .none : .full)
+            }
+            p.ruleStart.append(p.ruleAttempts.count)
             let fallbacks = (0..<n).filter { fallback[$0] && $0 != t }
             p.catchTask.append(!fallback[t] && !fallbacks.isEmpty && chance(30) ? fallbacks[pick(fallbacks.count)] : -1)
             p.catchAgent.append(p.catchTask[t] < 0 && chance(15) ? pick(3) : -1)
