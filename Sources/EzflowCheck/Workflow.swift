@@ -66,10 +66,7 @@ extension WorkflowChecker {
                 w.outputs[name.text] = (ty, name.span, oc)
             }
         }
-        for b in w.block.blocks where b.kind.text == "budget" {
-            if w.budget != nil { report(error("E0205", "`budget` is given twice", b.kind.span)); continue }
-            w.budget = budget(b, module: m)
-        }
+        w.budget = oneBudget(w.block, module: m)
         // Pool: agents of this module plus the workflow's `agents` list.
         w.pool = modules[m].decls.values.filter { $0.kind == .agent }.map { DeclID(module: m, name: $0.name.text) }
         for r in attrs.refs["agents"] ?? [] where !w.pool.contains(r.id) { w.pool.append(r.id) }
@@ -177,7 +174,7 @@ extension WorkflowChecker {
                 w.groups[gi].role = attrs.ref("role")
                 w.groups[gi].priority = attrs.number(AK.priority)
                 if let a = attrs["tags"], case .list(let items) = a.value.kind { w.groups[gi].tags = items.compactMap { literalText($0) } }
-                for bb in inner.blocks where bb.kind.text == "budget" { w.groups[gi].budget = budget(bb, module: w.module) }
+                w.groups[gi].budget = oneBudget(inner, module: w.module)
                 collectTasks(inner, group: gi, &w)
             } else {
                 let id = w.tasks.count
@@ -299,7 +296,7 @@ extension WorkflowChecker {
             t.retries = ruleBlocks.map { validateRetry($0, module: m) }
             checkRetryRules(t.retries)
         }
-        if let bb = t.block.firstBlock("budget") { t.budget = budget(bb, module: m) }
+        t.budget = oneBudget(t.block, module: m)
         t.priority = attrs.number(AK.priority) ?? t.group.flatMap { inheritedPriority($0, w) } ?? 0
         if let a = attrs[AK.tags] { t.tags = stringList(a.value) }
         if let a = attrs[AK.after] { t.after = taskNames(a.value) }
@@ -445,5 +442,22 @@ extension WorkflowChecker {
             report(error("E0305", "missing input `\(name)` for workflow `\(r.id.name)`", with?.key.span ?? a.key.span,
                          help: "pass it: `with: { \(name): ... }`"))
         }
+    }
+}
+
+extension WorkflowChecker {
+    /// The one `budget { }` of a workflow, group or task. A second would be dropped
+    /// whichever one won, so it is E0205 (as an attribute given twice), never ignored.
+    mutating func oneBudget(_ b: Block, module m: Int) -> BudgetInfo? {
+        var first: (Block, BudgetInfo)?
+        for bb in b.blocks where bb.kind.text == "budget" {
+            if let (f, _) = first {
+                report(error("E0205", "`budget` is given twice", bb.kind.span, label: "given again here",
+                             secondary: [Label(f.kind.span, "first given here")], help: "merge the limits into one `budget { }` block"))
+                continue
+            }
+            first = (bb, budget(bb, module: m))
+        }
+        return first?.1
     }
 }
