@@ -198,6 +198,21 @@ public struct Progress: Sendable {
         return base > 0 && a > base ? "\(a - base)/\(plan.attemptsMax[t]) after a re-drive" : "\(a)/\(plan.attemptsMax[t])"
     }
 
+    /// When every agent the retry may go to has an open breaker that outlasts the backoff,
+    /// the retry waits for the cool-down: say so, rather than a backoff that is not the wait.
+    func heldByBreaker(_ t: Int, after due: Int64, plan: Plan, state: RunState) -> String {
+        let pool = plan.candidates[plan.candidateStart[t]..<plan.candidateStart[t + 1]]
+        var opens: [(String, Int64, Int)] = []
+        for g in pool {
+            guard case .open(let until) = state.agentHealth[g].breaker, until > due else { return "" }
+            opens.append((plan.agentNames[g], until, state.agentHealth[g].consecutiveFailures))
+        }
+        guard let first = opens.min(by: { $0.1 < $1.1 }) else { return "" }
+        let who = opens.count == 1 ? "agent \(first.0)'s breaker is open (\(first.2) outages in a row)"
+            : "the breakers of \(opens.map(\.0).joined(separator: ", ")) are open"
+        return "; \(who): not before the cool-down ends in \(Format.duration(first.1 - state.nowMs))"
+    }
+
     /// A failed attempt and what happens next. Dead-lettering is reported from the
     /// `deadLetter` command instead, and a stopped run from `finishRun`.
     func failure(_ t: Int, _ a: Int, _ tr: TransitionRecord, at: Int64, plan: Plan, state: RunState) -> String? {
@@ -207,7 +222,7 @@ public struct Progress: Sendable {
         let head = "task \(name) failed (attempt \(ruleAttempt(t, a, plan: plan, state: state, always: true)), \(agent(tr.from, t, plan))): \(what)"
         switch tr.to {
         case .backoff(_, let until):
-            return head + ", retrying in \(Format.duration(until - at))"
+            return head + ", retrying in \(Format.duration(until - at))" + heldByBreaker(t, after: until, plan: plan, state: state)
         case .ready:
             let g = plan.catchAgent[t]
             return head + ", retrying on \(g >= 0 ? plan.agentNames[g] : "another agent")"

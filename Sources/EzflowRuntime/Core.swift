@@ -784,7 +784,14 @@ extension RunState {
         for g in pool where agentHealth[g].healthy && agentLoad[g] < plan.agentConcurrency[g] {
             // Half-open admits one probe at a time: none while it runs.
             if agentHealth[g].probeTask >= 0 && agentHealth[g].breaker == .halfOpen { continue }
-            if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) { free.append(g) }
+            if environment.breaker.admit(agent: g, nowMs: nowMs, health: &agentHealth[g]) {
+                free.append(g)
+            } else if standsInFor[t] >= 0 {
+                // A fallback standing in for a failed task is the file's answer to the
+                // failures that opened the breaker: it goes now, as an open breaker calls
+                // its fallback at once elsewhere (it is no probe and moves no breaker).
+                free.append(g)
+            }
         }
         guard !free.isEmpty else { return nil }
         let view = SelectorView(box: planBox, load: agentLoad, health: agentHealth, nowMs: nowMs, limits: selectorLimits(t), learned: learned)

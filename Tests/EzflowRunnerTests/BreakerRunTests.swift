@@ -85,4 +85,29 @@ final class BreakerRunTests: XCTestCase {
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stderr.contains("--breaker-failures needs an integer in 1…1000, not `0`"), bad.stderr)
     }
+
+    /// A retry the open breaker holds says so: the terminal names the breaker and the
+    /// cool-down, not only the 10 ms backoff that is not the wait (before: "retrying in
+    /// 10ms", then nothing for the cool-down).
+    func testARetryHeldByAnOpenBreakerSaysSo() throws {
+        let dir = tempDir("brk")
+        write("""
+            agent builder { driver: exec, capabilities: ["build"], breaker_failures: 2, breaker_cool_down: 300ms }
+            workflow w {
+              task build {
+                agent: builder
+                run: "echo registry down >&2; exit 75"
+                retry { attempts: 3, backoff: fixed, delay: 10ms, on: [transient] }
+              }
+            }
+            """, to: dir + "/w.ezflow")
+        let r = ezrun(["run", "w.ezflow", "--run-id", "r"], in: dir)
+        let out = r.stdout + r.stderr
+        XCTAssertEqual(r.status, 1, out)
+        XCTAssertTrue(out.contains("failed (attempt 1/3, builder): transient: task `build`: exit code 75 (temporary failure): registry down, retrying in 10ms\n"), out)
+        XCTAssertTrue(out.contains("failed (attempt 2/3, builder): transient: task `build`: exit code 75 (temporary failure): registry down, retrying in 10ms; agent builder's breaker is open (2 outages in a row): not before the cool-down ends in 300ms\n"), out)
+        let run = try StoredRun.load(store: try DurableStore(path: dir + "/.ezflow/ezflow.db"), runID: "r")
+        let h = run.state.history[0]
+        XCTAssertGreaterThanOrEqual(h[2].startedAtMs - h[1].endedAtMs, 300, "the retry waited for the cool-down")
+    }
 }

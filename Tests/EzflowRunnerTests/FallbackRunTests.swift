@@ -114,6 +114,39 @@ final class FallbackRunTests: XCTestCase {
         XCTAssertTrue(read(r.dir + "/summary.json").contains(#""recovered_by":"use_cached""#))
     }
 
+    /// The issue's case with one agent: five outages (exit 75, `transient`) 10 ms apart
+    /// open `builder`'s breaker (5 failures, 30 s cool-down) as the rule ends; the fallback,
+    /// on that same agent, starts in that step, not 30 s later.
+    func testAnOpenBreakerDoesNotHoldTheFallback() throws {
+        let source = """
+            agent builder { driver: exec, capabilities: ["build"] }
+            workflow ship {
+              task build {
+                agent: builder
+                run: "echo registry down >&2; exit 75"
+                output image: string
+                retry { attempts: 5, backoff: fixed, delay: 10ms, on: [transient], catch: use_cached }
+              }
+              task use_cached {
+                agent: builder
+                run: "echo '{\\"image\\": \\"app:cached\\"}'"
+                output image: string
+              }
+            }
+            """
+        let r = try run(source, "b1")
+        XCTAssertEqual(r.status, 0, r.stdout)
+        let classes = r.journal.compactMap { rec -> String? in
+            if case .taskFailed(0, _, let cls, _, _, _, _, _) = rec.event { return cls }
+            return nil
+        }
+        XCTAssertEqual(classes, ["transient", "transient", "transient", "transient", "transient"])
+        assertDispatchedWithTheLastFailure(r.journal, task: 0, fallback: 1)
+        let health = try StoredRun.load(store: try DurableStore(path: r.dir + "/.ezflow/ezflow.db"), runID: "b1").state.agentHealth[0]
+        if case .open = health.breaker {} else { XCTFail("the outages opened the breaker: \(health.breaker)") }
+        XCTAssertTrue(r.stdout.contains("task build recovered by fallback use_cached\n"), r.stdout)
+    }
+
     func testAChainOfFallbacksRecoversTheTask() throws {
         let r = try run(Self.chain, "c1")
         XCTAssertEqual(r.status, 0, r.stdout)

@@ -85,4 +85,21 @@ final class RetryRulesRunTests: XCTestCase {
         XCTAssertEqual(r.delays, [10, 10])
         XCTAssertTrue(r.output.contains("step"), r.output)
     }
+
+    /// `factor` is the base of exponential backoff in a real run: 100 ms, then × 3.
+    func testTheBackoffFactorIsWhatTheRunWaits() throws {
+        let r = try run("""
+            agent sh { driver: exec, capabilities: ["shell"] }
+            workflow steps {
+              task step {
+                agent: sh
+                run: "exit 1"
+                retry { on: [agent_error], attempts: 4, backoff: exponential, delay: 100ms, factor: 3 }
+              }
+            }
+            """, "factor")
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertEqual(r.classes, ["agent_error", "agent_error", "agent_error", "agent_error"])
+        XCTAssertEqual(r.delays, [100, 300, 900])
+    }
 }
