@@ -42,18 +42,19 @@ public enum RetryReport {
     /// One block per workflow: each task, its attempts, delays and the classes retried.
     public static func render(workflow name: String, tasks: [TaskInfo]) -> String {
         var out = "workflow `\(name)`\n"
-        for t in tasks where t.action != "approve" && t.action != "workflow" {
+        // A gate retries only with a rule of its own (a timeout that fails it, say).
+        for t in tasks where t.action != "workflow" && (t.action != "approve" || !t.retries.isEmpty) {
             guard t.maxAttempts > 1 else {
                 out += "  task `\(t.name.text)`: 1 attempt, no retry\n"
                 continue
             }
             if t.retries.count == 1, let r = t.retries.first {
-                out += "  task `\(t.name.text)`: \(r.attempts) attempts\n"
+                out += "  task `\(t.name.text)`: \(r.attempts) attempts\(catchAgentNote(t))\n"
                 out += "    retries: \(r.classesText)\n"
                 out += "    delays: \(r.delaysText)\n"
                 continue
             }
-            out += "  task `\(t.name.text)`: at most \(t.maxAttempts) attempts, \(t.retries.count) rules (a failure goes to the first rule that retries its class; each counts its own)\n"
+            out += "  task `\(t.name.text)`: at most \(t.maxAttempts) attempts\(catchAgentNote(t)), \(t.retries.count) rules (a failure goes to the first rule that retries its class; each counts its own)\n"
             for (k, r) in t.retries.enumerated() {
                 out += "    rule \(k + 1): \(r.attempts) attempt\(r.attempts == 1 ? "" : "s")\n"
                 out += "      retries: \(r.classesText)\n"
@@ -61,6 +62,12 @@ public enum RetryReport {
             }
         }
         return out
+    }
+
+    /// A `catch: agent` rule adds one attempt on that agent after the rules end.
+    static func catchAgentNote(_ t: TaskInfo) -> String {
+        guard case .agent(let a)? = t.fallback else { return "" }
+        return " (and 1 more on the `catch` agent `\(a.name)`)"
     }
 
     /// The classes a rule without `on:` leaves alone, and why (the report's footer).

@@ -290,7 +290,9 @@ extension WorkflowChecker {
         if let r = attrs.ref(AK.retry), let rule = retries[r.id] { t.retries = [rule] }
         let ruleBlocks = t.block.blocks.filter { $0.kind.text == "retry" }
         if let rb = ruleBlocks.first, let a = attrs[AK.retry] {
-            report(error("E0205", "retry is given twice", rb.kind.span, secondary: [Label(a.key.span, "first given here")],
+            // The later of the two in the file is the repeat.
+            let (again, first) = rb.kind.span.start > a.key.span.start ? (rb.kind.span, a.key.span) : (a.key.span, rb.kind.span)
+            report(error("E0205", "retry is given twice", again, label: "given again here", secondary: [Label(first, "first given here")],
                          help: "write every rule as a `retry { }` block, or name one rule with `retry:`"))
         } else if !ruleBlocks.isEmpty {
             t.retries = ruleBlocks.map { validateRetry($0, module: m) }

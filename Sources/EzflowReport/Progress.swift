@@ -193,9 +193,11 @@ public struct Progress: Sendable {
     /// Attempt `a` of `t` as `n/max` of its retry rule (`n` counted from the task's last
     /// re-drive, which starts a fresh rule), or `a` alone for a task without retries.
     func ruleAttempt(_ t: Int, _ a: Int, plan: Plan, state: RunState, always: Bool = false) -> String {
-        guard always || plan.attemptsMax[t] > 1 else { return "\(a)" }
+        // A `catch: agent` adds one attempt on that agent after the rules end.
+        let most = plan.attemptsMax[t] + (plan.catchAgent[t] >= 0 ? 1 : 0)
+        guard always || most > 1 else { return "\(a)" }
         let base = state.attemptBase[t]
-        return base > 0 && a > base ? "\(a - base)/\(plan.attemptsMax[t]) after a re-drive" : "\(a)/\(plan.attemptsMax[t])"
+        return base > 0 && a > base ? "\(a - base)/\(most) after a re-drive" : "\(a)/\(most)"
     }
 
     /// When every agent the retry may go to has an open breaker that outlasts the backoff,

@@ -47,7 +47,7 @@ extension YAMLSurface {
         let fy = y.fields.map { $0.name.text + ": " + ExprPrinter.print($0.type) }
         if fx != fy { return "\(here): fields \(fx) vs \(fy)" }
         if x.members.count != y.members.count { return "\(here): \(x.members.count) vs \(y.members.count) members" }
-        for (m, n) in zip(x.members, y.members) {
+        for (m, n) in zip(grouped(x.members), grouped(y.members)) {
             switch (m, n) {
             case (.attribute(let a), .attribute(let b)):
                 if a.key.text != b.key.text { return "\(here): attribute `\(a.key.text)` vs `\(b.key.text)`" }
@@ -59,6 +59,24 @@ extension YAMLSurface {
             }
         }
         return nil
+    }
+
+    /// Members with each repeated anonymous block kind (a task's `retry` rules) gathered
+    /// where its first block stands, their own order kept: YAML writes them as one
+    /// sequence, and where they stand among the attributes means nothing.
+    static func grouped(_ ms: [Member]) -> [Member] {
+        func kind(_ m: Member) -> String? {
+            if case .block(let b) = m, b.name == nil, YAMLMapper.anonymousKinds.contains(b.kind.text) { return b.kind.text }
+            return nil
+        }
+        var out: [Member] = []
+        var done = Set<String>()
+        for m in ms {
+            guard let k = kind(m) else { out.append(m); continue }
+            guard done.insert(k).inserted else { continue }
+            out.append(contentsOf: ms.filter { kind($0) == k })
+        }
+        return out
     }
 
     /// String parts with empty texts dropped and adjacent texts joined.

@@ -46,6 +46,35 @@ final class SurfaceRoundTripTests: XCTestCase {
         XCTAssertTrue(irs[0].stdout.contains(#""QUO\"TE""#), irs[0].stdout)
     }
 
+    /// A task's several `retry` rules with an attribute between them convert to YAML (one
+    /// `retry:` sequence, where the first rule stood) and build the same IR, rules in order
+    /// (before: "internal error: ... does not round-trip").
+    func testRetryRulesWithAnAttributeBetweenThemConvertToYAML() throws {
+        let dir = TempDir("ezc-surface")
+        defer { dir.remove() }
+        dir.write("w.ezflow", """
+            agent sh { driver: exec, capabilities: ["shell"] }
+
+            workflow w {
+              task t {
+                run: "x"
+                timeout: 1s
+                retry { on: [timeout], attempts: 3 }
+                priority: 3
+                retry { attempts: 2 }
+              }
+            }
+            """)
+        let toYAML = runEzc(["fmt", "--to", "yaml", "w.ezflow", "-o", "w.ezflow.yaml"], cwd: dir.url)
+        XCTAssertEqual(toYAML.status, 0, toYAML.stderr)
+        let yaml = try String(contentsOf: dir.url.appendingPathComponent("w.ezflow.yaml"), encoding: .utf8)
+        XCTAssertEqual(yaml.components(separatedBy: "retry:").count, 2, yaml)
+        let irs = ["w.ezflow", "w.ezflow.yaml"].map { runEzc(["build", $0, "-o", "-"], cwd: dir.url) }
+        for r in irs { XCTAssertEqual(r.status, 0, r.stderr) }
+        XCTAssertEqual(Self.hash(irs[0].stdout), Self.hash(irs[1].stdout))
+        XCTAssertTrue(irs[1].stdout.contains(#""retry_more":[{"attempts":2"#), irs[1].stdout)
+    }
+
     /// The content hash of an IR document (the source map, which names the file, is not hashed).
     static func hash(_ ir: String) -> String? {
         guard let r = ir.range(of: #""hash":"sha256:[0-9a-f]+""#, options: .regularExpression) else { return nil }
