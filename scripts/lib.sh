@@ -17,6 +17,13 @@ EZ_DEBIAN_PACKAGES=(
     redis-server
 )
 
+# Only the tests need these: the shells the completion scripts are tried in
+# (Tests/EzcTests/CompletionTests). scripts/test.sh sets EZ_WITH_TEST_PACKAGES=1.
+EZ_TEST_PACKAGES=(
+    zsh
+    fish
+)
+
 ez_log() { printf '==> %s\n' "$*" >&2; }
 ez_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -42,6 +49,11 @@ ez_missing_packages() {
     for p in "${EZ_DEBIAN_PACKAGES[@]}"; do
         ez_pkg_installed "$p" || printf '%s\n' "$p"
     done
+    if [ "${EZ_WITH_TEST_PACKAGES:-0}" = 1 ]; then
+        for p in "${EZ_TEST_PACKAGES[@]}"; do
+            ez_pkg_installed "$p" || printf '%s\n' "$p"
+        done
+    fi
     # The SARIF schema test only needs the module, from apt or pip alike.
     if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
         printf '%s\n' python3-jsonschema

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 ez_require_swift
-ez_ensure_packages
+EZ_WITH_TEST_PACKAGES=1 ez_ensure_packages
 
 # --- HOOK: throwaway PostgreSQL / Redis servers (not started yet) ------------------
 # No test uses a server yet. When the backend tests arrive, uncomment this block; the

@@ -19,14 +19,15 @@ public struct SimInput: Sendable {
     public var plan: Plan
 
     /// Reads `path`: `.ezir`/`.json` files are validated as IR, anything else is compiled.
-    public static func load(path: String) throws(SimInputError) -> SimInput {
+    /// `stdlib`: where `import "std/..."` looks (nil: found as `ezc` finds it).
+    public static func load(path: String, stdlib: String? = nil) throws(SimInputError) -> SimInput {
         guard FileManager.default.isReadableFile(atPath: path) else { throw SimInputError("\(path): cannot read the file") }
         let bytes: [UInt8]
         if path.hasSuffix(".ezir") || path.hasSuffix(".ezir.json") || path.hasSuffix(".json") {
             guard let d = FileManager.default.contents(atPath: path) else { throw SimInputError("\(path): cannot read the file") }
             bytes = [UInt8](d)
         } else {
-            let r = Compiler.build(path: path)
+            let r = Compiler.build(path: path, stdlibRoot: stdlib)
             if r.hasErrorsOrNoIR {
                 let text = TextRenderer(color: false).render(r.check.diagnostics, sources: r.check.sources)
                 throw SimInputError(text.isEmpty ? "\(path): \(r.failure ?? "no IR produced")" : text.trimmingCharacters(in: .newlines))

@@ -1,3 +1,4 @@
+import EzflowCLI
 import EzflowPorts
 import EzflowRuntime
 import EzflowSim
@@ -33,22 +34,13 @@ struct DurableBench {
         var keep = false
     }
 
-    static let usage = """
-        usage: ezbench durable [--sizes 10k,100k] [--batch 1,64] [--sync full,normal] [--dir DIR] [--keep] [--seed N]
-               ezbench durable --crash-probe DB --records N [--tasks T] [--seed N]
-        """
-
     var options: Options
 
-    static func parse(_ args: ArraySlice<String>) -> Options {
+    static func parse(_ a: Invocation) -> Options {
         var o = Options()
-        var rest = args
-        func bad(_ m: String) -> Never { printError("ezbench durable: \(m)\n\(usage)"); exit(2) }
-        while let arg = rest.popFirst() {
-            func value() -> String {
-                guard let v = rest.popFirst() else { bad("\(arg) needs a value") }
-                return v
-            }
+        func bad(_ m: String) -> Never { CLI.usageError(a, m) }
+        for (arg, given) in CLI.options(a) {
+            func value() -> String { given ?? "" }
             switch arg {
             case "--sizes":
                 let sizes = value().split(separator: ",").compactMap(CLI.parseSize)
@@ -77,10 +69,7 @@ struct DurableBench {
             case "--tasks":
                 guard let n = CLI.parseSize(Substring(value())), n >= 1 else { bad("bad --tasks") }
                 o.probeTasks = n
-            case "-h", "--help":
-                print(usage)
-                exit(0)
-            default: bad("unknown argument `\(arg)`")
+            default: break
             }
         }
         return o

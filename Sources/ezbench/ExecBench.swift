@@ -1,3 +1,4 @@
+import EzflowCLI
 import EzflowCompiler
 import Foundation
 
@@ -18,37 +19,26 @@ struct ExecBench {
         var keep = false
     }
 
-    static let usage = """
-        usage: ezbench exec [--sizes 1k,10k] [--jobs 2] [--repeat 3] [--sync full,normal] [--keep]
-        """
-
-    static func parse(_ args: ArraySlice<String>) -> Options {
+    static func parse(_ a: Invocation) -> Options {
         var o = Options()
-        var rest = args
-        while let arg = rest.popFirst() {
-            func value() -> String {
-                guard let v = rest.popFirst() else { CLI.usageError("\(arg) needs a value") }
-                return v
-            }
+        for (arg, given) in CLI.options(a) {
+            func value() -> String { given ?? "" }
             switch arg {
             case "--sizes":
                 let sizes = value().split(separator: ",").compactMap(CLI.parseSize)
-                guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 20 }) else { CLI.usageError("--sizes needs task counts >= 20") }
+                guard !sizes.isEmpty, sizes.allSatisfy({ $0 >= 20 }) else { CLI.usageError(a, "--sizes needs task counts >= 20") }
                 o.sizes = sizes
             case "--jobs":
-                guard let j = Int(value()), j >= 1 else { CLI.usageError("--jobs needs an integer >= 1") }
+                guard let j = Int(value()), j >= 1 else { CLI.usageError(a, "--jobs needs an integer >= 1") }
                 o.jobs = j
             case "--repeat":
-                guard let r = Int(value()), r >= 1 else { CLI.usageError("--repeat needs an integer >= 1") }
+                guard let r = Int(value()), r >= 1 else { CLI.usageError(a, "--repeat needs an integer >= 1") }
                 o.repeats = r
             case "--sync":
                 o.syncs = value().split(separator: ",").map(String.init)
-                guard o.syncs.allSatisfy({ $0 == "full" || $0 == "normal" }) else { CLI.usageError("--sync takes full and/or normal") }
+                guard o.syncs.allSatisfy({ $0 == "full" || $0 == "normal" }) else { CLI.usageError(a, "--sync takes full and/or normal") }
             case "--keep": o.keep = true
-            case "-h", "--help":
-                print(usage)
-                exit(0)
-            default: CLI.usageError("unknown argument `\(arg)`\n\n\(usage)")
+            default: break
             }
         }
         return o

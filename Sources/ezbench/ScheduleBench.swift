@@ -1,3 +1,4 @@
+import EzflowCLI
 import EzflowHost
 import EzflowRuntime
 import EzflowSim
@@ -25,48 +26,34 @@ struct ScheduleBench {
         var seed: UInt64 = 1
     }
 
-    static let usage = """
-        usage: ezbench schedule [--sizes 10k,100k,1M] [--agents 10000] [--selector cheapest|fastest|learned|auction]
-                                [--journal records|bytes|none] [--seed N]
-        """
-
     var options: Options
 
-    static func parse(_ args: ArraySlice<String>) -> Options {
+    static func parse(_ a: Invocation) -> Options {
         var o = Options()
-        var rest = args
-        while let arg = rest.popFirst() {
-            func value() -> String {
-                guard let v = rest.popFirst() else { printError("ezbench: \(arg) needs a value\n\(usage)"); exit(2) }
-                return v
-            }
+        for (arg, given) in CLI.options(a) {
+            func value() -> String { given ?? "" }
             switch arg {
             case "--sizes":
                 let sizes = value().split(separator: ",").compactMap(CLI.parseSize)
-                guard !sizes.isEmpty else { printError("ezbench: bad --sizes\n\(usage)"); exit(2) }
+                guard !sizes.isEmpty else { CLI.usageError(a, "bad --sizes") }
                 o.sizes = sizes
             case "--agents":
-                guard let n = CLI.parseSize(Substring(value())), n >= 4 else { printError("ezbench: bad --agents\n\(usage)"); exit(2) }
+                guard let n = CLI.parseSize(Substring(value())), n >= 4 else { CLI.usageError(a, "bad --agents") }
                 o.agents = n
             case "--selector":
-                guard let s = SelectorName(rawValue: value()) else { printError("ezbench: bad --selector\n\(usage)"); exit(2) }
+                guard let s = SelectorName(rawValue: value()) else { CLI.usageError(a, "bad --selector") }
                 o.selector = s
             case "--journal":
                 let j = value()
-                guard ["bytes", "records", "none"].contains(j) else { printError("ezbench: bad --journal\n\(usage)"); exit(2) }
+                guard ["bytes", "records", "none"].contains(j) else { CLI.usageError(a, "bad --journal") }
                 o.journal = j
             case "--seed":
-                guard let s = UInt64(value()) else { printError("ezbench: bad --seed\n\(usage)"); exit(2) }
+                guard let s = UInt64(value()) else { CLI.usageError(a, "bad --seed") }
                 o.seed = s
             case "--one":
-                guard let n = CLI.parseSize(Substring(value())) else { printError("ezbench: bad --one"); exit(2) }
+                guard let n = CLI.parseSize(Substring(value())) else { CLI.usageError(a, "bad --one") }
                 o.one = n
-            case "-h", "--help":
-                print(usage)
-                exit(0)
-            default:
-                printError("ezbench: unknown argument `\(arg)`\n\(usage)")
-                exit(2)
+            default: break
             }
         }
         return o

@@ -2,6 +2,7 @@
 // simulated infrastructure faults over a range of seeds (a shard: `--from`, `--runs`), so
 // several processes can share a large range; stops at the first seed the oracle rejects
 // and prints the command that reproduces it.
+import EzflowCLI
 import EzflowHost
 import EzflowRuntime
 import EzflowSim
@@ -17,41 +18,19 @@ struct SweepBench {
     }
     let options: Options
 
-    static let usage = """
-        usage: ezbench sweep FILE [--seed N] [--from I] [--runs K] [--faults SPEC]
-
-          Simulates runs I … I+K-1 of FILE (seeded from N) through the real runner with the
-          infrastructure faults of SPEC (default: every kind) and checks each with the oracle.
-          Prints runs per second, the faults injected and the first failing run, if any.
-          Shard a long sweep: one process per --from range. Exit 0 all held, 1 a run failed.
-        """
-
-    static func fail(_ message: String) -> Never {
-        printError("ezbench sweep: \(message)\n\n\(usage)")
-        exit(2)
-    }
-
-    static func parse(_ args: ArraySlice<String>) -> Options {
+    static func parse(_ a: Invocation) -> Options {
         var o = Options()
-        var rest = args
-        while let arg = rest.popFirst() {
-            func value() -> String {
-                guard let v = rest.popFirst() else { fail("\(arg) needs a value") }
-                return v
-            }
+        o.file = a.positional[0]
+        for (arg, given) in CLI.options(a) {
+            func value() -> String { given ?? "" }
             switch arg {
-            case "--seed": guard let n = UInt64(value()) else { fail("--seed needs an unsigned integer") }; o.seed = n
-            case "--from": guard let n = Int(value()), n >= 0 else { fail("--from needs a run index ≥ 0") }; o.from = n
-            case "--runs": guard let n = CLI.parseSize(Substring(value())) else { fail("--runs needs a positive count") }; o.runs = n
+            case "--seed": guard let n = UInt64(value()) else { CLI.usageError(a, "--seed needs an unsigned integer") }; o.seed = n
+            case "--from": guard let n = Int(value()), n >= 0 else { CLI.usageError(a, "--from needs a run index ≥ 0") }; o.from = n
+            case "--runs": guard let n = CLI.parseSize(Substring(value())) else { CLI.usageError(a, "--runs needs a positive count") }; o.runs = n
             case "--faults": o.faults = value()
-            case "-h", "--help": print(usage); exit(0)
-            case let f where f.hasPrefix("-"): fail("unknown option `\(f)`")
-            default:
-                guard o.file.isEmpty else { fail("one FILE only") }
-                o.file = arg
+            default: break
             }
         }
-        guard !o.file.isEmpty else { fail("missing FILE") }
         return o
     }
 

@@ -1,25 +1,16 @@
 // ezbench: benchmarks for ezflow. Argument parsing only; the work is in CheckBench.
+import EzflowCLI
 import Foundation
 
 enum CLI {
-    static let usage = """
-        usage: ezbench check [--sizes 1000,10000,100000] [--shapes chain,fanout,layered]
-                             [--repeat 3] [--emit DIR]
+    static let tool = Tool.ezbench
 
-          --sizes   task counts, comma-separated (k and M suffixes allowed: 10k, 1M)
-          --shapes  DAG shapes: chain, fanout, layered
-          --repeat  runs per (shape, size); the best wall time is reported
-          --emit    also write each generated workflow to DIR (for `ezc check DIR/*.ezflow`)
+    /// A usage error found after parsing: the message and the command's usage, exit 2.
+    static func usageError(_ a: Invocation, _ message: String) -> Never { tool.usageFailure(a, message) }
 
-               ezbench exec [--sizes 1k,10k] [--jobs 2] [--repeat 3] [--sync full,normal]
-          (also: ezbench build, schedule, durable, sweep; each takes --help)
-
-        Exit status: 0 all workflows checked clean, 1 a workflow had diagnostics, 2 usage error.
-        """
-
-    static func usageError(_ message: String) -> Never {
-        printError("ezbench: \(message)\n\n\(usage)")
-        exit(2)
+    /// Every option given, with its value (nil for a switch), in a stable order.
+    static func options(_ a: Invocation) -> [(String, String?)] {
+        a.values.keys.sorted().flatMap { k in a.all(k).map { (k, Optional($0)) } } + a.flags.sorted().map { ($0, nil) }
     }
 
     static func parseSize(_ text: Substring) -> Int? {
@@ -30,75 +21,49 @@ enum CLI {
         return n * scale
     }
 
-    static func parseCheckOptions(_ args: ArraySlice<String>) -> CheckBench.Options {
-        var options = CheckBench.Options()
-        var rest = args
-        while let arg = rest.popFirst() {
-            // Accept both `--flag value` and `--flag=value`.
-            var flag = arg, inline: String? = nil
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                flag = String(arg[..<eq])
-                inline = String(arg[arg.index(after: eq)...])
-            }
-            func value() -> String {
-                if let inline { return inline }
-                guard let v = rest.popFirst() else { usageError("\(flag) needs a value") }
-                return v
-            }
+    static func parseCheckOptions(_ a: Invocation) -> CheckBench.Options {
+        var parsed = CheckBench.Options()
+        for (flag, given) in options(a) {
+            func value() -> String { given ?? "" }
             switch flag {
             case "--sizes":
                 let parts = value().split(separator: ",")
                 let sizes = parts.compactMap(parseSize)
-                guard !parts.isEmpty, sizes.count == parts.count else { usageError("bad --sizes list") }
-                guard sizes.allSatisfy({ $0 >= 3 }) else { usageError("sizes must be at least 3 tasks") }
-                options.sizes = sizes
+                guard !parts.isEmpty, sizes.count == parts.count else { usageError(a, "bad --sizes list") }
+                guard sizes.allSatisfy({ $0 >= 3 }) else { usageError(a, "sizes must be at least 3 tasks") }
+                parsed.sizes = sizes
             case "--shapes":
                 let parts = value().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 var shapes: [Shape] = []
                 for p in parts {
                     guard let s = Shape(rawValue: p) else {
-                        usageError("unknown shape `\(p)` (expected \(Shape.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        usageError(a, "unknown shape `\(p)` (expected \(Shape.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
                     shapes.append(s)
                 }
-                guard !shapes.isEmpty else { usageError("empty --shapes list") }
-                options.shapes = shapes
+                guard !shapes.isEmpty else { usageError(a, "empty --shapes list") }
+                parsed.shapes = shapes
             case "--repeat":
-                guard let n = Int(value()), n >= 1 else { usageError("--repeat needs a positive integer") }
-                options.repeats = n
+                guard let n = Int(value()), n >= 1 else { usageError(a, "--repeat needs a positive integer") }
+                parsed.repeats = n
             case "--emit":
-                options.emitDirectory = value()
-            case "-h", "--help":
-                print(usage)
-                exit(0)
-            default:
-                usageError("unknown argument `\(arg)`")
+                parsed.emitDirectory = value()
+            default: break
             }
         }
-        return options
+        return parsed
     }
 
     static func main() {
-        var arguments = CommandLine.arguments.dropFirst()
-        switch arguments.popFirst() {
-        case "check":
-            exit(CheckBench(options: parseCheckOptions(arguments)).run())
-        case "build":
-            exit(BuildBench(options: parseCheckOptions(arguments)).run())
-        case "schedule":
-            exit(ScheduleBench(options: ScheduleBench.parse(arguments)).run())
-        case "durable":
-            exit(DurableBench(options: DurableBench.parse(arguments)).run())
-        case "exec":
-            exit(ExecBench(options: ExecBench.parse(arguments)).run())
-        case "sweep":
-            exit(SweepBench(options: SweepBench.parse(arguments)).run())
-        case "-h", "--help", "help":
-            print(usage)
-        case let other?:
-            usageError("unknown command `\(other)`")
-        case nil:
-            usageError("missing command")
+        let a = tool.resolve(Array(CommandLine.arguments.dropFirst()))
+        switch a.path {
+        case ["check"]: exit(CheckBench(options: parseCheckOptions(a)).run())
+        case ["build"]: exit(BuildBench(options: parseCheckOptions(a)).run())
+        case ["schedule"]: exit(ScheduleBench(options: ScheduleBench.parse(a)).run())
+        case ["durable"]: exit(DurableBench(options: DurableBench.parse(a)).run())
+        case ["exec"]: exit(ExecBench(options: ExecBench.parse(a)).run())
+        case ["sweep"]: exit(SweepBench(options: SweepBench.parse(a)).run())
+        default: usageError(a, "no such command")
         }
     }
 }

@@ -1,3 +1,4 @@
+import EzflowCLI
 import EzflowCompiler
 import EzflowDiagnostics
 
@@ -9,54 +10,22 @@ import Foundation
 /// Exit codes: 0 written (or valid), 1 errors found (diagnostics on stderr, nothing
 /// written) or invalid IR, 2 usage or I/O error.
 enum BuildCommand {
-    static let usage = "usage: ezc build FILE -o OUT [--stdlib DIR] [--color WHEN]  |  ezc build --validate FILE.ezir"
-
-    static func run(_ args: [String]) -> Int32 {
-        var output: String?, stdlib: String?, validatePath: String?, color = "auto"
-        var files: [String] = []
-        var i = 0
-        func value() -> String? {
-            i += 1
-            return i < args.count ? args[i] : nil
-        }
-        while i < args.count {
-            let a = args[i]
-            switch a {
-            case "-o", "--output":
-                guard let v = value() else { return EzcCommand.fail("`-o` takes a file name (or `-` for stdout)") }
-                output = v
-            case "--stdlib":
-                guard let v = value() else { return EzcCommand.fail("`--stdlib` takes a directory") }
-                stdlib = v
-            case "--validate":
-                guard let v = value() else { return EzcCommand.fail("`--validate` takes an IR file") }
-                validatePath = v
-            case "--color":
-                guard let v = value(), ["auto", "always", "never"].contains(v) else { return EzcCommand.fail("`--color` takes auto, always or never") }
-                color = v
-            case "-h", "--help":
-                print(usage)
-                return 0
-            default:
-                if a.hasPrefix("-") && a != "-" { return EzcCommand.fail("unknown option `\(a)` for `build`") }
-                files.append(a)
-            }
-            i += 1
-        }
+    static func run(_ inv: Invocation) -> Int32 {
+        let output = inv.value("--output"), stdlib = inv.value("--stdlib"), validatePath = inv.value("--validate")
+        let files = inv.positional
         if let path = validatePath {
-            guard files.isEmpty, output == nil else { return EzcCommand.fail("`--validate` takes one IR file and no other arguments") }
+            guard files.isEmpty, output == nil else { EzcCommand.tool.usageFailure(inv, "`--validate` takes one IR file and no FILE or -o") }
             return validateFile(path)
         }
-        guard files.count == 1 else { return EzcCommand.fail("`build` takes exactly one workflow file\n\(usage)") }
-        guard let out = output else { return EzcCommand.fail("`build` needs `-o OUT` (`-o -` writes to stdout)") }
+        guard files.count == 1 else { EzcCommand.tool.usageFailure(inv, "missing FILE") }
+        guard let out = output else { EzcCommand.tool.usageFailure(inv, "missing `-o OUT` (`-o -` writes to standard output)") }
         let file = files[0]
         if let problem = unreadable(file) { return EzcCommand.fail("cannot read `\(file)`: \(problem)") }
 
         let result = Compiler.build(path: file, stdlibRoot: stdlib)
         let diags = result.check.diagnostics
         if !diags.isEmpty {
-            let useColor = color == "always" || (color == "auto" && isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
-            let r = TextRenderer(color: useColor)
+            let r = TextRenderer(color: EzcCommand.useColor(inv))
             var text = r.render(diags, sources: result.check.sources)
             if let s = r.summary(diags) { text += s + "\n" }
             FileHandle.standardError.write(Data(text.utf8))

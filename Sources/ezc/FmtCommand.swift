@@ -1,3 +1,4 @@
+import EzflowCLI
 import EzflowDiagnostics
 import EzflowSyntax
 import EzflowYAML
@@ -10,45 +11,15 @@ import Foundation
 /// 2 usage or I/O error, or the formatter's own pair check failed (see
 /// `Formatter.reformat`), in which case nothing is written.
 enum FmtCommand {
-    static let usage = """
-        usage: ezc fmt [--check] FILE... | ezc fmt -
-               ezc fmt --to yaml|ezflow FILE [-o OUT]   convert between the two surfaces
-        """
-
-    static func run(_ args: [String]) -> Int32 {
-        var check = false
-        var files: [String] = []
-        var target: Surface?
-        var output: String?
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            switch a {
-            case "--check": check = true
-            case "--to":
-                i += 1
-                guard i < args.count, let s = Surface(rawValue: args[i]) else { return EzcCommand.fail("`--to` takes yaml or ezflow") }
-                target = s
-            case "-o":
-                i += 1
-                guard i < args.count else { return EzcCommand.fail("`-o` takes a file") }
-                output = args[i]
-            case "--help", "-h":
-                print(usage)
-                return 0
-            default:
-                if a.hasPrefix("-") && a != "-" { return EzcCommand.fail("unknown option `\(a)` for `fmt`") }
-                files.append(a)
-            }
-            i += 1
-        }
-        guard !files.isEmpty else { return EzcCommand.fail("`fmt` needs at least one file (or `-` for stdin)") }
+    static func run(_ inv: Invocation) -> Int32 {
+        let check = inv.has("--check"), output = inv.value("--output"), files = inv.positional
+        let target = inv.value("--to").flatMap(Surface.init(rawValue:))
         if let target {
-            guard files.count == 1, !check else { return EzcCommand.fail("`--to` converts one file and takes no `--check`") }
+            guard files.count == 1, !check else { EzcCommand.tool.usageFailure(inv, "`--to` converts one file and takes no `--check`") }
             return convert(files[0], to: target, output: output)
         }
-        if output != nil { return EzcCommand.fail("`-o` is only for `--to`") }
-        if files.contains("-") && files.count > 1 { return EzcCommand.fail("`fmt -` reads stdin and takes no other files") }
+        if output != nil { EzcCommand.tool.usageFailure(inv, "`-o` is only for `--to`") }
+        if files.contains("-") && files.count > 1 { EzcCommand.tool.usageFailure(inv, "`fmt -` reads standard input and takes no other files") }
 
         var status: Int32 = 0
         func worst(_ s: Int32) { status = max(status, s) }

@@ -9,37 +9,6 @@ import EzflowStore
 import Foundation
 
 extension CLI {
-    static let dlqUsage = """
-        usage: ezrun dlq list [--run RUN] [--json] [--db PATH]
-               ezrun dlq show RUN TASK [--json] [--db PATH]
-               ezrun dlq retry RUN TASK [--as PRINCIPAL] [--no-resume] [--db PATH] [report options of ezrun resume]
-
-          list   the dead-lettered tasks of every run in the store (or of RUN): run, task,
-                 error class, last message, attempts, when the last attempt ended
-          show   every attempt of TASK in RUN from the journal: agent, error class, message,
-                 duration, cost, tokens, and each re-drive
-          retry  re-drives a dead-lettered TASK: it runs again with a fresh retry rule, and the
-                 tasks skipped because of it wait for it again, within the run's budgets and
-                 deadline. The request goes to the run's inbox; when no ezrun is running the
-                 run, retry then resumes it itself, to its new verdict (exit status as
-                 `ezrun resume`); when one is, that ezrun folds it (exit 0). --no-resume only
-                 posts it (the next `ezrun resume RUN` folds it). Needs the `run` permission.
-        """
-
-    static func dlq(_ argv: ArraySlice<String>) -> Int32 {
-        var rest = argv
-        switch rest.popFirst() {
-        case "list": return dlqList(rest)
-        case "show": return dlqShow(rest)
-        case "retry": return dlqRetry(rest)
-        case "-h", "--help":
-            print(dlqUsage)
-            return 0
-        case let other?: usageError("unknown dlq command `\(other)` (expected list, show or retry)", dlqUsage)
-        case nil: usageError("missing dlq command (list, show or retry)", dlqUsage)
-        }
-    }
-
     static func storePath(_ a: Args) -> String {
         a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
     }
@@ -55,10 +24,7 @@ extension CLI {
         String(s.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
     }
 
-    static func dlqList(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db", "--run"], switches: ["--json"])
-        if a.flags.contains("--help") { print(dlqUsage); return 0 }
-        guard a.positional.isEmpty else { usageError("usage: ezrun dlq list [--run RUN] [--json]", dlqUsage) }
+    static func dlqList(_ a: Args) -> Int32 {
         let store = openStore(storePath(a), readOnly: true)
         var ids: [String]
         if let r = a.value("--run") { ids = [r] } else {
@@ -104,10 +70,7 @@ extension CLI {
         return (run, t)
     }
 
-    static func dlqShow(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db"], switches: ["--json"])
-        if a.flags.contains("--help") { print(dlqUsage); return 0 }
-        guard a.positional.count == 2 else { usageError("usage: ezrun dlq show RUN TASK [--json]", dlqUsage) }
+    static func dlqShow(_ a: Args) -> Int32 {
         let store = openStore(storePath(a), readOnly: true)
         let (run, t) = dlqTask(store, a.positional[0], a.positional[1])
         let journal: [JournalRecord]
@@ -149,10 +112,7 @@ extension CLI {
         return 0
     }
 
-    static func dlqRetry(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: RunFlags.valued, switches: RunFlags.switches.union(["--no-resume"]))
-        if a.flags.contains("--help") { print(dlqUsage); return 0 }
-        guard a.positional.count == 2 else { usageError("usage: ezrun dlq retry RUN TASK", dlqUsage) }
+    static func dlqRetry(_ a: Args) -> Int32 {
         let flags = RunFlags(a)
         let store = openStore(flags.config.storePath, readOnly: false)
         let (run, t) = dlqTask(store, a.positional[0], a.positional[1])

@@ -2,6 +2,7 @@
 // printing; the work is in EzflowRunner (the loop), EzflowStore (the file) and
 // EzflowReport (what CI reads).
 import EzflowAgents
+import EzflowCLI
 import EzflowCompiler
 import EzflowDiagnostics
 import EzflowIR
@@ -13,47 +14,11 @@ import EzflowStore
 import EzflowUnits
 import Foundation
 
-/// `--flag value` / `--flag=value` parsing shared by the run commands.
-struct Args {
-    var rest: ArraySlice<String>
-    var positional: [String] = []
-    var values: [String: [String]] = [:]
-    var flags: Set<String> = []
-
-    /// `valued`: flags that take a value; `switches`: flags that do not.
-    init(_ args: ArraySlice<String>, valued: Set<String>, switches: Set<String>) {
-        rest = args
-        while let arg = rest.popFirst() {
-            if arg == "-h" || arg == "--help" { flags.insert("--help"); continue }
-            var flag = arg, inline: String? = nil
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                flag = String(arg[..<eq])
-                inline = String(arg[arg.index(after: eq)...])
-            }
-            if valued.contains(flag) {
-                guard let v = inline ?? rest.popFirst() else { CLI.usageError("\(flag) needs a value") }
-                values[flag, default: []].append(v)
-            } else if switches.contains(flag) {
-                flags.insert(flag)
-            } else if arg.hasPrefix("-") && arg != "-" {
-                CLI.usageError("unknown option `\(arg)`")
-            } else {
-                positional.append(arg)
-            }
-        }
-    }
-
-    func value(_ f: String) -> String? { values[f]?.last }
-    func all(_ f: String) -> [String] { values[f] ?? [] }
-}
+/// The parsed command line (flags and arguments are read off the table in EzflowCLI).
+typealias Args = Invocation
 
 /// What the run commands share: the store path, the principal, report files.
 struct RunFlags {
-    static let valued: Set<String> = ["--db", "--as", "--principals", "--junit", "--summary", "--summary-md", "--otlp", "--log",
-                                      "--metrics-port", "--metrics-file", "--selector", "--on-signal",
-                                      "--breaker-failures", "--breaker-cool-down"]
-    static let switches: Set<String> = ["--wait", "--quiet", "--no-progress", "--sync-normal"]
-
     var config = RunConfig()
     var junit: String?, summary: String?, summaryMD: String?, otlp: String?, logPath: String?, metricsFile: String?
     /// `$GITHUB_STEP_SUMMARY` when set: the Markdown summary is appended to it, with or
@@ -61,6 +26,8 @@ struct RunFlags {
     var stepSummary: String?
     var metricsPort: UInt16?
     var quiet = false
+    /// `--json`: one document on stdout at the end instead of the run id line.
+    var json = false
 
     init(_ a: Args) {
         if let db = a.value("--db") { config.storePath = db }
@@ -71,20 +38,20 @@ struct RunFlags {
             do { config.principal = try Principal.resolve(spec, principalsFile: principals) } catch { CLI.fail(error.description) }
         }
         if let s = a.value("--selector") {
-            guard let n = SelectorName(rawValue: s) else { CLI.usageError("unknown selector `\(s)` (expected cheapest, fastest, learned, auction)") }
+            guard let n = SelectorName(rawValue: s) else { CLI.usageError(a, "unknown selector `\(s)` (expected cheapest, fastest, learned, auction)") }
             config.selector = n
         }
         if let s = a.value("--on-signal") {
-            guard let p = SignalPolicy(rawValue: s) else { CLI.usageError("--on-signal takes stop or drain, not `\(s)`", CLI.runUsage) }
+            guard let p = SignalPolicy(rawValue: s) else { CLI.usageError(a, "--on-signal takes stop or drain, not `\(s)`") }
             config.onSignal = p
         }
         if let s = a.value("--breaker-failures") {
-            guard let n = Int(s), (1...1_000).contains(n) else { CLI.usageError("--breaker-failures needs an integer in 1…1000, not `\(s)`", CLI.runUsage) }
+            guard let n = Int(s), (1...1_000).contains(n) else { CLI.usageError(a, "--breaker-failures needs an integer in 1…1000, not `\(s)`") }
             config.breakerFailures = n
         }
         if let s = a.value("--breaker-cool-down") {
             guard let d = Units.parseDuration(s), (0...86_400_000).contains(d) else {
-                CLI.usageError("--breaker-cool-down needs a duration from 0s to 24h (e.g. 30s), not `\(s)`", CLI.runUsage)
+                CLI.usageError(a, "--breaker-cool-down needs a duration from 0s to 24h (e.g. 30s), not `\(s)`")
             }
             config.breakerCoolDownMs = d
         }
@@ -98,10 +65,11 @@ struct RunFlags {
         logPath = a.value("--log")
         metricsFile = a.value("--metrics-file")
         if let p = a.value("--metrics-port") {
-            guard let v = UInt16(p) else { CLI.usageError("--metrics-port needs a port number (0 picks a free one)") }
+            guard let v = UInt16(p) else { CLI.usageError(a, "--metrics-port needs a port number (0 picks a free one)") }
             metricsPort = v
         }
         quiet = a.flags.contains("--quiet")
+        json = a.flags.contains("--json")
     }
 }
 
@@ -211,56 +179,20 @@ final class CLIObserver: RunObserver {
 }
 
 extension CLI {
-    static let runUsage = """
-        usage: ezrun run FILE|IR [--input NAME=VALUE]... [--as PRINCIPAL] [--db PATH] [--run-id ID] [--seed N]
-                                 [--junit F] [--summary F] [--summary-md F] [--otlp F] [--log F]
-                                 [--metrics-port N] [--metrics-file F] [--selector S] [--wait] [--quiet]
-                                 [--on-signal stop|drain] [--breaker-failures N] [--breaker-cool-down D]
-               ezrun resume RUN [--db PATH] [--as PRINCIPAL] [--workflow FILE|IR [--allow-compatible]] [same report options]
-               ezrun approve RUN TASK --as PRINCIPAL [--reject] [--yes] [--comment TEXT] [--db PATH]
-               ezrun cancel RUN [--as PRINCIPAL] [--comment TEXT] [--db PATH]
-               ezrun status RUN [--db PATH] [--json]
-               ezrun replay RUN [--db PATH] [--export FILE]
-               ezrun runs [--db PATH]
-               ezrun logs RUN [TASK] [--db PATH]
-               ezrun dlq list|show|retry …   dead-lettered tasks (ezrun dlq --help)
-
-          The journal, queue and logs live in one SQLite file (default .ezflow/ezflow.db, or $EZFLOW_DB).
-          --as NAME[:ROLE,...]  the principal (roles from --principals FILE / $EZFLOW_PRINCIPALS /
-                                .ezflow/principals.json unless given inline); without it the local
-                                operator runs unrestricted
-          --wait                keep waiting for approvals instead of exiting with 4
-          --yes                 (approve) answer without the y/N question; it is asked on a terminal,
-                                and without one nothing is answered (exit 2)
-          --on-signal stop|drain  on SIGINT/SIGTERM nothing new starts; `stop` (default) ends the
-                                tasks in flight (SIGTERM to each task's process group, grace, SIGKILL),
-                                `drain` lets them finish first; a second signal escalates (drain → stop
-                                → SIGKILL at once). The run is left resumable (`ezrun resume RUN`).
-          --breaker-failures N, --breaker-cool-down D  every agent's circuit breaker: open after N
-                                outage failures in a row (timeout, transient), refuse work for D
-                                (default: each agent's breaker_failures / breaker_cool_down, else 5 and 30s)
-          Every task runs in its own process group, ended with ezrun even on kill -9 (docs/RUNNING.md).
-        Exit status: 0 success, 1 run failed, 2 invalid input or access refused,
-                     3 budget or deadline exceeded, 4 waiting for approval,
-                     5 the store cannot be read or written (corrupt journal, locked or unreadable file),
-                     6 a journal record or the IR does not match the run's hash chain (the store was edited),
-                     130 interrupted by SIGINT, 143 interrupted by SIGTERM (the run is left resumable).
-        """
-
     static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
         if readOnly && !FileManager.default.fileExists(atPath: path) { fail("\(path): no ezflow store here (pass --db PATH)") }
         do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error) }
     }
 
     /// Compiles a source or validates an IR file; diagnostics go to stderr (exit 2).
-    static func loadProgram(_ path: String) -> (IRProgram, [UInt8]) {
+    static func loadProgram(_ path: String, stdlib: String?) -> (IRProgram, [UInt8]) {
         guard FileManager.default.isReadableFile(atPath: path) else { fail("\(path): cannot read the file") }
         let bytes: [UInt8]
         if path.hasSuffix(".ezir") || path.hasSuffix(".json") {
             guard let d = FileManager.default.contents(atPath: path) else { fail("\(path): cannot read the file") }
             bytes = [UInt8](d)
         } else {
-            let r = Compiler.build(path: path)
+            let r = Compiler.build(path: path, stdlibRoot: stdlib)
             if r.check.hasErrors || r.ir == nil {
                 // Errors only: warnings are `ezc check`'s to report.
                 let text = TextRenderer(color: false).render(r.check.diagnostics.filter { $0.severity == .error }, sources: r.check.sources)
@@ -281,17 +213,14 @@ extension CLI {
         return "\(safe)-\(f.string(from: Date()))-\(String(g.next() & 0xFFFF, radix: 16))"
     }
 
-    static func run(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: RunFlags.valued.union(["--input", "--run-id", "--seed"]), switches: RunFlags.switches)
-        if a.flags.contains("--help") { print(runUsage); return 0 }
-        guard a.positional.count == 1 else { usageError(a.positional.isEmpty ? "missing FILE" : "one FILE at a time", runUsage) }
+    static func run(_ a: Args) -> Int32 {
         let flags = RunFlags(a)
-        let (program, bytes) = loadProgram(a.positional[0])
+        let (program, bytes) = loadProgram(a.positional[0], stdlib: a.value("--stdlib"))
         let inputs: [String: JSONValue]
         do { inputs = try RunInputs.resolve(a.all("--input"), workflow: program.document) } catch { fail(error.description) }
         var seed: UInt64
         if let s = a.value("--seed") {
-            guard let v = UInt64(s) else { usageError("--seed needs an unsigned 64-bit integer", runUsage) }
+            guard let v = UInt64(s) else { usageError(a, "--seed needs an unsigned 64-bit integer") }
             seed = v
         } else {
             var g = SystemRandomNumberGenerator()
@@ -299,12 +228,14 @@ extension CLI {
         }
         let runID = a.value("--run-id") ?? newRunID(program.workflow.name)
         guard !runID.isEmpty, runID.utf8.count <= 200, !runID.contains(where: { $0.isWhitespace || $0 == "/" }) else {
-            usageError("--run-id must be 1…200 characters without spaces or `/`", runUsage)
+            usageError(a, "--run-id must be 1…200 characters without spaces or `/`")
         }
         let runner: Runner
         do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
             fail(error)
         }
+        // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final document.
+        if !flags.json { FileHandle.standardOutput.write(Data("\(runID)\n".utf8)) }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(runner.plan.taskCount) tasks, journal \(flags.config.storePath))\n".utf8)) }
         if !flags.quiet, Runner.selectorName(runner.plan, config: flags.config) == .auction {
             // W0107 at check time; said again where it takes effect.
@@ -313,12 +244,9 @@ extension CLI {
         return drive(runner, flags)
     }
 
-    static func resume(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: RunFlags.valued.union(["--workflow"]), switches: RunFlags.switches.union(["--allow-compatible"]))
-        if a.flags.contains("--help") { print(runUsage); return 0 }
-        guard a.positional.count == 1 else { usageError("usage: ezrun resume RUN", runUsage) }
+    static func resume(_ a: Args) -> Int32 {
         let flags = RunFlags(a)
-        let offered = a.value("--workflow").map { loadProgram($0) }.map { (program: $0.0, bytes: $0.1) }
+        let offered = a.value("--workflow").map { loadProgram($0, stdlib: a.value("--stdlib")) }.map { (program: $0.0, bytes: $0.1) }
         let runner: Runner
         do {
             runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
@@ -333,6 +261,22 @@ extension CLI {
 
     /// Runs to the end, then writes the reports.
     static func drive(_ runner: Runner, _ flags: RunFlags) -> Int32 {
+        let code = driveToEnd(runner, flags)
+        if flags.json { printFinalDocument(runID: runner.runID, storePath: flags.config.storePath, exitCode: code) }
+        return code
+    }
+
+    /// `--json`: the run's state as `ezrun status --json` prints it, with the exit status.
+    static func printFinalDocument(runID: String, storePath: String, exitCode: Int32) {
+        let store = openStore(storePath, readOnly: true)
+        let s: StoredRun, open: [OpenAttempt]
+        do { s = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
+        do { open = try store.openAttempts(run: runID) } catch { fail(error) }
+        let doc = statusDocument(s, openAttempts: open.count, extra: [("exit_code", .int(Int64(exitCode)))])
+        FileHandle.standardOutput.write(Data((String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n").utf8))
+    }
+
+    static func driveToEnd(_ runner: Runner, _ flags: RunFlags) -> Int32 {
         let observer = CLIObserver(runID: runner.runID, plan: runner.plan, redactor: runner.redactor, quiet: flags.quiet, logPath: flags.logPath)
         runner.observer = observer
         observer.gaugesWanted = flags.metricsPort != nil

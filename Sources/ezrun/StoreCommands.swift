@@ -12,12 +12,9 @@ import Foundation
 extension CLI {
     static func nowMs() -> Millis { Millis((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
-    static func approve(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db", "--as", "--principals", "--comment"], switches: ["--reject", "--yes"])
-        if a.flags.contains("--help") { print(runUsage); return 0 }
-        guard a.positional.count == 2 else { usageError("usage: ezrun approve RUN TASK --as PRINCIPAL [--yes]", runUsage) }
+    static func approve(_ a: Args) -> Int32 {
         let flags = RunFlags(a)
-        guard let principal = flags.config.principal else { usageError("approve needs --as PRINCIPAL (who approves)", runUsage) }
+        guard let principal = flags.config.principal else { usageError(a, "approve needs --as PRINCIPAL (who approves)") }
         let (runID, taskName) = (a.positional[0], a.positional[1])
         let store = openStore(flags.config.storePath, readOnly: false)
         let stored: StoredRun
@@ -67,9 +64,7 @@ extension CLI {
         }
     }
 
-    static func cancel(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db", "--as", "--principals", "--comment"], switches: [])
-        guard a.positional.count == 1 else { usageError("usage: ezrun cancel RUN", runUsage) }
+    static func cancel(_ a: Args) -> Int32 {
         let flags = RunFlags(a)
         let store = openStore(flags.config.storePath, readOnly: false)
         let who = flags.config.principal?.name ?? ProcessInfo.processInfo.environment["USER"] ?? "local"
@@ -81,41 +76,17 @@ extension CLI {
         return 0
     }
 
-    static func status(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db"], switches: ["--json"])
-        guard a.positional.count == 1 else { usageError("usage: ezrun status RUN", runUsage) }
-        let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
-        let store = openStore(path, readOnly: true)
+    static func status(_ a: Args) -> Int32 {
+        let store = openStore(storePath(a), readOnly: true)
         let s: StoredRun
         do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error) }
         let open: [OpenAttempt]
         do { open = try store.openAttempts(run: s.info.runID) } catch { fail(error) }
-        // Attempts started again after a resume (same attempt number, one more process).
-        func reruns(_ t: Int) -> Int { t < s.dispatches.count ? max(0, s.dispatches[t] - s.state.attempts[t]) : 0 }
-        var rows: [JSONValue] = []
-        for t in 0..<s.plan.taskCount {
-            let h = s.state.history[t]
-            rows.append(.object([("attempts", .int(Int64(s.state.attempts[t]))), ("name", .string(s.plan.taskNames[t])),
-                                 ("reruns", .int(Int64(reruns(t)))),
-                                 ("state", .string(reportedState(s.state, task: t))),
-                                 ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]))
-        }
         if a.flags.contains("--json") {
-            let doc: JSONValue = .object([
-                ("chain_head", .string(s.head)), ("charged_micros", .int(s.state.chargedMicros)),
-                ("charged_tokens", .int(s.state.chargedTokens)),
-                ("events", .int(Int64(s.records))), ("ir_hash", .string(s.info.irHash)),
-                ("open_attempts", .int(Int64(open.count))), ("run_id", .string(s.info.runID)), ("status", .string(s.info.status.rawValue)),
-                ("tasks", .array(rows)), ("verdict", s.info.verdict.map { .string($0.rawValue) } ?? .null),
-                ("waiting_for_approval", .array(WaitingGate.all(s.state).map { g in
-                    .object([("on_timeout", g.onTimeout.map { .string($0) } ?? .null), ("question", g.question.map { .string($0) } ?? .null),
-                             ("task", .string(g.name))])
-                })),
-                ("workflow", .string(s.info.workflow)),
-            ])
-            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            print(String(decoding: CanonicalJSON.encode(statusDocument(s, openAttempts: open.count)), as: UTF8.self))
             return 0
         }
+        func reruns(_ t: Int) -> Int { rerunCount(s, t) }
         var out = "run       \(s.info.runID)\nworkflow  \(s.info.workflow) (\(s.info.irHash.prefix(19))…)\n"
         out += "status    \(s.info.status.rawValue)\(s.info.verdict.map { " (\($0.rawValue))" } ?? "")\n"
         out += "events    \(s.records)   in flight \(open.count)   charged \(money(s.state.chargedMicros)), \(s.state.chargedTokens) tokens\n"
@@ -144,15 +115,51 @@ extension CLI {
         return 0
     }
 
+    /// Attempts started again after a resume (same attempt number, one more process).
+    static func rerunCount(_ s: StoredRun, _ t: Int) -> Int {
+        t < s.dispatches.count ? max(0, s.dispatches[t] - s.state.attempts[t]) : 0
+    }
+
+    /// `status --json`, and the document `run --json` prints at the end.
+    static func statusDocument(_ s: StoredRun, openAttempts: Int, extra: [(String, JSONValue)] = []) -> JSONValue {
+        var rows: [JSONValue] = []
+        for t in 0..<s.plan.taskCount {
+            let h = s.state.history[t]
+            rows.append(.object([("attempts", .int(Int64(s.state.attempts[t]))), ("name", .string(s.plan.taskNames[t])),
+                                 ("reruns", .int(Int64(rerunCount(s, t)))),
+                                 ("state", .string(reportedState(s.state, task: t))),
+                                 ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]))
+        }
+        return .object([
+            ("chain_head", .string(s.head)), ("charged_micros", .int(s.state.chargedMicros)),
+            ("charged_tokens", .int(s.state.chargedTokens)),
+            ("events", .int(Int64(s.records))), ("ir_hash", .string(s.info.irHash)),
+            ("open_attempts", .int(Int64(openAttempts))), ("run_id", .string(s.info.runID)), ("status", .string(s.info.status.rawValue)),
+            ("tasks", .array(rows)), ("verdict", s.info.verdict.map { .string($0.rawValue) } ?? .null),
+            ("waiting_for_approval", .array(WaitingGate.all(s.state).map { g in
+                .object([("on_timeout", g.onTimeout.map { .string($0) } ?? .null), ("question", g.question.map { .string($0) } ?? .null),
+                         ("task", .string(g.name))])
+            })),
+            ("workflow", .string(s.info.workflow)),
+        ] + extra)
+    }
+
     static func money(_ micros: Int64) -> String { Units.money(micros, style: .cents) }
 
-    static func runs(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db"], switches: [])
-        let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
-        let store = openStore(path, readOnly: true)
+    static func runs(_ a: Args) -> Int32 {
+        let store = openStore(storePath(a), readOnly: true)
         let all: [RunInfo]
         do { all = try store.runs() } catch { fail(error) }
         let f = ISO8601DateFormatter()
+        if a.flags.contains("--json") {
+            let doc: JSONValue = .array(all.map { r in
+                .object([("created", .string(f.string(from: Date(timeIntervalSince1970: Double(r.createdMs) / 1000)))),
+                         ("events", .int(Int64(r.journalCount))), ("run_id", .string(r.runID)), ("status", .string(r.status.rawValue)),
+                         ("verdict", r.verdict.map { .string($0.rawValue) } ?? .null), ("workflow", .string(r.workflow))])
+            })
+            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            return 0
+        }
         var out = "RUN\tWORKFLOW\tSTATUS\tVERDICT\tCREATED\tEVENTS\n"
         for r in all {
             out += "\(r.runID)\t\(r.workflow)\t\(r.status.rawValue)\t\(r.verdict?.rawValue ?? "-")\t"
@@ -162,11 +169,8 @@ extension CLI {
         return 0
     }
 
-    static func logs(_ argv: ArraySlice<String>) -> Int32 {
-        let a = Args(argv, valued: ["--db"], switches: [])
-        guard (1...2).contains(a.positional.count) else { usageError("usage: ezrun logs RUN [TASK]", runUsage) }
-        let path = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"] ?? DurableStore.defaultPath
-        let store = openStore(path, readOnly: true)
+    static func logs(_ a: Args) -> Int32 {
+        let store = openStore(storePath(a), readOnly: true)
         let s: StoredRun
         do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error) }
         var task: Int? = nil
@@ -176,6 +180,16 @@ extension CLI {
         }
         let rows: [AttemptLogRow]
         do { rows = try store.logs(run: s.info.runID, task: task) } catch { fail(error) }
+        if a.flags.contains("--json") {
+            let doc: JSONValue = .array(rows.map { r in
+                .object([("agent", .string(r.agent >= 0 && r.agent < s.plan.agentNames.count ? s.plan.agentNames[r.agent] : "local")),
+                         ("attempt", .int(Int64(r.attempt))), ("duration_ms", .int(r.durationMs)),
+                         ("exit_code", r.exitCode.map { .int(Int64($0)) } ?? .null), ("stderr", .string(r.stderr)),
+                         ("stdout", .string(r.stdout)), ("task", .string(s.plan.taskNames[r.task]))])
+            })
+            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            return 0
+        }
         var out = ""
         for r in rows {
             let agent = r.agent >= 0 && r.agent < s.plan.agentNames.count ? s.plan.agentNames[r.agent] : "local"

@@ -1,67 +1,24 @@
 // ezrun: argument parsing and printing only; the work is in EzflowHost.
+import EzflowCLI
 import EzflowHost
 import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
 import EzflowSim
 import EzflowStore
+import EzflowUnits
 import Foundation
 
 enum CLI {
-    static let usage = """
-        usage: ezrun simulate FILE --seed N --runs K [--faults SPEC] [--scenario FILE.json]
-                                   [--selector cheapest|fastest|learned|auction]
-                                   [--journal-dir DIR] [--oracle on|off] [--breaker-failures N] [--breaker-cooldown MS]
-
-          FILE            an .ezflow source (compiled) or an .ezir document (validated)
-          --seed N        master seed (unsigned 64-bit); run i uses a seed derived from it
-          --runs K        number of runs (1…1000000)
-          --faults SPEC   injected faults, clauses separated by `;`:
-                            agent=NAME:fail=P,class=C,latency=xF,down=FROM-TO
-                            task=NAME:fail=P,class=C
-                            runner:crash=P          the runner dies between port calls and resumes
-                            store:fail=P            a journal append fails (before or after writing)
-                            completion:duplicate=P,delay=xF[,late=P]   completions twice, or late
-                            clock:jump=MS           the wall clock jumps forward
-                          P in 0…1; C agent_error|transient|timeout; F > 0; FROM-TO in ms.
-                          Infrastructure rates are ceilings: per run each kind is on with
-                          probability 1/2 at a rate drawn from [0, P] (swarm testing).
-                          e.g. 'agent=coder:fail=0.3,latency=x2;task=deploy:fail=1;runner:crash=0.05'
-          --scenario F    JSON with per-agent model overrides and faults (see docs/SIMULATION.md)
-          --selector S    override the workflow's selector (default: the workflow's, else cheapest)
-          --journal-dir D write run i's journal to D/run-<i>.jsonl (JSON lines); a failed
-                          run's journal to D/failed-run-<i>.jsonl
-          --oracle off    skip the per-run oracle (it replays every journal: about twice
-                          the core's work; for benchmarks of very large workflows)
-
-        Every run goes through the real runner on memory ports; an oracle checks each one
-        (results journalled once, no re-run of a finished task, budgets, terminal states,
-        byte-for-byte replay). Same arguments, same output, byte for byte. Exit status:
-        0 every run succeeded, 1 some run failed, 2 invalid input, 3 some run exceeded its
-        budget or deadline; 127 the runner failed, 128 a run stalled, 129 the oracle.
-
-               ezrun replay JOURNAL --workflow FILE [--selector S] [--scenario F] [--faults SPEC]
-                                    [--breaker-failures N] [--breaker-cooldown MS] [--prior JOURNAL]...
-               ezrun replay RUN [--db PATH] [--export FILE]
-
-          Folds JOURNAL through the core and checks every event gives the recorded commands;
-          reports the first divergent event otherwise. Pass the same workflow, selector,
-          scenario, faults and breaker settings the run had; for `learned`, also the journals
-          of the earlier runs of the same simulation, in order, with --prior. A line's `chain`
-          hash (exports carry one) is checked from the workflow's IR hash first.
-          RUN (a stored run: with --db or $EZFLOW_DB, or an argument that is not a file and
-          does not end in .jsonl) is read from the store, its IR and hash chain checked, and
-          replayed as the run itself did; --export writes it as JSON lines with chain hashes.
-          Exit status: 0 reproduced, 1 determinism violation, 2 invalid input, 5 the store
-          cannot be read, 6 a record or the IR does not match the hash chain (an edited journal).
-        """
+    static let tool = Tool.ezrun
 
     static func fail(_ message: String, code: Int32 = 2) -> Never {
         FileHandle.standardError.write(Data("ezrun: \(message)\n".utf8))
         exit(code)
     }
 
-    static func usageError(_ message: String, _ text: String = usage) -> Never { fail("\(message)\n\n\(text)") }
+    /// A usage error found after parsing: the message and the command's usage, exit 2.
+    static func usageError(_ a: Args, _ message: String) -> Never { tool.usageFailure(a, message) }
 
     /// Exit status when the store cannot be read or written: a corrupt journal row, a gap
     /// in a journal, a locked or unreadable file (RUNNING.md, "Exit codes").
@@ -89,70 +46,33 @@ enum CLI {
         return safe && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    static func simulate(_ args: ArraySlice<String>) -> Int32 {
-        var rest = args
-        var file: String? = nil, seed: UInt64? = nil, runs: Int? = nil, faults: String? = nil
-        var scenarioPath: String? = nil, selector: SelectorName? = nil, journalDir: String? = nil, oracle = true
-        var breaker = (failures: 5, coolDown: Int64(30_000))
-        var echo: [String] = []
-        while let arg = rest.popFirst() {
-            var flag = arg, inline: String? = nil
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                flag = String(arg[..<eq])
-                inline = String(arg[arg.index(after: eq)...])
-            }
-            func value() -> String {
-                if let inline { return inline }
-                guard let v = rest.popFirst() else { usageError("\(flag) needs a value") }
-                return v
-            }
-            switch flag {
-            case "--seed":
-                guard let v = UInt64(value()) else { usageError("--seed needs an unsigned 64-bit integer") }
-                seed = v
-            case "--runs":
-                guard let v = Int(value()), (1...1_000_000).contains(v) else { usageError("--runs needs an integer in 1…1000000") }
-                runs = v
-            case "--faults": faults = value(); echo += ["--faults", quote(faults!)]
-            case "--scenario": scenarioPath = value(); echo += ["--scenario", quote(scenarioPath!)]
-            case "--selector":
-                let v = value()
-                guard let s = SelectorName(rawValue: v) else { usageError("unknown selector `\(v)` (expected cheapest, fastest, learned, auction)") }
-                selector = s
-                echo += ["--selector", v]
-            case "--journal-dir": journalDir = value()
-            case "--oracle":
-                switch value() {
-                case "on": oracle = true
-                case "off": oracle = false; echo += ["--oracle", "off"]
-                case let v: usageError("--oracle takes on or off, not `\(v)`")
-                }
-            case "--breaker-failures":
-                guard let v = Int(value()), v >= 1 else { usageError("--breaker-failures needs an integer >= 1") }
-                breaker.failures = v
-                echo += ["--breaker-failures", String(v)]
-            case "--breaker-cooldown":
-                guard let v = Int64(value()), v >= 0 else { usageError("--breaker-cooldown needs milliseconds >= 0") }
-                breaker.coolDown = v
-                echo += ["--breaker-cooldown", String(v)]
-            case "-h", "--help":
-                print(usage)
-                return 0
-            default:
-                if arg.hasPrefix("-") || file != nil { usageError("unknown argument `\(arg)`") }
-                file = arg
-            }
+    static func simulate(_ a: Args) -> Int32 {
+        let file = a.positional[0]
+        guard let seedText = a.value("--seed") else { usageError(a, "missing --seed N (every simulation is seeded; pick any number)") }
+        guard let seed = UInt64(seedText) else { usageError(a, "--seed needs an unsigned 64-bit integer") }
+        var runCount = 1
+        if let r = a.value("--runs") {
+            guard let v = Int(r), (1...1_000_000).contains(v) else { usageError(a, "--runs needs an integer in 1…1000000") }
+            runCount = v
         }
-        guard let file else { usageError("missing FILE") }
-        guard let seed else { usageError("missing --seed N (every simulation is seeded; pick any number)") }
-        let runCount = runs ?? 1
+        let faults = a.value("--faults"), scenarioPath = a.value("--scenario"), journalDir = a.value("--journal-dir")
+        let selector = a.value("--selector").flatMap(SelectorName.init(rawValue:))
+        let oracle = a.value("--oracle") != "off"
+        let breaker = breakerSettings(a)
+        // The flags that change the outcome, echoed in the reproduce line.
+        var echo: [String] = []
+        if let faults { echo += ["--faults", quote(faults)] }
+        if let scenarioPath { echo += ["--scenario", quote(scenarioPath)] }
+        if let s = a.value("--selector") { echo += ["--selector", s] }
+        if !oracle { echo += ["--oracle", "off"] }
+        for f in ["--breaker-failures", "--breaker-cool-down", "--stdlib"] { if let v = a.value(f) { echo += [f, quote(v)] } }
 
         let infra: InfraFaultSpec, agentFaults: String
         do { (infra, agentFaults) = try InfraFaultSpec.split(spec: faults ?? "") } catch { fail("--faults: \(error)") }
-        let (input, world) = loadWorld(file, scenarioPath: scenarioPath, faults: agentFaults)
+        let (input, world) = loadWorld(file, scenarioPath: scenarioPath, faults: agentFaults, stdlib: a.value("--stdlib"))
 
         var options = SimulationOptions(seed: seed, runs: runCount, selector: selector,
-                                        breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown),
+                                        breaker: breaker,
                                         keepJournals: journalDir != nil)
         options.infra = infra
         options.oracle = oracle
@@ -191,9 +111,9 @@ enum CLI {
     }
 
     /// The workflow, scenario and faults a simulation (or its replay) runs against.
-    static func loadWorld(_ file: String, scenarioPath: String?, faults: String?) -> (SimInput, SimWorld) {
+    static func loadWorld(_ file: String, scenarioPath: String?, faults: String?, stdlib: String?) -> (SimInput, SimWorld) {
         let input: SimInput
-        do { input = try SimInput.load(path: file) } catch { fail(error.description) }
+        do { input = try SimInput.load(path: file, stdlib: stdlib) } catch { fail(error.description) }
         var scenario = SimScenario()
         if let scenarioPath {
             guard let d = FileManager.default.contents(atPath: scenarioPath) else { fail("\(scenarioPath): cannot read the file") }
@@ -209,53 +129,24 @@ enum CLI {
         do { return try Journal.decode([UInt8](d)) } catch { fail("\(path): \(error)") }
     }
 
-    static func replay(_ args: ArraySlice<String>) -> Int32 {
-        var rest = args
-        var journalPath: String?, workflow: String?, selector: SelectorName?, scenarioPath: String?, faults: String?
-        var db: String?, export: String?
-        var priors: [String] = []
-        var breaker = (failures: 5, coolDown: Int64(30_000))
-        while let arg = rest.popFirst() {
-            func value() -> String {
-                guard let v = rest.popFirst() else { usageError("\(arg) needs a value") }
-                return v
-            }
-            switch arg {
-            case "--workflow": workflow = value()
-            case "--selector":
-                let v = value()
-                guard let s = SelectorName(rawValue: v) else { usageError("unknown selector `\(v)`") }
-                selector = s
-            case "--scenario": scenarioPath = value()
-            case "--faults": faults = value()
-            case "--prior": priors.append(value())
-            case "--db": db = value()
-            case "--export": export = value()
-            case "--breaker-failures":
-                guard let v = Int(value()), v >= 1 else { usageError("--breaker-failures needs an integer >= 1") }
-                breaker.failures = v
-            case "--breaker-cooldown":
-                guard let v = Int64(value()), v >= 0 else { usageError("--breaker-cooldown needs milliseconds >= 0") }
-                breaker.coolDown = v
-            default:
-                if arg.hasPrefix("-") || journalPath != nil { usageError("unknown argument `\(arg)`") }
-                journalPath = arg
-            }
-        }
-        guard let journalPath else { usageError("missing JOURNAL") }
+    static func replay(_ a: Args) -> Int32 {
+        let journalPath = a.positional[0], workflow = a.value("--workflow"), scenarioPath = a.value("--scenario")
+        let faults = a.value("--faults"), priors = a.all("--prior"), db = a.value("--db"), export = a.value("--export")
+        let selector = a.value("--selector").flatMap(SelectorName.init(rawValue:))
+        let breaker = breakerSettings(a)
         let envDB = ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 }
         let isFile = FileManager.default.fileExists(atPath: journalPath) || journalPath.hasSuffix(".jsonl")
         if db != nil || (workflow == nil && (envDB != nil || !isFile)) {
             guard workflow == nil, scenarioPath == nil, faults == nil, priors.isEmpty, selector == nil else {
-                usageError("a stored run replays with its own IR and settings: drop --workflow, --selector, --scenario, --faults and --prior")
+                usageError(a, "a stored run replays with its own IR and settings: drop --workflow, --selector, --scenario, --faults and --prior")
             }
             return replayStored(runID: journalPath, db: db ?? envDB ?? DurableStore.defaultPath, export: export)
         }
-        guard export == nil else { usageError("--export writes a stored run (ezrun replay RUN --db PATH --export FILE)") }
-        guard let workflow else { usageError("missing --workflow FILE (the .ezflow or .ezir the run used)") }
+        guard export == nil else { usageError(a, "--export writes a stored run (ezrun replay RUN --db PATH --export FILE)") }
+        guard let workflow else { usageError(a, "missing --workflow FILE (the .ezflow or .ezir the run used)") }
         let agentFaults: String
         do { agentFaults = try InfraFaultSpec.split(spec: faults ?? "").1 } catch { fail("--faults: \(error)") }
-        let (_, world) = loadWorld(workflow, scenarioPath: scenarioPath, faults: agentFaults)
+        let (_, world) = loadWorld(workflow, scenarioPath: scenarioPath, faults: agentFaults, stdlib: a.value("--stdlib"))
         let lines = readChainedJournal(journalPath)
         if let brk = JournalChain.firstBreak(seed: world.plan.hash, lines) {
             let names = world.plan.taskNames
@@ -263,7 +154,7 @@ enum CLI {
                  code: integrityFailureStatus)
         }
         let tool = ReplayTool(world: world, selector: selector,
-                              breaker: CircuitBreaker(failuresToOpen: breaker.failures, coolDownMs: breaker.coolDown))
+                              breaker: breaker)
         let outcome = tool.replay(lines.map(\.record), priors: priors.map(readJournal))
         FileHandle.standardOutput.write(Data(outcome.report.utf8))
         return outcome.exitCode
@@ -298,28 +189,40 @@ enum CLI {
         }
     }
 
+    /// `--breaker-failures N` and `--breaker-cool-down D` of simulate and replay (defaults 5 and 30s).
+    static func breakerSettings(_ a: Args) -> CircuitBreaker {
+        var failures = 5, coolDown: Int64 = 30_000
+        if let s = a.value("--breaker-failures") {
+            guard let n = Int(s), n >= 1 else { usageError(a, "--breaker-failures needs an integer >= 1, not `\(s)`") }
+            failures = n
+        }
+        if let s = a.value("--breaker-cool-down") {
+            guard let d = Units.parseDuration(s), d >= 0 else { usageError(a, "--breaker-cool-down needs a duration such as 30s or 500ms, not `\(s)`") }
+            coolDown = d
+        }
+        return CircuitBreaker(failuresToOpen: failures, coolDownMs: coolDown)
+    }
+
     static func main() -> Never {
-        var arguments = CommandLine.arguments.dropFirst()
-        switch arguments.popFirst() {
-        case "simulate": exit(simulate(arguments))
-        case "replay": exit(replay(arguments))
-        case "run":
+        let a = tool.resolve(Array(CommandLine.arguments.dropFirst()))
+        switch a.path {
+        case ["simulate"]: exit(simulate(a))
+        case ["replay"]: exit(replay(a))
+        case ["run"]:
             Signals.prepareRunner()
-            exit(run(arguments))
-        case "resume":
+            exit(run(a))
+        case ["resume"]:
             Signals.prepareRunner()
-            exit(resume(arguments))
-        case "approve": exit(approve(arguments))
-        case "cancel": exit(cancel(arguments))
-        case "status": exit(status(arguments))
-        case "runs": exit(runs(arguments))
-        case "logs": exit(logs(arguments))
-        case "dlq": exit(dlq(arguments))
-        case "-h", "--help", "help":
-            print(runUsage + "\n\n" + dlqUsage + "\n\n" + usage)
-            exit(0)
-        case let other?: usageError("unknown command `\(other)`")
-        case nil: usageError("missing command")
+            exit(resume(a))
+        case ["approve"]: exit(approve(a))
+        case ["cancel"]: exit(cancel(a))
+        case ["status"]: exit(status(a))
+        case ["runs"]: exit(runs(a))
+        case ["logs"]: exit(logs(a))
+        case ["dlq", "list"]: exit(dlqList(a))
+        case ["dlq", "show"]: exit(dlqShow(a))
+        case ["dlq", "retry"]: exit(dlqRetry(a))
+        default: usageError(a, "no such command")
         }
     }
 }

@@ -39,6 +39,6 @@ final class ExplainBudgetTests: XCTestCase {
     func testOnlyWithTheFlag() {
         let r = runProcess(ezc, ["check", Self.dir + "/release.ezflow"], cwd: Repo.root)
         XCTAssertEqual(r.stdout, "")
-        XCTAssertTrue(runProcess(ezc, ["help"]).stdout.contains("--explain-budget"))
+        XCTAssertTrue(runProcess(ezc, ["help", "check"]).stdout.contains("--explain-budget"))
     }
 }

@@ -17,6 +17,6 @@ final class ExplainRetryTests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             if let failure = compareGolden(actual: r.stdout, expectedPath: String(f.dropLast(".ezflow".count)) + ".stdout") { XCTFail(failure) }
         }
-        XCTAssertTrue(runProcess(ezc, ["help"]).stdout.contains("--explain-retry"))
+        XCTAssertTrue(runProcess(ezc, ["help", "check"]).stdout.contains("--explain-retry"))
     }
 }

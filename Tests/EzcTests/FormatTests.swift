@@ -196,7 +196,8 @@ final class FormatTests: XCTestCase {
             let r = check(args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertEqual(r.stdout, "")
-            XCTAssertTrue(r.stderr.hasPrefix("ezc: error: "), r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("ezc check: `--"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("\nusage: ezc check [OPTIONS] FILE...\n"), r.stderr)
         }
     }
 }

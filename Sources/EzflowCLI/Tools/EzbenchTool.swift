@@ -1,0 +1,60 @@
+// `ezbench`'s commands, flags and help: the one table its parser, help and completions
+// are made from. Release builds only for figures (`swift run -c release ezbench …`).
+
+extension Tool {
+    public static let ezbench = Tool(
+        name: "ezbench", version: ezflowVersion,
+        summary: "ezflow's benchmarks: checker, compiler, scheduler, durable journal, exec runs, fault sweeps",
+        commands: [
+            CommandSpec("check", "time `ezc check` on generated workflows", flags: BenchTable.generated,
+                    exitCodes: BenchTable.checkExitCodes),
+            CommandSpec("build", "time `ezc build` (check, lower, encode) on generated workflows", flags: BenchTable.generated,
+                    exitCodes: BenchTable.checkExitCodes),
+            CommandSpec("schedule", "in-process scheduling throughput with simulated agents (each size in a child process)",
+                    flags: [Flag("--sizes", value: "LIST", "task counts, comma-separated (k and M suffixes: 10k,100k,1M)"),
+                            Flag("--agents", value: "N", "agents in the pool (at least 4; default 10000)"),
+                            SharedFlags.selector,
+                            Flag.choice("--journal", value: "KIND", ["records", "bytes", "none"], "how the journal is kept in memory (default records)"),
+                            BenchTable.seed,
+                            Flag("--one", value: "N", "(internal) run one size in this process: the child of a schedule benchmark")]),
+            CommandSpec("durable", "the core with every journal record committed to SQLite before its commands take effect",
+                    flags: [Flag("--sizes", value: "LIST", "task counts, comma-separated (default 10k,100k)"),
+                            Flag("--batch", value: "LIST", "steps per transaction, comma-separated (default 1,64)"),
+                            Flag("--sync", value: "LIST", "SQLite synchronous settings, comma-separated: full, normal"),
+                            Flag("--dir", value: "DIR", "where the databases go (default: a temporary directory)", complete: .directory),
+                            Flag("--keep", "keep the databases"),
+                            BenchTable.seed,
+                            Flag("--agents", value: "N", "agents (at least 4; default 64)"),
+                            Flag("--crash-probe", value: "DB", "(the kill -9 test's child) append --records records to DB, one transaction each", complete: .file),
+                            Flag("--records", value: "N", "with --crash-probe: how many records"),
+                            Flag("--tasks", value: "T", "with --crash-probe: tasks in the probe's plan")],
+                    alternatives: ["--crash-probe DB --records N [--tasks T] [--seed N]"]),
+            CommandSpec("exec", "real subprocesses through `ezrun run`, side by side with make and ninja on the same DAG",
+                    flags: [Flag("--sizes", value: "LIST", "task counts, comma-separated, each at least 20 (default 1k,10k)"),
+                            Flag("--jobs", value: "N", "parallel jobs (default 2)"),
+                            BenchTable.repeats,
+                            Flag("--sync", value: "LIST", "ezrun's SQLite synchronous settings: full and/or normal"),
+                            Flag("--keep", "keep the generated files")]),
+            CommandSpec("sweep", "the long fault sweep: runs I … I+K-1 of FILE through the real runner under infrastructure faults",
+                    arguments: [Argument("FILE", "the workflow", complete: .file)],
+                    flags: [BenchTable.seed,
+                            Flag("--from", value: "I", "the first run index (default 0); shard a long sweep with one process per range"),
+                            Flag("--runs", value: "K", "how many runs (k and M suffixes)"),
+                            Flag("--faults", value: "SPEC", "the faults (default: every kind; the syntax of `ezrun simulate --faults`)")],
+                    details: "Prints runs per second, the faults injected and the first failing run, with the command that reproduces it.",
+                    exitCodes: [ExitCode(0, "every run held"), ExitCode(1, "a run failed the oracle"), ExitCode(2, "usage error")]),
+        ],
+        exitCodes: [ExitCode(0, "done"), ExitCode(1, "a benchmarked workflow or run failed"), ExitCode(2, "usage error")])
+}
+
+enum BenchTable {
+    static let seed = Flag("--seed", value: "N", "the seed (unsigned 64-bit)")
+    static let repeats = Flag("--repeat", value: "N", "runs per case; the best wall time is reported (default 3)")
+    static let generated: [Flag] = [
+        Flag("--sizes", value: "LIST", "task counts, comma-separated (k and M suffixes: 1000,10k,100k)"),
+        Flag("--shapes", value: "LIST", "DAG shapes, comma-separated: chain, fanout, layered"),
+        repeats,
+        Flag("--emit", value: "DIR", "also write each generated workflow to DIR", complete: .directory),
+    ]
+    static let checkExitCodes = [ExitCode(0, "every workflow checked clean"), ExitCode(1, "a workflow had diagnostics"), ExitCode(2, "usage error")]
+}

@@ -1,0 +1,175 @@
+// `ezrun`'s commands, flags and help: the one table its parser, help, completions, man
+// page and docs/CLI.md are made from.
+
+extension Tool {
+    public static let ezrun = Tool(
+        name: "ezrun", version: ezflowVersion,
+        summary: "the ezflow runtime: runs, resumes, inspects and simulates workflows",
+        commands: [
+            CommandSpec("run", "run a workflow to its end, journalled in the store",
+                    arguments: [Argument("FILE", "an .ezflow source (compiled first) or an .ezir file", complete: .file)],
+                    flags: [Flag("--input", value: "NAME=VALUE", "a workflow input, typed and checked as `ezc check` would (`wait=5s`, `cap=$2`)", repeatable: true),
+                            Flag("--run-id", value: "ID", "the run's id (1…200 characters, no spaces or `/`; default: WORKFLOW-DATE-TIME-XXXX)"),
+                            Flag("--seed", value: "N", "the run's seed (unsigned 64-bit; default: random, journalled)"),
+                            SharedFlags.stdlib] + RunTable.reportFlags,
+                    details: RunTable.runDetails,
+                    exitCodes: RunTable.runExitCodes),
+            CommandSpec("resume", "continue a stopped, crashed or paused run from its journal",
+                    arguments: [Argument("RUN", "the run id")],
+                    flags: [Flag("--workflow", value: "FILE", "offer a changed workflow (.ezflow or .ezir): accepted when only what has not run yet changed", complete: .file),
+                            Flag("--allow-compatible", "with --workflow: also accept changes to tasks that already ran, when their outputs keep their types"),
+                            SharedFlags.stdlib] + RunTable.reportFlags,
+                    details: RunTable.runDetails,
+                    exitCodes: RunTable.runExitCodes),
+            CommandSpec("approve", "answer an approval gate (or an output conflict) of a run",
+                    arguments: [Argument("RUN", "the run id"), Argument("TASK", "the approval task")],
+                    flags: [RunTable.principal, RunTable.principals,
+                            Flag("--reject", "reject instead of approving"),
+                            Flag("--yes", "answer without the y/N question (it is asked on a terminal; without one and without --yes nothing is answered, exit 2)"),
+                            Flag("--comment", value: "TEXT", "journalled with the answer"),
+                            SharedFlags.db],
+                    details: "The answer goes to the run's inbox; `ezrun resume RUN` (or the ezrun running it) folds it.",
+                    exitCodes: [ExitCode(0, "answered"), ExitCode(1, "declined at the y/N question"),
+                                ExitCode(2, "usage error, not answered, or access refused"), ExitCode(5, "the store cannot be read or written")]),
+            CommandSpec("cancel", "ask a run to stop: a running ezrun stops it, or the next resume does",
+                    arguments: [Argument("RUN", "the run id")],
+                    flags: [RunTable.principal, RunTable.principals, Flag("--comment", value: "TEXT", "journalled with the request"), SharedFlags.db],
+                    exitCodes: [ExitCode(0, "requested"), ExitCode(2, "usage error"), ExitCode(5, "the store cannot be read or written")]),
+            CommandSpec("status", "a run's state: verdict, charges, each task's state and attempts, open approvals",
+                    arguments: [Argument("RUN", "the run id")],
+                    flags: [SharedFlags.json, SharedFlags.db],
+                    exitCodes: RunTable.readExitCodes),
+            CommandSpec("runs", "the runs in the store, newest last",
+                    flags: [SharedFlags.json, SharedFlags.db],
+                    exitCodes: RunTable.readExitCodes),
+            CommandSpec("logs", "the standard output and error of a run's attempts (of one TASK)",
+                    arguments: [Argument("RUN", "the run id"), Argument("TASK", "only this task", optional: true)],
+                    flags: [SharedFlags.json, SharedFlags.db],
+                    exitCodes: RunTable.readExitCodes),
+            CommandSpec("replay", "fold a journal through the core and check every event gives the recorded commands",
+                    arguments: [Argument("JOURNAL|RUN", "a JSON-lines journal file, or a stored run's id", complete: .file)],
+                    flags: [Flag("--workflow", value: "FILE", "the .ezflow or .ezir the journal's run used (journal files)", complete: .file),
+                            SharedFlags.selector,
+                            Flag("--scenario", value: "FILE", "the simulation's scenario (journal files)", complete: .file),
+                            Flag("--faults", value: "SPEC", "the simulation's faults (journal files)"),
+                            Flag("--prior", value: "JOURNAL", "for `learned`: an earlier run's journal, in order", complete: .file, repeatable: true),
+                            RunTable.breakerFailures, RunTable.breakerCoolDown,
+                            SharedFlags.db,
+                            Flag("--export", value: "FILE", "(stored runs) write the journal as JSON lines with chain hashes", complete: .file),
+                            SharedFlags.stdlib],
+                    details: """
+                        Pass the same workflow, selector, scenario, faults and breaker settings the run had. A line's `chain`
+                        hash (exports carry one) is checked from the workflow's IR hash first. A stored run (with --db or
+                        $EZFLOW_DB, or an argument that is not a file and does not end in .jsonl) is read from the store,
+                        its IR and hash chain checked, and replayed as the run itself did.
+                        """,
+                    exitCodes: [ExitCode(0, "reproduced"), ExitCode(1, "determinism violation (the first divergent event is shown)"),
+                                ExitCode(2, "invalid input"), ExitCode(5, "the store cannot be read"),
+                                ExitCode(6, "a record or the IR does not match the hash chain (an edited journal)")]),
+            CommandSpec("simulate", "run a workflow K times through the real runner on memory ports, simulated agents and faults",
+                    arguments: [Argument("FILE", "an .ezflow source (compiled) or an .ezir document (validated)", complete: .file)],
+                    flags: [Flag("--seed", value: "N", "master seed (unsigned 64-bit, required); run i uses a seed derived from it"),
+                            Flag("--runs", value: "K", "number of runs (1…1000000, default 1)"),
+                            Flag("--faults", value: "SPEC", "injected faults, clauses separated by `;` (below)"),
+                            Flag("--scenario", value: "FILE", "JSON with per-agent model overrides and faults (docs/SIMULATION.md)", complete: .file),
+                            SharedFlags.selector,
+                            Flag("--journal-dir", value: "DIR", "write run i's journal to DIR/run-<i>.jsonl; a failed run's to DIR/failed-run-<i>.jsonl", complete: .directory),
+                            Flag.choice("--oracle", value: "WHEN", ["on", "off"], "off skips the per-run oracle (for benchmarks of very large workflows)"),
+                            RunTable.breakerFailures, RunTable.breakerCoolDown, SharedFlags.stdlib],
+                    details: """
+                        --faults clauses:
+                          agent=NAME:fail=P,class=C,latency=xF,down=FROM-TO
+                          task=NAME:fail=P,class=C
+                          runner:crash=P          the runner dies between port calls and resumes
+                          store:fail=P            a journal append fails (before or after writing)
+                          completion:duplicate=P,delay=xF[,late=P]   completions twice, or late
+                          clock:jump=MS           the wall clock jumps forward
+                        P in 0…1; C agent_error|transient|timeout; F > 0; FROM-TO in ms. Infrastructure rates are
+                        ceilings: per run each kind is on with probability 1/2 at a rate drawn from [0, P] (swarm testing).
+                        e.g. 'agent=coder:fail=0.3,latency=x2;task=deploy:fail=1;runner:crash=0.05'
+
+                        An oracle checks each run (results journalled once, no re-run of a finished task, budgets,
+                        terminal states, byte-for-byte replay). Same arguments, same output, byte for byte.
+                        """,
+                    exitCodes: [ExitCode(0, "every run succeeded"), ExitCode(1, "some run failed"), ExitCode(2, "invalid input"),
+                                ExitCode(3, "some run exceeded its budget or deadline"), ExitCode(127, "the runner failed"),
+                                ExitCode(128, "a run stalled"), ExitCode(129, "the oracle found a broken run")]),
+            CommandSpec("dlq", "dead-lettered tasks: list them, show one's attempts, re-drive one",
+                    subcommands: [
+                        CommandSpec("list", "the dead-lettered tasks of every run in the store (or of one run)",
+                                flags: [Flag("--run", value: "RUN", "only this run"), SharedFlags.json, SharedFlags.db],
+                                exitCodes: RunTable.readExitCodes),
+                        CommandSpec("show", "every attempt of TASK in RUN from the journal: agent, error, duration, cost, re-drives",
+                                arguments: [Argument("RUN", "the run id"), Argument("TASK", "the task")],
+                                flags: [SharedFlags.json, SharedFlags.db],
+                                exitCodes: RunTable.readExitCodes),
+                        CommandSpec("retry", "re-drive a dead-lettered TASK (and what was skipped because of it) within the run's limits",
+                                arguments: [Argument("RUN", "the run id"), Argument("TASK", "the task")],
+                                flags: [Flag("--no-resume", "only post the request (the next `ezrun resume RUN` folds it)")] + RunTable.reportFlags,
+                                details: """
+                                    The request goes to the run's inbox; when no ezrun is running the run, retry then resumes it
+                                    itself, to its new verdict (exit status as `ezrun resume`); when one is, that ezrun folds it
+                                    (exit 0). Needs the `run` permission.
+                                    """,
+                                exitCodes: RunTable.runExitCodes),
+                    ]),
+        ],
+        exitCodes: RunTable.runExitCodes,
+        environment: [
+            EnvironmentVariable("EZFLOW_DB", "the store, when --db is not given (ignored when empty)"),
+            EnvironmentVariable("EZFLOW_AS", "the principal, when --as is not given"),
+            EnvironmentVariable("EZFLOW_PRINCIPALS", "the principals file, when --principals is not given (else .ezflow/principals.json)"),
+            EnvironmentVariable("GITHUB_STEP_SUMMARY", "when set, the run's Markdown summary is appended to this file"),
+            stdlibVariable, noColorVariable,
+        ])
+}
+
+/// What `run`, `resume` and `dlq retry` share.
+enum RunTable {
+    static let principal = Flag("--as", value: "NAME[:ROLE,...]",
+                                "the principal (roles from --principals, $EZFLOW_PRINCIPALS or .ezflow/principals.json unless given inline); without it the local operator runs unrestricted")
+    static let principals = Flag("--principals", value: "FILE", "the principals file (JSON: names and their roles)", complete: .file)
+    static let breakerFailures = Flag("--breaker-failures", value: "N",
+                                      "every agent's circuit breaker opens after N outage failures in a row (default: the agent's breaker_failures, else 5)")
+    static let breakerCoolDown = Flag("--breaker-cool-down", value: "D",
+                                      "an open breaker refuses work for D, a duration such as 30s (default: the agent's breaker_cool_down, else 30s)")
+
+    static let reportFlags: [Flag] = [
+        principal, principals, SharedFlags.db, SharedFlags.selector,
+        Flag("--wait", "keep waiting for approvals instead of exiting with 4"),
+        Flag("--json", "print the run's final state as one JSON document on standard output (the run id line is left out)"),
+        Flag("--quiet", "no progress lines or notices on standard error"),
+        Flag("--no-progress", "plain progress lines only, no live status line"),
+        SharedFlags.color,
+        Flag("--junit", value: "FILE", "write a JUnit XML report", complete: .file),
+        Flag("--summary", value: "FILE", "write a JSON summary", complete: .file),
+        Flag("--summary-md", value: "FILE", "write a Markdown summary", complete: .file),
+        Flag("--otlp", value: "FILE", "write the run's trace as OTLP JSON", complete: .file),
+        Flag("--log", value: "FILE", "append every journal record as a JSON line", complete: .file),
+        Flag("--metrics-port", value: "N", "serve Prometheus metrics on 127.0.0.1:N while running (0 picks a free port)"),
+        Flag("--metrics-file", value: "FILE", "write the final metrics in Prometheus text format", complete: .file),
+        Flag.choice("--on-signal", value: "POLICY", ["stop", "drain"],
+                    "on SIGINT/SIGTERM nothing new starts; stop (default) ends the tasks in flight, drain lets them finish first; a second signal escalates"),
+        breakerFailures, breakerCoolDown,
+        Flag("--sync-normal", "SQLite synchronous=NORMAL: kill -9 safe, but a power loss may lose the last commits"),
+    ]
+
+    static let runDetails = """
+        Standard output: the run id on one line (as soon as the run is created), or with --json one document at
+        the end. Everything else goes to standard error. The journal, queue and logs live in one SQLite file.
+        Every task runs in its own process group, ended with ezrun even on kill -9 (docs/RUNNING.md).
+        """
+
+    static let runExitCodes = [
+        ExitCode(0, "success"), ExitCode(1, "the run failed"), ExitCode(2, "invalid input, usage error or access refused"),
+        ExitCode(3, "budget or deadline exceeded"), ExitCode(4, "waiting for approval"),
+        ExitCode(5, "the store cannot be read or written (corrupt journal, locked or unreadable file)"),
+        ExitCode(6, "a journal record or the IR does not match the run's hash chain (the store was edited)"),
+        ExitCode(130, "interrupted by SIGINT (the run is left resumable)"), ExitCode(143, "interrupted by SIGTERM (the run is left resumable)"),
+    ]
+
+    static let readExitCodes = [
+        ExitCode(0, "printed"), ExitCode(2, "usage error, or no such run or task"),
+        ExitCode(5, "the store cannot be read"), ExitCode(6, "the journal does not match its hash chain"),
+    ]
+}
