@@ -41,6 +41,18 @@ final class CLIDocsTests: XCTestCase {
         if update { try Data(text.utf8).write(to: url) }
     }
 
+    /// docs/RUNNING.md's exit code table and `ezrun --help` list the same statuses.
+    func testRunningDocsListTheTablesExitCodes() throws {
+        let text = try String(contentsOf: Repo.url("docs/RUNNING.md"), encoding: .utf8)
+        guard let start = text.range(of: "## Exit codes\n") else { return XCTFail("docs/RUNNING.md has no Exit codes section") }
+        let section = text[start.upperBound...].prefix { _ in true }.components(separatedBy: "\n## ")[0]
+        let documented = section.split(separator: "\n").compactMap { line -> Int32? in
+            guard line.hasPrefix("| ") else { return nil }
+            return Int32(line.dropFirst(2).prefix { $0.isNumber })
+        }
+        XCTAssertEqual(documented, Tool.ezrun.exitCodes.map(\.code))
+    }
+
     /// `ezrun run FILE --junit F`, in a code span or block: every `--flag` after a
     /// command's name must be one of that command's flags.
     func testDocsQuoteOnlyRealFlags() throws {
