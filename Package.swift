@@ -17,7 +17,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "EzflowDiagnostics"),
+        .target(name: "EzflowDiagnostics", dependencies: ["EzflowUnits"]),
         // The one table of commands and flags: parsing, help, completions, man pages, docs/CLI.md.
         .target(name: "EzflowCLI"),
         .target(name: "EzflowUnits"),
@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes"]),
         .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "EzflowUnits"]),
-        .executableTarget(name: "ezc", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics"]),
+        .executableTarget(name: "ezc", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics", "EzflowUnits"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowDiagnostics", "EzflowSim"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits", "EzflowDiagnostics", "EzflowSim"]),
         // C, libc only: one per `ezrun run`/`resume`, ends its task groups when it dies
@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "EzflowAgents", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowShell"]),
         .target(name: "EzflowPorts", dependencies: ["EzflowRuntime", "EzflowIR"]),
         .target(name: "EzflowStore", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CSQLite"]),
-        .target(name: "EzflowReport", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits"]),
+        .target(name: "EzflowReport", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits", "EzflowDiagnostics"]),
         .target(name: "EzflowRunner", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits", "EzflowAgents", "EzflowPorts", "EzflowStore"]),
         .testTarget(name: "EzflowStoreTests", dependencies: ["EzflowStore", "EzflowPorts", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport", "EzflowIR", "EzflowSim"]),
         .testTarget(name: "EzflowRuntimeTests", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),

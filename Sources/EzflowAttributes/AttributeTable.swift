@@ -88,7 +88,7 @@ public struct AttrFact: Sendable {
     public func text(_ v: Int64) -> String {
         switch value {
         case .duration: return Units.duration(v)
-        case .money: return Units.money(v)
+        case .money: return Units.moneyLiteral(v)
         case .tokens: return Units.tokens(v)
         case .float: return AttrFact.ppmText(v)
         default: return String(v)

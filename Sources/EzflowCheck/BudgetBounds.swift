@@ -1,5 +1,6 @@
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 /// Budget scopes: -1 the workflow, g ≥ 0 group g, -2 - t the own budget of task t.
 extension WorkflowChecker {
@@ -36,7 +37,7 @@ extension WorkflowChecker {
             let total = terms.reduce(Int64(0)) { sat($0, $1.value) }
             let shown = terms.filter { $0.value > 0 }
             let arithmetic = shown.isEmpty ? "nothing under it reserves \(dim == .money ? "money" : "tokens")"
-                : shown.map { $0.cap ?? "\($0.count) task\($0.count == 1 ? "" : "s") × \($0.attempts) attempt\($0.attempts == 1 ? "" : "s") × \(amount($0.per, dim))\($0.what)" }
+                : shown.map { $0.cap ?? "\(Units.counted($0.count, "task")) × \(Units.counted($0.attempts, "attempt")) × \(amount($0.per, dim))\($0.what)" }
                     .joined(separator: " + ") + " = \(amount(total, dim))"
             let detail = shown.compactMap { t -> String? in t.names.isEmpty ? nil : "\(listNames(t.names)): per attempt\(t.what), \(t.why)" }
             let (best, bestWhy) = bestCase(dim, scoped(s, members, w), costs)
@@ -90,7 +91,7 @@ extension WorkflowChecker {
         var texts: [(Int, [String])] = []
         for t in terms {
             guard let id = t.task else { continue }
-            let text = "\(t.attempts) attempt\(t.attempts == 1 ? "" : "s") × \(amount(t.per, dim))\(t.what)"
+            let text = "\(Units.counted(t.attempts, "attempt")) × \(amount(t.per, dim))\(t.what)"
             if let i = texts.firstIndex(where: { $0.0 == id }) { texts[i].1.append(text) } else { texts.append((id, [text])) }
         }
         return texts.map { Label(w.tasks[$0.0].name.span, $0.1.joined(separator: " + ")) }
@@ -107,7 +108,7 @@ extension WorkflowChecker {
             extra = " (the last on the `catch` agent `\(id.name)`)"
         }
         let back = t.backoffTotalMs
-        var text = "\(a) attempt\(a == 1 ? "" : "s") × \(fmtDuration(to))\(named ? "" : " timeout")\(extra)" + (back > 0 ? " + \(fmtDuration(back)) backoff" : "")
+        var text = "\(Units.counted(a, "attempt")) × \(fmtDuration(to))\(named ? "" : " timeout")\(extra)" + (back > 0 ? " + \(fmtDuration(back)) backoff" : "")
         if case .task(let f)? = t.fallback, total > (CriticalPath.worstTime(t) ?? 0) {
             text += " + fallback `\(w.tasks[f].name.text)` \(fmtDuration(total - (CriticalPath.worstTime(t) ?? 0)))"
         }
@@ -155,7 +156,7 @@ extension WorkflowChecker {
                                          why: "`max_tokens` \(fmtTokens(c.tokens))" + (extra > 0 ? " (the last on the `catch` agent)" : "")))
                 if let p = c.promptTokens, p > 0 {
                     taskTerms.append(SumTerm(count: 1, attempts: c.attempts + extra, per: p, what: " (prompt)", names: [name], task: t.id,
-                                             why: "\(Self.inputWords(t)) \(p) UTF-8 byte\(p == 1 ? "" : "s") and a token is at least one byte"))
+                                             why: "\(Self.inputWords(t)) \(Units.counted(p, "UTF-8 byte")) and a token is at least one byte"))
                 } else if c.promptTokens == nil { taskUnknown = taskUnknown ?? promptUnknown(name, t) }
             }
             let instances = own && s <= -2 ? 1 : c.instances
@@ -217,7 +218,7 @@ extension WorkflowChecker {
         }
         let sum = charges.reduce(Int64(0)) { sat($0, sat($1.1, $1.2, mul: true)) }
         if sum > 0 && sum >= (first?.0 ?? 0) {
-            let parts = charges.count > 6 ? ["\(charges.count) tasks"] : charges.map { "\($0.0)\($0.1 == 1 ? "" : " \($0.1) ×") \(fmtMoney($0.2))" }
+            let parts = charges.count > 6 ? [Units.counted(charges.count, "task")] : charges.map { "\($0.0)\($0.1 == 1 ? "" : " \($0.1) ×") \(fmtMoney($0.2))" }
             return (sum, "per-call prices every required task pays: " + parts.joined(separator: " + ") + " = \(fmtMoney(sum))")
         }
         guard let (v, name) = first else {

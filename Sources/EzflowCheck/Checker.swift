@@ -437,7 +437,7 @@ struct WorkflowChecker {
 /// A duration as ezflow writes it, largest units first (`1h30m`, `250ms`).
 public func fmtDuration(_ ms: Int64) -> String { Units.durationCompound(ms) }
 
-func fmtMoney(_ micros: Int64) -> String { Units.money(micros) }
+func fmtMoney(_ micros: Int64) -> String { Units.money(micros) }  // the one rule for money people read
 
 func fmtTokens(_ n: Int64) -> String { Units.tokens(n) }
 

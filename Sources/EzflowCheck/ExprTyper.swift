@@ -1,5 +1,6 @@
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 /// What names mean inside one expression, and what the expression used.
 struct ExprEnv {
@@ -269,7 +270,7 @@ extension WorkflowChecker {
         bind(callee, .builtin(f))
         let ts = args.map { typeOf($0, &env) }
         guard ts.count == arity else {
-            report(error("E0304", "`\(f)` takes \(arity) argument\(arity == 1 ? "" : "s"), found \(ts.count)", span, help: "`\(sig)`"))
+            report(error("E0304", "`\(f)` takes \(Units.counted(arity, "argument")), found \(ts.count)", span, help: "`\(sig)`"))
             return .error
         }
         if ts.contains(where: \.isError) { return .error }

@@ -49,14 +49,14 @@ public enum RetryReport {
                 continue
             }
             if t.retries.count == 1, let r = t.retries.first {
-                out += "  task `\(t.name.text)`: \(r.attempts) attempts\(catchAgentNote(t))\n"
+                out += "  task `\(t.name.text)`: \(Units.counted(r.attempts, "attempt"))\(catchAgentNote(t))\n"
                 out += "    retries: \(r.classesText)\n"
                 out += "    delays: \(r.delaysText)\n"
                 continue
             }
-            out += "  task `\(t.name.text)`: at most \(t.maxAttempts) attempts\(catchAgentNote(t)), \(t.retries.count) rules (a failure goes to the first rule that retries its class; each counts its own)\n"
+            out += "  task `\(t.name.text)`: at most \(Units.counted(t.maxAttempts, "attempt"))\(catchAgentNote(t)), \(Units.counted(t.retries.count, "rule")) (a failure goes to the first rule that retries its class; each counts its own)\n"
             for (k, r) in t.retries.enumerated() {
-                out += "    rule \(k + 1): \(r.attempts) attempt\(r.attempts == 1 ? "" : "s")\n"
+                out += "    rule \(k + 1): \(Units.counted(r.attempts, "attempt"))\n"
                 out += "      retries: \(r.classesText)\n"
                 out += "      delays: \(r.delaysText)\n"
             }

@@ -1,3 +1,5 @@
+import EzflowUnits
+
 /// Renders diagnostics the way rustc does: headline, `--> file:line:col`, the source
 /// lines with carets (`^` primary, `-` secondary), then notes and help.
 /// Colour is used only when the caller says the output is a terminal.
@@ -16,8 +18,8 @@ public struct TextRenderer: Sendable {
         let e = diagnostics.errorCount, w = diagnostics.warningCount
         if e == 0 && w == 0 { return nil }
         var parts: [String] = []
-        if e > 0 { parts.append("\(e) error\(e == 1 ? "" : "s")") }
-        if w > 0 { parts.append("\(w) warning\(w == 1 ? "" : "s")") }
+        if e > 0 { parts.append(Units.counted(e, "error")) }
+        if w > 0 { parts.append(Units.counted(w, "warning")) }
         let head = e > 0 ? paint("error", .red) : paint("warning", .yellow)
         return "\(head): \(parts.joined(separator: " and ")) emitted"
     }
@@ -105,10 +107,8 @@ public struct TextRenderer: Sendable {
         (u.value < 0x20 && u.value != 0x09) || (u.value >= 0x7F && u.value < 0xA0)
     }
 
-    enum Tint: String { case red = "31", yellow = "33", blue = "34", bold = "1" }
-
-    private func paint(_ s: String, _ tint: Tint) -> String {
-        color ? "\u{1B}[\(tint == .bold ? "1" : "1;" + tint.rawValue)m\(s)\u{1B}[0m" : s
+    private func paint(_ s: String, _ tint: TerminalColor.Tint) -> String {
+        tint == .bold ? TerminalColor.paint(s, .bold, enabled: color) : TerminalColor.paint(s, .bold, tint, enabled: color)
     }
 }
 

@@ -1,5 +1,6 @@
 import EzflowIR
 import EzflowRuntime
+import EzflowUnits
 import Foundation
 
 /// `ezrun replay`: folds a journal through the core and checks that every event yields
@@ -38,7 +39,7 @@ public struct ReplayTool {
                 case .running: where_ = "run still in progress"
                 case .notStarted: where_ = "run not started"
                 }
-                return "journal reproduced: \(n) event\(n == 1 ? "" : "s"), same commands; \(where_)\n"
+                return "journal reproduced: \(Units.counted(n, "event")), same commands; \(where_)\n"
             case .diverged(let v):
                 return v.description + "\n"
             }

@@ -49,8 +49,8 @@ public struct SimReport: Sendable {
         return (neg ? "-" : "") + "\(v / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac + "s"
     }
 
-    /// `$1.234567`.
-    public static func dollars(_ micros: Int64) -> String { Units.money(micros, style: .micros) }
+    /// Money by the one rule (`Units.money`): `$1.23`, `$0.0022`.
+    public static func dollars(_ micros: Int64) -> String { Units.money(micros) }
 
     /// `97.5%` with one decimal, rounded half up.
     public static func percent(_ part: Int, _ whole: Int) -> String {
@@ -76,10 +76,10 @@ public struct SimReport: Sendable {
         let makespans = runs.map(\.makespanMs).sorted(), costs = runs.map(\.costMicros).sorted()
         let virtualTotal = runs.reduce(Int64(0)) { $0 + $1.makespanMs }
         let steps = runs.reduce(0) { $0 + $1.steps }
-        line("simulate \(workflow) (plan \(plan.hash.prefix(19))…, \(plan.taskCount) tasks, \(plan.agentNames.count) agents)")
+        line("simulate \(workflow) (plan \(plan.hash.prefix(19))…, \(Units.counted(plan.taskCount, "task")), \(Units.counted(plan.agentNames.count, "agent")))")
         line("seed: \(options.seed)  runs: \(n)  selector: \(selector.rawValue)  faults: \(faultsSpec ?? "none")")
-        line("breaker: open after \(options.breaker.failuresToOpen) failures, cool-down \(SimReport.seconds(options.breaker.coolDownMs))")
-        line("virtual time: \(SimReport.seconds(virtualTotal)) over \(n) runs (memory only, no wall clock)")
+        line("breaker: open after \(Units.counted(options.breaker.failuresToOpen, "failure")), cool-down \(SimReport.seconds(options.breaker.coolDownMs))")
+        line("virtual time: \(SimReport.seconds(virtualTotal)) over \(Units.counted(n, "run")) (memory only, no wall clock)")
         line("success: \(succeeded)/\(n) (\(SimReport.percent(succeeded, n)))")
         var verdicts: [String: Int] = [:]
         for r in runs where r.verdict != .success { verdicts[r.verdict.rawValue, default: 0] += 1 }
@@ -108,10 +108,10 @@ public struct SimReport: Sendable {
         for a in plan.agentNames.indices {
             let d = runs.reduce(0) { $0 + $1.dispatches[a] }, f = runs.reduce(0) { $0 + $1.failures[a] }
             let o = runs.reduce(0) { $0 + $1.breakerOpens[a] }
-            if a >= 20 { line("  … \(plan.agentNames.count - 20) more agents"); break }
+            if a >= 20 { line("  … \(plan.agentNames.count - 20) more \(Units.noun(plan.agentNames.count - 20, "agent"))"); break }
             line("  \(plan.agentNames[a]): \(d) / \(f) / \(o)")
         }
-        line("invariants: checked after each of \(steps) steps: \(options.checkInvariants ? "all held" : "not checked")")
+        line("invariants: checked after each of \(Units.counted(steps, "step")): \(options.checkInvariants ? "all held" : "not checked")")
         let crashes = runs.reduce(0) { $0 + $1.crashes }, storeFailures = runs.reduce(0) { $0 + $1.storeFailures }
         let duplicates = runs.reduce(0) { $0 + $1.duplicates }, refused = runs.reduce(0) { $0 + $1.completionsRefused }
         line("crashes injected: \(crashes)  store failures injected: \(storeFailures)  duplicate completions: \(duplicates)  completions refused: \(refused)")

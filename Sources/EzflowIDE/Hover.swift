@@ -90,13 +90,13 @@ extension Analysis {
     func taskDetails(_ t: TaskInfo) -> String {
         var out = ["action `\(t.action)`", "agent: " + (t.agent.map { "`\($0.id.name)`" } ?? "picked from the pool")]
         if t.retries.count == 1, let r = t.retries.first {
-            out.append("retry: \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff")
+            out.append("retry: \(Units.counted(r.attempts, "attempt")), \(r.backoff) backoff")
             if r.attempts > 1 { out.append("retries \(r.classesText)") }
         } else if !t.retries.isEmpty {
             // The first rule whose classes include a failure's class takes it.
-            out.append("retry: at most \(t.maxAttempts) attempts, \(t.retries.count) rules")
+            out.append("retry: at most \(Units.counted(t.maxAttempts, "attempt")), \(Units.counted(t.retries.count, "rule"))")
             for (k, r) in t.retries.enumerated() {
-                out.append("rule \(k + 1): \(r.attempts) attempt\(r.attempts == 1 ? "" : "s"), \(r.backoff) backoff, retries \(r.classesText)")
+                out.append("rule \(k + 1): \(Units.counted(r.attempts, "attempt")), \(r.backoff) backoff, retries \(r.classesText)")
             }
         }
         return out.joined(separator: "; ")
@@ -133,7 +133,7 @@ extension Analysis {
         case let n?: "\(n) instances × "
         case nil: "each instance (the list is known when the run starts) × "
         }
-        line += "; \(instances)\(r.attempts) attempt\(r.attempts == 1 ? "" : "s"): " + all.joined(separator: ", ")
+        line += "; \(instances)\(Units.counted(r.attempts, "attempt")): " + all.joined(separator: ", ")
         return line
     }
 }

@@ -4,8 +4,8 @@ import EzflowIR
 import EzflowUnits
 
 enum Format {
-    /// `12300` micros → `$0.0123`; at least two decimals, trailing zeros dropped.
-    static func money(_ micros: Int64) -> String { Units.money(micros, style: .cents) }
+    /// Money by the one rule, `Units.money`: `$0.0022`, `$12.50`.
+    static func money(_ micros: Int64) -> String { Units.money(micros) }
 
     /// Seconds with exactly three decimals (`1234` → `1.234`), as JUnit `time` expects.
     static func seconds3(_ ms: Int64) -> String {
@@ -27,16 +27,17 @@ enum Format {
         return "\(s / 3600)h" + pad2((s % 3600) / 60) + "m"
     }
 
-    /// `1234567` → `1,234,567`.
-    static func grouped(_ n: Int64) -> String {
-        let digits = Array(String(n.magnitude))
-        var out = ""
-        for (i, d) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(d)
-        }
-        return (n < 0 ? "-" : "") + out
+    /// Elapsed time in whole seconds, for a line redrawn every second: `0s`, `59s`,
+    /// `1m02s`, `1h02m`.
+    static func elapsed(_ ms: Int64) -> String {
+        let s = max(0, ms) / 1000
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" + pad2(s % 60) + "s" }
+        return "\(s / 3600)h" + pad2((s % 3600) / 60) + "m"
     }
+
+    /// `1234567` → `1,234,567`.
+    static func grouped(_ n: Int64) -> String { (n < 0 ? "-" : "") + Units.grouped(n.magnitude) }
 
     static func pad2(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
 

@@ -2,18 +2,37 @@
 // and non-TTY CI output; `statusLine` is a one-line live display for terminals (the
 // caller redraws it with `\r` and clears the line). Lines are derived from the record
 // and the state right after it, so replaying a journal prints the same progress.
+import EzflowDiagnostics
 import EzflowIR
 import EzflowRuntime
+import EzflowUnits
 import Foundation
 
+/// What the live status line shows, taken from a state (`Progress.statusFacts`).
+public struct StatusFacts: Sendable, Equatable {
+    public var done: Int, total: Int
+    /// State names with at least one task (but `waiting`), in lifecycle order, and their counts.
+    public var states: [String], counts: [Int]
+    public var chargedMicros: Int64
+    public var running: [String]
+    /// The run's start and the state's own time (the elapsed time never goes back).
+    public var startedAtMs: Int64, stateNowMs: Int64
+}
+
+/// Plain progress lines for each journal record, and the live status line for a terminal.
 public struct Progress: Sendable {
     /// Applied to every message that came from an agent.
     public var redact: @Sendable (String) -> String
     /// Maximum characters of `statusLine`.
     public var width: Int
+    /// ANSI colour for state words (`succeeded` green; `failed`, `dead-lettered`, a failed
+    /// verdict red; waiting for a person yellow) in the lines and the status line; the
+    /// caller decides (`TerminalColor`). The JSON log never has any.
+    public var color: Bool
 
-    public init(width: Int = 80, redact: @escaping @Sendable (String) -> String = { $0 }) {
+    public init(width: Int = 80, color: Bool = false, redact: @escaping @Sendable (String) -> String = { $0 }) {
         self.width = width
+        self.color = color
         self.redact = redact
     }
 
@@ -25,13 +44,13 @@ public struct Progress: Sendable {
         let at = record.event.atMs
         switch record.event {
         case .runStarted(let run, _, _, _, _, _, _):
-            lines.append("run \(run) started: \(plan.taskCount) tasks")
+            lines.append("run \(run) started: \(Units.counted(plan.taskCount, "task"))")
         case .taskSucceeded(let t, let a, _, _, _, _):
             if let tr = liveTransition(t, attempt: a, seq: seq, state) {
                 if tr.to == .succeeded {
                     let h = attemptRecord(of: t, attempt: a, state)
                     let dur = h.map { Format.duration($0.endedAtMs - $0.startedAtMs) } ?? "?"
-                    lines.append("\(counter(state)) \(plan.taskNames[t]) succeeded in \(dur) (attempt \(a), \(agent(tr.from, t, plan)))")
+                    lines.append("\(counter(state)) \(plan.taskNames[t]) \(paint("succeeded", .green)) in \(dur) (attempt \(a), \(agent(tr.from, t, plan)))")
                 } else if let f = failure(t, a, tr, at: at, plan: plan, state: state) {
                     lines.append(f)
                 }
@@ -51,22 +70,21 @@ public struct Progress: Sendable {
             }
         case .approvalGiven(let t, let principal, let approved, _):
             if state.transitions[t].last?.seq == seq {
-                lines.append("\(counter(state)) \(plan.taskNames[t]) \(approved ? "approved" : "denied") by \(principal)")
+                lines.append("\(counter(state)) \(plan.taskNames[t]) \(approved ? paint("approved", .green) : paint("denied", .red)) by \(principal)")
             }
         case .agentHealth(let g, let healthy, _):
             lines.append("agent \(plan.agentNames[g]) is \(healthy ? "healthy again" : "unhealthy")")
         case .cancelRequested(let reason, _):
             lines.append("run cancel requested: \(clean(redact(reason)))")
         case .resumed:
-            lines.append("run resumed: \(state.runningCount) \(state.runningCount == 1 ? "attempt" : "attempts") in flight")
+            lines.append("run resumed: \(Units.counted(state.runningCount, "attempt")) in flight")
         case .approvalRefused(let t, let principal, let reason, _):
             lines.append("approval of \(plan.taskNames[t]) by \(principal) refused: \(clean(redact(reason)))")
         case .planUpgraded(let from, let to, _):
             lines.append("run continues on plan \(to) (was \(from))")
         case .interrupted(let signal, let drain, _):
             let n = state.runningCount
-            lines.append("run interrupted by \(signal): " + (drain ? "draining \(n) \(n == 1 ? "attempt" : "attempts") in flight"
-                                                                  : "ending \(n) \(n == 1 ? "attempt" : "attempts") in flight"))
+            lines.append("run interrupted by \(signal): " + (drain ? "draining " : "ending ") + Units.counted(n, "attempt") + " in flight")
         case .taskRedriven(let t, let principal, _):
             if state.transitions[t].last?.seq == seq {
                 lines.append("\(plan.taskNames[t]) re-driven by \(principal): a fresh retry rule")
@@ -97,11 +115,11 @@ public struct Progress: Sendable {
                 let what = last.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
                 let on = last.map { " (last on \(agentName($0.agent, t, plan)))" } ?? ""
                 let n = history.count
-                lines.append("\(counter(state)) \(plan.taskNames[t]) dead-lettered after \(n) attempt\(n == 1 ? "" : "s")\(on): \(what)")
+                lines.append("\(counter(state)) \(plan.taskNames[t]) \(paint("dead-lettered", .red)) after \(Units.counted(n, "attempt"))\(on): \(what)")
             case .requestApproval(let t, .gate, let text):
                 let note = state.gateTimeoutNote(t).map { " (\($0))" } ?? ""
                 let question = text.map { ": \(clean(redact($0)))" } ?? ""
-                lines.append("task \(plan.taskNames[t]) waiting for approval\(note)\(question)")
+                lines.append("task \(plan.taskNames[t]) \(paint("waiting for approval", .yellow))\(note)\(question)")
             case .requestApproval(let t, .conflict(let o), _):
                 lines.append("task \(plan.taskNames[t]) conflicts on output \(o): waiting for approval")
             case .finishRun(.waitingForApproval):
@@ -109,7 +127,7 @@ public struct Progress: Sendable {
                 lines.append("run paused: waiting for approval of \(waiting.joined(separator: ", ")) (exit code 4)")
             case .finishRun(let v):
                 let d = Format.duration(at - state.startedAtMs)
-                lines.append("run finished: \(v.rawValue) in \(d), \(Format.money(state.chargedMicros)), \(Format.grouped(state.chargedTokens)) tokens")
+                lines.append("run finished: \(paint(v.rawValue, v == .success ? .green : .red)) in \(d), \(Format.money(state.chargedMicros)), \(Format.grouped(state.chargedTokens)) \(Units.noun(state.chargedTokens, "token"))")
             case .cancel, .setTimer:
                 break
             }
@@ -118,29 +136,91 @@ public struct Progress: Sendable {
         return lines.isEmpty ? nil : lines.joined(separator: "\n")
     }
 
-    /// One line for a terminal: elapsed time, counts per state, cost, running task names;
-    /// at most `width` characters.
+    /// One line for a terminal at `nowMs`: see `statusLine(_:nowMs:)`.
     public func statusLine(state: RunState, nowMs: Int64) -> String {
+        statusLine(statusFacts(state: state), nowMs: nowMs)
+    }
+
+    /// What the status line shows of `state`, read once (O(tasks)) so the line can be
+    /// redrawn at any time, by a thread of its own, without the state.
+    public func statusFacts(state: RunState) -> StatusFacts {
         let plan = state.plan
         var counts: [String: Int] = [:]
         var running: [String] = []
+        var done = 0
         for t in 0..<plan.taskCount {
             counts[stateName(state.tasks[t]), default: 0] += 1
+            if state.tasks[t].isTerminal { done += 1 }
             if case .running = state.tasks[t] { running.append(plan.taskNames[t]) }
         }
-        let done = state.tasks.filter(\.isTerminal).count
-        var s = "\(pad(done, plan.taskCount))/\(plan.taskCount) \(Format.duration(nowMs - state.startedAtMs))"
-        let parts = allStateNames.compactMap { n -> String? in
+        let shown = allStateNames.compactMap { n -> (String, Int)? in
             guard let c = counts[n], c > 0, n != "waiting" else { return nil }
-            return "\(c) \(n.replacingOccurrences(of: "_", with: " "))"
+            return (n, c)
         }
-        if !parts.isEmpty { s += " | " + parts.joined(separator: ", ") }
-        s += " | " + Format.money(state.chargedMicros)
-        if !running.isEmpty { s += " | " + running.joined(separator: ", ") }
-        return Format.truncate(s, width)
+        return StatusFacts(done: done, total: plan.taskCount, states: shown.map(\.0), counts: shown.map(\.1),
+                           chargedMicros: state.chargedMicros, running: running, startedAtMs: state.startedAtMs, stateNowMs: state.nowMs)
+    }
+
+    /// One line for a terminal, at most `width` characters: a bar of tasks done (as cargo
+    /// draws it), done/total, the time since the run started in whole seconds, the tasks
+    /// per state, the money charged, the running tasks. With `color`, the state words are
+    /// coloured (failure red, success green, waiting for a person yellow) and nothing else.
+    public func statusLine(_ f: StatusFacts, nowMs: Int64) -> String {
+        var parts: [(String, TerminalColor.Tint?)] = []
+        let barWidth = width >= 60 ? 20 : width >= 40 ? 10 : 0
+        if barWidth > 0 { parts.append((Self.bar(done: f.done, total: f.total, width: barWidth) + " ", nil)) }
+        parts.append(("\(pad(f.done, f.total))/\(f.total) \(Format.elapsed(max(nowMs, f.stateNowMs) - f.startedAtMs))", nil))
+        for (i, (n, c)) in zip(f.states, f.counts).enumerated() {
+            parts.append((i == 0 ? " | " : ", ", nil))
+            parts.append(("\(c) \(n.replacingOccurrences(of: "_", with: " "))", Self.tint(n)))
+        }
+        parts.append((" | " + Format.money(f.chargedMicros), nil))
+        if !f.running.isEmpty { parts.append((" | " + f.running.joined(separator: ", "), nil)) }
+        return Self.fit(parts, width: width, color: color)
+    }
+
+    /// `[=========>          ]`: `done` of `total` in `width` columns, brackets included.
+    static func bar(done: Int, total: Int, width: Int) -> String {
+        let inner = width - 2
+        let filled = total > 0 ? min(inner, done * inner / total) : inner
+        let head = filled < inner ? ">" : ""
+        let rest = inner - filled - head.count
+        return "[" + String(repeating: "=", count: filled) + head + String(repeating: " ", count: max(0, rest)) + "]"
+    }
+
+    /// The colour a state's count is shown in, or nil for plain.
+    static func tint(_ state: String) -> TerminalColor.Tint? {
+        switch state {
+        case "succeeded": .green
+        case "failed", "dead_lettered": .red
+        case "awaiting_approval", "cancelled": .yellow
+        default: nil
+        }
+    }
+
+    /// The parts cut to `width` visible characters (`...` where cut), then coloured, so an
+    /// escape sequence is never cut nor counted.
+    static func fit(_ parts: [(String, TerminalColor.Tint?)], width: Int, color: Bool) -> String {
+        let plain = parts.map(\.0).joined()
+        guard plain.count > width else {
+            return parts.map { p in p.1.map { TerminalColor.paint(p.0, $0, enabled: color) } ?? p.0 }.joined()
+        }
+        guard width > 3 else { return Format.truncate(plain, width) }
+        var out = "", left = width - 3
+        for (text, tint) in parts where left > 0 {
+            let piece = String(text.prefix(left))
+            left -= piece.count
+            out += tint.map { TerminalColor.paint(piece, $0, enabled: color) } ?? piece
+        }
+        return out + "..."
     }
 
     // MARK: - Helpers
+
+    /// `word` in `tint` when colour is on.
+    func paint(_ word: String, _ tint: TerminalColor.Tint) -> String {
+        TerminalColor.paint(word, tint, enabled: color)
+    }
 
     /// "task build recovered by fallback spare" for each failed task whose fallback chain
     /// succeeded in this record (the run's verdict no longer counts its failure).
@@ -210,7 +290,7 @@ public struct Progress: Sendable {
             opens.append((plan.agentNames[g], until, state.agentHealth[g].consecutiveFailures))
         }
         guard let first = opens.min(by: { $0.1 < $1.1 }) else { return "" }
-        let who = opens.count == 1 ? "agent \(first.0)'s breaker is open (\(first.2) outages in a row)"
+        let who = opens.count == 1 ? "agent \(first.0)'s breaker is open (\(Units.counted(first.2, "outage")) in a row)"
             : "the breakers of \(opens.map(\.0).joined(separator: ", ")) are open"
         return "; \(who): not before the cool-down ends in \(Format.duration(first.1 - state.nowMs))"
     }
@@ -221,7 +301,7 @@ public struct Progress: Sendable {
         let name = plan.taskNames[t]
         let h = attemptRecord(of: t, attempt: a, state)
         let what = h.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
-        let head = "task \(name) failed (attempt \(ruleAttempt(t, a, plan: plan, state: state, always: true)), \(agent(tr.from, t, plan))): \(what)"
+        let head = "task \(name) \(paint("failed", .red)) (attempt \(ruleAttempt(t, a, plan: plan, state: state, always: true)), \(agent(tr.from, t, plan))): \(what)"
         switch tr.to {
         case .backoff(_, let until):
             return head + ", retrying in \(Format.duration(until - at))" + heldByBreaker(t, after: until, plan: plan, state: state)

@@ -88,7 +88,7 @@ public enum RunInputs {
             return .int(ms)
         case "money":
             guard let m = Units.parseMoney(text) else {
-                throw .invalid("expected money such as $2.50 (at most 6 decimals), at most \(Units.money(Int64.max / 1_000_000 * 1_000_000))")
+                throw .invalid("expected money such as $2.50 (at most 6 decimals), at most \(Units.moneyLiteral(Int64.max / 1_000_000 * 1_000_000))")
             }
             return .int(m)
         case "tokens":

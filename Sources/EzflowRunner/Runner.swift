@@ -12,6 +12,7 @@ import EzflowAgents
 import EzflowIR
 import EzflowPorts
 import EzflowRuntime
+import EzflowUnits
 import Foundation
 
 /// What the runner tells the outside after each committed batch (progress, logs, metrics).
@@ -497,7 +498,7 @@ public final class Runner {
         let deadline = ports.clock.nowMs() + endWaitMs
         while !executor.awaitIdle(timeoutMs: 100) {
             guard ports.clock.nowMs() < deadline else {
-                observer?.notice("\(executor.inFlight) attempt(s) did not end within \(endWaitMs) ms")
+                observer?.notice("\(Units.counted(executor.inFlight, "attempt")) did not end within \(endWaitMs) ms")
                 return
             }
             if stopRequest.requests > forceAfter { executor.stopAll(force: true) }

@@ -165,7 +165,7 @@ extension FormatPrinter {
     }
 
     static func durationText(_ ms: Int64) -> String { Units.duration(ms) }
-    static func moneyText(_ micros: Int64) -> String { Units.money(micros) }
+    static func moneyText(_ micros: Int64) -> String { Units.moneyLiteral(micros) }
     static func tokensText(_ n: Int64) -> String { Units.tokens(n) }
 
     /// Shortest decimal that reads back as the same `Double`, in plain notation (the

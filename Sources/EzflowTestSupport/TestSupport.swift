@@ -82,11 +82,13 @@ public func lineDiff(expected: String, actual: String) -> String {
 
 /// Runs an executable with arguments and optional stdin; returns exit status, stdout, stderr.
 /// Kills it after `timeout` seconds (status -9 then), so a hang fails the test instead of CI.
-public func runProcess(_ exe: URL, _ args: [String], stdin: Data? = nil, cwd: URL? = nil, timeout: Double = 60) -> (status: Int32, stdout: String, stderr: String) {
+public func runProcess(_ exe: URL, _ args: [String], stdin: Data? = nil, cwd: URL? = nil, timeout: Double = 60,
+                       environment: [String: String]? = nil) -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = exe
     p.arguments = args
     if let cwd { p.currentDirectoryURL = cwd }
+    if let environment { p.environment = environment }
     let out = Pipe(), err = Pipe(), inp = Pipe()
     p.standardOutput = out
     p.standardError = err

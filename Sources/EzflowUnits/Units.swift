@@ -1,6 +1,7 @@
 // Durations (milliseconds), money (micro-dollars) and token counts: the one place their
-// text is parsed and printed. Integer arithmetic with overflow checks only, so no input
-// can trap and no output depends on floating-point printing or the locale.
+// text is parsed and printed (a count with its noun is `Units.counted`, Counted.swift).
+// Integer arithmetic with overflow checks only, so no input can trap and no output
+// depends on floating-point printing or the locale.
 
 /// Parsing and printing of ezflow's unit values.
 public enum Units {
@@ -139,27 +140,51 @@ public enum Units {
         return out
     }
 
-    /// How money is printed.
-    public enum MoneyStyle: Sendable {
-        /// As a source literal: `$10`, `$2.50`, `$0.000001`.
-        case literal
-        /// With cents always shown, for reports: `$10.00`, `$2.50`, `$0.0123`.
-        case cents
-        /// Every micro-dollar digit, for aligned columns: `$1.234500`.
-        case micros
-    }
-
-    /// Exact from micro-dollars: at least two decimals when any are shown, trailing zeros
-    /// dropped (except in the `micros` style).
-    public static func money(_ micros: Int64, style: MoneyStyle = .literal) -> String {
+    /// Money as a source literal, exact: `$10`, `$2.50`, `$0.000001` (what `ezc fmt`, fixes
+    /// and the attribute reference write; at least two decimals when any are shown).
+    public static func moneyLiteral(_ micros: Int64) -> String {
         let sign = micros < 0 ? "-" : ""
         let m = micros.magnitude
         let whole = m / 1_000_000, frac = m % 1_000_000
-        if frac == 0 && style == .literal { return "\(sign)$\(whole)" }
+        if frac == 0 { return "\(sign)$\(whole)" }
         var f = Array(String(frac))
         f = Array(repeating: "0", count: 6 - f.count) + f
-        while style != .micros && f.count > 2 && f.last == "0" { f.removeLast() }
+        while f.count > 2 && f.last == "0" { f.removeLast() }
         return "\(sign)$\(whole).\(String(f))"
+    }
+
+    /// Money for people (terminal, reports, summaries, messages, proofs): the one rule
+    /// (docs/RUNNING.md, "Money"). Rounded half up to three significant digits, but never
+    /// to fewer than two decimals (cents) nor more than six (micro-dollars, the unit
+    /// stored); zeros after the cents dropped; thousands grouped. So a non-zero amount
+    /// never reads `$0.00`: `$0.00`, `$0.000001`, `$0.0022`, `$0.00125`, `$0.60`, `$4.29`,
+    /// `$12.50`, `$1,234.00`.
+    public static func money(_ micros: Int64) -> String {
+        let m = micros.magnitude
+        if m == 0 { return "$0.00" }
+        let digits = String(m).count
+        // Decimals that keep three significant digits: 6 - (digits - 3), within 2…6.
+        let decimals = min(6, max(2, 9 - digits))
+        var drop: UInt64 = 1
+        for _ in 0..<(6 - decimals) { drop *= 10 }
+        let q = (m + drop / 2) / drop  // half up; m ≤ 2^63, no overflow
+        var unit: UInt64 = 1
+        for _ in 0..<decimals { unit *= 10 }
+        var f = Array(String(q % unit))
+        f = Array(repeating: "0", count: decimals - f.count) + f
+        while f.count > 2 && f.last == "0" { f.removeLast() }
+        return (micros < 0 ? "-" : "") + "$" + grouped(q / unit) + "." + String(f)
+    }
+
+    /// `1234567` → `1,234,567`.
+    public static func grouped(_ n: UInt64) -> String {
+        let digits = Array(String(n))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return out
     }
 
     /// `2M tokens`, `200k tokens`, `1500 tokens`.

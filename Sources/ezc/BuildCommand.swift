@@ -1,7 +1,7 @@
 import EzflowCLI
 import EzflowCompiler
 import EzflowDiagnostics
-
+import EzflowUnits
 import Foundation
 
 /// `ezc build FILE -o OUT`: checks FILE and writes its IR (docs/IR.md).
@@ -70,7 +70,7 @@ enum BuildCommand {
         guard let data = FileManager.default.contents(atPath: path) else { return EzcCommand.fail("cannot read `\(path)`") }
         do {
             let program = try EzflowIR.validate([UInt8](data))
-            print("\(path): valid ezir \(program.version), \(program.workflow.tasks.count) tasks, \(program.hash)")
+            print("\(path): valid ezir \(program.version), \(Units.counted(program.workflow.tasks.count, "task")), \(program.hash)")
             return 0
         } catch {
             FileHandle.standardError.write(Data("\(path): invalid IR: \(error)\n".utf8))

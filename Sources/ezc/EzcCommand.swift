@@ -64,9 +64,14 @@ enum EzcCommand {
 }
 
 extension EzcCommand {
-    /// Colour on standard error, by `--color` (auto: a terminal, NO_COLOR not set).
+    /// Colour on standard error, by `--color` (default auto).
     static func useColor(_ inv: Invocation) -> Bool {
-        let color = inv.value("--color") ?? "auto"
-        return color == "always" || (color == "auto" && isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+        stderrColor(inv.value("--color").flatMap(ColorChoice.init(rawValue:)) ?? .auto)
+    }
+
+    /// The decision `ezrun` shares (`TerminalColor`): `always`/`never`, or with `auto` a
+    /// terminal on stderr, NO_COLOR unset or empty, TERM not `dumb`.
+    static func stderrColor(_ choice: ColorChoice) -> Bool {
+        TerminalColor.enabled(choice, fd: 2, environment: ProcessInfo.processInfo.environment)
     }
 }

@@ -1,6 +1,7 @@
 import EzflowCLI
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 import EzflowYAML
 import Foundation
 
@@ -115,7 +116,7 @@ enum FmtCommand {
             return 2
         }
         if !tree.comments.isEmpty && from != target {
-            stderr("ezc: note: \(tree.comments.count) comment(s) of `\(path)` are not carried over to \(target.rawValue)\n")
+            stderr("ezc: note: \(Units.counted(tree.comments.count, "comment")) of `\(path)` are not carried over to \(target.rawValue)\n")
         }
         guard let output, output != "-" else {
             FileHandle.standardOutput.write(Data(text.utf8))
@@ -130,8 +131,7 @@ enum FmtCommand {
     static func printDiagnostics(_ diags: [Diagnostic], _ source: SourceFile) {
         var map = SourceMap()
         map.add(source, id: 0)  // fmt parses one file with id 0
-        let useColor = isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        let r = TextRenderer(color: useColor)
+        let r = TextRenderer(color: EzcCommand.stderrColor(.auto))
         var out = r.render(diags.sortedByPosition(), sources: map)
         if let s = r.summary(diags) { out += s + "\n" }
         stderr(out)

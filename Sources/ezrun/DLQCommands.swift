@@ -6,6 +6,7 @@ import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
 import EzflowStore
+import EzflowUnits
 import Foundation
 
 extension CLI {
@@ -94,7 +95,7 @@ extension CLI {
             print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
             return 0
         }
-        var out = "task \(plan.taskNames[t]) of run \(run.info.runID): \(run.state.tasks[t].name), \(run.state.history[t].count) attempt(s)\n"
+        var out = "task \(plan.taskNames[t]) of run \(run.info.runID): \(run.state.tasks[t].name), \(Units.counted(run.state.history[t].count, "attempt"))\n"
         var pending = redrives[...]
         for h in run.state.history[t] {
             while let r = pending.first, r.atMs <= h.startedAtMs {
@@ -102,7 +103,7 @@ extension CLI {
                 pending = pending.dropFirst()
             }
             out += "  attempt \(h.attempt) on \(agent(h.agent)): \(h.errorClass ?? "succeeded"), \(h.endedAtMs - h.startedAtMs) ms, "
-            out += "\(money(h.costMicros)), \(h.tokens) tokens\n"
+            out += "\(Units.money(h.costMicros)), \(Units.counted(h.tokens, "token"))\n"
             for line in h.message.split(separator: "\n", omittingEmptySubsequences: false) where !h.message.isEmpty {
                 out += "    \(line)\n"
             }

@@ -28,6 +28,9 @@ struct RunFlags {
     var quiet = false
     /// `--json`: one document on stdout at the end instead of the run id line.
     var json = false
+    /// `--no-progress`: no live status line, the progress lines only.
+    var noProgress = false
+    var color = ColorChoice.auto
 
     init(_ a: Args) {
         if let db = a.value("--db") { config.storePath = db }
@@ -70,6 +73,8 @@ struct RunFlags {
         }
         quiet = a.flags.contains("--quiet")
         json = a.flags.contains("--json")
+        noProgress = a.flags.contains("--no-progress")
+        color = a.value("--color").flatMap(ColorChoice.init(rawValue:)) ?? .auto  // the table checks the word
     }
 }
 
@@ -83,24 +88,35 @@ final class CLIObserver: RunObserver {
     let metrics = RunMetrics()
     let redact: @Sendable (String) -> String
 
-    /// A terminal on stderr: a live status line instead of plain lines only.
-    let tty: Bool
-    var lastStatusMs: Int64 = 0
+    /// A terminal on stderr that can redraw a line (`TerminalColor.canRedraw`), without
+    /// `--quiet` or `--no-progress`: the progress lines scroll above a live status line,
+    /// which ticks on a thread of its own. nil: plain lines only, no escape codes.
+    let live: LiveStatus?
+    /// When the status line's facts were last read from the state (O(tasks), so at most
+    /// every `factsEveryMs` unless a line is printed).
+    var lastFactsMs: Int64 = 0
+    var factsStale = false
+    static let factsEveryMs: Int64 = 100
 
-    init(runID: String, plan: Plan, redactor: Redactor, quiet: Bool, logPath: String?) {
+    init(runID: String, plan: Plan, redactor: Redactor, flags: RunFlags) {
         self.runID = runID
         self.plan = plan
-        self.quiet = quiet
+        self.quiet = flags.quiet
         redact = { redactor.redact($0) }
-        tty = !quiet && isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        let env = ProcessInfo.processInfo.environment
+        let tty = !quiet && !flags.noProgress && TerminalColor.canRedraw(fd: 2, environment: env)
         var ws = winsize()
         let width = tty && ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) - 1 : 100
-        progress = EzflowReport.Progress(width: width, redact: redact)
-        if let logPath {
+        let progress = EzflowReport.Progress(width: width, color: TerminalColor.enabled(flags.color, fd: 2, environment: env), redact: redact)
+        self.progress = progress
+        live = tty ? LiveStatus(write: { FileHandle.standardError.write(Data($0.utf8)) },
+                                render: { progress.statusLine($0, nowMs: $1) }) : nil
+        live?.start()
+        if let logPath = flags.logPath {
             // Appended to, never truncated: `ezrun resume --log F` continues the run's log.
             if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
             log = FileHandle(forWritingAtPath: logPath)
-            if log == nil { CLI.fail("--log \(logPath): cannot open the file for writing") }
+            if log == nil { finish(); CLI.fail("--log \(logPath): cannot open the file for writing") }
             log?.seekToEndOfFile()
         } else {
             log = nil
@@ -116,8 +132,13 @@ final class CLIObserver: RunObserver {
     var gaugesStale = true
 
     func tick(state: RunState) {
+        let nowMs = LiveStatus.wallClockMs()
+        if let live, factsStale, nowMs - lastFactsMs >= Self.factsEveryMs {
+            factsStale = false
+            lastFactsMs = nowMs
+            live.update(progress.statusFacts(state: state))
+        }
         guard gaugesWanted && gaugesStale else { return }
-        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         if nowMs - lastGaugesMs >= 500 {
             lastGaugesMs = nowMs
             gaugesStale = false
@@ -142,13 +163,16 @@ final class CLIObserver: RunObserver {
                 break  // not an attempt's end
             }
         }
-        if tty {
-            // Lines scroll above one status line that is redrawn at most 10 times a second.
-            let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-            if !text.isEmpty || nowMs - lastStatusMs >= 100 {
-                lastStatusMs = nowMs
-                let status = progress.statusLine(state: state, nowMs: max(nowMs, state.nowMs))
-                FileHandle.standardError.write(Data(("\r\u{1B}[K" + text + status).utf8))
+        if let live {
+            // A batch that prints reads the facts at once; the others at most every
+            // `factsEveryMs` (here or in `tick`), while the thread keeps the time ticking.
+            let nowMs = LiveStatus.wallClockMs()
+            if !text.isEmpty || nowMs - lastFactsMs >= Self.factsEveryMs {
+                lastFactsMs = nowMs
+                factsStale = false
+                live.update(progress.statusFacts(state: state), printing: text)
+            } else {
+                factsStale = true
             }
         } else if !text.isEmpty {
             FileHandle.standardError.write(Data(text.utf8))
@@ -160,13 +184,14 @@ final class CLIObserver: RunObserver {
         for s in seconds { metrics.observeAssignment(seconds: s) }
     }
 
-    /// Clears the live status line before the final messages.
+    /// Stops the live status line and erases it, before the final messages.
     func finish() {
-        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        live?.finish()
     }
 
     func notice(_ message: String) {
-        if !quiet { FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + "ezrun: \(redact(message))\n").utf8)) }
+        let line = "ezrun: \(redact(message))\n"
+        if let live { live.print(line) } else if !quiet { FileHandle.standardError.write(Data(line.utf8)) }
         log?.write(Data((JSONLog.line(atMs: Int64(Date().timeIntervalSince1970 * 1000), level: .info, runID: runID, message: message,
                                       redact: redact) + "\n").utf8))
     }
@@ -236,7 +261,7 @@ extension CLI {
         }
         // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final document.
         if !flags.json { FileHandle.standardOutput.write(Data("\(runID)\n".utf8)) }
-        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(runner.plan.taskCount) tasks, journal \(flags.config.storePath))\n".utf8)) }
+        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(Units.counted(runner.plan.taskCount, "task")), journal \(flags.config.storePath))\n".utf8)) }
         if !flags.quiet, Runner.selectorName(runner.plan, config: flags.config) == .auction {
             // W0107 at check time; said again where it takes effect.
             FileHandle.standardError.write(Data("ezrun: warning: the `auction` selector only bids in `ezrun simulate`; here every bid is priced from the agent's declared cost, and no agent is asked\n".utf8))
@@ -254,7 +279,7 @@ extension CLI {
         } catch { fail(error) }
         if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
         if !flags.quiet, runner.survivorsEnded > 0 {
-            FileHandle.standardError.write(Data("ezrun: ended \(runner.survivorsEnded) task process group(s) the crashed runner left running\n".utf8))
+            FileHandle.standardError.write(Data("ezrun: ended \(Units.counted(runner.survivorsEnded, "task process group")) the crashed runner left running\n".utf8))
         }
         return drive(runner, flags)
     }
@@ -277,7 +302,7 @@ extension CLI {
     }
 
     static func driveToEnd(_ runner: Runner, _ flags: RunFlags) -> Int32 {
-        let observer = CLIObserver(runID: runner.runID, plan: runner.plan, redactor: runner.redactor, quiet: flags.quiet, logPath: flags.logPath)
+        let observer = CLIObserver(runID: runner.runID, plan: runner.plan, redactor: runner.redactor, flags: flags)
         runner.observer = observer
         observer.gaugesWanted = flags.metricsPort != nil
         var server: MetricsServer? = nil
@@ -290,6 +315,7 @@ extension CLI {
         Signals.listen(runner.stopRequest)
         let outcome: RunOutcome
         do { outcome = try runner.execute() } catch {
+            observer.finish()
             fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)", code: 1)
         }
         observer.finish()

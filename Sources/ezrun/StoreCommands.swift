@@ -89,7 +89,7 @@ extension CLI {
         func reruns(_ t: Int) -> Int { rerunCount(s, t) }
         var out = "run       \(s.info.runID)\nworkflow  \(s.info.workflow) (\(s.info.irHash.prefix(19))…)\n"
         out += "status    \(s.info.status.rawValue)\(s.info.verdict.map { " (\($0.rawValue))" } ?? "")\n"
-        out += "events    \(s.records)   in flight \(open.count)   charged \(money(s.state.chargedMicros)), \(s.state.chargedTokens) tokens\n"
+        out += "events    \(s.records)   in flight \(open.count)   charged \(Units.money(s.state.chargedMicros)), \(Units.counted(s.state.chargedTokens, "token"))\n"
         out += "head      \(s.head)   (chain verified; pin it to detect a rewritten store)\n"
         // Columns as wide as their widest cell: `padding(toLength:)` would cut a longer one.
         let width = max(4, s.plan.taskNames.map(\.count).max() ?? 4)
@@ -143,8 +143,6 @@ extension CLI {
             ("workflow", .string(s.info.workflow)),
         ] + extra)
     }
-
-    static func money(_ micros: Int64) -> String { Units.money(micros, style: .cents) }
 
     static func runs(_ a: Args) -> Int32 {
         let store = openStore(storePath(a), readOnly: true)

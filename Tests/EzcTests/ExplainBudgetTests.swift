@@ -32,7 +32,7 @@ final class ExplainBudgetTests: XCTestCase {
         XCTAssertEqual(denied.stdout, plain.stdout)
         let strict = runProcess(ezc, ["check", "--explain-budget", "Tests/Fixtures/check/E0601_strict.ezflow"], cwd: Repo.root)
         XCTAssertEqual(strict.status, 1)
-        XCTAssertTrue(strict.stdout.contains("the workflow money: limit $50 (strict)\n    worst: $60 — over\n"), strict.stdout)
+        XCTAssertTrue(strict.stdout.contains("the workflow money: limit $50.00 (strict)\n    worst: $60.00 — over\n"), strict.stdout)
     }
 
     /// Without the flag nothing is printed on stdout.

@@ -49,7 +49,7 @@ final class BudgetProofTests: XCTestCase {
             """)
         let b = try bound(r, "the workflow", .money)
         XCTAssertEqual(b.worst, 3_000_000)
-        XCTAssertEqual(b.worstWhy, "`a` at most $2 (its budget) + 1 task × 1 attempt × $1 = $3")
+        XCTAssertEqual(b.worstWhy, "`a` at most $2.00 (its budget) + 1 task × 1 attempt × $1.00 = $3.00")
         XCTAssertEqual(r.diagnostics.map(\.code), ["W0601"])  // only the task's own budget
     }
 

@@ -1,6 +1,7 @@
 import EzflowIR
 @testable import EzflowReport
 import EzflowRuntime
+import Foundation
 import XCTest
 
 final class LogProgressTests: XCTestCase {
@@ -55,12 +56,56 @@ final class LogProgressTests: XCTestCase {
 
     func testStatusLine() throws {
         let (_, d) = try failedRun()
-        let p = Progress(width: 80)
+        let p = Progress(width: 100)
         let s = d.states[2]  // test in backoff; lint, docs running
         XCTAssertEqual(p.statusLine(state: s, nowMs: t0 + 2_600),
-                       "1/6 2.6s | 2 running, 1 backoff, 1 succeeded | $0.01 | lint, docs")
+                       "[===>              ] 1/6 2s | 2 running, 1 backoff, 1 succeeded | $0.01 | lint, docs")
+        // A narrower terminal: a shorter bar, then none; always within the width.
+        XCTAssertEqual(Progress(width: 50).statusLine(state: s, nowMs: t0 + 2_600), "[=>      ] 1/6 2s | 2 running, 1 backoff, 1 suc...")
         let narrow = Progress(width: 30).statusLine(state: s, nowMs: t0 + 2_600)
-        XCTAssertEqual(narrow.count, 30)
-        XCTAssertTrue(narrow.hasSuffix("..."))
+        XCTAssertEqual(narrow, "1/6 2s | 2 running, 1 backo...")
+        // Colour on the state words only, and never counted in the width nor cut.
+        let coloured = Progress(width: 100, color: true).statusLine(state: s, nowMs: t0 + 62_600)
+        XCTAssertEqual(coloured, "[===>              ] 1/6 1m02s | 2 running, 1 backoff, \u{1B}[32m1 succeeded\u{1B}[0m | $0.01 | lint, docs")
+        let cut = Progress(width: 48, color: true).statusLine(state: s, nowMs: t0 + 2_600)
+        XCTAssertEqual(cut, "[=>      ] 1/6 2s | 2 running, 1 backoff, \u{1B}[32m1 s\u{1B}[0m...")
+    }
+
+    /// The ticking thread redraws when the elapsed time moves on, not otherwise; lines
+    /// printed above go out in the same write as the erase and the redraw; after `finish`
+    /// the line is gone and nothing more is drawn.
+    func testLiveStatusTicksAndErases() throws {
+        let (_, d) = try failedRun()
+        let p = Progress(width: 100)
+        let facts = p.statusFacts(state: d.states[2])  // the state's own time: 2.6 s in
+        final class Box: @unchecked Sendable {
+            let lock = NSLock()
+            var now: Int64 = 0
+            var writes: [String] = []
+        }
+        let box = Box()
+        box.now = t0 + 3_500
+        let live = LiveStatus(periodMs: 5, clock: { box.lock.withLock { box.now } },
+                              write: { w in box.lock.withLock { box.writes.append(w) } },
+                              render: { p.statusLine($0, nowMs: $1) })
+        live.start()
+        usleep(30_000)
+        XCTAssertEqual(box.lock.withLock { box.writes }, [], "nothing before the first facts")
+        live.update(facts)
+        usleep(30_000)
+        box.lock.withLock { box.now = t0 + 4_500 }
+        usleep(30_000)
+        live.update(facts, printing: "a line\n")
+        live.finish()
+        usleep(20_000)
+        live.print("after\n")
+        let erase = "\r\u{1B}[K"
+        XCTAssertEqual(box.lock.withLock { box.writes }, [
+            "[===>              ] 1/6 3s | 2 running, 1 backoff, 1 succeeded | $0.01 | lint, docs",
+            erase + "[===>              ] 1/6 4s | 2 running, 1 backoff, 1 succeeded | $0.01 | lint, docs",
+            erase + "a line\n[===>              ] 1/6 4s | 2 running, 1 backoff, 1 succeeded | $0.01 | lint, docs",
+            erase,
+            "after\n",
+        ])
     }
 }

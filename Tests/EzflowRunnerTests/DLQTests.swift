@@ -74,7 +74,7 @@ final class DLQTests: XCTestCase {
 
         let show = ezrun(["dlq", "show", "d1", "flaky"], in: dir)
         XCTAssertEqual(show.status, 0, show.stderr)
-        XCTAssertTrue(show.stdout.hasPrefix("task flaky of run d1: dead_lettered, 2 attempt(s)\n  attempt 1 on sh: agent_error, "), show.stdout)
+        XCTAssertTrue(show.stdout.hasPrefix("task flaky of run d1: dead_lettered, 2 attempts\n  attempt 1 on sh: agent_error, "), show.stdout)
         XCTAssertEqual(show.stdout.components(separatedBy: "    task `flaky`: exit code 1: no marker yet\n").count, 3, show.stdout)
 
         // Fixed: the re-drive (a fresh rule) succeeds at once and `publish` runs.

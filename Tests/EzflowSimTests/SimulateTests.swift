@@ -185,7 +185,7 @@ final class SimulateTests: XCTestCase {
         XCTAssertEqual(report.exitCode, 3)
         XCTAssertEqual(SimReport.percentile([1, 2, 3, 4], 50), 2)
         XCTAssertEqual(SimReport.percentile([1, 2, 3, 4], 95), 4)
-        XCTAssertEqual(SimReport.dollars(1_234_567), "$1.234567")
+        XCTAssertEqual(SimReport.dollars(1_234_567), "$1.23")
         XCTAssertEqual(SimReport.seconds(61_005), "61.005s")
         XCTAssertEqual(SimReport.percent(1, 3), "33.3%")
     }
