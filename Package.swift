@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "EzflowSyntax", dependencies: ["EzflowDiagnostics", "EzflowUnits"]),
         .target(name: "EzflowYAML", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "CYAML"]),
         .target(name: "EzflowCheck", dependencies: ["EzflowSyntax", "EzflowDiagnostics", "EzflowAttributes", "EzflowUnits", "EzflowShell", "EzflowIR"]),
-        .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes"]),
+        .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes", "EzflowUnits"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes"]),
         .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "EzflowUnits"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics", "EzflowUnits"]),

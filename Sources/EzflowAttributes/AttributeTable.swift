@@ -89,7 +89,7 @@ public struct AttrFact: Sendable {
         switch value {
         case .duration: return Units.duration(v)
         case .money: return Units.moneyLiteral(v)
-        case .tokens: return Units.tokens(v)
+        case .tokens: return Units.tokensLiteral(v)
         case .float: return AttrFact.ppmText(v)
         default: return String(v)
         }

@@ -1,6 +1,7 @@
 import EzflowAttributes
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 /// A value the compiler knows before the run: units folded to integers (milliseconds,
 /// micro-dollars, tokens), unary minus applied.
@@ -99,7 +100,7 @@ extension WorkflowChecker {
         }
         guard f.allows(n) else {
             if f.block == "retry" && f.name == "attempts" && n < 1 {
-                report(error("E0602", "retry must allow at least one attempt", e.span, label: "\(n) attempts",
+                report(error("E0602", "retry must allow at least one attempt", e.span, label: Units.counted(n, "attempt"),
                              help: "`attempts` counts the first try too: write `attempts: 1` for no retries")
                     .fixing(.replace(e.span, with: "1")))
             } else {

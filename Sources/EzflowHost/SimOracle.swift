@@ -3,6 +3,7 @@
 // seed that reproduces it.
 import EzflowIR
 import EzflowRuntime
+import EzflowUnits
 
 enum SimOracle {
     /// Checks the committed journal and the final state. `replayEnvironment` must be a
@@ -103,14 +104,14 @@ enum SimOracle {
             return "charged \(s.chargedMicros) µ$, the workflow budget is \(plan.budgetMoneyMicros) µ$"
         }
         if plan.budgetTokens >= 0 && s.chargedTokens > plan.budgetTokens {
-            return "charged \(s.chargedTokens) tokens, the workflow budget is \(plan.budgetTokens)"
+            return "charged \(Units.counted(s.chargedTokens, "token")), the workflow budget is \(plan.budgetTokens)"
         }
         for g in 0..<plan.groupNames.count where g < plan.groupBudgetMoneyMicros.count {
             if plan.groupBudgetMoneyMicros[g] >= 0 && s.groupChargedMicros[g] > plan.groupBudgetMoneyMicros[g] {
                 return "group `\(plan.groupNames[g])` charged \(s.groupChargedMicros[g]) µ$, its budget is \(plan.groupBudgetMoneyMicros[g]) µ$"
             }
             if plan.groupBudgetTokens[g] >= 0 && s.groupChargedTokens[g] > plan.groupBudgetTokens[g] {
-                return "group `\(plan.groupNames[g])` charged \(s.groupChargedTokens[g]) tokens, its budget is \(plan.groupBudgetTokens[g])"
+                return "group `\(plan.groupNames[g])` charged \(Units.counted(s.groupChargedTokens[g], "token")), its budget is \(plan.groupBudgetTokens[g])"
             }
         }
         return nil

@@ -115,7 +115,7 @@ public struct SimReport: Sendable {
         let crashes = runs.reduce(0) { $0 + $1.crashes }, storeFailures = runs.reduce(0) { $0 + $1.storeFailures }
         let duplicates = runs.reduce(0) { $0 + $1.duplicates }, refused = runs.reduce(0) { $0 + $1.completionsRefused }
         line("crashes injected: \(crashes)  store failures injected: \(storeFailures)  duplicate completions: \(duplicates)  completions refused: \(refused)")
-        line("oracle: \(options.oracle ? "\(n)/\(n) runs held" : "not checked")")
+        line("oracle: \(options.oracle ? "\(n)/\(Units.counted(n, "run")) held" : "not checked")")
         line("exit: \(exitCode)")
         line("reproduce: \(command)")
         return out

@@ -6,6 +6,7 @@
 // and every fault kind draw from their own `SeededRandom` derived from the same run seed,
 // and time is the `EventQueue`'s clock. Memory only; nothing touches the disk.
 #if canImport(Glibc)
+import EzflowUnits
 import Glibc
 #endif
 import EzflowIR
@@ -281,7 +282,7 @@ final class SimRun: RunObserver, AttemptExecutor {
             }
             maybeJumpClock()
             guard let next = nextWake() else {
-                throw fail("run stalled: nothing pending and no verdict (\(runner?.run.state.runningCount ?? -1) attempts running)", code: 128)
+                throw fail("run stalled: nothing pending and no verdict (\(Units.counted(runner?.run.state.runningCount ?? -1, "attempt")) running)", code: 128)
             }
             deliver(events.popDue(until: next))
             clock.advance(to: next + clockOffsetMs)
@@ -495,7 +496,7 @@ final class SimRun: RunObserver, AttemptExecutor {
         for c in r.commands { note(c, state: state) }
         if options.checkInvariants, failure == nil {
             if plan.maxParallel >= 0, state.runningCount > plan.maxParallel {
-                failure = fail("\(state.runningCount) attempts running, max_parallel is \(plan.maxParallel)", code: 129)
+                failure = fail("\(Units.counted(state.runningCount, "attempt")) running, max_parallel is \(plan.maxParallel)", code: 129)
             }
         }
     }
@@ -507,7 +508,7 @@ final class SimRun: RunObserver, AttemptExecutor {
             guard options.checkInvariants, agent >= 0, failure == nil else { return }
             // Bulkhead: loads only grow by dispatches, so checking here checks always.
             if state.agentLoad[agent] > plan.agentConcurrency[agent] {
-                failure = fail("agent \(plan.agentNames[agent]) has \(state.agentLoad[agent]) attempts running, its concurrency is \(plan.agentConcurrency[agent])", code: 129)
+                failure = fail("agent \(plan.agentNames[agent]) has \(Units.counted(state.agentLoad[agent], "attempt")) running, its concurrency is \(plan.agentConcurrency[agent])", code: 129)
             }
             let h = state.agentHealth[agent]
             guard admitted else { return }

@@ -6,6 +6,7 @@
 // Units evaluate to their integer IR encoding (durations in ms, money in micro-dollars,
 // tokens as a count), enum cases to their name. A reference to a value that is not there
 // is an error, never an empty string.
+import EzflowUnits
 
 /// What an expression may read. Task ids are the IR ids of the expression's workflow scope.
 public protocol ExprEnvironment {
@@ -193,7 +194,7 @@ struct Evaluator<E: ExprEnvironment> {
         let base = try evaluate(p[0]), i = try evaluate(p[1])
         switch (base, i) {
         case (.array(let items), .int(let n)):
-            guard n >= 0, n < items.count else { throw ExprError("index \(n) out of range (the list has \(items.count) elements)") }
+            guard n >= 0, n < items.count else { throw ExprError("index \(n) out of range (the list has \(Units.counted(items.count, "element")))") }
             return items[Int(n)]
         case (.object, .string(let k)):
             return base[k] ?? .null
@@ -234,7 +235,7 @@ struct Evaluator<E: ExprEnvironment> {
 
     func args(_ members: [(String, JSONValue)], _ n: Int, _ what: String) throws(ExprError) -> [JSONValue] {
         guard case .array(let a)? = members.first(where: { $0.0 == "args" })?.1, a.count == n else {
-            throw ExprError("`\(what)` takes \(n) argument\(n == 1 ? "" : "s")")
+            throw ExprError("`\(what)` takes \(Units.counted(n, "argument"))")
         }
         return a
     }

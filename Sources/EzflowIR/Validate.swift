@@ -1,4 +1,5 @@
 import EzflowAttributes
+import EzflowUnits
 
 /// Why an IR document was refused: the JSON path of the bad field and what is wrong,
 /// rendered as `tasks[3].retry.attempts: must be >= 1, found 0`.
@@ -645,7 +646,7 @@ struct IRValidator {
                 if !ok { throw fail("\(path).op", "unknown operator `\(op)` with \(args.count) operands") }
             } else {
                 guard case .string(let f) = v["call"]!, let arity = Self.functions[f] else { throw fail("\(path).call", "unknown function") }
-                if arity != args.count { throw fail("\(path).args", "`\(f)` takes \(arity) arguments, found \(args.count)") }
+                if arity != args.count { throw fail("\(path).args", "`\(f)` takes \(Units.counted(arity, "argument")), found \(args.count)") }
             }
             for (i, a) in args.enumerated() { try expr(a, "\(path).args[\(i)]", s) }
             return

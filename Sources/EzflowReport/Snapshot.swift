@@ -3,6 +3,7 @@
 // the same snapshot always renders the same bytes (goldens, re-rendering after resume).
 import EzflowIR
 import EzflowRuntime
+import EzflowUnits
 
 /// What an attempt printed, as the shell captured it. Kept outside the journal because
 /// output is large and not needed for replay.
@@ -222,7 +223,7 @@ func refusalText(_ state: RunState) -> String {
     } else {
         var used: [String] = []
         if plan.budgetMoneyMicros >= 0 { used.append("\(Format.money(state.chargedMicros)) of \(Format.money(plan.budgetMoneyMicros))") }
-        if plan.budgetTokens >= 0 { used.append("\(Format.grouped(state.chargedTokens)) of \(Format.grouped(plan.budgetTokens)) tokens") }
+        if plan.budgetTokens >= 0 { used.append("\(Format.grouped(state.chargedTokens)) of \(Format.grouped(plan.budgetTokens)) \(Units.noun(plan.budgetTokens, "token"))") }
         budget = "the workflow's budget" + (used.isEmpty ? "" : " (" + used.joined(separator: ", ") + " charged)")
     }
     return "budget refused: the worst case of its next attempt does not fit \(budget)"

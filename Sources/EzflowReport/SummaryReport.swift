@@ -1,6 +1,7 @@
 // The run summary: canonical JSON for machines (`--summary FILE`) and Markdown for
 // people (`$GITHUB_STEP_SUMMARY`). Both are pure functions of the snapshot.
 import EzflowIR
+import EzflowUnits
 import Foundation
 import EzflowRuntime
 
@@ -134,7 +135,7 @@ public enum SummaryReport {
             budget.append("\(Format.money(state.chargedMicros)) of \(Format.money(plan.budgetMoneyMicros))")
         }
         if plan.budgetTokens >= 0 {
-            budget.append("\(Format.grouped(state.chargedTokens)) of \(Format.grouped(plan.budgetTokens)) tokens")
+            budget.append("\(Format.grouped(state.chargedTokens)) of \(Format.grouped(plan.budgetTokens)) \(Units.noun(plan.budgetTokens, "token"))")
         }
         if plan.budgetTimeMs >= 0 { budget.append("\(Format.duration(s.durationMs)) of \(Format.duration(plan.budgetTimeMs))") }
         if !budget.isEmpty { md += "\nBudget used: " + budget.joined(separator: "; ") + "\n" }

@@ -166,7 +166,7 @@ extension FormatPrinter {
 
     static func durationText(_ ms: Int64) -> String { Units.duration(ms) }
     static func moneyText(_ micros: Int64) -> String { Units.moneyLiteral(micros) }
-    static func tokensText(_ n: Int64) -> String { Units.tokens(n) }
+    static func tokensText(_ n: Int64) -> String { Units.tokensLiteral(n) }
 
     /// Shortest decimal that reads back as the same `Double`, in plain notation (the
     /// grammar has no exponents): `0.05`, `1.0`, `0.00001`.

@@ -187,10 +187,15 @@ public enum Units {
         return out
     }
 
-    /// `2M tokens`, `200k tokens`, `1500 tokens`.
-    public static func tokens(_ n: Int64) -> String {
+    /// A token count as a source literal: `2M tokens`, `200k tokens`, `1500 tokens`, `1 tokens`.
+    public static func tokensLiteral(_ n: Int64) -> String {
         if n != 0 && n % 1_000_000 == 0 { return "\(n / 1_000_000)M tokens" }
         if n != 0 && n % 1_000 == 0 { return "\(n / 1_000)k tokens" }
         return "\(n) tokens"
+    }
+
+    /// A token count for people: as the literal, but `1 token`.
+    public static func tokens(_ n: Int64) -> String {
+        n == 1 ? counted(n, "token") : tokensLiteral(n)
     }
 }

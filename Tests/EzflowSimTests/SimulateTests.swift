@@ -186,7 +186,21 @@ final class SimulateTests: XCTestCase {
         XCTAssertEqual(SimReport.percentile([1, 2, 3, 4], 50), 2)
         XCTAssertEqual(SimReport.percentile([1, 2, 3, 4], 95), 4)
         XCTAssertEqual(SimReport.dollars(1_234_567), "$1.23")
+        XCTAssertEqual(SimReport.dollars(2_204), "$0.0022")
         XCTAssertEqual(SimReport.seconds(61_005), "61.005s")
         XCTAssertEqual(SimReport.percent(1, 3), "33.3%")
+    }
+
+    /// The report says `1 task`, `1 run`, `1 step`… and money by the one rule.
+    func testReportCountsAndMoney() throws {
+        let wf = pair + "workflow main {\n  budget { money: $10 }\n" + tasks(1) + "}\n"
+        var sim = try simulator(wf, seed: 1, runs: 1)
+        let runs = try sim.runAll()
+        let text = SimReport(workflow: "main.ezflow", options: sim.options, selector: sim.selectorName, faultsSpec: nil,
+                             runs: runs, plan: sim.world.plan).render(command: "ezrun simulate main.ezflow --seed 1 --runs 1")
+        XCTAssertTrue(text.contains("(plan sha256:") && text.contains("…, 1 task, 2 agents)"), text)
+        XCTAssertTrue(text.contains(" over 1 run (memory only"), text)
+        XCTAssertTrue(text.contains("(budget $10.00)"), text)
+        XCTAssertFalse(text.contains("1 tasks") || text.contains("1 runs") || text.contains("1 steps"), text)
     }
 }

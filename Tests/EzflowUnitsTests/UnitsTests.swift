@@ -42,6 +42,8 @@ final class UnitsTests: XCTestCase {
         XCTAssertEqual(Units.parseTokens("2M tokens"), 2_000_000)
         XCTAssertEqual(Units.tokens(200_000), "200k tokens")
         XCTAssertEqual(Units.tokens(1_500), "1500 tokens")
+        XCTAssertEqual(Units.tokens(1), "1 token")
+        XCTAssertEqual(Units.tokensLiteral(1), "1 tokens")
     }
 
     /// The one rule for money people read: three significant digits, at least cents, at
