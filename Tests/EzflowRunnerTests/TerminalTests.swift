@@ -89,6 +89,9 @@ final class TerminalTests: XCTestCase {
             run finished: success in 3.0s, $0.0022, 0 tokens
 
             """)
+        // `status` prints money by the same rule.
+        let st = runProcess(Repo.executable("ezrun"), ["status", "r1"], cwd: URL(fileURLWithPath: dir))
+        XCTAssertTrue(st.stdout.contains("charged $0.0022, 0 tokens\n"), st.stdout)
     }
 
     /// TERM=dumb: a terminal that cannot redraw: no status line, no colour, no escape at all.
