@@ -61,8 +61,12 @@ enum Help {
         (f.short.map { "\($0), " } ?? "    ") + f.name + (f.value.map { " \($0)" } ?? "")
     }
 
+    /// A flag's help; the values it takes are named when its text does not name them.
     static func flagHelp(_ f: Flag) -> String {
-        f.help + (f.repeatable ? " (repeatable)" : "")
+        var text = f.help
+        let words = Set(text.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" && $0 != "_" }).map(String.init))
+        if let c = f.choices, !c.allSatisfy(words.contains) { text += ": " + list(c) }
+        return text + (f.repeatable ? " (repeatable)" : "")
     }
 
     static func exitStatus(_ codes: [ExitCode]) -> String {

@@ -24,7 +24,7 @@ public enum Markdown {
         for path in tool.paths {
             let c = tool.command(at: path)!
             let synopsis = Help.usage(tool, path).split(separator: "\n")[0].dropFirst(7)
-            out += "| `\(synopsis)` | \(cell(c.summary)) |\n"
+            out += "| `\(cell(synopsis))` | \(cell(c.summary)) |\n"
         }
         return out
     }
@@ -35,8 +35,8 @@ public enum Markdown {
         out += "```text\n\(Help.usage(tool, path))\n```\n\n\(cell(c.summary.prefix(1).uppercased() + c.summary.dropFirst())).\n\n"
         if !c.arguments.isEmpty || !c.flags.isEmpty {
             out += "| argument or option | meaning |\n|---|---|\n"
-            for a in c.arguments { out += "| `\(a.synopsis)` | \(cell(a.help)) |\n" }
-            for f in c.flags { out += "| `\(Help.flagColumn(f).trimmingCharacters(in: .whitespaces))` | \(cell(Help.flagHelp(f))) |\n" }
+            for a in c.arguments { out += "| `\(cell(a.synopsis))` | \(cell(a.help)) |\n" }
+            for f in c.flags { out += "| `\(cell(Help.flagColumn(f).trimmingCharacters(in: .whitespaces)))` | \(cell(Help.flagHelp(f))) |\n" }
             out += "\n"
         }
         if !c.details.isEmpty { out += "```text\n\(c.details)\n```\n\n" }

@@ -47,7 +47,9 @@ extension Tool {
         default: break
         }
         guard var command = command(first) else {
-            let what = first.hasPrefix("-") ? "unknown option `\(first)`" : "unknown command `\(first)`"
+            let isFlagOfACommand = paths.contains { command(at: $0)?.flag(first) != nil }
+            let what = !first.hasPrefix("-") ? "unknown command `\(first)`"
+                : isFlagOfACommand ? "`\(first)` goes after the command (`\(name) COMMAND \(first)`)" : "unknown option `\(first)`"
             let hint = Suggest.closest(first, among: commands.map(\.name)).map { " (did you mean `\($0)`?)" } ?? ""
             return usageError([], what + hint)
         }
@@ -176,12 +178,15 @@ enum Suggest {
     static func distance(_ a: [Character], _ b: [Character]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
+        var previous = Array(0...b.count), beforePrevious = previous
         for i in 1...a.count {
             var row = [i] + Array(repeating: 0, count: b.count)
             for j in 1...b.count {
                 row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                // A swap of two neighbours is one typo (`rnu` for `run`).
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { row[j] = min(row[j], beforePrevious[j - 2] + 1) }
             }
+            beforePrevious = previous
             previous = row
         }
         return previous[b.count]

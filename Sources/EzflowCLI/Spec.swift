@@ -135,7 +135,7 @@ public struct Tool: Sendable {
         self.summary = summary
         self.exitCodes = exitCodes
         self.environment = environment
-        self.commands = commands + Tool.builtins(name)
+        self.commands = commands + Tool.builtins(name, commands: commands.map(\.name))
     }
 
     public func command(_ name: String) -> CommandSpec? { commands.first { $0.name == name } }
@@ -160,11 +160,13 @@ public struct Tool: Sendable {
     }
 
     /// `help`, `completions` and `version`: the same on every tool, answered by `Tool.parse`.
-    static func builtins(_ tool: String) -> [CommandSpec] {
-        [
+    static func builtins(_ tool: String, commands: [String]) -> [CommandSpec] {
+        let printed = [ExitCode(0, "printed"), ExitCode(2, "usage error")]
+        return [
             CommandSpec("help", "print the help of a command (`\(tool) help COMMAND`)",
-                    arguments: [Argument("COMMAND", "a command, or a command and its subcommand", optional: true, variadic: true)],
-                    flags: [Flag("--man", "print the manual page (roff) of \(tool) instead")]),
+                    arguments: [Argument("COMMAND", "a command, or a command and its subcommand", optional: true, variadic: true,
+                                         complete: .choices(commands + ["help", "completions", "version"]))],
+                    flags: [Flag("--man", "print the manual page (roff) of \(tool) instead")], exitCodes: printed),
             CommandSpec("completions", "print the shell completion script for bash, zsh or fish",
                     arguments: [Argument("SHELL", "bash, zsh or fish", complete: .choices(["bash", "zsh", "fish"]))],
                     details: """
@@ -172,8 +174,8 @@ public struct Tool: Sendable {
                         zsh:   \(tool) completions zsh > "${fpath[1]}/_\(tool)"
                         fish:  \(tool) completions fish > ~/.config/fish/completions/\(tool).fish
                         (`make install` puts all three where the shells look.)
-                        """),
-            CommandSpec("version", "print the version"),
+                        """, exitCodes: printed),
+            CommandSpec("version", "print the version", exitCodes: printed),
         ]
     }
 }

@@ -1,5 +1,6 @@
 import EzflowCompiler
 import EzflowDiagnostics
+import EzflowCLI
 import Foundation
 
 /// `ezbench check`: times `Compiler.check(root:files:)` on generated workflows.
@@ -173,5 +174,5 @@ extension Duration {
 }
 
 func printError(_ s: String, terminator: String = "\n") {
-    FileHandle.standardError.write(Data((s + terminator).utf8))
+    Console.err((s + terminator))
 }

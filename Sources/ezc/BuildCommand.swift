@@ -28,29 +28,29 @@ enum BuildCommand {
             let r = TextRenderer(color: EzcCommand.useColor(inv))
             var text = r.render(diags, sources: result.check.sources)
             if let s = r.summary(diags) { text += s + "\n" }
-            FileHandle.standardError.write(Data(text.utf8))
+            Console.err(text)
         }
         if result.check.hasErrors { return 1 }
         guard let bytes = result.ir else {
-            FileHandle.standardError.write(Data("ezc: error: \(result.failure ?? "no IR was produced")\n".utf8))
+            Console.err("ezc: error: \(result.failure ?? "no IR was produced")\n")
             return 1
         }
         // Pair assertion: what we write must be what the runtime accepts.
         do {
             _ = try EzflowIR.validate(bytes)
         } catch {
-            FileHandle.standardError.write(Data("ezc: internal error: the generated IR does not validate: \(error)\nplease report this bug\n".utf8))
+            Console.err("ezc: internal error: the generated IR does not validate: \(error)\nplease report this bug\n")
             return 1
         }
         if out == "-" {
-            FileHandle.standardOutput.write(Data(bytes))
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            Console.out(bytes)
+            Console.out("\n")
             return 0
         }
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic)
         } catch {
-            FileHandle.standardError.write(Data("ezc: error: cannot write `\(out)`: \(error.localizedDescription)\n".utf8))
+            Console.err("ezc: error: cannot write `\(out)`: \(error.localizedDescription)\n")
             return 2
         }
         return 0
@@ -70,10 +70,10 @@ enum BuildCommand {
         guard let data = FileManager.default.contents(atPath: path) else { return EzcCommand.fail("cannot read `\(path)`") }
         do {
             let program = try EzflowIR.validate([UInt8](data))
-            print("\(path): valid ezir \(program.version), \(Units.counted(program.workflow.tasks.count, "task")), \(program.hash)")
+            Console.out("\(path): valid ezir \(program.version), \(Units.counted(program.workflow.tasks.count, "task")), \(program.hash)" + "\n")
             return 0
         } catch {
-            FileHandle.standardError.write(Data("\(path): invalid IR: \(error)\n".utf8))
+            Console.err("\(path): invalid IR: \(error)\n")
             return 1
         }
     }

@@ -1,4 +1,5 @@
 import EzflowCompiler
+import EzflowCLI
 import Foundation
 
 /// The roots `ezc check` was given, sorted into what can be checked and what cannot:
@@ -16,7 +17,7 @@ struct CheckInputs {
                 if stdin == nil { stdin = [UInt8](FileHandle.standardInput.readDataToEndOfFile()) }
                 if !paths.contains(Compiler.stdinPath) { paths.append(Compiler.stdinPath) }
             } else if let reason = BuildCommand.unreadable(f) {
-                FileHandle.standardError.write(Data("ezc: error: cannot read `\(f)`: \(reason)\n".utf8))
+                Console.err("ezc: error: cannot read `\(f)`: \(reason)\n")
                 ioFailed = true
             } else {
                 paths.append(f)

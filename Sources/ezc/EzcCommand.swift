@@ -11,7 +11,7 @@ enum EzcCommand {
 
     /// An I/O or input error after parsing: one line, exit 2.
     static func fail(_ message: String) -> Int32 {
-        FileHandle.standardError.write(Data("ezc: error: \(message)\n".utf8))
+        Console.err("ezc: error: \(message)\n")
         return 2
     }
 
@@ -30,7 +30,7 @@ enum EzcCommand {
     static func explain(_ inv: Invocation) -> Int32 {
         let code = inv.positional[0]
         guard let text = Catalogue.explain(code) else { return fail("no such diagnostic code `\(code)` (codes look like E0400 or W0101)") }
-        print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        Console.out(text + (text.hasSuffix("\n") ? "" : "\n"))
         return 0
     }
 
@@ -38,23 +38,27 @@ enum EzcCommand {
         let format = inv.value("--format") ?? "text", denyWarnings = inv.has("--deny-warnings")
         let explainBudget = inv.has("--explain-budget"), explainRetry = inv.has("--explain-retry")
         let stdlib = inv.value("--stdlib"), files = inv.positional
+        // The explanations are text on stdout: beside a JSON or SARIF document they would break it.
+        if format != "text", let flag = ["--explain-budget", "--explain-retry"].first(where: inv.has) {
+            tool.usageFailure(inv, "`\(flag)` prints text; it does not go with `--format \(format)` (run it as a second `ezc check`)")
+        }
         // Unreadable roots are I/O errors (exit 2), not diagnostics; the others are still checked.
         let inputs = CheckInputs(files)
         guard !inputs.paths.isEmpty else { return 2 }
         let result = Compiler.check(paths: inputs.paths, stdlibRoot: stdlib, stdin: inputs.stdin)
         let diags = result.diagnostics
         // The proofs go to stdout; the diagnostics stay on stderr.
-        if explainBudget { print(result.budgetReport(roots: files), terminator: "") }
-        if explainRetry { print(result.retryReport(roots: files), terminator: "") }
+        if explainBudget { Console.out(result.budgetReport(roots: files)) }
+        if explainRetry { Console.out(result.retryReport(roots: files)) }
         switch format {
-        case "json": print(JSONRenderer().render(diags, sources: result.sources), terminator: "")
-        case "sarif": print(SARIFRenderer(toolVersion: tool.version).render(diags, sources: result.sources), terminator: "")
-        case "github": print(GitHubRenderer().render(diags, sources: result.sources), terminator: "")
+        case "json": Console.out(JSONRenderer().render(diags, sources: result.sources))
+        case "sarif": Console.out(SARIFRenderer(toolVersion: tool.version).render(diags, sources: result.sources))
+        case "github": Console.out(GitHubRenderer().render(diags, sources: result.sources))
         default:
             let r = TextRenderer(color: useColor(inv))
             var out = r.render(diags, sources: result.sources)
             if let s = r.summary(diags) { out += s + "\n" }
-            FileHandle.standardError.write(Data(out.utf8))
+            Console.err(out)
         }
         let code: Int32 = inputs.ioFailed ? 2 : diags.errorCount > 0 || (denyWarnings && diags.warningCount > 0) ? 1 : 0
         // Exit while the program is still alive: freeing a large tree costs more than the

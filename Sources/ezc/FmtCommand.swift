@@ -16,7 +16,8 @@ enum FmtCommand {
         let check = inv.has("--check"), output = inv.value("--output"), files = inv.positional
         let target = inv.value("--to").flatMap(Surface.init(rawValue:))
         if let target {
-            guard files.count == 1, !check else { EzcCommand.tool.usageFailure(inv, "`--to` converts one file and takes no `--check`") }
+            guard files.count == 1 else { EzcCommand.tool.usageFailure(inv, "`--to` converts one file at a time") }
+            guard !check else { EzcCommand.tool.usageFailure(inv, "`--to` writes a converted file; it takes no `--check`") }
             return convert(files[0], to: target, output: output)
         }
         if output != nil { EzcCommand.tool.usageFailure(inv, "`-o` is only for `--to`") }
@@ -34,7 +35,7 @@ enum FmtCommand {
         return status
     }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    static func stderr(_ s: String) { Console.err(s) }
 
     static func ioError(_ message: String) -> Int32 {
         stderr("ezc: error: \(message)\n")
@@ -66,10 +67,10 @@ enum FmtCommand {
         case .success(let text):
             if check {
                 if Array(text.utf8) == source.bytes { return 0 }
-                print("would reformat <stdin>")
+                Console.out("would reformat <stdin>" + "\n")
                 return 1
             }
-            FileHandle.standardOutput.write(Data(text.utf8))
+            Console.out(text)
             return 0
         }
     }
@@ -119,7 +120,7 @@ enum FmtCommand {
             stderr("ezc: note: \(Units.counted(tree.comments.count, "comment")) of `\(path)` are not carried over to \(target.rawValue)\n")
         }
         guard let output, output != "-" else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            Console.out(text)
             return 0
         }
         do { try writeAtomically(Data(text.utf8), to: output) } catch {
@@ -160,7 +161,7 @@ enum FmtCommand {
         }
         if Array(text.utf8) == source.bytes { return 0 }
         if check {
-            print("would reformat \(path)")
+            Console.out("would reformat \(path)" + "\n")
             return 1
         }
         do {

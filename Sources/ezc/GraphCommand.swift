@@ -15,7 +15,7 @@ enum GraphCommand {
             let r = TextRenderer(color: EzcCommand.useColor(inv))
             var text = r.render(result.diagnostics, sources: result.sources)
             if let s = r.summary(result.diagnostics) { text += s + "\n" }
-            FileHandle.standardError.write(Data(text.utf8))
+            Console.err(text)
             return 1
         }
         guard let w = result.workflows.first(where: { $0.module == 0 }) else {
@@ -27,7 +27,7 @@ enum GraphCommand {
                 return EzcCommand.fail("cannot write `\(output)`")
             }
         } else {
-            print(text, terminator: "")
+            Console.out(text)
         }
         return 0
     }

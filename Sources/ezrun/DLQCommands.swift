@@ -7,6 +7,7 @@ import EzflowRunner
 import EzflowRuntime
 import EzflowStore
 import EzflowUnits
+import EzflowCLI
 import Foundation
 
 extension CLI {
@@ -39,7 +40,7 @@ extension CLI {
                 switch try StoredRun.replay(store: store, runID: id) {
                 case .reproduced(let r): run = r
                 case .diverged(let v):
-                    FileHandle.standardError.write(Data("ezrun: run \(id) left out: this build does not replay it (\(v))\n".utf8))
+                    Console.err("ezrun: run \(id) left out: this build does not replay it (\(v))\n")
                     continue
                 }
             } catch { fail(error) }
@@ -54,11 +55,11 @@ extension CLI {
             }
         }
         if a.flags.contains("--json") {
-            print(String(decoding: CanonicalJSON.encode(.object([("dead_letters", .array(rows))])), as: UTF8.self))
+            Console.out(String(decoding: CanonicalJSON.encode(.object([("dead_letters", .array(rows))])), as: UTF8.self) + "\n")
         } else if rows.isEmpty {
-            print("no dead-lettered tasks")
+            Console.out("no dead-lettered tasks" + "\n")
         } else {
-            FileHandle.standardOutput.write(Data(("RUN\tTASK\tCLASS\tATTEMPTS\tENDED\tMESSAGE\n" + text).utf8))
+            Console.out(("RUN\tTASK\tCLASS\tATTEMPTS\tENDED\tMESSAGE\n" + text))
         }
         return 0
     }
@@ -92,7 +93,7 @@ extension CLI {
                 ("redrives", .array(redrives.map { .object([("at", .string(iso($0.atMs))), ("principal", .string($0.principal))]) })),
                 ("run", .string(run.info.runID)), ("state", .string(run.state.tasks[t].name)), ("task", .string(plan.taskNames[t])),
             ])
-            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
             return 0
         }
         var out = "task \(plan.taskNames[t]) of run \(run.info.runID): \(run.state.tasks[t].name), \(Units.counted(run.state.history[t].count, "attempt"))\n"
@@ -109,7 +110,7 @@ extension CLI {
             }
         }
         for r in pending { out += "  re-driven by \(r.principal) at \(iso(r.atMs))\n" }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Console.out(out)
         return 0
     }
 
@@ -138,17 +139,17 @@ extension CLI {
         } catch { fail(error) }
         let db = flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"
         if a.flags.contains("--no-resume") {
-            print("re-drive of `\(taskName)` of run \(runID) posted; continue with: ezrun resume \(runID)\(db)")
+            Console.out("re-drive of `\(taskName)` of run \(runID) posted; continue with: ezrun resume \(runID)\(db)" + "\n")
             return 0
         }
         if let pid = FileRunLease(storePath: flags.config.storePath).holder(run: runID) {
-            print("re-drive of `\(taskName)` of run \(runID) posted; the ezrun running it\(pid.isEmpty ? "" : " (pid \(pid))") folds it")
+            Console.out("re-drive of `\(taskName)` of run \(runID) posted; the ezrun running it\(pid.isEmpty ? "" : " (pid \(pid))") folds it" + "\n")
             return 0
         }
         Signals.prepareRunner()
         let runner: Runner
         do { runner = try Runner.resume(runID: runID, config: flags.config) } catch { fail(error) }
-        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: re-driving `\(taskName)` of run \(runID)\n".utf8)) }
+        if !flags.quiet { Console.err("ezrun: re-driving `\(taskName)` of run \(runID)\n") }
         return drive(runner, flags)
     }
 }

@@ -109,7 +109,7 @@ final class CLIObserver: RunObserver {
         let width = tty && ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 20 ? Int(ws.ws_col) - 1 : 100
         let progress = EzflowReport.Progress(width: width, color: TerminalColor.enabled(flags.color, fd: 2, environment: env), redact: redact)
         self.progress = progress
-        live = tty ? LiveStatus(write: { FileHandle.standardError.write(Data($0.utf8)) },
+        live = tty ? LiveStatus(write: { Console.err($0) },
                                 render: { progress.statusLine($0, nowMs: $1) }) : nil
         live?.start()
         if let logPath = flags.logPath {
@@ -175,7 +175,7 @@ final class CLIObserver: RunObserver {
                 factsStale = true
             }
         } else if !text.isEmpty {
-            FileHandle.standardError.write(Data(text.utf8))
+            Console.err(text)
         }
         if let log, !lines.isEmpty { log.write(Data(lines.utf8)) }
     }
@@ -191,7 +191,7 @@ final class CLIObserver: RunObserver {
 
     func notice(_ message: String) {
         let line = "ezrun: \(redact(message))\n"
-        if let live { live.print(line) } else if !quiet { FileHandle.standardError.write(Data(line.utf8)) }
+        if let live { live.print(line) } else if !quiet { Console.err(line) }
         log?.write(Data((JSONLog.line(atMs: Int64(Date().timeIntervalSince1970 * 1000), level: .info, runID: runID, message: message,
                                       redact: redact) + "\n").utf8))
     }
@@ -234,8 +234,8 @@ extension CLI {
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd-HHmmss"
         var g = SystemRandomNumberGenerator()
-        let safe = String(workflow.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
-        return "\(safe)-\(f.string(from: Date()))-\(String(g.next() & 0xFFFF, radix: 16))"
+        let safe = String(workflow.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") ? $0 : "_" })
+        return "\(safe)-\(f.string(from: Date()))-" + String(format: "%04x", UInt32(g.next() & 0xFFFF))
     }
 
     static func run(_ a: Args) -> Int32 {
@@ -252,19 +252,22 @@ extension CLI {
             seed = g.next()
         }
         let runID = a.value("--run-id") ?? newRunID(program.workflow.name)
-        guard !runID.isEmpty, runID.utf8.count <= 200, !runID.contains(where: { $0.isWhitespace || $0 == "/" }) else {
-            usageError(a, "--run-id must be 1…200 characters without spaces or `/`")
+        // A run id names lock files and is printed on terminals: letters, digits, `.`, `_`, `-`.
+        guard (1...200).contains(runID.utf8.count), runID.first != ".", runID.first != "-",
+              runID.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }) else {
+            usageError(a, "--run-id takes 1…200 ASCII letters, digits, `.`, `_` and `-`, not starting with `.` or `-`")
         }
+        // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final
+        // document. Written before the run exists: if it cannot be, nothing is started.
+        if !flags.json { Console.out("\(runID)\n") }
         let runner: Runner
         do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
             fail(error)
         }
-        // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final document.
-        if !flags.json { FileHandle.standardOutput.write(Data("\(runID)\n".utf8)) }
-        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: run \(runID) of \(program.workflow.name) (\(Units.counted(runner.plan.taskCount, "task")), journal \(flags.config.storePath))\n".utf8)) }
+        if !flags.quiet { Console.err("ezrun: run \(runID) of \(program.workflow.name) (\(Units.counted(runner.plan.taskCount, "task")), journal \(flags.config.storePath))\n") }
         if !flags.quiet, Runner.selectorName(runner.plan, config: flags.config) == .auction {
             // W0107 at check time; said again where it takes effect.
-            FileHandle.standardError.write(Data("ezrun: warning: the `auction` selector only bids in `ezrun simulate`; here every bid is priced from the agent's declared cost, and no agent is asked\n".utf8))
+            Console.err("ezrun: warning: the `auction` selector only bids in `ezrun simulate`; here every bid is priced from the agent's declared cost, and no agent is asked\n")
         }
         return drive(runner, flags)
     }
@@ -277,9 +280,9 @@ extension CLI {
             runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
                                        allowCompatible: a.flags.contains("--allow-compatible"))
         } catch { fail(error) }
-        if !flags.quiet { FileHandle.standardError.write(Data("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n".utf8)) }
+        if !flags.quiet { Console.err("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n") }
         if !flags.quiet, runner.survivorsEnded > 0 {
-            FileHandle.standardError.write(Data("ezrun: ended \(Units.counted(runner.survivorsEnded, "task process group")) the crashed runner left running\n".utf8))
+            Console.err("ezrun: ended \(Units.counted(runner.survivorsEnded, "task process group")) the crashed runner left running\n")
         }
         return drive(runner, flags)
     }
@@ -298,7 +301,7 @@ extension CLI {
         do { s = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
         do { open = try store.openAttempts(run: runID) } catch { fail(error) }
         let doc = statusDocument(s, openAttempts: open.count, extra: [("exit_code", .int(Int64(exitCode)))])
-        FileHandle.standardOutput.write(Data((String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n").utf8))
+        Console.out((String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n"))
     }
 
     static func driveToEnd(_ runner: Runner, _ flags: RunFlags) -> Int32 {
@@ -309,7 +312,7 @@ extension CLI {
         if let port = flags.metricsPort {
             let metrics = observer.metrics
             do { server = try MetricsServer(port: port, render: { metrics.exposition() }) } catch { fail(error.description) }
-            if !flags.quiet { FileHandle.standardError.write(Data("ezrun: metrics on http://127.0.0.1:\(server!.port)/metrics\n".utf8)) }
+            if !flags.quiet { Console.err("ezrun: metrics on http://127.0.0.1:\(server!.port)/metrics\n") }
         }
         defer { server?.stop() }
         Signals.listen(runner.stopRequest)
@@ -321,7 +324,7 @@ extension CLI {
         observer.finish()
         if let sig = outcome.interruptedBy {
             let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
-            FileHandle.standardError.write(Data("ezrun: interrupted by \(name): no task of run \(runner.runID) is running; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)\n".utf8))
+            Console.err("ezrun: interrupted by \(name): no task of run \(runner.runID) is running; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)\n")
             return 128 + sig
         }
         observer.metrics.update(from: outcome.state)
@@ -329,8 +332,8 @@ extension CLI {
         if !flags.quiet, outcome.verdict == .waitingForApproval {
             let gates = WaitingGate.all(outcome.state).map(\.name)
             let task = gates.count == 1 ? gates[0] : "TASK"
-            FileHandle.standardError.write(Data(("ezrun: run \(runner.runID) is waiting for approval of \(gates.joined(separator: ", ")); "
-                + "approve with `ezrun approve \(runner.runID) \(task) --as PRINCIPAL`, then `ezrun resume \(runner.runID)`\n").utf8))
+            Console.err("ezrun: run \(runner.runID) is waiting for approval of \(gates.joined(separator: ", ")); "
+                + "approve with `ezrun approve \(runner.runID) \(task) --as PRINCIPAL`, then `ezrun resume \(runner.runID)`\n")
         }
         return outcome.verdict.exitCode
     }
@@ -362,12 +365,12 @@ extension CLI {
                     h.seekToEndOfFile()
                     h.write(Data(bytes))
                     do { try h.close() } catch {
-                        FileHandle.standardError.write(Data("ezrun: \(path): cannot write: \(error.localizedDescription)\n".utf8))
+                        Console.err("ezrun: \(path): cannot write: \(error.localizedDescription)\n")
                     }
                     return
                 }
                 do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
-                    FileHandle.standardError.write(Data("ezrun: \(path): cannot write: \(error.localizedDescription)\n".utf8))
+                    Console.err("ezrun: \(path): cannot write: \(error.localizedDescription)\n")
                 }
             }
             write(flags.junit, Array(JUnitReport.render(snap, redact: redact).utf8))
@@ -379,7 +382,7 @@ extension CLI {
         }
         if let m = flags.metricsFile {
             do { try Data(observer.metrics.exposition().utf8).write(to: URL(fileURLWithPath: m)) } catch {
-                FileHandle.standardError.write(Data("ezrun: \(m): cannot write: \(error.localizedDescription)\n".utf8))
+                Console.err("ezrun: \(m): cannot write: \(error.localizedDescription)\n")
             }
         }
     }

@@ -4,6 +4,7 @@
 // with an empty signal mask, so they do not inherit the block.
 import EzflowAgents
 import EzflowRunner
+import EzflowCLI
 import Foundation
 
 enum Signals {
@@ -30,9 +31,9 @@ enum Signals {
         // EZFLOW_GUARD set empty turns the guard off on purpose; a missing binary is a
         // broken install and must not silently drop the guarantee.
         if !TaskGuard.start(graceMs: ExecOptions().killGraceMs), ProcessInfo.processInfo.environment["EZFLOW_GUARD"] == nil {
-            FileHandle.standardError.write(Data(("ezrun: warning: cannot start ezguard (it belongs next to the ezrun binary; "
+            Console.err("ezrun: warning: cannot start ezguard (it belongs next to the ezrun binary; "
                 + "`swift build -c release --product ezguard`): if ezrun is killed with -9, its tasks are ended only by the "
-                + "next `ezrun resume`\n").utf8))
+                + "next `ezrun resume`\n")
         }
     }
 

@@ -7,6 +7,7 @@ import EzflowPorts
 import EzflowReport
 import EzflowStore
 import EzflowUnits
+import EzflowCLI
 import Foundation
 
 extension CLI {
@@ -39,8 +40,8 @@ extension CLI {
                                      refusal: decision.allowed ? nil : decision.reason, comment: comment, createdMs: nowMs()))
         } catch { fail(error) }
         guard decision.allowed else { fail("access refused: \(decision.reason)") }
-        print("\(approved ? "approved" : "rejected") `\(taskName)` of run \(runID) as \(principal.name); continue with: ezrun resume \(runID)" +
-              (flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"))
+        Console.out("\(approved ? "approved" : "rejected") `\(taskName)` of run \(runID) as \(principal.name); continue with: ezrun resume \(runID)" +
+              (flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)") + "\n")
         return 0
     }
 
@@ -51,15 +52,15 @@ extension CLI {
         let name = gate?.name ?? "?"
         var text = "run \(runID): `\(name)` asks:\n" + (gate?.questionLines() ?? "  (an output conflict: approving takes the new value)") + "\n"
         if let note = gate?.onTimeout { text += "(\(note))\n" }
-        FileHandle.standardError.write(Data(text.utf8))
+        Console.err(text)
         if yes { return }
         guard isatty(0) != 0 else {
             fail("not answered: `ezrun approve` asks for confirmation on a terminal; pass --yes to answer without asking")
         }
-        FileHandle.standardError.write(Data("\(approved ? "approve" : "reject") `\(name)`? [y/N] ".utf8))
+        Console.err("\(approved ? "approve" : "reject") `\(name)`? [y/N] ")
         let reply = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         guard reply == "y" || reply == "yes" else {
-            FileHandle.standardError.write(Data("ezrun: not answered\n".utf8))
+            Console.err("ezrun: not answered\n")
             exit(1)
         }
     }
@@ -72,7 +73,7 @@ extension CLI {
             try store.post(InboxItem(runID: a.positional[0], kind: .cancel, task: nil, principal: who, approved: false, refusal: nil,
                                      comment: a.value("--comment") ?? "", createdMs: nowMs()))
         } catch { fail(error) }
-        print("cancellation of run \(a.positional[0]) requested; a running `ezrun` stops it, or `ezrun resume` does")
+        Console.out("cancellation of run \(a.positional[0]) requested; a running `ezrun` stops it, or `ezrun resume` does" + "\n")
         return 0
     }
 
@@ -83,7 +84,7 @@ extension CLI {
         let open: [OpenAttempt]
         do { open = try store.openAttempts(run: s.info.runID) } catch { fail(error) }
         if a.flags.contains("--json") {
-            print(String(decoding: CanonicalJSON.encode(statusDocument(s, openAttempts: open.count)), as: UTF8.self))
+            Console.out(String(decoding: CanonicalJSON.encode(statusDocument(s, openAttempts: open.count)), as: UTF8.self) + "\n")
             return 0
         }
         func reruns(_ t: Int) -> Int { rerunCount(s, t) }
@@ -111,7 +112,7 @@ extension CLI {
             if let q = g.questionLines(indent: "  > ") { out += "\n" + q }
         }
         if !gates.isEmpty { out += "\n" }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Console.out(out)
         return 0
     }
 
@@ -155,7 +156,7 @@ extension CLI {
                          ("events", .int(Int64(r.journalCount))), ("run_id", .string(r.runID)), ("status", .string(r.status.rawValue)),
                          ("verdict", r.verdict.map { .string($0.rawValue) } ?? .null), ("workflow", .string(r.workflow))])
             })
-            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
             return 0
         }
         var out = "RUN\tWORKFLOW\tSTATUS\tVERDICT\tCREATED\tEVENTS\n"
@@ -163,7 +164,7 @@ extension CLI {
             out += "\(r.runID)\t\(r.workflow)\t\(r.status.rawValue)\t\(r.verdict?.rawValue ?? "-")\t"
             out += f.string(from: Date(timeIntervalSince1970: Double(r.createdMs) / 1000)) + "\t\(r.journalCount)\n"
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Console.out(out)
         return 0
     }
 
@@ -185,7 +186,7 @@ extension CLI {
                          ("exit_code", r.exitCode.map { .int(Int64($0)) } ?? .null), ("stderr", .string(r.stderr)),
                          ("stdout", .string(r.stdout)), ("task", .string(s.plan.taskNames[r.task]))])
             })
-            print(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self))
+            Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
             return 0
         }
         var out = ""
@@ -195,7 +196,7 @@ extension CLI {
             if !r.stdout.isEmpty { out += r.stdout + (r.stdout.hasSuffix("\n") ? "" : "\n") }
             if !r.stderr.isEmpty { out += "-- stderr --\n" + r.stderr + (r.stderr.hasSuffix("\n") ? "" : "\n") }
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Console.out(out)
         return 0
     }
 }

@@ -13,7 +13,7 @@ enum CLI {
     static let tool = Tool.ezrun
 
     static func fail(_ message: String, code: Int32 = 2) -> Never {
-        FileHandle.standardError.write(Data("ezrun: \(message)\n".utf8))
+        Console.err("ezrun: \(message)\n")
         exit(code)
     }
 
@@ -85,10 +85,10 @@ enum CLI {
                 do {
                     try FileManager.default.createDirectory(atPath: journalDir, withIntermediateDirectories: true)
                     try Data(Journal.encode(error.journal, chainSeed: input.plan.hash)).write(to: path)
-                    FileHandle.standardError.write(Data("ezrun: the failed run's journal: \(path.path)\n".utf8))
+                    Console.err("ezrun: the failed run's journal: \(path.path)\n")
                 } catch let write {
                     // The run's own failure below is the news; say why its journal is missing.
-                    FileHandle.standardError.write(Data("ezrun: --journal-dir \(journalDir): the failed run's journal was not kept: \(write.localizedDescription)\n".utf8))
+                    Console.err("ezrun: --journal-dir \(journalDir): the failed run's journal was not kept: \(write.localizedDescription)\n")
                 }
             }
             fail("\(error)\nreproduce: \(command)", code: error.exitCode)
@@ -106,7 +106,7 @@ enum CLI {
         }
         let report = SimReport(workflow: file, options: options, selector: sim.selectorName, faultsSpec: faults,
                                runs: results, plan: input.plan)
-        FileHandle.standardOutput.write(Data(report.render(command: command).utf8))
+        Console.out(report.render(command: command))
         return report.exitCode
     }
 
@@ -156,7 +156,7 @@ enum CLI {
         let tool = ReplayTool(world: world, selector: selector,
                               breaker: breaker)
         let outcome = tool.replay(lines.map(\.record), priors: priors.map(readJournal))
-        FileHandle.standardOutput.write(Data(outcome.report.utf8))
+        Console.out(outcome.report)
         return outcome.exitCode
     }
 
@@ -173,7 +173,7 @@ enum CLI {
         do { replayed = try StoredRun.replay(store: store, runID: runID) } catch { fail(error) }
         switch replayed {
         case .diverged(let v):
-            FileHandle.standardOutput.write(Data(ReplayTool.Outcome.diverged(v).report.utf8))
+            Console.out(ReplayTool.Outcome.diverged(v).report)
             return 1
         case .reproduced(let run):
             if let export {
@@ -184,7 +184,7 @@ enum CLI {
                 }
             }
             let report = ReplayTool.Outcome.reproduced(records: run.records, phase: run.state.phase).report
-            FileHandle.standardOutput.write(Data((report + "chain verified from the IR hash; head \(run.head)\n").utf8))
+            Console.out((report + "chain verified from the IR hash; head \(run.head)\n"))
             return 0
         }
     }

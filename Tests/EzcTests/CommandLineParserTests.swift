@@ -66,7 +66,7 @@ final class CommandLineParserTests: XCTestCase {
             options:
               -o, --output OUT  out
                   --quiet       hush
-                  --mode M      mode
+                  --mode M      mode: a or b
                   --tag T       tag (repeatable)
               -h, --help        print this help
 

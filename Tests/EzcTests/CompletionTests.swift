@@ -53,6 +53,12 @@ final class CompletionTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         try Data().write(to: dir.appendingPathComponent("flow.ezflow"))
         XCTAssertEqual(try bash("ezc", "ezc check fl", cwd: dir), ["flow.ezflow"])
+        // Hostile names are one word each, never split, globbed or run.
+        for name in ["my flow.ezflow", "*", "$(touch pwned).ezflow", "-rf.ezflow"] { try Data().write(to: dir.appendingPathComponent(name)) }
+        XCTAssertEqual(try bash("ezc", "ezc check my", cwd: dir), ["my flow.ezflow"])
+        XCTAssertEqual(try bash("ezc", "ezc check -r", cwd: dir), [], "a dash starts a flag")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pwned").path))
+        XCTAssertEqual(try bash("ezrun", "ezrun help st"), ["status"])
     }
 
     func testFishCompletes() throws {

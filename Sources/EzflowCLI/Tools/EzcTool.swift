@@ -21,9 +21,9 @@ extension Tool {
                     exitCodes: [ExitCode(0, "clean (warnings allowed)"), ExitCode(1, "errors found (or warnings, under --deny-warnings)"),
                                 ExitCode(2, "usage error, or a file could not be read")]),
             CommandSpec("build", "compile FILE to IR (canonical JSON with a content hash, docs/IR.md)",
-                    arguments: [Argument("FILE", "the workflow to compile", optional: true, complete: .file)],
+                    arguments: [Argument("FILE", "the workflow to compile (required unless --validate)", optional: true, complete: .file)],
                     flags: [
-                        Flag("--output", short: "-o", value: "OUT", "where the IR goes (`-`: standard output)", complete: .file),
+                        Flag("--output", short: "-o", value: "OUT", "where the IR goes, required with FILE (`-`: standard output)", complete: .file),
                         Flag("--validate", value: "FILE.ezir", "validate an IR file instead of compiling (no FILE, no -o)", complete: .file),
                         SharedFlags.color, SharedFlags.stdlib,
                     ],
@@ -31,7 +31,7 @@ extension Tool {
                     exitCodes: [ExitCode(0, "IR written (or the IR file is valid)"),
                                 ExitCode(1, "errors found (diagnostics on standard error, nothing written) or invalid IR"),
                                 ExitCode(2, "usage or I/O error")]),
-            CommandSpec("fmt", "format files in place: canonical layout, comments kept",
+            CommandSpec("fmt", "format files in place: canonical layout (an .ezflow file keeps its comments; a YAML file does not, docs/YAML.md)",
                     arguments: [Argument("FILE", "a workflow; `-` formats standard input to standard output", variadic: true, complete: .file)],
                     flags: [
                         Flag("--check", "change nothing; list the files that would change (exit 1 if any)"),

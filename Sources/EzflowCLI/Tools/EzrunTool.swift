@@ -19,11 +19,12 @@ extension Tool {
                     flags: [Flag("--workflow", value: "FILE", "offer a changed workflow (.ezflow or .ezir): accepted when only what has not run yet changed", complete: .file),
                             Flag("--allow-compatible", "with --workflow: also accept changes to tasks that already ran, when their outputs keep their types"),
                             SharedFlags.stdlib] + RunTable.reportFlags,
-                    details: RunTable.runDetails,
+                    details: RunTable.resumeDetails,
                     exitCodes: RunTable.runExitCodes),
             CommandSpec("approve", "answer an approval gate (or an output conflict) of a run",
                     arguments: [Argument("RUN", "the run id"), Argument("TASK", "the approval task")],
-                    flags: [RunTable.principal, RunTable.principals,
+                    flags: [Flag("--as", value: "NAME[:ROLE,...]", "who answers (required); roles from --principals, $EZFLOW_PRINCIPALS or .ezflow/principals.json unless given inline"),
+                            RunTable.principals,
                             Flag("--reject", "reject instead of approving"),
                             Flag("--yes", "answer without the y/N question (it is asked on a terminal; without one and without --yes nothing is answered, exit 2)"),
                             Flag("--comment", value: "TEXT", "journalled with the answer"),
@@ -41,7 +42,7 @@ extension Tool {
                     exitCodes: RunTable.readExitCodes),
             CommandSpec("runs", "the runs in the store, newest last",
                     flags: [SharedFlags.json, SharedFlags.db],
-                    exitCodes: RunTable.readExitCodes),
+                    exitCodes: [ExitCode(0, "printed"), ExitCode(2, "usage error"), ExitCode(5, "the store cannot be read")]),
             CommandSpec("logs", "the standard output and error of a run's attempts (of one TASK)",
                     arguments: [Argument("RUN", "the run id"), Argument("TASK", "only this task", optional: true)],
                     flags: [SharedFlags.json, SharedFlags.db],
@@ -109,7 +110,7 @@ extension Tool {
                                 details: """
                                     The request goes to the run's inbox; when no ezrun is running the run, retry then resumes it
                                     itself, to its new verdict (exit status as `ezrun resume`); when one is, that ezrun folds it
-                                    (exit 0). Needs the `run` permission.
+                                    (exit 0). Needs the `run` permission. With --json, the run's state at the end on standard output.
                                     """,
                                 exitCodes: RunTable.runExitCodes),
                     ]),
@@ -155,9 +156,14 @@ enum RunTable {
     ]
 
     static let runDetails = """
-        Standard output: the run id on one line (as soon as the run is created), or with --json one document at
-        the end. Everything else goes to standard error. The journal, queue and logs live in one SQLite file.
+        Standard output: the run id on one line (before the run starts), or with --json one document at the end
+        (what `ezrun status RUN --json` prints, with `exit_code`). Everything else goes to standard error. The journal, queue and logs live in one SQLite file.
         Every task runs in its own process group, ended with ezrun even on kill -9 (docs/RUNNING.md).
+        """
+
+    static let resumeDetails = """
+        Standard output: nothing, or with --json one document at the end (what `ezrun status RUN --json` prints,
+        with `exit_code`). Progress and notices go to standard error.
         """
 
     static let runExitCodes = [
