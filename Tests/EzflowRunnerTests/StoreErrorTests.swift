@@ -197,4 +197,28 @@ final class StoreErrorTests: XCTestCase {
         XCTAssertEqual(after.status, 0, after.stderr)
         XCTAssertEqual(try DurableStore(path: db, options: StoreOptions(create: false, readOnly: true)).run("r1")?.runID, "r1", "upgraded")
     }
+
+    /// A full disk, for real: the store copied onto a 1 MiB tmpfs (mounted in a private
+    /// mount namespace, so nothing outside this test sees it) that is then filled.
+    func testAFullDiskSaysToFreeSpaceAndReadingStillWorks() throws {
+        let dir = finishedRun()
+        let tiny = dir + "/tiny"
+        try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+        let script = """
+            mount -t tmpfs -o size=1m tmpfs "$1" || exit 99
+            cp .ezflow/ezflow.db "$1/ez.db" && "$2" runs --db "$1/ez.db" > /dev/null || exit 98
+            dd if=/dev/zero of="$1/fill" bs=4k 2> /dev/null
+            "$2" cancel r1 --db "$1/ez.db"; echo "cancel $?" >&2
+            "$2" status r1 --db "$1/ez.db" > /dev/null; echo "status $?" >&2
+            """
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
+            throw XCTSkip("needs root and /usr/bin/unshare to mount a small file system in a private namespace")
+        }
+        let r = runProcess(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", script, "sh", tiny, Repo.executable("ezrun").path],
+                           cwd: URL(fileURLWithPath: dir))
+        if r.status == 99 { throw XCTSkip("cannot mount a tmpfs here: \(r.stderr)") }
+        XCTAssertEqual(r.stderr, "ezrun: ezflow store \(tiny)/ez.db: io error: the disk is full; free some space, then run the command again "
+                       + "(`ezrun resume RUN` continues a run where it stopped)\ncancel 5\nstatus 0\n")
+        assertPlain((5, "", String(r.stderr.prefix { $0 != "\n" }) + "\n"), "disk full")
+    }
 }
