@@ -29,6 +29,16 @@ final class StoreErrorTests: XCTestCase {
         XCTAssertEqual(r.stdout, "", what, file: file, line: line)
     }
 
+    /// Each of `commands` on the store `db` exits 5 with exactly `stderr`, a plain line.
+    func assertRefused(_ commands: [[String]], db: String, in dir: String, _ stderr: String, file: StaticString = #filePath, line: UInt = #line) {
+        for command in commands {
+            let r = ezrun(command + ["--db", db], in: dir)
+            XCTAssertEqual(r.status, 5, "\(command): \(r.stderr)", file: file, line: line)
+            XCTAssertEqual(r.stderr, stderr, "\(command)", file: file, line: line)
+            assertPlain(r, "\(command)", file: file, line: line)
+        }
+    }
+
     /// Runs `ezrun` as the unprivileged user `nobody` (tests run as root, which ignores
     /// file permissions); as ourselves when we are not root.
     func asAnotherUser(_ args: [String], in dir: String) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -142,38 +152,26 @@ final class StoreErrorTests: XCTestCase {
         write(RunCLITests.hello, to: dir + "/hello.ezflow")
         var garbage = Array("SQLite format 3\0".utf8)
         garbage += (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
-        FileManager.default.createFile(atPath: dir + "/bad.db", contents: Data(garbage))
-        for command in [["runs"], ["status", "r1"], ["logs", "r1"], ["run", "hello.ezflow", "--quiet"], ["cancel", "r1"]] {
-            let r = ezrun(command + ["--db", "bad.db"], in: dir)
-            XCTAssertEqual(r.status, 5, "\(command): \(r.stderr)")
-            XCTAssertEqual(r.stderr, "ezrun: ezflow store bad.db: corrupt error: the file is damaged or is not a database; "
-                           + "restore it from a backup, or start afresh with another store (--db PATH or EZFLOW_DB)\n", "\(command)")
-            assertPlain(r, "\(command)")
-        }
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/bad.db", contents: Data(garbage)))
+        assertRefused([["runs"], ["status", "r1"], ["logs", "r1"], ["run", "hello.ezflow", "--quiet"], ["cancel", "r1"]], db: "bad.db", in: dir,
+                      "ezrun: ezflow store bad.db: corrupt error: the file is damaged or is not a database; "
+                      + "restore it from a backup, or start afresh with another store (--db PATH or EZFLOW_DB)\n")
     }
 
     func testAStoreOfANewerEzrunAsksForAnUpgrade() throws {
         let dir = finishedRun()
         try DurableStore.rawExec(path: dir + "/.ezflow/ezflow.db", sql: "PRAGMA user_version = 99")
-        for command in [["runs"], ["status", "r1"], ["cancel", "r1"], ["resume", "r1"]] {
-            let r = ezrun(command, in: dir)
-            XCTAssertEqual(r.status, 5, "\(command): \(r.stderr)")
-            XCTAssertEqual(r.stderr, "ezrun: ezflow store .ezflow/ezflow.db: schema error: a newer ezrun wrote it (store version 99; this ezrun reads up to "
-                           + "\(DurableStore.schemaVersion)); upgrade ezrun to read it, or use another store (--db PATH or EZFLOW_DB)\n", "\(command)")
-            assertPlain(r, "\(command)")
-        }
+        assertRefused([["runs"], ["status", "r1"], ["cancel", "r1"], ["resume", "r1"]], db: ".ezflow/ezflow.db", in: dir,
+                      "ezrun: ezflow store .ezflow/ezflow.db: schema error: a newer ezrun wrote it (store version 99; this ezrun reads up to "
+                      + "\(DurableStore.schemaVersion)); upgrade ezrun to read it, or use another store (--db PATH or EZFLOW_DB)\n")
     }
 
     func testAnotherProgramsDatabaseIsNotTakenForAStore() throws {
         let dir = tempDir("storeerr")
         try DurableStore.rawExec(path: dir + "/other.db", sql: "CREATE TABLE t(x)")
-        for command in [["runs"], ["cancel", "r1"]] {
-            let r = ezrun(command + ["--db", "other.db"], in: dir)
-            XCTAssertEqual(r.status, 5, "\(command): \(r.stderr)")
-            XCTAssertEqual(r.stderr, "ezrun: ezflow store other.db: schema error: not an ezflow store (a database with tables of its own); "
-                           + "pass the path of an ezflow store (--db PATH or EZFLOW_DB)\n", "\(command)")
-            assertPlain(r, "\(command)")
-        }
+        assertRefused([["runs"], ["cancel", "r1"]], db: "other.db", in: dir,
+                      "ezrun: ezflow store other.db: schema error: not an ezflow store (a database with tables of its own); "
+                      + "pass the path of an ezflow store (--db PATH or EZFLOW_DB)\n")
     }
 
     /// A store an older ezrun wrote (no -wal and -shm kept, an older schema): another user
