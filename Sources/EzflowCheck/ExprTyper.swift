@@ -41,7 +41,7 @@ extension WorkflowChecker {
         if unitClash {
             report(error("E0301", "\(what) expects \(article(expected)), found \(article(t))", e.span,
                          label: "this is \(article(t))",
-                         help: t.isNumeric ? "add a unit: \(expected.example)" : "write \(expected.example)"))
+                         help: expected.literalKind?.help(found: t.literalKind) ?? "write \(expected.example)"))
         } else {
             report(error("E0300", "\(what) expects `\(expected)`, found `\(t)`", e.span,
                          label: "this is `\(t)`", help: "write \(expected.example)"))
@@ -50,14 +50,8 @@ extension WorkflowChecker {
     }
 
     func article(_ t: Ty) -> String {
-        switch t {
-        case .duration: "a duration"
-        case .money: "a money amount"
-        case .tokens: "a token count"
-        case .int: "a plain int"
-        case .float: "a plain float"
-        default: "`\(t)`"
-        }
+        if let k = t.literalKind, k != .bool { return k.noun }
+        return "`\(t)`"
     }
 
     mutating func resolveType(_ t: TypeExpr, module m: Int) -> Ty {

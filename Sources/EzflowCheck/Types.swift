@@ -1,5 +1,6 @@
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 /// A record type: named (`type Report {...}`) or the shape of a record literal.
 public struct RecordType: Sendable, Hashable {
@@ -65,15 +66,18 @@ public indirect enum Ty: Sendable, Hashable, CustomStringConvertible {
 
     /// How a value of this type is written, for help lines (`10m`, `$2.50`).
     public var example: String {
+        if let k = literalKind { return k.example }
         switch self {
-        case .duration: "`30s`, `10m` or `2h`"
-        case .money: "`$2.50`"
-        case .tokens: "`200k tokens`"
-        case .string, .path: "`\"text\"`"
-        case .int: "`3`"
-        case .float: "`0.5`"
-        case .bool: "`true`"
-        default: withArticle("`\(self)`") + " value"
+        case .string, .path: return "`\"text\"`"
+        default: return withArticle("`\(self)`") + " value"
+        }
+    }
+
+    /// The scalar kind a literal of this type has (`ezrun --input` reads the same ones).
+    public var literalKind: LiteralKind? {
+        switch self {
+        case .duration, .money, .tokens, .int, .float, .bool: LiteralKind(rawValue: description)
+        default: nil
         }
     }
 

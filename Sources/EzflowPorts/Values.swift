@@ -246,15 +246,36 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// know the plan re-render `message` with the task's name: `named(taskName:)`).
     public var chainBreak: ChainBreak?
 
-    public init(_ kind: Kind, path: String, code: Int32 = 0, message: String) {
+    /// What the user can do about it; nil: the kind's usual advice (`advice`).
+    public var nextStep: String?
+
+    public init(_ kind: Kind, path: String, code: Int32 = 0, message: String, nextStep: String? = nil) {
         self.kind = kind
         self.path = path
         self.code = code
         self.message = message
+        self.nextStep = nextStep
     }
 
+    /// One line: the store, what went wrong, what to do next. No SQL and no SQLite code
+    /// (`code` is kept for callers, never shown).
     public var description: String {
-        "ezflow store \(path): \(kind.rawValue) error: \(message)" + (code != 0 ? " (sqlite code \(code))" : "")
+        "ezflow store \(path): \(kind == .notFound ? "not found" : kind.rawValue) error: \(message); \(nextStep ?? advice)"
+    }
+
+    /// The usual next step for an error of this kind.
+    public var advice: String {
+        switch kind {
+        case .busy: "another ezrun (or another program) holds it: wait for it to finish, or use another store (--db PATH or EZFLOW_DB)"
+        case .corrupt: "the store is damaged: restore it from a backup, or start afresh with another store (--db PATH or EZFLOW_DB)"
+        case .io: "check the disk and the file's permissions, then run the command again"
+        case .schema: "use a store this ezrun wrote (--db PATH or EZFLOW_DB)"
+        case .conflict: "another ezrun may be writing this run: see `ezrun status RUN`, then run the command again"
+        case .notFound: "`ezrun runs` lists the runs in this store"
+        case .misuse: "this is a bug in ezrun: please report it with the command you ran"
+        case .unavailable: "nothing may be assumed about the last write: `ezrun resume RUN` finds out and continues"
+        case .integrity: "do not trust this run: restore the store from a backup (docs/RUNNING.md, \"A journal that cannot be edited quietly\")"
+        }
     }
 
     /// A chain break in run `runID` at `brk`: the store names the record by seq and kind.

@@ -1,8 +1,7 @@
-// Turning `--input k=v` strings into typed input values (the IR's input types, with the
-// same units the language has: `90s`, `$2.50`, `200k`), then applying defaults.
+// Turning `--input k=v` strings into typed input values (the IR's input types, read by the
+// language's literal rules: `90s`, `$2.50`, `200k tokens`; `InputValue`), then applying defaults.
 import EzflowAgents
 import EzflowIR
-import EzflowUnits
 import Foundation
 
 /// Why `ezrun` cannot go on (the CLI exits with 2, invalid input, for all of them but a
@@ -35,15 +34,15 @@ public enum RunInputs {
         }
         var values: [String: JSONValue] = [:]
         for pair in pairs {
-            guard let eq = pair.firstIndex(of: "=") else { throw .invalid("--input `\(pair)`: expected NAME=VALUE") }
+            guard let eq = pair.firstIndex(of: "=") else { throw .invalid("--input \(InputValue.shown(pair)): expected NAME=VALUE") }
             let name = String(pair[..<eq]), text = String(pair[pair.index(after: eq)...])
             guard let decl = declared[name] else {
                 let known = order.isEmpty ? "it declares none" : "it declares " + order.joined(separator: ", ")
-                throw .invalid("--input `\(name)`: the workflow has no such input (\(known))")
+                throw .invalid("--input \(InputValue.shown(name)): the workflow has no such input (\(known))")
             }
             guard case .string(let type)? = decl["type"] else { throw .invalid("input `\(name)` has no type in the IR") }
-            do throws(RunnerError) { values[name] = try parse(text, type: type, types: doc["types"]) } catch {
-                throw .invalid("--input \(name)=\(text): \(error.description)")
+            do throws(InputMismatch) { values[name] = try InputValue.read(text, type: type, types: doc["types"]) } catch {
+                throw .invalid("--input \(InputValue.shown(pair, quoted: false)): \(error.message(input: name))")
             }
         }
         for n in order where values[n] == nil {
@@ -63,71 +62,5 @@ public enum RunInputs {
             values[n] = .null
         }
         return values
-    }
-
-    /// One value of IR type `type` from its command-line text.
-    static func parse(_ text: String, type: String, types: JSONValue?) throws(RunnerError) -> JSONValue {
-        if type.hasSuffix("?") {
-            return text == "null" ? .null : try parse(text, type: String(type.dropLast()), types: types)
-        }
-        switch type {
-        case "string", "path": return .string(text)
-        case "int":
-            guard let i = Int64(text) else { throw .invalid("expected an integer") }
-            return .int(i)
-        case "float":
-            guard let f = Double(text), f.isFinite else { throw .invalid("expected a number") }
-            return .float(f)
-        case "bool":
-            guard text == "true" || text == "false" else { throw .invalid("expected true or false") }
-            return .bool(text == "true")
-        case "duration":
-            guard let ms = Units.parseDuration(text) else {
-                throw .invalid("expected a duration such as 90s, 10m, 1h30m or 250ms, at most \(Units.duration(Int64.max / 86_400_000 * 86_400_000))")
-            }
-            return .int(ms)
-        case "money":
-            guard let m = Units.parseMoney(text) else {
-                throw .invalid("expected money such as $2.50 (at most 6 decimals), at most \(Units.moneyLiteral(Int64.max / 1_000_000 * 1_000_000))")
-            }
-            return .int(m)
-        case "tokens":
-            guard let t = Units.parseTokens(text) else { throw .invalid("expected a token count such as 2000 or 200k, at most \(Int64.max)") }
-            return .int(t)
-        default:
-            if let e = types?[type]?["enum"], case .array(let cases) = e {
-                guard cases.contains(.string(text)) else {
-                    throw .invalid("expected one of \(cases.compactMap { if case .string(let s) = $0 { s } else { nil } }.joined(separator: ", "))")
-                }
-                return .string(text)
-            }
-            // Lists, maps, records and json: JSON text.
-            let v: JSONValue
-            do { v = try JSONParser.parse(Array(text.utf8)) } catch { throw .invalid("expected JSON for type \(type): \(error.description)") }
-            return withOptionalFields(v, type: type, types: types)
-        }
-    }
-
-    /// `v` with the optional fields its records leave out written as null, as lowering
-    /// writes input defaults: `${item.tag ?? "latest"}` then reads null, not a missing field.
-    static func withOptionalFields(_ v: JSONValue, type: String, types: JSONValue?) -> JSONValue {
-        if type.hasSuffix("?") { return v == .null ? v : withOptionalFields(v, type: String(type.dropLast()), types: types) }
-        switch v {
-        case .array(let xs) where type.hasPrefix("list[") && type.hasSuffix("]"):
-            return .array(xs.map { withOptionalFields($0, type: String(type.dropFirst(5).dropLast()), types: types) })
-        case .object(let es) where type.hasPrefix("map[") && type.hasSuffix("]"):
-            return .object(es.map { ($0.0, withOptionalFields($0.1, type: String(type.dropFirst(4).dropLast()), types: types)) })
-        case .object(let es):
-            guard case .object(let fields)? = types?[type]?["record"] else { return v }
-            var out: [(String, JSONValue)] = es.map { e in
-                guard case .string(let ft)? = fields.first(where: { $0.0 == e.0 })?.1 else { return e }
-                return (e.0, withOptionalFields(e.1, type: ft, types: types))
-            }
-            for (k, ft) in fields where !es.contains(where: { $0.0 == k }) {
-                if case .string(let t) = ft, t.hasSuffix("?") { out.append((k, .null)) }
-            }
-            return .object(out)
-        default: return v
-        }
     }
 }

@@ -3,6 +3,7 @@
 // Only `DurableStore` touches it (and `SQLiteWorkQueue` through it), always under its
 // Mutex (SWIFT-NOTES §5).
 import CSQLite
+import Foundation
 import EzflowPorts
 
 /// `SQLITE_TRANSIENT`: SQLite copies bound text/blobs (the macro is a cast, not imported).
@@ -19,6 +20,37 @@ extension StoreError {
         case SQLITE_SCHEMA: .schema
         default: .misuse
         }
+    }
+
+    /// An SQLite failure as the user meets it: what happened to the file and what to do,
+    /// in words. The statement that failed is never shown (no SQL in a message); SQLite's
+    /// generic text for the code (`sqlite3_errstr`) closes an I/O or internal error.
+    static func sqlite(_ rc: Int32, path: String, readOnly: Bool) -> StoreError {
+        let generic = String(cString: sqlite3_errstr(rc))
+        let other = "another store (--db PATH or EZFLOW_DB)"
+        let (message, next): (String, String?) = switch rc & 0xFF {
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            ("it is locked by another process", nil)
+        case SQLITE_CORRUPT, SQLITE_NOTADB:
+            ("the file is damaged or is not a database", "restore it from a backup, or start afresh with \(other)")
+        case SQLITE_FULL:
+            ("the disk is full", "free some space, then run the command again (`ezrun resume RUN` continues a run where it stopped)")
+        case SQLITE_READONLY, SQLITE_PERM:
+            readOnly
+                ? ("this user cannot read it: it is another user's store and its -wal and -shm files are missing",
+                   "ask its owner to run `ezrun runs --db PATH` with this ezrun once, which keeps them, or read a copy")
+                : ("this user cannot write it (the file or its directory is read-only)",
+                   "run the command as a user who can write it, or use \(other); reading commands (runs, status, logs) work read-only")
+        case SQLITE_CANTOPEN where access(path, R_OK) != 0 && access(path, F_OK) == 0:
+            ("this user may not read the file", "ask its owner for read access, or use \(other)")
+        case SQLITE_CANTOPEN:
+            ("cannot open the file (\(generic))", "check that the path and its directory are right and readable, or use \(other)")
+        case SQLITE_IOERR:
+            ("an I/O error (\(generic))", nil)
+        default:
+            ("internal error (\(generic))", nil)
+        }
+        return StoreError(kind(ofSQLiteCode: rc), path: path, code: rc, message: message, nextStep: next)
     }
 }
 
@@ -66,17 +98,20 @@ struct Statement {
 /// The connection: owns the sqlite3 handle and its cached statements.
 final class Connection {
     let path: String
+    /// Opened with `SQLITE_OPEN_READONLY` (reading commands).
+    let readOnly: Bool
     private(set) var db: OpaquePointer?
     private var cache: [String: OpaquePointer] = [:]
 
     init(path: String, flags: Int32) throws(StoreError) {
         self.path = path
+        readOnly = flags & SQLITE_OPEN_READONLY != 0
         var handle: OpaquePointer?
         let rc = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
         if rc != SQLITE_OK {
-            let msg = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            let code = handle.map { sqlite3_extended_errcode($0) } ?? rc
             sqlite3_close_v2(handle)
-            throw StoreError(StoreError.kind(ofSQLiteCode: rc), path: path, code: rc, message: "cannot open: \(msg)")
+            throw StoreError.sqlite(code, path: path, readOnly: readOnly)
         }
         db = handle
         sqlite3_extended_result_codes(handle, 1)
@@ -91,9 +126,9 @@ final class Connection {
         db = nil
     }
 
-    func error(_ rc: Int32, _ context: String) -> StoreError {
-        let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
-        return StoreError(StoreError.kind(ofSQLiteCode: rc), path: path, code: rc, message: "\(context): \(msg)")
+    /// `rc` as a user-facing error (the statement is not part of it: no SQL in messages).
+    func error(_ rc: Int32) -> StoreError {
+        StoreError.sqlite(db.map { sqlite3_extended_errcode($0) } ?? rc, path: path, readOnly: readOnly)
     }
 
     private func handle() throws(StoreError) -> OpaquePointer {
@@ -107,9 +142,8 @@ final class Connection {
         var err: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &err)
         if rc != SQLITE_OK {
-            let msg = err.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(db))
             sqlite3_free(err)
-            throw StoreError(StoreError.kind(ofSQLiteCode: rc), path: path, code: rc, message: "\(sql.prefix(60)): \(msg)")
+            throw error(rc)
         }
     }
 
@@ -119,7 +153,7 @@ final class Connection {
         let db = try handle()
         var s: OpaquePointer?
         let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
-        guard rc == SQLITE_OK, let s else { throw error(rc, "prepare `\(sql.prefix(60))`") }
+        guard rc == SQLITE_OK, let s else { throw error(rc) }
         cache[sql] = s
         return Statement(handle: s)
     }
@@ -130,7 +164,7 @@ final class Connection {
         defer { sqlite3_reset(st.handle); sqlite3_clear_bindings(st.handle) }
         bind(st)
         let rc = sqlite3_step(st.handle)
-        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, String(sql.prefix(60))) }
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc) }
     }
 
     /// Binds with `bind`, then calls `row` for each result row; resets.
@@ -141,7 +175,7 @@ final class Connection {
         while true {
             let rc = sqlite3_step(st.handle)
             if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else { throw error(rc, String(sql.prefix(60))) }
+            guard rc == SQLITE_ROW else { throw error(rc) }
             try row(st)
         }
     }

@@ -193,6 +193,14 @@ enum Schema {
 
     static var current: Int { migrations.count }
 
+    /// `StoreError.code` of a read-only open refused because the file needs a migration
+    /// (not an SQLite code: `DurableStore.reading` opens read-write then).
+    static let olderVersionCode: Int32 = -1
+
+    /// Bytes the WAL is cut back to after a checkpoint, and emptied to when the last
+    /// connection closes (`journal_size_limit`; the file itself is kept).
+    static let walSizeLimit = 16 << 20
+
     /// Sets the connection up (WAL, synchronous) and brings the schema to `current`;
     /// refuses a newer schema and files that are not ezflow stores.
     static func prepare(_ c: Connection, options: StoreOptions) throws(StoreError) {
@@ -205,26 +213,38 @@ enum Schema {
         }
         if version > current {
             throw StoreError(.schema, path: c.path,
-                             message: "schema version \(version) is newer than this ezflow supports (\(current)); upgrade ezflow or use another file")
+                             message: "a newer ezrun wrote it (store version \(version); this ezrun reads up to \(current))",
+                             nextStep: "upgrade ezrun to read it, or use another store (--db PATH or EZFLOW_DB)")
         }
+        let foreign = "pass the path of an ezflow store (--db PATH or EZFLOW_DB)"
         if appID != 0 && appID != DurableStore.applicationID {
-            throw StoreError(.schema, path: c.path, message: "not an ezflow store (application_id \(appID))")
+            throw StoreError(.schema, path: c.path, message: "not an ezflow store (another program's database)", nextStep: foreign)
         }
         if version == 0 {
             if tables > 0 && appID != DurableStore.applicationID {
-                throw StoreError(.schema, path: c.path, message: "not an ezflow store (it has \(tables) schema objects and no ezflow version)")
+                throw StoreError(.schema, path: c.path, message: "not an ezflow store (a database with tables of its own)",
+                                 nextStep: foreign)
             }
         }
         if !options.readOnly {
             let mode = try c.scalarText("PRAGMA journal_mode=WAL")
             guard mode?.lowercased() == "wal" else {
-                throw StoreError(.io, path: c.path, message: "cannot switch to WAL mode (journal_mode is \(mode ?? "unknown"))")
+                throw StoreError(.io, path: c.path, message: "cannot keep a write-ahead log beside it (the journal mode stays \(mode ?? "unknown"))",
+                                 nextStep: "put the store on a local disk (--db PATH or EZFLOW_DB)")
             }
+            // Keep the -wal and -shm files when the last connection closes (emptied), so
+            // another user who may only read the store can still open it (SQLite needs
+            // them to read a WAL database it cannot write: docs/RUNNING.md, "The store").
+            var persist: Int32 = 1
+            sqlite3_file_control(c.db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+            try c.exec("PRAGMA journal_size_limit=\(walSizeLimit)")
         }
         try c.exec("PRAGMA synchronous=\(options.synchronous == .full ? "FULL" : "NORMAL")")
         if version < current {
             if options.readOnly {
-                throw StoreError(.schema, path: c.path, message: "schema version \(version) needs a migration to \(current); open read-write")
+                throw StoreError(.schema, path: c.path, code: olderVersionCode,
+                                 message: "an older ezrun wrote it (store version \(version); this ezrun uses \(current)) and this command only reads",
+                                 nextStep: "ask its owner to run `ezrun runs --db PATH` with this ezrun once, which upgrades it")
             }
             try migrate(c, from: version)
         }

@@ -63,7 +63,10 @@ public final class DurableStore: Sendable {
         }
         let flags = options.readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0))
         let c = try Connection(path: path, flags: flags)
-        do {
+        do throws(StoreError) {
+            // SQLite opens a file this user may not write read-only without a word; a
+            // writer says so now, before it takes locks or starts anything.
+            if !options.readOnly && sqlite3_db_readonly(c.db, "main") == 1 { throw StoreError.sqlite(SQLITE_READONLY, path: path, readOnly: false) }
             sqlite3_busy_timeout(c.db, Int32(clamping: options.busyTimeoutMs))
             try Schema.prepare(c, options: options)
         } catch {
@@ -71,6 +74,21 @@ public final class DurableStore: Sendable {
             throw error
         }
         conn = Mutex(c)
+    }
+
+    /// Opens an existing store for a command that only reads it (`ezrun runs`, `status`,
+    /// `logs`): read-only, so another user's store can be inspected (without write access
+    /// to the file or its directory); read-write only to upgrade a store an older ezrun
+    /// wrote, when this user may. A missing file is `notFound`, never created.
+    public static func reading(path: String, busyTimeoutMs: Int = 5_000) throws(StoreError) -> DurableStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.notFound, path: path, message: "no store at \(path)", nextStep: "pass --db PATH or set EZFLOW_DB")
+        }
+        do {
+            return try DurableStore(path: path, options: StoreOptions(busyTimeoutMs: busyTimeoutMs, create: false, readOnly: true))
+        } catch where error.kind == .schema && error.code == Schema.olderVersionCode && FileManager.default.isWritableFile(atPath: path) {
+            return try DurableStore(path: path, options: StoreOptions(busyTimeoutMs: busyTimeoutMs, create: false))
+        }
     }
 
     /// Closes the connection; later calls fail with `misuse`. Also done on deinit.

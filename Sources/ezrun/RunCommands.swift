@@ -204,9 +204,13 @@ final class CLIObserver: RunObserver {
 }
 
 extension CLI {
+    /// The store at `path`: read-only for a command that only reads it (`DurableStore.reading`),
+    /// else read-write (created if missing).
     static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
-        if readOnly && !FileManager.default.fileExists(atPath: path) { fail("\(path): no ezflow store here (pass --db PATH)") }
-        do { return try DurableStore(path: path, options: StoreOptions(create: !readOnly)) } catch { fail(error) }
+        do { return try readOnly ? DurableStore.reading(path: path) : DurableStore(path: path) } catch {
+            if error.kind == .notFound { fail("\(error.message); \(error.nextStep ?? error.advice)") }
+            fail(error)
+        }
     }
 
     /// Compiles a source or validates an IR file; diagnostics go to stderr (exit 2).

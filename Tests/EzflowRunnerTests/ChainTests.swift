@@ -67,6 +67,8 @@ final class ChainTests: XCTestCase {
     func db(_ dir: String) -> String { dir + "/.ezflow/ezflow.db" }
 
     static let prefix = "ezrun: ezflow store .ezflow/ezflow.db: integrity error: run `c1`: "
+    /// What every integrity error tells the user to do next.
+    static let advice = "; do not trust this run: restore the store from a backup (docs/RUNNING.md, \"A journal that cannot be edited quietly\")"
 
     /// Every command that reads the run refuses it with exit 6 and `message`, prints
     /// nothing on stdout, and nothing downstream of the forgery ran.
@@ -75,7 +77,7 @@ final class ChainTests: XCTestCase {
                         ["resume", "c1", "--as", "carol:ci", "--quiet"], ["logs", "c1"], ["approve", "c1", "approve_deploy", "--as", "rita:releaser"]] {
             let r = ezrun(command, in: dir)
             XCTAssertEqual(r.status, 6, "\(command): \(r.stderr)", file: file, line: line)
-            XCTAssertEqual(r.stderr, Self.prefix + message + "\n", "\(command)", file: file, line: line)
+            XCTAssertEqual(r.stderr, Self.prefix + message + Self.advice + "\n", "\(command)", file: file, line: line)
             XCTAssertEqual(r.stdout, "", "\(command)", file: file, line: line)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/deployed.txt"), "a forged run went on", file: file, line: line)

@@ -161,7 +161,7 @@ final class RunCLITests: XCTestCase {
           task a { run: "echo ${inputs.t} ${inputs.m} ${inputs.k}" }
         }
         """, to: dir + "/w.ezflow")
-        let good = ["t=90s", "m=$1", "k=2k"]
+        let good = ["t=90s", "m=$1", "k=2k tokens"]
         func run(_ bad: String) -> (status: Int32, stdout: String, stderr: String) {
             let key = bad.prefix(1)
             let inputs = good.filter { !$0.hasPrefix(key) } + [bad]
@@ -169,13 +169,16 @@ final class RunCLITests: XCTestCase {
         }
         let t = run("t=9999999999999999d")
         XCTAssertEqual(t.status, 2, t.stderr)
-        XCTAssertEqual(t.stderr, "ezrun: --input t=9999999999999999d: expected a duration such as 90s, 10m, 1h30m or 250ms, at most 106751991167d\n")
+        XCTAssertEqual(t.stderr, "ezrun: --input t=9999999999999999d: input `t` expects a duration, found `9999999999999999d`, "
+                       + "out of range (at most 106751991167d); write `30s`, `10m` or `2h`\n")
         let m = run("m=$99999999999999")
         XCTAssertEqual(m.status, 2, m.stderr)
-        XCTAssertTrue(m.stderr.hasPrefix("ezrun: --input m=$99999999999999: expected money such as $2.50"), m.stderr)
-        let k = run("k=99999999999999999M")
+        XCTAssertEqual(m.stderr, "ezrun: --input m=$99999999999999: input `m` expects a money amount, found `$99999999999999`, "
+                       + "out of range (at most $9223372036854); write `$2.50`\n")
+        let k = run("k=99999999999999999M tokens")
         XCTAssertEqual(k.status, 2, k.stderr)
-        XCTAssertTrue(k.stderr.hasPrefix("ezrun: --input k=99999999999999999M: expected a token count"), k.stderr)
+        XCTAssertEqual(k.stderr, "ezrun: --input k=99999999999999999M tokens: input `k` expects a token count, found `99999999999999999M tokens`, "
+                       + "out of range (at most 9223372036854775807 tokens); write `200k tokens`\n")
     }
 
     static let gated = """

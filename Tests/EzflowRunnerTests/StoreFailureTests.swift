@@ -38,7 +38,8 @@ final class StoreFailureTests: XCTestCase {
         for command in [["status", "r1"], ["logs", "r1"]] {
             let r = ezrun(command, in: dir)
             XCTAssertEqual(r.status, 5, "\(command): \(r.stderr)")
-            XCTAssertEqual(r.stderr, "ezrun: ezflow store .ezflow/ezflow.db: corrupt error: run `r1` journal: record 1 is missing (the next stored is 2)\n",
+            XCTAssertEqual(r.stderr, "ezrun: ezflow store .ezflow/ezflow.db: corrupt error: run `r1` journal: record 1 is missing (the next stored is 2); "
+                           + "the store is damaged: restore it from a backup, or start afresh with another store (--db PATH or EZFLOW_DB)\n",
                            "\(command)")
         }
     }
