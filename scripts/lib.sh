@@ -13,6 +13,7 @@ EZ_DEBIAN_PACKAGES=(
     libpq-dev
     libhiredis-dev
     libssl-dev
+    libcurl4-openssl-dev
     postgresql
     redis-server
 )
