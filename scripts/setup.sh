@@ -71,8 +71,8 @@ if [ "$status" -ne 4 ]; then
     ez_log "ezrun run: expected exit 4 (waiting for approval), got $status"
     exit 1
 fi
-ez_log "ezrun approve setup-demo approve_deploy --as rob:releaser"
-ezrun approve setup-demo approve_deploy --as rob:releaser --db "$DB"
+ez_log "ezrun approve setup-demo approve_deploy --as rob:releaser --yes"
+ezrun approve setup-demo approve_deploy --as rob:releaser --yes --db "$DB"
 ez_log "ezrun resume setup-demo --junit $OUT/junit.xml --summary-md $OUT/summary.md"
 ezrun resume setup-demo --as ana:ci --db "$DB" --junit "$OUT/junit.xml" --summary-md "$OUT/summary.md"
 ezrun status setup-demo --db "$DB"
