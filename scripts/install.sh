@@ -45,22 +45,14 @@ ez_release_build() {
 
 ez_release_bin() { "$SWIFT" build -c release --static-swift-stdlib --show-bin-path; }
 
-# Writes the output of a command of the just-installed tools to $ROOT/$1, if it looks
-# like what it should be ($2: a regular expression its first line matches).
+# Writes what a command of the just-installed tools prints to $ROOT/$1.
 ez_generate() {
-    local dest="$ROOT/$1" first="$2"
-    shift 2
-    # TEMPORARY(issue 12): `ezc/ezrun completions` and `help --man` are being added on main;
-    # until they land, a tool that does not know the command leaves its file out. Remove
-    # this fallback (make any failure fatal) once they are on main.
-    local out
-    if out="$("$@" 2>/dev/null)" && printf '%s\n' "$out" | head -n 1 | grep -Eq "$first"; then
-        install -d "$(dirname "$dest")"
-        printf '%s\n' "$out" >"$dest"
-        chmod 0644 "$dest"
-    else
-        ez_log "TEMPORARY: skipped $dest ('${*##*/}' is not there yet)"
-    fi
+    local dest="$ROOT/$1"
+    shift
+    install -d "$(dirname "$dest")"
+    "$@" >"$dest.tmp" || { rm -f "$dest.tmp"; ez_die "'${*##*/}' failed: $dest not written"; }
+    chmod 0644 "$dest.tmp"
+    mv "$dest.tmp" "$dest"
 }
 
 ez_copy() {
@@ -75,10 +67,10 @@ ez_copy() {
     install -m 0644 stdlib/*.ezflow "$ROOT/$STDLIB_DIR/"
     local shells=(bash bash zsh zsh fish fish) tools=(ezc ezrun ezc ezrun ezc ezrun) i
     for i in "${!COMPLETIONS[@]}"; do
-        ez_generate "${COMPLETIONS[$i]}" . "$ROOT/bin/${tools[$i]}" completions "${shells[$i]}"
+        ez_generate "${COMPLETIONS[$i]}" "$ROOT/bin/${tools[$i]}" completions "${shells[$i]}"
     done
-    ez_generate "${MANPAGES[0]}" '^[.]' "$ROOT/bin/ezc" help --man
-    ez_generate "${MANPAGES[1]}" '^[.]' "$ROOT/bin/ezrun" help --man
+    ez_generate "${MANPAGES[0]}" "$ROOT/bin/ezc" help --man
+    ez_generate "${MANPAGES[1]}" "$ROOT/bin/ezrun" help --man
     for f in "${TOOLS[@]}"; do ez_log "  bin/$f ($(du -h "$ROOT/bin/$f" | cut -f1))"; done
 }
 

@@ -101,6 +101,9 @@ final class InstallTests: XCTestCase {
         XCTAssertTrue(empty.stderr.contains("EZFLOW_STDLIB=\(work.url.path)/links-none: no such directory"), empty.stderr)
         let notStd = runClean(["ezc", "check", "w.ezflow", "--stdlib", prefix + "/bin"], path: bin)
         XCTAssertTrue(notStd.stderr.contains("--stdlib \(prefix)/bin: holds no standard library modules (*.ezflow)"), notStd.stderr)
+        let ezrun = runClean(["ezrun", "run", "w.ezflow", "--stdlib", "/nonexistent/std"], path: bin, env: ["EZFLOW_STDLIB": a.path])
+        XCTAssertEqual(ezrun.status, 2, ezrun.stderr)
+        XCTAssertTrue(ezrun.stderr.contains("--stdlib /nonexistent/std: no such directory"), ezrun.stderr)
     }
 
     /// `ezrun run` from the prefix, through a symlink elsewhere: it compiles (stdlib found),
@@ -176,14 +179,26 @@ final class InstallTests: XCTestCase {
                               cwd: Repo.root, timeout: 300)
         XCTAssertEqual(copy.status, 0, copy.stderr)
         let stdlib = Repo.files(in: "stdlib", ext: [".ezflow"]).map { "share/ezflow/stdlib/" + ($0 as NSString).lastPathComponent }
-        let always = ["bin/ezc", "bin/ezguard", "bin/ezrun"] + stdlib
-        let generated = ["share/bash-completion/completions/ezc", "share/bash-completion/completions/ezrun",
-                         "share/zsh/site-functions/_ezc", "share/zsh/site-functions/_ezrun",
-                         "share/fish/vendor_completions.d/ezc.fish", "share/fish/vendor_completions.d/ezrun.fish",
-                         "share/man/man1/ezc.1", "share/man/man1/ezrun.1"]
-        let installed = files(under: other)
-        XCTAssertEqual(Set(always).subtracting(installed), [], "missing after install")
-        XCTAssertEqual(Set(installed).subtracting(always + generated), [], "installed but not documented")
+        // Each generated file and the command of the installed tools that writes it.
+        let generated = [
+            "share/bash-completion/completions/ezc": ["ezc", "completions", "bash"],
+            "share/bash-completion/completions/ezrun": ["ezrun", "completions", "bash"],
+            "share/zsh/site-functions/_ezc": ["ezc", "completions", "zsh"],
+            "share/zsh/site-functions/_ezrun": ["ezrun", "completions", "zsh"],
+            "share/fish/vendor_completions.d/ezc.fish": ["ezc", "completions", "fish"],
+            "share/fish/vendor_completions.d/ezrun.fish": ["ezrun", "completions", "fish"],
+            "share/man/man1/ezc.1": ["ezc", "help", "--man"],
+            "share/man/man1/ezrun.1": ["ezrun", "help", "--man"],
+        ]
+        let expected = (["bin/ezc", "bin/ezguard", "bin/ezrun"] + stdlib + generated.keys).sorted()
+        XCTAssertEqual(files(under: other), expected)
+        for (file, argv) in generated {
+            let printed = runClean(argv, path: "\(other.path)/bin:\(systemPath)")
+            XCTAssertEqual(printed.status, 0, printed.stderr)
+            XCTAssertFalse(printed.stdout.isEmpty, file)
+            XCTAssertEqual(try String(contentsOfFile: other.path + "/" + file, encoding: .utf8), printed.stdout, file)
+        }
+        XCTAssertTrue(try String(contentsOfFile: other.path + "/share/man/man1/ezc.1", encoding: .utf8).contains(".TH"), "not a man page")
 
         let uninstall = runProcess(URL(fileURLWithPath: "/usr/bin/make"), ["-s", "uninstall", "PREFIX=\(other.path)"], cwd: Repo.root)
         XCTAssertEqual(uninstall.status, 0, uninstall.stderr)
