@@ -18,7 +18,7 @@ export PREFIX
 # The build runs as the user who owns .build; only the copy needs root (when PREFIX is
 # not writable), and root's PATH may lack swift, so it is handed the binaries' directory.
 bash scripts/install.sh build
-EZ_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)"
+EZ_BIN="$("${SWIFT:-swift}" build -c release --static-swift-stdlib --show-bin-path)"
 if [ -w "$PREFIX" ] || { [ ! -e "$PREFIX" ] && [ -w "$(dirname "$PREFIX")" ]; }; then
     EZ_BIN="$EZ_BIN" bash scripts/install.sh copy
 else
