@@ -1,13 +1,25 @@
 # Developer entry points. The scripts hold the real logic; this file only names it.
 SWIFT ?= swift
 BENCH_ARGS ?=
+# install/uninstall: where (PREFIX, absolute) and a staging root for packagers (DESTDIR).
+PREFIX ?= /usr/local
+DESTDIR ?=
 EXAMPLES := $(wildcard examples/*.ezflow examples/*.ezflow.yaml)
 
-.PHONY: setup build test bench example clean
+.PHONY: setup build test bench example clean install uninstall
 
-## setup: install missing Debian packages, build ezc (release), check the CI example
+## setup: install missing Debian packages, `make install` (PREFIX=/usr/local: ezc, ezrun on PATH), run the CI example
 setup:
-	bash scripts/setup.sh
+	PREFIX="$(PREFIX)" SWIFT="$(SWIFT)" bash scripts/setup.sh
+
+## install: release build (Swift runtime linked in), then bin/ezc ezrun ezguard, share/ezflow/stdlib,
+## completions and man pages under $(DESTDIR)$(PREFIX)
+install:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SWIFT="$(SWIFT)" bash scripts/install.sh install
+
+## uninstall: remove exactly what `make install` put under $(DESTDIR)$(PREFIX)
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash scripts/install.sh uninstall
 
 ## build: debug build of every product
 build:

@@ -7,12 +7,14 @@
 # Debian packages ezflow builds and tests against (see SWIFT-NOTES.md §1).
 # python3-jsonschema is handled separately: pip may already provide the module.
 EZ_DEBIAN_PACKAGES=(
+    make
     pkg-config
     libyaml-dev
     libsqlite3-dev
     libpq-dev
     libhiredis-dev
     libssl-dev
+    libcurl4-openssl-dev
     postgresql
     redis-server
 )

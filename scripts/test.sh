@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Second command: installs missing Debian packages (like setup.sh) and the venv of the
-# official LLM SDKs (.build/sdk-venv, EZFLOW_SDK_PYTHON), builds the tests and runs them.
+# official LLM SDKs (.build/sdk-venv, EZFLOW_SDK_PYTHON), installs the tools into a
+# temporary prefix (`make install`: release, Swift runtime linked in; EZFLOW_TEST_PREFIX,
+# driven by Tests/EzcTests/InstallTests), builds the tests and runs them.
 # The output ends with the XCTest and the Swift Testing summaries; the exit status is
 # swift test's (non-zero if either framework has a failure, or if the venv cannot be made).
 #   bash scripts/test.sh             (EZ_DRY_RUN=1 to only print the apt-get commands)
@@ -35,6 +37,12 @@ EZ_WITH_TEST_PACKAGES=1 ez_ensure_packages
 # -----------------------------------------------------------------------------------
 
 ez_sdk_venv
+
+EZFLOW_TEST_PREFIX="$(mktemp -d /tmp/ezflow-test-prefix.XXXXXX)"
+trap 'rm -rf "$EZFLOW_TEST_PREFIX"' EXIT
+export EZFLOW_TEST_PREFIX
+ez_log "make install PREFIX=$EZFLOW_TEST_PREFIX"
+make -s install PREFIX="$EZFLOW_TEST_PREFIX"
 
 ez_log "swift build --build-tests"
 swift build --build-tests

@@ -9,6 +9,7 @@
 // group is registered with the `TaskGuard` (which ends it if this process dies) from
 // the spawn until it is gone. An attempt is over only when its group is gone: the
 // leader reaped, `kill(-pgid, 0)` → ESRCH (bounded).
+import EzflowInstall
 import Foundation
 import Glibc
 import Synchronization
@@ -568,12 +569,7 @@ public enum TaskGuard {
     /// `ezguard` next to the running binary (`EZFLOW_GUARD` overrides; empty: none).
     public static var path: String? {
         if let s = ProcessInfo.processInfo.environment["EZFLOW_GUARD"] { return s.isEmpty ? nil : s }
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return nil }
-        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let guardPath = (exe as NSString).deletingLastPathComponent + "/ezguard"
-        return access(guardPath, X_OK) == 0 ? guardPath : nil
+        return Executable.sibling("ezguard")
     }
 
     /// Starts the guard (in a process group of its own, so terminal signals do not reach

@@ -40,7 +40,7 @@ public struct CompileResult: Sendable {
 /// The façade `ezc`, the LSP and benchmarks call. Stages below it never touch the disk;
 /// this type chooses the loader.
 public enum Compiler {
-    /// Checks each root file (and its imports). `stdlibRoot` is the directory that
+    /// Checks each root file (and its imports). `stdlibRoot` is `--stdlib DIR`, the directory
     /// `import "std/x"` resolves to; nil means the default search (see `StdlibLocator`).
     /// The root path that stands for standard input (`ezc check -`), and its display name.
     public static let stdinPath = "<stdin>"
@@ -48,7 +48,7 @@ public enum Compiler {
     /// The path `<stdin>` stands for `stdin` (the bytes `ezc check -` read from standard
     /// input); its relative imports resolve from the working directory.
     public static func check(paths: [String], stdlibRoot: String? = nil, stdin: [UInt8]? = nil) -> CompileResult {
-        let loader = FileSystemLoader(stdlibRoot: stdlibRoot ?? StdlibLocator.find(), stdin: stdin)
+        let loader = FileSystemLoader(stdlib: StdlibLocator.find(flag: stdlibRoot), stdin: stdin)
         return check(roots: paths, loader: loader)
     }
 
@@ -62,7 +62,7 @@ public enum Compiler {
     /// Like `check(root:files:)` for raw bytes, which may be invalid UTF-8.
     public static func check(root: String, bytes: [String: [UInt8]], stdlibRoot: String? = nil,
                              cache: ParseCache = ParseCache()) -> CompileResult {
-        let loader = MemoryLoader(files: bytes, stdlibRoot: stdlibRoot ?? StdlibLocator.find())
+        let loader = MemoryLoader(files: bytes, stdlib: StdlibLocator.find(flag: stdlibRoot))
         return check(roots: [root], loader: loader, cache: cache)
     }
 

@@ -3,8 +3,10 @@ import Foundation
 
 /// Reads modules from disk. `std/NAME` resolves into the stdlib directory; other
 /// paths are relative to the importing file; `.ezflow` is appended when missing.
+/// Without a stdlib, a `std/` import stays `std/NAME` and fails to read with the
+/// locator's reason (the E0206 label says why and what to do).
 struct FileSystemLoader: SourceLoader {
-    let stdlibRoot: String?
+    let stdlib: StdlibLocation
     /// The text of the root `-` (standard input), if one was given.
     var stdin: [UInt8]? = nil
 
@@ -14,7 +16,8 @@ struct FileSystemLoader: SourceLoader {
     func resolve(_ path: String, from importer: String?) -> String {
         if importer == nil, path == Self.stdinKey, stdin != nil { return Self.stdinKey }
         var p = path
-        if p.hasPrefix("std/"), let root = stdlibRoot {
+        if p.hasPrefix("std/") {
+            guard let root = stdlib.root else { return p }
             p = root + "/" + p.dropFirst(4)
         } else if importer == Self.stdinKey, !p.hasPrefix("/") {
             p = FileManager.default.currentDirectoryPath + "/" + p
@@ -34,6 +37,7 @@ struct FileSystemLoader: SourceLoader {
 
     func read(_ key: String) -> Result<[UInt8], LoadError> {
         if key == Self.stdinKey, let stdin { return .success(stdin) }
+        if key.hasPrefix("std/"), case .missing(let why) = stdlib { return .failure(LoadError(why)) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: key, isDirectory: &isDir) else { return .failure(LoadError("no such file")) }
         if isDir.boolValue { return .failure(LoadError("is a directory")) }
@@ -51,11 +55,11 @@ struct FileSystemLoader: SourceLoader {
 /// In-memory sources for tests, benchmarks and the language server.
 struct MemoryLoader: SourceLoader {
     let files: [String: [UInt8]]
-    let stdlibRoot: String?
+    let stdlib: StdlibLocation
 
     func resolve(_ path: String, from importer: String?) -> String {
         if path.hasPrefix("std/"), files[path] == nil {
-            return FileSystemLoader(stdlibRoot: stdlibRoot).resolve(path, from: importer)
+            return FileSystemLoader(stdlib: stdlib).resolve(path, from: importer)
         }
         if files[path] != nil || importer == nil { return path }
         var p = (importer.map { ($0 as NSString).deletingLastPathComponent + "/" } ?? "") + path
@@ -65,38 +69,13 @@ struct MemoryLoader: SourceLoader {
 
     /// Stdlib files show relative to the stdlib's parent (`stdlib/retry.ezflow`).
     func display(_ key: String) -> String {
-        guard let root = stdlibRoot else { return key }
+        guard let root = stdlib.root else { return key }
         let base = (root as NSString).deletingLastPathComponent + "/"
         return key.hasPrefix(base) ? String(key.dropFirst(base.count)) : key
     }
 
     func read(_ key: String) -> Result<[UInt8], LoadError> {
         if let t = files[key] { return .success(t) }
-        return FileSystemLoader(stdlibRoot: stdlibRoot).read(key)
-    }
-}
-
-/// Finds the stdlib: `$EZFLOW_STDLIB`, then `stdlib/` next to the executable's
-/// ancestors (a source checkout), then `share/ezflow/stdlib` of an install prefix.
-public enum StdlibLocator {
-    public static func find() -> String? {
-        if let env = ProcessInfo.processInfo.environment["EZFLOW_STDLIB"] { return env }
-        let fm = FileManager.default
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            let c = dir.appendingPathComponent("stdlib").path
-            if fm.fileExists(atPath: c + "/retry.ezflow") { return c }
-            let s = dir.appendingPathComponent("share/ezflow/stdlib").path
-            if fm.fileExists(atPath: s) { return s }
-            dir = dir.deletingLastPathComponent()
-        }
-        let cwd = fm.currentDirectoryPath + "/stdlib"
-        return fm.fileExists(atPath: cwd) ? cwd : nil
-    }
-
-    /// The stdlib of this source tree, for tests (located from this file's path).
-    public static func sourceTree(_ file: String = #filePath) -> String {
-        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("stdlib").path
+        return FileSystemLoader(stdlib: stdlib).read(key)
     }
 }

@@ -21,17 +21,17 @@ public struct BuildResult: Sendable {
 extension Compiler {
     /// Checks `path` (and its imports) and lowers its workflow to IR.
     public static func build(path: String, stdlibRoot: String? = nil) -> BuildResult {
-        build(root: path, loader: FileSystemLoader(stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
+        build(root: path, loader: FileSystemLoader(stdlib: StdlibLocator.find(flag: stdlibRoot)))
     }
 
     /// Like `build(path:)` for in-memory sources (tests, benchmarks).
     public static func build(root: String, files: [String: String], stdlibRoot: String? = nil) -> BuildResult {
-        build(root: root, loader: MemoryLoader(files: files.mapValues { Array($0.utf8) }, stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
+        build(root: root, loader: MemoryLoader(files: files.mapValues { Array($0.utf8) }, stdlib: StdlibLocator.find(flag: stdlibRoot)))
     }
 
     /// Like `build(root:files:)` for raw bytes.
     public static func build(root: String, bytes: [String: [UInt8]], stdlibRoot: String? = nil) -> BuildResult {
-        build(root: root, loader: MemoryLoader(files: bytes, stdlibRoot: stdlibRoot ?? StdlibLocator.find()))
+        build(root: root, loader: MemoryLoader(files: bytes, stdlib: StdlibLocator.find(flag: stdlibRoot)))
     }
 
     /// Runs the same session as `check(roots:loader:)` and lowers its root workflow.
