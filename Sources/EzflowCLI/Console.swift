@@ -8,6 +8,9 @@ public enum Console {
     /// Writes all of `text` to standard output, or ends the process: one line, exit 2.
     public static func out(_ text: String) { out(Array(text.utf8)) }
 
+    /// Writes all of `text` to standard output; false (errno set) when it could not.
+    public static func tryOut(_ text: String) -> Bool { write(1, Array(text.utf8)) }
+
     public static func out(_ bytes: [UInt8]) {
         guard !write(1, bytes) else { return }
         let reason = String(cString: strerror(errno))

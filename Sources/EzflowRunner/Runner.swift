@@ -186,6 +186,14 @@ public final class Runner {
                                             plan: plan, environment: environment(plan, config: config))
         } catch {
             ports.lease.release(run: runID, owner: ports.owner)
+            // A run id already taken is the caller's input, not a broken store.
+            if error.kind == .conflict {
+                let exists: Bool
+                do { exists = try ports.store.run(runID) != nil } catch let read { throw .store("\(error.description); \(read.description)") }
+                if exists {
+                    throw .invalid("run `\(runID)` already exists in this store; pick another --run-id, or continue it with `ezrun resume \(runID)`")
+                }
+            }
             throw .store(error.description)
         }
         let r = Runner(program: program, plan: plan, ports: ports, run: durable, inputs: inputs, config: config)

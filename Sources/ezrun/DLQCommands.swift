@@ -12,7 +12,8 @@ import Foundation
 
 extension CLI {
     static func storePath(_ a: Args) -> String {
-        a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
+        if a.value("--db") == "" { usageError(a, "--db needs a path (an empty one names no file)") }
+        return a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
     }
 
     static func iso(_ ms: Millis) -> String {

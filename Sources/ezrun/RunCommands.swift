@@ -33,7 +33,10 @@ struct RunFlags {
     var color = ColorChoice.auto
 
     init(_ a: Args) {
-        if let db = a.value("--db") { config.storePath = db }
+        if let db = a.value("--db") {
+            guard !db.isEmpty else { CLI.usageError(a, "--db needs a path (an empty one names no file)") }
+            config.storePath = db
+        }
         else if let env = ProcessInfo.processInfo.environment["EZFLOW_DB"], !env.isEmpty { config.storePath = env }
         let principals = a.value("--principals") ?? ProcessInfo.processInfo.environment["EZFLOW_PRINCIPALS"]
             ?? (FileManager.default.fileExists(atPath: ".ezflow/principals.json") ? ".ezflow/principals.json" : nil)
@@ -53,7 +56,7 @@ struct RunFlags {
             config.breakerFailures = n
         }
         if let s = a.value("--breaker-cool-down") {
-            guard let d = Units.parseDuration(s), (0...86_400_000).contains(d) else {
+            guard case .value(.duration(let d)) = Literal.scan(s), (0...86_400_000).contains(d) else {
                 CLI.usageError(a, "--breaker-cool-down needs a duration from 0s to 24h (e.g. 30s), not `\(s)`")
             }
             config.breakerCoolDownMs = d
@@ -261,12 +264,15 @@ extension CLI {
               runID.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }) else {
             usageError(a, "--run-id takes 1…200 ASCII letters, digits, `.`, `_` and `-`, not starting with `.` or `-`")
         }
-        // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final
-        // document. Written before the run exists: if it cannot be, nothing is started.
-        if !flags.json { Console.out("\(runID)\n") }
         let runner: Runner
         do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
             fail(error)
+        }
+        // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final
+        // document. Written once the run exists and before anything runs.
+        if !flags.json && !Console.tryOut("\(runID)\n") {
+            fail("cannot write to standard output: \(String(cString: strerror(errno))); run \(runID) was created and nothing ran: "
+                 + "`ezrun resume \(runID)` runs it, `ezrun cancel \(runID)` ends it")
         }
         if !flags.quiet { Console.err("ezrun: run \(runID) of \(program.workflow.name) (\(Units.counted(runner.plan.taskCount, "task")), journal \(flags.config.storePath))\n") }
         if !flags.quiet, Runner.selectorName(runner.plan, config: flags.config) == .auction {

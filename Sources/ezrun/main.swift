@@ -29,7 +29,12 @@ enum CLI {
     static let integrityFailureStatus: Int32 = 6
 
     static func fail(_ error: StoreError) -> Never {
-        fail(error.description, code: error.kind == .integrity ? integrityFailureStatus : storeFailureStatus)
+        switch error.kind {
+        case .integrity: fail(error.description, code: integrityFailureStatus)
+        // No such run: the command's input, not the store, is wrong (exit 2, RUNNING.md).
+        case .notFound: fail(error.description)
+        default: fail(error.description, code: storeFailureStatus)
+        }
     }
 
     /// A runner error's message, with the store's exit status for store failures.
@@ -197,7 +202,7 @@ enum CLI {
             failures = n
         }
         if let s = a.value("--breaker-cool-down") {
-            guard let d = Units.parseDuration(s), d >= 0 else { usageError(a, "--breaker-cool-down needs a duration such as 30s or 500ms, not `\(s)`") }
+            guard case .value(.duration(let d)) = Literal.scan(s), d >= 0 else { usageError(a, "--breaker-cool-down needs a duration such as 30s or 500ms, not `\(s)`") }
             coolDown = d
         }
         return CircuitBreaker(failuresToOpen: failures, coolDownMs: coolDown)

@@ -4,7 +4,7 @@ import XCTest
 
 /// Standard output that cannot be written (a full disk: /dev/full; a closed descriptor) is
 /// one line on standard error and exit 2 — never a trap, never a silent success — and
-/// `ezrun run` then starts nothing.
+/// `ezrun run` then runs nothing.
 final class OutputFailureTests: XCTestCase {
     func sh(_ script: String, cwd: URL? = nil) -> (status: Int32, stdout: String, stderr: String) {
         runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", script], cwd: cwd)
@@ -26,7 +26,7 @@ final class OutputFailureTests: XCTestCase {
         XCTAssertEqual(closed.stderr, "ezc: cannot write to standard output: Bad file descriptor\n")
     }
 
-    func testARunWhoseIdCannotBeWrittenDoesNotStart() throws {
+    func testARunWhoseIdCannotBeWrittenRunsNothing() throws {
         guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ezflow-full-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -36,9 +36,13 @@ final class OutputFailureTests: XCTestCase {
         let ezrun = Repo.executable("ezrun").path
         let r = sh("exec '\(ezrun)' run w.ezflow --run-id r1 --db x.db >/dev/full", cwd: dir)
         XCTAssertEqual(r.status, 2, r.stderr)
-        XCTAssertEqual(r.stderr, "ezrun: cannot write to standard output: No space left on device\n")
+        XCTAssertEqual(r.stderr, "ezrun: cannot write to standard output: No space left on device; run r1 was created and nothing ran: "
+                       + "`ezrun resume r1` runs it, `ezrun cancel r1` ends it\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("ran").path), "the task ran")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.db").path), "a run was created")
+        // What the message says is true: resuming runs it.
+        let resumed = runProcess(URL(fileURLWithPath: ezrun), ["resume", "r1", "--db", "x.db", "--quiet"], cwd: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("ran").path), "resume did not run it")
     }
 
     func testMachineFormatsRefuseTheTextExplanations() {

@@ -79,4 +79,22 @@ final class ScriptingTests: XCTestCase {
         XCTAssertEqual(attempts.first?["exit_code"], .int(0))
         XCTAssertEqual(attempts.first?["agent"], .string("sh"))
     }
+
+    /// Mistakes in what the user typed are exit 2 (RUNNING.md), not 5 (a broken store).
+    func testInputMistakesAreExitTwo() {
+        let dir = tempDir("script")
+        write(Self.flow, to: dir + "/flow.ezflow")
+        XCTAssertEqual(ezrun(["run", "flow.ezflow", "--run-id", "a", "--quiet"], in: dir).status, 0)
+        let again = ezrun(["run", "flow.ezflow", "--run-id", "a"], in: dir)
+        XCTAssertEqual(again.status, 2, again.stderr)
+        XCTAssertEqual(again.stderr, "ezrun: run `a` already exists in this store; pick another --run-id, or continue it with `ezrun resume a`\n")
+        let cancel = ezrun(["cancel", "nope"], in: dir)
+        XCTAssertEqual(cancel.status, 2, cancel.stderr)
+        XCTAssertTrue(cancel.stderr.contains("no run `nope`"), cancel.stderr)
+        for args in [["run", "flow.ezflow", "--db", ""], ["status", "a", "--db", ""], ["run", "flow.ezflow", "--breaker-cool-down", "5"]] {
+            let r = ezrun(args, in: dir)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("ezrun \(args[0]): --"), r.stderr)
+        }
+    }
 }

@@ -156,7 +156,7 @@ enum RunTable {
     ]
 
     static let runDetails = """
-        Standard output: the run id on one line (before the run starts), or with --json one document at the end
+        Standard output: the run id on one line (once the run exists, before anything runs), or with --json one document at the end
         (what `ezrun status RUN --json` prints, with `exit_code`). Everything else goes to standard error. The journal, queue and logs live in one SQLite file.
         Every task runs in its own process group, ended with ezrun even on kill -9 (docs/RUNNING.md).
         """
