@@ -25,6 +25,10 @@ public struct Principal: Sendable, Equatable {
     /// Neither form authenticates anyone: they name the identity the caller (a CI job, an
     /// operator) vouches for, as `--as` does in kubectl.
     public static func resolve(_ spec: String, principalsFile: String?) throws(RunnerError) -> Principal {
+        // Names are printed on terminals and written to the audit log: a control character
+        // could forge a line, a space could make two people look like one.
+        let printable = spec.unicodeScalars.allSatisfy { !$0.properties.isWhitespace && !CharacterSet.controlCharacters.contains($0) }
+        guard printable else { throw .invalid("--as: a principal's name and roles are words without spaces or control characters") }
         if let colon = spec.firstIndex(of: ":") {
             let name = String(spec[..<colon])
             let roles = spec[spec.index(after: colon)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -97,4 +97,16 @@ final class ScriptingTests: XCTestCase {
             XCTAssertTrue(r.stderr.hasPrefix("ezrun \(args[0]): --"), r.stderr)
         }
     }
+
+    /// A principal is a name, not text to print: no forged log lines, no look-alike with a space.
+    func testPrincipalsAreWords() {
+        let dir = tempDir("script")
+        write(Self.flow, to: dir + "/flow.ezflow")
+        for who in ["evil\n\u{1B}[31mFAKE:releaser", "ana :releaser", "ana:rel easer", "\u{7}"] {
+            let r = ezrun(["run", "flow.ezflow", "--as", who], in: dir)
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertEqual(r.stderr, "ezrun: --as: a principal's name and roles are words without spaces or control characters\n")
+            XCTAssertEqual(r.stdout, "")
+        }
+    }
 }
