@@ -51,7 +51,7 @@ extension CLI {
                 let when = last?.endedAtMs ?? run.state.nowMs
                 rows.append(.object([("attempts", .int(Int64(run.state.attempts[t]))), ("class", .string(cls)),
                                      ("ended_at", .string(iso(when))), ("message", .string(last?.message ?? "")),
-                                     ("run", .string(id)), ("task", .string(name))]))
+                                     ("run_id", .string(id)), ("task", .string(name))]))
                 text += "\(id)\t\(name)\t\(cls)\t\(run.state.attempts[t])\t\(iso(when))\t\(msg)\n"
             }
         }
@@ -92,7 +92,7 @@ extension CLI {
             let doc: JSONValue = .object([
                 ("attempts", .array(attempts)),
                 ("redrives", .array(redrives.map { .object([("at", .string(iso($0.atMs))), ("principal", .string($0.principal))]) })),
-                ("run", .string(run.info.runID)), ("state", .string(run.state.tasks[t].name)), ("task", .string(plan.taskNames[t])),
+                ("run_id", .string(run.info.runID)), ("state", .string(run.state.tasks[t].name)), ("task", .string(plan.taskNames[t])),
             ])
             Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
             return 0

@@ -67,7 +67,7 @@ final class DLQTests: XCTestCase {
         XCTAssertTrue(lines.last?.hasSuffix("\ttask `flaky`: exit code 1: no marker yet") ?? false, list.stdout)
         let json = try JSONParser.parse(Array(ezrun(["dlq", "list", "--run", "d1", "--json"], in: dir).stdout.utf8))
         guard case .array(let rows)? = json["dead_letters"], let row = rows.first, rows.count == 1 else { return XCTFail("\(json)") }
-        XCTAssertEqual(row["run"], .string("d1"))
+        XCTAssertEqual(row["run_id"], .string("d1"))
         XCTAssertEqual(row["task"], .string("flaky"))
         XCTAssertEqual(row["class"], .string("agent_error"))
         XCTAssertEqual(row["attempts"], .int(2))
