@@ -12,9 +12,9 @@ enum Help {
         path.isEmpty ? "run `\(tool.name) --help` for the commands" : "run `\(([tool.name] + path).joined(separator: " ")) --help` for more"
     }
 
-    /// The synopsis of one command: `usage: ezc check [OPTIONS] FILE...` (and its alternatives).
-    static func usage(_ tool: Tool, _ path: [String]) -> String {
-        guard let c = tool.command(at: path) else { return usage(tool) }
+    /// The command lines of one command: `ezc check [OPTIONS] FILE...`, then its alternatives.
+    static func synopses(_ tool: Tool, _ path: [String]) -> [String] {
+        guard let c = tool.command(at: path) else { return ["\(tool.name) COMMAND [OPTIONS] [ARGUMENTS]"] }
         let head = ([tool.name] + path).joined(separator: " ")
         var line = head
         if !c.subcommands.isEmpty {
@@ -23,12 +23,19 @@ enum Help {
             if !c.flags.isEmpty { line += " [OPTIONS]" }
             for a in c.arguments { line += " " + a.synopsis }
         }
-        var lines = ["usage: " + line]
-        for alt in c.alternatives { lines.append("       \(head) \(alt)") }
-        return lines.joined(separator: "\n")
+        return [line] + c.alternatives.map { "\(head) \($0)" }
     }
 
-    static func usage(_ tool: Tool) -> String { "usage: \(tool.name) COMMAND [OPTIONS] [ARGUMENTS]" }
+    /// `usage: ezc check [OPTIONS] FILE...`, alternatives aligned under it.
+    static func usage(_ tool: Tool, _ path: [String]) -> String {
+        let lines = synopses(tool, path)
+        return (["usage: " + lines[0]] + lines.dropFirst().map { "       " + $0 }).joined(separator: "\n")
+    }
+
+    /// A summary as a sentence's start: its first letter capitalised.
+    static func sentence<S: StringProtocol>(_ summary: S) -> String { summary.prefix(1).uppercased() + summary.dropFirst() }
+
+    static func usage(_ tool: Tool) -> String { usage(tool, []) }
 
     static func toolHelp(_ tool: Tool) -> String {
         var out = "\(tool.name) \(tool.version): \(tool.summary)\n\n\(usage(tool))\n\ncommands:\n"

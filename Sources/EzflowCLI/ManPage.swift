@@ -8,7 +8,7 @@ enum ManPage {
         var out = ".TH \(upper) 1 \"\" \"\(tool.name) \(tool.version)\" \"ezflow\"\n"
         out += ".SH NAME\n\(tool.name) \\- \(escape(tool.summary))\n"
         out += ".SH SYNOPSIS\n.B \(tool.name)\n.I COMMAND\n[\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]\n"
-        out += ".SH DESCRIPTION\n\(escape(tool.summary.prefix(1).uppercased() + tool.summary.dropFirst())).\n"
+        out += ".SH DESCRIPTION\n\(escape(Help.sentence(tool.summary))).\n"
         out += "Every command answers \\fB\\-h\\fR, \\fB\\-\\-help\\fR and \\fB\(tool.name) help\\fR \\fICOMMAND\\fR.\n"
         out += ".SH COMMANDS\n"
         for path in tool.paths { out += command(tool, path) }
@@ -23,11 +23,8 @@ enum ManPage {
     static func command(_ tool: Tool, _ path: [String]) -> String {
         let c = tool.command(at: path)!
         var out = ".SS \(escape(([tool.name] + path).joined(separator: " ")))\n"
-        for line in Help.usage(tool, path).split(separator: "\n") {
-            let text = line.hasPrefix("usage: ") ? String(line.dropFirst(7)) : line.trimmingCharacters(in: .whitespaces)
-            out += ".nf\n\\fB\(escape(text))\\fR\n.fi\n"
-        }
-        out += ".PP\n\(escape(c.summary.prefix(1).uppercased() + c.summary.dropFirst())).\n"
+        for line in Help.synopses(tool, path) { out += ".nf\n\\fB\(escape(line))\\fR\n.fi\n" }
+        out += ".PP\n\(escape(Help.sentence(c.summary))).\n"
         for a in c.arguments { out += ".TP\n.I \(escape(a.synopsis))\n\(escape(a.help))\n" }
         for f in c.flags {
             let names = (f.short.map { "\\fB\(escape($0))\\fR, " } ?? "") + "\\fB\(escape(f.name))\\fR" + (f.value.map { " \\fI\(escape($0))\\fR" } ?? "")

@@ -6,7 +6,7 @@ import Foundation
 public enum Markdown {
     /// The reference of one tool: a table of its commands, then each command's options.
     public static func reference(_ tool: Tool) -> String {
-        var out = "## `\(tool.name)`\n\n\(tool.summary.prefix(1).uppercased() + tool.summary.dropFirst()).\n\n"
+        var out = "## `\(tool.name)`\n\n\(Help.sentence(tool.summary)).\n\n"
         out += commandTable(tool) + "\n"
         for path in tool.paths { out += section(tool, path) }
         out += "### Exit status of `\(tool.name)`\n\n" + codes(tool.exitCodes) + "\n"
@@ -23,7 +23,7 @@ public enum Markdown {
         var out = "| command | what it does |\n|---|---|\n"
         for path in tool.paths {
             let c = tool.command(at: path)!
-            let synopsis = Help.usage(tool, path).split(separator: "\n")[0].dropFirst(7)
+            let synopsis = Help.synopses(tool, path)[0]
             out += "| `\(cell(synopsis))` | \(cell(c.summary)) |\n"
         }
         return out
@@ -32,7 +32,7 @@ public enum Markdown {
     static func section(_ tool: Tool, _ path: [String]) -> String {
         let c = tool.command(at: path)!
         var out = "### `\(([tool.name] + path).joined(separator: " "))`\n\n"
-        out += "```text\n\(Help.usage(tool, path))\n```\n\n\(cell(c.summary.prefix(1).uppercased() + c.summary.dropFirst())).\n\n"
+        out += "```text\n\(Help.usage(tool, path))\n```\n\n\(cell(Help.sentence(c.summary))).\n\n"
         if !c.arguments.isEmpty || !c.flags.isEmpty {
             out += "| argument or option | meaning |\n|---|---|\n"
             for a in c.arguments { out += "| `\(cell(a.synopsis))` | \(cell(a.help)) |\n" }

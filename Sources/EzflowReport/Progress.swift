@@ -263,7 +263,7 @@ public struct Progress: Sendable {
     }
 
     func agentName(_ g: Int, _ t: Int, _ plan: Plan) -> String {
-        g >= 0 && g < plan.agentNames.count ? plan.agentNames[g] : (plan.isApproval[t] ? "approval" : "local")
+        plan.agentLabel(g, task: t)
     }
 
     func clean(_ s: String) -> String {

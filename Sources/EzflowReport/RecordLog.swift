@@ -7,7 +7,7 @@ extension JSONLog {
     /// The log record for `r` of run `runID`. Both switches are exhaustive: a new event
     /// or command kind must choose its wording here.
     public static func record(_ r: JournalRecord, runID: String, plan: Plan) -> LogLine {
-        func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
+        func agentName(_ a: Int) -> String { plan.agentLabel(a) }
         var line = LogLine(atMs: r.event.atMs, level: .info, runID: runID, message: "", fields: ["seq": .int(Int64(r.seq))])
         switch r.event {
         case .runStarted(_, let seed, let hash, _, _, _, _):

@@ -177,8 +177,7 @@ extension RunSnapshot {
     /// Display name of an attempt's agent: approvals and the shell's local executor
     /// have no agent id.
     func agentName(_ g: Int, task t: Int) -> String {
-        if g >= 0 && g < plan.agentNames.count { return plan.agentNames[g] }
-        return plan.isApproval[t] ? "approval" : "local"
+        plan.agentLabel(g, task: t)
     }
 
     /// Whether `t` is the task the run's budget refused (the core's `refusedTask`): it never

@@ -11,11 +11,6 @@ import EzflowCLI
 import Foundation
 
 extension CLI {
-    static func storePath(_ a: Args) -> String {
-        if a.value("--db") == "" { usageError(a, "--db needs a path (an empty one names no file)") }
-        return a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
-    }
-
     static func iso(_ ms: Millis) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -56,7 +51,7 @@ extension CLI {
             }
         }
         if a.flags.contains("--json") {
-            Console.out(String(decoding: CanonicalJSON.encode(.object([("dead_letters", .array(rows))])), as: UTF8.self) + "\n")
+            printJSON(.object([("dead_letters", .array(rows))]))
         } else if rows.isEmpty {
             Console.out("no dead-lettered tasks" + "\n")
         } else {
@@ -82,7 +77,7 @@ extension CLI {
             if case .taskRedriven(t, let p, let at) = r.event { (p, at) } else { nil }
         }
         let plan = run.plan
-        func agent(_ g: Int) -> String { g >= 0 && g < plan.agentNames.count ? plan.agentNames[g] : "local" }
+        func agent(_ g: Int) -> String { plan.agentLabel(g) }
         if a.flags.contains("--json") {
             let attempts: [JSONValue] = run.state.history[t].map { h in
                 .object([("agent", .string(agent(h.agent))), ("attempt", .int(Int64(h.attempt))), ("class", h.errorClass.map { .string($0) } ?? .null),
@@ -94,7 +89,7 @@ extension CLI {
                 ("redrives", .array(redrives.map { .object([("at", .string(iso($0.atMs))), ("principal", .string($0.principal))]) })),
                 ("run_id", .string(run.info.runID)), ("state", .string(run.state.tasks[t].name)), ("task", .string(plan.taskNames[t])),
             ])
-            Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
+            printJSON(doc)
             return 0
         }
         var out = "task \(plan.taskNames[t]) of run \(run.info.runID): \(run.state.tasks[t].name), \(Units.counted(run.state.history[t].count, "attempt"))\n"

@@ -33,11 +33,7 @@ struct RunFlags {
     var color = ColorChoice.auto
 
     init(_ a: Args) {
-        if let db = a.value("--db") {
-            guard !db.isEmpty else { CLI.usageError(a, "--db needs a path (an empty one names no file)") }
-            config.storePath = db
-        }
-        else if let env = ProcessInfo.processInfo.environment["EZFLOW_DB"], !env.isEmpty { config.storePath = env }
+        config.storePath = CLI.storePath(a)
         let principals = a.value("--principals") ?? ProcessInfo.processInfo.environment["EZFLOW_PRINCIPALS"]
             ?? (FileManager.default.fileExists(atPath: ".ezflow/principals.json") ? ".ezflow/principals.json" : nil)
         if let spec = a.value("--as") ?? ProcessInfo.processInfo.environment["EZFLOW_AS"] {
@@ -51,16 +47,9 @@ struct RunFlags {
             guard let p = SignalPolicy(rawValue: s) else { CLI.usageError(a, "--on-signal takes stop or drain, not `\(s)`") }
             config.onSignal = p
         }
-        if let s = a.value("--breaker-failures") {
-            guard let n = Int(s), (1...1_000).contains(n) else { CLI.usageError(a, "--breaker-failures needs an integer in 1…1000, not `\(s)`") }
-            config.breakerFailures = n
-        }
-        if let s = a.value("--breaker-cool-down") {
-            guard case .value(.duration(let d)) = Literal.scan(s), (0...86_400_000).contains(d) else {
-                CLI.usageError(a, "--breaker-cool-down needs a duration from 0s to 24h (e.g. 30s), not `\(s)`")
-            }
-            config.breakerCoolDownMs = d
-        }
+        let breaker = CLI.breakerFlags(a)
+        if let n = breaker.failures { config.breakerFailures = n }
+        if let d = breaker.coolDownMs { config.breakerCoolDownMs = d }
         config.waitForApproval = a.flags.contains("--wait")
         if a.flags.contains("--sync-normal") { config.synchronous = .normal }
         junit = a.value("--junit")
@@ -199,7 +188,7 @@ final class CLIObserver: RunObserver {
                                       redact: redact) + "\n").utf8))
     }
 
-    func agentName(_ a: Int) -> String { a >= 0 && a < plan.agentNames.count ? plan.agentNames[a] : "local" }
+    func agentName(_ a: Int) -> String { plan.agentLabel(a) }
 
     func logLine(_ r: JournalRecord, state: RunState) -> String {
         JSONLog.record(r, runID: runID, plan: plan).render(redact: redact)
@@ -311,7 +300,7 @@ extension CLI {
         do { s = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
         do { open = try store.openAttempts(run: runID) } catch { fail(error) }
         let doc = statusDocument(s, openAttempts: open.count, extra: [("exit_code", .int(Int64(exitCode)))])
-        Console.out((String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n"))
+        printJSON(doc)
     }
 
     static func driveToEnd(_ runner: Runner, _ flags: RunFlags) -> Int32 {

@@ -84,7 +84,7 @@ extension CLI {
         let open: [OpenAttempt]
         do { open = try store.openAttempts(run: s.info.runID) } catch { fail(error) }
         if a.flags.contains("--json") {
-            Console.out(String(decoding: CanonicalJSON.encode(statusDocument(s, openAttempts: open.count)), as: UTF8.self) + "\n")
+            printJSON(statusDocument(s, openAttempts: open.count))
             return 0
         }
         func reruns(_ t: Int) -> Int { rerunCount(s, t) }
@@ -114,6 +114,11 @@ extension CLI {
         if !gates.isEmpty { out += "\n" }
         Console.out(out)
         return 0
+    }
+
+    /// A `--json` document: one canonical JSON value and a newline on standard output.
+    static func printJSON(_ doc: JSONValue) {
+        Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
     }
 
     /// Attempts started again after a resume (same attempt number, one more process).
@@ -156,7 +161,7 @@ extension CLI {
                          ("events", .int(Int64(r.journalCount))), ("run_id", .string(r.runID)), ("status", .string(r.status.rawValue)),
                          ("verdict", r.verdict.map { .string($0.rawValue) } ?? .null), ("workflow", .string(r.workflow))])
             })
-            Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
+            printJSON(doc)
             return 0
         }
         var out = "RUN\tWORKFLOW\tSTATUS\tVERDICT\tCREATED\tEVENTS\n"
@@ -181,17 +186,17 @@ extension CLI {
         do { rows = try store.logs(run: s.info.runID, task: task) } catch { fail(error) }
         if a.flags.contains("--json") {
             let doc: JSONValue = .array(rows.map { r in
-                .object([("agent", .string(r.agent >= 0 && r.agent < s.plan.agentNames.count ? s.plan.agentNames[r.agent] : "local")),
+                .object([("agent", .string(s.plan.agentLabel(r.agent))),
                          ("attempt", .int(Int64(r.attempt))), ("duration_ms", .int(r.durationMs)),
                          ("exit_code", r.exitCode.map { .int(Int64($0)) } ?? .null), ("stderr", .string(r.stderr)),
                          ("stdout", .string(r.stdout)), ("task", .string(s.plan.taskNames[r.task]))])
             })
-            Console.out(String(decoding: CanonicalJSON.encode(doc), as: UTF8.self) + "\n")
+            printJSON(doc)
             return 0
         }
         var out = ""
         for r in rows {
-            let agent = r.agent >= 0 && r.agent < s.plan.agentNames.count ? s.plan.agentNames[r.agent] : "local"
+            let agent = s.plan.agentLabel(r.agent)
             out += "== \(s.plan.taskNames[r.task]) attempt \(r.attempt) on \(agent): exit \(r.exitCode.map(String.init) ?? "-"), \(r.durationMs) ms ==\n"
             if !r.stdout.isEmpty { out += r.stdout + (r.stdout.hasSuffix("\n") ? "" : "\n") }
             if !r.stderr.isEmpty { out += "-- stderr --\n" + r.stderr + (r.stderr.hasSuffix("\n") ? "" : "\n") }

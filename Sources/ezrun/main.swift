@@ -194,18 +194,33 @@ enum CLI {
         }
     }
 
-    /// `--breaker-failures N` and `--breaker-cool-down D` of simulate and replay (defaults 5 and 30s).
-    static func breakerSettings(_ a: Args) -> CircuitBreaker {
-        var failures = 5, coolDown: Int64 = 30_000
+    /// The store every command uses: `--db`, else `$EZFLOW_DB` (when non-empty), else the default.
+    static func storePath(_ a: Args) -> String {
+        if a.value("--db") == "" { usageError(a, "--db needs a path (an empty one names no file)") }
+        return a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
+    }
+
+    /// `--breaker-failures N` (1…1000) and `--breaker-cool-down D` (0s…24h), one rule for
+    /// run, resume, simulate and replay; nil where the flag is not given.
+    static func breakerFlags(_ a: Args) -> (failures: Int?, coolDownMs: Int64?) {
+        var out: (failures: Int?, coolDownMs: Int64?) = (nil, nil)
         if let s = a.value("--breaker-failures") {
-            guard let n = Int(s), n >= 1 else { usageError(a, "--breaker-failures needs an integer >= 1, not `\(s)`") }
-            failures = n
+            guard let n = Int(s), (1...1_000).contains(n) else { usageError(a, "--breaker-failures needs an integer in 1…1000, not `\(s)`") }
+            out.failures = n
         }
         if let s = a.value("--breaker-cool-down") {
-            guard case .value(.duration(let d)) = Literal.scan(s), d >= 0 else { usageError(a, "--breaker-cool-down needs a duration such as 30s or 500ms, not `\(s)`") }
-            coolDown = d
+            guard case .value(.duration(let d)) = Literal.scan(s), (0...86_400_000).contains(d) else {
+                usageError(a, "--breaker-cool-down needs a duration from 0s to 24h (e.g. 30s), not `\(s)`")
+            }
+            out.coolDownMs = d
         }
-        return CircuitBreaker(failuresToOpen: failures, coolDownMs: coolDown)
+        return out
+    }
+
+    /// The breaker of simulate and replay: the flags, else 5 failures and 30s.
+    static func breakerSettings(_ a: Args) -> CircuitBreaker {
+        let given = breakerFlags(a)
+        return CircuitBreaker(failuresToOpen: given.failures ?? 5, coolDownMs: given.coolDownMs ?? 30_000)
     }
 
     static func main() -> Never {
