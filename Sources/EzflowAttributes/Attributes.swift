@@ -5,7 +5,7 @@ public enum AttributeTable {
     /// Block kinds in reference order, each with its attributes in declaration order
     /// (the order "`task` takes: ..." lists them).
     public static let blocks: [(kind: String, attributes: [AttrFact])] = [
-        ("workflow", workflow), ("task", task), ("group", group), ("agent", agent), ("role", role), ("policy", policy),
+        ("workflow", workflow), ("task", task), ("matrix", matrix), ("group", group), ("agent", agent), ("role", role), ("policy", policy),
         ("secret", secret), ("retry", retry), ("budget", budget), ("input", input), ("output", output), ("error", error),
         ("enum", []), ("type", []),
     ]
@@ -65,6 +65,18 @@ public enum AttributeTable {
         .init("task", "stop", .strings, ir: "stop", action: "prompt", "at most 4 sequences that end the model's answer"),
         .init("task", "max_cost", .money, min: 0, ir: "max_cost_micros", "at most this much money per attempt"),
         description("task"),
+    ]
+
+    /// A task's `matrix { }` block. Every other attribute is an axis: `name: [values]`.
+    static let matrix: [AttrFact] = [
+        .init("matrix", "exclude", .custom("a list of records binding some axes"), ir: "for_each",
+              "drop every cell whose values match all the keys of an entry"),
+        .init("matrix", "include", .custom("a list of records binding every axis"), ir: "for_each",
+              "add one cell per entry, after `exclude` (every axis must be given)"),
+        .init("matrix", "fail_fast", .custom("a bool"), default: "true", ir: "matrix.fail_fast",
+              "the first failed cell cancels the matrix's other cells"),
+        .init("matrix", "max_parallel", .custom("a whole number, at least 1"), ir: "matrix.max_parallel",
+              "at most this many cells of the matrix run at once (default: no limit of its own)"),
     ]
 
     static let group: [AttrFact] = [

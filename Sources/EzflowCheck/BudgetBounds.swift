@@ -109,6 +109,9 @@ extension WorkflowChecker {
         }
         let back = t.backoffTotalMs
         var text = "\(Units.counted(a, "attempt")) × \(fmtDuration(to))\(named ? "" : " timeout")\(extra)" + (back > 0 ? " + \(fmtDuration(back)) backoff" : "")
+        if t.matrixWaves > 1, let m = t.matrix, let p = m.maxParallel {
+            text = "\(t.matrixWaves) rounds of \(p) cells (\(m.cells.count) cells, `max_parallel: \(p)`) × (" + text + ")"
+        }
         if case .task(let f)? = t.fallback, total > (CriticalPath.worstTime(t) ?? 0) {
             text += " + fallback `\(w.tasks[f].name.text)` \(fmtDuration(total - (CriticalPath.worstTime(t) ?? 0)))"
         }

@@ -123,7 +123,8 @@ extension WorkflowChecker {
     func taskCost(_ t: TaskInfo, _ w: WorkflowContext, _ priced: inout [CostKey: (Int64?, String, Int64, Int64)]) -> TaskCost {
         var instances: Int64? = 1
         if t.forEach != nil {
-            if let fe = t.forEachValue, case .list(let items) = fe.kind { instances = Int64(items.count) } else { instances = nil }
+            if let m = t.matrix { instances = Int64(m.cells.count) }
+            else if let fe = t.forEachValue, case .list(let items) = fe.kind { instances = Int64(items.count) } else { instances = nil }
         }
         var c = TaskCost(instances: instances, attempts: t.maxAttempts, money: 0, moneyWhy: "", catchMoney: nil,
                          firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),

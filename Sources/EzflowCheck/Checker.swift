@@ -181,7 +181,7 @@ struct WorkflowChecker {
                    let n = constantNumber(a.value, specs[si].fact) {
                     v.numbers[id: id] = n
                 } else if specs[si].fact.value == .strings {
-                    checkConstantStrings(a.value, specs[si].fact)
+                    checkConstantStrings(a.value, specs[si].fact, itemKnown: env.itemKnown)
                 }
             case .word(let allowed):
                 if let w = word(a.value, allowed: allowed, attr: key) { v.words[id: id] = [(w, a.value.span)] }

@@ -115,7 +115,9 @@ extension WorkflowChecker {
     /// Checks that a list-of-strings attribute (`needs`, `tags`, `capabilities`) is written
     /// out as literals: these shape the plan (agent matching, tag limits) before any input
     /// or `for_each` item is known, and anything else would be dropped (E0307).
-    mutating func checkConstantStrings(_ e: Expr, _ f: AttrFact) {
+    /// `itemKnown`: every `item` is known now (a matrix, a constant `for_each` list), so
+    /// `needs` may read it: each instance's agents are matched to its own values.
+    mutating func checkConstantStrings(_ e: Expr, _ f: AttrFact, itemKnown: Bool = false) {
         let items: [Expr]
         switch e.kind {
         case .list(let xs): items = xs
@@ -126,11 +128,12 @@ extension WorkflowChecker {
             // Lists and records in such a list are type errors (or poison), reported already.
             if case .list = i.kind { continue }
             if case .record = i.kind { continue }
+            if itemKnown && f.name == "needs" && i.path?.first?.text == "item" { continue }
             guard case .string? = Constant.fold(i) else {
                 let fanOut = f.name == "needs" && i.path?.first?.text == "item"
                 report(error("E0307", "`\(f.name)` must be a constant", i.span, label: "known only when the run starts",
                              help: fanOut
-                                 ? "agents are chosen before any item is known: split the fan-out into one task per value, each with its own `needs: [\"...\"]`"
+                                 ? "agents are chosen when the run is planned: fan out with a `matrix` or a `for_each` list written out, whose items are known now"
                                  : "write the strings out, e.g. `\(f.name): [\"linux\"]`: \(Self.constantStringsWhy[f.name] ?? "they are read before the run starts")"))
                 return
             }

@@ -14,6 +14,9 @@ struct ExprEnv {
     var taskFanned: [Bool] = []
     /// The element type bound to `item` inside a `for_each` task.
     var item: Ty?
+    /// Every `item` is known when the file is checked (a matrix, a constant `for_each`
+    /// list): `needs` may read it.
+    var itemKnown = false
     var secretsAllowed = false
     /// Inside a `run:` script, where `${NAME}` may be a shell variable written unescaped.
     var shellScript = false

@@ -275,7 +275,10 @@ public struct CriticalPath: Sendable {
         let (x, o) = timeout.multipliedReportingOverflow(by: attempts)
         if o { return Int64.max }
         let b = t.backoffTotalMs
-        return x.addingReportingOverflow(b).overflow ? Int64.max : x + b
+        guard !x.addingReportingOverflow(b).overflow else { return Int64.max }
+        // A matrix with `max_parallel` runs its cells in waves of that many, one after another.
+        let (w, o2) = (x + b).multipliedReportingOverflow(by: t.matrixWaves)
+        return o2 ? Int64.max : w
     }
 
     /// The longest one attempt takes: its `timeout`; for an `approve` gate that escalates,

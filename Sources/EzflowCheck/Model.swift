@@ -178,6 +178,10 @@ public struct TaskInfo: Sendable {
     public var writes: [Name] = []
     public var secrets: [RefUse] = []
     public var forEach: Ty?
+    /// The checked `matrix` block (its cells are the instances; `forEach` is their record).
+    public var matrix: MatrixInfo?
+    /// `needs` entries that read `item`: each instance needs their values too.
+    public var itemNeeds: [Expr] = []
     public var outputs: [String: Ty] = [:]
     public var approvers: [RefUse] = []
     /// `self_approval: allowed`: the run's starter may approve this gate (separation of

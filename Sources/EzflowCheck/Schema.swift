@@ -64,9 +64,9 @@ enum Schema {
     /// Nested block kinds allowed inside each kind.
     static let blocks: [String: Set<String>] = [
         "workflow": ["input", "output", "task", "group", "budget", "agent", "role", "policy", "secret", "retry", "enum", "type", "error"],
-        "task": ["budget", "retry", "output"],
+        "task": ["budget", "retry", "output", "matrix"],
         "group": ["task", "group", "budget"],
-        "agent": [], "role": [], "policy": [], "secret": [], "retry": [], "budget": [],
+        "agent": [], "role": [], "policy": [], "secret": [], "retry": [], "budget": [], "matrix": [],
         "input": [], "output": [], "error": [], "enum": [], "type": [],
     ]
 

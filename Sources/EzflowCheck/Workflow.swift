@@ -82,6 +82,7 @@ extension WorkflowChecker {
         checkFallbackTargets(w)
         checkFallbackOutputs(w)
         checkAgentsAndRoles(&w)
+        checkItemNeeds(w)
         checkBudgets(&w)
         checkConflicts(&w)
         for (name, input) in w.inputs.sorted(by: { $0.value.span < $1.value.span }) where !w.usedInputs.contains(name) {
@@ -184,7 +185,7 @@ extension WorkflowChecker {
                     t.outputs[on.text] = resolveType(te, module: w.module)
                 }
                 var actionAttr: Attribute?
-                var hasForEach = false
+                var hasForEach = inner.blocks.contains { $0.kind.text == "matrix" }
                 for case .attribute(let a) in inner.members {
                     guard let id = Schema.attrNames.id(a.key.text) else { continue }
                     if actionAttr == nil && Schema.actionMask[id] { actionAttr = a }
@@ -234,6 +235,7 @@ extension WorkflowChecker {
             switch ft {
             case .list(let el):
                 env.item = el
+                env.itemKnown = Constant.fold(fe.value) != nil
                 checkPlanTimeForEach(fe.value)
             case .error: env.item = .error
             default:
@@ -242,6 +244,7 @@ extension WorkflowChecker {
             }
             t.forEach = env.item
         }
+        checkMatrix(&t, &env)
         let attrs = validateAttributes(t.block, module: m, env: &env)
         // Exactly one action.
         var actions: [Attribute] = []
@@ -283,7 +286,11 @@ extension WorkflowChecker {
             env.secretsAllowed = false
         }
         t.agent = attrs.ref(AK.agent)
-        if let a = attrs[AK.needs] { t.needs = stringList(a.value); t.needsSpan = a.value.span }
+        if let a = attrs[AK.needs] {
+            t.needs = stringList(a.value)
+            t.needsSpan = a.value.span
+            if env.itemKnown { collectItemNeeds(&t, a) }
+        }
         if attrs[AK.role] != nil { t.role = attrs.ref(AK.role) }
         else if let g = t.group { t.role = inheritedRole(g, w) }
         t.timeoutMs = attrs.number(AK.timeout)

@@ -21,7 +21,13 @@ public enum GraphRenderer {
             timing += " (worst \(fmtMs(worstMs)))"
             lines.append(timing)
         }
-        if t.forEach != nil { lines.append("for each item") }
+        if let m = t.matrix {
+            // One node for the whole matrix: its axes and its cell count.
+            lines.append("matrix " + m.axes.joined(separator: " × ") + ": " + (m.cells.count == 1 ? "1 cell" : "\(m.cells.count) cells")
+                         + (m.maxParallel.map { ", \($0) at once" } ?? ""))
+        } else if t.forEach != nil {
+            lines.append("for each item")
+        }
         return lines
     }
 

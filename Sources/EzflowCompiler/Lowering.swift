@@ -428,6 +428,11 @@ struct WorkflowLowering {
                 forEach = Self.withOptionalFields(expr: forEach, .list(it))
             }
         }
+        if let m = t.matrix {
+            forEach = Self.matrixCells(m)
+            if let it = t.forEach { itemType = typeName(it) }
+        }
+        let needsItem: [JSONValue] = t.itemNeeds.map { expr($0, &scope) }
         let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
         let system: JSONValue? = t.systemValue.map { .array(parts($0, &scope)) }
         let messages: JSONValue? = t.messagesValue.map { expr($0, &scope) }
@@ -452,6 +457,8 @@ struct WorkflowLowering {
         out.key("group"); out.int(t.group.map { Int64($0) })
         out.key("id"); out.int(id)
         out.key("item_type"); out.string(itemType)
+        // Written only for a matrix task, so earlier IR keeps its hash.
+        if let m = t.matrix { out.key("matrix"); out.value(Self.matrixSettings(m)) }
         out.key("max_cost_micros"); out.int(t.maxCost)
         out.key("max_tokens"); out.int(t.maxTokens)
         // The prompt's extras are written only when given, so earlier IR keeps its hash.
@@ -459,6 +466,7 @@ struct WorkflowLowering {
         out.key("model"); out.string(t.model)
         out.key("name"); out.string(t.name.text)
         out.key("needs"); out.strings(t.needs)
+        if !needsItem.isEmpty { out.key("needs_item"); out.value(.array(needsItem)) }
         if let w = t.onTimeout { out.key("on_timeout"); out.string(w) }
         out.key("outputs")
         out.beginArray()

@@ -1682,6 +1682,256 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0920", .error, "both for_each and matrix",
+            #"""
+            A task fans out once: over a `for_each` list or over the cells of a
+            `matrix`, not both. A `matrix` axis can hold what the `for_each` list
+            held, so the cross product covers both.
+
+            Erroneous example:
+
+                task test {
+                  for_each: ["unit", "e2e"]
+                  matrix { os: ["linux", "macos"] }
+                  run: "make test"
+                }
+
+            Corrected example:
+
+                task test {
+                  matrix {
+                    os: ["linux", "macos"]
+                    suite: ["unit", "e2e"]
+                  }
+                  run: "make ${item.suite}"
+                }
+            """#),
+        entry(
+            "E0921", .error, "matrix axis is not a list of constants",
+            #"""
+            Every attribute of a `matrix` block other than `exclude`, `include`,
+            `fail_fast` and `max_parallel` is an axis: a non-empty list of
+            strings, ints or bools written out. The cells are computed when the
+            file is checked, so the budget and deadline proofs count each one and
+            each cell's `needs` is matched to an agent before the run; a list
+            known only when the run starts cannot be.
+
+            Erroneous example:
+
+                matrix {
+                  os: "linux"
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux"]
+                }
+            """#),
+        entry(
+            "E0922", .error, "matrix values of different types",
+            #"""
+            An axis gives one field of the cell's `item` record, so all its
+            values have one type; an `exclude` or `include` entry must give a
+            value of that type too. `3.12` is a float and `"3.12"` a string:
+            write versions as strings.
+
+            Erroneous example:
+
+                matrix {
+                  py: ["3.11", 3]
+                }
+
+            Corrected example:
+
+                matrix {
+                  py: ["3.11", "3"]
+                }
+            """#),
+        entry(
+            "E0923", .error, "unknown matrix axis",
+            #"""
+            An `exclude` or `include` entry names an axis the matrix does not
+            declare. Such an entry could match nothing, or add a cell whose
+            `item` lacks a field; ezc suggests the closest axis.
+
+            Erroneous example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  exclude: [{ ox: "macos" }]
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  exclude: [{ os: "macos" }]
+                }
+            """#),
+        entry(
+            "E0924", .error, "matrix include does not bind every axis",
+            #"""
+            Each `include` entry adds exactly one cell, after `exclude`, so it
+            gives a value to every axis. GitHub Actions also merges a partial
+            include into existing cells, a rule that surprises its users; ezflow
+            does not: to change cells, `exclude` them and include whole ones.
+
+            Erroneous example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  py: ["3.11", "3.12"]
+                  include: [{ os: "linux" }]
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  py: ["3.11", "3.12"]
+                  include: [{ os: "linux", py: "3.13" }]
+                }
+            """#),
+        entry(
+            "E0925", .error, "matrix has too many cells",
+            #"""
+            A matrix has at most 256 cells (as GitHub Actions allows), counted
+            after `exclude` and `include`. Each cell is one task of the plan, with
+            its own journal records and reservations. Split the task, or exclude
+            the cells nobody needs.
+
+            Erroneous example:
+
+                matrix {
+                  a: [1, 2, 3, 4, 5, 6, 7, 8, 9]
+                  b: [1, 2, 3, 4, 5, 6]
+                  c: [1, 2, 3, 4, 5, 6]
+                }
+
+            Corrected example:
+
+                matrix {
+                  a: [1, 2, 3, 4, 5, 6, 7, 8, 9]
+                  b: [1, 2, 3, 4, 5, 6]
+                }
+            """#),
+        entry(
+            "E0926", .error, "matrix has no cell",
+            #"""
+            The `exclude` entries remove every cell of the cross product and no
+            `include` adds one. A task with no cell would never run, and what
+            reads its outputs would get an empty list: almost surely a mistake.
+
+            Erroneous example:
+
+                matrix {
+                  os: ["linux"]
+                  exclude: [{ os: "linux" }]
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  exclude: [{ os: "linux" }]
+                }
+            """#),
+        entry(
+            "E0927", .error, "matrix has no axis",
+            #"""
+            A `matrix` block gives at least one axis, `name: [values]`; its
+            settings alone (`fail_fast`, `max_parallel`) make no cell.
+
+            Erroneous example:
+
+                matrix {
+                  fail_fast: false
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  fail_fast: false
+                }
+            """#),
+        entry(
+            "E0928", .error, "matrix cell given twice",
+            #"""
+            An axis lists a value twice, or an `include` entry repeats a cell
+            the matrix already has. Cells are named by their values
+            (`test[os=linux]`), so each may exist once; the repeat would run the
+            same cell again under the same name.
+
+            Erroneous example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  include: [{ os: "linux" }]
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                }
+            """#),
+        entry(
+            "E0929", .error, "no agent can run a cell",
+            #"""
+            `needs` reads `item` (`needs: [item.os]`), so each cell of a matrix,
+            or each item of a `for_each` list written out, needs its own
+            capabilities, and agents are chosen per cell. No agent of the pool
+            (or of the task's role, or its pinned `agent`) offers what this cell
+            needs: the cell could never start.
+
+            Erroneous example:
+
+                agent lin { driver: exec, capabilities: ["linux"] }
+                workflow ci {
+                  task test {
+                    matrix { os: ["linux", "windows"] }
+                    needs: [item.os]
+                    run: "make test"
+                  }
+                }
+
+            Corrected example:
+
+                agent lin { driver: exec, capabilities: ["linux"] }
+                agent win { driver: exec, capabilities: ["windows"] }
+                workflow ci {
+                  task test {
+                    matrix { os: ["linux", "windows"] }
+                    needs: [item.os]
+                    run: "make test"
+                  }
+                }
+            """#),
+        entry(
+            "E0930", .error, "invalid matrix setting",
+            #"""
+            A `matrix` block's settings are constants: `fail_fast` is `true` or
+            `false` (default `true`: the first failed cell cancels the others),
+            `max_parallel` a whole number of at least 1 (cells of this matrix
+            running at once), `exclude` and `include` lists of records.
+
+            Erroneous example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  max_parallel: 0
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  max_parallel: 1
+                }
+            """#),
+        entry(
             "W0100", .warning, "unused input",
             #"""
             A workflow input is declared but never read. Whoever starts the workflow,
@@ -2046,6 +2296,28 @@ public enum Catalogue {
                 task publish {
                   secrets: [tok]
                   run: "printf 'Authorization: Bearer %s' ${secrets.tok} | curl -H @- $URL"
+                }
+            """#),
+        entry(
+            "W0920", .warning, "matrix exclude matches no cell",
+            #"""
+            An `exclude` entry removes every cell whose values match all the keys
+            it names; this one matches none, usually because a value is spelled
+            differently from the axis (`macOS` for `macos`). The matrix runs
+            every cell the entry was meant to drop.
+
+            Erroneous example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  exclude: [{ os: "macOS" }]
+                }
+
+            Corrected example:
+
+                matrix {
+                  os: ["linux", "macos"]
+                  exclude: [{ os: "macos" }]
                 }
             """#),
     ]

@@ -199,13 +199,13 @@ struct IRValidator {
     /// ones lowering derives.
     static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
-        "retry_more",
+        "retry_more", "matrix", "needs_item",
     ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                                "escalate_timeout_ms", "retry_more"]
+                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -519,6 +519,7 @@ struct IRValidator {
             let priority = try attr(t, "task", "priority")
             let tags = try strings(t, "tags")
             if let fe = try nullable(t, "for_each") { try expr(fe, t.sub("for_each"), scope) }
+            try matrix(t, scope)
             _ = try optString(t, "item_type")
             if let env = try nullable(t, "env") { try exprMap(env, t.sub("env"), scope) }
             for (k, ov) in try array(t, "outputs").enumerated() {

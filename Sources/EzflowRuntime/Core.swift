@@ -28,6 +28,9 @@
 //                                        of `escalate_to`, timer approval/t/a/1 armed (ApprovalGate.swift)
 //   awaitingApproval → succeeded         approvalGiven (conflict: approved takes the new value)
 //   any non-terminal → cancelled         deadline, budget time, overrun, cancelRequested, drain end
+//   any non-terminal → cancelled         matrix cell, `fail_fast`: another cell of its matrix dead-lettered
+//                                        (a running attempt is cancelled; MatrixCore.swift)
+//   ready            → ready             matrix cell: `max_parallel` cells of its matrix running (waits)
 //   (no task changes)                    interrupted: no dispatch, no stall verdict until `resumed`
 //   waiting          → ready → succeeded join (a `workflow` task): its last nested task succeeded, at once
 //   waiting          → failed            join: a nested task ended without success (skipped if only
@@ -517,6 +520,7 @@ extension RunState {
         set(t, .deadLettered)
         out.append(.deadLetter(task: t, history: history[t]))
         finalize(t, ok: false)
+        if plan.isMatrixCell(t) { cancelOtherCells(t, &out) }
     }
 
     /// The documented backoff: base delay (fixed/linear/exponential, capped), then jitter
@@ -754,6 +758,7 @@ extension RunState {
     /// Whether the workflow's `max_parallel` and `t`'s tag limits leave a slot.
     func hasRoom(_ t: Int) -> Bool {
         if plan.maxParallel >= 0 && runningCount >= plan.maxParallel { return false }
+        if plan.isMatrixCell(t) && !matrixHasRoom(t) { return false }
         for k in plan.tagStart[t]..<plan.tagStart[t + 1] where tagLimit[plan.tags[k]] >= 0 && tagLoad[plan.tags[k]] >= tagLimit[plan.tags[k]] {
             return false
         }

@@ -279,6 +279,11 @@ public struct Plan: Sendable {
     public var taskItemIndex: [Int] = []
     /// The `item` bound for a `for_each` instance (nil without `for_each`).
     public var taskItem: [JSONValue?] = []
+    /// Per matrix cell: its matrix's `fail_fast` and `max_parallel` (-1: none; -2: not
+    /// a cell). Empty in a plan without a matrix; shorter than `taskCount` when the last
+    /// tasks are no cells (`isMatrixCell`, MatrixPlan.swift).
+    public var taskMatrixFailFast: [Bool] = []
+    public var taskMatrixMaxParallel: [Int] = []
     /// The IR task object each plan task comes from (shared by a fan-out's instances).
     public var taskJSON: [JSONValue] = []
     /// Per workflow scope: the IR workflow object, the join task that opened it (-1 for

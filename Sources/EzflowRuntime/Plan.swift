@@ -376,8 +376,11 @@ struct PlanBuilder {
             }
             let fanOut = items.count != 1 || items[0] != nil
             let b = PlanBuilder.budget(t.json["budget"])
+            let matrix = MatrixPlan(t.json)
             for (k, item) in items.enumerated() {
-                let name = namePrefix + t.name + (fanOut ? "[\(k)]" : "")
+                let name = matrix.map { MatrixCell.name(task: namePrefix + t.name, axes: $0.axes, item: item ?? .null) }
+                    ?? namePrefix + t.name + (fanOut ? "[\(k)]" : "")
+                let itemNeeds = try PlanBuilder.itemNeeds(t.json, item: item, known: known, path: tpath)
                 let id: Int
                 if t.action == "workflow", let nested = t.workflow {
                     // The workflow task's scope: its own budget and timeout and the nested
@@ -403,7 +406,9 @@ struct PlanBuilder {
                     p.groupTask[jg] = id
                 } else {
                     id = try appendTask(&p, t, name: name, deps: deps, tags: tagList, group: group, scope: scope, irIndex: i,
-                                    itemIndex: fanOut ? k : -1, item: item, agents: localAgent, outputs: localOutput, join: -1, path: tpath)
+                                    itemIndex: fanOut ? k : -1, item: item, agents: localAgent, outputs: localOutput, join: -1, path: tpath,
+                                    itemNeeds: itemNeeds)
+                    if let matrix { p.setMatrix(id, matrix) }
                     if b.0 >= 0 || b.1 >= 0 || b.2 >= 0 {
                         _ = PlanBuilder.addGroup(&p, name: name, parent: group, money: b.0, tokens: b.1, time: b.2, task: id)
                     }
@@ -437,7 +442,7 @@ struct PlanBuilder {
     /// Appends one plan task (every per-task array but the budget mirrors).
     mutating func appendTask(_ p: inout Plan, _ t: IRTask, name: String, deps: [Int], tags tagList: [String], group: Int, scope: Int,
                              irIndex: Int, itemIndex: Int, item: JSONValue?, agents: [String: Int], outputs: [String: Int],
-                             join: Int, path: String) throws(PlanError) -> Int {
+                             join: Int, path: String, itemNeeds: [String] = []) throws(PlanError) -> Int {
         let id = p.taskNames.count
         let isJoin = join >= 0
         p.taskNames.append(name)
@@ -475,7 +480,10 @@ struct PlanBuilder {
         p.ruleStart.append(p.ruleAttempts.count)
         p.catchTask.append(-1)
         p.catchAgent.append(-1)
-        if !isJoin { for a in t.agents { if let g = agents[a] { p.candidates.append(g) } } }
+        if !isJoin { for a in t.agents { if let g = agents[a], p.offers(g, itemNeeds) { p.candidates.append(g) } } }
+        if !isJoin && !t.agents.isEmpty && p.candidateStart.last == p.candidates.count {
+            throw PlanError(path: path + ".needs_item", message: "no agent of `\(name)` offers the capabilities " + itemNeeds.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
         p.candidateStart.append(p.candidates.count)
         for g in tagList {
             if let tid = tagID[g] { p.tags.append(tid) } else {

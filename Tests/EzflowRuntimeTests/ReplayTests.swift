@@ -108,6 +108,16 @@ final class ReplayTests: XCTestCase {
             try h.ok("flaky", 4, at: 1_200, cost: 10_000)
             try h.ok("publish", at: 1_300, cost: 10_000)
             try h.ok("notify", at: 1_400, cost: 10_000)
+        case "matrix_fail_fast":
+            // Three cells, two at a time (`max_parallel`), each on its `os`'s agent; the
+            // macos cell dead-letters: `fail_fast` cancels the running linux cell and the
+            // queued one, `report` is skipped → `failed`.
+            var cs = try h.start(seed: 17)
+            precondition(cs == ["dispatch test[os=linux,n=1]#1@lin", "dispatch test[os=linux,n=2]#1@lin"], "\(cs)")
+            cs = try h.ok("test[os=linux,n=1]", at: 10, outputs: .object([("stdout", .string("ok"))]))
+            precondition(cs == ["dispatch test[os=macos,n=1]#1@mac"], "\(cs)")
+            cs = try h.fail("test[os=macos,n=1]", 1, "agent_error", at: 20)
+            precondition(cs.contains("cancel test[os=linux,n=2]#1") && cs.contains("finish failed"), "\(cs)")
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -133,7 +143,7 @@ final class ReplayTests: XCTestCase {
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
-                     "gate_escalate", "redrive"] {
+                     "gate_escalate", "redrive", "matrix_fail_fast"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -161,6 +171,10 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.history[1].map(\.message), ["no answer within 1s: rejected after the escalation"])
             } else if name == "redrive" {
                 try checkRedrive(plan, state)
+            } else if name == "matrix_fail_fast" {
+                XCTAssertEqual(state.verdict, .failed)
+                XCTAssertEqual(plan.taskNames, ["test[os=linux,n=1]", "test[os=linux,n=2]", "test[os=macos,n=1]", "report"])
+                XCTAssertEqual(state.tasks, [.succeeded, .cancelled, .deadLettered, .skipped])
             } else if name == "interrupt_resume" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 20_000)
