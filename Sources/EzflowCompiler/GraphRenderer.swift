@@ -1,4 +1,5 @@
 import EzflowCheck
+import EzflowSyntax
 
 /// Renders a checked workflow's task graph as Graphviz DOT or Mermaid. Nodes show the
 /// task name, its action, required capabilities and timeout; groups become clusters
@@ -13,7 +14,8 @@ public enum GraphRenderer {
     static func label(_ t: TaskInfo, worstMs: Int64) -> [String] {
         var lines = [t.name.text]
         var detail = t.action.isEmpty ? "" : t.action
-        if !t.needs.isEmpty { detail += (detail.isEmpty ? "" : " · ") + "needs " + t.needs.joined(separator: ", ") }
+        let needs = t.needs + t.itemNeeds.map(ExprText.print)
+        if !needs.isEmpty { detail += (detail.isEmpty ? "" : " · ") + "needs " + needs.joined(separator: ", ") }
         if !detail.isEmpty { lines.append(detail) }
         if let to = t.timeoutMs {
             var timing = "timeout " + fmtMs(to)

@@ -67,8 +67,12 @@ extension Analysis {
             out.append(Completion(label: "inputs", kind: "keyword", detail: "the workflow's inputs"))
             out.append(Completion(label: "secrets", kind: "keyword", detail: "declared secrets (in `run`, `env` and `call` only)"))
         }
-        if chain.last(where: { $0.kind.text == "task" })?.attribute("for_each") != nil {
-            out.append(Completion(label: "item", kind: "keyword", detail: "the element of `for_each`"))
+        if let task = chain.last(where: { $0.kind.text == "task" }) {
+            if task.attribute("for_each") != nil {
+                out.append(Completion(label: "item", kind: "keyword", detail: "the element of `for_each`"))
+            } else if task.blocks.contains(where: { $0.kind.text == "matrix" }) {
+                out.append(Completion(label: "item", kind: "keyword", detail: "this cell of the `matrix`: one field per axis"))
+            }
         }
         return out
     }

@@ -48,7 +48,7 @@ extension Analysis {
             return h("output `\(name)` of task `\(task?.name.text ?? "")`", task?.outputs[name]?.description)
         case .enumCase(let id, let c): return h("case `\(c)` of enum `\(id.name)`", id.name)
         case .module(let m): return h("module `\(result.sources[model.modules[m].file].path)`")
-        case .item: return h("`item`: the element of this task's `for_each` list")
+        case .item: return h("`item`: the element of this task's `for_each` list, or its `matrix` cell")
         case .principal(let a): return h("principal attribute `\(a)`")
         case .policyTask(let a): return h("task attribute `\(a)`")
         case .builtin(let name):

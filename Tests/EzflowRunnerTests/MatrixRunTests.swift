@@ -124,6 +124,8 @@ final class MatrixRunTests: XCTestCase {
         for n in 1...3 { XCTAssertEqual(states["test[os=linux,n=\(n)]"], "cancelled", "\(states)") }
         XCTAssertEqual(states["test[os=macos,n=2]"], "cancelled", "\(states)")
         XCTAssertEqual(states["report"], "skipped", "\(states)")
+        let dlq = ezrun(["dlq", "list"], in: dir)
+        XCTAssertTrue(dlq.stdout.contains("test[os=macos,n=1]"), dlq.stdout + dlq.stderr)
         let replay = ezrun(["replay", "f1"], in: dir)
         XCTAssertEqual(replay.status, 0, replay.stdout + replay.stderr)
     }
@@ -242,5 +244,24 @@ final class MatrixRunTests: XCTestCase {
         let sim = ezrun(["simulate", src, "--seed", "2026", "--runs", "20"], in: dir)
         XCTAssertEqual(sim.status, 0, sim.stdout + sim.stderr)
         XCTAssertTrue(sim.stdout.contains("success: 20/20"), sim.stdout)
+    }
+
+    /// `for_each` over a list written out with `needs: [item]`: each instance on the agent
+    /// its item names (issue 13 measured this dropped; since issue 10 it was refused, E0307).
+    func testForEachNeedsItemPicksTheAgentOfEachInstance() throws {
+        let dir = tempDir("foreach-needs")
+        write(Self.agents + """
+            workflow ci {
+              task build {
+                for_each: ["macos", "linux"]
+                needs: [item]
+                run: "echo build ${item}"
+              }
+            }
+            """, to: dir + "/ci.ezflow")
+        let r = ezrun(["run", "ci.ezflow", "--run-id", "e1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ran = Dictionary(uniqueKeysWithValues: starts(r.stderr).map { ($0.task, $0.agent) })
+        XCTAssertEqual(ran, ["build[0]": "mac", "build[1]": "lin"])
     }
 }
