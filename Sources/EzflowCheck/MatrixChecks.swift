@@ -29,7 +29,12 @@ extension WorkflowChecker {
     /// Checks `t`'s `matrix` block (if any) and binds `item` to its record type. E0920
     /// when the task also has `for_each` (one fan-out per task).
     mutating func checkMatrix(_ t: inout TaskInfo, _ env: inout ExprEnv) {
-        guard let m = t.block.blocks.first(where: { $0.kind.text == "matrix" }) else { return }
+        let blocks = t.block.blocks.filter { $0.kind.text == "matrix" }
+        guard let m = blocks.first else { return }
+        for again in blocks.dropFirst() {
+            report(error("E0205", "`matrix` is given twice", again.kind.span, label: "given again here",
+                         secondary: [Label(m.kind.span, "first given here")], help: "write every axis in one `matrix { }` block"))
+        }
         if let fe = t.block.attribute("for_each") {
             report(error("E0920", "task `\(t.name.text)` has both `for_each` and `matrix`", m.kind.span,
                          label: "second fan-out", secondary: [Label(fe.key.span, "`for_each` here")],
@@ -39,6 +44,15 @@ extension WorkflowChecker {
         // Poison until the matrix checks out: one mistake, one diagnostic.
         t.forEach = .error
         env.item = .error
+        // A gate's denial and a nested workflow's failure end a cell without dead-lettering
+        // it, and neither holds an agent slot: `fail_fast` and `max_parallel` would not act.
+        if let a = t.block.attribute("approve") ?? t.block.attribute("workflow") {
+            report(error("E0931", "`\(a.key.text)` tasks cannot fan out over a `matrix`", m.kind.span,
+                         secondary: [Label(a.key.span, "`\(a.key.text)` action")],
+                         help: a.key.text == "workflow" ? "use `for_each` over a list of records, or put the matrix on the nested workflow's tasks"
+                             : "put the matrix on the tasks before the gate, and gate once"))
+            return
+        }
         var info = MatrixInfo(axes: [], cells: [])
         var types: [Ty] = []
         var values: [[ConstValue]] = []
@@ -135,8 +149,7 @@ extension WorkflowChecker {
                 return nil
             }
             if out.contains(where: { Self.same($0, v) }) {
-                report(error("E0928", "matrix axis `\(a.key.text)` lists a value twice", x.span, help: "remove the repeat")
-                    .fixing(.remove(x.span, "the repeat")))
+                report(error("E0928", "matrix axis `\(a.key.text)` lists a value twice", x.span, help: "remove the repeat"))
                 return nil
             }
             ty = vt

@@ -1932,6 +1932,32 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0931", .error, "matrix on an approve or workflow task",
+            #"""
+            A `matrix` fans out `run`, `prompt` and `call` tasks. Its `fail_fast`
+            acts when a cell is dead-lettered and its `max_parallel` counts cells
+            running on agents; an `approve` gate's denial and a nested workflow's
+            failure are neither, so on such tasks both settings would silently do
+            nothing. Gate once after the matrix, or fan out a nested workflow
+            with `for_each` over a list of records.
+
+            Erroneous example:
+
+                task sign_off {
+                  matrix { os: ["linux", "macos"] }
+                  approve: "ship ${item.os}?"
+                  approvers: [releaser]
+                }
+
+            Corrected example:
+
+                task sign_off {
+                  after: [test]
+                  approve: "ship every os?"
+                  approvers: [releaser]
+                }
+            """#),
+        entry(
             "W0100", .warning, "unused input",
             #"""
             A workflow input is declared but never read. Whoever starts the workflow,
