@@ -38,6 +38,7 @@
 //   deadLettered     → waiting → ready   taskRedriven: a fresh retry rule (`attemptBase`); a finished
 //                                        run runs again (Redrive.swift); refused → no-op
 //   skipped          → waiting           taskRedriven of what it waited on (also a join it failed)
+//   cancelled        → waiting → ready   taskRedriven of the matrix cell whose `fail_fast` cancelled it
 //
 // Node kinds (`NodeKind`): `task` and `fallback` dispatch, `approval` and
 // `fallbackApproval` ask for `approvalGiven`, `join` never runs; a fallback is readied

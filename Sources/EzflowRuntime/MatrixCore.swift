@@ -35,4 +35,23 @@ extension RunState {
             finalize(c, ok: false)
         }
     }
+
+    /// Re-driving the dead-lettered cell `t` reopens the cells its `fail_fast` cancelled (in
+    /// a run that may be re-driven, a cancelled cell was cancelled by it: a stopped run is
+    /// refused), each with a fresh retry rule; they are readied after `t`. Their
+    /// dependencies are `t`'s, which all succeeded.
+    mutating func reopenCancelledCells(_ t: Int, _ reopened: inout [Bool]) -> [Int] {
+        guard plan.isMatrixCell(t), plan.matrixFailFast(t) else { return [] }
+        var out: [Int] = []
+        for c in plan.matrixCells(of: t) where c != t && tasks[c] == .cancelled {
+            move(c, .waiting)
+            pendingDeps[c] = 0
+            reopen(c, &reopened)
+            attemptBase[c] = attempts[c]
+            usedCatchAgent[c] = false
+            prevDelayMs[c] = 0
+            out.append(c)
+        }
+        return out
+    }
 }

@@ -35,8 +35,10 @@ extension RunState {
         attemptBase[t] = attempts[t]
         usedCatchAgent[t] = false
         prevDelayMs[t] = 0
+        let cells = reopenCancelledCells(t, &reopened)
         reopenDependents(&reopened)
         makeReady(t)
+        for c in cells { makeReady(c) }
     }
 
     /// `t` is open again: not finalized, and so are the failed tasks it stood in for as a

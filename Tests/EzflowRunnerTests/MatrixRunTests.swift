@@ -264,4 +264,32 @@ final class MatrixRunTests: XCTestCase {
         let ran = Dictionary(uniqueKeysWithValues: starts(r.stderr).map { ($0.task, $0.agent) })
         XCTAssertEqual(ran, ["build[0]": "mac", "build[1]": "lin"])
     }
+
+    /// `ezrun dlq retry` of the cell that failed re-opens the cells its `fail_fast`
+    /// cancelled; the run ends `success` and replays.
+    func testRedriveOfTheFailedCellReopensTheCancelledCells() throws {
+        let dir = tempDir("matrix-redrive")
+        write(Self.agents + """
+            workflow ci {
+              task test {
+                matrix {
+                  os: ["linux", "macos"]
+                }
+                needs: [item.os]
+                run: "if [ ${item.os} = macos ] && [ ! -f ok ]; then exit 1; fi; sleep 1; echo ${item.os}"
+              }
+              task report { run: "echo ${join(test.outputs.stdout, " ")}" }
+            }
+            """, to: dir + "/ci.ezflow")
+        XCTAssertEqual(ezrun(["run", "ci.ezflow", "--run-id", "d1"], in: dir).status, 1)
+        XCTAssertEqual(try status(dir, "d1")["test[os=linux]"], "cancelled")
+        write("", to: dir + "/ok")
+        let r = ezrun(["dlq", "retry", "d1", "test[os=macos]"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let states = try status(dir, "d1")
+        XCTAssertTrue(states.values.allSatisfy { $0 == "succeeded" }, "\(states)")
+        let logs = try DurableStore(path: dir + "/.ezflow/ezflow.db").logs(run: "d1")
+        XCTAssertTrue(logs.contains { $0.stdout == "linux macos\n" }, "\(logs.map(\.stdout))")
+        XCTAssertEqual(ezrun(["replay", "d1"], in: dir).status, 0)
+    }
 }

@@ -11,7 +11,7 @@ final class ReplayTests: XCTestCase {
     static let dir = "Tests/Fixtures/replay"
 
     /// Scenarios recorded over another scenario's workflow.
-    static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval"]
+    static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval", "matrix_redrive": "matrix_fail_fast"]
 
     /// The selector a scenario was recorded with: `learned` reads the journalled prior.
     static func environment(_ name: String) -> RunEnvironment {
@@ -118,6 +118,18 @@ final class ReplayTests: XCTestCase {
             precondition(cs == ["dispatch test[os=macos,n=1]#1@mac"], "\(cs)")
             cs = try h.fail("test[os=macos,n=1]", 1, "agent_error", at: 20)
             precondition(cs.contains("cancel test[os=linux,n=2]#1") && cs.contains("finish failed"), "\(cs)")
+        case "matrix_redrive":
+            // As `matrix_fail_fast`, then the dead-lettered cell is re-driven: the cell its
+            // `fail_fast` cancelled waits again and both run (fresh rules), then `report`.
+            try h.start(seed: 17)
+            try h.ok("test[os=linux,n=1]", at: 10, outputs: .object([("stdout", .string("a"))]))
+            try h.fail("test[os=macos,n=1]", 1, "agent_error", at: 20)
+            var cs = try h.send(.taskRedriven(task: h.id("test[os=macos,n=1]"), principal: "ops", atMs: 1_000))
+            precondition(Set(cs) == ["dispatch test[os=macos,n=1]#2@mac", "dispatch test[os=linux,n=2]#2@lin"], "\(cs)")
+            try h.ok("test[os=linux,n=2]", 2, at: 1_100, outputs: .object([("stdout", .string("b"))]))
+            cs = try h.ok("test[os=macos,n=1]", 2, at: 1_200, outputs: .object([("stdout", .string("c"))]))
+            precondition(cs == ["dispatch report#1@lin"], "\(cs)")
+            try h.ok("report", at: 1_300)
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -143,7 +155,7 @@ final class ReplayTests: XCTestCase {
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
-                     "gate_escalate", "redrive", "matrix_fail_fast"] {
+                     "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -171,6 +183,9 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(state.history[1].map(\.message), ["no answer within 1s: rejected after the escalation"])
             } else if name == "redrive" {
                 try checkRedrive(plan, state)
+            } else if name == "matrix_redrive" {
+                XCTAssertEqual(state.verdict, .success)
+                XCTAssertEqual(state.tasks, [.succeeded, .succeeded, .succeeded, .succeeded])
             } else if name == "matrix_fail_fast" {
                 XCTAssertEqual(state.verdict, .failed)
                 XCTAssertEqual(plan.taskNames, ["test[os=linux,n=1]", "test[os=linux,n=2]", "test[os=macos,n=1]", "report"])
