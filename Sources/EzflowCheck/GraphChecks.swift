@@ -180,7 +180,8 @@ extension WorkflowChecker {
             var reported = false
             for (j, (b, bs)) in ws.enumerated() where !reported {
                 if w.tasks[b].forEach != nil {
-                    report(error("E0700", "every instance of `for_each` task `\(w.tasks[b].name.text)` writes output `\(name)` in parallel", bs,
+                    let fan = w.tasks[b].matrix == nil ? "instance of `for_each`" : "cell of `matrix`"
+                    report(error("E0700", "every \(fan) task `\(w.tasks[b].name.text)` writes output `\(name)` in parallel", bs,
                                  secondary: [Label(w.outputs[name]!.span, "output declared here")],
                                  help: "say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`"))
                     reported = true
