@@ -29,6 +29,11 @@ public struct RenderValues: Sendable {
     /// The attempt's token cap from its dispatch (prompt + completion), for the llm driver;
     /// nil: uncapped.
     public var tokenCap: Int64? = nil
+    /// How each ended dependency ended (`TASK.status`), by task id; a dependency that ended
+    /// without outputs reads its outputs as null.
+    public var taskStatuses: [Int: String] = [:]
+    /// Dependencies whose outputs this task reads as optional (`outputsMayBeMissing`).
+    public var optionalOutputs: Set<Int> = []
 
     public init(inputs: [String: JSONValue] = [:], taskOutputs: [Int: JSONValue] = [:], item: JSONValue? = nil,
                 secrets: [String: String] = [:], taskNames: [Int: String] = [:]) {
@@ -80,4 +85,6 @@ extension RenderValues: ExprEnvironment {
     public func outputs(ofTask id: Int) -> JSONValue? { taskOutputs[id] }
     public func secret(_ name: String) -> String? { secrets[name] }
     public func taskName(_ id: Int) -> String? { taskNames[id] }
+    public func status(ofTask id: Int) -> String? { taskStatuses[id] }
+    public func outputsMayBeMissing(ofTask id: Int) -> Bool { optionalOutputs.contains(id) }
 }

@@ -64,6 +64,12 @@ public enum AttributeTable {
               "sampling temperature passed to the model (default: the server's)"),
         .init("task", "stop", .strings, ir: "stop", action: "prompt", "at most 4 sequences that end the model's answer"),
         .init("task", "max_cost", .money, min: 0, ir: "max_cost_micros", "at most this much money per attempt"),
+        .init("task", "when", .custom("a bool expression"), ir: "when",
+              "run only if this holds once the task's gate opens; false skips it (reason `condition`)"),
+        .init("task", "run_on", .word(["success", "failure", "always"]), default: "success", ir: "run_on",
+              "which outcomes of its dependencies let the task run: all succeeded, at least one failed, or any (not after a cancel)"),
+        .init("task", "allow_failure", .bool, default: "false", ir: "allow_failure",
+              "a failure of this task is shown `failed (allowed)` and fails neither the run nor its dependents' gates"),
         description("task"),
     ]
 
@@ -85,6 +91,7 @@ public enum AttributeTable {
         .init("group", "after", .custom("a list of task or group names"), "every task inside runs after these"),
         .init("group", "priority", .int, min: 0, max: 9, "priority of tasks inside that give none (innermost group wins)",
               rangeHelp: "9 runs first"),
+        .init("group", "when", .custom("a bool expression"), "every task inside runs only if this holds (and its own `when`)"),
         description("group"),
     ]
 

@@ -17,6 +17,10 @@ public enum Binding: Sendable, Hashable {
     case output(module: Int, name: String)
     /// `TASK.outputs.NAME` (and fields below it).
     case taskOutput(module: Int, task: Int, name: String)
+    /// `TASK.status`: how task `task` ended (`status.succeeded`, ...).
+    case taskStatus(module: Int, task: Int)
+    /// A case of a built-in enum: `status.failed` (task status), `run_status.failed`.
+    case builtinEnumCase(String, String)
     /// `Enum.case`, possibly through an import alias.
     case enumCase(DeclID, String)
     /// An import alias: the module it names.

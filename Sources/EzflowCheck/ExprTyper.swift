@@ -23,8 +23,17 @@ struct ExprEnv {
     /// The span of a bare `${NAME}` interpolation of a `run:` being typed (for E0200's help).
     var bareShellName: Span?
 
+    /// Per task: `allow_failure: true`, so its outputs read as optional everywhere.
+    var taskAllowFailure: [Bool] = []
+    /// Inside a `run_on: failure|always` task: every task output reads as optional.
+    var optionalOutputs = false
+    /// Task output reads typed optional for that reason (a bare interpolation is refused).
+    var optionalReads: Set<Span> = []
+
     var usedInputs: Set<String> = []
     var readTasks: [(Int, Span)] = []
+    /// Every `TASK.status` read: the task and the reference's span (Conditions.swift).
+    var statusReads: [(Int, Span)] = []
     /// Every `TASK.outputs.NAME` read: the task, the output's name, the reference's span.
     var readOutputs: [OutputRead] = []
     var usedSecrets: [RefUse] = []
@@ -132,6 +141,10 @@ extension WorkflowChecker {
                     case .list, .map, .record:
                         report(error("E0300", "cannot interpolate a value of type `\(t)` into a string", x.span,
                                      help: "use `join(list, \", \")` for lists"))
+                    case .optional where env.optionalReads.contains(x.span):
+                        report(error("E0300", "cannot interpolate `\(t)`: the output may be missing", x.span,
+                                     label: "the task may not have succeeded",
+                                     help: "say what a missing output reads as: `${\(ExprText.print(x)) ?? \"none\"}`"))
                     default: break
                     }
                 }
@@ -382,6 +395,7 @@ extension WorkflowChecker {
         default: break
         }
         if let tasks = env.tasks, let t = tasks[head.text] {
+            if path.count >= 2, path[1].text == "status" { return statusReference(e, task: t, path: path, &env) }
             guard path.count >= 3, path[1].text == "outputs" else {
                 let fixable = path.count == 2 && env.taskOutputs[t][path[1].text] != nil
                 report(error("E0211", "a task is read through its outputs: `\(head.text).outputs.NAME`", e.span)
@@ -397,7 +411,11 @@ extension WorkflowChecker {
                                 otherwise: "its outputs are: " + env.taskOutputs[t].keys.sorted().joined(separator: ", ")))
                 return .error
             }
-            let base: Ty = env.taskFanned[t] ? .list(out) : out
+            var base: Ty = env.taskFanned[t] ? .list(out) : out
+            if env.optionalOutputs || (t < env.taskAllowFailure.count && env.taskAllowFailure[t]) {
+                base = Self.optional(base)
+                env.optionalReads.insert(e.span)
+            }
             bind(e, .taskOutput(module: env.module, task: t, name: path[2].text))
             env.readOutputs.append(OutputRead(task: t, output: path[2].text, span: e.span))
             return fields(base, path.dropFirst(3))
@@ -429,6 +447,7 @@ extension WorkflowChecker {
             bind(rest.first!, .decl(.enumeration, id))
             return .enumeration(name: d.name.text, cases: cases)
         }
+        if let ty = builtinEnumCase(rest, e) { return ty }
         var candidates = Array(env.tasks?.keys ?? [:].keys)
         if env.inputs != nil { candidates.append("inputs") }
         if env.item != nil { candidates.append("item") }

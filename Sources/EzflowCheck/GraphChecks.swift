@@ -22,11 +22,13 @@ extension WorkflowChecker {
                         continue
                     }
                     if w.tasks[i].depSpans[d] == nil { w.tasks[i].depSpans[d] = n.span; w.tasks[i].deps.append(d) }
+                    w.tasks[i].statusOnlyDeps.remove(d)  // named in `after`: gates on success
                     continue
                 }
                 for d in groupTasks(target.index, w) {
                     if d == i { continue }
                     if w.tasks[i].depSpans[d] == nil { w.tasks[i].depSpans[d] = n.span; w.tasks[i].deps.append(d) }
+                    w.tasks[i].statusOnlyDeps.remove(d)
                 }
             }
             if let s = w.tasks[i].depSpans[i] {

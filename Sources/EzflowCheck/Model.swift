@@ -196,6 +196,14 @@ public struct TaskInfo: Sendable {
     public var maxTokens: Int64?
     /// Tasks this one waits for (explicit and implicit), deduplicated.
     public var deps: [Int] = []
+    /// `when:` of the task and of every enclosing group, innermost last (all must hold).
+    public var conditions: [Expr] = []
+    /// `run_on:` (nil: `success`) and `allow_failure: true`.
+    public var runOn: String?
+    public var allowFailure = false
+    /// Tasks read only through `TASK.status` (not `after`, not outputs): they are waited
+    /// for in any end state and never gate this one (Conditions.swift).
+    public var statusOnlyDeps: Set<Int> = []
     /// Where each dependency came from, for cycle diagnostics.
     public var depSpans: [Int: Span] = [:]
     public var isFallback = false

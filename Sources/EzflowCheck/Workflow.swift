@@ -81,6 +81,7 @@ extension WorkflowChecker {
         checkGraph(&w)
         checkFallbackTargets(w)
         checkFallbackOutputs(w)
+        checkConditionPlacement(w)
         checkAgentsAndRoles(&w)
         checkItemNeeds(w)
         checkBudgets(&w)
@@ -199,6 +200,7 @@ extension WorkflowChecker {
                     else { for (k, v) in implicit where t.outputs[k] == nil { t.outputs[k] = v } }
                 }
                 t.forEach = hasForEach ? .error : nil
+                t.allowFailure = literalAllowFailure(inner)
                 w.tasks.append(t)
                 w.names[name.text] = (false, id)
                 if let g = group { w.groups[g].tasks.append(id) }
@@ -220,6 +222,7 @@ extension WorkflowChecker {
         e.tasks = w.names.filter { !$0.value.isGroup }.mapValues(\.index)
         e.taskOutputs = w.tasks.map(\.outputs)
         e.taskFanned = w.tasks.map { $0.forEach != nil }
+        e.taskAllowFailure = w.tasks.map(\.allowFailure)
         return e
     }
 
@@ -246,6 +249,7 @@ extension WorkflowChecker {
         }
         checkMatrix(&t, &env)
         let attrs = validateAttributes(t.block, module: m, env: &env)
+        checkConditions(&t, attrs, &env, w)
         // Exactly one action.
         var actions: [Attribute] = []
         for case .attribute(let a) in t.block.members where Schema.isAction(a.key.text) { actions.append(a) }
@@ -330,6 +334,12 @@ extension WorkflowChecker {
         for (dep, span) in env.readTasks where t.depSpans[dep] == nil {
             t.depSpans[dep] = span
             t.deps.append(dep)
+        }
+        // A status read waits for the task in any end state (unless also read or named in `after`).
+        for (dep, span) in env.statusReads where t.depSpans[dep] == nil {
+            t.depSpans[dep] = span
+            t.deps.append(dep)
+            t.statusOnlyDeps.insert(dep)
         }
         if !env.usedInputs.isEmpty { w.usedInputs.formUnion(env.usedInputs) }
         w.outputReads.append(contentsOf: env.readOutputs)

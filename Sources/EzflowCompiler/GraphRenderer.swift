@@ -30,7 +30,18 @@ public enum GraphRenderer {
         } else if t.forEach != nil {
             lines.append("for each item")
         }
+        if !t.conditions.isEmpty { lines.append("when " + t.conditions.map { ExprText.print($0) }.joined(separator: " && ")) }
+        if t.allowFailure { lines.append("failure allowed") }
         return lines
+    }
+
+    /// How an edge into `to` is conditional: `run_on: failure`/`always` (dashed, labelled)
+    /// or a dependency read only through `.status` (dotted, "status"); nil: a plain edge.
+    static func conditional(from: Int, to: Int, _ w: CheckedWorkflow) -> (label: String, dotted: Bool)? {
+        let t = w.tasks[to]
+        if let r = t.runOn { return (r == "failure" ? "on failure" : "always", false) }
+        if t.statusOnlyDeps.contains(from) { return ("status", true) }
+        return nil
     }
 
     /// Edges as (from dependency, to dependent), in task order.
@@ -70,7 +81,9 @@ public enum GraphRenderer {
         for (g, grp) in w.groups.enumerated() where grp.parent == nil { out += cluster(g, indent: "  ") }
         for id in w.order where w.tasks[id].group == nil { out += node(id, indent: "  ") }
         for (a, b) in edges(w) {
-            out += "  t\(a) -> t\(b)" + (hot.contains([a, b]) ? " [color=red, penwidth=2]" : "") + ";\n"
+            var attrs: [String] = hot.contains([a, b]) ? ["color=red", "penwidth=2"] : []
+            if let c = conditional(from: a, to: b, w) { attrs += ["style=\(c.dotted ? "dotted" : "dashed")", "label=\(quoteDot(c.label))"] }
+            out += "  t\(a) -> t\(b)" + (attrs.isEmpty ? "" : " [" + attrs.joined(separator: ", ") + "]") + ";\n"
         }
         for t in w.tasks {
             if let c = t.catchRule?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
@@ -116,7 +129,7 @@ public enum GraphRenderer {
         var linkIndex = 0
         var hotLinks: [Int] = []
         for (a, b) in edges(w) {
-            out += "  t\(a) --> t\(b)\n"
+            out += conditional(from: a, to: b, w).map { "  t\(a) -. \($0.label) .-> t\(b)\n" } ?? "  t\(a) --> t\(b)\n"
             if hot.contains([a, b]) { hotLinks.append(linkIndex) }
             linkIndex += 1
         }

@@ -436,11 +436,14 @@ struct WorkflowLowering {
         let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
         let system: JSONValue? = t.systemValue.map { .array(parts($0, &scope)) }
         let messages: JSONValue? = t.messagesValue.map { expr($0, &scope) }
+        let when: JSONValue? = condition(t, &scope)
 
         out.beginObject()
         out.key("action"); out.string(t.action)
         out.key("agent"); out.string(t.agent.map { qname($0.id) })
         out.key("agents"); out.strings(candidates)
+        // Conditions are written only when given, so earlier IR keeps its hash.
+        if t.allowFailure { out.key("allow_failure"); out.bool(true) }
         out.key("approvers"); out.value(t.approvers.isEmpty ? .array([]) : names(t.approvers.map(\.id)))
         out.key("budget"); if t.budget == nil { out.null() } else { out.value(budget(t.budget)) }
         out.key("deps")
@@ -483,16 +486,24 @@ struct WorkflowLowering {
         out.key("retry"); out.value(retry)
         if !retryMore.isEmpty { out.key("retry_more"); out.value(.array(retryMore)) }
         out.key("role"); out.string(roleName)
+        if let r = t.runOn { out.key("run_on"); out.string(r) }
         out.key("secrets"); out.value(t.secrets.isEmpty ? .array([]) : names(t.secrets.map(\.id)))
         // Written only when allowed: absent means refused, so earlier IR stays valid and
         // keeps its hash (stored runs resume across the upgrade).
         if t.selfApproval { out.key("self_approval"); out.bool(true) }
+        if !t.statusOnlyDeps.isEmpty {
+            out.key("status_deps")
+            out.beginArray()
+            for d in t.statusOnlyDeps.map({ position[$0] }).sorted() { out.int(d) }
+            out.endArray()
+        }
         if !t.stop.isEmpty { out.key("stop"); out.strings(t.stop) }
         if let system { out.key("system"); out.value(system) }
         out.key("tags"); out.strings(tags(t))
         if let ppm = t.temperaturePPM { out.key("temperature_ppm"); out.int(ppm) }
         out.key("template"); out.value(template)
         out.key("timeout_ms"); out.int(t.timeoutMs)
+        if let when { out.key("when"); out.value(when) }
         out.key("with"); out.value(with)
         out.key("workflow"); out.value(sub)
         out.key("writes"); out.strings(t.writes.isEmpty ? [] : Set(t.writes.map(\.text)).sorted(by: JSONValue.keyLess))
@@ -525,6 +536,16 @@ struct WorkflowLowering {
         guard case .array(let out) = names(ids) else { return .array([]) }
         policyCache[key] = out
         return .array(out)
+    }
+
+    /// A task's `when` and its groups' as one condition (`&&`, outermost first); nil: none.
+    mutating func condition(_ t: TaskInfo, _ s: inout ExprScope) -> JSONValue? {
+        var out: JSONValue?
+        for e in t.conditions {
+            let x = expr(e, &s)
+            out = out.map { .object([("args", .array([$0, x])), ("op", .string("&&"))]) } ?? x
+        }
+        return out
     }
 
     // MARK: - types
@@ -656,6 +677,10 @@ struct WorkflowLowering {
             return .object([("ref", .array([.string("task"), .int(Int64(position[t]))] + strings(path.dropFirst())))])
         case .enumCase(let id, let c)?:
             return .object([("enum", .array([.string(id.name), .string(c)]))])
+        case .builtinEnumCase(let name, let c)?:
+            return .object([("enum", .array([.string(name), .string(c)]))])
+        case .taskStatus(_, let t)?:
+            return .object([("ref", .array([.string("task"), .int(Int64(position[t])), .string("status")]))])
         default:
             if case .member(let base, let f) = e.kind {
                 return .object([("field", .array([expr(base, &s), .string(f.text)]))])

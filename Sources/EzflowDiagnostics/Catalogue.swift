@@ -1682,6 +1682,82 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0900", .error, "condition is not a bool",
+            #"""
+            A `when:` on a task or a group must be a `bool`: the task runs only if
+            it holds once its gate opens (its dependencies ended as `run_on` asks),
+            and is skipped with reason `condition` otherwise. A value that is not a
+            bool has no truth: compare it, or read a task's status.
+
+            Erroneous example:
+
+                task deploy { when: inputs.env, run: "./deploy" }
+
+            Corrected example:
+
+                task deploy { when: inputs.env == "prod", run: "./deploy" }
+            """#),
+        entry(
+            "E0901", .error, "unknown task status",
+            #"""
+            `TASK.status` has the built-in type `status`, whose cases are
+            `succeeded`, `failed`, `skipped` and `cancelled`; a case is written
+            `status.CASE`. A failure a `catch` fallback recovered reads
+            `succeeded`; a failure `allow_failure` lets through still reads
+            `failed`.
+
+            Erroneous example:
+
+                task notify {
+                  run_on: always
+                  when: build.status == status.failure
+                  run: "./page"
+                }
+
+            Corrected example:
+
+                task notify {
+                  run_on: always
+                  when: build.status == status.failed
+                  run: "./page"
+                }
+            """#),
+        entry(
+            "E0902", .error, "condition on a fallback",
+            #"""
+            A task a `catch` names runs only in place of a task that failed, when
+            that task's retries are over: it has no gate of its own, so `when` and
+            `run_on` (its own or an enclosing group's `when`) cannot apply to it. Put
+            the condition on the task whose `catch` names it.
+
+            Erroneous example:
+
+                task cached { run_on: always, run: "cat cache.json" }
+                task fetch { run: "./fetch", retry { attempts: 2, catch: cached } }
+
+            Corrected example:
+
+                task cached { run: "cat cache.json" }
+                task fetch { run: "./fetch", retry { attempts: 2, catch: cached } }
+            """#),
+        entry(
+            "E0903", .error, "condition on a workflow task",
+            #"""
+            A `workflow:` task runs the nested workflow's tasks as part of this
+            run; they start as soon as their own dependencies allow, so a `when`,
+            `run_on` or `allow_failure` on the calling task (or a `when` of a group
+            around it) would be decided only after they ran. This is not supported
+            yet: put the condition on the nested workflow's tasks.
+
+            Erroneous example:
+
+                task release { workflow: lib.release, when: inputs.publish }
+
+            Corrected example:
+
+                task release { workflow: lib.release, with: { publish: inputs.publish } }
+            """#),
+        entry(
             "E0920", .error, "both for_each and matrix",
             #"""
             A task fans out once: over a `for_each` list or over the cells of a
@@ -2323,6 +2399,22 @@ public enum Catalogue {
                   secrets: [tok]
                   run: "printf 'Authorization: Bearer %s' ${secrets.tok} | curl -H @- $URL"
                 }
+            """#),
+        entry(
+            "W0900", .warning, "failure handler with nothing to react to",
+            #"""
+            A `run_on: failure` task runs only when at least one of its
+            dependencies failed, after their retries and fallbacks. A task that
+            depends on nothing has no failure to react to and is always skipped.
+            Name the tasks it reacts to with `after`.
+
+            Erroneous example:
+
+                task page { run_on: failure, run: "./page-oncall" }
+
+            Corrected example:
+
+                task page { run_on: failure, after: [deploy], run: "./page-oncall" }
             """#),
         entry(
             "W0920", .warning, "matrix exclude matches no cell",

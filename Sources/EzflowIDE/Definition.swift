@@ -28,7 +28,8 @@ extension Analysis {
         case .module(let m):
             let file = model.modules[m].file
             return Span(file: file, start: 0, end: 0)
-        case .item, .principal, .policyTask, .builtin: return nil
+        case .taskStatus(let m, let t): return workflow(m)?.tasks[t].name.span
+        case .item, .principal, .policyTask, .builtin, .builtinEnumCase: return nil
         }
     }
 }

@@ -47,6 +47,9 @@ extension Analysis {
             let task = workflow(m)?.tasks[t]
             return h("output `\(name)` of task `\(task?.name.text ?? "")`", task?.outputs[name]?.description)
         case .enumCase(let id, let c): return h("case `\(c)` of enum `\(id.name)`", id.name)
+        case .taskStatus(let m, let t):
+            return h("status of task `\(workflow(m)?.tasks[t].name.text ?? "")`", "status", "how it ended: succeeded, failed, skipped or cancelled")
+        case .builtinEnumCase(let name, let c): return h("case `\(c)` of the built-in enum `\(name)`", name)
         case .module(let m): return h("module `\(result.sources[model.modules[m].file].path)`")
         case .item: return h("`item`: the element of this task's `for_each` list, or its `matrix` cell")
         case .principal(let a): return h("principal attribute `\(a)`")

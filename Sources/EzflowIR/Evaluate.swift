@@ -21,11 +21,21 @@ public protocol ExprEnvironment {
     func secret(_ name: String) -> String?
     /// The declared name of IR task `id`, for messages: a person never reads a task's id.
     func taskName(_ id: Int) -> String?
+    /// How IR task `id` ended (`succeeded`, `failed`, `skipped`, `cancelled`: `TASK.status`),
+    /// nil while it has not.
+    func status(ofTask id: Int) -> String?
+    /// Whether the reader's outputs of IR task `id` are typed optional (a `run_on:
+    /// failure|always` reader, an `allow_failure` task): once it ended without them they
+    /// read as null instead of an error.
+    func outputsMayBeMissing(ofTask id: Int) -> Bool
 }
 
 extension ExprEnvironment {
     /// No names known: messages then say "an upstream task", never its id.
     public func taskName(_ id: Int) -> String? { nil }
+    /// No statuses known: outputs of a task without them are an error, as before conditions.
+    public func status(ofTask id: Int) -> String? { nil }
+    public func outputsMayBeMissing(ofTask id: Int) -> Bool { false }
 }
 
 /// Why an expression has no value. Messages name references and secrets by name only,
@@ -211,10 +221,19 @@ struct Evaluator<E: ExprEnvironment> {
             guard let v = env.input(name) else { throw ExprError("input `\(name)` has no value") }
             return try IRExpr.follow(v, path[2...], what: "inputs.\(name)")
         case "task":
+            if path.count == 3, case .int(let id) = path[1], case .string("status") = path[2] {
+                guard let s = env.status(ofTask: Int(id)) else {
+                    let task = env.taskName(Int(id)).map { "task `\($0)`" } ?? "an upstream task"
+                    throw ExprError("\(task) has not ended", kind: .noOutputs(task: Int(id)))
+                }
+                return .string(s)
+            }
             guard path.count >= 4, case .int(let id) = path[1], case .string("outputs") = path[2],
                   case .string(let name) = path[3] else { throw ExprError("malformed task output reference") }
             let task = env.taskName(Int(id)).map { "task `\($0)`" } ?? "an upstream task"
             guard let outs = env.outputs(ofTask: Int(id)) else {
+                // Ended without outputs (failed, skipped): the checker typed the read optional.
+                if env.outputsMayBeMissing(ofTask: Int(id)), let s = env.status(ofTask: Int(id)), s != "succeeded" { return .null }
                 throw ExprError("\(task) has no outputs (it has not succeeded)", kind: .noOutputs(task: Int(id)))
             }
             let what = "\(task)'s output `\(name)`"

@@ -199,13 +199,13 @@ struct IRValidator {
     /// ones lowering derives.
     static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
-        "retry_more", "matrix", "needs_item",
+        "retry_more", "matrix", "needs_item", "status_deps",
     ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item"]
+                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -535,6 +535,7 @@ struct IRValidator {
             try numbers(t, "task")
             _ = try optString(t, "model")
             try promptExtras(t, action: action, scope)
+            try conditions(t, action: action, deps: deps, scope)
             tasks.append(IRTask(id: i, name: tname, action: action, deps: deps, priority: priority, timeoutMs: timeout,
                                 retry: retry, retryMore: retryMore, budget: tb, role: role, agents: candidates, tags: tags,
                                 fallback: try bool(t, "fallback"), workflow: sub, json: x))
@@ -603,6 +604,27 @@ struct IRValidator {
             let stop = try strings(t, "stop")
             let most = AttributeTable.stopSequencesMax
             if stop.count > most { throw fail(t.sub("stop"), "at most \(most) sequences, found \(stop.count)") }
+        }
+    }
+
+    /// `when`, `run_on`, `allow_failure` and `status_deps` (docs/IR.md "Conditions"): absent
+    /// when not given; never on a `workflow` task or a fallback.
+    func conditions(_ t: IRObject, action: String, deps: [Int], _ scope: ExprScope) throws(IRValidationError) {
+        if let w = t["when"] { try expr(w, t.sub("when"), scope) }
+        if t["run_on"] != nil { _ = try string(t, "run_on", oneOf: words("task", "run_on")) }
+        if t["allow_failure"] != nil { _ = try bool(t, "allow_failure") }
+        let given = ["when", "run_on", "allow_failure"].filter { t[$0] != nil }
+        if action == "workflow", let k = given.first { throw fail(t.sub(k), "a `workflow` task takes no conditions") }
+        if case .bool(true)? = t["fallback"], let k = given.first(where: { $0 != "allow_failure" }) {
+            throw fail(t.sub(k), "a fallback takes no conditions")
+        }
+        guard t["status_deps"] != nil else { return }
+        var last = -1
+        for (k, d) in try array(t, "status_deps").enumerated() {
+            let p = "\(t.sub("status_deps"))[\(k)]"
+            guard case .int(let dv) = d, deps.contains(Int(dv)) else { throw fail(p, "must be one of the task's deps") }
+            guard Int(dv) > last else { throw fail(p, "must be sorted and unique") }
+            last = Int(dv)
         }
     }
 
@@ -693,6 +715,12 @@ struct IRValidator {
             case "task":
                 if s.policy {
                     guard a.count == 2, case .string = a[1] else { throw fail(p, "expected [\"task\", \"attribute\"] in a policy") }
+                    return
+                }
+                if a.count == 3, case .int(let t) = a[1], case .string("status") = a[2] {
+                    guard t >= 0, t < Int64(s.taskCount), s.deps.contains(Int(t)) else {
+                        throw fail(p + "[1]", "reads the status of task \(t), which is not among the task's deps")
+                    }
                     return
                 }
                 guard a.count >= 4, case .int(let t) = a[1], case .string("outputs") = a[2],

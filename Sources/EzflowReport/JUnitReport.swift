@@ -75,11 +75,16 @@ public enum JUnitReport {
         switch t.state {
         case .succeeded: return .passed
         case .failed where t.rescued: return .passed
+        case .failed where s.state.allowedFailure(t.id), .deadLettered where s.state.allowedFailure(t.id):
+            // Not a failure (the verdict did not count it), not a pass either: CI shows it
+            // aside, with what went wrong.
+            let f = t.lastFailure.map { ": \($0.errorClass ?? "failed")" } ?? ""
+            return .skipped("failed (allowed)" + f)
         case .failed, .deadLettered: return .failure(type: t.lastFailure?.errorClass ?? "failed", message: nil)
         case .cancelled where !t.attempts.isEmpty && s.verdictText != "cancelled":
             // An attempt the run's stop (deadline, budget) cut short.
             return .failure(type: s.verdictText, message: "stopped: the run ended \(s.verdictText) while it ran")
-        case .skipped: return .skipped("skipped: a dependency did not succeed")
+        case .skipped: return .skipped(s.state.skipText(t.id) ?? "skipped: a dependency did not succeed")
         case .cancelled: return .skipped("cancelled: run stopped (\(s.verdictText))")
         case .awaitingApproval: return .skipped("awaiting approval")
         case .waiting, .ready: return .skipped("never ran (run \(s.verdictText))")

@@ -95,14 +95,18 @@ public struct Progress: Sendable {
         lines.append(contentsOf: recovered(seq: seq, plan: plan, state: state))
         // Tasks skipped because of this record.
         var skipped: [String] = []
+        var byReason: [(SkipReason, [String])] = []
         var refused: String?
         for t in 0..<plan.taskCount where state.tasks[t] == .skipped && state.transitions[t].last?.seq == seq {
-            if state.refusedTask == t { refused = plan.taskNames[t] } else { skipped.append(plan.taskNames[t]) }
+            if state.refusedTask == t { refused = plan.taskNames[t] } else if let r = state.skipReason[t] {
+                if let i = byReason.firstIndex(where: { $0.0 == r }) { byReason[i].1.append(plan.taskNames[t]) } else { byReason.append((r, [plan.taskNames[t]])) }
+            } else { skipped.append(plan.taskNames[t]) }
         }
         // Skips are reported after dead letters (their cause) and before the run's end;
         // the task a budget stop refused first, as the cause of the rest.
         var skips = refused.map { ["\(counter(state)) \($0): \(refusalText(state))"] } ?? []
         if !skipped.isEmpty { skips.append("skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")) }
+        for (r, names) in byReason { skips.append("skipped (\(r.rawValue)): " + names.joined(separator: ", ")) }
         var skipLine = skips.isEmpty ? nil : skips.joined(separator: "\n")
         for c in record.commands {
             if case .finishRun = c, let l = skipLine { lines.append(l); skipLine = nil }
@@ -115,7 +119,8 @@ public struct Progress: Sendable {
                 let what = last.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
                 let on = last.map { " (last on \(agentName($0.agent, t, plan)))" } ?? ""
                 let n = history.count
-                lines.append("\(counter(state)) \(plan.taskNames[t]) \(paint("dead-lettered", .red)) after \(Units.counted(n, "attempt"))\(on): \(what)")
+                let allowed = plan.allowFailure[t] ? " (failure allowed: the run goes on)" : ""
+                lines.append("\(counter(state)) \(plan.taskNames[t]) \(paint("dead-lettered", .red)) after \(Units.counted(n, "attempt"))\(on): \(what)\(allowed)")
             case .requestApproval(let t, .gate, let text):
                 let note = state.gateTimeoutNote(t).map { " (\($0))" } ?? ""
                 let question = text.map { ": \(clean(redact($0)))" } ?? ""

@@ -189,7 +189,7 @@ extension RunSnapshot {
 
     /// A task's state as reports name it: `budget_refused` for the refused task, else the
     /// core's state name.
-    func stateText(_ t: TaskView) -> String { reportedState(state, task: t.id) }
+    func stateText(_ t: TaskView) -> String { shownState(state, task: t.id) }
 
     /// `success`, `failed`… once finished; `running`/`draining` before.
     var verdictText: String {
@@ -211,6 +211,16 @@ func isBudgetRefused(_ state: RunState, task t: Int) -> Bool { state.refusedTask
 /// task a budget stop refused (the core keeps it `skipped`), else the core's state name.
 public func reportedState(_ state: RunState, task t: Int) -> String {
     isBudgetRefused(state, task: t) ? "budget_refused" : state.tasks[t].name
+}
+
+/// The state a person reads: `reportedState`, with a skip's reason (`skipped (condition)`)
+/// or `failed (allowed)` for a failure `allow_failure` lets through (dead-lettered or not:
+/// what matters is that it failed and did not count). `--json` keeps the plain state
+/// and gives these as their own fields.
+public func shownState(_ state: RunState, task t: Int) -> String {
+    if state.allowedFailure(t) { return "failed (allowed)" }
+    if let r = state.skipReason[t], state.tasks[t] == .skipped { return "skipped (\(r.rawValue))" }
+    return reportedState(state, task: t)
 }
 
 /// Why the budget refused the run's `refusedTask`, naming the budget, never its id.

@@ -60,6 +60,11 @@ public enum SummaryReport {
                 j.set("rescued", .bool(t.rescued))
                 j.set("recovered_by", t.recoveredBy)
             }
+            if state.allowedFailure(t.id) { j.set("allowed_failure", .bool(true)) }
+            if let why = state.skipText(t.id), let r = state.skipReason[t.id] {
+                j.set("skip_reason", r.rawValue)
+                j.set("skip_message", why)
+            }
             tasks.append(j.value)
         }
         o.set("tasks", .array(tasks))
@@ -125,7 +130,7 @@ public enum SummaryReport {
         md += "| `\(MD.code(s.runID))` | \(s.verdictText) | \(state.verdict.map { String($0.exitCode) } ?? "-") | "
         md += "\(Format.duration(s.durationMs)) | \(Format.money(state.chargedMicros)) | \(Format.grouped(state.chargedTokens)) |\n\n"
         var counts: [String: Int] = [:]
-        for t in tasks { counts[s.stateText(t), default: 0] += 1 }
+        for t in tasks { counts[reportedState(state, task: t.id), default: 0] += 1 }
         let parts = (allStateNames + ["budget_refused"]).compactMap { n in
             counts[n].map { "\($0) \(n.replacingOccurrences(of: "_", with: " "))" }
         }
@@ -150,7 +155,7 @@ public enum SummaryReport {
             md += "\(t.attempts.isEmpty ? "-" : Format.duration(t.durationMs)) | \(Format.money(t.costMicros)) |\n"
         }
         md += waitingMarkdown(WaitingGate.all(state), runID: s.runID, redact: redact)
-        let failed = tasks.filter { ($0.state == .failed && !$0.rescued) || $0.state == .deadLettered }
+        let failed = tasks.filter { (($0.state == .failed && !$0.rescued) || $0.state == .deadLettered) && !state.allowedFailure($0.id) }
         if !failed.isEmpty {
             md += "\n### Failures\n"
             for t in failed {

@@ -49,6 +49,8 @@ struct PlanScope: Sendable {
         var v = RenderValues(inputs: state.scopeInputs(w, rootInputs: rootInputs), taskOutputs: state.dependencyOutputs(ofTask: t),
                              item: item, taskNames: w < names.count ? names[w] : [:])
         v.tokenCap = state.tokenCap(t)
+        v.taskStatuses = state.dependencyStatuses(ofTask: t)
+        v.optionalOutputs = Set(v.taskStatuses.keys.filter { plan.readsOptional(task: t, irTask: $0) })
         return v
     }
 }

@@ -2,8 +2,14 @@
 //
 // Legal task transitions (anything else is `TransitionError` R0002):
 //
-//   waiting          → ready             last dependency satisfied (fallbacks: also triggered)
-//   waiting          → skipped           a dependency ended without success; untriggered fallback at the end
+//   waiting          → ready             last dependency satisfied (fallbacks: also triggered): the gate
+//                                        (`run_on`) opened and `when` holds (Conditions.swift, `open`)
+//   waiting          → skipped(reason)   `run_on: success`: a gating dependency ended without success
+//                                        (upstream_failed / upstream_skipped; an allowed failure passes);
+//                                        `run_on: failure`: all ended, none failed (condition, or
+//                                        upstream_skipped if one was skipped); `when` false (condition);
+//                                        untriggered fallback at the end (no reason)
+//   waiting          → failed            `when` has no value at run time (class condition_error)
 //   ready            → running(a, g)     scheduler: limits, agent and budget allow
 //   ready            → awaitingApproval  scheduler, `approve` task (requestApproval .gate)
 //   ready            → deadLettered      run stalled: no agent can ever take it (class no_agent)
@@ -224,9 +230,11 @@ extension RunState {
         if plan.budgetTimeMs >= 0 { out.append(.setTimer(.budgetTime, atMs: at + plan.budgetTimeMs)) }
         // A join made ready here may finish at once and ready its dependents, so
         // only tasks still waiting are readied.
+        var work: [(Int, Bool)] = []
         for t in 0..<plan.taskCount where pendingDeps[t] == 0 && triggered(t) && tasks[t] == .waiting {
-            makeReady(t)
+            open(t, &work)
         }
+        drainFinalize(&work)
     }
 
     /// `timerFired`: a timer whose attempt, backoff or run is over is a no-op.
@@ -596,9 +604,11 @@ extension RunState {
     /// The effect of `x`'s final outcome on one waiting dependent `d`.
     mutating func passOn(_ x: Int, ok good: Bool, to d: Int, _ work: inout [(Int, Bool)]) {
         guard tasks[d] == .waiting else { return }
-        if good {
+        let good = good || allowedFailure(x)
+        if good || waitsForAnyEnd(d, on: x) {
+            if !good { noteBadEnd(x, of: d) }
             pendingDeps[d] -= 1
-            if pendingDeps[d] == 0 && triggered(d) { makeReady(d) }
+            if pendingDeps[d] == 0 && triggered(d) { open(d, &work) }
             return
         }
         switch plan.kind(d) {
@@ -607,8 +617,7 @@ extension RunState {
             // `catch: task` fallback, if any, stands in for it).
             failJoin(d, &work)
         case .join, .task, .approval, .fallback, .fallbackApproval:
-            set(d, .skipped)
-            work.append((d, false))
+            skip(d, tasks[x] == .skipped ? .upstreamSkipped : .upstreamFailed, &work)
         }
     }
 
@@ -1087,7 +1096,8 @@ extension RunState {
         for t in 0..<plan.taskCount where forgiven.isEmpty || !forgiven[t] {
             switch tasks[t] {
             case .succeeded, .skipped: break
-            case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) { ok = false }
+            case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) && !plan.allowFailure[t] { ok = false }
+            case .deadLettered where plan.allowFailure[t]: break
             case let s:
                 precondition(s.isTerminal, "task \(t) is \(s) but nothing can move it")
                 ok = false

@@ -286,6 +286,15 @@ public struct Plan: Sendable {
     public var taskMatrixMaxParallel: [Int] = []
     /// The IR task object each plan task comes from (shared by a fan-out's instances).
     public var taskJSON: [JSONValue] = []
+    /// Per task: which outcomes of its dependencies open its gate (`run_on`, Conditions.swift).
+    public var gate: [GateKind] = []
+    /// Per task: `allow_failure: true` (its failure passes gates and the verdict).
+    public var allowFailure: [Bool] = []
+    /// `when` conditions (IR expressions) of the tasks that have one.
+    public var condition: [Int: JSONValue] = [:]
+    /// Per task with some: dependencies it waits for in any end state without gating on them
+    /// (read only through `TASK.status`).
+    public var anyEndDeps: [Int: [Int]] = [:]
     /// Per workflow scope: the IR workflow object, the join task that opened it (-1 for
     /// the root) and the enclosing scope (-1 for the root).
     public var workflowJSON: [JSONValue] = []
@@ -797,6 +806,11 @@ public struct RunState: Sendable {
     public internal(set) var readyQueue: [Int] = []
     /// Unfinished dependencies per task.
     public internal(set) var pendingDeps: [Int]
+    /// Per task: why it was skipped (nil: not skipped, or skipped because the run ended).
+    public internal(set) var skipReason: [SkipReason?]
+    /// Per task: dependencies that ended failed / skipped so far (a `run_on: failure` gate).
+    public internal(set) var depFailed: [Int]
+    public internal(set) var depSkipped: [Int]
     /// Whether `finishRun(.waitingForApproval)` was already emitted for the current pause.
     public internal(set) var announcedWaiting = false
     /// Escalated approval gates (`on_timeout: escalate` fired): task → when the
@@ -867,6 +881,9 @@ public struct RunState: Sendable {
         abandoned = Array(repeating: [], count: n)
         finalized = Array(repeating: false, count: n)
         pendingDeps = (0..<n).map { plan.depStart[$0 + 1] - plan.depStart[$0] }
+        skipReason = Array(repeating: nil, count: n)
+        depFailed = Array(repeating: 0, count: n)
+        depSkipped = depFailed
         let g = plan.groupNames.count
         groupChargedMicros = Array(repeating: 0, count: g)
         groupChargedTokens = Array(repeating: 0, count: g)

@@ -204,6 +204,9 @@ extension RunState {
             s.abandoned[n] = abandoned[t]
             s.finalized[n] = finalized[t]
             s.pendingDeps[n] = pendingDeps[t]
+            s.skipReason[n] = skipReason[t]
+            s.depFailed[n] = depFailed[t]
+            s.depSkipped[n] = depSkipped[t]
             s.substitute[n] = mapTask(substitute[t])
             s.standsInFor[n] = mapTask(standsInFor[t])
         }
@@ -224,8 +227,9 @@ extension RunState {
         }
         s.drainFinalize(&work)
         for t in 0..<newPlan.taskCount where !isOld[t] && s.tasks[t] == .waiting && s.pendingDeps[t] == 0 && s.triggered(t) {
-            s.makeReady(t)
+            s.open(t, &work)
         }
+        s.drainFinalize(&work)
         return s
     }
 }

@@ -409,6 +409,10 @@ struct PlanBuilder {
                                     itemIndex: fanOut ? k : -1, item: item, agents: localAgent, outputs: localOutput, join: -1, path: tpath,
                                     itemNeeds: itemNeeds)
                     if let matrix { p.setMatrix(id, matrix) }
+                    if case .array(let sd)? = t.json["status_deps"] {
+                        let anyEnd = sd.flatMap { d -> [Int] in if case .int(let x) = d, x >= 0, Int(x) < map.count { map[Int(x)] } else { [] } }
+                        if !anyEnd.isEmpty { p.anyEndDeps[id] = anyEnd }
+                    }
                     if b.0 >= 0 || b.1 >= 0 || b.2 >= 0 {
                         _ = PlanBuilder.addGroup(&p, name: name, parent: group, money: b.0, tokens: b.1, time: b.2, task: id)
                     }
@@ -511,6 +515,7 @@ struct PlanBuilder {
         p.taskItemIndex.append(itemIndex)
         p.taskItem.append(item)
         p.taskJSON.append(t.json)
+        try PlanBuilder.conditions(&p, t, id: id, path: path)
         return id
     }
 
@@ -666,6 +671,8 @@ extension Plan {
         let bare = joinStart.isEmpty && taskGroup.isEmpty && groupNames.isEmpty && taskWorkflow.isEmpty && taskJSON.isEmpty
             && workflowJSON.isEmpty
         defer { deriveKinds() }
+        if gate.count != n { gate = Array(repeating: .success, count: n) }
+        if allowFailure.count != n { allowFailure = Array(repeating: false, count: n) }
         if bare {
             taskBudgetScope = []
             groupBudgetParent = []

@@ -67,6 +67,7 @@ extension RunState {
                       deps.allSatisfy({ reopened[$0] || endedWell($0) || !tasks[$0].isTerminal }) else { continue }
                 move(d, .waiting)
                 pendingDeps[d] = deps.filter { !endedWell($0) }.count
+                resetGate(d)
                 reopen(d, &reopened)
                 changed = true
             }
@@ -89,6 +90,6 @@ extension RunState {
 
     /// Succeeded, or failed and made good by its fallback chain.
     func endedWell(_ x: Int) -> Bool {
-        tasks[x] == .succeeded || (tasks[x] == .failed && substitute[x] >= 0 && substituteSucceeded(x))
+        tasks[x] == .succeeded || (tasks[x] == .failed && substitute[x] >= 0 && substituteSucceeded(x)) || allowedFailure(x)
     }
 }

@@ -52,7 +52,7 @@ extension RunState {
     func reader(for t: Int, rootInputs: [String: JSONValue]? = nil) -> ScopeReader {
         let w = plan.scope(ofTask: t)
         return ScopeReader(state: self, scope: w, inputs: scopeInputs(w, rootInputs: rootInputs ?? plan.rootInputs),
-                           item: t < plan.taskItem.count ? plan.taskItem[t] : nil)
+                           item: t < plan.taskItem.count ? plan.taskItem[t] : nil, reader: t)
     }
 
     /// `condition` for plan task `t` as a yes/no answer (see `evaluate`).
@@ -103,13 +103,19 @@ extension RunState {
     /// Outputs of `t`'s dependencies by IR id within its scope (what drivers send as `deps`
     /// and templates read). A plan without IR reads plan dependencies by plan id.
     public func dependencyOutputs(ofTask t: Int) -> [Int: JSONValue] {
-        var out: [Int: JSONValue] = [:]
+        dependencyValues(ofTask: t, plain: readOutputs(ofTask:), ir: irOutputs(scope:irTask:))
+    }
+
+    /// A value per dependency of `t`, by IR id within its scope (`ir`), or in a plan
+    /// without IR by plan id (`plain`); dependencies without one are left out.
+    func dependencyValues<V>(ofTask t: Int, plain: (Int) -> V?, ir: (Int, Int) -> V?) -> [Int: V] {
+        var out: [Int: V] = [:]
         guard t < plan.taskJSON.count, case .array(let ds)? = plan.taskJSON[t]["deps"], !plan.workflowIRStart.isEmpty else {
-            for i in plan.depStart[t]..<plan.depStart[t + 1] { if let o = readOutputs(ofTask: plan.deps[i]) { out[plan.deps[i]] = o } }
+            for i in plan.depStart[t]..<plan.depStart[t + 1] { if let o = plain(plan.deps[i]) { out[plan.deps[i]] = o } }
             return out
         }
         let w = plan.scope(ofTask: t)
-        for case .int(let d) in ds { if let v = irOutputs(scope: w, irTask: Int(d)) { out[Int(d)] = v } }
+        for case .int(let d) in ds { if let v = ir(w, Int(d)) { out[Int(d)] = v } }
         return out
     }
 
@@ -141,6 +147,8 @@ struct ScopeReader: ExprEnvironment {
     let scope: Int
     let inputs: [String: JSONValue]
     let item: JSONValue?
+    /// The plan task whose expression this is (-1: a scope's `with`).
+    var reader = -1
 
     func input(_ name: String) -> JSONValue? { inputs[name] }
 
@@ -151,6 +159,10 @@ struct ScopeReader: ExprEnvironment {
     }
 
     func secret(_ name: String) -> String? { nil }
+
+    func status(ofTask id: Int) -> String? { state.irStatus(scope: scope, irTask: id) }
+
+    func outputsMayBeMissing(ofTask id: Int) -> Bool { reader >= 0 && state.plan.readsOptional(task: reader, irTask: id) }
 
     func taskName(_ id: Int) -> String? {
         let w = state.plan.workflowJSON

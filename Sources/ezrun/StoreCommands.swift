@@ -94,7 +94,7 @@ extension CLI {
         out += "head      \(s.head)   (chain verified; pin it to detect a rewritten store)\n"
         // Columns as wide as their widest cell: `padding(toLength:)` would cut a longer one.
         let width = max(4, s.plan.taskNames.map(\.count).max() ?? 4)
-        let states = (0..<s.plan.taskCount).map { reportedState(s.state, task: $0) }
+        let states = (0..<s.plan.taskCount).map { shownState(s.state, task: $0) }
         let stateWidth = max(16, (states.map(\.count).max() ?? 0) + 1)
         func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
         out += "\n" + pad("TASK", width) + "  " + pad("STATE", stateWidth) + " ATTEMPTS\n"
@@ -134,7 +134,8 @@ extension CLI {
             rows.append(.object([("attempts", .int(Int64(s.state.attempts[t]))), ("name", .string(s.plan.taskNames[t])),
                                  ("reruns", .int(Int64(rerunCount(s, t)))),
                                  ("state", .string(reportedState(s.state, task: t))),
-                                 ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]))
+                                 ("last_error", h.last?.errorClass.map { .string($0) } ?? .null)]
+                                + conditionFields(s.state, task: t)))
         }
         return .object([
             ("chain_head", .string(s.head)), ("charged_micros", .int(s.state.chargedMicros)),
@@ -148,6 +149,15 @@ extension CLI {
             })),
             ("workflow", .string(s.info.workflow)),
         ] + extra)
+    }
+
+    /// A task row's `skip_reason` and `allowed_failure`, only when they apply (older
+    /// readers see the rows they knew).
+    static func conditionFields(_ state: RunState, task t: Int) -> [(String, JSONValue)] {
+        var out: [(String, JSONValue)] = []
+        if state.allowedFailure(t) { out.append(("allowed_failure", .bool(true))) }
+        if state.tasks[t] == .skipped, let r = state.skipReason[t] { out.append(("skip_reason", .string(r.rawValue))) }
+        return out
     }
 
     static func runs(_ a: Args) -> Int32 {

@@ -52,7 +52,7 @@ final class DLQTests: XCTestCase {
         write(Self.workflow, to: dir + "/fix.ezflow")
         let r = ezrun(["run", "fix.ezflow", "--run-id", runID, "--seed", "3"], in: dir)
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("skipped (a dependency did not succeed): publish"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("skipped (upstream_failed): publish"), r.stderr)
         return dir
     }
 

@@ -139,8 +139,45 @@ final class PropertyTests: XCTestCase {
             p.groupBudgetTimeMs.append(-1)
             p.groupTask.append(t)
         }
+        var c = r  // conditions draw from a copy: every earlier draw stays what it was for every seed
+        randomConditions(&p, fallback: fallback, &c)
         try p.derive()
         return p
+    }
+
+    /// `run_on`, `allow_failure` and `when` (over dependencies' statuses, outputs and
+    /// constants; some status reads wait for any end) on non-fallback tasks.
+    func randomConditions(_ p: inout Plan, fallback: [Bool], _ r: inout SeededRandom) {
+        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
+        let n = p.taskCount
+        p.gate = (0..<n).map { t in fallback[t] ? .success : [GateKind.success, .success, .success, .success, .failure, .always][pick(6)] }
+        p.allowFailure = (0..<n).map { _ in pick(7) == 0 }
+        p.condition = [:]
+        p.anyEndDeps = [:]
+        for t in 0..<n where !fallback[t] && pick(3) == 0 {
+            let deps = Array(p.deps[p.depStart[t]..<p.depStart[t + 1]])
+            func status(_ d: Int, _ s: String) -> JSONValue {
+                .object([("args", .array([.object([("ref", .array([.string("task"), .int(Int64(d)), .string("status")]))]),
+                                          .object([("enum", .array([.string("status"), .string(s)]))])])), ("op", .string("=="))])
+            }
+            guard let d = deps.isEmpty ? nil : deps[pick(deps.count)] else {
+                p.condition[t] = .object([("bool", .bool(pick(2) == 0))])
+                continue
+            }
+            switch pick(3) {
+            case 0: p.condition[t] = status(d, ["succeeded", "failed", "skipped", "cancelled"][pick(4)])
+            case 1:
+                // An even task's output `attempt`, null when it has none: `attempt ?? 0 <= 1`.
+                let read: JSONValue = .object([("ref", .array([.string("task"), .int(Int64(d)), .string("outputs"), .string("attempt")]))])
+                let attempt: JSONValue = d % 2 == 0 ? read : .object([("null", .null)])
+                p.condition[t] = .object([("args", .array([.object([("args", .array([attempt, .object([("int", .int(0))])])), ("op", .string("??"))]),
+                                                           .object([("int", .int(1))])])), ("op", .string("<="))])
+            default:
+                p.condition[t] = .object([("args", .array([status(d, "failed"), .object([("op", .string("!")), ("args", .array([status(d, "skipped")]))])])),
+                                          ("op", .string("||"))])
+            }
+            if pick(2) == 0 { p.anyEndDeps[t] = [d] }
+        }
     }
 
     /// Runs one seeded case to the end; returns its verdict.
@@ -221,6 +258,13 @@ final class PropertyTests: XCTestCase {
             throw Violation(description: "task \(t) ended \(run.state.tasks[t])")
         }
         guard let verdict = run.state.verdict else { throw Violation(description: "no verdict") }
+        // The verdict: failed iff a task failed that nothing recovered and did not allow it.
+        let s = run.state
+        let counted = (0..<plan.taskCount).filter { t in
+            (s.tasks[t] == .failed && s.recoveredBy(t) == nil && s.substitute[t] < 0 || s.tasks[t] == .deadLettered) && !s.allowedFailure(t)
+                && plan.kind(t) != .join
+        }
+        if verdict == .success && !counted.isEmpty { throw Violation(description: "success with failed task t\(counted[0])") }
         // Replay reproduces every journal (through the byte encoding every 10th seed).
         let journal = seed % 10 == 0 ? try Journal.decode(Journal.encode(run.records)) : run.records
         let replayed = try Replay.verify(plan: plan, journal: journal)
@@ -240,10 +284,20 @@ final class PropertyTests: XCTestCase {
             if s.attempts[t] > bound { throw fail("t\(t) has \(s.attempts[t]) attempts, rule allows \(bound)") }
             if case .running = s.tasks[t] {
                 running += 1
+                var failed = 0
                 for k in p.depStart[t]..<p.depStart[t + 1] {
                     let d = p.deps[k]
                     let ok = s.tasks[d] == .succeeded || (s.tasks[d] == .failed && s.substitute[d] >= 0 && s.tasks[s.substitute[d]] == .succeeded)
-                    if !ok { throw fail("t\(t) running before dep t\(d) succeeded (\(s.tasks[d]))") }
+                        || s.allowedFailure(d)
+                    if !ok && s.tasks[d] != .skipped { failed += 1 }
+                    let anyEnd = p.gate[t] != .success || (p.anyEndDeps[t]?.contains(d) ?? false)
+                    if anyEnd ? !s.tasks[d].isTerminal : !ok { throw fail("t\(t) (\(p.gate[t])) running before dep t\(d) allowed it (\(s.tasks[d]))") }
+                }
+                if p.gate[t] == .failure && failed == 0 && s.attempts[t] == 1 { throw fail("t\(t) runs on failure, but no dependency failed") }
+            }
+            if s.tasks[t] == .skipped, s.skipReason[t] == .condition {
+                for k in p.depStart[t]..<p.depStart[t + 1] where !s.tasks[p.deps[k]].isTerminal {
+                    throw fail("t\(t) skipped by its condition before dep t\(p.deps[k]) ended")
                 }
             }
         }

@@ -130,6 +130,15 @@ final class ReplayTests: XCTestCase {
             cs = try h.ok("test[os=macos,n=1]", 2, at: 1_200, outputs: .object([("stdout", .string("c"))]))
             precondition(cs == ["dispatch report#1@lin"], "\(cs)")
             try h.ok("report", at: 1_300)
+        case "conditions":
+            // `lint` fails (allowed): `deploy`'s gate opens, its `when` is false (env dev):
+            // skipped `condition`, `announce` `upstream_skipped`; `rollback` (run_on:
+            // failure) finds no failure: skipped `condition`; `report` (always) reads
+            // `lint.status` = failed and runs → `success`.
+            try h.start(seed: 17)
+            try h.ok("build", at: 10, outputs: .object([("version", .string("1.2"))]))
+            try h.fail("lint", 1, "agent_error", at: 20)
+            try h.ok("report", at: 30)
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -155,14 +164,21 @@ final class ReplayTests: XCTestCase {
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
-                     "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive"] {
+                     "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive", "conditions"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
             let plan = try fixturePlan(name)
             let state = try Replay.verify(plan: plan, journal: try Journal.decode(try read(path)), environment: Self.environment(name))
             XCTAssertNotNil(state.verdict, name)
-            if name == "retry_approval" {
+            if name == "conditions" {
+                XCTAssertEqual(state.verdict, .success)
+                let reasons = plan.taskNames.indices.map { state.skipReason[$0]?.rawValue ?? state.tasks[$0].name }
+                XCTAssertEqual(Dictionary(uniqueKeysWithValues: zip(plan.taskNames, reasons)),
+                               ["build": "succeeded", "lint": "dead_lettered", "deploy": "condition", "announce": "upstream_skipped",
+                                "rollback": "condition", "report": "succeeded"])
+                XCTAssertTrue(state.allowedFailure(plan.taskNames.firstIndex(of: "lint")!))
+            } else if name == "retry_approval" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 40_000)
             } else if name == "group_fanout" {
