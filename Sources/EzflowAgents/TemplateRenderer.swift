@@ -34,6 +34,8 @@ public struct RenderValues: Sendable {
     public var taskStatuses: [Int: String] = [:]
     /// Dependencies whose outputs this task reads as optional (`outputsMayBeMissing`).
     public var optionalOutputs: Set<Int> = []
+    /// `run.status` and `run.failures` for a `finally` task (empty elsewhere).
+    public var runValues: [String: JSONValue] = [:]
 
     public init(inputs: [String: JSONValue] = [:], taskOutputs: [Int: JSONValue] = [:], item: JSONValue? = nil,
                 secrets: [String: String] = [:], taskNames: [Int: String] = [:]) {
@@ -87,4 +89,5 @@ extension RenderValues: ExprEnvironment {
     public func taskName(_ id: Int) -> String? { taskNames[id] }
     public func status(ofTask id: Int) -> String? { taskStatuses[id] }
     public func outputsMayBeMissing(ofTask id: Int) -> Bool { optionalOutputs.contains(id) }
+    public func runValue(_ name: String) -> JSONValue? { runValues[name] }
 }

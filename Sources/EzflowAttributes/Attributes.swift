@@ -7,7 +7,7 @@ public enum AttributeTable {
     public static let blocks: [(kind: String, attributes: [AttrFact])] = [
         ("workflow", workflow), ("task", task), ("matrix", matrix), ("group", group), ("agent", agent), ("role", role), ("policy", policy),
         ("secret", secret), ("retry", retry), ("budget", budget), ("input", input), ("output", output), ("error", error),
-        ("enum", []), ("type", []),
+        ("enum", []), ("type", []), ("finally", []),
     ]
 
     static let hour: Int64 = 3_600_000

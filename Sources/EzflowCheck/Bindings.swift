@@ -19,6 +19,8 @@ public enum Binding: Sendable, Hashable {
     case taskOutput(module: Int, task: Int, name: String)
     /// `TASK.status`: how task `task` ended (`status.succeeded`, ...).
     case taskStatus(module: Int, task: Int)
+    /// `run.status` or `run.failures` in a `finally` task.
+    case runValue(String)
     /// A case of a built-in enum: `status.failed` (task status), `run_status.failed`.
     case builtinEnumCase(String, String)
     /// `Enum.case`, possibly through an import alias.

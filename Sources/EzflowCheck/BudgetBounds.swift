@@ -53,8 +53,8 @@ extension WorkflowChecker {
             let why = path.count == 1 ? timeLine(w.tasks[path[0]], ms(path[0]), w, named: false)
                 : path.isEmpty ? "no task under it has a `timeout`"
                 : zip(names, path).map { "\($0) \(fmtDuration(ms($1)))" }.joined(separator: " + ") + " = \(fmtDuration(total))"
-            let detail = path.count <= 1 ? [] : ["critical path: " + names.joined(separator: " → ")]
-                + path.map { timeLine(w.tasks[$0], ms($0), w, named: true) }
+            let detail = (path.count <= 1 ? [] : ["critical path: " + names.joined(separator: " → ")]
+                + path.map { timeLine(w.tasks[$0], ms($0), w, named: true) }) + finallyLine(s, members, w, order)
             let untimed = scoped(s, members, w).filter { (s <= -2 || !$0.isFallback) && $0.timeoutMs == nil }.map { "`\($0.name.text)`" }
             let unknown = untimed.isEmpty ? [] : ["\(untimed.count) task\(untimed.count == 1 ? " has" : "s have") no `timeout`: \(listNames(untimed))"]
             proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: total, worstWhy: why, worstDetail: detail, best: 0,
@@ -71,11 +71,22 @@ extension WorkflowChecker {
         s <= -2 ? [w.tasks[-2 - s]] : members.map { m in w.tasks.filter { m[$0.id] } } ?? w.tasks
     }
 
+    /// The workflow's `finally` tasks, which neither the deadline nor a time budget stops:
+    /// their own worst case, reported apart (each has a `timeout`, E0906).
+    func finallyLine(_ s: Int, _ members: [Bool]?, _ w: WorkflowContext, _ order: [Int]) -> [String] {
+        guard s == -1, members == nil, w.tasks.contains(where: \.isFinally) else { return [] }
+        let cp = CriticalPath(tasks: w.tasks, order: order, within: w.tasks.map(\.isFinally))
+        return ["then `finally`, not stopped by it: worst case \(fmtDuration(cp.totalMs)) ("
+                + cp.path.map { "`\(w.tasks[$0].name.text)`" }.joined(separator: " → ") + ")"]
+    }
+
     /// The longest chain of worst task times under scope `s` (task ids), each task's time,
     /// and the total. A task budget measures its task alone: no fallback task, no graph.
+    /// The workflow's time and deadline cover its main graph: `finally` runs after it.
     func longestChain(_ s: Int, _ members: [Bool]?, _ w: WorkflowContext, _ order: [Int]) -> ([Int], (Int) -> Int64, Int64) {
         guard s <= -2 else {
-            let cp = CriticalPath(tasks: w.tasks, order: order, within: members)
+            let main = s == -1 && members == nil && w.tasks.contains(where: \.isFinally) ? w.tasks.map { !$0.isFinally } : members
+            let cp = CriticalPath(tasks: w.tasks, order: order, within: main)
             return (cp.path, { cp.taskMs[$0] }, cp.totalMs)
         }
         var one = w.tasks[-2 - s]

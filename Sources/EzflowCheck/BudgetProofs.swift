@@ -88,6 +88,8 @@ extension WorkflowChecker {
         costs.reserveCapacity(w.tasks.count)
         var priced: [CostKey: (Int64?, String, Int64, Int64)] = [:]
         for t in w.tasks { costs.append(taskCost(t, w, &priced)) }
+        // A task a condition may skip is not required: the best case never counts it.
+        for (i, skippable) in Self.mayBeSkipped(w).enumerated() where skippable { costs[i].required = false }
         let order = topologicalOrder(w)
         var out: [ProvenBound] = []
         if w.budget != nil || w.deadlineMs != nil {

@@ -9,7 +9,7 @@ extension WorkflowChecker {
     /// How a task ended, as `TASK.status` reads it: the built-in enum `status`.
     static let statusCases = ["succeeded", "failed", "skipped", "cancelled"]
     /// Enums every workflow knows without declaring them (a declared enum of the same name wins).
-    static let builtinEnums: [String: [String]] = ["status": statusCases]
+    static let builtinEnums: [String: [String]] = ["status": statusCases, "run_status": runStatusCases]
 
     /// `t` as the optional type a missing value reads as (null).
     static func optional(_ t: Ty) -> Ty {
@@ -43,7 +43,7 @@ extension WorkflowChecker {
         }
         let c = rest[rest.startIndex + 1]
         guard cases.contains(c.text) else {
-            report(error("E0901", "`\(first.text)` has no case `\(c.text)`", c.span, label: "not a task status")
+            report(error("E0901", "`\(first.text)` has no case `\(c.text)`", c.span, label: first.text == "status" ? "not a task status" : "not a run status")
                 .suggesting(suggest(c.text, among: cases) ?? cases.first { $0.hasPrefix(c.text.prefix(4)) && c.text.count >= 4 },
                             at: c.span, otherwise: "cases: " + cases.joined(separator: ", ")))
             return .error
@@ -73,6 +73,7 @@ extension WorkflowChecker {
         if let r = attrs.word("run_on"), r != "success" { t.runOn = r }
         t.allowFailure = env.taskAllowFailure.indices.contains(t.id) && env.taskAllowFailure[t.id]
         env.optionalOutputs = t.runOn != nil
+        env.inFinally = t.isFinally
         var whens: [Expr] = []
         var g = t.group
         while let gi = g {
@@ -93,6 +94,25 @@ extension WorkflowChecker {
             diagnostics = Array(diagnostics[..<before]) + diagnostics[before...].filter { !earlier.contains($0) && seen.insert($0).inserted }
             t.conditions.append(e)
         }
+    }
+
+    /// Per task: whether a condition may skip it (its own `when`/`run_on`, or one of a task
+    /// it depends on, transitively). The worst case counts every task; the best case only
+    /// the others.
+    static func mayBeSkipped(_ w: WorkflowContext) -> [Bool] {
+        var out = w.tasks.map { !$0.conditions.isEmpty || $0.runOn != nil }
+        guard out.contains(true) else { return out }
+        var changed = true
+        var passes = 0
+        while changed && passes <= w.tasks.count {
+            changed = false
+            passes += 1
+            for t in w.tasks where !out[t.id] && t.deps.contains(where: { out[$0] }) {
+                out[t.id] = true
+                changed = true
+            }
+        }
+        return out
     }
 
     /// After the graph is known: conditions where they cannot apply (E0902, E0903) and a

@@ -27,6 +27,9 @@ struct ExprEnv {
     var taskAllowFailure: [Bool] = []
     /// Inside a `run_on: failure|always` task: every task output reads as optional.
     var optionalOutputs = false
+    /// Inside a `finally` task: `run.*` is readable, main tasks' outputs are optional.
+    var inFinally = false
+    var taskIsFinally: [Bool] = []
     /// Task output reads typed optional for that reason (a bare interpolation is refused).
     var optionalReads: Set<Span> = []
 
@@ -412,7 +415,8 @@ extension WorkflowChecker {
                 return .error
             }
             var base: Ty = env.taskFanned[t] ? .list(out) : out
-            if env.optionalOutputs || (t < env.taskAllowFailure.count && env.taskAllowFailure[t]) {
+            if env.optionalOutputs || (t < env.taskAllowFailure.count && env.taskAllowFailure[t])
+                || (env.inFinally && t < env.taskIsFinally.count && !env.taskIsFinally[t]) {
                 base = Self.optional(base)
                 env.optionalReads.insert(e.span)
             }
@@ -448,6 +452,7 @@ extension WorkflowChecker {
             return .enumeration(name: d.name.text, cases: cases)
         }
         if let ty = builtinEnumCase(rest, e) { return ty }
+        if head.text == "run", env.tasks != nil { return runReference(e, path: path, &env) }
         var candidates = Array(env.tasks?.keys ?? [:].keys)
         if env.inputs != nil { candidates.append("inputs") }
         if env.item != nil { candidates.append("item") }

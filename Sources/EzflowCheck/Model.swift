@@ -204,6 +204,8 @@ public struct TaskInfo: Sendable {
     /// Tasks read only through `TASK.status` (not `after`, not outputs): they are waited
     /// for in any end state and never gate this one (Conditions.swift).
     public var statusOnlyDeps: Set<Int> = []
+    /// Declared in the workflow's `finally { }`: runs once the main graph has ended.
+    public var isFinally = false
     /// Where each dependency came from, for cycle diagnostics.
     public var depSpans: [Int: Span] = [:]
     public var isFallback = false

@@ -63,7 +63,9 @@ enum Schema {
 
     /// Nested block kinds allowed inside each kind.
     static let blocks: [String: Set<String>] = [
-        "workflow": ["input", "output", "task", "group", "budget", "agent", "role", "policy", "secret", "retry", "enum", "type", "error"],
+        "workflow": ["input", "output", "task", "group", "budget", "agent", "role", "policy", "secret", "retry", "enum", "type", "error",
+                     "finally"],
+        "finally": ["task"],
         "task": ["budget", "retry", "output", "matrix"],
         "group": ["task", "group", "budget"],
         "agent": [], "role": [], "policy": [], "secret": [], "retry": [], "budget": [], "matrix": [],

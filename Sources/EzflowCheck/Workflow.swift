@@ -24,6 +24,8 @@ struct WorkflowContext {
     var reservations: [AttemptReservation] = []
     /// Every task output some task of this workflow reads (`checkFallbackOutputs`).
     var outputReads: [OutputRead] = []
+    /// Where the workflow's `finally { }` starts (one at most).
+    var finallySpan: Span?
 }
 
 extension WorkflowChecker {
@@ -82,6 +84,7 @@ extension WorkflowChecker {
         checkFallbackTargets(w)
         checkFallbackOutputs(w)
         checkConditionPlacement(w)
+        checkFinally(w)
         checkAgentsAndRoles(&w)
         checkItemNeeds(w)
         checkBudgets(&w)
@@ -156,8 +159,13 @@ extension WorkflowChecker {
 
     /// Assigns ids in declaration order and records names, groups and declared outputs,
     /// so that expressions can then refer to any task regardless of order.
-    mutating func collectTasks(_ b: Block, group: Int?, _ w: inout WorkflowContext) {
-        for case .block(let inner) in b.members where inner.kind.text == "task" || inner.kind.text == "group" {
+    mutating func collectTasks(_ b: Block, group: Int?, finally: Bool = false, _ w: inout WorkflowContext) {
+        for case .block(let inner) in b.members where inner.kind.text == "task" || inner.kind.text == "group" || inner.kind.text == "finally" {
+            if inner.kind.text == "finally" {
+                // Only the workflow's own (a nested one is E0202 from the schema).
+                if group == nil && !finally && collectFinally(inner, &w) { collectTasks(inner, group: nil, finally: true, &w) }
+                continue
+            }
             guard let name = inner.name else {
                 report(error("E0204", "`\(inner.kind.text)` needs a name", inner.kind.span, help: "write `\(inner.kind.text) NAME { ... }`"))
                 continue
@@ -201,6 +209,7 @@ extension WorkflowChecker {
                 }
                 t.forEach = hasForEach ? .error : nil
                 t.allowFailure = literalAllowFailure(inner)
+                t.isFinally = finally
                 w.tasks.append(t)
                 w.names[name.text] = (false, id)
                 if let g = group { w.groups[g].tasks.append(id) }
@@ -223,6 +232,7 @@ extension WorkflowChecker {
         e.taskOutputs = w.tasks.map(\.outputs)
         e.taskFanned = w.tasks.map { $0.forEach != nil }
         e.taskAllowFailure = w.tasks.map(\.allowFailure)
+        e.taskIsFinally = w.tasks.map(\.isFinally)
         return e
     }
 

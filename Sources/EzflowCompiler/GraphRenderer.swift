@@ -79,7 +79,13 @@ public enum GraphRenderer {
             return s + "\(indent)}\n"
         }
         for (g, grp) in w.groups.enumerated() where grp.parent == nil { out += cluster(g, indent: "  ") }
-        for id in w.order where w.tasks[id].group == nil { out += node(id, indent: "  ") }
+        for id in w.order where w.tasks[id].group == nil && !w.tasks[id].isFinally { out += node(id, indent: "  ") }
+        // `finally` tasks in a cluster of their own: they run after everything else.
+        if w.tasks.contains(where: \.isFinally) {
+            out += "  subgraph cluster_finally {\n    label=\"finally\";\n    style=dotted;\n"
+            for id in w.order where w.tasks[id].isFinally { out += node(id, indent: "    ") }
+            out += "  }\n"
+        }
         for (a, b) in edges(w) {
             var attrs: [String] = hot.contains([a, b]) ? ["color=red", "penwidth=2"] : []
             if let c = conditional(from: a, to: b, w) { attrs += ["style=\(c.dotted ? "dotted" : "dashed")", "label=\(quoteDot(c.label))"] }
@@ -125,7 +131,12 @@ public enum GraphRenderer {
             return s + "\(indent)end\n"
         }
         for (g, grp) in w.groups.enumerated() where grp.parent == nil { out += cluster(g, indent: "  ") }
-        for id in w.order where w.tasks[id].group == nil { out += node(id, indent: "  ") }
+        for id in w.order where w.tasks[id].group == nil && !w.tasks[id].isFinally { out += node(id, indent: "  ") }
+        if w.tasks.contains(where: \.isFinally) {
+            out += "  subgraph finally[\"finally\"]\n"
+            for id in w.order where w.tasks[id].isFinally { out += node(id, indent: "    ") }
+            out += "  end\n"
+        }
         var linkIndex = 0
         var hotLinks: [Int] = []
         for (a, b) in edges(w) {

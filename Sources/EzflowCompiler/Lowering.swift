@@ -456,6 +456,7 @@ struct WorkflowLowering {
         if let ms = t.escalateTimeoutMs { out.key("escalate_timeout_ms"); out.int(ms) }
         if !t.escalateTo.isEmpty { out.key("escalate_to"); out.value(names(t.escalateTo.map(\.id))) }
         out.key("fallback"); out.bool(t.isFallback)
+        if t.isFinally { out.key("finally"); out.bool(true) }
         out.key("for_each"); out.value(forEach)
         out.key("group"); out.int(t.group.map { Int64($0) })
         out.key("id"); out.int(id)
@@ -679,6 +680,8 @@ struct WorkflowLowering {
             return .object([("enum", .array([.string(id.name), .string(c)]))])
         case .builtinEnumCase(let name, let c)?:
             return .object([("enum", .array([.string(name), .string(c)]))])
+        case .runValue?:
+            return .object([("ref", .array(strings(path[...])))])
         case .taskStatus(_, let t)?:
             return .object([("ref", .array([.string("task"), .int(Int64(position[t])), .string("status")]))])
         default:

@@ -1758,6 +1758,72 @@ public enum Catalogue {
                 task release { workflow: lib.release, with: { publish: inputs.publish } }
             """#),
         entry(
+            "E0904", .error, "`run` read outside `finally`",
+            #"""
+            `run.status` (how the main graph ended: `run_status.succeeded`,
+            `failed`, `cancelled`, `deadline_exceeded` or `budget_exceeded`) and
+            `run.failures` (the names of the main tasks that failed, in the order
+            they ended) are known only once the main graph has ended, so only a
+            task inside the workflow's `finally { }` may read them. Elsewhere,
+            read one task's outcome with `TASK.status`.
+
+            Erroneous example:
+
+                task notify {
+                  run_on: always
+                  after: [deploy]
+                  run: "echo ${run.status}"
+                }
+
+            Corrected example:
+
+                finally {
+                  task notify { timeout: 1m, run: "echo ${run.status}" }
+                }
+            """#),
+        entry(
+            "E0905", .error, "main task waits for a finally task",
+            #"""
+            A task in `finally { }` runs only once every task of the main graph
+            has ended, so a main task that waits for it (`after`, an output or a
+            status it reads) could never start. Move the task into `finally`, or
+            drop the dependency.
+
+            Erroneous example:
+
+                task report { after: [cleanup], run: "./report" }
+                finally {
+                  task cleanup { timeout: 5m, run: "./cleanup" }
+                }
+
+            Corrected example:
+
+                finally {
+                  task cleanup { timeout: 5m, run: "./cleanup" }
+                  task report { timeout: 1m, after: [cleanup], run: "./report" }
+                }
+            """#),
+        entry(
+            "E0906", .error, "finally task without a timeout",
+            #"""
+            The run's deadline and time budgets do not stop a `finally` task: a
+            cleanup must happen even when the run ran out of time. So each
+            `finally` task bounds itself with a `timeout`, and the whole run stays
+            bounded.
+
+            Erroneous example:
+
+                finally {
+                  task cleanup { run: "./cleanup" }
+                }
+
+            Corrected example:
+
+                finally {
+                  task cleanup { timeout: 5m, run: "./cleanup" }
+                }
+            """#),
+        entry(
             "E0920", .error, "both for_each and matrix",
             #"""
             A task fans out once: over a `for_each` list or over the cells of a

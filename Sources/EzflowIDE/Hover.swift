@@ -49,6 +49,9 @@ extension Analysis {
         case .enumCase(let id, let c): return h("case `\(c)` of enum `\(id.name)`", id.name)
         case .taskStatus(let m, let t):
             return h("status of task `\(workflow(m)?.tasks[t].name.text ?? "")`", "status", "how it ended: succeeded, failed, skipped or cancelled")
+        case .runValue(let f):
+            return h("`run.\(f)`", f == "status" ? "run_status" : "list[string]",
+                     f == "status" ? "how the main graph ended" : "the main tasks that failed, in the order they ended")
         case .builtinEnumCase(let name, let c): return h("case `\(c)` of the built-in enum `\(name)`", name)
         case .module(let m): return h("module `\(result.sources[model.modules[m].file].path)`")
         case .item: return h("`item`: the element of this task's `for_each` list, or its `matrix` cell")

@@ -28,6 +28,8 @@ public protocol ExprEnvironment {
     /// failure|always` reader, an `allow_failure` task): once it ended without them they
     /// read as null instead of an error.
     func outputsMayBeMissing(ofTask id: Int) -> Bool
+    /// `run.status` / `run.failures` (a `finally` task's), nil elsewhere.
+    func runValue(_ name: String) -> JSONValue?
 }
 
 extension ExprEnvironment {
@@ -36,6 +38,7 @@ extension ExprEnvironment {
     /// No statuses known: outputs of a task without them are an error, as before conditions.
     public func status(ofTask id: Int) -> String? { nil }
     public func outputsMayBeMissing(ofTask id: Int) -> Bool { false }
+    public func runValue(_ name: String) -> JSONValue? { nil }
 }
 
 /// Why an expression has no value. Messages name references and secrets by name only,
@@ -247,6 +250,10 @@ struct Evaluator<E: ExprEnvironment> {
             }
             guard let v = outs[name] else { throw ExprError("\(what) is missing") }
             return try IRExpr.follow(v, path[4...], what: what)
+        case "run":
+            guard path.count == 2, case .string(let name) = path[1] else { throw ExprError("malformed `run` reference") }
+            guard let v = env.runValue(name) else { throw ExprError("`run.\(name)` is known only in a `finally` task") }
+            return v
         default:
             throw ExprError("reference `\(head)` cannot be evaluated in a task")
         }

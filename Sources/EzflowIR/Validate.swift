@@ -199,13 +199,13 @@ struct IRValidator {
     /// ones lowering derives.
     static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
-        "retry_more", "matrix", "needs_item", "status_deps",
+        "retry_more", "matrix", "needs_item", "status_deps", "finally",
     ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps"]
+                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps", "finally"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -460,6 +460,7 @@ struct IRValidator {
 
         var tasks: [IRTask] = []
         tasks.reserveCapacity(taskItems.count)
+        var finallyTasks: Set<Int> = []
         for (i, x) in taskItems.enumerated() {
             let t = try object(x, "\(o.sub("tasks"))[\(i)]", allowed: Self.taskKeys)
             let id = try int(t, "id")
@@ -476,7 +477,13 @@ struct IRValidator {
                 if let last = deps.last, Int(dv) <= last { throw fail(p, "deps must be sorted and unique, found \(dv) after \(last)") }
                 deps.append(Int(dv))
             }
-            let scope = ExprScope(taskCount: taskItems.count, deps: deps, policy: false)
+            let isFinally = t["finally"] != nil ? try bool(t, "finally") : false
+            for d in deps where !isFinally && finallyTasks.contains(d) {
+                throw fail(t.sub("deps"), "task \(i) depends on `finally` task \(d): nothing in the main graph waits for one")
+            }
+            if isFinally { finallyTasks.insert(i) }
+            var scope = ExprScope(taskCount: taskItems.count, deps: deps, policy: false)
+            scope.finally = isFinally
             let action = try string(t, "action", oneOf: Self.actions)
             var sub: IRWorkflow? = nil
             if action == "workflow" {
@@ -633,6 +640,8 @@ struct IRValidator {
         var taskCount: Int
         var deps: [Int]
         var policy: Bool
+        /// In a `finally` task: `run.status` and `run.failures` are readable.
+        var finally = false
     }
 
     static let binaryOps: Set<String> = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "??", "in"]
@@ -729,6 +738,10 @@ struct IRValidator {
                 }
                 guard t >= 0, t < Int64(s.taskCount) else { throw fail(p + "[1]", "no task \(t) (the workflow has \(s.taskCount))") }
                 guard s.deps.contains(Int(t)) else { throw fail(p + "[1]", "reads task \(t), which is not among the task's deps") }
+            case "run":
+                guard s.finally, a.count == 2, case .string(let f) = a[1], f == "status" || f == "failures" else {
+                    throw fail(p, "expected [\"run\", \"status\"|\"failures\"] in a `finally` task")
+                }
             default:
                 throw fail(p + "[0]", "unknown reference root `\(h)`")
             }

@@ -50,6 +50,7 @@ struct PlanScope: Sendable {
                              item: item, taskNames: w < names.count ? names[w] : [:])
         v.tokenCap = state.tokenCap(t)
         v.taskStatuses = state.dependencyStatuses(ofTask: t)
+        if plan.isFinally[t] { v.runValues = state.runValues }
         v.optionalOutputs = Set(v.taskStatuses.keys.filter { plan.readsOptional(task: t, irTask: $0) })
         return v
     }

@@ -35,6 +35,7 @@ extension PlanBuilder {
         }
         p.gate.append(gate)
         p.allowFailure.append(t.json["allow_failure"] == .bool(true))
+        p.isFinally.append(t.json["finally"] == .bool(true))
         if let w = t.json["when"], w != .null { p.condition[id] = w }
     }
 }
@@ -44,6 +45,7 @@ extension Plan {
     /// typed it: `t` runs on failure or always, or an instance of `d` allows failure.
     public func readsOptional(task t: Int, irTask d: Int) -> Bool {
         if gate[t] != .success { return true }
+        if isFinally[t], let x = irInstances(scope: scope(ofTask: t), irTask: d).first, !isFinally[x] { return true }
         return irInstances(scope: scope(ofTask: t), irTask: d).contains { allowFailure[$0] }
     }
 }
@@ -56,9 +58,11 @@ extension RunState {
 
     /// Whether `d` waits for `x` to end in any state instead of gating on its success.
     func waitsForAnyEnd(_ d: Int, on x: Int) -> Bool {
+        // A finally task never gates on the main graph: it runs whatever it did.
+        if plan.isFinally[d] && !plan.isFinally[x] { return true }
         switch plan.gate[d] {
-        case .failure, .always: true
-        case .success: plan.anyEndDeps[d]?.contains(x) ?? false
+        case .failure, .always: return true
+        case .success: return plan.anyEndDeps[d]?.contains(x) ?? false
         }
     }
 

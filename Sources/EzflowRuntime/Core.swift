@@ -293,7 +293,7 @@ extension RunState {
     /// a task it stands in for failed.
     func triggered(_ t: Int) -> Bool {
         switch plan.kind(t) {
-        case .task, .approval, .join: true
+        case .task, .approval, .join: !plan.isFinally[t] || finishing != nil
         case .fallback, .fallbackApproval: standsInFor[t] >= 0
         }
     }
@@ -642,7 +642,9 @@ extension RunState {
 
     /// Stops everything now: running attempts are cancelled, every open task cancelled.
     mutating func abort(_ verdict: Verdict, _ out: inout [Command]) {
-        for t in 0..<plan.taskCount where !tasks[t].isTerminal {
+        // While `finally` runs nothing stops it (each of its tasks has a `timeout`).
+        guard finishing == nil else { return }
+        for t in 0..<plan.taskCount where !tasks[t].isTerminal && !plan.isFinally[t] {
             if case .running(let a, let agent) = tasks[t] {
                 out.append(.cancel(task: t, attempt: a))
                 abandoned[t].append(a)
@@ -653,6 +655,7 @@ extension RunState {
         }
         readyQueue.removeAll()
         pendingConflict.removeAll()
+        if beginFinally(verdict, &out) { return }
         phase = .finished(verdict)
         out.append(.finishRun(verdict))
     }
@@ -754,6 +757,11 @@ extension RunState {
                 case .wait:
                     i += 1
                 case .never(let group):
+                    if finishing != nil {
+                        readyQueue.remove(at: i)
+                        refuseInFinally(t)
+                        continue
+                    }
                     phase = .draining(.budgetExceeded)
                     refusedTask = t
                     refusedGroup = group
@@ -981,12 +989,14 @@ extension RunState {
         guard runningCount == 0 else { return }
         switch phase {
         case .draining(let v):
-            for t in 0..<plan.taskCount where !tasks[t].isTerminal {
+            for t in 0..<plan.taskCount where !tasks[t].isTerminal && !plan.isFinally[t] {
                 set(t, tasks[t] == .waiting || tasks[t] == .ready ? .skipped : .cancelled)
                 finalized[t] = true
             }
             readyQueue.removeAll()
             pendingConflict.removeAll()
+            phase = .running
+            if beginFinally(v, &out) { return }
             phase = .finished(v)
             out.append(.finishRun(v))
         case .running:
@@ -1034,11 +1044,18 @@ extension RunState {
             return
         }
         // Only untriggered fallbacks (and tasks waiting on them) are left: skip them.
-        for t in 0..<plan.taskCount where tasks[t] == .waiting && !triggered(t) {
+        for t in 0..<plan.taskCount where tasks[t] == .waiting && !triggered(t) && (finishing != nil || !plan.isFinally[t]) {
             set(t, .skipped)
             finalize(t, ok: false)
         }
-        let v: Verdict = allEndedWell() ? .success : .failed
+        // A skip may open a task that waits for any end (`run_on: always`, a status read).
+        if !readyQueue.isEmpty {
+            if !interrupted { schedule(&out) }
+            return settle(&out)
+        }
+        let main: Verdict = finishing ?? (allEndedWell() ? .success : .failed)
+        if beginFinally(main, &out) { return }
+        let v = finishing == nil ? main : finalVerdict(main: main)
         phase = .finished(v)
         out.append(.finishRun(v))
     }
@@ -1093,7 +1110,7 @@ extension RunState {
             }
         }
         var ok = true
-        for t in 0..<plan.taskCount where forgiven.isEmpty || !forgiven[t] {
+        for t in 0..<plan.taskCount where (forgiven.isEmpty || !forgiven[t]) && (finishing != nil || !plan.isFinally[t]) {
             switch tasks[t] {
             case .succeeded, .skipped: break
             case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) && !plan.allowFailure[t] { ok = false }

@@ -290,6 +290,10 @@ public struct Plan: Sendable {
     public var gate: [GateKind] = []
     /// Per task: `allow_failure: true` (its failure passes gates and the verdict).
     public var allowFailure: [Bool] = []
+    /// Per task: declared in `finally { }` (runs once the main graph ended, Finally.swift).
+    public var isFinally: [Bool] = []
+    /// Whether any task is a `finally` task.
+    public var hasFinally = false
     /// `when` conditions (IR expressions) of the tasks that have one.
     public var condition: [Int: JSONValue] = [:]
     /// Per task with some: dependencies it waits for in any end state without gating on them
@@ -806,6 +810,9 @@ public struct RunState: Sendable {
     public internal(set) var readyQueue: [Int] = []
     /// Unfinished dependencies per task.
     public internal(set) var pendingDeps: [Int]
+    /// The main graph's verdict once it ended and the `finally` tasks were opened (the
+    /// run is then still `running`); nil before, and in a run without them.
+    public internal(set) var finishing: Verdict? = nil
     /// Per task: why it was skipped (nil: not skipped, or skipped because the run ended).
     public internal(set) var skipReason: [SkipReason?]
     /// Per task: dependencies that ended failed / skipped so far (a `run_on: failure` gate).

@@ -205,6 +205,7 @@ extension RunState {
             s.finalized[n] = finalized[t]
             s.pendingDeps[n] = pendingDeps[t]
             s.skipReason[n] = skipReason[t]
+            s.finishing = finishing
             s.depFailed[n] = depFailed[t]
             s.depSkipped[n] = depSkipped[t]
             s.substitute[n] = mapTask(substitute[t])

@@ -673,6 +673,8 @@ extension Plan {
         defer { deriveKinds() }
         if gate.count != n { gate = Array(repeating: .success, count: n) }
         if allowFailure.count != n { allowFailure = Array(repeating: false, count: n) }
+        if isFinally.count != n { isFinally = Array(repeating: false, count: n) }
+        hasFinally = isFinally.contains(true)
         if bare {
             taskBudgetScope = []
             groupBudgetParent = []

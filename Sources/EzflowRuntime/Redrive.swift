@@ -11,6 +11,7 @@ extension RunState {
     public func redriveRefusal(_ t: Int, at now: Millis) -> String? {
         guard t >= 0 && t < plan.taskCount else { return "the run has no such task" }
         guard tasks[t] == .deadLettered else { return "task `\(plan.taskNames[t])` is \(tasks[t].name), not dead-lettered" }
+        if finishing != nil { return "the run's `finally` tasks have started; its main graph is over" }
         switch phase {
         case .running, .finished(.success), .finished(.failed), .finished(.waitingForApproval): break
         case .notStarted: return "the run has not started"

@@ -162,6 +162,10 @@ struct ScopeReader: ExprEnvironment {
 
     func status(ofTask id: Int) -> String? { state.irStatus(scope: scope, irTask: id) }
 
+    func runValue(_ name: String) -> JSONValue? {
+        reader >= 0 && state.plan.isFinally[reader] ? state.runValues[name] : nil
+    }
+
     func outputsMayBeMissing(ofTask id: Int) -> Bool { reader >= 0 && state.plan.readsOptional(task: reader, irTask: id) }
 
     func taskName(_ id: Int) -> String? {

@@ -178,6 +178,14 @@ final class PropertyTests: XCTestCase {
             }
             if pick(2) == 0 { p.anyEndDeps[t] = [d] }
         }
+        // A suffix of plain tasks as `finally` (deps only point back, so no main task waits for one).
+        p.isFinally = Array(repeating: false, count: n)
+        var t = n - 1
+        for _ in 0..<pick(3) where t > 0 {
+            guard !fallback[t], p.catchTask[t] < 0, !p.catchTask.contains(t) else { break }
+            p.isFinally[t] = true
+            t -= 1
+        }
     }
 
     /// Runs one seeded case to the end; returns its verdict.
@@ -290,10 +298,15 @@ final class PropertyTests: XCTestCase {
                     let ok = s.tasks[d] == .succeeded || (s.tasks[d] == .failed && s.substitute[d] >= 0 && s.tasks[s.substitute[d]] == .succeeded)
                         || s.allowedFailure(d)
                     if !ok && s.tasks[d] != .skipped { failed += 1 }
-                    let anyEnd = p.gate[t] != .success || (p.anyEndDeps[t]?.contains(d) ?? false)
+                    let anyEnd = p.gate[t] != .success || (p.anyEndDeps[t]?.contains(d) ?? false) || (p.isFinally[t] && !p.isFinally[d])
                     if anyEnd ? !s.tasks[d].isTerminal : !ok { throw fail("t\(t) (\(p.gate[t])) running before dep t\(d) allowed it (\(s.tasks[d]))") }
                 }
                 if p.gate[t] == .failure && failed == 0 && s.attempts[t] == 1 { throw fail("t\(t) runs on failure, but no dependency failed") }
+            }
+            if case .running = s.tasks[t], p.isFinally[t] {
+                for x in 0..<p.taskCount where !p.isFinally[x] && !s.tasks[x].isTerminal {
+                    throw fail("finally task t\(t) runs before main task t\(x) ended (\(s.tasks[x]))")
+                }
             }
             if s.tasks[t] == .skipped, s.skipReason[t] == .condition {
                 for k in p.depStart[t]..<p.depStart[t + 1] where !s.tasks[p.deps[k]].isTerminal {
