@@ -240,7 +240,18 @@ final class MatrixRunTests: XCTestCase {
         XCTAssertTrue(junit.contains(#"name="test[python=pypy-3.10,os=windows-latest]""#), junit)
         let logs = try DurableStore(path: dir + "/.ezflow/ezflow.db").logs(run: "cm")
         XCTAssertTrue(logs.contains { $0.stdout == "python -m build: 24 cells green\n" }, "\(logs.map(\.stdout))")
+        XCTAssertTrue(logs.contains { $0.stdout == "rm -rf ~/.cache/pip: publish succeeded\n" }, "\(logs.map(\.stdout))")
         XCTAssertEqual(ezrun(["replay", "cm"], in: dir).status, 0)
+        // A pull request: `publish` is skipped by its condition (not a failure: exit 0),
+        // `cleanup` runs all the same and sees it skipped.
+        let pr = ezrun(["run", src, "--run-id", "pr", "--input", "event=pull_request"], in: dir, timeout: 120)
+        XCTAssertEqual(pr.status, 0, pr.stderr)
+        let prStatus = ezrun(["status", "pr"], in: dir)
+        XCTAssertTrue(prStatus.stdout.contains("skipped (condition)"), prStatus.stdout)
+        let prLogs = try DurableStore(path: dir + "/.ezflow/ezflow.db").logs(run: "pr")
+        XCTAssertFalse(prLogs.contains { $0.stdout.hasPrefix("python -m build") }, "\(prLogs.map(\.stdout))")
+        XCTAssertTrue(prLogs.contains { $0.stdout == "rm -rf ~/.cache/pip: publish skipped\n" }, "\(prLogs.map(\.stdout))")
+        XCTAssertEqual(ezrun(["replay", "pr"], in: dir).status, 0)
         let sim = ezrun(["simulate", src, "--seed", "2026", "--runs", "20"], in: dir)
         XCTAssertEqual(sim.status, 0, sim.stdout + sim.stderr)
         XCTAssertTrue(sim.stdout.contains("success: 20/20"), sim.stdout)
