@@ -195,7 +195,7 @@ public struct ExecDriver: AgentDriver {
     /// `run`, telling `started` the attempt's process right after the spawn (the runner
     /// records it for `ezrun resume`, as for attempts run with `runPrepared`).
     public func run(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values: RenderValues,
-                    cancel: CancelToken?, started: (@Sendable (SpawnedProcess) -> Void)?) async -> DriverResult {
+                    cancel: CancelToken?, started: (@Sendable (SpawnedProcess) -> Void)?, workingDirectory: String? = nil) async -> DriverResult {
         guard task >= 0, task < tasks.count else { return .failed(ErrorClass.configError, "no task \(task) in the workflow") }
         let t = tasks[task]
         // Secrets: only the granted ones, resolved before anything is rendered.
@@ -206,7 +206,8 @@ public struct ExecDriver: AgentDriver {
         } catch {
             return .failed(error.errorClass, "task `\(Self.name(t, task))`: \(error.description)")
         }
-        switch prepare(task: task, attempt: attempt, agent: agent, idempotencyKey: idempotencyKey, runID: runID, values: vals) {
+        switch prepare(task: task, attempt: attempt, agent: agent, idempotencyKey: idempotencyKey, runID: runID, values: vals,
+                       workingDirectory: workingDirectory) {
         case .failed(let r): return r
         case .ready(let p):
             let res: SpawnResult
@@ -240,8 +241,11 @@ public struct ExecDriver: AgentDriver {
     }
 
     /// Renders the command line, environment and stdin of an attempt. `values.secrets`
-    /// must already hold the granted secrets (see `run`).
-    public func prepare(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values vals: RenderValues) -> Preparation {
+    /// must already hold the granted secrets (see `run`). `workingDirectory`: the
+    /// attempt's own (a task with `file` outputs, docs/RUNTIME.md "Files") instead of the
+    /// run's; the run's is then in `EZFLOW_PROJECT_DIR`.
+    public func prepare(task: Int, attempt: Int, agent: Int, idempotencyKey: String, runID: String, values vals: RenderValues,
+                        workingDirectory: String? = nil) -> Preparation {
         guard task >= 0, task < tasks.count else { return .failed(.failed(ErrorClass.configError, "no task \(task) in the workflow")) }
         let t = tasks[task]
         let taskName = Self.name(t, task)
@@ -290,6 +294,9 @@ public struct ExecDriver: AgentDriver {
         full["EZFLOW_IDEMPOTENCY_KEY"] = idempotencyKey
         // Which of a pool's agents took the attempt (`selector`), for scripts that depend on it.
         if let ag { full["EZFLOW_AGENT"] = ag.name }
+        if workingDirectory != nil {
+            full["EZFLOW_PROJECT_DIR"] = options.workingDirectory ?? FileManager.default.currentDirectoryPath
+        }
         for (k, v) in full where k.isEmpty || k.contains("=") || k.utf8.contains(0) || v.utf8.contains(0) {
             let why = v.utf8.contains(0) ? ": its value contains a NUL byte, which no environment variable can carry" : ""
             return .failed(.failed(ErrorClass.renderError, "task `\(taskName)`: invalid environment variable `\(k)`\(why)"))
@@ -314,9 +321,12 @@ public struct ExecDriver: AgentDriver {
 
         var timeout = options.defaultTimeoutMs
         if case .int(let ms)? = t["timeout_ms"] { timeout = ms }
-        let (exe, argv) = Self.directCommand(commandLine, path: options.path) ?? (options.shell, [options.shell, "-c", commandLine])
+        // A direct command's relative program is found from the run's directory, so an
+        // attempt with its own directory goes through the shell, which looks from there.
+        let direct = workingDirectory == nil ? Self.directCommand(commandLine, path: options.path) : nil
+        let (exe, argv) = direct ?? (options.shell, [options.shell, "-c", commandLine])
         let req = SpawnRequest(executable: exe, arguments: argv, environment: full,
-                               workingDirectory: options.workingDirectory, stdin: stdin, timeoutMs: timeout,
+                               workingDirectory: workingDirectory ?? options.workingDirectory, stdin: stdin, timeoutMs: timeout,
                                killGraceMs: options.killGraceMs, stdoutLimit: options.stdoutLimit, stderrLimit: options.stderrLimit,
                                killGroupOnExit: options.killGroupOnExit)
         return .ready(Prepared(request: req, taskName: taskName, agent: ag,
@@ -350,7 +360,8 @@ public struct ExecDriver: AgentDriver {
         .failed(ErrorClass.agentError, "task `\(p.taskName)`: cannot start \(p.request.executable): \(error.description)")
     }
 
-    static func name(_ t: JSONValue, _ id: Int) -> String { if case .string(let n)? = t["name"] { n } else { "task\(id)" } }
+    /// The task's name (`task<id>` when it has none), as messages name it.
+    public static func name(_ t: JSONValue, _ id: Int) -> String { if case .string(let n)? = t["name"] { n } else { "task\(id)" } }
 
     /// A command line the shell would only split into words (no quotes, variables, globs,
     /// redirections or operators), as an executable path and argv — so it runs without a

@@ -112,6 +112,7 @@ struct WorkflowChecker {
                     continue
                 }
                 r.fields[f.name.text] = resolveType(f.type, module: m)
+                checkFileType(f.type, r.fields[f.name.text]!, output: false)
                 r.order.append(f.name.text)
             }
             records[id] = r

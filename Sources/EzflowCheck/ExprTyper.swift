@@ -22,6 +22,8 @@ struct ExprEnv {
     var shellScript = false
     /// The span of a bare `${NAME}` interpolation of a `run:` being typed (for E0200's help).
     var bareShellName: Span?
+    /// Inside a `run` task's `run:` or `env`, where a file reads as its stored copy's path.
+    var filesAsPaths = false
 
     /// Per task: `allow_failure: true`, so its outputs read as optional everywhere.
     var taskAllowFailure: [Bool] = []
@@ -52,6 +54,10 @@ extension WorkflowChecker {
         let t = typeOf(e, &env)
         guard !t.fits(expected) else { return t != .error }
         let what = whatText()
+        if t.holdsFile, expected == .string || expected == .path || expected == .map(.string) {
+            reportFileAsText(t, at: e.span, what)
+            return false
+        }
         let unitClash = expected.isUnit && (t.isUnit || t.isNumeric) || t.isUnit && expected.isNumeric
         if unitClash {
             report(error("E0301", "\(what) expects \(article(expected)), found \(article(t))", e.span,
@@ -86,6 +92,7 @@ extension WorkflowChecker {
                 case "money": return .money
                 case "tokens": return .tokens
                 case "path": return .path
+                case "file": return .file
                 case "json": return .json
                 default: break
                 }
@@ -108,7 +115,7 @@ extension WorkflowChecker {
                 if d.kind == .enumeration { return .enumeration(name: name.text, cases: d.block.cases.map(\.text)) }
                 if d.kind == .record { return records[id].map { .record($0) } ?? .error }
             }
-            let builtins = ["string", "int", "float", "bool", "duration", "money", "tokens", "path", "json", "list", "map"]
+            let builtins = ["string", "int", "float", "bool", "duration", "money", "tokens", "path", "file", "json", "list", "map"]
             let declared = modules[target].decls.values.filter { $0.kind == .enumeration || $0.kind == .record }.map(\.name.text)
             report(error("E0302", "unknown type `\(name.text)`", name.span)
                 .suggesting(suggest(name.text, among: builtins + declared), at: name.span,
@@ -120,7 +127,8 @@ extension WorkflowChecker {
     /// Infers the type of an expression, reporting what does not resolve or type, and
     /// records it for lowering and the IDE queries.
     mutating func typeOf(_ e: Expr, _ env: inout ExprEnv) -> Ty {
-        let t = infer(e, &env)
+        var t = infer(e, &env)
+        if env.filesAsPaths { t = t.fileAsPath }
         switch e.kind {
         // A literal's type is its kind (`SemanticModel.types` says so); not storing them
         // keeps the table to the expressions that needed inference.
@@ -141,6 +149,7 @@ extension WorkflowChecker {
                     let t = typeOf(x, &env)
                     env.bareShellName = nil
                     switch t {
+                    case .file, .optional(.file): reportFileAsText(t, at: x.span, "an interpolation")
                     case .list, .map, .record:
                         report(error("E0300", "cannot interpolate a value of type `\(t)` into a string", x.span,
                                      help: "use `join(list, \", \")` for lists"))

@@ -60,6 +60,7 @@ extension Ty {
     var outputType: OutputType {
         switch self {
         case .string, .path: .string
+        case .file: .file
         case .int: .int
         case .float: .float
         case .bool: .bool

@@ -13,6 +13,8 @@ public struct RecordType: Sendable, Hashable {
 /// silently, so one mistake yields one diagnostic.
 public indirect enum Ty: Sendable, Hashable, CustomStringConvertible {
     case string, int, float, bool, duration, money, tokens, path, json
+    /// A task's file artifact (docs/RUNTIME.md, "Files"): a path only in `run` and `env`.
+    case file
     case list(Ty)
     case map(Ty)
     case optional(Ty)
@@ -33,6 +35,7 @@ public indirect enum Ty: Sendable, Hashable, CustomStringConvertible {
         case .money: "money"
         case .tokens: "tokens"
         case .path: "path"
+        case .file: "file"
         case .json: "json"
         case .list(let t): "list[\(t)]"
         case .map(let t): "map[\(t)]"

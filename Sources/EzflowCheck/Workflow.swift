@@ -51,6 +51,7 @@ extension WorkflowChecker {
             let battrs = validateAttributes(b, module: m)
             let ty = resolveType(te, module: m)
             let isInput = b.kind.text == "input"
+            checkFileType(te, ty, output: !isInput)
             if isInput ? w.inputs[name.text] != nil : w.outputs[name.text] != nil {
                 report(error("E0201", "\(b.kind.text) `\(name.text)` is declared twice", name.span))
                 continue
@@ -192,6 +193,7 @@ extension WorkflowChecker {
                 for case .block(let o) in inner.members where o.kind.text == "output" {
                     guard let on = o.name, let te = o.type else { continue }
                     t.outputs[on.text] = resolveType(te, module: w.module)
+                    checkFileType(te, t.outputs[on.text]!, output: true)
                 }
                 var actionAttr: Attribute?
                 var hasForEach = inner.blocks.contains { $0.kind.text == "matrix" }
@@ -280,9 +282,11 @@ extension WorkflowChecker {
             } else {
                 env.secretsAllowed = a.key.text == "run" || a.key.text == "call"
                 env.shellScript = a.key.text == "run"
+                env.filesAsPaths = a.key.text == "run"
                 checkExpr(a.value, expected: .string, env: &env, what: "`\(a.key.text)`")
                 env.secretsAllowed = false
                 env.shellScript = false
+                env.filesAsPaths = false
                 if a.key.text == "run" { checkShellInjection(a.value) }
             }
         }
@@ -296,8 +300,10 @@ extension WorkflowChecker {
         if t.action == "workflow" { t.callee = attrs.ref(AK.workflow)?.id }
         if let a = attrs[AK.env] {
             env.secretsAllowed = true
+            env.filesAsPaths = t.action == "run"
             checkExpr(a.value, expected: .map(.string), env: &env, what: "`env`")
             env.secretsAllowed = false
+            env.filesAsPaths = false
         }
         t.agent = attrs.ref(AK.agent)
         if let a = attrs[AK.needs] {
@@ -327,6 +333,7 @@ extension WorkflowChecker {
         if let a = attrs[AK.writes] { t.writes = taskNames(a.value) }
         t.secrets = attrs.refs[id: AK.secrets] ?? []
         checkActionOnly(attrs, action: t.action)
+        checkFileOutputs(t)
         if attrs[AK.approvers] != nil {
             t.approvers = attrs.refs[id: AK.approvers] ?? []
         } else if t.action == "approve" {

@@ -69,6 +69,9 @@ public enum OutputContract {
             // Named as the optional type ("a string or null"), not its inner one.
             guard case .success(let c) = value(v, inner, path: path, depth: depth + 1) else { return wrong() }
             return .success(c)
+        // A file is reported as a path (a string), never as a record: the runner stores
+        // the file and journals its `FileRecord` itself, so no task can name a digest.
+        case (.file, .string): return .success(v)
         case (.string, .string), (.bool, .bool), (.int, .int), (.unit, .int), (.float, .int), (.float, .float): return .success(v)
         case (.int, .float(let d)), (.unit, .float(let d)):
             guard d.rounded() == d, abs(d) < 9.0e15 else { return wrong() }

@@ -36,7 +36,9 @@ public enum OutputSchema {
     /// The schema of one type.
     public static func schema(_ t: OutputType) -> JSONValue {
         switch t {
-        case .string: return .object([("type", .string("string"))])
+        // A file is a path a task reports; only `run` tasks declare one (the checker's
+        // E0940, `IRValidator`), so no model is ever asked for it.
+        case .string, .file: return .object([("type", .string("string"))])
         case .int: return .object([("type", .string("integer"))])
         case .float: return .object([("type", .string("number"))])
         case .bool: return .object([("type", .string("boolean"))])
@@ -63,7 +65,7 @@ public enum OutputSchema {
     static func nullable(_ inner: OutputType) -> JSONValue {
         let s = schema(inner)
         switch inner {
-        case .string, .int, .float, .bool, .unit:
+        case .string, .file, .int, .float, .bool, .unit:
             guard case .object(let members) = s else { return s }
             return .object(members.map { $0.0 == "type" ? ("type", .array([$0.1, .string("null")])) : $0 })
         case .enumeration(_, let cases):

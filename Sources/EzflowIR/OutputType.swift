@@ -6,6 +6,9 @@
 /// One output type, named types resolved.
 public indirect enum OutputType: Sendable, Equatable {
     case string, int, float, bool
+    /// A file artifact (docs/RUNTIME.md, "Files"): a task reports a relative path; the
+    /// runner stores the file and journals its `FileRecord`.
+    case file
     /// `duration` (milliseconds), `money` (micro-dollars), `tokens`: JSON integers.
     case unit(String)
     /// Any JSON value.
@@ -35,6 +38,7 @@ public indirect enum OutputType: Sendable, Equatable {
         case .int: "an int"
         case .float: "a float"
         case .bool: "a bool"
+        case .file: "a file (a relative path in the task's working directory)"
         case .unit("duration"): "a duration in milliseconds (an integer)"
         case .unit("money"): "money in micro-dollars (an integer)"
         case .unit(let u): "\(u) (an integer)"
@@ -117,6 +121,7 @@ struct OutputTypeParser {
         case "bool": .bool
         case "duration", "money", "tokens": .unit(name)
         case "json": .json
+        case "file": .file
         default: nil
         }
     }

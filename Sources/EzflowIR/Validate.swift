@@ -531,7 +531,11 @@ struct IRValidator {
             if let env = try nullable(t, "env") { try exprMap(env, t.sub("env"), scope) }
             for (k, ov) in try array(t, "outputs").enumerated() {
                 let out = try object(ov, "\(t.sub("outputs"))[\(k)]", allowed: ["name", "type"])
-                _ = try string(out, "name"); _ = try string(out, "type")
+                _ = try string(out, "name")
+                // Only a `run` task leaves files behind to store (the checker's E0940).
+                if FileRecord.namesFile(try string(out, "type")), action != "run" {
+                    throw fail("\(t.sub("outputs"))[\(k)].type", "a `file` output needs a `run` task, not `\(action)`")
+                }
             }
             _ = try strings(t, "writes", known: outputNames, what: "workflow output")
             _ = try strings(t, "secrets", known: secretNames, what: "secret")

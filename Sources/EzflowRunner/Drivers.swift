@@ -26,7 +26,12 @@ struct DriverSet: Sendable {
             }
         }
         kinds = ks
+        let (tasks, types) = (exec.tasks, exec.types)
+        fileOutputs = tasks.indices.map { FileOutputs(task: tasks[$0], types: $0 < types.count ? types[$0] : nil) }
     }
+
+    /// Per plan task: its `file` outputs (nil: none), stored when an attempt succeeds.
+    let fileOutputs: [FileOutputs?]
 
     var redactor: Redactor { exec.redactor }
 
@@ -37,7 +42,7 @@ struct DriverSet: Sendable {
     }
 
     func run(task: Int, attempt: Int, agent: Int, key: String, runID: String, values: RenderValues, cancel: CancelToken,
-             started: (@Sendable (SpawnedProcess) -> Void)? = nil) async -> DriverResult {
+             started: (@Sendable (SpawnedProcess) -> Void)? = nil, workingDirectory: String? = nil) async -> DriverResult {
         let kind = agent >= 0 && agent < kinds.count ? kinds[agent] : "exec"
         switch kind {
         case "http":
@@ -48,7 +53,7 @@ struct DriverSet: Sendable {
             return .failed(ErrorClass.configError, "agent `\(exec.agents[agent].name)` uses the `sim` driver, which only `ezrun simulate` runs")
         default:
             return await exec.run(task: task, attempt: attempt, agent: agent, idempotencyKey: key, runID: runID, values: values, cancel: cancel,
-                                  started: started)
+                                  started: started, workingDirectory: workingDirectory)
         }
     }
 }

@@ -25,7 +25,11 @@ final class LocalExecutor: AttemptExecutor, Sendable {
     /// Local workers die with the process, so their leases never need to expire.
     static let leaseMs: Millis = Millis.max / 4
 
-    init(queue: any WorkQueue, clock: any RunClock, owner: String, drivers: DriverSet) {
+    /// Where `file` outputs are stored and their attempts' working directories made.
+    let files: FileStore
+
+    init(queue: any WorkQueue, clock: any RunClock, owner: String, drivers: DriverSet, files: FileStore) {
+        self.files = files
         self.queue = queue
         self.clock = clock
         self.owner = owner
@@ -81,20 +85,25 @@ final class LocalExecutor: AttemptExecutor, Sendable {
         tokens.withLock { $0[Key(task: item.task, attempt: item.attempt)] = token }
         let values = runner.renderValues(task: item.task)
         let drivers = self.drivers, runID = runner.runID
+        let artifacts = ArtifactAttempt(item: item, drivers: drivers, files: files, runID: runID)
+        if let why = artifacts.failure {
+            finish(item, why)
+            return
+        }
         if drivers.isExec(agent: item.agent), drivers.exec.isSynchronous(task: item.task) {
             // The common case (a subprocess, no secret to fetch): render here, then spawn
             // and wait on a pooled thread — no async hops between completion and journal.
             switch drivers.exec.prepare(task: item.task, attempt: item.attempt, agent: item.agent, idempotencyKey: item.idempotencyKey,
-                                        runID: runID, values: values) {
+                                        runID: runID, values: values, workingDirectory: artifacts.workDir) {
             case .failed(let r):
-                finish(item, r)
+                finish(item, artifacts.stored(r))
             case .ready(let p):
                 let exec = drivers.exec
                 workers.submit { [self] in
                     let spawned = SpawnRecord(item)
                     let r = exec.runPrepared(p, cancel: token) { spawned.started($0, in: self.processes) }
                     spawned.ended(in: processes)
-                    finish(item, r)
+                    finish(item, artifacts.stored(r))
                 }
             }
             return
@@ -104,9 +113,10 @@ final class LocalExecutor: AttemptExecutor, Sendable {
         Task.detached { [self] in
             let spawned = SpawnRecord(item)
             let r = await drivers.run(task: item.task, attempt: item.attempt, agent: item.agent, key: item.idempotencyKey, runID: runID,
-                                      values: values, cancel: token, started: { spawned.started($0, in: self.processes) })
+                                      values: values, cancel: token, started: { spawned.started($0, in: self.processes) },
+                                      workingDirectory: artifacts.workDir)
             spawned.ended(in: processes)
-            finish(item, r)
+            finish(item, artifacts.stored(r))
         }
     }
 
@@ -157,6 +167,7 @@ extension Runner {
     func useLocalWorkers(_ wake: Wakeup) {
         self.wakeSource = wake
         stopRequest = StopRequest(wake: wake)
-        executor = LocalExecutor(queue: ports.queue, clock: ports.clock, owner: ports.owner, drivers: drivers)
+        executor = LocalExecutor(queue: ports.queue, clock: ports.clock, owner: ports.owner, drivers: drivers,
+                                 files: FileStore(storePath: config.storePath))
     }
 }

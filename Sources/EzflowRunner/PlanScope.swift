@@ -13,12 +13,24 @@ struct PlanScope: Sendable {
     /// dispatch must not cost O(tasks).
     let names: [[Int: String]]
 
-    init(plan: Plan, rootInputs: [String: JSONValue]) {
+    /// Per scope: IR task id → its `file` outputs, for the tasks that declare one.
+    let fileFields: [[Int: [OutputField]]]
+    /// Where the stored files are: a file output reads as its blob's path (nil: it stays a record).
+    let files: FileStore?
+
+    init(plan: Plan, rootInputs: [String: JSONValue], files: FileStore? = nil) {
         self.plan = plan
         self.rootInputs = rootInputs
+        self.files = files
         names = plan.workflowJSON.map { w in
             var m: [Int: String] = [:]
             if case .array(let ts)? = w["tasks"] { for (i, x) in ts.enumerated() { if case .string(let n)? = x["name"] { m[i] = n } } }
+            return m
+        }
+        fileFields = plan.workflowJSON.map { w in
+            var m: [Int: [OutputField]] = [:]
+            guard case .array(let ts)? = w["tasks"] else { return m }
+            for (i, x) in ts.enumerated() { if let f = FileOutputs(task: x, types: w["types"]) { m[i] = f.fields } }
             return m
         }
     }
@@ -46,12 +58,39 @@ struct PlanScope: Sendable {
     func values(for t: Int, state: RunState) -> RenderValues {
         let w = plan.scope(ofTask: t)
         let item = t < plan.taskItem.count ? plan.taskItem[t] : nil
-        var v = RenderValues(inputs: state.scopeInputs(w, rootInputs: rootInputs), taskOutputs: state.dependencyOutputs(ofTask: t),
+        var v = RenderValues(inputs: state.scopeInputs(w, rootInputs: rootInputs), taskOutputs: filePaths(state.dependencyOutputs(ofTask: t), scope: w),
                              item: item, taskNames: w < names.count ? names[w] : [:])
         v.tokenCap = state.tokenCap(t)
         v.taskStatuses = state.dependencyStatuses(ofTask: t)
         if plan.isFinally[t] { v.runValues = state.runValues }
         v.optionalOutputs = Set(v.taskStatuses.keys.filter { plan.readsOptional(task: t, irTask: $0) })
         return v
+    }
+}
+
+extension PlanScope {
+    /// `outputs` (by IR task id of scope `w`) with every stored file read as the absolute
+    /// path of its read-only blob: what a `run` script and its `env` see (docs/RUNTIME.md,
+    /// "Files"). A fanned task's outputs (a list of outputs objects) are read item by item.
+    func filePaths(_ outputs: [Int: JSONValue], scope w: Int) -> [Int: JSONValue] {
+        guard let files, w < fileFields.count, !fileFields[w].isEmpty, !plan.workflowIRStart.isEmpty else { return outputs }
+        var out = outputs
+        for (id, fields) in fileFields[w] {
+            guard let o = out[id] else { continue }
+            out[id] = Self.paths(o, fields, files)
+        }
+        return out
+    }
+
+    static func paths(_ o: JSONValue, _ fields: [OutputField], _ files: FileStore) -> JSONValue {
+        switch o {
+        case .array(let items): return .array(items.map { paths($0, fields, files) })
+        case .object(let members):
+            return .object(members.map { k, v in
+                guard let f = fields.first(where: { $0.name == k }) else { return (k, v) }
+                return (k, FileRecord.mapFiles(v, f.type) { .string(files.blobPath($0)) })
+            })
+        default: return o
+        }
     }
 }

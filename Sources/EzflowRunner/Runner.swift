@@ -113,7 +113,7 @@ public final class Runner {
         self.runID = run.runID
         self.inputs = inputs
         self.config = config
-        scope = PlanScope(plan: plan, rootInputs: inputs)
+        scope = PlanScope(plan: plan, rootInputs: inputs, files: FileStore(storePath: config.storePath))
         drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         access = Access(workflow: program?.document ?? .object([]))
         writer = JournalWriter(redactor: drivers.redactor)
