@@ -448,6 +448,15 @@ final class SimRun: RunObserver, AttemptExecutor {
             // `<workflow task>.<name>` in the plan, `<name>` in a result).
             members.append((plan.outputLocalName[o], plan.onConflict[o] == .merge ? .object([(plan.taskNames[task], value)]) : value))
         }
+        // A `file` output is a synthetic record: a digest of the task's and output's names,
+        // no file read or written, so a simulated journal is the same on every machine.
+        if task < plan.taskJSON.count, let declared = OutputSchema.declared(task: plan.taskJSON[task], types: plan.types(ofTask: task)) {
+            for f in declared where f.type.holdsFile {
+                let r = FileRecord.synthetic(task: plan.taskNames[task], output: f.name).json
+                members.removeAll { $0.0 == f.name }
+                members.append((f.name, { if case .list = f.type { .array([r]) } else { r } }()))
+            }
+        }
         return .object(members)
     }
 

@@ -106,6 +106,9 @@ public enum SummaryReport {
             outs.append((name, state.outputs[i].map { redactJSON($0, redact) } ?? .null))
         }
         o.set("outputs", .object(outs))
+        // Written only when a task left files, so other summaries keep their shape.
+        let files = state.files
+        if !files.isEmpty { o.set("files", .array(files.map(fileJSON))) }
         return o.value
     }
 
@@ -118,6 +121,23 @@ public enum SummaryReport {
             md += "`ezrun approve \(MD.code(runID)) \(MD.code(g.name)) --as PRINCIPAL`\n\n"
             if let q = g.question { md += MD.fence(redact(q)) }
         }
+        return md
+    }
+
+    /// One file as the summary and `ezrun status --json` list it.
+    public static func fileJSON(_ f: RunFile) -> JSONValue {
+        .object([("digest", .string(f.record.digest)), ("file", .string(f.label)), ("mode", .string(f.record.mode)),
+                 ("name", .string(f.record.name)), ("size", .int(f.record.size))])
+    }
+
+    /// The files the run's tasks left, and how to get one.
+    static func filesMarkdown(_ files: [RunFile], runID: String) -> String {
+        guard !files.isEmpty else { return "" }
+        var md = "\n### Files\n\n| file | name | size | mode | digest |\n|---|---|---:|---|---|\n"
+        for f in files {
+            md += "| \(MD.cell(f.label)) | \(MD.cell(f.record.name)) | \(Format.grouped(f.record.size)) | \(f.record.mode) | `\(f.record.digest)` |\n"
+        }
+        md += "\nCopy one out: `ezrun files \(MD.code(runID)) FILE --out PATH`\n"
         return md
     }
 
@@ -155,6 +175,7 @@ public enum SummaryReport {
             md += "\(t.attempts.isEmpty ? "-" : Format.duration(t.durationMs)) | \(Format.money(t.costMicros)) |\n"
         }
         md += waitingMarkdown(WaitingGate.all(state), runID: s.runID, redact: redact)
+        md += filesMarkdown(state.files, runID: s.runID)
         let failed = tasks.filter { (($0.state == .failed && !$0.rescued) || $0.state == .deadLettered) && !state.allowedFailure($0.id) }
         if !failed.isEmpty {
             md += "\n### Failures\n"

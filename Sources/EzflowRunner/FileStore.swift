@@ -149,6 +149,8 @@ extension FileStore {
             // The same content is stored once; the executable bit is no part of it, so a
             // blob some producer left executable stays so (the records keep each mode).
             if executable { chmod(blob, 0o555) }
+            // Fresh again, so `ezrun gc` keeps it until this attempt is journalled.
+            utimes(blob, nil)
             return record
         }
         guard rename(tmp, blob) == 0 else { throw FileError("cannot store \(shown): \(String(cString: strerror(errno)))") }

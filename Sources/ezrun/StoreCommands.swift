@@ -112,6 +112,8 @@ extension CLI {
             if let q = g.questionLines(indent: "  > ") { out += "\n" + q }
         }
         if !gates.isEmpty { out += "\n" }
+        let files = s.files
+        if !files.isEmpty { out += "\nFILES (ezrun files \(s.info.runID) FILE --out PATH)\n" + fileTable(files) }
         Console.out(out)
         return 0
     }
@@ -148,7 +150,7 @@ extension CLI {
                          ("task", .string(g.name))])
             })),
             ("workflow", .string(s.info.workflow)),
-        ] + extra)
+        ] + (s.files.isEmpty ? [] : [("files", .array(s.files.map(fileJSON)))]) + extra)
     }
 
     /// A task row's `skip_reason` and `allowed_failure`, only when they apply (older

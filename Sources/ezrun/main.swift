@@ -239,6 +239,8 @@ enum CLI {
         case ["status"]: exit(status(a))
         case ["runs"]: exit(runs(a))
         case ["logs"]: exit(logs(a))
+        case ["files"]: exit(files(a))
+        case ["gc"]: exit(gc(a))
         case ["dlq", "list"]: exit(dlqList(a))
         case ["dlq", "show"]: exit(dlqShow(a))
         case ["dlq", "retry"]: exit(dlqRetry(a))

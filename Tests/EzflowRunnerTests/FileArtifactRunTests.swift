@@ -179,4 +179,147 @@ final class FileArtifactRunTests: XCTestCase {
         XCTAssertEqual(bs.compactMap(FileRecord.init).map(\.digest), [a?.digest, a?.digest])
         XCTAssertEqual(bs.compactMap(FileRecord.init).map(\.name), ["y", "y"])
     }
+
+    func testFilesListsAndCopiesOutAndTheReportsNameThem() throws {
+        let dir = tempDir("files")
+        write(Self.buildAndTest, to: dir + "/ship.ezflow")
+        let r = ezrun(["run", "ship.ezflow", "--run-id", "f2", "--summary", "s.json"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let list = ezrun(["files", "f2"], in: dir)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let app = IRDocument.sha256(Array("app bytes\n".utf8))
+        XCTAssertTrue(list.stdout.hasPrefix("build.app     app.tar  10 bytes  0644  \(app)\nbuild.script  run.sh   "), list.stdout)
+        // Copied out byte for byte, with the mode the task left.
+        let out = ezrun(["files", "f2", "build.script", "--out", "copy.sh"], in: dir)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertEqual(out.stdout, "wrote copy.sh (run.sh, 18 bytes, mode 0755)\n")
+        XCTAssertEqual(read(dir + "/copy.sh"), "#!/bin/sh\necho hi\n")
+        XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: dir + "/copy.sh")[.posixPermissions] as? NSNumber)?.intValue, 0o755)
+        XCTAssertEqual(ezrun(["files", "f2", "build.app", "--out", "app.tar"], in: dir).status, 0)
+        XCTAssertEqual(read(dir + "/app.tar"), "app bytes\n")
+        let none = ezrun(["files", "f2", "build.nope"], in: dir)
+        XCTAssertEqual(none.status, 2)
+        XCTAssertTrue(none.stderr.contains("run `f2` has no file `build.nope` (it has `build.app`, `build.script`)"), none.stderr)
+        // The summary and the status list them.
+        let summary = read(dir + "/s.json")
+        XCTAssertTrue(summary.contains(#""files":[{"digest":"\#(app)","file":"build.app","mode":"0644","name":"app.tar","size":10}"#), summary)
+        let status = ezrun(["status", "f2"], in: dir)
+        XCTAssertTrue(status.stdout.contains("FILES (ezrun files f2 FILE --out PATH)\nbuild.app "), status.stdout)
+        // A blob that changed on disk is refused, not copied out.
+        let blob = dir + "/.ezflow/ezflow.db.files/sha256/\(app.dropFirst(7).prefix(2))/\(app.dropFirst(7))"
+        chmod(blob, 0o644)
+        write("tampered\n", to: blob)
+        let bad = ezrun(["files", "f2", "build.app", "--out", "t.tar"], in: dir)
+        XCTAssertEqual(bad.status, 6, bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/t.tar"))
+    }
+
+    func testGCKeepsWhatJournalsReferToAndDeletesTheRest() throws {
+        let dir = tempDir("files")
+        write(Self.reporting("echo same > x", "x"), to: dir + "/w.ezflow")
+        XCTAssertEqual(ezrun(["run", "w.ezflow", "--run-id", "g1"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["run", "w.ezflow", "--run-id", "g2"], in: dir).status, 0)
+        // An orphan: a blob whose attempt never reached the journal (a kill -9 in between).
+        let root = dir + "/.ezflow/ezflow.db.files"
+        let orphan = String(repeating: "ab", count: 32)
+        try FileManager.default.createDirectory(atPath: root + "/sha256/ab", withIntermediateDirectories: true)
+        write("orphan bytes", to: root + "/sha256/ab/" + orphan)
+        try FileManager.default.createDirectory(atPath: root + "/work/deadrun/0.1", withIntermediateDirectories: true)
+        // Fresh files are kept (their attempt may not be journalled yet)...
+        let fresh = ezrun(["gc"], in: dir)
+        XCTAssertEqual(fresh.stdout, "deleted 0 files no run refers to (0 bytes freed); kept 2 files (17 bytes)\n", fresh.stderr)
+        // ...until the grace period is over.
+        for p in [root + "/sha256/ab/" + orphan, root + "/work/deadrun"] + Self.blobs(dir).map({ root + "/sha256/" + $0 }) {
+            var times = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+            XCTAssertEqual(utimes(p, &times), 0, p)
+        }
+        let dry = ezrun(["gc", "--dry-run"], in: dir)
+        XCTAssertEqual(dry.stdout, "would delete 1 file no run refers to (12 bytes freed) and 1 leftover of ended attempts; kept 1 file (5 bytes)\n")
+        XCTAssertEqual(Self.blobs(dir).count, 2, "a dry run deletes nothing")
+        let gc = ezrun(["gc", "--json"], in: dir)
+        XCTAssertEqual(gc.stdout, #"{"dry_run":false,"freed_bytes":12,"kept_bytes":5,"kept_files":1,"leftovers":1,"removed_files":1}"# + "\n")
+        // Two runs refer to the one kept blob, counted once; both can still copy it out.
+        let same = String(IRDocument.sha256(Array("same\n".utf8)).dropFirst(7))
+        XCTAssertEqual(Self.blobs(dir), [same.prefix(2) + "/" + same])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/work/deadrun"))
+        XCTAssertEqual(ezrun(["files", "g1", "make.out", "--out", "a"], in: dir).status, 0)
+        XCTAssertEqual(ezrun(["files", "g2", "make.out", "--out", "b"], in: dir).status, 0)
+        XCTAssertEqual(read(dir + "/b"), "same\n")
+    }
+
+    func testSimulateJournalsSyntheticDigestsAndReplayVerifiesARealRun() throws {
+        let dir = tempDir("files")
+        write(Self.buildAndTest, to: dir + "/ship.ezflow")
+        let sim = ezrun(["simulate", "ship.ezflow", "--seed", "5", "--runs", "2", "--journal-dir", "jd"], in: dir)
+        XCTAssertEqual(sim.status, 0, sim.stderr)
+        let synthetic = FileRecord.synthetic(task: "build", output: "app")
+        XCTAssertEqual(synthetic.digest, IRDocument.sha256(Array("sim:build.app".utf8)))
+        let journal = read(dir + "/jd/run-0.jsonl")
+        XCTAssertTrue(journal.contains(String(decoding: CanonicalJSON.encode(synthetic.json), as: UTF8.self)), journal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/.ezflow"), "simulate touched the disk")
+        let replaySim = ezrun(["replay", "jd/run-0.jsonl", "--workflow", "ship.ezflow"], in: dir)
+        XCTAssertEqual(replaySim.status, 0, replaySim.stderr)
+        XCTAssertEqual(ezrun(["run", "ship.ezflow", "--run-id", "real"], in: dir).status, 0)
+        let replay = ezrun(["replay", "real"], in: dir)
+        XCTAssertEqual(replay.status, 0, replay.stderr + replay.stdout)
+    }
+
+    /// kill -9 of the runner at seeded moments while files are being made and read; each
+    /// resume goes on. In the end the store holds exactly the blobs the journal refers to:
+    /// none lost, none twice (content addressing makes a re-stored file the same blob).
+    func testKill9WhileFilesAreStoredLosesNoBlob() throws {
+        let dir = tempDir("files")
+        write(Self.agent + """
+            workflow w {
+              task build {
+                run: "sleep 0.05; head -c 300000 /dev/zero | tr '\\\\0' b > b.bin; sleep 0.05; echo '{\\"out\\": \\"b.bin\\"}'"
+                output out: file
+              }
+              task pack {
+                env: { IN: build.outputs.out }
+                run: "sleep 0.05; cp \\"$IN\\" p.bin; echo p >> p.bin; chmod 644 p.bin; echo '{\\"out\\": \\"p.bin\\"}'"
+                output out: file
+              }
+              task check {
+                env: { IN: pack.outputs.out }
+                run: "sleep 0.05; tail -c 2 \\"$IN\\" | grep -q p"
+              }
+            }
+            """, to: dir + "/w.ezflow")
+        let exe = Repo.executable("ezrun")
+        var rng: UInt64 = 2026
+        var args = ["run", "w.ezflow", "--run-id", "k", "--quiet"]
+        var kills = 0
+        for generation in 0..<40 {
+            let p = Process()
+            p.executableURL = exe
+            p.arguments = args
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            p.standardError = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            let deadline = Date().addingTimeInterval(Double((rng >> 33) % 250) / 1000)
+            while p.isRunning && Date() < deadline { usleep(1_000) }
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                kills += 1
+                if FileManager.default.fileExists(atPath: dir + "/.ezflow/ezflow.db") { args = ["resume", "k", "--quiet"] }
+                continue
+            }
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "generation \(generation)")
+            break
+        }
+        XCTAssertGreaterThan(kills, 0)
+        let status = ezrun(["status", "k", "--json"], in: dir)
+        XCTAssertTrue(status.stdout.contains(#""verdict":"success""#), status.stdout)
+        let run = try StoredRun.load(store: try DurableStore(path: dir + "/.ezflow/ezflow.db"), runID: "k")
+        let referenced = Set(run.files.map { String($0.record.hex.prefix(2)) + "/" + $0.record.hex })
+        XCTAssertEqual(referenced.count, 2)
+        // Orphans (stored, never journalled) can only be copies of the same two contents.
+        XCTAssertEqual(Set(Self.blobs(dir)), referenced)
+        XCTAssertEqual(ezrun(["replay", "k"], in: dir).status, 0)
+    }
 }

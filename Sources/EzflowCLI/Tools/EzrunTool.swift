@@ -95,6 +95,25 @@ extension Tool {
                     exitCodes: [ExitCode(0, "every run succeeded"), ExitCode(1, "some run failed"), ExitCode(2, "invalid input"),
                                 ExitCode(3, "some run exceeded its budget or deadline"), ExitCode(127, "the runner failed"),
                                 ExitCode(128, "a run stalled"), ExitCode(129, "the oracle found a broken run")]),
+            CommandSpec("files", "the files a run's tasks left (name, size, digest), or copy one out with --out",
+                    arguments: [Argument("RUN", "the run id"), Argument("TASK.OUTPUT", "one file: a `file` output, `TASK.OUTPUT[I]` for an item of a `list[file]`", optional: true)],
+                    flags: [Flag("--out", value: "PATH", "with TASK.OUTPUT: write the file to PATH with its recorded mode (replacing PATH)", complete: .file),
+                            SharedFlags.json, SharedFlags.db],
+                    details: """
+                        Files are kept in the store's content-addressed area (`<store>.files/sha256/`), once per content, while any
+                        run in the store refers to them; the copy written with --out is checked against its digest.
+                        """,
+                    exitCodes: [ExitCode(0, "printed or copied"), ExitCode(2, "usage error, or no such run, task or file output"),
+                                ExitCode(5, "the store cannot be read, the file is no longer in it, or PATH cannot be written"),
+                                ExitCode(6, "the stored file does not match its digest")]),
+            CommandSpec("gc", "delete stored files no run in the store refers to, and leftovers of attempts that ended",
+                    flags: [Flag("--dry-run", "only say what would be deleted and how many bytes it would free"), SharedFlags.json, SharedFlags.db],
+                    details: """
+                        A file is kept while any run's journal refers to it. Files stored, and attempt directories left, in the
+                        last 10 minutes are kept too: an attempt that just ended may not have been journalled yet.
+                        """,
+                    exitCodes: [ExitCode(0, "collected (or, with --dry-run, listed)"), ExitCode(2, "usage error"),
+                                ExitCode(5, "the store cannot be read or a file cannot be deleted")]),
             CommandSpec("dlq", "dead-lettered tasks: list them, show one's attempts, re-drive one",
                     subcommands: [
                         CommandSpec("list", "the dead-lettered tasks of every run in the store (or of one run)",
