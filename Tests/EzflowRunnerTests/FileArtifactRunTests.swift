@@ -322,4 +322,21 @@ final class FileArtifactRunTests: XCTestCase {
         XCTAssertEqual(Set(Self.blobs(dir)), referenced)
         XCTAssertEqual(ezrun(["replay", "k"], in: dir).status, 0)
     }
+
+    /// examples/build_artifacts.ezflow (after Argo's artifact-passing example) runs for
+    /// real, simulates under faults, and its file comes back out byte for byte.
+    func testTheArtifactPassingExampleRunsSimulatesAndHandsItsFileBack() throws {
+        let dir = tempDir("files")
+        let example = Repo.url("examples/build_artifacts.ezflow").path
+        let r = ezrun(["run", example, "--run-id", "ex"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let banner = " _____________\n< hello world >\n -------------\n"
+        XCTAssertTrue(ezrun(["logs", "ex", "print_message"], in: dir).stdout.hasSuffix(banner))
+        XCTAssertEqual(ezrun(["files", "ex", "cowsay.message", "--out", "hello_world.txt"], in: dir).status, 0)
+        XCTAssertEqual(read(dir + "/hello_world.txt"), banner)
+        XCTAssertEqual(ezrun(["replay", "ex"], in: dir).status, 0)
+        let sim = ezrun(["simulate", example, "--seed", "2026", "--runs", "200",
+                         "--faults", "runner:crash=0.1;store:fail=0.05;completion:duplicate=0.2,delay=x5;clock:jump=600000"], in: dir)
+        XCTAssertEqual(sim.status, 0, sim.stdout + sim.stderr)
+    }
 }
