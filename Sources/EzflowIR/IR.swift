@@ -17,20 +17,10 @@ public enum IRDocument {
     /// `sha256:` + lowercase hex SHA-256 of `first` followed by `second` (without joining
     /// them: the journal chain hashes a previous hash and a record this way).
     public static func sha256(_ first: [UInt8], _ second: [UInt8]) -> String {
-        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        let c = EVP_MD_CTX_new()
-        defer { EVP_MD_CTX_free(c) }
-        EVP_DigestInit_ex(c, EVP_sha256(), nil)
-        first.withUnsafeBufferPointer { p in _ = EVP_DigestUpdate(c, p.baseAddress, p.count) }
-        second.withUnsafeBufferPointer { p in _ = EVP_DigestUpdate(c, p.baseAddress, p.count) }
-        digest.withUnsafeMutableBufferPointer { d in _ = EVP_DigestFinal_ex(c, d.baseAddress, nil) }
-        var out = Array("sha256:".utf8)
-        out.reserveCapacity(71)
-        for b in digest {
-            out.append(CanonicalJSON.hex[Int(b >> 4)])
-            out.append(CanonicalJSON.hex[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        let h = SHA256Stream()
+        first.withUnsafeBytes { h.update($0) }
+        second.withUnsafeBytes { h.update($0) }
+        return h.finish()
     }
 
     /// The content hash of a document's members: the SHA-256 of the canonical bytes of

@@ -309,6 +309,30 @@ final class ValidatorTests: XCTestCase {
         XCTAssertEqual(tasks.map { $0["name"] }, ["build", "test", "lint", "typecheck", "approve_deploy", "deploy"].map { .string($0) })
     }
 
+    /// A file is stored by the runner from a `run` task's working directory: no model,
+    /// service or approver is ever asked for one, so hand-written IR cannot declare it.
+    func testAFileOutputNeedsARunTask() {
+        let out: JSONValue = .array([.object([("name", .string("notes")), ("type", .string("list[file]"))])])
+        check(set(.key("tasks"), .index(4), .key("outputs"), to: out),
+              "tasks[4].outputs[0].type: a `file` output needs a `run` task, not `approve`")
+    }
+
+    /// A file output takes a path (a string) from the task, never a record naming a digest.
+    func testAFileOutputIsReportedAsAPath() {
+        let fields = [OutputField(name: "app", type: .file)]
+        let record = FileRecord(digest: "sha256:" + String(repeating: "0", count: 64), name: "x", size: 1, mode: "0644").json
+        guard case .failure(let m) = OutputContract.check(task: "b", fields: fields, reply: .object([("app", record)]), undeclared: .kept) else {
+            return XCTFail("a record was accepted for a file output")
+        }
+        XCTAssertTrue(m.message.hasPrefix("task `b`: output `app` should be a file (a relative path in the task's working directory), got {"), m.message)
+        guard case .success = OutputContract.check(task: "b", fields: fields, reply: .object([("app", .string("dist/a"))])) else {
+            return XCTFail("a path was refused")
+        }
+        XCTAssertEqual(OutputType(ir: "list[file]?", types: nil), .optional(.list(.file)))
+        XCTAssertNil(FileRecord(.object([("digest", .string("sha256:../../x")), ("mode", .string("0644")), ("name", .string("x")),
+                                         ("size", .int(1))])), "a digest that is not 64 hex digits is no record")
+    }
+
     func testWrongVersion() {
         check(set(.key("ezir"), to: .int(2)), "ezir: unsupported version 2 (this build reads 1)")
     }
