@@ -51,7 +51,8 @@ public struct FileStore: Sendable {
 
     /// Removes `path` and everything under it; symbolic links are removed, never followed.
     func remove(_ path: String) {
-        // Files below may be read-only; their directories are this process's to change.
+        // Best effort, on purpose: a directory left behind holds nothing the journal refers
+        // to, and `ezrun gc` removes it as a leftover of an ended attempt.
         try? FileManager.default.removeItem(atPath: path)
     }
 }
