@@ -23,7 +23,9 @@ extension WorkflowChecker {
             var help = "a fallback is one plain task that does not depend on the task it replaces; "
                 + "add such a task (it may do the same work) and name it in `catch`"
             var why: String? =
-                f.forEach != nil ? "it fans out with `for_each`"
+                f.isFinally && !t.isFinally ? "it is a `finally` task: it runs once the main graph has ended, never in place of a main task"
+                : t.isFinally && !f.isFinally ? "it is a main task: the fallback of a `finally` task must be in `finally { }` too"
+                : f.forEach != nil ? "it fans out with `for_each`"
                 : f.action == "workflow" ? "it runs a nested workflow"
                 : reach.reaches(t.id, c) ? "it runs after `\(t.name.text)`, which it would replace"
                 : nil

@@ -2100,6 +2100,23 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0932", .error, "a matrix value a cell name cannot hold",
+            #"""
+            Every cell of a matrix is named `task[axis=value,...]` in status,
+            reports, logs and on the command line (`ezrun logs RUN 'test[os=linux]'`).
+            A value holding `,`, `=`, `[` or `]` could give two cells one name (the
+            values `a,w=1` and `a` of two axes both read `t[v=a,w=1,w=2]`), and a
+            control character would reach the terminal. Such values are refused.
+
+            Erroneous example:
+
+                matrix { target: ["linux,arm64", "linux,x86_64"] }
+
+            Corrected example:
+
+                matrix { target: ["linux-arm64", "linux-x86_64"] }
+            """#),
+        entry(
             "E0940", .error, "a task that is not a `run` task declares a `file` output",
             #"""
             A `file` output is a file a task leaves in its working directory: the

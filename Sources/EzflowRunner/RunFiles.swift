@@ -53,9 +53,21 @@ extension FileStore {
         return out
     }
 
-    /// Deletes the blobs not in `keep` and the leftovers older than the grace period;
-    /// with `dryRun` only counts them. Throws the first path that cannot be deleted.
-    public func collect(keep: Set<String>, dryRun: Bool, now: Date = Date()) throws(FileError) -> FileCollection {
+    /// The names, under `work/`, of the attempt directories of every run not finished:
+    /// one may be running now (a long attempt leaves its directory's time unchanged), and a
+    /// crashed one's are collected once it has been resumed to its end; `collect` skips them.
+    public func unfinishedWork(_ store: any JournalStore) throws(StoreError) -> Set<String> {
+        var out = Set<String>()
+        for run in try store.runs() where run.status != .finished {
+            out.insert(String(runWorkDir(run.runID).split(separator: "/").last ?? ""))
+        }
+        return out
+    }
+
+    /// Deletes the blobs not in `keep` and the leftovers older than the grace period (but
+    /// not the attempt directories of the runs in `busy`, `unfinishedWork`); with `dryRun`
+    /// only counts them. Throws the first path that cannot be deleted.
+    public func collect(keep: Set<String>, busy: Set<String> = [], dryRun: Bool, now: Date = Date()) throws(FileError) -> FileCollection {
         var c = FileCollection()
         let fm = FileManager.default
         let old = now.addingTimeInterval(-Self.gcGraceSeconds)
@@ -80,7 +92,8 @@ extension FileStore {
             }
         }
         for area in ["/tmp", "/work"] {
-            for name in ((try? fm.contentsOfDirectory(atPath: root + area)) ?? []).sorted() where age(root + area + "/" + name) <= old {
+            for name in ((try? fm.contentsOfDirectory(atPath: root + area)) ?? []).sorted()
+                where age(root + area + "/" + name) <= old && !(area == "/work" && busy.contains(name)) {
                 try delete(root + area + "/" + name)
                 c.removedLeftovers += 1
             }
@@ -88,14 +101,32 @@ extension FileStore {
         return c
     }
 
-    /// Copies the blob of `record` to `path` (replacing it) with the recorded mode, checking
-    /// its digest on the way; `.corrupt` when the bytes do not match.
-    public func copyOut(_ record: FileRecord, to path: String) throws(CopyOutError) {
+    /// The blob of `record`, its digest checked; `.corrupt` when the bytes do not match.
+    public func contents(_ record: FileRecord) throws(CopyOutError) -> Data {
         let blob = blobPath(record)
         guard let data = FileManager.default.contents(atPath: blob) else { throw .missing(blob) }
         let hasher = SHA256Stream()
         data.withUnsafeBytes { hasher.update($0) }
         guard hasher.finish() == record.digest else { throw .corrupt(blob) }
+        return data
+    }
+
+    /// Copies the blob of `record` to `path` with the recorded mode, checking its digest on
+    /// the way, and returns the path written. A directory receives the file under its
+    /// recorded name (as `cp` does); an existing regular file is replaced (a new file renamed
+    /// over it); anything else that exists there (a device, a fifo, a symbolic link) is
+    /// refused, never replaced: `--out /dev/stdout` run as root must not delete the device.
+    @discardableResult
+    public func copyOut(_ record: FileRecord, to given: String) throws(CopyOutError) -> String {
+        let data = try contents(record)
+        var path = given
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            path = (path.hasSuffix("/") ? path : path + "/") + record.name
+        }
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            throw .unwritable("\(path): it exists and is not a regular file (a device, a fifo or a link); name another path, or `-` for standard output")
+        }
         let tmp = path + ".ezflow-" + UUID().uuidString.prefix(8)
         guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: Int(record.modeBits)]),
               chmod(tmp, mode_t(record.modeBits)) == 0, rename(tmp, path) == 0 else {
@@ -103,6 +134,7 @@ extension FileStore {
             unlink(tmp)
             throw .unwritable("\(path): \(why)")
         }
+        return path
     }
 }
 

@@ -34,8 +34,13 @@ extension CLI {
             if a.flags.contains("--json") { printJSON(fileJSON(f)) } else { Console.out(fileTable([f])) }
             return 0
         }
+        let written: String
         do throws(CopyOutError) {
-            try FileStore(storePath: path).copyOut(f.record, to: out)
+            if out == "-" {
+                Console.out([UInt8](try FileStore(storePath: path).contents(f.record)))
+                return 0
+            }
+            written = try FileStore(storePath: path).copyOut(f.record, to: out)
         } catch {
             switch error {
             case .missing: fail("the file `\(which)` (\(f.record.digest)) is no longer in the store", code: 5)
@@ -43,7 +48,7 @@ extension CLI {
             case .unwritable(let why): fail("cannot write \(why)", code: 5)
             }
         }
-        Console.out("wrote \(out) (\(f.record.name), \(Units.counted(Int(f.record.size), "byte")), mode \(f.record.mode))\n")
+        Console.out("wrote \(written) (\(f.record.name), \(Units.counted(Int(f.record.size), "byte")), mode \(f.record.mode))\n")
         return 0
     }
 
@@ -66,11 +71,12 @@ extension CLI {
     static func gc(_ a: Args) -> Int32 {
         let path = storePath(a)
         let store = openStore(path, readOnly: true)
-        let keep: Set<String>
-        do { keep = try FileStore.referenced(store) } catch { fail(error) }
+        let files = FileStore(storePath: path)
+        let keep: Set<String>, busy: Set<String>
+        do { (keep, busy) = (try FileStore.referenced(store), try files.unfinishedWork(store)) } catch { fail(error) }
         let dry = a.flags.contains("--dry-run")
         let c: FileCollection
-        do throws(FileError) { c = try FileStore(storePath: path).collect(keep: keep, dryRun: dry) } catch { fail(error.message, code: 5) }
+        do throws(FileError) { c = try files.collect(keep: keep, busy: busy, dryRun: dry) } catch { fail(error.message, code: 5) }
         if a.flags.contains("--json") {
             printJSON(.object([("dry_run", .bool(dry)), ("freed_bytes", .int(c.removedBytes)), ("kept_bytes", .int(c.keptBytes)),
                                ("kept_files", .int(Int64(c.keptBlobs))), ("leftovers", .int(Int64(c.removedLeftovers))),

@@ -214,6 +214,69 @@ final class FileArtifactRunTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/t.tar"))
     }
 
+    /// `--out` writes into a directory under the file's name, `-` is standard output, and
+    /// something there that is not a regular file (a fifo here; `/dev/stdout` or `/dev/full`
+    /// run as root) is refused, never replaced.
+    func testCopyOutTargetsDirectoryStdoutAndNoDevice() throws {
+        let dir = tempDir("files")
+        write(Self.buildAndTest, to: dir + "/ship.ezflow")
+        XCTAssertEqual(ezrun(["run", "ship.ezflow", "--run-id", "f3"], in: dir).status, 0)
+        let stdout = ezrun(["files", "f3", "build.app", "--out", "-"], in: dir)
+        XCTAssertEqual(stdout.status, 0, stdout.stderr)
+        XCTAssertEqual(stdout.stdout, "app bytes\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/-"))
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        let into = ezrun(["files", "f3", "build.app", "--out", "sub/"], in: dir)
+        XCTAssertEqual(into.stdout, "wrote sub/app.tar (app.tar, 10 bytes, mode 0644)\n", into.stderr)
+        XCTAssertEqual(read(dir + "/sub/app.tar"), "app bytes\n")
+        XCTAssertEqual(mkfifo(dir + "/pipe", 0o644), 0)
+        let fifo = ezrun(["files", "f3", "build.app", "--out", "pipe"], in: dir)
+        XCTAssertEqual(fifo.status, 5, fifo.stdout)
+        XCTAssertTrue(fifo.stderr.contains("pipe: it exists and is not a regular file"), fifo.stderr)
+        var st = stat()
+        XCTAssertEqual(lstat(dir + "/pipe", &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO, "the fifo is still there")
+    }
+
+    /// `ezrun gc` never deletes the working directory of an attempt of a run not finished,
+    /// however old its time: a long attempt does not touch its directory.
+    func testGCLeavesTheAttemptsOfARunInFlight() throws {
+        let dir = tempDir("files")
+        write(Self.agent + """
+            workflow gcf {
+              task build {
+                run: "mkdir out; echo part1 > out/app; sleep 2; echo part2 >> out/app; echo '{\\"app\\": \\"out/app\\"}'"
+                output app: file
+              }
+            }
+            """, to: dir + "/gcf.ezflow")
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = ["run", "gcf.ezflow", "--run-id", "gc1", "--quiet"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let work = dir + "/.ezflow/ezflow.db.files/work"
+        var dirs: [String] = []
+        for _ in 0..<100 where dirs.isEmpty {
+            usleep(20_000)
+            dirs = ((try? FileManager.default.subpathsOfDirectory(atPath: work)) ?? []).filter { !$0.contains("/out") }
+        }
+        XCTAssertFalse(dirs.isEmpty, "the attempt's directory appears")
+        for d in dirs {
+            var times = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+            _ = utimes(work + "/" + d, &times)
+        }
+        let gc = ezrun(["gc"], in: dir)
+        XCTAssertEqual(gc.status, 0, gc.stderr)
+        XCTAssertFalse(gc.stdout.contains("leftover"), gc.stdout)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "the run still finds its working directory")
+        let out = ezrun(["files", "gc1", "build.app", "--out", "-"], in: dir)
+        XCTAssertEqual(out.stdout, "part1\npart2\n")
+    }
+
     func testGCKeepsWhatJournalsReferToAndDeletesTheRest() throws {
         let dir = tempDir("files")
         write(Self.reporting("echo same > x", "x"), to: dir + "/w.ezflow")
@@ -305,7 +368,9 @@ final class FileArtifactRunTests: XCTestCase {
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()
                 kills += 1
-                if FileManager.default.fileExists(atPath: dir + "/.ezflow/ezflow.db") { args = ["resume", "k", "--quiet"] }
+                // Killed before the run was committed (the store may exist without it):
+                // start it again; once it exists, resume it.
+                args = ezrun(["status", "k"], in: dir).status == 0 ? ["resume", "k", "--quiet"] : ["run", "w.ezflow", "--run-id", "k", "--quiet"]
                 continue
             }
             p.waitUntilExit()

@@ -97,7 +97,7 @@ extension Tool {
                                 ExitCode(128, "a run stalled"), ExitCode(129, "the oracle found a broken run")]),
             CommandSpec("files", "the files a run's tasks left (name, size, digest), or copy one out with --out",
                     arguments: [Argument("RUN", "the run id"), Argument("TASK.OUTPUT", "one file: a `file` output, `TASK.OUTPUT[I]` for an item of a `list[file]`", optional: true)],
-                    flags: [Flag("--out", value: "PATH", "with TASK.OUTPUT: write the file to PATH with its recorded mode (replacing PATH)", complete: .file),
+                    flags: [Flag("--out", value: "PATH", "with TASK.OUTPUT: write the file to PATH with its recorded mode (into PATH if a directory; `-`: standard output; a regular file there is replaced, anything else refused)", complete: .file),
                             SharedFlags.json, SharedFlags.db],
                     details: """
                         Files are kept in the store's content-addressed area (`<store>.files/sha256/`), once per content, while any
