@@ -29,6 +29,11 @@ struct WorkflowContext {
 }
 
 extension WorkflowChecker {
+    /// The names an expression reads as built-ins (`inputs.x`, `secrets.x`, `item`, `run.status`,
+    /// `status.failed`, `run_status.succeeded`): a task or group of that name would be
+    /// unreadable, or would silently take `run.status` from a finally task (E0907).
+    static let builtinNames: Set<String> = ["inputs", "secrets", "item", "run", "status", "run_status"]
+
     mutating func checkWorkflow(_ w: inout WorkflowContext) {
         let m = w.module
         let attrs = validateAttributes(w.block, module: m)
@@ -170,6 +175,11 @@ extension WorkflowChecker {
             guard let name = inner.name else {
                 report(error("E0204", "`\(inner.kind.text)` needs a name", inner.kind.span, help: "write `\(inner.kind.text) NAME { ... }`"))
                 continue
+            }
+            if Self.builtinNames.contains(name.text) {
+                report(error("E0907", "`\(name.text)` cannot name a \(inner.kind.text): expressions read `\(name.text)` as the built-in",
+                             name.span, label: "would be hidden, or hide the built-in",
+                             help: "rename it, e.g. `\(name.text)_step`"))
             }
             if let prev = w.names[name.text] {
                 let prevSpan = prev.isGroup ? w.groups[prev.index].name.span : w.tasks[prev.index].name.span

@@ -1824,6 +1824,24 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0907", .error, "a task or group named like a built-in",
+            #"""
+            Expressions read `inputs`, `secrets`, `item`, `run`, `status` and
+            `run_status` as built-ins. A task or group with one of these names
+            either could not be read (`inputs.outputs.x` is an input) or would
+            hide the built-in: in a `finally` task, `run.status` would read the
+            task's status instead of the run's, and the exit handler would
+            report the wrong outcome without a word.
+
+            Erroneous example:
+
+                task run { run: "make" }
+
+            Corrected example:
+
+                task build { run: "make" }
+            """#),
+        entry(
             "E0920", .error, "both for_each and matrix",
             #"""
             A task fans out once: over a `for_each` list or over the cells of a
