@@ -75,6 +75,11 @@ extension FileStore {
         let shown = "`" + String(relative.unicodeScalars.prefix(120).map { $0.value < 0x20 ? "?" : Character($0) }) + "`"
         if relative.isEmpty { throw FileError("the path is empty") }
         if relative.utf8.contains(0) { throw FileError("the path \(shown) contains a NUL byte") }
+        // A file's name is shown by `ezrun files`, `status` and the reports: it must not
+        // carry an escape sequence or a line break to the terminal.
+        if relative.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw FileError("the path \(shown) contains a control character; name files with printable characters")
+        }
         if relative.hasPrefix("/") {
             throw FileError("the path \(shown) is absolute; report a path relative to the task's working directory")
         }
@@ -88,6 +93,7 @@ extension FileStore {
             if lstat(workDir + "/" + relative, &st) == 0 { throw FileError("the path \(shown) is a symbolic link to nothing") }
             return nil
         }
+        if full == base { throw FileError("the path \(shown) is the working directory itself, not a file in it") }
         guard full.hasPrefix(base + "/") else {
             throw FileError("the path \(shown) resolves outside the working directory (through a symbolic link)")
         }

@@ -103,6 +103,8 @@ final class FileArtifactRunTests: XCTestCase {
             ("directory", "mkdir d", "d", "is a directory, not a regular file"),
             ("dangling", "ln -s /nonexistent/x p", "p", "is a symbolic link to nothing"),
             ("big", "truncate -s 1100M big", "big", "over the limit of 1073741824 bytes (1 GiB)"),
+            ("control", #"printf x > \"$(printf 'a\\tb')\""#, #"a\\\\tb"#, "contains a control character"),
+            ("itself", "true", ".", "is the working directory itself"),
         ]
         for (id, script, path, why) in attacks {
             write(Self.reporting(script, path), to: dir + "/\(id).ezflow")
