@@ -127,11 +127,6 @@ extension WorkflowChecker {
         env.itemKnown = true
     }
 
-    /// A character a cell name cannot hold: the name's own punctuation, or a control character.
-    static func nameBreaking(_ c: Unicode.Scalar) -> Bool {
-        ",=[]".unicodeScalars.contains(c) || c.properties.generalCategory == .control
-    }
-
     /// One axis: a non-empty list of distinct constant strings, ints or bools of one type.
     mutating func matrixAxis(_ a: Attribute) -> (Ty, [ConstValue])? {
         guard case .list(let xs) = a.value.kind, !xs.isEmpty else {
@@ -153,9 +148,7 @@ extension WorkflowChecker {
                              label: "this is `\(vt)`", help: "write every value of an axis with one type, e.g. `\"3.12\"`"))
                 return nil
             }
-            if case .string(let text) = v, let bad = text.unicodeScalars.first(where: Self.nameBreaking) {
-                // Cell names are `task[axis=value,...]`: such a value could make two cells one
-                // name (`t[v=a,w=1,w=2]`) or carry a control sequence to the terminal.
+            if case .string(let text) = v, let bad = text.unicodeScalars.first(where: MatrixCell.breaksName) {
                 let shown = bad.properties.generalCategory == .control ? "a control character" : "`\(bad)`"
                 report(error("E0932", "matrix value has \(shown), which cell names cannot hold", x.span,
                              label: "in a cell name `\(a.key.text)=...` this would be ambiguous",

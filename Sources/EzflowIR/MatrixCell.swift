@@ -21,6 +21,13 @@ public enum MatrixCell {
         name(task: task, axes: axes, values: axes.map { item[$0] ?? .null })
     }
 
+    /// A character a value in a cell name cannot hold: the name's own punctuation (two
+    /// cells could share one name) or a control character (it would reach the terminal).
+    /// The checker refuses such values (E0932).
+    public static func breaksName(_ c: Unicode.Scalar) -> Bool {
+        ",=[]".unicodeScalars.contains(c) || c.properties.generalCategory == .control
+    }
+
     /// An axis value as a cell name shows it.
     public static func text(_ v: JSONValue) -> String {
         switch v {

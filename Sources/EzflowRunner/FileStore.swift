@@ -34,8 +34,11 @@ public struct FileStore: Sendable {
 
     /// The directory holding the working directories of run `runID`'s attempts. A run id
     /// may be any word (even `..`), so the directory is named by its digest.
-    func runWorkDir(_ runID: String) -> String {
-        root + "/work/" + IRDocument.sha256(Array(runID.utf8)).dropFirst(FileRecord.prefix.count).prefix(24)
+    func runWorkDir(_ runID: String) -> String { root + "/work/" + Self.workName(runID) }
+
+    /// The name, under `work/`, of run `runID`'s attempt directories.
+    static func workName(_ runID: String) -> String {
+        String(IRDocument.sha256(Array(runID.utf8)).dropFirst(FileRecord.prefix.count).prefix(24))
     }
 
     /// A fresh, empty working directory for attempt `attempt` of plan task `task`.

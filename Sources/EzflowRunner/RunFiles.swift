@@ -59,7 +59,7 @@ extension FileStore {
     public func unfinishedWork(_ store: any JournalStore) throws(StoreError) -> Set<String> {
         var out = Set<String>()
         for run in try store.runs() where run.status != .finished {
-            out.insert(String(runWorkDir(run.runID).split(separator: "/").last ?? ""))
+            out.insert(Self.workName(run.runID))
         }
         return out
     }
