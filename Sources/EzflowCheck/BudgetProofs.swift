@@ -126,6 +126,7 @@ extension WorkflowChecker {
         var instances: Int64? = 1
         if t.forEach != nil {
             if let m = t.matrix { instances = Int64(m.cells.count) }
+            else if let n = t.maxItems { instances = n }  // a dynamic fan-out counts at its maximum
             else if let fe = t.forEachValue, case .list(let items) = fe.kind { instances = Int64(items.count) } else { instances = nil }
         }
         var c = TaskCost(instances: instances, attempts: t.maxAttempts, money: 0, moneyWhy: "", catchMoney: nil,

@@ -178,6 +178,8 @@ public struct TaskInfo: Sendable {
     public var writes: [Name] = []
     public var secrets: [RefUse] = []
     public var forEach: Ty?
+    /// `max_items` of a dynamic fan-out (`for_each` over a task's output; FanoutChecks.swift).
+    public var maxItems: Int64?
     /// The checked `matrix` block (its cells are the instances; `forEach` is their record).
     public var matrix: MatrixInfo?
     /// `needs` entries that read `item`: each instance needs their values too.

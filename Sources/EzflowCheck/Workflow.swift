@@ -261,7 +261,7 @@ extension WorkflowChecker {
             case .list(let el):
                 env.item = el
                 env.itemKnown = Constant.fold(fe.value) != nil
-                checkPlanTimeForEach(fe.value)
+                checkForEachList(&t, fe, env)
             case .error: env.item = .error
             default:
                 report(error("E0300", "`for_each` expects a list, found `\(ft)`", fe.value.span))
@@ -270,6 +270,7 @@ extension WorkflowChecker {
             t.forEach = env.item
         }
         checkMatrix(&t, &env)
+        checkMaxItemsPlace(t)
         let attrs = validateAttributes(t.block, module: m, env: &env)
         checkConditions(&t, attrs, &env, w)
         // Exactly one action.
@@ -306,6 +307,7 @@ extension WorkflowChecker {
         t.withValue = attrs[AK.with]?.value
         t.envValue = attrs[AK.env]?.value
         t.forEachValue = attrs[AK.for_each]?.value
+        checkDynamicFanout(t)
         if let a = attrs[AK.model], case .string(let p) = a.value.kind, case .text(let m)? = p.first { t.model = m }
         if t.action == "workflow" { t.callee = attrs.ref(AK.workflow)?.id }
         if let a = attrs[AK.env] {

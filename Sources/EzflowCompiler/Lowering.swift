@@ -464,6 +464,8 @@ struct WorkflowLowering {
         // Written only for a matrix task, so earlier IR keeps its hash.
         if let m = t.matrix { out.key("matrix"); out.value(Self.matrixSettings(m)) }
         out.key("max_cost_micros"); out.int(t.maxCost)
+        // Written only for a dynamic fan-out, so earlier IR keeps its hash.
+        if let n = t.maxItems { out.key("max_items"); out.int(n) }
         out.key("max_tokens"); out.int(t.maxTokens)
         // The prompt's extras are written only when given, so earlier IR keeps its hash.
         if let messages { out.key("messages"); out.value(messages) }

@@ -2135,6 +2135,110 @@ public enum Catalogue {
                 matrix { target: ["linux-arm64", "linux-x86_64"] }
             """#),
         entry(
+            "E0970", .error, "a `for_each` over a task's output without `max_items`",
+            #"""
+            A `for_each` over a task's output fans out over a list known only once
+            that task has run. The plan reserves one slot per possible item before
+            the run starts, so the list needs a declared maximum: `max_items: N`
+            (1 to 1024). A longer list fails the fan-out task with the class
+            `fanout_overflow`; a shorter one leaves the other slots unused; an
+            empty one succeeds with `[]`. The budget and deadline proofs count the
+            fan-out at its maximum.
+
+            Erroneous example:
+
+                task lint {
+                  for_each: list_files.outputs.files
+                  run: "lint ${item}"
+                }
+
+            Corrected example:
+
+                task lint {
+                  for_each: list_files.outputs.files
+                  max_items: 20
+                  run: "lint ${item}"
+                }
+            """#),
+        entry(
+            "E0971", .error, "`max_items` where the list is known when the run starts",
+            #"""
+            `max_items` declares the most items a `for_each` over a task's output
+            may have. A list of literals, workflow inputs or a matrix's cells is
+            known before any task runs, so its length is its count and a maximum
+            would say nothing (or contradict it). Remove `max_items` there.
+
+            Erroneous example:
+
+                task build {
+                  for_each: inputs.targets
+                  max_items: 10
+                  run: "make ${item}"
+                }
+
+            Corrected example:
+
+                task build {
+                  for_each: inputs.targets
+                  run: "make ${item}"
+                }
+            """#),
+        entry(
+            "E0972", .error, "a dynamic `for_each` that is not one task's list output",
+            #"""
+            A `for_each` with `max_items` fans out over exactly one task's output:
+            `for_each: TASK.outputs.NAME`, of type `list[T]`. That list is
+            journalled with the task's success, so a resumed or replayed run fans
+            out over the same items in the same order. An expression built from
+            several outputs, and the outputs of a task that fans out itself (a list
+            per instance), are refused: compute the list in one task.
+
+            Erroneous example:
+
+                task lint {
+                  for_each: a.outputs.files + b.outputs.files
+                  max_items: 20
+                  run: "lint ${item}"
+                }
+
+            Corrected example:
+
+                task gather {
+                  run: "./gather.sh"
+                  output files: list[string]
+                }
+
+                task lint {
+                  for_each: gather.outputs.files
+                  max_items: 20
+                  run: "lint ${item}"
+                }
+            """#),
+        entry(
+            "E0973", .error, "a task that cannot fan out over a list known only at run time",
+            #"""
+            The slots of a dynamic fan-out are decided when its list's task has
+            succeeded. A `workflow` task (its nested tasks are planned per item
+            before the run), an `approve` gate, a task with `run_on: failure` or
+            `always` (it runs when the list's task may have none) and a `finally`
+            task cannot fan out that way. Fan out in a plain task that runs on
+            success, and gate or react around it.
+
+            Erroneous example:
+
+                task review {
+                  for_each: list_changes.outputs.ids
+                  max_items: 5
+                  approve: "Ship ${item}?"
+                }
+
+            Corrected example:
+
+                task review {
+                  approve: "Ship ${join(list_changes.outputs.ids, ", ")}?"
+                }
+            """#),
+        entry(
             "E0940", .error, "a task that is not a `run` task declares a `file` output",
             #"""
             A `file` output is a file a task leaves in its working directory: the

@@ -205,7 +205,8 @@ struct IRValidator {
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps", "finally"]
+                                                "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps", "finally",
+                                                "max_items"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -527,6 +528,7 @@ struct IRValidator {
             let tags = try strings(t, "tags")
             if let fe = try nullable(t, "for_each") { try expr(fe, t.sub("for_each"), scope) }
             try matrix(t, scope)
+            try dynamicFanout(t)
             _ = try optString(t, "item_type")
             if let env = try nullable(t, "env") { try exprMap(env, t.sub("env"), scope) }
             for (k, ov) in try array(t, "outputs").enumerated() {

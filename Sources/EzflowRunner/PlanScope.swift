@@ -57,7 +57,7 @@ struct PlanScope: Sendable {
     /// (`RunState.scopeInputs`, `dependencyOutputs`), plus the item and the names drivers send.
     func values(for t: Int, state: RunState) -> RenderValues {
         let w = plan.scope(ofTask: t)
-        let item = t < plan.taskItem.count ? plan.taskItem[t] : nil
+        let item = state.item(ofTask: t)
         var v = RenderValues(inputs: state.scopeInputs(w, rootInputs: rootInputs), taskOutputs: filePaths(state.dependencyOutputs(ofTask: t), scope: w),
                              item: item, taskNames: w < names.count ? names[w] : [:])
         v.tokenCap = state.tokenCap(t)

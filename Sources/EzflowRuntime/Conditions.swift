@@ -23,6 +23,9 @@ public enum SkipReason: String, Sendable, Equatable, CaseIterable {
     case upstreamFailed = "upstream_failed"
     /// A dependency it gates on was skipped.
     case upstreamSkipped = "upstream_skipped"
+    /// A slot of a dynamic fan-out its list did not reach (DynamicFanout.swift): passed on
+    /// as a success, and reports count such slots instead of listing them.
+    case unusedSlot = "unused_slot"
 }
 
 extension PlanBuilder {
@@ -79,6 +82,7 @@ extension RunState {
         case .failure:
             if depFailed[d] == 0 { return skip(d, depSkipped[d] > 0 ? .upstreamSkipped : .condition, &work) }
         }
+        if plan.isDynamicSlot(d) && openSlot(d, &work) { return }
         if let c = plan.condition[d] {
             switch decide(c, for: d) {
             case .yes: break
@@ -121,6 +125,8 @@ extension RunState {
         case .upstreamSkipped:
             let x = deps.first { tasks[$0] == .skipped }
             return "upstream_skipped: " + (x.map { "`\(plan.taskNames[$0])` was skipped" } ?? "a dependency was skipped")
+        case .unusedSlot:
+            return "unused slot: the list had fewer items"
         }
     }
 
@@ -151,6 +157,8 @@ extension RunState {
         var all: [String] = []
         for t in plan.irInstances(scope: w, irTask: d) {
             guard let s = status(ofTask: t) else { return nil }
+            // A dynamic fan-out's unused slots are no instances: an empty list succeeded.
+            if isUnusedSlot(t) { continue }
             all.append(s)
         }
         for s in ["failed", "cancelled"] where all.contains(s) { return s }

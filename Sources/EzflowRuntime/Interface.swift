@@ -299,6 +299,9 @@ public struct Plan: Sendable {
     /// Per task with some: dependencies it waits for in any end state without gating on them
     /// (read only through `TASK.status`).
     public var anyEndDeps: [Int: [Int]] = [:]
+    /// Per slot of a dynamic fan-out (`for_each` over a task's output with `max_items`):
+    /// the list it reads and its index (DynamicFanout.swift).
+    public var dynamicSlot: [Int: DynamicSlot] = [:]
     /// Per workflow scope: the IR workflow object, the join task that opened it (-1 for
     /// the root) and the enclosing scope (-1 for the root).
     public var workflowJSON: [JSONValue] = []

@@ -360,7 +360,14 @@ struct PlanBuilder {
             for g in inheritedTags where !tagList.contains(g) { tagList.append(g) }
             // Instances: one, or one per item of a list known now.
             var items: [JSONValue?] = [nil]
-            if let fe = t.json["for_each"], fe != .null {
+            let dynamicMax = PlanBuilder.maxItems(t.json)
+            if t.json["for_each"].map({ $0 != .null }) == true, let n = dynamicMax {
+                // A dynamic fan-out: `max_items` slots, decided when the source has run.
+                guard t.action != "workflow", !t.fallback else {
+                    throw PlanError(path: tpath + ".max_items", message: "a `workflow` task or a `catch` fallback cannot fan out over a list known only at run time")
+                }
+                items = Array(repeating: nil, count: n)
+            } else if let fe = t.json["for_each"], fe != .null {
                 guard let v = PlanBuilder.constant(fe, inputs: known, item: nil) else {
                     if PlanBuilder.readsTaskOutputs(fe) {
                         throw PlanError(path: tpath + ".for_each", message: "the list is only known at run time (it reads task outputs); this runtime expands `for_each` when the plan is built: pass the list as a workflow input")
@@ -374,7 +381,7 @@ struct PlanBuilder {
                 if t.fallback { throw PlanError(path: tpath + ".for_each", message: "a `catch` fallback cannot fan out") }
                 items = xs.map { Optional($0) }
             }
-            let fanOut = items.count != 1 || items[0] != nil
+            let fanOut = items.count != 1 || items[0] != nil || dynamicMax != nil
             let b = PlanBuilder.budget(t.json["budget"])
             let matrix = MatrixPlan(t.json)
             for (k, item) in items.enumerated() {
@@ -409,6 +416,10 @@ struct PlanBuilder {
                                     itemIndex: fanOut ? k : -1, item: item, agents: localAgent, outputs: localOutput, join: -1, path: tpath,
                                     itemNeeds: itemNeeds)
                     if let matrix { p.setMatrix(id, matrix) }
+                    if let n = dynamicMax, let fe = t.json["for_each"] {
+                        p.dynamicSlot[id] = DynamicSlot(list: fe, index: k, max: n, listText: PlanBuilder.listText(fe, tasks: w.tasks),
+                                                        taskName: namePrefix + t.name)
+                    }
                     if case .array(let sd)? = t.json["status_deps"] {
                         let anyEnd = sd.flatMap { d -> [Int] in if case .int(let x) = d, x >= 0, Int(x) < map.count { map[Int(x)] } else { [] } }
                         if !anyEnd.isEmpty { p.anyEndDeps[id] = anyEnd }

@@ -92,5 +92,6 @@ extension RunState {
     /// Succeeded, or failed and made good by its fallback chain.
     func endedWell(_ x: Int) -> Bool {
         tasks[x] == .succeeded || (tasks[x] == .failed && substitute[x] >= 0 && substituteSucceeded(x)) || allowedFailure(x)
+            || isUnusedSlot(x)
     }
 }

@@ -40,7 +40,7 @@ extension RunState {
             guard case .noOutputs(let d) = error.kind else { return .invalid(error.message) }
             let ids = plan.irInstances(scope: w, irTask: d)
             if let open = ids.first(where: { !tasks[$0].isTerminal }) { return .notYet(task: open) }
-            if let bad = ids.first(where: { readOutputs(ofTask: $0) == nil && tasks[$0] != .succeeded }) {
+            if let bad = ids.first(where: { readOutputs(ofTask: $0) == nil && tasks[$0] != .succeeded && !isUnusedSlot($0) }) {
                 return .invalid("task `\(plan.taskNames[bad])` ended \(tasks[bad].name): it has no outputs")
             }
             return .invalid(error.message)
@@ -52,7 +52,7 @@ extension RunState {
     func reader(for t: Int, rootInputs: [String: JSONValue]? = nil) -> ScopeReader {
         let w = plan.scope(ofTask: t)
         return ScopeReader(state: self, scope: w, inputs: scopeInputs(w, rootInputs: rootInputs ?? plan.rootInputs),
-                           item: t < plan.taskItem.count ? plan.taskItem[t] : nil, reader: t)
+                           item: item(ofTask: t), reader: t)
     }
 
     /// `condition` for plan task `t` as a yes/no answer (see `evaluate`).
@@ -97,7 +97,8 @@ extension RunState {
         let ids = plan.irInstances(scope: w, irTask: d)
         guard let first = ids.first else { return .array([]) }
         guard plan.isFanOut(first) else { return readOutputs(ofTask: first) }
-        return .array(ids.map { readOutputs(ofTask: $0) ?? .null })
+        // A dynamic fan-out's unused slots are left out: the list has one entry per item.
+        return .array(ids.filter { !isUnusedSlot($0) }.map { readOutputs(ofTask: $0) ?? .null })
     }
 
     /// Outputs of `t`'s dependencies by IR id within its scope (what drivers send as `deps`
@@ -154,7 +155,7 @@ struct ScopeReader: ExprEnvironment {
 
     func outputs(ofTask id: Int) -> JSONValue? {
         let ids = state.plan.irInstances(scope: scope, irTask: id)
-        guard ids.allSatisfy({ state.readOutputs(ofTask: $0) != nil }) else { return nil }
+        guard ids.allSatisfy({ state.readOutputs(ofTask: $0) != nil || state.isUnusedSlot($0) }) else { return nil }
         return state.irOutputs(scope: scope, irTask: id)
     }
 
