@@ -106,7 +106,15 @@ public struct Progress: Sendable {
         // the task a budget stop refused first, as the cause of the rest.
         var skips = refused.map { ["\(counter(state)) \($0): \(refusalText(state))"] } ?? []
         if !skipped.isEmpty { skips.append("skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")) }
-        for (r, names) in byReason { skips.append("skipped (\(r.rawValue)): " + names.joined(separator: ", ")) }
+        for (r, names) in byReason {
+            skips.append(r == .unusedSlot ? Self.unusedSlotsLine(names) : "skipped (\(r.rawValue)): " + names.joined(separator: ", "))
+        }
+        // A dynamic fan-out's one failure (its list too long) is decided here, not by an attempt.
+        for t in 0..<plan.taskCount where plan.isDynamicSlot(t) && state.tasks[t] == .failed && state.transitions[t].last?.seq == seq {
+            if let h = state.history[t].last, let c = h.errorClass {
+                skips.insert("\(counter(state)) \(plan.taskNames[t]) \(paint("failed", .red)): \(c): \(clean(redact(h.message)))", at: 0)
+            }
+        }
         var skipLine = skips.isEmpty ? nil : skips.joined(separator: "\n")
         for c in record.commands {
             if case .finishRun = c, let l = skipLine { lines.append(l); skipLine = nil }

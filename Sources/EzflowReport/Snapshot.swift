@@ -143,7 +143,16 @@ extension RunSnapshot {
         let now = endedAtMs
         var out: [TaskView] = []
         out.reserveCapacity(plan.taskCount)
+        // A dynamic fan-out's unused slots: one view per run of them (FanoutReport.swift).
+        let unused = UnusedSlots.all(state)
         for t in 0..<plan.taskCount {
+            if state.isUnusedSlot(t) {
+                guard let u = unused[t] else { continue }
+                let at = state.transitions[t].last.flatMap { eventTime[$0.seq] } ?? startedAtMs
+                out.append(TaskView(id: t, name: "\(u.name) (\(u.text))", state: .skipped, attempts: [], costMicros: 0, tokens: 0,
+                                    durationMs: 0, fallback: nil, recoveredBy: nil, startMs: at, endMs: at))
+                continue
+            }
             var attempts: [AttemptView] = []
             for h in state.history[t] {
                 let c = charged[Key(task: t, attempt: h.attempt)]

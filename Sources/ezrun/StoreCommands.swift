@@ -98,11 +98,21 @@ extension CLI {
         let stateWidth = max(16, (states.map(\.count).max() ?? 0) + 1)
         func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
         out += "\n" + pad("TASK", width) + "  " + pad("STATE", stateWidth) + " ATTEMPTS\n"
+        // A dynamic fan-out's unused slots read as one row (`lint[3…19]  17 unused slots`).
+        let unused = UnusedSlots.all(s.state)
         for t in 0..<s.plan.taskCount {
+            if s.state.isUnusedSlot(t) {
+                if let u = unused[t] { out += pad(u.name, width) + "  " + pad(u.text, stateWidth) + " 0\n" }
+                continue
+            }
             out += pad(s.plan.taskNames[t], width) + "  " + pad(states[t], stateWidth) + " \(s.state.attempts[t])"
             let again = reruns(t)
             if again > 0 { out += " (\(again) run again after a resume)" }
-            if let e = s.state.history[t].last?.errorClass { out += "   last error: \(e)" }
+            if let h = s.state.history[t].last, let e = h.errorClass {
+                out += "   last error: \(e)"
+                // The fan-out's own failure says why (its list, its length, the maximum).
+                if s.plan.isDynamicSlot(t) && h.agent < 0 { out += ": " + h.message }
+            }
             out += "\n"
         }
         let gates = WaitingGate.all(s.state)
