@@ -9,7 +9,7 @@ import EzflowSyntax
 extension WorkflowChecker {
     /// The `for_each` list of `t`: known when the run starts (E0308 otherwise), or, with
     /// `max_items`, one task's list output (E0970–E0972). Sets `t.maxItems`.
-    mutating func checkForEachList(_ t: inout TaskInfo, _ fe: Attribute, _ env: ExprEnv) {
+    mutating func checkForEachList(_ t: inout TaskInfo, _ fe: Attribute, _ env: inout ExprEnv) {
         let problem = planTimeProblem(fe.value)
         guard let mx = t.block.attribute("max_items") else {
             guard let p = problem else { return }
@@ -32,12 +32,14 @@ extension WorkflowChecker {
             report(error("E0972", "a `for_each` with `max_items` must read one task's list output", fe.value.span,
                          label: "not `TASK.outputs.NAME`",
                          help: "compute the list in a task and fan out over it: `for_each: TASK.outputs.NAME`"))
+            env.item = .error
             return
         }
         if env.taskFanned.indices.contains(src) && env.taskFanned[src] {
             report(error("E0972", "`\(path[0].text)` fans out itself: its outputs are a list per instance", fe.value.span,
                          label: "a list of lists",
                          help: "gather the instances' lists in one task, then fan out over its output"))
+            env.item = .error  // one mistake, one diagnostic: `item` is poison from here
             return
         }
         if case .int(let n)? = Constant.fold(mx.value) { t.maxItems = n }

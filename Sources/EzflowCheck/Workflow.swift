@@ -261,7 +261,7 @@ extension WorkflowChecker {
             case .list(let el):
                 env.item = el
                 env.itemKnown = Constant.fold(fe.value) != nil
-                checkForEachList(&t, fe, env)
+                checkForEachList(&t, fe, &env)
             case .error: env.item = .error
             default:
                 report(error("E0300", "`for_each` expects a list, found `\(ft)`", fe.value.span))

@@ -2135,6 +2135,90 @@ public enum Catalogue {
                 matrix { target: ["linux-arm64", "linux-x86_64"] }
             """#),
         entry(
+            "E0940", .error, "a task that is not a `run` task declares a `file` output",
+            #"""
+            A `file` output is a file a task leaves in its working directory: the
+            task reports its relative path, and the runner stores the file by its
+            SHA-256 digest and hands later tasks the stored copy's path. Only a
+            `run` task runs on this machine and can leave a file there; a `prompt`
+            answers with text, a `call` with a response body and an `approve` with a
+            decision, so none of them has a file for the runner to store. Declare
+            the output as a string (or a record) there, and write the file in a
+            `run` task that reads it.
+
+            Erroneous example:
+
+                task notes {
+                  prompt: "Write the release notes."
+                  output notes: file
+                }
+
+            Corrected example:
+
+                task notes {
+                  prompt: "Write the release notes."
+                }
+
+                task save_notes {
+                  env: { NOTES: notes.outputs.text }
+                  run: "./save.sh notes.md"
+                  output notes: file
+                }
+            """#),
+        entry(
+            "E0941", .error, "a file read as text outside `run` and `env`",
+            #"""
+            A `file` value is the path of the stored, read-only copy of a task's
+            file on this machine, and that path means something only to a program
+            that runs here. So a file reads as text only in a `run` task's `run:`
+            script and its `env`. A prompt, a URL, a request body, an approval's
+            question or a workflow output of type `string` would carry a path of
+            the runner's machine that the reader cannot open (and that changes from
+            store to store). Read the file in a `run` task and hand on what it
+            finds, or declare the workflow output as `file`.
+
+            Erroneous example:
+
+                task build {
+                  run: "./build.sh"
+                  output app: file
+                }
+
+                task describe {
+                  prompt: "Describe ${build.outputs.app}."
+                }
+
+            Corrected example:
+
+                task list_contents {
+                  env: { APP: build.outputs.app }
+                  run: "tar -tf \"$APP\""
+                }
+            """#),
+        entry(
+            "E0942", .error, "`file` declared where it cannot be",
+            #"""
+            `file` is a type of outputs only: a task's output or a workflow's, as
+            `file`, `file?` (the task may leave none) or `list[file]`. An input of
+            type `file` would put a path of the user's machine into the journal,
+            which holds only digests so that a run replays anywhere; a path the
+            run should read is a `path` input. A file inside a record, a map or a
+            list of optional files could not be listed, kept and collected one by
+            one; declare one output per file, or a `list[file]`.
+
+            Erroneous example:
+
+                workflow release {
+                  input source: file
+                }
+
+            Corrected example:
+
+                workflow release {
+                  input source: path
+                }
+            """#),
+        entry(
             "E0970", .error, "a `for_each` over a task's output without `max_items`",
             #"""
             A `for_each` over a task's output fans out over a list known only once
@@ -2236,90 +2320,6 @@ public enum Catalogue {
 
                 task review {
                   approve: "Ship ${join(list_changes.outputs.ids, ", ")}?"
-                }
-            """#),
-        entry(
-            "E0940", .error, "a task that is not a `run` task declares a `file` output",
-            #"""
-            A `file` output is a file a task leaves in its working directory: the
-            task reports its relative path, and the runner stores the file by its
-            SHA-256 digest and hands later tasks the stored copy's path. Only a
-            `run` task runs on this machine and can leave a file there; a `prompt`
-            answers with text, a `call` with a response body and an `approve` with a
-            decision, so none of them has a file for the runner to store. Declare
-            the output as a string (or a record) there, and write the file in a
-            `run` task that reads it.
-
-            Erroneous example:
-
-                task notes {
-                  prompt: "Write the release notes."
-                  output notes: file
-                }
-
-            Corrected example:
-
-                task notes {
-                  prompt: "Write the release notes."
-                }
-
-                task save_notes {
-                  env: { NOTES: notes.outputs.text }
-                  run: "./save.sh notes.md"
-                  output notes: file
-                }
-            """#),
-        entry(
-            "E0941", .error, "a file read as text outside `run` and `env`",
-            #"""
-            A `file` value is the path of the stored, read-only copy of a task's
-            file on this machine, and that path means something only to a program
-            that runs here. So a file reads as text only in a `run` task's `run:`
-            script and its `env`. A prompt, a URL, a request body, an approval's
-            question or a workflow output of type `string` would carry a path of
-            the runner's machine that the reader cannot open (and that changes from
-            store to store). Read the file in a `run` task and hand on what it
-            finds, or declare the workflow output as `file`.
-
-            Erroneous example:
-
-                task build {
-                  run: "./build.sh"
-                  output app: file
-                }
-
-                task describe {
-                  prompt: "Describe ${build.outputs.app}."
-                }
-
-            Corrected example:
-
-                task list_contents {
-                  env: { APP: build.outputs.app }
-                  run: "tar -tf \"$APP\""
-                }
-            """#),
-        entry(
-            "E0942", .error, "`file` declared where it cannot be",
-            #"""
-            `file` is a type of outputs only: a task's output or a workflow's, as
-            `file`, `file?` (the task may leave none) or `list[file]`. An input of
-            type `file` would put a path of the user's machine into the journal,
-            which holds only digests so that a run replays anywhere; a path the
-            run should read is a `path` input. A file inside a record, a map or a
-            list of optional files could not be listed, kept and collected one by
-            one; declare one output per file, or a `list[file]`.
-
-            Erroneous example:
-
-                workflow release {
-                  input source: file
-                }
-
-            Corrected example:
-
-                workflow release {
-                  input source: path
                 }
             """#),
         entry(

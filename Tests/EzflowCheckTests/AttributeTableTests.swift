@@ -114,7 +114,7 @@ final class AttributeTableTests: XCTestCase {
         let keys = Set(task.map(\.0))
         // Written only when set (absent = the default), so earlier IR keeps its hash.
         let optional: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                     "escalate_timeout_ms", "when", "run_on", "allow_failure"]
+                                     "escalate_timeout_ms", "when", "run_on", "allow_failure", "max_items"]
         let required = AttributeTable.irKeys("task").subtracting(optional)
         XCTAssertTrue(required.isSubset(of: keys), "missing: \(required.subtracting(keys))")
         guard case .object(let wf) = doc else { return XCTFail() }
@@ -137,7 +137,10 @@ final class AttributeTableTests: XCTestCase {
             // A gate's settings need a gate that escalates (E0204, E0507 otherwise).
             let gate = action == "approve" ? "    approvers: [r]\n    timeout: 1s\n    on_timeout: escalate\n    escalate_to: [r]\n" : ""
             let role = action == "approve" ? "role r { allow: [approve] }\n" : ""
-            return role + agent + "workflow w {\n\(inp)  task t {\n    \(action): \"x\"\n\(gate)    \(attr)\n  }\n}\n"
+            // `max_items` bounds a `for_each` over a task's output list.
+            let source = f.name == "max_items" ? "  task s {\n    run: \"x\"\n    output xs: list[string]\n  }\n" : ""
+            let fanOut = f.name == "max_items" ? "    for_each: s.outputs.xs\n" : ""
+            return role + agent + "workflow w {\n\(inp)\(source)  task t {\n    \(action): \"x\"\n\(gate)\(fanOut)    \(attr)\n  }\n}\n"
         case "group": return agent + "workflow w {\n\(inp)  group g {\n    \(attr)\n  \(task)  }\n}\n"
         case "agent":
             // `health_interval` paces a health check, which a `sim` agent has none of.
@@ -163,7 +166,7 @@ final class AttributeTableTests: XCTestCase {
 
     /// Where the value of `f` lands in the IR of `file(f, ...)`.
     static func irValue(_ f: AttrFact, _ doc: JSONValue) -> JSONValue? {
-        let task: JSONValue? = if case .array(let ts)? = doc["tasks"] { ts.first } else { nil }
+        let task: JSONValue? = if case .array(let ts)? = doc["tasks"] { ts.first { $0["name"] == .string("t") } ?? ts.first } else { nil }
         switch f.block {
         case "workflow": return doc[f.irKey!]
         case "task": return task?[f.irKey!]
