@@ -43,6 +43,7 @@ extension WorkflowChecker {
             return
         }
         if case .int(let n)? = Constant.fold(mx.value) { t.maxItems = n }
+        t.fanoutSource = src
     }
 
     /// E0971: `max_items` on a task without a `for_each` (a matrix's cells are counted).

@@ -180,6 +180,8 @@ public struct TaskInfo: Sendable {
     public var forEach: Ty?
     /// `max_items` of a dynamic fan-out (`for_each` over a task's output; FanoutChecks.swift).
     public var maxItems: Int64?
+    /// The task whose output list a dynamic fan-out reads (its `for_each`).
+    public var fanoutSource: Int?
     /// The checked `matrix` block (its cells are the instances; `forEach` is their record).
     public var matrix: MatrixInfo?
     /// `needs` entries that read `item`: each instance needs their values too.

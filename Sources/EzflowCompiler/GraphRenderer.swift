@@ -27,6 +27,8 @@ public enum GraphRenderer {
             // One node for the whole matrix: its axes and its cell count.
             lines.append("matrix " + m.axes.joined(separator: " × ") + ": " + (m.cells.count == 1 ? "1 cell" : "\(m.cells.count) cells")
                          + (m.maxParallel.map { ", \($0) at once" } ?? ""))
+        } else if let n = t.maxItems, let fe = t.forEachValue {
+            lines.append("for each of \(ExprText.print(fe)), ≤ \(n)")
         } else if t.forEach != nil {
             lines.append("for each item")
         }
@@ -42,6 +44,14 @@ public enum GraphRenderer {
         if let r = t.runOn { return (r == "failure" ? "on failure" : "always", false) }
         if t.statusOnlyDeps.contains(from) { return ("status", true) }
         return nil
+    }
+
+    /// The label of a dynamic fan-out's edge from the task whose list it reads (drawn bold,
+    /// `for each ≤ 20`); nil for any other edge.
+    static func fanout(from: Int, to: Int, _ w: CheckedWorkflow) -> String? {
+        let t = w.tasks[to]
+        guard t.fanoutSource == from, let n = t.maxItems else { return nil }
+        return "for each ≤ \(n)"
     }
 
     /// Edges as (from dependency, to dependent), in task order.
@@ -89,6 +99,7 @@ public enum GraphRenderer {
         for (a, b) in edges(w) {
             var attrs: [String] = hot.contains([a, b]) ? ["color=red", "penwidth=2"] : []
             if let c = conditional(from: a, to: b, w) { attrs += ["style=\(c.dotted ? "dotted" : "dashed")", "label=\(quoteDot(c.label))"] }
+            else if let f = fanout(from: a, to: b, w) { attrs += ["style=bold", "label=\(quoteDot(f))"] }
             out += "  t\(a) -> t\(b)" + (attrs.isEmpty ? "" : " [" + attrs.joined(separator: ", ") + "]") + ";\n"
         }
         for t in w.tasks {
@@ -140,7 +151,8 @@ public enum GraphRenderer {
         var linkIndex = 0
         var hotLinks: [Int] = []
         for (a, b) in edges(w) {
-            out += conditional(from: a, to: b, w).map { "  t\(a) -. \($0.label) .-> t\(b)\n" } ?? "  t\(a) --> t\(b)\n"
+            out += conditional(from: a, to: b, w).map { "  t\(a) -. \($0.label) .-> t\(b)\n" }
+                ?? fanout(from: a, to: b, w).map { "  t\(a) == \(quoteMermaid($0)) ==> t\(b)\n" } ?? "  t\(a) --> t\(b)\n"
             if hot.contains([a, b]) { hotLinks.append(linkIndex) }
             linkIndex += 1
         }
