@@ -13,6 +13,7 @@ import EzflowIR
 import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
+import EzflowSim
 
 /// Settings of a simulation. Every knob that changes the output is here, and the report
 /// prints the ones a user can set.
@@ -408,7 +409,7 @@ final class SimRun: RunObserver, AttemptExecutor {
         live[task] = attempt
         guard agent >= 0 else {
             // The shell's local executor: tasks without agents finish at once.
-            schedule(item, .succeeded(outputs: successOutputs(task), costMicros: 0, tokens: 0), at: now + 1)
+            schedule(item, .succeeded(outputs: successOutputs(task, attempt: attempt), costMicros: 0, tokens: 0), at: now + 1)
             return
         }
         dispatches[agent] += 1
@@ -424,7 +425,7 @@ final class SimRun: RunObserver, AttemptExecutor {
         let outcome: WorkOutcome = if let e = o.error {
             .failed(errorClass: e.rawValue, message: "sim: \(e.rawValue)", costMicros: o.costMicros, tokens: o.tokens)
         } else {
-            .succeeded(outputs: successOutputs(task), costMicros: o.costMicros, tokens: o.tokens)
+            .succeeded(outputs: successOutputs(task, attempt: attempt), costMicros: o.costMicros, tokens: o.tokens)
         }
         schedule(item, outcome, at: now + latency)
     }
@@ -439,7 +440,7 @@ final class SimRun: RunObserver, AttemptExecutor {
 
     /// A success writing a placeholder value to each workflow output the task writes
     /// (`"sim:<task>"`; `{"<task>": "sim:<task>"}` for `merge` outputs).
-    func successOutputs(_ task: Int) -> JSONValue {
+    func successOutputs(_ task: Int, attempt: Int) -> JSONValue {
         var members: [(String, JSONValue)] = []
         for k in plan.writeStart[task]..<plan.writeStart[task + 1] {
             let o = plan.writes[k], value = JSONValue.string("sim:\(plan.taskNames[task])")
@@ -456,6 +457,11 @@ final class SimRun: RunObserver, AttemptExecutor {
                 members.removeAll { $0.0 == f.name }
                 members.append((f.name, { if case .list = f.type { .array([r]) } else { r } }()))
             }
+        }
+        // A list a dynamic fan-out reads: its length drawn from the seed (SimFanout).
+        for (name, list) in SimFanout.lists(plan: plan, task: task, seed: seed, attempt: attempt) {
+            members.removeAll { $0.0 == name }
+            members.append((name, list))
         }
         return .object(members)
     }
