@@ -10,6 +10,11 @@
 //                                        upstream_skipped if one was skipped); `when` false (condition);
 //                                        untriggered fallback at the end (no reason)
 //   waiting          → failed            `when` has no value at run time (class condition_error)
+//   waiting          → skipped(unused)   dynamic fan-out slot i, its source's list has ≤ i items (or is
+//                                        too long and i > 0): `unused_slot`, passed on as a success
+//   waiting          → failed            dynamic fan-out slot 0, its source's list is longer than
+//                                        `max_items` (class fanout_overflow) or not a list (fanout_error);
+//                                        no attempt (DynamicFanout.swift, `openSlot`, before `when`)
 //   ready            → running(a, g)     scheduler: limits, agent and budget allow
 //   ready            → awaitingApproval  scheduler, `approve` task (requestApproval .gate)
 //   ready            → deadLettered      run stalled: no agent can ever take it (class no_agent)

@@ -11,7 +11,8 @@ final class ReplayTests: XCTestCase {
     static let dir = "Tests/Fixtures/replay"
 
     /// Scenarios recorded over another scenario's workflow.
-    static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval", "matrix_redrive": "matrix_fail_fast"]
+    static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval", "matrix_redrive": "matrix_fail_fast",
+                         "dynamic_fanout_overflow": "dynamic_fanout"]
 
     /// The selector a scenario was recorded with: `learned` reads the journalled prior.
     static func environment(_ name: String) -> RunEnvironment {
@@ -139,6 +140,22 @@ final class ReplayTests: XCTestCase {
             try h.ok("build", at: 10, outputs: .object([("version", .string("1.2"))]))
             try h.fail("lint", 1, "agent_error", at: 20)
             try h.ok("report", at: 30)
+        case "dynamic_fanout":
+            // `list` answers two items for three slots: `lint[0]` runs for "a", `lint[1]`'s
+            // `when` is false for "skip" (skipped `condition`, so `summary` is skipped
+            // `upstream_skipped`, as after any skipped instance), `lint[2]` is unused (passed on
+            // as a success) → `success`. The list is the journalled output: nothing new.
+            try h.start(seed: 19)
+            var cs = try h.ok("list", at: 10, outputs: .object([("items", .array([.string("a"), .string("skip")]))]))
+            precondition(cs == ["dispatch lint[0]#1@sh"], "\(cs)")
+            cs = try h.ok("lint[0]", at: 20, outputs: .object([("report", .string("ra"))]))
+            precondition(cs == ["finish success"], "\(cs)")
+        case "dynamic_fanout_overflow":
+            // Four items for three slots: `lint[0]` fails `fanout_overflow` (no attempt), the
+            // other slots are unused, `summary` is skipped → `failed`.
+            try h.start(seed: 19)
+            let cs = try h.ok("list", at: 10, outputs: .object([("items", .array(["a", "b", "c", "d"].map { .string($0) }))]))
+            precondition(cs == ["finish failed"], "\(cs)")
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -164,14 +181,17 @@ final class ReplayTests: XCTestCase {
     func testGoodJournalsReproduce() throws {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
-                     "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive", "conditions"] {
+                     "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive", "conditions", "dynamic_fanout",
+                     "dynamic_fanout_overflow"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
             let plan = try fixturePlan(name)
             let state = try Replay.verify(plan: plan, journal: try Journal.decode(try read(path)), environment: Self.environment(name))
             XCTAssertNotNil(state.verdict, name)
-            if name == "conditions" {
+            if name.hasPrefix("dynamic_fanout") {
+                try checkDynamicFanout(name, plan, state)
+            } else if name == "conditions" {
                 XCTAssertEqual(state.verdict, .success)
                 let reasons = plan.taskNames.indices.map { state.skipReason[$0]?.rawValue ?? state.tasks[$0].name }
                 XCTAssertEqual(Dictionary(uniqueKeysWithValues: zip(plan.taskNames, reasons)),
@@ -216,6 +236,23 @@ final class ReplayTests: XCTestCase {
             }
         }
         XCTAssert(failures.isEmpty, failures.joined(separator: "\n\n"))
+    }
+
+    /// Replayed from disk: the slots are decided from the journalled list alone.
+    func checkDynamicFanout(_ name: String, _ plan: Plan, _ state: RunState) throws {
+        XCTAssertEqual(plan.taskNames, ["list", "lint[0]", "lint[1]", "lint[2]", "summary"])
+        let shown = plan.taskNames.indices.map { state.skipReason[$0]?.rawValue ?? state.tasks[$0].name }
+        if name == "dynamic_fanout" {
+            XCTAssertEqual(state.verdict, .success)
+            XCTAssertEqual(shown, ["succeeded", "succeeded", "condition", "unused_slot", "upstream_skipped"])
+            XCTAssertEqual(state.item(ofTask: 1), .string("a"))
+            XCTAssertEqual(state.item(ofTask: 3), nil)
+        } else {
+            XCTAssertEqual(state.verdict, .failed)
+            XCTAssertEqual(shown, ["succeeded", "failed", "unused_slot", "unused_slot", "upstream_failed"])
+            XCTAssertEqual(state.history[1].map(\.errorClass), ["fanout_overflow"])
+            XCTAssertEqual(state.history[1].first?.message, "`list.outputs.items` has 4 items, more than `max_items: 3` of `lint`")
+        }
     }
 
     /// Per (agent, kind) for `prepare`: `spare` 9 of 9, `sh` 1 of 10.
