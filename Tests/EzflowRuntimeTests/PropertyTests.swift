@@ -7,6 +7,8 @@ import XCTest
 /// replay. A failure prints the seed; rerun one case with `EZFLOW_PROPERTY_SEED=<seed>`.
 final class PropertyTests: XCTestCase {
     static let runs = 1_000
+    /// How the dynamic fan-outs' slots ended over all seeds (each path must be walked).
+    var slotOutcomes: [String: Int] = [:]
 
     func testRandomDAGsKeepInvariantsAndReplay() throws {
         let base = try makePlan(workflow("""
@@ -30,6 +32,7 @@ final class PropertyTests: XCTestCase {
         print("property verdicts over \(seeds.count) seeds: \(verdicts.sorted { $0.key.rawValue < $1.key.rawValue })")
         if seeds.count > 1 {
             for v in [Verdict.success, .failed, .budgetExceeded, .deadlineExceeded] { XCTAssertGreaterThan(verdicts[v] ?? 0, 0, "no run ended \(v)") }
+            for o in ["succeeded", "unused_slot", "fanout_overflow"] { XCTAssertGreaterThan(slotOutcomes[o] ?? 0, 0, "no slot ended \(o)") }
         }
     }
 
@@ -141,6 +144,7 @@ final class PropertyTests: XCTestCase {
         }
         var c = r  // conditions draw from a copy: every earlier draw stays what it was for every seed
         randomConditions(&p, fallback: fallback, &c)
+        randomFanouts(&p, fallback: fallback, &c)  // drawn after the conditions: their draws stay
         try p.derive()
         return p
     }
@@ -188,6 +192,27 @@ final class PropertyTests: XCTestCase {
         }
     }
 
+    /// Dynamic fan-outs: some even (output-bearing) tasks become a list's source, and the
+    /// plain tasks waiting on one become its slots `0…max-1` (`max` = their count). The
+    /// fake agent answers `items` of a length derived from the attempt and its time (0…5),
+    /// so slots are used, unused, and overflowed.
+    func randomFanouts(_ p: inout Plan, fallback: [Bool], _ r: inout SeededRandom) {
+        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
+        p.dynamicSlot = [:]
+        let n = p.taskCount
+        for s in stride(from: 0, to: n, by: 2) where !fallback[s] && !p.isApproval[s] && pick(3) == 0 {
+            let slots = (s + 1..<n).filter { t in
+                !fallback[t] && !p.isFinally[t] && !p.isApproval[t] && p.gate[t] == .success && p.catchTask[t] < 0 && !p.catchTask.contains(t)
+                    && p.anyEndDeps[t] == nil && p.dynamicSlot[t] == nil && p.deps[p.depStart[t]..<p.depStart[t + 1]].contains(s)
+            }
+            guard !slots.isEmpty else { continue }
+            let list: JSONValue = .object([("ref", .array([.string("task"), .int(Int64(s)), .string("outputs"), .string("items")]))])
+            for (i, t) in slots.enumerated() {
+                p.dynamicSlot[t] = DynamicSlot(list: list, index: i, max: slots.count, listText: "t\(s).outputs.items", taskName: "f\(s)")
+            }
+        }
+    }
+
     /// Runs one seeded case to the end; returns its verdict.
     func simulate(base: Plan, seed: UInt64) throws -> Verdict {
         var r = SeededRandom(seed: seed &* 0x9E37_79B9)
@@ -216,7 +241,9 @@ final class PropertyTests: XCTestCase {
                     switch pick(10) {
                     case 0..<6:
                         // Odd tasks succeed with an empty object (not stored, reads back as one).
-                        let outputs: JSONValue = t % 2 == 0 ? .object([("attempt", .int(Int64(a))), ("at", .int(at))]) : .object([])
+                        // `items`: the list a dynamic fan-out reads, 0…5 long (derived, not drawn).
+                        let items = JSONValue.array((0..<Int((at + Int64(a)) % 6)).map { .int(Int64($0)) })
+                        let outputs: JSONValue = t % 2 == 0 ? .object([("attempt", .int(Int64(a))), ("at", .int(at)), ("items", items)]) : .object([])
                         add(at, .taskSucceeded(task: t, attempt: a, outputs: outputs, costMicros: cost, tokens: 0, atMs: at))
                     default:
                         let cls = ["timeout", "transient", "agent_error", "fatal"][pick(4)]
@@ -266,6 +293,10 @@ final class PropertyTests: XCTestCase {
             throw Violation(description: "task \(t) ended \(run.state.tasks[t])")
         }
         guard let verdict = run.state.verdict else { throw Violation(description: "no verdict") }
+        for t in plan.dynamicSlot.keys {
+            let o = run.state.skipReason[t]?.rawValue ?? run.state.history[t].last?.errorClass ?? run.state.tasks[t].name
+            slotOutcomes[o == "fanout_overflow" || o == "unused_slot" || run.state.tasks[t] != .succeeded ? o : "succeeded", default: 0] += 1
+        }
         // The verdict: failed iff a task failed that nothing recovered and did not allow it.
         let s = run.state
         let counted = (0..<plan.taskCount).filter { t in
@@ -281,6 +312,29 @@ final class PropertyTests: XCTestCase {
             throw Violation(description: "replay reached another state")
         }
         return verdict
+    }
+
+    /// A dynamic fan-out's slot runs only for an item of a list within its maximum; it is
+    /// unused only past the list's end (or the list overflowed, or has no value); only slot
+    /// 0 fails `fanout_overflow`, and only for a list longer than the maximum.
+    func checkSlots(_ s: RunState, _ fail: (String) -> Violation) throws {
+        for t in s.plan.dynamicSlot.keys.sorted() {
+            let slot = s.plan.dynamicSlot[t]!
+            guard case .array(let parts)? = slot.list["ref"], case .int(let src) = parts[1] else { continue }
+            let list: [JSONValue]? = if case .array(let xs)? = s.readOutputs(ofTask: Int(src))?["items"] { xs } else { nil }
+            switch s.tasks[t] {
+            case .ready, .running, .backoff, .succeeded, .deadLettered:
+                guard let xs = list, xs.count <= slot.max, slot.index < xs.count else { throw fail("slot t\(t) runs for list \(String(describing: list))") }
+                if s.item(ofTask: t) != xs[slot.index] { throw fail("slot t\(t) reads item \(String(describing: s.item(ofTask: t)))") }
+            case .skipped where s.skipReason[t] == .unusedSlot:
+                let unused = list.map { slot.index >= $0.count || $0.count > slot.max } ?? (slot.index > 0)
+                if !unused { throw fail("slot t\(t) unused for list \(String(describing: list))") }
+            case .failed where s.history[t].last?.errorClass == RunState.fanoutOverflow:
+                guard slot.index == 0, let xs = list, xs.count > slot.max else { throw fail("slot t\(t) overflowed for list \(String(describing: list))") }
+            default:
+                break
+            }
+        }
     }
 
     func check(_ s: RunState, _ seed: UInt64) throws {
@@ -315,6 +369,7 @@ final class PropertyTests: XCTestCase {
             }
         }
         if running != s.runningCount { throw fail("running count \(s.runningCount) != \(running)") }
+        try checkSlots(s, fail)
         // Outputs: exactly the succeeded dispatched tasks have them, from their last (live)
         // attempt, and the failed tasks a fallback recovered, the fallback's.
         for t in 0..<p.taskCount {
