@@ -370,7 +370,7 @@ struct PlanBuilder {
             } else if let fe = t.json["for_each"], fe != .null {
                 guard let v = PlanBuilder.constant(fe, inputs: known, item: nil) else {
                     if PlanBuilder.readsTaskOutputs(fe) {
-                        throw PlanError(path: tpath + ".for_each", message: "the list is only known at run time (it reads task outputs); this runtime expands `for_each` when the plan is built: pass the list as a workflow input")
+                        throw PlanError(path: tpath + ".for_each", message: "the list is only known at run time (it reads task outputs): give it `max_items`, or pass the list as a workflow input")
                     }
                     if let missing = PlanBuilder.missingInput(fe, known) {
                         throw PlanError(path: tpath + ".for_each", message: "input `\(missing)` has no value when the plan is built: pass it in `Plan(_:inputs:)`")

@@ -186,14 +186,21 @@ final class CheckCleanBuildsTests: XCTestCase {
         XCTAssertTrue(plan.errorClassNames.contains("rate_limited"))
     }
 
-    // A fan-out over a task's output checked clean and the plan refused it.
-    func testForEachOverTaskOutputsIsRefusedByCheck() {
-        let r = build(Self.agent + """
+    // A fan-out over a task's output checked clean and the plan refused it: now it needs
+    // `max_items` (E0970), and with it the plan reserves that many slots.
+    func testForEachOverTaskOutputsNeedsMaxItemsAndThenPlans() throws {
+        let source = Self.agent + """
             workflow ci {
               task gen { run: "x", output files: list[string] }
-              task each { for_each: gen.outputs.files, run: "echo ${item}" }
+              task each { for_each: gen.outputs.files, MAXrun: "echo ${item}" }
             }
-            """)
-        XCTAssertEqual(codes(r), ["E0308"])
+            """
+        XCTAssertEqual(codes(build(source.replacingOccurrences(of: "MAX", with: ""))), ["E0970"])
+        let r = build(source.replacingOccurrences(of: "MAX", with: "max_items: 3, "))
+        XCTAssertEqual(codes(r), [])
+        let plan = try Plan(EzflowIR.validate(XCTUnwrap(r.ir)))
+        XCTAssertEqual(plan.taskNames, ["gen", "each[0]", "each[1]", "each[2]"])
+        XCTAssertEqual(plan.dynamicSlot[3]?.index, 2)
+        XCTAssertEqual(plan.dynamicSlot[3]?.listText, "gen.outputs.files")
     }
 }

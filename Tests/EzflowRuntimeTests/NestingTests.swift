@@ -239,9 +239,9 @@ final class NestingTests: XCTestCase {
             run: "echo"
           }
         """)
-        // `ezc check` refuses it (E0308), so only hand-written IR reaches the plan.
+        // `ezc check` refuses it without `max_items` (E0970), so only hand-written IR reaches the plan.
         let refused = Compiler.build(root: "main.ezflow", files: ["main.ezflow": source.replacingOccurrences(of: "FAN", with: "pre.outputs.items")])
-        XCTAssertEqual(refused.check.diagnostics.filter { $0.severity == .error }.map(\.code), ["E0308"])
+        XCTAssertEqual(refused.check.diagnostics.filter { $0.severity == .error }.map(\.code), ["E0970"])
         let r = Compiler.build(root: "main.ezflow", files: ["main.ezflow": source.replacingOccurrences(of: "FAN", with: "inputs.files")])
         guard case .object(var members) = try JSONParser.parse(try XCTUnwrap(r.ir, "\(r.check.diagnostics.map(\.message))")),
               let ti = members.firstIndex(where: { $0.0 == "tasks" }), case .array(var tasks) = members[ti].1,
