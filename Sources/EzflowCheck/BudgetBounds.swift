@@ -191,7 +191,11 @@ extension WorkflowChecker {
             }
             for var x in taskTerms where n > 0 {
                 x.count = n
-                if n != 1 { x.names = ["\(name) (\(n) instances)"]; x.task = nil }
+                if n != 1 || t.maxItems != nil {
+                    // A dynamic fan-out counts at its maximum, whatever its list's length.
+                    x.names = [t.maxItems != nil ? "\(name) (at most \(n) instances: `max_items`)" : "\(name) (\(n) instances)"]
+                    x.task = nil
+                }
                 add(x)
             }
         }
