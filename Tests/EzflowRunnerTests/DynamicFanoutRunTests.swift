@@ -124,7 +124,13 @@ final class DynamicFanoutRunTests: XCTestCase {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        Thread.sleep(forTimeInterval: 1.2)
+        // Kill once the first instance has ended (the others are still to run), however
+        // slow the machine: poll the store, at most 20 s.
+        for _ in 0..<200 {
+            Thread.sleep(forTimeInterval: 0.1)
+            let r = ezrun(["status", "k1", "--json"], in: dir)
+            if r.status == 0 && r.stdout.contains(#""name":"lint[0]","reruns":0,"state":"succeeded""#) { break }
+        }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let before = try states(dir, "k1")
