@@ -295,6 +295,7 @@ extension RunState {
         switch plan.kind(t) {
         case .task, .approval, .join: !plan.isFinally[t] || finishing != nil
         case .fallback, .fallbackApproval: standsInFor[t] >= 0
+        case .compensation: undoCurrent == t
         }
     }
 
@@ -305,7 +306,7 @@ extension RunState {
             // A join never dispatches: readiness means every nested task succeeded.
             set(t, .succeeded)
             finalize(t, ok: true)
-        case .task, .approval, .fallback, .fallbackApproval:
+        case .task, .approval, .fallback, .fallbackApproval, .compensation:
             enqueue(t)
         }
     }
@@ -604,6 +605,10 @@ extension RunState {
     /// The effect of `x`'s final outcome on one waiting dependent `d`.
     mutating func passOn(_ x: Int, ok good: Bool, to d: Int, _ work: inout [(Int, Bool)]) {
         guard tasks[d] == .waiting else { return }
+        switch plan.kind(d) {
+        case .compensation: return  // opened only by `nextUndo`: its task's end changes nothing yet
+        case .task, .approval, .join, .fallback, .fallbackApproval: break
+        }
         let good = good || allowedFailure(x)
         if good || waitsForAnyEnd(d, on: x) {
             if !good { noteBadEnd(x, of: d) }
@@ -616,7 +621,7 @@ extension RunState {
             // A nested task failed terminally: the workflow task fails (its
             // `catch: task` fallback, if any, stands in for it).
             failJoin(d, &work)
-        case .join, .task, .approval, .fallback, .fallbackApproval:
+        case .join, .task, .approval, .fallback, .fallbackApproval, .compensation:
             skip(d, tasks[x] == .skipped ? .upstreamSkipped : .upstreamFailed, &work)
         }
     }
@@ -642,9 +647,9 @@ extension RunState {
 
     /// Stops everything now: running attempts are cancelled, every open task cancelled.
     mutating func abort(_ verdict: Verdict, _ out: inout [Command]) {
-        // While `finally` runs nothing stops it (each of its tasks has a `timeout`).
-        guard finishing == nil else { return }
-        for t in 0..<plan.taskCount where !tasks[t].isTerminal && !plan.isFinally[t] {
+        // While undos or `finally` run nothing stops them (each of their tasks has a `timeout`).
+        guard finishing == nil && compensating == nil else { return }
+        for t in 0..<plan.taskCount where !tasks[t].isTerminal && stopsWithMainGraph(t) {
             if case .running(let a, let agent) = tasks[t] {
                 out.append(.cancel(task: t, attempt: a))
                 abandoned[t].append(a)
@@ -655,7 +660,7 @@ extension RunState {
         }
         readyQueue.removeAll()
         pendingConflict.removeAll()
-        if beginFinally(verdict, &out) { return }
+        if afterMainGraph(verdict, &out) { return }
         phase = .finished(verdict)
         out.append(.finishRun(verdict))
     }
@@ -742,7 +747,7 @@ extension RunState {
                 attemptStartMs[t] = nowMs
                 set(t, .awaitingApproval)
                 requestGate(t, &out)
-            case .task, .fallback:
+            case .task, .fallback, .compensation:
                 // With every agent busy or down, asking a pool would decide nothing and
                 // change nothing (no breaker is consulted): skip it without the scan, so a
                 // long ready queue behind a saturated pool costs one check per task.
@@ -757,7 +762,7 @@ extension RunState {
                 case .wait:
                     i += 1
                 case .never(let group):
-                    if finishing != nil {
+                    if finishing != nil || compensating != nil {
                         readyQueue.remove(at: i)
                         refuseInFinally(t)
                         continue
@@ -989,14 +994,14 @@ extension RunState {
         guard runningCount == 0 else { return }
         switch phase {
         case .draining(let v):
-            for t in 0..<plan.taskCount where !tasks[t].isTerminal && !plan.isFinally[t] {
+            for t in 0..<plan.taskCount where !tasks[t].isTerminal && stopsWithMainGraph(t) {
                 set(t, tasks[t] == .waiting || tasks[t] == .ready ? .skipped : .cancelled)
                 finalized[t] = true
             }
             readyQueue.removeAll()
             pendingConflict.removeAll()
             phase = .running
-            if beginFinally(v, &out) { return }
+            if afterMainGraph(v, &out) { return }
             phase = .finished(v)
             out.append(.finishRun(v))
         case .running:
@@ -1044,7 +1049,8 @@ extension RunState {
             return
         }
         // Only untriggered fallbacks (and tasks waiting on them) are left: skip them.
-        for t in 0..<plan.taskCount where tasks[t] == .waiting && !triggered(t) && (finishing != nil || !plan.isFinally[t]) {
+        for t in 0..<plan.taskCount
+        where tasks[t] == .waiting && !triggered(t) && (finishing != nil || !plan.isFinally[t]) && plan.kind(t) != .compensation {
             set(t, .skipped)
             finalize(t, ok: false)
         }
@@ -1053,8 +1059,10 @@ extension RunState {
             if !interrupted { schedule(&out) }
             return settle(&out)
         }
-        let main: Verdict = finishing ?? (allEndedWell() ? .success : .failed)
-        if beginFinally(main, &out) { return }
+        // The undo that ran has ended: the next one, until none is left (Compensation.swift).
+        if inCompensation && nextUndo(&out) { return }
+        let main: Verdict = finishing ?? compensating ?? (allEndedWell() ? .success : .failed)
+        if afterMainGraph(main, &out) { return }
         let v = finishing == nil ? main : finalVerdict(main: main)
         phase = .finished(v)
         out.append(.finishRun(v))
@@ -1105,12 +1113,14 @@ extension RunState {
             case .join where substituteSucceeded(j):
                 if forgiven.isEmpty { forgiven = Array(repeating: false, count: plan.taskCount) }
                 for x in plan.joinStart[j]..<j { forgiven[x] = true }
-            case .join, .task, .approval, .fallback, .fallbackApproval:
+            case .join, .task, .approval, .fallback, .fallbackApproval, .compensation:
                 break
             }
         }
         var ok = true
-        for t in 0..<plan.taskCount where (forgiven.isEmpty || !forgiven[t]) && (finishing != nil || !plan.isFinally[t]) {
+        // Undos never count: they run only once the main graph already failed.
+        for t in 0..<plan.taskCount
+        where (forgiven.isEmpty || !forgiven[t]) && (finishing != nil || !plan.isFinally[t]) && plan.kind(t) != .compensation {
             switch tasks[t] {
             case .succeeded, .skipped: break
             case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) && !plan.allowFailure[t] { ok = false }
