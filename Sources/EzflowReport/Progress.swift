@@ -133,6 +133,7 @@ public struct Progress: Sendable {
             case .finishRun(let v):
                 let d = Format.duration(at - state.startedAtMs)
                 lines.append("run finished: \(paint(v.rawValue, v == .success ? .green : .red)) in \(d), \(Format.money(state.chargedMicros)), \(Format.grouped(state.chargedTokens)) \(Units.noun(state.chargedTokens, "token"))")
+                if let c = compensationIncompleteText(state) { lines.append(paint(c, .red)) }
             case .cancel, .setTimer:
                 break
             }

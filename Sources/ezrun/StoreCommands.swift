@@ -112,6 +112,7 @@ extension CLI {
             if let q = g.questionLines(indent: "  > ") { out += "\n" + q }
         }
         if !gates.isEmpty { out += "\n" }
+        if let c = compensationIncompleteText(s.state) { out += "\n" + c + "\n" }
         let files = s.files
         if !files.isEmpty { out += "\nFILES (ezrun files \(s.info.runID) FILE --out PATH)\n" + fileTable(files) }
         Console.out(out)
@@ -150,7 +151,8 @@ extension CLI {
                          ("task", .string(g.name))])
             })),
             ("workflow", .string(s.info.workflow)),
-        ] + (s.files.isEmpty ? [] : [("files", .array(s.files.map(fileJSON)))]) + extra)
+        ] + (s.state.failedUndos.isEmpty ? [] : [("compensation_incomplete", .array(compensationIncomplete(s.state).map { .string($0) }))])
+            + (s.files.isEmpty ? [] : [("files", .array(s.files.map(fileJSON)))]) + extra)
     }
 
     /// A task row's `skip_reason` and `allowed_failure`, only when they apply (older
