@@ -131,7 +131,7 @@ extension WorkflowChecker {
         var c = TaskCost(instances: instances, attempts: t.maxAttempts, money: 0, moneyWhy: "", catchMoney: nil,
                          firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),
                          promptTokens: t.action == "prompt" ? Self.promptInputBound(t) : 0,
-                         required: !t.isFallback, nested: t.action == "workflow")
+                         required: !t.isFallback && t.compensates == nil, nested: t.action == "workflow")
         if c.nested { c.tokens = 0 }
         guard !c.nested else { return c }
         let key = CostKey(maxCost: t.maxCost, pinned: t.agent?.id, role: t.agent == nil ? t.role?.id : nil, action: t.action,

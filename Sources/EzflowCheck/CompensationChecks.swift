@@ -8,6 +8,7 @@
 // task alone, as values it is sure to have (E0987).
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 extension WorkflowChecker {
     /// Attributes a compensation cannot have: it runs only as an undo, once.
@@ -129,5 +130,19 @@ extension WorkflowChecker {
             w.tasks[c].depSpans[x] = w.tasks[x].block.attribute("compensate")?.value.span
         }
         w.tasks[c].statusOnlyDeps.remove(x)
+    }
+
+    /// The workflow's compensations, which neither the deadline nor a time budget stops:
+    /// in the worst case every one runs, one after another, each to its own worst case
+    /// (each has a `timeout`, E0983); reported apart, before `finally`.
+    func compensationLine(_ s: Int, _ members: [Bool]?, _ w: WorkflowContext) -> [String] {
+        guard s == -1, members == nil else { return [] }
+        let undos = w.tasks.filter { $0.compensates != nil }
+        guard !undos.isEmpty else { return [] }
+        let times = undos.map { CriticalPath.worstTime($0) ?? 0 }
+        let total = times.reduce(Int64(0)) { sat($0, $1) }
+        let parts = undos.count > 6 ? Units.counted(undos.count, "undo")
+            : zip(undos, times).map { "`\($0.name.text)` \(fmtDuration($1))" }.joined(separator: " + ")
+        return ["then compensation, not stopped by it: worst case \(fmtDuration(total)) (\(parts), one at a time)"]
     }
 }

@@ -87,7 +87,7 @@ public enum JUnitReport {
         case .cancelled where !t.attempts.isEmpty && s.verdictText != "cancelled":
             // An attempt the run's stop (deadline, budget) cut short.
             return .failure(type: s.verdictText, message: "stopped: the run ended \(s.verdictText) while it ran")
-        case .skipped: return .skipped(s.state.skipText(t.id) ?? "skipped: a dependency did not succeed")
+        case .skipped: return .skipped(s.state.skipText(t.id) ?? undoShownState(s.state, task: t.id) ?? "skipped: a dependency did not succeed")
         case .cancelled: return .skipped("cancelled: run stopped (\(s.verdictText))")
         case .awaitingApproval: return .skipped("awaiting approval")
         case .waiting, .ready: return .skipped("never ran (run \(s.verdictText))")

@@ -97,8 +97,11 @@ public struct Progress: Sendable {
         var skipped: [String] = []
         var byReason: [(SkipReason, [String])] = []
         var refused: String?
+        var unneeded: [String] = []
         for t in 0..<plan.taskCount where state.tasks[t] == .skipped && state.transitions[t].last?.seq == seq {
-            if state.refusedTask == t { refused = plan.taskNames[t] } else if let r = state.skipReason[t] {
+            if state.refusedTask == t { refused = plan.taskNames[t] } else if undoShownState(state, task: t) != nil {
+                unneeded.append(plan.taskNames[t])
+            } else if let r = state.skipReason[t] {
                 if let i = byReason.firstIndex(where: { $0.0 == r }) { byReason[i].1.append(plan.taskNames[t]) } else { byReason.append((r, [plan.taskNames[t]])) }
             } else { skipped.append(plan.taskNames[t]) }
         }
@@ -106,6 +109,7 @@ public struct Progress: Sendable {
         // the task a budget stop refused first, as the cause of the rest.
         var skips = refused.map { ["\(counter(state)) \($0): \(refusalText(state))"] } ?? []
         if !skipped.isEmpty { skips.append("skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")) }
+        if !unneeded.isEmpty { skips.append("skipped (not needed): " + unneeded.joined(separator: ", ")) }
         for (r, names) in byReason { skips.append("skipped (\(r.rawValue)): " + names.joined(separator: ", ")) }
         var skipLine = skips.isEmpty ? nil : skips.joined(separator: "\n")
         for c in record.commands {

@@ -140,3 +140,65 @@ final class CompensationRunTests: XCTestCase {
         replays(dir, "k1")
     }
 }
+
+/// The saga example (from cdk-patterns/serverless `the-saga-stepfunction`) for real and
+/// simulated: the payment fails by default, so the flight and the hotel are cancelled, in
+/// that order (the payment, which failed, is not refunded); a failed flight reservation
+/// cancels only the hotel; a failed confirmation refunds the payment too; a success
+/// undoes nothing.
+final class SagaExampleTests: XCTestCase {
+    /// Each task's stdout, by task name, and the order the undos started in.
+    func logs(_ dir: String, _ id: String) throws -> (out: [String: String], order: [String]) {
+        let store = try DurableStore(path: dir + "/.ezflow/ezflow.db")
+        let run = try StoredRun.load(store: store, runID: id)
+        var out: [String: String] = [:]
+        for row in try store.logs(run: id) { out[run.state.plan.taskNames[row.task], default: ""] += row.stdout }
+        // When each undo first started, by the journal's sequence number.
+        let plan = run.state.plan
+        let started = (0..<plan.taskCount).compactMap { t -> (Int, String)? in
+            guard plan.kind(t) == .compensation,
+                  let r = run.state.transitions[t].first(where: { if case .running = $0.to { true } else { false } }) else { return nil }
+            return (r.seq, plan.taskNames[t])
+        }
+        return (out, started.sorted { $0.0 < $1.0 }.map(\.1))
+    }
+
+    func testThePaymentFailsAndTheReservationsAreUndoneLatestFirst() throws {
+        let dir = tempDir("saga")
+        let src = Repo.url("examples/saga.ezflow").path
+        let r = ezrun(["run", src, "--run-id", "sg1"], in: dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let l = try logs(dir, "sg1")
+        XCTAssertEqual(l.order, ["cancel_flight", "cancel_hotel"])
+        XCTAssertEqual(l.out["cancel_flight"], "cancelled FLIGHT#trip-1\n")
+        XCTAssertEqual(l.out["cancel_hotel"], "cancelled HOTEL#trip-1\n")
+        XCTAssertEqual(l.out["sorry"], "Sorry, We Couldn't make the booking: take_payment\n")
+        XCTAssertNil(l.out["booked"])
+        XCTAssertEqual(ezrun(["replay", "sg1"], in: dir).status, 0)
+
+        let f = ezrun(["run", src, "--run-id", "sg2", "--input", "run_type=failFlightsReservation"], in: dir)
+        XCTAssertEqual(f.status, 1, f.stderr)
+        XCTAssertEqual(try logs(dir, "sg2").order, ["cancel_hotel"])
+
+        let c = ezrun(["run", src, "--run-id", "sg3", "--input", "run_type=failHotelConfirmation"], in: dir)
+        XCTAssertEqual(c.status, 1, c.stderr)
+        XCTAssertEqual(try logs(dir, "sg3").order, ["refund_payment", "cancel_flight", "cancel_hotel"])
+
+        let ok = ezrun(["run", src, "--run-id", "sg4", "--input", "run_type=success"], in: dir)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        let m = try logs(dir, "sg4")
+        XCTAssertEqual(m.order, [], "a successful run undoes nothing")
+        XCTAssertEqual(m.out["booked"], "We have made your booking!\n")
+    }
+
+    func testSimulatedWithThePaymentAlwaysFailingAndCrashesEveryRunFailsAndTheOracleHolds() {
+        let src = Repo.url("examples/saga.ezflow").path
+        let r = runProcess(Repo.executable("ezrun"), ["simulate", src, "--seed", "13", "--runs", "40",
+                                                      "--faults", "task=take_payment:fail=1;runner:crash=0.05"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stdout.contains("success: 0/40"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("failures by verdict: failed 40"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("oracle: 40/40 runs held"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("invariants: checked after each of"), r.stdout)
+    }
+}
