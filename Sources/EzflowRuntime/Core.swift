@@ -45,10 +45,16 @@
 //                                        run runs again (Redrive.swift); refused → no-op
 //   skipped          → waiting           taskRedriven of what it waited on (also a join it failed)
 //   cancelled        → waiting → ready   taskRedriven of the matrix cell whose `fail_fast` cancelled it
+//   waiting (undo)   → ready             the main graph settled without success, the task it undoes
+//                                        succeeded, and it is next: latest completion first, one at a
+//                                        time (`nextUndo`, Compensation.swift); never by its task's end
+//   waiting (undo)   → skipped           not needed: its task did not succeed, or the run did
+//   running (undo)   → running           deadline, time budget, overrun, cancelRequested: no-op while
+//                                        compensation runs (each undo has a `timeout`)
 //
-// Node kinds (`NodeKind`): `task` and `fallback` dispatch, `approval` and
+// Node kinds (`NodeKind`): `task`, `fallback` and `compensation` dispatch, `approval` and
 // `fallbackApproval` ask for `approvalGiven`, `join` never runs; a fallback is readied
-// only once triggered. Every kind-specific step is one exhaustive switch (`triggered`,
+// only once triggered, an undo (`compensation`) only during compensation. Every kind-specific step is one exhaustive switch (`triggered`,
 // `makeReady`, `schedule`, `passOn`, `allEndedWell`, `readOutputs`): a new construct is a
 // new case, rows in this table and a replay golden.
 //
