@@ -400,7 +400,8 @@ struct PlanBuilder {
                     let sub = try emitWorkflow(nested, into: &p, path: tpath + ".workflow.", parentScope: scope, parentGroup: jg,
                                                inheritedTags: tagList, rootDeps: deps, given: with, scopeName: name)
                     var joinDeps = deps
-                    for x in nestedStart..<p.taskNames.count where !p.isFallback[x] { joinDeps.append(x) }
+                    // Fallbacks and undos run only on a failure: the workflow task does not wait for them.
+                    for x in nestedStart..<p.taskNames.count where !p.isFallback[x] && p.compensates[x] < 0 { joinDeps.append(x) }
                     id = try appendTask(&p, t, name: name, deps: joinDeps, tags: tagList, group: group, scope: scope, irIndex: i,
                                     itemIndex: fanOut ? k : -1, item: item, agents: [:], outputs: [:], join: nestedStart, path: tpath)
                     p.workflowTask[sub] = id

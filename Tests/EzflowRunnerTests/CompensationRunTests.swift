@@ -118,6 +118,38 @@ final class CompensationRunTests: XCTestCase {
         replays(dir, "d1")
     }
 
+    /// A fan-out is compensated per instance through a nested workflow: each instance's
+    /// undo reads that instance's output, latest completion first; the workflow task does
+    /// not wait for its undos.
+    func testEachInstanceOfANestedWorkflowFanOutIsUndone() throws {
+        let dir = tempDir("comp")
+        write(#"""
+            agent sh { driver: exec, capabilities: ["shell"] }
+            workflow room {
+              input n: string
+              task reserve { run: "echo reserve ${inputs.n} >> log.txt; echo '{\"id\": \"R${inputs.n}\"}'", output id: string, compensate: cancel }
+              task cancel { timeout: 10s, run: "echo cancel ${reserve.outputs.id} >> log.txt" }
+            }
+            """#, to: dir + "/room.ezflow")
+        write(#"""
+            import "./room"
+            agent sh { driver: exec, capabilities: ["shell"], concurrency: 1 }
+            workflow trip {
+              input broken: bool = false
+              task rooms { for_each: ["1", "2"], workflow: room.room, with: { n: item } }
+              task pay { after: [rooms], run: "echo pay >> log.txt; test ${inputs.broken} = false" }
+            }
+            """#, to: dir + "/f.ezflow")
+        let ok = ezrun(["run", "f.ezflow", "--run-id", "n1"], in: dir)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(lines(dir), ["reserve 1", "reserve 2", "pay"])
+        try FileManager.default.removeItem(atPath: dir + "/log.txt")
+        let bad = ezrun(["run", "f.ezflow", "--run-id", "n2", "--input", "broken=true"], in: dir)
+        XCTAssertEqual(bad.status, 1, bad.stderr)
+        XCTAssertEqual(lines(dir), ["reserve 1", "reserve 2", "pay", "cancel R2", "cancel R1"])
+        replays(dir, "n2")
+    }
+
     func testKillNineDuringCompensationThenResumeFinishesItWithoutRerunningFinishedUndos() throws {
         let dir = tempDir("comp")
         write(Self.workflow(undoA: "echo undo_a-start >> log.txt; touch started; sleep 2; echo undo_a ${a.outputs.id} >> log.txt"),
