@@ -22,3 +22,9 @@ func undoShownState(_ state: RunState, task t: Int) -> String? {
     guard state.plan.kind(t) == .compensation, state.tasks[t] == .skipped else { return nil }
     return "skipped (not needed)"
 }
+
+/// The name of the task that `t` undoes, when `t` is an undo (reports' `compensates`).
+public func undone(_ state: RunState, by t: Int) -> String? {
+    let x = state.plan.kind(t) == .compensation ? state.plan.compensates[t] : -1
+    return x >= 0 ? state.plan.taskNames[x] : nil
+}

@@ -61,6 +61,7 @@ public enum SummaryReport {
                 j.set("recovered_by", t.recoveredBy)
             }
             if state.allowedFailure(t.id) { j.set("allowed_failure", .bool(true)) }
+            if let x = undone(state, by: t.id) { j.set("compensates", x) }
             if let why = state.skipText(t.id), let r = state.skipReason[t.id] {
                 j.set("skip_reason", r.rawValue)
                 j.set("skip_message", why)

@@ -160,6 +160,7 @@ extension CLI {
     static func conditionFields(_ state: RunState, task t: Int) -> [(String, JSONValue)] {
         var out: [(String, JSONValue)] = []
         if state.allowedFailure(t) { out.append(("allowed_failure", .bool(true))) }
+        if let x = undone(state, by: t) { out.append(("compensates", .string(x))) }
         if state.tasks[t] == .skipped, let r = state.skipReason[t] { out.append(("skip_reason", .string(r.rawValue))) }
         return out
     }

@@ -89,6 +89,7 @@ final class CompensationRunTests: XCTestCase {
         XCTAssertTrue(status.stdout.contains("compensation_incomplete: `undo_b` (undo of `b`) failed"), status.stdout)
         let json = ezrun(["status", "i1", "--json"], in: dir)
         XCTAssertTrue(json.stdout.contains("\"compensation_incomplete\":[\"undo_b\"]"), json.stdout)
+        XCTAssertTrue(json.stdout.contains("\"compensates\":\"b\""), json.stdout)
         XCTAssertTrue(read(dir + "/junit.xml").contains("type=\"compensation_incomplete\""), read(dir + "/junit.xml"))
         XCTAssertTrue(read(dir + "/summary.json").contains("\"compensation_incomplete\":[\"undo_b\"]"), read(dir + "/summary.json"))
         replays(dir, "i1")
