@@ -979,6 +979,8 @@ extension RunState {
     /// budgets of its enclosing groups (one not started yet would start now), with what
     /// it is for a message; nil: none.
     func stopAt(_ t: Int) -> (atMs: Int64, what: String)? {
+        // Nothing stops an undo but its own `timeout` (Compensation.swift).
+        if plan.kind(t) == .compensation { return nil }
         var stop: (atMs: Int64, what: String)?
         func earlier(_ at: Int64, _ what: String) { if stop == nil || at < stop!.atMs { stop = (at, what) } }
         if plan.deadlineMs >= 0 { earlier(Plan.saturatingAdd(startedAtMs, plan.deadlineMs), "the run's deadline") }
@@ -1098,7 +1100,8 @@ extension RunState {
     mutating func waitForHealth(_ out: inout [Command]) -> Bool {
         let waiting = readyQueue.contains { t in pool(t).contains { !agentHealth[$0].healthy } }
         guard waiting else { return false }
-        if plan.deadlineMs >= 0 { return true }
+        // The deadline ends the wait, except during compensation, which it does not stop.
+        if plan.deadlineMs >= 0 && !inCompensation { return true }
         if unhealthySinceMs < 0 { unhealthySinceMs = nowMs }
         let until = Plan.saturatingAdd(unhealthySinceMs, Core.unhealthyWaitMs)
         guard nowMs < until else { return false }
