@@ -51,8 +51,13 @@ extension WorkflowChecker {
                          help: "write the name of the task that undoes `\(t.name.text)`, e.g. `compensate: cancel_\(t.name.text)`"))
             return nil
         }
-        guard let target = w.names[n], !target.isGroup, target.index != i else {
-            let why = w.names[n]?.isGroup == true ? "`\(n)` is a group" : w.names[n] != nil ? "a task cannot undo itself" : "no such task"
+        if w.names[n].map({ !$0.isGroup && $0.index == i }) == true {
+            report(error("E0980", "task `\(n)` cannot compensate itself", a.value.span, label: "it would undo itself",
+                         help: "declare the undo as a task of its own, e.g. `task cancel_\(n) { timeout: 1m, run: \"...\" }`"))
+            return nil
+        }
+        guard let target = w.names[n], !target.isGroup else {
+            let why = w.names[n]?.isGroup == true ? "`\(n)` is a group" : "no such task"
             report(error("E0980", "cannot find task `\(n)` to compensate `\(t.name.text)`", a.value.span, label: why)
                 .suggesting(suggest(n, among: w.names.filter { !$0.value.isGroup && $0.value.index != i }.keys), at: a.value.span,
                             otherwise: "declare the undo as a task of this workflow and name it here"))
