@@ -117,7 +117,8 @@ public struct Progress: Sendable {
             switch c {
             case .dispatch(let t, let a, let g, _, _):
                 let of = ruleAttempt(t, a, plan: plan, state: state)
-                lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan)))")
+                let undo = undone(state, by: t).map { ", undoing \($0)" } ?? ""
+                lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan))\(undo))")
             case .deadLetter(let t, let history):
                 let last = history.last
                 let what = last.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"

@@ -203,6 +203,8 @@ final class SagaExampleTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stderr)
         let l = try logs(dir, "sg1")
         XCTAssertEqual(l.order, ["cancel_flight", "cancel_hotel"])
+        XCTAssertTrue(r.stderr.contains("task cancel_flight started (attempt 1/3, lambda, undoing reserve_flight)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("skipped (not needed): refund_payment"), r.stderr)
         XCTAssertEqual(l.out["cancel_flight"], "cancelled FLIGHT#trip-1\n")
         XCTAssertEqual(l.out["cancel_hotel"], "cancelled HOTEL#trip-1\n")
         XCTAssertEqual(l.out["sorry"], "Sorry, We Couldn't make the booking: take_payment\n")
