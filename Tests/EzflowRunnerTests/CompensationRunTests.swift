@@ -233,6 +233,7 @@ final class SagaExampleTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stdout.contains("success: 0/40"), r.stdout)
         XCTAssertTrue(r.stdout.contains("failures by verdict: failed 40"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("compensation: 40 runs undid tasks (80 undos), 0 compensation_incomplete"), r.stdout)
         XCTAssertTrue(r.stdout.contains("oracle: 40/40 runs held"), r.stdout)
         XCTAssertTrue(r.stdout.contains("invariants: checked after each of"), r.stdout)
     }
