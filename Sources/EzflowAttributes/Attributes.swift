@@ -73,6 +73,8 @@ public enum AttributeTable {
               "which outcomes of its dependencies let the task run: all succeeded, at least one failed, or any (not after a cancel)"),
         .init("task", "allow_failure", .bool, default: "false", ir: "allow_failure",
               "a failure of this task is shown `failed (allowed)` and fails neither the run nor its dependents' gates"),
+        .init("task", "compensate", .custom("a task name"), ir: "compensate",
+              "the task that undoes this one when the run fails after it succeeded (a saga's compensation, docs/RUNTIME.md)"),
         description("task"),
     ]
 

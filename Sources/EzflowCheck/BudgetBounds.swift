@@ -54,7 +54,7 @@ extension WorkflowChecker {
                 : path.isEmpty ? "no task under it has a `timeout`"
                 : zip(names, path).map { "\($0) \(fmtDuration(ms($1)))" }.joined(separator: " + ") + " = \(fmtDuration(total))"
             let detail = (path.count <= 1 ? [] : ["critical path: " + names.joined(separator: " → ")]
-                + path.map { timeLine(w.tasks[$0], ms($0), w, named: true) }) + finallyLine(s, members, w, order)
+                + path.map { timeLine(w.tasks[$0], ms($0), w, named: true) }) + compensationLine(s, members, w) + finallyLine(s, members, w, order)
             let untimed = scoped(s, members, w).filter { (s <= -2 || !$0.isFallback) && $0.timeoutMs == nil }.map { "`\($0.name.text)`" }
             let unknown = untimed.isEmpty ? [] : ["\(untimed.count) task\(untimed.count == 1 ? " has" : "s have") no `timeout`: \(listNames(untimed))"]
             proof.bounds.append(BudgetBound(dimension: dim, limit: limit, worst: total, worstWhy: why, worstDetail: detail, best: 0,
@@ -85,7 +85,9 @@ extension WorkflowChecker {
     /// The workflow's time and deadline cover its main graph: `finally` runs after it.
     func longestChain(_ s: Int, _ members: [Bool]?, _ w: WorkflowContext, _ order: [Int]) -> ([Int], (Int) -> Int64, Int64) {
         guard s <= -2 else {
-            let main = s == -1 && members == nil && w.tasks.contains(where: \.isFinally) ? w.tasks.map { !$0.isFinally } : members
+            // Nor compensation, which runs between the two (CompensationChecks.swift).
+            let after = w.tasks.contains { $0.isFinally || $0.compensates != nil }
+            let main = s == -1 && members == nil && after ? w.tasks.map { !$0.isFinally && $0.compensates == nil } : members
             let cp = CriticalPath(tasks: w.tasks, order: order, within: main)
             return (cp.path, { cp.taskMs[$0] }, cp.totalMs)
         }

@@ -132,8 +132,9 @@ extension WorkflowChecker {
         var c = TaskCost(instances: instances, attempts: t.maxAttempts, money: 0, moneyWhy: "", catchMoney: nil,
                          firstReserve: 0, minCharge: 0, tokens: Reservation.tokens(maxTokens: t.maxTokens),
                          promptTokens: t.action == "prompt" ? Self.promptInputBound(t) : 0,
-                         // A dynamic fan-out may run no instance (an empty list): never in the best case.
-                         required: !t.isFallback && t.maxItems == nil, nested: t.action == "workflow")
+                         // A dynamic fan-out may run no instance (an empty list), an undo runs only
+                         // after a failure: never in the best case.
+                         required: !t.isFallback && t.maxItems == nil && t.compensates == nil, nested: t.action == "workflow")
         if c.nested { c.tokens = 0 }
         guard !c.nested else { return c }
         let key = CostKey(maxCost: t.maxCost, pinned: t.agent?.id, role: t.agent == nil ? t.role?.id : nil, action: t.action,

@@ -210,6 +210,10 @@ public struct TaskInfo: Sendable {
     public var statusOnlyDeps: Set<Int> = []
     /// Declared in the workflow's `finally { }`: runs once the main graph has ended.
     public var isFinally = false
+    /// `compensate:` of this task, resolved: the task that undoes it (CompensationChecks.swift).
+    public var compensation: Int?
+    /// The task this one undoes when it is a compensation (named by that task's `compensate:`).
+    public var compensates: Int?
     /// Where each dependency came from, for cycle diagnostics.
     public var depSpans: [Int: Span] = [:]
     public var isFallback = false

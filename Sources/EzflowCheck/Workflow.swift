@@ -87,6 +87,7 @@ extension WorkflowChecker {
         for i in w.tasks.indices { resolveTask(i, base, &w) }
         checkPolicies(&w)
         checkGraph(&w)
+        checkCompensation(&w)
         checkFallbackTargets(w)
         checkFallbackOutputs(w)
         checkConditionPlacement(w)

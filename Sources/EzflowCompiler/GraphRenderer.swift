@@ -41,6 +41,8 @@ public enum GraphRenderer {
     /// or a dependency read only through `.status` (dotted, "status"); nil: a plain edge.
     static func conditional(from: Int, to: Int, _ w: CheckedWorkflow) -> (label: String, dotted: Bool)? {
         let t = w.tasks[to]
+        // A compensation's edge from the task it undoes: it runs only after a failure.
+        if t.compensates == from { return ("undo", false) }
         if let r = t.runOn { return (r == "failure" ? "on failure" : "always", false) }
         if t.statusOnlyDeps.contains(from) { return ("status", true) }
         return nil
@@ -52,6 +54,13 @@ public enum GraphRenderer {
         let t = w.tasks[to]
         guard t.fanoutSource == from, let n = t.maxItems else { return nil }
         return "for each ≤ \(n)"
+    }
+
+    /// The critical path of the main graph: compensations run only after a failure, each
+    /// not stopped by the deadline (`ezc check --explain-budget` counts them apart).
+    static func mainPath(_ w: CheckedWorkflow) -> CriticalPath {
+        let undos = w.tasks.contains { $0.compensates != nil }
+        return CriticalPath(tasks: w.tasks, order: w.order, within: undos ? w.tasks.map { $0.compensates == nil } : nil)
     }
 
     /// Edges as (from dependency, to dependent), in task order.
@@ -66,7 +75,7 @@ public enum GraphRenderer {
     // MARK: DOT
 
     static func dot(_ w: CheckedWorkflow) -> String {
-        let cp = CriticalPath(tasks: w.tasks, order: w.order)
+        let cp = mainPath(w)
         let onPath = Set(cp.path)
         let hot = criticalEdges(cp.path)
         var out = "digraph \(quoteDot(w.name)) {\n"
@@ -77,7 +86,7 @@ public enum GraphRenderer {
             let text = label(t, worstMs: cp.taskMs[id]).joined(separator: "\\n")
             var attrs = "label=\(quoteDot(text, escapeNewlines: false))"
             if onPath.contains(id) { attrs += ", color=red, penwidth=2" }
-            if t.isFallback { attrs += ", style=\"rounded,dashed\"" }
+            if t.isFallback || t.compensates != nil { attrs += ", style=\"rounded,dashed\"" }
             if t.action == "approve" { attrs += ", shape=hexagon" }
             return "\(indent)t\(id) [\(attrs)];\n"
         }
@@ -126,7 +135,7 @@ public enum GraphRenderer {
     // MARK: Mermaid
 
     static func mermaid(_ w: CheckedWorkflow) -> String {
-        let cp = CriticalPath(tasks: w.tasks, order: w.order)
+        let cp = mainPath(w)
         let hot = criticalEdges(cp.path)
         var out = "flowchart LR\n"
         out += "  %% \(w.name): critical path \(fmtMs(cp.totalMs))" + (w.deadlineMs.map { " of deadline \(fmtMs($0))" } ?? "") + "\n"

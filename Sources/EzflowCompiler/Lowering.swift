@@ -446,6 +446,9 @@ struct WorkflowLowering {
         if t.allowFailure { out.key("allow_failure"); out.bool(true) }
         out.key("approvers"); out.value(t.approvers.isEmpty ? .array([]) : names(t.approvers.map(\.id)))
         out.key("budget"); if t.budget == nil { out.null() } else { out.value(budget(t.budget)) }
+        // Compensation is written only when given, so earlier IR keeps its hash.
+        if let c = t.compensation { out.key("compensate"); out.int(position[c]) }
+        if t.compensates != nil { out.key("compensation"); out.bool(true) }
         out.key("deps")
         out.beginArray()
         if t.deps.count == 1 { out.int(position[t.deps[0]]) } else { for d in t.deps.map({ position[$0] }).sorted() { out.int(d) } }

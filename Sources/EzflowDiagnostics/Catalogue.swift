@@ -2323,6 +2323,178 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0980", .error, "`compensate` names no task",
+            #"""
+            `compensate` names the task that undoes this one when the run fails
+            after it succeeded. It must be a task of the same workflow, other than
+            the task itself; a group cannot undo anything, and a name that matches
+            no task is usually a typo.
+
+            Erroneous example:
+
+                task reserve { run: "./reserve", compensate: cancl }
+                task cancel { timeout: 1m, run: "./cancel" }
+
+            Corrected example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel" }
+            """#),
+        entry(
+            "E0981", .error, "a task waits for a compensation",
+            #"""
+            A compensation runs only as an undo, after the main graph failed, and
+            only if the task it undoes succeeded. A task that waits for it, by
+            `after` or by reading its outputs or status, could never start in a run
+            that goes well. React to a failure with `run_on: failure`, or clean up
+            in `finally { }`.
+
+            Erroneous example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel" }
+                task mail { after: [cancel], run: "./mail" }
+
+            Corrected example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel" }
+                task mail { after: [reserve], run: "./mail" }
+            """#),
+        entry(
+            "E0982", .error, "a compensation with a condition, fan-out or fallback",
+            #"""
+            A compensation runs exactly once, as the undo of the task that names it,
+            after that task succeeded and the run failed. `when`, `run_on`,
+            `allow_failure`, `after`, `writes`, `for_each`, `matrix`, a `catch`
+            fallback or a `compensate` of its own would give it a second trigger or
+            several instances, and an undo that is a `workflow` or an `approve`
+            task cannot be bounded by its `timeout`. Put a condition into the
+            undo's command instead.
+
+            Erroneous example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { when: inputs.live, timeout: 1m, run: "./cancel" }
+
+            Corrected example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel ${inputs.live}" }
+            """#),
+        entry(
+            "E0983", .error, "compensation without a timeout",
+            #"""
+            A cancel and the run's deadline do not stop a compensation: an undo
+            that a second cancel interrupted would leave the booking half undone.
+            So each compensation bounds itself with a `timeout`, and the whole run
+            stays bounded.
+
+            Erroneous example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { run: "./cancel" }
+
+            Corrected example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel" }
+            """#),
+        entry(
+            "E0984", .error, "a compensation named by two tasks",
+            #"""
+            An undo reads the outputs of the task it undoes, and runs once for it.
+            Named by two tasks, it would not know whose outputs it reads, nor
+            whether to run once or twice. Declare one undo task per compensated
+            task.
+
+            Erroneous example:
+
+                task hotel { run: "./hotel", compensate: cancel }
+                task flight { run: "./flight", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel" }
+
+            Corrected example:
+
+                task hotel { run: "./hotel", compensate: cancel_hotel }
+                task flight { run: "./flight", compensate: cancel_flight }
+                task cancel_hotel { timeout: 1m, run: "./cancel hotel" }
+                task cancel_flight { timeout: 1m, run: "./cancel flight" }
+            """#),
+        entry(
+            "E0985", .error, "compensation across `finally` or a fallback",
+            #"""
+            Compensation runs after the main graph and before `finally`, so a
+            `finally` task is never compensated and cannot be an undo. A `catch`
+            fallback runs in place of a failed task and cannot be an undo either:
+            declare a separate task for the undo.
+
+            Erroneous example:
+
+                task reserve { run: "./reserve", compensate: notify }
+                finally {
+                  task notify { timeout: 1m, run: "./notify" }
+                }
+
+            Corrected example:
+
+                task reserve { run: "./reserve", compensate: cancel }
+                task cancel { timeout: 1m, run: "./cancel" }
+                finally {
+                  task notify { timeout: 1m, run: "./notify" }
+                }
+            """#),
+        entry(
+            "E0986", .error, "compensation of a task that fans out",
+            #"""
+            A task with `for_each` or `matrix` runs as several instances, and
+            undoing each succeeded instance with its own outputs and `item` is not
+            supported yet. Compensate a task that runs once: for instance, move the
+            fan-out into a nested workflow and compensate each task inside it.
+
+            Erroneous example:
+
+                task reserve {
+                  for_each: inputs.rooms
+                  run: "./reserve ${item}"
+                  compensate: cancel
+                }
+                task cancel { timeout: 1m, run: "./cancel" }
+
+            Corrected example:
+
+                task reserve {
+                  run: "./reserve ${join(inputs.rooms, " ")}"
+                  compensate: cancel
+                }
+                task cancel { timeout: 1m, run: "./cancel" }
+            """#),
+        entry(
+            "E0987", .error, "a compensation reads another task",
+            #"""
+            A compensation runs only after the task it undoes succeeded; any other
+            task may have failed, been skipped or cancelled when the undo runs. So
+            an undo reads the outputs of the task it undoes (surely there) and the
+            workflow's inputs, nothing else. Pass what the undo needs as an output
+            of the task it undoes.
+
+            Erroneous example:
+
+                task quote { run: "./quote", output price: string }
+                task pay { after: [quote], run: "./pay", compensate: refund }
+                task refund { timeout: 1m, run: "./refund ${quote.outputs.price}" }
+
+            Corrected example:
+
+                task quote { run: "./quote", output price: string }
+                task pay {
+                  run: "./pay ${quote.outputs.price}"
+                  output paid: string
+                  compensate: refund
+                }
+                task refund { timeout: 1m, run: "./refund ${pay.outputs.paid}" }
+            """#),
+        entry(
             "W0100", .warning, "unused input",
             #"""
             A workflow input is declared but never read. Whoever starts the workflow,

@@ -84,6 +84,7 @@ public struct SimReport: Sendable {
         var verdicts: [String: Int] = [:]
         for r in runs where r.verdict != .success { verdicts[r.verdict.rawValue, default: 0] += 1 }
         line("failures by verdict: \(SimReport.ranked(verdicts, limit: 10))")
+        if let c = compensationLine { line(c) }
         line("makespan: p50 \(SimReport.seconds(SimReport.percentile(makespans, 50)))  p95 \(SimReport.seconds(SimReport.percentile(makespans, 95)))  max \(SimReport.seconds(makespans.last ?? 0))")
         line("cost: p50 \(SimReport.dollars(SimReport.percentile(costs, 50)))  p95 \(SimReport.dollars(SimReport.percentile(costs, 95)))  max \(SimReport.dollars(costs.last ?? 0))")
         let tokens = runs.map(\.tokens).sorted()

@@ -199,14 +199,14 @@ struct IRValidator {
     /// ones lowering derives.
     static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
-        "retry_more", "matrix", "needs_item", "status_deps", "finally",
+        "retry_more", "matrix", "needs_item", "status_deps", "finally", "compensation",
     ])
     static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
                                                 "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps", "finally",
-                                                "max_items"]
+                                                "max_items", "compensate", "compensation"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -553,6 +553,7 @@ struct IRValidator {
                                 retry: retry, retryMore: retryMore, budget: tb, role: role, agents: candidates, tags: tags,
                                 fallback: try bool(t, "fallback"), workflow: sub, json: x))
         }
+        try compensations(tasks, path: o.sub("tasks"))
         return IRWorkflow(name: name, tasks: tasks, agents: agents, budget: wfBudget, deadlineMs: deadline,
                           maxParallel: maxParallel, selector: selector, json: v)
     }

@@ -80,11 +80,14 @@ public enum JUnitReport {
             // aside, with what went wrong.
             let f = t.lastFailure.map { ": \($0.errorClass ?? "failed")" } ?? ""
             return .skipped("failed (allowed)" + f)
+        case .failed where s.plan.kind(t.id) == .compensation, .deadLettered where s.plan.kind(t.id) == .compensation:
+            let x = s.plan.taskNames[s.plan.compensates[t.id]]
+            return .failure(type: "compensation_incomplete", message: "the undo of `\(x)` failed: \(t.lastFailure?.errorClass ?? "failed")")
         case .failed, .deadLettered: return .failure(type: t.lastFailure?.errorClass ?? "failed", message: nil)
         case .cancelled where !t.attempts.isEmpty && s.verdictText != "cancelled":
             // An attempt the run's stop (deadline, budget) cut short.
             return .failure(type: s.verdictText, message: "stopped: the run ended \(s.verdictText) while it ran")
-        case .skipped: return .skipped(s.state.skipText(t.id) ?? "skipped: a dependency did not succeed")
+        case .skipped: return .skipped(s.state.skipText(t.id) ?? undoShownState(s.state, task: t.id) ?? "skipped: a dependency did not succeed")
         case .cancelled: return .skipped("cancelled: run stopped (\(s.verdictText))")
         case .awaitingApproval: return .skipped("awaiting approval")
         case .waiting, .ready: return .skipped("never ran (run \(s.verdictText))")

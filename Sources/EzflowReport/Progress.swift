@@ -97,8 +97,11 @@ public struct Progress: Sendable {
         var skipped: [String] = []
         var byReason: [(SkipReason, [String])] = []
         var refused: String?
+        var unneeded: [String] = []
         for t in 0..<plan.taskCount where state.tasks[t] == .skipped && state.transitions[t].last?.seq == seq {
-            if state.refusedTask == t { refused = plan.taskNames[t] } else if let r = state.skipReason[t] {
+            if state.refusedTask == t { refused = plan.taskNames[t] } else if undoShownState(state, task: t) != nil {
+                unneeded.append(plan.taskNames[t])
+            } else if let r = state.skipReason[t] {
                 if let i = byReason.firstIndex(where: { $0.0 == r }) { byReason[i].1.append(plan.taskNames[t]) } else { byReason.append((r, [plan.taskNames[t]])) }
             } else { skipped.append(plan.taskNames[t]) }
         }
@@ -106,6 +109,7 @@ public struct Progress: Sendable {
         // the task a budget stop refused first, as the cause of the rest.
         var skips = refused.map { ["\(counter(state)) \($0): \(refusalText(state))"] } ?? []
         if !skipped.isEmpty { skips.append("skipped (a dependency did not succeed): " + skipped.joined(separator: ", ")) }
+        if !unneeded.isEmpty { skips.append("skipped (not needed): " + unneeded.joined(separator: ", ")) }
         for (r, names) in byReason {
             skips.append(r == .unusedSlot ? Self.unusedSlotsLine(names) : "skipped (\(r.rawValue)): " + names.joined(separator: ", "))
         }
@@ -121,7 +125,8 @@ public struct Progress: Sendable {
             switch c {
             case .dispatch(let t, let a, let g, _, _):
                 let of = ruleAttempt(t, a, plan: plan, state: state)
-                lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan)))")
+                let undo = undone(state, by: t).map { ", undoing \($0)" } ?? ""
+                lines.append("task \(plan.taskNames[t]) started (attempt \(of), \(agentName(g, t, plan))\(undo))")
             case .deadLetter(let t, let history):
                 let last = history.last
                 let what = last.map { "\($0.errorClass ?? "failed"): \(clean(redact($0.message)))" } ?? "failed"
@@ -141,6 +146,7 @@ public struct Progress: Sendable {
             case .finishRun(let v):
                 let d = Format.duration(at - state.startedAtMs)
                 lines.append("run finished: \(paint(v.rawValue, v == .success ? .green : .red)) in \(d), \(Format.money(state.chargedMicros)), \(Format.grouped(state.chargedTokens)) \(Units.noun(state.chargedTokens, "token"))")
+                if let c = compensationIncompleteText(state) { lines.append(paint(c, .red)) }
             case .cancel, .setTimer:
                 break
             }

@@ -228,6 +228,7 @@ public func reportedState(_ state: RunState, task t: Int) -> String {
 /// and gives these as their own fields.
 public func shownState(_ state: RunState, task t: Int) -> String {
     if state.allowedFailure(t) { return "failed (allowed)" }
+    if let u = undoShownState(state, task: t) { return u }
     if let r = state.skipReason[t], state.tasks[t] == .skipped { return "skipped (\(r.rawValue))" }
     return reportedState(state, task: t)
 }

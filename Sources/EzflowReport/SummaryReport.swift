@@ -61,6 +61,7 @@ public enum SummaryReport {
                 j.set("recovered_by", t.recoveredBy)
             }
             if state.allowedFailure(t.id) { j.set("allowed_failure", .bool(true)) }
+            if let x = undone(state, by: t.id) { j.set("compensates", x) }
             if let why = state.skipText(t.id), let r = state.skipReason[t.id] {
                 j.set("skip_reason", r.rawValue)
                 j.set("skip_message", why)
@@ -68,6 +69,9 @@ public enum SummaryReport {
             tasks.append(j.value)
         }
         o.set("tasks", .array(tasks))
+        // Written only when an undo failed, so other summaries keep their shape.
+        let incomplete = compensationIncomplete(state)
+        if !incomplete.isEmpty { o.set("compensation_incomplete", .array(incomplete.map { .string($0) })) }
         o.set("task_counts", .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) }))
         var dead: [JSONValue] = []
         for r in s.journal {
@@ -164,6 +168,7 @@ public enum SummaryReport {
         }
         if plan.budgetTimeMs >= 0 { budget.append("\(Format.duration(s.durationMs)) of \(Format.duration(plan.budgetTimeMs))") }
         if !budget.isEmpty { md += "\nBudget used: " + budget.joined(separator: "; ") + "\n" }
+        if let c = compensationIncompleteText(state) { md += "\n" + MD.cell(c) + "\n" }
         if state.refusedTask >= 0 {
             md += "\nBudget exhausted: task `\(MD.code(plan.taskNames[state.refusedTask]))`: \(s.budgetRefusal).\n"
         }

@@ -50,10 +50,16 @@
 //                                        run runs again (Redrive.swift); refused → no-op
 //   skipped          → waiting           taskRedriven of what it waited on (also a join it failed)
 //   cancelled        → waiting → ready   taskRedriven of the matrix cell whose `fail_fast` cancelled it
+//   waiting (undo)   → ready             the main graph settled without success, the task it undoes
+//                                        succeeded, and it is next: latest completion first, one at a
+//                                        time (`nextUndo`, Compensation.swift); never by its task's end
+//   waiting (undo)   → skipped           not needed: its task did not succeed, or the run did
+//   running (undo)   → running           deadline, time budget, overrun, cancelRequested: no-op while
+//                                        compensation runs (each undo has a `timeout`)
 //
-// Node kinds (`NodeKind`): `task` and `fallback` dispatch, `approval` and
+// Node kinds (`NodeKind`): `task`, `fallback` and `compensation` dispatch, `approval` and
 // `fallbackApproval` ask for `approvalGiven`, `join` never runs; a fallback is readied
-// only once triggered. Every kind-specific step is one exhaustive switch (`triggered`,
+// only once triggered, an undo (`compensation`) only during compensation. Every kind-specific step is one exhaustive switch (`triggered`,
 // `makeReady`, `schedule`, `passOn`, `allEndedWell`, `readOutputs`): a new construct is a
 // new case, rows in this table and a replay golden.
 //
@@ -300,6 +306,7 @@ extension RunState {
         switch plan.kind(t) {
         case .task, .approval, .join: !plan.isFinally[t] || finishing != nil
         case .fallback, .fallbackApproval: standsInFor[t] >= 0
+        case .compensation: undoCurrent == t
         }
     }
 
@@ -310,7 +317,7 @@ extension RunState {
             // A join never dispatches: readiness means every nested task succeeded.
             set(t, .succeeded)
             finalize(t, ok: true)
-        case .task, .approval, .fallback, .fallbackApproval:
+        case .task, .approval, .fallback, .fallbackApproval, .compensation:
             enqueue(t)
         }
     }
@@ -609,6 +616,10 @@ extension RunState {
     /// The effect of `x`'s final outcome on one waiting dependent `d`.
     mutating func passOn(_ x: Int, ok good: Bool, to d: Int, _ work: inout [(Int, Bool)]) {
         guard tasks[d] == .waiting else { return }
+        switch plan.kind(d) {
+        case .compensation: return  // opened only by `nextUndo`: its task's end changes nothing yet
+        case .task, .approval, .join, .fallback, .fallbackApproval: break
+        }
         let good = good || allowedFailure(x)
         if good || waitsForAnyEnd(d, on: x) {
             if !good { noteBadEnd(x, of: d) }
@@ -621,7 +632,7 @@ extension RunState {
             // A nested task failed terminally: the workflow task fails (its
             // `catch: task` fallback, if any, stands in for it).
             failJoin(d, &work)
-        case .join, .task, .approval, .fallback, .fallbackApproval:
+        case .join, .task, .approval, .fallback, .fallbackApproval, .compensation:
             skip(d, tasks[x] == .skipped ? .upstreamSkipped : .upstreamFailed, &work)
         }
     }
@@ -647,9 +658,9 @@ extension RunState {
 
     /// Stops everything now: running attempts are cancelled, every open task cancelled.
     mutating func abort(_ verdict: Verdict, _ out: inout [Command]) {
-        // While `finally` runs nothing stops it (each of its tasks has a `timeout`).
-        guard finishing == nil else { return }
-        for t in 0..<plan.taskCount where !tasks[t].isTerminal && !plan.isFinally[t] {
+        // While undos or `finally` run nothing stops them (each of their tasks has a `timeout`).
+        guard finishing == nil && compensating == nil else { return }
+        for t in 0..<plan.taskCount where !tasks[t].isTerminal && stopsWithMainGraph(t) {
             if case .running(let a, let agent) = tasks[t] {
                 out.append(.cancel(task: t, attempt: a))
                 abandoned[t].append(a)
@@ -660,7 +671,7 @@ extension RunState {
         }
         readyQueue.removeAll()
         pendingConflict.removeAll()
-        if beginFinally(verdict, &out) { return }
+        if afterMainGraph(verdict, &out) { return }
         phase = .finished(verdict)
         out.append(.finishRun(verdict))
     }
@@ -747,7 +758,7 @@ extension RunState {
                 attemptStartMs[t] = nowMs
                 set(t, .awaitingApproval)
                 requestGate(t, &out)
-            case .task, .fallback:
+            case .task, .fallback, .compensation:
                 // With every agent busy or down, asking a pool would decide nothing and
                 // change nothing (no breaker is consulted): skip it without the scan, so a
                 // long ready queue behind a saturated pool costs one check per task.
@@ -762,7 +773,7 @@ extension RunState {
                 case .wait:
                     i += 1
                 case .never(let group):
-                    if finishing != nil {
+                    if finishing != nil || compensating != nil {
                         readyQueue.remove(at: i)
                         refuseInFinally(t)
                         continue
@@ -973,6 +984,8 @@ extension RunState {
     /// budgets of its enclosing groups (one not started yet would start now), with what
     /// it is for a message; nil: none.
     func stopAt(_ t: Int) -> (atMs: Int64, what: String)? {
+        // Nothing stops an undo but its own `timeout` (Compensation.swift).
+        if plan.kind(t) == .compensation { return nil }
         var stop: (atMs: Int64, what: String)?
         func earlier(_ at: Int64, _ what: String) { if stop == nil || at < stop!.atMs { stop = (at, what) } }
         if plan.deadlineMs >= 0 { earlier(Plan.saturatingAdd(startedAtMs, plan.deadlineMs), "the run's deadline") }
@@ -994,14 +1007,14 @@ extension RunState {
         guard runningCount == 0 else { return }
         switch phase {
         case .draining(let v):
-            for t in 0..<plan.taskCount where !tasks[t].isTerminal && !plan.isFinally[t] {
+            for t in 0..<plan.taskCount where !tasks[t].isTerminal && stopsWithMainGraph(t) {
                 set(t, tasks[t] == .waiting || tasks[t] == .ready ? .skipped : .cancelled)
                 finalized[t] = true
             }
             readyQueue.removeAll()
             pendingConflict.removeAll()
             phase = .running
-            if beginFinally(v, &out) { return }
+            if afterMainGraph(v, &out) { return }
             phase = .finished(v)
             out.append(.finishRun(v))
         case .running:
@@ -1049,7 +1062,8 @@ extension RunState {
             return
         }
         // Only untriggered fallbacks (and tasks waiting on them) are left: skip them.
-        for t in 0..<plan.taskCount where tasks[t] == .waiting && !triggered(t) && (finishing != nil || !plan.isFinally[t]) {
+        for t in 0..<plan.taskCount
+        where tasks[t] == .waiting && !triggered(t) && (finishing != nil || !plan.isFinally[t]) && plan.kind(t) != .compensation {
             set(t, .skipped)
             finalize(t, ok: false)
         }
@@ -1058,8 +1072,10 @@ extension RunState {
             if !interrupted { schedule(&out) }
             return settle(&out)
         }
-        let main: Verdict = finishing ?? (allEndedWell() ? .success : .failed)
-        if beginFinally(main, &out) { return }
+        // The undo that ran has ended: the next one, until none is left (Compensation.swift).
+        if inCompensation && nextUndo(&out) { return }
+        let main: Verdict = finishing ?? compensating ?? (allEndedWell() ? .success : .failed)
+        if afterMainGraph(main, &out) { return }
         let v = finishing == nil ? main : finalVerdict(main: main)
         phase = .finished(v)
         out.append(.finishRun(v))
@@ -1089,7 +1105,8 @@ extension RunState {
     mutating func waitForHealth(_ out: inout [Command]) -> Bool {
         let waiting = readyQueue.contains { t in pool(t).contains { !agentHealth[$0].healthy } }
         guard waiting else { return false }
-        if plan.deadlineMs >= 0 { return true }
+        // The deadline ends the wait, except during compensation, which it does not stop.
+        if plan.deadlineMs >= 0 && !inCompensation { return true }
         if unhealthySinceMs < 0 { unhealthySinceMs = nowMs }
         let until = Plan.saturatingAdd(unhealthySinceMs, Core.unhealthyWaitMs)
         guard nowMs < until else { return false }
@@ -1110,12 +1127,14 @@ extension RunState {
             case .join where substituteSucceeded(j):
                 if forgiven.isEmpty { forgiven = Array(repeating: false, count: plan.taskCount) }
                 for x in plan.joinStart[j]..<j { forgiven[x] = true }
-            case .join, .task, .approval, .fallback, .fallbackApproval:
+            case .join, .task, .approval, .fallback, .fallbackApproval, .compensation:
                 break
             }
         }
         var ok = true
-        for t in 0..<plan.taskCount where (forgiven.isEmpty || !forgiven[t]) && (finishing != nil || !plan.isFinally[t]) {
+        // Undos never count: they run only once the main graph already failed.
+        for t in 0..<plan.taskCount
+        where (forgiven.isEmpty || !forgiven[t]) && (finishing != nil || !plan.isFinally[t]) && plan.kind(t) != .compensation {
             switch tasks[t] {
             case .succeeded, .skipped: break
             case .failed: if !(substitute[t] >= 0 && substituteSucceeded(t)) && !plan.allowFailure[t] { ok = false }

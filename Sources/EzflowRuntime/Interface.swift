@@ -117,6 +117,9 @@ public enum NodeKind: UInt8, Sendable, Equatable {
     case fallback
     /// An `approve` gate that is another task's `catch: task`.
     case fallbackApproval
+    /// A task that runs only as the undo of another (`compensate`), after the main graph
+    /// settled without success: one at a time, latest completion first (Compensation.swift).
+    case compensation
 }
 
 /// The validated IR flattened for the scheduler: tasks, agents, tags, error classes and
@@ -294,6 +297,12 @@ public struct Plan: Sendable {
     public var isFinally: [Bool] = []
     /// Whether any task is a `finally` task.
     public var hasFinally = false
+    /// Per task: the task that undoes it (`compensate`), -1 for none (Compensation.swift).
+    public var compensate: [Int] = []
+    /// Per task: the task it undoes when it is a compensation, -1 otherwise.
+    public var compensates: [Int] = []
+    /// Whether any task has a compensation.
+    public var hasCompensation = false
     /// `when` conditions (IR expressions) of the tasks that have one.
     public var condition: [Int: JSONValue] = [:]
     /// Per task with some: dependencies it waits for in any end state without gating on them
@@ -816,6 +825,13 @@ public struct RunState: Sendable {
     /// The main graph's verdict once it ended and the `finally` tasks were opened (the
     /// run is then still `running`); nil before, and in a run without them.
     public internal(set) var finishing: Verdict? = nil
+    /// The main graph's verdict once it settled without success and its compensations
+    /// began (they run before `finally`); nil before, and in a run that needs none.
+    public internal(set) var compensating: Verdict? = nil
+    /// The compensations still to run, in order; the first one runs now (`undoCurrent`).
+    public internal(set) var undoQueue: [Int] = []
+    /// The compensation running now (opened by `nextUndo`), -1 for none.
+    public internal(set) var undoCurrent: Int = -1
     /// Per task: why it was skipped (nil: not skipped, or skipped because the run ended).
     public internal(set) var skipReason: [SkipReason?]
     /// Per task: dependencies that ended failed / skipped so far (a `run_on: failure` gate).

@@ -152,6 +152,9 @@ extension RunState {
         s.wakeAtMs = wakeAtMs
         s.unhealthySinceMs = unhealthySinceMs
         s.refusedTask = mapTask(refusedTask)
+        s.compensating = compensating
+        s.undoQueue = undoQueue.map(mapTask)
+        s.undoCurrent = mapTask(undoCurrent)
         s.refusedGroup = mapGroup(refusedGroup)
         s.runTagLimits = runTagLimits
         s.learned = learned

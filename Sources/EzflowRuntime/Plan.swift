@@ -344,6 +344,7 @@ struct PlanBuilder {
         }
         var map: [[Int]] = Array(repeating: [], count: w.tasks.count)
         var pendingCatch: [(task: Int, ir: Int, path: String)] = []
+        var pendingUndo: [(task: Int, ir: Int, path: String)] = []
         for (i, t) in w.tasks.enumerated() {
             precondition(t.id == i, "validated IR has dense task ids")
             let tpath = path + "tasks[\(i)]"
@@ -406,7 +407,8 @@ struct PlanBuilder {
                     let sub = try emitWorkflow(nested, into: &p, path: tpath + ".workflow.", parentScope: scope, parentGroup: jg,
                                                inheritedTags: tagList, rootDeps: deps, given: with, scopeName: name)
                     var joinDeps = deps
-                    for x in nestedStart..<p.taskNames.count where !p.isFallback[x] { joinDeps.append(x) }
+                    // Fallbacks and undos run only on a failure: the workflow task does not wait for them.
+                    for x in nestedStart..<p.taskNames.count where !p.isFallback[x] && p.compensates[x] < 0 { joinDeps.append(x) }
                     id = try appendTask(&p, t, name: name, deps: joinDeps, tags: tagList, group: group, scope: scope, irIndex: i,
                                     itemIndex: fanOut ? k : -1, item: item, agents: [:], outputs: [:], join: nestedStart, path: tpath)
                     p.workflowTask[sub] = id
@@ -432,6 +434,7 @@ struct PlanBuilder {
                 p.taskBudgetTokens.append(b.1)
                 p.taskBudgetTimeMs.append(b.2)
                 if let c = t.retry?.catchTask { pendingCatch.append((id, c, tpath)) }
+                if case .int(let u)? = t.json["compensate"] { pendingUndo.append((id, Int(u), tpath)) }
                 if t.action != "workflow", let a = t.retry?.catchAgent {
                     guard let g = localAgent[a] else { throw PlanError(path: tpath + ".retry.catch.agent", message: "no agent `\(a)`") }
                     p.catchAgent[id] = g
@@ -446,6 +449,7 @@ struct PlanBuilder {
             }
             p.catchTask[c.task] = map[c.ir][0]
         }
+        try PlanBuilder.compensations(&p, pendingUndo, map)
         irMaps[scope] = map
         return scope
     }
@@ -495,6 +499,8 @@ struct PlanBuilder {
         p.ruleStart.append(p.ruleAttempts.count)
         p.catchTask.append(-1)
         p.catchAgent.append(-1)
+        p.compensate.append(-1)
+        p.compensates.append(-1)
         if !isJoin { for a in t.agents { if let g = agents[a], p.offers(g, itemNeeds) { p.candidates.append(g) } } }
         if !isJoin && !t.agents.isEmpty && p.candidateStart.last == p.candidates.count {
             throw PlanError(path: path + ".needs_item", message: "no agent of `\(name)` offers the capabilities " + itemNeeds.map { "\"\($0)\"" }.joined(separator: ", "))
@@ -661,8 +667,10 @@ extension Plan {
         let n = taskCount
         if isApproval.count != n { isApproval = Array(repeating: false, count: n) }
         if isFallback.count != n { isFallback = Array(repeating: false, count: n) }
+        if compensates.count != n { compensates = Array(repeating: -1, count: n) }
         nodeKind = (0..<n).map { t in
             if isJoin(t) { return .join }
+            if compensates[t] >= 0 { return .compensation }
             switch (isApproval[t], isFallback[t]) {
             case (false, false): return .task
             case (true, false): return .approval
@@ -686,6 +694,9 @@ extension Plan {
         if allowFailure.count != n { allowFailure = Array(repeating: false, count: n) }
         if isFinally.count != n { isFinally = Array(repeating: false, count: n) }
         hasFinally = isFinally.contains(true)
+        if compensate.count != n { compensate = Array(repeating: -1, count: n) }
+        if compensates.count != n { compensates = Array(repeating: -1, count: n) }
+        hasCompensation = compensate.contains { $0 >= 0 }
         if bare {
             taskBudgetScope = []
             groupBudgetParent = []

@@ -12,6 +12,8 @@ extension RunState {
         guard t >= 0 && t < plan.taskCount else { return "the run has no such task" }
         guard tasks[t] == .deadLettered else { return "task `\(plan.taskNames[t])` is \(tasks[t].name), not dead-lettered" }
         if finishing != nil { return "the run's `finally` tasks have started; its main graph is over" }
+        if compensating != nil { return "the run's compensations have started; its main graph is over" }
+        if plan.kind(t) == .compensation { return "task `\(plan.taskNames[t])` is an undo: it runs only during compensation" }
         switch phase {
         case .running, .finished(.success), .finished(.failed), .finished(.waitingForApproval): break
         case .notStarted: return "the run has not started"
@@ -83,7 +85,7 @@ extension RunState {
         case .failed:
             switch plan.kind(d) {
             case .join: return substitute[d] < 0
-            case .task, .approval, .fallback, .fallbackApproval: return false
+            case .task, .approval, .fallback, .fallbackApproval, .compensation: return false
             }
         case .waiting, .ready, .running, .backoff, .awaitingApproval, .succeeded, .deadLettered, .cancelled: return false
         }

@@ -74,7 +74,7 @@ extension RunState {
         if tasks[t] == .failed, let f = recoveredBy(t) { return readOutputs(ofTask: f) }
         guard tasks[t] == .succeeded else { return nil }
         switch plan.kind(t) {
-        case .task, .fallback: return taskOutputs[t] ?? .object([])
+        case .task, .fallback, .compensation: return taskOutputs[t] ?? .object([])
         case .approval, .fallbackApproval: return nil
         case .join: return nestedOutputs(ofJoin: t)
         }

@@ -122,6 +122,7 @@ extension CLI {
             if let q = g.questionLines(indent: "  > ") { out += "\n" + q }
         }
         if !gates.isEmpty { out += "\n" }
+        if let c = compensationIncompleteText(s.state) { out += "\n" + c + "\n" }
         let files = s.files
         if !files.isEmpty { out += "\nFILES (ezrun files \(s.info.runID) FILE --out PATH)\n" + fileTable(files) }
         Console.out(out)
@@ -160,7 +161,8 @@ extension CLI {
                          ("task", .string(g.name))])
             })),
             ("workflow", .string(s.info.workflow)),
-        ] + (s.files.isEmpty ? [] : [("files", .array(s.files.map(fileJSON)))]) + extra)
+        ] + (s.state.failedUndos.isEmpty ? [] : [("compensation_incomplete", .array(compensationIncomplete(s.state).map { .string($0) }))])
+            + (s.files.isEmpty ? [] : [("files", .array(s.files.map(fileJSON)))]) + extra)
     }
 
     /// A task row's `skip_reason` and `allowed_failure`, only when they apply (older
@@ -168,6 +170,7 @@ extension CLI {
     static func conditionFields(_ state: RunState, task t: Int) -> [(String, JSONValue)] {
         var out: [(String, JSONValue)] = []
         if state.allowedFailure(t) { out.append(("allowed_failure", .bool(true))) }
+        if let x = undone(state, by: t) { out.append(("compensates", .string(x))) }
         if state.tasks[t] == .skipped, let r = state.skipReason[t] { out.append(("skip_reason", .string(r.rawValue))) }
         return out
     }

@@ -114,7 +114,7 @@ final class AttributeTableTests: XCTestCase {
         let keys = Set(task.map(\.0))
         // Written only when set (absent = the default), so earlier IR keeps its hash.
         let optional: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
-                                     "escalate_timeout_ms", "when", "run_on", "allow_failure", "max_items"]
+                                     "escalate_timeout_ms", "when", "run_on", "allow_failure", "max_items", "compensate"]
         let required = AttributeTable.irKeys("task").subtracting(optional)
         XCTAssertTrue(required.isSubset(of: keys), "missing: \(required.subtracting(keys))")
         guard case .object(let wf) = doc else { return XCTFail() }

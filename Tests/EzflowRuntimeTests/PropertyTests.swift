@@ -29,12 +29,16 @@ final class PropertyTests: XCTestCase {
                 return
             }
         }
-        print("property verdicts over \(seeds.count) seeds: \(verdicts.sorted { $0.key.rawValue < $1.key.rawValue })")
+        print("property verdicts over \(seeds.count) seeds: \(verdicts.sorted { $0.key.rawValue < $1.key.rawValue }), undos run: \(undosRun)")
         if seeds.count > 1 {
             for v in [Verdict.success, .failed, .budgetExceeded, .deadlineExceeded] { XCTAssertGreaterThan(verdicts[v] ?? 0, 0, "no run ended \(v)") }
             for o in ["succeeded", "unused_slot", "fanout_overflow"] { XCTAssertGreaterThan(slotOutcomes[o] ?? 0, 0, "no slot ended \(o)") }
+            XCTAssertGreaterThan(undosRun, 10, "the random plans compensate")
         }
     }
+
+    /// Undos that ran over all seeds (the plans do exercise compensation).
+    var undosRun = 0
 
     struct Violation: Error, CustomStringConvertible {
         var description: String
@@ -190,6 +194,22 @@ final class PropertyTests: XCTestCase {
             p.isFinally[t] = true
             t -= 1
         }
+        // Compensation: a leaf main task with one main dependency may become its undo.
+        p.compensate = Array(repeating: -1, count: n)
+        p.compensates = Array(repeating: -1, count: n)
+        var dependents = Array(repeating: 0, count: n)
+        for d in p.deps { dependents[d] += 1 }
+        for c in 0..<n where pick(4) != 0 && p.depStart[c + 1] - p.depStart[c] == 1 && dependents[c] == 0 {
+            let x = p.deps[p.depStart[c]]
+            let plainUndo = !fallback[c] && !p.isApproval[c] && !p.isJoin(c) && !p.isFinally[c] && p.catchTask[c] < 0 && !p.catchTask.contains(c) && p.catchAgent[c] < 0
+            guard plainUndo, !fallback[x], !p.isFinally[x], p.compensate[x] < 0, p.compensates[x] < 0 else { continue }
+            p.compensate[x] = c
+            p.compensates[c] = x
+            p.gate[c] = .success
+            p.allowFailure[c] = false
+            p.condition[c] = nil
+            p.anyEndDeps[c] = nil
+        }
     }
 
     /// Dynamic fan-outs: some even (output-bearing) tasks become a list's source, and the
@@ -304,6 +324,7 @@ final class PropertyTests: XCTestCase {
                 && plan.kind(t) != .join
         }
         if verdict == .success && !counted.isEmpty { throw Violation(description: "success with failed task t\(counted[0])") }
+        try checkCompensation(s, verdict)
         // Replay reproduces every journal (through the byte encoding every 10th seed).
         let journal = seed % 10 == 0 ? try Journal.decode(Journal.encode(run.records)) : run.records
         let replayed = try Replay.verify(plan: plan, journal: journal)
@@ -337,6 +358,25 @@ final class PropertyTests: XCTestCase {
         }
     }
 
+    /// After the run: undos ran iff the main graph did not succeed, for exactly the tasks
+    /// that succeeded, latest completion first.
+    func checkCompensation(_ s: RunState, _ verdict: Verdict) throws {
+        let p = s.plan
+        func firstRun(_ t: Int) -> Int? { s.transitions[t].first { if case .running = $0.to { true } else { false } }?.seq }
+        var ran: [(start: Int, undone: Int)] = []
+        for c in 0..<p.taskCount where p.kind(c) == .compensation {
+            let x = p.compensates[c]
+            let should = s.compensating != nil && s.tasks[x] == .succeeded
+            if verdict == .success && s.attempts[c] > 0 { throw Violation(description: "undo t\(c) ran in a successful run") }
+            if s.attempts[c] > 0 && !should { throw Violation(description: "undo t\(c) ran, but t\(x) is \(s.tasks[x])") }
+            if should && s.tasks[c] == .skipped { throw Violation(description: "undo t\(c) of succeeded t\(x) never ran") }
+            if let st = firstRun(c) { ran.append((st, x)) }
+        }
+        let done = ran.sorted { $0.start < $1.start }.map { s.transitions[$0.undone].last?.seq ?? 0 }
+        if done != done.sorted(by: >) { throw Violation(description: "undos not in reverse completion order: \(done)") }
+        undosRun += ran.count
+    }
+
     func check(_ s: RunState, _ seed: UInt64) throws {
         let p = s.plan
         func fail(_ m: String) -> Violation { Violation(description: "after event #\(s.seq - 1): \(m)") }
@@ -357,6 +397,22 @@ final class PropertyTests: XCTestCase {
                 }
                 if p.gate[t] == .failure && failed == 0 && s.attempts[t] == 1 { throw fail("t\(t) runs on failure, but no dependency failed") }
             }
+            if case .running = s.tasks[t], p.kind(t) == .compensation {
+                // An undo runs alone, after the main graph settled without success, and
+                // only if the task it undoes succeeded.
+                if s.compensating == nil || s.compensating == .success { throw fail("undo t\(t) runs outside compensation") }
+                if s.tasks[p.compensates[t]] != .succeeded { throw fail("undo t\(t) runs, but t\(p.compensates[t]) did not succeed") }
+                for x in 0..<p.taskCount where x != t && !s.tasks[x].isTerminal {
+                    if p.kind(x) == .compensation ? s.tasks[x] != .waiting : !p.isFinally[x] {
+                        throw fail("undo t\(t) runs beside t\(x) (\(s.tasks[x]))")
+                    }
+                }
+            }
+            if case .running = s.tasks[t], p.isFinally[t] {
+                for x in 0..<p.taskCount where p.kind(x) == .compensation && !s.tasks[x].isTerminal {
+                    throw fail("finally task t\(t) runs before undo t\(x) ended (\(s.tasks[x]))")
+                }
+            }
             if case .running = s.tasks[t], p.isFinally[t] {
                 for x in 0..<p.taskCount where !p.isFinally[x] && !s.tasks[x].isTerminal {
                     throw fail("finally task t\(t) runs before main task t\(x) ended (\(s.tasks[x]))")
@@ -375,7 +431,7 @@ final class PropertyTests: XCTestCase {
         for t in 0..<p.taskCount {
             let o = s.readOutputs(ofTask: t)
             switch (s.tasks[t], p.kind(t)) {
-            case (.succeeded, .task), (.succeeded, .fallback):
+            case (.succeeded, .task), (.succeeded, .fallback), (.succeeded, .compensation):
                 let want: JSONValue? = t % 2 == 0 ? .int(Int64(s.attempts[t])) : nil
                 if o == nil || o?["attempt"] != want { throw fail("t\(t) succeeded with outputs \(String(describing: o))") }
             case (.failed, _) where s.recoveredBy(t) != nil:

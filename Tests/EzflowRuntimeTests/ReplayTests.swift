@@ -156,6 +156,28 @@ final class ReplayTests: XCTestCase {
             try h.start(seed: 19)
             let cs = try h.ok("list", at: 10, outputs: .object([("items", .array(["a", "b", "c", "d"].map { .string($0) }))]))
             precondition(cs == ["finish failed"], "\(cs)")
+        case "compensation":
+            // `c` fails: `b` is undone first (latest completion), then `a`, one at a time,
+            // then `finally`. A cancel and the deadline during compensation stop nothing;
+            // `undo_b` fails once and is retried by its own rule.
+            try h.start(seed: 19)
+            try h.ok("a", at: 10, outputs: .object([("id", .string("A1"))]))
+            try h.ok("b", at: 20)
+            var cs = try h.fail("c", 1, "agent_error", at: 30)
+            precondition(cs.contains { $0.hasPrefix("dispatch undo_b#1") } && !cs.contains { $0.hasPrefix("dispatch undo_a") }, "\(cs)")
+            cs = try h.send(.cancelRequested(reason: "user", atMs: 40))
+            precondition(cs.isEmpty, "a cancel stops no undo: \(cs)")
+            cs = try h.fail("undo_b", 1, "transient", at: 50)
+            precondition(cs.contains("timer retry/\(h.id("undo_b"))/2@150"), "\(cs)")
+            cs = try h.timer(.retryDue(task: h.id("undo_b"), attempt: 2), at: 150)
+            precondition(cs.contains { $0.hasPrefix("dispatch undo_b#2") }, "\(cs)")
+            cs = try h.timer(.deadline, at: 3_600_000)
+            precondition(cs.isEmpty, "the deadline stops no undo: \(cs)")
+            cs = try h.ok("undo_b", 2, at: 3_600_100)
+            precondition(cs.contains { $0.hasPrefix("dispatch undo_a#1") }, "\(cs)")
+            cs = try h.ok("undo_a", at: 3_600_200)
+            precondition(cs.contains { $0.hasPrefix("dispatch fin#1") }, "\(cs)")
+            try h.ok("fin", at: 3_600_300)
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -182,7 +204,7 @@ final class ReplayTests: XCTestCase {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
                      "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive", "conditions", "dynamic_fanout",
-                     "dynamic_fanout_overflow"] {
+                     "dynamic_fanout_overflow", "compensation"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -198,6 +220,13 @@ final class ReplayTests: XCTestCase {
                                ["build": "succeeded", "lint": "dead_lettered", "deploy": "condition", "announce": "upstream_skipped",
                                 "rollback": "condition", "report": "succeeded"])
                 XCTAssertTrue(state.allowedFailure(plan.taskNames.firstIndex(of: "lint")!))
+            } else if name == "compensation" {
+                XCTAssertEqual(state.verdict, .failed, "compensation never turns a failed run into a success")
+                XCTAssertEqual(state.compensating, .failed)
+                XCTAssertEqual(state.failedUndos, [])
+                XCTAssertEqual(Dictionary(uniqueKeysWithValues: plan.taskNames.enumerated().map { ($1, state.tasks[$0].name) }),
+                               ["a": "succeeded", "b": "succeeded", "c": "dead_lettered", "undo_a": "succeeded", "undo_b": "succeeded",
+                                "fin": "succeeded"])
             } else if name == "retry_approval" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 40_000)
