@@ -191,7 +191,10 @@ extension WorkflowChecker {
             }
             for var x in taskTerms where n > 0 {
                 x.count = n
-                if n != 1 { x.names = ["\(name) (\(n) instances)"]; x.task = nil }
+                if n != 1 {
+                    x.names = [c.loopFactor > 1 && n == c.loopFactor ? "\(name) (\(n) iterations)" : "\(name) (\(n) instances)"]
+                    x.task = nil
+                }
                 add(x)
             }
         }
@@ -225,7 +228,9 @@ extension WorkflowChecker {
         var first: (Int64, String)?
         for t in tasks {
             let c = costs[t.id]
-            guard c.required, !c.nested, let n = c.instances, n > 0 else { continue }
+            // A loop's best case is one iteration: `until` may hold after the first.
+            guard c.required, !c.nested, let all = c.instances, all > 0 else { continue }
+            let n = all / c.loopFactor
             let r = dim == .money ? c.firstReserve : c.tokens
             if r > (first?.0 ?? 0) { first = (r, "`\(t.name.text)`") }
             if dim == .money && c.minCharge > 0 { charges.append(("`\(t.name.text)`", n, c.minCharge)) }

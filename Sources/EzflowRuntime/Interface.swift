@@ -117,6 +117,9 @@ public enum NodeKind: UInt8, Sendable, Equatable {
     case fallback
     /// An `approve` gate that is another task's `catch: task`.
     case fallbackApproval
+    /// A bounded loop's task (`action: "loop"`): never dispatched; once every instance
+    /// of its body (`joinStart[t]..<t`) ended it decides the loop (LoopCore.swift).
+    case loop
 }
 
 /// The validated IR flattened for the scheduler: tasks, agents, tags, error classes and
@@ -271,6 +274,8 @@ public struct Plan: Sendable {
     /// -1 for every other task. Empty (no joins) in a plan built without IR and without
     /// groups; use `isJoin(_:)`.
     public var joinStart: [Int] = []
+    /// The loop of each loop task (`NodeKind.loop`), by plan id (LoopCore.swift).
+    public var loops: [Int: LoopSpec] = [:]
     /// The workflow scope that declares each task (0 = root).
     public var taskWorkflow: [Int] = []
     /// The task's index in its scope's IR `tasks`.

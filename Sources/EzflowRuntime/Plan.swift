@@ -382,7 +382,10 @@ struct PlanBuilder {
                     ?? namePrefix + t.name + (fanOut ? "[\(k)]" : "")
                 let itemNeeds = try PlanBuilder.itemNeeds(t.json, item: item, known: known, path: tpath)
                 let id: Int
-                if t.action == "workflow", let nested = t.workflow {
+                if t.action == "loop" {
+                    id = try appendLoop(&p, t, name: name, deps: deps, tags: tagList, group: group, scope: scope,
+                                                    irIndex: i, map: map, path: tpath)
+                } else if t.action == "workflow", let nested = t.workflow {
                     // The workflow task's scope: its own budget and timeout and the nested
                     // workflow's budget and deadline, whichever is tighter, over all nested tasks.
                     let nb = PlanBuilder.budget(nested.json["budget"])
@@ -651,6 +654,7 @@ extension Plan {
         if isApproval.count != n { isApproval = Array(repeating: false, count: n) }
         if isFallback.count != n { isFallback = Array(repeating: false, count: n) }
         nodeKind = (0..<n).map { t in
+            if loops[t] != nil { return .loop }
             if isJoin(t) { return .join }
             switch (isApproval[t], isFallback[t]) {
             case (false, false): return .task
