@@ -123,6 +123,9 @@ extension WorkflowChecker {
         if t.matrixWaves > 1, let m = t.matrix, let p = m.maxParallel {
             text = "\(t.matrixWaves) rounds of \(p) cells (\(m.cells.count) cells, `max_parallel: \(p)`) × (" + text + ")"
         }
+        if t.loopFactor > 1 {
+            text = "\(Units.counted(t.loopFactor, "iteration")) (`repeat` max) × (" + text + ")"
+        }
         if case .task(let f)? = t.fallback, total > (CriticalPath.worstTime(t) ?? 0) {
             text += " + fallback `\(w.tasks[f].name.text)` \(fmtDuration(total - (CriticalPath.worstTime(t) ?? 0)))"
         }

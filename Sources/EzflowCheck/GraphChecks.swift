@@ -60,6 +60,7 @@ extension WorkflowChecker {
                                 otherwise: "`catch` names a task to run instead, or an agent to retry on"))
             }
         }
+        extendLoopDeps(&w)
         reportCycles(&w)
     }
 

@@ -138,8 +138,18 @@ extension WorkflowChecker {
                 w.usedInputs.formUnion(env.usedInputs)
                 w.outputReads.append(contentsOf: env.readOutputs)
             }
+            for t in loop.body { w.tasks[t].loopFactor = loop.max ?? 1 }
+        }
+    }
+
+    /// After `after` and `catch` are resolved (`checkGraph`): what a body task may not do
+    /// (E0965), and no task outside falls back to a body task.
+    mutating func checkLoopBodies(_ w: WorkflowContext) {
+        for gi in w.groups.indices {
+            guard let loop = w.groups[gi].loop else { continue }
+            let body = Set(loop.body)
+            let name = w.groups[gi].name.text
             for t in loop.body {
-                w.tasks[t].loopFactor = loop.max ?? 1
                 checkLoopBodyTask(w.tasks[t], loop: name, body: body, w)
             }
             // A task outside that catches with a body task crosses the boundary too.
@@ -151,7 +161,12 @@ extension WorkflowChecker {
                 }
             }
         }
-        // Outside, a body task ends with the whole loop: wait for every body task.
+    }
+
+    /// Before cycles are looked for (`checkGraph`): outside, a body task ends with the
+    /// whole loop, so a task that waits for one waits for every body task (the proofs'
+    /// critical path; a task both feeding and awaiting a loop is a cycle, E0400).
+    mutating func extendLoopDeps(_ w: inout WorkflowContext) {
         for i in w.tasks.indices {
             var extra: [(task: Int, span: Span, statusOnly: Bool)] = []
             for d in w.tasks[i].deps {
@@ -173,7 +188,7 @@ extension WorkflowChecker {
     /// E0965: what a body task cannot do (each would break the unrolled iterations).
     mutating func checkLoopBodyTask(_ t: TaskInfo, loop: String, body: Set<Int>, _ w: WorkflowContext) {
         func refuse(_ what: String, _ at: Span, _ help: String) {
-            report(error("E0965", "task `\(t.name.text)` of loop `\(loop)` \(what)", at, label: "not inside a loop", help: help))
+            report(error("E0965", "task `\(t.name.text)` of loop `\(loop)` \(what)", at, label: "cannot repeat", help: help))
         }
         if t.matrix != nil || t.forEach != nil {
             refuse("fans out (`matrix` or `for_each`)", t.forEachValue?.span ?? t.name.span, "fan out in a task outside the loop")

@@ -88,6 +88,7 @@ extension WorkflowChecker {
         checkLoops(&w)
         checkPolicies(&w)
         checkGraph(&w)
+        checkLoopBodies(w)
         checkFallbackTargets(w)
         checkFallbackOutputs(w)
         checkConditionPlacement(w)

@@ -7,6 +7,13 @@ import EzflowSyntax
 public enum GraphRenderer {
     public enum Format: String, Sendable { case dot, mermaid }
 
+    /// A group's label: its name, and for a loop `repeat ≤ N until EXPR`.
+    static func groupLabel(_ w: CheckedWorkflow, _ g: Int, separator: String = "\n") -> String {
+        let name = w.groups[g].name.text
+        guard let loop = w.groups[g].loop else { return name }
+        return name + separator + "repeat ≤ \(loop.max ?? 1)" + (loop.until.map { " until " + ExprText.print($0) } ?? "")
+    }
+
     public static func render(_ w: CheckedWorkflow, format: Format) -> String {
         format == .dot ? dot(w) : mermaid(w)
     }
@@ -73,7 +80,9 @@ public enum GraphRenderer {
         }
         // Groups as nested clusters; tasks outside groups at top level.
         func cluster(_ g: Int, indent: String) -> String {
-            var s = "\(indent)subgraph cluster_g\(g) {\n\(indent)  label=\(quoteDot(w.groups[g].name.text));\n\(indent)  style=dashed;\n"
+            // A loop's cluster says so: bold, labelled with its bound and `until`.
+            let style = w.groups[g].loop == nil ? "dashed" : "bold"
+            var s = "\(indent)subgraph cluster_g\(g) {\n\(indent)  label=\(quoteDot(groupLabel(w, g)));\n\(indent)  style=\(style);\n"
             for id in w.order where w.tasks[id].group == g { s += node(id, indent: indent + "  ") }
             for (child, grp) in w.groups.enumerated() where grp.parent == g { s += cluster(child, indent: indent + "  ") }
             return s + "\(indent)}\n"
@@ -125,7 +134,7 @@ public enum GraphRenderer {
             return t.action == "approve" ? "\(indent)t\(id){{\"\(text)\"}}\n" : "\(indent)t\(id)[\"\(text)\"]\n"
         }
         func cluster(_ g: Int, indent: String) -> String {
-            var s = "\(indent)subgraph g\(g)[\"\(quoteMermaid(w.groups[g].name.text))\"]\n"
+            var s = "\(indent)subgraph g\(g)[\"\(quoteMermaid(groupLabel(w, g, separator: " · ")))\"]\n"
             for id in w.order where w.tasks[id].group == g { s += node(id, indent: indent + "  ") }
             for (child, grp) in w.groups.enumerated() where grp.parent == g { s += cluster(child, indent: indent + "  ") }
             return s + "\(indent)end\n"
