@@ -1,0 +1,123 @@
+import EzflowRunner
+import EzflowRuntime
+import Foundation
+import EzflowTestSupport
+import XCTest
+
+/// Issue 13, bounded loops, end to end with the built `ezrun` on exec agents: `until`
+/// ends the loop early (the rest skipped, never a failure), an iteration reads the previous
+/// one through `previous`, a task after the loop reads the last iteration; an exhausted
+/// loop fails with `loop_exhausted` (exit 1) unless `on_exhausted: succeed`; kill -9 in
+/// the middle of iteration 2 and `ezrun resume` end the same way; every journal replays.
+final class LoopRunTests: XCTestCase {
+    /// `review` approves from round `inputs.rounds` on; each draft names its round and the
+    /// previous review's comments; `publish` writes the last draft to `published.txt`.
+    static func workflow(onExhausted: String = "fail", reviewExtra: String = "") -> String {
+        """
+        agent sh { driver: exec, capabilities: ["shell"] }
+        workflow revise {
+          input rounds: int = 2
+          group rounds_loop {
+            repeat {
+              max: 3
+              until: review.outputs.approved
+              on_exhausted: \(onExhausted)
+            }
+            task draft {
+              env: { PREV: previous.review.outputs.comments ?? "none" }
+              run: "printf '{\\"text\\": \\"draft %s after %s\\"}' ${iteration} \\"$PREV\\""
+              output text: string
+            }
+            task review {
+              after: [draft]
+              run: "\(reviewExtra)if [ ${iteration} -ge ${inputs.rounds} ]; then echo '{\\"approved\\": true, \\"comments\\": \\"ok\\"}'; else echo '{\\"approved\\": false, \\"comments\\": \\"fix round ${iteration}\\"}'; fi"
+              output approved: bool
+              output comments: string
+            }
+          }
+          task publish { run: "echo ${draft.outputs.text} > published.txt" }
+        }
+        """
+    }
+
+    func replays(_ dir: String, _ id: String, file: StaticString = #filePath, line: UInt = #line) {
+        let r = ezrun(["replay", id], in: dir)
+        XCTAssertEqual(r.status, 0, "the journal replays: \(r.stdout)\(r.stderr)", file: file, line: line)
+    }
+
+    /// The STATE column of `ezrun status` for each task row, by task name.
+    func states(_ dir: String, _ id: String) -> [String: String] {
+        let r = ezrun(["status", id], in: dir)
+        var out: [String: String] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            let cols = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard cols.count == 2, cols[0].hasPrefix("draft") || cols[0].hasPrefix("review") || cols[0] == "rounds_loop" || cols[0] == "publish" else { continue }
+            out[cols[0]] = cols[1].trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+
+    func testUntilEndsTheLoopEarlyAndTheLastIterationIsReadAfterIt() throws {
+        let dir = tempDir("loop")
+        write(Self.workflow(), to: dir + "/f.ezflow")
+        let r = ezrun(["run", "f.ezflow", "--run-id", "e1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Iteration 2 read iteration 1's comments through `previous`; publish read iteration 2.
+        XCTAssertEqual(read(dir + "/published.txt"), "draft 2 after fix round 1\n")
+        let s = states(dir, "e1")
+        XCTAssertTrue(s["draft[iteration=1]"]?.hasPrefix("succeeded") ?? false, "\(s)")
+        XCTAssertTrue(s["review[iteration=2]"]?.hasPrefix("succeeded") ?? false, "\(s)")
+        XCTAssertTrue(s["draft[iteration=3]"]?.hasPrefix("skipped (condition)") ?? false, "iteration 3 is skipped, not failed: \(s)")
+        XCTAssertTrue(s["review[iteration=3]"]?.hasPrefix("skipped") ?? false, "\(s)")
+        XCTAssertTrue(s["rounds_loop"]?.hasPrefix("succeeded") ?? false, "\(s)")
+        XCTAssertTrue(r.stderr.contains("run finished: success"), r.stderr)
+        replays(dir, "e1")
+    }
+
+    func testAnExhaustedLoopFailsWithLoopExhausted() throws {
+        let dir = tempDir("loop")
+        write(Self.workflow(), to: dir + "/f.ezflow")
+        let r = ezrun(["run", "f.ezflow", "--run-id", "x1", "--input", "rounds=5"], in: dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let status = ezrun(["status", "x1"], in: dir).stdout
+        XCTAssertTrue(status.contains("loop_exhausted"), status)
+        let s = states(dir, "x1")
+        XCTAssertTrue(s["review[iteration=3]"]?.hasPrefix("succeeded") ?? false, "all 3 iterations ran: \(s)")
+        XCTAssertTrue(s["rounds_loop"]?.hasPrefix("failed") ?? false, "\(s)")
+        XCTAssertTrue(s["publish"]?.hasPrefix("skipped (upstream_failed)") ?? false, "\(s)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/published.txt"))
+        replays(dir, "x1")
+    }
+
+    func testOnExhaustedSucceedEndsTheRunWithTheLastIteration() throws {
+        let dir = tempDir("loop")
+        write(Self.workflow(onExhausted: "succeed"), to: dir + "/f.ezflow")
+        let r = ezrun(["run", "f.ezflow", "--run-id", "s1", "--input", "rounds=5"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(read(dir + "/published.txt"), "draft 3 after fix round 2\n")
+        replays(dir, "s1")
+    }
+
+    func testKillNineInIterationTwoThenResumeEndsTheSame() throws {
+        let dir = tempDir("loop")
+        // Iteration 2's review marks that it started, then takes a second.
+        write(Self.workflow(reviewExtra: "if [ ${iteration} -eq 2 ] && [ ! -e started ]; then touch started; sleep 2; fi; "), to: dir + "/f.ezflow")
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = ["run", "f.ezflow", "--run-id", "k1", "--quiet"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let until = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/published.txt"), "killed before the loop ended")
+        let r = ezrun(["resume", "k1"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(read(dir + "/published.txt"), "draft 2 after fix round 1\n", "resume ends as an uninterrupted run")
+        let s = states(dir, "k1")
+        XCTAssertTrue(s["draft[iteration=3]"]?.hasPrefix("skipped (condition)") ?? false, "\(s)")
+        replays(dir, "k1")
+    }
+}
