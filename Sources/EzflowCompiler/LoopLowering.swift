@@ -203,7 +203,7 @@ extension WorkflowLowering {
         out.endObject()
 
         locs.beginObject()
-        locs.key("loc"); locs.string(lowering.loc(info.span))
+        locs.key("loc"); locs.string(lowering.loc(group.name.span))
         locs.key("workflow"); locs.null()
         locs.endObject()
     }

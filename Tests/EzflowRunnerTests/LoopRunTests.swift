@@ -1,6 +1,7 @@
 import EzflowRunner
 import EzflowRuntime
 import Foundation
+import Synchronization
 import EzflowTestSupport
 import XCTest
 
@@ -119,5 +120,46 @@ final class LoopRunTests: XCTestCase {
         let s = states(dir, "k1")
         XCTAssertTrue(s["draft[iteration=3]"]?.hasPrefix("skipped (condition)") ?? false, "\(s)")
         replays(dir, "k1")
+    }
+}
+
+/// examples/agent_loop.ezflow for real: a loopback LLM server writes a draft that fails
+/// the test in round 1 and requests changes, then a draft that passes and is approved in
+/// round 2; round 3 is skipped and `publish` writes round 2's draft.
+final class AgentLoopExampleTests: XCTestCase {
+    static func answer(_ content: String) -> CannedResponse {
+        let message: [String: Any] = ["role": "assistant", "content": content]
+        let body: [String: Any] = ["choices": [["message": message]], "usage": ["prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60]]
+        let data = try! JSONSerialization.data(withJSONObject: body)
+        return CannedResponse(status: 200, body: Array(data))
+    }
+
+    func testTheLoopRevisesOnceThenPublishesTheApprovedDraft() throws {
+        let reviews = Mutex(0)
+        let server = try LoopbackServer { req in
+            if req.json?["response_format"] != nil {
+                let n = reviews.withLock { $0 += 1; return $0 }
+                return Self.answer(n == 1 ? #"{"approved": false, "comments": "lower-case the slug"}"# : #"{"approved": true, "comments": "good"}"#)
+            }
+            let prompt = String(decoding: req.body, as: UTF8.self)
+            return Self.answer(prompt.contains("Round 1.") ? "def slugify(title):\n    return title.replace(' ', '-')"
+                                                          : "def slugify(title):\n    return title.lower().replace(' ', '-')")
+        }
+        defer { server.stop() }
+        let dir = tempDir("agentloop")
+        let src = read(Repo.url("examples/agent_loop.ezflow").path).replacingOccurrences(of: "http://127.0.0.1:8080/v1", with: "\(server.base)/v1")
+        write(src, to: dir + "/agent_loop.ezflow")
+        let r = ezrun(["run", "agent_loop.ezflow", "--run-id", "a1", "--junit", "junit.xml"], in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(read(dir + "/slugify.py"), "def slugify(title):\n    return title.lower().replace(' ', '-')\n")
+        let prompts = server.requests.filter { $0.json?["response_format"] == nil }.map { String(decoding: $0.body, as: UTF8.self) }
+        XCTAssertEqual(prompts.count, 2, "two drafts: the loop stopped after round 2")
+        XCTAssertTrue(prompts.first?.contains("comments on the last round: none yet") ?? false, prompts.first ?? "")
+        XCTAssertTrue(prompts.last?.contains("comments on the last round: lower-case the slug") ?? false, "round 2 read round 1's review")
+        let reviewPrompts = server.requests.filter { $0.json?["response_format"] != nil }.map { String(decoding: $0.body, as: UTF8.self) }
+        XCTAssertTrue(reviewPrompts.first?.contains("Tests passed: false") ?? false, "a red test is an output the reviewer reads")
+        let junit = read(dir + "/junit.xml")
+        XCTAssertTrue(junit.contains("draft[iteration=3]"), junit)
+        XCTAssertEqual(ezrun(["replay", "a1"], in: dir).status, 0)
     }
 }
