@@ -118,7 +118,9 @@ extension WorkflowLowering {
         iterationContext = (c.loop, c.iteration - 1)
         let u = expr(until, &s)
         iterationContext = saved
-        return (l.pos[c.iteration - 1], .object([("args", .array([u])), ("op", .string("!"))]))
+        // `until` over iteration N may read `previous` (iteration N-1): wait for it too (it ended).
+        let deps = l.pos[c.iteration - 1] + (c.iteration >= 2 ? l.pos[c.iteration - 2] : [])
+        return (deps, .object([("args", .array([u])), ("op", .string("!"))]))
     }
 
     /// The loop task of group `g`: an `action: "loop"` task waiting for every instance.

@@ -57,7 +57,7 @@ extension PlanBuilder {
 
 extension RunState {
     /// The last iteration (0-based) with an instance that was not skipped; -1 if none.
-    func lastIteration(_ t: Int) -> Int {
+    public func lastIteration(_ t: Int) -> Int {
         guard let spec = plan.loops[t] else { return -1 }
         return spec.iterations.lastIndex { row in row.contains { tasks[$0] != .skipped } } ?? -1
     }
