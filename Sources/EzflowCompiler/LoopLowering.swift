@@ -119,7 +119,7 @@ extension WorkflowLowering {
         let u = expr(until, &s)
         iterationContext = saved
         // `until` over iteration N may read `previous` (iteration N-1): wait for it too (it ended).
-        let deps = l.pos[c.iteration - 1] + (c.iteration >= 2 ? l.pos[c.iteration - 2] : [])
+        let deps = l.pos[c.iteration - 1] + (c.iteration >= 2 && readsPrevious(until) ? l.pos[c.iteration - 2] : [])
         return (deps, .object([("args", .array([u])), ("op", .string("!"))]))
     }
 
@@ -213,6 +213,27 @@ extension WorkflowLowering {
     /// The `when` written on group `g` itself, if any.
     func groupWhen(_ g: Int) -> Expr? {
         w.groups[g].when
+    }
+
+    /// Whether an expression reads `previous.TASK.outputs.x`.
+    func readsPrevious(_ e: Expr) -> Bool {
+        var found = false
+        func walk(_ x: Expr) {
+            if case .previousOutput? = w.bindings.binding(of: x) { found = true; return }
+            switch x.kind {
+            case .string(let ps): for case .interpolation(let i) in ps { walk(i) }
+            case .list(let xs): xs.forEach(walk)
+            case .record(let es): es.forEach { walk($0.value) }
+            case .unary(_, let a): walk(a)
+            case .binary(_, let a, let b): walk(a); walk(b)
+            case .index(let a, let b): walk(a); walk(b)
+            case .call(_, let args): args.forEach(walk)
+            case .member(let b, _): walk(b)
+            default: break
+            }
+        }
+        walk(e)
+        return found
     }
 
     /// The tasks an expression reads (outputs or status), by the checker's bindings.
