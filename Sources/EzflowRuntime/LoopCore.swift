@@ -110,6 +110,14 @@ extension RunState {
         return .object(members.sorted { JSONValue.keyLess($0.0, $1.0) })
     }
 
+    /// Why a loop instance skipped by its gate was skipped: `until` held after the
+    /// iteration before (nil when its own or its group's `when` was false instead).
+    func loopSkipText(_ t: Int) -> String? {
+        guard let (l, i) = loopIteration(ofTask: t), i > 1, let spec = plan.loops[l],
+              case .yes = decide(spec.until[i - 2], for: l) else { return nil }
+        return "condition: `until` of loop `\(plan.taskNames[l])` held after iteration \(i - 1)"
+    }
+
     /// The iteration (1-based) of a loop instance and its loop task, for names and reports.
     public func loopIteration(ofTask x: Int) -> (loop: Int, iteration: Int)? {
         for (l, spec) in plan.loops {

@@ -13,7 +13,7 @@ import XCTest
 final class LoopRunTests: XCTestCase {
     /// `review` approves from round `inputs.rounds` on; each draft names its round and the
     /// previous review's comments; `publish` writes the last draft to `published.txt`.
-    static func workflow(onExhausted: String = "fail", reviewExtra: String = "") -> String {
+    static func workflow(onExhausted: String = "fail", reviewExtra: String = "", extra: String = "") -> String {
         """
         agent sh { driver: exec, capabilities: ["shell"] }
         workflow revise {
@@ -37,6 +37,7 @@ final class LoopRunTests: XCTestCase {
             }
           }
           task publish { run: "echo ${draft.outputs.text} > published.txt" }
+        \(extra)
         }
         """
     }
@@ -61,8 +62,9 @@ final class LoopRunTests: XCTestCase {
     func testUntilEndsTheLoopEarlyAndTheLastIterationIsReadAfterIt() throws {
         let dir = tempDir("loop")
         write(Self.workflow(), to: dir + "/f.ezflow")
-        let r = ezrun(["run", "f.ezflow", "--run-id", "e1"], in: dir)
+        let r = ezrun(["run", "f.ezflow", "--run-id", "e1", "--junit", "junit.xml"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(read(dir + "/junit.xml").contains("condition: `until` of loop `rounds_loop` held after iteration 2"), read(dir + "/junit.xml"))
         // Iteration 2 read iteration 1's comments through `previous`; publish read iteration 2.
         XCTAssertEqual(read(dir + "/published.txt"), "draft 2 after fix round 1\n")
         let s = states(dir, "e1")
@@ -77,7 +79,14 @@ final class LoopRunTests: XCTestCase {
 
     func testAnExhaustedLoopFailsWithLoopExhausted() throws {
         let dir = tempDir("loop")
-        write(Self.workflow(), to: dir + "/f.ezflow")
+        // The loop's failure reaches a `run_on: failure` task and `run.failures`, by the group's name.
+        let extra = """
+              task alert { run_on: failure, after: [rounds_loop], run: "echo ${draft.outputs.text ?? "none"} > alert.txt" }
+              finally {
+                task report { timeout: 10s, run: "echo ${join(run.failures, ",")} > failures.txt" }
+              }
+            """
+        write(Self.workflow(extra: extra), to: dir + "/f.ezflow")
         let r = ezrun(["run", "f.ezflow", "--run-id", "x1", "--input", "rounds=5"], in: dir)
         XCTAssertEqual(r.status, 1, r.stderr)
         let status = ezrun(["status", "x1"], in: dir).stdout
@@ -87,6 +96,8 @@ final class LoopRunTests: XCTestCase {
         XCTAssertTrue(s["rounds_loop"]?.hasPrefix("failed") ?? false, "\(s)")
         XCTAssertTrue(s["publish"]?.hasPrefix("skipped (upstream_failed)") ?? false, "\(s)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/published.txt"))
+        XCTAssertEqual(read(dir + "/alert.txt"), "draft 3 after fix round 2\n", "an exhausted loop still reads its last round")
+        XCTAssertEqual(read(dir + "/failures.txt"), "rounds_loop\n")
         replays(dir, "x1")
     }
 
