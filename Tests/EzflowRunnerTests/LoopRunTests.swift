@@ -173,4 +173,20 @@ final class AgentLoopExampleTests: XCTestCase {
         XCTAssertTrue(junit.contains("draft[iteration=3]"), junit)
         XCTAssertEqual(ezrun(["replay", "a1"], in: dir).status, 0)
     }
+
+    /// `ezrun simulate`: the iterations follow the simulated review (a coin flip per
+    /// instance): some runs stop after round 1, some go on, a few exhaust the loop.
+    func testSimulatedIterationsFollowTheSimulatedOutputs() throws {
+        let dir = tempDir("agentloop-sim")
+        let src = Repo.url("examples/agent_loop.ezflow").path
+        let r = ezrun(["simulate", src, "--seed", "7", "--runs", "40", "--journal-dir", "j"], in: dir)
+        XCTAssertTrue(r.stdout.contains("success: 37/40"), r.stdout + r.stderr)
+        let journals = try FileManager.default.contentsOfDirectory(atPath: dir + "/j")
+        XCTAssertEqual(journals.count, 40)
+        let second = try journals.filter { try read(dir + "/j/" + $0).contains("draft[iteration=2]\",\"task") }
+        XCTAssertTrue(second.count > 0 && second.count < 40, "round 2 ran in \(second.count) of 40 runs")
+        // Same seed, same runs.
+        let again = ezrun(["simulate", src, "--seed", "7", "--runs", "40"], in: dir)
+        XCTAssertEqual(again.stdout.split(separator: "\n").filter { $0.hasPrefix("success:") }, r.stdout.split(separator: "\n").filter { $0.hasPrefix("success:") })
+    }
 }
