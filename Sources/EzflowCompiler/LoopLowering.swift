@@ -128,8 +128,12 @@ extension WorkflowLowering {
         guard let l = loops[g], let info = w.groups[g].loop else { return }
         var scope = ExprScope(module: w.module, policy: false)
         // Its own dependencies: what the body waits for outside the loop, and every instance.
+        // What the body gates on outside (its status-only reads wait in any end state, so
+        // the loop does not gate on them either): a failure there skips the loop at once.
         var deps = Set(l.pos.joined())
-        for t in l.body { for d in w.tasks[t].deps where w.tasks[d].loop != g { deps.insert(position[d]) } }
+        for t in l.body {
+            for d in w.tasks[t].deps where w.tasks[d].loop != g && !w.tasks[t].statusOnlyDeps.contains(d) { deps.insert(position[d]) }
+        }
         var until: [JSONValue] = []
         for i in 0..<l.max {
             iterationContext = (g, i)
@@ -148,7 +152,15 @@ extension WorkflowLowering {
             let x = expr(e, &scope)
             when = when.map { .object([("args", .array([$0, x])), ("op", .string("&&"))]) } ?? x
         }
-        for e in groupConds { for (t, _) in readsOf(e) where !deps.contains(position[t]) { deps.insert(position[t]) } }
+        // The group's `when` reads: an output read gates, a status-only read waits for any end.
+        var statusDeps: Set<Int> = []
+        var gatingReads: Set<Int> = []
+        for e in groupConds {
+            for (t, status) in readsOf(e) { if status { statusDeps.insert(position[t]) } else { gatingReads.insert(position[t]) } }
+        }
+        statusDeps = statusDeps.subtracting(gatingReads).subtracting(deps)
+        deps.formUnion(gatingReads)
+        deps.formUnion(statusDeps)
         // Outputs: one record per body task, its outputs as fields (the last iteration's).
         var outputs: [JSONValue] = []
         for t in l.body.sorted(by: { JSONValue.keyLess(w.tasks[$0].name.text, w.tasks[$1].name.text) }) {
@@ -195,6 +207,7 @@ extension WorkflowLowering {
         out.key("retry"); out.null()
         out.key("role"); out.null()
         out.key("secrets"); out.value(.array([]))
+        if !statusDeps.isEmpty { out.key("status_deps"); out.value(.array(statusDeps.sorted().map { .int(Int64($0)) })) }
         out.key("tags"); out.strings(tags)
         out.key("template"); out.null()
         out.key("timeout_ms"); out.null()
@@ -236,12 +249,13 @@ extension WorkflowLowering {
         return found
     }
 
-    /// The tasks an expression reads (outputs or status), by the checker's bindings.
-    func readsOf(_ e: Expr) -> [(Int, EzflowDiagnostics.Span)] {
-        var out: [(Int, EzflowDiagnostics.Span)] = []
+    /// The tasks an expression reads, each with whether the read is of its status.
+    func readsOf(_ e: Expr) -> [(Int, Bool)] {
+        var out: [(Int, Bool)] = []
         func walk(_ x: Expr) {
             switch w.bindings.binding(of: x) {
-            case .taskOutput(_, let t, _)?, .taskStatus(_, let t)?: out.append((t, x.span)); return
+            case .taskOutput(_, let t, _)?: out.append((t, false)); return
+            case .taskStatus(_, let t)?: out.append((t, true)); return
             default: break
             }
             switch x.kind {

@@ -49,6 +49,11 @@ extension PlanBuilder {
         let id = try appendTask(&p, t, name: name, deps: Array(Set(deps + Array(first..<p.taskNames.count))).sorted(), tags: tags,
                                 group: group, scope: scope, irIndex: irIndex, itemIndex: -1, item: nil, agents: [:], outputs: [:],
                                 join: first, path: path)
+        // The group's `when` may read a task's status only: waited for in any end state.
+        if case .array(let sd)? = t.json["status_deps"] {
+            let anyEnd = sd.flatMap { d -> [Int] in if case .int(let x) = d, x >= 0, Int(x) < map.count { map[Int(x)] } else { [] } }
+            if !anyEnd.isEmpty { p.anyEndDeps[id] = anyEnd }
+        }
         p.loops[id] = LoopSpec(max: Int(max), succeedWhenExhausted: loop["on_exhausted"] == .string("succeed"), iterations: iterations,
                                taskNames: names.map { if case .string(let s) = $0 { s } else { "" } }, until: until)
         return id
