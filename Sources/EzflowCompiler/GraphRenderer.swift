@@ -7,6 +7,21 @@ import EzflowSyntax
 public enum GraphRenderer {
     public enum Format: String, Sendable { case dot, mermaid }
 
+    /// A loop's way back: from its last body task to its first (declaration order, among
+    /// those no body task waits for / that wait for none), labelled with the next round.
+    static func loopBackEdges(_ w: CheckedWorkflow) -> [(Int, Int, String)] {
+        var out: [(Int, Int, String)] = []
+        for grp in w.groups {
+            guard let loop = grp.loop, !loop.body.isEmpty else { continue }
+            let body = Set(loop.body)
+            let sinks = loop.body.filter { b in !loop.body.contains { w.tasks[$0].deps.contains(b) } }
+            let roots = loop.body.filter { b in !w.tasks[b].deps.contains(where: body.contains) }
+            guard let a = sinks.last, let b = roots.first else { continue }
+            out.append((a, b, "next round if `until` is false (≤ \(loop.max ?? 1) rounds)"))
+        }
+        return out
+    }
+
     /// A group's label: its name, and for a loop `repeat ≤ N until EXPR`.
     static func groupLabel(_ w: CheckedWorkflow, _ g: Int, separator: String = "\n") -> String {
         let name = w.groups[g].name.text
@@ -105,6 +120,9 @@ public enum GraphRenderer {
                 out += "  t\(t.id) -> t\(f.id) [style=dashed, label=\"on failure\"];\n"
             }
         }
+        for (a, b, label) in loopBackEdges(w) {
+            out += "  t\(a) -> t\(b) [style=bold, constraint=false, label=\(quoteDot(label))];\n"
+        }
         return out + "}\n"
     }
 
@@ -158,6 +176,10 @@ public enum GraphRenderer {
                 out += "  t\(t.id) -. on failure .-> t\(f.id)\n"
                 linkIndex += 1
             }
+        }
+        for (a, b, label) in loopBackEdges(w) {
+            out += "  t\(a) ==>|\"\(quoteMermaid(label))\"| t\(b)\n"
+            linkIndex += 1
         }
         if !cp.path.isEmpty {
             out += "  classDef critical stroke:#d00,stroke-width:3px\n"
