@@ -17,7 +17,7 @@ public enum GraphRenderer {
             let sinks = loop.body.filter { b in !loop.body.contains { w.tasks[$0].deps.contains(b) } }
             let roots = loop.body.filter { b in !w.tasks[b].deps.contains(where: body.contains) }
             guard let a = sinks.last, let b = roots.first else { continue }
-            out.append((a, b, "next round if `until` is false (≤ \(loop.max ?? 1) rounds)"))
+            out.append((a, b, "next round if until is false (≤ \(loop.max ?? 1) rounds)"))
         }
         return out
     }
