@@ -112,9 +112,8 @@ extension WorkflowChecker {
         return .int
     }
 
-    /// After every task is resolved: `until` typed over the body (E0962, E0963), what a
-    /// body task may not do (E0965), every body task's `loopFactor`, and a task outside
-    /// that waits for a body task waits for the whole body (the proofs' critical path).
+    /// After every task is resolved: each loop's body, `until` typed over it (E0962,
+    /// E0963), and every body task's `loopFactor`.
     mutating func checkLoops(_ w: inout WorkflowContext) {
         for gi in w.groups.indices {
             guard var loop = w.groups[gi].loop else { continue }
