@@ -5,7 +5,7 @@ public enum AttributeTable {
     /// Block kinds in reference order, each with its attributes in declaration order
     /// (the order "`task` takes: ..." lists them).
     public static let blocks: [(kind: String, attributes: [AttrFact])] = [
-        ("workflow", workflow), ("task", task), ("matrix", matrix), ("group", group), ("agent", agent), ("role", role), ("policy", policy),
+        ("workflow", workflow), ("task", task), ("matrix", matrix), ("group", group), ("repeat", repeatBlock), ("agent", agent), ("role", role), ("policy", policy),
         ("secret", secret), ("retry", retry), ("budget", budget), ("input", input), ("output", output), ("error", error),
         ("enum", []), ("type", []), ("finally", []),
     ]
@@ -88,6 +88,16 @@ public enum AttributeTable {
               "the first failed cell cancels the matrix's other cells"),
         .init("matrix", "max_parallel", .custom("a whole number, at least 1"), ir: "matrix.max_parallel",
               "at most this many cells of the matrix run at once (default: no limit of its own)"),
+    ]
+
+    /// A group's `repeat { }` block: the group is a bounded loop (docs/RUNTIME.md "Loops").
+    static let repeatBlock: [AttrFact] = [
+        .init("repeat", "max", .int, min: 1, max: 100, ir: "loop.max",
+              "at most this many iterations (required, a constant: the budget and deadline proofs count every one)"),
+        .init("repeat", "until", .custom("a bool expression over the body's outputs"), ir: "loop.until",
+              "evaluated after each iteration; once it holds, the loop ends and the rest are skipped (required)"),
+        .init("repeat", "on_exhausted", .word(["fail", "succeed"]), default: "fail", ir: "loop.on_exhausted",
+              "what the loop does when `until` still does not hold after `max` iterations: fail (class `loop_exhausted`) or succeed"),
     ]
 
     static let group: [AttrFact] = [

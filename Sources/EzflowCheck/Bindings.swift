@@ -29,6 +29,10 @@ public enum Binding: Sendable, Hashable {
     case module(Int)
     /// `item` inside a `for_each` task.
     case item
+    /// `previous.TASK.outputs.NAME` inside a loop body: the previous iteration's output.
+    case previousOutput(module: Int, task: Int, name: String)
+    /// `iteration` inside a loop body: the 1-based iteration number.
+    case iteration
     /// `principal.ATTR` in a policy condition.
     case principal(String)
     /// `task.ATTR` in a policy condition.

@@ -125,6 +125,9 @@ extension WorkflowChecker {
         if t.matrixWaves > 1, let m = t.matrix, let p = m.maxParallel {
             text = "\(t.matrixWaves) rounds of \(p) cells (\(m.cells.count) cells, `max_parallel: \(p)`) × (" + text + ")"
         }
+        if t.loopFactor > 1 {
+            text = "\(Units.counted(t.loopFactor, "iteration")) (`repeat` max) × (" + text + ")"
+        }
         if case .task(let f)? = t.fallback, total > (CriticalPath.worstTime(t) ?? 0) {
             text += " + fallback `\(w.tasks[f].name.text)` \(fmtDuration(total - (CriticalPath.worstTime(t) ?? 0)))"
         }
@@ -195,7 +198,8 @@ extension WorkflowChecker {
                 x.count = n
                 if n != 1 || t.maxItems != nil {
                     // A dynamic fan-out counts at its maximum, whatever its list's length.
-                    x.names = [t.maxItems != nil ? "\(name) (at most \(n) instances: `max_items`)" : "\(name) (\(n) instances)"]
+                    x.names = [t.maxItems != nil ? "\(name) (at most \(n) instances: `max_items`)"
+                               : c.loopFactor > 1 && n == c.loopFactor ? "\(name) (\(n) iterations)" : "\(name) (\(n) instances)"]
                     x.task = nil
                 }
                 add(x)
@@ -231,7 +235,9 @@ extension WorkflowChecker {
         var first: (Int64, String)?
         for t in tasks {
             let c = costs[t.id]
-            guard c.required, !c.nested, let n = c.instances, n > 0 else { continue }
+            // A loop's best case is one iteration: `until` may hold after the first.
+            guard c.required, !c.nested, let all = c.instances, all > 0 else { continue }
+            let n = all / c.loopFactor
             let r = dim == .money ? c.firstReserve : c.tokens
             if r > (first?.0 ?? 0) { first = (r, "`\(t.name.text)`") }
             if dim == .money && c.minCharge > 0 { charges.append(("`\(t.name.text)`", n, c.minCharge)) }

@@ -33,6 +33,8 @@ struct TaskCost {
     var promptPriced = false
     var required: Bool
     var nested: Bool
+    /// A loop body task's `max` (its instances count every iteration), else 1.
+    var loopFactor: Int64 = 1
 }
 
 /// What one attempt of a task reserves before dispatch, as the checker counts it (the
@@ -135,6 +137,10 @@ extension WorkflowChecker {
                          // A dynamic fan-out may run no instance (an empty list), an undo runs only
                          // after a failure: never in the best case.
                          required: !t.isFallback && t.maxItems == nil && t.compensates == nil, nested: t.action == "workflow")
+        if t.loopFactor > 1 {
+            c.loopFactor = t.loopFactor
+            c.instances = c.instances.map { sat($0, t.loopFactor, mul: true) }
+        }
         if c.nested { c.tokens = 0 }
         guard !c.nested else { return c }
         let key = CostKey(maxCost: t.maxCost, pinned: t.agent?.id, role: t.agent == nil ? t.role?.id : nil, action: t.action,

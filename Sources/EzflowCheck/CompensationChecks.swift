@@ -25,7 +25,18 @@ extension WorkflowChecker {
         }
         // A compensation's own `compensate` is refused with its other attributes (E0982).
         let undos = Set(named.map(\.undo))
-        for (i, a, c) in named where !undos.contains(i) { registerCompensation(i, a, undo: c, &w) }
+        for (i, a, c) in named where !undos.contains(i) {
+            // A loop body runs once per iteration: which instance an undo would undo, and
+            // how often, is not defined (E0965, with the loop's other refusals).
+            if let t = [i, c].first(where: { w.tasks[$0].loop != nil }), let g = w.tasks[t].loop {
+                report(error("E0965", t == i ? "task `\(w.tasks[i].name.text)` of loop `\(w.groups[g].name.text)` is compensated"
+                                               : "task `\(w.tasks[c].name.text)` of loop `\(w.groups[g].name.text)` is the undo of `\(w.tasks[i].name.text)`",
+                             a.value.span, label: "cannot repeat",
+                             help: "compensate a task outside the loop: an undo in a loop would run once per iteration"))
+                continue
+            }
+            registerCompensation(i, a, undo: c, &w)
+        }
         for i in w.tasks.indices {
             // Nothing outside the undo waits for a compensation.
             for d in w.tasks[i].deps where w.tasks[d].compensates != nil && w.tasks[i].compensates == nil {

@@ -29,6 +29,8 @@ struct ExprEnv {
     var taskAllowFailure: [Bool] = []
     /// Inside a `run_on: failure|always` task: every task output reads as optional.
     var optionalOutputs = false
+    /// Inside a loop's body: its tasks (`previous.TASK`, `iteration` readable; LoopChecks.swift).
+    var loopBody: Set<Int>?
     /// Inside a `finally` task: `run.*` is readable, main tasks' outputs are optional.
     var inFinally = false
     var taskIsFinally: [Bool] = []
@@ -399,6 +401,10 @@ extension WorkflowChecker {
                              help: "task attributes: name, tags, priority"))
                 return .error
             }
+        case "previous" where env.tasks != nil && env.tasks?["previous"] == nil:
+            return previousReference(e, path: path, &env)
+        case "iteration" where env.tasks != nil && env.tasks?["iteration"] == nil:
+            return iterationReference(e, path: path, &env)
         case "inputs" where env.policy:
             guard path.count >= 2 else { return .error }
             env.usedInputs.insert(path[1].text)

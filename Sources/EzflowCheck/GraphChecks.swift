@@ -60,6 +60,7 @@ extension WorkflowChecker {
                                 otherwise: "`catch` names a task to run instead, or an agent to retry on"))
             }
         }
+        extendLoopDeps(&w)
         reportCycles(&w)
     }
 
@@ -281,7 +282,9 @@ public struct CriticalPath: Sendable {
         guard !x.addingReportingOverflow(b).overflow else { return Int64.max }
         // A matrix with `max_parallel` runs its cells in waves of that many, one after another.
         let (w, o2) = (x + b).multipliedReportingOverflow(by: t.matrixWaves)
-        return o2 ? Int64.max : w
+        // A loop body task may run once per iteration, one iteration after another.
+        let (l, o3) = w.multipliedReportingOverflow(by: t.loopFactor)
+        return o2 || o3 ? Int64.max : l
     }
 
     /// The longest one attempt takes: its `timeout`; for an `approve` gate that escalates,

@@ -146,6 +146,10 @@ public struct GroupInfo: Sendable {
     public var tasks: [Int] = []
     /// Tags written on the group itself (enclosing groups' tags are not repeated).
     public var tags: [String] = []
+    /// The group's `repeat { }` block: it is a bounded loop (LoopChecks.swift).
+    public var loop: LoopInfo?
+    /// `when:` written on the group itself (its tasks' `conditions` hold it too).
+    public var when: Expr?
 }
 
 /// The target of a retry's `catch`: a task of the same workflow to run instead, or an
@@ -214,6 +218,11 @@ public struct TaskInfo: Sendable {
     public var compensation: Int?
     /// The task this one undoes when it is a compensation (named by that task's `compensate:`).
     public var compensates: Int?
+    /// The group whose `repeat { }` this task is the body of (LoopChecks.swift).
+    public var loop: Int?
+    /// The loop's `max` for a body task (it may run that many times), else 1: what the
+    /// budget and deadline proofs multiply by.
+    public var loopFactor: Int64 = 1
     /// Where each dependency came from, for cycle diagnostics.
     public var depSpans: [Int: Span] = [:]
     public var isFallback = false

@@ -67,8 +67,8 @@ enum Schema {
                      "finally"],
         "finally": ["task"],
         "task": ["budget", "retry", "output", "matrix"],
-        "group": ["task", "group", "budget"],
-        "agent": [], "role": [], "policy": [], "secret": [], "retry": [], "budget": [], "matrix": [],
+        "group": ["task", "group", "budget", "repeat"],
+        "agent": [], "role": [], "policy": [], "secret": [], "retry": [], "budget": [], "matrix": [], "repeat": [],
         "input": [], "output": [], "error": [], "enum": [], "type": [],
     ]
 

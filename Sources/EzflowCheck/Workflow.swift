@@ -32,7 +32,7 @@ extension WorkflowChecker {
     /// The names an expression reads as built-ins (`inputs.x`, `secrets.x`, `item`, `run.status`,
     /// `status.failed`, `run_status.succeeded`): a task or group of that name would be
     /// unreadable, or would silently take `run.status` from a finally task (E0907).
-    static let builtinNames: Set<String> = ["inputs", "secrets", "item", "run", "status", "run_status"]
+    static let builtinNames: Set<String> = ["inputs", "secrets", "item", "run", "status", "run_status", "previous", "iteration"]
 
     mutating func checkWorkflow(_ w: inout WorkflowContext) {
         let m = w.module
@@ -85,9 +85,11 @@ extension WorkflowChecker {
         collectTasks(w.block, group: nil, &w)
         let base = env(for: w)
         for i in w.tasks.indices { resolveTask(i, base, &w) }
+        checkLoops(&w)
         checkPolicies(&w)
         checkGraph(&w)
         checkCompensation(&w)
+        checkLoopBodies(w)
         checkFallbackTargets(w)
         checkFallbackOutputs(w)
         checkConditionPlacement(w)
@@ -197,6 +199,8 @@ extension WorkflowChecker {
                 w.groups[gi].priority = attrs.number(AK.priority)
                 if let a = attrs["tags"], case .list(let items) = a.value.kind { w.groups[gi].tags = items.compactMap { literalText($0) } }
                 w.groups[gi].budget = oneBudget(inner, module: w.module)
+                w.groups[gi].when = attrs["when"]?.value
+                collectLoop(inner, group: gi, &w)
                 collectTasks(inner, group: gi, &w)
             } else {
                 let id = w.tasks.count
@@ -223,6 +227,7 @@ extension WorkflowChecker {
                 t.forEach = hasForEach ? .error : nil
                 t.allowFailure = literalAllowFailure(inner)
                 t.isFinally = finally
+                t.loop = enclosingLoop(group, w)
                 w.tasks.append(t)
                 w.names[name.text] = (false, id)
                 if let g = group { w.groups[g].tasks.append(id) }
@@ -256,6 +261,7 @@ extension WorkflowChecker {
         var t = TaskInfo(id: i, name: w.tasks[i].name, block: w.block, group: nil, actionSpan: w.tasks[i].actionSpan)
         swap(&t, &w.tasks[i])
         var env = base
+        if let g = t.loop { env.loopBody = Set(w.tasks.indices.filter { $0 == i || w.tasks[$0].loop == g }) }
         if t.forEach != nil, let fe = t.block.attribute("for_each") {
             let ft = typeOf(fe.value, &env)
             switch ft {

@@ -7,6 +7,28 @@ import EzflowSyntax
 public enum GraphRenderer {
     public enum Format: String, Sendable { case dot, mermaid }
 
+    /// A loop's way back: from its last body task to its first (declaration order, among
+    /// those no body task waits for / that wait for none), labelled with the next round.
+    static func loopBackEdges(_ w: CheckedWorkflow) -> [(Int, Int, String)] {
+        var out: [(Int, Int, String)] = []
+        for grp in w.groups {
+            guard let loop = grp.loop, !loop.body.isEmpty else { continue }
+            let body = Set(loop.body)
+            let sinks = loop.body.filter { b in !loop.body.contains { w.tasks[$0].deps.contains(b) } }
+            let roots = loop.body.filter { b in !w.tasks[b].deps.contains(where: body.contains) }
+            guard let a = sinks.last, let b = roots.first else { continue }
+            out.append((a, b, "next round if until is false (≤ \(loop.max ?? 1) rounds)"))
+        }
+        return out
+    }
+
+    /// A group's label: its name, and for a loop `repeat ≤ N until EXPR`.
+    static func groupLabel(_ w: CheckedWorkflow, _ g: Int, separator: String = "\n") -> String {
+        let name = w.groups[g].name.text
+        guard let loop = w.groups[g].loop else { return name }
+        return name + separator + "repeat ≤ \(loop.max ?? 1)" + (loop.until.map { " until " + ExprText.print($0) } ?? "")
+    }
+
     public static func render(_ w: CheckedWorkflow, format: Format) -> String {
         format == .dot ? dot(w) : mermaid(w)
     }
@@ -92,7 +114,9 @@ public enum GraphRenderer {
         }
         // Groups as nested clusters; tasks outside groups at top level.
         func cluster(_ g: Int, indent: String) -> String {
-            var s = "\(indent)subgraph cluster_g\(g) {\n\(indent)  label=\(quoteDot(w.groups[g].name.text));\n\(indent)  style=dashed;\n"
+            // A loop's cluster says so: bold, labelled with its bound and `until`.
+            let style = w.groups[g].loop == nil ? "dashed" : "bold"
+            var s = "\(indent)subgraph cluster_g\(g) {\n\(indent)  label=\(quoteDot(groupLabel(w, g)));\n\(indent)  style=\(style);\n"
             for id in w.order where w.tasks[id].group == g { s += node(id, indent: indent + "  ") }
             for (child, grp) in w.groups.enumerated() where grp.parent == g { s += cluster(child, indent: indent + "  ") }
             return s + "\(indent)}\n"
@@ -115,6 +139,9 @@ public enum GraphRenderer {
             if let c = t.catchRule?.catchExpr, case .name(let n) = c.kind, let f = w.tasks.first(where: { $0.name.text == n }) {
                 out += "  t\(t.id) -> t\(f.id) [style=dashed, label=\"on failure\"];\n"
             }
+        }
+        for (a, b, label) in loopBackEdges(w) {
+            out += "  t\(a) -> t\(b) [style=bold, constraint=false, label=\(quoteDot(label))];\n"
         }
         return out + "}\n"
     }
@@ -145,7 +172,7 @@ public enum GraphRenderer {
             return t.action == "approve" ? "\(indent)t\(id){{\"\(text)\"}}\n" : "\(indent)t\(id)[\"\(text)\"]\n"
         }
         func cluster(_ g: Int, indent: String) -> String {
-            var s = "\(indent)subgraph g\(g)[\"\(quoteMermaid(w.groups[g].name.text))\"]\n"
+            var s = "\(indent)subgraph g\(g)[\"\(quoteMermaid(groupLabel(w, g, separator: " · ")))\"]\n"
             for id in w.order where w.tasks[id].group == g { s += node(id, indent: indent + "  ") }
             for (child, grp) in w.groups.enumerated() where grp.parent == g { s += cluster(child, indent: indent + "  ") }
             return s + "\(indent)end\n"
@@ -170,6 +197,10 @@ public enum GraphRenderer {
                 out += "  t\(t.id) -. on failure .-> t\(f.id)\n"
                 linkIndex += 1
             }
+        }
+        for (a, b, label) in loopBackEdges(w) {
+            out += "  t\(a) ==>|\"\(quoteMermaid(label))\"| t\(b)\n"
+            linkIndex += 1
         }
         if !cp.path.isEmpty {
             out += "  classDef critical stroke:#d00,stroke-width:3px\n"

@@ -115,6 +115,10 @@ struct WorkflowLowering {
     var qnameCache: [QID: String] = [:]
     var permissionCache: [DeclID: JSONValue] = [:]
     var retryCache: [Span: JSONValue] = [:]
+    /// Loops by group id, the IR order, and the iteration being written (LoopLowering.swift).
+    var loops: [Int: LoopLayout] = [:]
+    var emission: [LoopEmit] = []
+    var iterationContext: (loop: Int, iteration: Int)?
 
     init(lowering: Lowering, w: CheckedWorkflow, depth: Int) {
         precondition(depth <= Lowering.nestingMax, "sub-workflows nest deeper than \(Lowering.nestingMax)")
@@ -132,6 +136,7 @@ struct WorkflowLowering {
         for (base, ms) in byBase {
             for m in ms { modulePrefix[m] = ms.count == 1 ? base : "\(base)#\(m)" }
         }
+        layOutLoops()
     }
 
     static func baseName(_ path: String) -> String {
@@ -213,7 +218,7 @@ struct WorkflowLowering {
                 ("budget", budget(g.budget)), ("id", .int(Int64(gi))), ("name", .string(g.name.text)),
                 ("parent", g.parent.map { .int(Int64($0)) } ?? .null), ("role", g.role.map { .string(qname($0.id)) } ?? .null),
                 ("tags", .array(g.tags.map { .string($0) })),
-                ("tasks", .array(g.tasks.map { position[$0] }.sorted().map { .int(Int64($0)) })),
+                ("tasks", .array(groupTaskIDs(gi).map { .int(Int64($0)) })),
             ]))
         }
 
@@ -224,7 +229,16 @@ struct WorkflowLowering {
         // A local copy of the array, so each task is borrowed rather than copied while
         // `self` is mutated.
         let taskInfos = w.tasks
-        for id in w.order { task(taskInfos[id], &tasks, &taskLocs) }
+        for e in emission {
+            switch e {
+            case .task(let id): task(taskInfos[id], &tasks, &taskLocs)
+            case .instance(let g, let i, let id):
+                iterationContext = (g, i)
+                task(taskInfos[id], &tasks, &taskLocs)
+                iterationContext = nil
+            case .node(let g): loopNode(g, &tasks, &taskLocs)
+            }
+        }
         tasks.endArray()
         taskLocs.endArray()
 
@@ -364,7 +378,7 @@ struct WorkflowLowering {
     /// Writes one task (canonical key order) to `out` and its source location to `locs`.
     /// Streamed rather than built as a tree: this is the part that grows with the workflow.
     mutating func task(_ t: TaskInfo, _ out: inout CanonicalStream, _ locs: inout CanonicalStream) {
-        let id = position[t.id]
+        let id = iterationContext == nil ? position[t.id] : readPosition(t.id)
         var scope = ExprScope(module: w.module, policy: false)
         var template: JSONValue = .null, sub: JSONValue = .null, subMap: JSONValue = .null, with: JSONValue = .null
         if t.action == "workflow" {
@@ -436,7 +450,13 @@ struct WorkflowLowering {
         let env: JSONValue = t.envValue.map { map($0, &scope) } ?? .null
         let system: JSONValue? = t.systemValue.map { .array(parts($0, &scope)) }
         let messages: JSONValue? = t.messagesValue.map { expr($0, &scope) }
-        let when: JSONValue? = condition(t, &scope)
+        var when: JSONValue? = condition(t, &scope)
+        let gate = iterationGate(&scope)
+        if let g = gate.when { when = when.map { .object([("args", .array([g, $0])), ("op", .string("&&"))]) } ?? g }
+        var deps = Set(t.deps.map(readPosition))
+        deps.formUnion(gate.deps)
+        let gating = Set(t.deps.filter { !t.statusOnlyDeps.contains($0) }.map(readPosition))
+        let statusDeps = Set(t.statusOnlyDeps.map(readPosition)).subtracting(gating)
 
         out.beginObject()
         out.key("action"); out.string(t.action)
@@ -451,7 +471,7 @@ struct WorkflowLowering {
         if t.compensates != nil { out.key("compensation"); out.bool(true) }
         out.key("deps")
         out.beginArray()
-        if t.deps.count == 1 { out.int(position[t.deps[0]]) } else { for d in t.deps.map({ position[$0] }).sorted() { out.int(d) } }
+        for d in deps.sorted() { out.int(d) }
         out.endArray()
         out.key("env"); out.value(env)
         // A gate's timeout settings are written only when given (absent: reject), so
@@ -473,7 +493,7 @@ struct WorkflowLowering {
         // The prompt's extras are written only when given, so earlier IR keeps its hash.
         if let messages { out.key("messages"); out.value(messages) }
         out.key("model"); out.string(t.model)
-        out.key("name"); out.string(t.name.text)
+        out.key("name"); out.string(iterationContext.map { t.name.text + "[iteration=\($0.iteration + 1)]" } ?? t.name.text)
         out.key("needs"); out.strings(t.needs)
         if !needsItem.isEmpty { out.key("needs_item"); out.value(.array(needsItem)) }
         if let w = t.onTimeout { out.key("on_timeout"); out.string(w) }
@@ -497,10 +517,10 @@ struct WorkflowLowering {
         // Written only when allowed: absent means refused, so earlier IR stays valid and
         // keeps its hash (stored runs resume across the upgrade).
         if t.selfApproval { out.key("self_approval"); out.bool(true) }
-        if !t.statusOnlyDeps.isEmpty {
+        if !statusDeps.isEmpty {
             out.key("status_deps")
             out.beginArray()
-            for d in t.statusOnlyDeps.map({ position[$0] }).sorted() { out.int(d) }
+            for d in statusDeps.sorted() { out.int(d) }
             out.endArray()
         }
         if !t.stop.isEmpty { out.key("stop"); out.strings(t.stop) }
@@ -680,7 +700,16 @@ struct WorkflowLowering {
         case .item?:
             return .object([("item", .array(strings(path.dropFirst())))])
         case .taskOutput(_, let t, _)?:
-            return .object([("ref", .array([.string("task"), .int(Int64(position[t]))] + strings(path.dropFirst())))])
+            if readsThroughLoop(t) {
+                return .object([("ref", .array([.string("task"), .int(Int64(position[t])), .string("outputs"), .string(w.tasks[t].name.text)]
+                                                + strings(path.dropFirst(2))))])
+            }
+            return .object([("ref", .array([.string("task"), .int(Int64(readPosition(t)))] + strings(path.dropFirst())))])
+        case .previousOutput(_, let t, _)?:
+            guard let p = previousPosition(t) else { return .object([("null", .null)]) }
+            return .object([("ref", .array([.string("task"), .int(Int64(p))] + strings(path.dropFirst(2))))])
+        case .iteration?:
+            return .object([("int", .int(Int64((iterationContext?.iteration ?? 0) + 1)))])
         case .enumCase(let id, let c)?:
             return .object([("enum", .array([.string(id.name), .string(c)]))])
         case .builtinEnumCase(let name, let c)?:
@@ -688,7 +717,7 @@ struct WorkflowLowering {
         case .runValue?:
             return .object([("ref", .array(strings(path[...])))])
         case .taskStatus(_, let t)?:
-            return .object([("ref", .array([.string("task"), .int(Int64(position[t])), .string("status")]))])
+            return .object([("ref", .array([.string("task"), .int(Int64(readPosition(t))), .string("status")]))])
         default:
             if case .member(let base, let f) = e.kind {
                 return .object([("field", .array([expr(base, &s), .string(f.text)]))])

@@ -2219,6 +2219,142 @@ public enum Catalogue {
                 }
             """#),
         entry(
+            "E0960", .error, "`repeat` without `max` or `until`",
+            #"""
+            A group with `repeat { }` is a bounded loop: its tasks run again and
+            again until `until` holds after an iteration, at most `max` times. Both
+            are required. There is no default bound, because `max` is what the
+            budget and deadline proofs multiply the body by, and a loop that stops
+            at a silent default is a loop that ends without saying why.
+
+            Erroneous example:
+
+                group revise {
+                  repeat { until: review.outputs.approved }
+                  task draft { ... }
+                  task review { ... output approved: bool }
+                }
+
+            Corrected example:
+
+                group revise {
+                  repeat { max: 3  until: review.outputs.approved }
+                  task draft { ... }
+                  task review { ... output approved: bool }
+                }
+            """#),
+        entry(
+            "E0961", .error, "`previous` or `iteration` outside a loop's body",
+            #"""
+            Inside the body of a loop (a group with `repeat { }`),
+            `previous.TASK.outputs.NAME` reads the previous iteration's output of a
+            task of the same loop (typed `T?`: there is none in iteration 1), and
+            `iteration` is the 1-based number of the iteration. Anywhere else they
+            have no meaning: outside the loop, a body task's outputs already read
+            as the last iteration's.
+
+            Erroneous example:
+
+                task publish { run: "echo ${previous.draft.outputs.text}" }
+
+            Corrected example:
+
+                task publish { run: "echo ${draft.outputs.text}" }
+            """#),
+        entry(
+            "E0962", .error, "`until` that is not a bool",
+            #"""
+            `until` decides, after each iteration, whether the loop is done: it
+            must be a bool. Compare a value to get one.
+
+            Erroneous example:
+
+                repeat { max: 3  until: review.outputs.verdict }
+
+            Corrected example:
+
+                repeat { max: 3  until: review.outputs.verdict == "approved" }
+            """#),
+        entry(
+            "E0963", .error, "`until` reading a task outside the loop's body",
+            #"""
+            `until` is evaluated after each iteration over the outputs of that
+            iteration: it may read the loop's own tasks (and the workflow's
+            inputs), not a task outside the loop, whose value would not change
+            from one iteration to the next. Gate the whole loop with the group's
+            `when` instead.
+
+            Erroneous example:
+
+                task lint { ... output clean: bool }
+                group revise {
+                  repeat { max: 3  until: lint.outputs.clean }
+                  task draft { ... }
+                }
+
+            Corrected example:
+
+                group revise {
+                  repeat { max: 3  until: check.outputs.clean }
+                  task draft { ... }
+                  task check { after: [draft] ... output clean: bool }
+                }
+            """#),
+        entry(
+            "E0964", .error, "a loop nested in another loop",
+            #"""
+            Loops do not nest: the bound of a nested loop would multiply the
+            outer one's, and an iteration of the outer loop could not say which
+            inner iteration it reads. Fold both into one loop, or move the inner
+            one out.
+
+            Erroneous example:
+
+                group outer {
+                  repeat { max: 3  until: b.outputs.done }
+                  group inner {
+                    repeat { max: 2  until: a.outputs.done }
+                    task a { ... }
+                  }
+                  task b { ... }
+                }
+
+            Corrected example:
+
+                group outer {
+                  repeat { max: 6  until: b.outputs.done }
+                  task a { ... }
+                  task b { after: [a] ... }
+                }
+            """#),
+        entry(
+            "E0965", .error, "a loop body task that cannot repeat",
+            #"""
+            A loop's body is unrolled once per iteration (`draft[iteration=2]`), so
+            each of its tasks must be one plain task that can run again: it may not
+            fan out (`matrix`, `for_each`), run a nested workflow, write a
+            workflow output (every iteration would write it), run on `failure` or
+            `always` (it would react to the previous iteration), or fall back to a
+            task with `catch`; and no task outside may fall back to a body task.
+            Do these in a task before or after the loop; after it, the body's
+            outputs read as the last iteration's.
+
+            Erroneous example:
+
+                group revise {
+                  repeat { max: 3  until: review.outputs.approved }
+                  task review { ... writes: [verdict] }
+                }
+
+            Corrected example:
+
+                group revise {
+                  repeat { max: 3  until: review.outputs.approved }
+                  task review { ... }
+                }
+                task record { run: "echo ${review.outputs.approved}", writes: [verdict] }
+            """#),
+        entry(
             "E0970", .error, "a `for_each` over a task's output without `max_items`",
             #"""
             A `for_each` over a task's output fans out over a list known only once

@@ -449,6 +449,7 @@ final class SimRun: RunObserver, AttemptExecutor {
             // `<workflow task>.<name>` in the plan, `<name>` in a result).
             members.append((plan.outputLocalName[o], plan.onConflict[o] == .merge ? .object([(plan.taskNames[task], value)]) : value))
         }
+        for (name, v) in loopInstanceOutputs(task) where !members.contains(where: { $0.0 == name }) { members.append((name, v)) }
         // A `file` output is a synthetic record: a digest of the task's and output's names,
         // no file read or written, so a simulated journal is the same on every machine.
         if task < plan.taskJSON.count, let declared = OutputSchema.declared(task: plan.taskJSON[task], types: plan.types(ofTask: task)) {

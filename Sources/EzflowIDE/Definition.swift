@@ -29,7 +29,7 @@ extension Analysis {
             let file = model.modules[m].file
             return Span(file: file, start: 0, end: 0)
         case .taskStatus(let m, let t): return workflow(m)?.tasks[t].name.span
-        case .item, .principal, .policyTask, .builtin, .builtinEnumCase, .runValue: return nil
+        case .item, .iteration, .previousOutput, .principal, .policyTask, .builtin, .builtinEnumCase, .runValue: return nil
         }
     }
 }

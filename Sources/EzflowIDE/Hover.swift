@@ -54,6 +54,8 @@ extension Analysis {
                      f == "status" ? "how the main graph ended" : "the main tasks that failed, in the order they ended")
         case .builtinEnumCase(let name, let c): return h("case `\(c)` of the built-in enum `\(name)`", name)
         case .module(let m): return h("module `\(result.sources[model.modules[m].file].path)`")
+        case .iteration: return h("`iteration`: the 1-based number of this iteration of the loop")
+        case .previousOutput(_, _, let name): return h("`previous…outputs.\(name)`: the previous iteration's output (none in iteration 1)")
         case .item: return h("`item`: the element of this task's `for_each` list, or its `matrix` cell")
         case .principal(let a): return h("principal attribute `\(a)`")
         case .policyTask(let a): return h("task attribute `\(a)`")

@@ -199,14 +199,14 @@ struct IRValidator {
     /// ones lowering derives.
     static let taskKeys: Set<String> = AttributeTable.irKeys("task").union([
         "id", "name", "group", "action", "permissions", "agents", "budget", "item_type", "outputs", "policies", "fallback",
-        "retry_more", "matrix", "needs_item", "status_deps", "finally", "compensation",
+        "retry_more", "matrix", "needs_item", "status_deps", "finally", "compensation", "loop",
     ])
-    static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow"]
+    static let actions: Set<String> = ["run", "prompt", "call", "approve", "workflow", "loop"]
     /// Task fields lowering writes only when the attribute is given (absent: not given),
     /// so IR from before they existed keeps its hash.
     static let optionalTaskKeys: Set<String> = ["self_approval", "system", "messages", "temperature_ppm", "stop", "on_timeout", "escalate_to",
                                                 "escalate_timeout_ms", "retry_more", "matrix", "needs_item", "when", "run_on", "allow_failure", "status_deps", "finally",
-                                                "max_items", "compensate", "compensation"]
+                                                "max_items", "compensate", "compensation", "loop"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
                                                  "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
@@ -492,6 +492,9 @@ struct IRValidator {
                 sub = try workflow(w, path: t.sub("workflow"))
                 if try nullable(t, "template") != nil { throw fail(t.sub("template"), "must be null for a `workflow` task") }
                 if let with = try nullable(t, "with") { try exprMap(with, t.sub("with"), scope) }
+            } else if action == "loop" {
+                for k in ["template", "workflow", "with"] where try nullable(t, k) != nil { throw fail(t.sub(k), "must be null for a `loop` task") }
+                try loop(t, id: i, deps: deps, scope)
             } else {
                 guard let tpl = try nullable(t, "template") else { throw fail(t.sub("template"), "required when `action` is `\(action)`") }
                 try parts(tpl, t.sub("template"), scope)
@@ -529,6 +532,7 @@ struct IRValidator {
             if let fe = try nullable(t, "for_each") { try expr(fe, t.sub("for_each"), scope) }
             try matrix(t, scope)
             try dynamicFanout(t)
+            if t["loop"] != nil && action != "loop" { throw fail(t.sub("loop"), "only a `loop` task has `loop`") }
             _ = try optString(t, "item_type")
             if let env = try nullable(t, "env") { try exprMap(env, t.sub("env"), scope) }
             for (k, ov) in try array(t, "outputs").enumerated() {

@@ -118,6 +118,7 @@ extension RunState {
         switch r {
         case .condition:
             if plan.gate[t] == .failure && depFailed[t] == 0 { return "condition: no dependency failed (run_on: failure)" }
+            if let text = loopSkipText(t) { return text }
             return "condition: `when` was false"
         case .upstreamFailed:
             let x = deps.first { tasks[$0] != .skipped && tasks[$0].isTerminal && status(ofTask: $0) != "succeeded" && !allowedFailure($0) }

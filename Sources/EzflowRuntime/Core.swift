@@ -46,6 +46,13 @@
 //   waiting          → ready → succeeded join (a `workflow` task): its last nested task succeeded, at once
 //   waiting          → failed            join: a nested task ended without success (skipped if only
 //                                        the workflow task's own dependencies failed)
+//   waiting          → ready → succeeded loop: every instance ended, `until` held after the last iteration
+//                                        that ran, or it did not and `on_exhausted: succeed` (LoopCore.swift)
+//   waiting          → ready → failed    loop: `until` did not hold after `max` iterations (class
+//                                        loop_exhausted), or has no value (class condition_error)
+//   waiting          → failed            loop: a body instance ended failed (a skipped one is an
+//                                        iteration `until` made unnecessary)
+//   waiting          → skipped(reason)   loop instance of iteration N+1: `until` held after N (condition)
 //   deadLettered     → waiting → ready   taskRedriven: a fresh retry rule (`attemptBase`); a finished
 //                                        run runs again (Redrive.swift); refused → no-op
 //   skipped          → waiting           taskRedriven of what it waited on (also a join it failed)
@@ -304,7 +311,7 @@ extension RunState {
     /// a task it stands in for failed.
     func triggered(_ t: Int) -> Bool {
         switch plan.kind(t) {
-        case .task, .approval, .join: !plan.isFinally[t] || finishing != nil
+        case .task, .approval, .join, .loop: !plan.isFinally[t] || finishing != nil
         case .fallback, .fallbackApproval: standsInFor[t] >= 0
         case .compensation: undoCurrent == t
         }
@@ -317,6 +324,8 @@ extension RunState {
             // A join never dispatches: readiness means every nested task succeeded.
             set(t, .succeeded)
             finalize(t, ok: true)
+        case .loop:
+            endLoop(t)
         case .task, .approval, .fallback, .fallbackApproval, .compensation:
             enqueue(t)
         }
@@ -618,7 +627,7 @@ extension RunState {
         guard tasks[d] == .waiting else { return }
         switch plan.kind(d) {
         case .compensation: return  // opened only by `nextUndo`: its task's end changes nothing yet
-        case .task, .approval, .join, .fallback, .fallbackApproval: break
+        case .task, .approval, .join, .loop, .fallback, .fallbackApproval: break
         }
         let good = good || allowedFailure(x)
         if good || waitsForAnyEnd(d, on: x) {
@@ -632,7 +641,16 @@ extension RunState {
             // A nested task failed terminally: the workflow task fails (its
             // `catch: task` fallback, if any, stands in for it).
             failJoin(d, &work)
-        case .join, .task, .approval, .fallback, .fallbackApproval, .compensation:
+        case .loop where plan.isNested(x, in: d):
+            // A skipped iteration is one `until` ended early (or a skip inside the body);
+            // a body task that failed fails the loop (LoopCore.swift).
+            if tasks[x] == .skipped {
+                pendingDeps[d] -= 1
+                if pendingDeps[d] == 0 && triggered(d) { open(d, &work) }
+            } else {
+                failJoin(d, &work)
+            }
+        case .join, .loop, .task, .approval, .fallback, .fallbackApproval, .compensation:
             skip(d, tasks[x] == .skipped ? .upstreamSkipped : .upstreamFailed, &work)
         }
     }
@@ -783,8 +801,8 @@ extension RunState {
                     refusedGroup = group
                     return
                 }
-            case .join:
-                preconditionFailure("join \(t) was queued: joins succeed when readied")
+            case .join, .loop:
+                preconditionFailure("join \(t) was queued: joins and loops end when readied")
             }
         }
     }
@@ -1127,7 +1145,7 @@ extension RunState {
             case .join where substituteSucceeded(j):
                 if forgiven.isEmpty { forgiven = Array(repeating: false, count: plan.taskCount) }
                 for x in plan.joinStart[j]..<j { forgiven[x] = true }
-            case .join, .task, .approval, .fallback, .fallbackApproval, .compensation:
+            case .join, .loop, .task, .approval, .fallback, .fallbackApproval, .compensation:
                 break
             }
         }

@@ -120,6 +120,9 @@ public enum NodeKind: UInt8, Sendable, Equatable {
     /// A task that runs only as the undo of another (`compensate`), after the main graph
     /// settled without success: one at a time, latest completion first (Compensation.swift).
     case compensation
+    /// A bounded loop's task (`action: "loop"`): never dispatched; once every instance
+    /// of its body (`joinStart[t]..<t`) ended it decides the loop (LoopCore.swift).
+    case loop
 }
 
 /// The validated IR flattened for the scheduler: tasks, agents, tags, error classes and
@@ -274,6 +277,8 @@ public struct Plan: Sendable {
     /// -1 for every other task. Empty (no joins) in a plan built without IR and without
     /// groups; use `isJoin(_:)`.
     public var joinStart: [Int] = []
+    /// The loop of each loop task (`NodeKind.loop`), by plan id (LoopCore.swift).
+    public var loops: [Int: LoopSpec] = [:]
     /// The workflow scope that declares each task (0 = root).
     public var taskWorkflow: [Int] = []
     /// The task's index in its scope's IR `tasks`.

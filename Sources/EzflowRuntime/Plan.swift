@@ -390,7 +390,10 @@ struct PlanBuilder {
                     ?? namePrefix + t.name + (fanOut ? "[\(k)]" : "")
                 let itemNeeds = try PlanBuilder.itemNeeds(t.json, item: item, known: known, path: tpath)
                 let id: Int
-                if t.action == "workflow", let nested = t.workflow {
+                if t.action == "loop" {
+                    id = try appendLoop(&p, t, name: name, deps: deps, tags: tagList, group: group, scope: scope,
+                                                    irIndex: i, map: map, path: tpath)
+                } else if t.action == "workflow", let nested = t.workflow {
                     // The workflow task's scope: its own budget and timeout and the nested
                     // workflow's budget and deadline, whichever is tighter, over all nested tasks.
                     let nb = PlanBuilder.budget(nested.json["budget"])
@@ -669,6 +672,7 @@ extension Plan {
         if isFallback.count != n { isFallback = Array(repeating: false, count: n) }
         if compensates.count != n { compensates = Array(repeating: -1, count: n) }
         nodeKind = (0..<n).map { t in
+            if loops[t] != nil { return .loop }
             if isJoin(t) { return .join }
             if compensates[t] >= 0 { return .compensation }
             switch (isApproval[t], isFallback[t]) {

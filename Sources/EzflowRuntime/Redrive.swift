@@ -85,6 +85,7 @@ extension RunState {
         case .failed:
             switch plan.kind(d) {
             case .join: return substitute[d] < 0
+            case .loop: return history[d].isEmpty
             case .task, .approval, .fallback, .fallbackApproval, .compensation: return false
             }
         case .waiting, .ready, .running, .backoff, .awaitingApproval, .succeeded, .deadLettered, .cancelled: return false

@@ -72,11 +72,14 @@ extension RunState {
     /// recovered, and for an approval (it has none).
     public func readOutputs(ofTask t: Int) -> JSONValue? {
         if tasks[t] == .failed, let f = recoveredBy(t) { return readOutputs(ofTask: f) }
+        // An exhausted loop still reads as its last iteration (LoopCore.swift).
+        if plan.kind(t) == .loop && (tasks[t] == .succeeded || tasks[t] == .failed) { return loopOutputs(t) }
         guard tasks[t] == .succeeded else { return nil }
         switch plan.kind(t) {
         case .task, .fallback, .compensation: return taskOutputs[t] ?? .object([])
         case .approval, .fallbackApproval: return nil
         case .join: return nestedOutputs(ofJoin: t)
+        case .loop: return loopOutputs(t)
         }
     }
 

@@ -9,7 +9,7 @@ struct YAMLMapper {
     var diagnostics: [Diagnostic] = []
 
     /// Block kinds written without a name whose mapping value is a block, not a record.
-    static let anonymousKinds: Set<String> = ["budget", "retry", "matrix", "finally"]
+    static let anonymousKinds: Set<String> = ["budget", "retry", "matrix", "finally", "repeat"]
     static let reserved: Set<String> = ["import", "as", "true", "false", "null", "in"]
     static let exprTag = "!expr"
     static let blockTag = "!block"

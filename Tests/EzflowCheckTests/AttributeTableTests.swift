@@ -150,6 +150,10 @@ final class AttributeTableTests: XCTestCase {
             let attempts = f.name == "attempts" ? "" : "      attempts: 2\n"
             return agent + "workflow w {\n\(inp)  task t {\n    run: \"x\"\n    retry {\n\(attempts)      \(attr)\n    }\n  }\n}\n"
         case "budget": return agent + "workflow w {\n\(inp)  budget {\n    \(attr)\n  }\n\(task)}\n"
+        case "repeat":
+            let until = f.name == "until" ? "" : "      until: t.outputs.ok\n"
+            return agent + "workflow w {\n\(inp)  group g {\n    repeat {\n      \(attr)\n\(until)    }\n"
+                + "    task t {\n      run: \"x\"\n      output ok: bool\n    }\n  }\n}\n"
         default: return "# no template for `\(f.block)`\n"
         }
     }
@@ -174,6 +178,10 @@ final class AttributeTableTests: XCTestCase {
         case "agent": if case .array(let as_)? = doc["agents"] { return as_.first?[f.irKey!] } else { return nil }
         case "retry": return task?["retry"]?[f.irKey!]
         case "budget": return doc["budget"]?[f.irKey!]
+        case "repeat":
+            // The loop task's `loop` object (`loop.max` → `max`).
+            guard case .array(let ts)? = doc["tasks"], let l = ts.first(where: { $0["action"] == .string("loop") }) else { return nil }
+            return l["loop"]?[String(f.irKey!.dropFirst("loop.".count))]
         default: return nil
         }
     }

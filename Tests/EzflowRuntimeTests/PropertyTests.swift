@@ -237,8 +237,14 @@ final class PropertyTests: XCTestCase {
     /// Runs one seeded case to the end; returns its verdict.
     func simulate(base: Plan, seed: UInt64) throws -> Verdict {
         var r = SeededRandom(seed: seed &* 0x9E37_79B9)
-        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
         let plan = try randomPlan(base: base, &r)
+        return try drive(plan, seed: seed, &r).0
+    }
+
+    /// Drives `plan` to its end with the fake agents, checking invariants after every
+    /// step and replay at the end; returns the verdict.
+    func drive(_ plan: Plan, seed: UInt64, _ r: inout SeededRandom) throws -> (Verdict, RunState) {
+        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
         var run = JournaledRun(plan: plan)
         var limits: [String: Int] = [:]
         if pick(2) == 0 { limits["a"] = 1 + pick(2) }
@@ -264,7 +270,13 @@ final class PropertyTests: XCTestCase {
                         // Odd tasks succeed with an empty object (not stored, reads back as one).
                         // `items`: the list a dynamic fan-out reads, 0…5 long (derived, not drawn).
                         let items = JSONValue.array((0..<Int((at + Int64(a)) % 6)).map { .int(Int64($0)) })
-                        let outputs: JSONValue = t % 2 == 0 ? .object([("attempt", .int(Int64(a))), ("at", .int(at)), ("items", items)]) : .object([])
+                        var outputs: JSONValue = t % 2 == 0 ? .object([("attempt", .int(Int64(a))), ("at", .int(at)), ("items", items)]) : .object([])
+                        // In a plan with loops, an `ok` bool (missing one time in ten: `until`
+                        // then has no value) drives `until`.
+                        if !plan.loops.isEmpty, case .object(var m) = outputs, pick(10) != 0 {
+                            m.append(("ok", .bool(pick(2) == 0)))
+                            outputs = .object(m)
+                        }
                         add(at, .taskSucceeded(task: t, attempt: a, outputs: outputs, costMicros: cost, tokens: 0, atMs: at))
                     default:
                         let cls = ["timeout", "transient", "agent_error", "fatal"][pick(4)]
@@ -333,7 +345,7 @@ final class PropertyTests: XCTestCase {
               replayed.taskOutputs == run.state.taskOutputs else {
             throw Violation(description: "replay reached another state")
         }
-        return verdict
+        return (verdict, run.state)
     }
 
     /// A dynamic fan-out's slot runs only for an item of a list within its maximum; it is
@@ -435,12 +447,15 @@ final class PropertyTests: XCTestCase {
             case (.succeeded, .task), (.succeeded, .fallback), (.succeeded, .compensation):
                 let want: JSONValue? = t % 2 == 0 ? .int(Int64(s.attempts[t])) : nil
                 if o == nil || o?["attempt"] != want { throw fail("t\(t) succeeded with outputs \(String(describing: o))") }
+            case (.succeeded, .loop), (.failed, .loop):
+                if o == nil && s.lastIteration(t) >= 0 { throw fail("loop t\(t) ended \(s.tasks[t]) without its last iteration's outputs") }
             case (.failed, _) where s.recoveredBy(t) != nil:
                 if o != s.readOutputs(ofTask: s.recoveredBy(t)!) { throw fail("t\(t) was recovered but reads \(String(describing: o))") }
             default:
                 if o != nil { throw fail("t\(t) is \(s.tasks[t]) (\(p.kind(t))) yet has outputs") }
             }
         }
+        try checkLoops(s, fail)
         if p.maxParallel >= 0 && running > p.maxParallel { throw fail("max_parallel exceeded") }
         for g in 0..<p.agentNames.count where s.agentLoad[g] > p.agentConcurrency[g] { throw fail("bulkhead of agent \(g) exceeded") }
         for g in 0..<p.tagNames.count where s.tagLimit[g] >= 0 && s.tagLoad[g] > s.tagLimit[g] { throw fail("tag limit \(g) exceeded") }
@@ -470,6 +485,120 @@ final class PropertyTests: XCTestCase {
         }
         for g in 0..<p.groupNames.count where s.groupChargedMicros[g] < charged[g] {
             throw fail("group \(g) charged \(s.groupChargedMicros[g]) < its tasks' \(charged[g])")
+        }
+    }
+
+    // MARK: - loops
+
+    /// Random workflows with a bounded loop (compiled, so the unrolling is lowering's):
+    /// body size, `max`, `until`, `on_exhausted`, a group `when`, retries, tasks before,
+    /// after and reacting to the loop; driven like the random DAGs, with the loop
+    /// invariants of `checkLoops` after every step and replay at the end.
+    func testRandomLoopsKeepInvariantsAndReplay() throws {
+        var seeds = Array(UInt64(1)...UInt64(Self.runs))
+        if let s = ProcessInfo.processInfo.environment["EZFLOW_PROPERTY_SEED"], let seed = UInt64(s) { seeds = [seed] }
+        var verdicts: [Verdict: Int] = [:]
+        var loopEnds: [String: Int] = [:]
+        var plans: [String: Plan] = [:]
+        for seed in seeds {
+            var r = SeededRandom(seed: seed &* 0x5851_F42D)
+            let source = Self.randomLoopWorkflow(&r)
+            do {
+                let plan: Plan
+                if let p = plans[source] { plan = p } else { plan = try makePlan(source); plans[source] = plan }
+                let (v, ended) = try driveLoop(plan, seed: seed, &r)
+                verdicts[v, default: 0] += 1
+                loopEnds[ended, default: 0] += 1
+            } catch {
+                XCTFail("seed \(seed): \(error)\n\(source)\n  reproduce: EZFLOW_PROPERTY_SEED=\(seed) swift test --filter PropertyTests")
+                return
+            }
+        }
+        print("loop property over \(seeds.count) seeds: \(verdicts.sorted { $0.key.rawValue < $1.key.rawValue }), loops \(loopEnds.sorted { $0.key < $1.key })")
+        if seeds.count > 1 {
+            for e in ["succeeded", "failed loop_exhausted", "failed condition_error", "skipped"] { XCTAssertGreaterThan(loopEnds[e] ?? 0, 0, "no loop ended \(e)") }
+        }
+    }
+
+    func driveLoop(_ plan: Plan, seed: UInt64, _ r: inout SeededRandom) throws -> (Verdict, String) {
+        let (v, s) = try drive(plan, seed: seed, &r)
+        guard let l = s.plan.loops.keys.first else { throw Violation(description: "no loop in the plan") }
+        switch s.tasks[l] {
+        case .failed: return (v, "failed " + (s.history[l].last?.errorClass ?? "by its body"))
+        default: return (v, s.tasks[l].name)
+        }
+    }
+
+    static func randomLoopWorkflow(_ r: inout SeededRandom) -> String {
+        func pick(_ n: Int) -> Int { Int(r.next() % UInt64(n)) }
+        let k = 1 + pick(3), max = 1 + pick(4)
+        var body = ""
+        for j in 0..<k {
+            let after = j > 0 && pick(2) == 0 ? "      after: [b\(j - 1)]\n" : ""
+            let prev = pick(2) == 0 ? " ${previous.b\(pick(k)).outputs.ok ?? false}" : ""
+            let retry = pick(4) == 0 ? "      retry {\n        attempts: 2\n      }\n" : ""
+            body += "    task b\(j) {\n      agent: v\n\(after)\(retry)      run: \"echo ${iteration}\(prev)\"\n      output ok: bool\n    }\n"
+        }
+        let u = pick(k)
+        let until = ["b\(u).outputs.ok", "b\(u).outputs.ok || iteration >= 2", "b\(u).outputs.ok == (previous.b\(u).outputs.ok ?? false)",
+                     "b\(u).status == status.succeeded && b\(u).outputs.ok"][pick(4)]
+        let when = pick(4) == 0 ? "    when: pre.outputs.ok\n" : ""
+        let exhausted = pick(3) == 0 ? "succeed" : "fail"
+        let react = ["failure", "always"][pick(2)]
+        return workflow("""
+          task pre {
+            agent: v
+            run: "echo"
+            output ok: bool
+          }
+          group lp {
+        \(when)    repeat {
+              max: \(max)
+              until: \(until)
+              on_exhausted: \(exhausted)
+            }
+        \(body)  }
+          task post {
+            agent: v
+            run: "echo ${b\(pick(k)).outputs.ok}"
+          }
+          task react {
+            agent: v
+            run_on: \(react)
+            after: [lp]
+            run: "echo"
+          }
+        """)
+    }
+
+    /// Loop invariants: an iteration's instance runs only once `until` over the one before
+    /// did not hold; a loop that succeeded saw `until` hold (or was allowed to exhaust);
+    /// one that failed `loop_exhausted` ran every iteration.
+    func checkLoops(_ s: RunState, _ fail: (String) -> Violation) throws {
+        for (l, spec) in s.plan.loops {
+            for i in 1..<spec.iterations.count {
+                let ran = spec.iterations[i].contains { x in
+                    if case .running = s.tasks[x] { return true }
+                    return s.tasks[x] == .succeeded || s.attempts[x] > 0
+                }
+                guard ran else { continue }
+                if spec.iterations[i - 1].contains(where: { s.tasks[$0] != .succeeded }) {
+                    throw fail("iteration \(i + 1) of loop t\(l) ran before iteration \(i) succeeded")
+                }
+                if case .yes = s.decide(spec.until[i - 1], for: l) { throw fail("iteration \(i + 1) of loop t\(l) ran after `until` held") }
+            }
+            let last = s.lastIteration(l)
+            switch s.tasks[l] {
+            case .succeeded:
+                guard last >= 0 else { throw fail("loop t\(l) succeeded with no iteration") }
+                if case .yes = s.decide(spec.until[last], for: l) {} else if !(spec.succeedWhenExhausted && last == spec.max - 1) {
+                    throw fail("loop t\(l) succeeded but `until` did not hold after iteration \(last + 1)")
+                }
+            case .failed where s.history[l].last?.errorClass == "loop_exhausted":
+                if last != spec.max - 1 || spec.succeedWhenExhausted { throw fail("loop t\(l) exhausted after \(last + 1) of \(spec.max)") }
+            default:
+                break
+            }
         }
     }
 }

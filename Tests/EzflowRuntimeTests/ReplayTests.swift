@@ -12,7 +12,8 @@ final class ReplayTests: XCTestCase {
 
     /// Scenarios recorded over another scenario's workflow.
     static let planOf = ["interrupt_resume": "retry_approval", "before_gate_timeouts": "retry_approval", "matrix_redrive": "matrix_fail_fast",
-                         "dynamic_fanout_overflow": "dynamic_fanout"]
+                         "dynamic_fanout_overflow": "dynamic_fanout",
+                         "loop_exhausted": "loop"]
 
     /// The selector a scenario was recorded with: `learned` reads the journalled prior.
     static func environment(_ name: String) -> RunEnvironment {
@@ -178,6 +179,19 @@ final class ReplayTests: XCTestCase {
             cs = try h.ok("undo_a", at: 3_600_200)
             precondition(cs.contains { $0.hasPrefix("dispatch fin#1") }, "\(cs)")
             try h.ok("fin", at: 3_600_300)
+        case "loop", "loop_exhausted":
+            // Round 1 is not approved; round 2 is (`loop`): round 3 is skipped `condition`,
+            // the loop succeeds, `publish` reads round 2. `loop_exhausted`: no round is
+            // approved, the loop fails (`loop_exhausted`), `alert` (run_on: failure) runs.
+            let rounds = name == "loop" ? 2 : 3
+            try h.start(seed: 19)
+            for i in 1...rounds {
+                try h.ok("draft[iteration=\(i)]", at: Int64(20 * i), outputs: .object([("stdout", .string("d\(i)"))]))
+                let approved = name == "loop" && i == 2
+                try h.ok("review[iteration=\(i)]", at: Int64(20 * i + 10),
+                         outputs: .object([("approved", .bool(approved)), ("note", .string(approved ? "ok" : "again"))]))
+            }
+            try h.ok(name == "loop" ? "publish" : "alert", at: 100)
         case "outputs_condition":
             try h.start(seed: 5)
             try h.fail("check", 1, "fatal", at: 10)
@@ -188,6 +202,28 @@ final class ReplayTests: XCTestCase {
             XCTFail("no scenario \(name)")
         }
         return h.run.records
+    }
+
+    /// The loop goldens' end states, replayed from disk: skip reasons, the loop's class and
+    /// what a task after the loop reads (round 2 in `loop`).
+    func checkLoop(_ name: String, _ plan: Plan, _ state: RunState) throws {
+        let ended = Dictionary(uniqueKeysWithValues: plan.taskNames.indices.map { (plan.taskNames[$0], state.skipReason[$0]?.rawValue ?? state.tasks[$0].name) })
+        let loop = try XCTUnwrap(plan.taskNames.firstIndex(of: "revise"))
+        if name == "loop" {
+            XCTAssertEqual(state.verdict, .success)
+            XCTAssertEqual(ended, ["draft[iteration=1]": "succeeded", "review[iteration=1]": "succeeded", "draft[iteration=2]": "succeeded",
+                                   "review[iteration=2]": "succeeded", "draft[iteration=3]": "condition", "review[iteration=3]": "upstream_skipped",
+                                   "revise": "succeeded", "publish": "succeeded", "alert": "condition"])
+            XCTAssertEqual(state.readOutputs(ofTask: loop)?["draft"]?["stdout"], .string("d2"))
+            XCTAssertEqual(state.readOutputs(ofTask: loop)?["review"]?["note"], .string("ok"))
+        } else {
+            XCTAssertEqual(state.verdict, .failed)
+            XCTAssertEqual(ended["revise"], "failed")
+            XCTAssertEqual(ended["publish"], "upstream_failed")
+            XCTAssertEqual(ended["alert"], "succeeded")
+            XCTAssertEqual(state.history[loop].last?.errorClass, "loop_exhausted")
+            XCTAssertEqual(state.readOutputs(ofTask: loop)?["draft"]?["stdout"], .string("d3"), "an exhausted loop still reads its last round")
+        }
     }
 
     /// A journal written before gates had timeouts and questions (no `text`, no gate
@@ -204,7 +240,7 @@ final class ReplayTests: XCTestCase {
         var failures: [String] = []
         for name in ["retry_approval", "fanout_budget", "group_fanout", "outputs_condition", "interrupt_resume", "retry_after",
                      "gate_escalate", "redrive", "matrix_fail_fast", "matrix_redrive", "conditions", "dynamic_fanout",
-                     "dynamic_fanout_overflow", "compensation"] {
+                     "dynamic_fanout_overflow", "compensation", "loop", "loop_exhausted"] {
             let path = "\(Self.dir)/\(name).journal.jsonl"
             let recorded = String(decoding: Journal.encode(try record(name)), as: UTF8.self)
             if let f = compareGolden(actual: recorded, expectedPath: path) { failures.append(f) }
@@ -227,6 +263,8 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(Dictionary(uniqueKeysWithValues: plan.taskNames.enumerated().map { ($1, state.tasks[$0].name) }),
                                ["a": "succeeded", "b": "succeeded", "c": "dead_lettered", "undo_a": "succeeded", "undo_b": "succeeded",
                                 "fin": "succeeded"])
+            } else if name == "loop" || name == "loop_exhausted" {
+                try checkLoop(name, plan, state)
             } else if name == "retry_approval" {
                 XCTAssertEqual(state.verdict, .success)
                 XCTAssertEqual(state.chargedMicros, 40_000)

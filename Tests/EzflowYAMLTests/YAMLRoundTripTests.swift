@@ -8,7 +8,7 @@ import XCTest
 
 /// Text → tree → YAML → tree keeps every value; YAML examples check clean.
 final class YAMLRoundTripTests: XCTestCase {
-    static let textExamples = ["build_artifacts", "ci_pipeline", "ci_matrix", "dynamic_fanout", "exit_handler", "fanout_data_job", "llm_code_review", "multi_agent_feature", "saga", "stdlib_pipeline"]
+    static let textExamples = ["agent_loop", "build_artifacts", "ci_pipeline", "ci_matrix", "dynamic_fanout", "exit_handler", "fanout_data_job", "llm_code_review", "multi_agent_feature", "saga", "stdlib_pipeline"]
 
     func read(_ rel: String) -> SourceFile {
         let bytes = (try? Data(contentsOf: Repo.url(rel))).map { [UInt8]($0) } ?? []
