@@ -35,7 +35,23 @@ extension WorkflowChecker {
                              help: "compensate a task outside the loop: an undo in a loop would run once per iteration"))
                 continue
             }
+            // A fallback stands in for a failed task: undoing the task would undo work the
+            // fallback did not do, and the fallback's own work would stay.
+            if case .task(let f)? = w.tasks[i].fallback {
+                report(error("E0985", "task `\(w.tasks[i].name.text)` falls back to `\(w.tasks[f].name.text)` and is compensated", a.value.span,
+                             label: "`\(w.tasks[f].name.text)` may stand in for it: what would the undo undo?",
+                             help: "retry on another agent (`catch: AGENT`), or react to the failure with `run_on: failure`"))
+                continue
+            }
             registerCompensation(i, a, undo: c, &w)
+        }
+        // Undos that name each other (a cycle) were registered by neither loop above.
+        // One diagnostic per cycle: at the task its predecessor in the cycle does not precede.
+        for (i, a, _) in named where undos.contains(i) && w.tasks[i].compensates == nil {
+            guard let by = named.first(where: { $0.undo == i }), w.tasks[by.task].compensates == nil, by.task > i else { continue }
+            report(error("E0982", "compensation `\(w.tasks[i].name.text)` has a `compensate` of its own", a.key.span,
+                         label: "it undoes `\(w.tasks[by.task].name.text)`, which undoes it in turn",
+                         help: "an undo runs once, after a failure: remove one of the two `compensate:`"))
         }
         for i in w.tasks.indices {
             // Nothing outside the undo waits for a compensation.

@@ -138,6 +138,17 @@ extension WorkflowChecker {
                 w.outputReads.append(contentsOf: env.readOutputs)
             }
             for t in loop.body { w.tasks[t].loopFactor = loop.max ?? 1 }
+            if loop.body.isEmpty {
+                report(error("E0960", "loop `\(name)` has no task", loop.span, label: "nothing to repeat",
+                             help: "put the tasks to repeat in group `\(name)`, or remove `repeat`"))
+            }
+            // The loop's own `when` decides once whether the loop runs: it has no iteration.
+            if let c = w.groups[gi].when, let r = reference(in: c, where: { b in
+                switch b { case .previousOutput, .iteration: true; default: false }
+            }) {
+                report(error("E0961", "the `when` of loop `\(name)` reads `\(r)`", c.span, label: "decided once, before the first iteration",
+                             help: "to stop the loop, write the condition in `until`; to skip a step, decide inside the task"))
+            }
         }
     }
 
@@ -196,6 +207,22 @@ extension WorkflowChecker {
         if let first = t.writes.first { refuse("writes a workflow output", first.span, "write the output from a task after the loop (it reads the last iteration)") }
         if let r = t.runOn, r != "success" {
             refuse("runs on `\(r)`", t.name.span, "a body task runs when the iteration's tasks it waits for succeeded; react to a failed loop after it")
+        }
+        // A body task skipped by a condition of its own would skip every later iteration
+        // (they wait for the whole iteration) and leave the loop's outputs without it.
+        if let a = t.block.attribute("when") {
+            refuse("has a `when` of its own", a.key.span,
+                   "decide inside the task and say so in an output the next task reads, or put the condition on the loop's group")
+        } else {
+            var g = t.group
+            while let gi = g, w.groups[gi].loop == nil {
+                if let c = w.groups[gi].when {
+                    refuse("is in group `\(w.groups[gi].name.text)`, which has a `when`", c.span,
+                           "put the condition on the loop's group, or decide inside the task")
+                    break
+                }
+                g = w.groups[gi].parent
+            }
         }
         if case .task(let f)? = t.fallback {
             refuse("falls back to task `\(w.tasks[f].name.text)` (`catch`)", t.name.span,

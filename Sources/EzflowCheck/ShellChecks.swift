@@ -75,7 +75,7 @@ extension WorkflowChecker {
     func untrustedSource(_ e: Expr) -> String? {
         reference(in: e) { b in
             switch b {
-            case .input, .taskOutput, .item: true
+            case .input, .taskOutput, .previousOutput, .item: true
             default: false
             }
         }

@@ -2219,13 +2219,14 @@ public enum Catalogue {
                 }
             """#),
         entry(
-            "E0960", .error, "`repeat` without `max` or `until`",
+            "E0960", .error, "`repeat` without `max`, `until` or a task",
             #"""
             A group with `repeat { }` is a bounded loop: its tasks run again and
             again until `until` holds after an iteration, at most `max` times. Both
             are required. There is no default bound, because `max` is what the
             budget and deadline proofs multiply the body by, and a loop that stops
-            at a silent default is a loop that ends without saying why.
+            at a silent default is a loop that ends without saying why. A loop
+            with no task in its group would repeat nothing.
 
             Erroneous example:
 
@@ -2563,7 +2564,9 @@ public enum Catalogue {
             Compensation runs after the main graph and before `finally`, so a
             `finally` task is never compensated and cannot be an undo. A `catch`
             fallback runs in place of a failed task and cannot be an undo either:
-            declare a separate task for the undo.
+            declare a separate task for the undo. Nor can a task with a `catch`
+            fallback be compensated: when the fallback stood in for it, its undo
+            would undo work the fallback did not do, and leave what it did.
 
             Erroneous example:
 

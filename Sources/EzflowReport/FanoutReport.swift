@@ -50,3 +50,11 @@ extension Progress {
             : "unused slots: \(names[0]) … \(names[names.count - 1]) (\(names.count))"
     }
 }
+
+extension UnusedSlots {
+    /// A fan-out's own failure message as a status line shows it: one line, no control
+    /// characters (it quotes the list's source text), at most 300 characters.
+    public static func failureLine(_ message: String) -> String {
+        Format.truncate(Format.stripControls(message, keepNewlines: false), 300)
+    }
+}

@@ -113,9 +113,10 @@ public struct Progress: Sendable {
         for (r, names) in byReason {
             skips.append(r == .unusedSlot ? Self.unusedSlotsLine(names) : "skipped (\(r.rawValue)): " + names.joined(separator: ", "))
         }
-        // A dynamic fan-out's one failure (its list too long) is decided here, not by an attempt.
-        for t in 0..<plan.taskCount where plan.isDynamicSlot(t) && state.tasks[t] == .failed && state.transitions[t].last?.seq == seq {
-            if let h = state.history[t].last, let c = h.errorClass {
+        // Failures the core decided without an attempt: a dynamic fan-out's list too long, a
+        // loop's end without its `until` (`loop_exhausted`), a condition without a value.
+        for t in 0..<plan.taskCount where state.tasks[t] == .failed && state.transitions[t].last?.seq == seq {
+            if let h = state.history[t].last, h.agent < 0, let c = h.errorClass {
                 skips.insert("\(counter(state)) \(plan.taskNames[t]) \(paint("failed", .red)): \(c): \(clean(redact(h.message)))", at: 0)
             }
         }

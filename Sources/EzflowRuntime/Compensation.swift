@@ -43,8 +43,10 @@ extension RunState {
     /// to `finally` or finishes the run.
     mutating func beginCompensation(_ verdict: Verdict, _ out: inout [Command]) -> Bool {
         guard plan.hasCompensation, verdict != .success, compensating == nil, finishing == nil else { return false }
-        compensating = verdict
         let done = (0..<plan.taskCount).filter { plan.compensate[$0] >= 0 && tasks[$0] == .succeeded }
+        // Nothing to undo: no compensation began (a dead letter can still be redriven).
+        guard !done.isEmpty else { return false }
+        compensating = verdict
         // Latest completion first; a join completes in the event of its last nested task
         // and comes after it in the plan, so the higher id goes first on a tie.
         undoQueue = done.sorted { (transitions[$0].last?.seq ?? 0, $0) > (transitions[$1].last?.seq ?? 0, $1) }
@@ -63,6 +65,9 @@ extension RunState {
             open(c, &work)
             drainFinalize(&work)
             if !interrupted { schedule(&out) }
+            // As `beginFinally`: an undo no agent can take now waits for a breaker's
+            // cool-down or an agent's health, or ends `no_agent`, never stays ready.
+            settle(&out)
             return true
         }
         undoCurrent = -1

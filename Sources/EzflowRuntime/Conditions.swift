@@ -104,10 +104,20 @@ extension RunState {
     /// task fails with class `condition_error`, named in its history.
     mutating func conditionFailed(_ d: Int, _ message: String, _ work: inout [(Int, Bool)]) {
         history[d].append(AttemptRecord(attempt: attempts[d], agent: -1, errorClass: "condition_error",
-                                        message: "`when` has no value: " + message, startedAtMs: nowMs, endedAtMs: nowMs,
+                                        message: conditionSubject(d) + " has no value: " + message, startedAtMs: nowMs, endedAtMs: nowMs,
                                         costMicros: 0, tokens: 0))
         set(d, .failed)
         work.append((d, false))
+    }
+
+    /// What a condition without a value was: a loop instance's gate holds the loop's `until`
+    /// over the iteration before (the user wrote no `when` there), any other task's `when`.
+    func conditionSubject(_ d: Int) -> String {
+        guard let (l, i) = loopIteration(ofTask: d), i > 1, let spec = plan.loops[l] else { return "`when`" }
+        switch decide(spec.until[i - 2], for: l) {
+        case .yes, .no: return "`when`"
+        case .notYet, .invalid: return "`until` of loop `\(plan.taskNames[l])` after iteration \(i - 1)"
+        }
     }
 
     /// Why `t` was skipped, as a person reads it (`reason: detail`, naming the dependency);

@@ -641,6 +641,10 @@ extension RunState {
             // A nested task failed terminally: the workflow task fails (its
             // `catch: task` fallback, if any, stands in for it).
             failJoin(d, &work)
+        case .join where plan.isNested(x, in: d) && loopIteration(ofTask: x) != nil:
+            // An iteration a loop's `until` skipped (its loop task decides the loop).
+            pendingDeps[d] -= 1
+            if pendingDeps[d] == 0 && triggered(d) { open(d, &work) }
         case .loop where plan.isNested(x, in: d):
             // A skipped iteration is one `until` ended early (or a skip inside the body);
             // a body task that failed fails the loop (LoopCore.swift).
@@ -689,6 +693,9 @@ extension RunState {
         }
         readyQueue.removeAll()
         pendingConflict.removeAll()
+        // A budget drain ends here too: undos and `finally` run in phase `running`
+        // (retries, settle), as after a drain that ended by itself (`settle`).
+        phase = .running
         if afterMainGraph(verdict, &out) { return }
         phase = .finished(verdict)
         out.append(.finishRun(verdict))

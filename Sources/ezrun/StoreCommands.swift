@@ -93,13 +93,13 @@ extension CLI {
         out += "events    \(s.records)   in flight \(open.count)   charged \(Units.money(s.state.chargedMicros)), \(Units.counted(s.state.chargedTokens, "token"))\n"
         out += "head      \(s.head)   (chain verified; pin it to detect a rewritten store)\n"
         // Columns as wide as their widest cell: `padding(toLength:)` would cut a longer one.
-        let width = max(4, s.plan.taskNames.map(\.count).max() ?? 4)
+        let unused = UnusedSlots.all(s.state)
+        let width = max(4, (s.plan.taskNames.map(\.count) + unused.values.map(\.name.count)).max() ?? 4)
         let states = (0..<s.plan.taskCount).map { shownState(s.state, task: $0) }
-        let stateWidth = max(16, (states.map(\.count).max() ?? 0) + 1)
+        let stateWidth = max(16, ((states + unused.values.map(\.text)).map(\.count).max() ?? 0) + 1)
         func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
         out += "\n" + pad("TASK", width) + "  " + pad("STATE", stateWidth) + " ATTEMPTS\n"
         // A dynamic fan-out's unused slots read as one row (`lint[3…19]  17 unused slots`).
-        let unused = UnusedSlots.all(s.state)
         for t in 0..<s.plan.taskCount {
             if s.state.isUnusedSlot(t) {
                 if let u = unused[t] { out += pad(u.name, width) + "  " + pad(u.text, stateWidth) + " 0\n" }
@@ -110,8 +110,9 @@ extension CLI {
             if again > 0 { out += " (\(again) run again after a resume)" }
             if let h = s.state.history[t].last, let e = h.errorClass {
                 out += "   last error: \(e)"
-                // The fan-out's own failure says why (its list, its length, the maximum).
-                if s.plan.isDynamicSlot(t) && h.agent < 0 { out += ": " + h.message }
+                // A failure the core decided without an attempt says why (a fan-out's list too
+                // long, a loop's `until` that never held, a condition without a value).
+                if h.agent < 0 { out += ": " + UnusedSlots.failureLine(h.message) }
             }
             out += "\n"
         }

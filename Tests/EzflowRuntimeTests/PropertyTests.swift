@@ -202,7 +202,7 @@ final class PropertyTests: XCTestCase {
         for c in 0..<n where pick(4) != 0 && p.depStart[c + 1] - p.depStart[c] == 1 && dependents[c] == 0 {
             let x = p.deps[p.depStart[c]]
             let plainUndo = !fallback[c] && !p.isApproval[c] && !p.isJoin(c) && !p.isFinally[c] && p.catchTask[c] < 0 && !p.catchTask.contains(c) && p.catchAgent[c] < 0
-            guard plainUndo, !fallback[x], !p.isFinally[x], p.compensate[x] < 0, p.compensates[x] < 0 else { continue }
+            guard plainUndo, !fallback[x], !p.isFinally[x], p.catchTask[x] < 0, p.compensate[x] < 0, p.compensates[x] < 0 else { continue }
             p.compensate[x] = c
             p.compensates[c] = x
             p.gate[c] = .success
