@@ -231,33 +231,31 @@ extension WorkflowLowering {
     /// Whether an expression reads `previous.TASK.outputs.x`.
     func readsPrevious(_ e: Expr) -> Bool {
         var found = false
-        func walk(_ x: Expr) {
-            if case .previousOutput? = w.bindings.binding(of: x) { found = true; return }
-            switch x.kind {
-            case .string(let ps): for case .interpolation(let i) in ps { walk(i) }
-            case .list(let xs): xs.forEach(walk)
-            case .record(let es): es.forEach { walk($0.value) }
-            case .unary(_, let a): walk(a)
-            case .binary(_, let a, let b): walk(a); walk(b)
-            case .index(let a, let b): walk(a); walk(b)
-            case .call(_, let args): args.forEach(walk)
-            case .member(let b, _): walk(b)
-            default: break
-            }
+        walkBindings(e) { b in
+            if case .previousOutput? = b { found = true; return true }
+            return false
         }
-        walk(e)
         return found
     }
 
     /// The tasks an expression reads, each with whether the read is of its status.
     func readsOf(_ e: Expr) -> [(Int, Bool)] {
         var out: [(Int, Bool)] = []
-        func walk(_ x: Expr) {
-            switch w.bindings.binding(of: x) {
-            case .taskOutput(_, let t, _)?: out.append((t, false)); return
-            case .taskStatus(_, let t)?: out.append((t, true)); return
-            default: break
+        walkBindings(e) { b in
+            switch b {
+            case .taskOutput(_, let t, _)?: out.append((t, false)); return true
+            case .taskStatus(_, let t)?: out.append((t, true)); return true
+            default: return false
             }
+        }
+        return out
+    }
+
+    /// Visits each sub-expression's binding, outermost first; `visit` returns true to
+    /// stop descending below that expression (a reference read whole).
+    func walkBindings(_ e: Expr, _ visit: (Binding?) -> Bool) {
+        func walk(_ x: Expr) {
+            if visit(w.bindings.binding(of: x)) { return }
             switch x.kind {
             case .string(let ps): for case .interpolation(let i) in ps { walk(i) }
             case .list(let xs): xs.forEach(walk)
@@ -271,7 +269,6 @@ extension WorkflowLowering {
             }
         }
         walk(e)
-        return out
     }
 }
 

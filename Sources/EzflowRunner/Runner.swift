@@ -256,7 +256,7 @@ public final class Runner {
                 : try Self.learnedPrior(plan, config: config, store: ports.store, workflow: workflowName, runID: runID)
             deferred.append(.runStarted(runID: runID, seed: seed, planHash: planHash, tagLimits: [:], atMs: nowMs, prior: prior))
         default:
-            deferred.append(.resumed(atMs: nowMs))
+            deferred.append(.resumed(atMs: nowMs, restartsAttempts: true))
         }
     }
 

@@ -178,8 +178,10 @@ extension Event {
         case .cancelRequested(let reason, let at):
             s.key("at_ms"); s.int(at)
             s.key("reason"); s.string(reason)
-        case .resumed(let at):
+        case .resumed(let at, let restarts):
             s.key("at_ms"); s.int(at)
+            // Written only when set: journals from before it keep their bytes (and chain).
+            if restarts { s.key("restarts_attempts"); s.bool(true) }
         case .planUpgraded(let from, let to, let at):
             s.key("at_ms"); s.int(at)
             s.key("from"); s.string(from)
@@ -247,7 +249,7 @@ extension Event {
         case .cancelRequested:
             return .cancelRequested(reason: try f.string("reason"), atMs: at)
         case .resumed:
-            return .resumed(atMs: at)
+            return .resumed(atMs: at, restartsAttempts: v["restarts_attempts"] == nil ? false : try f.bool("restarts_attempts"))
         case .planUpgraded:
             return .planUpgraded(fromHash: try f.string("from"), toHash: try f.string("to"), atMs: at)
         case .interrupted:

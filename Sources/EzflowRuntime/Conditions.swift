@@ -103,11 +103,17 @@ extension RunState {
     /// A `when` without a value (a type or a missing field the checker could not see): the
     /// task fails with class `condition_error`, named in its history.
     mutating func conditionFailed(_ d: Int, _ message: String, _ work: inout [(Int, Bool)]) {
-        history[d].append(AttemptRecord(attempt: attempts[d], agent: -1, errorClass: "condition_error",
-                                        message: conditionSubject(d) + " has no value: " + message, startedAtMs: nowMs, endedAtMs: nowMs,
-                                        costMicros: 0, tokens: 0))
-        set(d, .failed)
+        failWithoutAttempt(d, "condition_error", conditionSubject(d) + " has no value: " + message)
         work.append((d, false))
+    }
+
+    /// `t` fails now, decided by the core without an attempt (a condition or `until`
+    /// without a value, a fan-out's list too long, a budget refusing a cleanup): its
+    /// history names why (agent -1), which status and the progress lines print.
+    mutating func failWithoutAttempt(_ t: Int, _ errorClass: String, _ message: String) {
+        history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: errorClass, message: message,
+                                        startedAtMs: nowMs, endedAtMs: nowMs, costMicros: 0, tokens: 0))
+        set(t, .failed)
     }
 
     /// What a condition without a value was: a loop instance's gate holds the loop's `until`

@@ -150,8 +150,8 @@ public enum Core {
             // Audit only: no scheduling pass either, so the record provably changes nothing.
             state.seq += 1
             return out
-        case .resumed(let at):
-            state.resume(at: at, &out)
+        case .resumed(let at, let restarts):
+            state.resume(at: at, restartsAttempts: restarts, &out)
         case .planUpgraded:
             state.upgradePending = false
             state.rearmTimers(&out)
@@ -259,7 +259,8 @@ extension RunState {
     mutating func fired(_ id: TimerID, _ out: inout [Command]) {
         switch id {
         case .attemptTimeout(let t, let a):
-            if case .running(a, let agent) = tasks[t], isActive {
+            // The timer armed before a resume restarted the attempt's clock is stale.
+            if case .running(a, let agent) = tasks[t], isActive, nowMs >= Plan.saturatingAdd(attemptStartMs[t], plan.timeoutMs[t]) {
                 out.append(.cancel(task: t, attempt: a))
                 abandoned[t].append(a)
                 endAttempt(t, agent: agent, errorClass: "timeout",
@@ -712,7 +713,7 @@ extension RunState {
     }
 
     /// After a crash: re-dispatch in-flight attempts with the same key, set timers again.
-    mutating func resume(at: Millis, _ out: inout [Command]) {
+    mutating func resume(at: Millis, restartsAttempts: Bool = false, _ out: inout [Command]) {
         interrupted = false
         guard isActive else { return }
         rearmRunTimers(&out)
@@ -720,8 +721,12 @@ extension RunState {
             switch tasks[t] {
             case .running(let a, let agent):
                 out.append(.dispatch(task: t, attempt: a, agent: agent, idempotencyKey: idempotencyKey(t), tokenCap: tokenCap(t)))
+                // The attempt runs again from its start: its `timeout` counts from now, not
+                // from before the crash (an undo resumed later than its timeout timed out
+                // at once). Journals from before the flag keep the old clock.
+                if restartsAttempts { attemptStartMs[t] = at }
                 if plan.timeoutMs[t] > 0 {
-                    out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: attemptStartMs[t] + plan.timeoutMs[t]))
+                    out.append(.setTimer(.attemptTimeout(task: t, attempt: a), atMs: Plan.saturatingAdd(attemptStartMs[t], plan.timeoutMs[t])))
                 }
             case .backoff(let a, let until):
                 out.append(.setTimer(.retryDue(task: t, attempt: a), atMs: until))

@@ -95,9 +95,7 @@ extension RunState {
 
     /// The fan-out's one failure, on its slot 0, named in its history.
     mutating func fanoutFailed(_ d: Int, _ errorClass: String, _ message: String, _ work: inout [(Int, Bool)]) {
-        history[d].append(AttemptRecord(attempt: attempts[d], agent: -1, errorClass: errorClass, message: message,
-                                        startedAtMs: nowMs, endedAtMs: nowMs, costMicros: 0, tokens: 0))
-        set(d, .failed)
+        failWithoutAttempt(d, errorClass, message)
         work.append((d, false))
     }
 

@@ -43,10 +43,7 @@ extension RunState {
     /// A finally task whose next attempt no budget can ever cover fails with the
     /// budget's class (the run is not stopped: its main graph already ended).
     mutating func refuseInFinally(_ t: Int) {
-        history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: Verdict.budgetExceeded.rawValue,
-                                        message: "the worst case of its next attempt does not fit the budget left",
-                                        startedAtMs: nowMs, endedAtMs: nowMs, costMicros: 0, tokens: 0))
-        set(t, .failed)
+        failWithoutAttempt(t, Verdict.budgetExceeded.rawValue, "the worst case of its next attempt does not fit the budget left")
         finalize(t, ok: false)
     }
 

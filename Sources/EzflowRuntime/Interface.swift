@@ -373,7 +373,7 @@ public enum Event: Sendable, Equatable {
     case cancelRequested(reason: String, atMs: Millis)
     /// The shell restarted after a crash: in-flight attempts are dispatched again with the
     /// same idempotency key and their timers set again.
-    case resumed(atMs: Millis)
+    case resumed(atMs: Millis, restartsAttempts: Bool = false)
     /// The run continues on a compatible new plan (`RunState.migrated(to:)`): `fromHash`
     /// is the plan the run was on, `toHash` the plan it is on now. Legal only right after
     /// the migration; changes nothing but `seq` and `nowMs`, then re-arms the live timers
@@ -395,7 +395,7 @@ public enum Event: Sendable, Equatable {
         switch self {
         case .runStarted(_, _, _, _, let t, _, _), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
-             .cancelRequested(_, let t), .resumed(let t), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
+             .cancelRequested(_, let t), .resumed(let t, _), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
              .interrupted(_, _, let t), .taskRedriven(_, _, let t):
             t
         }

@@ -95,9 +95,7 @@ extension RunState {
     }
 
     mutating func loopFailed(_ t: Int, _ errorClass: String, _ message: String) {
-        history[t].append(AttemptRecord(attempt: attempts[t], agent: -1, errorClass: errorClass, message: message,
-                                        startedAtMs: nowMs, endedAtMs: nowMs, costMicros: 0, tokens: 0))
-        set(t, .failed)
+        failWithoutAttempt(t, errorClass, message)
         finalize(t, ok: false)
     }
 

@@ -172,6 +172,33 @@ final class CompensationRunTests: XCTestCase {
                        "resume ran the interrupted undo again, not the finished one, then finally")
         replays(dir, "k1")
     }
+
+    /// An attempt run again by `ezrun resume` has its whole `timeout` again: resumed later
+    /// than the timeout after its first start, an undo used to time out at once (and the
+    /// run ended compensation_incomplete with the booking never cancelled).
+    func testAnUndoResumedAfterItsTimeoutRunsWithAFreshTimeout() throws {
+        let dir = tempDir("comp")
+        write(Self.workflow(undoA: "echo undo_a-start >> log.txt; touch started; sleep 1; echo undo_a ${a.outputs.id} >> log.txt")
+                .replacingOccurrences(of: "task undo_a { timeout: 20s", with: "task undo_a { timeout: 2s"), to: dir + "/f.ezflow")
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = ["run", "f.ezflow", "--run-id", "k2", "--quiet", "--input", "broken=true"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let until = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        sleep(3)  // past undo_a's 2s timeout, counted from its first start
+        let r = ezrun(["resume", "k2"], in: dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(lines(dir), ["a", "b", "c", "undo_b", "undo_a-start", "undo_a-start", "undo_a A1", "fin failed c"],
+                       "the resumed undo ran to its end")
+        let status = ezrun(["status", "k2"], in: dir)
+        XCTAssertFalse(status.stdout.contains("compensation_incomplete"), status.stdout)
+        replays(dir, "k2")
+    }
 }
 
 /// The saga example (from cdk-patterns/serverless `the-saga-stepfunction`) for real and

@@ -33,7 +33,7 @@ final class CodecTests: XCTestCase {
         case .cancelRequested:
             [.cancelRequested(reason: "", atMs: 0), .cancelRequested(reason: "by ops: «stop»", atMs: 9)]
         case .resumed:
-            [.resumed(atMs: 0), .resumed(atMs: 1_700_000_000_000)]
+            [.resumed(atMs: 0), .resumed(atMs: 1_700_000_000_000), .resumed(atMs: 5, restartsAttempts: true)]
         case .approvalRefused:
             [.approvalRefused(task: 2, principal: "bob", reason: "role `viewer` may not approve", atMs: 3)]
         case .planUpgraded:

@@ -183,3 +183,31 @@ final class ControlFlowInterplayTests: XCTestCase {
         XCTAssertEqual(cs.filter { $0.hasPrefix("dispatch") }, ["dispatch a#2@v"], "a fresh rule: the dead letter is re-driven")
     }
 }
+
+/// `resumed` restarts the clock of the attempts it dispatches again (the runner writes
+/// `restarts_attempts: true`); a journal from before the flag keeps the old clock.
+final class ResumeClockTests: XCTestCase {
+    static let source = workflow("""
+      task a {
+        agent: v
+        timeout: 1s
+        run: "a"
+      }
+    """)
+
+    func testAResumedAttemptGetsItsWholeTimeoutAgain() throws {
+        var h = Harness(try makePlan(Self.source))
+        XCTAssertEqual(try h.start(), ["dispatch a#1@v", "timer timeout/0/1@1000"])
+        XCTAssertEqual(try h.send(.resumed(atMs: 5_000, restartsAttempts: true)), ["dispatch a#1@v", "timer timeout/0/1@6000"])
+        XCTAssertEqual(try h.timer(.attemptTimeout(task: 0, attempt: 1), at: 5_000), [], "the timer from before the crash is stale")
+        XCTAssertEqual(h.state("a"), "running(attempt: 1, agent: 0)")
+        XCTAssertEqual(try h.ok("a", at: 5_500), ["finish success"])
+    }
+
+    func testAJournalFromBeforeTheFlagKeepsTheOldClock() throws {
+        var h = Harness(try makePlan(Self.source))
+        try h.start()
+        XCTAssertEqual(try h.send(.resumed(atMs: 5_000)), ["dispatch a#1@v", "timer timeout/0/1@1000"])
+        XCTAssertTrue(try h.timer(.attemptTimeout(task: 0, attempt: 1), at: 5_000).contains("cancel a#1"))
+    }
+}
