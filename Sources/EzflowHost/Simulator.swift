@@ -541,11 +541,14 @@ final class SimRun: RunObserver, AttemptExecutor {
         }
     }
 
-    /// The chain of tasks that ended last: start from the latest-ending task (lowest id on
-    /// ties) and follow, at each step, the dependency that ended latest.
+    /// The main graph's chain of tasks that ended last: start from the latest-ending task
+    /// (lowest id on ties) and follow, at each step, the dependency that ended latest.
+    /// `finally` tasks and undos run after the main graph, waiting for none of its tasks:
+    /// one of them would be the whole path (as `ezc graph`, the main graph only).
     func criticalPath() -> [Int] {
         var last = -1
-        for t in 0..<plan.taskCount where endMs[t] >= 0 && (last < 0 || endMs[t] > endMs[last]) { last = t }
+        for t in 0..<plan.taskCount where endMs[t] >= 0 && !plan.isFinally[t] && plan.kind(t) != .compensation
+            && (last < 0 || endMs[t] > endMs[last]) { last = t }
         guard last >= 0 else { return [] }
         var path = [last]
         var t = last

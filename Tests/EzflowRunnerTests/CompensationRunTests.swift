@@ -263,5 +263,10 @@ final class SagaExampleTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("compensation: 40 runs undid tasks (80 undos), 0 compensation_incomplete"), r.stdout)
         XCTAssertTrue(r.stdout.contains("oracle: 40/40 runs held"), r.stdout)
         XCTAssertTrue(r.stdout.contains("invariants: checked after each of"), r.stdout)
+        // The main graph's path: a `finally` task or an undo waits for none of its tasks and
+        // was reported as the whole critical path.
+        let path = r.stdout.split(separator: "\n").first { $0.hasPrefix("critical path") }.map(String.init) ?? ""
+        XCTAssertTrue(path.contains("reserve_hotel 40") && path.contains("take_payment 40"), path)
+        XCTAssertFalse(path.contains("sorry") || path.contains("cancel_hotel"), path)
     }
 }
