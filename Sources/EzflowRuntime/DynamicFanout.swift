@@ -124,8 +124,12 @@ extension PlanBuilder {
     static func listText(_ e: JSONValue, tasks: [IRTask]) -> String {
         guard case .array(let parts)? = e["ref"], parts.count >= 2, case .string("task") = parts[0], case .int(let id) = parts[1],
               id >= 0, Int(id) < tasks.count else { return "the list" }
-        var s = tasks[Int(id)].name
-        for case .string(let f) in parts.dropFirst(2) { s += "." + f }
-        return s
+        let fields = parts.dropFirst(2).compactMap { if case .string(let f) = $0 { f } else { nil } }
+        // A loop task's outputs are its body tasks' (`outputs.draft.files`), as written:
+        // `draft.outputs.files`, the body task's in the last iteration.
+        if tasks[Int(id)].json["action"] == .string("loop"), fields.count >= 2, fields[0] == "outputs" {
+            return ([fields[1], "outputs"] + fields.dropFirst(2)).joined(separator: ".")
+        }
+        return ([tasks[Int(id)].name] + fields).joined(separator: ".")
     }
 }

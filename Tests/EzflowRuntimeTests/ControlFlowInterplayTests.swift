@@ -163,6 +163,29 @@ final class ControlFlowInterplayTests: XCTestCase {
         XCTAssertEqual(try h.ok("next", at: 20), ["finish success"])
     }
 
+    func testAFanOutOverALoopsOutputNamesTheListAsWritten() throws {
+        let plan = try makePlan(workflow("""
+          group rounds {
+            repeat {
+              max: 2
+              until: len(draft.outputs.files) > 0
+            }
+            task draft {
+              agent: v
+              run: "draft"
+              output files: list[string]
+            }
+          }
+          task lint {
+            agent: v
+            for_each: draft.outputs.files
+            max_items: 2
+            run: "lint ${item}"
+          }
+        """))
+        XCTAssertEqual(Set(plan.dynamicSlot.values.map(\.listText)), ["draft.outputs.files"], "not `rounds.outputs.draft.files`")
+    }
+
     func testAFailedRunWithNothingToUndoCanBeRedriven() throws {
         var h = Harness(try makePlan(workflow("""
           task a {
