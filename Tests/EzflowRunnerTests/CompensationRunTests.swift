@@ -41,10 +41,10 @@ final class CompensationRunTests: XCTestCase {
     }
 
     /// `ezrun run f.ezflow` in the background, until `started` exists.
-    func startUntilStarted(_ dir: String, _ id: String) throws -> Process {
+    func startUntilStarted(_ dir: String, _ id: String, _ more: [String] = []) throws -> Process {
         let p = Process()
         p.executableURL = Repo.executable("ezrun")
-        p.arguments = ["run", "f.ezflow", "--run-id", id, "--quiet"]
+        p.arguments = ["run", "f.ezflow", "--run-id", id, "--quiet"] + more
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -155,14 +155,7 @@ final class CompensationRunTests: XCTestCase {
         let dir = tempDir("comp")
         write(Self.workflow(undoA: "echo undo_a-start >> log.txt; touch started; sleep 2; echo undo_a ${a.outputs.id} >> log.txt"),
               to: dir + "/f.ezflow")
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = ["run", "f.ezflow", "--run-id", "k1", "--quiet", "--input", "broken=true"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let until = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
+        let p = try startUntilStarted(dir, "k1", ["--input", "broken=true"])
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         XCTAssertEqual(lines(dir), ["a", "b", "c", "undo_b", "undo_a-start"], "killed while undo_a ran")
@@ -180,14 +173,7 @@ final class CompensationRunTests: XCTestCase {
         let dir = tempDir("comp")
         write(Self.workflow(undoA: "echo undo_a-start >> log.txt; touch started; sleep 1; echo undo_a ${a.outputs.id} >> log.txt")
                 .replacingOccurrences(of: "task undo_a { timeout: 20s", with: "task undo_a { timeout: 2s"), to: dir + "/f.ezflow")
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = ["run", "f.ezflow", "--run-id", "k2", "--quiet", "--input", "broken=true"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let until = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
+        let p = try startUntilStarted(dir, "k2", ["--input", "broken=true"])
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         sleep(3)  // past undo_a's 2s timeout, counted from its first start
