@@ -58,7 +58,10 @@ extension WorkflowChecker {
         info.until = attrs["until"]?.value
         info.onExhausted = attrs.word("on_exhausted") ?? "fail"
         let missing = ["max", "until"].filter { attrs[$0] == nil }
-        if !missing.isEmpty {
+        // A misspelt attribute (`untill`) already has its E0203 with the fix: one mistake,
+        // one diagnostic.
+        let misspelt = r.attributes.contains { !["max", "until", "on_exhausted"].contains($0.key.text) }
+        if !missing.isEmpty && !misspelt {
             report(error("E0960", "`repeat` of group `\(w.groups[gi].name.text)` needs " + missing.map { "`\($0)`" }.joined(separator: " and "),
                          r.kind.span, label: "no " + missing.joined(separator: ", no "),
                          notes: ["a loop has no default bound: `max` is how many iterations the budget and deadline proofs count"],
