@@ -264,12 +264,24 @@ extension WorkflowChecker {
         }
         if let result { return result }
         let unitClash = (a.isUnit || b.isUnit) && [.add, .sub, .lt, .le, .gt, .ge, .eq, .ne].contains(op)
-        report(error(unitClash ? "E0301" : "E0303",
-                     unitClash ? "cannot combine \(article(a)) and \(article(b)) with `\(op.rawValue)`"
-                               : "`\(op.rawValue)` cannot be applied to `\(a)` and `\(b)`", span,
-                     secondary: [Label(l.span, "`\(a)`"), Label(r.span, "`\(b)`")],
-                     help: unitClash ? "both sides need the same unit" : nil))
+        // `a.status == "succeeded"`: a string literal naming a case of the enum on the other
+        // side is the case, written as a value (`status.succeeded`).
+        let asCase = [.eq, .ne].contains(op) ? enumCase(for: r, of: a).map { (r, $0) } ?? enumCase(for: l, of: b).map { (l, $0) } : nil
+        var d = error(unitClash ? "E0301" : "E0303",
+                      unitClash ? "cannot combine \(article(a)) and \(article(b)) with `\(op.rawValue)`"
+                                : "`\(op.rawValue)` cannot be applied to `\(a)` and `\(b)`", span,
+                      secondary: [Label(l.span, "`\(a)`"), Label(r.span, "`\(b)`")],
+                      help: unitClash ? "both sides need the same unit" : asCase.map { "compare with the enum's case: `\($0.1)`" })
+        if let (literal, text) = asCase { d = d.fixing(.replace(literal.span, with: text)) }
+        report(d)
         return .error
+    }
+
+    /// `ENUM.case` when `e` is a string literal naming a case of enum type `t`.
+    func enumCase(for e: Expr, of t: Ty) -> String? {
+        guard case .enumeration(let name, let cases) = t, case .string(let parts) = e.kind, parts.count == 1,
+              case .text(let s) = parts[0], cases.contains(s) else { return nil }
+        return name + "." + s
     }
 
     static let functions: [String: (Int, String)] = [

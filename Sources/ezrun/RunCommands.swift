@@ -279,7 +279,13 @@ extension CLI {
             runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
                                        allowCompatible: a.flags.contains("--allow-compatible"))
         } catch { fail(error) }
-        if !flags.quiet { Console.err("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n") }
+        if !flags.quiet {
+            if case .finished(let v) = runner.run.state.phase, v != .waitingForApproval {
+                Console.err("ezrun: run \(runner.runID) has already finished (\(v.rawValue)): nothing to resume\n")
+            } else {
+                Console.err("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n")
+            }
+        }
         if !flags.quiet, runner.survivorsEnded > 0 {
             Console.err("ezrun: ended \(Units.counted(runner.survivorsEnded, "task process group")) the crashed runner left running\n")
         }

@@ -111,6 +111,10 @@ final class RunCLITests: XCTestCase {
         let junit = read(dir + "/j.xml")
         XCTAssertTrue(junit.contains("<failure"), junit)
         XCTAssertTrue(junit.contains("boom"), junit)
+        // Resuming a run that already ended says so, and exits with its verdict again.
+        let again = ezrun(["resume", "f1"], in: dir)
+        XCTAssertEqual(again.status, 1, again.stderr)
+        XCTAssertTrue(again.stderr.contains("ezrun: run f1 has already finished (failed): nothing to resume"), again.stderr)
     }
 
     func testDeadlineExceededExitsThree() throws {
