@@ -35,24 +35,6 @@ final class CompensationRunTests: XCTestCase {
 
     func lines(_ dir: String) -> [String] { read(dir + "/log.txt").split(separator: "\n").map(String.init) }
 
-    func replays(_ dir: String, _ id: String, file: StaticString = #filePath, line: UInt = #line) {
-        let r = ezrun(["replay", id], in: dir)
-        XCTAssertEqual(r.status, 0, "the journal replays: \(r.stdout)\(r.stderr)", file: file, line: line)
-    }
-
-    /// `ezrun run f.ezflow` in the background, until `started` exists.
-    func startUntilStarted(_ dir: String, _ id: String, _ more: [String] = []) throws -> Process {
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = ["run", "f.ezflow", "--run-id", id, "--quiet"] + more
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let until = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
-        return p
-    }
-
     func testAFailureUndoesWhatSucceededInReverseOrderAndASuccessUndoesNothing() throws {
         let dir = tempDir("comp")
         write(Self.workflow(), to: dir + "/f.ezflow")
@@ -64,7 +46,7 @@ final class CompensationRunTests: XCTestCase {
         XCTAssertFalse(bad.stderr.contains("compensation_incomplete"), bad.stderr)
         let status = ezrun(["status", "f1"], in: dir)
         XCTAssertTrue(status.stdout.contains("undo_b  succeeded"), status.stdout)
-        replays(dir, "f1")
+        assertReplays(dir, "f1")
 
         try FileManager.default.removeItem(atPath: dir + "/log.txt")
         let ok = ezrun(["run", "f.ezflow", "--run-id", "s1"], in: dir)
@@ -72,7 +54,7 @@ final class CompensationRunTests: XCTestCase {
         XCTAssertEqual(lines(dir), ["a", "b", "c", "fin succeeded "], "a successful run runs no compensation")
         let s = ezrun(["status", "s1"], in: dir)
         XCTAssertTrue(s.stdout.contains("undo_a  skipped (not needed)"), s.stdout)
-        replays(dir, "s1")
+        assertReplays(dir, "s1")
     }
 
     func testAFailingUndoIsRetriedThenTheOthersRunAndTheRunIsCompensationIncomplete() throws {
@@ -92,7 +74,7 @@ final class CompensationRunTests: XCTestCase {
         XCTAssertTrue(json.stdout.contains("\"compensates\":\"b\""), json.stdout)
         XCTAssertTrue(read(dir + "/junit.xml").contains("type=\"compensation_incomplete\""), read(dir + "/junit.xml"))
         XCTAssertTrue(read(dir + "/summary.json").contains("\"compensation_incomplete\":[\"undo_b\"]"), read(dir + "/summary.json"))
-        replays(dir, "i1")
+        assertReplays(dir, "i1")
     }
 
     func testACancelLeadsToCompensationThenFinallyAndASecondCancelDoesNotStopIt() throws {
@@ -106,7 +88,7 @@ final class CompensationRunTests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 1)
         XCTAssertEqual(lines(dir), ["a", "b", "undo_b", "undo_a A1", "fin cancelled "], "undos after the cancel, then finally")
-        replays(dir, "c1")
+        assertReplays(dir, "c1")
     }
 
     func testTheDeadlineDoesNotStopAnUndo() throws {
@@ -116,7 +98,7 @@ final class CompensationRunTests: XCTestCase {
         let r = ezrun(["run", "f.ezflow", "--run-id", "d1"], in: dir)
         XCTAssertEqual(r.status, 3, r.stderr)
         XCTAssertEqual(lines(dir), ["a", "b", "undo_b", "undo_a A1", "fin deadline_exceeded "], "the undo ran past the deadline")
-        replays(dir, "d1")
+        assertReplays(dir, "d1")
     }
 
     /// A fan-out is compensated per instance through a nested workflow: each instance's
@@ -148,7 +130,7 @@ final class CompensationRunTests: XCTestCase {
         let bad = ezrun(["run", "f.ezflow", "--run-id", "n2", "--input", "broken=true"], in: dir)
         XCTAssertEqual(bad.status, 1, bad.stderr)
         XCTAssertEqual(lines(dir), ["reserve 1", "reserve 2", "pay", "cancel R2", "cancel R1"])
-        replays(dir, "n2")
+        assertReplays(dir, "n2")
     }
 
     func testKillNineDuringCompensationThenResumeFinishesItWithoutRerunningFinishedUndos() throws {
@@ -163,7 +145,7 @@ final class CompensationRunTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertEqual(lines(dir), ["a", "b", "c", "undo_b", "undo_a-start", "undo_a-start", "undo_a A1", "fin failed c"],
                        "resume ran the interrupted undo again, not the finished one, then finally")
-        replays(dir, "k1")
+        assertReplays(dir, "k1")
     }
 
     /// An attempt run again by `ezrun resume` has its whole `timeout` again: resumed later
@@ -183,7 +165,7 @@ final class CompensationRunTests: XCTestCase {
                        "the resumed undo ran to its end")
         let status = ezrun(["status", "k2"], in: dir)
         XCTAssertFalse(status.stdout.contains("compensation_incomplete"), status.stdout)
-        replays(dir, "k2")
+        assertReplays(dir, "k2")
     }
 }
 

@@ -37,37 +37,19 @@ final class FinallyRunTests: XCTestCase {
           task deploy { after: [build], run: "test ${inputs.broken} = false" }
         """
 
-    /// `ezrun run f.ezflow` in the background, once its main task touched `started`.
-    func startUntilStarted(_ dir: String, _ id: String) throws -> Process {
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = ["run", "f.ezflow", "--run-id", id, "--quiet"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let until = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
-        return p
-    }
-
-    func replays(_ dir: String, _ id: String, file: StaticString = #filePath, line: UInt = #line) {
-        let r = ezrun(["replay", id], in: dir)
-        XCTAssertEqual(r.status, 0, "the journal replays: \(r.stdout)\(r.stderr)", file: file, line: line)
-    }
-
     func testFinallyRunsAfterSuccessAndAfterFailureAndReadsTheRunStatus() throws {
         let dir = tempDir("finally")
         write(Self.workflow(main: Self.main, finally: Self.report), to: dir + "/f.ezflow")
         let ok = ezrun(["run", "f.ezflow", "--run-id", "s1"], in: dir)
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertEqual(read(dir + "/status.txt"), "succeeded [] 1\n")
-        replays(dir, "s1")
+        assertReplays(dir, "s1")
 
         let bad = ezrun(["run", "f.ezflow", "--run-id", "s2", "--input", "broken=true", "--junit", "junit.xml"], in: dir)
         XCTAssertEqual(bad.status, 1, "a finally task never turns a failed run into a success: \(bad.stderr)")
         XCTAssertEqual(read(dir + "/status.txt"), "failed [deploy] 1\n")
         XCTAssertTrue(bad.stderr.contains("run finished: failed"), bad.stderr)
-        replays(dir, "s2")
+        assertReplays(dir, "s2")
     }
 
     func testAFailingFinallyTaskFailsASuccessfulRunUnlessAllowed() throws {
@@ -76,7 +58,7 @@ final class FinallyRunTests: XCTestCase {
         write(Self.workflow(main: Self.main, finally: failing), to: dir + "/f.ezflow")
         let r = ezrun(["run", "f.ezflow", "--run-id", "x1"], in: dir)
         XCTAssertEqual(r.status, 1, r.stderr)
-        replays(dir, "x1")
+        assertReplays(dir, "x1")
 
         let allowed = "    task cleanup { timeout: 10s, run: \"exit 4\", allow_failure: true }"
         write(Self.workflow(main: Self.main, finally: allowed), to: dir + "/g.ezflow")
@@ -96,7 +78,7 @@ final class FinallyRunTests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 1)
         XCTAssertEqual(read(dir + "/status.txt"), "cancelled [] 1\n", "the cleanup ran after the cancel")
-        replays(dir, "c1")
+        assertReplays(dir, "c1")
     }
 
     func testFinallyRunsAfterTheDeadlineWhichDoesNotStopIt() throws {
@@ -115,7 +97,7 @@ final class FinallyRunTests: XCTestCase {
         let r = ezrun(["run", "f.ezflow", "--run-id", "d1"], in: dir)
         XCTAssertEqual(r.status, 3, r.stderr)
         XCTAssertEqual(read(dir + "/status.txt"), "deadline_exceeded\n", "the cleanup ran past the deadline")
-        replays(dir, "d1")
+        assertReplays(dir, "d1")
     }
 
     func testKillNineThenResumeRunsFinally() throws {
@@ -132,7 +114,7 @@ final class FinallyRunTests: XCTestCase {
         let r = ezrun(["resume", "k1"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(read(dir + "/status.txt"), "succeeded [] 1\n", "resume finished the run and then ran finally")
-        replays(dir, "k1")
+        assertReplays(dir, "k1")
     }
 }
 

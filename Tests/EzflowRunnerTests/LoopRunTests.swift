@@ -42,11 +42,6 @@ final class LoopRunTests: XCTestCase {
         """
     }
 
-    func replays(_ dir: String, _ id: String, file: StaticString = #filePath, line: UInt = #line) {
-        let r = ezrun(["replay", id], in: dir)
-        XCTAssertEqual(r.status, 0, "the journal replays: \(r.stdout)\(r.stderr)", file: file, line: line)
-    }
-
     /// The STATE column of `ezrun status` for each task row, by task name.
     func states(_ dir: String, _ id: String) -> [String: String] {
         let r = ezrun(["status", id], in: dir)
@@ -74,7 +69,7 @@ final class LoopRunTests: XCTestCase {
         XCTAssertTrue(s["review[iteration=3]"]?.hasPrefix("skipped") ?? false, "\(s)")
         XCTAssertTrue(s["rounds_loop"]?.hasPrefix("succeeded") ?? false, "\(s)")
         XCTAssertTrue(r.stderr.contains("run finished: success"), r.stderr)
-        replays(dir, "e1")
+        assertReplays(dir, "e1")
     }
 
     func testAnExhaustedLoopFailsWithLoopExhausted() throws {
@@ -98,7 +93,7 @@ final class LoopRunTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/published.txt"))
         XCTAssertEqual(read(dir + "/alert.txt"), "draft 3 after fix round 2\n", "an exhausted loop still reads its last round")
         XCTAssertEqual(read(dir + "/failures.txt"), "rounds_loop\n")
-        replays(dir, "x1")
+        assertReplays(dir, "x1")
     }
 
     func testOnExhaustedSucceedEndsTheRunWithTheLastIteration() throws {
@@ -107,21 +102,14 @@ final class LoopRunTests: XCTestCase {
         let r = ezrun(["run", "f.ezflow", "--run-id", "s1", "--input", "rounds=5"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(read(dir + "/published.txt"), "draft 3 after fix round 2\n")
-        replays(dir, "s1")
+        assertReplays(dir, "s1")
     }
 
     func testKillNineInIterationTwoThenResumeEndsTheSame() throws {
         let dir = tempDir("loop")
         // Iteration 2's review marks that it started, then takes a second.
         write(Self.workflow(reviewExtra: "if [ ${iteration} -eq 2 ] && [ ! -e started ]; then touch started; sleep 2; fi; "), to: dir + "/f.ezflow")
-        let p = Process()
-        p.executableURL = Repo.executable("ezrun")
-        p.arguments = ["run", "f.ezflow", "--run-id", "k1", "--quiet"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let until = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
+        let p = try startUntilStarted(dir, "k1")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/published.txt"), "killed before the loop ended")
@@ -130,7 +118,7 @@ final class LoopRunTests: XCTestCase {
         XCTAssertEqual(read(dir + "/published.txt"), "draft 2 after fix round 1\n", "resume ends as an uninterrupted run")
         let s = states(dir, "k1")
         XCTAssertTrue(s["draft[iteration=3]"]?.hasPrefix("skipped (condition)") ?? false, "\(s)")
-        replays(dir, "k1")
+        assertReplays(dir, "k1")
     }
 }
 

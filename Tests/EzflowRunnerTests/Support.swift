@@ -15,6 +15,26 @@ func ezrun(_ args: [String], in dir: String, timeout: Double = 60) -> (status: I
     runProcess(Repo.executable("ezrun"), args, cwd: URL(fileURLWithPath: dir), timeout: timeout)
 }
 
+/// `ezrun replay ID` in `dir` exits 0: the run's journal replays.
+func assertReplays(_ dir: String, _ id: String, file: StaticString = #filePath, line: UInt = #line) {
+    let r = ezrun(["replay", id], in: dir)
+    XCTAssertEqual(r.status, 0, "the journal replays: \(r.stdout)\(r.stderr)", file: file, line: line)
+}
+
+/// `ezrun run f.ezflow --run-id ID --quiet` in `dir`, in the background, returned once a
+/// task touched `started` (at most 20 s), for a kill -9 at a chosen moment.
+func startUntilStarted(_ dir: String, _ id: String, _ more: [String] = []) throws -> Process {
+    let p = Process()
+    p.executableURL = Repo.executable("ezrun")
+    p.arguments = ["run", "f.ezflow", "--run-id", id, "--quiet"] + more
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let until = Date().addingTimeInterval(20)
+    while !FileManager.default.fileExists(atPath: dir + "/started") && Date() < until { usleep(10_000) }
+    return p
+}
+
 func write(_ text: String, to path: String) {
     FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
 }
