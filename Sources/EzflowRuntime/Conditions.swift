@@ -94,10 +94,12 @@ extension RunState {
         makeReady(d)
     }
 
-    mutating func skip(_ d: Int, _ reason: SkipReason, _ work: inout [(Int, Bool)]) {
+    /// `d` skipped for `reason`; passed on as a failure to its dependents' gates, or, with
+    /// `passedOnAsSuccess` (a fan-out's unused slot), as a success.
+    mutating func skip(_ d: Int, _ reason: SkipReason, _ work: inout [(Int, Bool)], passedOnAsSuccess: Bool = false) {
         set(d, .skipped)
         skipReason[d] = reason
-        work.append((d, false))
+        work.append((d, passedOnAsSuccess))
     }
 
     /// A `when` without a value (a type or a missing field the checker could not see): the

@@ -88,9 +88,7 @@ extension RunState {
 
     /// An unused slot: skipped, and passed on as a success (the fan-out did what its list asked).
     mutating func skipUnused(_ d: Int, _ work: inout [(Int, Bool)]) {
-        set(d, .skipped)
-        skipReason[d] = .unusedSlot
-        work.append((d, true))
+        skip(d, .unusedSlot, &work, passedOnAsSuccess: true)
     }
 
     /// The fan-out's one failure, on its slot 0, named in its history.
