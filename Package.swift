@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRedis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "EzflowDiagnostics", dependencies: ["EzflowUnits"]),
         // The one table of commands and flags: parsing, help, completions, man pages, docs/CLI.md.
         .target(name: "EzflowCLI"),
@@ -43,6 +45,8 @@ let package = Package(
         .target(name: "EzflowAgents", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowShell", "EzflowInstall"]),
         .target(name: "EzflowPorts", dependencies: ["EzflowRuntime", "EzflowIR"]),
         .target(name: "EzflowStore", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CSQLite"]),
+        .target(name: "EzflowPostgres", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CPostgres"]),
+        .target(name: "EzflowRedis", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CRedis"]),
         .target(name: "EzflowReport", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits", "EzflowDiagnostics"]),
         .target(name: "EzflowRunner", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits", "EzflowAgents", "EzflowPorts", "EzflowStore"]),
         .testTarget(name: "EzflowStoreTests", dependencies: ["EzflowStore", "EzflowPorts", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport", "EzflowIR", "EzflowSim"]),
@@ -57,7 +61,7 @@ let package = Package(
         .testTarget(name: "EzflowIDETests", dependencies: ["EzflowIDE", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
         .testTarget(name: "EzflowReportTests", dependencies: ["EzflowReport", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
-        .testTarget(name: "EzflowPortsTests", dependencies: ["EzflowPorts", "EzflowStore", "EzflowRuntime", "EzflowIR", "EzflowTestSupport"]),
+        .testTarget(name: "EzflowPortsTests", dependencies: ["EzflowPorts", "EzflowStore", "EzflowPostgres", "EzflowRedis", "EzflowRuntime", "EzflowIR", "EzflowTestSupport"]),
         .testTarget(name: "EzflowRunnerTests", dependencies: ["EzflowRunner", "EzflowAgents", "EzflowPorts", "EzflowStore", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowAgentsTests", dependencies: ["EzflowAgents", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport", "EzflowShell"]),
     ]

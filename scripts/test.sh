@@ -14,32 +14,18 @@ source scripts/lib.sh
 ez_require_swift
 EZ_WITH_TEST_PACKAGES=1 ez_ensure_packages
 
-# --- HOOK: throwaway PostgreSQL / Redis servers (not started yet) ------------------
-# No test uses a server yet. When the backend tests arrive, uncomment this block; the
-# tests are gated on EZ_PG / EZ_REDIS and skip (rc 0) when those are unset.
-# Recipe from SWIFT-NOTES.md §1 (as root; the directory must be owned by postgres):
-#
-# EZ_SRV_DIR="$(mktemp -d /tmp/ezflow-test-servers.XXXXXX)"
-# chown postgres "$EZ_SRV_DIR"
-# ez_stop_servers() {
-#     su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $EZ_SRV_DIR/data stop -m fast" >/dev/null 2>&1 || true
-#     [ -f "$EZ_SRV_DIR/redis.pid" ] && kill "$(cat "$EZ_SRV_DIR/redis.pid")" 2>/dev/null || true
-#     rm -rf "$EZ_SRV_DIR"
-# }
-# trap ez_stop_servers EXIT
-# su postgres -c "/usr/lib/postgresql/15/bin/initdb -D $EZ_SRV_DIR/data -A trust -U postgres" >/dev/null
-# su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $EZ_SRV_DIR/data -l $EZ_SRV_DIR/log -w -o '-p 54329 -k $EZ_SRV_DIR -c listen_addresses=127.0.0.1' start"
-# redis-server --port 63799 --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
-#     --daemonize yes --pidfile "$EZ_SRV_DIR/redis.pid" --dir "$EZ_SRV_DIR"
-# export EZ_PG="host=127.0.0.1 port=54329 user=postgres dbname=postgres"
-# export EZ_REDIS="127.0.0.1:63799"
-# (with the trap in place, run `swift test` below without exec so the servers get stopped)
-# -----------------------------------------------------------------------------------
+# Throwaway PostgreSQL and Redis servers on loopback for the backend tests (EZ_PG,
+# EZ_REDIS); a plain `swift test` without them skips those tests.
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+EZFLOW_TEST_PREFIX=""
+ez_cleanup() { ez_stop_servers; [ -n "$EZFLOW_TEST_PREFIX" ] && rm -rf "$EZFLOW_TEST_PREFIX"; return 0; }
+trap ez_cleanup EXIT
+ez_start_servers "${EZ_TEST_PG_PORT:-54329}" "${EZ_TEST_REDIS_PORT:-63799}"
 
 ez_sdk_venv
 
 EZFLOW_TEST_PREFIX="$(mktemp -d /tmp/ezflow-test-prefix.XXXXXX)"
-trap 'rm -rf "$EZFLOW_TEST_PREFIX"' EXIT
 export EZFLOW_TEST_PREFIX
 ez_log "make install PREFIX=$EZFLOW_TEST_PREFIX"
 make -s install PREFIX="$EZFLOW_TEST_PREFIX"

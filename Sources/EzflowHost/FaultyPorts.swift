@@ -109,9 +109,15 @@ final class FaultyQueue: WorkQueue, @unchecked Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError) {
         try faults.around("offer") { () throws(StoreError) in try base.offer(items, nowMs: nowMs) }
     }
-    func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
-        try faults.around("claim") { () throws(StoreError) in try base.claim(owner: owner, max: max, nowMs: nowMs, leaseMs: leaseMs) }
+    func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
+        try faults.around("claim") { () throws(StoreError) in
+            try base.claim(owner: owner, queues: queues, max: max, nowMs: nowMs, leaseMs: leaseMs)
+        }
     }
+    func renew(owner: String, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> Int {
+        try faults.around("renew") { () throws(StoreError) in try base.renew(owner: owner, nowMs: nowMs, leaseMs: leaseMs) }
+    }
+    func release(owner: String) throws(StoreError) { try faults.around("release") { () throws(StoreError) in try base.release(owner: owner) } }
     func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
         try faults.around("complete") { () throws(StoreError) in try base.complete(completion, nowMs: nowMs) }
     }

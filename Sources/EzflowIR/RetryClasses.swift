@@ -24,6 +24,7 @@ public enum RetryClasses {
         Refused(name: "prompt_too_large", why: "the prompt leaves no room for an answer within the cap or budget"),
         Refused(name: "render_error", why: "the template reads a value that is not there"),
         Refused(name: "secret_error", why: "a secret is not granted or cannot be read"),
+        Refused(name: "worker_lost", why: "the attempt stopped its worker 3 times (killed, frozen or cut off); it would again"),
     ]
 
     /// The built-in classes a rule without `on:` retries (any class an agent reports

@@ -52,22 +52,25 @@ public final class MemoryWorkQueue: WorkQueue {
         if added { onOffer?() }
     }
 
-    public func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
+    public func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
         state.withLock { s in
             var out: [Lease] = []
-            var rest: [Key] = []
-            for k in s.queued {
-                guard var e = s.entries[k], case .queued = e.phase, !e.cancelled else { continue }
-                guard out.count < max else {
-                    rest.append(k)
-                    continue
-                }
+            // Lowest priority first; `queued` is in offer order and the sort is stable.
+            let live = s.queued.filter { k in
+                guard let e = s.entries[k], case .queued = e.phase, !e.cancelled else { return false }
+                return true
+            }
+            var taken = Set<Key>()
+            for k in live.sorted(by: { s.entries[$0]!.item.priority < s.entries[$1]!.item.priority }) where out.count < max {
+                var e = s.entries[k]!
+                guard queues.isEmpty || queues.contains(e.item.queue) else { continue }
                 e.deliveries += 1
                 e.phase = .leased(owner: owner, untilMs: nowMs + leaseMs)
                 s.entries[k] = e
+                taken.insert(k)
                 out.append(Lease(item: e.item, owner: owner, expiresAtMs: nowMs + leaseMs, deliveries: e.deliveries))
             }
-            s.queued = rest
+            s.queued = live.filter { !taken.contains($0) }
             return out
         }
     }
@@ -87,16 +90,57 @@ public final class MemoryWorkQueue: WorkQueue {
     }
 
     public func expire(nowMs: Millis) throws(StoreError) -> [WorkItem] {
-        state.withLock { s in
+        let (out, lost) = state.withLock { s -> ([WorkItem], Bool) in
             var out: [WorkItem] = []
+            var lost = false
             for (k, e) in s.entries.sorted(by: { $0.value.order < $1.value.order }) {
                 guard case .leased(_, let until) = e.phase, until <= nowMs else { continue }
+                out.append(e.item)
+                if e.deliveries >= WorkQueueLimits.maxDeliveries {
+                    s.entries[k]!.phase = .completed
+                    s.order += 1
+                    s.done[k] = Done(completion: WorkQueueLimits.lost(e.item, deliveries: e.deliveries), readers: [], order: s.order)
+                    lost = true
+                    continue
+                }
                 s.entries[k]!.phase = .queued
                 s.queued.append(k)
-                out.append(e.item)
             }
-            return out
+            s.queued.sort { s.entries[$0]!.order < s.entries[$1]!.order }
+            return (out, lost)
         }
+        if lost { onComplete?() }
+        if out.count > 0 { onOffer?() }
+        return out
+    }
+
+    public func renew(owner: String, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> Int {
+        state.withLock { s in
+            var n = 0
+            for (k, e) in s.entries {
+                guard case .leased(let o, _) = e.phase, o == owner else { continue }
+                s.entries[k]!.phase = .leased(owner: owner, untilMs: nowMs + leaseMs)
+                n += 1
+            }
+            return n
+        }
+    }
+
+    public func release(owner: String) throws(StoreError) {
+        let any = state.withLock { s -> Bool in
+            var any = false
+            for (k, e) in s.entries.sorted(by: { $0.value.order < $1.value.order }) {
+                guard case .leased(let o, _) = e.phase, o == owner else { continue }
+                s.entries[k]!.phase = .queued
+                s.entries[k]!.deliveries -= 1
+                if !e.cancelled { s.queued.append(k) }
+                any = true
+            }
+            // Keep offer order among the queued.
+            s.queued.sort { s.entries[$0]!.order < s.entries[$1]!.order }
+            return any
+        }
+        if any { onOffer?() }
     }
 
     public func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError) {

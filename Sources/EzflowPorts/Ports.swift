@@ -123,13 +123,27 @@ public struct WorkItem: Sendable, Equatable, Hashable {
     /// -1: the shell's local executor.
     public var agent: Int
     public var idempotencyKey: String
-    public init(runID: String, task: Int, attempt: Int, agent: Int, idempotencyKey: String) {
+    /// The queue (routing key, e.g. `agent.claude`) workers subscribe to.
+    public var queue: String
+    /// 0 is claimed first, 9 last; within a priority, offer order.
+    public var priority: Int
+    /// What a worker in another process needs to carry the attempt out (the rendered
+    /// values, `AttemptPayload`), opaque to the queue; empty for this process's workers.
+    public var payload: [UInt8]
+    public init(runID: String, task: Int, attempt: Int, agent: Int, idempotencyKey: String, queue: String = WorkItem.defaultQueue,
+                priority: Int = 0, payload: [UInt8] = []) {
         self.runID = runID
         self.task = task
         self.attempt = attempt
         self.agent = agent
         self.idempotencyKey = idempotencyKey
+        self.queue = queue
+        self.priority = priority
+        self.payload = payload
     }
+
+    /// The queue of a task that names none.
+    public static let defaultQueue = "default"
 }
 
 /// A claimed item: `owner` may work on it until `expiresAtMs`.
@@ -182,24 +196,64 @@ public struct WorkCompletion: Sendable, Equatable {
 ///
 /// 1. `offer` is idempotent per (run, task, attempt): an item already queued, leased or
 ///    completed is left as it is (a resumed coordinator offers its running attempts again).
-/// 2. `claim` hands out queued items in offer order, at most `max`, each leased to
-///    `owner` until `nowMs + leaseMs`.
+///    The item's queue, priority and payload come back unchanged from `claim`.
+/// 2. `claim` hands out queued items of the given queues (none given: every queue),
+///    lowest `priority` first and in offer order within a priority, at most `max`, each
+///    leased to `owner` until `nowMs + leaseMs`.
 /// 3. `complete` is fenced: it is accepted only from the current lease owner of that
 ///    attempt, once; anything else (a stale owner, an expired lease re-claimed by someone
 ///    else, a duplicate) returns false and changes nothing.
-/// 4. `expire` puts every lease past its expiry back in the queue (deliveries + 1); the
-///    old owner's completion is refused from then on.
+/// 4. `expire` puts every lease past its expiry back in the queue (deliveries + 1 at the
+///    next claim); the old owner's completion is refused from then on. An item already
+///    delivered `WorkQueueLimits.maxDeliveries` times is not put back: it is completed as
+///    failed, class `worker_lost`, owner `WorkQueueLimits.reaper` (a task that kills its
+///    workers goes to the journal, and the run's retry rules decide). `expire` returns the
+///    items it put back or completed, in offer order.
 /// 5. `cancel` drops a queued item; a leased one stays leased (its holder is told through
 ///    its own channel) and may still complete, so an abandoned attempt is charged.
 /// 6. Accepted completions are handed to the coordinator by `completions(run:reader:)`
 ///    until it `acknowledge`s them after its journal commit; a new `reader` (a resumed
 ///    coordinator) gets every unacknowledged one again. Nothing accepted is ever lost.
+/// 7. `renew` extends every lease `owner` holds to `nowMs + leaseMs` (one call per worker
+///    heartbeat) and returns how many it holds; a lease already expired and re-queued is
+///    not renewed.
+/// 8. `release` puts every lease `owner` holds back in the queue at once (a worker that
+///    stops on SIGTERM): the delivery is not counted, and the owner's completion of
+///    those items is refused from then on.
 public protocol WorkQueue: AnyObject, Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
-    func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
+    func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
     func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool
     func expire(nowMs: Millis) throws(StoreError) -> [WorkItem]
     func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError)
     func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion]
     func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError)
+    func renew(owner: String, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> Int
+    func release(owner: String) throws(StoreError)
+}
+
+extension WorkQueue {
+    /// Claims from every queue.
+    public func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
+        try claim(owner: owner, queues: [], max: max, nowMs: nowMs, leaseMs: leaseMs)
+    }
+}
+
+/// The limits every `WorkQueue` applies alike.
+public enum WorkQueueLimits {
+    /// Deliveries after which an expired lease ends the attempt (`worker_lost`) instead of
+    /// queueing it again: a task that killed three workers will kill a fourth.
+    public static let maxDeliveries = 3
+    /// The owner of the completions `expire` writes.
+    public static let reaper = "ezflow:reaper"
+    /// The error class of an attempt whose workers died `maxDeliveries` times.
+    public static let workerLost = "worker_lost"
+
+    /// The completion `expire` writes for an item delivered `maxDeliveries` times.
+    public static func lost(_ item: WorkItem, deliveries: Int) -> WorkCompletion {
+        WorkCompletion(item: item, owner: reaper,
+                       outcome: .failed(errorClass: workerLost,
+                                        message: "the attempt's worker stopped answering \(deliveries) times (killed, frozen or cut off); not queued again",
+                                        costMicros: 0, tokens: 0))
+    }
 }

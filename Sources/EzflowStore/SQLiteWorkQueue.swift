@@ -32,40 +32,46 @@ public final class SQLiteWorkQueue: WorkQueue {
             try c.transaction { () throws(StoreError) in
                 for i in items {
                     try c.run("""
-                        INSERT INTO work_items(run_id, task, attempt, agent, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5)
+                        INSERT INTO work_items(run_id, task, attempt, agent, idempotency_key, queue, priority, payload)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                         ON CONFLICT(run_id, task, attempt) DO NOTHING
                         """) { st in
                         st.bind(1, i.runID); st.bind(2, i.task); st.bind(3, i.attempt); st.bind(4, i.agent); st.bind(5, i.idempotencyKey)
+                        st.bind(6, i.queue); st.bind(7, i.priority); st.bind(8, blob: i.payload)
                     }
                 }
             }
         }
     }
 
-    public func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
+    public func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
         // SQLite reads a negative LIMIT as "no limit".
         guard max > 0 else { return [] }
         let until = nowMs + leaseMs
-        let rows: [(Int64, Lease)] = try store.with { c throws(StoreError) in
+        // The queues as one JSON array parameter: `IN (SELECT value FROM json_each(?))`.
+        let filter = queues.isEmpty ? "" : "AND queue IN (SELECT value FROM json_each(?4))"
+        let list = String(decoding: CanonicalJSON.encode(.array(queues.map { .string($0) })), as: UTF8.self)
+        let rows: [(Int, Int64, Lease)] = try store.with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
-                var out: [(Int64, Lease)] = []
+                var out: [(Int, Int64, Lease)] = []
                 try c.query("""
                     UPDATE work_items SET state = 1, owner = ?1, lease_until = ?2, deliveries = deliveries + 1
-                    WHERE id IN (SELECT id FROM work_items WHERE state = 0 AND cancelled = 0 ORDER BY id LIMIT ?3)
-                    RETURNING id, run_id, task, attempt, agent, idempotency_key, deliveries
-                    """, { st in st.bind(1, owner); st.bind(2, until); st.bind(3, max) }) { st in
-                    out.append((st.int(0), Lease(item: Self.item(st, from: 1), owner: owner, expiresAtMs: until, deliveries: Int(st.int(6)))))
+                    WHERE id IN (SELECT id FROM work_items WHERE state = 0 AND cancelled = 0 \(filter) ORDER BY priority, id LIMIT ?3)
+                    RETURNING id, \(Self.itemColumns), deliveries
+                    """, { st in st.bind(1, owner); st.bind(2, until); st.bind(3, max); if !queues.isEmpty { st.bind(4, list) } }) { st in
+                    let item = Self.item(st, from: 1)
+                    out.append((item.priority, st.int(0), Lease(item: item, owner: owner, expiresAtMs: until, deliveries: Int(st.int(9)))))
                 }
                 return out
             }
         }
         // RETURNING gives no order; offer order is the row id.
-        return rows.sorted { $0.0 < $1.0 }.map(\.1)
+        return rows.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
     }
 
     public func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
         let i = completion.item
-        let outcome = DurableStore.encodeEvent(completion.outcome.event(task: i.task, attempt: i.attempt, atMs: 0))
+        let outcome = Self.outcomeBytes(completion)
         return try store.with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) -> Bool in
                 let fenced = try c.scalarInt("""
@@ -83,14 +89,47 @@ public final class SQLiteWorkQueue: WorkQueue {
         let rows: [(Int64, WorkItem)] = try store.with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
                 var out: [(Int64, WorkItem)] = []
+                var lost: [(WorkItem, Int)] = []
                 try c.query("""
-                    UPDATE work_items SET state = 0, owner = NULL, lease_until = NULL WHERE state = 1 AND lease_until <= ?1
-                    RETURNING id, run_id, task, attempt, agent, idempotency_key
-                    """, { $0.bind(1, nowMs) }) { st in out.append((st.int(0), Self.item(st, from: 1))) }
+                    UPDATE work_items SET state = CASE WHEN deliveries >= ?2 THEN 2 ELSE 0 END, owner = NULL, lease_until = NULL
+                    WHERE state = 1 AND lease_until <= ?1
+                    RETURNING id, \(Self.itemColumns), deliveries
+                    """, { $0.bind(1, nowMs); $0.bind(2, WorkQueueLimits.maxDeliveries) }) { st in
+                    let item = Self.item(st, from: 1)
+                    out.append((st.int(0), item))
+                    if st.int(9) >= WorkQueueLimits.maxDeliveries { lost.append((item, Int(st.int(9)))) }
+                }
+                for (item, n) in lost {
+                    let l = WorkQueueLimits.lost(item, deliveries: n)
+                    try Self.insert(l, outcome: Self.outcomeBytes(l), into: c)
+                }
                 return out
             }
         }
         return rows.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    public func renew(owner: String, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> Int {
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) -> Int in
+                var n = 0
+                try c.query("UPDATE work_items SET lease_until = ?2 WHERE state = 1 AND owner = ?1 RETURNING id", { st in
+                    st.bind(1, owner); st.bind(2, nowMs + leaseMs)
+                }) { _ in n += 1 }
+                return n
+            }
+        }
+    }
+
+    public func release(owner: String) throws(StoreError) {
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                try c.run("""
+                    UPDATE work_items SET state = 0, owner = NULL, lease_until = NULL, deliveries = deliveries - 1
+                    WHERE state = 1 AND owner = ?1
+                    """) { $0.bind(1, owner) }
+            }
+        }
     }
 
     public func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError) {
@@ -140,10 +179,17 @@ public final class SQLiteWorkQueue: WorkQueue {
         }
     }
 
-    /// The item in columns `from…from+4` (run, task, attempt, agent, key).
+    static let itemColumns = "run_id, task, attempt, agent, idempotency_key, queue, priority, payload"
+
+    /// The item in columns `from…from+7` (`itemColumns`).
     static func item(_ st: Statement, from i: Int32) -> WorkItem {
         WorkItem(runID: st.text(i), task: Int(st.int(i + 1)), attempt: Int(st.int(i + 2)), agent: Int(st.int(i + 3)),
-                 idempotencyKey: st.text(i + 4))
+                 idempotencyKey: st.text(i + 4), queue: st.text(i + 5), priority: Int(st.int(i + 6)), payload: st.bytes(i + 7))
+    }
+
+    /// A completion's outcome as stored: the journal event it becomes, at time 0.
+    static func outcomeBytes(_ w: WorkCompletion) -> [UInt8] {
+        DurableStore.encodeEvent(w.outcome.event(task: w.item.task, attempt: w.item.attempt, atMs: 0))
     }
 
     static func insert(_ w: WorkCompletion, outcome: [UInt8], into c: Connection) throws(StoreError) {

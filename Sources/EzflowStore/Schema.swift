@@ -165,6 +165,15 @@ enum Schema {
             PRIMARY KEY(run_id, task, attempt, pid)
         ) STRICT, WITHOUT ROWID;
         """,
+        // 5 → 6: a work item's queue (routing key), priority and payload (what a worker in
+        // another process needs), so `--backend sqlite:FILE` workers can take them.
+        """
+        ALTER TABLE work_items ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+        ALTER TABLE work_items ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE work_items ADD COLUMN payload BLOB NOT NULL DEFAULT x'';
+        DROP INDEX work_items_queued;
+        CREATE INDEX work_items_queued ON work_items(priority, id) WHERE state = 0 AND cancelled = 0;
+        """,
     ]
 
     /// Swift steps after `migrations[i]` (SQLite has no SHA-256).

@@ -355,4 +355,77 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertEqual(try q.completions(run: "s", reader: "c1").map(\.item), [item(0, run: "s")], "\(name): 6: per run")
         XCTAssertEqual(try q.completions(run: "other", reader: "c1").count, 0, name)
     }
+
+    // WorkQueue 1 and 2: queue, priority and payload come back unchanged; a claim takes
+    // only the queues it names, lowest priority first, offer order within one.
+    func testWorkQueue1And2QueuesPrioritiesAndPayloads() throws { forEach(try queues(), queuesPrioritiesAndPayloads) }
+
+    func queuesPrioritiesAndPayloads(_ name: String, _ q: any WorkQueue) throws {
+        func routed(_ task: Int, _ queue: String, _ priority: Int) -> WorkItem {
+            var i = item(task)
+            i.queue = queue
+            i.priority = priority
+            i.payload = Array("{\"task\":\(task),\"bytes\":\"\u{0}é\"}".utf8) + [0, 255]
+            return i
+        }
+        let items = [routed(0, "agent.claude", 5), routed(1, "agent.gpt", 0), routed(2, "agent.claude", 0), routed(3, "agent.claude", 9),
+                     routed(4, "agent.claude", 0)]
+        try q.offer(items, nowMs: 0)
+        let claude = try q.claim(owner: "w1", queues: ["agent.claude"], max: 3, nowMs: 1, leaseMs: 100)
+        XCTAssertEqual(claude.map(\.item), [items[2], items[4], items[0]], "\(name): 2: its queue only, priority 0 first, then offer order")
+        XCTAssertEqual(try q.claim(owner: "w2", queues: ["nobody"], max: 9, nowMs: 1, leaseMs: 100).count, 0, "\(name): 2: an unknown queue")
+        let rest = try q.claim(owner: "w2", queues: ["agent.gpt", "agent.claude"], max: 9, nowMs: 2, leaseMs: 100)
+        XCTAssertEqual(rest.map(\.item), [items[1], items[3]], "\(name): 1: payload, queue and priority intact")
+    }
+
+    // WorkQueue 4: an item delivered `maxDeliveries` times is not queued again on expiry:
+    // its attempt ends as `worker_lost`, completed by the reaper.
+    func testWorkQueue4AThirdLostLeaseEndsTheAttempt() throws { forEach(try queues(), thirdLostLeaseEndsTheAttempt) }
+
+    func thirdLostLeaseEndsTheAttempt(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1)], nowMs: 0)
+        var now: Millis = 0
+        for round in 1...WorkQueueLimits.maxDeliveries {
+            let got = try q.claim(owner: "w\(round)", queues: [], max: 1, nowMs: now, leaseMs: 10)
+            XCTAssertEqual(got.map(\.deliveries), [round], "\(name): delivery \(round)")
+            now += 10
+            XCTAssertEqual(try q.expire(nowMs: now), [item(0)], "\(name): round \(round)")
+        }
+        XCTAssertEqual(try q.claim(owner: "w9", max: 1, nowMs: now, leaseMs: 10).map(\.item), [item(1)], "\(name): 4: not queued a fourth time")
+        let lost = try q.completions(run: "r", reader: "c")
+        XCTAssertEqual(lost.map(\.item.task), [0], name)
+        XCTAssertEqual(lost.first?.owner, WorkQueueLimits.reaper, name)
+        guard case .failed(let cls, let message, _, _, _)? = lost.first?.outcome else { return XCTFail("\(name): not a failure") }
+        XCTAssertEqual(cls, "worker_lost", name)
+        XCTAssertTrue(message.contains("3 times"), "\(name): \(message)")
+        XCTAssertFalse(try q.complete(done(item(0), by: "w3"), nowMs: now), "\(name): the last owner is fenced off")
+    }
+
+    // WorkQueue 7: `renew` extends every lease of one owner.
+    func testWorkQueue7RenewExtendsTheOwnersLeases() throws { forEach(try queues(), renewExtendsTheOwnersLeases) }
+
+    func renewExtendsTheOwnersLeases(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1), item(2)], nowMs: 0)
+        _ = try q.claim(owner: "w1", max: 2, nowMs: 0, leaseMs: 100)
+        _ = try q.claim(owner: "w2", max: 1, nowMs: 0, leaseMs: 100)
+        XCTAssertEqual(try q.renew(owner: "w1", nowMs: 90, leaseMs: 100), 2, "\(name): 7: both of its leases")
+        XCTAssertEqual(try q.renew(owner: "w0", nowMs: 90, leaseMs: 100), 0, "\(name): 7: an owner with none")
+        XCTAssertEqual(try q.expire(nowMs: 150), [item(2)], "\(name): 7: only the lease not renewed expired")
+        XCTAssertEqual(try q.renew(owner: "w2", nowMs: 150, leaseMs: 100), 0, "\(name): 7: an expired lease is not renewed")
+        XCTAssertTrue(try q.complete(done(item(1), by: "w1"), nowMs: 160), name)
+        XCTAssertEqual(try q.renew(owner: "w1", nowMs: 170, leaseMs: 100), 1, "\(name): 7: a completed item is no lease")
+    }
+
+    // WorkQueue 8: `release` puts an owner's leases back, uncounted, and fences it off.
+    func testWorkQueue8ReleasePutsLeasesBack() throws { forEach(try queues(), releasePutsLeasesBack) }
+
+    func releasePutsLeasesBack(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1), item(2)], nowMs: 0)
+        _ = try q.claim(owner: "w1", max: 2, nowMs: 0, leaseMs: 100)
+        try q.release(owner: "w1")
+        XCTAssertFalse(try q.complete(done(item(0), by: "w1"), nowMs: 1), "\(name): 8: the releasing owner is fenced off")
+        let again = try q.claim(owner: "w2", max: 9, nowMs: 2, leaseMs: 100)
+        XCTAssertEqual(again.map(\.item), [item(0), item(1), item(2)], "\(name): 8: back in offer order")
+        XCTAssertEqual(again.map(\.deliveries), [1, 1, 1], "\(name): 8: the released delivery is not counted")
+    }
 }
