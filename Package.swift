@@ -38,7 +38,7 @@ let package = Package(
         // C, libc only: one per `ezrun run`/`resume`, ends its task groups when it dies
         // (docs/RUNNING.md, "Process lifetimes").
         .executableTarget(name: "ezguard"),
-        .executableTarget(name: "ezrun", dependencies: ["EzflowCLI", "EzflowHost", "EzflowCompiler", "EzflowRunner", "EzflowReport", "EzflowStore", "EzflowPorts", "EzflowAgents", "EzflowUnits", "EzflowDiagnostics", "EzflowIR", "EzflowRuntime", "EzflowSim"]),
+        .executableTarget(name: "ezrun", dependencies: ["EzflowCLI", "EzflowBackends", "EzflowHost", "EzflowCompiler", "EzflowRunner", "EzflowReport", "EzflowStore", "EzflowPorts", "EzflowAgents", "EzflowUnits", "EzflowDiagnostics", "EzflowIR", "EzflowRuntime", "EzflowSim"]),
         .target(name: "EzflowTestSupport", dependencies: ["EzflowCompiler", "EzflowDiagnostics", "EzflowIR"]),
         .target(name: "EzflowRuntime", dependencies: ["EzflowIR", "EzflowUnits"]),
         .target(name: "EzflowSim", dependencies: ["EzflowRuntime", "EzflowIR"]),
@@ -47,6 +47,7 @@ let package = Package(
         .target(name: "EzflowStore", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CSQLite"]),
         .target(name: "EzflowPostgres", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CPostgres"]),
         .target(name: "EzflowRedis", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowPorts", "CRedis"]),
+        .target(name: "EzflowBackends", dependencies: ["EzflowPorts", "EzflowPostgres", "EzflowRedis", "EzflowRuntime", "EzflowStore"]),
         .target(name: "EzflowReport", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits", "EzflowDiagnostics"]),
         .target(name: "EzflowRunner", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowUnits", "EzflowAgents", "EzflowPorts", "EzflowStore"]),
         .testTarget(name: "EzflowStoreTests", dependencies: ["EzflowStore", "EzflowPorts", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport", "EzflowIR", "EzflowSim"]),

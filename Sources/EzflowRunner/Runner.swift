@@ -78,6 +78,8 @@ public final class Runner {
 
     /// Wakes `execute` when a completion arrives (set with the local workers).
     var wakeSource: Wakeup?
+    /// Set when the attempts are carried out by workers in other processes.
+    var remote: RemoteWaiting?
     /// Pending timers. Never cancelled: the core treats a stale one as a no-op.
     var timers = TimeQueue<TimerID>()
     /// When each pending timer is due, and which fired (in this plan version): a resumed
@@ -479,7 +481,7 @@ public final class Runner {
                 guard deferred.isEmpty else { continue }
                 var wait = config.inboxPollMs
                 if let t = next { wait = min(wait, max(0, t - now())) }
-                if let w = wakeSource { w.wait(timeoutMs: wait) }
+                if let w = wakeSource { w.wait(timeoutMs: wait) } else if let r = remote { r.wait(wait) }
             }
         }
     }
@@ -579,6 +581,7 @@ public final class Runner {
             throw .store("run `\(runID)`: cannot read completions: \(error.description)")
         }
         for c in completions { events.append((c.outcome.event(task: c.item.task, attempt: c.item.attempt, atMs: nowMs), c.log, c.item)) }
+        try reapIfDue(nowMs: nowMs)
         for (id, at) in timers.popDue(nowMs: nowMs) {
             if id == .wake {
                 // `wake` is armed anew by each `setTimer` (a breaker cool-down, a wait for
@@ -768,7 +771,14 @@ public final class Runner {
         for c in commands {
             switch c {
             case .dispatch(let task, let attempt, let agent, let key, _):
-                offered.append(WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key))
+                // Workers elsewhere cannot ask the coordinator's access rules: a dispatch
+                // the principal may not have is failed here and never offered.
+                if remote != nil, let refusal = dispatchRefusal(task: task) {
+                    deferred.append(.taskFailed(task: task, attempt: attempt, errorClass: "forbidden", message: refusal, costMicros: 0, tokens: 0,
+                                                atMs: now(), retryAfterMs: nil))
+                    continue
+                }
+                offered.append(workItem(task: task, attempt: attempt, agent: agent, key: key))
             case .setTimer(let id, let at):
                 arm(id, atMs: at)
             case .cancel(let task, let attempt):

@@ -235,7 +235,7 @@ extension CLI {
     }
 
     static func run(_ a: Args) -> Int32 {
-        let flags = RunFlags(a)
+        var flags = RunFlags(a)
         let (program, bytes) = loadProgram(a.positional[0], stdlib: a.value("--stdlib"))
         let inputs: [String: JSONValue]
         do { inputs = try RunInputs.resolve(a.all("--input"), workflow: program.document) } catch { fail(error.description) }
@@ -254,8 +254,17 @@ extension CLI {
             usageError(a, "--run-id takes 1…200 ASCII letters, digits, `.`, `_` and `-`, not starting with `.` or `-`")
         }
         let runner: Runner
-        do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
-            fail(error)
+        if let backend = openBackend(a) {
+            flags.config.storePath = backend.location
+            do {
+                runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
+                                          ports: coordinatorPorts(backend))
+            } catch { fail(error) }
+            runner.useRemoteWorkers(wait: backend.wait)
+        } else {
+            do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
+                fail(error)
+            }
         }
         // The run id, for scripts: `id=$(ezrun run flow.ezflow)`; with --json it is in the final
         // document. Written once the run exists and before anything runs.
@@ -272,13 +281,22 @@ extension CLI {
     }
 
     static func resume(_ a: Args) -> Int32 {
-        let flags = RunFlags(a)
+        var flags = RunFlags(a)
         let offered = a.value("--workflow").map { loadProgram($0, stdlib: a.value("--stdlib")) }.map { (program: $0.0, bytes: $0.1) }
         let runner: Runner
-        do {
-            runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
-                                       allowCompatible: a.flags.contains("--allow-compatible"))
-        } catch { fail(error) }
+        if let backend = openBackend(a) {
+            flags.config.storePath = backend.location
+            do {
+                runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
+                                           allowCompatible: a.flags.contains("--allow-compatible"))
+            } catch { fail(error) }
+            runner.useRemoteWorkers(wait: backend.wait)
+        } else {
+            do {
+                runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
+                                           allowCompatible: a.flags.contains("--allow-compatible"))
+            } catch { fail(error) }
+        }
         if !flags.quiet {
             if case .finished(let v) = runner.run.state.phase, v != .waitingForApproval {
                 Console.err("ezrun: run \(runner.runID) has already finished (\(v.rawValue)): nothing to resume\n")

@@ -234,6 +234,10 @@ enum CLI {
         case ["resume"]:
             Signals.prepareRunner()
             exit(resume(a))
+        case ["worker"]:
+            Signals.prepareRunner()
+            exit(worker(a))
+        case ["coordinator"]: exit(coordinator(a))
         case ["approve"]: exit(approve(a))
         case ["cancel"]: exit(cancel(a))
         case ["status"]: exit(status(a))

@@ -1,0 +1,60 @@
+// The coordinator's side of workers in other processes (`ezrun worker`): a dispatch is
+// offered on the backend's queue with its payload (the values it is rendered with) and
+// its queue, and nothing is started here. Completions come back through the same queue;
+// the coordinator waits for them on the backend's wake-up (or its poll), and reaps the
+// leases of workers that died (`WorkQueue.expire`) about once a second.
+import EzflowAgents
+import EzflowIR
+import EzflowPorts
+import EzflowRuntime
+
+/// Attempts carried out by workers elsewhere: nothing to start, stop or wait for here.
+/// A cancelled attempt's worker finds out when its completion is refused or ignored; it
+/// also ends the attempt at the task's own timeout.
+final class RemoteExecutor: AttemptExecutor {
+    func start(_ items: [WorkItem], runner: Runner) throws(StoreError) {}
+    func cancel(task: Int, attempt: Int) {}
+}
+
+extension Runner {
+    /// How often the coordinator of remote workers reaps expired leases.
+    static let reapEveryMs: Millis = 1_000
+
+    /// Carries out attempts on workers in other processes. `wait(ms)` returns when the
+    /// backend signals new completions, or after `ms`.
+    public func useRemoteWorkers(wait: @escaping (Int64) -> Void) {
+        executor = RemoteExecutor()
+        remote = RemoteWaiting(wait: wait)
+    }
+
+    /// The item a dispatch is offered as: for remote workers with the values it is
+    /// rendered with and its agent's queue.
+    func workItem(task: Int, attempt: Int, agent: Int, key: String) -> WorkItem {
+        var item = WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key)
+        guard remote != nil else { return item }
+        item.payload = AttemptPayload.encode(renderValues(task: task), planHash: plan.hash)
+        item.queue = queueName(agent: agent)
+        return item
+    }
+
+    /// The queue of `agent`'s attempts: its `queue` in the IR, else the default one.
+    func queueName(agent: Int) -> String {
+        guard agent >= 0, agent < plan.agentJSON.count, case .string(let q)? = plan.agentJSON[agent]["queue"] else { return WorkItem.defaultQueue }
+        return q
+    }
+
+    /// Puts the leases of dead workers back (or ends them as `worker_lost`), at most once
+    /// per `reapEveryMs`.
+    func reapIfDue(nowMs: Millis) throws(RunnerError) {
+        guard var r = remote, nowMs - r.lastReapMs >= Self.reapEveryMs else { return }
+        r.lastReapMs = nowMs
+        remote = r
+        do { _ = try ports.queue.expire(nowMs: nowMs) } catch { throw .store("run `\(runID)`: cannot reap expired leases: \(error.description)") }
+    }
+}
+
+/// What a coordinator of remote workers keeps besides the queue.
+struct RemoteWaiting {
+    var wait: (Int64) -> Void
+    var lastReapMs: Millis = 0
+}

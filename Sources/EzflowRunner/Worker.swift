@@ -1,0 +1,201 @@
+// `ezrun worker`: a process that carries out attempts for coordinators elsewhere. It
+// claims up to its free slots from the backend's queue (its queues only), runs each
+// attempt through the same drivers `ezrun run` uses, with the values the coordinator
+// rendered at dispatch (`AttemptPayload`) and the run's IR read once per plan, and
+// completes it on the queue, fenced by its lease. Secrets are resolved here, from this
+// process's environment, and every result is redacted here before it leaves: the
+// coordinator never sees a secret value, so it could not redact one.
+//
+// Leases: renewed every `leaseMs / 3` for everything in flight, so a live worker keeps
+// its attempts however long they run; a killed or frozen worker's leases expire (or its
+// backend notices the death sooner) and the coordinator's reaper queues them again.
+// SIGTERM: stop claiming, end the attempts in flight, put their leases back, exit.
+import Dispatch
+import EzflowAgents
+import EzflowIR
+import EzflowPorts
+import EzflowRuntime
+import Foundation
+import Synchronization
+
+/// Settings of `ezrun worker`.
+public struct WorkerConfig: Sendable {
+    /// This worker's lease owner: unique per process start.
+    public var owner: String
+    /// The queues it takes work from; empty: every queue.
+    public var queues: [String] = []
+    /// Attempts it runs at once.
+    public var slots = 4
+    public var leaseMs: Millis = 30_000
+    /// How long it waits for work when the queue was empty (the backend's wake-up may end
+    /// the wait sooner).
+    public var pollMs: Int64 = 200
+    /// Stop once the queues stayed empty this long (nil: never; for tests and batch jobs).
+    public var idleExitMs: Int64?
+    public var exec = ExecOptions()
+    public var secrets = SecretConfig()
+    public init(owner: String) { self.owner = owner }
+}
+
+/// What a worker did, for its last line.
+public struct WorkerSummary: Sendable {
+    public var completed = 0
+    /// Completions the queue refused: the lease had expired or the attempt was cancelled.
+    public var refused = 0
+    public var released = 0
+}
+
+public final class Worker: @unchecked Sendable {
+    struct Key: Hashable { var run: String; var task: Int; var attempt: Int }
+    struct Loaded { var planHash: String; var drivers: DriverSet; var writer: JournalWriter }
+
+    let queue: any WorkQueue
+    let store: any JournalStore
+    let clock: any RunClock
+    public let config: WorkerConfig
+    /// Ends the wait for work early (the backend's wake-up); nil: sleep `pollMs`.
+    let waitForWork: (Int64) -> Void
+    public let stopRequest = StopRequest(wake: nil)
+    let tokens = Mutex<[Key: CancelToken]>([:])
+    let summary = Mutex(WorkerSummary())
+    let handedBack = DispatchSemaphore(value: 0)
+    /// The drivers of each run, built from its IR once per plan version.
+    let loaded = Mutex<[String: Loaded]>([:])
+    let workers = WorkerPool()
+    /// Lines for the operator (claims, refusals); called from worker threads.
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init(queue: any WorkQueue, store: any JournalStore, clock: any RunClock, config: WorkerConfig,
+                waitForWork: @escaping (Int64) -> Void) {
+        self.queue = queue
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.waitForWork = waitForWork
+    }
+
+    public var inFlight: Int { tokens.withLock { $0.count } }
+
+    /// Claims and runs attempts until a stop request (or `idleExitMs` without work).
+    public func serve() throws(RunnerError) -> WorkerSummary {
+        var lastRenew = clock.nowMs()
+        var idleSince = clock.nowMs()
+        while stopRequest.requests == 0 {
+            let now = clock.nowMs()
+            let free = config.slots - inFlight
+            var leases: [Lease] = []
+            if free > 0 {
+                do { leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs) } catch {
+                    throw .store("cannot claim work: \(error.description)")
+                }
+            }
+            for l in leases { begin(l) }
+            if now - lastRenew >= config.leaseMs / 3 {
+                lastRenew = now
+                do { _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs) } catch {
+                    throw .store("cannot renew this worker's leases: \(error.description)")
+                }
+            }
+            if !leases.isEmpty || inFlight > 0 { idleSince = now }
+            if let idle = config.idleExitMs, inFlight == 0, now - idleSince >= idle { break }
+            if leases.isEmpty || inFlight >= config.slots {
+                // A free slot or new work ends the wait; the renewal is due within it.
+                let wait = min(config.pollMs, max(1, config.leaseMs / 3 - (clock.nowMs() - lastRenew)))
+                if inFlight >= config.slots { _ = handedBack.wait(timeout: .now() + .milliseconds(Int(wait))) } else { waitForWork(wait) }
+            }
+        }
+        return try stop()
+    }
+
+    /// Ends what still runs (SIGTERM to its groups, then SIGKILL after the grace, or at
+    /// once on a second request) and puts its leases back.
+    func stop() throws(RunnerError) -> WorkerSummary {
+        let force = stopRequest.requests > 1
+        for t in tokens.withLock({ Array($0.values) }) { if force { t.kill() } else { t.cancel() } }
+        let deadline = DispatchTime.now() + .milliseconds(Int(2 * max(0, config.exec.killGraceMs) + 3_000))
+        while inFlight > 0, handedBack.wait(timeout: deadline) != .timedOut {}
+        let held = inFlight
+        do { try queue.release(owner: config.owner) } catch { throw .store("cannot put this worker's leases back: \(error.description)") }
+        return summary.withLock { s in
+            s.released = held
+            return s
+        }
+    }
+
+    func begin(_ lease: Lease) {
+        let item = lease.item
+        let key = Key(run: item.runID, task: item.task, attempt: item.attempt)
+        let token = CancelToken()
+        tokens.withLock { $0[key] = token }
+        let decoded: (values: RenderValues, planHash: String)
+        do throws(AttemptPayload.Invalid) { decoded = try AttemptPayload.decode(item.payload) } catch {
+            return finish(item, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
+        }
+        let run: Loaded
+        do { run = try drivers(run: item.runID, planHash: decoded.planHash) } catch {
+            return finish(item, nil, .failed(ErrorClass.configError, "run `\(item.runID)`: \(error.description)"))
+        }
+        log("claimed \(item.runID) task \(item.task) attempt \(item.attempt) (delivery \(lease.deliveries))")
+        let drivers = run.drivers
+        if drivers.isExec(agent: item.agent), drivers.exec.isSynchronous(task: item.task) {
+            switch drivers.exec.prepare(task: item.task, attempt: item.attempt, agent: item.agent, idempotencyKey: item.idempotencyKey,
+                                        runID: item.runID, values: decoded.values, workingDirectory: nil) {
+            case .failed(let r): finish(item, run, r)
+            case .ready(let p):
+                workers.submit { [self] in finish(item, run, drivers.exec.runPrepared(p, cancel: token) { _ in }) }
+            }
+            return
+        }
+        Task.detached { [self] in
+            let r = await drivers.run(task: item.task, attempt: item.attempt, agent: item.agent, key: item.idempotencyKey, runID: item.runID,
+                                      values: decoded.values, cancel: token)
+            finish(item, run, r)
+        }
+    }
+
+    /// The drivers of run `runID` at plan `planHash`, built from the store's IR.
+    func drivers(run runID: String, planHash: String) throws(RunnerError) -> Loaded {
+        if let l = loaded.withLock({ $0[runID] }), l.planHash == planHash { return l }
+        let versions = try RunVersions.load(store: store, runID: runID)
+        guard let plan = versions.plans.last(where: { $0.hash == planHash }) else {
+            throw .invalid("the store has no version \(planHash) of its workflow")
+        }
+        let scope = PlanScope(plan: plan, rootInputs: versions.inputs, files: nil)
+        let drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
+        let l = Loaded(planHash: planHash, drivers: drivers, writer: JournalWriter(redactor: drivers.redactor))
+        loaded.withLock { $0[runID] = l }
+        return l
+    }
+
+    /// Redacts the result with this worker's redactor (it alone saw the secret values) and
+    /// hands it to the queue.
+    func finish(_ item: WorkItem, _ run: Loaded?, _ r: DriverResult) {
+        let raw: Event = switch r.outcome {
+        case .success(let o): .taskSucceeded(task: item.task, attempt: item.attempt, outputs: o, costMicros: r.costMicros, tokens: r.tokens, atMs: 0)
+        case .failure(let c, let m): .taskFailed(task: item.task, attempt: item.attempt, errorClass: c, message: m, costMicros: r.costMicros,
+                                                 tokens: r.tokens, atMs: 0, retryAfterMs: r.retryAfterMs)
+        }
+        let writer = run?.writer ?? JournalWriter(redactor: Redactor())
+        let outcome: WorkOutcome
+        switch writer.redact(raw) {
+        case .taskSucceeded(_, _, let o, let c, let k, _): outcome = .succeeded(outputs: o, costMicros: c, tokens: k)
+        case .taskFailed(_, _, let e, let m, let c, let k, _, let wait): outcome = .failed(errorClass: e, message: m, costMicros: c, tokens: k, retryAfterMs: wait)
+        default: preconditionFailure("a driver result is a task's end")
+        }
+        let attemptLog: AttemptLogRow? = r.pid != nil || !r.stdout.isEmpty || !r.stderr.isEmpty
+            ? writer.redact(AttemptLogRow(task: item.task, attempt: item.attempt, seq: -1, agent: item.agent, exitCode: r.exitCode,
+                                          durationMs: r.durationMs, stdout: r.stdout, stderr: r.stderr), seq: -1)
+            : nil
+        let accepted: Bool
+        do { accepted = try queue.complete(WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog), nowMs: clock.nowMs()) } catch {
+            // The result is lost with this worker's lease: the attempt runs again elsewhere
+            // once the lease expires (delivery is at least once).
+            log("cannot hand back \(item.runID) task \(item.task) attempt \(item.attempt): \(error.description)")
+            accepted = false
+        }
+        summary.withLock { if accepted { $0.completed += 1 } else { $0.refused += 1 } }
+        if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was refused (the lease expired or the attempt was cancelled)") }
+        tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
+        handedBack.signal()
+    }
+}

@@ -1,0 +1,117 @@
+// `ezrun worker`, `ezrun coordinator`, and `run`/`resume --backend URL`: the processes of a
+// run whose attempts are carried out by workers elsewhere (docs/DISTRIBUTED.md). The
+// work is in EzflowRunner (`Runner.useRemoteWorkers`, `Worker`) and EzflowBackends.
+import EzflowAgents
+import EzflowBackends
+import EzflowCLI
+import EzflowPorts
+import EzflowRunner
+import EzflowRuntime
+import EzflowUnits
+import Foundation
+import Synchronization
+
+extension CLI {
+    /// `--backend URL`, opened (exit 2 for a URL that names no backend, 5 when it cannot be reached).
+    static func openBackend(_ a: Args) -> BackendPorts? {
+        guard let url = a.value("--backend") else { return nil }
+        guard Backend.kind(of: url) != nil else {
+            usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
+        }
+        do { return try Backend.open(url) } catch { fail(error) }
+    }
+
+    /// The ports a coordinator uses on `backend`.
+    static func coordinatorPorts(_ backend: BackendPorts) -> RunPorts {
+        RunPorts(store: backend.store, inbox: backend.store, clock: SystemClock(), lease: backend.lease, queue: backend.queue,
+                 owner: uniqueOwner("coordinator"))
+    }
+
+    /// A lease owner unique per process start (a restarted worker must not inherit the
+    /// leases its previous life held: they are fenced off and expire).
+    static func uniqueOwner(_ role: String) -> String {
+        var g = SystemRandomNumberGenerator()
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        return "\(role)-\(host)-\(getpid())-" + String(g.next() & 0xFFFF_FFFF, radix: 16)
+    }
+
+    /// A duration flag (`30s`, `500ms`) in `range` milliseconds.
+    static func durationFlag(_ a: Args, _ name: String, _ range: ClosedRange<Int64>) -> Int64? {
+        guard let s = a.value(name) else { return nil }
+        guard case .value(.duration(let d)) = Literal.scan(s), range.contains(d) else {
+            usageError(a, "\(name) needs a duration from \(Units.duration(range.lowerBound)) to \(Units.duration(range.upperBound)), not `\(s)`")
+        }
+        return d
+    }
+
+    static func worker(_ a: Args) -> Int32 {
+        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL (where the coordinators queue the work)") }
+        var config = WorkerConfig(owner: uniqueOwner("worker"))
+        config.queues = a.all("--queue")
+        if let s = a.value("--slots") {
+            guard let n = Int(s), (1...1_024).contains(n) else { usageError(a, "--slots needs an integer in 1…1024, not `\(s)`") }
+            config.slots = n
+        }
+        if let d = durationFlag(a, "--lease", 1_000...3_600_000) { config.leaseMs = d }
+        config.idleExitMs = durationFlag(a, "--idle-exit", 0...86_400_000)
+        let quiet = a.flags.contains("--quiet")
+        let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait)
+        if !quiet { worker.log = { Console.err("ezrun worker: \($0)\n") } }
+        Signals.listen(worker.stopRequest)
+        if !quiet {
+            let queues = config.queues.isEmpty ? "every queue" : config.queues.joined(separator: ", ")
+            Console.err("ezrun worker: \(config.owner) on \(backend.location): \(Units.counted(config.slots, "slot")), \(queues)\n")
+        }
+        let summary: WorkerSummary
+        do { summary = try worker.serve() } catch { fail(error) }
+        if !quiet {
+            Console.err("ezrun worker: stopped: \(Units.counted(summary.completed, "attempt")) handed back, \(summary.refused) refused, "
+                + "\(summary.released) put back\n")
+        }
+        return 0
+    }
+
+    /// Adopts every active run whose coordinator is gone (its run lease is free) and
+    /// drives it with remote workers, one thread per run, until killed.
+    static func coordinator(_ a: Args) -> Int32 {
+        guard let url = a.value("--backend") else { usageError(a, "missing --backend URL (the backend whose runs to coordinate)") }
+        guard let backend = openBackend(a) else { return 2 }
+        let pollMs = durationFlag(a, "--poll", 100...60_000) ?? 1_000
+        let quiet = a.flags.contains("--quiet")
+        let config = RunFlags(a).config
+        if !quiet { Console.err("ezrun coordinator: on \(backend.location), adopting runs whose coordinator is gone\n") }
+        let driving = Mutex<Set<String>>([])
+        while true {
+            let runs: [RunInfo]
+            do { runs = try backend.store.runs() } catch { fail(error) }
+            for info in runs where info.status == .running || info.status == .created {
+                guard !driving.withLock({ $0.contains(info.runID) }) else { continue }
+                // Each adopted run gets its own connection: its turns never wait on another's.
+                let ports: BackendPorts
+                do { ports = try Backend.open(url) } catch { fail(error) }
+                let runner: Runner
+                do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
+                    continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
+                }
+                runner.useRemoteWorkers(wait: ports.wait)
+                driving.withLock { _ = $0.insert(info.runID) }
+                if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID) at event \(runner.run.state.seq)\n") }
+                let held = Held(runner: runner)
+                let t = Thread {
+                    let runner = held.runner
+                    let outcome: String
+                    do throws(RunnerError) { outcome = try runner.execute().verdict.rawValue } catch { outcome = "stopped: \(error.description)" }
+                    runner.releaseLease()
+                    if !quiet { Console.err("ezrun coordinator: run \(info.runID): \(outcome)\n") }
+                    driving.withLock { _ = $0.remove(info.runID) }
+                }
+                t.stackSize = 1 << 22
+                t.start()
+            }
+            usleep(UInt32(pollMs) * 1000)
+        }
+    }
+}
+
+/// A runner handed to the one thread that drives it from then on.
+struct Held: @unchecked Sendable { let runner: Runner }
