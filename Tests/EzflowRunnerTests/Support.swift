@@ -16,8 +16,8 @@ func ezrun(_ args: [String], in dir: String, timeout: Double = 60) -> (status: I
 }
 
 /// `ezrun replay ID` in `dir` exits 0: the run's journal replays.
-func assertReplays(_ dir: String, _ id: String, file: StaticString = #filePath, line: UInt = #line) {
-    let r = ezrun(["replay", id], in: dir)
+func assertReplays(_ dir: String, _ id: String, store: String? = nil, file: StaticString = #filePath, line: UInt = #line) {
+    let r = ezrun(["replay", id] + (store.map { ["--db", $0] } ?? []), in: dir)
     XCTAssertEqual(r.status, 0, "the journal replays: \(r.stdout)\(r.stderr)", file: file, line: line)
 }
 

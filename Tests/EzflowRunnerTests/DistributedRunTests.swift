@@ -1,0 +1,123 @@
+// Runs whose attempts are carried out by `ezrun worker` processes, coordinated by
+// `ezrun run --backend URL` or, after that one is killed, by `ezrun coordinator`: real
+// processes, real kill -9, one test body per backend (sqlite here; PostgreSQL and Redis
+// when the test command started their servers).
+import EzflowTestSupport
+import Foundation
+import XCTest
+
+final class DistributedRunTests: XCTestCase {
+    /// A backend URL per backend that can run here, fresh for `dir`.
+    func backends(_ dir: String) -> [(String, String)] {
+        var out = [("sqlite", "sqlite:\(dir)/q.db")]
+        if let pg = DistributedBackends.postgresURL(fresh: true) { out.append(("postgres", pg)) }
+        if let redis = DistributedBackends.redisURL(fresh: true) { out.append(("redis", redis)) }
+        return out
+    }
+
+    /// `a` (long, so a worker can be killed under it) → `b`, `c` → `d`; each task logs
+    /// `start TASK ATTEMPT PID` and `end …` to `$D/log` and leaves `sleep 300` in its group.
+    static let workflow = """
+        agent sh {
+          driver: exec
+          capabilities: ["shell"]
+          concurrency: 8
+        }
+        workflow fan {
+          input dir: string
+          agents: [sh]
+          task a { env: { D: inputs.dir }  run: "echo \\"start a $EZFLOW_ATTEMPT $$\\" >> \\"$D/log\\"; sleep 300 >/dev/null 2>&1 & sleep 2; echo \\"end a\\" >> \\"$D/log\\""  timeout: 60s }
+          task b { env: { D: inputs.dir }  run: "echo \\"start b\\" >> \\"$D/log\\"; sleep 0.2"  timeout: 60s  after: [a] }
+          task c { env: { D: inputs.dir }  run: "echo \\"start c\\" >> \\"$D/log\\"; sleep 0.2"  timeout: 60s  after: [a] }
+          task d { env: { D: inputs.dir }  run: "echo \\"start d\\" >> \\"$D/log\\"; echo '{\\"n\\": 4}'"  timeout: 60s  after: [b, c]  output n: int }
+        }
+        """
+
+    func spawn(_ args: [String], in dir: String, log: String) throws -> Process {
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: log)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    func waitFor(_ what: String, seconds: Double = 30, _ cond: () -> Bool) {
+        let end = Date().addingTimeInterval(seconds)
+        while !cond() && Date() < end { usleep(20_000) }
+        XCTAssertTrue(cond(), "timed out waiting for \(what)")
+    }
+
+    func lines(_ path: String, _ prefix: String) -> [String] {
+        read(path).split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+    }
+
+    /// Two workers; the one running `a` is killed with -9 under it. Its lease expires, the
+    /// coordinator's reaper queues the attempt again, the other worker runs it (same
+    /// attempt, second delivery), and the run ends as if nothing happened: every task's
+    /// result journalled once, the killed worker's task processes gone, the journal replays.
+    func testAKilledWorkersAttemptRunsAgainOnAnotherWorker() throws {
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-\(name)")
+            write(Self.workflow, to: dir + "/f.ezflow")
+            let w1 = try spawn(["worker", "--backend", url, "--slots", "1", "--lease", "2s"], in: dir, log: dir + "/w1.err")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "r1", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            waitFor("\(name): a started") { !lines(dir + "/log", "start a").isEmpty }
+            let w2 = try spawn(["worker", "--backend", url, "--slots", "2", "--lease", "2s", "--idle-exit", "3s"], in: dir, log: dir + "/w2.err")
+            kill(w1.processIdentifier, SIGKILL)
+            w1.waitUntilExit()
+            run.waitUntilExit()
+            w2.waitUntilExit()
+            XCTAssertEqual(run.terminationStatus, 0, "\(name): \(read(dir + "/run.err"))\n\(read(dir + "/w2.err"))")
+            let starts = lines(dir + "/log", "start a")
+            XCTAssertEqual(starts.count, 2, "\(name): a ran on the killed worker, then again: \(starts)")
+            XCTAssertEqual(starts.map { $0.split(separator: " ")[2] }, ["1", "1"], "\(name): the same attempt, delivered twice")
+            XCTAssertEqual(lines(dir + "/log", "end a").count, 1, "\(name): the killed worker's attempt never finished")
+            for t in ["b", "c", "d"] { XCTAssertEqual(lines(dir + "/log", "start \(t)").count, 1, "\(name): \(t) ran once") }
+            XCTAssertTrue(read(dir + "/w2.err").contains("task 0 attempt 1 (delivery 2)"), "\(name): \(read(dir + "/w2.err"))")
+            XCTAssertEqual(liveProcesses(marker: "D=\(dir)", within: 5), [], "\(name): the killed worker's task processes are gone")
+            let status = ezrun(["status", "r1", "--json", "--db", DistributedBackends.statusStore(url)], in: dir)
+            XCTAssertTrue(status.stdout.contains("\"verdict\":\"success\""), "\(name): \(status.stdout)\(status.stderr)")
+            assertReplays(dir, "r1", store: DistributedBackends.statusStore(url))
+        }
+    }
+
+    /// The coordinator (`ezrun run --backend`) is killed with -9 while `a` runs on a
+    /// worker; `ezrun coordinator` adopts the run once its lease is free and drives it to
+    /// the end; the worker's completion of `a` is folded once, nothing runs twice.
+    func testACoordinatorAdoptsARunWhoseCoordinatorWasKilled() throws {
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-\(name)")
+            write(Self.workflow, to: dir + "/f.ezflow")
+            let w = try spawn(["worker", "--backend", url, "--slots", "2", "--lease", "5s"], in: dir, log: dir + "/w.err")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "r2", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            waitFor("\(name): a started") { !lines(dir + "/log", "start a").isEmpty }
+            kill(run.processIdentifier, SIGKILL)
+            run.waitUntilExit()
+            let standby = try spawn(["coordinator", "--backend", url, "--poll", "200ms"], in: dir, log: dir + "/c.err")
+            waitFor("\(name): the adopted run finished", seconds: 40) { read(dir + "/c.err").contains("run r2: success") }
+            standby.terminate()
+            w.terminate()
+            standby.waitUntilExit()
+            w.waitUntilExit()
+            XCTAssertTrue(read(dir + "/c.err").contains("adopted run r2"), "\(name): \(read(dir + "/c.err"))")
+            for t in ["a", "b", "c", "d"] { XCTAssertEqual(lines(dir + "/log", "start \(t)").count, 1, "\(name): \(t) ran once: \(read(dir + "/log"))") }
+            let status = ezrun(["status", "r2", "--json", "--db", DistributedBackends.statusStore(url)], in: dir)
+            XCTAssertTrue(status.stdout.contains("\"verdict\":\"success\""), "\(name): \(status.stdout)\(status.stderr)")
+            assertReplays(dir, "r2", store: DistributedBackends.statusStore(url))
+        }
+    }
+}
+
+/// Backend URLs for the tests, from the servers `scripts/test.sh` starts.
+enum DistributedBackends {
+    static func postgresURL(fresh: Bool) -> String? { nil }
+    static func redisURL(fresh: Bool) -> String? { nil }
+    /// What `ezrun status --db` takes for the run's store.
+    static func statusStore(_ url: String) -> String { url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url }
+}
