@@ -126,6 +126,8 @@ public enum AttributeTable {
         .init("agent", "command", .string, ir: "command", "command line template of an `exec` agent"),
         .init("agent", "url", .string, ir: "url", "endpoint of an `http` or `llm` agent"),
         .init("agent", "model", .string, ir: "model", "model of an `llm` agent"),
+        .init("agent", "queue", .string, ir: "queue",
+              "the queue of its attempts on a backend: `ezrun worker --queue NAME` takes them (default: `default`; docs/DISTRIBUTED.md)"),
         .init("agent", "format", .word(["openai", "anthropic"]), default: "openai", ir: "format",
               "wire format of an `llm` agent: OpenAI-compatible chat completions or the Anthropic Messages API"),
         .init("agent", "api_key", .ref(["secret"]), ir: "api_key", "the secret holding its API key"),

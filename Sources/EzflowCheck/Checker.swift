@@ -234,6 +234,7 @@ struct WorkflowChecker {
         a.command = attrs["command"].flatMap { literalText($0.value) }
         a.model = attrs["model"].flatMap { literalText($0.value) }
         a.url = attrs["url"].flatMap { literalText($0.value) }
+        a.queue = attrs["queue"].flatMap { literalText($0.value) }
         if let s = attrs["stream"], case .bool(let on) = s.value.kind { a.stream = on }
         a.breakerFailures = attrs.number("breaker_failures")
         a.breakerCoolDownMs = attrs.number("breaker_cool_down")

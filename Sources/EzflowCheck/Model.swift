@@ -66,6 +66,8 @@ public struct AgentInfo: Sendable {
     public var healthURL: String?
     public var healthCommand: String?
     public var healthIntervalMs: Int64?
+    /// The backend queue of its attempts (`queue`); nil: `default`.
+    public var queue: String?
 }
 
 /// One entry of an agent's `prices`: a model's prices per 1k input and output tokens.

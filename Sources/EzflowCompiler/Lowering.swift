@@ -356,6 +356,8 @@ struct WorkflowLowering {
         if let u = a.healthURL { m.append(("health_url", .string(u))) }
         if let c = a.healthCommand { m.append(("health_command", .string(c))) }
         if let d = a.healthIntervalMs { m.append(("health_interval_ms", .int(d))) }
+        // Written only when given, so the IR (and hash) of a workflow without it is unchanged.
+        if let q = a.queue { m.append(("queue", .string(q))) }
         return m
     }
 

@@ -209,7 +209,7 @@ struct IRValidator {
                                                 "max_items", "compensate", "compensation", "loop"]
     /// Agent fields written the same way: the format and the input/output prices.
     static let optionalAgentKeys: Set<String> = ["cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices",
-                                                 "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms"]
+                                                 "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms", "queue"]
     /// Sub-workflows nest at most this deep (the compiler never gets close).
     static let nestingMax = 64
 
@@ -385,13 +385,14 @@ struct IRValidator {
                 "name", "driver", "capabilities", "concurrency", "cost_per_call_micros", "cost_per_1k_tokens_micros",
                 "cost_per_second_micros", "model", "url", "command", "api_key", "latency_ms", "failure_rate_ppm",
                 "cost_per_1k_input_tokens_micros", "cost_per_1k_output_tokens_micros", "format", "prices", "stream",
-                "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms",
+                "breaker_failures", "breaker_cool_down_ms", "health_url", "health_command", "health_interval_ms", "queue",
             ])
             if a["format"] != nil { _ = try optString(a, "format", oneOf: words("agent", "format")) }
             let prices = try modelPrices(a)
             let apiKey = try optString(a, "api_key")
             if let k = apiKey, !secretNames.contains(k) { throw fail(a.sub("api_key"), "unknown secret `\(k)`") }
             _ = try optString(a, "model"); _ = try optString(a, "url"); _ = try optString(a, "command")
+            if a["queue"] != nil { _ = try string(a, "queue") }
             if a["stream"] != nil { _ = try bool(a, "stream") }
             try numbers(a, "agent")
             agents.append(IRAgent(

@@ -112,6 +112,52 @@ final class DistributedRunTests: XCTestCase {
             assertReplays(dir, "r2", store: DistributedBackends.statusStore(url))
         }
     }
+
+    /// An agent's `queue` routes its attempts: a worker subscribed to `agent.gpu` takes
+    /// only the gpu agent's tasks, one subscribed to `default` only the others; and a
+    /// task's `priority` orders the claims of one queue (9 first).
+    func testAgentsQueuesRouteTheirAttemptsToTheWorkersSubscribed() throws {
+        let flow = """
+            agent cpu {
+              driver: exec
+              capabilities: ["shell"]
+              concurrency: 8
+            }
+            agent gpu {
+              driver: exec
+              capabilities: ["shell", "gpu"]
+              concurrency: 8
+              queue: "agent.gpu"
+            }
+            workflow routed {
+              input dir: string
+              agents: [cpu, gpu]
+              task prep { env: { D: inputs.dir }  run: "echo prep >> \\"$D/log\\""  timeout: 60s }
+              task low { env: { D: inputs.dir }  run: "echo low >> \\"$D/order\\""  timeout: 60s  after: [prep]  needs: ["gpu"]  priority: 1 }
+              task high { env: { D: inputs.dir }  run: "echo high >> \\"$D/order\\""  timeout: 60s  after: [prep]  needs: ["gpu"]  priority: 8 }
+            }
+            """
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-\(name)")
+            write(flow, to: dir + "/f.ezflow")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "r3", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            // The gpu worker starts once both gpu attempts wait in its queue, so its one
+            // slot takes them in priority order.
+            let cpu = try spawn(["worker", "--backend", url, "--queue", "default", "--idle-exit", "6s"], in: dir, log: dir + "/cpu.err")
+            waitFor("\(name): prep ran") { read(dir + "/cpu.err").contains("task 0 attempt 1") }
+            usleep(1_500_000)
+            XCTAssertFalse(read(dir + "/cpu.err").contains("task 1 "), "\(name): the default queue's worker took a gpu task")
+            let gpu = try spawn(["worker", "--backend", url, "--queue", "agent.gpu", "--slots", "1", "--idle-exit", "3s"], in: dir, log: dir + "/gpu.err")
+            run.waitUntilExit()
+            cpu.waitUntilExit()
+            gpu.waitUntilExit()
+            XCTAssertEqual(run.terminationStatus, 0, "\(name): \(read(dir + "/run.err"))")
+            XCTAssertEqual(read(dir + "/order"), "high\nlow\n", "\(name): priority 8 before 1")
+            XCTAssertFalse(read(dir + "/gpu.err").contains("task 0 "), "\(name): \(read(dir + "/gpu.err"))")
+            XCTAssertTrue(read(dir + "/gpu.err").contains("task 1 ") && read(dir + "/gpu.err").contains("task 2 "), "\(name): \(read(dir + "/gpu.err"))")
+        }
+    }
 }
 
 /// Backend URLs for the tests, from the servers `scripts/test.sh` starts.
