@@ -61,7 +61,7 @@ extension CLI {
     }
 
     /// The run and task a `dlq show`/`retry` names, or exit 2.
-    static func dlqTask(_ store: DurableStore, _ runID: String, _ taskName: String) -> (StoredRun, Int) {
+    static func dlqTask(_ store: any JournalStore, _ runID: String, _ taskName: String) -> (StoredRun, Int) {
         let run: StoredRun
         do { run = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
         guard let t = run.plan.taskNames.firstIndex(of: taskName) else { fail("run `\(runID)` has no task `\(taskName)`") }

@@ -2,6 +2,7 @@
 // printing; the work is in EzflowRunner (the loop), EzflowStore (the file) and
 // EzflowReport (what CI reads).
 import EzflowAgents
+import EzflowBackends
 import EzflowCLI
 import EzflowCompiler
 import EzflowDiagnostics
@@ -198,7 +199,11 @@ final class CLIObserver: RunObserver {
 extension CLI {
     /// The store at `path`: read-only for a command that only reads it (`DurableStore.reading`),
     /// else read-write (created if missing).
-    static func openStore(_ path: String, readOnly: Bool = false) -> DurableStore {
+    /// The store at `path`: an SQLite file, or a backend URL (`--db postgres://…`).
+    static func openStore(_ path: String, readOnly: Bool = false) -> any JournalStore & RunInbox {
+        if Backend.kind(of: path) != nil {
+            do { return try Backend.open(path).store } catch { fail(error) }
+        }
         do { return try readOnly ? DurableStore.reading(path: path) : DurableStore(path: path) } catch {
             if error.kind == .notFound { fail("\(error.message); \(error.nextStep ?? error.advice)") }
             fail(error)
@@ -320,10 +325,9 @@ extension CLI {
     /// `--json`: the run's state as `ezrun status --json` prints it, with the exit status.
     static func printFinalDocument(runID: String, storePath: String, exitCode: Int32) {
         let store = openStore(storePath, readOnly: true)
-        let s: StoredRun, open: [OpenAttempt]
+        let s: StoredRun
         do { s = try StoredRun.load(store: store, runID: runID) } catch { fail(error) }
-        do { open = try store.openAttempts(run: runID) } catch { fail(error) }
-        let doc = statusDocument(s, openAttempts: open.count, extra: [("exit_code", .int(Int64(exitCode)))])
+        let doc = statusDocument(s, openAttempts: s.info.openAttempts, extra: [("exit_code", .int(Int64(exitCode)))])
         printJSON(doc)
     }
 

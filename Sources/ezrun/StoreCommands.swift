@@ -81,16 +81,14 @@ extension CLI {
         let store = openStore(storePath(a), readOnly: true)
         let s: StoredRun
         do { s = try StoredRun.load(store: store, runID: a.positional[0]) } catch { fail(error) }
-        let open: [OpenAttempt]
-        do { open = try store.openAttempts(run: s.info.runID) } catch { fail(error) }
         if a.flags.contains("--json") {
-            printJSON(statusDocument(s, openAttempts: open.count))
+            printJSON(statusDocument(s, openAttempts: s.info.openAttempts))
             return 0
         }
         func reruns(_ t: Int) -> Int { rerunCount(s, t) }
         var out = "run       \(s.info.runID)\nworkflow  \(s.info.workflow) (\(s.info.irHash.prefix(19))…)\n"
         out += "status    \(s.info.status.rawValue)\(s.info.verdict.map { " (\($0.rawValue))" } ?? "")\n"
-        out += "events    \(s.records)   in flight \(open.count)   charged \(Units.money(s.state.chargedMicros)), \(Units.counted(s.state.chargedTokens, "token"))\n"
+        out += "events    \(s.records)   in flight \(s.info.openAttempts)   charged \(Units.money(s.state.chargedMicros)), \(Units.counted(s.state.chargedTokens, "token"))\n"
         out += "head      \(s.head)   (chain verified; pin it to detect a rewritten store)\n"
         // Columns as wide as their widest cell: `padding(toLength:)` would cut a longer one.
         let unused = UnusedSlots.all(s.state)
