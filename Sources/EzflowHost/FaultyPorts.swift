@@ -118,6 +118,7 @@ final class FaultyQueue: WorkQueue, @unchecked Sendable {
         try faults.around("renew") { () throws(StoreError) in try base.renew(owner: owner, nowMs: nowMs, leaseMs: leaseMs) }
     }
     func release(owner: String) throws(StoreError) { try faults.around("release") { () throws(StoreError) in try base.release(owner: owner) } }
+    func depth() throws(StoreError) -> QueueDepth { try faults.around("depth") { () throws(StoreError) in try base.depth() } }
     func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
         try faults.around("complete") { () throws(StoreError) in try base.complete(completion, nowMs: nowMs) }
     }

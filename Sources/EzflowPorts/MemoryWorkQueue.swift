@@ -24,6 +24,8 @@ public final class MemoryWorkQueue: WorkQueue {
         var queued: [Key] = []
         var done: [Key: Done] = [:]
         var order = 0
+        /// Entries dropped by `cancel` (for `depth`'s count of offers).
+        var removed = 0
     }
     private let state = Mutex(State())
     private let onOffer: (@Sendable () -> Void)?
@@ -148,7 +150,12 @@ public final class MemoryWorkQueue: WorkQueue {
             let k = Key(run: runID, task: task, attempt: attempt)
             guard var e = s.entries[k] else { return }
             e.cancelled = true
-            if case .queued = e.phase { s.entries[k] = nil } else { s.entries[k] = e }
+            if case .queued = e.phase {
+                s.entries[k] = nil
+                s.removed += 1
+            } else {
+                s.entries[k] = e
+            }
         }
     }
 
@@ -169,6 +176,24 @@ public final class MemoryWorkQueue: WorkQueue {
                 let k = Self.key(i)
                 s.done[k] = nil
             }
+        }
+    }
+
+    public func depth() throws(StoreError) -> QueueDepth {
+        state.withLock { s in
+            var d = QueueDepth(offered: Int64(s.entries.count + s.removed))
+            var owners = Set<String>()
+            for e in s.entries.values where !e.cancelled {
+                switch e.phase {
+                case .queued: d.queued[e.item.queue, default: 0] += 1
+                case .leased(let o, _):
+                    d.leased[e.item.queue, default: 0] += 1
+                    owners.insert(o)
+                case .completed: break
+                }
+            }
+            d.owners = owners.count
+            return d
         }
     }
 

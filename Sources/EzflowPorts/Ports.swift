@@ -220,6 +220,9 @@ public struct WorkCompletion: Sendable, Equatable {
 /// 8. `release` puts every lease `owner` holds back in the queue at once (a worker that
 ///    stops on SIGTERM): the delivery is not counted, and the owner's completion of
 ///    those items is refused from then on.
+/// 9. `depth` counts what is queued and leased now (per queue), the distinct lease
+///    owners, and `offered`: how many items were ever offered (a number that only grows),
+///    so two samples give the arrivals and completions in between (`ezrun scale-hint`).
 public protocol WorkQueue: AnyObject, Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
     func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
@@ -230,6 +233,26 @@ public protocol WorkQueue: AnyObject, Sendable {
     func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError)
     func renew(owner: String, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> Int
     func release(owner: String) throws(StoreError)
+    func depth() throws(StoreError) -> QueueDepth
+}
+
+/// What a queue holds at one moment (`WorkQueue.depth`).
+public struct QueueDepth: Sendable, Equatable {
+    /// Per queue name: items waiting for a worker and items leased to one.
+    public var queued: [String: Int]
+    public var leased: [String: Int]
+    /// Distinct owners holding a lease (the workers busy now).
+    public var owners: Int
+    /// Items ever offered (grows by one per accepted offer).
+    public var offered: Int64
+    public init(queued: [String: Int] = [:], leased: [String: Int] = [:], owners: Int = 0, offered: Int64 = 0) {
+        self.queued = queued
+        self.leased = leased
+        self.owners = owners
+        self.offered = offered
+    }
+    public var totalQueued: Int { queued.values.reduce(0, +) }
+    public var totalLeased: Int { leased.values.reduce(0, +) }
 }
 
 extension WorkQueue {

@@ -179,6 +179,22 @@ public final class SQLiteWorkQueue: WorkQueue {
         }
     }
 
+    public func depth() throws(StoreError) -> QueueDepth {
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) -> QueueDepth in
+                var d = QueueDepth()
+                try c.query("SELECT queue, state, count(*) FROM work_items WHERE state < 2 AND cancelled = 0 GROUP BY queue, state", { _ in }) { st in
+                    if st.int(1) == 0 { d.queued[st.text(0)] = Int(st.int(2)) } else { d.leased[st.text(0)] = Int(st.int(2)) }
+                }
+                d.owners = Int(try c.scalarInt("SELECT count(DISTINCT owner) FROM work_items WHERE state = 1") ?? 0)
+                // Rows stay after completion, so the largest id counts the offers (a cancelled
+                // queued item's row is deleted: it is off the count if it was the last one).
+                d.offered = try c.scalarInt("SELECT max(id) FROM work_items") ?? 0
+                return d
+            }
+        }
+    }
+
     static let itemColumns = "run_id, task, attempt, agent, idempotency_key, queue, priority, payload"
 
     /// The item in columns `from…from+7` (`itemColumns`).

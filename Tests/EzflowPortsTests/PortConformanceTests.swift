@@ -428,4 +428,25 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertEqual(again.map(\.item), [item(0), item(1), item(2)], "\(name): 8: back in offer order")
         XCTAssertEqual(again.map(\.deliveries), [1, 1, 1], "\(name): 8: the released delivery is not counted")
     }
+
+    // WorkQueue 9: `depth` counts queued and leased items per queue, the busy owners and
+    // every offer.
+    func testWorkQueue9DepthCountsQueuedLeasedOwnersAndOffers() throws { forEach(try queues(), depthCounts) }
+
+    func depthCounts(_ name: String, _ q: any WorkQueue) throws {
+        XCTAssertEqual(try q.depth(), QueueDepth(), "\(name): empty")
+        var items = (0..<5).map { item($0) }
+        items[3].queue = "gpu"
+        items[4].queue = "gpu"
+        try q.offer(items, nowMs: 0)
+        try q.offer([item(0)], nowMs: 0)
+        _ = try q.claim(owner: "w1", queues: [WorkItem.defaultQueue], max: 2, nowMs: 0, leaseMs: 100)
+        _ = try q.claim(owner: "w2", queues: ["gpu"], max: 1, nowMs: 0, leaseMs: 100)
+        XCTAssertEqual(try q.depth(), QueueDepth(queued: ["default": 1, "gpu": 1], leased: ["default": 2, "gpu": 1], owners: 2, offered: 5),
+                       "\(name): 9: a repeated offer is not counted")
+        XCTAssertTrue(try q.complete(done(item(0), by: "w1"), nowMs: 1), name)
+        try q.offer([item(5)], nowMs: 2)
+        XCTAssertEqual(try q.depth(), QueueDepth(queued: ["default": 2, "gpu": 1], leased: ["default": 1, "gpu": 1], owners: 2, offered: 6),
+                       "\(name): 9: a completed item leaves the counts, offers only grow")
+    }
 }
