@@ -1,7 +1,9 @@
-// A minimal HTTP/1.1 endpoint for Prometheus scrapes (`--metrics-port`). One request per
-// connection, answered on the server's own thread with plain Glibc sockets: a scrape is
-// a few KiB every few seconds, so neither an event loop library nor a thread per
-// connection is worth having. Bound to 127.0.0.1 only: metrics name tasks and agents.
+// A minimal HTTP/1.1 endpoint for Prometheus scrapes (`--metrics-port`) and a worker's
+// health probes (`ezrun worker --health-port`). One request per connection, answered on
+// the server's own thread with plain Glibc sockets: a scrape or a probe is a few KiB
+// every few seconds, so neither an event loop library nor a thread per connection is
+// worth having. Bound to 127.0.0.1 unless the caller names another address (a probe from
+// a Kubernetes kubelet comes to the pod's address): metrics name tasks and agents.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,7 +24,9 @@ public final class MetricsServer: Sendable {
     /// Written by `stop()` to wake the poll loop immediately.
     let wakeRead: Int32
     let wakeWrite: Int32
-    let render: @Sendable () -> String
+    /// The answer of each path: a status (200, 503…) and a plain-text body.
+    public typealias Route = @Sendable () -> (status: Int, body: String)
+    let routes: [String: Route]
     /// The server thread, until `stop()` joined it.
     let thread = Mutex<pthread_t?>(nil)
 
@@ -32,8 +36,14 @@ public final class MetricsServer: Sendable {
     }
 
     /// Serves `render()` on `GET /metrics`; starts listening before returning.
-    public init(port: UInt16 = 0, render: @escaping @Sendable () -> String) throws(MetricsServerError) {
-        self.render = render
+    public convenience init(port: UInt16 = 0, render: @escaping @Sendable () -> String) throws(MetricsServerError) {
+        try self.init(host: "127.0.0.1", port: port, routes: ["/metrics": { (200, render()) }])
+    }
+
+    /// Serves each route on `GET PATH`, bound to `host` (an IPv4 address); starts listening
+    /// before returning.
+    public init(host: String, port: UInt16, routes: [String: Route]) throws(MetricsServerError) {
+        self.routes = routes
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MetricsServerError(operation: "socket", errno: errno) }
         var one: Int32 = 1
@@ -41,7 +51,8 @@ public final class MetricsServer: Sendable {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(host)
+        guard addr.sin_addr.s_addr != INADDR_NONE || host == "255.255.255.255" else { close(fd); throw MetricsServerError(operation: "bind", errno: EINVAL) }
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -122,10 +133,12 @@ public final class MetricsServer: Sendable {
             let path = parts[1].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
             if parts[0] != "GET" && parts[0] != "HEAD" {
                 response = (405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n")
-            } else if path == "/metrics" {
-                response = (200, "OK", "text/plain; version=0.0.4; charset=utf-8", render())
+            } else if let route = routes[String(path)] {
+                let (status, body) = route()
+                let type = path == "/metrics" ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8"
+                response = (status, status == 200 ? "OK" : "Service Unavailable", type, body)
             } else {
-                response = (404, "Not Found", "text/plain; charset=utf-8", "not found; try /metrics\n")
+                response = (404, "Not Found", "text/plain; charset=utf-8", "not found; try \(routes.keys.sorted().joined(separator: " or "))\n")
             }
         } else {
             response = (400, "Bad Request", "text/plain; charset=utf-8", "bad request\n")

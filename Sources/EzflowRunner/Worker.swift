@@ -45,6 +45,19 @@ public struct WorkerSummary: Sendable {
     public var released = 0
 }
 
+/// What a worker's health probes read (`ezrun worker --health-port`): when its loop last
+/// turned and when the backend last answered it, from the loop's own thread.
+public final class WorkerHealth: Sendable {
+    let loopAtMs = Atomic<Int64>(0)
+    let backendAtMs = Atomic<Int64>(0)
+    public init() {}
+
+    /// Live: the loop turned within `staleMs` (it turns at least every poll interval).
+    public func live(nowMs: Millis, staleMs: Millis) -> Bool { nowMs - loopAtMs.load(ordering: .relaxed) <= staleMs }
+    /// Ready: the backend answered a claim or a renewal within `staleMs`.
+    public func ready(nowMs: Millis, staleMs: Millis) -> Bool { nowMs - backendAtMs.load(ordering: .relaxed) <= staleMs }
+}
+
 public final class Worker: @unchecked Sendable {
     struct Key: Hashable { var run: String; var task: Int; var attempt: Int }
     struct Loaded { var planHash: String; var drivers: DriverSet; var writer: JournalWriter }
@@ -62,6 +75,9 @@ public final class Worker: @unchecked Sendable {
     /// The drivers of each run, built from its IR once per plan version.
     let loaded = Mutex<[String: Loaded]>([:])
     let workers = WorkerPool()
+    public let health = WorkerHealth()
+    /// Completions handed back and refused so far (for `/metrics`).
+    public var counts: WorkerSummary { summary.withLock { $0 } }
     /// Lines for the operator (claims, refusals); called from worker threads.
     public var log: @Sendable (String) -> Void = { _ in }
 
@@ -82,12 +98,14 @@ public final class Worker: @unchecked Sendable {
         var idleSince = clock.nowMs()
         while stopRequest.requests == 0 {
             let now = clock.nowMs()
+            health.loopAtMs.store(now, ordering: .relaxed)
             let free = config.slots - inFlight
             var leases: [Lease] = []
             if free > 0 {
                 do { leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs) } catch {
                     throw .store("cannot claim work: \(error.description)")
                 }
+                health.backendAtMs.store(now, ordering: .relaxed)
             }
             for l in leases { begin(l) }
             if now - lastRenew >= config.leaseMs / 3 {
@@ -95,6 +113,7 @@ public final class Worker: @unchecked Sendable {
                 do { _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs) } catch {
                     throw .store("cannot renew this worker's leases: \(error.description)")
                 }
+                health.backendAtMs.store(now, ordering: .relaxed)
             }
             if !leases.isEmpty || inFlight > 0 { idleSince = now }
             if let idle = config.idleExitMs, inFlight == 0, now - idleSince >= idle { break }

@@ -5,6 +5,7 @@ import EzflowAgents
 import EzflowBackends
 import EzflowCLI
 import EzflowPorts
+import EzflowReport
 import EzflowRunner
 import EzflowRuntime
 import EzflowUnits
@@ -58,6 +59,13 @@ extension CLI {
         let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait)
         if !quiet { worker.log = { Console.err("ezrun worker: \($0)\n") } }
         Signals.listen(worker.stopRequest)
+        var server: MetricsServer? = nil
+        if let p = a.value("--health-port") {
+            guard let port = UInt16(p) else { usageError(a, "--health-port needs a port number (0 picks a free one)") }
+            server = healthServer(worker, host: a.value("--health-addr") ?? "127.0.0.1", port: port, a)
+            if !quiet { Console.err("ezrun worker: health on http://\(a.value("--health-addr") ?? "127.0.0.1"):\(server!.port)/healthz, /readyz, /metrics\n") }
+        }
+        defer { server?.stop() }
         if !quiet {
             let queues = config.queues.isEmpty ? "every queue" : config.queues.joined(separator: ", ")
             Console.err("ezrun worker: \(config.owner) on \(backend.location): \(Units.counted(config.slots, "slot")), \(queues)\n")
@@ -69,6 +77,30 @@ extension CLI {
                 + "\(summary.released) put back\n")
         }
         return 0
+    }
+
+    /// `/healthz` (the loop turns), `/readyz` (the backend answers) and `/metrics` of a worker.
+    static func healthServer(_ w: Worker, host: String, port: UInt16, _ a: Args) -> MetricsServer {
+        let clock = SystemClock()
+        // The loop turns at least every poll interval and renews every third of the lease.
+        let staleMs = max(5_000, 3 * w.config.pollMs), readyMs = max(10_000, w.config.leaseMs / 2)
+        let routes: [String: MetricsServer.Route] = [
+            "/healthz": { w.health.live(nowMs: clock.nowMs(), staleMs: staleMs) ? (200, "ok\n") : (503, "the worker's loop is stuck\n") },
+            "/readyz": { w.health.ready(nowMs: clock.nowMs(), staleMs: readyMs) ? (200, "ok\n") : (503, "the backend does not answer\n") },
+            "/metrics": {
+                let c = w.counts
+                var out = "# HELP ezflow_worker_slots Attempts this worker runs at once.\n# TYPE ezflow_worker_slots gauge\nezflow_worker_slots \(w.config.slots)\n"
+                out += "# HELP ezflow_worker_in_flight Attempts running now.\n# TYPE ezflow_worker_in_flight gauge\nezflow_worker_in_flight \(w.inFlight)\n"
+                out += "# HELP ezflow_worker_completed_total Attempts handed back and accepted.\n# TYPE ezflow_worker_completed_total counter\n"
+                out += "ezflow_worker_completed_total \(c.completed)\n"
+                out += "# HELP ezflow_worker_refused_total Results refused (lease expired or attempt cancelled).\n# TYPE ezflow_worker_refused_total counter\n"
+                out += "ezflow_worker_refused_total \(c.refused)\n"
+                return (200, out)
+            },
+        ]
+        do { return try MetricsServer(host: host, port: port, routes: routes) } catch {
+            usageError(a, "--health-port \(port) on \(host): \(error.description)")
+        }
     }
 
     /// Adopts every active run whose coordinator is gone (its run lease is free) and

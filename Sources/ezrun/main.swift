@@ -238,6 +238,7 @@ enum CLI {
             Signals.prepareRunner()
             exit(worker(a))
         case ["coordinator"]: exit(coordinator(a))
+        case ["scale-hint"]: exit(scaleHint(a))
         case ["approve"]: exit(approve(a))
         case ["cancel"]: exit(cancel(a))
         case ["status"]: exit(status(a))

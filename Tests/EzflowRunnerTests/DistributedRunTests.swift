@@ -158,6 +158,48 @@ final class DistributedRunTests: XCTestCase {
             XCTAssertTrue(read(dir + "/gpu.err").contains("task 1 ") && read(dir + "/gpu.err").contains("task 2 "), "\(name): \(read(dir + "/gpu.err"))")
         }
     }
+
+    /// Ten attempts wait and no worker runs: `ezrun scale-hint` wants 3 workers of 4 slots
+    /// (2 under `--max 2`); the worker started then serves its health probes and metrics,
+    /// and the hint falls to 0 once the queue is drained.
+    func testScaleHintReadsTheQueueAndAWorkerAnswersItsProbes() throws {
+        var flow = """
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+              concurrency: 16
+            }
+            workflow wide {
+              agents: [sh]
+
+            """
+        for i in 0..<10 { flow += "  task t\(i) { run: \"true\"  timeout: 60s }\n" }
+        flow += "}\n"
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-\(name)")
+            write(flow, to: dir + "/f.ezflow")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "r4", "--no-progress"], in: dir, log: dir + "/run.err")
+            waitFor("\(name): 10 queued") { ezrun(["scale-hint", "--backend", url, "--window", "0s", "--quiet"], in: dir).stdout == "3\n" }
+            let json = ezrun(["scale-hint", "--backend", url, "--window", "0s", "--json"], in: dir)
+            XCTAssertTrue(json.stdout.contains("\"backlog\":10") && json.stdout.contains("\"desired\":3"), "\(name): \(json.stdout)\(json.stderr)")
+            XCTAssertEqual(ezrun(["scale-hint", "--backend", url, "--window", "0s", "--max", "2", "--quiet"], in: dir).stdout, "2\n", name)
+            XCTAssertEqual(ezrun(["scale-hint", "--backend", url, "--window", "0s", "--queue", "gpu", "--quiet"], in: dir).stdout, "0\n",
+                           "\(name): another queue is empty")
+            let w = try spawn(["worker", "--backend", url, "--health-port", "0", "--idle-exit", "4s"], in: dir, log: dir + "/w.err")
+            waitFor("\(name): the health port") { read(dir + "/w.err").contains("/healthz") }
+            let line = read(dir + "/w.err").split(separator: "\n").first { $0.contains("/healthz") } ?? ""
+            let port = UInt16(line.split(separator: ":").last.map { String($0.prefix { $0.isNumber }) } ?? "") ?? 0
+            XCTAssertTrue(try httpGet(port: port, path: "/healthz").hasPrefix("HTTP/1.1 200"), "\(name): \(line)")
+            XCTAssertTrue(try httpGet(port: port, path: "/readyz").hasPrefix("HTTP/1.1 200"), name)
+            XCTAssertTrue(try httpGet(port: port, path: "/metrics").contains("ezflow_worker_slots 4\n"), name)
+            XCTAssertTrue(try httpGet(port: port, path: "/nope").hasPrefix("HTTP/1.1 404"), name)
+            run.waitUntilExit()
+            XCTAssertEqual(run.terminationStatus, 0, "\(name): \(read(dir + "/run.err"))")
+            XCTAssertTrue(try httpGet(port: port, path: "/metrics").contains("ezflow_worker_completed_total 10\n"), name)
+            XCTAssertEqual(ezrun(["scale-hint", "--backend", url, "--window", "0s", "--quiet"], in: dir).stdout, "0\n", "\(name): drained")
+            w.waitUntilExit()
+        }
+    }
 }
 
 /// Backend URLs for the tests, from the servers `scripts/test.sh` starts.

@@ -27,6 +27,8 @@ extension Tool {
                             Flag("--slots", value: "N", "attempts run at once (1…1024, default 4)"),
                             Flag("--lease", value: "DURATION", "how long a claimed attempt stays this worker's without a renewal (1s…1h, default 30s)"),
                             Flag("--idle-exit", value: "DURATION", "stop once the queues stayed empty this long (default: never)"),
+                            Flag("--health-port", value: "PORT", "serve /healthz (liveness), /readyz (the backend answers) and /metrics on this port (0 picks one)"),
+                            Flag("--health-addr", value: "ADDR", "the IPv4 address the health port binds (default 127.0.0.1; 0.0.0.0 for a kubelet's probes)"),
                             Flag("--quiet", "no claim or stop lines on standard error")],
                     details: """
                         Leases are renewed every third of --lease while attempts run. SIGTERM or SIGINT stops claiming, ends the
@@ -44,6 +46,20 @@ extension Tool {
                         lost) a coordinator adopts the run once its run lease is free, replays its journal and goes on from there.
                         """,
                     exitCodes: [ExitCode(2, "usage error"), ExitCode(5, "the backend cannot be reached or read")]),
+            CommandSpec("scale-hint", "print how many workers a backend's queue wants now, for an autoscaler",
+                    flags: [RunTable.backend,
+                            Flag("--queue", value: "NAME", "count this queue only (repeatable; default: every queue)", repeatable: true),
+                            Flag("--slots", value: "N", "slots per worker (1…1024, default 4)"),
+                            Flag("--min", value: "N", "never fewer workers (default 0)"),
+                            Flag("--max", value: "N", "never more workers (default 100)"),
+                            Flag("--window", value: "DURATION", "time between the two samples of the queue (0s…10m, default 5s)"),
+                            SharedFlags.json, Flag("--quiet", "no explanation on standard error")],
+                    details: """
+                        Prints one integer: enough workers for the attempts waiting or running at --slots each, and at least
+                        enough to keep up with the arrivals at the throughput measured per busy worker over --window, within
+                        --min…--max. docs/DISTRIBUTED.md has Kubernetes manifests that scale `ezrun worker` on it.
+                        """,
+                    exitCodes: [ExitCode(0, "printed"), ExitCode(2, "usage error"), ExitCode(5, "the backend cannot be reached or read")]),
             CommandSpec("approve", "answer an approval gate (or an output conflict) of a run",
                     arguments: [Argument("RUN", "the run id"), Argument("TASK", "the approval task")],
                     flags: [Flag("--as", value: "NAME[:ROLE,...]", "who answers (required); roles from --principals, $EZFLOW_PRINCIPALS or .ezflow/principals.json unless given inline"),
