@@ -4,6 +4,7 @@
 import EzflowAgents
 import EzflowBackends
 import EzflowCLI
+import EzflowIR
 import EzflowPorts
 import EzflowReport
 import EzflowRunner
@@ -113,7 +114,52 @@ extension CLI {
         let config = RunFlags(a).config
         if !quiet { Console.err("ezrun coordinator: on \(backend.location), adopting runs whose coordinator is gone\n") }
         let driving = Mutex<Set<String>>([])
+        // The queue sampled every poll: `/scale-hint` compares the last two samples.
+        let samples = Mutex<[(Date, QueueDepth)]>([])
+        let loopAt = Mutex(Date())
+        var server: MetricsServer? = nil
+        if let p = a.value("--health-port") {
+            guard let port = UInt16(p) else { usageError(a, "--health-port needs a port number (0 picks a free one)") }
+            let slots = a.value("--worker-slots").flatMap(Int.init) ?? 4
+            guard (1...1_024).contains(slots) else { usageError(a, "--worker-slots needs an integer in 1…1024") }
+            let stale = max(5.0, 3 * Double(pollMs) / 1000)
+            @Sendable func hint() -> ScaleHint? {
+                let s = samples.withLock { $0 }
+                guard let last = s.last else { return nil }
+                let first = s.count > 1 ? s[0] : last
+                return ScaleHint.from(first.1, last.1, seconds: last.0.timeIntervalSince(first.0), slots: slots, queues: [], min: 0, max: 100_000)
+            }
+            let routes: [String: MetricsServer.Route] = [
+                "/healthz": { Date().timeIntervalSince(loopAt.withLock { $0 }) <= stale ? (200, "ok\n") : (503, "the coordinator's loop is stuck\n") },
+                "/scale-hint": {
+                    guard let h = hint() else { return (503, "no sample of the queue yet\n") }
+                    return (200, String(decoding: CanonicalJSON.encode(h.json), as: UTF8.self) + "\n")
+                },
+                "/metrics": {
+                    let runs = driving.withLock { $0.count }
+                    var out = "# HELP ezflow_coordinator_runs Runs this coordinator drives.\n# TYPE ezflow_coordinator_runs gauge\nezflow_coordinator_runs \(runs)\n"
+                    if let h = hint() {
+                        out += "# HELP ezflow_scale_hint_desired Workers the queue wants (ezrun scale-hint).\n# TYPE ezflow_scale_hint_desired gauge\n"
+                        out += "ezflow_scale_hint_desired \(h.desired)\n"
+                        out += "# HELP ezflow_queue_backlog Attempts waiting or running.\n# TYPE ezflow_queue_backlog gauge\nezflow_queue_backlog \(h.backlog)\n"
+                    }
+                    return (200, out)
+                },
+            ]
+            let host = a.value("--health-addr") ?? "127.0.0.1"
+            do { server = try MetricsServer(host: host, port: port, routes: routes) } catch { usageError(a, "--health-port \(port) on \(host): \(error.description)") }
+            if !quiet { Console.err("ezrun coordinator: health on http://\(host):\(server!.port)/healthz, /scale-hint, /metrics\n") }
+        }
+        defer { server?.stop() }
         while true {
+            loopAt.withLock { $0 = Date() }
+            if server != nil, let d = try? backend.queue.depth() {
+                // The hint's window: the samples of about the last 10 seconds.
+                samples.withLock { s in
+                    s.append((Date(), d))
+                    s.removeAll { Date().timeIntervalSince($0.0) > 10 }
+                }
+            }
             let runs: [RunInfo]
             do { runs = try backend.store.runs() } catch { fail(error) }
             for info in runs where info.status == .running || info.status == .created {

@@ -38,6 +38,18 @@ struct ScaleHint: Equatable {
     }
 }
 
+extension ScaleHint {
+    /// `scale-hint --json`, and the coordinator's `/scale-hint` (KEDA's metrics-api scaler
+    /// reads `desired`).
+    var json: JSONValue {
+        .object([
+            ("arrivals_per_second", .string(String(format: "%.2f", arrivalsPerSecond))), ("backlog", .int(Int64(backlog))),
+            ("busy_workers", .int(Int64(busyWorkers))), ("completions_per_second", .string(String(format: "%.2f", completionsPerSecond))),
+            ("desired", .int(Int64(desired))), ("running", .int(Int64(running))),
+        ])
+    }
+}
+
 extension CLI {
     static func scaleHint(_ a: Args) -> Int32 {
         guard let backend = openBackend(a) else { usageError(a, "missing --backend URL (the backend whose queue to read)") }
@@ -56,11 +68,7 @@ extension CLI {
         do { d1 = try backend.queue.depth() } catch { fail(error) }
         let h = ScaleHint.from(d0, d1, seconds: Date().timeIntervalSince(t0), slots: slots, queues: a.all("--queue"), min: lo, max: hi)
         if a.flags.contains("--json") {
-            printJSON(.object([
-                ("arrivals_per_second", .string(String(format: "%.2f", h.arrivalsPerSecond))), ("backlog", .int(Int64(h.backlog))),
-                ("busy_workers", .int(Int64(h.busyWorkers))), ("completions_per_second", .string(String(format: "%.2f", h.completionsPerSecond))),
-                ("desired", .int(Int64(h.desired))), ("running", .int(Int64(h.running))),
-            ]))
+            printJSON(h.json)
             return 0
         }
         Console.out("\(h.desired)\n")

@@ -33,6 +33,14 @@ final class DistributedRunTests: XCTestCase {
         }
         """
 
+    /// The port of the `health on http://HOST:PORT/healthz` line.
+    static func port(in log: String) -> UInt16 {
+        let line = log.split(separator: "\n").first { $0.contains("/healthz") } ?? ""
+        guard let r = line.range(of: "http://") else { return 0 }
+        let hostPort = line[r.upperBound...].prefix { $0 != "/" }
+        return UInt16(hostPort.split(separator: ":").last ?? "") ?? 0
+    }
+
     func spawn(_ args: [String], in dir: String, log: String) throws -> Process {
         let p = Process()
         p.executableURL = Repo.executable("ezrun")
@@ -185,11 +193,19 @@ final class DistributedRunTests: XCTestCase {
             XCTAssertEqual(ezrun(["scale-hint", "--backend", url, "--window", "0s", "--max", "2", "--quiet"], in: dir).stdout, "2\n", name)
             XCTAssertEqual(ezrun(["scale-hint", "--backend", url, "--window", "0s", "--queue", "gpu", "--quiet"], in: dir).stdout, "0\n",
                            "\(name): another queue is empty")
+            // A standby coordinator serves the same hint to an autoscaler (KEDA's metrics-api scaler).
+            let c = try spawn(["coordinator", "--backend", url, "--health-port", "0", "--poll", "100ms"], in: dir, log: dir + "/c.err")
+            waitFor("\(name): the coordinator's port") { read(dir + "/c.err").contains("/scale-hint") }
+            let cport = Self.port(in: read(dir + "/c.err"))
+            waitFor("\(name): a hint") { ((try? httpGet(port: cport, path: "/scale-hint")) ?? "").contains("\"desired\":3") }
+            XCTAssertTrue(try httpGet(port: cport, path: "/healthz").hasPrefix("HTTP/1.1 200"), name)
+            XCTAssertTrue(try httpGet(port: cport, path: "/metrics").contains("ezflow_scale_hint_desired 3\n"), name)
+            c.terminate()
+            c.waitUntilExit()
             let w = try spawn(["worker", "--backend", url, "--health-port", "0", "--idle-exit", "4s"], in: dir, log: dir + "/w.err")
             waitFor("\(name): the health port") { read(dir + "/w.err").contains("/healthz") }
-            let line = read(dir + "/w.err").split(separator: "\n").first { $0.contains("/healthz") } ?? ""
-            let port = UInt16(line.split(separator: ":").last.map { String($0.prefix { $0.isNumber }) } ?? "") ?? 0
-            XCTAssertTrue(try httpGet(port: port, path: "/healthz").hasPrefix("HTTP/1.1 200"), "\(name): \(line)")
+            let port = Self.port(in: read(dir + "/w.err"))
+            XCTAssertTrue(try httpGet(port: port, path: "/healthz").hasPrefix("HTTP/1.1 200"), "\(name): \(read(dir + "/w.err"))")
             XCTAssertTrue(try httpGet(port: port, path: "/readyz").hasPrefix("HTTP/1.1 200"), name)
             XCTAssertTrue(try httpGet(port: port, path: "/metrics").contains("ezflow_worker_slots 4\n"), name)
             XCTAssertTrue(try httpGet(port: port, path: "/nope").hasPrefix("HTTP/1.1 404"), name)

@@ -40,6 +40,9 @@ extension Tool {
             CommandSpec("coordinator", "drive the runs of a backend whose coordinator is gone (a standby), until killed",
                     flags: [RunTable.backend,
                             Flag("--poll", value: "DURATION", "how often to look for runs to adopt (100ms…60s, default 1s)"),
+                            Flag("--health-port", value: "PORT", "serve /healthz, /scale-hint (JSON, `desired` workers) and /metrics on this port (0 picks one)"),
+                            Flag("--health-addr", value: "ADDR", "the IPv4 address the health port binds (default 127.0.0.1; 0.0.0.0 in a pod)"),
+                            Flag("--worker-slots", value: "N", "the workers' --slots, for /scale-hint (default 4)"),
                             Flag("--quiet", "no adoption lines on standard error")],
                     details: """
                         A run started with `ezrun run --backend URL` is coordinated by that ezrun; if it dies (killed, its machine
