@@ -63,10 +63,10 @@ public final class RedisBackend: Sendable {
     public func removeAllKeys() throws(StoreError) {
         var cursor = "0"
         repeat {
-            let r = try admin.checked("SCAN", cursor, "MATCH", Self.globEscaped(prefix) + "*", "COUNT", "500")
+            let r = try admin.read("SCAN", cursor, "MATCH", Self.globEscaped(prefix) + "*", "COUNT", "500")
             cursor = r.array.first?.text ?? "0"
             let keys = (r.array.count > 1 ? r.array[1].array : []).compactMap(\.bytes)
-            if !keys.isEmpty { _ = try admin.checked([Array("DEL".utf8)] + keys) }
+            if !keys.isEmpty { _ = try admin.checked([Array("DEL".utf8)] + keys, retry: true) }
         } while cursor != "0"
     }
 

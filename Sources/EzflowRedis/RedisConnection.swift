@@ -218,24 +218,38 @@ final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    /// Runs one command; a server error reply comes back as `.error` (the caller decides).
-    func command(_ args: [[UInt8]]) throws(StoreError) -> RedisReply {
+    /// Runs `body` with the mutex held. `retry`: the command is idempotent (a read, a
+    /// compare-and-delete), so when a connection that was up turns out to be gone (the
+    /// server restarted since the last call) it is run once more on a new connection;
+    /// anything else reports the loss as `unavailable`.
+    private func locked(retry: Bool, _ body: () throws(StoreError) -> RedisReply) throws(StoreError) -> RedisReply {
         let r: Result<RedisReply, StoreError> = mutex.withLock { _ in
-            do throws(StoreError) { return .success(try commandLocked(args)) } catch { return .failure(error) }
+            let wasUp = ctx != nil
+            do throws(StoreError) { return .success(try body()) } catch where retry && wasUp && error.kind == .unavailable && ctx == nil {
+                do throws(StoreError) { return .success(try body()) } catch { return .failure(error) }
+            } catch { return .failure(error) }
         }
         return try r.get()
     }
 
-    func command(_ args: String...) throws(StoreError) -> RedisReply { try command(args.map { Array($0.utf8) }) }
+    /// Runs one command; a server error reply comes back as `.error` (the caller decides).
+    func command(_ args: [[UInt8]], retry: Bool = false) throws(StoreError) -> RedisReply {
+        try locked(retry: retry) { () throws(StoreError) in try commandLocked(args) }
+    }
+
+    func command(_ args: String..., retry: Bool = false) throws(StoreError) -> RedisReply { try command(args.map { Array($0.utf8) }, retry: retry) }
 
     /// A command whose error reply is a failure: `io` (the server refused it).
-    func checked(_ args: [[UInt8]]) throws(StoreError) -> RedisReply {
-        let r = try command(args)
+    func checked(_ args: [[UInt8]], retry: Bool = false) throws(StoreError) -> RedisReply {
+        let r = try command(args, retry: retry)
         if case .error(let e) = r { throw Self.serverError(e, location: location) }
         return r
     }
 
-    func checked(_ args: String...) throws(StoreError) -> RedisReply { try checked(args.map { Array($0.utf8) }) }
+    func checked(_ args: String..., retry: Bool = false) throws(StoreError) -> RedisReply { try checked(args.map { Array($0.utf8) }, retry: retry) }
+
+    /// A read-only command (retried once on a connection found gone).
+    func read(_ args: String...) throws(StoreError) -> RedisReply { try checked(args.map { Array($0.utf8) }, retry: true) }
 
     /// The error a script or command reply stands for. Scripts report refusals as
     /// `EZ<KIND> message` (`conflict`, `not_found`); anything else the server says is `io`.
@@ -252,26 +266,23 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     /// Runs `script` with EVALSHA (loading it first), falling back to EVAL on NOSCRIPT.
-    func eval(_ script: RedisScript, keys: [String], args: [[UInt8]]) throws(StoreError) -> RedisReply {
-        let r: Result<RedisReply, StoreError> = mutex.withLock { _ in
-            do throws(StoreError) {
-                let tail = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + args
-                if shas[script.name] == nil {
-                    let loaded = try commandLocked(["SCRIPT", "LOAD", script.source])
-                    if let sha = loaded.text, case .string = loaded { shas[script.name] = sha }
+    func eval(_ script: RedisScript, keys: [String], args: [[UInt8]], retry: Bool = false) throws(StoreError) -> RedisReply {
+        let reply = try locked(retry: retry) { () throws(StoreError) -> RedisReply in
+            let tail = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + args
+            if shas[script.name] == nil {
+                let loaded = try commandLocked(["SCRIPT", "LOAD", script.source])
+                if let sha = loaded.text, case .string = loaded { shas[script.name] = sha }
+            }
+            if let sha = shas[script.name] {
+                let r = try commandLocked([Array("EVALSHA".utf8), Array(sha.utf8)] + tail)
+                if case .error(let e) = r, e.hasPrefix("NOSCRIPT") {
+                    shas[script.name] = nil
+                    return try commandLocked([Array("EVAL".utf8), Array(script.source.utf8)] + tail)
                 }
-                if let sha = shas[script.name] {
-                    let r = try commandLocked([Array("EVALSHA".utf8), Array(sha.utf8)] + tail)
-                    if case .error(let e) = r, e.hasPrefix("NOSCRIPT") {
-                        shas[script.name] = nil
-                        return .success(try commandLocked([Array("EVAL".utf8), Array(script.source.utf8)] + tail))
-                    }
-                    return .success(r)
-                }
-                return .success(try commandLocked([Array("EVAL".utf8), Array(script.source.utf8)] + tail))
-            } catch { return .failure(error) }
+                return r
+            }
+            return try commandLocked([Array("EVAL".utf8), Array(script.source.utf8)] + tail)
         }
-        let reply = try r.get()
         if case .error(let e) = reply { throw Self.serverError(e, location: location) }
         return reply
     }

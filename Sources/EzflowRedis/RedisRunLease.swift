@@ -72,7 +72,7 @@ public final class RedisRunLease: RunLease {
         mine.withLock { _ = $0.runs.remove(runID) }
         if backend.held.get(runID)?.owner == owner { backend.held.set(runID, nil) }
         // Best effort: a release that does not reach the server leaves the key to its TTL.
-        _ = try? conn.eval(Self.release, keys: [key(runID)], args: [Array(owner.utf8)])
+        _ = try? conn.eval(Self.release, keys: [key(runID)], args: [Array(owner.utf8)], retry: true)
     }
 
     /// Extends every lease this object holds that is still ours. A lease found taken
@@ -82,7 +82,7 @@ public final class RedisRunLease: RunLease {
         guard !paused else { return }
         for run in runs {
             guard let h = backend.held.get(run) else { continue }
-            _ = try? renewer.eval(Self.renew, keys: [key(run)], args: [Array("\(h.epoch) \(h.owner)".utf8), Array(String(ttlMs).utf8)])
+            _ = try? renewer.eval(Self.renew, keys: [key(run)], args: [Array("\(h.epoch) \(h.owner)".utf8), Array(String(ttlMs).utf8)], retry: true)
         }
     }
 

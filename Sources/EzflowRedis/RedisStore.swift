@@ -39,8 +39,9 @@ public final class RedisStore: JournalStore, RunInbox {
     static func b(_ i: Int) -> [UInt8] { Array(String(i).utf8) }
     static func b(_ i: Int64) -> [UInt8] { Array(String(i).utf8) }
 
-    func eval(_ s: RedisScript, _ keys: [String], _ args: [[UInt8]]) throws(StoreError) -> RedisReply {
-        do { return try conn.eval(s, keys: keys, args: args) } catch { throw relocated(error) }
+    /// `read`: the script only reads (retried once on a connection found gone).
+    func eval(_ s: RedisScript, _ keys: [String], _ args: [[UInt8]], read: Bool = false) throws(StoreError) -> RedisReply {
+        do { return try conn.eval(s, keys: keys, args: args, retry: read) } catch { throw relocated(error) }
     }
 
     /// A connection error names this store (with its prefix).
@@ -63,7 +64,7 @@ public final class RedisStore: JournalStore, RunInbox {
     }
 
     public func run(_ runID: String) throws(StoreError) -> RunInfo? {
-        let r = try eval(Self.runInfo, [k("run", runID), k("jev", runID), k("att", runID)], [])
+        let r = try eval(Self.runInfo, [k("run", runID), k("jev", runID), k("att", runID)], [], read: true)
         return try info(runID, r)
     }
 
@@ -83,14 +84,14 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func runs() throws(StoreError) -> [RunInfo] {
         let ids: [String]
-        do { ids = try conn.checked("ZRANGE", p + "runs", "0", "-1").array.compactMap(\.text) } catch { throw relocated(error) }
+        do { ids = try conn.read("ZRANGE", p + "runs", "0", "-1").array.compactMap(\.text) } catch { throw relocated(error) }
         var out: [RunInfo] = []
         for id in ids { if let i = try run(id) { out.append(i) } }
         return out.sorted { ($0.createdMs, $0.runID) < ($1.createdMs, $1.runID) }
     }
 
     public func ir(run runID: String) throws(StoreError) -> [UInt8]? {
-        do { return try conn.checked("HGET", k("run", runID), "ir").bytes } catch { throw relocated(error) }
+        do { return try conn.read("HGET", k("run", runID), "ir").bytes } catch { throw relocated(error) }
     }
 
     public func update(run runID: String, _ u: RunUpdate) throws(StoreError) {
@@ -99,7 +100,7 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func meta(run runID: String) throws(StoreError) -> JSONValue? {
         let r: RedisReply
-        do { r = try conn.checked("HGET", k("run", runID), "meta") } catch { throw relocated(error) }
+        do { r = try conn.read("HGET", k("run", runID), "meta") } catch { throw relocated(error) }
         guard let bytes = r.bytes else { return nil }
         return try decodeJSON(bytes, "run `\(runID)`: metadata")
     }
@@ -109,7 +110,7 @@ public final class RedisStore: JournalStore, RunInbox {
     }
 
     public func versions(run runID: String) throws(StoreError) -> [(fromSeq: Int, irHash: String, ir: [UInt8])] {
-        let a = try eval(Self.versions, [k("ver", runID), k("verir", runID)], []).array
+        let a = try eval(Self.versions, [k("ver", runID), k("verir", runID)], [], read: true).array
         var out: [(fromSeq: Int, irHash: String, ir: [UInt8])] = []
         var i = 0
         while i + 2 < a.count {
@@ -133,14 +134,14 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func chainHash(run runID: String, seq: Int) throws(StoreError) -> String? {
         do {
-            if seq < 0 { return try conn.checked("HGET", k("run", runID), "ir_hash").text }
-            return try conn.checked("LINDEX", k("jchain", runID), String(seq)).text
+            if seq < 0 { return try conn.read("HGET", k("run", runID), "ir_hash").text }
+            return try conn.read("LINDEX", k("jchain", runID), String(seq)).text
         } catch { throw relocated(error) }
     }
 
     public func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {
         let from = max(0, seq)
-        let a = try eval(Self.journal, [k("run", runID), k("jev", runID), k("jcmd", runID), k("jchain", runID)], [Self.b(from)]).array
+        let a = try eval(Self.journal, [k("run", runID), k("jev", runID), k("jcmd", runID), k("jchain", runID)], [Self.b(from)], read: true).array
         guard a.count == 4 else { return [] }
         let events = a[1].array, commands = a[2].array, chains = a[3].array
         guard !events.isEmpty else { return [] }
@@ -251,7 +252,7 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func logs(run runID: String, task: Int?) throws(StoreError) -> [AttemptLogRow] {
         let items: [RedisReply]
-        do { items = try conn.checked("LRANGE", k("logs", runID), "0", "-1").array } catch { throw relocated(error) }
+        do { items = try conn.read("LRANGE", k("logs", runID), "0", "-1").array } catch { throw relocated(error) }
         var out: [AttemptLogRow] = []
         for i in items {
             guard let l = Self.log(try decodeJSON(i.bytes ?? [], "run `\(runID)`: an attempt log")) else {
@@ -264,7 +265,7 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func processes(run runID: String) throws(StoreError) -> [AttemptProcess] {
         let a: [RedisReply]
-        do { a = try conn.checked("HGETALL", k("proc", runID)).array } catch { throw relocated(error) }
+        do { a = try conn.read("HGETALL", k("proc", runID)).array } catch { throw relocated(error) }
         var out: [AttemptProcess] = []
         var i = 0
         while i + 1 < a.count {
@@ -291,7 +292,7 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func inbox(run runID: String) throws(StoreError) -> [InboxItem] {
         let a: [RedisReply]
-        do { a = try conn.checked("HGETALL", k("inbox", runID)).array } catch { throw relocated(error) }
+        do { a = try conn.read("HGETALL", k("inbox", runID)).array } catch { throw relocated(error) }
         var out: [InboxItem] = []
         var i = 0
         while i + 1 < a.count {

@@ -35,8 +35,9 @@ public final class RedisWorkQueue: WorkQueue {
 
     var location: String { backend.location + " (prefix \(p))" }
 
-    func eval(_ s: RedisScript, _ args: [[UInt8]]) throws(StoreError) -> RedisReply {
-        do { return try conn.eval(s, keys: [], args: [Array(p.utf8)] + args) } catch {
+    /// `read`: the script only reads (retried once on a connection found gone).
+    func eval(_ s: RedisScript, _ args: [[UInt8]], read: Bool = false) throws(StoreError) -> RedisReply {
+        do { return try conn.eval(s, keys: [], args: [Array(p.utf8)] + args, retry: read) } catch {
             var e = error
             e.path = location
             throw e
@@ -94,7 +95,7 @@ public final class RedisWorkQueue: WorkQueue {
         // Phase 1 reads the leases past their end; phase 2 re-checks each under the
         // script's atomicity and puts it back, or ends it with the reaper's completion
         // (encoded here: the journal codec lives in Swift).
-        let a = try eval(Self.expired, [Self.b(nowMs)]).array
+        let a = try eval(Self.expired, [Self.b(nowMs)], read: true).array
         var candidates: [(key: [UInt8], item: WorkItem, order: Int64)] = []
         var args: [[UInt8]] = [Self.b(nowMs), Self.b(WorkQueueLimits.maxDeliveries), Self.b(orphanIdleMs.load(ordering: .relaxed))]
         var i = 0

@@ -123,4 +123,120 @@ final class RedisBackendTests: XCTestCase {
         XCTAssertTrue(try q.complete(WorkCompletion(item: item(0), owner: "w", outcome: .succeeded(outputs: .null, costMicros: 0, tokens: 0)), nowMs: 11),
                       "the PEL entry is the owner's again")
     }
+
+    /// Waits until a server answers PING at `address` (a restart loads the AOF first).
+    func waitForServer(_ address: RedisAddress, seconds: Double = 15) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let r = try? RedisConnection(address: address, timeoutMs: 1_000).command("PING"), r == .status("PONG") { return }
+            usleep(100_000)
+        }
+        XCTFail("no server answered at \(address.location) within \(seconds) s")
+    }
+
+    /// Marks every descriptor above stderr close-on-exec, so a server started from here
+    /// holds none of ours (a build lock held by a wrapper, the runner's pipes).
+    func closeOnExec() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
+        }
+    }
+
+    func redisServerPath() throws -> String {
+        for p in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] where FileManager.default.isExecutableFile(atPath: p) { return p }
+        throw XCTSkip("redis-server not installed")
+    }
+
+    // A server that could lose queued work (no AOF) or evict keys is refused at open,
+    // saying which setting to change. Runs its own throwaway servers, never the shared one.
+    func testAServerThatCouldLoseWorkIsRefused() throws {
+        let server = try redisServerPath()
+        for (settings, named) in [(["--appendonly", "no"], "appendonly"), (["--appendonly", "yes", "--maxmemory-policy", "allkeys-lru"], "maxmemory-policy")] {
+            let port = Int.random(in: 40_000..<50_000)
+            let dir = NSTemporaryDirectory() + "ezflow-redis-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let proc = Process()
+            proc.executableURL = URL(fileURLWithPath: server)
+            proc.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--daemonize", "no"] + settings
+            proc.standardOutput = FileHandle.nullDevice
+            closeOnExec()
+            try proc.run()
+            defer { proc.terminate(); proc.waitUntilExit() }
+            try waitForServer(try RedisAddress("127.0.0.1:\(port)"))
+            XCTAssertThrowsError(try RedisBackend(url: "127.0.0.1:\(port)", prefix: prefix), named) { e in
+                XCTAssertEqual((e as? StoreError)?.kind, .schema, "\(e)")
+                XCTAssertTrue("\(e)".contains("`\(named) "), "\(e)")
+            }
+        }
+    }
+
+    // kill -9 of the server, then a restart from its config: nothing offered, leased,
+    // completed, journaled, posted or leased as a run is lost; the lost connection is
+    // `unavailable` and the next call reconnects. Needs EZ_REDIS_RESTART_CONF, the config
+    // file of the server at EZ_REDIS (checked against the server's own `config_file`
+    // before anything is killed).
+    func testNothingIsLostWhenTheServerIsKilled() throws {
+        guard let conf = Servers.value("EZ_REDIS_RESTART_CONF") else { throw XCTSkip("EZ_REDIS_RESTART_CONF not set") }
+        let server = try redisServerPath()
+        let b = try backend()
+        let store = b.store(), q = b.queue(), lease = b.lease(ttlMs: 60_000)
+        let raw = b.connection()
+        let info = String(decoding: try raw.checked("INFO", "server").bytes ?? [], as: UTF8.self)
+        func infoField(_ name: String) -> String? {
+            info.split(whereSeparator: \.isNewline).first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)) }
+        }
+        let configFile = try XCTUnwrap(infoField("config_file"))
+        guard URL(fileURLWithPath: configFile).standardizedFileURL == URL(fileURLWithPath: conf).standardizedFileURL else {
+            return XCTFail("EZ_REDIS runs with \(configFile), not EZ_REDIS_RESTART_CONF \(conf): not killing it")
+        }
+        let pid = try XCTUnwrap(infoField("process_id").flatMap { Int32($0) })
+
+        try store.createRun(NewRun(runID: "r", workflow: "w", irHash: "h", ir: [1, 2], seed: 7, createdMs: 0))
+        let epoch = try lease.acquire(run: "r", owner: "coord", nowMs: 0)
+        try store.append(run: "r", expectedSeq: 0, records: [record(0), record(1)], update: nil, logs: [], consumedInbox: [])
+        let posted = try store.post(InboxItem(runID: "r", kind: .cancel, task: nil, principal: "ann", approved: false, refusal: nil, comment: "", createdMs: 1))
+        try q.offer((0..<5).map(item), nowMs: 0)
+        XCTAssertEqual(try q.claim(owner: "w1", max: 2, nowMs: 0, leaseMs: 1_000_000).map(\.item), [item(0), item(1)])
+        XCTAssertTrue(try q.complete(WorkCompletion(item: item(0), owner: "w1", outcome: .succeeded(outputs: .null, costMicros: 1, tokens: 0)), nowMs: 1))
+
+        XCTAssertEqual(kill(pid, SIGKILL), 0)
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(pid, 0) != 0
+            if !gone { usleep(50_000) }
+        }
+        XCTAssertTrue(gone, "the server died")
+        XCTAssertThrowsError(try store.run("r"), "the server is down") { e in
+            XCTAssertEqual((e as? StoreError)?.kind, .unavailable, "\(e)")
+        }
+        // posix_spawn + waitpid, not Process, and every descriptor of ours close-on-exec:
+        // the daemonized server would otherwise keep them open for its lifetime (the
+        // test runner's pipes, a build lock held by a wrapper), and wait on us forever.
+        closeOnExec()
+        var pidOut: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(server), strdup(conf), nil]
+        defer { argv.forEach { free($0) } }
+        XCTAssertEqual(posix_spawn(&pidOut, server, nil, nil, argv, environ), 0, "redis-server started")
+        var status: Int32 = 0
+        waitpid(pidOut, &status, 0)
+        try waitForServer(b.address)
+
+        XCTAssertEqual(try store.journal(run: "r", from: 0), [record(0), record(1)], "the journal")
+        XCTAssertEqual(try store.run("r")?.journalCount, 2)
+        XCTAssertEqual(try store.inbox(run: "r").map(\.id), [posted], "the inbox")
+        // A write is never retried by itself: the first one on a connection the restart
+        // cut says so, the next one reconnects.
+        XCTAssertThrowsError(try q.completions(run: "r", reader: "probe"), "a write on a cut connection") { e in
+            XCTAssertEqual((e as? StoreError)?.kind, .unavailable, "\(e)")
+        }
+        XCTAssertEqual(try q.completions(run: "r", reader: "c").map(\.item), [item(0)], "the completion")
+        XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 2, leaseMs: 100).map(\.item), [item(2), item(3), item(4)], "the queued items, in order")
+        XCTAssertTrue(try q.complete(WorkCompletion(item: item(1), owner: "w1", outcome: .succeeded(outputs: .null, costMicros: 1, tokens: 0)), nowMs: 3),
+                      "the lease, still w1's")
+        XCTAssertThrowsError(try b.lease(ttlMs: 60_000).acquire(run: "r", owner: "other", nowMs: 0), "the run lease")
+        try store.append(run: "r", expectedSeq: 2, records: [record(2)], update: nil, logs: [], consumedInbox: [posted])
+        lease.release(run: "r", owner: "coord")
+        XCTAssertGreaterThan(try b.lease(ttlMs: 60_000).acquire(run: "r", owner: "other", nowMs: 0), epoch, "the epoch counter")
+    }
 }
