@@ -306,7 +306,7 @@ final class RedisConnection: @unchecked Sendable {
 
     // MARK: Subscriber
 
-    /// Sends a command without reading its reply (SUBSCRIBE), with the mutex held by the caller's closure.
+    /// Turns this connection into a subscriber of `channel` (it runs no other command after this).
     func subscribe(_ channel: String) throws(StoreError) {
         let r = try command("SUBSCRIBE", channel)
         if case .error(let e) = r { throw Self.serverError(e, location: location) }

@@ -112,6 +112,32 @@ final class RedisBackendTests: XCTestCase {
         XCTAssertEqual(try raw.checked("XPENDING", stream, "ezflow").array.first?.int, 1, "only item 1's entry is still pending")
     }
 
+    // Workers in several processes claiming at once never get the same item, and every
+    // item is handed out (each claim is one script on the server).
+    func testConcurrentClaimsNeverShareAnItem() throws {
+        let b = try backend()
+        try b.queue().offer((0..<60).map(item), nowMs: 0)
+        let queues = (0..<4).map { _ in b.queue() }
+        let got = Mutex<[WorkItem]>([])
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { w in
+            while true {
+                do {
+                    let l = try queues[w].claim(owner: "w\(w)", max: 2, nowMs: 0, leaseMs: 100)
+                    if l.isEmpty { return }
+                    got.withLock { $0 += l.map(\.item) }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                    return
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        let items = got.withLock { $0 }
+        XCTAssertEqual(items.count, 60)
+        XCTAssertEqual(Set(items.map(\.task)), Set(0..<60))
+    }
+
     // A lease longer than the idle backstop stays with its owner: the backstop gives it back.
     func testALongLeaseSurvivesTheBackstop() throws {
         let b = try backend()
