@@ -166,7 +166,8 @@ extension RedisWorkQueue {
     /// ARGV: prefix, now, max deliveries, orphan idle ms, then (item key, "task:attempt",
     /// run, the reaper's completion or '') per candidate → `itemfields` of each item put
     /// back or ended. Then the backstop: pending entries idle for the orphan time without
-    /// a lease record (XAUTOCLAIM), and entries deleted under the PEL, are put back.
+    /// a lease record (XAUTOCLAIM), and entries deleted under the PEL, are put back; and
+    /// consumers idle that long with nothing pending are deleted.
     static let expire = RedisScript("wqExpire", lib + """
         local now, max, idle = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
         local out = {}
@@ -210,6 +211,13 @@ extension RedisWorkQueue {
                 redis.call('HSET', ik, 'sid', '')
                 emit(ik); requeue(ik)
               end
+            end
+          end
+          -- Worker ids are new per process start: forget the idle consumers with nothing
+          -- pending (checked in this same script, so no pending entry goes with them).
+          for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', s, 'ezflow')) do
+            if tonumber(field(c, 'pending')) == 0 and tonumber(field(c, 'idle')) >= tonumber(idle) then
+              redis.call('XGROUP', 'DELCONSUMER', s, 'ezflow', field(c, 'name'))
             end
           end
         end

@@ -110,6 +110,9 @@ final class RedisBackendTests: XCTestCase {
         XCTAssertEqual(again.map(\.item), [item(0)])
         XCTAssertTrue(try q.complete(WorkCompletion(item: item(0), owner: "w2", outcome: .succeeded(outputs: .null, costMicros: 0, tokens: 0)), nowMs: 3))
         XCTAssertEqual(try raw.checked("XPENDING", stream, "ezflow").array.first?.int, 1, "only item 1's entry is still pending")
+        XCTAssertEqual(try q.expire(nowMs: 4).count, 0)
+        let consumers = try raw.checked("XINFO", "CONSUMERS", stream, "ezflow").array.map { $0.array.count > 1 ? $0.array[1].text : nil }
+        XCTAssertEqual(consumers, ["w"], "idle consumers with nothing pending are forgotten, the one holding item 1 is kept")
     }
 
     // Workers in several processes claiming at once never get the same item, and every
