@@ -52,8 +52,9 @@ public final class RedisBackend: Sendable {
     /// work itself (a listener that was disconnected misses it and polls).
     var wakeChannel: String { prefix + "wake" }
 
-    /// Wakes every `RedisWakeListener` of this prefix.
-    public func notify() throws(StoreError) { _ = try admin.checked("PUBLISH", wakeChannel, "1") }
+    /// Wakes every `RedisWakeListener` of this prefix (retried on a cut connection: a
+    /// second wake-up is harmless).
+    public func notify() throws(StoreError) { _ = try admin.checked("PUBLISH", wakeChannel, "1", retry: true) }
 
     /// A listener on its own connection, subscribed before this returns (a notify sent
     /// after it returns is never missed while the connection lives).

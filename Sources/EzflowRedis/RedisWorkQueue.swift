@@ -55,7 +55,7 @@ public final class RedisWorkQueue: WorkQueue {
         var args: [[UInt8]] = []
         for i in items {
             args += [Self.b(i.runID), Self.b(i.task), Self.b(i.attempt), Self.b(i.agent), Self.b(i.idempotencyKey), Self.b(i.queue),
-                     Self.b(min(max(i.priority, 0), 9)), i.payload]
+                     Self.b(i.priority), i.payload]
         }
         _ = try eval(Self.offer, args)
     }
