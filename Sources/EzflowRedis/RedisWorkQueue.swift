@@ -142,6 +142,19 @@ public final class RedisWorkQueue: WorkQueue {
         _ = try eval(Self.acknowledge, [Self.b(runID)] + items.map { Self.b("\($0.task):\($0.attempt)") })
     }
 
+    public func depth() throws(StoreError) -> QueueDepth {
+        let a = try eval(Self.depth, [], read: true).array
+        guard a.count >= 2 else { return QueueDepth() }
+        var d = QueueDepth(owners: Int(a[1].int ?? 0), offered: a[0].int ?? 0)
+        var i = 2
+        while i + 2 < a.count {
+            let queue = a[i + 1].text ?? "", n = Int(a[i + 2].int ?? 0)
+            if a[i].text == "q" { d.queued[queue] = n } else { d.leased[queue] = n }
+            i += 3
+        }
+        return d
+    }
+
     // MARK: Completion codec
 
     static func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }

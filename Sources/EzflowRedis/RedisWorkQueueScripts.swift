@@ -66,10 +66,34 @@ extension RedisWorkQueue {
                        'queue', queue, 'prio', prio, 'payload', ARGV[i + 7], 'state', 'queued', 'owner', '', 'until', 0, 'deliveries', 0,
                        'cancelled', 0, 'order', order, 'stream', s, 'sid', id)
             redis.call('HSET', P .. 'wq:byid', s .. ' ' .. id, ik)
+            redis.call('INCR', P .. 'wq:offered')
             n = n + 1
           end
         end
         return n
+        """)
+
+    /// ARGV: prefix → offered, owners, then ('q' or 'l', queue, count) per queue with
+    /// queued or leased items. Queued = a stream's entries not pending (completed ones
+    /// are deleted); leased = the lease records, without cancelled attempts.
+    static let depth = RedisScript("wqDepth", lib + """
+        local queued, leased, owners, nown = {}, {}, {}, 0
+        for _, s in ipairs(redis.call('ZRANGE', P .. 'wq:streams', 0, -1)) do
+          local q = redis.call('HGET', P .. 'wq:squeue', s)
+          local n = redis.call('XLEN', s) - redis.call('XPENDING', s, 'ezflow')[1]
+          if q and n > 0 then queued[q] = (queued[q] or 0) + n end
+        end
+        for _, ik in ipairs(redis.call('ZRANGE', P .. 'wq:leases', 0, -1)) do
+          local h = redis.call('HMGET', ik, 'queue', 'owner', 'cancelled')
+          if h[1] and h[3] ~= '1' then
+            leased[h[1]] = (leased[h[1]] or 0) + 1
+            if not owners[h[2]] then owners[h[2]] = true; nown = nown + 1 end
+          end
+        end
+        local out = {redis.call('GET', P .. 'wq:offered') or '0', nown}
+        for q, n in pairs(queued) do table.insert(out, 'q'); table.insert(out, q); table.insert(out, n) end
+        for q, n in pairs(leased) do table.insert(out, 'l'); table.insert(out, q); table.insert(out, n) end
+        return out
         """)
 
     /// ARGV: prefix, owner, now, lease ms, max, queues… → the leased items (`itemfields`), in claim order.
