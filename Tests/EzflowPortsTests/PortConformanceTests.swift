@@ -4,6 +4,7 @@
 // assertion names the implementation. PostgreSQL and Redis join these lists.
 import EzflowIR
 @testable import EzflowPorts
+@testable import EzflowRedis
 import EzflowRuntime
 @testable import EzflowStore
 import EzflowTestSupport
@@ -18,16 +19,32 @@ final class PortConformanceTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+        for b in redisBackends { XCTAssertNoThrow(try b.removeAllKeys(), "redis: removing the test's keys") }
+    }
+
+    /// Backends of this test, each under its own prefix (the server is shared), emptied in tearDown.
+    var redisBackends: [RedisBackend] = []
+
+    /// A Redis backend under a fresh prefix, nil without `EZ_REDIS`.
+    func redis() throws -> RedisBackend? {
+        guard let url = Servers.redis else { return nil }
+        let b = try RedisBackend(url: url, prefix: "ez_t_\(UUID().uuidString):")
+        redisBackends.append(b)
+        return b
+    }
 
     // MARK: Implementations, fresh for each test
 
     func stores() throws -> [(String, any JournalStore & RunInbox)] {
         [("memory", MemoryStore()), ("sqlite", try DurableStore(path: dir + "/\(UUID().uuidString).db"))]
+            + (try redis().map { [("redis", $0.store())] } ?? [])
     }
 
-    func leases() -> [(String, any RunLease)] {
+    func leases() throws -> [(String, any RunLease)] {
         [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/\(UUID().uuidString).db"))]
+            + (try redis().map { [("redis", $0.lease(ttlMs: 1_000))] } ?? [])
     }
 
     /// Each clock with a way to move the time under it (a manual clock's `advance`; the
@@ -39,6 +56,7 @@ final class PortConformanceTests: XCTestCase {
 
     func queues() throws -> [(String, any WorkQueue)] {
         [("memory", MemoryWorkQueue()), ("sqlite", try SQLiteWorkQueue(path: dir + "/\(UUID().uuidString).db"))]
+            + (try redis().map { [("redis", $0.queue())] } ?? [])
     }
 
     /// Runs `body` once per implementation; an error thrown out of it names the implementation.
@@ -125,7 +143,10 @@ final class PortConformanceTests: XCTestCase {
                 let event = String(decoding: Journal.eventBytes(r.event), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
                 try DurableStore.rawExec(path: path, sql: "UPDATE journal SET event = '\(event)' WHERE run_id = '\(run)' AND seq = \(r.seq)")
             })),
-        ]
+        ] + (try redis().map { b in
+            let store = b.store()
+            return [("redis", (store as any JournalStore & RunInbox, { run, r in try store.tamper(run: run, r) }))]
+        } ?? [])
     }
 
     // JournalStore 5: every record is chained to the one before it, the first to the IR
@@ -194,7 +215,7 @@ final class PortConformanceTests: XCTestCase {
     // MARK: RunLease
 
     // RunLease 1–2: one holder; epochs grow.
-    func testRunLease1And2OneHolderGrowingEpochs() { forEach(leases(), oneHolderGrowingEpochs) }
+    func testRunLease1And2OneHolderGrowingEpochs() throws { forEach(try leases(), oneHolderGrowingEpochs) }
 
     func oneHolderGrowingEpochs(_ name: String, _ l: any RunLease) throws {
         let e1 = try l.acquire(run: "r", owner: "a", nowMs: 0)
