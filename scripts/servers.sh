@@ -44,7 +44,9 @@ CONF
     EZ_REDIS="127.0.0.1:$redis_port"
     EZ_PG_DATA="$EZ_SRV_DIR/data"
     EZ_PG_BIN="$bin"
-    export EZ_PG EZ_REDIS EZ_PG_DATA EZ_PG_BIN EZ_REDIS_CONF EZ_SRV_DIR
+    # The Redis restart test kills and restarts this server (RedisBackendTests).
+    EZ_REDIS_RESTART_CONF="$EZ_REDIS_CONF"
+    export EZ_PG EZ_REDIS EZ_PG_DATA EZ_PG_BIN EZ_REDIS_CONF EZ_REDIS_RESTART_CONF EZ_SRV_DIR
     ez_log "test servers: PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port ($EZ_SRV_DIR)"
 }
 

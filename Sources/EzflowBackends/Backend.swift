@@ -54,7 +54,16 @@ public enum Backend {
             let store = try openSQLite(path)
             return BackendPorts(store: store, queue: SQLiteWorkQueue(store: store), lease: FileRunLease(storePath: path),
                                 wait: { ms in usleep(UInt32(max(1, min(ms, sqlitePollMs))) * 1000) }, notify: {}, location: path)
-        case .postgres?, .redis?:
+        case .redis?:
+            let (plain, namespace) = try splitNamespace(url)
+            let backend = try RedisBackend(url: plain, prefix: (namespace ?? "ezflow") + ":")
+            let listener = try backend.listener()
+            // A run lease of 5 s renewed every third of it: a frozen or killed coordinator's
+            // runs are adopted within about 6 s.
+            return BackendPorts(store: backend.store(), queue: backend.queue(), lease: backend.lease(ttlMs: 5_000),
+                                wait: { ms in _ = try? listener.wait(timeoutMs: Int(max(1, ms))) },
+                                notify: { try? backend.notify() }, location: backend.location)
+        case .postgres?:
             throw StoreError(.schema, path: redacted(url), message: "this backend is not wired into ezrun yet", nextStep: "use sqlite:PATH")
         case nil:
             throw usage(url, "not a backend URL")
@@ -71,6 +80,28 @@ public enum Backend {
                 usleep(100_000)
             }
         }
+    }
+
+    /// The URL without its `namespace=NAME` query parameter (ezflow's, not the server's:
+    /// the key prefix or schema that keeps several ezflow installations on one server
+    /// apart), and that name.
+    static func splitNamespace(_ url: String) throws(StoreError) -> (url: String, namespace: String?) {
+        guard let q = url.firstIndex(of: "?") else { return (url, nil) }
+        var kept: [Substring] = []
+        var namespace: String?
+        for p in url[url.index(after: q)...].split(separator: "&") {
+            if p.hasPrefix("namespace=") {
+                let n = String(p.dropFirst("namespace=".count))
+                guard !n.isEmpty, n.count <= 48, n.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                    throw usage(url, "namespace= takes 1…48 ASCII letters, digits and `_`")
+                }
+                namespace = n
+            } else {
+                kept.append(p)
+            }
+        }
+        let base = String(url[..<q])
+        return (kept.isEmpty ? base : base + "?" + kept.joined(separator: "&"), namespace)
     }
 
     static let forms = "sqlite:PATH, postgres://[USER@]HOST[:PORT]/DB (or postgresql://, any libpq URI) or redis://HOST:PORT"

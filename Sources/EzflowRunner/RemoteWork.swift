@@ -21,10 +21,11 @@ extension Runner {
     static let reapEveryMs: Millis = 1_000
 
     /// Carries out attempts on workers in other processes. `wait(ms)` returns when the
-    /// backend signals new completions, or after `ms`.
-    public func useRemoteWorkers(wait: @escaping (Int64) -> Void) {
+    /// backend signals new completions, or after `ms`; `notify()` wakes the workers after
+    /// an offer.
+    public func useRemoteWorkers(wait: @escaping (Int64) -> Void, notify: @escaping () -> Void = {}) {
         executor = RemoteExecutor()
-        remote = RemoteWaiting(wait: wait)
+        remote = RemoteWaiting(wait: wait, notify: notify)
     }
 
     /// The item a dispatch is offered as: for remote workers with the values it is
@@ -58,5 +59,6 @@ extension Runner {
 /// What a coordinator of remote workers keeps besides the queue.
 struct RemoteWaiting {
     var wait: (Int64) -> Void
+    var notify: () -> Void
     var lastReapMs: Millis = 0
 }

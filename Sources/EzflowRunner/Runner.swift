@@ -804,6 +804,7 @@ public final class Runner {
         // offers it again.
         guard !offered.isEmpty, stopRequest.requests == 0 else { return }
         do { try ports.queue.offer(offered, nowMs: now()) } catch { throw .store("run `\(runID)`: cannot offer work: \(error.description)") }
+        remote?.notify()
         do { try executor?.start(offered, runner: self) } catch { throw .store("run `\(runID)`: cannot claim work: \(error.description)") }
     }
 

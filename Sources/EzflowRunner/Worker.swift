@@ -81,8 +81,12 @@ public final class Worker: @unchecked Sendable {
     /// Lines for the operator (claims, refusals); called from worker threads.
     public var log: @Sendable (String) -> Void = { _ in }
 
+    /// Wakes the coordinators after a completion (the backend's notify).
+    let notify: @Sendable () -> Void
+
     public init(queue: any WorkQueue, store: any JournalStore, clock: any RunClock, config: WorkerConfig,
-                waitForWork: @escaping (Int64) -> Void) {
+                waitForWork: @escaping (Int64) -> Void, notify: @escaping @Sendable () -> Void = {}) {
+        self.notify = notify
         self.queue = queue
         self.store = store
         self.clock = clock
@@ -213,6 +217,7 @@ public final class Worker: @unchecked Sendable {
             accepted = false
         }
         summary.withLock { if accepted { $0.completed += 1 } else { $0.refused += 1 } }
+        if accepted { notify() }
         if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was refused (the lease expired or the attempt was cancelled)") }
         tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
         handedBack.signal()

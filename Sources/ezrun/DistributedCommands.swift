@@ -57,7 +57,8 @@ extension CLI {
         if let d = durationFlag(a, "--lease", 1_000...3_600_000) { config.leaseMs = d }
         config.idleExitMs = durationFlag(a, "--idle-exit", 0...86_400_000)
         let quiet = a.flags.contains("--quiet")
-        let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait)
+        let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait,
+                            notify: backend.notify)
         if !quiet { worker.log = { Console.err("ezrun worker: \($0)\n") } }
         Signals.listen(worker.stopRequest)
         var server: MetricsServer? = nil
@@ -171,7 +172,7 @@ extension CLI {
                 do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
                     continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
                 }
-                runner.useRemoteWorkers(wait: ports.wait)
+                runner.useRemoteWorkers(wait: ports.wait, notify: ports.notify)
                 driving.withLock { _ = $0.insert(info.runID) }
                 if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID) at event \(runner.run.state.seq)\n") }
                 let held = Held(runner: runner)

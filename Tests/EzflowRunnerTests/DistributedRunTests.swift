@@ -221,7 +221,14 @@ final class DistributedRunTests: XCTestCase {
 /// Backend URLs for the tests, from the servers `scripts/test.sh` starts.
 enum DistributedBackends {
     static func postgresURL(fresh: Bool) -> String? { nil }
-    static func redisURL(fresh: Bool) -> String? { nil }
+
+    /// `EZ_REDIS` (host:port) as a backend URL with a namespace of its own.
+    static func redisURL(fresh: Bool) -> String? {
+        guard let r = ProcessInfo.processInfo.environment["EZ_REDIS"], !r.isEmpty else { return nil }
+        return "redis://\(r)?namespace=\(namespace())"
+    }
+
+    static func namespace() -> String { "ez_t_" + UUID().uuidString.prefix(12).replacingOccurrences(of: "-", with: "").lowercased() }
     /// What `ezrun status --db` takes for the run's store.
     static func statusStore(_ url: String) -> String { url.hasPrefix("sqlite:") ? String(url.dropFirst("sqlite:".count)) : url }
 }
