@@ -100,34 +100,44 @@ public final class Worker: @unchecked Sendable {
     public func serve() throws(RunnerError) -> WorkerSummary {
         var lastRenew = clock.nowMs()
         var idleSince = clock.nowMs()
+        var outage = Outage()
         while stopRequest.requests == 0 {
-            let now = clock.nowMs()
-            health.loopAtMs.store(now, ordering: .relaxed)
-            let free = config.slots - inFlight
-            var leases: [Lease] = []
-            if free > 0 {
-                do { leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs) } catch {
-                    throw .store("cannot claim work: \(error.description)")
-                }
-                health.backendAtMs.store(now, ordering: .relaxed)
+            do { try turn(&lastRenew, &idleSince) } catch {
+                // The backend is away (restarted, cut off): keep the attempts running and
+                // try again, backing off; their leases are renewed once it answers.
+                guard error.kind == .unavailable || error.kind == .busy else { throw .store(error.description) }
+                outage.bear(error.description, log: log)
+                waitForWork(outage.delayMs)
+                continue
             }
-            for l in leases { begin(l) }
-            if now - lastRenew >= config.leaseMs / 3 {
-                lastRenew = now
-                do { _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs) } catch {
-                    throw .store("cannot renew this worker's leases: \(error.description)")
-                }
-                health.backendAtMs.store(now, ordering: .relaxed)
-            }
-            if !leases.isEmpty || inFlight > 0 { idleSince = now }
-            if let idle = config.idleExitMs, inFlight == 0, now - idleSince >= idle { break }
-            if leases.isEmpty || inFlight >= config.slots {
-                // A free slot or new work ends the wait; the renewal is due within it.
-                let wait = min(config.pollMs, max(1, config.leaseMs / 3 - (clock.nowMs() - lastRenew)))
-                if inFlight >= config.slots { _ = handedBack.wait(timeout: .now() + .milliseconds(Int(wait))) } else { waitForWork(wait) }
-            }
+            outage.over(log: log)
+            if let idle = config.idleExitMs, inFlight == 0, clock.nowMs() - idleSince >= idle { break }
         }
         return try stop()
+    }
+
+    /// One turn of the loop: claim into the free slots, renew when due, wait for work.
+    func turn(_ lastRenew: inout Millis, _ idleSince: inout Millis) throws(StoreError) {
+        let now = clock.nowMs()
+        health.loopAtMs.store(now, ordering: .relaxed)
+        let free = config.slots - inFlight
+        var leases: [Lease] = []
+        if free > 0 {
+            leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs)
+            health.backendAtMs.store(now, ordering: .relaxed)
+        }
+        for l in leases { begin(l) }
+        if now - lastRenew >= config.leaseMs / 3 {
+            lastRenew = now
+            _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs)
+            health.backendAtMs.store(now, ordering: .relaxed)
+        }
+        if !leases.isEmpty || inFlight > 0 { idleSince = now }
+        if leases.isEmpty || inFlight >= config.slots {
+            // A free slot or new work ends the wait; the renewal is due within it.
+            let wait = min(config.pollMs, max(1, config.leaseMs / 3 - (clock.nowMs() - lastRenew)))
+            if inFlight >= config.slots { _ = handedBack.wait(timeout: .now() + .milliseconds(Int(wait))) } else { waitForWork(wait) }
+        }
     }
 
     /// Ends what still runs (SIGTERM to its groups, then SIGKILL after the grace, or at
@@ -209,17 +219,49 @@ public final class Worker: @unchecked Sendable {
             ? writer.redact(AttemptLogRow(task: item.task, attempt: item.attempt, seq: -1, agent: item.agent, exitCode: r.exitCode,
                                           durationMs: r.durationMs, stdout: r.stdout, stderr: r.stderr), seq: -1)
             : nil
-        let accepted: Bool
-        do { accepted = try queue.complete(WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog), nowMs: clock.nowMs()) } catch {
-            // The result is lost with this worker's lease: the attempt runs again elsewhere
-            // once the lease expires (delivery is at least once).
-            log("cannot hand back \(item.runID) task \(item.task) attempt \(item.attempt): \(error.description)")
-            accepted = false
+        var accepted = false
+        // A backend that is away for a moment (a restart) gets the result a few more times:
+        // `complete` is fenced, so a retry of one that was committed refuses, harmlessly.
+        for wait in [0, 200, 1_000, 3_000, 8_000] as [UInt32] {
+            if wait > 0 { usleep(wait * 1_000) }
+            do {
+                accepted = try queue.complete(WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog), nowMs: clock.nowMs())
+                break
+            } catch where error.kind == .unavailable || error.kind == .busy {
+                continue
+            } catch {
+                break
+            }
         }
         summary.withLock { if accepted { $0.completed += 1 } else { $0.refused += 1 } }
         if accepted { notify() }
-        if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was refused (the lease expired or the attempt was cancelled)") }
+        // Refused or not handed back: the attempt runs again elsewhere once its lease
+        // expires (delivery is at least once).
+        if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was not taken (the lease expired, the attempt was cancelled, or the backend did not answer)") }
         tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
         handedBack.signal()
+    }
+}
+
+/// A backend that stopped answering, as the worker bears it: one line when it starts and
+/// one when it is over, and waits that double from 100 ms to 5 s in between.
+struct Outage {
+    var since: ContinuousClock.Instant?
+    var delayMs: Int64 = 100
+
+    mutating func bear(_ why: String, log: (String) -> Void) {
+        if since == nil {
+            since = .now
+            log("the backend does not answer (\(why)); retrying, the attempts in flight go on")
+        } else {
+            delayMs = min(5_000, delayMs * 2)
+        }
+    }
+
+    mutating func over(log: (String) -> Void) {
+        guard let s = since else { return }
+        log("the backend answers again after \(Int((ContinuousClock.now - s).components.seconds)) s")
+        since = nil
+        delayMs = 100
     }
 }

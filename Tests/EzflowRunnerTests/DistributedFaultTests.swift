@@ -1,0 +1,198 @@
+// Seeded fault schedules against a real distributed run: 4 `ezrun worker` processes, the
+// run's own coordinator (`ezrun run --backend`) and a standby (`ezrun coordinator`), and,
+// per seed, workers killed with -9 mid-task (and replaced), the coordinator killed with
+// -9 or frozen with SIGSTOP past its run lease, and — where the test command owns the
+// server — the Redis server killed with -9 and restarted. The oracle after each run:
+// every task ended (the run succeeded), every task's result is journalled exactly once,
+// the journal has no gap and replays byte for byte with its chain, and nothing is left
+// queued or leased.
+import EzflowTestSupport
+import Foundation
+import XCTest
+
+final class DistributedFaultTests: XCTestCase {
+    /// `layers` × `width` tasks, each depending on two of the layer before; each logs its
+    /// start and end with its attempt and leaves a `sleep 300` in its group.
+    static func workflow(layers: Int = 4, width: Int = 6) -> String {
+        var s = """
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+              concurrency: 16
+            }
+            workflow faulty {
+              input dir: string
+              agents: [sh]
+
+            """
+        for l in 0..<layers {
+            for i in 0..<width {
+                let after = l == 0 ? "" : "  after: [t\(l - 1)_\(i), t\(l - 1)_\((i + 1) % width)]"
+                let sleep = "0.\((l * width + i) % 4 + 2)"
+                s += "  task t\(l)_\(i) { env: { D: inputs.dir }  run: \"echo \\\"start $EZFLOW_TASK $EZFLOW_ATTEMPT\\\" >> \\\"$D/log\\\"; "
+                    + "sleep 300 >/dev/null 2>&1 & sleep \(sleep); echo \\\"end $EZFLOW_TASK $EZFLOW_ATTEMPT\\\" >> \\\"$D/log\\\"\"  timeout: 60s\(after) }\n"
+            }
+        }
+        return s + "}\n"
+    }
+
+    enum Fault: String { case killWorker, killCoordinator, freezeCoordinator, restartServer }
+
+    /// The faults of seed `seed`, at most one of each kind, in a seeded order and with
+    /// seeded delays (ms after the run started).
+    static func schedule(seed: UInt64, allowed: [Fault]) -> [(Fault, Int)] {
+        var rng = SplitMix(seed)
+        var out: [(Fault, Int)] = []
+        var at = 300
+        for f in allowed.shuffled(using: &rng) where rng.next() % 4 != 0 || f == .killWorker {
+            at += 300 + Int(rng.next() % 900)
+            out.append((f, at))
+        }
+        return out
+    }
+
+    struct SplitMix: RandomNumberGenerator {
+        var s: UInt64
+        init(_ seed: UInt64) { s = seed }
+        mutating func next() -> UInt64 {
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    func spawn(_ args: [String], in dir: String, log: String) throws -> Process {
+        let p = Process()
+        p.executableURL = Repo.executable("ezrun")
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        let h = FileHandle(forWritingAtPath: log)
+        h?.seekToEndOfFile()
+        p.standardError = h
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    func testSeededFaultSchedulesWithFourWorkers() throws {
+        let env = ProcessInfo.processInfo.environment
+        let seeds: [UInt64] = env["EZFLOW_DIST_SEEDS"].map { $0.split(separator: ",").compactMap { UInt64($0) } } ?? [1, 2]
+        for seed in seeds {
+            var backends: [(String, String, [Fault])] = [("sqlite", "sqlite:\(tempDir("distf"))/q.db", [.killWorker, .killCoordinator])]
+            if let r = DistributedBackends.redisURL(fresh: true) {
+                // Restarting the server is only for a server the test command owns.
+                let restart: [Fault] = env["EZ_REDIS_RESTART_CONF"].map { $0.isEmpty ? [] : [.restartServer] } ?? []
+                backends.append(("redis", r, [.killWorker, .killCoordinator, .freezeCoordinator] + restart))
+            }
+            for (name, url, allowed) in backends {
+                try runSchedule(name: name, url: url, seed: seed, faults: Self.schedule(seed: seed, allowed: allowed))
+            }
+        }
+    }
+
+    func runSchedule(name: String, url: String, seed: UInt64, faults: [(Fault, Int)]) throws {
+        let what = "\(name) seed \(seed) \(faults.map { "\($0.0.rawValue)@\($0.1)ms" })"
+        let dir = tempDir("distf-\(name)")
+        write(Self.workflow(), to: dir + "/f.ezflow")
+        let db = DistributedBackends.statusStore(url)
+        var workers = try (0..<4).map { i in try spawn(["worker", "--backend", url, "--slots", "2", "--lease", "2s"], in: dir, log: dir + "/w\(i).err") }
+        let standby = try spawn(["coordinator", "--backend", url, "--poll", "200ms"], in: dir, log: dir + "/standby.err")
+        let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "rf", "--input", "dir=\(dir)", "--no-progress", "--quiet"], in: dir,
+                            log: dir + "/run.err")
+        let start = Date()
+        var rng = SplitMix(seed ^ 0xFA17)
+        for (fault, atMs) in faults {
+            while Date().timeIntervalSince(start) * 1000 < Double(atMs) { usleep(10_000) }
+            switch fault {
+            case .killWorker:
+                let k = Int(rng.next() % UInt64(workers.count))
+                kill(workers[k].processIdentifier, SIGKILL)
+                workers[k].waitUntilExit()
+                workers[k] = try spawn(["worker", "--backend", url, "--slots", "2", "--lease", "2s"], in: dir, log: dir + "/w\(k).err")
+            case .killCoordinator:
+                if run.isRunning { kill(run.processIdentifier, SIGKILL) }
+            case .freezeCoordinator:
+                // Frozen past its 5 s run lease: the standby adopts the run; woken, the
+                // old coordinator's next append is refused and it stops.
+                if run.isRunning {
+                    kill(run.processIdentifier, SIGSTOP)
+                    usleep(7_000_000)
+                    kill(run.processIdentifier, SIGCONT)
+                }
+            case .restartServer:
+                try RedisServerControl.restart()
+            }
+        }
+        // The run ends, by its own coordinator or the standby.
+        let end = Date().addingTimeInterval(120)
+        var finished = false
+        while Date() < end {
+            let s = ezrun(["status", "rf", "--json", "--db", db], in: dir)
+            if s.stdout.contains("\"status\":\"finished\"") { finished = true; break }
+            usleep(200_000)
+        }
+        for w in workers { w.terminate() }
+        standby.terminate()
+        if run.isRunning { run.terminate() }
+        for w in workers { w.waitUntilExit() }
+        standby.waitUntilExit()
+        run.waitUntilExit()
+        let logs = (["run.err", "standby.err"] + (0..<4).map { "w\($0).err" }).map { "== \($0)\n" + read(dir + "/" + $0) }.joined(separator: "\n")
+        XCTAssertTrue(finished, "\(what): the run did not finish\n\(logs)")
+        let status = ezrun(["status", "rf", "--json", "--db", db], in: dir)
+        XCTAssertTrue(status.stdout.contains("\"verdict\":\"success\""), "\(what): \(status.stdout)\(status.stderr)\n\(logs)")
+        // Every task's result journalled exactly once; no gap; the chain and the commands replay.
+        let export = dir + "/journal.jsonl"
+        let replay = ezrun(["replay", "rf", "--db", db, "--export", export], in: dir)
+        XCTAssertEqual(replay.status, 0, "\(what): \(replay.stdout)\(replay.stderr)")
+        var succeeded: [Int: Int] = [:]
+        var seqs: [Int] = []
+        for line in read(export).split(separator: "\n") {
+            guard let doc = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let event = doc["event"] as? [String: Any] else { continue }
+            if let seq = doc["seq"] as? Int { seqs.append(seq) }
+            if event["type"] as? String == "task_succeeded", let t = event["task"] as? Int { succeeded[t, default: 0] += 1 }
+        }
+        XCTAssertEqual(seqs, Array(0..<seqs.count), "\(what): journal sequence numbers without a gap")
+        XCTAssertEqual(succeeded.count, 24, "\(what): every task succeeded: \(succeeded)")
+        XCTAssertEqual(succeeded.values.filter { $0 != 1 }.count, 0, "\(what): a result journalled twice: \(succeeded)")
+        // Nothing left queued or leased.
+        let hint = ezrun(["scale-hint", "--backend", url, "--window", "0s", "--json"], in: dir)
+        XCTAssertTrue(hint.stdout.contains("\"backlog\":0"), "\(what): \(hint.stdout)\(hint.stderr)")
+        XCTAssertEqual(liveProcesses(marker: "D=\(dir)", within: 10), [], "\(what): task processes left behind")
+    }
+}
+
+/// The Redis server `scripts/test.sh` started (`EZ_REDIS_RESTART_CONF`): killed with -9
+/// and started again from its config, as a crash and a restart of the machine would.
+enum RedisServerControl {
+    static func restart() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let conf = env["EZ_REDIS_RESTART_CONF"], let addr = env["EZ_REDIS"] else { return }
+        let port = addr.split(separator: ":").last.map(String.init) ?? "6379"
+        let info = runProcess(URL(fileURLWithPath: "/usr/bin/redis-cli"), ["-p", port, "info", "server"], timeout: 10).stdout
+        guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
+              let pid = Int32(line.dropFirst("process_id:".count)) else { return }
+        kill(pid, SIGKILL)
+        while kill(pid, 0) == 0 { usleep(10_000) }
+        // posix_spawn with every descriptor of ours close-on-exec: the daemonized server
+        // would otherwise hold the test runner's pipes (and a build lock) for its lifetime.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
+        }
+        let server = "/usr/bin/redis-server"
+        var child: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(server), strdup(conf), nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&child, server, nil, nil, argv, environ) == 0 else { return }
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        for _ in 0..<100 {
+            if runProcess(URL(fileURLWithPath: "/usr/bin/redis-cli"), ["-p", port, "ping"], timeout: 5).stdout.contains("PONG") { return }
+            usleep(50_000)
+        }
+    }
+}
