@@ -1,9 +1,99 @@
 // The PostgreSQL backend: `JournalStore`, `RunInbox`, `WorkQueue` and `RunLease` over
-// libpq (DISTRIBUTED-NOTES.md §2). Being built; nothing uses it yet.
+// libpq (DISTRIBUTED-NOTES.md §2). One `PostgresBackend` names a database and a schema;
+// its factories open one connection per object (a PGconn serves one caller at a time),
+// and share the book of run leases this process holds, so the store fences its appends
+// with the epoch the lease was granted.
 import CPostgres
-import EzflowIR
 import EzflowPorts
-import EzflowRuntime
+import Synchronization
 
 /// The libpq version this was built against, e.g. 150018.
 public func postgresLibraryVersion() -> Int { Int(PQlibVersion()) }
+
+/// The run leases this process holds, by run: the epoch granted, and whether the
+/// lease's session has since been lost (a lost session is a lost lease).
+final class LeaseBook: Sendable {
+    struct Held: Sendable {
+        var epoch: Int
+        var owner: String
+        var lost = false
+    }
+    let held = Mutex<[String: Held]>([:])
+
+    subscript(run: String) -> Held? { held.withLock { $0[run] } }
+}
+
+/// A PostgreSQL database and schema holding ezflow's runs and work queue.
+public final class PostgresBackend: Sendable {
+    public let schema: String
+    /// The conninfo without its password, with the schema (for messages).
+    public let location: String
+    let conninfo: String
+    let book = LeaseBook()
+    private let admin: PGConnection
+
+    /// `conninfo`: as libpq takes it, key=value pairs or a `postgres://` URI (`sslmode`,
+    /// `sslrootcert`, `passfile`, several hosts with `target_session_attrs` pass through).
+    /// `schema`: lower-case letters, digits and `_`. Connects on first use.
+    public init(conninfo: String, schema: String = "ezflow") throws(StoreError) {
+        guard PostgresSchema.isValidName(schema) else {
+            throw StoreError(.misuse, path: PG.redact(conninfo), message: "`\(schema)` is not a schema name ezflow uses",
+                             nextStep: "name a schema with lower-case letters, digits and _ (at most 63)")
+        }
+        self.conninfo = conninfo
+        self.schema = schema
+        self.admin = PGConnection(conninfo: conninfo, schema: schema)
+        self.location = admin.location
+    }
+
+    /// The schema version this build writes.
+    public static var schemaVersion: Int { PostgresSchema.current }
+
+    /// Creates the schema or brings it to this build's version (`ezrun db migrate`).
+    @discardableResult
+    public func migrate() throws(StoreError) -> (from: Int, to: Int) {
+        try admin.with { s throws(StoreError) in try PostgresSchema.migrate(s, schema: schema) }
+    }
+
+    /// A journal store and inbox on a connection of its own.
+    public func store() -> PostgresStore { PostgresStore(backend: self) }
+
+    /// A work queue on a connection of its own (a worker's `registerWorker` lock lives on it).
+    public func queue() -> PostgresWorkQueue { PostgresWorkQueue(backend: self) }
+
+    /// Run leases, one session per run held.
+    public func lease() -> PostgresRunLease { PostgresRunLease(backend: self) }
+
+    /// A listener for `notify` on a connection of its own.
+    public func listener() -> PostgresListener { PostgresListener(conninfo: conninfo, schema: schema) }
+
+    /// One wake-up on `PostgresListener.channel` (workers and coordinators poll anyway:
+    /// a wake-up only makes them look sooner).
+    public func notify(_ payload: String = "") throws(StoreError) {
+        try admin.with { s throws(StoreError) in
+            _ = try s.exec("SELECT pg_notify($1, $2)", [PostgresListener.channel, String(payload.prefix(200))])
+        }
+    }
+
+    /// A connection for one store or queue object: schema checked on every new session.
+    func connection(setUp: @escaping @Sendable (PGSession) throws(StoreError) -> Void = { _ throws(StoreError) in })
+        -> PGConnection {
+        PGConnection(conninfo: conninfo, schema: schema) { s throws(StoreError) in
+            try PostgresSchema.check(s)
+            try setUp(s)
+        }
+    }
+
+    /// A session that is never reopened behind the caller's back (a run lease).
+    func session() -> PGConnection { PGConnection(conninfo: conninfo, schema: schema, reconnects: false) }
+
+    /// Drops the schema and everything in it (tests).
+    func dropSchema() throws(StoreError) {
+        try admin.with { s throws(StoreError) in try s.execScript("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE") }
+        admin.close()
+    }
+
+    /// The advisory lock key of `what` in this schema (runs and workers of two schemas
+    /// never share a lock).
+    func lockName(_ what: String) -> String { schema + ":ezflow:" + what }
+}
