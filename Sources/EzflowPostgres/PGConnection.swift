@@ -117,6 +117,7 @@ final class PGConnection: @unchecked Sendable {
         var conn: OpaquePointer?
         /// A session connection that was lost stays lost.
         var lost = false
+        var closed = false
         var opened = false
     }
 
@@ -135,7 +136,7 @@ final class PGConnection: @unchecked Sendable {
         handle.withLock { h in
             if let c = h.conn { PQfinish(c) }
             h.conn = nil
-            h.lost = true
+            h.closed = true
         }
     }
 
@@ -145,6 +146,7 @@ final class PGConnection: @unchecked Sendable {
         let r: Result<R, StoreError> = handle.withLock { h in
             do throws(StoreError) {
                 if h.conn == nil {
+                    if h.closed { throw StoreError(.misuse, path: location, message: "the connection was closed") }
                     if h.lost || (h.opened && !reconnects) {
                         throw StoreError(.unavailable, path: location, message: "the session was lost (its locks went with it)")
                     }

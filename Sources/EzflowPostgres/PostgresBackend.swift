@@ -87,6 +87,12 @@ public final class PostgresBackend: Sendable {
     /// A session that is never reopened behind the caller's back (a run lease).
     func session() -> PGConnection { PGConnection(conninfo: conninfo, schema: schema, reconnects: false) }
 
+    /// Runs one statement on the backend's own connection (tests).
+    @discardableResult
+    func rawExec(_ sql: String, _ params: [String?] = []) throws(StoreError) -> [[String?]] {
+        try admin.with { s throws(StoreError) in try s.exec(sql, params).rows }
+    }
+
     /// Drops the schema and everything in it (tests).
     func dropSchema() throws(StoreError) {
         try admin.with { s throws(StoreError) in try s.execScript("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE") }

@@ -37,7 +37,7 @@ public final class PostgresListener: Sendable {
         try conn.with { _ throws(StoreError) in }
     }
 
-    /// Closes the connection; the next `wait` opens another.
+    /// Closes the connection for good.
     public func close() { conn.close() }
 
     /// Waits up to `timeoutMs` for a notification: true when one came (or the

@@ -20,8 +20,11 @@ public final class PostgresStore: JournalStore, RunInbox {
         book = backend.book
     }
 
-    /// Closes the connection (the next call opens another).
+    /// Closes the connection for good (later calls are `.misuse`).
     public func close() { conn.close() }
+
+    /// The server process of this store's connection (tests end it), nil when not connected.
+    var backendPID: Int32? { conn.backendPID }
 
     func error(_ kind: StoreError.Kind, _ message: String) -> StoreError { StoreError(kind, path: location, message: message) }
 

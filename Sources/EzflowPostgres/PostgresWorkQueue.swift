@@ -40,7 +40,7 @@ public final class PostgresWorkQueue: WorkQueue {
         }
     }
 
-    /// Closes the connection (a registered worker's lock goes with it).
+    /// Closes the connection for good (a registered worker's lock goes with it).
     public func close() { conn.close() }
 
     /// The server process of this queue's connection (tests end it), nil when not connected.

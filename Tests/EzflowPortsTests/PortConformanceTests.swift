@@ -4,6 +4,7 @@
 // assertion names the implementation. PostgreSQL and Redis join these lists.
 import EzflowIR
 @testable import EzflowPorts
+@testable import EzflowPostgres
 import EzflowRuntime
 @testable import EzflowStore
 import EzflowTestSupport
@@ -18,16 +19,36 @@ final class PortConformanceTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+        for b in postgres { try? b.dropSchema() }
+        postgres = []
+    }
+
+    /// The PostgreSQL backends made for this test, each in a schema of its own.
+    var postgres: [PostgresBackend] = []
+
+    /// A migrated backend in a fresh schema (dropped in tearDown), or nil without `EZ_PG`.
+    func postgresBackend() throws -> PostgresBackend? {
+        guard let conninfo = Servers.postgres else { return nil }
+        let b = try PostgresBackend(conninfo: conninfo, schema: "ez_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+        postgres.append(b)
+        try b.migrate()
+        return b
+    }
 
     // MARK: Implementations, fresh for each test
 
     func stores() throws -> [(String, any JournalStore & RunInbox)] {
-        [("memory", MemoryStore()), ("sqlite", try DurableStore(path: dir + "/\(UUID().uuidString).db"))]
+        var out: [(String, any JournalStore & RunInbox)] = [("memory", MemoryStore()), ("sqlite", try DurableStore(path: dir + "/\(UUID().uuidString).db"))]
+        if let pg = try postgresBackend() { out.append(("postgres", pg.store())) }
+        return out
     }
 
-    func leases() -> [(String, any RunLease)] {
-        [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/\(UUID().uuidString).db"))]
+    func leases() throws -> [(String, any RunLease)] {
+        var out: [(String, any RunLease)] = [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/\(UUID().uuidString).db"))]
+        if let pg = try postgresBackend() { out.append(("postgres", pg.lease())) }
+        return out
     }
 
     /// Each clock with a way to move the time under it (a manual clock's `advance`; the
@@ -38,7 +59,9 @@ final class PortConformanceTests: XCTestCase {
     }
 
     func queues() throws -> [(String, any WorkQueue)] {
-        [("memory", MemoryWorkQueue()), ("sqlite", try SQLiteWorkQueue(path: dir + "/\(UUID().uuidString).db"))]
+        var out: [(String, any WorkQueue)] = [("memory", MemoryWorkQueue()), ("sqlite", try SQLiteWorkQueue(path: dir + "/\(UUID().uuidString).db"))]
+        if let pg = try postgresBackend() { out.append(("postgres", pg.queue())) }
+        return out
     }
 
     /// Runs `body` once per implementation; an error thrown out of it names the implementation.
@@ -119,13 +142,20 @@ final class PortConformanceTests: XCTestCase {
         let memory = MemoryStore()
         let path = dir + "/\(UUID().uuidString).db"
         let sqlite = try DurableStore(path: path)
-        return [
+        var out: [(String, (store: any JournalStore & RunInbox, tamper: (String, JournalRecord) throws -> Void))] = [
             ("memory", (memory, { run, r in memory.tamper(run: run, r) })),
             ("sqlite", (sqlite, { run, r in
                 let event = String(decoding: Journal.eventBytes(r.event), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
                 try DurableStore.rawExec(path: path, sql: "UPDATE journal SET event = '\(event)' WHERE run_id = '\(run)' AND seq = \(r.seq)")
             })),
         ]
+        if let pg = try postgresBackend() {
+            out.append(("postgres", (pg.store(), { run, r in
+                try pg.rawExec("UPDATE \"\(pg.schema)\".journal SET event = $3 WHERE run_id = $1 AND seq = $2",
+                               [run, String(r.seq), String(decoding: Journal.eventBytes(r.event), as: UTF8.self)])
+            })))
+        }
+        return out
     }
 
     // JournalStore 5: every record is chained to the one before it, the first to the IR
@@ -194,7 +224,7 @@ final class PortConformanceTests: XCTestCase {
     // MARK: RunLease
 
     // RunLease 1–2: one holder; epochs grow.
-    func testRunLease1And2OneHolderGrowingEpochs() { forEach(leases(), oneHolderGrowingEpochs) }
+    func testRunLease1And2OneHolderGrowingEpochs() throws { forEach(try leases(), oneHolderGrowingEpochs) }
 
     func oneHolderGrowingEpochs(_ name: String, _ l: any RunLease) throws {
         let e1 = try l.acquire(run: "r", owner: "a", nowMs: 0)
