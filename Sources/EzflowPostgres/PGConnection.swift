@@ -119,6 +119,10 @@ final class PGConnection: @unchecked Sendable {
         var lost = false
         var closed = false
         var opened = false
+        /// After a failed connect: no new attempt before this (monotonic ns), so a
+        /// server that is down is not hammered by every call.
+        var retryAt: UInt64 = 0
+        var failures = 0
     }
 
     init(conninfo: String, schema: String, reconnects: Bool = true,
@@ -150,7 +154,21 @@ final class PGConnection: @unchecked Sendable {
                     if h.lost || (h.opened && !reconnects) {
                         throw StoreError(.unavailable, path: location, message: "the session was lost (its locks went with it)")
                     }
-                    let c = try PGConnection.open(conninfo, location: location)
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if now < h.retryAt {
+                        throw StoreError(.unavailable, path: location,
+                                         message: "the server could not be reached; the next try is in \((h.retryAt - now) / 1_000_000) ms")
+                    }
+                    let c: OpaquePointer
+                    do throws(StoreError) { c = try PGConnection.open(conninfo, location: location) } catch {
+                        // Jittered exponential backoff, 100 ms to 5 s.
+                        h.failures += 1
+                        let base = min(5_000, 100 << min(h.failures - 1, 6))
+                        h.retryAt = now + UInt64(base / 2 + Int.random(in: 0...(base / 2))) * 1_000_000
+                        throw error
+                    }
+                    h.failures = 0
+                    h.retryAt = 0
                     let s = PGSession(conn: c, location: location)
                     do throws(StoreError) {
                         try s.execScript("SET search_path TO \"\(schema)\"; SET idle_in_transaction_session_timeout = '30s'")
@@ -277,7 +295,8 @@ struct PGSession {
 
     /// BEGIN … COMMIT around `body`; rolled back on error; a serialization failure or a
     /// deadlock is retried (three tries in all).
-    func transaction<R>(_ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+    func transaction<R>(if needed: Bool = true, _ body: () throws(StoreError) -> R) throws(StoreError) -> R {
+        guard needed else { return try body() }
         var tries = 0
         while true {
             tries += 1

@@ -5,6 +5,7 @@
 // with the epoch the lease was granted.
 import CPostgres
 import EzflowPorts
+import Foundation
 import Synchronization
 
 /// The libpq version this was built against, e.g. 150018.
@@ -44,6 +45,34 @@ public final class PostgresBackend: Sendable {
         self.schema = schema
         self.admin = PGConnection(conninfo: conninfo, schema: schema)
         self.location = admin.location
+    }
+
+    /// Opens from what a user passes as a database (`--db`): a `postgres://` or
+    /// `postgresql://` URI, or key=value pairs, either of which may name the schema
+    /// (`?schema=NAME` / `schema=NAME`, default `ezflow`); the schema is taken out before
+    /// libpq sees the rest (libpq refuses keys it does not know).
+    public convenience init(url: String) throws(StoreError) {
+        let (conninfo, schema) = Self.splitSchema(url)
+        try self.init(conninfo: conninfo, schema: schema ?? "ezflow")
+    }
+
+    /// `url` without its schema parameter, and the schema it named.
+    static func splitSchema(_ url: String) -> (conninfo: String, schema: String?) {
+        let s = url.trimmingCharacters(in: .whitespaces)
+        var schema: String?
+        if s.hasPrefix("postgres://") || s.hasPrefix("postgresql://") {
+            guard let q = s.firstIndex(of: "?") else { return (s, nil) }
+            var kept: [Substring] = []
+            for pair in s[s.index(after: q)...].split(separator: "&") {
+                if pair.hasPrefix("schema=") { schema = String(pair.dropFirst("schema=".count)) } else { kept.append(pair) }
+            }
+            return (String(s[..<q]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&")), schema)
+        }
+        var kept: [Substring] = []
+        for pair in s.split(separator: " ") {
+            if pair.hasPrefix("schema=") { schema = String(pair.dropFirst("schema=".count)) } else { kept.append(pair) }
+        }
+        return (kept.joined(separator: " "), schema)
     }
 
     /// The schema version this build writes.

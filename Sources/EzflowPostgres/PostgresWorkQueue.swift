@@ -74,9 +74,10 @@ public final class PostgresWorkQueue: WorkQueue {
 
     public func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError) {
         guard !items.isEmpty else { return }
+        // 9 parameters a row: chunks stay under the protocol's 65,535; one chunk is one
+        // statement (atomic without a BEGIN … COMMIT round trip each side).
         try conn.with { s throws(StoreError) in
-            try s.transaction { () throws(StoreError) in
-                // 9 parameters a row: chunks stay under the protocol's 65,535.
+            try s.transaction(if: items.count > 5_000) { () throws(StoreError) in
                 for start in stride(from: 0, to: items.count, by: 5_000) {
                     let chunk = items[start..<min(items.count, start + 5_000)]
                     var params: [String?] = []

@@ -126,6 +126,17 @@ final class PostgresBackendTests: XCTestCase {
         }
     }
 
+    func testAURLNamesTheSchemaAndLibpqNeverSeesIt() throws {
+        let b = try PostgresBackend(url: "postgresql://u:pw@db.example:5433/ez?sslmode=verify-full&schema=prod&sslrootcert=/ca.pem")
+        XCTAssertEqual(b.schema, "prod")
+        XCTAssertEqual(b.conninfo, "postgresql://u:pw@db.example:5433/ez?sslmode=verify-full&sslrootcert=/ca.pem")
+        XCTAssertEqual(b.location, "postgresql postgresql://u@db.example:5433/ez (schema prod)", "no password, no query")
+        let kv = try PostgresBackend(url: "host=h port=1 schema=s1 user=u")
+        XCTAssertEqual([kv.schema, kv.conninfo], ["s1", "host=h port=1 user=u"])
+        XCTAssertEqual(try PostgresBackend(url: "postgres://h/db").schema, "ezflow", "the default schema")
+        XCTAssertThrowsError(try PostgresBackend(url: "postgres://h/db?schema=x;drop"), "a schema name is checked before any SQL")
+    }
+
     // MARK: Queue
 
     func testConcurrentClaimsNeverHandOutAnItemTwice() throws {
