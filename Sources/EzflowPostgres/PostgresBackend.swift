@@ -18,6 +18,11 @@ final class LeaseBook: Sendable {
         var epoch: Int
         var owner: String
         var lost = false
+        /// The lease session's server process and advisory lock key: an append checks
+        /// the lock is still held by it (the keep-alive notices a dead session only
+        /// within a second).
+        var pid: Int32? = nil
+        var key = ""
     }
     let held = Mutex<[String: Held]>([:])
 

@@ -40,13 +40,21 @@ extension PostgresStore {
         try conn.with { s throws(StoreError) in
             try s.transaction { () throws(StoreError) in
                 // The run row is the writers' lock; the lease row is shared-locked so a
-                // takeover's epoch bump waits for this commit.
+                // takeover's epoch bump waits for this commit; the lease session must
+                // still hold its advisory lock (a 64-bit key is classid:objid, objsubid 1).
                 let head = try s.exec("""
-                    SELECT r.ir_hash, j.seq, j.chain, (SELECT epoch FROM leases l WHERE l.run_id = $1 FOR SHARE)
+                    SELECT r.ir_hash, j.seq, j.chain, (SELECT epoch FROM leases l WHERE l.run_id = $1 FOR SHARE),
+                           $2::integer IS NULL OR EXISTS (
+                               SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $2::integer AND granted AND objsubid = 1
+                               AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($3, 0))
                     FROM runs r LEFT JOIN LATERAL (SELECT seq, chain FROM journal WHERE run_id = $1 ORDER BY seq DESC LIMIT 1) j ON true
                     WHERE r.run_id = $1 FOR UPDATE OF r
-                    """, [runID])
+                    """, [runID, held?.pid.map { String($0) }, held?.key ?? ""])
                 guard let h = head.first else { throw self.error(.notFound, "no run `\(runID)`") }
+                if let held, !h.bool(4) {
+                    self.book.held.withLock { b in if b[runID]?.epoch == held.epoch { b[runID]?.lost = true } }
+                    throw self.error(.conflict, "run `\(runID)`: this process lost its lease of the run (its session to the server ended)")
+                }
                 if let held, h.optionalInt(3) != Int64(held.epoch) {
                     throw self.error(.conflict, "another coordinator took run `\(runID)` over (lease epoch \(h.int(3)), this process holds \(held.epoch))")
                 }
@@ -130,7 +138,11 @@ extension PostgresStore {
                     throw self.error(.misuse, "run `\(runID)`: a batch of \(records.count) records and \(logs.count) logs is too large for one statement")
                 }
                 let ctes = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
-                try s.exec("WITH \(ctes)\nSELECT 1", p.values)
+                do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", p.values) } catch where error.kind == .conflict {
+                    // A writer that waited on the run row saw the journal's head as it was
+                    // before the other writer committed; the primary key refuses the seq.
+                    throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+                }
             }
         }
     }

@@ -37,6 +37,9 @@ public final class PostgresListener: Sendable {
         try conn.with { _ throws(StoreError) in }
     }
 
+    /// The server process of the listening connection (tests end it), nil when not connected.
+    var backendPID: Int32? { conn.backendPID }
+
     /// Closes the connection for good.
     public func close() { conn.close() }
 

@@ -74,7 +74,8 @@ public final class PostgresRunLease: RunLease {
             throw refusal(runID, holder: granted.holder)
         }
         sessions.held.withLock { $0[runID] = Sessions.Held(conn: session, owner: owner, epoch: epoch) }
-        backend.book.held.withLock { $0[runID] = LeaseBook.Held(epoch: epoch, owner: owner) }
+        let pid = session.backendPID
+        backend.book.held.withLock { $0[runID] = LeaseBook.Held(epoch: epoch, owner: owner, pid: pid, key: key) }
         startKeeper()
         return epoch
     }

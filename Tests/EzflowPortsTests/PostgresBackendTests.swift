@@ -56,6 +56,9 @@ final class PostgresBackendTests: XCTestCase {
     func terminate(_ pid: Int32?, via b: PostgresBackend) throws {
         let pid = try XCTUnwrap(pid, "a connected session")
         XCTAssertEqual(try b.rawExec("SELECT pg_terminate_backend($1)", [String(pid)]).first?[0], "t")
+        // Gone (and its locks with it) once the server lists it no more.
+        let gone = try eventually { try b.rawExec("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [String(pid)]).isEmpty ? true : nil }
+        XCTAssertEqual(gone, true, "session \(pid) ended")
     }
 
     // MARK: Schema
@@ -207,6 +210,23 @@ final class PostgresBackendTests: XCTestCase {
         XCTAssertEqual(try store2.journal(run: "r", from: 0).map(\.seq), [0, 1])
     }
 
+    func testAHolderWhoseSessionDiedStopsWritingEvenIfNobodyTookOver() throws {
+        let b = try backend()
+        let store = b.store(), lease = b.lease()
+        try store.createRun(newRun("r"))
+        _ = try lease.acquire(run: "r", owner: "coord-1", nowMs: 0)
+        try terminate(lease.backendPID(run: "r"), via: b)
+        // At once, not only when the keep-alive notices (within a second).
+        XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: [])) { e in
+            XCTAssertEqual((e as? StoreError)?.kind, .conflict, "\(e)")
+            XCTAssertTrue("\(e)".contains("lost its lease"), "\(e)")
+        }
+        XCTAssertEqual(try store.journal(run: "r", from: 0), [], "nothing written")
+        usleep(1_500_000)
+        XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: []),
+                             "still refused after the keep-alive gave the session up")
+    }
+
     func testTheStoreNamesTheCoordinatorThatTookTheRunOver() throws {
         let b1 = try backend()
         let b2 = try PostgresBackend(conninfo: try conninfo(), schema: b1.schema)
@@ -245,6 +265,13 @@ final class PostgresBackendTests: XCTestCase {
         XCTAssertTrue(try listener.wait(timeoutMs: 10_000))
         XCTAssertLessThan(Date().timeIntervalSince(start), 3, "woken by the notify, not by the 10 s timeout")
         XCTAssertFalse(try listener.wait(timeoutMs: 20), "one notify, one wake-up")
+        // A lost connection: said once, then a new session LISTENs again and reports a
+        // wake-up (what was sent meanwhile is lost, so the caller looks).
+        try terminate(listener.backendPID, via: b)
+        XCTAssertThrowsError(try listener.wait(timeoutMs: 2_000)) { e in XCTAssertEqual((e as? StoreError)?.kind, .unavailable, "\(e)") }
+        XCTAssertTrue(try listener.wait(timeoutMs: 2_000), "reconnected: look now")
+        try b.notify()
+        XCTAssertTrue(try listener.wait(timeoutMs: 5_000), "listening again")
     }
 }
 
