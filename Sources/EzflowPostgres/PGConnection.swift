@@ -94,7 +94,40 @@ enum PG {
             }
             return scheme + rest
         }
-        return s.split(separator: " ").filter { !$0.lowercased().hasPrefix("password") }.joined(separator: " ")
+        return pairs(s).filter { $0.key.lowercased() != "password" }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    /// key=value pairs as libpq reads them: blanks around `=`, values bare or in single
+    /// quotes with `\'` and `\\` escapes (re-quoted when they hold a blank or a quote).
+    static func pairs(_ s: String) -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        var i = s.startIndex
+        func skipBlanks() { while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) } }
+        while true {
+            skipBlanks()
+            guard i < s.endIndex else { return out }
+            var key = ""
+            while i < s.endIndex, !s[i].isWhitespace, s[i] != "=" { key.append(s[i]); i = s.index(after: i) }
+            skipBlanks()
+            if i < s.endIndex, s[i] == "=" { i = s.index(after: i) }
+            skipBlanks()
+            var value = "", quoted = false
+            if i < s.endIndex, s[i] == "'" {
+                quoted = true
+                i = s.index(after: i)
+                while i < s.endIndex, s[i] != "'" {
+                    if s[i] == "\\", s.index(after: i) < s.endIndex { i = s.index(after: i) }
+                    value.append(s[i])
+                    i = s.index(after: i)
+                }
+                if i < s.endIndex { i = s.index(after: i) }
+            } else {
+                while i < s.endIndex, !s[i].isWhitespace { value.append(s[i]); i = s.index(after: i) }
+            }
+            let shown = quoted || value.contains(where: { $0.isWhitespace || $0 == "'" })
+                ? "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'" : value
+            out.append((key, shown))
+        }
     }
 }
 

@@ -115,7 +115,9 @@ final class PostgresBackendTests: XCTestCase {
     }
 
     func testMessagesNeverShowThePassword() {
-        for conninfo in ["host=127.0.0.1 port=1 user=u password=hunter2 connect_timeout=2",
+        XCTAssertEqual(PG.redact("host=h  password = 'hunter2 x\\'y' user = 'a b' port=1"), "host=h user='a b' port=1",
+                       "blanks around =, a quoted password with a blank and an escaped quote")
+        for conninfo in ["host=127.0.0.1 port=1 user=u password=hunter2 connect_timeout=2", "host=127.0.0.1 port=1 password = hunter2",
                          "postgresql://u:hunter2@127.0.0.1:1/db?connect_timeout=2&password=hunter2"] {
             do {
                 let b = try PostgresBackend(conninfo: conninfo)
