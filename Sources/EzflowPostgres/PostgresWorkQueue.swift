@@ -34,9 +34,12 @@ public final class PostgresWorkQueue: WorkQueue {
         registered = registry
         workerPrefix = prefix
         conn = backend.connection { s throws(StoreError) in
-            // Best effort: if another process took an owner's lock meanwhile, its
-            // leases were already taken back.
-            for o in registry.all { try s.exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [prefix + o]) }
+            // After a reconnect. Best effort: if a reaper found the owner dead meanwhile,
+            // its leases were already taken back (and its row deleted: put back).
+            for o in registry.all {
+                try s.exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [prefix + o])
+                try s.exec("INSERT INTO workers(owner, registered_ms) VALUES ($1, 0) ON CONFLICT (owner) DO NOTHING", [o])
+            }
         }
     }
 
