@@ -134,6 +134,8 @@ enum PG {
 /// What a query error was, for the retry loop and the error kind.
 enum PGFailure {
     static let serialization: Int32 = 40001
+    /// SQLSTATE 22012: the one-statement append's check failed (it divides by zero).
+    static let divisionByZero: Int32 = 22012
 }
 
 /// A connection with its lock. `reconnects`: open a new session after a lost one.
@@ -316,6 +318,7 @@ struct PGSession {
             return StoreError(.schema, path: location, message: "the ezflow tables are missing or older than this build (\(message))",
                               nextStep: "run `ezrun db migrate` against this database and schema")
         case "57014", "55P03": return StoreError(.busy, path: location, message: message)
+        case "22012": return StoreError(.conflict, path: location, code: PGFailure.divisionByZero, message: message)
         default: return StoreError(.io, path: location, message: "the server refused the statement (SQLSTATE \(state)): \(message)")
         }
     }

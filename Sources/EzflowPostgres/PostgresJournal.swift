@@ -35,116 +35,199 @@ extension PostgresStore {
             throw error(.conflict, "run `\(runID)`: this process lost its lease of the run (its session to the server ended)")
         }
         // Encode outside the lock.
-        let rows = records.map { (seq: $0.seq, event: Journal.eventBytes($0.event), commands: Journal.commandBytes($0.commands)) }
-        let ops = Self.net(QueueOp.derived(from: records))
-        try conn.with { s throws(StoreError) in
-            try s.transaction { () throws(StoreError) in
-                // The run row is the writers' lock; the lease row is shared-locked so a
-                // takeover's epoch bump waits for this commit; the lease session must
-                // still hold its advisory lock (a 64-bit key is classid:objid, objsubid 1).
-                let head = try s.exec("""
-                    SELECT r.ir_hash, j.seq, j.chain, (SELECT epoch FROM leases l WHERE l.run_id = $1 FOR SHARE),
-                           $2::integer IS NULL OR EXISTS (
-                               SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $2::integer AND granted AND objsubid = 1
-                               AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($3, 0))
-                    FROM runs r LEFT JOIN LATERAL (SELECT seq, chain FROM journal WHERE run_id = $1 ORDER BY seq DESC LIMIT 1) j ON true
-                    WHERE r.run_id = $1 FOR UPDATE OF r
-                    """, [runID, held?.pid.map { String($0) }, held?.key ?? ""])
-                guard let h = head.first else { throw self.error(.notFound, "no run `\(runID)`") }
-                if let held, !h.bool(4) {
-                    self.book.held.withLock { b in if b[runID]?.epoch == held.epoch { b[runID]?.lost = true } }
-                    throw self.error(.conflict, "run `\(runID)`: this process lost its lease of the run (its session to the server ended)")
-                }
-                if let held, h.optionalInt(3) != Int64(held.epoch) {
-                    throw self.error(.conflict, "another coordinator took run `\(runID)` over (lease epoch \(h.int(3)), this process holds \(held.epoch))")
-                }
-                let next = h[1] == nil ? 0 : Int(h.int(1)) + 1
-                guard next == expectedSeq else {
-                    throw self.error(.conflict, "run `\(runID)`: the writer expects seq \(expectedSeq), the journal has \(next) records")
-                }
-                var p = SQLParams()
-                let run = p.add(runID)
-                var parts: [String] = []
-                if !rows.isEmpty {
-                    var chain = h[1] == nil ? h.text(0) : h.text(2)
-                    var values: [String] = []
-                    for r in rows {
-                        chain = JournalChain.link(chain, JournalChain.recordBytes(seq: r.seq, event: r.event, commands: r.commands))
-                        values.append("(\(run), \(p.add(PG.int(r.seq))), \(p.add(String(decoding: r.event, as: UTF8.self))), "
-                                      + "\(p.add(String(decoding: r.commands, as: UTF8.self))), \(p.add(chain)))")
-                    }
-                    parts.append("INSERT INTO journal(run_id, seq, event, commands, chain) VALUES \(values.joined(separator: ", "))")
-                }
-                var opened: [String] = [], closed: [String] = []
-                for op in ops {
-                    switch op {
-                    case .open(let a):
-                        opened.append("(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.agent))), "
-                                      + "\(p.add(a.idempotencyKey)), \(p.add(PG.int(a.dispatchedSeq))))")
-                    case .close(let t, let a):
-                        closed.append("(\(p.add(PG.int(t)))::integer, \(p.add(PG.int(a)))::integer)")
-                    }
-                }
-                if !opened.isEmpty {
-                    parts.append("""
-                        INSERT INTO attempts(run_id, task, attempt, agent, idempotency_key, dispatched_seq) VALUES \(opened.joined(separator: ", "))
-                        ON CONFLICT (run_id, task, attempt) DO UPDATE SET agent = excluded.agent,
-                            idempotency_key = excluded.idempotency_key, dispatched_seq = excluded.dispatched_seq
-                        """)
-                }
-                if !closed.isEmpty {
-                    parts.append("DELETE FROM attempts WHERE run_id = \(run) AND (task, attempt) IN (VALUES \(closed.joined(separator: ", ")))")
-                }
-                // One row per key: ON CONFLICT cannot touch a row twice in one statement.
-                var lastLog: [[Int]: AttemptLogRow] = [:]
-                for l in logs { lastLog[[l.task, l.attempt, l.seq]] = l }
-                if !lastLog.isEmpty {
-                    let values = lastLog.values.map { l in
-                        "(\(run), \(p.add(PG.int(l.task))), \(p.add(PG.int(l.attempt))), \(p.add(PG.int(l.seq))), \(p.add(PG.int(l.agent))), "
-                            + "\(p.add(l.exitCode.map { String($0) }))::integer, \(p.add(PG.int(l.durationMs))), \(p.add(l.stdout)), \(p.add(l.stderr)))"
-                    }
-                    parts.append("""
-                        INSERT INTO logs(run_id, task, attempt, seq, agent, exit_code, duration_ms, stdout, stderr) VALUES \(values.joined(separator: ", "))
-                        ON CONFLICT (run_id, task, attempt, seq) DO UPDATE SET agent = excluded.agent, exit_code = excluded.exit_code,
-                            duration_ms = excluded.duration_ms, stdout = excluded.stdout, stderr = excluded.stderr
-                        """)
-                }
-                if !consumedInbox.isEmpty {
-                    parts.append("DELETE FROM inbox WHERE run_id = \(run) AND id = ANY(\(p.add(PG.textArray(consumedInbox.map { String($0) })))::bigint[])")
-                }
-                if let u = update {
-                    parts.append("UPDATE runs SET status = \(p.add(u.status.rawValue)), verdict = \(p.add(u.verdict?.rawValue)), "
-                                 + "updated_ms = \(p.add(PG.int(u.updatedMs))) WHERE run_id = \(run)")
-                }
-                let started = processes.started.filter { !processes.ended.contains($0) }
-                if !started.isEmpty {
-                    let values = started.map { a in
-                        "(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.pid))), \(p.add(PG.int(a.pgid))), "
-                            + "\(p.add(PG.int(Int64(bitPattern: a.startTicks)))))"
-                    }
-                    parts.append("""
-                        INSERT INTO processes(run_id, task, attempt, pid, pgid, start_ticks) VALUES \(values.joined(separator: ", "))
-                        ON CONFLICT (run_id, task, attempt, pid) DO UPDATE SET pgid = excluded.pgid, start_ticks = excluded.start_ticks
-                        """)
-                }
-                if !processes.ended.isEmpty {
-                    let values = processes.ended.map { a in
-                        "(\(p.add(PG.int(a.task)))::integer, \(p.add(PG.int(a.attempt)))::integer, \(p.add(PG.int(a.pid)))::integer)"
-                    }
-                    parts.append("DELETE FROM processes WHERE run_id = \(run) AND (task, attempt, pid) IN (VALUES \(values.joined(separator: ", ")))")
-                }
-                guard !parts.isEmpty else { return }
-                guard p.values.count <= 65_535 else {
-                    throw self.error(.misuse, "run `\(runID)`: a batch of \(records.count) records and \(logs.count) logs is too large for one statement")
-                }
-                let ctes = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
-                do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", p.values) } catch where error.kind == .conflict {
-                    // A writer that waited on the run row saw the journal's head as it was
-                    // before the other writer committed; the primary key refuses the seq.
-                    throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+        let batch = Batch(rows: records.map { (seq: $0.seq, event: Journal.eventBytes($0.event), commands: Journal.commandBytes($0.commands)) },
+                          ops: Self.net(QueueOp.derived(from: records)), logs: logs, consumedInbox: consumedInbox, update: update,
+                          processes: processes)
+        let cached = heads.withLock { $0[runID] }
+        do throws(StoreError) {
+            var head: Head? = nil
+            if let cached, cached.next == expectedSeq {
+                head = try conn.with { s throws(StoreError) in
+                    try self.appendInOneStatement(s, runID: runID, expectedSeq: expectedSeq, head: cached.chain, held: held, batch)
                 }
             }
+            if head == nil {
+                head = try conn.with { s throws(StoreError) in try self.appendChecked(s, runID: runID, expectedSeq: expectedSeq, held: held, batch) }
+            }
+            heads.withLock { $0[runID] = head }
+        } catch {
+            heads.withLock { $0[runID] = nil }
+            throw error
         }
+    }
+
+    /// The journal's next seq and the chain hash of its last record (the IR hash when empty).
+    struct Head: Sendable {
+        var next: Int
+        var chain: String
+    }
+
+    /// One append's writes, encoded.
+    struct Batch: Sendable {
+        var rows: [(seq: Int, event: [UInt8], commands: [UInt8])]
+        var ops: [QueueOp]
+        var logs: [AttemptLogRow]
+        var consumedInbox: [Int64]
+        var update: RunUpdate?
+        var processes: ProcessChanges
+    }
+
+    /// The lease checks, as SQL over `$1` run, `$2` lease session pid, `$3` lock key:
+    /// the session must still hold its advisory lock (a 64-bit key is classid:objid,
+    /// objsubid 1), and the lease row is shared-locked so a takeover's epoch bump waits
+    /// for this commit.
+    static let leaseColumns = """
+        (SELECT epoch FROM leases l WHERE l.run_id = $1 FOR SHARE) AS epoch,
+        $2::integer IS NULL OR EXISTS (
+            SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $2::integer AND granted AND objsubid = 1
+            AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($3, 0)) AS alive
+        """
+
+    /// The fast path, when this store wrote the run's last record: checks and writes in
+    /// ONE autocommit statement (one round trip instead of four). The check fails the
+    /// whole statement (a division by zero, so nothing is written); then nil, and the
+    /// caller takes the checked path, which says what was wrong.
+    func appendInOneStatement(_ s: PGSession, runID: String, expectedSeq: Int, head: String, held: LeaseBook.Held?,
+                              _ b: Batch) throws(StoreError) -> Head? {
+        var p = SQLParams()
+        let run = p.add(runID)
+        _ = p.add(held?.pid.map { String($0) })
+        _ = p.add(held?.key ?? "")
+        let expected = p.add(PG.int(expectedSeq))
+        let epoch = p.add(held.map { String($0.epoch) })
+        let (parts, chain) = writeParts(&p, run: run, chain: head, b)
+        let ctes = (["""
+            head AS (SELECT coalesce((SELECT max(seq) + 1 FROM journal WHERE run_id = $1), 0) AS next, \(Self.leaseColumns)
+                     FROM runs r WHERE r.run_id = $1 FOR UPDATE OF r)
+            """, """
+            ok AS (SELECT 1 FROM head WHERE next = \(expected)::integer AND ($2::integer IS NULL OR (alive AND epoch = \(epoch)::bigint)))
+            """] + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }).joined(separator: ",\n")
+        guard p.values.count <= 65_535 else { return nil }
+        do throws(StoreError) {
+            // Data-modifying CTEs not read by the main query run after it: the check (and
+            // the row lock) come first.
+            try s.exec("WITH \(ctes)\nSELECT 1 / (SELECT count(*)::integer FROM ok)", p.values)
+        } catch where error.code == PGFailure.divisionByZero {
+            return nil
+        } catch where error.kind == .conflict {
+            throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+        }
+        return Head(next: expectedSeq + b.rows.count, chain: chain)
+    }
+
+    /// The checked path: lock the run row and read the head in one statement, check in
+    /// Swift (precise refusals), write in one statement, commit.
+    func appendChecked(_ s: PGSession, runID: String, expectedSeq: Int, held: LeaseBook.Held?, _ b: Batch) throws(StoreError) -> Head {
+        try s.transaction { () throws(StoreError) -> Head in
+            let head = try s.exec("""
+                SELECT r.ir_hash, j.seq, j.chain, \(Self.leaseColumns)
+                FROM runs r LEFT JOIN LATERAL (SELECT seq, chain FROM journal WHERE run_id = $1 ORDER BY seq DESC LIMIT 1) j ON true
+                WHERE r.run_id = $1 FOR UPDATE OF r
+                """, [runID, held?.pid.map { String($0) }, held?.key ?? ""])
+            guard let h = head.first else { throw self.error(.notFound, "no run `\(runID)`") }
+            if let held, !h.bool(4) {
+                self.book.held.withLock { b in if b[runID]?.epoch == held.epoch { b[runID]?.lost = true } }
+                throw self.error(.conflict, "run `\(runID)`: this process lost its lease of the run (its session to the server ended)")
+            }
+            if let held, h.optionalInt(3) != Int64(held.epoch) {
+                throw self.error(.conflict, "another coordinator took run `\(runID)` over (lease epoch \(h.int(3)), this process holds \(held.epoch))")
+            }
+            let next = h[1] == nil ? 0 : Int(h.int(1)) + 1
+            guard next == expectedSeq else {
+                throw self.error(.conflict, "run `\(runID)`: the writer expects seq \(expectedSeq), the journal has \(next) records")
+            }
+            var p = SQLParams()
+            let run = p.add(runID)
+            let last = h[1] == nil ? h.text(0) : h.text(2)
+            let (parts, chain) = writeParts(&p, run: run, chain: last, b)
+            guard !parts.isEmpty else { return Head(next: next, chain: last) }
+            guard p.values.count <= 65_535 else {
+                throw self.error(.misuse, "run `\(runID)`: a batch of \(b.rows.count) records and \(b.logs.count) logs is too large for one statement")
+            }
+            let ctes = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
+            do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", p.values) } catch where error.kind == .conflict {
+                // A writer that waited on the run row saw the journal's head as it was
+                // before the other writer committed; the primary key refuses the seq.
+                throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+            }
+            return Head(next: expectedSeq + b.rows.count, chain: chain)
+        }
+    }
+
+    /// The batch's writes as data-modifying statements (one CTE each), and the chain
+    /// hash of its last record (`chain` when it has none).
+    func writeParts(_ p: inout SQLParams, run: String, chain start: String, _ b: Batch) -> (parts: [String], chain: String) {
+        var parts: [String] = []
+        var chain = start
+        if !b.rows.isEmpty {
+            var values: [String] = []
+            for r in b.rows {
+                // The chain hash goes in the record's own row: no extra write.
+                chain = JournalChain.link(chain, JournalChain.recordBytes(seq: r.seq, event: r.event, commands: r.commands))
+                values.append("(\(run), \(p.add(PG.int(r.seq))), \(p.add(String(decoding: r.event, as: UTF8.self))), "
+                              + "\(p.add(String(decoding: r.commands, as: UTF8.self))), \(p.add(chain)))")
+            }
+            parts.append("INSERT INTO journal(run_id, seq, event, commands, chain) VALUES \(values.joined(separator: ", "))")
+        }
+        var opened: [String] = [], closed: [String] = []
+        for op in b.ops {
+            switch op {
+            case .open(let a):
+                opened.append("(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.agent))), "
+                              + "\(p.add(a.idempotencyKey)), \(p.add(PG.int(a.dispatchedSeq))))")
+            case .close(let t, let a):
+                closed.append("(\(p.add(PG.int(t)))::integer, \(p.add(PG.int(a)))::integer)")
+            }
+        }
+        if !opened.isEmpty {
+            parts.append("""
+                INSERT INTO attempts(run_id, task, attempt, agent, idempotency_key, dispatched_seq) VALUES \(opened.joined(separator: ", "))
+                ON CONFLICT (run_id, task, attempt) DO UPDATE SET agent = excluded.agent,
+                    idempotency_key = excluded.idempotency_key, dispatched_seq = excluded.dispatched_seq
+                """)
+        }
+        if !closed.isEmpty {
+            parts.append("DELETE FROM attempts WHERE run_id = \(run) AND (task, attempt) IN (VALUES \(closed.joined(separator: ", ")))")
+        }
+        // One row per key: ON CONFLICT cannot touch a row twice in one statement.
+        var lastLog: [[Int]: AttemptLogRow] = [:]
+        for l in b.logs { lastLog[[l.task, l.attempt, l.seq]] = l }
+        if !lastLog.isEmpty {
+            let values = lastLog.values.map { l in
+                "(\(run), \(p.add(PG.int(l.task))), \(p.add(PG.int(l.attempt))), \(p.add(PG.int(l.seq))), \(p.add(PG.int(l.agent))), "
+                    + "\(p.add(l.exitCode.map { String($0) }))::integer, \(p.add(PG.int(l.durationMs))), \(p.add(l.stdout)), \(p.add(l.stderr)))"
+            }
+            parts.append("""
+                INSERT INTO logs(run_id, task, attempt, seq, agent, exit_code, duration_ms, stdout, stderr) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (run_id, task, attempt, seq) DO UPDATE SET agent = excluded.agent, exit_code = excluded.exit_code,
+                    duration_ms = excluded.duration_ms, stdout = excluded.stdout, stderr = excluded.stderr
+                """)
+        }
+        if !b.consumedInbox.isEmpty {
+            parts.append("DELETE FROM inbox WHERE run_id = \(run) AND id = ANY(\(p.add(PG.textArray(b.consumedInbox.map { String($0) })))::bigint[])")
+        }
+        if let u = b.update {
+            parts.append("UPDATE runs SET status = \(p.add(u.status.rawValue)), verdict = \(p.add(u.verdict?.rawValue)), "
+                         + "updated_ms = \(p.add(PG.int(u.updatedMs))) WHERE run_id = \(run)")
+        }
+        let started = b.processes.started.filter { !b.processes.ended.contains($0) }
+        if !started.isEmpty {
+            let values = started.map { a in
+                "(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.pid))), \(p.add(PG.int(a.pgid))), "
+                    + "\(p.add(PG.int(Int64(bitPattern: a.startTicks)))))"
+            }
+            parts.append("""
+                INSERT INTO processes(run_id, task, attempt, pid, pgid, start_ticks) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (run_id, task, attempt, pid) DO UPDATE SET pgid = excluded.pgid, start_ticks = excluded.start_ticks
+                """)
+        }
+        if !b.processes.ended.isEmpty {
+            let values = b.processes.ended.map { a in
+                "(\(p.add(PG.int(a.task)))::integer, \(p.add(PG.int(a.attempt)))::integer, \(p.add(PG.int(a.pid)))::integer)"
+            }
+            parts.append("DELETE FROM processes WHERE run_id = \(run) AND (task, attempt, pid) IN (VALUES \(values.joined(separator: ", ")))")
+        }
+        return (parts, chain)
     }
 
     /// The last change per attempt (an attempt opened and closed in one batch is one

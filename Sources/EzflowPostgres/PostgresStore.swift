@@ -8,12 +8,16 @@
 import EzflowIR
 import EzflowPorts
 import EzflowRuntime
+import Synchronization
 
 /// `JournalStore` and `RunInbox` over one connection.
 public final class PostgresStore: JournalStore, RunInbox {
     public var location: String { conn.location }
     let conn: PGConnection
     let book: LeaseBook
+    /// The journal head this store last wrote, per run: an append that continues it
+    /// takes the one-statement path.
+    let heads = Mutex<[String: Head]>([:])
 
     init(backend: PostgresBackend) {
         conn = backend.connection()

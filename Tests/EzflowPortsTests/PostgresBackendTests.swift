@@ -217,16 +217,37 @@ final class PostgresBackendTests: XCTestCase {
         let store = b.store(), lease = b.lease()
         try store.createRun(newRun("r"))
         _ = try lease.acquire(run: "r", owner: "coord-1", nowMs: 0)
+        try store.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: [])
         try terminate(lease.backendPID(run: "r"), via: b)
-        // At once, not only when the keep-alive notices (within a second).
-        XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: [])) { e in
+        // At once, not only when the keep-alive notices (within a second); on the
+        // one-statement path too (this store wrote the journal's head).
+        XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 1, records: [record(1)], update: nil, logs: [], consumedInbox: [])) { e in
             XCTAssertEqual((e as? StoreError)?.kind, .conflict, "\(e)")
             XCTAssertTrue("\(e)".contains("lost its lease"), "\(e)")
         }
-        XCTAssertEqual(try store.journal(run: "r", from: 0), [], "nothing written")
+        XCTAssertEqual(try store.journal(run: "r", from: 0).map(\.seq), [0], "nothing written")
         usleep(1_500_000)
-        XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: []),
+        XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 1, records: [record(1)], update: nil, logs: [], consumedInbox: []),
                              "still refused after the keep-alive gave the session up")
+    }
+
+    func testTwoStoresOfOneRunFenceEachOther() throws {
+        let b = try backend()
+        let (a, c) = (b.store(), b.store())
+        try a.createRun(newRun("r"))
+        try a.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: [])
+        try a.append(run: "r", expectedSeq: 1, records: [record(1)], update: RunUpdate(status: .running, verdict: nil, updatedMs: 5), logs: [],
+                     consumedInbox: [])
+        try c.append(run: "r", expectedSeq: 2, records: [record(2)], update: nil, logs: [], consumedInbox: [])
+        // `a` wrote seq 1 last and believes the next is 2: its one-statement append must
+        // find out that `c` wrote it.
+        XCTAssertThrowsError(try a.append(run: "r", expectedSeq: 2, records: [record(2)], update: nil, logs: [], consumedInbox: [])) { e in
+            XCTAssertEqual((e as? StoreError)?.kind, .conflict, "\(e)")
+            XCTAssertTrue("\(e)".contains("the journal has 3 records"), "\(e)")
+        }
+        try a.append(run: "r", expectedSeq: 3, records: [record(3)], update: nil, logs: [], consumedInbox: [])
+        XCTAssertEqual(try c.journal(run: "r", from: 0), (0...3).map { record($0) }, "one chain, whoever wrote")
+        XCTAssertEqual(try c.run("r")?.status, .running)
     }
 
     func testTheStoreNamesTheCoordinatorThatTookTheRunOver() throws {
