@@ -1,10 +1,12 @@
 // The journal store and inbox in PostgreSQL, with DurableStore's semantics (the same
-// codec, hash chain and record checks). An append is one transaction of three round
-// trips: the run row is locked `FOR UPDATE` (writers of one run take turns) in the same
-// statement that reads the journal's head and the run's lease epoch, then every write
-// goes in ONE statement of data-modifying CTEs, then COMMIT. The epoch check is what
-// fences a coordinator whose lease session died while another took the run over: the
-// sequence check alone would let it write if it happened to be up to date.
+// codec, hash chain and record checks). An append locks the run row `FOR UPDATE` (writers
+// of one run take turns) in the statement that reads the journal's head, the run's lease
+// epoch and whether the lease session still holds its lock; every write then goes in ONE
+// statement of data-modifying CTEs. When this store wrote the head itself, checks and
+// writes are a single autocommit statement (one round trip); otherwise, or when that
+// check fails, BEGIN, read and check, write, COMMIT. The epoch check fences a coordinator
+// whose lease session died while another took the run over: the sequence check alone
+// would let it write if it happened to be up to date.
 import EzflowIR
 import EzflowPorts
 import EzflowRuntime
