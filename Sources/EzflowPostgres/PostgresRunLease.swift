@@ -47,8 +47,20 @@ public final class PostgresRunLease: RunLease {
 
     public func acquire(run runID: String, owner: String, nowMs: Millis) throws(LeaseError) -> Int {
         if let mine = sessions.held.withLock({ $0[runID] }) {
-            if mine.owner == owner { return mine.epoch }
-            throw refusal(runID, holder: mine.owner)
+            guard mine.owner == owner else { throw refusal(runID, holder: mine.owner) }
+            // A grant again (RunLease 2: every grant has a greater epoch), on the session
+            // that holds the lock.
+            let epoch: Int
+            do {
+                epoch = try mine.conn.with { s throws(StoreError) -> Int in
+                    Int(try s.exec("UPDATE leases SET epoch = epoch + 1 WHERE run_id = $1 RETURNING epoch", [runID]).first?.int(0) ?? 0)
+                }
+            } catch {
+                throw LeaseError(runID: runID, holder: "", message: "run `\(runID)`: cannot renew the run's lease: \(error.message); \(error.nextStep ?? error.advice)")
+            }
+            sessions.held.withLock { $0[runID]?.epoch = epoch }
+            backend.book.held.withLock { $0[runID]?.epoch = epoch }
+            return epoch
         }
         let session = backend.session()
         let key = backend.lockName("run:" + runID)

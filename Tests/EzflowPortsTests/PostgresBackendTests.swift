@@ -268,6 +268,17 @@ final class PostgresBackendTests: XCTestCase {
         XCTAssertEqual(try store1.journal(run: "r", from: 0), [], "nothing written")
     }
 
+    func testTheHolderAcquiringAgainGetsAGreaterEpochAndKeepsWriting() throws {
+        let b = try backend()
+        let store = b.store(), lease = b.lease()
+        try store.createRun(newRun("r"))
+        let e1 = try lease.acquire(run: "r", owner: "coord-1", nowMs: 0)
+        try store.append(run: "r", expectedSeq: 0, records: [record(0)], update: nil, logs: [], consumedInbox: [])
+        XCTAssertGreaterThan(try lease.acquire(run: "r", owner: "coord-1", nowMs: 10), e1)
+        try store.append(run: "r", expectedSeq: 1, records: [record(1)], update: nil, logs: [], consumedInbox: [])
+        XCTAssertThrowsError(try b.lease().acquire(run: "r", owner: "coord-2", nowMs: 10), "still one holder")
+    }
+
     func testRunsOfTwoSchemasHaveLeasesOfTheirOwn() throws {
         let (a, b) = (try backend().lease(), try backend().lease())
         XCTAssertEqual(try a.acquire(run: "r", owner: "x", nowMs: 0), 1)
