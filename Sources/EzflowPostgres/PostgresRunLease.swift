@@ -26,6 +26,8 @@ public final class PostgresRunLease: RunLease {
         }
         let held = Mutex<[String: Held]>([:])
         let stop = Atomic<Bool>(false)
+        /// Tests: a frozen process (its keep-alive stops, its sessions stay open).
+        let frozen = Atomic<Bool>(false)
     }
 
     init(backend: PostgresBackend) {
@@ -110,6 +112,9 @@ public final class PostgresRunLease: RunLease {
         h.conn.close()
     }
 
+    /// Stops the keep-alive as a SIGSTOP would (tests).
+    func freezeKeepAlive() { sessions.frozen.store(true, ordering: .relaxed) }
+
     /// The server process of the session holding `runID` (tests end it).
     func backendPID(run runID: String) -> Int32? { sessions.held.withLock { $0[runID] }?.conn.backendPID }
 
@@ -132,6 +137,7 @@ public final class PostgresRunLease: RunLease {
                 while !sessions.stop.load(ordering: .relaxed) {
                     for _ in 0..<10 where !sessions.stop.load(ordering: .relaxed) { usleep(100_000) }
                     if sessions.stop.load(ordering: .relaxed) { break }
+                    if sessions.frozen.load(ordering: .relaxed) { continue }
                     for (run, h) in sessions.held.withLock({ $0 }) {
                         do { try h.conn.with { s throws(StoreError) in _ = try s.exec("SELECT 1") } } catch {
                             sessions.held.withLock { held in if held[run]?.epoch == h.epoch { held[run] = nil } }

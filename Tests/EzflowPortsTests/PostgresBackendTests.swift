@@ -279,6 +279,20 @@ final class PostgresBackendTests: XCTestCase {
         XCTAssertThrowsError(try b.lease().acquire(run: "r", owner: "coord-2", nowMs: 10), "still one holder")
     }
 
+    func testAFrozenHolderLosesItsRunAfterTheIdleTimeout() throws {
+        let b = try backend()
+        let frozen = b.lease(), next = b.lease()
+        let e1 = try frozen.acquire(run: "r", owner: "coord-1", nowMs: 0)
+        // A live holder that writes nothing keeps its run past the 5 s idle timeout.
+        usleep(6_000_000)
+        XCTAssertThrowsError(try next.acquire(run: "r", owner: "coord-2", nowMs: 0), "kept alive")
+        frozen.freezeKeepAlive()
+        usleep(2_000_000)
+        XCTAssertThrowsError(try next.acquire(run: "r", owner: "coord-2", nowMs: 0), "idle 2 s: still held")
+        let e2 = eventually(8) { try? next.acquire(run: "r", owner: "coord-2", nowMs: 0) }
+        XCTAssertGreaterThan(try XCTUnwrap(e2, "the server ended the idle session (idle_session_timeout 5 s)"), e1)
+    }
+
     func testRunsOfTwoSchemasHaveLeasesOfTheirOwn() throws {
         let (a, b) = (try backend().lease(), try backend().lease())
         XCTAssertEqual(try a.acquire(run: "r", owner: "x", nowMs: 0), 1)
