@@ -4,6 +4,7 @@
 // assertion names the implementation. PostgreSQL and Redis join these lists.
 import EzflowIR
 @testable import EzflowPorts
+@testable import EzflowPostgres
 @testable import EzflowRedis
 import EzflowRuntime
 @testable import EzflowStore
@@ -22,6 +23,8 @@ final class PortConformanceTests: XCTestCase {
     override func tearDown() {
         try? FileManager.default.removeItem(atPath: dir)
         for b in redisBackends { XCTAssertNoThrow(try b.removeAllKeys(), "redis: removing the test's keys") }
+        for b in postgres { try? b.dropSchema() }
+        postgres = []
     }
 
     /// Backends of this test, each under its own prefix (the server is shared), emptied in tearDown.
@@ -35,16 +38,32 @@ final class PortConformanceTests: XCTestCase {
         return b
     }
 
+    /// The PostgreSQL backends made for this test, each in a schema of its own.
+    var postgres: [PostgresBackend] = []
+
+    /// A migrated backend in a fresh schema (dropped in tearDown), or nil without `EZ_PG`.
+    func postgresBackend() throws -> PostgresBackend? {
+        guard let conninfo = Servers.postgres else { return nil }
+        let b = try PostgresBackend(conninfo: conninfo, schema: "ez_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+        postgres.append(b)
+        try b.migrate()
+        return b
+    }
+
     // MARK: Implementations, fresh for each test
 
     func stores() throws -> [(String, any JournalStore & RunInbox)] {
-        [("memory", MemoryStore()), ("sqlite", try DurableStore(path: dir + "/\(UUID().uuidString).db"))]
-            + (try redis().map { [("redis", $0.store())] } ?? [])
+        var out: [(String, any JournalStore & RunInbox)] = [("memory", MemoryStore()), ("sqlite", try DurableStore(path: dir + "/\(UUID().uuidString).db"))]
+        if let pg = try postgresBackend() { out.append(("postgres", pg.store())) }
+        if let r = try redis() { out.append(("redis", r.store())) }
+        return out
     }
 
     func leases() throws -> [(String, any RunLease)] {
-        [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/\(UUID().uuidString).db"))]
-            + (try redis().map { [("redis", $0.lease(ttlMs: 1_000))] } ?? [])
+        var out: [(String, any RunLease)] = [("memory", MemoryRunLease(ttlMs: 1_000)), ("flock", FileRunLease(storePath: dir + "/\(UUID().uuidString).db"))]
+        if let pg = try postgresBackend() { out.append(("postgres", pg.lease())) }
+        if let r = try redis() { out.append(("redis", r.lease(ttlMs: 1_000))) }
+        return out
     }
 
     /// Each clock with a way to move the time under it (a manual clock's `advance`; the
@@ -55,8 +74,10 @@ final class PortConformanceTests: XCTestCase {
     }
 
     func queues() throws -> [(String, any WorkQueue)] {
-        [("memory", MemoryWorkQueue()), ("sqlite", try SQLiteWorkQueue(path: dir + "/\(UUID().uuidString).db"))]
-            + (try redis().map { [("redis", $0.queue())] } ?? [])
+        var out: [(String, any WorkQueue)] = [("memory", MemoryWorkQueue()), ("sqlite", try SQLiteWorkQueue(path: dir + "/\(UUID().uuidString).db"))]
+        if let pg = try postgresBackend() { out.append(("postgres", pg.queue())) }
+        if let r = try redis() { out.append(("redis", r.queue())) }
+        return out
     }
 
     /// Runs `body` once per implementation; an error thrown out of it names the implementation.
@@ -137,16 +158,24 @@ final class PortConformanceTests: XCTestCase {
         let memory = MemoryStore()
         let path = dir + "/\(UUID().uuidString).db"
         let sqlite = try DurableStore(path: path)
-        return [
+        var out: [(String, (store: any JournalStore & RunInbox, tamper: (String, JournalRecord) throws -> Void))] = [
             ("memory", (memory, { run, r in memory.tamper(run: run, r) })),
             ("sqlite", (sqlite, { run, r in
                 let event = String(decoding: Journal.eventBytes(r.event), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
                 try DurableStore.rawExec(path: path, sql: "UPDATE journal SET event = '\(event)' WHERE run_id = '\(run)' AND seq = \(r.seq)")
             })),
-        ] + (try redis().map { b in
+        ]
+        if let pg = try postgresBackend() {
+            out.append(("postgres", (pg.store(), { run, r in
+                try pg.rawExec("UPDATE \"\(pg.schema)\".journal SET event = $3 WHERE run_id = $1 AND seq = $2",
+                               [run, String(r.seq), String(decoding: Journal.eventBytes(r.event), as: UTF8.self)])
+            })))
+        }
+        if let b = try redis() {
             let store = b.store()
-            return [("redis", (store as any JournalStore & RunInbox, { run, r in try store.tamper(run: run, r) }))]
-        } ?? [])
+            out.append(("redis", (store, { run, r in try store.tamper(run: run, r) })))
+        }
+        return out
     }
 
     // JournalStore 5: every record is chained to the one before it, the first to the IR

@@ -1,0 +1,320 @@
+// The journal half of `PostgresStore`: append and read, with the hash chain. The chain
+// hash of each record is computed here and stored in the record's own row (no extra
+// write); reads recompute it from the stored bytes, so an edit that still decodes is
+// found (DurableStore does the same over SQLite).
+import EzflowIR
+import EzflowPorts
+import EzflowRuntime
+
+/// Parameters of one statement, numbered as they are added.
+struct SQLParams {
+    var values: [String?] = []
+    mutating func add(_ v: String?) -> String {
+        values.append(v)
+        return "$\(values.count)"
+    }
+}
+
+extension PostgresStore {
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64]) throws(StoreError) {
+        try append(run: runID, expectedSeq: expectedSeq, records: records, update: update, logs: logs, consumedInbox: consumedInbox,
+                   processes: ProcessChanges())
+    }
+
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
+        guard !records.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
+        for (i, r) in records.enumerated() where r.seq != expectedSeq + i {
+            throw error(.conflict, i == 0 ? "run `\(runID)`: batch starts at seq \(r.seq), expected \(expectedSeq)"
+                            : "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
+        }
+        if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.conflict, why) }
+        let held = book[runID]
+        if let held, held.lost {
+            throw error(.conflict, "run `\(runID)`: this process lost its lease of the run (its session to the server ended)")
+        }
+        // Encode outside the lock.
+        let batch = Batch(rows: records.map { (seq: $0.seq, event: Journal.eventBytes($0.event), commands: Journal.commandBytes($0.commands)) },
+                          ops: Self.net(QueueOp.derived(from: records)), logs: logs, consumedInbox: consumedInbox, update: update,
+                          processes: processes)
+        let cached = heads.withLock { $0[runID] }
+        do throws(StoreError) {
+            var head: Head? = nil
+            if let cached, cached.next == expectedSeq {
+                head = try conn.with { s throws(StoreError) in
+                    try self.appendInOneStatement(s, runID: runID, expectedSeq: expectedSeq, head: cached.chain, held: held, batch)
+                }
+            }
+            if head == nil {
+                head = try conn.with { s throws(StoreError) in try self.appendChecked(s, runID: runID, expectedSeq: expectedSeq, held: held, batch) }
+            }
+            heads.withLock { $0[runID] = head }
+        } catch {
+            heads.withLock { $0[runID] = nil }
+            throw error
+        }
+    }
+
+    /// The journal's next seq and the chain hash of its last record (the IR hash when empty).
+    struct Head: Sendable {
+        var next: Int
+        var chain: String
+    }
+
+    /// One append's writes, encoded.
+    struct Batch: Sendable {
+        var rows: [(seq: Int, event: [UInt8], commands: [UInt8])]
+        var ops: [QueueOp]
+        var logs: [AttemptLogRow]
+        var consumedInbox: [Int64]
+        var update: RunUpdate?
+        var processes: ProcessChanges
+    }
+
+    /// The lease checks, as SQL over `$1` run, `$2` lease session pid, `$3` lock key:
+    /// the session must still hold its advisory lock (a 64-bit key is classid:objid,
+    /// objsubid 1), and the lease row is shared-locked so a takeover's epoch bump waits
+    /// for this commit.
+    static let leaseColumns = """
+        (SELECT epoch FROM leases l WHERE l.run_id = $1 FOR SHARE) AS epoch,
+        $2::integer IS NULL OR EXISTS (
+            SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $2::integer AND granted AND objsubid = 1
+            AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($3, 0)) AS alive
+        """
+
+    /// The fast path, when this store wrote the run's last record: checks and writes in
+    /// ONE autocommit statement (one round trip instead of four). The check fails the
+    /// whole statement (a division by zero, so nothing is written); then nil, and the
+    /// caller takes the checked path, which says what was wrong.
+    func appendInOneStatement(_ s: PGSession, runID: String, expectedSeq: Int, head: String, held: LeaseBook.Held?,
+                              _ b: Batch) throws(StoreError) -> Head? {
+        var p = SQLParams()
+        let run = p.add(runID)
+        _ = p.add(held?.pid.map { String($0) })
+        _ = p.add(held?.key ?? "")
+        let expected = p.add(PG.int(expectedSeq))
+        let epoch = p.add(held.map { String($0.epoch) })
+        let (parts, chain) = writeParts(&p, run: run, chain: head, b)
+        let ctes = (["""
+            head AS (SELECT coalesce((SELECT max(seq) + 1 FROM journal WHERE run_id = $1), 0) AS next, \(Self.leaseColumns)
+                     FROM runs r WHERE r.run_id = $1 FOR UPDATE OF r)
+            """, """
+            ok AS (SELECT 1 FROM head WHERE next = \(expected)::integer AND ($2::integer IS NULL OR (alive AND epoch = \(epoch)::bigint)))
+            """] + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }).joined(separator: ",\n")
+        guard p.values.count <= 65_535 else { return nil }
+        do throws(StoreError) {
+            // Data-modifying CTEs not read by the main query run after it: the check (and
+            // the row lock) come first.
+            try s.exec("WITH \(ctes)\nSELECT 1 / (SELECT count(*)::integer FROM ok)", p.values)
+        } catch where error.code == PGFailure.divisionByZero {
+            return nil
+        } catch where error.kind == .conflict {
+            throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+        }
+        return Head(next: expectedSeq + b.rows.count, chain: chain)
+    }
+
+    /// The checked path: lock the run row and read the head in one statement, check in
+    /// Swift (precise refusals), write in one statement, commit.
+    func appendChecked(_ s: PGSession, runID: String, expectedSeq: Int, held: LeaseBook.Held?, _ b: Batch) throws(StoreError) -> Head {
+        try s.transaction { () throws(StoreError) -> Head in
+            let head = try s.exec("""
+                SELECT r.ir_hash, j.seq, j.chain, \(Self.leaseColumns)
+                FROM runs r LEFT JOIN LATERAL (SELECT seq, chain FROM journal WHERE run_id = $1 ORDER BY seq DESC LIMIT 1) j ON true
+                WHERE r.run_id = $1 FOR UPDATE OF r
+                """, [runID, held?.pid.map { String($0) }, held?.key ?? ""])
+            guard let h = head.first else { throw self.error(.notFound, "no run `\(runID)`") }
+            if let held, !h.bool(4) {
+                self.book.held.withLock { b in if b[runID]?.epoch == held.epoch { b[runID]?.lost = true } }
+                throw self.error(.conflict, "run `\(runID)`: this process lost its lease of the run (its session to the server ended)")
+            }
+            if let held, h.optionalInt(3) != Int64(held.epoch) {
+                throw self.error(.conflict, "another coordinator took run `\(runID)` over (lease epoch \(h.int(3)), this process holds \(held.epoch))")
+            }
+            let next = h[1] == nil ? 0 : Int(h.int(1)) + 1
+            guard next == expectedSeq else {
+                throw self.error(.conflict, "run `\(runID)`: the writer expects seq \(expectedSeq), the journal has \(next) records")
+            }
+            var p = SQLParams()
+            let run = p.add(runID)
+            let last = h[1] == nil ? h.text(0) : h.text(2)
+            let (parts, chain) = writeParts(&p, run: run, chain: last, b)
+            guard !parts.isEmpty else { return Head(next: next, chain: last) }
+            guard p.values.count <= 65_535 else {
+                throw self.error(.misuse, "run `\(runID)`: a batch of \(b.rows.count) records and \(b.logs.count) logs is too large for one statement")
+            }
+            let ctes = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
+            do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", p.values) } catch where error.kind == .conflict {
+                // A writer that waited on the run row saw the journal's head as it was
+                // before the other writer committed; the primary key refuses the seq.
+                throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+            }
+            return Head(next: expectedSeq + b.rows.count, chain: chain)
+        }
+    }
+
+    /// The batch's writes as data-modifying statements (one CTE each), and the chain
+    /// hash of its last record (`chain` when it has none).
+    func writeParts(_ p: inout SQLParams, run: String, chain start: String, _ b: Batch) -> (parts: [String], chain: String) {
+        var parts: [String] = []
+        var chain = start
+        if !b.rows.isEmpty {
+            var values: [String] = []
+            for r in b.rows {
+                // The chain hash goes in the record's own row: no extra write.
+                chain = JournalChain.link(chain, JournalChain.recordBytes(seq: r.seq, event: r.event, commands: r.commands))
+                values.append("(\(run), \(p.add(PG.int(r.seq))), \(p.add(String(decoding: r.event, as: UTF8.self))), "
+                              + "\(p.add(String(decoding: r.commands, as: UTF8.self))), \(p.add(chain)))")
+            }
+            parts.append("INSERT INTO journal(run_id, seq, event, commands, chain) VALUES \(values.joined(separator: ", "))")
+        }
+        var opened: [String] = [], closed: [String] = []
+        for op in b.ops {
+            switch op {
+            case .open(let a):
+                opened.append("(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.agent))), "
+                              + "\(p.add(a.idempotencyKey)), \(p.add(PG.int(a.dispatchedSeq))))")
+            case .close(let t, let a):
+                closed.append("(\(p.add(PG.int(t)))::integer, \(p.add(PG.int(a)))::integer)")
+            }
+        }
+        if !opened.isEmpty {
+            parts.append("""
+                INSERT INTO attempts(run_id, task, attempt, agent, idempotency_key, dispatched_seq) VALUES \(opened.joined(separator: ", "))
+                ON CONFLICT (run_id, task, attempt) DO UPDATE SET agent = excluded.agent,
+                    idempotency_key = excluded.idempotency_key, dispatched_seq = excluded.dispatched_seq
+                """)
+        }
+        if !closed.isEmpty {
+            parts.append("DELETE FROM attempts WHERE run_id = \(run) AND (task, attempt) IN (VALUES \(closed.joined(separator: ", ")))")
+        }
+        // One row per key: ON CONFLICT cannot touch a row twice in one statement.
+        var lastLog: [[Int]: AttemptLogRow] = [:]
+        for l in b.logs { lastLog[[l.task, l.attempt, l.seq]] = l }
+        if !lastLog.isEmpty {
+            let values = lastLog.values.map { l in
+                "(\(run), \(p.add(PG.int(l.task))), \(p.add(PG.int(l.attempt))), \(p.add(PG.int(l.seq))), \(p.add(PG.int(l.agent))), "
+                    + "\(p.add(l.exitCode.map { String($0) }))::integer, \(p.add(PG.int(l.durationMs))), \(p.add(l.stdout)), \(p.add(l.stderr)))"
+            }
+            parts.append("""
+                INSERT INTO logs(run_id, task, attempt, seq, agent, exit_code, duration_ms, stdout, stderr) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (run_id, task, attempt, seq) DO UPDATE SET agent = excluded.agent, exit_code = excluded.exit_code,
+                    duration_ms = excluded.duration_ms, stdout = excluded.stdout, stderr = excluded.stderr
+                """)
+        }
+        if !b.consumedInbox.isEmpty {
+            parts.append("DELETE FROM inbox WHERE run_id = \(run) AND id = ANY(\(p.add(PG.textArray(b.consumedInbox.map { String($0) })))::bigint[])")
+        }
+        if let u = b.update {
+            parts.append("UPDATE runs SET status = \(p.add(u.status.rawValue)), verdict = \(p.add(u.verdict?.rawValue)), "
+                         + "updated_ms = \(p.add(PG.int(u.updatedMs))) WHERE run_id = \(run)")
+        }
+        let started = b.processes.started.filter { !b.processes.ended.contains($0) }
+        if !started.isEmpty {
+            let values = started.map { a in
+                "(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.pid))), \(p.add(PG.int(a.pgid))), "
+                    + "\(p.add(PG.int(Int64(bitPattern: a.startTicks)))))"
+            }
+            parts.append("""
+                INSERT INTO processes(run_id, task, attempt, pid, pgid, start_ticks) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (run_id, task, attempt, pid) DO UPDATE SET pgid = excluded.pgid, start_ticks = excluded.start_ticks
+                """)
+        }
+        if !b.processes.ended.isEmpty {
+            let values = b.processes.ended.map { a in
+                "(\(p.add(PG.int(a.task)))::integer, \(p.add(PG.int(a.attempt)))::integer, \(p.add(PG.int(a.pid)))::integer)"
+            }
+            parts.append("DELETE FROM processes WHERE run_id = \(run) AND (task, attempt, pid) IN (VALUES \(values.joined(separator: ", ")))")
+        }
+        return (parts, chain)
+    }
+
+    /// The last change per attempt (an attempt opened and closed in one batch is one
+    /// DELETE): one statement may not touch a row twice.
+    static func net(_ ops: [QueueOp]) -> [QueueOp] {
+        guard ops.count > 1 else { return ops }
+        struct Key: Hashable { var t: Int, a: Int }
+        var last: [Key: Int] = [:]
+        for (i, op) in ops.enumerated() {
+            switch op {
+            case .open(let a): last[Key(t: a.task, a: a.attempt)] = i
+            case .close(let t, let a): last[Key(t: t, a: a)] = i
+            }
+        }
+        return last.values.sorted().map { ops[$0] }
+    }
+
+    public func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {
+        let from = max(0, seq)
+        // The record before `from` (or the IR hash) comes in the same read: the chain is
+        // checked from it.
+        let rows = try conn.with { s throws(StoreError) in
+            try s.exec("""
+                SELECT -1, NULL, NULL, ir_hash FROM runs WHERE run_id = $1 AND $2::integer = 0
+                UNION ALL
+                SELECT seq, event, commands, chain FROM journal WHERE run_id = $1 AND seq >= $2::integer - 1
+                ORDER BY 1
+                """, [runID, PG.int(from)]).rows
+        }
+        var raw = rows[...]
+        var previous: String?
+        if let f = raw.first, Int(f.int(0)) == from - 1 {
+            previous = f[3]
+            raw = raw.dropFirst()
+        }
+        if from > 0 && previous == nil, let f = raw.first {
+            throw error(.corrupt, "run `\(runID)` journal: record \(from - 1) is missing (the next stored is \(f.int(0)))")
+        }
+        var records: [JournalRecord] = []
+        records.reserveCapacity(raw.count)
+        for r in raw {
+            let s = Int(r.int(0))
+            let expected = from + records.count
+            guard s == expected else { throw error(.corrupt, "run `\(runID)` journal: record \(expected) is missing (the next stored is \(s))") }
+            do throws(DecodeError) {
+                records.append(JournalRecord(seq: s, event: try Self.decodeEvent(Array(r.text(1).utf8)),
+                                             commands: try Self.decodeCommands(Array(r.text(2).utf8))))
+            } catch {
+                throw self.error(.corrupt, "run `\(runID)` journal seq \(s): \(error.message)")
+            }
+        }
+        if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.corrupt, why) }
+        var chain = previous ?? ""
+        for (i, r) in raw.enumerated() {
+            chain = JournalChain.link(chain, JournalChain.recordBytes(seq: records[i].seq, event: Array(r.text(1).utf8), commands: Array(r.text(2).utf8)))
+            guard r[3] == chain else { throw StoreError.chainBroken(path: location, run: runID, ChainBreak(seq: records[i].seq, event: records[i].event)) }
+        }
+        return records
+    }
+
+    public func chainHash(run runID: String, seq: Int) throws(StoreError) -> String? {
+        try conn.with { s throws(StoreError) in
+            let rows = seq < 0 ? try s.exec("SELECT ir_hash FROM runs WHERE run_id = $1", [runID])
+                : try s.exec("SELECT chain FROM journal WHERE run_id = $1 AND seq = $2", [runID, PG.int(seq)])
+            return rows.first?[0] ?? nil
+        }
+    }
+
+    struct DecodeError: Error { var message: String }
+
+    static func decodeEvent(_ bytes: [UInt8]) throws(DecodeError) -> Event {
+        do {
+            return try Event.decode(try JSONParser.parse(bytes))
+        } catch let e as JSONParseError { throw DecodeError(message: "event: \(e.description)") }
+        catch let e as JournalError { throw DecodeError(message: e.message) }
+        catch { throw DecodeError(message: "event: \(error)") }
+    }
+
+    static func decodeCommands(_ bytes: [UInt8]) throws(DecodeError) -> [Command] {
+        let v: JSONValue
+        do { v = try JSONParser.parse(bytes) } catch { throw DecodeError(message: "commands: \(error.description)") }
+        guard case .array(let xs) = v else { throw DecodeError(message: "commands must be an array") }
+        var out: [Command] = []
+        out.reserveCapacity(xs.count)
+        do throws(JournalError) {
+            for x in xs { out.append(try Command.decode(x)) }
+        } catch { throw DecodeError(message: error.message) }
+        return out
+    }
+}
