@@ -21,6 +21,11 @@ public struct BackendPorts: Sendable {
     public var notify: @Sendable () -> Void
     /// The backend as messages name it: the URL without a password.
     public var location: String
+    /// Makes a worker's death visible to the reapers at once, where the backend can
+    /// (PostgreSQL: a session advisory lock per worker); called once before it claims.
+    public var registerWorker: @Sendable (String, Millis) throws(StoreError) -> Void = { _, _ throws(StoreError) in }
+    /// Brings the backend's schema to this ezrun's version (`ezrun db migrate`): from and to.
+    public var migrate: @Sendable () throws(StoreError) -> (from: Int, to: Int) = { () throws(StoreError) in (0, 0) }
 }
 
 public enum Backend {
@@ -64,7 +69,22 @@ public enum Backend {
                                 wait: { ms in _ = try? listener.wait(timeoutMs: Int(max(1, ms))) },
                                 notify: { try? backend.notify() }, location: backend.location)
         case .postgres?:
-            throw StoreError(.schema, path: redacted(url), message: "this backend is not wired into ezrun yet", nextStep: "use sqlite:PATH")
+            let (plain, namespace) = try splitNamespace(url)
+            let backend = try PostgresBackend(conninfo: plain, schema: namespace ?? "ezflow")
+            let queue = backend.queue()
+            let listener = backend.listener()
+            return BackendPorts(store: backend.store(), queue: queue, lease: backend.lease(),
+                                wait: { ms in
+                                    // LISTEN again after a lost session; a wait that fails is
+                                    // a short sleep: the caller polls anyway.
+                                    do throws(StoreError) {
+                                        try listener.listen()
+                                        _ = try listener.wait(timeoutMs: Int(max(1, ms)))
+                                    } catch { usleep(UInt32(min(max(1, ms), 200)) * 1000) }
+                                },
+                                notify: { try? backend.notify() }, location: backend.location,
+                                registerWorker: { owner, now throws(StoreError) in try queue.registerWorker(owner: owner, nowMs: now) },
+                                migrate: { () throws(StoreError) in try backend.migrate() })
         case nil:
             throw usage(url, "not a backend URL")
         }

@@ -57,6 +57,7 @@ extension CLI {
         if let d = durationFlag(a, "--lease", 1_000...3_600_000) { config.leaseMs = d }
         config.idleExitMs = durationFlag(a, "--idle-exit", 0...86_400_000)
         let quiet = a.flags.contains("--quiet")
+        do { try backend.registerWorker(config.owner, SystemClock().nowMs()) } catch { fail(error) }
         let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait,
                             notify: backend.notify)
         if !quiet { worker.log = { Console.err("ezrun worker: \($0)\n") } }
@@ -103,6 +104,16 @@ extension CLI {
         do { return try MetricsServer(host: host, port: port, routes: routes) } catch {
             usageError(a, "--health-port \(port) on \(host): \(error.description)")
         }
+    }
+
+    /// `ezrun db migrate`: the backend's schema brought to this ezrun's version, under the
+    /// backend's own lock (two at once are safe).
+    static func dbMigrate(_ a: Args) -> Int32 {
+        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL (the backend to migrate)") }
+        let from: Int, to: Int
+        do { (from, to) = try backend.migrate() } catch { fail(error) }
+        Console.out(from == to ? "\(backend.location): at version \(to), nothing to do\n" : "\(backend.location): migrated from version \(from) to \(to)\n")
+        return 0
     }
 
     /// Adopts every active run whose coordinator is gone (its run lease is free) and

@@ -239,6 +239,7 @@ enum CLI {
             exit(worker(a))
         case ["coordinator"]: exit(coordinator(a))
         case ["scale-hint"]: exit(scaleHint(a))
+        case ["db", "migrate"]: exit(dbMigrate(a))
         case ["approve"]: exit(approve(a))
         case ["cancel"]: exit(cancel(a))
         case ["status"]: exit(status(a))

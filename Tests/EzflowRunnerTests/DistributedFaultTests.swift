@@ -82,6 +82,9 @@ final class DistributedFaultTests: XCTestCase {
         let seeds: [UInt64] = env["EZFLOW_DIST_SEEDS"].map { $0.split(separator: ",").compactMap { UInt64($0) } } ?? [1, 2]
         for seed in seeds {
             var backends: [(String, String, [Fault])] = [("sqlite", "sqlite:\(tempDir("distf"))/q.db", [.killWorker, .killCoordinator])]
+            if let pg = DistributedBackends.postgresURL(fresh: true) {
+                backends.append(("postgres", pg, [.killWorker, .killCoordinator, .freezeCoordinator]))
+            }
             if let r = DistributedBackends.redisURL(fresh: true) {
                 // Restarting the server is only for a server the test command owns.
                 let restart: [Fault] = env["EZ_REDIS_RESTART_CONF"].map { $0.isEmpty ? [] : [.restartServer] } ?? []

@@ -220,7 +220,20 @@ final class DistributedRunTests: XCTestCase {
 
 /// Backend URLs for the tests, from the servers `scripts/test.sh` starts.
 enum DistributedBackends {
-    static func postgresURL(fresh: Bool) -> String? { nil }
+    /// `EZ_PG` (a key=value conninfo) as a backend URL with a schema of its own, migrated.
+    static func postgresURL(fresh: Bool) -> String? {
+        guard let c = ProcessInfo.processInfo.environment["EZ_PG"], !c.isEmpty else { return nil }
+        var kv: [String: String] = [:]
+        for p in c.split(separator: " ") {
+            let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { kv[parts[0]] = parts[1] }
+        }
+        let url = "postgresql://\(kv["user"] ?? "postgres")@\(kv["host"] ?? "127.0.0.1"):\(kv["port"] ?? "5432")/\(kv["dbname"] ?? "postgres")"
+            + "?namespace=\(namespace())"
+        let r = runProcess(Repo.executable("ezrun"), ["db", "migrate", "--backend", url], timeout: 60)
+        guard r.status == 0 else { XCTFail("ezrun db migrate: \(r.stderr)"); return nil }
+        return url
+    }
 
     /// `EZ_REDIS` (host:port) as a backend URL with a namespace of its own.
     static func redisURL(fresh: Bool) -> String? {

@@ -156,6 +156,17 @@ extension Tool {
                         """,
                     exitCodes: [ExitCode(0, "collected (or, with --dry-run, listed)"), ExitCode(2, "usage error"),
                                 ExitCode(5, "the store cannot be read or a file cannot be deleted")]),
+            CommandSpec("db", "the backend's schema",
+                    subcommands: [
+                        CommandSpec("migrate", "bring a backend's schema to this ezrun's version (PostgreSQL; a no-op elsewhere)",
+                                flags: [RunTable.backend],
+                                details: """
+                                    Versioned migrations in one transaction each, under an advisory lock: two at once are safe, and a
+                                    schema already at this version is left as it is. Run it once per release, before the workers.
+                                    """,
+                                exitCodes: [ExitCode(0, "at this version"), ExitCode(2, "usage error"),
+                                            ExitCode(5, "the backend cannot be reached, or a newer ezrun migrated it")]),
+                    ]),
             CommandSpec("dlq", "dead-lettered tasks: list them, show one's attempts, re-drive one",
                     subcommands: [
                         CommandSpec("list", "the dead-lettered tasks of every run in the store (or of one run)",
