@@ -36,15 +36,15 @@ final class DistributedFaultTests: XCTestCase {
         return s + "}\n"
     }
 
-    enum Fault: String { case killWorker, killCoordinator, freezeCoordinator, restartServer }
+    enum Fault: String { case killWorker, killCoordinator, freezeCoordinator, restartServer, idleTransaction }
 
-    /// The faults of seed `seed`, at most one of each kind, in a seeded order and with
-    /// seeded delays (ms after the run started).
+    /// The faults of seed `seed`: each allowed one once, in a seeded order and with seeded
+    /// delays (ms after the run started).
     static func schedule(seed: UInt64, allowed: [Fault]) -> [(Fault, Int)] {
         var rng = SplitMix(seed)
         var out: [(Fault, Int)] = []
         var at = 300
-        for f in allowed.shuffled(using: &rng) where rng.next() % 4 != 0 || f == .killWorker {
+        for f in allowed.shuffled(using: &rng) {
             at += 300 + Int(rng.next() % 900)
             out.append((f, at))
         }
@@ -83,7 +83,8 @@ final class DistributedFaultTests: XCTestCase {
         for seed in seeds {
             var backends: [(String, String, [Fault])] = [("sqlite", "sqlite:\(tempDir("distf"))/q.db", [.killWorker, .killCoordinator])]
             if let pg = DistributedBackends.postgresURL(fresh: true) {
-                backends.append(("postgres", pg, [.killWorker, .killCoordinator, .freezeCoordinator]))
+                let restart: [Fault] = env["EZ_PG_DATA"].map { $0.isEmpty ? [] : [.restartServer] } ?? []
+                backends.append(("postgres", pg, [.killWorker, .killCoordinator, .freezeCoordinator, .idleTransaction] + restart))
             }
             if let r = DistributedBackends.redisURL(fresh: true) {
                 // Restarting the server is only for a server the test command owns.
@@ -126,7 +127,11 @@ final class DistributedFaultTests: XCTestCase {
                     kill(run.processIdentifier, SIGCONT)
                 }
             case .restartServer:
-                try RedisServerControl.restart()
+                if name == "redis" { try RedisServerControl.restart() } else { PostgresServerControl.restartImmediately() }
+            case .idleTransaction:
+                // A session idle in a transaction that holds row locks on the queue for 4 s
+                // (a stuck client, a long report): claims skip the rows, nothing waits on it.
+                PostgresServerControl.holdLocks(url: url, seconds: 4)
             }
         }
         // The run ends, by its own coordinator or the standby.
@@ -197,5 +202,32 @@ enum RedisServerControl {
             if runProcess(URL(fileURLWithPath: "/usr/bin/redis-cli"), ["-p", port, "ping"], timeout: 5).stdout.contains("PONG") { return }
             usleep(50_000)
         }
+    }
+}
+
+/// The PostgreSQL cluster `scripts/test.sh` started (`EZ_PG_DATA`, `EZ_PG_BIN`).
+enum PostgresServerControl {
+    /// `pg_ctl restart -m immediate`: every session cut, as a crash of the server would.
+    static func restartImmediately() {
+        let env = ProcessInfo.processInfo.environment
+        guard let data = env["EZ_PG_DATA"], let bin = env["EZ_PG_BIN"] else { return }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
+        }
+        let r = runProcess(URL(fileURLWithPath: "/bin/su"), ["postgres", "-s", "/bin/sh", "-c", "\(bin)/pg_ctl -D \(data) restart -m immediate -w -l \(data)/../pg.log"],
+                           timeout: 60)
+        XCTAssertEqual(r.status, 0, "pg_ctl restart: \(r.stdout)\(r.stderr)")
+    }
+
+    /// A `psql` session that locks one queued and one leased row of the run's queue, then
+    /// sits idle in its transaction for `seconds`, in the background.
+    static func holdLocks(url: String, seconds: Int) {
+        guard let q = url.range(of: "?namespace=") else { return }
+        let schema = String(url[q.upperBound...]), conn = String(url[..<q.lowerBound])
+        let sql = "BEGIN; SELECT id FROM \(schema).tasks ORDER BY id DESC LIMIT 2 FOR UPDATE;"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "(echo '\(sql)'; sleep \(seconds); echo 'COMMIT;') | psql -q '\(conn)' >/dev/null 2>&1"]
+        try? p.run()
     }
 }
