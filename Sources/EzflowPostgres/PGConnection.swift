@@ -252,6 +252,10 @@ final class PGConnection: @unchecked Sendable {
             throw StoreError(.unavailable, path: location, message: "cannot connect: \(why)",
                              nextStep: "check that the server is up and the conninfo (host, port, user, dbname, sslmode) is right")
         }
+        // libpq prints the server's notices (a WARNING as the server shuts down) on stderr
+        // by default: ezflow's stderr carries its own lines only, and a lost session
+        // surfaces as an error where it matters.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
         return c
     }
 }

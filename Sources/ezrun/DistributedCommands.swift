@@ -163,6 +163,7 @@ extension CLI {
             if !quiet { Console.err("ezrun coordinator: health on http://\(host):\(server!.port)/healthz, /scale-hint, /metrics\n") }
         }
         defer { server?.stop() }
+        var outage = false
         while true {
             loopAt.withLock { $0 = Date() }
             if server != nil, let d = try? backend.queue.depth() {
@@ -173,12 +174,21 @@ extension CLI {
                 }
             }
             let runs: [RunInfo]
-            do { runs = try backend.store.runs() } catch { fail(error) }
+            do { runs = try backend.store.runs() } catch where error.kind == .unavailable || error.kind == .busy {
+                // A standby rides out a backend that is away (a restart): it is the one
+                // that must be there when it comes back.
+                if !quiet, !outage { Console.err("ezrun coordinator: the backend does not answer (\(error.description)); retrying\n") }
+                outage = true
+                usleep(UInt32(pollMs) * 1000)
+                continue
+            } catch { fail(error) }
+            if outage, !quiet { Console.err("ezrun coordinator: the backend answers again\n") }
+            outage = false
             for info in runs where info.status == .running || info.status == .created {
                 guard !driving.withLock({ $0.contains(info.runID) }) else { continue }
                 // Each adopted run gets its own connection: its turns never wait on another's.
                 let ports: BackendPorts
-                do { ports = try Backend.open(url) } catch { fail(error) }
+                do { ports = try Backend.open(url) } catch { continue }  // away again: the next poll tries
                 let runner: Runner
                 do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
                     continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)

@@ -33,6 +33,12 @@ struct RunFlags {
     var noProgress = false
     var color = ColorChoice.auto
 
+    /// How `ezrun resume` names this run's store in a hint: `--db PATH`, or `--backend URL`
+    /// (its password left out: the user has it).
+    var storeFlag: String {
+        Backend.kind(of: config.storePath) != nil ? "--backend \(Backend.redacted(config.storePath))" : "--db \(config.storePath)"
+    }
+
     init(_ a: Args) {
         config.storePath = CLI.storePath(a)
         let principals = a.value("--principals") ?? ProcessInfo.processInfo.environment["EZFLOW_PRINCIPALS"]
@@ -260,7 +266,7 @@ extension CLI {
         }
         let runner: Runner
         if let backend = openBackend(a) {
-            flags.config.storePath = backend.location
+            flags.config.storePath = a.value("--backend")!
             do {
                 runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
                                           ports: coordinatorPorts(backend))
@@ -277,7 +283,7 @@ extension CLI {
             fail("cannot write to standard output: \(String(cString: strerror(errno))); run \(runID) was created and nothing ran: "
                  + "`ezrun resume \(runID)` runs it, `ezrun cancel \(runID)` ends it")
         }
-        if !flags.quiet { Console.err("ezrun: run \(runID) of \(program.workflow.name) (\(Units.counted(runner.plan.taskCount, "task")), journal \(flags.config.storePath))\n") }
+        if !flags.quiet { Console.err("ezrun: run \(runID) of \(program.workflow.name) (\(Units.counted(runner.plan.taskCount, "task")), journal \(Backend.redacted(flags.config.storePath)))\n") }
         if !flags.quiet, Runner.selectorName(runner.plan, config: flags.config) == .auction {
             // W0107 at check time; said again where it takes effect.
             Console.err("ezrun: warning: the `auction` selector only bids in `ezrun simulate`; here every bid is priced from the agent's declared cost, and no agent is asked\n")
@@ -290,7 +296,7 @@ extension CLI {
         let offered = a.value("--workflow").map { loadProgram($0, stdlib: a.value("--stdlib")) }.map { (program: $0.0, bytes: $0.1) }
         let runner: Runner
         if let backend = openBackend(a) {
-            flags.config.storePath = backend.location
+            flags.config.storePath = a.value("--backend")!
             do {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
                                            allowCompatible: a.flags.contains("--allow-compatible"))
@@ -346,12 +352,12 @@ extension CLI {
         let outcome: RunOutcome
         do { outcome = try runner.execute() } catch {
             observer.finish()
-            fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)", code: 1)
+            fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) \(flags.storeFlag)", code: 1)
         }
         observer.finish()
         if let sig = outcome.interruptedBy {
             let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
-            Console.err("ezrun: interrupted by \(name): no task of run \(runner.runID) is running; continue with: ezrun resume \(runner.runID) --db \(flags.config.storePath)\n")
+            Console.err("ezrun: interrupted by \(name): no task of run \(runner.runID) is running; continue with: ezrun resume \(runner.runID) \(flags.storeFlag)\n")
             return 128 + sig
         }
         observer.metrics.update(from: outcome.state)

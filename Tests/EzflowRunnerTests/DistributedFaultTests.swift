@@ -13,7 +13,7 @@ import XCTest
 final class DistributedFaultTests: XCTestCase {
     /// `layers` × `width` tasks, each depending on two of the layer before; each logs its
     /// start and end with its attempt and leaves a `sleep 300` in its group.
-    static func workflow(layers: Int = 4, width: Int = 6) -> String {
+    static func workflow(layers: Int = 5, width: Int = 6) -> String {
         var s = """
             agent sh {
               driver: exec
@@ -28,7 +28,7 @@ final class DistributedFaultTests: XCTestCase {
         for l in 0..<layers {
             for i in 0..<width {
                 let after = l == 0 ? "" : "  after: [t\(l - 1)_\(i), t\(l - 1)_\((i + 1) % width)]"
-                let sleep = "0.\((l * width + i) % 4 + 2)"
+                let sleep = "0.\((l * width + i) % 5 + 5)"
                 s += "  task t\(l)_\(i) { env: { D: inputs.dir }  run: \"echo \\\"start $EZFLOW_TASK $EZFLOW_ATTEMPT\\\" >> \\\"$D/log\\\"; "
                     + "sleep 300 >/dev/null 2>&1 & sleep \(sleep); echo \\\"end $EZFLOW_TASK $EZFLOW_ATTEMPT\\\" >> \\\"$D/log\\\"\"  timeout: 60s\(after) }\n"
             }
@@ -39,13 +39,16 @@ final class DistributedFaultTests: XCTestCase {
     enum Fault: String { case killWorker, killCoordinator, freezeCoordinator, restartServer, idleTransaction }
 
     /// The faults of seed `seed`: each allowed one once, in a seeded order and with seeded
-    /// delays (ms after the run started).
+    /// delays (ms after the run started); the coordinator is either killed (odd seeds) or
+    /// frozen (even ones), last, so the faults before it hit the coordinator that started.
     static func schedule(seed: UInt64, allowed: [Fault]) -> [(Fault, Int)] {
         var rng = SplitMix(seed)
         var out: [(Fault, Int)] = []
         var at = 300
-        for f in allowed.shuffled(using: &rng) {
-            at += 300 + Int(rng.next() % 900)
+        let coordinator: Fault = seed % 2 == 1 || !allowed.contains(.freezeCoordinator) ? .killCoordinator : .freezeCoordinator
+        let others = allowed.filter { $0 != .killCoordinator && $0 != .freezeCoordinator }
+        for f in others.shuffled(using: &rng) + [coordinator] {
+            at += 300 + Int(rng.next() % 500)
             out.append((f, at))
         }
         return out
@@ -110,6 +113,9 @@ final class DistributedFaultTests: XCTestCase {
         var rng = SplitMix(seed ^ 0xFA17)
         for (fault, atMs) in faults {
             while Date().timeIntervalSince(start) * 1000 < Double(atMs) { usleep(10_000) }
+            // A fault after the end proves nothing: the workflow must outlast the schedule.
+            let now = ezrun(["status", "rf", "--json", "--db", db], in: dir).stdout
+            XCTAssertFalse(now.contains("\"status\":\"finished\""), "\(what): the run ended before \(fault.rawValue)")
             switch fault {
             case .killWorker:
                 let k = Int(rng.next() % UInt64(workers.count))
@@ -165,7 +171,7 @@ final class DistributedFaultTests: XCTestCase {
             if event["type"] as? String == "task_succeeded", let t = event["task"] as? Int { succeeded[t, default: 0] += 1 }
         }
         XCTAssertEqual(seqs, Array(0..<seqs.count), "\(what): journal sequence numbers without a gap")
-        XCTAssertEqual(succeeded.count, 24, "\(what): every task succeeded: \(succeeded)")
+        XCTAssertEqual(succeeded.count, 30, "\(what): every task succeeded: \(succeeded)")
         XCTAssertEqual(succeeded.values.filter { $0 != 1 }.count, 0, "\(what): a result journalled twice: \(succeeded)")
         // Nothing left queued or leased.
         let hint = ezrun(["scale-hint", "--backend", url, "--window", "0s", "--json"], in: dir)
@@ -214,9 +220,29 @@ enum PostgresServerControl {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
             if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
         }
-        let r = runProcess(URL(fileURLWithPath: "/bin/su"), ["postgres", "-s", "/bin/sh", "-c", "\(bin)/pg_ctl -D \(data) restart -m immediate -w -l \(data)/../pg.log"],
-                           timeout: 60)
-        XCTAssertEqual(r.status, 0, "pg_ctl restart: \(r.stdout)\(r.stderr)")
+        XCTAssertEqual(spawnAndWait(["/bin/su", "postgres", "-s", "/bin/sh", "-c", "\(bin)/pg_ctl -D \(data) restart -m immediate -w -l \(data)/../pg.log"]),
+                       0, "pg_ctl restart")
+    }
+
+    /// Runs `argv` with its standard streams on /dev/null (no pipe a restarted server could
+    /// keep open) and returns its exit status, or -1 after 60 s.
+    static func spawnAndWait(_ argv: [String]) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in 0...2 { posix_spawn_file_actions_addopen(&actions, Int32(fd), "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        let args: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { args.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, args, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        let end = Date().addingTimeInterval(60)
+        while Date() < end {
+            if waitpid(pid, &status, WNOHANG) == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1 }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        return -1
     }
 
     /// A `psql` session that locks one queued and one leased row of the run's queue, then
@@ -228,6 +254,8 @@ enum PostgresServerControl {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "(echo '\(sql)'; sleep \(seconds); echo 'COMMIT;') | psql -q '\(conn)' >/dev/null 2>&1"]
-        try? p.run()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { XCTFail("psql: \(error)") }
     }
 }
