@@ -9,6 +9,7 @@ import EzflowRedis
 import EzflowRuntime
 import EzflowStore
 import Foundation
+import Synchronization
 
 /// The ports one process gets from a backend.
 public struct BackendPorts: Sendable {
@@ -39,12 +40,29 @@ public enum Backend {
         return nil
     }
 
-    /// `url` for messages: a password in it is replaced by `***`.
+    /// `url` for messages: a password in it is replaced by `***`, in the user part (up to
+    /// the last `@`: a password may hold one) and in `password=`/`sslpassword=` query or
+    /// key=value parameters, which libpq also reads.
     public static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        let user = url[scheme.upperBound..<at]
-        guard let colon = user.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
+        var out = url
+        if let scheme = out.range(of: "://") {
+            let rest = out[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                out = String(out[..<colon]) + ":***" + String(out[at...])
+            }
+        }
+        for key in ["password=", "sslpassword="] {
+            var searchFrom = out.startIndex
+            while let r = out.range(of: key, range: searchFrom..<out.endIndex) {
+                let before = r.lowerBound == out.startIndex ? " " : out[out.index(before: r.lowerBound)]
+                guard before == "?" || before == "&" || before == " " else { searchFrom = r.upperBound; continue }
+                let end = out[r.upperBound...].firstIndex { $0 == "&" || $0 == " " } ?? out.endIndex
+                out.replaceSubrange(r.upperBound..<end, with: "***")
+                searchFrom = out.index(r.upperBound, offsetBy: 3, limitedBy: out.endIndex) ?? out.endIndex
+            }
+        }
+        return out
     }
 
     /// How long a sqlite backend's waits last at most: it has no wake-up across processes.
@@ -56,20 +74,45 @@ public enum Backend {
         case .sqlite?:
             let path = String(url.dropFirst("sqlite:".count))
             guard !path.isEmpty else { throw usage(url, "a sqlite backend needs a path") }
+            // `sqlite://x` would name the file `//x` (and keep any user:password in its name).
+            guard !path.hasPrefix("//") else { throw usage(url, "write sqlite:PATH (sqlite:/abs/path.db or sqlite:rel/path.db), not sqlite://") }
             let store = try openSQLite(path)
             return BackendPorts(store: store, queue: SQLiteWorkQueue(store: store), lease: FileRunLease(storePath: path),
                                 wait: { ms in usleep(UInt32(max(1, min(ms, sqlitePollMs))) * 1000) }, notify: {}, location: path)
         case .redis?:
             let (plain, namespace) = try splitNamespace(url)
             let backend = try RedisBackend(url: plain, prefix: (namespace ?? "ezflow") + ":")
-            let listener = try backend.listener()
+            let listener = Mutex<RedisWakeListener?>(try backend.listener())
             // A run lease of 5 s renewed every third of it: a frozen or killed coordinator's
             // runs are adopted within about 6 s.
             return BackendPorts(store: backend.store(), queue: backend.queue(), lease: backend.lease(ttlMs: 5_000),
-                                wait: { ms in _ = try? listener.wait(timeoutMs: Int(max(1, ms))) },
+                                wait: { ms in
+                                    // A subscriber whose connection was lost (a server restart)
+                                    // is replaced; meanwhile a wait is a short sleep, never a spin.
+                                    let l = listener.withLock { l -> RedisWakeListener? in
+                                        if l == nil { l = try? backend.listener() }
+                                        return l
+                                    }
+                                    do throws(StoreError) {
+                                        guard let l else { throw StoreError(.unavailable, path: backend.location, message: "no subscriber") }
+                                        _ = try l.wait(timeoutMs: Int(max(1, ms)))
+                                    } catch {
+                                        listener.withLock { $0 = nil }
+                                        usleep(UInt32(min(max(1, ms), 200)) * 1000)
+                                    }
+                                },
                                 notify: { try? backend.notify() }, location: backend.location)
         case .postgres?:
             let (plain, namespace) = try splitNamespace(url)
+            // libpq ends the user part at the first `@` and would read the rest of the
+            // password as the host, then echo that host in its error: refuse it here.
+            if let scheme = plain.range(of: "://") {
+                let rest = plain[scheme.upperBound...]
+                let authority = rest.prefix { $0 != "/" && $0 != "?" }
+                if authority.filter({ $0 == "@" }).count > 1 {
+                    throw usage(url, "the URL has more than one `@` before its host: write an `@` of the password as %40")
+                }
+            }
             let backend = try PostgresBackend(conninfo: plain, schema: namespace ?? "ezflow")
             let queue = backend.queue()
             let listener = backend.listener()

@@ -173,10 +173,14 @@ public final class PostgresWorkQueue: WorkQueue {
         let rows: [[String?]] = try conn.with { s throws(StoreError) in
             // Registered owners with leases whose lock is free are dead: taken and given
             // back at once (the OFFSET 0 keeps the lock call after the cheap filters).
+            // Not in the first 30 s after the server started: a restart frees every lock,
+            // and the live workers take theirs back only once they reconnect (their
+            // leases still expire as usual).
             let dead = try s.exec("""
                 SELECT owner, pg_advisory_unlock(k) FROM (
                     SELECT w.owner, hashtextextended($1 || w.owner, 0) AS k FROM workers w
                     WHERE NOT (w.owner = ANY($2::text[])) AND EXISTS (SELECT 1 FROM tasks t WHERE t.state = 1 AND t.lease_owner = w.owner)
+                      AND pg_postmaster_start_time() < now() - interval '30 seconds'
                     OFFSET 0) c
                 WHERE pg_try_advisory_lock(k)
                 """, [workerPrefix, PG.textArray(own)]).rows.map { $0.text(0) }

@@ -72,7 +72,9 @@ public final class Worker: @unchecked Sendable {
     let tokens = Mutex<[Key: CancelToken]>([:])
     let summary = Mutex(WorkerSummary())
     let handedBack = DispatchSemaphore(value: 0)
-    /// The drivers of each run, built from its IR once per plan version.
+    /// The drivers of each run, built from its IR once per plan version (at most
+    /// `runsCached` runs; then it starts afresh).
+    static let runsCached = 64
     let loaded = Mutex<[String: Loaded]>([:])
     let workers = WorkerPool()
     public let health = WorkerHealth()
@@ -147,10 +149,12 @@ public final class Worker: @unchecked Sendable {
         for t in tokens.withLock({ Array($0.values) }) { if force { t.kill() } else { t.cancel() } }
         let deadline = DispatchTime.now() + .milliseconds(Int(2 * max(0, config.exec.killGraceMs) + 3_000))
         while inFlight > 0, handedBack.wait(timeout: deadline) != .timedOut {}
+        // Attempts that did not end within the wait are put back too (their processes are
+        // being killed): counted with those ended by the stop.
         let held = inFlight
         do { try queue.release(owner: config.owner) } catch { throw .store("cannot put this worker's leases back: \(error.description)") }
         return summary.withLock { s in
-            s.released = held
+            s.released += held
             return s
         }
     }
@@ -166,6 +170,14 @@ public final class Worker: @unchecked Sendable {
         }
         let run: Loaded
         do { run = try drivers(run: item.runID, planHash: decoded.planHash) } catch {
+            if case .store(let why) = error {
+                // The backend did not answer (a restart): not the task's fault. The lease
+                // is left to expire and the attempt comes back, to this worker or another.
+                log("cannot read run `\(item.runID)` for task \(item.task) attempt \(item.attempt) (\(why)); leaving it to its lease")
+                tokens.withLock { _ = $0.removeValue(forKey: key) }
+                handedBack.signal()
+                return
+            }
             return finish(item, nil, .failed(ErrorClass.configError, "run `\(item.runID)`: \(error.description)"))
         }
         log("claimed \(item.runID) task \(item.task) attempt \(item.attempt) (delivery \(lease.deliveries))")
@@ -196,7 +208,11 @@ public final class Worker: @unchecked Sendable {
         let scope = PlanScope(plan: plan, rootInputs: versions.inputs, files: nil)
         let drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         let l = Loaded(planHash: planHash, drivers: drivers, writer: JournalWriter(redactor: drivers.redactor))
-        loaded.withLock { $0[runID] = l }
+        loaded.withLock { cache in
+            // A long-lived worker serves many runs: keep the drivers of the latest few.
+            if cache.count >= Self.runsCached { cache.removeAll() }
+            cache[runID] = l
+        }
         return l
     }
 
@@ -219,6 +235,14 @@ public final class Worker: @unchecked Sendable {
             ? writer.redact(AttemptLogRow(task: item.task, attempt: item.attempt, seq: -1, agent: item.agent, exitCode: r.exitCode,
                                           durationMs: r.durationMs, stdout: r.stdout, stderr: r.stderr), seq: -1)
             : nil
+        if stopRequest.requests > 0, case .failure = r.outcome {
+            // Ended by this worker's own stop (SIGTERM): not the attempt's result. Its lease
+            // is put back by `stop`, uncounted, and another worker runs it.
+            summary.withLock { $0.released += 1 }
+            tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
+            handedBack.signal()
+            return
+        }
         var accepted = false
         // A backend that is away for a moment (a restart) gets the result a few more times:
         // `complete` is fenced, so a retry of one that was committed refuses, harmlessly.

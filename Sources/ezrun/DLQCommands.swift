@@ -1,13 +1,14 @@
 // `ezrun dlq list|show|retry`: the dead-lettered tasks of a store, one task's whole
 // attempt history, and the re-drive of a dead-lettered task (posted to the run's inbox:
 // only the run's writer appends; docs/RUNNING.md, "Dead letters").
+import EzflowBackends
+import EzflowCLI
 import EzflowIR
 import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
 import EzflowStore
 import EzflowUnits
-import EzflowCLI
 import Foundation
 
 extension CLI {
@@ -133,8 +134,9 @@ extension CLI {
             _ = try store.post(InboxItem(runID: runID, kind: .redrive, task: taskName, principal: who, approved: false, refusal: nil,
                                          comment: "", createdMs: nowMs()))
         } catch { fail(error) }
-        let db = flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)"
-        if a.flags.contains("--no-resume") {
+        let db = flags.config.storePath == DurableStore.defaultPath ? "" : " \(flags.storeFlag)"
+        // On a backend, the run's coordinator (or a standby that adopts it) folds the request.
+        if a.flags.contains("--no-resume") || Backend.kind(of: flags.config.storePath) != nil {
             Console.out("re-drive of `\(taskName)` of run \(runID) posted; continue with: ezrun resume \(runID)\(db)" + "\n")
             return 0
         }

@@ -16,11 +16,19 @@ import Synchronization
 extension CLI {
     /// `--backend URL`, opened (exit 2 for a URL that names no backend, 5 when it cannot be reached).
     static func openBackend(_ a: Args) -> BackendPorts? {
-        guard let url = a.value("--backend") else { return nil }
+        guard let url = backendURL(a) else { return nil }
         guard Backend.kind(of: url) != nil else {
             usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
         }
         do { return try Backend.open(url) } catch { fail(error) }
+    }
+
+    /// `--backend URL`, else `$EZFLOW_BACKEND` (so the URL and its password need not be in
+    /// argv, where every process of the same user can read it); nil: neither.
+    static func backendURL(_ a: Args) -> String? {
+        if let u = a.value("--backend") { return u }
+        guard let e = ProcessInfo.processInfo.environment["EZFLOW_BACKEND"], !e.isEmpty else { return nil }
+        return e
     }
 
     /// The ports a coordinator uses on `backend`.
@@ -47,7 +55,7 @@ extension CLI {
     }
 
     static func worker(_ a: Args) -> Int32 {
-        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL (where the coordinators queue the work)") }
+        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (where the coordinators queue the work)") }
         var config = WorkerConfig(owner: uniqueOwner("worker"))
         config.queues = a.all("--queue")
         if let s = a.value("--slots") {
@@ -109,7 +117,7 @@ extension CLI {
     /// `ezrun db migrate`: the backend's schema brought to this ezrun's version, under the
     /// backend's own lock (two at once are safe).
     static func dbMigrate(_ a: Args) -> Int32 {
-        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL (the backend to migrate)") }
+        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (the backend to migrate)") }
         let from: Int, to: Int
         do { (from, to) = try backend.migrate() } catch { fail(error) }
         Console.out(from == to ? "\(backend.location): at version \(to), nothing to do\n" : "\(backend.location): migrated from version \(from) to \(to)\n")
@@ -119,7 +127,7 @@ extension CLI {
     /// Adopts every active run whose coordinator is gone (its run lease is free) and
     /// drives it with remote workers, one thread per run, until killed.
     static func coordinator(_ a: Args) -> Int32 {
-        guard let url = a.value("--backend") else { usageError(a, "missing --backend URL (the backend whose runs to coordinate)") }
+        guard let url = backendURL(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (the backend whose runs to coordinate)") }
         guard let backend = openBackend(a) else { return 2 }
         let pollMs = durationFlag(a, "--poll", 100...60_000) ?? 1_000
         let quiet = a.flags.contains("--quiet")

@@ -210,6 +210,10 @@ extension CLI {
         if Backend.kind(of: path) != nil {
             do { return try Backend.open(path).store } catch { fail(error) }
         }
+        if path.contains("://") {
+            // Not a file name: a URL of a backend ezflow does not know (it may hold a password).
+            fail("--db \(Backend.redacted(path)): not a store: give a file path, or a backend URL (sqlite:PATH, postgres://…, redis://…)")
+        }
         do { return try readOnly ? DurableStore.reading(path: path) : DurableStore(path: path) } catch {
             if error.kind == .notFound { fail("\(error.message); \(error.nextStep ?? error.advice)") }
             fail(error)
@@ -266,7 +270,7 @@ extension CLI {
         }
         let runner: Runner
         if let backend = openBackend(a) {
-            flags.config.storePath = a.value("--backend")!
+            flags.config.storePath = backendURL(a) ?? ""
             do {
                 runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
                                           ports: coordinatorPorts(backend))
@@ -296,7 +300,7 @@ extension CLI {
         let offered = a.value("--workflow").map { loadProgram($0, stdlib: a.value("--stdlib")) }.map { (program: $0.0, bytes: $0.1) }
         let runner: Runner
         if let backend = openBackend(a) {
-            flags.config.storePath = a.value("--backend")!
+            flags.config.storePath = backendURL(a) ?? ""
             do {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
                                            allowCompatible: a.flags.contains("--allow-compatible"))
@@ -357,7 +361,9 @@ extension CLI {
         observer.finish()
         if let sig = outcome.interruptedBy {
             let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
-            Console.err("ezrun: interrupted by \(name): no task of run \(runner.runID) is running; continue with: ezrun resume \(runner.runID) \(flags.storeFlag)\n")
+            let state = Backend.kind(of: flags.config.storePath) != nil ? "its attempts on workers go on and are journalled when it resumes"
+                : "no task of run \(runner.runID) is running"
+            Console.err("ezrun: interrupted by \(name): \(state); continue with: ezrun resume \(runner.runID) \(flags.storeFlag)\n")
             return 128 + sig
         }
         observer.metrics.update(from: outcome.state)

@@ -21,20 +21,22 @@ struct ScaleHint: Equatable {
 
     /// The hint from two samples `seconds` apart, for workers of `slots` slots each.
     static func from(_ d0: QueueDepth, _ d1: QueueDepth, seconds: Double, slots: Int, queues: [String], min lo: Int, max hi: Int) -> ScaleHint {
-        func count(_ m: [String: Int]) -> Int { queues.isEmpty ? m.values.reduce(0, +) : queues.reduce(0) { $0 + (m[$1] ?? 0) } }
-        let backlog0 = count(d0.queued) + count(d0.leased), backlog1 = count(d1.queued) + count(d1.leased)
-        let arrivals = max(0, Double(d1.offered - d0.offered))
+        func count(_ m: [String: Int]) -> Int { queues.isEmpty ? m.values.reduce(0, &+) : queues.reduce(0) { $0 &+ (m[$1] ?? 0) } }
+        let backlog0 = count(d0.queued) &+ count(d0.leased), backlog1 = count(d1.queued) &+ count(d1.leased)
+        // In doubles: counts edited by hand must not trap the coordinator serving the hint.
+        let arrivals = max(0, Double(d1.offered) - Double(d0.offered))
         let completed = max(0, Double(backlog0) + arrivals - Double(backlog1))
         let s = max(seconds, 0.001)
         let (inRate, outRate) = (arrivals / s, completed / s)
-        var want = Int((Double(backlog1) / Double(max(1, slots))).rounded(.up))
+        var want = (Double(backlog1) / Double(max(1, slots))).rounded(.up)
         // Keep up with what arrives, at what one busy worker was measured to finish.
         if d1.owners > 0, outRate > 0 {
             let perWorker = outRate / Double(d1.owners)
-            want = Swift.max(want, Int((inRate / perWorker).rounded(.up)))
+            want = Swift.max(want, (inRate / perWorker).rounded(.up))
         }
+        let desired = want.isFinite ? Int(Swift.min(Double(hi), Swift.max(Double(lo), want))) : hi
         return ScaleHint(backlog: backlog1, running: count(d1.leased), busyWorkers: d1.owners, arrivalsPerSecond: inRate,
-                         completionsPerSecond: outRate, desired: Swift.min(hi, Swift.max(lo, want)))
+                         completionsPerSecond: outRate, desired: desired)
     }
 }
 
@@ -52,7 +54,7 @@ extension ScaleHint {
 
 extension CLI {
     static func scaleHint(_ a: Args) -> Int32 {
-        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL (the backend whose queue to read)") }
+        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (the backend whose queue to read)") }
         func int(_ flag: String, _ range: ClosedRange<Int>, _ d: Int) -> Int {
             guard let s = a.value(flag) else { return d }
             guard let n = Int(s), range.contains(n) else { usageError(a, "\(flag) needs an integer in \(range.lowerBound)…\(range.upperBound), not `\(s)`") }

@@ -41,7 +41,7 @@ extension CLI {
         } catch { fail(error) }
         guard decision.allowed else { fail("access refused: \(decision.reason)") }
         Console.out("\(approved ? "approved" : "rejected") `\(taskName)` of run \(runID) as \(principal.name); continue with: ezrun resume \(runID)" +
-              (flags.config.storePath == DurableStore.defaultPath ? "" : " --db \(flags.config.storePath)") + "\n")
+              (flags.config.storePath == DurableStore.defaultPath ? "" : " \(flags.storeFlag)") + "\n")
         return 0
     }
 

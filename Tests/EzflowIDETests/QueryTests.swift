@@ -99,7 +99,7 @@ final class QueryTests: XCTestCase {
         let h = try XCTUnwrap(a.hover(path: "main.ezflow", offset: src["1️⃣"]))
         XCTAssertEqual(h.doc, "action `prompt`; agent: picked from the pool; retry: 3 attempts, fixed backoff; retries every class except "
                        + "cancelled, cap_exceeded, config_error, conflict, denied, forbidden, no_agent, prompt_too_large, render_error, "
-                       + "secret_error (`on` left out)\n"
+                       + "secret_error, worker_lost (`on` left out)\n"
                        + "worst case per attempt: 3030 tokens (prompt 30 tokens + `max_tokens` 3k tokens), $0.04; "
                        + "3 attempts: 9090 tokens, $0.12")
         let open = try XCTUnwrap(a.hover(path: "main.ezflow", offset: src["2️⃣"]))

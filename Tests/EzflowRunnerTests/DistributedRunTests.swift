@@ -94,6 +94,30 @@ final class DistributedRunTests: XCTestCase {
         }
     }
 
+    /// SIGTERM to a worker (a Kubernetes scale-down) ends its attempt and puts it back,
+    /// uncounted: another worker runs the same attempt and the run succeeds.
+    func testAWorkerStoppedWithSIGTERMPutsItsAttemptsBack() throws {
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-term-\(name)")
+            write(Self.workflow, to: dir + "/f.ezflow")
+            let w1 = try spawn(["worker", "--backend", url, "--slots", "1"], in: dir, log: dir + "/w1.err")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "r5", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            waitFor("\(name): a started") { !lines(dir + "/log", "start a").isEmpty }
+            w1.terminate()
+            w1.waitUntilExit()
+            XCTAssertEqual(w1.terminationStatus, 0, "\(name): \(read(dir + "/w1.err"))")
+            XCTAssertTrue(read(dir + "/w1.err").contains("1 put back"), "\(name): \(read(dir + "/w1.err"))")
+            let w2 = try spawn(["worker", "--backend", url, "--idle-exit", "3s"], in: dir, log: dir + "/w2.err")
+            run.waitUntilExit()
+            w2.waitUntilExit()
+            XCTAssertEqual(run.terminationStatus, 0, "\(name): \(read(dir + "/run.err"))")
+            XCTAssertTrue(read(dir + "/w2.err").contains("task 0 attempt 1 (delivery 1)"), "\(name): uncounted: \(read(dir + "/w2.err"))")
+            XCTAssertEqual(lines(dir + "/log", "start a").count, 2, name)
+            XCTAssertEqual(liveProcesses(marker: "D=\(dir)", within: 5), [], "\(name): the stopped attempt's processes are gone")
+        }
+    }
+
     /// The coordinator (`ezrun run --backend`) is killed with -9 while `a` runs on a
     /// worker; `ezrun coordinator` adopts the run once its lease is free and drives it to
     /// the end; the worker's completion of `a` is folded once, nothing runs twice.
@@ -206,7 +230,8 @@ final class DistributedRunTests: XCTestCase {
             waitFor("\(name): the health port") { read(dir + "/w.err").contains("/healthz") }
             let port = Self.port(in: read(dir + "/w.err"))
             XCTAssertTrue(try httpGet(port: port, path: "/healthz").hasPrefix("HTTP/1.1 200"), "\(name): \(read(dir + "/w.err"))")
-            XCTAssertTrue(try httpGet(port: port, path: "/readyz").hasPrefix("HTTP/1.1 200"), name)
+            // Ready once the backend answered its first claim.
+            waitFor("\(name): ready") { ((try? httpGet(port: port, path: "/readyz")) ?? "").hasPrefix("HTTP/1.1 200") }
             XCTAssertTrue(try httpGet(port: port, path: "/metrics").contains("ezflow_worker_slots 4\n"), name)
             XCTAssertTrue(try httpGet(port: port, path: "/nope").hasPrefix("HTTP/1.1 404"), name)
             run.waitUntilExit()
@@ -215,6 +240,32 @@ final class DistributedRunTests: XCTestCase {
             XCTAssertEqual(ezrun(["scale-hint", "--backend", url, "--window", "0s", "--quiet"], in: dir).stdout, "0\n", "\(name): drained")
             w.waitUntilExit()
         }
+    }
+
+    /// A password in a backend URL (user part, `password=`, `sslpassword=`, with an `@` in
+    /// it) never reaches any output, whatever fails; and `$EZFLOW_BACKEND` keeps it out of argv.
+    func testAPasswordInABackendURLIsNeverPrinted() throws {
+        let dir = tempDir("dist-secret")
+        write(Self.workflow, to: dir + "/f.ezflow")
+        let urls = ["postgres://ezflow:s3cr@t-pw@127.0.0.1:1/db?sslpassword=ssl-pw&password=query-pw",
+                    "postgresql://ezflow:s3cr@t-pw@127.0.0.1:1/db", "redis://:s3cr@t-pw@127.0.0.1:1"]
+        for url in urls {
+            for args in [["status", "r", "--db", url], ["runs", "--db", url], ["run", "f.ezflow", "--backend", url, "--input", "dir=x"],
+                         ["worker", "--backend", url], ["scale-hint", "--backend", url], ["db", "migrate", "--backend", url]] {
+                let r = ezrun(args, in: dir, timeout: 30)
+                XCTAssertNotEqual(r.status, 0, "\(args)")
+                for secret in ["s3cr", "t-pw", "ssl-pw", "query-pw"] {
+                    XCTAssertFalse((r.stdout + r.stderr).contains(secret), "\(args) printed `\(secret)`: \(r.stderr)")
+                }
+            }
+            let viaEnv = runProcess(Repo.executable("ezrun"), ["scale-hint"], cwd: URL(fileURLWithPath: dir), timeout: 30,
+                                    environment: ProcessInfo.processInfo.environment.merging(["EZFLOW_BACKEND": url]) { $1 })
+            XCTAssertEqual(viaEnv.status, 5, "$EZFLOW_BACKEND is read: \(viaEnv.stderr)")
+            XCTAssertFalse(viaEnv.stderr.contains("s3cr"), viaEnv.stderr)
+        }
+        let bad = ezrun(["worker", "--backend", "mysql://h/db"], in: dir)
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--backend takes sqlite:PATH, postgres://HOST/DB"), bad.stderr)
     }
 }
 

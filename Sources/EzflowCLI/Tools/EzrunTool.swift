@@ -200,7 +200,7 @@ extension Tool {
 /// What `run`, `resume` and `dlq retry` share.
 enum RunTable {
     static let backend = Flag("--backend", value: "URL",
-                              "where runs and their queue live when workers elsewhere carry out the attempts: sqlite:PATH, postgres://HOST/DB or redis://HOST:PORT (docs/DISTRIBUTED.md)")
+                              "where runs and their queue live when workers elsewhere carry out the attempts: sqlite:PATH, postgres://HOST/DB or redis://HOST:PORT (default: $EZFLOW_BACKEND; docs/DISTRIBUTED.md)")
     static let principal = Flag("--as", value: "NAME[:ROLE,...]",
                                 "the principal (roles from --principals, $EZFLOW_PRINCIPALS or .ezflow/principals.json unless given inline); without it the local operator runs unrestricted")
     static let principals = Flag("--principals", value: "FILE", "the principals file (JSON: names and their roles)", complete: .file)
