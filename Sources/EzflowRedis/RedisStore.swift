@@ -155,18 +155,10 @@ public final class RedisStore: JournalStore, RunInbox {
             let s = from + i
             let eb = e.bytes ?? [], cb = c.bytes ?? []
             raw.append((eb, cb))
-            do {
-                let event = try Event.decode(try JSONParser.parse(eb))
-                guard case .array(let xs) = try JSONParser.parse(cb) else { throw error(.corrupt, "commands must be an array") }
-                var cs: [Command] = []
-                for x in xs { cs.append(try Command.decode(x)) }
-                records.append(JournalRecord(seq: s, event: event, commands: cs))
-            } catch let e as StoreError {
-                throw error(.corrupt, "run `\(runID)` journal seq \(s): \(e.message)")
-            } catch let e as JournalError {
-                throw error(.corrupt, "run `\(runID)` journal seq \(s): \(e.message)")
+            do throws(JournalError) {
+                records.append(JournalRecord(seq: s, event: try Journal.event(from: eb), commands: try Journal.commands(from: cb)))
             } catch {
-                throw self.error(.corrupt, "run `\(runID)` journal seq \(s): \(error)")
+                throw self.error(.corrupt, "run `\(runID)` journal seq \(s): \(error.message)")
             }
         }
         if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.corrupt, why) }

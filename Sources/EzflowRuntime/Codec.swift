@@ -401,6 +401,29 @@ public enum Journal {
         return s.bytes
     }
 
+    /// An event read back from `eventBytes` (a store's `event` column); every store wraps
+    /// the error as its own `corrupt` failure.
+    public static func event(from bytes: [UInt8]) throws(JournalError) -> Event {
+        let v: JSONValue
+        do throws(JSONParseError) { v = try JSONParser.parse(bytes) } catch {
+            throw JournalError(line: 0, message: "event: \(error.description)")
+        }
+        return try Event.decode(v)
+    }
+
+    /// Commands read back from `commandBytes` (a store's `commands` column).
+    public static func commands(from bytes: [UInt8]) throws(JournalError) -> [Command] {
+        let v: JSONValue
+        do throws(JSONParseError) { v = try JSONParser.parse(bytes) } catch {
+            throw JournalError(line: 0, message: "commands: \(error.description)")
+        }
+        guard case .array(let xs) = v else { throw JournalError(line: 0, message: "commands must be an array") }
+        var out: [Command] = []
+        out.reserveCapacity(xs.count)
+        for x in xs { out.append(try Command.decode(x)) }
+        return out
+    }
+
     /// The canonical bytes of a record's commands (a journal row's `commands` column).
     public static func commandBytes(_ cs: [Command]) -> [UInt8] {
         var s = CanonicalStream(capacity: 64)

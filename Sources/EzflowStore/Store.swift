@@ -422,23 +422,11 @@ public final class DurableStore: Sendable {
     struct DecodeError: Error { var message: String }
 
     static func decodeEvent(_ bytes: [UInt8]) throws(DecodeError) -> Event {
-        do {
-            return try Event.decode(try JSONParser.parse(bytes))
-        } catch let e as JSONParseError { throw DecodeError(message: "event: \(e.description)") }
-        catch let e as JournalError { throw DecodeError(message: e.message) }
-        catch { throw DecodeError(message: "event: \(error)") }
+        do throws(JournalError) { return try Journal.event(from: bytes) } catch { throw DecodeError(message: error.message) }
     }
 
     static func decodeCommands(_ bytes: [UInt8]) throws(DecodeError) -> [Command] {
-        let v: JSONValue
-        do { v = try JSONParser.parse(bytes) } catch { throw DecodeError(message: "commands: \(error.description)") }
-        guard case .array(let xs) = v else { throw DecodeError(message: "commands must be an array") }
-        var out: [Command] = []
-        out.reserveCapacity(xs.count)
-        do throws(JournalError) {
-            for x in xs { out.append(try Command.decode(x)) }
-        } catch { throw DecodeError(message: error.message) }
-        return out
+        do throws(JournalError) { return try Journal.commands(from: bytes) } catch { throw DecodeError(message: error.message) }
     }
 
     /// Keeps the last change per attempt (an attempt opened and closed in one batch is
