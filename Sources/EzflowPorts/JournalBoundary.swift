@@ -4,6 +4,16 @@ import EzflowRuntime
 
 /// The record-level half of the journal boundary, shared by every `JournalStore`.
 public enum JournalBoundary {
+    /// Why `records` do not continue a journal of `expectedSeq` records (numbered
+    /// `expectedSeq, expectedSeq + 1, …`), or nil when they do: contract point 2.
+    public static func sequenceViolation(run runID: String, expectedSeq: Int, _ records: [JournalRecord]) -> String? {
+        for (i, r) in records.enumerated() where r.seq != expectedSeq + i {
+            return i == 0 ? "run `\(runID)`: batch starts at seq \(r.seq), expected \(expectedSeq)"
+                : "run `\(runID)`: batch is not contiguous at seq \(r.seq) (expected \(expectedSeq + i))"
+        }
+        return nil
+    }
+
     /// Why `records` cannot belong to run `runID`'s journal, or nil when they can.
     public static func identityViolation(run runID: String, _ records: [JournalRecord]) -> String? {
         for r in records {

@@ -348,6 +348,22 @@ public enum QueueOp: Sendable, Equatable {
     }
 
     public static func derived(from records: [JournalRecord]) -> [QueueOp] { records.flatMap { derived(from: $0) } }
+
+    /// The last change per attempt, in the order those last changes came (an attempt
+    /// opened and closed in one batch is one close): what a store writes, since one
+    /// statement may not touch a row twice. Order between attempts does not matter.
+    public static func net(_ ops: [QueueOp]) -> [QueueOp] {
+        guard ops.count > 1 else { return ops }
+        struct Key: Hashable { var t: Int, a: Int }
+        var last: [Key: Int] = [:]
+        for (i, op) in ops.enumerated() {
+            switch op {
+            case .open(let a): last[Key(t: a.task, a: a.attempt)] = i
+            case .close(let t, let a): last[Key(t: t, a: a)] = i
+            }
+        }
+        return last.values.sorted().map { ops[$0] }
+    }
 }
 
 extension OpenAttempt {

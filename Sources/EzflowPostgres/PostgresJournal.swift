@@ -25,10 +25,7 @@ extension PostgresStore {
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
         guard !records.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
-        for (i, r) in records.enumerated() where r.seq != expectedSeq + i {
-            throw error(.conflict, i == 0 ? "run `\(runID)`: batch starts at seq \(r.seq), expected \(expectedSeq)"
-                            : "run `\(runID)`: batch is not contiguous at seq \(r.seq)")
-        }
+        if let why = JournalBoundary.sequenceViolation(run: runID, expectedSeq: expectedSeq, records) { throw error(.conflict, why) }
         if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.conflict, why) }
         let held = book[runID]
         if let held, held.lost {
@@ -36,7 +33,7 @@ extension PostgresStore {
         }
         // Encode outside the lock.
         let batch = Batch(rows: records.map { (seq: $0.seq, event: Journal.eventBytes($0.event), commands: Journal.commandBytes($0.commands)) },
-                          ops: Self.net(QueueOp.derived(from: records)), logs: logs, consumedInbox: consumedInbox, update: update,
+                          ops: QueueOp.net(QueueOp.derived(from: records)), logs: logs, consumedInbox: consumedInbox, update: update,
                           processes: processes)
         let cached = heads.withLock { $0[runID] }
         do throws(StoreError) {
@@ -228,21 +225,6 @@ extension PostgresStore {
             parts.append("DELETE FROM processes WHERE run_id = \(run) AND (task, attempt, pid) IN (VALUES \(values.joined(separator: ", ")))")
         }
         return (parts, chain)
-    }
-
-    /// The last change per attempt (an attempt opened and closed in one batch is one
-    /// DELETE): one statement may not touch a row twice.
-    static func net(_ ops: [QueueOp]) -> [QueueOp] {
-        guard ops.count > 1 else { return ops }
-        struct Key: Hashable { var t: Int, a: Int }
-        var last: [Key: Int] = [:]
-        for (i, op) in ops.enumerated() {
-            switch op {
-            case .open(let a): last[Key(t: a.task, a: a.attempt)] = i
-            case .close(let t, let a): last[Key(t: t, a: a)] = i
-            }
-        }
-        return last.values.sorted().map { ops[$0] }
     }
 
     public func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {

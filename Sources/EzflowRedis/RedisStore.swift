@@ -179,9 +179,7 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
-        for (i, r) in records.enumerated() where r.seq != expectedSeq + i {
-            throw error(.conflict, "run `\(runID)`: batch is not contiguous at seq \(r.seq) (expected \(expectedSeq + i))")
-        }
+        if let why = JournalBoundary.sequenceViolation(run: runID, expectedSeq: expectedSeq, records) { throw error(.conflict, why) }
         if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.conflict, why) }
         // The head this batch chains from; the script refuses the batch if it moved.
         var head = ""

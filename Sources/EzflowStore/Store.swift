@@ -145,7 +145,7 @@ public final class DurableStore: Sendable {
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
         rows.reserveCapacity(records.count)
         for r in records { rows.append((r.seq, Self.encodeEvent(r.event), Self.encodeCommands(r.commands))) }
-        let net = Self.net(queue)
+        let net = QueueOp.net(queue)
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
                 try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update, expectedSeq: expectedSeq)
@@ -172,7 +172,7 @@ public final class DurableStore: Sendable {
     /// after `afterRecords` journal rows, so the transaction must roll back.
     func appendFailing(run runID: String, records: [JournalRecord], afterRecords: Int, failure: StoreError) throws(StoreError) {
         let rows = records.map { ($0.seq, Self.encodeEvent($0.event), Self.encodeCommands($0.commands)) }
-        let net = Self.net(QueueOp.derived(from: records))
+        let net = QueueOp.net(QueueOp.derived(from: records))
         try with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in
                 try self.appendLocked(c, runID: runID, rows: Array(rows.prefix(afterRecords)), queue: net, update: nil)
@@ -427,21 +427,6 @@ public final class DurableStore: Sendable {
 
     static func decodeCommands(_ bytes: [UInt8]) throws(DecodeError) -> [Command] {
         do throws(JournalError) { return try Journal.commands(from: bytes) } catch { throw DecodeError(message: error.message) }
-    }
-
-    /// Keeps the last change per attempt (an attempt opened and closed in one batch is
-    /// one DELETE); order between different attempts does not matter.
-    static func net(_ ops: [QueueOp]) -> [QueueOp] {
-        guard ops.count > 1 else { return ops }
-        struct Key: Hashable { var t: Int, a: Int }
-        var last: [Key: Int] = [:]
-        for (i, op) in ops.enumerated() {
-            switch op {
-            case .open(let a): last[Key(t: a.task, a: a.attempt)] = i
-            case .close(let t, let a): last[Key(t: t, a: a)] = i
-            }
-        }
-        return last.values.sorted().map { ops[$0] }
     }
 }
 
