@@ -25,6 +25,8 @@ public struct BackendPorts: Sendable {
     /// Makes a worker's death visible to the reapers at once, where the backend can
     /// (PostgreSQL: a session advisory lock per worker); called once before it claims.
     public var registerWorker: @Sendable (String, Millis) throws(StoreError) -> Void = { _, _ throws(StoreError) in }
+    /// The store writes the queue's rows in its journal appends (`RunPorts.queueInStore`).
+    public var queueInStore = false
     /// Brings the backend's schema to this ezrun's version (`ezrun db migrate`): from and to.
     public var migrate: @Sendable () throws(StoreError) -> (from: Int, to: Int) = { () throws(StoreError) in (0, 0) }
 }
@@ -127,6 +129,7 @@ public enum Backend {
                                 },
                                 notify: { try? backend.notify() }, location: backend.location,
                                 registerWorker: { owner, now throws(StoreError) in try queue.registerWorker(owner: owner, nowMs: now) },
+                                queueInStore: true,
                                 migrate: { () throws(StoreError) in try backend.migrate() })
         case nil:
             throw usage(url, "not a backend URL")

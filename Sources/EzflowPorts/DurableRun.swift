@@ -101,14 +101,27 @@ public struct DurableRun: Sendable {
     /// Writes the pending records, their queue changes and the run row (status, verdict,
     /// `updated_ms`) in one transaction. `updatedMs` defaults to the last event's time. On
     /// failure nothing was written and the records stay pending.
+    ///
+    /// `queue`: the turn's queue writes, made in the same transaction; only for a store
+    /// that is a `TurnStore` over the run's queue (the caller knows).
     public mutating func commit(updatedMs: Millis? = nil, logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [],
-                                processes: ProcessChanges = ProcessChanges()) throws(StoreError) {
-        guard !pending.isEmpty || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
+                                processes: ProcessChanges = ProcessChanges(), queue: TurnQueueWrites? = nil) throws(StoreError) {
+        let writesQueue = queue.map { !$0.isEmpty } ?? false
+        guard !pending.isEmpty || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty || writesQueue else { return }
         let status = RunStatus(state.phase)
         let verdict = state.verdict
-        try store.append(run: runID, expectedSeq: pending.first?.seq ?? state.seq, records: pending,
-                         update: RunUpdate(status: status, verdict: verdict, updatedMs: updatedMs ?? state.nowMs),
-                         logs: logs, consumedInbox: consumedInbox, processes: processes)
+        let update = RunUpdate(status: status, verdict: verdict, updatedMs: updatedMs ?? state.nowMs)
+        let expectedSeq = pending.first?.seq ?? state.seq
+        if let queue, writesQueue {
+            guard let turns = store as? any TurnStore else {
+                throw StoreError(.misuse, path: store.location, message: "this store cannot write a turn's queue changes with its journal")
+            }
+            try turns.append(run: runID, expectedSeq: expectedSeq, records: pending, update: update, logs: logs, consumedInbox: consumedInbox,
+                             processes: processes, queue: queue)
+        } else {
+            try store.append(run: runID, expectedSeq: expectedSeq, records: pending, update: update, logs: logs, consumedInbox: consumedInbox,
+                             processes: processes)
+        }
         pending.removeAll(keepingCapacity: true)
     }
 }

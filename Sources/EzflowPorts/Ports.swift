@@ -280,3 +280,26 @@ public enum WorkQueueLimits {
                                         costMicros: 0, tokens: 0))
     }
 }
+
+/// The queue writes of one coordinator turn, in the order they are made: the completions
+/// it folded are acknowledged, the attempts it abandoned cancelled, the ones it
+/// dispatched offered (and the workers woken).
+public struct TurnQueueWrites: Sendable, Equatable {
+    public var acknowledged: [WorkItem] = []
+    public var cancelled: [WorkItem] = []
+    public var offered: [WorkItem] = []
+    /// The offer time the queue keeps with each offered item.
+    public var nowMs: Millis
+    public init(nowMs: Millis) { self.nowMs = nowMs }
+    public var isEmpty: Bool { acknowledged.isEmpty && cancelled.isEmpty && offered.isEmpty }
+}
+
+/// A store whose journal append can carry the turn's queue writes in the same transaction
+/// (PostgreSQL, where the queue is tables beside the journal): a coordinator's whole turn
+/// then commits or not, instead of four steps a crash may split (each idempotent, so a
+/// split turn is replayed, not lost — but it costs four commits and a resume's rework).
+public protocol TurnStore: JournalStore {
+    /// `append`, then `queue`'s writes and one wake-up of the workers, in one transaction.
+    func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                consumedInbox: [Int64], processes: ProcessChanges, queue: TurnQueueWrites) throws(StoreError)
+}

@@ -15,6 +15,42 @@ struct SQLParams {
     }
 }
 
+/// An append's writes packed into statements of data-modifying CTEs ("parts"), each
+/// statement under the protocol's 65,535 parameters: most appends are one statement; a
+/// batch that dispatches thousands of attempts at once is several, in one transaction.
+/// Every statement starts with the same `lead` parameters (`$1` is the run).
+struct StatementPacker {
+    static let maxParams = 65_535
+    /// Rows of one part at most (a long VALUES list is cut).
+    static let rowsPerPart = 2_000
+    let lead: [String?]
+    private var done: [(parts: [String], params: SQLParams)] = []
+    private var parts: [String] = []
+    private var params: SQLParams
+
+    init(lead: [String?]) {
+        self.lead = lead
+        params = SQLParams(values: lead)
+    }
+
+    /// Adds parts writing `rows` (`perRow` parameters each, plus a few of the part's own),
+    /// built by `build` from a slice at a time.
+    mutating func add<Row>(_ rows: [Row], perRow: Int, _ build: (inout SQLParams, ArraySlice<Row>) -> String) {
+        for start in stride(from: 0, to: rows.count, by: Self.rowsPerPart) {
+            let slice = rows[start..<min(rows.count, start + Self.rowsPerPart)]
+            if !parts.isEmpty && params.values.count + slice.count * perRow + 8 > Self.maxParams {
+                done.append((parts, params))
+                parts = []
+                params = SQLParams(values: lead)
+            }
+            parts.append(build(&params, slice))
+        }
+    }
+
+    /// The statements, in order (none when nothing was added).
+    func finish() -> [(parts: [String], params: SQLParams)] { parts.isEmpty ? done : done + [(parts, params)] }
+}
+
 extension PostgresStore {
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64]) throws(StoreError) {
@@ -24,7 +60,13 @@ extension PostgresStore {
 
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
-        guard !records.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
+        try append(run: runID, expectedSeq: expectedSeq, records: records, update: update, logs: logs, consumedInbox: consumedInbox,
+                   processes: processes, queue: TurnQueueWrites(nowMs: 0))
+    }
+
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64], processes: ProcessChanges, queue: TurnQueueWrites) throws(StoreError) {
+        guard !records.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty || !queue.isEmpty else { return }
         if let why = JournalBoundary.sequenceViolation(run: runID, expectedSeq: expectedSeq, records) { throw error(.conflict, why) }
         if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.conflict, why) }
         let held = book[runID]
@@ -34,7 +76,7 @@ extension PostgresStore {
         // Encode outside the lock.
         let batch = Batch(rows: records.map { (seq: $0.seq, event: Journal.eventBytes($0.event), commands: Journal.commandBytes($0.commands)) },
                           ops: QueueOp.net(QueueOp.derived(from: records)), logs: logs, consumedInbox: consumedInbox, update: update,
-                          processes: processes)
+                          processes: processes, queue: queue)
         let cached = heads.withLock { $0[runID] }
         do throws(StoreError) {
             var head: Head? = nil
@@ -67,6 +109,8 @@ extension PostgresStore {
         var consumedInbox: [Int64]
         var update: RunUpdate?
         var processes: ProcessChanges
+        /// The coordinator's turn: completions acknowledged, attempts cancelled and offered.
+        var queue: TurnQueueWrites
     }
 
     /// The lease checks, as SQL over `$1` run, `$2` lease session pid, `$3` lock key:
@@ -82,28 +126,28 @@ extension PostgresStore {
 
     /// The fast path, when this store wrote the run's last record: checks and writes in
     /// ONE autocommit statement (one round trip instead of four). The check fails the
-    /// whole statement (a division by zero, so nothing is written); then nil, and the
-    /// caller takes the checked path, which says what was wrong.
+    /// whole statement (a division by zero, so nothing is written, and the wake-up is
+    /// not sent: NOTIFY is delivered at commit); then nil, and the caller takes the
+    /// checked path, which says what was wrong. Nil too when the writes need more than
+    /// one statement.
     func appendInOneStatement(_ s: PGSession, runID: String, expectedSeq: Int, head: String, held: LeaseBook.Held?,
                               _ b: Batch) throws(StoreError) -> Head? {
-        var p = SQLParams()
-        let run = p.add(runID)
-        _ = p.add(held?.pid.map { String($0) })
-        _ = p.add(held?.key ?? "")
-        let expected = p.add(PG.int(expectedSeq))
-        let epoch = p.add(held.map { String($0.epoch) })
-        let (parts, chain) = writeParts(&p, run: run, chain: head, b)
+        var packer = StatementPacker(lead: [runID, held?.pid.map { String($0) }, held?.key ?? "", PG.int(expectedSeq), held.map { String($0.epoch) }])
+        let chain = writeParts(&packer, chain: head, b)
+        let statements = packer.finish()
+        guard statements.count <= 1 else { return nil }
+        let parts = statements.first?.parts ?? []
         let ctes = (["""
             head AS (SELECT coalesce((SELECT max(seq) + 1 FROM journal WHERE run_id = $1), 0) AS next, \(Self.leaseColumns)
                      FROM runs r WHERE r.run_id = $1 FOR UPDATE OF r)
             """, """
-            ok AS (SELECT 1 FROM head WHERE next = \(expected)::integer AND ($2::integer IS NULL OR (alive AND epoch = \(epoch)::bigint)))
+            ok AS (SELECT 1 FROM head WHERE next = $4::integer AND ($2::integer IS NULL OR (alive AND epoch = $5::bigint)))
             """] + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }).joined(separator: ",\n")
-        guard p.values.count <= 65_535 else { return nil }
+        let wake = b.queue.offered.isEmpty ? "" : ", pg_notify('\(PostgresListener.channel)', '')"
         do throws(StoreError) {
             // Data-modifying CTEs not read by the main query run after it: the check (and
             // the row lock) come first.
-            try s.exec("WITH \(ctes)\nSELECT 1 / (SELECT count(*)::integer FROM ok)", p.values)
+            try s.exec("WITH \(ctes)\nSELECT 1 / (SELECT count(*)::integer FROM ok)\(wake)", statements.first?.params.values ?? packer.lead)
         } catch where error.code == PGFailure.divisionByZero {
             return nil
         } catch where error.kind == .conflict {
@@ -113,7 +157,9 @@ extension PostgresStore {
     }
 
     /// The checked path: lock the run row and read the head in one statement, check in
-    /// Swift (precise refusals), write in one statement, commit.
+    /// Swift (precise refusals), write in as few statements as the parameter limit allows
+    /// (one, but for a batch that dispatches thousands of attempts), wake the workers,
+    /// commit.
     func appendChecked(_ s: PGSession, runID: String, expectedSeq: Int, held: LeaseBook.Held?, _ b: Batch) throws(StoreError) -> Head {
         try s.transaction { () throws(StoreError) -> Head in
             let head = try s.exec("""
@@ -133,98 +179,131 @@ extension PostgresStore {
             guard next == expectedSeq else {
                 throw self.error(.conflict, "run `\(runID)`: the writer expects seq \(expectedSeq), the journal has \(next) records")
             }
-            var p = SQLParams()
-            let run = p.add(runID)
             let last = h[1] == nil ? h.text(0) : h.text(2)
-            let (parts, chain) = writeParts(&p, run: run, chain: last, b)
-            guard !parts.isEmpty else { return Head(next: next, chain: last) }
-            guard p.values.count <= 65_535 else {
-                throw self.error(.misuse, "run `\(runID)`: a batch of \(b.rows.count) records and \(b.logs.count) logs is too large for one statement")
+            var packer = StatementPacker(lead: [runID])
+            let chain = writeParts(&packer, chain: last, b)
+            for st in packer.finish() {
+                let ctes = st.parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
+                do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", st.params.values) } catch where error.kind == .conflict {
+                    // A writer that waited on the run row saw the journal's head as it was
+                    // before the other writer committed; the primary key refuses the seq.
+                    throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
+                }
             }
-            let ctes = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
-            do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", p.values) } catch where error.kind == .conflict {
-                // A writer that waited on the run row saw the journal's head as it was
-                // before the other writer committed; the primary key refuses the seq.
-                throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
-            }
+            if !b.queue.offered.isEmpty { _ = try s.exec("SELECT pg_notify($1, '')", [PostgresListener.channel]) }
             return Head(next: expectedSeq + b.rows.count, chain: chain)
         }
     }
 
-    /// The batch's writes as data-modifying statements (one CTE each), and the chain
-    /// hash of its last record (`chain` when it has none).
-    func writeParts(_ p: inout SQLParams, run: String, chain start: String, _ b: Batch) -> (parts: [String], chain: String) {
-        var parts: [String] = []
+    /// The batch's writes as data-modifying statements (one CTE each, `$1` the run) in
+    /// `packer`, and the chain hash of its last record (`chain` when it has none). Long
+    /// lists are cut into parts of at most `StatementPacker.rowsPerPart` rows.
+    func writeParts(_ packer: inout StatementPacker, chain start: String, _ b: Batch) -> String {
         var chain = start
-        if !b.rows.isEmpty {
-            var values: [String] = []
-            for r in b.rows {
-                // The chain hash goes in the record's own row: no extra write.
-                chain = JournalChain.link(chain, JournalChain.recordBytes(seq: r.seq, event: r.event, commands: r.commands))
-                values.append("(\(run), \(p.add(PG.int(r.seq))), \(p.add(String(decoding: r.event, as: UTF8.self))), "
-                              + "\(p.add(String(decoding: r.commands, as: UTF8.self))), \(p.add(chain)))")
-            }
-            parts.append("INSERT INTO journal(run_id, seq, event, commands, chain) VALUES \(values.joined(separator: ", "))")
+        var journalRows: [(seq: Int, event: String, commands: String, chain: String)] = []
+        for r in b.rows {
+            // The chain hash goes in the record's own row: no extra write.
+            chain = JournalChain.link(chain, JournalChain.recordBytes(seq: r.seq, event: r.event, commands: r.commands))
+            journalRows.append((r.seq, String(decoding: r.event, as: UTF8.self), String(decoding: r.commands, as: UTF8.self), chain))
         }
-        var opened: [String] = [], closed: [String] = []
+        packer.add(journalRows, perRow: 4) { p, rows in
+            "INSERT INTO journal(run_id, seq, event, commands, chain) VALUES "
+                + rows.map { "($1, \(p.add(PG.int($0.seq))), \(p.add($0.event)), \(p.add($0.commands)), \(p.add($0.chain)))" }.joined(separator: ", ")
+        }
+        var opened: [OpenAttempt] = [], closed: [(task: Int, attempt: Int)] = []
         for op in b.ops {
             switch op {
-            case .open(let a):
-                opened.append("(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.agent))), "
-                              + "\(p.add(a.idempotencyKey)), \(p.add(PG.int(a.dispatchedSeq))))")
-            case .close(let t, let a):
-                closed.append("(\(p.add(PG.int(t)))::integer, \(p.add(PG.int(a)))::integer)")
+            case .open(let a): opened.append(a)
+            case .close(let t, let a): closed.append((t, a))
             }
         }
-        if !opened.isEmpty {
-            parts.append("""
-                INSERT INTO attempts(run_id, task, attempt, agent, idempotency_key, dispatched_seq) VALUES \(opened.joined(separator: ", "))
+        packer.add(opened, perRow: 5) { p, rows in
+            "INSERT INTO attempts(run_id, task, attempt, agent, idempotency_key, dispatched_seq) VALUES "
+                + rows.map { a in
+                    "($1, \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.agent))), \(p.add(a.idempotencyKey)), \(p.add(PG.int(a.dispatchedSeq))))"
+                }.joined(separator: ", ")
+                + """
+
                 ON CONFLICT (run_id, task, attempt) DO UPDATE SET agent = excluded.agent,
                     idempotency_key = excluded.idempotency_key, dispatched_seq = excluded.dispatched_seq
-                """)
+                """
         }
-        if !closed.isEmpty {
-            parts.append("DELETE FROM attempts WHERE run_id = \(run) AND (task, attempt) IN (VALUES \(closed.joined(separator: ", ")))")
+        packer.add(closed, perRow: 2) { p, rows in
+            "DELETE FROM attempts WHERE run_id = $1 AND (task, attempt) IN (VALUES \(Self.keyList(&p, rows)))"
         }
         // One row per key: ON CONFLICT cannot touch a row twice in one statement.
         var lastLog: [[Int]: AttemptLogRow] = [:]
         for l in b.logs { lastLog[[l.task, l.attempt, l.seq]] = l }
-        if !lastLog.isEmpty {
-            let values = lastLog.values.map { l in
-                "(\(run), \(p.add(PG.int(l.task))), \(p.add(PG.int(l.attempt))), \(p.add(PG.int(l.seq))), \(p.add(PG.int(l.agent))), "
-                    + "\(p.add(l.exitCode.map { String($0) }))::integer, \(p.add(PG.int(l.durationMs))), \(p.add(l.stdout)), \(p.add(l.stderr)))"
-            }
-            parts.append("""
-                INSERT INTO logs(run_id, task, attempt, seq, agent, exit_code, duration_ms, stdout, stderr) VALUES \(values.joined(separator: ", "))
+        packer.add(lastLog.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { lastLog[$0]! }, perRow: 8) { p, rows in
+            "INSERT INTO logs(run_id, task, attempt, seq, agent, exit_code, duration_ms, stdout, stderr) VALUES "
+                + rows.map { l in
+                    "($1, \(p.add(PG.int(l.task))), \(p.add(PG.int(l.attempt))), \(p.add(PG.int(l.seq))), \(p.add(PG.int(l.agent))), "
+                        + "\(p.add(l.exitCode.map { String($0) }))::integer, \(p.add(PG.int(l.durationMs))), \(p.add(l.stdout)), \(p.add(l.stderr)))"
+                }.joined(separator: ", ")
+                + """
+
                 ON CONFLICT (run_id, task, attempt, seq) DO UPDATE SET agent = excluded.agent, exit_code = excluded.exit_code,
                     duration_ms = excluded.duration_ms, stdout = excluded.stdout, stderr = excluded.stderr
-                """)
+                """
         }
         if !b.consumedInbox.isEmpty {
-            parts.append("DELETE FROM inbox WHERE run_id = \(run) AND id = ANY(\(p.add(PG.textArray(b.consumedInbox.map { String($0) })))::bigint[])")
+            packer.add([b.consumedInbox], perRow: 1) { p, ids in
+                "DELETE FROM inbox WHERE run_id = $1 AND id = ANY(\(p.add(PG.textArray(ids[0].map { String($0) })))::bigint[])"
+            }
         }
         if let u = b.update {
-            parts.append("UPDATE runs SET status = \(p.add(u.status.rawValue)), verdict = \(p.add(u.verdict?.rawValue)), "
-                         + "updated_ms = \(p.add(PG.int(u.updatedMs))) WHERE run_id = \(run)")
+            packer.add([u], perRow: 3) { p, u in
+                "UPDATE runs SET status = \(p.add(u[0].status.rawValue)), verdict = \(p.add(u[0].verdict?.rawValue)), "
+                    + "updated_ms = \(p.add(PG.int(u[0].updatedMs))) WHERE run_id = $1"
+            }
         }
         let started = b.processes.started.filter { !b.processes.ended.contains($0) }
-        if !started.isEmpty {
-            let values = started.map { a in
-                "(\(run), \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.pid))), \(p.add(PG.int(a.pgid))), "
-                    + "\(p.add(PG.int(Int64(bitPattern: a.startTicks)))))"
-            }
-            parts.append("""
-                INSERT INTO processes(run_id, task, attempt, pid, pgid, start_ticks) VALUES \(values.joined(separator: ", "))
-                ON CONFLICT (run_id, task, attempt, pid) DO UPDATE SET pgid = excluded.pgid, start_ticks = excluded.start_ticks
-                """)
+        packer.add(started, perRow: 5) { p, rows in
+            "INSERT INTO processes(run_id, task, attempt, pid, pgid, start_ticks) VALUES "
+                + rows.map { a in
+                    "($1, \(p.add(PG.int(a.task))), \(p.add(PG.int(a.attempt))), \(p.add(PG.int(a.pid))), \(p.add(PG.int(a.pgid))), "
+                        + "\(p.add(PG.int(Int64(bitPattern: a.startTicks)))))"
+                }.joined(separator: ", ")
+                + "\nON CONFLICT (run_id, task, attempt, pid) DO UPDATE SET pgid = excluded.pgid, start_ticks = excluded.start_ticks"
         }
-        if !b.processes.ended.isEmpty {
-            let values = b.processes.ended.map { a in
-                "(\(p.add(PG.int(a.task)))::integer, \(p.add(PG.int(a.attempt)))::integer, \(p.add(PG.int(a.pid)))::integer)"
-            }
-            parts.append("DELETE FROM processes WHERE run_id = \(run) AND (task, attempt, pid) IN (VALUES \(values.joined(separator: ", ")))")
+        packer.add(b.processes.ended, perRow: 3) { p, rows in
+            "DELETE FROM processes WHERE run_id = $1 AND (task, attempt, pid) IN (VALUES "
+                + rows.map { "(\(p.add(PG.int($0.task)))::integer, \(p.add(PG.int($0.attempt)))::integer, \(p.add(PG.int($0.pid)))::integer)" }
+                    .joined(separator: ", ") + ")"
         }
-        return (parts, chain)
+        writeQueueParts(&packer, b.queue)
+        return chain
+    }
+
+    /// The coordinator's queue writes (`TurnQueueWrites`), as `PostgresWorkQueue` makes
+    /// them one by one: consumed completions deleted with their read marks, cancelled
+    /// attempts flagged, new attempts inserted (a re-offer of a known attempt is a no-op).
+    func writeQueueParts(_ packer: inout StatementPacker, _ q: TurnQueueWrites) {
+        let acked = q.acknowledged.map { (task: $0.task, attempt: $0.attempt) }
+        packer.add(acked, perRow: 2) { p, rows in
+            "DELETE FROM completions WHERE run_id = $1 AND (task, attempt) IN (VALUES \(Self.keyList(&p, rows)))"
+        }
+        packer.add(acked, perRow: 2) { p, rows in
+            "DELETE FROM completion_reads WHERE run_id = $1 AND (task, attempt) IN (VALUES \(Self.keyList(&p, rows)))"
+        }
+        packer.add(q.cancelled.map { (task: $0.task, attempt: $0.attempt) }, perRow: 2) { p, rows in
+            "UPDATE tasks SET cancelled = true WHERE run_id = $1 AND (task, attempt) IN (VALUES \(Self.keyList(&p, rows)))"
+        }
+        let now = PG.int(q.nowMs)
+        packer.add(q.offered, perRow: 8) { p, rows in
+            let offeredAt = p.add(now)
+            return "INSERT INTO tasks(run_id, task, attempt, agent, idempotency_key, queue, priority, offered_ms, payload) VALUES "
+                + rows.map { i in
+                    "($1, \(p.add(PG.int(i.task))), \(p.add(PG.int(i.attempt))), \(p.add(PG.int(i.agent))), \(p.add(i.idempotencyKey)), "
+                        + "\(p.add(i.queue)), \(p.add(PG.int(i.priority))), \(offeredAt)::bigint, \(p.add(PG.bytea(i.payload)))::bytea)"
+                }.joined(separator: ", ")
+                + "\nON CONFLICT (run_id, task, attempt) DO NOTHING"
+        }
+    }
+
+    /// `(task, attempt)` pairs as a VALUES list of integers.
+    static func keyList(_ p: inout SQLParams, _ rows: ArraySlice<(task: Int, attempt: Int)>) -> String {
+        rows.map { "(\(p.add(PG.int($0.task)))::integer, \(p.add(PG.int($0.attempt)))::integer)" }.joined(separator: ", ")
     }
 
     public func journal(run runID: String, from seq: Int) throws(StoreError) -> [JournalRecord] {

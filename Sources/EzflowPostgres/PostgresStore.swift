@@ -13,7 +13,7 @@ import EzflowRuntime
 import Synchronization
 
 /// `JournalStore` and `RunInbox` over one connection.
-public final class PostgresStore: JournalStore, RunInbox {
+public final class PostgresStore: TurnStore, RunInbox {
     public var location: String { conn.location }
     let conn: PGConnection
     let book: LeaseBook

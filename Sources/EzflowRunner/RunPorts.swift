@@ -19,6 +19,9 @@ public struct RunPorts: Sendable {
     public var queue: any WorkQueue
     /// This coordinator's identity: the run lease owner and the queue reader.
     public var owner: String
+    /// The store is a `TurnStore` whose tables hold `queue` (one PostgreSQL backend): a
+    /// turn's acknowledgements, cancels and offers commit in its journal append.
+    public var queueInStore = false
 
     public init(store: any JournalStore, inbox: any RunInbox, clock: any RunClock, lease: any RunLease, queue: any WorkQueue,
                 owner: String) {

@@ -623,13 +623,17 @@ public final class Runner {
         // the process trees of the attempts still in flight are gone.
         if case .finished(let v) = run.state.phase, v != .waitingForApproval { endAll(forceAfter: stopRequest.requests) }
         if let changes = executor?.takeProcessChanges() { pendingProcesses.merge(changes) }
-        try commit(assignments: assignments)
-        if !completions.isEmpty {
+        let effects = queueEffects(of: commands, acknowledged: completions.map(\.item))
+        // Where the queue is tables beside the journal, the acknowledgements, cancels and
+        // offers commit with the records that caused them; elsewhere they follow the commit.
+        let inOne = ports.queueInStore
+        try commit(assignments: assignments, queue: inOne ? effects.writes : nil)
+        if !inOne && !completions.isEmpty {
             do { try ports.queue.acknowledge(run: runID, completions.map(\.item)) } catch {
                 throw .store("run `\(runID)`: cannot acknowledge completions: \(error.description)")
             }
         }
-        try perform(commands)
+        try perform(commands, effects, queueWritten: inOne)
         observer?.tick(state: run.state)
         return try verdictAfterTurn()
     }
@@ -679,12 +683,13 @@ public final class Runner {
         return out
     }
 
-    func commit(assignments: [Double]) throws(RunnerError) {
-        guard !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty || !pendingProcesses.isEmpty else { return }
+    func commit(assignments: [Double], queue: TurnQueueWrites? = nil) throws(RunnerError) {
+        let writesQueue = queue.map { !$0.isEmpty } ?? false
+        guard !run.pending.isEmpty || !consumedInbox.isEmpty || !pendingLogs.isEmpty || !pendingProcesses.isEmpty || writesQueue else { return }
         // What this commit writes: the records of the batch and of a plan upgrade before it.
         let records = run.pending
         do throws(StoreError) {
-            try run.commit(logs: pendingLogs, consumedInbox: consumedInbox, processes: pendingProcesses)
+            try run.commit(logs: pendingLogs, consumedInbox: consumedInbox, processes: pendingProcesses, queue: queue)
         } catch { throw .store(error.description) }
         pendingProcesses = ProcessChanges()
         let logs = pendingLogs
@@ -764,28 +769,59 @@ public final class Runner {
 
     // MARK: Commands
 
-    /// Carries out a committed batch's commands: dispatches are offered on the queue in
-    /// one call, then handed to the executor.
-    func perform(_ commands: [Command]) throws(RunnerError) {
-        var offered: [WorkItem] = []
+    /// What a batch's commands ask of the queue, worked out before the commit: the items
+    /// offered for its dispatches (none once a stop was requested), the attempts it
+    /// cancels, and the dispatches refused at the coordinator.
+    struct QueueEffects {
+        var writes: TurnQueueWrites
+        var refused: [(task: Int, attempt: Int, message: String)] = []
+    }
+
+    func queueEffects(of commands: [Command], acknowledged: [WorkItem]) -> QueueEffects {
+        var e = QueueEffects(writes: TurnQueueWrites(nowMs: now()))
+        e.writes.acknowledged = acknowledged
         for c in commands {
             switch c {
             case .dispatch(let task, let attempt, let agent, let key, _):
                 // Workers elsewhere cannot ask the coordinator's access rules: a dispatch
                 // the principal may not have is failed here and never offered.
                 if remote != nil, let refusal = dispatchRefusal(task: task) {
-                    deferred.append(.taskFailed(task: task, attempt: attempt, errorClass: "forbidden", message: refusal, costMicros: 0, tokens: 0,
-                                                atMs: now(), retryAfterMs: nil))
+                    e.refused.append((task, attempt, refusal))
                     continue
                 }
-                offered.append(workItem(task: task, attempt: attempt, agent: agent, key: key))
-            case .setTimer(let id, let at):
-                arm(id, atMs: at)
+                e.writes.offered.append(workItem(task: task, attempt: attempt, agent: agent, key: key))
             case .cancel(let task, let attempt):
                 // Dispatched and abandoned in the same batch (a resume whose attempt timed
                 // out at once): never start it. Found by `ezrun simulate` (clock:jump).
-                offered.removeAll { $0.task == task && $0.attempt == attempt }
-                do { try ports.queue.cancel(run: runID, task: task, attempt: attempt) } catch { throw .store(error.description) }
+                e.writes.offered.removeAll { $0.task == task && $0.attempt == attempt }
+                e.writes.cancelled.append(WorkItem(runID: runID, task: task, attempt: attempt, agent: -1, idempotencyKey: ""))
+            case .setTimer, .requestApproval, .deadLetter, .finishRun:
+                break
+            }
+        }
+        // Stopping on a signal (a request that arrived after the `interrupted` record was
+        // folded): the dispatch is journalled, the attempt stays open and `ezrun resume`
+        // offers it again.
+        if stopRequest.requests != 0 { e.writes.offered.removeAll() }
+        return e
+    }
+
+    /// Carries out a committed batch's commands: the queue writes (unless the commit made
+    /// them: `queueWritten`), timers, cancels, approval notices, then the offered attempts
+    /// handed to the executor.
+    func perform(_ commands: [Command], _ effects: QueueEffects, queueWritten: Bool) throws(RunnerError) {
+        for r in effects.refused {
+            deferred.append(.taskFailed(task: r.task, attempt: r.attempt, errorClass: "forbidden", message: r.message, costMicros: 0, tokens: 0,
+                                        atMs: now(), retryAfterMs: nil))
+        }
+        for c in commands {
+            switch c {
+            case .setTimer(let id, let at):
+                arm(id, atMs: at)
+            case .cancel(let task, let attempt):
+                if !queueWritten {
+                    do { try ports.queue.cancel(run: runID, task: task, attempt: attempt) } catch { throw .store(error.description) }
+                }
                 executor?.cancel(task: task, attempt: attempt)
             case .requestApproval(let task, let reason, _):
                 // Answered in the same batch (an approval waiting in the inbox on resume).
@@ -795,16 +831,18 @@ public final class Runner {
                 case .gate: ["approval gate", run.state.gateTimeoutNote(task)].compactMap { $0 }.joined(separator: "; ")
                 }
                 observer?.notice("waiting for approval of `\(plan.taskNames[task])` (\(why)): ezrun approve \(runID) \(plan.taskNames[task]) --as PRINCIPAL")
-            case .deadLetter, .finishRun:
+            case .dispatch, .deadLetter, .finishRun:
                 break
             }
         }
-        // Stopping on a signal (a request that arrived after the `interrupted` record was
-        // folded): the dispatch is journalled, the attempt stays open and `ezrun resume`
-        // offers it again.
-        guard !offered.isEmpty, stopRequest.requests == 0 else { return }
-        do { try ports.queue.offer(offered, nowMs: now()) } catch { throw .store("run `\(runID)`: cannot offer work: \(error.description)") }
-        remote?.notify()
+        let offered = effects.writes.offered
+        guard !offered.isEmpty else { return }
+        if !queueWritten {
+            do { try ports.queue.offer(offered, nowMs: effects.writes.nowMs) } catch {
+                throw .store("run `\(runID)`: cannot offer work: \(error.description)")
+            }
+            remote?.notify()
+        }
         do { try executor?.start(offered, runner: self) } catch { throw .store("run `\(runID)`: cannot claim work: \(error.description)") }
     }
 

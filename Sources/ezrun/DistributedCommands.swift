@@ -33,8 +33,10 @@ extension CLI {
 
     /// The ports a coordinator uses on `backend`.
     static func coordinatorPorts(_ backend: BackendPorts) -> RunPorts {
-        RunPorts(store: backend.store, inbox: backend.store, clock: SystemClock(), lease: backend.lease, queue: backend.queue,
-                 owner: uniqueOwner("coordinator"))
+        var ports = RunPorts(store: backend.store, inbox: backend.store, clock: SystemClock(), lease: backend.lease, queue: backend.queue,
+                             owner: uniqueOwner("coordinator"))
+        ports.queueInStore = backend.queueInStore
+        return ports
     }
 
     /// A lease owner unique per process start (a restarted worker must not inherit the
