@@ -132,4 +132,5 @@ final class FaultyQueue: WorkQueue, @unchecked Sendable {
     func acknowledge(run runID: String, _ items: [WorkItem]) throws(StoreError) {
         try faults.around("acknowledge") { () throws(StoreError) in try base.acknowledge(run: runID, items) }
     }
+    func forget(run runID: String) throws(StoreError) { try faults.around("forget") { () throws(StoreError) in try base.forget(run: runID) } }
 }

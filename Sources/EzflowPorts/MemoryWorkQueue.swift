@@ -159,6 +159,18 @@ public final class MemoryWorkQueue: WorkQueue {
         }
     }
 
+    public func forget(run runID: String) throws(StoreError) {
+        state.withLock { s in
+            for (k, var e) in s.entries where k.run == runID {
+                e.item.payload = []
+                e.phase = .completed
+                s.entries[k] = e
+            }
+            s.queued.removeAll { $0.run == runID }
+            for k in s.done.keys where k.run == runID { s.done[k] = nil }
+        }
+    }
+
     public func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {
         state.withLock { s in
             var out: [(Int, WorkCompletion)] = []

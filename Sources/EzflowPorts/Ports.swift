@@ -223,6 +223,10 @@ public struct WorkCompletion: Sendable, Equatable {
 /// 9. `depth` counts what is queued and leased now (per queue), the distinct lease
 ///    owners, and `offered`: how many items were ever offered (a number that only grows),
 ///    so two samples give the arrivals and completions in between (`ezrun scale-hint`).
+/// 10. `forget` is for a run that has ended: its items still queued or leased end (they
+///    are not claimed, renewed or completed from then on), and the payloads and
+///    completions of all its items are dropped. What stays of an item is small and keeps
+///    `offer` idempotent and `offered` counting; other runs' items are untouched.
 public protocol WorkQueue: AnyObject, Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
     func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
@@ -234,6 +238,7 @@ public protocol WorkQueue: AnyObject, Sendable {
     func renew(owner: String, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> Int
     func release(owner: String) throws(StoreError)
     func depth() throws(StoreError) -> QueueDepth
+    func forget(run runID: String) throws(StoreError)
 }
 
 /// What a queue holds at one moment (`WorkQueue.depth`).

@@ -224,6 +224,17 @@ public final class PostgresWorkQueue: WorkQueue {
         }
     }
 
+    public func forget(run runID: String) throws(StoreError) {
+        try conn.with { s throws(StoreError) in
+            // Rows stay (they count the offers and keep a re-offer a no-op): only their payloads go.
+            _ = try s.exec("""
+                WITH t AS (UPDATE tasks SET state = 2, lease_owner = NULL, payload = '' WHERE run_id = $1),
+                c AS (DELETE FROM completions WHERE run_id = $1)
+                DELETE FROM completion_reads WHERE run_id = $1
+                """, [runID])
+        }
+    }
+
     public func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {
         // Read and marked in one statement.
         let rows = try conn.with { s throws(StoreError) in

@@ -142,6 +142,10 @@ public final class RedisWorkQueue: WorkQueue {
         _ = try eval(Self.acknowledge, [Self.b(runID)] + items.map { Self.b("\($0.task):\($0.attempt)") })
     }
 
+    public func forget(run runID: String) throws(StoreError) {
+        _ = try eval(Self.forget, [Self.b(runID)])
+    }
+
     public func depth() throws(StoreError) -> QueueDepth {
         let a = try eval(Self.depth, [], read: true).array
         guard a.count >= 2 else { return QueueDepth() }

@@ -66,6 +66,7 @@ extension RedisWorkQueue {
                        'queue', queue, 'prio', prio, 'payload', ARGV[i + 7], 'state', 'queued', 'owner', '', 'until', 0, 'deliveries', 0,
                        'cancelled', 0, 'order', order, 'stream', s, 'sid', id)
             redis.call('HSET', P .. 'wq:byid', s .. ' ' .. id, ik)
+            redis.call('SADD', P .. 'wq:ri:' .. ARGV[i], ik)
             redis.call('INCR', P .. 'wq:offered')
             n = n + 1
           end
@@ -309,6 +310,23 @@ extension RedisWorkQueue {
           if redis.call('SADD', rk, f) == 1 then table.insert(out, redis.call('HGET', P .. 'wq:c:' .. run, f)) end
         end
         return out
+        """)
+
+    /// ARGV: prefix, run. The run's items (indexed at their offer) end and lose their
+    /// payloads; its completions and read marks go.
+    static let forget = RedisScript("wqForget", lib + """
+        local run = ARGV[2]
+        local index = P .. 'wq:ri:' .. run
+        for _, ik in ipairs(redis.call('SMEMBERS', index)) do
+          local h = redis.call('HMGET', ik, 'stream', 'sid', 'owner')
+          unlist(h[1], h[2]); unlease(ik, h[3])
+          if redis.call('EXISTS', ik) == 1 then
+            redis.call('HSET', ik, 'state', 'completed', 'owner', '', 'until', 0, 'stream', '', 'sid', '', 'payload', '')
+          end
+        end
+        for _, rk in ipairs(redis.call('SMEMBERS', P .. 'wq:readers:' .. run)) do redis.call('DEL', rk) end
+        redis.call('DEL', P .. 'wq:readers:' .. run, P .. 'wq:c:' .. run, P .. 'wq:co:' .. run)
+        return 1
         """)
 
     /// ARGV: prefix, run, "task:attempt"…

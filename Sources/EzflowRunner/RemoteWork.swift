@@ -46,6 +46,16 @@ extension Runner {
         return q
     }
 
+    /// The run has ended: its items on a shared queue end and lose their payloads (the
+    /// values they were rendered with), so a long-lived backend does not grow by every
+    /// run's inputs and outputs. Failing to is said, not fatal: the run is journalled.
+    func forgetQueuedWork() {
+        guard remote != nil else { return }
+        do { try ports.queue.forget(run: runID) } catch {
+            observer?.notice("run `\(runID)` ended, but its queued work could not be dropped: \(error.description)")
+        }
+    }
+
     /// Puts the leases of dead workers back (or ends them as `worker_lost`), at most once
     /// per `reapEveryMs`.
     func reapIfDue(nowMs: Millis) throws(RunnerError) {

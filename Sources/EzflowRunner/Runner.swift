@@ -475,7 +475,10 @@ public final class Runner {
             if stopRequest.requests > 0, let outcome = try honourStop() { return outcome }
             switch try turn() {
             case .stopped(let outcome):
-                if case .finished(let v) = outcome.state.phase, v != .waitingForApproval { try endInFlight() }
+                if case .finished(let v) = outcome.state.phase, v != .waitingForApproval {
+                    try endInFlight()
+                    forgetQueuedWork()
+                }
                 return outcome
             case .running(let next):
                 guard deferred.isEmpty else { continue }

@@ -142,6 +142,18 @@ public final class SQLiteWorkQueue: WorkQueue {
         }
     }
 
+    public func forget(run runID: String) throws(StoreError) {
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                let bind = { (st: Statement) in st.bind(1, runID) }
+                // Rows stay (ids count the offers; a re-offer stays a no-op): only their payloads go.
+                try c.run("UPDATE work_items SET state = \(State.completed.rawValue), owner = NULL, payload = x'' WHERE run_id = ?1", bind)
+                try c.run("DELETE FROM work_completions WHERE run_id = ?1", bind)
+                try c.run("DELETE FROM work_reads WHERE run_id = ?1", bind)
+            }
+        }
+    }
+
     public func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {
         let rows: [StoredCompletion] = try store.with { c throws(StoreError) in
             try c.transaction { () throws(StoreError) in

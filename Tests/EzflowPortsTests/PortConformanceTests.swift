@@ -499,4 +499,31 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertEqual(try q.depth(), QueueDepth(queued: ["default": 2, "gpu": 1], leased: ["default": 1, "gpu": 1], owners: 2, offered: 6),
                        "\(name): 9: a completed item leaves the counts, offers only grow")
     }
+
+    // WorkQueue 10: `forget` ends a finished run's items and drops their payloads and completions.
+    func testWorkQueue10ForgetEndsAFinishedRunsItems() throws { forEach(try queues(), forgetEndsARunsItems) }
+
+    func forgetEndsARunsItems(_ name: String, _ q: any WorkQueue) throws {
+        var items = (0..<4).map { item($0) }
+        for i in items.indices { items[i].payload = Array("values of \(i)".utf8) }
+        var other = item(9, run: "s")
+        other.payload = Array("keep".utf8)
+        try q.offer(items + [other], nowMs: 0)
+        // 0 completed and read, 1 completed unread, 2 leased, 3 and s's item queued.
+        let leased = try q.claim(owner: "w", max: 3, nowMs: 0, leaseMs: 100)
+        XCTAssertEqual(leased.map(\.item.task), [0, 1, 2], name)
+        XCTAssertTrue(try q.complete(done(items[0], by: "w"), nowMs: 1), name)
+        _ = try q.completions(run: "r", reader: "c")
+        XCTAssertTrue(try q.complete(done(items[1], by: "w"), nowMs: 1), name)
+        try q.forget(run: "r")
+        XCTAssertEqual(try q.completions(run: "r", reader: "c2"), [], "\(name): 10: completions dropped")
+        XCTAssertFalse(try q.complete(done(items[2], by: "w"), nowMs: 2), "\(name): 10: a leased item ended")
+        XCTAssertEqual(try q.renew(owner: "w", nowMs: 2, leaseMs: 100), 0, "\(name): 10: nothing left to renew")
+        XCTAssertEqual(try q.expire(nowMs: 1_000), [], "\(name): 10: nothing to reap")
+        let next = try q.claim(owner: "w2", max: 9, nowMs: 2, leaseMs: 100)
+        XCTAssertEqual(next.map(\.item), [other], "\(name): 10: only the other run's item is claimed, with its payload")
+        try q.offer([items[3]], nowMs: 3)
+        XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 3, leaseMs: 100), [], "\(name): 10: a re-offer stays a no-op")
+        XCTAssertEqual(try q.depth(), QueueDepth(leased: ["default": 1], owners: 1, offered: 5), "\(name): 10: offers still counted")
+    }
 }

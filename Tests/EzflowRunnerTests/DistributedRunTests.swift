@@ -188,6 +188,8 @@ final class DistributedRunTests: XCTestCase {
             XCTAssertEqual(read(dir + "/order"), "high\nlow\n", "\(name): priority 8 before 1")
             XCTAssertFalse(read(dir + "/gpu.err").contains("task 0 "), "\(name): \(read(dir + "/gpu.err"))")
             XCTAssertTrue(read(dir + "/gpu.err").contains("task 1 ") && read(dir + "/gpu.err").contains("task 2 "), "\(name): \(read(dir + "/gpu.err"))")
+            // The run ended: the values its attempts carried are gone from the queue.
+            XCTAssertEqual(DistributedBackends.payloadsKept(url), 0, "\(name): a finished run's payloads are dropped")
         }
     }
 
@@ -290,6 +292,30 @@ enum DistributedBackends {
     static func redisURL(fresh: Bool) -> String? {
         guard let r = ProcessInfo.processInfo.environment["EZ_REDIS"], !r.isEmpty else { return nil }
         return "redis://\(r)?namespace=\(namespace())"
+    }
+
+    /// How many work items on `url`'s queue still carry a payload, read behind the ports'
+    /// back (sqlite: the file; PostgreSQL: psql; Redis: redis-cli); nil if unreadable.
+    static func payloadsKept(_ url: String) -> Int? {
+        let namespace = url.components(separatedBy: "namespace=").last ?? ""
+        let r: (status: Int32, stdout: String, stderr: String)
+        if url.hasPrefix("sqlite:") {
+            r = runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                           ["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM work_items WHERE length(payload) > 0').fetchone()[0])",
+                            statusStore(url)], timeout: 30)
+        } else if url.hasPrefix("postgresql:") {
+            let conn = String(url[..<(url.firstIndex(of: "?") ?? url.endIndex)])
+            r = runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["psql", "-Atq", conn, "-c", "SELECT count(*) FROM \(namespace).tasks WHERE length(payload) > 0"],
+                           timeout: 30)
+        } else {
+            let hostPort = url.dropFirst("redis://".count).prefix { $0 != "?" }.split(separator: ":")
+            let script = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do local p = redis.call('HGET', k, 'payload') "
+                + "if p and #p > 0 then n = n + 1 end end return n"
+            r = runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["redis-cli", "-h", String(hostPort[0]), "-p", String(hostPort[1]), "EVAL", script, "0",
+                                                                  "\(namespace):wq:i:*"], timeout: 30)
+        }
+        guard r.status == 0 else { XCTFail("reading \(url): \(r.stderr)"); return nil }
+        return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "(integer) ", with: ""))
     }
 
     static func namespace() -> String { "ez_t_" + UUID().uuidString.prefix(12).replacingOccurrences(of: "-", with: "").lowercased() }
