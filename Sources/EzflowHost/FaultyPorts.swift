@@ -133,4 +133,7 @@ final class FaultyQueue: WorkQueue, @unchecked Sendable {
         try faults.around("acknowledge") { () throws(StoreError) in try base.acknowledge(run: runID, items) }
     }
     func forget(run runID: String) throws(StoreError) { try faults.around("forget") { () throws(StoreError) in try base.forget(run: runID) } }
+    func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
+        try faults.around("cancelled") { () throws(StoreError) in try base.cancelled(owner: owner) }
+    }
 }

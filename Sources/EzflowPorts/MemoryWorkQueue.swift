@@ -163,11 +163,24 @@ public final class MemoryWorkQueue: WorkQueue {
         state.withLock { s in
             for (k, var e) in s.entries where k.run == runID {
                 e.item.payload = []
-                e.phase = .completed
+                switch e.phase {
+                case .queued: e.phase = .completed
+                case .leased: e.cancelled = true
+                case .completed: break
+                }
                 s.entries[k] = e
             }
             s.queued.removeAll { $0.run == runID }
             for k in s.done.keys where k.run == runID { s.done[k] = nil }
+        }
+    }
+
+    public func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
+        state.withLock { s in
+            s.entries.values.filter { e in
+                guard e.cancelled, case .leased(let o, _) = e.phase else { return false }
+                return o == owner
+            }.sorted { $0.order < $1.order }.map(\.item)
         }
     }
 

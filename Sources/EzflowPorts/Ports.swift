@@ -223,10 +223,12 @@ public struct WorkCompletion: Sendable, Equatable {
 /// 9. `depth` counts what is queued and leased now (per queue), the distinct lease
 ///    owners, and `offered`: how many items were ever offered (a number that only grows),
 ///    so two samples give the arrivals and completions in between (`ezrun scale-hint`).
-/// 10. `forget` is for a run that has ended: its items still queued or leased end (they
-///    are not claimed, renewed or completed from then on), and the payloads and
-///    completions of all its items are dropped. What stays of an item is small and keeps
-///    `offer` idempotent and `offered` counting; other runs' items are untouched.
+/// 10. `forget` is for a run that has ended: its queued items end (never claimed), its
+///    leased ones are cancelled (5: their workers find out through 11), and the payloads
+///    and completions of all its items are dropped. What stays of an item is small and
+///    keeps `offer` idempotent and `offered` counting; other runs' items are untouched.
+/// 11. `cancelled(owner:)` lists the items leased to `owner` whose attempt was cancelled
+///    (5, 10), in offer order: its worker stops them (it asks with each renewal).
 public protocol WorkQueue: AnyObject, Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
     func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
@@ -239,6 +241,7 @@ public protocol WorkQueue: AnyObject, Sendable {
     func release(owner: String) throws(StoreError)
     func depth() throws(StoreError) -> QueueDepth
     func forget(run runID: String) throws(StoreError)
+    func cancelled(owner: String) throws(StoreError) -> [WorkItem]
 }
 
 /// What a queue holds at one moment (`WorkQueue.depth`).
@@ -246,7 +249,7 @@ public struct QueueDepth: Sendable, Equatable {
     /// Per queue name: items waiting for a worker and items leased to one.
     public var queued: [String: Int]
     public var leased: [String: Int]
-    /// Distinct owners holding a lease (the workers busy now).
+    /// Distinct owners holding a lease not cancelled (the workers busy now).
     public var owners: Int
     /// Items ever offered (grows by one per accepted offer).
     public var offered: Int64

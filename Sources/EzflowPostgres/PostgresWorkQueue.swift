@@ -153,7 +153,7 @@ public final class PostgresWorkQueue: WorkQueue {
             let rows = try s.exec("""
                 SELECT 'q', queue, count(*) FROM tasks WHERE state = 0 AND NOT cancelled GROUP BY queue
                 UNION ALL SELECT 'l', queue, count(*) FROM tasks WHERE state = 1 AND NOT cancelled GROUP BY queue
-                UNION ALL SELECT 'o', '', count(DISTINCT lease_owner) FROM tasks WHERE state = 1
+                UNION ALL SELECT 'o', '', count(DISTINCT lease_owner) FROM tasks WHERE state = 1 AND NOT cancelled
                 UNION ALL SELECT 'n', '', count(*) FROM tasks
                 """).rows
             for r in rows {
@@ -228,10 +228,18 @@ public final class PostgresWorkQueue: WorkQueue {
         try conn.with { s throws(StoreError) in
             // Rows stay (they count the offers and keep a re-offer a no-op): only their payloads go.
             _ = try s.exec("""
-                WITH t AS (UPDATE tasks SET state = 2, lease_owner = NULL, payload = '' WHERE run_id = $1),
+                WITH t AS (UPDATE tasks SET state = CASE state WHEN 0 THEN 2 ELSE state END, cancelled = cancelled OR state = 1, payload = ''
+                           WHERE run_id = $1),
                 c AS (DELETE FROM completions WHERE run_id = $1)
                 DELETE FROM completion_reads WHERE run_id = $1
                 """, [runID])
+        }
+    }
+
+    public func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
+        try conn.with { s throws(StoreError) in
+            try s.exec("SELECT \(Self.itemColumns) FROM tasks WHERE state = 1 AND lease_owner = $1 AND cancelled ORDER BY id", [owner])
+                .rows.map { Self.item($0, from: 0) }
         }
     }
 

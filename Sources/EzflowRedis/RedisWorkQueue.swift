@@ -146,6 +146,18 @@ public final class RedisWorkQueue: WorkQueue {
         _ = try eval(Self.forget, [Self.b(runID)])
     }
 
+    public func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
+        let a = try eval(Self.cancelled, [Self.b(owner)], read: true).array
+        var out: [(WorkItem, Int64)] = []
+        var i = 0
+        while i + Self.itemWidth <= a.count {
+            let (item, _, _, order) = Self.item(a[i..<(i + Self.itemWidth)])
+            out.append((item, order))
+            i += Self.itemWidth
+        }
+        return out.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
     public func depth() throws(StoreError) -> QueueDepth {
         let a = try eval(Self.depth, [], read: true).array
         guard a.count >= 2 else { return QueueDepth() }

@@ -318,15 +318,31 @@ extension RedisWorkQueue {
         local run = ARGV[2]
         local index = P .. 'wq:ri:' .. run
         for _, ik in ipairs(redis.call('SMEMBERS', index)) do
-          local h = redis.call('HMGET', ik, 'stream', 'sid', 'owner')
-          unlist(h[1], h[2]); unlease(ik, h[3])
-          if redis.call('EXISTS', ik) == 1 then
+          local h = redis.call('HMGET', ik, 'state', 'stream', 'sid')
+          if h[1] == 'queued' then
+            unlist(h[2], h[3])
             redis.call('HSET', ik, 'state', 'completed', 'owner', '', 'until', 0, 'stream', '', 'sid', '', 'payload', '')
+          elseif h[1] == 'leased' then
+            redis.call('HSET', ik, 'cancelled', 1, 'payload', '')
+          elseif h[1] then
+            redis.call('HSET', ik, 'payload', '')
           end
         end
         for _, rk in ipairs(redis.call('SMEMBERS', P .. 'wq:readers:' .. run)) do redis.call('DEL', rk) end
         redis.call('DEL', P .. 'wq:readers:' .. run, P .. 'wq:c:' .. run, P .. 'wq:co:' .. run)
         return 1
+        """)
+
+    /// ARGV: prefix, owner → `itemfields` of each item leased to it and cancelled.
+    static let cancelled = RedisScript("wqCancelled", lib + """
+        local out = {}
+        for _, ik in ipairs(redis.call('SMEMBERS', P .. 'wq:own:' .. ARGV[2])) do
+          local h = redis.call('HMGET', ik, 'state', 'owner', 'cancelled')
+          if h[1] == 'leased' and h[2] == ARGV[2] and h[3] == '1' then
+            for _, x in ipairs(itemfields(ik)) do table.insert(out, x) end
+          end
+        end
+        return out
         """)
 
     /// ARGV: prefix, run, "task:attempt"…

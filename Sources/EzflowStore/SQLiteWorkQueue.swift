@@ -147,10 +147,22 @@ public final class SQLiteWorkQueue: WorkQueue {
             try c.transaction { () throws(StoreError) in
                 let bind = { (st: Statement) in st.bind(1, runID) }
                 // Rows stay (ids count the offers; a re-offer stays a no-op): only their payloads go.
-                try c.run("UPDATE work_items SET state = \(State.completed.rawValue), owner = NULL, payload = x'' WHERE run_id = ?1", bind)
+                try c.run("""
+                    UPDATE work_items SET state = CASE state WHEN 0 THEN 2 ELSE state END,
+                        cancelled = CASE state WHEN 1 THEN 1 ELSE cancelled END, payload = x'' WHERE run_id = ?1
+                    """, bind)
                 try c.run("DELETE FROM work_completions WHERE run_id = ?1", bind)
                 try c.run("DELETE FROM work_reads WHERE run_id = ?1", bind)
             }
+        }
+    }
+
+    public func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
+        try store.with { c throws(StoreError) in
+            var out: [WorkItem] = []
+            try c.query("SELECT \(Self.itemColumns) FROM work_items WHERE state = 1 AND owner = ?1 AND cancelled = 1 ORDER BY id",
+                        { $0.bind(1, owner) }) { st in out.append(Self.item(st, from: 0)) }
+            return out
         }
     }
 
@@ -198,7 +210,7 @@ public final class SQLiteWorkQueue: WorkQueue {
                 try c.query("SELECT queue, state, count(*) FROM work_items WHERE state < 2 AND cancelled = 0 GROUP BY queue, state", { _ in }) { st in
                     if st.int(1) == 0 { d.queued[st.text(0)] = Int(st.int(2)) } else { d.leased[st.text(0)] = Int(st.int(2)) }
                 }
-                d.owners = Int(try c.scalarInt("SELECT count(DISTINCT owner) FROM work_items WHERE state = 1") ?? 0)
+                d.owners = Int(try c.scalarInt("SELECT count(DISTINCT owner) FROM work_items WHERE state = 1 AND cancelled = 0") ?? 0)
                 // Rows stay after completion, so the largest id counts the offers (a cancelled
                 // queued item's row is deleted: it is off the count if it was the last one).
                 d.offered = try c.scalarInt("SELECT max(id) FROM work_items") ?? 0

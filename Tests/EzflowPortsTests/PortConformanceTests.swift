@@ -515,15 +515,33 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertTrue(try q.complete(done(items[0], by: "w"), nowMs: 1), name)
         _ = try q.completions(run: "r", reader: "c")
         XCTAssertTrue(try q.complete(done(items[1], by: "w"), nowMs: 1), name)
+        XCTAssertEqual(try q.cancelled(owner: "w"), [], "\(name): 11: nothing cancelled yet")
         try q.forget(run: "r")
         XCTAssertEqual(try q.completions(run: "r", reader: "c2"), [], "\(name): 10: completions dropped")
-        XCTAssertFalse(try q.complete(done(items[2], by: "w"), nowMs: 2), "\(name): 10: a leased item ended")
-        XCTAssertEqual(try q.renew(owner: "w", nowMs: 2, leaseMs: 100), 0, "\(name): 10: nothing left to renew")
-        XCTAssertEqual(try q.expire(nowMs: 1_000), [], "\(name): 10: nothing to reap")
+        var told = items[2]
+        told.payload = []
+        XCTAssertEqual(try q.cancelled(owner: "w"), [told], "\(name): 10, 11: the leased item is cancelled, its worker told")
+        XCTAssertEqual(try q.cancelled(owner: "w2"), [], "\(name): 11: per owner")
         let next = try q.claim(owner: "w2", max: 9, nowMs: 2, leaseMs: 100)
         XCTAssertEqual(next.map(\.item), [other], "\(name): 10: only the other run's item is claimed, with its payload")
         try q.offer([items[3]], nowMs: 3)
         XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 3, leaseMs: 100), [], "\(name): 10: a re-offer stays a no-op")
-        XCTAssertEqual(try q.depth(), QueueDepth(leased: ["default": 1], owners: 1, offered: 5), "\(name): 10: offers still counted")
+        XCTAssertEqual(try q.depth(), QueueDepth(leased: ["default": 1], owners: 1, offered: 5), "\(name): 10: offers still counted, the cancelled lease not")
+    }
+
+    // WorkQueue 11: `cancelled(owner:)` tells a worker which of its attempts were cancelled.
+    func testWorkQueue11CancelledTellsTheOwner() throws { forEach(try queues(), cancelledTellsTheOwner) }
+
+    func cancelledTellsTheOwner(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer((0..<4).map { item($0) }, nowMs: 0)
+        _ = try q.claim(owner: "w1", max: 3, nowMs: 0, leaseMs: 100)
+        try q.cancel(run: "r", task: 2, attempt: 1)
+        try q.cancel(run: "r", task: 0, attempt: 1)
+        try q.cancel(run: "r", task: 3, attempt: 1)
+        XCTAssertEqual(try q.cancelled(owner: "w1"), [item(0), item(2)], "\(name): 11: its cancelled leases, in offer order")
+        XCTAssertEqual(try q.renew(owner: "w1", nowMs: 10, leaseMs: 100), 3, "\(name): 7: still its leases until they end")
+        XCTAssertTrue(try q.complete(done(item(2), by: "w1"), nowMs: 20), "\(name): 5: a cancelled attempt may still complete")
+        XCTAssertEqual(try q.cancelled(owner: "w1"), [item(0)], "\(name): 11: a completed one is no longer listed")
+        XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 20, leaseMs: 100), [], "\(name): 5: the cancelled queued item is gone")
     }
 }
