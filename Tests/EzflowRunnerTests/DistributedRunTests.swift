@@ -94,6 +94,53 @@ final class DistributedRunTests: XCTestCase {
         }
     }
 
+    /// A task that kills its worker (`kill -9 $PPID`) kills the next two as well: its third
+    /// lost lease ends the attempt as `worker_lost`, which a retry rule without `on:` does
+    /// not retry, so it is dead-lettered (with its journal event) instead of killing
+    /// workers for ever; the other task is unharmed.
+    func testATaskThatKillsThreeWorkersIsDeadLettered() throws {
+        let flow = """
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+              concurrency: 4
+            }
+            retry five {
+              attempts: 5
+              backoff: fixed
+              delay: 100ms
+            }
+            workflow poison {
+              input dir: string
+              agents: [sh]
+              task ok { env: { D: inputs.dir }  run: "echo ok >> \\"$D/log\\""  timeout: 60s }
+              task poison { env: { D: inputs.dir }  run: "echo start >> \\"$D/log\\"; kill -9 $PPID; sleep 300"  timeout: 60s  retry: five }
+            }
+            """
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-\(name)")
+            write(flow, to: dir + "/f.ezflow")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "p1", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            var killed = 0
+            for i in 1...4 where run.isRunning {
+                let w = try spawn(["worker", "--backend", url, "--slots", "1", "--lease", "2s", "--idle-exit", "3s"], in: dir, log: dir + "/w\(i).err")
+                w.waitUntilExit()
+                if w.terminationReason == .uncaughtSignal && w.terminationStatus == SIGKILL { killed += 1 }
+            }
+            run.waitUntilExit()
+            XCTAssertEqual(killed, 3, "\(name): three workers killed, then no more")
+            XCTAssertEqual(lines(dir + "/log", "start").count, 3, "\(name): one attempt, delivered three times")
+            XCTAssertEqual(lines(dir + "/log", "ok").count, 1, "\(name)")
+            XCTAssertEqual(run.terminationStatus, 1, "\(name): the run failed: \(read(dir + "/run.err"))")
+            XCTAssertTrue(read(dir + "/run.err").contains("poison dead-lettered after 1 attempt"), "\(name): \(read(dir + "/run.err"))")
+            let dlq = ezrun(["dlq", "list", "--db", DistributedBackends.statusStore(url)], in: dir)
+            XCTAssertTrue(dlq.stdout.contains("p1\tpoison\tworker_lost\t1\t"), "\(name): \(dlq.stdout)\(dlq.stderr)")
+            XCTAssertEqual(liveProcesses(marker: "D=\(dir)", within: 5), [], "\(name): the killed workers' task processes are gone")
+            assertReplays(dir, "p1", store: DistributedBackends.statusStore(url))
+        }
+    }
+
     /// SIGTERM to a worker (a Kubernetes scale-down) ends its attempt and puts it back,
     /// uncounted: another worker runs the same attempt and the run succeeds.
     func testAWorkerStoppedWithSIGTERMPutsItsAttemptsBack() throws {
