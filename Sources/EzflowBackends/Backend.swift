@@ -25,6 +25,9 @@ public struct BackendPorts: Sendable {
     /// Makes a worker's death visible to the reapers at once, where the backend can
     /// (PostgreSQL: a session advisory lock per worker); called once before it claims.
     public var registerWorker: @Sendable (String, Millis) throws(StoreError) -> Void = { _, _ throws(StoreError) in }
+    /// Whether some coordinator holds a run's lease now (a cheap probe: a standby asks it
+    /// before it opens anything to adopt the run).
+    public var leaseHeld: @Sendable (String) throws(StoreError) -> Bool = { _ throws(StoreError) in false }
     /// The store writes the queue's rows in its journal appends (`RunPorts.queueInStore`).
     public var queueInStore = false
     /// Brings the backend's schema to this ezrun's version (`ezrun db migrate`): from and to.
@@ -79,8 +82,10 @@ public enum Backend {
             // `sqlite://x` would name the file `//x` (and keep any user:password in its name).
             guard !path.hasPrefix("//") else { throw usage(url, "write sqlite:PATH (sqlite:/abs/path.db or sqlite:rel/path.db), not sqlite://") }
             let store = try openSQLite(path)
-            return BackendPorts(store: store, queue: SQLiteWorkQueue(store: store), lease: FileRunLease(storePath: path),
-                                wait: { ms in usleep(UInt32(max(1, min(ms, sqlitePollMs))) * 1000) }, notify: {}, location: path)
+            let lease = FileRunLease(storePath: path)
+            return BackendPorts(store: store, queue: SQLiteWorkQueue(store: store), lease: lease,
+                                wait: { ms in usleep(UInt32(max(1, min(ms, sqlitePollMs))) * 1000) }, notify: {}, location: path,
+                                leaseHeld: { run in lease.holder(run: run) != nil })
         case .redis?:
             let (plain, namespace) = try splitNamespace(url)
             let backend = try RedisBackend(url: plain, prefix: (namespace ?? "ezflow") + ":")
@@ -103,7 +108,8 @@ public enum Backend {
                                         usleep(UInt32(min(max(1, ms), 200)) * 1000)
                                     }
                                 },
-                                notify: { try? backend.notify() }, location: backend.location)
+                                notify: { try? backend.notify() }, location: backend.location,
+                                leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) })
         case .postgres?:
             let (plain, namespace) = try splitNamespace(url)
             // libpq ends the user part at the first `@` and would read the rest of the
@@ -129,7 +135,7 @@ public enum Backend {
                                 },
                                 notify: { try? backend.notify() }, location: backend.location,
                                 registerWorker: { owner, now throws(StoreError) in try queue.registerWorker(owner: owner, nowMs: now) },
-                                queueInStore: true,
+                                leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) }, queueInStore: true,
                                 migrate: { () throws(StoreError) in try backend.migrate() })
         case nil:
             throw usage(url, "not a backend URL")

@@ -101,6 +101,18 @@ public final class PostgresBackend: Sendable {
     /// A listener for `notify` on a connection of its own.
     public func listener() -> PostgresListener { PostgresListener(conninfo: conninfo, schema: schema) }
 
+    /// Whether some session holds run `runID`'s lease (its advisory lock): a standby's
+    /// probe before it tries to adopt the run, on this backend's own connection instead of
+    /// a lease session of its own.
+    public func runLeaseHeld(_ runID: String) throws(StoreError) -> Bool {
+        try admin.with { s throws(StoreError) in
+            try s.exec("""
+                SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                               AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0))
+                """, [lockName("run:" + runID)]).first?.bool(0) == true
+        }
+    }
+
     /// One wake-up on `PostgresListener.channel` (workers and coordinators poll anyway:
     /// a wake-up only makes them look sooner).
     public func notify(_ payload: String = "") throws(StoreError) {

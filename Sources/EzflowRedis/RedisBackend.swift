@@ -54,6 +54,12 @@ public final class RedisBackend: Sendable {
 
     /// Wakes every `RedisWakeListener` of this prefix (retried on a cut connection: a
     /// second wake-up is harmless).
+    /// Whether some coordinator holds run `runID`'s lease: a standby's probe before it
+    /// tries to adopt the run (one command on this backend's connection).
+    public func runLeaseHeld(_ runID: String) throws(StoreError) -> Bool {
+        try admin.read("EXISTS", prefix + "lease:" + runID).int == 1
+    }
+
     public func notify() throws(StoreError) { _ = try admin.checked("PUBLISH", wakeChannel, "1", retry: true) }
 
     /// A listener on its own connection, subscribed before this returns (a notify sent

@@ -196,6 +196,9 @@ extension CLI {
             outage = false
             for info in runs where info.status == .running || info.status == .created {
                 guard !driving.withLock({ $0.contains(info.runID) }) else { continue }
+                // A run whose coordinator is alive is left alone at the cost of one probe on
+                // this connection (not the sessions an adoption opens); an error: next poll.
+                guard (try? backend.leaseHeld(info.runID)) == false else { continue }
                 // Each adopted run gets its own connection: its turns never wait on another's.
                 let ports: BackendPorts
                 do { ports = try Backend.open(url) } catch { continue }  // away again: the next poll tries

@@ -190,6 +190,17 @@ final class PostgresBackendTests: XCTestCase {
 
     // MARK: Run lease
 
+    func testAStandbysProbeSeesWhetherARunsLeaseIsHeld() throws {
+        let b = try backend(), other = try backend()
+        let lease = b.lease()
+        XCTAssertFalse(try b.runLeaseHeld("r"))
+        _ = try lease.acquire(run: "r", owner: "coord-1", nowMs: 0)
+        XCTAssertTrue(try b.runLeaseHeld("r"), "held by a session of this schema")
+        XCTAssertFalse(try other.runLeaseHeld("r"), "another schema's run of the same id is not")
+        try terminate(lease.backendPID(run: "r"), via: b)
+        XCTAssertFalse(try b.runLeaseHeld("r"), "the holder's session died")
+    }
+
     func testATerminatedLeaseSessionFreesTheRunAndFencesItsStore() throws {
         let b1 = try backend()
         let b2 = try PostgresBackend(conninfo: try conninfo(), schema: b1.schema)
