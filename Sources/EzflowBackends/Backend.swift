@@ -28,6 +28,8 @@ public struct BackendPorts: Sendable {
     /// Whether some coordinator holds a run's lease now (a cheap probe: a standby asks it
     /// before it opens anything to adopt the run).
     public var leaseHeld: @Sendable (String) throws(StoreError) -> Bool = { _ throws(StoreError) in false }
+    /// The backend server's wall clock in ms (`BackendClock`); this machine's for sqlite.
+    public var serverTimeMs: @Sendable () throws(StoreError) -> Millis = { () throws(StoreError) in BackendClock.systemMs() }
     /// The store writes the queue's rows in its journal appends (`RunPorts.queueInStore`).
     public var queueInStore = false
     /// Brings the backend's schema to this ezrun's version (`ezrun db migrate`): from and to.
@@ -109,7 +111,8 @@ public enum Backend {
                                     }
                                 },
                                 notify: { try? backend.notify() }, location: backend.location,
-                                leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) })
+                                leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) },
+                                serverTimeMs: { () throws(StoreError) in try backend.serverTimeMs() })
         case .postgres?:
             let (plain, namespace) = try splitNamespace(url)
             // libpq ends the user part at the first `@` and would read the rest of the
@@ -135,7 +138,8 @@ public enum Backend {
                                 },
                                 notify: { try? backend.notify() }, location: backend.location,
                                 registerWorker: { owner, now throws(StoreError) in try queue.registerWorker(owner: owner, nowMs: now) },
-                                leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) }, queueInStore: true,
+                                leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) },
+                                serverTimeMs: { () throws(StoreError) in try backend.serverTimeMs() }, queueInStore: true,
                                 migrate: { () throws(StoreError) in try backend.migrate() })
         case nil:
             throw usage(url, "not a backend URL")

@@ -113,6 +113,13 @@ public final class PostgresBackend: Sendable {
         }
     }
 
+    /// The server's wall clock in ms: what `BackendClock` aligns to.
+    public func serverTimeMs() throws(StoreError) -> Int64 {
+        try admin.with { s throws(StoreError) in
+            try s.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").first?.int(0) ?? 0
+        }
+    }
+
     /// One wake-up on `PostgresListener.channel` (workers and coordinators poll anyway:
     /// a wake-up only makes them look sooner).
     public func notify(_ payload: String = "") throws(StoreError) {

@@ -60,6 +60,15 @@ public final class RedisBackend: Sendable {
         try admin.read("EXISTS", prefix + "lease:" + runID).int == 1
     }
 
+    /// The server's wall clock in ms (`TIME`): what `BackendClock` aligns to.
+    public func serverTimeMs() throws(StoreError) -> Millis {
+        let r = try admin.read("TIME").array
+        guard r.count == 2, let s = r[0].int ?? r[0].text.flatMap({ Int64($0) }), let us = r[1].int ?? r[1].text.flatMap({ Int64($0) }) else {
+            throw StoreError(.integrity, path: location, message: "TIME answered something other than seconds and microseconds")
+        }
+        return s * 1000 + us / 1000
+    }
+
     public func notify() throws(StoreError) { _ = try admin.checked("PUBLISH", wakeChannel, "1", retry: true) }
 
     /// A listener on its own connection, subscribed before this returns (a notify sent
