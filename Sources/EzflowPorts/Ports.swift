@@ -110,9 +110,18 @@ public struct LeaseError: Error, Sendable, Equatable, CustomStringConvertible {
 /// 2. Each grant returns an epoch greater than every earlier grant of the same run.
 /// 3. A holder that dies without releasing keeps the lease until it expires (a `flock`
 ///    expires with the process); then another owner may take it.
+/// 4. `holds` turns false once the lease object knows the lease was lost (its session
+///    ended, its key expired or was taken), so the holder stops at once instead of at
+///    its next append; true while it cannot tell.
 public protocol RunLease: AnyObject, Sendable {
     func acquire(run runID: String, owner: String, nowMs: Millis) throws(LeaseError) -> Int
     func release(run runID: String, owner: String)
+    func holds(run runID: String) -> Bool
+}
+
+extension RunLease {
+    /// A lease that is lost only with its process (a `flock`, memory).
+    public func holds(run runID: String) -> Bool { true }
 }
 
 /// One attempt to carry out: what a `dispatch` command names.

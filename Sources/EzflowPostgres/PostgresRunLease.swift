@@ -127,6 +127,9 @@ public final class PostgresRunLease: RunLease {
         backend.book.held.withLock { b in if b[runID]?.epoch == epoch { b[runID] = nil } }
     }
 
+    /// False once the keep-alive found the run's lease session gone.
+    public func holds(run runID: String) -> Bool { backend.book[runID]?.lost != true }
+
     /// One thread per lease object, started with the first grant: a `SELECT 1` on every
     /// session each second; a session that fails is a lost lease.
     private func startKeeper() {

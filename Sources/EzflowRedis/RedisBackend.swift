@@ -29,7 +29,7 @@ public final class RedisBackend: Sendable {
     public let location: String
     let address: RedisAddress
     let held = HeldLeases()
-    private let admin: RedisConnection
+    let admin: RedisConnection
 
     /// Connects and refuses a server that could lose queued work or journals (not
     /// `appendonly yes`, or an eviction policy other than `noeviction`).

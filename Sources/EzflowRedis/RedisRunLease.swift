@@ -20,6 +20,8 @@ public final class RedisRunLease: RunLease {
     private let renewer: RedisConnection
     /// Runs this object holds (renewed by the thread), and whether the thread still renews.
     private let mine = Mutex<(runs: Set<String>, paused: Bool, stopped: Bool)>(([], false, false))
+    /// Runs whose renewal found the key expired or another holder's.
+    private let lost = Mutex<Set<String>>([])
 
     init(backend: RedisBackend, ttlMs: Millis) {
         self.backend = backend
@@ -65,6 +67,7 @@ public final class RedisRunLease: RunLease {
         }
         backend.held.set(runID, (owner, Int(epoch)))
         mine.withLock { _ = $0.runs.insert(runID) }
+        lost.withLock { _ = $0.remove(runID) }
         return Int(epoch)
     }
 
@@ -82,9 +85,15 @@ public final class RedisRunLease: RunLease {
         guard !paused else { return }
         for run in runs {
             guard let h = backend.held.get(run) else { continue }
-            _ = try? renewer.eval(Self.renew, keys: [key(run)], args: [Array("\(h.epoch) \(h.owner)".utf8), Array(String(ttlMs).utf8)], retry: true)
+            // A renewal the server did not answer says nothing; one it refused says the
+            // key expired or another holder has it.
+            guard let r = try? renewer.eval(Self.renew, keys: [key(run)], args: [Array("\(h.epoch) \(h.owner)".utf8), Array(String(ttlMs).utf8)],
+                                            retry: true) else { continue }
+            if r.int == 0 { lost.withLock { _ = $0.insert(run) } }
         }
     }
+
+    public func holds(run runID: String) -> Bool { !lost.withLock { $0.contains(runID) } }
 
     /// A test hook: stops renewing (a frozen holder), so the leases run out after the TTL.
     func pauseRenewal() { mine.withLock { $0.paused = true } }

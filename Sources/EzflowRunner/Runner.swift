@@ -576,6 +576,11 @@ public final class Runner {
     /// One batch: collect what happened (deferred events, completions on the queue, due
     /// timers, the inbox), fold it, commit it in one append, then carry out the commands.
     public func turn() throws(RunnerError) -> TurnResult {
+        // A coordinator that lost its run (frozen or cut off past its lease) stops now,
+        // not at its next append, which may be a timeout away.
+        guard ports.lease.holds(run: runID) else {
+            throw .store("run `\(runID)`: this coordinator lost the run's lease (it was frozen or cut off from the backend for longer than the lease)")
+        }
         let nowMs = now()
         var events: [(Event, AttemptLogRow?, WorkItem?)] = deferred.map { ($0, nil, nil) }
         deferred.removeAll()

@@ -39,6 +39,9 @@ struct RunFlags {
         Backend.kind(of: config.storePath) != nil ? "--backend \(Backend.redacted(config.storePath))" : "--db \(config.storePath)"
     }
 
+    /// The store as the reading commands (`status`, `logs`, …) take it: always `--db`.
+    var readFlag: String { "--db " + (Backend.kind(of: config.storePath) != nil ? Backend.redacted(config.storePath) : config.storePath) }
+
     init(_ a: Args) {
         config.storePath = CLI.storePath(a)
         let principals = a.value("--principals") ?? ProcessInfo.processInfo.environment["EZFLOW_PRINCIPALS"]
@@ -341,6 +344,20 @@ extension CLI {
         printJSON(doc)
     }
 
+    /// After this coordinator stopped on an error: whether another one took the run over
+    /// (a standby adopted it while this one was frozen or cut off): it holds the run's
+    /// lease now (this one's own is let go first), or it wrote records this one never
+    /// saw (it may have finished the run already).
+    static func adoptedElsewhere(_ runner: Runner, _ flags: RunFlags) -> Bool {
+        guard Backend.kind(of: flags.config.storePath) != nil else { return false }
+        runner.releaseLease()
+        guard let backend = try? Backend.open(flags.config.storePath) else { return false }
+        if (try? backend.leaseHeld(runner.runID)) == true { return true }
+        let ours = runner.run.pending.first?.seq ?? runner.run.state.seq
+        guard let stored = try? backend.store.run(runner.runID) else { return false }
+        return stored.journalCount > ours
+    }
+
     static func driveToEnd(_ runner: Runner, _ flags: RunFlags) -> Int32 {
         let observer = CLIObserver(runID: runner.runID, plan: runner.plan, redactor: runner.redactor, flags: flags)
         runner.observer = observer
@@ -356,6 +373,10 @@ extension CLI {
         let outcome: RunOutcome
         do { outcome = try runner.execute() } catch {
             observer.finish()
+            if adoptedElsewhere(runner, flags) {
+                fail("run \(runner.runID) was adopted by another coordinator while this one could not reach the backend (it was frozen or cut off); "
+                     + "it goes on there: ezrun status \(runner.runID) \(flags.readFlag)", code: 5)
+            }
             fail("\(error.description)\nthe journal is intact; continue with: ezrun resume \(runner.runID) \(flags.storeFlag)", code: 1)
         }
         observer.finish()

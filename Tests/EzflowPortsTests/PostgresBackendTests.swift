@@ -197,8 +197,10 @@ final class PostgresBackendTests: XCTestCase {
         _ = try lease.acquire(run: "r", owner: "coord-1", nowMs: 0)
         XCTAssertTrue(try b.runLeaseHeld("r"), "held by a session of this schema")
         XCTAssertFalse(try other.runLeaseHeld("r"), "another schema's run of the same id is not")
+        XCTAssertTrue(lease.holds(run: "r"))
         try terminate(lease.backendPID(run: "r"), via: b)
         XCTAssertFalse(try b.runLeaseHeld("r"), "the holder's session died")
+        XCTAssertNotNil(eventually(3) { lease.holds(run: "r") ? nil : true }, "and the holder knows within its keep-alive's second")
     }
 
     func testATerminatedLeaseSessionFreesTheRunAndFencesItsStore() throws {

@@ -65,6 +65,24 @@ final class RedisBackendTests: XCTestCase {
         XCTAssertEqual(try storeA.run("r")?.journalCount, 2)
     }
 
+    // A holder whose renewal finds its key taken (it was frozen past the TTL and another
+    // took the run) knows it at its next renewal: `holds` turns false.
+    func testAHolderThatFindsItsLeaseTakenKnowsIt() throws {
+        let a = try backend(), b = try backend()
+        let leaseA = a.lease(ttlMs: 300), leaseB = b.lease(ttlMs: 300)
+        _ = try leaseA.acquire(run: "r", owner: "coord-a", nowMs: 0)
+        usleep(400_000)
+        XCTAssertTrue(leaseA.holds(run: "r"), "renewed")
+        // Another coordinator's grant, as after an expiry while `a` was frozen.
+        _ = try a.admin.read("DEL", prefix + "lease:r")
+        _ = try leaseB.acquire(run: "r", owner: "coord-b", nowMs: 0)
+        usleep(300_000)
+        XCTAssertFalse(leaseA.holds(run: "r"), "its renewal was refused")
+        XCTAssertTrue(leaseB.holds(run: "r"))
+        XCTAssertTrue(try a.runLeaseHeld("r"))
+        leaseB.release(run: "r", owner: "coord-b")
+    }
+
     // A notify wakes a waiting listener at once; without one the wait times out.
     func testNotifyWakesAWaitEarly() throws {
         let b = try backend()

@@ -141,6 +141,36 @@ final class DistributedRunTests: XCTestCase {
         }
     }
 
+    /// A coordinator frozen (SIGSTOP) past its run lease loses the run to a standby; woken,
+    /// it says so (not "resume"), exits 5 and writes nothing, and the standby finishes
+    /// the run. Not on sqlite: a frozen process keeps its `flock`, so nobody adopts.
+    func testAFrozenCoordinatorWokenAfterAnAdoptionSaysSo() throws {
+        for (name, url) in backends(tempDir("dist")) where !url.hasPrefix("sqlite:") {
+            let dir = tempDir("dist-frozen-\(name)")
+            write(Self.workflow, to: dir + "/f.ezflow")
+            let w = try spawn(["worker", "--backend", url, "--idle-exit", "6s"], in: dir, log: dir + "/w.err")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "z1", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            waitFor("\(name): a started") { !lines(dir + "/log", "start a").isEmpty }
+            kill(run.processIdentifier, SIGSTOP)
+            let standby = try spawn(["coordinator", "--backend", url, "--poll", "200ms"], in: dir, log: dir + "/c.err")
+            waitFor("\(name): adopted", seconds: 20) { read(dir + "/c.err").contains("adopted run z1") }
+            kill(run.processIdentifier, SIGCONT)
+            run.waitUntilExit()
+            waitFor("\(name): the standby finished the run", seconds: 30) { read(dir + "/c.err").contains("run z1: success") }
+            kill(standby.processIdentifier, SIGTERM)
+            standby.waitUntilExit()
+            w.waitUntilExit()
+            XCTAssertEqual(run.terminationStatus, 5, "\(name): \(read(dir + "/run.err"))")
+            let err = read(dir + "/run.err")
+            XCTAssertTrue(err.contains("ezrun: run z1 was adopted by another coordinator while this one could not reach the backend"), "\(name): \(err)")
+            XCTAssertTrue(err.contains("ezrun status z1 --db "), "\(name): \(err)")
+            XCTAssertFalse(err.contains("ezrun resume"), "\(name): no advice to resume a run that goes on elsewhere: \(err)")
+            for t in ["b", "c", "d"] { XCTAssertEqual(lines(dir + "/log", "start \(t)").count, 1, "\(name): \(t) ran once") }
+            assertReplays(dir, "z1", store: DistributedBackends.statusStore(url))
+        }
+    }
+
     /// SIGTERM to a worker (a Kubernetes scale-down) ends its attempt and puts it back,
     /// uncounted: another worker runs the same attempt and the run succeeds.
     func testAWorkerStoppedWithSIGTERMPutsItsAttemptsBack() throws {
