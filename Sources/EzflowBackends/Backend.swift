@@ -182,7 +182,8 @@ public enum Backend {
 
     static let forms = "sqlite:PATH, postgres://[USER@]HOST[:PORT]/DB (or postgresql://, any libpq URI) or redis://HOST:PORT"
 
+    /// A URL ezflow cannot use as written (`misuse`: the caller's input, exit 2).
     static func usage(_ url: String, _ what: String) -> StoreError {
-        StoreError(.schema, path: redacted(url), message: what, nextStep: "a backend is one of \(forms)")
+        StoreError(.misuse, path: redacted(url), message: what, nextStep: "a backend is one of \(forms)")
     }
 }

@@ -14,13 +14,14 @@ import Foundation
 import Synchronization
 
 extension CLI {
-    /// `--backend URL`, opened (exit 2 for a URL that names no backend, 5 when it cannot be reached).
+    /// `--backend URL`, opened (exit 2 for a URL that names no backend or is malformed — a
+    /// bad `namespace=`, port or schema —, 5 when it cannot be reached).
     static func openBackend(_ a: Args) -> BackendPorts? {
         guard let url = backendURL(a) else { return nil }
         guard Backend.kind(of: url) != nil else {
             usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
         }
-        do { return try Backend.open(url) } catch { fail(error) }
+        do { return try Backend.open(url) } catch where error.kind == .misuse { fail(error.description, code: 2) } catch { fail(error) }
     }
 
     /// `--backend URL`, else `$EZFLOW_BACKEND` (so the URL and its password need not be in

@@ -211,7 +211,7 @@ extension CLI {
     /// The store at `path`: an SQLite file, or a backend URL (`--db postgres://…`).
     static func openStore(_ path: String, readOnly: Bool = false) -> any JournalStore & RunInbox {
         if Backend.kind(of: path) != nil {
-            do { return try Backend.open(path).store } catch { fail(error) }
+            do { return try Backend.open(path).store } catch where error.kind == .misuse { fail(error.description, code: 2) } catch { fail(error) }
         }
         if path.contains("://") {
             // Not a file name: a URL of a backend ezflow does not know (it may hold a password).

@@ -339,8 +339,19 @@ final class DistributedRunTests: XCTestCase {
             }
             let viaEnv = runProcess(Repo.executable("ezrun"), ["scale-hint"], cwd: URL(fileURLWithPath: dir), timeout: 30,
                                     environment: ProcessInfo.processInfo.environment.merging(["EZFLOW_BACKEND": url]) { $1 })
-            XCTAssertEqual(viaEnv.status, 5, "$EZFLOW_BACKEND is read: \(viaEnv.stderr)")
+            // Read: refused as written (two `@`: exit 2) or unreachable (exit 5), named redacted.
+            XCTAssertEqual(viaEnv.status, url.contains("@t-pw@127") && !url.hasPrefix("redis") ? 2 : 5, "$EZFLOW_BACKEND is read: \(viaEnv.stderr)")
+            XCTAssertTrue(viaEnv.stderr.contains("127.0.0.1:1"), viaEnv.stderr)
             XCTAssertFalse(viaEnv.stderr.contains("s3cr"), viaEnv.stderr)
+        }
+        // A URL ezflow cannot use as written is a usage error (exit 2), whichever command.
+        for (url, says) in [("redis://127.0.0.1:1?namespace=bad-name", "namespace= takes"), ("postgresql://u:pw@127.0.0.1:1/db?namespace=Bad", "not a schema name"),
+                            ("redis://127.0.0.1:port", "is not a port"), ("sqlite://x.db", "not sqlite://")] {
+            for args in [["worker", "--backend", url], ["run", "f.ezflow", "--backend", url, "--input", "dir=x"], ["status", "r", "--db", url]] {
+                let r = ezrun(args, in: dir, timeout: 30)
+                XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains(says) && !r.stderr.contains("pw@"), "\(args): \(r.stderr)")
+            }
         }
         let bad = ezrun(["worker", "--backend", "mysql://h/db"], in: dir)
         XCTAssertEqual(bad.status, 2, bad.stderr)
