@@ -55,6 +55,7 @@ extension CLI {
     }
 
     static func worker(_ a: Args) -> Int32 {
+        _ = fallbackURL(a)  // its usage errors first
         guard let primary = backendURL(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (where the coordinators queue the work)") }
         guard Backend.kind(of: primary) != nil else {
             usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(primary))`")
@@ -158,6 +159,7 @@ extension CLI {
     /// Adopts every active run whose coordinator is gone (its run lease is free) and
     /// drives it with remote workers, one thread per run, until killed.
     static func coordinator(_ a: Args) -> Int32 {
+        _ = fallbackURL(a)  // its usage errors first
         guard backendURL(a) != nil else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (the backend whose runs to coordinate)") }
         let urls = servedBackends(a)
         // The backends' ports for the loop (the runs each get their own): one backend must

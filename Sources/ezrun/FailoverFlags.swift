@@ -34,11 +34,11 @@ extension CLI {
     /// The backend a run goes on: `--backend`, or the fallback when the primary cannot be
     /// reached (for a resume, also when the primary does not hold the run). Nil: no backend.
     static func chooseBackend(_ a: Args, runID: String, mustHold: Bool) -> ChosenBackend? {
+        let fallback = fallbackURL(a)  // its usage errors also without a backend
         guard let primary = backendURL(a) else { return nil }
         guard Backend.kind(of: primary) != nil else {
             usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(primary))`")
         }
-        let fallback = fallbackURL(a)
         do { return try Backend.choose(primary: primary, fallback: fallback, runID: runID, mustHold: mustHold) } catch { fail(error) }
     }
 

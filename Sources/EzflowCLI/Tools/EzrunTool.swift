@@ -35,6 +35,8 @@ extension Tool {
                         attempts in flight and puts them back in the queue; a second signal kills them at once. A worker killed
                         with -9 loses its leases when they expire (or sooner, where the backend notices), and its attempts run
                         again elsewhere: delivery to agents is at least once (EZFLOW_IDEMPOTENCY_KEY is stable across attempts).
+                        With --fallback it serves both backends in one pool of --slots, the primary first, and keeps serving
+                        one while the other cannot be reached.
                         """,
                     exitCodes: [ExitCode(0, "stopped"), ExitCode(2, "usage error"), ExitCode(5, "the backend cannot be reached or written")]),
             CommandSpec("coordinator", "drive the runs of a backend whose coordinator is gone (a standby), until killed",
@@ -47,6 +49,7 @@ extension Tool {
                     details: """
                         A run started with `ezrun run --backend URL` is coordinated by that ezrun; if it dies (killed, its machine
                         lost) a coordinator adopts the run once its run lease is free, replays its journal and goes on from there.
+                        With --fallback it adopts the runs of both backends.
                         """,
                     exitCodes: [ExitCode(2, "usage error"), ExitCode(5, "the backend cannot be reached or read")]),
             CommandSpec("scale-hint", "print how many workers a backend's queue wants now, for an autoscaler",
