@@ -22,9 +22,12 @@ extension Backend {
     /// Opens `primary` and asks it about run `runID` (which connects, and checks the schema);
     /// when it cannot be reached and `fallback` is given, opens the fallback instead. With
     /// `mustHold` (a resume), a primary that answers but has no such run also gives way to
-    /// the fallback. Both unreachable: one error naming both.
+    /// the fallback; a resume of a run on neither, while the primary cannot be reached, is
+    /// an outage (the run is most likely the primary's, waiting for it). Both unreachable:
+    /// one error naming both.
     public static func choose(primary: String, fallback: String?, runID: String, mustHold: Bool = false) throws(StoreError) -> ChosenBackend {
         let reason: String
+        var unreachable = false
         do {
             let ports = try open(primary)
             let found = try ports.store.run(runID) != nil
@@ -33,19 +36,27 @@ extension Backend {
         } catch {
             guard fallback != nil, isUnreachable(error) else { throw error }
             reason = oneLine(error.message)
+            unreachable = true
         }
         guard let fallback else { preconditionFailure("only a command with a fallback gets here") }
+        let ports: BackendPorts, found: Bool
         do {
-            let ports = try open(fallback)
+            ports = try open(fallback)
             // Probed like the primary: a fallback that cannot be reached either is said now,
             // with both reasons, not at the run's first write.
-            _ = try ports.store.run(runID)
-            return ChosenBackend(ports: ports, url: fallback, passedOver: (redacted(primary), reason))
+            found = try ports.store.run(runID) != nil
         } catch where error.kind == .unavailable {
             throw StoreError(.unavailable, path: redacted(fallback),
                              message: "cannot reach the primary backend \(redacted(primary)) (\(reason)) nor the fallback (\(oneLine(error.message)))",
                              nextStep: error.nextStep)
         }
+        if mustHold, !found, unreachable {
+            // Most likely a run of the primary's, which waits for it: a run never moves.
+            throw StoreError(.unavailable, path: redacted(fallback),
+                             message: "run `\(runID)` is not on the fallback, and the primary backend \(redacted(primary)) cannot be reached (\(reason))",
+                             nextStep: "a run lives on one backend: resume it once the primary answers again")
+        }
+        return ChosenBackend(ports: ports, url: fallback, passedOver: (redacted(primary), reason))
     }
 
     /// Whether `error` says a backend could not be reached (a refused or timed-out

@@ -158,7 +158,6 @@ public final class Worker: @unchecked Sendable {
 
     public var inFlight: Int { tokens.withLock { $0.count } }
 
-    /// Claims and runs attempts until a stop request (or `idleExitMs` without work).
     /// One backend's side of the loop: when it was last renewed, and its outage.
     struct Served {
         var lastRenew: Millis
@@ -167,6 +166,7 @@ public final class Worker: @unchecked Sendable {
         var retryAt: ContinuousClock.Instant?
     }
 
+    /// Claims and runs attempts until a stop request (or `idleExitMs` without work).
     public func serve() throws(RunnerError) -> WorkerSummary {
         var served = backends.map { _ in Served(lastRenew: clock.nowMs()) }
         var idleSince = clock.nowMs()
@@ -179,9 +179,11 @@ public final class Worker: @unchecked Sendable {
                 let ms = served.map(\.outage.delayMs).min() ?? 100
                 if let s = source(0) { s.waitForWork(ms) } else { usleep(UInt32(ms) * 1_000) }
             } else if claimed == 0 || inFlight >= config.slots {
-                // A free slot or new work ends the wait; the renewals are due within it.
+                // A free slot or new work ends the wait; the renewals are due within it (of
+                // the backends that answer: one away is renewed once it is back, and its
+                // overdue renewal must not turn the wait into a spin).
                 let now = clock.nowMs()
-                let renewIn = served.map { config.leaseMs / 3 - (now - $0.lastRenew) }.min() ?? config.pollMs
+                let renewIn = served.filter { $0.retryAt == nil }.map { config.leaseMs / 3 - (now - $0.lastRenew) }.min() ?? config.pollMs
                 let wait = min(config.pollMs, max(1, renewIn))
                 if inFlight >= config.slots {
                     _ = handedBack.wait(timeout: .now() + .milliseconds(Int(wait)))

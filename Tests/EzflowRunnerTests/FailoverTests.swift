@@ -99,7 +99,12 @@ final class FailoverTests: XCTestCase {
         let resumed = ezrun(["resume", "r1", "--backend", primary, "--fallback", fallback], in: dir)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("run r1 has already finished (success)"), resumed.stderr)
-        for text in [run.stdout, run.stderr, workerLog, read(dir + "/run.log"), resumed.stderr, read(dir + "/r1.jsonl")] {
+        // A run on neither while the primary is away is most likely the primary's: it waits for it.
+        let elsewhere = ezrun(["resume", "r-of-the-primary", "--backend", primary, "--fallback", fallback], in: dir)
+        XCTAssertEqual(elsewhere.status, 5, elsewhere.stderr)
+        XCTAssertTrue(elsewhere.stderr.contains("run `r-of-the-primary` is not on the fallback, and the primary backend \(shown) cannot be reached"),
+                      elsewhere.stderr)
+        for text in [run.stdout, run.stderr, workerLog, read(dir + "/run.log"), resumed.stderr, elsewhere.stderr, read(dir + "/r1.jsonl")] {
             XCTAssertFalse(text.contains("s3cr3t"), "the password was printed: \(text)")
         }
     }
