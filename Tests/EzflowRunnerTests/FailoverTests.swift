@@ -64,12 +64,19 @@ final class FailoverTests: XCTestCase {
         let dir = tempDir("failover")
         write(Self.small, to: dir + "/f.ezflow")
         let primary = Self.deadPrimary(), fallback = "sqlite:\(dir)/s.db"
-        let worker = try spawn(["worker", "--backend", primary, "--fallback", fallback, "--slots", "2"], in: dir, log: dir + "/w.err")
+        let worker = try spawn(["worker", "--backend", primary, "--fallback", fallback, "--slots", "2", "--health-port", "0"], in: dir,
+                               log: dir + "/w.err")
         // The fallback from the environment, as the primary may be: no URL in argv.
         let run = runProcess(Repo.executable("ezrun"), ["run", "f.ezflow", "--run-id", "r1", "--input", "dir=\(dir)", "--no-progress",
                                                                      "--log", dir + "/run.log"],
                              cwd: URL(fileURLWithPath: dir), timeout: 60,
                              environment: ProcessInfo.processInfo.environment.merging(["EZFLOW_BACKEND": primary, "EZFLOW_FALLBACK": fallback]) { $1 })
+        // Ready while the fallback answers; the metrics say which backend does.
+        let port = DistributedRunTests.port(in: read(dir + "/w.err"))
+        let metrics = (try? httpGet(port: port, path: "/metrics")) ?? ""
+        XCTAssertTrue(metrics.contains("ezflow_worker_backend_ready{backend=\"primary\"} 0\n"), metrics)
+        XCTAssertTrue(metrics.contains("ezflow_worker_backend_ready{backend=\"fallback\"} 1\n"), metrics)
+        XCTAssertTrue(((try? httpGet(port: port, path: "/readyz")) ?? "").hasPrefix("HTTP/1.1 200"), "ready while the fallback answers")
         stop(worker)
         let workerLog = read(dir + "/w.err")
         XCTAssertEqual(run.status, 0, "\(run.stderr)\n\(workerLog)")
