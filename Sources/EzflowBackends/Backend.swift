@@ -75,14 +75,40 @@ public enum Backend {
     /// How long a sqlite backend's waits last at most: it has no wake-up across processes.
     static let sqlitePollMs: Int64 = 20
 
-    /// Opens `url` for one process.
-    public static func open(_ url: String) throws(StoreError) -> BackendPorts {
+    /// Checks `url` as written, without connecting: a URL ezflow cannot use is `misuse`
+    /// (the caller's input; a worker checks its fallback before the loop that opens it).
+    public static func check(_ url: String) throws(StoreError) {
         switch kind(of: url) {
         case .sqlite?:
             let path = String(url.dropFirst("sqlite:".count))
             guard !path.isEmpty else { throw usage(url, "a sqlite backend needs a path") }
             // `sqlite://x` would name the file `//x` (and keep any user:password in its name).
             guard !path.hasPrefix("//") else { throw usage(url, "write sqlite:PATH (sqlite:/abs/path.db or sqlite:rel/path.db), not sqlite://") }
+        case .redis?:
+            try RedisBackend.checkAddress(try splitNamespace(url).url)
+        case .postgres?:
+            let (plain, namespace) = try splitNamespace(url)
+            // libpq ends the user part at the first `@` and would read the rest of the
+            // password as the host, then echo that host in its error: refuse it here.
+            if let scheme = plain.range(of: "://") {
+                let rest = plain[scheme.upperBound...]
+                let authority = rest.prefix { $0 != "/" && $0 != "?" }
+                if authority.filter({ $0 == "@" }).count > 1 {
+                    throw usage(url, "the URL has more than one `@` before its host: write an `@` of the password as %40")
+                }
+            }
+            _ = try PostgresBackend(conninfo: plain, schema: namespace ?? "ezflow")  // checks the schema name; connects on first use
+        case nil:
+            throw usage(url, "not a backend URL")
+        }
+    }
+
+    /// Opens `url` for one process.
+    public static func open(_ url: String) throws(StoreError) -> BackendPorts {
+        try check(url)
+        switch kind(of: url) {
+        case .sqlite?:
+            let path = String(url.dropFirst("sqlite:".count))
             let store = try openSQLite(path)
             let lease = FileRunLease(storePath: path)
             return BackendPorts(store: store, queue: SQLiteWorkQueue(store: store), lease: lease,
@@ -115,15 +141,6 @@ public enum Backend {
                                 serverTimeMs: { () throws(StoreError) in try backend.serverTimeMs() })
         case .postgres?:
             let (plain, namespace) = try splitNamespace(url)
-            // libpq ends the user part at the first `@` and would read the rest of the
-            // password as the host, then echo that host in its error: refuse it here.
-            if let scheme = plain.range(of: "://") {
-                let rest = plain[scheme.upperBound...]
-                let authority = rest.prefix { $0 != "/" && $0 != "?" }
-                if authority.filter({ $0 == "@" }).count > 1 {
-                    throw usage(url, "the URL has more than one `@` before its host: write an `@` of the password as %40")
-                }
-            }
             let backend = try PostgresBackend(conninfo: plain, schema: namespace ?? "ezflow")
             let queue = backend.queue()
             let listener = backend.listener()

@@ -34,7 +34,7 @@ enum SimOracle {
                 guard seen.insert(Int64(t) << 32 | Int64(a)).inserted else {
                     return "attempt \(a) of a task (plan id \(t)) has two results journalled (seq \(r.seq))"
                 }
-            case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven:
+            case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven, .backendFallback:
                 break
             }
         }
@@ -52,7 +52,7 @@ enum SimOracle {
             case .timerFired(let id, _):
                 guard fired.insert(id.description).inserted else { return "timer \(id) fired twice (seq \(r.seq))" }
             case .planUpgraded: fired.removeAll()
-            case .runStarted, .taskSucceeded, .taskFailed, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .interrupted, .taskRedriven:
+            case .runStarted, .taskSucceeded, .taskFailed, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .interrupted, .taskRedriven, .backendFallback:
                 break
             }
         }
@@ -83,7 +83,7 @@ enum SimOracle {
             switch r.event {
             case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _, _):
                 if current[t] == a { current[t] = nil }
-            case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven: break
+            case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven, .backendFallback: break
             }
         }
         return nil

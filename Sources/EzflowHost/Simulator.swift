@@ -484,7 +484,7 @@ final class SimRun: RunObserver, AttemptExecutor {
         switch e {
         case .taskSucceeded(let t, let n, _, _, _, _), .taskFailed(let t, let n, _, _, _, _, _, _): (task, attempt) = (t, n)
         case .timerFired(.attemptTimeout(let t, let n), _): (task, attempt) = (t, n)
-        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven: return
+        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven, .backendFallback: return
         }
         if case .running(let n, let agent) = state.tasks[task], n == attempt, agent >= 0 {
             let open = if case .open = state.agentHealth[agent].breaker { true } else { false }
@@ -506,7 +506,7 @@ final class SimRun: RunObserver, AttemptExecutor {
                 failures[a] += 1
                 endMs[t] = at
             }
-        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven: break
+        case .runStarted, .timerFired, .approvalGiven, .agentHealth, .approvalRefused, .cancelRequested, .resumed, .planUpgraded, .interrupted, .taskRedriven, .backendFallback: break
         }
         if let e = ended, !e.wasOpen, case .open = state.agentHealth[e.agent].breaker { breakerOpens[e.agent] += 1 }
         for c in r.commands { note(c, state: state) }

@@ -23,7 +23,7 @@ public enum JournalBoundary {
                 if id != runID { return "run `\(runID)`: record \(r.seq) starts run `\(id)`, not this one" }
                 isStart = true
             case .taskSucceeded, .taskFailed, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed,
-                 .planUpgraded, .interrupted, .taskRedriven:
+                 .planUpgraded, .interrupted, .taskRedriven, .backendFallback:
                 isStart = false
             }
             if isStart != (r.seq == 0) {

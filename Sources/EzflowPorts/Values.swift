@@ -331,7 +331,7 @@ public enum QueueOp: Sendable, Equatable {
         case .taskSucceeded(let t, let a, _, _, _, _), .taskFailed(let t, let a, _, _, _, _, _, _):
             ops.append(.close(task: t, attempt: a))
         case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
-             .interrupted, .taskRedriven:
+             .interrupted, .taskRedriven, .backendFallback:
             break  // a timeout closes its attempt through the `cancel` command it causes
         }
         for c in r.commands {

@@ -41,6 +41,9 @@ public final class RedisBackend: Sendable {
         try admin.checkDurability()
     }
 
+    /// Checks a `redis://` URL (or `host:port`) as written, without connecting.
+    public static func checkAddress(_ url: String) throws(StoreError) { _ = try RedisAddress(url) }
+
     func connection() -> RedisConnection { RedisConnection(address: address) }
 
     public func store() -> RedisStore { RedisStore(backend: self) }

@@ -80,6 +80,8 @@ public struct Progress: Sendable {
             lines.append("run resumed: \(Units.counted(state.runningCount, "attempt")) in flight")
         case .approvalRefused(let t, let principal, let reason, _):
             lines.append("approval of \(plan.taskNames[t]) by \(principal) refused: \(clean(redact(reason)))")
+        case .backendFallback(let primary, let reason, _):
+            lines.append("run on the fallback backend: the primary \(primary) was unreachable (\(clean(redact(reason))))")
         case .planUpgraded(let from, let to, _):
             lines.append("run continues on plan \(to) (was \(from))")
         case .interrupted(let signal, let drain, _):

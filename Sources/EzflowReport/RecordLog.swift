@@ -36,6 +36,9 @@ extension JSONLog {
             line.message = "cancel requested: \(reason)"; line.level = .warn
         case .resumed:
             line.message = "run resumed"
+        case .backendFallback(let primary, let reason, _):
+            line.message = "run on the fallback backend: the primary was unreachable: \(reason)"; line.level = .warn
+            line.fields["primary"] = .string(primary)
         case .planUpgraded(let from, let to, _):
             line.message = "plan upgraded"
             line.fields["from_ir_hash"] = .string(from); line.fields["ir_hash"] = .string(to)

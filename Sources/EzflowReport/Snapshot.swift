@@ -134,7 +134,7 @@ extension RunSnapshot {
                 let old = charged[Key(task: t, attempt: a)] ?? (0, 0)
                 charged[Key(task: t, attempt: a)] = (old.0 + c, old.1 + k)
             case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
-                 .interrupted, .taskRedriven:
+                 .interrupted, .taskRedriven, .backendFallback:
                 break  // charge nothing
             }
         }

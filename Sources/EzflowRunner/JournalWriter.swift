@@ -28,6 +28,9 @@ struct JournalWriter: Sendable {
             .approvalRefused(task: t, principal: redactor.redact(p), reason: redactor.redact(r), atMs: at)
         case .taskRedriven(let t, let p, let at):
             .taskRedriven(task: t, principal: redactor.redact(p), atMs: at)
+        case .backendFallback(let p, let r, let at):
+            // The URL is already without its password; the reason is a server's message.
+            .backendFallback(primary: redactor.redact(p), reason: redactor.redact(r), atMs: at)
         case .runStarted, .timerFired, .agentHealth, .resumed, .planUpgraded, .interrupted:
             // Ids, hashes, seeds, signal names and times only: produced by ezflow, never by a task.
             event

@@ -10,6 +10,12 @@
 // its attempts however long they run; a killed or frozen worker's leases expire (or its
 // backend notices the death sooner) and the coordinator's reaper queues them again.
 // SIGTERM: stop claiming, end the attempts in flight, put their leases back, exit.
+//
+// Sources: a worker serves one backend, or two (`--backend P --fallback S`,
+// docs/DISTRIBUTED.md, "Failover"): one claim loop over the list, the primary first, into
+// one pool of `slots`. Each attempt is completed on the queue it came from and its run's
+// IR read from that backend's store; each backend has its own outage (one that does not
+// answer is retried with its own backoff while the others are served).
 import Dispatch
 import EzflowAgents
 import EzflowIR
@@ -46,28 +52,64 @@ public struct WorkerSummary: Sendable {
 }
 
 /// What a worker's health probes read (`ezrun worker --health-port`): when its loop last
-/// turned and when the backend last answered it, from the loop's own thread.
+/// turned and when each backend last answered it, from the loop's own thread.
 public final class WorkerHealth: Sendable {
     let loopAtMs = Atomic<Int64>(0)
-    let backendAtMs = Atomic<Int64>(0)
-    public init() {}
+    let backendAtMs: Mutex<[Int64]>
+    public init(backends: Int = 1) { backendAtMs = Mutex(Array(repeating: 0, count: max(1, backends))) }
+
+    func answered(_ source: Int, _ nowMs: Millis) { backendAtMs.withLock { $0[source] = nowMs } }
 
     /// Live: the loop turned within `staleMs` (it turns at least every poll interval).
     public func live(nowMs: Millis, staleMs: Millis) -> Bool { nowMs - loopAtMs.load(ordering: .relaxed) <= staleMs }
-    /// Ready: the backend answered a claim or a renewal within `staleMs`.
-    public func ready(nowMs: Millis, staleMs: Millis) -> Bool { nowMs - backendAtMs.load(ordering: .relaxed) <= staleMs }
+    /// Ready: a backend answered a claim or a renewal within `staleMs` (with a fallback,
+    /// either: a worker serving one while the other is away is doing useful work).
+    public func ready(nowMs: Millis, staleMs: Millis) -> Bool { readyBackends(nowMs: nowMs, staleMs: staleMs).contains(true) }
+    /// Per backend, primary first: whether it answered within `staleMs`.
+    public func readyBackends(nowMs: Millis, staleMs: Millis) -> [Bool] { backendAtMs.withLock { $0.map { nowMs - $0 <= staleMs } } }
+}
+
+/// One backend a worker serves, opened: its queue, its store (where the runs' IR is
+/// read) and its wake-up.
+public struct WorkerSource: Sendable {
+    public var queue: any WorkQueue
+    public var store: any JournalStore
+    /// Waits up to the given milliseconds for work (the backend's wake-up may end it sooner).
+    public var waitForWork: @Sendable (Int64) -> Void
+    /// Wakes the coordinators after a completion.
+    public var notify: @Sendable () -> Void
+    public init(queue: any WorkQueue, store: any JournalStore, waitForWork: @escaping @Sendable (Int64) -> Void,
+                notify: @escaping @Sendable () -> Void = {}) {
+        self.queue = queue
+        self.store = store
+        self.waitForWork = waitForWork
+        self.notify = notify
+    }
+}
+
+/// One backend a worker serves, as messages name it and how to open it: opened on the
+/// loop's first turn and again after a failed open, so a worker with a fallback starts
+/// (and serves the other) while one of them cannot be reached.
+public struct WorkerBackend: Sendable {
+    public var location: String
+    public var open: @Sendable () throws(StoreError) -> WorkerSource
+    public init(location: String, open: @escaping @Sendable () throws(StoreError) -> WorkerSource) {
+        self.location = location
+        self.open = open
+    }
 }
 
 public final class Worker: @unchecked Sendable {
-    struct Key: Hashable { var run: String; var task: Int; var attempt: Int }
+    /// An attempt in flight: its backend (an index in `sources`) and its identity there.
+    struct Key: Hashable { var source: Int; var run: String; var task: Int; var attempt: Int }
+    struct RunKey: Hashable { var source: Int; var run: String }
     struct Loaded { var planHash: String; var drivers: DriverSet; var writer: JournalWriter }
 
-    let queue: any WorkQueue
-    let store: any JournalStore
+    /// The backends served, the primary first, and those opened so far.
+    let backends: [WorkerBackend]
+    let opened: Mutex<[WorkerSource?]>
     let clock: any RunClock
     public let config: WorkerConfig
-    /// Ends the wait for work early (the backend's wake-up); nil: sleep `pollMs`.
-    let waitForWork: (Int64) -> Void
     public let stopRequest = StopRequest(wake: nil)
     let tokens = Mutex<[Key: CancelToken]>([:])
     let summary = Mutex(WorkerSummary())
@@ -75,71 +117,128 @@ public final class Worker: @unchecked Sendable {
     /// The drivers of each run, built from its IR once per plan version (at most
     /// `runsCached` runs; then it starts afresh).
     static let runsCached = 64
-    let loaded = Mutex<[String: Loaded]>([:])
+    let loaded = Mutex<[RunKey: Loaded]>([:])
     let workers = WorkerPool()
-    public let health = WorkerHealth()
+    public let health: WorkerHealth
     /// Completions handed back and refused so far (for `/metrics`).
     public var counts: WorkerSummary { summary.withLock { $0 } }
     /// Lines for the operator (claims, refusals); called from worker threads.
     public var log: @Sendable (String) -> Void = { _ in }
 
-    /// Wakes the coordinators after a completion (the backend's notify).
-    let notify: @Sendable () -> Void
+    /// Backends as the metrics name them, primary first.
+    public var locations: [String] { backends.map(\.location) }
 
-    public init(queue: any WorkQueue, store: any JournalStore, clock: any RunClock, config: WorkerConfig,
-                waitForWork: @escaping (Int64) -> Void, notify: @escaping @Sendable () -> Void = {}) {
-        self.notify = notify
-        self.queue = queue
-        self.store = store
+    /// A worker of one backend, already open.
+    public convenience init(queue: any WorkQueue, store: any JournalStore, clock: any RunClock, config: WorkerConfig,
+                            waitForWork: @escaping @Sendable (Int64) -> Void, notify: @escaping @Sendable () -> Void = {}) {
+        let source = WorkerSource(queue: queue, store: store, waitForWork: waitForWork, notify: notify)
+        self.init(backends: [WorkerBackend(location: store.location) { source }], clock: clock, config: config)
+    }
+
+    /// A worker of `backends` (one or more, the primary first).
+    public init(backends: [WorkerBackend], clock: any RunClock, config: WorkerConfig) {
+        precondition(!backends.isEmpty, "a worker serves at least one backend")
+        self.backends = backends
+        self.opened = Mutex(Array(repeating: nil, count: backends.count))
         self.clock = clock
         self.config = config
-        self.waitForWork = waitForWork
+        self.health = WorkerHealth(backends: backends.count)
+    }
+
+    /// Backend `i`, opened; nil until the loop opened it (an attempt only comes from one).
+    func source(_ i: Int) -> WorkerSource? { opened.withLock { $0[i] } }
+
+    /// Backend `i`, opened now if it was not (an `unavailable` open is an outage like any).
+    func openSource(_ i: Int) throws(StoreError) -> WorkerSource {
+        if let s = source(i) { return s }
+        let s = try backends[i].open()
+        opened.withLock { $0[i] = s }
+        return s
     }
 
     public var inFlight: Int { tokens.withLock { $0.count } }
 
+    /// One backend's side of the loop: when it was last renewed, and its outage.
+    struct Served {
+        var lastRenew: Millis
+        var outage = Outage()
+        /// While away: not asked again before this (the outage's backoff).
+        var retryAt: ContinuousClock.Instant?
+    }
+
     /// Claims and runs attempts until a stop request (or `idleExitMs` without work).
     public func serve() throws(RunnerError) -> WorkerSummary {
-        var lastRenew = clock.nowMs()
+        var served = backends.map { _ in Served(lastRenew: clock.nowMs()) }
         var idleSince = clock.nowMs()
-        var outage = Outage()
         while stopRequest.requests == 0 {
-            do { try turn(&lastRenew, &idleSince) } catch {
-                // The backend is away (restarted, cut off): keep the attempts running and
-                // try again, backing off; their leases are renewed once it answers.
-                guard error.kind == .unavailable || error.kind == .busy else { throw .store(error.description) }
-                outage.bear(error.description, log: log)
-                waitForWork(outage.delayMs)
-                continue
+            let claimed = try turn(&served, &idleSince)
+            // Not while a backend is away: its queue may hold work it cannot show yet.
+            if let idle = config.idleExitMs, inFlight == 0, served.allSatisfy({ $0.retryAt == nil }), clock.nowMs() - idleSince >= idle { break }
+            if served.allSatisfy({ $0.retryAt != nil }) {
+                // Every backend is away: back off (the shortest of their waits).
+                let ms = served.map(\.outage.delayMs).min() ?? 100
+                if let s = source(0) { s.waitForWork(ms) } else { usleep(UInt32(ms) * 1_000) }
+            } else if claimed == 0 || inFlight >= config.slots {
+                // A free slot or new work ends the wait; the renewals are due within it (of
+                // the backends that answer: one away is renewed once it is back, and its
+                // overdue renewal must not turn the wait into a spin).
+                let now = clock.nowMs()
+                let renewIn = served.filter { $0.retryAt == nil }.map { config.leaseMs / 3 - (now - $0.lastRenew) }.min() ?? config.pollMs
+                let wait = min(config.pollMs, max(1, renewIn))
+                if inFlight >= config.slots {
+                    _ = handedBack.wait(timeout: .now() + .milliseconds(Int(wait)))
+                } else {
+                    // The wake-up of the first backend that answers (the others are polled).
+                    let awake = served.indices.first { served[$0].retryAt == nil } ?? 0
+                    if let s = source(awake) { s.waitForWork(wait) } else { usleep(UInt32(wait) * 1_000) }
+                }
             }
-            outage.over(log: log)
-            if let idle = config.idleExitMs, inFlight == 0, clock.nowMs() - idleSince >= idle { break }
         }
         return try stop()
     }
 
-    /// One turn of the loop: claim into the free slots, renew when due, wait for work.
-    func turn(_ lastRenew: inout Millis, _ idleSince: inout Millis) throws(StoreError) {
+    /// One turn of the loop: for each backend in turn (the primary first), claim into the
+    /// free slots and renew when due. A backend that does not answer (restarted, cut off)
+    /// is left for its backoff while the attempts go on, and the others are served;
+    /// its leases are renewed once it answers. Returns how many attempts were claimed.
+    func turn(_ served: inout [Served], _ idleSince: inout Millis) throws(RunnerError) -> Int {
+        health.loopAtMs.store(clock.nowMs(), ordering: .relaxed)
+        var claimed = 0
+        for i in backends.indices {
+            if let at = served[i].retryAt, ContinuousClock.now < at { continue }
+            let log = backends.count == 1 ? self.log : { [log, name = backends[i].location] in log("\(name): \($0)") }
+            do {
+                claimed += try turn(source: i, &served[i])
+            } catch {
+                guard error.kind == .unavailable || error.kind == .busy else { throw .store(error.description) }
+                served[i].outage.bear(error.description, log: log)
+                served[i].retryAt = .now + .milliseconds(served[i].outage.delayMs)
+                continue
+            }
+            served[i].outage.over(log: log)
+            served[i].retryAt = nil
+        }
+        if claimed > 0 || inFlight > 0 { idleSince = clock.nowMs() }
+        return claimed
+    }
+
+    /// Claims from backend `i` into the free slots and renews its leases when due.
+    func turn(source i: Int, _ served: inout Served) throws(StoreError) -> Int {
+        let queue = try openSource(i).queue
         let now = clock.nowMs()
-        health.loopAtMs.store(now, ordering: .relaxed)
         let free = config.slots - inFlight
         var leases: [Lease] = []
         if free > 0 {
             leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs)
-            health.backendAtMs.store(now, ordering: .relaxed)
+            health.answered(i, now)
         }
-        for l in leases { begin(l) }
-        if now - lastRenew >= config.leaseMs / 3 {
-            lastRenew = now
+        for l in leases { begin(l, source: i) }
+        if now - served.lastRenew >= config.leaseMs / 3 {
+            served.lastRenew = now
             _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs)
-            health.backendAtMs.store(now, ordering: .relaxed)
+            health.answered(i, now)
         }
-        if !leases.isEmpty || inFlight > 0 { idleSince = now }
-        if leases.isEmpty || inFlight >= config.slots {
-            // A free slot or new work ends the wait; the renewal is due within it.
-            let wait = min(config.pollMs, max(1, config.leaseMs / 3 - (clock.nowMs() - lastRenew)))
-            if inFlight >= config.slots { _ = handedBack.wait(timeout: .now() + .milliseconds(Int(wait))) } else { waitForWork(wait) }
-        }
+        return leases.count
     }
 
     /// Ends what still runs (SIGTERM to its groups, then SIGKILL after the grace, or at
@@ -152,24 +251,31 @@ public final class Worker: @unchecked Sendable {
         // Attempts that did not end within the wait are put back too (their processes are
         // being killed): counted with those ended by the stop.
         let held = inFlight
-        do { try queue.release(owner: config.owner) } catch { throw .store("cannot put this worker's leases back: \(error.description)") }
+        // Every backend's leases are put back, even when one of them does not answer (its
+        // leases then expire): the first failure is reported once all were tried.
+        var failure: StoreError?
+        for i in backends.indices {
+            guard let s = source(i) else { continue }  // never opened: it holds none
+            do { try s.queue.release(owner: config.owner) } catch { failure = failure ?? error }
+        }
+        if let failure { throw .store("cannot put this worker's leases back: \(failure.description)") }
         return summary.withLock { s in
             s.released += held
             return s
         }
     }
 
-    func begin(_ lease: Lease) {
+    func begin(_ lease: Lease, source: Int) {
         let item = lease.item
-        let key = Key(run: item.runID, task: item.task, attempt: item.attempt)
+        let key = Key(source: source, run: item.runID, task: item.task, attempt: item.attempt)
         let token = CancelToken()
         tokens.withLock { $0[key] = token }
         let decoded: (values: RenderValues, planHash: String)
         do throws(AttemptPayload.Invalid) { decoded = try AttemptPayload.decode(item.payload) } catch {
-            return finish(item, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
+            return finish(item, source, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
         }
         let run: Loaded
-        do { run = try drivers(run: item.runID, planHash: decoded.planHash) } catch {
+        do { run = try drivers(run: item.runID, planHash: decoded.planHash, source: source) } catch {
             if case .store(let why) = error {
                 // The backend did not answer (a restart): not the task's fault. The lease
                 // is left to expire and the attempt comes back, to this worker or another.
@@ -178,29 +284,32 @@ public final class Worker: @unchecked Sendable {
                 handedBack.signal()
                 return
             }
-            return finish(item, nil, .failed(ErrorClass.configError, "run `\(item.runID)`: \(error.description)"))
+            return finish(item, source, nil, .failed(ErrorClass.configError, "run `\(item.runID)`: \(error.description)"))
         }
         log("claimed \(item.runID) task \(item.task) attempt \(item.attempt) (delivery \(lease.deliveries))")
         let drivers = run.drivers
         if drivers.isExec(agent: item.agent), drivers.exec.isSynchronous(task: item.task) {
             switch drivers.exec.prepare(task: item.task, attempt: item.attempt, agent: item.agent, idempotencyKey: item.idempotencyKey,
                                         runID: item.runID, values: decoded.values, workingDirectory: nil) {
-            case .failed(let r): finish(item, run, r)
+            case .failed(let r): finish(item, source, run, r)
             case .ready(let p):
-                workers.submit { [self] in finish(item, run, drivers.exec.runPrepared(p, cancel: token) { _ in }) }
+                workers.submit { [self] in finish(item, source, run, drivers.exec.runPrepared(p, cancel: token) { _ in }) }
             }
             return
         }
         Task.detached { [self] in
             let r = await drivers.run(task: item.task, attempt: item.attempt, agent: item.agent, key: item.idempotencyKey, runID: item.runID,
                                       values: decoded.values, cancel: token)
-            finish(item, run, r)
+            finish(item, source, run, r)
         }
     }
 
-    /// The drivers of run `runID` at plan `planHash`, built from the store's IR.
-    func drivers(run runID: String, planHash: String) throws(RunnerError) -> Loaded {
-        if let l = loaded.withLock({ $0[runID] }), l.planHash == planHash { return l }
+    /// The drivers of run `runID` at plan `planHash`, built from the IR in the store of
+    /// backend `source` (the run's).
+    func drivers(run runID: String, planHash: String, source: Int) throws(RunnerError) -> Loaded {
+        let runKey = RunKey(source: source, run: runID)
+        if let l = loaded.withLock({ $0[runKey] }), l.planHash == planHash { return l }
+        guard let store = self.source(source)?.store else { throw .store("backend \(backends[source].location) is not open") }
         let versions = try RunVersions.load(store: store, runID: runID)
         guard let plan = versions.plans.last(where: { $0.hash == planHash }) else {
             throw .invalid("the store has no version \(planHash) of its workflow")
@@ -211,14 +320,17 @@ public final class Worker: @unchecked Sendable {
         loaded.withLock { cache in
             // A long-lived worker serves many runs: keep the drivers of the latest few.
             if cache.count >= Self.runsCached { cache.removeAll() }
-            cache[runID] = l
+            cache[runKey] = l
         }
         return l
     }
 
     /// Redacts the result with this worker's redactor (it alone saw the secret values) and
     /// hands it to the queue.
-    func finish(_ item: WorkItem, _ run: Loaded?, _ r: DriverResult) {
+    func finish(_ item: WorkItem, _ source: Int, _ run: Loaded?, _ r: DriverResult) {
+        let key = Key(source: source, run: item.runID, task: item.task, attempt: item.attempt)
+        guard let opened = self.source(source) else { preconditionFailure("an attempt comes from a backend the loop opened") }
+        let queue = opened.queue
         let raw: Event = switch r.outcome {
         case .success(let o): .taskSucceeded(task: item.task, attempt: item.attempt, outputs: o, costMicros: r.costMicros, tokens: r.tokens, atMs: 0)
         case .failure(let c, let m): .taskFailed(task: item.task, attempt: item.attempt, errorClass: c, message: m, costMicros: r.costMicros,
@@ -239,7 +351,7 @@ public final class Worker: @unchecked Sendable {
             // Ended by this worker's own stop (SIGTERM): not the attempt's result. Its lease
             // is put back by `stop`, uncounted, and another worker runs it.
             summary.withLock { $0.released += 1 }
-            tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
+            tokens.withLock { _ = $0.removeValue(forKey: key) }
             handedBack.signal()
             return
         }
@@ -258,11 +370,11 @@ public final class Worker: @unchecked Sendable {
             }
         }
         summary.withLock { if accepted { $0.completed += 1 } else { $0.refused += 1 } }
-        if accepted { notify() }
+        if accepted { opened.notify() }
         // Refused or not handed back: the attempt runs again elsewhere once its lease
         // expires (delivery is at least once).
         if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was not taken (the lease expired, the attempt was cancelled, or the backend did not answer)") }
-        tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
+        tokens.withLock { _ = $0.removeValue(forKey: key) }
         handedBack.signal()
     }
 }

@@ -103,6 +103,7 @@ public enum EventKind: String, Sendable, CaseIterable {
     case planUpgraded = "plan_upgraded"
     case interrupted
     case taskRedriven = "task_redriven"
+    case backendFallback = "backend_fallback"
 }
 
 extension Event {
@@ -121,6 +122,7 @@ extension Event {
         case .planUpgraded: .planUpgraded
         case .interrupted: .interrupted
         case .taskRedriven: .taskRedriven
+        case .backendFallback: .backendFallback
         }
     }
 
@@ -171,6 +173,10 @@ extension Event {
             s.key("principal"); s.string(principal)
             s.key("reason"); s.string(reason)
             s.key("task"); s.int(t)
+        case .backendFallback(let primary, let reason, let at):
+            s.key("at_ms"); s.int(at)
+            s.key("primary"); s.string(primary)
+            s.key("reason"); s.string(reason)
         case .agentHealth(let g, let healthy, let at):
             s.key("agent"); s.int(g)
             s.key("at_ms"); s.int(at)
@@ -244,6 +250,8 @@ extension Event {
             return .approvalGiven(task: try f.small("task"), principal: try f.string("principal"), approved: try f.bool("approved"), atMs: at)
         case .approvalRefused:
             return .approvalRefused(task: try f.small("task"), principal: try f.string("principal"), reason: try f.string("reason"), atMs: at)
+        case .backendFallback:
+            return .backendFallback(primary: try f.string("primary"), reason: try f.string("reason"), atMs: at)
         case .agentHealth:
             return .agentHealth(agent: try f.small("agent"), healthy: try f.bool("healthy"), atMs: at)
         case .cancelRequested:

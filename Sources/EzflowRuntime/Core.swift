@@ -77,7 +77,8 @@
 // Budgets: a result is charged to the workflow, to the task's own budget and to every
 // enclosing group up the chain (`Plan.taskBudgetScope`, `groupBudgetParent`); an attempt
 // is dispatched only if its worst case fits every one of them (see `schedule`).
-// `approvalRefused` is an audit record: it changes nothing but `seq` and `nowMs`.
+// `approvalRefused` and `backendFallback` are audit records: they change nothing but `seq`
+// and `nowMs`.
 // `interrupted` (SIGINT/SIGTERM to the runner) only stops scheduling: ready tasks wait,
 // results of attempts in flight are still folded (a drain), and `resumed` schedules again.
 //
@@ -146,7 +147,7 @@ public enum Core {
             state.agentHealth[g].healthy = healthy
         case .cancelRequested:
             if state.isActive { state.abort(.cancelled, &out) }
-        case .approvalRefused:
+        case .approvalRefused, .backendFallback:
             // Audit only: no scheduling pass either, so the record provably changes nothing.
             state.seq += 1
             return out
@@ -228,7 +229,7 @@ public enum Core {
             guard t >= 0 && t < n else { throw err("R0001", "no task \(t) (the plan has \(n))") }
         case .agentHealth(let g, _, _):
             guard g >= 0 && g < s.plan.agentNames.count else { throw err("R0001", "no agent \(g)") }
-        case .runStarted, .cancelRequested, .resumed, .planUpgraded, .interrupted: return
+        case .runStarted, .cancelRequested, .resumed, .planUpgraded, .interrupted, .backendFallback: return
         }
     }
 }

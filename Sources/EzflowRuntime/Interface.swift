@@ -389,6 +389,11 @@ public enum Event: Sendable, Equatable {
     /// when the task is not dead-lettered, the run was stopped (budget, deadline,
     /// cancel) or it is past its deadline or a time budget.
     case taskRedriven(task: Int, principal: String, atMs: Millis)
+    /// The run was created on the fallback backend because the primary (`primary`,
+    /// its URL without a password) could not be reached (`reason`, one line): written
+    /// right after `runStarted`, for audit only; changes nothing but `seq` and `nowMs`
+    /// (docs/DISTRIBUTED.md, "Failover").
+    case backendFallback(primary: String, reason: String, atMs: Millis)
 
     /// The event's timestamp.
     public var atMs: Millis {
@@ -396,7 +401,7 @@ public enum Event: Sendable, Equatable {
         case .runStarted(_, _, _, _, let t, _, _), .taskSucceeded(_, _, _, _, _, let t), .taskFailed(_, _, _, _, _, _, let t, _),
              .timerFired(_, let t), .approvalGiven(_, _, _, let t), .agentHealth(_, _, let t),
              .cancelRequested(_, let t), .resumed(let t, _), .approvalRefused(_, _, _, let t), .planUpgraded(_, _, let t),
-             .interrupted(_, _, let t), .taskRedriven(_, _, let t):
+             .interrupted(_, _, let t), .taskRedriven(_, _, let t), .backendFallback(_, _, let t):
             t
         }
     }

@@ -91,7 +91,7 @@ extension Event {
             case .attemptTimeout(let t, _), .retryDue(let t, _), .approvalTimeout(let t, _, _): t
             case .deadline, .budgetTime, .wake, .groupBudgetTime: nil
             }
-        case .runStarted, .agentHealth, .cancelRequested, .resumed, .planUpgraded, .interrupted: nil
+        case .runStarted, .agentHealth, .cancelRequested, .resumed, .planUpgraded, .interrupted, .backendFallback: nil
         }
     }
 }

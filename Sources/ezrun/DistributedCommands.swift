@@ -58,7 +58,12 @@ extension CLI {
     }
 
     static func worker(_ a: Args) -> Int32 {
-        guard let backend = openBackend(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (where the coordinators queue the work)") }
+        _ = fallbackURL(a)  // its usage errors first
+        guard let primary = backendURL(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (where the coordinators queue the work)") }
+        guard Backend.kind(of: primary) != nil else {
+            usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(primary))`")
+        }
+        let urls = checkedBackends(a)
         var config = WorkerConfig(owner: uniqueOwner("worker"))
         config.queues = a.all("--queue")
         if let s = a.value("--slots") {
@@ -68,9 +73,29 @@ extension CLI {
         if let d = durationFlag(a, "--lease", 1_000...3_600_000) { config.leaseMs = d }
         config.idleExitMs = durationFlag(a, "--idle-exit", 0...86_400_000)
         let quiet = a.flags.contains("--quiet")
-        do { try backend.registerWorker(config.owner, SystemClock().nowMs()) } catch { fail(error) }
-        let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait,
-                            notify: backend.notify)
+        let owner = config.owner
+        let backends: [WorkerBackend]
+        if urls.count == 1 {
+            // One backend: it must answer now (exit 5 otherwise), as it always did.
+            let first: BackendPorts
+            do {
+                first = try Backend.open(primary)
+                try first.registerWorker(owner, SystemClock().nowMs())
+            } catch { fail(error) }
+            let source = WorkerSource(queue: first.queue, store: first.store, waitForWork: first.wait, notify: first.notify)
+            backends = [WorkerBackend(location: first.location) { source }]
+        } else {
+            // A primary and a fallback: each is opened (and registered) by the loop, again
+            // after a failed try, so either may be away when the worker starts.
+            backends = urls.map { url in
+                WorkerBackend(location: Backend.redacted(url)) { () throws(StoreError) in
+                    let b = try Backend.open(url)
+                    try b.registerWorker(owner, SystemClock().nowMs())
+                    return WorkerSource(queue: b.queue, store: b.store, waitForWork: b.wait, notify: b.notify)
+                }
+            }
+        }
+        let worker = Worker(backends: backends, clock: SystemClock(), config: config)
         if !quiet { worker.log = { Console.err("ezrun worker: \($0)\n") } }
         Signals.listen(worker.stopRequest)
         var server: MetricsServer? = nil
@@ -82,7 +107,7 @@ extension CLI {
         defer { server?.stop() }
         if !quiet {
             let queues = config.queues.isEmpty ? "every queue" : config.queues.joined(separator: ", ")
-            Console.err("ezrun worker: \(config.owner) on \(backend.location): \(Units.counted(config.slots, "slot")), \(queues)\n")
+            Console.err("ezrun worker: \(config.owner) on \(worker.locations.joined(separator: " and ")): \(Units.counted(config.slots, "slot")), \(queues)\n")
         }
         let summary: WorkerSummary
         do { summary = try worker.serve() } catch { fail(error) }
@@ -109,6 +134,13 @@ extension CLI {
                 out += "ezflow_worker_completed_total \(c.completed)\n"
                 out += "# HELP ezflow_worker_refused_total Results refused (lease expired or attempt cancelled).\n# TYPE ezflow_worker_refused_total counter\n"
                 out += "ezflow_worker_refused_total \(c.refused)\n"
+                // Per backend (the primary, then the fallback): did it answer within half a lease.
+                out += "# HELP ezflow_worker_backend_ready Whether the backend answered a claim or a renewal lately (1) or not (0).\n"
+                out += "# TYPE ezflow_worker_backend_ready gauge\n"
+                let roles = ["primary", "fallback"]
+                for (i, up) in w.health.readyBackends(nowMs: clock.nowMs(), staleMs: readyMs).enumerated() {
+                    out += "ezflow_worker_backend_ready{backend=\"\(i < roles.count ? roles[i] : String(i))\"} \(up ? 1 : 0)\n"
+                }
                 return (200, out)
             },
         ]
@@ -130,12 +162,19 @@ extension CLI {
     /// Adopts every active run whose coordinator is gone (its run lease is free) and
     /// drives it with remote workers, one thread per run, until killed.
     static func coordinator(_ a: Args) -> Int32 {
-        guard let url = backendURL(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (the backend whose runs to coordinate)") }
-        guard let backend = openBackend(a) else { return 2 }
+        _ = fallbackURL(a)  // its usage errors first
+        guard backendURL(a) != nil else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (the backend whose runs to coordinate)") }
+        let urls = checkedBackends(a)
+        // The backends' ports for the loop (the runs each get their own): one backend must
+        // answer now (exit 5 otherwise); with a fallback, each is opened when it answers.
+        var opened: [BackendPorts?] = urls.map { _ in nil }
+        if urls.count == 1 { opened[0] = openBackend(a) }
         let pollMs = durationFlag(a, "--poll", 100...60_000) ?? 1_000
         let quiet = a.flags.contains("--quiet")
         let config = RunFlags(a).config
-        if !quiet { Console.err("ezrun coordinator: on \(backend.location), adopting runs whose coordinator is gone\n") }
+        if !quiet {
+            Console.err("ezrun coordinator: on \(urls.map(Backend.redacted).joined(separator: " and ")), adopting runs whose coordinator is gone\n")
+        }
         let driving = Mutex<Set<String>>([])
         // The queue sampled every poll: `/scale-hint` compares the last two samples.
         let samples = Mutex<[(Date, QueueDepth)]>([])
@@ -174,53 +213,70 @@ extension CLI {
             if !quiet { Console.err("ezrun coordinator: health on http://\(host):\(server!.port)/healthz, /scale-hint, /metrics\n") }
         }
         defer { server?.stop() }
-        var outage = false
+        var outage = urls.map { _ in false }
         while true {
             loopAt.withLock { $0 = Date() }
-            if server != nil, let d = try? backend.queue.depth() {
-                // The hint's window: the samples of about the last 10 seconds.
+            var depths: [QueueDepth] = []
+            for (i, url) in urls.enumerated() {
+                let name = urls.count == 1 ? "the backend" : "the backend \(Backend.redacted(url))"
+                let runs: [RunInfo]
+                do throws(StoreError) {
+                    if opened[i] == nil { opened[i] = try Backend.open(url) }
+                    if server != nil, let d = try? opened[i]!.queue.depth() { depths.append(d) }
+                    runs = try opened[i]!.store.runs()
+                } catch where error.kind == .unavailable || error.kind == .busy {
+                    // A standby rides out a backend that is away (a restart): it is the one
+                    // that must be there when it comes back. With a fallback, the other
+                    // backend's runs go on being adopted meanwhile.
+                    if !quiet, !outage[i] { Console.err("ezrun coordinator: \(name) does not answer (\(error.description)); retrying\n") }
+                    outage[i] = true
+                    continue
+                } catch { fail(error) }
+                if outage[i], !quiet { Console.err("ezrun coordinator: \(name) answers again\n") }
+                outage[i] = false
+                for info in runs where info.status == .running || info.status == .created {
+                    // A run id is unique on its backend; two backends may each hold one.
+                    let key = "\(i)/\(info.runID)"
+                    guard !driving.withLock({ $0.contains(key) }) else { continue }
+                    // A run whose coordinator is alive is left alone at the cost of one probe on
+                    // this connection (not the sessions an adoption opens); an error: next poll.
+                    guard (try? opened[i]!.leaseHeld(info.runID)) == false else { continue }
+                    // Each adopted run gets its own connection: its turns never wait on another's.
+                    let ports: BackendPorts
+                    do { ports = try Backend.open(url) } catch { continue }  // away again: the next poll tries
+                    let runner: Runner
+                    do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
+                        continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
+                    }
+                    runner.useRemoteWorkers(wait: ports.wait, notify: ports.notify)
+                    driving.withLock { _ = $0.insert(key) }
+                    let on = urls.count == 1 ? "" : " on \(Backend.redacted(url))"
+                    if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID)\(on) at event \(runner.run.state.seq)\n") }
+                    let held = Held(runner: runner)
+                    let t = Thread {
+                        let runner = held.runner
+                        let outcome: String
+                        do throws(RunnerError) { outcome = try runner.execute().verdict.rawValue } catch { outcome = "stopped: \(error.description)" }
+                        runner.releaseLease()
+                        if !quiet { Console.err("ezrun coordinator: run \(info.runID): \(outcome)\n") }
+                        driving.withLock { _ = $0.remove(key) }
+                    }
+                    t.stackSize = 1 << 22
+                    t.start()
+                }
+            }
+            // The hint's window: the samples of about the last 10 seconds, each the sum over
+            // the backends (taken only when every one answered: a missing one would look
+            // like a drop in the arrivals).
+            if server != nil, depths.count == urls.count {
+                let d = depths.dropFirst().reduce(depths[0]) { sum, x in
+                    QueueDepth(queued: sum.queued.merging(x.queued, uniquingKeysWith: +), leased: sum.leased.merging(x.leased, uniquingKeysWith: +),
+                               owners: sum.owners + x.owners, offered: sum.offered + x.offered)
+                }
                 samples.withLock { s in
                     s.append((Date(), d))
                     s.removeAll { Date().timeIntervalSince($0.0) > 10 }
                 }
-            }
-            let runs: [RunInfo]
-            do { runs = try backend.store.runs() } catch where error.kind == .unavailable || error.kind == .busy {
-                // A standby rides out a backend that is away (a restart): it is the one
-                // that must be there when it comes back.
-                if !quiet, !outage { Console.err("ezrun coordinator: the backend does not answer (\(error.description)); retrying\n") }
-                outage = true
-                usleep(UInt32(pollMs) * 1000)
-                continue
-            } catch { fail(error) }
-            if outage, !quiet { Console.err("ezrun coordinator: the backend answers again\n") }
-            outage = false
-            for info in runs where info.status == .running || info.status == .created {
-                guard !driving.withLock({ $0.contains(info.runID) }) else { continue }
-                // A run whose coordinator is alive is left alone at the cost of one probe on
-                // this connection (not the sessions an adoption opens); an error: next poll.
-                guard (try? backend.leaseHeld(info.runID)) == false else { continue }
-                // Each adopted run gets its own connection: its turns never wait on another's.
-                let ports: BackendPorts
-                do { ports = try Backend.open(url) } catch { continue }  // away again: the next poll tries
-                let runner: Runner
-                do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
-                    continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
-                }
-                runner.useRemoteWorkers(wait: ports.wait, notify: ports.notify)
-                driving.withLock { _ = $0.insert(info.runID) }
-                if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID) at event \(runner.run.state.seq)\n") }
-                let held = Held(runner: runner)
-                let t = Thread {
-                    let runner = held.runner
-                    let outcome: String
-                    do throws(RunnerError) { outcome = try runner.execute().verdict.rawValue } catch { outcome = "stopped: \(error.description)" }
-                    runner.releaseLease()
-                    if !quiet { Console.err("ezrun coordinator: run \(info.runID): \(outcome)\n") }
-                    driving.withLock { _ = $0.remove(info.runID) }
-                }
-                t.stackSize = 1 << 22
-                t.start()
             }
             usleep(UInt32(pollMs) * 1000)
         }

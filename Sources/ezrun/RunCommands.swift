@@ -161,7 +161,7 @@ final class CLIObserver: RunObserver {
             case .taskFailed(let t, let a, let cls, _, _, _, _, _):
                 metrics.recordAttempt(agent: agentName(state.history[t].last { $0.attempt == a }?.agent ?? -1), outcome: cls)
             case .runStarted, .timerFired, .approvalGiven, .approvalRefused, .agentHealth, .cancelRequested, .resumed, .planUpgraded,
-                 .interrupted, .taskRedriven:
+                 .interrupted, .taskRedriven, .backendFallback:
                 break  // not an attempt's end
             }
         }
@@ -272,13 +272,15 @@ extension CLI {
             usageError(a, "--run-id takes 1…200 ASCII letters, digits, `.`, `_` and `-`, not starting with `.` or `-`")
         }
         let runner: Runner
-        if let backend = openBackend(a) {
-            flags.config.storePath = backendURL(a) ?? ""
+        if let chosen = chooseBackend(a, runID: runID, mustHold: false) {
+            let backend = chosen.ports
+            flags.config.storePath = chosen.url
             do {
                 runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
                                           ports: coordinatorPorts(backend))
             } catch { fail(error) }
             runner.useRemoteWorkers(wait: backend.wait, notify: backend.notify)
+            journalFallback(runner, chosen)
         } else {
             do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
                 fail(error)
@@ -302,8 +304,9 @@ extension CLI {
         var flags = RunFlags(a)
         let offered = a.value("--workflow").map { loadProgram($0, stdlib: a.value("--stdlib")) }.map { (program: $0.0, bytes: $0.1) }
         let runner: Runner
-        if let backend = openBackend(a) {
-            flags.config.storePath = backendURL(a) ?? ""
+        if let chosen = chooseBackend(a, runID: a.positional[0], mustHold: true) {
+            let backend = chosen.ports
+            flags.config.storePath = chosen.url
             do {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
                                            allowCompatible: a.flags.contains("--allow-compatible"))

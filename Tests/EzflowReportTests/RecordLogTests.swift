@@ -37,6 +37,9 @@ final class RecordLogTests: XCTestCase {
             return (.interrupted(signal: "SIGTERM", drain: true, atMs: t0), "run interrupted by SIGTERM", .warn, nil)
         case .taskRedriven:
             return (.taskRedriven(task: test, principal: "ops", atMs: t0), "re-driven by ops", .info, "test")
+        case .backendFallback:
+            return (.backendFallback(primary: "postgres://ezflow:***@db/ezflow", reason: "cannot connect: Connection refused", atMs: t0),
+                    "run on the fallback backend: the primary was unreachable: cannot connect: Connection refused", .warn, nil)
         }
     }
 

@@ -42,6 +42,9 @@ final class CodecTests: XCTestCase {
             [.interrupted(signal: "SIGINT", drain: false, atMs: 5), .interrupted(signal: "SIGTERM", drain: true, atMs: 6)]
         case .taskRedriven:
             [.taskRedriven(task: 0, principal: "ops", atMs: 7), .taskRedriven(task: 9, principal: "ö \"x\"", atMs: .max)]
+        case .backendFallback:
+            [.backendFallback(primary: "postgres://u:***@db:5432/ezflow", reason: "cannot connect: Connection refused", atMs: 8),
+             .backendFallback(primary: "", reason: "ü \"x\"", atMs: .max)]
         }
     }
 

@@ -57,6 +57,38 @@ final class ScopeTests: XCTestCase {
         XCTAssertNoThrow(try Replay.verify(plan: h.plan, journal: decoded))
     }
 
+    // MARK: backend_fallback
+
+    /// `ezrun run --fallback` journals the switch right after `run_started`: audit only,
+    /// it changes nothing but `seq` and `nowMs` (no scheduling pass, no command), and it
+    /// replays byte for byte.
+    func testBackendFallbackChangesNothingButSeqAndTime() throws {
+        var h = Harness(try makePlan(workflow("""
+          task build { agent: v  run: "echo" }
+          task test { agent: v  run: "echo"  after: [build] }
+        """)))
+        XCTAssertEqual(try h.start(), ["dispatch build#1@v"])
+        let before = h.run.state
+        XCTAssertEqual(try h.send(.backendFallback(primary: "postgres://ezflow:***@db/ezflow", reason: "cannot connect: Connection refused", atMs: 3)), [])
+        let after = h.run.state
+        XCTAssertEqual(after.seq, before.seq + 1)
+        XCTAssertEqual(after.nowMs, 3)
+        XCTAssertEqual(after.tasks, before.tasks)
+        XCTAssertEqual(after.transitions, before.transitions)
+        XCTAssertEqual(after.phase, before.phase)
+        XCTAssertEqual(after.rng, before.rng)
+        XCTAssertEqual(try h.ok("build", at: 5), ["dispatch test#1@v"])
+        // Before the run: refused like any event but `run_started`.
+        var fresh = RunState(plan: h.plan)
+        XCTAssertThrowsError(try Core.step(&fresh, .backendFallback(primary: "p", reason: "r", atMs: 0)))
+        let bytes = Journal.encode(h.run.records)
+        let text = String(decoding: bytes, as: UTF8.self)
+        XCTAssertTrue(text.contains(#"{"at_ms":3,"primary":"postgres://ezflow:***@db/ezflow","reason":"cannot connect: Connection refused","type":"backend_fallback"}"#), text)
+        let decoded = try Journal.decode(bytes)
+        XCTAssertEqual(decoded, h.run.records)
+        XCTAssertNoThrow(try Replay.verify(plan: h.plan, journal: decoded))
+    }
+
     // MARK: half-open breaker
 
     func testHalfOpenAdmitsExactlyOneProbe() throws {

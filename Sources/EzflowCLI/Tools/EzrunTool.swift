@@ -11,18 +11,18 @@ extension Tool {
                     flags: [Flag("--input", value: "NAME=VALUE", "a workflow input, typed and checked as `ezc check` would (`wait=5s`, `cap=$2`)", repeatable: true),
                             Flag("--run-id", value: "ID", "the run's id (1…200 characters, no spaces or `/`; default: WORKFLOW-DATE-TIME-XXXX)"),
                             Flag("--seed", value: "N", "the run's seed (unsigned 64-bit; default: random, journalled)"),
-                            RunTable.backend, SharedFlags.stdlib] + RunTable.reportFlags,
+                            RunTable.backend, RunTable.fallback, SharedFlags.stdlib] + RunTable.reportFlags,
                     details: RunTable.runDetails,
                     exitCodes: RunTable.runExitCodes),
             CommandSpec("resume", "continue a stopped, crashed or paused run from its journal",
                     arguments: [Argument("RUN", "the run id")],
                     flags: [Flag("--workflow", value: "FILE", "offer a changed workflow (.ezflow or .ezir): accepted when only what has not run yet changed", complete: .file),
                             Flag("--allow-compatible", "with --workflow: also accept changes to tasks that already ran, when their outputs keep their types"),
-                            RunTable.backend, SharedFlags.stdlib] + RunTable.reportFlags,
+                            RunTable.backend, RunTable.fallback, SharedFlags.stdlib] + RunTable.reportFlags,
                     details: RunTable.resumeDetails,
                     exitCodes: RunTable.runExitCodes),
             CommandSpec("worker", "carry out the attempts coordinators queue on a backend, until stopped",
-                    flags: [RunTable.backend,
+                    flags: [RunTable.backend, RunTable.fallback,
                             Flag("--queue", value: "NAME", "take work from this queue only (repeatable; default: every queue)", repeatable: true),
                             Flag("--slots", value: "N", "attempts run at once (1…1024, default 4)"),
                             Flag("--lease", value: "DURATION", "how long a claimed attempt stays this worker's without a renewal (1s…1h, default 30s)"),
@@ -35,10 +35,12 @@ extension Tool {
                         attempts in flight and puts them back in the queue; a second signal kills them at once. A worker killed
                         with -9 loses its leases when they expire (or sooner, where the backend notices), and its attempts run
                         again elsewhere: delivery to agents is at least once (EZFLOW_IDEMPOTENCY_KEY is stable across attempts).
+                        With --fallback it serves both backends in one pool of --slots, the primary first, and keeps serving
+                        one while the other cannot be reached.
                         """,
                     exitCodes: [ExitCode(0, "stopped"), ExitCode(2, "usage error"), ExitCode(5, "the backend cannot be reached or written")]),
             CommandSpec("coordinator", "drive the runs of a backend whose coordinator is gone (a standby), until killed",
-                    flags: [RunTable.backend,
+                    flags: [RunTable.backend, RunTable.fallback,
                             Flag("--poll", value: "DURATION", "how often to look for runs to adopt (100ms…60s, default 1s)"),
                             Flag("--health-port", value: "PORT", "serve /healthz, /scale-hint (JSON, `desired` workers) and /metrics on this port (0 picks one)"),
                             Flag("--health-addr", value: "ADDR", "the IPv4 address the health port binds (default 127.0.0.1; 0.0.0.0 in a pod)"),
@@ -47,6 +49,7 @@ extension Tool {
                     details: """
                         A run started with `ezrun run --backend URL` is coordinated by that ezrun; if it dies (killed, its machine
                         lost) a coordinator adopts the run once its run lease is free, replays its journal and goes on from there.
+                        With --fallback it adopts the runs of both backends.
                         """,
                     exitCodes: [ExitCode(2, "usage error"), ExitCode(5, "the backend cannot be reached or read")]),
             CommandSpec("scale-hint", "print how many workers a backend's queue wants now, for an autoscaler",
@@ -201,6 +204,8 @@ extension Tool {
 enum RunTable {
     static let backend = Flag("--backend", value: "URL",
                               "where runs and their queue live when workers elsewhere carry out the attempts: sqlite:PATH, postgres://HOST/DB or redis://HOST:PORT (default: $EZFLOW_BACKEND; docs/DISTRIBUTED.md)")
+    static let fallback = Flag("--fallback", value: "URL",
+                               "with --backend: where NEW runs go while the primary backend cannot be reached (default: $EZFLOW_FALLBACK); a run in progress stays on its backend (docs/DISTRIBUTED.md, \"Failover\")")
     static let principal = Flag("--as", value: "NAME[:ROLE,...]",
                                 "the principal (roles from --principals, $EZFLOW_PRINCIPALS or .ezflow/principals.json unless given inline); without it the local operator runs unrestricted")
     static let principals = Flag("--principals", value: "FILE", "the principals file (JSON: names and their roles)", complete: .file)

@@ -1,0 +1,71 @@
+// `--fallback URL` (or `$EZFLOW_FALLBACK`) beside `--backend`: the backend new runs go to
+// while the primary cannot be reached, and the second backend workers and standby
+// coordinators serve (docs/DISTRIBUTED.md, "Failover"). The choice itself is
+// `Backend.choose`; here are the flag's checks and the lines the user sees.
+import EzflowBackends
+import EzflowCLI
+import EzflowPorts
+import EzflowRunner
+import EzflowRuntime
+import Foundation
+
+extension CLI {
+    /// `--fallback URL`, else `$EZFLOW_FALLBACK` when a backend is given; nil: none. A
+    /// fallback without a backend, one that names no backend, or the primary itself is a
+    /// usage error (exit 2).
+    static func fallbackURL(_ a: Args) -> String? {
+        let primary = backendURL(a)
+        let url: String
+        if let u = a.value("--fallback") {
+            guard primary != nil else { usageError(a, "--fallback needs --backend URL (or $EZFLOW_BACKEND): it stands in for that backend") }
+            url = u
+        } else if primary != nil, let e = ProcessInfo.processInfo.environment["EZFLOW_FALLBACK"], !e.isEmpty {
+            url = e
+        } else {
+            return nil
+        }
+        guard Backend.kind(of: url) != nil else {
+            usageError(a, "--fallback takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
+        }
+        guard url != primary else { usageError(a, "--fallback names the same backend as --backend (\(Backend.redacted(url))): give a second one") }
+        return url
+    }
+
+    /// The backend a run goes on: `--backend`, or the fallback when the primary cannot be
+    /// reached (for a resume, also when the primary does not hold the run). Nil: no backend.
+    static func chooseBackend(_ a: Args, runID: String, mustHold: Bool) -> ChosenBackend? {
+        let fallback = fallbackURL(a)  // its usage errors also without a backend
+        guard let primary = backendURL(a) else { return nil }
+        guard Backend.kind(of: primary) != nil else {
+            usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(primary))`")
+        }
+        do { return try Backend.choose(primary: primary, fallback: fallback, runID: runID, mustHold: mustHold) } catch where error.kind == .misuse {
+            fail(error.description, code: 2)
+        } catch { fail(error) }
+    }
+
+    /// Journals the switch right after `run_started` (audit only: the core changes nothing
+    /// for it) and says it on standard error, whatever `--quiet` says: the run is not where
+    /// the operator asked for it.
+    static func journalFallback(_ runner: Runner, _ chosen: ChosenBackend) {
+        guard let (primary, reason) = chosen.passedOver else { return }
+        runner.post(.backendFallback(primary: primary, reason: reason, atMs: SystemClock().nowMs()))
+        Console.err("ezrun: primary backend \(primary) unreachable (\(reason)); run \(runner.runID) runs on fallback \(Backend.redacted(chosen.url))\n")
+    }
+
+    /// `servedBackends`, each checked as written (exit 2 for one ezflow cannot use) before
+    /// a loop that opens them again and again.
+    static func checkedBackends(_ a: Args) -> [String] {
+        let urls = servedBackends(a)
+        for url in urls {
+            do { try Backend.check(url) } catch { fail(error.description, code: 2) }
+        }
+        return urls
+    }
+
+    /// Every backend a worker or a standby coordinator serves: the primary, then the fallback.
+    static func servedBackends(_ a: Args) -> [String] {
+        guard let primary = backendURL(a) else { return [] }
+        return [primary] + (fallbackURL(a).map { [$0] } ?? [])
+    }
+}
