@@ -141,6 +141,42 @@ final class DistributedRunTests: XCTestCase {
         }
     }
 
+    /// `ezrun cancel` of a run whose attempt runs on a worker: the run ends cancelled at
+    /// once, and the worker, told with its next renewal, stops the attempt's processes
+    /// long before the task's own 10-minute timeout.
+    func testACancelledRunsAttemptIsStoppedOnItsWorker() throws {
+        let flow = """
+            agent sh {
+              driver: exec
+              capabilities: ["shell"]
+              concurrency: 2
+            }
+            workflow long {
+              input dir: string
+              agents: [sh]
+              task long { env: { D: inputs.dir }  run: "echo start >> \\"$D/log\\"; sleep 300"  timeout: 600s }
+            }
+            """
+        for (name, url) in backends(tempDir("dist")) {
+            let dir = tempDir("dist-cancel-\(name)")
+            write(flow, to: dir + "/f.ezflow")
+            let w = try spawn(["worker", "--backend", url, "--lease", "3s", "--idle-exit", "3s"], in: dir, log: dir + "/w.err")
+            let run = try spawn(["run", "f.ezflow", "--backend", url, "--run-id", "c1", "--input", "dir=\(dir)", "--no-progress"], in: dir,
+                                log: dir + "/run.err")
+            waitFor("\(name): long started") { !lines(dir + "/log", "start").isEmpty }
+            let cancel = ezrun(["cancel", "c1", "--db", DistributedBackends.statusStore(url)], in: dir)
+            XCTAssertEqual(cancel.status, 0, "\(name): \(cancel.stderr)")
+            run.waitUntilExit()
+            let ended = Date()
+            XCTAssertTrue(read(dir + "/run.err").contains("cancel"), "\(name): \(read(dir + "/run.err"))")
+            XCTAssertEqual(liveProcesses(marker: "D=\(dir)", within: 15), [], "\(name): the attempt's processes were stopped on the worker")
+            XCTAssertLessThan(Date().timeIntervalSince(ended), 15, "\(name)")
+            w.waitUntilExit()
+            XCTAssertTrue(read(dir + "/w.err").contains("c1 task 0 attempt 1 was cancelled by its coordinator; stopping it"), "\(name): \(read(dir + "/w.err"))")
+            XCTAssertEqual(w.terminationStatus, 0, "\(name): \(read(dir + "/w.err"))")
+        }
+    }
+
     /// A coordinator frozen (SIGSTOP) past its run lease loses the run to a standby; woken,
     /// it says so (not "resume"), exits 5 and writes nothing, and the standby finishes
     /// the run. Not on sqlite: a frozen process keeps its `flock`, so nobody adopts.
