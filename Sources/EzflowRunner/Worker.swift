@@ -34,6 +34,10 @@ public struct WorkerConfig: Sendable {
     public var idleExitMs: Int64?
     public var exec = ExecOptions()
     public var secrets = SecretConfig()
+    /// Complete attempts of `sim` agents at once as successes without outputs (`ezrun
+    /// worker --sim-agents`: a benchmark of the queue and the coordinator themselves);
+    /// false: they fail with `config_error`, as in `ezrun run`.
+    public var simAgents = false
     public init(owner: String) { self.owner = owner }
 }
 
@@ -78,6 +82,8 @@ public final class Worker: @unchecked Sendable {
     let loaded = Mutex<[String: Loaded]>([:])
     let workers = WorkerPool()
     public let health = WorkerHealth()
+    /// Offer → claim waits of the attempts this worker claimed (`/metrics`).
+    public let claimLatency = ClaimLatency()
     /// Completions handed back and refused so far (for `/metrics`).
     public var counts: WorkerSummary { summary.withLock { $0 } }
     /// Lines for the operator (claims, refusals); called from worker threads.
@@ -164,10 +170,11 @@ public final class Worker: @unchecked Sendable {
         let key = Key(run: item.runID, task: item.task, attempt: item.attempt)
         let token = CancelToken()
         tokens.withLock { $0[key] = token }
-        let decoded: (values: RenderValues, planHash: String)
+        let decoded: (values: RenderValues, planHash: String, offeredMs: Millis?)
         do throws(AttemptPayload.Invalid) { decoded = try AttemptPayload.decode(item.payload) } catch {
             return finish(item, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
         }
+        if let at = decoded.offeredMs { claimLatency.observe(ms: clock.nowMs() - at) }
         let run: Loaded
         do { run = try drivers(run: item.runID, planHash: decoded.planHash) } catch {
             if case .store(let why) = error {
@@ -182,6 +189,11 @@ public final class Worker: @unchecked Sendable {
         }
         log("claimed \(item.runID) task \(item.task) attempt \(item.attempt) (delivery \(lease.deliveries))")
         let drivers = run.drivers
+        if config.simAgents, drivers.isSim(agent: item.agent) {
+            var done = DriverResult.failed("", "")
+            done.outcome = .success(outputs: .object([]))
+            return finish(item, run, done)
+        }
         if drivers.isExec(agent: item.agent), drivers.exec.isSynchronous(task: item.task) {
             switch drivers.exec.prepare(task: item.task, attempt: item.attempt, agent: item.agent, idempotencyKey: item.idempotencyKey,
                                         runID: item.runID, values: decoded.values, workingDirectory: nil) {

@@ -64,6 +64,7 @@ extension CLI {
         }
         if let d = durationFlag(a, "--lease", 1_000...3_600_000) { config.leaseMs = d }
         config.idleExitMs = durationFlag(a, "--idle-exit", 0...86_400_000)
+        config.simAgents = a.flags.contains("--sim-agents")
         let quiet = a.flags.contains("--quiet")
         do { try backend.registerWorker(config.owner, SystemClock().nowMs()) } catch { fail(error) }
         let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait,
@@ -106,6 +107,7 @@ extension CLI {
                 out += "ezflow_worker_completed_total \(c.completed)\n"
                 out += "# HELP ezflow_worker_refused_total Results refused (lease expired or attempt cancelled).\n# TYPE ezflow_worker_refused_total counter\n"
                 out += "ezflow_worker_refused_total \(c.refused)\n"
+                out += w.claimLatency.exposition()
                 return (200, out)
             },
         ]

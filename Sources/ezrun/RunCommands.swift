@@ -147,6 +147,7 @@ final class CLIObserver: RunObserver {
 
     func committed(_ records: [JournalRecord], logs: [AttemptLogRow], state: RunState) {
         gaugesStale = true
+        metrics.recordAppend(records: records.count)
         var text = ""
         var lines = ""
         for r in records {
