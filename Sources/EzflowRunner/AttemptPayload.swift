@@ -24,13 +24,24 @@ enum AttemptPayload {
             ("plan", .string(planHash)),
             ("optional_outputs", .array(v.optionalOutputs.sorted().map { .int(Int64($0)) })),
             ("run_values", .object(v.runValues.keys.sorted().map { ($0, v.runValues[$0]!) })),
-            ("task_names", namesByID(v.taskNames)),
+            // The names of the tasks whose values travel, not the whole scope's: a payload
+            // of every name made a 20,000-task run write O(tasks²) bytes to its queue.
+            ("task_names", namesByID(Self.dependencyNames(v))),
             ("task_outputs", byID(v.taskOutputs)),
             ("task_statuses", namesByID(v.taskStatuses)),
             ("token_cap", v.tokenCap.map { .int($0) } ?? .null),
             ("v", .int(Int64(version))),
         ])
         return CanonicalJSON.encode(doc)
+    }
+
+    /// The names of the tasks in `v.taskOutputs` and `v.taskStatuses` (the attempt's
+    /// dependencies), looked up one by one: O(dependencies), not O(tasks in the scope).
+    static func dependencyNames(_ v: RenderValues) -> [Int: String] {
+        var out: [Int: String] = [:]
+        for id in v.taskOutputs.keys where out[id] == nil { out[id] = v.taskNames[id] }
+        for id in v.taskStatuses.keys where out[id] == nil { out[id] = v.taskNames[id] }
+        return out
     }
 
     struct Invalid: Error { var message: String }

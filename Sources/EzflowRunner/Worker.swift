@@ -134,7 +134,10 @@ public final class Worker: @unchecked Sendable {
             leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs)
             health.backendAtMs.store(now, ordering: .relaxed)
         }
-        for l in leases { begin(l) }
+        // The claim's time, not each attempt's start: the first attempt of a run loads its
+        // IR, which the others of the batch would otherwise count as waiting.
+        let claimedAt = leases.isEmpty ? now : clock.nowMs()
+        for l in leases { begin(l, claimedAtMs: claimedAt) }
         if now - lastRenew >= config.leaseMs / 3 {
             lastRenew = now
             _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs)
@@ -165,7 +168,7 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    func begin(_ lease: Lease) {
+    func begin(_ lease: Lease, claimedAtMs: Millis) {
         let item = lease.item
         let key = Key(run: item.runID, task: item.task, attempt: item.attempt)
         let token = CancelToken()
@@ -174,7 +177,7 @@ public final class Worker: @unchecked Sendable {
         do throws(AttemptPayload.Invalid) { decoded = try AttemptPayload.decode(item.payload) } catch {
             return finish(item, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
         }
-        if let at = decoded.offeredMs { claimLatency.observe(ms: clock.nowMs() - at) }
+        if let at = decoded.offeredMs { claimLatency.observe(ms: claimedAtMs - at) }
         let run: Loaded
         do { run = try drivers(run: item.runID, planHash: decoded.planHash) } catch {
             if case .store(let why) = error {

@@ -102,11 +102,11 @@ struct DistributedBench {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { if !options.keep { try? FileManager.default.removeItem(atPath: dir) } }
         let parallel = options.workers * options.slots
-        print("ezbench distributed: \(options.workers) workers × \(options.slots) slots (max_parallel \(parallel)); ezrun = \(ezrun)")
-        if let pg { print("  postgres: \(Self.redacted(pg))") }
-        if let redis { print("  redis: \(Self.redacted(redis))") }
-        print("")
-        print("backend   workload  tasks   run s  tasks/s  e2e s  tasks/s(e2e)  claim p50/p99/max ms  appends/task  records/task")
+        Self.say("ezbench distributed: \(options.workers) workers × \(options.slots) slots (max_parallel \(parallel)); ezrun = \(ezrun)")
+        if let pg { Self.say("  postgres: \(Self.redacted(pg))") }
+        if let redis { Self.say("  redis: \(Self.redacted(redis))") }
+        Self.say("")
+        Self.say("backend   workload  tasks   run s  tasks/s  e2e s  tasks/s(e2e)  claim p50/p99/max ms  appends/task  records/task")
         var status: Int32 = 0
         var n = 0
         for (workload, count) in [("sim", options.sim), ("exec", options.exec)] where count > 0 {
@@ -130,7 +130,7 @@ struct DistributedBench {
                 switch result {
                 case .success(let f): report(b, workload, f)
                 case .failure(let why):
-                    print("\(b.padding(toLength: 9, withPad: " ", startingAt: 0)) \(workload.padding(toLength: 8, withPad: " ", startingAt: 0)) failed: \(why)")
+                    Self.say("\(b.padding(toLength: 9, withPad: " ", startingAt: 0)) \(workload.padding(toLength: 8, withPad: " ", startingAt: 0)) failed: \(why)")
                     status = 1
                 }
             }
@@ -139,6 +139,9 @@ struct DistributedBench {
     }
 
     struct Failed: Error { var why: String }
+
+    /// A line on standard output, unbuffered: a row shows as soon as it is measured, piped or not.
+    static func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
     /// Workers started and ready, the coordinator run to its end, the workers scraped and stopped.
     func measure(ezrun: String, url: String, file: String, workload: String, dir: String) -> Result<Figures, Failed> {
@@ -196,7 +199,7 @@ struct DistributedBench {
     func report(_ backend: String, _ workload: String, _ f: Figures) {
         let t = Double(f.tasks)
         let lat = [0.5, 0.99].map { f.latency.quantileMs($0).map(String.init) ?? "-" }.joined(separator: "/") + "/\(f.latency.maxMs)"
-        print(backend.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + workload.padding(toLength: 8, withPad: " ", startingAt: 0)
+        Self.say(backend.padding(toLength: 9, withPad: " ", startingAt: 0) + " " + workload.padding(toLength: 8, withPad: " ", startingAt: 0)
             + String(format: " %6d %7.3f %8.0f %6.3f %13.0f  ", f.tasks, f.runS, t / max(f.runS, 0.001), f.wallS, t / f.wallS)
             + lat.padding(toLength: 20, withPad: " ", startingAt: 0)
             + String(format: "  %12.3f  %12.3f", Double(f.appends) / t, Double(f.records) / t))

@@ -67,8 +67,8 @@ extension CLI {
         config.simAgents = a.flags.contains("--sim-agents")
         let quiet = a.flags.contains("--quiet")
         do { try backend.registerWorker(config.owner, SystemClock().nowMs()) } catch { fail(error) }
-        let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: backend.wait,
-                            notify: backend.notify)
+        let worker = Worker(queue: backend.queue, store: backend.store, clock: SystemClock(), config: config, waitForWork: { backend.wait(.offers, $0) },
+                            notify: { backend.notify(.results) })
         if !quiet { worker.log = { Console.err("ezrun worker: \($0)\n") } }
         Signals.listen(worker.stopRequest)
         var server: MetricsServer? = nil
@@ -203,7 +203,7 @@ extension CLI {
                 do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
                     continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
                 }
-                runner.useRemoteWorkers(wait: ports.wait, notify: ports.notify)
+                runner.useRemoteWorkers(wait: { ports.wait(.results, $0) }, notify: { ports.notify(.offers) })
                 driving.withLock { _ = $0.insert(info.runID) }
                 if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID) at event \(runner.run.state.seq)\n") }
                 let held = Held(runner: runner)

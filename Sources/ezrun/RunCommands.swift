@@ -276,7 +276,7 @@ extension CLI {
                 runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
                                           ports: coordinatorPorts(backend))
             } catch { fail(error) }
-            runner.useRemoteWorkers(wait: backend.wait, notify: backend.notify)
+            runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
         } else {
             do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
                 fail(error)
@@ -306,7 +306,7 @@ extension CLI {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
                                            allowCompatible: a.flags.contains("--allow-compatible"))
             } catch { fail(error) }
-            runner.useRemoteWorkers(wait: backend.wait, notify: backend.notify)
+            runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
         } else {
             do {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
