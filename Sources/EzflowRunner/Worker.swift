@@ -91,6 +91,12 @@ public final class Worker: @unchecked Sendable {
 
     /// Wakes the coordinators after a completion (the backend's notify).
     let notify: @Sendable () -> Void
+    /// Results waiting to be handed back: one thread hands back everything waiting in one
+    /// `complete` call (one transaction), so results that end together cost one commit.
+    let outbox = Mutex<[WorkCompletion]>([])
+    let outboxReady = DispatchSemaphore(value: 0)
+    let outboxDone = DispatchSemaphore(value: 0)
+    let serving = Atomic<Bool>(false)
 
     public init(queue: any WorkQueue, store: any JournalStore, clock: any RunClock, config: WorkerConfig,
                 waitForWork: @escaping (Int64) -> Void, notify: @escaping @Sendable () -> Void = {}) {
@@ -106,6 +112,13 @@ public final class Worker: @unchecked Sendable {
 
     /// Claims and runs attempts until a stop request (or `idleExitMs` without work).
     public func serve() throws(RunnerError) -> WorkerSummary {
+        serving.store(true, ordering: .relaxed)
+        Thread.detachNewThread { [self] in handBack() }
+        defer {
+            serving.store(false, ordering: .relaxed)
+            outboxReady.signal()
+            outboxDone.wait()
+        }
         var lastRenew = clock.nowMs()
         var idleSince = clock.nowMs()
         var outage = Outage()
@@ -258,27 +271,51 @@ public final class Worker: @unchecked Sendable {
             handedBack.signal()
             return
         }
-        var accepted = false
-        // A backend that is away for a moment (a restart) gets the result a few more times:
-        // `complete` is fenced, so a retry of one that was committed refuses, harmlessly.
-        for wait in [0, 200, 1_000, 3_000, 8_000] as [UInt32] {
-            if wait > 0 { usleep(wait * 1_000) }
-            do {
-                accepted = try queue.complete(WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog), nowMs: clock.nowMs())
-                break
-            } catch where error.kind == .unavailable || error.kind == .busy {
+        outbox.withLock { $0.append(WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog)) }
+        outboxReady.signal()
+    }
+
+    /// The hand-back thread: everything in the outbox in one `complete` call, until the
+    /// loop stopped and the outbox is empty. The attempts stay in flight (their slots
+    /// taken) until their result is handed back.
+    func handBack() {
+        while true {
+            _ = outboxReady.wait(timeout: .now() + .milliseconds(100))
+            let batch = outbox.withLock { o in
+                let b = o
+                o.removeAll()
+                return b
+            }
+            if batch.isEmpty {
+                if !serving.load(ordering: .relaxed) { break }
                 continue
-            } catch {
-                break
+            }
+            var accepted = [Bool](repeating: false, count: batch.count)
+            // A backend that is away for a moment (a restart) gets the results a few more
+            // times: `complete` is fenced, so a retry of one that was committed refuses, harmlessly.
+            for wait in [0, 200, 1_000, 3_000, 8_000] as [UInt32] {
+                if wait > 0 { usleep(wait * 1_000) }
+                do {
+                    accepted = try queue.complete(batch, nowMs: clock.nowMs())
+                    break
+                } catch where error.kind == .unavailable || error.kind == .busy {
+                    continue
+                } catch {
+                    break
+                }
+            }
+            if accepted.contains(true) { notify() }
+            for (c, ok) in zip(batch, accepted) {
+                let item = c.item
+                summary.withLock { if ok { $0.completed += 1 } else { $0.refused += 1 } }
+                // Refused or not handed back: the attempt runs again elsewhere once its lease
+                // expires (delivery is at least once).
+                if !ok { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was not taken (the lease expired, the attempt was cancelled, or the backend did not answer)") }
+                tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
+                handedBack.signal()
             }
         }
-        summary.withLock { if accepted { $0.completed += 1 } else { $0.refused += 1 } }
-        if accepted { notify() }
-        // Refused or not handed back: the attempt runs again elsewhere once its lease
-        // expires (delivery is at least once).
-        if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was not taken (the lease expired, the attempt was cancelled, or the backend did not answer)") }
-        tokens.withLock { _ = $0.removeValue(forKey: Key(run: item.runID, task: item.task, attempt: item.attempt)) }
-        handedBack.signal()
+        outboxDone.signal()
     }
 }
 

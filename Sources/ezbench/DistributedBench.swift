@@ -333,12 +333,13 @@ struct Histogram {
         if let m = DistributedBench.value(text, "ezflow_worker_claim_latency_max_seconds") { maxMs = max(maxMs, Int64((m * 1000).rounded())) }
     }
 
-    /// The smallest bucket bound (ms) holding quantile `q` (exact to the millisecond up to
-    /// 10 ms, the histogram's resolution); nil without observations or beyond the last bound.
+    /// The smallest bucket bound (ms) holding quantile `q`, at most the maximum (exact to the
+    /// millisecond up to 10 ms, then an upper bound); nil without observations or beyond the last bound.
     func quantileMs(_ q: Double) -> Int64? {
         guard count > 0 else { return nil }
         let rank = Int((q * Double(count)).rounded(.up))
-        return cumulative.keys.sorted().first { cumulative[$0]! >= rank }
+        // A bucket's bound, but never past the longest wait seen.
+        return cumulative.keys.sorted().first { cumulative[$0]! >= rank }.map { min($0, maxMs) }
     }
 }
 
