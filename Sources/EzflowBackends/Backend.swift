@@ -16,10 +16,12 @@ public struct BackendPorts: Sendable {
     public var store: any JournalStore & RunInbox
     public var queue: any WorkQueue
     public var lease: any RunLease
-    /// Waits up to the given milliseconds for a wake-up (new work or a completion).
-    public var wait: @Sendable (Int64) -> Void
-    /// Wakes the other processes' `wait` (after an offer or a completion).
-    public var notify: @Sendable () -> Void
+    /// Waits up to the given milliseconds for a wake-up of a kind (a worker: `.offers`, a
+    /// coordinator: `.results`).
+    public var wait: @Sendable (WakeUp, Int64) -> Void
+    /// Wakes the other processes' waits of a kind (`.offers` after an offer, `.results`
+    /// after a completion).
+    public var notify: @Sendable (WakeUp) -> Void
     /// The backend as messages name it: the URL without a password.
     public var location: String
     /// Makes a worker's death visible to the reapers at once, where the backend can
@@ -112,48 +114,54 @@ public enum Backend {
             let store = try openSQLite(path)
             let lease = FileRunLease(storePath: path)
             return BackendPorts(store: store, queue: SQLiteWorkQueue(store: store), lease: lease,
-                                wait: { ms in usleep(UInt32(max(1, min(ms, sqlitePollMs))) * 1000) }, notify: {}, location: path,
+                                wait: { _, ms in usleep(UInt32(max(1, min(ms, sqlitePollMs))) * 1000) }, notify: { _ in }, location: path,
                                 leaseHeld: { run in lease.holder(run: run) != nil })
         case .redis?:
             let (plain, namespace) = try splitNamespace(url)
             let backend = try RedisBackend(url: plain, prefix: (namespace ?? "ezflow") + ":")
-            let listener = Mutex<RedisWakeListener?>(try backend.listener())
+            // Subscribed now, one connection per kind: a wake-up sent after `open` returns is
+            // never missed, whichever role the process takes.
+            let listeners = (offers: WakeSlot(try backend.listener(.offers)), results: WakeSlot(try backend.listener(.results)))
             // A run lease of 5 s renewed every third of it: a frozen or killed coordinator's
             // runs are adopted within about 6 s.
             return BackendPorts(store: backend.store(), queue: backend.queue(), lease: backend.lease(ttlMs: 5_000),
-                                wait: { ms in
+                                wait: { kind, ms in
                                     // A subscriber whose connection was lost (a server restart)
                                     // is replaced; meanwhile a wait is a short sleep, never a spin.
-                                    let l = listener.withLock { l -> RedisWakeListener? in
-                                        if l == nil { l = try? backend.listener() }
+                                    let slot = kind == .offers ? listeners.offers : listeners.results
+                                    let l = slot.listener.withLock { l -> RedisWakeListener? in
+                                        if l == nil { l = try? backend.listener(kind) }
                                         return l
                                     }
                                     do throws(StoreError) {
                                         guard let l else { throw StoreError(.unavailable, path: backend.location, message: "no subscriber") }
                                         _ = try l.wait(timeoutMs: Int(max(1, ms)))
                                     } catch {
-                                        listener.withLock { $0 = nil }
+                                        slot.listener.withLock { $0 = nil }
                                         usleep(UInt32(min(max(1, ms), 200)) * 1000)
                                     }
                                 },
-                                notify: { try? backend.notify() }, location: backend.location,
+                                notify: { kind in try? backend.notify(kind) }, location: backend.location,
                                 leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) },
                                 serverTimeMs: { () throws(StoreError) in try backend.serverTimeMs() })
         case .postgres?:
             let (plain, namespace) = try splitNamespace(url)
             let backend = try PostgresBackend(conninfo: plain, schema: namespace ?? "ezflow")
             let queue = backend.queue()
-            let listener = backend.listener()
+            // Each connects (and LISTENs) at its first wait: a process uses one.
+            let listeners = (offers: backend.listener(.offers), results: backend.listener(.results))
             return BackendPorts(store: backend.store(), queue: queue, lease: backend.lease(),
-                                wait: { ms in
+                                wait: { kind, ms in
                                     // LISTEN again after a lost session; a wait that fails is
                                     // a short sleep: the caller polls anyway.
+                                    let listener = kind == .offers ? listeners.offers : listeners.results
                                     do throws(StoreError) {
                                         try listener.listen()
                                         _ = try listener.wait(timeoutMs: Int(max(1, ms)))
                                     } catch { usleep(UInt32(min(max(1, ms), 200)) * 1000) }
                                 },
-                                notify: { try? backend.notify() }, location: backend.location,
+                                // Results: `PostgresWorkQueue.complete` notifies in its own statement.
+                                notify: { kind in if kind == .offers { try? backend.notify("", kind) } }, location: backend.location,
                                 registerWorker: { owner, now throws(StoreError) in try queue.registerWorker(owner: owner, nowMs: now) },
                                 leaseHeld: { run throws(StoreError) in try backend.runLeaseHeld(run) },
                                 serverTimeMs: { () throws(StoreError) in try backend.serverTimeMs() }, queueInStore: true,
@@ -203,4 +211,10 @@ public enum Backend {
     static func usage(_ url: String, _ what: String) -> StoreError {
         StoreError(.misuse, path: redacted(url), message: what, nextStep: "a backend is one of \(forms)")
     }
+}
+
+/// A Redis subscriber of one kind, replaced when its connection is lost (nil meanwhile).
+final class WakeSlot: Sendable {
+    let listener: Mutex<RedisWakeListener?>
+    init(_ l: RedisWakeListener) { listener = Mutex(l) }
 }

@@ -242,6 +242,9 @@ public protocol WorkQueue: AnyObject, Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
     func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
     func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool
+    /// Several completions, each fenced as by `complete` (one accepted flag each, in
+    /// order); a backend may write them in one transaction (one commit, one wake-up).
+    func complete(_ completions: [WorkCompletion], nowMs: Millis) throws(StoreError) -> [Bool]
     func expire(nowMs: Millis) throws(StoreError) -> [WorkItem]
     func cancel(run runID: String, task: Int, attempt: Int) throws(StoreError)
     func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion]
@@ -273,6 +276,14 @@ public struct QueueDepth: Sendable, Equatable {
 }
 
 extension WorkQueue {
+    /// One `complete` after the other.
+    public func complete(_ completions: [WorkCompletion], nowMs: Millis) throws(StoreError) -> [Bool] {
+        var out: [Bool] = []
+        out.reserveCapacity(completions.count)
+        for c in completions { out.append(try complete(c, nowMs: nowMs)) }
+        return out
+    }
+
     /// Claims from every queue.
     public func claim(owner: String, max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease] {
         try claim(owner: owner, queues: [], max: max, nowMs: nowMs, leaseMs: leaseMs)

@@ -98,8 +98,8 @@ public final class PostgresBackend: Sendable {
     /// Run leases, one session per run held.
     public func lease() -> PostgresRunLease { PostgresRunLease(backend: self) }
 
-    /// A listener for `notify` on a connection of its own.
-    public func listener() -> PostgresListener { PostgresListener(conninfo: conninfo, schema: schema) }
+    /// A listener for `notify` of `kind` on a connection of its own (connected at its first wait).
+    public func listener(_ kind: WakeUp = .offers) -> PostgresListener { PostgresListener(conninfo: conninfo, schema: schema, kind: kind) }
 
     /// Whether some session holds run `runID`'s lease (its advisory lock): a standby's
     /// probe before it tries to adopt the run, on this backend's own connection instead of
@@ -120,11 +120,11 @@ public final class PostgresBackend: Sendable {
         }
     }
 
-    /// One wake-up on `PostgresListener.channel` (workers and coordinators poll anyway:
-    /// a wake-up only makes them look sooner).
-    public func notify(_ payload: String = "") throws(StoreError) {
+    /// One wake-up of `kind` (workers and coordinators poll anyway: a wake-up only makes
+    /// them look sooner).
+    public func notify(_ payload: String = "", _ kind: WakeUp = .offers) throws(StoreError) {
         try admin.with { s throws(StoreError) in
-            _ = try s.exec("SELECT pg_notify($1, $2)", [PostgresListener.channel, String(payload.prefix(200))])
+            _ = try s.exec("SELECT pg_notify($1, $2)", [PostgresListener.channel(kind, schema: schema), String(payload.prefix(200))])
         }
     }
 

@@ -143,7 +143,8 @@ extension PostgresStore {
             """, """
             ok AS (SELECT 1 FROM head WHERE next = $4::integer AND ($2::integer IS NULL OR (alive AND epoch = $5::bigint)))
             """] + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }).joined(separator: ",\n")
-        let wake = b.queue.offered.isEmpty ? "" : ", pg_notify('\(PostgresListener.channel)', '')"
+        // The channel is made of the schema's name, which is checked (letters, digits, `_`).
+        let wake = b.queue.offered.isEmpty ? "" : ", pg_notify('\(offersChannel)', '')"
         do throws(StoreError) {
             // Data-modifying CTEs not read by the main query run after it: the check (and
             // the row lock) come first.
@@ -190,7 +191,7 @@ extension PostgresStore {
                     throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
                 }
             }
-            if !b.queue.offered.isEmpty { _ = try s.exec("SELECT pg_notify($1, '')", [PostgresListener.channel]) }
+            if !b.queue.offered.isEmpty { _ = try s.exec("SELECT pg_notify($1, '')", [offersChannel]) }
             return Head(next: expectedSeq + b.rows.count, chain: chain)
         }
     }

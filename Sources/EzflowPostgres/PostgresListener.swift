@@ -8,21 +8,23 @@ import EzflowPorts
 import Foundation
 import Synchronization
 
-/// Waits for `PostgresBackend.notify()`.
+/// Waits for `PostgresBackend.notify()` of one kind.
 public final class PostgresListener: Sendable {
-    /// The channel every ezflow process listens on.
-    public static let channel = "ez_wake"
+    /// The channel of `kind`'s wake-ups in `schema` (an installation's processes wake only
+    /// each other). Schema names are ASCII letters, digits and `_`: quoted as they are.
+    public static func channel(_ kind: WakeUp, schema: String) -> String { "ez_\(kind.rawValue)_\(schema)" }
     private let conn: PGConnection
     /// Set when a session opens after the first: notifications may have been missed.
     private let flag: ReopenFlag
 
     final class ReopenFlag: Sendable { let set = Atomic<Bool>(false) }
 
-    init(conninfo: String, schema: String) {
+    init(conninfo: String, schema: String, kind: WakeUp) {
         let opens = Mutex<Int>(0)
         let flag = ReopenFlag()
+        let channel = Self.channel(kind, schema: schema)
         conn = PGConnection(conninfo: conninfo, schema: schema) { s throws(StoreError) in
-            try s.execScript("LISTEN \(PostgresListener.channel)")
+            try s.execScript("LISTEN \"\(channel)\"")
             let n = opens.withLock { n -> Int in
                 n += 1
                 return n

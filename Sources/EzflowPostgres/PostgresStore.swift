@@ -21,9 +21,13 @@ public final class PostgresStore: TurnStore, RunInbox {
     /// takes the one-statement path.
     let heads = Mutex<[String: Head]>([:])
 
+    /// The channel the workers wait on for offers (a turn's commit notifies it).
+    let offersChannel: String
+
     init(backend: PostgresBackend) {
         conn = backend.connection()
         book = backend.book
+        offersChannel = PostgresListener.channel(.offers, schema: backend.schema)
     }
 
     /// Closes the connection for good (later calls are `.misuse`).

@@ -20,6 +20,8 @@ public final class PostgresWorkQueue: WorkQueue {
     let conn: PGConnection
     private let workerPrefix: String
     private let registered: Registry
+    /// The coordinators' wake-up channel, notified by `complete` itself.
+    private let resultsChannel: String
 
     /// The workers registered on this connection: their locks are taken again after a
     /// reconnect, and this queue's own `expire` never takes them for dead.
@@ -33,6 +35,7 @@ public final class PostgresWorkQueue: WorkQueue {
         let prefix = backend.lockName("worker:")
         registered = registry
         workerPrefix = prefix
+        resultsChannel = PostgresListener.channel(.results, schema: backend.schema)
         conn = backend.connection { s throws(StoreError) in
             // After a reconnect. Best effort: if a reaper found the owner dead meanwhile,
             // its leases were already taken back (and its row deleted: put back).
@@ -121,26 +124,42 @@ public final class PostgresWorkQueue: WorkQueue {
             .map { Lease(item: $0.1, owner: owner, expiresAtMs: until, deliveries: $0.2) }
     }
 
+    /// The coordinators are woken by this statement (`pg_notify`, delivered at its commit):
+    /// one round trip and one transaction per result, not two.
     public func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
+        try conn.with { s throws(StoreError) in try complete(completion, on: s) }
+    }
+
+    /// In one transaction: one commit (one WAL flush) and one wake-up for the batch.
+    public func complete(_ completions: [WorkCompletion], nowMs: Millis) throws(StoreError) -> [Bool] {
+        guard !completions.isEmpty else { return [] }
+        return try conn.with { s throws(StoreError) in
+            try s.transaction(if: completions.count > 1) { () throws(StoreError) -> [Bool] in
+                var out: [Bool] = []
+                for c in completions { out.append(try complete(c, on: s)) }
+                return out
+            }
+        }
+    }
+
+    func complete(_ completion: WorkCompletion, on s: PGSession) throws(StoreError) -> Bool {
         let i = completion.item
         var p: [String?] = [i.runID, PG.int(i.task), PG.int(i.attempt), completion.owner, PG.int(i.agent), i.idempotencyKey,
                             Self.outcomeText(completion)]
         let l = completion.log
         p += [l.map { String($0.task) }, l.map { String($0.attempt) }, l.map { String($0.seq) }, l.map { String($0.agent) },
-              l?.exitCode.map { String($0) }, l.map { String($0.durationMs) }, l?.stdout, l?.stderr]
-        let rows = try conn.with { s throws(StoreError) in
-            try s.exec("""
-                WITH f AS (
-                    UPDATE tasks SET state = 2, lease_owner = NULL, lease_until = NULL
-                    WHERE run_id = $1 AND task = $2 AND attempt = $3 AND state = 1 AND lease_owner = $4 RETURNING id)
-                INSERT INTO completions(run_id, task, attempt, agent, idempotency_key, owner, outcome, log_task, log_attempt, log_seq,
-                                        log_agent, log_exit_code, log_duration_ms, log_stdout, log_stderr)
-                SELECT $1::text, $2::integer, $3::integer, $5::integer, $6::text, $4::text, $7::text, $8::integer, $9::integer,
-                       $10::integer, $11::integer, $12::integer, $13::bigint, $14::text, $15::text FROM f
-                ON CONFLICT (run_id, task, attempt) DO NOTHING
-                RETURNING 1
-                """, p).rows
-        }
+              l?.exitCode.map { String($0) }, l.map { String($0.durationMs) }, l?.stdout, l?.stderr, resultsChannel]
+        let rows = try s.exec("""
+            WITH f AS (
+                UPDATE tasks SET state = 2, lease_owner = NULL, lease_until = NULL
+                WHERE run_id = $1 AND task = $2 AND attempt = $3 AND state = 1 AND lease_owner = $4 RETURNING id)
+            INSERT INTO completions(run_id, task, attempt, agent, idempotency_key, owner, outcome, log_task, log_attempt, log_seq,
+                                    log_agent, log_exit_code, log_duration_ms, log_stdout, log_stderr)
+            SELECT $1::text, $2::integer, $3::integer, $5::integer, $6::text, $4::text, $7::text, $8::integer, $9::integer,
+                   $10::integer, $11::integer, $12::integer, $13::bigint, $14::text, $15::text FROM f
+            ON CONFLICT (run_id, task, attempt) DO NOTHING
+            RETURNING pg_notify($16, '')
+            """, p).rows
         return !rows.isEmpty
     }
 

@@ -53,10 +53,8 @@ public final class RedisBackend: Sendable {
 
     /// The wake-up channel (`PUBLISH`): a hint that there is something to do, never the
     /// work itself (a listener that was disconnected misses it and polls).
-    var wakeChannel: String { prefix + "wake" }
+    func wakeChannel(_ kind: WakeUp) -> String { prefix + (kind == .offers ? "wake" : "wake:results") }
 
-    /// Wakes every `RedisWakeListener` of this prefix (retried on a cut connection: a
-    /// second wake-up is harmless).
     /// Whether some coordinator holds run `runID`'s lease: a standby's probe before it
     /// tries to adopt the run (one command on this backend's connection).
     public func runLeaseHeld(_ runID: String) throws(StoreError) -> Bool {
@@ -72,11 +70,13 @@ public final class RedisBackend: Sendable {
         return s * 1000 + us / 1000
     }
 
-    public func notify() throws(StoreError) { _ = try admin.checked("PUBLISH", wakeChannel, "1", retry: true) }
+    /// Wakes every `RedisWakeListener` of `kind` of this prefix (retried on a cut
+    /// connection: a second wake-up is harmless).
+    public func notify(_ kind: WakeUp = .offers) throws(StoreError) { _ = try admin.checked("PUBLISH", wakeChannel(kind), "1", retry: true) }
 
-    /// A listener on its own connection, subscribed before this returns (a notify sent
-    /// after it returns is never missed while the connection lives).
-    public func listener() throws(StoreError) -> RedisWakeListener { try RedisWakeListener(backend: self) }
+    /// A listener of `kind` on its own connection, subscribed before this returns (a
+    /// notify sent after it returns is never missed while the connection lives).
+    public func listener(_ kind: WakeUp = .offers) throws(StoreError) -> RedisWakeListener { try RedisWakeListener(backend: self, kind: kind) }
 
     /// Deletes every key under the prefix (SCAN + DEL; tests' tearDown).
     public func removeAllKeys() throws(StoreError) {
@@ -99,9 +99,9 @@ public final class RedisWakeListener: Sendable {
     private let conn: RedisConnection
     private let channel: String
 
-    init(backend: RedisBackend) throws(StoreError) {
+    init(backend: RedisBackend, kind: WakeUp) throws(StoreError) {
         conn = backend.connection()
-        channel = backend.wakeChannel
+        channel = backend.wakeChannel(kind)
         try conn.subscribe(channel)
     }
 

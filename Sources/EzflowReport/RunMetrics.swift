@@ -31,6 +31,8 @@ public final class RunMetrics: Sendable {
         var bucketCounts = [UInt64](repeating: 0, count: RunMetrics.latencyBuckets.count)
         var latencyCount: UInt64 = 0
         var latencySum: Double = 0
+        var appends: UInt64 = 0
+        var records: UInt64 = 0
     }
 
     let storage = Mutex(Storage())
@@ -55,6 +57,14 @@ public final class RunMetrics: Sendable {
     /// Counts an ended attempt. `outcome` is `succeeded` or the error class.
     public func recordAttempt(agent: String, outcome: String) {
         storage.withLock { $0.attempts[AttemptKey(agent: agent, outcome: outcome), default: 0] += 1 }
+    }
+
+    /// Counts one journal append (a committed batch) of `records` records.
+    public func recordAppend(records: Int) {
+        storage.withLock { s in
+            s.appends += 1
+            s.records += UInt64(max(0, records))
+        }
     }
 
     /// Time from a task becoming ready to its dispatch. Negative or NaN values are dropped.
@@ -93,6 +103,10 @@ public final class RunMetrics: Sendable {
         header("ezflow_budget_used", "gauge", "Money (micro-dollars) and tokens charged so far.")
         out += "ezflow_budget_used{kind=\"money_micros\"} \(s.usedMicros)\n"
         out += "ezflow_budget_used{kind=\"tokens\"} \(s.usedTokens)\n"
+        header("ezflow_journal_appends_total", "counter", "Journal appends (one transaction per batch) this process committed.")
+        out += "ezflow_journal_appends_total \(s.appends)\n"
+        header("ezflow_journal_records_total", "counter", "Journal records this process committed.")
+        out += "ezflow_journal_records_total \(s.records)\n"
         header("ezflow_queue_depth", "gauge", "Ready tasks waiting for a slot, an agent or budget.")
         out += "ezflow_queue_depth \(s.queueDepth)\n"
         header("ezflow_running", "gauge", "Attempts running now.")

@@ -1,7 +1,8 @@
 // What a worker in another process needs to carry out an attempt, beside the run's IR
 // (which it reads from the store once per run): the values the attempt is rendered with,
-// as the coordinator derived them from the run's state at dispatch. Canonical JSON, so the
-// same dispatch gives the same bytes. Never a secret: `RenderValues.secrets` is filled by
+// as the coordinator derived them from the run's state at dispatch, and when it offered the
+// attempt (`offered_ms`, the coordinator's clock: the worker's claim latency). Canonical
+// JSON; an offer repeated on resume is ignored by the queue, so the first bytes stay. Never a secret: `RenderValues.secrets` is filled by
 // the driver in the worker, from the worker's own environment, and is not carried.
 import EzflowAgents
 import EzflowIR
@@ -11,7 +12,7 @@ enum AttemptPayload {
     /// Bumped when the shape changes; a worker refuses a payload of another version.
     static let version = 1
 
-    static func encode(_ v: RenderValues, planHash: String) -> [UInt8] {
+    static func encode(_ v: RenderValues, planHash: String, offeredMs: Int64) -> [UInt8] {
         func byID(_ m: [Int: JSONValue]) -> JSONValue {
             .array(m.keys.sorted().map { .array([.int(Int64($0)), m[$0]!]) })
         }
@@ -19,10 +20,13 @@ enum AttemptPayload {
         let doc: JSONValue = .object([
             ("inputs", .object(v.inputs.keys.sorted().map { ($0, v.inputs[$0]!) })),
             ("item", v.item ?? .null),
+            ("offered_ms", .int(offeredMs)),
             ("plan", .string(planHash)),
             ("optional_outputs", .array(v.optionalOutputs.sorted().map { .int(Int64($0)) })),
             ("run_values", .object(v.runValues.keys.sorted().map { ($0, v.runValues[$0]!) })),
-            ("task_names", namesByID(v.taskNames)),
+            // The names of the tasks whose values travel, not the whole scope's: a payload
+            // of every name made a 20,000-task run write O(tasks²) bytes to its queue.
+            ("task_names", namesByID(Self.dependencyNames(v))),
             ("task_outputs", byID(v.taskOutputs)),
             ("task_statuses", namesByID(v.taskStatuses)),
             ("token_cap", v.tokenCap.map { .int($0) } ?? .null),
@@ -31,10 +35,20 @@ enum AttemptPayload {
         return CanonicalJSON.encode(doc)
     }
 
+    /// The names of the tasks in `v.taskOutputs` and `v.taskStatuses` (the attempt's
+    /// dependencies), looked up one by one: O(dependencies), not O(tasks in the scope).
+    static func dependencyNames(_ v: RenderValues) -> [Int: String] {
+        var out: [Int: String] = [:]
+        for id in v.taskOutputs.keys where out[id] == nil { out[id] = v.taskNames[id] }
+        for id in v.taskStatuses.keys where out[id] == nil { out[id] = v.taskNames[id] }
+        return out
+    }
+
     struct Invalid: Error { var message: String }
 
-    /// The values and the hash of the plan they were rendered for.
-    static func decode(_ bytes: [UInt8]) throws(Invalid) -> (values: RenderValues, planHash: String) {
+    /// The values, the hash of the plan they were rendered for and the offer time (nil: a
+    /// payload of an ezrun that did not stamp it).
+    static func decode(_ bytes: [UInt8]) throws(Invalid) -> (values: RenderValues, planHash: String, offeredMs: Int64?) {
         let doc: JSONValue
         do throws(JSONParseError) { doc = try JSONParser.parse(bytes) } catch { throw Invalid(message: error.description) }
         guard case .int(let v)? = doc["v"], v == Int64(version) else {
@@ -65,6 +79,7 @@ enum AttemptPayload {
         }
         values.runValues = object("run_values")
         guard case .string(let plan)? = doc["plan"] else { throw Invalid(message: "`plan` is missing") }
-        return (values, plan)
+        let offered: Int64? = if case .int(let ms)? = doc["offered_ms"] { ms } else { nil }
+        return (values, plan, offered)
     }
 }

@@ -41,6 +41,9 @@ struct DriverSet: Sendable {
         return kind != "http" && kind != "llm" && kind != "sim"
     }
 
+    /// Whether `agent` is a `sim` agent.
+    func isSim(agent: Int) -> Bool { agent >= 0 && agent < kinds.count && kinds[agent] == "sim" }
+
     func run(task: Int, attempt: Int, agent: Int, key: String, runID: String, values: RenderValues, cancel: CancelToken,
              started: (@Sendable (SpawnedProcess) -> Void)? = nil, workingDirectory: String? = nil) async -> DriverResult {
         let kind = agent >= 0 && agent < kinds.count ? kinds[agent] : "exec"

@@ -29,11 +29,12 @@ extension Runner {
     }
 
     /// The item a dispatch is offered as: for remote workers with the values it is
-    /// rendered with, its agent's queue and its task's priority.
+    /// rendered with, its agent's queue, its task's priority and the offer time (read as
+    /// the item is made, just before the batch is offered: the workers' claim latency).
     func workItem(task: Int, attempt: Int, agent: Int, key: String) -> WorkItem {
         var item = WorkItem(runID: runID, task: task, attempt: attempt, agent: agent, idempotencyKey: key)
         guard remote != nil else { return item }
-        item.payload = AttemptPayload.encode(renderValues(task: task), planHash: plan.hash)
+        item.payload = AttemptPayload.encode(renderValues(task: task), planHash: plan.hash, offeredMs: now())
         item.queue = queueName(agent: agent)
         // The language's priority runs 9 first; a queue's runs 0 first.
         item.priority = 9 - min(9, max(0, plan.priority[task]))

@@ -40,6 +40,10 @@ public struct WorkerConfig: Sendable {
     public var idleExitMs: Int64?
     public var exec = ExecOptions()
     public var secrets = SecretConfig()
+    /// Complete attempts of `sim` agents at once as successes without outputs (`ezrun
+    /// worker --sim-agents`: a benchmark of the queue and the coordinator themselves);
+    /// false: they fail with `config_error`, as in `ezrun run`.
+    public var simAgents = false
     public init(owner: String) { self.owner = owner }
 }
 
@@ -120,6 +124,8 @@ public final class Worker: @unchecked Sendable {
     let loaded = Mutex<[RunKey: Loaded]>([:])
     let workers = WorkerPool()
     public let health: WorkerHealth
+    /// Offer → claim waits of the attempts this worker claimed (`/metrics`).
+    public let claimLatency = ClaimLatency()
     /// Completions handed back and refused so far (for `/metrics`).
     public var counts: WorkerSummary { summary.withLock { $0 } }
     /// Lines for the operator (claims, refusals); called from worker threads.
@@ -127,6 +133,13 @@ public final class Worker: @unchecked Sendable {
 
     /// Backends as the metrics name them, primary first.
     public var locations: [String] { backends.map(\.location) }
+    /// Results waiting to be handed back, with their backend: one thread hands back
+    /// everything waiting for a backend in one `complete` call (one transaction), so
+    /// results that end together cost one commit.
+    let outbox = Mutex<[(source: Int, completion: WorkCompletion)]>([])
+    let outboxReady = DispatchSemaphore(value: 0)
+    let outboxDone = DispatchSemaphore(value: 0)
+    let serving = Atomic<Bool>(false)
 
     /// A worker of one backend, already open.
     public convenience init(queue: any WorkQueue, store: any JournalStore, clock: any RunClock, config: WorkerConfig,
@@ -168,6 +181,13 @@ public final class Worker: @unchecked Sendable {
 
     /// Claims and runs attempts until a stop request (or `idleExitMs` without work).
     public func serve() throws(RunnerError) -> WorkerSummary {
+        serving.store(true, ordering: .relaxed)
+        Thread.detachNewThread { [self] in handBack() }
+        defer {
+            serving.store(false, ordering: .relaxed)
+            outboxReady.signal()
+            outboxDone.wait()
+        }
         var served = backends.map { _ in Served(lastRenew: clock.nowMs()) }
         var idleSince = clock.nowMs()
         while stopRequest.requests == 0 {
@@ -232,7 +252,10 @@ public final class Worker: @unchecked Sendable {
             leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs)
             health.answered(i, now)
         }
-        for l in leases { begin(l, source: i) }
+        // The claim's time, not each attempt's start: the first attempt of a run loads its
+        // IR, which the others of the batch would otherwise count as waiting.
+        let claimedAt = leases.isEmpty ? now : clock.nowMs()
+        for l in leases { begin(l, source: i, claimedAtMs: claimedAt) }
         if now - served.lastRenew >= config.leaseMs / 3 {
             served.lastRenew = now
             _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs)
@@ -279,15 +302,16 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    func begin(_ lease: Lease, source: Int) {
+    func begin(_ lease: Lease, source: Int, claimedAtMs: Millis) {
         let item = lease.item
         let key = Key(source: source, run: item.runID, task: item.task, attempt: item.attempt)
         let token = CancelToken()
         tokens.withLock { $0[key] = token }
-        let decoded: (values: RenderValues, planHash: String)
+        let decoded: (values: RenderValues, planHash: String, offeredMs: Millis?)
         do throws(AttemptPayload.Invalid) { decoded = try AttemptPayload.decode(item.payload) } catch {
             return finish(item, source, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
         }
+        if let at = decoded.offeredMs { claimLatency.observe(ms: claimedAtMs - at) }
         let run: Loaded
         do { run = try drivers(run: item.runID, planHash: decoded.planHash, source: source) } catch {
             if case .store(let why) = error {
@@ -302,6 +326,11 @@ public final class Worker: @unchecked Sendable {
         }
         log("claimed \(item.runID) task \(item.task) attempt \(item.attempt) (delivery \(lease.deliveries))")
         let drivers = run.drivers
+        if config.simAgents, drivers.isSim(agent: item.agent) {
+            var done = DriverResult.failed("", "")
+            done.outcome = .success(outputs: .object([]))
+            return finish(item, source, run, done)
+        }
         if drivers.isExec(agent: item.agent), drivers.exec.isSynchronous(task: item.task) {
             switch drivers.exec.prepare(task: item.task, attempt: item.attempt, agent: item.agent, idempotencyKey: item.idempotencyKey,
                                         runID: item.runID, values: decoded.values, workingDirectory: nil) {
@@ -343,8 +372,6 @@ public final class Worker: @unchecked Sendable {
     /// hands it to the queue.
     func finish(_ item: WorkItem, _ source: Int, _ run: Loaded?, _ r: DriverResult) {
         let key = Key(source: source, run: item.runID, task: item.task, attempt: item.attempt)
-        guard let opened = self.source(source) else { preconditionFailure("an attempt comes from a backend the loop opened") }
-        let queue = opened.queue
         let raw: Event = switch r.outcome {
         case .success(let o): .taskSucceeded(task: item.task, attempt: item.attempt, outputs: o, costMicros: r.costMicros, tokens: r.tokens, atMs: 0)
         case .failure(let c, let m): .taskFailed(task: item.task, attempt: item.attempt, errorClass: c, message: m, costMicros: r.costMicros,
@@ -369,13 +396,44 @@ public final class Worker: @unchecked Sendable {
             handedBack.signal()
             return
         }
-        var accepted = false
-        // A backend that is away for a moment (a restart) gets the result a few more times:
-        // `complete` is fenced, so a retry of one that was committed refuses, harmlessly.
+        outbox.withLock { $0.append((source, WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog))) }
+        outboxReady.signal()
+    }
+
+    /// The hand-back thread: everything in the outbox for one backend in one `complete`
+    /// call, until the loop stopped and the outbox is empty. The attempts stay in flight
+    /// (their slots taken) until their result is handed back.
+    func handBack() {
+        while true {
+            _ = outboxReady.wait(timeout: .now() + .milliseconds(100))
+            let waiting = outbox.withLock { o in
+                let b = o
+                o.removeAll()
+                return b
+            }
+            if waiting.isEmpty {
+                if !serving.load(ordering: .relaxed) { break }
+                continue
+            }
+            for i in backends.indices {
+                let batch = waiting.filter { $0.source == i }.map(\.completion)
+                guard !batch.isEmpty else { continue }
+                guard let opened = source(i) else { preconditionFailure("an attempt comes from a backend the loop opened") }
+                hand(batch, to: opened, source: i)
+            }
+        }
+        outboxDone.signal()
+    }
+
+    /// Hands `batch` to backend `source`'s queue, retrying while it is away for a moment
+    /// (a restart): `complete` is fenced, so a retry of one that was committed refuses,
+    /// harmlessly.
+    func hand(_ batch: [WorkCompletion], to opened: WorkerSource, source: Int) {
+        var accepted = [Bool](repeating: false, count: batch.count)
         for wait in [0, 200, 1_000, 3_000, 8_000] as [UInt32] {
             if wait > 0 { usleep(wait * 1_000) }
             do {
-                accepted = try queue.complete(WorkCompletion(item: item, owner: config.owner, outcome: outcome, log: attemptLog), nowMs: clock.nowMs())
+                accepted = try opened.queue.complete(batch, nowMs: clock.nowMs())
                 break
             } catch where error.kind == .unavailable || error.kind == .busy {
                 continue
@@ -383,13 +441,16 @@ public final class Worker: @unchecked Sendable {
                 break
             }
         }
-        summary.withLock { if accepted { $0.completed += 1 } else { $0.refused += 1 } }
-        if accepted { opened.notify() }
-        // Refused or not handed back: the attempt runs again elsewhere once its lease
-        // expires (delivery is at least once).
-        if !accepted { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was not taken (the lease expired, the attempt was cancelled, or the backend did not answer)") }
-        tokens.withLock { _ = $0.removeValue(forKey: key) }
-        handedBack.signal()
+        if accepted.contains(true) { opened.notify() }
+        for (c, ok) in zip(batch, accepted) {
+            let item = c.item
+            summary.withLock { if ok { $0.completed += 1 } else { $0.refused += 1 } }
+            // Refused or not handed back: the attempt runs again elsewhere once its lease
+            // expires (delivery is at least once).
+            if !ok { log("\(item.runID) task \(item.task) attempt \(item.attempt): the result was not taken (the lease expired, the attempt was cancelled, or the backend did not answer)") }
+            tokens.withLock { _ = $0.removeValue(forKey: Key(source: source, run: item.runID, task: item.task, attempt: item.attempt)) }
+            handedBack.signal()
+        }
     }
 }
 

@@ -70,19 +70,31 @@ public final class SQLiteWorkQueue: WorkQueue {
     }
 
     public func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
-        let i = completion.item
-        let outcome = Self.outcomeBytes(completion)
+        try complete([completion], nowMs: nowMs)[0]
+    }
+
+    /// In one transaction: one commit for the batch.
+    public func complete(_ completions: [WorkCompletion], nowMs: Millis) throws(StoreError) -> [Bool] {
+        guard !completions.isEmpty else { return [] }
         return try store.with { c throws(StoreError) in
-            try c.transaction { () throws(StoreError) -> Bool in
-                let fenced = try c.scalarInt("""
-                    UPDATE work_items SET state = 2, owner = NULL, lease_until = NULL
-                    WHERE run_id = ?1 AND task = ?2 AND attempt = ?3 AND state = 1 AND owner = ?4 RETURNING id
-                    """) { st in st.bind(1, i.runID); st.bind(2, i.task); st.bind(3, i.attempt); st.bind(4, completion.owner) }
-                guard fenced != nil else { return false }
-                try Self.insert(completion, outcome: outcome, into: c)
-                return true
+            try c.transaction { () throws(StoreError) -> [Bool] in
+                var out: [Bool] = []
+                for completion in completions { out.append(try Self.complete(completion, on: c)) }
+                return out
             }
         }
+    }
+
+    static func complete(_ completion: WorkCompletion, on c: Connection) throws(StoreError) -> Bool {
+        let i = completion.item
+        let outcome = Self.outcomeBytes(completion)
+        let fenced = try c.scalarInt("""
+            UPDATE work_items SET state = 2, owner = NULL, lease_until = NULL
+            WHERE run_id = ?1 AND task = ?2 AND attempt = ?3 AND state = 1 AND owner = ?4 RETURNING id
+            """) { st in st.bind(1, i.runID); st.bind(2, i.task); st.bind(3, i.attempt); st.bind(4, completion.owner) }
+        guard fenced != nil else { return false }
+        try Self.insert(completion, outcome: outcome, into: c)
+        return true
     }
 
     public func expire(nowMs: Millis) throws(StoreError) -> [WorkItem] {

@@ -62,6 +62,7 @@ enum CLI {
         case ["schedule"]: exit(ScheduleBench(options: ScheduleBench.parse(a)).run())
         case ["durable"]: exit(DurableBench(options: DurableBench.parse(a)).run())
         case ["exec"]: exit(ExecBench(options: ExecBench.parse(a)).run())
+        case ["distributed"]: exit(DistributedBench(options: DistributedBench.parse(a)).run())
         case ["sweep"]: exit(SweepBench(options: SweepBench.parse(a)).run())
         default: usageError(a, "no such command")
         }

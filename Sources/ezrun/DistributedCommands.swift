@@ -72,6 +72,7 @@ extension CLI {
         }
         if let d = durationFlag(a, "--lease", 1_000...3_600_000) { config.leaseMs = d }
         config.idleExitMs = durationFlag(a, "--idle-exit", 0...86_400_000)
+        config.simAgents = a.flags.contains("--sim-agents")
         let quiet = a.flags.contains("--quiet")
         let owner = config.owner
         let backends: [WorkerBackend]
@@ -82,7 +83,7 @@ extension CLI {
                 first = try Backend.open(primary)
                 try first.registerWorker(owner, SystemClock().nowMs())
             } catch { fail(error) }
-            let source = WorkerSource(queue: first.queue, store: first.store, waitForWork: first.wait, notify: first.notify)
+            let source = WorkerSource(queue: first.queue, store: first.store, waitForWork: { first.wait(.offers, $0) }, notify: { first.notify(.results) })
             backends = [WorkerBackend(location: first.location) { source }]
         } else {
             // A primary and a fallback: each is opened (and registered) by the loop, again
@@ -91,7 +92,7 @@ extension CLI {
                 WorkerBackend(location: Backend.redacted(url)) { () throws(StoreError) in
                     let b = try Backend.open(url)
                     try b.registerWorker(owner, SystemClock().nowMs())
-                    return WorkerSource(queue: b.queue, store: b.store, waitForWork: b.wait, notify: b.notify)
+                    return WorkerSource(queue: b.queue, store: b.store, waitForWork: { b.wait(.offers, $0) }, notify: { b.notify(.results) })
                 }
             }
         }
@@ -141,6 +142,7 @@ extension CLI {
                 for (i, up) in w.health.readyBackends(nowMs: clock.nowMs(), staleMs: readyMs).enumerated() {
                     out += "ezflow_worker_backend_ready{backend=\"\(i < roles.count ? roles[i] : String(i))\"} \(up ? 1 : 0)\n"
                 }
+                out += w.claimLatency.exposition()
                 return (200, out)
             },
         ]
@@ -248,7 +250,7 @@ extension CLI {
                     do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
                         continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
                     }
-                    runner.useRemoteWorkers(wait: ports.wait, notify: ports.notify)
+                    runner.useRemoteWorkers(wait: { ports.wait(.results, $0) }, notify: { ports.notify(.offers) })
                     driving.withLock { _ = $0.insert(key) }
                     let on = urls.count == 1 ? "" : " on \(Backend.redacted(url))"
                     if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID)\(on) at event \(runner.run.state.seq)\n") }

@@ -150,6 +150,7 @@ final class CLIObserver: RunObserver {
 
     func committed(_ records: [JournalRecord], logs: [AttemptLogRow], state: RunState) {
         gaugesStale = true
+        metrics.recordAppend(records: records.count)
         var text = ""
         var lines = ""
         for r in records {
@@ -279,7 +280,7 @@ extension CLI {
                 runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
                                           ports: coordinatorPorts(backend))
             } catch { fail(error) }
-            runner.useRemoteWorkers(wait: backend.wait, notify: backend.notify)
+            runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
             journalFallback(runner, chosen)
         } else {
             do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
@@ -311,7 +312,7 @@ extension CLI {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
                                            allowCompatible: a.flags.contains("--allow-compatible"))
             } catch { fail(error) }
-            runner.useRemoteWorkers(wait: backend.wait, notify: backend.notify)
+            runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
         } else {
             do {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,

@@ -326,6 +326,19 @@ final class PortConformanceTests: XCTestCase {
     // WorkQueue 3: `complete` only from the current owner of that attempt, once.
     func testWorkQueue3CompleteIsFenced() throws { forEach(try queues(), completeIsFenced) }
 
+    // WorkQueue 3, a batch: each completion fenced on its own, one flag each, in order.
+    func testWorkQueue3ABatchOfCompletionsIsFencedOneByOne() throws { forEach(try queues(), batchIsFenced) }
+
+    func batchIsFenced(_ name: String, _ q: any WorkQueue) throws {
+        try q.offer([item(0), item(1), item(2)], nowMs: 0)
+        XCTAssertEqual(try q.claim(owner: "w", max: 2, nowMs: 0, leaseMs: 100).count, 2, name)
+        XCTAssertEqual(try q.complete([WorkCompletion](), nowMs: 1), [], name)
+        let flags = try q.complete([done(item(0), by: "w"), done(item(1), by: "other"), done(item(2), by: "w"), done(item(1), by: "w"),
+                                    done(item(0), by: "w")], nowMs: 1)
+        XCTAssertEqual(flags, [true, false, false, true, false], "\(name): a stale owner, an unclaimed item and a duplicate refused")
+        XCTAssertEqual(try q.completions(run: "r", reader: "c").map(\.item.task), [0, 1], "\(name): the accepted ones, once each")
+    }
+
     func completeIsFenced(_ name: String, _ q: any WorkQueue) throws {
         try q.offer([item(0), item(1)], nowMs: 0)
         XCTAssertEqual(try q.claim(owner: "w1", max: 1, nowMs: 0, leaseMs: 100).map(\.item), [item(0)], name)

@@ -17,6 +17,8 @@ final class MetricsTests: XCTestCase {
         m.observeAssignment(seconds: 0.03)
         m.observeAssignment(seconds: 5)
         m.observeAssignment(seconds: -1)  // dropped
+        m.recordAppend(records: 3)
+        m.recordAppend(records: 1)
         assertGolden(m.exposition(), "metrics.prom")
         m.update(from: snap.state)
         let text = m.exposition()

@@ -4,7 +4,7 @@
 extension Tool {
     public static let ezbench = Tool(
         name: "ezbench", version: ezflowVersion,
-        summary: "ezflow's benchmarks: checker, compiler, scheduler, durable journal, exec runs, fault sweeps",
+        summary: "ezflow's benchmarks: checker, compiler, scheduler, durable journal, exec runs, distributed runs, fault sweeps",
         commands: [
             CommandSpec("check", "time `ezc check` on generated workflows", flags: BenchTable.generated,
                     exitCodes: BenchTable.checkExitCodes),
@@ -35,6 +35,23 @@ extension Tool {
                             BenchTable.repeats,
                             Flag("--sync", value: "LIST", "ezrun's SQLite synchronous settings: full and/or normal"),
                             Flag("--keep", "keep the generated files")]),
+            CommandSpec("distributed", "`ezrun run --backend` with N `ezrun worker` processes per backend: tasks/s, claim latency, journal writes",
+                    flags: [Flag("--backend", value: "LIST", "sqlite, postgres, redis or all, comma-separated (default all: those reachable)"),
+                            Flag("--workers", value: "N", "worker processes (default 4)"),
+                            Flag("--slots", value: "N", "each worker's --slots (default 16)"),
+                            Flag("--sim", value: "N", "independent tasks of a `sim` agent, completed at once by the workers (default 20000; 0: none)"),
+                            Flag("--exec", value: "N", "independent exec tasks of `/bin/true` (default 2000; 0: none)"),
+                            Flag("--pg", value: "URL", "the PostgreSQL server (default: from $EZ_PG, a libpq conninfo); a fresh schema per measurement"),
+                            Flag("--redis", value: "URL", "the Redis server (default: from $EZ_REDIS, HOST:PORT); a fresh key prefix per measurement"),
+                            Flag("--ezrun", value: "PATH", "the ezrun to measure (default: the one beside ezbench)", complete: .file),
+                            Flag("--keep", "keep the generated files and the backends' data")],
+                    details: """
+                        The workflow's max_parallel is workers × slots, so every offer finds a free slot: the claim latency (the
+                        workers' /metrics histogram, offer → claim, whole milliseconds) is the queue's, not a backlog's. Journal
+                        writes come from the coordinator's --metrics-file (appends and records). Needs psql and redis-cli to
+                        drop the schema and the keys afterwards.
+                        """,
+                    exitCodes: [ExitCode(0, "every run succeeded"), ExitCode(1, "a run or a worker failed"), ExitCode(2, "usage error")]),
             CommandSpec("sweep", "the long fault sweep: runs I … I+K-1 of FILE through the real runner under infrastructure faults",
                     arguments: [Argument("FILE", "the workflow", complete: .file)],
                     flags: [BenchTable.seed,

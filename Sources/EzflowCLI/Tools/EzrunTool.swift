@@ -27,6 +27,7 @@ extension Tool {
                             Flag("--slots", value: "N", "attempts run at once (1…1024, default 4)"),
                             Flag("--lease", value: "DURATION", "how long a claimed attempt stays this worker's without a renewal (1s…1h, default 30s)"),
                             Flag("--idle-exit", value: "DURATION", "stop once the queues stayed empty this long (default: never)"),
+                            Flag("--sim-agents", "complete attempts of `sim` agents at once, as successes without outputs (benchmarks; default: they fail)"),
                             Flag("--health-port", value: "PORT", "serve /healthz (liveness), /readyz (the backend answers) and /metrics on this port (0 picks one)"),
                             Flag("--health-addr", value: "ADDR", "the IPv4 address the health port binds (default 127.0.0.1; 0.0.0.0 for a kubelet's probes)"),
                             Flag("--quiet", "no claim or stop lines on standard error")],
