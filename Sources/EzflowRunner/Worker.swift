@@ -82,12 +82,15 @@ public struct WorkerSource: Sendable {
     public var waitForWork: @Sendable (Int64) -> Void
     /// Wakes the coordinators after a completion.
     public var notify: @Sendable () -> Void
+    /// The time leases on this backend are stamped with (`BackendClock`: the server's).
+    public var clock: any RunClock
     public init(queue: any WorkQueue, store: any JournalStore, waitForWork: @escaping @Sendable (Int64) -> Void,
-                notify: @escaping @Sendable () -> Void = {}) {
+                notify: @escaping @Sendable () -> Void = {}, clock: any RunClock = SystemClock()) {
         self.queue = queue
         self.store = store
         self.waitForWork = waitForWork
         self.notify = notify
+        self.clock = clock
     }
 }
 
@@ -244,21 +247,25 @@ public final class Worker: @unchecked Sendable {
 
     /// Claims from backend `i` into the free slots and renews its leases when due.
     func turn(source i: Int, _ served: inout Served) throws(StoreError) -> Int {
-        let queue = try openSource(i).queue
+        let opened = try openSource(i)
+        let queue = opened.queue
+        // This machine's time paces the loop; the backend's stamps the leases, so a reaper
+        // on another machine judges them on the same clock.
         let now = clock.nowMs()
+        let stamp = opened.clock.nowMs()
         let free = config.slots - inFlight
         var leases: [Lease] = []
         if free > 0 {
-            leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: now, leaseMs: config.leaseMs)
+            leases = try queue.claim(owner: config.owner, queues: config.queues, max: free, nowMs: stamp, leaseMs: config.leaseMs)
             health.answered(i, now)
         }
         // The claim's time, not each attempt's start: the first attempt of a run loads its
         // IR, which the others of the batch would otherwise count as waiting.
-        let claimedAt = leases.isEmpty ? now : clock.nowMs()
+        let claimedAt = leases.isEmpty ? stamp : opened.clock.nowMs()
         for l in leases { begin(l, source: i, claimedAtMs: claimedAt) }
         if now - served.lastRenew >= config.leaseMs / 3 {
             served.lastRenew = now
-            _ = try queue.renew(owner: config.owner, nowMs: now, leaseMs: config.leaseMs)
+            _ = try queue.renew(owner: config.owner, nowMs: stamp, leaseMs: config.leaseMs)
             health.answered(i, now)
             stopCancelled(try queue.cancelled(owner: config.owner), source: i)
         }
@@ -433,7 +440,7 @@ public final class Worker: @unchecked Sendable {
         for wait in [0, 200, 1_000, 3_000, 8_000] as [UInt32] {
             if wait > 0 { usleep(wait * 1_000) }
             do {
-                accepted = try opened.queue.complete(batch, nowMs: clock.nowMs())
+                accepted = try opened.queue.complete(batch, nowMs: opened.clock.nowMs())
                 break
             } catch where error.kind == .unavailable || error.kind == .busy {
                 continue

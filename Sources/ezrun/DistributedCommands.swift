@@ -34,7 +34,10 @@ extension CLI {
 
     /// The ports a coordinator uses on `backend`.
     static func coordinatorPorts(_ backend: BackendPorts) -> RunPorts {
-        var ports = RunPorts(store: backend.store, inbox: backend.store, clock: SystemClock(), lease: backend.lease, queue: backend.queue,
+        // The backend server's time (its leases' clock); this machine's if it cannot be
+        // measured now (the run's first write will say why the backend does not answer).
+        let clock: any RunClock = (try? BackendClocks.clock(backend, role: "coordinator", quiet: true)) ?? SystemClock()
+        var ports = RunPorts(store: backend.store, inbox: backend.store, clock: clock, lease: backend.lease, queue: backend.queue,
                              owner: uniqueOwner("coordinator"))
         ports.queueInStore = backend.queueInStore
         return ports
@@ -79,11 +82,14 @@ extension CLI {
         if urls.count == 1 {
             // One backend: it must answer now (exit 5 otherwise), as it always did.
             let first: BackendPorts
+            let clock: BackendClock
             do {
                 first = try Backend.open(primary)
                 try first.registerWorker(owner, SystemClock().nowMs())
+                clock = try BackendClocks.clock(first, role: "worker", quiet: quiet)
             } catch { fail(error) }
-            let source = WorkerSource(queue: first.queue, store: first.store, waitForWork: { first.wait(.offers, $0) }, notify: { first.notify(.results) })
+            let source = WorkerSource(queue: first.queue, store: first.store, waitForWork: { first.wait(.offers, $0) }, notify: { first.notify(.results) },
+                                      clock: clock)
             backends = [WorkerBackend(location: first.location) { source }]
         } else {
             // A primary and a fallback: each is opened (and registered) by the loop, again
@@ -92,7 +98,8 @@ extension CLI {
                 WorkerBackend(location: Backend.redacted(url)) { () throws(StoreError) in
                     let b = try Backend.open(url)
                     try b.registerWorker(owner, SystemClock().nowMs())
-                    return WorkerSource(queue: b.queue, store: b.store, waitForWork: { b.wait(.offers, $0) }, notify: { b.notify(.results) })
+                    let clock = try BackendClocks.clock(b, role: "worker", quiet: quiet)
+                    return WorkerSource(queue: b.queue, store: b.store, waitForWork: { b.wait(.offers, $0) }, notify: { b.notify(.results) }, clock: clock)
                 }
             }
         }

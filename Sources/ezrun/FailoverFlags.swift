@@ -8,6 +8,7 @@ import EzflowPorts
 import EzflowRunner
 import EzflowRuntime
 import Foundation
+import Synchronization
 
 extension CLI {
     /// `--fallback URL`, else `$EZFLOW_FALLBACK` when a backend is given; nil: none. A
@@ -67,5 +68,33 @@ extension CLI {
     static func servedBackends(_ a: Args) -> [String] {
         guard let primary = backendURL(a) else { return [] }
         return [primary] + (fallbackURL(a).map { [$0] } ?? [])
+    }
+}
+
+/// One `BackendClock` per backend in this process (by location), measured when first
+/// asked for and every minute after: a worker stamps its leases and a coordinator reaps
+/// them on the backend server's time, so machines whose clocks disagree still agree on
+/// which leases expired.
+enum BackendClocks {
+    static let clocks = Mutex<[String: BackendClock]>([:])
+
+    /// `backend`'s clock; measured now when new (throws when the server does not answer).
+    /// An offset of a second or more is said once, on `role`'s behalf.
+    static func clock(_ backend: BackendPorts, role: String, quiet: Bool) throws(StoreError) -> BackendClock {
+        if let c = clocks.withLock({ $0[backend.location] }) { return c }
+        let c = BackendClock(serverTime: backend.serverTimeMs)
+        let offset = try c.align()
+        let kept = clocks.withLock { all -> (clock: BackendClock, new: Bool) in
+            if let other = all[backend.location] { return (other, false) }
+            all[backend.location] = c
+            return (c, true)
+        }
+        guard kept.new else { return kept.clock }
+        c.keepAligned()
+        if !quiet, abs(offset) >= 1_000 {
+            Console.err("ezrun \(role): this machine's clock is \(BackendClock.describe(offsetMs: offset)) the backend's (\(backend.location)); "
+                        + "leases use the backend's time\n")
+        }
+        return c
     }
 }
