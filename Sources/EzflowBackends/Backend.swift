@@ -55,10 +55,17 @@ public enum Backend {
     public static func redacted(_ url: String) -> String {
         var out = url
         if let scheme = out.range(of: "://") {
+            // The user part ends at the LAST `@`: a password may hold `@`, `/` or `?`
+            // unencoded (a `@` in a query makes this hide more than the user part: safe).
             let rest = out[scheme.upperBound...]
-            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-            if let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
-                out = String(out[..<colon]) + ":***" + String(out[at...])
+            if let at = rest.lastIndex(of: "@") {
+                if let colon = rest[..<at].firstIndex(of: ":") {
+                    out = String(out[..<colon]) + ":***" + String(out[at...])
+                } else if out.hasPrefix("redis://") {
+                    // `redis://SECRET@host`: a user part without `:` is a password there
+                    // (in a PostgreSQL URL it is the user name).
+                    out = String(out[..<rest.startIndex]) + "***" + String(out[at...])
+                }
             }
         }
         for key in ["password=", "sslpassword="] {
@@ -97,6 +104,11 @@ public enum Backend {
                 let authority = rest.prefix { $0 != "/" && $0 != "?" }
                 if authority.filter({ $0 == "@" }).count > 1 {
                     throw usage(url, "the URL has more than one `@` before its host: write an `@` of the password as %40")
+                }
+                // A `/` or `?` in the password ends the host for libpq, which would then
+                // echo the rest of the password in its error.
+                if let lastAt = rest.lastIndex(of: "@"), let cut = rest.firstIndex(where: { $0 == "/" || $0 == "?" }), cut < lastAt {
+                    throw usage(url, "the URL has a `/` or `?` before its `@`: write those of the password as %2F and %3F")
                 }
             }
             _ = try PostgresBackend(conninfo: plain, schema: namespace ?? "ezflow")  // checks the schema name; connects on first use

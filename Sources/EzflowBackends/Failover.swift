@@ -69,7 +69,10 @@ extension Backend {
         guard error.kind == .unavailable else { return false }
         let m = error.message.lowercased()
         let refusals = ["authentication", "password", "does not exist", "pg_hba.conf", "certificate", "permission denied",
-                        "cannot select database", "noauth", "wrongpass", "no such user"]
+                        "cannot select database", "noauth", "wrongpass", "no such user",
+                        // libpq refusing the URL itself (a port that is no number, an unknown
+                        // parameter, a bad %-escape): the URL is wrong, not the server away.
+                        "invalid", "unknown", "unrecognized"]
         return !refusals.contains { m.contains($0) }
     }
 

@@ -88,8 +88,10 @@ struct RedisAddress: Sendable, Equatable {
         guard let at = url.lastIndex(of: "@") else { return url }
         let start = url.hasPrefix("redis://") ? url.index(url.startIndex, offsetBy: 8) : url.startIndex
         let info = url[start..<at]
-        let user = info.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-        return "redis://" + (user.isEmpty || !info.contains(":") ? "" : user + "@") + url[url.index(after: at)...]
+        // `user:password`: the user is shown; `:password` or `password` alone: nothing (a
+        // split would drop the empty user and show the password as one).
+        let user = info.firstIndex(of: ":").map { String(info[..<$0]) } ?? ""
+        return "redis://" + (user.isEmpty ? "" : user + "@") + url[url.index(after: at)...]
     }
 }
 

@@ -63,7 +63,9 @@ extension Runner {
         guard var r = remote, nowMs - r.lastReapMs >= Self.reapEveryMs else { return }
         r.lastReapMs = nowMs
         remote = r
-        do { _ = try ports.queue.expire(nowMs: nowMs) } catch { throw .store("run `\(runID)`: cannot reap expired leases: \(error.description)") }
+        // The clock alone (the backend server's time), not the run's: a record stamped by a
+        // coordinator whose clock ran ahead must not expire every live lease on the backend.
+        do { _ = try ports.queue.expire(nowMs: ports.clock.nowMs()) } catch { throw .store("run `\(runID)`: cannot reap expired leases: \(error.description)") }
     }
 }
 
@@ -72,4 +74,13 @@ struct RemoteWaiting {
     var wait: (Int64) -> Void
     var notify: () -> Void
     var lastReapMs: Millis = 0
+}
+
+extension RunState {
+    /// Finished with a final verdict (waiting for an approval is not final: the run goes
+    /// on when it is given).
+    var isFinishedForGood: Bool {
+        if case .finished(let v) = phase, v != .waitingForApproval { return true }
+        return false
+    }
 }

@@ -137,6 +137,10 @@ public final class Runner {
     /// The run's time: the clock, never behind the last folded event.
     func now() -> Millis { max(ports.clock.nowMs(), run.state.nowMs) }
 
+    /// The run's time now, for an event posted from outside (`post`): never before its
+    /// last record's, whatever clock the poster has.
+    public var nowMs: Millis { now() }
+
     static func environment(_ plan: Plan, config: RunConfig) -> RunEnvironment {
         let name = selectorName(plan, config: config)
         let profiles = (0..<plan.agentNames.count).map { a in
@@ -475,7 +479,7 @@ public final class Runner {
             if stopRequest.requests > 0, let outcome = try honourStop() { return outcome }
             switch try turn() {
             case .stopped(let outcome):
-                if case .finished(let v) = outcome.state.phase, v != .waitingForApproval {
+                if outcome.state.isFinishedForGood {
                     try endInFlight()
                     forgetQueuedWork()
                 }
@@ -539,6 +543,7 @@ public final class Runner {
                 deferred.append(.interrupted(signal: Self.signalName(stopRequest.signal), drain: drainFirst == 1, atMs: now()))
                 if case .stopped(let outcome) = try turn() {
                     try endInFlight()
+                    if outcome.state.isFinishedForGood { forgetQueuedWork() }
                     return outcome
                 }
             }
@@ -550,6 +555,7 @@ public final class Runner {
             // leaves `inFlight` only once its completion is on the queue).
             if case .stopped(let outcome) = try turn() {
                 try endInFlight()
+                if outcome.state.isFinishedForGood { forgetQueuedWork() }
                 return outcome
             }
         } else if inFlight > 0 {

@@ -29,6 +29,7 @@ extension CLI {
             usageError(a, "--fallback takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
         }
         guard url != primary else { usageError(a, "--fallback names the same backend as --backend (\(Backend.redacted(url))): give a second one") }
+        do { try Backend.check(url) } catch { fail(error.description, code: 2) }
         return url
     }
 
@@ -50,7 +51,7 @@ extension CLI {
     /// the operator asked for it.
     static func journalFallback(_ runner: Runner, _ chosen: ChosenBackend) {
         guard let (primary, reason) = chosen.passedOver else { return }
-        runner.post(.backendFallback(primary: primary, reason: reason, atMs: SystemClock().nowMs()))
+        runner.post(.backendFallback(primary: primary, reason: reason, atMs: runner.nowMs))
         Console.err("ezrun: primary backend \(primary) unreachable (\(reason)); run \(runner.runID) runs on fallback \(Backend.redacted(chosen.url))\n")
     }
 

@@ -357,7 +357,9 @@ extension CLI {
         runner.releaseLease()
         guard let backend = try? Backend.open(flags.config.storePath) else { return false }
         if (try? backend.leaseHeld(runner.runID)) == true { return true }
-        let ours = runner.run.pending.first?.seq ?? runner.run.state.seq
+        // Records beyond this one's own last batch (which may have committed before the
+        // connection was cut) were written by another coordinator.
+        let ours = (runner.run.pending.first?.seq ?? runner.run.state.seq) + runner.run.pending.count
         guard let stored = try? backend.store.run(runner.runID) else { return false }
         return stored.journalCount > ours
     }

@@ -363,7 +363,8 @@ final class DistributedRunTests: XCTestCase {
         let dir = tempDir("dist-secret")
         write(Self.workflow, to: dir + "/f.ezflow")
         let urls = ["postgres://ezflow:s3cr@t-pw@127.0.0.1:1/db?sslpassword=ssl-pw&password=query-pw",
-                    "postgresql://ezflow:s3cr@t-pw@127.0.0.1:1/db", "redis://:s3cr@t-pw@127.0.0.1:1"]
+                    "postgresql://ezflow:s3cr@t-pw@127.0.0.1:1/db", "redis://:s3cr@t-pw@127.0.0.1:1", "redis://s3cretpw@127.0.0.1:1",
+                    "redis://:s3cretpw@127.0.0.1:notaport", "postgresql://u:s3cr/t?pw@127.0.0.1:1/db"]
         for url in urls {
             for args in [["status", "r", "--db", url], ["runs", "--db", url], ["run", "f.ezflow", "--backend", url, "--input", "dir=x"],
                          ["worker", "--backend", url], ["scale-hint", "--backend", url], ["db", "migrate", "--backend", url]] {
@@ -376,8 +377,8 @@ final class DistributedRunTests: XCTestCase {
             let viaEnv = runProcess(Repo.executable("ezrun"), ["scale-hint"], cwd: URL(fileURLWithPath: dir), timeout: 30,
                                     environment: ProcessInfo.processInfo.environment.merging(["EZFLOW_BACKEND": url]) { $1 })
             // Read: refused as written (two `@`: exit 2) or unreachable (exit 5), named redacted.
-            XCTAssertEqual(viaEnv.status, url.contains("@t-pw@127") && !url.hasPrefix("redis") ? 2 : 5, "$EZFLOW_BACKEND is read: \(viaEnv.stderr)")
-            XCTAssertTrue(viaEnv.stderr.contains("127.0.0.1:1"), viaEnv.stderr)
+            XCTAssertTrue([2, 5].contains(viaEnv.status), "$EZFLOW_BACKEND is read: \(viaEnv.status) \(viaEnv.stderr)")
+            XCTAssertTrue(viaEnv.stderr.contains("127.0.0.1:"), viaEnv.stderr)
             XCTAssertFalse(viaEnv.stderr.contains("s3cr"), viaEnv.stderr)
         }
         // A URL ezflow cannot use as written is a usage error (exit 2), whichever command.
