@@ -437,16 +437,26 @@ public final class Worker: @unchecked Sendable {
     /// harmlessly.
     func hand(_ batch: [WorkCompletion], to opened: WorkerSource, source: Int) {
         var accepted = [Bool](repeating: false, count: batch.count)
+        var away = false
         for wait in [0, 200, 1_000, 3_000, 8_000] as [UInt32] {
             if wait > 0 { usleep(wait * 1_000) }
             do {
                 accepted = try opened.queue.complete(batch, nowMs: opened.clock.nowMs())
+                away = false
                 break
             } catch where error.kind == .unavailable || error.kind == .busy {
+                away = true
                 continue
             } catch {
                 break
             }
+        }
+        if away, serving.load(ordering: .relaxed) {
+            // Still away: the results wait in the outbox (their attempts keep their slots
+            // and their leases, which this worker renews) and are handed back when it
+            // answers, instead of being dropped for the attempt to time out.
+            outbox.withLock { o in o.append(contentsOf: batch.map { (source, $0) }) }
+            return
         }
         if accepted.contains(true) { opened.notify() }
         for (c, ok) in zip(batch, accepted) {
