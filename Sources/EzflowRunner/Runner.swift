@@ -135,11 +135,9 @@ public final class Runner {
     public var store: any JournalStore { ports.store }
 
     /// The run's time: the clock, never behind the last folded event.
-    func now() -> Millis { max(ports.clock.nowMs(), run.state.nowMs) }
-
-    /// The run's time now, for an event posted from outside (`post`): never before its
-    /// last record's, whatever clock the poster has.
-    public var nowMs: Millis { now() }
+    /// (Public: an event posted from outside, `post`, is stamped with it, never with the
+    /// poster's own clock.)
+    public func now() -> Millis { max(ports.clock.nowMs(), run.state.nowMs) }
 
     static func environment(_ plan: Plan, config: RunConfig) -> RunEnvironment {
         let name = selectorName(plan, config: config)
@@ -479,10 +477,7 @@ public final class Runner {
             if stopRequest.requests > 0, let outcome = try honourStop() { return outcome }
             switch try turn() {
             case .stopped(let outcome):
-                if outcome.state.isFinishedForGood {
-                    try endInFlight()
-                    forgetQueuedWork()
-                }
+                if outcome.state.isFinishedForGood { try endInFlight() }
                 return outcome
             case .running(let next):
                 guard deferred.isEmpty else { continue }
@@ -500,10 +495,12 @@ public final class Runner {
     /// The run is over: end what still runs (abandoned attempts: timeouts, deadline,
     /// cancel, budget stop), wait until their process groups are gone, and forget their
     /// processes in the store. (`turn` already did this before committing the verdict;
-    /// here it catches what a stop request left.)
+    /// here it catches what a stop request left.) A run over for good also drops its work
+    /// from a shared queue.
     func endInFlight() throws(RunnerError) {
         endAll(forceAfter: stopRequest.requests)
         try flushProcesses()
+        if run.state.isFinishedForGood { forgetQueuedWork() }
     }
 
     /// Ends every attempt in flight (SIGTERM to their groups, the grace, SIGKILL) and
@@ -543,7 +540,6 @@ public final class Runner {
                 deferred.append(.interrupted(signal: Self.signalName(stopRequest.signal), drain: drainFirst == 1, atMs: now()))
                 if case .stopped(let outcome) = try turn() {
                     try endInFlight()
-                    if outcome.state.isFinishedForGood { forgetQueuedWork() }
                     return outcome
                 }
             }
@@ -555,7 +551,6 @@ public final class Runner {
             // leaves `inFlight` only once its completion is on the queue).
             if case .stopped(let outcome) = try turn() {
                 try endInFlight()
-                if outcome.state.isFinishedForGood { forgetQueuedWork() }
                 return outcome
             }
         } else if inFlight > 0 {
@@ -635,7 +630,7 @@ public final class Runner {
         }
         // A verdict (deadline, budget stop, cancel, a last failure) is journalled only once
         // the process trees of the attempts still in flight are gone.
-        if case .finished(let v) = run.state.phase, v != .waitingForApproval { endAll(forceAfter: stopRequest.requests) }
+        if run.state.isFinishedForGood { endAll(forceAfter: stopRequest.requests) }
         if let changes = executor?.takeProcessChanges() { pendingProcesses.merge(changes) }
         let effects = queueEffects(of: commands, acknowledged: completions.map(\.item))
         // Where the queue is tables beside the journal, the acknowledgements, cancels and

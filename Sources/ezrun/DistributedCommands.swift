@@ -18,10 +18,27 @@ extension CLI {
     /// bad `namespace=`, port or schema —, 5 when it cannot be reached).
     static func openBackend(_ a: Args) -> BackendPorts? {
         guard let url = backendURL(a) else { return nil }
-        guard Backend.kind(of: url) != nil else {
-            usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
-        }
-        do { return try Backend.open(url) } catch where error.kind == .misuse { fail(error.description, code: 2) } catch { fail(error) }
+        requireBackendKind(a, url)
+        do { return try Backend.open(url) } catch { failOpening(error) }
+    }
+
+    /// A usage error (exit 2) unless `url`, given as `flag`, names a backend ezflow knows.
+    static func requireBackendKind(_ a: Args, _ url: String, flag: String = "--backend") {
+        guard Backend.kind(of: url) == nil else { return }
+        usageError(a, "\(flag) takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
+    }
+
+    /// Fails on an error opening a backend: a URL ezflow cannot use as written (`misuse`)
+    /// is the caller's input (exit 2), anything else the store's (exit 5, 6).
+    static func failOpening(_ error: StoreError) -> Never {
+        if error.kind == .misuse { fail(error.description, code: 2) }
+        fail(error)
+    }
+
+    /// What a worker serves of an opened backend: it waits for offers and wakes
+    /// coordinators with its results; its leases are stamped with `clock`.
+    static func workerSource(_ b: BackendPorts, clock: BackendClock) -> WorkerSource {
+        WorkerSource(queue: b.queue, store: b.store, waitForWork: { b.wait(.offers, $0) }, notify: { b.notify(.results) }, clock: clock)
     }
 
     /// `--backend URL`, else `$EZFLOW_BACKEND` (so the URL and its password need not be in
@@ -63,9 +80,7 @@ extension CLI {
     static func worker(_ a: Args) -> Int32 {
         _ = fallbackURL(a)  // its usage errors first
         guard let primary = backendURL(a) else { usageError(a, "missing --backend URL or $EZFLOW_BACKEND (where the coordinators queue the work)") }
-        guard Backend.kind(of: primary) != nil else {
-            usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(primary))`")
-        }
+        requireBackendKind(a, primary)
         let urls = checkedBackends(a)
         var config = WorkerConfig(owner: uniqueOwner("worker"))
         config.queues = a.all("--queue")
@@ -88,8 +103,7 @@ extension CLI {
                 try first.registerWorker(owner, SystemClock().nowMs())
                 clock = try BackendClocks.clock(first, role: "worker", quiet: quiet)
             } catch { fail(error) }
-            let source = WorkerSource(queue: first.queue, store: first.store, waitForWork: { first.wait(.offers, $0) }, notify: { first.notify(.results) },
-                                      clock: clock)
+            let source = workerSource(first, clock: clock)
             backends = [WorkerBackend(location: first.location) { source }]
         } else {
             // A primary and a fallback: each is opened (and registered) by the loop, again
@@ -98,8 +112,7 @@ extension CLI {
                 WorkerBackend(location: Backend.redacted(url)) { () throws(StoreError) in
                     let b = try Backend.open(url)
                     try b.registerWorker(owner, SystemClock().nowMs())
-                    let clock = try BackendClocks.clock(b, role: "worker", quiet: quiet)
-                    return WorkerSource(queue: b.queue, store: b.store, waitForWork: { b.wait(.offers, $0) }, notify: { b.notify(.results) }, clock: clock)
+                    return workerSource(b, clock: try BackendClocks.clock(b, role: "worker", quiet: quiet))
                 }
             }
         }
@@ -257,7 +270,7 @@ extension CLI {
                     do { runner = try Runner.resume(runID: info.runID, config: config, ports: coordinatorPorts(ports)) } catch {
                         continue  // another coordinator holds it (or it cannot be resumed: `ezrun status` says why)
                     }
-                    runner.useRemoteWorkers(wait: { ports.wait(.results, $0) }, notify: { ports.notify(.offers) })
+                    useRemoteWorkers(runner, on: ports)
                     driving.withLock { _ = $0.insert(key) }
                     let on = urls.count == 1 ? "" : " on \(Backend.redacted(url))"
                     if !quiet { Console.err("ezrun coordinator: adopted run \(info.runID)\(on) at event \(runner.run.state.seq)\n") }

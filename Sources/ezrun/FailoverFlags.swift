@@ -25,11 +25,9 @@ extension CLI {
         } else {
             return nil
         }
-        guard Backend.kind(of: url) != nil else {
-            usageError(a, "--fallback takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(url))`")
-        }
+        requireBackendKind(a, url, flag: "--fallback")
         guard url != primary else { usageError(a, "--fallback names the same backend as --backend (\(Backend.redacted(url))): give a second one") }
-        do { try Backend.check(url) } catch { fail(error.description, code: 2) }
+        do { try Backend.check(url) } catch { failOpening(error) }
         return url
     }
 
@@ -38,12 +36,14 @@ extension CLI {
     static func chooseBackend(_ a: Args, runID: String, mustHold: Bool) -> ChosenBackend? {
         let fallback = fallbackURL(a)  // its usage errors also without a backend
         guard let primary = backendURL(a) else { return nil }
-        guard Backend.kind(of: primary) != nil else {
-            usageError(a, "--backend takes sqlite:PATH, postgres://HOST/DB (or postgresql://) or redis://HOST:PORT, not `\(Backend.redacted(primary))`")
-        }
-        do { return try Backend.choose(primary: primary, fallback: fallback, runID: runID, mustHold: mustHold) } catch where error.kind == .misuse {
-            fail(error.description, code: 2)
-        } catch { fail(error) }
+        requireBackendKind(a, primary)
+        do { return try Backend.choose(primary: primary, fallback: fallback, runID: runID, mustHold: mustHold) } catch { failOpening(error) }
+    }
+
+    /// Carries out `runner`'s attempts on `backend`'s workers: it waits for their results
+    /// and wakes them with its offers.
+    static func useRemoteWorkers(_ runner: Runner, on backend: BackendPorts) {
+        runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
     }
 
     /// Journals the switch right after `run_started` (audit only: the core changes nothing
@@ -51,7 +51,7 @@ extension CLI {
     /// the operator asked for it.
     static func journalFallback(_ runner: Runner, _ chosen: ChosenBackend) {
         guard let (primary, reason) = chosen.passedOver else { return }
-        runner.post(.backendFallback(primary: primary, reason: reason, atMs: runner.nowMs))
+        runner.post(.backendFallback(primary: primary, reason: reason, atMs: runner.now()))
         Console.err("ezrun: primary backend \(primary) unreachable (\(reason)); run \(runner.runID) runs on fallback \(Backend.redacted(chosen.url))\n")
     }
 
@@ -60,7 +60,7 @@ extension CLI {
     static func checkedBackends(_ a: Args) -> [String] {
         let urls = servedBackends(a)
         for url in urls {
-            do { try Backend.check(url) } catch { fail(error.description, code: 2) }
+            do { try Backend.check(url) } catch { failOpening(error) }
         }
         return urls
     }

@@ -212,7 +212,7 @@ extension CLI {
     /// The store at `path`: an SQLite file, or a backend URL (`--db postgres://…`).
     static func openStore(_ path: String, readOnly: Bool = false) -> any JournalStore & RunInbox {
         if Backend.kind(of: path) != nil {
-            do { return try Backend.open(path).store } catch where error.kind == .misuse { fail(error.description, code: 2) } catch { fail(error) }
+            do { return try Backend.open(path).store } catch { failOpening(error) }
         }
         if path.contains("://") {
             // Not a file name: a URL of a backend ezflow does not know (it may hold a password).
@@ -280,7 +280,7 @@ extension CLI {
                 runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config,
                                           ports: coordinatorPorts(backend))
             } catch { fail(error) }
-            runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
+            useRemoteWorkers(runner, on: backend)
             journalFallback(runner, chosen)
         } else {
             do { runner = try Runner.start(program: program, irBytes: bytes, inputs: inputs, runID: runID, seed: seed, config: flags.config) } catch {
@@ -312,7 +312,7 @@ extension CLI {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, ports: coordinatorPorts(backend), offered: offered,
                                            allowCompatible: a.flags.contains("--allow-compatible"))
             } catch { fail(error) }
-            runner.useRemoteWorkers(wait: { backend.wait(.results, $0) }, notify: { backend.notify(.offers) })
+            useRemoteWorkers(runner, on: backend)
         } else {
             do {
                 runner = try Runner.resume(runID: a.positional[0], config: flags.config, offered: offered,
