@@ -136,4 +136,8 @@ final class FaultyQueue: WorkQueue, @unchecked Sendable {
     func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
         try faults.around("cancelled") { () throws(StoreError) in try base.cancelled(owner: owner) }
     }
+    func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
+        try faults.around("deadLetter") { () throws(StoreError) in try base.deadLetter(entries) }
+    }
+    func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry] { try base.deadLetters(run: runID) }
 }

@@ -2,6 +2,8 @@
 // were injected. A violation is a bug in the runner (or the core), reported with the
 // seed that reproduces it.
 import EzflowIR
+import EzflowPorts
+import EzflowRunner
 import EzflowRuntime
 import EzflowUnits
 
@@ -17,6 +19,16 @@ enum SimOracle {
         if let m = terminal(finalState, plan: plan, verdict: verdict) { return m }
         if let m = budgets(finalState, plan: plan) { return m }
         return replay(journal, plan: plan, finalState: finalState, environment: replayEnvironment)
+    }
+
+    /// The queue's dead-letter feed holds exactly the entries the journal makes, each
+    /// once, in journal order: none lost to a crash between a commit and its feed write.
+    static func deadLetterFeed(_ feed: [DeadLetterEntry], journal: [JournalRecord], plan: Plan, runID: String) -> String? {
+        var maker = DeadLetterFeed(runID: runID, taskNames: plan.taskNames)
+        let expected = journal.flatMap { maker.entries(of: $0) }
+        guard feed != expected else { return nil }
+        let show = { (es: [DeadLetterEntry]) in es.map { "\($0.kind.rawValue) \($0.taskName) (seq \($0.seq))" }.joined(separator: ", ") }
+        return "the dead-letter feed holds [\(show(feed))], the journal makes [\(show(expected))]"
     }
 
     /// Every record numbered by its position: no gap, no repeat.

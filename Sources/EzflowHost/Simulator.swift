@@ -297,6 +297,11 @@ final class SimRun: RunObserver, AttemptExecutor {
                                                     replayEnvironment: replayEnvironment()) {
             throw fail("oracle: \(m)", code: 129)
         }
+        if options.oracle {
+            let feed: [DeadLetterEntry]
+            do { feed = try queue.deadLetters(run: runID) } catch { throw fail("cannot read the dead-letter feed: \(error)", code: 127) }
+            if let m = SimOracle.deadLetterFeed(feed, journal: journal, plan: plan, runID: runID) { throw fail("oracle: \(m)", code: 129) }
+        }
         return SimRunResult(index: index, seed: seed, verdict: verdict!, makespanMs: events.nowMs, costMicros: state.chargedMicros,
                             tokens: state.chargedTokens, deadLetters: deadLetters, criticalPath: criticalPath(),
                             dispatches: dispatches, failures: failures, breakerOpens: breakerOpens, steps: steps,

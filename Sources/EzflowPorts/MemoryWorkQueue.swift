@@ -26,6 +26,9 @@ public final class MemoryWorkQueue: WorkQueue {
         var order = 0
         /// Entries dropped by `cancel` (for `depth`'s count of offers).
         var removed = 0
+        /// The dead-letter feed, and its keys (run, seq, task) for idempotence.
+        var deadLetters: [DeadLetterEntry] = []
+        var deadLetterKeys = Set<[String]>()
     }
     private let state = Mutex(State())
     private let onOffer: (@Sendable () -> Void)?
@@ -182,6 +185,18 @@ public final class MemoryWorkQueue: WorkQueue {
                 return o == owner
             }.sorted { $0.order < $1.order }.map(\.item)
         }
+    }
+
+    public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
+        state.withLock { s in
+            for e in entries where s.deadLetterKeys.insert([e.runID, String(e.seq), String(e.task)]).inserted {
+                s.deadLetters.append(e)
+            }
+        }
+    }
+
+    public func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry] {
+        state.withLock { s in s.deadLetters.filter { runID == nil || $0.runID == runID } }
     }
 
     public func completions(run runID: String, reader: String) throws(StoreError) -> [WorkCompletion] {

@@ -155,6 +155,44 @@ public struct WorkItem: Sendable, Equatable, Hashable {
     public static let defaultQueue = "default"
 }
 
+/// One entry of a backend's dead-letter feed (`WorkQueue.deadLetter`): a task the run's
+/// retry rules, fallbacks and catches gave up on, or its re-drive by an operator. The
+/// journal's `dead_letter` command and `task_redriven` event are the truth; the feed is
+/// a copy an operator reads without replaying runs (a PostgreSQL table, a Redis stream).
+public struct DeadLetterEntry: Sendable, Equatable, Hashable {
+    public enum Kind: String, Sendable {
+        case deadLettered = "dead_lettered"
+        case redriven
+    }
+    public var runID: String
+    /// The journal record that dead-lettered (or re-drove) the task.
+    public var seq: Int
+    public var task: Int
+    public var taskName: String
+    public var kind: Kind
+    /// The last attempt's error class and message (a re-drive repeats the dead letter's).
+    public var errorClass: String
+    public var message: String
+    /// Attempts the task made so far.
+    public var attempts: Int
+    public var atMs: Millis
+    /// Who re-drove the task (empty for a dead letter).
+    public var principal: String
+    public init(runID: String, seq: Int, task: Int, taskName: String, kind: Kind, errorClass: String, message: String,
+                attempts: Int, atMs: Millis, principal: String = "") {
+        self.runID = runID
+        self.seq = seq
+        self.task = task
+        self.taskName = taskName
+        self.kind = kind
+        self.errorClass = errorClass
+        self.message = message
+        self.attempts = attempts
+        self.atMs = atMs
+        self.principal = principal
+    }
+}
+
 /// A claimed item: `owner` may work on it until `expiresAtMs`.
 public struct Lease: Sendable, Equatable {
     public var item: WorkItem
@@ -238,6 +276,10 @@ public struct WorkCompletion: Sendable, Equatable {
 ///    keeps `offer` idempotent and `offered` counting; other runs' items are untouched.
 /// 11. `cancelled(owner:)` lists the items leased to `owner` whose attempt was cancelled
 ///    (5, 10), in offer order: its worker stops them (it asks with each renewal).
+/// 12. `deadLetter` adds entries to the queue's dead-letter feed, each once per (run, seq,
+///    task): the coordinator sends them after its commit and again after a resume.
+///    `deadLetters(run:)` lists the feed (one run's, or every run's) in the order the
+///    entries were first added. `forget` keeps them: the feed outlives the run.
 public protocol WorkQueue: AnyObject, Sendable {
     func offer(_ items: [WorkItem], nowMs: Millis) throws(StoreError)
     func claim(owner: String, queues: [String], max: Int, nowMs: Millis, leaseMs: Millis) throws(StoreError) -> [Lease]
@@ -254,6 +296,8 @@ public protocol WorkQueue: AnyObject, Sendable {
     func depth() throws(StoreError) -> QueueDepth
     func forget(run runID: String) throws(StoreError)
     func cancelled(owner: String) throws(StoreError) -> [WorkItem]
+    func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError)
+    func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry]
 }
 
 /// What a queue holds at one moment (`WorkQueue.depth`).
@@ -316,10 +360,12 @@ public struct TurnQueueWrites: Sendable, Equatable {
     public var acknowledged: [WorkItem] = []
     public var cancelled: [WorkItem] = []
     public var offered: [WorkItem] = []
+    /// Entries for the dead-letter feed (contract point 12).
+    public var deadLetters: [DeadLetterEntry] = []
     /// The offer time the queue keeps with each offered item.
     public var nowMs: Millis
     public init(nowMs: Millis) { self.nowMs = nowMs }
-    public var isEmpty: Bool { acknowledged.isEmpty && cancelled.isEmpty && offered.isEmpty }
+    public var isEmpty: Bool { acknowledged.isEmpty && cancelled.isEmpty && offered.isEmpty && deadLetters.isEmpty }
 }
 
 /// A store whose journal append can carry the turn's queue writes in the same transaction

@@ -46,6 +46,31 @@ public final class PostgresBackend: Sendable {
             throw StoreError(.misuse, path: PG.redact(conninfo), message: "`\(schema)` is not a schema name ezflow uses",
                              nextStep: "name a schema with lower-case letters, digits and _ (at most 63)")
         }
+        // libpq's own parser, without connecting: a URL it refuses (a port that is no
+        // number, an unknown parameter) is the caller's input, not an outage.
+        var err: UnsafeMutablePointer<CChar>? = nil
+        if let options = PQconninfoParse(conninfo, &err) {
+            // The parser takes any port text (the connect refuses it): check it here too.
+            var port: String? = nil
+            var o = options
+            while let k = o.pointee.keyword {
+                if String(cString: k) == "port", let v = o.pointee.val { port = String(cString: v) }
+                o += 1
+            }
+            PQconninfoFree(options)
+            for p in (port ?? "").split(separator: ",", omittingEmptySubsequences: false) where !p.isEmpty && !(Int(p).map { (1...65_535).contains($0) } ?? false) {
+                throw StoreError(.misuse, path: PG.redact(conninfo), message: "`\(p)` is not a port (1…65535)", nextStep: "fix the URL's port")
+            }
+        } else {
+            let why = err.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "out of memory"
+            if let err { PQfreemem(err) }
+            // libpq quotes the part it refused, which may be a password: say it only when
+            // the URL holds none.
+            let authority = conninfo.components(separatedBy: "://").dropFirst().first?.prefix { $0 != "/" && $0 != "?" } ?? ""
+            let password = conninfo.lowercased().contains("password") || (authority.contains("@") && authority.split(separator: "@")[0].contains(":"))
+            throw StoreError(.misuse, path: PG.redact(conninfo), message: "libpq cannot read this connection string" + (password ? "" : ": \(why)"),
+                             nextStep: "fix the URL (libpq's form: postgresql://[user[:password]@]host[:port]/dbname[?param=value&...])")
+        }
         self.conninfo = conninfo
         self.schema = schema
         self.admin = PGConnection(conninfo: conninfo, schema: schema)

@@ -47,6 +47,11 @@ struct StatementPacker {
         }
     }
 
+    /// One statement that runs `parts` (the data-modifying CTEs of `finish`).
+    static func statement(_ parts: [String]) -> String {
+        "WITH " + parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n") + "\nSELECT 1"
+    }
+
     /// The statements, in order (none when nothing was added).
     func finish() -> [(parts: [String], params: SQLParams)] { parts.isEmpty ? done : done + [(parts, params)] }
 }
@@ -184,8 +189,7 @@ extension PostgresStore {
             var packer = StatementPacker(lead: [runID])
             let chain = writeParts(&packer, chain: last, b)
             for st in packer.finish() {
-                let ctes = st.parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n")
-                do throws(StoreError) { try s.exec("WITH \(ctes)\nSELECT 1", st.params.values) } catch where error.kind == .conflict {
+                do throws(StoreError) { try s.exec(StatementPacker.statement(st.parts), st.params.values) } catch where error.kind == .conflict {
                     // A writer that waited on the run row saw the journal's head as it was
                     // before the other writer committed; the primary key refuses the seq.
                     throw self.error(.conflict, "run `\(runID)`: another writer appended seq \(expectedSeq) first")
@@ -300,6 +304,18 @@ extension PostgresStore {
                 }.joined(separator: ", ")
                 + "\nON CONFLICT (run_id, task, attempt) DO NOTHING"
         }
+        packer.add(q.deadLetters, perRow: 10) { p, rows in Self.deadLetterInsert(&p, rows) }
+    }
+
+    /// Entries of the dead-letter feed, each once (contract point 12).
+    static func deadLetterInsert(_ p: inout SQLParams, _ rows: ArraySlice<DeadLetterEntry>) -> String {
+        "INSERT INTO dead_letters(run_id, seq, task, task_name, kind, error_class, message, attempts, at_ms, principal) VALUES "
+            + rows.map { e in
+                "(\(p.add(e.runID)), \(p.add(PG.int(e.seq)))::integer, \(p.add(PG.int(e.task)))::integer, \(p.add(e.taskName)), "
+                    + "\(p.add(e.kind.rawValue)), \(p.add(e.errorClass)), \(p.add(e.message)), \(p.add(PG.int(e.attempts)))::integer, "
+                    + "\(p.add(PG.int(e.atMs)))::bigint, \(p.add(e.principal)))"
+            }.joined(separator: ", ")
+            + "\nON CONFLICT (run_id, seq, task) DO NOTHING"
     }
 
     /// `(task, attempt)` pairs as a VALUES list of integers.

@@ -148,6 +148,25 @@ enum PostgresSchema {
             registered_ms bigint NOT NULL
         );
         """,
+        // 1 → 2: the dead-letter feed (`WorkQueue.deadLetter`, contract point 12), written
+        // in the coordinator's journal append: a copy of the journal's dead letters and
+        // re-drives that an operator can SELECT (docs/DISTRIBUTED.md, "Dead letters").
+        """
+        CREATE TABLE dead_letters(
+            id          bigserial PRIMARY KEY,
+            run_id      text NOT NULL,
+            seq         integer NOT NULL,
+            task        integer NOT NULL,
+            task_name   text NOT NULL,
+            kind        text NOT NULL CHECK (kind IN ('dead_lettered', 'redriven')),
+            error_class text NOT NULL,
+            message     text NOT NULL,
+            attempts    integer NOT NULL,
+            at_ms       bigint NOT NULL,
+            principal   text NOT NULL,
+            UNIQUE(run_id, seq, task)
+        );
+        """,
     ]
 
     static var current: Int { migrations.count }

@@ -255,6 +255,30 @@ public final class PostgresWorkQueue: WorkQueue {
         }
     }
 
+    public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
+        guard !entries.isEmpty else { return }
+        var packer = StatementPacker(lead: [])
+        packer.add(entries, perRow: 10) { p, rows in PostgresStore.deadLetterInsert(&p, rows) }
+        try conn.with { s throws(StoreError) in
+            try s.transaction { () throws(StoreError) in
+                for st in packer.finish() { _ = try s.exec(StatementPacker.statement(st.parts), st.params.values) }
+            }
+        }
+    }
+
+    public func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry] {
+        try conn.with { s throws(StoreError) in
+            try s.exec("""
+                SELECT run_id, seq, task, task_name, kind, error_class, message, attempts, at_ms, principal FROM dead_letters
+                WHERE $1::text IS NULL OR run_id = $1 ORDER BY id
+                """, [runID]).rows.map { r in
+                DeadLetterEntry(runID: r.text(0), seq: Int(r.int(1)), task: Int(r.int(2)), taskName: r.text(3),
+                                kind: DeadLetterEntry.Kind(rawValue: r.text(4)) ?? .deadLettered, errorClass: r.text(5), message: r.text(6),
+                                attempts: Int(r.int(7)), atMs: r.int(8), principal: r.text(9))
+            }
+        }
+    }
+
     public func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
         try conn.with { s throws(StoreError) in
             try s.exec("SELECT \(Self.itemColumns) FROM tasks WHERE state = 1 AND lease_owner = $1 AND cancelled ORDER BY id", [owner])

@@ -158,6 +158,27 @@ public final class RedisWorkQueue: WorkQueue {
         return out.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
+    public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
+        guard !entries.isEmpty else { return }
+        var args: [[UInt8]] = []
+        for e in entries {
+            args += [Self.b(e.runID), Self.b(e.seq), Self.b(e.task), Self.b(e.taskName), Self.b(e.kind.rawValue), Self.b(e.errorClass),
+                     Self.b(e.message), Self.b(e.attempts), Self.b(e.atMs), Self.b(e.principal)]
+        }
+        _ = try eval(Self.deadLetter, args)
+    }
+
+    public func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry] {
+        let a = try eval(Self.deadLetters, [Self.b(runID ?? "")], read: true).array
+        let n = Self.deadLetterFields.count
+        return stride(from: 0, to: a.count - a.count % n, by: n).map { i in
+            let f = a[i..<(i + n)].map { $0.text ?? "" }
+            return DeadLetterEntry(runID: f[0], seq: Int(f[1]) ?? 0, task: Int(f[2]) ?? 0, taskName: f[3],
+                                   kind: DeadLetterEntry.Kind(rawValue: f[4]) ?? .deadLettered, errorClass: f[5], message: f[6],
+                                   attempts: Int(f[7]) ?? 0, atMs: Int64(f[8]) ?? 0, principal: f[9])
+        }
+    }
+
     public func depth() throws(StoreError) -> QueueDepth {
         let a = try eval(Self.depth, [], read: true).array
         guard a.count >= 2 else { return QueueDepth() }

@@ -333,6 +333,35 @@ extension RedisWorkQueue {
         return 1
         """)
 
+    /// The dead-letter feed's fields, in `DeadLetterEntry` order.
+    static let deadLetterFields = ["run", "seq", "task", "task_name", "kind", "class", "message", "attempts", "at_ms", "principal"]
+
+    /// ARGV: prefix, then each entry's `deadLetterFields`. The stream `dlq` gets each
+    /// (run, seq, task) once (the set `dlq:keys`); it is never trimmed.
+    static let deadLetter = RedisScript("wqDeadLetter", lib + """
+        local names = {\(deadLetterFields.map { "'\($0)'" }.joined(separator: ", "))}
+        for i = 2, #ARGV, #names do
+          if redis.call('SADD', P .. 'dlq:keys', ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2]) == 1 then
+            local kv = {}
+            for j = 1, #names do table.insert(kv, names[j]); table.insert(kv, ARGV[i + j - 1]) end
+            redis.call('XADD', P .. 'dlq', '*', unpack(kv))
+          end
+        end
+        return 1
+        """)
+
+    /// ARGV: prefix, run ('' for every run) → each entry's `deadLetterFields`, in feed order.
+    static let deadLetters = RedisScript("wqDeadLetters", lib + """
+        local names = {\(deadLetterFields.map { "'\($0)'" }.joined(separator: ", "))}
+        local out = {}
+        for _, e in ipairs(redis.call('XRANGE', P .. 'dlq', '-', '+')) do
+          if ARGV[2] == '' or field(e[2], 'run') == ARGV[2] then
+            for _, n in ipairs(names) do table.insert(out, field(e[2], n) or '') end
+          end
+        end
+        return out
+        """)
+
     /// ARGV: prefix, owner → `itemfields` of each item leased to it and cancelled.
     static let cancelled = RedisScript("wqCancelled", lib + """
         local out = {}

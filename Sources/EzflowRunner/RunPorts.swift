@@ -100,9 +100,12 @@ public struct RunnerMutations: Sendable, Equatable {
     public var skipTimerRearm = false
     /// Fold every completion the queue hands over, duplicates and stale ones included.
     public var skipCompletionFence = false
-    public init(skipTimerRearm: Bool = false, skipCompletionFence: Bool = false) {
+    /// Resume without sending the journal's dead-letter entries to the feed again.
+    public var skipDeadLetterResend = false
+    public init(skipTimerRearm: Bool = false, skipCompletionFence: Bool = false, skipDeadLetterResend: Bool = false) {
         self.skipTimerRearm = skipTimerRearm
         self.skipCompletionFence = skipCompletionFence
+        self.skipDeadLetterResend = skipDeadLetterResend
     }
     public static let none = RunnerMutations()
 }

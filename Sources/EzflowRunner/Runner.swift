@@ -105,6 +105,10 @@ public final class Runner {
     /// stale attempts): acknowledged, never folded.
     public private(set) var completionsRefused = 0
     var released = false
+    /// The backend's dead-letter feed: entries made from the records folded (and, on a
+    /// resume, from the whole journal), sent with the next commit or right after it.
+    var deadLetterFeed: DeadLetterFeed
+    var pendingDeadLetters: [DeadLetterEntry] = []
 
     init(program: IRProgram?, plan: Plan, ports: RunPorts, run: DurableRun, inputs: [String: JSONValue], config: RunConfig) {
         self.program = program
@@ -119,6 +123,7 @@ public final class Runner {
         drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         access = Access(workflow: program?.document ?? .object([]))
         writer = JournalWriter(redactor: drivers.redactor)
+        deadLetterFeed = DeadLetterFeed(runID: run.runID, taskNames: plan.taskNames)
     }
 
     deinit { releaseLease() }
@@ -250,6 +255,11 @@ public final class Runner {
         self.mutations = mutations
         restoreTimers(from: journal)
         carried = upgrade + abandonedCancels()
+        // A crash may have come between a commit and its feed entries: send them all again.
+        for r in journal {
+            let entries = deadLetterFeed.entries(of: r)
+            if !mutations.skipDeadLetterResend { pendingDeadLetters += entries }
+        }
         switch run.state.phase {
         case .finished(let v) where v != .waitingForApproval: break
         case .notStarted:
@@ -642,6 +652,12 @@ public final class Runner {
                 throw .store("run `\(runID)`: cannot acknowledge completions: \(error.description)")
             }
         }
+        if !inOne && !pendingDeadLetters.isEmpty {
+            do { try ports.queue.deadLetter(pendingDeadLetters) } catch {
+                throw .store("run `\(runID)`: cannot add to the dead-letter feed: \(error.description)")
+            }
+        }
+        pendingDeadLetters.removeAll()
         try perform(commands, effects, queueWritten: inOne)
         observer?.tick(state: run.state)
         return try verdictAfterTurn()
@@ -689,6 +705,7 @@ public final class Runner {
         if mutations.skipTimerRearm, case .resumed = e { out.removeAll { if case .setTimer = $0 { true } else { false } } }
         if let log { pendingLogs.append(writer.redact(log, seq: seq)) }
         if case .planUpgraded = e { firedTimers.removeAll() }
+        pendingDeadLetters += deadLetterFeed.entries(of: run.pending[run.pending.count - 1])
         return out
     }
 
@@ -789,6 +806,7 @@ public final class Runner {
     func queueEffects(of commands: [Command], acknowledged: [WorkItem]) -> QueueEffects {
         var e = QueueEffects(writes: TurnQueueWrites(nowMs: now()))
         e.writes.acknowledged = acknowledged
+        e.writes.deadLetters = pendingDeadLetters
         for c in commands {
             switch c {
             case .dispatch(let task, let attempt, let agent, let key, _):

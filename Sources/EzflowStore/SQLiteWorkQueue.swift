@@ -169,6 +169,39 @@ public final class SQLiteWorkQueue: WorkQueue {
         }
     }
 
+    public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
+        guard !entries.isEmpty else { return }
+        try store.with { c throws(StoreError) in
+            try c.transaction { () throws(StoreError) in
+                for e in entries {
+                    try c.run("""
+                        INSERT INTO dead_letters(run_id, seq, task, task_name, kind, error_class, message, attempts, at_ms, principal)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                        ON CONFLICT(run_id, seq, task) DO NOTHING
+                        """) { st in
+                        st.bind(1, e.runID); st.bind(2, e.seq); st.bind(3, e.task); st.bind(4, e.taskName); st.bind(5, e.kind.rawValue)
+                        st.bind(6, e.errorClass); st.bind(7, e.message); st.bind(8, e.attempts); st.bind(9, e.atMs); st.bind(10, e.principal)
+                    }
+                }
+            }
+        }
+    }
+
+    public func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry] {
+        try store.with { c throws(StoreError) in
+            var out: [DeadLetterEntry] = []
+            try c.query("""
+                SELECT run_id, seq, task, task_name, kind, error_class, message, attempts, at_ms, principal FROM dead_letters
+                WHERE ?1 IS NULL OR run_id = ?1 ORDER BY id
+                """, { st in if let runID { st.bind(1, runID) } }) { st in
+                out.append(DeadLetterEntry(runID: st.text(0), seq: Int(st.int(1)), task: Int(st.int(2)), taskName: st.text(3),
+                                           kind: DeadLetterEntry.Kind(rawValue: st.text(4)) ?? .deadLettered, errorClass: st.text(5),
+                                           message: st.text(6), attempts: Int(st.int(7)), atMs: st.int(8), principal: st.text(9)))
+            }
+            return out
+        }
+    }
+
     public func cancelled(owner: String) throws(StoreError) -> [WorkItem] {
         try store.with { c throws(StoreError) in
             var out: [WorkItem] = []

@@ -174,6 +174,24 @@ enum Schema {
         DROP INDEX work_items_queued;
         CREATE INDEX work_items_queued ON work_items(priority, id) WHERE state = 0 AND cancelled = 0;
         """,
+        // 6 → 7: the dead-letter feed (`WorkQueue.deadLetter`, contract point 12): a copy of
+        // the journal's dead letters and re-drives an operator can read with SQL.
+        """
+        CREATE TABLE dead_letters(
+            id          INTEGER PRIMARY KEY,  -- feed order
+            run_id      TEXT NOT NULL,
+            seq         INTEGER NOT NULL,     -- the journal record
+            task        INTEGER NOT NULL,
+            task_name   TEXT NOT NULL,
+            kind        TEXT NOT NULL,        -- dead_lettered | redriven
+            error_class TEXT NOT NULL,
+            message     TEXT NOT NULL,
+            attempts    INTEGER NOT NULL,
+            at_ms       INTEGER NOT NULL,     -- epoch ms, the run's clock
+            principal   TEXT NOT NULL,        -- who re-drove it ('' for a dead letter)
+            UNIQUE(run_id, seq, task)
+        ) STRICT;
+        """,
     ]
 
     /// Swift steps after `migrations[i]` (SQLite has no SHA-256).

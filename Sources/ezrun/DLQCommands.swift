@@ -134,9 +134,16 @@ extension CLI {
             _ = try store.post(InboxItem(runID: runID, kind: .redrive, task: taskName, principal: who, approved: false, refusal: nil,
                                          comment: "", createdMs: nowMs()))
         } catch { fail(error) }
-        let db = flags.config.storePath == DurableStore.defaultPath ? "" : " \(flags.storeFlag)"
         // On a backend, the run's coordinator (or a standby that adopts it) folds the request.
-        if a.flags.contains("--no-resume") || Backend.kind(of: flags.config.storePath) != nil {
+        if Backend.kind(of: flags.config.storePath) != nil {
+            // Standbys adopt running runs only: a finished one is resumed by hand.
+            let next = run.info.status == .running ? "the run's coordinator folds it"
+                : "continue with: ezrun resume \(runID) --backend \(Backend.redacted(flags.config.storePath))"
+            Console.out("re-drive of `\(taskName)` of run \(runID) posted; \(next)" + "\n")
+            return 0
+        }
+        if a.flags.contains("--no-resume") {
+            let db = flags.config.storePath == DurableStore.defaultPath ? "" : " \(flags.storeFlag)"
             Console.out("re-drive of `\(taskName)` of run \(runID) posted; continue with: ezrun resume \(runID)\(db)" + "\n")
             return 0
         }

@@ -45,8 +45,11 @@ extension CLI {
     /// argv, where every process of the same user can read it); nil: neither.
     static func backendURL(_ a: Args) -> String? {
         if let u = a.value("--backend") { return u }
-        guard let e = ProcessInfo.processInfo.environment["EZFLOW_BACKEND"], !e.isEmpty else { return nil }
-        return e
+        if let e = ProcessInfo.processInfo.environment["EZFLOW_BACKEND"], !e.isEmpty { return e }
+        // `--db` naming a server is that backend (`ezrun resume RUN --db postgresql://…`,
+        // as `status` and `dlq` take it), never a file path.
+        if let db = a.value("--db"), let kind = Backend.kind(of: db), kind != .sqlite { return db }
+        return nil
     }
 
     /// The ports a coordinator uses on `backend`.

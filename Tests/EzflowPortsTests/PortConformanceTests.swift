@@ -557,4 +557,29 @@ final class PortConformanceTests: XCTestCase {
         XCTAssertEqual(try q.cancelled(owner: "w1"), [item(0)], "\(name): 11: a completed one is no longer listed")
         XCTAssertEqual(try q.claim(owner: "w2", max: 9, nowMs: 20, leaseMs: 100), [], "\(name): 5: the cancelled queued item is gone")
     }
+
+    // WorkQueue 12: the dead-letter feed keeps each (run, seq, task) once, in order, past `forget`.
+    func testWorkQueue12TheDeadLetterFeedKeepsEachEntryOnce() throws { forEach(try queues(), deadLetterFeedKeepsEachEntryOnce) }
+
+    func deadLetterFeedKeepsEachEntryOnce(_ name: String, _ q: any WorkQueue) throws {
+        XCTAssertEqual(try q.deadLetters(run: nil), [], name)
+        let lost = DeadLetterEntry(runID: "r", seq: 7, task: 2, taskName: "fetch", kind: .deadLettered, errorClass: "worker_lost",
+                                   message: "it's \"quoted\" \\ é 日本\nsecond line", attempts: 3, atMs: 1_700_000_000_123)
+        var stalled = lost
+        (stalled.task, stalled.taskName, stalled.errorClass, stalled.message, stalled.attempts) = (5, "deploy", "no_agent", "", 0)
+        var other = lost
+        other.runID = "s"
+        var redriven = lost
+        (redriven.seq, redriven.kind, redriven.principal, redriven.atMs) = (9, .redriven, "ops", 1_700_000_005_000)
+        try q.deadLetter([lost, stalled])
+        try q.deadLetter([other])
+        try q.offer([item(0)], nowMs: 0)
+        try q.forget(run: "r")
+        // A resumed coordinator sends the run's entries again, then the new one.
+        try q.deadLetter([lost, stalled, redriven])
+        try q.deadLetter([])
+        XCTAssertEqual(try q.deadLetters(run: nil), [lost, stalled, other, redriven], "\(name): 12: each once, in the order first added, kept by forget")
+        XCTAssertEqual(try q.deadLetters(run: "r"), [lost, stalled, redriven], "\(name): 12: one run's")
+        XCTAssertEqual(try q.deadLetters(run: "nope"), [], name)
+    }
 }

@@ -15,11 +15,13 @@ extension PostgresBackendTests {
                       commands: tasks.map { .dispatch(task: $0, attempt: 1, agent: 0, idempotencyKey: "r/t\($0)") })
     }
 
-    func turn(ack: [Int] = [], cancel: [Int] = [], offer: [Int] = []) -> TurnQueueWrites {
+    func turn(ack: [Int] = [], cancel: [Int] = [], offer: [Int] = [], deadLetter: [Int] = []) -> TurnQueueWrites {
         var w = TurnQueueWrites(nowMs: 100)
         w.acknowledged = ack.map(item)
         w.cancelled = cancel.map(item)
         w.offered = offer.map(item)
+        w.deadLetters = deadLetter.map { DeadLetterEntry(runID: "r", seq: 1, task: $0, taskName: "t\($0)", kind: .deadLettered, errorClass: "failed",
+                                                         message: "exit 1", attempts: 2, atMs: 5) }
         return w
     }
 
@@ -46,13 +48,15 @@ extension PostgresBackendTests {
                                    commands: [.dispatch(task: 2, attempt: 1, agent: 0, idempotencyKey: "r/t2"),
                                               .dispatch(task: 3, attempt: 1, agent: 0, idempotencyKey: "r/t3"), .cancel(task: 1, attempt: 1)])
         try store.append(run: "r", expectedSeq: 1, records: [folded], update: RunUpdate(status: .running, verdict: nil, updatedMs: 5), logs: [],
-                         consumedInbox: [], processes: ProcessChanges(), queue: turn(ack: [0], cancel: [1], offer: [2, 3]))
+                         consumedInbox: [], processes: ProcessChanges(), queue: turn(ack: [0], cancel: [1], offer: [2, 3], deadLetter: [4]))
         XCTAssertEqual(try count(b, "completions"), 0, "the folded completion is consumed")
         XCTAssertEqual(try count(b, "completion_reads"), 0)
         XCTAssertEqual(try b.rawExec("SELECT task FROM tasks WHERE cancelled ORDER BY task").map { $0[0] }, ["1"])
         XCTAssertEqual(try b.rawExec("SELECT task, offered_ms FROM tasks WHERE task >= 2 ORDER BY task").map { $0.map { $0 ?? "" } },
                        [["2", "100"], ["3", "100"]])
         XCTAssertEqual(try b.rawExec("SELECT task FROM attempts ORDER BY task").map { $0[0] }, ["2", "3"], "0 ended, 1 cancelled, 2 and 3 open")
+        XCTAssertEqual(try b.rawExec("SELECT run_id, seq, task_name, kind, error_class, attempts FROM dead_letters").map { $0.map { $0 ?? "" } },
+                       [["r", "1", "t4", "dead_lettered", "failed", "2"]], "the dead-letter feed's entry commits with its record")
         XCTAssertTrue(try listener.wait(timeoutMs: 5_000), "the workers are woken by the commit")
         XCTAssertEqual(try queue.claim(owner: "w2", max: 5, nowMs: 10, leaseMs: 30_000).map(\.item.task).sorted(), [2, 3])
         XCTAssertEqual(try store.journal(run: "r", from: 0).count, 2)
@@ -76,11 +80,12 @@ extension PostgresBackendTests {
                                     commands: [.dispatch(task: 1, attempt: 1, agent: 0, idempotencyKey: "r/t1")])
         for store in [a, b.store()] {
             XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 1, records: [refused], update: nil, logs: [], consumedInbox: [],
-                                                  processes: ProcessChanges(), queue: turn(ack: [0], cancel: [0], offer: [1]))) { e in
+                                                  processes: ProcessChanges(), queue: turn(ack: [0], cancel: [0], offer: [1], deadLetter: [0]))) { e in
                 XCTAssertEqual((e as? StoreError)?.kind, .conflict, "\(e)")
             }
             XCTAssertEqual(try count(b, "completions"), 1, "the completion waits for the coordinator that journals it")
             XCTAssertEqual(try b.rawExec("SELECT task, cancelled FROM tasks ORDER BY task").map { $0.map { $0 ?? "" } }, [["0", "f"]], "nothing offered or cancelled")
+            XCTAssertEqual(try count(b, "dead_letters"), 0, "nothing added to the dead-letter feed")
         }
     }
 

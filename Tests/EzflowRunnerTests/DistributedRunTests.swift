@@ -96,14 +96,19 @@ final class DistributedRunTests: XCTestCase {
 
     /// A task that kills its worker (`kill -9 $PPID`) kills the next two as well: its third
     /// lost lease ends the attempt as `worker_lost`, which a retry rule without `on:` does
-    /// not retry, so it is dead-lettered (with its journal event) instead of killing
-    /// workers for ever; the other task is unharmed.
+    /// not retry, so it is dead-lettered (with its journal event and an entry in the
+    /// backend's dead-letter feed: a table, a stream) instead of killing workers for ever;
+    /// the other task is unharmed. Re-driven once its cause is gone, it succeeds, and the
+    /// feed says who re-drove it (each entry once, though the resume sends them again).
     func testATaskThatKillsThreeWorkersIsDeadLettered() throws {
         let flow = """
             agent sh {
               driver: exec
               capabilities: ["shell"]
               concurrency: 4
+            }
+            role ops {
+              allow: [run]
             }
             retry five {
               attempts: 5
@@ -114,7 +119,7 @@ final class DistributedRunTests: XCTestCase {
               input dir: string
               agents: [sh]
               task ok { env: { D: inputs.dir }  run: "echo ok >> \\"$D/log\\""  timeout: 60s }
-              task poison { env: { D: inputs.dir }  run: "echo start >> \\"$D/log\\"; kill -9 $PPID; sleep 300"  timeout: 60s  retry: five }
+              task poison { env: { D: inputs.dir }  run: "echo start >> \\"$D/log\\"; test -e \\"$D/cured\\" || kill -9 $PPID; sleep 0.1"  timeout: 60s  retry: five }
             }
             """
         for (name, url) in backends(tempDir("dist")) {
@@ -138,6 +143,22 @@ final class DistributedRunTests: XCTestCase {
             XCTAssertTrue(dlq.stdout.contains("p1\tpoison\tworker_lost\t1\t"), "\(name): \(dlq.stdout)\(dlq.stderr)")
             XCTAssertEqual(liveProcesses(marker: "D=\(dir)", within: 5), [], "\(name): the killed workers' task processes are gone")
             assertReplays(dir, "p1", store: DistributedBackends.statusStore(url))
+            XCTAssertEqual(DistributedBackends.deadLetterFeed(url), ["p1 dead_lettered poison worker_lost 1 -"], "\(name)")
+
+            write("", to: dir + "/cured")
+            let retry = ezrun(["dlq", "retry", "p1", "poison", "--db", url, "--as", "ops:ops"], in: dir)
+            XCTAssertEqual(retry.status, 0, "\(name): \(retry.stdout)\(retry.stderr)")
+            XCTAssertTrue(retry.stdout.hasSuffix("posted; continue with: ezrun resume p1 --backend \(url)\n"), "\(name): \(retry.stdout)")
+            // `--db` naming a server is that backend (it never was a file path).
+            let on = name == "sqlite" ? ["--backend", url] : ["--db", url]
+            let resume = try spawn(["resume", "p1", "--no-progress"] + on, in: dir, log: dir + "/resume.err")
+            let w = try spawn(["worker", "--backend", url, "--slots", "1", "--idle-exit", "3s"], in: dir, log: dir + "/w5.err")
+            resume.waitUntilExit()
+            w.waitUntilExit()
+            XCTAssertEqual(resume.terminationStatus, 0, "\(name): the re-driven task succeeded: \(read(dir + "/resume.err"))")
+            XCTAssertEqual(DistributedBackends.deadLetterFeed(url), ["p1 dead_lettered poison worker_lost 1 -", "p1 redriven poison worker_lost 1 ops"],
+                           "\(name): each entry once, in order")
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(":") }, [], "\(name): no file named like the URL")
         }
     }
 
@@ -383,7 +404,10 @@ final class DistributedRunTests: XCTestCase {
         }
         // A URL ezflow cannot use as written is a usage error (exit 2), whichever command.
         for (url, says) in [("redis://127.0.0.1:1?namespace=bad-name", "namespace= takes"), ("postgresql://u:pw@127.0.0.1:1/db?namespace=Bad", "not a schema name"),
-                            ("redis://127.0.0.1:port", "is not a port"), ("sqlite://x.db", "not sqlite://")] {
+                            ("redis://127.0.0.1:port", "is not a port"), ("sqlite://x.db", "not sqlite://"),
+                            ("postgresql://u:pw@127.0.0.1:notaport/db", "`notaport` is not a port"),
+                            ("postgresql://u:pw@127.0.0.1/db?port=0", "`0` is not a port"), ("postgresql://u:pw@h%/db", "libpq cannot read this connection string; fix the URL"),
+                            ("postgresql://127.0.0.1:1/db?bogus=1", "libpq cannot read this connection string: invalid URI query parameter: \"bogus\"")] {
             for args in [["worker", "--backend", url], ["run", "f.ezflow", "--backend", url, "--input", "dir=x"], ["status", "r", "--db", url]] {
                 let r = ezrun(args, in: dir, timeout: 30)
                 XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
@@ -441,6 +465,34 @@ enum DistributedBackends {
         }
         guard r.status == 0 else { XCTFail("reading \(url): \(r.stderr)"); return nil }
         return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "(integer) ", with: ""))
+    }
+
+    /// The backend's dead-letter feed as `run kind task class attempts principal` lines,
+    /// read behind the ports' back (SQL, a Redis stream).
+    static func deadLetterFeed(_ url: String) -> [String]? {
+        let namespace = url.components(separatedBy: "namespace=").last ?? ""
+        let columns = "run_id || ' ' || kind || ' ' || task_name || ' ' || error_class || ' ' || attempts || ' ' || "
+            + "CASE principal WHEN '' THEN '-' ELSE principal END"
+        let r: (status: Int32, stdout: String, stderr: String)
+        if url.hasPrefix("sqlite:") {
+            r = runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                           ["python3", "-c", "import sqlite3,sys; [print(r[0]) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])]",
+                            statusStore(url), "SELECT \(columns) FROM dead_letters ORDER BY id"], timeout: 30)
+        } else if url.hasPrefix("postgresql:") {
+            let conn = String(url[..<(url.firstIndex(of: "?") ?? url.endIndex)])
+            r = runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["psql", "-Atq", conn, "-c", "SELECT \(columns) FROM \(namespace).dead_letters ORDER BY id"],
+                           timeout: 30)
+        } else {
+            let hostPort = url.dropFirst("redis://".count).prefix { $0 != "?" }.split(separator: ":")
+            let script = "local out = {} for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do local f = {} "
+                + "for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end "
+                + "if f.principal == '' then f.principal = '-' end "
+                + "table.insert(out, f.run .. ' ' .. f.kind .. ' ' .. f.task_name .. ' ' .. f.class .. ' ' .. f.attempts .. ' ' .. f.principal) end return out"
+            r = runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["redis-cli", "-h", String(hostPort[0]), "-p", String(hostPort[1]), "EVAL", script, "1",
+                                                                  "\(namespace):dlq"], timeout: 30)
+        }
+        guard r.status == 0 else { XCTFail("reading \(url): \(r.stderr)"); return nil }
+        return r.stdout.split(separator: "\n").map(String.init)
     }
 
     static func namespace() -> String { "ez_t_" + UUID().uuidString.prefix(12).replacingOccurrences(of: "-", with: "").lowercased() }

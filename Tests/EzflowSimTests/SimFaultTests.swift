@@ -94,6 +94,19 @@ final class SimFaultTests: XCTestCase {
         print("skipCompletionFence caught at seed index \(found.0): \(found.1.message)")
     }
 
+    /// A runner that does not send the journal's dead letters to the feed again when it
+    /// resumes: an entry whose write a crash or a store failure cut off after its commit
+    /// is missing from the feed for good (the oracle, exit 129).
+    func testOracleCatchesADeadLetterLostBetweenCommitAndFeed() throws {
+        let faults = "runner:crash=0.1;store:fail=0.05;agent=runner_small:fail=0.5;agent=runner_large:fail=0.5"
+        XCTAssertNil(try firstFailure(.none, faults: faults), "the unmutated runner holds")
+        let found = try XCTUnwrap(try firstFailure(RunnerMutations(skipDeadLetterResend: true), faults: faults),
+                                  "the planted bug went unnoticed")
+        XCTAssertEqual(found.1.exitCode, 129, found.1.description)
+        XCTAssertTrue(found.1.message.contains("the dead-letter feed holds"), found.1.message)
+        print("skipDeadLetterResend caught at seed index \(found.0): \(found.1.message)")
+    }
+
     /// Seeds that found runner bugs (each failed before its fix):
     /// run 77: a cancel committed just before a crash was never carried out after resume;
     /// run 289: an attempt re-dispatched and timed out in the same batch was still started;
