@@ -24,7 +24,7 @@ enum SimOracle {
     /// The queue's dead-letter feed holds exactly the entries the journal makes, each
     /// once, in journal order: none lost to a crash between a commit and its feed write.
     static func deadLetterFeed(_ feed: [DeadLetterEntry], journal: [JournalRecord], plan: Plan, runID: String) -> String? {
-        var maker = DeadLetterFeed(runID: runID, taskNames: plan.taskNames)
+        var maker = DeadLetterFeed(runID: runID, versions: [plan.taskNames])
         let expected = journal.flatMap { maker.entries(of: $0) }
         guard feed != expected else { return nil }
         let show = { (es: [DeadLetterEntry]) in es.map { "\($0.kind.rawValue) \($0.taskName) (seq \($0.seq))" }.joined(separator: ", ") }

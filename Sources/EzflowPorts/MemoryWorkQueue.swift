@@ -26,7 +26,7 @@ public final class MemoryWorkQueue: WorkQueue {
         var order = 0
         /// Entries dropped by `cancel` (for `depth`'s count of offers).
         var removed = 0
-        /// The dead-letter feed, and its keys (run, seq, task) for idempotence.
+        /// The dead-letter feed, and its keys (run, seq, task, kind) for idempotence.
         var deadLetters: [DeadLetterEntry] = []
         var deadLetterKeys = Set<[String]>()
     }
@@ -189,7 +189,7 @@ public final class MemoryWorkQueue: WorkQueue {
 
     public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
         state.withLock { s in
-            for e in entries where s.deadLetterKeys.insert([e.runID, String(e.seq), String(e.task)]).inserted {
+            for e in entries where s.deadLetterKeys.insert([e.runID, String(e.seq), String(e.task), e.kind.rawValue]).inserted {
                 s.deadLetters.append(e)
             }
         }

@@ -200,11 +200,20 @@ public struct Lease: Sendable, Equatable {
     public var expiresAtMs: Millis
     /// How many times the item was claimed (1 on the first claim).
     public var deliveries: Int
-    public init(item: WorkItem, owner: String, expiresAtMs: Millis, deliveries: Int) {
+    /// How long the item waited between its offer and this claim, measured by the backend
+    /// on its own clock (nil where it does not: the worker uses the payload's stamp).
+    public var waitedMs: Millis?
+    public init(item: WorkItem, owner: String, expiresAtMs: Millis, deliveries: Int, waitedMs: Millis? = nil) {
         self.item = item
         self.owner = owner
         self.expiresAtMs = expiresAtMs
         self.deliveries = deliveries
+        self.waitedMs = waitedMs
+    }
+
+    /// The lease itself: the wait is a measurement, not part of what was granted.
+    public static func == (a: Lease, b: Lease) -> Bool {
+        a.item == b.item && a.owner == b.owner && a.expiresAtMs == b.expiresAtMs && a.deliveries == b.deliveries
     }
 }
 
@@ -277,7 +286,8 @@ public struct WorkCompletion: Sendable, Equatable {
 /// 11. `cancelled(owner:)` lists the items leased to `owner` whose attempt was cancelled
 ///    (5, 10), in offer order: its worker stops them (it asks with each renewal).
 /// 12. `deadLetter` adds entries to the queue's dead-letter feed, each once per (run, seq,
-///    task): the coordinator sends them after its commit and again after a resume.
+///    task, kind): a coordinator whose store cannot carry them in its append (`TurnStore`)
+///    sends them after its commit, and every coordinator sends a run's again on resume.
 ///    `deadLetters(run:)` lists the feed (one run's, or every run's) in the order the
 ///    entries were first added. `forget` keeps them: the feed outlives the run.
 public protocol WorkQueue: AnyObject, Sendable {
@@ -362,7 +372,8 @@ public struct TurnQueueWrites: Sendable, Equatable {
     public var offered: [WorkItem] = []
     /// Entries for the dead-letter feed (contract point 12).
     public var deadLetters: [DeadLetterEntry] = []
-    /// The offer time the queue keeps with each offered item.
+    /// The offer time the queue keeps with each offered item (PostgreSQL stamps the
+    /// server's time instead, as the row is written).
     public var nowMs: Millis
     public init(nowMs: Millis) { self.nowMs = nowMs }
     public var isEmpty: Bool { acknowledged.isEmpty && cancelled.isEmpty && offered.isEmpty && deadLetters.isEmpty }
@@ -372,6 +383,9 @@ public struct TurnQueueWrites: Sendable, Equatable {
 /// (PostgreSQL, where the queue is tables beside the journal): a coordinator's whole turn
 /// then commits or not, instead of four steps a crash may split (each idempotent, so a
 /// split turn is replayed, not lost — but it costs four commits and a resume's rework).
+/// Redis and SQLite stores carry the dead-letter feed only (`TurnQueueWrites.deadLetters`,
+/// kept beside their journal): given acknowledgements, cancels or offers they refuse the
+/// append (`misuse`), for those go to their queue after the commit.
 public protocol TurnStore: JournalStore {
     /// `append`, then `queue`'s writes and one wake-up of the workers, in one transaction.
     func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],

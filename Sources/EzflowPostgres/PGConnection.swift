@@ -74,11 +74,14 @@ enum PG {
     }
 
     /// `$a, $b, …` groups for a multi-row VALUES of `rows` × `columns` parameters from `$start`.
-    static func values(rows: Int, columns: Int, start: Int = 1) -> String {
+    static func values(rows: Int, columns: Int, start: Int = 1, last: String? = nil) -> String {
         (0..<rows).map { r in
-            "(" + (0..<columns).map { "$\(start + r * columns + $0)" }.joined(separator: ", ") + ")"
+            "(" + ((0..<columns).map { "$\(start + r * columns + $0)" } + (last.map { [$0] } ?? [])).joined(separator: ", ") + ")"
         }.joined(separator: ", ")
     }
+
+    /// The server's clock in epoch ms, as SQL (read when the expression is evaluated).
+    static let serverMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
     /// The conninfo without its password (for messages: a conninfo is never shown whole).
     static func redact(_ conninfo: String) -> String {

@@ -141,7 +141,7 @@ public final class PostgresBackend: Sendable {
     /// The server's wall clock in ms: what `BackendClock` aligns to.
     public func serverTimeMs() throws(StoreError) -> Int64 {
         try admin.with { s throws(StoreError) in
-            try s.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").first?.int(0) ?? 0
+            try s.exec("SELECT \(PG.serverMs)").first?.int(0) ?? 0
         }
     }
 

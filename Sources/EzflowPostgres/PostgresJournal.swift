@@ -294,13 +294,13 @@ extension PostgresStore {
         packer.add(q.cancelled.map { (task: $0.task, attempt: $0.attempt) }, perRow: 2) { p, rows in
             "UPDATE tasks SET cancelled = true WHERE run_id = $1 AND (task, attempt) IN (VALUES \(Self.keyList(&p, rows)))"
         }
-        let now = PG.int(q.nowMs)
-        packer.add(q.offered, perRow: 8) { p, rows in
-            let offeredAt = p.add(now)
-            return "INSERT INTO tasks(run_id, task, attempt, agent, idempotency_key, queue, priority, offered_ms, payload) VALUES "
+        // Stamped on the server's clock as the row is written (a claim measures the wait
+        // on the same clock): not when the turn decided, before its encoding and commit.
+        packer.add(q.offered, perRow: 7) { p, rows in
+            "INSERT INTO tasks(run_id, task, attempt, agent, idempotency_key, queue, priority, offered_ms, payload) VALUES "
                 + rows.map { i in
                     "($1, \(p.add(PG.int(i.task))), \(p.add(PG.int(i.attempt))), \(p.add(PG.int(i.agent))), \(p.add(i.idempotencyKey)), "
-                        + "\(p.add(i.queue)), \(p.add(PG.int(i.priority))), \(offeredAt)::bigint, \(p.add(PG.bytea(i.payload)))::bytea)"
+                        + "\(p.add(i.queue)), \(p.add(PG.int(i.priority))), \(PG.serverMs), \(p.add(PG.bytea(i.payload)))::bytea)"
                 }.joined(separator: ", ")
                 + "\nON CONFLICT (run_id, task, attempt) DO NOTHING"
         }
@@ -315,7 +315,7 @@ extension PostgresStore {
                     + "\(p.add(e.kind.rawValue)), \(p.add(e.errorClass)), \(p.add(e.message)), \(p.add(PG.int(e.attempts)))::integer, "
                     + "\(p.add(PG.int(e.atMs)))::bigint, \(p.add(e.principal)))"
             }.joined(separator: ", ")
-            + "\nON CONFLICT (run_id, seq, task) DO NOTHING"
+            + "\nON CONFLICT (run_id, seq, task, kind) DO NOTHING"
     }
 
     /// `(task, attempt)` pairs as a VALUES list of integers.

@@ -164,7 +164,7 @@ enum PostgresSchema {
             attempts    integer NOT NULL,
             at_ms       bigint NOT NULL,
             principal   text NOT NULL,
-            UNIQUE(run_id, seq, task)
+            UNIQUE(run_id, seq, task, kind)
         );
         """,
     ]

@@ -90,11 +90,11 @@ public final class PostgresWorkQueue: WorkQueue {
                     params.reserveCapacity(chunk.count * 9)
                     for i in chunk {
                         params += [i.runID, PG.int(i.task), PG.int(i.attempt), PG.int(i.agent), i.idempotencyKey, i.queue, PG.int(i.priority),
-                                   PG.int(nowMs), PG.bytea(i.payload)]
+                                   PG.bytea(i.payload)]
                     }
                     try s.exec("""
-                        INSERT INTO tasks(run_id, task, attempt, agent, idempotency_key, queue, priority, offered_ms, payload)
-                        VALUES \(PG.values(rows: chunk.count, columns: 9))
+                        INSERT INTO tasks(run_id, task, attempt, agent, idempotency_key, queue, priority, payload, offered_ms)
+                        VALUES \(PG.values(rows: chunk.count, columns: 8, last: PG.serverMs))
                         ON CONFLICT (run_id, task, attempt) DO NOTHING
                         """, params)
                 }
@@ -115,13 +115,14 @@ public final class PostgresWorkQueue: WorkQueue {
                     ORDER BY priority, id LIMIT $3 FOR UPDATE SKIP LOCKED)
                 UPDATE tasks t SET state = 1, lease_owner = $1, lease_until = $2, deliveries = t.deliveries + 1
                 FROM c WHERE t.id = c.id
-                RETURNING t.id, t.run_id, t.task, t.attempt, t.agent, t.idempotency_key, t.queue, t.priority, t.payload, t.deliveries
+                RETURNING t.id, t.run_id, t.task, t.attempt, t.agent, t.idempotency_key, t.queue, t.priority, t.payload, t.deliveries,
+                    \(PG.serverMs) - t.offered_ms
                 """, params).rows
         }
         // RETURNING gives no order: priority, then offer order.
-        return rows.map { r in (r.int(0), Self.item(r, from: 1), Int(r.int(9))) }
+        return rows.map { r in (r.int(0), Self.item(r, from: 1), Int(r.int(9)), r.optionalInt(10)) }
             .sorted { ($0.1.priority, $0.0) < ($1.1.priority, $1.0) }
-            .map { Lease(item: $0.1, owner: owner, expiresAtMs: until, deliveries: $0.2) }
+            .map { Lease(item: $0.1, owner: owner, expiresAtMs: until, deliveries: $0.2, waitedMs: $0.3) }
     }
 
     /// The coordinators are woken by this statement (`pg_notify`, delivered at its commit):

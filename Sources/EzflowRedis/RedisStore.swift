@@ -179,6 +179,12 @@ public final class RedisStore: JournalStore, RunInbox {
 
     public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
                        consumedInbox: [Int64], processes: ProcessChanges) throws(StoreError) {
+        try append(run: runID, expectedSeq: expectedSeq, records: records, update: update, logs: logs, consumedInbox: consumedInbox,
+                   processes: processes, deadLetters: [])
+    }
+
+    func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                consumedInbox: [Int64], processes: ProcessChanges, deadLetters: [DeadLetterEntry]) throws(StoreError) {
         if let why = JournalBoundary.sequenceViolation(run: runID, expectedSeq: expectedSeq, records) { throw error(.conflict, why) }
         if let why = JournalBoundary.identityViolation(run: runID, records) { throw error(.conflict, why) }
         // The head this batch chains from; the script refuses the batch if it moved.
@@ -213,15 +219,16 @@ public final class RedisStore: JournalStore, RunInbox {
         var args: [[UInt8]] = [Self.b(runID), Self.b(expectedSeq), Self.b(head), Self.b(lease?.owner ?? ""), Self.b(lease?.epoch ?? 0),
                                Self.b(update == nil ? "" : "1"), Self.b(update?.status.rawValue ?? ""), Self.b(update?.verdict?.rawValue ?? ""),
                                Self.b(update?.updatedMs ?? 0), Self.b(records.count), Self.b(logs.count), Self.b(consumedInbox.count),
-                               Self.b(order.count), Self.b(processes.started.count), Self.b(processes.ended.count)]
+                               Self.b(order.count), Self.b(processes.started.count), Self.b(processes.ended.count), Self.b(deadLetters.count)]
         args += encoded
         args += logs.map { CanonicalJSON.encode(Self.logJSON($0)) }
         args += consumedInbox.map { Self.b($0) }
         args += order.map { Self.b((ops[$0]! ? "+" : "-") + $0) }
         for a in processes.started { args += [Self.b("\(a.task):\(a.attempt):\(a.pid)"), Self.b("\(a.pgid):\(a.startTicks)")] }
         args += processes.ended.map { Self.b("\($0.task):\($0.attempt):\($0.pid)") }
+        args += RedisWorkQueue.deadLetterArgs(deadLetters)
         _ = try eval(Self.append, [k("run", runID), k("jev", runID), k("jcmd", runID), k("jchain", runID), k("logs", runID), k("inbox", runID),
-                                   k("att", runID), k("proc", runID), k("lease", runID)], args)
+                                   k("att", runID), k("proc", runID), k("lease", runID), p + "dlq", p + "dlq:keys"], args)
     }
 
     // MARK: Companions
@@ -305,5 +312,19 @@ public final class RedisStore: JournalStore, RunInbox {
     /// A test hook: replaces a stored event as an edit of the server would, keeping its chain hash.
     func tamper(run runID: String, _ record: JournalRecord) throws(StoreError) {
         _ = try conn.checked([Self.b("LSET"), Self.b(k("jev", runID)), Self.b(record.seq), Journal.eventBytes(record.event)])
+    }
+}
+
+extension RedisStore: TurnStore {
+    /// `append` with the turn's dead-letter entries in the same script (the stream PREFIX
+    /// `dlq` beside the journal); a turn that acknowledges, cancels or offers is refused
+    /// (those are `RedisWorkQueue`'s, after the commit).
+    public func append(run runID: String, expectedSeq: Int, records: [JournalRecord], update: RunUpdate?, logs: [AttemptLogRow],
+                       consumedInbox: [Int64], processes: ProcessChanges, queue: TurnQueueWrites) throws(StoreError) {
+        guard queue.acknowledged.isEmpty && queue.cancelled.isEmpty && queue.offered.isEmpty else {
+            throw error(.misuse, "this store writes only the dead-letter feed with its journal, not the queue's items")
+        }
+        try append(run: runID, expectedSeq: expectedSeq, records: records, update: update, logs: logs, consumedInbox: consumedInbox,
+                   processes: processes, deadLetters: queue.deadLetters)
     }
 }

@@ -71,7 +71,7 @@ extension RedisStore {
     /// #started, #ended, then (event, commands, chain) per record, the logs, the consumed
     /// ids, the ops (`+task:attempt` opens, `-task:attempt` closes), (field, value) per
     /// started process and the fields of the ended ones.
-    static let append = RedisScript("append", """
+    static let append = RedisScript("append", RedisWorkQueue.addDeadLettersLua + """
         local run = ARGV[1]
         if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('EZNOT_FOUND no run `' .. run .. '`') end
         local expected = tonumber(ARGV[2])
@@ -93,7 +93,7 @@ extension RedisStore {
             return redis.error_reply('EZCONFLICT run `' .. run .. '`: the journal\\'s head changed while the batch was prepared')
           end
         end
-        local i = 16
+        local i = 17
         for _ = 1, nrec do
           redis.call('RPUSH', KEYS[2], ARGV[i]); redis.call('RPUSH', KEYS[3], ARGV[i + 1]); redis.call('RPUSH', KEYS[4], ARGV[i + 2])
           i = i + 3
@@ -107,6 +107,7 @@ extension RedisStore {
         end
         for _ = 1, nstart do redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1]); i = i + 2 end
         for _ = 1, nend do redis.call('HDEL', KEYS[8], ARGV[i]); i = i + 1 end
+        addDeadLetters(KEYS[10], KEYS[11], i, tonumber(ARGV[16]))
         if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[7], 'verdict', ARGV[8], 'updated_ms', ARGV[9]) end
         return 1
         """)

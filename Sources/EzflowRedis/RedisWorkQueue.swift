@@ -160,12 +160,7 @@ public final class RedisWorkQueue: WorkQueue {
 
     public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
         guard !entries.isEmpty else { return }
-        var args: [[UInt8]] = []
-        for e in entries {
-            args += [Self.b(e.runID), Self.b(e.seq), Self.b(e.task), Self.b(e.taskName), Self.b(e.kind.rawValue), Self.b(e.errorClass),
-                     Self.b(e.message), Self.b(e.attempts), Self.b(e.atMs), Self.b(e.principal)]
-        }
-        _ = try eval(Self.deadLetter, args)
+        _ = try eval(Self.deadLetter, Self.deadLetterArgs(entries))
     }
 
     public func deadLetters(run runID: String?) throws(StoreError) -> [DeadLetterEntry] {

@@ -2,6 +2,8 @@
 // starts with `lib`: ARGV[1] is the key prefix. A runtime error in a script does not
 // undo its earlier writes, so each one checks before it writes and calls only commands
 // whose arguments it has just read back.
+import EzflowPorts
+
 extension RedisWorkQueue {
     static let lib = """
         local P = ARGV[1]
@@ -336,17 +338,36 @@ extension RedisWorkQueue {
     /// The dead-letter feed's fields, in `DeadLetterEntry` order.
     static let deadLetterFields = ["run", "seq", "task", "task_name", "kind", "class", "message", "attempts", "at_ms", "principal"]
 
-    /// ARGV: prefix, then each entry's `deadLetterFields`. The stream `dlq` gets each
-    /// (run, seq, task) once (the set `dlq:keys`); it is never trimmed.
-    static let deadLetter = RedisScript("wqDeadLetter", lib + """
-        local names = {\(deadLetterFields.map { "'\($0)'" }.joined(separator: ", "))}
-        for i = 2, #ARGV, #names do
-          if redis.call('SADD', P .. 'dlq:keys', ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2]) == 1 then
-            local kv = {}
-            for j = 1, #names do table.insert(kv, names[j]); table.insert(kv, ARGV[i + j - 1]) end
-            redis.call('XADD', P .. 'dlq', '*', unpack(kv))
+    /// Lua: `addDeadLetters(stream, keys, first, count)` adds the `count` entries whose
+    /// `deadLetterFields` start at ARGV[first] to the stream (PREFIX `dlq`, never trimmed),
+    /// each (run, seq, task, kind) once (the set PREFIX `dlq:keys`). Shared by the queue's
+    /// script and the journal's append (`RedisStore`), which writes the turn's entries.
+    static let addDeadLettersLua = """
+        local function addDeadLetters(stream, keys, first, count)
+          local names = {\(deadLetterFields.map { "'\($0)'" }.joined(separator: ", "))}
+          for e = 0, count - 1 do
+            local i = first + e * #names
+            if redis.call('SADD', keys, ARGV[i] .. ' ' .. ARGV[i + 1] .. ' ' .. ARGV[i + 2] .. ' ' .. ARGV[i + 4]) == 1 then
+              local kv = {}
+              for j = 1, #names do table.insert(kv, names[j]); table.insert(kv, ARGV[i + j - 1]) end
+              redis.call('XADD', stream, '*', unpack(kv))
+            end
           end
         end
+
+        """
+
+    /// The entries as the scripts take them: `deadLetterFields` each.
+    static func deadLetterArgs(_ entries: [DeadLetterEntry]) -> [[UInt8]] {
+        entries.flatMap { e in
+            [b(e.runID), b(e.seq), b(e.task), b(e.taskName), b(e.kind.rawValue), b(e.errorClass), b(e.message), b(e.attempts), b(e.atMs),
+             b(e.principal)]
+        }
+    }
+
+    /// ARGV: prefix, then each entry's `deadLetterFields`.
+    static let deadLetter = RedisScript("wqDeadLetter", lib + addDeadLettersLua + """
+        addDeadLetters(P .. 'dlq', P .. 'dlq:keys', 2, (#ARGV - 1) / \(deadLetterFields.count))
         return 1
         """)
 

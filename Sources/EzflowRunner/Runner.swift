@@ -123,7 +123,7 @@ public final class Runner {
         drivers = DriverSet(document: scope.driverDocument, redactor: Redactor(), secretConfig: config.secrets, exec: config.exec)
         access = Access(workflow: program?.document ?? .object([]))
         writer = JournalWriter(redactor: drivers.redactor)
-        deadLetterFeed = DeadLetterFeed(runID: run.runID, taskNames: plan.taskNames)
+        deadLetterFeed = DeadLetterFeed(runID: run.runID, versions: [plan.taskNames])
     }
 
     deinit { releaseLease() }
@@ -255,8 +255,9 @@ public final class Runner {
         self.mutations = mutations
         restoreTimers(from: journal)
         carried = upgrade + abandonedCancels()
-        // A crash may have come between a commit and its feed entries: send them all again.
-        for r in journal {
+        // A crash may have come between a commit and its feed entries (where the store does
+        // not carry them): send them all again, with those of an upgrade's records.
+        for r in journal + run.pending {
             let entries = deadLetterFeed.entries(of: r)
             if !mutations.skipDeadLetterResend { pendingDeadLetters += entries }
         }
@@ -370,6 +371,7 @@ public final class Runner {
             versions.plans.append(plan)
         }
         let r = Runner(program: program, plan: versions.plan, ports: ports, run: durable, inputs: versions.inputs, config: cfg)
+        r.deadLetterFeed = DeadLetterFeed(runID: runID, versions: versions.plans.map(\.taskNames))
         try r.prepareResume(journal: journal, carried: carried, planHash: program.hash, nowMs: nowMs, mutations: mutations)
         return r
     }
@@ -645,14 +647,22 @@ public final class Runner {
         let effects = queueEffects(of: commands, acknowledged: completions.map(\.item))
         // Where the queue is tables beside the journal, the acknowledgements, cancels and
         // offers commit with the records that caused them; elsewhere they follow the commit.
+        // The dead-letter feed commits with them wherever the store keeps it (a `TurnStore`:
+        // PostgreSQL, Redis, SQLite): a run that ends is never resumed to send them again.
         let inOne = ports.queueInStore
-        try commit(assignments: assignments, queue: inOne ? effects.writes : nil)
+        let feedInOne = ports.store is any TurnStore
+        var writes: TurnQueueWrites? = inOne ? effects.writes : nil
+        if !inOne && feedInOne && !pendingDeadLetters.isEmpty {
+            writes = TurnQueueWrites(nowMs: effects.writes.nowMs)
+            writes?.deadLetters = pendingDeadLetters
+        }
+        try commit(assignments: assignments, queue: writes)
         if !inOne && !completions.isEmpty {
             do { try ports.queue.acknowledge(run: runID, completions.map(\.item)) } catch {
                 throw .store("run `\(runID)`: cannot acknowledge completions: \(error.description)")
             }
         }
-        if !inOne && !pendingDeadLetters.isEmpty {
+        if !feedInOne && !pendingDeadLetters.isEmpty {
             do { try ports.queue.deadLetter(pendingDeadLetters) } catch {
                 throw .store("run `\(runID)`: cannot add to the dead-letter feed: \(error.description)")
             }

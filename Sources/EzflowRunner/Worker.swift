@@ -318,7 +318,9 @@ public final class Worker: @unchecked Sendable {
         do throws(AttemptPayload.Invalid) { decoded = try AttemptPayload.decode(item.payload) } catch {
             return finish(item, source, nil, .failed(ErrorClass.configError, "the attempt's payload cannot be read: \(error.message)"))
         }
-        if let at = decoded.offeredMs { claimLatency.observe(ms: claimedAtMs - at) }
+        // The backend's own measure where it has one (PostgreSQL: offer row written → claim,
+        // both on the server's clock), else the coordinator's stamp to this worker's claim.
+        if let waited = lease.waitedMs ?? decoded.offeredMs.map({ claimedAtMs - $0 }) { claimLatency.observe(ms: waited) }
         let run: Loaded
         do { run = try drivers(run: item.runID, planHash: decoded.planHash, source: source) } catch {
             if case .store(let why) = error {

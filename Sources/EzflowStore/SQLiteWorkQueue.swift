@@ -172,18 +172,7 @@ public final class SQLiteWorkQueue: WorkQueue {
     public func deadLetter(_ entries: [DeadLetterEntry]) throws(StoreError) {
         guard !entries.isEmpty else { return }
         try store.with { c throws(StoreError) in
-            try c.transaction { () throws(StoreError) in
-                for e in entries {
-                    try c.run("""
-                        INSERT INTO dead_letters(run_id, seq, task, task_name, kind, error_class, message, attempts, at_ms, principal)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                        ON CONFLICT(run_id, seq, task) DO NOTHING
-                        """) { st in
-                        st.bind(1, e.runID); st.bind(2, e.seq); st.bind(3, e.task); st.bind(4, e.taskName); st.bind(5, e.kind.rawValue)
-                        st.bind(6, e.errorClass); st.bind(7, e.message); st.bind(8, e.attempts); st.bind(9, e.atMs); st.bind(10, e.principal)
-                    }
-                }
-            }
+            try c.transaction { () throws(StoreError) in try DurableStore.insertDeadLetters(c, entries) }
         }
     }
 

@@ -189,7 +189,7 @@ enum Schema {
             attempts    INTEGER NOT NULL,
             at_ms       INTEGER NOT NULL,     -- epoch ms, the run's clock
             principal   TEXT NOT NULL,        -- who re-drove it ('' for a dead letter)
-            UNIQUE(run_id, seq, task)
+            UNIQUE(run_id, seq, task, kind)
         ) STRICT;
         """,
     ]

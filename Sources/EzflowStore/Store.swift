@@ -138,8 +138,9 @@ public final class DurableStore: Sendable {
     /// returns, or nothing was written. Carry out the records' commands only afterwards.
     public func append(run runID: String, records: [JournalRecord], queue: [QueueOp], update: RunUpdate? = nil,
                        logs: [AttemptLogRow] = [], consumedInbox: [Int64] = [], expectedSeq: Int? = nil,
-                       processes: ProcessChanges = ProcessChanges()) throws(StoreError) {
-        guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty else { return }
+                       processes: ProcessChanges = ProcessChanges(), deadLetters: [DeadLetterEntry] = []) throws(StoreError) {
+        guard !records.isEmpty || !queue.isEmpty || update != nil || !logs.isEmpty || !consumedInbox.isEmpty || !processes.isEmpty
+            || !deadLetters.isEmpty else { return }
         try checkRunIdentity(runID, records)
         // Encode outside the lock.
         var rows: [(seq: Int, event: [UInt8], commands: [UInt8])] = []
@@ -151,6 +152,7 @@ public final class DurableStore: Sendable {
                 try self.appendLocked(c, runID: runID, rows: rows, queue: net, update: update, expectedSeq: expectedSeq)
                 try self.appendExtrasLocked(c, runID: runID, logs: logs, consumedInbox: consumedInbox)
                 try self.appendProcessesLocked(c, runID: runID, processes)
+                try Self.insertDeadLetters(c, deadLetters)
             }
         }
     }

@@ -136,9 +136,13 @@ extension CLI {
         } catch { fail(error) }
         // On a backend, the run's coordinator (or a standby that adopts it) folds the request.
         if Backend.kind(of: flags.config.storePath) != nil {
-            // Standbys adopt running runs only: a finished one is resumed by hand.
-            let next = run.info.status == .running ? "the run's coordinator folds it"
-                : "continue with: ezrun resume \(runID) --backend \(Backend.redacted(flags.config.storePath))"
+            // Standbys adopt running runs only: a finished one is resumed by hand. A URL
+            // with a password is not printed, so the command cannot hold it.
+            let url = flags.config.storePath
+            let resume = Backend.redacted(url) == url ? "ezrun resume \(runID) --backend \(url)"
+                : "ezrun resume \(runID), with $EZFLOW_BACKEND set to the URL given (its password is not printed)"
+            let next = run.info.status == .running ? "the run's coordinator (or a standby that adopts it) folds it; if none runs: \(resume)"
+                : "continue with: \(resume)"
             Console.out("re-drive of `\(taskName)` of run \(runID) posted; \(next)" + "\n")
             return 0
         }

@@ -45,10 +45,12 @@ extension CLI {
     /// argv, where every process of the same user can read it); nil: neither.
     static func backendURL(_ a: Args) -> String? {
         if let u = a.value("--backend") { return u }
-        if let e = ProcessInfo.processInfo.environment["EZFLOW_BACKEND"], !e.isEmpty { return e }
-        // `--db` naming a server is that backend (`ezrun resume RUN --db postgresql://…`,
-        // as `status` and `dlq` take it), never a file path.
-        if let db = a.value("--db"), let kind = Backend.kind(of: db), kind != .sqlite { return db }
+        // A store named by a backend URL (`--db URL`, as `status` and `dlq` take it; then
+        // `$EZFLOW_DB`) is that backend, never a file path: a flag before the environment.
+        let env = ProcessInfo.processInfo.environment
+        if let db = a.value("--db"), Backend.kind(of: db) != nil { return db }
+        if let e = env["EZFLOW_BACKEND"], !e.isEmpty { return e }
+        if a.value("--db") == nil, let db = env["EZFLOW_DB"], Backend.kind(of: db) != nil { return db }
         return nil
     }
 

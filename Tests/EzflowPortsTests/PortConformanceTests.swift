@@ -571,15 +571,52 @@ final class PortConformanceTests: XCTestCase {
         other.runID = "s"
         var redriven = lost
         (redriven.seq, redriven.kind, redriven.principal, redriven.atMs) = (9, .redriven, "ops", 1_700_000_005_000)
+        // Re-driven and dead-lettered again by the same record: two entries, one key each.
+        var again = lost
+        again.seq = 9
         try q.deadLetter([lost, stalled])
         try q.deadLetter([other])
         try q.offer([item(0)], nowMs: 0)
         try q.forget(run: "r")
-        // A resumed coordinator sends the run's entries again, then the new one.
-        try q.deadLetter([lost, stalled, redriven])
+        // A resumed coordinator sends the run's entries again, then the new ones.
+        try q.deadLetter([lost, stalled, redriven, again])
         try q.deadLetter([])
-        XCTAssertEqual(try q.deadLetters(run: nil), [lost, stalled, other, redriven], "\(name): 12: each once, in the order first added, kept by forget")
-        XCTAssertEqual(try q.deadLetters(run: "r"), [lost, stalled, redriven], "\(name): 12: one run's")
+        XCTAssertEqual(try q.deadLetters(run: nil), [lost, stalled, other, redriven, again], "\(name): 12: each once, in the order first added, kept by forget")
+        XCTAssertEqual(try q.deadLetters(run: "r"), [lost, stalled, redriven, again], "\(name): 12: one run's")
         XCTAssertEqual(try q.deadLetters(run: "nope"), [], name)
+    }
+
+    /// The stores that keep the feed beside their journal write a turn's entries in its
+    /// append (all or nothing), and refuse queue items there unless they hold the queue.
+    func testTurnStoreAppendCarriesTheDeadLetterFeed() throws {
+        var pairs: [(String, any TurnStore, any WorkQueue, holdsQueue: Bool)] = []
+        let sqlite = try DurableStore(path: dir + "/\(UUID().uuidString).db")
+        pairs.append(("sqlite", sqlite, SQLiteWorkQueue(store: sqlite), false))
+        if let pg = try postgresBackend() { pairs.append(("postgres", pg.store(), pg.queue(), true)) }
+        if let r = try redis() { pairs.append(("redis", r.store(), r.queue(), false)) }
+        for (name, store, queue, holdsQueue) in pairs {
+            try store.createRun(newRun("r"))
+            let entry = DeadLetterEntry(runID: "r", seq: 1, task: 0, taskName: "build", kind: .deadLettered, errorClass: "failed",
+                                        message: "exit 1", attempts: 2, atMs: 5)
+            var writes = TurnQueueWrites(nowMs: 5)
+            writes.deadLetters = [entry]
+            // Refused (the journal has no seq 0 yet): nothing is added.
+            XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 1, records: [record(1)], update: nil, logs: [], consumedInbox: [],
+                                                  processes: ProcessChanges(), queue: writes), name)
+            XCTAssertEqual(try queue.deadLetters(run: "r"), [], "\(name): a refused append adds nothing")
+            try append(store, "r", expected: 0, [0])
+            try store.append(run: "r", expectedSeq: 1, records: [record(1)], update: nil, logs: [], consumedInbox: [], processes: ProcessChanges(),
+                             queue: writes)
+            XCTAssertEqual(try queue.deadLetters(run: "r"), [entry], "\(name): the entry commits with its record")
+            var offer = TurnQueueWrites(nowMs: 5)
+            offer.offered = [item(0)]
+            if !holdsQueue {
+                XCTAssertThrowsError(try store.append(run: "r", expectedSeq: 2, records: [record(2)], update: nil, logs: [], consumedInbox: [],
+                                                      processes: ProcessChanges(), queue: offer)) { e in
+                    XCTAssertEqual((e as? StoreError)?.kind, .misuse, "\(name): \(e)")
+                }
+                XCTAssertEqual(try store.journal(run: "r", from: 0).count, 2, "\(name): nothing appended")
+            }
+        }
     }
 }

@@ -95,6 +95,15 @@ final class DLQTests: XCTestCase {
         let events = try store.journal(run: "d1").map(\.event.typeName)
         XCTAssertEqual(events.filter { $0 == "task_redriven" }.count, 1)
         XCTAssertEqual(try store.logs(run: "d1", task: 1).map(\.attempt), [1, 2, 3])
+        // The store file's dead-letter feed (table dead_letters): the dead letter, then its
+        // re-drive, each written in the append of its record.
+        let feed = try SQLiteWorkQueue(store: store).deadLetters(run: "d1")
+        XCTAssertEqual(feed.map(\.kind), [.deadLettered, .redriven])
+        XCTAssertEqual(feed.map(\.taskName), ["flaky", "flaky"])
+        XCTAssertEqual(feed.map(\.errorClass), ["agent_error", "agent_error"])
+        XCTAssertEqual(feed.map(\.attempts), [2, 2])
+        XCTAssertEqual(feed.first?.message, "task `flaky`: exit code 1: no marker yet")
+        XCTAssertEqual(feed.last?.principal, ProcessInfo.processInfo.environment["USER"] ?? "local")
         let replay = ezrun(["replay", "d1"], in: dir)
         XCTAssertEqual(replay.status, 0, replay.stdout + replay.stderr)
         XCTAssertTrue(replay.stdout.contains("run finished: success"), replay.stdout)
