@@ -92,7 +92,9 @@ enum PG {
             // Query parameters may carry a password too: drop the query.
             if let q = rest.firstIndex(of: "?") { rest = String(rest[..<q]) }
             if let at = rest.lastIndex(of: "@") {
-                let user = rest[..<at].split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+                // The user name ends at the first `:` (`postgresql://:PASSWORD@host` has none).
+                let info = rest[..<at]
+                let user = String(info[..<(info.firstIndex(of: ":") ?? info.endIndex)])
                 rest = (user.isEmpty ? "" : user + "@") + rest[rest.index(after: at)...]
             }
             return scheme + rest
@@ -271,7 +273,9 @@ struct PGSession {
     /// One statement with parameters (unnamed, text format).
     @discardableResult
     func exec(_ sql: String, _ params: [String?] = []) throws(StoreError) -> PGRows {
-        let copies = params.map { $0.map { strdup($0) } ?? nil }
+        // PostgreSQL text holds no NUL byte and a C string ends at one: a NUL in a value (a
+        // task's stderr) is written as U+FFFD instead of cutting the rest off.
+        let copies = params.map { $0.map { strdup($0.utf8.contains(0) ? $0.replacingOccurrences(of: "\0", with: "\u{FFFD}") : $0) } ?? nil }
         defer { for p in copies { free(p) } }
         let values: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
         let res = values.withUnsafeBufferPointer { buf in

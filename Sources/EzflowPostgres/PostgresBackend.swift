@@ -50,16 +50,17 @@ public final class PostgresBackend: Sendable {
         // number, an unknown parameter) is the caller's input, not an outage.
         var err: UnsafeMutablePointer<CChar>? = nil
         if let options = PQconninfoParse(conninfo, &err) {
-            // The parser takes any port text (the connect refuses it): check it here too.
-            var port: String? = nil
+            // The parser takes any value (the connect refuses a bad one, which would read as
+            // an outage): check the port and the usual settings here too.
+            var values: [String: String] = [:]
             var o = options
             while let k = o.pointee.keyword {
-                if String(cString: k) == "port", let v = o.pointee.val { port = String(cString: v) }
+                if let v = o.pointee.val { values[String(cString: k)] = String(cString: v) }
                 o += 1
             }
             PQconninfoFree(options)
-            for p in (port ?? "").split(separator: ",", omittingEmptySubsequences: false) where !p.isEmpty && !(Int(p).map { (1...65_535).contains($0) } ?? false) {
-                throw StoreError(.misuse, path: PG.redact(conninfo), message: "`\(p)` is not a port (1…65535)", nextStep: "fix the URL's port")
+            if let why = Self.settingRefusal(values) {
+                throw StoreError(.misuse, path: PG.redact(conninfo), message: why, nextStep: "fix the URL (libpq's connection parameters)")
             }
         } else {
             let why = err.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "out of memory"
@@ -75,6 +76,23 @@ public final class PostgresBackend: Sendable {
         self.schema = schema
         self.admin = PGConnection(conninfo: conninfo, schema: schema)
         self.location = admin.location
+    }
+
+    /// Why libpq would refuse these parsed settings at connect time, or nil: ports are
+    /// 1…65535 (one per host), `connect_timeout` a whole number, and the usual choices
+    /// one of libpq's words. Values named are never a password.
+    static func settingRefusal(_ v: [String: String]) -> String? {
+        for p in (v["port"] ?? "").split(separator: ",", omittingEmptySubsequences: false) where !p.isEmpty {
+            guard let n = Int(p), (1...65_535).contains(n) else { return "`\(p)` is not a port (1…65535)" }
+        }
+        if let t = v["connect_timeout"], !t.isEmpty, Int(t) == nil { return "connect_timeout `\(t)` is not a whole number of seconds" }
+        let choices = ["sslmode": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+                       "target_session_attrs": ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"],
+                       "gssencmode": ["disable", "prefer", "require"], "channel_binding": ["disable", "prefer", "require"]]
+        for (key, allowed) in choices.sorted(by: { $0.key < $1.key }) {
+            if let x = v[key], !x.isEmpty, !allowed.contains(x) { return "\(key) `\(x)` is not one of \(allowed.joined(separator: ", "))" }
+        }
+        return nil
     }
 
     /// Opens from what a user passes as a database (`--db`): a `postgres://` or

@@ -70,7 +70,7 @@ struct RedisAddress: Sendable, Equatable {
             rest = rest[..<slash]
         }
         if let colon = rest.lastIndex(of: ":") {
-            guard let p = Int32(rest[rest.index(after: colon)...]), p > 0 else {
+            guard let p = Int32(rest[rest.index(after: colon)...]), (1...65_535).contains(p) else {
                 throw StoreError(.misuse, path: Self.safe(url), message: "`\(rest[rest.index(after: colon)...])` is not a port",
                                  nextStep: "use HOST:PORT or redis://HOST:PORT")
             }

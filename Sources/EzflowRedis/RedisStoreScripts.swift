@@ -86,6 +86,10 @@ extension RedisStore {
           end
         end
         local nrec, nlog, ncon, nops, nstart, nend = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+        if tonumber(ARGV[16]) > 0 then
+          local refused = deadLetterKeysRefusal(KEYS[10], KEYS[11])
+          if refused then return refused end
+        end
         if nrec > 0 then
           local head
           if n == 0 then head = redis.call('HGET', KEYS[1], 'ir_hash') else head = redis.call('LINDEX', KEYS[4], -1) end

@@ -342,7 +342,17 @@ extension RedisWorkQueue {
     /// `deadLetterFields` start at ARGV[first] to the stream (PREFIX `dlq`, never trimmed),
     /// each (run, seq, task, kind) once (the set PREFIX `dlq:keys`). Shared by the queue's
     /// script and the journal's append (`RedisStore`), which writes the turn's entries.
+    /// `deadLetterKeysRefusal(stream, keys)` is the error reply for keys of another type
+    /// (nil when usable): a script checks it before its first write, for a command that
+    /// fails mid-script leaves the writes before it in place (a key marked, no entry).
     static let addDeadLettersLua = """
+        local function deadLetterKeysRefusal(stream, keys)
+          local st, kt = redis.call('TYPE', stream)['ok'], redis.call('TYPE', keys)['ok']
+          if (st ~= 'none' and st ~= 'stream') or (kt ~= 'none' and kt ~= 'set') then
+            return redis.error_reply('the dead-letter keys ' .. stream .. ' (' .. st .. ') and ' .. keys .. ' (' .. kt .. ') are not a stream and a set: another program wrote them')
+          end
+          return nil
+        end
         local function addDeadLetters(stream, keys, first, count)
           local names = {\(deadLetterFields.map { "'\($0)'" }.joined(separator: ", "))}
           for e = 0, count - 1 do
@@ -367,6 +377,8 @@ extension RedisWorkQueue {
 
     /// ARGV: prefix, then each entry's `deadLetterFields`.
     static let deadLetter = RedisScript("wqDeadLetter", lib + addDeadLettersLua + """
+        local refused = deadLetterKeysRefusal(P .. 'dlq', P .. 'dlq:keys')
+        if refused then return refused end
         addDeadLetters(P .. 'dlq', P .. 'dlq:keys', 2, (#ARGV - 1) / \(deadLetterFields.count))
         return 1
         """)

@@ -3,7 +3,7 @@
 import EzflowIR
 import EzflowUnits
 
-enum Format {
+public enum Format {
     /// Money by the one rule, `Units.money`: `$0.0022`, `$12.50`.
     static func money(_ micros: Int64) -> String { Units.money(micros) }
 
@@ -92,7 +92,7 @@ enum Format {
     /// Removes C0/C1 control characters except tab and newline (terminals, XML, logs),
     /// dropping whole ANSI CSI sequences (`ESC [ params final`) so colour codes leave no
     /// `[31m` residue. Without `keepNewlines`, newlines become spaces.
-    static func stripControls(_ s: String, keepNewlines: Bool = true) -> String {
+    public static func stripControls(_ s: String, keepNewlines: Bool = true) -> String {
         var out = String.UnicodeScalarView()
         var it = s.unicodeScalars.makeIterator()
         while let u = it.next() {

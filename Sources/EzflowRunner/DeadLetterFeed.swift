@@ -29,9 +29,11 @@ public struct DeadLetterFeed {
         case .planUpgraded:
             version = min(version + 1, versions.count - 1)
         case .taskRedriven(let t, let principal, let at):
-            let d = last[name(t)]
+            // Only a re-drive of a dead-lettered task moved it (a journal may hold one that
+            // changed nothing: a second request folded after the first).
+            guard let d = last.removeValue(forKey: name(t)) else { break }
             out.append(DeadLetterEntry(runID: runID, seq: record.seq, task: t, taskName: name(t), kind: .redriven,
-                                       errorClass: d?.errorClass ?? "", message: d?.message ?? "", attempts: d?.attempts ?? 0,
+                                       errorClass: d.errorClass, message: d.message, attempts: d.attempts,
                                        atMs: at, principal: principal))
         default:
             break

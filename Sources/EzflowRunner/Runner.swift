@@ -759,13 +759,21 @@ public final class Runner {
             throw .store("run `\(runID)`: cannot read the inbox: \(error.description)")
         }
         var out: [Event] = []
+        var redriven = Set<Int>()
         for item in items {
             consumedInbox.append(item.id)
             switch item.kind {
             case .cancel:
                 out.append(.cancelRequested(reason: "cancelled by \(item.principal)" + (item.comment.isEmpty ? "" : ": \(item.comment)"), atMs: nowMs))
             case .redrive:
-                if let e = redriveEvent(item, nowMs: nowMs) { out.append(e) }
+                guard let e = redriveEvent(item, nowMs: nowMs) else { continue }
+                // Two requests read together would both pass the check (the state moves
+                // only when the first is folded): the second changes nothing, say so.
+                if case .taskRedriven(let t, _, _) = e, !redriven.insert(t).inserted {
+                    observer?.notice("ignored re-drive of `\(plan.taskNames[t])` by \(item.principal): an earlier request re-drove it")
+                    continue
+                }
+                out.append(e)
             case .approval:
                 guard let name = item.task, let t = plan.taskNames.firstIndex(of: name) else { continue }
                 if let refusal = item.refusal {

@@ -5,6 +5,7 @@ import EzflowBackends
 import EzflowCLI
 import EzflowIR
 import EzflowPorts
+import EzflowReport
 import EzflowRunner
 import EzflowRuntime
 import EzflowStore
@@ -18,9 +19,15 @@ extension CLI {
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
-    /// The first line of a message, for one-line listings.
+    /// The first line of a message, for one-line listings (`cell`).
     static func oneLine(_ s: String) -> String {
-        String(s.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        cell(String(s.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""))
+    }
+
+    /// A value a task wrote, for a tab-separated line on a terminal: no control character
+    /// (an escape sequence could repaint the screen), no tab, no newline.
+    static func cell(_ s: String) -> String {
+        Format.stripControls(s, keepNewlines: false).replacingOccurrences(of: "\t", with: " ")
     }
 
     static func dlqList(_ a: Args) -> Int32 {
@@ -48,7 +55,7 @@ extension CLI {
                 rows.append(.object([("attempts", .int(Int64(run.state.attempts[t]))), ("class", .string(cls)),
                                      ("ended_at", .string(iso(when))), ("message", .string(last?.message ?? "")),
                                      ("run_id", .string(id)), ("task", .string(name))]))
-                text += "\(id)\t\(name)\t\(cls)\t\(run.state.attempts[t])\t\(iso(when))\t\(msg)\n"
+                text += "\(id)\t\(name)\t\(cell(cls))\t\(run.state.attempts[t])\t\(iso(when))\t\(msg)\n"
             }
         }
         if a.flags.contains("--json") {
@@ -100,10 +107,10 @@ extension CLI {
                 out += "  re-driven by \(r.principal) at \(iso(r.atMs))\n"
                 pending = pending.dropFirst()
             }
-            out += "  attempt \(h.attempt) on \(agent(h.agent)): \(h.errorClass ?? "succeeded"), \(h.endedAtMs - h.startedAtMs) ms, "
+            out += "  attempt \(h.attempt) on \(agent(h.agent)): \(cell(h.errorClass ?? "succeeded")), \(h.endedAtMs - h.startedAtMs) ms, "
             out += "\(Units.money(h.costMicros)), \(Units.counted(h.tokens, "token"))\n"
             for line in h.message.split(separator: "\n", omittingEmptySubsequences: false) where !h.message.isEmpty {
-                out += "    \(line)\n"
+                out += "    \(cell(String(line)))\n"
             }
         }
         for r in pending { out += "  re-driven by \(r.principal) at \(iso(r.atMs))\n" }

@@ -45,12 +45,14 @@ extension CLI {
     /// argv, where every process of the same user can read it); nil: neither.
     static func backendURL(_ a: Args) -> String? {
         if let u = a.value("--backend") { return u }
-        // A store named by a backend URL (`--db URL`, as `status` and `dlq` take it; then
-        // `$EZFLOW_DB`) is that backend, never a file path: a flag before the environment.
+        // A store named by a server's URL (`--db postgres://…`, as `status` and `dlq` take
+        // it; then `$EZFLOW_DB`) is that backend, never a file path: a flag before the
+        // environment. (`sqlite:FILE` is the file FILE: `storePath`.)
         let env = ProcessInfo.processInfo.environment
-        if let db = a.value("--db"), Backend.kind(of: db) != nil { return db }
+        func server(_ url: String?) -> String? { url.flatMap { [.postgres, .redis].contains(Backend.kind(of: $0)) ? $0 : nil } }
+        if let db = server(a.value("--db")) { return db }
         if let e = env["EZFLOW_BACKEND"], !e.isEmpty { return e }
-        if a.value("--db") == nil, let db = env["EZFLOW_DB"], Backend.kind(of: db) != nil { return db }
+        if a.value("--db") == nil, let db = server(env["EZFLOW_DB"]) { return db }
         return nil
     }
 

@@ -321,7 +321,11 @@ extension CLI {
         }
         if !flags.quiet {
             if case .finished(let v) = runner.run.state.phase, v != .waitingForApproval {
-                Console.err("ezrun: run \(runner.runID) has already finished (\(v.rawValue)): nothing to resume\n")
+                // A re-drive posted to a finished run (`dlq retry --no-resume`, or on a
+                // backend) is what this resume is for.
+                let redrives = ((try? runner.ports.inbox.inbox(run: runner.runID)) ?? []).filter { $0.kind == .redrive }.compactMap(\.task)
+                Console.err(redrives.isEmpty ? "ezrun: run \(runner.runID) has already finished (\(v.rawValue)): nothing to resume\n"
+                    : "ezrun: resuming run \(runner.runID) (finished: \(v.rawValue)) to re-drive \(redrives.map { "`\($0)`" }.joined(separator: ", "))\n")
             } else {
                 Console.err("ezrun: resuming run \(runner.runID) at event \(runner.run.state.seq)\n")
             }

@@ -1,4 +1,5 @@
 // ezrun: argument parsing and printing only; the work is in EzflowHost.
+import EzflowBackends
 import EzflowCLI
 import EzflowHost
 import EzflowPorts
@@ -197,7 +198,11 @@ enum CLI {
     /// The store every command uses: `--db`, else `$EZFLOW_DB` (when non-empty), else the default.
     static func storePath(_ a: Args) -> String {
         if a.value("--db") == "" { usageError(a, "--db needs a path (an empty one names no file)") }
-        return a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
+        let db = a.value("--db") ?? ProcessInfo.processInfo.environment["EZFLOW_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? DurableStore.defaultPath
+        // `sqlite:FILE` names the file FILE, as `--backend` reads it (never a file named
+        // `sqlite:FILE`); a malformed one is left for `openStore` to refuse.
+        if Backend.kind(of: db) == .sqlite, (try? Backend.check(db)) != nil { return String(db.dropFirst("sqlite:".count)) }
+        return db
     }
 
     /// `--breaker-failures N` (1…1000) and `--breaker-cool-down D` (0s…24h), one rule for

@@ -20,14 +20,17 @@ final class DeadLetterFeedTests: XCTestCase {
         let redriven = JournalRecord(seq: 3, event: .taskRedriven(task: 2, principal: "ops", atMs: 70),
                                      commands: [.deadLetter(task: 2, history: [failed(1, "agent_error", at: 20), failed(2, "agent_error", at: 50),
                                                                                failed(0, "no_agent", at: 70)])])
-        let journal = [started, dead, upgraded, redriven]
+        let noop = JournalRecord(seq: 4, event: .taskRedriven(task: 2, principal: "ops", atMs: 71), commands: [])
+        let twice = JournalRecord(seq: 5, event: .taskRedriven(task: 2, principal: "dev", atMs: 72), commands: [])
+        let journal = [started, dead, upgraded, redriven, noop, twice]
         func entries() -> [DeadLetterEntry] {
             var feed = DeadLetterFeed(runID: "r", versions: [["lint", "test"], ["lint", "docs", "test"]])
             return journal.flatMap { feed.entries(of: $0) }
         }
         let e = entries()
         XCTAssertEqual(e.map { "\($0.seq) \($0.kind.rawValue) \($0.taskName) \($0.errorClass) \($0.attempts)" },
-                       ["1 dead_lettered test agent_error 2", "3 redriven test agent_error 2", "3 dead_lettered test no_agent 3"])
+                       ["1 dead_lettered test agent_error 2", "3 redriven test agent_error 2", "3 dead_lettered test no_agent 3",
+                        "4 redriven test no_agent 3"], "a re-drive that changed nothing (seq 5: the task was re-driven already) is no entry")
         XCTAssertEqual(e[0].atMs, 50, "the last attempt's end")
         XCTAssertEqual(e[1].principal, "ops")
         XCTAssertEqual(entries(), e, "a resume derives the same entries")
