@@ -40,6 +40,22 @@ public enum ErrorClass {
     public static let promptTooLarge = Core.promptTooLarge
     /// An llm agent reported more tokens than the cap it was sent.
     public static let capExceeded = "cap_exceeded"
+
+    /// The longest message a task may report (`{"error": {"message"}}`): the journal, the
+    /// dead-letter feed and `ezrun dlq list` carry it.
+    public static let maxReportedMessage = 4_000
+
+    /// A class and message a task reported (`{"error": {"class", "message"}}`), as the run
+    /// takes them: a class is a name (1–64 of `a-z`, `0-9`, `_`, `.`, `-`: what a retry
+    /// rule's `on:` can name), anything else is `agent_error` and said in the message; a
+    /// message is cut at `maxReportedMessage` characters.
+    public static func reported(_ cls: String?, _ message: String) -> (cls: String, message: String) {
+        var msg = message
+        if msg.count > maxReportedMessage { msg = String(msg.prefix(maxReportedMessage)) + "… (\(msg.count - maxReportedMessage) more characters)" }
+        guard let c = cls else { return (agentError, msg) }
+        let isName = (1...64).contains(c.utf8.count) && c.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D }
+        return isName ? (c, msg) : (agentError, msg + " (the reported error class is not a name: lower-case letters, digits, _ . -)")
+    }
 }
 
 /// Settings of the exec driver for a run.
@@ -434,9 +450,10 @@ public struct ExecDriver: AgentDriver {
         // (`\u0041`) is whole again in the parsed strings, where the writer finds it.
         let object = res.stdoutTruncated ? nil : Self.resultObject(stdoutBytes)
         if let m = object, let e = m.first(where: { $0.0 == "error" })?.1, case .object = e {
-            let cls: String = if case .string(let c)? = e["class"], !c.isEmpty { c } else { ErrorClass.agentError }
+            let cls: String? = if case .string(let c)? = e["class"], !c.isEmpty { c } else { nil }
             let msg: String = if case .string(let s)? = e["message"] { s } else { "reported an error" }
-            return fail(cls, msg)
+            let (c, m) = ErrorClass.reported(cls, msg)
+            return fail(c, m)
         }
         let tail = Self.tail(stderrText)
         switch res.termination {

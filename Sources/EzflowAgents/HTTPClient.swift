@@ -391,7 +391,8 @@ enum HTTPText {
         guard case .object? = v, let e = v?["error"], case .object = e else { return nil }
         let cls: String? = if case .string(let c)? = e["class"], !c.isEmpty { c } else { nil }
         let msg: String = if case .string(let s)? = e["message"] { s } else { "reported an error" }
-        return (cls, msg)
+        let (c, m) = ErrorClass.reported(cls, msg)
+        return (cls == nil ? nil : c, m)
     }
 }
 

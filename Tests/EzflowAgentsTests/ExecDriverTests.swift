@@ -49,6 +49,19 @@ final class ExecDriverTests: XCTestCase {
         XCTAssertEqual(r2.errorClass, "bad_input")
     }
 
+    /// A reported class is a name a retry rule can match, or `agent_error` (a space or a
+    /// newline in it would break every line-based listing); a message is cut at 4,000.
+    func testAReportedClassMustBeANameAndAMessageIsCut() async {
+        let d = driver([irTask("t", [text(#"printf '{"error": {"class": "my class;x", "message": "%05000d"}}' 7"#)])])
+        let r = await runTask(d)
+        XCTAssertEqual(r.errorClass, "agent_error")
+        XCTAssertTrue(r.message.hasSuffix("… (1000 more characters) (the reported error class is not a name: lower-case letters, digits, _ . -)"),
+                      String(r.message.suffix(200)))
+        XCTAssertTrue(r.message.hasPrefix("task `t`: " + String(repeating: "0", count: 4_000) + "… (1000 more characters)"), String(r.message.prefix(100)))
+        XCTAssertEqual(ErrorClass.reported("rate_limited.v2-x", "m").cls, "rate_limited.v2-x")
+        XCTAssertEqual(ErrorClass.reported(String(repeating: "a", count: 65), "m").cls, "agent_error")
+    }
+
     func testOtherNonZeroIsAgentError() async {
         let d = driver([irTask("t", [text("echo something broke >&2; exit 3")])])
         let r = await runTask(d)
