@@ -1,9 +1,10 @@
-// How long offered attempts waited before a worker claimed them: from the coordinator's
-// offer (`offered_ms` in the attempt's payload, its clock) to this worker's claim (its
-// clock), in whole milliseconds as the clock port reads them. A Prometheus histogram on
-// the worker's `/metrics`, so an operator sees a backlog or slow wake-ups, and
-// `ezbench distributed` reads its quantiles. Clocks out of sync skew it (NTP, as for
-// leases); a negative wait counts as 0.
+// How long offered attempts waited before a worker claimed them, in whole milliseconds:
+// on PostgreSQL the backend's own measure (`Lease.waitedMs`: the offer's row written →
+// the claim, both on the server's clock, in the claiming statement); elsewhere from the
+// coordinator's offer (`offered_ms` in the attempt's payload, its clock) to this worker's
+// claim (its clock), which clocks out of sync skew (NTP, as for leases). A Prometheus
+// histogram on the worker's `/metrics`, so an operator sees a backlog or slow wake-ups,
+// and `ezbench distributed` reads its quantiles; a negative wait counts as 0.
 import EzflowRuntime
 import Synchronization
 
