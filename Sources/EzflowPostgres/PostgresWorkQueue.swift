@@ -131,16 +131,62 @@ public final class PostgresWorkQueue: WorkQueue {
         try conn.with { s throws(StoreError) in try complete(completion, on: s) }
     }
 
-    /// In one transaction: one commit (one WAL flush) and one wake-up for the batch.
+    /// One statement per `maxBatch` completions: one round trip, one commit (one WAL
+    /// flush) and one wake-up for a worker's batch of results. Each is fenced as alone:
+    /// the UPDATE takes a leased row only from its owner, once; in input order, the first
+    /// accepted completion of an attempt is the one (a later duplicate is refused).
     public func complete(_ completions: [WorkCompletion], nowMs: Millis) throws(StoreError) -> [Bool] {
-        guard !completions.isEmpty else { return [] }
+        guard completions.count > 1 else { return try completions.map { c throws(StoreError) in try complete(c, nowMs: nowMs) } }
         return try conn.with { s throws(StoreError) in
-            try s.transaction(if: completions.count > 1) { () throws(StoreError) -> [Bool] in
-                var out: [Bool] = []
-                for c in completions { out.append(try complete(c, on: s)) }
-                return out
+            try s.transaction { () throws(StoreError) -> [Bool] in
+                var accepted = Set<[String]>()
+                for start in stride(from: 0, to: completions.count, by: Self.maxBatch) {
+                    let chunk = Array(completions[start..<min(completions.count, start + Self.maxBatch)])
+                    for r in try completeBatch(chunk, on: s) { accepted.insert(r) }
+                }
+                var taken = Set<[String]>()
+                return completions.map { c in
+                    let key = [c.item.runID, String(c.item.task), String(c.item.attempt)]
+                    return accepted.contains(key + [c.owner]) && taken.insert(key).inserted
+                }
             }
         }
+    }
+
+    /// Completions per statement (16 parameters each, under the protocol's 65,535).
+    static let maxBatch = 2_000
+
+    /// The (run, task, attempt, owner) of each completion of `batch` accepted.
+    func completeBatch(_ batch: [WorkCompletion], on s: PGSession) throws(StoreError) -> [[String]] {
+        var p: [String?] = [resultsChannel]
+        var rows: [String] = []
+        for c in batch {
+            let i = c.item, l = c.log
+            let first = p.count + 1
+            p += [i.runID, PG.int(i.task), PG.int(i.attempt), c.owner, PG.int(i.agent), i.idempotencyKey, Self.outcomeText(c),
+                  l.map { String($0.task) }, l.map { String($0.attempt) }, l.map { String($0.seq) }, l.map { String($0.agent) },
+                  l?.exitCode.map { String($0) }, l.map { String($0.durationMs) }, l?.stdout, l?.stderr]
+            let types = ["text", "integer", "integer", "text", "integer", "text", "text", "integer", "integer", "integer", "integer", "integer",
+                         "bigint", "text", "text"]
+            rows.append("(" + types.enumerated().map { "$\(first + $0.offset)::\($0.element)" }.joined(separator: ", ") + ")")
+        }
+        return try s.exec("""
+            WITH i(run_id, task, attempt, owner, agent, idempotency_key, outcome, log_task, log_attempt, log_seq, log_agent, log_exit_code,
+                   log_duration_ms, log_stdout, log_stderr) AS (VALUES \(rows.joined(separator: ", "))),
+            f AS (
+                UPDATE tasks t SET state = 2, lease_owner = NULL, lease_until = NULL FROM i
+                WHERE t.run_id = i.run_id AND t.task = i.task AND t.attempt = i.attempt AND t.state = 1 AND t.lease_owner = i.owner
+                RETURNING t.run_id, t.task, t.attempt, i.owner),
+            ins AS (
+                INSERT INTO completions(run_id, task, attempt, agent, idempotency_key, owner, outcome, log_task, log_attempt, log_seq,
+                                        log_agent, log_exit_code, log_duration_ms, log_stdout, log_stderr)
+                SELECT DISTINCT ON (i.run_id, i.task, i.attempt) i.run_id, i.task, i.attempt, i.agent, i.idempotency_key, i.owner, i.outcome,
+                       i.log_task, i.log_attempt, i.log_seq, i.log_agent, i.log_exit_code, i.log_duration_ms, i.log_stdout, i.log_stderr
+                FROM f JOIN i ON i.run_id = f.run_id AND i.task = f.task AND i.attempt = f.attempt AND i.owner = f.owner
+                ON CONFLICT (run_id, task, attempt) DO NOTHING
+                RETURNING run_id, task, attempt, owner)
+            SELECT run_id, task, attempt, owner, pg_notify($1, '') FROM ins
+            """, p).rows.map { [$0.text(0), $0.text(1), $0.text(2), $0.text(3)] }
     }
 
     func complete(_ completion: WorkCompletion, on s: PGSession) throws(StoreError) -> Bool {
