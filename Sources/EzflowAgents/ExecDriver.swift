@@ -46,15 +46,15 @@ public enum ErrorClass {
     public static let maxReportedMessage = 4_000
 
     /// A class and message a task reported (`{"error": {"class", "message"}}`), as the run
-    /// takes them: a class is a name (1–64 of `a-z`, `0-9`, `_`, `.`, `-`: what a retry
-    /// rule's `on:` can name), anything else is `agent_error` and said in the message; a
+    /// takes them: a class is a name (1–64 of `A-Z`, `a-z`, `0-9`, `_`, `.`, `-`: what a retry
+    /// rule's `on:` can name, upper case too), anything else is `agent_error` and said in the message; a
     /// message is cut at `maxReportedMessage` characters.
     public static func reported(_ cls: String?, _ message: String) -> (cls: String, message: String) {
         var msg = message
         if msg.count > maxReportedMessage { msg = String(msg.prefix(maxReportedMessage)) + "… (\(msg.count - maxReportedMessage) more characters)" }
         guard let c = cls else { return (agentError, msg) }
-        let isName = (1...64).contains(c.utf8.count) && c.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D }
-        return isName ? (c, msg) : (agentError, msg + " (the reported error class is not a name: lower-case letters, digits, _ . -)")
+        let isName = (1...64).contains(c.utf8.count) && c.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D }
+        return isName ? (c, msg) : (agentError, msg + " (the reported error class is not a name: letters, digits, _ . -)")
     }
 }
 

@@ -55,10 +55,10 @@ final class ExecDriverTests: XCTestCase {
         let d = driver([irTask("t", [text(#"printf '{"error": {"class": "my class;x", "message": "%05000d"}}' 7"#)])])
         let r = await runTask(d)
         XCTAssertEqual(r.errorClass, "agent_error")
-        XCTAssertTrue(r.message.hasSuffix("… (1000 more characters) (the reported error class is not a name: lower-case letters, digits, _ . -)"),
+        XCTAssertTrue(r.message.hasSuffix("… (1000 more characters) (the reported error class is not a name: letters, digits, _ . -)"),
                       String(r.message.suffix(200)))
         XCTAssertTrue(r.message.hasPrefix("task `t`: " + String(repeating: "0", count: 4_000) + "… (1000 more characters)"), String(r.message.prefix(100)))
-        XCTAssertEqual(ErrorClass.reported("rate_limited.v2-x", "m").cls, "rate_limited.v2-x")
+        XCTAssertEqual(ErrorClass.reported("Rate_limited.v2-x", "m").cls, "Rate_limited.v2-x")
         XCTAssertEqual(ErrorClass.reported(String(repeating: "a", count: 65), "m").cls, "agent_error")
     }
 

@@ -182,7 +182,7 @@ final class StoreErrorTests: XCTestCase {
         let db = dir + "/.ezflow/ezflow.db"
         // rawExec's plain connection removes -wal and -shm on close, as an older ezrun did.
         try DurableStore.rawExec(path: db, sql: """
-            DROP TABLE attempt_processes; DROP INDEX work_items_queued; ALTER TABLE work_items DROP COLUMN queue;
+            DROP TABLE dead_letters; DROP TABLE attempt_processes; DROP INDEX work_items_queued; ALTER TABLE work_items DROP COLUMN queue;
             ALTER TABLE work_items DROP COLUMN priority; ALTER TABLE work_items DROP COLUMN payload;
             CREATE INDEX work_items_queued ON work_items(id) WHERE state = 0 AND cancelled = 0; PRAGMA user_version = 4
             """)
