@@ -1,0 +1,93 @@
+import EzflowIR
+import EzflowLSP
+import EzflowTestSupport
+import XCTest
+
+/// The server's state machine in process: batches of message bodies in, messages out.
+final class LanguageServerTests: XCTestCase {
+    var logged: [String] = []
+
+    func server() -> LanguageServer {
+        LanguageServer(version: "test", stdlibRoot: Repo.url("stdlib").path, log: { [unowned self] in logged.append($0) })
+    }
+
+    func send(_ s: LanguageServer, _ messages: String...) -> [JSONValue] {
+        s.handle(messages.map { Array($0.utf8) })
+    }
+
+    let uri = "file:///nowhere/main.ezflow"
+
+    func open(_ text: String) -> String {
+        #"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"\#(uri)","languageId":"ezflow","version":1,"text":\#(quoted(text))}}}"#
+    }
+
+    func initialize(_ encodings: String = "[]") -> String {
+        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"general":{"positionEncodings":\#(encodings)}}}}"#
+    }
+
+    func testUTF8IsTakenWhenOfferedAndPositionsAreBytes() {
+        let s = server()
+        let r = send(s, initialize(#"["utf-16","utf-8"]"#))
+        XCTAssertEqual(r.first?["result"]?["capabilities"]?["positionEncoding"], .string("utf-8"))
+        // `é` is two bytes: in UTF-8, `build` in the run line starts at character 11.
+        let out = send(s, open("workflow w {\n  task build { run: \"é\" timeout: 1m }\n  task b2 { run: \"é${build.outputs.stdout}\" timeout: 1m }\n}\n"),
+                       #"{"jsonrpc":"2.0","id":2,"method":"textDocument/definition","params":{"textDocument":{"uri":"\#(uri)"},"position":{"line":2,"character":23}}}"#)
+        assertJSON(out.first { $0["id"] == .int(2) }, #"""
+            {"jsonrpc":"2.0","id":2,"result":{"uri":"\#(uri)","range":{"start":{"line":1,"character":7},"end":{"line":1,"character":12}}}}
+            """#)
+    }
+
+    /// A `$/cancelRequest` that arrives with the request (the server has not started it)
+    /// cancels it; the rest of the batch is answered.
+    func testACancelInTheSameBatchCancels() {
+        let s = server()
+        _ = send(s, initialize())
+        let out = send(s, #"{"jsonrpc":"2.0","id":5,"method":"textDocument/hover","params":{}}"#,
+                       #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":5}}"#,
+                       #"{"jsonrpc":"2.0","id":6,"method":"shutdown"}"#)
+        XCTAssertEqual(out.count, 2)
+        assertJSON(out.first, #"{"jsonrpc":"2.0","id":5,"error":{"code":-32800,"message":"`textDocument/hover` was cancelled"}}"#)
+        assertJSON(out.last, #"{"jsonrpc":"2.0","id":6,"result":null}"#)
+    }
+
+    func testLifecycleErrors() {
+        let s = server()
+        _ = send(s, initialize())
+        assertJSON(send(s, initialize()).first, #"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"`initialize` was already sent"}}"#)
+        _ = send(s, #"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#)
+        assertJSON(send(s, #"{"jsonrpc":"2.0","id":3,"method":"textDocument/hover","params":{}}"#).first, #"""
+            {"jsonrpc":"2.0","id":3,"error":{"code":-32600,"message":"the server is shutting down: only `exit` is accepted"}}
+            """#)
+        XCTAssertNil(s.exitCode)
+        XCTAssertEqual(s.statusAtEndOfInput, 0)
+        // Nothing after `exit` is read.
+        XCTAssertEqual(send(s, #"{"jsonrpc":"2.0","method":"exit"}"#, #"{"jsonrpc":"2.0","id":4,"method":"shutdown"}"#), [])
+        XCTAssertEqual(s.exitCode, 0)
+    }
+
+    func testABadEditIsLoggedAndLeavesTheDocumentAsItWas() {
+        let s = server()
+        _ = send(s, initialize())
+        XCTAssertEqual(send(s, open("workflow w {}\n")).count, 1)
+        // The second change's range is not positions: the whole notification is refused.
+        let out = send(s, #"""
+            {"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(uri)","version":2},"contentChanges":[
+              {"text":"garbage"},{"range":{"start":{"line":0},"end":{"line":0,"character":1}},"text":"x"}]}}
+            """#)
+        XCTAssertEqual(out, [])
+        XCTAssertEqual(logged, ["`textDocument/didChange`: `range.start.character` must be an integer"])
+        // Still the opened text: hover finds the workflow's name.
+        let hover = send(s, #"{"jsonrpc":"2.0","id":2,"method":"textDocument/hover","params":{"textDocument":{"uri":"\#(uri)"},"position":{"line":0,"character":9}}}"#)
+        XCTAssertEqual(hover.first?["result"]?["contents"]?["value"], .string("```ezflow\nworkflow `w`\n```"))
+    }
+
+    func testAnEditThatChangesNothingPublishesOnlyTheNewVersion() {
+        let s = server()
+        _ = send(s, initialize())
+        _ = send(s, open("workflow w {}\n"))
+        let change = #"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(uri)","version":2},"contentChanges":[{"text":"workflow w {}\n"}]}}"#
+        assertJSON(send(s, change).first, #"{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"uri":"\#(uri)","version":2,"diagnostics":[]}}"#)
+        // A save re-checks but publishes nothing new.
+        XCTAssertEqual(send(s, #"{"jsonrpc":"2.0","method":"textDocument/didSave","params":{"textDocument":{"uri":"\#(uri)"}}}"#), [])
+    }
+}
