@@ -90,4 +90,39 @@ final class LanguageServerTests: XCTestCase {
         // A save re-checks but publishes nothing new.
         XCTAssertEqual(send(s, #"{"jsonrpc":"2.0","method":"textDocument/didSave","params":{"textDocument":{"uri":"\#(uri)"}}}"#), [])
     }
+
+    /// Labels elsewhere and notes become related information; the label's own words and
+    /// the help line join the message.
+    func testDiagnosticsCarryLabelsNotesAndHelp() {
+        let s = server()
+        _ = send(s, initialize())
+        let out = send(s, open("workflow w {\n  task a { run: \"x\" timeout: 1m }\n  task a { run: \"y\" timeout: 1m }\n}\n"))
+        func range(_ l: Int, _ a: Int, _ b: Int) -> String {
+            #"{"start":{"line":\#(l),"character":\#(a)},"end":{"line":\#(l),"character":\#(b)}}"#
+        }
+        assertJSON(out.first, #"""
+            {"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"uri":"\#(uri)","version":1,"diagnostics":[
+              {"range":\#(range(1, 11, 14)),"severity":1,"code":"E0500","source":"ezc",
+               "message":"no agent can run task `a`\nneeds an exec agent\nhelp: declare an agent with these capabilities, or add one to the workflow's `agents` list",
+               "relatedInformation":[{"location":{"uri":"\#(uri)","range":\#(range(1, 11, 14))},"message":"note: the pool has: no agents"}]},
+              {"range":\#(range(2, 7, 8)),"severity":1,"code":"E0201","source":"ezc",
+               "message":"`a` is declared twice in this workflow\nredeclared here\nhelp: task and group names must be unique",
+               "relatedInformation":[{"location":{"uri":"\#(uri)","range":\#(range(1, 7, 8))},"message":"first declared here"}]}]}}
+            """#)
+    }
+
+    /// Editing an open module re-checks the open files that import it: the importer's
+    /// list is published again only because it changed.
+    func testAnEditToAnImportedModuleRepublishesItsImporter() {
+        let s = server()
+        _ = send(s, initialize())
+        let lib = "file:///nowhere/lib.ezflow"
+        let main = "workflow w {\n  input t: l.Tier = l.Tier.high\n}\nimport \"lib\" as l\n"
+        let opened = send(s, open(main), #"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"\#(lib)","languageId":"ezflow","version":1,"text":"enum Tier { low, high }\n"}}}"#)
+        // The importer only warns (its input is never read).
+        XCTAssertEqual(opened.map { $0["params"]?["diagnostics"]?.items?.compactMap { $0["code"]?.text } }, [[], ["W0100"]])
+        let out = send(s, #"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(lib)","version":2},"contentChanges":[{"range":{"start":{"line":0,"character":18},"end":{"line":0,"character":22}},"text":"top"}]}}"#)
+        XCTAssertEqual(out.compactMap { $0["params"]?["uri"]?.text }, [lib, uri])
+        XCTAssertEqual(out.last?["params"]?["diagnostics"]?.items?.compactMap { $0["code"]?.text }, ["W0100", "E0211"])
+    }
 }
