@@ -125,4 +125,29 @@ final class LanguageServerTests: XCTestCase {
         XCTAssertEqual(out.compactMap { $0["params"]?["uri"]?.text }, [lib, uri])
         XCTAssertEqual(out.last?["params"]?["diagnostics"]?.items?.compactMap { $0["code"]?.text }, ["W0100", "E0211"])
     }
+
+    /// Every position of an example, with non-ASCII text in it, answers hover, definition
+    /// and completion without a crash or an error (positions past a line's end included).
+    func testEveryPositionOfAnExampleAnswers() throws {
+        let s = server()
+        _ = send(s, initialize())
+        let text = try String(contentsOf: Repo.url("examples/stdlib_pipeline.ezflow"), encoding: .utf8)
+            .replacingOccurrences(of: "Release ", with: "Reléase 😀 ")
+        _ = send(s, open(text))
+        var id = 10, answered = 0
+        for (line, content) in text.components(separatedBy: "\n").enumerated() {
+            for character in 0...(content.utf16.count + 1) {
+                let at = #"{"textDocument":{"uri":"\#(uri)"},"position":{"line":\#(line),"character":\#(character)}}"#
+                let batch = ["textDocument/hover", "textDocument/definition", "textDocument/completion"].map { m -> String in
+                    id += 1
+                    return #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(m)","params":\#(at)}"#
+                }
+                for r in s.handle(batch.map { Array($0.utf8) }) {
+                    XCTAssertNil(r["error"], "\(line):\(character)")
+                    answered += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(answered, 3 * text.utf16.count)
+    }
 }
