@@ -53,7 +53,11 @@ extension Tool {
                                 ExitCode(2, "usage or I/O error")]),
             CommandSpec("lsp", "run the language server (LSP 3.17) on standard input and output, for editors",
                     flags: [SharedFlags.stdlib],
-                    details: "Diagnostics, hover, go to definition and completion over the files the editor has open; the others are read from disk. Log lines go to standard error. docs/EDITORS.md shows how to set up Neovim and Helix.",
+                    details: """
+                        Diagnostics, hover, go to definition and completion over the files the editor has open;
+                        the files they import are read from disk. Log lines go to standard error, standard output
+                        carries only the protocol. docs/EDITORS.md shows how to set up Neovim and Helix.
+                        """,
                     exitCodes: [ExitCode(0, "the client sent `shutdown`, then `exit`"), ExitCode(1, "`exit` without `shutdown`, or the input ended first"),
                                 ExitCode(2, "usage error")]),
             CommandSpec("explain", "print the long explanation of a diagnostic code, with examples",
