@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "EzflowIR", dependencies: ["CCrypto", "EzflowAttributes", "EzflowUnits"]),
         .target(name: "EzflowCompiler", dependencies: ["EzflowCheck", "EzflowSyntax", "EzflowYAML", "EzflowIR", "EzflowDiagnostics", "EzflowAttributes", "EzflowInstall"]),
         .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "EzflowUnits"]),
-        .executableTarget(name: "ezc", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics", "EzflowUnits"]),
+        .target(name: "EzflowLSP", dependencies: ["EzflowIDE", "EzflowCompiler", "EzflowCheck", "EzflowDiagnostics", "EzflowIR"]),
+        .executableTarget(name: "ezc", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics", "EzflowUnits", "EzflowLSP"]),
         .executableTarget(name: "ezbench", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowDiagnostics", "EzflowSim"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits", "EzflowDiagnostics", "EzflowSim"]),
         // C, libc only: one per `ezrun run`/`resume`, ends its task groups when it dies
@@ -59,6 +60,7 @@ let package = Package(
         .testTarget(name: "EzflowYAMLTests", dependencies: ["EzflowYAML", "EzflowCompiler", "EzflowTestSupport", "EzflowDiagnostics", "EzflowSyntax"]),
         .testTarget(name: "EzflowSimTests", dependencies: ["EzflowHost", "EzflowPorts", "EzflowRunner", "EzflowRuntime", "EzflowCompiler", "EzflowTestSupport", "EzflowSim"]),
         .testTarget(name: "EzcTests", dependencies: ["EzflowTestSupport", "EzflowCompiler", "EzflowCLI"]),
+        .testTarget(name: "EzflowLSPTests", dependencies: ["EzflowLSP", "EzflowIR", "EzflowTestSupport"]),
         .testTarget(name: "EzflowIDETests", dependencies: ["EzflowIDE", "EzflowCompiler", "EzflowTestSupport"]),
         .testTarget(name: "EzflowDiagnosticsTests", dependencies: ["EzflowDiagnostics"]),
         .testTarget(name: "EzflowReportTests", dependencies: ["EzflowReport", "EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowTestSupport"]),

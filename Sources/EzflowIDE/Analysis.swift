@@ -51,6 +51,22 @@ public struct Analysis: Sendable {
         self.init(Compiler.check(root: root, files: files, stdlibRoot: stdlibRoot))
     }
 
+    /// The file checked for `path` (its key as loaded, or its path as shown): the key is
+    /// where the file is on disk (or in the editor), the text what offsets count in. An
+    /// editor maps a `Location` back to a document with it.
+    public func source(_ path: String) -> (key: String, text: SourceFile)? {
+        guard let m = module(path) else { return nil }
+        return (model.modules[m].key, result.sources[model.modules[m].file])
+    }
+
+    /// The diagnostics whose primary label lies in the file of `path`, by position: what an
+    /// editor shows on that file (an imported module's problems show on the module).
+    public func diagnostics(in path: String) -> [Diagnostic] {
+        guard let m = module(path) else { return [] }
+        let file = model.modules[m].file
+        return result.diagnostics.filter { $0.primary.span.file == file }
+    }
+
     /// The module whose file has `path` (as shown in diagnostics, or as loaded).
     func module(_ path: String) -> Int? {
         model.modules.firstIndex { $0.key == path || result.sources[$0.file].path == path }

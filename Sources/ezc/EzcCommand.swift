@@ -23,6 +23,7 @@ enum EzcCommand {
         case ["fmt"]: return FmtCommand.run(inv)
         case ["graph"]: return GraphCommand.run(inv)
         case ["explain"]: return explain(inv)
+        case ["lsp"]: return LSPCommand.run(inv)
         default: tool.usageFailure(inv, "no such command")
         }
     }

@@ -30,9 +30,9 @@ final class HelpEverywhereTests: XCTestCase {
                 walked += 1
             }
         }
-        // ezc 8 (with help, completions, version), ezrun 21 (dlq and its 3, worker, coordinator, scale-hint, db and its 1), ezbench 10:
+        // ezc 9 (with help, completions, version, lsp), ezrun 21 (dlq and its 3, worker, coordinator, scale-hint, db and its 1), ezbench 10:
         // a table that lost a command fails here.
-        XCTAssertEqual(walked, 41)
+        XCTAssertEqual(walked, 42)
     }
 
     func testToolsAnswerHelpAndVersion() {

@@ -52,6 +52,21 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(analysis.result.diagnostics.filter { $0.severity == .error }.map(\.message), [])
     }
 
+    /// A shown path maps back to the file's key and text (an editor's URI and the bytes
+    /// its offsets count in); a file's diagnostics are those whose primary label is in it.
+    func testSourcesAndDiagnosticsPerFile() throws {
+        let retry = try XCTUnwrap(analysis.source("stdlib/retry.ezflow"))
+        XCTAssertEqual(retry.key, Repo.url("stdlib/retry.ezflow").path)
+        XCTAssertEqual(retry.text.bytes, Array(try String(contentsOf: Repo.url("stdlib/retry.ezflow"), encoding: .utf8).utf8))
+        XCTAssertEqual(analysis.source("main.ezflow")?.key, "main.ezflow")
+        XCTAssertNil(analysis.source("elsewhere.ezflow"))
+
+        let broken = Analysis(root: "main.ezflow", files: ["main.ezflow": "import \"lib.ezflow\" as l\nworkflow w { input t: l.Tier = l.Tier.mid }\n",
+                                                           "lib.ezflow": "enum Tier { low, high }\nenum Tier { x }\n"])
+        XCTAssertEqual(broken.diagnostics(in: "main.ezflow").map(\.code), ["W0100", "E0211"])
+        XCTAssertEqual(broken.diagnostics(in: "lib.ezflow").map(\.code), ["E0201"])
+    }
+
     func testHoverOnATaskShowsItsDocAgentAndRetry() throws {
         let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("7️⃣")))
         XCTAssertEqual(h.title, "task `build`")

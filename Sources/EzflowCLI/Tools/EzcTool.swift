@@ -51,6 +51,15 @@ extension Tool {
                     ],
                     exitCodes: [ExitCode(0, "graph printed"), ExitCode(1, "the file has errors (printed as by check)"),
                                 ExitCode(2, "usage or I/O error")]),
+            CommandSpec("lsp", "run the language server (LSP 3.17) on standard input and output, for editors",
+                    flags: [SharedFlags.stdlib],
+                    details: """
+                        Diagnostics, hover, go to definition and completion over the files the editor has open;
+                        the files they import are read from disk. Log lines go to standard error, standard output
+                        carries only the protocol. docs/EDITORS.md shows how to set up Neovim and Helix.
+                        """,
+                    exitCodes: [ExitCode(0, "the client sent `shutdown`, then `exit`"), ExitCode(1, "`exit` without `shutdown`, or the input ended first"),
+                                ExitCode(2, "usage error")]),
             CommandSpec("explain", "print the long explanation of a diagnostic code, with examples",
                     arguments: [Argument("CODE", "a diagnostic code, e.g. E0400")],
                     exitCodes: [ExitCode(0, "explained"), ExitCode(2, "no such code, or a usage error")]),
