@@ -38,9 +38,15 @@ struct FileSystemLoader: SourceLoader {
     func read(_ key: String) -> Result<[UInt8], LoadError> {
         if key == Self.stdinKey, let stdin { return .success(stdin) }
         if key.hasPrefix("std/"), case .missing(let why) = stdlib { return .failure(LoadError(why)) }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: key, isDirectory: &isDir) else { return .failure(LoadError("no such file")) }
-        if isDir.boolValue { return .failure(LoadError("is a directory")) }
+        // Followed through symlinks: only a regular file is read. A device, a pipe or the
+        // server's own standard input (`/proc/self/fd/0`) would block or never end.
+        var st = stat()
+        guard stat(key, &st) == 0 else { return .failure(LoadError(errno == EACCES ? "permission denied" : "no such file")) }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return .failure(LoadError("is a directory"))
+        default: return .failure(LoadError("not a regular file (a device, a pipe or a socket); read standard input with `-`"))
+        }
         guard let fh = FileHandle(forReadingAtPath: key) else { return .failure(LoadError("permission denied")) }
         defer { try? fh.close() }
         do {

@@ -48,7 +48,9 @@ public struct FrameReader: Sendable {
             start = at
             resyncing = false
         }
-        guard let end = headerEnd() else {
+        // Line breaks between messages (a client that ends its body with one) are no header.
+        while start < buffer.count, buffer[start] == 13 || buffer[start] == 10 { start += 1 }
+        guard let (end, bodyStart) = headerEnd() else {
             if pending > Self.headerMax {
                 start = buffer.count
                 return .malformed("no message header in \(Self.headerMax) bytes; the bytes were skipped")
@@ -56,10 +58,11 @@ public struct FrameReader: Sendable {
             return nil
         }
         let header = buffer[start..<end]
-        let bodyStart = end + 4
         switch Self.contentLength(header) {
         case .failure(let why):
-            start = bodyStart
+            // A header with a bad length: its body is skipped. One without a length may be the
+            // tail of a body that was a few bytes off, with the next message inside it.
+            start = why.lengthGiven ? bodyStart : start + 1
             resyncing = true
             return .malformed(why.description)
         case .success(let length):
@@ -83,11 +86,13 @@ public struct FrameReader: Sendable {
         return nil
     }
 
-    /// The offset of the CRLF CRLF closing the header block, if it has arrived.
-    func headerEnd() -> Int? {
+    /// Where the header block ends and its body starts, once its blank line has arrived:
+    /// CRLF CRLF as the protocol says, or LF LF from a client that writes bare newlines.
+    func headerEnd() -> (end: Int, body: Int)? {
         var i = start
-        while i + 3 < buffer.count {
-            if buffer[i] == 13, buffer[i + 1] == 10, buffer[i + 2] == 13, buffer[i + 3] == 10 { return i }
+        while i + 1 < buffer.count {
+            if buffer[i] == 10, buffer[i + 1] == 10 { return (i, i + 2) }
+            if i + 3 < buffer.count, buffer[i] == 13, buffer[i + 1] == 10, buffer[i + 2] == 13, buffer[i + 3] == 10 { return (i, i + 4) }
             i += 1
         }
         return nil
@@ -96,19 +101,23 @@ public struct FrameReader: Sendable {
     /// `Content-Length` from a header block (names are case-insensitive; other fields,
     /// such as `Content-Type`, are allowed and ignored).
     static func contentLength(_ header: ArraySlice<UInt8>) -> Result<Int, MalformedHeader> {
-        let text = String(decoding: header, as: UTF8.self)
         var length: Int?
-        for line in text.split(separator: "\r\n", omittingEmptySubsequences: false) {
+        // Split on the bytes: in a Swift string "\r\n" is one character, not two.
+        for raw in header.split(separator: 10, omittingEmptySubsequences: false) {
+            let line = String(decoding: raw.last == 13 ? raw.dropLast() : raw, as: UTF8.self)
             guard let colon = line.firstIndex(of: ":") else {
                 return .failure(MalformedHeader("header line `\(line.prefix(80))` is not `Name: value`; the message was skipped"))
             }
             guard line[..<colon].lowercased() == "content-length" else { continue }
             let value = line[line.index(after: colon)...].trimmed(" \t")
             guard !value.isEmpty, value.count <= 12, value.allSatisfy(\.isASCIIDigit), let n = Int(value) else {
-                return .failure(MalformedHeader("Content-Length `\(value.prefix(40))` is not a byte count; the message was skipped"))
+                return .failure(MalformedHeader("Content-Length `\(value.prefix(40))` is not a byte count; the message was skipped", lengthGiven: true))
             }
             guard n <= bodyMax else {
-                return .failure(MalformedHeader("Content-Length \(n) is above the \(bodyMax)-byte limit; the header was skipped"))
+                return .failure(MalformedHeader("Content-Length \(n) is above the \(bodyMax)-byte limit; the header was skipped", lengthGiven: true))
+            }
+            guard length == nil || length == n else {
+                return .failure(MalformedHeader("two Content-Length fields (\(length ?? 0) and \(n)); the message was skipped", lengthGiven: true))
             }
             length = n
         }
@@ -125,7 +134,12 @@ public struct FrameReader: Sendable {
 /// Why a header block was skipped, in words for the server's log.
 public struct MalformedHeader: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// The header named a length, only not a usable one: it was a header, its body follows.
+    var lengthGiven = false
+    init(_ description: String, lengthGiven: Bool = false) {
+        self.description = description
+        self.lengthGiven = lengthGiven
+    }
 }
 
 extension Character {

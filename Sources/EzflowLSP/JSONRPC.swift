@@ -60,7 +60,7 @@ public enum Incoming: Sendable, Equatable {
         }
         guard case .object = value else {
             // LSP sends no batches; an array is as wrong as a number here.
-            return .failure(DecodeFailure(id: nil, error: RPCError(RPCError.invalidRequest, "a message must be a JSON object, not \(value.typeName == "array" ? "an array" : "a \(value.typeName)")")))
+            return .failure(DecodeFailure(id: nil, error: RPCError(RPCError.invalidRequest, "a message must be a JSON object, not \("aeiou".contains(value.typeName.prefix(1)) ? "an" : "a") \(value.typeName)")))
         }
         let rawID = value["id"]
         let id = RequestID(rawID)

@@ -22,26 +22,33 @@ public struct Position: Sendable, Hashable {
 }
 
 /// The lines of a text as UTF-8 bytes, to turn LSP positions into the byte offsets the
-/// compiler uses and back. Lines end at `\n` (a `\r` before it is not part of the line),
-/// as the compiler's `SourceFile` counts them.
+/// compiler uses and back. Lines end at `\n`, `\r\n` or a lone `\r`, as the protocol
+/// (and the editor) counts them: the compiler's offsets need no line table of theirs.
 public struct LineMap: Sendable {
     public let bytes: [UInt8]
-    /// The offset of each line's first byte.
+    /// The offset of each line's first byte, and where its text ends (its terminator's start).
     let starts: [Int]
+    let ends: [Int]
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
-        var starts = [0]
-        for (i, b) in bytes.enumerated() where b == 10 { starts.append(i + 1) }
+        var starts = [0], ends: [Int] = []
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 10 || bytes[i] == 13 {
+                ends.append(i)
+                if bytes[i] == 13, i + 1 < bytes.count, bytes[i + 1] == 10 { i += 1 }
+                starts.append(i + 1)
+            }
+            i += 1
+        }
+        ends.append(bytes.count)
         self.starts = starts
+        self.ends = ends
     }
 
-    /// Where line `line`'s text ends: before its `\n` (and a `\r` ahead of that).
-    func lineEnd(_ line: Int) -> Int {
-        var end = line + 1 < starts.count ? starts[line + 1] - 1 : bytes.count
-        if end > starts[line], bytes[end - 1] == 13 { end -= 1 }
-        return end
-    }
+    /// Where line `line`'s text ends: before its terminator.
+    func lineEnd(_ line: Int) -> Int { ends[line] }
 
     /// The byte offset of `p`. A line past the end is the end of the text, a character past
     /// the line's end is the line's end (the spec's rule); a character inside a character

@@ -231,4 +231,21 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("ezc: error: cannot read `adir.ezflow`: is a directory"), r.stderrHead)
         for m in crashMarkers { XCTAssertFalse(r.stderr.contains(m)) }
     }
+
+    // (i) Only regular files are read: a pipe, a device or a symlink to one would block or
+    // never end (found driving `ezc lsp`: `import "zero.ezflow"` → /dev/zero grew 1.7 GB/s).
+    func testAnImportOfADeviceOrAPipeIsRefusedNotRead() throws {
+        XCTAssertEqual(mkfifo(dir.url.appendingPathComponent("fifo.ezflow").path, 0o600), 0)
+        try FileManager.default.createSymbolicLink(atPath: dir.url.appendingPathComponent("zero.ezflow").path, withDestinationPath: "/dev/zero")
+        for target in ["fifo", "zero"] {
+            let main = dir.url.appendingPathComponent("imports_\(target).ezflow")
+            try "import \"\(target).ezflow\" as lib\n".write(to: main, atomically: true, encoding: .utf8)
+            let r = runEzc(["check", "imports_\(target).ezflow"], cwd: dir.url, timeout: bound)
+            XCTAssertEqual(r.status, 1, "\(target): \(r.stderrHead)")
+            XCTAssertTrue(r.stderr.contains("E0206") && r.stderr.contains("not a regular file (a device, a pipe or a socket)"), "\(target): \(r.stderrHead)")
+        }
+        let root = runEzc(["check", "fifo.ezflow"], cwd: dir.url, timeout: bound)
+        XCTAssertEqual(root.status, 1, root.stderrHead)
+        XCTAssertTrue(root.stderr.contains("error[E0206]: cannot read `fifo.ezflow`: not a regular file"), root.stderrHead)
+    }
 }

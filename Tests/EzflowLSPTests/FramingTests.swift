@@ -51,6 +51,18 @@ final class FramingTests: XCTestCase {
                        [.malformed("header line `hello world` is not `Name: value`; the message was skipped"), body("{}")])
     }
 
+    /// Found by driving the server by hand: bare newlines, a stray line break, a body a
+    /// few bytes longer than its length, two lengths — the next good message still comes.
+    func testLenientEndingsAndRecoveryFromAFrameThatWasOff() {
+        XCTAssertEqual(frames(["Content-Length: 2\n\n{}\r\nContent-Length: 3\r\n\r\n[1]"]), [body("{}"), body("[1]")])
+        // The body says 2 but is 4: its tail runs into the next header, which is found.
+        let off = frames(["Content-Length: 2\r\n\r\n{}}}Content-Length: 7\r\n\r\n{\"a\":1}"])
+        XCTAssertEqual(off.first, body("{}"))
+        XCTAssertEqual(off.last, body("{\"a\":1}"))
+        XCTAssertEqual(frames(["Content-Length: 2\r\nContent-Length: 300\r\n\r\n{}Content-Length: 2\r\n\r\n[]"]),
+                       [.malformed("two Content-Length fields (2 and 300); the message was skipped"), body("[]")])
+    }
+
     func testEndlessGarbageIsDroppedNotKept() {
         var r = FrameReader()
         r.append(Array(repeating: UInt8(ascii: "x"), count: FrameReader.headerMax + 1))

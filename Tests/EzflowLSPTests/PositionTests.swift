@@ -25,6 +25,17 @@ final class PositionTests: XCTestCase {
         }
     }
 
+    /// A lone `\r` ends a line too (LSP 3.17, and what an editor shows for an old Mac file).
+    func testEveryLineEndingTheProtocolNames() {
+        let mixed = LineMap(Array("a\rbb\r\nccc\nd".utf8))
+        for (line, start) in [(0, 0), (1, 2), (2, 6), (3, 10)] {
+            XCTAssertEqual(mixed.offset(Position(line: line, character: 0), .utf16), start, "line \(line)")
+            XCTAssertEqual(mixed.position(start, .utf16), Position(line: line, character: 0), "offset \(start)")
+        }
+        XCTAssertEqual(mixed.offset(Position(line: 1, character: 9), .utf16), 4, "a line's end is before its \\r\\n")
+        XCTAssertEqual(mixed.offset(Position(line: 0, character: 9), .utf16), 1, "and before a lone \\r")
+    }
+
     func testOutOfRangePositionsClamp() {
         // Past the line's end: its end, before "\r\n"; half an emoji: the emoji's start.
         XCTAssertEqual(lines.offset(Position(line: 1, character: 99), .utf16), 17)
