@@ -36,6 +36,32 @@ extension LanguageServer {
         })
     }
 
+    /// `textDocument/formatting`: `ezc fmt`'s text as one edit of the whole document (none
+    /// when it is formatted already or does not parse: its diagnostics say why); a printer
+    /// that would change the meaning refuses, and the document is left alone.
+    func formatting(_ params: JSONValue?) throws(RPCError) -> JSONValue {
+        let uri = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
+        guard let d = documents[uri] else { throw .invalidParams("`\(uri)` is not open") }
+        // The YAML surface has a printer of its own (`ezc fmt`); the server formats `.ezflow`.
+        guard !d.path.hasSuffix(".yaml") else { return .array([]) }
+        switch Formatting.format(d.bytes, path: d.path) {
+        case .doesNotParse:
+            return .array([])
+        case .text(let t) where Array(t.utf8) == d.bytes:
+            return .array([])
+        case .text(let t):
+            return .array([.object([("range", Self.range(d.lines, 0, d.bytes.count, encoding)), ("newText", .string(t))])])
+        case .refused(let why):
+            throw RPCError(RPCError.requestFailed, "ezc fmt left the file as it is: \(why)")
+        }
+    }
+
+    /// `textDocument/diagnostic` (pull): the same list as the one published.
+    func pullDiagnostics(_ params: JSONValue?) throws(RPCError) -> JSONValue {
+        let uri = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
+        return .object([("kind", .string("full")), ("items", .array(diagnostics(uri)))])
+    }
+
     /// LSP's `CompletionItemKind` for `EzflowIDE`'s kinds (declaration nouns among them).
     static func completionKind(_ kind: String) -> Int64 {
         switch kind {

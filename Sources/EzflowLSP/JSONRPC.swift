@@ -40,6 +40,8 @@ public struct RPCError: Error, Sendable, Equatable {
     public static let serverNotInitialized = -32002
     /// LSP: the client cancelled the request before it was answered.
     public static let requestCancelled = -32800
+    /// The request was valid, the server could not carry it out (LSP 3.17).
+    public static let requestFailed = -32803
 
     static func invalidParams(_ message: String) -> RPCError { RPCError(Self.invalidParams, message) }
 }

@@ -96,6 +96,8 @@ public final class LanguageServer {
         case (.running, "textDocument/hover"): return try hover(params)
         case (.running, "textDocument/definition"): return try definition(params)
         case (.running, "textDocument/completion"): return try completion(params)
+        case (.running, "textDocument/formatting"): return try formatting(params)
+        case (.running, "textDocument/diagnostic"): return try pullDiagnostics(params)
         case (.running, _): throw RPCError(RPCError.methodNotFound, "no method `\(method)`")
         }
     }
@@ -158,6 +160,9 @@ public final class LanguageServer {
             ("hoverProvider", .bool(true)),
             ("definitionProvider", .bool(true)),
             ("completionProvider", .object([("triggerCharacters", .array([.string(".")]))])),
+            ("documentFormattingProvider", .bool(true)),
+            // Pull diagnostics too (3.17): a file's list depends on the files it imports.
+            ("diagnosticProvider", .object([("interFileDependencies", .bool(true)), ("workspaceDiagnostics", .bool(false))])),
         ])
         return .object([("capabilities", capabilities),
                         ("serverInfo", .object([("name", .string("ezc")), ("version", .string(version))]))])

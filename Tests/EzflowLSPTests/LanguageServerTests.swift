@@ -50,6 +50,38 @@ final class LanguageServerTests: XCTestCase {
         assertJSON(out.last, #"{"jsonrpc":"2.0","id":6,"result":null}"#)
     }
 
+    /// `textDocument/formatting` is `ezc fmt`: one edit of the whole document, none when it
+    /// is formatted already or does not parse; pull diagnostics give the published list.
+    func testFormattingIsEzcFmtAndPullDiagnosticsThePublishedList() {
+        let s = server()
+        let caps = send(s, initialize()).first?["result"]?["capabilities"]
+        XCTAssertEqual(caps?["documentFormattingProvider"], .bool(true))
+        XCTAssertEqual(caps?["diagnosticProvider"]?["interFileDependencies"], .bool(true))
+        let messy = "workflow   w {\n task build {run: \"make\"   timeout: 90m}\n}\n"
+        _ = send(s, open(messy))
+        let format = #"{"jsonrpc":"2.0","id":2,"method":"textDocument/formatting","params":{"textDocument":{"uri":"\#(uri)"},"options":{"tabSize":2,"insertSpaces":true}}}"#
+        let edits = send(s, format).first?["result"]
+        XCTAssertEqual(first(edits)?["range"], JSONValue.object([("start", .object([("line", .int(0)), ("character", .int(0))])),
+                                                             ("end", .object([("line", .int(3)), ("character", .int(0))]))]))
+        let formatted = text(first(edits)?["newText"])
+        XCTAssertEqual(formatted, "workflow w {\n  task build {\n    run: \"make\"\n    timeout: 90m\n  }\n}\n")
+        // Formatted already: no edit. Not parsing: no edit, the diagnostics say why.
+        _ = send(s, #"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(uri)","version":2},"contentChanges":[{"text":\#(quoted(formatted))}]}}"#)
+        XCTAssertEqual(send(s, format).first?["result"], .array([]))
+        _ = send(s, #"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(uri)","version":3},"contentChanges":[{"text":"workflow w {"}]}}"#)
+        XCTAssertEqual(send(s, format).first?["result"], .array([]))
+        let pulled = send(s, #"{"jsonrpc":"2.0","id":3,"method":"textDocument/diagnostic","params":{"textDocument":{"uri":"\#(uri)"}}}"#).first?["result"]
+        XCTAssertEqual(pulled?["kind"], .string("full"))
+        XCTAssertEqual(first(pulled?["items"])?["source"], .string("ezc"))
+        XCTAssertEqual(first(pulled?["items"])?["severity"], .int(1), "\(String(describing: pulled))")
+        assertJSON(send(s, #"{"jsonrpc":"2.0","id":4,"method":"textDocument/formatting","params":{"textDocument":{"uri":"file:///not/open.ezflow"}}}"#).first, #"""
+            {"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"`file:///not/open.ezflow` is not open"}}
+            """#)
+    }
+
+    func first(_ v: JSONValue?) -> JSONValue? { if case .array(let a)? = v { a.first } else { nil } }
+    func text(_ v: JSONValue?) -> String { if case .string(let s)? = v { s } else { "" } }
+
     func testLifecycleErrors() {
         let s = server()
         _ = send(s, initialize())

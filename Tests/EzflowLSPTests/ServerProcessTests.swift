@@ -43,7 +43,8 @@ final class ServerProcessTests: XCTestCase {
             {"jsonrpc":"2.0","id":1,"result":{"capabilities":{
               "positionEncoding":"utf-16",
               "textDocumentSync":{"openClose":true,"change":2,"save":{"includeText":false}},
-              "hoverProvider":true,"definitionProvider":true,"completionProvider":{"triggerCharacters":["."]}},
+              "hoverProvider":true,"definitionProvider":true,"completionProvider":{"triggerCharacters":["."]},
+              "documentFormattingProvider":true,"diagnosticProvider":{"interFileDependencies":true,"workspaceDiagnostics":false}},
              "serverInfo":{"name":"ezc","version":"0.1.0"}}}
             """#)
 
