@@ -125,10 +125,10 @@ public final class PostgresWorkQueue: WorkQueue {
             .map { Lease(item: $0.1, owner: owner, expiresAtMs: until, deliveries: $0.2, waitedMs: $0.3) }
     }
 
-    /// The coordinators are woken by this statement (`pg_notify`, delivered at its commit):
+    /// The coordinators are woken by the statement (`pg_notify`, delivered at its commit):
     /// one round trip and one transaction per result, not two.
     public func complete(_ completion: WorkCompletion, nowMs: Millis) throws(StoreError) -> Bool {
-        try conn.with { s throws(StoreError) in try complete(completion, on: s) }
+        try complete([completion], nowMs: nowMs)[0]
     }
 
     /// One statement per `maxBatch` completions: one round trip, one commit (one WAL
@@ -136,9 +136,9 @@ public final class PostgresWorkQueue: WorkQueue {
     /// the UPDATE takes a leased row only from its owner, once; in input order, the first
     /// accepted completion of an attempt is the one (a later duplicate is refused).
     public func complete(_ completions: [WorkCompletion], nowMs: Millis) throws(StoreError) -> [Bool] {
-        guard completions.count > 1 else { return try completions.map { c throws(StoreError) in try complete(c, nowMs: nowMs) } }
+        guard !completions.isEmpty else { return [] }
         return try conn.with { s throws(StoreError) in
-            try s.transaction { () throws(StoreError) -> [Bool] in
+            try s.transaction(if: completions.count > Self.maxBatch) { () throws(StoreError) -> [Bool] in
                 var accepted = Set<[String]>()
                 for start in stride(from: 0, to: completions.count, by: Self.maxBatch) {
                     let chunk = Array(completions[start..<min(completions.count, start + Self.maxBatch)])
@@ -187,27 +187,6 @@ public final class PostgresWorkQueue: WorkQueue {
                 RETURNING run_id, task, attempt, owner)
             SELECT run_id, task, attempt, owner, pg_notify($1, '') FROM ins
             """, p).rows.map { [$0.text(0), $0.text(1), $0.text(2), $0.text(3)] }
-    }
-
-    func complete(_ completion: WorkCompletion, on s: PGSession) throws(StoreError) -> Bool {
-        let i = completion.item
-        var p: [String?] = [i.runID, PG.int(i.task), PG.int(i.attempt), completion.owner, PG.int(i.agent), i.idempotencyKey,
-                            Self.outcomeText(completion)]
-        let l = completion.log
-        p += [l.map { String($0.task) }, l.map { String($0.attempt) }, l.map { String($0.seq) }, l.map { String($0.agent) },
-              l?.exitCode.map { String($0) }, l.map { String($0.durationMs) }, l?.stdout, l?.stderr, resultsChannel]
-        let rows = try s.exec("""
-            WITH f AS (
-                UPDATE tasks SET state = 2, lease_owner = NULL, lease_until = NULL
-                WHERE run_id = $1 AND task = $2 AND attempt = $3 AND state = 1 AND lease_owner = $4 RETURNING id)
-            INSERT INTO completions(run_id, task, attempt, agent, idempotency_key, owner, outcome, log_task, log_attempt, log_seq,
-                                    log_agent, log_exit_code, log_duration_ms, log_stdout, log_stderr)
-            SELECT $1::text, $2::integer, $3::integer, $5::integer, $6::text, $4::text, $7::text, $8::integer, $9::integer,
-                   $10::integer, $11::integer, $12::integer, $13::bigint, $14::text, $15::text FROM f
-            ON CONFLICT (run_id, task, attempt) DO NOTHING
-            RETURNING pg_notify($16, '')
-            """, p).rows
-        return !rows.isEmpty
     }
 
     public func depth() throws(StoreError) -> QueueDepth {

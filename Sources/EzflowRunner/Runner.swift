@@ -651,11 +651,9 @@ public final class Runner {
         // PostgreSQL, Redis, SQLite): a run that ends is never resumed to send them again.
         let inOne = ports.queueInStore
         let feedInOne = ports.store is any TurnStore
-        var writes: TurnQueueWrites? = inOne ? effects.writes : nil
-        if !inOne && feedInOne && !pendingDeadLetters.isEmpty {
-            writes = TurnQueueWrites(nowMs: effects.writes.nowMs)
-            writes?.deadLetters = pendingDeadLetters
-        }
+        var writes: TurnQueueWrites? = inOne ? effects.writes
+            : feedInOne && !pendingDeadLetters.isEmpty ? TurnQueueWrites(nowMs: effects.writes.nowMs) : nil
+        writes?.deadLetters = pendingDeadLetters
         try commit(assignments: assignments, queue: writes)
         if !inOne && !completions.isEmpty {
             do { try ports.queue.acknowledge(run: runID, completions.map(\.item)) } catch {
@@ -824,7 +822,6 @@ public final class Runner {
     func queueEffects(of commands: [Command], acknowledged: [WorkItem]) -> QueueEffects {
         var e = QueueEffects(writes: TurnQueueWrites(nowMs: now()))
         e.writes.acknowledged = acknowledged
-        e.writes.deadLetters = pendingDeadLetters
         for c in commands {
             switch c {
             case .dispatch(let task, let attempt, let agent, let key, _):
