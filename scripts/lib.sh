@@ -66,20 +66,35 @@ ez_missing_packages() {
     fi
 }
 
-# Makes .build/sdk-venv with the pinned official LLM SDKs (Tests/Fixtures/llm/requirements.txt)
-# unless it already holds exactly those, and exports its python as EZFLOW_SDK_PYTHON: the
-# llm request-body tests (SDKValidationTests) run only with it. Any failure stops the run.
-ez_sdk_venv() {
-    local venv=.build/sdk-venv req=Tests/Fixtures/llm/requirements.txt
-    if ! cmp -s "$req" "$venv/requirements.txt" || ! "$venv/bin/python" -c 'import openai, anthropic' >/dev/null 2>&1; then
-        ez_log "python venv with the official LLM SDKs ($venv)"
+# Makes the venv DIR with the pinned packages of REQ unless it already holds exactly those
+# (and IMPORT, a python statement, runs in it). Any failure stops the run.
+ez_venv() {
+    local venv=$1 req=$2 check=$3
+    if ! cmp -s "$req" "$venv/requirements.txt" || ! "$venv/bin/python" -c "$check" >/dev/null 2>&1; then
+        ez_log "python venv $venv ($req)"
         rm -rf "$venv"
         python3 -m venv "$venv" || ez_die "could not make $venv (python3 -m venv)"
         "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" || ez_die "could not install $req into $venv"
         cp "$req" "$venv/requirements.txt"
     fi
-    EZFLOW_SDK_PYTHON="$PWD/$venv/bin/python"
+}
+
+# .build/sdk-venv with the pinned official LLM SDKs (Tests/Fixtures/llm/requirements.txt),
+# its python exported as EZFLOW_SDK_PYTHON: the llm request-body tests (SDKValidationTests)
+# run only with it.
+ez_sdk_venv() {
+    ez_venv .build/sdk-venv Tests/Fixtures/llm/requirements.txt 'import openai, anthropic'
+    EZFLOW_SDK_PYTHON="$PWD/.build/sdk-venv/bin/python"
     export EZFLOW_SDK_PYTHON
+}
+
+# .build/editor-venv with an independent LSP client (pytest-lsp, pygls) and a TextMate
+# engine (textmate-grammar-python), pinned in Tests/Editors/requirements.txt; its python
+# exported as EZFLOW_EDITOR_PYTHON: the editor suites (EditorSuiteTests) run only with it.
+ez_editor_venv() {
+    ez_venv .build/editor-venv Tests/Editors/requirements.txt 'import pytest_lsp, textmate_grammar'
+    EZFLOW_EDITOR_PYTHON="$PWD/.build/editor-venv/bin/python"
+    export EZFLOW_EDITOR_PYTHON
 }
 
 # Installs whatever is missing: one `apt-get update`, then one noninteractive install.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Second command: installs missing Debian packages (like setup.sh) and the venv of the
-# official LLM SDKs (.build/sdk-venv, EZFLOW_SDK_PYTHON), installs the tools into a
+# Second command: installs missing Debian packages (like setup.sh), the venv of the
+# official LLM SDKs (.build/sdk-venv, EZFLOW_SDK_PYTHON) and the editor clients' venv
+# (.build/editor-venv, EZFLOW_EDITOR_PYTHON), installs the tools into a
 # temporary prefix (`make install`: release, Swift runtime linked in; EZFLOW_TEST_PREFIX,
 # driven by Tests/EzcTests/InstallTests), builds the tests and runs them.
 # The output ends with the XCTest and the Swift Testing summaries; the exit status is
@@ -24,6 +25,7 @@ trap ez_cleanup EXIT
 ez_start_servers "${EZ_TEST_PG_PORT:-54329}" "${EZ_TEST_REDIS_PORT:-63799}"
 
 ez_sdk_venv
+ez_editor_venv
 
 EZFLOW_TEST_PREFIX="$(mktemp -d /tmp/ezflow-test-prefix.XXXXXX)"
 export EZFLOW_TEST_PREFIX
