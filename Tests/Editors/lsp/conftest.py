@@ -1,0 +1,82 @@
+"""`ezc lsp` driven by an independent client (pytest-lsp on pygls), as an editor runs it:
+a subprocess on pipes, `$EZC lsp --stdlib <repo>/stdlib`.
+
+EZC names the built compiler (default `.build/debug/ezc` in the repository). Each test
+gets its own server: it starts in milliseconds, and no test sees another's documents.
+The fixtures shut the server down and check that it exits with status 0, as an editor
+that sent `shutdown` then `exit` expects."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+STDLIB = REPO / "stdlib"
+EXAMPLES = REPO / "examples"
+EZC = os.environ.get("EZC") or str(REPO / ".build" / "debug" / "ezc")
+
+# How long a test waits for a notification before it fails (the server answers in ms).
+TIMEOUT = 10.0
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's client, keeping every `publishDiagnostics` per URI in order (the
+    stock one keeps only the last list, and without its version)."""
+    client = LanguageClient()
+    features = dict(DEFAULT_CLIENT_FEATURES)
+
+    def publish(client: LanguageClient, params: types.PublishDiagnosticsParams):
+        client.diagnostics[params.uri] = params.diagnostics
+        client.published.setdefault(params.uri, []).append(params)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    register_lsp_features(client, features)
+    client.published = {}
+    return client
+
+
+CONFIG = ClientServerConfig(server_command=[EZC, "lsp", "--stdlib", str(STDLIB)], client_factory=make_client)
+
+UTF8_CAPABILITIES = types.ClientCapabilities(
+    general=types.GeneralClientCapabilities(
+        position_encodings=[types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16]
+    )
+)
+
+
+async def start(client: LanguageClient, capabilities: types.ClientCapabilities, encoding: str):
+    result = await client.initialize_session(
+        types.InitializeParams(capabilities=capabilities, root_uri=REPO.as_uri())
+    )
+    assert result.capabilities.position_encoding == encoding
+    assert result.server_info.name == "ezc"
+
+
+async def stop(client: LanguageClient):
+    await client.shutdown_session()
+    # `shutdown` then `exit`: the status an editor reads as a clean stop.
+    assert client._server.returncode == 0, f"ezc lsp exited with {client._server.returncode}"
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client(lsp_client: LanguageClient):
+    """A client with default capabilities: positions in UTF-16, the protocol's default."""
+    await start(lsp_client, types.ClientCapabilities(), "utf-16")
+    yield
+    await stop(lsp_client)
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def client_utf8(lsp_client: LanguageClient):
+    """A client that offers UTF-8 positions first: the server takes them."""
+    await start(lsp_client, UTF8_CAPABILITIES, "utf-8")
+    yield
+    await stop(lsp_client)
