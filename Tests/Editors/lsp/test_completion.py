@@ -1,0 +1,91 @@
+"""Completion as the user types: the attributes a block takes (from the checker's one
+schema table), task names where a task is named, members after a dot."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from conftest import EXAMPLES
+from lsp_session import change, open_doc, pos, published
+
+PROPERTY, STRUCT, FUNCTION, CLASS, KEYWORD, FIELD, VARIABLE = (
+    types.CompletionItemKind.Property,
+    types.CompletionItemKind.Struct,
+    types.CompletionItemKind.Function,
+    types.CompletionItemKind.Class,
+    types.CompletionItemKind.Keyword,
+    types.CompletionItemKind.Field,
+    types.CompletionItemKind.Variable,
+)
+
+# Every attribute of `task` (Sources/EzflowAttributes/Attributes.swift), in its order.
+TASK_ATTRIBUTES = [
+    "run", "prompt", "call", "approve", "workflow", "with", "agent", "needs", "role", "timeout", "retry",
+    "priority", "tags", "after", "writes", "secrets", "for_each", "max_items", "env", "approvers",
+    "self_approval", "on_timeout", "escalate_to", "escalate_timeout", "model", "max_tokens", "system",
+    "messages", "temperature", "stop", "max_cost", "when", "run_on", "allow_failure", "compensate", "description",
+]
+
+
+async def complete(client, uri: str, p: types.Position) -> list[tuple[str, int]]:
+    items = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=p)
+    )
+    return [(i.label, i.kind) for i in items]
+
+
+async def test_a_blank_line_in_a_task_offers_the_attributes_not_yet_given(client):
+    path = EXAMPLES / "ci_pipeline.ezflow"
+    # A new last line in `lint`, where a user adds an attribute.
+    text = path.read_text().replace('    tags: ["check", "lint"]\n', '    tags: ["check", "lint"]\n    \n')
+    uri = open_doc(client, path, text)
+    await published(client, uri)
+    line = pos(text, 'tags: ["check", "lint"]').line + 1
+    got = await complete(client, uri, types.Position(line=line, character=4))
+
+    # `lint` already has these: they are not offered again.
+    given = {"role", "needs", "after", "run", "timeout", "priority", "tags"}
+    attributes = sorted((a, PROPERTY) for a in TASK_ATTRIBUTES if a not in given)
+    blocks = [("budget", STRUCT), ("matrix", STRUCT), ("output", STRUCT), ("retry", STRUCT)]
+    assert got == sorted(attributes + blocks)
+    labels = {label for label, _ in got}
+    # Workflow attributes and blocks that do not nest in a task are not offered.
+    assert labels.isdisjoint({"deadline", "selector", "max_parallel", "agents", "input", "task", "group"})
+
+    # The word being typed filters them.
+    change(client, uri, 2, (types.Range(start=types.Position(line=line, character=4), end=types.Position(line=line, character=4)), "ma"))
+    await published(client, uri, 2)
+    got = await complete(client, uri, types.Position(line=line, character=6))
+    assert got == [("matrix", STRUCT), ("max_cost", PROPERTY), ("max_items", PROPERTY), ("max_tokens", PROPERTY)]
+
+
+async def test_where_a_task_is_named_the_tasks_are_offered(client):
+    path = EXAMPLES / "ci_pipeline.ezflow"
+    text = path.read_text()
+    uri = open_doc(client, path)
+    await published(client, uri)
+    # In `after: [build]` of `lint`, typing the name: every task, and the other names in scope.
+    got = await complete(client, uri, pos(text, "after: [build]", skip=8))
+    tasks = [label for label, kind in got if kind == FUNCTION and label in {"approve_deploy", "build", "deploy", "lint", "test", "typecheck"}]
+    assert tasks == ["approve_deploy", "build", "deploy", "lint", "test", "typecheck"]
+    assert ("inputs", KEYWORD) in got and ("runner_large", CLASS) in got and ("flaky_tests", CLASS) in got
+    # `b` typed: only what starts with it.
+    got = await complete(client, uri, pos(text, "after: [build]", skip=9))
+    assert got == [("build", FUNCTION)]
+
+
+async def test_after_a_dot_the_members(client):
+    path = EXAMPLES / "ci_pipeline.ezflow"
+    text = path.read_text()
+    uri = open_doc(client, path)
+    await published(client, uri)
+    # `inputs.` → the workflow's inputs with their types.
+    assert await complete(client, uri, pos(text, "inputs.commit", skip=7)) == [("commit", VARIABLE), ("environment", VARIABLE)]
+    # `build.` → `outputs`; `build.outputs.` → its declared output and the implicit ones.
+    assert await complete(client, uri, pos(text, "build.outputs.image", skip=6)) == [("outputs", KEYWORD)]
+    items = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos(text, "build.outputs.image", skip=14))
+    )
+    assert [(i.label, i.kind, i.detail) for i in items] == [
+        ("exit_code", FIELD, "int"), ("image", FIELD, "string"), ("stdout", FIELD, "string")
+    ]
