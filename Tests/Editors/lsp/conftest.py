@@ -8,42 +8,11 @@ that sent `shutdown` then `exit` expects."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import pathlib
-
-import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
-from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+from pytest_lsp import LanguageClient
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-STDLIB = REPO / "stdlib"
-EXAMPLES = REPO / "examples"
-EZC = os.environ.get("EZC") or str(REPO / ".build" / "debug" / "ezc")
-
-# How long a test waits for a notification before it fails (the server answers in ms).
-TIMEOUT = 10.0
-
-
-def make_client() -> LanguageClient:
-    """pytest-lsp's client, keeping every `publishDiagnostics` per URI in order (the
-    stock one keeps only the last list, and without its version)."""
-    client = LanguageClient()
-    features = dict(DEFAULT_CLIENT_FEATURES)
-
-    def publish(client: LanguageClient, params: types.PublishDiagnosticsParams):
-        client.diagnostics[params.uri] = params.diagnostics
-        client.published.setdefault(params.uri, []).append(params)
-
-    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
-    register_lsp_features(client, features)
-    client.published = {}
-    return client
-
-
-CONFIG = ClientServerConfig(server_command=[EZC, "lsp", "--stdlib", str(STDLIB)], client_factory=make_client)
+from lsp_session import CONFIG, REPO
 
 UTF8_CAPABILITIES = types.ClientCapabilities(
     general=types.GeneralClientCapabilities(

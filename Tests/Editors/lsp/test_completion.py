@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from conftest import EXAMPLES
-from lsp_session import change, open_doc, pos, published
+from lsp_session import EXAMPLES, change, open_doc, pos, published
 
 PROPERTY, STRUCT, FUNCTION, CLASS, KEYWORD, FIELD, VARIABLE = (
     types.CompletionItemKind.Property,

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pathlib
 
-import pytest
 from lsprotocol import types
 
-from conftest import EXAMPLES, REPO, STDLIB
-from lsp_session import change, open_doc, published, span
+from lsp_session import EXAMPLES, STDLIB, change, open_doc, published, span
 
 EVERY_EXAMPLE = sorted(EXAMPLES.glob("*.ezflow")) + sorted(EXAMPLES.glob("*.ezflow.yaml")) + sorted(STDLIB.glob("*.ezflow"))
 

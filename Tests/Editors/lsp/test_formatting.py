@@ -7,8 +7,7 @@ import subprocess
 
 from lsprotocol import types
 
-from conftest import EXAMPLES, EZC
-from lsp_session import change, open_doc, published
+from lsp_session import EXAMPLES, EZC, change, open_doc, published
 
 
 def badly_formatted(text: str) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from conftest import EXAMPLES, STDLIB
-from lsp_session import at, open_doc, pos, published, span, uri_of
+from lsp_session import EXAMPLES, STDLIB, at, open_doc, pos, published, span, uri_of
 
 
 async def opened(client, name: str) -> tuple[str, str]:
