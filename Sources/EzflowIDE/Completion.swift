@@ -19,12 +19,21 @@ extension Analysis {
         if let qualifier {
             out = members(m, of: qualifier, chain)
         } else if Self.startsMember(before, word) {
-            out = memberNames(chain.last)
+            out = memberNames(Self.enclosing(chain, offset, word))
         } else {
             out = names(m, chain)
         }
         return out.filter { $0.label.hasPrefix(word) }
             .sorted { ($0.label, $0.kind) < ($1.label, $1.kind) }
+    }
+
+    /// The block a member typed at `offset` goes in. A word typed on a line of its own
+    /// above other members parses as a block header (`ma` with `role: ci` on the next
+    /// line reads as a block `ma` named `role`): when the innermost block's kind is the
+    /// word being typed, the member goes in the block around it.
+    static func enclosing(_ chain: [Block], _ offset: Int, _ word: String) -> Block? {
+        guard !word.isEmpty, let last = chain.last, last.kind.span.end == offset else { return chain.last }
+        return chain.dropLast().last
     }
 
     /// Byte offset of `offset` within its line.

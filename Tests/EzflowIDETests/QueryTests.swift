@@ -181,6 +181,10 @@ final class QueryTests: XCTestCase {
         for name in ["a", "b", "inputs", "secrets", "len", "l", "sh"] { XCTAssertTrue(scope.contains(name), name) }
         XCTAssertFalse(scope.contains("item"), "no for_each here")
         XCTAssertEqual(complete("ag1️⃣"), ["agent"])
+        // A word typed above other members of a task (or above a declaration): the
+        // parser takes it for a block header, the completions are still the task's.
+        XCTAssertEqual(complete(wf("x").replacingOccurrences(of: "task a { run", with: "task a {\n    ti1️⃣\n    run")), ["timeout"])
+        XCTAssertEqual(complete("wor1️⃣\nworkflow w {}\n"), ["workflow"])
     }
 
     static func slice(_ text: String, _ l: Location) -> String {

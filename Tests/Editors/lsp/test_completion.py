@@ -88,3 +88,17 @@ async def test_after_a_dot_the_members(client):
     assert [(i.label, i.kind, i.detail) for i in items] == [
         ("exit_code", FIELD, "int"), ("image", FIELD, "string"), ("stdout", FIELD, "string")
     ]
+
+
+async def test_a_word_typed_above_the_other_attributes(client):
+    path = EXAMPLES / "ci_pipeline.ezflow"
+    text = path.read_text().replace("  task lint {\n", "  task lint {\n    \n")
+    uri = open_doc(client, path, text)
+    await published(client, uri)
+    line = pos(text, "task lint {").line + 1
+    change(client, uri, 2, (types.Range(start=types.Position(line=line, character=4), end=types.Position(line=line, character=4)), "ma"))
+    # `ma` then `role: ci` reads as a block header while it is typed: still `lint`'s attributes.
+    [d, *_] = (await published(client, uri, 2)).diagnostics
+    assert (d.code, d.message) == ("E0202", "unknown block `ma`")
+    got = await complete(client, uri, types.Position(line=line, character=6))
+    assert got == [("matrix", STRUCT), ("max_cost", PROPERTY), ("max_items", PROPERTY), ("max_tokens", PROPERTY)]
