@@ -114,3 +114,17 @@ async def test_nothing_to_show_on_a_comment(client):
     p = pos(text, "# CI pipeline", skip=4)
     assert await client.text_document_hover_async(types.HoverParams(**at(uri, p))) is None
     assert await definition(client, uri, p) is None
+
+
+async def test_the_yaml_surface_answers_the_same(client):
+    # The YAML twin of the example: the same hover and the same jump into stdlib/.
+    uri, text = await opened(client, "stdlib_pipeline.ezflow.yaml")
+    p = pos(text, "retry.standard", skip=8)
+    value, r = await hover(client, uri, p)
+    assert value.startswith("```ezflow\nretry `standard`\n```\n\nThe sensible default for idempotent work:")
+    assert r == types.Range(start=pos(text, "retry.standard", skip=6), end=pos(text, "retry.standard", skip=14))
+    loc = await definition(client, uri, p)
+    assert loc == types.Location(
+        uri=uri_of(STDLIB / "retry.ezflow"),
+        range=types.Range(start=types.Position(line=26, character=6), end=types.Position(line=26, character=14)),
+    )
