@@ -127,3 +127,26 @@ async def test_breaking_an_imported_file_rechecks_its_importer(client, tmp_path:
     client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=lib)))
     p = await published(client, lib, 4)
     assert p.version is None and list(p.diagnostics) == []
+
+
+async def test_a_save_elsewhere_rechecks_from_disk(client, tmp_path: pathlib.Path):
+    # Only the importer is open; the imported file changes on disk (saved by another
+    # window or tool) and the editor reports the save: the importer is checked again.
+    (tmp_path / "lib.ezflow").write_text(LIB)
+    (tmp_path / "main.ezflow").write_text(MAIN)
+    main = open_doc(client, tmp_path / "main.ezflow")
+    assert list((await published(client, main)).diagnostics) == []
+
+    (tmp_path / "lib.ezflow").write_text(LIB.replace("retry quick", "retry quik"))
+    lib = (tmp_path / "lib.ezflow").as_uri()
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=lib)))
+    p = await published(client, main, 2)
+    assert [(d.code, d.message) for d in p.diagnostics] == [
+        ("E0200", "cannot find retry `quick` in module `lib`\nhelp: did you mean `quik`?")
+    ]
+
+    (tmp_path / "lib.ezflow").write_text(LIB)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=lib)))
+    assert list((await published(client, main, 3)).diagnostics) == []
+    # The closed file itself got no list of its own.
+    assert lib not in client.published

@@ -128,3 +128,23 @@ async def test_the_yaml_surface_answers_the_same(client):
         uri=uri_of(STDLIB / "retry.ezflow"),
         range=types.Range(start=types.Position(line=26, character=6), end=types.Position(line=26, character=14)),
     )
+
+
+async def test_error_classes_in_a_retry_rule(client):
+    uri, text = await opened(client, "ci_pipeline.ezflow")
+    # A user error class: its comment, and its declaration `error flaky_test`.
+    p = pos(text, "on: [flaky_test, timeout", skip=6)
+    value, r = await hover(client, uri, p)
+    assert value == (
+        "```ezflow\nerror class `flaky_test`\n```\n\n"
+        "A test run that failed in a way known to be nondeterministic; the test runner "
+        "reports it as this error class so only such failures are retried."
+    )
+    assert r == types.Range(start=pos(text, "on: [flaky_test", skip=5), end=pos(text, "on: [flaky_test", skip=15))
+    loc = await definition(client, uri, p)
+    assert loc == types.Location(uri=uri, range=types.Range(start=pos(text, "error flaky_test", skip=6), end=pos(text, "error flaky_test", skip=16)))
+    # A built-in one: named so, with nowhere to go.
+    p = pos(text, "flaky_test, timeout", skip=13)
+    value, _ = await hover(client, uri, p)
+    assert value == "```ezflow\nbuilt-in error class `timeout`\n```"
+    assert await definition(client, uri, p) is None
