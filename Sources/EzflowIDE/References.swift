@@ -18,7 +18,7 @@ public struct Symbol: Sendable, Hashable {
 }
 
 /// A replacement of the text at `range` (what rename and quick fixes produce).
-public struct TextEdit: Sendable, Hashable {
+public struct FileEdit: Sendable, Hashable {
     public var range: Location
     public var newText: String
 

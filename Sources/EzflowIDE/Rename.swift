@@ -30,13 +30,13 @@ extension Analysis {
     /// that names it, the declaration included. An import without `as` gains one
     /// (`import "std/retry" as NEW`) instead of its path being rewritten. The caller checks
     /// the result (a rename must not add a diagnostic) and merges edits across roots.
-    public func renameEdits(_ symbol: Symbol, to newName: String) -> [TextEdit] {
-        var edits: [TextEdit] = []
+    public func renameEdits(_ symbol: Symbol, to newName: String) -> [FileEdit] {
+        var edits: [FileEdit] = []
         for l in references(to: symbol, includeDeclaration: true) {
             if symbol.fileLocal, l.start == symbol.declaration.start, l.end == symbol.declaration.end, impliedAlias(symbol) {
-                edits.append(TextEdit(range: Location(path: l.path, start: l.end, end: l.end), newText: " as " + newName))
+                edits.append(FileEdit(range: Location(path: l.path, start: l.end, end: l.end), newText: " as " + newName))
             } else {
-                edits.append(TextEdit(range: l, newText: newName))
+                edits.append(FileEdit(range: l, newText: newName))
             }
         }
         return edits

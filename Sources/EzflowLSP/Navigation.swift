@@ -44,7 +44,7 @@ extension LanguageServer {
         }
         guard newName != symbol.name else { return .object([("changes", .object([]))]) }
         // Edits by file key, each once (two roots reading the same file find the same uses).
-        var edits: [String: Set<TextEdit>] = [:]
+        var edits: [String: Set<FileEdit>] = [:]
         var checked: [String] = []
         for rootURI in searchRoots() {
             guard let (root, _) = analysis(rootURI) else { continue }
@@ -53,7 +53,7 @@ extension LanguageServer {
             checked.append(rootURI)
             for e in found {
                 guard let key = root.source(e.range.path)?.key else { continue }
-                edits[key, default: []].insert(TextEdit(range: Location(path: key, start: e.range.start, end: e.range.end), newText: e.newText))
+                edits[key, default: []].insert(FileEdit(range: Location(path: key, start: e.range.start, end: e.range.end), newText: e.newText))
             }
         }
         if let why = breaks(edits, roots: checked, symbol, newName) { throw RPCError(RPCError.requestFailed, why) }
@@ -86,13 +86,18 @@ extension LanguageServer {
     /// Why a symbol may not be renamed from here: it is declared in the stdlib, which
     /// belongs to the installation, not to the workspace.
     func refusal(_ s: Symbol) -> String? {
-        guard let std = StdlibLocator.find(flag: stdlibRoot).root, s.key.hasPrefix(std.hasSuffix("/") ? std : std + "/") else { return nil }
+        guard let std = stdlibDirectory, s.key.hasPrefix(std) else { return nil }
         return "`\(s.name)` is declared in the standard library (\(s.declaration.path)), which a rename does not edit"
+    }
+
+    /// The stdlib's directory as `ezc check` finds it, ending in `/`.
+    var stdlibDirectory: String? {
+        StdlibLocator.find(flag: stdlibRoot).root.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
     }
 
     /// Applies the edits in memory and checks each root again: the first diagnostic the
     /// rename would add, as a refusal; nil when the files check as well as before.
-    func breaks(_ edits: [String: Set<TextEdit>], roots: [String], _ symbol: Symbol, _ newName: String) -> String? {
+    func breaks(_ edits: [String: Set<FileEdit>], roots: [String], _ symbol: Symbol, _ newName: String) -> String? {
         var bytes: [String: [UInt8]] = [:]
         for d in documents.values { bytes[d.path] = d.bytes }
         for (key, list) in edits {

@@ -103,6 +103,7 @@ public final class LanguageServer {
         case (.running, "textDocument/references"): return try references(params)
         case (.running, "textDocument/prepareRename"): return try prepareRename(params)
         case (.running, "textDocument/rename"): return try rename(params)
+        case (.running, "textDocument/codeAction"): return try codeActions(params)
         case (.running, _): throw RPCError(RPCError.methodNotFound, "no method `\(method)`")
         }
     }
@@ -171,6 +172,7 @@ public final class LanguageServer {
             ("completionProvider", .object([("triggerCharacters", .array([.string(".")]))])),
             ("documentFormattingProvider", .bool(true)),
             ("referencesProvider", .bool(true)),
+            ("codeActionProvider", .object([("codeActionKinds", .array([.string("quickfix")]))])),
             ("renameProvider", .object([("prepareProvider", .bool(true))])),
             // Pull diagnostics too (3.17): a file's list depends on the files it imports.
             ("diagnosticProvider", .object([("interFileDependencies", .bool(true)), ("workspaceDiagnostics", .bool(false))])),
