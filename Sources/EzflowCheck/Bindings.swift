@@ -108,6 +108,14 @@ public struct Bindings: Sendable {
         return s[Written.expr(e).text]
     }
 
+    /// Every recorded reference, in no particular order: what references and rename
+    /// search (a span shared by several references appears once per reference).
+    public var all: [(span: Span, binding: Binding)] {
+        var out: [(span: Span, binding: Binding)] = entries.map { ($0.key, $0.value.binding) }
+        for (span, s) in shared { for b in s.values { out.append((span, b)) } }
+        return out
+    }
+
     /// Every binding whose span contains `offset` in `file`, smallest span first.
     public func bindings(file: Int, containing offset: Int) -> [(span: Span, binding: Binding)] {
         var out: [(span: Span, binding: Binding)] = []

@@ -186,14 +186,14 @@ extension WorkflowChecker {
                     let fan = w.tasks[b].matrix == nil ? "instance of `for_each`" : "cell of `matrix`"
                     report(error("E0700", "every \(fan) task `\(w.tasks[b].name.text)` writes output `\(name)` in parallel", bs,
                                  secondary: [Label(w.outputs[name]!.span, "output declared here")],
-                                 help: "say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`"))
+                                 help: "say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`").fixing(onConflictFix(outputBlock(w, name), Self.conflictHint(w.outputs[name]!.ty))))
                     reported = true
                     continue
                 }
                 for (a, asp) in ws[..<j] where !reach.reaches(a, b) && !reach.reaches(b, a) {
                     report(error("E0700", "tasks `\(w.tasks[a].name.text)` and `\(w.tasks[b].name.text)` may run in parallel and both write output `\(name)`", bs,
                                  label: "second writer", secondary: [Label(asp, "first writer"), Label(w.outputs[name]!.span, "output declared here")],
-                                 help: "order them with `after`, or say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`"))
+                                 help: "order them with `after`, or say how writes combine: `output \(name): \(w.outputs[name]!.ty) { on_conflict: \(Self.conflictHint(w.outputs[name]!.ty)) }`").fixing(onConflictFix(outputBlock(w, name), Self.conflictHint(w.outputs[name]!.ty))))
                     reported = true
                     break
                 }

@@ -66,7 +66,8 @@ extension WorkflowChecker {
                     report(error("E0501", "role `\(r.id.name)` may not run tasks", r.span,
                                  label: "task `\(t.name.text)` runs as this role",
                                  secondary: roles[r.id].map { [Label($0.name.span, "role declared here")] } ?? [],
-                                 help: "add `allow: [run]` to role `\(r.id.name)` or to a role it inherits"))
+                                 help: "add `allow: [run]` to role `\(r.id.name)` or to a role it inherits")
+                        .fixing(modules[r.id.module].decls[r.id.name].flatMap { listFix("add `run` to the `allow` of role `\(r.id.name)`", $0.block, key: "allow", item: "run") }))
                 }
             }
             // Secrets.
@@ -77,7 +78,7 @@ extension WorkflowChecker {
                         report(error("E0502", "role `\(r.id.name)` has no access to secret `\(s.id.name)`", s.span,
                                      label: "task `\(t.name.text)` uses it here",
                                      secondary: [Label(r.span, "the task runs as `\(r.id.name)`")],
-                                     help: "add `secrets: [\(s.id.name)]` to role `\(r.id.name)`"))
+                                     help: "add `secrets: [\(s.id.name)]` to role `\(r.id.name)`").fixing(grantFix(r.id, "secrets", s.id)))
                     }
                 } else {
                     report(error("E0502", "task `\(t.name.text)` uses secret `\(s.id.name)` but has no role granting it", s.span,
@@ -106,7 +107,7 @@ extension WorkflowChecker {
                         report(error("E0503", "role `\(r.id.name)` may not use agent `\(pinned.id.name)`", pinned.span,
                                      label: "task `\(t.name.text)` pins this agent",
                                      secondary: [Label(r.span, "the task runs as `\(r.id.name)`")],
-                                     help: "add `agents: [\(pinned.id.name)]` to role `\(r.id.name)`"))
+                                     help: "add `agents: [\(pinned.id.name)]` to role `\(r.id.name)`").fixing(grantFix(r.id, "agents", pinned.id)))
                     }
                 }
             } else if needsAgent {

@@ -56,9 +56,9 @@ extension Diagnostic {
     }
 
     /// The diagnostic with `fix` added.
-    public func fixing(_ fix: Fix) -> Diagnostic {
+    public func fixing(_ fix: Fix?) -> Diagnostic {
         var d = self
-        d.fixes.append(fix)
+        if let fix { d.fixes.append(fix) }
         return d
     }
 }

@@ -121,7 +121,11 @@ extension LanguageServer {
     func diagnostics(_ uri: String) -> [JSONValue] {
         guard let (a, path) = analysis(uri), let source = a.source(path) else { return [] }
         let lines = LineMap(source.text.bytes)
-        return a.diagnostics(in: path).map { d in
+        return a.diagnostics(in: path).map { diagnostic($0, uri, lines, a) }
+    }
+
+    /// One diagnostic of the document `uri` (whose lines are `lines`) as LSP's `Diagnostic`.
+    func diagnostic(_ d: Diagnostic, _ uri: String, _ lines: LineMap, _ a: Analysis) -> JSONValue {
             var message = d.message
             if !d.primary.message.isEmpty, d.primary.message != d.message { message += "\n" + d.primary.message }
             if let help = d.help { message += "\nhelp: " + help }
@@ -143,7 +147,6 @@ extension LanguageServer {
             ]
             if !related.isEmpty { members.append(("relatedInformation", .array(related))) }
             return .object(members)
-        }
     }
 
     static func severity(_ s: Severity) -> Int64 {

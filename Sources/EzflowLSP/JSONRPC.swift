@@ -118,6 +118,7 @@ enum Outgoing {
 extension JSONValue {
     var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     var intValue: Int? { if case .int(let i) = self { return Int(exactly: i) } else { return nil } }
+    var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
     var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 
     func string(_ key: String, in what: String) throws(RPCError) -> String {

@@ -22,6 +22,8 @@ public final class LanguageServer {
     public private(set) var exitCode: Int32?
 
     var documents: [String: TextDocument] = [:]
+    /// The workspace folders' paths: where references and rename look beyond open files.
+    var folders: [String] = []
     /// Documents whose diagnostics must be published after the current batch.
     var stale: Set<String> = []
     /// What was last published per URI, so an unchanged list is not sent again.
@@ -98,6 +100,10 @@ public final class LanguageServer {
         case (.running, "textDocument/completion"): return try completion(params)
         case (.running, "textDocument/formatting"): return try formatting(params)
         case (.running, "textDocument/diagnostic"): return try pullDiagnostics(params)
+        case (.running, "textDocument/references"): return try references(params)
+        case (.running, "textDocument/prepareRename"): return try prepareRename(params)
+        case (.running, "textDocument/rename"): return try rename(params)
+        case (.running, "textDocument/codeAction"): return try codeActions(params)
         case (.running, _): throw RPCError(RPCError.methodNotFound, "no method `\(method)`")
         }
     }
@@ -136,6 +142,9 @@ public final class LanguageServer {
             _ = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
             analyses = [:]
             stale.formUnion(documents.keys)
+        case "workspace/didChangeWorkspaceFolders":
+            try changeFolders(params)
+            analyses = [:]
         default: break  // `initialized`, `$/cancelRequest` (read per batch), `$/setTrace`, unknown ones
         }
     }
@@ -151,6 +160,7 @@ public final class LanguageServer {
     func initialize(_ params: JSONValue?) -> JSONValue {
         let offered = params?["capabilities"]?["general"]?["positionEncodings"]?.arrayValue?.compactMap(\.stringValue)
         encoding = PositionEncoding.negotiate(offered)
+        setFolders(params)
         phase = .running
         let sync: JSONValue = .object([("openClose", .bool(true)), ("change", .int(2)),  // 2: incremental
                                        ("save", .object([("includeText", .bool(false))]))])
@@ -161,8 +171,12 @@ public final class LanguageServer {
             ("definitionProvider", .bool(true)),
             ("completionProvider", .object([("triggerCharacters", .array([.string(".")]))])),
             ("documentFormattingProvider", .bool(true)),
+            ("referencesProvider", .bool(true)),
+            ("codeActionProvider", .object([("codeActionKinds", .array([.string("quickfix")]))])),
+            ("renameProvider", .object([("prepareProvider", .bool(true))])),
             // Pull diagnostics too (3.17): a file's list depends on the files it imports.
             ("diagnosticProvider", .object([("interFileDependencies", .bool(true)), ("workspaceDiagnostics", .bool(false))])),
+            ("workspace", .object([("workspaceFolders", .object([("supported", .bool(true)), ("changeNotifications", .bool(true))]))])),
         ])
         return .object([("capabilities", capabilities),
                         ("serverInfo", .object([("name", .string("ezc")), ("version", .string(version))]))])

@@ -210,6 +210,9 @@ struct Lexer {
 }
 
 @inline(__always) func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+/// Whether `s` can be written as a bare name: what a rename may produce.
+public func isBareIdentifier(_ s: String) -> Bool { FormatPrinter.isIdentifier(s) }
+
 @inline(__always) func isIdentContinue(_ b: UInt8) -> Bool {
     (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
 }

@@ -116,9 +116,18 @@ struct ExprBridge {
                 let text = String(decoding: buf[j..<e], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
                 let whole = String(decoding: body, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\r" || $0 == "\t" })
                     .joined(separator: " ")
-                diagnostics.append(.error("E0104", "unexpected `\(text.prefix(40))` after the value",
-                                          at: r(Span(file: file, start: j, end: e)), label: "the expression ends before this",
-                                          help: "quote the value to make it a string: `\"\(whole.prefix(60))\"`"))
+                var d = Diagnostic.error("E0104", "unexpected `\(text.prefix(40))` after the value",
+                                         at: r(Span(file: file, start: j, end: e)), label: "the expression ends before this",
+                                         help: "quote the value to make it a string: `\"\(whole.prefix(60))\"`")
+                // The fix quotes a one-line scalar that is verbatim in the file and needs no escape.
+                let lead = body.prefix { $0 == 0x20 || $0 == 0x09 }.count
+                let trail = body.reversed().prefix { $0 == 0x20 || $0 == 0x09 }.count
+                let plain = String(decoding: body.dropFirst(lead).dropLast(trail), as: UTF8.self)
+                if let at, !plain.isEmpty, !plain.contains(where: { "\"\\\n\r".contains($0) }) {
+                    d = d.fixing(Fix("quote the value", [TextEdit(Span(file: fallback.file, start: at + lead, end: at + lead + plain.utf8.count),
+                                                                  "\"" + plain + "\"")]))
+                }
+                diagnostics.append(d)
             }
             return ExprBridge.remapExpr(attr.value, r)
         }

@@ -44,7 +44,9 @@ final class ServerProcessTests: XCTestCase {
               "positionEncoding":"utf-16",
               "textDocumentSync":{"openClose":true,"change":2,"save":{"includeText":false}},
               "hoverProvider":true,"definitionProvider":true,"completionProvider":{"triggerCharacters":["."]},
-              "documentFormattingProvider":true,"diagnosticProvider":{"interFileDependencies":true,"workspaceDiagnostics":false}},
+              "documentFormattingProvider":true,"referencesProvider":true,"codeActionProvider":{"codeActionKinds":["quickfix"]},"renameProvider":{"prepareProvider":true},
+              "diagnosticProvider":{"interFileDependencies":true,"workspaceDiagnostics":false},
+              "workspace":{"workspaceFolders":{"supported":true,"changeNotifications":true}}},
              "serverInfo":{"name":"ezc","version":"0.1.0"}}}
             """#)
 
