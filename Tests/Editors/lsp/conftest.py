@@ -12,7 +12,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_session import CONFIG, REPO
+from lsp_session import CONFIG
 
 UTF8_CAPABILITIES = types.ClientCapabilities(
     general=types.GeneralClientCapabilities(
@@ -22,9 +22,10 @@ UTF8_CAPABILITIES = types.ClientCapabilities(
 
 
 async def start(client: LanguageClient, capabilities: types.ClientCapabilities, encoding: str):
-    result = await client.initialize_session(
-        types.InitializeParams(capabilities=capabilities, root_uri=REPO.as_uri())
-    )
+    # No workspace folder: references and rename search the open documents only (a test
+    # that wants a folder adds its tmp_path with didChangeWorkspaceFolders), not every
+    # fixture of the repository.
+    result = await client.initialize_session(types.InitializeParams(capabilities=capabilities, root_uri=None))
     assert result.capabilities.position_encoding == encoding
     assert result.server_info.name == "ezc"
 

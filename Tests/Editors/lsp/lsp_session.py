@@ -112,3 +112,33 @@ def span(text: str, needle: str, n: int = 1, encoding: str = "utf-16") -> types.
 
 def at(uri: str, p: types.Position) -> dict:
     return {"text_document": types.TextDocumentIdentifier(uri=uri), "position": p}
+
+
+def offset(text: str, p: types.Position, encoding: str = "utf-16") -> int:
+    """The string index of an LSP position in `text`."""
+    lines = text.split("\n")
+    start = sum(len(line) + 1 for line in lines[: p.line])
+    line = lines[p.line]
+    for i in range(len(line) + 1):
+        if column(line, i, encoding) >= p.character:
+            return start + i
+    return start + len(line)
+
+
+def apply_edits(text: str, edits) -> str:
+    """`TextEdit`s applied as an editor does: from the last one back."""
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[: offset(text, e.range.start)] + e.new_text + text[offset(text, e.range.end) :]
+    return text
+
+
+def name_in(text: str, needle: str, name: str, n: int = 1) -> types.Range:
+    """The range of `name` inside the `n`th `needle` (`name_in(t, "after: [build]", "build")`)."""
+    k = needle.index(name)
+    return types.Range(start=pos(text, needle, n, k), end=pos(text, needle, n, k + len(name)))
+
+
+def whole(text: str) -> types.Range:
+    """The range of the whole text (UTF-16), as a full replacement through an incremental change."""
+    last = text.split("\n")[-1]
+    return types.Range(start=types.Position(line=0, character=0), end=types.Position(line=text.count("\n"), character=column(last, len(last), "utf-16")))
