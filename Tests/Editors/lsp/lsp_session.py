@@ -125,10 +125,10 @@ def offset(text: str, p: types.Position, encoding: str = "utf-16") -> int:
     return start + len(line)
 
 
-def apply_edits(text: str, edits) -> str:
+def apply_edits(text: str, edits, encoding: str = "utf-16") -> str:
     """`TextEdit`s applied as an editor does: from the last one back."""
     for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
-        text = text[: offset(text, e.range.start)] + e.new_text + text[offset(text, e.range.end) :]
+        text = text[: offset(text, e.range.start, encoding)] + e.new_text + text[offset(text, e.range.end, encoding) :]
     return text
 
 

@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcMethodNotFound
 
-from lsp_session import EXAMPLES, at, change, column, open_doc, pos, published, uri_of
+from lsp_session import EXAMPLES, apply_edits, at, change, column, open_doc, pos, published, uri_of
 
 
 async def test_requests_on_a_document_that_is_not_open(client, tmp_path: pathlib.Path):
@@ -108,3 +108,19 @@ async def test_positions_after_wide_characters(client, client_utf8, encoding):
         start=types.Position(line=typo.line, character=column(fixed, start + len("btr.outputs."), encoding)),
         end=types.Position(line=typo.line, character=column(fixed, start + len("btr.outputs.artefact"), encoding)),
     )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8"])
+async def test_a_rename_on_a_line_with_wide_characters(client, client_utf8, encoding):
+    c = client if encoding == "utf-16" else client_utf8
+    path, text = widened()
+    uri = open_doc(c, path, text)
+    assert list((await published(c, uri)).diagnostics) == []
+    edit = await c.text_document_rename_async(
+        types.RenameParams(**at(uri, pos(text, "input repo", skip=7, encoding=encoding)), new_name="repository")
+    )
+    # The declaration, `with:`, and the use after é 日本 😀: each range in the negotiated unit.
+    renamed = apply_edits(text, edit.changes[uri], encoding)
+    assert len(edit.changes[uri]) == 3
+    assert renamed == text.replace("input repo:", "input repository:").replace("inputs.repo", "inputs.repository")
+    assert f'approve: "{WIDE}Release ${{inputs.repository}}' in renamed
