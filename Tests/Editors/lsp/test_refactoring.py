@@ -169,3 +169,78 @@ async def test_a_quick_fix_for_a_typo(client):
     assert list(await client.text_document_code_action_async(
         types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=uri), range=far, context=types.CodeActionContext(diagnostics=[]))
     )) == []
+
+
+async def code_actions(client, uri: str, d: types.Diagnostic):
+    return await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=d.range, context=types.CodeActionContext(diagnostics=[d])
+        )
+    )
+
+
+async def test_a_quick_fix_adds_a_missing_grant(client):
+    uri, text = await opened(client, "ci_pipeline.ezflow")
+    # `role ci { allow: [run] ... }` loses its `run`: every task running as `ci` is refused.
+    grant = name_in(text, "allow: [run]", "run")
+    change(client, uri, 2, (grant, ""))
+    diagnostics = (await published(client, uri, 2)).diagnostics
+    assert [d.code for d in diagnostics] == ["E0501"] * 6
+    d = diagnostics[0]
+    assert d.message == "role `ci` may not run tasks\ntask `build` runs as this role\nhelp: add `allow: [run]` to role `ci` or to a role it inherits"
+    assert list(d.related_information) == [
+        types.DiagnosticRelatedInformation(location=types.Location(uri=uri, range=name_in(text, "role ci", "ci")), message="role declared here")
+    ]
+    [action] = await code_actions(client, uri, d)
+    assert action.title == "add `run` to the `allow` of role `ci`"
+    empty = types.Position(line=grant.start.line, character=grant.start.character)
+    assert action.edit.changes == {uri: (types.TextEdit(range=types.Range(start=empty, end=empty), new_text="run"),)}
+    change(client, uri, 3, (action.edit.changes[uri][0].range, "run"))
+    assert (await published(client, uri, 3)).diagnostics == ()
+
+
+ROLES = """\
+agent runner {
+  driver: exec
+  capabilities: ["shell"]
+}
+
+# Operators: may approve, not run.
+role ops {
+  allow: [approve]
+  agents: [runner]
+}
+"""
+
+RUNS_AS_OPS = """\
+import "./roles.ezflow" as roles
+
+workflow main {
+  agents: [roles.runner]
+
+  task build {
+    role: roles.ops
+    run: "true"
+    timeout: 1m
+  }
+}
+"""
+
+
+async def test_a_quick_fix_in_another_file(client, tmp_path: pathlib.Path):
+    # The role is in an imported file: the fix edits that file, through the WorkspaceEdit.
+    (tmp_path / "roles.ezflow").write_text(ROLES)
+    main = open_doc(client, tmp_path / "main.ezflow", RUNS_AS_OPS)
+    [d] = (await published(client, main)).diagnostics
+    assert (d.code, d.range) == ("E0501", span(RUNS_AS_OPS, "roles.ops"))
+    [action] = await code_actions(client, main, d)
+    assert action.title == "add `run` to the `allow` of role `ops`"
+    roles = uri_of(tmp_path / "roles.ezflow")
+    assert list(action.edit.changes) == [roles]
+    assert apply_edits(ROLES, action.edit.changes[roles]) == ROLES.replace("allow: [approve]", "allow: [approve, run]")
+
+    # The editor applies it to the imported file (opening it): the importer is clean.
+    lib = open_doc(client, tmp_path / "roles.ezflow")
+    [e] = action.edit.changes[roles]
+    change(client, lib, 2, (e.range, e.new_text))
+    assert (await published(client, main, 2)).diagnostics == ()
