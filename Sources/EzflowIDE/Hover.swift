@@ -36,7 +36,8 @@ extension Analysis {
         case .task(let m, let i):
             guard let t = workflow(m)?.tasks[i] else { return h("task") }
             let cost = workflow(m).flatMap { $0.reservations.indices.contains(i) ? worstCase($0.reservations[i]) : nil } ?? ""
-            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t), cost].filter { !$0.isEmpty }.joined(separator: "\n"))
+            let time = CriticalPath.worstTime(t).map { "worst case time: \(Units.durationCompound($0))" + (t.maxAttempts > 1 ? " (all attempts, their timeouts and backoff)" : "") } ?? ""
+            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t), cost, time].filter { !$0.isEmpty }.joined(separator: "\n"))
         case .group(let m, let i): return h("group `\(workflow(m)?.groups[i].name.text ?? "")`")
         case .input(let m, let name):
             let i = workflow(m)?.inputs.first { $0.name == name }
@@ -91,7 +92,21 @@ extension Analysis {
             parts.append("driver \(a.driver ?? "?"); capabilities: \(a.capabilities.joined(separator: ", "))")
         }
         if kind == .enumeration { parts.append("cases: " + d.block.cases.map(\.text).joined(separator: ", ")) }
+        if kind == .role, let e = effectiveRole(id) { parts.append(e) }
         return parts.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+
+    /// A role's permissions with what it inherits: what a task running as it may do.
+    func effectiveRole(_ id: DeclID) -> String? {
+        var roles: [DeclID: RoleInfo] = [:]
+        for w in result.workflows { for r in w.roles { roles[r.id] = r } }
+        guard roles[id] != nil else { return nil }
+        let e = flattenRole(id, roles: roles)
+        func list(_ ids: Set<DeclID>) -> String { ids.isEmpty ? "none" : ids.map(\.name).sorted().joined(separator: ", ") }
+        let inherited = e.ancestors.subtracting([id])
+        return "effective permissions: allow " + (e.allow.isEmpty ? "nothing" : e.allow.sorted().joined(separator: ", "))
+            + "; agents: " + list(e.agents) + "; secrets: " + list(e.secrets)
+            + (inherited.isEmpty ? "" : " (with what it inherits from " + list(inherited) + ")")
     }
 
     /// A task's action, agent (pinned or picked from the pool) and retry rule.

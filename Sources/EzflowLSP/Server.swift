@@ -104,6 +104,7 @@ public final class LanguageServer {
         case (.running, "textDocument/prepareRename"): return try prepareRename(params)
         case (.running, "textDocument/rename"): return try rename(params)
         case (.running, "textDocument/codeAction"): return try codeActions(params)
+        case (.running, "textDocument/inlayHint"): return try inlayHints(params)
         case (.running, _): throw RPCError(RPCError.methodNotFound, "no method `\(method)`")
         }
     }
@@ -173,6 +174,7 @@ public final class LanguageServer {
             ("documentFormattingProvider", .bool(true)),
             ("referencesProvider", .bool(true)),
             ("codeActionProvider", .object([("codeActionKinds", .array([.string("quickfix")]))])),
+            ("inlayHintProvider", .bool(true)),
             ("renameProvider", .object([("prepareProvider", .bool(true))])),
             // Pull diagnostics too (3.17): a file's list depends on the files it imports.
             ("diagnosticProvider", .object([("interFileDependencies", .bool(true)), ("workspaceDiagnostics", .bool(false))])),

@@ -70,7 +70,7 @@ final class QueryTests: XCTestCase {
     func testHoverOnATaskShowsItsDocAgentAndRetry() throws {
         let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("7️⃣")))
         XCTAssertEqual(h.title, "task `build`")
-        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff; retries timeout, transient")
+        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff; retries timeout, transient\nworst case time: 15m3s (all attempts, their timeouts and backoff)")
         XCTAssertEqual(h.range.path, "main.ezflow")
         // The declaration's own name hovers the same.
         XCTAssertEqual(analysis.hover(path: "main.ezflow", offset: at("2️⃣"))?.title, "task `build`")
