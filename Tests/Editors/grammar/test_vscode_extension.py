@@ -208,3 +208,19 @@ def test_extension_starts_ezc_lsp_as_configured(tmp_path):
         ["error", "ezflow: could not start the language server `missing-ezc lsp` (spawn missing-ezc ENOENT). "
                   "Install ezc or set `ezflow.server.path` to its path."],
     ]
+
+
+def test_sublime_text_conversion_in_the_docs(tmp_path):
+    # docs/EDITORS.md converts the grammar to the property list Sublime Text reads: run
+    # that command as written, in a scratch checkout, and read the result back.
+    import plistlib
+    import sys
+
+    docs = (ROOT / "docs" / "EDITORS.md").read_text()
+    [command] = [line.strip() for line in docs.splitlines() if line.strip().startswith("python3 -c 'import json")]
+    (tmp_path / "grammar").mkdir()
+    shutil.copy(GRAMMAR, tmp_path / "grammar")
+    argv = [sys.executable, "-c", command.split("'")[1]]
+    r = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert plistlib.loads((tmp_path / "ezflow.tmLanguage").read_bytes()) == json.loads(GRAMMAR.read_text())
