@@ -9,7 +9,7 @@ import re
 import onigurumacffi
 import pytest
 
-from tmengine import GRAMMAR, ROOT, char_scopes, load, position, problems
+from textmate_engine import GRAMMAR, ROOT, char_scopes, load, position, problems
 
 CORPUS = sorted((ROOT / "examples").glob("*.ezflow")) + sorted((ROOT / "stdlib").glob("*.ezflow"))
 
@@ -129,6 +129,9 @@ SAMPLES = [
     ('  prompt: """\n    Review ${fetch.outputs.diff}\n    """', "Review ", "string.quoted.triple.ezflow", 1),
     ('  prompt: """\n    Review ${fetch.outputs.diff}\n    """', "fetch", "variable.other.object.task.ezflow", 1),
     ('  prompt: """\n    Review ${fetch.outputs.diff}\n    """', '"""', "punctuation.definition.string.end.ezflow", 2),
+    ('  prompt: """He said "hi" to ${inputs.who}"""', "hi", "string.quoted.triple.ezflow", 1),
+    ('  prompt: """He said "hi" to ${inputs.who}"""', "who", "variable.other.property.ezflow", 1),
+    ('  url: "http://127.0.0.1:8080/v1"', "//127.0.0.1:8080", "string.quoted.double.ezflow", 1),
     ('  run: "${join(run.failures, ", ")}"', "join", "support.function.builtin.ezflow", 1),
     ('  run: "${join(run.failures, ", ")}"', ", ", "string.quoted.double.ezflow", 2),
     ('  run: "open\n  timeout: 1m', "timeout", "support.type.property-name.ezflow", 1),

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from tmengine import GRAMMAR, ROOT, char_scopes, load, position
+from textmate_engine import GRAMMAR, ROOT, char_scopes, load, position
 
 EXT = ROOT / "editors" / "vscode"
 NODE = shutil.which("node")
