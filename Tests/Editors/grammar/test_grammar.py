@@ -42,6 +42,26 @@ def test_every_example_is_scoped_without_invalid_text(parser, path):
     assert found == [], f"{path.relative_to(ROOT)}:\n" + "\n".join(found[:20])
 
 
+# The lexer's refusals (E0100 a character, E0101 an unterminated string, E0102 an escape,
+# E0103 a unit) are what a grammar can see: their fixtures must show an invalid scope.
+# Every other fixture, refused later by the parser or the checker if at all, must not.
+LEXICAL = ("E0100_", "E0101_", "E0102_", "E0103_")
+FIXTURES = sorted((ROOT / "Tests" / "Fixtures").rglob("*.ezflow"))
+
+
+def test_fixtures_are_there():
+    assert len(FIXTURES) >= 100 and len([f for f in FIXTURES if f.name.startswith(LEXICAL)]) >= 4
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: str(p.relative_to(ROOT / "Tests" / "Fixtures")))
+def test_fixture_is_invalid_exactly_where_the_lexer_refuses_it(parser, path):
+    found = problems(parser, path.read_text(errors="replace"))  # E0108's file is not UTF-8
+    if path.name.startswith(LEXICAL):
+        assert found != [] and all("invalid.illegal" in f for f in found), found
+    else:
+        assert found == [], f"{path.relative_to(ROOT)}:\n" + "\n".join(found[:20])
+
+
 # ------------------------------------------------------------- the samples
 
 TASK = 'task build {\n  run: "make"\n}'
@@ -135,6 +155,7 @@ SAMPLES = [
     ('  run: "${join(run.failures, ", ")}"', "join", "support.function.builtin.ezflow", 1),
     ('  run: "${join(run.failures, ", ")}"', ", ", "string.quoted.double.ezflow", 2),
     ('  run: "open\n  timeout: 1m', "timeout", "support.type.property-name.ezflow", 1),
+    ('  run: "open\n  timeout: 1m', "n", "invalid.illegal.newline.ezflow", 2),
     # numbers and units
     ("  timeout: 30s", "30", "constant.numeric.duration.ezflow", 1),
     ("  timeout: 30s", "s", "keyword.other.unit.duration.ezflow", 1),
