@@ -126,27 +126,28 @@ extension LanguageServer {
 
     /// One diagnostic of the document `uri` (whose lines are `lines`) as LSP's `Diagnostic`.
     func diagnostic(_ d: Diagnostic, _ uri: String, _ lines: LineMap, _ a: Analysis) -> JSONValue {
-            var message = d.message
-            if !d.primary.message.isEmpty, d.primary.message != d.message { message += "\n" + d.primary.message }
-            if let help = d.help { message += "\nhelp: " + help }
-            var related: [JSONValue] = []
-            for label in d.secondary {
-                let file = a.result.sources[label.span.file].path
-                if let loc = location(Location(path: file, start: label.span.start, end: label.span.end), a) {
-                    related.append(.object([("location", loc), ("message", .string(label.message.isEmpty ? "related" : label.message))]))
-                }
+        var message = d.message
+        if !d.primary.message.isEmpty, d.primary.message != d.message { message += "\n" + d.primary.message }
+        if let help = d.help { message += "\nhelp: " + help }
+        var related: [JSONValue] = []
+        for label in d.secondary {
+            let file = a.result.sources[label.span.file].path
+            if let loc = location(Location(path: file, start: label.span.start, end: label.span.end), a) {
+                related.append(.object([("location", loc), ("message", .string(label.message.isEmpty ? "related" : label.message))]))
             }
-            let here = JSONValue.object([("uri", .string(uri)), ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding))])
-            for note in d.notes { related.append(.object([("location", here), ("message", .string("note: " + note))])) }
-            var members: [(String, JSONValue)] = [
-                ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding)),
-                ("severity", .int(Self.severity(d.severity))),
-                ("code", .string(d.code)),
-                ("source", .string("ezc")),
-                ("message", .string(message)),
-            ]
-            if !related.isEmpty { members.append(("relatedInformation", .array(related))) }
-            return .object(members)
+        }
+        let here = JSONValue.object([("uri", .string(uri)), ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding))])
+        for note in d.notes { related.append(.object([("location", here), ("message", .string("note: " + note))])) }
+        var members: [(String, JSONValue)] = [
+            ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding)),
+            ("severity", .int(Self.severity(d.severity))),
+            ("code", .string(d.code)),
+        ] + (codeReference.map { [("codeDescription", .object([("href", .string($0 + "#" + d.code))]))] } ?? []) + [
+            ("source", .string("ezc")),
+            ("message", .string(message)),
+        ]
+        if !related.isEmpty { members.append(("relatedInformation", .array(related))) }
+        return .object(members)
     }
 
     static func severity(_ s: Severity) -> Int64 {

@@ -37,6 +37,11 @@ public final class LanguageServer {
     var analyses: [String: Analysis] = [:]
     /// Parses kept across checks: an edit re-parses only the files that changed.
     let parseCache = ParseCache()
+    /// Where the stdlib is (found once, as `ezc check` finds it): rename and quick fixes
+    /// leave its files alone.
+    lazy var stdlibDirectory: String? = Self.stdlibDirectory(stdlibRoot)
+    /// The diagnostic codes' reference each diagnostic links to, when it is installed.
+    lazy var codeReference: String? = Self.codeReference(stdlibDirectory)
 
     public init(version: String, stdlibRoot: String? = nil, log: @escaping (String) -> Void = { _ in }) {
         self.version = version

@@ -132,12 +132,14 @@ final class LanguageServerTests: XCTestCase {
         func range(_ l: Int, _ a: Int, _ b: Int) -> String {
             #"{"start":{"line":\#(l),"character":\#(a)},"end":{"line":\#(l),"character":\#(b)}}"#
         }
+        // Each code links to its section of the codes' reference beside the stdlib.
+        let codes = FileURI.uri(Repo.url("docs/DIAGNOSTICS.md").path)
         assertJSON(out.first, #"""
             {"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"uri":"\#(uri)","version":1,"diagnostics":[
-              {"range":\#(range(1, 11, 14)),"severity":1,"code":"E0500","source":"ezc",
+              {"range":\#(range(1, 11, 14)),"severity":1,"code":"E0500","codeDescription":{"href":"\#(codes)#E0500"},"source":"ezc",
                "message":"no agent can run task `a`\nneeds an exec agent\nhelp: declare an agent with these capabilities, or add one to the workflow's `agents` list",
                "relatedInformation":[{"location":{"uri":"\#(uri)","range":\#(range(1, 11, 14))},"message":"note: the pool has: no agents"}]},
-              {"range":\#(range(2, 7, 8)),"severity":1,"code":"E0201","source":"ezc",
+              {"range":\#(range(2, 7, 8)),"severity":1,"code":"E0201","codeDescription":{"href":"\#(codes)#E0201"},"source":"ezc",
                "message":"`a` is declared twice in this workflow\nredeclared here\nhelp: task and group names must be unique",
                "relatedInformation":[{"location":{"uri":"\#(uri)","range":\#(range(1, 7, 8))},"message":"first declared here"}]}]}}
             """#)

@@ -67,7 +67,7 @@ final class ServerProcessTests: XCTestCase {
         assertJSON(c.diagnostics(uri), #"""
             {"uri":"\#(uri)","version":2,"diagnostics":[{
               "range":{"start":{"line":\#(typo.0),"character":\#(typo.1 - 5)},"end":{"line":\#(typo.0),"character":\#(typo.1 + 2)}},
-              "severity":1,"code":"E0200","source":"ezc",
+              "severity":1,"code":"E0200","codeDescription":{"href":"\#(FileURI.uri(Repo.url("docs/DIAGNOSTICS.md").path))#E0200"},"source":"ezc",
               "message":"cannot find retry `standrd` in module `retry`\nhelp: did you mean `standard`?"}]}
             """#)
 
