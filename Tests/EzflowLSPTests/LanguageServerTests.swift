@@ -37,6 +37,17 @@ final class LanguageServerTests: XCTestCase {
             """#)
     }
 
+    /// JSON sets no range on numbers: a 20-digit process id or `1e400` in a field the server
+    /// does not read leaves the request answered (the IR's parser stays strict).
+    func testNumbersBeyond64BitsDoNotLoseTheRequest() {
+        let s = server()
+        let r = send(s, #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":12345678901234567890,"x":1e400,"y":-1e400,"z":\#(String(repeating: "9", count: 400)),"capabilities":{}}}"#)
+        XCTAssertEqual(r.first?["id"], .int(1))
+        XCTAssertNotNil(r.first?["result"]?["capabilities"], "\(r)")
+        XCTAssertThrowsError(try JSONParser.parse(Array("12345678901234567890".utf8)))
+        XCTAssertEqual(try JSONParser.parse(Array("-1e400".utf8), wideNumbers: true), .float(-Double.greatestFiniteMagnitude))
+    }
+
     /// A `$/cancelRequest` that arrives with the request (the server has not started it)
     /// cancels it; the rest of the batch is answered.
     func testACancelInTheSameBatchCancels() {
