@@ -1,6 +1,7 @@
 import EzflowDiagnostics
 import EzflowIDE
 import EzflowIR
+import Foundation
 
 /// The requests answered by `EzflowIDE`, converted: positions to byte offsets and back,
 /// plain values to LSP's JSON.
@@ -30,10 +31,28 @@ extension LanguageServer {
     }
 
     func completion(_ params: JSONValue?) throws(RPCError) -> JSONValue {
-        guard let (a, path, offset) = try at(params) else { return .array([]) }
-        return .array(a.completions(path: path, offset: offset).map { c in
-            .object([("label", .string(c.label)), ("kind", .int(Self.completionKind(c.kind))), ("detail", .string(c.detail))])
+        guard let (a, path, offset) = try at(params), let source = a.source(path) else { return .array([]) }
+        let lines = LineMap(source.text.bytes)
+        return .array(a.completions(path: path, offset: offset, modules: importable(from: path)).map { c in
+            var item: [(String, JSONValue)] = [("label", .string(c.label)), ("kind", .int(Self.completionKind(c.kind))), ("detail", .string(c.detail))]
+            if let start = c.replaceStart {
+                item.append(("textEdit", .object([("range", Self.range(lines, start, offset, encoding)), ("newText", .string(c.label))])))
+            }
+            return .object(item)
         })
+    }
+
+    /// What an import in the file `path` may name: the stdlib's modules (`std/NAME`) and
+    /// the `.ezflow` files beside it (without the extension).
+    func importable(from path: String) -> [String] {
+        let fm = FileManager.default
+        func modules(_ dir: String) -> [String] {
+            ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".ezflow") }.map { String($0.dropLast(7)) }
+        }
+        var out = stdlibDirectory.map { modules($0).map { "std/" + $0 } } ?? []
+        let own = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        if path.hasPrefix("/") { out += modules((path as NSString).deletingLastPathComponent).filter { $0 != own } }
+        return out
     }
 
     /// `textDocument/formatting`: `ezc fmt`'s text as one edit of the whole document (none
@@ -73,6 +92,7 @@ extension LanguageServer {
         case "output": 5           // Field
         case "secret": 21          // Constant
         case "module": 9
+        case "unit": 11            // Unit
         case "case": 20            // EnumMember
         case "enum": 13
         case "agent", "role", "policy", "retry", "error class": 7  // Class

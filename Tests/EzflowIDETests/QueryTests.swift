@@ -183,6 +183,25 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(complete("ag1️⃣"), ["agent"])
     }
 
+    /// An attribute's value: its words, the declarations it names (built-in error classes
+    /// too), units after a number, and import paths the caller lists.
+    func testCompletionsOfValuesUnitsAndImportPaths() {
+        func complete(_ source: String, modules: [String] = []) -> [String] {
+            let m = Marked(source)
+            let a = Analysis(root: "c.ezflow", files: ["c.ezflow": m.text, "lib.ezflow": Self.lib], stdlibRoot: Repo.url("stdlib").path)
+            return a.completions(path: "c.ezflow", offset: m["1️⃣"], modules: modules).map(\.label)
+        }
+        XCTAssertEqual(complete("agent sh {\n  driver: 1️⃣\n}\n"), ["exec", "http", "llm", "sim"])
+        XCTAssertEqual(complete("agent sh {\n  driver: e1️⃣\n}\n"), ["exec"])
+        XCTAssertEqual(complete("error flaky\nretry r {\n  on: [timeout, 1️⃣]\n}\n"),
+                       ["agent_error", "flaky", "output_error", "timeout", "transient"])
+        XCTAssertEqual(complete("import \"lib.ezflow\" as l\nworkflow w {\n  task a {\n    run: \"x\"\n    agent: 1️⃣\n  }\n}\n"), ["l"])
+        XCTAssertEqual(complete("workflow w {\n  task a {\n    run: \"x\"\n    timeout: 51️⃣\n  }\n}\n"), ["5d", "5h", "5m", "5ms", "5s"])
+        XCTAssertEqual(complete("workflow w {\n  budget {\n    tokens: 2001️⃣\n  }\n}\n"), ["200 tokens", "200M tokens", "200k tokens"])
+        XCTAssertEqual(complete("import \"std/r1️⃣\"\n", modules: ["std/agents", "std/retry", "std/roles", "lib"]), ["std/retry", "std/roles"])
+        XCTAssertEqual(complete("imp1️⃣"), ["import"])
+    }
+
     static func slice(_ text: String, _ l: Location) -> String {
         String(decoding: Array(text.utf8)[l.start..<l.end], as: UTF8.self)
     }

@@ -48,6 +48,19 @@ final class LanguageServerTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(Array("-1e400".utf8), wideNumbers: true), .float(-Double.greatestFiniteMagnitude))
     }
 
+    /// Inside an import string the stdlib's modules are offered, each replacing the whole
+    /// path typed so far (its `/` included, which editors do not count as a word).
+    func testImportPathsReplaceWhatWasTyped() {
+        let s = server()
+        _ = send(s, initialize())
+        _ = send(s, open("import \"std/re\"\n"))
+        let r = send(s, #"{"jsonrpc":"2.0","id":2,"method":"textDocument/completion","params":{"textDocument":{"uri":"\#(uri)"},"position":{"line":0,"character":14}}}"#)
+        assertJSON(r.first, #"""
+            {"jsonrpc":"2.0","id":2,"result":[
+              {"label":"std/retry","kind":9,"detail":"standard library module","textEdit":{"range":{"start":{"line":0,"character":8},"end":{"line":0,"character":14}},"newText":"std/retry"}}]}
+            """#)
+    }
+
     /// A `$/cancelRequest` that arrives with the request (the server has not started it)
     /// cancels it; the rest of the batch is answered.
     func testACancelInTheSameBatchCancels() {
