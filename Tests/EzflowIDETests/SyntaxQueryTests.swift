@@ -1,4 +1,3 @@
-import EzflowDiagnostics
 import EzflowIDE
 import EzflowTestSupport
 import Foundation
@@ -7,6 +6,24 @@ import XCTest
 /// Outline, folding ranges, semantic tokens and range formatting as plain values: the
 /// exact answers an editor turns into its outline view, folds, colours and edits.
 final class SyntaxQueryTests: XCTestCase {
+    /// A text with 1-based `line:column` positions (columns in characters) for byte offsets.
+    struct SourceFile {
+        let path: String
+        let bytes: [UInt8]
+        init(path: String, text: String) {
+            self.path = path
+            self.bytes = Array(text.utf8)
+        }
+
+        func position(of offset: Int) -> (line: Int, column: Int) {
+            let before = bytes[..<offset]
+            let lineStart = (before.lastIndex(of: 10) ?? -1) + 1
+            return (before.filter { $0 == 10 }.count + 1, String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1)
+        }
+
+        func text(_ start: Int, _ end: Int) -> String { String(decoding: bytes[start..<end], as: UTF8.self) }
+    }
+
     func example(_ path: String) throws -> (Analysis, SourceFile) {
         let text = try String(contentsOf: Repo.url(path), encoding: .utf8)
         return (Analysis(root: path, files: [path: text], stdlibRoot: Repo.url("stdlib").path), SourceFile(path: path, text: text))
@@ -139,7 +156,7 @@ final class SyntaxQueryTests: XCTestCase {
             if t.modifiers.contains(.declaration) { mods.append("declaration") }
             if t.modifiers.contains(.readonly) { mods.append("readonly") }
             if t.modifiers.contains(.defaultLibrary) { mods.append("defaultLibrary") }
-            return file.text(Span(file: 0, start: t.start, end: t.end)) + ":" + t.type.rawValue + mods.map { "+" + $0 }.joined()
+            return file.text(t.start, t.end) + ":" + t.type.rawValue + mods.map { "+" + $0 }.joined()
         }
     }
 
