@@ -256,4 +256,69 @@ final class SyntaxQueryTests: XCTestCase {
                        .edits([LineEdit(start: line2, end: line3, text: "    run: \"x\" # why\n")]))
         XCTAssertEqual(Formatting.formatRange(bytes(text), path: "m.ezflow", start: line3, end: line3 + 4), .edits([]))
     }
+
+    /// Every example and stdlib file: tokens in order, none overlapping, none empty, the
+    /// names among them spelled as written; folds unique per start line and at least two
+    /// lines long; every symbol's name inside its range.
+    func testEveryExampleAnswersWellFormedValues() throws {
+        let paths = Repo.files(in: "examples", ext: ["ezflow"]) + Repo.files(in: "stdlib", ext: ["ezflow"])
+        XCTAssertGreaterThan(paths.count, 10)
+        for path in paths {
+            let (a, file) = try example(path)
+            let tokens = a.semanticTokens(path: path)
+            XCTAssertGreaterThan(tokens.count, 20, path)
+            for (t, next) in zip(tokens, tokens.dropFirst()) { XCTAssertLessThanOrEqual(t.end, next.start, path) }
+            for t in tokens {
+                XCTAssertLessThan(t.start, t.end, path)
+                let text = file.text(t.start, t.end)
+                if [.function, .parameter, .class, .interface, .macro, .namespace, .enumMember].contains(t.type) {
+                    XCTAssertTrue(text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "\(path): `\(text)` as \(t.type)")
+                }
+            }
+            let folds = a.foldingRanges(path: path)
+            XCTAssertEqual(Set(folds.map(\.startLine)).count, folds.count, path)
+            XCTAssertTrue(folds.allSatisfy { $0.endLine > $0.startLine }, path)
+            func check(_ s: DocumentSymbol) {
+                XCTAssertTrue(s.range.contains(s.selection.lowerBound) && s.selection.upperBound <= s.range.upperBound, "\(path): \(s.name)")
+                XCTAssertFalse(s.name.isEmpty, path)
+                s.children.forEach(check)
+            }
+            let symbols = a.symbols(path: path)
+            XCTAssertFalse(symbols.isEmpty, path)
+            symbols.forEach(check)
+        }
+    }
+
+    /// Each example with its indentation stripped, formatted a line at a time (every other
+    /// line, to keep the test quick): never
+    /// refused, and every answer leaves a file with the same tree (the pair check inside);
+    /// a range over every line is the printer's text.
+    func testRangeFormattingEveryLineOfEveryExample() throws {
+        for name in Repo.files(in: "examples", ext: ["ezflow"]) {
+            let text = try String(contentsOf: Repo.url(name), encoding: .utf8)
+            // Indentation inside `"""` strings is content: those lines keep theirs.
+            var inString = false
+            let messy = text.components(separatedBy: "\n").map { line -> String in
+                let stripped = inString ? line : String(line.drop { $0 == " " })
+                if line.components(separatedBy: "\"\"\"").count % 2 == 0 { inString.toggle() }
+                return stripped
+            }.joined(separator: "\n")
+            let bytes = Array(messy.utf8)
+            guard case .text(let canonical) = Formatting.format(bytes, path: name) else { return XCTFail("\(name) does not format") }
+            var starts = [0]
+            for (i, b) in bytes.enumerated() where b == 10 { starts.append(i + 1) }
+            var edited = 0
+            for s in starts.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) {
+                switch Formatting.formatRange(bytes, path: name, start: s, end: s) {
+                case .edits(let e): edited += e.count
+                case .doesNotParse, .refused: XCTFail("\(name): line at \(s) refused")
+                }
+            }
+            XCTAssertGreaterThan(edited, 0, name)
+            guard case .edits(let all) = Formatting.formatRange(bytes, path: name, start: 0, end: bytes.count) else { return XCTFail(name) }
+            var whole = bytes
+            for e in all.reversed() { whole.replaceSubrange(e.start..<e.end, with: Array(e.text.utf8)) }
+            XCTAssertEqual(String(decoding: whole, as: UTF8.self), canonical, name)
+        }
+    }
 }

@@ -118,4 +118,38 @@ final class SyntaxFeatureTests: XCTestCase {
             {"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"`params.range` must be an object"}}
             """#)
     }
+
+    /// Every example, with non-ASCII text in its comments and strings, in both encodings:
+    /// decoding the relative data and reading each token back through the positions
+    /// gives the same texts in UTF-8 and UTF-16, none empty, none crossing a line.
+    func testTokensOfEveryExampleDecodeToTheSameTextsInBothEncodings() throws {
+        for name in Repo.files(in: "examples", ext: ["ezflow"]) {
+            let text = try String(contentsOf: Repo.url(name), encoding: .utf8)
+                .replacingOccurrences(of: "# ", with: "# é😀 ").replacingOccurrences(of: "\"\"\"", with: "\u{1}")
+                .replacingOccurrences(of: " \"", with: " \"😀").replacingOccurrences(of: "\u{1}", with: "\"\"\"")
+            let lines = LineMap(Array(text.utf8))
+            XCTAssertFalse(text.contains("\"😀\"\""), name)
+            var texts: [PositionEncoding: [String]] = [:]
+            for encoding in [PositionEncoding.utf16, .utf8] {
+                let s = session(text, encodings: encoding == .utf8 ? #"["utf-8"]"# : "[]")
+                let data = try XCTUnwrap(request(s, "textDocument/semanticTokens/full")?["result"]?["data"]?.items).map { v -> Int in
+                    if case .int(let i) = v { return Int(i) } else { return -1 }
+                }
+                XCTAssertEqual(data.count % 5, 0)
+                var line = 0, character = 0
+                for i in stride(from: 0, to: data.count, by: 5) {
+                    character = data[i] == 0 ? character + data[i + 1] : data[i + 1]
+                    line += data[i]
+                    XCTAssertGreaterThan(data[i + 2], 0, name)
+                    let start = lines.offset(Position(line: line, character: character), encoding)
+                    let end = lines.offset(Position(line: line, character: character + data[i + 2]), encoding)
+                    let piece = String(decoding: lines.bytes[start..<end], as: UTF8.self)
+                    XCTAssertFalse(piece.contains("\n"), name)
+                    texts[encoding, default: []].append(piece)
+                }
+            }
+            XCTAssertEqual(texts[.utf16], texts[.utf8], name)
+            XCTAssertTrue(texts[.utf8]?.contains { $0.hasPrefix("\"😀") } ?? false, name)
+        }
+    }
 }
