@@ -115,8 +115,13 @@ struct MemberPicker {
         let m0 = LineDiff.line(newLines, b.start), m1 = LineDiff.line(newLines, b.end - 1)
         guard m1 < newLines.count else { return false }
         let from = oldLines[l0].lowerBound..<oldLines[l1].upperBound, to = newLines[m0].lowerBound..<newLines[m1].upperBound
-        if old[from] != new[to] {
-            edits.append(LineEdit(start: from.lowerBound, end: from.upperBound, text: String(decoding: new[to], as: UTF8.self)))
+        // The printer writes `\n`; lines that end in `\r\n` keep doing so.
+        var text = Array(new[to])
+        if from.count >= 2, old[from.upperBound - 1] == 10, old[from.upperBound - 2] == 13 {
+            text = text.split(separator: 10, omittingEmptySubsequences: false).map(Array.init).joined(separator: [13, 10]).map { $0 }
+        }
+        if Array(old[from]) != text {
+            edits.append(LineEdit(start: from.lowerBound, end: from.upperBound, text: String(decoding: text, as: UTF8.self)))
         }
         return true
     }

@@ -83,7 +83,12 @@ extension Analysis {
         guard let m = module(path), !model.modules[m].key.hasSuffix(".yaml") else { return [] }
         let file = result.sources[model.modules[m].file]
         guard !file.path.hasSuffix(".yaml") else { return [] }
-        var c = TokenCollector(bytes: file.bytes, bindings: model.bindings, decls: model.modules[m].decls)
+        // The modules imported from the stdlib: what they declare is `defaultLibrary`.
+        let module = model.modules[m]
+        let stdlib = Set(module.tree.imports.filter { $0.path.hasPrefix("std/") }.compactMap {
+            module.imports[$0.alias?.text ?? Outline.defaultAlias($0.path)]?.module
+        })
+        var c = TokenCollector(bytes: file.bytes, bindings: model.bindings, decls: module.decls, stdlib: stdlib)
         c.collect(model.modules[m].tree)
         return c.sorted()
     }
@@ -95,6 +100,8 @@ struct TokenCollector {
     let bytes: [UInt8]
     let bindings: Bindings
     let decls: [String: Decl]
+    /// Modules imported from the stdlib (`import "std/…"`).
+    let stdlib: Set<Int>
     var out: [SemanticToken] = []
 
     static let builtinTypes: Set<String> = ["string", "int", "float", "bool", "duration", "money", "tokens", "path", "json", "file"]
@@ -274,12 +281,25 @@ struct TokenCollector {
         var styles: [Style?]
         if let b = bindings.binding(of: e) {
             styles = Self.styles(segs, b)
+            // A stdlib declaration, and the alias it is reached through.
+            if fromStdlib(b) {
+                styles = styles.map { $0.map { ($0.type, $0.modifiers.union($0.type == .property || $0.type == .keyword ? [] : .defaultLibrary)) } }
+            }
         } else {
             styles = segs.map { n in bindings.binding(at: n.span, text: n.text).flatMap { Self.styles([n], $0).first ?? nil } }
             guard styles.contains(where: { $0 != nil }) else { return false }
         }
         for (n, s) in zip(segs, styles) { if let s { add(n.span, s) } }
         return true
+    }
+
+    /// Whether `b` names something a stdlib module declares.
+    func fromStdlib(_ b: Binding) -> Bool {
+        switch b {
+        case .decl(_, let id), .enumCase(let id, _): stdlib.contains(id.module)
+        case .module(let m): stdlib.contains(m)
+        default: false
+        }
     }
 
     /// The colours of a path's segments, for what the whole path resolved to.

@@ -5,7 +5,7 @@ import EzflowSyntax
 /// `SymbolKind`s; which ezflow construct takes which is `Outline.kind`.
 public enum SymbolKind: String, Sendable, Hashable {
     case module, namespace, package, `class`, property, field, `enum`, interface, function, variable, constant
-    case object, array, enumMember, `struct`, event, key
+    case object, array, enumMember, `struct`, event
 }
 
 /// One entry of a document's outline: a declaration or a nested block, with what is

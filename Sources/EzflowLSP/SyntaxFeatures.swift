@@ -43,7 +43,6 @@ extension LanguageServer {
         case .constant: 14
         case .array: 18
         case .object: 19
-        case .key: 20
         case .enumMember: 22
         case .struct: 23
         case .event: 24

@@ -183,7 +183,7 @@ final class SyntaxQueryTests: XCTestCase {
             "input:keyword", "n:parameter+declaration", "int:type+defaultLibrary", "2:number",
             "task:keyword", "a:function+declaration", "run:property", "\"é😀 :string", "inputs:keyword", "n:parameter", "\":string",
             "secrets:property", "key:variable+readonly", "agent:property", "bot:class", "timeout:property", "1m:number",
-            "retry:property", "retry:namespace", "standard:macro",
+            "retry:property", "retry:namespace+defaultLibrary", "standard:macro+defaultLibrary",
             "task:keyword", "b:function+declaration", "run:property", "\":string", "len:function+defaultLibrary", "a:function",
             "outputs:keyword", "stdout:property", "\":string", "after:property", "a:function", "when:property", "a:function",
             "status:property", "status:enum+defaultLibrary", "succeeded:enumMember+defaultLibrary", "timeout:property", "1m:number",
@@ -255,6 +255,11 @@ final class SyntaxQueryTests: XCTestCase {
         XCTAssertEqual(Formatting.formatRange(bytes(text), path: "m.ezflow", start: line2 + 3, end: line2 + 3),
                        .edits([LineEdit(start: line2, end: line3, text: "    run: \"x\" # why\n")]))
         XCTAssertEqual(Formatting.formatRange(bytes(text), path: "m.ezflow", start: line3, end: line3 + 4), .edits([]))
+        // Lines that end in `\r\n` keep their ending.
+        let crlf = text.replacingOccurrences(of: "\n", with: "\r\n")
+        let crlfLine2 = line2 + 2, crlfLine3 = line3 + 3
+        XCTAssertEqual(Formatting.formatRange(bytes(crlf), path: "m.ezflow", start: crlfLine2, end: crlfLine2),
+                       .edits([LineEdit(start: crlfLine2, end: crlfLine3, text: "    run: \"x\" # why\r\n")]))
     }
 
     /// Every example and stdlib file: tokens in order, none overlapping, none empty, the
