@@ -84,19 +84,26 @@ extension LanguageServer {
     static func encode(_ tokens: [SemanticToken], _ lines: LineMap, _ encoding: PositionEncoding) -> [Int] {
         let types = SemanticTokenType.allCases
         var out: [Int] = []
+        out.reserveCapacity(tokens.count * 5)
+        var cursor = PositionCursor(lines: lines, encoding: encoding)
         var line = 0, character = 0
         for t in tokens {
             let type = types.firstIndex(of: t.type)!
-            let first = lines.position(t.start, encoding).line, last = lines.position(t.end, encoding).line
-            for l in first...max(first, last) {
-                let s = l == first ? t.start : lines.starts[l]
-                let e = l == last ? t.end : lines.lineEnd(l)
-                guard e > s else { continue }
-                let ps = lines.position(s, encoding), pe = lines.position(e, encoding)
-                out += [ps.line - line, ps.line == line ? ps.character - character : ps.character,
-                        pe.character - ps.character, type, t.modifiers.rawValue]
-                line = ps.line
-                character = ps.character
+            let first = cursor.position(t.start)
+            var s = t.start, ps = first
+            // One piece per line the token covers, each without its line break.
+            while true {
+                let e = min(t.end, lines.lineEnd(ps.line))
+                let pe = cursor.position(e)
+                if e > s {
+                    out += [ps.line - line, ps.line == line ? ps.character - character : ps.character,
+                            pe.character - ps.character, type, t.modifiers.rawValue]
+                    line = ps.line
+                    character = ps.character
+                }
+                guard e < t.end, ps.line + 1 < lines.starts.count else { break }
+                s = lines.starts[ps.line + 1]
+                ps = cursor.position(s)
             }
         }
         return out
@@ -122,5 +129,36 @@ extension LanguageServer {
         case .refused(let why):
             throw RPCError(RPCError.requestFailed, "ezc fmt left the lines as they are: \(why)")
         }
+    }
+}
+
+/// Positions of offsets asked in increasing order, found by walking forward from the last
+/// one: a document's tokens cost one pass over its text, not a search and a scan each.
+struct PositionCursor {
+    let lines: LineMap
+    let encoding: PositionEncoding
+    var line = 0, offset = 0, character = 0
+
+    init(lines: LineMap, encoding: PositionEncoding) {
+        self.lines = lines
+        self.encoding = encoding
+    }
+
+    mutating func position(_ target: Int) -> Position {
+        // Backwards (never for sorted tokens): the map's own search.
+        guard target >= offset else { return lines.position(target, encoding) }
+        while line + 1 < lines.starts.count, lines.starts[line + 1] <= target {
+            line += 1
+            offset = lines.starts[line]
+            character = 0
+        }
+        let end = lines.lineEnd(line), stop = min(target, end)
+        while offset < stop {
+            let (size, width) = LineMap.scalar(lines.bytes, offset, end, encoding)
+            if offset + size > stop { break }
+            offset += size
+            character += width
+        }
+        return Position(line: line, character: character)
     }
 }
