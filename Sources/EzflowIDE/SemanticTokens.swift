@@ -80,16 +80,15 @@ extension Analysis {
     /// and literals from the syntax tree, references coloured by what the checker bound
     /// them to, comments. Empty for a `.ezflow.yaml` file (its editor colours YAML).
     public func semanticTokens(path: String) -> [SemanticToken] {
-        guard let m = module(path), !model.modules[m].key.hasSuffix(".yaml") else { return [] }
-        let file = result.sources[model.modules[m].file]
-        guard !file.path.hasSuffix(".yaml") else { return [] }
+        guard let m = module(path) else { return [] }
+        let module = model.modules[m], file = result.sources[module.file]
+        guard !module.key.hasSuffix(".yaml"), !file.path.hasSuffix(".yaml") else { return [] }
         // The modules imported from the stdlib: what they declare is `defaultLibrary`.
-        let module = model.modules[m]
         let stdlib = Set(module.tree.imports.filter { $0.path.hasPrefix("std/") }.compactMap {
             module.imports[$0.alias?.text ?? Outline.defaultAlias($0.path)]?.module
         })
         var c = TokenCollector(bytes: file.bytes, bindings: model.bindings, decls: module.decls, stdlib: stdlib)
-        c.collect(model.modules[m].tree)
+        c.collect(module.tree)
         return c.sorted()
     }
 }
@@ -143,7 +142,7 @@ struct TokenCollector {
                 add(alias.span, (.namespace, .declaration))
             }
         }
-        for b in tree.items { block(b, in: nil) }
+        for b in tree.items { block(b) }
         for c in tree.comments {
             var end = c.span.end
             while end > c.span.start, bytes[end - 1] == 13 { end -= 1 }
@@ -167,7 +166,7 @@ struct TokenCollector {
         }
     }
 
-    mutating func block(_ b: Block, in parent: String?) {
+    mutating func block(_ b: Block) {
         add(b.kind.span, (.keyword, []))
         if let n = b.name {
             var style: Style
@@ -191,7 +190,7 @@ struct TokenCollector {
             case .attribute(let a):
                 add(a.key.span, (.property, []))
                 expr(a.value)
-            case .block(let nb): block(nb, in: b.kind.text)
+            case .block(let nb): block(nb)
             }
         }
     }
