@@ -50,7 +50,8 @@ enum Outline {
         let imports = tree.imports.map { i -> DocumentSymbol in
             let alias = i.alias?.text ?? defaultAlias(i.path)
             let selection = i.alias?.span ?? i.pathSpan
-            return DocumentSymbol(name: alias, detail: i.path, kind: .package, range: i.span.start..<i.span.end,
+            // Editors refuse a symbol without a name (`import ""` has none).
+            return DocumentSymbol(name: alias.isEmpty ? "import" : alias, detail: i.path, kind: .package, range: i.span.start..<i.span.end,
                                   selection: selection.start..<selection.end)
         }
         return (imports + tree.items.map { symbol($0, in: nil) }).sorted { $0.range.lowerBound < $1.range.lowerBound }

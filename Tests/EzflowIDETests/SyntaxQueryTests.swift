@@ -81,6 +81,7 @@ final class SyntaxQueryTests: XCTestCase {
         let (a, file) = snippet("""
             import "std/retry"
             import "lib.ezflow" as l
+            import ""
             error flaky
             type Report { path: string, size: int }
             policy no_prod { effect: deny }
@@ -101,19 +102,20 @@ final class SyntaxQueryTests: XCTestCase {
         XCTAssertEqual(outline(a.symbols(path: "main.ezflow"), file), """
             package retry [std/retry] 1:1-1:19 @1:8-1:19
             package l [lib.ezflow] 2:1-2:25 @2:24-2:25
-            event flaky 3:1-3:12 @3:7-3:12
-            struct Report 4:1-4:40 @4:6-4:12
-              field path [string] 4:15-4:27 @4:15-4:19
-              field size [int] 4:29-4:38 @4:29-4:33
-            object no_prod 5:1-5:32 @5:8-5:15
-            module w 6:1-18:21 @6:10-6:11
-              namespace g 7:3-14:4 @7:9-7:10
-                object repeat [max: 3] 8:5-8:34 @8:5-8:11
-                function t [run, for_each] 9:5-13:6 @9:10-9:11
-                  object retry [attempts: 2] 12:7-12:28 @12:7-12:12
-              namespace finally 15:3-17:4 @15:3-15:10
-                function f [approve] 16:5-16:30 @16:10-16:11
-              function broken [run] 18:3-18:21 @18:8-18:14
+            package import 3:1-3:10 @3:8-3:10
+            event flaky 4:1-4:12 @4:7-4:12
+            struct Report 5:1-5:40 @5:6-5:12
+              field path [string] 5:15-5:27 @5:15-5:19
+              field size [int] 5:29-5:38 @5:29-5:33
+            object no_prod 6:1-6:32 @6:8-6:15
+            module w 7:1-19:21 @7:10-7:11
+              namespace g 8:3-15:4 @8:9-8:10
+                object repeat [max: 3] 9:5-9:34 @9:5-9:11
+                function t [run, for_each] 10:5-14:6 @10:10-10:11
+                  object retry [attempts: 2] 13:7-13:28 @13:7-13:12
+              namespace finally 16:3-18:4 @16:3-16:10
+                function f [approve] 17:5-17:30 @17:10-17:11
+              function broken [run] 19:3-19:21 @19:8-19:14
 
             """)
     }
