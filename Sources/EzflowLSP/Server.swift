@@ -110,6 +110,11 @@ public final class LanguageServer {
         case (.running, "textDocument/rename"): return try rename(params)
         case (.running, "textDocument/codeAction"): return try codeActions(params)
         case (.running, "textDocument/inlayHint"): return try inlayHints(params)
+        case (.running, "textDocument/documentSymbol"): return try documentSymbols(params)
+        case (.running, "textDocument/foldingRange"): return try foldingRanges(params)
+        case (.running, "textDocument/semanticTokens/full"): return try semanticTokens(params, range: false)
+        case (.running, "textDocument/semanticTokens/range"): return try semanticTokens(params, range: true)
+        case (.running, "textDocument/rangeFormatting"): return try rangeFormatting(params)
         case (.running, _): throw RPCError(RPCError.methodNotFound, "no method `\(method)`")
         }
     }
@@ -184,6 +189,10 @@ public final class LanguageServer {
             // Pull diagnostics too (3.17): a file's list depends on the files it imports.
             ("diagnosticProvider", .object([("interFileDependencies", .bool(true)), ("workspaceDiagnostics", .bool(false))])),
             ("workspace", .object([("workspaceFolders", .object([("supported", .bool(true)), ("changeNotifications", .bool(true))]))])),
+            ("documentSymbolProvider", .bool(true)),
+            ("foldingRangeProvider", .bool(true)),
+            ("semanticTokensProvider", .object([("legend", Self.semanticTokensLegend), ("range", .bool(true)), ("full", .bool(true))])),
+            ("documentRangeFormattingProvider", .bool(true)),
         ])
         return .object([("capabilities", capabilities),
                         ("serverInfo", .object([("name", .string("ezc")), ("version", .string(version))]))])

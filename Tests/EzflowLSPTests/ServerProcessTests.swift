@@ -46,7 +46,13 @@ final class ServerProcessTests: XCTestCase {
               "hoverProvider":true,"definitionProvider":true,"completionProvider":{"triggerCharacters":["."]},
               "documentFormattingProvider":true,"referencesProvider":true,"codeActionProvider":{"codeActionKinds":["quickfix"]},"inlayHintProvider":true,"renameProvider":{"prepareProvider":true},
               "diagnosticProvider":{"interFileDependencies":true,"workspaceDiagnostics":false},
-              "workspace":{"workspaceFolders":{"supported":true,"changeNotifications":true}}},
+              "workspace":{"workspaceFolders":{"supported":true,"changeNotifications":true}},
+              "documentSymbolProvider":true,"foldingRangeProvider":true,
+              "semanticTokensProvider":{"legend":{
+                "tokenTypes":["namespace","type","class","enum","interface","struct","parameter","variable","property",
+                              "enumMember","event","function","macro","decorator","keyword","comment","string","number"],
+                "tokenModifiers":["declaration","readonly","defaultLibrary"]},"range":true,"full":true},
+              "documentRangeFormattingProvider":true},
              "serverInfo":{"name":"ezc","version":"0.1.0"}}}
             """#)
 
