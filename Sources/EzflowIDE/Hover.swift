@@ -15,6 +15,7 @@ extension Analysis {
             return h
         }
         if let h = attributeHover(m, offset) { return h }
+        if let h = literalHover(m, offset) { return h }
         guard let (span, t) = type(model.modules[m].file, offset) else { return nil }
         return Hover(range: location(span), title: "expression", type: t.description, doc: "")
     }
@@ -25,6 +26,47 @@ extension Analysis {
               let info = SchemaInfo.attributes(of: block.kind.text).first(where: { $0.name == a.key.text })
         else { return nil }
         return Hover(range: location(a.key.span), title: "attribute `\(a.key.text)` of `\(block.kind.text)`", type: nil, doc: info.doc)
+    }
+
+    /// A unit literal: its value in the units the runtime counts (`90m` is 1h30m, 5,400,000 ms).
+    func literalHover(_ m: Int, _ offset: Int) -> Hover? {
+        guard let block = blocks(m, offset).last else { return nil }
+        func find(_ e: Expr) -> Expr? {
+            guard e.span.start <= offset, offset <= e.span.end else { return nil }
+            switch e.kind {
+            case .duration, .money, .tokens: return e
+            case .list(let items): return items.lazy.compactMap(find).first
+            case .record(let entries): return entries.lazy.compactMap { find($0.value) }.first
+            case .binary(_, let l, let r): return find(l) ?? find(r)
+            case .unary(_, let x): return find(x)
+            case .call(_, let args): return args.lazy.compactMap(find).first
+            default: return nil
+            }
+        }
+        guard let e = block.attributes.lazy.compactMap({ find($0.value) }).first else { return nil }
+        let text = result.sources[e.span.file].text(e.span)
+        switch e.kind {
+        case .duration(let ms):
+            return Hover(range: location(e.span), title: "duration `\(text)`", type: "duration",
+                         doc: "\(Units.durationCompound(ms)) = \(Self.grouped(ms)) ms")
+        case .money(let micros):
+            return Hover(range: location(e.span), title: "money `\(text)`", type: "money",
+                         doc: "\(Units.money(micros)) = \(Self.grouped(micros)) micro-dollars (the runtime counts whole micro-dollars)")
+        case .tokens(let n):
+            return Hover(range: location(e.span), title: "tokens `\(text)`", type: "tokens", doc: "\(Self.grouped(n)) tokens")
+        default: return nil
+        }
+    }
+
+    /// `5400000` as `5,400,000`.
+    static func grouped(_ n: Int64) -> String {
+        let digits = Array(String(n.magnitude))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return (n < 0 ? "-" : "") + out
     }
 
     /// Title, type and doc of what a binding names.

@@ -41,6 +41,9 @@ final class HintTests: XCTestCase {
             return "\(r)"
         }
         XCTAssertTrue(hover(54, 8).contains("worst case time: 15m3s (all attempts, their timeouts and backoff)"), hover(54, 8))
+        // A unit literal: `deadline: 3h` (line 19), and `money: $3` of the budget (line 26).
+        XCTAssertTrue(hover(19, 13).contains("duration `3h`: duration\n```\n\n3h = 10,800,000 ms"), hover(19, 13))
+        XCTAssertTrue(hover(26, 12).contains("$3.00 = 3,000,000 micro-dollars"), hover(26, 12))
         // `roles.developer` in the `release` task: allow run, the std/agents templates.
         let role = hover(55, 16)
         XCTAssertTrue(role.contains("effective permissions: allow run; agents: claude, gpt, shell, simulated, webhook; secrets: none"), role)
