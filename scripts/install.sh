@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make install` / `make uninstall`: release binaries with the Swift runtime linked in
-# (--static-swift-stdlib: they run where the toolchain is absent), the stdlib, shell
+# (--static-swift-stdlib: they run where the toolchain is absent), the stdlib, the
+# diagnostic codes' reference (share/ezflow/doc/DIAGNOSTICS.md), shell
 # completions and man pages, under $DESTDIR$PREFIX (README, "Installing").
 #   bash scripts/install.sh install     build, then copy          (make install)
 #   bash scripts/install.sh build       only the release build    (as the user who owns .build)
@@ -27,6 +28,8 @@ COMPLETIONS=(
 )
 MANPAGES=("share/man/man1/ezc.1" "share/man/man1/ezrun.1")
 STDLIB_DIR="share/ezflow/stdlib"
+# The diagnostic codes' reference, which `ezc lsp` links each diagnostic to.
+DOC_DIR="share/ezflow/doc"
 
 # One `swift build` per product (SwiftPM builds one --product per call); the second and
 # third reuse the first's objects. FoundationNetworking's static archive does not name
@@ -65,6 +68,8 @@ ez_copy() {
     for t in "${TOOLS[@]}"; do install -m 0755 -s "$bin/$t" "$ROOT/bin/$t"; done
     rm -f "$ROOT/$STDLIB_DIR"/*.ezflow
     install -m 0644 stdlib/*.ezflow "$ROOT/$STDLIB_DIR/"
+    install -d "$ROOT/$DOC_DIR"
+    install -m 0644 docs/DIAGNOSTICS.md "$ROOT/$DOC_DIR/DIAGNOSTICS.md"
     local shells=(bash bash zsh zsh fish fish) tools=(ezc ezrun ezc ezrun ezc ezrun) i
     for i in "${!COMPLETIONS[@]}"; do
         ez_generate "${COMPLETIONS[$i]}" "$ROOT/bin/${tools[$i]}" completions "${shells[$i]}"
@@ -80,7 +85,7 @@ ez_uninstall() {
     for t in "${TOOLS[@]}"; do rm -f "$ROOT/bin/$t"; done
     for f in "${COMPLETIONS[@]}" "${MANPAGES[@]}"; do rm -f "$ROOT/$f"; done
     # share/ezflow is ours alone; bin, share/man and the completion directories are shared.
-    rm -rf "${ROOT:?}/$STDLIB_DIR"
+    rm -rf "${ROOT:?}/$STDLIB_DIR" "${ROOT:?}/$DOC_DIR"
     rmdir "$ROOT/share/ezflow" 2>/dev/null || true
 }
 

@@ -10,11 +10,38 @@ public enum SchemaInfo {
         public var takes: String
         /// One line on what the attribute does.
         public var doc: String
+        /// What a value may be written as, for completion.
+        public var values: Values
+    }
+
+    /// The values an attribute takes, as completion offers them.
+    public enum Values: Sendable, Hashable {
+        /// Bare words from a fixed set (`driver: exec`), one or a list.
+        case words([String])
+        /// Names of declarations of these kinds (`retry: standard`), one or a list.
+        case names([DeclKind])
+        /// An expression of this type (`timeout: 5m`; a unit follows a number).
+        case type(Ty)
+        case other
     }
 
     /// The attributes block kind `kind` takes, in declaration order.
     public static func attributes(of kind: String) -> [Attribute] {
-        (Schema.attributes[kind] ?? []).map { Attribute(name: $0.name, takes: takes($0.shape), doc: doc(kind, $0)) }
+        (Schema.attributes[kind] ?? []).map {
+            // A retry's `on` is checked by hand (any error class: declared, imported, built in).
+            let values = kind == "retry" && $0.name == "on" ? Values.names([.error]) : values($0.shape)
+            return Attribute(name: $0.name, takes: takes($0.shape), doc: doc(kind, $0), values: values)
+        }
+    }
+
+    static func values(_ s: Shape) -> Values {
+        switch s {
+        case .value(let t): .type(t)
+        case .word(let ws): .words(ws)
+        case .words(let ws): ws.map(Values.words) ?? .other
+        case .ref(let ks), .refs(let ks): .names(ks)
+        case .custom: .other
+        }
     }
 
     /// The block kinds that may nest inside `kind`, sorted.

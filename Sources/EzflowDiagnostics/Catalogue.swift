@@ -3056,6 +3056,25 @@ public enum Catalogue {
         return "\(e.code): \(e.title)\n\n\(e.explanation)\n"
     }
 
+    /// docs/DIAGNOSTICS.md: every entry under an anchor named by its code (`#E0400`),
+    /// which an editor's link from a diagnostic (LSP `codeDescription`) opens. Installed
+    /// as share/ezflow/doc/DIAGNOSTICS.md beside the stdlib.
+    public static func markdown() -> String {
+        var out = """
+            # Diagnostic codes
+
+            Every code `ezc` reports, with what `ezc explain CODE` prints. Generated from the
+            catalogue (`Sources/EzflowDiagnostics/Catalogue.swift`); the tests fail when this file
+            differs (`EZFLOW_UPDATE_GOLDEN=1 swift test --filter CatalogueTests` rewrites it).
+            Editors link each diagnostic to its section here (`ezc lsp`).
+
+            """
+        for e in all {
+            out += "\n<a id=\"\(e.code)\"></a>\n\n## \(e.code): \(e.title)\n\nSeverity: \(e.severity.rawValue).\n\n\(e.explanation)\n"
+        }
+        return out
+    }
+
     private static func normalize(_ code: String) -> String {
         String(code.unicodeScalars.filter { !$0.properties.isWhitespace }).uppercased()
     }

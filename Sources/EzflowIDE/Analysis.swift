@@ -35,6 +35,16 @@ public struct Completion: Sendable, Hashable {
     /// What it names: `attribute`, `block`, `keyword`, `task`, `input`, `agent`, `function`, ...
     public var kind: String
     public var detail: String
+    /// Where the text it replaces starts (a byte offset), when that is not just the word
+    /// before the cursor: an import path with its `/`, a number and its unit.
+    public var replaceStart: Int?
+
+    public init(label: String, kind: String, detail: String, replaceStart: Int? = nil) {
+        self.label = label
+        self.kind = kind
+        self.detail = detail
+        self.replaceStart = replaceStart
+    }
 }
 
 /// Editor queries over one check: hover, go to definition and completions at a byte

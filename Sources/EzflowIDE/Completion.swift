@@ -1,13 +1,18 @@
 import EzflowCheck
 import EzflowDiagnostics
 import EzflowSyntax
+import EzflowUnits
 
 extension Analysis {
     /// What may be written at `offset` in `path`, filtered by the word being typed:
     /// attribute and block names where a block member starts, declaration keywords at the
     /// top level, the members of `inputs.`, `TASK.outputs.`, `secrets.`, `Enum.` and
-    /// `alias.`, and otherwise the names in scope.
-    public func completions(path: String, offset: Int) -> [Completion] {
+    /// `alias.`, the words, names or enum cases an attribute's value takes, units after a
+    /// number, and otherwise the names in scope.
+    ///
+    /// Inside an `import` string, `modules` are the paths offered (`std/retry`, `lib`): the
+    /// caller lists the stdlib and the importer's directory.
+    public func completions(path: String, offset: Int, modules: [String] = []) -> [Completion] {
         guard let m = module(path) else { return [] }
         let file = result.sources[model.modules[m].file]
         let line = file.lineText(file.position(of: offset).line)
@@ -16,14 +21,26 @@ extension Analysis {
         let (qualifier, word) = Self.split(before)
         let chain = blocks(m, offset)
         var out: [Completion]
-        if let qualifier {
+        if let typed = Self.importPath(before) {
+            // Inside `import "…`: the paths the caller found (stdlib modules, files beside this one).
+            return modules.filter { $0.hasPrefix(typed) }.sorted().map {
+                Completion(label: $0, kind: "module", detail: $0.hasPrefix("std/") ? "standard library module" : "a file beside this one",
+                           replaceStart: offset - typed.utf8.count)
+            }
+        } else if let qualifier {
             out = members(m, of: qualifier, chain)
+        } else if let first = word.unicodeScalars.first, ("0"..."9").contains(first) {
+            out = units(word, Self.valueOf(before, word).flatMap { key in chain.last.flatMap { attribute(key, of: $0) } })
         } else if Self.startsMember(before, word) {
             out = memberNames(Self.enclosing(chain, offset, word))
+        } else if let key = Self.valueOf(before, word), let block = chain.last, let a = attribute(key, of: block),
+                  let values = values(m, a.values) {
+            out = values
         } else {
             out = names(m, chain)
         }
         return out.filter { $0.label.hasPrefix(word) }
+            .map { var c = $0; if c.kind == "unit" { c.replaceStart = offset - word.utf8.count }; return c }
             .sorted { ($0.label, $0.kind) < ($1.label, $1.kind) }
     }
 
@@ -52,6 +69,76 @@ extension Analysis {
         return (q.isEmpty ? nil : q, word)
     }
 
+    /// The attribute whose value (or list element) is being typed: `driver` in
+    /// `driver: e`, `on` in `on: [timeout, t`; nil elsewhere.
+    static func valueOf(_ before: String, _ word: String) -> String? {
+        var rest = Substring(before.dropLast(word.count))
+        while rest.last == " " || rest.last == "\t" { rest.removeLast() }
+        if rest.last == "[" || rest.last == "," {
+            guard let open = rest.lastIndex(of: "["), !rest[open...].contains("]") else { return nil }
+            rest = rest[..<open]
+            while rest.last == " " || rest.last == "\t" { rest.removeLast() }
+        }
+        guard rest.last == ":" else { return nil }
+        rest.removeLast()
+        while rest.last == " " { rest.removeLast() }
+        let key = rest.reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+        return key.isEmpty ? nil : String(key.reversed())
+    }
+
+    /// The text typed so far inside an `import "…` string, or nil outside one.
+    static func importPath(_ before: String) -> String? {
+        guard let m = before.wholeMatch(of: /\s*import\s+"([^"]*)/) else { return nil }
+        return String(m.1)
+    }
+
+    func attribute(_ key: String, of block: Block) -> SchemaInfo.Attribute? {
+        SchemaInfo.attributes(of: block.kind.text).first { $0.name == key }
+    }
+
+    /// Bare words, or the declarations of the kinds an attribute names (built-in error
+    /// classes too, for `on:`); nil for an expression, whose names are the usual ones.
+    func values(_ m: Int, _ v: SchemaInfo.Values) -> [Completion]? {
+        switch v {
+        case .words(let ws): return ws.map { Completion(label: $0, kind: "keyword", detail: "one of: " + ws.joined(separator: ", ")) }
+        case .names(let kinds):
+            var out = model.modules[m].decls.values.filter { kinds.contains($0.kind) }
+                .map { Completion(label: $0.name.text, kind: $0.kind.noun, detail: "\($0.kind.noun) `\($0.name.text)`") }
+            // `alias.name` for what an import declares: the alias, then members after `.`.
+            for (alias, imp) in model.modules[m].imports {
+                guard let tm = imp.module, model.modules[tm].decls.values.contains(where: { kinds.contains($0.kind) }) else { continue }
+                out.append(Completion(label: alias, kind: "module", detail: "imported module"))
+            }
+            if kinds.contains(.error) {
+                out += SchemaInfo.builtinErrorClasses.map { Completion(label: $0, kind: "error class", detail: "built-in error class") }
+            }
+            return out
+        case .type(let t):
+            if case .enumeration(let e) = t {
+                return e.cases.map { Completion(label: "\(e.name).\($0)", kind: "case", detail: "case of `\(e.name)`") }
+            }
+            return nil
+        case .other: return nil
+        }
+    }
+
+    /// A number being typed, completed with the units its attribute takes (`5` → `5m`,
+    /// `5s`, …; `200` → `200k tokens`); every unit when the attribute is not known.
+    func units(_ number: String, _ a: SchemaInfo.Attribute?) -> [Completion] {
+        let digits = String(number.prefix { $0.isNumber || $0 == "_" || $0 == "." })
+        var type: Ty?
+        if case .type(let t)? = a?.values { type = t }
+        var out: [Completion] = []
+        if type == nil || type == .duration {
+            out += Units.durationUnits.map { Completion(label: digits + $0.suffix, kind: "unit", detail: "duration") }
+        }
+        if type == nil || type == .tokens {
+            out.append(Completion(label: digits + " tokens", kind: "unit", detail: "tokens"))
+            out += Units.tokenMagnitudes.map { Completion(label: digits + $0.suffix + " tokens", kind: "unit", detail: "tokens") }
+        }
+        return out
+    }
+
     /// Whether the word starts a block member: only blanks (or `{`) before it on the line.
     static func startsMember(_ before: String, _ word: String) -> Bool {
         before.dropLast(word.count).allSatisfy { $0 == " " || $0 == "\t" || $0 == "{" }
@@ -59,7 +146,10 @@ extension Analysis {
 
     /// Attributes and nested blocks of the innermost block; declarations at the top level.
     func memberNames(_ block: Block?) -> [Completion] {
-        guard let block else { return SchemaInfo.declarations.map { Completion(label: $0, kind: "keyword", detail: "declaration") } }
+        guard let block else {
+            return SchemaInfo.declarations.map { Completion(label: $0, kind: "keyword", detail: "declaration") }
+                + [Completion(label: "import", kind: "keyword", detail: "import \"std/NAME\" or a file: its declarations as `NAME.x`")]
+        }
         let given = Set(block.attributes.map(\.key.text))
         let attrs = SchemaInfo.attributes(of: block.kind.text).filter { !given.contains($0.name) }
             .map { Completion(label: $0.name, kind: "attribute", detail: $0.doc) }

@@ -15,6 +15,7 @@ extension Analysis {
             return h
         }
         if let h = attributeHover(m, offset) { return h }
+        if let h = literalHover(m, offset) { return h }
         guard let (span, t) = type(model.modules[m].file, offset) else { return nil }
         return Hover(range: location(span), title: "expression", type: t.description, doc: "")
     }
@@ -27,6 +28,47 @@ extension Analysis {
         return Hover(range: location(a.key.span), title: "attribute `\(a.key.text)` of `\(block.kind.text)`", type: nil, doc: info.doc)
     }
 
+    /// A unit literal: its value in the units the runtime counts (`90m` is 1h30m, 5,400,000 ms).
+    func literalHover(_ m: Int, _ offset: Int) -> Hover? {
+        guard let block = blocks(m, offset).last else { return nil }
+        func find(_ e: Expr) -> Expr? {
+            guard e.span.start <= offset, offset <= e.span.end else { return nil }
+            switch e.kind {
+            case .duration, .money, .tokens: return e
+            case .list(let items): return items.lazy.compactMap(find).first
+            case .record(let entries): return entries.lazy.compactMap { find($0.value) }.first
+            case .binary(_, let l, let r): return find(l) ?? find(r)
+            case .unary(_, let x): return find(x)
+            case .call(_, let args): return args.lazy.compactMap(find).first
+            default: return nil
+            }
+        }
+        guard let e = block.attributes.lazy.compactMap({ find($0.value) }).first else { return nil }
+        let text = result.sources[e.span.file].text(e.span)
+        switch e.kind {
+        case .duration(let ms):
+            return Hover(range: location(e.span), title: "duration `\(text)`", type: "duration",
+                         doc: "\(Units.durationCompound(ms)) = \(Self.grouped(ms)) ms")
+        case .money(let micros):
+            return Hover(range: location(e.span), title: "money `\(text)`", type: "money",
+                         doc: "\(Units.money(micros)) = \(Self.grouped(micros)) micro-dollars (the runtime counts whole micro-dollars)")
+        case .tokens(let n):
+            return Hover(range: location(e.span), title: "tokens `\(text)`", type: "tokens", doc: "\(Self.grouped(n)) tokens")
+        default: return nil
+        }
+    }
+
+    /// `5400000` as `5,400,000`.
+    static func grouped(_ n: Int64) -> String {
+        let digits = Array(String(n.magnitude))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
     /// Title, type and doc of what a binding names.
     func describe(_ b: Binding) -> Hover {
         let none = Location(path: "", start: 0, end: 0)
@@ -36,7 +78,8 @@ extension Analysis {
         case .task(let m, let i):
             guard let t = workflow(m)?.tasks[i] else { return h("task") }
             let cost = workflow(m).flatMap { $0.reservations.indices.contains(i) ? worstCase($0.reservations[i]) : nil } ?? ""
-            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t), cost].filter { !$0.isEmpty }.joined(separator: "\n"))
+            let time = CriticalPath.worstTime(t).map { "worst case time: \(Units.durationCompound($0))" + (t.maxAttempts > 1 ? " (all attempts, their timeouts and backoff)" : "") } ?? ""
+            return h("task `\(t.name.text)`", nil, [comment(above: t.name.span), taskDetails(t), cost, time].filter { !$0.isEmpty }.joined(separator: "\n"))
         case .group(let m, let i): return h("group `\(workflow(m)?.groups[i].name.text ?? "")`")
         case .input(let m, let name):
             let i = workflow(m)?.inputs.first { $0.name == name }
@@ -91,7 +134,21 @@ extension Analysis {
             parts.append("driver \(a.driver ?? "?"); capabilities: \(a.capabilities.joined(separator: ", "))")
         }
         if kind == .enumeration { parts.append("cases: " + d.block.cases.map(\.text).joined(separator: ", ")) }
+        if kind == .role, let e = effectiveRole(id) { parts.append(e) }
         return parts.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+
+    /// A role's permissions with what it inherits: what a task running as it may do.
+    func effectiveRole(_ id: DeclID) -> String? {
+        var roles: [DeclID: RoleInfo] = [:]
+        for w in result.workflows { for r in w.roles { roles[r.id] = r } }
+        guard roles[id] != nil else { return nil }
+        let e = flattenRole(id, roles: roles)
+        func list(_ ids: Set<DeclID>) -> String { ids.isEmpty ? "none" : ids.map(\.name).sorted().joined(separator: ", ") }
+        let inherited = e.ancestors.subtracting([id])
+        return "effective permissions: allow " + (e.allow.isEmpty ? "nothing" : e.allow.sorted().joined(separator: ", "))
+            + "; agents: " + list(e.agents) + "; secrets: " + list(e.secrets)
+            + (inherited.isEmpty ? "" : " (with what it inherits from " + list(inherited) + ")")
     }
 
     /// A task's action, agent (pinned or picked from the pool) and retry rule.

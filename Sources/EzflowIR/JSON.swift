@@ -334,10 +334,15 @@ public struct JSONParser {
 
     let bytes: [UInt8]
     var pos = 0
+    /// Numbers beyond Int64 and Double are kept as the nearest `float` instead of refused.
+    var wideNumbers = false
 
-    /// Parses a whole document.
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        var p = JSONParser(bytes: bytes)
+    /// Parses a whole document. With `wideNumbers`, a number no field is expected to hold
+    /// exactly (JSON sets no range: a client's 20-digit process id, `1e400`) becomes the
+    /// nearest finite `float` rather than failing the whole document (the language server
+    /// reads its messages so; the IR and journals stay strict).
+    public static func parse(_ bytes: [UInt8], wideNumbers: Bool = false) throws(JSONParseError) -> JSONValue {
+        var p = JSONParser(bytes: bytes, wideNumbers: wideNumbers)
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
@@ -436,12 +441,12 @@ public struct JSONParser {
             isFloat = true
         }
         let text = String(decoding: bytes[start..<pos], as: UTF8.self)
-        if isFloat {
-            guard let d = Double(text), d.isFinite else { throw JSONParseError(offset: start, message: "number out of range") }
-            return .float(d)
+        if !isFloat, let i = Int64(text) { return .int(i) }
+        if let d = Double(text), d.isFinite, isFloat || wideNumbers { return .float(d) }
+        guard wideNumbers else {
+            throw JSONParseError(offset: start, message: isFloat ? "number out of range" : "integer does not fit in 64 bits")
         }
-        guard let i = Int64(text) else { throw JSONParseError(offset: start, message: "integer does not fit in 64 bits") }
-        return .int(i)
+        return .float(text.hasPrefix("-") ? -Double.greatestFiniteMagnitude : .greatestFiniteMagnitude)
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {

@@ -1,6 +1,7 @@
 import EzflowDiagnostics
 import EzflowIDE
 import EzflowIR
+import Foundation
 
 /// The requests answered by `EzflowIDE`, converted: positions to byte offsets and back,
 /// plain values to LSP's JSON.
@@ -30,10 +31,28 @@ extension LanguageServer {
     }
 
     func completion(_ params: JSONValue?) throws(RPCError) -> JSONValue {
-        guard let (a, path, offset) = try at(params) else { return .array([]) }
-        return .array(a.completions(path: path, offset: offset).map { c in
-            .object([("label", .string(c.label)), ("kind", .int(Self.completionKind(c.kind))), ("detail", .string(c.detail))])
+        guard let (a, path, offset) = try at(params), let source = a.source(path) else { return .array([]) }
+        let lines = LineMap(source.text.bytes)
+        return .array(a.completions(path: path, offset: offset, modules: importable(from: path)).map { c in
+            var item: [(String, JSONValue)] = [("label", .string(c.label)), ("kind", .int(Self.completionKind(c.kind))), ("detail", .string(c.detail))]
+            if let start = c.replaceStart {
+                item.append(("textEdit", .object([("range", Self.range(lines, start, offset, encoding)), ("newText", .string(c.label))])))
+            }
+            return .object(item)
         })
+    }
+
+    /// What an import in the file `path` may name: the stdlib's modules (`std/NAME`) and
+    /// the `.ezflow` files beside it (without the extension).
+    func importable(from path: String) -> [String] {
+        let fm = FileManager.default
+        func modules(_ dir: String) -> [String] {
+            ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".ezflow") }.map { String($0.dropLast(7)) }
+        }
+        var out = stdlibDirectory.map { modules($0).map { "std/" + $0 } } ?? []
+        let own = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        if path.hasPrefix("/") { out += modules((path as NSString).deletingLastPathComponent).filter { $0 != own } }
+        return out
     }
 
     /// `textDocument/formatting`: `ezc fmt`'s text as one edit of the whole document (none
@@ -73,6 +92,7 @@ extension LanguageServer {
         case "output": 5           // Field
         case "secret": 21          // Constant
         case "module": 9
+        case "unit": 11            // Unit
         case "case": 20            // EnumMember
         case "enum": 13
         case "agent", "role", "policy", "retry", "error class": 7  // Class
@@ -126,27 +146,28 @@ extension LanguageServer {
 
     /// One diagnostic of the document `uri` (whose lines are `lines`) as LSP's `Diagnostic`.
     func diagnostic(_ d: Diagnostic, _ uri: String, _ lines: LineMap, _ a: Analysis) -> JSONValue {
-            var message = d.message
-            if !d.primary.message.isEmpty, d.primary.message != d.message { message += "\n" + d.primary.message }
-            if let help = d.help { message += "\nhelp: " + help }
-            var related: [JSONValue] = []
-            for label in d.secondary {
-                let file = a.result.sources[label.span.file].path
-                if let loc = location(Location(path: file, start: label.span.start, end: label.span.end), a) {
-                    related.append(.object([("location", loc), ("message", .string(label.message.isEmpty ? "related" : label.message))]))
-                }
+        var message = d.message
+        if !d.primary.message.isEmpty, d.primary.message != d.message { message += "\n" + d.primary.message }
+        if let help = d.help { message += "\nhelp: " + help }
+        var related: [JSONValue] = []
+        for label in d.secondary {
+            let file = a.result.sources[label.span.file].path
+            if let loc = location(Location(path: file, start: label.span.start, end: label.span.end), a) {
+                related.append(.object([("location", loc), ("message", .string(label.message.isEmpty ? "related" : label.message))]))
             }
-            let here = JSONValue.object([("uri", .string(uri)), ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding))])
-            for note in d.notes { related.append(.object([("location", here), ("message", .string("note: " + note))])) }
-            var members: [(String, JSONValue)] = [
-                ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding)),
-                ("severity", .int(Self.severity(d.severity))),
-                ("code", .string(d.code)),
-                ("source", .string("ezc")),
-                ("message", .string(message)),
-            ]
-            if !related.isEmpty { members.append(("relatedInformation", .array(related))) }
-            return .object(members)
+        }
+        let here = JSONValue.object([("uri", .string(uri)), ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding))])
+        for note in d.notes { related.append(.object([("location", here), ("message", .string("note: " + note))])) }
+        var members: [(String, JSONValue)] = [
+            ("range", Self.range(lines, d.primary.span.start, d.primary.span.end, encoding)),
+            ("severity", .int(Self.severity(d.severity))),
+            ("code", .string(d.code)),
+        ] + (codeReference.map { [("codeDescription", .object([("href", .string($0 + "#" + d.code))]))] } ?? []) + [
+            ("source", .string("ezc")),
+            ("message", .string(message)),
+        ]
+        if !related.isEmpty { members.append(("relatedInformation", .array(related))) }
+        return .object(members)
     }
 
     static func severity(_ s: Severity) -> Int64 {

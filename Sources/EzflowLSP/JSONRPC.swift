@@ -57,7 +57,7 @@ public enum Incoming: Sendable, Equatable {
     /// error response goes to the request that caused it.
     public static func decode(_ body: [UInt8]) -> Result<Incoming, DecodeFailure> {
         let value: JSONValue
-        do { value = try JSONParser.parse(body) } catch {
+        do { value = try JSONParser.parse(body, wideNumbers: true) } catch {
             return .failure(DecodeFailure(id: nil, error: RPCError(RPCError.parseError, "the message is not JSON: \(error.description)")))
         }
         guard case .object = value else {

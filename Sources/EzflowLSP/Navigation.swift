@@ -91,8 +91,17 @@ extension LanguageServer {
     }
 
     /// The stdlib's directory as `ezc check` finds it, ending in `/`.
-    var stdlibDirectory: String? {
-        StdlibLocator.find(flag: stdlibRoot).root.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    static func stdlibDirectory(_ flag: String?) -> String? {
+        StdlibLocator.find(flag: flag).root.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    }
+
+    /// The `file:` URI of the diagnostic codes' reference beside the stdlib: installed
+    /// (share/ezflow/doc/DIAGNOSTICS.md) or in the source tree (docs/DIAGNOSTICS.md).
+    static func codeReference(_ stdlib: String?) -> String? {
+        guard let stdlib else { return nil }
+        let parent = (String(stdlib.dropLast()) as NSString).deletingLastPathComponent
+        return ["doc/DIAGNOSTICS.md", "docs/DIAGNOSTICS.md"].lazy.map { parent + "/" + $0 }
+            .first { FileManager.default.isReadableFile(atPath: $0) }.map(FileURI.uri)
     }
 
     /// Applies the edits in memory and checks each root again: the first diagnostic the

@@ -37,6 +37,11 @@ public final class LanguageServer {
     var analyses: [String: Analysis] = [:]
     /// Parses kept across checks: an edit re-parses only the files that changed.
     let parseCache = ParseCache()
+    /// Where the stdlib is (found once, as `ezc check` finds it): rename and quick fixes
+    /// leave its files alone.
+    lazy var stdlibDirectory: String? = Self.stdlibDirectory(stdlibRoot)
+    /// The diagnostic codes' reference each diagnostic links to, when it is installed.
+    lazy var codeReference: String? = Self.codeReference(stdlibDirectory)
 
     public init(version: String, stdlibRoot: String? = nil, log: @escaping (String) -> Void = { _ in }) {
         self.version = version
@@ -104,6 +109,12 @@ public final class LanguageServer {
         case (.running, "textDocument/prepareRename"): return try prepareRename(params)
         case (.running, "textDocument/rename"): return try rename(params)
         case (.running, "textDocument/codeAction"): return try codeActions(params)
+        case (.running, "textDocument/inlayHint"): return try inlayHints(params)
+        case (.running, "textDocument/documentSymbol"): return try documentSymbols(params)
+        case (.running, "textDocument/foldingRange"): return try foldingRanges(params)
+        case (.running, "textDocument/semanticTokens/full"): return try semanticTokens(params, range: false)
+        case (.running, "textDocument/semanticTokens/range"): return try semanticTokens(params, range: true)
+        case (.running, "textDocument/rangeFormatting"): return try rangeFormatting(params)
         case (.running, _): throw RPCError(RPCError.methodNotFound, "no method `\(method)`")
         }
     }
@@ -173,10 +184,15 @@ public final class LanguageServer {
             ("documentFormattingProvider", .bool(true)),
             ("referencesProvider", .bool(true)),
             ("codeActionProvider", .object([("codeActionKinds", .array([.string("quickfix")]))])),
+            ("inlayHintProvider", .bool(true)),
             ("renameProvider", .object([("prepareProvider", .bool(true))])),
             // Pull diagnostics too (3.17): a file's list depends on the files it imports.
             ("diagnosticProvider", .object([("interFileDependencies", .bool(true)), ("workspaceDiagnostics", .bool(false))])),
             ("workspace", .object([("workspaceFolders", .object([("supported", .bool(true)), ("changeNotifications", .bool(true))]))])),
+            ("documentSymbolProvider", .bool(true)),
+            ("foldingRangeProvider", .bool(true)),
+            ("semanticTokensProvider", .object([("legend", Self.semanticTokensLegend), ("range", .bool(true)), ("full", .bool(true))])),
+            ("documentRangeFormattingProvider", .bool(true)),
         ])
         return .object([("capabilities", capabilities),
                         ("serverInfo", .object([("name", .string("ezc")), ("version", .string(version))]))])

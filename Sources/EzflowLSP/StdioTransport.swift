@@ -25,6 +25,16 @@ public enum StdioTransport {
                 return server.statusAtEndOfInput
             }
             reader.append(buffer[0..<n])
+            // Debounce by backlog: what the editor sent while the last batch was being
+            // handled (a burst of keystrokes) joins this batch, so one check covers them
+            // all and no check runs on a text already replaced. A lone edit is never held.
+            var drained = n
+            while drained < Self.batchBytesMax, readable(input) {
+                let m = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if m <= 0 { break }  // the end of input or an error: the outer read sees it again
+                reader.append(buffer[0..<m])
+                drained += m
+            }
             var batch: [[UInt8]] = []
             while let frame = reader.next() {
                 switch frame {
@@ -41,6 +51,16 @@ public enum StdioTransport {
             }
             if let code = server.exitCode { return code }
         }
+    }
+
+    /// At most this much input joins one batch: a client that never stops sending still
+    /// gets answers.
+    static let batchBytesMax = 16 << 20
+
+    /// Whether `fd` has input now (poll with no wait).
+    static func readable(_ fd: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) == 1 && p.revents & Int16(POLLIN) != 0
     }
 
     /// Writes all of `bytes`, retrying short writes and interruptions.

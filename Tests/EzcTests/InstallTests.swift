@@ -190,7 +190,7 @@ final class InstallTests: XCTestCase {
             "share/man/man1/ezc.1": ["ezc", "help", "--man"],
             "share/man/man1/ezrun.1": ["ezrun", "help", "--man"],
         ]
-        let expected = (["bin/ezc", "bin/ezguard", "bin/ezrun"] + stdlib + generated.keys).sorted()
+        let expected = (["bin/ezc", "bin/ezguard", "bin/ezrun", "share/ezflow/doc/DIAGNOSTICS.md"] + stdlib + generated.keys).sorted()
         XCTAssertEqual(files(under: other), expected)
         for (file, argv) in generated {
             let printed = runClean(argv, path: "\(other.path)/bin:\(systemPath)")

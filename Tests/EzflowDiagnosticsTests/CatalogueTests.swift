@@ -31,6 +31,16 @@ final class CatalogueTests: XCTestCase {
         }
     }
 
+    /// docs/DIAGNOSTICS.md, which editors link to, is the catalogue as markdown.
+    func testDiagnosticsReferenceIsGenerated() throws {
+        let url = Repo.root.appendingPathComponent("docs/DIAGNOSTICS.md")
+        let expected = Catalogue.markdown()
+        if ProcessInfo.processInfo.environment["EZFLOW_UPDATE_GOLDEN"] == "1" { try Data(expected.utf8).write(to: url) }
+        let actual = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        XCTAssertEqual(actual, expected, "docs/DIAGNOSTICS.md is stale: EZFLOW_UPDATE_GOLDEN=1 swift test --filter CatalogueTests")
+        XCTAssertTrue(actual.contains("<a id=\"E0200\"></a>\n\n## E0200: cannot find name in scope\n"))
+    }
+
     func testEntriesAreSortedAndIndexed() {
         let codes = Catalogue.all.map(\.code)
         XCTAssertEqual(codes, codes.sorted())

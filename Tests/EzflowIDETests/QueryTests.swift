@@ -70,7 +70,7 @@ final class QueryTests: XCTestCase {
     func testHoverOnATaskShowsItsDocAgentAndRetry() throws {
         let h = try XCTUnwrap(analysis.hover(path: "main.ezflow", offset: at("7️⃣")))
         XCTAssertEqual(h.title, "task `build`")
-        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff; retries timeout, transient")
+        XCTAssertEqual(h.doc, "Compiles everything.\naction `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff; retries timeout, transient\nworst case time: 15m3s (all attempts, their timeouts and backoff)")
         XCTAssertEqual(h.range.path, "main.ezflow")
         // The declaration's own name hovers the same.
         XCTAssertEqual(analysis.hover(path: "main.ezflow", offset: at("2️⃣"))?.title, "task `build`")
@@ -185,6 +185,25 @@ final class QueryTests: XCTestCase {
         // parser takes it for a block header, the completions are still the task's.
         XCTAssertEqual(complete(wf("x").replacingOccurrences(of: "task a { run", with: "task a {\n    ti1️⃣\n    run")), ["timeout"])
         XCTAssertEqual(complete("wor1️⃣\nworkflow w {}\n"), ["workflow"])
+    }
+
+    /// An attribute's value: its words, the declarations it names (built-in error classes
+    /// too), units after a number, and import paths the caller lists.
+    func testCompletionsOfValuesUnitsAndImportPaths() {
+        func complete(_ source: String, modules: [String] = []) -> [String] {
+            let m = Marked(source)
+            let a = Analysis(root: "c.ezflow", files: ["c.ezflow": m.text, "lib.ezflow": Self.lib], stdlibRoot: Repo.url("stdlib").path)
+            return a.completions(path: "c.ezflow", offset: m["1️⃣"], modules: modules).map(\.label)
+        }
+        XCTAssertEqual(complete("agent sh {\n  driver: 1️⃣\n}\n"), ["exec", "http", "llm", "sim"])
+        XCTAssertEqual(complete("agent sh {\n  driver: e1️⃣\n}\n"), ["exec"])
+        XCTAssertEqual(complete("error flaky\nretry r {\n  on: [timeout, 1️⃣]\n}\n"),
+                       ["agent_error", "flaky", "output_error", "timeout", "transient"])
+        XCTAssertEqual(complete("import \"lib.ezflow\" as l\nworkflow w {\n  task a {\n    run: \"x\"\n    agent: 1️⃣\n  }\n}\n"), ["l"])
+        XCTAssertEqual(complete("workflow w {\n  task a {\n    run: \"x\"\n    timeout: 51️⃣\n  }\n}\n"), ["5d", "5h", "5m", "5ms", "5s"])
+        XCTAssertEqual(complete("workflow w {\n  budget {\n    tokens: 2001️⃣\n  }\n}\n"), ["200 tokens", "200M tokens", "200k tokens"])
+        XCTAssertEqual(complete("import \"std/r1️⃣\"\n", modules: ["std/agents", "std/retry", "std/roles", "lib"]), ["std/retry", "std/roles"])
+        XCTAssertEqual(complete("imp1️⃣"), ["import"])
     }
 
     static func slice(_ text: String, _ l: Location) -> String {

@@ -37,6 +37,30 @@ final class LanguageServerTests: XCTestCase {
             """#)
     }
 
+    /// JSON sets no range on numbers: a 20-digit process id or `1e400` in a field the server
+    /// does not read leaves the request answered (the IR's parser stays strict).
+    func testNumbersBeyond64BitsDoNotLoseTheRequest() {
+        let s = server()
+        let r = send(s, #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":12345678901234567890,"x":1e400,"y":-1e400,"z":\#(String(repeating: "9", count: 400)),"capabilities":{}}}"#)
+        XCTAssertEqual(r.first?["id"], .int(1))
+        XCTAssertNotNil(r.first?["result"]?["capabilities"], "\(r)")
+        XCTAssertThrowsError(try JSONParser.parse(Array("12345678901234567890".utf8)))
+        XCTAssertEqual(try JSONParser.parse(Array("-1e400".utf8), wideNumbers: true), .float(-Double.greatestFiniteMagnitude))
+    }
+
+    /// Inside an import string the stdlib's modules are offered, each replacing the whole
+    /// path typed so far (its `/` included, which editors do not count as a word).
+    func testImportPathsReplaceWhatWasTyped() {
+        let s = server()
+        _ = send(s, initialize())
+        _ = send(s, open("import \"std/re\"\n"))
+        let r = send(s, #"{"jsonrpc":"2.0","id":2,"method":"textDocument/completion","params":{"textDocument":{"uri":"\#(uri)"},"position":{"line":0,"character":14}}}"#)
+        assertJSON(r.first, #"""
+            {"jsonrpc":"2.0","id":2,"result":[
+              {"label":"std/retry","kind":9,"detail":"standard library module","textEdit":{"range":{"start":{"line":0,"character":8},"end":{"line":0,"character":14}},"newText":"std/retry"}}]}
+            """#)
+    }
+
     /// A `$/cancelRequest` that arrives with the request (the server has not started it)
     /// cancels it; the rest of the batch is answered.
     func testACancelInTheSameBatchCancels() {
@@ -132,12 +156,14 @@ final class LanguageServerTests: XCTestCase {
         func range(_ l: Int, _ a: Int, _ b: Int) -> String {
             #"{"start":{"line":\#(l),"character":\#(a)},"end":{"line":\#(l),"character":\#(b)}}"#
         }
+        // Each code links to its section of the codes' reference beside the stdlib.
+        let codes = FileURI.uri(Repo.url("docs/DIAGNOSTICS.md").path)
         assertJSON(out.first, #"""
             {"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"uri":"\#(uri)","version":1,"diagnostics":[
-              {"range":\#(range(1, 11, 14)),"severity":1,"code":"E0500","source":"ezc",
+              {"range":\#(range(1, 11, 14)),"severity":1,"code":"E0500","codeDescription":{"href":"\#(codes)#E0500"},"source":"ezc",
                "message":"no agent can run task `a`\nneeds an exec agent\nhelp: declare an agent with these capabilities, or add one to the workflow's `agents` list",
                "relatedInformation":[{"location":{"uri":"\#(uri)","range":\#(range(1, 11, 14))},"message":"note: the pool has: no agents"}]},
-              {"range":\#(range(2, 7, 8)),"severity":1,"code":"E0201","source":"ezc",
+              {"range":\#(range(2, 7, 8)),"severity":1,"code":"E0201","codeDescription":{"href":"\#(codes)#E0201"},"source":"ezc",
                "message":"`a` is declared twice in this workflow\nredeclared here\nhelp: task and group names must be unique",
                "relatedInformation":[{"location":{"uri":"\#(uri)","range":\#(range(1, 7, 8))},"message":"first declared here"}]}]}}
             """#)

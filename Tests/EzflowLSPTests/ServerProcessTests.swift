@@ -44,9 +44,15 @@ final class ServerProcessTests: XCTestCase {
               "positionEncoding":"utf-16",
               "textDocumentSync":{"openClose":true,"change":2,"save":{"includeText":false}},
               "hoverProvider":true,"definitionProvider":true,"completionProvider":{"triggerCharacters":["."]},
-              "documentFormattingProvider":true,"referencesProvider":true,"codeActionProvider":{"codeActionKinds":["quickfix"]},"renameProvider":{"prepareProvider":true},
+              "documentFormattingProvider":true,"referencesProvider":true,"codeActionProvider":{"codeActionKinds":["quickfix"]},"inlayHintProvider":true,"renameProvider":{"prepareProvider":true},
               "diagnosticProvider":{"interFileDependencies":true,"workspaceDiagnostics":false},
-              "workspace":{"workspaceFolders":{"supported":true,"changeNotifications":true}}},
+              "workspace":{"workspaceFolders":{"supported":true,"changeNotifications":true}},
+              "documentSymbolProvider":true,"foldingRangeProvider":true,
+              "semanticTokensProvider":{"legend":{
+                "tokenTypes":["namespace","type","class","enum","interface","struct","parameter","variable","property",
+                              "enumMember","event","function","macro","decorator","keyword","comment","string","number"],
+                "tokenModifiers":["declaration","readonly","defaultLibrary"]},"range":true,"full":true},
+              "documentRangeFormattingProvider":true},
              "serverInfo":{"name":"ezc","version":"0.1.0"}}}
             """#)
 
@@ -67,7 +73,7 @@ final class ServerProcessTests: XCTestCase {
         assertJSON(c.diagnostics(uri), #"""
             {"uri":"\#(uri)","version":2,"diagnostics":[{
               "range":{"start":{"line":\#(typo.0),"character":\#(typo.1 - 5)},"end":{"line":\#(typo.0),"character":\#(typo.1 + 2)}},
-              "severity":1,"code":"E0200","source":"ezc",
+              "severity":1,"code":"E0200","codeDescription":{"href":"\#(FileURI.uri(Repo.url("docs/DIAGNOSTICS.md").path))#E0200"},"source":"ezc",
               "message":"cannot find retry `standrd` in module `retry`\nhelp: did you mean `standard`?"}]}
             """#)
 
@@ -77,7 +83,7 @@ final class ServerProcessTests: XCTestCase {
         XCTAssertEqual(btr.0, release.0)
         assertJSON(c.request(2, "textDocument/hover", at((btr.0, btr.1 + 1))), #"""
             {"jsonrpc":"2.0","id":2,"result":{
-              "contents":{"kind":"markdown","value":"```ezflow\ntask `btr`\n```\n\nRuns std/build_test_review with its own agents, roles and budget.\naction `workflow`; agent: picked from the pool"},
+              "contents":{"kind":"markdown","value":"```ezflow\ntask `btr`\n```\n\nRuns std/build_test_review with its own agents, roles and budget.\naction `workflow`; agent: picked from the pool\nworst case time: 1h"},
               "range":{"start":{"line":\#(btr.0),"character":\#(btr.1)},"end":{"line":\#(btr.0),"character":\#(btr.1 + 3)}}}}
             """#)
 
