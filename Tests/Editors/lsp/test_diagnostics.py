@@ -7,7 +7,7 @@ import pathlib
 
 from lsprotocol import types
 
-from lsp_session import EXAMPLES, STDLIB, change, open_doc, published, span
+from lsp_session import EXAMPLES, REPO, STDLIB, change, open_doc, published, span
 
 EVERY_EXAMPLE = sorted(EXAMPLES.glob("*.ezflow")) + sorted(EXAMPLES.glob("*.ezflow.yaml")) + sorted(STDLIB.glob("*.ezflow"))
 
@@ -56,6 +56,9 @@ async def test_an_edit_that_breaks_a_name_then_its_undo(client):
     )
     assert d.message == "cannot find task `biuld` in this workflow\nhelp: did you mean `build`?"
     assert d.related_information is None
+    # The code links to its explanation in the catalogue beside the stdlib (`ezc explain E0200`).
+    assert d.code_description.href == (REPO / "docs" / "DIAGNOSTICS.md").as_uri() + "#E0200"
+    assert '<a id="E0200"></a>' in (REPO / "docs" / "DIAGNOSTICS.md").read_text()
 
     # Pulled, the same list.
     report = await pull(client, uri)

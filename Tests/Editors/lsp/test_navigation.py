@@ -28,12 +28,14 @@ async def definition(client, uri: str, p: types.Position):
 async def test_hover_on_a_task_name(client):
     uri, text = await opened(client, "stdlib_pipeline.ezflow")
     # On its declaration: the action, the agent, the stdlib rule it retries with, and
-    # what it may cost (5m on `agents.shell` at $0.0001/s = $0.03, 3 attempts).
+    # what it may cost (5m on `agents.shell` at $0.0001/s = $0.03, 3 attempts) and take
+    # (3 × 5m, and 1s + 2s of exponential backoff between them).
     value, r = await hover(client, uri, pos(text, "task release", skip=7))
     assert value == (
         "```ezflow\ntask `release`\n```\n\n"
         "action `run`; agent: picked from the pool; retry: 3 attempts, exponential backoff; retries timeout, transient\n"
-        "worst case per attempt: $0.03; 3 attempts: $0.09"
+        "worst case per attempt: $0.03; 3 attempts: $0.09\n"
+        "worst case time: 15m3s (all attempts, their timeouts and backoff)"
     )
     assert r == types.Range(start=pos(text, "task release", skip=5), end=pos(text, "task release", skip=12))
 
@@ -44,7 +46,10 @@ async def test_hover_on_a_task_used_in_a_string(client):
     # (needs docker): 10m at $0.0004/s.
     p = pos(text, "${build.outputs.image}", skip=3)
     value, r = await hover(client, uri, p)
-    assert value == "```ezflow\ntask `build`\n```\n\naction `run`; agent: picked from the pool\nworst case per attempt: $0.24"
+    assert value == (
+        "```ezflow\ntask `build`\n```\n\naction `run`; agent: picked from the pool\n"
+        "worst case per attempt: $0.24\nworst case time: 10m"
+    )
     assert r == types.Range(start=pos(text, "${build.outputs.image}", skip=2), end=pos(text, "${build.outputs.image}", skip=7))
 
 
