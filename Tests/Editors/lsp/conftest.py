@@ -28,6 +28,8 @@ async def start(client: LanguageClient, capabilities: types.ClientCapabilities, 
     result = await client.initialize_session(types.InitializeParams(capabilities=capabilities, root_uri=None))
     assert result.capabilities.position_encoding == encoding
     assert result.server_info.name == "ezc"
+    # What the server announced, for the tests that read it (the semantic tokens' legend).
+    client.server_capabilities = result.capabilities
 
 
 async def stop(client: LanguageClient):
