@@ -3,6 +3,8 @@ schema table), task names where a task is named, members after a dot."""
 
 from __future__ import annotations
 
+import pathlib
+
 from lsprotocol import types
 
 from lsp_session import EXAMPLES, change, open_doc, pos, published
@@ -102,3 +104,76 @@ async def test_a_word_typed_above_the_other_attributes(client):
     assert (d.code, d.message) == ("E0202", "unknown block `ma`")
     got = await complete(client, uri, types.Position(line=line, character=6))
     assert got == [("matrix", STRUCT), ("max_cost", PROPERTY), ("max_items", PROPERTY), ("max_tokens", PROPERTY)]
+
+
+VALUES = """\
+import "std/retry"
+
+agent sh {
+  driver: exec
+  capabilities: ["shell"]
+}
+
+workflow w {
+  task a {
+    run: "true"
+    timeout: 5m
+    retry: retry.standard
+  }
+}
+"""
+
+
+async def items(client, uri: str, p: types.Position):
+    return await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=p)
+    )
+
+
+async def test_values_units_and_import_paths(client, tmp_path: pathlib.Path):
+    (tmp_path / "helpers.ezflow").write_text("retry once {\n  attempts: 1\n}\n")
+    path = tmp_path / "main.ezflow"
+    path.write_text(VALUES)
+    uri = open_doc(client, path)
+    assert list((await published(client, uri)).diagnostics) == []
+
+    # An attribute's value: the words it takes (`driver: ` → the four drivers).
+    got = await items(client, uri, pos(VALUES, "driver: exec", skip=8))
+    assert [(i.label, i.kind, i.detail) for i in got] == [
+        (d, KEYWORD, "one of: exec, http, llm, sim") for d in ("exec", "http", "llm", "sim")
+    ]
+    # After a number, the units of the attribute's type, replacing the number typed.
+    got = await items(client, uri, pos(VALUES, "timeout: 5m", skip=10))
+    digit = types.Range(start=pos(VALUES, "timeout: 5m", skip=9), end=pos(VALUES, "timeout: 5m", skip=10))
+    assert [(i.label, i.kind, i.detail, i.text_edit) for i in got] == [
+        (u, types.CompletionItemKind.Unit, "duration", types.TextEdit(range=digit, new_text=u)) for u in ("5d", "5h", "5m", "5ms", "5s")
+    ]
+    # Inside `import "…"`: the stdlib's modules and the files beside this one (not itself),
+    # each replacing what is typed of the path.
+    typed = types.Range(start=pos(VALUES, '"std/retry"', skip=1), end=pos(VALUES, '"std/retry"', skip=5))
+    got = await items(client, uri, typed.end)
+    assert [(i.label, i.detail, i.text_edit) for i in got] == [
+        (m, "standard library module", types.TextEdit(range=typed, new_text=m))
+        for m in ("std/agents", "std/build_test_review", "std/retry", "std/roles")
+    ]
+    start = typed.start
+    got = await items(client, uri, start)
+    assert [(i.label, i.detail) for i in got] == [("helpers", "a file beside this one")] + [
+        (m, "standard library module") for m in ("std/agents", "std/build_test_review", "std/retry", "std/roles")
+    ]
+
+
+async def test_hover_on_a_unit_literal(client):
+    path = EXAMPLES / "stdlib_pipeline.ezflow"
+    text = path.read_text()
+    uri = open_doc(client, path)
+    await published(client, uri)
+    for needle, value in [
+        ("deadline: 3h", "```ezflow\nduration `3h`: duration\n```\n\n3h = 10,800,000 ms"),
+        ("money: $3", "```ezflow\nmoney `$3`: money\n```\n\n$3.00 = 3,000,000 micro-dollars (the runtime counts whole micro-dollars)"),
+        ("tokens: 200k tokens", "```ezflow\ntokens `200k tokens`: tokens\n```\n\n200,000 tokens"),
+    ]:
+        h = await client.text_document_hover_async(types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos(text, needle, skip=len(needle) - 1)))
+        assert h.contents.value == value, needle
+        literal = needle.split(": ")[1]
+        assert h.range == types.Range(start=pos(text, needle, skip=len(needle) - len(literal)), end=pos(text, needle, skip=len(needle)))

@@ -7,7 +7,7 @@ import subprocess
 
 from lsprotocol import types
 
-from lsp_session import EXAMPLES, EZC, change, open_doc, published
+from lsp_session import EXAMPLES, EZC, apply_edits, change, open_doc, published
 
 
 def badly_formatted(text: str) -> str:
@@ -63,3 +63,58 @@ async def test_a_file_that_does_not_parse_is_left_alone(client, tmp_path: pathli
     # The unclosed `{` (and the missing agent, which the checker still finds).
     assert [d.code for d in (await published(client, uri)).diagnostics] == ["E0105", "E0500"]
     assert list(await format_request(client, uri)) == []
+
+
+MESSY = """\
+agent sh {
+  driver: exec
+  capabilities: ["shell"]
+}
+
+workflow w {
+  task a {
+      run: "true"
+    timeout:    5m
+  }
+  task b {   run: "true",   timeout: 1m }
+}
+"""
+
+
+async def range_format(client, uri: str, first: int, last: int):
+    """rangeFormatting of lines `first`..`last` (0-based, whole lines)."""
+    return await client.text_document_range_formatting_async(
+        types.DocumentRangeFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(line=first, character=0), end=types.Position(line=last + 1, character=0)),
+            options=types.FormattingOptions(tab_size=2, insert_spaces=True),
+        )
+    )
+
+
+def line_edit(line: int, text: str) -> types.TextEdit:
+    return types.TextEdit(
+        range=types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line + 1, character=0)), new_text=text
+    )
+
+
+async def test_range_formatting_reprints_only_the_lines_asked_for(client, tmp_path: pathlib.Path):
+    path = tmp_path / "messy.ezflow"
+    path.write_text(MESSY)
+    uri = open_doc(client, path)
+    assert list((await published(client, uri)).diagnostics) == []
+
+    # Task `a`'s two members: each line reprinted as `ezc fmt` would; task `b` untouched.
+    edits = await range_format(client, uri, 7, 8)
+    assert list(edits) == [line_edit(7, '    run: "true"\n'), line_edit(8, "    timeout: 5m\n")]
+    # Task `b` on one line: its block laid out.
+    edits = await range_format(client, uri, 10, 10)
+    assert list(edits) == [line_edit(10, '  task b {\n    run: "true"\n    timeout: 1m\n  }\n')]
+
+    # Both applied: the members as `ezc fmt` prints them; the blank line `ezc fmt` puts
+    # between two tasks is not on the lines asked for, so it is not added.
+    applied = apply_edits(apply_edits(MESSY, edits), [line_edit(7, '    run: "true"\n'), line_edit(8, "    timeout: 5m\n")])
+    (tmp_path / "copy.ezflow").write_text(MESSY)
+    assert ezc_fmt(tmp_path / "copy.ezflow") == applied.replace("  }\n  task b", "  }\n\n  task b")
+    # Lines already formatted: nothing to do.
+    assert list(await range_format(client, uri, 0, 3)) == []
