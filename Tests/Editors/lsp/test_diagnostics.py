@@ -3,11 +3,12 @@ pulled on request, and re-published for a file when a file it imports changes.""
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 
 from lsprotocol import types
 
-from lsp_session import EXAMPLES, REPO, STDLIB, change, open_doc, published, span
+from lsp_session import EXAMPLES, REPO, STDLIB, TIMEOUT, change, open_doc, pos, published, span
 
 EVERY_EXAMPLE = sorted(EXAMPLES.glob("*.ezflow")) + sorted(EXAMPLES.glob("*.ezflow.yaml")) + sorted(STDLIB.glob("*.ezflow"))
 
@@ -153,3 +154,41 @@ async def test_a_save_elsewhere_rechecks_from_disk(client, tmp_path: pathlib.Pat
     assert list((await published(client, main, 3)).diagnostics) == []
     # The closed file itself got no list of its own.
     assert lib not in client.published
+
+
+async def test_a_burst_of_keystrokes(client):
+    # Typing as an editor sends it: one didChange per key, without waiting. The last
+    # version published is the last sent, with the list of the final text; versions
+    # only go up (a burst may be checked once, never out of order).
+    path = EXAMPLES / "ci_pipeline.ezflow"
+    text = path.read_text()
+    uri = open_doc(client, path)
+    await published(client, uri)
+    at = pos(text, "[build]", skip=1)
+    change(client, uri, 2, (types.Range(start=at, end=types.Position(line=at.line, character=at.character + 5)), ""))
+    version, cursor = 2, at.character
+    # `biu`, two backspaces, then `uild`: `build` again.
+    for key in ["b", "i", "u", "\b", "\b", "u", "i", "l", "d"]:
+        version += 1
+        if key == "\b":
+            r = types.Range(start=types.Position(line=at.line, character=cursor - 1), end=types.Position(line=at.line, character=cursor))
+            cursor -= 1
+            change(client, uri, version, (r, ""))
+        else:
+            r = types.Range(start=types.Position(line=at.line, character=cursor), end=types.Position(line=at.line, character=cursor))
+            cursor += 1
+            change(client, uri, version, (r, key))
+
+    async def settled():
+        while client.published[uri][-1].version != version:
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(settled(), TIMEOUT)
+    versions = [p.version for p in client.published[uri]]
+    assert versions == sorted(set(versions)), versions
+    assert list(client.published[uri][-1].diagnostics) == []
+    # The text is the example again: a pull agrees.
+    report = await client.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert list(report.items) == []
