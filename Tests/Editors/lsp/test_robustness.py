@@ -5,12 +5,13 @@ positions differ in UTF-16 code units and UTF-8 bytes."""
 from __future__ import annotations
 
 import pathlib
+import subprocess
 
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcMethodNotFound
 
-from lsp_session import EXAMPLES, apply_edits, at, change, column, open_doc, pos, published, uri_of
+from lsp_session import EXAMPLES, EZC, apply_edits, at, change, column, name_in, open_doc, pos, published, uri_of
 
 
 async def test_requests_on_a_document_that_is_not_open(client, tmp_path: pathlib.Path):
@@ -124,3 +125,30 @@ async def test_a_rename_on_a_line_with_wide_characters(client, client_utf8, enco
     assert len(edit.changes[uri]) == 3
     assert renamed == text.replace("input repo:", "input repository:").replace("inputs.repo", "inputs.repository")
     assert f'approve: "{WIDE}Release ${{inputs.repository}}' in renamed
+
+
+async def test_a_document_with_crlf_line_ends(client, tmp_path: pathlib.Path):
+    # As a Windows editor sends it: positions are the same as with \n, and formatting
+    # gives `ezc fmt`'s text (which writes \n).
+    text = (EXAMPLES / "ci_pipeline.ezflow").read_text()
+    crlf = text.replace("\n", "\r\n")
+    path = tmp_path / "ci_pipeline.ezflow"
+    path.write_bytes(crlf.encode())
+    uri = open_doc(client, path, crlf)
+    assert list((await published(client, uri)).diagnostics) == []
+    h = await client.text_document_hover_async(types.HoverParams(**at(uri, pos(text, "${build.outputs.image}", skip=3))))
+    assert h.range == name_in(text, "${build.outputs.image}", "build")
+
+    name = name_in(text, "after: [build]", "build")
+    change(client, uri, 2, (name, "biuld"))
+    [d] = (await published(client, uri, 2)).diagnostics
+    assert (d.code, d.range) == ("E0200", name)
+    change(client, uri, 3, (name, "build"))
+    assert list((await published(client, uri, 3)).diagnostics) == []
+
+    [edit] = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(text_document=types.TextDocumentIdentifier(uri=uri), options=types.FormattingOptions(tab_size=2, insert_spaces=True))
+    )
+    assert edit.range == types.Range(start=types.Position(line=0, character=0), end=types.Position(line=text.count("\n"), character=0))
+    subprocess.run([EZC, "fmt", str(path)], check=True, timeout=30)
+    assert edit.new_text == path.read_bytes().decode() == text
