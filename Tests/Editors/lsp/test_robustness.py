@@ -152,3 +152,23 @@ async def test_a_document_with_crlf_line_ends(client, tmp_path: pathlib.Path):
     assert edit.range == types.Range(start=types.Position(line=0, character=0), end=types.Position(line=text.count("\n"), character=0))
     subprocess.run([EZC, "fmt", str(path)], check=True, timeout=30)
     assert edit.new_text == path.read_bytes().decode() == text
+
+
+async def test_text_that_is_not_unicode_is_refused_and_the_session_goes_on(client, tmp_path: pathlib.Path):
+    # JSON can spell a lone UTF-16 surrogate (`\ud800`), which is no character: the
+    # server refuses that message as not JSON (-32700, to id null: it cannot know the
+    # message's id) and opens nothing; the next file opens as usual.
+    bad = open_doc(client, tmp_path / "bad.ezflow", 'workflow w {\n  description: "a\ud800b"\n}\n')
+    good = open_doc(client, EXAMPLES / "saga.ezflow")
+    assert list((await published(client, good)).diagnostics) == []
+    assert bad not in client.published
+    assert await client.text_document_hover_async(types.HoverParams(**at(bad, types.Position(line=1, character=4)))) is None
+
+    # A NUL byte is text: the checker reports it where it is outside a string.
+    nul = open_doc(client, tmp_path / "nul.ezflow", "workflow w {\n}\x00\n")
+    [d] = (await published(client, nul)).diagnostics
+    assert (d.code, d.message, d.range) == (
+        "E0100",
+        "unexpected control byte 0x00",
+        types.Range(start=types.Position(line=1, character=1), end=types.Position(line=1, character=2)),
+    )
