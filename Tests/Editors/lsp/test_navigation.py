@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from lsp_session import EXAMPLES, STDLIB, at, open_doc, pos, published, span, uri_of
+from lsp_session import EXAMPLES, STDLIB, at, name_in, open_doc, pos, published, span, uri_of
 
 
 async def opened(client, name: str) -> tuple[str, str]:
@@ -153,3 +153,17 @@ async def test_error_classes_in_a_retry_rule(client):
     value, _ = await hover(client, uri, p)
     assert value == "```ezflow\nbuilt-in error class `timeout`\n```"
     assert await definition(client, uri, p) is None
+
+
+async def test_hover_on_a_role_gives_its_effective_permissions(client):
+    # std/roles' releaser holds nothing of its own: all comes up the ladder
+    # releaser > reviewer (approve) > developer (run, the std/agents templates).
+    uri, text = await opened(client, "stdlib_pipeline.ezflow")
+    value, r = await hover(client, uri, pos(text, "approvers: [roles.releaser]", skip=19))
+    assert value == (
+        "```ezflow\nrole `releaser`\n```\n\n"
+        "May approve releases; holds everything a reviewer holds.\n"
+        "effective permissions: allow approve, run; agents: claude, gpt, shell, simulated, webhook; secrets: none "
+        "(with what it inherits from developer, reviewer)"
+    )
+    assert r == name_in(text, "approvers: [roles.releaser]", "releaser")
