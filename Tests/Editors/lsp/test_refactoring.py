@@ -139,6 +139,14 @@ async def test_rename_across_files_of_the_workspace(client, tmp_path: pathlib.Pa
     }
     assert apply_edits(MAIN, edit.changes[main]).count("lib.brisk") == 1
 
+    # The folder removed from the workspace: the file on disk is no longer searched.
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=[], removed=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="tmp")])
+        )
+    )
+    assert list(await references(client, lib, p)) == [types.Location(uri=lib, range=span(LIB, "quick", 2))]
+
 
 async def test_a_quick_fix_for_a_typo(client):
     uri, text = await opened(client, "ci_pipeline.ezflow")
