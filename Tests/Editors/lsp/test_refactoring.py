@@ -252,3 +252,27 @@ async def test_a_quick_fix_in_another_file(client, tmp_path: pathlib.Path):
     [e] = action.edit.changes[roles]
     change(client, lib, 2, (e.range, e.new_text))
     assert (await published(client, main, 2)).diagnostics == ()
+
+
+async def test_a_quick_fix_quotes_a_yaml_value(client):
+    # In the YAML surface, `run: make lint` unquoted reads as the expression `make`
+    # followed by a stray word: the fix quotes it into the string meant.
+    uri, text = await opened(client, "ci_pipeline.ezflow.yaml")
+    value = name_in(text, "run: \"sh -c 'echo linting; true'\"", "\"sh -c 'echo linting; true'\"")
+    change(client, uri, 2, (value, "make lint"))
+    line = value.start.line
+
+    def cols(a: int, b: int) -> types.Range:
+        return types.Range(start=types.Position(line=line, character=a), end=types.Position(line=line, character=b))
+
+    diagnostics = (await published(client, uri, 2)).diagnostics
+    assert [(d.code, d.range, d.message) for d in diagnostics] == [
+        ("E0200", cols(9, 13), "cannot find `make` in this scope"),
+        ("E0104", cols(14, 18), 'unexpected `lint` after the value\nthe expression ends before this\nhelp: quote the value to make it a string: `"make lint"`'),
+    ]
+    assert list(await code_actions(client, uri, diagnostics[0])) == []
+    [action] = await code_actions(client, uri, diagnostics[1])
+    assert action.title == "quote the value"
+    assert action.edit.changes == {uri: (types.TextEdit(range=cols(9, 18), new_text='"make lint"'),)}
+    change(client, uri, 3, (cols(9, 18), '"make lint"'))
+    assert (await published(client, uri, 3)).diagnostics == ()
