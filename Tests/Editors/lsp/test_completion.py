@@ -1,5 +1,6 @@
 """Completion as the user types: the attributes a block takes (from the checker's one
-schema table), task names where a task is named, members after a dot."""
+schema table), task names where a task is named, members after a dot, an attribute's
+values, units after a number and import paths; hover on a unit literal."""
 
 from __future__ import annotations
 

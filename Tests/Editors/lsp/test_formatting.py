@@ -1,4 +1,5 @@
-"""Formatting: the editor gets `ezc fmt`'s text as one edit of the whole document."""
+"""Formatting: the editor gets `ezc fmt`'s text as one edit of the whole document, or
+for a range, the lines asked for as `ezc fmt` prints them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""References, rename and quick fixes: every use of a name, a rename as one
-WorkspaceEdit the editor applies, and the checker's did-you-mean as a code action."""
+"""References, rename and quick fixes: every use of a name (in the open files and a
+workspace folder's), a rename as one WorkspaceEdit the editor applies, and the checker's
+fixes as code actions (did-you-mean, a missing grant, a YAML value quoted)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What an editor may get wrong or send unusual: requests on files it has not opened,
-methods the server does not have, and lines with characters beyond ASCII, whose
-positions differ in UTF-16 code units and UTF-8 bytes."""
+methods the server does not have, lines with characters beyond ASCII (whose positions
+differ in UTF-16 code units and UTF-8 bytes), CRLF line ends, text that is not Unicode."""
 
 from __future__ import annotations
 
