@@ -11,7 +11,7 @@ extension LanguageServer {
         let uri = try p.object("textDocument", in: "params").string("uri", in: "textDocument")
         let pos = try TextDocument.position(p.object("position", in: "params"), "position")
         guard let (analysis, path) = analysis(uri), let source = analysis.source(path) else { return nil }
-        return (analysis, path, LineMap(source.text.bytes).offset(pos, encoding))
+        return (analysis, path, lineMap(source.key, source.text).offset(pos, encoding))
     }
 
     func hover(_ params: JSONValue?) throws(RPCError) -> JSONValue {
@@ -90,7 +90,7 @@ extension LanguageServer {
 
     func range(_ l: Location, _ a: Analysis) -> JSONValue? {
         guard let source = a.source(l.path) else { return nil }
-        return Self.range(LineMap(source.text.bytes), l.start, l.end, encoding)
+        return Self.range(lineMap(source.key, source.text), l.start, l.end, encoding)
     }
 
     static func range(_ lines: LineMap, _ start: Int, _ end: Int, _ encoding: PositionEncoding) -> JSONValue {
@@ -120,7 +120,7 @@ extension LanguageServer {
     /// with its help, labels elsewhere and notes as related information.
     func diagnostics(_ uri: String) -> [JSONValue] {
         guard let (a, path) = analysis(uri), let source = a.source(path) else { return [] }
-        let lines = LineMap(source.text.bytes)
+        let lines = lineMap(source.key, source.text)
         return a.diagnostics(in: path).map { d in
             var message = d.message
             if !d.primary.message.isEmpty, d.primary.message != d.message { message += "\n" + d.primary.message }

@@ -1,5 +1,6 @@
 import EzflowCheck
 import EzflowCompiler
+import EzflowDiagnostics
 import EzflowIDE
 import EzflowIR
 import Foundation
@@ -33,6 +34,10 @@ public final class LanguageServer {
     /// Checks of the current texts by URI, dropped whenever any text changes (a change
     /// to one file can change what its importers report).
     var analyses: [String: Analysis] = [:]
+    /// Line tables of the texts those checks read, by file key: one scan per text, not one
+    /// per request or per diagnostic's label (a 10,000-task file is 2.4 MB). Dropped with
+    /// `analyses`.
+    var lineMaps: [String: LineMap] = [:]
     /// Parses kept across checks: an edit re-parses only the files that changed.
     let parseCache = ParseCache()
 
@@ -135,6 +140,7 @@ public final class LanguageServer {
             // Files on disk may have changed under the open ones (a save elsewhere).
             _ = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
             analyses = [:]
+            lineMaps = [:]
             stale.formUnion(documents.keys)
         default: break  // `initialized`, `$/cancelRequest` (read per batch), `$/setTrace`, unknown ones
         }
@@ -144,6 +150,7 @@ public final class LanguageServer {
     /// and published if its diagnostics differ.
     func changed(_ uri: String) {
         analyses = [:]
+        lineMaps = [:]
         stale.insert(uri)
         stale.formUnion(documents.keys)
     }
@@ -182,5 +189,16 @@ public final class LanguageServer {
         let a = Analysis(Compiler.check(root: path, bytes: bytes, stdlibRoot: stdlibRoot, cache: parseCache))
         analyses[uri] = a
         return (a, path)
+    }
+
+    /// The line table of a checked text (`key` as the check loaded it): the open
+    /// document's own when the check read that text, else one made once.
+    func lineMap(_ key: String, _ text: SourceFile) -> LineMap {
+        let bytes = text.bytes
+        // Equal arrays sharing storage compare in O(1): the usual case, the check read the document.
+        if let m = lineMaps[key], m.bytes == bytes { return m }
+        let m = documents.values.first { $0.path == key && $0.bytes == bytes }?.lines ?? LineMap(bytes)
+        lineMaps[key] = m
+        return m
     }
 }

@@ -260,7 +260,7 @@ struct LSPBench {
         for e in Edit.allCases { row(false, e.label, f.edits[e] ?? []) }
         for c in CompletionCase.allCases { row(false, c.label + " (\(f.completionItems[c] ?? 0))", f.completions[c] ?? []) }
         func mib(_ kib: Int) -> String { String(format: "%.1f", Double(kib) / 1024) }
-        DistributedBench.say(blank + "  memory (VmRSS MiB): initialized \(mib(f.rssInitialized)), file open \(mib(f.rssOpen)) "
+        DistributedBench.say(blank + "   memory (VmRSS MiB): initialized \(mib(f.rssInitialized)), file open \(mib(f.rssOpen)) "
                              + "(+\(mib(f.rssOpen - f.rssInitialized)) for the file), after \(options.edits) edits \(mib(f.rssEdited))")
     }
 
