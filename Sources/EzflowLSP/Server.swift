@@ -38,6 +38,8 @@ public final class LanguageServer {
     /// per request or per diagnostic's label (a 10,000-task file is 2.4 MB). Dropped with
     /// `analyses`.
     var lineMaps: [String: LineMap] = [:]
+    /// How many checks the server has run: an edit re-checks only what it can change.
+    public private(set) var checks = 0
     /// Parses kept across checks: an edit re-parses only the files that changed.
     let parseCache = ParseCache()
 
@@ -131,7 +133,7 @@ public final class LanguageServer {
             try d.apply(changes, encoding)
             d.version = doc["version"]?.intValue ?? d.version
             documents[uri] = d
-            changed(uri)
+            edited(d.path, uri)
         case "textDocument/didClose":
             let uri = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
             documents[uri] = nil
@@ -146,13 +148,26 @@ public final class LanguageServer {
         }
     }
 
-    /// A text changed: every open document is checked again (it may import this one),
-    /// and published if its diagnostics differ.
+    /// A document was opened or closed: every open document is checked again (what its
+    /// imports resolve to may have changed), and published if its diagnostics differ.
     func changed(_ uri: String) {
         analyses = [:]
         lineMaps = [:]
         stale.insert(uri)
         stale.formUnion(documents.keys)
+    }
+
+    /// An open document's text changed: it is checked again, and so are the documents
+    /// whose checks read it (they import it); the others keep their checks. Its path was
+    /// already open, so every check that imports it read this document's text.
+    func edited(_ path: String, _ uri: String) {
+        lineMaps = [:]
+        stale.insert(uri)
+        analyses[uri] = nil
+        for (other, a) in analyses where a.source(path) != nil {
+            analyses[other] = nil
+            stale.insert(other)
+        }
     }
 
     func initialize(_ params: JSONValue?) -> JSONValue {
@@ -187,6 +202,7 @@ public final class LanguageServer {
         var bytes: [String: [UInt8]] = [:]
         for d in documents.values { bytes[d.path] = d.bytes }
         let a = Analysis(Compiler.check(root: path, bytes: bytes, stdlibRoot: stdlibRoot, cache: parseCache))
+        checks += 1
         analyses[uri] = a
         return (a, path)
     }
