@@ -19,6 +19,9 @@ struct LSPBench {
     struct Options: Sendable {
         var sizes = [1_000, 10_000]
         var edits = 100
+        /// Other files open beside the edited one (copies of it under other names, importing
+        /// nothing): what an edit costs when the editor has several files open.
+        var others = 0
         var ezc: String? = nil
     }
 
@@ -39,6 +42,9 @@ struct LSPBench {
                 }
                 o.edits = n
             case "--ezc": o.ezc = value
+            case "--others":
+                guard let n = Int(value), n >= 0, n <= 100 else { CLI.usageError(a, "--others needs an integer from 0 to 100, not `\(value)`") }
+                o.others = n
             default: break
             }
         }
@@ -77,7 +83,7 @@ struct LSPBench {
         var edits: [Edit: [Double]] = [:]
         var completions: [CompletionCase: [Double]] = [:]
         var completionItems: [CompletionCase: Int] = [:]
-        var rssInitialized = 0, rssOpen = 0, rssEdited = 0
+        var rssInitialized = 0, rssOpen = 0, rssOthers = 0, rssEdited = 0
     }
 
     struct Failed: Error { var why: String }
@@ -93,7 +99,8 @@ struct LSPBench {
         }
         let say = DistributedBench.say
         say("ezbench lsp: ezc = \(ezc); chain workflows, \(options.edits) edits per size in one task mid-file, cycling:")
-        say("  change a literal, introduce an error, remove it (all three publish: every new version does)")
+        say("  change a literal, introduce an error, remove it (all three publish: every new version does)"
+            + (options.others > 0 ? "; \(options.others) other files of the same size open" : ""))
         say("diagnostics: didChange written → that version's publishDiagnostics read")
         say("completion: request written → response read, after the edit's publish (the check is cached)")
         say("")
@@ -177,6 +184,15 @@ struct LSPBench {
         guard Self.count(opened) == 0 else { return failed("the generated workflow has \(Self.count(opened)) diagnostics (expected none)") }
         f.open = openMs
         f.rssOpen = server.rssKiB() ?? 0
+        for k in 0..<options.others {
+            let other = "file://\(dir)/other_\(k)_\(workflow.fileName)"
+            let copy: JSONValue = .object([("uri", .string(other)), ("languageId", .string("ezflow")),
+                                           ("version", .int(1)), ("text", .string(workflow.text))])
+            guard server.send([.notification("textDocument/didOpen", .object([("textDocument", copy)]))], until: {
+                $0["method"] == .string("textDocument/publishDiagnostics") && $0["params"]?["uri"] == .string(other)
+            }) != nil else { return failed("no publishDiagnostics after opening \(other)") }
+        }
+        f.rssOthers = server.rssKiB() ?? 0
 
         func range(_ line: Int, _ from: Int, _ to: Int) -> JSONValue {
             func pos(_ c: Int) -> JSONValue { .object([("line", .int(Int64(line))), ("character", .int(Int64(c)))]) }
@@ -261,7 +277,9 @@ struct LSPBench {
         for c in CompletionCase.allCases { row(false, c.label + " (\(f.completionItems[c] ?? 0))", f.completions[c] ?? []) }
         func mib(_ kib: Int) -> String { String(format: "%.1f", Double(kib) / 1024) }
         DistributedBench.say(blank + "   memory (VmRSS MiB): initialized \(mib(f.rssInitialized)), file open \(mib(f.rssOpen)) "
-                             + "(+\(mib(f.rssOpen - f.rssInitialized)) for the file), after \(options.edits) edits \(mib(f.rssEdited))")
+                             + "(+\(mib(f.rssOpen - f.rssInitialized)) for the file)"
+                             + (options.others > 0 ? ", \(options.others) others open \(mib(f.rssOthers))" : "")
+                             + ", after \(options.edits) edits \(mib(f.rssEdited))")
     }
 
     /// Nearest rank: the smallest sample with at least `q` of them at or below it.

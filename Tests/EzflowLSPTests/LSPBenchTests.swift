@@ -47,11 +47,25 @@ final class LSPBenchTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("target:"), "the target line is for the 1,000-task size only")
     }
 
+    /// With other files open, the edits still publish (only the edited file is re-checked)
+    /// and the memory line says how much the others hold.
+    func testOtherOpenFilesAreReported() {
+        let r = runProcess(Repo.executable("ezbench"), ["lsp", "--sizes", "20", "--edits", "3", "--others", "2", "--ezc", Repo.executable("ezc").path],
+                           timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("(all three publish: every new version does); 2 other files of the same size open\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(" for the file), 2 others open "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("didChange → publish, all edits                     3 "), r.stdout)
+    }
+
     func testBadOptionsAreUsageErrors() {
         let r = runProcess(Repo.executable("ezbench"), ["lsp", "--edits", "2"])
         XCTAssertEqual(r.status, 2)
         XCTAssertEqual(r.stdout, "")
         XCTAssertTrue(r.stderr.hasPrefix("ezbench lsp: --edits needs an integer from 3 to 100000, not `2`\n"), r.stderr)
+        let others = runProcess(Repo.executable("ezbench"), ["lsp", "--others", "-1"])
+        XCTAssertEqual(others.status, 2)
+        XCTAssertTrue(others.stderr.hasPrefix("ezbench lsp: --others needs an integer from 0 to 100, not `-1`\n"), others.stderr)
         let missing = runProcess(Repo.executable("ezbench"), ["lsp", "--sizes", "20", "--ezc", "/nonexistent/ezc"])
         XCTAssertEqual(missing.status, 2)
         XCTAssertEqual(missing.stderr, "ezbench: /nonexistent/ezc not found; build it first (swift build -c release --product ezc) or give --ezc PATH\n")

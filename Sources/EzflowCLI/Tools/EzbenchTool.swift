@@ -63,6 +63,7 @@ extension Tool {
             CommandSpec("lsp", "the real `ezc lsp` on pipes: didChange → publishDiagnostics and completion latency, memory per open file",
                     flags: [Flag("--sizes", value: "LIST", "tasks in the generated chain workflow, comma-separated (k suffix; default 1000,10000)"),
                             Flag("--edits", value: "N", "edits per size, cycling: change a literal, introduce an error, remove it (default 100)"),
+                            Flag("--others", value: "N", "other files of the same size open beside the edited one, importing nothing (default 0)"),
                             Flag("--ezc", value: "PATH", "the ezc to measure (default: the one beside ezbench)", complete: .file)],
                     details: """
                         One fresh server per size. Each edit is timed from writing its didChange to reading the
