@@ -240,14 +240,15 @@ extension WorkflowChecker {
     func bestCase(_ dim: BudgetBound.Dimension, _ tasks: [TaskInfo], _ costs: [TaskCost]) -> (Int64, String) {
         var charges: [(String, Int64, Int64)] = []
         var first: (Int64, String)?
-        for t in tasks {
-            let c = costs[t.id]
+        // By index: `for t in tasks` would copy every `TaskInfo` (some 40 fields) to read two.
+        for i in tasks.indices {
+            let c = costs[tasks[i].id]
             // A loop's best case is one iteration: `until` may hold after the first.
             guard c.required, !c.nested, let all = c.instances, all > 0 else { continue }
             let n = all / c.loopFactor
             let r = dim == .money ? c.firstReserve : c.tokens
-            if r > (first?.0 ?? 0) { first = (r, "`\(t.name.text)`") }
-            if dim == .money && c.minCharge > 0 { charges.append(("`\(t.name.text)`", n, c.minCharge)) }
+            if r > (first?.0 ?? 0) { first = (r, "`\(tasks[i].name.text)`") }
+            if dim == .money && c.minCharge > 0 { charges.append(("`\(tasks[i].name.text)`", n, c.minCharge)) }
         }
         let sum = charges.reduce(Int64(0)) { sat($0, sat($1.1, $1.2, mul: true)) }
         if sum > 0 && sum >= (first?.0 ?? 0) {
