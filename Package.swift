@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "EzflowIDE", dependencies: ["EzflowCompiler", "EzflowCheck", "EzflowSyntax", "EzflowDiagnostics", "EzflowUnits"]),
         .target(name: "EzflowLSP", dependencies: ["EzflowIDE", "EzflowCompiler", "EzflowCheck", "EzflowDiagnostics", "EzflowIR"]),
         .executableTarget(name: "ezc", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowSyntax", "EzflowYAML", "EzflowDiagnostics", "EzflowUnits", "EzflowLSP"]),
-        .executableTarget(name: "ezbench", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowDiagnostics", "EzflowSim"]),
+        .executableTarget(name: "ezbench", dependencies: ["EzflowCLI", "EzflowCompiler", "EzflowRuntime", "EzflowHost", "EzflowStore", "EzflowPorts", "EzflowDiagnostics", "EzflowSim", "EzflowIR", "EzflowLSP"]),
         .target(name: "EzflowHost", dependencies: ["EzflowRuntime", "EzflowIR", "EzflowCompiler", "EzflowPorts", "EzflowRunner", "EzflowUnits", "EzflowDiagnostics", "EzflowSim"]),
         // C, libc only: one per `ezrun run`/`resume`, ends its task groups when it dies
         // (docs/RUNNING.md, "Process lifetimes").

@@ -45,7 +45,10 @@ extension WorkflowChecker {
     /// After the graph is known: nothing in the main graph waits for a finally task
     /// (E0905); every finally task has a `timeout` (E0906).
     mutating func checkFinally(_ w: WorkflowContext) {
-        for t in w.tasks {
+        for i in w.tasks.indices {
+            // Only the tasks that break a rule are copied out (`for t in` copies every one).
+            guard w.tasks[i].isFinally ? w.tasks[i].timeoutMs == nil : w.tasks[i].deps.contains(where: { w.tasks[$0].isFinally }) else { continue }
+            let t = w.tasks[i]
             if t.isFinally {
                 if t.timeoutMs == nil {
                     report(error("E0906", "`finally` task `\(t.name.text)` has no `timeout`", t.name.span,

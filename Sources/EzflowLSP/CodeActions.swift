@@ -14,7 +14,7 @@ extension LanguageServer {
             return .array([])
         }
         guard let (a, path) = analysis(uri), let source = a.source(path) else { return .array([]) }
-        let lines = LineMap(source.text.bytes)
+        let lines = lineMap(source.key, source.text)
         let (start, end) = try TextDocument.range(range, lines, encoding)
         var out: [JSONValue] = []
         for fix in a.quickFixes(path: path, start: min(start, end), end: max(start, end)) {

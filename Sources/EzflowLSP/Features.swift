@@ -12,7 +12,7 @@ extension LanguageServer {
         let uri = try p.object("textDocument", in: "params").string("uri", in: "textDocument")
         let pos = try TextDocument.position(p.object("position", in: "params"), "position")
         guard let (analysis, path) = analysis(uri), let source = analysis.source(path) else { return nil }
-        return (analysis, path, LineMap(source.text.bytes).offset(pos, encoding))
+        return (analysis, path, lineMap(source.key, source.text).offset(pos, encoding))
     }
 
     func hover(_ params: JSONValue?) throws(RPCError) -> JSONValue {
@@ -32,7 +32,7 @@ extension LanguageServer {
 
     func completion(_ params: JSONValue?) throws(RPCError) -> JSONValue {
         guard let (a, path, offset) = try at(params), let source = a.source(path) else { return .array([]) }
-        let lines = LineMap(source.text.bytes)
+        let lines = lineMap(source.key, source.text)
         return .array(a.completions(path: path, offset: offset, modules: importable(from: path)).map { c in
             var item: [(String, JSONValue)] = [("label", .string(c.label)), ("kind", .int(Self.completionKind(c.kind))), ("detail", .string(c.detail))]
             if let start = c.replaceStart {
@@ -110,7 +110,7 @@ extension LanguageServer {
 
     func range(_ l: Location, _ a: Analysis) -> JSONValue? {
         guard let source = a.source(l.path) else { return nil }
-        return Self.range(LineMap(source.text.bytes), l.start, l.end, encoding)
+        return Self.range(lineMap(source.key, source.text), l.start, l.end, encoding)
     }
 
     static func range(_ lines: LineMap, _ start: Int, _ end: Int, _ encoding: PositionEncoding) -> JSONValue {
@@ -140,7 +140,7 @@ extension LanguageServer {
     /// with its help, labels elsewhere and notes as related information.
     func diagnostics(_ uri: String) -> [JSONValue] {
         guard let (a, path) = analysis(uri), let source = a.source(path) else { return [] }
-        let lines = LineMap(source.text.bytes)
+        let lines = lineMap(source.key, source.text)
         return a.diagnostics(in: path).map { diagnostic($0, uri, lines, a) }
     }
 

@@ -8,7 +8,7 @@ extension LanguageServer {
         let uri = try p.object("textDocument", in: "params").string("uri", in: "textDocument")
         let range = try p.object("range", in: "params")
         guard let (a, path) = analysis(uri), let source = a.source(path) else { return .array([]) }
-        let lines = LineMap(source.text.bytes)
+        let lines = lineMap(source.key, source.text)
         let (start, end) = try TextDocument.range(range, lines, encoding)
         return .array(a.inlayHints(path: path, start: start, end: end).map { h in
             let at = lines.position(h.offset, encoding)

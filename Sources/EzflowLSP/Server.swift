@@ -1,5 +1,6 @@
 import EzflowCheck
 import EzflowCompiler
+import EzflowDiagnostics
 import EzflowIDE
 import EzflowIR
 import Foundation
@@ -35,6 +36,12 @@ public final class LanguageServer {
     /// Checks of the current texts by URI, dropped whenever any text changes (a change
     /// to one file can change what its importers report).
     var analyses: [String: Analysis] = [:]
+    /// Line tables of the texts those checks read, by file key: one scan per text, not one
+    /// per request or per diagnostic's label (a 10,000-task file is 2.4 MB). Dropped with
+    /// `analyses`.
+    var lineMaps: [String: LineMap] = [:]
+    /// How many checks the server has run: an edit re-checks only what it can change.
+    public private(set) var checks = 0
     /// Parses kept across checks: an edit re-parses only the files that changed.
     let parseCache = ParseCache()
     /// Where the stdlib is (found once, as `ezc check` finds it): rename and quick fixes
@@ -143,7 +150,7 @@ public final class LanguageServer {
             try d.apply(changes, encoding)
             d.version = doc["version"]?.intValue ?? d.version
             documents[uri] = d
-            changed(uri)
+            edited(d.path, uri)
         case "textDocument/didClose":
             let uri = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
             documents[uri] = nil
@@ -152,6 +159,7 @@ public final class LanguageServer {
             // Files on disk may have changed under the open ones (a save elsewhere).
             _ = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
             analyses = [:]
+            lineMaps = [:]
             stale.formUnion(documents.keys)
         case "workspace/didChangeWorkspaceFolders":
             try changeFolders(params)
@@ -160,12 +168,26 @@ public final class LanguageServer {
         }
     }
 
-    /// A text changed: every open document is checked again (it may import this one),
-    /// and published if its diagnostics differ.
+    /// A document was opened or closed: every open document is checked again (what its
+    /// imports resolve to may have changed), and published if its diagnostics differ.
     func changed(_ uri: String) {
         analyses = [:]
+        lineMaps = [:]
         stale.insert(uri)
         stale.formUnion(documents.keys)
+    }
+
+    /// An open document's text changed: it is checked again, and so are the documents
+    /// whose checks read it (they import it); the others keep their checks. Its path was
+    /// already open, so every check that imports it read this document's text.
+    func edited(_ path: String, _ uri: String) {
+        lineMaps = [:]
+        stale.insert(uri)
+        analyses[uri] = nil
+        for (other, a) in analyses where a.source(path) != nil {
+            analyses[other] = nil
+            stale.insert(other)
+        }
     }
 
     func initialize(_ params: JSONValue?) -> JSONValue {
@@ -210,7 +232,19 @@ public final class LanguageServer {
         var bytes: [String: [UInt8]] = [:]
         for d in documents.values { bytes[d.path] = d.bytes }
         let a = Analysis(Compiler.check(root: path, bytes: bytes, stdlibRoot: stdlibRoot, cache: parseCache))
+        checks += 1
         analyses[uri] = a
         return (a, path)
+    }
+
+    /// The line table of a checked text (`key` as the check loaded it): the open
+    /// document's own when the check read that text, else one made once.
+    func lineMap(_ key: String, _ text: SourceFile) -> LineMap {
+        let bytes = text.bytes
+        // Equal arrays sharing storage compare in O(1): the usual case, the check read the document.
+        if let m = lineMaps[key], m.bytes == bytes { return m }
+        let m = documents.values.first { $0.path == key && $0.bytes == bytes }?.lines ?? LineMap(bytes)
+        lineMaps[key] = m
+        return m
     }
 }

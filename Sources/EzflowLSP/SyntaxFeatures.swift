@@ -9,7 +9,7 @@ extension LanguageServer {
     func document(_ params: JSONValue?) throws(RPCError) -> (Analysis, String, LineMap)? {
         let uri = try (params ?? .null).object("textDocument", in: "params").string("uri", in: "textDocument")
         guard let (a, path) = analysis(uri), let source = a.source(path) else { return nil }
-        return (a, path, LineMap(source.text.bytes))
+        return (a, path, lineMap(source.key, source.text))
     }
 
     /// `textDocument/documentSymbol`: the outline as hierarchical `DocumentSymbol`s.

@@ -209,8 +209,13 @@ public struct ShellScript: Sendable {
                 return i  // the newline ends the command in the frame below
             }
         case .hereDoc(let h):
+            // The frame is taken out while it is read (every path puts it back or pops it):
+            // the value is then the only owner of its arrays, which grow in place instead of
+            // being copied at every byte.
+            frames[frames.count - 1] = .comment
             return hereDoc(h, b, i)
         case .command(var cmd):
+            frames[frames.count - 1] = .comment  // taken out while read, as above
             return command(&cmd, b, i)
         }
         return i + 1
@@ -272,7 +277,7 @@ public struct ShellScript: Sendable {
 
     /// A byte of a here-document body: a line equal to the delimiter (and holding no
     /// value) ends it.
-    private mutating func hereDoc(_ body: HereDoc, _ b: [UInt8], _ i: Int) -> Int {
+    private mutating func hereDoc(_ body: consuming HereDoc, _ b: [UInt8], _ i: Int) -> Int {
         var h = body
         let c = b[i]
         if c == UInt8(ascii: "\n") {
@@ -460,6 +465,7 @@ public struct ShellScript: Sendable {
     private mutating func addToWord(_ c: UInt8) {
         guard let ci = frames.lastIndex(where: { if case .command = $0 { true } else { false } }),
               case .command(var cmd) = frames[ci] else { return }
+        frames[ci] = .comment  // taken out while edited: its word grows in place
         cmd.word.started = true
         cmd.word.text.append(c)
         frames[ci] = .command(cmd)

@@ -64,6 +64,7 @@ enum CLI {
         case ["exec"]: exit(ExecBench(options: ExecBench.parse(a)).run())
         case ["distributed"]: exit(DistributedBench(options: DistributedBench.parse(a)).run())
         case ["sweep"]: exit(SweepBench(options: SweepBench.parse(a)).run())
+        case ["lsp"]: exit(LSPBench(options: LSPBench.parse(a)).run())
         default: usageError(a, "no such command")
         }
     }

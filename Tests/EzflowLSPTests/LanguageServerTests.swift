@@ -182,6 +182,29 @@ final class LanguageServerTests: XCTestCase {
         let out = send(s, #"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(lib)","version":2},"contentChanges":[{"range":{"start":{"line":0,"character":18},"end":{"line":0,"character":22}},"text":"top"}]}}"#)
         XCTAssertEqual(out.compactMap { $0["params"]?["uri"]?.text }, [lib, uri])
         XCTAssertEqual(out.last?["params"]?["diagnostics"]?.items?.compactMap { $0["code"]?.text }, ["W0100", "E0211"])
+        XCTAssertEqual(s.checks, 4, "the module and its importer, twice")
+    }
+
+    /// An edit re-checks the edited document and the open ones that import it, not the
+    /// others: their checks are kept and answer requests as before.
+    func testAnEditRechecksOnlyTheDocumentsThatReadIt() {
+        let s = server()
+        _ = send(s, initialize())
+        let other = "file:///nowhere/other.ezflow"
+        let opened = send(s, open("workflow w {}\n"),
+                          #"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"\#(other)","languageId":"ezflow","version":1,"text":"workflow other {}\n"}}}"#)
+        XCTAssertEqual(opened.compactMap { $0["params"]?["uri"]?.text }, [uri, other])
+        XCTAssertEqual(s.checks, 2)
+        let out = send(s, #"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"\#(uri)","version":2},"contentChanges":[{"text":"workflow w2 {}\n"}]}}"#)
+        assertJSON(out.first, #"{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"uri":"\#(uri)","version":2,"diagnostics":[]}}"#)
+        XCTAssertEqual(out.count, 1)
+        XCTAssertEqual(s.checks, 3)
+        let hover = send(s, #"{"jsonrpc":"2.0","id":2,"method":"textDocument/hover","params":{"textDocument":{"uri":"\#(other)"},"position":{"line":0,"character":10}}}"#)
+        XCTAssertEqual(hover.first?["result"]?["contents"]?["value"], .string("```ezflow\nworkflow `other`\n```"))
+        XCTAssertEqual(s.checks, 3, "the other document's check was kept")
+        // Closing a document re-checks every open one: what an import finds may have changed.
+        _ = send(s, #"{"jsonrpc":"2.0","method":"textDocument/didClose","params":{"textDocument":{"uri":"\#(other)"}}}"#)
+        XCTAssertEqual(s.checks, 4)
     }
 
     /// Every position of an example, with non-ASCII text in it, answers hover, definition

@@ -135,6 +135,26 @@ final class NavigationTests: XCTestCase {
             """#)
     }
 
+    /// A task, an input and an error class: every use, and only the name in each.
+    func testRenameATaskAnInputAndAnErrorClass() {
+        let s = server(open: mainURI, main)
+        func edits(_ r: JSONValue?, _ uri: String) -> [String] {
+            guard case .array(let list)? = r?["result"]?["changes"]?[uri] else { return ["no edits: \(String(describing: r))"] }
+            return spots(.array(list)).map { $0.split(separator: " ").last.map(String.init) ?? "" }
+        }
+        let task = request(s, "textDocument/rename", mainURI, 16, 13, #","newName":"compile""#)
+        XCTAssertEqual(edits(task, mainURI), ["6:7-6:12", "14:19-14:24", "16:12-16:17"])
+        let input = request(s, "textDocument/rename", mainURI, 7, 26, #","newName":"ref""#)
+        XCTAssertEqual(edits(input, mainURI), ["4:8-4:14", "7:24-7:30", "14:47-14:53"])
+        // The error class is declared in lib.ezflow (on disk), used there by `careful`.
+        let s2 = server(open: libURI, lib)
+        let flaky = request(s2, "textDocument/rename", libURI, 5, 8, #","newName":"brittle""#)
+        XCTAssertEqual(edits(flaky, libURI), ["1:6-1:11", "5:7-5:12"])
+        // A task renamed onto the name of another is refused by the check.
+        let clash = request(s, "textDocument/rename", mainURI, 16, 13, #","newName":"deploy""#)
+        XCTAssertEqual(clash?["error"]?["code"], .int(-32803))
+    }
+
     func testRenameAnImportAliasAddsAsAndAStdlibNameIsRefused() throws {
         let text = main.replacingOccurrences(of: "retry: lib.careful", with: "retry: retry.standard")
             .replacingOccurrences(of: "import \"lib\"", with: "import \"lib\"\nimport \"std/retry\"")

@@ -4,7 +4,7 @@
 extension Tool {
     public static let ezbench = Tool(
         name: "ezbench", version: ezflowVersion,
-        summary: "ezflow's benchmarks: checker, compiler, scheduler, durable journal, exec runs, distributed runs, fault sweeps",
+        summary: "ezflow's benchmarks: checker, compiler, scheduler, durable journal, exec runs, distributed runs, fault sweeps, language server",
         commands: [
             CommandSpec("check", "time `ezc check` on generated workflows", flags: BenchTable.generated,
                     exitCodes: BenchTable.checkExitCodes),
@@ -60,6 +60,19 @@ extension Tool {
                             Flag("--faults", value: "SPEC", "the faults (default: every kind; the syntax of `ezrun simulate --faults`)")],
                     details: "Prints runs per second, the faults injected and the first failing run, with the command that reproduces it.",
                     exitCodes: [ExitCode(0, "every run held"), ExitCode(1, "a run failed the oracle"), ExitCode(2, "usage error")]),
+            CommandSpec("lsp", "the real `ezc lsp` on pipes: didChange → publishDiagnostics and completion latency, memory per open file",
+                    flags: [Flag("--sizes", value: "LIST", "tasks in the generated chain workflow, comma-separated (k suffix; default 1000,10000)"),
+                            Flag("--edits", value: "N", "edits per size, cycling: change a literal, introduce an error, remove it (default 100)"),
+                            Flag("--others", value: "N", "other files of the same size open beside the edited one, importing nothing (default 0)"),
+                            Flag("--ezc", value: "PATH", "the ezc to measure (default: the one beside ezbench)", complete: .file)],
+                    details: """
+                        One fresh server per size. Each edit is timed from writing its didChange to reading the
+                        publishDiagnostics of that version (the server publishes every new version of the edited
+                        document); after it, three completions are timed, request to response: a task block's
+                        attributes, the task names in `after: [`, the members after `inputs.`. Memory is the server's
+                        VmRSS once initialized, with the file open, and after the edits.
+                        """,
+                    exitCodes: [ExitCode(0, "every size measured"), ExitCode(1, "the server failed, went silent or published unexpected diagnostics"), ExitCode(2, "usage error")]),
         ],
         exitCodes: [ExitCode(0, "done"), ExitCode(1, "a benchmarked workflow or run failed"), ExitCode(2, "usage error")])
 }
