@@ -96,12 +96,25 @@ public struct Analysis: Sendable {
         return declaration(m, offset)
     }
 
-    /// A declaration (top-level, task, group or input) whose name contains `offset`.
+    /// A declaration (top-level, an enum case, task, a task's output, group, input or
+    /// workflow output) whose name contains `offset`.
     func declaration(_ m: Int, _ offset: Int) -> (span: Span, binding: Binding)? {
         func at(_ s: Span) -> Bool { s.start <= offset && offset <= s.end }
-        for d in model.modules[m].decls.values where at(d.name.span) { return (d.name.span, .decl(d.kind, DeclID(module: m, name: d.name.text))) }
+        for d in model.modules[m].decls.values {
+            if at(d.name.span) { return (d.name.span, .decl(d.kind, DeclID(module: m, name: d.name.text))) }
+            if d.kind == .enumeration, let c = d.block.cases.first(where: { at($0.span) }) {
+                return (c.span, .enumCase(DeclID(module: m, name: d.name.text), c.text))
+            }
+        }
         guard let w = workflow(m) else { return nil }
-        for t in w.tasks where at(t.name.span) { return (t.name.span, .task(module: m, index: t.id)) }
+        for t in w.tasks {
+            if at(t.name.span) { return (t.name.span, .task(module: m, index: t.id)) }
+            // A declared output (`output sha: string`) inside the task.
+            guard t.block.span.start <= offset, offset <= t.block.span.end else { continue }
+            for b in t.block.blocks where b.kind.text == "output" {
+                if let n = b.name, at(n.span) { return (n.span, .taskOutput(module: m, task: t.id, name: n.text)) }
+            }
+        }
         for (i, g) in w.groups.enumerated() where at(g.name.span) { return (g.name.span, .group(module: m, index: i)) }
         for i in w.inputs where at(i.span) { return (i.span, .input(module: m, name: i.name)) }
         for o in w.outputs where at(o.span) { return (o.span, .output(module: m, name: o.name)) }

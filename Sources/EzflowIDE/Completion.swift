@@ -19,7 +19,10 @@ extension Analysis {
         let column = Self.byteColumn(file, offset)
         let before = String(decoding: Array(line.utf8).prefix(column), as: UTF8.self)
         let (qualifier, word) = Self.split(before)
-        let chain = blocks(m, offset)
+        var chain = blocks(m, offset)
+        // The word being typed may have parsed as a block's kind (`ti` above `run: …`
+        // reads as a block `ti run`): the context is then the block around it.
+        if let last = chain.last, last.kind.span.start <= offset, offset <= last.kind.span.end { chain.removeLast() }
         var out: [Completion]
         if let typed = Self.importPath(before) {
             // Inside `import "…`: the paths the caller found (stdlib modules, files beside this one).
@@ -29,6 +32,11 @@ extension Analysis {
             }
         } else if let qualifier {
             out = members(m, of: qualifier, chain)
+            // `retry: lib.` lists only what the attribute can name (retry rules, not agents).
+            let head = String(before.dropLast(word.count + qualifier.count + 1))
+            if let key = Self.valueOf(head, ""), let block = chain.last, case .names(let kinds)? = attribute(key, of: block)?.values {
+                out = out.filter { c in kinds.contains { $0.noun == c.kind } }
+            }
         } else if let first = word.unicodeScalars.first, ("0"..."9").contains(first) {
             out = units(word, Self.valueOf(before, word).flatMap { key in chain.last.flatMap { attribute(key, of: $0) } })
         } else if Self.startsMember(before, word) {

@@ -39,7 +39,7 @@ extension Analysis {
         return symbol(of: b)
     }
 
-    /// Every place `symbol` is named in the files of this check (its declaration first
+    /// Every place `symbol` is named in the files of this check (its declaration too
     /// when asked for), each the range of the name alone: the `files` of `inputs.files`,
     /// the `standard` of `retry.standard`. Sorted by file and position.
     public func references(to symbol: Symbol, includeDeclaration: Bool) -> [Location] {

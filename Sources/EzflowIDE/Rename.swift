@@ -21,6 +21,11 @@ extension Analysis {
         }) else {
             // An import without `as`: the cursor is on the path, which implies the alias.
             if s.fileLocal { return .symbol(s, range: s.declaration) }
+            // On `inputs` of `inputs.files`, `build` of `build.outputs.sha` names something else.
+            if let m = module(path), let b = model.bindings.bindings(file: model.modules[m].file, containing: offset).first,
+               segment(b.span, index: nameIndex(b.binding, b.span), name: s.name) != nil {
+                return .refused("put the cursor on `\(s.name)` to rename it")
+            }
             return .refused("`\(s.name)` is not written plainly here (an escaped YAML value?): rename it where it is declared")
         }
         return .symbol(s, range: here)

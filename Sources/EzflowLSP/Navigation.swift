@@ -10,7 +10,11 @@ extension LanguageServer {
     func references(_ params: JSONValue?) throws(RPCError) -> JSONValue {
         guard let (a, path, offset) = try at(params), let symbol = a.symbol(path: path, offset: offset) else { return .null }
         let withDeclaration = params?["context"]?["includeDeclaration"]?.boolValue ?? true
-        return .array(uses(of: symbol, includeDeclaration: withDeclaration))
+        let (found, complete) = uses(of: symbol, includeDeclaration: withDeclaration)
+        if !complete {
+            log("references of `\(symbol.name)`: the workspace has more than \(Self.workspaceFileLimit) ezflow files; the list may miss some")
+        }
+        return .array(found)
     }
 
     /// `textDocument/prepareRename`: the range of the name under the cursor and its text,
@@ -46,7 +50,12 @@ extension LanguageServer {
         // Edits by file key, each once (two roots reading the same file find the same uses).
         var edits: [String: Set<FileEdit>] = [:]
         var checked: [String] = []
-        for rootURI in searchRoots() {
+        let (roots, complete) = searchRoots(mentioning: symbol.name)
+        guard complete else {
+            throw RPCError(RPCError.requestFailed, "the workspace folders hold more than \(Self.workspaceFileLimit) ezflow files: "
+                           + "a rename could miss uses in the others; open a smaller folder")
+        }
+        for rootURI in roots {
             guard let (root, _) = analysis(rootURI) else { continue }
             let found = root.renameEdits(symbol, to: newName)
             guard !found.isEmpty else { continue }
@@ -69,18 +78,20 @@ extension LanguageServer {
     }
 
     /// Every use of `symbol` in every root, each once, sorted by URI and position.
-    func uses(of symbol: Symbol, includeDeclaration: Bool) -> [JSONValue] {
+    func uses(of symbol: Symbol, includeDeclaration: Bool) -> (locations: [JSONValue], complete: Bool) {
         var found: [FoundLocation: JSONValue] = [:]
-        for root in searchRoots() {
+        let (roots, complete) = searchRoots(mentioning: symbol.name)
+        for root in roots {
             guard let (a, _) = analysis(root) else { continue }
             for l in a.references(to: symbol, includeDeclaration: includeDeclaration) {
                 guard let key = a.source(l.path)?.key, let r = range(l, a) else { continue }
                 found[FoundLocation(uri: uri(ofKey: key), start: l.start, end: l.end)] = r
             }
         }
-        return found.keys.sorted { ($0.uri, $0.start) < ($1.uri, $1.start) }.map { l in
+        let sorted = found.keys.sorted { ($0.uri, $0.start) < ($1.uri, $1.start) }.map { l -> JSONValue in
             .object([("uri", .string(l.uri)), ("range", found[l]!)])
         }
+        return (sorted, complete)
     }
 
     /// Why a symbol may not be renamed from here: it is declared in the stdlib, which

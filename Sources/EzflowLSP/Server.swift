@@ -161,6 +161,11 @@ public final class LanguageServer {
             analyses = [:]
             lineMaps = [:]
             stale.formUnion(documents.keys)
+        case "workspace/didChangeWatchedFiles":
+            // Files changed on disk (an import, a file of the workspace): check again.
+            analyses = [:]
+            lineMaps = [:]
+            stale.formUnion(documents.keys)
         case "workspace/didChangeWorkspaceFolders":
             try changeFolders(params)
             analyses = [:]

@@ -25,30 +25,45 @@ extension LanguageServer {
         folders = folders.filter { !removed.contains($0) } + added.filter { !folders.contains($0) }
     }
 
-    /// The `.ezflow` files under the folders, sorted, skipping hidden and build directories.
-    func workspaceFiles() -> [String] {
+    /// The `.ezflow` and `.ezflow.yaml` files under the folders, sorted, skipping hidden and
+    /// build directories; `complete` is false when the limit cut the list short.
+    func workspaceFiles() -> (files: [String], complete: Bool) {
         var out: Set<String> = []
+        var complete = true
         let fm = FileManager.default
         for folder in folders {
             guard let e = fm.enumerator(at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isDirectoryKey, .isRegularFileKey],
                                         options: [.skipsHiddenFiles]) else { continue }
             for case let url as URL in e {
-                if out.count >= Self.workspaceFileLimit { break }
                 let name = url.lastPathComponent
                 if name == "node_modules" || name.hasPrefix(".build") { e.skipDescendants(); continue }
-                if name.hasSuffix(".ezflow"), (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
-                    out.insert(url.standardizedFileURL.path)
+                guard name.hasSuffix(".ezflow") || name.hasSuffix(".ezflow.yaml"),
+                      (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+                guard out.count < Self.workspaceFileLimit else {
+                    complete = false
+                    break
                 }
+                out.insert(url.standardizedFileURL.path)
             }
         }
-        return out.sorted()
+        return (out.sorted(), complete)
     }
 
-    /// Every file a reference may be in, as URIs: the open documents, then the workspace's
-    /// files (each checked as a root, so an importer of the edited file is seen).
-    func searchRoots() -> [String] {
+    /// Every file a use of `name` may be in, as URIs: the open documents, then the
+    /// workspace's files that contain the name's text (a use writes the name; a file that
+    /// does not is not checked at all). Each is checked as a root, so an importer of the
+    /// file that declares the name is seen. Checks of files that are not open are dropped
+    /// first: the disk may have changed since (no editor reports every change).
+    func searchRoots(mentioning name: String) -> (uris: [String], complete: Bool) {
+        for uri in analyses.keys where documents[uri] == nil { analyses[uri] = nil }
         let open = documents.keys.sorted()
         let openPaths = Set(documents.values.map(\.path))
-        return open + workspaceFiles().filter { !openPaths.contains($0) }.map(FileURI.uri)
+        let (files, complete) = workspaceFiles()
+        let needle = Array(name.utf8)
+        let mentioning = files.filter { path in
+            guard !openPaths.contains(path), let data = FileManager.default.contents(atPath: path) else { return false }
+            return [UInt8](data).contains(needle)
+        }
+        return (open + mentioning.map(FileURI.uri), complete)
     }
 }

@@ -42,9 +42,22 @@ enum OffsetMap {
 /// folded YAML scalars), every span points at the scalar's start instead.
 struct ExprBridge {
     let file: Int
+    /// The YAML file's bytes: a quick fix looks at what follows a scalar on its line.
+    let bytes: [UInt8]
     var diagnostics: [Diagnostic] = []
 
-    init(file: Int) { self.file = file }
+    init(file: Int, bytes: [UInt8] = []) {
+        self.file = file
+        self.bytes = bytes
+    }
+
+    /// Whether only blanks or a comment follow `offset` on its line: the scalar there is
+    /// the whole value, so quoting it makes the line a string.
+    func endsItsLine(_ offset: Int) -> Bool {
+        var i = offset
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 }
+        return i >= bytes.count || bytes[i] == 0x0A || bytes[i] == 0x0D || (bytes[i] == UInt8(ascii: "#") && i > offset)
+    }
 
     /// How a parsed sub-tree's spans go back into the YAML file.
     struct Remap {
@@ -123,7 +136,7 @@ struct ExprBridge {
                 let lead = body.prefix { $0 == 0x20 || $0 == 0x09 }.count
                 let trail = body.reversed().prefix { $0 == 0x20 || $0 == 0x09 }.count
                 let plain = String(decoding: body.dropFirst(lead).dropLast(trail), as: UTF8.self)
-                if let at, !plain.isEmpty, !plain.contains(where: { "\"\\\n\r".contains($0) }) {
+                if let at, !plain.isEmpty, !plain.contains(where: { "\"\\\n\r".contains($0) }), endsItsLine(at + body.count) {
                     d = d.fixing(Fix("quote the value", [TextEdit(Span(file: fallback.file, start: at + lead, end: at + lead + plain.utf8.count),
                                                                   "\"" + plain + "\"")]))
                 }

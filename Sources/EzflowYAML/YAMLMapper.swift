@@ -17,7 +17,7 @@ struct YAMLMapper {
     init(bytes: [UInt8], file: Int) {
         self.bytes = bytes
         self.file = file
-        self.bridge = ExprBridge(file: file)
+        self.bridge = ExprBridge(file: file, bytes: bytes)
     }
 
     func span(_ n: YNode) -> Span { Span(file: file, start: n.start, end: n.end) }

@@ -204,6 +204,9 @@ final class QueryTests: XCTestCase {
         XCTAssertEqual(complete("workflow w {\n  budget {\n    tokens: 2001️⃣\n  }\n}\n"), ["200 tokens", "200M tokens", "200k tokens"])
         XCTAssertEqual(complete("import \"std/r1️⃣\"\n", modules: ["std/agents", "std/retry", "std/roles", "lib"]), ["std/retry", "std/roles"])
         XCTAssertEqual(complete("imp1️⃣"), ["import"])
+        // A half-typed attribute above another one, and what a retry may name after `alias.`.
+        XCTAssertEqual(complete("workflow w {\n  task a {\n    ti1️⃣\n    run: \"true\"\n  }\n}\n"), ["timeout"])
+        XCTAssertEqual(complete("import \"lib.ezflow\" as l\nworkflow w {\n  task a {\n    run: \"x\"\n    agent: l.1️⃣\n  }\n}\n"), ["remote"])
     }
 
     static func slice(_ text: String, _ l: Location) -> String {

@@ -98,6 +98,11 @@ final class NavigationTests: XCTestCase {
         // The output `sha` from its use `build.outputs.sha`.
         XCTAssertEqual(spots(request(s, "textDocument/references", mainURI, 14, 36, #","context":{"includeDeclaration":true}"#)?["result"]),
                        ["main.ezflow 10:11-10:14", "main.ezflow 14:33-14:36"])
+        // The same from the output's declaration in its task.
+        XCTAssertEqual(spots(request(s, "textDocument/references", mainURI, 10, 12, #","context":{"includeDeclaration":true}"#)?["result"]),
+                       ["main.ezflow 10:11-10:14", "main.ezflow 14:33-14:36"])
+        // On `inputs` of `inputs.branch`: the name to rename is further right.
+        XCTAssertEqual(request(s, "textDocument/prepareRename", mainURI, 7, 20)?["error"]?["message"], .string("put the cursor on `branch` to rename it"))
     }
 
     /// The library is open, the workflow is not: its uses are found through the
@@ -153,6 +158,36 @@ final class NavigationTests: XCTestCase {
         // A task renamed onto the name of another is refused by the check.
         let clash = request(s, "textDocument/rename", mainURI, 16, 13, #","newName":"deploy""#)
         XCTAssertEqual(clash?["error"]?["code"], .int(-32803))
+    }
+
+    /// A YAML workflow on disk that uses the library is found and renamed too.
+    func testAYAMLImporterOnDiskIsSearched() throws {
+        try """
+            import:
+              - {path: lib, as: lib}
+
+            workflow other:
+              agents: [lib.builder]
+              task t:
+                run: "true"
+                timeout: 1m
+
+            """.write(to: dir.appendingPathComponent("other.ezflow.yaml"), atomically: true, encoding: .utf8)
+        let s = server(open: libURI, lib)
+        XCTAssertEqual(spots(request(s, "textDocument/references", libURI, 8, 8, #","context":{"includeDeclaration":false}"#)?["result"]),
+                       ["main.ezflow 3:15-3:22", "other.ezflow.yaml 4:15-4:22"])
+    }
+
+    /// Past the limit of files searched, a rename is refused (it could miss uses) and
+    /// references answer what they found.
+    func testAWorkspaceTooLargeToSearchRefusesRename() throws {
+        let many = dir.appendingPathComponent("many")
+        try FileManager.default.createDirectory(at: many, withIntermediateDirectories: true)
+        for i in 0..<2_000 { try Data().write(to: many.appendingPathComponent("f\(i).ezflow")) }
+        let s = server(open: libURI, lib)
+        XCTAssertEqual(request(s, "textDocument/rename", libURI, 8, 8, #","newName":"compiler""#)?["error"]?["message"],
+                       .string("the workspace folders hold more than 2000 ezflow files: a rename could miss uses in the others; open a smaller folder"))
+        XCTAssertNotNil(request(s, "textDocument/references", libURI, 8, 8, #","context":{"includeDeclaration":true}"#)?["result"])
     }
 
     func testRenameAnImportAliasAddsAsAndAStdlibNameIsRefused() throws {

@@ -25,6 +25,9 @@ async function startClient() {
       { scheme: "file", language: "ezflow" },
       { scheme: "untitled", language: "ezflow" },
     ],
+    // Files changed on disk (imports, files of the workspace that are not open) are
+    // reported to the server (workspace/didChangeWatchedFiles), which checks again.
+    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/*.{ezflow,ezflow.yaml}") },
   };
   client = new LanguageClient("ezflow", "ezflow", serverOptions, clientOptions);
   try {

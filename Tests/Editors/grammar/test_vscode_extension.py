@@ -149,6 +149,7 @@ STUBS = {
         exports.workspace = {
           getConfiguration: (section) => ({ get: (key) => exports.__settings[section + "." + key] }),
           onDidChangeConfiguration: (f) => { listeners.push(f); return { dispose() {} }; },
+          createFileSystemWatcher: (glob) => ({ glob }),
         };
         exports.window = { showErrorMessage: (m) => { log.push(["error", m]); } };
     """,
@@ -191,19 +192,20 @@ def test_extension_starts_ezc_lsp_as_configured(tmp_path):
     assert r.returncode == 0, r.stderr
     log = json.loads(r.stdout)
     selector = [{"scheme": "file", "language": "ezflow"}, {"scheme": "untitled", "language": "ezflow"}]
+    options = {"documentSelector": selector, "synchronize": {"fileEvents": {"glob": "**/*.{ezflow,ezflow.yaml}"}}}
     assert log == [
         # activation: the default command
-        ["client", "ezflow", "ezflow", {"command": "ezc", "args": ["lsp"], "transport": 0}, {"documentSelector": selector}],
+        ["client", "ezflow", "ezflow", {"command": "ezc", "args": ["lsp"], "transport": 0}, options],
         ["start", "ezc"],
         # the setting changed: the server restarts with the new path
         ["stop", "ezc"],
         ["client", "ezflow", "ezflow", {"command": "/opt/ezflow/bin/ezc", "args": ["lsp"], "transport": 0},
-         {"documentSelector": selector}],
+         options],
         ["start", "/opt/ezflow/bin/ezc"],
         # a command that cannot start: one clear message, nothing left to stop
         ["stop", "/opt/ezflow/bin/ezc"],
         ["client", "ezflow", "ezflow", {"command": "missing-ezc", "args": ["lsp"], "transport": 0},
-         {"documentSelector": selector}],
+         options],
         ["start", "missing-ezc"],
         ["error", "ezflow: could not start the language server `missing-ezc lsp` (spawn missing-ezc ENOENT). "
                   "Install ezc or set `ezflow.server.path` to its path."],
