@@ -113,11 +113,30 @@ workflow main {
 """
 
 
+# MAIN's YAML surface (`ezc fmt --to yaml`): an importer of the library too.
+MAIN_YAML = """\
+import:
+  - path: ./lib.ezflow
+    as: lib
+
+workflow main:
+  agent runner:
+    driver: exec
+    capabilities: ["shell"]
+
+  task build:
+    run: "true"
+    timeout: 1m
+    retry: lib.quick
+"""
+
+
 async def test_rename_across_files_of_the_workspace(client, tmp_path: pathlib.Path):
     (tmp_path / "lib.ezflow").write_text(LIB)
     (tmp_path / "main.ezflow").write_text(MAIN)
-    # The folder is added to the workspace; only the library is open: its importer on
-    # disk is found through the folder.
+    (tmp_path / "main.ezflow.yaml").write_text(MAIN_YAML)
+    # The folder is added to the workspace; only the library is open: its importers on
+    # disk, in both surfaces, are found through the folder.
     client.workspace_did_change_workspace_folders(
         types.DidChangeWorkspaceFoldersParams(
             event=types.WorkspaceFoldersChangeEvent(added=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="tmp")], removed=[])
@@ -126,19 +145,23 @@ async def test_rename_across_files_of_the_workspace(client, tmp_path: pathlib.Pa
     lib = open_doc(client, tmp_path / "lib.ezflow")
     assert (await published(client, lib)).diagnostics == ()
     main = uri_of(tmp_path / "main.ezflow")
+    main_yaml = uri_of(tmp_path / "main.ezflow.yaml")
     p = pos(LIB, "retry quick", skip=7)
 
     refs = await references(client, lib, p)
     assert list(refs) == [
         types.Location(uri=lib, range=span(LIB, "quick", 2)),
         types.Location(uri=main, range=span(MAIN, "quick")),
+        types.Location(uri=main_yaml, range=span(MAIN_YAML, "quick")),
     ]
     edit = await client.text_document_rename_async(types.RenameParams(**at(lib, p), new_name="brisk"))
     assert edit.changes == {
         lib: (types.TextEdit(range=span(LIB, "quick", 2), new_text="brisk"),),
         main: (types.TextEdit(range=span(MAIN, "quick"), new_text="brisk"),),
+        main_yaml: (types.TextEdit(range=span(MAIN_YAML, "quick"), new_text="brisk"),),
     }
     assert apply_edits(MAIN, edit.changes[main]).count("lib.brisk") == 1
+    assert apply_edits(MAIN_YAML, edit.changes[main_yaml]).count("lib.brisk") == 1
 
     # The folder removed from the workspace: the file on disk is no longer searched.
     client.workspace_did_change_workspace_folders(
