@@ -40,7 +40,7 @@ extension Analysis {
         } else if let first = word.unicodeScalars.first, ("0"..."9").contains(first) {
             out = units(word, Self.valueOf(before, word).flatMap { key in chain.last.flatMap { attribute(key, of: $0) } })
         } else if Self.startsMember(before, word) {
-            out = memberNames(Self.enclosing(chain, offset, word))
+            out = memberNames(chain.last)
         } else if let key = Self.valueOf(before, word), let block = chain.last, let a = attribute(key, of: block),
                   let values = values(m, a.values) {
             out = values
@@ -50,15 +50,6 @@ extension Analysis {
         return out.filter { $0.label.hasPrefix(word) }
             .map { var c = $0; if c.kind == "unit" { c.replaceStart = offset - word.utf8.count }; return c }
             .sorted { ($0.label, $0.kind) < ($1.label, $1.kind) }
-    }
-
-    /// The block a member typed at `offset` goes in. A word typed on a line of its own
-    /// above other members parses as a block header (`ma` with `role: ci` on the next
-    /// line reads as a block `ma` named `role`): when the innermost block's kind is the
-    /// word being typed, the member goes in the block around it.
-    static func enclosing(_ chain: [Block], _ offset: Int, _ word: String) -> Block? {
-        guard !word.isEmpty, let last = chain.last, last.kind.span.end == offset else { return chain.last }
-        return chain.dropLast().last
     }
 
     /// Byte offset of `offset` within its line.
