@@ -63,8 +63,9 @@ public enum StdioTransport {
         return poll(&p, 1, 0) == 1 && p.revents & Int16(POLLIN) != 0
     }
 
-    /// Writes all of `bytes`, retrying short writes and interruptions.
-    static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    /// Writes all of `bytes`, retrying short writes and interruptions (`ezbench lsp` writes
+    /// to the server with it too).
+    public static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }

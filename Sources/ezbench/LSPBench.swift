@@ -353,7 +353,7 @@ final class ServerProcess {
             bytes += FrameReader.frame(CanonicalJSON.encode(.object(body)))
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        guard Self.write(toServer, bytes) else { return nil }
+        guard StdioTransport.write(toServer, bytes) else { return nil }
         guard let wanted else { return (.null, 0) }
         if let i = queue.firstIndex(where: wanted) { return (queue.remove(at: i), 0) }
         let deadline = start + 60_000_000_000
@@ -377,20 +377,6 @@ final class ServerProcess {
             }
         }
         return nil
-    }
-
-    /// Writes all of `bytes`, retrying short writes and interruptions.
-    static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            done += n
-        }
-        return true
     }
 
     /// The server's resident set (VmRSS), KiB.
