@@ -131,7 +131,10 @@ extension LanguageServer {
         for root in roots {
             guard let (before, path) = analysis(root) else { continue }
             let after = Compiler.check(root: path, bytes: bytes, stdlibRoot: stdlibRoot, cache: parseCache)
-            let old = Set(before.result.diagnostics.map { "\($0.code) \($0.message)" })
+            // A problem the file already had reads with the new name after the rename.
+            let old = Set(before.result.diagnostics.map {
+                "\($0.code) \($0.message)".replacingOccurrences(of: "`\(symbol.name)`", with: "`\(newName)`")
+            })
             if let d = after.diagnostics.first(where: { $0.severity == .error && !old.contains("\($0.code) \($0.message)") }) {
                 return "renaming \(symbol.kind) `\(symbol.name)` to `\(newName)` would make \(d.code): \(d.message)"
             }

@@ -60,11 +60,11 @@ final class NavigationTests: XCTestCase {
     var libURI: String { FileURI.uri(dir.appendingPathComponent("lib.ezflow").path) }
 
     /// A server with the folder as its workspace and `open` open.
-    func server(open uri: String, _ text: String) -> LanguageServer {
+    func server(open uri: String, _ text: String, clean: Bool = true) -> LanguageServer {
         let s = LanguageServer(version: "test", stdlibRoot: Repo.url("stdlib").path)
         _ = s.handle([Array(#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{},"workspaceFolders":[{"uri":"\#(FileURI.uri(dir.path))","name":"w"}]}}"#.utf8)])
         let published = s.handle([Array(#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"\#(uri)","languageId":"ezflow","version":1,"text":\#(quoted(text))}}}"#.utf8)])
-        XCTAssertEqual(published.first?["params"]?["diagnostics"], .array([]), "\(published)")
+        if clean { XCTAssertEqual(published.first?["params"]?["diagnostics"], .array([]), "\(published)") }
         return s
     }
 
@@ -155,6 +155,11 @@ final class NavigationTests: XCTestCase {
         let s2 = server(open: libURI, lib)
         let flaky = request(s2, "textDocument/rename", libURI, 5, 8, #","newName":"brittle""#)
         XCTAssertEqual(edits(flaky, libURI), ["1:6-1:11", "5:7-5:12"])
+        // A problem the file already had, naming the task, does not block its rename.
+        let broken = main.replacingOccurrences(of: "${build.outputs.sha}", with: "${build.outputs.nope}")
+        let s3 = server(open: mainURI, broken, clean: false)
+        XCTAssertEqual(edits(request(s3, "textDocument/rename", mainURI, 16, 13, #","newName":"compile""#), mainURI),
+                       ["6:7-6:12", "14:19-14:24", "16:12-16:17"])
         // A task renamed onto the name of another is refused by the check.
         let clash = request(s, "textDocument/rename", mainURI, 16, 13, #","newName":"deploy""#)
         XCTAssertEqual(clash?["error"]?["code"], .int(-32803))
