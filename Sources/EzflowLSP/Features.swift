@@ -45,14 +45,15 @@ extension LanguageServer {
     /// What an import in the file `path` may name: the stdlib's modules (`std/NAME`) and
     /// the `.ezflow` files beside it (without the extension).
     func importable(from path: String) -> [String] {
-        let fm = FileManager.default
-        func modules(_ dir: String) -> [String] {
-            ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".ezflow") }.map { String($0.dropLast(7)) }
-        }
-        var out = stdlibDirectory.map { modules($0).map { "std/" + $0 } } ?? []
+        var out = stdlibModules
         let own = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        if path.hasPrefix("/") { out += modules((path as NSString).deletingLastPathComponent).filter { $0 != own } }
+        if path.hasPrefix("/") { out += Self.modules(in: (path as NSString).deletingLastPathComponent).filter { $0 != own } }
         return out
+    }
+
+    /// The `.ezflow` files of `dir`, without the extension (as an import names them).
+    static func modules(in dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".ezflow") }.map { String($0.dropLast(7)) }
     }
 
     /// `textDocument/formatting`: `ezc fmt`'s text as one edit of the whole document (none

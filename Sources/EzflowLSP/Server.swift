@@ -47,6 +47,9 @@ public final class LanguageServer {
     /// Where the stdlib is (found once, as `ezc check` finds it): rename and quick fixes
     /// leave its files alone.
     lazy var stdlibDirectory: String? = Self.stdlibDirectory(stdlibRoot)
+    /// The stdlib's modules as an import names them (`std/retry`), listed once: the stdlib
+    /// does not change while the server runs, and completion asks on every keystroke.
+    lazy var stdlibModules: [String] = stdlibDirectory.map { Self.modules(in: $0).map { "std/" + $0 } } ?? []
     /// The diagnostic codes' reference each diagnostic links to, when it is installed.
     lazy var codeReference: String? = Self.codeReference(stdlibDirectory)
 
